@@ -1,0 +1,5 @@
+"""`python -m engram`: the CLI."""
+
+from engram.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""Validation at the edge: bad input raises `InvalidInputError` before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram.types import ROLES, ContentPart, Message
+
+__all__ = [
+    "check_budget",
+    "check_identifier",
+    "check_messages",
+    "check_text",
+    "coerce_content",
+    "unanswered_tool_calls",
+]
+
+MAX_IDENTIFIER_LENGTH = 256
+
+
+def check_text(value: str, what: str) -> None:
+    """Reject NUL bytes and text that is not valid Unicode (lone surrogates)."""
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL byte")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} is not valid UTF-8 text: {exc.reason}") from exc
+
+
+def check_identifier(value: object, what: str) -> str:
+    """A non-empty id of at most 256 characters, without NUL bytes."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidInputError(f"{what} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    check_text(value, what)
+    return value
+
+
+def coerce_content(content: Any) -> str | tuple[ContentPart, ...]:
+    """Accept text, UTF-8 bytes, content parts, or OpenAI-style part dicts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, bytes | bytearray):
+        try:
+            return bytes(content).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"message content is not valid UTF-8: {exc}") from exc
+    if isinstance(content, Sequence):
+        return tuple(_coerce_part(part) for part in content)
+    raise InvalidInputError(f"message content must be text or content parts, not {content!r}")
+
+
+def _coerce_part(part: Any) -> ContentPart:
+    if isinstance(part, ContentPart):
+        return part
+    if isinstance(part, dict) and isinstance(part.get("type"), str):
+        return ContentPart.from_openai(part)
+    raise InvalidInputError(f"a content part must be a ContentPart or a dict, not {part!r}")
+
+
+def check_messages(messages: Sequence[Message], *, max_bytes: int) -> None:
+    """Validate each message on its own: role, text, size, tool-call shape."""
+    for message in messages:
+        _check_message(message, max_bytes=max_bytes)
+
+
+def _check_message(message: Message, *, max_bytes: int) -> None:
+    if message.role not in ROLES:
+        raise InvalidInputError(
+            f"unknown role {message.role!r}; expected one of {', '.join(sorted(ROLES))}"
+        )
+    check_identifier(message.id, "message id")
+    for what, text in _texts(message):
+        check_text(text, what)
+    size = sum(len(text.encode("utf-8")) for _, text in _texts(message))
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"message {message.id} is {size} bytes, over the limit of {max_bytes} bytes"
+        )
+    if message.tool_calls and message.role != "assistant":
+        raise InvalidInputError(f"only assistant messages carry tool calls, not {message.role}")
+    if message.role == "tool" and not message.tool_call_id:
+        raise InvalidInputError("a tool message needs the tool_call_id of the call it answers")
+    if message.role != "tool" and message.tool_call_id is not None:
+        raise InvalidInputError("only tool messages carry a tool_call_id")
+
+
+def _texts(message: Message) -> Iterable[tuple[str, str]]:
+    if isinstance(message.content, str):
+        yield "message content", message.content
+    else:
+        for part in message.content:
+            yield "content part", part.text or ""
+    if message.name is not None:
+        yield "message name", message.name
+    for call in message.tool_calls:
+        yield "tool call id", call.id
+        yield "tool call name", call.name
+        yield "tool call arguments", call.arguments
+    if message.tool_call_id is not None:
+        yield "tool_call_id", message.tool_call_id
+
+
+def unanswered_tool_calls(messages: Sequence[Message]) -> tuple[str, ...]:
+    """The tool_call_ids of tool messages whose call is not requested earlier in `messages`."""
+    requested: set[str] = set()
+    missing: list[str] = []
+    for message in messages:
+        requested.update(call.id for call in message.tool_calls)
+        if message.role == "tool" and message.tool_call_id not in requested:
+            missing.append(str(message.tool_call_id))
+    return tuple(missing)
+
+
+def check_budget(budget: int, reserve: int) -> None:
+    """A positive budget, a non-negative reserve smaller than it."""
+    if not isinstance(budget, int) or budget <= 0:
+        raise InvalidInputError(f"the token budget must be a positive integer, got {budget!r}")
+    if not isinstance(reserve, int) or reserve < 0:
+        raise InvalidInputError(f"the reply reserve must be >= 0 tokens, got {reserve!r}")
+    if reserve >= budget:
+        raise InvalidInputError(
+            f"the reply reserve ({reserve}) leaves no room in the budget ({budget})"
+        )

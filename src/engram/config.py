@@ -1,0 +1,53 @@
+"""Engram's settings: one `BaseSettings`, read at construction, from `ENGRAM_*` variables.
+
+Example:
+    ```bash
+    export ENGRAM_DB=/var/lib/engram/engram.db
+    export ENGRAM_LLM__BASE_URL=http://localhost:11434/v1   # Ollama
+    export ENGRAM_LLM__MODEL=llama3.2
+    ```
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["EngramSettings", "LLMSettings"]
+
+
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server)."""
+
+    model: str
+    """The model name the endpoint serves."""
+    base_url: str = "https://api.openai.com/v1"
+    api_key: SecretStr | None = None
+    """Sent as a bearer token; never logged."""
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+
+
+class EngramSettings(BaseSettings):
+    """Everything Engram can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENGRAM_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    db: str = "engram.db"
+    """The SQLite database file (or `:memory:`)."""
+    tenant: str = "default"
+    """The tenant used when none is given."""
+    durability: Literal["normal", "full"] = "normal"
+    """`normal`: survives a killed process; `full`: also a power loss (one fsync per commit)."""
+    encoding: str = "o200k_base"
+    """The tokenizer message token counts are stored in."""
+    max_message_bytes: int = Field(default=1_000_000, gt=0)
+    """The largest message accepted, in UTF-8 bytes."""
+    session_ttl_seconds: float | None = Field(default=None, gt=0)
+    """Default lifetime of a new session after its last use; None: forever."""
+    llm: LLMSettings | None = None
+    """The LLM used for summaries; None: the offline extractive summariser."""

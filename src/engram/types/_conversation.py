@@ -1,0 +1,304 @@
+"""Conversation records: messages, sessions, running summaries.
+
+Records are frozen dataclasses. `to_dict()`/`from_dict()` give their JSON form (used by export,
+import and the SQL backends); `Message.to_openai()`/`Message.from_openai()` give the OpenAI
+chat-completions wire form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from engram._ids import new_id
+from engram.types._time import parse_optional_time, parse_time, utcnow
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "ROLES",
+    "ContentPart",
+    "Message",
+    "Role",
+    "Session",
+    "Summary",
+    "ToolCall",
+    "messages_from_openai",
+    "utcnow",
+]
+
+DEFAULT_TENANT = "default"
+"""The tenant used for local, single-tenant use."""
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: frozenset[str] = frozenset(get_args(Role))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call requested by the assistant."""
+
+    id: str
+    """The call id; the tool message answering it carries the same `tool_call_id`."""
+    name: str
+    """The function name."""
+    arguments: str = "{}"
+    """The arguments, as the JSON text the model produced (kept verbatim, even if malformed)."""
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> ToolCall:
+        function = data.get("function") or {}
+        return cls(
+            id=str(data["id"]),
+            name=str(function.get("name", "")),
+            arguments=str(function.get("arguments", "{}")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContentPart:
+    """One part of a multi-part message (text, image, audio, file)."""
+
+    type: str
+    """The part type, as in the OpenAI format: `text`, `image_url`, `input_audio`, `file`."""
+    text: str | None = None
+    """The text of a `text` part."""
+    payload: Mapping[str, Any] | None = None
+    """The type-specific object of a non-text part (e.g. `{"url": ..., "detail": ...}`)."""
+
+    def to_openai(self) -> dict[str, Any]:
+        if self.type == "text":
+            return {"type": "text", "text": self.text or ""}
+        return {"type": self.type, self.type: dict(self.payload or {})}
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> ContentPart:
+        kind = str(data["type"])
+        if kind == "text":
+            return cls(type="text", text=str(data.get("text", "")))
+        return cls(type=kind, payload=dict(data.get(kind) or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message of a session.
+
+    Example:
+        ```python
+        Message(role="user", content="Book a table for two at 7pm")
+        ```
+    """
+
+    role: Role
+    """`system`, `user`, `assistant` or `tool`."""
+    content: str | tuple[ContentPart, ...] = ""
+    """Plain text, or content parts."""
+    name: str | None = None
+    """Optional participant name (counted by the chat format)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Function calls requested by an assistant message."""
+    tool_call_id: str | None = None
+    """For a tool message: the id of the call it answers."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form, JSON-serialisable metadata (never sent to the model)."""
+    id: str = field(default_factory=new_id)
+    """Time-sortable id (UUIDv7)."""
+    created_at: datetime = field(default_factory=utcnow)
+    """When the message was written (or said, for imported conversations)."""
+    session_id: str | None = None
+    """The session it belongs to; set by the store."""
+    seq: int | None = None
+    """Its position in the session (strictly increasing); set by the store."""
+    tokens: int | None = None
+    """Its chat-format token count (overhead included), computed once at write time."""
+    encoding: str | None = None
+    """The tokenizer `tokens` was counted with (e.g. `o200k_base`)."""
+
+    @property
+    def text(self) -> str:
+        """The message's text: the content, or its text parts joined by newlines."""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text or "" for part in self.content if part.type == "text")
+
+    def with_text(self, text: str) -> Message:
+        """A copy with its content replaced by `text` (token count cleared)."""
+        return replace(self, content=text, tokens=None, encoding=None)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message in OpenAI chat-completions form."""
+        content: str | list[dict[str, Any]] = (
+            self.content
+            if isinstance(self.content, str)
+            else [part.to_openai() for part in self.content]
+        )
+        data: dict[str, Any] = {"role": self.role, "content": content}
+        if self.name is not None:
+            data["name"] = self.name
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_openai() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any], **fields: Any) -> Message:
+        """Build a message from its OpenAI chat-completions form."""
+        raw = data.get("content")
+        content: str | tuple[ContentPart, ...]
+        if raw is None or isinstance(raw, str):
+            content = raw or ""
+        else:
+            content = tuple(ContentPart.from_openai(part) for part in raw)
+        return cls(
+            role=data["role"],
+            content=content,
+            name=data.get("name"),
+            tool_calls=tuple(ToolCall.from_openai(c) for c in data.get("tool_calls") or ()),
+            tool_call_id=data.get("tool_call_id"),
+            **fields,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as JSON-ready data (every field)."""
+        data = self.to_openai()
+        data.update(
+            id=self.id,
+            created_at=self.created_at.isoformat(),
+            metadata=dict(self.metadata),
+            session_id=self.session_id,
+            seq=self.seq,
+            tokens=self.tokens,
+            encoding=self.encoding,
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Inverse of `to_dict()`."""
+        return cls.from_openai(
+            data,
+            id=data["id"],
+            created_at=parse_time(data["created_at"]),
+            metadata=dict(data.get("metadata") or {}),
+            session_id=data.get("session_id"),
+            seq=data.get("seq"),
+            tokens=data.get("tokens"),
+            encoding=data.get("encoding"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A conversation: its owner, its state and its lifetime."""
+
+    id: str
+    """The session id, unique within its tenant."""
+    tenant: str = DEFAULT_TENANT
+    """The tenant that owns it; part of every key."""
+    user_id: str | None = None
+    """The end user it belongs to."""
+    agent_id: str | None = None
+    """The agent it belongs to."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form, JSON-serialisable metadata."""
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Session state, updated by JSON merge patches (RFC 7396)."""
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    """The last write to the session (a message, a state update)."""
+    ttl_seconds: float | None = None
+    """Lifetime after the last use; None lives forever."""
+    expires_at: datetime | None = None
+    """When it expires unless used again; moved forward on every use."""
+    message_count: int = 0
+    """Number of messages stored."""
+    token_count: int = 0
+    """Sum of the stored messages' token counts (in `encoding`)."""
+    encoding: str = "o200k_base"
+    """The tokenizer message token counts are stored in."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "metadata": dict(self.metadata),
+            "state": dict(self.state),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "ttl_seconds": self.ttl_seconds,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "message_count": self.message_count,
+            "token_count": self.token_count,
+            "encoding": self.encoding,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Session:
+        return cls(
+            id=data["id"],
+            tenant=data.get("tenant", DEFAULT_TENANT),
+            user_id=data.get("user_id"),
+            agent_id=data.get("agent_id"),
+            metadata=dict(data.get("metadata") or {}),
+            state=dict(data.get("state") or {}),
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+            ttl_seconds=data.get("ttl_seconds"),
+            expires_at=parse_optional_time(data.get("expires_at")),
+            message_count=int(data.get("message_count", 0)),
+            token_count=int(data.get("token_count", 0)),
+            encoding=data.get("encoding", "o200k_base"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The running summary of a session's evicted messages."""
+
+    session_id: str
+    text: str
+    """The summary text."""
+    through_seq: int
+    """Every non-system message with `seq <= through_seq` is folded into `text`, once."""
+    message_count: int = 0
+    """How many messages have been folded in so far."""
+    tokens: int = 0
+    """Token count of `text` (in the session's encoding)."""
+    updated_at: datetime = field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "text": self.text,
+            "through_seq": self.through_seq,
+            "message_count": self.message_count,
+            "tokens": self.tokens,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        return cls(
+            session_id=data["session_id"],
+            text=data["text"],
+            through_seq=int(data["through_seq"]),
+            message_count=int(data.get("message_count", 0)),
+            tokens=int(data.get("tokens", 0)),
+            updated_at=parse_time(data["updated_at"]),
+        )
+
+
+def messages_from_openai(items: Sequence[Mapping[str, Any]]) -> list[Message]:
+    """Build messages from a list in OpenAI chat-completions form."""
+    return [Message.from_openai(item) for item in items]
