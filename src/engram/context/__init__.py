@@ -1,0 +1,77 @@
+"""Context strategies: which messages to send the model this turn, within a token budget.
+
+Everything here is pure (no I/O): functions of messages, a token counter and options that
+return a `ContextResult` (the messages to send and a `ContextReport` of what was kept,
+dropped, summarised and truncated). Storage and summarisation happen around them.
+
+```
+buffer            every message
+window            system messages + the last N messages / user turns
+token_budget      system messages + the newest history that fits `budget - reserve`
+plan_summary      summary + buffer, step 1: which old messages to fold into the summary
+assemble_summary  summary + buffer, step 2: system + summary + kept history, within budget
+```
+
+Rules every strategy keeps: system messages are always sent; an assistant tool call and the
+tool results answering it are kept or dropped together; a context never opens with an
+orphan tool result. Token counts come from a `MessageCounterProtocol`
+(`engram.tokens.TokenCounter`); a message's stored count is reused when it is in the
+counter's encoding (`message_tokens`).
+
+Example:
+    ```python
+    from engram.context import token_budget
+
+    result = token_budget(messages, counter, budget=8192, reserve=1024)
+    client.chat.completions.create(model="gpt-4o", messages=result.to_openai())
+    print(result.report.describe())
+    ```
+"""
+
+from engram.context._counting import MessageCounterProtocol, message_tokens
+from engram.context._fit import NEWEST_USER_MIN_TOKENS
+from engram.context._options import (
+    BufferOptions,
+    ContextOptions,
+    SummaryBufferOptions,
+    TokenBudgetOptions,
+    WindowOptions,
+)
+from engram.context._report import ContextReport, ContextResult
+from engram.context._strategies import (
+    SUMMARY_PREFIX,
+    buffer,
+    summary_message,
+    token_budget,
+    window,
+)
+from engram.context._summary import (
+    DEFAULT_SUMMARY_SHARE,
+    SummaryPlan,
+    assemble_summary,
+    plan_summary,
+)
+from engram.context._truncate import truncation_marker
+
+__all__ = [
+    "BufferOptions",
+    "ContextOptions",
+    "ContextReport",
+    "ContextResult",
+    "DEFAULT_SUMMARY_SHARE",
+    "MessageCounterProtocol",
+    "NEWEST_USER_MIN_TOKENS",
+    "SUMMARY_PREFIX",
+    "SummaryBufferOptions",
+    "SummaryPlan",
+    "TokenBudgetOptions",
+    "WindowOptions",
+    "assemble_summary",
+    "buffer",
+    "message_tokens",
+    "plan_summary",
+    "summary_message",
+    "token_budget",
+    "truncation_marker",
+    "window",
+]

@@ -1,0 +1,220 @@
+"""Fitting a measured history into a token budget: the core of `token_budget`.
+
+Priorities, highest first: system messages (never cut), the current turn at its floor (the
+newest user message cut to its first `NEWEST_USER_MIN_TOKENS` tokens, the messages after it
+cut to a marker), the summary, the current turn whole, then older units, newest first, while
+they fit. `BudgetExceededError` is raised only when the first two cannot fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from engram._exceptions import BudgetExceededError
+from engram.context._counting import MessageCounterProtocol
+from engram.context._groups import Unit, anchor_index, skip_orphans
+from engram.context._measure import Measured
+from engram.context._truncate import Cut, cut_floor, shrink
+from engram.types import Message
+
+__all__ = ["NEWEST_USER_MIN_TOKENS", "SUMMARY_PREFIX", "Fit", "fit", "summary_message"]
+
+NEWEST_USER_MIN_TOKENS = 32
+"""The newest user message is never cut shorter than its first 32 tokens (plus the marker)."""
+
+SUMMARY_PREFIX = "Summary of the earlier conversation: "
+"""How the summary is introduced to the model, as the text of one system message."""
+
+
+def summary_message(text: str) -> Message:
+    """The system message that carries a running summary into a context."""
+    return Message(role="system", content=SUMMARY_PREFIX + text, id="summary")
+
+
+_Floors = dict[int, tuple[Cut, int]]
+"""By position: the smallest allowed cut of a message, and its text's token count."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """Which history messages fit, in what form, and what the prompt costs."""
+
+    kept: list[int]
+    """Positions of the kept non-system messages, ascending."""
+    replacements: dict[int, Message]
+    """Truncated copies, by position."""
+    summary: Cut | None
+    """The summary message as sent (maybe truncated), or None."""
+    tokens: int
+    """The whole prompt: fixed part, summary and kept history."""
+
+
+def fit(
+    prompt: Measured,
+    counter: MessageCounterProtocol,
+    *,
+    budget: int,
+    reserve: int,
+    summary: Cut | None = None,
+) -> Fit:
+    """Choose the history (and cut the summary) so the prompt fits `budget - reserve`.
+
+    Raises:
+        BudgetExceededError: the system messages, tool schemas and reply priming plus the
+            newest user message at its floor exceed `budget - reserve`.
+    """
+    room = budget - reserve - prompt.fixed
+    anchor = anchor_index(prompt.messages, prompt.units)
+    start = len(prompt.units) if anchor is None else anchor
+    current = list(prompt.units[start:])
+    needed = sum(prompt.unit_sizes[start:]) + (summary.tokens if summary else 0)
+    turn = (
+        _Turn(current, {}, summary, needed)
+        if needed <= room
+        else _squeeze(prompt, counter, current, summary, budget=budget, reserve=reserve)
+    )
+    first = _walk_back(prompt, start, room - turn.tokens)
+    older = prompt.units[first:start]
+    positions = [i for unit in (*older, *turn.units) for i in unit]
+    tokens = prompt.fixed + turn.tokens + sum(prompt.unit_sizes[first:start])
+    return Fit(positions, turn.replacements, turn.summary, tokens)
+
+
+class _Turn(NamedTuple):
+    """The current turn as it will be sent, with the summary."""
+
+    units: list[Unit]
+    replacements: dict[int, Message]
+    summary: Cut | None
+    tokens: int
+    """Tokens of the kept units (as cut) and the summary."""
+
+
+def _squeeze(
+    prompt: Measured,
+    counter: MessageCounterProtocol,
+    current: list[Unit],
+    summary: Cut | None,
+    *,
+    budget: int,
+    reserve: int,
+) -> _Turn:
+    """The current turn and the summary, cut to fit."""
+    room = budget - reserve - prompt.fixed
+    floors = _floors(prompt, counter, current)
+    kept, floor_total = _keep_floors(prompt, current, floors, budget=budget, reserve=reserve)
+    cut_summary = _fit_summary(summary, counter, room - floor_total)
+    space = room - (cut_summary.tokens if cut_summary else 0)
+    replacements, used = _allocate(prompt, counter, kept, floors, space)
+    return _Turn(kept, replacements, cut_summary, used + (cut_summary.tokens if cut_summary else 0))
+
+
+def _floors(prompt: Measured, counter: MessageCounterProtocol, current: list[Unit]) -> _Floors:
+    floors: _Floors = {}
+    for position, unit in enumerate(current):
+        user = position == 0 and prompt.messages[unit[0]].role == "user"
+        keep = NEWEST_USER_MIN_TOKENS if user else 0
+        for i in unit:
+            floors[i] = cut_floor(prompt.messages[i], prompt.sizes[i], counter, keep)
+    return floors
+
+
+def _keep_floors(
+    prompt: Measured, current: list[Unit], floors: _Floors, *, budget: int, reserve: int
+) -> tuple[list[Unit], int]:
+    """The anchor and the newest units after it whose floors fit, and their floor total.
+
+    Units after the anchor are dropped, oldest first, only when even cut to markers they
+    cannot all fit; the anchor itself is never dropped.
+    """
+    room = budget - reserve - prompt.fixed
+    unit_floors = [sum(floors[i][0].tokens for i in unit) for unit in current]
+    anchor_floor, followers = (unit_floors[0], unit_floors[1:]) if current else (0, [])
+    if anchor_floor > room:
+        role = prompt.messages[current[0][0]].role if current else None
+        raise BudgetExceededError(_too_small(prompt.fixed, role, anchor_floor, budget, reserve))
+    tail = sum(followers)
+    start = 0
+    while anchor_floor + tail > room:
+        tail -= followers[start]
+        start += 1
+    return [*current[:1], *current[1 + start :]], anchor_floor + tail
+
+
+def _too_small(fixed: int, role: str | None, floor: int, budget: int, reserve: int) -> str:
+    need = f"system messages, tool schemas and reply priming take {fixed} tokens"
+    if role == "user":
+        need += f" and the newest user message {floor} more, even cut to its first "
+        need += f"{NEWEST_USER_MIN_TOKENS} tokens"
+    elif role is not None:
+        need += f" and the newest message {floor} more, even cut to a marker"
+    limit = f"budget {budget} - reserve {reserve} = {budget - reserve} tokens"
+    return f"the context cannot fit {limit}: {need}"
+
+
+def _fit_summary(summary: Cut | None, counter: MessageCounterProtocol, space: int) -> Cut | None:
+    """The summary, cut to `space` if needed; None when its prefix and marker do not fit."""
+    if summary is None or summary.tokens <= space:
+        return summary
+    prefix = counter.count_text(SUMMARY_PREFIX)
+    floor, total = cut_floor(summary.message, summary.tokens, counter, prefix)
+    if floor.tokens > space:
+        return None
+    return shrink(summary.message, counter, space, floor, total)
+
+
+def _allocate(
+    prompt: Measured,
+    counter: MessageCounterProtocol,
+    units: list[Unit],
+    floors: _Floors,
+    space: int,
+) -> tuple[dict[int, Message], int]:
+    """Cut the largest messages of `units` first until they fit `space` (>= their floors)."""
+    positions = [i for unit in units for i in unit]
+    full = [prompt.sizes[i] for i in positions]
+    if sum(full) <= space:
+        return {}, sum(full)
+    caps = _water_fill(full, [floors[i][0].tokens for i in positions], space)
+    replacements: dict[int, Message] = {}
+    used = 0
+    for i, size, cap in zip(positions, full, caps, strict=True):
+        if cap >= size:
+            used += size
+            continue
+        floor, total = floors[i]
+        cut = shrink(prompt.messages[i], counter, cap, floor, total)
+        replacements[i] = cut.message
+        used += cut.tokens
+    return replacements, used
+
+
+def _water_fill(full: Sequence[int], floors: Sequence[int], space: int) -> list[int]:
+    """Per-message caps: the highest common level within `space`, never below a floor.
+
+    Cutting everything above one level takes the tokens from the largest messages first.
+    """
+
+    def cost(level: int) -> int:
+        return sum(max(low, min(size, level)) for size, low in zip(full, floors, strict=True))
+
+    low, high = 0, max(full)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(middle) <= space:
+            low = middle
+        else:
+            high = middle - 1
+    return [max(floor, min(size, low)) for size, floor in zip(full, floors, strict=True)]
+
+
+def _walk_back(prompt: Measured, end: int, space: int) -> int:
+    """Where the kept older units start: walking back from `end` while each one fits."""
+    sizes = prompt.unit_sizes
+    first = end
+    while first > 0 and sizes[first - 1] <= space:
+        first -= 1
+        space -= sizes[first]
+    return skip_orphans(prompt.messages, prompt.units, first, end)

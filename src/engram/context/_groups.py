@@ -1,0 +1,103 @@
+"""The history as units: a message, or an assistant tool call with the results answering it.
+
+Strategies keep or drop whole units, so a tool result never loses the call it answers (the
+chat APIs reject such a request) and a call never loses its results. System messages are not
+part of any unit: every strategy keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from engram.types import Message, ToolCall
+
+__all__ = ["Unit", "anchor_index", "arrange", "skip_orphans", "split_history"]
+
+Unit = tuple[int, ...]
+"""Positions (ascending) of consecutive non-system messages kept or dropped together.
+
+A unit opening with a tool result is an orphan: it answers no call of the unit before it
+(the history was malformed, or cut inside a tool-call group before it reached us).
+"""
+
+
+def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
+    """The positions of the system messages, and the other messages as units, oldest first.
+
+    A tool message joins the unit before it when that unit's assistant message requested its
+    `tool_call_id`; system messages between them do not break the group. Consecutive tool
+    messages that answer no such call form one orphan unit.
+    """
+    systems: list[int] = []
+    units: list[Unit] = []
+    group: list[int] = []
+    calls: tuple[ToolCall, ...] = ()
+    orphan = False
+    for index, message in enumerate(messages):
+        role = message.role
+        if role == "system":
+            systems.append(index)
+        elif role == "tool" and group and (orphan or _answers(message, calls)):
+            group.append(index)
+        else:
+            if group:
+                units.append(tuple(group))
+            group, calls, orphan = [index], message.tool_calls, role == "tool"
+    if group:
+        units.append(tuple(group))
+    return systems, units
+
+
+def _answers(message: Message, calls: tuple[ToolCall, ...]) -> bool:
+    for call in calls:
+        if call.id == message.tool_call_id:
+            return True
+    return False
+
+
+def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | None:
+    """The unit of the newest user message (else the newest unit); None without history.
+
+    The anchor and every unit after it form the current turn, which `token_budget` keeps
+    before anything older and `plan_summary` never evicts.
+    """
+    for position in range(len(units) - 1, -1, -1):
+        if messages[units[position][0]].role == "user":
+            return position
+    return len(units) - 1 if units else None
+
+
+def skip_orphans(messages: Sequence[Message], units: Sequence[Unit], start: int, end: int) -> int:
+    """The first position from `start` (up to `end`) whose unit is not an orphan.
+
+    A context never opens with an orphan tool result: the chat APIs reject it.
+    """
+    while start < end and messages[units[start][0]].role == "tool":
+        start += 1
+    return start
+
+
+def arrange(
+    messages: Sequence[Message],
+    systems: Sequence[int],
+    kept: Iterable[int],
+    *,
+    summary: Message | None = None,
+    replacements: Mapping[int, Message] | None = None,
+) -> tuple[Message, ...]:
+    """The context in order: system messages, the summary, then the kept history.
+
+    System messages older than the first kept message come first, then the summary, then the
+    kept history in its original order (with system messages met there left in place).
+    `replacements` maps positions to the truncated copies that replace them.
+    """
+    history = sorted(kept)
+    first = history[0] if history else len(messages)
+    head = [i for i in systems if i < first]
+    tail = sorted([*history, *(i for i in systems if i >= first)])
+    swap = replacements or {}
+    ordered = [messages[i] for i in head]
+    if summary is not None:
+        ordered.append(summary)
+    ordered.extend(swap.get(i, messages[i]) for i in tail)
+    return tuple(ordered)

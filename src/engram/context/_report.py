@@ -1,0 +1,120 @@
+"""What a strategy returns: the messages to send and a report of what it did to get them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engram.types import Message
+
+__all__ = ["ContextReport", "ContextResult", "make_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextReport:
+    """What a context strategy kept, dropped, summarised and truncated, and what it cost.
+
+    Token figures are whole prompts: messages plus the reply priming plus the tool schemas.
+    """
+
+    strategy: str
+    """`buffer`, `window`, `token_budget` or `summary_buffer`."""
+    budget: int | None
+    """The token budget (prompt and reply reserve together); None for strategies without one."""
+    reserve: int
+    """Tokens kept free for the reply."""
+    tokens_before: int
+    """The prompt if every input message (and the summary, if any) were sent as given."""
+    tokens_after: int
+    """The prompt actually returned."""
+    kept: tuple[str, ...]
+    """Ids of the input messages in the result, in order (truncated ones included)."""
+    dropped: tuple[str, ...]
+    """Ids of the input messages left out and not covered by the summary."""
+    summarized: tuple[str, ...]
+    """Ids of the input messages left out because the summary covers them."""
+    truncated: tuple[str, ...]
+    """Ids of the kept messages whose text was cut (they carry a truncation marker)."""
+    summary_tokens: int = 0
+    """Tokens of the summary message in the result (0: none)."""
+    tools_tokens: int = 0
+    """Tokens of the tool schemas."""
+
+    def describe(self) -> str:
+        """A one-line human summary, e.g. for logs and the CLI.
+
+        Example:
+            `token_budget: kept 12 of 40 messages (28 dropped, 1 truncated); 9,310 -> 3,584
+            tokens (budget 4,096, reserve 512)`
+        """
+        total = len(self.kept) + len(self.dropped) + len(self.summarized)
+        changes = [
+            f"{len(ids)} {label}"
+            for ids, label in (
+                (self.dropped, "dropped"),
+                (self.summarized, "summarized"),
+                (self.truncated, "truncated"),
+            )
+            if ids
+        ]
+        line = f"{self.strategy}: kept {len(self.kept)} of {total} messages"
+        if changes:
+            line += f" ({', '.join(changes)})"
+        line += f"; {self.tokens_before:,} -> {self.tokens_after:,} tokens"
+        if self.summary_tokens:
+            line += f" incl. a {self.summary_tokens:,}-token summary"
+        if self.budget is not None:
+            line += f" (budget {self.budget:,}, reserve {self.reserve:,})"
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class ContextResult:
+    """The messages to send, in order, and the report of how they were chosen."""
+
+    messages: tuple[Message, ...]
+    """System messages, the summary (if any) and the kept history, ready to send."""
+    report: ContextReport
+    """What was kept, dropped, summarised and truncated."""
+
+    def to_openai(self) -> list[dict[str, Any]]:
+        """The messages in OpenAI chat-completions form."""
+        return [message.to_openai() for message in self.messages]
+
+
+def make_report(
+    strategy: str,
+    messages: Sequence[Message],
+    kept: Collection[int],
+    *,
+    tokens_before: int,
+    tokens_after: int,
+    budget: int | None = None,
+    reserve: int = 0,
+    summarized: Sequence[str] = (),
+    also_dropped: Sequence[str] = (),
+    truncated: Sequence[str] = (),
+    summary_tokens: int = 0,
+    tools_tokens: int = 0,
+) -> ContextReport:
+    """A report from the positions of the kept messages in `messages`.
+
+    The other messages of `messages` are reported dropped; `summarized` and `also_dropped`
+    are ids of messages that are not in `messages` at all (evicted into a summary earlier).
+    """
+    keep = set(kept)
+    left_out = [message.id for i, message in enumerate(messages) if i not in keep]
+    return ContextReport(
+        strategy=strategy,
+        budget=budget,
+        reserve=reserve,
+        tokens_before=tokens_before,
+        tokens_after=tokens_after,
+        kept=tuple(messages[i].id for i in sorted(keep)),
+        dropped=(*left_out, *also_dropped),
+        summarized=tuple(summarized),
+        truncated=tuple(truncated),
+        summary_tokens=summary_tokens,
+        tools_tokens=tools_tokens,
+    )

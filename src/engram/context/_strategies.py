@@ -1,0 +1,205 @@
+"""The stateless strategies: `buffer`, `window` and `token_budget`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._validation import check_budget
+from engram.context._counting import MessageCounterProtocol
+from engram.context._fit import SUMMARY_PREFIX, fit, summary_message
+from engram.context._groups import Unit, arrange, skip_orphans
+from engram.context._measure import Measured, measure
+from engram.context._report import ContextResult, make_report
+from engram.context._truncate import Cut
+from engram.types import Message
+
+__all__ = [
+    "SUMMARY_PREFIX",
+    "budgeted",
+    "buffer",
+    "check_window",
+    "summary_message",
+    "token_budget",
+    "window",
+]
+
+
+def buffer(
+    messages: Sequence[Message],
+    counter: MessageCounterProtocol,
+    *,
+    tools: Sequence[Mapping[str, Any]] = (),
+) -> ContextResult:
+    """Every message, as given; the report still carries the token totals.
+
+    Example:
+        ```python
+        result = buffer(messages, counter)
+        result.report.tokens_after  # what the whole history costs
+        ```
+    """
+    prompt = measure(messages, counter, tools)
+    return _select(prompt, [i for unit in prompt.units for i in unit], "buffer")
+
+
+def window(
+    messages: Sequence[Message],
+    counter: MessageCounterProtocol,
+    *,
+    last_messages: int | None = None,
+    last_turns: int | None = None,
+    tools: Sequence[Mapping[str, Any]] = (),
+) -> ContextResult:
+    """The system messages and the last N messages, or the last N user turns.
+
+    Pass exactly one of `last_messages` and `last_turns`. A turn starts at a user message.
+    A window that would start inside a tool-call group is widened to the whole group (so the
+    newest N messages are always in it), and orphan tool results at its start are left out.
+    The window ignores the token budget; combine it with `token_budget` for that.
+
+    Raises:
+        InvalidInputError: neither or both of `last_messages`/`last_turns`, or a negative one.
+    """
+    check_window(last_messages, last_turns)
+    prompt = measure(messages, counter, tools)
+    units = list(prompt.units)
+    if last_messages is not None:
+        start = _start_of_last_messages(units, last_messages)
+    else:
+        start = _start_of_last_turns(messages, units, last_turns or 0)
+    kept = units[skip_orphans(messages, units, start, len(units)) :]
+    return _select(prompt, [i for unit in kept for i in unit], "window")
+
+
+def check_window(last_messages: int | None, last_turns: int | None) -> None:
+    """Exactly one of the two window sizes, not negative."""
+    if (last_messages is None) == (last_turns is None):
+        raise InvalidInputError("a window needs exactly one of last_messages and last_turns")
+    size = last_messages if last_messages is not None else last_turns
+    if not isinstance(size, int) or size < 0:
+        raise InvalidInputError(f"a window size must be an integer >= 0, got {size!r}")
+
+
+def _start_of_last_messages(units: Sequence[Unit], count: int) -> int:
+    start, taken = len(units), 0
+    while start > 0 and taken < count:
+        start -= 1
+        taken += len(units[start])
+    return start
+
+
+def _start_of_last_turns(messages: Sequence[Message], units: Sequence[Unit], count: int) -> int:
+    if count == 0:
+        return len(units)
+    starts = [position for position, unit in enumerate(units) if messages[unit[0]].role == "user"]
+    return starts[-count] if count <= len(starts) else 0
+
+
+def _select(prompt: Measured, kept: list[int], strategy: str) -> ContextResult:
+    report = make_report(
+        strategy,
+        prompt.messages,
+        kept + list(prompt.systems),
+        tokens_before=prompt.total,
+        tokens_after=prompt.fixed + prompt.tokens_at(kept),
+        tools_tokens=prompt.tools,
+    )
+    return ContextResult(arrange(prompt.messages, prompt.systems, kept), report)
+
+
+def token_budget(
+    messages: Sequence[Message],
+    counter: MessageCounterProtocol,
+    *,
+    budget: int,
+    reserve: int = 0,
+    tools: Sequence[Mapping[str, Any]] = (),
+    summary: str | None = None,
+) -> ContextResult:
+    """The system messages and the newest history that fit in `budget - reserve` tokens.
+
+    The prompt (messages, reply priming, tool schemas and the summary message, if `summary`
+    is given) never exceeds `budget - reserve`. What goes in, by priority:
+
+    1. every system message, whole;
+    2. the current turn (the newest user message and everything after it; without a user
+       message, the newest unit) in its shortest form: the newest user message cut to its
+       first 32 tokens, the messages after it cut to a `[… truncated N tokens …]` marker
+       (if even that does not fit, the units after the user message are dropped, oldest
+       first);
+    3. the summary, as a system message after the leading system messages (cut if need be);
+    4. the current turn whole, or with its largest messages cut just enough;
+    5. older messages, newest first, stopping at the first that does not fit, so the history
+       sent is a contiguous suffix.
+
+    An assistant tool call and its results are kept or dropped together, and the context
+    never opens with an orphan tool result. System messages older than the kept history are
+    moved to the front; later ones stay in place.
+
+    Example:
+        ```python
+        result = token_budget(messages, counter, budget=8192, reserve=1024)
+        print(result.report.describe())
+        ```
+
+    Raises:
+        InvalidInputError: `budget` is not positive, or `reserve` is negative or not below it.
+        BudgetExceededError: the system messages, tool schemas and reply priming plus the
+            newest user message cut to its first 32 tokens do not fit.
+    """
+    check_budget(budget, reserve)
+    prompt = measure(messages, counter, tools)
+    return budgeted(
+        prompt, counter, "token_budget", budget=budget, reserve=reserve, summary=summary
+    )
+
+
+def budgeted(
+    prompt: Measured,
+    counter: MessageCounterProtocol,
+    strategy: str,
+    *,
+    budget: int,
+    reserve: int,
+    summary: str | None,
+    tokens_before: int | None = None,
+    summarized: Sequence[str] = (),
+    dropped: Sequence[str] = (),
+) -> ContextResult:
+    """`token_budget` over a measured prompt, reported as `strategy`.
+
+    `tokens_before` overrides the reported input cost; `summarized` and `dropped` are ids
+    of messages outside `prompt` that the report lists as such.
+    """
+    whole = None
+    if summary is not None:
+        message = summary_message(summary)
+        whole = Cut(message, counter.count_message(message))
+    chosen = fit(prompt, counter, budget=budget, reserve=reserve, summary=whole)
+    cut_summary = chosen.summary
+    if tokens_before is None:
+        tokens_before = prompt.total + (whole.tokens if whole else 0)
+    report = make_report(
+        strategy,
+        prompt.messages,
+        chosen.kept + list(prompt.systems),
+        tokens_before=tokens_before,
+        tokens_after=chosen.tokens,
+        budget=budget,
+        reserve=reserve,
+        summarized=summarized,
+        also_dropped=dropped,
+        truncated=[prompt.messages[i].id for i in sorted(chosen.replacements)],
+        summary_tokens=cut_summary.tokens if cut_summary else 0,
+        tools_tokens=prompt.tools,
+    )
+    messages = arrange(
+        prompt.messages,
+        prompt.systems,
+        chosen.kept,
+        summary=cut_summary.message if cut_summary else None,
+        replacements=chosen.replacements,
+    )
+    return ContextResult(messages, report)

@@ -1,0 +1,227 @@
+"""Summary + buffer in two pure steps, so the caller does the I/O between them.
+
+```python
+plan = plan_summary(messages, counter, budget=8192, reserve=1024, summary=stored)
+text = stored.text if stored else None
+if plan.evict:
+    text = summarizer.fold(text, plan.evict, max_tokens=plan.summary_max_tokens)  # I/O
+    store.put_summary(...)  # through_seq=plan.through_seq                        # I/O
+result = assemble_summary(plan, counter, summary_text=text, budget=8192, reserve=1024)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._validation import check_budget
+from engram.context._counting import MessageCounterProtocol
+from engram.context._groups import anchor_index, skip_orphans
+from engram.context._measure import Measured, measure
+from engram.context._report import ContextResult
+from engram.context._strategies import budgeted, summary_message
+from engram.context._truncate import cut_text
+from engram.types import Message, Summary
+
+__all__ = [
+    "DEFAULT_SUMMARY_SHARE",
+    "SummaryPlan",
+    "assemble_summary",
+    "check_fractions",
+    "plan_summary",
+    "summary_room",
+]
+
+DEFAULT_SUMMARY_SHARE = 0.25
+"""Without `summary_max_tokens`, the summary may take this share of `budget - reserve`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPlan:
+    """What to fold into the running summary this turn, and what to keep verbatim."""
+
+    keep: tuple[Message, ...]
+    """System messages and the history to send verbatim, in order (with token counts)."""
+    evict: tuple[Message, ...]
+    """Messages to fold into the summary, oldest first; empty under the trigger."""
+    folded: tuple[Message, ...]
+    """Input messages the summary already covers (`seq <= summary.through_seq`); ignored."""
+    summary: Summary | None
+    """The summary the plan started from."""
+    summary_max_tokens: int
+    """The most tokens the summary text may take (the room the plan left for it)."""
+    tokens: int
+    """The prompt before eviction: system messages, summary, history, tools, reply priming."""
+
+    @property
+    def through_seq(self) -> int | None:
+        """The new summary's `through_seq`: the seq of the newest evicted message, if any."""
+        seqs = [message.seq for message in self.evict if message.seq is not None]
+        return max(seqs) if seqs else None
+
+
+def check_fractions(trigger: float, target: float) -> None:
+    """`0 < target <= trigger <= 1`."""
+    if not 0 < target <= trigger <= 1:
+        raise InvalidInputError(
+            f"summary fractions need 0 < target <= trigger <= 1, got {target=} {trigger=}"
+        )
+
+
+def plan_summary(
+    messages: Sequence[Message],
+    counter: MessageCounterProtocol,
+    *,
+    budget: int,
+    reserve: int = 0,
+    tools: Sequence[Mapping[str, Any]] = (),
+    summary: Summary | None = None,
+    trigger: float = 0.8,
+    target: float = 0.5,
+    summary_max_tokens: int | None = None,
+) -> SummaryPlan:
+    """Decide which of the oldest messages to fold into the running summary.
+
+    `messages` are the session's system messages and its messages not yet folded into
+    `summary` (`seq > summary.through_seq`); folded ones given anyway are set aside. Nothing
+    is evicted while the prompt (system messages, current summary, history, tool schemas,
+    reply priming) stays within `trigger * (budget - reserve)`. Past it, the oldest units
+    are evicted until that prompt, with the summary counted at `summary_max_tokens`, is
+    within `target * (budget - reserve)`. A tool call and its results are evicted together;
+    the newest user message and what follows it never are.
+
+    Args:
+        messages: System messages and the not-yet-folded history, in order.
+        counter: The token counter of the target model.
+        budget: Tokens the prompt and the reply reserve may use together.
+        reserve: Tokens kept free for the reply.
+        tools: Tool schemas sent with the prompt.
+        summary: The stored running summary, if any.
+        trigger: Fraction of `budget - reserve` past which the oldest messages are evicted.
+        target: Fraction of `budget - reserve` the prompt is brought back under.
+        summary_max_tokens: Room for the summary text; default 25% of `budget - reserve`.
+
+    Raises:
+        InvalidInputError: a bad budget or reserve, fractions not `0 < target <= trigger
+            <= 1`, or a `summary_max_tokens` that is not positive.
+    """
+    check_budget(budget, reserve)
+    check_fractions(trigger, target)
+    available = budget - reserve
+    room = summary_room(available, summary_max_tokens)
+    folded, live = _set_aside_folded(messages, summary)
+    prompt = measure(live, counter, tools)
+    current = counter.count_message(summary_message(summary.text)) if summary else 0
+    tokens = prompt.total + current
+    count = 0
+    if tokens > trigger * available:
+        count = _units_to_evict(prompt, target * available - prompt.fixed - room)
+    evicted = {i for unit in prompt.units[:count] for i in unit}
+    counted = _with_counts(prompt, counter)
+    return SummaryPlan(
+        keep=tuple(m for i, m in enumerate(counted) if i not in evicted),
+        evict=tuple(live[i] for i in sorted(evicted)),
+        folded=tuple(folded),
+        summary=summary,
+        summary_max_tokens=room,
+        tokens=tokens,
+    )
+
+
+def summary_room(available: int, summary_max_tokens: int | None) -> int:
+    """The tokens the summary text may take: `summary_max_tokens`, validated, or a share."""
+    if summary_max_tokens is None:
+        return max(1, int(available * DEFAULT_SUMMARY_SHARE))
+    if not isinstance(summary_max_tokens, int) or summary_max_tokens <= 0:
+        raise InvalidInputError(
+            f"summary_max_tokens must be a positive integer, got {summary_max_tokens!r}"
+        )
+    return summary_max_tokens
+
+
+def _set_aside_folded(
+    messages: Sequence[Message], summary: Summary | None
+) -> tuple[list[Message], list[Message]]:
+    """(messages the summary covers, the others); system messages are never covered."""
+    if summary is None:
+        return [], list(messages)
+    folded: list[Message] = []
+    live: list[Message] = []
+    for message in messages:
+        seq = message.seq
+        if message.role != "system" and seq is not None and seq <= summary.through_seq:
+            folded.append(message)
+        else:
+            live.append(message)
+    return folded, live
+
+
+def _units_to_evict(prompt: Measured, history_goal: float) -> int:
+    """How many of the oldest units to evict so the history is within `history_goal`.
+
+    Never the current turn; an orphan tool result left at the front is evicted too, since a
+    context cannot open with it.
+    """
+    limit = anchor_index(prompt.messages, prompt.units) or 0
+    sizes = prompt.unit_sizes
+    history = sum(sizes)
+    count = 0
+    while count < limit and history > history_goal:
+        history -= sizes[count]
+        count += 1
+    return skip_orphans(prompt.messages, prompt.units, count, limit)
+
+
+def _with_counts(prompt: Measured, counter: MessageCounterProtocol) -> list[Message]:
+    """The messages carrying their counts, so `assemble_summary` does not count them again."""
+    return [
+        m if m.tokens == size and m.encoding == counter.encoding else _counted(m, size, counter)
+        for m, size in zip(prompt.messages, prompt.sizes, strict=True)
+    ]
+
+
+def _counted(message: Message, size: int, counter: MessageCounterProtocol) -> Message:
+    return replace(message, tokens=size, encoding=counter.encoding)
+
+
+def assemble_summary(
+    plan: SummaryPlan,
+    counter: MessageCounterProtocol,
+    *,
+    summary_text: str | None,
+    budget: int,
+    reserve: int = 0,
+    tools: Sequence[Mapping[str, Any]] = (),
+) -> ContextResult:
+    """The context: system messages, the summary, then the kept messages, within the budget.
+
+    `summary_text` is the summary after folding `plan.evict` into it (None: no summary; the
+    evicted messages are then reported dropped). A summary longer than the room the plan
+    left for it (`plan.summary_max_tokens`) is cut to it, with a truncation marker. Then
+    `token_budget` is applied as a guard, so the result never exceeds `budget - reserve`
+    (it only bites when the current turn alone is too large, or the options changed).
+
+    Raises:
+        InvalidInputError: a bad budget or reserve.
+        BudgetExceededError: as `token_budget`.
+    """
+    check_budget(budget, reserve)
+    prompt = measure(plan.keep, counter, tools)
+    if summary_text is not None:
+        summary_text = cut_text(summary_text, counter, plan.summary_max_tokens)
+    covered = [message.id for message in (*plan.folded, *plan.evict)]
+    summarized, dropped = (covered, []) if summary_text is not None else ([], covered)
+    return budgeted(
+        prompt,
+        counter,
+        "summary_buffer",
+        budget=budget,
+        reserve=reserve,
+        summary=summary_text,
+        tokens_before=plan.tokens,
+        summarized=summarized,
+        dropped=dropped,
+    )

@@ -1,0 +1,267 @@
+"""Hypothesis properties of the budgeted strategies, with a word counter and the real one.
+
+Generated conversations mix roles, lengths from empty to long, tool-call groups of 1-3
+results (sometimes with a system message inside the group), and system messages anywhere;
+budgets go from tiny to large.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from engram._exceptions import BudgetExceededError
+from engram.context import (
+    NEWEST_USER_MIN_TOKENS,
+    MessageCounterProtocol,
+    assemble_summary,
+    plan_summary,
+    token_budget,
+    truncation_marker,
+)
+from engram.tokens import TokenCounter
+from engram.types import Message, Summary, ToolCall
+from test_context_support import WordCounter
+
+Counter = Any  # WordCounter or TokenCounter: both have count_messages too
+
+COUNTERS: dict[str, Callable[[], Counter]] = {
+    "words": WordCounter,
+    "o200k": lambda: TokenCounter.for_encoding("o200k_base"),
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look a thing up",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        },
+    }
+]
+VOCABULARY = ["the", "cat", "sat", "42", "naïve", "😀", "tool", "résumé", "\n", "{", "ok."]
+PROPERTY_SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+class _Code:
+    """Reads small choices off one drawn integer (one draw per event keeps generation fast)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def pick(self, choices: int) -> int:
+        self.value, choice = divmod(self.value, choices)
+        return choice
+
+
+def _text(code: _Code, *, short: bool = False) -> str:
+    count = [code.pick(13), code.pick(41), 100 + code.pick(201), 0][code.pick(2 if short else 4)]
+    start, stride = code.pick(len(VOCABULARY)), 1 + code.pick(10)
+    return " ".join(VOCABULARY[(start + stride * i) % len(VOCABULARY)] for i in range(count))
+
+
+def _event(number: int, value: int) -> list[Message]:
+    """A user, assistant or system message, or a tool call with 1-3 results."""
+    code = _Code(value)
+    kind = ["user", "assistant", "tools", "system", "user"][code.pick(5)]
+    if kind != "tools":
+        text = _text(code, short=kind == "system")
+        return [Message(role=kind, content=text, id=f"m{number}")]  # type: ignore[arg-type]
+    calls = tuple(
+        ToolCall(id=f"c{number}.{k}", name="lookup", arguments='{"q": "x"}')
+        for k in range(1 + code.pick(3))
+    )
+    group = [Message(role="assistant", content=_text(code), tool_calls=calls, id=f"m{number}")]
+    for k, call in enumerate(calls):
+        if code.pick(10) == 9:
+            text = _text(code, short=True)
+            group.append(Message(role="system", content=text, id=f"m{number}.s{k}"))
+        group.append(
+            Message(role="tool", content=_text(code), tool_call_id=call.id, id=f"m{number}.{k}")
+        )
+    return group
+
+
+def conversations(max_events: int = 25) -> st.SearchStrategy[list[Message]]:
+    """Conversations of up to `max_events` events, each decoded from one integer."""
+    return st.lists(st.integers(0, 2**64), max_size=max_events).map(
+        lambda values: [m for number, v in enumerate(values) for m in _event(number, v)]
+    )
+
+
+budget_specs = st.tuples(st.one_of(st.floats(0.05, 1.3), st.integers(-5, 80)), st.integers(0, 40))
+"""(a share of the whole prompt, or tokens above the must-keep minimum), and the reserve."""
+
+
+def budget_from(spec: tuple[float | int, int], total: int, minimum: int) -> tuple[int, int]:
+    """A budget near one of the two interesting points: the whole prompt, the minimum."""
+    size, reserve = spec
+    limit = round(size * total) if isinstance(size, float) else minimum + size
+    return max(1, limit) + reserve, reserve
+
+
+# Checks, written against the messages alone (not the library's internals).
+
+
+def prompt_tokens(counter: Counter, messages: Sequence[Message], tools: Sequence[Any]) -> int:
+    tokens: int = counter.count_messages(messages)
+    return tokens + (counter.count_tools(tools) if tools else 0)
+
+
+def newest_unit(messages: Sequence[Message]) -> list[Message]:
+    """The newest user message, else the newest message with the tool results after it."""
+    history = [m for m in messages if m.role != "system"]
+    users = [m for m in history if m.role == "user"]
+    if users:
+        return [users[-1]]
+    start = max((i for i, m in enumerate(history) if m.role != "tool"), default=0)
+    return history[start:]
+
+
+def floor_tokens(counter: MessageCounterProtocol, message: Message, keep: int) -> int:
+    """The message cut to its first `keep` tokens and the marker, if that makes it smaller."""
+    whole = counter.count_message(message)
+    total = counter.count_text(message.text)
+    if total <= keep:
+        return whole
+    head = counter.truncate_text(message.text, keep) if keep else ""
+    marker = truncation_marker(total - (counter.count_text(head) if head else 0))
+    cut = message.with_text(f"{head}\n{marker}" if head else marker)
+    return min(whole, counter.count_message(cut))
+
+
+def minimum_tokens(counter: Counter, messages: Sequence[Message], tools: Sequence[Any]) -> int:
+    """System messages, tools, priming and the newest user message (or unit) at its floor."""
+    systems = [m for m in messages if m.role == "system"]
+    unit = newest_unit(messages)
+    keep = NEWEST_USER_MIN_TOKENS if unit and unit[0].role == "user" else 0
+    return prompt_tokens(counter, systems, tools) + sum(
+        floor_tokens(counter, m, keep) for m in unit
+    )
+
+
+def assert_tool_groups_whole(source: Sequence[Message], result: Sequence[Message]) -> None:
+    sent = {m.id for m in result}
+    calls = {call.id: m.id for m in result for call in m.tool_calls}
+    for message in result:
+        if message.role == "tool":
+            assert message.tool_call_id in calls, f"{message.id} sent without its call"
+    for message in source:
+        if message.role == "tool" and message.tool_call_id in calls:
+            assert message.id in sent, f"{message.id} dropped while its call was sent"
+
+
+def assert_contiguous_before_newest(source: Sequence[Message], result: Sequence[Message]) -> None:
+    history = [m.id for m in source if m.role != "system"]
+    unit = newest_unit(source)
+    if not unit:
+        return
+    anchor = history.index(unit[0].id)
+    older = [history.index(m.id) for m in result if m.id in history[:anchor]]
+    assert older == list(range(anchor - len(older), anchor))
+
+
+@pytest.mark.parametrize("counter_name", COUNTERS)
+@PROPERTY_SETTINGS
+@given(messages=conversations(), spec=budget_specs, with_tools=st.booleans())
+def test_token_budget_invariants(
+    counter_name: str, messages: list[Message], spec: tuple[float | int, int], with_tools: bool
+) -> None:
+    counter = COUNTERS[counter_name]()
+    tools = TOOLS if with_tools else []
+    total, minimum = (
+        prompt_tokens(counter, messages, tools),
+        minimum_tokens(counter, messages, tools),
+    )
+    budget, reserve = budget_from(spec, total, minimum)
+    try:
+        result = token_budget(messages, counter, budget=budget, reserve=reserve, tools=tools)
+    except BudgetExceededError:
+        event("budget exceeded")
+        assert minimum_tokens(counter, messages, tools) > budget - reserve
+        return
+    event("truncated" if result.report.truncated else "not truncated")
+    event("dropped" if result.report.dropped else "all kept")
+    sent = result.messages
+    after = prompt_tokens(counter, sent, tools)
+    assert after == result.report.tokens_after <= budget - reserve
+    ids = [m.id for m in sent]
+    assert {m.id for m in messages if m.role == "system"} <= set(ids)
+    unit = newest_unit(messages)
+    if unit and unit[0].role == "user":
+        [newest] = [m for m in sent if m.id == unit[0].id]
+        assert newest.text == unit[0].text or "[… truncated" in newest.text
+    assert_tool_groups_whole(messages, sent)
+    assert_contiguous_before_newest(messages, sent)
+    report = result.report
+    assert list(report.kept) == ids
+    assert set(report.kept) | set(report.dropped) == {m.id for m in messages}
+    assert not set(report.kept) & set(report.dropped)
+    assert set(report.truncated) == {m.id for m in sent if m not in messages}
+
+
+@pytest.mark.parametrize("counter_name", COUNTERS)
+@PROPERTY_SETTINGS
+@given(
+    messages=conversations(max_events=30),
+    budget=st.integers(40, 800),
+    reserve=st.integers(0, 30),
+    fractions=st.tuples(st.floats(0.1, 1.0), st.floats(0.05, 1.0)).map(sorted),
+)
+def test_summary_buffer_folds_every_message_exactly_once(
+    counter_name: str,
+    messages: list[Message],
+    budget: int,
+    reserve: int,
+    fractions: list[float],
+) -> None:
+    counter = COUNTERS[counter_name]()
+    target, trigger = fractions
+    stored: list[Message] = []
+    summarized: list[str] = []  # the fake summary: which messages it folded, in order
+    summary: Summary | None = None
+    for seq, message in enumerate(messages, start=1):
+        stored.append(message.__class__.from_dict({**message.to_dict(), "seq": seq}))
+        through = summary.through_seq if summary else 0
+        live = [m for m in stored if m.role == "system" or (m.seq or 0) > through]
+        plan = plan_summary(
+            live,
+            counter,
+            budget=budget,
+            reserve=reserve,
+            summary=summary,
+            trigger=trigger,
+            target=target,
+        )
+        assert not plan.folded
+        evicted = [m.id for m in plan.evict]
+        assert not set(evicted) & set(summarized), "a message was summarised twice"
+        summarized += evicted
+        if plan.evict:
+            assert plan.through_seq is not None
+            folded = f"a summary of {len(summarized)} messages"
+            summary = Summary(session_id="s", text=folded, through_seq=plan.through_seq)
+        kept = [m.id for m in plan.keep if m.role != "system"]
+        assert sorted([*summarized, *kept]) == sorted(m.id for m in stored if m.role != "system")
+        assert {m.id for m in stored if m.role == "system"} <= {m.id for m in plan.keep}
+        users = [m.id for m in stored if m.role == "user"]
+        assert not users or users[-1] in {m.id for m in plan.keep}, "the newest user was evicted"
+        text = summary.text if summary else None
+        try:
+            result = assemble_summary(
+                plan, counter, summary_text=text, budget=budget, reserve=reserve
+            )
+        except BudgetExceededError:
+            event("budget exceeded")
+            assert minimum_tokens(counter, plan.keep, []) > budget - reserve
+            continue
+        event("evicted" if evicted else "under the trigger")
+        assert prompt_tokens(counter, result.messages, []) <= budget - reserve
+        assert set(result.report.summarized) == set(evicted)
+        assert_tool_groups_whole(plan.keep, result.messages)
