@@ -1,0 +1,348 @@
+"""The HTTP edge shared by every OpenAI-compatible provider (chat, embeddings).
+
+The retry and error-mapping logic is written once, as the pure `Exchange` state machine: it looks
+at the outcome of one attempt (an `httpx.Response` or an `httpx.RequestError`) and says what to do
+next, `Done(body)` or `Retry(delay)`, or raises the Engram error. `OpenAICompatibleClient` keeps
+only the I/O: it sends, feeds the outcome to the exchange, and sleeps (`time.sleep` on the sync
+side, `asyncio.sleep` on the async side), in the spirit of httpx's shared `auth_flow`.
+
+The API key never appears in a repr, a log line or an error message: server messages are
+redacted before they are quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from engram._exceptions import ConfigError, ProviderError, ProviderUnavailable
+
+__all__ = ["Done", "Exchange", "OpenAICompatibleClient", "Retry", "RetryPolicy"]
+
+logger = logging.getLogger("engram.providers")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Statuses worth another attempt: rate limits and transient server failures."""
+
+_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_MAX_QUOTED = 300  # characters of a server's error message quoted in our errors
+
+Outcome = httpx.Response | httpx.RequestError
+"""What one attempt produced: a response, or the transport error that prevented one."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to retry a failed request."""
+
+    max_retries: int = 3
+    """Retries after the first attempt (so at most `max_retries + 1` requests)."""
+    backoff: float = 0.5
+    """Base delay in seconds; retry n waits about `backoff * 2**n` (with jitter)."""
+    max_backoff: float = 30.0
+    """Upper bound on one computed backoff delay."""
+    max_retry_after: float = 60.0
+    """Upper bound on a server-requested `Retry-After` delay."""
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or min(self.backoff, self.max_backoff, self.max_retry_after) < 0:
+            raise ConfigError(f"retry settings must not be negative: {self!r}")
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number `retry` (0-based).
+
+        A server's `Retry-After` wins (capped at `max_retry_after`); otherwise exponential
+        backoff with jitter in [50%, 100%] so clients that failed together don't retry together.
+        """
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        base = min(self.backoff * 2.0**retry, self.max_backoff)
+        return base * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The request succeeded; `body` is the decoded JSON object."""
+
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The attempt failed transiently; wait `delay` seconds and send again."""
+
+    delay: float
+
+
+class Exchange:
+    """Pure retry/error logic for one logical request (no I/O, no sleeping).
+
+    Example:
+        ```python
+        exchange = Exchange(url, model="gpt-4o-mini", policy=RetryPolicy())
+        while True:
+            step = exchange.next_step(send())  # raises ProviderError / ProviderUnavailable
+            if isinstance(step, Done):
+                return step.body
+            time.sleep(step.delay)
+        ```
+    """
+
+    def __init__(
+        self, url: str, *, model: str, policy: RetryPolicy, secret: str | None = None
+    ) -> None:
+        self.url = url
+        self.model = model
+        self.policy = policy
+        self._secret = secret
+        self.retries = 0
+
+    def next_step(self, outcome: Outcome) -> Done | Retry:
+        """Decide what follows `outcome`.
+
+        Raises:
+            ProviderError: The endpoint rejected the request or answered something unreadable.
+            ProviderUnavailable: Transient failures outlasted the retries.
+        """
+        if isinstance(outcome, httpx.RequestError):
+            return self._after_transport_error(outcome)
+        if outcome.is_success:
+            return Done(self._decode(outcome))
+        if outcome.status_code in RETRYABLE_STATUSES:
+            return self._retry_or_give_up(
+                f"HTTP {outcome.status_code}: {self._message(outcome)}", _retry_after(outcome)
+            )
+        raise ProviderError(self._rejection(outcome))
+
+    def _after_transport_error(self, error: httpx.RequestError) -> Retry:
+        reason = f"{type(error).__name__}: {self._redact(str(error)) or 'no details'}"
+        if not isinstance(error, _RETRYABLE_ERRORS):
+            raise ProviderError(f"POST {self.url} failed ({reason})") from error
+        return self._retry_or_give_up(reason, None, cause=error)
+
+    def _retry_or_give_up(
+        self, reason: str, retry_after: float | None, *, cause: Exception | None = None
+    ) -> Retry:
+        if self.retries >= self.policy.max_retries:
+            raise ProviderUnavailable(
+                f"POST {self.url} failed after {self.retries + 1} attempt(s); last: {reason}"
+            ) from cause
+        delay = self.policy.delay(self.retries, retry_after)
+        self.retries += 1
+        logger.info(
+            "POST %s failed (%s); retry %d/%d in %.2fs",
+            self.url,
+            reason,
+            self.retries,
+            self.policy.max_retries,
+            delay,
+        )
+        return Retry(delay)
+
+    def _decode(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                f"POST {self.url} returned HTTP {response.status_code} with a body that is not "
+                f"JSON: {self._redact(response.text[:_MAX_QUOTED])!r}"
+            ) from exc
+        if not isinstance(body, dict):
+            raise ProviderError(f"POST {self.url} returned JSON that is not an object")
+        if body.get("error"):  # some servers report errors with a 200
+            raise ProviderError(f"POST {self.url} returned an error: {self._message(response)}")
+        return body
+
+    def _rejection(self, response: httpx.Response) -> str:
+        status, message = response.status_code, self._message(response)
+        if status in (401, 403):
+            return f"{self.url} rejected the API key (HTTP {status}): {message}"
+        if status == 404:
+            return (
+                f"{self.url} answered HTTP 404: the model {self.model!r} or the endpoint does "
+                f"not exist there (check the model name and base_url): {message}"
+            )
+        return f"{self.url} rejected the request (HTTP {status}): {message}"
+
+    def _message(self, response: httpx.Response) -> str:
+        return self._redact(_server_message(response)[:_MAX_QUOTED])
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error message of an OpenAI/Ollama/vLLM-style error body, else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("error", "detail", "message"):
+            value = body.get(key)
+            if isinstance(value, dict) and "message" in value:
+                value = value["message"]
+            if value:
+                return str(value)
+    return str(body)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The server-requested delay in seconds (`retry-after-ms` or `Retry-After`), if any."""
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = response.headers.get(header)
+        try:
+            seconds = float(raw) * scale if raw is not None else math.nan
+        except ValueError:  # an HTTP date: fall back to our own backoff
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
+
+
+class OpenAICompatibleClient:
+    """Base of the OpenAI-compatible providers: owns the HTTP clients and the retry loop.
+
+    The `httpx.Client`/`httpx.AsyncClient` are created on first use and closed by
+    `close()`/`aclose()` or by using the object as a (async) context manager. The async client
+    belongs to the event loop that first used it: `aclose()` it before that loop ends (a new
+    loop gets a new client).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeout: float,
+        policy: RetryPolicy,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {timeout!r}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.policy = policy
+        self._api_key = api_key
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "engram"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _exchange(self, path: str) -> Exchange:
+        return Exchange(
+            f"{self.base_url}{path}", model=self.model, policy=self.policy, secret=self._api_key
+        )
+
+    def _sync_client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                transport = self._transport
+                if transport is not None and not isinstance(transport, httpx.BaseTransport):
+                    raise ConfigError(f"{self!r}: the transport is async-only; use the a* methods")
+                self._client = httpx.Client(
+                    headers=self._headers(), timeout=self.timeout, transport=transport
+                )
+            return self._client
+
+    def _async_http_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._async_loop is not loop:
+            # Pooled connections belong to the loop that opened them; a client used on a new
+            # loop (say, a second asyncio.run) would fail with "Event loop is closed".
+            self._async_client, self._async_loop = None, loop
+        if self._async_client is None:
+            transport = self._transport
+            if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+                raise ConfigError(f"{self!r}: the transport is sync-only; use the sync methods")
+            self._async_client = httpx.AsyncClient(
+                headers=self._headers(), timeout=self.timeout, transport=transport
+            )
+        return self._async_client
+
+    def _post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST `payload` as JSON to `path` with retries; return the decoded JSON object."""
+        client, exchange = self._sync_client(), self._exchange(path)
+        while True:
+            try:
+                outcome: Outcome = client.post(exchange.url, json=payload)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = exchange.next_step(outcome)
+            if isinstance(step, Done):
+                return step.body
+            time.sleep(step.delay)
+
+    async def _apost(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Async twin of `_post`."""
+        client, exchange = self._async_http_client(), self._exchange(path)
+        while True:
+            try:
+                outcome: Outcome = await client.post(exchange.url, json=payload)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = exchange.next_step(outcome)
+            if isinstance(step, Done):
+                return step.body
+            await asyncio.sleep(step.delay)
+
+    def close(self) -> None:
+        """Close the sync HTTP client (the async one needs `aclose()`)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close both HTTP clients."""
+        self.close()
+        client, loop = self._async_client, self._async_loop
+        self._async_client, self._async_loop = None, None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()  # (one opened on an ended loop cannot be closed any more)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

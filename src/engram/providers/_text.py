@@ -1,0 +1,104 @@
+"""Pure text helpers for the summarisers: speaker labels, sentences, token-exact truncation.
+
+Truncation only ever calls `count_tokens` on candidate prefixes and returns one it has measured,
+so the result never exceeds the limit, whatever the tokenizer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from engram.types import Message
+
+__all__ = [
+    "TokenCounter",
+    "shorten",
+    "speaker",
+    "split_sentences",
+    "truncate_sentences",
+    "truncate_words",
+]
+
+TokenCounter = Callable[[str], int]
+"""Counts the tokens of a text (e.g. `TokenCounter.for_encoding("o200k_base").count_text`)."""
+
+# After . ! ? (and a closing quote or bracket), before anything but a lower-case letter.
+_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?![a-z])|\s*\n\s*")
+# Titles, common abbreviations and initials ("J. Smith") do not end a sentence.
+_ABBREVIATION = re.compile(
+    r"\b(?:(?i:mr|mrs|ms|dr|prof|st|jr|sr|vs|etc|approx|inc|ltd|e\.g|i\.e)|No|Co|[A-Z])\.$"
+)
+_WORD_END = re.compile(r"\S+")
+
+
+def speaker(message: Message) -> str:
+    """The label a summary line starts with: `user`, `tool (get_weather)`, ..."""
+    return f"{message.role} ({message.name})" if message.name else message.role
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """`text` on one line, cut after a word to at most about `max_chars` characters (+ `…`)."""
+    flat = " ".join(text.split())
+    if len(flat) <= max_chars:
+        return flat
+    return flat[:max_chars].rsplit(" ", 1)[0] + "…"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split `text` into sentences (and lines), keeping abbreviations like `Dr.` attached."""
+    sentences: list[str] = []
+    for piece in _BOUNDARY.split(text):
+        if not piece.strip():
+            continue
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece.strip()}"
+        else:
+            sentences.append(piece.strip())
+    return sentences
+
+
+def _longest_fitting(
+    count: int, candidate: Callable[[int], str], max_tokens: int, count_tokens: TokenCounter
+) -> str | None:
+    """The longest of `candidate(0..count-1)` (growing with i) measured to fit: binary search."""
+    best: str | None = None
+    lo, hi = 0, count - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        text = candidate(mid)
+        if count_tokens(text) <= max_tokens:
+            best, lo = text, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def truncate_words(text: str, max_tokens: int, count_tokens: TokenCounter) -> str:
+    """The longest prefix of `text`, cut after a word, of at most `max_tokens` tokens.
+
+    A first word too long on its own is cut between characters.
+    """
+    text = text.strip()
+    if max_tokens <= 0 or not text:
+        return ""
+    if count_tokens(text) <= max_tokens:
+        return text
+    ends = [match.end() for match in _WORD_END.finditer(text)]
+    best = _longest_fitting(len(ends), lambda i: text[: ends[i]], max_tokens, count_tokens)
+    if best is None:
+        best = _longest_fitting(ends[0], lambda i: text[: i + 1], max_tokens, count_tokens)
+    return best or ""
+
+
+def truncate_sentences(text: str, max_tokens: int, count_tokens: TokenCounter) -> str:
+    """Like `truncate_words`, but cut after a whole sentence when at least one fits."""
+    if max_tokens <= 0:
+        return ""
+    if count_tokens(text) <= max_tokens:
+        return text
+    sentences = split_sentences(text)
+    best = _longest_fitting(
+        len(sentences), lambda i: " ".join(sentences[: i + 1]), max_tokens, count_tokens
+    )
+    return best or truncate_words(text, max_tokens, count_tokens)
