@@ -1,0 +1,110 @@
+"""The backend-neutral rules of the conversation contract, written once (pure, no I/O).
+
+Every conversation backend applies the same rules for expiry, counters and sequence numbers;
+they live here so the in-memory reference and the SQL backends cannot drift apart.
+
+Expiry: a session with `expires_at` is live while `now < expires_at`; at `expires_at` it is
+expired. Using a session (appending, merging state, `touch`) moves `expires_at` to
+`now + ttl_seconds`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from engram._exceptions import ConflictError, InvalidInputError
+from engram.stores.conversation import AppendMessages, ListMessages, ListSessions
+from engram.types import Message, Session
+
+__all__ = [
+    "after_append",
+    "after_merge",
+    "check_append",
+    "check_list_messages",
+    "check_list_sessions",
+    "is_live",
+    "requested_call_ids",
+    "session_to_create",
+    "stamp_messages",
+    "touched",
+]
+
+
+def is_live(expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a session expiring at `expires_at` is still live at `now`."""
+    return expires_at is None or now < expires_at
+
+
+def session_to_create(session: Session) -> Session:
+    """The session as a backend stores it on creation.
+
+    It holds no messages yet, so its counters start at zero; an expiring session without an
+    explicit `expires_at` expires `ttl_seconds` after its `updated_at`.
+    """
+    expires_at = session.expires_at
+    if expires_at is None and session.ttl_seconds is not None:
+        expires_at = session.updated_at + timedelta(seconds=session.ttl_seconds)
+    return replace(session, message_count=0, token_count=0, expires_at=expires_at)
+
+
+def touched(session: Session, now: datetime) -> Session:
+    """The session after a use at `now`: an expiring session's expiry moves to `now + ttl`."""
+    if session.ttl_seconds is None:
+        return session
+    return replace(session, expires_at=now + timedelta(seconds=session.ttl_seconds))
+
+
+def stamp_messages(messages: Iterable[Message], session_id: str, last_seq: int) -> list[Message]:
+    """The messages as stored: in the session, numbered on from `last_seq`."""
+    return [
+        replace(message, session_id=session_id, seq=last_seq + offset)
+        for offset, message in enumerate(messages, start=1)
+    ]
+
+
+def after_append(session: Session, stored: Sequence[Message], now: datetime) -> Session:
+    """The session after `stored` were appended at `now` (a token count of None counts 0)."""
+    appended = replace(
+        session,
+        message_count=session.message_count + len(stored),
+        token_count=session.token_count + sum(message.tokens or 0 for message in stored),
+        updated_at=now,
+    )
+    return touched(appended, now)
+
+
+def after_merge(session: Session, state: Mapping[str, Any], now: datetime) -> Session:
+    """The session after its state became `state` at `now`."""
+    return touched(replace(session, state=state, updated_at=now), now)
+
+
+def requested_call_ids(messages: Iterable[Message]) -> list[str]:
+    """The ids of the tool calls the assistant messages among `messages` request."""
+    return [
+        call.id
+        for message in messages
+        if message.role == "assistant"
+        for call in message.tool_calls
+    ]
+
+
+def check_append(op: AppendMessages) -> None:
+    """Reject an append whose messages repeat an id among themselves."""
+    ids = [message.id for message in op.messages]
+    if len(set(ids)) != len(ids):
+        raise ConflictError(f"session {op.session_id!r}: the appended messages repeat an id")
+
+
+def check_list_messages(op: ListMessages) -> None:
+    """Reject a negative `last`."""
+    if op.last is not None and op.last < 0:
+        raise InvalidInputError(f"last must be >= 0, not {op.last}")
+
+
+def check_list_sessions(op: ListSessions) -> None:
+    """Reject a negative `limit` or `offset`."""
+    if op.limit < 0 or op.offset < 0:
+        raise InvalidInputError(f"limit and offset must be >= 0, not {op.limit}, {op.offset}")

@@ -1,0 +1,150 @@
+"""Opening SQLite connections, translating sqlite3 errors, and running migrations.
+
+Every SQLite store of Engram (conversations, checkpoints, event log, ...) shares one
+`SqliteConnection`: one `sqlite3.Connection` guarded by a lock, opened in WAL mode with a busy
+timeout, so several stores of one `Engram` write to one file.
+
+Durability (the `durability` argument):
+    - `"normal"` (the default): WAL with `synchronous=NORMAL`. A committed write survives the
+      process being killed at any moment; a power loss or OS crash may lose the last
+      transactions committed before it (never corrupting the file).
+    - `"full"`: WAL with `synchronous=FULL`: every commit is fsynced before it returns, so it
+      also survives a power loss. Costs one fsync per commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from engram._exceptions import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    EngramError,
+    MigrationRequired,
+)
+
+__all__ = ["Durability", "SqliteConnection", "map_backend_errors"]
+
+Durability = Literal["normal", "full"]
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+
+@contextmanager
+def map_backend_errors() -> Iterator[None]:
+    """Re-raise sqlite3 errors as Engram errors."""
+    try:
+        yield
+    except EngramError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        raise ConflictError(f"sqlite: {exc}") from exc
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if "unable to open" in message or "locked" in message or "disk" in message:
+            raise BackendUnavailable(f"sqlite: {message}") from exc
+        raise BackendError(f"sqlite: {message}") from exc
+    except sqlite3.Error as exc:
+        raise BackendError(f"sqlite: {exc}") from exc
+
+
+class SqliteConnection:
+    """One SQLite database file (or `:memory:`), shared by Engram's SQLite stores.
+
+    Args:
+        path: The database file, or `":memory:"`.
+        durability: `"normal"` (default) or `"full"`; see the module docstring.
+        busy_timeout_ms: How long a writer waits for another process's lock.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = "engram.db",
+        *,
+        durability: Durability = "normal",
+        busy_timeout_ms: int = 10_000,
+    ) -> None:
+        self.path = str(path)
+        self.lock = threading.RLock()
+        with map_backend_errors():
+            if self.path != ":memory:":
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (`transaction()`), BEGIN IMMEDIATE.
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted text is overwritten in the file, not just unlinked (erasure is real).
+            self.conn.execute("PRAGMA secure_delete = ON")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run one write transaction (`BEGIN IMMEDIATE` ... `COMMIT`)."""
+        with self.lock, map_backend_errors():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run one read transaction (`BEGIN` ... `COMMIT`).
+
+        Its reads see one consistent state of the file. Unlike `transaction()` it takes no
+        write lock, so it never waits behind another process's writer (WAL readers don't block).
+        """
+        with self.lock, map_backend_errors():
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        """Apply the not-yet-applied `migrations` of `component`, in order, idempotently.
+
+        Migrations are append-only: entry `i` is version `i + 1` of the component's schema.
+        Raises `MigrationRequired` if the file holds a newer schema than this code knows.
+        """
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS engram_migrations ("
+                " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            row = conn.execute(
+                "SELECT version FROM engram_migrations WHERE component = ?", (component,)
+            ).fetchone()
+            current = int(row["version"]) if row else 0
+            if current > len(migrations):
+                raise MigrationRequired(
+                    f"{self.path}: the {component} schema is at version {current}, newer than "
+                    f"this Engram knows ({len(migrations)}); upgrade engramdb"
+                )
+            for statement in migrations[current:]:
+                for part in _split_statements(statement):
+                    conn.execute(part)
+            conn.execute(
+                "INSERT INTO engram_migrations (component, version) VALUES (?, ?)"
+                " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                (component, len(migrations)),
+            )
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _split_statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";\n") if part.strip()]

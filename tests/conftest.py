@@ -1,0 +1,51 @@
+"""Shared fixtures: a clean environment, and one conversation store per backend and API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engram.stores import (
+    BaseConversationStore,
+    InMemoryConversationStore,
+    SqliteConnection,
+    SqliteConversationStore,
+)
+from engram.testing import AsyncDrivenConversationStore
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's ENGRAM_* settings."""
+    for name in list(os.environ):
+        if name.startswith("ENGRAM_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory"])
+def conversation_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[BaseConversationStore]:
+    """A fresh, empty conversation store of each backend."""
+    if request.param == "memory":
+        yield InMemoryConversationStore()
+    elif request.param == "sqlite-file":
+        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
+            yield store
+    else:
+        conn = SqliteConnection(":memory:")
+        yield SqliteConversationStore(conn)
+        conn.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def conversation_store(
+    request: pytest.FixtureRequest, conversation_backend: BaseConversationStore
+) -> BaseConversationStore:
+    """Each backend through its sync API, and through its async API (`abatch`)."""
+    if request.param == "async":
+        return AsyncDrivenConversationStore(conversation_backend)
+    return conversation_backend
