@@ -1,0 +1,185 @@
+"""Conversation memory on SQLite: appends, read-last-20 and context(), against LangChain.
+
+Measures, in one run, on disk and on /dev/shm:
+  - fsync cost of the filesystem (what durability costs here);
+  - appends/s, one writer, each append its own committed transaction: Engram at its default
+    durability (WAL, synchronous=NORMAL) and at `full`, and LangChain's SQLChatMessageHistory;
+  - read-last-20 p50/p95 in a session of 100,000 messages (LangChain has no last-N read: it
+    loads the whole session, so it is measured at a smaller size, stated in the output);
+  - context() p50/p95 at 100 / 1,000 / 10,000 / 100,000 messages (token_budget and summary).
+
+Usage: python bench/bench_conversation.py [--quick] [--dir PATH ...]
+The last line of output is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from engram import Engram, EngramSettings, Message
+
+WORDS = (
+    "we could fly to Lisbon on the third and stay near the river, the budget is about "
+    "eighteen hundred euros and Tomás wants a window seat on the 11:40 flight"
+).split()
+
+
+def text(i: int, words: int = 30) -> str:
+    return " ".join(WORDS[(i + k) % len(WORDS)] for k in range(words)) + f" ({i})"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def fsync_ms(directory: Path, repeat: int = 50) -> float:
+    path = directory / "fsync.probe"
+    with open(path, "wb") as handle:
+        samples = []
+        for _ in range(repeat):
+            handle.write(b"x" * 512)
+            handle.flush()
+            start = time.perf_counter()
+            os.fsync(handle.fileno())
+            samples.append((time.perf_counter() - start) * 1000)
+    path.unlink()
+    return statistics.median(samples)
+
+
+def engram_appends(directory: Path, n: int, durability: str) -> float:
+    settings = EngramSettings(durability=durability)  # type: ignore[arg-type]
+    with Engram(directory / f"appends-{durability}.db", settings=settings) as mem:
+        s = mem.session("bench")
+        start = time.perf_counter()
+        for i in range(n):
+            s.add("user" if i % 2 == 0 else "assistant", text(i))
+        return n / (time.perf_counter() - start)
+
+
+def langchain_history(directory: Path, name: str):  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langchain_community.chat_message_histories import SQLChatMessageHistory
+
+        return SQLChatMessageHistory(session_id="bench", connection=f"sqlite:///{directory / name}")
+
+
+def langchain_appends(directory: Path, n: int) -> float:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    history = langchain_history(directory, "langchain-appends.db")
+    start = time.perf_counter()
+    for i in range(n):
+        kind = HumanMessage if i % 2 == 0 else AIMessage
+        history.add_message(kind(content=text(i)))
+    return n / (time.perf_counter() - start)
+
+
+def fill_engram(mem: Engram, session_id: str, size: int) -> None:
+    s = mem.session(session_id)
+    s.add("system", "You are a helpful travel assistant. Keep answers short.")
+    for start in range(0, size - 1, 5000):
+        chunk = range(start, min(size - 1, start + 5000))
+        s.add_messages(
+            [Message(role="user" if i % 2 == 0 else "assistant", content=text(i)) for i in chunk]
+        )
+
+
+def engram_reads_and_context(directory: Path, sizes: list[int], repeat: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with Engram(directory / "reads.db") as mem:
+        for size in sizes:
+            fill_engram(mem, f"s{size}", size)
+            s = mem.session(f"s{size}")
+            reads = timed(lambda s=s: s.messages(last=20), repeat)
+            figures[f"read_last20_p50_ms@{size}"] = percentile(reads, 0.5)
+            figures[f"read_last20_p95_ms@{size}"] = percentile(reads, 0.95)
+            for strategy in ("token_budget", "summary"):
+                build = lambda s=s, strategy=strategy: s.context(  # noqa: E731
+                    "gpt-4o", budget=4000, reserve=500, strategy=strategy
+                )
+                build()  # the first summary call folds the whole backlog once
+                samples = timed(build, repeat)
+                figures[f"context_{strategy}_p50_ms@{size}"] = percentile(samples, 0.5)
+                figures[f"context_{strategy}_p95_ms@{size}"] = percentile(samples, 0.95)
+    return figures
+
+
+def langchain_reads(directory: Path, size: int, repeat: int) -> dict[str, float]:
+    from langchain_core.messages import HumanMessage
+
+    history = langchain_history(directory, "langchain-reads.db")
+    history.add_messages([HumanMessage(content=text(i)) for i in range(size)])
+    samples = timed(lambda: history.messages[-20:], repeat)
+    return {
+        f"langchain_read_last20_p50_ms@{size}": percentile(samples, 0.5),
+        f"langchain_read_last20_p95_ms@{size}": percentile(samples, 0.95),
+    }
+
+
+def run(directory: Path, label: str, quick: bool) -> dict[str, float]:
+    n_appends = 300 if quick else 2000
+    n_langchain = 100 if quick else 300
+    sizes = [100, 1000] if quick else [100, 1000, 10_000, 100_000]
+    repeat = 50 if quick else 200
+    print(f"\n== {label}: {directory}")
+    figures: dict[str, float] = {"fsync_ms": fsync_ms(directory)}
+    print(f"fsync: {figures['fsync_ms']:.3f} ms")
+    figures["engram_appends_per_s"] = engram_appends(directory, n_appends, "normal")
+    figures["engram_full_appends_per_s"] = engram_appends(directory, n_appends, "full")
+    figures["langchain_appends_per_s"] = langchain_appends(directory, n_langchain)
+    figures["append_speedup_vs_langchain"] = (
+        figures["engram_appends_per_s"] / figures["langchain_appends_per_s"]
+    )
+    print(
+        f"appends/s: engram {figures['engram_appends_per_s']:,.0f} (durability=normal), "
+        f"{figures['engram_full_appends_per_s']:,.0f} (durability=full); "
+        f"langchain {figures['langchain_appends_per_s']:,.0f} "
+        f"-> {figures['append_speedup_vs_langchain']:.1f}x"
+    )
+    figures.update(engram_reads_and_context(directory, sizes, repeat))
+    figures.update(langchain_reads(directory, 10_000 if not quick else 1000, 20))
+    for key in sorted(k for k in figures if "@" in k):
+        print(f"{key:<40} {figures[key]:8.3f}")
+    return {f"{label}.{key}": value for key, value in figures.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    args = parser.parse_args()
+    targets = [("disk", Path(tempfile.mkdtemp(prefix="engram-bench-", dir=Path.cwd())))]
+    if Path("/dev/shm").is_dir():
+        targets.append(("shm", Path(tempfile.mkdtemp(prefix="engram-bench-", dir="/dev/shm"))))
+    results: dict[str, float] = {}
+    for label, directory in targets:
+        try:
+            results.update(run(directory, label, args.quick))
+        finally:
+            for path in directory.iterdir():
+                path.unlink()
+            directory.rmdir()
+    sys.stdout.write(json.dumps({k: round(v, 4) for k, v in results.items()}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""`Conversation`: a handle on one session, with paired sync and async methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engram import _session_flows as flows
+from engram._exceptions import InvalidInputError, NotFoundError
+from engram._flows import Flow, arun, call, run
+from engram._validation import coerce_content
+from engram.context import ContextResult
+from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
+from engram.tokens import TokenCounter, context_window
+from engram.types import Message, Session, Summary, ToolCall, utcnow
+
+if TYPE_CHECKING:
+    from engram._engram import Engram
+
+__all__ = ["Conversation"]
+
+MessageLike = Message | Mapping[str, Any]
+
+
+class Conversation:
+    """One session's conversation: add messages, read them, build a context for the model.
+
+    Get one from `Engram.session()`; every method has an `a`-prefixed async twin.
+
+    Example:
+        ```python
+        s = mem.session("s1", user_id="u1")
+        s.add("user", "I'm vegetarian, and I'm flying to Lisbon on 3 May.")
+        result = s.context(model="gpt-4o", budget=4000, strategy="summary")
+        openai_messages = result.to_openai()
+        ```
+    """
+
+    def __init__(self, engram: Engram, session: Session) -> None:
+        self._engram = engram
+        self._session = session
+
+    @property
+    def id(self) -> str:
+        return self._session.id
+
+    @property
+    def tenant(self) -> str:
+        return self._session.tenant
+
+    def __repr__(self) -> str:
+        return f"Conversation(id={self.id!r}, tenant={self.tenant!r})"
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        return run(flow, self._engram.store, self._engram.summarizer)
+
+    async def _arun(self, flow: Flow[Any]) -> Any:
+        return await arun(flow, self._engram.store, self._engram.summarizer)
+
+    # Writing.
+
+    def add(self, role: str, content: Any = "", **fields: Any) -> Message:
+        """Append one message and return it as stored (with `seq` and `tokens`).
+
+        Args:
+            role: `system`, `user`, `assistant` or `tool`.
+            content: Text (or UTF-8 bytes), or content parts.
+            **fields: `name`, `tool_calls` (ToolCall or OpenAI dicts), `tool_call_id`,
+                `metadata`, `created_at`, `id`.
+
+        Raises:
+            InvalidInputError: Unknown role, a tool result answering no call of this session,
+                NUL bytes or invalid UTF-8, a message over the size limit. Nothing is stored.
+            NotFoundError: The session expired or was deleted.
+        """
+        return self.add_messages([_message(role, content, fields)])[0]
+
+    async def aadd(self, role: str, content: Any = "", **fields: Any) -> Message:
+        """Async `add`."""
+        return (await self.aadd_messages([_message(role, content, fields)]))[0]
+
+    def add_messages(self, messages: Sequence[MessageLike]) -> list[Message]:
+        """Append several messages atomically (all or none); accepts OpenAI-style dicts."""
+        result: list[Message] = self._run(self._add_flow(messages))
+        return result
+
+    async def aadd_messages(self, messages: Sequence[MessageLike]) -> list[Message]:
+        """Async `add_messages`."""
+        result: list[Message] = await self._arun(self._add_flow(messages))
+        return result
+
+    def _add_flow(self, messages: Sequence[MessageLike]) -> Flow[list[Message]]:
+        parsed = [_to_message(item) for item in messages]
+        limit = self._engram.settings.max_message_bytes
+        return flows.add_flow(self._session, parsed, max_bytes=limit, now=utcnow())
+
+    def update_state(self, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge `patch` into the session state (RFC 7396: null deletes); return the new state."""
+        result: dict[str, Any] = self._run(self._state_flow(patch))
+        return result
+
+    async def aupdate_state(self, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Async `update_state`."""
+        result: dict[str, Any] = await self._arun(self._state_flow(patch))
+        return result
+
+    def _state_flow(self, patch: Mapping[str, Any]) -> Flow[dict[str, Any]]:
+        [state] = yield from call(MergeState(self.tenant, self.id, dict(patch), utcnow()))
+        return dict(state)
+
+    def delete(self) -> bool:
+        """Delete the session, its messages, summary and state."""
+        return bool(self._engram.store.batch([DeleteSession(self.tenant, self.id)])[0])
+
+    async def adelete(self) -> bool:
+        """Async `delete`."""
+        return bool((await self._engram.store.abatch([DeleteSession(self.tenant, self.id)]))[0])
+
+    # Reading.
+
+    def info(self) -> Session:
+        """The session record, fresh from the store (counts, state, expiry)."""
+        result: Session = self._run(self._info_flow())
+        return result
+
+    async def ainfo(self) -> Session:
+        """Async `info`."""
+        result: Session = await self._arun(self._info_flow())
+        return result
+
+    def _info_flow(self) -> Flow[Session]:
+        [session] = yield from call(GetSession(self.tenant, self.id, utcnow()))
+        if session is None:
+            raise NotFoundError(f"no session {self.id!r} in tenant {self.tenant!r}")
+        self._session = session
+        result: Session = session
+        return result
+
+    def state(self) -> dict[str, Any]:
+        """The session state."""
+        return dict(self.info().state)
+
+    def messages(self, *, last: int | None = None) -> list[Message]:
+        """The stored messages, oldest first; `last=N` for the newest N only."""
+        return self._engram.store.list_messages(ListMessages(self.tenant, self.id, last=last))
+
+    async def amessages(self, *, last: int | None = None) -> list[Message]:
+        """Async `messages`."""
+        return await self._engram.store.alist_messages(
+            ListMessages(self.tenant, self.id, last=last)
+        )
+
+    def summary(self) -> Summary | None:
+        """The running summary, if one has been made."""
+        return self._engram.store.get_summary(self.tenant, self.id)
+
+    async def asummary(self) -> Summary | None:
+        """Async `summary`."""
+        return await self._engram.store.aget_summary(self.tenant, self.id)
+
+    def export(self) -> dict[str, Any]:
+        """The session, its messages and summary as JSON-ready data (`Engram.import_session`)."""
+        result: dict[str, Any] = self._run(flows.export_flow(self.tenant, self.id, now=utcnow()))
+        return result
+
+    # The context.
+
+    def context(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
+        """Build the prompt for the next turn, within the token budget.
+
+        Args:
+            model: The model the prompt is for (selects the tokenizer and default budget).
+            **options: `strategy` (`token_budget` (default), `summary`, `window`, `buffer`),
+                `budget` (default: the model's context window), `reserve` (tokens kept for the
+                reply), `tools` (OpenAI tool schemas, counted), `last_messages`/`last_turns`
+                (window), `trigger`/`target` (summary), `encoding` (override the tokenizer).
+
+        Returns:
+            The messages to send (`.to_openai()`) and a report of what was kept, dropped,
+            summarised and truncated, with token totals before and after.
+
+        Raises:
+            BudgetExceededError: The system prompt and the newest user message cannot fit.
+            InvalidInputError: A bad budget, reserve or strategy.
+        """
+        counter, spec = _context_spec(model, options)
+        flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
+        result: ContextResult = self._run(flow)
+        return result
+
+    async def acontext(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
+        """Async `context`."""
+        counter, spec = _context_spec(model, options)
+        flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
+        result: ContextResult = await self._arun(flow)
+        return result
+
+
+def _context_spec(model: str, options: dict[str, Any]) -> tuple[TokenCounter, flows.ContextSpec]:
+    encoding = options.pop("encoding", None)
+    counter = TokenCounter.for_encoding(encoding) if encoding else TokenCounter.for_model(model)
+    if "budget" not in options:
+        window = context_window(model)
+        if window is None:
+            raise InvalidInputError(f"no known context window for {model!r}; pass budget=")
+        options["budget"] = window
+    if "tools" in options:
+        options["tools"] = tuple(options["tools"])
+    try:
+        return counter, flows.ContextSpec(**options)
+    except TypeError as exc:
+        raise InvalidInputError(f"bad context option: {exc}") from exc
+
+
+def _message(role: str, content: Any, fields: dict[str, Any]) -> Message:
+    calls = tuple(
+        call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
+        for call in fields.pop("tool_calls", ()) or ()
+    )
+    created_at: datetime | None = fields.pop("created_at", None)
+    if created_at is not None:
+        fields["created_at"] = created_at
+    try:
+        return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise InvalidInputError(f"bad message field: {exc}") from exc
+
+
+def _to_message(item: MessageLike) -> Message:
+    if isinstance(item, Message):
+        return item
+    fields = dict(item)
+    role = fields.pop("role", None)
+    content = fields.pop("content", "") or ""
+    return _message(str(role), content, fields)

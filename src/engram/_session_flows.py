@@ -1,0 +1,306 @@
+"""The conversation operations as flows (see `_flows`): open, add, context, export, import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from engram import context as ctx
+from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
+from engram._flows import Flow, SummarizeCall, call
+from engram._ids import new_id
+from engram._validation import check_budget, check_messages, unanswered_tool_calls
+from engram.stores.conversation import (
+    AppendMessages,
+    CreateSession,
+    FindToolCalls,
+    GetSession,
+    GetSummary,
+    ListMessages,
+    PutSummary,
+)
+from engram.tokens import TokenCounter
+from engram.types import Message, Session, Summary
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "ContextSpec",
+    "Strategy",
+    "add_flow",
+    "context_flow",
+    "export_flow",
+    "import_flow",
+    "open_flow",
+]
+
+Strategy = Literal["buffer", "window", "token_budget", "summary"]
+STRATEGIES: tuple[str, ...] = ("buffer", "window", "token_budget", "summary")
+NON_SYSTEM = ("user", "assistant", "tool")
+EXPORT_FORMAT = "engram.session/1"
+_MIN_PAGE, _MAX_PAGE = 16, 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSpec:
+    """How to build a context: the strategy and its options."""
+
+    strategy: Strategy = "token_budget"
+    budget: int = 8192
+    """Tokens the prompt and the reply reserve may use together."""
+    reserve: int = 0
+    """Tokens kept free for the reply."""
+    tools: tuple[Mapping[str, Any], ...] = ()
+    """Tool schemas sent with the prompt (OpenAI `tools` form); counted in the budget."""
+    last_messages: int | None = None
+    """`window`: keep the last N messages."""
+    last_turns: int | None = None
+    """`window`: keep the last N user turns."""
+    trigger: float = 0.8
+    """`summary`: summarise once the history passes this fraction of the budget."""
+    target: float = 0.5
+    """`summary`: after summarising, the recent messages take at most this fraction."""
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise InvalidInputError(
+                f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}"
+            )
+        check_budget(self.budget, self.reserve)
+        if self.strategy == "window" and (self.last_messages is None) == (self.last_turns is None):
+            raise InvalidInputError("the window strategy needs last_messages or last_turns")
+        if not 0 < self.target <= self.trigger <= 1:
+            raise InvalidInputError("summary fractions need 0 < target <= trigger <= 1")
+
+
+def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session]:
+    """Get a live session (extending its expiry), or create it from `template`."""
+    [existing] = yield from call(GetSession(template.tenant, template.id, now, touch=True))
+    if existing is None and create:
+        session = _fresh(template, now)
+        try:
+            [existing] = yield from call(CreateSession(session))
+        except ConflictError:  # created meanwhile by another writer
+            [existing] = yield from call(GetSession(template.tenant, template.id, now, True))
+    if existing is None:
+        raise NotFoundError(f"no session {template.id!r} in tenant {template.tenant!r}")
+    if template.user_id is not None and existing.user_id not in (None, template.user_id):
+        raise InvalidInputError(f"session {template.id!r} belongs to another user")
+    opened: Session = existing
+    return opened
+
+
+def _fresh(template: Session, now: datetime) -> Session:
+    expires = now + timedelta(seconds=template.ttl_seconds) if template.ttl_seconds else None
+    return replace(template, created_at=now, updated_at=now, expires_at=expires)
+
+
+def add_flow(
+    session: Session, messages: Sequence[Message], *, max_bytes: int, now: datetime
+) -> Flow[list[Message]]:
+    """Validate, count and append messages; a tool result must answer a requested call."""
+    check_messages(messages, max_bytes=max_bytes)
+    counter = TokenCounter.for_encoding(session.encoding)
+    counted = tuple(
+        replace(m, tokens=counter.count_message(m), encoding=counter.encoding) for m in messages
+    )
+    missing = unanswered_tool_calls(counted)
+    if missing:
+        [found] = yield from call(FindToolCalls(session.tenant, session.id, missing))
+        unknown = sorted(set(missing) - set(found))
+        if unknown:
+            raise InvalidInputError(
+                f"tool message(s) answer no tool call of session {session.id!r}: "
+                + ", ".join(unknown)
+            )
+    [stored] = yield from call(AppendMessages(session.tenant, session.id, counted, now))
+    result: list[Message] = stored
+    return result
+
+
+def context_flow(
+    tenant: str, session_id: str, counter: TokenCounter, spec: ContextSpec, *, now: datetime
+) -> Flow[ctx.ContextResult]:
+    """Load what the strategy needs (never the whole history) and build the context."""
+    [session] = yield from call(GetSession(tenant, session_id, now, touch=True))
+    if session is None:
+        raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
+    [system] = yield from call(ListMessages(tenant, session_id, roles=("system",)))
+    if spec.strategy == "summary":
+        return (yield from _summary_context(session, system, counter, spec, now=now))
+    history = yield from _load_history(session, spec, counter)
+    messages = _merge(system, history)
+    if spec.strategy == "buffer":
+        return ctx.buffer(messages, counter, tools=spec.tools)
+    if spec.strategy == "window":
+        return ctx.window(
+            messages,
+            counter,
+            last_messages=spec.last_messages,
+            last_turns=spec.last_turns,
+            tools=spec.tools,
+        )
+    return ctx.token_budget(
+        messages, counter, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+    )
+
+
+def _load_history(
+    session: Session, spec: ContextSpec, counter: TokenCounter
+) -> Flow[list[Message]]:
+    tenant, session_id = session.tenant, session.id
+    if spec.strategy == "buffer":
+        [everything] = yield from call(ListMessages(tenant, session_id, roles=NON_SYSTEM))
+        return list(everything)
+    if spec.last_messages is not None:
+        # A few more than asked, so a window that starts inside a tool group can be completed.
+        op = ListMessages(tenant, session_id, last=spec.last_messages + 8, roles=NON_SYSTEM)
+        [tail] = yield from call(op)
+        return list(tail)
+    return (yield from _load_tail(session, spec, counter))
+
+
+def _load_tail(session: Session, spec: ContextSpec, counter: TokenCounter) -> Flow[list[Message]]:
+    """Newest messages first, in growing pages, until the budget (or turn count) is covered.
+
+    The first page is sized from the session's mean message size, so one read usually does.
+    """
+    loaded: list[Message] = []
+    covered = 0
+    page, before = _first_page(session, spec), None
+    while True:
+        op = ListMessages(
+            session.tenant, session.id, last=page, before_seq=before, roles=NON_SYSTEM
+        )
+        [chunk] = yield from call(op)
+        loaded[:0] = chunk
+        covered += _coverage(chunk, spec, counter)
+        if len(chunk) < page or covered > _needed(spec):
+            return loaded
+        before, page = chunk[0].seq, min(page * 2, _MAX_PAGE)
+
+
+def _first_page(session: Session, spec: ContextSpec) -> int:
+    if spec.last_turns is not None:
+        estimate = 4 * (spec.last_turns + 1)
+    else:
+        mean = max(1.0, session.token_count / max(1, session.message_count))
+        estimate = int(spec.budget / mean)
+    return min(_MAX_PAGE, max(_MIN_PAGE, estimate + estimate // 4 + 8))
+
+
+def _coverage(messages: Sequence[Message], spec: ContextSpec, counter: TokenCounter) -> int:
+    if spec.last_turns is not None:
+        return sum(m.role == "user" for m in messages)
+    return sum(ctx.message_tokens(m, counter) for m in messages)
+
+
+def _needed(spec: ContextSpec) -> int:
+    return spec.last_turns if spec.last_turns is not None else spec.budget
+
+
+def _merge(system: Sequence[Message], history: Sequence[Message]) -> list[Message]:
+    return sorted([*system, *history], key=lambda m: m.seq or 0)
+
+
+def _summary_context(
+    session: Session,
+    system: Sequence[Message],
+    counter: TokenCounter,
+    spec: ContextSpec,
+    *,
+    now: datetime,
+) -> Flow[ctx.ContextResult]:
+    tenant, session_id = session.tenant, session.id
+    [summary] = yield from call(GetSummary(tenant, session_id))
+    after = summary.through_seq if summary else None
+    [pending] = yield from call(ListMessages(tenant, session_id, after_seq=after, roles=NON_SYSTEM))
+    plan = ctx.plan_summary(
+        _merge(system, pending),
+        counter,
+        budget=spec.budget,
+        reserve=spec.reserve,
+        tools=spec.tools,
+        summary=summary,
+        trigger=spec.trigger,
+        target=spec.target,
+    )
+    text = summary.text if summary else None
+    if plan.evict:
+        text = yield SummarizeCall(text, tuple(plan.evict), plan.summary_max_tokens)
+        folded = Summary(
+            session_id=session_id,
+            text=text,
+            through_seq=max(m.seq or 0 for m in plan.evict),
+            message_count=(summary.message_count if summary else 0) + len(plan.evict),
+            tokens=counter.count_text(text),
+            updated_at=now,
+        )
+        yield from call(PutSummary(tenant, folded, after))
+    return ctx.assemble_summary(
+        plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+    )
+
+
+def export_flow(tenant: str, session_id: str, *, now: datetime) -> Flow[dict[str, Any]]:
+    """A session with its messages and summary, as JSON-ready data."""
+    session, messages, summary = yield from call(
+        GetSession(tenant, session_id, now),
+        ListMessages(tenant, session_id),
+        GetSummary(tenant, session_id),
+    )
+    if session is None:
+        raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
+    return {
+        "format": EXPORT_FORMAT,
+        "session": session.to_dict(),
+        "messages": [m.to_dict() for m in messages],
+        "summary": summary.to_dict() if summary else None,
+    }
+
+
+def import_flow(
+    data: Mapping[str, Any], *, tenant: str, session_id: str | None, max_bytes: int, now: datetime
+) -> Flow[Session]:
+    """Recreate an exported session in `tenant`, atomically (all of it or nothing)."""
+    session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
+    check_messages(messages, max_bytes=max_bytes)
+    if unanswered_tool_calls(messages):
+        raise InvalidInputError("the export holds tool results without their tool calls")
+    fresh = replace(session, message_count=0, token_count=0)
+    ops: list[Any] = [CreateSession(fresh), AppendMessages(tenant, fresh.id, messages, now)]
+    if summary is not None:
+        ops.append(PutSummary(tenant, replace(summary, session_id=fresh.id), None))
+    yield from call(*ops)
+    [stored] = yield from call(GetSession(tenant, fresh.id, now))
+    result: Session = stored
+    return result
+
+
+def _parse_export(
+    data: Mapping[str, Any], *, tenant: str, session_id: str | None
+) -> tuple[Session, tuple[Message, ...], Summary | None]:
+    if data.get("format") != EXPORT_FORMAT:
+        raise InvalidInputError(f"not an Engram session export (format {EXPORT_FORMAT!r})")
+    try:
+        session = Session.from_dict(data["session"])
+        ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
+        messages = tuple(Message.from_dict(m) for m in ordered)
+        summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"malformed session export: {exc!r}") from exc
+    session = replace(session, tenant=tenant, id=session_id or session.id)
+    # Stored seqs are renumbered 1..n on import; the summary's boundary follows its message.
+    renumbered = {m.seq: index for index, m in enumerate(messages, start=1)}
+    if summary is not None:
+        through = max(
+            (s for s in renumbered if s is not None and s <= summary.through_seq), default=None
+        )
+        summary = replace(summary, through_seq=renumbered.get(through, 0))
+    # A copy under a new id gets new message ids (ids are unique within a tenant).
+    renamed = session_id is not None and session_id != data["session"]["id"]
+    stripped = tuple(
+        replace(m, seq=None, session_id=None, id=new_id() if renamed else m.id) for m in messages
+    )
+    return session, stripped, summary

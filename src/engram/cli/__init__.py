@@ -1,0 +1,24 @@
+"""The `engram` command line."""
+
+from __future__ import annotations
+
+import click
+
+from engram.cli.db import db
+from engram.cli.demo import demo
+from engram.cli.events import events
+from engram.cli.sessions import sessions
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="engramdb")
+def main() -> None:
+    """Engram: memory and state for LLM applications and agents."""
+
+
+main.add_command(demo)
+main.add_command(sessions)
+main.add_command(db)
+main.add_command(events)

@@ -1,0 +1,60 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from engram._exceptions import EngramError
+
+__all__ = ["console", "db_options", "engram_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False)
+
+
+def db_options(command: F) -> F:
+    """`--db` and `--tenant`, read from `ENGRAM_DB` / `ENGRAM_TENANT` when not given."""
+    command = click.option(
+        "--tenant",
+        envvar="ENGRAM_TENANT",
+        default="default",
+        show_default=True,
+        help="Tenant to act for.",
+    )(command)
+    command = click.option(
+        "--db",
+        "db",
+        envvar="ENGRAM_DB",
+        default="engram.db",
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="SQLite database file.",
+    )(command)
+    return command
+
+
+@contextmanager
+def engram_errors() -> Iterator[None]:
+    """Show Engram errors as one clean CLI error line (exit code 1)."""
+    try:
+        yield
+    except EngramError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def handles_errors(command: F) -> F:
+    """Decorator form of `engram_errors`."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with engram_errors():
+            return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

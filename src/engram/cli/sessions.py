@@ -1,0 +1,128 @@
+"""`engram sessions`: list, show, export, import and delete conversations."""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+import click
+from rich.table import Table
+
+from engram._engram import Engram
+from engram.cli._options import console, db_options, handles_errors
+from engram.types import Message, Session
+
+__all__ = ["sessions"]
+
+
+@click.group()
+def sessions() -> None:
+    """Browse and manage conversation sessions."""
+
+
+@sessions.command("list")
+@db_options
+@click.option("--user", "user_id", help="Only this user's sessions.")
+@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@handles_errors
+def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None:
+    """List sessions, most recently updated first."""
+    with Engram(db, tenant=tenant) as mem:
+        found = mem.sessions(user_id=user_id, limit=limit)
+    table = Table("session", "user", "messages", "tokens", "updated", "expires")
+    for s in found:
+        table.add_row(
+            s.id,
+            s.user_id or "-",
+            str(s.message_count),
+            str(s.token_count),
+            _when(s.updated_at.isoformat()),
+            _when(s.expires_at.isoformat()) if s.expires_at else "never",
+        )
+    console.print(table if found else "no sessions")
+
+
+@sessions.command()
+@db_options
+@click.argument("session_id")
+@click.option("--last", default=20, show_default=True, help="Show the newest N messages.")
+@handles_errors
+def show(db: str, tenant: str, session_id: str, last: int) -> None:
+    """Show a session: its record, running summary and newest messages."""
+    with Engram(db, tenant=tenant) as mem:
+        conversation = mem.session(session_id, create=False)
+        info, summary = conversation.info(), conversation.summary()
+        messages = conversation.messages(last=last)
+    _print_session(info)
+    if summary is not None:
+        console.print(
+            f"[bold]summary[/] of {summary.message_count} messages "
+            f"(through #{summary.through_seq}, {summary.tokens} tokens):\n{summary.text}\n"
+        )
+    table = Table("#", "role", "tokens", "content", show_lines=False)
+    for m in messages:
+        table.add_row(str(m.seq), m.role, str(m.tokens), _preview(m))
+    console.print(table)
+
+
+@sessions.command()
+@db_options
+@click.argument("session_id")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@handles_errors
+def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
+    """Export a session (messages, summary, state) as JSON."""
+    with Engram(db, tenant=tenant) as mem:
+        data = mem.session(session_id, create=False).export()
+    json.dump(data, output, ensure_ascii=False, indent=2)
+    output.write("\n")
+
+
+@sessions.command("import")
+@db_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--as", "session_id", help="Import under this session id.")
+@handles_errors
+def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) -> None:
+    """Import a session exported with `engram sessions export` (all or nothing)."""
+    try:
+        data = json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from exc
+    with Engram(db, tenant=tenant) as mem:
+        conversation = mem.import_session(data, session_id=session_id)
+        info = conversation.info()
+    console.print(f"imported {info.id}: {info.message_count} messages")
+
+
+@sessions.command()
+@db_options
+@click.argument("session_id")
+@handles_errors
+def delete(db: str, tenant: str, session_id: str) -> None:
+    """Delete a session with its messages, summary and state."""
+    with Engram(db, tenant=tenant) as mem:
+        deleted = mem.session(session_id, create=False).delete()
+    console.print(f"deleted {session_id}" if deleted else f"no session {session_id}")
+
+
+def _print_session(s: Session) -> None:
+    console.print(f"[bold]{s.id}[/]  user={s.user_id or '-'}  agent={s.agent_id or '-'}")
+    console.print(
+        f"{s.message_count} messages, {s.token_count} tokens ({s.encoding}); "
+        f"created {_when(s.created_at.isoformat())}, updated {_when(s.updated_at.isoformat())}"
+    )
+    if s.state:
+        console.print(f"state: {json.dumps(dict(s.state), ensure_ascii=False)}")
+    console.print()
+
+
+def _when(iso: str) -> str:
+    return iso[:19].replace("T", " ")
+
+
+def _preview(message: Message, width: int = 100) -> str:
+    text = message.text.replace("\n", " ")
+    if message.tool_calls:
+        text = (text + " " if text else "") + "→ " + ", ".join(c.name for c in message.tool_calls)
+    return text if len(text) <= width else text[: width - 1] + "…"
