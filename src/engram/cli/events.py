@@ -1,0 +1,164 @@
+"""`engram events`: browse agent event logs and rebuild their state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from engram.cli._options import console, db_options, handles_errors
+from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
+from engram.stores.sqlite.events import SqliteEventLog
+from engram.types._event import EVENT_TYPES, Event, EventType, StreamInfo
+
+__all__ = ["events"]
+
+_REDUCERS = {"summary": event_summary, "merge": merge_custom_payloads}
+
+
+@click.group()
+def events() -> None:
+    """Browse agent event logs (streams) and replay them."""
+
+
+@contextmanager
+def _open_log(db: str) -> Iterator[SqliteEventLog]:
+    if db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"no database at {db}")
+    with SqliteEventLog.from_path(db) as log:
+        yield log
+
+
+@events.command("list")
+@db_options
+@click.option("--prefix", help="Only streams whose id starts with this.")
+@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@handles_errors
+def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
+    """List streams, most recently appended to first."""
+    with _open_log(db) as log:
+        found = log.list_streams(tenant, prefix=prefix, limit=limit)
+    table = Table("stream", "events", "created", "updated")
+    for info in found:
+        table.add_row(
+            Text(info.stream_id), str(info.version), _when(info), _when(info, updated=True)
+        )
+    console.print(table if found else "no streams")
+
+
+@events.command()
+@db_options
+@click.argument("stream_id")
+@click.option("--from", "from_version", type=int, help="First version to show (default: last N).")
+@click.option("--limit", default=20, show_default=True, help="At most this many events.")
+@click.option(
+    "--type", "types", multiple=True, type=click.Choice(sorted(EVENT_TYPES)), help="Only these."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@handles_errors
+def tail(
+    db: str,
+    tenant: str,
+    stream_id: str,
+    from_version: int | None,
+    limit: int,
+    types: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show a stream's events: the newest N, or N from a version on."""
+    with _open_log(db) as log:
+        info = log.get_stream(tenant, stream_id)
+        if info is None:
+            raise click.ClickException(f"no stream {stream_id!r} in tenant {tenant!r}")
+        start = from_version if from_version is not None else max(info.version - limit + 1, 1)
+        kinds = cast(tuple[EventType, ...], types) or None
+        found = log.read(tenant, stream_id, from_version=start, limit=limit, types=kinds)
+    if as_json:
+        for event in found:
+            click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+        return
+    console.print(f"[bold]{stream_id}[/]: {info.version} events")
+    table = Table("#", "time (UTC)", "type", "content")
+    for event in found:
+        kind = event.type if event.name is None else f"{event.type}:{event.name}"
+        table.add_row(str(event.version), _time(event), Text(kind), Text(preview(event)))
+    console.print(table if found else "no events in that range")
+
+
+@events.command("replay")
+@db_options
+@click.argument("stream_id")
+@click.option(
+    "--reducer",
+    type=click.Choice(sorted(_REDUCERS)),
+    default="summary",
+    show_default=True,
+    help="summary: counts and last event per type; merge: custom payloads merged (RFC 7396).",
+)
+@click.option("--to", "to_version", type=int, help="Rebuild the state as of this version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@handles_errors
+def replay_stream(
+    db: str, tenant: str, stream_id: str, reducer: str, to_version: int | None, as_json: bool
+) -> None:
+    """Rebuild a stream's state by replaying its events through a built-in reducer."""
+    with _open_log(db) as log:
+        if log.get_stream(tenant, stream_id) is None:
+            raise click.ClickException(f"no stream {stream_id!r} in tenant {tenant!r}")
+        rebuilt = replay(log, tenant, stream_id, _REDUCERS[reducer], {}, to_version=to_version)
+    if as_json:
+        click.echo(json.dumps(rebuilt.state, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"[bold]{stream_id}[/] at version {rebuilt.version} ({rebuilt.events_read} events replayed)"
+    )
+    if reducer == "summary":
+        _print_summary(rebuilt)
+    else:
+        console.print(Text(json.dumps(rebuilt.state, ensure_ascii=False, indent=2)))
+
+
+def _print_summary(rebuilt: Replay[dict[str, Any]]) -> None:
+    table = Table("type", "count", "last #", "last content")
+    counts: dict[str, int] = rebuilt.state.get("counts", {})
+    for kind in sorted(counts):
+        last = Event.from_dict(rebuilt.state["last"][kind])
+        table.add_row(kind, str(counts[kind]), str(last.version), Text(preview(last)))
+    console.print(table if counts else "no events")
+
+
+def preview(event: Event, width: int = 100) -> str:
+    """One line describing an event's content."""
+    payload = event.payload
+    if event.type == "thought":
+        text = str(payload.get("text", ""))
+    elif event.type == "action":
+        arguments = json.dumps(payload.get("arguments", {}), ensure_ascii=False)
+        text = f"{payload.get('tool', '?')}({arguments})"
+    elif event.type == "observation":
+        text = f"{payload.get('tool') or 'tool'} → {payload.get('output', '')}"
+    elif event.type == "error":
+        text = str(payload.get("message", ""))
+    else:
+        text = json.dumps(dict(payload), ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _time(event: Event) -> str:
+    return _moment(event.created_at)
+
+
+def _when(info: StreamInfo, *, updated: bool = False) -> str:
+    return _moment(info.updated_at if updated else info.created_at)
+
+
+def _moment(moment: datetime) -> str:
+    return moment.isoformat()[:19].replace("T", " ")

@@ -1,0 +1,138 @@
+"""The working-memory record of an agent task: what it is doing and what it has learnt so far.
+
+`WorkingMemory` is immutable; its `with_*` methods return updated copies, so it can be the
+state of a pure reducer (`engram.state.working.apply_event`) and be folded from an event log,
+snapshotted (`to_dict()`), and rendered into a prompt within a token budget
+(`engram.state.working.render_working_memory`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from engram.types._time import parse_time, utcnow
+
+__all__ = ["ToolResult", "WorkingMemory"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The output of one tool call."""
+
+    tool: str
+    """The tool's name."""
+    output: str
+    """What it returned, as text."""
+    call_id: str | None = None
+    """The call it answers, if the model gave one."""
+    step: str | None = None
+    """The step it was run for."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "output": self.output,
+            "call_id": self.call_id,
+            "step": self.step,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolResult:
+        return cls(
+            tool=str(data["tool"]),
+            output=str(data.get("output", "")),
+            call_id=data.get("call_id"),
+            step=data.get("step"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingMemory:
+    """An agent's task record: its goal, its progress, its pending work and its notes.
+
+    Example:
+        ```python
+        wm = WorkingMemory(goal="Book a table for two at 7pm")
+        wm = wm.with_plan(["find restaurants", "call the restaurant"])
+        wm = wm.start_step("find restaurants").with_tool_result(
+            ToolResult("search", "3 results: ...")
+        ).complete_step()
+        ```
+    """
+
+    goal: str
+    """What the task is for; always rendered."""
+    current_step: str | None = None
+    """The step in progress; always rendered."""
+    completed_steps: tuple[str, ...] = ()
+    """Finished steps, oldest first."""
+    pending_actions: tuple[str, ...] = ()
+    """Planned steps not started yet, next first."""
+    tool_results: tuple[ToolResult, ...] = ()
+    """Tool outputs, oldest first."""
+    scratchpad: str = ""
+    """Free-form notes, newest last (one note per line)."""
+    updated_at: datetime = field(default_factory=utcnow)
+    """When it last changed."""
+
+    def with_goal(self, goal: str, *, now: datetime | None = None) -> WorkingMemory:
+        """A copy with `goal` as its goal."""
+        return self._changed(now, goal=goal)
+
+    def with_plan(self, steps: Sequence[str], *, now: datetime | None = None) -> WorkingMemory:
+        """A copy whose pending actions are `steps`."""
+        return self._changed(now, pending_actions=tuple(steps))
+
+    def start_step(self, step: str, *, now: datetime | None = None) -> WorkingMemory:
+        """A copy with `step` in progress (and removed from the pending actions)."""
+        pending = list(self.pending_actions)
+        if step in pending:
+            pending.remove(step)
+        return self._changed(now, current_step=step, pending_actions=tuple(pending))
+
+    def complete_step(self, *, now: datetime | None = None) -> WorkingMemory:
+        """A copy with the current step moved to the completed steps (no-op without one)."""
+        if self.current_step is None:
+            return self
+        done = (*self.completed_steps, self.current_step)
+        return self._changed(now, current_step=None, completed_steps=done)
+
+    def with_tool_result(self, result: ToolResult, *, now: datetime | None = None) -> WorkingMemory:
+        """A copy with `result` added to the tool results."""
+        return self._changed(now, tool_results=(*self.tool_results, result))
+
+    def with_note(self, note: str, *, now: datetime | None = None) -> WorkingMemory:
+        """A copy with `note` appended to the scratchpad, on its own line."""
+        pad = f"{self.scratchpad}\n{note}" if self.scratchpad else note
+        return self._changed(now, scratchpad=pad)
+
+    def _changed(self, now: datetime | None, **changes: Any) -> WorkingMemory:
+        return replace(self, updated_at=now or utcnow(), **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data."""
+        return {
+            "goal": self.goal,
+            "current_step": self.current_step,
+            "completed_steps": list(self.completed_steps),
+            "pending_actions": list(self.pending_actions),
+            "tool_results": [result.to_dict() for result in self.tool_results],
+            "scratchpad": self.scratchpad,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkingMemory:
+        """Inverse of `to_dict()`."""
+        return cls(
+            goal=str(data["goal"]),
+            current_step=data.get("current_step"),
+            completed_steps=tuple(data.get("completed_steps") or ()),
+            pending_actions=tuple(data.get("pending_actions") or ()),
+            tool_results=tuple(ToolResult.from_dict(r) for r in data.get("tool_results") or ()),
+            scratchpad=str(data.get("scratchpad", "")),
+            updated_at=parse_time(data["updated_at"]) if data.get("updated_at") else utcnow(),
+        )

@@ -1,0 +1,105 @@
+"""`engram events list|tail|replay`, through click's CliRunner on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from engram.cli.events import events
+from engram.stores.sqlite._internal import SqliteConnection
+from engram.stores.sqlite.events import SqliteEventLog
+from engram.types._event import Event
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = tmp_path / "engram.db"
+    conn = SqliteConnection(path)
+    log = SqliteEventLog(conn)
+    log.append(
+        "default",
+        "run-1",
+        [
+            Event.thought("look for [bold]flights[/bold]"),
+            Event.action("search", {"q": "LIS"}, call_id="c1"),
+            Event.observation("TP123 at 9:00", tool="search", call_id="c1"),
+            Event(type="custom", name="plan", payload={"plan": {"a": 1}, "x": 1}),
+            Event.error("timeout"),
+            Event(type="custom", payload={"plan": {"b": 2}, "x": None}),
+        ],
+    )
+    log.append("default", "run-2", [Event.thought("other run")])
+    log.append("acme", "run-3", [Event.thought("other tenant")])
+    conn.close()
+    return str(path)
+
+
+def _run(*args: str) -> Result:
+    result = CliRunner().invoke(events, list(args), catch_exceptions=False)
+    return result
+
+
+def test_list_shows_the_tenants_streams(db: str) -> None:
+    result = _run("list", "--db", db)
+    assert result.exit_code == 0
+    assert "run-1" in result.output and "run-2" in result.output
+    assert "run-3" not in result.output
+    assert result.output.index("run-2") < result.output.index("run-1")
+
+
+def test_tail_shows_the_newest_events(db: str) -> None:
+    result = _run("tail", "run-1", "--db", db, "--limit", "3")
+    assert result.exit_code == 0
+    assert "6 events" in result.output and "timeout" in result.output
+    assert "custom:plan" in result.output and "flights" not in result.output
+
+
+def test_tail_from_a_version_keeps_markup_literal(db: str) -> None:
+    result = _run("tail", "run-1", "--db", db, "--from", "1", "--limit", "2")
+    assert "look for [bold]flights[/bold]" in result.output
+    assert 'search({"q": "LIS"})' in result.output and "TP123" not in result.output
+
+
+def test_tail_json_filters_by_type(db: str) -> None:
+    result = _run("tail", "run-1", "--db", db, "--from", "1", "--type", "custom", "--json")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(e["version"], e["type"]) for e in lines] == [(4, "custom"), (6, "custom")]
+
+
+def test_tail_of_a_missing_stream_fails_cleanly(db: str) -> None:
+    result = _run("tail", "nope", "--db", db)
+    assert result.exit_code == 1 and "no stream 'nope'" in result.output
+
+
+def test_tenant_option_scopes_the_streams(db: str) -> None:
+    assert "other tenant" in _run("tail", "run-3", "--db", db, "--tenant", "acme").output
+    assert _run("tail", "run-3", "--db", db).exit_code == 1
+
+
+def test_replay_summary(db: str) -> None:
+    result = _run("replay", "run-1", "--db", db)
+    assert result.exit_code == 0
+    assert "version 6 (6 events replayed)" in result.output
+    for kind in ["action", "custom", "error", "observation", "thought"]:
+        assert kind in result.output
+
+
+def test_replay_merge_to_version_as_json(db: str) -> None:
+    result = _run("replay", "run-1", "--db", db, "--reducer", "merge", "--json")
+    assert json.loads(result.output) == {"plan": {"a": 1, "b": 2}}
+    early = _run("replay", "run-1", "--db", db, "--reducer", "merge", "--to", "4", "--json")
+    assert json.loads(early.output) == {"plan": {"a": 1}, "x": 1}
+
+
+def test_env_var_selects_the_database(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGRAM_DB", db)
+    assert "run-1" in _run("list").output
+
+
+def test_missing_database_is_an_error(tmp_path: Path) -> None:
+    result = _run("list", "--db", str(tmp_path / "absent.db"))
+    assert result.exit_code == 1 and "no database" in result.output
+    assert not (tmp_path / "absent.db").exists()
