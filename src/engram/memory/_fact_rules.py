@@ -1,0 +1,263 @@
+"""First-person fact rules of the deterministic extractor.
+
+Each rule is a regular expression over one sentence and a builder that turns a match into
+candidates. Rules run in order; a match overlapping an earlier rule's match is skipped, so the
+specific rules ("I'm no longer vegetarian" -> diet) win over the generic ones ("I'm no longer
+X" -> negation).
+"""
+
+from __future__ import annotations
+
+import re
+
+from engram.memory._phrases import (
+    ADV,
+    I_AM,
+    ME,
+    REST,
+    Rule,
+    Sentence,
+    clean,
+    date_phrase,
+    fact,
+    rule,
+    slug,
+    specific,
+)
+from engram.memory._profile_rules import PROFILE_RULES
+from engram.memory.candidates import Candidate
+
+__all__ = ["apply_rules"]
+
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+
+
+def _count(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    noun = clean(match["x"], s, max_words=3)
+    if not noun:
+        return []
+    number = match["n"].lower()
+    count = str(_NUMBERS.get(number, number))
+    text = f"{s.label} has {count} {noun}"
+    attribute = "count:" + slug(noun)
+    return [fact(s, text, attribute=attribute, value=count, importance=0.6)]
+
+
+_VAGUE_HEADS = re.compile(
+    r"^(?:question|idea|feeling|lot|bit|great|good|nice|hard|tough|rough|busy|fun|blast|"
+    r"chance|moment|minute|second|look|thing|problem|way|point|sense|clue|doubt|favou?r|"
+    r"reason|few|couple|little|long|while|dream|plan|sec)\b",
+    re.IGNORECASE,
+)
+
+
+def _has_a(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=5)
+    if not thing or _VAGUE_HEADS.match(thing):
+        return []
+    return [fact(s, f"{s.label} has {match['art'].lower()} {thing}", importance=0.6)]
+
+
+def _allergy(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=5)
+    if not thing:
+        return []
+    negated = bool(match["neg"])
+    value = "not allergic" if negated else "allergic"
+    text = f"{s.label} is {'no longer ' if negated else ''}allergic to {thing}"
+    return [fact(s, text, attribute="allergy:" + slug(thing), value=value, importance=0.9)]
+
+
+_POSITIVE = {
+    "love": "loves",
+    "like": "likes",
+    "enjoy": "enjoys",
+    "adore": "adores",
+    "prefer": "prefers",
+    "can't live without": "can't live without",
+}
+_NEGATIVE = {
+    "hate": "hates",
+    "dislike": "dislikes",
+    "detest": "detests",
+    "loathe": "loathes",
+    "can't stand": "can't stand",
+    "cannot stand": "can't stand",
+}
+
+
+def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=8)
+    if not thing:
+        return []
+    verb = " ".join(match["verb"].lower().split())
+    negated = bool(match["neg"])
+    liked = (verb in _POSITIVE) != negated
+    if negated:
+        text = f"{s.label} doesn't {verb} {thing}"
+    else:
+        text = f"{s.label} {(_POSITIVE | _NEGATIVE)[verb]} {thing}"
+    value = "likes" if liked else "dislikes"
+    return [
+        fact(
+            s,
+            text,
+            kind="preference",
+            attribute="preference:" + slug(thing),
+            value=value,
+            importance=0.7,
+        )
+    ]
+
+
+def _fan(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=8)
+    if not thing:
+        return []
+    text = f"{s.label} is {' '.join(match['how'].lower().split())} {thing}"
+    return [
+        fact(
+            s,
+            text,
+            kind="preference",
+            attribute="preference:" + slug(thing),
+            value="likes",
+            importance=0.7,
+        )
+    ]
+
+
+def _third_singular(verb: str) -> str:
+    """`verb` conjugated for he/she: eat -> eats, go -> goes, study -> studies, have -> has."""
+    if verb == "have":
+        return "has"
+    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if verb.endswith("y") and verb[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _no_longer_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=8)
+    if not thing:
+        return []
+    text = f"{s.label} is no longer {thing}"
+    return [fact(s, text, importance=0.7, metadata={"negates": thing})]
+
+
+def _no_longer_does(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = clean(match["x"], s, max_words=8)
+    if not thing:
+        return []
+    keyword = " ".join(match["kw"].lower().split())
+    if keyword == "no longer":
+        verb, _, rest = thing.partition(" ")
+        text = f"{s.label} no longer {_third_singular(verb.lower())} {rest}".rstrip()
+    else:
+        text = f"{s.label} {keyword} {thing}"
+    return [fact(s, text, importance=0.7, metadata={"negates": thing})]
+
+
+def _goal(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    goal = specific(clean(match["x"], s, max_words=12))
+    if not goal:
+        return []
+    planned = re.search(r"plan|going|intend", match[0], re.IGNORECASE)
+    text = f"{s.label} {'plans' if planned else 'wants'} to {goal}"
+    return [fact(s, text, importance=0.6, confidence=0.6)]
+
+
+_EVENT_VERBS = (
+    r"bought|adopted|started|finished|completed|visited|went|joined|graduated|ran|won|lost|"
+    r"signed\s+up|took|booked|attended|traveled|travelled|met|made|painted|wrote|published|"
+    r"watched|saw|learned|learnt|tried|received|celebrated|launched|opened|sold|built|hiked|"
+    r"climbed|baked|cooked|organized|organised|volunteered|began|applied|passed|failed|left|"
+    r"got|found|moved|created|designed|performed|played|gave|hosted|raised|donated|drew|"
+    r"planted|fixed|renovated|redecorated|decorated|picked\s+up|took\s+up|went\s+back"
+)
+
+
+def _event(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    thing = specific(clean(match["x"], s, max_words=12))
+    if not thing:
+        return []
+    verb = " ".join(match["verb"].lower().split())
+    text = f"{s.label} {verb} {thing}"
+    if s.times:
+        text = f"{text} {date_phrase(s.times[0])}"
+    return [fact(s, text, kind="event", importance=0.6, confidence=0.6)]
+
+
+_FACT_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:not|no\s+longer))?\s+(?i:allergic\s+to)\s+{REST}",
+        _allergy,
+        ("allergic",),
+    ),
+    rule(
+        rf"{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+(?P<n>\d{{1,2}}|(?i:two|three|four|"
+        rf"five|six|seven|eight))\s+(?P<x>[A-Za-z]+(?:\s+[A-Za-z]+)?)",
+        _count,
+        ("have", "got"),
+    ),
+    rule(
+        rf"(?:{I_AM}{ADV}(?:\s+(?i:no\s+longer)|\s+(?i:not)(?=[^,.;!?]*\bany\s?more\b)))\s+"
+        rf"{REST}",
+        _no_longer_is,
+        ("no longer", "anymore", "any more"),
+    ),
+    rule(
+        rf"{ME}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
+        _no_longer_does,
+        ("no longer", "stopped", "quit", "gave up"),
+    ),
+    rule(
+        rf"{ME}(?P<neg>\s+(?i:don't|do\s+not|dont|no\s+longer|never)){ADV}\s+"
+        r"(?P<verb>(?i:love|like|enjoy|hate|dislike))\s+" + REST,
+        _preference,
+        ("don't", "do not", "dont", "no longer", "never"),
+    ),
+    rule(
+        rf"{ME}(?P<neg>){ADV}\s+(?P<verb>(?i:love|like|enjoy|adore|prefer|hate|dislike|detest|"
+        r"loathe|can't\s+stand|cannot\s+stand|can't\s+live\s+without))\s+" + REST,
+        _preference,
+        ("love", "like", "enjoy", "adore", "prefer", "hate", "dislike", "detest", "loathe")
+        + ("stand", "without"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<how>(?i:an?\s+(?:big|huge|great)\s+fan\s+of|into|obsessed\s+with|"
+        r"passionate\s+about|interested\s+in|crazy\s+about))\s+" + REST,
+        _fan,
+        ("fan", "into", "obsessed", "passionate", "interested", "crazy"),
+    ),
+    rule(
+        rf"(?:{ME}(?i:\s+(?:really\s+)?(?:want|wanna|hope|plan|intend|dream\s+of)|'d\s+love|"
+        rf"\s+would\s+love|'m\s+(?:planning|hoping|going)|\s+am\s+(?:planning|hoping|going))|"
+        r"(?i:\bmy\s+goal\s+is))\s+(?i:to)\s+" + REST,
+        _goal,
+        ("want", "wanna", "hope", "plan", "intend", "dream", "love", "going", "goal"),
+    ),
+    rule(rf"{ME}(?i:\s+have|'ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
+    rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),
+)
+_RULES = PROFILE_RULES + _FACT_RULES
+
+
+def apply_rules(sentence: Sentence) -> list[Candidate]:
+    """Every fact the rules find in one sentence (earlier rules win overlapping spans)."""
+    taken: list[tuple[int, int]] = []
+    found: list[Candidate] = []
+    lowered = sentence.text.lower()
+    for entry in _RULES:
+        if entry.gate and not any(key in lowered for key in entry.gate):
+            continue
+        for match in entry.pattern.finditer(sentence.text):
+            start, end = match.span()
+            if any(start < stop and begin < end for begin, stop in taken):
+                continue
+            candidates = entry.build(match, sentence)
+            if candidates:
+                taken.append((start, end))
+                found.extend(candidates)
+    return found

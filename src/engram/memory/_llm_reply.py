@@ -1,0 +1,236 @@
+"""Reading an extraction reply from a (possibly small, local) model: repair, then validate.
+
+Small models wrap JSON in code fences or prose, leave trailing commas, use single quotes, stop
+mid-object when they hit `max_tokens`, answer with a bare list, or put a word where a number
+belongs. `parse_reply()` repairs the text with `json-repair` (a dependency-free library made
+for exactly this), accepts the common shapes, validates each item on its own with lenient
+coercions, and drops only the items that cannot be read. It raises `ReplyError` only when
+nothing usable came back, so the caller can retry once with the error message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from json_repair import repair_json
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engram._exceptions import ProviderError
+from engram.memory.candidates import ENTITY_KINDS, EntityKind
+
+__all__ = ["ReplyEntity", "ReplyError", "ReplyItem", "parse_reply", "reply_schema"]
+
+ReplyKind = Literal["fact", "preference", "profile", "event"]
+_KINDS: frozenset[str] = frozenset(get_args(ReplyKind))
+_LEVELS = {"very high": 0.9, "high": 0.8, "medium": 0.5, "moderate": 0.5, "low": 0.2}
+_KIND_ALIASES = {
+    "organization": "organisation",
+    "org": "organisation",
+    "company": "organisation",
+    "location": "place",
+    "city": "place",
+    "country": "place",
+    "people": "person",
+}
+
+
+class ReplyError(ProviderError):
+    """The model answered nonsense: no usable memories list (the flow retries, then falls back;
+    it never escapes the extractor)."""
+
+
+def _unit(value: Any, default: float) -> float:
+    """A 0..1 score from a number, a numeric string, a percentage or a word like `high`."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, str):
+        text = value.strip().lower().rstrip("%")
+        if text in _LEVELS:
+            return _LEVELS[text]
+        try:
+            value = float(text) / (100 if value.strip().endswith("%") else 1)
+        except ValueError:
+            return default
+    if not isinstance(value, int | float) or value != value:  # NaN
+        return default
+    number = float(value)
+    if number > 1 and number <= 10:  # a 1-10 scale
+        number /= 10
+    return min(1.0, max(0.0, number))
+
+
+class ReplyEntity(BaseModel):
+    """One entity of a reply item."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1)
+    kind: EntityKind = "other"
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str:
+        kind = str(value or "other").strip().lower()
+        kind = _KIND_ALIASES.get(kind, kind)
+        return kind if kind in ENTITY_KINDS else "other"
+
+
+class ReplyItem(BaseModel):
+    """One memory as the model states it; lenient on every field but `text`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(min_length=3)
+    kind: ReplyKind = "fact"
+    attribute: str | None = None
+    value: str | None = None
+    subject: str | None = None
+    importance: float = 0.5
+    confidence: float = 0.8
+    sources: list[int] = Field(default_factory=list)
+    when: str | None = None
+    entities: list[ReplyEntity] = Field(default_factory=list)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str:
+        kind = str(value or "fact").strip().lower()
+        return kind if kind in _KINDS else "fact"
+
+    @field_validator("attribute", "value", "subject", "when", mode="before")
+    @classmethod
+    def _optional_text(cls, value: Any) -> str | None:
+        if value is None or isinstance(value, dict | list):
+            return None
+        text = str(value).strip()
+        return text if text and text.lower() not in ("null", "none", "n/a") else None
+
+    @field_validator("importance", mode="before")
+    @classmethod
+    def _importance(cls, value: Any) -> float:
+        return _unit(value, 0.5)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence(cls, value: Any) -> float:
+        return _unit(value, 0.8)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> list[int]:
+        values = value if isinstance(value, list) else [value]
+        found: list[int] = []
+        for item in values:
+            text = str(item).strip().strip("[]#") if item is not None else ""
+            if text.isdigit():
+                found.append(int(text))
+        return found
+
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _entities(cls, value: Any) -> list[Any]:
+        values = value if isinstance(value, list) else []
+        entities: list[Any] = []
+        for item in values:
+            if isinstance(item, str) and item.strip():
+                entities.append({"name": item.strip()})
+            elif isinstance(item, dict) and isinstance(item.get("name"), str):
+                entities.append({"name": item["name"], "kind": item.get("kind", item.get("type"))})
+        return entities
+
+
+def reply_schema() -> dict[str, Any]:
+    """The JSON schema asked of the model (`response_format` type `json_schema`)."""
+    entity = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": sorted(ENTITY_KINDS)},
+        },
+        "required": ["name", "kind"],
+    }
+    item = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "kind": {"type": "string", "enum": sorted(_KINDS)},
+            "attribute": {"type": ["string", "null"]},
+            "value": {"type": ["string", "null"]},
+            "subject": {"type": ["string", "null"]},
+            "importance": {"type": "number"},
+            "confidence": {"type": "number"},
+            "sources": {"type": "array", "items": {"type": "integer"}},
+            "when": {"type": ["string", "null"]},
+            "entities": {"type": "array", "items": entity},
+        },
+        "required": ["text", "kind", "sources"],
+    }
+    return {
+        "type": "object",
+        "properties": {"memories": {"type": "array", "items": item}},
+        "required": ["memories"],
+    }
+
+
+def _load(text: str) -> Any:
+    try:
+        return repair_json(text, return_objects=True)
+    except Exception as exc:  # a third-party parser on untrusted text: any failure = no JSON
+        raise ReplyError(f"the reply is not JSON ({type(exc).__name__})") from exc
+
+
+def _items(data: Any) -> list[Any]:
+    """The list of memory items in whatever shape the model chose."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        if isinstance(data.get("memories"), list):
+            return list(data["memories"])
+        if "text" in data:
+            return [data]  # a single memory, not wrapped
+        lists = [value for value in data.values() if isinstance(value, list)]
+        if lists:
+            return list(lists[0])  # {"facts": [...]}, {"items": [...]}
+    raise ReplyError('expected a JSON object {"memories": [...]}')
+
+
+def parse_reply(text: str) -> list[ReplyItem]:
+    """The valid memory items of a model's reply.
+
+    Args:
+        text: The model's reply, as returned.
+
+    Returns:
+        The items that validate (possibly none, if the model found nothing to remember).
+
+    Raises:
+        ReplyError: Empty reply, no JSON, no list of memories, or no item validates.
+    """
+    if not text or not text.strip():
+        raise ReplyError("the reply is empty")
+    data = _load(text)
+    if data == "" or data is None:
+        raise ReplyError("the reply contains no JSON")
+    raw_items = _items(data)
+    items: list[ReplyItem] = []
+    first_error: str | None = None
+    for raw in raw_items:
+        candidate = {"text": raw} if isinstance(raw, str) else raw
+        try:
+            items.append(ReplyItem.model_validate(candidate))
+        except ValidationError as exc:
+            first_error = first_error or _describe(exc)
+    if raw_items and not items:
+        raise ReplyError(f"no memory item is valid: {first_error}")
+    return items
+
+
+def _describe(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ())) or "item"
+    return f"{where}: {problem.get('msg', 'invalid')}"

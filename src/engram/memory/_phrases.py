@@ -1,0 +1,215 @@
+"""Phrase helpers of the first-person rules: the sentence record, regex blocks, clean-up of
+captured objects, and the candidate builder shared by every rule."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from engram.memory.candidates import (
+    Candidate,
+    EntityKind,
+    EntityMention,
+    RelationMention,
+)
+from engram.memory.temporal import TimeMention
+from engram.types._memory import MemoryKind
+
+__all__ = [
+    "ADV",
+    "ME",
+    "I_AM",
+    "NAME",
+    "REST",
+    "UP",
+    "Builder",
+    "Rule",
+    "Sentence",
+    "clean",
+    "date_phrase",
+    "fact",
+    "proper",
+    "relate",
+    "rule",
+    "slug",
+    "specific",
+    "third_person",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of a message, with who said it and its grounded times."""
+
+    text: str
+    label: str
+    """How facts name the speaker: `Ana` or `The user`."""
+    subject: str | None
+    """The speaker's key in slot identity (None: the user)."""
+    said_at: datetime
+    source_id: str
+    times: tuple[TimeMention, ...]
+
+
+Builder = Callable[[re.Match[str], Sentence], list[Candidate]]
+
+# Regex blocks of the rules. Patterns are case-sensitive so that NAME only takes capitalised
+# names; the first-person and verb parts are wrapped in (?i:...) instead.
+UP = "A-ZÀ-ÖØ-Þ"
+"""Upper-case letters (ASCII and Latin-1) that open a name."""
+ME = r"\b(?i:I)"
+I_AM = r"\b(?i:I'm|I\s+am|Im)"
+ADV = (
+    r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
+    r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
+    r"always|usually|mostly|officially|pretty\s+much))*)"
+)
+REST = r"(?P<x>[^,.;!?()\n]+)"
+NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+_BOUNDARY = re.compile(
+    r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then)|but|because|since|so|which|who|whom|"
+    r"where|when|while|though|although|if|until|unless|whereas|cause|cuz|lol|haha)\b|"
+    r"\s+[-–—]+\s+|\s*:).*$",
+    re.IGNORECASE,
+)
+_FILLER = frozenset(
+    "a an the to of for in at on with and or but some it that this them you him her us".split()
+)
+_VAGUE_END = re.compile(
+    r"\b(?:you|them|it|that|this|those|these|him|her|us|one|too|there|so|things?|stuff)$",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(
+    r"(?:\s+(?:now|anymore|any\s+more|again|too|as\s+well|these\s+days|right\s+now|though|"
+    r"lately|tbh|honestly|actually|at\s+all|a\s+lot|so\s+much|very\s+much|and|or|but|with|"
+    r"to|of|for|in|at|on|the|a|an|my))+$",
+    re.IGNORECASE,
+)
+_PRONOUN_OBJECT = re.compile(
+    r"^(?:it|that|this|them|those|these|you|your|him|her|to\s+(?:say|think|know|hear)|"
+    r"when|how|what|where|why|the\s+way|the\s+idea|the\s+fact)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = {
+    "my": "their",
+    "me": "them",
+    "myself": "themselves",
+    "mine": "theirs",
+    "i": "they",
+    "i'm": "they're",
+    "i've": "they've",
+    "i'd": "they'd",
+    "i'll": "they'll",
+}
+_FIRST_PERSON_WORD = re.compile(r"\b(?:my|me|myself|mine|I'm|I've|I'd|I'll|I)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(rf"^(?:the\s+)?[{UP}][\w'-]*(?:\s+(?:of\s+|de\s+)?[{UP}][\w'-]*)*")
+
+
+def third_person(phrase: str) -> str:
+    """`phrase` with first-person words swapped for third-person ones ("my" -> "their")."""
+
+    def swap(match: re.Match[str]) -> str:
+        return _FIRST_PERSON[match[0].lower()]
+
+    return _FIRST_PERSON_WORD.sub(swap, phrase)
+
+
+def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:
+    """A rule's captured object, cut at the clause's end, without time words, third person."""
+    if not raw:
+        return None
+    phrase = _BOUNDARY.sub("", raw)
+    for time in sentence.times:
+        phrase = phrase.replace(time.span, " ")
+    phrase = _TRAILING.sub("", " ".join(phrase.replace('"', " ").split())).strip(" '-")
+    words = phrase.lower().split()
+    if not words or len(words) > max_words or _FILLER.issuperset(words):
+        return None
+    if _PRONOUN_OBJECT.match(phrase):
+        return None
+    return third_person(phrase)
+
+
+def specific(phrase: str | None) -> str | None:
+    """`phrase` unless it ends vaguely ("see them", "do that"): such goals and events say
+    nothing on their own."""
+    return None if phrase is None or _VAGUE_END.search(phrase) else phrase
+
+
+def proper(raw: str | None) -> str | None:
+    """The capitalised name opening `raw` ("Lisbon" of "Lisbon with my wife"), if any."""
+    match = _CAPITALISED.match(raw.strip()) if raw else None
+    return match[0] if match else None
+
+
+def slug(phrase: str) -> str:
+    words = re.sub(r"[^\w\s-]", "", phrase.lower()).split()
+    while words and words[0] in ("a", "an", "the", "some", "my", "their"):
+        words = words[1:]
+    return "_".join(words[:4])
+
+
+def date_phrase(time: TimeMention) -> str:
+    start = time.start
+    if time.granularity == "day":
+        return f"on {start.day} {start:%B %Y}"
+    if time.granularity in ("week", "weekend"):
+        return f"in the {time.granularity} of {start.day} {start:%B %Y}"
+    if time.granularity == "month":
+        return f"in {start:%B %Y}"
+    if time.granularity == "season":
+        season = {3: "spring", 6: "summer", 9: "autumn", 12: "winter"}[start.month]
+        return f"in {season} {start.year}"
+    return f"in {start.year}"
+
+
+def fact(
+    sentence: Sentence,
+    text: str,
+    *,
+    kind: MemoryKind = "fact",
+    attribute: str | None = None,
+    value: str | None = None,
+    importance: float = 0.7,
+    confidence: float = 0.7,
+    entities: tuple[EntityMention, ...] = (),
+    relations: tuple[RelationMention, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> Candidate:
+    when = sentence.times[0].start if sentence.times else sentence.said_at
+    return Candidate(
+        text=text[0].upper() + text[1:],
+        kind=kind,
+        attribute=attribute,
+        value=value,
+        importance=importance,
+        source_ids=(sentence.source_id,),
+        entities=entities,
+        relations=relations,
+        valid_from=when,
+        confidence=confidence,
+        subject=sentence.subject,
+        metadata={"extractor": "rules", **(metadata or {})},
+    )
+
+
+def relate(
+    sentence: Sentence, relation: str, name: str, kind: EntityKind
+) -> tuple[tuple[EntityMention, ...], tuple[RelationMention, ...]]:
+    when = sentence.times[0].start if sentence.times else sentence.said_at
+    mention = RelationMention(sentence.subject, relation, name, kind, when)
+    return (EntityMention(name, kind),), (mention,)
+
+
+class Rule(NamedTuple):
+    pattern: re.Pattern[str]
+    build: Builder
+    gate: tuple[str, ...]
+    """The rule runs only on sentences containing one of these (lower case); () = always."""
+
+
+def rule(pattern: str, builder: Builder, gate: tuple[str, ...] = ()) -> Rule:
+    return Rule(re.compile(pattern), builder, gate)

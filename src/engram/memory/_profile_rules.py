@@ -1,0 +1,349 @@
+"""Profile-slot rules: name, age, diet, home, origin, work, school, relationship, partner, kin,
+pets and "my X is Y" slots. Each builder turns a rule's match into candidates."""
+
+from __future__ import annotations
+
+import re
+
+from engram.memory._phrases import (
+    ADV,
+    I_AM,
+    ME,
+    NAME,
+    REST,
+    Rule,
+    Sentence,
+    clean,
+    fact,
+    proper,
+    relate,
+    rule,
+    slug,
+)
+from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
+from engram.types._memory import MemoryKind
+
+__all__ = ["PROFILE_RULES"]
+
+
+def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    name = match["x"]
+    text = f"{s.label}'s name is {name}"
+    return [fact(s, text, kind="profile", attribute="name", value=name, importance=0.9)]
+
+
+def _age(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    age = match["x"]
+    text = f"{s.label} is {age} years old"
+    return [fact(s, text, kind="profile", attribute="age", value=age, importance=0.7)]
+
+
+_DIETS = (
+    r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
+    r"lactose[- ]intolerant|kosher|halal|carnivore"
+)
+
+
+def _diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    diet = match["x"].lower()
+    negation = " ".join(match["neg"].lower().split()) if match["neg"] else ""
+    value = f"{negation} {diet}".strip()
+    text = f"{s.label} is {value}"
+    meta = {"negates": diet} if match["neg"] else None
+    return [
+        fact(s, text, kind="profile", attribute="diet", value=value, importance=0.8, metadata=meta)
+    ]
+
+
+def _place_slot(
+    s: Sentence, raw: str | None, attribute: str, template: str, relation: str | None
+) -> list[Candidate]:
+    place = proper(raw)
+    if place is None:
+        phrase = clean(raw, s, max_words=6)
+        return [fact(s, template.format(s=s.label, x=phrase), importance=0.5)] if phrase else []
+    entities, relations = relate(s, relation, place, "place") if relation else ((), ())
+    text = template.format(s=s.label, x=place)
+    return [
+        fact(
+            s,
+            text,
+            kind="profile",
+            attribute=attribute,
+            value=place,
+            importance=0.8,
+            entities=entities or (EntityMention(place, "place"),),
+            relations=relations,
+        )
+    ]
+
+
+def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
+
+
+def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in")
+    old = proper(match.groupdict().get("y"))
+    if found and old:
+        found[0] = fact(
+            s,
+            f"{s.label} moved from {old} to {found[0].value}",
+            kind=found[0].kind,
+            attribute=found[0].attribute,
+            value=found[0].value,
+            importance=0.8,
+            entities=(*found[0].entities, EntityMention(old, "place")),
+            relations=found[0].relations,
+            metadata={"negates": old},
+        )
+    return found
+
+
+def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    return _place_slot(s, match["x"], "origin", "{s} is from {x}", "from")
+
+
+def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    place = proper(match["x"]) or clean(match["x"], s, max_words=6)
+    return [fact(s, f"{s.label} used to live in {place}", importance=0.5)] if place else []
+
+
+def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
+    if not employer:
+        return []
+    entities, relations = relate(s, "works_at", employer, "organisation")
+    text = f"{s.label} works at {employer}"
+    return [
+        fact(
+            s,
+            text,
+            kind="profile",
+            attribute="employer",
+            value=employer,
+            importance=0.8,
+            entities=entities,
+            relations=relations,
+        )
+    ]
+
+
+def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    job = clean(re.split(r"\s+(?:at|for|in|with)\s+", match["x"], maxsplit=1)[0], s, max_words=6)
+    if not job:
+        return []
+    text = f"{s.label} works as {job}"
+    return [fact(s, text, kind="profile", attribute="occupation", value=job, importance=0.8)]
+
+
+def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    employer = proper(match["x"])
+    text = f"{s.label} quit their job" + (f" at {employer}" if employer else "")
+    meta = {"negates": employer} if employer else None
+    return [fact(s, text, kind="profile", attribute="employer", value=NO_VALUE, metadata=meta)]
+
+
+def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    school = proper(match["x"])
+    if not school:
+        return []
+    entities, relations = relate(s, "studies_at", school, "organisation")
+    text = f"{s.label} studies at {school}"
+    return [
+        fact(
+            s,
+            text,
+            kind="profile",
+            attribute="school",
+            value=school,
+            importance=0.7,
+            entities=entities,
+            relations=relations,
+        )
+    ]
+
+
+def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    status = match["x"].lower()
+    text = f"{s.label} is {status}"
+    return [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
+
+
+_PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
+_KIN = (
+    r"best\s+friend|friend|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|"
+    r"coworker|co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|"
+    r"grandfather|niece|nephew|mentor|stepson|stepdaughter|stepmom|stepdad"
+)
+_PETS = r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|fish|turtle|snake"
+
+
+def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    name, role = match["x"], match["rel"].lower()
+    entities, relations = relate(s, "partner_of", name, "person")
+    text = f"{s.label}'s {role} is {name}"
+    return [
+        fact(
+            s,
+            text,
+            kind="profile",
+            attribute="partner",
+            value=name,
+            importance=0.9,
+            entities=entities,
+            relations=relations,
+        )
+    ]
+
+
+def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    name = match["x"]
+    entities, relations = relate(s, "partner_of", name, "person")
+    text = f"{s.label} married {name}"
+    return [
+        fact(
+            s,
+            text,
+            kind="profile",
+            attribute="partner",
+            value=name,
+            importance=0.9,
+            entities=entities,
+            relations=relations,
+        )
+    ]
+
+
+def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    name, role = match["x"], " ".join(match["rel"].lower().split())
+    relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
+    entities, relations = relate(s, relation, name, "person")
+    text = f"{name} is {s.label}'s {role}"
+    return [fact(s, text, importance=0.7, entities=entities, relations=relations)]
+
+
+def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    name, animal = match["x"], match["rel"].lower()
+    entities, relations = relate(s, "has_pet", name, "other")
+    text = f"{s.label} has a {animal} named {name}"
+    return [fact(s, text, importance=0.7, entities=entities, relations=relations)]
+
+
+_SLOT_KEYS = frozenset(
+    """birthday email phone address hometown nickname major job occupation goal dream
+    pronouns height weight zodiac star sign blood type budget""".split()
+)
+
+
+def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    key = " ".join(match["key"].lower().split())
+    value = clean(match["x"], s, max_words=8)
+    if not value:
+        return []
+    favourite = key.startswith(("favorite ", "favourite "))
+    if not favourite and key not in _SLOT_KEYS:
+        return []
+    attribute = ("favorite_" + slug(key.split(" ", 1)[1])) if favourite else slug(key)
+    kind: MemoryKind = "preference" if favourite else "profile"
+    text = f"{s.label}'s {key} is {value}"
+    return [fact(s, text, kind=kind, attribute=attribute, value=value, importance=0.7)]
+
+
+PROFILE_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"(?i:\bmy\s+name(?:'s|\s+is)|\bcall\s+me|\b(?:hi|hello|hey)[,!.]?\s+I'm)\s+{NAME}",
+        _name,
+        ("name", "call me", "i'm"),
+    ),
+    rule(rf"{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b)", _age, ("old", "yo")),
+    rule(
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{_DIETS}))\b",
+        _diet,
+        ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
+        + ("kosher", "halal", "carnivore"),
+    ),
+    rule(
+        rf"(?i:{ME}\s+moved\s+from)\s+(?P<y>[^,.;!?()\n]+?)\s+(?i:to)\s+{REST}",
+        _moved,
+        ("moved",),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
+        rf"{REST}",
+        _moved,
+        ("moved", "relocated"),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been)?{ADV}\s+(?i:live|living|reside|residing)"
+        rf"\s+(?i:in)\s+{REST}",
+        _lives,
+        ("live", "resid"),
+    ),
+    rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
+    rule(
+        rf"(?:{I_AM}(?i:\s+originally)?\s+(?i:from)|{ME}\s+(?i:grew\s+up\s+in))\s+{REST}",
+        _origin,
+        ("from", "grew up"),
+    ),
+    rule(
+        rf"{ME}(?i:\s+(?:quit|left)\s+my\s+job|'ve\s+quit\s+my\s+job|\s+got\s+(?:fired|laid\s+off)"
+        rf"|\s+was\s+(?:fired|laid\s+off))(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
+        _quit_job,
+        ("job", "fired", "laid off"),
+    ),
+    rule(
+        rf"(?:{ME}(?i:'m|\s+am)?{ADV}\s+(?i:work|working|employed)\s+(?i:at|for)"
+        rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
+        rf"\s+(?i:at|for)|(?i:my\s+employer\s+is))\s+{REST}",
+        _works_at,
+        ("work", "job", "employ"),
+    ),
+    rule(rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}", _works_as, ("work",)),
+    rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+{REST}",
+        _studies_at,
+        ("stud",),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
+        _status,
+        ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?P<rel>{_PARTNERS})(?:'s\s+name\s+is|,|\s+is|\s+named|\s+called)?)\s+"
+        rf"{NAME}",
+        _partner,
+        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
+    ),
+    rule(
+        rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
+        _married,
+        ("married",),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|\s+named|\s+called)?)\s+{NAME}",
+        _kin,
+        ("my ",),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?:\w+\s+)?(?P<rel>{_PETS})(?:'s\s+name\s+is|,|\s+named|\s+called)?)\s+"
+        rf"{NAME}",
+        _pet,
+        ("my ",),
+    ),
+    rule(
+        rf"(?i:\b(?:a|an)\s+(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
+        _pet,
+        ("named", "called"),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
+        rf"(?:\s+is|'s))\s+{REST}",
+        _my_x_is,
+        ("my ",),
+    ),
+)
+"""The profile-slot rules, most specific first."""

@@ -1,0 +1,179 @@
+"""Candidate memories: what extraction proposes, before belief revision decides.
+
+A `Candidate` is a would-be `Memory` without a scope: its text, kind, the slot it fills
+(`attribute`/`value`), provenance, entities, relations and validity. `Candidate.to_memory()`
+places it in a scope; `engram.memory.revision.decide()` then compares that memory with the
+similar ones already stored.
+
+Metadata keys Engram writes on memories derived from candidates are listed in
+`MemoryMetadata`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, TypedDict
+
+from engram._ids import new_id
+from engram.types._conversation import DEFAULT_TENANT
+from engram.types._memory import Memory, MemoryKind
+from engram.types._time import utcnow
+
+__all__ = [
+    "ENTITY_KINDS",
+    "Candidate",
+    "EntityKind",
+    "EntityMention",
+    "NO_VALUE",
+    "MemoryMetadata",
+    "RelationMention",
+]
+
+NO_VALUE = "none"
+"""The slot value meaning "no current value" (`employer` after "I quit my job"): it supersedes
+the old value, and profiles drop the field."""
+
+EntityKind = Literal["person", "organisation", "place", "product", "event", "other"]
+ENTITY_KINDS: frozenset[str] = frozenset(
+    ("person", "organisation", "place", "product", "event", "other")
+)
+
+
+class EntityMention(NamedTuple):
+    """A named entity found in a text."""
+
+    name: str
+    """The name as written (possessive `'s` removed), e.g. `Tomás Almeida`."""
+    kind: EntityKind
+    """person, organisation, place, product, event or other."""
+
+
+class RelationMention(NamedTuple):
+    """A relation stated in a text, by entity names (resolved to ids when stored)."""
+
+    subject: str | None
+    """The subject entity's name; None means the user the memory belongs to."""
+    relation: str
+    """e.g. `partner_of`, `works_at`, `lives_in`, `friend_of`, `has_sister`."""
+    object: str
+    """The object entity's name."""
+    object_kind: EntityKind
+    """The object entity's kind."""
+    valid_from: datetime | None = None
+    """When the relation started to hold, if known."""
+
+
+class MemoryMetadata(TypedDict, total=False):
+    """The metadata keys Engram sets on memories built from candidates."""
+
+    value: str
+    """The slot value (`Lisbon` for attribute `home_city`)."""
+    subject: str
+    """Who the memory is about, when it is not the user (another speaker's name)."""
+    confidence: float
+    """How sure the extractor was, 0..1."""
+    entities: list[str]
+    """The names of the entities mentioned (for entity-aware ranking without a join)."""
+    negates: str
+    """For a negation ("no longer vegetarian"): the thing that stopped being true."""
+    event_date: str
+    """ISO date of the first time expression in the text, grounded at the message time."""
+    event_end: str
+    """ISO date just after that expression's interval (exclusive)."""
+    event_granularity: str
+    """day, week, weekend, month, season or year."""
+    said_at: str
+    """ISO timestamp of the (last) source message."""
+    speaker: str
+    """The name of the message's author, when known."""
+    role: str
+    """The role of the source message: `user` or `assistant`."""
+    extractor: str
+    """`rules` (deterministic) or `llm`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory proposed by extraction, not yet placed in a scope nor revised."""
+
+    text: str
+    """A self-contained sentence, third person about the user ("Ana is vegetarian")."""
+    kind: MemoryKind = "fact"
+    """fact, preference, episode, profile or event."""
+    attribute: str | None = None
+    """The single-valued slot it fills (`diet`, `home_city`, `employer`, `partner`, `name`,
+    `preference:sushi`, ...); None for multi-valued facts and episodes."""
+    value: str | None = None
+    """The slot value, e.g. `vegetarian`."""
+    importance: float = 0.5
+    """0..1."""
+    source_ids: tuple[str, ...] = ()
+    """Provenance: ids of the messages it was derived from."""
+    entities: tuple[EntityMention, ...] = ()
+    relations: tuple[RelationMention, ...] = ()
+    valid_from: datetime | None = None
+    """When it became true: the grounded event time if stated, else the message time."""
+    confidence: float = 0.7
+    """How sure the extractor is, 0..1."""
+    subject: str | None = None
+    """Who it is about when that is not the user (e.g. the other speaker); None: the user."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_memory(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        entity_ids: Sequence[str] = (),
+        id: str | None = None,
+        now: datetime | None = None,
+    ) -> Memory:
+        """This candidate as a new `Memory` of the given scope.
+
+        Args:
+            tenant: The tenant.
+            user_id: The user it is about.
+            agent_id: The agent that remembers it.
+            session_id: The session it came from.
+            entity_ids: The ids of its entities, once resolved.
+            id: The memory id (a new UUIDv7 by default).
+            now: Its record time (`recorded_at`, `created_at`, `updated_at`); default: now.
+
+        Returns:
+            The memory; slot value, subject, confidence and entity names go to its metadata.
+        """
+        moment = now or utcnow()
+        return Memory(
+            text=self.text,
+            kind=self.kind,
+            id=id or new_id(),
+            tenant=tenant,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            attribute=self.attribute,
+            metadata=self.memory_metadata(),
+            importance=min(1.0, max(0.0, self.importance)),
+            source_ids=self.source_ids,
+            entity_ids=tuple(entity_ids),
+            valid_from=self.valid_from,
+            recorded_at=moment,
+            created_at=moment,
+            updated_at=moment,
+        )
+
+    def memory_metadata(self) -> dict[str, Any]:
+        """The metadata of the memory built from this candidate."""
+        data: dict[str, Any] = dict(self.metadata)
+        if self.value is not None:
+            data["value"] = self.value
+        if self.subject is not None:
+            data["subject"] = self.subject
+        if self.entities:
+            data["entities"] = [entity.name for entity in self.entities]
+        data["confidence"] = round(min(1.0, max(0.0, self.confidence)), 3)
+        return data

@@ -1,0 +1,407 @@
+"""Entities and relations: find names in text, merge aliases safely, build relation records.
+
+Everything here is pure. The facade resolves a candidate's `EntityMention`s against the user's
+stored entities with `resolve_entities()`, stores what it returns, and turns the candidate's
+`RelationMention`s into `Relation` records with `build_relations()`.
+
+Alias merging only makes safe merges, within one user and one kind: equal names up to case,
+diacritics and a leading "the" ("Tomás" = "tomas"), and a one-token name equal to the first or
+last token of exactly one longer name ("Tomás" ~ "Tomás Almeida", "Almeida" ~ "Tomás Almeida").
+"Tom" is never merged with "Tomás": a nickname is a guess, and a wrong merge is worse than a
+missed one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from engram.memory.candidates import EntityKind, EntityMention, RelationMention
+from engram.types._conversation import DEFAULT_TENANT
+from engram.types._memory import Entity, Relation
+from engram.types._time import utcnow
+
+__all__ = [
+    "EntityResolution",
+    "build_relations",
+    "close_relations",
+    "extract_entities",
+    "fold",
+    "merge_aliases",
+    "resolve_entities",
+]
+
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_NAME_TOKEN = rf"[{_UPPER}][\w'’&-]*"
+_CONNECTOR = r"(?:of|de|da|do|dos|das|del|della|van|von|der|den|la|le|du|the|&)"
+_SPAN = re.compile(rf"(?<![\w'’]){_NAME_TOKEN}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_TOKEN})*")
+_SENTENCE_BREAK = re.compile(r"(?:^|[.!?:;\"“(\n]|\s-\s)\s*$")
+_POSSESSIVE = re.compile(r"['’]s?$")
+_TITLE = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St)\.\s*$")
+
+_COMMON = frozenset(
+    """i i'm i've i'd i'll im ive id ill a an the this that these those it its it's my your our
+    their his her he she we they you me us them what when where why how who which there here
+    yes no not ok okay oh ah wow hey hi hello thanks thank please sorry sure well so and but or
+    if then also just really very too anyway haha lol omg yeah yep nope great good nice cool
+    awesome amazing congrats congratulations bye goodbye dear mr mrs ms dr miss prof sir madam st
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december today tomorrow yesterday tonight
+    christmas easter halloween thanksgiving god gonna wanna let let's can could would should
+    will did do does was were is are am be been being have has had as at by for from in into
+    of on to with without about after before during since until all any both each every
+    some many much more most other another such""".split()
+)
+_EDGE = _COMMON | {"of", "&", "the"}
+_ORG_TAILS = frozenset(
+    """inc inc. ltd ltd. llc corp corp. corporation company co co. group university college
+    school academy institute bank foundation hospital clinic club society association church
+    labs lab studio studios agency center centre partners ventures technologies systems media
+    press records airlines motors""".split()
+)
+_PLACE_TAILS = frozenset(
+    """city town village street st st. avenue ave road park lake river mountain mountains
+    beach island islands bay county state province valley canyon falls national""".split()
+)
+_PERSON_TITLES = frozenset("mr mr. mrs mrs. ms ms. dr dr. miss prof prof. aunt uncle".split())
+_PERSON_CUES = re.compile(
+    r"(?:\bmy\s+(?:\w+\s+)?(?:friend|partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|"
+    r"spouse|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|coworker|"
+    r"co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|grandfather|"
+    r"niece|nephew|kid|child|mentor|teacher|coach|therapist|doctor)s?|\bnamed|\bcalled|"
+    r"\bwith|\b(?:dr|mr|mrs|ms|prof)\.?|"
+    r"\b(?:hey|hi|hello|thanks|thank you|dear|bye|congrats|congratulations),?|"
+    r"\b(?:talk(?:ed|ing)?|spoke|speak(?:ing)?|said|wrote|sent|gave|married|introduced|"
+    r"listen(?:ed|ing)?)\s+to|\b(?:met|meet|meeting|visited|visiting|call(?:ed)?|texted|told|"
+    r"asked|thanked|hugged))\s*$",
+    re.IGNORECASE,
+)
+_ORG_CUES = re.compile(
+    r"\b(?:work(?:s|ed|ing)?\s+(?:at|for)|job\s+at|joined|hired\s+by|employed\s+by|"
+    r"intern(?:ing|ship)?\s+at|volunteer(?:s|ed|ing)?\s+(?:at|with|for)|studying\s+at|"
+    r"study\s+at|graduated\s+from|enrolled\s+(?:at|in))\s*$",
+    re.IGNORECASE,
+)
+_PLACE_CUES = re.compile(
+    r"\b(?:in|to|from|near|at|visit(?:ed|ing)?|around|across|towards?|via|moved\s+to|"
+    r"live\s+in|lives\s+in|based\s+in|trip\s+to|flew\s+to|travel(?:l?ed|l?ing)?\s+to)\s*$",
+    re.IGNORECASE,
+)
+_PERSON_AFTER = re.compile(
+    r"^(?:['’]s\s+(?:\w+\s+)?(?:wife|husband|partner|kids?|children|son|daughter|mom|dad|birthday)|"
+    r"\s+(?:said|says|told|asked|and\s+I|is\s+my|was\s+my))\b",
+    re.IGNORECASE,
+)
+
+
+def fold(name: str) -> str:
+    """The comparison key of a name: no diacritics, case-folded, spaces collapsed.
+
+    Example:
+        ```python
+        fold("  Tomás  ALMEIDA ") == fold("tomas almeida")  # True
+        ```
+    """
+    if not name.isascii():
+        decomposed = unicodedata.normalize("NFKD", name.replace("’", "'"))
+        name = "".join(char for char in decomposed if not unicodedata.combining(char))
+    words = name.casefold().split()
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    return " ".join(words)
+
+
+def _at_sentence_start(text: str, start: int) -> bool:
+    before = text[max(0, start - 6) : start]
+    return bool(_SENTENCE_BREAK.search(before[-4:])) and not _TITLE.search(before)
+
+
+def _trim(tokens: list[str]) -> tuple[list[str], bool]:
+    """Drop common words at the edges; also say whether the first token was kept."""
+    first_kept = True
+    while tokens and _POSSESSIVE.sub("", tokens[0]).lower() in _COMMON:
+        tokens, first_kept = tokens[1:], False
+    while tokens and tokens[-1].lower() in _EDGE:
+        tokens = tokens[:-1]
+    return tokens, first_kept
+
+
+def _after(text: str, match: re.Match[str], tokens: list[str]) -> str:
+    """The text after a span, its possessive `'s` included (it says "a person" in "X's wife")."""
+    end = match.end()
+    if tokens[-1].endswith(("'s", "’s")):
+        end -= 2
+    return text[end : end + 30]
+
+
+def _opens_sentence_alone(text: str, match: re.Match[str], tokens: list[str]) -> bool:
+    """A lone capitalised word opening a sentence, with nothing saying it is a name."""
+    if len(tokens) > 1 or not _at_sentence_start(text, match.start()):
+        return False
+    return not (
+        tokens[0].endswith(("'s", "’s")) or _PERSON_AFTER.match(_after(text, match, tokens))
+    )
+
+
+def _kind(name: str, before: str, after: str) -> EntityKind:
+    words = name.lower().split()
+    if words[-1] in _ORG_TAILS or _ORG_CUES.search(before):
+        return "organisation"
+    if words[-1] in _PLACE_TAILS:
+        return "place"
+    if words[0] in _PERSON_TITLES or _PERSON_CUES.search(before) or _PERSON_AFTER.match(after):
+        return "person"
+    if _PLACE_CUES.search(before):
+        return "place"
+    return "other"
+
+
+def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMention]:
+    """Find named entities in `text` with capitalisation and cue-word heuristics.
+
+    Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words and a
+    single capitalised word opening a sentence. The kind comes from cues: "work at X" or a suffix
+    like "Inc"/"University" -> organisation; "my friend X", "with X", "Dr X" -> person;
+    "in/to/from X" -> place; otherwise `other`.
+
+    Args:
+        text: Any text (never raises).
+        people: Names already known to be people (e.g. the speakers); they win over cues.
+
+    Returns:
+        One mention per distinct name (by `fold`), in order of first appearance.
+    """
+    known_people = {fold(name) for name in people}
+    found: dict[str, EntityMention] = {}
+    for match in _SPAN.finditer(text):
+        tokens, first_kept = _trim(match[0].split())
+        if not tokens:
+            continue
+        name = _POSSESSIVE.sub("", " ".join(tokens)).strip(".-&")
+        key = fold(name)
+        if len(key) < 2 or key in _COMMON:
+            continue
+        if first_kept and key not in known_people and _opens_sentence_alone(text, match, tokens):
+            continue
+        start = text.find(tokens[0], match.start())
+        kind: EntityKind = (
+            "person"
+            if key in known_people
+            else _kind(name, text[max(0, start - 40) : start], _after(text, match, tokens))
+        )
+        previous = found.get(key)
+        if previous is None or previous.kind == "other":
+            found[key] = EntityMention(name, kind)
+    return list(found.values())
+
+
+def _mergeable(short: str, long: str) -> bool:
+    """True if one-token `short` is the first or last token of multi-token `long` (folded)."""
+    tokens = long.split()
+    return " " not in short and len(tokens) > 1 and short in (tokens[0], tokens[-1])
+
+
+def _canonical_order(entity: Entity) -> tuple[int, datetime]:
+    return -len(fold(entity.name).split()), entity.created_at
+
+
+def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
+    """Map every entity id to the id of the entity it is an alias of (itself if canonical).
+
+    Merges only within one (tenant, user) and one kind: equal folded names, and a one-token
+    name equal to the first or last token of exactly one longer name. The canonical entity of a
+    group is the one with the longest name, then the oldest.
+
+    Args:
+        entities: Entities of any users; groups never cross users.
+
+    Returns:
+        `{entity_id: canonical_entity_id}` for every entity given.
+    """
+    mapping = {entity.id: entity.id for entity in entities}
+    groups: dict[tuple[str, str | None, str], list[Entity]] = {}
+    for entity in entities:
+        groups.setdefault((entity.tenant, entity.user_id, entity.kind), []).append(entity)
+    for members in groups.values():
+        by_name: dict[str, Entity] = {}
+        for entity in sorted(members, key=_canonical_order):
+            key = fold(entity.name)
+            if key in by_name:
+                mapping[entity.id] = by_name[key].id
+            else:
+                by_name[key] = entity
+        for key, entity in by_name.items():
+            targets = [other for name, other in by_name.items() if _mergeable(key, name)]
+            if len(targets) == 1:
+                for alias_id, canonical in mapping.items():
+                    if canonical == entity.id:
+                        mapping[alias_id] = targets[0].id
+    return mapping
+
+
+@dataclass(frozen=True, slots=True)
+class EntityResolution:
+    """What to store so that a batch of mentions points at entities."""
+
+    ids: Mapping[str, str]
+    """Folded mention name -> entity id."""
+    new: tuple[Entity, ...] = ()
+    """Entities to insert."""
+    updated: tuple[Entity, ...] = ()
+    """Known entities to rewrite (a new alias, a longer name, a more precise kind)."""
+
+
+def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
+    """The known entity `mention` safely refers to, if exactly one."""
+    key = fold(mention.name)
+    exact = [
+        entity
+        for entity in known
+        if key in {fold(entity.name), *map(fold, entity.aliases)}
+        and (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
+    ]
+    if exact:
+        return exact[0]
+    partial = [
+        entity
+        for entity in known
+        if entity.kind == mention.kind
+        and (_mergeable(key, fold(entity.name)) or _mergeable(fold(entity.name), key))
+    ]
+    return partial[0] if len(partial) == 1 else None
+
+
+def _absorb(entity: Entity, mention: EntityMention, now: datetime) -> Entity:
+    """`entity` after learning that `mention` names it (longer name wins, old one an alias)."""
+    name, aliases = entity.name, list(entity.aliases)
+    if len(fold(mention.name).split()) > len(fold(name).split()):
+        aliases.append(name)
+        name = mention.name
+    elif fold(mention.name) != fold(name):
+        aliases.append(mention.name)
+    kind = mention.kind if entity.kind == "other" else entity.kind
+    unique = tuple(dict.fromkeys(alias for alias in aliases if fold(alias) != fold(name)))
+    if (name, kind, unique) == (entity.name, entity.kind, entity.aliases):
+        return entity
+    return replace(entity, name=name, kind=kind, aliases=unique, updated_at=now)
+
+
+def resolve_entities(
+    mentions: Iterable[EntityMention],
+    known: Sequence[Entity],
+    *,
+    tenant: str = DEFAULT_TENANT,
+    user_id: str | None = None,
+    now: datetime | None = None,
+) -> EntityResolution:
+    """Match mentions to a user's known entities, creating the missing ones.
+
+    Args:
+        mentions: The mentions to resolve (e.g. the entities of a batch of candidates).
+        known: The user's stored entities.
+        tenant: The tenant of new entities.
+        user_id: The user of new entities.
+        now: The time stamp of new and updated entities.
+
+    Returns:
+        The id of each mention and the entities to insert or update.
+    """
+    moment = now or utcnow()
+    pool = {entity.id: entity for entity in known}
+    new_ids: set[str] = set()
+    ids: dict[str, str] = {}
+    for mention in mentions:
+        key = fold(mention.name)
+        if key in ids:
+            continue
+        target = _match(mention, list(pool.values()))
+        if target is None:
+            target = Entity(
+                name=mention.name,
+                kind=mention.kind,
+                tenant=tenant,
+                user_id=user_id,
+                created_at=moment,
+                updated_at=moment,
+            )
+            new_ids.add(target.id)
+        pool[target.id] = _absorb(target, mention, moment)
+        ids[key] = target.id
+    originals = {entity.id: entity for entity in known}
+    return EntityResolution(
+        ids=ids,
+        new=tuple(pool[entity_id] for entity_id in pool if entity_id in new_ids),
+        updated=tuple(
+            entity
+            for entity_id, entity in pool.items()
+            if entity_id in originals and entity is not originals[entity_id]
+        ),
+    )
+
+
+def build_relations(
+    mentions: Iterable[RelationMention],
+    entity_ids: Mapping[str, str],
+    *,
+    user_entity_id: str,
+    memory_id: str | None = None,
+    tenant: str = DEFAULT_TENANT,
+    user_id: str | None = None,
+) -> list[Relation]:
+    """Turn relation mentions into `Relation` records between resolved entities.
+
+    Args:
+        mentions: The relations of a candidate.
+        entity_ids: Folded entity name -> id (`EntityResolution.ids`).
+        user_entity_id: The entity standing for the user (subject None).
+        memory_id: The memory that states them.
+        tenant: The tenant.
+        user_id: The user.
+
+    Returns:
+        One relation per mention whose entities are resolved; the others are skipped.
+    """
+    relations: list[Relation] = []
+    for mention in mentions:
+        source = (
+            user_entity_id if mention.subject is None else entity_ids.get(fold(mention.subject))
+        )
+        target = entity_ids.get(fold(mention.object))
+        if source is None or target is None:
+            continue
+        relations.append(
+            Relation(
+                source_id=source,
+                relation=mention.relation,
+                target_id=target,
+                tenant=tenant,
+                user_id=user_id,
+                memory_id=memory_id,
+                valid_from=mention.valid_from,
+            )
+        )
+    return relations
+
+
+def close_relations(
+    relations: Iterable[Relation], memory_ids: Iterable[str], at: datetime
+) -> list[Relation]:
+    """End the open relations stated by superseded memories.
+
+    Args:
+        relations: Stored relations.
+        memory_ids: Memories that stopped being true (superseded).
+        at: When they stopped (the superseded memory's `valid_to`).
+
+    Returns:
+        The relations to rewrite, with `valid_to` set.
+    """
+    ended = set(memory_ids)
+    return [
+        replace(relation, valid_to=at)
+        for relation in relations
+        if relation.memory_id in ended and relation.valid_to is None
+    ]

@@ -1,0 +1,198 @@
+"""The deterministic extractor: candidate memories from messages, without an LLM.
+
+`extract(messages)` returns, for every user and assistant turn, an `episode` candidate (the
+turn itself, with its timestamp and grounded event date: retrieval over episodes is what
+recalls the details nobody thought to turn into a fact), plus the facts that first-person
+rules find in the user's turns: profile slots ("I live in Lisbon" -> `home_city`), preferences,
+relations ("my partner Tomás"), negations ("I'm no longer vegetarian"), quantities and events
+("I bought a bike yesterday" -> `event`, dated).
+
+It is fast (regular expressions behind cheap filters: ~6,000 LoCoMo turns in well under a
+second) and never raises on any text.
+
+Example:
+    ```python
+    msgs = [Message(role="user", content="I moved to Lisbon last month", name="Ana")]
+    [c.text for c in extract(msgs)]
+    # ["I moved to Lisbon last month", "Ana moved to Lisbon"]
+    ```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from engram.memory._fact_rules import apply_rules
+from engram.memory._phrases import Sentence
+from engram.memory.candidates import Candidate, EntityMention
+from engram.memory.entities import extract_entities, fold
+from engram.memory.temporal import TimeMention, ground
+from engram.types._conversation import Message
+
+__all__ = ["episode_metadata", "extract", "split_sentences"]
+
+USER_LABEL = "The user"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|my|me)\b", re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
+    r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"
+    r"years?|months?|weeks?|days?|kids|children|people|times|books|dogs|cats|pages|songs)\b)",
+    re.IGNORECASE,
+)
+_EPISODE_ROLES = ("user", "assistant")
+
+
+def split_sentences(text: str) -> list[str]:
+    """`text` cut into sentences (on `.`, `!`, `?` followed by space, and on newlines)."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.replace("’", "'").replace("‘", "'").split())
+
+
+def _episode_importance(message: Message, text: str, facts: int) -> float:
+    words = len(text.split())
+    base = 0.5 if message.role == "user" else 0.3
+    if words < 4:
+        base -= 0.2
+    return round(min(1.0, base + 0.1 * min(facts, 2)), 2)
+
+
+def episode_metadata(message: Message, times: Sequence[TimeMention], text: str) -> dict[str, Any]:
+    """The metadata of an episode: role, speaker, when it was said, its event date, quantities."""
+    data: dict[str, Any] = {
+        "role": message.role,
+        "said_at": message.created_at.isoformat(),
+        "extractor": "rules",
+    }
+    if message.name:
+        data["speaker"] = message.name
+    if times:
+        data["event_date"] = times[0].start.date().isoformat()
+        data["event_end"] = times[0].end.date().isoformat()
+        data["event_granularity"] = times[0].granularity
+    quantities = [match[0] for match in _QUANTITY.finditer(text)]
+    if quantities:
+        data["quantities"] = quantities
+    return data
+
+
+def _speaker(message: Message, user_name: str | None) -> tuple[str, str | None]:
+    """How facts name the author of `message`, and its subject key (None: the user).
+
+    Without a `user_name`, every speaker of a fact role is the user; with one, a message
+    signed with another name is about that other person.
+    """
+    if message.name and user_name and fold(message.name) != fold(user_name):
+        return message.name, message.name
+    return (user_name or message.name or USER_LABEL), None
+
+
+def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
+    """The (start, end) offsets of the sentences of `text`."""
+    start = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        yield start, boundary.start()
+        start = boundary.end()
+    yield start, len(text)
+
+
+def _facts(
+    message: Message, text: str, times: Sequence[TimeMention], user_name: str | None
+) -> list[Candidate]:
+    label, subject = _speaker(message, user_name)
+    found: list[Candidate] = []
+    for start, end in _sentence_spans(text):
+        part = text[start:end]
+        if not _FIRST_PERSON.search(part):
+            continue
+        inside = tuple(time for time in times if start <= time.position < end)
+        sentence = Sentence(
+            text=part,
+            label=label,
+            subject=subject,
+            said_at=message.created_at,
+            source_id=message.id,
+            times=inside,
+        )
+        found.extend(apply_rules(sentence))
+    return found
+
+
+def _episode(
+    message: Message, text: str, times: Sequence[TimeMention], people: Iterable[str], facts: int
+) -> Candidate:
+    entities = extract_entities(text, people=people)
+    if message.name and fold(message.name) not in {fold(entity.name) for entity in entities}:
+        entities.insert(0, EntityMention(message.name, "person"))
+    return Candidate(
+        text=text,
+        kind="episode",
+        importance=_episode_importance(message, text, facts),
+        source_ids=(message.id,),
+        entities=tuple(entities),
+        valid_from=message.created_at,
+        confidence=1.0,
+        metadata=episode_metadata(message, times, text),
+    )
+
+
+def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per (kind, normalised text) of a batch, with the provenance united."""
+    merged: dict[tuple[str, str, str | None], Candidate] = {}
+    for candidate in candidates:
+        key: tuple[str, str, str | None]
+        if candidate.kind == "episode":
+            key = ("episode", candidate.text, candidate.source_ids[0])
+        else:
+            key = (candidate.kind, candidate.text.casefold(), candidate.subject)
+        previous = merged.get(key)
+        if previous is None:
+            merged[key] = candidate
+        else:
+            ids = tuple(dict.fromkeys(previous.source_ids + candidate.source_ids))
+            merged[key] = replace(previous, source_ids=ids)
+    return list(merged.values())
+
+
+def extract(
+    messages: Sequence[Message],
+    *,
+    user_name: str | None = None,
+    fact_roles: Collection[str] = ("user",),
+) -> list[Candidate]:
+    """Deterministic candidates from `messages`: one episode per turn, plus rule-based facts.
+
+    Args:
+        messages: The messages, oldest first. Only `user` and `assistant` turns with text are
+            used; system and tool messages are skipped.
+        user_name: The user's name, used to write facts as "Ana lives in Lisbon" (otherwise
+            the message's `name`, else "The user lives in ..."). When given, a message whose
+            `name` differs is another speaker's: its facts get `subject=name`, so they never
+            fill the user's slots (pass it for multi-party dialogues).
+        fact_roles: The roles whose first-person statements become facts (the assistant's
+            "I" is not the user; pass `("user", "assistant")` for two-human dialogues).
+
+    Returns:
+        Episodes and facts in message order, each turn's episode first; duplicates within the
+        batch are merged (provenance united).
+    """
+    people = {name for name in (user_name, *(m.name for m in messages)) if name}
+    found: list[Candidate] = []
+    for message in messages:
+        if message.role not in _EPISODE_ROLES:
+            continue
+        text = _normalise(message.text)
+        if not text:
+            continue
+        times = ground(text, message.created_at)
+        facts = _facts(message, text, times, user_name) if message.role in fact_roles else []
+        found.append(_episode(message, text, times, people, len(facts)))
+        found.extend(facts)
+    return _merge_duplicates(found)

@@ -1,0 +1,135 @@
+"""Forgetting and decay: which memories a policy removes, and how memories fade in ranking.
+
+`plan_forgetting(memories, policy, now)` lists the memories a `ForgettingPolicy` removes, each
+with its reason (`policy: max_age`, ...): the caller deletes them through its normal delete
+path (so history, indexes and entity links are erased too). `decay()` is the ranking factor:
+1.0 for a memory just recorded or used, 0.5 one half-life later.
+
+Example:
+    ```python
+    policy = ForgettingPolicy(max_idle=timedelta(days=180), min_access=3, max_per_user=5000)
+    for memory_id, reason in plan_forgetting(memories, policy, now=utcnow()):
+        store.delete(memory_id, reason=reason)
+    ```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from engram._exceptions import InvalidInputError
+from engram.types._memory import Memory
+
+__all__ = ["Forget", "ForgettingPolicy", "decay", "plan_forgetting"]
+
+
+@dataclass(frozen=True, slots=True)
+class ForgettingPolicy:
+    """When memories are forgotten. Every rule is off unless set.
+
+    Pinned memories are exempt from every rule while `keep_pinned` holds; memories accessed at
+    least `min_access` times are exempt from the age and inactivity rules.
+    """
+
+    max_age: timedelta | None = None
+    """Forget memories recorded longer ago than this."""
+    max_idle: timedelta | None = None
+    """Forget memories not accessed (nor recorded) for this long."""
+    min_access: int | None = None
+    """Memories accessed at least this often survive `max_age` and `max_idle`."""
+    max_per_user: int | None = None
+    """Keep at most this many memories per scope (tenant, user, agent); the superseded ones,
+    then the least important and most faded, go first."""
+    keep_pinned: bool = True
+    """Never forget pinned memories."""
+    half_life: timedelta = timedelta(days=30)
+    """The decay half-life used to choose victims for `max_per_user`."""
+
+
+class Forget(NamedTuple):
+    """A memory to forget, and why."""
+
+    memory_id: str
+    reason: str
+
+
+def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
+    """How much of its ranking weight a memory keeps: 0.5 ** (idle time / half-life).
+
+    Idle time runs from the later of its last access and its record time; pinned memories do
+    not fade. The result is in [0, 1] (1.0 for a time in the future).
+
+    Raises:
+        InvalidInputError: `half_life` is not positive.
+    """
+    if half_life <= timedelta(0):
+        raise InvalidInputError("half_life must be positive")
+    if memory.pinned:
+        return 1.0
+    touched = max(memory.recorded_at, memory.last_accessed_at or memory.recorded_at)
+    idle = (now - touched).total_seconds()
+    return 1.0 if idle <= 0 else float(0.5 ** (idle / half_life.total_seconds()))
+
+
+def _expired(memory: Memory, policy: ForgettingPolicy, now: datetime) -> str | None:
+    if policy.min_access is not None and memory.access_count >= policy.min_access:
+        return None
+    if policy.max_age is not None and now - memory.recorded_at > policy.max_age:
+        return "policy: max_age"
+    last = max(memory.recorded_at, memory.last_accessed_at or memory.recorded_at)
+    if policy.max_idle is not None and now - last > policy.max_idle:
+        return "policy: max_idle"
+    return None
+
+
+def _keep_score(memory: Memory, policy: ForgettingPolicy, now: datetime) -> tuple[bool, float]:
+    """Sort key, lowest first to forget: superseded history, then low importance x decay."""
+    current = memory.superseded_at is None
+    return current, memory.importance * decay(memory, now, policy.half_life)
+
+
+def _over_cap(
+    memories: Iterable[Memory], policy: ForgettingPolicy, now: datetime, cap: int
+) -> list[Forget]:
+    scopes: dict[tuple[str, str | None, str | None], list[Memory]] = {}
+    for memory in memories:
+        scopes.setdefault((memory.tenant, memory.user_id, memory.agent_id), []).append(memory)
+    forgotten: list[Forget] = []
+    for members in scopes.values():
+        excess = len(members) - cap
+        if excess <= 0:
+            continue
+        removable = [m for m in members if not (policy.keep_pinned and m.pinned)]
+        removable.sort(key=lambda memory: _keep_score(memory, policy, now))
+        forgotten.extend(Forget(m.id, "policy: max_per_user") for m in removable[:excess])
+    return forgotten
+
+
+def plan_forgetting(
+    memories: Sequence[Memory], policy: ForgettingPolicy, now: datetime
+) -> list[Forget]:
+    """The memories `policy` forgets at `now`, each with its reason.
+
+    Args:
+        memories: The memories to examine (any scopes).
+        policy: The rules.
+        now: The current time.
+
+    Returns:
+        One `Forget` per memory to delete, in input order for the age and inactivity rules,
+        then the ones over the per-user cap.
+    """
+    forgotten: list[Forget] = []
+    survivors: list[Memory] = []
+    for memory in memories:
+        reason = None if policy.keep_pinned and memory.pinned else _expired(memory, policy, now)
+        if reason:
+            forgotten.append(Forget(memory.id, reason))
+        else:
+            survivors.append(memory)
+    if policy.max_per_user is not None:
+        forgotten.extend(_over_cap(survivors, policy, now, max(0, policy.max_per_user)))
+    return forgotten

@@ -1,0 +1,317 @@
+"""LLM extraction: one structured-output call per batch of messages, never fatal.
+
+`LLMExtractor.extract(messages)` (and `aextract`) first runs the deterministic extractor: its
+episodes are always kept, so the input is never lost. Then, per batch of messages and within the
+`ExtractionBudget`, it asks the model for memories as JSON (`response_format` json_schema),
+repairs and validates the reply, retries once with the error message when the reply is
+unusable, and falls back to the deterministic facts of that batch when the retry fails too,
+the provider fails, or the budget is spent.
+
+Example:
+    ```python
+    extractor = LLMExtractor(OpenAIChatModel("llama3.2", base_url=...), max_calls=2)
+    result = extractor.extract(messages, user_name="Ana")
+    result.candidates      # episodes + the model's facts (or the rules' facts, on fallback)
+    result.fallbacks       # why a batch fell back, if any did
+    ```
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from engram.memory._llm_reply import ReplyError, ReplyItem, parse_reply, reply_schema
+from engram.memory.candidates import Candidate, EntityMention
+from engram.memory.entities import fold
+from engram.memory.extraction import extract
+from engram.memory.llm_flow import (
+    ExtractionBudget,
+    LLMFlow,
+    LLMRequest,
+    adrive,
+    drive,
+    estimate_tokens,
+)
+from engram.memory.temporal import ground
+from engram.providers._base import ChatModelProtocol
+from engram.types._conversation import Message
+
+__all__ = ["ExtractionResult", "LLMExtractor", "extraction_flow"]
+
+logger = logging.getLogger("engram.memory")
+
+_MESSAGE_CHARS = 1500  # of one message in the prompt: enough for its facts
+_INSTRUCTIONS = """\
+You extract long-term memories from a conversation. Reply with JSON only, no prose:
+{"memories": [{"text": ..., "kind": ..., "attribute": ..., "value": ..., "subject": ...,
+"importance": ..., "confidence": ..., "sources": [...], "when": ..., "entities": [...]}]}
+- text: one self-contained sentence in the third person that names the person \
+("Ana is vegetarian", "Ana moved to Lisbon in June 2023").
+- kind: "profile" (name, age, home, job, partner, diet...), "preference", "fact" or "event".
+- attribute: for a single-valued fact, its slot: name, age, diet, home_city, origin, \
+employer, occupation, school, partner, relationship_status, favorite_<thing>, \
+preference:<topic>; otherwise null. value: the slot's value.
+- subject: the name of the person it is about. importance and confidence: 0 to 1.
+- sources: the [numbers] of the messages it comes from.
+- when: the ISO date (YYYY-MM-DD) it happened or became true, resolved against the \
+message's date, or null.
+- entities: [{"name": ..., "kind": "person|organisation|place|product|event|other"}].
+Keep lasting facts, preferences, plans and notable events about the people; skip small talk.
+If there is nothing to remember, reply {"memories": []}."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionResult:
+    """The candidates of one extraction and how they were obtained."""
+
+    candidates: tuple[Candidate, ...]
+    """Episodes (always) and facts (the model's, or the rules' where a batch fell back), in
+    message order, each message's episode first."""
+    llm_batches: int = 0
+    """Batches whose facts came from the model."""
+    fallbacks: tuple[str, ...] = ()
+    """One reason per batch that fell back to the deterministic facts."""
+
+
+def _prompt(batch: Sequence[Message], user_name: str | None) -> list[dict[str, Any]]:
+    lines = []
+    for index, message in enumerate(batch):
+        speaker = message.name or ("user" if message.role == "user" else "assistant")
+        text = " ".join(message.text.split())[:_MESSAGE_CHARS]
+        lines.append(f"[{index}] ({message.created_at.date().isoformat()}) {speaker}: {text}")
+    about = f"The user is {user_name}.\n" if user_name else ""
+    return [
+        {"role": "system", "content": _INSTRUCTIONS},
+        {"role": "user", "content": about + "Conversation:\n" + "\n".join(lines)},
+    ]
+
+
+_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "memories", "schema": reply_schema(), "strict": False},
+}
+
+
+def _when(item: ReplyItem, anchor: Message) -> datetime:
+    """The item's validity start: its ISO date, a grounded expression, else the message time."""
+    reference = anchor.created_at
+    if item.when:
+        try:
+            day = date.fromisoformat(item.when[:10])
+            return datetime.combine(day, time(), tzinfo=reference.tzinfo)
+        except ValueError:
+            grounded = ground(item.when, reference)
+            if grounded:
+                return grounded[0].start
+    return reference
+
+
+def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None) -> Candidate:
+    sources = [batch[i] for i in dict.fromkeys(item.sources) if 0 <= i < len(batch)]
+    if not sources:
+        sources = list(batch)  # never lose provenance: the whole batch said it
+    # As in the rules: only with a known user name can a fact be about someone else.
+    subject = item.subject if user_name else None
+    if subject and fold(subject) in ("user", "the user", fold(user_name or "")):
+        subject = None
+    return Candidate(
+        text=item.text,
+        kind=item.kind,
+        attribute=item.attribute,
+        value=item.value,
+        importance=item.importance,
+        source_ids=tuple(message.id for message in sources),
+        entities=tuple(EntityMention(e.name, e.kind) for e in item.entities),
+        valid_from=_when(item, sources[0]),
+        confidence=item.confidence,
+        subject=subject,
+        metadata={"extractor": "llm", "said_at": sources[-1].created_at.isoformat()},
+    )
+
+
+def _retry_messages(
+    request: LLMRequest, reply: str, error: ReplyError
+) -> tuple[dict[str, Any], ...]:
+    correction = (
+        f"Your reply could not be used: {error}. Reply again with only the JSON object "
+        '{"memories": [...]} as specified, nothing else.'
+    )
+    return (
+        *map(dict, request.messages),
+        {"role": "assistant", "content": reply[:2000]},
+        {"role": "user", "content": correction},
+    )
+
+
+def _batch_flow(
+    batch: Sequence[Message],
+    budget: ExtractionBudget,
+    user_name: str | None,
+    reply_tokens: int,
+) -> LLMFlow[tuple[list[Candidate] | None, str]]:
+    """Ask for one batch's memories (one retry); None and the reason when it falls back."""
+    messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, user_name))
+    reason = "no attempt"
+    for _attempt in range(2):
+        prompt_tokens = sum(estimate_tokens(str(m["content"])) for m in messages)
+        if not budget.allows(prompt_tokens + min(reply_tokens, 256)):
+            return None, "LLM budget exhausted"
+        request = LLMRequest(
+            messages, min(reply_tokens, budget.tokens_left - prompt_tokens), _FORMAT
+        )
+        completion = yield request
+        budget.spend(request, completion)
+        if completion is None:
+            return None, "LLM call failed"
+        try:
+            items = parse_reply(completion.text)
+        except ReplyError as exc:
+            reason = f"invalid reply: {exc}"
+            messages = _retry_messages(request, completion.text, exc)
+            continue
+        return [_candidate(item, batch, user_name) for item in items], ""
+    return None, reason
+
+
+def _batches(messages: Sequence[Message], size: int, max_chars: int) -> Iterator[list[Message]]:
+    batch: list[Message] = []
+    chars = 0
+    for message in messages:
+        length = min(len(message.text), _MESSAGE_CHARS)
+        if batch and (len(batch) >= size or chars + length > max_chars):
+            yield batch
+            batch, chars = [], 0
+        batch.append(message)
+        chars += length
+    if batch:
+        yield batch
+
+
+def extraction_flow(
+    messages: Sequence[Message],
+    *,
+    budget: ExtractionBudget,
+    user_name: str | None = None,
+    fact_roles: Collection[str] = ("user",),
+    batch_size: int = 20,
+    batch_chars: int = 12000,
+    reply_tokens: int = 1024,
+) -> LLMFlow[ExtractionResult]:
+    """The extraction as a flow (see `engram.memory.llm_flow`); drive it sync or async.
+
+    Args:
+        messages: The new messages, oldest first.
+        budget: The LLM calls and tokens it may spend (decremented).
+        user_name: The user's name (facts about them get no `subject`).
+        fact_roles: The roles whose turns are sent to the model for facts.
+        batch_size: At most this many messages per call.
+        batch_chars: At most about this many characters of messages per call.
+        reply_tokens: `max_tokens` of each call.
+
+    Returns:
+        The episodes of every turn, plus facts per batch from the model or from the rules.
+    """
+    rules = extract(messages, user_name=user_name, fact_roles=fact_roles)
+    candidates = [candidate for candidate in rules if candidate.kind == "episode"]
+    eligible = [m for m in messages if m.role in fact_roles and m.text.strip()]
+    fallbacks: list[str] = []
+    llm_batches = 0
+    for batch in _batches(eligible, batch_size, batch_chars):
+        found, reason = yield from _batch_flow(batch, budget, user_name, reply_tokens)
+        if found is None:
+            ids = {message.id for message in batch}
+            found = [c for c in rules if c.kind != "episode" and ids & set(c.source_ids)]
+            fallbacks.append(reason)
+            logger.warning(
+                "LLM extraction fell back to the rules for %d messages: %s", len(batch), reason
+            )
+        else:
+            llm_batches += 1
+        candidates.extend(found)
+    position = {message.id: index for index, message in enumerate(messages)}
+    candidates.sort(key=lambda c: (position.get(c.source_ids[0], 0), c.kind != "episode"))
+    return ExtractionResult(tuple(candidates), llm_batches, tuple(fallbacks))
+
+
+class LLMExtractor:
+    """Extraction by a chat model, within a per-call budget, with the rules as a safety net.
+
+    Args:
+        model: The chat model (any `ChatModelProtocol`, e.g. `OpenAIChatModel`).
+        max_calls: Default budget: LLM calls per `extract` call.
+        max_tokens: Default budget: tokens per `extract` call (prompts and replies).
+        batch_size: Messages per LLM call.
+        reply_tokens: `max_tokens` of each call.
+    """
+
+    def __init__(
+        self,
+        model: ChatModelProtocol,
+        *,
+        max_calls: int = 4,
+        max_tokens: int = 16000,
+        batch_size: int = 20,
+        reply_tokens: int = 1024,
+    ) -> None:
+        self.model = model
+        self.max_calls = max_calls
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.reply_tokens = reply_tokens
+
+    def flow(
+        self,
+        messages: Sequence[Message],
+        *,
+        user_name: str | None = None,
+        fact_roles: Collection[str] = ("user",),
+        budget: ExtractionBudget | None = None,
+    ) -> LLMFlow[ExtractionResult]:
+        """The extraction flow with this extractor's settings (a new budget unless given)."""
+        return extraction_flow(
+            messages,
+            budget=budget or ExtractionBudget(self.max_calls, self.max_tokens),
+            user_name=user_name,
+            fact_roles=fact_roles,
+            batch_size=self.batch_size,
+            reply_tokens=self.reply_tokens,
+        )
+
+    def extract(
+        self,
+        messages: Sequence[Message],
+        *,
+        user_name: str | None = None,
+        fact_roles: Collection[str] = ("user",),
+        budget: ExtractionBudget | None = None,
+    ) -> ExtractionResult:
+        """Extract candidates from `messages`; never raises on a bad model or reply.
+
+        Args:
+            messages: The new messages, oldest first.
+            user_name: The user's name.
+            fact_roles: The roles whose turns yield facts.
+            budget: A budget to spend from (shared with revision); default: a new one of
+                `max_calls`/`max_tokens`.
+
+        Returns:
+            The candidates and how each batch was handled.
+        """
+        flow = self.flow(messages, user_name=user_name, fact_roles=fact_roles, budget=budget)
+        return drive(flow, self.model)
+
+    async def aextract(
+        self,
+        messages: Sequence[Message],
+        *,
+        user_name: str | None = None,
+        fact_roles: Collection[str] = ("user",),
+        budget: ExtractionBudget | None = None,
+    ) -> ExtractionResult:
+        """Async twin of `extract`."""
+        flow = self.flow(messages, user_name=user_name, fact_roles=fact_roles, budget=budget)
+        return await adrive(flow, self.model)

@@ -1,0 +1,124 @@
+"""User profiles: the current value of each attribute, kept up to date from memories.
+
+`update_profile(profile, memories)` folds memories into a `UserProfile`: for each attribute
+(`name`, `diet`, `home_city`, `employer`, `partner`, `preference:sushi`, ...) the value of the
+latest current memory about the user, with that memory's id as its source. A field whose source
+memory was superseded without a replacement is dropped, and so is a field whose latest value is
+`none` ("I quit my job" -> no employer). A field edited by hand (its source is not a memory
+given here) changes only when a memory recorded after the profile's last update says so.
+
+Example:
+    ```python
+    profile = update_profile(None, memories, user_id="u1", names=["Ana"])
+    profile.fields["home_city"], profile.sources["home_city"]     # "Lisbon", "<memory id>"
+    ```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from engram.memory.candidates import NO_VALUE
+from engram.memory.entities import fold
+from engram.types._conversation import DEFAULT_TENANT
+from engram.types._memory import Memory, UserProfile
+from engram.types._time import utcnow
+
+__all__ = ["profile_value", "update_profile"]
+
+_PROFILE_KINDS = frozenset(("profile", "preference", "fact"))
+
+
+def profile_value(memory: Memory) -> str:
+    """The value a memory gives its attribute: `metadata["value"]`, else its text."""
+    value = memory.metadata.get("value")
+    return str(value) if value is not None else memory.text
+
+
+def _about_user(memory: Memory, names: Collection[str]) -> bool:
+    subject = memory.metadata.get("subject")
+    return subject is None or fold(str(subject)) in names
+
+
+def _said_at(memory: Memory) -> datetime:
+    return memory.valid_from or memory.recorded_at
+
+
+def _latest_current(memories: Iterable[Memory]) -> dict[str, Memory]:
+    latest: dict[str, Memory] = {}
+    for memory in memories:
+        if memory.attribute is None or memory.superseded_at or memory.valid_to:
+            continue
+        best = latest.get(memory.attribute)
+        if best is None or (_said_at(memory), memory.recorded_at) >= (
+            _said_at(best),
+            best.recorded_at,
+        ):
+            latest[memory.attribute] = memory
+    return latest
+
+
+def update_profile(
+    profile: UserProfile | None,
+    memories: Iterable[Memory],
+    *,
+    user_id: str | None = None,
+    tenant: str = DEFAULT_TENANT,
+    names: Collection[str] = (),
+    now: datetime | None = None,
+) -> UserProfile:
+    """`profile` updated with `memories` (a new profile if None).
+
+    Args:
+        profile: The stored profile, or None.
+        memories: The user's memories (new and changed ones suffice; all of them rebuild it).
+        user_id: The user, for a new profile (default: the first memory's user).
+        tenant: The tenant, for a new profile.
+        names: Other names of the user: memories whose `subject` is one of them count as about
+            the user (memories with no subject always do).
+        now: The profile's new `updated_at`.
+
+    Returns:
+        The updated profile.
+    """
+    items = list(memories)
+    base = profile or UserProfile(
+        user_id=user_id or next((m.user_id for m in items if m.user_id), "") or "",
+        tenant=tenant,
+    )
+    folded = {fold(name) for name in names}
+    about = [m for m in items if m.kind in _PROFILE_KINDS and _about_user(m, folded)]
+    fields, sources = dict(base.fields), dict(base.sources)
+    given = {memory.id: memory for memory in about}
+    for attribute, source in list(sources.items()):
+        old = given.get(source)
+        if old is not None and (old.superseded_at or old.valid_to):
+            fields.pop(attribute, None)
+            sources.pop(attribute)
+    for attribute, memory in _latest_current(about).items():
+        hand_edited = attribute in fields and sources.get(attribute) not in given
+        if hand_edited and profile is not None and memory.recorded_at <= profile.updated_at:
+            continue
+        value = profile_value(memory)
+        if value.strip().lower() == NO_VALUE:
+            fields.pop(attribute, None)
+            sources.pop(attribute, None)
+        else:
+            fields[attribute], sources[attribute] = value, memory.id
+    return UserProfile(
+        user_id=base.user_id,
+        tenant=base.tenant,
+        fields=fields,
+        sources=sources,
+        last_interaction_at=_last_interaction(base.last_interaction_at, items),
+        updated_at=now or utcnow(),
+    )
+
+
+def _last_interaction(previous: datetime | None, memories: Iterable[Memory]) -> datetime | None:
+    """The latest time the user spoke: episodes' `valid_from` (when they were said)."""
+    moments = [m.valid_from for m in memories if m.kind == "episode" and m.valid_from]
+    if previous is not None:
+        moments.append(previous)
+    return max(moments, default=None)

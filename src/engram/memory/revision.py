@@ -1,0 +1,449 @@
+"""Belief revision: what a new memory does to the similar ones already stored.
+
+`decide(new, similar, now=...)` is the cheap, non-LLM pass. Given the new memory (built from a
+candidate with `Candidate.to_memory()`) and the current memories most similar to it (with their
+cosine similarity), it returns a `Decision`:
+
+- `noop` (duplicate: same slot value, equal text, or cosine >= 0.92): nothing new is stored;
+  the existing memory gets the new provenance appended.
+- `update` (refinement: the same slot with a value that extends the old one, or a close memory
+  whose key terms the new text contains and extends): the existing memory is rewritten in
+  place; its history keeps the old text.
+- `supersede` (contradiction: the same single-valued slot with another value, or a negation
+  such as "no longer", "not anymore", "moved from X to Y" against a matching memory): the new
+  memory is added and the old one gets `valid_to` (the new one's `valid_from`, else now),
+  `superseded_at` and `superseded_by`. Nothing is deleted, so "as of" queries still find it.
+- `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
+  with no slot signal, the decision is `add` with `ambiguous_with` set, and
+  `decision_flow()` asks the LLM (one tiny JSON prompt, within the budget) to settle it.
+
+Episodes are only compared with episodes (a re-ingested message is a duplicate), never revised
+against facts: they record what was said, when. Decisions are pure: the caller persists
+`inserts`, `updates` and `changes`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from json_repair import repair_json
+
+from engram.memory.entities import fold
+from engram.memory.llm_flow import ExtractionBudget, LLMFlow, LLMRequest, estimate_tokens
+from engram.types._memory import Memory, MemoryChange
+
+__all__ = [
+    "Decision",
+    "RevisionAction",
+    "RevisionPolicy",
+    "decide",
+    "decision_flow",
+    "key_terms",
+    "resolve_ambiguous",
+]
+
+RevisionAction = Literal["add", "noop", "update", "supersede"]
+Verdict = Literal["same", "refines", "contradicts", "unrelated"]
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_STOPWORDS = frozenset(
+    """a an the and or but of to in on at for with from by as is are was were be been being am
+    has have had do does did not no never very so too also just really still now then than
+    that this these those it its it's they them their theirs he she his her him i me my we us
+    our you your user user's about into over some any all more most much many one would could
+    should will can may might must there here what which who whom when where why how
+    longer anymore more again used""".split()
+)
+_NEGATING_WORDS = frozenset(
+    "no not never none non longer anymore quit stopped former ex don't doesn't isn't".split()
+)
+_NEGATION = re.compile(
+    r"\b(?:no\s+longer|not\s+any\s?more|n't\s+\w+(?:\s+\w+)?\s+any\s?more|stopped|quit|"
+    r"gave\s+up|moved\s+(?:away\s+)?from|used\s+to|ex-|former(?:ly)?|broke\s+up\s+with|"
+    r"divorced|left)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionPolicy:
+    """The cosine thresholds of the cheap pass (tuned for MiniLM-class sentence embeddings)."""
+
+    duplicate: float = 0.92
+    """At or above: the same memory (no-op, provenance appended)."""
+    related: float = 0.80
+    """From here up to `duplicate`: a refinement if the key terms say so, else ambiguous."""
+    negation: float = 0.55
+    """A negation supersedes a memory this similar (or one containing the negated terms)."""
+
+
+DEFAULT_POLICY = RevisionPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to write for one new memory. Pure: the caller persists it."""
+
+    action: RevisionAction
+    memory: Memory
+    """The memory that now holds the information: the new one (add, supersede) or the
+    existing one it was folded into (noop, update), after the change."""
+    inserts: tuple[Memory, ...] = ()
+    """Memories to insert."""
+    updates: tuple[Memory, ...] = ()
+    """Existing memories to rewrite (same id)."""
+    changes: tuple[MemoryChange, ...] = ()
+    """Audit entries to append."""
+    target: Memory | None = None
+    """The existing memory involved, as it was before the decision."""
+    reason: str = ""
+    ambiguous_with: Memory | None = None
+    """For an `add` in the grey zone: the memory an LLM should compare it with."""
+
+
+def key_terms(text: str) -> frozenset[str]:
+    """The content words of `text` (lower case, no stop words, no negation words)."""
+    words = _WORD.findall(fold(text))
+    return frozenset(word.removesuffix("'s") for word in words if word not in _STOPWORDS)
+
+
+def _subject(memory: Memory) -> str | None:
+    subject = memory.metadata.get("subject")
+    return fold(subject) if isinstance(subject, str) else None
+
+
+def _value(memory: Memory) -> str:
+    value = memory.metadata.get("value")
+    return fold(str(value)) if value is not None else fold(memory.text)
+
+
+def _union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    if first is None or second is None:
+        return first or second
+    return min(first, second)
+
+
+def _change(memory: Memory, action: Any, now: datetime, reason: str, **fields: Any) -> MemoryChange:
+    return MemoryChange(
+        memory_id=memory.id, action=action, reason=reason, tenant=memory.tenant, at=now, **fields
+    )
+
+
+def _added(new: Memory, now: datetime, reason: str, related: Memory | None = None) -> Decision:
+    change = _change(
+        new,
+        "add",
+        now,
+        reason,
+        new_text=new.text,
+        source_ids=new.source_ids,
+        related_id=related.id if related else None,
+    )
+    return Decision("add", new, inserts=(new,), changes=(change,), target=related, reason=reason)
+
+
+def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
+    """No-op: `old` already says it; append the new provenance (if any is new)."""
+    sources = _union(old.source_ids, new.source_ids)
+    valid_from = _earliest(old.valid_from, new.valid_from)
+    adopt_slot = old.attribute is None and new.attribute is not None
+    if sources == old.source_ids and valid_from == old.valid_from and not adopt_slot:
+        return Decision("noop", old, target=old, reason=reason)
+    kept = replace(
+        old,
+        source_ids=sources,
+        valid_from=valid_from,
+        updated_at=now,
+        entity_ids=_union(old.entity_ids, new.entity_ids),
+        attribute=old.attribute or new.attribute,
+        metadata={**new.metadata, **old.metadata} if adopt_slot else old.metadata,
+    )
+    change = _change(
+        old,
+        "update",
+        now,
+        f"{reason}; provenance appended",
+        old_text=old.text,
+        new_text=old.text,
+        source_ids=new.source_ids,
+        related_id=new.id,
+    )
+    return Decision("noop", kept, updates=(kept,), changes=(change,), target=old, reason=reason)
+
+
+def _refine(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
+    """Update: rewrite `old` in place with the more precise text of `new`."""
+    kept = replace(
+        old,
+        text=new.text,
+        attribute=new.attribute or old.attribute,
+        metadata={**old.metadata, **new.metadata},
+        importance=max(old.importance, new.importance),
+        source_ids=_union(old.source_ids, new.source_ids),
+        entity_ids=_union(old.entity_ids, new.entity_ids),
+        valid_from=old.valid_from or new.valid_from,
+        updated_at=now,
+    )
+    change = _change(
+        old,
+        "update",
+        now,
+        reason,
+        old_text=old.text,
+        new_text=new.text,
+        source_ids=new.source_ids,
+        related_id=new.id,
+    )
+    return Decision("update", kept, updates=(kept,), changes=(change,), target=old, reason=reason)
+
+
+def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:
+    end = new.valid_from or now
+    if old.valid_from is not None and end < old.valid_from:
+        end = old.valid_from
+    retired = replace(old, valid_to=end, superseded_at=now, superseded_by=new.id, updated_at=now)
+    change = _change(
+        old,
+        "supersede",
+        now,
+        f"contradicted by {new.id}: {reason}",
+        old_text=old.text,
+        new_text=new.text,
+        related_id=new.id,
+        source_ids=new.source_ids,
+    )
+    return retired, change
+
+
+def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) -> Decision:
+    """Contradiction: add `new`, retire `olds` (or file `new` as history if it is older)."""
+    newest = max(olds, key=lambda m: m.valid_from or m.recorded_at)
+    if new.valid_from and newest.valid_from and new.valid_from < newest.valid_from:
+        # We learn an older value after the current one: it is history from the start.
+        past = replace(new, valid_to=newest.valid_from, superseded_at=now, superseded_by=newest.id)
+        return _added(past, now, f"{reason}; older than the current value", newest)
+    retired: list[Memory] = []
+    changes: list[MemoryChange] = []
+    for old in olds:
+        memory, change = _retire(old, new, now, reason)
+        retired.append(memory)
+        changes.append(change)
+    added = _change(
+        new, "add", now, reason, new_text=new.text, source_ids=new.source_ids, related_id=newest.id
+    )
+    return Decision(
+        "supersede",
+        new,
+        inserts=(new,),
+        updates=tuple(retired),
+        changes=(added, *changes),
+        target=newest,
+        reason=reason,
+    )
+
+
+def _extends(new_value: str, old_value: str) -> bool:
+    """True if `new_value` keeps every word of `old_value` and adds some ("Lisbon, Portugal"),
+    none of them a negation ("not allergic" does not extend "allergic")."""
+    old_words, new_words = set(_WORD.findall(old_value)), set(_WORD.findall(new_value))
+    added = new_words - old_words
+    return bool(old_words) and old_words < new_words and not added & _NEGATING_WORDS
+
+
+def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Decision:
+    value = _value(new)
+    for old in holders:
+        if _value(old) == value:
+            return _duplicate(new, old, now, f"same {new.attribute}")
+    for old in holders:
+        if _extends(value, _value(old)):
+            return _refine(new, old, now, f"{new.attribute} refined")
+    return _supersede(new, holders, now, f"new {new.attribute}")
+
+
+def _is_negation(memory: Memory) -> bool:
+    return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
+
+
+def _negation_target(
+    new: Memory, pool: Sequence[tuple[Memory, float]], policy: RevisionPolicy
+) -> Memory | None:
+    """The memory a negation ("no longer X") retires, if one matches."""
+    negated = new.metadata.get("negates")
+    terms = key_terms(str(negated)) if negated else key_terms(new.text)
+    for old, cosine in pool:  # best first
+        if _is_negation(old) or not terms:
+            continue
+        old_terms = key_terms(old.text)
+        if negated and terms <= old_terms:
+            return old
+        overlap = len(terms & old_terms) / max(1, len(old_terms))
+        if cosine >= policy.negation and overlap >= 0.5:
+            return old
+    return None
+
+
+def _episode_decision(new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime) -> Decision:
+    sources = set(new.source_ids)
+    for old, _cosine in pool:
+        said_again = fold(old.text) == fold(new.text) and old.valid_from == new.valid_from
+        if sources & set(old.source_ids) or said_again:
+            return _duplicate(new, old, now, "same episode")
+    return _added(new, now, "new episode")
+
+
+def _comparable(new: Memory, old: Memory) -> bool:
+    same_scope = (old.tenant, old.user_id, old.agent_id) == (new.tenant, new.user_id, new.agent_id)
+    episodes = (old.kind == "episode") == (new.kind == "episode")
+    return same_scope and episodes and old.id != new.id and old.superseded_at is None
+
+
+def decide(
+    new: Memory,
+    similar: Sequence[tuple[Memory, float]],
+    *,
+    now: datetime,
+    policy: RevisionPolicy = DEFAULT_POLICY,
+) -> Decision:
+    """The cheap, non-LLM revision decision for `new`.
+
+    Args:
+        new: The new memory (e.g. `candidate.to_memory(user_id=...)`).
+        similar: Existing memories with their cosine similarity to `new`. Include every current
+            memory of the same scope with the same `attribute` (cosine 0 if unknown): slot
+            conflicts do not depend on wording. Superseded memories and other scopes are ignored.
+        now: The record time of the change.
+        policy: The thresholds.
+
+    Returns:
+        The decision: action, memories to insert and update, audit entries.
+    """
+    pool = sorted(((m, s) for m, s in similar if _comparable(new, m)), key=lambda pair: -pair[1])
+    if new.kind == "episode":
+        return _episode_decision(new, pool, now)
+    if new.attribute:
+        holders = [
+            m
+            for m, _ in pool
+            if m.attribute == new.attribute and _subject(m) == _subject(new) and m.valid_to is None
+        ]
+        if holders:
+            return _slot_decision(new, holders, now)
+    text = fold(new.text)
+    for old, _cosine in pool:
+        if fold(old.text) == text:
+            return _duplicate(new, old, now, "same text")
+    if _is_negation(new):
+        target = _negation_target(new, pool, policy)
+        if target is not None:
+            return _supersede(new, [target], now, "negated")
+    return _by_similarity(new, pool, now, policy)
+
+
+def _by_similarity(
+    new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime, policy: RevisionPolicy
+) -> Decision:
+    if not pool or pool[0][1] < policy.related:
+        return _added(new, now, "new")
+    best, cosine = pool[0]
+    if _subject(best) != _subject(new):
+        return _added(new, now, "about someone else")
+    if best.attribute and new.attribute and best.attribute != new.attribute:
+        return _added(new, now, f"another slot than {best.attribute}")
+    if cosine >= policy.duplicate:
+        return _duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
+    new_terms, old_terms = key_terms(new.text), key_terms(best.text)
+    if old_terms and old_terms < new_terms:
+        return _refine(new, best, now, f"refinement (cosine {cosine:.2f})")
+    decision = _added(new, now, f"related (cosine {cosine:.2f}); ambiguous", best)
+    return replace(decision, ambiguous_with=best)
+
+
+def resolve_ambiguous(decision: Decision, verdict: str, *, now: datetime) -> Decision:
+    """Settle an ambiguous `add` with a verdict: same, refines, contradicts or unrelated.
+
+    Args:
+        decision: A decision whose `ambiguous_with` is set.
+        verdict: The LLM's verdict (anything else counts as `unrelated`).
+        now: The record time of the change.
+
+    Returns:
+        The settled decision (a plain `add` for `unrelated`).
+    """
+    old = decision.ambiguous_with
+    if old is None:
+        return decision
+    new = decision.memory
+    if verdict == "same":
+        return _duplicate(new, old, now, "same meaning (LLM)")
+    if verdict == "refines":
+        return _refine(new, old, now, "refinement (LLM)")
+    if verdict == "contradicts":
+        return _supersede(new, [old], now, "contradiction (LLM)")
+    return _added(new, now, "unrelated (LLM)", old)
+
+
+_VERDICT_PROMPT = """\
+Compare two statements about the same person. Reply with JSON only: {{"relation": R}} where R \
+is "same" (same meaning), "refines" (the new one adds detail to the old one), "contradicts" \
+(the new one makes the old one no longer true) or "unrelated".
+Old ({old_date}): {old}
+New ({new_date}): {new}"""
+_VERDICTS: frozenset[str] = frozenset(("same", "refines", "contradicts", "unrelated"))
+
+
+def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
+    def day(memory: Memory) -> str:
+        moment = memory.valid_from or memory.recorded_at
+        return moment.date().isoformat()
+
+    content = _VERDICT_PROMPT.format(
+        old=old.text, new=new.text, old_date=day(old), new_date=day(new)
+    )
+    return LLMRequest(({"role": "user", "content": content},), 24, {"type": "json_object"})
+
+
+def parse_verdict(text: str) -> str:
+    """The verdict in a model's reply (JSON or a bare word); `unrelated` if unreadable."""
+    try:
+        data = repair_json(text or "", return_objects=True)
+    except Exception:  # a third-party parser on untrusted text: unreadable = unrelated
+        data = None
+    found = data.get("relation") if isinstance(data, Mapping) else data
+    word = str(found or text or "").strip().lower()
+    return next((verdict for verdict in _VERDICTS if verdict in word), "unrelated")
+
+
+def decision_flow(
+    new: Memory,
+    similar: Sequence[tuple[Memory, float]],
+    *,
+    now: datetime,
+    budget: ExtractionBudget | None = None,
+    policy: RevisionPolicy = DEFAULT_POLICY,
+) -> LLMFlow[Decision]:
+    """`decide()`, then one LLM question for an ambiguous case if `budget` allows it.
+
+    Drive it with `engram.memory.llm_flow.drive(flow, model)` or `adrive`; without a budget
+    (or once it is spent, or if the call fails) ambiguous cases are added as new.
+    """
+    decision = decide(new, similar, now=now, policy=policy)
+    if decision.ambiguous_with is None or budget is None:
+        return decision
+    request = _verdict_request(decision.ambiguous_with, new)
+    prompt = estimate_tokens(str(request.messages[0]["content"]))
+    if not budget.allows(prompt + request.max_tokens):
+        return decision
+    completion = yield request
+    budget.spend(request, completion)
+    if completion is None:
+        return decision
+    return resolve_ambiguous(decision, parse_verdict(completion.text), now=now)

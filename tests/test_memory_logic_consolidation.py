@@ -1,0 +1,179 @@
+"""Consolidation (near-duplicate clusters, merges, bloat), forgetting policies and decay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram._exceptions import InvalidInputError
+from engram.memory import (
+    ForgettingPolicy,
+    bloat,
+    decay,
+    find_near_duplicates,
+    merge_cluster,
+    plan_consolidation,
+    plan_forgetting,
+)
+from engram.types._memory import Memory
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def vectors_for(groups: list[int], dim: int = 16, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+    """One vector per item; items of the same group are near-identical (cosine ~0.999)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(groups) + 1, dim))
+    return np.stack([centres[g] + noise * rng.normal(size=dim) for g in groups])
+
+
+def mem(text: str, **fields: object) -> Memory:
+    fields.setdefault("user_id", "u1")
+    fields.setdefault("source_ids", (f"src-{text}",))
+    return Memory(text=text, **fields)  # type: ignore[arg-type]
+
+
+def test_near_duplicates_cluster_within_a_user_and_kind() -> None:
+    memories = [
+        mem("Ana is vegetarian"),
+        mem("Ana is a vegetarian"),
+        mem("Ana likes jazz"),
+        mem("Ana is vegetarian", user_id="u2"),  # same vector, other user
+        mem("I'm vegetarian", kind="episode"),  # same vector, an episode
+        mem("Ana was vegetarian", superseded_at=NOW),  # history is not consolidated
+    ]
+    vectors = vectors_for([0, 0, 1, 0, 0, 0])
+    clusters = find_near_duplicates(memories, vectors, threshold=0.95)
+    assert [[m.text for m in c] for c in clusters] == [["Ana is vegetarian", "Ana is a vegetarian"]]
+
+
+def test_slot_rivals_never_merge() -> None:
+    berlin = mem("Ana lives in Berlin", attribute="home_city", metadata={"value": "Berlin"})
+    lisbon = mem("Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"})
+    assert find_near_duplicates([berlin, lisbon], vectors_for([0, 0]), 0.9) == []
+
+
+def test_merge_keeps_all_provenance_and_the_best_anchor() -> None:
+    old = mem(
+        "Ana is vegetarian",
+        importance=0.6,
+        access_count=2,
+        valid_from=NOW,
+        created_at=NOW - timedelta(days=9),
+        entity_ids=("e1",),
+    )
+    pinned = mem(
+        "Ana is a strict vegetarian",
+        pinned=True,
+        importance=0.4,
+        access_count=1,
+        created_at=NOW - timedelta(days=1),
+        entity_ids=("e2",),
+    )
+    merge = merge_cluster([old, pinned], now=NOW)
+    kept = merge.kept
+    assert kept.id == pinned.id and kept.pinned
+    assert kept.text == "Ana is a strict vegetarian"
+    assert kept.source_ids == (*old.source_ids, *pinned.source_ids)
+    assert kept.entity_ids == ("e1", "e2")
+    assert (kept.importance, kept.access_count, kept.valid_from) == (0.6, 3, NOW)
+    assert [m.id for m in merge.removed] == [old.id]
+    assert kept.metadata["merged_from"] == [old.id]
+    assert {(c.memory_id, c.action) for c in merge.changes} == {
+        (pinned.id, "merge"),
+        (old.id, "merge"),
+    }
+
+
+def test_merging_nothing_is_an_error() -> None:
+    with pytest.raises(InvalidInputError):
+        merge_cluster([])
+    with pytest.raises(InvalidInputError):
+        find_near_duplicates([mem("a")], np.zeros((2, 4)))
+
+
+def test_plan_consolidation_and_bloat() -> None:
+    memories = [mem(f"fact {i}") for i in range(6)]
+    vectors = vectors_for([0, 0, 0, 1, 2, 2])
+    assert bloat(memories, vectors, 0.95) == pytest.approx(3 / 6)
+    plan = plan_consolidation(memories, vectors, 0.95, now=NOW)
+    assert len(plan.merges) == 2 and len(plan.deletes) == 3
+    survivors = [m for m in memories if m.id not in plan.deletes]
+    assert bloat(survivors, vectors[[memories.index(m) for m in survivors]], 0.95) == 0.0
+    assert bloat([], np.zeros((0, 4))) == 0.0
+
+
+def test_blockwise_search_finds_pairs_across_blocks() -> None:
+    groups = list(range(700)) + [5, 699]  # duplicates of items 5 and 699 at the far end
+    memories = [mem(f"m{i}") for i in range(len(groups))]
+    clusters = find_near_duplicates(memories, vectors_for(groups, dim=32), 0.95)
+    assert sorted(sorted(m.text for m in c) for c in clusters) == [
+        ["m5", "m700"],
+        ["m699", "m701"],
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(groups=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=30))
+def test_merging_clusters_keeps_the_union_of_provenance(groups: list[int]) -> None:
+    memories = [mem(f"m{i}", source_ids=(f"s{i}", "shared")) for i in range(len(groups))]
+    plan = plan_consolidation(memories, vectors_for(groups), 0.95, now=NOW)
+    survivors = {m.id: m for m in memories if m.id not in plan.deletes}
+    survivors.update({m.id: m for m in plan.updates})
+    assert len(survivors) == len(set(groups))
+    assert {s for m in survivors.values() for s in m.source_ids} == {
+        s for m in memories for s in m.source_ids
+    }
+
+
+def test_decay_halves_every_half_life() -> None:
+    memory = mem("x", recorded_at=NOW - timedelta(days=30))
+    assert decay(memory, NOW, timedelta(days=30)) == pytest.approx(0.5)
+    touched = mem("x", recorded_at=NOW - timedelta(days=90), last_accessed_at=NOW)
+    assert decay(touched, NOW, timedelta(days=30)) == 1.0
+    assert (
+        decay(mem("x", pinned=True, recorded_at=NOW - timedelta(days=900)), NOW, timedelta(days=1))
+        == 1.0
+    )
+    with pytest.raises(InvalidInputError):
+        decay(memory, NOW, timedelta(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(days=st.floats(min_value=-1e4, max_value=1e5), half=st.integers(min_value=1, max_value=999))
+def test_decay_is_in_unit_interval(days: float, half: int) -> None:
+    value = decay(mem("x", recorded_at=NOW - timedelta(days=days)), NOW, timedelta(days=half))
+    assert 0.0 <= value <= 1.0
+
+
+def test_age_and_inactivity_policies_spare_pinned_and_used_memories() -> None:
+    old = mem("old", recorded_at=NOW - timedelta(days=400))
+    pinned = mem("pinned", recorded_at=NOW - timedelta(days=400), pinned=True)
+    popular = mem("popular", recorded_at=NOW - timedelta(days=400), access_count=5)
+    idle = mem("idle", recorded_at=NOW - timedelta(days=100))
+    fresh = mem("fresh", recorded_at=NOW - timedelta(days=100), last_accessed_at=NOW)
+    policy = ForgettingPolicy(
+        max_age=timedelta(days=365), max_idle=timedelta(days=90), min_access=3
+    )
+    forgotten = plan_forgetting([old, pinned, popular, idle, fresh], policy, NOW)
+    assert forgotten == [(old.id, "policy: max_age"), (idle.id, "policy: max_idle")]
+    unpinned = plan_forgetting(
+        [pinned], ForgettingPolicy(max_age=timedelta(1), keep_pinned=False), NOW
+    )
+    assert unpinned == [(pinned.id, "policy: max_age")]
+
+
+def test_per_user_cap_drops_history_then_the_least_valuable() -> None:
+    history = mem("history", superseded_at=NOW, importance=0.9, recorded_at=NOW)
+    weak = mem("weak", importance=0.1, recorded_at=NOW)
+    strong = mem("strong", importance=0.9, recorded_at=NOW)
+    pinned = mem("pinned", importance=0.0, pinned=True, recorded_at=NOW)
+    other_user = mem("other", user_id="u2", importance=0.0, recorded_at=NOW)
+    policy = ForgettingPolicy(max_per_user=2)
+    forgotten = plan_forgetting([history, weak, strong, pinned, other_user], policy, NOW)
+    assert forgotten == [(history.id, "policy: max_per_user"), (weak.id, "policy: max_per_user")]
+    assert plan_forgetting([weak, strong], ForgettingPolicy(), NOW) == []

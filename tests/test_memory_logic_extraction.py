@@ -1,0 +1,266 @@
+"""The deterministic extractor: an episode per turn, first-person facts, slots, never raises."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram.memory import NO_VALUE, Candidate, extract
+from engram.types import Message
+
+WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo_dev.json"
+
+
+def said(*texts: str, role: str = "user", name: str | None = "Ana") -> list[Message]:
+    return [Message(role=role, content=text, name=name, created_at=WHEN) for text in texts]  # type: ignore[arg-type]
+
+
+def facts(*texts: str, user_name: str | None = "Ana") -> list[Candidate]:
+    return [c for c in extract(said(*texts), user_name=user_name) if c.kind != "episode"]
+
+
+def only(text: str) -> Candidate:
+    [candidate] = facts(text)
+    return candidate
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "attribute", "value", "fact"),
+    [
+        ("I live in Berlin with my wife.", "profile", "home_city", "Berlin", "Ana lives in Berlin"),
+        (
+            "Yeah, I moved to Lisbon last month.",
+            "profile",
+            "home_city",
+            "Lisbon",
+            "Ana moved to Lisbon",
+        ),
+        ("I'm vegetarian.", "profile", "diet", "vegetarian", "Ana is vegetarian"),
+        (
+            "I'm no longer vegetarian",
+            "profile",
+            "diet",
+            "no longer vegetarian",
+            "Ana is no longer vegetarian",
+        ),
+        (
+            "I work at Acme Inc as an engineer.",
+            "profile",
+            "employer",
+            "Acme Inc",
+            "Ana works at Acme Inc",
+        ),
+        (
+            "I work as a nurse at the local hospital",
+            "profile",
+            "occupation",
+            "a nurse",
+            "Ana works as a nurse",
+        ),
+        (
+            "I quit my job at Google yesterday.",
+            "profile",
+            "employer",
+            NO_VALUE,
+            "Ana quit their job at Google",
+        ),
+        ("My partner Tomás is a chef.", "profile", "partner", "Tomás", "Ana's partner is Tomás"),
+        ("My name is Ana.", "profile", "name", "Ana", "Ana's name is Ana"),
+        ("I'm 34 years old", "profile", "age", "34", "Ana is 34 years old"),
+        ("I'm from Sweden originally.", "profile", "origin", "Sweden", "Ana is from Sweden"),
+        ("I have 2 kids.", "fact", "count:kids", "2", "Ana has 2 kids"),
+        (
+            "I'm allergic to peanuts!",
+            "fact",
+            "allergy:peanuts",
+            "allergic",
+            "Ana is allergic to peanuts",
+        ),
+        (
+            "My favorite color is blue.",
+            "preference",
+            "favorite_color",
+            "blue",
+            "Ana's favorite color is blue",
+        ),
+        ("I hate running.", "preference", "preference:running", "dislikes", "Ana hates running"),
+        (
+            "I don't like sushi anymore.",
+            "preference",
+            "preference:sushi",
+            "dislikes",
+            "Ana doesn't like sushi",
+        ),
+        (
+            "I'm a big fan of jazz.",
+            "preference",
+            "preference:jazz",
+            "likes",
+            "Ana is a big fan of jazz",
+        ),
+        ("My best friend Sarah visited.", "fact", None, None, "Sarah is Ana's best friend"),
+        ("I want to become a counselor.", "fact", None, None, "Ana wants to become a counselor"),
+        ("I no longer eat meat.", "fact", None, None, "Ana no longer eats meat"),
+    ],
+)
+def test_first_person_statements_become_third_person_facts(
+    text: str, kind: str, attribute: str | None, value: str | None, fact: str
+) -> None:
+    candidate = only(text)
+    assert (candidate.kind, candidate.attribute, candidate.value, candidate.text) == (
+        kind,
+        attribute,
+        value,
+        fact,
+    )
+    assert candidate.metadata["extractor"] == "rules"
+
+
+def test_every_turn_is_an_episode_with_its_time_and_provenance() -> None:
+    messages = [
+        *said("I went to a LGBTQ support group yesterday and it was so powerful."),
+        Message(role="assistant", content="That sounds wonderful!", created_at=WHEN),
+        Message(role="system", content="You are helpful.", created_at=WHEN),
+        Message(role="tool", content="{}", tool_call_id="c1", created_at=WHEN),
+        Message(role="user", content="   ", created_at=WHEN),
+    ]
+    episodes = [c for c in extract(messages, user_name="Ana") if c.kind == "episode"]
+    assert [e.text for e in episodes] == [messages[0].text, "That sounds wonderful!"]
+    user, assistant = episodes
+    assert user.source_ids == (messages[0].id,) and user.valid_from == WHEN
+    assert user.metadata["event_date"] == "2023-05-07"  # "yesterday"
+    assert user.metadata["role"] == "user" and user.metadata["speaker"] == "Ana"
+    assert ("Ana", "person") in user.entities
+    assert assistant.importance < user.importance
+
+
+def test_events_are_dated_in_text_and_validity() -> None:
+    event = only("I bought a new car 3 days ago!")
+    assert event.kind == "event"
+    assert event.text == "Ana bought a new car on 5 May 2023"
+    assert event.valid_from is not None and event.valid_from.date() == date(2023, 5, 5)
+
+
+def test_relations_and_entities_come_with_slots() -> None:
+    partner = only("My partner Tomás Almeida works in Porto.")
+    assert ("Tomás Almeida", "person") in partner.entities
+    [relation] = partner.relations
+    assert (relation.subject, relation.relation, relation.object) == (
+        None,
+        "partner_of",
+        "Tomás Almeida",
+    )
+    home = only("I live in Berlin.")
+    assert [(r.relation, r.object, r.object_kind) for r in home.relations] == [
+        ("lives_in", "Berlin", "place")
+    ]
+
+
+def test_moved_from_to_negates_the_old_place() -> None:
+    moved = only("I moved from Berlin to Lisbon in June.")
+    assert (moved.attribute, moved.value) == ("home_city", "Lisbon")
+    assert moved.metadata["negates"] == "Berlin"
+    assert moved.valid_from is not None and moved.valid_from.date() == date(2023, 6, 1)
+
+
+def test_facts_name_the_user_or_another_speaker() -> None:
+    [signed] = facts("I live in Berlin.", user_name=None)
+    assert (signed.text, signed.subject) == ("Ana lives in Berlin", None)
+    nameless = [c for c in extract(said("I live in Berlin.", name=None)) if c.kind != "episode"]
+    assert nameless[0].text == "The user lives in Berlin" and nameless[0].subject is None
+    other = extract(said("I live in Boston.", name="Melanie"), user_name="Caroline")
+    [fact] = [c for c in other if c.kind != "episode"]
+    assert fact.text == "Melanie lives in Boston" and fact.subject == "Melanie"
+
+
+def test_assistant_statements_are_not_user_facts_unless_asked() -> None:
+    messages = said("I live in Paris.", role="assistant", name=None)
+    assert [c.kind for c in extract(messages)] == ["episode"]
+    both = extract(messages, fact_roles=("user", "assistant"))
+    assert [c.kind for c in both] == ["episode", "profile"]
+
+
+def test_chit_chat_yields_no_facts() -> None:
+    assert (
+        facts(
+            "I'd like to know more.", "I like that you asked.", "I have a question.", "Haha me too!"
+        )
+        == []
+    )
+
+
+def test_duplicates_in_one_batch_are_merged_with_united_provenance() -> None:
+    messages = said("I'm vegetarian.", "Like I said, I'm vegetarian.")
+    [fact] = [c for c in extract(messages, user_name="Ana") if c.kind != "episode"]
+    assert fact.source_ids == (messages[0].id, messages[1].id)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.text(max_size=200), max_size=4), name=st.none() | st.text(max_size=10))
+def test_extraction_never_raises_and_keeps_every_turn(texts: list[str], name: str | None) -> None:
+    messages = said(*texts, name=name or None)
+    candidates = extract(messages, user_name=name)
+    episodes = [c for c in candidates if c.kind == "episode"]
+    assert len(episodes) == sum(1 for text in texts if text.split())
+    ids = {m.id for m in messages}
+    assert all(c.source_ids and set(c.source_ids) <= ids for c in candidates)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            "I I'm my me live in moved to from work at as love hate don't no longer anymore "
+            "have 2 a an the Berlin Ana Tomás partner friend allergic vegetarian quit job "
+            "yesterday last week , . ! ? and but".split()
+        ),
+        max_size=20,
+    )
+)
+def test_extraction_survives_first_person_word_salad(words: list[str]) -> None:
+    for candidate in extract(said(" ".join(words))):
+        assert candidate.text.strip()
+        assert 0.0 <= candidate.importance <= 1.0
+
+
+def _locomo_conversations() -> list[tuple[str, list[Message]]]:
+    """(speaker_a, messages) per LoCoMo conversation, every turn a named user message."""
+    found: list[tuple[str, list[Message]]] = []
+    for conversation in json.loads(LOCOMO.read_text(encoding="utf-8")):
+        sessions = conversation["conversation"]
+        messages: list[Message] = []
+        for key, turns in sessions.items():
+            if not (re.fullmatch(r"session_\d+", key) and isinstance(turns, list)):
+                continue
+            when = datetime.strptime(sessions[f"{key}_date_time"], "%I:%M %p on %d %B, %Y")
+            messages.extend(
+                Message(
+                    role="user",
+                    content=turn["text"],
+                    name=turn["speaker"],
+                    created_at=when.replace(tzinfo=UTC),
+                )
+                for turn in turns
+            )
+        found.append((sessions["speaker_a"], messages))
+    return found
+
+
+@pytest.mark.skipif(not LOCOMO.exists(), reason="LoCoMo dev data not available")
+def test_locomo_turns_all_become_episodes_and_facts_keep_speakers_apart() -> None:
+    for speaker_a, messages in _locomo_conversations():
+        candidates = extract(messages, user_name=speaker_a)
+        episodes = [c for c in candidates if c.kind == "episode"]
+        assert len(episodes) == sum(1 for m in messages if m.text.strip())
+        authors = {m.id: m.name for m in messages}
+        for fact in (c for c in candidates if c.kind != "episode"):
+            author = authors[fact.source_ids[0]]
+            assert fact.subject == (None if author == speaker_a else author)
+            assert str(author) in fact.text

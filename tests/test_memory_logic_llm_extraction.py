@@ -1,0 +1,211 @@
+"""LLM extraction: malformed, truncated, prose-wrapped replies never crash and never lose input.
+
+The model is a scripted fake implementing `ChatModelProtocol` (no HTTP involved: the OpenAI
+client has its own tests against a local server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram._exceptions import ProviderUnavailable
+from engram.memory import ExtractionBudget, LLMExtractor, extract
+from engram.providers import Completion
+from engram.types import Message
+
+WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+GOOD = (
+    '{"memories": [{"text": "Ana is vegetarian", "kind": "profile", "attribute": "diet", '
+    '"value": "vegetarian", "subject": "Ana", "importance": 0.8, "confidence": 0.9, '
+    '"sources": [0], "when": null, "entities": []}]}'
+)
+
+
+class ScriptedModel:
+    """A chat model that answers with the scripted replies in turn (an exception is raised)."""
+
+    def __init__(self, *replies: str | Exception) -> None:
+        self.replies = list(replies)
+        self.calls: list[dict[str, Any]] = []
+
+    def complete(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        self.calls.append(
+            {"messages": list(messages), "max_tokens": max_tokens, "format": response_format}
+        )
+        reply = self.replies.pop(0) if self.replies else ""
+        if isinstance(reply, Exception):
+            raise reply
+        return Completion(text=reply, model="scripted", prompt_tokens=100, completion_tokens=50)
+
+    async def acomplete(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        return self.complete(
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            response_format=response_format,
+        )
+
+
+def conversation() -> list[Message]:
+    return [
+        Message(role="user", content="I'm vegetarian, by the way.", name="Ana", created_at=WHEN),
+        Message(role="assistant", content="Noted! Any allergies?", created_at=WHEN),
+        Message(role="user", content="I live in Berlin.", name="Ana", created_at=WHEN),
+    ]
+
+
+def texts(result: Any, kind: str | None = None) -> list[str]:
+    return [c.text for c in result.candidates if kind is None or c.kind == kind]
+
+
+def non_episodes(result: Any) -> list[str]:
+    return [c.text for c in result.candidates if c.kind != "episode"]
+
+
+def test_a_good_reply_gives_the_models_facts_and_keeps_the_episodes() -> None:
+    messages = conversation()
+    model = ScriptedModel(GOOD)
+    result = LLMExtractor(model).extract(messages, user_name="Ana")
+    assert texts(result, "episode") == [m.text for m in messages]
+    [fact] = [c for c in result.candidates if c.kind != "episode"]
+    assert (fact.text, fact.attribute, fact.value, fact.subject) == (
+        "Ana is vegetarian",
+        "diet",
+        "vegetarian",
+        None,
+    )
+    assert fact.source_ids == (messages[0].id,) and fact.metadata["extractor"] == "llm"
+    assert result.llm_batches == 1 and result.fallbacks == ()
+    [call] = model.calls
+    assert call["format"]["type"] == "json_schema"
+    assert "[0] (2023-05-08) Ana: I'm vegetarian" in call["messages"][-1]["content"]
+
+
+MALFORMED = {
+    "fenced with prose": "Sure! Here is the JSON:\n```json\n" + GOOD + "\n```\nHope it helps.",
+    "trailing commas": '{"memories": [{"text": "Ana is vegetarian", "sources": [0,],},],}',
+    "single quotes": "{'memories': [{'text': 'Ana is vegetarian', 'sources': [0]}]}",
+    "truncated": '{"memories": [{"text": "Ana is vegetarian", "sources": [0]}, {"text": "Ana li',
+    "bare list": '[{"text": "Ana is vegetarian", "sources": [0]}]',
+    "list of strings": '["Ana is vegetarian"]',
+    "other key": '{"facts": [{"text": "Ana is vegetarian", "sources": "0"}]}',
+    "single object": '{"text": "Ana is vegetarian", "sources": 0}',
+    "wrong types": (
+        '{"memories": [{"text": "Ana is vegetarian", "kind": "hobby", "importance": "high", '
+        '"confidence": "90%", "sources": ["[0]", "x", 7], "attribute": 12, '
+        '"entities": ["Berlin", {"name": "Acme", "type": "company"}, 3], "when": "yesterday"}]}'
+    ),
+}
+
+
+@pytest.mark.parametrize("reply", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_truncated_and_prose_wrapped_json_never_crashes_nor_loses_input(
+    reply: str,
+) -> None:
+    messages = conversation()
+    result = LLMExtractor(ScriptedModel(reply)).extract(messages, user_name="Ana")
+    assert texts(result, "episode") == [m.text for m in messages]  # the input is all there
+    assert "Ana is vegetarian" in non_episodes(result)
+    for candidate in result.candidates:
+        assert candidate.source_ids and 0.0 <= candidate.importance <= 1.0
+        assert candidate.kind in ("episode", "fact", "preference", "profile", "event")
+
+
+def test_wrong_types_are_coerced() -> None:
+    result = LLMExtractor(ScriptedModel(MALFORMED["wrong types"])).extract(conversation())
+    [fact] = [c for c in result.candidates if c.kind != "episode"]
+    assert (fact.kind, fact.importance, fact.confidence, fact.attribute) == ("fact", 0.8, 0.9, "12")
+    assert [tuple(e) for e in fact.entities] == [("Berlin", "other"), ("Acme", "organisation")]
+    assert fact.valid_from is not None and fact.valid_from.date().isoformat() == "2023-05-07"
+
+
+def test_an_unusable_reply_is_retried_once_with_the_error() -> None:
+    model = ScriptedModel("I'm sorry, I cannot help with that.", GOOD)
+    result = LLMExtractor(model).extract(conversation(), user_name="Ana")
+    assert non_episodes(result) == ["Ana is vegetarian"] and result.llm_batches == 1
+    retry = model.calls[1]["messages"]
+    assert retry[-2] == {"role": "assistant", "content": "I'm sorry, I cannot help with that."}
+    assert "could not be used" in retry[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [("", ""), ("no json at all", "still none"), ('{"memories": [{"text": 5}]}', "x{")],
+    ids=["empty", "prose", "invalid items"],
+)
+def test_two_bad_replies_fall_back_to_the_rules(replies: tuple[str, str]) -> None:
+    messages = conversation()
+    model = ScriptedModel(*replies)
+    result = LLMExtractor(model).extract(messages, user_name="Ana")
+    rules = [c.text for c in extract(messages, user_name="Ana")]
+    assert texts(result) == rules  # episodes and the rules' facts, nothing lost
+    assert len(model.calls) == 2 and result.llm_batches == 0
+    assert result.fallbacks[0].startswith("invalid reply")
+
+
+def test_an_empty_memories_list_is_a_valid_answer() -> None:
+    result = LLMExtractor(ScriptedModel('{"memories": []}')).extract(conversation())
+    assert non_episodes(result) == [] and result.fallbacks == ()
+
+
+def test_a_provider_failure_falls_back_without_retrying() -> None:
+    model = ScriptedModel(ProviderUnavailable("connection refused"))
+    result = LLMExtractor(model).extract(conversation(), user_name="Ana")
+    assert non_episodes(result) == ["Ana is vegetarian", "Ana lives in Berlin"]
+    assert result.fallbacks == ("LLM call failed",) and len(model.calls) == 1
+
+
+def test_the_budget_is_decremented_and_then_the_rules_take_over() -> None:
+    messages = conversation() + conversation()  # two batches of two user turns
+    budget = ExtractionBudget(max_calls=1, max_tokens=10_000)
+    model = ScriptedModel(GOOD, GOOD)
+    result = LLMExtractor(model, batch_size=2).extract(messages, user_name="Ana", budget=budget)
+    assert (budget.calls, budget.tokens, budget.calls_left) == (1, 150, 0)
+    assert len(model.calls) == 1 and result.llm_batches == 1
+    assert result.fallbacks == ("LLM budget exhausted",)
+    assert len(texts(result, "episode")) == len(messages)
+
+
+def test_a_zero_token_budget_never_calls_the_model() -> None:
+    model = ScriptedModel(GOOD)
+    budget = ExtractionBudget(max_calls=5, max_tokens=10)
+    result = LLMExtractor(model).extract(conversation(), budget=budget)
+    assert model.calls == [] and result.llm_batches == 0
+
+
+async def test_async_extraction_matches_sync() -> None:
+    messages = conversation()
+    sync = LLMExtractor(ScriptedModel("garbage", GOOD)).extract(messages, user_name="Ana")
+    both = await LLMExtractor(ScriptedModel("garbage", GOOD)).aextract(messages, user_name="Ana")
+    assert texts(both) == texts(sync)
+    assert (both.llm_batches, both.fallbacks) == (sync.llm_batches, sync.fallbacks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=st.text(max_size=300), second=st.text(max_size=300))
+def test_arbitrary_replies_never_crash_and_keep_every_turn(first: str, second: str) -> None:
+    messages = conversation()
+    result = LLMExtractor(ScriptedModel(first, second)).extract(messages, user_name="Ana")
+    assert texts(result, "episode") == [m.text for m in messages]
+    ids = {m.id for m in messages}
+    assert all(c.source_ids and set(c.source_ids) <= ids for c in result.candidates)

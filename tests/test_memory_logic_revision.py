@@ -1,0 +1,308 @@
+"""Belief revision: duplicates, refinements, contradictions; what is true now and as of a date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram.memory import (
+    Candidate,
+    ExtractionBudget,
+    RevisionPlan,
+    decide,
+    extract,
+    plan_revisions,
+)
+from engram.memory.revision_plan import aplan_revisions
+from engram.providers import Completion
+from engram.types import Message
+from engram.types._memory import Memory
+
+JAN = datetime(2023, 1, 10, 9, 0, tzinfo=UTC)
+JUNE = datetime(2023, 6, 15, 18, 30, tzinfo=UTC)
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def remember(text: str, when: datetime, *, kind: str | None = None) -> list[Memory]:
+    message = Message(role="user", content=text, name="Ana", created_at=when)
+    candidates = [c for c in extract([message], user_name="Ana") if c.kind != "episode"]
+    return [c.to_memory(user_id="u1", now=when) for c in candidates]
+
+
+def memory(text: str, **fields: Any) -> Memory:
+    fields.setdefault("user_id", "u1")
+    fields.setdefault("source_ids", (f"m-{text[:8]}",))
+    return Memory(text=text, **fields)
+
+
+def as_of(memories: Sequence[Memory], moment: datetime) -> list[str]:
+    """The texts valid at `moment` (valid time), whatever was learned later."""
+    return [
+        m.text
+        for m in memories
+        if (m.valid_from is None or m.valid_from <= moment)
+        and (m.valid_to is None or moment < m.valid_to)
+    ]
+
+
+def current(memories: Sequence[Memory]) -> list[str]:
+    return [m.text for m in memories if m.is_current]
+
+
+def apply(store: dict[str, Memory], plan: RevisionPlan) -> None:
+    for written in (*plan.inserts, *plan.updates):
+        store[written.id] = written
+
+
+def test_belief_currency_berlin_then_lisbon() -> None:
+    store: dict[str, Memory] = {}
+    [berlin] = remember("I live in Berlin.", JAN)
+    apply(store, plan_revisions([berlin], [[]], now=JAN))
+    [lisbon] = remember("I moved to Lisbon.", JUNE)
+    similar = [(m, 0.62) for m in store.values()]  # "lives in Berlin" vs "moved to Lisbon"
+    plan = plan_revisions([lisbon], [similar], now=JUNE)
+    apply(store, plan)
+
+    [decision] = plan.decisions
+    assert decision.action == "supersede" and decision.target == berlin
+    old = store[berlin.id]
+    assert old.valid_to == JUNE and old.superseded_at == JUNE
+    assert old.superseded_by == lisbon.id
+    assert current(list(store.values())) == ["Ana moved to Lisbon"]
+    assert as_of(list(store.values()), JAN + timedelta(days=60)) == ["Ana lives in Berlin"]
+    assert as_of(list(store.values()), JUNE + timedelta(days=1)) == ["Ana moved to Lisbon"]
+    assert len(store) == 2  # nothing deleted
+    actions = sorted((c.action, c.memory_id) for c in plan.changes)
+    assert actions == sorted([("add", lisbon.id), ("supersede", berlin.id)])
+
+
+def test_both_statements_in_one_batch_revise_each_other() -> None:
+    berlin, lisbon = remember("I live in Berlin.", JAN)[0], remember("I moved to Lisbon.", JUNE)[0]
+    plan = plan_revisions([berlin, lisbon], [[], []], now=NOW)
+    assert [d.action for d in plan.decisions] == ["add", "supersede"]
+    assert {m.id for m in plan.inserts} == {berlin.id, lisbon.id} and plan.updates == ()
+    final = {m.id: m for m in plan.inserts}
+    assert final[berlin.id].valid_to == JUNE and final[lisbon.id].is_current
+
+
+def test_same_slot_value_is_a_duplicate_with_provenance_appended() -> None:
+    [first] = remember("I'm vegetarian.", JAN)
+    [again] = remember("As I said, I'm a vegetarian!", JUNE)
+    decision = decide(again, [(first, 0.4)], now=NOW)
+    assert decision.action == "noop" and decision.inserts == ()
+    [kept] = decision.updates
+    assert kept.id == first.id and kept.source_ids == first.source_ids + again.source_ids
+    [change] = decision.changes
+    assert change.action == "update" and "provenance appended" in (change.reason or "")
+
+
+def test_reingesting_the_same_message_writes_nothing() -> None:
+    [first] = remember("I'm vegetarian.", JAN)
+    twin = Candidate(
+        text=first.text, attribute="diet", value="vegetarian", source_ids=first.source_ids
+    ).to_memory(user_id="u1")
+    decision = decide(twin, [(first, 1.0)], now=NOW)
+    assert (decision.action, decision.updates, decision.changes) == ("noop", (), ())
+
+
+def test_near_duplicates_by_cosine_are_noops() -> None:
+    old = memory("Ana enjoys long walks on the beach")
+    new = memory("Ana loves long walks on the beach", source_ids=("m2",))
+    assert decide(new, [(old, 0.95)], now=NOW).action == "noop"
+
+
+def test_slot_refinement_updates_in_place() -> None:
+    old = memory("Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"})
+    new = memory(
+        "Ana lives in Lisbon, Portugal",
+        attribute="home_city",
+        metadata={"value": "Lisbon, Portugal"},
+        source_ids=("m2",),
+    )
+    decision = decide(new, [(old, 0.9)], now=NOW)
+    assert decision.action == "update" and decision.inserts == ()
+    [updated] = decision.updates
+    assert (updated.id, updated.text) == (old.id, "Ana lives in Lisbon, Portugal")
+    assert updated.source_ids == (*old.source_ids, "m2")
+    [change] = decision.changes
+    assert (change.old_text, change.new_text) == (old.text, new.text)
+
+
+def test_text_refinement_updates_in_place() -> None:
+    old = memory("Ana likes jazz")
+    new = memory("Ana likes jazz, especially Miles Davis", source_ids=("m2",))
+    decision = decide(new, [(old, 0.86)], now=NOW)
+    assert decision.action == "update" and decision.memory.text == new.text
+
+
+def test_negation_supersedes_the_matching_memory() -> None:
+    old = memory("Ana is vegetarian", valid_from=JAN)
+    new = memory("Ana is no longer vegetarian", valid_from=JUNE, metadata={"negates": "vegetarian"})
+    unrelated = memory("Ana likes jazz")
+    decision = decide(new, [(unrelated, 0.3), (old, 0.7)], now=NOW)
+    assert decision.action == "supersede"
+    [retired] = decision.updates
+    assert retired.id == old.id and retired.valid_to == JUNE and retired.superseded_by == new.id
+
+
+def test_negated_slot_value_supersedes_and_is_not_a_refinement() -> None:
+    [diet] = remember("I'm vegetarian.", JAN)
+    [no_more] = remember("I'm no longer vegetarian.", JUNE)
+    assert decide(no_more, [(diet, 0.88)], now=NOW).action == "supersede"
+
+
+def test_grey_zone_without_slot_signal_is_ambiguous_and_added() -> None:
+    old = memory("Ana plays tennis on weekends")
+    new = memory("Ana joined a tennis club", source_ids=("m2",))
+    decision = decide(new, [(old, 0.84)], now=NOW)
+    assert decision.action == "add" and decision.ambiguous_with == old
+
+
+class Verdict:
+    """A fake chat model answering every question with one verdict."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def complete(self, messages: Sequence[Mapping[str, Any]], **_: Any) -> Completion:
+        self.prompts.append(str(messages[-1]["content"]))
+        return Completion(text=self.reply, model="fake")
+
+    async def acomplete(self, messages: Sequence[Mapping[str, Any]], **_: Any) -> Completion:
+        return self.complete(messages)
+
+
+def test_the_llm_settles_ambiguous_cases_within_the_budget() -> None:
+    old = memory("Ana plays tennis on weekends", valid_from=JAN)
+    new = memory("Ana plays squash instead", valid_from=JUNE, source_ids=("m2",))
+    model = Verdict('```json\n{"relation": "contradicts"}\n```')
+    budget = ExtractionBudget(max_calls=1, max_tokens=1000)
+    plan = plan_revisions([new], [[(old, 0.83)]], now=NOW, model=model, budget=budget)
+    assert plan.decisions[0].action == "supersede" and budget.calls == 1
+    assert "Ana plays tennis on weekends" in model.prompts[0]
+    spent = plan_revisions([new], [[(old, 0.83)]], now=NOW, model=model, budget=budget)
+    assert spent.decisions[0].action == "add" and len(model.prompts) == 1  # budget spent
+
+
+async def test_async_revision_asks_the_same_question() -> None:
+    old = memory("Ana plays tennis on weekends")
+    new = memory("Ana joined a tennis club", source_ids=("m2",))
+    model = Verdict("refines")
+    budget = ExtractionBudget(max_calls=1, max_tokens=1000)
+    plan = await aplan_revisions([new], [[(old, 0.84)]], now=NOW, model=model, budget=budget)
+    assert plan.decisions[0].action == "update" and plan.updates[0].text == new.text
+
+
+def test_without_a_model_ambiguous_cases_are_new() -> None:
+    old = memory("Ana plays tennis on weekends")
+    new = memory("Ana joined a tennis club", source_ids=("m2",))
+    plan = plan_revisions([new], [[(old, 0.84)]], now=NOW, budget=ExtractionBudget(5, 5000))
+    assert plan.decisions[0].action == "add"
+
+
+def test_episodes_are_never_revised_against_facts() -> None:
+    fact = memory("Ana is vegetarian")
+    episode = memory("I'm no longer vegetarian!", kind="episode", source_ids=("m9",))
+    assert decide(episode, [(fact, 0.99)], now=NOW).action == "add"
+    again = memory("I'm no longer vegetarian!", kind="episode", source_ids=("m9",))
+    stored = decide(again, [(episode, 1.0)], now=NOW)
+    assert stored.action == "noop" and stored.updates == ()
+
+
+def test_other_speakers_and_scopes_do_not_collide() -> None:
+    caroline = memory(
+        "Caroline lives in Chicago",
+        attribute="home_city",
+        metadata={"value": "Chicago", "subject": "Caroline"},
+    )
+    melanie = memory(
+        "Melanie lives in Boston",
+        attribute="home_city",
+        metadata={"value": "Boston", "subject": "Melanie"},
+    )
+    assert decide(melanie, [(caroline, 0.8)], now=NOW).action == "add"
+    stranger = memory(
+        "Ana lives in Rome", attribute="home_city", user_id="u2", metadata={"value": "Rome"}
+    )
+    mine = memory("Ana lives in Oslo", attribute="home_city", metadata={"value": "Oslo"})
+    assert decide(mine, [(stranger, 0.9)], now=NOW).action == "add"
+
+
+def test_superseded_memories_are_history_not_rivals() -> None:
+    old = memory(
+        "Ana lives in Berlin",
+        attribute="home_city",
+        metadata={"value": "Berlin"},
+        superseded_at=JUNE,
+        valid_to=JUNE,
+    )
+    new = memory("Ana lives in Oslo", attribute="home_city", metadata={"value": "Oslo"})
+    assert decide(new, [(old, 0.9)], now=NOW).action == "add"
+
+
+def test_an_older_value_learned_later_is_filed_as_history() -> None:
+    lisbon = memory(
+        "Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"}, valid_from=JUNE
+    )
+    berlin = memory(
+        "Ana lived in Berlin",
+        attribute="home_city",
+        metadata={"value": "Berlin"},
+        valid_from=JAN,
+        source_ids=("old",),
+    )
+    decision = decide(berlin, [(lisbon, 0.7)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()
+    [past] = decision.inserts
+    assert past.valid_to == JUNE and past.superseded_by == lisbon.id and not past.is_current
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["Berlin", "Lisbon", "Lisbon Portugal", "Oslo"]),
+            st.floats(min_value=0.0, max_value=1.0),
+            st.integers(min_value=0, max_value=400),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_revision_never_loses_provenance_and_keeps_one_current_value(
+    steps: list[tuple[str, float, int]],
+) -> None:
+    store: dict[str, Memory] = {}
+    for index, (city, cosine, day) in enumerate(steps):
+        new = memory(
+            f"Ana lives in {city}",
+            attribute="home_city",
+            metadata={"value": city},
+            valid_from=JAN + timedelta(days=day),
+            source_ids=(f"msg{index}",),
+        )
+        plan = plan_revisions([new], [[(m, cosine) for m in store.values()]], now=NOW)
+        apply(store, plan)
+    sources = {s for m in store.values() for s in m.source_ids}
+    assert sources == {f"msg{i}" for i in range(len(steps))}
+    assert len([m for m in store.values() if m.is_current]) == 1
+
+
+def test_a_duplicate_without_a_slot_adopts_the_new_slot() -> None:
+    old = memory("Ana lives in Lisbon")  # e.g. added as raw text
+    new = memory("Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"})
+    decision = decide(new, [(old, 1.0)], now=NOW)
+    [kept] = decision.updates
+    assert decision.action == "noop" and kept.id == old.id
+    assert (kept.attribute, kept.metadata["value"]) == ("home_city", "Lisbon")
+
+
+def test_close_texts_filling_different_slots_are_both_kept() -> None:
+    color = memory("Ana's favorite color is blue", attribute="favorite_color")
+    food = memory("Ana's favorite food is blue cheese", attribute="favorite_food")
+    assert decide(food, [(color, 0.95)], now=NOW).action == "add"

@@ -1,0 +1,106 @@
+"""Temporal grounding: relative and explicit expressions resolve against the message time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram.memory.temporal import ground
+
+# Monday 8 May 2023, 13:56 UTC: the first LoCoMo session's timestamp.
+REF = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def first(text: str, reference: datetime = REF) -> tuple[str, date, date, str]:
+    [mention] = ground(text, reference)
+    return mention.span, mention.start.date(), mention.end.date(), mention.granularity
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "start", "end", "granularity"),
+    [
+        ("I went to a support group yesterday.", "yesterday", "2023-05-07", "2023-05-08", "day"),
+        ("Let's talk today", "today", "2023-05-08", "2023-05-09", "day"),
+        ("See you tomorrow!", "tomorrow", "2023-05-09", "2023-05-10", "day"),
+        ("the day before yesterday", "the day before yesterday", "2023-05-06", "2023-05-07", "day"),
+        ("I ran a race 3 days ago", "3 days ago", "2023-05-05", "2023-05-06", "day"),
+        ("a couple of days ago", "a couple of days ago", "2023-05-06", "2023-05-07", "day"),
+        ("in two weeks I fly", "in two weeks", "2023-05-22", "2023-05-23", "week"),
+        ("last week was busy", "last week", "2023-05-01", "2023-05-08", "week"),
+        ("next week", "next week", "2023-05-15", "2023-05-22", "week"),
+        ("last weekend we hiked", "last weekend", "2023-05-06", "2023-05-08", "weekend"),
+        ("last month", "last month", "2023-04-01", "2023-05-01", "month"),
+        ("last year", "last year", "2022-01-01", "2023-01-01", "year"),
+        ("last summer we went camping", "last summer", "2022-06-01", "2022-09-01", "season"),
+        ("this summer", "this summer", "2023-06-01", "2023-09-01", "season"),
+        ("next Friday I fly", "next Friday", "2023-05-12", "2023-05-13", "day"),
+        ("I ran a charity race last Saturday", "last Saturday", "2023-05-06", "2023-05-07", "day"),
+        ("on Friday we met", "on Friday", "2023-05-05", "2023-05-06", "day"),
+        ("see you on Friday", "on Friday", "2023-05-12", "2023-05-13", "day"),
+        ("On 8 May 2023 I", "8 May 2023", "2023-05-08", "2023-05-09", "day"),
+        ("It was May 8th", "May 8th", "2023-05-08", "2023-05-09", "day"),
+        ("May 8, 2022", "May 8, 2022", "2022-05-08", "2022-05-09", "day"),
+        ("the 3rd of June", "3rd of June", "2023-06-03", "2023-06-04", "day"),
+        ("2023-05-08", "2023-05-08", "2023-05-08", "2023-05-09", "day"),
+        ("12/25/2022", "12/25/2022", "2022-12-25", "2022-12-26", "day"),
+        ("in May 2022", "May 2022", "2022-05-01", "2022-06-01", "month"),
+        ("in March", "in March", "2023-03-01", "2023-04-01", "month"),
+        ("since 2016", "since 2016", "2016-01-01", "2017-01-01", "year"),
+    ],
+)
+def test_expressions_resolve_against_the_reference(
+    text: str, span: str, start: str, end: str, granularity: str
+) -> None:
+    assert first(text) == (span, date.fromisoformat(start), date.fromisoformat(end), granularity)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I may go", "we march on", "Fridays are great", "I have 12 cats", "nothing here", ""],
+)
+def test_non_expressions_are_ignored(text: str) -> None:
+    assert ground(text, REF) == []
+
+
+def test_year_is_inferred_nearest_to_the_reference() -> None:
+    january = datetime(2024, 1, 3, tzinfo=UTC)
+    assert first("on December 28th", january)[1] == date(2023, 12, 28)
+
+
+def test_several_mentions_in_order_without_overlaps() -> None:
+    found = ground("Yesterday I booked a flight for next Friday, 12 May 2023.", REF)
+    assert [m.span for m in found] == ["Yesterday", "next Friday", "12 May 2023"]
+    assert [m.position for m in found] == sorted(m.position for m in found)
+
+
+def test_intervals_keep_the_reference_time_zone() -> None:
+    [mention] = ground("yesterday", REF)
+    assert mention.start.tzinfo is UTC
+    [naive] = ground("yesterday", REF.replace(tzinfo=None))
+    assert naive.start.tzinfo is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(), offset=st.integers(min_value=-20000, max_value=20000))
+def test_grounding_never_raises_and_intervals_are_ordered(text: str, offset: int) -> None:
+    for mention in ground(text, REF + timedelta(days=offset)):
+        assert mention.start < mention.end
+        assert text[mention.position : mention.position + len(mention.span)] == mention.span
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            "I went last next this on in ago days weeks 3 two May 8th 2023 Friday yesterday "
+            "summer weekend month year the of 12/31/2022 2023-02-30 31 February".split()
+        ),
+        max_size=12,
+    )
+)
+def test_grounding_survives_date_like_word_salad(words: list[str]) -> None:
+    for mention in ground(" ".join(words), REF):
+        assert mention.start < mention.end
