@@ -53,10 +53,10 @@ class Conversation:
         return f"Conversation(id={self.id!r}, tenant={self.tenant!r})"
 
     def _run(self, flow: Flow[Any]) -> Any:
-        return run(flow, self._engram.store, self._engram.summarizer)
+        return run(flow, self._engram.resources)
 
     async def _arun(self, flow: Flow[Any]) -> Any:
-        return await arun(flow, self._engram.store, self._engram.summarizer)
+        return await arun(flow, self._engram.resources)
 
     # Writing.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from engram import _session_flows as flows
 from engram._conversation import Conversation
-from engram._flows import Flow, arun, run
+from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._validation import check_identifier
 from engram.config import EngramSettings
@@ -65,6 +65,7 @@ class Engram:
             self._connection = SqliteConnection(path, durability=self.settings.durability)
             self.store = SqliteConversationStore(self._connection)
         self.summarizer = summarizer or _default_summarizer(self.settings)
+        self.resources = Resources(conversations=self.store, summarizer=self.summarizer)
 
     def close(self) -> None:
         """Close the database Engram opened (an injected store is left open)."""
@@ -106,7 +107,7 @@ class Engram:
             create: If False, raise `NotFoundError` instead of creating.
         """
         flow = self._open_flow(session_id, user_id, agent_id, metadata, ttl_seconds, create)
-        return Conversation(self, run(flow, self.store, self.summarizer))
+        return Conversation(self, run(flow, self.resources))
 
     async def asession(
         self,
@@ -120,7 +121,7 @@ class Engram:
     ) -> Conversation:
         """Async `session`."""
         flow = self._open_flow(session_id, user_id, agent_id, metadata, ttl_seconds, create)
-        return Conversation(self, await arun(flow, self.store, self.summarizer))
+        return Conversation(self, await arun(flow, self.resources))
 
     def _open_flow(
         self,
@@ -177,7 +178,7 @@ class Engram:
             max_bytes=self.settings.max_message_bytes,
             now=utcnow(),
         )
-        return Conversation(self, run(flow, self.store, self.summarizer))
+        return Conversation(self, run(flow, self.resources))
 
     def purge_expired(self) -> int:
         """Delete this tenant's expired sessions; return how many."""

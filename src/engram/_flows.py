@@ -1,31 +1,62 @@
 """Orchestration written once, driven by a sync or an async driver.
 
-A flow is a generator that yields requests (`StoreCall`: a batch of store operations;
-`SummarizeCall`: fold messages into a running summary) and receives their results. `run()`
-drives a flow with blocking calls, `arun()` with awaited ones; the flow itself does no I/O, so
-the sync and async APIs share every decision (the pattern of httpx's `auth_flow`). An
+A flow is a generator that yields requests and receives their results:
+
+- `StoreCall`: a batch of conversation-store operations -> their results;
+- `MemoryCall`: a batch of memory-store operations -> their results;
+- `SummarizeCall`: fold messages into a running summary -> the new summary text;
+- `EmbedCall`: embed texts -> a float32 matrix;
+- `LLMRequest` (from `engram.memory.llm_flow`): ask the chat model -> a `Completion`, or None
+  when the provider failed (the flow then takes its deterministic path).
+
+`run()` drives a flow with blocking calls, `arun()` with awaited ones; the flow itself does no
+I/O, so the sync and async APIs share every decision (the pattern of httpx's `auth_flow`). An
 `EngramError` raised by a call is thrown into the flow, which may handle it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, NamedTuple, TypeVar
+import logging
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from engram._exceptions import EngramError
-from engram.providers import SummarizerProtocol
-from engram.stores.conversation import BaseConversationStore, Op
+from engram._exceptions import ConfigError, EngramError, ProviderError
+from engram.memory.llm_flow import LLMRequest
+from engram.providers import ChatModelProtocol, EmbedderProtocol, SummarizerProtocol
+from engram.stores.conversation import BaseConversationStore
+from engram.stores.conversation import Op as ConversationOp
 from engram.types import Message
 
-__all__ = ["Flow", "StoreCall", "SummarizeCall", "arun", "run"]
+if TYPE_CHECKING:
+    from engram.stores.memories import BaseMemoryStore
 
+__all__ = [
+    "EmbedCall",
+    "Flow",
+    "MemoryCall",
+    "Resources",
+    "StoreCall",
+    "SummarizeCall",
+    "arun",
+    "call",
+    "run",
+]
+
+logger = logging.getLogger("engram")
 T = TypeVar("T")
 
 
 class StoreCall(NamedTuple):
-    """Run these operations as one batch; the flow receives the list of results."""
+    """Run these conversation-store operations as one batch."""
 
-    ops: tuple[Op, ...]
+    ops: tuple[ConversationOp, ...]
+
+
+class MemoryCall(NamedTuple):
+    """Run these memory-store operations as one batch."""
+
+    ops: tuple[Any, ...]
 
 
 class SummarizeCall(NamedTuple):
@@ -36,22 +67,44 @@ class SummarizeCall(NamedTuple):
     max_tokens: int
 
 
-Request = StoreCall | SummarizeCall
+class EmbedCall(NamedTuple):
+    """Embed `texts`; the flow receives an (n, d) float32 matrix of normalised rows."""
+
+    texts: tuple[str, ...]
+
+
+Request = StoreCall | MemoryCall | SummarizeCall | EmbedCall | LLMRequest
 Flow = Generator[Request, Any, T]
 
 
-def run(flow: Flow[T], store: BaseConversationStore, summarizer: SummarizerProtocol) -> T:
+@dataclass(slots=True)
+class Resources:
+    """What flows may call: the stores and the providers of one `Engram`."""
+
+    conversations: BaseConversationStore
+    summarizer: SummarizerProtocol
+    memories: BaseMemoryStore | None = None
+    embedder: EmbedderProtocol | None = None
+    llm: ChatModelProtocol | None = None
+
+    def memory_store(self) -> BaseMemoryStore:
+        if self.memories is None:
+            raise ConfigError("this Engram has no long-term memory store")
+        return self.memories
+
+    def embedding_model(self) -> EmbedderProtocol:
+        if self.embedder is None:
+            raise ConfigError("this Engram has no embedder configured")
+        return self.embedder
+
+
+def run(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with blocking calls; return its value."""
     try:
         request = next(flow)
         while True:
             try:
-                if isinstance(request, StoreCall):
-                    result: Any = store.batch(request.ops)
-                else:
-                    result = summarizer.summarize(
-                        request.previous, request.messages, max_tokens=request.max_tokens
-                    )
+                result = _serve(request, resources)
             except EngramError as exc:
                 request = flow.throw(exc)
             else:
@@ -61,18 +114,13 @@ def run(flow: Flow[T], store: BaseConversationStore, summarizer: SummarizerProto
         return value
 
 
-async def arun(flow: Flow[T], store: BaseConversationStore, summarizer: SummarizerProtocol) -> T:
+async def arun(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with awaited calls; return its value."""
     try:
         request = next(flow)
         while True:
             try:
-                if isinstance(request, StoreCall):
-                    result: Any = await store.abatch(request.ops)
-                else:
-                    result = await summarizer.asummarize(
-                        request.previous, request.messages, max_tokens=request.max_tokens
-                    )
+                result = await _aserve(request, resources)
             except EngramError as exc:
                 request = flow.throw(exc)
             else:
@@ -82,7 +130,66 @@ async def arun(flow: Flow[T], store: BaseConversationStore, summarizer: Summariz
         return value
 
 
-def call(*ops: Op) -> Flow[list[Any]]:
-    """Yield one batch and return its results: `[session] = yield from call(GetSession(...))`."""
+def _serve(request: Request, resources: Resources) -> Any:
+    if isinstance(request, StoreCall):
+        return resources.conversations.batch(request.ops)
+    if isinstance(request, MemoryCall):
+        return resources.memory_store().batch(request.ops)
+    if isinstance(request, EmbedCall):
+        return resources.embedding_model().embed(request.texts)
+    if isinstance(request, SummarizeCall):
+        return resources.summarizer.summarize(
+            request.previous, request.messages, max_tokens=request.max_tokens
+        )
+    if resources.llm is None:
+        return None
+    try:
+        return resources.llm.complete(
+            request.messages,
+            max_tokens=request.max_tokens,
+            response_format=request.response_format,
+        )
+    except ProviderError as exc:
+        logger.warning("LLM call failed, taking the deterministic path: %s", exc)
+        return None
+
+
+async def _aserve(request: Request, resources: Resources) -> Any:
+    if isinstance(request, StoreCall):
+        return await resources.conversations.abatch(request.ops)
+    if isinstance(request, MemoryCall):
+        return await resources.memory_store().abatch(request.ops)
+    if isinstance(request, EmbedCall):
+        return await resources.embedding_model().aembed(request.texts)
+    if isinstance(request, SummarizeCall):
+        return await resources.summarizer.asummarize(
+            request.previous, request.messages, max_tokens=request.max_tokens
+        )
+    if resources.llm is None:
+        return None
+    try:
+        return await resources.llm.acomplete(
+            request.messages,
+            max_tokens=request.max_tokens,
+            response_format=request.response_format,
+        )
+    except ProviderError as exc:
+        logger.warning("LLM call failed, taking the deterministic path: %s", exc)
+        return None
+
+
+def call(*ops: ConversationOp) -> Flow[list[Any]]:
+    """Yield one conversation batch: `[session] = yield from call(GetSession(...))`."""
     results: list[Any] = yield StoreCall(ops)
     return results
+
+
+def call_memories(*ops: Any) -> Flow[list[Any]]:
+    """Yield one memory-store batch and return its results."""
+    results: list[Any] = yield MemoryCall(ops)
+    return results
+
+
+def embed(texts: Sequence[str]) -> Flow[Any]:
+    """Yield one embedding request and return the matrix."""
+    return (yield EmbedCall(tuple(texts)))
