@@ -1,0 +1,26 @@
+"""PostgreSQL backends (psycopg 3): `pip install 'engramdb[postgres]'`.
+
+```
+PostgresConversationStore / AsyncPostgresConversationStore   sessions, messages, summaries, state
+PostgresEventLog / AsyncPostgresEventLog                     agent event streams and snapshots
+```
+
+Stores take a psycopg connection or pool (`Connection | ConnectionPool`, or the async
+pair) and never close what they were given; `from_conn_string(...)` opens and closes its own.
+Schemas are versioned per component in the `engram_migrations` table; `migrate()` is
+idempotent.
+"""
+
+from engram.stores.postgres._internal import AsyncConn, Conn
+from engram.stores.postgres.aio import AsyncPostgresConversationStore, AsyncPostgresEventLog
+from engram.stores.postgres.conversation import PostgresConversationStore
+from engram.stores.postgres.events import PostgresEventLog
+
+__all__ = [
+    "AsyncConn",
+    "AsyncPostgresConversationStore",
+    "AsyncPostgresEventLog",
+    "Conn",
+    "PostgresConversationStore",
+    "PostgresEventLog",
+]

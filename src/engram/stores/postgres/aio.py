@@ -1,0 +1,121 @@
+"""The async PostgreSQL stores: psycopg `AsyncConnection` / `AsyncConnectionPool`.
+
+Real async I/O (no worker threads), over the very statement generators of the sync classes
+(`conversation_work`, `event_work`), so both APIs run the same SQL under the same rules.
+
+An async store belongs to the event loop it was created on. Its sync methods (`batch`,
+`create_session`, ...) work from other threads while that loop runs (they hand the batch to
+the loop and wait); called on the loop's own thread they raise `ConfigError` instead of
+deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from engram.stores import _event_rules as event_rules
+from engram.stores import conversation as conversation_contract
+from engram.stores import events as event_contract
+from engram.stores.conversation import BaseConversationStore
+from engram.stores.events import BaseEventLog
+from engram.stores.postgres import base
+from engram.stores.postgres._internal import (
+    AsyncConn,
+    AsyncTarget,
+    aconnect,
+    call_on_loop,
+    running_loop,
+)
+from engram.stores.postgres.conversation import conversation_work
+from engram.stores.postgres.events import event_work
+
+__all__ = ["AsyncPostgresConversationStore", "AsyncPostgresEventLog"]
+
+
+class AsyncPostgresConversationStore(BaseConversationStore):
+    """Conversations in PostgreSQL, with async I/O.
+
+    The constructor does no I/O: `await store.amigrate()` once (or run `engram db migrate`);
+    `from_conn_string` does it for you. It never closes an injected connection or pool.
+
+    Args:
+        conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
+
+    Example:
+        ```python
+        async with AsyncPostgresConversationStore.from_conn_string(url) as store:
+            await store.acreate_session(Session(id="s1"))
+        ```
+    """
+
+    def __init__(self, conn: AsyncConn) -> None:
+        self.conn = conn
+        self._target = AsyncTarget(conn)
+        self.loop = running_loop()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(cls, conninfo: str) -> AsyncIterator[AsyncPostgresConversationStore]:
+        """Open a migrated store on its own connection, closed when the block exits."""
+        async with aconnect(conninfo) as conn:
+            store = cls(conn)
+            await store.amigrate()
+            yield store
+
+    async def amigrate(self) -> int:
+        """Create or upgrade the conversation tables (idempotent); return the schema version."""
+        work = base.migrate(base.CONVERSATION, base.CONVERSATION_MIGRATIONS)
+        return await self._target.run(work)
+
+    async def abatch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:
+        """Run `ops` in order in one transaction; return their results in order."""
+        if not ops:
+            return []
+        return await self._target.run(conversation_work(ops))
+
+    def batch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:
+        """Sync `abatch`, from a thread other than the store's event loop."""
+        return call_on_loop(self.loop, self.abatch(ops), type(self).__name__)
+
+
+class AsyncPostgresEventLog(BaseEventLog):
+    """Event streams in PostgreSQL, with async I/O.
+
+    The constructor does no I/O: `await log.amigrate()` once (or run `engram db migrate`);
+    `from_conn_string` does it for you. It never closes an injected connection or pool.
+
+    Args:
+        conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
+    """
+
+    def __init__(self, conn: AsyncConn) -> None:
+        self.conn = conn
+        self._target = AsyncTarget(conn)
+        self.loop = running_loop()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(cls, conninfo: str) -> AsyncIterator[AsyncPostgresEventLog]:
+        """Open a migrated log on its own connection, closed when the block exits."""
+        async with aconnect(conninfo) as conn:
+            log = cls(conn)
+            await log.amigrate()
+            yield log
+
+    async def amigrate(self) -> int:
+        """Create or upgrade the event-log tables (idempotent); return the schema version."""
+        return await self._target.run(base.migrate(base.EVENTS, base.EVENT_MIGRATIONS))
+
+    async def abatch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
+        """Run `ops` in order in one transaction; return their results in order."""
+        for op in ops:
+            event_rules.check_op(op)
+        if not ops:
+            return []
+        return await self._target.run(event_work(ops))
+
+    def batch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
+        """Sync `abatch`, from a thread other than the log's event loop."""
+        return call_on_loop(self.loop, self.abatch(ops), type(self).__name__)

@@ -1,0 +1,534 @@
+"""SQL, migrations and row encoding of the PostgreSQL stores (pure, no I/O).
+
+Store logic is written once, as generators that yield `Statement`s and receive their results;
+`_internal.drive`/`adrive` run them on a sync or an async cursor, so the sync and the async
+classes share every query, every rule and every encoder.
+
+Tables of component `conversation`: `engram_sessions` (one row per session; `last_seq` is the
+highest seq ever assigned, and locking this row serialises every writer of the session),
+`engram_messages` (keys `(tenant, session_id, seq)` and `(tenant, id)`), `engram_summaries`
+and `engram_tool_calls`; deleting a session row cascades to the rest.
+
+Tables of component `events`: `engram_event_streams` (one row per stream: its version, and a
+`position` from a sequence that orders streams by their latest append), `engram_events` (key
+`(tenant, stream_id, version)`: two writers can never both store version N),
+`engram_event_appends` (idempotency keys) and `engram_event_snapshots`.
+
+JSON values (content, metadata, state, payloads) are stored as `text`, not `jsonb`: jsonb
+cannot hold the character U+0000, which the records allow, and text keeps the bytes exactly as
+written. Times are `timestamptz` and come back in UTC. Ids use the "C" collation, so they sort
+by code point as in every other backend. Every query is scoped by `tenant`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
+
+from engram._exceptions import InvalidInputError, MigrationRequired
+from engram.types import ContentPart, Message, Session, Summary, ToolCall
+from engram.types._event import Event, Snapshot, StreamInfo
+
+__all__ = [
+    "CONVERSATION",
+    "CONVERSATION_MIGRATIONS",
+    "EVENTS",
+    "EVENT_MIGRATIONS",
+    "Statement",
+    "Work",
+    "dumps",
+    "event_from_row",
+    "message_from_row",
+    "message_params",
+    "migrate",
+    "session_from_row",
+    "session_params",
+    "snapshot_from_row",
+    "stream_from_row",
+    "summary_from_row",
+    "summary_params",
+    "utc",
+]
+
+T = TypeVar("T")
+
+
+class Statement(NamedTuple):
+    """One SQL statement a store generator asks its driver to run."""
+
+    sql: str
+    """The query, with `%s` / `%(name)s` placeholders; values only ever go in `params`."""
+    params: Any = None
+    """The parameters (a sequence of parameter sets when `many`)."""
+    fetch: Literal["none", "one", "all", "rowcount"] = "none"
+    """What the generator gets back: nothing, one row (or None), all rows, the row count."""
+    many: bool = False
+    """Run once per parameter set (`executemany`, pipelined by psycopg)."""
+
+
+Work: TypeAlias = Generator[Statement, Any, T]
+"""A store operation: yields statements, receives their results, returns the op's result."""
+
+# Migrations: append-only per component; entry i is schema version i + 1. Never edit one.
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS engram_migrations (
+    component text PRIMARY KEY,
+    version integer NOT NULL
+)
+"""
+_MIGRATION_LOCK = 0x656E6772616D  # "engram": one advisory lock serialises concurrent migrators
+
+CONVERSATION = "conversation"
+CONVERSATION_MIGRATIONS: list[str] = [
+    """
+CREATE TABLE engram_sessions (
+    tenant text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    user_id text COLLATE "C",
+    agent_id text COLLATE "C",
+    metadata text NOT NULL,
+    state text NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    ttl_seconds double precision,
+    expires_at timestamptz,
+    message_count bigint NOT NULL,
+    token_count bigint NOT NULL,
+    encoding text NOT NULL,
+    last_seq bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX engram_sessions_updated ON engram_sessions (tenant, updated_at DESC, id DESC);
+CREATE INDEX engram_sessions_user ON engram_sessions (tenant, user_id, updated_at DESC, id DESC);
+CREATE INDEX engram_sessions_agent
+    ON engram_sessions (tenant, agent_id, updated_at DESC, id DESC);
+CREATE INDEX engram_sessions_expiry ON engram_sessions (tenant, expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE TABLE engram_messages (
+    tenant text COLLATE "C" NOT NULL,
+    session_id text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    role text COLLATE "C" NOT NULL,
+    content text NOT NULL,
+    name text,
+    tool_calls text,
+    tool_call_id text,
+    metadata text NOT NULL,
+    created_at timestamptz NOT NULL,
+    tokens bigint,
+    encoding text,
+    PRIMARY KEY (tenant, session_id, seq),
+    FOREIGN KEY (tenant, session_id) REFERENCES engram_sessions (tenant, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX engram_messages_id ON engram_messages (tenant, id);
+CREATE INDEX engram_messages_role ON engram_messages (tenant, session_id, role, seq);
+CREATE TABLE engram_summaries (
+    tenant text COLLATE "C" NOT NULL,
+    session_id text COLLATE "C" NOT NULL,
+    text text NOT NULL,
+    through_seq bigint NOT NULL,
+    message_count bigint NOT NULL,
+    tokens bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, session_id),
+    FOREIGN KEY (tenant, session_id) REFERENCES engram_sessions (tenant, id) ON DELETE CASCADE
+);
+CREATE TABLE engram_tool_calls (
+    tenant text COLLATE "C" NOT NULL,
+    session_id text COLLATE "C" NOT NULL,
+    call_id text COLLATE "C" NOT NULL,
+    PRIMARY KEY (tenant, session_id, call_id),
+    FOREIGN KEY (tenant, session_id) REFERENCES engram_sessions (tenant, id) ON DELETE CASCADE
+)
+""",
+]
+
+EVENTS = "events"
+EVENT_MIGRATIONS: list[str] = [
+    """
+CREATE SEQUENCE engram_event_positions;
+CREATE TABLE engram_event_streams (
+    tenant text COLLATE "C" NOT NULL,
+    stream_id text COLLATE "C" NOT NULL,
+    version bigint NOT NULL,
+    position bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, stream_id)
+);
+CREATE INDEX engram_event_streams_position ON engram_event_streams (tenant, position DESC);
+CREATE TABLE engram_events (
+    tenant text COLLATE "C" NOT NULL,
+    stream_id text COLLATE "C" NOT NULL,
+    version bigint NOT NULL CHECK (version >= 1),
+    id text COLLATE "C" NOT NULL,
+    type text COLLATE "C" NOT NULL,
+    name text,
+    payload text NOT NULL,
+    metadata text NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, stream_id, version)
+);
+CREATE UNIQUE INDEX engram_events_id ON engram_events (tenant, id);
+CREATE TABLE engram_event_appends (
+    tenant text COLLATE "C" NOT NULL,
+    stream_id text COLLATE "C" NOT NULL,
+    idempotency_key text COLLATE "C" NOT NULL,
+    first_version bigint NOT NULL,
+    last_version bigint NOT NULL,
+    PRIMARY KEY (tenant, stream_id, idempotency_key)
+);
+CREATE TABLE engram_event_snapshots (
+    tenant text COLLATE "C" NOT NULL,
+    stream_id text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    version bigint NOT NULL,
+    state text NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, stream_id, name)
+)
+""",
+]
+
+
+def migrate(component: str, migrations: Sequence[str]) -> Work[int]:
+    """Apply the not-yet-applied `migrations` of `component`, in order; return the version.
+
+    Idempotent, and safe with several processes migrating at once: a transaction-scoped
+    advisory lock lets one migrate while the others wait, then find nothing left to do.
+    Raises `MigrationRequired` if the database holds a newer schema than this code knows.
+    """
+    yield Statement("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+    yield Statement(_MIGRATIONS_TABLE)
+    row = yield Statement(
+        "SELECT version FROM engram_migrations WHERE component = %s", (component,), "one"
+    )
+    current = int(row["version"]) if row else 0
+    if current > len(migrations):
+        raise MigrationRequired(
+            f"the {component} schema is at version {current}, newer than this Engram knows "
+            f"({len(migrations)}); upgrade engramdb"
+        )
+    for script in migrations[current:]:
+        yield Statement(script)
+    if current < len(migrations):
+        yield Statement(
+            "INSERT INTO engram_migrations (component, version) VALUES (%s, %s)"
+            " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            (component, len(migrations)),
+        )
+    return len(migrations)
+
+
+# Conversations: sessions.
+
+SESSION_COLUMNS = (
+    "tenant, id, user_id, agent_id, metadata, state, created_at, updated_at, ttl_seconds,"
+    " expires_at, message_count, token_count, encoding, last_seq"
+)
+SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM engram_sessions WHERE tenant = %s AND id = %s"
+LOCK_SESSION = SELECT_SESSION + " FOR UPDATE"
+"""Reads a session and locks its row: every writer of the session queues here."""
+INSERT_SESSION = (
+    f"INSERT INTO engram_sessions ({SESSION_COLUMNS}) VALUES (%(tenant)s, %(id)s, %(user_id)s,"
+    " %(agent_id)s, %(metadata)s, %(state)s, %(created_at)s, %(updated_at)s, %(ttl_seconds)s,"
+    " %(expires_at)s, %(message_count)s, %(token_count)s, %(encoding)s, 0)"
+)
+LIST_SESSIONS = (
+    f"SELECT {SESSION_COLUMNS} FROM engram_sessions WHERE tenant = %(tenant)s"
+    " AND (expires_at IS NULL OR expires_at > %(now)s)"
+)
+LIST_SESSIONS_BY_USER = " AND user_id = %(user_id)s"
+LIST_SESSIONS_BY_AGENT = " AND agent_id = %(agent_id)s"
+LIST_SESSIONS_PAGE = " ORDER BY updated_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"
+TOUCH_SESSION = "UPDATE engram_sessions SET expires_at = %s WHERE tenant = %s AND id = %s"
+UPDATE_AFTER_APPEND = (
+    "UPDATE engram_sessions SET message_count = %(message_count)s,"
+    " token_count = %(token_count)s, updated_at = %(updated_at)s, expires_at = %(expires_at)s,"
+    " last_seq = %(last_seq)s WHERE tenant = %(tenant)s AND id = %(id)s"
+)
+UPDATE_STATE = (
+    "UPDATE engram_sessions SET state = %(state)s, updated_at = %(updated_at)s,"
+    " expires_at = %(expires_at)s WHERE tenant = %(tenant)s AND id = %(id)s"
+)
+DELETE_SESSION = "DELETE FROM engram_sessions WHERE tenant = %s AND id = %s"
+"""Cascades to the session's messages, summary and tool calls."""
+PURGE_EXPIRED = (
+    "DELETE FROM engram_sessions WHERE tenant = %s AND expires_at IS NOT NULL AND expires_at <= %s"
+)
+
+# Conversations: messages, tool calls, summaries.
+
+MESSAGE_COLUMNS = (
+    "session_id, seq, id, role, content, name, tool_calls, tool_call_id, metadata, created_at,"
+    " tokens, encoding"
+)
+INSERT_MESSAGE = (
+    f"INSERT INTO engram_messages (tenant, {MESSAGE_COLUMNS}) VALUES (%(tenant)s,"
+    " %(session_id)s, %(seq)s, %(id)s, %(role)s, %(content)s, %(name)s, %(tool_calls)s,"
+    " %(tool_call_id)s, %(metadata)s, %(created_at)s, %(tokens)s, %(encoding)s)"
+)
+SELECT_MESSAGES = (
+    f"SELECT {MESSAGE_COLUMNS} FROM engram_messages WHERE tenant = %s AND session_id = %s"
+)
+AFTER_SEQ = " AND seq > %s"
+BEFORE_SEQ = " AND seq < %s"
+WITH_ROLES = " AND role = ANY(%s::text[])"
+ORDER_BY_SEQ = " ORDER BY seq"
+NEWEST_FIRST = " ORDER BY seq DESC LIMIT %s"
+INSERT_TOOL_CALL = (
+    "INSERT INTO engram_tool_calls (tenant, session_id, call_id) VALUES (%s, %s, %s)"
+    " ON CONFLICT DO NOTHING"
+)
+FIND_TOOL_CALLS = (
+    "SELECT call_id FROM engram_tool_calls WHERE tenant = %s AND session_id = %s"
+    " AND call_id = ANY(%s::text[])"
+)
+SUMMARY_COLUMNS = "session_id, text, through_seq, message_count, tokens, updated_at"
+SELECT_SUMMARY = (
+    f"SELECT {SUMMARY_COLUMNS} FROM engram_summaries WHERE tenant = %s AND session_id = %s"
+)
+UPSERT_SUMMARY = (
+    f"INSERT INTO engram_summaries (tenant, {SUMMARY_COLUMNS}) VALUES (%(tenant)s,"
+    " %(session_id)s, %(text)s, %(through_seq)s, %(message_count)s, %(tokens)s, %(updated_at)s)"
+    " ON CONFLICT (tenant, session_id) DO UPDATE SET text = excluded.text,"
+    " through_seq = excluded.through_seq, message_count = excluded.message_count,"
+    " tokens = excluded.tokens, updated_at = excluded.updated_at"
+)
+
+# Events.
+
+EVENT_COLUMNS = "id, stream_id, version, type, name, payload, metadata, created_at"
+STREAM_COLUMNS = "tenant, stream_id, version, created_at, updated_at"
+LOCK_STREAM = """
+INSERT INTO engram_event_streams AS s (tenant, stream_id, version, position, created_at,
+    updated_at)
+VALUES (%(tenant)s, %(stream_id)s, 0, 0, %(now)s, %(now)s)
+ON CONFLICT (tenant, stream_id) DO UPDATE SET version = s.version
+RETURNING version
+"""
+"""Creates the stream row if needed and locks it: appends to one stream queue here, so the
+version an append checks is the version it writes after (READ COMMITTED re-reads it)."""
+UPDATE_STREAM = (
+    "UPDATE engram_event_streams SET version = %(version)s,"
+    " position = nextval('engram_event_positions'), updated_at = %(now)s"
+    " WHERE tenant = %(tenant)s AND stream_id = %(stream_id)s"
+)
+INSERT_EVENT = (
+    "INSERT INTO engram_events (tenant, stream_id, version, id, type, name, payload, metadata,"
+    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+SELECT_APPEND = (
+    "SELECT first_version, last_version FROM engram_event_appends"
+    " WHERE tenant = %s AND stream_id = %s AND idempotency_key = %s"
+)
+INSERT_APPEND = (
+    "INSERT INTO engram_event_appends (tenant, stream_id, idempotency_key, first_version,"
+    " last_version) VALUES (%s, %s, %s, %s, %s)"
+)
+SELECT_EVENTS = (
+    f"SELECT {EVENT_COLUMNS} FROM engram_events"
+    " WHERE tenant = %s AND stream_id = %s AND version >= %s"
+)
+EVENTS_TO_VERSION = " AND version <= %s"
+EVENTS_OF_TYPES = " AND type = ANY(%s::text[])"
+EVENTS_IN_ORDER = " ORDER BY version"
+EVENTS_LIMIT = " LIMIT %s"
+SELECT_STREAM = (
+    f"SELECT {STREAM_COLUMNS} FROM engram_event_streams"
+    " WHERE tenant = %s AND stream_id = %s AND version > 0"
+)
+LIST_STREAMS = f"SELECT {STREAM_COLUMNS} FROM engram_event_streams WHERE tenant = %s"
+STREAMS_WITH_PREFIX = " AND starts_with(stream_id, %s)"
+STREAMS_PAGE = " ORDER BY position DESC LIMIT %s OFFSET %s"
+DELETE_STREAM = [
+    "DELETE FROM engram_events WHERE tenant = %s AND stream_id = %s",
+    "DELETE FROM engram_event_appends WHERE tenant = %s AND stream_id = %s",
+    "DELETE FROM engram_event_snapshots WHERE tenant = %s AND stream_id = %s",
+    "DELETE FROM engram_event_streams WHERE tenant = %s AND stream_id = %s",
+]
+"""The stream row goes last; its row count says whether the stream existed."""
+UPSERT_SNAPSHOT = """
+INSERT INTO engram_event_snapshots AS s (tenant, stream_id, name, version, state, created_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant, stream_id, name) DO UPDATE SET
+    version = excluded.version, state = excluded.state, created_at = excluded.created_at
+WHERE excluded.version > s.version
+"""
+SELECT_SNAPSHOT = (
+    "SELECT stream_id, name, version, state, created_at FROM engram_event_snapshots"
+    " WHERE tenant = %s AND stream_id = %s AND name = %s"
+)
+
+# Encoding.
+
+_ZERO = timedelta(0)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; `InvalidInputError` if `value` is not JSON-serialisable."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"not JSON-serialisable: {exc}") from exc
+
+
+def utc(moment: datetime) -> datetime:
+    """`moment` in UTC (a naive datetime is taken as UTC, as in every backend)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def _optional_utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else utc(moment)
+
+
+def session_params(session: Session) -> dict[str, Any]:
+    """The named parameters of `INSERT_SESSION` and the session updates."""
+    return {
+        "tenant": session.tenant,
+        "id": session.id,
+        "user_id": session.user_id,
+        "agent_id": session.agent_id,
+        "metadata": dumps(dict(session.metadata)),
+        "state": dumps(dict(session.state)),
+        "created_at": utc(session.created_at),
+        "updated_at": utc(session.updated_at),
+        "ttl_seconds": session.ttl_seconds,
+        "expires_at": _optional_utc(session.expires_at),
+        "message_count": session.message_count,
+        "token_count": session.token_count,
+        "encoding": session.encoding,
+    }
+
+
+def session_from_row(row: dict[str, Any]) -> Session:
+    """A `Session` from a row of `SESSION_COLUMNS`."""
+    return Session(
+        id=row["id"],
+        tenant=row["tenant"],
+        user_id=row["user_id"],
+        agent_id=row["agent_id"],
+        metadata=json.loads(row["metadata"]),
+        state=json.loads(row["state"]),
+        created_at=utc(row["created_at"]),
+        updated_at=utc(row["updated_at"]),
+        ttl_seconds=row["ttl_seconds"],
+        expires_at=_optional_utc(row["expires_at"]),
+        message_count=row["message_count"],
+        token_count=row["token_count"],
+        encoding=row["encoding"],
+    )
+
+
+def message_params(tenant: str, message: Message) -> dict[str, Any]:
+    """The named parameters of `INSERT_MESSAGE` (content and tool calls in OpenAI form)."""
+    wire = message.to_openai()
+    return {
+        "tenant": tenant,
+        "session_id": message.session_id,
+        "seq": message.seq,
+        "id": message.id,
+        "role": message.role,
+        "content": dumps(wire["content"]),
+        "name": message.name,
+        "tool_calls": dumps(wire["tool_calls"]) if message.tool_calls else None,
+        "tool_call_id": message.tool_call_id,
+        "metadata": dumps(dict(message.metadata)),
+        "created_at": utc(message.created_at),
+        "tokens": message.tokens,
+        "encoding": message.encoding,
+    }
+
+
+def message_from_row(row: dict[str, Any]) -> Message:
+    """A `Message` from a row of `MESSAGE_COLUMNS` (the hot path of every read)."""
+    content = json.loads(row["content"])
+    tool_calls = row["tool_calls"]
+    metadata = row["metadata"]
+    return Message(
+        role=row["role"],
+        content=content if isinstance(content, str) else _parts(content),
+        name=row["name"],
+        tool_calls=tuple(map(ToolCall.from_openai, json.loads(tool_calls))) if tool_calls else (),
+        tool_call_id=row["tool_call_id"],
+        metadata=json.loads(metadata) if metadata != "{}" else {},
+        id=row["id"],
+        created_at=utc(row["created_at"]),
+        session_id=row["session_id"],
+        seq=row["seq"],
+        tokens=row["tokens"],
+        encoding=row["encoding"],
+    )
+
+
+def _parts(raw: list[dict[str, Any]]) -> tuple[ContentPart, ...]:
+    return tuple(ContentPart.from_openai(part) for part in raw)
+
+
+def summary_params(tenant: str, summary: Summary) -> dict[str, Any]:
+    """The named parameters of `UPSERT_SUMMARY`."""
+    return {
+        "tenant": tenant,
+        "session_id": summary.session_id,
+        "text": summary.text,
+        "through_seq": summary.through_seq,
+        "message_count": summary.message_count,
+        "tokens": summary.tokens,
+        "updated_at": utc(summary.updated_at),
+    }
+
+
+def summary_from_row(row: dict[str, Any]) -> Summary:
+    """A `Summary` from a row of `SUMMARY_COLUMNS`."""
+    return Summary(
+        session_id=row["session_id"],
+        text=row["text"],
+        through_seq=row["through_seq"],
+        message_count=row["message_count"],
+        tokens=row["tokens"],
+        updated_at=utc(row["updated_at"]),
+    )
+
+
+def event_from_row(row: dict[str, Any]) -> Event:
+    """An `Event` from a row of `EVENT_COLUMNS`."""
+    payload, metadata = row["payload"], row["metadata"]
+    return Event(
+        type=row["type"],
+        payload={} if payload == "{}" else json.loads(payload),
+        name=row["name"],
+        metadata={} if metadata == "{}" else json.loads(metadata),
+        id=row["id"],
+        created_at=utc(row["created_at"]),
+        stream_id=row["stream_id"],
+        version=int(row["version"]),
+    )
+
+
+def stream_from_row(row: dict[str, Any]) -> StreamInfo:
+    """A `StreamInfo` from a row of `STREAM_COLUMNS`."""
+    return StreamInfo(
+        stream_id=row["stream_id"],
+        tenant=row["tenant"],
+        version=int(row["version"]),
+        created_at=utc(row["created_at"]),
+        updated_at=utc(row["updated_at"]),
+    )
+
+
+def snapshot_from_row(row: dict[str, Any]) -> Snapshot:
+    """A `Snapshot` from a row of `SELECT_SNAPSHOT`."""
+    return Snapshot(
+        stream_id=row["stream_id"],
+        version=int(row["version"]),
+        state=json.loads(row["state"]),
+        name=row["name"],
+        created_at=utc(row["created_at"]),
+    )

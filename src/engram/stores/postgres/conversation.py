@@ -1,0 +1,263 @@
+"""The PostgreSQL conversation store (sync); the async twin is in `aio.py`.
+
+Each batch is one transaction. Every op is a generator over the statements of `base.py`
+(`conversation_work`), shared with `AsyncPostgresConversationStore`; the rules shared with
+every backend (expiry, counters, seq) come from `engram.stores._conversation_rules`.
+
+Concurrency: a write reads its session with `SELECT ... FOR UPDATE`, so the writers of one
+session queue on its row, whichever process they run in. An append therefore numbers its
+messages from the `last_seq` the previous append committed: no two appends share a seq, and a
+writer's messages keep its own order. State merges apply RFC 7396 in Python
+(`engram.stores._merge`) under the same lock, so no merge is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
+from engram.stores import _conversation_rules as rules
+from engram.stores._merge import merge_patch
+from engram.stores.conversation import (
+    AppendMessages,
+    BaseConversationStore,
+    CreateSession,
+    DeleteSession,
+    FindToolCalls,
+    GetSession,
+    GetSummary,
+    ListMessages,
+    ListSessions,
+    MergeState,
+    Op,
+    PurgeExpired,
+    PutSummary,
+)
+from engram.stores.postgres import base
+from engram.stores.postgres._internal import Conn, Target, connect
+from engram.stores.postgres.base import Statement, Work
+from engram.types import Message, Session, Summary
+
+__all__ = ["PostgresConversationStore", "conversation_work"]
+
+
+class PostgresConversationStore(BaseConversationStore):
+    """Conversations in PostgreSQL, over a psycopg connection or connection pool.
+
+    The constructor applies the `conversation` migrations (idempotent; pass `migrate=False`
+    where the application has no DDL rights and runs `engram db migrate` instead). It never
+    closes an injected connection or pool; `from_conn_string` opens and closes its own.
+
+    Thread-safe: with a pool each batch borrows a connection; a single connection runs one
+    batch at a time. `abatch` runs the batch on a worker thread; for real async I/O use
+    `AsyncPostgresConversationStore`.
+
+    Args:
+        conn: A psycopg `Connection` (autocommit) or a psycopg_pool `ConnectionPool`.
+        migrate: Apply the schema migrations now.
+
+    Raises:
+        MigrationRequired: The database holds a newer conversation schema than this code.
+        BackendUnavailable: The server cannot be reached.
+
+    Example:
+        ```python
+        with PostgresConversationStore.from_conn_string("postgresql://localhost/app") as store:
+            store.create_session(Session(id="s1"))
+        ```
+    """
+
+    def __init__(self, conn: Conn, *, migrate: bool = True) -> None:
+        self.conn = conn
+        self._target = Target(conn)
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, conninfo: str) -> Iterator[PostgresConversationStore]:
+        """Open a store on its own connection (autocommit), closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+        """
+        with connect(conninfo) as conn:
+            yield cls(conn)
+
+    def migrate(self) -> int:
+        """Create or upgrade the conversation tables (idempotent); return the schema version."""
+        return self._target.run(base.migrate(base.CONVERSATION, base.CONVERSATION_MIGRATIONS))
+
+    def batch(self, ops: Sequence[Op]) -> list[Any]:
+        """Run `ops` in order in one transaction; return their results in order."""
+        if not ops:
+            return []
+        return self._target.run(conversation_work(ops))
+
+    async def abatch(self, ops: Sequence[Op]) -> list[Any]:
+        """Async `batch` on a worker thread (this class's I/O is blocking)."""
+        return await asyncio.to_thread(self.batch, ops)
+
+
+def conversation_work(ops: Sequence[Op]) -> Work[list[Any]]:
+    """The statements of a batch: each op's, in order; returns the results in order."""
+    results: list[Any] = []
+    for op in ops:
+        handler = _HANDLERS.get(type(op))
+        if handler is None:
+            raise InvalidInputError(f"unsupported operation: {type(op).__name__}")
+        results.append((yield from handler(op)))
+    return results
+
+
+def _locked_live(tenant: str, session_id: str, now: datetime) -> Work[dict[str, Any]]:
+    row = yield Statement(base.LOCK_SESSION, (tenant, session_id), "one")
+    if row is None or not rules.is_live(base.session_from_row(row).expires_at, now):
+        raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
+    locked: dict[str, Any] = row
+    return locked
+
+
+def _create_session(op: CreateSession) -> Work[Session]:
+    session = rules.session_to_create(op.session)
+    key = (session.tenant, session.id)
+    row = yield Statement(base.LOCK_SESSION, key, "one")
+    if row is not None:
+        if rules.is_live(base.session_from_row(row).expires_at, session.created_at):
+            raise ConflictError(f"session {session.id!r} exists in tenant {session.tenant!r}")
+        yield Statement(base.DELETE_SESSION, key)
+    yield Statement(base.INSERT_SESSION, base.session_params(session))
+    return session
+
+
+def _get_session(op: GetSession) -> Work[Session | None]:
+    row = yield Statement(base.SELECT_SESSION, (op.tenant, op.session_id), "one")
+    session = None if row is None else base.session_from_row(row)
+    if session is None or not rules.is_live(session.expires_at, op.now):
+        return None
+    if op.touch and session.ttl_seconds is not None:
+        session = rules.touched(session, op.now)
+        params = (session.expires_at, op.tenant, op.session_id)
+        yield Statement(base.TOUCH_SESSION, params)
+    return session
+
+
+def _list_sessions(op: ListSessions) -> Work[list[Session]]:
+    rules.check_list_sessions(op)
+    sql = base.LIST_SESSIONS
+    if op.user_id is not None:
+        sql += base.LIST_SESSIONS_BY_USER
+    if op.agent_id is not None:
+        sql += base.LIST_SESSIONS_BY_AGENT
+    params = op._asdict() | {"now": base.utc(op.now)}
+    rows = yield Statement(sql + base.LIST_SESSIONS_PAGE, params, "all")
+    return [base.session_from_row(row) for row in rows]
+
+
+def _delete_session(op: DeleteSession) -> Work[bool]:
+    deleted = yield Statement(base.DELETE_SESSION, (op.tenant, op.session_id), "rowcount")
+    return bool(deleted)
+
+
+def _append_messages(op: AppendMessages) -> Work[list[Message]]:
+    rules.check_append(op)
+    row = yield from _locked_live(op.tenant, op.session_id, op.now)
+    if not op.messages:
+        return []
+    last_seq = int(row["last_seq"])
+    stored = rules.stamp_messages(op.messages, op.session_id, last_seq)
+    yield Statement(
+        base.INSERT_MESSAGE, [base.message_params(op.tenant, m) for m in stored], many=True
+    )
+    calls = [(op.tenant, op.session_id, call_id) for call_id in rules.requested_call_ids(stored)]
+    if calls:
+        yield Statement(base.INSERT_TOOL_CALL, calls, many=True)
+    updated = rules.after_append(base.session_from_row(row), stored, op.now)
+    params = base.session_params(updated) | {"last_seq": last_seq + len(stored)}
+    yield Statement(base.UPDATE_AFTER_APPEND, params)
+    return stored
+
+
+def _list_messages(op: ListMessages) -> Work[list[Message]]:
+    rules.check_list_messages(op)
+    if op.last == 0:
+        return []
+    sql = base.SELECT_MESSAGES
+    params: list[Any] = [op.tenant, op.session_id]
+    if op.after_seq is not None:
+        sql += base.AFTER_SEQ
+        params.append(op.after_seq)
+    if op.before_seq is not None:
+        sql += base.BEFORE_SEQ
+        params.append(op.before_seq)
+    if op.roles is not None:
+        sql += base.WITH_ROLES
+        params.append(list(op.roles))
+    if op.last is None:
+        rows = yield Statement(sql + base.ORDER_BY_SEQ, params, "all")
+    else:
+        rows = yield Statement(sql + base.NEWEST_FIRST, [*params, op.last], "all")
+        rows.reverse()
+    return [base.message_from_row(row) for row in rows]
+
+
+def _find_tool_calls(op: FindToolCalls) -> Work[set[str]]:
+    params = (op.tenant, op.session_id, list(op.call_ids))
+    rows = yield Statement(base.FIND_TOOL_CALLS, params, "all")
+    return {row["call_id"] for row in rows}
+
+
+def _get_summary(op: GetSummary) -> Work[Summary | None]:
+    row = yield Statement(base.SELECT_SUMMARY, (op.tenant, op.session_id), "one")
+    return None if row is None else base.summary_from_row(row)
+
+
+def _put_summary(op: PutSummary) -> Work[Summary]:
+    session_id = op.summary.session_id
+    # The session lock serialises summary writers: the check below sees the latest summary.
+    row = yield Statement(base.LOCK_SESSION, (op.tenant, session_id), "one")
+    if row is None:
+        raise NotFoundError(f"no session {session_id!r} in tenant {op.tenant!r}")
+    current = yield from _get_summary(GetSummary(op.tenant, session_id))
+    through_seq = None if current is None else current.through_seq
+    if through_seq != op.expected_through_seq:
+        raise ConflictError(
+            f"session {session_id!r}: the summary is through seq {through_seq}, "
+            f"not {op.expected_through_seq}"
+        )
+    yield Statement(base.UPSERT_SUMMARY, base.summary_params(op.tenant, op.summary))
+    return op.summary
+
+
+def _merge_state(op: MergeState) -> Work[dict[str, Any]]:
+    row = yield from _locked_live(op.tenant, op.session_id, op.now)
+    session = base.session_from_row(row)
+    state: dict[str, Any] = merge_patch(session.state, op.patch)
+    updated = rules.after_merge(session, state, op.now)
+    yield Statement(base.UPDATE_STATE, base.session_params(updated))
+    return state
+
+
+def _purge_expired(op: PurgeExpired) -> Work[int]:
+    purged = yield Statement(base.PURGE_EXPIRED, (op.tenant, base.utc(op.now)), "rowcount")
+    return int(purged)
+
+
+_HANDLERS: dict[type, Callable[[Any], Work[Any]]] = {
+    CreateSession: _create_session,
+    GetSession: _get_session,
+    ListSessions: _list_sessions,
+    DeleteSession: _delete_session,
+    AppendMessages: _append_messages,
+    ListMessages: _list_messages,
+    FindToolCalls: _find_tool_calls,
+    GetSummary: _get_summary,
+    PutSummary: _put_summary,
+    MergeState: _merge_state,
+    PurgeExpired: _purge_expired,
+}
+"""One generator per op type; each runs inside the batch's transaction."""

@@ -1,0 +1,240 @@
+"""Clients, optimistic transactions and error translation shared by Engram's Redis stores.
+
+A batch is one optimistic transaction (`WATCH` ... `MULTI` ... `EXEC`):
+
+1. The batch runs as a generator (see `Read`): it asks for each key it reads, and the driver
+   `WATCH`es the key before reading it. Nothing is written yet: the batch appends its write
+   commands to a `Tx` and keeps what it wrote in memory, so its later ops see its own writes.
+2. Every rule is checked in this phase; an op that fails raises and nothing is written.
+3. The driver sends the writes in one `MULTI`/`EXEC`. If any watched key changed since it was
+   read, Redis discards the whole transaction, and the batch runs again from the start, on
+   fresh reads (with a short random back-off).
+
+So a batch is all-or-nothing and isolated: its writes apply together, and only if nothing it
+read changed meanwhile. Writers of different sessions or streams watch different keys and
+never retry because of each other. The same generator runs on the sync driver (`run`) and on
+the async one (`arun`), so both APIs share every rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, NamedTuple, TypeAlias, TypeVar
+
+from engram._exceptions import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    ConflictError,
+    EngramError,
+    InvalidInputError,
+)
+
+try:
+    import redis
+    import redis.asyncio
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("the Redis backend needs redis-py: pip install 'engramdb[redis]'") from exc
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Read",
+    "Tx",
+    "Work",
+    "aconnect",
+    "arun",
+    "async_client_from",
+    "call_on_loop",
+    "client_from",
+    "connect",
+    "map_backend_errors",
+    "run",
+    "running_loop",
+]
+
+Client: TypeAlias = "redis.Redis"
+AsyncClient: TypeAlias = "redis.asyncio.Redis"
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 1000
+"""Runs of one batch before giving up under contention (each lost race means another
+writer committed, so the system as a whole always progresses)."""
+
+
+class Read(NamedTuple):
+    """One read a batch asks for: `WATCH` the keys, then run the command."""
+
+    command: tuple[Any, ...]
+    """The Redis command and its arguments."""
+    watch: tuple[str, ...] = ()
+    """The keys the command reads (watched first, so a change to them aborts the batch)."""
+
+
+class Tx:
+    """The writes of one run of a batch, sent in one `MULTI`/`EXEC` at its end."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def write(self, *command: Any) -> None:
+        """Queue one write command."""
+        self.commands.append(command)
+
+
+Work: TypeAlias = Generator[Read, Any, T]
+"""A batch: yields reads, receives their replies, queues writes on its `Tx`, returns results."""
+
+
+def client_from(target: Client | redis.ConnectionPool) -> Client:
+    """A client for what a store was given: a client, or a connection pool."""
+    if isinstance(target, redis.ConnectionPool):
+        return redis.Redis(connection_pool=target)
+    return target
+
+
+def async_client_from(target: AsyncClient | redis.asyncio.ConnectionPool) -> AsyncClient:
+    """An async client for what an async store was given: a client, or a connection pool."""
+    if isinstance(target, redis.asyncio.ConnectionPool):
+        return redis.asyncio.Redis(connection_pool=target)
+    return target
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Client]:
+    """A client of `url`, closed when the block exits."""
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@asynccontextmanager
+async def aconnect(url: str) -> AsyncIterator[AsyncClient]:
+    """An async client of `url`, closed when the block exits."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@contextmanager
+def map_backend_errors() -> Iterator[None]:
+    """Re-raise redis-py errors as Engram errors (`raise ... from exc`)."""
+    try:
+        yield
+    except EngramError:
+        raise
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise BackendUnavailable(f"redis: {exc}") from exc
+    except redis.WatchError as exc:
+        # Lost races are retried inside `run`; one that escapes is redis-py reporting a
+        # connection lost while keys were watched.
+        raise BackendUnavailable(f"redis: {exc}") from exc
+    except redis.RedisError as exc:
+        raise BackendError(f"redis: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        # Text the client cannot encode (lone surrogates) is bad input, not a backend fault.
+        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
+
+
+def _gave_up() -> ConflictError:
+    return ConflictError(
+        f"redis: the batch lost {MAX_ATTEMPTS} races in a row to concurrent writers; retry later"
+    )
+
+
+def _backoff(attempt: int) -> float:
+    return 0.0 if attempt == 0 else random.uniform(0, min(0.05, 0.0005 * 2**attempt))
+
+
+def run(client: Client, make: Callable[[Tx], Work[T]]) -> T:
+    """Run a batch as one optimistic transaction (see the module docstring)."""
+    # redis-py's pipeline methods are untyped: handle the pipeline as Any.
+    pipeline: Any = client.pipeline(transaction=True)
+    with map_backend_errors(), pipeline as pipe:
+        for attempt in range(MAX_ATTEMPTS):
+            time.sleep(_backoff(attempt))
+            tx = Tx()
+            work = make(tx)
+            try:
+                reply: Any = None
+                while True:
+                    read = work.send(reply)
+                    if read.watch:
+                        pipe.watch(*read.watch)
+                    reply = pipe.immediate_execute_command(*read.command)
+            except StopIteration as stop:
+                result: T = stop.value
+            try:
+                pipe.multi()
+                for command in tx.commands:
+                    pipe.execute_command(*command)
+                pipe.execute()
+            except redis.WatchError:
+                pipe.reset()
+                continue
+            return result
+    raise _gave_up()
+
+
+async def arun(client: AsyncClient, make: Callable[[Tx], Work[T]]) -> T:
+    """Async `run`: the same generator, on an async client."""
+    pipeline: Any = client.pipeline(transaction=True)
+    with map_backend_errors():
+        async with pipeline as pipe:
+            for attempt in range(MAX_ATTEMPTS):
+                await asyncio.sleep(_backoff(attempt))
+                tx = Tx()
+                work = make(tx)
+                try:
+                    reply: Any = None
+                    while True:
+                        read = work.send(reply)
+                        if read.watch:
+                            await pipe.watch(*read.watch)
+                        reply = await pipe.immediate_execute_command(*read.command)
+                except StopIteration as stop:
+                    result: T = stop.value
+                try:
+                    pipe.multi()
+                    for command in tx.commands:
+                        pipe.execute_command(*command)
+                    await pipe.execute()
+                except redis.WatchError:
+                    await pipe.reset()
+                    continue
+                return result
+    raise _gave_up()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def call_on_loop(
+    loop: asyncio.AbstractEventLoop | None, coro: Coroutine[Any, Any, T], owner: str
+) -> T:
+    """Run `coro` on `loop` (the async store's own) from another thread, and wait for it.
+
+    Called on the loop's own thread it would deadlock, so it raises `ConfigError` instead;
+    so it does when that loop is not running.
+    """
+    if loop is None or not loop.is_running() or running_loop() is loop:
+        coro.close()
+        raise ConfigError(
+            f"{owner} is async: await its a-methods (abatch, acreate_session, ...) on its event "
+            "loop; its sync methods only work from another thread while that loop runs. "
+            "Sync code should use the sync store class."
+        )
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()

@@ -1,0 +1,177 @@
+"""PostgreSQL backend specifics: migrations, error translation, connection handling."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from engram._exceptions import (
+    BackendUnavailable,
+    ConfigError,
+    InvalidInputError,
+    MigrationRequired,
+)
+from engram.stores.conversation import GetSession, PutSummary
+from engram.stores.postgres import (
+    AsyncPostgresConversationStore,
+    AsyncPostgresEventLog,
+    PostgresConversationStore,
+    PostgresEventLog,
+    base,
+)
+from engram.types import Event, Session, Summary
+from servers import PostgresServer
+
+pytest_plugins = ["servers"]
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _versions(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    rows = conn.execute("SELECT component, version FROM engram_migrations").fetchall()
+    return {component: version for component, version in rows}
+
+
+def test_stores_migrate_their_schema_once(postgres_database: str) -> None:
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        store, log = PostgresConversationStore(conn), PostgresEventLog(conn)
+        assert _versions(conn) == {"conversation": 1, "events": 1}
+        assert (store.migrate(), log.migrate()) == (1, 1)  # idempotent
+        assert _versions(conn) == {"conversation": 1, "events": 1}
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'engram_%'"
+        ).fetchone()
+        assert tables == (9,)
+
+
+def test_concurrent_migrations_do_not_collide(postgres_database: str) -> None:
+    barrier, errors = threading.Barrier(4, timeout=30), []
+
+    def migrate() -> None:
+        try:
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                barrier.wait()
+                PostgresConversationStore(conn)
+                PostgresEventLog(conn)
+        except BaseException as exc:  # surfaced below: a thread cannot fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(postgres_database) as conn:
+        assert _versions(conn) == {"conversation": 1, "events": 1}
+
+
+def test_newer_schema_requires_a_newer_engram(postgres_database: str) -> None:
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        PostgresConversationStore(conn)
+        conn.execute("UPDATE engram_migrations SET version = 99")
+        with pytest.raises(MigrationRequired, match="upgrade engramdb"):
+            PostgresConversationStore(conn)
+
+
+def test_missing_schema_requires_migration(postgres_database: str) -> None:
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        store = PostgresConversationStore(conn, migrate=False)
+        with pytest.raises(MigrationRequired, match="migrate"):
+            store.get_session("t", "s1", now=NOW)
+
+
+def test_unreachable_server_is_backend_unavailable() -> None:
+    with pytest.raises(BackendUnavailable):
+        with PostgresEventLog.from_conn_string("host=127.0.0.1 port=1 connect_timeout=2"):
+            pass
+
+
+def test_text_postgres_cannot_hold_is_invalid_input(postgres_clean_database: str) -> None:
+    with PostgresConversationStore.from_conn_string(postgres_clean_database) as store:
+        store.create_session(Session(id="s1", tenant="t"))
+        with pytest.raises(InvalidInputError):
+            store.batch([PutSummary("t", Summary("s1", "nul \x00 byte", 1), None)])
+        assert store.get_summary("t", "s1") is None
+
+
+def test_from_conn_string_closes_only_what_it_opened(postgres_clean_database: str) -> None:
+    with PostgresConversationStore.from_conn_string(postgres_clean_database) as owned:
+        pass
+    assert owned.conn.closed
+    with psycopg.connect(postgres_clean_database, autocommit=True) as conn:
+        with PostgresConversationStore.from_conn_string(postgres_clean_database):
+            PostgresConversationStore(conn).create_session(Session(id="s1"))
+        assert not conn.closed
+
+
+def test_a_pool_serves_threads(postgres_clean_database: str) -> None:
+    kwargs = {"autocommit": True}
+    with ConnectionPool(
+        postgres_clean_database, min_size=1, max_size=3, kwargs=kwargs, open=False
+    ) as pool:
+        log = PostgresEventLog(pool)
+        threads = [
+            threading.Thread(target=log.append, args=("t", f"s{n}", [Event.thought("x")]))
+            for n in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(log.list_streams("t")) == 6
+
+
+async def test_async_store_refuses_sync_calls_on_its_own_loop(postgres_clean_database: str) -> None:
+    async with AsyncPostgresConversationStore.from_conn_string(postgres_clean_database) as store:
+        await store.acreate_session(Session(id="s1", tenant="t"))
+        with pytest.raises(ConfigError, match="await its a-methods"):
+            store.get_session("t", "s1", now=NOW)
+        # From another thread, the sync API hands the batch to the store's loop.
+        session = await asyncio.to_thread(store.get_session, "t", "s1", now=NOW)
+        assert session is not None and session.id == "s1"
+    assert store.conn.closed
+
+
+def test_async_store_created_outside_a_loop_has_no_sync_api() -> None:
+    log = AsyncPostgresEventLog(None)  # type: ignore[arg-type]  # no I/O happens
+    with pytest.raises(ConfigError):
+        log.batch([])
+    store = AsyncPostgresConversationStore(None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        store.batch([GetSession("t", "s1", NOW)])
+
+
+_DATA_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b.*\bengram_(?!migrations)", re.S)
+
+
+def _statements() -> list[str]:
+    found = []
+    for name, value in vars(base).items():
+        values = value if isinstance(value, list) else [value]
+        if name.isupper() and not name.endswith("MIGRATIONS"):
+            found += [item for item in values if isinstance(item, str)]
+    return [item for item in found if _DATA_STATEMENT.match(item)]
+
+
+def test_every_query_is_scoped_by_tenant() -> None:
+    statements = _statements()
+    assert len(statements) > 20
+    assert [sql for sql in statements if "tenant" not in sql] == []
+
+
+def test_the_test_server_has_pgvector(
+    postgres_server: PostgresServer, postgres_database: str
+) -> None:
+    if not postgres_server.started_here:
+        pytest.skip("the server named by the environment may not have pgvector")
+    with psycopg.connect(postgres_database) as conn:
+        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        assert row.fetchone() is not None

@@ -1,0 +1,41 @@
+"""Many processes, one Redis: concurrent writers of one session and one stream.
+
+See `backend_processes` for the scenarios. Each writer process opens its own clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from backend_processes import (
+    WriterPool,
+    check_session_writers,
+    check_stream_writers,
+    run_session_writers,
+    run_stream_writers,
+)
+
+pytest_plugins = ["servers"]
+
+
+@pytest.fixture(scope="module")
+def writers() -> Iterator[WriterPool]:
+    """Three writer processes, shared by this module's tests."""
+    pool = WriterPool(3)
+    yield pool
+    pool.close()
+
+
+def test_writers_of_one_session_lose_and_reorder_nothing(
+    writers: WriterPool, redis_url: str, redis_prefix: str
+) -> None:
+    check_session_writers(*run_session_writers(writers, "redis", (redis_url, redis_prefix)))
+
+
+def test_writers_of_one_stream_conflict_and_lose_nothing(
+    writers: WriterPool, redis_url: str, redis_prefix: str
+) -> None:
+    reports, streams = run_stream_writers(writers, "redis", (redis_url, redis_prefix), rounds=5)
+    check_stream_writers(reports, streams, rounds=5, per_thread=10)
