@@ -8,6 +8,7 @@ from engram.cli.db import db
 from engram.cli.demo import demo
 from engram.cli.events import events
 from engram.cli.sessions import sessions
+from engram.cli.threads import threads
 
 __all__ = ["main"]
 
@@ -22,3 +23,4 @@ main.add_command(demo)
 main.add_command(sessions)
 main.add_command(db)
 main.add_command(events)
+main.add_command(threads)

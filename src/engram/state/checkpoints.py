@@ -1,0 +1,124 @@
+"""Checkpoint identifiers, timestamps, metadata filters and write ordering (pure helpers).
+
+Checkpoint ids are canonical UUID strings (Engram makes UUIDv7s, LangGraph UUIDv6s); both
+sort in creation order, so the latest checkpoint of a thread is the one with the greatest id.
+Backends may store an id as its 16 bytes: byte order and string order agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._ids import new_id
+from engram.types._checkpoint import PendingWrite
+
+__all__ = [
+    "dumps_json",
+    "from_ms",
+    "id_from_bytes",
+    "id_to_bytes",
+    "is_checkpoint_id",
+    "metadata_matches",
+    "next_checkpoint_id",
+    "sort_writes",
+    "split_filter",
+    "to_ms",
+]
+
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SQL_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+_MISSING = object()
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps_json(value: Mapping[str, Any]) -> str:
+    """Compact JSON text of checkpoint metadata or a version map.
+
+    Raises:
+        InvalidInputError: The value is not JSON (checkpoint metadata must be).
+    """
+    try:
+        text = _JSON.encode(value)
+        text.encode()  # lone surrogates are not text
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidInputError(f"checkpoint metadata must be JSON text: {exc}") from exc
+    return text
+
+
+def is_checkpoint_id(value: str) -> bool:
+    """True if `value` is a canonical (lowercase, hyphenated) UUID string."""
+    return len(value) == 36 and _CANONICAL.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def id_to_bytes(checkpoint_id: str) -> bytes:
+    """The 16 bytes of a checkpoint id (cached: a put converts its parent's id again).
+
+    Raises:
+        InvalidInputError: The id is not a canonical UUID string.
+    """
+    if not is_checkpoint_id(checkpoint_id):
+        raise InvalidInputError(f"checkpoint ids are canonical UUID strings, not {checkpoint_id!r}")
+    return bytes.fromhex(checkpoint_id.replace("-", ""))
+
+
+def id_from_bytes(raw: bytes) -> str:
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def next_checkpoint_id(head: str | None) -> str:
+    """A new checkpoint id that sorts after `head` (a new UUIDv7 unless `head` is ahead of it).
+
+    A thread written by LangGraph has UUIDv6 ids, which sort after today's UUIDv7s; a
+    checkpoint Engram adds to such a thread (a rollback) must still become its latest.
+    """
+    candidate = new_id()
+    if head is None or candidate > head:
+        return candidate
+    bumped = uuid.UUID(head).int + 1 + int.from_bytes(os.urandom(4), "big")
+    return str(uuid.UUID(int=bumped % (1 << 128)))
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def metadata_matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any] | None) -> bool:
+    """True if every key of `wanted` is in `metadata` with an equal value."""
+    if not wanted:
+        return True
+    return all(metadata.get(key, _MISSING) == value for key, value in wanted.items())
+
+
+def split_filter(
+    wanted: Mapping[str, Any] | None,
+) -> tuple[dict[str, str | int | float | None], dict[str, Any]]:
+    """Split a metadata filter into what SQL can match (plain keys, scalar values) and the rest."""
+    sql: dict[str, str | int | float | None] = {}
+    rest: dict[str, Any] = {}
+    for key, value in (wanted or {}).items():
+        scalar = value is None or isinstance(value, str | int | float)
+        if scalar and _SQL_KEY.match(key):
+            sql[key] = value
+        else:
+            rest[key] = value
+    return sql, rest
+
+
+def sort_writes(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:
+    """Pending writes in the order LangGraph applies them: `(task_path, task_id, idx)`."""
+    return tuple(sorted(writes, key=lambda w: (w.task_path, w.task_id, w.idx)))

@@ -1,0 +1,114 @@
+"""Retention planning and garbage collection of checkpoint values (pure).
+
+Pruning is two steps, both planned here:
+
+1. `plan_retention` picks the checkpoints of one thread namespace to keep.
+2. `needed_values` closes the set of channel versions the kept checkpoints name over delta
+   bases, so every kept checkpoint still rebuilds exactly; the rest of the values, and the
+   list items no kept value references (`values.blob_hashes`), can go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from engram.state.values import DELTA, ValueRow, blob_hashes
+from engram.types._checkpoint import ChannelVersion, RetentionPolicy
+
+__all__ = [
+    "HistoryEntry",
+    "ValueKey",
+    "collect_garbage",
+    "doomed_checkpoints",
+    "needed_values",
+    "plan_retention",
+    "referenced_values",
+]
+
+
+class HistoryEntry(NamedTuple):
+    """What retention needs to know of one checkpoint."""
+
+    namespace: str
+    id: str
+    seq: int
+    created_at_ms: int
+
+
+ValueKey = tuple[str, str, str]
+"""A stored channel version: `(namespace, channel, str(version))`."""
+
+
+def plan_retention(
+    history: Sequence[HistoryEntry], policy: RetentionPolicy, now_ms: int
+) -> set[str]:
+    """The ids to keep of one thread namespace's checkpoints (see `RetentionPolicy`)."""
+    if not history:
+        return set()
+    newest_first = sorted(history, key=lambda entry: entry.id, reverse=True)
+    if policy.keep_last is None and policy.keep_every is None:
+        kept = {entry.id for entry in newest_first}
+    else:
+        kept = {entry.id for entry in newest_first[: policy.keep_last or 0]}
+        if policy.keep_every:
+            kept |= {entry.id for entry in history if entry.seq % policy.keep_every == 0}
+    if policy.max_age is not None:
+        cutoff = now_ms - int(policy.max_age.total_seconds() * 1000)
+        kept = {entry.id for entry in history if entry.id in kept and entry.created_at_ms >= cutoff}
+    kept.add(newest_first[0].id)
+    return kept
+
+
+def referenced_values(namespace: str, versions: Mapping[str, ChannelVersion]) -> Iterable[ValueKey]:
+    """The value keys a checkpoint's version map names."""
+    return ((namespace, channel, str(version)) for channel, version in versions.items())
+
+
+def needed_values(
+    referenced: Iterable[ValueKey], bases: Mapping[ValueKey, str | None]
+) -> set[ValueKey]:
+    """The stored values to keep: those referenced, and the delta bases they rebuild from.
+
+    Args:
+        referenced: Value keys named by the kept checkpoints (absent keys are ignored).
+        bases: Every stored value key of the thread, mapped to its delta base version.
+    """
+    needed: set[ValueKey] = set()
+    for key in referenced:
+        current: ValueKey | None = key
+        while current is not None and current in bases and current not in needed:
+            needed.add(current)
+            base = bases[current]
+            current = None if base is None else (current[0], current[1], base)
+    return needed
+
+
+def doomed_checkpoints(
+    history: Iterable[HistoryEntry], policy: RetentionPolicy, now_ms: int
+) -> list[tuple[str, str]]:
+    """The `(namespace, id)` of the checkpoints `policy` removes from one thread."""
+    by_namespace: dict[str, list[HistoryEntry]] = {}
+    for entry in history:
+        by_namespace.setdefault(entry.namespace, []).append(entry)
+    doomed: list[tuple[str, str]] = []
+    for namespace, entries in sorted(by_namespace.items()):
+        kept = plan_retention(entries, policy, now_ms)
+        doomed += [(namespace, entry.id) for entry in entries if entry.id not in kept]
+    return doomed
+
+
+def collect_garbage(
+    referenced: Iterable[ValueKey], rows: Mapping[ValueKey, ValueRow], blobs: Iterable[bytes]
+) -> tuple[set[ValueKey], set[bytes]]:
+    """The stored values and list items of a thread that no remaining checkpoint needs.
+
+    Args:
+        referenced: The value keys the thread's remaining checkpoints name.
+        rows: Every stored value row of the thread (for lists, `data` must be loaded).
+        blobs: Every stored item hash of the thread.
+    """
+    bases = {key: row.base if row.kind == DELTA else None for key, row in rows.items()}
+    needed = needed_values(referenced, bases)
+    kept_blobs = set(blob_hashes(rows[key] for key in needed))
+    return set(rows) - needed, set(blobs) - kept_blobs

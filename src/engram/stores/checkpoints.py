@@ -1,0 +1,503 @@
+"""The storage contract for agent checkpoints: versioned state per thread, with retention.
+
+A backend implements `batch(ops)` and `abatch(ops)` over the typed operations below; every
+convenience method (`put`, `get`, `history`, `rollback`, `fork`, `prune`, ...) is written
+once here. Every operation carries its tenant and backends scope every query by it.
+
+A batch runs its operations in order and atomically; results come back in order.
+
+Checkpoints live on a thread and a namespace (`""` unless LangGraph subgraphs add others).
+Each names a version per channel (`CheckpointInfo.versions`); a version's value is stored
+once, when first written (`ChannelWrite`), and list values are stored as deltas (see
+`engram.state.values`), so storage grows with what changed. (The SQLite backend keeps
+values of up to 128 bytes inline in each checkpoint's compressed header instead: cheaper
+than a row of their own.)
+
+Example:
+    ```python
+    checkpointer = InMemoryCheckpointer()
+    first = checkpointer.put("default", "t1", {"messages": ["hi"], "step": 1})
+    checkpointer.put("default", "t1", {"messages": ["hi", "hello"], "step": 2})
+    checkpointer.rollback("default", "t1", first.id)  # a new head equal to `first`
+    [info.seq for info in checkpointer.history("default", "t1")]  # [3, 2, 1]
+    ```
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from engram._exceptions import InvalidInputError
+from engram._validation import check_identifier
+from engram.serde import JsonSerializer, SerializerProtocol
+from engram.state.checkpoints import id_to_bytes
+from engram.state.values import content_version, decode_value, encode_value
+from engram.types._checkpoint import (
+    ChannelVersion,
+    ChannelWrite,
+    Checkpoint,
+    CheckpointInfo,
+    EncodedValue,
+    PendingWrite,
+    PruneReport,
+    RetentionPolicy,
+    StoredCheckpoint,
+    ThreadInfo,
+)
+from engram.types._conversation import utcnow
+
+__all__ = [
+    "BaseCheckpointer",
+    "CheckpointOp",
+    "CopyThread",
+    "DeleteRuns",
+    "DeleteThread",
+    "ForkThread",
+    "GetCheckpoint",
+    "GetThread",
+    "ListCheckpoints",
+    "ListThreads",
+    "Prune",
+    "PutCheckpoint",
+    "PutWrites",
+    "Rollback",
+    "SetRetention",
+    "check_op",
+]
+
+
+class PutCheckpoint(NamedTuple):
+    """Store a checkpoint and the channel versions it introduces. Result: `CheckpointInfo`.
+
+    A channel version that is already stored is not stored again. `checkpoint_id=None`
+    makes a new id that sorts after the thread's head; `parent_is_head=True` links the
+    checkpoint to the current head instead of `parent_id`. Rewriting an existing id replaces
+    its header (LangGraph semantics). `InvalidInputError` if the id is not a UUID string.
+    """
+
+    tenant: str
+    thread_id: str
+    namespace: str
+    checkpoint_id: str | None
+    parent_id: str | None
+    versions: Mapping[str, ChannelVersion]
+    writes: tuple[ChannelWrite, ...] = ()
+    metadata: Mapping[str, Any] | None = None
+    extra: EncodedValue | None = None
+    created_at: datetime | None = None
+    parent_is_head: bool = False
+
+
+class GetCheckpoint(NamedTuple):
+    """Read one checkpoint (the head when `checkpoint_id` is None).
+    Result: `StoredCheckpoint` or None."""
+
+    tenant: str
+    thread_id: str
+    namespace: str = ""
+    checkpoint_id: str | None = None
+    with_values: bool = True
+    with_writes: bool = True
+
+
+class ListCheckpoints(NamedTuple):
+    """List checkpoints newest first. Result: `list[StoredCheckpoint]`.
+
+    `thread_id=None` lists every thread of the tenant, `namespace=None` every namespace.
+    `filter` keeps checkpoints whose metadata has these key/values; `before` keeps ids
+    below it; values and pending writes are loaded only when asked for."""
+
+    tenant: str
+    thread_id: str | None
+    namespace: str | None = ""
+    filter: Mapping[str, Any] | None = None
+    before: str | None = None
+    limit: int | None = None
+    with_values: bool = False
+    with_writes: bool = False
+
+
+class PutWrites(NamedTuple):
+    """Attach pending writes to a checkpoint. Result: None.
+
+    A write with the same `(task_id, idx)` as a stored one is ignored, unless `replace`."""
+
+    tenant: str
+    thread_id: str
+    namespace: str
+    checkpoint_id: str
+    writes: tuple[PendingWrite, ...]
+    replace: bool = False
+
+
+class Rollback(NamedTuple):
+    """Make a new head whose values equal checkpoint `checkpoint_id`'s (history is kept).
+    Result: the new `CheckpointInfo`, whose parent is the old head. `NotFoundError` if absent."""
+
+    tenant: str
+    thread_id: str
+    checkpoint_id: str
+    namespace: str = ""
+    metadata: Mapping[str, Any] | None = None
+
+
+class ForkThread(NamedTuple):
+    """Start thread `new_thread_id` from a checkpoint of another (the head if None): its
+    first checkpoint has the same values, pending writes and writer data.
+    Result: the new `CheckpointInfo`. `NotFoundError` if the source is absent,
+    `ConflictError` if the new thread exists."""
+
+    tenant: str
+    thread_id: str
+    new_thread_id: str
+    checkpoint_id: str | None = None
+    namespace: str = ""
+    metadata: Mapping[str, Any] | None = None
+
+
+class CopyThread(NamedTuple):
+    """Copy every checkpoint, value and pending write of a thread into another (same ids).
+    Result: the number of checkpoints copied (0 if the source does not exist)."""
+
+    tenant: str
+    source_thread_id: str
+    target_thread_id: str
+
+
+class DeleteThread(NamedTuple):
+    """Delete a thread with everything stored for it. Result: True if it existed."""
+
+    tenant: str
+    thread_id: str
+
+
+class DeleteRuns(NamedTuple):
+    """Delete the checkpoints whose `metadata["run_id"]` is one of `run_ids`, with their
+    writes and the values nothing else needs. Result: checkpoints deleted."""
+
+    tenant: str
+    run_ids: tuple[str, ...]
+
+
+class Prune(NamedTuple):
+    """Apply retention to threads (all of the tenant's when `thread_ids` is None).
+
+    `policy` overrides; otherwise each thread's own policy applies, else the backend's
+    `default_retention`, else nothing is pruned. Result: `PruneReport` (with `dry_run`, what
+    would be removed; nothing is)."""
+
+    tenant: str
+    now: datetime
+    thread_ids: tuple[str, ...] | None = None
+    policy: RetentionPolicy | None = None
+    dry_run: bool = False
+
+
+class SetRetention(NamedTuple):
+    """Set (or with None, clear) a thread's own retention policy. Result: None."""
+
+    tenant: str
+    thread_id: str
+    policy: RetentionPolicy | None
+
+
+class GetThread(NamedTuple):
+    """Read a thread's summary. Result: `ThreadInfo` or None."""
+
+    tenant: str
+    thread_id: str
+
+
+class ListThreads(NamedTuple):
+    """List threads, newest (most recently created) first. Result: `list[ThreadInfo]`."""
+
+    tenant: str
+    limit: int = 100
+    offset: int = 0
+
+
+CheckpointOp = (
+    PutCheckpoint
+    | GetCheckpoint
+    | ListCheckpoints
+    | PutWrites
+    | Rollback
+    | ForkThread
+    | CopyThread
+    | DeleteThread
+    | DeleteRuns
+    | Prune
+    | SetRetention
+    | GetThread
+    | ListThreads
+)
+
+
+def check_op(op: CheckpointOp) -> None:
+    """Reject malformed arguments of any op (`InvalidInputError`), before anything is written."""
+    _identifier(op.tenant, "tenant")
+    if isinstance(op, PutCheckpoint | PutWrites | SetRetention):
+        _identifier(op.thread_id, "thread_id")
+    if isinstance(op, ForkThread):
+        _identifier(op.new_thread_id, "new thread_id")
+    if isinstance(op, CopyThread):
+        _identifier(op.target_thread_id, "target thread_id")
+    checkpoint_id = getattr(op, "checkpoint_id", None)
+    if isinstance(op, PutCheckpoint | PutWrites | Rollback) and checkpoint_id is not None:
+        id_to_bytes(checkpoint_id)
+    limit = getattr(op, "limit", None)
+    if (limit is not None and limit < 0) or getattr(op, "offset", 0) < 0:
+        raise InvalidInputError("limit and offset must be >= 0")
+
+
+def _identifier(value: object, what: str) -> None:
+    if isinstance(value, str):
+        _checked(value, what)  # cached: a tenant and a thread are written to again and again
+    else:
+        check_identifier(value, what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(value: str, what: str) -> str:
+    return check_identifier(value, what)
+
+
+class BaseCheckpointer(ABC):
+    """Stores versioned checkpoints per tenant, thread and namespace.
+
+    Attributes:
+        serde: Serializes the values of the convenience API (`put`/`get`).
+        default_retention: The policy `prune` applies to threads without their own.
+    """
+
+    serde: SerializerProtocol = JsonSerializer()
+    default_retention: RetentionPolicy | None = None
+
+    @abstractmethod
+    def batch(self, ops: Sequence[CheckpointOp]) -> list[Any]:
+        """Run `ops` in order, atomically; return their results in order."""
+
+    @abstractmethod
+    async def abatch(self, ops: Sequence[CheckpointOp]) -> list[Any]:
+        """Async `batch`."""
+
+    def close(self) -> None:
+        """Release what the checkpointer opened itself (not injected connections)."""
+        return None
+
+    def _run(self, op: CheckpointOp) -> Any:
+        return self.batch([op])[0]
+
+    async def _arun(self, op: CheckpointOp) -> Any:
+        return (await self.abatch([op]))[0]
+
+    # Convenience methods: one op each, sync and async.
+
+    def put(
+        self,
+        tenant: str,
+        thread_id: str,
+        values: Mapping[str, Any],
+        *,
+        namespace: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> CheckpointInfo:
+        """Store `values` as the thread's new head (child of `parent_id`, default the head).
+
+        Unchanged channels cost nothing; a list that grew costs only its new items.
+        """
+        result: CheckpointInfo = self._run(
+            self._put_op(tenant, thread_id, values, namespace, metadata, parent_id)
+        )
+        return result
+
+    async def aput(
+        self,
+        tenant: str,
+        thread_id: str,
+        values: Mapping[str, Any],
+        *,
+        namespace: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> CheckpointInfo:
+        op = self._put_op(tenant, thread_id, values, namespace, metadata, parent_id)
+        result: CheckpointInfo = await self._arun(op)
+        return result
+
+    def _put_op(
+        self,
+        tenant: str,
+        thread_id: str,
+        values: Mapping[str, Any],
+        namespace: str,
+        metadata: Mapping[str, Any] | None,
+        parent_id: str | None,
+    ) -> PutCheckpoint:
+        writes = []
+        for channel, value in values.items():
+            stored = encode_value(self.serde, value)
+            writes.append(ChannelWrite(channel, content_version(stored), stored))
+        return PutCheckpoint(
+            tenant,
+            thread_id,
+            namespace,
+            None,
+            parent_id,
+            {write.channel: write.version for write in writes},
+            tuple(writes),
+            metadata,
+            parent_is_head=parent_id is None,
+        )
+
+    def get(
+        self, tenant: str, thread_id: str, checkpoint_id: str | None = None, *, namespace: str = ""
+    ) -> Checkpoint | None:
+        """Read a checkpoint (the head by default) with its values deserialized."""
+        op = GetCheckpoint(tenant, thread_id, namespace, checkpoint_id, with_writes=False)
+        return self._decode(self._run(op))
+
+    async def aget(
+        self, tenant: str, thread_id: str, checkpoint_id: str | None = None, *, namespace: str = ""
+    ) -> Checkpoint | None:
+        op = GetCheckpoint(tenant, thread_id, namespace, checkpoint_id, with_writes=False)
+        return self._decode(await self._arun(op))
+
+    def _decode(self, stored: StoredCheckpoint | None) -> Checkpoint | None:
+        if stored is None:
+            return None
+        values = {ch: decode_value(self.serde, v) for ch, v in (stored.values or {}).items()}
+        return Checkpoint(stored.info, values)
+
+    def history(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        namespace: str = "",
+        filter: Mapping[str, Any] | None = None,
+        before: str | None = None,
+        limit: int | None = None,
+    ) -> list[CheckpointInfo]:
+        """The thread's checkpoints, newest first (headers only)."""
+        op = ListCheckpoints(tenant, thread_id, namespace, filter, before, limit)
+        return [stored.info for stored in self._run(op)]
+
+    async def ahistory(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        namespace: str = "",
+        filter: Mapping[str, Any] | None = None,
+        before: str | None = None,
+        limit: int | None = None,
+    ) -> list[CheckpointInfo]:
+        op = ListCheckpoints(tenant, thread_id, namespace, filter, before, limit)
+        return [stored.info for stored in await self._arun(op)]
+
+    def rollback(
+        self, tenant: str, thread_id: str, checkpoint_id: str, *, namespace: str = ""
+    ) -> CheckpointInfo:
+        """Make checkpoint `checkpoint_id`'s values the thread's new head."""
+        result: CheckpointInfo = self._run(Rollback(tenant, thread_id, checkpoint_id, namespace))
+        return result
+
+    async def arollback(
+        self, tenant: str, thread_id: str, checkpoint_id: str, *, namespace: str = ""
+    ) -> CheckpointInfo:
+        op = Rollback(tenant, thread_id, checkpoint_id, namespace)
+        result: CheckpointInfo = await self._arun(op)
+        return result
+
+    def fork(
+        self,
+        tenant: str,
+        thread_id: str,
+        new_thread_id: str,
+        checkpoint_id: str | None = None,
+        *,
+        namespace: str = "",
+    ) -> CheckpointInfo:
+        """Start `new_thread_id` from a checkpoint of `thread_id` (time travel)."""
+        op = ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace)
+        result: CheckpointInfo = self._run(op)
+        return result
+
+    async def afork(
+        self,
+        tenant: str,
+        thread_id: str,
+        new_thread_id: str,
+        checkpoint_id: str | None = None,
+        *,
+        namespace: str = "",
+    ) -> CheckpointInfo:
+        op = ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace)
+        result: CheckpointInfo = await self._arun(op)
+        return result
+
+    def delete_thread(self, tenant: str, thread_id: str) -> bool:
+        return bool(self._run(DeleteThread(tenant, thread_id)))
+
+    async def adelete_thread(self, tenant: str, thread_id: str) -> bool:
+        return bool(await self._arun(DeleteThread(tenant, thread_id)))
+
+    def prune(
+        self,
+        tenant: str,
+        thread_ids: Sequence[str] | None = None,
+        *,
+        policy: RetentionPolicy | None = None,
+        now: datetime | None = None,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        """Apply retention (see `Prune`)."""
+        ids = None if thread_ids is None else tuple(thread_ids)
+        op = Prune(tenant, now or utcnow(), ids, policy, dry_run)
+        result: PruneReport = self._run(op)
+        return result
+
+    async def aprune(
+        self,
+        tenant: str,
+        thread_ids: Sequence[str] | None = None,
+        *,
+        policy: RetentionPolicy | None = None,
+        now: datetime | None = None,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        ids = None if thread_ids is None else tuple(thread_ids)
+        result: PruneReport = await self._arun(Prune(tenant, now or utcnow(), ids, policy, dry_run))
+        return result
+
+    def set_retention(self, tenant: str, thread_id: str, policy: RetentionPolicy | None) -> None:
+        self._run(SetRetention(tenant, thread_id, policy))
+
+    async def aset_retention(
+        self, tenant: str, thread_id: str, policy: RetentionPolicy | None
+    ) -> None:
+        await self._arun(SetRetention(tenant, thread_id, policy))
+
+    def get_thread(self, tenant: str, thread_id: str) -> ThreadInfo | None:
+        result: ThreadInfo | None = self._run(GetThread(tenant, thread_id))
+        return result
+
+    async def aget_thread(self, tenant: str, thread_id: str) -> ThreadInfo | None:
+        result: ThreadInfo | None = await self._arun(GetThread(tenant, thread_id))
+        return result
+
+    def list_threads(self, tenant: str, *, limit: int = 100, offset: int = 0) -> list[ThreadInfo]:
+        result: list[ThreadInfo] = self._run(ListThreads(tenant, limit, offset))
+        return result
+
+    async def alist_threads(
+        self, tenant: str, *, limit: int = 100, offset: int = 0
+    ) -> list[ThreadInfo]:
+        result: list[ThreadInfo] = await self._arun(ListThreads(tenant, limit, offset))
+        return result

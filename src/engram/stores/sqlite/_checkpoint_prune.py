@@ -1,0 +1,104 @@
+"""Deleting checkpoints from SQLite safely: retention, run deletion, garbage collection.
+
+Deleting checkpoints never breaks the ones kept: the channel versions they name, the delta
+bases those rebuild from, and the list items all of these reference stay; every other value
+and item of the thread goes in the same transaction (`engram.state.retention`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
+
+from engram.state.checkpoints import id_from_bytes, id_to_bytes
+from engram.state.retention import (
+    HistoryEntry,
+    ValueKey,
+    collect_garbage,
+    doomed_checkpoints,
+    referenced_values,
+)
+from engram.state.values import ValueRow
+from engram.stores.sqlite import checkpoints_base as sql
+from engram.types._checkpoint import ChannelVersion, RetentionPolicy
+
+__all__ = ["Stored", "delete_runs", "prune_thread", "thread_history", "value_rows"]
+
+
+class Stored(NamedTuple):
+    """What pruning needs of one stored checkpoint."""
+
+    namespace: str
+    id: str
+    seq: int
+    created_at_ms: int
+    versions: dict[str, ChannelVersion]
+    run_id: str | None
+
+
+def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:
+    rows = db.execute(sql.THREAD_HISTORY, (key,)).fetchall()
+    return [
+        Stored(r[0], id_from_bytes(r[1]), r[2], r[3], sql.unpack_header(r[4], zdict).versions, r[5])
+        for r in rows
+    ]
+
+
+def value_rows(db: sqlite3.Connection, key: int) -> dict[ValueKey, ValueRow]:
+    """Every value row of a thread (list rows with their hashes, scalars without data)."""
+    return {(r[0], r[1], r[2]): sql.value_row(r, 3) for r in db.execute(sql.THREAD_VALUES, (key,))}
+
+
+def prune_thread(
+    db: sqlite3.Connection,
+    key: int,
+    zdict: bytes | None,
+    policy: RetentionPolicy,
+    now_ms: int,
+    dry_run: bool,
+) -> tuple[int, int, int, int]:
+    """Apply `policy` to one thread: `(deleted, kept, values deleted, blobs deleted)`."""
+    history = thread_history(db, key, zdict)
+    entries = (HistoryEntry(s.namespace, s.id, s.seq, s.created_at_ms) for s in history)
+    doomed = doomed_checkpoints(entries, policy, now_ms)
+    values, blobs = _delete(db, key, history, doomed, dry_run)
+    return len(doomed), len(history) - len(doomed), values, blobs
+
+
+def delete_runs(
+    db: sqlite3.Connection, key: int, zdict: bytes | None, run_ids: Collection[str]
+) -> int:
+    """Delete a thread's checkpoints made by `run_ids`; return how many."""
+    history = thread_history(db, key, zdict)
+    doomed = [(s.namespace, s.id) for s in history if s.run_id in run_ids]
+    _delete(db, key, history, doomed, dry_run=False)
+    return len(doomed)
+
+
+def _delete(
+    db: sqlite3.Connection,
+    key: int,
+    history: Sequence[Stored],
+    doomed: Sequence[tuple[str, str]],
+    dry_run: bool,
+) -> tuple[int, int]:
+    """Delete `doomed` checkpoints, their writes, and the values and items now unneeded."""
+    if not doomed:
+        return 0, 0
+    gone = set(doomed)
+    referenced = (
+        value_key
+        for s in history
+        if (s.namespace, s.id) not in gone
+        for value_key in referenced_values(s.namespace, s.versions)
+    )
+    blob_keys = [bytes(r[0]) for r in db.execute(sql.THREAD_BLOB_HASHES, (key,))]
+    values, blobs = collect_garbage(referenced, value_rows(db, key), blob_keys)
+    if not dry_run:
+        doomed_rows = [(key, ns, id_to_bytes(cid)) for ns, cid in doomed]
+        db.executemany(sql.DELETE_CHECKPOINT, doomed_rows)
+        db.executemany(sql.DELETE_CHECKPOINT_WRITES, doomed_rows)
+        db.executemany(sql.DELETE_VALUE, [(key, *value_key) for value_key in values])
+        db.executemany(sql.DELETE_BLOB, [(key, digest) for digest in blobs])
+    return len(values), len(blobs)

@@ -1,0 +1,372 @@
+"""Writing checkpoints to SQLite: puts, pending writes, rollbacks, forks and copies.
+
+A LangGraph put is one statement when only small values changed: the checkpoint row, whose
+compressed header carries the small scalars inline, run as its own transaction (no `BEGIN`
+or `COMMIT` round trips). When a list channel grew it is a transaction of three: the row,
+the list delta and the delta's new items. The thread's key, the parent's header and the
+resolved lists come from in-process caches that cannot mislead: thread keys are never reused
+(a checkpoint row is only inserted while its thread row exists; if not, the put looks the
+thread up again), rows never change, and a delta is stored only if its base still is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from engram._exceptions import BackendError, ConflictError, NotFoundError
+from engram.state.checkpoints import (
+    dumps_json,
+    id_from_bytes,
+    id_to_bytes,
+    next_checkpoint_id,
+    to_ms,
+)
+from engram.state.retention import needed_values, referenced_values
+from engram.state.values import DELTA, SCALAR, ListState, blob_hashes, plan_value_row
+from engram.stores import checkpoints as ops
+from engram.stores.sqlite import _checkpoint_load as load
+from engram.stores.sqlite import _checkpoint_prune as prune
+from engram.stores.sqlite import checkpoints_base as sql
+from engram.stores.sqlite._internal import SqliteConnection, map_backend_errors
+from engram.types._checkpoint import (
+    ChannelVersion,
+    ChannelWrite,
+    CheckpointInfo,
+    EncodedList,
+    EncodedValue,
+)
+from engram.types._conversation import utcnow
+
+__all__ = ["CheckpointWriter"]
+
+Thread = tuple[int, bytes | None]
+"""A thread's key and header dictionary."""
+_ABSENT = object()
+
+
+class CheckpointWriter:
+    """The write operations of `SqliteCheckpointer`, with the caches they rely on."""
+
+    def __init__(
+        self, conn: SqliteConnection, lists: load.ListCache, snapshot_every: int, cache_size: int
+    ) -> None:
+        self.conn = conn
+        self.lists = lists
+        self.snapshot_every = snapshot_every
+        self.threads: load.BoundedCache[tuple[str, str], Thread] = load.BoundedCache(cache_size)
+        self.heads: load.BoundedCache[tuple[int, str], tuple[str, int, sql.Header]]
+        self.heads = load.BoundedCache(cache_size)
+        self.packers: load.BoundedCache[int, Any] = load.BoundedCache(cache_size)
+
+    def thread(
+        self, db: sqlite3.Connection, tenant: str, thread_id: str, *, fresh: bool = False
+    ) -> Thread:
+        """The thread's key and header dictionary, creating the thread if needed."""
+        cached = None if fresh else self.threads.get((tenant, thread_id))
+        if cached is not None:
+            return cached
+        row = db.execute(sql.THREAD, (tenant, thread_id)).fetchone()
+        if row is None:
+            params = (tenant, thread_id, to_ms(utcnow()), None)
+            row = (db.execute(sql.INSERT_THREAD, params).fetchone()[0], None)
+        thread: Thread = (int(row[0]), row[1])
+        if thread[1] is not None:  # only a complete entry is cached (zdict never changes)
+            self.threads.put((tenant, thread_id), thread)
+        return thread
+
+    def put(self, db: sqlite3.Connection, op: ops.PutCheckpoint) -> CheckpointInfo:
+        if op.checkpoint_id is not None:
+            id_to_bytes(op.checkpoint_id)  # reject a bad id before writing anything
+        for fresh in (False, True):
+            key, zdict = thread = self.thread(db, op.tenant, op.thread_id, fresh=fresh)
+            head = None
+            if op.parent_is_head or op.checkpoint_id is None:
+                head = self._head(db, key, op.namespace)
+            parent_id = (head and head[0]) if op.parent_is_head else op.parent_id
+            checkpoint_id = op.checkpoint_id or next_checkpoint_id(head and head[0])
+            seq, parent = self._parent(db, key, op.namespace, parent_id, zdict)
+            inline, stored = _split(op, parent)
+            info = self._write(db, op, thread, checkpoint_id, parent_id, seq + 1, inline)
+            if info is not None:
+                self._store_values(db, key, op.namespace, stored, parent.versions if parent else {})
+                return info
+            # Not inserted: the cached thread was deleted by another process; look again.
+        raise BackendError(f"thread {op.thread_id} vanished while writing to it")
+
+    def fast_put(self, op: ops.PutCheckpoint) -> CheckpointInfo | None:
+        """A put that is one INSERT, run without `BEGIN`/`COMMIT` (it is its own transaction).
+
+        Applies when everything else it needs is cached (the thread, the parent's header) and
+        only small values changed; otherwise, or if the thread is gone, returns None.
+        """
+        thread = self.threads.get((op.tenant, op.thread_id))
+        if thread is None or op.checkpoint_id is None or op.parent_is_head:
+            return None
+        parent = None
+        if op.parent_id is not None:
+            cached = self.heads.get((thread[0], op.namespace))
+            if cached is None or cached[0] != op.parent_id:
+                return None
+            parent = cached
+        inline, stored = _split(op, parent[2] if parent else None)
+        if stored:
+            return None
+        with self.conn.lock, map_backend_errors():
+            db = self.conn.conn
+            seq = parent[1] + 1 if parent else 1
+            return self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
+
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        op: ops.PutCheckpoint,
+        thread: Thread,
+        checkpoint_id: str,
+        parent_id: str | None,
+        seq: int,
+        inline: dict[str, EncodedValue],
+    ) -> CheckpointInfo | None:
+        """Insert the checkpoint row (None if its thread is gone) and remember it as a head."""
+        key, namespace = thread[0], op.namespace
+        header = self._pack(db, thread, sql.plain_header(op.versions, op.extra, inline))
+        metadata, created_at = op.metadata or {}, op.created_at or utcnow()
+        row = (key, namespace, checkpoint_id, parent_id, seq, created_at, metadata, header)
+        if not self._insert(db, *row):
+            return None
+        versions = dict(op.versions)
+        self.heads.put((key, namespace), (checkpoint_id, seq, sql.Header(versions, None, inline)))
+        return CheckpointInfo(
+            op.tenant, op.thread_id, namespace, checkpoint_id, parent_id, seq, created_at,
+            metadata, versions,
+        )  # fmt: skip
+
+    def _parent(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        namespace: str,
+        parent_id: str | None,
+        zdict: bytes | None,
+    ) -> tuple[int, sql.Header | None]:
+        """The parent's `seq` (0 if none) and header (versions, inline values): cached or read."""
+        if parent_id is None:
+            return 0, None
+        cached = self.heads.get((key, namespace))
+        if cached is not None and cached[0] == parent_id:
+            return cached[1], cached[2]
+        params = (key, namespace, id_to_bytes(parent_id))
+        found = db.execute(sql.PARENT, params).fetchone()
+        return (found[0], sql.unpack_header(found[1], zdict)) if found else (0, None)
+
+    def _pack(self, db: sqlite3.Connection, thread: Thread, plain: bytes) -> bytes:
+        """A header as stored, deflated against the thread's dictionary (set by its first)."""
+        key, zdict = thread
+        if zdict is None:
+            db.execute(sql.SET_ZDICT, (plain, key))
+            return sql.pack_header(plain, sql.header_packer(plain))
+        packer = self.packers.get(key)
+        if packer is None:
+            packer = sql.header_packer(zdict)
+            self.packers.put(key, packer)
+        return sql.pack_header(plain, packer)
+
+    def _head(self, db: sqlite3.Connection, key: int, namespace: str) -> tuple[str, int] | None:
+        """The id and `seq` of the newest checkpoint of a thread namespace."""
+        row = db.execute(sql.HEAD, (key, namespace)).fetchone()
+        return None if row is None else (id_from_bytes(row[0]), row[1])
+
+    def _insert(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        namespace: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        seq: int,
+        created_at: datetime,
+        metadata: Mapping[str, Any],
+        header: bytes,
+    ) -> bool:
+        """Insert a checkpoint row, if the thread (row `key`) still exists."""
+        parent = None if parent_id is None else id_to_bytes(parent_id)
+        params = (key, namespace, id_to_bytes(checkpoint_id), parent, seq, to_ms(created_at))
+        cursor = db.execute(sql.INSERT_CHECKPOINT, (*params, dumps_json(metadata), header))
+        return cursor.rowcount > 0
+
+    def _store_values(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        namespace: str,
+        writes: Sequence[ChannelWrite],
+        parent_versions: Mapping[str, ChannelVersion],
+    ) -> None:
+        """Store the versions too big to keep inline, and lists (as deltas of the parent's)."""
+        scalars: list[tuple[Any, ...]] = []
+        for write in writes:
+            if isinstance(write.value, EncodedList):
+                base = self._base(db, key, namespace, write.channel, parent_versions)
+                self._store_list(db, key, namespace, write, base)
+            else:
+                tag, data = write.value
+                row = (key, namespace, write.channel, str(write.version), SCALAR, tag, data)
+                scalars.append((*row, None, 0, 0, 0))
+        if scalars:
+            db.executemany(sql.INSERT_VALUE, scalars)
+
+    def _store_list(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        namespace: str,
+        write: ChannelWrite,
+        base: ListState | None,
+    ) -> None:
+        version = str(write.version)
+        prefix = (key, namespace, write.channel, version)
+        row, items, state = plan_value_row(version, write.value, base, self.snapshot_every)
+        statement = sql.INSERT_DELTA if row.kind == DELTA else sql.INSERT_VALUE
+        inserted = db.execute(statement, (*prefix, *row)).rowcount
+        if not inserted and row.kind == DELTA and not _exists(db, prefix):
+            # The base was pruned meanwhile: store a full snapshot instead.
+            row, items, state = plan_value_row(version, write.value, None, self.snapshot_every)
+            inserted = db.execute(sql.INSERT_VALUE, (*prefix, *row)).rowcount
+        if inserted:
+            db.executemany(sql.INSERT_BLOB, [(key, d, *item) for d, item in items.items()])
+            if state is not None:
+                self.lists.put(prefix, state)
+
+    def _base(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        namespace: str,
+        channel: str,
+        parent_versions: Mapping[str, ChannelVersion],
+    ) -> ListState | None:
+        """The parent's version of a list channel, resolved, to diff the new version against."""
+        if channel not in parent_versions:
+            return None
+        version = str(parent_versions[channel])
+        cached = self.lists.get((key, namespace, channel, version))
+        return cached or load.resolve_list(db, self.lists, key, namespace, channel, version)
+
+    def put_writes(self, db: sqlite3.Connection, op: ops.PutWrites) -> None:
+        checkpoint = id_to_bytes(op.checkpoint_id)
+        statement = sql.INSERT_WRITE.format(conflict="REPLACE" if op.replace else "IGNORE")
+        for fresh in (False, True):
+            key, _ = self.thread(db, op.tenant, op.thread_id, fresh=fresh)
+            rows = [
+                (key, op.namespace, checkpoint, w.task_id, w.idx, w.channel, *w.value, w.task_path)
+                for w in op.writes
+            ]
+            if not rows or db.executemany(statement, rows).rowcount or self._exists_thread(db, key):
+                return
+
+    def _exists_thread(self, db: sqlite3.Connection, key: int) -> bool:
+        return db.execute(sql.THREAD_EXISTS, (key,)).fetchone() is not None
+
+    def rollback(self, db: sqlite3.Connection, op: ops.Rollback) -> CheckpointInfo:
+        target = load.select_checkpoint(db, op.tenant, op.thread_id, op.namespace, op.checkpoint_id)
+        if target is None:
+            raise NotFoundError(f"no checkpoint {op.checkpoint_id} in thread {op.thread_id}")
+        old = load.info_of(target)
+        head_id, head_seq = self._head(db, target["thread_key"], op.namespace) or (None, 0)
+        info = old._replace(
+            id=next_checkpoint_id(head_id),
+            parent_id=head_id,
+            seq=head_seq + 1,
+            created_at=utcnow(),
+            metadata={**old.metadata, "rollback_to": old.id, **(op.metadata or {})},
+        )
+        return self._insert_copy(db, target["thread_key"], info, target)
+
+    def fork(self, db: sqlite3.Connection, op: ops.ForkThread) -> CheckpointInfo:
+        source = load.select_checkpoint(db, op.tenant, op.thread_id, op.namespace, op.checkpoint_id)
+        if source is None:
+            raise NotFoundError(f"no checkpoint to fork in thread {op.thread_id}")
+        if db.execute(sql.THREAD, (op.tenant, op.new_thread_id)).fetchone() is not None:
+            raise ConflictError(f"thread {op.new_thread_id} exists already")
+        old = load.info_of(source)
+        params = (op.tenant, op.new_thread_id, to_ms(utcnow()), source["zdict"])
+        key = db.execute(sql.INSERT_THREAD, params).fetchone()[0]
+        self._copy_values(db, source["thread_key"], key, old)
+        forked = {"thread_id": op.thread_id, "checkpoint_id": old.id}
+        metadata = {**old.metadata, "forked_from": forked, **(op.metadata or {})}
+        info = old._replace(
+            thread_id=op.new_thread_id,
+            id=next_checkpoint_id(None),
+            parent_id=None,
+            seq=1,
+            created_at=utcnow(),
+            metadata=metadata,
+        )
+        return self._insert_copy(db, key, info, source)
+
+    def _insert_copy(
+        self, db: sqlite3.Connection, key: int, info: CheckpointInfo, source: sqlite3.Row
+    ) -> CheckpointInfo:
+        """Insert `info` as a new checkpoint whose header is `source`'s (same dictionary)."""
+        row = (key, info.namespace, info.id, info.parent_id, info.seq, info.created_at)
+        self._insert(db, *row, info.metadata, source["header"])
+        return info
+
+    def _copy_values(
+        self, db: sqlite3.Connection, source: int, target: int, info: CheckpointInfo
+    ) -> None:
+        rows = prune.value_rows(db, source)
+        bases = {k: row.base for k, row in rows.items()}
+        needed = needed_values(referenced_values(info.namespace, info.versions), bases)
+        db.executemany(sql.COPY_VALUE, [(target, source, *value_key) for value_key in needed])
+        digests = set(blob_hashes(rows[value_key] for value_key in needed))
+        db.executemany(sql.COPY_BLOB, [(target, source, digest) for digest in digests])
+
+    def copy_thread(self, db: sqlite3.Connection, op: ops.CopyThread) -> int:
+        found = db.execute(sql.THREAD, (op.tenant, op.source_thread_id)).fetchone()
+        rows = db.execute(sql.COPY_CHECKPOINTS, (found[0],)).fetchall() if found else []
+        if not rows:
+            return 0
+        source, source_zdict = found
+        target, target_zdict = self.thread(db, op.tenant, op.target_thread_id, fresh=True)
+        zdict = target_zdict or source_zdict
+        if target_zdict is None and source_zdict is not None:
+            db.execute(sql.SET_ZDICT, (source_zdict, target))
+        for statement in sql.COPY_THREAD:
+            db.execute(statement, (target, source))
+        copies = []
+        for row in rows:
+            header = row["header"]
+            if zdict != source_zdict:  # re-pack for the target's dictionary
+                plain = sql.plain_header(*sql.unpack_header(header, source_zdict))
+                header = sql.pack_header(plain, sql.header_packer(zdict))
+            copies.append((target, *tuple(row)[:6], header))
+        db.executemany(sql.INSERT_COPY, copies)
+        return len(rows)
+
+
+def _split(
+    op: ops.PutCheckpoint, parent: sql.Header | None
+) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
+    """The values kept inline in the header (small new scalars, and the parent's small values
+    this checkpoint still holds), and the writes that need value rows."""
+    inline: dict[str, EncodedValue] = {}
+    stored: list[ChannelWrite] = []
+    for write in op.writes:
+        value = write.value
+        if isinstance(value, tuple) and len(value[1]) <= sql.INLINE_MAX:
+            inline[write.channel] = value
+        else:
+            stored.append(write)
+    if parent is not None:
+        versions, parent_versions = op.versions, parent.versions
+        for channel, value in parent.inline.items():
+            if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
+                inline[channel] = value
+    return inline, stored
+
+
+def _exists(db: sqlite3.Connection, value_key: tuple[Any, ...]) -> bool:
+    return db.execute(sql.VALUE_EXISTS, value_key).fetchone() is not None

@@ -1,0 +1,423 @@
+"""The conformance suite of `BaseCheckpointer`: every backend must pass it.
+
+`CheckpointerSpec` holds the specs, written once against the contract; subclass it as
+`Test...` with a `checkpointer` fixture yielding a fresh, empty checkpointer. Wrap a
+checkpointer in `AsyncDrivenCheckpointer` to run every spec through `abatch` too.
+
+The retention spec is a Hypothesis property: after any history of puts, rollbacks and forks,
+pruning with any policy leaves every kept checkpoint rebuilding exactly the values it was
+written with. Give the backend a small `snapshot_every` to exercise long delta chains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
+from engram.stores.checkpoints import (
+    BaseCheckpointer,
+    CheckpointOp,
+    CopyThread,
+    DeleteRuns,
+    GetCheckpoint,
+    ListCheckpoints,
+    PutCheckpoint,
+    PutWrites,
+    Rollback,
+)
+from engram.types._checkpoint import ChannelWrite, PendingWrite, RetentionPolicy
+from engram.types._conversation import utcnow
+
+__all__ = ["AsyncDrivenCheckpointer", "CheckpointerSpec"]
+
+T = "tenant-a"
+OTHER = "tenant-b"
+
+
+class AsyncDrivenCheckpointer(BaseCheckpointer):
+    """Runs every call of the sync API through the wrapped checkpointer's `abatch`.
+
+    Call it only from code without a running event loop (each batch runs in `asyncio.run`).
+    """
+
+    def __init__(self, inner: BaseCheckpointer) -> None:
+        self.inner = inner
+        self.serde = inner.serde
+        self.default_retention = inner.default_retention
+
+    def batch(self, ops: Sequence[CheckpointOp]) -> list[Any]:
+        return asyncio.run(self.inner.abatch(ops))
+
+    async def abatch(self, ops: Sequence[CheckpointOp]) -> list[Any]:
+        return await self.inner.abatch(ops)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _thread() -> str:
+    return f"thread-{uuid.uuid4().hex[:12]}"
+
+
+def _grow(cp: BaseCheckpointer, thread: str, steps: int, **kw: Any) -> list[str]:
+    """`steps` checkpoints whose `messages` grows by one item each; their ids, oldest first."""
+    ids = []
+    for step in range(steps):
+        values = {"messages": [f"m{i}" for i in range(step + 1)], "step": step, "fixed": "x"}
+        ids.append(cp.put(T, thread, values, metadata={"step": step, **kw}).id)
+    return ids
+
+
+def _values(step: int) -> dict[str, Any]:
+    return {"messages": [f"m{i}" for i in range(step + 1)], "step": step, "fixed": "x"}
+
+
+# One history step of the retention property: how the next checkpoint's values change.
+_STEP = st.one_of(
+    st.tuples(st.just("append"), st.text(max_size=8)),
+    st.tuples(st.just("drop_front"), st.integers(1, 3)),
+    st.tuples(st.just("replace_last"), st.text(max_size=8)),
+    st.tuples(st.just("truncate"), st.integers(0, 4)),
+    st.tuples(st.just("scalar"), st.integers(-5, 5)),
+    st.tuples(st.just("rollback"), st.integers(0, 50)),
+)
+_POLICY = st.builds(
+    RetentionPolicy,
+    keep_last=st.none() | st.integers(1, 6),
+    keep_every=st.none() | st.integers(1, 5),
+    max_age=st.none() | st.just(timedelta(hours=1)),
+)
+
+
+def _next(values: dict[str, Any], kind: str, arg: Any) -> dict[str, Any]:
+    items = list(values["messages"])
+    if kind == "append":
+        items.append(arg)
+    elif kind == "drop_front":
+        items = items[arg:]
+    elif kind == "replace_last" and items:
+        items[-1] = arg
+    elif kind == "truncate":
+        items = items[:arg]
+    scalar = arg if kind == "scalar" else values["n"]
+    return {"messages": items, "n": scalar, "big": values["big"]}
+
+
+class CheckpointerSpec:
+    """The behaviour every `BaseCheckpointer` must have.
+
+    Needs a `checkpointer` fixture: a fresh, empty checkpointer (sync API).
+    """
+
+    supports_threads: bool = True
+    """The checkpointer may be shared by threads (batches from several threads serialise)."""
+
+    # Put and get.
+
+    def test_put_then_get_latest(self, checkpointer: Any) -> None:
+        thread = _thread()
+        info = checkpointer.put(T, thread, {"a": [1, 2], "b": {"k": "v"}, "c": None})
+        got = checkpointer.get(T, thread)
+        assert got.id == info.id and got.values == {"a": [1, 2], "b": {"k": "v"}, "c": None}
+        assert (got.info.seq, got.parent_id, got.info.namespace) == (1, None, "")
+
+    def test_get_by_id_and_parent_links(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 5)
+        for step, checkpoint_id in enumerate(ids):
+            got = checkpointer.get(T, thread, checkpoint_id)
+            assert got.values == _values(step)
+            assert got.parent_id == (ids[step - 1] if step else None)
+            assert got.info.seq == step + 1
+
+    def test_get_absent(self, checkpointer: Any) -> None:
+        thread = _thread()
+        assert checkpointer.get(T, thread) is None
+        _grow(checkpointer, thread, 1)
+        assert checkpointer.get(T, thread, str(uuid.uuid4())) is None
+        assert checkpointer.get(T, thread, "not-a-uuid") is None
+
+    def test_ids_sort_in_creation_order(self, checkpointer: Any) -> None:
+        ids = _grow(checkpointer, _thread(), 20)
+        assert ids == sorted(ids) and len(set(ids)) == 20
+
+    def test_rejects_bad_input_without_writing(self, checkpointer: Any) -> None:
+        thread = _thread()
+        bad_id = PutCheckpoint(T, thread, "", "not-a-uuid", None, {})
+        with pytest.raises(InvalidInputError):
+            checkpointer.batch([bad_id])
+        with pytest.raises(InvalidInputError):
+            checkpointer.put(T, thread, {"a": 1}, metadata={"when": object()})
+        with pytest.raises(InvalidInputError):
+            checkpointer.put(T, thread, {"a": 1}, metadata={"text": "\ud800"})
+        with pytest.raises(InvalidInputError):
+            checkpointer.put(T, "\x00", {"a": 1})
+        assert checkpointer.get(T, thread) is None
+
+    def test_lists_round_trip_through_any_edit(self, checkpointer: Any) -> None:
+        thread = _thread()
+        states = [[], ["a"], ["a", "b"], ["b"], ["b", "c", "d"], ["x", "b"], ["a", "a"], ["a"]]
+        ids = [checkpointer.put(T, thread, {"l": state}).id for state in states * 3]
+        for checkpoint_id, state in zip(ids, states * 3, strict=True):
+            assert checkpointer.get(T, thread, checkpoint_id).values == {"l": state}
+
+    def test_writer_versions_and_partial_writes(self, checkpointer: Any) -> None:
+        """LangGraph's way: explicit versions, values written only when they change."""
+        thread = _thread()
+        first, second = str(uuid.uuid4()), str(uuid.uuid4())
+        first, second = sorted((first, second))
+        a1 = ChannelWrite("a", 1, ("json", b'"v1"'))
+        b1 = ChannelWrite("b", 1, ("json", b'"w1"'))
+        a2 = ChannelWrite("a", 2, ("json", b'"v2"'))
+        checkpointer.batch([PutCheckpoint(T, thread, "", first, None, {"a": 1, "b": 1}, (a1, b1))])
+        checkpointer.batch([PutCheckpoint(T, thread, "", second, first, {"a": 2, "b": 1}, (a2,))])
+        assert checkpointer.get(T, thread, second).values == {"a": "v2", "b": "w1"}
+        assert checkpointer.get(T, thread, first).values == {"a": "v1", "b": "w1"}
+        assert checkpointer.get(T, thread).info.versions == {"a": 2, "b": 1}
+
+    def test_extra_round_trips(self, checkpointer: Any) -> None:
+        thread, cid = _thread(), str(uuid.uuid4())
+        op = PutCheckpoint(T, thread, "", cid, None, {}, extra=("bytes", b"\x00header"))
+        checkpointer.batch([op])
+        assert checkpointer.batch([GetCheckpoint(T, thread)])[0].extra == ("bytes", b"\x00header")
+
+    # History.
+
+    def test_history_newest_first(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 6)
+        history = checkpointer.history(T, thread)
+        assert [info.id for info in history] == ids[::-1]
+        assert [info.metadata["step"] for info in history] == [5, 4, 3, 2, 1, 0]
+
+    def test_history_pages_with_before_and_limit(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 7)
+        page = checkpointer.history(T, thread, before=ids[4], limit=2)
+        assert [info.id for info in page] == [ids[3], ids[2]]
+
+    @pytest.mark.parametrize(
+        ("wanted", "steps"),
+        [({"step": 2}, [2]), ({"kind": "odd"}, [5, 3, 1]), ({"kind": "odd", "step": 3}, [3]),
+         ({"kind": None}, []), ({"tags": ["t", 2]}, [5, 4, 3, 2, 1, 0]), ({"nope": 1}, [])],
+    )  # fmt: skip
+    def test_history_filters_on_metadata(
+        self, checkpointer: Any, wanted: dict[str, Any], steps: list[int]
+    ) -> None:
+        thread = _thread()
+        for step in range(6):
+            meta = {"step": step, "kind": "odd" if step % 2 else "even", "tags": ["t", 2]}
+            checkpointer.put(T, thread, {"s": step}, metadata=meta)
+        got = checkpointer.history(T, thread, filter=wanted)
+        assert [info.metadata["step"] for info in got] == steps
+
+    def test_list_across_threads_and_namespaces(self, checkpointer: Any) -> None:
+        one, two = _thread(), _thread()
+        checkpointer.put(T, one, {"a": 1})
+        checkpointer.put(T, one, {"a": 2}, namespace="child:1")
+        checkpointer.put(T, two, {"a": 3})
+        mine = checkpointer.batch([ListCheckpoints(T, None, None, with_values=True)])[0]
+        values = {
+            (s.info.thread_id, s.info.namespace): checkpointer.serde.loads_typed(s.values["a"])
+            for s in mine
+        }
+        assert {k: v for k, v in values.items() if k[0] in (one, two)} == {
+            (one, ""): 1, (one, "child:1"): 2, (two, ""): 3
+        }  # fmt: skip
+        assert checkpointer.get(T, one, namespace="child:1").values == {"a": 2}
+        assert [h.namespace for h in checkpointer.history(T, one)] == [""]
+
+    # Rollback and fork.
+
+    def test_rollback_makes_a_new_head_and_keeps_history(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 4)
+        info = checkpointer.rollback(T, thread, ids[1])
+        head = checkpointer.get(T, thread)
+        assert head.id == info.id and head.values == _values(1)
+        assert info.parent_id == ids[3] and info.id > ids[3] and info.seq == 5
+        assert [h.id for h in checkpointer.history(T, thread)] == [info.id, *ids[::-1]]
+        later = checkpointer.put(T, thread, {"after": True})
+        assert later.parent_id == info.id
+
+    def test_rollback_absent_raises(self, checkpointer: Any) -> None:
+        thread = _thread()
+        _grow(checkpointer, thread, 1)
+        with pytest.raises(NotFoundError):
+            checkpointer.rollback(T, thread, str(uuid.uuid4()))
+
+    def test_fork_starts_a_new_thread(self, checkpointer: Any) -> None:
+        thread, fork = _thread(), _thread()
+        ids = _grow(checkpointer, thread, 4)
+        info = checkpointer.fork(T, thread, fork, ids[1])
+        got = checkpointer.get(T, fork)
+        assert got.values == _values(1) and (info.seq, info.parent_id) == (1, None)
+        assert got.metadata["forked_from"] == {"thread_id": thread, "checkpoint_id": ids[1]}
+        checkpointer.put(T, fork, {"diverged": 1})
+        checkpointer.delete_thread(T, thread)
+        assert checkpointer.get(T, fork, info.id).values == _values(1)
+
+    def test_fork_conflicts_and_absent_source(self, checkpointer: Any) -> None:
+        thread, other = _thread(), _thread()
+        _grow(checkpointer, thread, 1)
+        _grow(checkpointer, other, 1)
+        with pytest.raises(ConflictError):
+            checkpointer.fork(T, thread, other)
+        with pytest.raises(NotFoundError):
+            checkpointer.fork(T, _thread(), _thread())
+
+    def test_copy_thread(self, checkpointer: Any) -> None:
+        thread, copy = _thread(), _thread()
+        ids = _grow(checkpointer, thread, 3)
+        assert checkpointer.batch([CopyThread(T, thread, copy)]) == [3]
+        assert [h.id for h in checkpointer.history(T, copy)] == ids[::-1]
+        assert checkpointer.get(T, copy).values == _values(2)
+        assert checkpointer.batch([CopyThread(T, _thread(), _thread())]) == [0]
+
+    # Pending writes.
+
+    def test_pending_writes(self, checkpointer: Any) -> None:
+        thread = _thread()
+        cid = _grow(checkpointer, thread, 1)[0]
+        w1 = PendingWrite("task-b", "ch", ("json", b"1"), 0, "p:1")
+        w2 = PendingWrite("task-a", "ch", ("json", b"2"), 0, "p:0")
+        w1b = w1._replace(value=("json", b"9"))
+        checkpointer.batch([PutWrites(T, thread, "", cid, (w1, w2))])
+        checkpointer.batch([PutWrites(T, thread, "", cid, (w1b,))])  # ignored: same key
+        stored = checkpointer.batch([GetCheckpoint(T, thread, "", cid)])[0]
+        assert stored.pending_writes == (w2, w1)
+        checkpointer.batch([PutWrites(T, thread, "", cid, (w1b,), replace=True)])
+        stored = checkpointer.batch([GetCheckpoint(T, thread, "", cid)])[0]
+        assert stored.pending_writes == (w2, w1b)
+
+    # Deletion.
+
+    def test_delete_thread(self, checkpointer: Any) -> None:
+        thread, kept = _thread(), _thread()
+        _grow(checkpointer, thread, 3)
+        _grow(checkpointer, kept, 1)
+        assert checkpointer.delete_thread(T, thread) is True
+        assert checkpointer.get(T, thread) is None and checkpointer.history(T, thread) == []
+        assert checkpointer.get_thread(T, thread) is None
+        assert checkpointer.delete_thread(T, thread) is False
+        assert checkpointer.get(T, kept).values == _values(0)
+
+    def test_delete_runs(self, checkpointer: Any) -> None:
+        thread = _thread()
+        _grow(checkpointer, thread, 2, run_id="r1")
+        keep = _grow(checkpointer, thread, 2, run_id="r2")
+        assert checkpointer.batch([DeleteRuns(T, ("r1", "nope"))]) == [2]
+        assert [h.id for h in checkpointer.history(T, thread)] == keep[::-1]
+        assert checkpointer.get(T, thread, keep[0]).values == _values(0)
+
+    def test_batch_is_atomic(self, checkpointer: Any) -> None:
+        thread = _thread()
+        put = PutCheckpoint(T, thread, "", str(uuid.uuid4()), None, {})
+        with pytest.raises(NotFoundError):
+            checkpointer.batch([put, Rollback(T, thread, str(uuid.uuid4()))])
+        assert checkpointer.get(T, thread) is None
+
+    # Tenancy and threads.
+
+    def test_tenants_are_isolated(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 2)
+        assert checkpointer.get(OTHER, thread) is None
+        assert checkpointer.get(OTHER, thread, ids[0]) is None
+        assert checkpointer.history(OTHER, thread) == []
+        assert thread not in {t.thread_id for t in checkpointer.list_threads(OTHER)}
+        assert checkpointer.delete_thread(OTHER, thread) is False
+        checkpointer.prune(OTHER, policy=RetentionPolicy(keep_last=1))
+        with pytest.raises(NotFoundError):
+            checkpointer.rollback(OTHER, thread, ids[0])
+        assert len(checkpointer.history(T, thread)) == 2
+
+    def test_threads_listed_newest_first(self, checkpointer: Any) -> None:
+        first, second = _thread(), _thread()
+        ids = _grow(checkpointer, first, 2)
+        checkpointer.put(T, second, {"a": 1}, namespace="sub")
+        listed = [t for t in checkpointer.list_threads(T) if t.thread_id in (first, second)]
+        assert [t.thread_id for t in listed] == [second, first]
+        info = checkpointer.get_thread(T, first)
+        assert (info.checkpoint_count, info.head_id, info.namespaces) == (2, ids[1], ("",))
+        assert checkpointer.get_thread(T, second).namespaces == ("sub",)
+
+    def test_concurrent_writers(self, checkpointer: Any) -> None:
+        if not self.supports_threads:
+            pytest.skip("not thread-safe")
+        threads = [_thread() for _ in range(4)]
+        workers = [threading.Thread(target=_grow, args=(checkpointer, t, 10)) for t in threads]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        for thread in threads:
+            assert checkpointer.get(T, thread).values == _values(9)
+
+    # Retention.
+
+    def test_prune_keep_last_and_every(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 10)
+        report = checkpointer.prune(T, [thread], policy=RetentionPolicy(keep_last=2, keep_every=4))
+        kept = [ids[9], ids[8], ids[7], ids[3]]  # seq 10, 9 (last 2), 8, 4 (every 4th)
+        assert [h.id for h in checkpointer.history(T, thread)] == kept
+        assert (report.checkpoints_deleted, report.checkpoints_kept) == (6, 4)
+        for checkpoint_id in kept:
+            step = ids.index(checkpoint_id)
+            assert checkpointer.get(T, thread, checkpoint_id).values == _values(step)
+
+    def test_prune_max_age_keeps_the_head(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 3)
+        policy = RetentionPolicy(max_age=timedelta(minutes=5))
+        checkpointer.prune(T, [thread], policy=policy, now=utcnow())
+        assert len(checkpointer.history(T, thread)) == 3
+        checkpointer.prune(T, [thread], policy=policy, now=utcnow() + timedelta(hours=1))
+        assert [h.id for h in checkpointer.history(T, thread)] == [ids[2]]
+
+    def test_prune_dry_run_and_policies(self, checkpointer: Any) -> None:
+        thread, other = _thread(), _thread()
+        _grow(checkpointer, thread, 4)
+        _grow(checkpointer, other, 4)
+        dry = checkpointer.prune(T, [thread], policy=RetentionPolicy(keep_last=1), dry_run=True)
+        assert dry.checkpoints_deleted == 3 and len(checkpointer.history(T, thread)) == 4
+        assert checkpointer.prune(T, [thread]).checkpoints_deleted == 0  # no policy: keep all
+        checkpointer.set_retention(T, thread, RetentionPolicy(keep_last=2))
+        assert checkpointer.get_thread(T, thread).retention == RetentionPolicy(keep_last=2)
+        checkpointer.prune(T, [thread, other])
+        assert [len(checkpointer.history(T, t)) for t in (thread, other)] == [2, 4]
+
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(steps=st.lists(_STEP, min_size=1, max_size=25), policy=_POLICY, late=st.booleans())
+    def test_pruning_never_breaks_a_kept_checkpoint(
+        self, checkpointer: Any, steps: list[tuple[str, Any]], policy: RetentionPolicy, late: bool
+    ) -> None:
+        thread = _thread()
+        values: dict[str, Any] = {"messages": [], "n": 0, "big": "x" * 300}
+        expected: dict[str, dict[str, Any]] = {}
+        for kind, arg in steps:
+            if kind == "rollback" and expected:
+                target = sorted(expected)[arg % len(expected)]
+                info = checkpointer.rollback(T, thread, target)
+                values = expected[info.id] = expected[target]
+                continue
+            values = _next(values, kind, arg)
+            expected[checkpointer.put(T, thread, values).id] = values
+        now = utcnow() + (timedelta(hours=2) if late else timedelta(0))
+        checkpointer.prune(T, [thread], policy=policy, now=now)
+        history = checkpointer.history(T, thread)
+        assert history and history[0].id == max(expected)
+        for info in history:
+            assert checkpointer.get(T, thread, info.id).values == expected[info.id]

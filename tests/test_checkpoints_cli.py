@@ -1,0 +1,121 @@
+"""`engram threads ...` through click's runner, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engram.cli.threads import threads
+from engram.integrations.langgraph import EngramSaver
+from engram.stores.sqlite.checkpoints import SqliteCheckpointer
+from engram.types._checkpoint import RetentionPolicy
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = tmp_path / "agent.db"
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        for step in range(6):
+            values = {"messages": [f"message {i}" for i in range(step + 1)], "step": step}
+            meta = {"source": "loop", "step": step}
+            checkpointer.put("default", "t1", values, metadata=meta)
+        checkpointer.put("default", "t2", {"goal": "book a flight"})
+        checkpointer.put("other", "secret", {"x": 1})
+    return str(path)
+
+
+def invoke(*args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(threads, list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def ids(db: str, thread: str = "t1") -> list[str]:
+    with SqliteCheckpointer.from_path(db) as checkpointer:
+        return [info.id for info in checkpointer.history("default", thread)]
+
+
+def test_list(db: str) -> None:
+    out = invoke("list", "--db", db)
+    assert "t1" in out and "t2" in out and "secret" not in out
+    assert "secret" in invoke("list", "--db", db, "--tenant", "other")
+
+
+def test_show_newest_and_by_id(db: str) -> None:
+    out = invoke("show", "t1", "--db", db)
+    assert "#6" in out and '[6 items] last: "message 5"' in out and '"step": 5' in out
+    older = ids(db)[-1]
+    assert '[1 items] last: "message 0"' in invoke("show", "t1", "--db", db, "--checkpoint", older)
+
+
+def test_history_shows_what_changed(db: str) -> None:
+    out = invoke("history", "t1", "--db", db, "--limit", "3")
+    assert ids(db)[0] in out and ids(db)[3] not in out
+    assert out.count("messages,") == 2  # the oldest listed one's parent is not listed: "?"
+
+
+def test_fork_and_rollback(db: str) -> None:
+    first = ids(db)[-1]
+    assert "forked t1 into t3" in invoke(
+        "fork", "t1", "--db", db, "--checkpoint", first, "--to", "t3"
+    )
+    assert '[1 items] last: "message 0"' in invoke("show", "t3", "--db", db)
+    assert "new head" in invoke("rollback", "t1", first, "--db", db)
+    assert '[1 items] last: "message 0"' in invoke("show", "t1", "--db", db)
+
+
+def test_prune_dry_run_then_saved_policy(db: str) -> None:
+    out = invoke("prune", "t1", "--keep-last", "2", "--dry-run", "--db", db)
+    assert "would remove" in out and len(ids(db)) == 6
+    invoke("prune", "t1", "--keep-last", "2", "--save", "--db", db)
+    assert len(ids(db)) == 2
+    with SqliteCheckpointer.from_path(db) as checkpointer:
+        thread = checkpointer.get_thread("default", "t1")
+        assert thread is not None and thread.retention == RetentionPolicy(keep_last=2)
+    assert "last 2" in invoke("list", "--db", db)
+    invoke("prune", "--max-age", "1w", "--db", db)  # nothing that old
+    assert len(ids(db)) == 2
+
+
+def test_delete(db: str) -> None:
+    assert "deleted t2" in invoke("delete", "t2", "--db", db, "--yes")
+    assert ids(db, "t2") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "nope"],
+        ["history", "nope"],
+        ["fork", "nope", "--to", "x"],
+        ["rollback", "t1", "00000000-0000-7000-8000-000000000000"],
+        ["prune", "--max-age", "soon"],
+        ["prune", "--save"],
+    ],
+)
+def test_errors_are_clean(db: str, args: list[str]) -> None:
+    result = CliRunner().invoke(threads, [*args, "--db", db])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "Error" in result.output
+
+
+def test_missing_database(tmp_path: Path) -> None:
+    result = CliRunner().invoke(threads, ["list", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code != 0 and "no database" in result.output
+
+
+def test_shows_langgraph_threads(tmp_path: Path) -> None:
+    from langchain_core.messages import HumanMessage
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    path = tmp_path / "lg.db"
+    with EngramSaver.from_path(path) as saver:
+        graph = StateGraph(MessagesState)
+        graph.add_node("echo", lambda state: {"messages": [("ai", "hello back")]})
+        graph.add_edge(START, "echo")
+        app = graph.compile(checkpointer=saver)
+        app.invoke({"messages": [HumanMessage("hello")]}, {"configurable": {"thread_id": "lg"}})
+    out = invoke("show", "lg", "--db", str(path))
+    assert "[2 items] last: ai: hello back" in out
