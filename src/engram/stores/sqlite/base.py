@@ -49,6 +49,7 @@ __all__ = [
     "SESSION_COLUMNS",
     "SUMMARY_COLUMNS",
     "TOUCH_SESSION",
+    "SELECT_APPEND_STATE",
     "UPDATE_AFTER_APPEND",
     "UPSERT_SUMMARY",
     "dumps",
@@ -146,9 +147,14 @@ LIST_SESSIONS_BY_USER = " AND user_id = :user_id"
 LIST_SESSIONS_BY_AGENT = " AND agent_id = :agent_id"
 LIST_SESSIONS_PAGE = " ORDER BY updated_at DESC, id DESC LIMIT :limit OFFSET :offset"
 TOUCH_SESSION = "UPDATE sessions SET expires_at = ? WHERE tenant = ? AND id = ?"
+SELECT_APPEND_STATE = (
+    "SELECT last_seq, expires_at, ttl_seconds FROM sessions WHERE tenant = ? AND id = ?"
+)
+"""What an append needs of its session (the hot path reads nothing more)."""
 UPDATE_AFTER_APPEND = (
-    "UPDATE sessions SET message_count = :message_count, token_count = :token_count,"
-    " updated_at = :updated_at, expires_at = :expires_at, last_seq = :last_seq"
+    "UPDATE sessions SET message_count = message_count + :count,"
+    " token_count = token_count + :tokens, updated_at = :updated_at,"
+    " expires_at = :expires_at, last_seq = last_seq + :count"
     " WHERE tenant = :tenant AND id = :id"
 )
 MERGE_STATE = (

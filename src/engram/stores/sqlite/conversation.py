@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,10 @@ def _delete_session(conn: sqlite3.Connection, op: DeleteSession) -> bool:
 
 def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Message]:
     rules.check_append(op)
-    row = _require_live(conn, op.tenant, op.session_id, op.now)
+    row = conn.execute(base.SELECT_APPEND_STATE, (op.tenant, op.session_id)).fetchone()
+    expires_at = base.time_from_text(row["expires_at"]) if row and row["expires_at"] else None
+    if row is None or not rules.is_live(expires_at, op.now):
+        raise NotFoundError(f"no session {op.session_id!r} in tenant {op.tenant!r}")
     if not op.messages:
         return []
     last_seq = int(row["last_seq"])
@@ -198,10 +201,22 @@ def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Messa
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"session {op.session_id!r}: a message id already exists") from exc
     calls = [(op.tenant, op.session_id, call_id) for call_id in rules.requested_call_ids(stored)]
-    conn.executemany(base.INSERT_TOOL_CALL, calls)
-    updated = rules.after_append(base.session_from_row(row), stored, op.now)
-    params = base.session_row(updated) | {"last_seq": last_seq + len(stored)}
-    conn.execute(base.UPDATE_AFTER_APPEND, params)
+    if calls:
+        conn.executemany(base.INSERT_TOOL_CALL, calls)
+    ttl = row["ttl_seconds"]
+    if ttl is not None:  # extend on use
+        expires_at = op.now + timedelta(seconds=ttl)
+    conn.execute(
+        base.UPDATE_AFTER_APPEND,
+        {
+            "count": len(stored),
+            "tokens": sum(m.tokens or 0 for m in stored),
+            "updated_at": base.time_to_text(op.now),
+            "expires_at": base.time_to_text(expires_at) if expires_at else None,
+            "tenant": op.tenant,
+            "id": op.session_id,
+        },
+    )
     return stored
 
 
