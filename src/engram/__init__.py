@@ -16,6 +16,7 @@ Example:
 
 from engram._conversation import Conversation
 from engram._engram import Engram
+from engram._memories import Memories
 from engram._exceptions import (
     BackendError,
     BackendUnavailable,
@@ -32,7 +33,7 @@ from engram._exceptions import (
 from engram.config import EngramSettings, LLMSettings
 from engram.context import ContextReport, ContextResult
 from engram.tokens import TokenCounter
-from engram.types import ContentPart, Message, Session, Summary, ToolCall
+from engram.types import ContentPart, Memory, MemoryHit, Message, Session, Summary, ToolCall
 
 __all__ = [
     "BackendError",
@@ -49,6 +50,9 @@ __all__ = [
     "EngramSettings",
     "InvalidInputError",
     "LLMSettings",
+    "Memories",
+    "Memory",
+    "MemoryHit",
     "Message",
     "MigrationRequired",
     "NotFoundError",

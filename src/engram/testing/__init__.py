@@ -15,10 +15,23 @@ class TestMyConversationStore(ConversationStoreSpec):
         store.close()
 ```
 
-Wrap the store in `AsyncDrivenConversationStore` to run every spec through `abatch` as well.
+Wrap the store in the matching `AsyncDriven*` class to run every spec through `abatch` too.
 Importing this package needs pytest (a test dependency, not a runtime one).
 """
 
+from engram.testing.checkpoints import AsyncDrivenCheckpointer, CheckpointerSpec
 from engram.testing.conversation import AsyncDrivenConversationStore, ConversationStoreSpec
+from engram.testing.events import AsyncDrivenEventLog, CountingEventLog, EventLogSpec
+from engram.testing.memories import AsyncDrivenMemoryStore, MemoryStoreSpec
 
-__all__ = ["AsyncDrivenConversationStore", "ConversationStoreSpec"]
+__all__ = [
+    "AsyncDrivenCheckpointer",
+    "AsyncDrivenConversationStore",
+    "AsyncDrivenEventLog",
+    "AsyncDrivenMemoryStore",
+    "CheckpointerSpec",
+    "ConversationStoreSpec",
+    "CountingEventLog",
+    "EventLogSpec",
+    "MemoryStoreSpec",
+]

@@ -89,8 +89,9 @@ class Memory:
 
     @property
     def is_current(self) -> bool:
-        """Not superseded and not ended."""
-        return self.superseded_at is None and self.valid_to is None
+        """Not retired by Engram (`superseded_at` unset). A memory with a past `valid_to` but
+        never superseded (an episode with a known end) is still current knowledge."""
+        return self.superseded_at is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,6 +212,11 @@ class ScoreParts:
     """Share of the query's entities the memory mentions."""
     fused: float = 0.0
     """The final score the ranking sorts by."""
+    time: float = 0.0
+    """1 when the memory's time fits the query: it is dated in the period the query names,
+    or the query asks "when" and the memory states a time."""
+    session: float = 0.0
+    """Its session's strength among the candidates, relative to the best session (0..1)."""
 
 
 @dataclass(frozen=True, slots=True)

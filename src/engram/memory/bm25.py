@@ -1,0 +1,293 @@
+"""Lexical search: one tokeniser and one BM25 for every memory store (pure, NumPy).
+
+Tokenising follows SQLite FTS5's `unicode61 remove_diacritics 2` tokenizer with the `porter`
+stemmer: text is case-folded, diacritics are removed, tokens are the runs of letters and
+digits, and pure-ASCII words are reduced by Porter's (1980) algorithm.
+
+The stores do not use FTS5 itself: FTS5 (SQLite 3.40 here, no `secure-delete` option) keeps a
+deleted document's terms in its index segments until a full `optimize`, so an erased memory's
+words would stay in the file. Instead every memory stores its terms as 64-bit hashes next to
+its row (`term_hashes`), and `bm25_scores` ranks the candidate rows a filter selected, the
+way vector search brute-forces its partition. Both backends use these functions, so their
+scores are equal.
+
+BM25 uses k1 = 1.2 and b = 0.75 (FTS5's constants) and Lucene's always-positive
+`idf = ln(1 + (N - df + 0.5) / (df + 0.5))`, where N, df and the average length are taken
+over the candidates (the memories the search's filter selected): with the small corpora of one
+user, FTS5's `ln((N - df + 0.5) / (df + 0.5))` would zero out any word in half the memories.
+Scores are higher-is-better; a memory matching no query term is not a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import struct
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "B",
+    "K1",
+    "TermHashes",
+    "bm25_scores",
+    "join_documents",
+    "stem",
+    "term_bytes",
+    "term_hashes",
+    "tokenize",
+]
+
+K1 = 1.2
+B = 0.75
+
+TermHashes = NDArray[np.int64]
+"""A document's (or query's) terms as signed 64-bit hashes, in text order."""
+
+_TOKEN = re.compile(r"[^\W_]+")
+"""Runs of Unicode letters and digits (FTS5 unicode61's token characters, roughly)."""
+_HASH_DTYPE = np.dtype("<i8")
+_ASCII_FOLD = str.maketrans(
+    {code: chr(code).lower() if chr(code).isalnum() else " " for code in range(128)}
+)
+"""ASCII letters to lower case, digits kept, everything else a separator."""
+
+
+def tokenize(text: str) -> list[str]:
+    """`text` as a list of terms: case-folded, without diacritics, Porter-stemmed.
+
+    Example:
+        ```python
+        tokenize("Café owners were running!")  # ['cafe', 'owner', 'were', 'run']
+        ```
+    """
+    return [_stem_token(token) for token in _words(text)]
+
+
+def _words(text: str) -> list[str]:
+    """The case-folded, diacritic-free runs of letters and digits of `text`."""
+    if text.isascii():
+        # The fast path (most text): one C-level pass instead of a regex scan.
+        return text.translate(_ASCII_FOLD).split()
+    return _TOKEN.findall(_strip_diacritics(text.casefold()))
+
+
+def term_hashes(text: str) -> TermHashes:
+    """The terms of `text` (see `tokenize`) as stable 64-bit hashes, in text order."""
+    hashes: TermHashes = np.frombuffer(term_bytes(text), dtype=_HASH_DTYPE).astype(np.int64)
+    return hashes
+
+
+def term_bytes(text: str) -> bytes:
+    """`term_hashes(text)` as stores keep it: little-endian bytes, 8 per term."""
+    hashes = [_token_hash(token) for token in _words(text)]
+    return struct.pack(f"<{len(hashes)}q", *hashes)
+
+
+def join_documents(blobs: Sequence[bytes]) -> tuple[TermHashes, NDArray[np.int64]]:
+    """Many `term_bytes` encodings as one flat array of hashes and the documents' lengths."""
+    lengths = np.fromiter((len(blob) // 8 for blob in blobs), dtype=np.int64, count=len(blobs))
+    flat: TermHashes = np.frombuffer(b"".join(blobs), dtype=_HASH_DTYPE).astype(np.int64)
+    return flat, lengths
+
+
+def bm25_scores(
+    flat: TermHashes, lengths: NDArray[np.int64], query: TermHashes
+) -> NDArray[np.float64]:
+    """The BM25 score of every document for `query`; 0 for documents matching no term.
+
+    Args:
+        flat: The documents' terms, concatenated (see `join_documents`).
+        lengths: How many terms each document has (they sum to `len(flat)`).
+        query: The query's terms; each distinct term counts once.
+
+    The corpus statistics (document count, average length, document frequencies) are those
+    of the given documents.
+    """
+    count = lengths.size
+    scores = np.zeros(count, dtype=np.float64)
+    if count == 0 or query.size == 0:
+        return scores
+    owners = np.repeat(np.arange(count), lengths)
+    terms = np.unique(query)
+    matching = np.isin(flat, terms)
+    flat, owners = flat[matching], owners[matching]
+    norms = K1 * (1.0 - B + B * lengths / max(float(lengths.mean()), 1.0))
+    for term in terms:
+        docs, freqs = np.unique(owners[flat == term], return_counts=True)
+        if docs.size == 0:
+            continue
+        idf = math.log1p((count - docs.size + 0.5) / (docs.size + 0.5))
+        scores[docs] += idf * freqs * (K1 + 1.0) / (freqs + norms[docs])
+    return scores
+
+
+def stem(word: str) -> str:
+    """Porter's (1980) stem of a lower-case ASCII word (other words come back unchanged)."""
+    if len(word) <= 2 or not (word.isascii() and word.isalpha()):
+        return word
+    for step in (_step1a, _step1b, _step1c, _step2, _step3, _step4, _step5):
+        word = step(word)
+    return word
+
+
+def _strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", stripped)
+
+
+@lru_cache(maxsize=65_536)
+def _stem_token(token: str) -> str:
+    return stem(token)
+
+
+@lru_cache(maxsize=65_536)
+def _token_hash(token: str) -> int:
+    digest = hashlib.blake2b(_stem_token(token).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+# Porter's algorithm. `m` counts the VC sequences of a stem: [C](VC){m}[V].
+
+
+def _is_consonant(word: str, index: int) -> bool:
+    char = word[index]
+    if char in "aeiou":
+        return False
+    if char == "y":
+        return index == 0 or not _is_consonant(word, index - 1)
+    return True
+
+
+def _measure(stem_: str) -> int:
+    pattern = "".join("c" if _is_consonant(stem_, i) else "v" for i in range(len(stem_)))
+    return pattern.lstrip("c").rstrip("v").count("vc") if pattern else 0
+
+
+def _has_vowel(stem_: str) -> bool:
+    return any(not _is_consonant(stem_, i) for i in range(len(stem_)))
+
+
+def _ends_double_consonant(word: str) -> bool:
+    return len(word) >= 2 and word[-1] == word[-2] and _is_consonant(word, len(word) - 1)
+
+
+def _ends_cvc(word: str) -> bool:
+    """*o: the stem ends consonant-vowel-consonant, the last not w, x or y."""
+    if len(word) < 3:
+        return False
+    shape = [_is_consonant(word, i) for i in (len(word) - 3, len(word) - 2, len(word) - 1)]
+    return shape == [True, False, True] and word[-1] not in "wxy"
+
+
+def _step1a(word: str) -> str:
+    for suffix, replacement in (("sses", "ss"), ("ies", "i"), ("ss", "ss"), ("s", "")):
+        if word.endswith(suffix):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def _step1b(word: str) -> str:
+    if word.endswith("eed"):
+        return word[:-1] if _measure(word[:-3]) > 0 else word
+    for suffix in ("ed", "ing"):
+        if word.endswith(suffix) and _has_vowel(word[: -len(suffix)]):
+            return _step1b_tidy(word[: -len(suffix)])
+    return word
+
+
+def _step1b_tidy(word: str) -> str:
+    if word.endswith(("at", "bl", "iz")):
+        return word + "e"
+    if _ends_double_consonant(word) and word[-1] not in "lsz":
+        return word[:-1]
+    if _measure(word) == 1 and _ends_cvc(word):
+        return word + "e"
+    return word
+
+
+def _step1c(word: str) -> str:
+    if word.endswith("y") and _has_vowel(word[:-1]):
+        return word[:-1] + "i"
+    return word
+
+
+_STEP2 = (
+    ("ational", "ate"),
+    ("tional", "tion"),
+    ("enci", "ence"),
+    ("anci", "ance"),
+    ("izer", "ize"),
+    ("bli", "ble"),
+    ("alli", "al"),
+    ("entli", "ent"),
+    ("eli", "e"),
+    ("ousli", "ous"),
+    ("ization", "ize"),
+    ("ation", "ate"),
+    ("ator", "ate"),
+    ("alism", "al"),
+    ("iveness", "ive"),
+    ("fulness", "ful"),
+    ("ousness", "ous"),
+    ("aliti", "al"),
+    ("iviti", "ive"),
+    ("biliti", "ble"),
+    ("logi", "log"),
+)
+_STEP3 = (
+    ("icate", "ic"),
+    ("ative", ""),
+    ("alize", "al"),
+    ("iciti", "ic"),
+    ("ical", "ic"),
+    ("ful", ""),
+    ("ness", ""),
+)
+_STEP4 = "al ance ence er ic able ible ant ement ment ent ion ou ism ate iti ous ive ize".split()
+
+
+def _replace_longest(word: str, rules: Sequence[tuple[str, str]], min_measure: int) -> str:
+    """Apply the rule with the longest matching suffix, if its stem's m > `min_measure`."""
+    matching = [rule for rule in rules if word.endswith(rule[0])]
+    if not matching:
+        return word
+    suffix, replacement = max(matching, key=lambda rule: len(rule[0]))
+    stem_ = word[: -len(suffix)]
+    return stem_ + replacement if _measure(stem_) > min_measure else word
+
+
+def _step2(word: str) -> str:
+    return _replace_longest(word, _STEP2, 0)
+
+
+def _step3(word: str) -> str:
+    return _replace_longest(word, _STEP3, 0)
+
+
+def _step4(word: str) -> str:
+    matching = [suffix for suffix in _STEP4 if word.endswith(suffix)]
+    if not matching:
+        return word
+    suffix = max(matching, key=len)
+    stem_ = word[: -len(suffix)]
+    if suffix == "ion" and not stem_.endswith(("s", "t")):
+        return word
+    return stem_ if _measure(stem_) > 1 else word
+
+
+def _step5(word: str) -> str:
+    if word.endswith("e"):
+        stem_ = word[:-1]
+        measure = _measure(stem_)
+        if measure > 1 or (measure == 1 and not _ends_cvc(stem_)):
+            word = stem_
+    if word.endswith("ll") and _measure(word) > 1:
+        word = word[:-1]
+    return word

@@ -1,0 +1,482 @@
+"""The writing half of the SQLite memory store: puts, access counts and erasure.
+
+Each function runs inside the batch's `BEGIN IMMEDIATE` transaction. Every write to a
+partition changes its `generation` (see `memories_base`), so cached matrices go stale with
+the same commit; erasure also drops the partition's cached matrices at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from engram._exceptions import BackendError, ConflictError, InvalidInputError, NotFoundError
+from engram.memory import vectors as vec
+from engram.stores import _memory_rules as rules
+from engram.stores.memories import (
+    DeleteEntities,
+    DeleteMemories,
+    DeleteScope,
+    ErasureReport,
+    PutMemories,
+    PutVectors,
+    RecordAccess,
+    VectorRecord,
+)
+from engram.stores.sqlite import memories_base as base
+from engram.stores.sqlite.memories_cache import VectorCache
+from engram.types._memory import Memory, MemoryChange, UserProfile
+from engram.types._time import utcnow
+
+__all__ = [
+    "delete_entities",
+    "delete_memories",
+    "delete_scope",
+    "find_partition",
+    "model_numbers",
+    "put_memories",
+    "put_vectors",
+    "record_access",
+]
+
+_INSERT_MEMORY = (
+    f"INSERT INTO engram_memories (rid, {base.MEMORY_COLUMNS})"
+    f" VALUES (?{', ?' * len(base.MEMORY_COLUMNS.split(','))})"
+)
+_UPDATE_MEMORY = (
+    "UPDATE engram_memories SET "
+    + ", ".join(f"{name.strip()} = ?" for name in base.MEMORY_COLUMNS.split(","))
+    + " WHERE rid = ?"
+)
+_INSERT_CHANGE = (
+    f"INSERT INTO engram_memory_history (hid, {base.CHANGE_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_VECTOR = "INSERT OR REPLACE INTO engram_memory_vectors (vrid, data) VALUES (?, ?)"
+_DELETE_VECTORS = "DELETE FROM engram_memory_vectors WHERE vrid IN (SELECT value FROM json_each(?))"
+
+
+class _Stored(NamedTuple):
+    rid: int
+    user_id: str | None
+    text: str
+
+
+# Partitions and models.
+
+
+def find_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> tuple[int, int] | None:
+    """`(pid, generation)` of a partition, or None if it has no row."""
+    row = conn.execute(
+        "SELECT pid, generation FROM engram_memory_partitions WHERE tenant = ? AND user_key = ?",
+        (tenant, user_key),
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _ensure_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> int:
+    conn.execute(
+        "INSERT INTO engram_memory_partitions (tenant, user_key) VALUES (?, ?)"
+        " ON CONFLICT (tenant, user_key) DO NOTHING",
+        (tenant, user_key),
+    )
+    found = find_partition(conn, tenant, user_key)
+    assert found is not None  # inserted just above, in this transaction
+    if found[0] >= base.SEQ_LIMIT:
+        raise BackendError("the memory store ran out of partition ids")
+    return found[0]
+
+
+def _allocate(conn: sqlite3.Connection, pid: int, column: str, count: int) -> int:
+    """Reserve `count` sequence numbers of `column` in partition `pid`; the first one.
+
+    Also changes the partition's generation (this is a write to it)."""
+    last = conn.execute(
+        f"UPDATE engram_memory_partitions SET {column} = {column} + ?, generation = random()"
+        " WHERE pid = ? RETURNING " + column,
+        (count, pid),
+    ).fetchone()[0]
+    if last >= base.SEQ_LIMIT:
+        raise BackendError(f"partition {pid} ran out of row ids")
+    return int(last) - count + 1
+
+
+def _bump(conn: sqlite3.Connection, pids: Iterable[int]) -> None:
+    conn.executemany(
+        "UPDATE engram_memory_partitions SET generation = random() WHERE pid = ?",
+        [(pid,) for pid in set(pids)],
+    )
+
+
+def model_numbers(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """model id -> (model_no, dim) of every model with stored vectors (ever)."""
+    rows = conn.execute("SELECT model_id, model_no, dim FROM engram_memory_models")
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+def _ensure_model(
+    conn: sqlite3.Connection, models: dict[str, tuple[int, int]], record: VectorRecord
+) -> int:
+    known = models.get(record.model_id)
+    if known is not None:
+        if known[1] != record.dim:
+            raise InvalidInputError(
+                f"model {record.model_id!r} has {known[1]}-d vectors, not {record.dim}-d"
+            )
+        return known[0]
+    model_no = 1 + max((number for number, _ in models.values()), default=0)
+    if model_no > base.MAX_MODELS:
+        raise InvalidInputError(f"at most {base.MAX_MODELS} embedding models per database")
+    conn.execute(
+        "INSERT INTO engram_memory_models (model_no, model_id, dim) VALUES (?, ?, ?)",
+        (model_no, record.model_id, record.dim),
+    )
+    models[record.model_id] = (model_no, record.dim)
+    return model_no
+
+
+def _vector_ids(models: dict[str, tuple[int, int]], rids: Iterable[int]) -> str:
+    """Every possible vector row id of `rids` (all models), as a JSON list."""
+    numbers = [number for number, _ in models.values()]
+    return json.dumps([(number << base.MODEL_SHIFT) | rid for rid in rids for number in numbers])
+
+
+# Memories.
+
+
+def _stored(conn: sqlite3.Connection, tenant: str, ids: Sequence[str]) -> dict[str, _Stored]:
+    rows = conn.execute(
+        "SELECT id, rid, user_id, text FROM engram_memories"
+        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+        (tenant, json.dumps(list(ids))),
+    )
+    return {row[0]: _Stored(row[1], row[2], row[3]) for row in rows}
+
+
+def _assign_rids(
+    conn: sqlite3.Connection, tenant: str, memories: Sequence[Memory], stored: dict[str, _Stored]
+) -> list[int]:
+    """The row id of each memory: its stored one, or a fresh one in its user's partition."""
+    rids = [0] * len(memories)
+    fresh: dict[str, list[int]] = defaultdict(list)
+    for index, memory in enumerate(memories):
+        old = stored.get(memory.id)
+        if old is None:
+            fresh[rules.user_key(memory.user_id)].append(index)
+        elif old.user_id != memory.user_id:
+            raise ConflictError(f"memory {memory.id!r} belongs to another user_id")
+        else:
+            rids[index] = old.rid
+    for user_key, indexes in fresh.items():
+        pid = _ensure_partition(conn, tenant, user_key)
+        first = _allocate(conn, pid, "last_seq", len(indexes))
+        for offset, index in enumerate(indexes):
+            rids[index] = (pid << base.PARTITION_BITS) | (first + offset)
+    return rids
+
+
+def put_memories(conn: sqlite3.Connection, op: PutMemories) -> list[Memory]:
+    memories, records, changes = rules.check_put(op, detach=False)
+    stored = _stored(conn, op.tenant, [memory.id for memory in memories])
+    rids = _assign_rids(conn, op.tenant, memories, stored)
+    inserts, updates, stale = [], [], []
+    for memory, rid in zip(memories, rids, strict=True):
+        old = stored.get(memory.id)
+        if old is None:
+            inserts.append((rid, *base.memory_row(memory)))
+            continue
+        updates.append((*base.memory_row(memory), rid))
+        if old.text != memory.text:
+            stale.append(rid)
+    conn.executemany(_INSERT_MEMORY, inserts)
+    conn.executemany(_UPDATE_MEMORY, updates)
+    _bump(conn, [stored[m.id].rid >> base.PARTITION_BITS for m in memories if m.id in stored])
+    models = model_numbers(conn)
+    if stale:
+        conn.execute(_DELETE_VECTORS, (_vector_ids(models, stale),))
+    vector_rows = [
+        (
+            (_ensure_model(conn, models, record) << base.MODEL_SHIFT) | rid,
+            vec.to_bytes(record.vector),
+        )
+        for record, rid in zip(records, rids, strict=True)
+        if record is not None
+    ]
+    conn.executemany(_UPSERT_VECTOR, vector_rows)
+    owners = {
+        memory.id: rid >> base.PARTITION_BITS for memory, rid in zip(memories, rids, strict=True)
+    }
+    _insert_changes(conn, op.tenant, changes, owners)
+    return memories
+
+
+def _owner(conn: sqlite3.Connection, tenant: str, memory_id: str) -> int:
+    """The partition of a stored memory, or of the history of a deleted one."""
+    row = conn.execute(
+        "SELECT rid FROM engram_memories WHERE tenant = ? AND id = ?", (tenant, memory_id)
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT hid FROM engram_memory_history WHERE tenant = ? AND memory_id = ? LIMIT 1",
+            (tenant, memory_id),
+        ).fetchone()
+    if row is None:
+        raise InvalidInputError(f"a change names an unknown memory {memory_id!r}")
+    return int(row[0]) >> base.PARTITION_BITS
+
+
+def _insert_changes(
+    conn: sqlite3.Connection, tenant: str, changes: Sequence[MemoryChange], owners: dict[str, int]
+) -> None:
+    by_pid: dict[int, list[MemoryChange]] = defaultdict(list)
+    for change in changes:
+        pid = owners.get(change.memory_id)
+        if pid is None:
+            pid = owners[change.memory_id] = _owner(conn, tenant, change.memory_id)
+        by_pid[pid].append(change)
+    for pid, group in by_pid.items():
+        first = _allocate(conn, pid, "last_change", len(group))
+        rows = [
+            ((pid << base.PARTITION_BITS) | (first + offset), *base.change_row(change))
+            for offset, change in enumerate(group)
+        ]
+        conn.executemany(_INSERT_CHANGE, rows)
+
+
+def put_vectors(conn: sqlite3.Connection, op: PutVectors) -> None:
+    if len(op.ids) != len(op.vectors):
+        raise InvalidInputError("PutVectors needs one vector per id")
+    records = [rules.checked_vector(record) for record in op.vectors]
+    stored = _stored(conn, op.tenant, op.ids)
+    models = model_numbers(conn)
+    rows = []
+    for memory_id, record in zip(op.ids, records, strict=True):
+        if memory_id not in stored:
+            raise NotFoundError(f"no memory {memory_id!r} in tenant {op.tenant!r}")
+        rid = stored[memory_id].rid
+        model_no = _ensure_model(conn, models, record)
+        rows.append(((model_no << base.MODEL_SHIFT) | rid, vec.to_bytes(record.vector)))
+    conn.executemany(_UPSERT_VECTOR, rows)
+    _bump(conn, [old.rid >> base.PARTITION_BITS for old in stored.values()])
+
+
+def record_access(conn: sqlite3.Connection, op: RecordAccess) -> int:
+    # No generation change: access counts are not in any cached matrix.
+    cursor = conn.execute(
+        "UPDATE engram_memories SET access_count = access_count + 1, last_accessed_at = ?"
+        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+        (base.micros(op.at), op.tenant, json.dumps(list(op.ids))),
+    )
+    return int(cursor.rowcount)
+
+
+# Erasure.
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.values = dict.fromkeys(ErasureReport._fields, 0)
+
+    def add(self, field: str, count: int) -> None:
+        self.values[field] += max(count, 0)
+
+    def report(self) -> ErasureReport:
+        return ErasureReport(**self.values)
+
+
+def delete_memories(
+    conn: sqlite3.Connection, cache: VectorCache, op: DeleteMemories
+) -> ErasureReport:
+    counts = _Counts()
+    at = utcnow() if op.at is None else op.at
+    stored = _stored(conn, op.tenant, list(dict.fromkeys(op.ids)))
+    models = model_numbers(conn)
+    for memory_id in dict.fromkeys(op.ids):
+        if memory_id in stored:
+            _erase(
+                conn, cache, models, op.tenant, memory_id, stored[memory_id], op.reason, at, counts
+            )
+    return counts.report()
+
+
+def _erase(
+    conn: sqlite3.Connection,
+    cache: VectorCache,
+    models: dict[str, tuple[int, int]],
+    tenant: str,
+    memory_id: str,
+    stored: _Stored,
+    reason: str | None,
+    at: datetime,
+    counts: _Counts,
+) -> None:
+    pid = stored.rid >> base.PARTITION_BITS
+    _blank_history(conn, tenant, memory_id, pid, stored.text, counts)
+    counts.add(
+        "vectors", conn.execute(_DELETE_VECTORS, (_vector_ids(models, [stored.rid]),)).rowcount
+    )
+    conn.execute("DELETE FROM engram_memories WHERE rid = ?", (stored.rid,))
+    counts.add("memories", 1)
+    _insert_changes(
+        conn, tenant, [rules.tombstone(tenant, memory_id, reason, at)], {memory_id: pid}
+    )
+    deleted = conn.execute(
+        "DELETE FROM engram_memory_relations WHERE tenant = ? AND memory_id = ?",
+        (tenant, memory_id),
+    )
+    counts.add("relations", deleted.rowcount)
+    if stored.user_id is not None:
+        _drop_profile_fields(conn, tenant, stored.user_id, memory_id, counts)
+    cache.evict_partition(pid)
+
+
+def _blank_history(
+    conn: sqlite3.Connection, tenant: str, memory_id: str, pid: int, text: str, counts: _Counts
+) -> None:
+    own = conn.execute(
+        "SELECT old_text, new_text FROM engram_memory_history WHERE tenant = ? AND memory_id = ?",
+        (tenant, memory_id),
+    ).fetchall()
+    texts = json.dumps(sorted({text} | {value for row in own for value in row if value}))
+    blanked = conn.execute(
+        "UPDATE engram_memory_history SET old_text = NULL, new_text = NULL, reason = NULL"
+        " WHERE tenant = ? AND memory_id = ?"
+        " AND (old_text IS NOT NULL OR new_text IS NOT NULL OR reason IS NOT NULL)",
+        (tenant, memory_id),
+    )
+    counts.add("history", blanked.rowcount)
+    low, high = base.partition_range(pid)
+    erased = "IN (SELECT value FROM json_each(:texts))"
+    copies = conn.execute(
+        f"UPDATE engram_memory_history SET"
+        f" old_text = CASE WHEN old_text {erased} THEN NULL ELSE old_text END,"
+        f" new_text = CASE WHEN new_text {erased} THEN NULL ELSE new_text END"
+        f" WHERE hid BETWEEN :low AND :high AND memory_id != :id"
+        f" AND (old_text {erased} OR new_text {erased})",
+        {"texts": texts, "low": low, "high": high, "id": memory_id},
+    )
+    counts.add("history", copies.rowcount)
+
+
+def _drop_profile_fields(
+    conn: sqlite3.Connection, tenant: str, user_id: str, memory_id: str, counts: _Counts
+) -> None:
+    row = conn.execute(
+        f"SELECT {base.PROFILE_COLUMNS} FROM engram_memory_profiles"
+        " WHERE tenant = ? AND user_id = ?",
+        (tenant, user_id),
+    ).fetchone()
+    if row is None:
+        return
+    profile = base.profile_from_row(row)
+    if memory_id not in profile.sources.values():
+        return
+    _upsert_profile(conn, rules.profile_without(profile, {memory_id}))
+    counts.add("profiles", 1)
+
+
+def _upsert_profile(conn: sqlite3.Connection, profile: UserProfile) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO engram_memory_profiles ({base.PROFILE_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        base.profile_row(profile),
+    )
+
+
+def delete_scope(conn: sqlite3.Connection, cache: VectorCache, op: DeleteScope) -> ErasureReport:
+    rules.check_scope(op)
+    if op.agent_id is None and op.session_id is None and op.user_id is not None:
+        return _delete_user(conn, cache, op.tenant, op.user_id)
+    conditions, params = ["tenant = ?"], [op.tenant]
+    for column in ("user_id", "agent_id", "session_id"):
+        if getattr(op, column) is not None:
+            conditions.append(f"{column} = ?")
+            params.append(getattr(op, column))
+    rows = conn.execute(
+        f"SELECT id, rid, user_id, text FROM engram_memories WHERE {' AND '.join(conditions)}",
+        params,
+    ).fetchall()
+    counts = _Counts()
+    models = model_numbers(conn)
+    at = utcnow()
+    for row in rows:
+        stored = _Stored(row[1], row[2], row[3])
+        _erase(conn, cache, models, op.tenant, row[0], stored, "scope erased", at, counts)
+    return counts.report()
+
+
+def _delete_user(
+    conn: sqlite3.Connection, cache: VectorCache, tenant: str, user_id: str
+) -> ErasureReport:
+    counts = _Counts()
+    memory_ids: list[str] = []
+    partition = find_partition(conn, tenant, user_id)
+    if partition is not None:
+        pid = partition[0]
+        low, high = base.partition_range(pid)
+        memory_ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM engram_memories WHERE rid BETWEEN ? AND ?", (low, high)
+            )
+        ]
+        for model_no, _ in model_numbers(conn).values():
+            deleted = conn.execute(
+                "DELETE FROM engram_memory_vectors WHERE vrid BETWEEN ? AND ?",
+                base.vector_range(model_no, pid),
+            )
+            counts.add("vectors", deleted.rowcount)
+        for table, key in (("engram_memories", "rid"), ("engram_memory_history", "hid")):
+            deleted = conn.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", (low, high))
+            counts.add("memories" if key == "rid" else "history", deleted.rowcount)
+        conn.execute("DELETE FROM engram_memory_partitions WHERE pid = ?", (pid,))
+        cache.evict_partition(pid)
+    entities = [
+        row[0]
+        for row in conn.execute(
+            "DELETE FROM engram_memory_entities WHERE tenant = ? AND user_id = ? RETURNING id",
+            (tenant, user_id),
+        ).fetchall()
+    ]
+    counts.add("entities", len(entities))
+    counts.add("relations", _delete_relations(conn, tenant, user_id, entities, memory_ids))
+    deleted = conn.execute(
+        "DELETE FROM engram_memory_profiles WHERE tenant = ? AND user_id = ?", (tenant, user_id)
+    )
+    counts.add("profiles", deleted.rowcount)
+    return counts.report()
+
+
+def _delete_relations(
+    conn: sqlite3.Connection,
+    tenant: str,
+    user_id: str | None,
+    entity_ids: Sequence[str],
+    memory_ids: Sequence[str] = (),
+) -> int:
+    """Delete the relations of `user_id`, touching `entity_ids` or stated by `memory_ids`."""
+    entities, memories = json.dumps(list(entity_ids)), json.dumps(list(memory_ids))
+    deleted = conn.execute(
+        "DELETE FROM engram_memory_relations WHERE tenant = :tenant AND ("
+        " (:user_id IS NOT NULL AND user_id = :user_id)"
+        " OR source_id IN (SELECT value FROM json_each(:entities))"
+        " OR target_id IN (SELECT value FROM json_each(:entities))"
+        " OR memory_id IN (SELECT value FROM json_each(:memories)))",
+        {"tenant": tenant, "user_id": user_id, "entities": entities, "memories": memories},
+    )
+    return int(deleted.rowcount)
+
+
+def delete_entities(conn: sqlite3.Connection, op: DeleteEntities) -> ErasureReport:
+    deleted = conn.execute(
+        "DELETE FROM engram_memory_entities"
+        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+        (op.tenant, json.dumps(list(op.ids))),
+    ).fetchall()
+    entities = [row[0] for row in deleted]
+    relations = _delete_relations(conn, op.tenant, None, entities)
+    return ErasureReport(entities=len(entities), relations=relations)

@@ -1,0 +1,224 @@
+"""Memory-store specs: audit history and real erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engram._exceptions import InvalidInputError
+from engram.stores.memories import ErasureReport, MemoryFilter
+from engram.testing._memory_checks import (
+    MODEL,
+    TENANT,
+    at,
+    ids_of,
+    memory,
+    put,
+    unit_vectors,
+)
+from engram.types._memory import Entity, MemoryChange, Relation, UserProfile
+
+__all__ = ["MemoryErasureSpecs"]
+
+_EVERY = MemoryFilter(include_superseded=True)
+
+
+def _change(memory_id: str, action: Any, day: float, **fields: Any) -> MemoryChange:
+    return MemoryChange(memory_id, action, tenant=TENANT, at=at(day), **fields)
+
+
+def _texts(changes: list[MemoryChange]) -> list[tuple[Any, ...]]:
+    return [(c.action, c.old_text, c.new_text, c.reason) for c in changes]
+
+
+def _user_world(store: Any, user_id: str, prefix: str) -> list[str]:
+    """A user with current and retired memories, vectors, history (one tombstone),
+    entities, relations and a profile; returns the ids of the memories ever written."""
+    memories = [
+        memory(f"{prefix} likes tea", id=f"{prefix}1", user_id=user_id, session_id="s1"),
+        memory(
+            f"{prefix} lives in Rome",
+            id=f"{prefix}2",
+            user_id=user_id,
+            superseded_at=at(2),
+            valid_to=at(2),
+        ),
+        memory(f"{prefix} lives in Oslo", id=f"{prefix}3", user_id=user_id, session_id="s2"),
+        memory(f"{prefix} once said X", id=f"{prefix}4", user_id=user_id),
+    ]
+    put(store, memories, unit_vectors(4), history=True)
+    store.delete_memories(TENANT, [f"{prefix}4"], reason="user request", at=at(3))
+    store.put_entities(
+        TENANT, [Entity(f"{prefix} person", id=f"{prefix}-e1", tenant=TENANT, user_id=user_id)]
+    )
+    store.put_relations(
+        TENANT,
+        [
+            Relation(
+                f"{prefix}-e1", "likes", "tea", id=f"{prefix}-r1", tenant=TENANT, user_id=user_id
+            )
+        ],
+    )
+    store.put_profile(
+        UserProfile(user_id, tenant=TENANT, fields={"city": "Oslo"}, sources={"city": f"{prefix}3"})
+    )
+    return [memory_.id for memory_ in memories]
+
+
+class MemoryErasureSpecs:
+    """History and erasure; part of `MemoryStoreSpec`."""
+
+    # History.
+
+    def test_history_is_oldest_first(self, memory_store: Any) -> None:
+        changes = [
+            _change("m1", "update", 2, old_text="a", new_text="b", id="c3"),
+            _change("m1", "add", 1, new_text="a", id="c1"),
+            _change("m1", "update", 2, old_text="b", new_text="c", id="c2"),
+        ]
+        memory_store.put_memories(TENANT, [memory("c", id="m1")], changes=changes)
+        assert ids_of(memory_store.get_history(TENANT, "m1")) == ["c1", "c2", "c3"]
+        assert memory_store.get_history(TENANT, "m1")[0] == changes[1]
+        assert memory_store.get_history(TENANT, "nope") == []
+
+    def test_history_can_be_appended_later(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1")], history=True)
+        later = _change("m1", "update", 1, old_text="Ana drinks green tea", new_text="x")
+        memory_store.put_memories(TENANT, [], changes=[later])
+        assert [c.action for c in memory_store.get_history(TENANT, "m1")] == ["add", "update"]
+
+    # Deleting memories.
+
+    def test_delete_erases_and_leaves_a_tombstone(self, memory_store: Any) -> None:
+        put(
+            memory_store,
+            [memory("Ana is 41", id="m1"), memory("Bo", id="m2")],
+            unit_vectors(2),
+            history=True,
+        )
+        update = _change(
+            "m1",
+            "update",
+            1,
+            old_text="Ana is 41",
+            new_text="Ana is 42",
+            reason="she said so: Ana is 42",
+        )
+        memory_store.put_memories(
+            TENANT, [memory("Ana is 42", id="m1")], vectors=[None], changes=[update]
+        )
+        report = memory_store.delete_memories(TENANT, ["m1", "ghost"], reason="forget", at=at(5))
+        assert report == ErasureReport(memories=1, vectors=0, history=2)
+        assert memory_store.get_memory(TENANT, "m1") is None
+        assert memory_store.get_vectors(TENANT, ["m1"], MODEL) == [None]
+        assert memory_store.search_lexical(TENANT, "Ana 42", _EVERY) == []
+        history = memory_store.get_history(TENANT, "m1")
+        assert _texts(history) == [
+            ("add", None, None, None),
+            ("update", None, None, None),
+            ("delete", None, None, "forget"),
+        ]
+        assert history[-1].at == at(5)
+        assert memory_store.get_history(TENANT, "ghost") == []
+        assert memory_store.get_memory(TENANT, "m2") is not None
+
+    def test_delete_counts_vectors_relations_and_profile_fields(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1"), memory("Bo", id="m2")], unit_vectors(2))
+        memory_store.put_relations(
+            TENANT,
+            [
+                Relation("e1", "drinks", "e2", id="r1", tenant=TENANT, memory_id="m1"),
+                Relation("e1", "knows", "e3", id="r2", tenant=TENANT, memory_id="m2"),
+            ],
+        )
+        profile = UserProfile(
+            "u1",
+            tenant=TENANT,
+            fields={"drink": "tea", "name": "Ana"},
+            sources={"drink": "m1", "name": "m2"},
+        )
+        memory_store.put_profile(profile)
+        report = memory_store.delete_memories(TENANT, ["m1"], at=at(1))
+        assert report == ErasureReport(memories=1, vectors=1, relations=1, profiles=1)
+        assert ids_of(memory_store.list_relations(TENANT)) == ["r2"]
+        kept = memory_store.get_profile(TENANT, "u1")
+        assert (dict(kept.fields), dict(kept.sources)) == ({"name": "Ana"}, {"name": "m2"})
+
+    def test_delete_blanks_copies_of_the_text_elsewhere(self, memory_store: Any) -> None:
+        berlin, lisbon = "Ana lives in Berlin", "Ana lives in Lisbon"
+        put(memory_store, [memory(berlin, id="m1", superseded_at=at(1)), memory(lisbon, id="m2")])
+        swap = _change("m1", "supersede", 1, old_text=berlin, new_text=lisbon, related_id="m2")
+        memory_store.put_memories(TENANT, [], changes=[swap])
+        memory_store.delete_memories(TENANT, ["m2"], at=at(2))
+        [kept] = memory_store.get_history(TENANT, "m1")
+        assert (kept.old_text, kept.new_text, kept.related_id) == (berlin, None, "m2")
+
+    def test_deleted_id_can_be_reused(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1")], unit_vectors(1), history=True)
+        memory_store.delete_memories(TENANT, ["m1"], at=at(1))
+        put(memory_store, [memory("Ana drinks coffee", id="m1")], unit_vectors(1, seed=5))
+        assert memory_store.get_memory(TENANT, "m1").text == "Ana drinks coffee"
+        assert [c.action for c in memory_store.get_history(TENANT, "m1")] == ["add", "delete"]
+        hits = memory_store.search_vector(TENANT, unit_vectors(1, seed=5)[0], MODEL)
+        assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+    # Deleting scopes.
+
+    def test_delete_user_leaves_nothing_of_them(self, memory_store: Any) -> None:
+        gone = _user_world(memory_store, "u1", "a")
+        kept = _user_world(memory_store, "u2", "b")
+        report = memory_store.delete_scope(TENANT, user_id="u1")
+        # 3 memories (one was deleted before), 3 vectors, 4 add entries + 1 tombstone.
+        assert report == ErasureReport(3, 3, 5, 1, 1, 1)
+        mine = MemoryFilter(user_id="u1", include_superseded=True)
+        assert memory_store.list_memories(TENANT, mine) == []
+        assert all(memory_store.get_history(TENANT, memory_id) == [] for memory_id in gone)
+        assert memory_store.get_vectors(TENANT, gone, MODEL) == [None] * 4
+        assert memory_store.scan_vectors(TENANT, MODEL, mine).ids == ()
+        assert memory_store.list_entities(TENANT, "u1") == []
+        assert memory_store.list_relations(TENANT, "u1") == []
+        assert memory_store.get_profile(TENANT, "u1") is None
+        theirs = MemoryFilter(user_id="u2", include_superseded=True)
+        assert sorted(ids_of(memory_store.list_memories(TENANT, theirs))) == kept[:3]
+        assert len(memory_store.get_history(TENANT, "b4")) == 2
+        assert memory_store.get_profile(TENANT, "u2") is not None
+
+    def test_deleted_user_can_come_back(self, memory_store: Any) -> None:
+        _user_world(memory_store, "u1", "a")
+        memory_store.delete_scope(TENANT, user_id="u1")
+        put(memory_store, [memory("new life", id="n1")], unit_vectors(1, seed=9), history=True)
+        mine = MemoryFilter(user_id="u1")
+        assert ids_of(
+            memory_store.search_vector(TENANT, unit_vectors(1, seed=9)[0], MODEL, mine)
+        ) == ["n1"]
+        assert ids_of(memory_store.search_lexical(TENANT, "life", mine)) == ["n1"]
+        assert memory_store.get_history(TENANT, "a1") == []
+
+    def test_delete_session_erases_only_its_memories(self, memory_store: Any) -> None:
+        _user_world(memory_store, "u1", "a")
+        report = memory_store.delete_scope(TENANT, session_id="s1")
+        assert (report.memories, report.vectors, report.history) == (1, 1, 1)
+        assert memory_store.get_memory(TENANT, "a1") is None
+        assert [c.action for c in memory_store.get_history(TENANT, "a1")] == ["add", "delete"]
+        assert memory_store.get_memory(TENANT, "a3") is not None
+        assert memory_store.get_profile(TENANT, "u1") is not None
+        assert len(memory_store.list_entities(TENANT, "u1")) == 1
+
+    def test_delete_scope_fields_combine(self, memory_store: Any) -> None:
+        put(
+            memory_store,
+            [
+                memory("x", id="m1", agent_id="a1"),
+                memory("y", id="m2", agent_id="a1", user_id="u2"),
+                memory("z", id="m3", agent_id="a2"),
+            ],
+        )
+        report = memory_store.delete_scope(TENANT, user_id="u1", agent_id="a1")
+        assert report.memories == 1
+        assert sorted(ids_of(memory_store.list_memories(TENANT))) == ["m2", "m3"]
+        assert memory_store.delete_scope(TENANT, agent_id="a1").memories == 1
+
+    def test_delete_scope_needs_a_scope(self, memory_store: Any) -> None:
+        with pytest.raises(InvalidInputError):
+            memory_store.delete_scope(TENANT)
