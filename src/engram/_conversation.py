@@ -174,7 +174,9 @@ class Conversation:
             **options: `strategy` (`token_budget` (default), `summary`, `window`, `buffer`),
                 `budget` (default: the model's context window), `reserve` (tokens kept for the
                 reply), `tools` (OpenAI tool schemas, counted), `last_messages`/`last_turns`
-                (window), `trigger`/`target` (summary), `encoding` (override the tokenizer).
+                (window), `trigger`/`target` (summary), `encoding` (override the tokenizer),
+                `recall` (bring up to N long-term memories of the session's user and their
+                profile into the prompt, within `recall_share` of it; default 0).
 
         Returns:
             The messages to send (`.to_openai()`) and a report of what was kept, dropped,
@@ -184,20 +186,22 @@ class Conversation:
             BudgetExceededError: The system prompt and the newest user message cannot fit.
             InvalidInputError: A bad budget, reserve or strategy.
         """
-        counter, spec = _context_spec(model, options)
+        counter, spec = _context_spec(model, options, self._engram.embedding_model_id)
         flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
         result: ContextResult = self._run(flow)
         return result
 
     async def acontext(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
         """Async `context`."""
-        counter, spec = _context_spec(model, options)
+        counter, spec = _context_spec(model, options, self._engram.embedding_model_id)
         flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
         result: ContextResult = await self._arun(flow)
         return result
 
 
-def _context_spec(model: str, options: dict[str, Any]) -> tuple[TokenCounter, flows.ContextSpec]:
+def _context_spec(
+    model: str, options: dict[str, Any], embedding_model_id: str
+) -> tuple[TokenCounter, flows.ContextSpec]:
     encoding = options.pop("encoding", None)
     counter = TokenCounter.for_encoding(encoding) if encoding else TokenCounter.for_model(model)
     if "budget" not in options:
@@ -207,6 +211,7 @@ def _context_spec(model: str, options: dict[str, Any]) -> tuple[TokenCounter, fl
         options["budget"] = window
     if "tools" in options:
         options["tools"] = tuple(options["tools"])
+    options["embedding_model_id"] = embedding_model_id
     try:
         return counter, flows.ContextSpec(**options)
     except TypeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -11,16 +12,23 @@ from engram import _session_flows as flows
 from engram._conversation import Conversation
 from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
+from engram._memories import Memories
 from engram._validation import check_identifier
 from engram.config import EngramSettings
 from engram.providers import (
+    CachedEmbedder,
+    EmbedderProtocol,
     ExtractiveSummarizer,
     LLMSummarizer,
+    LocalEmbedder,
     OpenAIChatModel,
     SummarizerProtocol,
+    embedding_space,
 )
 from engram.stores.conversation import BaseConversationStore, ListSessions, PurgeExpired
+from engram.stores.memories import BaseMemoryStore
 from engram.stores.sqlite import SqliteConnection, SqliteConversationStore
+from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.tokens import TokenCounter
 from engram.types import Session, utcnow
 
@@ -54,6 +62,8 @@ class Engram:
         tenant: str | None = None,
         settings: EngramSettings | None = None,
         summarizer: SummarizerProtocol | None = None,
+        memory_store: BaseMemoryStore | None = None,
+        embedder: EmbedderProtocol | None = None,
     ) -> None:
         self.settings = settings or EngramSettings()
         self.tenant = check_identifier(tenant or self.settings.tenant, "tenant")
@@ -64,8 +74,25 @@ class Engram:
             path = str(store) if store is not None else self.settings.db
             self._connection = SqliteConnection(path, durability=self.settings.durability)
             self.store = SqliteConversationStore(self._connection)
+            memory_store = memory_store or SqliteMemoryStore(self._connection)
         self.summarizer = summarizer or _default_summarizer(self.settings)
-        self.resources = Resources(conversations=self.store, summarizer=self.summarizer)
+        self.embedder = embedder or CachedEmbedder(_local_embedder())
+        self.resources = Resources(
+            conversations=self.store,
+            summarizer=self.summarizer,
+            memories=memory_store,
+            embedder=self.embedder,
+            llm=_default_llm(self.settings),
+        )
+        self.memories = Memories(self)
+        """Long-term memory: `add`, `search`, `get`, `list`, `update`, `delete`, `history`,
+        `delete_all`, `consolidate`, `forget`, `entities`, `profile` (and async twins)."""
+
+    @property
+    def embedding_model_id(self) -> str:
+        """The id stored with every vector: the model and the backend that ran it."""
+        space = embedding_space(self.embedder)
+        return f"{space.model_id}:{space.backend}"
 
     def close(self) -> None:
         """Close the database Engram opened (an injected store is left open)."""
@@ -185,16 +212,26 @@ class Engram:
         return int(self.store.batch([PurgeExpired(self.tenant, utcnow())])[0])
 
 
-def _default_summarizer(settings: EngramSettings) -> SummarizerProtocol:
-    count = TokenCounter.for_encoding(settings.encoding).count_text
-    if settings.llm is None:
-        return ExtractiveSummarizer(count)
+@functools.cache
+def _local_embedder() -> LocalEmbedder:
+    """One offline model per process: it is read-only, thread-safe and costs ~200 MB."""
+    return LocalEmbedder()
+
+
+def _default_llm(settings: EngramSettings) -> OpenAIChatModel | None:
     llm = settings.llm
-    model = OpenAIChatModel(
+    if llm is None:
+        return None
+    return OpenAIChatModel(
         llm.model,
         base_url=llm.base_url,
         api_key=llm.api_key.get_secret_value() if llm.api_key else None,
         timeout=llm.timeout,
         max_retries=llm.max_retries,
     )
-    return LLMSummarizer(model, count)
+
+
+def _default_summarizer(settings: EngramSettings) -> SummarizerProtocol:
+    count = TokenCounter.for_encoding(settings.encoding).count_text
+    model = _default_llm(settings)
+    return ExtractiveSummarizer(count) if model is None else LLMSummarizer(model, count)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from engram import _memory_flows as memory_flows
 from engram import context as ctx
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
-from engram._flows import Flow, SummarizeCall, call
+from engram._flows import Flow, SummarizeCall, call, call_memories
 from engram._ids import new_id
 from engram._validation import check_budget, check_messages, unanswered_tool_calls
 from engram.stores.conversation import (
@@ -21,8 +22,10 @@ from engram.stores.conversation import (
     ListMessages,
     PutSummary,
 )
+from engram.stores.memories import GetProfile
 from engram.tokens import TokenCounter
 from engram.types import Message, Session, Summary
+from engram.types._memory import MemoryHit
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -61,6 +64,13 @@ class ContextSpec:
     """`summary`: summarise once the history passes this fraction of the budget."""
     target: float = 0.5
     """`summary`: after summarising, the recent messages take at most this fraction."""
+    recall: int = 0
+    """Recall up to this many long-term memories of the session's user for the newest user
+    message, with the user's profile (0: no long-term tier)."""
+    recall_share: float = 0.3
+    """The most of the prompt the profile and memories may take."""
+    embedding_model_id: str = ""
+    """The vectors recall compares with (set by `Conversation.context`)."""
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -72,6 +82,8 @@ class ContextSpec:
             raise InvalidInputError("the window strategy needs last_messages or last_turns")
         if not 0 < self.target <= self.trigger <= 1:
             raise InvalidInputError("summary fractions need 0 < target <= trigger <= 1")
+        if self.recall < 0 or not 0 < self.recall_share < 1:
+            raise InvalidInputError("recall needs a count >= 0 and 0 < recall_share < 1")
 
 
 def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session]:
@@ -122,11 +134,28 @@ def add_flow(
 def context_flow(
     tenant: str, session_id: str, counter: TokenCounter, spec: ContextSpec, *, now: datetime
 ) -> Flow[ctx.ContextResult]:
-    """Load what the strategy needs (never the whole history) and build the context."""
+    """Build the context for the next turn: the long-term tier (if asked), then the strategy
+    over the conversation in what is left of the budget. Never loads the whole history."""
     [session] = yield from call(GetSession(tenant, session_id, now, touch=True))
     if session is None:
         raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
     [system] = yield from call(ListMessages(tenant, session_id, roles=("system",)))
+    if not spec.recall:
+        return (yield from _strategy_context(session, system, counter, spec, now=now))
+    block = yield from _recall(session, system, counter, spec, now=now)
+    inner = replace(spec, budget=spec.budget - block.tokens)
+    result = yield from _strategy_context(session, system, counter, inner, now=now)
+    return ctx.with_recall(result, block)
+
+
+def _strategy_context(
+    session: Session,
+    system: Sequence[Message],
+    counter: TokenCounter,
+    spec: ContextSpec,
+    *,
+    now: datetime,
+) -> Flow[ctx.ContextResult]:
     if spec.strategy == "summary":
         return (yield from _summary_context(session, system, counter, spec, now=now))
     history = yield from _load_history(session, spec, counter)
@@ -144,6 +173,43 @@ def context_flow(
     return ctx.token_budget(
         messages, counter, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
     )
+
+
+def _recall(
+    session: Session,
+    system: Sequence[Message],
+    counter: TokenCounter,
+    spec: ContextSpec,
+    *,
+    now: datetime,
+) -> Flow[ctx.RecallBlock]:
+    """The profile and the memories most relevant to the newest user message."""
+    if session.user_id is None:
+        raise InvalidInputError("recall needs a session with a user_id")
+    op = ListMessages(session.tenant, session.id, last=1, roles=("user",))
+    [newest] = yield from call(op)
+    scope = memory_flows.Scope(session.tenant, session.user_id)
+    hits: list[MemoryHit] = []
+    if newest and newest[0].text.strip():
+        hits = yield from memory_flows.search_flow(
+            scope,
+            newest[0].text,
+            model_id=spec.embedding_model_id,
+            limit=spec.recall,
+            filter_fields={},
+            now=now,
+        )
+    [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
+    room = ctx.recall_room(
+        [*system, *newest],
+        counter,
+        budget=spec.budget,
+        reserve=spec.reserve,
+        tools_tokens=counter.count_tools(spec.tools) if spec.tools else 0,
+        share=spec.recall_share,
+    )
+    fields = profile.fields if profile is not None else None
+    return ctx.recall_block(hits, counter, max_tokens=room, profile=fields)
 
 
 def _load_history(

@@ -37,6 +37,7 @@ from engram.context._options import (
     TokenBudgetOptions,
     WindowOptions,
 )
+from engram.context._recall import RecallBlock, recall_block, recall_room, with_recall
 from engram.context._report import ContextReport, ContextResult
 from engram.context._strategies import (
     SUMMARY_PREFIX,
@@ -61,6 +62,7 @@ __all__ = [
     "DEFAULT_SUMMARY_SHARE",
     "MessageCounterProtocol",
     "NEWEST_USER_MIN_TOKENS",
+    "RecallBlock",
     "SUMMARY_PREFIX",
     "SummaryBufferOptions",
     "SummaryPlan",
@@ -70,8 +72,11 @@ __all__ = [
     "buffer",
     "message_tokens",
     "plan_summary",
+    "recall_block",
+    "recall_room",
     "summary_message",
     "token_budget",
     "truncation_marker",
     "window",
+    "with_recall",
 ]

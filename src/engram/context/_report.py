@@ -40,6 +40,12 @@ class ContextReport:
     """Tokens of the summary message in the result (0: none)."""
     tools_tokens: int = 0
     """Tokens of the tool schemas."""
+    recalled: tuple[str, ...] = ()
+    """Ids of the long-term memories recalled into the context (best first)."""
+    recall_dropped: tuple[str, ...] = ()
+    """Ids of memories that were recalled but did not fit their share of the budget."""
+    memory_tokens: int = 0
+    """Tokens of the message carrying the profile and recalled memories (0: none)."""
 
     def describe(self) -> str:
         """A one-line human summary, e.g. for logs and the CLI.
@@ -64,6 +70,8 @@ class ContextReport:
         line += f"; {self.tokens_before:,} -> {self.tokens_after:,} tokens"
         if self.summary_tokens:
             line += f" incl. a {self.summary_tokens:,}-token summary"
+        if self.memory_tokens:
+            line += f" and {len(self.recalled)} memories ({self.memory_tokens:,} tokens)"
         if self.budget is not None:
             line += f" (budget {self.budget:,}, reserve {self.reserve:,})"
         return line

@@ -1,0 +1,461 @@
+"""`Memories`: long-term memory of an `Engram`, with paired sync and async methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engram import _memory_flows as flows
+from engram._exceptions import InvalidInputError, NotFoundError
+from engram._flows import Flow, arun, call_memories, embed, run
+from engram._validation import check_identifier, check_text
+from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy
+from engram.stores.memories import (
+    DeleteMemories,
+    DeleteScope,
+    ErasureReport,
+    GetHistory,
+    GetMemories,
+    GetProfile,
+    ListEntities,
+    ListMemories,
+    PutMemories,
+    VectorRecord,
+)
+from engram.types import Message, utcnow
+from engram.types._memory import (
+    MEMORY_KINDS,
+    Entity,
+    Memory,
+    MemoryChange,
+    MemoryHit,
+    MemoryKind,
+    UserProfile,
+)
+
+if TYPE_CHECKING:
+    from engram._engram import Engram
+
+__all__ = ["Memories"]
+
+
+class Memories:
+    """Remember facts, preferences and episodes about users; recall the relevant ones.
+
+    Every method has an `a`-prefixed async twin. Scope every call with `user_id` (and/or
+    `agent_id`, `session_id`); the tenant is the `Engram`'s.
+
+    Example:
+        ```python
+        mem.memories.add(messages=[Message(role="user", content="I moved to Lisbon")],
+                         user_id="ana")
+        for hit in mem.memories.search("where does Ana live?", user_id="ana"):
+            print(hit.memory.text, hit.parts)
+        ```
+    """
+
+    def __init__(self, engram: Engram) -> None:
+        self._engram = engram
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        return run(flow, self._engram.resources)
+
+    async def _arun(self, flow: Flow[Any]) -> Any:
+        return await arun(flow, self._engram.resources)
+
+    def _scope(
+        self, user_id: str | None, agent_id: str | None = None, session_id: str | None = None
+    ) -> flows.Scope:
+        if user_id is None and agent_id is None and session_id is None:
+            raise InvalidInputError("scope memories with user_id, agent_id or session_id")
+        for value, what in (
+            (user_id, "user_id"),
+            (agent_id, "agent_id"),
+            (session_id, "session_id"),
+        ):
+            if value is not None:
+                check_identifier(value, what)
+        return flows.Scope(self._engram.tenant, user_id, agent_id, session_id)
+
+    @property
+    def _model_id(self) -> str:
+        return self._engram.embedding_model_id
+
+    # Adding.
+
+    def add(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[Message] = (),
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        user_name: str | None = None,
+        infer: bool = True,
+        kind: str = "fact",
+        importance: float = 0.5,
+        metadata: Mapping[str, Any] | None = None,
+        max_llm_calls: int = 2,
+    ) -> flows.AddReport:
+        """Remember `text`, or what `messages` say, revising what is already known.
+
+        Args:
+            text: A memory to store as is (`infer=False`) or to extract facts from.
+            messages: Conversation turns to extract memories from (each turn is also kept
+                as an episode; provenance points at the message ids).
+            user_id, agent_id, session_id: The scope (at least one).
+            user_name: The user's name, so facts about others are told apart.
+            infer: Extract and revise (default); False stores `text` verbatim (still
+                deduplicated against what is stored).
+            kind, importance, metadata: For `text` stored as is.
+            max_llm_calls: LLM calls this add may spend (if an LLM is configured).
+
+        Raises:
+            InvalidInputError: No scope, nothing to add, bad text.
+        """
+        flow = self._add_flow(
+            text,
+            messages,
+            user_id,
+            agent_id,
+            session_id,
+            user_name,
+            infer,
+            kind,
+            importance,
+            metadata,
+            max_llm_calls,
+        )
+        report: flows.AddReport = self._run(flow)
+        return report
+
+    async def aadd(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[Message] = (),
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        user_name: str | None = None,
+        infer: bool = True,
+        kind: str = "fact",
+        importance: float = 0.5,
+        metadata: Mapping[str, Any] | None = None,
+        max_llm_calls: int = 2,
+    ) -> flows.AddReport:
+        """Async `add`."""
+        flow = self._add_flow(
+            text,
+            messages,
+            user_id,
+            agent_id,
+            session_id,
+            user_name,
+            infer,
+            kind,
+            importance,
+            metadata,
+            max_llm_calls,
+        )
+        report: flows.AddReport = await self._arun(flow)
+        return report
+
+    def _add_flow(
+        self,
+        text: str | None,
+        messages: Sequence[Message],
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        user_name: str | None,
+        infer: bool,
+        kind: str,
+        importance: float,
+        metadata: Mapping[str, Any] | None,
+        max_llm_calls: int,
+    ) -> Flow[flows.AddReport]:
+        scope = self._scope(user_id, agent_id, session_id)
+        if text is None and not messages:
+            raise InvalidInputError("nothing to add: pass text or messages")
+        now = utcnow()
+        candidates: list[Candidate] = []
+        turns = list(messages)
+        if text is not None:
+            check_text(text, "memory text")
+            if not text.strip():
+                raise InvalidInputError("a memory's text cannot be empty")
+            if infer:
+                turns.append(Message(role="user", content=text, created_at=now))
+            else:
+                candidates.append(
+                    Candidate(
+                        text=text,
+                        kind=_kind(kind),
+                        importance=importance,
+                        metadata=dict(metadata or {}),
+                    )
+                )
+        for message in turns:
+            check_text(message.text, "message content")
+        budget = ExtractionBudget(max_calls=max_llm_calls if self._engram.resources.llm else 0)
+        return flows.add_flow(
+            scope,
+            turns,
+            candidates=candidates,
+            model_id=self._model_id,
+            budget=budget,
+            user_name=user_name,
+            now=now,
+        )
+
+    # Recalling.
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 10,
+        kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[MemoryHit]:
+        """The memories most relevant to `query`, best first, each with its score parts.
+
+        Hybrid: exact dense similarity and BM25 under the scope filter, fused with recency,
+        importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
+        true then"; by default only current memories are searched.
+        """
+        flow = self._search_flow(
+            query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
+        )
+        hits: list[MemoryHit] = self._run(flow)
+        return hits
+
+    async def asearch(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 10,
+        kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[MemoryHit]:
+        """Async `search`."""
+        flow = self._search_flow(
+            query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
+        )
+        hits: list[MemoryHit] = await self._arun(flow)
+        return hits
+
+    def _search_flow(
+        self,
+        query: str,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        limit: int,
+        kinds: Sequence[str] | None,
+        as_of: datetime | None,
+        after: datetime | None,
+        before: datetime | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> Flow[list[MemoryHit]]:
+        check_text(query, "query")
+        fields: dict[str, Any] = {
+            "kinds": tuple(kinds) if kinds else None,
+            "as_of": as_of,
+            "after": after,
+            "before": before,
+            "metadata": dict(metadata) if metadata else None,
+        }
+        return flows.search_flow(
+            self._scope(user_id, agent_id, session_id),
+            query,
+            model_id=self._model_id,
+            limit=limit,
+            filter_fields=fields,
+            now=as_of or utcnow(),
+        )
+
+    # Reading and editing.
+
+    def get(self, memory_id: str) -> Memory:
+        """One memory by id (`NotFoundError` if absent or of another tenant)."""
+        result: Memory = self._run(self._get_flow(memory_id))
+        return result
+
+    async def aget(self, memory_id: str) -> Memory:
+        """Async `get`."""
+        result: Memory = await self._arun(self._get_flow(memory_id))
+        return result
+
+    def _get_flow(self, memory_id: str) -> Flow[Memory]:
+        [[memory]] = yield from call_memories(GetMemories(self._engram.tenant, (memory_id,)))
+        if memory is None:
+            raise NotFoundError(f"no memory {memory_id!r}")
+        found: Memory = memory
+        return found
+
+    def get_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Memory]:
+        """Memories of a scope, newest first (mem0's `get_all`)."""
+        scope = self._scope(user_id, agent_id, session_id)
+        where = scope.filter(
+            kinds=tuple(kinds) if kinds else None, include_superseded=include_superseded
+        )
+        op = ListMemories(scope.tenant, where, limit, offset)
+        result: list[Memory] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    def update(
+        self,
+        memory_id: str,
+        text: str | None = None,
+        *,
+        importance: float | None = None,
+        pinned: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Memory:
+        """Edit a memory (re-embedded if its text changes); the change is audited."""
+        result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
+        return result
+
+    def _update_flow(
+        self,
+        memory_id: str,
+        text: str | None,
+        importance: float | None,
+        pinned: bool | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> Flow[Memory]:
+        old = yield from self._get_flow(memory_id)
+        if text is not None:
+            check_text(text, "memory text")
+        now = utcnow()
+        new = flows.edited(
+            old,
+            text=text,
+            now=now,
+            importance=importance,
+            pinned=pinned,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        vector = None
+        if text is not None and text != old.text:
+            matrix = yield from embed([text])
+            vector = VectorRecord(self._model_id, matrix[0])
+        change = MemoryChange(
+            memory_id,
+            "update",
+            old_text=old.text,
+            new_text=new.text,
+            reason="user edit",
+            tenant=self._engram.tenant,
+            at=now,
+        )
+        [[stored]] = yield from call_memories(
+            PutMemories(self._engram.tenant, (new,), (vector,), (change,))
+        )
+        result: Memory = stored
+        return result
+
+    def delete(self, memory_id: str) -> ErasureReport:
+        """Erase a memory: its row, vector, index entries, links, and the text of its
+        history (a tombstone remains)."""
+        op = DeleteMemories(self._engram.tenant, (memory_id,), "user request", utcnow())
+        report: ErasureReport = self._engram.resources.memory_store().batch([op])[0]
+        if report.memories == 0:
+            raise NotFoundError(f"no memory {memory_id!r}")
+        return report
+
+    def history(self, memory_id: str) -> list[MemoryChange]:
+        """Every change of a memory, oldest first."""
+        op = GetHistory(self._engram.tenant, memory_id)
+        result: list[MemoryChange] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    def delete_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ErasureReport:
+        """Erase every memory of a scope; with `user_id`, everything derived from the user."""
+        scope = self._scope(user_id, agent_id, session_id)
+        op = DeleteScope(scope.tenant, user_id, agent_id, session_id)
+        report: ErasureReport = self._engram.resources.memory_store().batch([op])[0]
+        return report
+
+    async def adelete_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ErasureReport:
+        """Async `delete_all`."""
+        scope = self._scope(user_id, agent_id, session_id)
+        op = DeleteScope(scope.tenant, user_id, agent_id, session_id)
+        report: ErasureReport = (await self._engram.resources.memory_store().abatch([op]))[0]
+        return report
+
+    # Maintenance.
+
+    def consolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
+        """Merge near-duplicate memories of a user (all provenance kept); return merges."""
+        flow = flows.consolidate_flow(
+            self._scope(user_id), model_id=self._model_id, threshold=threshold, now=utcnow()
+        )
+        merges, _ = self._run(flow)
+        return int(merges)
+
+    def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
+        """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""
+        flow = flows.forget_flow(self._scope(user_id), policy, now=utcnow())
+        report: ErasureReport | None = self._run(flow)
+        return report
+
+    # Entities and profiles.
+
+    def entities(self, *, user_id: str, name: str | None = None) -> list[Entity]:
+        """The entities of a user's memories (optionally those matching a name or alias)."""
+        op = ListEntities(self._engram.tenant, user_id, name)
+        result: list[Entity] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    def profile(self, user_id: str) -> UserProfile | None:
+        """The user's structured profile, kept current by extraction."""
+        op = GetProfile(self._engram.tenant, check_identifier(user_id, "user_id"))
+        result: UserProfile | None = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+
+def _kind(kind: str) -> MemoryKind:
+    if kind not in MEMORY_KINDS:
+        raise InvalidInputError(
+            f"unknown memory kind {kind!r}; expected one of {', '.join(sorted(MEMORY_KINDS))}"
+        )
+    return kind  # type: ignore[return-value]

@@ -1,0 +1,312 @@
+"""Long-term memory operations as flows (see `_flows`): add, search, consolidate, forget.
+
+Each flow decides everything and does no I/O: it yields store batches, embedding requests
+and LLM requests, and the `Memories` facade drives it sync or async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engram._exceptions import InvalidInputError
+from engram._flows import Flow, call_memories, embed
+from engram.memory import (
+    Candidate,
+    ExtractionBudget,
+    ForgettingPolicy,
+    extract,
+    extraction_flow,
+    fold,
+    plan_consolidation,
+    plan_flow,
+    plan_forgetting,
+    resolve_entities,
+    update_profile,
+)
+from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, lexical_query, rank_memories
+from engram.stores.memories import (
+    DeleteMemories,
+    ErasureReport,
+    GetMemories,
+    GetProfile,
+    ListEntities,
+    ListMemories,
+    MemoryFilter,
+    PutEntities,
+    PutMemories,
+    PutProfile,
+    RecordAccess,
+    ScanVectors,
+    SearchLexical,
+    SearchVector,
+    VectorRecord,
+)
+from engram.types import Message
+from engram.types._memory import Memory, MemoryHit
+
+__all__ = [
+    "AddReport",
+    "Scope",
+    "add_flow",
+    "consolidate_flow",
+    "forget_flow",
+    "search_flow",
+]
+
+_NEIGHBOURS = 5
+"""Stored neighbours compared with each new memory during revision."""
+_CANDIDATES = 50
+"""Candidates each retrieval signal contributes before fusion."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who a memory is about: the tenant and a user, agent and/or session."""
+
+    tenant: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+
+    def filter(self, **fields: Any) -> MemoryFilter:
+        """The store filter of this scope, plus `fields`."""
+        return MemoryFilter(
+            user_id=self.user_id, agent_id=self.agent_id, session_id=self.session_id, **fields
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AddReport:
+    """What an `add` did."""
+
+    added: tuple[Memory, ...]
+    """New memories."""
+    updated: tuple[Memory, ...]
+    """Stored memories rewritten: refined, given more provenance, or superseded."""
+    unchanged: int
+    """Candidates that were duplicates of stored memories (their provenance was appended)."""
+    llm_calls: int = 0
+    """LLM calls spent on extraction and revision."""
+
+    @property
+    def superseded(self) -> tuple[Memory, ...]:
+        """The stored memories this add retired (they stay queryable "as of" before)."""
+        return tuple(m for m in self.updated if m.superseded_at is not None)
+
+
+def add_flow(
+    scope: Scope,
+    messages: Sequence[Message],
+    *,
+    candidates: Sequence[Candidate] = (),
+    model_id: str,
+    budget: ExtractionBudget,
+    user_name: str | None,
+    now: datetime,
+) -> Flow[AddReport]:
+    """Extract, embed, revise against what is stored, then write it all in one batch."""
+    if messages:
+        if budget.max_calls > 0:
+            result = yield from extraction_flow(messages, budget=budget, user_name=user_name)
+            extracted = list(result.candidates)
+        else:
+            extracted = extract(messages, user_name=user_name)
+        candidates = [*candidates, *extracted]
+        # What a conversation says is learned when it is said (replays and imports included).
+        now = min(now, max(m.created_at for m in messages))
+    if not candidates:
+        return AddReport(added=(), updated=(), unchanged=0)
+    entities = yield from _resolve_entities(scope, candidates, now)
+    news = [_placed(c, scope, entities, now) for c in candidates]
+    vectors = yield from embed([m.text for m in news])
+    similar = yield from _neighbours(scope, news, vectors, model_id)
+    pairwise = vectors @ vectors.T
+    plan = yield from plan_flow(
+        news, similar, now=now, budget=budget, pairwise=lambda i, j: float(pairwise[i, j])
+    )
+    vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
+    [profile] = yield from call_memories(GetProfile(scope.tenant, scope.user_id or ""))
+    ops: list[Any] = [
+        PutMemories(
+            scope.tenant,
+            (*plan.inserts, *plan.updates),
+            tuple(vector_of.get(m.id) for m in (*plan.inserts, *plan.updates)),
+            plan.changes,
+        ),
+    ]
+    if entities.new or entities.updated:
+        ops.append(PutEntities(scope.tenant, (*entities.new, *entities.updated)))
+    if scope.user_id is not None:
+        names = (user_name,) if user_name else ()
+        fresh = update_profile(
+            profile,
+            (*plan.inserts, *plan.updates),
+            user_id=scope.user_id,
+            tenant=scope.tenant,
+            names=names,
+            now=now,
+        )
+        ops.append(PutProfile(scope.tenant, fresh))
+    yield from call_memories(*ops)
+    return AddReport(
+        added=plan.inserts,
+        updated=plan.updates,
+        unchanged=len(news) - len(plan.inserts),
+        llm_calls=budget.calls,
+    )
+
+
+def _resolve_entities(scope: Scope, candidates: Sequence[Candidate], now: datetime) -> Flow[Any]:
+    mentions = [mention for c in candidates for mention in c.entities]
+    if not mentions:
+        return resolve_entities((), (), tenant=scope.tenant, user_id=scope.user_id, now=now)
+    [known] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
+    return resolve_entities(mentions, known, tenant=scope.tenant, user_id=scope.user_id, now=now)
+
+
+def _placed(candidate: Candidate, scope: Scope, entities: Any, now: datetime) -> Memory:
+    ids = tuple(
+        dict.fromkeys(
+            entities.ids[key]
+            for key in (fold(e.name) for e in candidate.entities)
+            if key in entities.ids
+        )
+    )
+    return candidate.to_memory(
+        tenant=scope.tenant,
+        user_id=scope.user_id,
+        agent_id=scope.agent_id,
+        session_id=scope.session_id,
+        entity_ids=ids,
+        now=now,
+    )
+
+
+def _neighbours(
+    scope: Scope, news: Sequence[Memory], vectors: NDArray[np.float32], model_id: str
+) -> Flow[list[list[tuple[Memory, float]]]]:
+    """For each new memory: its nearest stored memories of its kind group, plus the current
+    holders of its slot (cosine 0 if not near), so contradictions are always seen."""
+    ops: list[Any] = []
+    for memory, vector in zip(news, vectors, strict=True):
+        kinds = ("episode",) if memory.kind == "episode" else _FACT_KINDS
+        ops.append(
+            SearchVector(scope.tenant, vector, model_id, scope.filter(kinds=kinds), _NEIGHBOURS)
+        )
+    slots = sorted({m.attribute for m in news if m.attribute})
+    if slots:
+        ops.append(ListMemories(scope.tenant, scope.filter(attributes=tuple(slots)), limit=1000))
+    results = yield from call_memories(*ops)
+    holders: list[Memory] = results[len(news)] if slots else []
+    ids = sorted({score.memory_id for found in results[: len(news)] for score in found})
+    stored = {}
+    if ids:
+        [loaded] = yield from call_memories(GetMemories(scope.tenant, tuple(ids)))
+        stored = {m.id: m for m in loaded if m is not None}
+    similar: list[list[tuple[Memory, float]]] = []
+    for memory, found in zip(news, results[: len(news)], strict=True):
+        near = [(stored[s.memory_id], s.score) for s in found if s.memory_id in stored]
+        seen = {m.id for m, _ in near}
+        near += [(h, 0.0) for h in holders if h.attribute == memory.attribute and h.id not in seen]
+        similar.append(near)
+    return similar
+
+
+_FACT_KINDS = ("fact", "preference", "profile", "event", "summary")
+
+
+def search_flow(
+    scope: Scope,
+    query: str,
+    *,
+    model_id: str,
+    limit: int,
+    filter_fields: dict[str, Any],
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+    now: datetime,
+) -> Flow[list[MemoryHit]]:
+    """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained."""
+    if not query.strip():
+        raise InvalidInputError("the search query is empty")
+    if limit <= 0:
+        raise InvalidInputError(f"limit must be positive, got {limit}")
+    vectors = yield from embed([query])
+    where = scope.filter(**filter_fields)
+    pool = max(_CANDIDATES, limit * 3)
+    dense, lexical = yield from call_memories(
+        SearchVector(scope.tenant, vectors[0], model_id, where, pool),
+        SearchLexical(scope.tenant, lexical_query(query), where, pool),
+    )
+    ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
+    if not ids:
+        return []
+    [loaded] = yield from call_memories(GetMemories(scope.tenant, ids))
+    memories = {m.id: m for m in loaded if m is not None}
+    hits = rank_memories(
+        memories,
+        [(s.memory_id, s.score) for s in dense],
+        [(s.memory_id, s.score) for s in lexical],
+        query=query,
+        now=now,
+        weights=weights,
+        limit=limit,
+    )
+    if hits:
+        yield from call_memories(RecordAccess(scope.tenant, tuple(h.memory.id for h in hits), now))
+    return hits
+
+
+def consolidate_flow(
+    scope: Scope, *, model_id: str, threshold: float, now: datetime
+) -> Flow[tuple[int, ErasureReport | None]]:
+    """Merge near-duplicate current memories of the scope (all provenance kept)."""
+    where = scope.filter(kinds=_FACT_KINDS)
+    [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    if not matrix.ids:
+        return 0, None
+    [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
+    memories = [m for m in loaded if m is not None]
+    plan = plan_consolidation(memories, matrix.matrix[: len(memories)], threshold, now=now)
+    if not plan.merges:
+        return 0, None
+    _, report = yield from call_memories(
+        PutMemories(scope.tenant, plan.updates, (), plan.changes),
+        DeleteMemories(scope.tenant, plan.deletes, "merged into a near-duplicate", now),
+    )
+    return len(plan.merges), report
+
+
+def forget_flow(
+    scope: Scope, policy: ForgettingPolicy, *, now: datetime
+) -> Flow[ErasureReport | None]:
+    """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
+    [memories] = yield from call_memories(
+        ListMemories(scope.tenant, scope.filter(include_superseded=True), limit=1_000_000)
+    )
+    doomed = plan_forgetting(memories, policy, now)
+    if not doomed:
+        return None
+    reasons = sorted({f.reason for f in doomed})
+    [report] = yield from call_memories(
+        DeleteMemories(
+            scope.tenant, tuple(f.memory_id for f in doomed), "policy: " + ", ".join(reasons), now
+        )
+    )
+    result: ErasureReport = report
+    return result
+
+
+def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
+    """A memory after a user edit (text and/or importance, metadata, pinned)."""
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if text is not None:
+        if not text.strip():
+            raise InvalidInputError("a memory's text cannot be empty")
+        changes["text"] = text
+    return replace(memory, updated_at=now, **changes)

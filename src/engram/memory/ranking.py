@@ -1,0 +1,578 @@
+"""Hybrid ranking: fuse dense, lexical and per-memory signals into one explained score.
+
+Pure functions, no I/O: a store gathers the candidates (cosine and BM25 lists, best first,
+each exact under the scope filter) and the memories they name; this module decides the order.
+
+```
+dense  [(id, cosine)]  ──┐
+lexical [(id, bm25)]   ──┼─ base: reciprocal rank fusion (or min-max weighted sum)
+                         │
+features per memory ─────┴─ x (1 + w_entity*entity + w_recency*recency + w_importance*importance)
+                            x superseded_factor when the memory is no longer current
+```
+
+The feature boosts multiply the base score, so they mean the same under either fusion method
+(a 0.3 entity weight lifts a memory that names every query entity by 30%). Every result
+carries `ScoreParts`: the raw cosine and BM25 values, the feature values in 0..1, and the
+fused score it was sorted by, so a user can see why a memory was recalled.
+
+The defaults of `RankingWeights` were tuned on LoCoMo and LongMemEval_S dev data with
+`engram eval` (see `engram.eval`); the numbers and the reasons are in its docstring.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from engram._exceptions import InvalidInputError
+from engram.memory.entities import extract_entities, fold
+from engram.memory.temporal import ground
+from engram.types._memory import Memory, MemoryHit, ScoreParts
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FusionMethod",
+    "MemoryFeatures",
+    "Period",
+    "Ranked",
+    "RankingWeights",
+    "STOPWORDS",
+    "CONTEXT_KEY",
+    "entities_in_query",
+    "fuse",
+    "index_text",
+    "is_temporal_query",
+    "lexical_query",
+    "memory_features",
+    "query_periods",
+    "rank_memories",
+    "recency",
+    "speaker_line",
+]
+
+FusionMethod = Literal["rrf", "weighted"]
+
+_SECONDS_PER_DAY = 86_400.0
+_FIRST_REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
+_SECOND_REFERENCE = datetime(2031, 7, 15, tzinfo=UTC)
+_WORD = re.compile(r"[^\W_]+")
+
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves s t don didn doesn isn wasn aren weren won wouldn couldn shouldn ll
+    ve re d m o y ma
+    """.split()
+)
+"""English function words, dropped from lexical queries (`lexical_query`)."""
+
+
+def lexical_query(text: str) -> str:
+    """`text` reduced to its content words, for a BM25 search.
+
+    Function words ("what", "did", "the") match most memories and add noise to BM25's sum:
+    dropping them raised LoCoMo turn recall@10. A text made only of stopwords is returned
+    unchanged (searching for "who am I" should still find something).
+
+    Example:
+        ```python
+        lexical_query("What did Caroline research?")  # "Caroline research"
+        ```
+    """
+    words = _WORD.findall(text)
+    kept = [word for word in words if word.casefold() not in STOPWORDS]
+    return " ".join(kept) if kept else text
+
+
+@dataclass(frozen=True, slots=True)
+class RankingWeights:
+    """How the signals combine. Defaults are the values tuned on the dev data.
+
+    Example:
+        ```python
+        RankingWeights(entity=0.0)  # ignore entity matches
+        RankingWeights(method="weighted", dense=0.7, lexical=0.3)
+        ```
+    """
+
+    method: FusionMethod = "weighted"
+    """`rrf`: sum of weight / (rrf_k + rank) over the lists; `weighted`: sum of weight x
+    min-max normalised score (a memory absent from a list gets 0 for it)."""
+    rrf_k: float = 60.0
+    """RRF's rank offset: larger flattens the difference between the top ranks."""
+    dense: float = 0.35
+    """Weight of the embedding similarity list."""
+    lexical: float = 0.65
+    """Weight of the BM25 list."""
+    entity: float = 1.0
+    """Boost for the share of the query's entities the memory mentions."""
+    time: float = 1.0
+    """Boost for memories whose time fits the query: dated in a period the query names ("in
+    July 2023", "last week"), or stating a time (`metadata["event_date"]`) when the query
+    asks "when"."""
+    recency: float = 0.0
+    """Boost for recent memories (see `half_life_days`)."""
+    importance: float = 0.0
+    """Boost for the memory's importance (0..1)."""
+    session: float = 2.0
+    """Boost for memories of the sessions (groups) whose candidates score best in total:
+    evidence clusters in the session where a topic was discussed."""
+    session_mode: Literal["sum", "max"] = "max"
+    """How a session's score aggregates its candidates' base scores."""
+    superseded: float = 0.5
+    """Factor applied to memories that are superseded or no longer valid (decay, never 0: a
+    superseded memory stays findable, below the current one)."""
+    half_life_days: float = 180.0
+    """Age at which the recency feature falls to 0.5."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("rrf", "weighted"):
+            raise InvalidInputError(f"unknown fusion method {self.method!r}")
+        if self.rrf_k < 0:
+            raise InvalidInputError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        if self.half_life_days <= 0:
+            raise InvalidInputError(f"half_life_days must be > 0, got {self.half_life_days}")
+        if not 0 <= self.superseded <= 1:
+            raise InvalidInputError(f"superseded must be in 0..1, got {self.superseded}")
+        weights = (
+            self.dense,
+            self.lexical,
+            self.entity,
+            self.time,
+            self.recency,
+            self.importance,
+            self.session,
+        )
+        if any(weight < 0 or not math.isfinite(weight) for weight in weights):
+            raise InvalidInputError("ranking weights must be finite and >= 0")
+
+
+DEFAULT_WEIGHTS = RankingWeights()
+"""The tuned defaults."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFeatures:
+    """The per-memory signals, each in 0..1 (see `memory_features`)."""
+
+    entity: float = 0.0
+    """Share of the query's entities the memory mentions."""
+    time: float = 0.0
+    """1 when the memory is dated in a period the query names, or states a time and the query
+    asks "when"; else 0."""
+    recency: float = 0.0
+    """1 for a memory from `now`, 0.5 at one half-life of age, towards 0 after."""
+    importance: float = 0.0
+    """The memory's importance."""
+    current: bool = True
+    """False when superseded or no longer valid: the score is multiplied by `superseded`."""
+
+
+_NEUTRAL = MemoryFeatures()
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One fused result: a memory id, its score and the parts of that score."""
+
+    id: str
+    score: float
+    parts: ScoreParts
+
+
+def fuse(
+    dense: Sequence[tuple[str, float]] = (),
+    lexical: Sequence[tuple[str, float]] = (),
+    features: Mapping[str, MemoryFeatures] | None = None,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+    *,
+    groups: Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> list[Ranked]:
+    """Fuse candidate lists into one ranking, best first.
+
+    Args:
+        dense: `(id, cosine)` pairs, best first (as a vector search returns them).
+        lexical: `(id, bm25)` pairs, best first (higher BM25 is better).
+        features: Per-memory features; a candidate without an entry gets neutral ones.
+        weights: The fusion parameters.
+        groups: id -> session id, for the session boost (a candidate without one gets none).
+        limit: Keep at most this many results.
+
+    Returns:
+        The union of the candidates, sorted by fused score (ties: best dense rank, then
+        lexical rank, then id), each with its `ScoreParts`.
+
+    Example:
+        ```python
+        fuse(dense=[("a", 0.8), ("b", 0.5)], lexical=[("b", 7.1)])[0].id  # "b"
+        ```
+    """
+    features = features or {}
+    dense_values = _first_values(dense)
+    lexical_values = _first_values(lexical)
+    base = _base_scores(dense_values, lexical_values, weights)
+    order = _tie_order(dense_values, lexical_values)
+    sessions = _session_shares(base, groups or {}, weights) if weights.session else {}
+    results = [
+        _ranked(
+            memory_id,
+            score,
+            sessions.get(memory_id, 0.0),
+            (dense_values, lexical_values),
+            features.get(memory_id) or _NEUTRAL,
+            weights,
+        )
+        for memory_id, score in base.items()
+    ]
+    results.sort(key=lambda result: (-result.score, order[result.id], result.id))
+    return results if limit is None else results[:limit]
+
+
+def _first_values(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """id -> value, keeping each id's first (best-ranked) entry, in rank order."""
+    values: dict[str, float] = {}
+    for memory_id, value in pairs:
+        values.setdefault(memory_id, float(value))
+    return values
+
+
+def _base_scores(
+    dense: Mapping[str, float], lexical: Mapping[str, float], weights: RankingWeights
+) -> dict[str, float]:
+    scores: dict[str, float] = dict.fromkeys([*dense, *lexical], 0.0)
+    for values, weight in ((dense, weights.dense), (lexical, weights.lexical)):
+        if weights.method == "rrf":
+            contributions = _rrf(values, weights.rrf_k)
+        else:
+            contributions = _min_max(values)
+        for memory_id, contribution in contributions.items():
+            scores[memory_id] += weight * contribution
+    return scores
+
+
+def _rrf(values: Mapping[str, float], rrf_k: float) -> dict[str, float]:
+    return {memory_id: 1.0 / (rrf_k + rank) for rank, memory_id in enumerate(values, start=1)}
+
+
+def _min_max(values: Mapping[str, float]) -> dict[str, float]:
+    if not values:
+        return {}
+    low, high = min(values.values()), max(values.values())
+    spread = high - low
+    if spread <= 0:
+        return dict.fromkeys(values, 1.0)
+    return {memory_id: (value - low) / spread for memory_id, value in values.items()}
+
+
+def _session_shares(
+    base: Mapping[str, float], groups: Mapping[str, str], weights: RankingWeights
+) -> dict[str, float]:
+    """id -> its session's aggregated base score, relative to the best session's (0..1)."""
+    totals: dict[str, float] = {}
+    for memory_id, score in base.items():
+        group = groups.get(memory_id)
+        if group is None:
+            continue
+        if weights.session_mode == "sum":
+            totals[group] = totals.get(group, 0.0) + score
+        else:
+            totals[group] = max(totals.get(group, 0.0), score)
+    best = max(totals.values(), default=0.0)
+    if best <= 0:
+        return {}
+    return {
+        memory_id: totals[group] / best
+        for memory_id in base
+        if (group := groups.get(memory_id)) is not None
+    }
+
+
+def _tie_order(dense: Mapping[str, float], lexical: Mapping[str, float]) -> dict[str, int]:
+    """Position in the interleaved lists: breaks score ties by the best single-list rank."""
+    order: dict[str, int] = {}
+    for position, memory_id in enumerate(_interleave(list(dense), list(lexical))):
+        order.setdefault(memory_id, position)
+    return order
+
+
+def _interleave(first: Sequence[str], second: Sequence[str]) -> Iterable[str]:
+    for index in range(max(len(first), len(second))):
+        if index < len(first):
+            yield first[index]
+        if index < len(second):
+            yield second[index]
+
+
+def _ranked(
+    memory_id: str,
+    base: float,
+    session: float,
+    values: tuple[Mapping[str, float], Mapping[str, float]],
+    feature: MemoryFeatures,
+    weights: RankingWeights,
+) -> Ranked:
+    boost = (
+        (1.0 + weights.entity * feature.entity)
+        * (1.0 + weights.time * feature.time)
+        * (1.0 + weights.recency * feature.recency)
+        * (1.0 + weights.importance * feature.importance)
+        * (1.0 + weights.session * session)
+    )
+    score = base * boost * (1.0 if feature.current else weights.superseded)
+    dense, lexical = values
+    parts = ScoreParts(
+        dense=dense.get(memory_id, 0.0),
+        lexical=lexical.get(memory_id, 0.0),
+        recency=feature.recency,
+        importance=feature.importance,
+        entity=feature.entity,
+        fused=score,
+        time=feature.time,
+        session=session,
+    )
+    return Ranked(memory_id, score, parts)
+
+
+def recency(moment: datetime | None, now: datetime | None, half_life_days: float) -> float:
+    """Exponential decay of age: 1.0 at `now`, 0.5 after one half-life; 0 when unknown.
+
+    A moment after `now` counts as age 0.
+    """
+    if moment is None or now is None:
+        return 0.0
+    age_days = max((now - moment).total_seconds(), 0.0) / _SECONDS_PER_DAY
+    return math.pow(0.5, age_days / half_life_days)
+
+
+Period = tuple[datetime, datetime]
+"""A half-open time interval `[start, end)`."""
+
+
+def memory_features(
+    memory: Memory,
+    *,
+    query_entities: Collection[str] = (),
+    temporal: bool = False,
+    periods: Sequence[Period] = (),
+    now: datetime | None = None,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> MemoryFeatures:
+    """The ranking features of a stored memory for one query.
+
+    Args:
+        memory: The candidate.
+        query_entities: The query's entities, as entity ids or folded names (`entities_in_query`);
+            matched against `memory.entity_ids` and the folded names in its metadata
+            (`entities`, `speaker`, `subject`).
+        temporal: The query asks when something happened (`is_temporal_query`).
+        periods: The periods the query names (`query_periods`); a memory said or dated
+            (`valid_from`, `metadata["said_at"]`, `metadata["event_date"]`) in one matches.
+        now: The time the query is about (default: no recency signal). A memory is dated by
+            `valid_from`, else `recorded_at`.
+        weights: Supplies `half_life_days`.
+    """
+    entity = 0.0
+    if query_entities:
+        known = _memory_entity_keys(memory)
+        entity = sum(1 for key in query_entities if key in known) / len(query_entities)
+    states_time = temporal and bool(memory.metadata.get("event_date"))
+    return MemoryFeatures(
+        entity=entity,
+        time=1.0 if states_time or _in_periods(memory, periods) else 0.0,
+        recency=recency(memory.valid_from or memory.recorded_at, now, weights.half_life_days),
+        importance=min(max(memory.importance, 0.0), 1.0),
+        current=memory.is_current,
+    )
+
+
+def _in_periods(memory: Memory, periods: Sequence[Period]) -> bool:
+    if not periods:
+        return False
+    moments = [_aware(memory.valid_from)] if memory.valid_from else []
+    for key in ("said_at", "event_date"):
+        value = memory.metadata.get(key)
+        if isinstance(value, str) and value:
+            try:
+                moments.append(_aware(datetime.fromisoformat(value)))
+            except ValueError:
+                continue
+    return any(start <= moment < end for moment in moments for start, end in periods)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _memory_entity_keys(memory: Memory) -> set[str]:
+    keys = set(memory.entity_ids)
+    metadata = memory.metadata
+    names = metadata.get("entities")
+    if isinstance(names, list | tuple):
+        keys.update(fold(str(name)) for name in names)
+    for key in ("speaker", "subject"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            keys.add(fold(value))
+    return keys
+
+
+def entities_in_query(query: str, people: Iterable[str] = ()) -> tuple[str, ...]:
+    """The folded names of the entities a query mentions (`entities.extract_entities`).
+
+    Example:
+        ```python
+        entities_in_query("What did Caroline research?")  # ("caroline",)
+        ```
+    """
+    mentions = extract_entities(query, people=people)
+    return tuple(dict.fromkeys(fold(mention.name) for mention in mentions))
+
+
+_TEMPORAL_QUERY = re.compile(
+    r"^\W*when\b|\b(?:what|which)\s+(?:year|month|day|date|week|weekend|time|season)\b"
+    r"|\bhow\s+long\s+ago\b|\bsince\s+when\b",
+    re.IGNORECASE,
+)
+
+
+def is_temporal_query(query: str) -> bool:
+    """True if `query` asks when something happened ("When did...", "What year...")."""
+    return bool(_TEMPORAL_QUERY.search(query))
+
+
+def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]:
+    """The periods a query names, as UTC intervals (`temporal.ground`).
+
+    With `now` (when the question is asked), relative expressions count too ("last week");
+    without it, only absolute ones ("in July 2023", "on 8 May, 2023"): an expression counts
+    when it resolves to the same interval from two distant reference times.
+
+    Example:
+        ```python
+        query_periods("What did Ana paint in July 2023?")
+        # ((datetime(2023, 7, 1, tzinfo=UTC), datetime(2023, 8, 1, tzinfo=UTC)),)
+        ```
+    """
+    if now is not None:
+        mentions = ground(query, _aware(now))
+        return tuple((_aware(m.start), _aware(m.end)) for m in mentions)
+    first = {(m.start, m.end) for m in ground(query, _FIRST_REFERENCE)}
+    second = {(m.start, m.end) for m in ground(query, _SECOND_REFERENCE)}
+    return tuple(sorted(first & second))
+
+
+CONTEXT_KEY = "context"
+"""Episode metadata key: the lines (`"Speaker: text"`) of the turns just before it, oldest
+first, set when the episode is added (see `index_text`)."""
+
+
+def speaker_line(speaker: str | None, text: str) -> str:
+    """A turn as one line of indexed text: `"Speaker: text"`, or the text alone."""
+    return f"{speaker}: {text}" if speaker else text
+
+
+def index_text(memory: Memory, *, context: int = 0, speaker: bool = True) -> str:
+    """What to index for a memory: for an episode, its speaker line after `context` lines.
+
+    A turn alone often says little ("Yes! I did."); indexed after the turns just before it
+    (`metadata["context"]`), it matches the question it answers. Measured on LoCoMo, turn
+    recall@10 of BM25 alone: 0.60 for the turn with its speaker, 0.69 after one previous
+    turn, 0.70 after two. Embeddings do best on the turn alone (MiniLM recall@10: 0.47 alone,
+    0.46 with one previous turn): the extra text dilutes the vector. So the lexical index
+    takes `context=2`, the vector `context=0`. Other kinds index their text as is.
+
+    Args:
+        memory: The memory.
+        context: How many of the previous turns' lines to include.
+        speaker: Prefix the turn with its speaker (`metadata["speaker"]`).
+
+    Example:
+        ```python
+        memory = Memory(text="Yes! I did.", kind="episode",
+                        metadata={"speaker": "Ana", "context": ["Ben: Did you run it?"]})
+        index_text(memory, context=2)  # "Ben: Did you run it?\nAna: Yes! I did."
+        ```
+    """
+    if memory.kind != "episode":
+        return memory.text
+    metadata = memory.metadata
+    name = metadata.get("speaker") if speaker else None
+    line = speaker_line(name if isinstance(name, str) else None, memory.text)
+    lines = metadata.get(CONTEXT_KEY)
+    if context <= 0 or not isinstance(lines, list | tuple) or not lines:
+        return line
+    return "\n".join([*(str(item) for item in lines[-context:]), line])
+
+
+def rank_memories(
+    memories: Mapping[str, Memory],
+    dense: Sequence[tuple[str, float]] = (),
+    lexical: Sequence[tuple[str, float]] = (),
+    *,
+    query: str = "",
+    query_entities: Collection[str] | None = None,
+    now: datetime | None = None,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+    limit: int | None = None,
+) -> list[MemoryHit]:
+    """Fuse candidate lists of stored memories into ranked `MemoryHit`s.
+
+    Candidates missing from `memories` (deleted between the index lookup and the load) are
+    dropped.
+
+    Args:
+        memories: id -> memory, for every candidate id.
+        dense: `(id, cosine)` pairs, best first.
+        lexical: `(id, bm25)` pairs, best first.
+        query: The query text: its entities (unless given) and whether it asks "when".
+        query_entities: The query's entities (ids or folded names); default: found in `query`.
+        now: The time the query is about, for recency (None: no recency signal).
+        weights: The fusion parameters.
+        limit: Keep at most this many hits.
+
+    Returns:
+        Hits, best first, with `rank` counted from 1.
+    """
+    if query_entities is None:
+        query_entities = entities_in_query(query) if query else ()
+    temporal = is_temporal_query(query)
+    periods = query_periods(query, now) if query else ()
+    features = {
+        memory_id: memory_features(
+            memory,
+            query_entities=query_entities,
+            temporal=temporal,
+            periods=periods,
+            now=now,
+            weights=weights,
+        )
+        for memory_id, memory in memories.items()
+    }
+    groups = {
+        memory_id: memory.session_id
+        for memory_id, memory in memories.items()
+        if memory.session_id is not None
+    }
+    ranked = [
+        result
+        for result in fuse(dense, lexical, features, weights, groups=groups)
+        if result.id in memories
+    ]
+    if limit is not None:
+        ranked = ranked[:limit]
+    return [
+        MemoryHit(memory=memories[result.id], score=result.score, parts=result.parts, rank=rank)
+        for rank, result in enumerate(ranked, start=1)
+    ]

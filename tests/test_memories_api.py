@@ -1,0 +1,134 @@
+"""Long-term memory through the `Engram` facade, end to end on SQLite: sync and async."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engram import Engram, InvalidInputError, Message, NotFoundError
+
+
+def said(text: str, month: int) -> Message:
+    return Message(role="user", content=text, created_at=datetime(2026, month, 10, tzinfo=UTC))
+
+
+@pytest.fixture
+def mem(tmp_path: Path):
+    with Engram(tmp_path / "engram.db") as engram:
+        yield engram
+
+
+def test_add_verbatim_get_update_history(mem: Engram) -> None:
+    report = mem.memories.add("Ana prefers window seats", user_id="ana", infer=False)
+    [memory] = report.added
+    assert mem.memories.get(memory.id).text == "Ana prefers window seats"
+    mem.memories.update(memory.id, "Ana prefers aisle seats", pinned=True)
+    assert mem.memories.get(memory.id).pinned
+    actions = [c.action for c in mem.memories.history(memory.id)]
+    assert actions == ["add", "update"]
+    [hit] = mem.memories.search("which seat does Ana like?", user_id="ana", limit=1)
+    assert hit.memory.text == "Ana prefers aisle seats"
+    assert hit.parts.dense > 0 and hit.parts.fused == hit.score
+
+
+def test_duplicates_are_not_stored_twice(mem: Engram) -> None:
+    mem.memories.add("Ana is allergic to peanuts", user_id="ana", infer=False)
+    again = mem.memories.add("Ana is allergic to peanuts", user_id="ana", infer=False)
+    assert again.added == () and again.unchanged == 1
+    assert len(mem.memories.get_all(user_id="ana")) == 1
+
+
+def test_belief_currency_and_as_of(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Berlin.", 1)], user_id="ana", user_name="Ana")
+    report = mem.memories.add(messages=[said("I moved to Lisbon.", 6)], user_id="ana")
+    [old] = report.superseded
+    assert "Berlin" in old.text and old.valid_to is not None
+    now = mem.memories.search("where does Ana live?", user_id="ana", kinds=["profile", "fact"])
+    assert "Lisbon" in now[0].memory.text
+    assert all("Berlin" not in hit.memory.text for hit in now)
+    then = mem.memories.search(
+        "where does Ana live?",
+        user_id="ana",
+        kinds=["profile", "fact"],
+        as_of=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    assert "Berlin" in then[0].memory.text
+    assert mem.memories.get(old.id).superseded_by is not None  # kept, not deleted
+    assert mem.memories.profile("ana").fields["home_city"] == "Lisbon"
+
+
+def test_delete_erases_history_text(mem: Engram) -> None:
+    [memory] = mem.memories.add("Ana's PIN is 4711", user_id="ana", infer=False).added
+    report = mem.memories.delete(memory.id)
+    assert report.memories == 1 and report.vectors == 1
+    with pytest.raises(NotFoundError):
+        mem.memories.get(memory.id)
+    history = mem.memories.history(memory.id)
+    assert history[-1].action == "delete"
+    assert all(c.old_text is None and c.new_text is None for c in history)
+    assert mem.memories.search("PIN", user_id="ana") == []
+
+
+def test_delete_all_leaves_nothing_of_the_user(mem: Engram) -> None:
+    mem.memories.add(messages=[said("My partner Tomás loves Porto.", 2)], user_id="ana")
+    mem.memories.add("Bob likes jazz", user_id="bob", infer=False)
+    report = mem.memories.delete_all(user_id="ana")
+    assert report.memories > 0
+    assert mem.memories.get_all(user_id="ana", include_superseded=True) == []
+    assert mem.memories.entities(user_id="ana") == []
+    assert mem.memories.profile("ana") is None
+    assert len(mem.memories.get_all(user_id="bob")) == 1
+
+
+def test_tenants_do_not_see_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with Engram(path, tenant="acme") as acme, Engram(path, tenant="globex") as globex:
+        [memory] = acme.memories.add("secret plan", user_id="u1", infer=False).added
+        with pytest.raises(NotFoundError):
+            globex.memories.get(memory.id)
+        assert globex.memories.search("secret plan", user_id="u1") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"text": "x"}, "scope"),
+        ({"user_id": "ana"}, "nothing to add"),
+        ({"text": "  ", "user_id": "ana", "infer": False}, "empty"),
+        ({"text": "x", "user_id": "ana", "infer": False, "kind": "gossip"}, "unknown memory kind"),
+        ({"text": "a\x00b", "user_id": "ana"}, "NUL"),
+    ],
+)
+def test_bad_input(mem: Engram, kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        mem.memories.add(**kwargs)
+    assert mem.memories.get_all(user_id="ana") == []
+
+
+async def test_async_twins(mem: Engram) -> None:
+    await mem.memories.aadd("Ana runs marathons", user_id="ana", infer=False)
+    hits = await mem.memories.asearch("does Ana do sport?", user_id="ana")
+    assert hits[0].memory.text == "Ana runs marathons"
+    report = await mem.memories.adelete_all(user_id="ana")
+    assert report.memories == 1
+
+
+def test_context_recalls_memories_within_one_budget(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I'm vegetarian and my partner is Tomás.", 1)], user_id="ana")
+    s = mem.session("trip", user_id="ana")
+    s.add("system", "You are a travel assistant.")
+    for i in range(40):
+        s.add("user" if i % 2 == 0 else "assistant", f"Planning detail number {i} " * 6)
+    s.add("user", "Can you suggest a restaurant for dinner? Remember my diet.")
+    result = s.context("gpt-4o", budget=600, reserve=100, recall=5)
+    report = result.report
+    assert report.tokens_after <= 500
+    assert report.recalled and report.memory_tokens > 0
+    block = next(m for m in result.messages if m.id == "memories")
+    assert "vegetarian" in block.text
+    assert result.messages[0].text == "You are a travel assistant."
+    assert result.messages[-1].text.startswith("Can you suggest a restaurant")
+    tiny = s.context("gpt-4o", budget=200, reserve=50, recall=5)
+    assert tiny.report.tokens_after <= 150
