@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from engram.cli._options import console, db_options, handles_errors
-from engram.stores.sqlite import SqliteConnection, SqliteConversationStore
+from engram.stores.sqlite import (
+    SqliteCheckpointer,
+    SqliteConnection,
+    SqliteConversationStore,
+    SqliteEventLog,
+    SqliteMemoryStore,
+)
 
 __all__ = ["db"]
 
@@ -19,10 +25,16 @@ def db() -> None:
 @db_options
 @handles_errors
 def migrate(db: str, tenant: str) -> None:
-    """Create or upgrade the database schema (idempotent)."""
+    """Create or upgrade the database schema of every component (idempotent)."""
     connection = SqliteConnection(db)
     try:
-        SqliteConversationStore(connection)
+        for store in (
+            SqliteConversationStore,
+            SqliteMemoryStore,
+            SqliteCheckpointer,
+            SqliteEventLog,
+        ):
+            store(connection)
         rows = connection.conn.execute(
             "SELECT component, version FROM engram_migrations ORDER BY component"
         ).fetchall()
