@@ -40,9 +40,10 @@ __all__ = [
     "MemoryFeatures",
     "Period",
     "Ranked",
-    "RankingWeights",
-    "STOPWORDS",
     "CONTEXT_KEY",
+    "RankingWeights",
+    "SESSION_KEY",
+    "STOPWORDS",
     "entities_in_query",
     "fuse",
     "index_text",
@@ -415,6 +416,13 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _session_of(memory: Memory) -> str | None:
+    if memory.session_id is not None:
+        return memory.session_id
+    value = memory.metadata.get(SESSION_KEY)
+    return value if isinstance(value, str) and value else None
+
+
 def _memory_entity_keys(memory: Memory) -> set[str]:
     keys = set(memory.entity_ids)
     metadata = memory.metadata
@@ -476,6 +484,12 @@ def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]
 CONTEXT_KEY = "context"
 """Episode metadata key: the lines (`"Speaker: text"`) of the turns just before it, oldest
 first, set when the episode is added (see `index_text`)."""
+
+
+SESSION_KEY = "source_session"
+"""Memory metadata key: the id of the conversation session its source messages belong to.
+Memories of one session form a group for the session boost (`memory.session_id` wins when
+the memory is scoped to a session)."""
 
 
 def speaker_line(speaker: str | None, text: str) -> str:
@@ -561,9 +575,9 @@ def rank_memories(
         for memory_id, memory in memories.items()
     }
     groups = {
-        memory_id: memory.session_id
+        memory_id: group
         for memory_id, memory in memories.items()
-        if memory.session_id is not None
+        if (group := _session_of(memory)) is not None
     }
     ranked = [
         result
