@@ -16,7 +16,6 @@ Example:
 
 from engram._conversation import Conversation
 from engram._engram import Engram
-from engram._memories import Memories
 from engram._exceptions import (
     BackendError,
     BackendUnavailable,
@@ -30,6 +29,7 @@ from engram._exceptions import (
     ProviderError,
     ProviderUnavailable,
 )
+from engram._memories import Memories
 from engram.config import EngramSettings, LLMSettings
 from engram.context import ContextReport, ContextResult
 from engram.tokens import TokenCounter

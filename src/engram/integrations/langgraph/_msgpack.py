@@ -9,7 +9,7 @@ reverse, so a stored list deserializes in one call too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
@@ -105,40 +105,101 @@ def join_array(items: list[bytes]) -> bytes:
 
 
 class ListEncoder:
-    """Serializes channel values for Engram: lists in one call, split into their items.
+    """Serializes channel values for Engram: lists as msgpack arrays split into their items.
 
-    Remembers the last list it encoded per `(thread, namespace, channel)`, so when the next
-    one starts with the same bytes (a list that grew) only the new items are walked.
+    Remembers the last list it encoded per `(thread, namespace, channel)`: its item objects,
+    their encodings and a snapshot of each item's top-level state (`_snapshot`). The next list
+    of that channel reuses the encodings of its leading items that are the same objects with
+    the same top-level state, and serializes only the rest: appending a message to a
+    20-message list costs one message's serialization, not twenty (`add_messages` keeps the
+    message objects of the list it extends).
+
+    LangGraph state is not meant to be changed in place: a reassigned attribute
+    (`message.content = ...`) is noticed and the item serialized again, but a change deeper
+    inside an item already put (a tool call's arguments edited in place) is not.
     """
 
     def __init__(self, serde: SerializerProtocol, size: int = 4096) -> None:
         self.serde = serde
         self.size = size
-        self._last: dict[tuple[str, str, str], tuple[bytes, tuple[EncodedValue, ...]]] = {}
+        self._last: dict[tuple[str, str, str], _Encoded] = {}
 
     def encode(self, key: tuple[str, str, str], value: Any) -> StoredValue:
         """The stored form of a channel value (`key`: thread id, namespace, channel)."""
         if type(value) is list:
-            tag, data = self.serde.dumps_typed(value)
-            header = array_header(data) if tag == "msgpack" else None
-            items = None if header is None else self._split(key, data, *header)
+            items = self._items(key, value)
             if items is not None:
                 return EncodedList(items)
         return encode_value(self.serde, value)
 
-    def _split(
-        self, key: tuple[str, str, str], data: bytes, count: int, at: int
+    def _items(
+        self, key: tuple[str, str, str], value: list[Any]
     ) -> tuple[EncodedValue, ...] | None:
+        """The items' encodings (None if the list is not a msgpack array of them)."""
         last = self._last.get(key)
-        if last is not None and len(last[1]) <= count and data.startswith(last[0], at):
-            # The same leading items as last time (same objects: comparing them is free).
-            tail = split_items(data, at + len(last[0]), count - len(last[1]))
-            items = None if tail is None else last[1] + tuple(("msgpack", item) for item in tail)
+        same = 0 if last is None else _unchanged(last, value)
+        new = value[same:]
+        tail = self._split(new) if new else ()
+        if tail is None:
+            return None
+        snapshots = tuple([_snapshot(item) for item in new])
+        if last is not None and same:
+            encoded = _Encoded(
+                tuple(value), last.snapshots[:same] + snapshots, last.items[:same] + tail
+            )
         else:
-            split = split_items(data, at, count)
-            items = None if split is None else tuple(("msgpack", item) for item in split)
-        if items is not None:
-            if len(self._last) >= self.size:
-                self._last.clear()
-            self._last[key] = (data[at:], items)
-        return items
+            encoded = _Encoded(tuple(value), snapshots, tail)
+        if len(self._last) >= self.size and key not in self._last:
+            self._last.clear()
+        self._last[key] = encoded
+        return encoded.items
+
+    def _split(self, items: list[Any]) -> tuple[EncodedValue, ...] | None:
+        """The items' encodings, from one serialization of them as a msgpack array."""
+        tag, data = self.serde.dumps_typed(items)
+        parts = split_array(data) if tag == "msgpack" else None
+        return None if parts is None else tuple([("msgpack", part) for part in parts])
+
+
+class _Encoded(NamedTuple):
+    """A list as `ListEncoder` last encoded it."""
+
+    objects: tuple[Any, ...]
+    """The items (held, so `is` compares them with the next list's safely)."""
+    snapshots: tuple[Any, ...]
+    """Each item's `_snapshot` when it was serialized."""
+    items: tuple[EncodedValue, ...]
+    """Each item's encoding."""
+
+
+_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _snapshot(item: Any) -> Any:
+    """What an item's serialization depends on at its top level, to compare later.
+
+    Nothing for an immutable scalar (the same object is the same value); a shallow copy of a
+    dict or list; for other objects their attributes (and pydantic's extra fields); for an
+    object without attributes a fresh `object()`, equal to nothing (so never reused).
+    """
+    kind = type(item)
+    if kind in _IMMUTABLE:
+        return None
+    if kind is dict or kind is list:
+        return kind(item)
+    state = getattr(item, "__dict__", None)
+    if state is None:
+        return object()
+    extra = getattr(item, "__pydantic_extra__", None)
+    return (dict(state), dict(extra) if extra else None)
+
+
+def _unchanged(last: _Encoded, value: list[Any]) -> int:
+    """How many leading items of `value` are `last`'s objects, with the same snapshot."""
+    objects, snapshots = last.objects, last.snapshots
+    limit, same = min(len(objects), len(value)), 0
+    while (
+        same < limit and value[same] is objects[same] and _snapshot(value[same]) == snapshots[same]
+    ):
+        same += 1
+    return same
