@@ -110,7 +110,7 @@ def engram_reads_and_context(directory: Path, sizes: list[int], repeat: int) -> 
         for size in sizes:
             fill_engram(mem, f"s{size}", size)
             s = mem.session(f"s{size}")
-            reads = timed(lambda s=s: s.messages(last=20), repeat)
+            reads = timed(lambda s=s: s.messages(last=20), 5 * repeat)
             figures[f"read_last20_p50_ms@{size}"] = percentile(reads, 0.5)
             figures[f"read_last20_p95_ms@{size}"] = percentile(reads, 0.95)
             for strategy in ("token_budget", "summary"):

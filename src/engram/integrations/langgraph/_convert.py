@@ -18,7 +18,8 @@ from langgraph.checkpoint.base import Checkpoint as LangGraphCheckpoint
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from engram._exceptions import InvalidInputError
-from engram.integrations.langgraph._msgpack import ListEncoder, join_array
+from engram.integrations.langgraph._encoder import ListEncoder
+from engram.integrations.langgraph._msgpack import join_array
 from engram.state.values import decode_value
 from engram.stores.checkpoints import ListCheckpoints, PutCheckpoint, PutWrites
 from engram.types._checkpoint import (

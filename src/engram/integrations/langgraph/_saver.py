@@ -27,7 +27,7 @@ from engram.integrations.langgraph._convert import (
     thread_of,
     to_tuple,
 )
-from engram.integrations.langgraph._msgpack import ListEncoder
+from engram.integrations.langgraph._encoder import ListEncoder
 from engram.stores.checkpoints import (
     BaseCheckpointer,
     CopyThread,

@@ -97,27 +97,33 @@ class CheckpointWriter:
         raise BackendError(f"thread {op.thread_id} vanished while writing to it")
 
     def fast_put(self, op: ops.PutCheckpoint) -> CheckpointInfo | None:
-        """A put that is one INSERT, run without `BEGIN`/`COMMIT` (it is its own transaction).
+        """A lone put whose thread and parent header are cached (a LangGraph step).
 
-        Applies when everything else it needs is cached (the thread, the parent's header) and
-        only small values changed; otherwise, or if the thread is gone, returns None.
+        When only small values changed it is one INSERT, run without `BEGIN`/`COMMIT` (it is
+        its own transaction); otherwise one transaction: the row, then the value rows. Returns
+        None, having written nothing, when something is not cached or the thread is gone.
         """
         thread = self.threads.get((op.tenant, op.thread_id))
         if thread is None or op.checkpoint_id is None or op.parent_is_head:
             return None
         parent = None
         if op.parent_id is not None:
-            cached = self.heads.get((thread[0], op.namespace))
-            if cached is None or cached[0] != op.parent_id:
+            parent = self.heads.get((thread[0], op.namespace))
+            if parent is None or parent[0] != op.parent_id:
                 return None
-            parent = cached
-        inline, stored = _split(op, parent[2] if parent else None)
-        if stored:
-            return None
-        with self.conn.lock, map_backend_errors():
-            db = self.conn.conn
-            seq = parent[1] + 1 if parent else 1
-            return self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
+        header = parent[2] if parent else None
+        inline, stored = _split(op, header)
+        seq = parent[1] + 1 if parent else 1
+        if not stored:
+            with self.conn.lock, map_backend_errors():
+                db = self.conn.conn
+                return self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
+        with self.conn.transaction() as db:
+            info = self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
+            if info is not None:
+                versions = header.versions if header else {}
+                self._store_values(db, thread[0], op.namespace, stored, versions)
+            return info
 
     def _write(
         self,
