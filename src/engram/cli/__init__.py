@@ -6,6 +6,7 @@ import click
 
 from engram.cli.db import db
 from engram.cli.demo import demo
+from engram.cli.eval import eval_group
 from engram.cli.events import events
 from engram.cli.sessions import sessions
 from engram.cli.threads import threads
@@ -23,4 +24,5 @@ main.add_command(demo)
 main.add_command(sessions)
 main.add_command(db)
 main.add_command(events)
+main.add_command(eval_group)
 main.add_command(threads)

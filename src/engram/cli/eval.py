@@ -1,0 +1,303 @@
+"""`engram eval`: measure how well memory retrieves the evidence of benchmark questions."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engram._engram import Engram
+from engram.cli._options import console, handles_errors
+from engram.eval import (
+    DiskEmbeddingCache,
+    EngramRetriever,
+    EvalConversation,
+    EvalSettings,
+    InProcessRetriever,
+    PipelineOptions,
+    RetrieverProtocol,
+    evaluate,
+    load_locomo,
+    load_longmemeval,
+    run_currency,
+    summarize,
+)
+from engram.providers._embeddings import CachedEmbedder
+
+__all__ = ["eval_group"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DEFAULT_FILES = {"locomo": "locomo_dev.json", "longmemeval": "longmemeval_s_dev.json.gz"}
+_stderr = Console(stderr=True, highlight=False)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Evaluate memory retrieval on LoCoMo and LongMemEval (no LLM needed).
+
+    Each conversation is ingested as dated messages under its own user; each question is a
+    search. The output ends with one JSON line of the results.
+    """
+
+
+def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from exc
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter("expected positive integers")
+    return numbers
+
+
+def cache_options(command: F) -> F:
+    """`--cache` and `--no-cache`: where embeddings are cached between runs."""
+    command = click.option("--no-cache", is_flag=True, help="Do not cache embeddings on disk.")(
+        command
+    )
+    return click.option(
+        "--cache",
+        envvar="ENGRAM_EVAL_CACHE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Embedding cache file (default: <tmp>/engram-eval/embeddings.sqlite; "
+        "env: ENGRAM_EVAL_CACHE).",
+    )(command)
+
+
+def eval_options(command: F) -> F:
+    """The options every `engram eval` command takes."""
+    options = [
+        click.option(
+            "--data",
+            envvar="ENGRAM_EVAL_DATA",
+            type=click.Path(exists=True, path_type=Path),
+            help="The dataset file, or a directory holding it under its usual name "
+            "(env: ENGRAM_EVAL_DATA).",
+        ),
+        click.option("--limit", type=click.IntRange(min=1), help="Evaluate only this many."),
+        click.option(
+            "--k",
+            "ks",
+            default="1,5,10,20",
+            show_default=True,
+            callback=_ints,
+            help="Recall cut-offs, comma-separated.",
+        ),
+        click.option(
+            "--budgets",
+            default="1000,2000,4000",
+            show_default=True,
+            callback=_ints,
+            help="Evidence-in-context token budgets, comma-separated.",
+        ),
+        click.option(
+            "--retriever",
+            type=click.Choice(["in-process", "engram"]),
+            default="in-process",
+            show_default=True,
+            help="in-process: the tuned pipeline without a database; engram: the "
+            "Engram memory API on a SQLite file.",
+        ),
+        click.option(
+            "--db",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="SQLite file for --retriever engram (default: a temporary file).",
+        ),
+        click.option(
+            "--no-dense", is_flag=True, help="In-process retriever: BM25 only, no embedding model."
+        ),
+    ]
+    command = cache_options(command)
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@eval_group.command()
+@eval_options
+@handles_errors
+def locomo(**options: Any) -> None:
+    """LoCoMo: turn- and session-level evidence recall, evidence-in-context, latency.
+
+    Categories 1-4 (multi-hop, temporal, open-domain, single-hop); adversarial questions and
+    questions without valid evidence are skipped. Both speakers' turns are stored.
+    """
+    path = _data_path(options["data"], "locomo")
+    conversations = load_locomo(path, limit=options["limit"])
+    _run("locomo", path, conversations, options, official=False, headline="recall@10")
+
+
+@eval_group.command()
+@eval_options
+@handles_errors
+def longmemeval(**options: Any) -> None:
+    """LongMemEval: session-level recall_all@k over user turns (official protocol).
+
+    Only user turns are indexed; abstention questions are skipped. `recall_all@k` requires
+    every answer session among the first k distinct sessions retrieved;
+    `official_recall_all@k` uses the official labels (sessions of `has_answer` user turns).
+    --limit takes evenly spaced questions (the file is sorted by question type).
+    """
+    path = _data_path(options["data"], "longmemeval")
+    with _stderr.status("loading LongMemEval..."):
+        conversations = load_longmemeval(path, limit=options["limit"])
+    _run("longmemeval", path, conversations, options, official=True, headline="recall_all@5")
+
+
+@eval_group.command()
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file to use (default: a temporary file).",
+)
+@cache_options
+@handles_errors
+def currency(db: Path | None, cache: Path | None, no_cache: bool) -> None:
+    """Belief currency: after a fact changes, the new value must win.
+
+    Each scenario states a value, then a new one, then asks: searching now must name the new
+    value first, searching "as of" a date in between the old one, and the old value must
+    still be stored.
+    """
+    with ExitStack() as stack:
+        options = {"db": db, "no_dense": False, "no_cache": no_cache, "cache": cache}
+        engram = _open_engram(options, stack)
+        results = run_currency(engram.memories)
+    table = Table("scenario", "current first", "as of: old", "old kept", title="belief currency")
+    for result in results:
+        table.add_row(
+            result.name,
+            *(_mark(value) for value in (result.current_first, result.as_of_old, result.old_kept)),
+        )
+    console.print(table)
+    summary = {
+        "scenarios": len(results),
+        "passed": sum(result.passed for result in results),
+        **{
+            name: sum(getattr(r, name) for r in results)
+            for name in ("current_first", "as_of_old", "old_kept")
+        },
+    }
+    click.echo(json.dumps(summary))
+
+
+def _mark(value: bool) -> str:
+    return "yes" if value else "NO"
+
+
+def _data_path(data: Path | None, dataset: str) -> Path:
+    if data is None:
+        raise click.UsageError("give the dataset with --data PATH (or ENGRAM_EVAL_DATA)")
+    path = data / _DEFAULT_FILES[dataset] if data.is_dir() else data
+    if not path.is_file():
+        raise click.UsageError(f"no dataset file at {path}")
+    return path
+
+
+def _run(
+    dataset: str,
+    path: Path,
+    conversations: Sequence[EvalConversation],
+    options: dict[str, Any],
+    *,
+    official: bool,
+    headline: str,
+) -> None:
+    settings = EvalSettings(ks=options["ks"], budgets=options["budgets"], official=official)
+    total = sum(len(conversation.questions) for conversation in conversations)
+    with _retriever(options) as (retriever, described):
+        with _progress() as progress:
+            task = progress.add_task(dataset, total=total)
+            run = evaluate(
+                conversations,
+                retriever,
+                settings,
+                on_question=lambda _result: progress.advance(task),
+            )
+    report = summarize(
+        run,
+        dataset=dataset,
+        retriever=retriever.name,
+        settings={"data": str(path), "limit": options["limit"], **described},
+    )
+    for table in _tables(report, headline):
+        console.print(table)
+    click.echo(json.dumps(report, sort_keys=False))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_stderr,
+        transient=True,
+    )
+
+
+@contextmanager
+def _retriever(options: dict[str, Any]) -> Iterator[tuple[RetrieverProtocol, dict[str, Any]]]:
+    with ExitStack() as stack:
+        if options["retriever"] == "engram":
+            yield _engram_retriever(options, stack), {"db": str(options["db"] or "temporary")}
+            return
+        embedder = None if options["no_dense"] else _embedder(options, stack)
+        pipeline = PipelineOptions(dense=embedder is not None)
+        # Queries skip the cache: the measured latency includes embedding the query.
+        queries = embedder.inner if isinstance(embedder, CachedEmbedder) else None
+        retriever = InProcessRetriever(embedder, pipeline, query_embedder=queries)
+        yield retriever, {"pipeline": asdict(pipeline)}
+
+
+def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
+    from engram.providers._onnx_embedder import LocalEmbedder
+
+    local = LocalEmbedder()
+    local.load()
+    if options["no_cache"]:
+        return CachedEmbedder(local)
+    cache = DiskEmbeddingCache(options["cache"])
+    stack.callback(cache.close)
+    return CachedEmbedder(local, cache)
+
+
+def _engram_retriever(options: dict[str, Any], stack: ExitStack) -> RetrieverProtocol:
+    return EngramRetriever(_open_engram(options, stack).memories)
+
+
+def _open_engram(options: dict[str, Any], stack: ExitStack) -> Engram:
+    db = options["db"]
+    if db is None:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="engram-eval-"))
+        db = Path(folder) / "eval.db"
+    embedder = None if options["no_dense"] else _embedder(options, stack)
+    return stack.enter_context(Engram(db, embedder=embedder))
+
+
+def _tables(report: dict[str, Any], headline: str) -> list[Table]:
+    """The overall metrics, and the headline metric per category."""
+    title = f"{report['dataset']}: {report['questions']} questions, {report['retriever']}"
+    overall = Table("metric", "value", title=title)
+    for name, value in report.items():
+        if "@" in name:
+            overall.add_row(name, f"{value:.3f}")
+    overall.add_row("search p50 / p95 ms", f"{report['search_p50_ms']} / {report['search_p95_ms']}")
+    overall.add_row("ingest s", str(report["ingest_seconds"]))
+    categories = Table("category", "questions", headline)
+    for category, values in report["per_category"].items():
+        value = values.get(headline)
+        categories.add_row(
+            category, str(values["questions"]), "" if value is None else f"{value:.3f}"
+        )
+    return [overall, categories]

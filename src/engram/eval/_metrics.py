@@ -1,0 +1,111 @@
+"""Retrieval metrics over ranked items that each stand for one or more turns.
+
+A retrieved item stands for the turns of its provenance. Every metric walks the ranking and
+keeps the first occurrence of each turn (or session), so "k" always means k distinct turns
+(or k distinct sessions), whatever the unit of memory:
+
+- `recall_at_k`: the share of the evidence found among the first k distinct units;
+- `recall_all_at_k`: 1 if all the evidence is among them, else 0 (LongMemEval's
+  `recall_all@k`; its turn-to-session evaluation likewise widens the cut until it holds k
+  distinct sessions);
+- `in_context`: the share of the evidence turns whose items fit in a token budget when the
+  ranked items' texts are packed greedily, best first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+
+from engram._exceptions import InvalidInputError
+from engram.eval._records import RetrievedItem
+
+__all__ = [
+    "distinct_sessions",
+    "distinct_turns",
+    "in_context",
+    "pack_context",
+    "percentile",
+    "recall_all_at_k",
+    "recall_at_k",
+]
+
+
+def distinct_turns(items: Iterable[RetrievedItem]) -> list[str]:
+    """The turns the ranked items stand for, first occurrence first."""
+    return list(dict.fromkeys(turn for item in items for turn in item.turn_ids))
+
+
+def distinct_sessions(turns: Iterable[str], session_of: Mapping[str, str]) -> list[str]:
+    """The sessions of ranked turns, first occurrence first (unknown turns are skipped)."""
+    return list(dict.fromkeys(session_of[turn] for turn in turns if turn in session_of))
+
+
+def recall_at_k(ranked: Sequence[str], evidence: Collection[str], k: int) -> float:
+    """The share of `evidence` among the first `k` of `ranked` (distinct units).
+
+    Example:
+        ```python
+        recall_at_k(["a", "b", "c"], {"b", "z"}, 2)  # 0.5
+        ```
+    """
+    if not evidence:
+        raise InvalidInputError("recall is undefined without evidence")
+    top = set(ranked[:k])
+    return sum(1 for unit in evidence if unit in top) / len(evidence)
+
+
+def recall_all_at_k(ranked: Sequence[str], evidence: Collection[str], k: int) -> float:
+    """1.0 if every unit of `evidence` is among the first `k` of `ranked`, else 0.0.
+
+    Empty evidence gives 1.0, as in LongMemEval's `evaluate_retrieval` (`all([])`).
+    """
+    top = set(ranked[:k])
+    return 1.0 if all(unit in top for unit in evidence) else 0.0
+
+
+def pack_context(
+    items: Iterable[RetrievedItem], budget: int, count: Callable[[str], int]
+) -> list[RetrievedItem]:
+    """Greedily pack items, best first, into `budget` tokens; an item too big is skipped.
+
+    Each item costs `count(item.text)` plus one token for the line break between items.
+    Items whose text was already packed cost nothing and are kept (they cover the same turns).
+    """
+    packed: list[RetrievedItem] = []
+    seen: set[str] = set()
+    left = budget
+    for item in items:
+        if item.text in seen:
+            packed.append(item)
+            continue
+        cost = count(item.text) + 1
+        if cost <= left:
+            packed.append(item)
+            seen.add(item.text)
+            left -= cost
+    return packed
+
+
+def in_context(
+    items: Iterable[RetrievedItem],
+    evidence: Collection[str],
+    budget: int,
+    count: Callable[[str], int],
+) -> float:
+    """The share of the evidence turns covered by the items that fit in `budget` tokens."""
+    if not evidence:
+        raise InvalidInputError("evidence-in-context is undefined without evidence")
+    covered = set(distinct_turns(pack_context(items, budget, count)))
+    return sum(1 for turn in evidence if turn in covered) / len(evidence)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q`-th percentile (0..100) by linear interpolation; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
