@@ -239,6 +239,12 @@ CheckpointOp = (
 
 def check_op(op: CheckpointOp) -> None:
     """Reject malformed arguments of any op (`InvalidInputError`), before anything is written."""
+    if type(op) is PutCheckpoint:  # the hot path (one per agent step): the same checks, fewer
+        _identifier(op.tenant, "tenant")
+        _identifier(op.thread_id, "thread_id")
+        if op.checkpoint_id is not None:
+            id_to_bytes(op.checkpoint_id)
+        return
     _identifier(op.tenant, "tenant")
     if isinstance(op, PutCheckpoint | PutWrites | SetRetention):
         _identifier(op.thread_id, "thread_id")

@@ -33,7 +33,7 @@ from engram.types._checkpoint import (
 __all__ = ["config_for", "list_op", "put_op", "put_writes_op", "thread_of", "to_tuple"]
 
 # Checkpoint keys Engram stores in its own columns; the rest is kept as the opaque header.
-_OWN_KEYS = frozenset({"id", "channel_values", "channel_versions"})
+_OWN_KEYS = ("id", "channel_values", "channel_versions")
 
 
 def thread_of(config: RunnableConfig) -> tuple[str, str, str | None]:
@@ -66,13 +66,15 @@ def put_op(
 ) -> PutCheckpoint:
     """The Engram put of a LangGraph `put`: only the channels in `new_versions` are written."""
     thread_id, namespace, parent_id = thread_of(config)
-    values, key = checkpoint["channel_values"], (thread_id, namespace)
-    writes = tuple(
-        ChannelWrite(channel, version, encoder.encode(key + (channel,), values[channel]))
+    values, encode = checkpoint["channel_values"], encoder.encode
+    writes = [
+        ChannelWrite(channel, version, encode((thread_id, namespace, channel), values[channel]))
         for channel, version in new_versions.items()
         if channel in values
-    )
-    header = {k: v for k, v in checkpoint.items() if k not in _OWN_KEYS}
+    ]
+    header: dict[str, Any] = dict(checkpoint)
+    for own in _OWN_KEYS:
+        header.pop(own, None)
     return PutCheckpoint(
         tenant=tenant,
         thread_id=thread_id,
@@ -80,7 +82,7 @@ def put_op(
         checkpoint_id=checkpoint["id"],
         parent_id=parent_id,
         versions=dict(checkpoint["channel_versions"]),
-        writes=writes,
+        writes=tuple(writes),
         metadata=dict(get_checkpoint_metadata(config, metadata)),
         extra=encoder.serde.dumps_typed(header),
     )

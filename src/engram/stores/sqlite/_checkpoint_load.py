@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes, is_checkpoint_id, sort_writes
 from engram.state.values import SCALAR, ListState, ValueRow, assemble, resolve_hashes
@@ -38,26 +38,24 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class BoundedCache(Generic[K, V]):
+class BoundedCache(OrderedDict[K, V]):
     """A bounded mapping; when full, the oldest entry goes (first in, first out).
 
-    Reads don't reorder entries: a hit costs one dict lookup, which matters on the put path.
+    Reads (`get`, inherited) don't reorder entries: a hit is one C-level lookup, which
+    matters on the put path.
     """
 
     def __init__(self, size: int) -> None:
+        super().__init__()
         self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        return self._entries.get(key)
 
     def put(self, key: K, value: V) -> None:
-        self._entries[key] = value
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
 
-    def pop(self, key: K) -> None:
-        self._entries.pop(key, None)
+    def discard(self, key: K) -> None:
+        self.pop(key, None)
 
 
 ListCache = BoundedCache[tuple[int, str, str, str], ListState]

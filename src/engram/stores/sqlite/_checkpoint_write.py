@@ -12,20 +12,20 @@ thread up again), rows never change, and a delta is stored only if its base stil
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from engram._exceptions import BackendError, ConflictError, NotFoundError
 from engram.state.checkpoints import (
-    dumps_json,
+    from_ms,
     id_from_bytes,
     id_to_bytes,
     next_checkpoint_id,
     to_ms,
 )
 from engram.state.retention import needed_values, referenced_values
-from engram.state.values import DELTA, SCALAR, ListState, blob_hashes, plan_value_row
+from engram.state.values import DELTA, SCALAR, ListState, ValueRow, blob_hashes, plan_value_row
 from engram.stores import checkpoints as ops
 from engram.stores.sqlite import _checkpoint_load as load
 from engram.stores.sqlite import _checkpoint_prune as prune
@@ -41,6 +41,9 @@ from engram.types._checkpoint import (
 from engram.types._conversation import utcnow
 
 __all__ = ["CheckpointWriter"]
+
+# BLOB parameters of the statements every put runs are passed as `bytearray`s: sqlite3 looks
+# for an adapter for each `bytes` parameter (never for a `bytearray`, bound as the same BLOB).
 
 Thread = tuple[int, bytes | None]
 """A thread's key and header dictionary."""
@@ -114,16 +117,20 @@ class CheckpointWriter:
         header = parent[2] if parent else None
         inline, stored = _split(op, header)
         seq = parent[1] + 1 if parent else 1
-        if not stored:
-            with self.conn.lock, map_backend_errors():
+        if stored:
+            with self.conn.transaction() as db:
+                info = self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
+                if info is not None:
+                    versions = header.versions if header else {}
+                    self._store_values(db, thread[0], op.namespace, stored, versions)
+                return info
+        with self.conn.lock:
+            try:
                 db = self.conn.conn
                 return self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
-        with self.conn.transaction() as db:
-            info = self._write(db, op, thread, op.checkpoint_id, op.parent_id, seq, inline)
-            if info is not None:
-                versions = header.versions if header else {}
-                self._store_values(db, thread[0], op.namespace, stored, versions)
-            return info
+            except sqlite3.Error as exc:
+                with map_backend_errors():  # entered on failure only: it costs what an INSERT does
+                    raise exc
 
     def _write(
         self,
@@ -138,9 +145,14 @@ class CheckpointWriter:
         """Insert the checkpoint row (None if its thread is gone) and remember it as a head."""
         key, namespace = thread[0], op.namespace
         header = self._pack(db, thread, sql.plain_header(op.versions, op.extra, inline))
-        metadata, created_at = op.metadata or {}, op.created_at or utcnow()
-        row = (key, namespace, checkpoint_id, parent_id, seq, created_at, metadata, header)
-        if not self._insert(db, *row):
+        metadata = op.metadata or {}
+        if op.created_at is None:
+            created_ms = time.time_ns() // 1_000_000
+            created_at = from_ms(created_ms)  # what a read returns (milliseconds)
+        else:
+            created_at, created_ms = op.created_at, to_ms(op.created_at)
+        row = (key, namespace, checkpoint_id, parent_id, seq, created_ms)
+        if not self._insert(db, *row, sql.metadata_json(metadata), header):
             return None
         versions = dict(op.versions)
         self.heads.put((key, namespace), (checkpoint_id, seq, sql.Header(versions, None, inline)))
@@ -192,15 +204,15 @@ class CheckpointWriter:
         checkpoint_id: str,
         parent_id: str | None,
         seq: int,
-        created_at: datetime,
-        metadata: Mapping[str, Any],
+        created_ms: int,
+        metadata: str,
         header: bytes,
     ) -> bool:
-        """Insert a checkpoint row, if the thread (row `key`) still exists."""
-        parent = None if parent_id is None else id_to_bytes(parent_id)
-        params = (key, namespace, id_to_bytes(checkpoint_id), parent, seq, to_ms(created_at))
-        cursor = db.execute(sql.INSERT_CHECKPOINT, (*params, dumps_json(metadata), header))
-        return cursor.rowcount > 0
+        """Insert a checkpoint row (`metadata` as JSON text), if its thread still exists."""
+        parent = None if parent_id is None else bytearray(id_to_bytes(parent_id))
+        checkpoint = bytearray(id_to_bytes(checkpoint_id))
+        row = (key, namespace, checkpoint, parent, seq, created_ms, metadata, bytearray(header))
+        return db.execute(sql.INSERT_CHECKPOINT, row).rowcount > 0
 
     def _store_values(
         self,
@@ -235,13 +247,17 @@ class CheckpointWriter:
         prefix = (key, namespace, write.channel, version)
         row, items, state = plan_value_row(version, write.value, base, self.snapshot_every)
         statement = sql.INSERT_DELTA if row.kind == DELTA else sql.INSERT_VALUE
-        inserted = db.execute(statement, (*prefix, *row)).rowcount
+        inserted = db.execute(statement, _value_params(prefix, row)).rowcount
         if not inserted and row.kind == DELTA and not _exists(db, prefix):
             # The base was pruned meanwhile: store a full snapshot instead.
             row, items, state = plan_value_row(version, write.value, None, self.snapshot_every)
-            inserted = db.execute(sql.INSERT_VALUE, (*prefix, *row)).rowcount
+            inserted = db.execute(sql.INSERT_VALUE, _value_params(prefix, row)).rowcount
         if inserted:
-            db.executemany(sql.INSERT_BLOB, [(key, d, *item) for d, item in items.items()])
+            blobs = [(key, bytearray(d), tag, bytearray(data)) for d, (tag, data) in items.items()]
+            if len(blobs) == 1:  # one appended message
+                db.execute(sql.INSERT_BLOB, blobs[0])
+            else:
+                db.executemany(sql.INSERT_BLOB, blobs)
             if state is not None:
                 self.lists.put(prefix, state)
 
@@ -316,8 +332,8 @@ class CheckpointWriter:
         self, db: sqlite3.Connection, key: int, info: CheckpointInfo, source: sqlite3.Row
     ) -> CheckpointInfo:
         """Insert `info` as a new checkpoint whose header is `source`'s (same dictionary)."""
-        row = (key, info.namespace, info.id, info.parent_id, info.seq, info.created_at)
-        self._insert(db, *row, info.metadata, source["header"])
+        row = (key, info.namespace, info.id, info.parent_id, info.seq, to_ms(info.created_at))
+        self._insert(db, *row, sql.metadata_json(info.metadata), source["header"])
         return info
 
     def _copy_values(
@@ -372,6 +388,12 @@ def _split(
             if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
                 inline[channel] = value
     return inline, stored
+
+
+def _value_params(prefix: tuple[Any, ...], row: ValueRow) -> tuple[Any, ...]:
+    """The parameters of `INSERT_VALUE` / `INSERT_DELTA` for a row (its data as a bytearray)."""
+    kind, type_, data, base, start, stop, depth = row
+    return (*prefix, kind, type_, bytearray(data), base, start, stop, depth)
 
 
 def _exists(db: sqlite3.Connection, value_key: tuple[Any, ...]) -> bool:

@@ -144,7 +144,7 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
         db.execute(sql.SET_RETENTION, (policy, key))
 
     def _delete_thread(self, db: sqlite3.Connection, op: ops.DeleteThread) -> bool:
-        self._writer.threads.pop((op.tenant, op.thread_id))
+        self._writer.threads.discard((op.tenant, op.thread_id))
         found = db.execute(sql.THREAD, (op.tenant, op.thread_id)).fetchone()
         for statement in sql.DELETE_THREAD if found else ():
             db.execute(statement, (found[0],))

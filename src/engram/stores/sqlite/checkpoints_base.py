@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import sqlite3
 import struct
 import zlib
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, cast
 
 from engram._exceptions import BackendError
 from engram.state.checkpoints import dumps_json, from_ms, id_from_bytes
@@ -320,22 +321,30 @@ def _entry(channel: str, tag: str, data: bytes) -> bytes:
 
 
 def _versions_text(versions: Mapping[str, ChannelVersion]) -> str:
-    """A version map as `channel US kind value RS ...` (JSON if a name needs escaping)."""
-    parts = []
-    for channel, version in versions.items():
-        kind = _KINDS.get(type(version))
-        if kind is None:
+    """A version map as text: `FS channel US value RS ...` when every version is a string
+    (LangGraph's), else `GS channel US kind value RS ...`, else (a name needs escaping) JSON."""
+    try:  # joined in C: one string per put and channel adds up
+        pairs = cast(Iterable[tuple[str, str]], versions.items())
+        text, prefix = "\x1e".join(map("\x1f".join, pairs)), "\x1c"
+    except TypeError:  # a version (or name) that is not a string
+        try:  # str() of an int, float or str is what `_PARSE` reads back
+            parts = [f"{c}\x1f{_KINDS[type(v)]}{v}" for c, v in versions.items()]
+        except KeyError:  # another type of version
             return dumps_json(versions)
-        parts.append(
-            f"{channel}\x1f{kind}{version!r}" if kind == "f" else f"{channel}\x1f{kind}{version}"
-        )
-    text = "\x1e".join(parts)
-    if text.count("\x1f") != len(parts) or text.count("\x1e") != max(len(parts) - 1, 0):
+        text, prefix = "\x1e".join(parts), "\x1d"
+    count = len(versions)
+    if text.count("\x1f") != count or text.count("\x1e") != max(count - 1, 0):
         return dumps_json(versions)
-    return "\x1d" + text
+    return prefix + text
+
+
+_split_unit = operator.methodcaller("partition", "\x1f")
 
 
 def _parse_versions(text: str) -> dict[str, ChannelVersion]:
+    if text.startswith("\x1c"):
+        parts = text[1:].split("\x1e") if len(text) > 1 else ()
+        return {channel: version for channel, _, version in map(_split_unit, parts)}
     if not text.startswith("\x1d"):
         parsed: dict[str, ChannelVersion] = json.loads(text)
         return parsed
@@ -391,6 +400,31 @@ def _inline(plain: bytes, at: int) -> dict[str, EncodedValue]:
         inline[name] = (tag, plain[at : at + data_size])
         at += data_size
     return inline
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# json's C encoder without circular-reference markers (so it keeps no state between calls;
+# a cycle ends in RecursionError), or None where there is no C encoder.
+_ENCODE_JSON = getattr(json.encoder, "c_make_encoder", None)
+if _ENCODE_JSON is not None:
+    _ENCODE_JSON = _ENCODE_JSON(None, _not_json, json.encoder.encode_basestring, None,
+                                ":", ",", False, False, False)  # fmt: skip
+
+
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """`dumps_json(metadata)`, by json's C encoder called directly: `JSONEncoder.encode`'s
+    per-call setup costs more than encoding LangGraph's few metadata keys, once per put."""
+    if _ENCODE_JSON is None or type(metadata) is not dict:
+        return dumps_json(metadata)
+    try:
+        text = "".join(_ENCODE_JSON(metadata, 0))
+        text.encode()  # lone surrogates are not text
+    except (TypeError, ValueError, RecursionError):
+        return dumps_json(metadata)  # raises InvalidInputError, saying what is wrong
+    return text
 
 
 def info_from_row(row: sqlite3.Row, versions: Mapping[str, ChannelVersion]) -> CheckpointInfo:
