@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from engram._exceptions import MigrationRequired
-from engram.stores.checkpoints import CopyThread
+from engram._ids import new_id
+from engram.state.values import encode_value
+from engram.stores.checkpoints import CopyThread, PutCheckpoint
 from engram.stores.sqlite import SqliteConnection
 from engram.stores.sqlite import checkpoints_base as sql
+from engram.stores.sqlite._checkpoint_load import BoundedCache
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
-from engram.types._checkpoint import RetentionPolicy
+from engram.types._checkpoint import ChannelWrite, CheckpointInfo, RetentionPolicy
 
 T = "default"
 TABLES = ("checkpoints", "checkpoint_values", "checkpoint_blobs", "checkpoint_writes")
@@ -117,6 +120,54 @@ def test_a_delta_base_pruned_by_another_process(tmp_path: Path) -> None:
     a.put(T, "t", {"l": ["x", "z"]}, parent_id=first.id)  # parent (and base) no longer stored
     assert values(b, "t") == {"l": ["x", "z"]}
     assert orphans(tmp_path / "c.db") == 0
+
+
+def step_put(
+    checkpointer: SqliteCheckpointer, thread: str, parent: str | None, number: int, items: list[str]
+) -> CheckpointInfo:
+    """A put as LangGraph's saver makes them: its own id and versions, the parent named, only
+    the changed channels written (the writer's fast path once the thread is cached)."""
+    changed = {"step": number} if number % 2 else {"step": number, "l": items}
+    versions = {"step": f"{number:04d}", "l": f"{number - number % 2:04d}"}
+    writes = tuple(
+        ChannelWrite(channel, versions[channel], encode_value(checkpointer.serde, value))
+        for channel, value in changed.items()
+    )
+    op = PutCheckpoint(T, thread, "", new_id(), parent, versions, writes)
+    info: CheckpointInfo = checkpointer.batch([op])[0]
+    return info
+
+
+def test_cached_puts_after_another_process_deleted_or_recreated_the_thread(
+    tmp_path: Path,
+) -> None:
+    """A's caches (thread key, parent header, list base) outlive the thread: B deletes it, or
+    deletes and recreates it (a new key). A's next puts, small or list, still land whole."""
+    path = tmp_path / "c.db"
+    a, b = open_file(path), open_file(path)
+    for recreate in (False, True):
+        thread, parent, items = f"t{recreate}", None, list[str]()
+        for number in range(6):
+            items = [*items, f"m{number}"] if number % 2 == 0 else items
+            parent = step_put(a, thread, parent, number, items).id
+        b.delete_thread(T, thread)
+        if recreate:
+            b.put(T, thread, {"l": ["other"]})
+        for number in range(6, 10):
+            items = [*items, f"m{number}"] if number % 2 == 0 else items
+            parent = step_put(a, thread, parent, number, items).id
+            assert values(b, thread) == {"step": number, "l": items}
+        assert orphans(path) == 0
+
+
+def test_bounded_caches_forget_their_oldest_entries() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(2)
+    for number, key in enumerate("abca"):
+        cache.put(key, number)
+    assert dict(cache) == {"c": 2, "a": 3}  # "a" went first, then "b"
+    cache.discard("missing")
+    cache.discard("c")
+    assert "c" not in cache and len(cache) <= 2
 
 
 def test_copy_into_a_thread_with_another_dictionary(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from engram._exceptions import InvalidInputError
 from engram.serde import CompressedSerializer, EncryptedSerializer, JsonSerializer
 from engram.state.checkpoints import (
+    dumps_json,
     id_from_bytes,
     id_to_bytes,
     is_checkpoint_id,
@@ -99,6 +100,30 @@ def test_versions_rebuild_exactly_through_delta_chains(lists: list[list[str]]) -
     for number, items in enumerate(lists):
         hashes = resolve_hashes(f"v{number}", rows.get)
         assert hashes == tuple(content_hash(item(x)) for x in items)
+
+
+@given(
+    st.lists(st.sampled_from("abcdef"), max_size=8),
+    st.lists(st.sampled_from("abcdef"), max_size=8),
+    st.integers(0, 5),
+)
+def test_a_known_base_plans_what_a_resolved_base_does(
+    old: list[str], new: list[str], depth: int
+) -> None:
+    """A base this process wrote (items known: the append shortcut) or read back (hashes only)
+    gives the same row, blobs and state."""
+    first = EncodedList(tuple(item(x) for x in old))
+    _, _, known = plan_value_row("1", first, None, snapshot_every=8)
+    assert known is not None
+    known = known._replace(depth=depth)
+    resolved = known._replace(items=())
+    grown = EncodedList(first.items + tuple(item(x) for x in new))
+    for value in (grown, EncodedList(tuple(item(x) for x in new))):
+        shortcut = plan_value_row("2", value, known, snapshot_every=8)
+        general = plan_value_row("2", value, resolved, snapshot_every=8)
+        assert shortcut[:2] == general[:2]
+        assert shortcut[2] is not None and general[2] is not None
+        assert shortcut[2][:3] == general[2][:3]
 
 
 def test_append_stores_only_the_new_item() -> None:
@@ -262,3 +287,28 @@ def test_header_round_trip(versions: Any, extra: Any, inline: Any) -> None:
     ):
         header = sql.unpack_header(stored, zdict)
         assert header == (versions, extra, inline)
+        assert [type(v) for v in header[0].values()] == [type(v) for v in versions.values()]
+
+
+def test_headers_of_every_version_text_format_read() -> None:
+    """String versions (LangGraph's) are joined as they are; other maps name each type; maps
+    whose names or values hold a separator are JSON. All three read back, typed."""
+    assert sql._versions_text({"a": "1", "b": "x"}) == "\x1ca\x1f1\x1eb\x1fx"
+    assert sql._versions_text({"a": 1, "b": "x"}) == "\x1da\x1fi1\x1eb\x1fsx"
+    assert sql._versions_text({"a\x1e": "1"}) == '{"a\\u001e":"1"}'
+    legacy = "\x1dmessages\x1fs0000000002.ab\x1estep\x1fi3\x1ef\x1ff0.5"
+    assert sql._parse_versions(legacy) == {"messages": "0000000002.ab", "step": 3, "f": 0.5}
+    assert sql._parse_versions("\x1c") == {} and sql._parse_versions("\x1c\x1f") == {"": ""}
+
+
+@given(JSON_VALUES.filter(lambda value: isinstance(value, dict)))
+def test_metadata_json_is_dumps_json(metadata: Any) -> None:
+    assert sql.metadata_json(metadata) == dumps_json(metadata)
+
+
+def test_metadata_that_is_not_json_is_rejected() -> None:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    for bad in ({"x": float("nan")}, {"x": object()}, {"x": "\ud800"}, cycle):
+        with pytest.raises(InvalidInputError):
+            sql.metadata_json(bad)

@@ -163,13 +163,16 @@ def plan_value_row(
     """
     if not isinstance(value, EncodedList):
         return ValueRow(SCALAR, value[0], value[1]), {}, None
+    grown = _appended(version, value.items, base, snapshot_every)
+    if grown is not None:
+        return grown
     same = _shared_prefix(value.items, base)
     if base is not None and same:
         hashes = base.hashes[:same] + tuple(content_hash(item) for item in value.items[same:])
     else:
         hashes = tuple(content_hash(item) for item in value.items)
     if base is not None and base.version != version and base.depth + 1 < snapshot_every:
-        # A list that kept all of the base and grew (the common case) needs no search.
+        # A list that kept all of a base read back (hashes only) and grew needs no search.
         appended = same == len(base.hashes) and len(hashes) >= same
         delta = (0, same, hashes[same:]) if appended else diff_list(base.hashes, hashes)
         if delta is not None:
@@ -182,6 +185,26 @@ def plan_value_row(
     state = ListState(version, hashes, 0, value.items)
     blobs = dict(zip(hashes, value.items, strict=True))
     return ValueRow(LIST, None, pack_hashes(hashes)), blobs, state
+
+
+def _appended(
+    version: str, items: tuple[EncodedValue, ...], base: ListState | None, snapshot_every: int
+) -> tuple[ValueRow, dict[bytes, EncodedValue], ListState] | None:
+    """The plan of the common case, a list that kept every item of its base (known to this
+    process) and grew: a delta of the new items' hashes. None for any other case."""
+    if base is None or not base.items or base.version == version:
+        return None
+    known, depth = len(base.items), base.depth + 1
+    if len(items) <= known or depth >= snapshot_every or items[:known] != base.items:
+        return None
+    new = items[known:]
+    added = tuple([content_hash(item) for item in new])
+    row = ValueRow(DELTA, None, b"".join(added), base.version, 0, known, depth)
+    return (
+        row,
+        dict(zip(added, new, strict=True)),
+        ListState(version, base.hashes + added, depth, items),
+    )
 
 
 def _shared_prefix(items: tuple[EncodedValue, ...], base: ListState | None) -> int:

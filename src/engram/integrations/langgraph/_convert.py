@@ -83,7 +83,7 @@ def put_op(
         parent_id=parent_id,
         versions=dict(checkpoint["channel_versions"]),
         writes=tuple(writes),
-        metadata=dict(get_checkpoint_metadata(config, metadata)),
+        metadata=get_checkpoint_metadata(config, metadata),  # a new dict
         extra=encoder.serde.dumps_typed(header),
     )
 

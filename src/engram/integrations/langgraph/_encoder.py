@@ -3,9 +3,9 @@
 Engram stores a list channel item by item (deltas of content-addressed items). LangGraph's
 `add_messages` extends the state's list with the same message objects, so the encoder
 remembers the last list of each `(thread, namespace, channel)`: its item objects, their
-encodings and a snapshot of each item's top-level state. The next list reuses the encodings of
-its leading items that are the same objects with the same top-level state, and serializes only
-the others: appending a message to a 20-message list costs one message's serialization.
+encodings and their top-level state. The next list reuses the encodings of its leading items
+that are the same objects with the same top-level state, and serializes only the others:
+appending a message to a 20-message list costs one message's serialization.
 
 LangGraph state is not meant to be changed in place. An item whose attributes were reassigned
 (`message.content = ...`) or whose entries changed (a dict item) is serialized again; a change
@@ -27,8 +27,8 @@ __all__ = ["ListEncoder"]
 
 _Key = tuple[str, str, str]
 _IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
-_OPAQUE = object()
 _CONTAINERS = (dict, list)
+_OPAQUE = object()
 _PYDANTIC_VIEW = operator.attrgetter("__dict__", "__pydantic_extra__")
 
 
@@ -95,6 +95,18 @@ class ListEncoder:
         return None if parts is None else tuple([("msgpack", part) for part in parts])
 
 
+def _unchanged(last: _Encoded, value: list[Any]) -> int:
+    """How many leading items of `value` are `last`'s objects with the same top-level state."""
+    identical = list(map(operator.is_, value, last.objects))  # compared in C, like the states
+    same = identical.index(False) if False in identical else len(identical)
+    if not same:
+        return 0
+    views, snapshots = _views(value[:same]), last.snapshots[:same]
+    if tuple(views) == snapshots:
+        return same
+    return next(i for i, (v, s) in enumerate(zip(views, snapshots, strict=True)) if v != s)
+
+
 def _view(item: Any) -> Any:
     """An item's live top-level state: None for an immutable scalar (the same object is the
     same value), the item for a dict or list, else its attributes and pydantic's extra
@@ -113,13 +125,13 @@ def _views(items: list[Any]) -> list[Any]:
     """`_view` of each item; for a list of pydantic models (messages), in one C-level pass."""
     try:
         return list(map(_PYDANTIC_VIEW, items))
-    except AttributeError:
+    except AttributeError:  # not all pydantic models
         return [_view(item) for item in items]
 
 
 def _snapshot(view: Any) -> Any:
-    """A copy of a `_view`, to compare with a later view; an opaque item's is a fresh
-    `object()`, equal to nothing (such items are always serialized again)."""
+    """A copy of a `_view` (holding the same values), to compare with a later view; an
+    opaque item's is a fresh `object()`, equal to nothing (so it is serialized every time)."""
     if view is None:
         return None
     if view is _OPAQUE:
@@ -128,15 +140,3 @@ def _snapshot(view: Any) -> Any:
         state, extra = view
         return dict(state), None if extra is None else dict(extra)
     return dict(view) if isinstance(view, dict) else list(view)
-
-
-def _unchanged(last: _Encoded, value: list[Any]) -> int:
-    """How many leading items of `value` are `last`'s objects with the same top-level state."""
-    identical = list(map(operator.is_, value, last.objects))  # compared in C, like the states
-    same = identical.index(False) if False in identical else len(identical)
-    if not same:
-        return 0
-    views, snapshots = _views(value[:same]), last.snapshots[:same]
-    if tuple(views) == snapshots:
-        return same
-    return next(i for i, (v, s) in enumerate(zip(views, snapshots, strict=True)) if v != s)

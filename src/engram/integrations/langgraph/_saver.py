@@ -53,6 +53,10 @@ class EngramSaver(BaseCheckpointSaver[str]):
     items, so a thread's storage grows with what changed. Retention, forks and inspection
     are available through the Engram checkpointer (and `engram threads ...`).
 
+    A put serializes only what changed: the channels in `new_versions`, and of a list that
+    grew only its new items (the others keep the encoding they had, unless reassigned in
+    place: see `engram.integrations.langgraph._encoder`).
+
     `list()` deserializes a channel version once however many listed checkpoints hold it:
     each checkpoint gets its own `messages` list, but the message objects in them are shared
     (LangGraph never mutates them; mutate copies, not the objects of a listed snapshot).

@@ -376,13 +376,14 @@ def _split(
     this checkpoint still holds), and the writes that need value rows."""
     inline: dict[str, EncodedValue] = {}
     stored: list[ChannelWrite] = []
+    limit = sql.INLINE_MAX
     for write in op.writes:
-        value = write.value
-        if isinstance(value, tuple) and len(value[1]) <= sql.INLINE_MAX:
-            inline[write.channel] = value
+        channel, _, value = write
+        if isinstance(value, tuple) and len(value[1]) <= limit:
+            inline[channel] = value
         else:
             stored.append(write)
-    if parent is not None:
+    if parent is not None and parent.inline:
         versions, parent_versions = op.versions, parent.versions
         for channel, value in parent.inline.items():
             if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:

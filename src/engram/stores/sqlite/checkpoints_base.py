@@ -29,7 +29,7 @@ import sqlite3
 import struct
 import zlib
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from engram._exceptions import BackendError
 from engram.state.checkpoints import dumps_json, from_ms, id_from_bytes
@@ -288,8 +288,8 @@ class Header(NamedTuple):
     """What a checkpoint row's `header` holds.
 
     Stored as a format byte and, deflated against the thread's `zdict`: the sizes of the
-    parts, the version map (`channel US kind value RS ...`, or JSON), the extra, and one
-    length-prefixed entry per inline value.
+    parts, the version map (`_versions_text`), the extra, and one length-prefixed entry per
+    inline value.
     """
 
     versions: dict[str, ChannelVersion]
@@ -324,7 +324,7 @@ def _versions_text(versions: Mapping[str, ChannelVersion]) -> str:
     """A version map as text: `FS channel US value RS ...` when every version is a string
     (LangGraph's), else `GS channel US kind value RS ...`, else (a name needs escaping) JSON."""
     try:  # joined in C: one string per put and channel adds up
-        pairs = cast(Iterable[tuple[str, str]], versions.items())
+        pairs: Iterable[tuple[str, str]] = versions.items()  # type: ignore[assignment]
         text, prefix = "\x1e".join(map("\x1f".join, pairs)), "\x1c"
     except TypeError:  # a version (or name) that is not a string
         try:  # str() of an int, float or str is what `_PARSE` reads back
@@ -406,12 +406,17 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-# json's C encoder without circular-reference markers (so it keeps no state between calls;
-# a cycle ends in RecursionError), or None where there is no C encoder.
-_ENCODE_JSON = getattr(json.encoder, "c_make_encoder", None)
-if _ENCODE_JSON is not None:
-    _ENCODE_JSON = _ENCODE_JSON(None, _not_json, json.encoder.encode_basestring, None,
-                                ":", ",", False, False, False)  # fmt: skip
+def _json_encoder() -> Any:
+    """json's C encoder with `dumps_json`'s settings, without circular-reference markers (so
+    it keeps no state between calls; a cycle ends in RecursionError); None without one."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    separators_and_flags = (":", ",", False, False, False)  # sort_keys, skipkeys, allow_nan
+    return make(None, _not_json, json.encoder.encode_basestring, None, *separators_and_flags)
+
+
+_ENCODE_JSON = _json_encoder()
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:
