@@ -60,6 +60,25 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
         assert [m.id for m in reopened.list_messages(ListMessages("t", "s1"))] == ["m1"]
 
 
+def test_a_first_version_file_upgrades_and_keeps_its_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "engram.db"
+    every_migration = base.MIGRATIONS
+    monkeypatch.setattr(base, "MIGRATIONS", every_migration[:1])  # a file of version 1
+    with SqliteConversationStore.from_path(path) as old:
+        old.create_session(_session())
+        _append(old, Message(role="system", content="be brief", id="m1"))
+        _append(old, Message(role="user", content="hi", id="m2"))
+    monkeypatch.setattr(base, "MIGRATIONS", every_migration)
+    with SqliteConversationStore.from_path(path) as upgraded:
+        assert _version(upgraded.conn) == len(every_migration) > 1
+        system = upgraded.list_messages(ListMessages("t", "s1", roles=("system",)))
+        assert [m.id for m in system] == ["m1"]
+        _append(upgraded, Message(role="user", content="again", id="m3"))
+        assert [m.seq for m in upgraded.list_messages(ListMessages("t", "s1"))] == [1, 2, 3]
+
+
 def test_newer_schema_requires_an_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "engram.db"
     with SqliteConversationStore.from_path(path) as store:
@@ -92,9 +111,10 @@ def test_file_is_in_wal_mode_with_the_chosen_durability(
     [
         ("", (), "messages_seq"),
         (base.AFTER_SEQ + base.BEFORE_SEQ, (10, 50), "messages_seq"),
-        (base.roles_condition(1), ("system",), "messages_role"),
+        (*base.roles_condition(["system"]), "messages_system"),
+        (*base.roles_condition(["user", "assistant", "tool"]), "messages_seq"),
     ],
-    ids=["last", "range", "one-role"],
+    ids=["last", "range", "system", "other-roles"],
 )
 def test_message_reads_walk_an_index_in_seq_order(
     condition: str, params: tuple[object, ...], index: str

@@ -18,6 +18,7 @@ What the formula does not cover, and what Engram counts instead:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,8 +106,12 @@ class TokenCounter:
         return cls.for_encoding(encoding)
 
     @classmethod
+    @functools.cache
     def for_encoding(cls, encoding: str) -> TokenCounter:
         """The counter for `o200k_base` (GPT-4o and later) or `cl100k_base` (GPT-4, 3.5).
+
+        One shared counter per encoding (it remembers the counts of roles and names), so
+        treat it as read-only; build a `TokenCounter(...)` for other overheads.
 
         Raises:
             InvalidInputError: the encoding is not one Engram ships.

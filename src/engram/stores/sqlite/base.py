@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +27,11 @@ from engram.types import ContentPart, Message, Session, Summary, ToolCall
 
 __all__ = [
     "AFTER_SEQ",
+    "APPEND_TO_SESSION",
     "BEFORE_SEQ",
     "COMPONENT",
     "DELETE_SESSION",
+    "EXTEND_EXPIRY",
     "FIND_TOOL_CALLS",
     "INSERT_MESSAGE",
     "INSERT_SESSION",
@@ -49,8 +52,6 @@ __all__ = [
     "SESSION_COLUMNS",
     "SUMMARY_COLUMNS",
     "TOUCH_SESSION",
-    "SELECT_APPEND_STATE",
-    "UPDATE_AFTER_APPEND",
     "UPSERT_SUMMARY",
     "dumps",
     "message_from_row",
@@ -126,6 +127,18 @@ CREATE TABLE tool_calls (
     PRIMARY KEY (tenant, session_id, call_id)
 ) WITHOUT ROWID;
 """,
+    # An append touches as few b-trees as it can: only system messages are indexed by role
+    # (what context() looks up across the whole history; other role filters read the newest
+    # messages by seq), and listing a user's or agent's sessions sorts them instead of an
+    # index that every append would have to move.
+    """
+DROP INDEX messages_role;
+CREATE INDEX messages_system ON messages (tenant, session_id, seq) WHERE role = 'system';
+DROP INDEX sessions_user;
+CREATE INDEX sessions_user ON sessions (tenant, user_id);
+DROP INDEX sessions_agent;
+CREATE INDEX sessions_agent ON sessions (tenant, agent_id);
+""",
 ]
 
 # Sessions.
@@ -147,16 +160,14 @@ LIST_SESSIONS_BY_USER = " AND user_id = :user_id"
 LIST_SESSIONS_BY_AGENT = " AND agent_id = :agent_id"
 LIST_SESSIONS_PAGE = " ORDER BY updated_at DESC, id DESC LIMIT :limit OFFSET :offset"
 TOUCH_SESSION = "UPDATE sessions SET expires_at = ? WHERE tenant = ? AND id = ?"
-SELECT_APPEND_STATE = (
-    "SELECT last_seq, expires_at, ttl_seconds FROM sessions WHERE tenant = ? AND id = ?"
-)
-"""What an append needs of its session (the hot path reads nothing more)."""
-UPDATE_AFTER_APPEND = (
+APPEND_TO_SESSION = (
     "UPDATE sessions SET message_count = message_count + :count,"
-    " token_count = token_count + :tokens, updated_at = :updated_at,"
-    " expires_at = :expires_at, last_seq = last_seq + :count"
-    " WHERE tenant = :tenant AND id = :id"
+    " token_count = token_count + :tokens, updated_at = :now, last_seq = last_seq + :count"
+    f" WHERE tenant = :tenant AND id = :id AND {_LIVE} RETURNING last_seq, ttl_seconds"
 )
+"""Count an append into its live session and take its seqs: the new `last_seq` (no row: no
+such live session). Expiry is left alone, and so is its index; `EXTEND_EXPIRY` extends it."""
+EXTEND_EXPIRY = "UPDATE sessions SET expires_at = :expires_at WHERE tenant = :tenant AND id = :id"
 MERGE_STATE = (
     "UPDATE sessions SET state = json_patch(state, :patch), updated_at = :updated_at,"
     " expires_at = :expires_at WHERE tenant = :tenant AND id = :id RETURNING state"
@@ -216,21 +227,24 @@ UPSERT_SUMMARY = (
 )
 
 
-def roles_condition(count: int) -> str:
-    """The condition selecting `count` roles (one `?` each).
+def roles_condition(roles: Sequence[str]) -> tuple[str, list[str]]:
+    """The condition selecting `roles`, and its parameters.
 
-    A single role is an equality, so the `messages_role` index yields rows in seq order
-    (fetching the few system messages of a long session reads only those).
+    System messages alone are asked for with the literal the `messages_system` partial index
+    is defined by (SQLite uses a partial index only for a matching literal), so fetching the
+    few system messages of a long session reads only those.
     """
-    if count == 1:
-        return " AND role = ?"
-    return f" AND role IN ({', '.join('?' * count)})"
+    if tuple(roles) == ("system",):
+        return " AND role = 'system'", []
+    return f" AND role IN ({', '.join('?' * len(roles))})", list(roles)
 
 
 def time_to_text(moment: datetime) -> str:
     """A datetime as fixed-format UTC text (a naive datetime is taken as UTC)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # Engram's own times are UTC already
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = aware.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def time_from_text(text: str) -> datetime:
@@ -297,18 +311,19 @@ def session_from_row(row: sqlite3.Row) -> Session:
 
 def message_row(tenant: str, message: Message) -> dict[str, Any]:
     """The named parameters of `INSERT_MESSAGE` (content and tool calls in OpenAI form)."""
-    wire = message.to_openai()
+    content = message.content
+    calls = message.tool_calls
     return {
         "tenant": tenant,
         "session_id": message.session_id,
         "seq": message.seq,
         "id": message.id,
         "role": message.role,
-        "content": dumps(wire["content"]),
+        "content": dumps(content if isinstance(content, str) else [p.to_openai() for p in content]),
         "name": message.name,
-        "tool_calls": dumps(wire["tool_calls"]) if message.tool_calls else None,
+        "tool_calls": dumps([call.to_openai() for call in calls]) if calls else None,
         "tool_call_id": message.tool_call_id,
-        "metadata": dumps(dict(message.metadata)),
+        "metadata": dumps(dict(message.metadata)) if message.metadata else "{}",
         "created_at": time_to_text(message.created_at),
         "tokens": message.tokens,
         "encoding": message.encoding,

@@ -188,14 +188,24 @@ def _delete_session(conn: sqlite3.Connection, op: DeleteSession) -> bool:
 
 def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Message]:
     rules.check_append(op)
-    row = conn.execute(base.SELECT_APPEND_STATE, (op.tenant, op.session_id)).fetchone()
-    expires_at = base.time_from_text(row["expires_at"]) if row and row["expires_at"] else None
-    if row is None or not rules.is_live(expires_at, op.now):
-        raise NotFoundError(f"no session {op.session_id!r} in tenant {op.tenant!r}")
     if not op.messages:
+        _require_live(conn, op.tenant, op.session_id, op.now)
         return []
-    last_seq = int(row["last_seq"])
-    stored = rules.stamp_messages(op.messages, op.session_id, last_seq)
+    params = {
+        "count": len(op.messages),
+        "tokens": sum(m.tokens or 0 for m in op.messages),
+        "now": base.time_to_text(op.now),
+        "tenant": op.tenant,
+        "id": op.session_id,
+    }
+    row = conn.execute(base.APPEND_TO_SESSION, params).fetchone()
+    if row is None:
+        raise NotFoundError(f"no session {op.session_id!r} in tenant {op.tenant!r}")
+    last_seq, ttl = row
+    if ttl is not None:  # extend on use
+        expires_at = base.time_to_text(op.now + timedelta(seconds=ttl))
+        conn.execute(base.EXTEND_EXPIRY, params | {"expires_at": expires_at})
+    stored = rules.stamp_messages(op.messages, op.session_id, last_seq - len(op.messages))
     try:
         conn.executemany(base.INSERT_MESSAGE, [base.message_row(op.tenant, m) for m in stored])
     except sqlite3.IntegrityError as exc:
@@ -203,20 +213,6 @@ def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Messa
     calls = [(op.tenant, op.session_id, call_id) for call_id in rules.requested_call_ids(stored)]
     if calls:
         conn.executemany(base.INSERT_TOOL_CALL, calls)
-    ttl = row["ttl_seconds"]
-    if ttl is not None:  # extend on use
-        expires_at = op.now + timedelta(seconds=ttl)
-    conn.execute(
-        base.UPDATE_AFTER_APPEND,
-        {
-            "count": len(stored),
-            "tokens": sum(m.tokens or 0 for m in stored),
-            "updated_at": base.time_to_text(op.now),
-            "expires_at": base.time_to_text(expires_at) if expires_at else None,
-            "tenant": op.tenant,
-            "id": op.session_id,
-        },
-    )
     return stored
 
 
@@ -233,8 +229,9 @@ def _list_messages(conn: sqlite3.Connection, op: ListMessages) -> list[Message]:
         sql += base.BEFORE_SEQ
         params.append(op.before_seq)
     if op.roles is not None:
-        sql += base.roles_condition(len(op.roles))
-        params.extend(op.roles)
+        condition, roles = base.roles_condition(op.roles)
+        sql += condition
+        params.extend(roles)
     if op.last is None:
         rows = conn.execute(sql + base.ORDER_BY_SEQ, params).fetchall()
     else:
