@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engram._exceptions import MigrationRequired
+from engram._exceptions import BackendError, MigrationRequired
 from engram._ids import new_id
 from engram.state.values import encode_value
 from engram.stores.checkpoints import CopyThread, PutCheckpoint
@@ -199,3 +200,21 @@ def test_migrations_are_idempotent_and_refuse_newer_schemas(tmp_path: Path) -> N
     with pytest.raises(MigrationRequired):
         SqliteCheckpointer(conn)
     conn.close()
+
+
+def test_headers_of_files_written_before_zstd_are_still_read() -> None:
+    zdict = sql.plain_header({"a": "1", "b": "1"}, None, {"a": ("json", b"1")})
+    plain = sql.plain_header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -10, 2, zlib.Z_FIXED, zdict)
+    old = b"\x01" + deflate.compress(plain) + deflate.flush()
+    new = sql.pack_header(plain, sql.header_packer(zdict))
+    assert new[:1] == b"\x02"
+    expected = sql.Header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
+    assert sql.unpack_header(old, zdict) == sql.unpack_header(new, zdict) == expected
+
+
+def test_a_corrupt_header_is_a_backend_error() -> None:
+    zdict = sql.plain_header({"a": "1"}, None, {})
+    stored = sql.pack_header(sql.plain_header({"a": "2"}, None, {}), sql.header_packer(zdict))
+    with pytest.raises(BackendError, match="corrupt checkpoint header"):
+        sql.unpack_header(stored[:-3], zdict)

@@ -8,8 +8,9 @@ Tables (component `checkpoints`):
   thread's first checkpoint header, the zlib dictionary its headers are compressed with.
 - `checkpoints`: one row per checkpoint: ids as their 16 UUID bytes, `seq` (the parent's + 1),
   metadata as JSON text (filters use `json_extract`), and `header`: the channel version map
-  and the writer's opaque `extra`, compressed against `zdict` (consecutive headers of a
-  thread differ in a few versions, so a ~450-byte LangGraph header takes ~140 bytes).
+  and the writer's opaque `extra`, compressed with zstd against `zdict` (consecutive headers
+  of a thread differ in a few versions, so a ~500-byte LangGraph header takes ~170 bytes).
+  Files written before zstd hold deflated headers, which are still read.
 - `checkpoint_values`: one row per stored channel version (`engram.state.values.ValueRow`).
 - `checkpoint_blobs`: list items, once per thread, keyed by their 16-byte content hash.
 - `checkpoint_writes`: pending writes (LangGraph), keyed like LangGraph's.
@@ -27,9 +28,12 @@ import json
 import operator
 import sqlite3
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
+
+import zstandard
 
 from engram._exceptions import BackendError
 from engram.state.checkpoints import dumps_json, from_ms, id_from_bytes
@@ -272,8 +276,10 @@ WHERE thread_key = ? AND namespace = ? AND checkpoint_id IN ({marks})
 # Row encoding
 
 _NO_EXTRA = 0xFFFF
-_DEFLATE = b"\x01"  # the format byte of a deflated header (b"\x00": stored as is)
-_WBITS = -10  # raw deflate, 1 KiB window: enough to reach back into a header-sized dictionary
+_ZSTD = b"\x02"  # the format byte of a header compressed with zstd (b"\x00": stored as is)
+_ZSTD_LEVEL = -5  # zstd's fast levels: 3x faster than deflate here, 15% larger headers
+_DEFLATE = b"\x01"  # headers of files written before zstd (read only)
+_WBITS = -10  # their raw deflate window
 _SIZES = struct.Struct("<IHI")
 _KINDS: dict[type, str] = {str: "s", int: "i", float: "f"}
 _PARSE: dict[str, Any] = {"s": str, "i": int, "f": float}
@@ -355,28 +361,81 @@ def _parse_versions(text: str) -> dict[str, ChannelVersion]:
     return versions
 
 
-def header_packer(zdict: bytes) -> Any:
-    """A compressor primed with a thread's dictionary; `pack_header` uses copies of it."""
-    return zlib.compressobj(1, zlib.DEFLATED, _WBITS, 2, zlib.Z_FIXED, zdict)
+class HeaderPacker:
+    """Compresses a thread's headers against its dictionary (its first header).
+
+    The prepared dictionary is shared; zstd contexts are not thread-safe, so each OS thread
+    gets its own.
+    """
+
+    def __init__(self, zdict: bytes) -> None:
+        self._dictionary = zstandard.ZstdCompressionDict(
+            zdict, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        self._dictionary.precompute_compress(level=_ZSTD_LEVEL)
+        self._local = threading.local()
+
+    def pack(self, plain: bytes) -> bytes:
+        """A header as stored: the format byte and the compressed frame."""
+        compressor = getattr(self._local, "compressor", None)
+        if compressor is None:
+            compressor = self._local.compressor = zstandard.ZstdCompressor(
+                level=_ZSTD_LEVEL,
+                dict_data=self._dictionary,
+                write_checksum=False,
+                write_content_size=True,
+                write_dict_id=False,
+            )
+        packed: bytes = compressor.compress(plain)
+        return _ZSTD + packed
 
 
-def pack_header(plain: bytes, packer: Any) -> bytes:
-    """A header as stored: deflated by a copy of the thread's primed `header_packer`."""
-    compressor = packer.copy()
-    packed: bytes = compressor.compress(plain) + compressor.flush()
-    return _DEFLATE + packed
+class _HeaderUnpacker:
+    """Decompresses headers compressed against one dictionary (a context per OS thread)."""
+
+    def __init__(self, zdict: bytes) -> None:
+        self._dictionary = zstandard.ZstdCompressionDict(
+            zdict, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        self._local = threading.local()
+
+    def unpack(self, packed: bytes) -> bytes:
+        decompressor = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+            self._local.decompressor = decompressor
+        plain: bytes = decompressor.decompress(packed)
+        return plain
+
+
+@functools.lru_cache(maxsize=1024)
+def _unpacker(zdict: bytes) -> _HeaderUnpacker:
+    return _HeaderUnpacker(zdict)
+
+
+def header_packer(zdict: bytes) -> HeaderPacker:
+    """The packer of a thread's headers, primed with its dictionary; see `pack_header`."""
+    return HeaderPacker(zdict)
+
+
+def pack_header(plain: bytes, packer: HeaderPacker) -> bytes:
+    """A header as stored, compressed by the thread's `header_packer`."""
+    return packer.pack(plain)
 
 
 def unpack_header(stored: bytes, zdict: bytes | None) -> Header:
     """The parts of a stored header."""
     try:
-        if stored[:1] == _DEFLATE:
+        form = stored[:1]
+        if form == _ZSTD:
+            plain = _unpacker(bytes(zdict or b"")).unpack(stored[1:])
+        elif form == _DEFLATE:
             unpacker = zlib.decompressobj(_WBITS, zdict or b"")
             plain = unpacker.decompress(stored[1:]) + unpacker.flush()
         else:
             plain = bytes(stored[1:])
         size, tag_size, entries_size = _SIZES.unpack_from(plain)
-    except (zlib.error, struct.error) as exc:
+    except (zstandard.ZstdError, zlib.error, struct.error) as exc:
         raise BackendError(f"corrupt checkpoint header: {exc}") from exc
     at = _SIZES.size + size
     versions = _parse_versions(plain[_SIZES.size : at].decode())
