@@ -54,6 +54,10 @@ class CipherProtocol(Protocol):
     def decrypt(self, ciphertext: bytes) -> bytes: ...
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""Compact UTF-8 JSON; one shared encoder (`json.dumps` with options builds one per call)."""
+
+
 class JsonSerializer:
     """JSON values (`None`, bools, numbers, strings, lists, str-keyed dicts) and `bytes`.
 
@@ -65,7 +69,7 @@ class JsonSerializer:
         if isinstance(obj, bytes | bytearray):
             return "bytes", bytes(obj)
         try:
-            text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = _JSON.encode(obj)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"not JSON-serializable: {exc}") from exc
         return "json", text.encode("utf-8")
