@@ -3,7 +3,8 @@
 Measures, in one run, on disk and on /dev/shm:
   - fsync cost of the filesystem (what durability costs here);
   - appends/s, one writer, each append its own committed transaction: Engram at its default
-    durability (WAL, synchronous=NORMAL) and at `full`, and LangChain's SQLChatMessageHistory;
+    durability (WAL, synchronous=NORMAL) and at `full`, and LangChain's SQLChatMessageHistory,
+    in lockstep (one append of each in turn);
   - read-last-20 p50/p95 in a session of 100,000 messages (LangChain has no last-N read: it
     loads the whole session, so it is measured at a smaller size, stated in the output);
   - context() p50/p95 at 100 / 1,000 / 10,000 / 100,000 messages (token_budget and summary).
@@ -23,6 +24,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from engram import Engram, EngramSettings, Message
@@ -65,16 +67,6 @@ def fsync_ms(directory: Path, repeat: int = 50) -> float:
     return statistics.median(samples)
 
 
-def engram_appends(directory: Path, n: int, durability: str) -> float:
-    settings = EngramSettings(durability=durability)  # type: ignore[arg-type]
-    with Engram(directory / f"appends-{durability}.db", settings=settings) as mem:
-        s = mem.session("bench")
-        start = time.perf_counter()
-        for i in range(n):
-            s.add("user" if i % 2 == 0 else "assistant", text(i))
-        return n / (time.perf_counter() - start)
-
-
 def langchain_history(directory: Path, name: str):  # type: ignore[no-untyped-def]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,15 +75,31 @@ def langchain_history(directory: Path, name: str):  # type: ignore[no-untyped-de
         return SQLChatMessageHistory(session_id="bench", connection=f"sqlite:///{directory / name}")
 
 
-def langchain_appends(directory: Path, n: int) -> float:
+def appends(directory: Path, n: int) -> dict[str, float]:
+    """Single-message appends/s of Engram (durability normal and full) and LangChain, in
+    lockstep: append i of each runs before append i + 1 of any, so a slow moment of this
+    shared machine slows them alike."""
     from langchain_core.messages import AIMessage, HumanMessage
 
     history = langchain_history(directory, "langchain-appends.db")
-    start = time.perf_counter()
-    for i in range(n):
-        kind = HumanMessage if i % 2 == 0 else AIMessage
-        history.add_message(kind(content=text(i)))
-    return n / (time.perf_counter() - start)
+    spent = {"engram": 0.0, "engram_full": 0.0, "langchain": 0.0}
+    with ExitStack() as stack:
+        sessions = {}
+        for name, durability in (("engram", "normal"), ("engram_full", "full")):
+            settings = EngramSettings(durability=durability)  # type: ignore[arg-type]
+            mem = stack.enter_context(Engram(directory / f"{name}.db", settings=settings))
+            sessions[name] = mem.session("bench")
+        for i in range(n):
+            role, content = ("user" if i % 2 == 0 else "assistant"), text(i)
+            for name, session in sessions.items():
+                start = time.perf_counter()
+                session.add(role, content)
+                spent[name] += time.perf_counter() - start
+            message = (HumanMessage if i % 2 == 0 else AIMessage)(content=content)
+            start = time.perf_counter()
+            history.add_message(message)
+            spent["langchain"] += time.perf_counter() - start
+    return {f"{name}_appends_per_s": n / seconds for name, seconds in spent.items()}
 
 
 def fill_engram(mem: Engram, session_id: str, size: int) -> None:
@@ -137,16 +145,13 @@ def langchain_reads(directory: Path, size: int, repeat: int) -> dict[str, float]
 
 
 def run(directory: Path, label: str, quick: bool) -> dict[str, float]:
-    n_appends = 300 if quick else 2000
-    n_langchain = 100 if quick else 300
+    n_appends = 200 if quick else 1000
     sizes = [100, 1000] if quick else [100, 1000, 10_000, 100_000]
     repeat = 50 if quick else 200
     print(f"\n== {label}: {directory}")
     figures: dict[str, float] = {"fsync_ms": fsync_ms(directory)}
     print(f"fsync: {figures['fsync_ms']:.3f} ms")
-    figures["engram_appends_per_s"] = engram_appends(directory, n_appends, "normal")
-    figures["engram_full_appends_per_s"] = engram_appends(directory, n_appends, "full")
-    figures["langchain_appends_per_s"] = langchain_appends(directory, n_langchain)
+    figures.update(appends(directory, n_appends))
     figures["append_speedup_vs_langchain"] = (
         figures["engram_appends_per_s"] / figures["langchain_appends_per_s"]
     )
