@@ -3,6 +3,7 @@
 ```
 RedisConversationStore / AsyncRedisConversationStore   sessions (TTL), messages, summaries, state
 RedisEventLog / AsyncRedisEventLog                     agent event streams and snapshots
+RedisCheckpointer / AsyncRedisCheckpointer             agent checkpoints (retention, fork, TTL)
 ```
 
 For the short-term, hot parts of Engram. Redis does not store long-term memories or do
@@ -12,13 +13,20 @@ what they were given; `from_url(...)` opens and closes its own. No migrations: t
 (`base.py`) is the schema.
 """
 
-from engram.stores.redis.aio import AsyncRedisConversationStore, AsyncRedisEventLog
+from engram.stores.redis.aio import (
+    AsyncRedisCheckpointer,
+    AsyncRedisConversationStore,
+    AsyncRedisEventLog,
+)
+from engram.stores.redis.checkpoints import RedisCheckpointer
 from engram.stores.redis.conversation import RedisConversationStore
 from engram.stores.redis.events import RedisEventLog
 
 __all__ = [
+    "AsyncRedisCheckpointer",
     "AsyncRedisConversationStore",
     "AsyncRedisEventLog",
+    "RedisCheckpointer",
     "RedisConversationStore",
     "RedisEventLog",
 ]

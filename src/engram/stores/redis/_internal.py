@@ -160,7 +160,8 @@ def run(client: Client, make: Callable[[Tx], Work[T]]) -> T:
     pipeline: Any = client.pipeline(transaction=True)
     with map_backend_errors(), pipeline as pipe:
         for attempt in range(MAX_ATTEMPTS):
-            time.sleep(_backoff(attempt))
+            if attempt:  # sleep(0) is not free: it yields the CPU to other processes
+                time.sleep(_backoff(attempt))
             tx = Tx()
             work = make(tx)
             try:
@@ -190,7 +191,8 @@ async def arun(client: AsyncClient, make: Callable[[Tx], Work[T]]) -> T:
     with map_backend_errors():
         async with pipeline as pipe:
             for attempt in range(MAX_ATTEMPTS):
-                await asyncio.sleep(_backoff(attempt))
+                if attempt:
+                    await asyncio.sleep(_backoff(attempt))
                 tx = Tx()
                 work = make(tx)
                 try:
