@@ -3,6 +3,7 @@
 ```
 PostgresConversationStore / AsyncPostgresConversationStore   sessions, messages, summaries, state
 PostgresEventLog / AsyncPostgresEventLog                     agent event streams and snapshots
+PostgresCheckpointer / AsyncPostgresCheckpointer             agent checkpoints (and LangGraph's)
 ```
 
 Stores take a psycopg connection or pool (`Connection | ConnectionPool`, or the async
@@ -13,14 +14,18 @@ idempotent.
 
 from engram.stores.postgres._internal import AsyncConn, Conn
 from engram.stores.postgres.aio import AsyncPostgresConversationStore, AsyncPostgresEventLog
+from engram.stores.postgres.checkpoints import PostgresCheckpointer
+from engram.stores.postgres.checkpoints_aio import AsyncPostgresCheckpointer
 from engram.stores.postgres.conversation import PostgresConversationStore
 from engram.stores.postgres.events import PostgresEventLog
 
 __all__ = [
     "AsyncConn",
+    "AsyncPostgresCheckpointer",
     "AsyncPostgresConversationStore",
     "AsyncPostgresEventLog",
     "Conn",
+    "PostgresCheckpointer",
     "PostgresConversationStore",
     "PostgresEventLog",
 ]

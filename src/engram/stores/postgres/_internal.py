@@ -198,6 +198,46 @@ class Target:
         with self.transaction() as cursor:
             return drive(cursor, work)
 
+    def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
+        """Run one generator on an `autocommit()` cursor (outside any transaction when the
+        connection is in autocommit mode, as maintenance like `CREATE INDEX CONCURRENTLY`
+        needs)."""
+        with self.autocommit() as cursor:
+            return drive(cursor, work)
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Cursor]:
+        """A cursor whose statements each commit on their own: no `BEGIN`/`COMMIT` round
+        trips, for work whose writes are one statement. On a connection that is not in
+        autocommit mode, one transaction (as `transaction()`)."""
+        with map_backend_errors():
+            if isinstance(self.conn, ConnectionPool):
+                with self.conn.connection() as conn:
+                    with _statement_scope(conn), conn.cursor(row_factory=dict_row) as cursor:
+                        yield cursor
+                return
+            with self._lock, _statement_scope(self.conn):
+                with self.conn.cursor(row_factory=dict_row) as cursor:
+                    yield cursor
+
+
+@contextmanager
+def _statement_scope(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    if conn.autocommit:
+        yield
+    else:
+        with conn.transaction():
+            yield
+
+
+@asynccontextmanager
+async def _astatement_scope(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+    if conn.autocommit:
+        yield
+    else:
+        async with conn.transaction():
+            yield
+
 
 class AsyncTarget:
     """Async `Target`: an async connection (under an asyncio lock) or an async pool."""
@@ -223,6 +263,24 @@ class AsyncTarget:
         """Run one generator in its own transaction."""
         async with self.transaction() as cursor:
             return await adrive(cursor, work)
+
+    async def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
+        """Async `Target.run_autocommit`."""
+        async with self.autocommit() as cursor:
+            return await adrive(cursor, work)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncCursor]:
+        """Async `Target.autocommit`."""
+        with map_backend_errors():
+            if isinstance(self.conn, AsyncConnectionPool):
+                async with self.conn.connection() as conn:
+                    async with _astatement_scope(conn), conn.cursor(row_factory=dict_row) as cur:
+                        yield cur
+                return
+            async with self._lock, _astatement_scope(self.conn):
+                async with self.conn.cursor(row_factory=dict_row) as cursor:
+                    yield cursor
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

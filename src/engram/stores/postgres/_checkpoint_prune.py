@@ -1,0 +1,146 @@
+"""Deleting checkpoints from PostgreSQL safely: retention, run deletion, thread deletion.
+
+Deleting checkpoints never breaks the ones kept: the channel versions they name, the delta
+bases those rebuild from, and the list items all of these reference stay; every other value
+and item of the thread goes in the same transaction (`engram.state.retention`). A deletion
+first bumps the thread's generation, which waits for the puts in flight on the thread and
+turns away the later ones until it commits (see `checkpoints_base`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
+
+from engram.state.checkpoints import to_ms
+from engram.state.retention import (
+    HistoryEntry,
+    collect_garbage,
+    doomed_checkpoints,
+    referenced_values,
+)
+from engram.stores import checkpoints as ops
+from engram.stores.postgres import _checkpoint_read as read
+from engram.stores.postgres import checkpoints_base as sql
+from engram.stores.postgres.base import Statement, Work
+from engram.stores.sqlite.checkpoints_base import unpack_header
+from engram.types._checkpoint import ChannelVersion, PruneReport, RetentionPolicy
+
+__all__ = ["delete_runs", "delete_thread", "prune"]
+
+
+class Stored(NamedTuple):
+    """What pruning needs of one stored checkpoint."""
+
+    namespace: str
+    id: str
+    seq: int
+    created_at_ms: int
+    versions: dict[str, ChannelVersion]
+    run_id: Any
+
+
+def _history(key: int, zdict: bytes | None) -> Work[list[Stored]]:
+    rows = yield Statement(sql.THREAD_HISTORY, (key,), "all")
+    return [
+        Stored(
+            r["namespace"],
+            r["checkpoint_id"],
+            r["seq"],
+            to_ms(r["created_at"]),
+            unpack_header(bytes(r["header"]), zdict).versions,
+            json.loads(r["metadata"]).get("run_id"),
+        )
+        for r in rows
+    ]
+
+
+def prune(op: ops.Prune, default: RetentionPolicy | None) -> Work[PruneReport]:
+    totals = [0, 0, 0, 0, 0]
+    for thread in (yield Statement(sql.TENANT_THREADS, (op.tenant,), "all")):
+        if op.thread_ids is not None and thread["thread_id"] not in op.thread_ids:
+            continue
+        policy = op.policy or sql.retention_from_row(thread["retention"]) or default
+        counts: tuple[int, ...] = (0, 0, 0, 0)
+        if policy is not None:
+            counts = yield from _prune_thread(thread, policy, to_ms(op.now), op.dry_run)
+        totals = [a + b for a, b in zip(totals, (1, *counts), strict=True)]
+    return PruneReport(*totals)
+
+
+def _prune_thread(
+    thread: Any, policy: RetentionPolicy, now_ms: int, dry_run: bool
+) -> Work[tuple[int, int, int, int]]:
+    """Apply `policy` to one thread: `(deleted, kept, values deleted, blobs deleted)`."""
+    key, zdict = thread["key"], _zdict(thread["zdict"])
+    if not dry_run:
+        yield Statement(sql.BUMP_GENERATION, (key,), "one")
+    history = yield from _history(key, zdict)
+    entries = (HistoryEntry(s.namespace, s.id, s.seq, s.created_at_ms) for s in history)
+    doomed = doomed_checkpoints(entries, policy, now_ms)
+    values, blobs = yield from _delete(key, history, doomed, dry_run)
+    return len(doomed), len(history) - len(doomed), values, blobs
+
+
+def delete_runs(op: ops.DeleteRuns) -> Work[int]:
+    """Delete the tenant's checkpoints made by `op.run_ids`; return how many."""
+    run_ids = set(op.run_ids)
+    threads = yield Statement(sql.RUN_THREADS, (op.tenant, list(op.run_ids)), "all")
+    deleted = 0
+    for thread in threads:
+        key = thread["thread_key"]
+        yield Statement(sql.BUMP_GENERATION, (key,), "one")
+        history = yield from _history(key, _zdict(thread["zdict"]))
+        doomed = [(s.namespace, s.id) for s in history if _is_run(s.run_id, run_ids)]
+        yield from _delete(key, history, doomed, dry_run=False)
+        deleted += len(doomed)
+    return deleted
+
+
+def _is_run(run_id: Any, run_ids: Collection[str]) -> bool:
+    return isinstance(run_id, str) and run_id in run_ids
+
+
+def delete_thread(op: ops.DeleteThread) -> Work[bool]:
+    """Delete the thread row first (puts in flight finish, later ones find it gone), then
+    every row keyed by it."""
+    row = yield Statement(sql.DELETE_THREAD, (op.tenant, op.thread_id), "one")
+    if row is None:
+        return False
+    for statement in sql.DELETE_THREAD_ROWS:
+        yield Statement(statement, (row["key"],))
+    return True
+
+
+def _delete(
+    key: int, history: Sequence[Stored], doomed: Sequence[tuple[str, str]], dry_run: bool
+) -> Work[tuple[int, int]]:
+    """Delete `doomed` checkpoints, their writes, and the values and items now unneeded."""
+    if not doomed:
+        return 0, 0
+    gone = set(doomed)
+    referenced = (
+        value_key
+        for s in history
+        if (s.namespace, s.id) not in gone
+        for value_key in referenced_values(s.namespace, s.versions)
+    )
+    rows = yield from read.value_rows(key)
+    blob_rows = yield Statement(sql.THREAD_BLOB_HASHES, (key,), "all")
+    blob_keys = [bytes(r["hash"]) for r in blob_rows]
+    values, blobs = collect_garbage(referenced, rows, blob_keys)
+    if not dry_run:
+        namespaces, ids = [ns for ns, _ in doomed], [cid for _, cid in doomed]
+        for table in ("engram_checkpoints", "engram_checkpoint_writes"):
+            yield Statement(sql.DELETE_CHECKPOINTS.format(table=table), (key, namespaces, ids))
+        if values:
+            columns = [list(part) for part in zip(*sorted(values), strict=True)]
+            yield Statement(sql.DELETE_VALUES, (key, *columns))
+        if blobs:
+            yield Statement(sql.DELETE_BLOBS, (key, sorted(blobs)))
+    return len(values), len(blobs)
+
+
+def _zdict(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)

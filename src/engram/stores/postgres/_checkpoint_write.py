@@ -1,0 +1,415 @@
+"""Writing checkpoints to PostgreSQL: puts, pending writes, rollbacks, forks and copies.
+
+A put is one write statement (`checkpoints_base.PUT`: the checkpoint row, the value rows and
+list items it introduces, guarded by the thread's generation). What it needs to know first
+comes from in-process caches when this process wrote the parent (a LangGraph step): the
+thread's key, dictionary and generation, the parent's `seq` and header (small values are
+carried in it, as in SQLite), the resolved list the new list is a delta of. Then the put is
+that one statement, one round trip, committed on its own. Otherwise the missing parts are
+read first. Cached heads and lists are keyed by the thread's generation, so nothing cached
+before a prune or a run deletion is used after it, and they are recorded only once the
+batch that wrote them committed (`after`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from engram._exceptions import BackendError, ConflictError, NotFoundError
+from engram.state.checkpoints import from_ms, next_checkpoint_id, to_ms
+from engram.state.retention import needed_values, referenced_values
+from engram.state.values import ListState, ValueRow, blob_hashes, plan_value_row
+from engram.stores import checkpoints as ops
+from engram.stores.postgres import _checkpoint_read as read
+from engram.stores.postgres import checkpoints_base as sql
+from engram.stores.postgres.base import Statement, Work
+from engram.stores.sqlite._checkpoint_load import BoundedCache
+from engram.stores.sqlite.checkpoints_base import (
+    INLINE_MAX,
+    Header,
+    header_packer,
+    metadata_json,
+    pack_header,
+    plain_header,
+    unpack_header,
+)
+from engram.types._checkpoint import (
+    ChannelVersion,
+    ChannelWrite,
+    CheckpointInfo,
+    EncodedList,
+    EncodedValue,
+)
+from engram.types._conversation import utcnow
+
+__all__ = ["AfterCommit", "CheckpointWriter", "StaleCacheError", "ThreadRef"]
+
+AfterCommit = list[Callable[[], None]]
+"""What a batch does once it committed (record what it wrote in the caches)."""
+_ABSENT = object()
+
+
+class StaleCacheError(BackendError):
+    """A put found its thread deleted or pruned since its caches were read; retry the batch."""
+
+
+class ThreadRef(NamedTuple):
+    """What a writer knows of a thread row."""
+
+    key: int
+    zdict: bytes | None
+    generation: int
+
+
+class CheckpointWriter:
+    """The write operations of the PostgreSQL checkpointers, with the caches they rely on."""
+
+    def __init__(self, snapshot_every: int, cache_size: int) -> None:
+        self.snapshot_every = snapshot_every
+        self.threads: BoundedCache[tuple[str, str], ThreadRef] = BoundedCache(cache_size)
+        self.heads: BoundedCache[tuple[int, int, str], tuple[str, int, Header]]
+        self.heads = BoundedCache(cache_size)
+        self.lists: BoundedCache[tuple[int, int, str, str, str], ListState]
+        self.lists = BoundedCache(cache_size)
+        self.packers: BoundedCache[int, Any] = BoundedCache(cache_size)
+
+    def forget_threads(self) -> None:
+        """Drop every cached thread row (after a `StaleCacheError`)."""
+        self.threads.clear()
+
+    def knows_thread(self, tenant: str, thread_id: str) -> bool:
+        """True if the thread's row is cached (a put to it creates nothing)."""
+        return (tenant, thread_id) in self.threads
+
+    def thread(self, tenant: str, thread_id: str, zdict: bytes | None = None) -> Work[ThreadRef]:
+        """The thread's row, creating it (with `zdict`) if needed; cached once it has a
+        dictionary."""
+        cached = self.threads.get((tenant, thread_id))
+        if cached is not None:
+            return cached
+        row = yield Statement(sql.THREAD, (tenant, thread_id), "one")
+        if row is None:
+            params = (tenant, thread_id, utcnow(), zdict)
+            row = yield Statement(sql.INSERT_THREAD, params, "one")
+            if row is None:  # created meanwhile by another writer
+                row = yield Statement(sql.THREAD, (tenant, thread_id), "one")
+        thread = _thread_ref(row)
+        if thread.zdict is not None:
+            self.threads.put((tenant, thread_id), thread)
+        return thread
+
+    # Puts
+
+    def put(self, op: ops.PutCheckpoint, after: AfterCommit) -> Work[CheckpointInfo]:
+        metadata = op.metadata or {}
+        metadata_text = metadata_json(metadata)  # rejects bad metadata before any write
+        thread = self.threads.get((op.tenant, op.thread_id))
+        if thread is None:  # a new thread's dictionary is its first header
+            first = plain_header(op.versions, op.extra, split_inline(op, None)[0])
+            thread = yield from self.thread(op.tenant, op.thread_id, first)
+        parent_id, checkpoint_id = yield from self._ids(thread, op)
+        seq, parent = yield from self._parent(thread, op.namespace, parent_id)
+        inline, stored = split_inline(op, parent)
+        plain = plain_header(op.versions, op.extra, inline)
+        if thread.zdict is None:
+            thread = yield from self._set_zdict(op, thread.key, plain)
+        parent_versions = parent.versions if parent else {}
+        rows, blobs, lists = yield from self._plan(thread, op.namespace, stored, parent_versions)
+        now = op.created_at is None
+        created_at = from_ms(time.time_ns() // 1_000_000) if now else _ms(op.created_at)
+        header = pack_header(plain, self._packer(thread))
+        refs = [(channel, str(v)) for channel, v in op.versions.items() if channel not in inline]
+        row = (op.namespace, checkpoint_id, parent_id, seq + 1, created_at, metadata_text, header)
+        written = yield _put_statement(thread, row, refs, rows, blobs)
+        if not written["written"]:
+            raise StaleCacheError(f"thread {op.thread_id} was pruned or deleted meanwhile")
+        versions = dict(op.versions)
+        head_key = (thread.key, thread.generation, op.namespace)
+        head_entry = (checkpoint_id, seq + 1, Header(versions, None, inline))
+        after.append(functools.partial(self.heads.put, head_key, head_entry))
+        after += [functools.partial(self.lists.put, key, state) for key, state in lists.items()]
+        return CheckpointInfo(
+            op.tenant, op.thread_id, op.namespace, checkpoint_id, parent_id, seq + 1,
+            created_at, metadata, versions,
+        )  # fmt: skip
+
+    def _ids(self, thread: ThreadRef, op: ops.PutCheckpoint) -> Work[tuple[str | None, str]]:
+        """The put's parent id and checkpoint id (reading the head when either needs it)."""
+        if not op.parent_is_head and op.checkpoint_id is not None:
+            return op.parent_id, op.checkpoint_id
+        head = yield Statement(sql.HEAD, (thread.key, op.namespace), "one")
+        head_id = head["checkpoint_id"] if head else None
+        parent_id = head_id if op.parent_is_head else op.parent_id
+        return parent_id, op.checkpoint_id or next_checkpoint_id(head_id)
+
+    def _set_zdict(self, op: ops.PutCheckpoint, key: int, plain: bytes) -> Work[ThreadRef]:
+        """Give a thread made without a dictionary (by a retention setting) this header."""
+        row = yield Statement(sql.SET_ZDICT, (plain, key), "one")
+        if row is None:
+            raise StaleCacheError(f"thread {op.thread_id} vanished while writing to it")
+        thread = _thread_ref(row)
+        self.threads.put((op.tenant, op.thread_id), thread)
+        return thread
+
+    def _parent(
+        self, thread: ThreadRef, namespace: str, parent_id: str | None
+    ) -> Work[tuple[int, Header | None]]:
+        """The parent's `seq` (0 if none) and header (versions, inline values): cached or read."""
+        if parent_id is None:
+            return 0, None
+        cached = self.heads.get((thread.key, thread.generation, namespace))
+        if cached is not None and cached[0] == parent_id:
+            return cached[1], cached[2]
+        params = (thread.key, namespace, parent_id)
+        found = yield Statement(sql.PARENT, params, "one")
+        if found is None:
+            return 0, None
+        return found["seq"], unpack_header(bytes(found["header"]), thread.zdict)
+
+    def _packer(self, thread: ThreadRef) -> Any:
+        packer = self.packers.get(thread.key)
+        if packer is None:
+            packer = header_packer(thread.zdict or b"")
+            self.packers.put(thread.key, packer)
+        return packer
+
+    def _plan(
+        self,
+        thread: ThreadRef,
+        namespace: str,
+        writes: Sequence[ChannelWrite],
+        parent_versions: Mapping[str, ChannelVersion],
+    ) -> Work[tuple[list[tuple[str, str, ValueRow]], dict[bytes, EncodedValue], dict[Any, Any]]]:
+        """The value rows, list items and resolved lists of the writes stored as rows."""
+        rows: list[tuple[str, str, ValueRow]] = []
+        blobs: dict[bytes, EncodedValue] = {}
+        lists: dict[Any, ListState] = {}
+        for write in writes:
+            version = str(write.version)
+            base = None
+            if isinstance(write.value, EncodedList):
+                base = yield from self._base(thread, namespace, write.channel, parent_versions)
+            row, items, state = plan_value_row(version, write.value, base, self.snapshot_every)
+            rows.append((write.channel, version, row))
+            blobs |= items
+            if state is not None:
+                key = (thread.key, thread.generation, namespace, write.channel, version)
+                lists[key] = state
+        return rows, blobs, lists
+
+    def _base(
+        self,
+        thread: ThreadRef,
+        namespace: str,
+        channel: str,
+        parent_versions: Mapping[str, ChannelVersion],
+    ) -> Work[ListState | None]:
+        """The parent's version of a list channel, resolved, to diff the new version against."""
+        if channel not in parent_versions:
+            return None
+        version = str(parent_versions[channel])
+        cached = self.lists.get((thread.key, thread.generation, namespace, channel, version))
+        if cached is not None:
+            return cached
+        return (yield from read.resolve_list(thread.key, namespace, channel, version))
+
+    def put_writes(self, op: ops.PutWrites) -> Work[None]:
+        if not op.writes:
+            return None
+        thread = yield from self.thread(op.tenant, op.thread_id)
+        rows = [(w.task_id, w.idx, w.channel, *w.value, w.task_path) for w in op.writes]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        statement = sql.WRITES_REPLACE if op.replace else sql.WRITES_IGNORE
+        params = (thread.key, op.namespace, op.checkpoint_id, *columns)
+        row = yield Statement(statement, params, "one")
+        if not row["threads"]:
+            raise StaleCacheError(f"thread {op.thread_id} was deleted meanwhile")
+        return None
+
+    # Rollback, fork, copy: in a transaction, holding the thread row (prunes wait).
+
+    def rollback(self, op: ops.Rollback) -> Work[CheckpointInfo]:
+        ids = (op.tenant, op.thread_id, op.namespace, op.checkpoint_id)
+        target = yield from read.select_checkpoint(*ids)
+        if target is None:
+            raise NotFoundError(f"no checkpoint {op.checkpoint_id} in thread {op.thread_id}")
+        key = target["thread_key"]
+        yield Statement(sql.LOCK_THREAD, (key,), "one")
+        old = read.info_of(target)
+        head = yield Statement(sql.HEAD, (key, op.namespace), "one")
+        head_id, head_seq = (head["checkpoint_id"], head["seq"]) if head else (None, 0)
+        info = old._replace(
+            id=next_checkpoint_id(head_id),
+            parent_id=head_id,
+            seq=head_seq + 1,
+            created_at=_ms(utcnow()),
+            metadata={**old.metadata, "rollback_to": old.id, **(op.metadata or {})},
+        )
+        yield _insert_checkpoint(key, info, target)
+        return info
+
+    def fork(self, op: ops.ForkThread) -> Work[CheckpointInfo]:
+        ids = (op.tenant, op.thread_id, op.namespace, op.checkpoint_id)
+        source = yield from read.select_checkpoint(*ids)
+        if source is None:
+            raise NotFoundError(f"no checkpoint to fork in thread {op.thread_id}")
+        exists = yield Statement(sql.THREAD, (op.tenant, op.new_thread_id), "one")
+        if exists is not None:
+            raise ConflictError(f"thread {op.new_thread_id} exists already")
+        key = source["thread_key"]
+        yield Statement(sql.LOCK_THREAD, (key,), "one")
+        params = (op.tenant, op.new_thread_id, utcnow(), source["zdict"])
+        created = yield Statement(sql.INSERT_THREAD, params, "one")
+        if created is None:
+            raise ConflictError(f"thread {op.new_thread_id} exists already")
+        old = read.info_of(source)
+        yield from self._copy_values(key, created["key"], old)
+        forked = {"thread_id": op.thread_id, "checkpoint_id": old.id}
+        info = old._replace(
+            thread_id=op.new_thread_id,
+            id=next_checkpoint_id(None),
+            parent_id=None,
+            seq=1,
+            created_at=_ms(utcnow()),
+            metadata={**old.metadata, "forked_from": forked, **(op.metadata or {})},
+        )
+        yield _insert_checkpoint(created["key"], info, source)
+        return info
+
+    def _copy_values(self, source: int, target: int, info: CheckpointInfo) -> Work[None]:
+        rows = yield from read.value_rows(source)
+        bases = {value_key: row.base for value_key, row in rows.items()}
+        needed = sorted(needed_values(referenced_values(info.namespace, info.versions), bases))
+        columns = [list(part) for part in zip(*needed, strict=True)] if needed else [[], [], []]
+        yield Statement(sql.COPY_VALUES, (target, source, *columns))
+        digests = sorted(set(blob_hashes(rows[value_key] for value_key in needed)))
+        yield Statement(sql.COPY_BLOBS, (target, source, digests))
+
+    def copy_thread(self, op: ops.CopyThread) -> Work[int]:
+        found = yield Statement(sql.THREAD, (op.tenant, op.source_thread_id), "one")
+        if found is None:
+            return 0
+        source = _thread_ref(found)
+        yield Statement(sql.LOCK_THREAD, (source.key,), "one")
+        rows = yield Statement(sql.COPY_CHECKPOINTS, (source.key,), "all")
+        if not rows:
+            return 0
+        target = yield from self._target(op.tenant, op.target_thread_id, source.zdict)
+        yield Statement(sql.LOCK_THREAD, (target.key,), "one")
+        for statement in sql.COPY_THREAD:
+            yield Statement(statement, {"target": target.key, "source": source.key})
+        copies = []
+        for row in rows:
+            header = bytes(row["header"])
+            if target.zdict != source.zdict:  # re-pack for the target's dictionary
+                plain = plain_header(*unpack_header(header, source.zdict))
+                header = pack_header(plain, header_packer(target.zdict or b""))
+            copies.append((target.key, *_copy_row(row, header)))
+        yield Statement(sql.INSERT_CHECKPOINT, copies, many=True)
+        return len(rows)
+
+    def _target(self, tenant: str, thread_id: str, zdict: bytes | None) -> Work[ThreadRef]:
+        """The copy target's row: created with the source's dictionary if it is new."""
+        row = yield Statement(sql.THREAD, (tenant, thread_id), "one")
+        if row is None:
+            row = yield Statement(sql.INSERT_THREAD, (tenant, thread_id, utcnow(), zdict), "one")
+        if row is None:
+            raise ConflictError(f"thread {thread_id} was created meanwhile; copy again")
+        if row["zdict"] is None and zdict is not None:
+            row = yield Statement(sql.SET_ZDICT, (zdict, row["key"]), "one")
+        return _thread_ref(row)
+
+
+def split_inline(
+    op: ops.PutCheckpoint, parent: Header | None
+) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
+    """The values kept inline in the header (small new scalars, and the parent's small values
+    this checkpoint still holds), and the writes that need value rows (as in SQLite)."""
+    inline: dict[str, EncodedValue] = {}
+    stored: list[ChannelWrite] = []
+    for write in op.writes:
+        channel, _, value = write
+        if isinstance(value, tuple) and len(value[1]) <= INLINE_MAX:
+            inline[channel] = value
+        else:
+            stored.append(write)
+    if parent is not None and parent.inline:
+        versions, parent_versions = op.versions, parent.versions
+        for channel, value in parent.inline.items():
+            if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
+                inline[channel] = value
+    return inline, stored
+
+
+def _thread_ref(row: Mapping[str, Any]) -> ThreadRef:
+    zdict = row["zdict"]
+    return ThreadRef(row["key"], None if zdict is None else bytes(zdict), row["generation"])
+
+
+def _ms(moment: Any) -> Any:
+    return from_ms(to_ms(moment))
+
+
+def _put_statement(
+    thread: ThreadRef,
+    row: tuple[Any, ...],
+    refs: Sequence[tuple[str, str]],
+    rows: Sequence[tuple[str, str, ValueRow]],
+    blobs: Mapping[bytes, EncodedValue],
+) -> Statement:
+    """`PUT` for a checkpoint row `(namespace, id, parent, seq, created, metadata, header)`
+    naming the value rows `refs` (`(channel, version)` pairs)."""
+    names = ("namespace", "id", "parent", "seq", "created", "metadata", "header")
+    params: dict[str, Any] = dict(zip(names, row, strict=True))
+    params |= {
+        "key": thread.key,
+        "generation": thread.generation,
+        "ref_channels": sql.text_array(channel for channel, _ in refs),
+        "ref_versions": sql.text_array(version for _, version in refs),
+    }
+    if rows:
+        params |= _value_params(rows)
+    if blobs:
+        params |= _blob_params(blobs)
+    return Statement(sql.PUT[(bool(rows), bool(blobs))], params, "one")
+
+
+def _value_params(rows: Sequence[tuple[str, str, ValueRow]]) -> dict[str, list[Any]]:
+    return {
+        "channels": [channel for channel, _, _ in rows],
+        "versions": [version for _, version, _ in rows],
+        "kinds": [row.kind for _, _, row in rows],
+        "types": [row.type for _, _, row in rows],
+        "datas": [row.data for _, _, row in rows],
+        "bases": [row.base for _, _, row in rows],
+        "starts": [row.start for _, _, row in rows],
+        "stops": [row.stop for _, _, row in rows],
+        "depths": [row.depth for _, _, row in rows],
+    }
+
+
+def _blob_params(blobs: Mapping[bytes, EncodedValue]) -> dict[str, list[Any]]:
+    return {
+        "hashes": list(blobs),
+        "blob_types": [tag for tag, _ in blobs.values()],
+        "blob_datas": [data for _, data in blobs.values()],
+    }
+
+
+def _insert_checkpoint(key: int, info: CheckpointInfo, source: Mapping[str, Any]) -> Statement:
+    """Insert `info` as a checkpoint of thread `key` with the header and value references of
+    the checkpoint row `source` (a rollback or a fork: same values, same dictionary)."""
+    params = (
+        key, info.namespace, info.id, info.parent_id, info.seq, info.created_at,
+        metadata_json(info.metadata), bytes(source["header"]), source["ref_channels"],
+        source["ref_versions"],
+    )  # fmt: skip
+    return Statement(sql.INSERT_CHECKPOINT, params)
+
+
+def _copy_row(row: Mapping[str, Any], header: bytes) -> tuple[Any, ...]:
+    names = ("namespace", "checkpoint_id", "parent_id", "seq", "created_at", "metadata")
+    return (*(row[name] for name in names), header, row["ref_channels"], row["ref_versions"])
