@@ -45,6 +45,9 @@ class Engram:
         settings: Settings; default read from `ENGRAM_*` environment variables.
         summarizer: Folds evicted messages into running summaries. Default: the LLM in
             `settings.llm` if configured, else the offline extractive summariser.
+        memory_store: The long-term memory store (a `BaseMemoryStore` you own). Default:
+            the SQLite file's when `store` is a path; none with an injected `store`.
+        embedder: Embeds memories and queries. Default: the local all-MiniLM-L6-v2.
 
     Example:
         ```python
@@ -52,6 +55,12 @@ class Engram:
             s = mem.session("s1", user_id="u1")
             s.add("user", "Hi, I'm Ana.")
             s.context(model="gpt-4o", budget=2000).to_openai()
+        ```
+
+        Other backends are passed in, and stay open when Engram closes:
+
+        ```python
+        Engram(RedisConversationStore(redis), memory_store=PostgresMemoryStore(pg_pool))
         ```
     """
 

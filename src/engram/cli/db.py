@@ -15,6 +15,8 @@ from engram.stores.sqlite import (
 
 __all__ = ["db"]
 
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 @click.group()
 def db() -> None:
@@ -25,8 +27,18 @@ def db() -> None:
 @db_options
 @handles_errors
 def migrate(db: str, tenant: str) -> None:
-    """Create or upgrade the database schema of every component (idempotent)."""
-    connection = SqliteConnection(db)
+    """Create or upgrade the database schema of every component (idempotent).
+
+    --db is a SQLite file, or a postgresql:// URL: then the PostgreSQL components
+    (conversations, events, memories, checkpoints) are migrated; memories need pgvector.
+    """
+    versions = _migrate_postgres(db) if db.startswith(_POSTGRES_SCHEMES) else _migrate_sqlite(db)
+    for component, version in versions:
+        console.print(f"{component}: schema version {version}")
+
+
+def _migrate_sqlite(path: str) -> list[tuple[str, int]]:
+    connection = SqliteConnection(path)
     try:
         for store in (
             SqliteConversationStore,
@@ -40,5 +52,29 @@ def migrate(db: str, tenant: str) -> None:
         ).fetchall()
     finally:
         connection.close()
-    for row in rows:
-        console.print(f"{row['component']}: schema version {row['version']}")
+    return [(row["component"], int(row["version"])) for row in rows]
+
+
+def _migrate_postgres(url: str) -> list[tuple[str, int]]:
+    # Imported here: the PostgreSQL driver is an extra (`engramdb[postgres]`).
+    from engram.stores.postgres import (
+        PostgresConversationStore,
+        PostgresEventLog,
+        PostgresMemoryStore,
+    )
+    from engram.stores.postgres._internal import connect, map_backend_errors
+    from engram.stores.postgres.checkpoints import PostgresCheckpointer
+
+    with connect(url) as conn:
+        for store in (
+            PostgresConversationStore,
+            PostgresMemoryStore,
+            PostgresCheckpointer,
+            PostgresEventLog,
+        ):
+            store(conn)  # each constructor applies its migrations
+        with map_backend_errors():
+            rows = conn.execute(
+                "SELECT component, version FROM engram_migrations ORDER BY component"
+            ).fetchall()
+    return [(str(component), int(version)) for component, version in rows]

@@ -97,7 +97,11 @@ def join_documents(blobs: Sequence[bytes]) -> tuple[TermHashes, NDArray[np.int64
 
 
 def bm25_scores(
-    flat: TermHashes, lengths: NDArray[np.int64], query: TermHashes
+    flat: TermHashes,
+    lengths: NDArray[np.int64],
+    query: TermHashes,
+    *,
+    corpus: tuple[int, float] | None = None,
 ) -> NDArray[np.float64]:
     """The BM25 score of every document for `query`; 0 for documents matching no term.
 
@@ -105,24 +109,28 @@ def bm25_scores(
         flat: The documents' terms, concatenated (see `join_documents`).
         lengths: How many terms each document has (they sum to `len(flat)`).
         query: The query's terms; each distinct term counts once.
+        corpus: `(document count, average length)` of the whole corpus, when the given
+            documents are only those holding a query term (an index found them): the others
+            would score 0 and change no document frequency, so the scores are the same.
 
     The corpus statistics (document count, average length, document frequencies) are those
-    of the given documents.
+    of the given documents unless `corpus` is given.
     """
     count = lengths.size
     scores = np.zeros(count, dtype=np.float64)
     if count == 0 or query.size == 0:
         return scores
+    total, average = (count, float(lengths.mean())) if corpus is None else corpus
     owners = np.repeat(np.arange(count), lengths)
     terms = np.unique(query)
     matching = np.isin(flat, terms)
     flat, owners = flat[matching], owners[matching]
-    norms = K1 * (1.0 - B + B * lengths / max(float(lengths.mean()), 1.0))
+    norms = K1 * (1.0 - B + B * lengths / max(average, 1.0))
     for term in terms:
         docs, freqs = np.unique(owners[flat == term], return_counts=True)
         if docs.size == 0:
             continue
-        idf = math.log1p((count - docs.size + 0.5) / (docs.size + 0.5))
+        idf = math.log1p((total - docs.size + 0.5) / (docs.size + 0.5))
         scores[docs] += idf * freqs * (K1 + 1.0) / (freqs + norms[docs])
     return scores
 

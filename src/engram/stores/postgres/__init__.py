@@ -3,6 +3,7 @@
 ```
 PostgresConversationStore / AsyncPostgresConversationStore   sessions, messages, summaries, state
 PostgresEventLog / AsyncPostgresEventLog                     agent event streams and snapshots
+PostgresMemoryStore / AsyncPostgresMemoryStore               long-term memories (pgvector)
 PostgresCheckpointer / AsyncPostgresCheckpointer             agent checkpoints (and LangGraph's)
 ```
 
@@ -13,19 +14,26 @@ idempotent.
 """
 
 from engram.stores.postgres._internal import AsyncConn, Conn
-from engram.stores.postgres.aio import AsyncPostgresConversationStore, AsyncPostgresEventLog
+from engram.stores.postgres.aio import (
+    AsyncPostgresConversationStore,
+    AsyncPostgresEventLog,
+    AsyncPostgresMemoryStore,
+)
 from engram.stores.postgres.checkpoints import PostgresCheckpointer
 from engram.stores.postgres.checkpoints_aio import AsyncPostgresCheckpointer
 from engram.stores.postgres.conversation import PostgresConversationStore
 from engram.stores.postgres.events import PostgresEventLog
+from engram.stores.postgres.memories import PostgresMemoryStore
 
 __all__ = [
     "AsyncConn",
     "AsyncPostgresCheckpointer",
     "AsyncPostgresConversationStore",
     "AsyncPostgresEventLog",
+    "AsyncPostgresMemoryStore",
     "Conn",
     "PostgresCheckpointer",
     "PostgresConversationStore",
     "PostgresEventLog",
+    "PostgresMemoryStore",
 ]

@@ -1,7 +1,8 @@
 """The async PostgreSQL stores: psycopg `AsyncConnection` / `AsyncConnectionPool`.
 
 Real async I/O (no worker threads), over the very statement generators of the sync classes
-(`conversation_work`, `event_work`), so both APIs run the same SQL under the same rules.
+(`conversation_work`, `event_work`, `memory_work`), so both APIs run the same SQL under the
+same rules.
 
 An async store belongs to the event loop it was created on. Its sync methods (`batch`,
 `create_session`, ...) work from other threads while that loop runs (they hand the batch to
@@ -18,9 +19,11 @@ from typing import Any
 from engram.stores import _event_rules as event_rules
 from engram.stores import conversation as conversation_contract
 from engram.stores import events as event_contract
+from engram.stores import memories as memory_contract
 from engram.stores.conversation import BaseConversationStore
 from engram.stores.events import BaseEventLog
-from engram.stores.postgres import base
+from engram.stores.memories import BaseMemoryStore
+from engram.stores.postgres import base, memories_base
 from engram.stores.postgres._internal import (
     AsyncConn,
     AsyncTarget,
@@ -30,8 +33,15 @@ from engram.stores.postgres._internal import (
 )
 from engram.stores.postgres.conversation import conversation_work
 from engram.stores.postgres.events import event_work
+from engram.stores.postgres.memories import (
+    DEFAULT_INDEX_MIN_VECTORS,
+    SearchSettings,
+    VectorIndexReport,
+    index_work,
+    memory_work,
+)
 
-__all__ = ["AsyncPostgresConversationStore", "AsyncPostgresEventLog"]
+__all__ = ["AsyncPostgresConversationStore", "AsyncPostgresEventLog", "AsyncPostgresMemoryStore"]
 
 
 class AsyncPostgresConversationStore(BaseConversationStore):
@@ -119,3 +129,63 @@ class AsyncPostgresEventLog(BaseEventLog):
     def batch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the log's event loop."""
         return call_on_loop(self.loop, self.abatch(ops), type(self).__name__)
+
+
+class AsyncPostgresMemoryStore(BaseMemoryStore):
+    """Long-term memories in PostgreSQL with pgvector, with async I/O (see
+    `PostgresMemoryStore` for the schema and how vector searches use HNSW indexes).
+
+    The constructor does no I/O: `await store.amigrate()` once (or run `engram db migrate`);
+    `from_conn_string` does it for you. It never closes an injected connection or pool.
+
+    Args:
+        conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
+        index_min_vectors: The partition size from which `aindex_vectors` builds an index.
+        search: How searches use the indexes (`SearchSettings`).
+    """
+
+    def __init__(
+        self,
+        conn: AsyncConn,
+        *,
+        index_min_vectors: int = DEFAULT_INDEX_MIN_VECTORS,
+        search: SearchSettings | None = None,
+    ) -> None:
+        self.conn = conn
+        self.index_min_vectors = index_min_vectors
+        self.search_settings = search or SearchSettings()
+        self._target = AsyncTarget(conn)
+        self.loop = running_loop()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls, conninfo: str, **options: Any
+    ) -> AsyncIterator[AsyncPostgresMemoryStore]:
+        """Open a migrated store on its own connection, closed when the block exits."""
+        async with aconnect(conninfo) as conn:
+            store = cls(conn, **options)
+            await store.amigrate()
+            yield store
+
+    async def amigrate(self) -> int:
+        """Create or upgrade the memory tables (idempotent); return the schema version."""
+        work = base.migrate(memories_base.COMPONENT, memories_base.MIGRATIONS)
+        return await self._target.run(work)
+
+    async def abatch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
+        """Run `ops` in order in one transaction; return their results in order."""
+        if not ops:
+            return []
+        return await self._target.run(memory_work(ops, self.search_settings))
+
+    def batch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
+        """Sync `abatch`, from a thread other than the store's event loop."""
+        return call_on_loop(self.loop, self.abatch(ops), type(self).__name__)
+
+    async def aindex_vectors(
+        self, *, min_vectors: int | None = None, maintenance_work_mem: str = "512MB"
+    ) -> VectorIndexReport:
+        """Async `PostgresMemoryStore.index_vectors`."""
+        threshold = self.index_min_vectors if min_vectors is None else min_vectors
+        return await self._target.run_autocommit(index_work(threshold, maintenance_work_mem))
