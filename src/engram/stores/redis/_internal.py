@@ -14,14 +14,19 @@ So a batch is all-or-nothing and isolated: its writes apply together, and only i
 read changed meanwhile. Writers of different sessions or streams watch different keys and
 never retry because of each other. The same generator runs on the sync driver (`run`) and on
 the async one (`arun`), so both APIs share every rule.
+
+A batch that Redis can run whole as one server-side Lua script (atomic by itself) yields that
+script as its only read, unwatched, and queues no writes: one round trip, never retried. The
+script goes by `EVALSHA`; the driver loads it (`SCRIPT LOAD`) when Redis answers NOSCRIPT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
@@ -44,6 +49,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Read",
+    "Script",
     "Tx",
     "Work",
     "aconnect",
@@ -73,6 +79,20 @@ class Read(NamedTuple):
     """The Redis command and its arguments."""
     watch: tuple[str, ...] = ()
     """The keys the command reads (watched first, so a change to them aborts the batch)."""
+    script: str | None = None
+    """The Lua source `command` runs by `EVALSHA`: loaded if Redis does not have it yet."""
+
+
+class Script:
+    """A Lua script, run by its SHA1 (`EVALSHA`)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def read(self, keys: Sequence[str], args: Sequence[Any]) -> Read:
+        """The read that runs the script on `keys` with `args` (unwatched: it is atomic)."""
+        return Read(("EVALSHA", self.sha, len(keys), *keys, *args), script=self.source)
 
 
 class Tx:
@@ -154,6 +174,26 @@ def _backoff(attempt: int) -> float:
     return 0.0 if attempt == 0 else random.uniform(0, min(0.05, 0.0005 * 2**attempt))
 
 
+def _execute(pipe: Any, read: Read) -> Any:
+    try:
+        return pipe.immediate_execute_command(*read.command)
+    except redis.exceptions.NoScriptError:
+        if read.script is None:
+            raise
+        pipe.immediate_execute_command("SCRIPT LOAD", read.script)
+        return pipe.immediate_execute_command(*read.command)
+
+
+async def _aexecute(pipe: Any, read: Read) -> Any:
+    try:
+        return await pipe.immediate_execute_command(*read.command)
+    except redis.exceptions.NoScriptError:
+        if read.script is None:
+            raise
+        await pipe.immediate_execute_command("SCRIPT LOAD", read.script)
+        return await pipe.immediate_execute_command(*read.command)
+
+
 def run(client: Client, make: Callable[[Tx], Work[T]]) -> T:
     """Run a batch as one optimistic transaction (see the module docstring)."""
     # redis-py's pipeline methods are untyped: handle the pipeline as Any.
@@ -170,7 +210,7 @@ def run(client: Client, make: Callable[[Tx], Work[T]]) -> T:
                     read = work.send(reply)
                     if read.watch:
                         pipe.watch(*read.watch)
-                    reply = pipe.immediate_execute_command(*read.command)
+                    reply = _execute(pipe, read)
             except StopIteration as stop:
                 result: T = stop.value
             try:
@@ -201,7 +241,7 @@ async def arun(client: AsyncClient, make: Callable[[Tx], Work[T]]) -> T:
                         read = work.send(reply)
                         if read.watch:
                             await pipe.watch(*read.watch)
-                        reply = await pipe.immediate_execute_command(*read.command)
+                        reply = await _aexecute(pipe, read)
                 except StopIteration as stop:
                     result: T = stop.value
                 try:

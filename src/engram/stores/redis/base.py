@@ -7,12 +7,19 @@ Conversations, per session (`s:{tenant}:{session}`):
 
 | key        | type   | holds                                                            |
 |------------|--------|------------------------------------------------------------------|
-| (base)     | string | the session as JSON, with `last_seq`                             |
+| (base)     | string | the session record (JSON; below)                                 |
 | `:m`       | hash   | seq -> message JSON; seqs run 1..last_seq without gaps           |
 | `:r:{role}`| zset   | the seqs of one role (score = seq), for role filters             |
 | `:c`       | set    | ids of the tool calls its assistant messages requested           |
 | `:u`       | string | the running summary as JSON                                      |
 | `:i`       | set    | its message ids (bookkeeping: no TTL, see below)                 |
+
+A session record is `{"last_seq":N,"message_count":N,"token_count":N,"updated_us":N,
+"expires_us":N|null,"ttl_us":N|null,"session":{...}}`: what an append or a use changes (times in
+microseconds since the epoch) comes first, in a fixed form, so the session script
+(`_session_script`) reads and rewrites it without re-encoding the session's other fields.
+Records from before this form (every field in `session`) still decode; the script leaves them
+to the optimistic path, which rewrites them in this form.
 
 Per tenant: `mid:{tenant}:{message id}` (string: the session holding that message id; makes
 ids unique in the tenant), `sessions:{tenant}` (zset: session ids by `updated_at` in
@@ -63,6 +70,7 @@ __all__ = [
     "encode_snapshot",
     "encode_stream",
     "encode_summary",
+    "message_body",
     "micros",
     "snapshot_version",
     "text",
@@ -209,31 +217,67 @@ def ttl_millis(session: Session, now: datetime, grace: float) -> int | None:
     return max(1000, int((remaining + grace) * 1000))
 
 
+_IN_HEAD = ("message_count", "token_count", "updated_at", "expires_at")
+"""Session fields kept at the head of the record rather than in its `session` object."""
+
+
 def encode_record(session: Session, last_seq: int) -> str:
-    """A session record: the session and the highest seq ever assigned in it."""
-    return dumps({"session": _session_dict(session), "last_seq": last_seq})
+    """A session record: the session and the highest seq ever assigned in it (see above)."""
+    data = _session_dict(session)
+    for name in _IN_HEAD:
+        del data[name]
+    ttl = session.ttl_seconds
+    head = {
+        "last_seq": last_seq,
+        "message_count": session.message_count,
+        "token_count": session.token_count,
+        "updated_us": micros(session.updated_at),
+        "expires_us": None if session.expires_at is None else micros(session.expires_at),
+        "ttl_us": None if ttl is None else timedelta(seconds=ttl) // timedelta(microseconds=1),
+    }
+    return f'{dumps(head)[:-1]},"session":{dumps(data)}}}'
 
 
 def _session_dict(session: Session) -> dict[str, Any]:
     data = session.to_dict()
     data["created_at"] = _utc(session.created_at).isoformat()
-    data["updated_at"] = _utc(session.updated_at).isoformat()
-    if session.expires_at is not None:
-        data["expires_at"] = _utc(session.expires_at).isoformat()
     return data
 
 
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
 def decode_record(raw: bytes | str) -> tuple[Session, int]:
-    """Inverse of `encode_record`."""
+    """Inverse of `encode_record` (also reads records of the older form)."""
     data = json.loads(raw)
-    return Session.from_dict(data["session"]), int(data["last_seq"])
+    fields = data["session"]
+    if "updated_us" in data:
+        expires = data["expires_us"]
+        fields.update(
+            message_count=data["message_count"],
+            token_count=data["token_count"],
+            updated_at=_from_micros(data["updated_us"]),
+            expires_at=None if expires is None else _from_micros(expires),
+        )
+    return Session.from_dict(fields), int(data["last_seq"])
+
+
+def message_body(message: Message, session_id: str | None) -> str:
+    """A message's JSON as stored in `session_id`, but for its seq (see `encode_message`)."""
+    data = message.to_dict()
+    del data["seq"]
+    data["session_id"] = session_id
+    data["created_at"] = _utc(message.created_at).isoformat()
+    return dumps(data)
 
 
 def encode_message(message: Message) -> str:
-    """A stored message as JSON (every field; its time in UTC)."""
-    data = message.to_dict()
-    data["created_at"] = _utc(message.created_at).isoformat()
-    return dumps(data)
+    """A stored message as JSON (every field; its time in UTC), its seq first.
+
+    The session script builds the same text from `message_body` and the seq it assigns.
+    """
+    return f'{{"seq":{dumps(message.seq)},{message_body(message, message.session_id)[1:]}'
 
 
 def decode_message(raw: bytes | str) -> Message:

@@ -2,7 +2,9 @@
 
 Sessions, messages, running summaries and session state, for hot, short-lived conversations.
 Each batch is one optimistic transaction (`_internal`): all-or-nothing, isolated, retried when
-a concurrent writer changed what it read. Appends to one session from many processes
+a concurrent writer changed what it read. A batch of one `AppendMessages` or `GetSession`
+(the hot path: `session.add(...)`, opening a session) is instead one Lua script, one round
+trip (`_session_script`), with the same rules. Appends to one session from many processes
 therefore never share a seq, and each writer's messages keep its order; merges of session
 state (RFC 7396, in Python: `engram.stores._merge`) are never lost.
 
@@ -48,6 +50,7 @@ from engram.stores.conversation import (
 )
 from engram.stores.redis import base
 from engram.stores.redis._internal import Client, Read, Tx, Work, client_from, connect, run
+from engram.stores.redis._session_script import LEGACY, append_alone, check_roles, get_alone
 from engram.stores.redis._sessions import SessionBatch, SessionView
 from engram.types import Message, Session, Summary
 
@@ -111,6 +114,11 @@ class RedisConversationStore(BaseConversationStore):
 
 def conversation_work(ops: Sequence[Op], batch: SessionBatch) -> Work[list[Any]]:
     """The reads and writes of a batch: each op's, in order; returns the results in order."""
+    alone = _ALONE.get(type(ops[0])) if len(ops) == 1 else None
+    if alone is not None:
+        result = yield from alone(batch, ops[0])
+        if result is not LEGACY:
+            return [result]
     results: list[Any] = []
     for op in ops:
         handler = _HANDLERS.get(type(op))
@@ -196,9 +204,7 @@ def _delete_session(batch: SessionBatch, op: DeleteSession) -> Work[bool]:
 
 def _append_messages(batch: SessionBatch, op: AppendMessages) -> Work[list[Message]]:
     rules.check_append(op)
-    roles = {message.role for message in op.messages} - set(base.INDEXED_ROLES)
-    if roles:
-        raise InvalidInputError(f"unknown message role(s): {', '.join(sorted(roles))}")
+    check_roles(op.messages)
     view = yield from batch.live(op.tenant, op.session_id, op.now)
     if view is None or view.session is None:
         raise _not_found(op.tenant, op.session_id)
@@ -347,3 +353,9 @@ _HANDLERS: dict[type, Callable[[SessionBatch, Any], Work[Any]]] = {
     PurgeExpired: _purge_expired,
 }
 """One generator per op type; each reads through the batch and queues its writes on it."""
+
+_ALONE: dict[type, Callable[[SessionBatch, Any], Work[Any]]] = {
+    AppendMessages: append_alone,
+    GetSession: get_alone,
+}
+"""The ops a batch of one runs as one Lua script (`_session_script`)."""
