@@ -11,11 +11,11 @@ import pytest
 
 from engram._exceptions import BackendError, MigrationRequired
 from engram._ids import new_id
+from engram.state import headers
 from engram.state.values import encode_value
+from engram.stores._cache import BoundedCache
 from engram.stores.checkpoints import CopyThread, PutCheckpoint
 from engram.stores.sqlite import SqliteConnection
-from engram.stores.sqlite import checkpoints_base as sql
-from engram.stores.sqlite._checkpoint_load import BoundedCache
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.types._checkpoint import ChannelWrite, CheckpointInfo, RetentionPolicy
 
@@ -187,7 +187,8 @@ def test_small_scalars_stay_in_the_header(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     checkpointer = open_file(path)
     for step in range(10):
-        checkpointer.put(T, "t", {"step": step, "flag": None, "big": "b" * (sql.INLINE_MAX + 1)})
+        big = "b" * (headers.INLINE_MAX + 1)
+        checkpointer.put(T, "t", {"step": step, "flag": None, "big": big})
     assert rows(path, "checkpoint_values") == 1  # only `big`, once
     assert values(open_file(path), "t")["step"] == 9
 
@@ -203,18 +204,19 @@ def test_migrations_are_idempotent_and_refuse_newer_schemas(tmp_path: Path) -> N
 
 
 def test_headers_of_files_written_before_zstd_are_still_read() -> None:
-    zdict = sql.plain_header({"a": "1", "b": "1"}, None, {"a": ("json", b"1")})
-    plain = sql.plain_header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
+    zdict = headers.plain_header({"a": "1", "b": "1"}, None, {"a": ("json", b"1")})
+    plain = headers.plain_header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
     deflate = zlib.compressobj(1, zlib.DEFLATED, -10, 2, zlib.Z_FIXED, zdict)
     old = b"\x01" + deflate.compress(plain) + deflate.flush()
-    new = sql.pack_header(plain, sql.header_packer(zdict))
+    new = headers.pack_header(plain, headers.header_packer(zdict))
     assert new[:1] == b"\x02"
-    expected = sql.Header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
-    assert sql.unpack_header(old, zdict) == sql.unpack_header(new, zdict) == expected
+    expected = headers.Header({"a": "2", "b": "1"}, ("msgpack", b"extra"), {"a": ("json", b"2")})
+    assert headers.unpack_header(old, zdict) == headers.unpack_header(new, zdict) == expected
 
 
 def test_a_corrupt_header_is_a_backend_error() -> None:
-    zdict = sql.plain_header({"a": "1"}, None, {})
-    stored = sql.pack_header(sql.plain_header({"a": "2"}, None, {}), sql.header_packer(zdict))
+    zdict = headers.plain_header({"a": "1"}, None, {})
+    plain = headers.plain_header({"a": "2"}, None, {})
+    stored = headers.pack_header(plain, headers.header_packer(zdict))
     with pytest.raises(BackendError, match="corrupt checkpoint header"):
-        sql.unpack_header(stored[:-3], zdict)
+        headers.unpack_header(stored[:-3], zdict)

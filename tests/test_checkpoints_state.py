@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from engram._exceptions import InvalidInputError
 from engram.serde import CompressedSerializer, EncryptedSerializer, JsonSerializer
+from engram.state import headers
 from engram.state.checkpoints import (
     dumps_json,
     id_from_bytes,
@@ -42,7 +43,6 @@ from engram.state.values import (
     resolve_hashes,
     unpack_hashes,
 )
-from engram.stores.sqlite import checkpoints_base as sql
 from engram.types._checkpoint import EncodedList, RetentionPolicy
 
 JSON_VALUES = st.recursive(
@@ -280,12 +280,12 @@ def test_wrappers_tag_themselves_and_never_guess() -> None:
     st.dictionaries(st.text(min_size=1), st.tuples(st.text(max_size=9), st.binary(max_size=64))),
 )
 def test_header_round_trip(versions: Any, extra: Any, inline: Any) -> None:
-    plain = sql.plain_header(versions, extra, inline)
+    plain = headers.plain_header(versions, extra, inline)
     for stored, zdict in (
         (b"\x00" + plain, None),
-        (sql.pack_header(plain, sql.header_packer(plain)), plain),
+        (headers.pack_header(plain, headers.header_packer(plain)), plain),
     ):
-        header = sql.unpack_header(stored, zdict)
+        header = headers.unpack_header(stored, zdict)
         assert header == (versions, extra, inline)
         assert [type(v) for v in header[0].values()] == [type(v) for v in versions.values()]
 
@@ -293,17 +293,17 @@ def test_header_round_trip(versions: Any, extra: Any, inline: Any) -> None:
 def test_headers_of_every_version_text_format_read() -> None:
     """String versions (LangGraph's) are joined as they are; other maps name each type; maps
     whose names or values hold a separator are JSON. All three read back, typed."""
-    assert sql._versions_text({"a": "1", "b": "x"}) == "\x1ca\x1f1\x1eb\x1fx"
-    assert sql._versions_text({"a": 1, "b": "x"}) == "\x1da\x1fi1\x1eb\x1fsx"
-    assert sql._versions_text({"a\x1e": "1"}) == '{"a\\u001e":"1"}'
+    assert headers._versions_text({"a": "1", "b": "x"}) == "\x1ca\x1f1\x1eb\x1fx"
+    assert headers._versions_text({"a": 1, "b": "x"}) == "\x1da\x1fi1\x1eb\x1fsx"
+    assert headers._versions_text({"a\x1e": "1"}) == '{"a\\u001e":"1"}'
     legacy = "\x1dmessages\x1fs0000000002.ab\x1estep\x1fi3\x1ef\x1ff0.5"
-    assert sql._parse_versions(legacy) == {"messages": "0000000002.ab", "step": 3, "f": 0.5}
-    assert sql._parse_versions("\x1c") == {} and sql._parse_versions("\x1c\x1f") == {"": ""}
+    assert headers._parse_versions(legacy) == {"messages": "0000000002.ab", "step": 3, "f": 0.5}
+    assert headers._parse_versions("\x1c") == {} and headers._parse_versions("\x1c\x1f") == {"": ""}
 
 
 @given(JSON_VALUES.filter(lambda value: isinstance(value, dict)))
 def test_metadata_json_is_dumps_json(metadata: Any) -> None:
-    assert sql.metadata_json(metadata) == dumps_json(metadata)
+    assert headers.metadata_json(metadata) == dumps_json(metadata)
 
 
 def test_metadata_that_is_not_json_is_rejected() -> None:
@@ -311,4 +311,4 @@ def test_metadata_that_is_not_json_is_rejected() -> None:
     cycle["self"] = cycle
     for bad in ({"x": float("nan")}, {"x": object()}, {"x": "\ud800"}, cycle):
         with pytest.raises(InvalidInputError):
-            sql.metadata_json(bad)
+            headers.metadata_json(bad)

@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from engram.state.checkpoints import to_ms
+from engram.state.headers import unpack_header
 from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
@@ -24,7 +25,6 @@ from engram.stores import checkpoints as ops
 from engram.stores.postgres import _checkpoint_read as read
 from engram.stores.postgres import checkpoints_base as sql
 from engram.stores.postgres.base import Statement, Work
-from engram.stores.sqlite.checkpoints_base import unpack_header
 from engram.types._checkpoint import ChannelVersion, PruneReport, RetentionPolicy
 
 __all__ = ["delete_runs", "delete_thread", "prune"]

@@ -16,12 +16,12 @@ from typing import Any
 
 from engram._exceptions import BackendError
 from engram.state.checkpoints import is_checkpoint_id, metadata_matches, split_filter
+from engram.state.headers import Header, unpack_header
 from engram.state.retention import ValueKey
 from engram.state.values import SCALAR, ListState, ValueRow, assemble, resolve_hashes
 from engram.stores import checkpoints as ops
 from engram.stores.postgres import checkpoints_base as sql
 from engram.stores.postgres.base import Statement, Work
-from engram.stores.sqlite.checkpoints_base import Header, unpack_header
 from engram.types._checkpoint import (
     ChannelVersion,
     CheckpointInfo,

@@ -20,14 +20,7 @@ from typing import Any, NamedTuple
 
 from engram._exceptions import BackendError, ConflictError, NotFoundError
 from engram.state.checkpoints import from_ms, next_checkpoint_id, to_ms
-from engram.state.retention import needed_values, referenced_values
-from engram.state.values import ListState, ValueRow, blob_hashes, plan_value_row
-from engram.stores import checkpoints as ops
-from engram.stores.postgres import _checkpoint_read as read
-from engram.stores.postgres import checkpoints_base as sql
-from engram.stores.postgres.base import Statement, Work
-from engram.stores.sqlite._checkpoint_load import BoundedCache
-from engram.stores.sqlite.checkpoints_base import (
+from engram.state.headers import (
     INLINE_MAX,
     Header,
     header_packer,
@@ -36,6 +29,13 @@ from engram.stores.sqlite.checkpoints_base import (
     plain_header,
     unpack_header,
 )
+from engram.state.retention import needed_values, referenced_values
+from engram.state.values import ListState, ValueRow, blob_hashes, plan_value_row
+from engram.stores import checkpoints as ops
+from engram.stores._cache import BoundedCache
+from engram.stores.postgres import _checkpoint_read as read
+from engram.stores.postgres import checkpoints_base as sql
+from engram.stores.postgres.base import Statement, Work
 from engram.types._checkpoint import (
     ChannelVersion,
     ChannelWrite,

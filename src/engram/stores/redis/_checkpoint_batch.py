@@ -15,10 +15,10 @@ from typing import Any
 
 from engram.state.checkpoints import to_ms
 from engram.state.values import DELTA, LIST, ListState, ValueRow, resolve_hashes
+from engram.stores._cache import BoundedCache
 from engram.stores.redis import _checkpoint_codec as codec
 from engram.stores.redis import base
 from engram.stores.redis._internal import Read, Tx, Work
-from engram.stores.sqlite._checkpoint_load import BoundedCache
 from engram.types._conversation import utcnow
 
 __all__ = ["READ", "WRITE", "CheckpointBatch", "ListCache", "ThreadView"]

@@ -29,6 +29,7 @@ from engram._exceptions import ConfigError, InvalidInputError
 from engram._validation import check_identifier
 from engram.serde import SerializerProtocol
 from engram.stores import checkpoints as ops
+from engram.stores._cache import BoundedCache
 from engram.stores.redis import _checkpoint_codec as codec
 from engram.stores.redis import _checkpoint_load as load
 from engram.stores.redis import _checkpoint_prune as prune
@@ -36,7 +37,6 @@ from engram.stores.redis import _checkpoint_write as write
 from engram.stores.redis._checkpoint_batch import CheckpointBatch, ListCache
 from engram.stores.redis._checkpoint_write import SetThreadTtl
 from engram.stores.redis._internal import Client, Tx, Work, client_from, connect, run
-from engram.stores.sqlite._checkpoint_load import BoundedCache
 from engram.types._checkpoint import RetentionPolicy
 
 __all__ = [

@@ -8,12 +8,13 @@ chain, at most `snapshot_every` rows), one for the list items, one for the pendi
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes, is_checkpoint_id, sort_writes
+from engram.state.headers import Header, unpack_header
 from engram.state.values import SCALAR, ListState, ValueRow, assemble, resolve_hashes
+from engram.stores._cache import BoundedCache
 from engram.stores.sqlite import checkpoints_base as sql
 from engram.types._checkpoint import (
     ChannelVersion,
@@ -25,7 +26,6 @@ from engram.types._checkpoint import (
 )
 
 __all__ = [
-    "BoundedCache",
     "ListCache",
     "info_of",
     "load_checkpoints",
@@ -34,28 +34,6 @@ __all__ = [
 ]
 
 _Group = tuple[int, str]  # (thread key, namespace)
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class BoundedCache(OrderedDict[K, V]):
-    """A bounded mapping; when full, the oldest entry goes (first in, first out).
-
-    Reads (`get`, inherited) don't reorder entries: a hit is one C-level lookup, which
-    matters on the put path.
-    """
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: K, value: V) -> None:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
-
-    def discard(self, key: K) -> None:
-        self.pop(key, None)
 
 
 ListCache = BoundedCache[tuple[int, str, str, str], ListState]
@@ -109,7 +87,7 @@ def select_checkpoint(
 
 def info_of(row: sqlite3.Row) -> CheckpointInfo:
     """The header of a `CHECKPOINT_COLUMNS` row."""
-    return sql.info_from_row(row, sql.unpack_header(row["header"], row["zdict"]).versions)
+    return sql.info_from_row(row, unpack_header(row["header"], row["zdict"]).versions)
 
 
 def load_checkpoints(
@@ -120,9 +98,9 @@ def load_checkpoints(
     writes: bool,
 ) -> list[StoredCheckpoint]:
     """`StoredCheckpoint`s of `CHECKPOINT_COLUMNS` rows, with values/writes if asked."""
-    headers = [sql.unpack_header(row["header"], row["zdict"]) for row in rows]
+    headers = [unpack_header(row["header"], row["zdict"]) for row in rows]
     infos = [sql.info_from_row(row, h.versions) for row, h in zip(rows, headers, strict=True)]
-    groups: dict[_Group, list[tuple[CheckpointInfo, sql.Header]]] = {}
+    groups: dict[_Group, list[tuple[CheckpointInfo, Header]]] = {}
     for row, info, header in zip(rows, infos, headers, strict=True):
         groups.setdefault((row["thread_key"], info.namespace), []).append((info, header))
     loaded: dict[str, Mapping[str, StoredValue]] = {}
@@ -147,7 +125,7 @@ def _group_values(
     db: sqlite3.Connection,
     cache: ListCache,
     group: _Group,
-    members: Sequence[tuple[CheckpointInfo, sql.Header]],
+    members: Sequence[tuple[CheckpointInfo, Header]],
 ) -> dict[str, dict[str, StoredValue]]:
     """The values of several checkpoints of one thread namespace: inline ones from their
     headers, the others from value rows (and list items), read together."""

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes
+from engram.state.headers import unpack_header
 from engram.state.retention import (
     HistoryEntry,
     ValueKey,
@@ -40,7 +41,7 @@ class Stored(NamedTuple):
 def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:
     rows = db.execute(sql.THREAD_HISTORY, (key,)).fetchall()
     return [
-        Stored(r[0], id_from_bytes(r[1]), r[2], r[3], sql.unpack_header(r[4], zdict).versions, r[5])
+        Stored(r[0], id_from_bytes(r[1]), r[2], r[3], unpack_header(r[4], zdict).versions, r[5])
         for r in rows
     ]
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engram._exceptions import BackendError, ConflictError, NotFoundError
+from engram.state import headers
 from engram.state.checkpoints import (
     from_ms,
     id_from_bytes,
@@ -27,6 +28,7 @@ from engram.state.checkpoints import (
 from engram.state.retention import needed_values, referenced_values
 from engram.state.values import DELTA, SCALAR, ListState, ValueRow, blob_hashes, plan_value_row
 from engram.stores import checkpoints as ops
+from engram.stores._cache import BoundedCache
 from engram.stores.sqlite import _checkpoint_load as load
 from engram.stores.sqlite import _checkpoint_prune as prune
 from engram.stores.sqlite import checkpoints_base as sql
@@ -59,10 +61,10 @@ class CheckpointWriter:
         self.conn = conn
         self.lists = lists
         self.snapshot_every = snapshot_every
-        self.threads: load.BoundedCache[tuple[str, str], Thread] = load.BoundedCache(cache_size)
-        self.heads: load.BoundedCache[tuple[int, str], tuple[str, int, sql.Header]]
-        self.heads = load.BoundedCache(cache_size)
-        self.packers: load.BoundedCache[int, Any] = load.BoundedCache(cache_size)
+        self.threads: BoundedCache[tuple[str, str], Thread] = BoundedCache(cache_size)
+        self.heads: BoundedCache[tuple[int, str], tuple[str, int, headers.Header]]
+        self.heads = BoundedCache(cache_size)
+        self.packers: BoundedCache[int, Any] = BoundedCache(cache_size)
 
     def thread(
         self, db: sqlite3.Connection, tenant: str, thread_id: str, *, fresh: bool = False
@@ -144,7 +146,7 @@ class CheckpointWriter:
     ) -> CheckpointInfo | None:
         """Insert the checkpoint row (None if its thread is gone) and remember it as a head."""
         key, namespace = thread[0], op.namespace
-        header = self._pack(db, thread, sql.plain_header(op.versions, op.extra, inline))
+        header = self._pack(db, thread, headers.plain_header(op.versions, op.extra, inline))
         metadata = op.metadata or {}
         if op.created_at is None:
             created_ms = time.time_ns() // 1_000_000
@@ -152,10 +154,11 @@ class CheckpointWriter:
         else:
             created_at, created_ms = op.created_at, to_ms(op.created_at)
         row = (key, namespace, checkpoint_id, parent_id, seq, created_ms)
-        if not self._insert(db, *row, sql.metadata_json(metadata), header):
+        if not self._insert(db, *row, headers.metadata_json(metadata), header):
             return None
         versions = dict(op.versions)
-        self.heads.put((key, namespace), (checkpoint_id, seq, sql.Header(versions, None, inline)))
+        head = (checkpoint_id, seq, headers.Header(versions, None, inline))
+        self.heads.put((key, namespace), head)
         return CheckpointInfo(
             op.tenant, op.thread_id, namespace, checkpoint_id, parent_id, seq, created_at,
             metadata, versions,
@@ -168,7 +171,7 @@ class CheckpointWriter:
         namespace: str,
         parent_id: str | None,
         zdict: bytes | None,
-    ) -> tuple[int, sql.Header | None]:
+    ) -> tuple[int, headers.Header | None]:
         """The parent's `seq` (0 if none) and header (versions, inline values): cached or read."""
         if parent_id is None:
             return 0, None
@@ -177,19 +180,19 @@ class CheckpointWriter:
             return cached[1], cached[2]
         params = (key, namespace, id_to_bytes(parent_id))
         found = db.execute(sql.PARENT, params).fetchone()
-        return (found[0], sql.unpack_header(found[1], zdict)) if found else (0, None)
+        return (found[0], headers.unpack_header(found[1], zdict)) if found else (0, None)
 
     def _pack(self, db: sqlite3.Connection, thread: Thread, plain: bytes) -> bytes:
         """A header as stored, deflated against the thread's dictionary (set by its first)."""
         key, zdict = thread
         if zdict is None:
             db.execute(sql.SET_ZDICT, (plain, key))
-            return sql.pack_header(plain, sql.header_packer(plain))
+            return headers.pack_header(plain, headers.header_packer(plain))
         packer = self.packers.get(key)
         if packer is None:
-            packer = sql.header_packer(zdict)
+            packer = headers.header_packer(zdict)
             self.packers.put(key, packer)
-        return sql.pack_header(plain, packer)
+        return headers.pack_header(plain, packer)
 
     def _head(self, db: sqlite3.Connection, key: int, namespace: str) -> tuple[str, int] | None:
         """The id and `seq` of the newest checkpoint of a thread namespace."""
@@ -333,7 +336,7 @@ class CheckpointWriter:
     ) -> CheckpointInfo:
         """Insert `info` as a new checkpoint whose header is `source`'s (same dictionary)."""
         row = (key, info.namespace, info.id, info.parent_id, info.seq, to_ms(info.created_at))
-        self._insert(db, *row, sql.metadata_json(info.metadata), source["header"])
+        self._insert(db, *row, headers.metadata_json(info.metadata), source["header"])
         return info
 
     def _copy_values(
@@ -362,21 +365,21 @@ class CheckpointWriter:
         for row in rows:
             header = row["header"]
             if zdict != source_zdict:  # re-pack for the target's dictionary
-                plain = sql.plain_header(*sql.unpack_header(header, source_zdict))
-                header = sql.pack_header(plain, sql.header_packer(zdict))
+                plain = headers.plain_header(*headers.unpack_header(header, source_zdict))
+                header = headers.pack_header(plain, headers.header_packer(zdict))
             copies.append((target, *tuple(row)[:6], header))
         db.executemany(sql.INSERT_COPY, copies)
         return len(rows)
 
 
 def _split(
-    op: ops.PutCheckpoint, parent: sql.Header | None
+    op: ops.PutCheckpoint, parent: headers.Header | None
 ) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
     """The values kept inline in the header (small new scalars, and the parent's small values
     this checkpoint still holds), and the writes that need value rows."""
     inline: dict[str, EncodedValue] = {}
     stored: list[ChannelWrite] = []
-    limit = sql.INLINE_MAX
+    limit = headers.INLINE_MAX
     for write in op.writes:
         channel, _, value = write
         if isinstance(value, tuple) and len(value[1]) <= limit:

@@ -21,6 +21,7 @@ from engram._exceptions import InvalidInputError
 from engram.serde import SerializerProtocol
 from engram.state.checkpoints import id_to_bytes, metadata_matches, split_filter, to_ms
 from engram.stores import checkpoints as ops
+from engram.stores._cache import BoundedCache
 from engram.stores.sqlite import _checkpoint_load as load
 from engram.stores.sqlite import _checkpoint_prune as prune
 from engram.stores.sqlite import checkpoints_base as sql
@@ -69,7 +70,7 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
             self.serde = serde
         self.conn = conn
         self.default_retention = default_retention
-        self._lists: load.ListCache = load.BoundedCache(cache_size)
+        self._lists: load.ListCache = BoundedCache(cache_size)
         self._writer = CheckpointWriter(conn, self._lists, snapshot_every, cache_size)
         self._handlers: dict[type, _Handler] = {
             ops.PutCheckpoint: self._writer.put,

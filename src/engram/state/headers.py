@@ -1,0 +1,252 @@
+"""The checkpoint header codec shared by the SQLite and PostgreSQL checkpointers (pure).
+
+A header holds what a checkpoint row needs besides its ids: the version of every channel,
+the writer's opaque `extra` (LangGraph's checkpoint header) and the small scalar values kept
+inline (up to `INLINE_MAX` bytes each). Stored compressed with zstd against the thread's
+dictionary (its first header: consecutive headers of a thread differ in a few versions, so a
+~500-byte LangGraph header takes ~170 bytes). Headers written before zstd were deflated; they
+are still read.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import struct
+import threading
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import zstandard
+
+from engram._exceptions import BackendError
+from engram.state.checkpoints import dumps_json
+from engram.types._checkpoint import ChannelVersion, EncodedValue
+
+__all__ = [
+    "INLINE_MAX",
+    "Header",
+    "HeaderPacker",
+    "header_packer",
+    "metadata_json",
+    "pack_header",
+    "plain_header",
+    "unpack_header",
+]
+
+_NO_EXTRA = 0xFFFF
+_ZSTD = b"\x02"  # the format byte of a header compressed with zstd (b"\x00": stored as is)
+_ZSTD_LEVEL = -5  # zstd's fast levels: 3x faster than deflate here, 15% larger headers
+_DEFLATE = b"\x01"  # headers of files written before zstd (read only)
+_WBITS = -10  # their raw deflate window
+_SIZES = struct.Struct("<IHI")
+_KINDS: dict[type, str] = {str: "s", int: "i", float: "f"}
+_PARSE: dict[str, Any] = {"s": str, "i": int, "f": float}
+_ENTRY = struct.Struct("<HHI")
+
+INLINE_MAX = 128
+"""Scalar values up to this many bytes are kept in the header of each checkpoint holding
+them (no value row, no extra lookup); larger ones and lists get value rows."""
+
+
+class Header(NamedTuple):
+    """What a checkpoint row's `header` holds.
+
+    Stored as a format byte and, deflated against the thread's `zdict`: the sizes of the
+    parts, the version map (`_versions_text`), the extra, and one length-prefixed entry per
+    inline value.
+    """
+
+    versions: dict[str, ChannelVersion]
+    """The version of each channel."""
+    extra: EncodedValue | None
+    """The writer's opaque data (LangGraph's checkpoint header)."""
+    inline: dict[str, EncodedValue]
+    """The small scalar values of the checkpoint, by channel."""
+
+
+def plain_header(
+    versions: Mapping[str, ChannelVersion],
+    extra: EncodedValue | None,
+    inline: Mapping[str, EncodedValue],
+) -> bytes:
+    """A checkpoint header, uncompressed: sizes, versions, extra, inline values."""
+    encoded = _versions_text(versions).encode()
+    tag, data = (b"", b"") if extra is None else (extra[0].encode(), extra[1])
+    entries = b"".join([_entry(channel, *value) for channel, value in inline.items()])
+    sizes = _SIZES.pack(len(encoded), _NO_EXTRA if extra is None else len(tag), len(entries))
+    return b"".join((sizes, encoded, tag, data, entries))
+
+
+@functools.lru_cache(maxsize=8192)
+def _entry(channel: str, tag: str, data: bytes) -> bytes:
+    # Cached: the small values a checkpoint carries over from its parent repeat put after put.
+    name, kind = channel.encode(), tag.encode()
+    return _ENTRY.pack(len(name), len(kind), len(data)) + name + kind + data
+
+
+def _versions_text(versions: Mapping[str, ChannelVersion]) -> str:
+    """A version map as text: `FS channel US value RS ...` when every version is a string
+    (LangGraph's), else `GS channel US kind value RS ...`, else (a name needs escaping) JSON."""
+    try:  # joined in C: one string per put and channel adds up
+        pairs: Iterable[tuple[str, str]] = versions.items()  # type: ignore[assignment]
+        text, prefix = "\x1e".join(map("\x1f".join, pairs)), "\x1c"
+    except TypeError:  # a version (or name) that is not a string
+        try:  # str() of an int, float or str is what `_PARSE` reads back
+            parts = [f"{c}\x1f{_KINDS[type(v)]}{v}" for c, v in versions.items()]
+        except KeyError:  # another type of version
+            return dumps_json(versions)
+        text, prefix = "\x1e".join(parts), "\x1d"
+    count = len(versions)
+    if text.count("\x1f") != count or text.count("\x1e") != max(count - 1, 0):
+        return dumps_json(versions)
+    return prefix + text
+
+
+_split_unit = operator.methodcaller("partition", "\x1f")
+
+
+def _parse_versions(text: str) -> dict[str, ChannelVersion]:
+    if text.startswith("\x1c"):
+        parts = text[1:].split("\x1e") if len(text) > 1 else ()
+        return {channel: version for channel, _, version in map(_split_unit, parts)}
+    if not text.startswith("\x1d"):
+        parsed: dict[str, ChannelVersion] = json.loads(text)
+        return parsed
+    versions: dict[str, ChannelVersion] = {}
+    for part in text[1:].split("\x1e") if len(text) > 1 else ():
+        channel, _, value = part.partition("\x1f")
+        versions[channel] = _PARSE[value[0]](value[1:])
+    return versions
+
+
+class HeaderPacker:
+    """Compresses a thread's headers against its dictionary (its first header).
+
+    The prepared dictionary is shared; zstd contexts are not thread-safe, so each OS thread
+    gets its own.
+    """
+
+    def __init__(self, zdict: bytes) -> None:
+        self._dictionary = zstandard.ZstdCompressionDict(
+            zdict, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        self._dictionary.precompute_compress(level=_ZSTD_LEVEL)
+        self._local = threading.local()
+
+    def pack(self, plain: bytes) -> bytes:
+        """A header as stored: the format byte and the compressed frame."""
+        compressor = getattr(self._local, "compressor", None)
+        if compressor is None:
+            compressor = self._local.compressor = zstandard.ZstdCompressor(
+                level=_ZSTD_LEVEL,
+                dict_data=self._dictionary,
+                write_checksum=False,
+                write_content_size=True,
+                write_dict_id=False,
+            )
+        packed: bytes = compressor.compress(plain)
+        return _ZSTD + packed
+
+
+class _HeaderUnpacker:
+    """Decompresses headers compressed against one dictionary (a context per OS thread)."""
+
+    def __init__(self, zdict: bytes) -> None:
+        self._dictionary = zstandard.ZstdCompressionDict(
+            zdict, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        self._local = threading.local()
+
+    def unpack(self, packed: bytes) -> bytes:
+        decompressor = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+            self._local.decompressor = decompressor
+        plain: bytes = decompressor.decompress(packed)
+        return plain
+
+
+@functools.lru_cache(maxsize=1024)
+def _unpacker(zdict: bytes) -> _HeaderUnpacker:
+    return _HeaderUnpacker(zdict)
+
+
+def header_packer(zdict: bytes) -> HeaderPacker:
+    """The packer of a thread's headers, primed with its dictionary; see `pack_header`."""
+    return HeaderPacker(zdict)
+
+
+def pack_header(plain: bytes, packer: HeaderPacker) -> bytes:
+    """A header as stored, compressed by the thread's `header_packer`."""
+    return packer.pack(plain)
+
+
+def unpack_header(stored: bytes, zdict: bytes | None) -> Header:
+    """The parts of a stored header."""
+    try:
+        form = stored[:1]
+        if form == _ZSTD:
+            plain = _unpacker(bytes(zdict or b"")).unpack(stored[1:])
+        elif form == _DEFLATE:
+            unpacker = zlib.decompressobj(_WBITS, zdict or b"")
+            plain = unpacker.decompress(stored[1:]) + unpacker.flush()
+        else:
+            plain = bytes(stored[1:])
+        size, tag_size, entries_size = _SIZES.unpack_from(plain)
+    except (zstandard.ZstdError, zlib.error, struct.error) as exc:
+        raise BackendError(f"corrupt checkpoint header: {exc}") from exc
+    at = _SIZES.size + size
+    versions = _parse_versions(plain[_SIZES.size : at].decode())
+    extra = None
+    if tag_size != _NO_EXTRA:
+        data_size = len(plain) - at - tag_size - entries_size
+        tag = plain[at : at + tag_size].decode()
+        extra = (tag, plain[at + tag_size : at + tag_size + data_size])
+        at += tag_size + data_size
+    return Header(versions, extra, _inline(plain, at))
+
+
+def _inline(plain: bytes, at: int) -> dict[str, EncodedValue]:
+    inline: dict[str, EncodedValue] = {}
+    while at < len(plain):
+        name_size, tag_size, data_size = _ENTRY.unpack_from(plain, at)
+        at += _ENTRY.size
+        name = plain[at : at + name_size].decode()
+        tag = plain[at + name_size : at + name_size + tag_size].decode()
+        at += name_size + tag_size
+        inline[name] = (tag, plain[at : at + data_size])
+        at += data_size
+    return inline
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_encoder() -> Any:
+    """json's C encoder with `dumps_json`'s settings, without circular-reference markers (so
+    it keeps no state between calls; a cycle ends in RecursionError); None without one."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    separators_and_flags = (":", ",", False, False, False)  # sort_keys, skipkeys, allow_nan
+    return make(None, _not_json, json.encoder.encode_basestring, None, *separators_and_flags)
+
+
+_ENCODE_JSON = _json_encoder()
+
+
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """`dumps_json(metadata)`, by json's C encoder called directly: `JSONEncoder.encode`'s
+    per-call setup costs more than encoding LangGraph's few metadata keys, once per put."""
+    if _ENCODE_JSON is None or type(metadata) is not dict:
+        return dumps_json(metadata)
+    try:
+        text = "".join(_ENCODE_JSON(metadata, 0))
+        text.encode()  # lone surrogates are not text
+    except (TypeError, ValueError, RecursionError):
+        return dumps_json(metadata)  # raises InvalidInputError, saying what is wrong
+    return text
