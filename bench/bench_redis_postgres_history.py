@@ -8,15 +8,22 @@ needs the RediSearch module, which plain Redis 7 lacks) and `PostgresChatMessage
 (langchain-postgres, psycopg 3), `add_message(...)` and `messages[-20:]`.
 
 Per backend:
-  - appends/s, one writer, single messages, each acknowledged by the server before the next
-    (PostgreSQL commits each, durably: fsync on); Engram and LangChain alternate in rounds
-    so machine noise hits both alike. Engram's store op (`batch([AppendMessages])`) is also
-    shown, to separate the facade's work (validation, exact token counts) from storage;
+  - appends/s, one writer, single messages, each acknowledged by the server before the next;
+    Engram and LangChain alternate in rounds so machine noise hits both alike. Engram's
+    store op (`batch([AppendMessages])`) is also shown, to separate the facade's work
+    (validation, exact token counts) from storage. On PostgreSQL each side runs at its
+    documented default durability (both are printed): Engram's `durability="normal"`
+    (`SET LOCAL synchronous_commit = off` per transaction: an append survives the client
+    process dying; a server or OS crash may lose the last few hundred ms of appends, never
+    corrupting), LangChain's the server's `synchronous_commit` (`on`: every append waits for
+    a WAL flush). The store op is also run at Engram's `durability="full"` (the server's
+    setting, as LangChain), for comparison;
   - read-last-20 p50/p95 in a session of `--size` messages (LangChain has no last-N read:
     it loads the whole session and slices).
 
 The workload is bench_conversation.py's (its message generator, imported).
-Target: Engram appends >= 2x LangChain's on each backend (PASS/FAIL lines).
+Target: Engram appends >= 2x LangChain's on each backend, each at its default durability
+(PASS/FAIL lines).
 
 Usage: python bench/bench_redis_postgres_history.py [--quick]
 Servers: ENGRAM_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0) and
@@ -36,7 +43,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from bench_conversation import percentile, text, timed
 from engram import Engram, Message
@@ -84,28 +91,28 @@ def fill_engram(mem: Engram, session_id: str, size: int) -> Any:
 
 def compare(
     backend: str,
-    mem: Engram,
+    side: Side,
     engram_append: Callable[[int], object],
-    history: Callable[[str], Any],
     n: int,
     size: int,
     repeat: int,
 ) -> dict[str, float]:
     """Every figure of one backend: Engram (facade and store op) against LangChain."""
+    mem, history = side.mem, side.history
     session = mem.session(f"appends-{uuid.uuid4().hex[:8]}")
     lc_appends = history("appends")
     figures: dict[str, float] = {}
-    rates = rate(
-        [
-            lambda i: session.add(role(i), text(i)),
-            engram_append,
-            lambda i: lc_appends.add_message(langchain_message(i)),
-        ],
-        n,
-    )
+    writers = [
+        lambda i: session.add(role(i), text(i)),
+        engram_append,
+        lambda i: lc_appends.add_message(langchain_message(i)),
+    ]
+    rates = rate([*writers, *side.extras.values()], n)
     figures["engram_appends_per_s"], figures["engram_store_op_appends_per_s"] = rates[:2]
     figures["langchain_appends_per_s"] = rates[2]
     figures["append_speedup_vs_langchain"] = rates[0] / rates[2]
+    extras = dict(zip(side.extras, rates[len(writers) :], strict=True))
+    figures |= {f"{name}_per_s": value for name, value in extras.items()}
     reads = fill_engram(mem, f"reads-{uuid.uuid4().hex[:8]}", size)
     lc_reads = history("reads")
     lc_reads.add_messages([langchain_message(i) for i in range(size)])
@@ -118,16 +125,35 @@ def compare(
         f"{backend}: appends/s engram {rates[0]:,.0f} (facade), {rates[1]:,.0f} (store op); "
         f"langchain {rates[2]:,.0f} -> {figures['append_speedup_vs_langchain']:.2f}x"
     )
+    for who, setting in side.durability.items():
+        print(f"  {who} durability: {setting}")
+    for name, value in extras.items():
+        print(f"  {name}: {value:,.0f}/s ({1000 / value:.3f} ms each)")
     for key in sorted(k for k in figures if "@" in k):
         print(f"  {key:<40} {figures[key]:8.3f}")
     return {f"{backend}.{key}": value for key, value in figures.items()}
 
 
+class Side(NamedTuple):
+    """One backend's contestants."""
+
+    mem: Engram
+    history: Callable[[str], Any]
+    """A LangChain history for a session name."""
+    durability: dict[str, str]
+    """How each side commits, in words (PostgreSQL)."""
+    extras: dict[str, Callable[[int], object]] = {}
+    """More writers for the lockstep, by figure name (PostgreSQL: Engram's store op at
+    `durability="full"`, and the server's commit floors)."""
+
+
 def store_append(mem: Engram, session_id: str) -> Callable[[int], object]:
     """One message per `batch([AppendMessages])` (no token counting: the raw store op)."""
     mem.session(session_id)
-    store, tenant = mem.store, mem.tenant
+    return raw_append(mem.store, mem.tenant, session_id)
 
+
+def raw_append(store: Any, tenant: str, session_id: str) -> Callable[[int], object]:
     def append(i: int) -> object:
         message = Message(role=role(i), content=text(i))
         return store.batch([AppendMessages(tenant, session_id, (message,), utcnow())])
@@ -136,7 +162,7 @@ def store_append(mem: Engram, session_id: str) -> Callable[[int], object]:
 
 
 @contextmanager
-def redis_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
+def redis_side() -> Iterator[Side]:
     import redis
 
     from engram.stores.redis import RedisConversationStore
@@ -153,7 +179,7 @@ def redis_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
 
     try:
         with Engram(RedisConversationStore(client, prefix=prefix)) as mem:
-            yield mem, history
+            yield Side(mem, history, {})
     finally:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         for start in range(0, len(keys), 500):
@@ -162,7 +188,7 @@ def redis_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
 
 
 @contextmanager
-def postgres_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
+def postgres_side() -> Iterator[Side]:
     import psycopg
     from langchain_postgres import PostgresChatMessageHistory
     from psycopg import sql
@@ -176,10 +202,18 @@ def postgres_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
         url = make_conninfo(POSTGRES_URL, dbname=name)
         try:
             with (
-                PostgresConversationStore.from_conn_string(url) as store,
+                PostgresConversationStore.from_conn_string(url) as store,  # default durability
+                PostgresConversationStore.from_conn_string(url, durability="full") as full,
                 psycopg.connect(url) as lc_conn,
             ):
                 PostgresChatMessageHistory.create_tables(lc_conn, "langchain_messages")
+                server = lc_conn.execute("SHOW synchronous_commit").fetchone()[0]
+                lc_conn.commit()
+                durability = {
+                    "engram": "durability='normal' (Engram's default: SET LOCAL"
+                    " synchronous_commit = off per transaction)",
+                    "langchain": f"its default (the server's synchronous_commit={server})",
+                }
 
                 def history(_: str) -> Any:
                     session_id = str(uuid.uuid4())  # langchain-postgres wants a UUID
@@ -187,21 +221,53 @@ def postgres_side() -> Iterator[tuple[Engram, Callable[[str], Any]]]:
                         "langchain_messages", session_id, sync_connection=lc_conn
                     )
 
-                with Engram(store) as mem:
-                    yield mem, history
+                with Engram(store) as mem, commit_floors(url) as floors:
+                    full_id = f"store-op-full-{uuid.uuid4().hex[:8]}"
+                    mem.session(full_id)
+                    extras = {"engram_full_store_op_appends": raw_append(full, mem.tenant, full_id)}
+                    yield Side(mem, history, durability, extras | floors)
         finally:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def verdicts(results: dict[str, float]) -> list[str]:
+@contextmanager
+def commit_floors(url: str) -> Iterator[dict[str, Callable[[int], object]]]:
+    """One-row INSERTs, each committed on its own: synchronously (the server's setting) and
+    asynchronously (`synchronous_commit = off`): the least an append can cost either way."""
+    import psycopg
+
+    with (
+        psycopg.connect(url, autocommit=True) as sync,
+        psycopg.connect(url, autocommit=True) as off,
+    ):
+        sync.execute("CREATE TABLE bench_floor (n int)")
+        off.execute("SET synchronous_commit = off")
+        yield {
+            "commit_floor_sync_commits": lambda i: sync.execute(
+                "INSERT INTO bench_floor VALUES (%s)", (i,)
+            ),
+            "commit_floor_async_commits": lambda i: off.execute(
+                "INSERT INTO bench_floor VALUES (%s)", (i,)
+            ),
+        }
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
     lines = []
     for backend in ("redis", "postgres"):
         speedup = results.get(f"{backend}.append_speedup_vs_langchain")
         if speedup is None:
             continue
         verdict = "PASS" if speedup >= TARGET else "FAIL"
+        settings = ""
+        if f"{backend}.durability.engram" in results:
+            settings = (
+                f" (Engram {results[f'{backend}.durability.engram']}; LangChain"
+                f" {results[f'{backend}.durability.langchain']})"
+            )
         lines.append(
             f"{verdict} {backend}: Engram appends {speedup:.2f}x LangChain's (target >= {TARGET}x)"
+            + settings
         )
     return lines
 
@@ -213,14 +279,16 @@ def main() -> None:
     n = 300 if args.quick else 1500
     size = 1000 if args.quick else 10_000
     repeat = 50 if args.quick else 500
-    results: dict[str, float] = {}
-    for backend, side in (("redis", redis_side), ("postgres", postgres_side)):
-        with side() as (mem, history):
-            append = store_append(mem, f"store-op-{uuid.uuid4().hex[:8]}")
-            results.update(compare(backend, mem, append, history, n, size, repeat))
+    results: dict[str, Any] = {}
+    for backend, open_side in (("redis", redis_side), ("postgres", postgres_side)):
+        with open_side() as side:
+            append = store_append(side.mem, f"store-op-{uuid.uuid4().hex[:8]}")
+            figures = compare(backend, side, append, n, size, repeat)
+            results |= {key: round(value, 4) for key, value in figures.items()}
+            results |= {f"{backend}.durability.{k}": v for k, v in side.durability.items()}
     for line in verdicts(results):
         print(line)
-    sys.stdout.write(json.dumps({k: round(v, 4) for k, v in results.items()}) + "\n")
+    sys.stdout.write(json.dumps(results) + "\n")
 
 
 if __name__ == "__main__":

@@ -83,10 +83,10 @@ def test_sessions_in_redis_memories_in_postgres(
     vectors = conn.execute("SELECT count(*) FROM engram_memory_vectors").fetchone()
     assert stored is not None and vectors is not None
     assert stored[0] >= 2 and vectors[0] == stored[0]
-    messages = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'engram_messages'"
-    ).fetchone()
-    assert messages == (0,)  # no conversation tables in PostgreSQL
+    # No message in PostgreSQL (a recycled test database may hold the empty tables of others).
+    table = conn.execute("SELECT to_regclass('engram_messages')").fetchone()
+    if table is not None and table[0] is not None:
+        assert conn.execute("SELECT count(*) FROM engram_messages").fetchone() == (0,)
 
 
 def test_erasure_reaches_postgres(

@@ -42,7 +42,8 @@ class EngramSettings(BaseSettings):
     tenant: str = "default"
     """The tenant used when none is given."""
     durability: Literal["normal", "full"] = "normal"
-    """`normal`: survives a killed process; `full`: also a power loss (one fsync per commit)."""
+    """`normal`: survives a killed process; `full`: also a power loss (one fsync per commit).
+    The SQLite file's; the PostgreSQL stores take the same values as their `durability`."""
     encoding: str = "o200k_base"
     """The tokenizer message token counts are stored in."""
     max_message_bytes: int = Field(default=1_000_000, gt=0)

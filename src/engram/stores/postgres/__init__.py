@@ -11,6 +11,11 @@ Stores take a psycopg connection or pool (`Connection | ConnectionPool`, or the 
 pair) and never close what they were given; `from_conn_string(...)` opens and closes its own.
 Schemas are versioned per component in the `engram_migrations` table; `migrate()` is
 idempotent.
+
+Durability, as SQLite's: every store (and `from_conn_string`) takes `durability="normal"`
+(the default: Engram's transactions commit asynchronously, `SET LOCAL synchronous_commit =
+off`; a server or OS crash may lose the last few hundred ms of acknowledged writes, never
+corrupting) or `"full"` (the server's synchronous commit). See `_internal`.
 """
 
 from engram.stores.postgres._internal import AsyncConn, Conn

@@ -1,4 +1,5 @@
-"""Connections, transactions and error translation shared by Engram's PostgreSQL stores.
+"""Connections, transactions, durability and error translation shared by Engram's PostgreSQL
+stores.
 
 A store takes what the application already has: a psycopg `Connection` or a psycopg_pool
 `ConnectionPool` (async: `AsyncConnection` / `AsyncConnectionPool`). Each batch borrows one
@@ -9,17 +10,43 @@ Connections should be in autocommit mode, as `from_conn_string` makes them: a st
 own transaction per batch, and a connection left inside a transaction by the application
 would turn the store's transaction into a savepoint of the application's.
 
+Durability (the `durability` argument of every PostgreSQL store), as SQLite's:
+    - `"normal"` (the default): Engram's own transactions commit asynchronously (`SET LOCAL
+      synchronous_commit = off`; PostgreSQL's "Asynchronous Commit",
+      https://www.postgresql.org/docs/current/wal-async-commit.html). A write that returned
+      survives the client process dying at any moment: it is committed and visible. A crash
+      of the database server or of its OS may lose the writes acknowledged in the last few
+      hundred milliseconds (at most three times `wal_writer_delay`, 3 x 200 ms by default):
+      in the documentation's words, "the risk that is taken by using asynchronous commit is
+      of data loss, not data corruption", and since recovery replays the WAL in commit order
+      no later transaction survives an earlier one it relied on. Only commit waits change:
+      every transaction is as atomic and isolated as with `"full"`.
+    - `"full"`: the server's own setting (`synchronous_commit`, `on` unless configured):
+      each commit waits until its WAL is flushed to disk, so it also survives a server crash
+      or a power loss. Costs one WAL flush (an fsync) per write.
+The setting is `SET LOCAL`, so it lasts for one Engram transaction only: the session state of
+a connection or pool the application lent is never changed, and inside a transaction the
+application opened (a savepoint of its) the application's own setting applies. It costs no
+round trip: on an autocommit connection the `SET LOCAL` travels with the `BEGIN` (one simple
+query), and a write that is one statement committed on its own (a checkpoint put) is
+pipelined after `SELECT set_config('synchronous_commit', 'off', true)` (`SET LOCAL`'s
+function form), the two sent together and run as one implicit transaction: one round trip,
+as the statement alone. On a connection that is not in autocommit mode it takes one more
+round trip per transaction.
+
 Store logic is written once, as generators that yield `Statement`s (see `base.py`); `drive`
-and `adrive` run such a generator on a sync or an async cursor.
+and `adrive` run such a generator with a statement executor that `Target` / `AsyncTarget`
+lend for one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from engram._exceptions import (
     BackendError,
@@ -35,6 +62,7 @@ from engram.stores.postgres.base import Statement
 try:
     import psycopg
     from psycopg import errors as pg_errors
+    from psycopg.pq import TransactionStatus
     from psycopg.rows import DictRow, dict_row
     from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -43,13 +71,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 __all__ = [
+    "DURABILITIES",
     "AsyncConn",
+    "AsyncExecute",
     "AsyncTarget",
     "Conn",
+    "Durability",
+    "Execute",
     "Target",
     "aconnect",
     "adrive",
     "call_on_loop",
+    "check_durability",
     "connect",
     "drive",
     "map_backend_errors",
@@ -61,9 +94,29 @@ Conn: TypeAlias = "psycopg.Connection[Any] | ConnectionPool[Any]"
 AsyncConn: TypeAlias = "psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any]"
 """What an async store accepts: one async connection, or an async pool."""
 
+Durability = Literal["normal", "full"]
+"""How Engram's transactions commit: see the module docstring."""
+DURABILITIES: tuple[Durability, ...] = ("normal", "full")
+
 T = TypeVar("T")
 Cursor: TypeAlias = "psycopg.Cursor[DictRow]"
 AsyncCursor: TypeAlias = "psycopg.AsyncCursor[DictRow]"
+Execute: TypeAlias = Callable[[Statement], Any]
+"""Runs one statement of a batch and returns what its `fetch` asks for."""
+AsyncExecute: TypeAlias = Callable[[Statement], Awaitable[Any]]
+"""Async `Execute`."""
+
+_ASYNC_COMMIT = b"SET LOCAL synchronous_commit = off"
+# SET LOCAL's function form: the same, without SET LOCAL's warning outside a BEGIN block.
+_ASYNC_COMMIT_LOCAL = b"SELECT set_config('synchronous_commit', 'off', true)"
+_IDLE = TransactionStatus.IDLE
+
+
+def check_durability(durability: object) -> Durability:
+    """`durability` if it is `"normal"` or `"full"`; else `ConfigError`."""
+    if durability not in DURABILITIES:
+        raise ConfigError(f"durability must be 'normal' or 'full', not {durability!r}")
+    return durability
 
 
 @contextmanager
@@ -101,47 +154,89 @@ def _describe(exc: psycopg.Error) -> str:
     return f"{text} ({detail})" if detail else text
 
 
-def _execute(cursor: Cursor, statement: Statement) -> Any:
+def _send(cursor: Cursor, statement: Statement) -> None:
     if statement.many:
         cursor.executemany(statement.sql, statement.params)
+    else:
+        cursor.execute(statement.sql, statement.params)
+
+
+def _result(cursor: Cursor, statement: Statement) -> Any:
+    if statement.many or statement.fetch == "none":
         return None
-    cursor.execute(statement.sql, statement.params)
     if statement.fetch == "one":
         return cursor.fetchone()
     if statement.fetch == "all":
         return cursor.fetchall()
-    return cursor.rowcount if statement.fetch == "rowcount" else None
+    return cursor.rowcount
 
 
-def drive(cursor: Cursor, work: Generator[Statement, Any, T]) -> T:
-    """Run `work` on `cursor`: execute each statement it yields, send back its result."""
+def _execute(cursor: Cursor, statement: Statement) -> Any:
+    _send(cursor, statement)
+    return _result(cursor, statement)
+
+
+def _execute_committed(cursor: Cursor, statement: Statement) -> Any:
+    """`statement` committed on its own, asynchronously, in one round trip.
+
+    Pipelined with `_ASYNC_COMMIT_LOCAL` before it: nothing waits for a reply before the
+    pipeline's Sync (at its exit), and the server runs everything up to a Sync as one
+    implicit transaction, which the Sync commits (or rolls back on error)."""
+    conn = cursor.connection
+    with conn.pipeline():
+        conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
+        _send(cursor, statement)
+    return _result(cursor, statement)
+
+
+def drive(execute: Execute, work: Generator[Statement, Any, T]) -> T:
+    """Run `work`: execute each statement it yields, send back its result."""
     try:
         statement = next(work)
         while True:
-            statement = work.send(_execute(cursor, statement))
+            statement = work.send(execute(statement))
     except StopIteration as stop:
         value: T = stop.value
         return value
 
 
-async def _aexecute(cursor: AsyncCursor, statement: Statement) -> Any:
+async def _asend(cursor: AsyncCursor, statement: Statement) -> None:
     if statement.many:
         await cursor.executemany(statement.sql, statement.params)
+    else:
+        await cursor.execute(statement.sql, statement.params)
+
+
+async def _aresult(cursor: AsyncCursor, statement: Statement) -> Any:
+    if statement.many or statement.fetch == "none":
         return None
-    await cursor.execute(statement.sql, statement.params)
     if statement.fetch == "one":
         return await cursor.fetchone()
     if statement.fetch == "all":
         return await cursor.fetchall()
-    return cursor.rowcount if statement.fetch == "rowcount" else None
+    return cursor.rowcount
 
 
-async def adrive(cursor: AsyncCursor, work: Generator[Statement, Any, T]) -> T:
-    """Async `drive`: the same generator, on an async cursor."""
+async def _aexecute(cursor: AsyncCursor, statement: Statement) -> Any:
+    await _asend(cursor, statement)
+    return await _aresult(cursor, statement)
+
+
+async def _aexecute_committed(cursor: AsyncCursor, statement: Statement) -> Any:
+    """Async `_execute_committed`."""
+    conn = cursor.connection
+    async with conn.pipeline():
+        await conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
+        await _asend(cursor, statement)
+    return await _aresult(cursor, statement)
+
+
+async def adrive(execute: AsyncExecute, work: Generator[Statement, Any, T]) -> T:
+    """Async `drive`: the same generator, with an async executor."""
     try:
         statement = next(work)
         while True:
-            statement = work.send(await _aexecute(cursor, statement))
+            statement = work.send(await execute(statement))
     except StopIteration as stop:
         value: T = stop.value
         return value
@@ -169,118 +264,197 @@ async def aconnect(conninfo: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]
         await conn.close()
 
 
-class Target:
-    """A sync connection or pool, normalised: `transaction()` yields a cursor in a transaction.
+# Transactions. Under "normal" durability an autocommit connection runs Engram's own
+# `BEGIN; SET LOCAL ...` (one simple query: one round trip, as psycopg's BEGIN alone) and
+# COMMIT; otherwise psycopg's `transaction()` does, as before.
 
-    A single connection is shared by threads under a lock (one batch at a time); a pool lends
-    each batch its own connection.
-    """
 
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self._lock = threading.Lock()
+def _begin_command(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bytes:
+    """The `BEGIN` psycopg's `transaction()` would send (the connection's isolation level,
+    read-only and deferrable attributes)."""
+    parts = [b"BEGIN"]
+    if conn.isolation_level is not None:
+        parts.append(b"ISOLATION LEVEL " + conn.isolation_level.name.replace("_", " ").encode())
+    if conn.read_only is not None:
+        parts.append(b"READ ONLY" if conn.read_only else b"READ WRITE")
+    if conn.deferrable is not None:
+        parts.append(b"DEFERRABLE" if conn.deferrable else b"NOT DEFERRABLE")
+    return b" ".join(parts)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One transaction on a borrowed connection; commits on success, rolls back on error."""
-        with map_backend_errors():
-            if isinstance(self.conn, ConnectionPool):
-                with self.conn.connection() as conn:
-                    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
-                        yield cursor
-                return
-            with self._lock, self.conn.transaction():
-                with self.conn.cursor(row_factory=dict_row) as cursor:
-                    yield cursor
 
-    def run(self, work: Generator[Statement, Any, T]) -> T:
-        """Run one generator in its own transaction."""
-        with self.transaction() as cursor:
-            return drive(cursor, work)
+def _owns_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """True if Engram's transaction on `conn` is a top-level one it begins and commits in
+    autocommit mode (not a savepoint of the application's transaction)."""
+    return conn.autocommit and conn.info.transaction_status == _IDLE
 
-    def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
-        """Run one generator on an `autocommit()` cursor (outside any transaction when the
-        connection is in autocommit mode, as maintenance like `CREATE INDEX CONCURRENTLY`
-        needs)."""
-        with self.autocommit() as cursor:
-            return drive(cursor, work)
 
-    @contextmanager
-    def autocommit(self) -> Iterator[Cursor]:
-        """A cursor whose statements each commit on their own: no `BEGIN`/`COMMIT` round
-        trips, for work whose writes are one statement. On a connection that is not in
-        autocommit mode, one transaction (as `transaction()`)."""
-        with map_backend_errors():
-            if isinstance(self.conn, ConnectionPool):
-                with self.conn.connection() as conn:
-                    with _statement_scope(conn), conn.cursor(row_factory=dict_row) as cursor:
-                        yield cursor
-                return
-            with self._lock, _statement_scope(self.conn):
-                with self.conn.cursor(row_factory=dict_row) as cursor:
-                    yield cursor
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    """Roll back after an error; a failure here must not hide the error (a pool discards a
+    connection left in a transaction)."""
+    with suppress(psycopg.Error):
+        if not conn.closed and conn.info.transaction_status != _IDLE:
+            conn.rollback()
+
+
+async def _arollback(conn: psycopg.AsyncConnection[Any]) -> None:
+    with suppress(psycopg.Error):
+        if not conn.closed and conn.info.transaction_status != _IDLE:
+            await conn.rollback()
 
 
 @contextmanager
-def _statement_scope(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    if conn.autocommit:
-        yield
-    else:
-        with conn.transaction():
+def _transaction(conn: psycopg.Connection[Any], durability: Durability) -> Iterator[None]:
+    if durability == "normal" and _owns_transaction(conn):
+        conn.execute(_begin_command(conn) + b"; " + _ASYNC_COMMIT, prepare=False)
+        try:
             yield
+        except BaseException:
+            _rollback(conn)
+            raise
+        conn.commit()
+        return
+    top_level = conn.info.transaction_status == _IDLE  # else a savepoint: the app's setting
+    with conn.transaction():
+        if durability == "normal" and top_level:
+            conn.execute(_ASYNC_COMMIT)  # not in autocommit mode: one more round trip
+        yield
 
 
 @asynccontextmanager
-async def _astatement_scope(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
-    if conn.autocommit:
-        yield
-    else:
-        async with conn.transaction():
+async def _atransaction(
+    conn: psycopg.AsyncConnection[Any], durability: Durability
+) -> AsyncIterator[None]:
+    if durability == "normal" and _owns_transaction(conn):
+        await conn.execute(_begin_command(conn) + b"; " + _ASYNC_COMMIT, prepare=False)
+        try:
             yield
+        except BaseException:
+            await _arollback(conn)
+            raise
+        await conn.commit()
+        return
+    top_level = conn.info.transaction_status == _IDLE
+    async with conn.transaction():
+        if durability == "normal" and top_level:
+            await conn.execute(_ASYNC_COMMIT)
+        yield
+
+
+class Target:
+    """A sync connection or pool, normalised: lends a statement executor per transaction.
+
+    A single connection is shared by threads under a lock (one batch at a time); a pool lends
+    each batch its own connection.
+
+    Args:
+        conn: A psycopg `Connection` (autocommit, ideally) or a psycopg_pool `ConnectionPool`.
+        durability: `"normal"` or `"full"`; see the module docstring.
+
+    Raises:
+        ConfigError: `durability` is neither.
+    """
+
+    def __init__(self, conn: Conn, durability: Durability = "normal") -> None:
+        self.conn = conn
+        self.durability = check_durability(durability)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _borrow(self) -> Iterator[psycopg.Connection[Any]]:
+        if isinstance(self.conn, ConnectionPool):
+            with self.conn.connection() as conn:
+                yield conn
+        else:
+            with self._lock:
+                yield self.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Execute]:
+        """One transaction on a borrowed connection, committed with the store's durability
+        on success, rolled back on error."""
+        with map_backend_errors(), self._borrow() as conn:
+            with _transaction(conn, self.durability), conn.cursor(row_factory=dict_row) as cur:
+                yield functools.partial(_execute, cur)
+
+    def run(self, work: Generator[Statement, Any, T]) -> T:
+        """Run one generator in its own transaction."""
+        with self.transaction() as execute:
+            return drive(execute, work)
+
+    def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
+        """Run one generator on an `autocommit()` executor (outside any transaction when the
+        connection is in autocommit mode, as maintenance like `CREATE INDEX CONCURRENTLY`
+        needs; its commits keep the server's durability)."""
+        with self.autocommit() as execute:
+            return drive(execute, work)
+
+    @contextmanager
+    def autocommit(self, *, writes: bool = False) -> Iterator[Execute]:
+        """An executor whose statements each commit on their own: no `BEGIN`/`COMMIT` round
+        trips, for reads and for work whose writes are one statement. With `writes` under
+        `"normal"` durability each statement commits asynchronously (pipelined after
+        `set_config('synchronous_commit', 'off', true)`: still one round trip). On a
+        connection that is not in autocommit mode, one transaction (as `transaction()`)."""
+        with map_backend_errors(), self._borrow() as conn:
+            durability = self.durability if writes else "full"
+            if not conn.autocommit:
+                with _transaction(conn, durability), conn.cursor(row_factory=dict_row) as cur:
+                    yield functools.partial(_execute, cur)
+                return
+            committed = durability == "normal" and _owns_transaction(conn)
+            with conn.cursor(row_factory=dict_row) as cur:
+                yield functools.partial(_execute_committed if committed else _execute, cur)
 
 
 class AsyncTarget:
     """Async `Target`: an async connection (under an asyncio lock) or an async pool."""
 
-    def __init__(self, conn: AsyncConn) -> None:
+    def __init__(self, conn: AsyncConn, durability: Durability = "normal") -> None:
         self.conn = conn
+        self.durability = check_durability(durability)
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncCursor]:
-        """One transaction on a borrowed connection; commits on success, rolls back on error."""
+    async def _borrow(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if isinstance(self.conn, AsyncConnectionPool):
+            async with self.conn.connection() as conn:
+                yield conn
+        else:
+            async with self._lock:
+                yield self.conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncExecute]:
+        """Async `Target.transaction`."""
         with map_backend_errors():
-            if isinstance(self.conn, AsyncConnectionPool):
-                async with self.conn.connection() as conn:
-                    async with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
-                        yield cursor
-                return
-            async with self._lock, self.conn.transaction():
-                async with self.conn.cursor(row_factory=dict_row) as cursor:
-                    yield cursor
+            async with self._borrow() as conn, _atransaction(conn, self.durability):
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    yield functools.partial(_aexecute, cur)
 
     async def run(self, work: Generator[Statement, Any, T]) -> T:
         """Run one generator in its own transaction."""
-        async with self.transaction() as cursor:
-            return await adrive(cursor, work)
+        async with self.transaction() as execute:
+            return await adrive(execute, work)
 
     async def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
         """Async `Target.run_autocommit`."""
-        async with self.autocommit() as cursor:
-            return await adrive(cursor, work)
+        async with self.autocommit() as execute:
+            return await adrive(execute, work)
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncCursor]:
+    async def autocommit(self, *, writes: bool = False) -> AsyncIterator[AsyncExecute]:
         """Async `Target.autocommit`."""
         with map_backend_errors():
-            if isinstance(self.conn, AsyncConnectionPool):
-                async with self.conn.connection() as conn:
-                    async with _astatement_scope(conn), conn.cursor(row_factory=dict_row) as cur:
-                        yield cur
-                return
-            async with self._lock, _astatement_scope(self.conn):
-                async with self.conn.cursor(row_factory=dict_row) as cursor:
-                    yield cursor
+            async with self._borrow() as conn:
+                durability = self.durability if writes else "full"
+                if not conn.autocommit:
+                    async with _atransaction(conn, durability):
+                        async with conn.cursor(row_factory=dict_row) as cur:
+                            yield functools.partial(_aexecute, cur)
+                    return
+                committed = durability == "normal" and _owns_transaction(conn)
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    yield functools.partial(_aexecute_committed if committed else _aexecute, cur)
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

@@ -27,8 +27,10 @@ from engram.stores.postgres import base, memories_base
 from engram.stores.postgres._internal import (
     AsyncConn,
     AsyncTarget,
+    Durability,
     aconnect,
     call_on_loop,
+    check_durability,
     running_loop,
 )
 from engram.stores.postgres.conversation import conversation_work
@@ -52,6 +54,12 @@ class AsyncPostgresConversationStore(BaseConversationStore):
 
     Args:
         conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -60,17 +68,25 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         ```
     """
 
-    def __init__(self, conn: AsyncConn) -> None:
+    def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
-        self._target = AsyncTarget(conn)
+        self._target = AsyncTarget(conn, durability)
         self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
-    async def from_conn_string(cls, conninfo: str) -> AsyncIterator[AsyncPostgresConversationStore]:
-        """Open a migrated store on its own connection, closed when the block exits."""
+    async def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal"
+    ) -> AsyncIterator[AsyncPostgresConversationStore]:
+        """Open a migrated store on its own connection, closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+        """
+        check_durability(durability)
         async with aconnect(conninfo) as conn:
-            store = cls(conn)
+            store = cls(conn, durability=durability)
             await store.amigrate()
             yield store
 
@@ -98,19 +114,33 @@ class AsyncPostgresEventLog(BaseEventLog):
 
     Args:
         conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
     """
 
-    def __init__(self, conn: AsyncConn) -> None:
+    def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
-        self._target = AsyncTarget(conn)
+        self._target = AsyncTarget(conn, durability)
         self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
-    async def from_conn_string(cls, conninfo: str) -> AsyncIterator[AsyncPostgresEventLog]:
-        """Open a migrated log on its own connection, closed when the block exits."""
+    async def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal"
+    ) -> AsyncIterator[AsyncPostgresEventLog]:
+        """Open a migrated log on its own connection, closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+        """
+        check_durability(durability)
         async with aconnect(conninfo) as conn:
-            log = cls(conn)
+            log = cls(conn, durability=durability)
             await log.amigrate()
             yield log
 
@@ -142,6 +172,12 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         conn: A psycopg `AsyncConnection` (autocommit) or a psycopg_pool `AsyncConnectionPool`.
         index_min_vectors: The partition size from which `aindex_vectors` builds an index.
         search: How searches use the indexes (`SearchSettings`).
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
     """
 
     def __init__(
@@ -150,21 +186,29 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         *,
         index_min_vectors: int = DEFAULT_INDEX_MIN_VECTORS,
         search: SearchSettings | None = None,
+        durability: Durability = "normal",
     ) -> None:
         self.conn = conn
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
-        self._target = AsyncTarget(conn)
+        self._target = AsyncTarget(conn, durability)
         self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
     async def from_conn_string(
-        cls, conninfo: str, **options: Any
+        cls, conninfo: str, *, durability: Durability = "normal", **options: Any
     ) -> AsyncIterator[AsyncPostgresMemoryStore]:
-        """Open a migrated store on its own connection, closed when the block exits."""
+        """Open a migrated store on its own connection, closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+            **options: The constructor's other keyword arguments.
+        """
+        check_durability(durability)
         async with aconnect(conninfo) as conn:
-            store = cls(conn, **options)
+            store = cls(conn, durability=durability, **options)
             await store.amigrate()
             yield store
 

@@ -1,8 +1,8 @@
 """SQL, migrations and row encoding of the PostgreSQL stores (pure, no I/O).
 
 Store logic is written once, as generators that yield `Statement`s and receive their results;
-`_internal.drive`/`adrive` run them on a sync or an async cursor, so the sync and the async
-classes share every query, every rule and every encoder.
+`_internal.drive`/`adrive` run them with a sync or an async statement executor, so the sync
+and the async classes share every query, every rule and every encoder.
 
 Tables of component `conversation`: `engram_sessions` (one row per session; `last_seq` is the
 highest seq ever assigned, and locking this row serialises every writer of the session),

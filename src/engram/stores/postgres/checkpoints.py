@@ -7,11 +7,14 @@ statements (`checkpoint_work`), shared by `PostgresCheckpointer` and
 `_checkpoint_write.py`, reads in `_checkpoint_read.py`, deletion in `_checkpoint_prune.py`.
 
 Round trips: a batch that only reads, or that is one put (or `put_writes`) to a thread this
-process knows, runs without `BEGIN`/`COMMIT` (on an autocommit connection): a put writes with
-one statement (see `_checkpoint_write`), atomic on its own, and reads need no transaction (a
-read that finds rows deleted under it reads again). Other batches run in one transaction. A
-put that finds its cached view of the thread out of date, or a read that finds rows gone, runs
-the batch again (at most 3 times).
+process knows, runs without a transaction of its own (on an autocommit connection): a put
+writes with one statement (see `_checkpoint_write`), atomic on its own, and reads need no
+transaction (a read that finds rows deleted under it reads again). Under the default
+`"normal"` durability that statement is sent as one pipelined `BEGIN; SET LOCAL
+synchronous_commit = off; statement; COMMIT`, one round trip as before (see
+`engram.stores.postgres._internal`). Other batches run in one transaction. A put that finds
+its cached view of the thread out of date, or a read that finds rows gone, runs the batch
+again (at most 3 times).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from engram._exceptions import BackendError, InvalidInputError
 from engram.serde import SerializerProtocol
@@ -29,7 +32,15 @@ from engram.stores.postgres import _checkpoint_read as read
 from engram.stores.postgres import base
 from engram.stores.postgres import checkpoints_base as sql
 from engram.stores.postgres._checkpoint_write import AfterCommit, CheckpointWriter, StaleCacheError
-from engram.stores.postgres._internal import Conn, Cursor, Target, connect, drive
+from engram.stores.postgres._internal import (
+    Conn,
+    Durability,
+    Execute,
+    Target,
+    check_durability,
+    connect,
+    drive,
+)
 from engram.stores.postgres.base import Statement, Work
 from engram.types._checkpoint import RetentionPolicy
 
@@ -40,6 +51,8 @@ ATTEMPTS = 3
 RETRY = (StaleCacheError, read.VanishedError)
 _READS = (ops.GetCheckpoint, ops.ListCheckpoints, ops.GetThread, ops.ListThreads)
 _SINGLE_STATEMENT_WRITES = (ops.PutCheckpoint, ops.PutWrites)
+Scope = Literal["transaction", "write", "read"]
+"""How a batch runs: in a transaction; as one write statement committed on its own; as reads."""
 
 
 class CheckpointerCore(ops.BaseCheckpointer):
@@ -66,12 +79,14 @@ class CheckpointerCore(ops.BaseCheckpointer):
             self._writer.forget_threads()
 
 
-def needs_transaction(ops_: Sequence[ops.CheckpointOp], writer: CheckpointWriter) -> bool:
-    """False when the batch reads only, or is one single-statement write: a put or
-    `put_writes` to a thread whose row is cached (else it may create the thread first)."""
+def batch_scope(ops_: Sequence[ops.CheckpointOp], writer: CheckpointWriter) -> Scope:
+    """`"read"` when the batch reads only; `"write"` when it is one single-statement write (a
+    put or `put_writes` to a thread whose row is cached: else it may create the thread
+    first); else `"transaction"`."""
     if len(ops_) == 1 and isinstance(ops_[0], _SINGLE_STATEMENT_WRITES):
-        return not writer.knows_thread(ops_[0].tenant, ops_[0].thread_id)
-    return not all(_reads_only(op) for op in ops_)
+        known = writer.knows_thread(ops_[0].tenant, ops_[0].thread_id)
+        return "write" if known else "transaction"
+    return "read" if all(_reads_only(op) for op in ops_) else "transaction"
 
 
 def _reads_only(op: ops.CheckpointOp) -> bool:
@@ -153,9 +168,13 @@ class PostgresCheckpointer(CheckpointerCore):
         snapshot_every: The longest list delta chain before a full snapshot.
         cache_size: Entries of each in-process cache (threads, heads, resolved lists).
         migrate: Apply the schema migrations now.
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
 
     Raises:
         MigrationRequired: The database holds a newer checkpoint schema than this code.
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -173,6 +192,7 @@ class PostgresCheckpointer(CheckpointerCore):
         snapshot_every: int = 16,
         cache_size: int = 4096,
         migrate: bool = True,
+        durability: Durability = "normal",
     ) -> None:
         super().__init__(
             serde=serde,
@@ -181,16 +201,25 @@ class PostgresCheckpointer(CheckpointerCore):
             cache_size=cache_size,
         )
         self.conn = conn
-        self._target = Target(conn)
+        self._target = Target(conn, durability)
         if migrate:
             self.migrate()
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conninfo: str, **kwargs: Any) -> Iterator[PostgresCheckpointer]:
-        """Open a checkpointer on its own connection (autocommit), closed when the block exits."""
+    def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal", **kwargs: Any
+    ) -> Iterator[PostgresCheckpointer]:
+        """Open a checkpointer on its own connection (autocommit), closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+            **kwargs: The constructor's other keyword arguments.
+        """
+        check_durability(durability)
         with connect(conninfo) as conn:
-            yield cls(conn, **kwargs)
+            yield cls(conn, durability=durability, **kwargs)
 
     def migrate(self) -> int:
         """Create or upgrade the checkpoint tables (idempotent); return the schema version."""
@@ -205,8 +234,8 @@ class PostgresCheckpointer(CheckpointerCore):
         for attempt in range(ATTEMPTS):
             after: AfterCommit = []
             try:
-                with self._scope(ops_) as cursor:
-                    results = drive(cursor, self._work(ops_, after))
+                with self._scope(ops_) as execute:
+                    results = drive(execute, self._work(ops_, after))
             except RETRY as exc:
                 self._retrying(exc)
                 if attempt + 1 == ATTEMPTS:
@@ -217,10 +246,11 @@ class PostgresCheckpointer(CheckpointerCore):
             return results
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _scope(self, ops_: Sequence[ops.CheckpointOp]) -> AbstractContextManager[Cursor]:
-        if needs_transaction(ops_, self._writer):
+    def _scope(self, ops_: Sequence[ops.CheckpointOp]) -> AbstractContextManager[Execute]:
+        scope = batch_scope(ops_, self._writer)
+        if scope == "transaction":
             return self._target.transaction()
-        return self._target.autocommit()
+        return self._target.autocommit(writes=scope == "write")
 
     async def abatch(self, ops_: Sequence[ops.CheckpointOp]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""

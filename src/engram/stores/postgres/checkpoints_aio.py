@@ -19,19 +19,21 @@ from engram.stores.postgres import checkpoints_base as checkpoint_sql
 from engram.stores.postgres._checkpoint_write import AfterCommit
 from engram.stores.postgres._internal import (
     AsyncConn,
-    AsyncCursor,
+    AsyncExecute,
     AsyncTarget,
+    Durability,
     aconnect,
     adrive,
     call_on_loop,
+    check_durability,
     running_loop,
 )
 from engram.stores.postgres.checkpoints import (
     ATTEMPTS,
     RETRY,
     CheckpointerCore,
+    batch_scope,
     gave_up,
-    needs_transaction,
 )
 from engram.types._checkpoint import RetentionPolicy
 
@@ -51,6 +53,12 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
         default_retention: The policy `prune` applies to threads without their own.
         snapshot_every: The longest list delta chain before a full snapshot.
         cache_size: Entries of each in-process cache (threads, heads, resolved lists).
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -67,6 +75,7 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
         default_retention: RetentionPolicy | None = None,
         snapshot_every: int = 16,
         cache_size: int = 4096,
+        durability: Durability = "normal",
     ) -> None:
         super().__init__(
             serde=serde,
@@ -75,17 +84,24 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
             cache_size=cache_size,
         )
         self.conn = conn
-        self._target = AsyncTarget(conn)
+        self._target = AsyncTarget(conn, durability)
         self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
     async def from_conn_string(
-        cls, conninfo: str, **kwargs: Any
+        cls, conninfo: str, *, durability: Durability = "normal", **kwargs: Any
     ) -> AsyncIterator[AsyncPostgresCheckpointer]:
-        """Open a migrated checkpointer on its own connection, closed when the block exits."""
+        """Open a migrated checkpointer on its own connection, closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+            **kwargs: The constructor's other keyword arguments.
+        """
+        check_durability(durability)
         async with aconnect(conninfo) as conn:
-            checkpointer = cls(conn, **kwargs)
+            checkpointer = cls(conn, durability=durability, **kwargs)
             await checkpointer.amigrate()
             yield checkpointer
 
@@ -103,8 +119,8 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
         for attempt in range(ATTEMPTS):
             after: AfterCommit = []
             try:
-                async with self._scope(ops) as cursor:
-                    results = await adrive(cursor, self._work(ops, after))
+                async with self._scope(ops) as execute:
+                    results = await adrive(execute, self._work(ops, after))
             except RETRY as exc:
                 self._retrying(exc)
                 if attempt + 1 == ATTEMPTS:
@@ -117,10 +133,11 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
 
     def _scope(
         self, ops: Sequence[checkpoint_contract.CheckpointOp]
-    ) -> AbstractAsyncContextManager[AsyncCursor]:
-        if needs_transaction(ops, self._writer):
+    ) -> AbstractAsyncContextManager[AsyncExecute]:
+        scope = batch_scope(ops, self._writer)
+        if scope == "transaction":
             return self._target.transaction()
-        return self._target.autocommit()
+        return self._target.autocommit(writes=scope == "write")
 
     def batch(self, ops: Sequence[checkpoint_contract.CheckpointOp]) -> list[Any]:
         """Sync `abatch`, from a thread other than the checkpointer's event loop."""

@@ -38,7 +38,7 @@ from engram.stores.conversation import (
     PutSummary,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Target, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
@@ -59,10 +59,14 @@ class PostgresConversationStore(BaseConversationStore):
     Args:
         conn: A psycopg `Connection` (autocommit) or a psycopg_pool `ConnectionPool`.
         migrate: Apply the schema migrations now.
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
 
     Raises:
         MigrationRequired: The database holds a newer conversation schema than this code.
         BackendUnavailable: The server cannot be reached.
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -71,22 +75,28 @@ class PostgresConversationStore(BaseConversationStore):
         ```
     """
 
-    def __init__(self, conn: Conn, *, migrate: bool = True) -> None:
+    def __init__(
+        self, conn: Conn, *, migrate: bool = True, durability: Durability = "normal"
+    ) -> None:
         self.conn = conn
-        self._target = Target(conn)
+        self._target = Target(conn, durability)
         if migrate:
             self.migrate()
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conninfo: str) -> Iterator[PostgresConversationStore]:
+    def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal"
+    ) -> Iterator[PostgresConversationStore]:
         """Open a store on its own connection (autocommit), closed when the block exits.
 
         Args:
             conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
+        check_durability(durability)
         with connect(conninfo) as conn:
-            yield cls(conn)
+            yield cls(conn, durability=durability)
 
     def migrate(self) -> int:
         """Create or upgrade the conversation tables (idempotent); return the schema version."""

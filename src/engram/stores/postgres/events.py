@@ -34,7 +34,7 @@ from engram.stores.events import (
     ReadEvents,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Target, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types._conversation import utcnow
 from engram.types._event import AppendResult, Event, Snapshot, StreamInfo
@@ -53,9 +53,13 @@ class PostgresEventLog(BaseEventLog):
     Args:
         conn: A psycopg `Connection` (autocommit) or a psycopg_pool `ConnectionPool`.
         migrate: Apply the schema migrations now.
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
 
     Raises:
         MigrationRequired: The database holds a newer event-log schema than this code.
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -64,18 +68,28 @@ class PostgresEventLog(BaseEventLog):
         ```
     """
 
-    def __init__(self, conn: Conn, *, migrate: bool = True) -> None:
+    def __init__(
+        self, conn: Conn, *, migrate: bool = True, durability: Durability = "normal"
+    ) -> None:
         self.conn = conn
-        self._target = Target(conn)
+        self._target = Target(conn, durability)
         if migrate:
             self.migrate()
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conninfo: str) -> Iterator[PostgresEventLog]:
-        """Open a log on its own connection (autocommit), closed when the block exits."""
+    def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal"
+    ) -> Iterator[PostgresEventLog]:
+        """Open a log on its own connection (autocommit), closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+        """
+        check_durability(durability)
         with connect(conninfo) as conn:
-            yield cls(conn)
+            yield cls(conn, durability=durability)
 
     def migrate(self) -> int:
         """Create or upgrade the event-log tables (idempotent); return the schema version."""

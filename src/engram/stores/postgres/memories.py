@@ -89,7 +89,7 @@ from engram.stores.memories import (
 from engram.stores.postgres import base
 from engram.stores.postgres import memories_base as mbase
 from engram.stores.postgres import memories_write as write
-from engram.stores.postgres._internal import Conn, Target, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
 from engram.stores.postgres._vectors import VectorParam
 from engram.stores.postgres.base import Statement, Work
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
@@ -151,10 +151,14 @@ class PostgresMemoryStore(BaseMemoryStore):
         migrate: Apply the schema migrations now.
         index_min_vectors: The partition size from which `index_vectors` builds an index.
         search: How searches use the indexes (`SearchSettings`).
+        durability: `"normal"` (default: asynchronous commit, may lose the last writes on a
+            server crash) or `"full"` (the server's synchronous commit); see
+            `engram.stores.postgres._internal`.
 
     Raises:
         MigrationRequired: The database holds a newer memories schema than this code.
         BackendError: pgvector is not installed on the server.
+        ConfigError: `durability` is neither `"normal"` nor `"full"`.
 
     Example:
         ```python
@@ -170,20 +174,30 @@ class PostgresMemoryStore(BaseMemoryStore):
         migrate: bool = True,
         index_min_vectors: int = DEFAULT_INDEX_MIN_VECTORS,
         search: SearchSettings | None = None,
+        durability: Durability = "normal",
     ) -> None:
         self.conn = conn
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
-        self._target = Target(conn)
+        self._target = Target(conn, durability)
         if migrate:
             self.migrate()
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conninfo: str, **options: Any) -> Iterator[PostgresMemoryStore]:
-        """Open a store on its own connection (autocommit), closed when the block exits."""
+    def from_conn_string(
+        cls, conninfo: str, *, durability: Durability = "normal", **options: Any
+    ) -> Iterator[PostgresMemoryStore]:
+        """Open a store on its own connection (autocommit), closed when the block exits.
+
+        Args:
+            conninfo: A libpq connection string or URL.
+            durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
+            **options: The constructor's other keyword arguments.
+        """
+        check_durability(durability)
         with connect(conninfo) as conn:
-            yield cls(conn, **options)
+            yield cls(conn, durability=durability, **options)
 
     def migrate(self) -> int:
         """Create or upgrade the memory tables (idempotent); return the schema version."""
