@@ -3,14 +3,17 @@
 Each batch is one SQLite transaction on the shared `SqliteConnection`: `BEGIN IMMEDIATE` if
 it writes, a plain (snapshot) `BEGIN` if it only reads. The schema, the row encoding and the
 filter compilation live in `memories_base.py`, the writes and erasure in `memories_write.py`,
-the partition matrix cache in `memories_cache.py`; the rules shared with every backend in
-`engram.stores._memory_rules`.
+the in-process partition caches in `memories_cache.py`; the rules shared with every backend
+in `engram.stores._memory_rules`.
 
-Searches are exact. A search for one user reads that user's partition only: the filter's
-conditions run in SQL over the partition's row-id range, then BM25 (`engram.memory.bm25`)
-scores the selected rows' stored term hashes, or a matrix-vector product scores their vectors
-(read once per partition generation and kept in the cache). A search without `user_id`
-scans every partition of the tenant the same way.
+Searches are exact. A search for one user reads that user's partition only: its rows (ids,
+filter columns, BM25 term hashes) and its matrix, each decoded once per partition state and
+kept in the caches; the filter selects rows with NumPy (or, for metadata, entity, attribute
+and bi-temporal conditions, in SQL over the partition's row-id range), then BM25
+(`engram.memory.bm25`) scores the selected rows' terms, or a matrix-vector product their
+vectors. A search without `user_id` scans every partition of the tenant the same way.
+Reading the candidates by id (`GetMemories`, `GetVectors`) takes the memories decoded for
+an earlier search from the cached rows, after one read of their partition's state.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from engram._exceptions import InvalidInputError
 from engram.memory import bm25
 from engram.memory import vectors as vec
 from engram.stores import _memory_rules as rules
+from engram.stores._cache import BoundedCache
 from engram.stores.memories import (
     READ_OPS,
     BaseMemoryStore,
@@ -61,33 +66,28 @@ from engram.stores.sqlite import memories_base as base
 from engram.stores.sqlite import memories_write as write
 from engram.stores.sqlite._internal import Durability, SqliteConnection
 from engram.stores.sqlite.memories_cache import (
+    PartitionCache,
+    PartitionRows,
+    PartitionState,
     PartitionVectors,
-    VectorCache,
+    RowCache,
+    load_partition_rows,
     load_partition_vectors,
 )
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
 
-__all__ = ["DEFAULT_VECTOR_CACHE_BYTES", "SqliteMemoryStore"]
+__all__ = ["DEFAULT_ROW_CACHE_BYTES", "DEFAULT_VECTOR_CACHE_BYTES", "SqliteMemoryStore"]
 
 DEFAULT_VECTOR_CACHE_BYTES = 256 * 1024 * 1024
 """The default bound of the partition matrix cache (~170k 384-d vectors)."""
+DEFAULT_ROW_CACHE_BYTES = 128 * 1024 * 1024
+"""The default bound of the partition row cache (~120k memories)."""
 
 
-class _Scope(NamedTuple):
-    """The WHERE clause selecting a filter's memories in one tenant."""
+_GROWTH_RECORDS = 65_536
+"""Partitions whose latest appends by this store are remembered (see `write.Growth`)."""
 
-    where: str
-    params: list[Any]
-    generations: dict[int, int] | None
-    """pid -> generation of the one partition a user filter reads; None: the tenant's."""
-
-
-class _Context(NamedTuple):
-    conn: sqlite3.Connection
-    cache: VectorCache
-
-
-_Handler = Callable[[_Context, Any], Any]
+_Handler = Callable[[write.Batch, Any], Any]
 
 
 class SqliteMemoryStore(BaseMemoryStore):
@@ -102,6 +102,8 @@ class SqliteMemoryStore(BaseMemoryStore):
     Args:
         conn: The connection to use; may be shared with Engram's other SQLite stores.
         vector_cache_bytes: Bound of the in-process cache of partition matrices (0: none).
+        row_cache_bytes: Bound of the in-process cache of partition rows and decoded
+            memories (0: none).
 
     Raises:
         MigrationRequired: The file holds a newer memories schema than this code knows.
@@ -114,10 +116,18 @@ class SqliteMemoryStore(BaseMemoryStore):
     """
 
     def __init__(
-        self, conn: SqliteConnection, *, vector_cache_bytes: int = DEFAULT_VECTOR_CACHE_BYTES
+        self,
+        conn: SqliteConnection,
+        *,
+        vector_cache_bytes: int = DEFAULT_VECTOR_CACHE_BYTES,
+        row_cache_bytes: int = DEFAULT_ROW_CACHE_BYTES,
     ) -> None:
         self.conn = conn
-        self.cache = VectorCache(vector_cache_bytes)
+        self.cache = PartitionCache[PartitionVectors](vector_cache_bytes)
+        """Partition matrices."""
+        self.rows = RowCache(row_cache_bytes)
+        """Partition rows and decoded memories."""
+        self._caches = write.Caches(self.cache, self.rows, {}, BoundedCache(_GROWTH_RECORDS))
         conn.migrate(base.COMPONENT, base.MIGRATIONS)
 
     @classmethod
@@ -128,23 +138,28 @@ class SqliteMemoryStore(BaseMemoryStore):
         *,
         durability: Durability = "normal",
         vector_cache_bytes: int = DEFAULT_VECTOR_CACHE_BYTES,
+        row_cache_bytes: int = DEFAULT_ROW_CACHE_BYTES,
     ) -> Iterator[SqliteMemoryStore]:
         """Open a store on its own connection to `path`, closed when the block exits."""
         conn = SqliteConnection(path, durability=durability)
         try:
-            yield cls(conn, vector_cache_bytes=vector_cache_bytes)
+            yield cls(conn, vector_cache_bytes=vector_cache_bytes, row_cache_bytes=row_cache_bytes)
         finally:
             conn.close()
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run `ops` in order in one transaction; return their results in order."""
         reads_only = all(isinstance(op, READ_OPS) for op in ops)
-        scope: AbstractContextManager[sqlite3.Connection] = (
-            self.conn.snapshot() if reads_only else self.conn.transaction()
-        )
-        with scope as conn, _map_encoding_errors():
-            context = _Context(conn, self.cache)
-            return [_run(context, op) for op in ops]
+        with self.conn.lock:
+            scope: AbstractContextManager[sqlite3.Connection] = (
+                self.conn.snapshot() if reads_only else self.conn.transaction()
+            )
+            with scope as conn, _map_encoding_errors():
+                batch = write.Batch(conn, self._caches, reads_only, [], {})
+                results = [_run(batch, op) for op in ops]
+            for apply in batch.after_commit:
+                apply()
+        return results
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch`: the one place sqlite3 work leaves the event loop for a thread."""
@@ -160,34 +175,15 @@ def _map_encoding_errors() -> Iterator[None]:
         raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
 
 
-def _run(context: _Context, op: Op) -> Any:
+def _run(batch: write.Batch, op: Op) -> Any:
     handler = _HANDLERS.get(type(op))
     if handler is None:
         raise InvalidInputError(f"unsupported operation: {type(op).__name__}")
-    return handler(context, op)
+    return handler(batch, op)
 
 
 def _json(values: Sequence[str]) -> str:
     return json.dumps(list(values))
-
-
-# Selecting memories.
-
-
-def _scope(conn: sqlite3.Connection, tenant: str, filter: MemoryFilter) -> _Scope | None:
-    """The WHERE clause of `filter` in `tenant`, or None if it selects nothing."""
-    checked = rules.checked_filter(filter)
-    params: list[Any] = [tenant]
-    if checked.user_id is None:
-        where, generations = "tenant = ?", None
-    else:
-        found = write.find_partition(conn, tenant, checked.user_id)
-        if found is None:
-            return None
-        # `+tenant`: scan the partition's row-id range, not the (tenant, id) index.
-        where, generations = "+tenant = ? AND rid BETWEEN ? AND ?", {found[0]: found[1]}
-        params.extend(base.partition_range(found[0]))
-    return _Scope(where + base.filter_sql(checked, params), params, generations)
 
 
 def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -198,61 +194,48 @@ def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[t
     return rows
 
 
-def _select(
-    conn: sqlite3.Connection, tenant: str, filter: MemoryFilter, columns: str, tail: str = ""
-) -> tuple[_Scope | None, list[tuple[Any, ...]]]:
-    scope = _scope(conn, tenant, filter)
-    if scope is None:
-        return None, []
-    sql = f"SELECT {columns} FROM engram_memories WHERE {scope.where}{tail}"
-    return scope, _tuples(conn, sql, scope.params)
+# Selecting memories in SQL (listing, counting, and the filters the cached rows cannot
+# evaluate).
 
 
-def _ranked(
-    conn: sqlite3.Connection, scores: np.ndarray, rids: Sequence[int], limit: int
-) -> list[MemoryScore]:
-    """The best `limit` rows, ties by memory id (read for the contenders only)."""
-    chosen = vec.contenders(scores, limit)
-    wanted = [rids[index] for index in chosen]
-    rows = _tuples(
-        conn,
-        "SELECT rid, id FROM engram_memories WHERE rid IN (SELECT value FROM json_each(?))",
-        (json.dumps(wanted),),
-    )
-    ids = dict(rows)
-    best = vec.rank(chosen, scores, [ids[rid] for rid in wanted])[:limit]
-    return [MemoryScore(ids[rids[index]], float(scores[index])) for index in best]
+def _where(batch: write.Batch, tenant: str, filter: MemoryFilter) -> tuple[str, list[Any]] | None:
+    """The WHERE clause of `filter` in `tenant` and its parameters, or None if it selects
+    nothing. (`filter` is checked.)"""
+    params: list[Any] = [tenant]
+    if filter.user_id is None:
+        where = "tenant = ?"
+    else:
+        found = batch.partition(tenant, filter.user_id)
+        if found is None:
+            return None
+        # `+tenant`: scan the partition's row-id range, not the (tenant, id) index.
+        where = "+tenant = ? AND rid BETWEEN ? AND ?"
+        params.extend(base.partition_range(found.pid))
+    return where + base.filter_sql(filter, params), params
 
 
-def _get_memories(context: _Context, op: GetMemories) -> list[Memory | None]:
-    rows = context.conn.execute(
-        f"SELECT {base.MEMORY_COLUMNS} FROM engram_memories"
-        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-        (op.tenant, _json(op.ids)),
-    )
-    found = {row[1]: base.memory_from_row(row) for row in rows}
-    return [found.get(memory_id) for memory_id in op.ids]
-
-
-def _list_memories(context: _Context, op: ListMemories) -> list[Memory]:
+def _list_memories(batch: write.Batch, op: ListMemories) -> list[Memory]:
     rules.check_page(op.limit, op.offset)
     direction = "ASC" if op.order == "oldest" else "DESC"
     tail = f" ORDER BY event_at {direction}, id {direction} LIMIT ? OFFSET ?"
-    scope = _scope(context.conn, op.tenant, op.filter)
-    if scope is None:
+    where = _where(batch, op.tenant, rules.checked_filter(op.filter))
+    if where is None:
         return []
-    sql = f"SELECT {base.MEMORY_COLUMNS} FROM engram_memories WHERE {scope.where}{tail}"
-    rows = context.conn.execute(sql, [*scope.params, op.limit, op.offset])
+    sql = f"SELECT {base.MEMORY_COLUMNS} FROM engram_memories WHERE {where[0]}{tail}"
+    rows = _tuples(batch.conn, sql, [*where[1], op.limit, op.offset])
     return [base.memory_from_row(row) for row in rows]
 
 
-def _count_memories(context: _Context, op: CountMemories) -> int:
-    _, rows = _select(context.conn, op.tenant, op.filter, "count(*)")
-    return int(rows[0][0]) if rows else 0
+def _count_memories(batch: write.Batch, op: CountMemories) -> int:
+    where = _where(batch, op.tenant, rules.checked_filter(op.filter))
+    if where is None:
+        return 0
+    sql = f"SELECT count(*) FROM engram_memories WHERE {where[0]}"
+    return int(_tuples(batch.conn, sql, where[1])[0][0])
 
 
-def _get_history(context: _Context, op: GetHistory) -> list[MemoryChange]:
-    rows = context.conn.execute(
+def _get_history(batch: write.Batch, op: GetHistory) -> list[MemoryChange]:
+    rows = batch.conn.execute(
         f"SELECT {base.CHANGE_COLUMNS} FROM engram_memory_history"
         " WHERE tenant = ? AND memory_id = ? ORDER BY at, id",
         (op.tenant, op.memory_id),
@@ -260,123 +243,316 @@ def _get_history(context: _Context, op: GetHistory) -> list[MemoryChange]:
     return [base.change_from_row(row) for row in rows]
 
 
-# Search and vectors.
+# Selecting memories from the cached partition rows (search).
 
 
-def _search_lexical(context: _Context, op: SearchLexical) -> list[MemoryScore]:
-    rules.check_page(op.limit)
-    _, rows = _select(context.conn, op.tenant, op.filter, "rid, terms")
-    flat, lengths = bm25.join_documents([row[1] for row in rows])
-    scores = bm25.bm25_scores(flat, lengths, bm25.term_hashes(op.query))
-    hits = np.flatnonzero(scores > 0)
-    return _ranked(context.conn, scores[hits], [rows[index][0] for index in hits], op.limit)
+class _Selected(NamedTuple):
+    """The memories a filter selects in one partition: rows `positions` (ascending)."""
+
+    partition: PartitionState
+    rows: PartitionRows
+    positions: NDArray[np.intp]
 
 
-def _partition_vectors(
-    context: _Context, pid: int, model: tuple[int, int], generation: int
-) -> PartitionVectors:
-    key = (pid, model[0])
-    entry = context.cache.get(key, generation)
-    if entry is None:
-        entry = load_partition_vectors(context.conn, pid, model[0], model[1], generation)
-        context.cache.put(key, entry)
+_SQL_ONLY = ("attributes", "entity_ids", "as_of", "valid_at", "metadata")
+"""Filter fields the cached rows do not hold: such a filter selects in SQL."""
+
+
+def _partition_rows(batch: write.Batch, partition: PartitionState) -> PartitionRows:
+    """The partition's rows: cached, or the cached ones plus what this store appended
+    since, or read whole."""
+    key, cache = (partition.pid,), batch.caches.rows
+    entry = cache.get(key, (partition.generation, partition.accessed), drop_stale=False)
+    if entry is not None:
+        return entry
+    stale = cache.peek(key)
+    first_rid = None
+    if stale is not None and stale.state[1] == partition.accessed:
+        first_rid = batch.caches.start_of_growth(
+            partition.pid, stale.state[0], partition.generation
+        )
+    entry = load_partition_rows(batch.conn, partition, first_rid)
+    if stale is not None and first_rid is not None:
+        entry = stale.extended(entry)
+    if batch.keeps_rows:
+        cache.put(key, entry)
     return entry
 
 
-def _generations(conn: sqlite3.Connection, pids: Sequence[int]) -> dict[int, int]:
-    rows = conn.execute(
-        "SELECT pid, generation FROM engram_memory_partitions"
-        " WHERE pid IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(pids)),),
-    )
-    return {int(row[0]): int(row[1]) for row in rows}
+def _selection(batch: write.Batch, tenant: str, filter: MemoryFilter) -> list[_Selected]:
+    """Per partition `filter` reaches (one, with a `user_id`): the rows it selects."""
+    checked = rules.checked_filter(filter)
+    if checked.user_id is None:
+        rows = batch.conn.execute(
+            "SELECT pid, tenant, generation, accessed FROM engram_memory_partitions"
+            " WHERE tenant = ? ORDER BY pid",
+            (tenant,),
+        )
+        partitions = [PartitionState(*row) for row in rows]
+    else:
+        found = batch.partition(tenant, checked.user_id)
+        partitions = [] if found is None else [found]
+    entries = [_partition_rows(batch, partition) for partition in partitions]
+    if any(getattr(checked, name) is not None for name in _SQL_ONLY):
+        return _selected_in_sql(batch, tenant, checked, partitions, entries)
+    return [
+        _Selected(partition, entry, np.flatnonzero(_mask(entry, checked)))
+        for partition, entry in zip(partitions, entries, strict=True)
+    ]
+
+
+def _mask(rows: PartitionRows, filter: MemoryFilter) -> NDArray[np.bool_]:
+    """The rows `filter` selects; mirrors `memories_base.filter_sql` (without `_SQL_ONLY`)."""
+    mask = np.ones(len(rows.ids), dtype=np.bool_)
+    if filter.agent_id is not None:
+        mask &= rows.agent_ids == filter.agent_id
+    if filter.session_id is not None:
+        mask &= rows.session_ids == filter.session_id
+    if filter.kinds is not None:
+        mask &= np.isin(rows.kinds, np.array(filter.kinds, dtype=np.str_))
+    if filter.ids is not None:
+        wanted = np.zeros_like(mask)
+        found = [rows.positions[i] for i in filter.ids if i in rows.positions]
+        wanted[found] = True
+        mask &= wanted
+    if not filter.include_superseded:
+        mask &= rows.current
+    if filter.after is not None:
+        mask &= rows.event_at >= base.micros(filter.after)
+    if filter.before is not None:
+        mask &= rows.event_at < base.micros(filter.before)
+    return mask
+
+
+def _selected_in_sql(
+    batch: write.Batch,
+    tenant: str,
+    filter: MemoryFilter,
+    partitions: Sequence[PartitionState],
+    entries: Sequence[PartitionRows],
+) -> list[_Selected]:
+    where = _where(batch, tenant, filter)
+    if where is None:
+        return []
+    sql = f"SELECT rid FROM engram_memories WHERE {where[0]} ORDER BY rid"
+    rows = _tuples(batch.conn, sql, where[1])
+    rids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    selected = []
+    for partition, entry in zip(partitions, entries, strict=True):
+        low, high = base.partition_range(partition.pid)
+        mine = rids[np.searchsorted(rids, low) : np.searchsorted(rids, high, side="right")]
+        selected.append(_Selected(partition, entry, np.searchsorted(entry.rids, mine)))
+    return selected
+
+
+def _ids_at(selected: Sequence[_Selected], indexes: Sequence[int]) -> list[str]:
+    """The memory ids of candidates `indexes` (positions in the selections, concatenated)."""
+    if len(selected) == 1:
+        rows, positions = selected[0].rows, selected[0].positions
+        return [rows.ids[positions[index]] for index in indexes]
+    offsets = np.cumsum([0] + [part.positions.size for part in selected])
+    parts = np.searchsorted(offsets, indexes, side="right") - 1
+    return [
+        selected[part].rows.ids[selected[part].positions[index - offsets[part]]]
+        for index, part in zip(indexes, parts.tolist(), strict=True)
+    ]
+
+
+def _best(
+    selected: Sequence[_Selected], indexes: NDArray[np.intp], scores: np.ndarray, limit: int
+) -> list[MemoryScore]:
+    """The best `limit` candidates (`indexes[i]` scored `scores[i]`), ties by memory id."""
+    chosen = vec.contenders(scores, limit)
+    keys = _ids_at(selected, indexes[chosen].tolist())
+    key_of = dict(zip(chosen, keys, strict=True))
+    return [
+        MemoryScore(key_of[index], float(scores[index]))
+        for index in vec.rank(chosen, scores, keys)[:limit]
+    ]
+
+
+def _search_lexical(batch: write.Batch, op: SearchLexical) -> list[MemoryScore]:
+    rules.check_page(op.limit)
+    selected = _selection(batch, op.tenant, op.filter)
+    if not selected:
+        return []
+    documents = [part.rows.terms_of(part.positions) for part in selected]
+    flat = np.concatenate([terms for terms, _ in documents])
+    lengths = np.concatenate([counts for _, counts in documents])
+    scores = bm25.bm25_scores(flat, lengths, bm25.term_hashes(op.query))
+    hits = np.flatnonzero(scores > 0)
+    return _best(selected, hits, scores[hits], op.limit)
+
+
+# Vectors.
+
+
+def _model(batch: write.Batch, model_id: str) -> tuple[int, int] | None:
+    return batch.models([model_id]).get(model_id)
+
+
+def _partition_vectors(
+    batch: write.Batch, pid: int, model: tuple[int, int], generation: int
+) -> PartitionVectors:
+    """The partition's matrix: cached, or the cached one plus the vectors this store
+    appended since, or read whole."""
+    key, cache = (pid, model[0]), batch.caches.vectors
+    entry = cache.get(key, generation, drop_stale=False)
+    if entry is not None:
+        return entry
+    stale = cache.peek(key)
+    first_rid = None
+    if stale is not None:
+        first_rid = batch.caches.start_of_growth(pid, stale.generation, generation)
+    entry = load_partition_vectors(batch.conn, pid, model[0], model[1], generation, first_rid)
+    if stale is not None and first_rid is not None:
+        entry = stale.extended(entry)
+    cache.put(key, entry)
+    return entry
 
 
 def _vector_candidates(
-    context: _Context, tenant: str, filter: MemoryFilter, model: tuple[int, int]
-) -> Iterator[tuple[PartitionVectors, np.ndarray, np.ndarray]]:
-    """Per partition: its matrix, and the matrix rows and row ids of the selected memories."""
-    scope, rows = _select(context.conn, tenant, filter, "rid", " ORDER BY rid")
-    if scope is None or not rows:
-        return
-    all_rids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    pids = all_rids >> base.PARTITION_BITS
-    cuts = np.flatnonzero(np.diff(pids)) + 1
-    generations = scope.generations or _generations(context.conn, np.unique(pids).tolist())
-    for rids in np.split(all_rids, cuts):
-        pid = int(rids[0]) >> base.PARTITION_BITS
-        entry = _partition_vectors(context, pid, model, generations[pid])
-        if entry.rids.size == 0:
+    batch: write.Batch, selected: Sequence[_Selected], model: tuple[int, int]
+) -> Iterator[tuple[PartitionVectors, NDArray[np.intp], NDArray[np.intp]]]:
+    """Per selection: its partition's matrix, the matrix rows of the selected memories that
+    have a vector, and which of the selection's positions those are."""
+    for part in selected:
+        entry = _partition_vectors(batch, part.partition.pid, model, part.partition.generation)
+        rids = part.rows.rids[part.positions]
+        if entry.rids.size == 0 or rids.size == 0:
+            yield entry, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
             continue
-        positions = np.searchsorted(entry.rids, rids)
-        inside = positions < entry.rids.size
-        found = inside & (entry.rids[np.minimum(positions, entry.rids.size - 1)] == rids)
-        yield entry, positions[found], rids[found]
+        rows = np.searchsorted(entry.rids, rids)
+        found = entry.rids[np.minimum(rows, entry.rids.size - 1)] == rids
+        yield entry, rows[found], np.flatnonzero(found)
 
 
-def _model(context: _Context, model_id: str) -> tuple[int, int] | None:
-    return write.model_numbers(context.conn).get(model_id)
-
-
-def _search_vector(context: _Context, op: SearchVector) -> list[MemoryScore]:
+def _search_vector(batch: write.Batch, op: SearchVector) -> list[MemoryScore]:
     rules.check_page(op.limit)
     query = vec.normalize(op.vector)
-    model = _model(context, op.model_id)
+    model = _model(batch, op.model_id)
     if model is None:
         return []
     if model[1] != query.size:
         raise InvalidInputError(f"model {op.model_id!r} has {model[1]}-d vectors")
-    parts, rids = [], []
-    for entry, positions, found in _vector_candidates(context, op.tenant, op.filter, model):
-        parts.append((entry.matrix @ query)[positions])
-        rids.append(found)
-    if not parts:
+    selected = _selection(batch, op.tenant, op.filter)
+    scores, indexes, offset = [], [], 0
+    for (entry, rows, found), part in zip(
+        _vector_candidates(batch, selected, model), selected, strict=True
+    ):
+        scores.append((entry.matrix @ query)[rows])
+        indexes.append(found + offset)
+        offset += part.positions.size
+    if not scores:
         return []
-    return _ranked(context.conn, np.concatenate(parts), np.concatenate(rids).tolist(), op.limit)
+    return _best(selected, np.concatenate(indexes), np.concatenate(scores), op.limit)
 
 
-def _scan_vectors(context: _Context, op: ScanVectors) -> VectorMatrix:
-    model = _model(context, op.model_id)
+def _scan_vectors(batch: write.Batch, op: ScanVectors) -> VectorMatrix:
+    model = _model(batch, op.model_id)
     if model is None:
         return VectorMatrix((), np.zeros((0, 0), dtype=np.float32))
-    parts, rids = [], []
-    for entry, positions, found in _vector_candidates(context, op.tenant, op.filter, model):
-        parts.append(entry.matrix[positions])
-        rids.extend(found.tolist())
-    if not parts:
+    selected = _selection(batch, op.tenant, op.filter)
+    parts, indexes, offset = [], [], 0
+    for (entry, rows, found), part in zip(
+        _vector_candidates(batch, selected, model), selected, strict=True
+    ):
+        parts.append(entry.matrix[rows])
+        indexes.extend((found + offset).tolist())
+        offset += part.positions.size
+    if not indexes:
         return VectorMatrix((), np.zeros((0, model[1]), dtype=np.float32))
-    ids = dict(
-        _tuples(
-            context.conn,
-            "SELECT rid, id FROM engram_memories WHERE rid IN (SELECT value FROM json_each(?))",
-            (json.dumps(rids),),
-        )
-    )
-    order = sorted(range(len(rids)), key=lambda index: ids[rids[index]])
+    ids = _ids_at(selected, indexes)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
     matrix = np.concatenate(parts)[order]
-    return VectorMatrix(tuple(ids[rids[index]] for index in order), matrix)
+    return VectorMatrix(tuple(ids[index] for index in order), matrix)
 
 
-def _get_vectors(context: _Context, op: GetVectors) -> list[vec.Vector | None]:
-    model = _model(context, op.model_id)
+# Reading memories and vectors by id: from the cached rows when they are current.
+
+
+def _cached(
+    batch: write.Batch, tenant: str, ids: Sequence[str]
+) -> dict[str, tuple[PartitionState, PartitionRows, int]]:
+    """memory id -> its partition, cached rows and row, for the ids of `tenant` held by a
+    current cached partition (one indexed read of the partitions' states)."""
+    cache = batch.caches.rows
+    by_pid: dict[int, list[str]] = {}
+    for memory_id in ids:
+        pid = cache.owners.get((tenant, memory_id))
+        if pid is not None:
+            by_pid.setdefault(pid, []).append(memory_id)
+    if not by_pid:
+        return {}
+    found = {}
+    for pid, state in batch.partitions(by_pid).items():
+        entry = cache.get((pid,), (state.generation, state.accessed))
+        if entry is None or entry.tenant != tenant:
+            continue
+        for memory_id in by_pid[pid]:
+            row = entry.positions.get(memory_id)
+            if row is not None:
+                found[memory_id] = (state, entry, row)
+    return found
+
+
+def _get_memories(batch: write.Batch, op: GetMemories) -> list[Memory | None]:
+    cached = _cached(batch, op.tenant, op.ids)
+    found: dict[str, Memory] = {}
+    for memory_id, (_, entry, row) in cached.items():
+        memory = entry.memories.get(row)
+        if memory is not None:
+            found[memory_id] = memory
+    missing = [memory_id for memory_id in dict.fromkeys(op.ids) if memory_id not in found]
+    if missing:
+        rows = _tuples(
+            batch.conn,
+            f"SELECT {base.MEMORY_COLUMNS}, rid FROM engram_memories"
+            " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+            (op.tenant, _json(missing)),
+        )
+        for values in rows:
+            memory = found[values[1]] = base.memory_from_row(values)
+            place = cached.get(values[1])
+            if place is not None and batch.keeps_rows and place[1].rids[place[2]] == values[-1]:
+                place[1].memories[place[2]] = memory
+    return [found.get(memory_id) for memory_id in op.ids]
+
+
+def _get_vectors(batch: write.Batch, op: GetVectors) -> list[vec.Vector | None]:
+    model = _model(batch, op.model_id)
     if model is None:
         return [None] * len(op.ids)
-    rows = context.conn.execute(
-        "SELECT m.id, v.data FROM engram_memories AS m JOIN engram_memory_vectors AS v"
-        " ON v.vrid = (? << 56) | m.rid"
-        " WHERE m.tenant = ? AND m.id IN (SELECT value FROM json_each(?))",
-        (model[0], op.tenant, _json(op.ids)),
-    )
-    found = {row[0]: vec.from_bytes(row[1], model[1]) for row in rows}
-    return [None if found.get(i) is None else found[i].copy() for i in op.ids]
+    found: dict[str, vec.Vector | None] = {}
+    by_pid: dict[int, list[tuple[str, int]]] = {}
+    for memory_id, (state, entry, row) in _cached(batch, op.tenant, op.ids).items():
+        by_pid.setdefault(state.pid, []).append((memory_id, int(entry.rids[row])))
+    for pid, wanted in by_pid.items():
+        state = batch.partitions([pid])[pid]
+        vectors = _partition_vectors(batch, pid, model, state.generation)
+        rids = np.array([rid for _, rid in wanted], dtype=np.int64)
+        rows = np.minimum(np.searchsorted(vectors.rids, rids), max(vectors.rids.size - 1, 0))
+        inside = (vectors.rids[rows] == rids).tolist() if vectors.rids.size else [False] * len(rids)
+        for (memory_id, _), row, has in zip(wanted, rows.tolist(), inside, strict=True):
+            found[memory_id] = vectors.matrix[row] if has else None
+    missing = [memory_id for memory_id in op.ids if memory_id not in found]
+    if missing:
+        cursor = batch.conn.execute(
+            "SELECT m.id, v.data FROM engram_memories AS m JOIN engram_memory_vectors AS v"
+            " ON v.vrid = (? << 56) | m.rid"
+            " WHERE m.tenant = ? AND m.id IN (SELECT value FROM json_each(?))",
+            (model[0], op.tenant, _json(missing)),
+        )
+        found.update((row[0], vec.from_bytes(row[1], model[1])) for row in cursor)
+    return [None if (vector := found.get(i)) is None else vector.copy() for i in op.ids]
 
 
 # Entities, relations, profiles.
 
 
-def _put_entities(context: _Context, op: PutEntities) -> list[Entity]:
+def _put_entities(batch: write.Batch, op: PutEntities) -> list[Entity]:
     entities = [rules.checked_entity(op.tenant, entity) for entity in op.entities]
-    context.conn.executemany(
+    batch.conn.executemany(
         f"INSERT OR REPLACE INTO engram_memory_entities ({base.ENTITY_COLUMNS})"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [base.entity_row(entity) for entity in entities],
@@ -384,7 +560,7 @@ def _put_entities(context: _Context, op: PutEntities) -> list[Entity]:
     return entities
 
 
-def _list_entities(context: _Context, op: ListEntities) -> list[Entity]:
+def _list_entities(batch: write.Batch, op: ListEntities) -> list[Entity]:
     sql = f"SELECT {base.ENTITY_COLUMNS} FROM engram_memory_entities WHERE tenant = ?"
     params: list[Any] = [op.tenant]
     if op.user_id is not None:
@@ -393,16 +569,16 @@ def _list_entities(context: _Context, op: ListEntities) -> list[Entity]:
     if op.ids is not None:
         sql += " AND id IN (SELECT value FROM json_each(?))"
         params.append(_json(op.ids))
-    rows = context.conn.execute(sql + " ORDER BY created_at, id", params)
+    rows = batch.conn.execute(sql + " ORDER BY created_at, id", params)
     entities = [base.entity_from_row(row) for row in rows]
     if op.name_or_alias is None:
         return entities
     return [entity for entity in entities if rules.entity_has_name(entity, op.name_or_alias)]
 
 
-def _put_relations(context: _Context, op: PutRelations) -> list[Relation]:
+def _put_relations(batch: write.Batch, op: PutRelations) -> list[Relation]:
     relations = [rules.checked_relation(op.tenant, relation) for relation in op.relations]
-    context.conn.executemany(
+    batch.conn.executemany(
         f"INSERT OR REPLACE INTO engram_memory_relations ({base.RELATION_COLUMNS})"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [base.relation_row(relation) for relation in relations],
@@ -410,7 +586,7 @@ def _put_relations(context: _Context, op: PutRelations) -> list[Relation]:
     return relations
 
 
-def _list_relations(context: _Context, op: ListRelations) -> list[Relation]:
+def _list_relations(batch: write.Batch, op: ListRelations) -> list[Relation]:
     sql = f"SELECT {base.RELATION_COLUMNS} FROM engram_memory_relations WHERE tenant = ?"
     params: list[Any] = [op.tenant]
     if op.user_id is not None:
@@ -423,12 +599,12 @@ def _list_relations(context: _Context, op: ListRelations) -> list[Relation]:
         moment = base.micros(op.as_of)
         sql += " AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)"
         params.extend([moment, moment])
-    rows = context.conn.execute(sql + " ORDER BY created_at, id", params)
+    rows = batch.conn.execute(sql + " ORDER BY created_at, id", params)
     return [base.relation_from_row(row) for row in rows]
 
 
-def _get_profile(context: _Context, op: GetProfile) -> UserProfile | None:
-    row = context.conn.execute(
+def _get_profile(batch: write.Batch, op: GetProfile) -> UserProfile | None:
+    row = batch.conn.execute(
         f"SELECT {base.PROFILE_COLUMNS} FROM engram_memory_profiles"
         " WHERE tenant = ? AND user_id = ?",
         (op.tenant, op.user_id),
@@ -436,9 +612,9 @@ def _get_profile(context: _Context, op: GetProfile) -> UserProfile | None:
     return None if row is None else base.profile_from_row(row)
 
 
-def _put_profile(context: _Context, op: PutProfile) -> UserProfile:
+def _put_profile(batch: write.Batch, op: PutProfile) -> UserProfile:
     profile = rules.checked_profile(op.tenant, op.profile)
-    context.conn.execute(
+    batch.conn.execute(
         f"INSERT OR REPLACE INTO engram_memory_profiles ({base.PROFILE_COLUMNS})"
         " VALUES (?, ?, ?, ?, ?, ?)",
         base.profile_row(profile),
@@ -447,22 +623,22 @@ def _put_profile(context: _Context, op: PutProfile) -> UserProfile:
 
 
 _HANDLERS: dict[type, _Handler] = {
-    PutMemories: lambda context, op: write.put_memories(context.conn, op),
+    PutMemories: write.put_memories,
     GetMemories: _get_memories,
     ListMemories: _list_memories,
     CountMemories: _count_memories,
     SearchLexical: _search_lexical,
     SearchVector: _search_vector,
     GetVectors: _get_vectors,
-    PutVectors: lambda context, op: write.put_vectors(context.conn, op),
+    PutVectors: lambda batch, op: write.put_vectors(batch.conn, op),
     ScanVectors: _scan_vectors,
-    RecordAccess: lambda context, op: write.record_access(context.conn, op),
+    RecordAccess: write.record_access,
     GetHistory: _get_history,
-    DeleteMemories: lambda context, op: write.delete_memories(context.conn, context.cache, op),
-    DeleteScope: lambda context, op: write.delete_scope(context.conn, context.cache, op),
+    DeleteMemories: lambda batch, op: write.delete_memories(batch.conn, batch.caches, op),
+    DeleteScope: lambda batch, op: write.delete_scope(batch.conn, batch.caches, op),
     PutEntities: _put_entities,
     ListEntities: _list_entities,
-    DeleteEntities: lambda context, op: write.delete_entities(context.conn, op),
+    DeleteEntities: lambda batch, op: write.delete_entities(batch.conn, op),
     PutRelations: _put_relations,
     ListRelations: _list_relations,
     GetProfile: _get_profile,

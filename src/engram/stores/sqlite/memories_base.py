@@ -5,10 +5,13 @@ Layout (component `memories`). Rows that are read together are stored together: 
 a partition's rows are one contiguous range of the table's B-tree:
 
 - `engram_memory_partitions`: `(tenant, user_key)` -> `pid` (AUTOINCREMENT: never reused),
-  the last sequence numbers handed out, and `generation`, a random number changed by every
-  write to the partition (in the same transaction) so in-process caches know they are stale.
+  the last sequence numbers handed out, `generation`, a random number changed by every
+  write to the partition (in the same transaction) so in-process caches know they are stale,
+  and `accessed`, incremented by every recall (`RecordAccess`: access counts change, no
+  vector does), so cached decoded memories know it too (see `memories_cache`).
 - `engram_memories`: `rid = pid << 28 | seq`. Text, scope, times, JSON metadata, and `terms`:
-  the memory's BM25 terms as 64-bit hashes (`engram.memory.bm25`). `event_at` is
+  the BM25 terms of the memory's `ranking.lexical_text` (an episode with its speaker and the
+  turns before it) as 64-bit hashes (`engram.memory.bm25`). `event_at` is
   `coalesce(valid_from, recorded_at)`.
 - `engram_memory_vectors`: `vrid = model_no << 56 | rid`, one float32 BLOB per memory and
   model: a user's vectors of a model are one range, read sequentially. (A WITHOUT ROWID table
@@ -34,10 +37,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engram.memory import bm25
+from engram.memory.ranking import lexical_text
 from engram.stores.memories import MemoryFilter
 from engram.stores.sqlite.base import dumps
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
@@ -47,12 +52,14 @@ __all__ = [
     "COMPONENT",
     "ENTITY_COLUMNS",
     "MEMORY_COLUMNS",
+    "MEMORY_FIELDS",
     "MIGRATIONS",
     "PARTITION_BITS",
     "PROFILE_COLUMNS",
     "RELATION_COLUMNS",
     "SEQ_LIMIT",
     "change_from_row",
+    "assemble_memory",
     "change_row",
     "entity_from_row",
     "entity_row",
@@ -188,6 +195,9 @@ CREATE TABLE engram_memory_profiles (
     PRIMARY KEY (tenant, user_id)
 );
 """,
+    """
+ALTER TABLE engram_memory_partitions ADD COLUMN accessed INTEGER NOT NULL DEFAULT 0;
+""",
 ]
 
 
@@ -218,7 +228,7 @@ def optional_micros(moment: datetime | None) -> int | None:
 
 def from_micros(value: int) -> datetime:
     """Inverse of `micros`: an aware UTC datetime."""
-    return _EPOCH + timedelta(microseconds=value)
+    return _EPOCH + timedelta(0, 0, value)
 
 
 def _optional_time(value: int | None) -> datetime | None:
@@ -270,35 +280,95 @@ def memory_row(memory: Memory) -> tuple[Any, ...]:
         optional_micros(memory.last_accessed_at),
         int(memory.pinned),
         recorded_at if valid_from is None else valid_from,
-        bm25.term_bytes(memory.text),
+        bm25.term_bytes(lexical_text(memory)),
     )
 
 
+def _object(text: str) -> Any:
+    return {} if text == "{}" else json.loads(text)
+
+
+def _strings(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+MEMORY_FIELDS = (
+    "tenant",
+    "id",
+    "user_id",
+    "agent_id",
+    "session_id",
+    "kind",
+    "text",
+    "attribute",
+    "metadata",
+    "importance",
+    "source_ids",
+    "entity_ids",
+    "valid_from",
+    "valid_to",
+    "recorded_at",
+    "superseded_at",
+    "superseded_by",
+    "created_at",
+    "updated_at",
+    "access_count",
+    "last_accessed_at",
+    "pinned",
+)
+"""Every field of `Memory`, in the order of `MEMORY_COLUMNS` (what `assemble_memory` takes)."""
+
+_SETTERS = tuple(getattr(Memory, name).__set__ for name in MEMORY_FIELDS)
+_BY_SLOTS = {item.name for item in fields(Memory)} == set(MEMORY_FIELDS) and not hasattr(
+    Memory, "__post_init__"
+)
+_new = object.__new__
+
+
+def assemble_memory(values: Sequence[Any]) -> Memory:
+    """`Memory(**dict(zip(MEMORY_FIELDS, values)))` for values already normal (decoded rows).
+
+    Sets the slots directly: the frozen dataclass's `__init__` (one `object.__setattr__` per
+    field) costs twice as much, and memories are built in bulk on the search path. Falls
+    back to the constructor if `Memory` gains fields this module does not know, or a
+    `__post_init__`.
+    """
+    if not _BY_SLOTS:
+        return Memory(**dict(zip(MEMORY_FIELDS, values, strict=True)))
+    memory: Memory = _new(Memory)
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(memory, value)
+    return memory
+
+
 def memory_from_row(row: sqlite3.Row | Sequence[Any]) -> Memory:
-    """A `Memory` from the first 23 values of `MEMORY_COLUMNS`."""
-    return Memory(
-        tenant=row[0],
-        id=row[1],
-        user_id=row[2],
-        agent_id=row[3],
-        session_id=row[4],
-        kind=row[5],
-        text=row[6],
-        attribute=row[7],
-        metadata=json.loads(row[8]),
-        importance=row[9],
-        source_ids=tuple(json.loads(row[10])),
-        entity_ids=tuple(json.loads(row[11])),
-        valid_from=_optional_time(row[12]),
-        valid_to=_optional_time(row[13]),
-        recorded_at=from_micros(row[14]),
-        superseded_at=_optional_time(row[15]),
-        superseded_by=row[16],
-        created_at=from_micros(row[17]),
-        updated_at=from_micros(row[18]),
-        access_count=row[19],
-        last_accessed_at=_optional_time(row[20]),
-        pinned=bool(row[21]),
+    """A `Memory` from the first 22 values of `MEMORY_COLUMNS`.
+
+    Runs for every candidate a search ranks (before caching): the usual empty JSON values
+    and equal times are decoded once.
+    """
+    recorded, created, updated = row[14], row[17], row[18]
+    recorded_at = from_micros(recorded)
+    created_at = recorded_at if created == recorded else from_micros(created)
+    updated_at = created_at if updated == created else from_micros(updated)
+    return assemble_memory(
+        (
+            *row[:8],
+            _object(row[8]),
+            row[9],
+            _strings(row[10]),
+            _strings(row[11]),
+            _optional_time(row[12]),
+            _optional_time(row[13]),
+            recorded_at,
+            _optional_time(row[15]),
+            row[16],
+            created_at,
+            updated_at,
+            row[19],
+            _optional_time(row[20]),
+            bool(row[21]),
+        )
     )
 
 

@@ -1,8 +1,14 @@
 """The writing half of the SQLite memory store: puts, access counts and erasure.
 
 Each function runs inside the batch's `BEGIN IMMEDIATE` transaction. Every write to a
-partition changes its `generation` (see `memories_base`), so cached matrices go stale with
-the same commit; erasure also drops the partition's cached matrices at once.
+partition changes its `generation` (see `memories_base`), so cached entries go stale with
+the same commit; erasure also drops the partition's cached entries at once. A recall
+(`RecordAccess`) increments the partition's `accessed` instead and patches the cached rows
+once the transaction has committed (`Batch.after_commit`).
+
+A put costs one statement per kind of row it writes: the stored rows it replaces, one
+partition update per partition (row and history sequence numbers and the generation
+together), the memories, the vectors, the history entries.
 """
 
 from __future__ import annotations
@@ -10,13 +16,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from engram._exceptions import BackendError, ConflictError, InvalidInputError, NotFoundError
 from engram.memory import vectors as vec
 from engram.stores import _memory_rules as rules
+from engram.stores._cache import BoundedCache
 from engram.stores.memories import (
     DeleteEntities,
     DeleteMemories,
@@ -28,11 +35,19 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.stores.sqlite import memories_base as base
-from engram.stores.sqlite.memories_cache import VectorCache
+from engram.stores.sqlite.memories_cache import (
+    PartitionCache,
+    PartitionState,
+    PartitionVectors,
+    RowCache,
+)
 from engram.types._memory import Memory, MemoryChange, UserProfile
 from engram.types._time import utcnow
 
 __all__ = [
+    "Batch",
+    "Caches",
+    "Growth",
     "delete_entities",
     "delete_memories",
     "delete_scope",
@@ -60,6 +75,107 @@ _UPSERT_VECTOR = "INSERT OR REPLACE INTO engram_memory_vectors (vrid, data) VALU
 _DELETE_VECTORS = "DELETE FROM engram_memory_vectors WHERE vrid IN (SELECT value FROM json_each(?))"
 
 
+class Growth(NamedTuple):
+    """A committed write of this store that only appended memories (and their vectors) to a
+    partition, taking it from generation `old` to `new`: an entry cached at `old` is the
+    entry at `new` less the rows from `first_rid` on (read those, not the whole partition)."""
+
+    old: int
+    new: int
+    first_rid: int
+
+
+_GROWTH_STEPS = 16
+"""Consecutive appends remembered per partition."""
+
+
+class Caches(NamedTuple):
+    """The store's in-process caches (see `memories_cache`)."""
+
+    vectors: PartitionCache[PartitionVectors]
+    rows: RowCache
+    models: dict[str, tuple[int, int]]
+    """Committed models, model id -> (model_no, dim): a model is never renumbered or
+    removed, so an entry stays true (a model missing here may still exist)."""
+    growth: BoundedCache[int, tuple[int, dict[int, int]]]
+    """pid -> the partition's generation after this store's latest appends, and the first
+    row id each started at by the generation it started from (see `Growth`)."""
+
+    def evict_partition(self, pid: int) -> None:
+        self.vectors.evict_partition(pid)
+        self.rows.evict_partition(pid)
+        self.growth.discard(pid)
+
+    def note_growth(self, growth: dict[int, Growth]) -> None:
+        """Record committed appends, chained onto the previous ones of the partition."""
+        for pid, step in growth.items():
+            known = self.growth.get(pid)
+            starts = {} if known is None or known[0] != step.old else known[1]
+            starts = {old: first for old, first in starts.items() if old != step.new}
+            starts[step.old] = step.first_rid
+            while len(starts) > _GROWTH_STEPS:
+                del starts[next(iter(starts))]
+            self.growth.put(pid, (step.new, starts))
+
+    def start_of_growth(self, pid: int, old: int, new: int) -> int | None:
+        """The first row id appended since generation `old`, if this store's own appends
+        are all that changed the partition from `old` to `new`."""
+        known = self.growth.get(pid)
+        if known is None or known[0] != new:
+            return None
+        return known[1].get(old)
+
+
+class Batch(NamedTuple):
+    """What the operations of one batch share: its transaction and the caches."""
+
+    conn: sqlite3.Connection
+    caches: Caches
+    keeps_rows: bool
+    """Whether partition rows read in this batch may be cached: only when it writes nothing
+    (what a write transaction reads after writing could still be rolled back)."""
+    after_commit: list[Callable[[], None]]
+    """Cache updates to apply once the transaction has committed (under the lock)."""
+    seen: dict[object, PartitionState | None]
+    """Partition states read in this batch, by pid or `(tenant, user_key)`: reused when the
+    batch writes nothing (a read transaction sees one state of the file)."""
+
+    def partition(self, tenant: str, user_key: str) -> PartitionState | None:
+        """`find_partition`, read once per read-only batch."""
+        if not self.keeps_rows:
+            return find_partition(self.conn, tenant, user_key)
+        key = (tenant, user_key)
+        if key not in self.seen:
+            found = self.seen[key] = find_partition(self.conn, tenant, user_key)
+            if found is not None:
+                self.seen[found.pid] = found
+        return self.seen[key]
+
+    def partitions(self, pids: Iterable[int]) -> dict[int, PartitionState]:
+        """`partition_states`, each read once per read-only batch."""
+        wanted = list(pids)
+        if not self.keeps_rows:
+            return partition_states(self.conn, wanted)
+        unknown = [pid for pid in wanted if pid not in self.seen]
+        if unknown:
+            read = partition_states(self.conn, unknown)
+            self.seen.update((pid, read.get(pid)) for pid in unknown)
+        return {pid: state for pid in wanted if (state := self.seen[pid]) is not None}
+
+    def models(self, wanted: Iterable[str] = ()) -> dict[str, tuple[int, int]]:
+        """Every model (read) or, when the cache knows each of `wanted`, the known ones."""
+        known = self.caches.models
+        wanted = list(wanted)
+        if wanted and all(model_id in known for model_id in wanted):
+            return dict(known)
+        models = model_numbers(self.conn)
+        if self.keeps_rows:
+            known.update(models)
+        else:
+            self.after_commit.append(lambda: known.update(models))
+        return models
+
+
 class _Stored(NamedTuple):
     rid: int
     user_id: str | None
@@ -68,41 +184,64 @@ class _Stored(NamedTuple):
 
 # Partitions and models.
 
+_PARTITION_COLUMNS = "pid, tenant, generation, accessed"
 
-def find_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> tuple[int, int] | None:
-    """`(pid, generation)` of a partition, or None if it has no row."""
+
+def find_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> PartitionState | None:
+    """The state of a partition, or None if it has no row."""
     row = conn.execute(
-        "SELECT pid, generation FROM engram_memory_partitions WHERE tenant = ? AND user_key = ?",
+        f"SELECT {_PARTITION_COLUMNS} FROM engram_memory_partitions"
+        " WHERE tenant = ? AND user_key = ?",
         (tenant, user_key),
     ).fetchone()
-    return None if row is None else (int(row[0]), int(row[1]))
+    return None if row is None else PartitionState(*row)
 
 
-def _ensure_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> int:
-    conn.execute(
-        "INSERT INTO engram_memory_partitions (tenant, user_key) VALUES (?, ?)"
-        " ON CONFLICT (tenant, user_key) DO NOTHING",
-        (tenant, user_key),
+def partition_states(conn: sqlite3.Connection, pids: Iterable[int]) -> dict[int, PartitionState]:
+    """pid -> state of the partitions that still exist."""
+    rows = conn.execute(
+        f"SELECT {_PARTITION_COLUMNS} FROM engram_memory_partitions"
+        " WHERE pid IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(pids)),),
     )
+    return {int(row[0]): PartitionState(*row) for row in rows}
+
+
+def _ensure_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> PartitionState:
     found = find_partition(conn, tenant, user_key)
-    assert found is not None  # inserted just above, in this transaction
-    if found[0] >= base.SEQ_LIMIT:
+    if found is None:
+        conn.execute(
+            "INSERT INTO engram_memory_partitions (tenant, user_key) VALUES (?, ?)",
+            (tenant, user_key),
+        )
+        found = find_partition(conn, tenant, user_key)
+        assert found is not None  # inserted just above, in this transaction
+    if found.pid >= base.SEQ_LIMIT:
         raise BackendError("the memory store ran out of partition ids")
-    return found[0]
+    return found
 
 
-def _allocate(conn: sqlite3.Connection, pid: int, column: str, count: int) -> int:
-    """Reserve `count` sequence numbers of `column` in partition `pid`; the first one.
+class _Allocated(NamedTuple):
+    first_seq: int
+    first_change: int
+    generation: int
+    """The partition's new generation."""
+
+
+def _allocate(conn: sqlite3.Connection, pid: int, rows: int, changes: int) -> _Allocated:
+    """Reserve `rows` memory and `changes` history sequence numbers in partition `pid`;
+    the first of each.
 
     Also changes the partition's generation (this is a write to it)."""
-    last = conn.execute(
-        f"UPDATE engram_memory_partitions SET {column} = {column} + ?, generation = random()"
-        " WHERE pid = ? RETURNING " + column,
-        (count, pid),
-    ).fetchone()[0]
-    if last >= base.SEQ_LIMIT:
+    last_seq, last_change, generation = conn.execute(
+        "UPDATE engram_memory_partitions SET last_seq = last_seq + ?,"
+        " last_change = last_change + ?, generation = random()"
+        " WHERE pid = ? RETURNING last_seq, last_change, generation",
+        (rows, changes, pid),
+    ).fetchone()
+    if max(last_seq, last_change) >= base.SEQ_LIMIT:
         raise BackendError(f"partition {pid} ran out of row ids")
-    return int(last) - count + 1
+    return _Allocated(int(last_seq) - rows + 1, int(last_change) - changes + 1, int(generation))
 
 
 def _bump(conn: sqlite3.Connection, pids: Iterable[int]) -> None:
@@ -157,32 +296,31 @@ def _stored(conn: sqlite3.Connection, tenant: str, ids: Sequence[str]) -> dict[s
     return {row[0]: _Stored(row[1], row[2], row[3]) for row in rows}
 
 
-def _assign_rids(
-    conn: sqlite3.Connection, tenant: str, memories: Sequence[Memory], stored: dict[str, _Stored]
-) -> list[int]:
-    """The row id of each memory: its stored one, or a fresh one in its user's partition."""
-    rids = [0] * len(memories)
-    fresh: dict[str, list[int]] = defaultdict(list)
-    for index, memory in enumerate(memories):
-        old = stored.get(memory.id)
-        if old is None:
-            fresh[rules.user_key(memory.user_id)].append(index)
-        elif old.user_id != memory.user_id:
-            raise ConflictError(f"memory {memory.id!r} belongs to another user_id")
-        else:
-            rids[index] = old.rid
-    for user_key, indexes in fresh.items():
-        pid = _ensure_partition(conn, tenant, user_key)
-        first = _allocate(conn, pid, "last_seq", len(indexes))
-        for offset, index in enumerate(indexes):
-            rids[index] = (pid << base.PARTITION_BITS) | (first + offset)
-    return rids
-
-
-def put_memories(conn: sqlite3.Connection, op: PutMemories) -> list[Memory]:
+def put_memories(batch: Batch, op: PutMemories) -> list[Memory]:
+    conn = batch.conn
     memories, records, changes = rules.check_put(op, detach=False)
     stored = _stored(conn, op.tenant, [memory.id for memory in memories])
-    rids = _assign_rids(conn, op.tenant, memories, stored)
+    before: dict[int, PartitionState] = {}  # the partitions of new memories, before this put
+    owners = _owners(conn, op.tenant, memories, stored, before)
+    history = _changes_by_partition(conn, op.tenant, changes, owners)
+    fresh: dict[int, list[int]] = defaultdict(list)
+    for index, memory in enumerate(memories):
+        if memory.id not in stored:
+            fresh[owners[memory.id]].append(index)
+    rids = [0 if memory.id not in stored else stored[memory.id].rid for memory in memories]
+    touched = list(dict.fromkeys([*owners.values(), *history]))
+    replaced = {old.rid >> base.PARTITION_BITS for old in stored.values()}
+    first_change, growth = {}, {}
+    for pid in touched:
+        indexes = fresh.get(pid, [])
+        allocated = _allocate(conn, pid, len(indexes), len(history.get(pid, ())))
+        first_change[pid] = allocated.first_change
+        first_rid = (pid << base.PARTITION_BITS) | allocated.first_seq
+        for offset, index in enumerate(indexes):
+            rids[index] = first_rid + offset
+        if pid in before and pid not in replaced:
+            growth[pid] = Growth(before[pid].generation, allocated.generation, first_rid)
+    batch.after_commit.append(lambda: batch.caches.note_growth(growth))
     inserts, updates, stale = [], [], []
     for memory, rid in zip(memories, rids, strict=True):
         old = stored.get(memory.id)
@@ -193,25 +331,65 @@ def put_memories(conn: sqlite3.Connection, op: PutMemories) -> list[Memory]:
         if old.text != memory.text:
             stale.append(rid)
     conn.executemany(_INSERT_MEMORY, inserts)
-    conn.executemany(_UPDATE_MEMORY, updates)
-    _bump(conn, [stored[m.id].rid >> base.PARTITION_BITS for m in memories if m.id in stored])
-    models = model_numbers(conn)
-    if stale:
-        conn.execute(_DELETE_VECTORS, (_vector_ids(models, stale),))
-    vector_rows = [
-        (
-            (_ensure_model(conn, models, record) << base.MODEL_SHIFT) | rid,
-            vec.to_bytes(record.vector),
-        )
-        for record, rid in zip(records, rids, strict=True)
-        if record is not None
-    ]
-    conn.executemany(_UPSERT_VECTOR, vector_rows)
-    owners = {
-        memory.id: rid >> base.PARTITION_BITS for memory, rid in zip(memories, rids, strict=True)
-    }
-    _insert_changes(conn, op.tenant, changes, owners)
+    if updates:
+        conn.executemany(_UPDATE_MEMORY, updates)
+    written = {record.model_id for record in records if record is not None}
+    if stale or written:
+        # Deleting stale vectors takes every model; writing vectors, those written.
+        models = batch.models(() if stale else written)
+        if stale:
+            conn.execute(_DELETE_VECTORS, (_vector_ids(models, stale),))
+        conn.executemany(_UPSERT_VECTOR, _vector_rows(conn, models, records, rids))
+    for pid, group in history.items():
+        _write_changes(conn, pid, first_change[pid], group)
     return memories
+
+
+def _owners(
+    conn: sqlite3.Connection,
+    tenant: str,
+    memories: Sequence[Memory],
+    stored: dict[str, _Stored],
+    fresh: dict[int, PartitionState],
+) -> dict[str, int]:
+    """memory id -> its partition: the stored row's, or its user's (created if new; its
+    state is put in `fresh`)."""
+    owners: dict[str, int] = {}
+    partitions: dict[str, int] = {}
+    for memory in memories:
+        old = stored.get(memory.id)
+        if old is None:
+            key = rules.user_key(memory.user_id)
+            if key not in partitions:
+                state = _ensure_partition(conn, tenant, key)
+                partitions[key], fresh[state.pid] = state.pid, state
+            owners[memory.id] = partitions[key]
+        elif old.user_id != memory.user_id:
+            raise ConflictError(f"memory {memory.id!r} belongs to another user_id")
+        else:
+            owners[memory.id] = old.rid >> base.PARTITION_BITS
+    return owners
+
+
+def _vector_rows(
+    conn: sqlite3.Connection,
+    models: dict[str, tuple[int, int]],
+    records: Sequence[VectorRecord | None],
+    rids: Sequence[int],
+) -> list[tuple[int, bytes]]:
+    """The `(vrid, data)` rows of `records`, checked by `rules.checked_vectors` (so the
+    vectors of one model have one dimension: each model is looked up once, not per vector)."""
+    shifted: dict[str, int] = {}
+    rows = []
+    for record, rid in zip(records, rids, strict=True):
+        if record is None:
+            continue
+        high = shifted.get(record.model_id)
+        if high is None:
+            high = _ensure_model(conn, models, record) << base.MODEL_SHIFT
+            shifted[record.model_id] = high
+        rows.append((high | rid, vec.to_bytes(record.vector)))
+    return rows
 
 
 def _owner(conn: sqlite3.Connection, tenant: str, memory_id: str) -> int:
@@ -229,22 +407,34 @@ def _owner(conn: sqlite3.Connection, tenant: str, memory_id: str) -> int:
     return int(row[0]) >> base.PARTITION_BITS
 
 
-def _insert_changes(
+def _changes_by_partition(
     conn: sqlite3.Connection, tenant: str, changes: Sequence[MemoryChange], owners: dict[str, int]
-) -> None:
+) -> dict[int, list[MemoryChange]]:
+    """`changes` grouped by the partition of their memory (`owners`, else looked up)."""
     by_pid: dict[int, list[MemoryChange]] = defaultdict(list)
     for change in changes:
         pid = owners.get(change.memory_id)
         if pid is None:
             pid = owners[change.memory_id] = _owner(conn, tenant, change.memory_id)
         by_pid[pid].append(change)
-    for pid, group in by_pid.items():
-        first = _allocate(conn, pid, "last_change", len(group))
-        rows = [
-            ((pid << base.PARTITION_BITS) | (first + offset), *base.change_row(change))
-            for offset, change in enumerate(group)
-        ]
-        conn.executemany(_INSERT_CHANGE, rows)
+    return by_pid
+
+
+def _write_changes(
+    conn: sqlite3.Connection, pid: int, first: int, changes: Sequence[MemoryChange]
+) -> None:
+    rows = [
+        ((pid << base.PARTITION_BITS) | (first + offset), *base.change_row(change))
+        for offset, change in enumerate(changes)
+    ]
+    conn.executemany(_INSERT_CHANGE, rows)
+
+
+def _insert_changes(
+    conn: sqlite3.Connection, tenant: str, changes: Sequence[MemoryChange], owners: dict[str, int]
+) -> None:
+    for pid, group in _changes_by_partition(conn, tenant, changes, owners).items():
+        _write_changes(conn, pid, _allocate(conn, pid, 0, len(group)).first_change, group)
 
 
 def put_vectors(conn: sqlite3.Connection, op: PutVectors) -> None:
@@ -264,14 +454,37 @@ def put_vectors(conn: sqlite3.Connection, op: PutVectors) -> None:
     _bump(conn, [old.rid >> base.PARTITION_BITS for old in stored.values()])
 
 
-def record_access(conn: sqlite3.Connection, op: RecordAccess) -> int:
-    # No generation change: access counts are not in any cached matrix.
-    cursor = conn.execute(
+def record_access(batch: Batch, op: RecordAccess) -> int:
+    """Count a recall. No generation change (no vector changes): `accessed` is incremented
+    instead, and the cached rows of this store are patched after the commit."""
+    counted = batch.conn.execute(
         "UPDATE engram_memories SET access_count = access_count + 1, last_accessed_at = ?"
-        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+        " WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
+        " RETURNING rid, id, access_count",
         (base.micros(op.at), op.tenant, json.dumps(list(op.ids))),
-    )
-    return int(cursor.rowcount)
+    ).fetchall()
+    if not counted:
+        return 0
+    by_pid: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for rid, memory_id, count in counted:
+        by_pid[rid >> base.PARTITION_BITS].append((rid, memory_id, count))
+    states = batch.conn.execute(
+        "UPDATE engram_memory_partitions SET accessed = accessed + 1"
+        " WHERE pid IN (SELECT value FROM json_each(?)) RETURNING pid, generation, accessed",
+        (json.dumps(list(by_pid)),),
+    ).fetchall()
+    at = base.from_micros(base.micros(op.at))
+    rows = batch.caches.rows
+
+    def patch() -> None:
+        for pid, generation, accessed in states:
+            entry = rows.peek((pid,))
+            if entry is not None and entry.state == (generation, accessed - 1):
+                entry.patch_access(by_pid[pid], at)
+                entry.state = (generation, accessed)
+
+    batch.after_commit.append(patch)
+    return len(counted)
 
 
 # Erasure.
@@ -288,9 +501,7 @@ class _Counts:
         return ErasureReport(**self.values)
 
 
-def delete_memories(
-    conn: sqlite3.Connection, cache: VectorCache, op: DeleteMemories
-) -> ErasureReport:
+def delete_memories(conn: sqlite3.Connection, cache: Caches, op: DeleteMemories) -> ErasureReport:
     counts = _Counts()
     at = utcnow() if op.at is None else op.at
     stored = _stored(conn, op.tenant, list(dict.fromkeys(op.ids)))
@@ -305,7 +516,7 @@ def delete_memories(
 
 def _erase(
     conn: sqlite3.Connection,
-    cache: VectorCache,
+    cache: Caches,
     models: dict[str, tuple[int, int]],
     tenant: str,
     memory_id: str,
@@ -387,7 +598,7 @@ def _upsert_profile(conn: sqlite3.Connection, profile: UserProfile) -> None:
     )
 
 
-def delete_scope(conn: sqlite3.Connection, cache: VectorCache, op: DeleteScope) -> ErasureReport:
+def delete_scope(conn: sqlite3.Connection, cache: Caches, op: DeleteScope) -> ErasureReport:
     rules.check_scope(op)
     if op.agent_id is None and op.session_id is None and op.user_id is not None:
         return _delete_user(conn, cache, op.tenant, op.user_id)
@@ -410,7 +621,7 @@ def delete_scope(conn: sqlite3.Connection, cache: VectorCache, op: DeleteScope) 
 
 
 def _delete_user(
-    conn: sqlite3.Connection, cache: VectorCache, tenant: str, user_id: str
+    conn: sqlite3.Connection, cache: Caches, tenant: str, user_id: str
 ) -> ErasureReport:
     counts = _Counts()
     memory_ids: list[str] = []
