@@ -14,7 +14,10 @@ and both in one batch (what hybrid retrieval does), all filtered to the user's c
 memories. The first vector search of a user reads its partition from the file ("cold"); the
 later ones hit the in-process matrix cache ("warm"). Recall@10 compares the vector search
 with an exact NumPy search over the user's current vectors; `f16_recall@10` measures what
-storing float16 instead would cost. Embedding the query is excluded.
+storing float16 instead would cost. Embedding the query is excluded from those figures;
+`vector_embedded_ms` and `both_embedded_ms` include it: a question (LoCoMo's, else synthetic)
+embedded by Engram's LocalEmbedder (all-MiniLM-L6-v2, int8 ONNX, one thread, no cache), then
+the search with that vector (`--no-embed` skips them).
 
 Prints one line per stage, and last one JSON line with every figure.
 """
@@ -233,6 +236,65 @@ def measure(
     }
 
 
+def question_texts(count: int) -> list[str]:
+    """`count` distinct questions: LoCoMo's when the shared data is present, else synthetic."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo_dev.json"
+    questions: dict[str, None] = {}
+    if path.exists():
+        for conversation in json.loads(path.read_text(encoding="utf-8")):
+            questions.update((str(qa["question"]), None) for qa in conversation["qa"])
+    texts = list(questions)[:count]
+    while len(texts) < count:
+        texts.append(f"What did user {len(texts)} say about the trip to Lisbon last spring?")
+    return texts
+
+
+def measure_embedded(
+    store: SqliteMemoryStore,
+    world: World,
+    users: int,
+    per_user: int,
+    embed: Callable[[str], Vectors],
+    questions: Iterator[str],
+    count: int,
+) -> dict[str, Any]:
+    """Latency of embedding a question and searching one user with it (vector; hybrid)."""
+    rng = np.random.default_rng(users + 1)
+    picked = rng.choice(users, min(count, users), replace=False)
+    samples: dict[str, list[float]] = {"vector_embedded": [], "both_embedded": []}
+    for user in picked:
+        mine = MemoryFilter(user_id=f"user-{int(user):05d}")
+        store.search_vector(TENANT, world.centroids[0], MODEL, mine)  # its partition, read
+        for kind in samples:
+            text = next(questions)
+            start = time.perf_counter()
+            vector = embed(text)
+            if kind == "vector_embedded":
+                store.search_vector(TENANT, vector, MODEL, mine)
+            else:
+                store.batch(
+                    [
+                        SearchLexical(TENANT, text, mine, 10),
+                        SearchVector(TENANT, vector, MODEL, mine, 10),
+                    ]
+                )
+            samples[kind].append((time.perf_counter() - start) * 1000.0)
+    return {f"{kind}_ms": _percentiles(values) for kind, values in samples.items()}
+
+
+def _question_embedder() -> Callable[[str], Vectors]:
+    from engram.providers import LocalEmbedder
+
+    embedder = LocalEmbedder()  # one thread, no cache: every question is embedded
+    embedder.load()
+
+    def embed(text: str) -> Vectors:
+        vector: Vectors = embedder.embed([text])[0]
+        return vector
+
+    return embed
+
+
 def single_adds(store: SqliteMemoryStore, world: World, count: int) -> float:
     """Adds/s of one memory (with its vector and history entry) per `put_memories` call."""
     data = user_data(world, 10**6, count)
@@ -260,6 +322,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30, help="users searched per stage")
     parser.add_argument("--no-history", action="store_true", help="add without history entries")
     parser.add_argument("--dir", default=None, help="where the database goes (default: a temp dir)")
+    parser.add_argument("--no-embed", action="store_true", help="skip the embedded-query figures")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     world = make_world(args.dim)
@@ -267,6 +330,8 @@ def main() -> None:
     path = workdir / "memories.db"
     results: dict[str, Any] = {}
     started = time.perf_counter()
+    embed = None if args.no_embed else _question_embedder()
+    questions = iter(question_texts(2 * args.queries * len(sizes)))
     try:
         with SqliteMemoryStore.from_path(path) as store:
             loaded_users = 0
@@ -279,6 +344,10 @@ def main() -> None:
                 loaded_users = users
                 stage = {"adds_per_s": round(added / spent) if spent else None}
                 stage |= measure(store, world, users, args.per_user, args.queries)
+                if embed is not None:
+                    stage |= measure_embedded(
+                        store, world, users, args.per_user, embed, questions, args.queries
+                    )
                 stage["db_mb"] = round(_db_bytes(path) / 1e6, 1)
                 results[str(size)] = stage
                 print(f"{size:>9,} memories: {json.dumps(stage)}", flush=True)
@@ -298,6 +367,8 @@ def main() -> None:
         "search_p95_ms": largest["vector_ms"]["p95"],
         "lexical_p95_ms": largest["lexical_ms"]["p95"],
         "both_p95_ms": largest["both_ms"]["p95"],
+        "search_embedded_p95_ms": largest.get("vector_embedded_ms", {}).get("p95"),
+        "both_embedded_p95_ms": largest.get("both_embedded_ms", {}).get("p95"),
         "recall@10": min(stage["recall@10"] for stage in results.values()),
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "seconds": round(time.perf_counter() - started, 1),

@@ -141,6 +141,29 @@ def test_every_turn_is_an_episode_with_its_time_and_provenance() -> None:
     assert assistant.importance < user.importance
 
 
+def test_an_episode_keeps_the_turns_before_it_in_its_session_as_context() -> None:
+    def turn(text: str, name: str, session: str) -> Message:
+        return Message(role="user", content=text, name=name, created_at=WHEN, session_id=session)
+
+    long = "word " * 200
+    messages = [
+        turn("Did you run the marathon?", "Ben", "s1"),
+        turn("Other session.", "Ben", "s2"),
+        turn(long, "Ben", "s1"),
+        turn("Hi", "Ana", "s1"),
+        turn("Yes! I did.", "Ana", "s1"),
+    ]
+    episodes = [c for c in extract(messages) if c.kind == "episode"]
+    first, other, wordy, hi, reply = (e.metadata for e in episodes)
+    assert "context" not in first and "context" not in other
+    assert first["source_session"] == "s1" and other["source_session"] == "s2"
+    assert wordy["context"] == ["Ben: Did you run the marathon?"]
+    assert reply["context"][-1] == "Ana: Hi" and len(reply["context"]) == 2
+    cut = reply["context"][0]
+    assert cut.startswith("Ben: word word") and cut.endswith(" ...") and len(cut) < 220
+    assert "source_session" not in extract(said("I ran."))[0].metadata
+
+
 def test_events_are_dated_in_text_and_validity() -> None:
     event = only("I bought a new car 3 days ago!")
     assert event.kind == "event"

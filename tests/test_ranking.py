@@ -16,12 +16,15 @@ from engram.memory.ranking import (
     SESSION_KEY,
     MemoryFeatures,
     RankingWeights,
+    complete_dense,
     current_at,
+    dense_text,
     entities_in_query,
     fuse,
     index_text,
     is_temporal_query,
     lexical_query,
+    lexical_text,
     memory_features,
     query_periods,
     rank_memories,
@@ -102,6 +105,18 @@ def test_session_boost_lifts_the_neighbours_of_the_best_hit() -> None:
     assert [r.id for r in boosted] == ["top", "mate", "lone"]
     assert boosted[0].parts.session == 1.0
     assert 0 < boosted[2].parts.session < 1.0
+
+
+def test_a_session_of_several_good_candidates_beats_one_slightly_better_candidate() -> None:
+    dense = [("a1", 0.9), ("b1", 0.85), ("b2", 0.8), ("b3", 0.8), ("b4", 0.8), ("a2", 0.1)]
+    groups = {"a1": "s1", "a2": "s1", "b1": "s2", "b2": "s2", "b3": "s2", "b4": "s2"}
+    weights = RankingWeights(dense=1.0, lexical=0.0, session=2.0, entity=0, time=0)
+    ranked = fuse(dense, weights=weights, groups=groups)
+    assert [r.id for r in ranked][:4] == ["b1", "b2", "b3", "b4"]  # a1 had the best cosine
+    strength = {"s1": (0.9 + 0.1) / 0.9, "s2": (0.85 + 0.8 + 0.8) / 0.9}  # best 3 only
+    by_id = {r.id: r for r in ranked}
+    assert by_id["a1"].parts.session == pytest.approx(strength["s1"] / strength["s2"])
+    assert by_id["b4"].parts.session == 1.0
 
 
 def test_superseded_memories_decay_below_current_ones() -> None:
@@ -223,6 +238,41 @@ def test_index_text_puts_an_episode_after_its_context() -> None:
     assert index_text(memory, speaker=False) == "Yes! I did."
     fact = Memory(text="Ana ran a marathon", metadata={"speaker": "Ana", CONTEXT_KEY: ["x"]})
     assert index_text(fact, context=2) == "Ana ran a marathon"
+
+
+def test_stores_index_an_episode_with_its_context_and_embed_it_with_its_speaker() -> None:
+    memory = Memory(
+        text="Yes! I did.",
+        kind="episode",
+        metadata={"speaker": "Ana", CONTEXT_KEY: ["Ben: Hi", "Ben: Did you run it?"]},
+    )
+    assert lexical_text(memory) == "Ben: Hi\nBen: Did you run it?\nAna: Yes! I did."
+    assert dense_text(memory) == "Ana: Yes! I did."
+    fact = Memory(text="Ana ran a marathon", metadata={"speaker": "Ana"})
+    assert lexical_text(fact) == dense_text(fact) == "Ana ran a marathon"
+
+
+def test_complete_dense_merges_more_cosines_best_first() -> None:
+    dense = [("a", 0.9), ("b", 0.5)]
+    merged = complete_dense(dense, [("c", 0.7), ("a", 0.1), ("d", 0.5)])
+    assert merged == [("a", 0.9), ("c", 0.7), ("b", 0.5), ("d", 0.5)]  # ties by id
+
+
+def test_a_lexical_candidate_ranks_by_its_true_cosine_once_completed() -> None:
+    # "far" was found by BM25 only: outside the dense top N its dense part is 0.
+    near, far = Memory(text="near"), Memory(text="far")
+    memories = {near.id: near, far.id: far}
+    weights = RankingWeights(entity=0, time=0, session=0)
+    lexical = [(far.id, 5.0), (near.id, 1.0)]
+    without = {
+        h.memory.id: h for h in rank_memories(memories, [(near.id, 0.6)], lexical, weights=weights)
+    }
+    assert without[far.id].parts.dense == 0.0
+    assert without[near.id].score > without[far.id].score
+    completed = complete_dense([(near.id, 0.6)], [(far.id, 0.55)])
+    within = rank_memories(memories, completed, lexical, weights=weights)
+    assert [hit.memory.id for hit in within] == [far.id, near.id]
+    assert within[0].parts.dense == pytest.approx(0.55)
 
 
 def test_rank_memories_groups_by_source_session() -> None:

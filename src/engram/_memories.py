@@ -11,6 +11,7 @@ from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run
 from engram._validation import check_identifier, check_text
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy
+from engram.memory.ranking import dense_text
 from engram.stores.memories import (
     DeleteMemories,
     DeleteScope,
@@ -364,7 +365,7 @@ class Memories:
         )
         vector = None
         if text is not None and text != old.text:
-            matrix = yield from embed([text])
+            matrix = yield from embed([dense_text(new)])
             vector = VectorRecord(self._model_id, matrix[0])
         change = MemoryChange(
             memory_id,
@@ -431,6 +432,24 @@ class Memories:
         )
         merges, _ = self._run(flow)
         return int(merges)
+
+    def bloat(
+        self, *, user_id: str, threshold: float = 0.92, kinds: Sequence[str] | None = None
+    ) -> float:
+        """The share of a user's current memories that are redundant near-duplicates.
+
+        A cluster of k near-duplicates (cosine >= `threshold`, one kind group: episodes
+        apart from the rest) counts k - 1. By default over the kinds `consolidate` merges
+        (everything but episodes): 0.0 after a `consolidate` with the same threshold.
+        """
+        flow = flows.bloat_flow(
+            self._scope(user_id),
+            model_id=self._model_id,
+            threshold=threshold,
+            kinds=[_kind(kind) for kind in kinds or ()],
+        )
+        share: float = self._run(flow)
+        return share
 
     def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
         """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""

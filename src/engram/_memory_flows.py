@@ -20,6 +20,7 @@ from engram.memory import (
     Candidate,
     ExtractionBudget,
     ForgettingPolicy,
+    bloat,
     extract,
     extraction_flow,
     fold,
@@ -29,12 +30,22 @@ from engram.memory import (
     resolve_entities,
     update_profile,
 )
-from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, lexical_query, rank_memories
+from engram.memory.consolidation import Merge
+from engram.memory.ranking import (
+    DEFAULT_WEIGHTS,
+    RankingWeights,
+    complete_dense,
+    dense_text,
+    lexical_query,
+    rank_memories,
+)
+from engram.memory.vectors import normalize
 from engram.stores.memories import (
     DeleteMemories,
     ErasureReport,
     GetMemories,
     GetProfile,
+    GetVectors,
     ListEntities,
     ListMemories,
     MemoryFilter,
@@ -54,6 +65,7 @@ __all__ = [
     "AddReport",
     "Scope",
     "add_flow",
+    "bloat_flow",
     "consolidate_flow",
     "forget_flow",
     "search_flow",
@@ -124,7 +136,7 @@ def add_flow(
         return AddReport(added=(), updated=(), unchanged=0)
     entities = yield from _resolve_entities(scope, candidates, now)
     news = [_placed(c, scope, entities, now) for c in candidates]
-    vectors = yield from embed([m.text for m in news])
+    vectors = yield from embed([dense_text(m) for m in news])
     similar = yield from _neighbours(scope, news, vectors, model_id)
     pairwise = vectors @ vectors.T
     plan = yield from plan_flow(
@@ -237,7 +249,10 @@ def search_flow(
     if limit <= 0:
         raise InvalidInputError(f"limit must be positive, got {limit}")
     vectors = yield from embed([query])
-    where = scope.filter(**filter_fields)
+    # Retired memories are candidates too: they mark the episodes that state only retired
+    # values (`ranking.stale_episodes`), then leave the results (`current_only`).
+    now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
+    where = scope.filter(**{**filter_fields, "include_superseded": True})
     pool = max(_CANDIDATES, limit * 3)
     dense, lexical = yield from call_memories(
         SearchVector(scope.tenant, vectors[0], model_id, where, pool),
@@ -246,16 +261,31 @@ def search_flow(
     ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
     if not ids:
         return []
-    [loaded] = yield from call_memories(GetMemories(scope.tenant, ids))
+    # Lexical candidates outside the dense top `pool` get their true cosine, not 0.
+    missing = ids[len({s.memory_id for s in dense}) :]
+    ops: list[Any] = [GetMemories(scope.tenant, ids)]
+    if missing:
+        ops.append(GetVectors(scope.tenant, missing, model_id))
+    loaded, *found = yield from call_memories(*ops)
     memories = {m.id: m for m in loaded if m is not None}
+    dense_scores = [(s.memory_id, s.score) for s in dense]
+    if found:
+        query_vector = normalize(vectors[0])
+        cosines = [
+            (i, float(v @ query_vector))
+            for i, v in zip(missing, found[0], strict=True)
+            if v is not None
+        ]
+        dense_scores = complete_dense(dense_scores, cosines)
     hits = rank_memories(
         memories,
-        [(s.memory_id, s.score) for s in dense],
+        dense_scores,
         [(s.memory_id, s.score) for s in lexical],
         query=query,
         now=now,
         weights=weights,
         limit=limit,
+        current_only=now_only,
     )
     if hits:
         yield from call_memories(RecordAccess(scope.tenant, tuple(h.memory.id for h in hits), now))
@@ -272,14 +302,41 @@ def consolidate_flow(
         return 0, None
     [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
     memories = [m for m in loaded if m is not None]
-    plan = plan_consolidation(memories, matrix.matrix[: len(memories)], threshold, now=now)
+    vectors = matrix.matrix[: len(memories)]
+    plan = plan_consolidation(memories, vectors, threshold, now=now)
     if not plan.merges:
         return 0, None
+    row_of = {memory.id: row for row, memory in enumerate(memories)}
+    kept_vectors = tuple(
+        VectorRecord(model_id, vectors[row_of[_text_donor(merge, memories, row_of).id]])
+        for merge in plan.merges
+    )
     _, report = yield from call_memories(
-        PutMemories(scope.tenant, plan.updates, (), plan.changes),
+        PutMemories(scope.tenant, plan.updates, kept_vectors, plan.changes),
         DeleteMemories(scope.tenant, plan.deletes, "merged into a near-duplicate", now),
     )
     return len(plan.merges), report
+
+
+def _text_donor(merge: Merge, memories: Sequence[Memory], row_of: dict[str, int]) -> Memory:
+    """The merged memory whose text the kept one took: its vector is the kept one's (a
+    changed text without a vector would drop the memory from dense search)."""
+    members = [memories[row_of[merge.kept.id]], *merge.removed]
+    return next((m for m in members if m.text == merge.kept.text), members[0])
+
+
+def bloat_flow(
+    scope: Scope, *, model_id: str, threshold: float, kinds: Sequence[str] = ()
+) -> Flow[float]:
+    """The share of the scope's current memories (of `kinds`; default: those
+    `consolidate_flow` merges) that are redundant near-duplicates (`engram.memory.bloat`)."""
+    where = scope.filter(kinds=tuple(kinds) or _FACT_KINDS)
+    [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    if not matrix.ids:
+        return 0.0
+    [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
+    memories = [m for m in loaded if m is not None]
+    return bloat(memories, matrix.matrix[: len(memories)], threshold)
 
 
 def forget_flow(

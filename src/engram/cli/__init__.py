@@ -8,6 +8,7 @@ from engram.cli.db import db
 from engram.cli.demo import demo
 from engram.cli.eval import eval_group
 from engram.cli.events import events
+from engram.cli.memories import memories
 from engram.cli.sessions import sessions
 from engram.cli.threads import threads
 
@@ -26,3 +27,4 @@ main.add_command(db)
 main.add_command(events)
 main.add_command(eval_group)
 main.add_command(threads)
+main.add_command(memories)

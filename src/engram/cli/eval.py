@@ -31,6 +31,7 @@ from engram.eval import (
     run_currency,
     summarize,
 )
+from engram.eval._bloat import BloatMeter
 from engram.providers._embeddings import CachedEmbedder
 
 __all__ = ["eval_group"]
@@ -102,11 +103,11 @@ def eval_options(command: F) -> F:
         ),
         click.option(
             "--retriever",
-            type=click.Choice(["in-process", "engram"]),
-            default="in-process",
+            type=click.Choice(["engram", "in-process"]),
+            default="engram",
             show_default=True,
-            help="in-process: the tuned pipeline without a database; engram: the "
-            "Engram memory API on a SQLite file.",
+            help="engram: the product, Engram's memory API on a SQLite file; in-process: "
+            "the same extraction and ranking without a database (fast, for tuning).",
         ),
         click.option(
             "--db",
@@ -114,7 +115,9 @@ def eval_options(command: F) -> F:
             help="SQLite file for --retriever engram (default: a temporary file).",
         ),
         click.option(
-            "--no-dense", is_flag=True, help="In-process retriever: BM25 only, no embedding model."
+            "--no-dense",
+            is_flag=True,
+            help="BM25 only, no embedding model (in-process retriever only).",
         ),
     ]
     command = cache_options(command)
@@ -230,6 +233,8 @@ def _run(
         retriever=retriever.name,
         settings={"data": str(path), "limit": options["limit"], **described},
     )
+    if isinstance(retriever, BloatMeter):  # the Engram retriever: bloat after consolidating
+        report.update(retriever.figures())
     for table in _tables(report, headline):
         console.print(table)
     click.echo(json.dumps(report, sort_keys=False))
@@ -250,6 +255,8 @@ def _progress() -> Progress:
 def _retriever(options: dict[str, Any]) -> Iterator[tuple[RetrieverProtocol, dict[str, Any]]]:
     with ExitStack() as stack:
         if options["retriever"] == "engram":
+            if options["no_dense"]:
+                raise click.UsageError("--no-dense needs --retriever in-process")
             yield _engram_retriever(options, stack), {"db": str(options["db"] or "temporary")}
             return
         embedder = None if options["no_dense"] else _embedder(options, stack)
@@ -273,7 +280,8 @@ def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
 
 
 def _engram_retriever(options: dict[str, Any], stack: ExitStack) -> RetrieverProtocol:
-    return EngramRetriever(_open_engram(options, stack).memories)
+    memories = _open_engram(options, stack).memories
+    return BloatMeter(EngramRetriever(memories), memories)
 
 
 def _open_engram(options: dict[str, Any], stack: ExitStack) -> Engram:
@@ -294,6 +302,11 @@ def _tables(report: dict[str, Any], headline: str) -> list[Table]:
             overall.add_row(name, f"{value:.3f}")
     overall.add_row("search p50 / p95 ms", f"{report['search_p50_ms']} / {report['search_p95_ms']}")
     overall.add_row("ingest s", str(report["ingest_seconds"]))
+    if "bloat" in report:
+        overall.add_row(
+            "bloat before / after consolidating (worst user)",
+            f"{report['bloat_before']:.1%} / {report['bloat']:.1%}",
+        )
     categories = Table("category", "questions", headline)
     for category, values in report["per_category"].items():
         value = values.get(headline)

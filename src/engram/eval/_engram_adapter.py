@@ -4,6 +4,8 @@ Each conversation is added as messages (with their dates, so relative times grou
 them), one call per session, under `user_id = conversation id`; a question is a
 `memories.search(query, user_id=..., limit=...)`. A hit stands for the turns its memory was
 derived from: `hit.memory.source_ids` are message ids, mapped back to the dataset's turn ids.
+Its text is the line context assembly puts in the prompt (`context._recall.memory_line`: an
+episode with its date), so evidence-in-context measures what the model would be shown.
 
 Example:
     ```python
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from engram.context._recall import memory_line
 from engram.eval._records import EvalConversation, RetrievedItem
 from engram.types import Message
 from engram.types._memory import MemoryHit
@@ -84,7 +87,7 @@ class EngramRetriever:
         hits = self.memories.search(query, user_id=conversation_id, limit=limit)
         return [
             RetrievedItem(
-                text=hit.memory.text,
+                text=memory_line(hit),
                 turn_ids=tuple(turn_of[s] for s in hit.memory.source_ids if s in turn_of),
                 score=hit.score,
             )

@@ -2,9 +2,10 @@
 
 Each session's turns become messages; `engram.memory.extraction.extract` (the deterministic
 extractor the product uses) turns them into candidates: one `episode` per turn, plus
-rule-based facts, each with its provenance. What gets indexed is `ranking.index_text`: for
-BM25, an episode with its speaker after the two previous turns of its session (a short reply
-such as "Yes! I did." means nothing alone); for the embedding, the turn with its speaker.
+rule-based facts, each with its provenance, session and (episodes) the lines of the turns
+before it. What gets indexed is `ranking.index_text`: by default what the stores index (BM25:
+an episode with its speaker after the two previous turns of its session, `lexical_text`; the
+embedding: the turn with its speaker, `dense_text`); the options vary it for tuning.
 Candidates come from a BM25 index (`engram.memory.bm25`, as in the stores) and an exact
 cosine scan; `ranking.rank_memories` fuses them, the function the product's search uses, so
 the weights tuned here are the product's defaults.
@@ -13,7 +14,7 @@ the weights tuned here are the product's defaults.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -22,14 +23,13 @@ from engram.eval._lexical import LexicalIndex
 from engram.eval._records import EvalConversation, EvalSession, RetrievedItem
 from engram.memory.extraction import extract
 from engram.memory.ranking import (
-    CONTEXT_KEY,
     DEFAULT_WEIGHTS,
-    SESSION_KEY,
+    LEXICAL_CONTEXT,
     RankingWeights,
+    complete_dense,
     entities_in_query,
     index_text,
     rank_memories,
-    speaker_line,
 )
 from engram.providers._embeddings import EmbedderProtocol, Matrix
 from engram.types import Message
@@ -42,12 +42,13 @@ __all__ = ["InProcessRetriever", "PipelineOptions"]
 class PipelineOptions:
     """What the in-process pipeline indexes and how it ranks."""
 
-    lexical_context: int = 2
-    """Previous turns of the session indexed with an episode for BM25 (`ranking.index_text`)."""
+    lexical_context: int = LEXICAL_CONTEXT
+    """Previous turns of the session indexed with an episode for BM25 (`ranking.index_text`;
+    at most `LEXICAL_CONTEXT`, the lines extraction keeps)."""
     dense_context: int = 0
-    """Previous turns of the session embedded with an episode."""
+    """Previous turns of the session embedded with an episode (at most `LEXICAL_CONTEXT`)."""
     speaker: bool = True
-    """Index each turn with its speaker's name (`Caroline: ...`)."""
+    """Index each turn with its speaker's name (`Caroline: ...`; context lines keep theirs)."""
     facts: bool = True
     """Also index the extractor's facts (not only the episodes)."""
     candidates: int = 200
@@ -138,11 +139,9 @@ class InProcessRetriever:
         """Like `search`, returning the ranked `MemoryHit`s with their score parts."""
         scope = self._scopes[conversation_id]
         count = self.options.candidates
-        dense = self._dense(scope, query, count)
-        lexical = [
-            (scope.memories[position].id, score)
-            for position, score in scope.lexical.search(query, count)
-        ]
+        found = scope.lexical.search(query, count)
+        lexical = [(scope.memories[position].id, score) for position, score in found]
+        dense = self._dense(scope, query, count, [position for position, _ in found])
         pool = {memory_id for memory_id, _ in [*dense, *lexical]}
         by_id = {memory.id: memory for memory in scope.memories if memory.id in pool}
         return rank_memories(
@@ -163,33 +162,13 @@ class InProcessRetriever:
     def _memories(
         self, conversation_id: str, session: EvalSession, messages: Sequence[Message]
     ) -> list[Memory]:
-        """The session's memories, as the extractor proposes them.
-
-        Each episode gets the lines of the turns before it as `metadata["context"]`, which
-        `ranking.index_text` indexes with it, and every memory its session's id as
-        `metadata["source_session"]` (the session boost's group).
-        """
-        lines = {
-            m.id: speaker_line(m.name if self.options.speaker else None, m.text) for m in messages
-        }
-        order = [m.id for m in messages]
-        positions = {message_id: index for index, message_id in enumerate(order)}
-        depth = max(self.options.lexical_context, self.options.dense_context)
-        memories: list[Memory] = []
-        for candidate in extract(messages):
-            if candidate.kind != "episode" and not self.options.facts:
-                continue
-            memory = candidate.to_memory(user_id=conversation_id, now=session.at)
-            metadata = dict(memory.metadata)
-            metadata[SESSION_KEY] = session.id
-            if candidate.kind == "episode":
-                position = positions[candidate.source_ids[0]]
-                metadata[CONTEXT_KEY] = [
-                    lines[m] for m in order[max(position - depth, 0) : position]
-                ]
-            memory = replace(memory, metadata=metadata)
-            memories.append(memory)
-        return memories
+        """The session's memories, as the product's extractor proposes them (each episode
+        with its context lines, each memory with its session: see `extraction.extract`)."""
+        return [
+            candidate.to_memory(user_id=conversation_id, now=session.at)
+            for candidate in extract(messages)
+            if candidate.kind == "episode" or self.options.facts
+        ]
 
     def _text(self, memory: Memory, context: int) -> str:
         return index_text(memory, context=context, speaker=self.options.speaker)
@@ -199,7 +178,11 @@ class InProcessRetriever:
             return np.empty((len(texts), 0), dtype=np.float32)
         return self.embedder.embed(texts)
 
-    def _dense(self, scope: _Scope, query: str, count: int) -> list[tuple[str, float]]:
+    def _dense(
+        self, scope: _Scope, query: str, count: int, also: list[int]
+    ) -> list[tuple[str, float]]:
+        """The `count` nearest memories, plus the cosines of the `also` positions (as the
+        product's search scores its lexical candidates: `ranking.complete_dense`)."""
         if self.query_embedder is None or not self.options.dense or not scope.memories:
             return []
         vector = self.query_embedder.embed([query])[0]
@@ -207,4 +190,5 @@ class InProcessRetriever:
         count = min(count, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(scope.memories[index].id, float(scores[index])) for index in top]
+        nearest = [(scope.memories[index].id, float(scores[index])) for index in top]
+        return complete_dense(nearest, [(scope.memories[i].id, float(scores[i])) for i in also])

@@ -7,6 +7,11 @@ rules find in the user's turns: profile slots ("I live in Lisbon" -> `home_city`
 relations ("my partner Tomás"), negations ("I'm no longer vegetarian"), quantities and events
 ("I bought a bike yesterday" -> `event`, dated).
 
+Each episode also records the lines of the (up to `ranking.LEXICAL_CONTEXT`) turns of its
+session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"
+is found by the question it answers), and every candidate the session of its message
+(`metadata["source_session"]`, when the message has a `session_id`): see `ranking.index_text`.
+
 It is fast (regular expressions behind cheap filters: ~6,000 LoCoMo turns in well under a
 second) and never raises on any text.
 
@@ -29,6 +34,7 @@ from engram.memory._fact_rules import apply_rules
 from engram.memory._phrases import Sentence
 from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
+from engram.memory.ranking import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
 from engram.memory.temporal import TimeMention, ground
 from engram.types._conversation import Message
 
@@ -45,6 +51,10 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _EPISODE_ROLES = ("user", "assistant")
+_CONTEXT_CHARS = 200
+"""A context line longer than this is cut (at a word): it qualifies the turn, no more (cut at
+500 characters, LongMemEval_S session recall_all@5 was 0.888; at 200, 0.894; LoCoMo's short
+turns are unaffected)."""
 
 
 def split_sentences(text: str) -> list[str]:
@@ -126,11 +136,21 @@ def _facts(
 
 
 def _episode(
-    message: Message, text: str, times: Sequence[TimeMention], people: Iterable[str], facts: int
+    message: Message,
+    text: str,
+    times: Sequence[TimeMention],
+    people: Iterable[str],
+    facts: int,
+    context: Sequence[str],
 ) -> Candidate:
     entities = extract_entities(text, people=people)
     if message.name and fold(message.name) not in {fold(entity.name) for entity in entities}:
         entities.insert(0, EntityMention(message.name, "person"))
+    metadata = episode_metadata(message, times, text)
+    if context:
+        metadata[CONTEXT_KEY] = list(context)
+    if message.session_id:
+        metadata[SESSION_KEY] = message.session_id
     return Candidate(
         text=text,
         kind="episode",
@@ -139,8 +159,21 @@ def _episode(
         entities=tuple(entities),
         valid_from=message.created_at,
         confidence=1.0,
-        metadata=episode_metadata(message, times, text),
+        metadata=metadata,
     )
+
+
+def _in_session(candidate: Candidate, session_id: str | None) -> Candidate:
+    if not session_id:
+        return candidate
+    return replace(candidate, metadata={**candidate.metadata, SESSION_KEY: session_id})
+
+
+def _context_line(message: Message, text: str) -> str:
+    """How a turn reads as context of the next ones: `Speaker: text`, cut if long."""
+    if len(text) > _CONTEXT_CHARS:
+        text = text[:_CONTEXT_CHARS].rsplit(" ", 1)[0] + " ..."
+    return speaker_line(message.name, text)
 
 
 def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -181,10 +214,12 @@ def extract(
 
     Returns:
         Episodes and facts in message order, each turn's episode first; duplicates within the
-        batch are merged (provenance united).
+        batch are merged (provenance united). An episode's context is the turns before it in
+        `messages` with the same `session_id`.
     """
     people = {name for name in (user_name, *(m.name for m in messages)) if name}
     found: list[Candidate] = []
+    before: dict[str | None, list[str]] = {}
     for message in messages:
         if message.role not in _EPISODE_ROLES:
             continue
@@ -193,6 +228,9 @@ def extract(
             continue
         times = ground(text, message.created_at)
         facts = _facts(message, text, times, user_name) if message.role in fact_roles else []
-        found.append(_episode(message, text, times, people, len(facts)))
-        found.extend(facts)
+        lines = before.setdefault(message.session_id, [])
+        context = lines[-LEXICAL_CONTEXT:]
+        found.append(_episode(message, text, times, people, len(facts), context))
+        lines.append(_context_line(message, text))
+        found.extend(_in_session(fact, message.session_id) for fact in facts)
     return _merge_duplicates(found)

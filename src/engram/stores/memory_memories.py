@@ -25,6 +25,7 @@ import numpy as np
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.memory import bm25
 from engram.memory import vectors as vec
+from engram.memory.ranking import lexical_text
 from engram.stores import _memory_rules as rules
 from engram.stores.memories import (
     BaseMemoryStore,
@@ -72,7 +73,7 @@ class _Row:
 
     memory: Memory
     terms: bytes
-    """Its BM25 terms (`engram.memory.bm25.term_bytes`)."""
+    """Its BM25 terms (`bm25.term_bytes` of `ranking.lexical_text`)."""
     vectors: Mapping[str, vec.Vector]
     """model id -> unit vector."""
 
@@ -251,7 +252,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
             self._check_dim(record.model_id, record.dim)
             vectors[record.model_id] = record.vector
         if terms is None:
-            terms = bm25.term_bytes(memory.text)
+            terms = bm25.term_bytes(lexical_text(memory))
         self._set(self._rows, key, _Row(memory, terms, vectors))
         self._member(self._partitions, (tenant, rules.user_key(memory.user_id)), memory.id)
 

@@ -1,0 +1,158 @@
+"""`engram memories`: list, search, history, delete and consolidate long-term memories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from engram._engram import Engram
+from engram.cli._options import console, db_options, handles_errors
+from engram.types._memory import Memory
+
+__all__ = ["memories"]
+
+user_option = click.option("--user", "user_id", required=True, help="The user whose memories.")
+
+
+@click.group(name="memories")
+def memories() -> None:
+    """Inspect and maintain long-term memories: list, search, history, delete, consolidate."""
+
+
+@contextmanager
+def _engram(db: str, tenant: str) -> Iterator[Engram]:
+    if db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"no database at {db}")
+    with Engram(db, tenant=tenant) as mem:
+        yield mem
+
+
+@memories.command("list")
+@db_options
+@user_option
+@click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
+@click.option("--all", "include_superseded", is_flag=True, help="Include superseded memories.")
+@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@handles_errors
+def list_memories(
+    db: str,
+    tenant: str,
+    user_id: str,
+    kinds: tuple[str, ...],
+    include_superseded: bool,
+    limit: int,
+) -> None:
+    """List a user's memories, newest first."""
+    with _engram(db, tenant) as mem:
+        found = mem.memories.get_all(
+            user_id=user_id,
+            kinds=kinds or None,
+            include_superseded=include_superseded,
+            limit=limit,
+        )
+    table = Table("id", "kind", "recorded", "text")
+    for memory in found:
+        table.add_row(memory.id, _kind(memory), _when(memory), _preview(memory.text))
+    console.print(table if found else "no memories")
+
+
+@memories.command()
+@db_options
+@user_option
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, help="At most this many.")
+@handles_errors
+def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
+    """Search a user's memories (hybrid), with the parts of each score."""
+    with _engram(db, tenant) as mem:
+        hits = mem.memories.search(query, user_id=user_id, limit=limit)
+    table = Table("#", "score", "dense", "lexical", "recency", "id", "text")
+    for hit in hits:
+        parts = hit.parts
+        table.add_row(
+            str(hit.rank),
+            f"{hit.score:.3f}",
+            f"{parts.dense:.3f}",
+            f"{parts.lexical:.3f}",
+            f"{parts.recency:.3f}",
+            hit.memory.id,
+            _preview(hit.memory.text),
+        )
+    console.print(table if hits else "no memories found")
+
+
+@memories.command()
+@db_options
+@click.argument("memory_id")
+@handles_errors
+def history(db: str, tenant: str, memory_id: str) -> None:
+    """Show every change of a memory, oldest first (an erased memory's is a tombstone)."""
+    with _engram(db, tenant) as mem:
+        changes = mem.memories.history(memory_id)
+    table = Table("at", "action", "old", "new", "reason")
+    for change in changes:
+        table.add_row(
+            change.at.isoformat()[:19].replace("T", " "),
+            change.action,
+            _preview(change.old_text or "", 40),
+            _preview(change.new_text or "", 40),
+            change.reason or "",
+        )
+    console.print(table if changes else f"no history for {memory_id}")
+
+
+@memories.command()
+@db_options
+@click.argument("memory_id")
+@handles_errors
+def delete(db: str, tenant: str, memory_id: str) -> None:
+    """Erase a memory: its row, vector, links, and the text of its history."""
+    with _engram(db, tenant) as mem:
+        report = mem.memories.delete(memory_id)
+    console.print(
+        f"deleted {memory_id}: {report.vectors} vector(s), {report.history} history entries "
+        f"blanked, {report.relations} relation(s), {report.profiles} profile(s) edited"
+    )
+
+
+@memories.command()
+@db_options
+@click.option("--user", "user_ids", required=True, multiple=True, help="A user (repeatable).")
+@click.option(
+    "--threshold",
+    default=0.92,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="The cosine from which two memories are near-duplicates.",
+)
+@handles_errors
+def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: float) -> None:
+    """Merge each user's near-duplicate memories (all provenance kept).
+
+    Prints the merges and the bloat (the share of redundant near-duplicates) before and after.
+    """
+    table = Table("user", "merges", "bloat before", "bloat after")
+    with _engram(db, tenant) as mem:
+        for user_id in user_ids:
+            before = mem.memories.bloat(user_id=user_id, threshold=threshold)
+            merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
+            after = mem.memories.bloat(user_id=user_id, threshold=threshold)
+            table.add_row(user_id, str(merges), f"{before:.1%}", f"{after:.1%}")
+    console.print(table)
+
+
+def _kind(memory: Memory) -> str:
+    return memory.kind + (" (superseded)" if memory.superseded_at is not None else "")
+
+
+def _when(memory: Memory) -> str:
+    return memory.recorded_at.isoformat()[:19].replace("T", " ")
+
+
+def _preview(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,97 @@
+"""`engram memories`: list, search, history, delete and consolidate, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from engram import Engram
+from engram.cli import main
+from engram.stores.memories import VectorRecord
+from engram.types._memory import Memory
+
+TEXTS = {
+    "m-short": ("Ana is vegetarian", 0.9),
+    "m-long": ("Ana is vegetarian and has been for years", 0.4),
+    "m-city": ("Ana lives in Lisbon near the river", 0.5),
+}
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """Three memories of ana, two of them near-duplicates, stored without revision (so the
+    duplicates stay, as after a bulk import)."""
+    path = str(tmp_path / "memories.db")
+    with Engram(path) as mem:
+        vectors = mem.embedder.embed([text for text, _ in TEXTS.values()])
+        vectors[1] = vectors[0] + 0.01 * vectors[1]  # a near-duplicate of "Ana is vegetarian"
+        memories = [
+            Memory(text, id=memory_id, user_id="ana", tenant=mem.tenant, importance=importance)
+            for memory_id, (text, importance) in TEXTS.items()
+        ]
+        records = [VectorRecord(mem.embedding_model_id, row) for row in vectors]
+        mem.resources.memory_store().put_memories(mem.tenant, memories, vectors=records)
+    return path
+
+
+def test_list_and_search(runner: CliRunner, db: str) -> None:
+    listed = runner.invoke(main, ["memories", "list", "--db", db, "--user", "ana"])
+    assert listed.exit_code == 0, listed.output
+    assert "m-city" in listed.output and "m-short" in listed.output
+    found = runner.invoke(main, ["memories", "search", "--db", db, "--user", "ana", "Lisbon"])
+    assert found.exit_code == 0, found.output
+    first_row = next(line for line in found.output.splitlines() if line.strip().startswith("│ 1"))
+    assert "m-city" in first_row
+    nobody = runner.invoke(main, ["memories", "list", "--db", db, "--user", "bob"])
+    assert "no memories" in nobody.output
+
+
+def test_consolidate_merges_and_reports_bloat(runner: CliRunner, db: str) -> None:
+    result = runner.invoke(main, ["memories", "consolidate", "--db", db, "--user", "ana"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "ana" in line)
+    assert [cell.strip() for cell in row.split("│")[2:5]] == ["1", "33.3%", "0.0%"]
+    with Engram(db) as mem:
+        kept = mem.memories.get("m-short")  # the more important one is kept
+        assert kept.text == "Ana is vegetarian and has been for years"  # the longer text
+        assert {m.id for m in mem.memories.get_all(user_id="ana")} == {"m-short", "m-city"}
+        # It keeps a vector (the one of the text it took), so dense search still finds it.
+        store = mem.resources.memory_store()
+        [vector] = store.get_vectors(mem.tenant, ["m-short"], mem.embedding_model_id)
+        assert vector is not None
+        expected = mem.embedder.embed([TEXTS["m-short"][0]])[0]
+        assert float(np.dot(vector, expected)) > 0.99
+        assert [c.action for c in mem.memories.history("m-short")][-1] == "merge"
+
+
+def test_history_and_delete(runner: CliRunner, db: str) -> None:
+    deleted = runner.invoke(main, ["memories", "delete", "--db", db, "m-city"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted m-city: 1 vector(s)" in deleted.output
+    shown = runner.invoke(main, ["memories", "history", "--db", db, "m-city"])
+    assert shown.exit_code == 0 and "delete" in shown.output
+    assert "Lisbon" not in shown.output  # erased text does not survive in the history
+    again = runner.invoke(main, ["memories", "delete", "--db", db, "m-city"])
+    assert again.exit_code == 1 and "NotFoundError" in again.output
+
+
+def test_missing_database_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    missing = str(tmp_path / "none.db")
+    result = runner.invoke(main, ["memories", "list", "--db", missing, "--user", "ana"])
+    assert result.exit_code == 1 and "no database" in result.output
+    assert not Path(missing).exists()
+
+
+def test_bloat_by_kind(db: str) -> None:
+    with Engram(db) as mem:
+        assert abs(mem.memories.bloat(user_id="ana") - 1 / 3) < 1e-9
+        assert mem.memories.bloat(user_id="ana", kinds=["episode"]) == 0.0
+        assert mem.memories.bloat(user_id="nobody") == 0.0
