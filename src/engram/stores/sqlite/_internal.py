@@ -10,6 +10,9 @@ Durability (the `durability` argument):
       transactions committed before it (never corrupting the file).
     - `"full"`: WAL with `synchronous=FULL`: every commit is fsynced before it returns, so it
       also survives a power loss. Costs one fsync per commit.
+
+Checkpoints (copying the log back into the file) run in a background thread rather than
+inside commits; see `engram.stores.sqlite._wal`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from engram._exceptions import (
     EngramError,
     MigrationRequired,
 )
+from engram.stores.sqlite._wal import BACKSTOP_PAGES, WalCheckpointer
 
 __all__ = ["Durability", "SqliteConnection", "map_backend_errors"]
 
@@ -83,6 +87,10 @@ class SqliteConnection:
             self.conn.execute("PRAGMA foreign_keys = ON")
             # Deleted text is overwritten in the file, not just unlinked (erasure is real).
             self.conn.execute("PRAGMA secure_delete = ON")
+            self.checkpointer: WalCheckpointer | None = None
+            if self.path != ":memory:":  # commits leave checkpoints to a thread (see _wal)
+                self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+                self.checkpointer = WalCheckpointer(self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -142,6 +150,8 @@ class SqliteConnection:
             )
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         with self.lock:
             self.conn.close()
 
