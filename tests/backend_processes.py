@@ -253,6 +253,81 @@ def _resend(backend: str, target: Any, index: int) -> list[bool]:
         return [first.duplicate, again.duplicate]
 
 
+# One user's memories, many writers (PostgreSQL: Redis keeps no long-term memories).
+
+MEMORY_USER = "shared-user"
+MEMORY_MODEL = "test/unit-vectors"
+
+
+def run_memory_writers(
+    pool: WriterPool, target: str, adds: int = 15
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the writers; return their reports and what the store holds of the user."""
+    import numpy as np
+
+    from engram.stores.memories import MemoryFilter
+    from engram.stores.postgres import PostgresMemoryStore
+
+    reports = pool.run(memory_writer, target, adds)
+    with PostgresMemoryStore.from_conn_string(target) as store:
+        user = MemoryFilter(user_id=MEMORY_USER)
+        memories = store.list_memories(TENANT, user, limit=10_000)
+        ids = [memory.id for memory in memories]
+        vectors = store.get_vectors(TENANT, ids, MEMORY_MODEL)
+        histories = {mid: len(store.get_history(TENANT, mid)) for mid in ids}
+        probe = np.zeros(8, dtype=np.float32)
+        probe[0] = 1.0
+        found = store.search_vector(TENANT, probe, MEMORY_MODEL, user, limit=10_000)
+    state = {
+        "ids": ids,
+        "with_vector": sum(vector is not None for vector in vectors),
+        "histories": histories,
+        "searchable": len(found),
+    }
+    return reports, state
+
+
+def memory_writer(index: int, target: str, adds: int) -> dict[str, Any]:
+    """Add `adds` memories of the shared user, one write each, with a vector and history."""
+    import numpy as np
+
+    from engram.stores.memories import VectorRecord
+    from engram.stores.postgres import PostgresMemoryStore
+    from engram.types import Memory, MemoryChange
+
+    report: dict[str, Any] = {"writer": index, "error": None, "acknowledged": []}
+    try:
+        with PostgresMemoryStore.from_conn_string(target) as store:
+            _barrier.wait()
+            for item in range(adds):
+                memory = Memory(
+                    f"writer {index} fact {item}",
+                    id=f"w{index}-{item}",
+                    tenant=TENANT,
+                    user_id=MEMORY_USER,
+                )
+                vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
+                change = MemoryChange(memory.id, "add", new_text=memory.text, tenant=TENANT)
+                store.put_memories(
+                    TENANT, [memory], vectors=[VectorRecord(MEMORY_MODEL, vector)], changes=[change]
+                )
+                report["acknowledged"].append(memory.id)
+    except BaseException as exc:  # reported to the parent, which fails the test
+        report["error"] = repr(exc)
+        _barrier.abort()
+    return report
+
+
+def check_memory_writers(reports: list[dict[str, Any]], state: dict[str, Any]) -> None:
+    """Every acknowledged memory stored once, with its vector and its history entry."""
+    assert [r["error"] for r in reports] == [None] * len(reports), reports
+    acknowledged = sorted(mid for report in reports for mid in report["acknowledged"])
+    assert sorted(state["ids"]) == acknowledged, "acknowledged memories != stored memories"
+    assert state["with_vector"] == len(acknowledged), "a vector was lost"
+    assert set(state["histories"].values()) == {1}, "a history entry was lost or doubled"
+    assert state["searchable"] == len(acknowledged), "a memory is missing from vector search"
+
+
 # Checks (plain asserts: this module is not rewritten by pytest, so each says what broke).
 
 

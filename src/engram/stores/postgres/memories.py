@@ -113,6 +113,8 @@ _EF_CONSTRUCTION = 128
 (0.985 against 0.979 at 400 on 50k clustered 384-d vectors) for a 45% longer build."""
 _EXTRA_CANDIDATES = 10
 """Candidates fetched beyond `limit` from a relaxed-order scan, then re-ranked exactly."""
+_MAX_EF_SEARCH = 1000
+"""pgvector's ceiling for `hnsw.ef_search` (an iterative scan still returns `limit` rows)."""
 
 
 class SearchSettings(NamedTuple):
@@ -403,7 +405,7 @@ def _search_vector(op: SearchVector, settings: SearchSettings) -> Work[list[Memo
     rules.check_page(op.limit)
     query = vec.normalize(op.vector)
     checked = rules.checked_filter(op.filter)
-    ef_search = max(settings.ef_search, op.limit + _EXTRA_CANDIDATES)
+    ef_search = min(max(settings.ef_search, op.limit + _EXTRA_CANDIDATES), _MAX_EF_SEARCH)
     target = yield from _search_target(op.tenant, op.model_id, checked.user_id, ef_search)
     if target is None or op.limit == 0:
         return []
