@@ -16,14 +16,14 @@ import operator
 import struct
 import threading
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import zstandard
 
 from engram._exceptions import BackendError
 from engram.state.checkpoints import dumps_json
-from engram.types._checkpoint import ChannelVersion, EncodedValue
+from engram.types._checkpoint import ChannelVersion, ChannelWrite, EncodedValue
 
 __all__ = [
     "INLINE_MAX",
@@ -33,6 +33,7 @@ __all__ = [
     "metadata_json",
     "pack_header",
     "plain_header",
+    "split_inline",
     "unpack_header",
 ]
 
@@ -250,3 +251,36 @@ def metadata_json(metadata: Mapping[str, Any]) -> str:
     except (TypeError, ValueError, RecursionError):
         return dumps_json(metadata)  # raises InvalidInputError, saying what is wrong
     return text
+
+
+_ABSENT = object()
+
+
+def split_inline(
+    writes: Sequence[ChannelWrite],
+    versions: Mapping[str, ChannelVersion],
+    parent: Header | None,
+) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
+    """A put's values kept inline in its header (small new scalars, and the `parent`'s small
+    values the checkpoint still holds at the same version), and the writes needing value rows.
+
+    Args:
+        writes: The put's written channels.
+        versions: The checkpoint's version of every channel.
+        parent: The parent's header, if there is a parent.
+    """
+    inline: dict[str, EncodedValue] = {}
+    stored: list[ChannelWrite] = []
+    limit = INLINE_MAX
+    for write in writes:
+        channel, _, value = write
+        if isinstance(value, tuple) and len(value[1]) <= limit:
+            inline[channel] = value
+        else:
+            stored.append(write)
+    if parent is not None and parent.inline:
+        parent_versions = parent.versions
+        for channel, value in parent.inline.items():
+            if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
+                inline[channel] = value
+    return inline, stored

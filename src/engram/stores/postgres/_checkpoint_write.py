@@ -21,12 +21,12 @@ from typing import Any, NamedTuple
 from engram._exceptions import BackendError, ConflictError, NotFoundError
 from engram.state.checkpoints import from_ms, next_checkpoint_id, to_ms
 from engram.state.headers import (
-    INLINE_MAX,
     Header,
     header_packer,
     metadata_json,
     pack_header,
     plain_header,
+    split_inline,
     unpack_header,
 )
 from engram.state.retention import needed_values, referenced_values
@@ -49,7 +49,6 @@ __all__ = ["AfterCommit", "CheckpointWriter", "StaleCacheError", "ThreadRef"]
 
 AfterCommit = list[Callable[[], None]]
 """What a batch does once it committed (record what it wrote in the caches)."""
-_ABSENT = object()
 
 
 class StaleCacheError(BackendError):
@@ -108,11 +107,12 @@ class CheckpointWriter:
         metadata_text = metadata_json(metadata)  # rejects bad metadata before any write
         thread = self.threads.get((op.tenant, op.thread_id))
         if thread is None:  # a new thread's dictionary is its first header
-            first = plain_header(op.versions, op.extra, split_inline(op, None)[0])
+            inline = split_inline(op.writes, op.versions, None)[0]
+            first = plain_header(op.versions, op.extra, inline)
             thread = yield from self.thread(op.tenant, op.thread_id, first)
         parent_id, checkpoint_id = yield from self._ids(thread, op)
         seq, parent = yield from self._parent(thread, op.namespace, parent_id)
-        inline, stored = split_inline(op, parent)
+        inline, stored = split_inline(op.writes, op.versions, parent)
         plain = plain_header(op.versions, op.extra, inline)
         if thread.zdict is None:
             thread = yield from self._set_zdict(op, thread.key, plain)
@@ -321,27 +321,6 @@ class CheckpointWriter:
         if row["zdict"] is None and zdict is not None:
             row = yield Statement(sql.SET_ZDICT, (zdict, row["key"]), "one")
         return _thread_ref(row)
-
-
-def split_inline(
-    op: ops.PutCheckpoint, parent: Header | None
-) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
-    """The values kept inline in the header (small new scalars, and the parent's small values
-    this checkpoint still holds), and the writes that need value rows (as in SQLite)."""
-    inline: dict[str, EncodedValue] = {}
-    stored: list[ChannelWrite] = []
-    for write in op.writes:
-        channel, _, value = write
-        if isinstance(value, tuple) and len(value[1]) <= INLINE_MAX:
-            inline[channel] = value
-        else:
-            stored.append(write)
-    if parent is not None and parent.inline:
-        versions, parent_versions = op.versions, parent.versions
-        for channel, value in parent.inline.items():
-            if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
-                inline[channel] = value
-    return inline, stored
 
 
 def _thread_ref(row: Mapping[str, Any]) -> ThreadRef:

@@ -49,7 +49,6 @@ __all__ = ["CheckpointWriter"]
 
 Thread = tuple[int, bytes | None]
 """A thread's key and header dictionary."""
-_ABSENT = object()
 
 
 class CheckpointWriter:
@@ -93,7 +92,7 @@ class CheckpointWriter:
             parent_id = (head and head[0]) if op.parent_is_head else op.parent_id
             checkpoint_id = op.checkpoint_id or next_checkpoint_id(head and head[0])
             seq, parent = self._parent(db, key, op.namespace, parent_id, zdict)
-            inline, stored = _split(op, parent)
+            inline, stored = headers.split_inline(op.writes, op.versions, parent)
             info = self._write(db, op, thread, checkpoint_id, parent_id, seq + 1, inline)
             if info is not None:
                 self._store_values(db, key, op.namespace, stored, parent.versions if parent else {})
@@ -117,7 +116,7 @@ class CheckpointWriter:
             if parent is None or parent[0] != op.parent_id:
                 return None
         header = parent[2] if parent else None
-        inline, stored = _split(op, header)
+        inline, stored = headers.split_inline(op.writes, op.versions, header)
         seq = parent[1] + 1 if parent else 1
         if stored:
             with self.conn.transaction() as db:
@@ -370,28 +369,6 @@ class CheckpointWriter:
             copies.append((target, *tuple(row)[:6], header))
         db.executemany(sql.INSERT_COPY, copies)
         return len(rows)
-
-
-def _split(
-    op: ops.PutCheckpoint, parent: headers.Header | None
-) -> tuple[dict[str, EncodedValue], list[ChannelWrite]]:
-    """The values kept inline in the header (small new scalars, and the parent's small values
-    this checkpoint still holds), and the writes that need value rows."""
-    inline: dict[str, EncodedValue] = {}
-    stored: list[ChannelWrite] = []
-    limit = headers.INLINE_MAX
-    for write in op.writes:
-        channel, _, value = write
-        if isinstance(value, tuple) and len(value[1]) <= limit:
-            inline[channel] = value
-        else:
-            stored.append(write)
-    if parent is not None and parent.inline:
-        versions, parent_versions = op.versions, parent.versions
-        for channel, value in parent.inline.items():
-            if channel not in inline and versions.get(channel, _ABSENT) == parent_versions[channel]:
-                inline[channel] = value
-    return inline, stored
 
 
 def _value_params(prefix: tuple[Any, ...], row: ValueRow) -> tuple[Any, ...]:
