@@ -13,7 +13,9 @@ Per backend:
     store op (`batch([AppendMessages])`) is also shown, to separate the facade's work
     (validation, exact token counts) from storage. On PostgreSQL each side runs at its
     documented default durability (both are printed): Engram's `durability="normal"`
-    (`SET LOCAL synchronous_commit = off` per transaction: an append survives the client
+    (asynchronous commit: `SET synchronous_commit = off` on the connection
+    `from_conn_string` opens, `SET LOCAL` per transaction on a lent one; an append is one
+    statement, one round trip. An append survives the client
     process dying; a server or OS crash may lose the last few hundred ms of appends, never
     corrupting), LangChain's the server's `synchronous_commit` (`on`: every append waits for
     a WAL flush). The store op is also run at Engram's `durability="full"` (the server's
@@ -210,8 +212,8 @@ def postgres_side() -> Iterator[Side]:
                 server = lc_conn.execute("SHOW synchronous_commit").fetchone()[0]
                 lc_conn.commit()
                 durability = {
-                    "engram": "durability='normal' (Engram's default: SET LOCAL"
-                    " synchronous_commit = off per transaction)",
+                    "engram": "durability='normal' (Engram's default: asynchronous commit,"
+                    " synchronous_commit = off on its own connection)",
                     "langchain": f"its default (the server's synchronous_commit={server})",
                 }
 

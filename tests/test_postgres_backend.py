@@ -15,10 +15,17 @@ from psycopg_pool import ConnectionPool
 from engram._exceptions import (
     BackendUnavailable,
     ConfigError,
+    ConflictError,
     InvalidInputError,
     MigrationRequired,
 )
-from engram.stores.conversation import GetSession, PutSummary
+from engram.stores.conversation import (
+    AppendMessages,
+    FindToolCalls,
+    GetSession,
+    ListMessages,
+    PutSummary,
+)
 from engram.stores.postgres import (
     AsyncPostgresConversationStore,
     AsyncPostgresEventLog,
@@ -26,7 +33,7 @@ from engram.stores.postgres import (
     PostgresEventLog,
     base,
 )
-from engram.types import Event, Session, Summary
+from engram.types import Event, Message, Session, Summary, ToolCall
 from servers import PostgresServer
 
 pytest_plugins = ["servers"]
@@ -100,6 +107,30 @@ def test_text_postgres_cannot_hold_is_invalid_input(postgres_clean_database: str
         with pytest.raises(InvalidInputError):
             store.batch([PutSummary("t", Summary("s1", "nul \x00 byte", 1), None)])
         assert store.get_summary("t", "s1") is None
+
+
+def test_an_append_longer_than_one_statement_is_still_one_ordered_transaction(
+    postgres_clean_database: str,
+) -> None:
+    size = 2 * base.APPEND_CHUNK + 5  # three statements
+    call = ToolCall(id="call-1", name="lookup", arguments="{}")
+    messages = [Message(role="user", content=f"m{i}") for i in range(size)]
+    messages[base.APPEND_CHUNK + 1] = Message(role="assistant", tool_calls=(call,))
+    with PostgresConversationStore.from_conn_string(postgres_clean_database) as store:
+        store.create_session(Session(id="s1", tenant="t"))
+        [stored] = store.batch([AppendMessages("t", "s1", tuple(messages), NOW)])
+        assert [m.seq for m in stored] == list(range(1, size + 1))
+        [read] = store.batch([ListMessages("t", "s1")])
+        assert [(m.id, m.seq) for m in read] == [(m.id, m.seq) for m in stored]
+        assert store.batch([FindToolCalls("t", "s1", ("call-1",))]) == [{"call-1"}]
+        # A repeated id in the last statement's chunk undoes the whole append.
+        again = [Message(role="user", content=f"n{i}") for i in range(size)]
+        again[-1] = messages[0]
+        with pytest.raises(ConflictError):
+            store.batch([AppendMessages("t", "s1", tuple(again), NOW)])
+        session = store.get_session("t", "s1", now=NOW)
+        assert session is not None and session.message_count == size
+        assert len(store.batch([ListMessages("t", "s1")])[0]) == size
 
 
 def test_from_conn_string_closes_only_what_it_opened(postgres_clean_database: str) -> None:

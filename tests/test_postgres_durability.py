@@ -1,4 +1,5 @@
-"""The `durability` setting of the PostgreSQL stores: `SET LOCAL`, never the session's state.
+"""The `durability` setting of the PostgreSQL stores: `SET LOCAL`, never the state of a session
+the application lent (Engram's own connections, from `from_conn_string`, set it for theirs).
 
 A trigger on each store's table of record (messages, events, checkpoints, memories) records
 `current_setting('synchronous_commit')` as a row is written: the setting inside the store's
@@ -200,11 +201,35 @@ def test_from_conn_string_commits_with_the_durability_asked(
 ) -> None:
     # The server's setting, as Engram's own connection sees it: `local` (libpq options).
     url = make_conninfo(probed.info.dsn, options=f"-c synchronous_commit={SESSION}")
+    with PostgresConversationStore.from_conn_string(url, durability=durability) as store:
+        store.create_session(Session(id="s"))
+        message = Message(role="user", content="hello")
+        store.batch([AppendMessages("default", "s", (message,), utcnow())])  # one statement
+        assert session_setting(store.conn) == EXPECTED[durability]
     with PostgresEventLog.from_conn_string(url, durability=durability) as log:
         log.append("default", "stream", [Event.thought("plan")])
     with PostgresCheckpointer.from_conn_string(url, durability=durability) as checkpointer:
         checkpointer.put("default", "thread", {"step": 1})
-    assert seen(probed) == {t: {EXPECTED[durability]} for t in TABLES[1:3]}
+        checkpointer.put("default", "thread", {"step": 2})
+    with PostgresMemoryStore.from_conn_string(url, durability=durability) as memories:
+        memories.put_memories("default", [Memory("Ana is vegetarian", user_id="ana")])
+    assert seen(probed) == {table: {EXPECTED[durability]} for table in TABLES}
+
+
+@pytest.mark.parametrize("durability", ["normal", "full"])
+def test_async_from_conn_string_commits_with_the_durability_asked(
+    probed: psycopg.Connection[Any], durability: Any
+) -> None:
+    url = make_conninfo(probed.info.dsn, options=f"-c synchronous_commit={SESSION}")
+
+    async def scenario() -> None:
+        async with AsyncPostgresConversationStore.from_conn_string(url, durability=durability) as s:
+            await s.acreate_session(Session(id="s"))
+            message = Message(role="user", content="hello")
+            await s.abatch([AppendMessages("default", "s", (message,), utcnow())])
+
+    asyncio.run(scenario())
+    assert seen(probed) == {"engram_messages": {EXPECTED[durability]}}
 
 
 def test_inside_the_applications_transaction_its_own_setting_applies(

@@ -33,6 +33,9 @@ pipelined after `SELECT set_config('synchronous_commit', 'off', true)` (`SET LOC
 function form), the two sent together and run as one implicit transaction: one round trip,
 as the statement alone. On a connection that is not in autocommit mode it takes one more
 round trip per transaction.
+A connection Engram opens itself (`from_conn_string`, through `connect` / `aconnect`) is its
+own, so under `"normal"` it commits asynchronously for its whole session instead (`SET
+synchronous_commit = off` once, at connect), and a one-statement write goes alone.
 
 Store logic is written once, as generators that yield `Statement`s (see `base.py`); `drive`
 and `adrive` run such a generator with a statement executor that `Target` / `AsyncTarget`
@@ -44,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -109,6 +113,12 @@ AsyncExecute: TypeAlias = Callable[[Statement], Awaitable[Any]]
 _ASYNC_COMMIT = b"SET LOCAL synchronous_commit = off"
 # SET LOCAL's function form: the same, without SET LOCAL's warning outside a BEGIN block.
 _ASYNC_COMMIT_LOCAL = b"SELECT set_config('synchronous_commit', 'off', true)"
+_ASYNC_COMMIT_SESSION = b"SET synchronous_commit = off"
+_ASYNC_SESSIONS: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnection[Any]] = (
+    weakref.WeakSet()
+)
+"""The connections `connect` / `aconnect` opened for `"normal"` durability: their whole
+session commits asynchronously, so their one-statement writes need no `set_config` first."""
 _IDLE = TransactionStatus.IDLE
 
 
@@ -243,10 +253,17 @@ async def adrive(execute: AsyncExecute, work: Generator[Statement, Any, T]) -> T
 
 
 @contextmanager
-def connect(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
-    """An autocommit connection to `conninfo`, closed when the block exits."""
+def connect(conninfo: str, durability: Durability = "full") -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to `conninfo` for `durability`, closed when the block exits.
+
+    Under `"normal"` its session commits asynchronously (`SET synchronous_commit = off`, once):
+    it is Engram's own connection, so a write that is one statement is then sent alone, with
+    nothing pipelined before it."""
     with map_backend_errors():
         conn = psycopg.connect(conninfo, autocommit=True)
+        if check_durability(durability) == "normal":
+            conn.execute(_ASYNC_COMMIT_SESSION)
+            _ASYNC_SESSIONS.add(conn)
     try:
         yield conn
     finally:
@@ -254,10 +271,15 @@ def connect(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 @asynccontextmanager
-async def aconnect(conninfo: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+async def aconnect(
+    conninfo: str, durability: Durability = "full"
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """Async `connect`."""
     with map_backend_errors():
         conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        if check_durability(durability) == "normal":
+            await conn.execute(_ASYNC_COMMIT_SESSION)
+            _ASYNC_SESSIONS.add(conn)
     try:
         yield conn
     finally:
@@ -286,6 +308,15 @@ def _owns_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[An
     """True if Engram's transaction on `conn` is a top-level one it begins and commits in
     autocommit mode (not a savepoint of the application's transaction)."""
     return conn.autocommit and conn.info.transaction_status == _IDLE
+
+
+def _needs_local_async_commit(
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any],
+) -> bool:
+    """True if a one-statement write on `conn` must carry its own asynchronous commit: it is
+    a top-level transaction (see `_owns_transaction`) on a connection the application lent
+    (Engram's own already commit asynchronously for the whole session)."""
+    return _owns_transaction(conn) and conn not in _ASYNC_SESSIONS
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
@@ -381,11 +412,11 @@ class Target:
         with self.transaction() as execute:
             return drive(execute, work)
 
-    def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
-        """Run one generator on an `autocommit()` executor (outside any transaction when the
-        connection is in autocommit mode, as maintenance like `CREATE INDEX CONCURRENTLY`
-        needs; its commits keep the server's durability)."""
-        with self.autocommit() as execute:
+    def run_autocommit(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
+        """Run one generator on an `autocommit(writes=...)` executor: outside any transaction
+        when the connection is in autocommit mode, as maintenance like `CREATE INDEX
+        CONCURRENTLY` needs, and as work that is one statement (one round trip) can."""
+        with self.autocommit(writes=writes) as execute:
             return drive(execute, work)
 
     @contextmanager
@@ -401,7 +432,7 @@ class Target:
                 with _transaction(conn, durability), conn.cursor(row_factory=dict_row) as cur:
                     yield functools.partial(_execute, cur)
                 return
-            committed = durability == "normal" and _owns_transaction(conn)
+            committed = durability == "normal" and _needs_local_async_commit(conn)
             with conn.cursor(row_factory=dict_row) as cur:
                 yield functools.partial(_execute_committed if committed else _execute, cur)
 
@@ -436,9 +467,11 @@ class AsyncTarget:
         async with self.transaction() as execute:
             return await adrive(execute, work)
 
-    async def run_autocommit(self, work: Generator[Statement, Any, T]) -> T:
+    async def run_autocommit(
+        self, work: Generator[Statement, Any, T], *, writes: bool = False
+    ) -> T:
         """Async `Target.run_autocommit`."""
-        async with self.autocommit() as execute:
+        async with self.autocommit(writes=writes) as execute:
             return await adrive(execute, work)
 
     @asynccontextmanager
@@ -452,7 +485,7 @@ class AsyncTarget:
                         async with conn.cursor(row_factory=dict_row) as cur:
                             yield functools.partial(_aexecute, cur)
                     return
-                committed = durability == "normal" and _owns_transaction(conn)
+                committed = durability == "normal" and _needs_local_async_commit(conn)
                 async with conn.cursor(row_factory=dict_row) as cur:
                     yield functools.partial(_aexecute_committed if committed else _aexecute, cur)
 

@@ -33,7 +33,7 @@ from engram.stores.postgres._internal import (
     check_durability,
     running_loop,
 )
-from engram.stores.postgres.conversation import conversation_work
+from engram.stores.postgres.conversation import conversation_work, one_statement
 from engram.stores.postgres.events import event_work
 from engram.stores.postgres.memories import (
     DEFAULT_INDEX_MIN_VECTORS,
@@ -85,7 +85,7 @@ class AsyncPostgresConversationStore(BaseConversationStore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
         check_durability(durability)
-        async with aconnect(conninfo) as conn:
+        async with aconnect(conninfo, durability) as conn:
             store = cls(conn, durability=durability)
             await store.amigrate()
             yield store
@@ -99,6 +99,8 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         """Run `ops` in order in one transaction; return their results in order."""
         if not ops:
             return []
+        if one_statement(ops):
+            return await self._target.run_autocommit(conversation_work(ops), writes=True)
         return await self._target.run(conversation_work(ops))
 
     def batch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:
@@ -139,7 +141,7 @@ class AsyncPostgresEventLog(BaseEventLog):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
         check_durability(durability)
-        async with aconnect(conninfo) as conn:
+        async with aconnect(conninfo, durability) as conn:
             log = cls(conn, durability=durability)
             await log.amigrate()
             yield log
@@ -207,7 +209,7 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
             **options: The constructor's other keyword arguments.
         """
         check_durability(durability)
-        async with aconnect(conninfo) as conn:
+        async with aconnect(conninfo, durability) as conn:
             store = cls(conn, durability=durability, **options)
             await store.amigrate()
             yield store

@@ -22,12 +22,14 @@ by code point as in every other backend. Every query is scoped by `tenant`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 from engram._exceptions import InvalidInputError, MigrationRequired
+from engram.stores._conversation_rules import requested_call_ids
 from engram.types import ContentPart, Message, Session, Summary, ToolCall
 from engram.types._event import Event, Snapshot, StreamInfo
 
@@ -38,10 +40,12 @@ __all__ = [
     "EVENT_MIGRATIONS",
     "Statement",
     "Work",
+    "APPEND_CHUNK",
+    "append_messages_sql",
+    "append_statement",
     "dumps",
     "event_from_row",
     "message_from_row",
-    "message_params",
     "migrate",
     "session_from_row",
     "session_params",
@@ -246,11 +250,6 @@ LIST_SESSIONS_BY_USER = " AND user_id = %(user_id)s"
 LIST_SESSIONS_BY_AGENT = " AND agent_id = %(agent_id)s"
 LIST_SESSIONS_PAGE = " ORDER BY updated_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"
 TOUCH_SESSION = "UPDATE engram_sessions SET expires_at = %s WHERE tenant = %s AND id = %s"
-UPDATE_AFTER_APPEND = (
-    "UPDATE engram_sessions SET message_count = %(message_count)s,"
-    " token_count = %(token_count)s, updated_at = %(updated_at)s, expires_at = %(expires_at)s,"
-    " last_seq = %(last_seq)s WHERE tenant = %(tenant)s AND id = %(id)s"
-)
 UPDATE_STATE = (
     "UPDATE engram_sessions SET state = %(state)s, updated_at = %(updated_at)s,"
     " expires_at = %(expires_at)s WHERE tenant = %(tenant)s AND id = %(id)s"
@@ -267,11 +266,53 @@ MESSAGE_COLUMNS = (
     "session_id, seq, id, role, content, name, tool_calls, tool_call_id, metadata, created_at,"
     " tokens, encoding"
 )
-INSERT_MESSAGE = (
-    f"INSERT INTO engram_messages (tenant, {MESSAGE_COLUMNS}) VALUES (%(tenant)s,"
-    " %(session_id)s, %(seq)s, %(id)s, %(role)s, %(content)s, %(name)s, %(tool_calls)s,"
-    " %(tool_call_id)s, %(metadata)s, %(created_at)s, %(tokens)s, %(encoding)s)"
+_APPEND_ROW = (
+    "(%(n{i})s::bigint, %(id{i})s, %(role{i})s, %(content{i})s, %(name{i})s::text,"
+    " %(tool_calls{i})s::text, %(tool_call_id{i})s::text, %(metadata{i})s,"
+    " %(created_at{i})s::timestamptz, %(tokens{i})s::bigint, %(encoding{i})s::text)"
 )
+
+
+APPEND_CHUNK = 100
+"""The most messages one append statement carries; longer appends run one per chunk, in the
+same transaction (the parameters of one statement stay far below PostgreSQL's 65,535)."""
+
+
+@functools.lru_cache(maxsize=256)
+def append_messages_sql(count: int, calls: int) -> str:
+    """The statement that appends `count` messages requesting `calls` tool calls in all to a
+    live session, in one.
+
+    The session row's update (counters, `last_seq`, expiry extended on use) locks it, so the
+    appends of one session queue there and number their messages on from the `last_seq` the
+    previous one committed; the messages and the tool calls they request are inserted from
+    its result (`VALUES` rows: no array parameters to encode), so nothing is written unless
+    the session is live. Returns the new `last_seq`, or no row if there is no such live
+    session. One text per shape, so each is prepared once by the server."""
+    rows = ", ".join(_APPEND_ROW.format(i=i) for i in range(count))
+    sql = (
+        "WITH session AS (UPDATE engram_sessions SET message_count = message_count + %(count)s,"
+        " token_count = token_count + %(tokens)s, updated_at = %(now)s,"
+        " last_seq = last_seq + %(count)s, expires_at = CASE WHEN ttl_seconds IS NULL"
+        " THEN expires_at ELSE %(now)s + make_interval(secs => ttl_seconds) END"
+        " WHERE tenant = %(tenant)s AND id = %(id)s"
+        " AND (expires_at IS NULL OR expires_at > %(now)s) RETURNING last_seq),"
+        f" appended AS (INSERT INTO engram_messages (tenant, {MESSAGE_COLUMNS})"
+        " SELECT %(tenant)s, %(id)s, session.last_seq - %(count)s + m.n, m.id, m.role,"
+        " m.content, m.name, m.tool_calls, m.tool_call_id, m.metadata, m.created_at, m.tokens,"
+        f" m.encoding FROM session, (VALUES {rows}) AS m(n, id, role, content, name,"
+        " tool_calls, tool_call_id, metadata, created_at, tokens, encoding))"
+    )
+    if calls:
+        call_rows = ", ".join(f"(%(call{i})s)" for i in range(calls))
+        sql += (
+            ", requested AS (INSERT INTO engram_tool_calls (tenant, session_id, call_id)"
+            f" SELECT %(tenant)s, %(id)s, c.call_id FROM session, (VALUES {call_rows})"
+            " AS c(call_id) ON CONFLICT DO NOTHING)"
+        )
+    return sql + " SELECT last_seq FROM session"
+
+
 SELECT_MESSAGES = (
     f"SELECT {MESSAGE_COLUMNS} FROM engram_messages WHERE tenant = %s AND session_id = %s"
 )
@@ -280,10 +321,6 @@ BEFORE_SEQ = " AND seq < %s"
 WITH_ROLES = " AND role = ANY(%s::text[])"
 ORDER_BY_SEQ = " ORDER BY seq"
 NEWEST_FIRST = " ORDER BY seq DESC LIMIT %s"
-INSERT_TOOL_CALL = (
-    "INSERT INTO engram_tool_calls (tenant, session_id, call_id) VALUES (%s, %s, %s)"
-    " ON CONFLICT DO NOTHING"
-)
 FIND_TOOL_CALLS = (
     "SELECT call_id FROM engram_tool_calls WHERE tenant = %s AND session_id = %s"
     " AND call_id = ANY(%s::text[])"
@@ -427,24 +464,41 @@ def session_from_row(row: dict[str, Any]) -> Session:
     )
 
 
-def message_params(tenant: str, message: Message) -> dict[str, Any]:
-    """The named parameters of `INSERT_MESSAGE` (content and tool calls in OpenAI form)."""
-    wire = message.to_openai()
-    return {
+def append_statement(
+    tenant: str, session_id: str, messages: Sequence[Message], now: datetime
+) -> Statement:
+    """The statement appending `messages` to a live session at `now` (see
+    `append_messages_sql`; content and tool calls in OpenAI form), fetching its one row."""
+    params: dict[str, Any] = {
         "tenant": tenant,
-        "session_id": message.session_id,
-        "seq": message.seq,
-        "id": message.id,
-        "role": message.role,
-        "content": dumps(wire["content"]),
-        "name": message.name,
-        "tool_calls": dumps(wire["tool_calls"]) if message.tool_calls else None,
-        "tool_call_id": message.tool_call_id,
-        "metadata": dumps(dict(message.metadata)),
-        "created_at": utc(message.created_at),
-        "tokens": message.tokens,
-        "encoding": message.encoding,
+        "id": session_id,
+        "now": utc(now),
+        "count": len(messages),
+        "tokens": sum(message.tokens or 0 for message in messages),
     }
+    for i, message in enumerate(messages):
+        content = message.content
+        tool_calls = message.tool_calls
+        params |= {
+            f"n{i}": i + 1,
+            f"id{i}": message.id,
+            f"role{i}": message.role,
+            f"content{i}": dumps(
+                content if isinstance(content, str) else [p.to_openai() for p in content]
+            ),
+            f"name{i}": message.name,
+            f"tool_calls{i}": (
+                dumps([call.to_openai() for call in tool_calls]) if tool_calls else None
+            ),
+            f"tool_call_id{i}": message.tool_call_id,
+            f"metadata{i}": dumps(dict(message.metadata)) if message.metadata else "{}",
+            f"created_at{i}": utc(message.created_at),
+            f"tokens{i}": message.tokens,
+            f"encoding{i}": message.encoding,
+        }
+    calls = requested_call_ids(messages)
+    params |= {f"call{i}": call_id for i, call_id in enumerate(calls)}
+    return Statement(append_messages_sql(len(messages), len(calls)), params, "one")
 
 
 def message_from_row(row: dict[str, Any]) -> Message:

@@ -218,7 +218,7 @@ class PostgresCheckpointer(CheckpointerCore):
             **kwargs: The constructor's other keyword arguments.
         """
         check_durability(durability)
-        with connect(conninfo) as conn:
+        with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability, **kwargs)
 
     def migrate(self) -> int:

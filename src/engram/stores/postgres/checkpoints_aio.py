@@ -100,7 +100,7 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
             **kwargs: The constructor's other keyword arguments.
         """
         check_durability(durability)
-        async with aconnect(conninfo) as conn:
+        async with aconnect(conninfo, durability) as conn:
             checkpointer = cls(conn, durability=durability, **kwargs)
             await checkpointer.amigrate()
             yield checkpointer

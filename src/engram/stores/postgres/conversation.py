@@ -4,11 +4,13 @@ Each batch is one transaction. Every op is a generator over the statements of `b
 (`conversation_work`), shared with `AsyncPostgresConversationStore`; the rules shared with
 every backend (expiry, counters, seq) come from `engram.stores._conversation_rules`.
 
-Concurrency: a write reads its session with `SELECT ... FOR UPDATE`, so the writers of one
-session queue on its row, whichever process they run in. An append therefore numbers its
-messages from the `last_seq` the previous append committed: no two appends share a seq, and a
-writer's messages keep its own order. State merges apply RFC 7396 in Python
-(`engram.stores._merge`) under the same lock, so no merge is lost.
+Concurrency: a write locks its session's row first (`SELECT ... FOR UPDATE`, or the update
+that opens an append's single statement), so the writers of one session queue on its row,
+whichever process they run in. An append therefore numbers its messages from the `last_seq`
+the previous append committed: no two appends share a seq, and a writer's messages keep its
+own order. State merges apply RFC 7396 in Python (`engram.stores._merge`) under the same
+lock, so no merge is lost. A batch that is one append (of up to `base.APPEND_CHUNK` messages)
+is one statement committed on its own: one round trip.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from engram.stores.postgres._internal import Conn, Durability, Target, check_dur
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
-__all__ = ["PostgresConversationStore", "conversation_work"]
+__all__ = ["PostgresConversationStore", "conversation_work", "one_statement"]
 
 
 class PostgresConversationStore(BaseConversationStore):
@@ -95,7 +97,7 @@ class PostgresConversationStore(BaseConversationStore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
         check_durability(durability)
-        with connect(conninfo) as conn:
+        with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability)
 
     def migrate(self) -> int:
@@ -106,6 +108,8 @@ class PostgresConversationStore(BaseConversationStore):
         """Run `ops` in order in one transaction; return their results in order."""
         if not ops:
             return []
+        if one_statement(ops):
+            return self._target.run_autocommit(conversation_work(ops), writes=True)
         return self._target.run(conversation_work(ops))
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
@@ -122,6 +126,14 @@ def conversation_work(ops: Sequence[Op]) -> Work[list[Any]]:
             raise InvalidInputError(f"unsupported operation: {type(op).__name__}")
         results.append((yield from handler(op)))
     return results
+
+
+def one_statement(ops: Sequence[Op]) -> bool:
+    """Whether the batch is one write statement, which commits on its own (in one round trip,
+    no `BEGIN`/`COMMIT`): a single append of messages."""
+    if len(ops) != 1 or not isinstance(ops[0], AppendMessages):
+        return False
+    return 0 < len(ops[0].messages) <= base.APPEND_CHUNK
 
 
 def _locked_live(tenant: str, session_id: str, now: datetime) -> Work[dict[str, Any]]:
@@ -175,21 +187,17 @@ def _delete_session(op: DeleteSession) -> Work[bool]:
 
 def _append_messages(op: AppendMessages) -> Work[list[Message]]:
     rules.check_append(op)
-    row = yield from _locked_live(op.tenant, op.session_id, op.now)
     if not op.messages:
+        yield from _locked_live(op.tenant, op.session_id, op.now)
         return []
-    last_seq = int(row["last_seq"])
-    stored = rules.stamp_messages(op.messages, op.session_id, last_seq)
-    yield Statement(
-        base.INSERT_MESSAGE, [base.message_params(op.tenant, m) for m in stored], many=True
-    )
-    calls = [(op.tenant, op.session_id, call_id) for call_id in rules.requested_call_ids(stored)]
-    if calls:
-        yield Statement(base.INSERT_TOOL_CALL, calls, many=True)
-    updated = rules.after_append(base.session_from_row(row), stored, op.now)
-    params = base.session_params(updated) | {"last_seq": last_seq + len(stored)}
-    yield Statement(base.UPDATE_AFTER_APPEND, params)
-    return stored
+    last_seq = 0
+    for start in range(0, len(op.messages), base.APPEND_CHUNK):
+        chunk = op.messages[start : start + base.APPEND_CHUNK]
+        row = yield base.append_statement(op.tenant, op.session_id, chunk, op.now)
+        if row is None:
+            raise NotFoundError(f"no session {op.session_id!r} in tenant {op.tenant!r}")
+        last_seq = row["last_seq"]
+    return rules.stamp_messages(op.messages, op.session_id, last_seq - len(op.messages))
 
 
 def _list_messages(op: ListMessages) -> Work[list[Message]]:

@@ -88,7 +88,7 @@ class PostgresEventLog(BaseEventLog):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
         check_durability(durability)
-        with connect(conninfo) as conn:
+        with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability)
 
     def migrate(self) -> int:

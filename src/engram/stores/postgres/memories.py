@@ -198,7 +198,7 @@ class PostgresMemoryStore(BaseMemoryStore):
             **options: The constructor's other keyword arguments.
         """
         check_durability(durability)
-        with connect(conninfo) as conn:
+        with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability, **options)
 
     def migrate(self) -> int:
