@@ -24,6 +24,7 @@ from engram.stores.conversation import (
     FindToolCalls,
     GetSession,
     ListMessages,
+    ListSessions,
     PutSummary,
 )
 from engram.stores.postgres import (
@@ -33,12 +34,19 @@ from engram.stores.postgres import (
     PostgresEventLog,
     base,
 )
+from engram.stores.postgres._internal import Target
 from engram.types import Event, Message, Session, Summary, ToolCall
 from servers import PostgresServer
 
 pytest_plugins = ["servers"]
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+LATEST = {
+    "conversation": len(base.CONVERSATION_MIGRATIONS),
+    "events": len(base.EVENT_MIGRATIONS),
+}
 
 
 def _versions(conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -49,9 +57,9 @@ def _versions(conn: psycopg.Connection[Any]) -> dict[str, int]:
 def test_stores_migrate_their_schema_once(postgres_database: str) -> None:
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         store, log = PostgresConversationStore(conn), PostgresEventLog(conn)
-        assert _versions(conn) == {"conversation": 1, "events": 1}
-        assert (store.migrate(), log.migrate()) == (1, 1)  # idempotent
-        assert _versions(conn) == {"conversation": 1, "events": 1}
+        assert _versions(conn) == LATEST
+        assert (store.migrate(), log.migrate()) == tuple(LATEST.values())  # idempotent
+        assert _versions(conn) == LATEST
         tables = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'engram_%'"
         ).fetchone()
@@ -77,7 +85,31 @@ def test_concurrent_migrations_do_not_collide(postgres_database: str) -> None:
         thread.join()
     assert errors == []
     with psycopg.connect(postgres_database) as conn:
-        assert _versions(conn) == {"conversation": 1, "events": 1}
+        assert _versions(conn) == LATEST
+
+
+def test_a_version_1_conversation_schema_upgrades_with_its_data(
+    postgres_clean_database: str,
+) -> None:
+    with psycopg.connect(postgres_clean_database, autocommit=True) as conn:
+        Target(conn).run(base.migrate(base.CONVERSATION, base.CONVERSATION_MIGRATIONS[:1]))
+        conn.execute(
+            "INSERT INTO engram_sessions VALUES ('t', 's1', 'u1', NULL, '{}', '{}', now(), now(),"
+            " NULL, NULL, 1, 3, 'o200k_base', 1)"
+        )
+        conn.execute(
+            "INSERT INTO engram_messages VALUES ('t', 's1', 1, 'm1', 'system', '\"Be brief\"',"
+            " NULL, NULL, NULL, '{}', now(), 3, 'o200k_base')"
+        )
+        store = PostgresConversationStore(conn)  # migrates to the latest version
+        assert _versions(conn)["conversation"] == LATEST["conversation"]
+        message = Message(role="user", content="hi")
+        store.batch([AppendMessages("t", "s1", (message,), NOW)])
+        [system] = store.batch([ListMessages("t", "s1", roles=("system",))])
+        assert [(m.seq, m.text) for m in system] == [(1, "Be brief")]
+        assert [s.id for s in store.list_sessions(ListSessions("t", NOW, user_id="u1"))] == ["s1"]
+        assert store.delete_session("t", "s1")
+        assert conn.execute("SELECT count(*) FROM engram_messages").fetchone() == (0,)
 
 
 def test_newer_schema_requires_a_newer_engram(postgres_database: str) -> None:

@@ -7,7 +7,8 @@ and the async classes share every query, every rule and every encoder.
 Tables of component `conversation`: `engram_sessions` (one row per session; `last_seq` is the
 highest seq ever assigned, and locking this row serialises every writer of the session),
 `engram_messages` (keys `(tenant, session_id, seq)` and `(tenant, id)`), `engram_summaries`
-and `engram_tool_calls`; deleting a session row cascades to the rest.
+and `engram_tool_calls`; deleting a session deletes its messages explicitly and cascades to
+the rest.
 
 Tables of component `events`: `engram_event_streams` (one row per stream: its version, and a
 `position` from a sequence that orders streams by their latest append), `engram_events` (key
@@ -149,6 +150,22 @@ CREATE TABLE engram_tool_calls (
     FOREIGN KEY (tenant, session_id) REFERENCES engram_sessions (tenant, id) ON DELETE CASCADE
 )
 """,
+    # An append touches as little as it can (as SQLite's schema v2): messages lose their
+    # foreign key (an append inserts them only from the update of their live session row, in
+    # the same statement, and deleting a session deletes its messages explicitly); only system
+    # messages are indexed by role (what context() looks up across the whole history; other
+    # role filters read the newest messages by seq); a user's or agent's sessions are found
+    # by index and sorted, instead of indexes on `updated_at` that every append would update.
+    """
+ALTER TABLE engram_messages DROP CONSTRAINT engram_messages_tenant_session_id_fkey;
+DROP INDEX engram_messages_role;
+CREATE INDEX engram_messages_system ON engram_messages (tenant, session_id, seq)
+    WHERE role = 'system';
+DROP INDEX engram_sessions_user;
+CREATE INDEX engram_sessions_user ON engram_sessions (tenant, user_id);
+DROP INDEX engram_sessions_agent;
+CREATE INDEX engram_sessions_agent ON engram_sessions (tenant, agent_id)
+""",
 ]
 
 EVENTS = "events"
@@ -255,9 +272,14 @@ UPDATE_STATE = (
     " expires_at = %(expires_at)s WHERE tenant = %(tenant)s AND id = %(id)s"
 )
 DELETE_SESSION = "DELETE FROM engram_sessions WHERE tenant = %s AND id = %s"
-"""Cascades to the session's messages, summary and tool calls."""
+"""Cascades to the session's summary and tool calls; `DELETE_MESSAGES` must follow."""
+DELETE_MESSAGES = "DELETE FROM engram_messages WHERE tenant = %s AND session_id = ANY(%s::text[])"
+"""Deletes the messages of sessions just deleted: a statement of its own, after the session
+rows', so its snapshot holds every message an append committed before their deletion (an
+append waits on its session's row, and finds none after the deletion)."""
 PURGE_EXPIRED = (
     "DELETE FROM engram_sessions WHERE tenant = %s AND expires_at IS NOT NULL AND expires_at <= %s"
+    " RETURNING id"
 )
 
 # Conversations: messages, tool calls, summaries.
@@ -319,6 +341,9 @@ SELECT_MESSAGES = (
 AFTER_SEQ = " AND seq > %s"
 BEFORE_SEQ = " AND seq < %s"
 WITH_ROLES = " AND role = ANY(%s::text[])"
+SYSTEM_ONLY = " AND role = 'system'"
+"""System messages alone are asked for with the literal the `engram_messages_system` partial
+index is defined by, so a long session's few system messages are read from it."""
 ORDER_BY_SEQ = " ORDER BY seq"
 NEWEST_FIRST = " ORDER BY seq DESC LIMIT %s"
 FIND_TOOL_CALLS = (

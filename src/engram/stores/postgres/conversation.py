@@ -151,7 +151,7 @@ def _create_session(op: CreateSession) -> Work[Session]:
     if row is not None:
         if rules.is_live(base.session_from_row(row).expires_at, session.created_at):
             raise ConflictError(f"session {session.id!r} exists in tenant {session.tenant!r}")
-        yield Statement(base.DELETE_SESSION, key)
+        yield from _delete(session.tenant, session.id)
     yield Statement(base.INSERT_SESSION, base.session_params(session))
     return session
 
@@ -181,7 +181,12 @@ def _list_sessions(op: ListSessions) -> Work[list[Session]]:
 
 
 def _delete_session(op: DeleteSession) -> Work[bool]:
-    deleted = yield Statement(base.DELETE_SESSION, (op.tenant, op.session_id), "rowcount")
+    return (yield from _delete(op.tenant, op.session_id))
+
+
+def _delete(tenant: str, session_id: str) -> Work[bool]:
+    deleted = yield Statement(base.DELETE_SESSION, (tenant, session_id), "rowcount")
+    yield Statement(base.DELETE_MESSAGES, (tenant, [session_id]))
     return bool(deleted)
 
 
@@ -212,7 +217,9 @@ def _list_messages(op: ListMessages) -> Work[list[Message]]:
     if op.before_seq is not None:
         sql += base.BEFORE_SEQ
         params.append(op.before_seq)
-    if op.roles is not None:
+    if op.roles is not None and tuple(op.roles) == ("system",):
+        sql += base.SYSTEM_ONLY
+    elif op.roles is not None:
         sql += base.WITH_ROLES
         params.append(list(op.roles))
     if op.last is None:
@@ -261,8 +268,10 @@ def _merge_state(op: MergeState) -> Work[dict[str, Any]]:
 
 
 def _purge_expired(op: PurgeExpired) -> Work[int]:
-    purged = yield Statement(base.PURGE_EXPIRED, (op.tenant, base.utc(op.now)), "rowcount")
-    return int(purged)
+    rows = yield Statement(base.PURGE_EXPIRED, (op.tenant, base.utc(op.now)), "all")
+    if rows:
+        yield Statement(base.DELETE_MESSAGES, (op.tenant, [row["id"] for row in rows]))
+    return len(rows)
 
 
 _HANDLERS: dict[type, Callable[[Any], Work[Any]]] = {
