@@ -29,6 +29,7 @@ from engram._exceptions import (
     BackendUnavailable,
     ConflictError,
     EngramError,
+    InvalidInputError,
     MigrationRequired,
 )
 from engram.stores.sqlite._wal import BACKSTOP_PAGES, WalCheckpointer
@@ -46,6 +47,9 @@ def map_backend_errors() -> Iterator[None]:
         yield
     except EngramError:
         raise
+    except UnicodeEncodeError as exc:
+        # Text the sqlite3 driver cannot encode (lone surrogates) is bad input, not a fault.
+        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"sqlite: {exc}") from exc
     except sqlite3.OperationalError as exc:

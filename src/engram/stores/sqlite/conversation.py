@@ -91,7 +91,7 @@ class SqliteConversationStore(BaseConversationStore):
         scope: AbstractContextManager[sqlite3.Connection] = (
             self.conn.snapshot() if all(map(_reads_only, ops)) else self.conn.transaction()
         )
-        with scope as conn, _map_encoding_errors():
+        with scope as conn:
             return [_run(conn, op) for op in ops]
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
@@ -103,15 +103,6 @@ def _reads_only(op: Op) -> bool:
     if isinstance(op, GetSession):
         return not op.touch
     return isinstance(op, ListSessions | ListMessages | FindToolCalls | GetSummary)
-
-
-@contextmanager
-def _map_encoding_errors() -> Iterator[None]:
-    # Text the sqlite3 driver cannot encode (lone surrogates) is bad input, not a backend fault.
-    try:
-        yield
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
 
 
 def _run(conn: sqlite3.Connection, op: Op) -> Any:

@@ -154,7 +154,7 @@ class SqliteMemoryStore(BaseMemoryStore):
             scope: AbstractContextManager[sqlite3.Connection] = (
                 self.conn.snapshot() if reads_only else self.conn.transaction()
             )
-            with scope as conn, _map_encoding_errors():
+            with scope as conn:
                 batch = write.Batch(conn, self._caches, reads_only, [], {})
                 results = [_run(batch, op) for op in ops]
             for apply in batch.after_commit:
@@ -164,15 +164,6 @@ class SqliteMemoryStore(BaseMemoryStore):
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch`: the one place sqlite3 work leaves the event loop for a thread."""
         return await asyncio.to_thread(self.batch, ops)
-
-
-@contextmanager
-def _map_encoding_errors() -> Iterator[None]:
-    # Text the sqlite3 driver cannot encode (lone surrogates) is bad input, not a backend fault.
-    try:
-        yield
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
 
 
 def _run(batch: write.Batch, op: Op) -> Any:
