@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from engram._exceptions import ConfigError, MigrationRequired
 from engram.stores.checkpoints import BaseCheckpointer, CheckpointOp, DeleteRuns, PutCheckpoint
 from engram.stores.postgres import AsyncPostgresCheckpointer, PostgresCheckpointer
-from engram.stores.postgres.checkpoints_base import text_array
+from engram.stores.postgres.checkpoints_base import bytea_array, int_array, text_array
 from engram.testing.checkpoints import AsyncDrivenCheckpointer, CheckpointerSpec
 from engram.types._checkpoint import ChannelWrite, EncodedList, RetentionPolicy
 from servers import LoopThread
@@ -207,6 +207,23 @@ def test_value_references_round_trip_any_text(postgres_clean_database: str) -> N
         values = {name: "v" * 200 for name in names}  # not inline: value rows, referenced
         checkpointer.put(T, "t", values)
         assert checkpointer.get(T, "t").values == values
+
+
+def test_array_literals_round_trip(postgres_clean_database: str) -> None:
+    """The array parameters a put sends as literals read back as the values."""
+    texts: list[list[str | None]] = [[], ["a"], [None], ["x", None, "NULL", 'q"', "b\\s"]]
+    datas = [[], [b""], [b"\x00\xff\\"], [bytes(range(256)), b'"{,}']]
+    ints = [[], [0], [-1, 2, 32767, 2**31 - 1]]
+    with psycopg.connect(postgres_clean_database) as conn:
+        for text_items in texts:
+            read = conn.execute("SELECT %s::text[]", (text_array(text_items),)).fetchone()[0]
+            assert read == text_items
+        for data_items in datas:
+            read = conn.execute("SELECT %s::bytea[]", (bytea_array(data_items),)).fetchone()[0]
+            assert [bytes(item) for item in read] == data_items
+        for int_items in ints:
+            read = conn.execute("SELECT %s::int[]", (int_array(int_items),)).fetchone()[0]
+            assert read == int_items
 
 
 # Migrations.

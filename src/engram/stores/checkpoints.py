@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from engram._exceptions import InvalidInputError
 from engram._validation import check_identifier
 from engram.serde import JsonSerializer, SerializerProtocol
-from engram.state.checkpoints import id_to_bytes
+from engram.state.checkpoints import id_to_bytes, is_checkpoint_id
 from engram.state.values import content_version, decode_value, encode_value
 from engram.types._checkpoint import (
     ChannelVersion,
@@ -242,8 +242,8 @@ def check_op(op: CheckpointOp) -> None:
     if type(op) is PutCheckpoint:  # the hot path (one per agent step): the same checks, fewer
         _identifier(op.tenant, "tenant")
         _identifier(op.thread_id, "thread_id")
-        if op.checkpoint_id is not None:
-            id_to_bytes(op.checkpoint_id)
+        if op.checkpoint_id is not None and not is_checkpoint_id(op.checkpoint_id):
+            id_to_bytes(op.checkpoint_id)  # raises, saying what an id is
         return
     _identifier(op.tenant, "tenant")
     if isinstance(op, PutCheckpoint | PutWrites | SetRetention):

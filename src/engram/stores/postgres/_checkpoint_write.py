@@ -51,6 +51,10 @@ AfterCommit = list[Callable[[], None]]
 """What a batch does once it committed (record what it wrote in the caches)."""
 
 
+Plan = tuple[list[tuple[str, str, ValueRow]], dict[bytes, EncodedValue], dict[Any, ListState]]
+"""A put's value rows `(channel, version, row)`, list items by hash, and resolved lists."""
+
+
 class StaleCacheError(BackendError):
     """A put found its thread deleted or pruned since its caches were read; retry the batch."""
 
@@ -110,36 +114,48 @@ class CheckpointWriter:
             inline = split_inline(op.writes, op.versions, None)[0]
             first = plain_header(op.versions, op.extra, inline)
             thread = yield from self.thread(op.tenant, op.thread_id, first)
-        parent_id, checkpoint_id = yield from self._ids(thread, op)
-        seq, parent = yield from self._parent(thread, op.namespace, parent_id)
+        if op.parent_is_head or op.checkpoint_id is None:
+            parent_id, checkpoint_id = yield from self._ids(thread, op)
+        else:
+            parent_id, checkpoint_id = op.parent_id, op.checkpoint_id
+        # The parent (a LangGraph step's: the thread's head this process wrote) is cached.
+        head_key = (thread.key, thread.generation, op.namespace)
+        head = self.heads.get(head_key)
+        if parent_id is None:
+            seq, parent = 0, None
+        elif head is not None and head[0] == parent_id:
+            seq, parent = head[1], head[2]
+        else:
+            seq, parent = yield from self._read_parent(thread, op.namespace, parent_id)
         inline, stored = split_inline(op.writes, op.versions, parent)
         plain = plain_header(op.versions, op.extra, inline)
         if thread.zdict is None:
             thread = yield from self._set_zdict(op, thread.key, plain)
-        parent_versions = parent.versions if parent else {}
-        rows, blobs, lists = yield from self._plan(thread, op.namespace, stored, parent_versions)
+        plan: Plan = ([], {}, {})
+        if stored:  # lists and large values: value rows (and list items)
+            parent_versions = parent.versions if parent else {}
+            plan = yield from self._plan(thread, op.namespace, stored, parent_versions)
+        rows, blobs, lists = plan
         now = op.created_at is None
         created_at = from_ms(time.time_ns() // 1_000_000) if now else _ms(op.created_at)
         header = pack_header(plain, self._packer(thread))
-        refs = [(channel, str(v)) for channel, v in op.versions.items() if channel not in inline]
         row = (op.namespace, checkpoint_id, parent_id, seq + 1, created_at, metadata_text, header)
-        written = yield _put_statement(thread, row, refs, rows, blobs)
-        if not written["written"]:
+        written = yield _put_statement(thread, row, op.versions, inline, rows, blobs)
+        if not written:
             raise StaleCacheError(f"thread {op.thread_id} was pruned or deleted meanwhile")
         versions = dict(op.versions)
-        head_key = (thread.key, thread.generation, op.namespace)
         head_entry = (checkpoint_id, seq + 1, Header(versions, None, inline))
         after.append(functools.partial(self.heads.put, head_key, head_entry))
-        after += [functools.partial(self.lists.put, key, state) for key, state in lists.items()]
+        if lists:
+            after += [functools.partial(self.lists.put, key, state) for key, state in lists.items()]
         return CheckpointInfo(
             op.tenant, op.thread_id, op.namespace, checkpoint_id, parent_id, seq + 1,
             created_at, metadata, versions,
         )  # fmt: skip
 
     def _ids(self, thread: ThreadRef, op: ops.PutCheckpoint) -> Work[tuple[str | None, str]]:
-        """The put's parent id and checkpoint id (reading the head when either needs it)."""
-        if not op.parent_is_head and op.checkpoint_id is not None:
-            return op.parent_id, op.checkpoint_id
+        """The put's parent id and checkpoint id, by the thread's head (`parent_is_head`, or a
+        put without an id)."""
         head = yield Statement(sql.HEAD, (thread.key, op.namespace), "one")
         head_id = head["checkpoint_id"] if head else None
         parent_id = head_id if op.parent_is_head else op.parent_id
@@ -154,15 +170,11 @@ class CheckpointWriter:
         self.threads.put((op.tenant, op.thread_id), thread)
         return thread
 
-    def _parent(
-        self, thread: ThreadRef, namespace: str, parent_id: str | None
+    def _read_parent(
+        self, thread: ThreadRef, namespace: str, parent_id: str
     ) -> Work[tuple[int, Header | None]]:
-        """The parent's `seq` (0 if none) and header (versions, inline values): cached or read."""
-        if parent_id is None:
-            return 0, None
-        cached = self.heads.get((thread.key, thread.generation, namespace))
-        if cached is not None and cached[0] == parent_id:
-            return cached[1], cached[2]
+        """The parent's `seq` and header (versions, inline values), read (0 and None if it is
+        not stored): a put whose parent this process did not just write."""
         params = (thread.key, namespace, parent_id)
         found = yield Statement(sql.PARENT, params, "one")
         if found is None:
@@ -182,7 +194,7 @@ class CheckpointWriter:
         namespace: str,
         writes: Sequence[ChannelWrite],
         parent_versions: Mapping[str, ChannelVersion],
-    ) -> Work[tuple[list[tuple[str, str, ValueRow]], dict[bytes, EncodedValue], dict[Any, Any]]]:
+    ) -> Work[Plan]:
         """The value rows, list items and resolved lists of the writes stored as rows."""
         rows: list[tuple[str, str, ValueRow]] = []
         blobs: dict[bytes, EncodedValue] = {}
@@ -220,11 +232,18 @@ class CheckpointWriter:
         if not op.writes:
             return None
         thread = yield from self.thread(op.tenant, op.thread_id)
-        rows = [(w.task_id, w.idx, w.channel, *w.value, w.task_path) for w in op.writes]
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        statement = sql.WRITES_REPLACE if op.replace else sql.WRITES_IGNORE
+        writes = op.writes
+        columns = (
+            sql.text_array([w.task_id for w in writes]),
+            sql.int_array([w.idx for w in writes]),
+            sql.text_array([w.channel for w in writes]),
+            sql.text_array([w.value[0] for w in writes]),
+            sql.bytea_array([w.value[1] for w in writes]),
+            sql.text_array([w.task_path for w in writes]),
+        )
         params = (thread.key, op.namespace, op.checkpoint_id, *columns)
-        row = yield Statement(statement, params, "one")
+        forms = sql.WRITES[(op.replace, False)], sql.WRITES[(op.replace, True)]
+        row = yield Statement(forms[0], params, "one", async_sql=forms[1])
         if not row["threads"]:
             raise StaleCacheError(f"thread {op.thread_id} was deleted meanwhile")
         return None
@@ -335,46 +354,68 @@ def _ms(moment: Any) -> Any:
 def _put_statement(
     thread: ThreadRef,
     row: tuple[Any, ...],
-    refs: Sequence[tuple[str, str]],
+    versions: Mapping[str, ChannelVersion],
+    inline: Mapping[str, EncodedValue],
     rows: Sequence[tuple[str, str, ValueRow]],
     blobs: Mapping[bytes, EncodedValue],
 ) -> Statement:
     """`PUT` for a checkpoint row `(namespace, id, parent, seq, created, metadata, header)`
-    naming the value rows `refs` (`(channel, version)` pairs)."""
-    names = ("namespace", "id", "parent", "seq", "created", "metadata", "header")
-    params: dict[str, Any] = dict(zip(names, row, strict=True))
-    params |= {
+    of `versions`, naming the value rows of those not `inline`."""
+    namespace, checkpoint_id, parent_id, seq, created_at, metadata, header = row
+    refs = [channel for channel in versions if channel not in inline]
+    params: dict[str, Any] = {
         "key": thread.key,
         "generation": thread.generation,
-        "ref_channels": sql.text_array(channel for channel, _ in refs),
-        "ref_versions": sql.text_array(version for _, version in refs),
+        "namespace": namespace,
+        "id": checkpoint_id,
+        "parent": parent_id,
+        "seq": seq,
+        "created": created_at,
+        "metadata": metadata,
+        "header": header,
+        "ref_channels": sql.text_array(refs),
+        "ref_versions": sql.text_array([str(versions[channel]) for channel in refs]),
     }
     if rows:
         params |= _value_params(rows)
     if blobs:
         params |= _blob_params(blobs)
-    return Statement(sql.PUT[(bool(rows), bool(blobs))], params, "one")
+    shape = (min(len(rows), 2), min(len(blobs), 2))
+    forms = sql.PUT[(*shape, False)], sql.PUT[(*shape, True)]
+    return Statement(forms[0], params, "rowcount", async_sql=forms[1])
 
 
-def _value_params(rows: Sequence[tuple[str, str, ValueRow]]) -> dict[str, list[Any]]:
+def _value_params(rows: Sequence[tuple[str, str, ValueRow]]) -> dict[str, Any]:
+    """The value rows' parameters: one row's values, or arrays of several rows' (`PUT`)."""
+    if len(rows) == 1:
+        ((channel, version, row),) = rows
+        return {
+            "channels": channel, "versions": version, "kinds": row.kind, "types": row.type,
+            "datas": row.data, "bases": row.base, "starts": row.start, "stops": row.stop,
+            "depths": row.depth,
+        }  # fmt: skip
     return {
-        "channels": [channel for channel, _, _ in rows],
-        "versions": [version for _, version, _ in rows],
-        "kinds": [row.kind for _, _, row in rows],
-        "types": [row.type for _, _, row in rows],
-        "datas": [row.data for _, _, row in rows],
-        "bases": [row.base for _, _, row in rows],
-        "starts": [row.start for _, _, row in rows],
-        "stops": [row.stop for _, _, row in rows],
-        "depths": [row.depth for _, _, row in rows],
+        "channels": sql.text_array([channel for channel, _, _ in rows]),
+        "versions": sql.text_array([version for _, version, _ in rows]),
+        "kinds": sql.int_array([row.kind for _, _, row in rows]),
+        "types": sql.text_array([row.type for _, _, row in rows]),
+        "datas": sql.bytea_array([row.data for _, _, row in rows]),
+        "bases": sql.text_array([row.base for _, _, row in rows]),
+        "starts": sql.int_array([row.start for _, _, row in rows]),
+        "stops": sql.int_array([row.stop for _, _, row in rows]),
+        "depths": sql.int_array([row.depth for _, _, row in rows]),
     }
 
 
-def _blob_params(blobs: Mapping[bytes, EncodedValue]) -> dict[str, list[Any]]:
+def _blob_params(blobs: Mapping[bytes, EncodedValue]) -> dict[str, Any]:
+    """The list items' parameters: one item's values, or arrays of several items' (`PUT`)."""
+    if len(blobs) == 1:
+        ((digest, (tag, data)),) = blobs.items()
+        return {"hashes": digest, "blob_types": tag, "blob_datas": data}
     return {
-        "hashes": list(blobs),
-        "blob_types": [tag for tag, _ in blobs.values()],
-        "blob_datas": [data for _, data in blobs.values()],
+        "hashes": sql.bytea_array(list(blobs)),
+        "blob_types": sql.text_array([tag for tag, _ in blobs.values()]),
+        "blob_datas": sql.bytea_array([data for _, data in blobs.values()]),
     }
 
 

@@ -28,11 +28,12 @@ The setting is `SET LOCAL`, so it lasts for one Engram transaction only: the ses
 a connection or pool the application lent is never changed, and inside a transaction the
 application opened (a savepoint of its) the application's own setting applies. It costs no
 round trip: on an autocommit connection the `SET LOCAL` travels with the `BEGIN` (one simple
-query), and a write that is one statement committed on its own (a checkpoint put) is
-pipelined after `SELECT set_config('synchronous_commit', 'off', true)` (`SET LOCAL`'s
-function form), the two sent together and run as one implicit transaction: one round trip,
-as the statement alone. On a connection that is not in autocommit mode it takes one more
-round trip per transaction.
+query), and a write that is one statement committed on its own is pipelined after `SELECT
+set_config('synchronous_commit', 'off', true)` (`SET LOCAL`'s function form), the two sent
+together and run as one implicit transaction: one round trip, as the statement alone; a
+statement that has an `async_sql` form (a checkpoint put: the same statement, calling
+`set_config` itself) is sent alone in that form, which saves the pipeline's own cost. On a
+connection that is not in autocommit mode it takes one more round trip per transaction.
 A connection Engram opens itself (`from_conn_string`, through `connect` / `aconnect`) is its
 own, so under `"normal"` it commits asynchronously for its whole session instead (`SET
 synchronous_commit = off` once, at connect), and a one-statement write goes alone.
@@ -191,7 +192,11 @@ def _execute_committed(cursor: Cursor, statement: Statement) -> Any:
 
     Pipelined with `_ASYNC_COMMIT_LOCAL` before it: nothing waits for a reply before the
     pipeline's Sync (at its exit), and the server runs everything up to a Sync as one
-    implicit transaction, which the Sync commits (or rolls back on error)."""
+    implicit transaction, which the Sync commits (or rolls back on error). A statement with
+    an `async_sql` form sets `synchronous_commit` itself: that form is sent alone."""
+    if statement.async_sql is not None:
+        cursor.execute(statement.async_sql, statement.params)
+        return _result(cursor, statement)
     conn = cursor.connection
     with conn.pipeline():
         conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
@@ -234,6 +239,9 @@ async def _aexecute(cursor: AsyncCursor, statement: Statement) -> Any:
 
 async def _aexecute_committed(cursor: AsyncCursor, statement: Statement) -> Any:
     """Async `_execute_committed`."""
+    if statement.async_sql is not None:
+        await cursor.execute(statement.async_sql, statement.params)
+        return await _aresult(cursor, statement)
     conn = cursor.connection
     async with conn.pipeline():
         await conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
@@ -307,7 +315,7 @@ def _begin_command(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any])
 def _owns_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
     """True if Engram's transaction on `conn` is a top-level one it begins and commits in
     autocommit mode (not a savepoint of the application's transaction)."""
-    return conn.autocommit and conn.info.transaction_status == _IDLE
+    return conn.autocommit and conn.pgconn.transaction_status == _IDLE
 
 
 def _needs_local_async_commit(
@@ -389,6 +397,7 @@ class Target:
         self.conn = conn
         self.durability = check_durability(durability)
         self._lock = threading.Lock()
+        self._kept: Cursor | None = None
 
     @contextmanager
     def _borrow(self) -> Iterator[psycopg.Connection[Any]]:
@@ -423,9 +432,10 @@ class Target:
     def autocommit(self, *, writes: bool = False) -> Iterator[Execute]:
         """An executor whose statements each commit on their own: no `BEGIN`/`COMMIT` round
         trips, for reads and for work whose writes are one statement. With `writes` under
-        `"normal"` durability each statement commits asynchronously (pipelined after
-        `set_config('synchronous_commit', 'off', true)`: still one round trip). On a
-        connection that is not in autocommit mode, one transaction (as `transaction()`)."""
+        `"normal"` durability each statement commits asynchronously (sent in its `async_sql`
+        form, or pipelined after `set_config('synchronous_commit', 'off', true)`: still one
+        round trip). On a connection that is not in autocommit mode, one transaction (as
+        `transaction()`)."""
         with map_backend_errors(), self._borrow() as conn:
             durability = self.durability if writes else "full"
             if not conn.autocommit:
@@ -433,8 +443,20 @@ class Target:
                     yield functools.partial(_execute, cur)
                 return
             committed = durability == "normal" and _needs_local_async_commit(conn)
+            execute = _execute_committed if committed else _execute
+            if conn is self.conn:  # the single connection: its cursor serves batch after batch
+                yield functools.partial(execute, self._cursor(conn))
+                return
             with conn.cursor(row_factory=dict_row) as cur:
-                yield functools.partial(_execute_committed if committed else _execute, cur)
+                yield functools.partial(execute, cur)
+
+    def _cursor(self, conn: psycopg.Connection[Any]) -> Cursor:
+        """The single connection's autocommit cursor, kept from batch to batch (it is used
+        under the lock only): making one per batch cost a checkpoint put ~15% of its Python
+        time. It holds its last result until the next batch."""
+        if self._kept is None or self._kept.closed:
+            self._kept = conn.cursor(row_factory=dict_row)
+        return self._kept
 
 
 class AsyncTarget:

@@ -71,6 +71,10 @@ class Statement(NamedTuple):
     """What the generator gets back: nothing, one row (or None), all rows, the row count."""
     many: bool = False
     """Run once per parameter set (`executemany`, pipelined by psycopg)."""
+    async_sql: str | None = None
+    """The same statement, also calling `set_config('synchronous_commit', 'off', true)`: sent
+    instead of `sql` by an executor that commits it on its own asynchronously ("normal"
+    durability), so that nothing is pipelined before it."""
 
 
 Work: TypeAlias = Generator[Statement, Any, T]

@@ -10,9 +10,9 @@ Round trips: a batch that only reads, or that is one put (or `put_writes`) to a 
 process knows, runs without a transaction of its own (on an autocommit connection): a put
 writes with one statement (see `_checkpoint_write`), atomic on its own, and reads need no
 transaction (a read that finds rows deleted under it reads again). Under the default
-`"normal"` durability that statement is sent as one pipelined `BEGIN; SET LOCAL
-synchronous_commit = off; statement; COMMIT`, one round trip as before (see
-`engram.stores.postgres._internal`). Other batches run in one transaction. A put that finds
+`"normal"` durability that statement turns `synchronous_commit` off for itself (its
+`async_sql` form calls `set_config`; see `engram.stores.postgres._internal`): still one
+statement, one round trip. Other batches run in one transaction. A put that finds
 its cached view of the thread out of date, or a read that finds rows gone, runs the batch
 again (at most 3 times).
 """

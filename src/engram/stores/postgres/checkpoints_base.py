@@ -26,9 +26,9 @@ first, for the same reason. Every query is scoped by tenant (through the thread 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from engram.state.checkpoints import from_ms, sort_writes, to_ms
 from engram.state.values import ValueRow
@@ -275,46 +275,61 @@ ON CONFLICT DO NOTHING
 
 # Writing a checkpoint: one statement (see the module docstring).
 
+ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
+"""A condition that holds and makes the statement evaluating it commit asynchronously
+(`SET LOCAL`'s function form): the `async_sql` of a statement committed on its own."""
+
 _PUT = """
 WITH thread AS (
     SELECT key FROM engram_checkpoint_threads
     WHERE key = %(key)s AND generation = %(generation)s FOR SHARE
-), checkpoint AS (
-    INSERT INTO engram_checkpoints AS c (thread_key, namespace, checkpoint_id, parent_id, seq,
-        created_at, metadata, header, ref_channels, ref_versions)
-    SELECT key, %(namespace)s, %(id)s::uuid, %(parent)s::uuid, %(seq)s, %(created)s,
-        %(metadata)s, %(header)s, %(ref_channels)s::text[], %(ref_versions)s::text[]
-    FROM thread
-    ON CONFLICT (thread_key, namespace, checkpoint_id) DO UPDATE SET
-        parent_id = excluded.parent_id, seq = excluded.seq, created_at = excluded.created_at,
-        metadata = excluded.metadata, header = excluded.header,
-        ref_channels = excluded.ref_channels, ref_versions = excluded.ref_versions
-    RETURNING 1
 ){values}{blobs}
-SELECT count(*) AS written FROM checkpoint
+INSERT INTO engram_checkpoints AS c (thread_key, namespace, checkpoint_id, parent_id, seq,
+    created_at, metadata, header, ref_channels, ref_versions)
+SELECT key, %(namespace)s, %(id)s::uuid, %(parent)s::uuid, %(seq)s, %(created)s,
+    %(metadata)s, %(header)s, %(ref_channels)s::text[], %(ref_versions)s::text[]
+FROM thread WHERE {commit}
+ON CONFLICT (thread_key, namespace, checkpoint_id) DO UPDATE SET
+    parent_id = excluded.parent_id, seq = excluded.seq, created_at = excluded.created_at,
+    metadata = excluded.metadata, header = excluded.header,
+    ref_channels = excluded.ref_channels, ref_versions = excluded.ref_versions
 """
 _PUT_VALUES = """, value_rows AS (
     INSERT INTO engram_checkpoint_values (thread_key, namespace, channel, version, kind, type,
         data, base, start, stop, depth)
-    SELECT thread.key, %(namespace)s, v.* FROM thread, unnest(%(channels)s::text[],
-        %(versions)s::text[], %(kinds)s::smallint[], %(types)s::text[], %(datas)s::bytea[],
-        %(bases)s::text[], %(starts)s::int[], %(stops)s::int[], %(depths)s::int[]) AS v
+    SELECT thread.key, %(namespace)s, v.* FROM thread, {rows} AS v
     ON CONFLICT DO NOTHING
 )"""
+_VALUE_ROWS = {
+    1: """(VALUES (%(channels)s::text, %(versions)s::text, %(kinds)s::smallint, %(types)s::text,
+        %(datas)s::bytea, %(bases)s::text, %(starts)s::int, %(stops)s::int, %(depths)s::int))""",
+    2: """unnest(%(channels)s::text[], %(versions)s::text[], %(kinds)s::smallint[],
+        %(types)s::text[], %(datas)s::bytea[], %(bases)s::text[], %(starts)s::int[],
+        %(stops)s::int[], %(depths)s::int[])""",
+}
 _PUT_BLOBS = """, blob_rows AS (
     INSERT INTO engram_checkpoint_blobs (thread_key, hash, type, data)
-    SELECT thread.key, b.* FROM thread,
-        unnest(%(hashes)s::bytea[], %(blob_types)s::text[], %(blob_datas)s::bytea[]) AS b
+    SELECT thread.key, b.* FROM thread, {rows} AS b
     ON CONFLICT DO NOTHING
 )"""
-PUT = {
-    (values, blobs): _PUT.format(
-        values=_PUT_VALUES if values else "", blobs=_PUT_BLOBS if blobs else ""
-    )
-    for values in (False, True)
-    for blobs in (False, True)
+_BLOB_ROWS = {
+    1: "(VALUES (%(hashes)s::bytea, %(blob_types)s::text, %(blob_datas)s::bytea))",
+    2: "unnest(%(hashes)s::bytea[], %(blob_types)s::text[], %(blob_datas)s::bytea[])",
 }
-"""The put statement, by whether it stores value rows and list items."""
+PUT = {
+    (values, blobs, commit): _PUT.format(
+        values=_PUT_VALUES.format(rows=_VALUE_ROWS[values]) if values else "",
+        blobs=_PUT_BLOBS.format(rows=_BLOB_ROWS[blobs]) if blobs else "",
+        commit=ASYNC_COMMIT if commit else "true",
+    )
+    for values in (0, 1, 2)
+    for blobs in (0, 1, 2)
+    for commit in (False, True)
+}
+"""The put statement (its row count: 1 if written, 0 if the thread's generation changed), by
+how many value rows it stores and how many list items (0, 1, or 2: more than one, sent as
+arrays; one row is sent as scalars, cheaper to parse), and whether it is the form that
+commits asynchronously."""
 
 PUT_WRITES = """
 WITH thread AS (SELECT key FROM engram_checkpoint_threads WHERE key = %s FOR SHARE),
@@ -325,13 +340,22 @@ written AS (
         %s::text[], %s::bytea[], %s::text[]) AS w
     ON CONFLICT (thread_key, namespace, checkpoint_id, task_id, idx) {conflict}
 )
-SELECT count(*) AS threads FROM thread
+SELECT count(*) AS threads FROM thread WHERE {commit}
 """
-WRITES_IGNORE = PUT_WRITES.format(conflict="DO NOTHING")
-WRITES_REPLACE = PUT_WRITES.format(
-    conflict="DO UPDATE SET channel = excluded.channel, type = excluded.type,"
+_REPLACE = (
+    "DO UPDATE SET channel = excluded.channel, type = excluded.type,"
     " data = excluded.data, task_path = excluded.task_path"
 )
+WRITES = {
+    (replace, commit): PUT_WRITES.format(
+        conflict=_REPLACE if replace else "DO NOTHING",
+        commit=ASYNC_COMMIT if commit else "true",
+    )
+    for replace in (False, True)
+    for commit in (False, True)
+}
+"""The pending writes statement (one row: `threads`, 0 if the thread is gone), by whether it
+replaces existing writes, and whether it is the form that commits asynchronously."""
 
 # Values, blobs and writes
 
@@ -490,11 +514,35 @@ def millisecond(moment: datetime) -> datetime:
     return from_ms(to_ms(moment))
 
 
-def text_array(items: Iterable[str]) -> str:
-    """A `text[]` literal of `items`: cheaper to send than a list psycopg adapts, on the put
-    path (a put names its value rows in two small arrays)."""
-    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
-    return "{" + ",".join(quoted) + "}"
+# Array parameters as literals: psycopg adapts a Python list element by element, in Python
+# (~10 us per small array). A put names its value rows in two arrays (and sends several value
+# rows or list items as arrays); a `put_writes` sends six.
+
+
+def text_array(items: Sequence[str | None]) -> str:
+    """A `text[]` literal of `items` (None: NULL)."""
+    if None in items:
+        return "{" + ",".join(map(_array_text, items)) + "}"
+    joined = '","'.join(cast("Sequence[str]", items))
+    if "\\" not in joined and joined.count('"') == 2 * len(items) - 2:
+        return '{"' + joined + '"}'  # nothing to escape (and not empty)
+    return "{" + ",".join(map(_array_text, items)) + "}"
+
+
+def _array_text(item: str | None) -> str:
+    if item is None:
+        return "NULL"
+    return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def bytea_array(items: Sequence[bytes]) -> str:
+    """A `bytea[]` literal of `items` (hex)."""
+    return '{"\\\\x' + '","\\\\x'.join([item.hex() for item in items]) + '"}' if items else "{}"
+
+
+def int_array(items: Sequence[int]) -> str:
+    """An `int[]` (or `smallint[]`) literal of `items`."""
+    return "{" + ",".join(map(str, items)) + "}"
 
 
 def json_candidates(value: str | int | float | None) -> list[str]:
