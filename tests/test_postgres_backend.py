@@ -88,10 +88,8 @@ def test_concurrent_migrations_do_not_collide(postgres_database: str) -> None:
         assert _versions(conn) == LATEST
 
 
-def test_a_version_1_conversation_schema_upgrades_with_its_data(
-    postgres_clean_database: str,
-) -> None:
-    with psycopg.connect(postgres_clean_database, autocommit=True) as conn:
+def test_a_version_1_conversation_schema_upgrades_with_its_data(postgres_database: str) -> None:
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
         Target(conn).run(base.migrate(base.CONVERSATION, base.CONVERSATION_MIGRATIONS[:1]))
         conn.execute(
             "INSERT INTO engram_sessions VALUES ('t', 's1', 'u1', NULL, '{}', '{}', now(), now(),"

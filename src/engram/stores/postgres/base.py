@@ -42,6 +42,7 @@ __all__ = [
     "Statement",
     "Work",
     "APPEND_CHUNK",
+    "ASYNC_COMMIT",
     "append_messages_sql",
     "append_statement",
     "dumps",
@@ -76,6 +77,10 @@ class Statement(NamedTuple):
     instead of `sql` by an executor that commits it on its own asynchronously ("normal"
     durability), so that nothing is pipelined before it."""
 
+
+ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
+"""A condition that holds and makes the statement evaluating it commit asynchronously
+(`SET LOCAL`'s function form): the `async_sql` of a statement committed on its own."""
 
 Work: TypeAlias = Generator[Statement, Any, T]
 """A store operation: yields statements, receives their results, returns the op's result."""
@@ -305,7 +310,7 @@ same transaction (the parameters of one statement stay far below PostgreSQL's 65
 
 
 @functools.lru_cache(maxsize=256)
-def append_messages_sql(count: int, calls: int) -> str:
+def append_messages_sql(count: int, calls: int, async_commit: bool = False) -> str:
     """The statement that appends `count` messages requesting `calls` tool calls in all to a
     live session, in one.
 
@@ -314,7 +319,8 @@ def append_messages_sql(count: int, calls: int) -> str:
     previous one committed; the messages and the tool calls they request are inserted from
     its result (`VALUES` rows: no array parameters to encode), so nothing is written unless
     the session is live. Returns the new `last_seq`, or no row if there is no such live
-    session. One text per shape, so each is prepared once by the server."""
+    session. With `async_commit`, the statement also turns `synchronous_commit` off for
+    itself (`ASYNC_COMMIT`). One text per shape, so each is prepared once by the server."""
     rows = ", ".join(_APPEND_ROW.format(i=i) for i in range(count))
     sql = (
         "WITH session AS (UPDATE engram_sessions SET message_count = message_count + %(count)s,"
@@ -322,7 +328,8 @@ def append_messages_sql(count: int, calls: int) -> str:
         " last_seq = last_seq + %(count)s, expires_at = CASE WHEN ttl_seconds IS NULL"
         " THEN expires_at ELSE %(now)s + make_interval(secs => ttl_seconds) END"
         " WHERE tenant = %(tenant)s AND id = %(id)s"
-        " AND (expires_at IS NULL OR expires_at > %(now)s) RETURNING last_seq),"
+        " AND (expires_at IS NULL OR expires_at > %(now)s)"
+        f" AND {ASYNC_COMMIT if async_commit else 'true'} RETURNING last_seq),"
         f" appended AS (INSERT INTO engram_messages (tenant, {MESSAGE_COLUMNS})"
         " SELECT %(tenant)s, %(id)s, session.last_seq - %(count)s + m.n, m.id, m.role,"
         " m.content, m.name, m.tool_calls, m.tool_call_id, m.metadata, m.created_at, m.tokens,"
@@ -527,7 +534,10 @@ def append_statement(
         }
     calls = requested_call_ids(messages)
     params |= {f"call{i}": call_id for i, call_id in enumerate(calls)}
-    return Statement(append_messages_sql(len(messages), len(calls)), params, "one")
+    shape = (len(messages), len(calls))
+    return Statement(
+        append_messages_sql(*shape), params, "one", async_sql=append_messages_sql(*shape, True)
+    )
 
 
 def message_from_row(row: dict[str, Any]) -> Message:

@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from engram.state.checkpoints import from_ms, sort_writes, to_ms
 from engram.state.values import ValueRow
-from engram.stores.postgres.base import utc
+from engram.stores.postgres.base import ASYNC_COMMIT, utc
 from engram.types._checkpoint import (
     ChannelVersion,
     CheckpointInfo,
@@ -275,9 +275,6 @@ ON CONFLICT DO NOTHING
 
 # Writing a checkpoint: one statement (see the module docstring).
 
-ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
-"""A condition that holds and makes the statement evaluating it commit asynchronously
-(`SET LOCAL`'s function form): the `async_sql` of a statement committed on its own."""
 
 _PUT = """
 WITH thread AS (
