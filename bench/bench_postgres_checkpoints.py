@@ -131,7 +131,7 @@ class Phase(NamedTuple):
     def settings(self, server: dict[str, str]) -> dict[str, str]:
         """How each side commits, in words."""
         engram = f"durability={self.engram!r}" + (
-            " (SET LOCAL synchronous_commit = off per transaction)"
+            " (asynchronous commit: each write statement turns synchronous_commit off for itself)"
             if self.engram == "normal"
             else f" (the server's synchronous_commit={server['synchronous_commit']})"
         )

@@ -29,9 +29,11 @@ from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
-from engram._exceptions import InvalidInputError, MigrationRequired
+from engram._exceptions import MigrationRequired
+from engram.stores import _sql_rows as rows
 from engram.stores._conversation_rules import requested_call_ids
-from engram.types import ContentPart, Message, Session, Summary, ToolCall
+from engram.stores._sql_rows import dumps, message_json
+from engram.types import Message, Session, Summary
 from engram.types._event import Event, Snapshot, StreamInfo
 
 __all__ = [
@@ -440,15 +442,6 @@ SELECT_SNAPSHOT = (
 # Encoding.
 
 _ZERO = timedelta(0)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text; `InvalidInputError` if `value` is not JSON-serialisable."""
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"not JSON-serialisable: {exc}") from exc
 
 
 def utc(moment: datetime) -> datetime:
@@ -513,21 +506,16 @@ def append_statement(
         "tokens": sum(message.tokens or 0 for message in messages),
     }
     for i, message in enumerate(messages):
-        content = message.content
-        tool_calls = message.tool_calls
+        content, tool_calls, metadata = message_json(message)
         params |= {
             f"n{i}": i + 1,
             f"id{i}": message.id,
             f"role{i}": message.role,
-            f"content{i}": dumps(
-                content if isinstance(content, str) else [p.to_openai() for p in content]
-            ),
+            f"content{i}": content,
             f"name{i}": message.name,
-            f"tool_calls{i}": (
-                dumps([call.to_openai() for call in tool_calls]) if tool_calls else None
-            ),
+            f"tool_calls{i}": tool_calls,
             f"tool_call_id{i}": message.tool_call_id,
-            f"metadata{i}": dumps(dict(message.metadata)) if message.metadata else "{}",
+            f"metadata{i}": metadata,
             f"created_at{i}": utc(message.created_at),
             f"tokens{i}": message.tokens,
             f"encoding{i}": message.encoding,
@@ -541,28 +529,8 @@ def append_statement(
 
 
 def message_from_row(row: dict[str, Any]) -> Message:
-    """A `Message` from a row of `MESSAGE_COLUMNS` (the hot path of every read)."""
-    content = json.loads(row["content"])
-    tool_calls = row["tool_calls"]
-    metadata = row["metadata"]
-    return Message(
-        role=row["role"],
-        content=content if isinstance(content, str) else _parts(content),
-        name=row["name"],
-        tool_calls=tuple(map(ToolCall.from_openai, json.loads(tool_calls))) if tool_calls else (),
-        tool_call_id=row["tool_call_id"],
-        metadata=json.loads(metadata) if metadata != "{}" else {},
-        id=row["id"],
-        created_at=utc(row["created_at"]),
-        session_id=row["session_id"],
-        seq=row["seq"],
-        tokens=row["tokens"],
-        encoding=row["encoding"],
-    )
-
-
-def _parts(raw: list[dict[str, Any]]) -> tuple[ContentPart, ...]:
-    return tuple(ContentPart.from_openai(part) for part in raw)
+    """A `Message` from a row of `MESSAGE_COLUMNS`."""
+    return rows.message_from_row(row, utc(row["created_at"]))
 
 
 def summary_params(tenant: str, summary: Summary) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from engram._exceptions import InvalidInputError
-from engram.types import ContentPart, Message, Session, Summary, ToolCall
+from engram.stores import _sql_rows as rows
+from engram.stores._sql_rows import dumps, message_json
+from engram.types import Message, Session, Summary
 
 __all__ = [
     "AFTER_SEQ",
@@ -260,17 +261,6 @@ def _optional_text(moment: datetime | None) -> str | None:
     return None if moment is None else time_to_text(moment)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text; `InvalidInputError` if `value` is not JSON-serialisable."""
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"not JSON-serialisable: {exc}") from exc
-
-
 def session_row(session: Session) -> dict[str, Any]:
     """The named parameters of `INSERT_SESSION`."""
     return {
@@ -311,19 +301,18 @@ def session_from_row(row: sqlite3.Row) -> Session:
 
 def message_row(tenant: str, message: Message) -> dict[str, Any]:
     """The named parameters of `INSERT_MESSAGE` (content and tool calls in OpenAI form)."""
-    content = message.content
-    calls = message.tool_calls
+    content, tool_calls, metadata = message_json(message)
     return {
         "tenant": tenant,
         "session_id": message.session_id,
         "seq": message.seq,
         "id": message.id,
         "role": message.role,
-        "content": dumps(content if isinstance(content, str) else [p.to_openai() for p in content]),
+        "content": content,
         "name": message.name,
-        "tool_calls": dumps([call.to_openai() for call in calls]) if calls else None,
+        "tool_calls": tool_calls,
         "tool_call_id": message.tool_call_id,
-        "metadata": dumps(dict(message.metadata)) if message.metadata else "{}",
+        "metadata": metadata,
         "created_at": time_to_text(message.created_at),
         "tokens": message.tokens,
         "encoding": message.encoding,
@@ -331,28 +320,8 @@ def message_row(tenant: str, message: Message) -> dict[str, Any]:
 
 
 def message_from_row(row: sqlite3.Row) -> Message:
-    """A `Message` from a row of `MESSAGE_COLUMNS` (the hot path of every read: no detours)."""
-    content = json.loads(row["content"])
-    tool_calls = row["tool_calls"]
-    metadata = row["metadata"]
-    return Message(
-        role=row["role"],
-        content=content if isinstance(content, str) else _parts(content),
-        name=row["name"],
-        tool_calls=tuple(map(ToolCall.from_openai, json.loads(tool_calls))) if tool_calls else (),
-        tool_call_id=row["tool_call_id"],
-        metadata=json.loads(metadata) if metadata != "{}" else {},
-        id=row["id"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        session_id=row["session_id"],
-        seq=row["seq"],
-        tokens=row["tokens"],
-        encoding=row["encoding"],
-    )
-
-
-def _parts(raw: list[dict[str, Any]]) -> tuple[ContentPart, ...]:
-    return tuple(ContentPart.from_openai(part) for part in raw)
+    """A `Message` from a row of `MESSAGE_COLUMNS`."""
+    return rows.message_from_row(row, datetime.fromisoformat(row["created_at"]))
 
 
 def summary_row(tenant: str, summary: Summary) -> dict[str, Any]:
