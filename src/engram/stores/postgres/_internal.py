@@ -466,6 +466,7 @@ class AsyncTarget:
         self.conn = conn
         self.durability = check_durability(durability)
         self._lock = asyncio.Lock()
+        self._kept: AsyncCursor | None = None
 
     @asynccontextmanager
     async def _borrow(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -508,8 +509,19 @@ class AsyncTarget:
                             yield functools.partial(_aexecute, cur)
                     return
                 committed = durability == "normal" and _needs_local_async_commit(conn)
+                execute = _aexecute_committed if committed else _aexecute
+                if conn is self.conn:  # the single connection: as `Target._cursor`
+                    yield functools.partial(execute, self._cursor(conn))
+                    return
                 async with conn.cursor(row_factory=dict_row) as cur:
-                    yield functools.partial(_aexecute_committed if committed else _aexecute, cur)
+                    yield functools.partial(execute, cur)
+
+    def _cursor(self, conn: psycopg.AsyncConnection[Any]) -> AsyncCursor:
+        """The single connection's autocommit cursor, kept from batch to batch (see
+        `Target._cursor`)."""
+        if self._kept is None or self._kept.closed:
+            self._kept = conn.cursor(row_factory=dict_row)
+        return self._kept
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
