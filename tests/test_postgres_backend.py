@@ -210,7 +210,9 @@ def test_async_store_created_outside_a_loop_has_no_sync_api() -> None:
         store.batch([GetSession("t", "s1", NOW)])
 
 
-_DATA_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b.*\bengram_(?!migrations)", re.S)
+_DATA_STATEMENT = re.compile(
+    r"^\s*(WITH|SELECT|INSERT|UPDATE|DELETE)\b.*\bengram_(?!migrations)", re.S
+)
 
 
 def _statements() -> list[str]:
@@ -219,6 +221,7 @@ def _statements() -> list[str]:
         values = value if isinstance(value, list) else [value]
         if name.isupper() and not name.endswith("MIGRATIONS"):
             found += [item for item in values if isinstance(item, str)]
+    found += [base.append_messages_sql(2, 1, async_commit) for async_commit in (False, True)]
     return [item for item in found if _DATA_STATEMENT.match(item)]
 
 
