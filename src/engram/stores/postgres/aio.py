@@ -99,8 +99,11 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         """Run `ops` in order in one transaction; return their results in order."""
         if not ops:
             return []
-        if one_statement(ops):
-            return await self._target.run_autocommit(conversation_work(ops), writes=True)
+        alone = one_statement(ops)
+        if alone is not None:
+            return await self._target.run_autocommit(
+                conversation_work(ops), writes=alone == "write"
+            )
         return await self._target.run(conversation_work(ops))
 
     def batch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:

@@ -9,8 +9,8 @@ that opens an append's single statement), so the writers of one session queue on
 whichever process they run in. An append therefore numbers its messages from the `last_seq`
 the previous append committed: no two appends share a seq, and a writer's messages keep its
 own order. State merges apply RFC 7396 in Python (`engram.stores._merge`) under the same
-lock, so no merge is lost. A batch that is one append (of up to `base.APPEND_CHUNK` messages)
-is one statement committed on its own: one round trip.
+lock, so no merge is lost. A batch that is one statement (an append of up to
+`base.APPEND_CHUNK` messages, or a single read) runs on its own: one round trip.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores import _conversation_rules as rules
@@ -108,8 +108,9 @@ class PostgresConversationStore(BaseConversationStore):
         """Run `ops` in order in one transaction; return their results in order."""
         if not ops:
             return []
-        if one_statement(ops):
-            return self._target.run_autocommit(conversation_work(ops), writes=True)
+        alone = one_statement(ops)
+        if alone is not None:
+            return self._target.run_autocommit(conversation_work(ops), writes=alone == "write")
         return self._target.run(conversation_work(ops))
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
@@ -128,12 +129,19 @@ def conversation_work(ops: Sequence[Op]) -> Work[list[Any]]:
     return results
 
 
-def one_statement(ops: Sequence[Op]) -> bool:
-    """Whether the batch is one write statement, which commits on its own (in one round trip,
-    no `BEGIN`/`COMMIT`): a single append of messages."""
-    if len(ops) != 1 or not isinstance(ops[0], AppendMessages):
-        return False
-    return 0 < len(ops[0].messages) <= base.APPEND_CHUNK
+def one_statement(ops: Sequence[Op]) -> Literal["read", "write"] | None:
+    """What the batch is if it is one statement, which runs on its own (one round trip, no
+    `BEGIN`/`COMMIT`; one statement reads one consistent snapshot): a single read of
+    messages, sessions, tool calls or the summary, or a single append of up to
+    `base.APPEND_CHUNK` messages (committed on its own). None otherwise."""
+    if len(ops) != 1:
+        return None
+    op = ops[0]
+    if isinstance(op, AppendMessages):
+        return "write" if 0 < len(op.messages) <= base.APPEND_CHUNK else None
+    if isinstance(op, ListMessages | ListSessions | FindToolCalls | GetSummary):
+        return "read"
+    return None
 
 
 def _locked_live(tenant: str, session_id: str, now: datetime) -> Work[dict[str, Any]]:
