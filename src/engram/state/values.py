@@ -233,10 +233,10 @@ def resolve_hashes(version: str, fetch: Callable[[str], ValueRow | None]) -> tup
             raise BackendError(f"checkpoint value {current!r} is missing or not a list")
         chain.append(row)
         current = row.base if row.kind == DELTA else None
-    hashes = unpack_hashes(chain[-1].data)
+    packed = chain[-1].data  # applied to the packed hashes, split once at the end
     for row in reversed(chain[:-1]):
-        hashes = hashes[row.start : row.stop] + unpack_hashes(row.data)
-    return hashes
+        packed = packed[row.start * HASH_SIZE : row.stop * HASH_SIZE] + row.data
+    return unpack_hashes(packed)
 
 
 def blob_hashes(rows: Iterable[ValueRow]) -> Iterator[bytes]:

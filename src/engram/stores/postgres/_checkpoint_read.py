@@ -1,10 +1,11 @@
 """Reading checkpoints back from PostgreSQL: headers, values, list items, pending writes.
 
-A get is two queries: the checkpoint row with its pending writes, then its values: the value
-rows of the channel versions it names, the delta chains of the lists among them (recursive)
-and the list items these name. A listing reads the values of each thread namespace's
-checkpoints together, the same way. A read takes no lock: rows deleted between the two
-queries are reported by `VanishedError`, and the batch is read again.
+A get is one query (prepared, read in binary): the checkpoint row with its pending writes and
+its values: the value rows of the channel versions it names, the delta chains of the lists
+among them (recursive) and the list items these name. A listing reads its checkpoint rows,
+then the values of each thread namespace's checkpoints together, the same way. A read takes
+no lock: rows deleted between a listing's queries are reported by `VanishedError`, and the
+batch is read again.
 """
 
 from __future__ import annotations
@@ -60,15 +61,19 @@ def select_checkpoint(
 ) -> Work[dict[str, Any] | None]:
     """A `CHECKPOINT_COLUMNS` row: the checkpoint `checkpoint_id`, or the newest if None;
     with its pending writes and its values if asked (`checkpoints_base.decorated`)."""
+    params: tuple[str, ...]
     if checkpoint_id is None:
-        query = sql.GET_HEAD[(writes, values)]
-        statement = Statement(query, (tenant, thread_id, namespace), "one")
+        query, params = sql.GET_HEAD[(writes, values)], (namespace, tenant, thread_id)
     elif is_checkpoint_id(checkpoint_id):
+        query = sql.GET_CHECKPOINT[(writes, values)]
         params = (tenant, thread_id, namespace, checkpoint_id)
-        statement = Statement(sql.GET_CHECKPOINT[(writes, values)], params, "one")
     else:
         return None
-    row: dict[str, Any] | None = yield statement
+    # The hot read: prepared at its first run (planning its value joins costs more than
+    # running them; psycopg would plan it afresh 5 times first; a connection whose
+    # `prepare_threshold` is None still prepares nothing), read in binary (bytea and arrays
+    # without the text format's hex encoding and parsing).
+    row: dict[str, Any] | None = yield Statement(query, params, "one", prepare=True, binary=True)
     return row
 
 
@@ -91,9 +96,8 @@ def get(op: ops.GetCheckpoint) -> Work[StoredCheckpoint | None]:
     info = sql.info_from_row(row, header.versions)
     values = None
     if op.with_values:
-        rows, blobs = sql.chain_rows(row), sql.item_rows(row)
         with _vanished():
-            values = _assemble(info.versions, header.inline, rows, _resolve(rows), blobs)
+            values = _values(info.versions, header.inline, sql.chain_rows(row), sql.item_rows(row))
     writes = sql.pending_writes(row) if op.with_writes else None
     return StoredCheckpoint(info, values, header.extra, writes)
 
@@ -195,13 +199,10 @@ def _vanished() -> Iterator[None]:
 
 
 def _resolve(
-    wanted: Mapping[tuple[str, str], ValueRow],
-    rows: Mapping[tuple[str, str], ValueRow] | None = None,
+    wanted: Mapping[tuple[str, str], ValueRow], rows: Mapping[tuple[str, str], ValueRow]
 ) -> dict[tuple[str, str], tuple[bytes, ...]]:
-    """The item hashes of the list rows of `wanted`, following their chains in `rows`
-    (default: `wanted` itself, chain rows included)."""
-    chains = wanted if rows is None else rows
-    return {pair: _hashes(chains, *pair) for pair, row in wanted.items() if row.kind != SCALAR}
+    """The item hashes of the list rows of `wanted`, following their chains in `rows`."""
+    return {pair: _hashes(rows, *pair) for pair, row in wanted.items() if row.kind != SCALAR}
 
 
 def _hashes(
@@ -241,6 +242,27 @@ def resolve_list(key: int, namespace: str, channel: str, version: str) -> Work[L
         return None
     with _vanished():
         return ListState(version, _hashes(rows, channel, version), row.depth)
+
+
+def _values(
+    versions: Mapping[str, ChannelVersion],
+    inline: Mapping[str, EncodedValue],
+    rows: Mapping[tuple[str, str], ValueRow],
+    blobs: Mapping[bytes, EncodedValue],
+) -> dict[str, StoredValue]:
+    """The values of one checkpoint: `_assemble`, resolving each list as it goes (a get's
+    value rows are its own: nothing to share with other checkpoints)."""
+    found: dict[str, StoredValue] = {}
+    for channel, version in versions.items():
+        if channel in inline:
+            found[channel] = inline[channel]
+            continue
+        value_key = (channel, str(version))
+        row = rows.get(value_key)
+        if row is not None:
+            hashes = None if row.kind == SCALAR else _hashes(rows, *value_key)
+            found[channel] = assemble(row, hashes, blobs)
+    return found
 
 
 def _assemble(

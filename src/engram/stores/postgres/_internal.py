@@ -169,7 +169,9 @@ def _send(cursor: Cursor, statement: Statement) -> None:
     if statement.many:
         cursor.executemany(statement.sql, statement.params)
     else:
-        cursor.execute(statement.sql, statement.params)
+        cursor.execute(
+            statement.sql, statement.params, prepare=statement.prepare, binary=statement.binary
+        )
 
 
 def _result(cursor: Cursor, statement: Statement) -> Any:
@@ -219,7 +221,9 @@ async def _asend(cursor: AsyncCursor, statement: Statement) -> None:
     if statement.many:
         await cursor.executemany(statement.sql, statement.params)
     else:
-        await cursor.execute(statement.sql, statement.params)
+        await cursor.execute(
+            statement.sql, statement.params, prepare=statement.prepare, binary=statement.binary
+        )
 
 
 async def _aresult(cursor: AsyncCursor, statement: Statement) -> Any:

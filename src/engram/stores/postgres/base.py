@@ -78,6 +78,12 @@ class Statement(NamedTuple):
     """The same statement, also calling `set_config('synchronous_commit', 'off', true)`: sent
     instead of `sql` by an executor that commits it on its own asynchronously ("normal"
     durability), so that nothing is pipelined before it."""
+    prepare: bool | None = None
+    """Prepare it on the server at its first run (True); None: psycopg's default (after
+    `prepare_threshold` runs). For a hot read whose planning costs more than its run."""
+    binary: bool | None = None
+    """Ask for its result in binary format (True): bytea and arrays arrive without the text
+    format's hex encoding and parsing. None: the cursor's default (text)."""
 
 
 ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) IS NOT NULL"

@@ -174,18 +174,27 @@ LEFT JOIN LATERAL (
     FROM engram_checkpoint_writes w WHERE w.thread_key = c.thread_key
         AND w.namespace = c.namespace AND w.checkpoint_id = c.checkpoint_id::uuid
 ) w ON true"""
+# Each value row is looked up by its primary key (a LIMIT 1 lateral): a plain join lets a
+# planner without statistics (a table just filled) scan every value row of the namespace
+# once per wanted version.
 _VALUES = """
 LEFT JOIN LATERAL (
     WITH RECURSIVE chain AS (
         SELECT v.channel, v.version, v.kind, v.type, v.data, v.base, v.start, v.stop, v.depth
         FROM unnest(c.ref_channels, c.ref_versions) AS r(channel, version)
-        JOIN engram_checkpoint_values v ON v.thread_key = c.thread_key
-            AND v.namespace = c.namespace AND v.channel = r.channel AND v.version = r.version
+        CROSS JOIN LATERAL (
+            SELECT * FROM engram_checkpoint_values v WHERE v.thread_key = c.thread_key
+                AND v.namespace = c.namespace AND v.channel = r.channel AND v.version = r.version
+            LIMIT 1
+        ) v
         UNION
         SELECT v.channel, v.version, v.kind, v.type, v.data, v.base, v.start, v.stop, v.depth
-        FROM chain JOIN engram_checkpoint_values v ON v.thread_key = c.thread_key
-            AND v.namespace = c.namespace AND v.channel = chain.channel
-            AND v.version = chain.base
+        FROM chain CROSS JOIN LATERAL (
+            SELECT * FROM engram_checkpoint_values v WHERE v.thread_key = c.thread_key
+                AND v.namespace = c.namespace AND v.channel = chain.channel
+                AND v.version = chain.base
+            LIMIT 1
+        ) v
         WHERE chain.kind = 2
     )
     SELECT array_agg(channel) AS v_channels, array_agg(version) AS v_versions,
@@ -205,31 +214,41 @@ LEFT JOIN LATERAL (
 ) b ON true"""
 
 
-def decorated(checkpoints: str, writes: bool, values: bool = False) -> str:
+def decorated(checkpoints: str, writes: bool, values: bool = False, one: bool = False) -> str:
     """A `CHECKPOINT_COLUMNS` query whose rows also carry (as arrays, joined after its own
     ordering and limit) their pending writes, and their value rows with the delta chains of
-    the lists among them and the list items these name."""
+    the lists among them and the list items these name. `one`: it reads at most one row
+    (nothing to sort again)."""
     if not writes and not values:
         return checkpoints
     joins = (_WRITES if writes else "") + (_VALUES if values else "")
-    return f"SELECT * FROM ({checkpoints}) c {joins} ORDER BY c.checkpoint_id DESC"
+    order = "" if one else " ORDER BY c.checkpoint_id DESC"
+    return f"SELECT * FROM ({checkpoints}) c {joins}{order}"
 
 
-_HEAD_WHERE = (
-    "WHERE t.tenant = %s AND t.thread_id = %s AND c.namespace = %s"
-    " ORDER BY c.checkpoint_id DESC LIMIT 1"
-)
+# The newest checkpoint through a lateral LIMIT 1: one backward index step, where a join
+# ordered after it reads (and sorts) every checkpoint of the thread namespace.
+_HEAD = """
+SELECT t.tenant, t.thread_id, t.zdict, c.thread_key, c.namespace,
+    c.checkpoint_id::text AS checkpoint_id, c.parent_id::text AS parent_id, c.seq,
+    c.created_at, c.metadata, c.header, c.ref_channels, c.ref_versions
+FROM engram_checkpoint_threads t CROSS JOIN LATERAL (
+    SELECT * FROM engram_checkpoints c WHERE c.thread_key = t.key AND c.namespace = %s
+    ORDER BY c.checkpoint_id DESC LIMIT 1
+) c
+WHERE t.tenant = %s AND t.thread_id = %s
+"""
 _ID_WHERE = (
     "WHERE t.tenant = %s AND t.thread_id = %s AND c.namespace = %s AND c.checkpoint_id = %s::uuid"
 )
 GET_HEAD = {
-    (writes, values): decorated(CHECKPOINT_COLUMNS + _HEAD_WHERE, writes, values)
+    (writes, values): decorated(_HEAD, writes, values, one=True)
     for writes in (False, True)
     for values in (False, True)
 }
 """The newest checkpoint of a thread namespace, by `(with writes, with values)`."""
 GET_CHECKPOINT = {
-    (writes, values): decorated(CHECKPOINT_COLUMNS + _ID_WHERE, writes, values)
+    (writes, values): decorated(CHECKPOINT_COLUMNS + _ID_WHERE, writes, values, one=True)
     for writes in (False, True)
     for values in (False, True)
 }
@@ -466,8 +485,7 @@ def item_rows(row: Mapping[str, Any]) -> dict[bytes, tuple[str, bytes]]:
     """The list items a checkpoint row read with its values carries, by hash."""
     if row["b_hashes"] is None:
         return {}
-    columns = zip(row["b_hashes"], row["b_types"], row["b_datas"], strict=True)
-    return {bytes(digest): (type_, bytes(data)) for digest, type_, data in columns}
+    return dict(zip(row["b_hashes"], zip(row["b_types"], row["b_datas"], strict=True), strict=True))
 
 
 def pending_writes(row: Mapping[str, Any]) -> tuple[PendingWrite, ...]:
