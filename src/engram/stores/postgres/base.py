@@ -183,6 +183,15 @@ CREATE INDEX engram_sessions_user ON engram_sessions (tenant, user_id);
 DROP INDEX engram_sessions_agent;
 CREATE INDEX engram_sessions_agent ON engram_sessions (tenant, agent_id)
 """,
+    # An append's update of its session row stays a heap-only tuple (HOT) update: no index
+    # holds a column an append changes (`updated_at` was in one), so PostgreSQL writes the new
+    # row version beside the old one on its page and adds no entry to any of the session
+    # indexes (measured: ~35 us less per append). Room on the page is kept for those versions
+    # (fillfactor). Listing a whole tenant's sessions newest first sorts them (top-N).
+    """
+DROP INDEX engram_sessions_updated;
+ALTER TABLE engram_sessions SET (fillfactor = 80)
+""",
 ]
 
 EVENTS = "events"
