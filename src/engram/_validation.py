@@ -22,10 +22,15 @@ MAX_IDENTIFIER_LENGTH = 256
 
 def check_text(value: str, what: str) -> None:
     """Reject NUL bytes and text that is not valid Unicode (lone surrogates)."""
+    _utf8_size(value, what)
+
+
+def _utf8_size(value: str, what: str) -> int:
+    """The UTF-8 size of `value`, checked as `check_text` does."""
     if "\x00" in value:
         raise InvalidInputError(f"{what} contains a NUL byte")
     try:
-        value.encode("utf-8")
+        return len(value.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise InvalidInputError(f"{what} is not valid UTF-8 text: {exc.reason}") from exc
 
@@ -74,9 +79,9 @@ def _check_message(message: Message, *, max_bytes: int) -> None:
             f"unknown role {message.role!r}; expected one of {', '.join(sorted(ROLES))}"
         )
     check_identifier(message.id, "message id")
+    size = 0
     for what, text in _texts(message):
-        check_text(text, what)
-    size = sum(len(text.encode("utf-8")) for _, text in _texts(message))
+        size += _utf8_size(text, what)
     if size > max_bytes:
         raise InvalidInputError(
             f"message {message.id} is {size} bytes, over the limit of {max_bytes} bytes"

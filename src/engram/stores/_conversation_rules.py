@@ -18,6 +18,7 @@ from typing import Any
 from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores.conversation import AppendMessages, ListMessages, ListSessions
 from engram.types import Message, Session
+from engram.types._conversation import copy_message
 
 __all__ = [
     "after_append",
@@ -60,7 +61,7 @@ def touched(session: Session, now: datetime) -> Session:
 def stamp_messages(messages: Iterable[Message], session_id: str, last_seq: int) -> list[Message]:
     """The messages as stored: in the session, numbered on from `last_seq`."""
     return [
-        replace(message, session_id=session_id, seq=last_seq + offset)
+        copy_message(message, session_id=session_id, seq=last_seq + offset)
         for offset, message in enumerate(messages, start=1)
     ]
 
