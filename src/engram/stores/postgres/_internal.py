@@ -50,7 +50,14 @@ import functools
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+    suppress,
+)
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from engram._exceptions import (
@@ -130,32 +137,51 @@ def check_durability(durability: object) -> Durability:
     return durability
 
 
-@contextmanager
-def map_backend_errors() -> Iterator[None]:
-    """Re-raise psycopg and pool errors as Engram errors (`raise ... from exc`)."""
-    try:
-        yield
-    except EngramError:
-        raise
-    except PoolTimeout as exc:
-        raise BackendUnavailable(f"postgres: no connection available: {exc}") from exc
-    except (pg_errors.UniqueViolation, pg_errors.ExclusionViolation) as exc:
-        raise ConflictError(f"postgres: {_describe(exc)}") from exc
-    except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
-        raise ConflictError(f"postgres: a concurrent transaction won: {_describe(exc)}") from exc
-    except (pg_errors.UndefinedTable, pg_errors.UndefinedColumn) as exc:
-        raise MigrationRequired(
+class _BackendErrors:
+    """The context manager `map_backend_errors` returns (stateless, shared; a class, as it
+    wraps every statement: a generator-based one cost ~2 us per use)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if exc is not None and not isinstance(exc, EngramError):
+            translated = _translate(exc)
+            if translated is not None:
+                raise translated from exc
+
+
+_BACKEND_ERRORS = _BackendErrors()
+
+
+def map_backend_errors() -> _BackendErrors:
+    """A context manager that re-raises psycopg and pool errors as Engram errors (`raise ...
+    from exc`)."""
+    return _BACKEND_ERRORS
+
+
+def _translate(exc: BaseException) -> EngramError | None:
+    """The Engram error for a psycopg or pool error; None for any other exception."""
+    if isinstance(exc, PoolTimeout):
+        return BackendUnavailable(f"postgres: no connection available: {exc}")
+    if isinstance(exc, pg_errors.UniqueViolation | pg_errors.ExclusionViolation):
+        return ConflictError(f"postgres: {_describe(exc)}")
+    if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+        return ConflictError(f"postgres: a concurrent transaction won: {_describe(exc)}")
+    if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedColumn):
+        return MigrationRequired(
             f"postgres: {_describe(exc)}; run `engram db migrate` (or the store's migrate())"
-        ) from exc
-    except psycopg.DataError as exc:
-        raise InvalidInputError(f"postgres rejected a value: {_describe(exc)}") from exc
-    except UnicodeEncodeError as exc:
+        )
+    if isinstance(exc, psycopg.DataError):
+        return InvalidInputError(f"postgres rejected a value: {_describe(exc)}")
+    if isinstance(exc, UnicodeEncodeError):
         # Text the driver cannot encode (lone surrogates) is bad input, not a backend fault.
-        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
-    except psycopg.OperationalError as exc:
-        raise BackendUnavailable(f"postgres: {_describe(exc)}") from exc
-    except psycopg.Error as exc:
-        raise BackendError(f"postgres: {_describe(exc)}") from exc
+        return InvalidInputError(f"text not encodable as UTF-8: {exc}")
+    if isinstance(exc, psycopg.OperationalError):
+        return BackendUnavailable(f"postgres: {_describe(exc)}")
+    if isinstance(exc, psycopg.Error):
+        return BackendError(f"postgres: {_describe(exc)}")
+    return None
 
 
 def _describe(exc: psycopg.Error) -> str:
@@ -383,6 +409,38 @@ async def _atransaction(
         yield
 
 
+class _Locked:
+    """The single connection of a `Target`, lent under its lock (a class, not a generator:
+    it wraps every batch)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], lock: threading.Lock) -> None:
+        self.conn = conn
+        self.lock = lock
+
+    def __enter__(self) -> psycopg.Connection[Any]:
+        self.lock.acquire()
+        return self.conn
+
+    def __exit__(self, *_: object) -> None:
+        self.lock.release()
+
+
+@contextmanager
+def _executor_in_transaction(
+    conn: psycopg.Connection[Any], durability: Durability
+) -> Iterator[Execute]:
+    with _transaction(conn, durability), conn.cursor(row_factory=dict_row) as cur:
+        yield functools.partial(_execute, cur)
+
+
+@contextmanager
+def _executor_on_cursor(
+    conn: psycopg.Connection[Any], execute: Callable[[Cursor, Statement], Any]
+) -> Iterator[Execute]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        yield functools.partial(execute, cur)
+
+
 class Target:
     """A sync connection or pool, normalised: lends a statement executor per transaction.
 
@@ -402,23 +460,22 @@ class Target:
         self.durability = check_durability(durability)
         self._lock = threading.Lock()
         self._kept: Cursor | None = None
+        self._single = None if isinstance(conn, ConnectionPool) else _Locked(conn, self._lock)
 
-    @contextmanager
-    def _borrow(self) -> Iterator[psycopg.Connection[Any]]:
-        if isinstance(self.conn, ConnectionPool):
-            with self.conn.connection() as conn:
-                yield conn
-        else:
-            with self._lock:
-                yield self.conn
+    def _borrow(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """The connection of one batch: a pool's, or the single one under the lock."""
+        if self._single is None:
+            assert isinstance(self.conn, ConnectionPool)
+            return self.conn.connection()
+        return self._single
 
     @contextmanager
     def transaction(self) -> Iterator[Execute]:
         """One transaction on a borrowed connection, committed with the store's durability
         on success, rolled back on error."""
         with map_backend_errors(), self._borrow() as conn:
-            with _transaction(conn, self.durability), conn.cursor(row_factory=dict_row) as cur:
-                yield functools.partial(_execute, cur)
+            with _executor_in_transaction(conn, self.durability) as execute:
+                yield execute
 
     def run(self, work: Generator[Statement, Any, T]) -> T:
         """Run one generator in its own transaction."""
@@ -429,8 +486,8 @@ class Target:
         """Run one generator on an `autocommit(writes=...)` executor: outside any transaction
         when the connection is in autocommit mode, as maintenance like `CREATE INDEX
         CONCURRENTLY` needs, and as work that is one statement (one round trip) can."""
-        with self.autocommit(writes=writes) as execute:
-            return drive(execute, work)
+        with map_backend_errors(), self._borrow() as conn, self._autocommit(conn, writes) as run:
+            return drive(run, work)
 
     @contextmanager
     def autocommit(self, *, writes: bool = False) -> Iterator[Execute]:
@@ -440,19 +497,23 @@ class Target:
         form, or pipelined after `set_config('synchronous_commit', 'off', true)`: still one
         round trip). On a connection that is not in autocommit mode, one transaction (as
         `transaction()`)."""
-        with map_backend_errors(), self._borrow() as conn:
-            durability = self.durability if writes else "full"
-            if not conn.autocommit:
-                with _transaction(conn, durability), conn.cursor(row_factory=dict_row) as cur:
-                    yield functools.partial(_execute, cur)
-                return
-            committed = durability == "normal" and _needs_local_async_commit(conn)
-            execute = _execute_committed if committed else _execute
-            if conn is self.conn:  # the single connection: its cursor serves batch after batch
-                yield functools.partial(execute, self._cursor(conn))
-                return
-            with conn.cursor(row_factory=dict_row) as cur:
-                yield functools.partial(execute, cur)
+        with map_backend_errors(), self._borrow() as conn, self._autocommit(conn, writes) as run:
+            yield run
+
+    def _autocommit(
+        self, conn: psycopg.Connection[Any], writes: bool
+    ) -> AbstractContextManager[Execute]:
+        """`autocommit`'s executor on the borrowed `conn`. Every layer of the single
+        connection's path (the hot one: one append, one checkpoint put) is a plain object,
+        not a generator-based context manager."""
+        durability = self.durability if writes else "full"
+        if not conn.autocommit:
+            return _executor_in_transaction(conn, durability)
+        committed = durability == "normal" and _needs_local_async_commit(conn)
+        execute = _execute_committed if committed else _execute
+        if conn is self.conn:  # the single connection: its cursor serves batch after batch
+            return nullcontext(functools.partial(execute, self._cursor(conn)))
+        return _executor_on_cursor(conn, execute)
 
     def _cursor(self, conn: psycopg.Connection[Any]) -> Cursor:
         """The single connection's autocommit cursor, kept from batch to batch (it is used
@@ -463,6 +524,37 @@ class Target:
         return self._kept
 
 
+class _AsyncLocked:
+    """Async `_Locked`: the single connection of an `AsyncTarget`, under its asyncio lock."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], lock: asyncio.Lock) -> None:
+        self.conn = conn
+        self.lock = lock
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        await self.lock.acquire()
+        return self.conn
+
+    async def __aexit__(self, *_: object) -> None:
+        self.lock.release()
+
+
+@asynccontextmanager
+async def _aexecutor_in_transaction(
+    conn: psycopg.AsyncConnection[Any], durability: Durability
+) -> AsyncIterator[AsyncExecute]:
+    async with _atransaction(conn, durability), conn.cursor(row_factory=dict_row) as cur:
+        yield functools.partial(_aexecute, cur)
+
+
+@asynccontextmanager
+async def _aexecutor_on_cursor(
+    conn: psycopg.AsyncConnection[Any], execute: Callable[[AsyncCursor, Statement], Awaitable[Any]]
+) -> AsyncIterator[AsyncExecute]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        yield functools.partial(execute, cur)
+
+
 class AsyncTarget:
     """Async `Target`: an async connection (under an asyncio lock) or an async pool."""
 
@@ -471,23 +563,24 @@ class AsyncTarget:
         self.durability = check_durability(durability)
         self._lock = asyncio.Lock()
         self._kept: AsyncCursor | None = None
+        self._single = (
+            None if isinstance(conn, AsyncConnectionPool) else _AsyncLocked(conn, self._lock)
+        )
 
-    @asynccontextmanager
-    async def _borrow(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        if isinstance(self.conn, AsyncConnectionPool):
-            async with self.conn.connection() as conn:
-                yield conn
-        else:
-            async with self._lock:
-                yield self.conn
+    def _borrow(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        """Async `Target._borrow`."""
+        if self._single is None:
+            assert isinstance(self.conn, AsyncConnectionPool)
+            return self.conn.connection()
+        return self._single
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncExecute]:
         """Async `Target.transaction`."""
         with map_backend_errors():
-            async with self._borrow() as conn, _atransaction(conn, self.durability):
-                async with conn.cursor(row_factory=dict_row) as cur:
-                    yield functools.partial(_aexecute, cur)
+            async with self._borrow() as conn:
+                async with _aexecutor_in_transaction(conn, self.durability) as execute:
+                    yield execute
 
     async def run(self, work: Generator[Statement, Any, T]) -> T:
         """Run one generator in its own transaction."""
@@ -498,27 +591,29 @@ class AsyncTarget:
         self, work: Generator[Statement, Any, T], *, writes: bool = False
     ) -> T:
         """Async `Target.run_autocommit`."""
-        async with self.autocommit(writes=writes) as execute:
-            return await adrive(execute, work)
+        with map_backend_errors():
+            async with self._borrow() as conn, self._autocommit(conn, writes) as execute:
+                return await adrive(execute, work)
 
     @asynccontextmanager
     async def autocommit(self, *, writes: bool = False) -> AsyncIterator[AsyncExecute]:
         """Async `Target.autocommit`."""
         with map_backend_errors():
-            async with self._borrow() as conn:
-                durability = self.durability if writes else "full"
-                if not conn.autocommit:
-                    async with _atransaction(conn, durability):
-                        async with conn.cursor(row_factory=dict_row) as cur:
-                            yield functools.partial(_aexecute, cur)
-                    return
-                committed = durability == "normal" and _needs_local_async_commit(conn)
-                execute = _aexecute_committed if committed else _aexecute
-                if conn is self.conn:  # the single connection: as `Target._cursor`
-                    yield functools.partial(execute, self._cursor(conn))
-                    return
-                async with conn.cursor(row_factory=dict_row) as cur:
-                    yield functools.partial(execute, cur)
+            async with self._borrow() as conn, self._autocommit(conn, writes) as execute:
+                yield execute
+
+    def _autocommit(
+        self, conn: psycopg.AsyncConnection[Any], writes: bool
+    ) -> AbstractAsyncContextManager[AsyncExecute]:
+        """Async `Target._autocommit`."""
+        durability = self.durability if writes else "full"
+        if not conn.autocommit:
+            return _aexecutor_in_transaction(conn, durability)
+        committed = durability == "normal" and _needs_local_async_commit(conn)
+        execute = _aexecute_committed if committed else _aexecute
+        if conn is self.conn:  # the single connection: as `Target._cursor`
+            return nullcontext(functools.partial(execute, self._cursor(conn)))
+        return _aexecutor_on_cursor(conn, execute)
 
     def _cursor(self, conn: psycopg.AsyncConnection[Any]) -> AsyncCursor:
         """The single connection's autocommit cursor, kept from batch to batch (see
