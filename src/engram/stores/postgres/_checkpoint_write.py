@@ -351,6 +351,15 @@ def _ms(moment: Any) -> Any:
     return from_ms(to_ms(moment))
 
 
+_PUT_FORMS = {
+    (values, blobs): (sql.PUT[values, blobs, False], sql.PUT[values, blobs, True])
+    for values in (0, 1, 2)
+    for blobs in (0, 1, 2)
+}
+"""`PUT`'s plain and asynchronous-commit forms, by how many value rows and list items (0, 1,
+2: several): one lookup per put."""
+
+
 def _put_statement(
     thread: ThreadRef,
     row: tuple[Any, ...],
@@ -380,8 +389,7 @@ def _put_statement(
         params |= _value_params(rows)
     if blobs:
         params |= _blob_params(blobs)
-    shape = (min(len(rows), 2), min(len(blobs), 2))
-    forms = sql.PUT[(*shape, False)], sql.PUT[(*shape, True)]
+    forms = _PUT_FORMS[min(len(rows), 2), min(len(blobs), 2)]
     return Statement(forms[0], params, "rowcount", async_sql=forms[1])
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from engram._exceptions import BackendError, InvalidInputError
@@ -35,11 +35,9 @@ from engram.stores.postgres._checkpoint_write import AfterCommit, CheckpointWrit
 from engram.stores.postgres._internal import (
     Conn,
     Durability,
-    Execute,
     Target,
     check_durability,
     connect,
-    drive,
 )
 from engram.stores.postgres.base import Statement, Work
 from engram.types._checkpoint import RetentionPolicy
@@ -234,8 +232,7 @@ class PostgresCheckpointer(CheckpointerCore):
         for attempt in range(ATTEMPTS):
             after: AfterCommit = []
             try:
-                with self._scope(ops_) as execute:
-                    results = drive(execute, self._work(ops_, after))
+                results = self._run_batch(ops_, after)
             except RETRY as exc:
                 self._retrying(exc)
                 if attempt + 1 == ATTEMPTS:
@@ -246,11 +243,14 @@ class PostgresCheckpointer(CheckpointerCore):
             return results
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _scope(self, ops_: Sequence[ops.CheckpointOp]) -> AbstractContextManager[Execute]:
-        scope = batch_scope(ops_, self._writer)
+    def _run_batch(self, ops_: Sequence[ops.CheckpointOp], after: AfterCommit) -> list[Any]:
+        """One attempt at the batch, in its `batch_scope`. Through the target's `run*`
+        methods: their layers are plain context managers, where `autocommit()` adds a
+        generator-based one to every put."""
+        work, scope = self._work(ops_, after), batch_scope(ops_, self._writer)
         if scope == "transaction":
-            return self._target.transaction()
-        return self._target.autocommit(writes=scope == "write")
+            return self._target.run(work)
+        return self._target.run_autocommit(work, writes=scope == "write")
 
     async def abatch(self, ops_: Sequence[ops.CheckpointOp]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""

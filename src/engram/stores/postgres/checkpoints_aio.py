@@ -9,7 +9,7 @@ while that loop runs, and raise `ConfigError` on the loop's own thread instead o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 from engram.serde import SerializerProtocol
@@ -19,11 +19,9 @@ from engram.stores.postgres import checkpoints_base as checkpoint_sql
 from engram.stores.postgres._checkpoint_write import AfterCommit
 from engram.stores.postgres._internal import (
     AsyncConn,
-    AsyncExecute,
     AsyncTarget,
     Durability,
     aconnect,
-    adrive,
     call_on_loop,
     check_durability,
     running_loop,
@@ -119,8 +117,7 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
         for attempt in range(ATTEMPTS):
             after: AfterCommit = []
             try:
-                async with self._scope(ops) as execute:
-                    results = await adrive(execute, self._work(ops, after))
+                results = await self._run_batch(ops, after)
             except RETRY as exc:
                 self._retrying(exc)
                 if attempt + 1 == ATTEMPTS:
@@ -131,13 +128,14 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
             return results
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _scope(
-        self, ops: Sequence[checkpoint_contract.CheckpointOp]
-    ) -> AbstractAsyncContextManager[AsyncExecute]:
-        scope = batch_scope(ops, self._writer)
+    async def _run_batch(
+        self, ops: Sequence[checkpoint_contract.CheckpointOp], after: AfterCommit
+    ) -> list[Any]:
+        """One attempt at the batch, in its `batch_scope` (see the sync `_run_batch`)."""
+        work, scope = self._work(ops, after), batch_scope(ops, self._writer)
         if scope == "transaction":
-            return self._target.transaction()
-        return self._target.autocommit(writes=scope == "write")
+            return await self._target.run(work)
+        return await self._target.run_autocommit(work, writes=scope == "write")
 
     def batch(self, ops: Sequence[checkpoint_contract.CheckpointOp]) -> list[Any]:
         """Sync `abatch`, from a thread other than the checkpointer's event loop."""
