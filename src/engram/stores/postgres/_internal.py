@@ -483,27 +483,20 @@ class Target:
             return drive(execute, work)
 
     def run_autocommit(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
-        """Run one generator on an `autocommit(writes=...)` executor: outside any transaction
-        when the connection is in autocommit mode, as maintenance like `CREATE INDEX
-        CONCURRENTLY` needs, and as work that is one statement (one round trip) can."""
+        """Run one generator with each statement committed on its own: outside any
+        transaction, no `BEGIN`/`COMMIT` round trips, as maintenance like `CREATE INDEX
+        CONCURRENTLY` needs, and as reads and work whose writes are one statement can. With
+        `writes` under `"normal"` durability each statement commits asynchronously (sent in
+        its `async_sql` form, or pipelined after `set_config('synchronous_commit', 'off',
+        true)`: still one round trip). On a connection that is not in autocommit mode, one
+        transaction (as `run`)."""
         with map_backend_errors(), self._borrow() as conn, self._autocommit(conn, writes) as run:
             return drive(run, work)
-
-    @contextmanager
-    def autocommit(self, *, writes: bool = False) -> Iterator[Execute]:
-        """An executor whose statements each commit on their own: no `BEGIN`/`COMMIT` round
-        trips, for reads and for work whose writes are one statement. With `writes` under
-        `"normal"` durability each statement commits asynchronously (sent in its `async_sql`
-        form, or pipelined after `set_config('synchronous_commit', 'off', true)`: still one
-        round trip). On a connection that is not in autocommit mode, one transaction (as
-        `transaction()`)."""
-        with map_backend_errors(), self._borrow() as conn, self._autocommit(conn, writes) as run:
-            yield run
 
     def _autocommit(
         self, conn: psycopg.Connection[Any], writes: bool
     ) -> AbstractContextManager[Execute]:
-        """`autocommit`'s executor on the borrowed `conn`. Every layer of the single
+        """`run_autocommit`'s executor on the borrowed `conn`. Every layer of the single
         connection's path (the hot one: one append, one checkpoint put) is a plain object,
         not a generator-based context manager."""
         durability = self.durability if writes else "full"
@@ -594,13 +587,6 @@ class AsyncTarget:
         with map_backend_errors():
             async with self._borrow() as conn, self._autocommit(conn, writes) as execute:
                 return await adrive(execute, work)
-
-    @asynccontextmanager
-    async def autocommit(self, *, writes: bool = False) -> AsyncIterator[AsyncExecute]:
-        """Async `Target.autocommit`."""
-        with map_backend_errors():
-            async with self._borrow() as conn, self._autocommit(conn, writes) as execute:
-                yield execute
 
     def _autocommit(
         self, conn: psycopg.AsyncConnection[Any], writes: bool

@@ -244,9 +244,7 @@ class PostgresCheckpointer(CheckpointerCore):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_batch(self, ops_: Sequence[ops.CheckpointOp], after: AfterCommit) -> list[Any]:
-        """One attempt at the batch, in its `batch_scope`. Through the target's `run*`
-        methods: their layers are plain context managers, where `autocommit()` adds a
-        generator-based one to every put."""
+        """One attempt at the batch, in its `batch_scope`."""
         work, scope = self._work(ops_, after), batch_scope(ops_, self._writer)
         if scope == "transaction":
             return self._target.run(work)
