@@ -28,12 +28,10 @@ The setting is `SET LOCAL`, so it lasts for one Engram transaction only: the ses
 a connection or pool the application lent is never changed, and inside a transaction the
 application opened (a savepoint of its) the application's own setting applies. It costs no
 round trip: on an autocommit connection the `SET LOCAL` travels with the `BEGIN` (one simple
-query), and a write that is one statement committed on its own is pipelined after `SELECT
-set_config('synchronous_commit', 'off', true)` (`SET LOCAL`'s function form), the two sent
-together and run as one implicit transaction: one round trip, as the statement alone; a
-statement that has an `async_sql` form (a checkpoint put: the same statement, calling
-`set_config` itself) is sent alone in that form, which saves the pipeline's own cost. On a
-connection that is not in autocommit mode it takes one more round trip per transaction.
+query), and a write that is one statement committed on its own (an append, a checkpoint put)
+is sent in its `async_sql` form, the same statement calling `set_config('synchronous_commit',
+'off', true)` (`SET LOCAL`'s function form) itself. On a connection that is not in autocommit
+mode it takes one more round trip per transaction.
 A connection Engram opens itself (`from_conn_string`, through `connect` / `aconnect`) is its
 own, so under `"normal"` it commits asynchronously for its whole session instead (`SET
 synchronous_commit = off` once, at connect), and a one-statement write goes alone.
@@ -119,8 +117,6 @@ AsyncExecute: TypeAlias = Callable[[Statement], Awaitable[Any]]
 """Async `Execute`."""
 
 _ASYNC_COMMIT = b"SET LOCAL synchronous_commit = off"
-# SET LOCAL's function form: the same, without SET LOCAL's warning outside a BEGIN block.
-_ASYNC_COMMIT_LOCAL = b"SELECT set_config('synchronous_commit', 'off', true)"
 _ASYNC_COMMIT_SESSION = b"SET synchronous_commit = off"
 _ASYNC_SESSIONS: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnection[Any]] = (
     weakref.WeakSet()
@@ -216,19 +212,13 @@ def _execute(cursor: Cursor, statement: Statement) -> Any:
 
 
 def _execute_committed(cursor: Cursor, statement: Statement) -> Any:
-    """`statement` committed on its own, asynchronously, in one round trip.
-
-    Pipelined with `_ASYNC_COMMIT_LOCAL` before it: nothing waits for a reply before the
-    pipeline's Sync (at its exit), and the server runs everything up to a Sync as one
-    implicit transaction, which the Sync commits (or rolls back on error). A statement with
-    an `async_sql` form sets `synchronous_commit` itself: that form is sent alone."""
-    if statement.async_sql is not None:
-        cursor.execute(statement.async_sql, statement.params)
-        return _result(cursor, statement)
-    conn = cursor.connection
-    with conn.pipeline():
-        conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
-        _send(cursor, statement)
+    """`statement` committed on its own, asynchronously, in one round trip: sent in its
+    `async_sql` form, which turns `synchronous_commit` off for its own implicit transaction.
+    Every one-statement write of Engram's stores has that form; a statement without one
+    commits with the server's setting."""
+    if statement.async_sql is None:
+        return _execute(cursor, statement)
+    cursor.execute(statement.async_sql, statement.params)
     return _result(cursor, statement)
 
 
@@ -269,13 +259,9 @@ async def _aexecute(cursor: AsyncCursor, statement: Statement) -> Any:
 
 async def _aexecute_committed(cursor: AsyncCursor, statement: Statement) -> Any:
     """Async `_execute_committed`."""
-    if statement.async_sql is not None:
-        await cursor.execute(statement.async_sql, statement.params)
-        return await _aresult(cursor, statement)
-    conn = cursor.connection
-    async with conn.pipeline():
-        await conn.execute(_ASYNC_COMMIT_LOCAL, prepare=False)
-        await _asend(cursor, statement)
+    if statement.async_sql is None:
+        return await _aexecute(cursor, statement)
+    await cursor.execute(statement.async_sql, statement.params)
     return await _aresult(cursor, statement)
 
 

@@ -75,9 +75,9 @@ class Statement(NamedTuple):
     many: bool = False
     """Run once per parameter set (`executemany`, pipelined by psycopg)."""
     async_sql: str | None = None
-    """The same statement, also calling `set_config('synchronous_commit', 'off', true)`: sent
-    instead of `sql` by an executor that commits it on its own asynchronously ("normal"
-    durability), so that nothing is pipelined before it."""
+    """The same statement, also calling `set_config('synchronous_commit', 'off', true)`
+    (`ASYNC_COMMIT`): sent instead of `sql` by an executor that commits it on its own under
+    "normal" durability. Every write that can run as a batch of its own has one."""
     prepare: bool | None = None
     """Prepare it on the server at its first run (True); None: psycopg's default (after
     `prepare_threshold` runs). For a hot read whose planning costs more than its run."""
