@@ -209,6 +209,8 @@ def copy_message(message: Message, **changes: Any) -> Message:
     Raises:
         TypeError: A change names no field of `Message`.
     """
+    if type(message) is not Message:  # a subclass may have fields of its own
+        return replace(message, **changes)
     copy = object.__new__(Message)
     for name, set_slot in _MESSAGE_SLOTS:
         set_slot(copy, changes.pop(name) if name in changes else getattr(message, name))
