@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from engram._exceptions import EngramError
 
-__all__ = ["console", "db_options", "engram_errors"]
+__all__ = ["console", "db_options", "engram_errors", "timestamp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,3 +59,8 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def timestamp(moment: datetime) -> str:
+    """`moment` to the second, as the tables show it: `2024-05-01 09:30:00`."""
+    return moment.isoformat()[:19].replace("T", " ")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,10 +12,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from engram.cli._options import console, db_options, handles_errors
+from engram.cli._options import console, db_options, handles_errors, timestamp
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.sqlite.events import SqliteEventLog
-from engram.types._event import EVENT_TYPES, Event, EventType, StreamInfo
+from engram.types._event import EVENT_TYPES, Event, EventType
 
 __all__ = ["events"]
 
@@ -48,7 +47,10 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
     table = Table("stream", "events", "created", "updated")
     for info in found:
         table.add_row(
-            Text(info.stream_id), str(info.version), _when(info), _when(info, updated=True)
+            Text(info.stream_id),
+            str(info.version),
+            timestamp(info.created_at),
+            timestamp(info.updated_at),
         )
     console.print(table if found else "no streams")
 
@@ -88,7 +90,9 @@ def tail(
     table = Table("#", "time (UTC)", "type", "content")
     for event in found:
         kind = event.type if event.name is None else f"{event.type}:{event.name}"
-        table.add_row(str(event.version), _time(event), Text(kind), Text(preview(event)))
+        table.add_row(
+            str(event.version), timestamp(event.created_at), Text(kind), Text(preview(event))
+        )
     console.print(table if found else "no events in that range")
 
 
@@ -150,15 +154,3 @@ def preview(event: Event, width: int = 100) -> str:
         text = json.dumps(dict(payload), ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _time(event: Event) -> str:
-    return _moment(event.created_at)
-
-
-def _when(info: StreamInfo, *, updated: bool = False) -> str:
-    return _moment(info.updated_at if updated else info.created_at)
-
-
-def _moment(moment: datetime) -> str:
-    return moment.isoformat()[:19].replace("T", " ")

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, db_options, handles_errors
+from engram.cli._options import console, db_options, handles_errors, timestamp
 from engram.types._memory import Memory
 
 __all__ = ["memories"]
@@ -56,7 +56,8 @@ def list_memories(
         )
     table = Table("id", "kind", "recorded", "text")
     for memory in found:
-        table.add_row(memory.id, _kind(memory), _when(memory), _preview(memory.text))
+        recorded = timestamp(memory.recorded_at)
+        table.add_row(memory.id, _kind(memory), recorded, _preview(memory.text))
     console.print(table if found else "no memories")
 
 
@@ -96,7 +97,7 @@ def history(db: str, tenant: str, memory_id: str) -> None:
     table = Table("at", "action", "old", "new", "reason")
     for change in changes:
         table.add_row(
-            change.at.isoformat()[:19].replace("T", " "),
+            timestamp(change.at),
             change.action,
             _preview(change.old_text or "", 40),
             _preview(change.new_text or "", 40),
@@ -147,10 +148,6 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
 
 def _kind(memory: Memory) -> str:
     return memory.kind + (" (superseded)" if memory.superseded_at is not None else "")
-
-
-def _when(memory: Memory) -> str:
-    return memory.recorded_at.isoformat()[:19].replace("T", " ")
 
 
 def _preview(text: str, width: int = 80) -> str:

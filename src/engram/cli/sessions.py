@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, db_options, handles_errors
+from engram.cli._options import console, db_options, handles_errors, timestamp
 from engram.types import Message, Session
 
 __all__ = ["sessions"]
@@ -36,8 +36,8 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
             s.user_id or "-",
             str(s.message_count),
             str(s.token_count),
-            _when(s.updated_at.isoformat()),
-            _when(s.expires_at.isoformat()) if s.expires_at else "never",
+            timestamp(s.updated_at),
+            timestamp(s.expires_at) if s.expires_at else "never",
         )
     console.print(table if found else "no sessions")
 
@@ -110,15 +110,11 @@ def _print_session(s: Session) -> None:
     console.print(f"[bold]{s.id}[/]  user={s.user_id or '-'}  agent={s.agent_id or '-'}")
     console.print(
         f"{s.message_count} messages, {s.token_count} tokens ({s.encoding}); "
-        f"created {_when(s.created_at.isoformat())}, updated {_when(s.updated_at.isoformat())}"
+        f"created {timestamp(s.created_at)}, updated {timestamp(s.updated_at)}"
     )
     if s.state:
         console.print(f"state: {json.dumps(dict(s.state), ensure_ascii=False)}")
     console.print()
-
-
-def _when(iso: str) -> str:
-    return iso[:19].replace("T", " ")
 
 
 def _preview(message: Message, width: int = 100) -> str:
