@@ -281,11 +281,16 @@ def connect(conninfo: str, durability: Durability = "full") -> Iterator[psycopg.
     """An autocommit connection to `conninfo` for `durability`, closed when the block exits.
 
     Under `"normal"` its session commits asynchronously (`SET synchronous_commit = off`, once):
-    it is Engram's own connection, so a write that is one statement is then sent alone, with
-    nothing pipelined before it."""
+    it is Engram's own connection, so a write that is one statement is then sent in its plain
+    form, without `set_config`.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"` (before connecting).
+    """
+    check_durability(durability)
     with map_backend_errors():
         conn = psycopg.connect(conninfo, autocommit=True)
-        if check_durability(durability) == "normal":
+        if durability == "normal":
             conn.execute(_ASYNC_COMMIT_SESSION)
             _ASYNC_SESSIONS.add(conn)
     try:
@@ -299,9 +304,10 @@ async def aconnect(
     conninfo: str, durability: Durability = "full"
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """Async `connect`."""
+    check_durability(durability)
     with map_backend_errors():
         conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-        if check_durability(durability) == "normal":
+        if durability == "normal":
             await conn.execute(_ASYNC_COMMIT_SESSION)
             _ASYNC_SESSIONS.add(conn)
     try:
@@ -455,27 +461,20 @@ class Target:
             return self.conn.connection()
         return self._single
 
-    @contextmanager
-    def transaction(self) -> Iterator[Execute]:
-        """One transaction on a borrowed connection, committed with the store's durability
-        on success, rolled back on error."""
+    def run(self, work: Generator[Statement, Any, T]) -> T:
+        """Run one generator in its own transaction on a borrowed connection, committed with
+        the store's durability on success, rolled back on error."""
         with map_backend_errors(), self._borrow() as conn:
             with _executor_in_transaction(conn, self.durability) as execute:
-                yield execute
-
-    def run(self, work: Generator[Statement, Any, T]) -> T:
-        """Run one generator in its own transaction."""
-        with self.transaction() as execute:
-            return drive(execute, work)
+                return drive(execute, work)
 
     def run_autocommit(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Run one generator with each statement committed on its own: outside any
         transaction, no `BEGIN`/`COMMIT` round trips, as maintenance like `CREATE INDEX
         CONCURRENTLY` needs, and as reads and work whose writes are one statement can. With
         `writes` under `"normal"` durability each statement commits asynchronously (sent in
-        its `async_sql` form, or pipelined after `set_config('synchronous_commit', 'off',
-        true)`: still one round trip). On a connection that is not in autocommit mode, one
-        transaction (as `run`)."""
+        its `async_sql` form: still one round trip). On a connection that is not in
+        autocommit mode, one transaction (as `run`)."""
         with map_backend_errors(), self._borrow() as conn, self._autocommit(conn, writes) as run:
             return drive(run, work)
 
@@ -553,18 +552,12 @@ class AsyncTarget:
             return self.conn.connection()
         return self._single
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncExecute]:
-        """Async `Target.transaction`."""
+    async def run(self, work: Generator[Statement, Any, T]) -> T:
+        """Async `Target.run`."""
         with map_backend_errors():
             async with self._borrow() as conn:
                 async with _aexecutor_in_transaction(conn, self.durability) as execute:
-                    yield execute
-
-    async def run(self, work: Generator[Statement, Any, T]) -> T:
-        """Run one generator in its own transaction."""
-        async with self.transaction() as execute:
-            return await adrive(execute, work)
+                    return await adrive(execute, work)
 
     async def run_autocommit(
         self, work: Generator[Statement, Any, T], *, writes: bool = False

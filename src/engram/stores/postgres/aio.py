@@ -30,7 +30,6 @@ from engram.stores.postgres._internal import (
     Durability,
     aconnect,
     call_on_loop,
-    check_durability,
     running_loop,
 )
 from engram.stores.postgres.conversation import conversation_work, one_statement
@@ -84,7 +83,6 @@ class AsyncPostgresConversationStore(BaseConversationStore):
             conninfo: A libpq connection string or URL.
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
-        check_durability(durability)
         async with aconnect(conninfo, durability) as conn:
             store = cls(conn, durability=durability)
             await store.amigrate()
@@ -143,7 +141,6 @@ class AsyncPostgresEventLog(BaseEventLog):
             conninfo: A libpq connection string or URL.
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
-        check_durability(durability)
         async with aconnect(conninfo, durability) as conn:
             log = cls(conn, durability=durability)
             await log.amigrate()
@@ -211,7 +208,6 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
             **options: The constructor's other keyword arguments.
         """
-        check_durability(durability)
         async with aconnect(conninfo, durability) as conn:
             store = cls(conn, durability=durability, **options)
             await store.amigrate()

@@ -36,7 +36,6 @@ from engram.stores.postgres._internal import (
     Conn,
     Durability,
     Target,
-    check_durability,
     connect,
 )
 from engram.stores.postgres.base import Statement, Work
@@ -215,7 +214,6 @@ class PostgresCheckpointer(CheckpointerCore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
             **kwargs: The constructor's other keyword arguments.
         """
-        check_durability(durability)
         with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability, **kwargs)
 

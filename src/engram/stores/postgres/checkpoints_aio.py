@@ -23,7 +23,6 @@ from engram.stores.postgres._internal import (
     Durability,
     aconnect,
     call_on_loop,
-    check_durability,
     running_loop,
 )
 from engram.stores.postgres.checkpoints import (
@@ -97,7 +96,6 @@ class AsyncPostgresCheckpointer(CheckpointerCore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
             **kwargs: The constructor's other keyword arguments.
         """
-        check_durability(durability)
         async with aconnect(conninfo, durability) as conn:
             checkpointer = cls(conn, durability=durability, **kwargs)
             await checkpointer.amigrate()

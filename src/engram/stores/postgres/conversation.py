@@ -40,7 +40,7 @@ from engram.stores.conversation import (
     PutSummary,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
@@ -96,7 +96,6 @@ class PostgresConversationStore(BaseConversationStore):
             conninfo: A libpq connection string or URL.
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
-        check_durability(durability)
         with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability)
 

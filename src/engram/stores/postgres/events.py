@@ -34,7 +34,7 @@ from engram.stores.events import (
     ReadEvents,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types._conversation import utcnow
 from engram.types._event import AppendResult, Event, Snapshot, StreamInfo
@@ -87,7 +87,6 @@ class PostgresEventLog(BaseEventLog):
             conninfo: A libpq connection string or URL.
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
         """
-        check_durability(durability)
         with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability)
 

@@ -89,7 +89,7 @@ from engram.stores.memories import (
 from engram.stores.postgres import base
 from engram.stores.postgres import memories_base as mbase
 from engram.stores.postgres import memories_write as write
-from engram.stores.postgres._internal import Conn, Durability, Target, check_durability, connect
+from engram.stores.postgres._internal import Conn, Durability, Target, connect
 from engram.stores.postgres._vectors import VectorParam
 from engram.stores.postgres.base import Statement, Work
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
@@ -197,7 +197,6 @@ class PostgresMemoryStore(BaseMemoryStore):
             durability: `"normal"` or `"full"`; see `engram.stores.postgres._internal`.
             **options: The constructor's other keyword arguments.
         """
-        check_durability(durability)
         with connect(conninfo, durability) as conn:
             yield cls(conn, durability=durability, **options)
 
