@@ -97,7 +97,9 @@ def get(op: ops.GetCheckpoint) -> Work[StoredCheckpoint | None]:
     values = None
     if op.with_values:
         with _vanished():
-            values = _values(info.versions, header.inline, sql.chain_rows(row), sql.item_rows(row))
+            values = _checkpoint_values(
+                info.versions, header.inline, sql.chain_rows(row), sql.item_rows(row)
+            )
     writes = sql.pending_writes(row) if op.with_writes else None
     return StoredCheckpoint(info, values, header.extra, writes)
 
@@ -244,25 +246,17 @@ def resolve_list(key: int, namespace: str, channel: str, version: str) -> Work[L
         return ListState(version, _hashes(rows, channel, version), row.depth)
 
 
-def _values(
+def _checkpoint_values(
     versions: Mapping[str, ChannelVersion],
     inline: Mapping[str, EncodedValue],
     rows: Mapping[tuple[str, str], ValueRow],
     blobs: Mapping[bytes, EncodedValue],
 ) -> dict[str, StoredValue]:
-    """The values of one checkpoint: `_assemble`, resolving each list as it goes (a get's
-    value rows are its own: nothing to share with other checkpoints)."""
-    found: dict[str, StoredValue] = {}
-    for channel, version in versions.items():
-        if channel in inline:
-            found[channel] = inline[channel]
-            continue
-        value_key = (channel, str(version))
-        row = rows.get(value_key)
-        if row is not None:
-            hashes = None if row.kind == SCALAR else _hashes(rows, *value_key)
-            found[channel] = assemble(row, hashes, blobs)
-    return found
+    """The values of one checkpoint, resolving only the lists it names (`rows` also holds
+    the rows of their delta chains)."""
+    named = ((channel, str(version)) for channel, version in versions.items())
+    wanted = {pair: rows[pair] for pair in named if pair[0] not in inline and pair in rows}
+    return _assemble(versions, inline, rows, _resolve(wanted, rows), blobs)
 
 
 def _assemble(
