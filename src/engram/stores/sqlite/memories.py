@@ -274,12 +274,7 @@ def _selection(batch: write.Batch, tenant: str, filter: MemoryFilter) -> list[_S
     """Per partition `filter` reaches (one, with a `user_id`): the rows it selects."""
     checked = rules.checked_filter(filter)
     if checked.user_id is None:
-        rows = batch.conn.execute(
-            "SELECT pid, tenant, generation, accessed FROM engram_memory_partitions"
-            " WHERE tenant = ? ORDER BY pid",
-            (tenant,),
-        )
-        partitions = [PartitionState(*row) for row in rows]
+        partitions = write.tenant_partitions(batch.conn, tenant)
     else:
         found = batch.partition(tenant, checked.user_id)
         partitions = [] if found is None else [found]

@@ -56,6 +56,7 @@ __all__ = [
     "put_memories",
     "put_vectors",
     "record_access",
+    "tenant_partitions",
 ]
 
 _INSERT_MEMORY = (
@@ -195,6 +196,15 @@ def find_partition(conn: sqlite3.Connection, tenant: str, user_key: str) -> Part
         (tenant, user_key),
     ).fetchone()
     return None if row is None else PartitionState(*row)
+
+
+def tenant_partitions(conn: sqlite3.Connection, tenant: str) -> list[PartitionState]:
+    """The states of every partition of `tenant`, by pid."""
+    rows = conn.execute(
+        f"SELECT {_PARTITION_COLUMNS} FROM engram_memory_partitions WHERE tenant = ? ORDER BY pid",
+        (tenant,),
+    )
+    return [PartitionState(*row) for row in rows]
 
 
 def partition_states(conn: sqlite3.Connection, pids: Iterable[int]) -> dict[int, PartitionState]:
