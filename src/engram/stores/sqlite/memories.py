@@ -401,16 +401,19 @@ def _vector_candidates(
     batch: write.Batch, selected: Sequence[_Selected], model: tuple[int, int]
 ) -> Iterator[tuple[PartitionVectors, NDArray[np.intp], NDArray[np.intp]]]:
     """Per selection: its partition's matrix, the matrix rows of the selected memories that
-    have a vector, and which of the selection's positions those are."""
+    have a vector, and their indexes among all the selections' positions, in order (what
+    `_best` and `_ids_at` take)."""
+    offset = 0
     for part in selected:
         entry = _partition_vectors(batch, part.partition.pid, model, part.partition.generation)
         rids = part.rows.rids[part.positions]
         if entry.rids.size == 0 or rids.size == 0:
             yield entry, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-            continue
-        rows = np.searchsorted(entry.rids, rids)
-        found = entry.rids[np.minimum(rows, entry.rids.size - 1)] == rids
-        yield entry, rows[found], np.flatnonzero(found)
+        else:
+            rows = np.searchsorted(entry.rids, rids)
+            found = entry.rids[np.minimum(rows, entry.rids.size - 1)] == rids
+            yield entry, rows[found], np.flatnonzero(found) + offset
+        offset += part.positions.size
 
 
 def _search_vector(batch: write.Batch, op: SearchVector) -> list[MemoryScore]:
@@ -422,13 +425,10 @@ def _search_vector(batch: write.Batch, op: SearchVector) -> list[MemoryScore]:
     if model[1] != query.size:
         raise InvalidInputError(f"model {op.model_id!r} has {model[1]}-d vectors")
     selected = _selection(batch, op.tenant, op.filter)
-    scores, indexes, offset = [], [], 0
-    for (entry, rows, found), part in zip(
-        _vector_candidates(batch, selected, model), selected, strict=True
-    ):
+    scores, indexes = [], []
+    for entry, rows, found in _vector_candidates(batch, selected, model):
         scores.append((entry.matrix @ query)[rows])
-        indexes.append(found + offset)
-        offset += part.positions.size
+        indexes.append(found)
     if not scores:
         return []
     return _best(selected, np.concatenate(indexes), np.concatenate(scores), op.limit)
@@ -439,13 +439,10 @@ def _scan_vectors(batch: write.Batch, op: ScanVectors) -> VectorMatrix:
     if model is None:
         return VectorMatrix((), np.zeros((0, 0), dtype=np.float32))
     selected = _selection(batch, op.tenant, op.filter)
-    parts, indexes, offset = [], [], 0
-    for (entry, rows, found), part in zip(
-        _vector_candidates(batch, selected, model), selected, strict=True
-    ):
+    parts, indexes = [], []
+    for entry, rows, found in _vector_candidates(batch, selected, model):
         parts.append(entry.matrix[rows])
-        indexes.extend((found + offset).tolist())
-        offset += part.positions.size
+        indexes.extend(found.tolist())
     if not indexes:
         return VectorMatrix((), np.zeros((0, model[1]), dtype=np.float32))
     ids = _ids_at(selected, indexes)
