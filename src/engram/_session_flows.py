@@ -25,7 +25,7 @@ from engram.stores.conversation import (
 from engram.stores.memories import GetProfile
 from engram.tokens import TokenCounter
 from engram.types import Message, Session, Summary
-from engram.types._conversation import copy_message
+from engram.types._copy import copy_record
 from engram.types._memory import MemoryHit
 
 __all__ = [
@@ -116,8 +116,7 @@ def add_flow(
     check_messages(messages, max_bytes=max_bytes)
     counter = TokenCounter.for_encoding(session.encoding)
     counted = tuple(
-        copy_message(m, tokens=counter.count_message(m), encoding=counter.encoding)
-        for m in messages
+        copy_record(m, tokens=counter.count_message(m), encoding=counter.encoding) for m in messages
     )
     missing = unanswered_tool_calls(counted)
     if missing:

@@ -18,7 +18,7 @@ from typing import Any
 from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores.conversation import AppendMessages, ListMessages, ListSessions
 from engram.types import Message, Session
-from engram.types._conversation import copy_message
+from engram.types._copy import copy_record
 
 __all__ = [
     "after_append",
@@ -61,7 +61,7 @@ def touched(session: Session, now: datetime) -> Session:
 def stamp_messages(messages: Iterable[Message], session_id: str, last_seq: int) -> list[Message]:
     """The messages as stored: in the session, numbered on from `last_seq`."""
     return [
-        copy_message(message, session_id=session_id, seq=last_seq + offset)
+        copy_record(message, session_id=session_id, seq=last_seq + offset)
         for offset, message in enumerate(messages, start=1)
     ]
 

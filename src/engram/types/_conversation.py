@@ -8,7 +8,7 @@ chat-completions wire form.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -24,7 +24,6 @@ __all__ = [
     "Session",
     "Summary",
     "ToolCall",
-    "copy_message",
     "messages_from_openai",
     "utcnow",
 ]
@@ -195,28 +194,6 @@ class Message:
             tokens=data.get("tokens"),
             encoding=data.get("encoding"),
         )
-
-
-_MESSAGE_SLOTS = tuple((f.name, getattr(Message, f.name).__set__) for f in fields(Message))
-
-
-def copy_message(message: Message, **changes: Any) -> Message:
-    """`dataclasses.replace(message, **changes)`, at half its cost: every append copies each
-    message twice (counted, then numbered by the store), and `replace`'s generic walk over the
-    fields was a tenth of an append's Python time. Fills the slots of a new `Message` directly
-    (a frozen dataclass's `__init__` does the same, one `object.__setattr__` per field).
-
-    Raises:
-        TypeError: A change names no field of `Message`.
-    """
-    if type(message) is not Message:  # a subclass may have fields of its own
-        return replace(message, **changes)
-    copy = object.__new__(Message)
-    for name, set_slot in _MESSAGE_SLOTS:
-        set_slot(copy, changes.pop(name) if name in changes else getattr(message, name))
-    if changes:
-        raise TypeError(f"Message has no field(s) {sorted(changes)}")
-    return copy
 
 
 @dataclass(frozen=True, slots=True)

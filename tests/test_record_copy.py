@@ -1,4 +1,4 @@
-"""`copy_message`, the write path's copy of a `Message`: the same as `dataclasses.replace`."""
+"""`copy_record`, the hot paths' copy of a record: the same as `dataclasses.replace`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engram import Message, ToolCall
-from engram.types._conversation import copy_message
+from engram.types._copy import copy_record
+from engram.types._memory import Memory
 
 CHANGES: dict[str, st.SearchStrategy[Any]] = {
     "role": st.sampled_from(["system", "user", "assistant", "tool"]),
@@ -38,7 +39,7 @@ def test_every_field_of_message_can_change() -> None:
 @given(st.fixed_dictionaries({}, optional=CHANGES))
 def test_a_copy_equals_dataclasses_replace(changes: dict[str, Any]) -> None:
     message = Message(role="user", content="hi", created_at=datetime(2024, 1, 1, tzinfo=UTC))
-    copy = copy_message(message, **changes)
+    copy = copy_record(message, **changes)
     assert copy == replace(message, **changes)
     assert type(copy) is Message
     assert message == Message(  # the original is untouched
@@ -47,15 +48,30 @@ def test_a_copy_equals_dataclasses_replace(changes: dict[str, Any]) -> None:
 
 
 def test_an_unknown_field_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="no field"):
-        copy_message(Message(role="user"), colour="red")
+    with pytest.raises(TypeError, match="Message has no field"):
+        copy_record(Message(role="user"), colour="red")
 
 
-def test_a_subclass_keeps_its_type_and_fields() -> None:
-    @dataclass(frozen=True, slots=True)
-    class Tagged(Message):
-        tag: str = ""
+@dataclass(frozen=True, slots=True)
+class _Slotted(Message):
+    tag: str = ""
 
-    copy = copy_message(Tagged(role="user", tag="x"), seq=3)
-    assert isinstance(copy, Tagged)
+
+@dataclass(frozen=True)
+class _Loose(Message):  # its own field is not a slot
+    tag: str = ""
+
+
+@pytest.mark.parametrize("subclass", [_Slotted, _Loose])
+def test_a_subclass_keeps_its_type_and_fields(subclass: type[_Slotted | _Loose]) -> None:
+    copy = copy_record(subclass(role="user", tag="x"), seq=3)
+    assert type(copy) is subclass
     assert (copy.tag, copy.seq) == ("x", 3)
+
+
+def test_a_memory_copy_equals_dataclasses_replace() -> None:
+    memory = Memory(tenant="t", id="m1", user_id="u1", kind="fact", text="likes tea")
+    at = datetime(2024, 1, 2, tzinfo=UTC)
+    copy = copy_record(memory, access_count=4, last_accessed_at=at)
+    assert copy == replace(memory, access_count=4, last_accessed_at=at)
+    assert (memory.access_count, memory.last_accessed_at) == (0, None)
