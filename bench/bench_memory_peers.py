@@ -194,7 +194,7 @@ class Workload:
         self.queries = texts[args.n : args.n + args.queries]
         self.adds = texts[args.n + args.queries :]
         self.cache, self.vectors = embed_all(self.texts, args.vectors_cache)
-        self.model = LocalEmbedder()  # one ONNX session (1 thread), shared by the systems
+        self.model = LocalEmbedder()  # one ONNX session (the default), shared by the systems
         self.model.load()
         rng = np.random.default_rng(7)
         self.owner = np.minimum(np.arange(args.n) // args.per_user, self.users - 1)
