@@ -21,7 +21,6 @@ Scores are higher-is-better; a memory matching no query term is not a result.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import struct
 import unicodedata
@@ -121,17 +120,21 @@ def bm25_scores(
     if count == 0 or query.size == 0:
         return scores
     total, average = (count, float(lengths.mean())) if corpus is None else corpus
-    owners = np.repeat(np.arange(count), lengths)
     terms = np.unique(query)
     matching = np.isin(flat, terms)
-    flat, owners = flat[matching], owners[matching]
-    norms = K1 * (1.0 - B + B * lengths / max(average, 1.0))
-    for term in terms:
-        docs, freqs = np.unique(owners[flat == term], return_counts=True)
-        if docs.size == 0:
-            continue
-        idf = math.log1p((total - docs.size + 0.5) / (docs.size + 0.5))
-        scores[docs] += idf * freqs * (K1 + 1.0) / (freqs + norms[docs])
+    owners = np.repeat(np.arange(count), lengths)[matching]
+    # One (document, term) pair per occurrence, counted at once: term frequencies, then
+    # document frequencies; sorted by document, then term, so each document's score adds
+    # up its terms in the same order as a loop over the sorted terms would.
+    pairs, freqs = np.unique(
+        owners * terms.size + np.searchsorted(terms, flat[matching]), return_counts=True
+    )
+    docs, term_of = np.divmod(pairs, terms.size)
+    df = np.bincount(term_of, minlength=terms.size)
+    idf = np.log1p((total - df + 0.5) / (df + 0.5))
+    norms = K1 * (1.0 - B + B * lengths[docs] / max(average, 1.0))
+    contributions = idf[term_of] * freqs * (K1 + 1.0) / (freqs + norms)
+    scores += np.bincount(docs, weights=contributions, minlength=count)
     return scores
 
 
