@@ -73,9 +73,10 @@ def test_readme_python_blocks_run(namespace: dict[str, Any]) -> None:
         assert graph.get_state(namespace["config"]).values == {"steps": 1}
 
 
-def _commands(group: click.Group, prefix: str) -> Iterator[str]:
+def _commands(group: click.Group, prefix: str = "engram") -> Iterator[tuple[str, click.Command]]:
+    """Every command below `group`, with its path (`engram sessions list`)."""
     for name, command in group.commands.items():
-        yield f"{prefix} {name}"
+        yield f"{prefix} {name}", command
         if isinstance(command, click.Group):
             yield from _commands(command, f"{prefix} {name}")
 
@@ -93,4 +94,15 @@ def _documented(listing: str) -> Iterator[str]:
 
 def test_readme_lists_every_command() -> None:
     [listing] = [block for block in blocks("") if block.startswith("engram ")]
-    assert set(_documented(listing)) == set(_commands(main, "engram"))
+    assert set(_documented(listing)) == {path for path, _ in _commands(main)}
+
+
+def test_every_command_and_option_has_help() -> None:
+    silent = [
+        f"{path} {param.name}" if param else path
+        for path, command in _commands(main)
+        for param in [None, *command.params]
+        if (param is None and not (command.help or "").strip())
+        or (isinstance(param, click.Option) and not param.help)
+    ]
+    assert silent == []

@@ -68,7 +68,13 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
 @sessions.command()
 @db_options
 @click.argument("session_id")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write the JSON to (default: standard output).",
+)
 @handles_errors
 def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
     """Export a session (messages, summary, state) as JSON."""
