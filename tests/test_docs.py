@@ -28,9 +28,17 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def blocks(language: str) -> list[str]:
-    """The README's fenced code blocks of `language`, in order."""
-    text = README.read_text(encoding="utf-8")
-    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+    """The README's fenced code blocks of `language` ("" for none), in order."""
+    found: list[tuple[str, list[str]]] = []
+    inside = False
+    for line in README.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("```"):
+            if not inside:
+                found.append((line[3:].strip(), []))
+            inside = not inside
+        elif inside:
+            found[-1][1].append(line)
+    return ["".join(lines) for tag, lines in found if tag == language]
 
 
 @pytest.fixture

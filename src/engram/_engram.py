@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from engram import _session_flows as flows
+from engram._backends import OpenedBackend, open_backend
 from engram._conversation import Conversation
+from engram._exceptions import ConfigError
 from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._memories import Memories
@@ -27,8 +29,6 @@ from engram.providers import (
 )
 from engram.stores.conversation import BaseConversationStore, ListSessions, PurgeExpired
 from engram.stores.memories import BaseMemoryStore
-from engram.stores.sqlite import SqliteConnection, SqliteConversationStore
-from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.tokens import TokenCounter
 from engram.types import Session, utcnow
 
@@ -39,14 +39,16 @@ class Engram:
     """Memory and state for one application: sessions, messages, contexts.
 
     Args:
-        store: A SQLite file path (opened and owned by Engram; the default comes from
-            `ENGRAM_DB`, else `engram.db`), or a `BaseConversationStore` you own.
+        store: Where conversations live: an address Engram opens and closes (a SQLite
+            file, `postgresql://...`, `redis://...`; see `EngramSettings.db`, the default,
+            from `ENGRAM_DB`, else `engram.db`), or a `BaseConversationStore` you own.
         tenant: The tenant every call is scoped to (default: settings, `"default"`).
         settings: Settings; default read from `ENGRAM_*` environment variables.
         summarizer: Folds evicted messages into running summaries. Default: the LLM in
             `settings.llm` if configured, else the offline extractive summariser.
         memory_store: The long-term memory store (a `BaseMemoryStore` you own). Default:
-            the SQLite file's when `store` is a path; none with an injected `store`.
+            the one at `settings.memory_db` (`ENGRAM_MEMORY_DB`) if set, else, when `store`
+            is an address, that backend's (Redis stores none).
         embedder: Embeds memories and queries. Default: the local all-MiniLM-L6-v2.
 
     Example:
@@ -57,7 +59,13 @@ class Engram:
             s.context(model="gpt-4o", budget=2000).to_openai()
         ```
 
-        Other backends are passed in, and stay open when Engram closes:
+        Other backends by address (PostgreSQL gets a connection pool), or passed in (they
+        stay open when Engram closes):
+
+        ```python
+        Engram("postgresql://db.internal/app")
+        Engram("redis://cache:6379/0", settings=EngramSettings(memory_db="postgresql://..."))
+        ```
 
         ```python
         Engram(RedisConversationStore(redis), memory_store=PostgresMemoryStore(pg_pool))
@@ -76,14 +84,12 @@ class Engram:
     ) -> None:
         self.settings = settings or EngramSettings()
         self.tenant = check_identifier(tenant or self.settings.tenant, "tenant")
-        self._connection: SqliteConnection | None = None
-        if isinstance(store, BaseConversationStore):
-            self.store = store
-        else:
-            path = str(store) if store is not None else self.settings.db
-            self._connection = SqliteConnection(path, durability=self.settings.durability)
-            self.store = SqliteConversationStore(self._connection)
-            memory_store = memory_store or SqliteMemoryStore(self._connection)
+        self._closers: list[Callable[[], None]] = []
+        try:
+            self.store, memory_store = self._open(store, memory_store)
+        except BaseException:
+            self.close()
+            raise
         self.summarizer = summarizer or _default_summarizer(self.settings)
         self.embedder = embedder or CachedEmbedder(_local_embedder())
         self.resources = Resources(
@@ -103,11 +109,38 @@ class Engram:
         space = embedding_space(self.embedder)
         return f"{space.model_id}:{space.backend}"
 
+    def _open(
+        self, store: str | Path | BaseConversationStore | None, memories: BaseMemoryStore | None
+    ) -> tuple[BaseConversationStore, BaseMemoryStore | None]:
+        """The stores given, and those the settings name, opened (and closed by `close`).
+
+        Memories come from `memory_store`, else `settings.memory_db`, else the backend that
+        holds the conversations (if it stores memories: Redis does not)."""
+        memory_db = self.settings.memory_db if memories is None else None
+        if not isinstance(store, BaseConversationStore):
+            address = str(store) if store is not None else self.settings.db
+            wanted = memories is None and memory_db is None
+            opened = self._open_address(address, conversations=True, memories=wanted)
+            if opened.conversations is None:
+                raise ConfigError(f"{address!r} stores no conversations")
+            store, memories = opened.conversations, memories or opened.memories
+        if memory_db is not None:
+            memories = self._open_address(memory_db, conversations=False, memories=True).memories
+            if memories is None:
+                raise ConfigError(f"{memory_db!r} stores no long-term memories (memory_db)")
+        return store, memories
+
+    def _open_address(self, address: str, *, conversations: bool, memories: bool) -> OpenedBackend:
+        opened = open_backend(
+            address, self.settings, conversations=conversations, memories=memories
+        )
+        self._closers.append(opened.close)
+        return opened
+
     def close(self) -> None:
-        """Close the database Engram opened (an injected store is left open)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Close the databases Engram opened (an injected store is left open)."""
+        while self._closers:
+            self._closers.pop()()
 
     def __enter__(self) -> Engram:
         return self

@@ -89,7 +89,10 @@ class Resources:
 
     def memory_store(self) -> BaseMemoryStore:
         if self.memories is None:
-            raise ConfigError("this Engram has no long-term memory store")
+            raise ConfigError(
+                "this Engram has no long-term memory store: pass memory_store= or set"
+                " ENGRAM_MEMORY_DB (Redis stores no long-term memories)"
+            )
         return self.memories
 
     def embedding_model(self) -> EmbedderProtocol:

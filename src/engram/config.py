@@ -38,12 +38,23 @@ class EngramSettings(BaseSettings):
     )
 
     db: str = "engram.db"
-    """The SQLite database file (or `:memory:`)."""
+    """Where conversations live, and long-term memories too if it can hold them: a SQLite
+    file (or `:memory:`, or `sqlite:///path`), a `postgresql://` URL (`engramdb[postgres]`,
+    with pgvector for memories), a `redis://` URL (`engramdb[redis]`; conversations only),
+    or a scheme a backend plugin registers (`engram._backends`)."""
+    memory_db: str | None = None
+    """Where long-term memories live instead of `db`, in the same forms: with `db` in
+    Redis, e.g. `postgresql://...` or a SQLite file."""
     tenant: str = "default"
     """The tenant used when none is given."""
     durability: Literal["normal", "full"] = "normal"
     """`normal`: survives a killed process; `full`: also a power loss (one fsync per commit).
     The SQLite file's; the PostgreSQL stores take the same values as their `durability`."""
+    postgres_pool_size: int = Field(default=8, ge=1)
+    """The most connections a PostgreSQL pool opened from `db` or `memory_db` holds (it
+    starts with one)."""
+    redis_prefix: str = "engram:"
+    """Prepended to every Redis key of a store opened from `db` (apps can share a Redis)."""
     encoding: str = "o200k_base"
     """The tokenizer message token counts are stored in."""
     max_message_bytes: int = Field(default=1_000_000, gt=0)

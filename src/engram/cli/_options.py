@@ -6,14 +6,16 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
+from engram._backends import scheme_of
 from engram._exceptions import EngramError
 
-__all__ = ["console", "db_options", "engram_errors", "timestamp"]
+__all__ = ["console", "db_options", "engram_errors", "require_database", "timestamp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,10 +37,20 @@ def db_options(command: F) -> F:
         envvar="ENGRAM_DB",
         default="engram.db",
         show_default=True,
-        type=click.Path(dir_okay=False),
-        help="SQLite database file.",
+        help="SQLite file, or a postgresql:// or redis:// URL (sessions, memories).",
     )(command)
     return command
+
+
+def require_database(db: str, *, sqlite_only: bool = False) -> None:
+    """Refuse a SQLite file that does not exist (reading must not create one), and, for a
+    command that reads SQLite only, any other address."""
+    scheme = scheme_of(db)
+    if scheme != "sqlite":
+        if sqlite_only:
+            raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
+    elif db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"no database at {db}")
 
 
 @contextmanager

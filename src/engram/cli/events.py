@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, cast
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from engram.cli._options import console, db_options, handles_errors, timestamp
+from engram.cli._options import console, db_options, handles_errors, require_database, timestamp
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import EVENT_TYPES, Event, EventType
@@ -29,8 +28,7 @@ def events() -> None:
 
 @contextmanager
 def _open_log(db: str) -> Iterator[SqliteEventLog]:
-    if db != ":memory:" and not Path(db).exists():
-        raise click.ClickException(f"no database at {db}")
+    require_database(db, sqlite_only=True)
     with SqliteEventLog.from_path(db) as log:
         yield log
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, db_options, handles_errors, timestamp
+from engram.cli._options import console, db_options, handles_errors, require_database, timestamp
 from engram.types._memory import Memory
 
 __all__ = ["memories"]
@@ -25,8 +24,7 @@ def memories() -> None:
 
 @contextmanager
 def _engram(db: str, tenant: str) -> Iterator[Engram]:
-    if db != ":memory:" and not Path(db).exists():
-        raise click.ClickException(f"no database at {db}")
+    require_database(db)
     with Engram(db, tenant=tenant) as mem:
         yield mem
 

@@ -11,14 +11,13 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
 from engram._exceptions import NotFoundError
-from engram.cli._options import console, db_options, handles_errors
+from engram.cli._options import console, db_options, handles_errors, require_database
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
 from engram.stores.checkpoints import GetCheckpoint
@@ -47,8 +46,7 @@ def threads() -> None:
 
 @contextmanager
 def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
-    if db != ":memory:" and not Path(db).exists():
-        raise click.ClickException(f"no database at {db}")
+    require_database(db, sqlite_only=True)
     with SqliteCheckpointer.from_path(db) as checkpointer:
         yield checkpointer
 

@@ -96,6 +96,7 @@ __all__ = [
     "connect",
     "drive",
     "map_backend_errors",
+    "open_pool",
     "running_loop",
 ]
 
@@ -170,6 +171,11 @@ def _translate(exc: BaseException) -> EngramError | None:
         )
     if isinstance(exc, psycopg.DataError):
         return InvalidInputError(f"postgres rejected a value: {_describe(exc)}")
+    if isinstance(exc, pg_errors.FeatureNotSupported) and 'extension "vector"' in str(exc):
+        return ConfigError(
+            f"postgres: {_describe(exc)}; long-term memories need pgvector >= 0.8 on the"
+            " server, or a memory store elsewhere (memory_store=, ENGRAM_MEMORY_DB)"
+        )
     if isinstance(exc, UnicodeEncodeError):
         # Text the driver cannot encode (lone surrogates) is bad input, not a backend fault.
         return InvalidInputError(f"text not encodable as UTF-8: {exc}")
@@ -297,6 +303,42 @@ def connect(conninfo: str, durability: Durability = "full") -> Iterator[psycopg.
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def open_pool(
+    conninfo: str, durability: Durability = "full", *, max_size: int = 8
+) -> Iterator[ConnectionPool[Any]]:
+    """A pool of autocommit connections to `conninfo`, each set up as `connect` sets its one
+    for `durability`, closed when the block exits. It opens with one connection and grows to
+    `max_size` under concurrent use.
+
+    Raises:
+        ConfigError: `durability` is neither `"normal"` nor `"full"` (before connecting).
+        BackendUnavailable: The server cannot be reached.
+    """
+    with connect(conninfo, durability):  # fails at once where the pool would retry for 10 s
+        pass
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        if durability == "normal":
+            conn.execute(_ASYNC_COMMIT_SESSION)
+            _ASYNC_SESSIONS.add(conn)
+
+    pool: ConnectionPool[Any] = ConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        configure=configure,
+        open=False,
+    )
+    with map_backend_errors():
+        pool.open(wait=True, timeout=10.0)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @asynccontextmanager

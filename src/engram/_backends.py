@@ -1,0 +1,196 @@
+"""Storage by address: what `Engram("postgresql://...")` and `ENGRAM_DB` open.
+
+An address is a SQLite path (no scheme, or `sqlite:///path`) or a URL whose scheme names a
+backend. Each backend registers an opener for its schemes through one hook, a function that
+receives a `register(scheme, opener)` callback:
+
+```python
+def register_backends(register):
+    register("mydb", open_mydb)    # open_mydb(address, settings, conversations=..., memories=...)
+```
+
+Engram's own backends (`sqlite`, `postgresql`/`postgres`, `redis`/`rediss`) register through
+`register_builtin_backends`; a third-party package declares its hook as an entry point of the
+group `engram.backends`:
+
+```toml
+[project.entry-points."engram.backends"]
+mydb = "mydb_engram:register_backends"
+```
+
+Entry points are loaded lazily, once, the first time an address names a scheme Engram's own
+backends do not. An opener imports its driver only when called, so a missing extra is a
+`ConfigError` saying what to install, raised only when that backend is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from engram._exceptions import ConfigError, EngramError
+
+if TYPE_CHECKING:
+    from engram.config import EngramSettings
+    from engram.stores.conversation import BaseConversationStore
+    from engram.stores.memories import BaseMemoryStore
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BackendOpener",
+    "OpenedBackend",
+    "open_backend",
+    "register_builtin_backends",
+    "scheme_of",
+]
+
+ENTRY_POINT_GROUP = "engram.backends"
+
+
+class OpenedBackend(NamedTuple):
+    """The stores an opener opened, and how to close what it opened for them."""
+
+    conversations: BaseConversationStore | None
+    """None if not asked for."""
+    memories: BaseMemoryStore | None
+    """None if not asked for, or if the backend stores no long-term memories."""
+    close: Callable[[], None]
+
+
+class BackendOpener(Protocol):
+    """Opens the stores at `address`; whatever it opens, the returned `close` closes."""
+
+    def __call__(
+        self, address: str, settings: EngramSettings, *, conversations: bool, memories: bool
+    ) -> OpenedBackend: ...
+
+
+Register = Callable[[str, BackendOpener], None]
+
+
+def scheme_of(address: str) -> str:
+    """The scheme of a URL (`postgresql://h/db` -> `postgresql`); `sqlite` for a path."""
+    scheme, separator, _ = address.partition("://")
+    return scheme.lower() if separator else "sqlite"
+
+
+def open_backend(
+    address: str, settings: EngramSettings, *, conversations: bool, memories: bool
+) -> OpenedBackend:
+    """Open the stores at `address` that are asked for.
+
+    Raises:
+        ConfigError: No backend serves the address's scheme, or its extra is not installed.
+        BackendUnavailable: The server cannot be reached.
+    """
+    scheme = scheme_of(address)
+    opener = _openers().get(scheme) or _openers(load_plugins=True).get(scheme)
+    if opener is None:
+        known = ", ".join(sorted(_openers(load_plugins=True)))
+        raise ConfigError(f"no backend for {scheme}:// addresses (known: {known})")
+    return opener(address, settings, conversations=conversations, memories=memories)
+
+
+_registry: dict[str, BackendOpener] = {}
+_plugins_loaded = False
+_lock = threading.Lock()
+
+
+def _openers(*, load_plugins: bool = False) -> dict[str, BackendOpener]:
+    """scheme -> opener: Engram's own, and the plugins' once `load_plugins` asked for them."""
+    global _plugins_loaded
+    with _lock:
+        if not _registry:
+            register_builtin_backends(_register)
+        if load_plugins and not _plugins_loaded:
+            _plugins_loaded = True
+            for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    entry_point.load()(_register)
+                except EngramError:
+                    raise
+                except Exception as exc:  # a broken plugin must say which one it is
+                    raise ConfigError(
+                        f"backend plugin {entry_point.name!r} ({entry_point.value}) failed: {exc}"
+                    ) from exc
+        return _registry
+
+
+def _register(scheme: str, opener: BackendOpener) -> None:
+    scheme = scheme.lower()
+    if scheme in _registry and _registry[scheme] is not opener:
+        raise ConfigError(f"two backends register the scheme {scheme!r}")
+    _registry[scheme] = opener
+
+
+def register_builtin_backends(register: Register) -> None:
+    """The hook of Engram's own backends."""
+    register("sqlite", _open_sqlite)
+    for scheme in ("postgresql", "postgres"):
+        register(scheme, _open_postgres)
+    for scheme in ("redis", "rediss"):
+        register(scheme, _open_redis)
+
+
+_SQLITE_URL = "sqlite:///"
+
+
+def _open_sqlite(
+    address: str, settings: EngramSettings, *, conversations: bool, memories: bool
+) -> OpenedBackend:
+    from engram.stores.sqlite import SqliteConnection, SqliteConversationStore
+    from engram.stores.sqlite.memories import SqliteMemoryStore
+
+    path = address.removeprefix(_SQLITE_URL)
+    if "://" in path:
+        raise ConfigError(
+            f"a SQLite URL is sqlite:///relative or sqlite:////absolute/path, not {address!r}"
+        )
+    with ExitStack() as stack:
+        connection = SqliteConnection(path, durability=settings.durability)
+        stack.callback(connection.close)
+        return OpenedBackend(
+            SqliteConversationStore(connection) if conversations else None,
+            SqliteMemoryStore(connection) if memories else None,
+            stack.pop_all().close,
+        )
+
+
+def _open_postgres(
+    address: str, settings: EngramSettings, *, conversations: bool, memories: bool
+) -> OpenedBackend:
+    try:
+        from engram.stores.postgres import PostgresConversationStore, PostgresMemoryStore
+        from engram.stores.postgres._internal import open_pool
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from exc
+    with ExitStack() as stack:
+        pool = stack.enter_context(
+            open_pool(address, settings.durability, max_size=settings.postgres_pool_size)
+        )
+        durability = settings.durability
+        return OpenedBackend(
+            PostgresConversationStore(pool, durability=durability) if conversations else None,
+            PostgresMemoryStore(pool, durability=durability) if memories else None,
+            stack.pop_all().close,
+        )
+
+
+def _open_redis(
+    address: str, settings: EngramSettings, *, conversations: bool, memories: bool
+) -> OpenedBackend:
+    try:
+        from engram.stores.redis import RedisConversationStore
+        from engram.stores.redis._internal import connect
+    except ImportError as exc:
+        raise ConfigError(
+            f"the Redis backend needs redis-py: pip install 'engramdb[redis]' ({exc})"
+        ) from exc
+    with ExitStack() as stack:
+        client = stack.enter_context(connect(address))
+        store = RedisConversationStore(client, prefix=settings.redis_prefix)
+        # Redis stores no long-term memories (no vector search): `memories` gets None.
+        return OpenedBackend(store if conversations else None, None, stack.pop_all().close)
