@@ -197,3 +197,13 @@ def test_cli_sqlite_only_commands_refuse_urls(postgres_address: str) -> None:
         result = CliRunner().invoke(main, [*command, "--db", postgres_address])
         assert result.exit_code == 1
         assert "reads SQLite files, not postgresql:// URLs" in result.output
+
+
+async def test_postgres_url_serves_the_async_api(postgres_address: str) -> None:
+    with Engram(postgres_address) as mem:
+        s = await mem.asession("s1", user_id="ana")
+        await s.aadd("user", "I'm flying to Lisbon on 3 May.")
+        await mem.memories.aadd("Ana is vegetarian", user_id="ana", infer=False)
+        hits = await mem.memories.asearch("what does Ana eat?", user_id="ana")
+        assert hits[0].memory.text == "Ana is vegetarian"
+        assert [m.text for m in await s.amessages()] == ["I'm flying to Lisbon on 3 May."]
