@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,22 @@ async def test_postgres_url_serves_the_async_api(postgres_address: str) -> None:
         hits = await mem.memories.asearch("what does Ana eat?", user_id="ana")
         assert hits[0].memory.text == "Ana is vegetarian"
         assert [m.text for m in await s.amessages()] == ["I'm flying to Lisbon on 3 May."]
+
+
+@pytest.mark.parametrize(
+    ("address", "driver", "remedy"),
+    [
+        ("postgresql://localhost/app", "psycopg", "pip install 'engramdb[postgres]'"),
+        ("redis://localhost:6379/0", "redis", "pip install 'engramdb[redis]'"),
+    ],
+)
+def test_a_missing_driver_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, address: str, driver: str, remedy: str
+) -> None:
+    for name in [
+        m for m in sys.modules if m.startswith(("engram.stores.postgres", "engram.stores.redis"))
+    ]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, driver, None)  # what a missing package looks like to import
+    with pytest.raises(ConfigError, match=re.escape(remedy)):
+        Engram(address)
