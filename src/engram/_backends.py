@@ -165,7 +165,7 @@ def _open_postgres(
     try:
         from engram.stores.postgres import PostgresConversationStore, PostgresMemoryStore
         from engram.stores.postgres._internal import open_pool
-    except ImportError as exc:
+    except ImportError as exc:  # its message says which extra to install
         raise ConfigError(str(exc)) from exc
     with ExitStack() as stack:
         pool = stack.enter_context(
@@ -185,10 +185,8 @@ def _open_redis(
     try:
         from engram.stores.redis import RedisConversationStore
         from engram.stores.redis._internal import connect
-    except ImportError as exc:
-        raise ConfigError(
-            f"the Redis backend needs redis-py: pip install 'engramdb[redis]' ({exc})"
-        ) from exc
+    except ImportError as exc:  # its message says which extra to install
+        raise ConfigError(str(exc)) from exc
     with ExitStack() as stack:
         client = stack.enter_context(connect(address))
         store = RedisConversationStore(client, prefix=settings.redis_prefix)

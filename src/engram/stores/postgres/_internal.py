@@ -296,13 +296,19 @@ def connect(conninfo: str, durability: Durability = "full") -> Iterator[psycopg.
     check_durability(durability)
     with map_backend_errors():
         conn = psycopg.connect(conninfo, autocommit=True)
-        if durability == "normal":
-            conn.execute(_ASYNC_COMMIT_SESSION)
-            _ASYNC_SESSIONS.add(conn)
+        _own_session(conn, durability)
     try:
         yield conn
     finally:
         conn.close()
+
+
+def _own_session(conn: psycopg.Connection[Any], durability: Durability) -> None:
+    """Set up a connection Engram opened for `durability`: under `"normal"` its whole session
+    commits asynchronously, once, instead of each transaction."""
+    if durability == "normal":
+        conn.execute(_ASYNC_COMMIT_SESSION)
+        _ASYNC_SESSIONS.add(conn)
 
 
 @contextmanager
@@ -319,18 +325,12 @@ def open_pool(
     """
     with connect(conninfo, durability):  # fails at once where the pool would retry for 10 s
         pass
-
-    def configure(conn: psycopg.Connection[Any]) -> None:
-        if durability == "normal":
-            conn.execute(_ASYNC_COMMIT_SESSION)
-            _ASYNC_SESSIONS.add(conn)
-
     pool: ConnectionPool[Any] = ConnectionPool(
         conninfo,
         min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True},
-        configure=configure,
+        configure=functools.partial(_own_session, durability=durability),
         open=False,
     )
     with map_backend_errors():
