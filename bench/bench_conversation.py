@@ -4,13 +4,19 @@ Measures, in one run, on disk and on /dev/shm:
   - fsync cost of the filesystem (what durability costs here);
   - appends/s, one writer, each append its own committed transaction: Engram at its default
     durability (WAL, synchronous=NORMAL) and at `full`, and LangChain's SQLChatMessageHistory,
-    in lockstep (one append of each in turn);
+    taking turns in rounds of consecutive appends (see `_rounds.py`), then one append of each
+    in turn (`alternating_*`: each append right after the other system's);
   - read-last-20 p50/p95 in a session of 100,000 messages (LangChain has no last-N read: it
     loads the whole session, so it is measured at a smaller size, stated in the output);
   - context() p50/p95 at 100 / 1,000 / 10,000 / 100,000 messages (token_budget and summary).
 
-Usage: python bench/bench_conversation.py [--quick] [--dir PATH ...]
-The last line of output is one JSON object with every figure.
+Checks (PASS/FAIL, on disk, where durability costs what it costs a user): appends at least
+10x LangChain's; read-last-20 p95 under 2 ms at 100,000 messages; context() p50 at 100,000
+messages within 2x of its p50 at 1,000 (both strategies). On /dev/shm, where no commit waits
+for a disk, the figures are printed for comparison only.
+
+Usage: python bench/bench_conversation.py [--quick]
+The last line of output is one JSON object with every figure and the checks.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from _rounds import per_second
 from engram import Engram, EngramSettings, Message
 
 WORDS = (
@@ -76,30 +83,26 @@ def langchain_history(directory: Path, name: str):  # type: ignore[no-untyped-de
 
 
 def appends(directory: Path, n: int) -> dict[str, float]:
-    """Single-message appends/s of Engram (durability normal and full) and LangChain, in
-    lockstep: append i of each runs before append i + 1 of any, so a slow moment of this
-    shared machine slows them alike."""
+    """Single-message appends/s of Engram (durability normal and full) and LangChain, taking
+    turns in rounds (see `_rounds`); then one append of each in turn (`alternating_*`)."""
     from langchain_core.messages import AIMessage, HumanMessage
 
     history = langchain_history(directory, "langchain-appends.db")
-    spent = {"engram": 0.0, "engram_full": 0.0, "langchain": 0.0}
     with ExitStack() as stack:
-        sessions = {}
+        ops: dict[str, Callable[[int], object]] = {}
         for name, durability in (("engram", "normal"), ("engram_full", "full")):
             settings = EngramSettings(durability=durability)  # type: ignore[arg-type]
             mem = stack.enter_context(Engram(directory / f"{name}.db", settings=settings))
-            sessions[name] = mem.session("bench")
-        for i in range(n):
-            role, content = ("user" if i % 2 == 0 else "assistant"), text(i)
-            for name, session in sessions.items():
-                start = time.perf_counter()
-                session.add(role, content)
-                spent[name] += time.perf_counter() - start
-            message = (HumanMessage if i % 2 == 0 else AIMessage)(content=content)
-            start = time.perf_counter()
-            history.add_message(message)
-            spent["langchain"] += time.perf_counter() - start
-    return {f"{name}_appends_per_s": n / seconds for name, seconds in spent.items()}
+            session = mem.session("bench")
+            ops[name] = lambda i, s=session: s.add("user" if i % 2 == 0 else "assistant", text(i))
+        ops["langchain"] = lambda i: history.add_message(
+            (HumanMessage if i % 2 == 0 else AIMessage)(content=text(i))
+        )
+        rounds = per_second(ops, n)
+        alternating = per_second({k: lambda i, op=op: op(n + i) for k, op in ops.items()}, n, n)
+    figures = {f"{name}_appends_per_s": rate for name, rate in rounds.items()}
+    figures |= {f"alternating_{name}_appends_per_s": rate for name, rate in alternating.items()}
+    return figures
 
 
 def fill_engram(mem: Engram, session_id: str, size: int) -> None:
@@ -155,12 +158,16 @@ def run(directory: Path, label: str, quick: bool) -> dict[str, float]:
     figures["append_speedup_vs_langchain"] = (
         figures["engram_appends_per_s"] / figures["langchain_appends_per_s"]
     )
-    print(
-        f"appends/s: engram {figures['engram_appends_per_s']:,.0f} (durability=normal), "
-        f"{figures['engram_full_appends_per_s']:,.0f} (durability=full); "
-        f"langchain {figures['langchain_appends_per_s']:,.0f} "
-        f"-> {figures['append_speedup_vs_langchain']:.1f}x"
+    figures["alternating_append_speedup_vs_langchain"] = (
+        figures["alternating_engram_appends_per_s"] / figures["alternating_langchain_appends_per_s"]
     )
+    for prefix, how in (("", "in rounds"), ("alternating_", "one of each in turn")):
+        print(
+            f"appends/s {how}: engram {figures[prefix + 'engram_appends_per_s']:,.0f}"
+            f" (durability=normal), {figures[prefix + 'engram_full_appends_per_s']:,.0f}"
+            f" (durability=full); langchain {figures[prefix + 'langchain_appends_per_s']:,.0f}"
+            f" -> {figures[prefix + 'append_speedup_vs_langchain']:.1f}x"
+        )
     figures.update(engram_reads_and_context(directory, sizes, repeat))
     figures.update(langchain_reads(directory, 10_000 if not quick else 1000, 20))
     for key in sorted(k for k in figures if "@" in k):
@@ -175,7 +182,7 @@ def main() -> None:
     targets = [("disk", Path(tempfile.mkdtemp(prefix="engram-bench-", dir=Path.cwd())))]
     if Path("/dev/shm").is_dir():
         targets.append(("shm", Path(tempfile.mkdtemp(prefix="engram-bench-", dir="/dev/shm"))))
-    results: dict[str, float] = {}
+    results: dict[str, float | bool] = {}
     for label, directory in targets:
         try:
             results.update(run(directory, label, args.quick))
@@ -183,7 +190,28 @@ def main() -> None:
             for path in directory.iterdir():
                 path.unlink()
             directory.rmdir()
-    sys.stdout.write(json.dumps({k: round(v, 4) for k, v in results.items()}) + "\n")
+    for check, passed in checks(results, args.quick).items():
+        print(f"{'PASS' if passed else 'FAIL'} {check}")
+        results[f"check.{check}"] = passed
+    rounded = {k: v if isinstance(v, bool) else round(v, 4) for k, v in results.items()}
+    sys.stdout.write(json.dumps(rounded) + "\n")
+
+
+def checks(results: dict[str, float | bool], quick: bool) -> dict[str, bool]:
+    """The issue's targets, on disk."""
+    big, small = (1000, 100) if quick else (100_000, 1000)
+    verdicts = {
+        "disk: appends >= 10x LangChain's": results["disk.append_speedup_vs_langchain"] >= 10,
+        f"disk: read-last-20 p95 < 2 ms at {big:,} messages": (
+            results[f"disk.read_last20_p95_ms@{big}"] < 2
+        ),
+    }
+    for strategy in ("token_budget", "summary"):
+        ratio = results[f"disk.context_{strategy}_p50_ms@{big}"] / float(
+            results[f"disk.context_{strategy}_p50_ms@{small}"]
+        )
+        verdicts[f"disk: context({strategy}) p50 at {big:,} within 2x of {small:,}"] = ratio <= 2
+    return verdicts
 
 
 if __name__ == "__main__":
