@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-__all__ = ["ROUNDS", "per_second"]
+__all__ = ["ROUNDS", "per_second", "seconds"]
 
 ROUNDS = 5
 
@@ -28,14 +28,21 @@ def per_second(
 ) -> dict[str, float]:
     """Operations per second of each system: `ops[name](i)` for i in range(n), the systems
     taking turns in `rounds` blocks of consecutive operations (`rounds=n`: one at a time)."""
+    return {name: n / sum(spent) for name, spent in seconds(ops, n, rounds).items()}
+
+
+def seconds(
+    ops: Mapping[str, Callable[[int], object]], n: int, rounds: int = ROUNDS
+) -> dict[str, list[float]]:
+    """The seconds each operation took, per system, run as `per_second` runs them."""
     if not 0 < rounds <= n:
         raise ValueError(f"rounds must be in 1..{n}, got {rounds}")
     bounds = [n * r // rounds for r in range(rounds + 1)]
-    spent = dict.fromkeys(ops, 0.0)
+    spent: dict[str, list[float]] = {name: [] for name in ops}
     for first, stop in zip(bounds, bounds[1:], strict=False):
         for name, op in ops.items():
-            start = time.perf_counter()
             for i in range(first, stop):
+                start = time.perf_counter()
                 op(i)
-            spent[name] += time.perf_counter() - start
-    return {name: n / seconds for name, seconds in spent.items()}
+                spent[name].append(time.perf_counter() - start)
+    return spent

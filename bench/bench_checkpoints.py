@@ -14,8 +14,9 @@ Measured, in one run, on disk (a temporary directory, `--disk-dir`) and on /dev/
   - put throughput (each put its own committed transaction);
   - get-latest p50/p95, by a fresh saver (new connection: no warm caches), every thread twice;
   - list-history p50/p95: a thread's full history through `list()` (values included);
-  (the compared savers run in lockstep: each put, get or list of one is followed by the same
-  call on the other, so the load of a shared machine weighs on both alike)
+  (the compared savers take turns: puts in rounds of consecutive puts, see `_rounds.py`; each
+  get or list of one is followed by the same call on the other, so the load of a shared
+  machine weighs on all alike)
   - bytes on disk after the run (database + WAL, after a WAL checkpoint).
 Savers: LangGraph `SqliteSaver` (its defaults: WAL, synchronous=FULL), `InMemorySaver`;
 Engram's `EngramSaver` over `SqliteCheckpointer` (Engram's default durability: WAL,
@@ -55,6 +56,7 @@ from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from _rounds import ROUNDS, per_second
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.memory_checkpoints import InMemoryCheckpointer
 from engram.stores.sqlite import SqliteConnection
@@ -196,29 +198,31 @@ def open_langgraph(kind: str, path: Path | None) -> Iterator[BaseCheckpointSaver
 
 
 def run_puts(
-    savers: dict[str, BaseCheckpointSaver[Any]], threads: int, steps: int
+    savers: dict[str, BaseCheckpointSaver[Any]], threads: int, steps: int, rounds: int = ROUNDS
 ) -> dict[str, float]:
-    """Put every checkpoint round-robin, the savers in lockstep; return each one's puts/s.
+    """Put every checkpoint round-robin (step by step, every thread), the savers taking turns
+    in `rounds` blocks of consecutive puts (see `_rounds`); return each one's puts/s."""
+    puts = {name: _putter(saver, threads, steps) for name, saver in savers.items()}
+    return per_second(puts, threads * steps, rounds)
 
-    Each put of one saver is followed by the same put on the next, so a slow moment of this
-    shared machine slows them alike.
-    """
-    plans = {
-        name: [langgraph_puts(s, t, steps) for t in range(threads)] for name, s in savers.items()
-    }
-    parents: dict[str, list[Any]] = {name: [None] * threads for name in savers}
-    spent = dict.fromkeys(savers, 0.0)
-    for step in range(steps):
-        for thread in range(threads):
-            for name, saver in savers.items():
-                config, checkpoint, metadata, new = plans[name][thread][step]
-                if parents[name][thread] is not None:
-                    config = {"configurable": {**config["configurable"], **parents[name][thread]}}
-                start = time.perf_counter()
-                stored = saver.put(config, checkpoint, metadata, new)
-                spent[name] += time.perf_counter() - start
-                parents[name][thread] = {"checkpoint_id": stored["configurable"]["checkpoint_id"]}
-    return {name: threads * steps / seconds for name, seconds in spent.items()}
+
+def _putter(saver: BaseCheckpointSaver[Any], threads: int, steps: int) -> Callable[[int], object]:
+    """`put(i)`: the saver's put `i` (step `i // threads` of thread `i % threads`), each
+    thread's checkpoint the child of its previous one, as LangGraph chains them."""
+    plans = [langgraph_puts(saver, thread, steps) for thread in range(threads)]
+    parents: list[dict[str, Any] | None] = [None] * threads
+
+    def put(i: int) -> object:
+        step, thread = divmod(i, threads)
+        config, checkpoint, metadata, new = plans[thread][step]
+        parent = parents[thread]
+        if parent is not None:
+            config = {"configurable": {**config["configurable"], **parent}}
+        stored = saver.put(config, checkpoint, metadata, new)
+        parents[thread] = {"checkpoint_id": stored["configurable"]["checkpoint_id"]}
+        return stored
+
+    return put
 
 
 def read_figures(

@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from _rounds import seconds
 from engram import Engram
 from engram.providers import CachedEmbedder, LocalEmbedder
 from engram.stores.memories import MemoryFilter, VectorRecord
@@ -165,12 +166,6 @@ def embedder_key(embedder: CachedEmbedder, text: str) -> str:
 
 
 # Timing.
-
-
-def _ms(action: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = action()
-    return (time.perf_counter() - start) * 1000.0, result
 
 
 def _percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -424,11 +419,10 @@ class LangGraphSystem:
 
 
 def measure(systems: dict[str, Any], work: Workload) -> dict[str, dict[str, Any]]:
-    """Load each system, then every timed operation in lockstep: operation i of each system
-    runs before operation i + 1 of any, so a slow moment of this shared machine slows them
-    alike (the order of the systems rotates, see `_rotated`). Searches (embedding included,
-    then cached), vector search and recall, single adds (embedding included, then with the
-    text embedded beforehand)."""
+    """Load each system, then every timed operation, the systems taking turns in rounds of
+    consecutive operations (see `_rounds.py`), so a slow moment of this shared machine slows
+    them alike. Searches (embedding included, then cached), vector search and recall, single
+    adds (embedding included, then with the text embedded beforehand)."""
     figures: dict[str, dict[str, Any]] = {name: {} for name in systems}
     for name, system in systems.items():
         figures[name]["load_per_s"] = round(work.n / system.load())
@@ -437,31 +431,32 @@ def measure(systems: dict[str, Any], work: Workload) -> dict[str, dict[str, Any]
         for system in systems.values():
             system.search(work.texts[int(work.rows_of(user)[0])], user)
     for key in ("search_ms", "search_cached_ms"):  # the second pass hits the embedding caches
-        timings = _lockstep(systems, [partial(_search, q, u) for q, u in pairs])
+        timings = _timed(systems, [partial(_search, q, u) for q, u in pairs])
         for name in systems:
             figures[name][key] = _percentiles(timings[name])
     query_vectors = work.embedder().embed(work.queries)
-    timings = {name: [] for name in systems}
     recalls: dict[str, list[float]] = {name: [] for name in systems}
-    for turn, ((query, user), vector) in enumerate(zip(pairs, query_vectors, strict=True)):
-        for name, system in _rotated(systems, turn):
-            elapsed, got = _ms(partial(system.vector_search, vector, user))
-            if system.name == "langgraph":
-                namespace = ("memories", work.user(user))
-                elapsed, hits = _ms(partial(system.store.search, namespace, query=query, limit=10))
-                got = [int(hit.key[1:]) for hit in hits]
-            timings[name].append(elapsed)
-            recalls[name].append(len(set(got) & work.exact_top(user, vector)) / 10)
+
+    def vector_search(turn: int, system: Any) -> None:
+        (query, user), vector = pairs[turn], query_vectors[turn]
+        if system.name == "langgraph":  # no vector-only call: its cached-query search
+            hits = system.store.search(("memories", work.user(user)), query=query, limit=10)
+            got = [int(hit.key[1:]) for hit in hits]
+        else:
+            got = system.vector_search(vector, user)
+        recalls[system.name].append(len(set(got) & work.exact_top(user, vector)) / 10)
+
+    timings = _timed(systems, [partial(vector_search, turn) for turn in range(len(pairs))])
     for name in systems:
         figures[name]["vector_ms"] = _percentiles(timings[name])
         figures[name]["recall@10"] = round(float(np.mean(recalls[name])), 4)
     adds = list(zip(work.adds, work.add_users, strict=True))
-    timings = _lockstep(systems, [partial(_add, t, u) for t, u in adds])
+    timings = _timed(systems, [partial(_add, t, u) for t, u in adds])
     for name in systems:
         figures[name]["single_adds_per_s"] = round(len(adds) / (sum(timings[name]) / 1000), 1)
         systems[name].embedder.embed(work.cached_adds)  # what is left of an add without embedding
     cached = list(zip(work.cached_adds, work.add_users, strict=True))
-    timings = _lockstep(systems, [partial(_add, t, u) for t, u in cached])
+    timings = _timed(systems, [partial(_add, t, u) for t, u in cached])
     for name in systems:
         figures[name]["single_adds_cached_per_s"] = round(
             len(cached) / (sum(timings[name]) / 1000), 1
@@ -477,25 +472,12 @@ def _add(text: str, user: int, system: Any) -> Any:
     return system.add(text, user)
 
 
-def _lockstep(
+def _timed(
     systems: dict[str, Any], operations: Sequence[Callable[[Any], Any]]
 ) -> dict[str, list[float]]:
-    """Each operation on every system in turn; the milliseconds each took, per system."""
-    timings: dict[str, list[float]] = {name: [] for name in systems}
-    for turn, operation in enumerate(operations):
-        for name, system in _rotated(systems, turn):
-            timings[name].append(_ms(partial(operation, system))[0])
-    return timings
-
-
-def _rotated(systems: dict[str, Any], turn: int) -> list[tuple[str, Any]]:
-    """The systems in the order of operation `turn`: rotated by one each operation, so each
-    system follows each other equally often. In a fixed order the first system would always
-    run right after the last one's operation (mem0's 130 ms search evicts the embedding
-    model from the CPU caches: the next query embedding took 10 ms instead of 7 ms)."""
-    order = list(systems.items())
-    shift = turn % len(order)
-    return order[shift:] + order[:shift]
+    """Every operation on every system, in rounds; the milliseconds each took, per system."""
+    ops = {name: lambda i, s=system: operations[i](s) for name, system in systems.items()}
+    return {name: [t * 1000 for t in ts] for name, ts in seconds(ops, len(operations)).items()}
 
 
 def _check(name: str, ok: bool, detail: str) -> bool:

@@ -4,15 +4,16 @@ Workload: `bench_checkpoints.py`'s, imported from it (per thread, `--steps` Lang
 checkpoints of a tool-calling agent's state whose `messages` list grows to ~20 messages,
 `--threads` threads written round-robin; each saver's own `get_next_version`).
 
-Measured in one run, the two savers in lockstep (each put, get or list of one is followed by
-the same call on the other, so the load of a shared machine weighs on both alike):
+Measured in one run, the two savers taking turns (puts in rounds of consecutive puts, see
+`_rounds.py`; each get or list of one is followed by the same call on the other), so the load
+of a shared machine weighs on both alike:
   - put throughput (each put its own committed transaction);
   - get-latest p50/p95 and full-history `list()` p50/p95, by fresh savers (new connections:
     no warm caches);
   - table bytes: every table of the saver's database, with indexes and TOAST;
   - the commit floors: the mean latency of committing a one-row INSERT on the same server,
     synchronously (waiting for the WAL flush) and asynchronously (`synchronous_commit =
-    off`), measured in the put lockstep (so under the same load).
+    off`), taking their turns with the puts (so under the same load).
 Phases (`--phases all`, the default; `--phases defaults` runs the first only), each naming
 the durability each side used:
   - `defaults`: each saver at its documented default. EngramSaver's PostgresCheckpointer at
@@ -24,6 +25,8 @@ the durability each side used:
     for the WAL flush at every put, so the synchronous commit floor bounds both.
   - `both-async-commit`: Engram at `"normal"`, PostgresSaver with `SET synchronous_commit =
     off` on its session: neither waits for the flush; each saver's own cost.
+  - `defaults-alternating`: as `defaults`, but one put of each saver in turn: each put right
+    after the other saver's (see `_rounds.py` for what that measures).
 The server keeps fsync on throughout.
 Savers: LangGraph `PostgresSaver` (`from_conn_string`: autocommit, its own settings) and
 Engram's `EngramSaver` over `PostgresCheckpointer` (one autocommit connection). Each has a
@@ -60,6 +63,7 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from _rounds import ROUNDS
 from bench_checkpoints import fsync_ms, read_figures, run_puts
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import PostgresCheckpointer
@@ -127,6 +131,8 @@ class Phase(NamedTuple):
     """EngramSaver's `PostgresCheckpointer(durability=...)`."""
     peer_session: str | None
     """A SET run on PostgresSaver's session; None: its defaults."""
+    alternating: bool = False
+    """One put of each saver in turn, instead of rounds of consecutive puts."""
 
     def settings(self, server: dict[str, str]) -> dict[str, str]:
         """How each side commits, in words."""
@@ -150,6 +156,7 @@ PHASES = {
     "defaults": Phase("normal", None),
     "both-durable": Phase("full", None),
     "both-async-commit": Phase("normal", "SET synchronous_commit = off"),
+    "defaults-alternating": Phase("normal", None, alternating=True),
 }
 CHECK_PHASE = "defaults"
 FLOORS = {"sync": None, "async": "SET synchronous_commit = off"}
@@ -180,7 +187,7 @@ def table_bytes(url: str) -> int:
 
 
 class CommitFloor(BaseCheckpointSaver[str]):
-    """Stands in for a saver in the put lockstep: each put commits a one-row INSERT (the
+    """Stands in for a saver in the puts: each put commits a one-row INSERT (the
     least a put can cost: a round trip and, durable, a WAL flush)."""
 
     def __init__(self, conn: psycopg.Connection[Any], session: str | None) -> None:
@@ -196,7 +203,7 @@ class CommitFloor(BaseCheckpointSaver[str]):
 
 
 def bench(url: str, threads: int, steps: int, phase: Phase) -> dict[str, dict[str, float]]:
-    """Puts (with both commit floors in lockstep), then reads by fresh savers (new
+    """Puts (the commit floors taking their turns with them), then reads by fresh savers (new
     connections, cold caches), then sizes."""
     with databases(url, SAVERS) as urls:
         with ExitStack() as stack:
@@ -207,7 +214,8 @@ def bench(url: str, threads: int, steps: int, phase: Phase) -> dict[str, dict[st
                 )
                 for mode, session in FLOORS.items()
             }
-            puts = run_puts({**savers, **floors}, threads, steps)
+            rounds = threads * steps if phase.alternating else ROUNDS
+            puts = run_puts({**savers, **floors}, threads, steps, rounds)
             floors["floor:sync"].conn.execute("DROP TABLE bench_floor")
         with ExitStack() as stack:
             fresh = {k: stack.enter_context(open_saver(k, urls[k], phase)) for k in SAVERS}

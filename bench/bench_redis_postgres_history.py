@@ -9,7 +9,8 @@ needs the RediSearch module, which plain Redis 7 lacks) and `PostgresChatMessage
 
 Per backend:
   - appends/s, one writer, single messages, each acknowledged by the server before the next;
-    Engram and LangChain alternate in rounds so machine noise hits both alike. Engram's
+    Engram and LangChain take turns in rounds of consecutive appends (`_rounds.py`), so
+    machine noise hits both alike. Engram's
     store op (`batch([AppendMessages])`) is also shown, to separate the facade's work
     (validation, exact token counts) from storage. On PostgreSQL each side runs at its
     documented default durability (both are printed): Engram's `durability="normal"`
@@ -40,13 +41,13 @@ import argparse
 import json
 import os
 import sys
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 
+from _rounds import per_second
 from bench_conversation import percentile, text, timed
 from engram import Engram, Message
 from engram.stores.conversation import AppendMessages
@@ -57,7 +58,6 @@ POSTGRES_URL = os.environ.get(
     "ENGRAM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TARGET = 2.0
-ROUNDS = 3
 
 
 def role(i: int) -> Literal["user", "assistant"]:
@@ -68,19 +68,6 @@ def langchain_message(i: int) -> Any:
     from langchain_core.messages import AIMessage, HumanMessage
 
     return (HumanMessage if i % 2 == 0 else AIMessage)(content=text(i))
-
-
-def rate(appends: list[Callable[[int], object]], n: int) -> list[float]:
-    """Appends/s of each writer, `n` appends each, interleaved in `ROUNDS` rounds."""
-    elapsed = [0.0] * len(appends)
-    per_round = n // ROUNDS
-    for round_ in range(ROUNDS):
-        for k, append in enumerate(appends):
-            start = time.perf_counter()
-            for i in range(round_ * per_round, (round_ + 1) * per_round):
-                append(i)
-            elapsed[k] += time.perf_counter() - start
-    return [per_round * ROUNDS / seconds for seconds in elapsed]
 
 
 def fill_engram(mem: Engram, session_id: str, size: int) -> Any:
@@ -103,17 +90,15 @@ def compare(
     mem, history = side.mem, side.history
     session = mem.session(f"appends-{uuid.uuid4().hex[:8]}")
     lc_appends = history("appends")
-    figures: dict[str, float] = {}
-    writers = [
-        lambda i: session.add(role(i), text(i)),
-        engram_append,
-        lambda i: lc_appends.add_message(langchain_message(i)),
-    ]
-    rates = rate([*writers, *side.extras.values()], n)
-    figures["engram_appends_per_s"], figures["engram_store_op_appends_per_s"] = rates[:2]
-    figures["langchain_appends_per_s"] = rates[2]
-    figures["append_speedup_vs_langchain"] = rates[0] / rates[2]
-    extras = dict(zip(side.extras, rates[len(writers) :], strict=True))
+    writers: dict[str, Callable[[int], object]] = {
+        "engram": lambda i: session.add(role(i), text(i)),
+        "engram_store_op": engram_append,
+        "langchain": lambda i: lc_appends.add_message(langchain_message(i)),
+    }
+    rates = per_second(writers | side.extras, n)
+    figures = {f"{name}_appends_per_s": rates[name] for name in writers}
+    figures["append_speedup_vs_langchain"] = rates["engram"] / rates["langchain"]
+    extras = {name: rates[name] for name in side.extras}
     figures |= {f"{name}_per_s": value for name, value in extras.items()}
     reads = fill_engram(mem, f"reads-{uuid.uuid4().hex[:8]}", size)
     lc_reads = history("reads")
@@ -124,8 +109,9 @@ def compare(
         figures[f"{name}_read_last20_p50_ms@{size}"] = percentile(samples, 0.5)
         figures[f"{name}_read_last20_p95_ms@{size}"] = percentile(samples, 0.95)
     print(
-        f"{backend}: appends/s engram {rates[0]:,.0f} (facade), {rates[1]:,.0f} (store op); "
-        f"langchain {rates[2]:,.0f} -> {figures['append_speedup_vs_langchain']:.2f}x"
+        f"{backend}: appends/s engram {rates['engram']:,.0f} (facade),"
+        f" {rates['engram_store_op']:,.0f} (store op); langchain {rates['langchain']:,.0f}"
+        f" -> {figures['append_speedup_vs_langchain']:.2f}x"
     )
     for who, setting in side.durability.items():
         print(f"  {who} durability: {setting}")
@@ -145,7 +131,7 @@ class Side(NamedTuple):
     durability: dict[str, str]
     """How each side commits, in words (PostgreSQL)."""
     extras: dict[str, Callable[[int], object]] = {}
-    """More writers for the lockstep, by figure name (PostgreSQL: Engram's store op at
+    """More writers taking turns with them, by figure name (PostgreSQL: Engram's store op at
     `durability="full"`, and the server's commit floors)."""
 
 
