@@ -31,10 +31,11 @@ import time
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from _rounds import per_second
-from engram import Engram, EngramSettings, Message
+from engram import Conversation, Engram, EngramSettings, Message
 
 WORDS = (
     "we could fly to Lisbon on the third and stay near the river, the budget is about "
@@ -84,25 +85,34 @@ def langchain_history(directory: Path, name: str):  # type: ignore[no-untyped-de
 
 def appends(directory: Path, n: int) -> dict[str, float]:
     """Single-message appends/s of Engram (durability normal and full) and LangChain, taking
-    turns in rounds (see `_rounds`); then one append of each in turn (`alternating_*`)."""
+    turns in rounds (see `_rounds`); then one append of each in turn (`alternating_*`). The
+    texts are made beforehand: the time is the append's."""
     from langchain_core.messages import AIMessage, HumanMessage
 
+    texts = [text(i) for i in range(2 * n)]
+    roles = ["user" if i % 2 == 0 else "assistant" for i in range(2 * n)]
     history = langchain_history(directory, "langchain-appends.db")
     with ExitStack() as stack:
         ops: dict[str, Callable[[int], object]] = {}
         for name, durability in (("engram", "normal"), ("engram_full", "full")):
             settings = EngramSettings(durability=durability)  # type: ignore[arg-type]
             mem = stack.enter_context(Engram(directory / f"{name}.db", settings=settings))
-            session = mem.session("bench")
-            ops[name] = lambda i, s=session: s.add("user" if i % 2 == 0 else "assistant", text(i))
-        ops["langchain"] = lambda i: history.add_message(
-            (HumanMessage if i % 2 == 0 else AIMessage)(content=text(i))
-        )
+            ops[name] = partial(_engram_append, mem.session("bench"), roles, texts)
+        kinds = {"user": HumanMessage, "assistant": AIMessage}
+        ops["langchain"] = lambda i: history.add_message(kinds[roles[i]](content=texts[i]))
         rounds = per_second(ops, n)
-        alternating = per_second({k: lambda i, op=op: op(n + i) for k, op in ops.items()}, n, n)
+        alternating = per_second({k: partial(_shifted, op, n) for k, op in ops.items()}, n, n)
     figures = {f"{name}_appends_per_s": rate for name, rate in rounds.items()}
     figures |= {f"alternating_{name}_appends_per_s": rate for name, rate in alternating.items()}
     return figures
+
+
+def _engram_append(session: Conversation, roles: list[str], texts: list[str], i: int) -> object:
+    return session.add(roles[i], texts[i])
+
+
+def _shifted(op: Callable[[int], object], shift: int, i: int) -> object:
+    return op(shift + i)
 
 
 def fill_engram(mem: Engram, session_id: str, size: int) -> None:

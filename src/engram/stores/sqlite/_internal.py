@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
@@ -40,25 +40,84 @@ Durability = Literal["normal", "full"]
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 
-@contextmanager
-def map_backend_errors() -> Iterator[None]:
+class _BackendErrors:
+    """Re-raise sqlite3 errors as Engram errors (a class, not `@contextmanager`: it wraps
+    every transaction, and costs a third as much)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, sqlite3.Error | UnicodeEncodeError):
+            raise _translate(exc) from exc
+
+
+def map_backend_errors() -> AbstractContextManager[None]:
     """Re-raise sqlite3 errors as Engram errors."""
-    try:
-        yield
-    except EngramError:
-        raise
-    except UnicodeEncodeError as exc:
+    return _BACKEND_ERRORS
+
+
+_BACKEND_ERRORS = _BackendErrors()
+
+
+def _translate(exc: sqlite3.Error | UnicodeEncodeError) -> EngramError:
+    if isinstance(exc, UnicodeEncodeError):
         # Text the sqlite3 driver cannot encode (lone surrogates) is bad input, not a fault.
-        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
-    except sqlite3.IntegrityError as exc:
-        raise ConflictError(f"sqlite: {exc}") from exc
-    except sqlite3.OperationalError as exc:
+        return InvalidInputError(f"text not encodable as UTF-8: {exc}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConflictError(f"sqlite: {exc}")
+    if isinstance(exc, sqlite3.OperationalError):
         message = str(exc)
         if "unable to open" in message or "locked" in message or "disk" in message:
-            raise BackendUnavailable(f"sqlite: {message}") from exc
-        raise BackendError(f"sqlite: {message}") from exc
-    except sqlite3.Error as exc:
-        raise BackendError(f"sqlite: {exc}") from exc
+            return BackendUnavailable(f"sqlite: {message}")
+    return BackendError(f"sqlite: {exc}")
+
+
+class _Transaction:
+    """`SqliteConnection.transaction()` / `snapshot()`: hold the lock, `begin`, then COMMIT,
+    or ROLLBACK on an exception; sqlite3 errors become Engram errors."""
+
+    __slots__ = ("begin", "owner")
+
+    def __init__(self, owner: SqliteConnection, begin: str) -> None:
+        self.owner, self.begin = owner, begin
+
+    def __enter__(self) -> sqlite3.Connection:
+        owner = self.owner
+        owner.lock.acquire()
+        try:
+            with _BACKEND_ERRORS:
+                owner.conn.execute(self.begin)
+        except BaseException:
+            owner.lock.release()
+            raise
+        return owner.conn
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        conn = self.owner.conn
+        try:
+            with _BACKEND_ERRORS:
+                if exc is None:
+                    _commit(conn)
+                elif conn.in_transaction:  # some errors end the transaction themselves
+                    conn.execute("ROLLBACK")
+        finally:
+            self.owner.lock.release()
+        if isinstance(exc, sqlite3.Error | UnicodeEncodeError):
+            raise _translate(exc) from exc
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """COMMIT; if that fails (the transaction still open), ROLLBACK, so nothing is half-written
+    and the connection is left usable."""
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class SqliteConnection:
@@ -96,33 +155,17 @@ class SqliteConnection:
                 self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
                 self.checkpointer = WalCheckpointer(self.path)
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Hold the lock and run one write transaction (`BEGIN IMMEDIATE` ... `COMMIT`)."""
-        with self.lock, map_backend_errors():
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        return _Transaction(self, "BEGIN IMMEDIATE")
 
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
+    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
         """Hold the lock and run one read transaction (`BEGIN` ... `COMMIT`).
 
         Its reads see one consistent state of the file. Unlike `transaction()` it takes no
         write lock, so it never waits behind another process's writer (WAL readers don't block).
         """
-        with self.lock, map_backend_errors():
-            self.conn.execute("BEGIN")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        return _Transaction(self, "BEGIN")
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
         """Apply the not-yet-applied `migrations` of `component`, in order, idempotently.
