@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from engram._exceptions import (
     BackendError,
     BackendUnavailable,
+    ConflictError,
     InvalidInputError,
     MigrationRequired,
 )
@@ -143,6 +144,26 @@ def test_reads_do_not_wait_for_another_writer(tmp_path: Path) -> None:
             _append(store, Message(role="user", content="blocked"))
     finally:
         other.close()
+        conn.close()
+
+
+def test_a_failed_commit_rolls_back_and_leaves_the_connection_usable(tmp_path: Path) -> None:
+    conn = SqliteConnection(tmp_path / "engram.db")
+    try:
+        with conn.transaction() as c:
+            c.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            c.execute(
+                "CREATE TABLE child (parent INTEGER REFERENCES parent (id)"
+                " DEFERRABLE INITIALLY DEFERRED)"
+            )
+        with pytest.raises(ConflictError), conn.transaction() as c:  # checked at COMMIT
+            c.execute("INSERT INTO child VALUES (1)")
+        assert not conn.conn.in_transaction
+        with conn.transaction() as c:
+            c.execute("INSERT INTO parent VALUES (2)")
+            c.execute("INSERT INTO child VALUES (2)")
+        assert [tuple(row) for row in conn.conn.execute("SELECT parent FROM child")] == [(2,)]
+    finally:
         conn.close()
 
 
