@@ -56,7 +56,7 @@ from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from _rounds import ROUNDS, per_second
+from _rounds import per_second
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.memory_checkpoints import InMemoryCheckpointer
 from engram.stores.sqlite import SqliteConnection
@@ -198,10 +198,10 @@ def open_langgraph(kind: str, path: Path | None) -> Iterator[BaseCheckpointSaver
 
 
 def run_puts(
-    savers: dict[str, BaseCheckpointSaver[Any]], threads: int, steps: int, rounds: int = ROUNDS
+    savers: dict[str, BaseCheckpointSaver[Any]], threads: int, steps: int, rounds: int | None = None
 ) -> dict[str, float]:
     """Put every checkpoint round-robin (step by step, every thread), the savers taking turns
-    in `rounds` blocks of consecutive puts (see `_rounds`); return each one's puts/s."""
+    in rounds of consecutive puts (see `_rounds`); return each one's puts/s."""
     puts = {name: _putter(saver, threads, steps) for name, saver in savers.items()}
     return per_second(puts, threads * steps, rounds)
 

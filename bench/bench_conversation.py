@@ -34,7 +34,7 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
-from _rounds import per_second
+from _rounds import ONE_AT_A_TIME, per_second
 from engram import Conversation, Engram, EngramSettings, Message
 
 WORDS = (
@@ -101,7 +101,8 @@ def appends(directory: Path, n: int) -> dict[str, float]:
         kinds = {"user": HumanMessage, "assistant": AIMessage}
         ops["langchain"] = lambda i: history.add_message(kinds[roles[i]](content=texts[i]))
         rounds = per_second(ops, n)
-        alternating = per_second({k: partial(_shifted, op, n) for k, op in ops.items()}, n, n)
+        shifted = {name: partial(_shifted, op, n) for name, op in ops.items()}
+        alternating = per_second(shifted, n, ONE_AT_A_TIME)
     figures = {f"{name}_appends_per_s": rate for name, rate in rounds.items()}
     figures |= {f"alternating_{name}_appends_per_s": rate for name, rate in alternating.items()}
     return figures

@@ -63,7 +63,7 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from _rounds import ROUNDS
+from _rounds import ONE_AT_A_TIME
 from bench_checkpoints import fsync_ms, read_figures, run_puts
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import PostgresCheckpointer
@@ -214,7 +214,7 @@ def bench(url: str, threads: int, steps: int, phase: Phase) -> dict[str, dict[st
                 )
                 for mode, session in FLOORS.items()
             }
-            rounds = threads * steps if phase.alternating else ROUNDS
+            rounds = ONE_AT_A_TIME if phase.alternating else None
             puts = run_puts({**savers, **floors}, threads, steps, rounds)
             floors["floor:sync"].conn.execute("DROP TABLE bench_floor")
         with ExitStack() as stack:
