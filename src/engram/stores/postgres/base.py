@@ -192,6 +192,18 @@ CREATE INDEX engram_sessions_agent ON engram_sessions (tenant, agent_id)
 DROP INDEX engram_sessions_updated;
 ALTER TABLE engram_sessions SET (fillfactor = 80)
 """,
+    # The owner indexes hold only sessions that have that owner, so a statement addressing one
+    # session (`tenant`, `id`) can use no index but the primary key. While the table was small
+    # the planner rated `(tenant, agent_id)` as cheap as the key, and a connection's cached
+    # generic plan kept scanning every session of the tenant once the table grew (measured:
+    # appends 0.11 ms -> 4.7 ms at 50,000 sessions, until an ANALYZE).
+    """
+DROP INDEX engram_sessions_user;
+CREATE INDEX engram_sessions_user ON engram_sessions (tenant, user_id) WHERE user_id IS NOT NULL;
+DROP INDEX engram_sessions_agent;
+CREATE INDEX engram_sessions_agent ON engram_sessions (tenant, agent_id)
+    WHERE agent_id IS NOT NULL
+""",
 ]
 
 EVENTS = "events"
