@@ -21,7 +21,9 @@ Per backend:
     corrupting), LangChain's the server's `synchronous_commit` (`on`: every append waits for
     a WAL flush). The store op is also run at Engram's `durability="full"` (the server's
     setting, as LangChain), for comparison;
-  - read-last-20 p50/p95 in a session of `--size` messages (LangChain has no last-N read:
+  - read-last-20 and context() (token_budget and summary) p50/p95 in sessions of 100 /
+    1,000 / 10,000 / 100,000 messages, as bench_conversation.py measures them on SQLite, with
+    its PASS/FAIL checks; LangChain's read-last-20 at 10,000 messages (it has no last-N read:
     it loads the whole session and slices).
 
 The workload is bench_conversation.py's (its message generator, imported).
@@ -49,7 +51,15 @@ from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 
 from _rounds import per_second
-from bench_conversation import percentile, text, timed
+from bench_conversation import (
+    QUICK_SIZES,
+    SIZES,
+    conversation_checks,
+    percentile,
+    reads_and_context,
+    text,
+    timed,
+)
 from engram import Engram, Message
 from engram.stores.conversation import AppendMessages
 from engram.types._conversation import utcnow
@@ -59,6 +69,8 @@ POSTGRES_URL = os.environ.get(
     "ENGRAM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TARGET = 2.0
+LANGCHAIN_READ_SIZE = 10_000
+"""LangChain's read-last-20 loads the whole session: measured at this length only."""
 
 
 message_text = functools.cache(text)
@@ -75,20 +87,12 @@ def langchain_message(i: int) -> Any:
     return (HumanMessage if i % 2 == 0 else AIMessage)(content=message_text(i))
 
 
-def fill_engram(mem: Engram, session_id: str, size: int) -> Any:
-    s = mem.session(session_id)
-    for start in range(0, size, 1000):
-        chunk = range(start, min(size, start + 1000))
-        s.add_messages([Message(role=role(i), content=text(i)) for i in chunk])
-    return s
-
-
 def compare(
     backend: str,
     side: Side,
     engram_append: Callable[[int], object],
     n: int,
-    size: int,
+    sizes: list[int],
     repeat: int,
 ) -> dict[str, float]:
     """Every figure of one backend: Engram (facade and store op) against LangChain."""
@@ -107,14 +111,17 @@ def compare(
     figures["append_speedup_vs_langchain"] = rates["engram"] / rates["langchain"]
     extras = {name: rates[name] for name in side.extras}
     figures |= {f"{name}_per_s": value for name, value in extras.items()}
-    reads = fill_engram(mem, f"reads-{uuid.uuid4().hex[:8]}", size)
+    reads = reads_and_context(mem, sizes, repeat)
+    figures |= {f"engram_{key}": value for key, value in reads.items()}
     lc_reads = history("reads")
-    lc_reads.add_messages([langchain_message(i) for i in range(size)])
-    engram_reads = timed(lambda: reads.messages(last=20), repeat)
-    langchain_reads = timed(lambda: lc_reads.messages[-20:], max(20, repeat // 10))
-    for name, samples in (("engram", engram_reads), ("langchain", langchain_reads)):
-        figures[f"{name}_read_last20_p50_ms@{size}"] = percentile(samples, 0.5)
-        figures[f"{name}_read_last20_p95_ms@{size}"] = percentile(samples, 0.95)
+    lc_reads.add_messages([langchain_message(i) for i in range(LANGCHAIN_READ_SIZE)])
+    langchain_reads = timed(lambda: lc_reads.messages[-20:], 20)
+    figures[f"langchain_read_last20_p50_ms@{LANGCHAIN_READ_SIZE}"] = percentile(
+        langchain_reads, 0.5
+    )
+    figures[f"langchain_read_last20_p95_ms@{LANGCHAIN_READ_SIZE}"] = percentile(
+        langchain_reads, 0.95
+    )
     print(
         f"{backend}: appends/s engram {rates['engram']:,.0f} (facade),"
         f" {rates['engram_store_op']:,.0f} (store op); langchain {rates['langchain']:,.0f}"
@@ -272,17 +279,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     args = parser.parse_args()
     n = 300 if args.quick else 1500
-    size = 1000 if args.quick else 10_000
-    repeat = 50 if args.quick else 500
+    sizes = QUICK_SIZES if args.quick else SIZES
+    repeat = 50 if args.quick else 200
     results: dict[str, Any] = {}
+    checks: dict[str, bool] = {}
     for backend, open_side in (("redis", redis_side), ("postgres", postgres_side)):
         with open_side() as side:
             append = store_append(side.mem, f"store-op-{uuid.uuid4().hex[:8]}")
-            figures = compare(backend, side, append, n, size, repeat)
+            figures = compare(backend, side, append, n, sizes, repeat)
             results |= {key: round(value, 4) for key, value in figures.items()}
             results |= {f"{backend}.durability.{k}": v for k, v in side.durability.items()}
+            prefix = f"{backend}.engram_"
+            reads = {k[len(prefix) :]: v for k, v in figures.items() if k.startswith(prefix)}
+            for check, ok in conversation_checks(reads, sizes).items():
+                checks[f"{backend}: {check}"] = ok
     for line in verdicts(results):
         print(line)
+    for check, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'} {check}")
+        results[f"check.{check}"] = ok
     sys.stdout.write(json.dumps(results) + "\n")
 
 
