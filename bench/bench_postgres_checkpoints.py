@@ -50,7 +50,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -60,16 +59,14 @@ from typing import Any, NamedTuple
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from _rounds import ONE_AT_A_TIME
+from _servers import POSTGRES_URL_ENV, databases
 from bench_checkpoints import fsync_ms, read_figures, run_puts
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import PostgresCheckpointer
 from engram.stores.postgres._internal import Durability
 
-URL_ENV = "ENGRAM_BENCH_POSTGRES_URL"
 SAVERS = ("PostgresSaver", "EngramSaver")
 SETTINGS = (
     "server_version",
@@ -85,9 +82,9 @@ SETTINGS = (
 @contextmanager
 def postgres_server(data_dir: str) -> Iterator[tuple[str, str]]:
     """(admin URL, where it comes from): the env's server, or one started here."""
-    url = os.environ.get(URL_ENV)
+    url = os.environ.get(POSTGRES_URL_ENV)
     if url:
-        yield url, f"{URL_ENV}"
+        yield url, POSTGRES_URL_ENV
         return
     with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
@@ -107,21 +104,6 @@ def postgres_server(data_dir: str) -> Iterator[tuple[str, str]]:
 def server_settings(url: str) -> dict[str, str]:
     with psycopg.connect(url, autocommit=True) as conn:
         return {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
-
-
-@contextmanager
-def databases(url: str, names: tuple[str, ...]) -> Iterator[dict[str, str]]:
-    """A new database per name (dropped after): their URLs."""
-    created = {name: f"bench_{name.lower()}_{uuid.uuid4().hex[:8]}" for name in names}
-    with psycopg.connect(url, autocommit=True) as admin:
-        for database in created.values():
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        try:
-            yield {name: make_conninfo(url, dbname=db) for name, db in created.items()}
-        finally:
-            for database in created.values():
-                drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database))
-                admin.execute(drop)
 
 
 class Phase(NamedTuple):

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import uuid
 import warnings
@@ -51,6 +50,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 
 from _rounds import per_second
+from _servers import POSTGRES_URL, REDIS_URL, databases, redis_prefix
 from bench_conversation import (
     QUICK_SIZES,
     SIZES,
@@ -64,10 +64,6 @@ from engram import Engram, Message
 from engram.stores.conversation import AppendMessages
 from engram.types._conversation import utcnow
 
-REDIS_URL = os.environ.get("ENGRAM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get(
-    "ENGRAM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 TARGET = 2.0
 LANGCHAIN_READ_SIZE = 10_000
 """LangChain's read-last-20 loads the whole session: measured at this length only."""
@@ -173,63 +169,49 @@ def redis_side() -> Iterator[Side]:
         warnings.simplefilter("ignore")
         from langchain_community.chat_message_histories import RedisChatMessageHistory
 
-    prefix = f"engram-bench-{uuid.uuid4().hex}:"
     client = redis.Redis.from_url(REDIS_URL)
+    with client, redis_prefix(client) as prefix:
 
-    def history(name: str) -> Any:
-        return RedisChatMessageHistory(name, url=REDIS_URL, key_prefix=f"{prefix}lc:")
+        def history(name: str) -> Any:
+            return RedisChatMessageHistory(name, url=REDIS_URL, key_prefix=f"{prefix}lc:")
 
-    try:
         with Engram(RedisConversationStore(client, prefix=prefix)) as mem:
             yield Side(mem, history, {})
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-        client.close()
 
 
 @contextmanager
 def postgres_side() -> Iterator[Side]:
     import psycopg
     from langchain_postgres import PostgresChatMessageHistory
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
 
     from engram.stores.postgres import PostgresConversationStore
 
-    name = f"engram_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_conninfo(POSTGRES_URL, dbname=name)
-        try:
-            with (
-                PostgresConversationStore.from_conn_string(url) as store,  # default durability
-                PostgresConversationStore.from_conn_string(url, durability="full") as full,
-                psycopg.connect(url) as lc_conn,
-            ):
-                PostgresChatMessageHistory.create_tables(lc_conn, "langchain_messages")
-                server = lc_conn.execute("SHOW synchronous_commit").fetchone()[0]
-                lc_conn.commit()
-                durability = {
-                    "engram": "durability='normal' (Engram's default: asynchronous commit,"
-                    " synchronous_commit = off on its own connection)",
-                    "langchain": f"its default (the server's synchronous_commit={server})",
-                }
+    with (
+        databases(POSTGRES_URL, ("history",)) as urls,
+        PostgresConversationStore.from_conn_string(urls["history"]) as store,  # its default
+        PostgresConversationStore.from_conn_string(urls["history"], durability="full") as full,
+        psycopg.connect(urls["history"]) as lc_conn,
+    ):
+        PostgresChatMessageHistory.create_tables(lc_conn, "langchain_messages")
+        server = lc_conn.execute("SHOW synchronous_commit").fetchone()[0]
+        lc_conn.commit()
+        durability = {
+            "engram": "durability='normal' (Engram's default: asynchronous commit,"
+            " synchronous_commit = off on its own connection)",
+            "langchain": f"its default (the server's synchronous_commit={server})",
+        }
 
-                def history(_: str) -> Any:
-                    session_id = str(uuid.uuid4())  # langchain-postgres wants a UUID
-                    return PostgresChatMessageHistory(
-                        "langchain_messages", session_id, sync_connection=lc_conn
-                    )
+        def history(_: str) -> Any:
+            session_id = str(uuid.uuid4())  # langchain-postgres wants a UUID
+            return PostgresChatMessageHistory(
+                "langchain_messages", session_id, sync_connection=lc_conn
+            )
 
-                with Engram(store) as mem, commit_floors(url) as floors:
-                    full_id = f"store-op-full-{uuid.uuid4().hex[:8]}"
-                    mem.session(full_id)
-                    extras = {"engram_full_store_op_appends": raw_append(full, mem.tenant, full_id)}
-                    yield Side(mem, history, durability, extras | floors)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        with Engram(store) as mem, commit_floors(urls["history"]) as floors:
+            full_id = f"store-op-full-{uuid.uuid4().hex[:8]}"
+            mem.session(full_id)
+            extras = {"engram_full_store_op_appends": raw_append(full, mem.tenant, full_id)}
+            yield Side(mem, history, durability, extras | floors)
 
 
 @contextmanager
