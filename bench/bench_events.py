@@ -1,18 +1,27 @@
 """Event-log figures: append throughput, read throughput, rebuild cost with and without snapshots.
 
-Run: `python bench/bench_events.py [--events 100000] [--dir /dev/shm]`. Prints one line per
-measurement; nothing is asserted (the bounds are tested in tests/test_events_replay.py).
+On each backend: in-memory, SQLite (a file in `--dir`), PostgreSQL and Redis (the servers of
+`_servers.py`: a database made and dropped for the run, a Redis key prefix deleted after).
+
+Run: `python bench/bench_events.py [--events 100000] [--dir /dev/shm]
+[--backends memory,sqlite,postgres,redis]`. Prints one line per measurement, and last one JSON
+line with every figure; nothing is asserted (the bounds are tested in
+tests/test_events_replay.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _servers import POSTGRES_URL, REDIS_URL, databases, redis_prefix
 from engram.state.events import Replay, SnapshotPolicy, append_and_fold, replay
 from engram.stores.events import BaseEventLog
 from engram.stores.memory_events import InMemoryEventLog
@@ -21,17 +30,20 @@ from engram.testing.events import CountingEventLog
 from engram.types._event import Event
 
 State = dict[str, Any]
+BACKENDS = ("memory", "sqlite", "postgres", "redis")
 
 
 def _count(state: State, event: Event) -> State:
     return {"n": state.get("n", 0) + 1, "last": event.payload["i"]}
 
 
-def _timed(label: str, count: int, action: Callable[[], object]) -> None:
+def _timed(label: str, count: int, action: Callable[[], object]) -> float:
+    """Run `action` once; print and return its events/s."""
     start = time.perf_counter()
     action()
     elapsed = time.perf_counter() - start
     print(f"  {label:<44} {count / elapsed:>12,.0f} events/s  ({elapsed:.2f} s)")
+    return count / elapsed
 
 
 def _single_appends(log: BaseEventLog, count: int) -> None:
@@ -60,20 +72,27 @@ def _snapshotted_writer(log: BaseEventLog, batches: list[list[Event]], k: int) -
         writer = append_and_fold(log, "t", "snap", writer, events, _count, snapshots=policy)
 
 
-def run(log: BaseEventLog, total: int) -> None:
+def run(log: BaseEventLog, total: int) -> dict[str, float]:
+    """Every figure of one event log, by name."""
     singles = min(total // 20, 5000)
-    _timed(
-        f"append 1 event x {singles} (expected_version)",
-        singles,
-        lambda: _single_appends(log, singles),
-    )
+    figures = {
+        "single_appends_per_s": _timed(
+            f"append 1 event x {singles} (expected_version)",
+            singles,
+            lambda: _single_appends(log, singles),
+        )
+    }
     bulk = _batches(total, 1000)
-    _timed(f"append {total} events in batches of 1000", total, lambda: _batch_appends(log, bulk))
-    _timed("read them all (pages of 1000)", total, lambda: list(log.iter_events("t", "bulk")))
-    _timed("rebuild without snapshots", total, lambda: replay(log, "t", "bulk", _count, {}))
+    label = f"append {total} events in batches of 1000"
+    figures["batch_appends_per_s"] = _timed(label, total, lambda: _batch_appends(log, bulk))
+    read = lambda: list(log.iter_events("t", "bulk"))  # noqa: E731
+    figures["reads_per_s"] = _timed("read them all (pages of 1000)", total, read)
+    rebuild = lambda: replay(log, "t", "bulk", _count, {})  # noqa: E731
+    figures["rebuild_per_s"] = _timed("rebuild without snapshots", total, rebuild)
     writes = _batches(total - 300, 700)
     label = "append_and_fold, batches of 700, K=1000"
-    _timed(label, total - 300, lambda: _snapshotted_writer(log, writes, 1000))
+    fold = lambda: _snapshotted_writer(log, writes, 1000)  # noqa: E731
+    figures["append_and_fold_per_s"] = _timed(label, total - 300, fold)
     log.append("t", "snap", _batches(300, 300)[0])  # a tail no snapshot covers
     counting = CountingEventLog(log)
     start = time.perf_counter()
@@ -83,21 +102,57 @@ def run(log: BaseEventLog, total: int) -> None:
         f"  rebuild from snapshot: read {counting.events_read} events "
         f"(snapshot at {rebuilt.snapshot_version} of {rebuilt.version}) in {elapsed:.1f} ms"
     )
+    return figures | {
+        "snapshot_rebuild_events_read": counting.events_read,
+        "snapshot_rebuild_ms": elapsed,
+    }
+
+
+@contextmanager
+def open_log(backend: str, directory: str | None) -> Iterator[BaseEventLog]:
+    """A fresh, empty event log on `backend`, removed after."""
+    if backend == "memory":
+        yield InMemoryEventLog()
+    elif backend == "sqlite":
+        with tempfile.TemporaryDirectory(dir=directory) as folder:
+            path = Path(folder) / "events.db"
+            print(f"  file: {path}")
+            with SqliteEventLog.from_path(path) as log:
+                yield log
+            print(f"  file size: {path.stat().st_size / 1e6:.1f} MB")
+    elif backend == "postgres":
+        from engram.stores.postgres import PostgresEventLog
+
+        with (
+            databases(POSTGRES_URL, ("events",)) as urls,
+            PostgresEventLog.from_conn_string(urls["events"]) as log,
+        ):
+            yield log
+    else:
+        import redis
+
+        from engram.stores.redis import RedisEventLog
+
+        client = redis.Redis.from_url(REDIS_URL)
+        with client, redis_prefix(client) as prefix:
+            yield RedisEventLog(client, prefix=prefix)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--dir", default=None, help="Directory of the SQLite file.")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="Comma-separated.")
     args = parser.parse_args()
-    print("memory")
-    run(InMemoryEventLog(), args.events)
-    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        path = Path(folder) / "events.db"
-        print(f"sqlite ({path})")
-        with SqliteEventLog.from_path(path) as log:
-            run(log, args.events)
-        print(f"  file size: {path.stat().st_size / 1e6:.1f} MB")
+    results: dict[str, float] = {}
+    for backend in args.backends.split(","):
+        if backend not in BACKENDS:
+            parser.error(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+        print(backend)
+        with open_log(backend, args.dir) as log:
+            figures = run(log, args.events)
+        results |= {f"{backend}.{name}": round(value, 2) for name, value in figures.items()}
+    sys.stdout.write(json.dumps(results) + "\n")
 
 
 if __name__ == "__main__":
