@@ -20,7 +20,9 @@ Measured, in one run, on disk (a temporary directory, `--disk-dir`) and on /dev/
   - bytes on disk after the run (database + WAL, after a WAL checkpoint).
 Savers: LangGraph `SqliteSaver` (its defaults: WAL, synchronous=FULL), `InMemorySaver`;
 Engram's `EngramSaver` over `SqliteCheckpointer` (Engram's default durability: WAL,
-synchronous=NORMAL) and over `InMemoryCheckpointer`; and Engram's native API
+synchronous=NORMAL), over `InMemoryCheckpointer` and over `RedisCheckpointer` (the Redis of
+`_servers.py`, beside InMemorySaver: LangGraph's Redis saver needs modules plain Redis lacks;
+its size is what its keys take in Redis); and Engram's native API
 (`SqliteCheckpointer.put/get/history` with plain JSON values; history lists headers only).
 
 Where the time goes (see `engram.stores.sqlite._checkpoint_write`): a put whose changed
@@ -57,6 +59,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from _rounds import per_second
+from _servers import REDIS_URL, redis_prefix
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.memory_checkpoints import InMemoryCheckpointer
 from engram.stores.sqlite import SqliteConnection
@@ -272,6 +275,29 @@ def bench_langgraph(
     return figures
 
 
+def bench_redis(threads: int, steps: int) -> dict[str, dict[str, float]]:
+    """EngramSaver over `RedisCheckpointer` beside InMemorySaver (LangGraph's own Redis saver
+    needs the RediSearch and RedisJSON modules, which plain Redis 7 lacks): puts, reads, and
+    the memory its keys take in Redis (`MEMORY USAGE`, every field counted)."""
+    import redis
+
+    from engram.stores.redis import RedisCheckpointer
+
+    client = redis.Redis.from_url(REDIS_URL)
+    with client, redis_prefix(client) as prefix:
+        savers: dict[str, BaseCheckpointSaver[Any]] = {
+            "InMemorySaver": InMemorySaver(),
+            "EngramSaver[redis]": EngramSaver(RedisCheckpointer(client, prefix=prefix)),
+        }
+        puts = run_puts(savers, threads, steps)
+        reads = read_figures(savers, threads)
+        keys = client.scan_iter(match=f"{prefix}*", count=1000)
+        used = sum(client.memory_usage(key, samples=0) or 0 for key in keys)
+    figures = {kind: {"puts_per_s": puts[kind], **reads[kind]} for kind in savers}
+    figures["EngramSaver[redis]"]["bytes"] = used
+    return figures
+
+
 def bench_native(directory: Path, threads: int, steps: int) -> dict[str, float]:
     path = directory / "engram-native.db"
     plans = [native_values(thread, steps) for thread in range(threads)]
@@ -341,6 +367,10 @@ def main() -> None:
     ).items():
         results[f"{kind}/memory"] = figures
         show(f"{kind}/memory", figures)
+    print(f"redis: {REDIS_URL}")
+    for kind, figures in bench_redis(args.threads, args.steps).items():
+        results[f"{kind}/redis"] = figures
+        show(f"{kind}/redis", figures)
     for place, root in places.items():
         with tempfile.TemporaryDirectory(dir=root, prefix="engram-bench-") as tmp:
             directory = Path(tmp)
