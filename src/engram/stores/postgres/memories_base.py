@@ -202,6 +202,16 @@ CREATE TABLE engram_memory_profiles (
     PRIMARY KEY (tenant, user_id)
 );
 """,
+    # A user's memories are found by `tenant = ? AND pid = ?` (every query names its tenant):
+    # one index that holds both, so no plan combines the partition index with a scan of
+    # the whole tenant's `(tenant, id)` entries. With statistics from when the table was
+    # small (a bulk load before ANALYZE), the planner chose that combination: listing one
+    # user's memories took 1.5 ms instead of 0.2 ms with 20,000 other memories in the tenant,
+    # and grew with the tenant.
+    """
+DROP INDEX engram_memories_partition;
+CREATE INDEX engram_memories_partition ON engram_memories (tenant, pid, event_at, id);
+""",
 ]
 
 
