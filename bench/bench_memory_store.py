@@ -1,12 +1,17 @@
 """Memory-store figures at 10k, 100k and 1M memories: batch adds/s, search latency, recall, size.
 
-Run: `python bench/bench_memory_store.py [--sizes 10000,100000,1000000] [--dir /tmp]`.
+Run: `python bench/bench_memory_store.py [--sizes 10000,100000,1000000] [--dir /tmp]
+[--backend sqlite|postgres]`.
 
-One SQLite file on disk is loaded in stages up to each size: users of `--per-user` memories
-(1,000 by default, so 1M memories are 1,000 users), 384-d unit vectors clustered by topic
-(each user writes about a few of 128 topics; a memory is its topic's centroid plus noise,
-cosine ~0.7 to it), texts drawn from the topic's vocabulary, 10% of memories superseded,
-and one `add` history entry per memory (what the add path writes). Generating the data is
+One store is loaded in stages up to each size: a SQLite file on disk, or (`--backend
+postgres`) a PostgreSQL database with pgvector (`_servers.pgvector_server`: a pgserver with
+initdb's defaults and shared_buffers 2GB, or `ENGRAM_BENCH_POSTGRES_URL`; ANALYZE runs,
+untimed, after each stage's load, as PostgreSQL advises after bulk loads). Each stage adds
+users of `--per-user` memories (1,000 by default, so 1M memories are 1,000 users), 384-d
+unit vectors clustered by topic (each user writes about a few of 128 topics; a memory is its
+topic's centroid plus noise, cosine ~0.7 to it), texts drawn from the topic's vocabulary,
+10% of memories superseded, and one `add` history entry per memory (what the add path
+writes). Generating the data is
 not timed; `put_memories` (validation, encoding, the transaction) is.
 
 After each stage, for `--queries` users picked at random: a lexical search, a vector search
@@ -31,15 +36,24 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from engram.stores.memories import MemoryFilter, SearchLexical, SearchVector, VectorRecord
+from _servers import databases, pgvector_server
+from engram.stores.memories import (
+    BaseMemoryStore,
+    MemoryFilter,
+    SearchLexical,
+    SearchVector,
+    VectorRecord,
+)
+from engram.stores.postgres import PostgresMemoryStore
 from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.types._memory import Memory, MemoryChange
 
@@ -52,6 +66,8 @@ COMMON_WORDS = 300
 NOISE_ROWS = 50_000
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 Vectors = NDArray[np.float32]
+PG_SETTINGS = {"shared_buffers": "2GB"}
+"""The 128MB default holds little of 1M memories' vectors; 2GB is a modest production setting."""
 
 
 @dataclass(frozen=True)
@@ -149,9 +165,7 @@ def user_memories(world: World, data: UserData) -> list[Memory]:
     return memories
 
 
-def load(
-    store: SqliteMemoryStore, world: World, users: range, per_user: int, history: bool
-) -> float:
+def load(store: BaseMemoryStore, world: World, users: range, per_user: int, history: bool) -> float:
     """Put the memories of `users`, one batch per user; the seconds spent in the store."""
     spent = 0.0
     for user in users:
@@ -204,7 +218,7 @@ def _queries(
 
 
 def measure(
-    store: SqliteMemoryStore, world: World, users: int, per_user: int, queries: int
+    store: BaseMemoryStore, world: World, users: int, per_user: int, queries: int
 ) -> dict[str, Any]:
     """Search latencies and recall for `queries` random users (5 searches of each kind each)."""
     rng = np.random.default_rng(users)
@@ -250,7 +264,7 @@ def question_texts(count: int) -> list[str]:
 
 
 def measure_embedded(
-    store: SqliteMemoryStore,
+    store: BaseMemoryStore,
     world: World,
     users: int,
     per_user: int,
@@ -295,7 +309,7 @@ def _question_embedder() -> Callable[[str], Vectors]:
     return embed
 
 
-def single_adds(store: SqliteMemoryStore, world: World, count: int) -> float:
+def single_adds(store: BaseMemoryStore, world: World, count: int) -> float:
     """Adds/s of one memory (with its vector and history entry) per `put_memories` call."""
     data = user_data(world, 10**6, count)
     memories = user_memories(world, data)
@@ -308,8 +322,37 @@ def single_adds(store: SqliteMemoryStore, world: World, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _db_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+class Opened(NamedTuple):
+    """A memory store on one backend, and what its data takes on disk."""
+
+    store: BaseMemoryStore
+    size_bytes: Callable[[], int]
+    after_load: Callable[[], None]
+    """Untimed maintenance after a bulk load (PostgreSQL: ANALYZE, as its docs advise)."""
+
+
+@contextmanager
+def open_store(backend: str, workdir: Path) -> Iterator[Opened]:
+    """An empty memory store: a SQLite file in `workdir`, or a PostgreSQL database (the
+    server of `_servers.pgvector_server`, its defaults but for `shared_buffers`)."""
+    if backend == "sqlite":
+        path = workdir / "memories.db"
+        with SqliteMemoryStore.from_path(path) as store:
+            files = lambda: sum(p.stat().st_size for p in workdir.glob(path.name + "*"))  # noqa: E731
+            yield Opened(store, files, lambda: None)
+        return
+    with (
+        pgvector_server(PG_SETTINGS, data_dir=str(workdir)) as (url, origin),
+        databases(url, ("memories",)) as urls,
+        PostgresMemoryStore.from_conn_string(urls["memories"]) as store,
+    ):
+        print(f"PostgreSQL: {origin}", flush=True)
+        conn = store.conn
+
+        def size() -> int:
+            return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+        yield Opened(store, size, lambda: conn.execute("ANALYZE"))
 
 
 def main() -> None:
@@ -323,17 +366,17 @@ def main() -> None:
     parser.add_argument("--no-history", action="store_true", help="add without history entries")
     parser.add_argument("--dir", default=None, help="where the database goes (default: a temp dir)")
     parser.add_argument("--no-embed", action="store_true", help="skip the embedded-query figures")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     world = make_world(args.dim)
     workdir = Path(tempfile.mkdtemp(prefix="engram-bench-", dir=args.dir))
-    path = workdir / "memories.db"
     results: dict[str, Any] = {}
     started = time.perf_counter()
     embed = None if args.no_embed else _question_embedder()
     questions = iter(question_texts(2 * args.queries * len(sizes)))
     try:
-        with SqliteMemoryStore.from_path(path) as store:
+        with open_store(args.backend, workdir) as (store, size_bytes, after_load):
             loaded_users = 0
             for size in sizes:
                 users = max(1, size // args.per_user)
@@ -342,13 +385,14 @@ def main() -> None:
                 )
                 added = (users - loaded_users) * args.per_user
                 loaded_users = users
+                after_load()
                 stage = {"adds_per_s": round(added / spent) if spent else None}
                 stage |= measure(store, world, users, args.per_user, args.queries)
                 if embed is not None:
                     stage |= measure_embedded(
                         store, world, users, args.per_user, embed, questions, args.queries
                     )
-                stage["db_mb"] = round(_db_bytes(path) / 1e6, 1)
+                stage["db_mb"] = round(size_bytes() / 1e6, 1)
                 results[str(size)] = stage
                 print(f"{size:>9,} memories: {json.dumps(stage)}", flush=True)
             single = round(single_adds(store, world, 200))
@@ -357,6 +401,7 @@ def main() -> None:
     largest = results[str(sizes[-1])]
     summary = {
         "bench": "memory_store",
+        "backend": args.backend,
         "sizes": sizes,
         "per_user": args.per_user,
         "dim": args.dim,
