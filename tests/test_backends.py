@@ -95,6 +95,19 @@ def test_postgres_url_opens_a_pool_for_both_stores(postgres_address: str) -> Non
         assert recalls(other)
 
 
+def test_a_libpq_connection_string_is_a_postgres_address(
+    postgres_clean_database: str, postgres_address: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    assert "=" in postgres_clean_database and "://" not in postgres_clean_database
+    monkeypatch.chdir(tmp_path)  # a path it was taken for would be created here
+    with Engram(postgres_clean_database) as mem:
+        assert isinstance(mem.store, PostgresConversationStore)
+        remember(mem)
+    with Engram(postgres_address) as mem:
+        assert recalls(mem)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_settings_put_sessions_in_redis_and_memories_in_postgres(
     redis_url: str, redis_prefix: str, postgres_address: str, tmp_path: Path
 ) -> None:

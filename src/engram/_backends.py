@@ -1,8 +1,9 @@
 """Storage by address: what `Engram("postgresql://...")` and `ENGRAM_DB` open.
 
-An address is a SQLite path (no scheme, or `sqlite:///path`) or a URL whose scheme names a
-backend. Each backend registers an opener for its schemes through one hook, a function that
-receives a `register(scheme, opener)` callback:
+An address is a SQLite path (no scheme, or `sqlite:///path`), a URL whose scheme names a
+backend, or a libpq key/value connection string (`host=db dbname=engram`: PostgreSQL). Each
+backend registers an opener for its schemes through one hook, a function that receives a
+`register(scheme, opener)` callback:
 
 ```python
 def register_backends(register):
@@ -26,6 +27,7 @@ backends do not. An opener imports its driver only when called, so a missing ext
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -71,10 +73,21 @@ class BackendOpener(Protocol):
 Register = Callable[[str, BackendOpener], None]
 
 
+_LIBPQ_KEYWORDS = re.compile(
+    r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|options"
+    r"|application_name|connect_timeout|target_session_attrs)\s*=",
+    re.IGNORECASE,
+)
+"""How a libpq key/value connection string (`host=db dbname=engram`) starts."""
+
+
 def scheme_of(address: str) -> str:
-    """The scheme of a URL (`postgresql://h/db` -> `postgresql`); `sqlite` for a path."""
+    """The scheme of a URL (`postgresql://h/db` -> `postgresql`); `postgresql` for a libpq
+    key/value connection string (`host=db dbname=engram`); `sqlite` for a path."""
     scheme, separator, _ = address.partition("://")
-    return scheme.lower() if separator else "sqlite"
+    if separator:
+        return scheme.lower()
+    return "postgresql" if _LIBPQ_KEYWORDS.match(address) else "sqlite"
 
 
 def open_backend(

@@ -37,7 +37,7 @@ def db_options(command: F) -> F:
         envvar="ENGRAM_DB",
         default="engram.db",
         show_default=True,
-        help="SQLite file, or a postgresql:// or redis:// URL (sessions, memories).",
+        help="SQLite file, postgresql:// URL or libpq connection string, or redis:// URL.",
     )(command)
     return command
 
