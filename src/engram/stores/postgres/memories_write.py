@@ -73,6 +73,10 @@ def find_partition(tenant: str, user_key: str) -> Work[int | None]:
 
 
 def _ensure_partition(tenant: str, user_key: str) -> Work[int]:
+    """The user's `pid`, making the partition if it has none (one round trip if it has)."""
+    pid = yield from find_partition(tenant, user_key)
+    if pid is not None:
+        return pid
     yield Statement(
         "INSERT INTO engram_memory_partitions (tenant, user_key) VALUES (%s, %s)"
         " ON CONFLICT (tenant, user_key) DO NOTHING",
