@@ -135,31 +135,20 @@ def _big_user(store: PostgresMemoryStore, count: int, seed: int = 1) -> None:
     store.put_memories(TENANT, memories, vectors=records)
 
 
-def _explain(conn: psycopg.Connection[Any], op: SearchVector, settings: SearchSettings) -> str:
-    """The plan of the search statement `op` runs (after the statements before it)."""
-    work = memory_work([op], settings)
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
-        statement: Statement = next(work)
-        while "distance" not in statement.sql:
-            cursor.execute(statement.sql, statement.params)
-            result = cursor.fetchone() if statement.fetch == "one" else None
-            statement = work.send(result)
-        cursor.execute("EXPLAIN " + statement.sql, statement.params)
-        return "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
-
-
 def _last_plan(conn: psycopg.Connection[Any], op: Op, settings: SearchSettings) -> str:
-    """The plan of the last statement `op` runs (after running the ones before it)."""
+    """The plan of the last statement `op` runs, after running the ones before it, in one
+    transaction (a search's `set_config` lasts for it)."""
     work = memory_work([op], settings)
     ran: list[Statement] = []
-    with conn.cursor(row_factory=dict_row) as cursor:
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
         try:
             statement: Statement = next(work)
             while True:
                 ran.append(statement)
                 cursor.execute(statement.sql, statement.params)
-                rows = cursor.fetchall()
-                statement = work.send(rows[0] if statement.fetch == "one" and rows else rows)
+                rows = cursor.fetchall() if cursor.description else []
+                one = rows[0] if rows else None
+                statement = work.send(one if statement.fetch == "one" else rows)
         except StopIteration:
             pass
         cursor.execute("EXPLAIN " + ran[-1].sql, ran[-1].params)
@@ -196,7 +185,7 @@ def test_large_partition_gets_its_own_hnsw_index(conn: psycopg.Connection[Any]) 
     assert store.index_vectors().created == ()  # idempotent
     mine = MemoryFilter(user_id="u1")
     query = unit_vectors(1, seed=9, dim=16)[0]
-    assert index_name(1, 1) in _explain(
+    assert index_name(1, 1) in _last_plan(
         conn, SearchVector(TENANT, query, MODEL, mine), store.search_settings
     )
     exact = PostgresMemoryStore(conn, search=SearchSettings(use_indexes=False))
@@ -219,7 +208,7 @@ def test_narrow_filters_never_use_the_index(conn: psycopg.Connection[Any]) -> No
         MemoryFilter(user_id="u1", as_of=at(2)),
         MemoryFilter(),
     ):
-        plan = _explain(conn, SearchVector(TENANT, query, MODEL, narrow), store.search_settings)
+        plan = _last_plan(conn, SearchVector(TENANT, query, MODEL, narrow), store.search_settings)
         assert "hnsw" not in plan, narrow
     episodes = store.search_vector(
         TENANT, query, MODEL, MemoryFilter(user_id="u1", kinds=("episode",)), limit=50
