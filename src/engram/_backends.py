@@ -29,9 +29,9 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import threading
-from collections.abc import Callable
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from engram._exceptions import ConfigError, EngramError
 
@@ -150,6 +150,29 @@ def register_builtin_backends(register: Register) -> None:
 
 _SQLITE_URL = "sqlite:///"
 
+H = TypeVar("H")
+
+
+def _serve(
+    handle: AbstractContextManager[H],
+    stores: Callable[[H], tuple[BaseConversationStore | None, BaseMemoryStore | None]],
+) -> OpenedBackend:
+    """Open `handle` (a connection, a pool, a client), build the stores on it, and close it
+    again if building them fails; else `close` closes it."""
+    with ExitStack() as stack:
+        conversations, memories = stores(stack.enter_context(handle))
+        return OpenedBackend(conversations, memories, stack.pop_all().close)
+
+
+@contextmanager
+def _driver_extra() -> Iterator[None]:
+    """Imports of a backend's driver: a missing extra is a `ConfigError` (the stores' own
+    ImportError message says which extra to install)."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from exc
+
 
 def _open_sqlite(
     address: str, settings: EngramSettings, *, conversations: bool, memories: bool
@@ -162,46 +185,42 @@ def _open_sqlite(
         raise ConfigError(
             f"a SQLite URL is sqlite:///relative or sqlite:////absolute/path, not {address!r}"
         )
-    with ExitStack() as stack:
-        connection = SqliteConnection(path, durability=settings.durability)
-        stack.callback(connection.close)
-        return OpenedBackend(
+    return _serve(
+        closing(SqliteConnection(path, durability=settings.durability)),
+        lambda connection: (
             SqliteConversationStore(connection) if conversations else None,
             SqliteMemoryStore(connection) if memories else None,
-            stack.pop_all().close,
-        )
+        ),
+    )
 
 
 def _open_postgres(
     address: str, settings: EngramSettings, *, conversations: bool, memories: bool
 ) -> OpenedBackend:
-    try:
+    with _driver_extra():
         from engram.stores.postgres import PostgresConversationStore, PostgresMemoryStore
         from engram.stores.postgres._internal import open_pool
-    except ImportError as exc:  # its message says which extra to install
-        raise ConfigError(str(exc)) from exc
-    with ExitStack() as stack:
-        pool = stack.enter_context(
-            open_pool(address, settings.durability, max_size=settings.postgres_pool_size)
-        )
-        durability = settings.durability
-        return OpenedBackend(
+    durability = settings.durability
+    return _serve(
+        open_pool(address, durability, max_size=settings.postgres_pool_size),
+        lambda pool: (
             PostgresConversationStore(pool, durability=durability) if conversations else None,
             PostgresMemoryStore(pool, durability=durability) if memories else None,
-            stack.pop_all().close,
-        )
+        ),
+    )
 
 
 def _open_redis(
     address: str, settings: EngramSettings, *, conversations: bool, memories: bool
 ) -> OpenedBackend:
-    try:
+    with _driver_extra():
         from engram.stores.redis import RedisConversationStore
         from engram.stores.redis._internal import connect
-    except ImportError as exc:  # its message says which extra to install
-        raise ConfigError(str(exc)) from exc
-    with ExitStack() as stack:
-        client = stack.enter_context(connect(address))
-        store = RedisConversationStore(client, prefix=settings.redis_prefix)
-        # Redis stores no long-term memories (no vector search): `memories` gets None.
-        return OpenedBackend(store if conversations else None, None, stack.pop_all().close)
+    # Redis stores no long-term memories (no vector search): `memories` gets None.
+    return _serve(
+        connect(address),
+        lambda client: (
+            RedisConversationStore(client, prefix=settings.redis_prefix) if conversations else None,
+            None,
+        ),
+    )
