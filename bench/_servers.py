@@ -26,7 +26,7 @@ __all__ = [
     "REDIS_URL",
     "databases",
     "pgvector_server",
-    "redis_prefix",
+    "redis_keyspace",
 ]
 
 POSTGRES_URL_ENV = "ENGRAM_BENCH_POSTGRES_URL"
@@ -92,12 +92,16 @@ def databases(url: str, names: tuple[str, ...]) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def redis_prefix(client: Any) -> Iterator[str]:
-    """A key prefix of its own on `client`'s Redis; every key under it is deleted after."""
+def redis_keyspace() -> Iterator[tuple[Any, str]]:
+    """A client of `REDIS_URL`'s Redis and a key prefix of its own; every key under the
+    prefix is deleted, and the client closed, after."""
+    import redis
+
     prefix = f"engram-bench-{uuid.uuid4().hex}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
+    with redis.Redis.from_url(REDIS_URL) as client:
+        try:
+            yield client, prefix
+        finally:
+            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])

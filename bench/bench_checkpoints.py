@@ -59,7 +59,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from _rounds import per_second
-from _servers import REDIS_URL, redis_prefix
+from _servers import REDIS_URL, redis_keyspace
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.memory_checkpoints import InMemoryCheckpointer
 from engram.stores.sqlite import SqliteConnection
@@ -279,12 +279,9 @@ def bench_redis(threads: int, steps: int) -> dict[str, dict[str, float]]:
     """EngramSaver over `RedisCheckpointer` beside InMemorySaver (LangGraph's own Redis saver
     needs the RediSearch and RedisJSON modules, which plain Redis 7 lacks): puts, reads, and
     the memory its keys take in Redis (`MEMORY USAGE`, every field counted)."""
-    import redis
-
     from engram.stores.redis import RedisCheckpointer
 
-    client = redis.Redis.from_url(REDIS_URL)
-    with client, redis_prefix(client) as prefix:
+    with redis_keyspace() as (client, prefix):
         savers: dict[str, BaseCheckpointSaver[Any]] = {
             "InMemorySaver": InMemorySaver(),
             "EngramSaver[redis]": EngramSaver(RedisCheckpointer(client, prefix=prefix)),

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _servers import POSTGRES_URL, REDIS_URL, databases, redis_prefix
+from _servers import POSTGRES_URL, databases, redis_keyspace
 from engram.state.events import Replay, SnapshotPolicy, append_and_fold, replay
 from engram.stores.events import BaseEventLog
 from engram.stores.memory_events import InMemoryEventLog
@@ -129,12 +129,9 @@ def open_log(backend: str, directory: str | None) -> Iterator[BaseEventLog]:
         ):
             yield log
     else:
-        import redis
-
         from engram.stores.redis import RedisEventLog
 
-        client = redis.Redis.from_url(REDIS_URL)
-        with client, redis_prefix(client) as prefix:
+        with redis_keyspace() as (client, prefix):
             yield RedisEventLog(client, prefix=prefix)
 
 

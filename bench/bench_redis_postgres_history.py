@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 
 from _rounds import per_second
-from _servers import POSTGRES_URL, REDIS_URL, databases, redis_prefix
+from _servers import POSTGRES_URL, REDIS_URL, databases, redis_keyspace
 from bench_conversation import (
     QUICK_SIZES,
     SIZES,
@@ -161,7 +161,6 @@ def raw_append(store: Any, tenant: str, session_id: str) -> Callable[[int], obje
 
 @contextmanager
 def redis_side() -> Iterator[Side]:
-    import redis
 
     from engram.stores.redis import RedisConversationStore
 
@@ -169,8 +168,7 @@ def redis_side() -> Iterator[Side]:
         warnings.simplefilter("ignore")
         from langchain_community.chat_message_histories import RedisChatMessageHistory
 
-    client = redis.Redis.from_url(REDIS_URL)
-    with client, redis_prefix(client) as prefix:
+    with redis_keyspace() as (client, prefix):
 
         def history(name: str) -> Any:
             return RedisChatMessageHistory(name, url=REDIS_URL, key_prefix=f"{prefix}lc:")
