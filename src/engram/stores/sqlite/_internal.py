@@ -105,8 +105,7 @@ class _Transaction:
                     conn.execute("ROLLBACK")
         finally:
             self.owner.lock.release()
-        if isinstance(exc, sqlite3.Error | UnicodeEncodeError):
-            raise _translate(exc) from exc
+        _BACKEND_ERRORS.__exit__(kind, exc, traceback)  # the body's sqlite3 errors, translated
 
 
 def _commit(conn: sqlite3.Connection) -> None:
