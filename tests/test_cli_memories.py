@@ -1,4 +1,5 @@
-"""`engram memories`: list, search, history, delete and consolidate, on a real SQLite file."""
+"""`engram memories`: list, search, history, delete, consolidate and reembed, on a real SQLite
+file."""
 
 from __future__ import annotations
 
@@ -95,3 +96,17 @@ def test_bloat_by_kind(db: str) -> None:
         assert abs(mem.memories.bloat(user_id="ana") - 1 / 3) < 1e-9
         assert mem.memories.bloat(user_id="ana", kinds=["episode"]) == 0.0
         assert mem.memories.bloat(user_id="nobody") == 0.0
+
+
+def test_reembed_embeds_what_another_model_embedded(runner: CliRunner, tmp_path: Path) -> None:
+    path = str(tmp_path / "other-model.db")
+    with Engram(path) as mem:
+        vectors = [VectorRecord("another/model:backend", row) for row in np.eye(3, 8)]
+        memories = [Memory(text, user_id="ana", tenant=mem.tenant) for text, _ in TEXTS.values()]
+        mem.resources.memory_store().put_memories(mem.tenant, memories, vectors=vectors)
+    first = runner.invoke(main, ["memories", "reembed", "--db", path])
+    assert first.exit_code == 0, first.output
+    said = " ".join(first.output.split())  # the console wraps long lines
+    assert "embedded 3 memories with sentence-transformers/all-MiniLM-L6-v2" in said
+    again = runner.invoke(main, ["memories", "reembed", "--db", path, "--user", "ana"])
+    assert "embedded 0 memories" in again.output

@@ -132,3 +132,31 @@ def test_context_recalls_memories_within_one_budget(mem: Engram) -> None:
     assert result.messages[-1].text.startswith("Can you suggest a restaurant")
     tiny = s.context("gpt-4o", budget=200, reserve=50, recall=5)
     assert tiny.report.tokens_after <= 150
+
+
+def test_reembed_after_the_embedder_changed(tmp_path: Path) -> None:
+    from engram.providers import CachedEmbedder, LocalEmbedder
+
+    path = tmp_path / "engram.db"
+    float32 = CachedEmbedder(LocalEmbedder(threads=1, compute="float32"))
+    with Engram(path, embedder=float32) as before:
+        before.memories.add(messages=[said("I live in Berlin.", 1)], user_id="ana")
+        before.memories.add(messages=[said("I moved to Lisbon.", 6)], user_id="ana")
+        before.memories.add("Bo plays the cello.", user_id="bo", infer=False)
+        stored = before.memories.get_all(user_id="ana", include_superseded=True)
+        stored += before.memories.get_all(user_id="bo")
+    with Engram(path, embedder=CachedEmbedder(LocalEmbedder(threads=1))) as after:
+        then = datetime(2026, 3, 1, tzinfo=UTC)
+
+        def dense(at: datetime | None = None) -> list[float]:
+            hits = after.memories.search("Where does she live?", user_id="ana", as_of=at)
+            return [hit.parts.dense for hit in hits]
+
+        # Found by BM25 only: every stored vector is another backend's.
+        assert dense() and dense(then) and set(dense() + dense(then)) == {0.0}
+        assert after.memories.reembed(user_id="bo") == 1
+        assert after.memories.reembed(batch_size=1) == len(stored) - 1  # the rest, retired too
+        assert min(dense() + dense(then)) > 0.0
+        assert after.memories.reembed() == 0
+        with pytest.raises(InvalidInputError):
+            after.memories.reembed(batch_size=0)

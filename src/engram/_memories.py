@@ -451,6 +451,27 @@ class Memories:
         share: float = self._run(flow)
         return share
 
+    def reembed(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        batch_size: int = 256,
+    ) -> int:
+        """Embed with this Engram's embedder every memory that has no vector of it; return
+        how many. Run it after changing the embedder (another model, or another backend of
+        the same model): until then, memories embedded by the old one are found by BM25
+        but not by meaning. Without a scope, every memory of the tenant.
+        """
+        if user_id is None and agent_id is None and session_id is None:
+            scope = flows.Scope(self._engram.tenant)
+        else:
+            scope = self._scope(user_id, agent_id, session_id)
+        flow = flows.reembed_flow(scope, model_id=self._model_id, batch_size=batch_size)
+        count: int = self._run(flow)
+        return count
+
     def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
         """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""
         flow = flows.forget_flow(self._scope(user_id), policy, now=utcnow())

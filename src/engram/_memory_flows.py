@@ -52,6 +52,7 @@ from engram.stores.memories import (
     PutEntities,
     PutMemories,
     PutProfile,
+    PutVectors,
     RecordAccess,
     ScanVectors,
     SearchLexical,
@@ -68,6 +69,7 @@ __all__ = [
     "bloat_flow",
     "consolidate_flow",
     "forget_flow",
+    "reembed_flow",
     "search_flow",
 ]
 
@@ -337,6 +339,35 @@ def bloat_flow(
     [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
     memories = [m for m in loaded if m is not None]
     return bloat(memories, matrix.matrix[: len(memories)], threshold)
+
+
+def reembed_flow(scope: Scope, *, model_id: str, batch_size: int) -> Flow[int]:
+    """Embed with the current model every memory of the scope that has no vector of it
+    (they were embedded by another model or backend); return how many.
+
+    Retired memories too, so "as of" searches find them by meaning. `batch_size` memories
+    are embedded and stored at a time: an interrupted run keeps what it stored.
+    """
+    if batch_size <= 0:
+        raise InvalidInputError(f"batch_size must be positive, got {batch_size}")
+    where = scope.filter(include_superseded=True)
+    [embedded] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    have = set(embedded.ids)
+    done, offset = 0, 0
+    while True:
+        [page] = yield from call_memories(
+            ListMemories(scope.tenant, where, limit=batch_size, offset=offset, order="oldest")
+        )
+        offset += len(page)
+        todo = [memory for memory in page if memory.id not in have]
+        if todo:
+            vectors = yield from embed([dense_text(memory) for memory in todo])
+            records = tuple(VectorRecord(model_id, vector) for vector in vectors)
+            ids = tuple(memory.id for memory in todo)
+            yield from call_memories(PutVectors(scope.tenant, ids, records))
+            done += len(todo)
+        if len(page) < batch_size:
+            return done
 
 
 def forget_flow(

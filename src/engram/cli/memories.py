@@ -1,4 +1,5 @@
-"""`engram memories`: list, search, history, delete and consolidate long-term memories."""
+"""`engram memories`: list, search, history, delete, consolidate and re-embed long-term
+memories."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 
 @click.group(name="memories")
 def memories() -> None:
-    """Inspect and maintain long-term memories: list, search, history, delete, consolidate."""
+    """Inspect and maintain long-term memories: list, search, history, delete, consolidate,
+    reembed."""
 
 
 @contextmanager
@@ -142,6 +144,21 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
             after = mem.memories.bloat(user_id=user_id, threshold=threshold)
             table.add_row(user_id, str(merges), f"{before:.1%}", f"{after:.1%}")
     console.print(table)
+
+
+@memories.command()
+@db_options
+@click.option("--user", "user_id", default=None, help="Only this user's (default: every user's).")
+@handles_errors
+def reembed(db: str, tenant: str, user_id: str | None) -> None:
+    """Embed the memories that have no vector of the current embedding model.
+
+    Run it after changing the embedder: until then, memories embedded by another model or
+    backend are found by their words (BM25) but not by their meaning.
+    """
+    with _engram(db, tenant) as mem:
+        count = mem.memories.reembed(user_id=user_id)
+        console.print(f"embedded {count} memories with {mem.embedding_model_id}")
 
 
 def _kind(memory: Memory) -> str:
