@@ -272,12 +272,14 @@ def search_flow(
     memories = {m.id: m for m in loaded if m is not None}
     dense_scores = [(s.memory_id, s.score) for s in dense]
     if found:
+        stored = {i: v for i, v in zip(missing, found[0], strict=True) if i in memories}
+        # No vector of this model: embedded by another one (`reembed_flow` stores new ones).
+        unembedded = [i for i, v in stored.items() if v is None]
+        if unembedded:
+            fresh = yield from embed([dense_text(memories[i]) for i in unembedded])
+            stored.update(zip(unembedded, fresh, strict=True))
         query_vector = normalize(vectors[0])
-        cosines = [
-            (i, float(v @ query_vector))
-            for i, v in zip(missing, found[0], strict=True)
-            if v is not None
-        ]
+        cosines = [(i, float(v @ query_vector)) for i, v in stored.items()]
         dense_scores = complete_dense(dense_scores, cosines)
     hits = rank_memories(
         memories,
