@@ -110,3 +110,20 @@ def test_reembed_embeds_what_another_model_embedded(runner: CliRunner, tmp_path:
     assert "embedded 3 memories with sentence-transformers/all-MiniLM-L6-v2" in said
     again = runner.invoke(main, ["memories", "reembed", "--db", path, "--user", "ana"])
     assert "embedded 0 memories" in again.output
+
+
+def test_export_then_import_into_a_new_database(runner: CliRunner, db: str, tmp_path: Path) -> None:
+    exported = tmp_path / "ana.json"
+    result = runner.invoke(
+        main, ["memories", "export", "--db", db, "--user", "ana", "-o", exported]
+    )
+    assert result.exit_code == 0, result.output
+    fresh = str(tmp_path / "fresh.db")
+    imported = runner.invoke(main, ["memories", "import", "--db", fresh, str(exported)])
+    assert imported.exit_code == 0, imported.output
+    assert "imported 3 memories" in imported.output
+    listed = runner.invoke(main, ["memories", "list", "--db", fresh, "--user", "ana"])
+    assert all(memory_id in listed.output for memory_id in TEXTS)
+    (tmp_path / "bad.json").write_text('{"format": "engram.memories/1", "memories": 3}')
+    bad = runner.invoke(main, ["memories", "import", "--db", fresh, str(tmp_path / "bad.json")])
+    assert bad.exit_code != 0 and "malformed memory export" in bad.output

@@ -120,3 +120,20 @@ async def test_async_stores_end_to_end(
         assert hits[0].memory.text == "Bo lives in Porto"
         result = await s.acontext("gpt-4o", budget=400, recall=3)
         assert any("Porto" in m.text for m in result.messages if m.id == "memories")
+
+
+def test_memories_exported_from_sqlite_import_into_postgres(
+    mem: Engram, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with Engram(tmp_path_factory.mktemp("laptop") / "engram.db") as laptop:
+        laptop.memories.add(messages=[said("I live in Berlin with Tomás.", 1)], user_id="ana")
+        laptop.memories.add(messages=[said("I moved to Lisbon.", 6)], user_id="ana")
+        data = laptop.memories.export(user_id="ana")
+    stored = mem.memories.import_(data)
+    assert len(stored) == len(data["memories"]) and {m.tenant for m in stored} == {"acme"}
+    back = mem.memories.export(user_id="ana")
+    for key in ("memories", "history", "entities", "relations"):
+        assert [{**r, "tenant": "default"} for r in back[key]] == data[key]
+    assert back["profile"]["fields"] == data["profile"]["fields"]
+    [hit, *_] = mem.memories.search("Which city?", user_id="ana", kinds=["profile"])
+    assert "Lisbon" in hit.memory.text and hit.parts.dense > 0.0

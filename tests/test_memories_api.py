@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,74 @@ def test_reembed_after_the_embedder_changed(tmp_path: Path) -> None:
         assert after.memories.reembed() == 0
         with pytest.raises(InvalidInputError):
             after.memories.reembed(batch_size=0)
+
+
+def _everything(mem: Engram, user_id: str) -> dict[str, object]:
+    """A user's memories, histories, entities, relations and profile, tenant-free."""
+    data = mem.memories.export(user_id=user_id)
+    for key in ("memories", "history", "entities", "relations"):
+        for record in data[key]:
+            del record["tenant"]
+    if data["profile"] is not None:
+        del data["profile"]["tenant"]
+    return data
+
+
+def test_export_import_round_trip_into_another_database(tmp_path: Path) -> None:
+    with Engram(tmp_path / "a.db") as source:
+        source.memories.add(
+            messages=[said("I live in Berlin. My partner is Tomás.", 1)], user_id="ana"
+        )
+        source.memories.add(messages=[said("I moved to Lisbon.", 6)], user_id="ana")
+        gone = source.memories.add("Ana's PIN is 4071", user_id="ana", infer=False).added[0]
+        source.memories.delete(gone.id)
+        source.memories.add("Bo plays the cello.", user_id="bo", infer=False)
+        data = source.memories.export(user_id="ana")
+        expected = _everything(source, "ana")
+    assert {m["user_id"] for m in data["memories"]} == {"ana"}
+    assert any(m["superseded_at"] for m in data["memories"])  # retired memories travel too
+    assert data["entities"] and data["profile"]["fields"]["home_city"] == "Lisbon"
+    assert "4071" not in str(data)  # erased text stays erased
+
+    with Engram(tmp_path / "b.db", tenant="acme") as target:
+        stored = target.memories.import_(data)
+        assert len(stored) == len(data["memories"]) and {m.tenant for m in stored} == {"acme"}
+        assert _everything(target, "ana") == expected
+        [hit, *_] = target.memories.search("Which city?", user_id="ana", kinds=["profile"])
+        assert "Lisbon" in hit.memory.text and hit.parts.dense > 0.0
+        then = datetime(2026, 3, 1, tzinfo=UTC)
+        [old, *_] = target.memories.search("Which city?", user_id="ana", as_of=then)
+        assert "Berlin" in old.memory.text
+        target.memories.import_(data)  # again: the same ids are replaced, nothing doubles
+        assert _everything(target, "ana") == expected
+        assert target.memories.get_all(user_id="bo") == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data.update(format="engram.session/1"),
+        lambda data: data["memories"][0].pop("text"),
+        lambda data: data["memories"][-1].update(text=""),
+        lambda data: data["history"][0].update(at="not a time"),
+        lambda data: data.update(entities="Tomás"),
+    ],
+)
+def test_a_bad_export_is_refused_and_stores_nothing(tmp_path: Path, damage: Any) -> None:
+    with Engram(tmp_path / "a.db") as source:
+        source.memories.add(
+            messages=[said("My partner is Tomás. I live in Porto.", 1)], user_id="ana"
+        )
+        data = source.memories.export(user_id="ana")
+    damage(data)
+    with Engram(tmp_path / "b.db") as target:
+        with pytest.raises(InvalidInputError):
+            target.memories.import_(data)
+        assert target.memories.export(user_id="ana") == {
+            "format": "engram.memories/1",
+            "memories": [],
+            "history": [],
+            "entities": [],
+            "relations": [],
+            "profile": None,
+        }

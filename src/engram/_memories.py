@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engram import _memory_flows as flows
+from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run
 from engram._validation import check_identifier, check_text
@@ -422,6 +423,31 @@ class Memories:
         op = DeleteScope(scope.tenant, user_id, agent_id, session_id)
         report: ErasureReport = (await self._engram.resources.memory_store().abatch([op]))[0]
         return report
+
+    # Export and import.
+
+    def export(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Every memory of a scope, retired ones too, with its audit history (and for a user
+        alone, their entities, relations and profile) as JSON-ready data for `import_`.
+        Vectors are left out: the importing side embeds with its own embedder."""
+        flow = transfer.export_flow(self._scope(user_id, agent_id, session_id))
+        data: dict[str, Any] = self._run(flow)
+        return data
+
+    def import_(self, data: Mapping[str, Any]) -> list[Memory]:
+        """Store the memories of an `export` in this tenant, embedded with this Engram's
+        embedder, all of it or nothing (`InvalidInputError` for data that is not an export).
+        Ids are kept: importing the same export again replaces what the first import stored.
+        Return the stored memories."""
+        flow = transfer.import_flow(data, tenant=self._engram.tenant, model_id=self._model_id)
+        stored: list[Memory] = self._run(flow)
+        return stored
 
     # Maintenance.
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,7 +16,16 @@ from rich.console import Console
 from engram._backends import scheme_of
 from engram._exceptions import EngramError
 
-__all__ = ["console", "db_options", "engram_errors", "require_database", "timestamp"]
+__all__ = [
+    "console",
+    "db_options",
+    "engram_errors",
+    "json_output",
+    "read_json",
+    "require_database",
+    "timestamp",
+    "write_json",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +50,30 @@ def db_options(command: F) -> F:
         help="SQLite file, postgresql:// URL or libpq connection string, or redis:// URL.",
     )(command)
     return command
+
+
+json_output = click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write the JSON to (default: standard output).",
+)
+"""`-o/--output FILE` of an export command (`write_json`)."""
+
+
+def write_json(data: Any, output: IO[str]) -> None:
+    """Write an export, indented, with a final newline."""
+    json.dump(data, output, ensure_ascii=False, indent=2)
+    output.write("\n")
+
+
+def read_json(file: IO[str]) -> Any:
+    """Read an export to import; a file that is not JSON is a CLI error."""
+    try:
+        return json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from exc
 
 
 def require_database(db: str, *, sqlite_only: bool = False) -> None:

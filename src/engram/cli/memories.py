@@ -1,16 +1,26 @@
-"""`engram memories`: list, search, history, delete, consolidate and re-embed long-term
-memories."""
+"""`engram memories`: list, search, history, delete, export, import, consolidate and
+re-embed long-term memories."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, db_options, handles_errors, require_database, timestamp
+from engram.cli._options import (
+    console,
+    db_options,
+    handles_errors,
+    json_output,
+    read_json,
+    require_database,
+    timestamp,
+    write_json,
+)
 from engram.types._memory import Memory
 
 __all__ = ["memories"]
@@ -20,8 +30,8 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 
 @click.group(name="memories")
 def memories() -> None:
-    """Inspect and maintain long-term memories: list, search, history, delete, consolidate,
-    reembed."""
+    """Inspect and maintain long-term memories: list, search, history, delete, export, import,
+    consolidate, reembed."""
 
 
 @contextmanager
@@ -144,6 +154,32 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
             after = mem.memories.bloat(user_id=user_id, threshold=threshold)
             table.add_row(user_id, str(merges), f"{before:.1%}", f"{after:.1%}")
     console.print(table)
+
+
+@memories.command()
+@db_options
+@user_option
+@json_output
+@handles_errors
+def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
+    """Export a user's memories (retired ones too), their history, entities, relations and
+    profile as JSON."""
+    with _engram(db, tenant) as mem:
+        data = mem.memories.export(user_id=user_id)
+    write_json(data, output)
+
+
+@memories.command("import")
+@db_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@handles_errors
+def import_memories(db: str, tenant: str, file: IO[str]) -> None:
+    """Import memories exported with `engram memories export` (all or nothing), embedding
+    them with the local model."""
+    data = read_json(file)
+    with Engram(db, tenant=tenant) as mem:
+        stored = mem.memories.import_(data)
+    console.print(f"imported {len(stored)} memories")
 
 
 @memories.command()

@@ -9,7 +9,15 @@ import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, db_options, handles_errors, timestamp
+from engram.cli._options import (
+    console,
+    db_options,
+    handles_errors,
+    json_output,
+    read_json,
+    timestamp,
+    write_json,
+)
 from engram.types import Message, Session
 
 __all__ = ["sessions"]
@@ -68,20 +76,13 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
 @sessions.command()
 @db_options
 @click.argument("session_id")
-@click.option(
-    "-o",
-    "--output",
-    type=click.File("w", encoding="utf-8"),
-    default="-",
-    help="File to write the JSON to (default: standard output).",
-)
+@json_output
 @handles_errors
 def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
     """Export a session (messages, summary, state) as JSON."""
     with Engram(db, tenant=tenant) as mem:
         data = mem.session(session_id, create=False).export()
-    json.dump(data, output, ensure_ascii=False, indent=2)
-    output.write("\n")
+    write_json(data, output)
 
 
 @sessions.command("import")
@@ -91,10 +92,7 @@ def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
 @handles_errors
 def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) -> None:
     """Import a session exported with `engram sessions export` (all or nothing)."""
-    try:
-        data = json.load(file)
-    except json.JSONDecodeError as exc:
-        raise click.ClickException(f"not JSON: {exc}") from exc
+    data = read_json(file)
     with Engram(db, tenant=tenant) as mem:
         conversation = mem.import_session(data, session_id=session_id)
         info = conversation.info()

@@ -244,6 +244,33 @@ class Entity:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "name": self.name,
+            "kind": self.kind,
+            "aliases": list(self.aliases),
+            "user_id": self.user_id,
+            "metadata": dict(self.metadata),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
+        return cls(
+            id=data["id"],
+            tenant=data.get("tenant", DEFAULT_TENANT),
+            name=data["name"],
+            kind=data.get("kind", "other"),
+            aliases=tuple(data.get("aliases") or ()),
+            user_id=data.get("user_id"),
+            metadata=dict(data.get("metadata") or {}),
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Relation:
@@ -262,6 +289,35 @@ class Relation:
     valid_to: datetime | None = None
     created_at: datetime = field(default_factory=utcnow)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "source_id": self.source_id,
+            "relation": self.relation,
+            "target_id": self.target_id,
+            "user_id": self.user_id,
+            "memory_id": self.memory_id,
+            "valid_from": _iso(self.valid_from),
+            "valid_to": _iso(self.valid_to),
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Relation:
+        return cls(
+            id=data["id"],
+            tenant=data.get("tenant", DEFAULT_TENANT),
+            source_id=data["source_id"],
+            relation=data["relation"],
+            target_id=data["target_id"],
+            user_id=data.get("user_id"),
+            memory_id=data.get("memory_id"),
+            valid_from=parse_optional_time(data.get("valid_from")),
+            valid_to=parse_optional_time(data.get("valid_to")),
+            created_at=parse_time(data["created_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UserProfile:
@@ -275,3 +331,24 @@ class UserProfile:
     """attribute -> id of the memory the value comes from."""
     last_interaction_at: datetime | None = None
     updated_at: datetime = field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "tenant": self.tenant,
+            "fields": dict(self.fields),
+            "sources": dict(self.sources),
+            "last_interaction_at": _iso(self.last_interaction_at),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UserProfile:
+        return cls(
+            user_id=data["user_id"],
+            tenant=data.get("tenant", DEFAULT_TENANT),
+            fields=dict(data.get("fields") or {}),
+            sources=dict(data.get("sources") or {}),
+            last_interaction_at=parse_optional_time(data.get("last_interaction_at")),
+            updated_at=parse_time(data["updated_at"]),
+        )

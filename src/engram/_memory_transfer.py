@@ -1,0 +1,138 @@
+"""Long-term memory export and import as flows (see `_flows`).
+
+An export is JSON-ready data: every memory of a scope (retired ones too, with their validity
+and supersession), the audit history of each, and for a user the entities, relations and
+profile. Vectors are not exported: the importing side embeds the memories with its own
+embedder, whatever model the exporting side used. An import is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._flows import Flow, call_memories, embed
+from engram._memory_flows import Scope
+from engram.memory.ranking import dense_text
+from engram.stores.memories import (
+    GetHistory,
+    GetProfile,
+    ListEntities,
+    ListMemories,
+    ListRelations,
+    PutEntities,
+    PutMemories,
+    PutProfile,
+    PutRelations,
+    VectorRecord,
+)
+from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
+
+__all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow"]
+
+MEMORY_EXPORT_FORMAT = "engram.memories/1"
+_PAGE = 1000
+"""Memories read, and histories fetched, per store batch."""
+
+
+def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
+    """The scope's memories, their histories and (for a user) entities, relations and
+    profile, as JSON-ready data."""
+    where = scope.filter(include_superseded=True)
+    memories: list[Memory] = []
+    while True:
+        [page] = yield from call_memories(
+            ListMemories(scope.tenant, where, limit=_PAGE, offset=len(memories), order="oldest")
+        )
+        memories.extend(page)
+        if len(page) < _PAGE:
+            break
+    history = yield from _histories(scope.tenant, [memory.id for memory in memories])
+    entities: list[Entity] = []
+    relations: list[Relation] = []
+    profile: UserProfile | None = None
+    if scope.user_id is not None and scope.agent_id is None and scope.session_id is None:
+        entities, relations, profile = yield from call_memories(
+            ListEntities(scope.tenant, scope.user_id),
+            ListRelations(scope.tenant, scope.user_id),
+            GetProfile(scope.tenant, scope.user_id),
+        )
+    return {
+        "format": MEMORY_EXPORT_FORMAT,
+        "memories": [memory.to_dict() for memory in memories],
+        "history": [change.to_dict() for change in history],
+        "entities": [entity.to_dict() for entity in entities],
+        "relations": [relation.to_dict() for relation in relations],
+        "profile": profile.to_dict() if profile is not None else None,
+    }
+
+
+def import_flow(data: Mapping[str, Any], *, tenant: str, model_id: str) -> Flow[list[Memory]]:
+    """Store an export's memories, histories, entities, relations and profile in `tenant`,
+    embedding the memories with the current embedder; all of it or nothing."""
+    memories, history, entities, relations, profile = _parse(data, tenant)
+    # Entries already stored (an import of the same export) are not written twice.
+    known = yield from _histories(tenant, [memory.id for memory in memories])
+    stored = {change.id for change in known}
+    history = tuple(change for change in history if change.id not in stored)
+    records: tuple[VectorRecord, ...] = ()
+    if memories:
+        vectors = yield from embed([dense_text(memory) for memory in memories])
+        records = tuple(VectorRecord(model_id, vector) for vector in vectors)
+    ops: list[Any] = [
+        PutEntities(tenant, entities),
+        PutMemories(tenant, memories, records, history),
+        PutRelations(tenant, relations),
+    ]
+    if profile is not None:
+        ops.append(PutProfile(tenant, profile))
+    results = yield from call_memories(*ops)
+    result: list[Memory] = results[1]
+    return result
+
+
+def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
+    """The audit histories of memories, one after the other."""
+    history: list[MemoryChange] = []
+    for start in range(0, len(ids), _PAGE):
+        chunk = ids[start : start + _PAGE]
+        changes = yield from call_memories(*(GetHistory(tenant, memory_id) for memory_id in chunk))
+        history.extend(change for entries in changes for change in entries)
+    return history
+
+
+def _parse(
+    data: Mapping[str, Any], tenant: str
+) -> tuple[
+    tuple[Memory, ...],
+    tuple[MemoryChange, ...],
+    tuple[Entity, ...],
+    tuple[Relation, ...],
+    UserProfile | None,
+]:
+    if not isinstance(data, Mapping) or data.get("format") != MEMORY_EXPORT_FORMAT:
+        raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
+    try:
+        memories = _records(data, "memories", Memory.from_dict)
+        history = _records(data, "history", MemoryChange.from_dict)
+        entities = _records(data, "entities", Entity.from_dict)
+        relations = _records(data, "relations", Relation.from_dict)
+        profile = UserProfile.from_dict(data["profile"]) if data.get("profile") else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInputError(f"malformed memory export: {exc!r}") from exc
+    return (
+        tuple(replace(memory, tenant=tenant) for memory in memories),
+        tuple(replace(change, tenant=tenant) for change in history),
+        tuple(replace(entity, tenant=tenant) for entity in entities),
+        tuple(replace(relation, tenant=tenant) for relation in relations),
+        replace(profile, tenant=tenant) if profile is not None else None,
+    )
+
+
+def _records(data: Mapping[str, Any], key: str, parse: Any) -> Sequence[Any]:
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise InvalidInputError(f"malformed memory export: {key!r} is not a list")
+    return [parse(item) for item in items]
