@@ -235,3 +235,63 @@ def test_a_bad_export_is_refused_and_stores_nothing(tmp_path: Path, damage: Any)
             "relations": [],
             "profile": None,
         }
+
+
+def test_relations_between_entities_follow_what_the_user_says(mem: Engram) -> None:
+    mem.memories.add(
+        messages=[said("My partner is Tomás. I work at Siemens.", 1)],
+        user_id="ana",
+        user_name="Ana",
+    )
+    mem.memories.add(messages=[said("I left Siemens, now I work at Bosch.", 5)], user_id="ana")
+    mem.memories.add(messages=[said("My partner is Tomás.", 6)], user_id="ana")
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
+
+    def related(at: datetime | None = None) -> set[tuple[str, str, str]]:
+        found = mem.memories.relations(user_id="ana", as_of=at)
+        return {(names[r.source_id], r.relation, names[r.target_id]) for r in found}
+
+    assert related() == {
+        ("Ana", "partner_of", "Tomás"),
+        ("Ana", "works_at", "Siemens"),
+        ("Ana", "works_at", "Bosch"),
+    }  # a repeated statement adds no second relation
+    assert related(datetime(2026, 3, 1, tzinfo=UTC)) == {
+        ("Ana", "partner_of", "Tomás"),
+        ("Ana", "works_at", "Siemens"),
+    }
+    assert related(datetime(2026, 7, 1, tzinfo=UTC)) == {
+        ("Ana", "partner_of", "Tomás"),
+        ("Ana", "works_at", "Bosch"),
+    }
+    [siemens] = [
+        r for r in mem.memories.relations(user_id="ana") if names[r.target_id] == "Siemens"
+    ]
+    assert siemens.valid_to == datetime(2026, 5, 10, tzinfo=UTC) and siemens.memory_id
+    tomas = next(i for i, name in names.items() if name == "Tomás")
+    assert len(mem.memories.relations(user_id="ana", entity_id=tomas)) == 1
+    mem.memories.delete(siemens.memory_id)  # erasing a memory erases what it stated
+    assert ("Ana", "works_at", "Siemens") not in related()
+    mem.memories.delete_all(user_id="ana")
+    assert mem.memories.relations(user_id="ana") == []
+
+
+def test_a_profile_edited_by_hand_holds_until_the_user_says_otherwise(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Berlin. I am vegan.", 1)], user_id="ana")
+    edited = mem.memories.update_profile(
+        "ana", {"home_city": "Porto", "nickname": "Nana", "diet": None}
+    )
+    assert edited.fields == {"home_city": "Porto", "nickname": "Nana"}
+    # Replayed turns from before the edit do not undo it, even after another add.
+    mem.memories.add(messages=[said("I like jazz.", 2)], user_id="ana")
+    mem.memories.add(messages=[said("I moved to Lisbon.", 8)], user_id="ana")
+    assert mem.memories.profile("ana").fields["home_city"] == "Porto"
+    later = Message(role="user", content="I moved to Madrid.")  # said now, after the edit
+    mem.memories.add(messages=[later], user_id="ana")
+    assert mem.memories.profile("ana").fields["home_city"] == "Madrid"
+    before = mem.memories.profile("ana")
+    for bad in ({"": "x"}, {"age": 41}, {"age": "  "}):
+        with pytest.raises(InvalidInputError):
+            mem.memories.update_profile("ana", bad)  # type: ignore[arg-type]
+    assert mem.memories.profile("ana") == before
+    assert mem.memories.update_profile("bo", {"name": "Bo"}).fields == {"name": "Bo"}

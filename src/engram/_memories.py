@@ -11,7 +11,7 @@ from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run
 from engram._validation import check_identifier, check_text
-from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy
+from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
     DeleteMemories,
@@ -22,7 +22,9 @@ from engram.stores.memories import (
     GetProfile,
     ListEntities,
     ListMemories,
+    ListRelations,
     PutMemories,
+    PutProfile,
     VectorRecord,
 )
 from engram.types import Message, utcnow
@@ -33,6 +35,7 @@ from engram.types._memory import (
     MemoryChange,
     MemoryHit,
     MemoryKind,
+    Relation,
     UserProfile,
 )
 
@@ -512,10 +515,37 @@ class Memories:
         result: list[Entity] = self._engram.resources.memory_store().batch([op])[0]
         return result
 
+    def relations(
+        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
+    ) -> list[Relation]:
+        """The relations between a user's entities (those touching `entity_id`), each with
+        the memory that states it and its validity; `as_of`: only those true then."""
+        op = ListRelations(
+            self._engram.tenant, check_identifier(user_id, "user_id"), entity_id, as_of
+        )
+        result: list[Relation] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
     def profile(self, user_id: str) -> UserProfile | None:
         """The user's structured profile, kept current by extraction."""
         op = GetProfile(self._engram.tenant, check_identifier(user_id, "user_id"))
         result: UserProfile | None = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    def update_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:
+        """Set profile fields by hand (a None value removes its field); return the profile.
+
+        An edited field keeps its value until a memory recorded after the edit changes it
+        (the user says they moved again, say).
+
+        Raises:
+            InvalidInputError: A field name is empty, or a value is neither text nor None.
+        """
+        store = self._engram.resources.memory_store()
+        tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
+        [stored] = store.batch([GetProfile(tenant, user)])
+        edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
+        result: UserProfile = store.batch([PutProfile(tenant, edited)])[0]
         return result
 
 

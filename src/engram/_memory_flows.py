@@ -21,6 +21,8 @@ from engram.memory import (
     ExtractionBudget,
     ForgettingPolicy,
     bloat,
+    build_relations,
+    close_relations,
     extract,
     extraction_flow,
     fold,
@@ -48,10 +50,12 @@ from engram.stores.memories import (
     GetVectors,
     ListEntities,
     ListMemories,
+    ListRelations,
     MemoryFilter,
     PutEntities,
     PutMemories,
     PutProfile,
+    PutRelations,
     PutVectors,
     RecordAccess,
     ScanVectors,
@@ -60,7 +64,7 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.types import Message
-from engram.types._memory import Memory, MemoryHit
+from engram.types._memory import Entity, Memory, MemoryHit, Relation
 
 __all__ = [
     "AddReport",
@@ -154,8 +158,13 @@ def add_flow(
             plan.changes,
         ),
     ]
-    if entities.new or entities.updated:
-        ops.append(PutEntities(scope.tenant, (*entities.new, *entities.updated)))
+    me, relations = yield from _relations(scope, candidates, news, plan, entities, user_name, now)
+    resolved = (*entities.new, *entities.updated)
+    touched = (*resolved, *(e for e in me if e.id not in {r.id for r in resolved}))
+    if touched:
+        ops.append(PutEntities(scope.tenant, touched))
+    if relations:
+        ops.append(PutRelations(scope.tenant, tuple(relations)))
     if scope.user_id is not None:
         names = (user_name,) if user_name else ()
         fresh = update_profile(
@@ -182,6 +191,71 @@ def _resolve_entities(scope: Scope, candidates: Sequence[Candidate], now: dateti
         return resolve_entities((), (), tenant=scope.tenant, user_id=scope.user_id, now=now)
     [known] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
     return resolve_entities(mentions, known, tenant=scope.tenant, user_id=scope.user_id, now=now)
+
+
+def _relations(
+    scope: Scope,
+    candidates: Sequence[Candidate],
+    news: Sequence[Memory],
+    plan: Any,
+    entities: Any,
+    user_name: str | None,
+    now: datetime,
+) -> Flow[tuple[tuple[Entity, ...], list[Relation]]]:
+    """The relations the inserted memories state, and the open ones of the memories this add
+    supersedes, ended; with the entity standing for the user, if it is new or renamed."""
+    if scope.user_id is None:
+        return (), []
+    inserted = {memory.id for memory in plan.inserts}
+    stated = [(m.id, c.relations) for c, m in zip(candidates, news, strict=True) if c.relations]
+    stated = [(memory_id, mentions) for memory_id, mentions in stated if memory_id in inserted]
+    retired = [m for m in plan.updates if m.superseded_at is not None]
+    if not stated and not retired:
+        return (), []
+    known, stored = yield from call_memories(
+        ListEntities(scope.tenant, scope.user_id), ListRelations(scope.tenant, scope.user_id)
+    )
+    relations = [
+        ended
+        for memory in retired
+        for ended in close_relations(stored, [memory.id], memory.valid_to or now)
+    ]
+    if not stated:
+        return (), relations
+    me, changed = _user_entity(scope, known, user_name, now)
+    for memory_id, mentions in stated:
+        relations += build_relations(
+            mentions,
+            entities.ids,
+            user_entity_id=me.id,
+            memory_id=memory_id,
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+        )
+    return ((me,) if changed else ()), relations
+
+
+def _user_entity(
+    scope: Scope, known: Sequence[Entity], user_name: str | None, now: datetime
+) -> tuple[Entity, bool]:
+    """The entity standing for the user (the subject of "my partner is Tomás"), and whether
+    it is to be written (new, or named for the first time)."""
+    name = user_name or scope.user_id or ""
+    mine = next((entity for entity in known if entity.metadata.get("user") is True), None)
+    if mine is None:
+        entity = Entity(
+            name=name,
+            kind="person",
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+            metadata={"user": True},
+            created_at=now,
+            updated_at=now,
+        )
+        return entity, True
+    if user_name and mine.name != user_name:
+        return replace(mine, name=user_name, updated_at=now), True
+    return mine, False
 
 
 def _placed(candidate: Candidate, scope: Scope, entities: Any, now: datetime) -> Memory:

@@ -10,7 +10,7 @@ revision         decide(new, similar, now=) -> Decision        duplicate / refin
 revision_plan    plan_revisions(news, similar, now=)  a batch, net writes, sync and async
 consolidation    find_near_duplicates, merge_cluster, plan_consolidation, bloat
 forgetting       ForgettingPolicy, plan_forgetting, decay
-profile          update_profile(profile, memories)
+profile          update_profile(profile, memories), edit_profile(profile, fields)
 ```
 
 Every function here is pure: it takes records and returns the records to write; the memory
@@ -46,7 +46,7 @@ from engram.memory.extraction import extract
 from engram.memory.forgetting import Forget, ForgettingPolicy, decay, plan_forgetting
 from engram.memory.llm_extraction import ExtractionResult, LLMExtractor, extraction_flow
 from engram.memory.llm_flow import ExtractionBudget, LLMRequest, adrive, drive
-from engram.memory.profile import update_profile
+from engram.memory.profile import edit_profile, update_profile
 from engram.memory.revision import (
     Decision,
     RevisionPolicy,
@@ -91,6 +91,7 @@ __all__ = [
     "decide",
     "decision_flow",
     "drive",
+    "edit_profile",
     "extract",
     "extract_entities",
     "extraction_flow",

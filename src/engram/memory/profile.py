@@ -4,8 +4,8 @@
 (`name`, `diet`, `home_city`, `employer`, `partner`, `preference:sushi`, ...) the value of the
 latest current memory about the user, with that memory's id as its source. A field whose source
 memory was superseded without a replacement is dropped, and so is a field whose latest value is
-`none` ("I quit my job" -> no employer). A field edited by hand (its source is not a memory
-given here) changes only when a memory recorded after the profile's last update says so.
+`none` ("I quit my job" -> no employer). A field edited by hand (`edit_profile`; its source is
+`EDITED`) changes only when a memory recorded after the edit says so.
 
 Example:
     ```python
@@ -16,16 +16,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
+from engram._exceptions import InvalidInputError
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
 
-__all__ = ["profile_value", "update_profile"]
+__all__ = ["EDITED", "edit_profile", "profile_value", "update_profile"]
+
+EDITED = "edited"
+"""The source of a field set by hand (`edit_profile`) instead of taken from a memory."""
 
 _PROFILE_KINDS = frozenset(("profile", "preference", "fact"))
 
@@ -82,7 +87,7 @@ def update_profile(
     Returns:
         The updated profile.
     """
-    items = list(memories)
+    items, moment = list(memories), now or utcnow()
     base = profile or UserProfile(
         user_id=user_id or next((m.user_id for m in items if m.user_id), "") or "",
         tenant=tenant,
@@ -112,8 +117,38 @@ def update_profile(
         fields=fields,
         sources=sources,
         last_interaction_at=_last_interaction(base.last_interaction_at, items),
-        updated_at=now or utcnow(),
+        # Never back in time (a replayed old conversation must not undo a later hand edit).
+        updated_at=max(profile.updated_at, moment) if profile is not None else moment,
     )
+
+
+def edit_profile(
+    profile: UserProfile | None,
+    fields: Mapping[str, str | None],
+    *,
+    user_id: str,
+    tenant: str = DEFAULT_TENANT,
+    now: datetime | None = None,
+) -> UserProfile:
+    """`profile` (a new one if None) with `fields` set by hand; a None value removes its
+    field. An edited field keeps its value until a memory recorded after the edit changes it.
+
+    Raises:
+        InvalidInputError: A field name is empty or a value is neither text nor None.
+    """
+    edited = profile or UserProfile(user_id=user_id, tenant=tenant)
+    values, sources = dict(edited.fields), dict(edited.sources)
+    for attribute, value in fields.items():
+        if not isinstance(attribute, str) or not attribute.strip():
+            raise InvalidInputError(f"a profile field needs a name, got {attribute!r}")
+        if value is None:
+            values.pop(attribute, None)
+            sources.pop(attribute, None)
+        elif isinstance(value, str) and value.strip():
+            values[attribute], sources[attribute] = value.strip(), EDITED
+        else:
+            raise InvalidInputError(f"profile field {attribute!r}: text or None, got {value!r}")
+    return replace(edited, fields=values, sources=sources, updated_at=now or utcnow())
 
 
 def _last_interaction(previous: datetime | None, memories: Iterable[Memory]) -> datetime | None:
