@@ -127,3 +127,27 @@ def test_export_then_import_into_a_new_database(runner: CliRunner, db: str, tmp_
     (tmp_path / "bad.json").write_text('{"format": "engram.memories/1", "memories": 3}')
     bad = runner.invoke(main, ["memories", "import", "--db", fresh, str(tmp_path / "bad.json")])
     assert bad.exit_code != 0 and "malformed memory export" in bad.output
+
+
+def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
+    path = str(tmp_path / "ana.db")
+    with Engram(path) as mem:
+        said = "I work at Siemens. My partner is Tomás."
+        mem.memories.add(said, user_id="ana", user_name="Ana")
+    listed = runner.invoke(main, ["memories", "entities", "--db", path, "--user", "ana"])
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in listed.output.splitlines() if "Ana" in line or "│      " in line]
+    assert any("works_at Siemens" in row for row in rows)
+    assert any("partner_of Tomás" in row for row in rows)
+    shown = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana"])
+    assert "employer" in shown.output and "Siemens" in shown.output
+    edited = runner.invoke(
+        main,
+        ["memories", "profile", "--db", path, "--user", "ana"]
+        + ["--set", "diet=vegan", "--unset", "employer"],
+    )
+    assert edited.exit_code == 0, edited.output
+    assert "vegan" in edited.output and "edited" in edited.output
+    assert "employer" not in edited.output
+    bad = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana", "--set", "x"])
+    assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output

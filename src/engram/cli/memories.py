@@ -1,5 +1,5 @@
-"""`engram memories`: list, search, history, delete, export, import, consolidate and
-re-embed long-term memories."""
+"""`engram memories`: list, search, history, delete, entities, profile, export, import,
+consolidate and re-embed long-term memories."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from engram.cli._options import (
     timestamp,
     write_json,
 )
-from engram.types._memory import Memory
+from engram.types._memory import Memory, Relation
 
 __all__ = ["memories"]
 
@@ -30,8 +30,8 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 
 @click.group(name="memories")
 def memories() -> None:
-    """Inspect and maintain long-term memories: list, search, history, delete, export, import,
-    consolidate, reembed."""
+    """Inspect and maintain long-term memories: list, search, history, delete, entities,
+    profile, export, import, consolidate, reembed."""
 
 
 @contextmanager
@@ -195,6 +195,65 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
     with _engram(db, tenant) as mem:
         count = mem.memories.reembed(user_id=user_id)
         console.print(f"embedded {count} memories with {mem.embedding_model_id}")
+
+
+@memories.command()
+@db_options
+@user_option
+@click.option("--name", default=None, help="Only entities with this name or alias.")
+@handles_errors
+def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
+    """List a user's entities with their aliases and relations (and when those held)."""
+    with _engram(db, tenant) as mem:
+        found = mem.memories.entities(user_id=user_id, name=name)
+        relations = mem.memories.relations(user_id=user_id)
+    names = {entity.id: entity.name for entity in found}
+    table = Table("entity", "kind", "aliases", "relations")
+    for entity in found:
+        held = [
+            f"{r.relation} {names.get(r.target_id, r.target_id)} {_interval(r)}"
+            for r in relations
+            if r.source_id == entity.id
+        ]
+        table.add_row(entity.name, entity.kind, ", ".join(entity.aliases), "\n".join(held))
+    console.print(table if found else f"no entities for {user_id}")
+
+
+@memories.command()
+@db_options
+@user_option
+@click.option("--set", "assignments", multiple=True, help="FIELD=VALUE to set (repeatable).")
+@click.option("--unset", "removals", multiple=True, help="A field to remove (repeatable).")
+@handles_errors
+def profile(
+    db: str, tenant: str, user_id: str, assignments: tuple[str, ...], removals: tuple[str, ...]
+) -> None:
+    """Show a user's profile; --set and --unset edit it by hand first."""
+    edits: dict[str, str | None] = dict.fromkeys(removals)
+    for assignment in assignments:
+        field, equals, value = assignment.partition("=")
+        if not equals:
+            raise click.BadParameter(
+                f"expected FIELD=VALUE, got {assignment!r}", param_hint="--set"
+            )
+        edits[field.strip()] = value
+    with _engram(db, tenant) as mem:
+        shown = (
+            mem.memories.update_profile(user_id, edits) if edits else mem.memories.profile(user_id)
+        )
+    if shown is None:
+        console.print(f"no profile for {user_id}")
+        return
+    table = Table("field", "value", "source")
+    for field, value in sorted(shown.fields.items()):
+        table.add_row(field, value, shown.sources.get(field, ""))
+    console.print(table)
+
+
+def _interval(relation: Relation) -> str:
+    start = relation.valid_from.date().isoformat() if relation.valid_from else ""
+    end = relation.valid_to.date().isoformat() if relation.valid_to else ""
+    return f"({start} - {end})" if start or end else ""
 
 
 def _kind(memory: Memory) -> str:
