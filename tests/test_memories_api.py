@@ -295,3 +295,43 @@ def test_a_profile_edited_by_hand_holds_until_the_user_says_otherwise(mem: Engra
             mem.memories.update_profile("ana", bad)  # type: ignore[arg-type]
     assert mem.memories.profile("ana") == before
     assert mem.memories.update_profile("bo", {"name": "Bo"}).fields == {"name": "Bo"}
+
+
+def test_forgetting_policies_run_through_the_api(mem: Engram) -> None:
+    from datetime import timedelta
+
+    from engram.memory import ForgettingPolicy
+
+    old = [said(f"I visited museum number {i} in Rome.", 1) for i in range(3)]
+    mem.memories.add(messages=old, user_id="ana")
+    kept = mem.memories.add("Ana is allergic to peanuts", user_id="ana", infer=False, pinned=True)
+    mem.memories.add("Bo plays the cello.", user_id="bo", infer=False)
+    report = mem.memories.forget(ForgettingPolicy(max_age=timedelta(days=30)), user_id="ana")
+    assert report is not None and report.memories >= 3
+    assert [m.text for m in mem.memories.get_all(user_id="ana")] == [kept.added[0].text]
+    assert len(mem.memories.get_all(user_id="bo")) == 1  # another user's are not touched
+    assert mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana") is None
+
+
+def test_a_search_of_the_past_records_the_access_now(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Berlin.", 1)], user_id="ana")
+    then, searched = datetime(2026, 2, 1, tzinfo=UTC), datetime.now(UTC)
+    [hit, *_] = mem.memories.search("Where does Ana live?", user_id="ana", as_of=then)
+    accessed = mem.memories.get(hit.memory.id).last_accessed_at
+    assert accessed is not None and accessed >= searched.replace(microsecond=0)
+
+
+def test_metadata_and_pinning_reach_extracted_memories(mem: Engram) -> None:
+    report = mem.memories.add(
+        messages=[said("I live in Berlin. I am vegan.", 1)],
+        user_id="ana",
+        metadata={"source": "crm", "value": "ignored"},
+        pinned=True,
+    )
+    assert len(report.added) >= 3
+    for memory in report.added:
+        assert memory.pinned and memory.metadata["source"] == "crm"
+    city = next(m for m in report.added if m.attribute == "home_city")
+    assert city.metadata["value"] == "Berlin"  # what extraction sets wins
+    with pytest.raises(InvalidInputError):
+        mem.memories.add("x", user_id="ana", max_llm_tokens=-1)

@@ -90,14 +90,17 @@ class Engram:
         except BaseException:
             self.close()
             raise
-        self.summarizer = summarizer or _default_summarizer(self.settings)
+        llm = _default_llm(self.settings)
+        if llm is not None:  # Engram made it: its HTTP connections close with Engram
+            self._closers.append(llm.close)
+        self.summarizer = summarizer or _default_summarizer(self.settings, llm)
         self.embedder = embedder or CachedEmbedder(_local_embedder())
         self.resources = Resources(
             conversations=self.store,
             summarizer=self.summarizer,
             memories=memory_store,
             embedder=self.embedder,
-            llm=_default_llm(self.settings),
+            llm=llm,
         )
         self.memories = Memories(self)
         """Long-term memory: `add`, `search`, `get`, `list`, `update`, `delete`, `history`,
@@ -273,7 +276,8 @@ def _default_llm(settings: EngramSettings) -> OpenAIChatModel | None:
     )
 
 
-def _default_summarizer(settings: EngramSettings) -> SummarizerProtocol:
+def _default_summarizer(
+    settings: EngramSettings, model: OpenAIChatModel | None
+) -> SummarizerProtocol:
     count = TokenCounter.for_encoding(settings.encoding).count_text
-    model = _default_llm(settings)
     return ExtractiveSummarizer(count) if model is None else LLMSummarizer(model, count)

@@ -102,7 +102,9 @@ class Memories:
         kind: str = "fact",
         importance: float = 0.5,
         metadata: Mapping[str, Any] | None = None,
+        pinned: bool = False,
         max_llm_calls: int = 2,
+        max_llm_tokens: int = 4000,
     ) -> flows.AddReport:
         """Remember `text`, or what `messages` say, revising what is already known.
 
@@ -114,24 +116,30 @@ class Memories:
             user_name: The user's name, so facts about others are told apart.
             infer: Extract and revise (default); False stores `text` verbatim (still
                 deduplicated against what is stored).
-            kind, importance, metadata: For `text` stored as is.
-            max_llm_calls: LLM calls this add may spend (if an LLM is configured).
+            kind, importance: For `text` stored as is (extraction sets its own).
+            metadata: Merged into every new memory's metadata (the keys extraction sets,
+                `value`, `subject`, `confidence`, ..., win).
+            pinned: New memories are pinned: forgetting policies leave them alone.
+            max_llm_calls, max_llm_tokens: What this add may spend on the LLM, if one is
+                configured (prompt and reply tokens); past it, the deterministic path.
 
         Raises:
-            InvalidInputError: No scope, nothing to add, bad text.
+            InvalidInputError: No scope, nothing to add, bad text or budget.
         """
         flow = self._add_flow(
             text,
-            messages,
-            user_id,
-            agent_id,
-            session_id,
-            user_name,
-            infer,
-            kind,
-            importance,
-            metadata,
-            max_llm_calls,
+            messages=messages,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            user_name=user_name,
+            infer=infer,
+            kind=kind,
+            importance=importance,
+            metadata=metadata,
+            pinned=pinned,
+            max_llm_calls=max_llm_calls,
+            max_llm_tokens=max_llm_tokens,
         )
         report: flows.AddReport = self._run(flow)
         return report
@@ -149,21 +157,25 @@ class Memories:
         kind: str = "fact",
         importance: float = 0.5,
         metadata: Mapping[str, Any] | None = None,
+        pinned: bool = False,
         max_llm_calls: int = 2,
+        max_llm_tokens: int = 4000,
     ) -> flows.AddReport:
         """Async `add`."""
         flow = self._add_flow(
             text,
-            messages,
-            user_id,
-            agent_id,
-            session_id,
-            user_name,
-            infer,
-            kind,
-            importance,
-            metadata,
-            max_llm_calls,
+            messages=messages,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            user_name=user_name,
+            infer=infer,
+            kind=kind,
+            importance=importance,
+            metadata=metadata,
+            pinned=pinned,
+            max_llm_calls=max_llm_calls,
+            max_llm_tokens=max_llm_tokens,
         )
         report: flows.AddReport = await self._arun(flow)
         return report
@@ -171,6 +183,7 @@ class Memories:
     def _add_flow(
         self,
         text: str | None,
+        *,
         messages: Sequence[Message],
         user_id: str | None,
         agent_id: str | None,
@@ -180,11 +193,15 @@ class Memories:
         kind: str,
         importance: float,
         metadata: Mapping[str, Any] | None,
+        pinned: bool,
         max_llm_calls: int,
+        max_llm_tokens: int,
     ) -> Flow[flows.AddReport]:
         scope = self._scope(user_id, agent_id, session_id)
         if text is None and not messages:
             raise InvalidInputError("nothing to add: pass text or messages")
+        if max_llm_calls < 0 or max_llm_tokens < 0:
+            raise InvalidInputError("the LLM budget (calls, tokens) cannot be negative")
         now = utcnow()
         candidates: list[Candidate] = []
         turns = list(messages)
@@ -195,24 +212,19 @@ class Memories:
             if infer:
                 turns.append(Message(role="user", content=text, created_at=now))
             else:
-                candidates.append(
-                    Candidate(
-                        text=text,
-                        kind=_kind(kind),
-                        importance=importance,
-                        metadata=dict(metadata or {}),
-                    )
-                )
+                candidates.append(Candidate(text=text, kind=_kind(kind), importance=importance))
         for message in turns:
             check_text(message.text, "message content")
-        budget = ExtractionBudget(max_calls=max_llm_calls if self._engram.resources.llm else 0)
+        calls = max_llm_calls if self._engram.resources.llm else 0
         return flows.add_flow(
             scope,
             turns,
             candidates=candidates,
             model_id=self._model_id,
-            budget=budget,
+            budget=ExtractionBudget(max_calls=calls, max_tokens=max_llm_tokens),
             user_name=user_name,
+            metadata=dict(metadata or {}),
+            pinned=pinned,
             now=now,
         )
 
@@ -293,6 +305,7 @@ class Memories:
             limit=limit,
             filter_fields=fields,
             now=as_of or utcnow(),
+            accessed_at=utcnow(),
         )
 
     # Reading and editing.

@@ -6,7 +6,7 @@ and LLM requests, and the `Memories` facade drives it sync or async.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -72,6 +72,7 @@ __all__ = [
     "add_flow",
     "bloat_flow",
     "consolidate_flow",
+    "every_memory",
     "forget_flow",
     "reembed_flow",
     "search_flow",
@@ -111,6 +112,8 @@ class AddReport:
     """Candidates that were duplicates of stored memories (their provenance was appended)."""
     llm_calls: int = 0
     """LLM calls spent on extraction and revision."""
+    llm_tokens: int = 0
+    """LLM tokens (prompt and reply) spent on extraction and revision."""
 
     @property
     def superseded(self) -> tuple[Memory, ...]:
@@ -126,9 +129,13 @@ def add_flow(
     model_id: str,
     budget: ExtractionBudget,
     user_name: str | None,
+    metadata: Mapping[str, Any] | None = None,
+    pinned: bool = False,
     now: datetime,
 ) -> Flow[AddReport]:
-    """Extract, embed, revise against what is stored, then write it all in one batch."""
+    """Extract, embed, revise against what is stored, then write it all in one batch.
+
+    `metadata` is merged under every new memory's own; `pinned` pins the new memories."""
     if messages:
         if budget.max_calls > 0:
             result = yield from extraction_flow(messages, budget=budget, user_name=user_name)
@@ -142,6 +149,11 @@ def add_flow(
         return AddReport(added=(), updated=(), unchanged=0)
     entities = yield from _resolve_entities(scope, candidates, now)
     news = [_placed(c, scope, entities, now) for c in candidates]
+    if metadata or pinned:
+        news = [
+            replace(m, metadata={**(metadata or {}), **m.metadata}, pinned=pinned or m.pinned)
+            for m in news
+        ]
     vectors = yield from embed([dense_text(m) for m in news])
     similar = yield from _neighbours(scope, news, vectors, model_id)
     pairwise = vectors @ vectors.T
@@ -182,6 +194,7 @@ def add_flow(
         updated=plan.updates,
         unchanged=len(news) - len(plan.inserts),
         llm_calls=budget.calls,
+        llm_tokens=budget.tokens,
     )
 
 
@@ -318,8 +331,12 @@ def search_flow(
     filter_fields: dict[str, Any],
     weights: RankingWeights = DEFAULT_WEIGHTS,
     now: datetime,
+    accessed_at: datetime | None = None,
 ) -> Flow[list[MemoryHit]]:
-    """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained."""
+    """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained.
+
+    `now` is the time ranked from (the `as_of` time of a search of the past); the hits are
+    recorded as accessed at `accessed_at` (default: `now`)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
     if limit <= 0:
@@ -366,7 +383,8 @@ def search_flow(
         current_only=now_only,
     )
     if hits:
-        yield from call_memories(RecordAccess(scope.tenant, tuple(h.memory.id for h in hits), now))
+        accessed = tuple(hit.memory.id for hit in hits)
+        yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     return hits
 
 
@@ -446,13 +464,27 @@ def reembed_flow(scope: Scope, *, model_id: str, batch_size: int) -> Flow[int]:
             return done
 
 
+_PAGE = 10_000
+"""Memories read per store batch when a flow needs all of a scope's."""
+
+
+def every_memory(tenant: str, where: MemoryFilter) -> Flow[list[Memory]]:
+    """Every memory `where` selects, oldest first, read a page at a time."""
+    memories: list[Memory] = []
+    while True:
+        [page] = yield from call_memories(
+            ListMemories(tenant, where, limit=_PAGE, offset=len(memories), order="oldest")
+        )
+        memories.extend(page)
+        if len(page) < _PAGE:
+            return memories
+
+
 def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
     """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
-    [memories] = yield from call_memories(
-        ListMemories(scope.tenant, scope.filter(include_superseded=True), limit=1_000_000)
-    )
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     doomed = plan_forgetting(memories, policy, now)
     if not doomed:
         return None

@@ -14,13 +14,12 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
-from engram._memory_flows import Scope
+from engram._memory_flows import Scope, every_memory
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
     GetHistory,
     GetProfile,
     ListEntities,
-    ListMemories,
     ListRelations,
     PutEntities,
     PutMemories,
@@ -34,21 +33,13 @@ __all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow"]
 
 MEMORY_EXPORT_FORMAT = "engram.memories/1"
 _PAGE = 1000
-"""Memories read, and histories fetched, per store batch."""
+"""Histories fetched per store batch."""
 
 
 def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     """The scope's memories, their histories and (for a user) entities, relations and
     profile, as JSON-ready data."""
-    where = scope.filter(include_superseded=True)
-    memories: list[Memory] = []
-    while True:
-        [page] = yield from call_memories(
-            ListMemories(scope.tenant, where, limit=_PAGE, offset=len(memories), order="oldest")
-        )
-        memories.extend(page)
-        if len(page) < _PAGE:
-            break
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     history = yield from _histories(scope.tenant, [memory.id for memory in memories])
     entities: list[Entity] = []
     relations: list[Relation] = []

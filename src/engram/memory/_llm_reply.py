@@ -10,6 +10,7 @@ nothing usable came back, so the caller can retry once with the error message.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, get_args
 
 from json_repair import repair_json
@@ -217,10 +218,13 @@ def parse_reply(text: str) -> list[ReplyItem]:
     if data == "" or data is None:
         raise ReplyError("the reply contains no JSON")
     raw_items = _items(data)
+    # A bare string is taken for a memory's text only from a reply that is JSON as sent: the
+    # repair turns any scrap (`{not json`) into a list of strings.
+    strings_are_texts = _is_json(text)
     items: list[ReplyItem] = []
     first_error: str | None = None
     for raw in raw_items:
-        candidate = {"text": raw} if isinstance(raw, str) else raw
+        candidate = {"text": raw} if isinstance(raw, str) and strings_are_texts else raw
         try:
             items.append(ReplyItem.model_validate(candidate))
         except ValidationError as exc:
@@ -228,6 +232,14 @@ def parse_reply(text: str) -> list[ReplyItem]:
     if raw_items and not items:
         raise ReplyError(f"no memory item is valid: {first_error}")
     return items
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _describe(error: ValidationError) -> str:
