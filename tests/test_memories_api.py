@@ -335,3 +335,25 @@ def test_metadata_and_pinning_reach_extracted_memories(mem: Engram) -> None:
     assert city.metadata["value"] == "Berlin"  # what extraction sets wins
     with pytest.raises(InvalidInputError):
         mem.memories.add("x", user_id="ana", max_llm_tokens=-1)
+
+
+def test_deleting_what_named_someone_erases_their_entity_too(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "engram.db"
+    with Engram(path) as mem:
+        said_it = said("I live in Porto. My partner is Zqxjvorp.", 1)
+        mem.memories.add(messages=[said_it], user_id="ana", user_name="Ana")
+        mem.memories.add(messages=[said("I work at Bosch.", 2)], user_id="ana")
+        named = [m for m in mem.memories.get_all(user_id="ana") if "Zqxjvorp" in m.text]
+        assert len(named) == 2 and any(
+            e.name == "Zqxjvorp" for e in mem.memories.entities(user_id="ana")
+        )
+        reports = [mem.memories.delete(memory.id) for memory in named]
+        assert sum(report.entities for report in reports) == 1
+        left = {entity.name for entity in mem.memories.entities(user_id="ana")}
+        assert "Zqxjvorp" not in left and {"Porto", "Bosch"} <= left  # still named elsewhere
+        assert "partner" not in mem.memories.profile("ana").fields
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert b"Zqxjvorp" not in path.read_bytes()

@@ -14,7 +14,6 @@ from engram._validation import check_identifier, check_text
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
-    DeleteMemories,
     DeleteScope,
     ErasureReport,
     GetHistory,
@@ -400,10 +399,10 @@ class Memories:
         return result
 
     def delete(self, memory_id: str) -> ErasureReport:
-        """Erase a memory: its row, vector, index entries, links, and the text of its
-        history (a tombstone remains)."""
-        op = DeleteMemories(self._engram.tenant, (memory_id,), "user request", utcnow())
-        report: ErasureReport = self._engram.resources.memory_store().batch([op])[0]
+        """Erase a memory: its row, vector, index entries, links, relations, the text of its
+        history (a tombstone remains), and the entities no other memory names."""
+        flow = flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
+        report: ErasureReport = self._run(flow)
         if report.memories == 0:
             raise NotFoundError(f"no memory {memory_id!r}")
         return report

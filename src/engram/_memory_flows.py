@@ -43,6 +43,8 @@ from engram.memory.ranking import (
 )
 from engram.memory.vectors import normalize
 from engram.stores.memories import (
+    CountMemories,
+    DeleteEntities,
     DeleteMemories,
     ErasureReport,
     GetMemories,
@@ -72,6 +74,7 @@ __all__ = [
     "add_flow",
     "bloat_flow",
     "consolidate_flow",
+    "erase_flow",
     "every_memory",
     "forget_flow",
     "reembed_flow",
@@ -489,13 +492,55 @@ def forget_flow(
     if not doomed:
         return None
     reasons = sorted({f.reason for f in doomed})
-    [report] = yield from call_memories(
-        DeleteMemories(
-            scope.tenant, tuple(f.memory_id for f in doomed), "policy: " + ", ".join(reasons), now
-        )
-    )
+    ids = tuple(f.memory_id for f in doomed)
+    report = yield from erase_flow(scope.tenant, ids, "policy: " + ", ".join(reasons), now)
+    return report
+
+
+def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> Flow[ErasureReport]:
+    """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
+    those no remaining memory mentions and no remaining relation touches."""
+    [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+    doomed = [memory for memory in loaded if memory is not None]
+    users = sorted({memory.user_id for memory in doomed if memory.user_id is not None})
+    stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    erased = {memory.id for memory in doomed}
+    named = {entity for memory in doomed for entity in memory.entity_ids}
+    named |= {
+        end
+        for relations in stated
+        for relation in relations
+        if relation.memory_id in erased
+        for end in (relation.source_id, relation.target_id)
+    }
+    [report] = yield from call_memories(DeleteMemories(tenant, tuple(ids), reason, now))
     result: ErasureReport = report
+    orphans = yield from _orphan_entities(tenant, named)
+    if orphans:
+        [gone] = yield from call_memories(DeleteEntities(tenant, orphans))
+        result = result._replace(
+            entities=result.entities + gone.entities, relations=result.relations + gone.relations
+        )
     return result
+
+
+def _orphan_entities(tenant: str, candidates: set[str]) -> Flow[tuple[str, ...]]:
+    """The candidates no memory mentions (retired ones included) and no relation touches."""
+    if not candidates:
+        return ()
+    [entities] = yield from call_memories(ListEntities(tenant, ids=tuple(sorted(candidates))))
+    ops: list[Any] = []
+    for entity in entities:
+        where = MemoryFilter(
+            user_id=entity.user_id, entity_ids=(entity.id,), include_superseded=True
+        )
+        ops += [CountMemories(tenant, where), ListRelations(tenant, entity.user_id, entity.id)]
+    found = yield from call_memories(*ops)
+    return tuple(
+        entity.id
+        for entity, mentions, relations in zip(entities, found[::2], found[1::2], strict=True)
+        if mentions == 0 and not relations
+    )
 
 
 def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
