@@ -357,3 +357,24 @@ def test_deleting_what_named_someone_erases_their_entity_too(tmp_path: Path) -> 
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"Zqxjvorp" not in path.read_bytes()
+
+
+def test_ranking_weights_are_the_engrams(tmp_path: Path) -> None:
+    from engram.memory.ranking import RankingWeights
+
+    turns = [said("I went hiking in the Alps.", 1), said("I went hiking in the Dolomites.", 10)]
+    newer_over_older = {}
+    for name, weights in (("default", None), ("recent", RankingWeights(recency=5.0))):
+        with Engram(tmp_path / f"{name}.db", **({"ranking": weights} if weights else {})) as mem:
+            for turn in turns:
+                mem.memories.add(messages=[turn], user_id="ana")
+            hits = mem.memories.search("Where did I go hiking?", user_id="ana", kinds=["episode"])
+            fused = {hit.memory.text: hit.parts.fused for hit in hits}
+            newer_over_older[name] = fused[turns[1].text] / fused[turns[0].text]
+            session = mem.session("s1", user_id="ana")
+            session.add("user", "Where did I go hiking?")
+            recalled = session.context(model="gpt-4o", budget=2000, recall=1)
+            block = next(m for m in recalled.messages if m.id == "memories")
+            if weights is not None:  # recall ranks with the Engram's weights too
+                assert "Dolomites" in block.text and "Alps" not in block.text
+    assert newer_over_older["recent"] > 1.5 * newer_over_older["default"]

@@ -186,21 +186,21 @@ class Conversation:
             BudgetExceededError: The system prompt and the newest user message cannot fit.
             InvalidInputError: A bad budget, reserve or strategy.
         """
-        counter, spec = _context_spec(model, options, self._engram.embedding_model_id)
+        counter, spec = _context_spec(model, options, self._engram)
         flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
         result: ContextResult = self._run(flow)
         return result
 
     async def acontext(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
         """Async `context`."""
-        counter, spec = _context_spec(model, options, self._engram.embedding_model_id)
+        counter, spec = _context_spec(model, options, self._engram)
         flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
         result: ContextResult = await self._arun(flow)
         return result
 
 
 def _context_spec(
-    model: str, options: dict[str, Any], embedding_model_id: str
+    model: str, options: dict[str, Any], engram: Engram
 ) -> tuple[TokenCounter, flows.ContextSpec]:
     encoding = options.pop("encoding", None)
     counter = TokenCounter.for_encoding(encoding) if encoding else TokenCounter.for_model(model)
@@ -211,7 +211,8 @@ def _context_spec(
         options["budget"] = window
     if "tools" in options:
         options["tools"] = tuple(options["tools"])
-    options["embedding_model_id"] = embedding_model_id
+    options["embedding_model_id"] = engram.embedding_model_id
+    options["ranking"] = engram.ranking
     try:
         return counter, flows.ContextSpec(**options)
     except TypeError as exc:

@@ -17,6 +17,7 @@ from engram._ids import new_id
 from engram._memories import Memories
 from engram._validation import check_identifier
 from engram.config import EngramSettings
+from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.providers import (
     CachedEmbedder,
     EmbedderProtocol,
@@ -50,6 +51,10 @@ class Engram:
             the one at `settings.memory_db` (`ENGRAM_MEMORY_DB`) if set, else, when `store`
             is an address, that backend's (Redis stores none).
         embedder: Embeds memories and queries. Default: the local all-MiniLM-L6-v2.
+        ranking: How memory search and recall weigh their signals. Default: the weights
+            tuned on LoCoMo and LongMemEval, where recency and importance count for nothing
+            (a benchmark's questions are about the past); an assistant may want them, e.g.
+            `RankingWeights(recency=0.3, importance=0.2, half_life_days=30)`.
 
     Example:
         ```python
@@ -81,9 +86,11 @@ class Engram:
         summarizer: SummarizerProtocol | None = None,
         memory_store: BaseMemoryStore | None = None,
         embedder: EmbedderProtocol | None = None,
+        ranking: RankingWeights = DEFAULT_WEIGHTS,
     ) -> None:
         self.settings = settings or EngramSettings()
         self.tenant = check_identifier(tenant or self.settings.tenant, "tenant")
+        self.ranking = ranking
         self._closers: list[Callable[[], None]] = []
         try:
             self.store, memory_store = self._open(store, memory_store)

@@ -303,6 +303,7 @@ class Memories:
             model_id=self._model_id,
             limit=limit,
             filter_fields=fields,
+            weights=self._engram.ranking,
             now=as_of or utcnow(),
             accessed_at=utcnow(),
         )

@@ -13,6 +13,7 @@ from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram._flows import Flow, SummarizeCall, call, call_memories
 from engram._ids import new_id
 from engram._validation import check_budget, check_messages, unanswered_tool_calls
+from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores.conversation import (
     AppendMessages,
     CreateSession,
@@ -72,6 +73,8 @@ class ContextSpec:
     """The most of the prompt the profile and memories may take."""
     embedding_model_id: str = ""
     """The vectors recall compares with (set by `Conversation.context`)."""
+    ranking: RankingWeights = DEFAULT_WEIGHTS
+    """How recall ranks memories (set by `Conversation.context`: the Engram's)."""
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -198,6 +201,7 @@ def _recall(
             model_id=spec.embedding_model_id,
             limit=spec.recall,
             filter_fields={},
+            weights=spec.ranking,
             now=now,
         )
     [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
