@@ -378,3 +378,13 @@ def test_ranking_weights_are_the_engrams(tmp_path: Path) -> None:
             if weights is not None:  # recall ranks with the Engram's weights too
                 assert "Dolomites" in block.text and "Alps" not in block.text
     assert newer_over_older["recent"] > 1.5 * newer_over_older["default"]
+
+
+def test_a_query_naming_an_entity_matches_memories_naming_its_alias(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I had lunch with Tomás at the harbour.", 1)], user_id="ana")
+    mem.memories.add(messages=[said("My colleague Tomás Silva moved to Lisbon.", 2)], user_id="ana")
+    [silva] = [e for e in mem.memories.entities(user_id="ana") if e.name == "Tomás Silva"]
+    assert "Tomás" in silva.aliases
+    hits = mem.memories.search("Where did Tomás Silva eat?", user_id="ana")
+    lunch = next(hit for hit in hits if "lunch" in hit.memory.text)
+    assert lunch.parts.entity == 1.0

@@ -24,6 +24,7 @@ from engram.memory import (
     build_relations,
     close_relations,
     extract,
+    extract_entities,
     extraction_flow,
     fold,
     plan_consolidation,
@@ -350,10 +351,18 @@ def search_flow(
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**{**filter_fields, "include_superseded": True})
     pool = max(_CANDIDATES, limit * 3)
-    dense, lexical = yield from call_memories(
+    # The entities the query names, looked up by name and alias among the user's.
+    named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
+    lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
+    dense, lexical, *known = yield from call_memories(
         SearchVector(scope.tenant, vectors[0], model_id, where, pool),
         SearchLexical(scope.tenant, lexical_query(query), where, pool),
+        *(lookups if scope.user_id is not None else ()),
     )
+    query_entities = [
+        frozenset({key, *(entity.id for entity in entities)})
+        for (key, _), entities in zip(named, known or [[] for _ in named], strict=True)
+    ]
     ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
     if not ids:
         return []
@@ -380,6 +389,7 @@ def search_flow(
         dense_scores,
         [(s.memory_id, s.score) for s in lexical],
         query=query,
+        query_entities=query_entities,
         now=now,
         weights=weights,
         limit=limit,

@@ -71,6 +71,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "FusionMethod",
     "MemoryFeatures",
+    "QueryEntity",
     "Period",
     "Ranked",
     "CONTEXT_KEY",
@@ -419,10 +420,15 @@ Period = tuple[datetime, datetime]
 """A half-open time interval `[start, end)`."""
 
 
+QueryEntity = str | frozenset[str]
+"""One entity of a query: an entity id or folded name, or the set of them that all stand for
+it (its name and the ids of the stored entities it names or is an alias of)."""
+
+
 def memory_features(
     memory: Memory,
     *,
-    query_entities: Collection[str] = (),
+    query_entities: Collection[QueryEntity] = (),
     temporal: bool = False,
     periods: Sequence[Period] = (),
     now: datetime | None = None,
@@ -432,9 +438,9 @@ def memory_features(
 
     Args:
         memory: The candidate.
-        query_entities: The query's entities, as entity ids or folded names (`entities_in_query`);
-            matched against `memory.entity_ids` and the folded names in its metadata
-            (`entities`, `speaker`, `subject`).
+        query_entities: The query's entities, as entity ids or folded names (`entities_in_query`),
+            or sets of them standing for one entity; matched against `memory.entity_ids` and
+            the folded names in its metadata (`entities`, `speaker`, `subject`).
         temporal: The query asks when something happened (`is_temporal_query`).
         periods: The periods the query names (`query_periods`); a memory said or dated
             (`valid_from`, `metadata["said_at"]`, `metadata["event_date"]`) in one matches.
@@ -445,7 +451,12 @@ def memory_features(
     entity = 0.0
     if query_entities:
         known = _memory_entity_keys(memory)
-        entity = sum(1 for key in query_entities if key in known) / len(query_entities)
+        found = sum(
+            1
+            for keys in query_entities
+            if (keys in known if isinstance(keys, str) else not known.isdisjoint(keys))
+        )
+        entity = found / len(query_entities)
     states_time = temporal and bool(memory.metadata.get("event_date"))
     return MemoryFeatures(
         entity=entity,
@@ -647,7 +658,7 @@ def rank_memories(
     lexical: Sequence[tuple[str, float]] = (),
     *,
     query: str = "",
-    query_entities: Collection[str] | None = None,
+    query_entities: Collection[QueryEntity] | None = None,
     now: datetime | None = None,
     weights: RankingWeights = DEFAULT_WEIGHTS,
     limit: int | None = None,
@@ -666,7 +677,7 @@ def rank_memories(
         dense: `(id, cosine)` pairs, best first.
         lexical: `(id, bm25)` pairs, best first.
         query: The query text: its entities (unless given) and whether it asks "when".
-        query_entities: The query's entities (ids or folded names); default: found in `query`.
+        query_entities: The query's entities (`memory_features`); default: found in `query`.
         now: The time the query is about ("as of"), for currency and recency (None: now,
             no recency signal).
         weights: The fusion parameters.
