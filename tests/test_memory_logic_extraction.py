@@ -287,3 +287,11 @@ def test_locomo_turns_all_become_episodes_and_facts_keep_speakers_apart() -> Non
             author = authors[fact.source_ids[0]]
             assert fact.subject == (None if author == speaker_a else author)
             assert str(author) in fact.text
+
+
+def test_a_nameless_user_is_the_user_inside_a_sentence() -> None:
+    turn = Message(
+        role="user", content="My colleague Tomás Silva moved to Lisbon.", created_at=WHEN
+    )
+    texts = [c.text for c in extract([turn]) if c.kind != "episode"]
+    assert "Tomás Silva is the user's colleague" in texts

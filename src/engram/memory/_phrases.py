@@ -53,6 +53,11 @@ class Sentence:
     source_id: str
     times: tuple[TimeMention, ...]
 
+    @property
+    def label_within(self) -> str:
+        """`label` inside a sentence: `Ana`, or `the user` (not `The user`)."""
+        return "the user" if self.label == "The user" else self.label
+
 
 Builder = Callable[[re.Match[str], Sentence], list[Candidate]]
 

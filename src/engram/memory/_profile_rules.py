@@ -219,7 +219,7 @@ def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name, role = match["x"], " ".join(match["rel"].lower().split())
     relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
     entities, relations = relate(s, relation, name, "person")
-    text = f"{name} is {s.label}'s {role}"
+    text = f"{name} is {s.label_within}'s {role}"
     return [fact(s, text, importance=0.7, entities=entities, relations=relations)]
 
 
