@@ -251,3 +251,13 @@ def test_each_distinct_text_is_embedded_once_and_results_are_unchanged(
     embedded = inner.embedded
     assert len(embedded) == len(set(embedded))
     assert set(embedded) == {text for texts in batches for text in texts}
+
+
+@pytest.mark.parametrize("cache", [None, {}], ids=["lru", "mapping"])
+def test_forgotten_texts_are_embedded_again(cache: dict[str, bytes] | None) -> None:
+    inner = HashEmbedder()
+    cached = CachedEmbedder(inner, cache=cache)
+    cached.embed(["secret", "kept"])
+    cached.forget(["secret", "never embedded"])
+    cached.embed(["secret", "kept"])
+    assert inner.embedded == ["secret", "kept", "secret"]

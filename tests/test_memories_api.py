@@ -388,3 +388,24 @@ def test_a_query_naming_an_entity_matches_memories_naming_its_alias(mem: Engram)
     hits = mem.memories.search("Where did Tomás Silva eat?", user_id="ana")
     lunch = next(hit for hit in hits if "lunch" in hit.memory.text)
     assert lunch.parts.entity == 1.0
+
+
+def test_erased_memories_leave_the_embedding_cache(mem: Engram) -> None:
+    from engram.providers import CachedEmbedder
+    from engram.providers._embeddings import cache_key
+
+    embedder = mem.embedder
+    assert isinstance(embedder, CachedEmbedder)
+
+    def cached(text: str) -> bool:
+        key = cache_key(f"{embedder.model_id}\x00{embedder.backend}", text)
+        return bool(embedder.cache.get_many([key]))
+
+    one = mem.memories.add("Ana's PIN is 4071", user_id="ana", infer=False).added[0]
+    mem.memories.add("Ana's locker code is 5512", user_id="ana", infer=False)
+    mem.memories.add("Bo's locker code is 9930", user_id="bo", infer=False)
+    assert cached("Ana's PIN is 4071") and cached("Ana's locker code is 5512")
+    mem.memories.delete(one.id)
+    assert not cached("Ana's PIN is 4071") and cached("Ana's locker code is 5512")
+    mem.memories.delete_all(user_id="ana")
+    assert not cached("Ana's locker code is 5512") and cached("Bo's locker code is 9930")

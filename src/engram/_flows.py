@@ -6,6 +6,7 @@ A flow is a generator that yields requests and receives their results:
 - `MemoryCall`: a batch of memory-store operations -> their results;
 - `SummarizeCall`: fold messages into a running summary -> the new summary text;
 - `EmbedCall`: embed texts -> a float32 matrix;
+- `ForgetEmbeddings`: drop texts' vectors from the embedder's cache (erased memories) -> None;
 - `LLMRequest` (from `engram.memory.llm_flow`): ask the chat model -> a `Completion`, or None
   when the provider failed (the flow then takes its deterministic path).
 
@@ -34,12 +35,14 @@ if TYPE_CHECKING:
 __all__ = [
     "EmbedCall",
     "Flow",
+    "ForgetEmbeddings",
     "MemoryCall",
     "Resources",
     "StoreCall",
     "SummarizeCall",
     "arun",
     "call",
+    "forget_embeddings",
     "run",
 ]
 
@@ -73,7 +76,13 @@ class EmbedCall(NamedTuple):
     texts: tuple[str, ...]
 
 
-Request = StoreCall | MemoryCall | SummarizeCall | EmbedCall | LLMRequest
+class ForgetEmbeddings(NamedTuple):
+    """Drop the cached vectors of `texts` (an embedder without a cache has none)."""
+
+    texts: tuple[str, ...]
+
+
+Request = StoreCall | MemoryCall | SummarizeCall | EmbedCall | ForgetEmbeddings | LLMRequest
 Flow = Generator[Request, Any, T]
 
 
@@ -140,6 +149,8 @@ def _serve(request: Request, resources: Resources) -> Any:
         return resources.memory_store().batch(request.ops)
     if isinstance(request, EmbedCall):
         return resources.embedding_model().embed(request.texts)
+    if isinstance(request, ForgetEmbeddings):
+        return _forget(request, resources)
     if isinstance(request, SummarizeCall):
         return resources.summarizer.summarize(
             request.previous, request.messages, max_tokens=request.max_tokens
@@ -164,6 +175,8 @@ async def _aserve(request: Request, resources: Resources) -> Any:
         return await resources.memory_store().abatch(request.ops)
     if isinstance(request, EmbedCall):
         return await resources.embedding_model().aembed(request.texts)
+    if isinstance(request, ForgetEmbeddings):
+        return _forget(request, resources)
     if isinstance(request, SummarizeCall):
         return await resources.summarizer.asummarize(
             request.previous, request.messages, max_tokens=request.max_tokens
@@ -179,6 +192,17 @@ async def _aserve(request: Request, resources: Resources) -> Any:
     except ProviderError as exc:
         logger.warning("LLM call failed, taking the deterministic path: %s", exc)
         return None
+
+
+def _forget(request: ForgetEmbeddings, resources: Resources) -> None:
+    forget = getattr(resources.embedder, "forget", None)  # `CachedEmbedder.forget`
+    if callable(forget) and request.texts:
+        forget(request.texts)
+
+
+def forget_embeddings(texts: Sequence[str]) -> Flow[None]:
+    """Yield a request to drop `texts` from the embedding cache."""
+    yield ForgetEmbeddings(tuple(texts))
 
 
 def call(*ops: ConversationOp) -> Flow[list[Any]]:

@@ -14,7 +14,6 @@ from engram._validation import check_identifier, check_text
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
-    DeleteScope,
     ErasureReport,
     GetHistory,
     GetMemories,
@@ -421,10 +420,10 @@ class Memories:
         agent_id: str | None = None,
         session_id: str | None = None,
     ) -> ErasureReport:
-        """Erase every memory of a scope; with `user_id`, everything derived from the user."""
-        scope = self._scope(user_id, agent_id, session_id)
-        op = DeleteScope(scope.tenant, user_id, agent_id, session_id)
-        report: ErasureReport = self._engram.resources.memory_store().batch([op])[0]
+        """Erase every memory of a scope; with `user_id`, everything derived from the user
+        (entities, relations, profile, history). Their vectors leave the embedding cache."""
+        flow = flows.erase_scope_flow(self._scope(user_id, agent_id, session_id))
+        report: ErasureReport = self._run(flow)
         return report
 
     async def adelete_all(
@@ -435,9 +434,8 @@ class Memories:
         session_id: str | None = None,
     ) -> ErasureReport:
         """Async `delete_all`."""
-        scope = self._scope(user_id, agent_id, session_id)
-        op = DeleteScope(scope.tenant, user_id, agent_id, session_id)
-        report: ErasureReport = (await self._engram.resources.memory_store().abatch([op]))[0]
+        flow = flows.erase_scope_flow(self._scope(user_id, agent_id, session_id))
+        report: ErasureReport = await self._arun(flow)
         return report
 
     # Export and import.

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories, embed
+from engram._flows import Flow, call_memories, embed, forget_embeddings
 from engram.memory import (
     Candidate,
     ExtractionBudget,
@@ -47,6 +47,7 @@ from engram.stores.memories import (
     CountMemories,
     DeleteEntities,
     DeleteMemories,
+    DeleteScope,
     ErasureReport,
     GetMemories,
     GetProfile,
@@ -76,6 +77,7 @@ __all__ = [
     "bloat_flow",
     "consolidate_flow",
     "erase_flow",
+    "erase_scope_flow",
     "every_memory",
     "forget_flow",
     "reembed_flow",
@@ -524,6 +526,7 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
         for end in (relation.source_id, relation.target_id)
     }
     [report] = yield from call_memories(DeleteMemories(tenant, tuple(ids), reason, now))
+    yield from forget_embeddings([dense_text(memory) for memory in doomed])
     result: ErasureReport = report
     orphans = yield from _orphan_entities(tenant, named)
     if orphans:
@@ -531,6 +534,17 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
         result = result._replace(
             entities=result.entities + gone.entities, relations=result.relations + gone.relations
         )
+    return result
+
+
+def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
+    """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
+    user), and drop their texts from the embedding cache."""
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
+    [report] = yield from call_memories(op)
+    yield from forget_embeddings([dense_text(memory) for memory in memories])
+    result: ErasureReport = report
     return result
 
 

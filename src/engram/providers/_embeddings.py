@@ -193,6 +193,12 @@ class LRUEmbeddingCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Drop the entries of `keys` (absent ones are ignored)."""
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+
 
 class _MappingCache:
     """Adapts a plain `MutableMapping[str, bytes]` (a dict, a `shelve`) to the cache protocol."""
@@ -205,6 +211,10 @@ class _MappingCache:
 
     def put_many(self, items: Mapping[str, bytes]) -> None:
         self.mapping.update(items)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.mapping.pop(key, None)
 
 
 @dataclass(slots=True)
@@ -287,6 +297,13 @@ class CachedEmbedder:
         lookup = self._lookup(check_texts(texts))
         fresh = await self.inner.aembed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
+
+    def forget(self, texts: Sequence[str]) -> None:
+        """Drop the cached vectors of `texts` (when their memories are erased), if the cache
+        can delete (`delete_many`, or a mapping's `pop`); a later `embed` computes them anew."""
+        delete = getattr(self.cache, "delete_many", None)
+        if callable(delete):
+            delete([cache_key(self._space_id, text) for text in check_texts(texts)])
 
     def _lookup(self, texts: list[str]) -> _Lookup:
         keys = [cache_key(self._space_id, text) for text in texts]
