@@ -109,9 +109,18 @@ def test_bad_input(mem: Engram, kwargs: dict, match: str) -> None:
 
 
 async def test_async_twins(mem: Engram) -> None:
-    await mem.memories.aadd("Ana runs marathons", user_id="ana", infer=False)
+    added = await mem.memories.aadd("Ana runs marathons", user_id="ana", infer=False)
     hits = await mem.memories.asearch("does Ana do sport?", user_id="ana")
     assert hits[0].memory.text == "Ana runs marathons"
+    memory = added.added[0]
+    assert (await mem.memories.aget(memory.id)).text == memory.text
+    updated = await mem.memories.aupdate(memory.id, "Ana runs ultramarathons")
+    assert [m.text for m in await mem.memories.aget_all(user_id="ana")] == [updated.text]
+    assert [c.action for c in await mem.memories.ahistory(memory.id)] == ["add", "update"]
+    assert (await mem.memories.adelete(memory.id)).memories == 1
+    with pytest.raises(NotFoundError):
+        await mem.memories.adelete(memory.id)
+    await mem.memories.aadd("Ana swims", user_id="ana", infer=False)
     report = await mem.memories.adelete_all(user_id="ana")
     assert report.memories == 1
 
@@ -409,3 +418,13 @@ def test_erased_memories_leave_the_embedding_cache(mem: Engram) -> None:
     assert not cached("Ana's PIN is 4071") and cached("Ana's locker code is 5512")
     mem.memories.delete_all(user_id="ana")
     assert not cached("Ana's locker code is 5512") and cached("Bo's locker code is 9930")
+
+
+def test_an_edit_of_more_than_the_text_is_audited(mem: Engram) -> None:
+    memory = mem.memories.add("Ana is allergic to peanuts", user_id="ana", infer=False).added[0]
+    mem.memories.update(memory.id, importance=0.9, pinned=True, metadata={"source": "doctor"})
+    last = mem.memories.history(memory.id)[-1]
+    assert last.action == "update" and last.old_text == last.new_text
+    assert last.reason is not None and last.reason.startswith("user edit; ")
+    for edit in ("importance 0.5 -> 0.9", "pinned False -> True", "-> {'source': 'doctor'}"):
+        assert edit in last.reason

@@ -110,8 +110,9 @@ class Engram:
             llm=llm,
         )
         self.memories = Memories(self)
-        """Long-term memory: `add`, `search`, `get`, `list`, `update`, `delete`, `history`,
-        `delete_all`, `consolidate`, `forget`, `entities`, `profile` (and async twins)."""
+        """Long-term memory: `add`, `search`, `get`, `get_all`, `update`, `delete`, `history`,
+        `delete_all` (each with an async twin), `export`, `import_`, `consolidate`, `forget`,
+        `reembed`, `entities`, `relations`, `profile`, `update_profile`."""
 
     @property
     def embedding_model_id(self) -> str:

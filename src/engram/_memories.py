@@ -46,8 +46,11 @@ __all__ = ["Memories"]
 class Memories:
     """Remember facts, preferences and episodes about users; recall the relevant ones.
 
-    Every method has an `a`-prefixed async twin. Scope every call with `user_id` (and/or
-    `agent_id`, `session_id`); the tenant is the `Engram`'s.
+    The per-request operations (`add`, `search`, `get`, `get_all`, `update`, `delete`,
+    `history`, `delete_all`) have `a`-prefixed async twins; the maintenance ones (export,
+    import, consolidation, forgetting, re-embedding) and the entity and profile reads are
+    sync. Scope every call with `user_id` (and/or `agent_id`, `session_id`); the tenant is
+    the `Engram`'s.
 
     Example:
         ```python
@@ -338,13 +341,41 @@ class Memories:
         offset: int = 0,
     ) -> list[Memory]:
         """Memories of a scope, newest first (mem0's `get_all`)."""
+        op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
+        result: list[Memory] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    async def aget_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Memory]:
+        """Async `get_all`."""
+        op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
+        result: list[Memory] = (await self._engram.resources.memory_store().abatch([op]))[0]
+        return result
+
+    def _list_op(
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        kinds: Sequence[str] | None,
+        include_superseded: bool,
+        limit: int,
+        offset: int,
+    ) -> ListMemories:
         scope = self._scope(user_id, agent_id, session_id)
         where = scope.filter(
             kinds=tuple(kinds) if kinds else None, include_superseded=include_superseded
         )
-        op = ListMemories(scope.tenant, where, limit, offset)
-        result: list[Memory] = self._engram.resources.memory_store().batch([op])[0]
-        return result
+        return ListMemories(scope.tenant, where, limit, offset)
 
     def update(
         self,
@@ -357,6 +388,20 @@ class Memories:
     ) -> Memory:
         """Edit a memory (re-embedded if its text changes); the change is audited."""
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
+        return result
+
+    async def aupdate(
+        self,
+        memory_id: str,
+        text: str | None = None,
+        *,
+        importance: float | None = None,
+        pinned: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Memory:
+        """Async `update`."""
+        flow = self._update_flow(memory_id, text, importance, pinned, metadata)
+        result: Memory = await self._arun(flow)
         return result
 
     def _update_flow(
@@ -383,12 +428,21 @@ class Memories:
         if text is not None and text != old.text:
             matrix = yield from embed([dense_text(new)])
             vector = VectorRecord(self._model_id, matrix[0])
+        edits = [
+            f"{name} {before!r} -> {after!r}"
+            for name, before, after in (
+                ("importance", old.importance, new.importance),
+                ("pinned", old.pinned, new.pinned),
+                ("metadata", dict(old.metadata), dict(new.metadata)),
+            )
+            if before != after
+        ]
         change = MemoryChange(
             memory_id,
             "update",
             old_text=old.text,
             new_text=new.text,
-            reason="user edit",
+            reason="; ".join(["user edit", *edits]),
             tenant=self._engram.tenant,
             at=now,
         )
@@ -401,16 +455,25 @@ class Memories:
     def delete(self, memory_id: str) -> ErasureReport:
         """Erase a memory: its row, vector, index entries, links, relations, the text of its
         history (a tombstone remains), and the entities no other memory names."""
-        flow = flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
-        report: ErasureReport = self._run(flow)
-        if report.memories == 0:
-            raise NotFoundError(f"no memory {memory_id!r}")
-        return report
+        return _erased(self._run(self._erase_flow(memory_id)), memory_id)
+
+    async def adelete(self, memory_id: str) -> ErasureReport:
+        """Async `delete`."""
+        return _erased(await self._arun(self._erase_flow(memory_id)), memory_id)
+
+    def _erase_flow(self, memory_id: str) -> Flow[ErasureReport]:
+        return flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
 
     def history(self, memory_id: str) -> list[MemoryChange]:
         """Every change of a memory, oldest first."""
         op = GetHistory(self._engram.tenant, memory_id)
         result: list[MemoryChange] = self._engram.resources.memory_store().batch([op])[0]
+        return result
+
+    async def ahistory(self, memory_id: str) -> list[MemoryChange]:
+        """Async `history`."""
+        op = GetHistory(self._engram.tenant, memory_id)
+        result: list[MemoryChange] = (await self._engram.resources.memory_store().abatch([op]))[0]
         return result
 
     def delete_all(
@@ -558,6 +621,12 @@ class Memories:
         edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
         result: UserProfile = store.batch([PutProfile(tenant, edited)])[0]
         return result
+
+
+def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
+    if report.memories == 0:
+        raise NotFoundError(f"no memory {memory_id!r}")
+    return report
 
 
 def _kind(kind: str) -> MemoryKind:
