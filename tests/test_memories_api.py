@@ -428,3 +428,24 @@ def test_an_edit_of_more_than_the_text_is_audited(mem: Engram) -> None:
     assert last.reason is not None and last.reason.startswith("user edit; ")
     for edit in ("importance 0.5 -> 0.9", "pinned False -> True", "-> {'source': 'doctor'}"):
         assert edit in last.reason
+
+
+def test_delete_user_erases_their_sessions_and_memories(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "engram.db"
+    with Engram(path) as mem:
+        for session_id in ("s1", "s2"):
+            mem.session(session_id, user_id="ana").add("user", "My code word is qwxzvbnm.")
+        mem.session("s3", user_id="bo").add("user", "Hello")
+        mem.memories.add(messages=[said("I live in Porto.", 1)], user_id="ana")
+        erased = mem.delete_user("ana")
+        assert erased.sessions == 2
+        assert erased.memories is not None and erased.memories.memories >= 2
+        assert [s.id for s in mem.sessions()] == ["s3"]
+        assert mem.memories.get_all(user_id="ana", include_superseded=True) == []
+        assert mem.memories.profile("ana") is None
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    assert b"qwxzvbnm" not in data and b"Porto" not in data

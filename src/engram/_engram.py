@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from engram import _session_flows as flows
 from engram._backends import OpenedBackend, open_backend
@@ -29,7 +29,7 @@ from engram.providers import (
     embedding_space,
 )
 from engram.stores.conversation import BaseConversationStore, ListSessions, PurgeExpired
-from engram.stores.memories import BaseMemoryStore
+from engram.stores.memories import BaseMemoryStore, ErasureReport
 from engram.tokens import TokenCounter
 from engram.types import Session, utcnow
 
@@ -247,6 +247,19 @@ class Engram:
         op = ListSessions(self.tenant, utcnow(), user_id, agent_id, limit, offset)
         return await self.store.alist_sessions(op)
 
+    def delete_user(self, user_id: str) -> UserErasure:
+        """Erase everything this tenant holds of a user: their sessions with messages,
+        summaries and state, and, if there is a memory store, every memory and what was
+        derived from them (`memories.delete_all(user_id=...)`)."""
+        user = check_identifier(user_id, "user_id")
+        sessions = run(
+            flows.delete_user_sessions_flow(self.tenant, user, now=utcnow()), self.resources
+        )
+        memories = None
+        if self.resources.memories is not None:
+            memories = self.memories.delete_all(user_id=user)
+        return UserErasure(sessions, memories)
+
     def import_session(
         self, data: Mapping[str, Any], *, session_id: str | None = None
     ) -> Conversation:
@@ -263,6 +276,15 @@ class Engram:
     def purge_expired(self) -> int:
         """Delete this tenant's expired sessions; return how many."""
         return int(self.store.batch([PurgeExpired(self.tenant, utcnow())])[0])
+
+
+class UserErasure(NamedTuple):
+    """What `Engram.delete_user` erased."""
+
+    sessions: int
+    """Live sessions deleted, each with its messages, summary and state."""
+    memories: ErasureReport | None
+    """The long-term memory erasure (None: this Engram has no memory store)."""
 
 
 @functools.cache

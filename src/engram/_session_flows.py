@@ -17,10 +17,13 @@ from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores.conversation import (
     AppendMessages,
     CreateSession,
+    DeleteSession,
     FindToolCalls,
     GetSession,
     GetSummary,
     ListMessages,
+    ListSessions,
+    PurgeExpired,
     PutSummary,
 )
 from engram.stores.memories import GetProfile
@@ -35,6 +38,7 @@ __all__ = [
     "Strategy",
     "add_flow",
     "context_flow",
+    "delete_user_sessions_flow",
     "export_flow",
     "import_flow",
     "open_flow",
@@ -312,6 +316,20 @@ def _summary_context(
     return ctx.assemble_summary(
         plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
     )
+
+
+def delete_user_sessions_flow(tenant: str, user_id: str, *, now: datetime) -> Flow[int]:
+    """Delete every session of a user (messages, summaries, state): the live ones, and the
+    expired ones not purged yet (with the tenant's other expired sessions); return how many
+    live ones."""
+    deleted = 0
+    while True:
+        [sessions] = yield from call(ListSessions(tenant, now, user_id, limit=500))
+        gone = yield from call(*(DeleteSession(tenant, session.id) for session in sessions))
+        if not any(gone):
+            yield from call(PurgeExpired(tenant, now))
+            return deleted
+        deleted += sum(1 for existed in gone if existed)
 
 
 def export_flow(tenant: str, session_id: str, *, now: datetime) -> Flow[dict[str, Any]]:
