@@ -426,8 +426,19 @@ def test_an_edit_of_more_than_the_text_is_audited(mem: Engram) -> None:
     last = mem.memories.history(memory.id)[-1]
     assert last.action == "update" and last.old_text == last.new_text
     assert last.reason is not None and last.reason.startswith("user edit; ")
-    for edit in ("importance 0.5 -> 0.9", "pinned False -> True", "-> {'source': 'doctor'}"):
+    for edit in ("importance 0.5 -> 0.9", "pinned False -> True", "'source': 'doctor'}"):
         assert edit in last.reason
+
+
+def test_an_edit_merges_metadata(mem: Engram) -> None:
+    [city] = [
+        m
+        for m in mem.memories.add(messages=[said("I live in Porto.", 1)], user_id="ana").added
+        if m.attribute == "home_city"
+    ]
+    edited = mem.memories.update(city.id, metadata={"source": "crm", "confidence": None})
+    assert edited.metadata["source"] == "crm" and edited.metadata["value"] == "Porto"
+    assert "confidence" not in edited.metadata
 
 
 def test_delete_user_erases_their_sessions_and_memories(tmp_path: Path) -> None:

@@ -386,7 +386,10 @@ class Memories:
         pinned: bool | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Memory:
-        """Edit a memory (re-embedded if its text changes); the change is audited."""
+        """Edit a memory (re-embedded if its text changes); the change is audited.
+
+        `metadata` is merged into the memory's (a key given None is removed), so the keys
+        extraction set (`value`, `subject`, ...) stay unless named."""
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result
 

@@ -568,8 +568,12 @@ def _orphan_entities(tenant: str, candidates: set[str]) -> Flow[tuple[str, ...]]
 
 
 def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
-    """A memory after a user edit (text and/or importance, metadata, pinned)."""
+    """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
+    merged into the memory's: a key given None is removed, the keys not given are kept."""
     changes = {k: v for k, v in fields.items() if v is not None}
+    if "metadata" in changes:
+        merged = {**memory.metadata, **changes["metadata"]}
+        changes["metadata"] = {key: value for key, value in merged.items() if value is not None}
     if text is not None:
         if not text.strip():
             raise InvalidInputError("a memory's text cannot be empty")
