@@ -125,6 +125,23 @@ async def test_async_twins(mem: Engram) -> None:
     assert report.memories == 1
 
 
+async def test_async_twins_of_entities_profiles_and_export(mem: Engram, tmp_path: Path) -> None:
+    turn = said("My partner is Tomás. I live in Porto.", 1)
+    await mem.memories.aadd(messages=[turn], user_id="ana", user_name="Ana")
+    entities = await mem.memories.aentities(user_id="ana")
+    assert {"Tomás", "Porto"} <= {entity.name for entity in entities}
+    relations = await mem.memories.arelations(user_id="ana")
+    assert {r.relation for r in relations} == {"partner_of", "lives_in"}
+    assert (await mem.memories.aprofile("ana")) == mem.memories.profile("ana")
+    edited = await mem.memories.aupdate_profile("ana", {"diet": "vegan"})
+    assert edited.fields["diet"] == "vegan" and edited.fields["home_city"] == "Porto"
+    data = await mem.memories.aexport(user_id="ana")
+    with Engram(tmp_path / "copy.db") as copy:
+        stored = await copy.memories.aimport_(data)
+        assert len(stored) == len(data["memories"])
+        assert (await copy.memories.aprofile("ana")).fields == edited.fields
+
+
 def test_context_recalls_memories_within_one_budget(mem: Engram) -> None:
     mem.memories.add(messages=[said("I'm vegetarian and my partner is Tomás.", 1)], user_id="ana")
     s = mem.session("trip", user_id="ana")

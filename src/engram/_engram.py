@@ -111,8 +111,9 @@ class Engram:
         )
         self.memories = Memories(self)
         """Long-term memory: `add`, `search`, `get`, `get_all`, `update`, `delete`, `history`,
-        `delete_all` (each with an async twin), `export`, `import_`, `consolidate`, `forget`,
-        `reembed`, `entities`, `relations`, `profile`, `update_profile`."""
+        `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
+        `update_profile` (each with an async twin), and the jobs `consolidate`, `bloat`,
+        `forget`, `reembed`."""
 
     @property
     def embedding_model_id(self) -> str:

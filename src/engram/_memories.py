@@ -47,10 +47,10 @@ class Memories:
     """Remember facts, preferences and episodes about users; recall the relevant ones.
 
     The per-request operations (`add`, `search`, `get`, `get_all`, `update`, `delete`,
-    `history`, `delete_all`) have `a`-prefixed async twins; the maintenance ones (export,
-    import, consolidation, forgetting, re-embedding) and the entity and profile reads are
-    sync. Scope every call with `user_id` (and/or `agent_id`, `session_id`); the tenant is
-    the `Engram`'s.
+    `history`, `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
+    `update_profile`) have `a`-prefixed async twins; the maintenance jobs (`consolidate`,
+    `bloat`, `forget`, `reembed`) are sync. Scope every call with `user_id` (and/or
+    `agent_id`, `session_id`); the tenant is the `Engram`'s.
 
     Example:
         ```python
@@ -516,18 +516,41 @@ class Memories:
         """Every memory of a scope, retired ones too, with its audit history (and for a user
         alone, their entities, relations and profile) as JSON-ready data for `import_`.
         Vectors are left out: the importing side embeds with its own embedder."""
-        flow = transfer.export_flow(self._scope(user_id, agent_id, session_id))
-        data: dict[str, Any] = self._run(flow)
+        data: dict[str, Any] = self._run(self._export_flow(user_id, agent_id, session_id))
         return data
+
+    async def aexport(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Async `export`."""
+        flow = self._export_flow(user_id, agent_id, session_id)
+        data: dict[str, Any] = await self._arun(flow)
+        return data
+
+    def _export_flow(
+        self, user_id: str | None, agent_id: str | None, session_id: str | None
+    ) -> Flow[dict[str, Any]]:
+        return transfer.export_flow(self._scope(user_id, agent_id, session_id))
 
     def import_(self, data: Mapping[str, Any]) -> list[Memory]:
         """Store the memories of an `export` in this tenant, embedded with this Engram's
         embedder, all of it or nothing (`InvalidInputError` for data that is not an export).
         Ids are kept: importing the same export again replaces what the first import stored.
         Return the stored memories."""
-        flow = transfer.import_flow(data, tenant=self._engram.tenant, model_id=self._model_id)
-        stored: list[Memory] = self._run(flow)
+        stored: list[Memory] = self._run(self._import_flow(data))
         return stored
+
+    async def aimport_(self, data: Mapping[str, Any]) -> list[Memory]:
+        """Async `import_`."""
+        stored: list[Memory] = await self._arun(self._import_flow(data))
+        return stored
+
+    def _import_flow(self, data: Mapping[str, Any]) -> Flow[list[Memory]]:
+        return transfer.import_flow(data, tenant=self._engram.tenant, model_id=self._model_id)
 
     # Maintenance.
 
@@ -588,8 +611,18 @@ class Memories:
 
     def entities(self, *, user_id: str, name: str | None = None) -> list[Entity]:
         """The entities of a user's memories (optionally those matching a name or alias)."""
-        op = ListEntities(self._engram.tenant, user_id, name)
-        result: list[Entity] = self._engram.resources.memory_store().batch([op])[0]
+        result: list[Entity] = self._run(self._entities_flow(user_id, name))
+        return result
+
+    async def aentities(self, *, user_id: str, name: str | None = None) -> list[Entity]:
+        """Async `entities`."""
+        result: list[Entity] = await self._arun(self._entities_flow(user_id, name))
+        return result
+
+    def _entities_flow(self, user_id: str, name: str | None) -> Flow[list[Entity]]:
+        user = check_identifier(user_id, "user_id")
+        [found] = yield from call_memories(ListEntities(self._engram.tenant, user, name))
+        result: list[Entity] = found
         return result
 
     def relations(
@@ -597,16 +630,40 @@ class Memories:
     ) -> list[Relation]:
         """The relations between a user's entities (those touching `entity_id`), each with
         the memory that states it and its validity; `as_of`: only those true then."""
-        op = ListRelations(
-            self._engram.tenant, check_identifier(user_id, "user_id"), entity_id, as_of
-        )
-        result: list[Relation] = self._engram.resources.memory_store().batch([op])[0]
+        result: list[Relation] = self._run(self._relations_flow(user_id, entity_id, as_of))
+        return result
+
+    async def arelations(
+        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
+    ) -> list[Relation]:
+        """Async `relations`."""
+        flow = self._relations_flow(user_id, entity_id, as_of)
+        result: list[Relation] = await self._arun(flow)
+        return result
+
+    def _relations_flow(
+        self, user_id: str, entity_id: str | None, as_of: datetime | None
+    ) -> Flow[list[Relation]]:
+        user = check_identifier(user_id, "user_id")
+        op = ListRelations(self._engram.tenant, user, entity_id, as_of)
+        [found] = yield from call_memories(op)
+        result: list[Relation] = found
         return result
 
     def profile(self, user_id: str) -> UserProfile | None:
         """The user's structured profile, kept current by extraction."""
+        result: UserProfile | None = self._run(self._profile_flow(user_id))
+        return result
+
+    async def aprofile(self, user_id: str) -> UserProfile | None:
+        """Async `profile`."""
+        result: UserProfile | None = await self._arun(self._profile_flow(user_id))
+        return result
+
+    def _profile_flow(self, user_id: str) -> Flow[UserProfile | None]:
         op = GetProfile(self._engram.tenant, check_identifier(user_id, "user_id"))
-        result: UserProfile | None = self._engram.resources.memory_store().batch([op])[0]
+        [found] = yield from call_memories(op)
+        result: UserProfile | None = found
         return result
 
     def update_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:
@@ -618,12 +675,23 @@ class Memories:
         Raises:
             InvalidInputError: A field name is empty, or a value is neither text nor None.
         """
-        store = self._engram.resources.memory_store()
-        tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
-        [stored] = store.batch([GetProfile(tenant, user)])
-        edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
-        result: UserProfile = store.batch([PutProfile(tenant, edited)])[0]
+        result: UserProfile = self._run(self._update_profile_flow(user_id, fields))
         return result
+
+    async def aupdate_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:
+        """Async `update_profile`."""
+        result: UserProfile = await self._arun(self._update_profile_flow(user_id, fields))
+        return result
+
+    def _update_profile_flow(
+        self, user_id: str, fields: Mapping[str, str | None]
+    ) -> Flow[UserProfile]:
+        stored = yield from self._profile_flow(user_id)
+        tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
+        edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
+        [result] = yield from call_memories(PutProfile(tenant, edited))
+        profile: UserProfile = result
+        return profile
 
 
 def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
