@@ -342,7 +342,7 @@ class Memories:
     ) -> list[Memory]:
         """Memories of a scope, newest first (mem0's `get_all`)."""
         op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
-        result: list[Memory] = self._engram.resources.memory_store().batch([op])[0]
+        result: list[Memory] = self._run(_one(op))
         return result
 
     async def aget_all(
@@ -358,7 +358,7 @@ class Memories:
     ) -> list[Memory]:
         """Async `get_all`."""
         op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
-        result: list[Memory] = (await self._engram.resources.memory_store().abatch([op]))[0]
+        result: list[Memory] = await self._arun(_one(op))
         return result
 
     def _list_op(
@@ -469,14 +469,13 @@ class Memories:
 
     def history(self, memory_id: str) -> list[MemoryChange]:
         """Every change of a memory, oldest first."""
-        op = GetHistory(self._engram.tenant, memory_id)
-        result: list[MemoryChange] = self._engram.resources.memory_store().batch([op])[0]
+        result: list[MemoryChange] = self._run(_one(GetHistory(self._engram.tenant, memory_id)))
         return result
 
     async def ahistory(self, memory_id: str) -> list[MemoryChange]:
         """Async `history`."""
         op = GetHistory(self._engram.tenant, memory_id)
-        result: list[MemoryChange] = (await self._engram.resources.memory_store().abatch([op]))[0]
+        result: list[MemoryChange] = await self._arun(_one(op))
         return result
 
     def delete_all(
@@ -621,9 +620,7 @@ class Memories:
 
     def _entities_flow(self, user_id: str, name: str | None) -> Flow[list[Entity]]:
         user = check_identifier(user_id, "user_id")
-        [found] = yield from call_memories(ListEntities(self._engram.tenant, user, name))
-        result: list[Entity] = found
-        return result
+        return _one(ListEntities(self._engram.tenant, user, name))
 
     def relations(
         self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
@@ -645,10 +642,7 @@ class Memories:
         self, user_id: str, entity_id: str | None, as_of: datetime | None
     ) -> Flow[list[Relation]]:
         user = check_identifier(user_id, "user_id")
-        op = ListRelations(self._engram.tenant, user, entity_id, as_of)
-        [found] = yield from call_memories(op)
-        result: list[Relation] = found
-        return result
+        return _one(ListRelations(self._engram.tenant, user, entity_id, as_of))
 
     def profile(self, user_id: str) -> UserProfile | None:
         """The user's structured profile, kept current by extraction."""
@@ -661,10 +655,7 @@ class Memories:
         return result
 
     def _profile_flow(self, user_id: str) -> Flow[UserProfile | None]:
-        op = GetProfile(self._engram.tenant, check_identifier(user_id, "user_id"))
-        [found] = yield from call_memories(op)
-        result: UserProfile | None = found
-        return result
+        return _one(GetProfile(self._engram.tenant, check_identifier(user_id, "user_id")))
 
     def update_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:
         """Set profile fields by hand (a None value removes its field); return the profile.
@@ -689,9 +680,14 @@ class Memories:
         stored = yield from self._profile_flow(user_id)
         tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
         edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
-        [result] = yield from call_memories(PutProfile(tenant, edited))
-        profile: UserProfile = result
+        profile: UserProfile = yield from _one(PutProfile(tenant, edited))
         return profile
+
+
+def _one(op: Any) -> Flow[Any]:
+    """One memory-store operation as a flow, returning its result."""
+    [result] = yield from call_memories(op)
+    return result
 
 
 def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:

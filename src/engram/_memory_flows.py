@@ -226,8 +226,11 @@ def _relations(
     if scope.user_id is None:
         return (), []
     inserted = {memory.id for memory in plan.inserts}
-    stated = [(m.id, c.relations) for c, m in zip(candidates, news, strict=True) if c.relations]
-    stated = [(memory_id, mentions) for memory_id, mentions in stated if memory_id in inserted]
+    stated = [
+        (m.id, c.relations)
+        for c, m in zip(candidates, news, strict=True)
+        if c.relations and m.id in inserted
+    ]
     retired = [m for m in plan.updates if m.superseded_at is not None]
     if not stated and not retired:
         return (), []
