@@ -241,6 +241,7 @@ def test_export_import_round_trip_into_another_database(tmp_path: Path) -> None:
         lambda data: data["memories"][-1].update(text=""),
         lambda data: data["history"][0].update(at="not a time"),
         lambda data: data.update(entities="Tomás"),
+        lambda data: data["memories"][0].update(user_id=None),  # unscoped: beyond reach
     ],
 )
 def test_a_bad_export_is_refused_and_stores_nothing(tmp_path: Path, damage: Any) -> None:

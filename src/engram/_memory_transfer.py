@@ -113,6 +113,14 @@ def _parse(
         profile = UserProfile.from_dict(data["profile"]) if data.get("profile") else None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInputError(f"malformed memory export: {exc!r}") from exc
+    for memory in memories:
+        # The API scopes every memory: an unscoped one would be beyond the reach of every
+        # search, list and delete_all(scope).
+        if memory.user_id is None and memory.agent_id is None and memory.session_id is None:
+            raise InvalidInputError(
+                f"malformed memory export: memory {memory.id!r} has no user_id, agent_id "
+                "or session_id"
+            )
     return (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
