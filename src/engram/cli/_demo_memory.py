@@ -34,7 +34,8 @@ def show_memory(
         console.print(f"[yellow]skipped:[/] {exc}")
         return
     user = transcript.user_id
-    fields = mem.memories.profile(user).fields
+    profile = mem.memories.profile(user)
+    fields = profile.fields if profile is not None else {}
     console.print(
         "\nProfile: " + (", ".join(f"{key} [bold]{value}[/]" for key, value in fields.items()))
         if fields
