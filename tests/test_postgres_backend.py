@@ -172,9 +172,12 @@ def test_a_statement_addressing_one_session_uses_the_primary_key(
         store.create_session(Session(id="s1", tenant="t", user_id="u", agent_id="a"))
     append = base.append_statement("t", "s1", [Message(role="user", content="hi")], NOW)
     state = {"state": "{}", "updated_at": NOW, "expires_at": None, "tenant": "t", "id": "s1"}
+    newest = base.SELECT_MESSAGES + base.NEWEST_FIRST + base.LIMIT
     statements = [
         (append.sql, append.params),
         (base.SELECT_SESSION, ("t", "s1")),
+        (base.if_live(newest, base.NEWEST_FIRST), ("t", "s1", NOW, "t", "s1", 20)),
+        (base.if_live(base.SELECT_SUMMARY), ("t", "s1", NOW, "t", "s1")),
         (base.TOUCH_SESSION, (NOW, "t", "s1")),
         (base.UPDATE_STATE, state),
         (base.DELETE_SESSION, ("t", "s1")),

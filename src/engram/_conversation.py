@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from engram.context import ContextResult
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
 from engram.types import Message, Session, Summary, ToolCall, utcnow
+from engram.types._time import parse_time
 
 if TYPE_CHECKING:
     from engram._engram import Engram
@@ -67,11 +70,13 @@ class Conversation:
             role: `system`, `user`, `assistant` or `tool`.
             content: Text (or UTF-8 bytes), or content parts.
             **fields: `name`, `tool_calls` (ToolCall or OpenAI dicts), `tool_call_id`,
-                `metadata`, `created_at`, `id`.
+                `metadata`, `created_at` (a datetime or an ISO-8601 string; naive is UTC),
+                `id`.
 
         Raises:
             InvalidInputError: Unknown role, a tool result answering no call of this session,
-                NUL bytes or invalid UTF-8, a message over the size limit. Nothing is stored.
+                NUL bytes or invalid UTF-8, a message over the size limit, a `created_at` that
+                is not a time. Nothing is stored.
             NotFoundError: The session expired or was deleted.
         """
         return self.add_messages([_message(role, content, fields)])[0]
@@ -96,7 +101,12 @@ class Conversation:
         return flows.add_flow(self._session, parsed, max_bytes=limit, now=utcnow())
 
     def update_state(self, patch: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge `patch` into the session state (RFC 7396: null deletes); return the new state."""
+        """Merge `patch` into the session state (RFC 7396: null deletes); return the new state.
+
+        Raises:
+            InvalidInputError: `patch` is not a JSON object (a mapping of JSON values).
+            NotFoundError: The session expired or was deleted.
+        """
         result: dict[str, Any] = self._run(self._state_flow(patch))
         return result
 
@@ -106,7 +116,8 @@ class Conversation:
         return result
 
     def _state_flow(self, patch: Mapping[str, Any]) -> Flow[dict[str, Any]]:
-        [state] = yield from call(MergeState(self.tenant, self.id, dict(patch), utcnow()))
+        op = MergeState(self.tenant, self.id, _json_object(patch), utcnow())
+        [state] = yield from call(op)
         return dict(state)
 
     def delete(self) -> bool:
@@ -142,22 +153,31 @@ class Conversation:
         return dict(self.info().state)
 
     def messages(self, *, last: int | None = None) -> list[Message]:
-        """The stored messages, oldest first; `last=N` for the newest N only."""
-        return self._engram.store.list_messages(ListMessages(self.tenant, self.id, last=last))
+        """The stored messages, oldest first; `last=N` for the newest N only.
+
+        Raises:
+            NotFoundError: The session expired or was deleted.
+        """
+        return self._engram.store.list_messages(self._messages_op(last))
 
     async def amessages(self, *, last: int | None = None) -> list[Message]:
         """Async `messages`."""
-        return await self._engram.store.alist_messages(
-            ListMessages(self.tenant, self.id, last=last)
-        )
+        return await self._engram.store.alist_messages(self._messages_op(last))
+
+    def _messages_op(self, last: int | None) -> ListMessages:
+        return ListMessages(self.tenant, self.id, last=last, now=utcnow())
 
     def summary(self) -> Summary | None:
-        """The running summary, if one has been made."""
-        return self._engram.store.get_summary(self.tenant, self.id)
+        """The running summary, if one has been made.
+
+        Raises:
+            NotFoundError: The session expired or was deleted.
+        """
+        return self._engram.store.get_summary(self.tenant, self.id, now=utcnow())
 
     async def asummary(self) -> Summary | None:
         """Async `summary`."""
-        return await self._engram.store.aget_summary(self.tenant, self.id)
+        return await self._engram.store.aget_summary(self.tenant, self.id, now=utcnow())
 
     def export(self) -> dict[str, Any]:
         """The session, its messages and summary as JSON-ready data (`Engram.import_session`)."""
@@ -219,23 +239,55 @@ def _context_spec(
         raise InvalidInputError(f"bad context option: {exc}") from exc
 
 
+def _json_object(patch: object) -> dict[str, Any]:
+    """A state patch as every backend stores it: a JSON object (RFC 7396 would let any other
+    value replace the state, but the state is an object). Round-tripping it through JSON
+    rejects what a database could not hold and turns keys into strings, so the in-memory
+    store keeps what SQL stores keep."""
+    if not isinstance(patch, Mapping):
+        raise InvalidInputError(
+            f"a state patch must be a mapping (a JSON object), not {type(patch).__name__}"
+        )
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(dict(patch), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"the state patch is not JSON: {exc}") from exc
+    return copied
+
+
 def _message(role: str, content: Any, fields: dict[str, Any]) -> Message:
     calls = tuple(
         call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
         for call in fields.pop("tool_calls", ()) or ()
     )
-    created_at: datetime | None = fields.pop("created_at", None)
+    created_at = fields.pop("created_at", None)
     if created_at is not None:
-        fields["created_at"] = created_at
+        fields["created_at"] = _time(created_at)
     try:
         return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidInputError(f"bad message field: {exc}") from exc
 
 
+def _time(value: object) -> datetime:
+    """A message's `created_at` as Engram takes every time: a datetime or an ISO-8601 string,
+    naive meaning UTC (`parse_time`, as the memory API's time arguments)."""
+    if not isinstance(value, str | datetime):
+        raise InvalidInputError(
+            f"created_at must be a datetime or an ISO-8601 string, not {value!r}"
+        )
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"created_at is not an ISO-8601 time: {value!r}") from exc
+
+
 def _to_message(item: MessageLike) -> Message:
     if isinstance(item, Message):
-        return item
+        moment = _time(item.created_at)
+        return item if moment is item.created_at else replace(item, created_at=moment)
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"a message must be a Message or a mapping, not {item!r}")
     fields = dict(item)
     role = fields.pop("role", None)
     content = fields.pop("content", "") or ""

@@ -28,6 +28,7 @@ from engram.providers import (
     SummarizerProtocol,
     embedding_space,
 )
+from engram.stores._conversation_rules import check_ttl
 from engram.stores.conversation import BaseConversationStore, ListSessions, PurgeExpired
 from engram.stores.memories import BaseMemoryStore, ErasureReport
 from engram.tokens import TokenCounter
@@ -89,7 +90,8 @@ class Engram:
         ranking: RankingWeights = DEFAULT_WEIGHTS,
     ) -> None:
         self.settings = settings or EngramSettings()
-        self.tenant = check_identifier(tenant or self.settings.tenant, "tenant")
+        # Only None means "the default": an empty tenant is a mistake, not the default's data.
+        self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
         self.ranking = ranking
         self._closers: list[Callable[[], None]] = []
         try:
@@ -180,12 +182,17 @@ class Engram:
         """Open a session's conversation, creating the session if needed.
 
         Args:
-            session_id: The id; a new time-sortable id if omitted.
+            session_id: The id; None (the default) for a new time-sortable id.
             user_id: The user it belongs to (a session of another user is refused).
             agent_id: The agent it belongs to.
             metadata: Stored on creation.
-            ttl_seconds: Lifetime after last use (default: settings); each use extends it.
+            ttl_seconds: Lifetime after last use, in seconds (> 0, finite; default: settings,
+                where None means it never expires); each use extends it. Used on creation.
             create: If False, raise `NotFoundError` instead of creating.
+
+        Raises:
+            InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`.
+            NotFoundError: `create=False` and no live session has that id.
         """
         flow = self._open_flow(session_id, user_id, agent_id, metadata, ttl_seconds, create)
         return Conversation(self, run(flow, self.resources))
@@ -213,13 +220,14 @@ class Engram:
         ttl_seconds: float | None,
         create: bool,
     ) -> Flow[Session]:
+        ttl = self.settings.session_ttl_seconds if ttl_seconds is None else ttl_seconds
         template = Session(
-            id=check_identifier(session_id or new_id(), "session id"),
+            id=check_identifier(new_id() if session_id is None else session_id, "session id"),
             tenant=self.tenant,
             user_id=user_id,
             agent_id=agent_id,
             metadata=dict(metadata or {}),
-            ttl_seconds=ttl_seconds or self.settings.session_ttl_seconds,
+            ttl_seconds=check_ttl(ttl),
             encoding=self.settings.encoding,
         )
         return flows.open_flow(template, now=utcnow(), create=create)
@@ -264,7 +272,17 @@ class Engram:
     def import_session(
         self, data: Mapping[str, Any], *, session_id: str | None = None
     ) -> Conversation:
-        """Recreate a session from `Conversation.export()` data, atomically."""
+        """Recreate a session from `Conversation.export()` data, atomically.
+
+        Args:
+            data: The export (`format` `engram.session/1`).
+            session_id: Import under this id (None: the exported one); the messages then
+                get new ids, since ids are unique within a tenant.
+
+        Raises:
+            InvalidInputError: `data` is not a well-formed session export (nothing is written).
+            ConflictError: A live session with that id, or a message id, exists already.
+        """
         flow = flows.import_flow(
             data,
             tenant=self.tenant,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from engram import _memory_flows as memory_flows
@@ -12,7 +12,12 @@ from engram import context as ctx
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram._flows import Flow, SummarizeCall, call, call_memories
 from engram._ids import new_id
-from engram._validation import check_budget, check_messages, unanswered_tool_calls
+from engram._validation import (
+    check_budget,
+    check_identifier,
+    check_messages,
+    unanswered_tool_calls,
+)
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores.conversation import (
     AppendMessages,
@@ -112,8 +117,8 @@ def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session
 
 
 def _fresh(template: Session, now: datetime) -> Session:
-    expires = now + timedelta(seconds=template.ttl_seconds) if template.ttl_seconds else None
-    return replace(template, created_at=now, updated_at=now, expires_at=expires)
+    """The session to create at `now`; the store sets its expiry from its TTL."""
+    return replace(template, created_at=now, updated_at=now, expires_at=None)
 
 
 def add_flow(
@@ -127,7 +132,7 @@ def add_flow(
     )
     missing = unanswered_tool_calls(counted)
     if missing:
-        [found] = yield from call(FindToolCalls(session.tenant, session.id, missing))
+        [found] = yield from call(FindToolCalls(session.tenant, session.id, missing, now))
         unknown = sorted(set(missing) - set(found))
         if unknown:
             raise InvalidInputError(
@@ -143,11 +148,12 @@ def context_flow(
     tenant: str, session_id: str, counter: TokenCounter, spec: ContextSpec, *, now: datetime
 ) -> Flow[ctx.ContextResult]:
     """Build the context for the next turn: the long-term tier (if asked), then the strategy
-    over the conversation in what is left of the budget. Never loads the whole history."""
+    over the conversation in what is left of the budget. Never loads the whole history; the
+    report still accounts for all of it (see `_with_unread`)."""
     [session] = yield from call(GetSession(tenant, session_id, now, touch=True))
     if session is None:
         raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
-    [system] = yield from call(ListMessages(tenant, session_id, roles=("system",)))
+    [system] = yield from call(ListMessages(tenant, session_id, roles=("system",), now=now))
     if not spec.recall:
         return (yield from _strategy_context(session, system, counter, spec, now=now))
     block = yield from _recall(session, system, counter, spec, now=now)
@@ -166,21 +172,39 @@ def _strategy_context(
 ) -> Flow[ctx.ContextResult]:
     if spec.strategy == "summary":
         return (yield from _summary_context(session, system, counter, spec, now=now))
-    history = yield from _load_history(session, spec, counter)
+    history = yield from _load_history(session, spec, counter, now=now)
     messages = _merge(system, history)
     if spec.strategy == "buffer":
-        return ctx.buffer(messages, counter, tools=spec.tools)
-    if spec.strategy == "window":
-        return ctx.window(
+        result = ctx.buffer(messages, counter, tools=spec.tools)
+    elif spec.strategy == "window":
+        result = ctx.window(
             messages,
             counter,
             last_messages=spec.last_messages,
             last_turns=spec.last_turns,
             tools=spec.tools,
         )
-    return ctx.token_budget(
-        messages, counter, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
-    )
+    else:
+        result = ctx.token_budget(
+            messages, counter, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+        )
+    return _with_unread(result, session, messages, summarized=False)
+
+
+def _with_unread(
+    result: ctx.ContextResult, session: Session, read: Sequence[Message], *, summarized: bool
+) -> ctx.ContextResult:
+    """`result`, its report also counting the session's messages the flow did not read.
+
+    A context reads only the newest messages it may need, so the strategy saw a tail of the
+    history; the session's counters tell how many messages (and tokens, in their stored
+    counts) came before it. They were left out: dropped, or, under `summary`, covered by the
+    stored summary (whose text stands for them, so their tokens are not added)."""
+    count = max(0, session.message_count - len(read))
+    if summarized:
+        return ctx.with_unread(result, summarized=count)
+    tokens = max(0, session.token_count - sum(m.tokens or 0 for m in read))
+    return ctx.with_unread(result, dropped=count, tokens=tokens)
 
 
 def _recall(
@@ -194,7 +218,7 @@ def _recall(
     """The profile and the memories most relevant to the newest user message."""
     if session.user_id is None:
         raise InvalidInputError("recall needs a session with a user_id")
-    op = ListMessages(session.tenant, session.id, last=1, roles=("user",))
+    op = ListMessages(session.tenant, session.id, last=1, roles=("user",), now=now)
     [newest] = yield from call(op)
     scope = memory_flows.Scope(session.tenant, session.user_id)
     hits: list[MemoryHit] = []
@@ -222,21 +246,24 @@ def _recall(
 
 
 def _load_history(
-    session: Session, spec: ContextSpec, counter: TokenCounter
+    session: Session, spec: ContextSpec, counter: TokenCounter, *, now: datetime
 ) -> Flow[list[Message]]:
     tenant, session_id = session.tenant, session.id
     if spec.strategy == "buffer":
-        [everything] = yield from call(ListMessages(tenant, session_id, roles=NON_SYSTEM))
+        [everything] = yield from call(ListMessages(tenant, session_id, roles=NON_SYSTEM, now=now))
         return list(everything)
     if spec.last_messages is not None:
         # A few more than asked, so a window that starts inside a tool group can be completed.
-        op = ListMessages(tenant, session_id, last=spec.last_messages + 8, roles=NON_SYSTEM)
+        last = spec.last_messages + 8
+        op = ListMessages(tenant, session_id, last=last, roles=NON_SYSTEM, now=now)
         [tail] = yield from call(op)
         return list(tail)
-    return (yield from _load_tail(session, spec, counter))
+    return (yield from _load_tail(session, spec, counter, now=now))
 
 
-def _load_tail(session: Session, spec: ContextSpec, counter: TokenCounter) -> Flow[list[Message]]:
+def _load_tail(
+    session: Session, spec: ContextSpec, counter: TokenCounter, *, now: datetime
+) -> Flow[list[Message]]:
     """Newest messages first, in growing pages, until the budget (or turn count) is covered.
 
     The first page is sized from the session's mean message size, so one read usually does.
@@ -246,7 +273,7 @@ def _load_tail(session: Session, spec: ContextSpec, counter: TokenCounter) -> Fl
     page, before = _first_page(session, spec), None
     while True:
         op = ListMessages(
-            session.tenant, session.id, last=page, before_seq=before, roles=NON_SYSTEM
+            session.tenant, session.id, last=page, before_seq=before, roles=NON_SYSTEM, now=now
         )
         [chunk] = yield from call(op)
         loaded[:0] = chunk
@@ -279,6 +306,11 @@ def _merge(system: Sequence[Message], history: Sequence[Message]) -> list[Messag
     return sorted([*system, *history], key=lambda m: m.seq or 0)
 
 
+_SUMMARY_ATTEMPTS = 3
+"""How often `summary` reads, folds and stores the running summary before it settles for a
+summary it could not store (another writer kept storing theirs first)."""
+
+
 def _summary_context(
     session: Session,
     system: Sequence[Message],
@@ -287,34 +319,65 @@ def _summary_context(
     *,
     now: datetime,
 ) -> Flow[ctx.ContextResult]:
-    tenant, session_id = session.tenant, session.id
-    [summary] = yield from call(GetSummary(tenant, session_id))
-    after = summary.through_seq if summary else None
-    [pending] = yield from call(ListMessages(tenant, session_id, after_seq=after, roles=NON_SYSTEM))
-    plan = ctx.plan_summary(
-        _merge(system, pending),
-        counter,
-        budget=spec.budget,
-        reserve=spec.reserve,
-        tools=spec.tools,
-        summary=summary,
-        trigger=spec.trigger,
-        target=spec.target,
-    )
-    text = summary.text if summary else None
-    if plan.evict:
-        text = yield SummarizeCall(text, tuple(plan.evict), plan.summary_max_tokens)
-        folded = Summary(
-            session_id=session_id,
-            text=text,
-            through_seq=max(m.seq or 0 for m in plan.evict),
-            message_count=(summary.message_count if summary else 0) + len(plan.evict),
-            tokens=counter.count_text(text),
-            updated_at=now,
+    """Summary + buffer, racing other writers of the summary safely.
+
+    The stored summary is optimistic (`PutSummary` names the summary it replaces): when two
+    contexts of one session fold at once, the second to store gets `ConflictError`. It then
+    starts over from the summary the winner stored, which usually covers what it meant to
+    fold (nothing left to fold). After `_SUMMARY_ATTEMPTS` lost races it sends the summary
+    it made without storing it: the prompt is right, the next context folds again.
+    """
+    for attempt in range(1, _SUMMARY_ATTEMPTS + 1):
+        summary, pending = yield from _unfolded(session, now=now)
+        plan = ctx.plan_summary(
+            _merge(system, pending),
+            counter,
+            budget=spec.budget,
+            reserve=spec.reserve,
+            tools=spec.tools,
+            summary=summary,
+            trigger=spec.trigger,
+            target=spec.target,
         )
-        yield from call(PutSummary(tenant, folded, after))
-    return ctx.assemble_summary(
+        text = summary.text if summary else None
+        if not plan.evict:
+            break
+        text = yield SummarizeCall(text, tuple(plan.evict), plan.summary_max_tokens)
+        folded = _folded(session.id, plan, text, counter, now)
+        expected = summary.through_seq if summary else None
+        try:
+            yield from call(PutSummary(session.tenant, folded, expected))
+        except ConflictError:  # another context stored a summary since we read ours
+            if attempt < _SUMMARY_ATTEMPTS:
+                continue
+        break
+    result = ctx.assemble_summary(
         plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+    )
+    return _with_unread(result, session, [*system, *pending], summarized=True)
+
+
+def _unfolded(session: Session, *, now: datetime) -> Flow[tuple[Summary | None, list[Message]]]:
+    """The stored summary and the history it does not cover yet."""
+    tenant, session_id = session.tenant, session.id
+    [summary] = yield from call(GetSummary(tenant, session_id, now))
+    after = summary.through_seq if summary else None
+    op = ListMessages(tenant, session_id, after_seq=after, roles=NON_SYSTEM, now=now)
+    [pending] = yield from call(op)
+    return summary, list(pending)
+
+
+def _folded(
+    session_id: str, plan: ctx.SummaryPlan, text: str, counter: TokenCounter, now: datetime
+) -> Summary:
+    """The running summary once `plan.evict` is folded into it, as `text`."""
+    return Summary(
+        session_id=session_id,
+        text=text,
+        through_seq=max(m.seq or 0 for m in plan.evict),
+        message_count=(plan.summary.message_count if plan.summary else 0) + len(plan.evict),
+        tokens=counter.count_text(text),
+        updated_at=now,
     )
 
 
@@ -333,14 +396,13 @@ def delete_user_sessions_flow(tenant: str, user_id: str, *, now: datetime) -> Fl
 
 
 def export_flow(tenant: str, session_id: str, *, now: datetime) -> Flow[dict[str, Any]]:
-    """A session with its messages and summary, as JSON-ready data."""
+    """A session with its messages and summary, as JSON-ready data (`NotFoundError`, from
+    the clocked reads, if the session is absent or expired)."""
     session, messages, summary = yield from call(
         GetSession(tenant, session_id, now),
-        ListMessages(tenant, session_id),
-        GetSummary(tenant, session_id),
+        ListMessages(tenant, session_id, now=now),
+        GetSummary(tenant, session_id, now),
     )
-    if session is None:
-        raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
     return {
         "format": EXPORT_FORMAT,
         "session": session.to_dict(),
@@ -370,16 +432,18 @@ def import_flow(
 def _parse_export(
     data: Mapping[str, Any], *, tenant: str, session_id: str | None
 ) -> tuple[Session, tuple[Message, ...], Summary | None]:
-    if data.get("format") != EXPORT_FORMAT:
+    if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
         raise InvalidInputError(f"not an Engram session export (format {EXPORT_FORMAT!r})")
     try:
         session = Session.from_dict(data["session"])
         ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
         messages = tuple(Message.from_dict(m) for m in ordered)
         summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # Untrusted data of any shape: a field of the wrong type fails in many ways.
         raise InvalidInputError(f"malformed session export: {exc!r}") from exc
-    session = replace(session, tenant=tenant, id=session_id or session.id)
+    chosen = check_identifier(session.id if session_id is None else session_id, "session id")
+    session = replace(session, tenant=tenant, id=chosen)
     # Stored seqs are renumbered 1..n on import; the summary's boundary follows its message.
     renumbered = {m.seq: index for index, m in enumerate(messages, start=1)}
     if summary is not None:

@@ -59,7 +59,7 @@ class EngramSettings(BaseSettings):
     """The tokenizer message token counts are stored in."""
     max_message_bytes: int = Field(default=1_000_000, gt=0)
     """The largest message accepted, in UTF-8 bytes."""
-    session_ttl_seconds: float | None = Field(default=None, gt=0)
+    session_ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Default lifetime of a new session after its last use; None: forever."""
     llm: LLMSettings | None = None
     """The LLM used for summaries; None: the offline extractive summariser."""

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import click
 from rich.table import Table
 
+from engram._conversation import Conversation
 from engram._engram import Engram
+from engram._exceptions import NotFoundError
 from engram.cli._options import (
     console,
     db_options,
     handles_errors,
     json_output,
     read_json,
+    require_database,
     timestamp,
     write_json,
 )
-from engram.types import Message, Session
+from engram.types import Message, Session, utcnow
 
 __all__ = ["sessions"]
 
@@ -28,6 +33,24 @@ def sessions() -> None:
     """Browse and manage conversation sessions."""
 
 
+@contextmanager
+def _existing(db: str, tenant: str) -> Iterator[Engram]:
+    """Engram on a database that exists: reading must not create one (as every reading
+    command: `require_database`)."""
+    require_database(db)
+    with Engram(db, tenant=tenant) as mem:
+        yield mem
+
+
+def _inspected(mem: Engram, session_id: str) -> Conversation:
+    """A live session, read without extending its lifetime: looking at a session from the
+    CLI is not using it (`Engram.session` would touch it)."""
+    found = mem.store.get_session(mem.tenant, session_id, now=utcnow())
+    if found is None:
+        raise NotFoundError(f"no session {session_id!r} in tenant {mem.tenant!r}")
+    return Conversation(mem, found)
+
+
 @sessions.command("list")
 @db_options
 @click.option("--user", "user_id", help="Only this user's sessions.")
@@ -35,7 +58,7 @@ def sessions() -> None:
 @handles_errors
 def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None:
     """List sessions, most recently updated first."""
-    with Engram(db, tenant=tenant) as mem:
+    with _existing(db, tenant) as mem:
         found = mem.sessions(user_id=user_id, limit=limit)
     table = Table("session", "user", "messages", "tokens", "updated", "expires")
     for s in found:
@@ -57,8 +80,8 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
 @handles_errors
 def show(db: str, tenant: str, session_id: str, last: int) -> None:
     """Show a session: its record, running summary and newest messages."""
-    with Engram(db, tenant=tenant) as mem:
-        conversation = mem.session(session_id, create=False)
+    with _existing(db, tenant) as mem:
+        conversation = _inspected(mem, session_id)
         info, summary = conversation.info(), conversation.summary()
         messages = conversation.messages(last=last)
     _print_session(info)
@@ -80,8 +103,8 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
 @handles_errors
 def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
     """Export a session (messages, summary, state) as JSON."""
-    with Engram(db, tenant=tenant) as mem:
-        data = mem.session(session_id, create=False).export()
+    with _existing(db, tenant) as mem:
+        data = _inspected(mem, session_id).export()
     write_json(data, output)
 
 
@@ -105,8 +128,8 @@ def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) 
 @handles_errors
 def delete(db: str, tenant: str, session_id: str) -> None:
     """Delete a session with its messages, summary and state."""
-    with Engram(db, tenant=tenant) as mem:
-        deleted = mem.session(session_id, create=False).delete()
+    with _existing(db, tenant) as mem:
+        deleted = _inspected(mem, session_id).delete()
     console.print(f"deleted {session_id}" if deleted else f"no session {session_id}")
 
 

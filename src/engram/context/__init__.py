@@ -38,7 +38,7 @@ from engram.context._options import (
     WindowOptions,
 )
 from engram.context._recall import RecallBlock, recall_block, recall_room, with_recall
-from engram.context._report import ContextReport, ContextResult
+from engram.context._report import ContextReport, ContextResult, with_unread
 from engram.context._strategies import (
     SUMMARY_PREFIX,
     buffer,
@@ -79,4 +79,5 @@ __all__ = [
     "truncation_marker",
     "window",
     "with_recall",
+    "with_unread",
 ]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engram.types import Message
 
-__all__ = ["ContextReport", "ContextResult", "make_report"]
+__all__ = ["ContextReport", "ContextResult", "make_report", "with_unread"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,12 @@ class ContextReport:
     kept: tuple[str, ...]
     """Ids of the input messages in the result, in order (truncated ones included)."""
     dropped: tuple[str, ...]
-    """Ids of the input messages left out and not covered by the summary."""
+    """Ids of the input messages left out and not covered by the summary. A context built
+    from a stored session reads only the newest messages it may need: the older ones it left
+    out unread are counted in `dropped_unread`, not listed here."""
     summarized: tuple[str, ...]
-    """Ids of the input messages left out because the summary covers them."""
+    """Ids of the input messages left out because the summary covers them (the ones folded
+    in earlier, unread, are counted in `summarized_unread`)."""
     truncated: tuple[str, ...]
     """Ids of the kept messages whose text was cut (they carry a truncation marker)."""
     summary_tokens: int = 0
@@ -46,6 +49,28 @@ class ContextReport:
     """Ids of memories that were recalled but did not fit their share of the budget."""
     memory_tokens: int = 0
     """Tokens of the message carrying the profile and recalled memories (0: none)."""
+    dropped_unread: int = 0
+    """Older messages of the session left out without being read, so not in `dropped`;
+    `tokens_before` includes their tokens."""
+    summarized_unread: int = 0
+    """Older messages of the session the stored summary covered already (not read, so not
+    in `summarized`)."""
+
+    @property
+    def message_count(self) -> int:
+        """Every message accounted for, read or not: for a stored session, all of its
+        messages (`Session.message_count`)."""
+        return len(self.kept) + self.dropped_count + self.summarized_count
+
+    @property
+    def dropped_count(self) -> int:
+        """How many messages were left out, listed in `dropped` or not."""
+        return len(self.dropped) + self.dropped_unread
+
+    @property
+    def summarized_count(self) -> int:
+        """How many messages the summary stands for, listed in `summarized` or not."""
+        return len(self.summarized) + self.summarized_unread
 
     def describe(self) -> str:
         """A one-line human summary, e.g. for logs and the CLI.
@@ -54,17 +79,16 @@ class ContextReport:
             `token_budget: kept 12 of 40 messages (28 dropped, 1 truncated); 9,310 -> 3,584
             tokens (budget 4,096, reserve 512)`
         """
-        total = len(self.kept) + len(self.dropped) + len(self.summarized)
         changes = [
-            f"{len(ids)} {label}"
-            for ids, label in (
-                (self.dropped, "dropped"),
-                (self.summarized, "summarized"),
-                (self.truncated, "truncated"),
+            f"{count} {label}"
+            for count, label in (
+                (self.dropped_count, "dropped"),
+                (self.summarized_count, "summarized"),
+                (len(self.truncated), "truncated"),
             )
-            if ids
+            if count
         ]
-        line = f"{self.strategy}: kept {len(self.kept)} of {total} messages"
+        line = f"{self.strategy}: kept {len(self.kept)} of {self.message_count} messages"
         if changes:
             line += f" ({', '.join(changes)})"
         line += f"; {self.tokens_before:,} -> {self.tokens_after:,} tokens"
@@ -89,6 +113,21 @@ class ContextResult:
     def to_openai(self) -> list[dict[str, Any]]:
         """The messages in OpenAI chat-completions form."""
         return [message.to_openai() for message in self.messages]
+
+
+def with_unread(
+    result: ContextResult, *, dropped: int = 0, summarized: int = 0, tokens: int = 0
+) -> ContextResult:
+    """`result`, its report also counting older messages that were left out unread:
+    `dropped` of them dropped (costing `tokens`, added to `tokens_before`), `summarized` of
+    them covered by the summary."""
+    report = replace(
+        result.report,
+        tokens_before=result.report.tokens_before + tokens,
+        dropped_unread=result.report.dropped_unread + dropped,
+        summarized_unread=result.report.summarized_unread + summarized,
+    )
+    return ContextResult(result.messages, report)
 
 
 def make_report(

@@ -5,11 +5,14 @@ they live here so the in-memory reference and the SQL backends cannot drift apar
 
 Expiry: a session with `expires_at` is live while `now < expires_at`; at `expires_at` it is
 expired. Using a session (appending, merging state, `touch`) moves `expires_at` to
-`now + ttl_seconds`.
+`now + ttl_seconds`. An expired session is gone for every op that carries a clock: reads of
+its messages, summary or tool calls raise `NotFoundError` as writes do, even before
+`PurgeExpired` deletes it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,17 +24,43 @@ from engram.types import Message, Session
 from engram.types._copy import copy_record
 
 __all__ = [
+    "MAX_TTL_SECONDS",
     "after_append",
     "after_merge",
     "check_append",
     "check_list_messages",
     "check_list_sessions",
+    "check_ttl",
     "is_live",
     "requested_call_ids",
     "session_to_create",
     "stamp_messages",
     "touched",
 ]
+
+
+MAX_TTL_SECONDS = 100 * 366 * 24 * 3600
+"""The longest lifetime a session may be given (about a century): `now + ttl` must remain a
+time every backend stores. A session meant to outlive that has no TTL (None)."""
+
+
+def check_ttl(ttl_seconds: object) -> float | None:
+    """A session lifetime: None (never expires) or a finite number of seconds in
+    `(0, MAX_TTL_SECONDS]`. Zero is refused rather than read as "never" or "at once": both
+    have been meant by it, and None already says "never"."""
+    if ttl_seconds is None:
+        return None
+    if (
+        isinstance(ttl_seconds, bool)
+        or not isinstance(ttl_seconds, int | float)
+        or not math.isfinite(ttl_seconds)
+        or not 0 < ttl_seconds <= MAX_TTL_SECONDS
+    ):
+        raise InvalidInputError(
+            f"ttl_seconds must be a number of seconds > 0 (at most {MAX_TTL_SECONDS:,}, about"
+            f" a century), or None to never expire; got {ttl_seconds!r}"
+        )
+    return ttl_seconds
 
 
 def is_live(expires_at: datetime | None, now: datetime) -> bool:
@@ -43,8 +72,10 @@ def session_to_create(session: Session) -> Session:
     """The session as a backend stores it on creation.
 
     It holds no messages yet, so its counters start at zero; an expiring session without an
-    explicit `expires_at` expires `ttl_seconds` after its `updated_at`.
+    explicit `expires_at` expires `ttl_seconds` after its `updated_at`. `InvalidInputError`
+    if `ttl_seconds` is not a valid lifetime (`check_ttl`).
     """
+    check_ttl(session.ttl_seconds)
     expires_at = session.expires_at
     if expires_at is None and session.ttl_seconds is not None:
         expires_at = session.updated_at + timedelta(seconds=session.ttl_seconds)

@@ -98,8 +98,12 @@ class AppendMessages(NamedTuple):
 
 
 class ListMessages(NamedTuple):
-    """Read a session's messages in `seq` order. Result: `list[Message]` (empty if the
-    session is absent; expiry is not checked: the op carries no clock).
+    """Read a session's messages in `seq` order. Result: `list[Message]`.
+
+    With `now` (every read made for a caller), `NotFoundError` if the session is absent or
+    expired at `now`, as for a write: an expired session's content is gone even before it is
+    purged. Without it (raw, unchecked reads: tools and tests), an absent session has no
+    messages and expiry is not checked.
 
     `last=N` returns the newest N of the matching messages (still in ascending order);
     `after_seq`/`before_seq` bound the range (exclusive); `roles` filters by role.
@@ -111,22 +115,27 @@ class ListMessages(NamedTuple):
     after_seq: int | None = None
     before_seq: int | None = None
     roles: tuple[str, ...] | None = None
+    now: datetime | None = None
 
 
 class FindToolCalls(NamedTuple):
     """Which of these tool-call ids were requested by an assistant message of the session.
-    Result: `set[str]`."""
+    Result: `set[str]`. `now` as for `ListMessages` (without it, an absent session requested
+    none)."""
 
     tenant: str
     session_id: str
     call_ids: tuple[str, ...]
+    now: datetime | None = None
 
 
 class GetSummary(NamedTuple):
-    """Read a session's running summary. Result: `Summary` or None."""
+    """Read a session's running summary. Result: `Summary` or None. `now` as for
+    `ListMessages` (without it, an absent session has no summary)."""
 
     tenant: str
     session_id: str
+    now: datetime | None = None
 
 
 class PutSummary(NamedTuple):
@@ -235,12 +244,16 @@ class BaseConversationStore(ABC):
         result: list[Message] = (await self.abatch([op]))[0]
         return result
 
-    def get_summary(self, tenant: str, session_id: str) -> Summary | None:
-        result: Summary | None = self.batch([GetSummary(tenant, session_id)])[0]
+    def get_summary(
+        self, tenant: str, session_id: str, *, now: datetime | None = None
+    ) -> Summary | None:
+        result: Summary | None = self.batch([GetSummary(tenant, session_id, now)])[0]
         return result
 
-    async def aget_summary(self, tenant: str, session_id: str) -> Summary | None:
-        result: Summary | None = (await self.abatch([GetSummary(tenant, session_id)]))[0]
+    async def aget_summary(
+        self, tenant: str, session_id: str, *, now: datetime | None = None
+    ) -> Summary | None:
+        result: Summary | None = (await self.abatch([GetSummary(tenant, session_id, now)]))[0]
         return result
 
     def purge_expired(self, tenant: str, *, now: datetime) -> int:

@@ -270,19 +270,23 @@ class InMemoryConversationStore(BaseConversationStore):
 
         journal.record(undo)
 
+    def _readable(self, key: _Key, now: datetime | None) -> _Entry | None:
+        """The entry a read sees: with `now`, a live one or `NotFoundError`; without, any."""
+        return self._sessions.get(key) if now is None else self._require_live(key, now)
+
     def _list_messages(self, op: ListMessages) -> list[Message]:
         rules.check_list_messages(op)
-        entry = self._sessions.get((op.tenant, op.session_id))
+        entry = self._readable((op.tenant, op.session_id), op.now)
         if entry is None:
             return []
         return _copy_messages(_select(entry.messages, op))
 
     def _find_tool_calls(self, op: FindToolCalls) -> set[str]:
-        entry = self._sessions.get((op.tenant, op.session_id))
+        entry = self._readable((op.tenant, op.session_id), op.now)
         return set() if entry is None else set(op.call_ids) & entry.call_ids
 
     def _get_summary(self, op: GetSummary) -> Summary | None:
-        entry = self._sessions.get((op.tenant, op.session_id))
+        entry = self._readable((op.tenant, op.session_id), op.now)
         return None if entry is None else entry.summary
 
     def _put_summary(self, op: PutSummary, journal: _Journal) -> Summary:

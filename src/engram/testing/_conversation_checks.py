@@ -119,14 +119,20 @@ def _append(store: BaseConversationStore) -> None:
 def _list_messages(store: BaseConversationStore) -> None:
     assert store.list_messages(ListMessages(OTHER_TENANT, "s1")) == []
     assert store.list_messages(ListMessages(OTHER_TENANT, "s1", last=2)) == []
+    with pytest.raises(NotFoundError):
+        store.list_messages(ListMessages(OTHER_TENANT, "s1", now=T0))
 
 
 def _find_tool_calls(store: BaseConversationStore) -> None:
     assert store.batch([FindToolCalls(OTHER_TENANT, "s1", ("c1",))]) == [set()]
+    with pytest.raises(NotFoundError):
+        store.batch([FindToolCalls(OTHER_TENANT, "s1", ("c1",), T0)])
 
 
 def _get_summary(store: BaseConversationStore) -> None:
     assert store.get_summary(OTHER_TENANT, "s1") is None
+    with pytest.raises(NotFoundError):
+        store.get_summary(OTHER_TENANT, "s1", now=T0)
 
 
 def _put_summary(store: BaseConversationStore) -> None:

@@ -26,6 +26,7 @@ from engram.stores.conversation import (
     DeleteSession,
     FindToolCalls,
     GetSession,
+    GetSummary,
     ListMessages,
     ListSessions,
     MergeState,
@@ -174,6 +175,64 @@ class ConversationStoreSpec:
         )
         with pytest.raises(NotFoundError):
             conversation_store.batch([op])
+
+    @pytest.mark.parametrize(("seconds", "live"), [(59, True), (60, False)])
+    @pytest.mark.parametrize("read", ["messages", "last_messages", "summary", "tool_calls"])
+    def test_expired_session_hides_its_content(
+        self, conversation_store: Any, read: str, seconds: int, live: bool
+    ) -> None:
+        fill(conversation_store, 4, calls=("c1",), ttl_seconds=60)
+        conversation_store.batch([PutSummary(TENANT, Summary("s1", "so far", 2), None)])
+        ops: dict[str, Op] = {
+            "messages": ListMessages(TENANT, "s1", now=at(seconds)),
+            "last_messages": ListMessages(TENANT, "s1", last=2, roles=("user",), now=at(seconds)),
+            "summary": GetSummary(TENANT, "s1", at(seconds)),
+            "tool_calls": FindToolCalls(TENANT, "s1", ("c1",), at(seconds)),
+        }
+        op = ops[read]
+        if live:
+            assert conversation_store.batch([op])[0]  # the content is there while it lives
+        else:
+            with pytest.raises(NotFoundError):
+                conversation_store.batch([op])
+
+    @pytest.mark.parametrize("last", [None, 0])
+    def test_clocked_reads_of_an_absent_session_raise_not_found(
+        self, conversation_store: Any, last: int | None
+    ) -> None:
+        for op in (
+            ListMessages(TENANT, "nope", last=last, now=T0),
+            GetSummary(TENANT, "nope", T0),
+            FindToolCalls(TENANT, "nope", ("c1",), T0),
+        ):
+            with pytest.raises(NotFoundError):
+                conversation_store.batch([op])
+
+    def test_clocked_reads_of_a_live_session_without_content(self, conversation_store: Any) -> None:
+        conversation_store.create_session(session(ttl_seconds=60))
+        results = conversation_store.batch(
+            [
+                ListMessages(TENANT, "s1", now=at(1)),
+                ListMessages(TENANT, "s1", last=0, now=at(1)),
+                GetSummary(TENANT, "s1", at(1)),
+                FindToolCalls(TENANT, "s1", ("c1",), at(1)),
+            ]
+        )
+        assert results == [[], [], None, set()]
+
+    def test_expired_sessions_content_stays_for_unclocked_reads(
+        self, conversation_store: Any
+    ) -> None:
+        """Reads without `now` check nothing: the content of an expired session that was not
+        purged yet is still readable by tools that ask for it raw."""
+        fill(conversation_store, 2, ttl_seconds=60)
+        assert _seqs(_messages(conversation_store)) == [1, 2]
+
+    @pytest.mark.parametrize("ttl", [0, -1, float("nan"), float("inf"), 1e12, True, "60"], ids=repr)
+    def test_create_rejects_a_bad_ttl(self, conversation_store: Any, ttl: Any) -> None:
+        with pytest.raises(InvalidInputError):
+            conversation_store.create_session(session(ttl_seconds=ttl))
+        assert conversation_store.get_session(TENANT, "s1", now=T0) is None
 
     def test_delete_reports_whether_it_existed(self, conversation_store: Any) -> None:
         conversation_store.create_session(session())

@@ -49,6 +49,7 @@ __all__ = [
     "append_statement",
     "dumps",
     "event_from_row",
+    "if_live",
     "message_from_row",
     "migrate",
     "session_from_row",
@@ -385,7 +386,8 @@ SYSTEM_ONLY = " AND role = 'system'"
 """System messages alone are asked for with the literal the `engram_messages_system` partial
 index is defined by, so a long session's few system messages are read from it."""
 ORDER_BY_SEQ = " ORDER BY seq"
-NEWEST_FIRST = " ORDER BY seq DESC LIMIT %s"
+NEWEST_FIRST = " ORDER BY seq DESC"
+LIMIT = " LIMIT %s"
 FIND_TOOL_CALLS = (
     "SELECT call_id FROM engram_tool_calls WHERE tenant = %s AND session_id = %s"
     " AND call_id = ANY(%s::text[])"
@@ -401,6 +403,23 @@ UPSERT_SUMMARY = (
     " through_seq = excluded.through_seq, message_count = excluded.message_count,"
     " tokens = excluded.tokens, updated_at = excluded.updated_at"
 )
+
+_LIVE_SESSION = (
+    "SELECT FROM engram_sessions WHERE tenant = %s AND id = %s"
+    " AND (expires_at IS NULL OR expires_at > %s)"
+)
+
+
+def if_live(sql: str, order: str = "") -> str:
+    """`sql`, a read of one session's rows, made one statement with the check that the session
+    is live (its parameters: tenant, session id, now, then `sql`'s). Its rows: none if the
+    session is absent or expired; one of NULLs if it is live and `sql` finds nothing; else
+    `sql`'s, in `order` (an `ORDER BY` over its columns: a join keeps no order by itself)."""
+    return (
+        f"SELECT found.* FROM ({_LIVE_SESSION}) AS live"
+        f" LEFT JOIN LATERAL ({sql}) AS found ON true{order}"
+    )
+
 
 # Events.
 

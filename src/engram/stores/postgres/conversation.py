@@ -214,7 +214,7 @@ def _append_messages(op: AppendMessages) -> Work[list[Message]]:
 
 def _list_messages(op: ListMessages) -> Work[list[Message]]:
     rules.check_list_messages(op)
-    if op.last == 0:
+    if op.last == 0 and op.now is None:
         return []
     sql = base.SELECT_MESSAGES
     params: list[Any] = [op.tenant, op.session_id]
@@ -230,22 +230,49 @@ def _list_messages(op: ListMessages) -> Work[list[Message]]:
         sql += base.WITH_ROLES
         params.append(list(op.roles))
     if op.last is None:
-        rows = yield Statement(sql + base.ORDER_BY_SEQ, params, "all")
+        rows = yield from _read(op, sql, params, "id", base.ORDER_BY_SEQ)
     else:
-        rows = yield Statement(sql + base.NEWEST_FIRST, [*params, op.last], "all")
+        rows = yield from _read(op, sql, params, "id", base.NEWEST_FIRST, limit=op.last)
         rows.reverse()
     return [base.message_from_row(row) for row in rows]
 
 
+def _read(
+    op: ListMessages | FindToolCalls | GetSummary,
+    sql: str,
+    params: list[Any],
+    key: str,
+    order: str = "",
+    *,
+    limit: int | None = None,
+) -> Work[list[dict[str, Any]]]:
+    """The rows of `sql` in `order` (at most `limit`), a read of the op's session: with the
+    op's `now`, only if the session is live then (else `NotFoundError`), checked in the same
+    statement (still one round trip). `key` is a column no row of `sql` leaves NULL."""
+    bounded = sql + order
+    if limit is not None:
+        bounded, params = bounded + base.LIMIT, [*params, limit]
+    if op.now is None:
+        rows: list[dict[str, Any]] = yield Statement(bounded, params, "all")
+        return rows
+    # The join orders the rows: `sql` needs an order of its own only to pick the limited few.
+    inner = sql if limit is None else bounded
+    checked = [op.tenant, op.session_id, base.utc(op.now), *params]
+    rows = yield Statement(base.if_live(inner, order), checked, "all")
+    if not rows:
+        raise NotFoundError(f"no session {op.session_id!r} in tenant {op.tenant!r}")
+    return [] if rows[0][key] is None else rows
+
+
 def _find_tool_calls(op: FindToolCalls) -> Work[set[str]]:
-    params = (op.tenant, op.session_id, list(op.call_ids))
-    rows = yield Statement(base.FIND_TOOL_CALLS, params, "all")
+    params = [op.tenant, op.session_id, list(op.call_ids)]
+    rows = yield from _read(op, base.FIND_TOOL_CALLS, params, "call_id")
     return {row["call_id"] for row in rows}
 
 
 def _get_summary(op: GetSummary) -> Work[Summary | None]:
-    row = yield Statement(base.SELECT_SUMMARY, (op.tenant, op.session_id), "one")
-    return None if row is None else base.summary_from_row(row)
+    rows = yield from _read(op, base.SELECT_SUMMARY, [op.tenant, op.session_id], "session_id")
+    return base.summary_from_row(rows[0]) if rows else None
 
 
 def _put_summary(op: PutSummary) -> Work[Summary]:

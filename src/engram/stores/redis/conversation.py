@@ -220,12 +220,22 @@ def _append_messages(batch: SessionBatch, op: AppendMessages) -> Work[list[Messa
     return stored
 
 
+def _readable(
+    batch: SessionBatch, op: ListMessages | FindToolCalls | GetSummary
+) -> Work[SessionView]:
+    """The view a read sees: with the op's `now`, a live session's (else `NotFoundError`)."""
+    if op.now is None:
+        return (yield from batch.view(op.tenant, op.session_id))
+    view = yield from batch.live(op.tenant, op.session_id, op.now)
+    if view is None or view.session is None:
+        raise _not_found(op.tenant, op.session_id)
+    return view
+
+
 def _list_messages(batch: SessionBatch, op: ListMessages) -> Work[list[Message]]:
     rules.check_list_messages(op)
-    if op.last == 0:
-        return []
-    view = yield from batch.view(op.tenant, op.session_id)
-    if view.session is None:
+    view = yield from _readable(batch, op)
+    if view.session is None or op.last == 0:
         return []
     low = max(1, (op.after_seq or 0) + 1)
     high = view.last_seq if op.before_seq is None else min(view.last_seq, op.before_seq - 1)
@@ -279,7 +289,7 @@ def _messages(view: SessionView, seqs: Sequence[int]) -> Work[list[Message]]:
 
 
 def _find_tool_calls(batch: SessionBatch, op: FindToolCalls) -> Work[set[str]]:
-    view = yield from batch.view(op.tenant, op.session_id)
+    view = yield from _readable(batch, op)
     if view.session is None or not op.call_ids:
         return set()
     found = view.new_calls & set(op.call_ids)
@@ -291,7 +301,7 @@ def _find_tool_calls(batch: SessionBatch, op: FindToolCalls) -> Work[set[str]]:
 
 
 def _get_summary(batch: SessionBatch, op: GetSummary) -> Work[Summary | None]:
-    view = yield from batch.view(op.tenant, op.session_id)
+    view = yield from _readable(batch, op)
     if view.session is None:
         return None
     return (yield from batch.summary(view))

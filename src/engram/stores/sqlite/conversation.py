@@ -131,6 +131,15 @@ def _require_live(
     return row
 
 
+def _check_readable(
+    conn: sqlite3.Connection, tenant: str, session_id: str, now: datetime | None
+) -> None:
+    """A read with `now` needs a live session (`NotFoundError`); one without checks nothing.
+    The batch's transaction makes the check and the read one snapshot."""
+    if now is not None:
+        _require_live(conn, tenant, session_id, now)
+
+
 def _create_session(conn: sqlite3.Connection, op: CreateSession) -> Session:
     session = rules.session_to_create(op.session)
     existing = _select_session(conn, session.tenant, session.id)
@@ -209,6 +218,7 @@ def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Messa
 
 def _list_messages(conn: sqlite3.Connection, op: ListMessages) -> list[Message]:
     rules.check_list_messages(op)
+    _check_readable(conn, op.tenant, op.session_id, op.now)
     if op.last == 0:
         return []
     sql = base.SELECT_MESSAGES
@@ -232,11 +242,13 @@ def _list_messages(conn: sqlite3.Connection, op: ListMessages) -> list[Message]:
 
 
 def _find_tool_calls(conn: sqlite3.Connection, op: FindToolCalls) -> set[str]:
+    _check_readable(conn, op.tenant, op.session_id, op.now)
     params = (op.tenant, op.session_id, json.dumps(list(op.call_ids)))
     return {row["call_id"] for row in conn.execute(base.FIND_TOOL_CALLS, params)}
 
 
 def _get_summary(conn: sqlite3.Connection, op: GetSummary) -> Summary | None:
+    _check_readable(conn, op.tenant, op.session_id, op.now)
     row = conn.execute(base.SELECT_SUMMARY, (op.tenant, op.session_id)).fetchone()
     return None if row is None else base.summary_from_row(row)
 

@@ -1,0 +1,389 @@
+"""Sessions at the facade's edge: bad input, expiry, honest context reports and racing
+summaries, on SQLite and in memory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from engram import ConflictError, Engram, InvalidInputError, Message, NotFoundError
+from engram.config import EngramSettings
+from engram.stores import BaseConversationStore, SqliteConversationStore
+from engram.stores.conversation import GetSummary, Op, PutSummary
+from engram.stores.memory import InMemoryConversationStore
+from engram.stores.postgres import PostgresConversationStore
+from engram.stores.redis import RedisConversationStore
+from engram.types import Summary
+
+pytest_plugins = ["servers"]
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+    store = tmp_path / "engram.db" if request.param == "sqlite" else InMemoryConversationStore()
+    with Engram(store) as engram:
+        yield engram
+
+
+def chat(
+    mem: Engram, session_id: str = "s1", count: int = 42, ttl_seconds: float | None = None
+) -> Any:
+    """A session of a system message and `count - 1` turns of varied length."""
+    s = mem.session(session_id, ttl_seconds=ttl_seconds)
+    s.add("system", "You are a travel assistant.")
+    for i in range(count - 1):
+        role = "user" if i % 2 == 0 else "assistant"
+        s.add(role, f"Message {i} about the Lisbon trip, day {i}. " + "More detail. " * (i % 7))
+    return s
+
+
+# Identifiers: only None means "the default" or "a new one".
+
+
+@pytest.mark.parametrize("tenant", ["", " ", "a\x00b"])
+def test_an_empty_or_malformed_tenant_is_refused(tmp_path: Path, tenant: str) -> None:
+    with pytest.raises(InvalidInputError, match="tenant"):
+        Engram(tmp_path / "engram.db", tenant=tenant)
+
+
+def test_an_empty_session_id_is_refused(mem: Engram) -> None:
+    with pytest.raises(InvalidInputError, match="session id"):
+        mem.session("")
+    assert mem.sessions() == []
+    assert mem.session(None).id  # None: a new id
+
+
+# Lifetimes.
+
+
+@pytest.mark.parametrize(
+    "ttl", [0, -1, float("nan"), float("inf"), float("-inf"), 1e12, True, "60"], ids=repr
+)
+def test_a_bad_ttl_is_refused_and_writes_nothing(mem: Engram, ttl: Any) -> None:
+    with pytest.raises(InvalidInputError, match="ttl_seconds"):
+        mem.session("s1", ttl_seconds=ttl)
+    mem.session("s2")
+    with pytest.raises(InvalidInputError, match="ttl_seconds"):
+        mem.session("s2", ttl_seconds=ttl)  # an existing session: still checked
+    assert [s.id for s in mem.sessions()] == ["s2"]
+
+
+def test_the_settings_ttl_is_the_default_and_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        EngramSettings(session_ttl_seconds=float("inf"))
+    settings = EngramSettings(session_ttl_seconds=60)
+    with Engram(tmp_path / "engram.db", settings=settings) as mem:
+        assert mem.session("s1").info().ttl_seconds == 60
+        assert mem.session("s2", ttl_seconds=5).info().ttl_seconds == 5
+
+
+def test_a_fractional_ttl_is_kept(mem: Engram) -> None:
+    info = mem.session("s1", ttl_seconds=0.5).info()
+    assert info.expires_at is not None
+    assert info.expires_at - info.updated_at == timedelta(seconds=0.5)
+
+
+def test_an_export_with_a_bad_ttl_imports_nothing(mem: Engram) -> None:
+    data = mem.session("s1", ttl_seconds=60).export()
+    data["session"]["ttl_seconds"] = float("nan")
+    with pytest.raises(InvalidInputError, match="ttl_seconds"):
+        mem.import_session(data, session_id="s2")
+    assert [s.id for s in mem.sessions()] == ["s1"]
+
+
+@pytest.fixture
+def later(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Move the clock of the conversation API forward."""
+
+    def move(seconds: float) -> None:
+        moment = datetime.now(UTC) + timedelta(seconds=seconds)
+        monkeypatch.setattr("engram._conversation.utcnow", lambda: moment)
+
+    return move
+
+
+@pytest.mark.parametrize(
+    "read",
+    ["messages", "summary", "context", "summary_context", "export", "info", "state", "add"],
+)
+def test_an_expired_sessions_content_is_gone(mem: Engram, later: Any, read: str) -> None:
+    s = chat(mem, "e", count=6, ttl_seconds=60)
+    s.context("gpt-4o", budget=120, strategy="summary")
+    assert s.summary() is not None
+    later(120)  # the session lives 60 s after its last use
+    reads = {
+        "messages": lambda: s.messages(),
+        "summary": lambda: s.summary(),
+        "context": lambda: s.context("gpt-4o", budget=300),
+        "summary_context": lambda: s.context("gpt-4o", budget=300, strategy="summary"),
+        "export": lambda: s.export(),
+        "info": lambda: s.info(),
+        "state": lambda: s.state(),
+        "add": lambda: s.add("user", "still there?"),
+    }
+    with pytest.raises(NotFoundError):
+        reads[read]()
+
+
+@pytest.mark.parametrize("read", ["messages", "summary", "context"])
+async def test_an_expired_sessions_content_is_gone_async(
+    mem: Engram, later: Any, read: str
+) -> None:
+    s = await mem.asession("e", ttl_seconds=60)
+    await s.aadd("user", "hello")
+    later(120)
+    reads = {
+        "messages": s.amessages,
+        "summary": s.asummary,
+        "context": lambda: s.acontext("gpt-4o", budget=300),
+    }
+    with pytest.raises(NotFoundError):
+        await reads[read]()
+
+
+def test_a_deleted_sessions_messages_are_not_found(mem: Engram) -> None:
+    s = mem.session("s1")
+    s.add("user", "hi")
+    s.delete()
+    with pytest.raises(NotFoundError):
+        s.messages()
+
+
+# Raw Python errors become InvalidInputError, and nothing is written.
+
+
+def test_created_at_takes_a_time_or_an_iso_string(mem: Engram) -> None:
+    s = mem.session("s1")
+    new_year = datetime(2020, 1, 1, tzinfo=UTC)
+    assert s.add("user", "a", created_at="2020-01-01").created_at == new_year
+    assert s.add("user", "b", created_at=datetime(2020, 1, 1)).created_at == new_year  # naive
+    assert s.add_messages([{"role": "user", "content": "c", "created_at": "2020-01-01"}])
+    assert [m.created_at for m in s.messages()] == [new_year] * 3
+
+
+@pytest.mark.parametrize("created_at", [5, "not a date", ["2020"]], ids=repr)
+def test_a_created_at_that_is_not_a_time_is_refused(mem: Engram, created_at: Any) -> None:
+    s = mem.session("s1")
+    with pytest.raises(InvalidInputError, match="created_at"):
+        s.add("user", "x", created_at=created_at)
+    with pytest.raises(InvalidInputError, match="created_at"):
+        s.add_messages([Message(role="user", content="y", created_at=created_at)])
+    assert s.messages() == []
+
+
+@pytest.mark.parametrize(
+    "patch", [["a"], "a", None, {"a": object()}, {"a": float("nan")}], ids=repr
+)
+def test_a_state_patch_that_is_not_a_json_object_is_refused(mem: Engram, patch: Any) -> None:
+    s = mem.session("s1")
+    s.update_state({"kept": 1})
+    with pytest.raises(InvalidInputError, match="state patch"):
+        s.update_state(patch)
+    assert s.state() == {"kept": 1}
+
+
+def test_state_keys_are_json_keys_on_every_backend(mem: Engram) -> None:
+    assert mem.session("s1").update_state({1: (2, 3)}) == {"1": [2, 3]}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "x",
+        ["format"],
+        {"format": "engram.session/1", "session": None, "messages": []},
+        {"format": "engram.session/1", "session": {"id": "s"}, "messages": []},
+        "messages-not-mappings",
+        "created-at-not-a-time",
+    ],
+    ids=repr,
+)
+def test_a_malformed_export_is_refused_and_imports_nothing(mem: Engram, data: Any) -> None:
+    s = mem.session("s1")
+    s.add("user", "hi")
+    if data == "messages-not-mappings":
+        data = s.export() | {"messages": ["a"]}
+    elif data == "created-at-not-a-time":
+        data = s.export()
+        data["messages"][0]["created_at"] = 5
+    with pytest.raises(InvalidInputError):
+        mem.import_session(data, session_id="s2")
+    assert [x.id for x in mem.sessions()] == ["s1"]
+
+
+def test_an_import_under_an_empty_id_is_refused(mem: Engram) -> None:
+    data = mem.session("s1").export()
+    with pytest.raises(InvalidInputError, match="session id"):
+        mem.import_session(data, session_id="")
+
+
+# The context report accounts for the whole session.
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"strategy": "token_budget"},
+        {"strategy": "window", "last_messages": 6},
+        {"strategy": "window", "last_turns": 2},
+        {"strategy": "buffer"},
+        {"strategy": "summary"},
+    ],
+    ids=lambda options: "-".join(str(value) for value in options.values()),
+)
+def test_the_report_counts_every_message_of_the_session(
+    mem: Engram, options: dict[str, Any]
+) -> None:
+    s = chat(mem)
+    info = s.info()
+    report = s.context("gpt-4o", budget=300, **options).report
+    assert report.message_count == info.message_count == 42
+    assert f"of {info.message_count} messages" in report.describe()
+    assert not set(report.kept) & set(report.dropped)
+    if options["strategy"] != "summary":
+        everything = s.context("gpt-4o", budget=300, strategy="buffer").report
+        assert report.tokens_before == everything.tokens_before  # the whole history's cost
+        assert report.dropped_count == info.message_count - len(report.kept)
+
+
+def test_the_report_lists_only_the_dropped_messages_it_read(mem: Engram) -> None:
+    s = chat(mem)
+    ids = [m.id for m in s.messages()]
+    report = s.context("gpt-4o", budget=300).report
+    assert report.dropped_unread > 0  # a long session: the oldest were never read
+    assert report.dropped_count == 42 - len(report.kept)
+    read = report.dropped_unread  # the oldest non-system messages, after the system one
+    assert set(report.dropped) <= set(ids[1 + read :])
+
+
+def test_the_summary_report_counts_what_the_stored_summary_covers(mem: Engram) -> None:
+    s = chat(mem)
+    s.context("gpt-4o", budget=300, strategy="summary")  # folds the oldest
+    stored = s.summary()
+    assert stored is not None
+    report = s.context("gpt-4o", budget=300, strategy="summary").report
+    assert report.summarized_unread == stored.message_count  # read from the summary alone
+    assert report.message_count == 42
+    assert f"{report.summarized_count} summarized" in report.describe()
+
+
+# Two contexts folding the summary of one session at once.
+
+
+class RacingSummaries(BaseConversationStore):
+    """Holds each thread's first summary write until `parties` threads are about to write
+    theirs: all of them have read the same (absent) summary, so all but one lose the race."""
+
+    def __init__(self, inner: BaseConversationStore, parties: int) -> None:
+        self.inner = inner
+        self.ready = threading.Barrier(parties, timeout=30)
+        self.held = threading.local()
+        self.conflicts = 0
+        self.summary_reads = 0
+        self._lock = threading.Lock()
+
+    def batch(self, ops: Sequence[Op]) -> list[Any]:
+        if any(isinstance(op, PutSummary) for op in ops) and not getattr(self.held, "once", 0):
+            self.held.once = 1
+            self.ready.wait()
+        with self._lock:
+            self.summary_reads += sum(isinstance(op, GetSummary) for op in ops)
+        try:
+            return self.inner.batch(ops)
+        except ConflictError:
+            with self._lock:
+                self.conflicts += 1
+            raise
+
+    async def abatch(self, ops: Sequence[Op]) -> list[Any]:
+        return self.batch(ops)
+
+
+@pytest.fixture(params=["sqlite-file", "memory", "postgres", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseConversationStore]:
+    """Each backend's conversation store (the servers only for their own params)."""
+    if request.param == "memory":
+        yield InMemoryConversationStore()
+    elif request.param == "sqlite-file":
+        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
+            yield store
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_clean_database")
+        with PostgresConversationStore.from_conn_string(url) as store:
+            yield store
+    else:
+        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
+        with RedisConversationStore.from_url(url, prefix=prefix) as store:
+            yield store
+
+
+@pytest.mark.parametrize("parties", [2, 3])
+def test_racing_summary_contexts_never_conflict(
+    backend: BaseConversationStore, parties: int
+) -> None:
+    racing = RacingSummaries(backend, parties)
+    with Engram(racing) as mem:
+        s = chat(mem, count=60)
+        results: list[Any] = []
+        errors: list[BaseException] = []
+
+        def build() -> None:
+            try:
+                results.append(s.context("gpt-4o", budget=300, strategy="summary"))
+            except BaseException as exc:  # surfaced below: a thread cannot fail the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=build) for _ in range(parties)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert racing.conflicts == parties - 1  # the race happened, and was lost quietly
+        assert racing.summary_reads == 2 * parties - 1  # each loser read the winner's summary
+        stored = s.summary()
+        assert stored is not None
+        assert stored.message_count == stored.through_seq - 1  # each message folded once
+        for result in results:  # the losers used the winner's summary
+            assert result.report.tokens_after <= 300
+            assert any(stored.text in m.text for m in result.messages)
+
+
+class AlwaysOutrun(BaseConversationStore):
+    """Before each summary write, another writer stores a summary one message further."""
+
+    def __init__(self, inner: BaseConversationStore) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def batch(self, ops: Sequence[Op]) -> list[Any]:
+        for op in ops:
+            if isinstance(op, PutSummary):
+                self.writes += 1
+                further = (op.expected_through_seq or 1) + 1
+                theirs = Summary(op.summary.session_id, "theirs", further)
+                self.inner.batch([PutSummary(op.tenant, theirs, op.expected_through_seq)])
+        return self.inner.batch(ops)
+
+    async def abatch(self, ops: Sequence[Op]) -> list[Any]:
+        return self.batch(ops)
+
+
+async def test_a_context_that_keeps_losing_the_race_still_answers(
+    backend: BaseConversationStore,
+) -> None:
+    outrun = AlwaysOutrun(backend)
+    with Engram(outrun) as mem:
+        s = chat(mem, count=60)
+        result = s.context("gpt-4o", budget=300, strategy="summary")
+        assert outrun.writes == 3  # bounded: then it sends the summary it made, unstored
+        assert result.report.summary_tokens > 0 and result.report.tokens_after <= 300
+        assert (await s.acontext("gpt-4o", budget=300, strategy="summary")).report.summary_tokens
+        assert outrun.writes == 6
