@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +14,7 @@ from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict
 
 from engram.cli import main
+from servers import unavailable
 
 pytest_plugins = ["servers"]
 
@@ -56,3 +60,54 @@ def test_unreachable_server_is_one_clean_error() -> None:
     result = CliRunner().invoke(main, ["db", "migrate", "--db", url])
     assert result.exit_code == 1
     assert "BackendUnavailable" in result.output and "Traceback" not in result.output
+
+
+PLAIN_POSTGRES_ENV = "ENGRAM_TEST_PLAIN_POSTGRES_URL"
+"""A PostgreSQL server without pgvector (default: the machine's own, 127.0.0.1:5432)."""
+
+
+@pytest.fixture
+def database_without_pgvector() -> Iterator[str]:
+    """A new database on a server where the `vector` extension is not installed."""
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    admin_url = os.environ.get(PLAIN_POSTGRES_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(
+            f"no PostgreSQL without pgvector at {admin_url} ({exc}); set {PLAIN_POSTGRES_ENV}"
+        )
+    with admin:
+        available = admin.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+        ).fetchone()
+        if available:
+            pytest.fail(
+                f"{admin_url} has pgvector; set {PLAIN_POSTGRES_ENV} to a server without it"
+            )
+        name = f"test_{uuid.uuid4().hex}"
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield make_conninfo(admin_url, dbname=name)
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_without_pgvector_the_rest_is_migrated_and_the_command_fails(
+    database_without_pgvector: str,
+) -> None:
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", as_url(database_without_pgvector)])
+    assert result.exit_code == 1
+    assert [line.split(":")[0] for line in result.output.splitlines()[:3]] == [
+        "checkpoints",
+        "conversation",
+        "events",
+    ]
+    assert "pgvector" in result.output and "Traceback" not in result.output
+    with psycopg.connect(database_without_pgvector) as conn:
+        components = {
+            row[0] for row in conn.execute("SELECT component FROM engram_migrations").fetchall()
+        }
+    assert components == {"checkpoints", "conversation", "events"}

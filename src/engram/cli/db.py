@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engram._exceptions import ConfigError
 from engram.cli._options import console, db_options, handles_errors
 from engram.stores.sqlite import (
     SqliteCheckpointer,
@@ -30,9 +31,20 @@ def migrate(db: str, tenant: str) -> None:
     """Create or upgrade the database schema of every component (idempotent).
 
     --db is a SQLite file, or a postgresql:// URL: then the PostgreSQL components
-    (conversations, events, memories, checkpoints) are migrated; memories need pgvector.
+    (conversations, events, checkpoints, memories) are migrated. Memories need pgvector:
+    on a server without it the other components are migrated, and the command fails
+    saying so (keep memories elsewhere: ENGRAM_MEMORY_DB).
     """
-    versions = _migrate_postgres(db) if db.startswith(_POSTGRES_SCHEMES) else _migrate_sqlite(db)
+    if not db.startswith(_POSTGRES_SCHEMES):
+        _print_versions(_migrate_sqlite(db))
+        return
+    versions, memories_error = _migrate_postgres(db)
+    _print_versions(versions)
+    if memories_error is not None:
+        raise memories_error
+
+
+def _print_versions(versions: list[tuple[str, int]]) -> None:
     for component, version in versions:
         console.print(f"{component}: schema version {version}")
 
@@ -55,7 +67,8 @@ def _migrate_sqlite(path: str) -> list[tuple[str, int]]:
     return [(row["component"], int(row["version"])) for row in rows]
 
 
-def _migrate_postgres(url: str) -> list[tuple[str, int]]:
+def _migrate_postgres(url: str) -> tuple[list[tuple[str, int]], ConfigError | None]:
+    """The components' schema versions, and the error that kept memories out (no pgvector)."""
     # Imported here: the PostgreSQL driver is an extra (`engramdb[postgres]`).
     from engram.stores.postgres import (
         PostgresConversationStore,
@@ -65,16 +78,16 @@ def _migrate_postgres(url: str) -> list[tuple[str, int]]:
     from engram.stores.postgres._internal import connect, map_backend_errors
     from engram.stores.postgres.checkpoints import PostgresCheckpointer
 
+    memories_error: ConfigError | None = None
     with connect(url) as conn:
-        for store in (
-            PostgresConversationStore,
-            PostgresMemoryStore,
-            PostgresCheckpointer,
-            PostgresEventLog,
-        ):
+        for store in (PostgresConversationStore, PostgresCheckpointer, PostgresEventLog):
             store(conn)  # each constructor applies its migrations
+        try:
+            PostgresMemoryStore(conn)
+        except ConfigError as exc:  # pgvector missing: the rest is usable without it
+            memories_error = exc
         with map_backend_errors():
             rows = conn.execute(
                 "SELECT component, version FROM engram_migrations ORDER BY component"
             ).fetchall()
-    return [(str(component), int(version)) for component, version in rows]
+    return [(str(component), int(version)) for component, version in rows], memories_error
