@@ -47,6 +47,12 @@ def first(text: str, reference: datetime = REF) -> tuple[str, date, date, str]:
         ("2023-05-08", "2023-05-08", "2023-05-08", "2023-05-09", "day"),
         ("12/25/2022", "12/25/2022", "2022-12-25", "2022-12-26", "day"),
         ("in May 2022", "May 2022", "2022-05-01", "2022-06-01", "month"),
+        # The full month name, not "in Dec" followed by "ember 2022".
+        ("in December 2022", "December 2022", "2022-12-01", "2023-01-01", "month"),
+        ("on December 1,2022", "December 1,2022", "2022-12-01", "2022-12-02", "day"),
+        ("on 1 December,2022", "1 December,2022", "2022-12-01", "2022-12-02", "day"),
+        # "in" belongs to the verb here: a month in the past, not in a month's time.
+        ("I joined in a month ago", "a month ago", "2023-04-08", "2023-04-09", "month"),
         ("in March", "in March", "2023-03-01", "2023-04-01", "month"),
         ("since 2016", "since 2016", "2016-01-01", "2017-01-01", "year"),
     ],
@@ -68,6 +74,53 @@ def test_non_expressions_are_ignored(text: str) -> None:
 def test_year_is_inferred_nearest_to_the_reference() -> None:
     january = datetime(2024, 1, 3, tzinfo=UTC)
     assert first("on December 28th", january)[1] == date(2023, 12, 28)
+
+
+# Sunday 22 and Sunday 1 November 2026.
+LATE_NOVEMBER = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+EARLY_NOVEMBER = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "start"),
+    [
+        # The past tense: the latest such month or day not after the reference.
+        ("I moved to Berlin in January.", LATE_NOVEMBER, "2026-01-01"),
+        ("I visited Rome in March", EARLY_NOVEMBER, "2026-03-01"),
+        ("I graduated on 5 December", EARLY_NOVEMBER, "2025-12-05"),
+        ("We went there on December 5th", EARLY_NOVEMBER, "2025-12-05"),
+        ("In January I moved to Berlin", LATE_NOVEMBER, "2026-01-01"),
+        ("I moved here in November", LATE_NOVEMBER, "2026-11-01"),
+        ("I've been vegan since December", EARLY_NOVEMBER, "2025-12-01"),
+        # The future tense: the next one.
+        ("I'm going to Rome in March", EARLY_NOVEMBER, "2027-03-01"),
+        ("I will graduate on 5 December", EARLY_NOVEMBER, "2026-12-05"),
+        ("We'll meet on 3 January", EARLY_NOVEMBER, "2027-01-03"),
+        ("I'm getting married in June", EARLY_NOVEMBER, "2027-06-01"),
+        ("I plan to move in November", LATE_NOVEMBER, "2026-11-01"),
+        # No tense cue ("excited" after "be" is not one): the nearest, as before.
+        ("in March", EARLY_NOVEMBER, "2027-03-01"),
+        ("in June", EARLY_NOVEMBER, "2026-06-01"),
+        ("I'm excited about Rome in March", EARLY_NOVEMBER, "2027-03-01"),
+        ("Rome on 5 December", EARLY_NOVEMBER, "2026-12-05"),
+    ],
+)
+def test_a_month_without_a_year_follows_the_tense(
+    text: str, reference: datetime, start: str
+) -> None:
+    assert first(text, reference)[1] == date.fromisoformat(start)
+
+
+def test_each_sentence_has_its_own_tense() -> None:
+    text = "I moved in May and will fly in June with Ben. I went there before. See you on Friday!"
+    found = ground(text, EARLY_NOVEMBER)
+    assert [(m.span, m.start.date()) for m in found] == [
+        ("in May", date(2026, 5, 1)),  # the cue nearest before it: "moved"
+        ("in June", date(2027, 6, 1)),  # "will", nearer than "moved"
+        ("on Friday", date(2026, 11, 6)),  # "went" is another sentence's
+    ]
+    found = ground("On Friday, I went there.", EARLY_NOVEMBER)
+    assert found[0].start.date() == date(2026, 10, 30)  # a cue after it counts too
 
 
 def test_several_mentions_in_order_without_overlaps() -> None:

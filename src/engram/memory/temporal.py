@@ -3,7 +3,11 @@
 `ground(text, reference)` finds expressions such as "yesterday", "last week", "3 days ago",
 "next Friday", "last summer", "8 May 2023", "May 8th" or "2023-05-08" and resolves each one
 against `reference` (the timestamp of the message that contains it) into a half-open interval
-`[start, end)` with a granularity.
+`[start, end)` with a granularity. A month or day without a year ("in March", "on 5
+December", "on Friday") takes the tense of its sentence: the latest one not after
+`reference` in the past tense ("I moved in March"), the next one in the future tense ("I'm
+going to Rome in March"), else the nearest (for a weekday, the coming one). The tense comes
+from word-list cues (`_TENSE_CUE`), not a parser.
 
 A compact rule set, not `dateparser`: `dateparser.search.search_dates` costs ~8 ms per chat
 turn here (48 s for the ~6,000 LoCoMo turns, against ~0.1 s for these rules), pulls in 15 MB of
@@ -97,16 +101,30 @@ _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 
 # Month names are matched case-sensitively (capitalised) so that "may" and "march" the verbs
 # are not dates; everything else is case-insensitive.
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _UNIT = r"(?P<unit>day|week|month|year)s?"
-_PAST_TENSE = re.compile(
-    r"\b(?:was|were|did|had|went|got|came|made|saw|took|met|ran|gave|felt|left|"
-    r"bought|spent|[a-z]{2,}ed)\b",
+_Tense = Literal["past", "future"]
+_BE = r"(?:\b(?:am|is|are)|['’](?:m|re))"
+_PARTICIPLE = r"[a-z]{2,}ed\b"
+# Cues of a sentence's tense. A participle after "be" or "get" ("I'm excited") says nothing
+# of the time, so it is matched first, as neither, and so are a few words that only look
+# like past forms ("need"). "I'm flying to Rome in March" is a plan: "be" + "-ing" is future.
+_TENSE_CUE = re.compile(
+    rf"(?P<neither>(?:{_BE}|\b(?:be|being|get|gets|getting|so|very|really|too))\s+{_PARTICIPLE}"
+    r"|\b(?:need|indeed|hundred|speed|seed|feed|proceed|succeed|exceed|embed)\b)"
+    rf"|(?P<future>{_BE}\s+[a-z]{{2,}}ing\b(?:\s+{_PARTICIPLE})?"
+    r"|\b(?:will|won't|won’t|shall|gonna|going\s+to|about\s+to|next|upcoming"
+    r"|(?:plan|plans|planning|intend|intends|hope|hoping|want|wants)\s+to)\b|['’]ll\b)"
+    r"|(?P<past>\b(?:was|were|did|didn't|didn’t|had|went|got|came|made|saw|took|met|ran|"
+    r"gave|felt|left|bought|spent|began|became|found|lost|won|wrote|drove|flew|sold|built|"
+    r"taught|brought|held|kept|paid|sent|grew|knew|broke|chose|spoke|ate|fell|ago|last)\b"
+    rf"|\b{_PARTICIPLE})",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[.!?;\n]")
 
 
 def _days(start: date, count: int = 1) -> tuple[date, date]:
@@ -134,18 +152,44 @@ def _number(text: str) -> int:
     return int(text) if text.isdigit() else _NUMBER_WORDS[text]
 
 
-def _nearest_year(month: int, day: int, ref: date) -> date | None:
-    """The date `month/day` closest to `ref` (same year, the year before or after)."""
+def _tense(text: str, start: int, end: int) -> _Tense | None:
+    """The tense of the sentence around `text[start:end]`, from a word-list cue.
+
+    The cue nearest before the expression in its sentence wins, else the first one after it:
+    in "I moved in May and will fly in June" the move is past and the flight future.
+    """
+    begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    stop = _SENTENCE_END.search(text, end)
+    before = [_cue(m) for m in _TENSE_CUE.finditer(text, begin, start)]
+    after = [_cue(m) for m in _TENSE_CUE.finditer(text, end, stop.start() if stop else len(text))]
+    cues = [cue for cue in (*reversed(before), *after) if cue is not None]
+    return cues[0] if cues else None
+
+
+def _cue(match: re.Match[str]) -> _Tense | None:
+    return "past" if match["past"] else "future" if match["future"] else None
+
+
+def _year_of(month: int, day: int, ref: date, tense: _Tense | None) -> date | None:
+    """The date `month/day` in the year the speaker means (the year before, of or after `ref`).
+
+    Said in the past tense ("I graduated on 5 December"), the latest not after `ref`; in the
+    future tense, the first not before it; otherwise the closest to `ref`.
+    """
     options: list[date] = []
     for year in (ref.year - 1, ref.year, ref.year + 1):
         try:
             options.append(date(year, month, day))
         except ValueError:
             continue
+    if tense == "past" and (past := [option for option in options if option <= ref]):
+        return past[-1]
+    if tense == "future" and (future := [option for option in options if option >= ref]):
+        return future[0]
     return min(options, key=lambda option: abs((option - ref).days), default=None)
 
 
-def _explicit_date(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
+def _explicit_date(match: re.Match[str], ref: date, text: str) -> _Interval | None:
     month, day = _MONTHS[match["month"]], int(match["day"])
     if match["year"]:
         try:
@@ -153,10 +197,10 @@ def _explicit_date(match: re.Match[str], ref: date, _text: str) -> _Interval | N
         except ValueError:
             return None
     else:
-        nearest = _nearest_year(month, day, ref)
-        if nearest is None:
+        meant = _year_of(month, day, ref, _tense(text, match.start(), match.end()))
+        if meant is None:
             return None
-        found = nearest
+        found = meant
     return (*_days(found), "day")
 
 
@@ -183,14 +227,21 @@ def _month_year(match: re.Match[str], _ref: date, _text: str) -> _Interval | Non
     return _month_interval(int(match["year"]), _MONTHS[match["month"]])
 
 
-def _month_only(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
+def _month_only(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """A month without a year: "last"/"next" name its year; else the sentence's tense does
+    ("since" speaks of the past), with the current month both past and future."""
     month, modifier = _MONTHS[match["month"]], (match["mod"] or "").lower()
+    tense = "past" if modifier == "since" else _tense(text, match.start(), match.end())
     if modifier == "last":
         year = ref.year if month < ref.month else ref.year - 1
     elif modifier in ("next", "coming"):
         year = ref.year if month > ref.month else ref.year + 1
+    elif tense == "past":
+        year = ref.year if month <= ref.month else ref.year - 1
+    elif tense == "future":
+        year = ref.year if month >= ref.month else ref.year + 1
     else:
-        nearest = _nearest_year(month, 15, ref)
+        nearest = _year_of(month, 15, ref, None)
         year = nearest.year if nearest else ref.year
     return _month_interval(year, month)
 
@@ -288,8 +339,8 @@ def _weekday(match: re.Match[str], ref: date, text: str) -> _Interval | None:
         offset = ahead or 7
     elif modifier == "this":
         offset = ahead
-    else:  # "on Friday" / "Friday": the past one if the text speaks of the past
-        offset = -back if _PAST_TENSE.search(text) else ahead
+    else:  # "on Friday" / "Friday": the past one if its sentence speaks of the past
+        offset = -back if _tense(text, match.start(), match.end()) == "past" else ahead
     return (*_days(ref + timedelta(days=offset)), "day")
 
 
@@ -313,11 +364,15 @@ _RULES: tuple[_Rule, ...] = (
         (_DIGIT,),
     ),
     _Rule(
-        re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?\b"),
+        re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}(?:(?:,\s*|\s+){_YEAR})?\b"),
         _explicit_date,
         (_MONTH_NAME,),
     ),
-    _Rule(re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+{_YEAR}\b)?"), _explicit_date, (_MONTH_NAME,)),
+    _Rule(
+        re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:(?:,\s*|\s+){_YEAR}\b)?"),
+        _explicit_date,
+        (_MONTH_NAME,),
+    ),
     _Rule(re.compile(rf"\b{_MONTH}(?:,)?\s+{_YEAR}\b"), _month_year, (_MONTH_NAME,)),
     _Rule(
         re.compile(
@@ -338,7 +393,7 @@ _RULES: tuple[_Rule, ...] = (
         ("yesterday", "today", "tonight", "tomorrow", "this ", "last night"),
     ),
     _Rule(re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+ago\b"), _ago, ("ago",)),
-    _Rule(re.compile(rf"(?i)\bin\s+{_NUM}\s+{_UNIT}\b"), _ahead, _UNIT_WORDS),
+    _Rule(re.compile(rf"(?i)\bin\s+{_NUM}\s+{_UNIT}\b(?!\s+ago)"), _ahead, _UNIT_WORDS),
     _Rule(
         re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+(?:from\s+now|later)\b"),
         _ahead,
