@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engram import _session_flows as flows
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
-from engram._validation import coerce_content
+from engram._validation import MessageLike, message_from, to_message
 from engram.context import ContextResult
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
-from engram.types import Message, Session, Summary, ToolCall, utcnow
-from engram.types._time import parse_time
+from engram.types import Message, Session, Summary, utcnow
 
 if TYPE_CHECKING:
     from engram._engram import Engram
 
 __all__ = ["Conversation"]
-
-MessageLike = Message | Mapping[str, Any]
 
 
 class Conversation:
@@ -79,11 +74,11 @@ class Conversation:
                 is not a time. Nothing is stored.
             NotFoundError: The session expired or was deleted.
         """
-        return self.add_messages([_message(role, content, fields)])[0]
+        return self.add_messages([message_from(role, content, fields)])[0]
 
     async def aadd(self, role: str, content: Any = "", **fields: Any) -> Message:
         """Async `add`."""
-        return (await self.aadd_messages([_message(role, content, fields)]))[0]
+        return (await self.aadd_messages([message_from(role, content, fields)]))[0]
 
     def add_messages(self, messages: Sequence[MessageLike]) -> list[Message]:
         """Append several messages atomically (all or none); accepts OpenAI-style dicts."""
@@ -96,7 +91,7 @@ class Conversation:
         return result
 
     def _add_flow(self, messages: Sequence[MessageLike]) -> Flow[list[Message]]:
-        parsed = [_to_message(item) for item in messages]
+        parsed = [to_message(item) for item in messages]
         limit = self._engram.settings.max_message_bytes
         return flows.add_flow(self._session, parsed, max_bytes=limit, now=utcnow())
 
@@ -253,42 +248,3 @@ def _json_object(patch: object) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"the state patch is not JSON: {exc}") from exc
     return copied
-
-
-def _message(role: str, content: Any, fields: dict[str, Any]) -> Message:
-    calls = tuple(
-        call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
-        for call in fields.pop("tool_calls", ()) or ()
-    )
-    created_at = fields.pop("created_at", None)
-    if created_at is not None:
-        fields["created_at"] = _time(created_at)
-    try:
-        return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise InvalidInputError(f"bad message field: {exc}") from exc
-
-
-def _time(value: object) -> datetime:
-    """A message's `created_at` as Engram takes every time: a datetime or an ISO-8601 string,
-    naive meaning UTC (`parse_time`, as the memory API's time arguments)."""
-    if not isinstance(value, str | datetime):
-        raise InvalidInputError(
-            f"created_at must be a datetime or an ISO-8601 string, not {value!r}"
-        )
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"created_at is not an ISO-8601 time: {value!r}") from exc
-
-
-def _to_message(item: MessageLike) -> Message:
-    if isinstance(item, Message):
-        moment = _time(item.created_at)
-        return item if moment is item.created_at else replace(item, created_at=moment)
-    if not isinstance(item, Mapping):
-        raise InvalidInputError(f"a message must be a Message or a mapping, not {item!r}")
-    fields = dict(item)
-    role = fields.pop("role", None)
-    content = fields.pop("content", "") or ""
-    return _message(str(role), content, fields)

@@ -10,7 +10,7 @@ from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run
-from engram._validation import check_identifier, check_text
+from engram._validation import MessageLike, check_identifier, check_text, to_message
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
@@ -36,6 +36,7 @@ from engram.types._memory import (
     Relation,
     UserProfile,
 )
+from engram.types._time import parse_optional_time
 
 if TYPE_CHECKING:
     from engram._engram import Engram
@@ -94,7 +95,7 @@ class Memories:
         self,
         text: str | None = None,
         *,
-        messages: Sequence[Message] = (),
+        messages: Sequence[MessageLike] = (),
         user_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
@@ -111,8 +112,9 @@ class Memories:
 
         Args:
             text: A memory to store as is (`infer=False`) or to extract facts from.
-            messages: Conversation turns to extract memories from (each turn is also kept
-                as an episode; provenance points at the message ids).
+            messages: Conversation turns to extract memories from, as `Message`s or
+                OpenAI-style dicts (each turn is also kept as an episode; provenance points
+                at the message ids). A naive `created_at` is taken as UTC.
             user_id, agent_id, session_id: The scope (at least one).
             user_name: The user's name, so facts about others are told apart.
             infer: Extract and revise (default); False stores `text` verbatim (still
@@ -149,7 +151,7 @@ class Memories:
         self,
         text: str | None = None,
         *,
-        messages: Sequence[Message] = (),
+        messages: Sequence[MessageLike] = (),
         user_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
@@ -185,7 +187,7 @@ class Memories:
         self,
         text: str | None,
         *,
-        messages: Sequence[Message],
+        messages: Sequence[MessageLike],
         user_id: str | None,
         agent_id: str | None,
         session_id: str | None,
@@ -205,7 +207,7 @@ class Memories:
             raise InvalidInputError("the LLM budget (calls, tokens) cannot be negative")
         now = utcnow()
         candidates: list[Candidate] = []
-        turns = list(messages)
+        turns = [to_message(message) for message in messages]
         if text is not None:
             check_text(text, "memory text")
             if not text.strip():
@@ -213,7 +215,9 @@ class Memories:
             if infer:
                 turns.append(Message(role="user", content=text, created_at=now))
             else:
-                candidates.append(Candidate(text=text, kind=_kind(kind), importance=importance))
+                candidates.append(
+                    Candidate(text=text, kind=_kind(kind), importance=_importance(importance))
+                )
         for message in turns:
             check_text(message.text, "message content")
         calls = max_llm_calls if self._engram.resources.llm else 0
@@ -249,7 +253,8 @@ class Memories:
 
         Hybrid: exact dense similarity and BM25 under the scope filter, fused with recency,
         importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
-        true then"; by default only current memories are searched.
+        true then"; by default only current memories are searched. A naive `as_of`, `after`
+        or `before` is taken as UTC.
         """
         flow = self._search_flow(
             query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
@@ -292,11 +297,12 @@ class Memories:
         metadata: Mapping[str, Any] | None,
     ) -> Flow[list[MemoryHit]]:
         check_text(query, "query")
+        as_of = parse_optional_time(as_of)
         fields: dict[str, Any] = {
-            "kinds": tuple(kinds) if kinds else None,
+            "kinds": _kinds(kinds),
             "as_of": as_of,
-            "after": after,
-            "before": before,
+            "after": parse_optional_time(after),
+            "before": parse_optional_time(before),
             "metadata": dict(metadata) if metadata else None,
         }
         return flows.search_flow(
@@ -372,9 +378,7 @@ class Memories:
         offset: int,
     ) -> ListMemories:
         scope = self._scope(user_id, agent_id, session_id)
-        where = scope.filter(
-            kinds=tuple(kinds) if kinds else None, include_superseded=include_superseded
-        )
+        where = scope.filter(kinds=_kinds(kinds), include_superseded=include_superseded)
         return ListMemories(scope.tenant, where, limit, offset)
 
     def update(
@@ -626,7 +630,8 @@ class Memories:
         self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
     ) -> list[Relation]:
         """The relations between a user's entities (those touching `entity_id`), each with
-        the memory that states it and its validity; `as_of`: only those true then."""
+        the memory that states it and its validity; `as_of` (naive: UTC): only those true
+        then."""
         result: list[Relation] = self._run(self._relations_flow(user_id, entity_id, as_of))
         return result
 
@@ -642,7 +647,8 @@ class Memories:
         self, user_id: str, entity_id: str | None, as_of: datetime | None
     ) -> Flow[list[Relation]]:
         user = check_identifier(user_id, "user_id")
-        return _one(ListRelations(self._engram.tenant, user, entity_id, as_of))
+        moment = parse_optional_time(as_of)
+        return _one(ListRelations(self._engram.tenant, user, entity_id, moment))
 
     def profile(self, user_id: str) -> UserProfile | None:
         """The user's structured profile, kept current by extraction."""
@@ -694,6 +700,21 @@ def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
     if report.memories == 0:
         raise NotFoundError(f"no memory {memory_id!r}")
     return report
+
+
+def _kinds(kinds: Sequence[str] | None) -> tuple[MemoryKind, ...] | None:
+    """A kinds filter, each kind checked (a bare string would filter by its letters)."""
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        raise InvalidInputError(f"kinds must be a list of kinds, e.g. [{kinds!r}]")
+    return tuple(_kind(kind) for kind in kinds) or None
+
+
+def _importance(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInputError(f"importance must be a number within 0..1, got {value!r}")
+    return float(value)
 
 
 def _kind(kind: str) -> MemoryKind:

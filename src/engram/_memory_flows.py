@@ -33,7 +33,7 @@ from engram.memory import (
     resolve_entities,
     update_profile,
 )
-from engram.memory.consolidation import Merge
+from engram.memory.consolidation import Merge, check_threshold
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     RankingWeights,
@@ -348,8 +348,8 @@ def search_flow(
     recorded as accessed at `accessed_at` (default: `now`)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
-    if limit <= 0:
-        raise InvalidInputError(f"limit must be positive, got {limit}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
     vectors = yield from embed([query])
     # Retired memories are candidates too: they mark the episodes that state only retired
     # values (`ranking.stale_episodes`), then leave the results (`current_only`).
@@ -410,6 +410,7 @@ def consolidate_flow(
     scope: Scope, *, model_id: str, threshold: float, now: datetime
 ) -> Flow[tuple[int, ErasureReport | None]]:
     """Merge near-duplicate current memories of the scope (all provenance kept)."""
+    check_threshold(threshold)
     where = scope.filter(kinds=_FACT_KINDS)
     [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
     if not matrix.ids:
@@ -444,6 +445,7 @@ def bloat_flow(
 ) -> Flow[float]:
     """The share of the scope's current memories (of `kinds`; default: those
     `consolidate_flow` merges) that are redundant near-duplicates (`engram.memory.bloat`)."""
+    check_threshold(threshold)
     where = scope.filter(kinds=tuple(kinds) or _FACT_KINDS)
     [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
     if not matrix.ids:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram.types import ROLES, ContentPart, Message
+from engram.types import ROLES, ContentPart, Message, ToolCall
+from engram.types._time import parse_time
 
 __all__ = [
+    "MessageLike",
     "check_budget",
     "check_identifier",
     "check_messages",
     "check_text",
     "coerce_content",
+    "message_from",
+    "to_message",
     "unanswered_tool_calls",
 ]
 
 MAX_IDENTIFIER_LENGTH = 256
+
+MessageLike = Message | Mapping[str, Any]
+"""What the API takes as a message: a `Message` or an OpenAI-style dict."""
 
 
 def check_text(value: str, what: str) -> None:
@@ -131,3 +140,47 @@ def check_budget(budget: int, reserve: int) -> None:
         raise InvalidInputError(
             f"the reply reserve ({reserve}) leaves no room in the budget ({budget})"
         )
+
+
+def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
+    """A message from its role, content and other fields (OpenAI's `tool_calls` dicts and
+    `created_at` as `to_message` takes them)."""
+    calls = tuple(
+        call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
+        for call in fields.pop("tool_calls", ()) or ()
+    )
+    created_at = fields.pop("created_at", None)
+    if created_at is not None:
+        fields["created_at"] = _created_at(created_at)
+    try:
+        return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise InvalidInputError(f"bad message field: {exc}") from exc
+
+
+def _created_at(value: object) -> datetime:
+    """A message's `created_at` as Engram takes every time: a datetime or an ISO-8601 string,
+    naive meaning UTC (`parse_time`, as the memory API's time arguments)."""
+    if not isinstance(value, str | datetime):
+        raise InvalidInputError(
+            f"created_at must be a datetime or an ISO-8601 string, not {value!r}"
+        )
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"created_at is not an ISO-8601 time: {value!r}") from exc
+
+
+def to_message(item: MessageLike) -> Message:
+    """A `Message`, or an OpenAI-style dict, as a valid `Message`: content coerced, a naive
+    or ISO-string `created_at` taken as UTC (an aware one keeps its zone: "yesterday" is the
+    speaker's yesterday)."""
+    if isinstance(item, Message):
+        moment = _created_at(item.created_at)
+        return item if moment is item.created_at else replace(item, created_at=moment)
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"a message must be a Message or a mapping, not {item!r}")
+    fields = dict(item)
+    role = fields.pop("role", None)
+    content = fields.pop("content", "") or ""
+    return message_from(str(role), content, fields)

@@ -32,6 +32,7 @@ __all__ = [
     "ConsolidationPlan",
     "Merge",
     "bloat",
+    "check_threshold",
     "find_near_duplicates",
     "merge_cluster",
     "plan_consolidation",
@@ -84,6 +85,20 @@ def _find(parent: list[int], item: int) -> int:
     return item
 
 
+def check_threshold(threshold: float) -> float:
+    """`threshold` if it is a cosine that can mean "near-duplicate": within (0, 1].
+
+    At 0 or below every pair of memories would be a duplicate and be merged into one.
+    """
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold <= 1
+    ):
+        raise InvalidInputError(f"threshold must be a cosine within (0, 1], got {threshold!r}")
+    return float(threshold)
+
+
 def find_near_duplicates(
     memories: Sequence[Memory], vectors: Vectors, threshold: float = 0.92
 ) -> list[list[Memory]]:
@@ -100,6 +115,7 @@ def find_near_duplicates(
     Raises:
         InvalidInputError: `vectors` does not have one row per memory.
     """
+    check_threshold(threshold)
     if len(vectors) != len(memories):
         raise InvalidInputError(f"{len(memories)} memories but {len(vectors)} vectors")
     groups: dict[tuple[str, str | None, str | None, bool], list[int]] = {}

@@ -295,7 +295,10 @@ def checked_profile(tenant: str, profile: UserProfile) -> UserProfile:
 
 
 def check_page(limit: int, offset: int = 0) -> None:
-    """`InvalidInputError` unless 0 <= limit <= 100,000 and offset >= 0."""
+    """`InvalidInputError` unless 0 <= limit <= 100,000 and offset >= 0, both integers."""
+    for value, what in ((limit, "limit"), (offset, "offset")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{what} must be an integer, got {value!r}")
     if not 0 <= limit <= _MAX_LIMIT:
         raise InvalidInputError(f"limit must be within 0..{_MAX_LIMIT}, got {limit}")
     if offset < 0:
