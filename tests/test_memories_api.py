@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,12 +101,48 @@ def test_tenants_do_not_see_each_other(tmp_path: Path) -> None:
         ({"text": "  ", "user_id": "ana", "infer": False}, "empty"),
         ({"text": "x", "user_id": "ana", "infer": False, "kind": "gossip"}, "unknown memory kind"),
         ({"text": "a\x00b", "user_id": "ana"}, "NUL"),
+        ({"text": "x", "user_id": "ana", "infer": False, "importance": 5}, "importance"),
+        ({"text": "x", "user_id": "ana", "infer": False, "importance": math.nan}, "importance"),
+        (
+            {"messages": [{"role": "user", "content": "hi", "created_at": 3}], "user_id": "ana"},
+            "created_at",
+        ),
+        ({"messages": ["I like tea"], "user_id": "ana"}, "a message must be"),
     ],
 )
 def test_bad_input(mem: Engram, kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         mem.memories.add(**kwargs)
     assert mem.memories.get_all(user_id="ana") == []
+
+
+def test_messages_may_be_openai_style_dicts(mem: Engram) -> None:
+    said = {"role": "user", "content": "I live in Porto.", "created_at": "2026-05-01T10:00:00"}
+    report = mem.memories.add(messages=[said], user_id="ana")
+    assert {m.text for m in report.added} >= {"I live in Porto.", "The user lives in Porto"}
+    episode = next(m for m in report.added if m.kind == "episode")
+    assert episode.valid_from == datetime(2026, 5, 1, 10, tzinfo=UTC)  # naive: UTC
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: m.search("tea", user_id="ana", limit="5"), "limit"),
+        (lambda m: m.search("tea", user_id="ana", kinds="fact"), "list of kinds"),
+        (lambda m: m.search("tea", user_id="ana", kinds=["gossip"]), "unknown memory kind"),
+        (lambda m: m.get_all(user_id="ana", kinds=["gossip"]), "unknown memory kind"),
+        (lambda m: m.get_all(user_id="ana", limit=2.5), "limit"),
+        (lambda m: m.consolidate(user_id="ana", threshold=-1), "threshold"),
+        (lambda m: m.consolidate(user_id="ana", threshold=0), "threshold"),
+        (lambda m: m.bloat(user_id="ana", threshold=1.5), "threshold"),
+    ],
+)
+def test_bad_arguments_of_reads_and_jobs(mem: Engram, call: Any, match: str) -> None:
+    mem.memories.add("Ana drinks tea", user_id="ana", infer=False)
+    mem.memories.add("Ana drinks coffee", user_id="ana", infer=False)
+    with pytest.raises(InvalidInputError, match=match):
+        call(mem.memories)
+    assert len(mem.memories.get_all(user_id="ana")) == 2  # nothing merged
 
 
 async def test_async_twins(mem: Engram) -> None:
@@ -478,3 +515,94 @@ def test_delete_user_erases_their_sessions_and_memories(tmp_path: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = path.read_bytes()
     assert b"qwxzvbnm" not in data and b"Porto" not in data
+
+
+def test_naive_datetimes_are_taken_as_utc(mem: Engram) -> None:
+    naive = Message(role="user", content="I live in Berlin.", created_at=datetime(2026, 1, 10))
+    [*added] = mem.memories.add(messages=[naive], user_id="ana").added
+    assert {m.recorded_at for m in added} == {datetime(2026, 1, 10, tzinfo=UTC)}
+    mem.memories.add(messages=[said("I moved to Lisbon.", 6)], user_id="ana")
+
+    def where(**times: datetime) -> list[str]:
+        kinds = ["profile", "fact"]
+        hits = mem.memories.search("where does Ana live?", user_id="ana", kinds=kinds, **times)
+        return [hit.memory.text for hit in hits]
+
+    then = datetime(2026, 3, 1)
+    assert where(as_of=then) == where(as_of=then.replace(tzinfo=UTC))
+    assert "Berlin" in where(as_of=then)[0]
+    spring = {"after": datetime(2026, 1, 1), "before": datetime(2026, 4, 1)}
+    assert where(**spring) == where(**{k: v.replace(tzinfo=UTC) for k, v in spring.items()})
+    lives = mem.memories.relations(user_id="ana", as_of=then)
+    assert lives == mem.memories.relations(user_id="ana", as_of=then.replace(tzinfo=UTC))
+    assert len(lives) == 1
+
+
+async def test_async_twins_take_naive_datetimes_as_utc(mem: Engram) -> None:
+    naive = Message(role="user", content="I live in Berlin.", created_at=datetime(2026, 1, 10))
+    report = await mem.memories.aadd(messages=[naive], user_id="ana")
+    assert {m.recorded_at for m in report.added} == {datetime(2026, 1, 10, tzinfo=UTC)}
+    hits = await mem.memories.asearch("where?", user_id="ana", as_of=datetime(2026, 3, 1))
+    assert any("Berlin" in hit.memory.text for hit in hits)
+    assert await mem.memories.arelations(user_id="ana", as_of=datetime(2026, 3, 1))
+
+
+def test_a_move_said_in_the_past_tense_dates_from_the_month_gone_by(mem: Engram) -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    earlier = Message(
+        role="user", content="I live in Lisbon.", created_at=datetime(2025, 6, 1, tzinfo=UTC)
+    )
+    mem.memories.add(messages=[earlier], user_id="ana")
+    moved = Message(role="user", content="I moved to Berlin in January.", created_at=now)
+    report = mem.memories.add(messages=[moved], user_id="ana")
+    [fact] = [m for m in report.added if m.attribute == "home_city"]
+    assert fact.metadata["value"] == "Berlin"
+    assert fact.valid_from == datetime(2026, 1, 1, tzinfo=UTC)  # not the January to come
+    hits = mem.memories.search("where does the user live", user_id="ana", as_of=now)
+    assert "Berlin" in hits[0].memory.text
+
+
+def test_leaving_a_job_for_another_supersedes_it_from_when_it_happened(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I work at Google.", 1)], user_id="u")
+    report = mem.memories.add(
+        messages=[said("I left Google and joined Meta last week.", 6)], user_id="u"
+    )
+    [google] = report.superseded
+    week = datetime(2026, 6, 1, tzinfo=UTC)  # "last week", said on Wednesday 10 June
+    assert google.text == "The user works at Google" and google.valid_to == week
+    assert mem.memories.profile("u").fields["employer"] == "Meta"
+    [hit, *_] = mem.memories.search("where does the user work", user_id="u")
+    assert "Meta" in hit.memory.text and hit.memory.is_current
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    then = mem.memories.search("where does the user work", user_id="u", as_of=march)
+    assert then[0].memory.text == "The user works at Google"
+    assert [c.action for c in mem.memories.history(google.id)] == ["add", "supersede"]
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="u")}
+    ends = {names[r.target_id]: r.valid_to for r in mem.memories.relations(user_id="u")}
+    assert ends == {"Google": week, "Meta": None}
+
+
+def test_a_home_that_ended_is_retired_not_deleted(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
+    kept = mem.memories.add(messages=[said("I don't live in Rome anymore.", 3)], user_id="u")
+    assert kept.superseded == () and mem.memories.profile("u").fields["home_city"] == "Paris"
+    report = mem.memories.add(messages=[said("I don't live in Paris anymore.", 6)], user_id="u")
+    [paris] = report.superseded
+    june = datetime(2026, 6, 10, tzinfo=UTC)
+    assert paris.text == "The user lives in Paris" and paris.valid_to == june
+    assert "home_city" not in mem.memories.profile("u").fields
+    facts = {m.text for m in mem.memories.get_all(user_id="u") if m.kind != "episode"}
+    assert facts == {"The user no longer lives in Paris", "The user no longer lives in Rome"}
+    everything = mem.memories.get_all(user_id="u", include_superseded=True)
+    assert paris.id in {m.id for m in everything}  # kept, not deleted
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    then = mem.memories.search("where does the user live", user_id="u", as_of=march)
+    assert then[0].memory.text == "The user lives in Paris"
+    now = mem.memories.search("where does the user live", user_id="u")
+    assert all(hit.memory.id != paris.id for hit in now)
+    history = mem.memories.history(paris.id)
+    assert [c.action for c in history] == ["add", "supersede"]
+    assert history[-1].related_id == mem.memories.get(paris.id).superseded_by
+    [lives] = mem.memories.relations(user_id="u")
+    assert lives.relation == "lives_in" and lives.valid_to == june
+    assert mem.memories.relations(user_id="u", as_of=march) == [lives]  # it held then

@@ -184,3 +184,16 @@ def test_last_interaction_is_the_latest_episode() -> None:
     [episode] = [c.to_memory(user_id="u1") for c in extract([said])]
     profile = update_profile(UserProfile(user_id="u1", last_interaction_at=JAN), [episode])
     assert profile.last_interaction_at == JUNE
+
+
+def test_an_ending_clears_the_field_it_names_and_only_that_one() -> None:
+    first = remember("I live in Paris. I work at Google. I'm vegetarian.", JAN)
+    plan = plan_revisions(first, [[] for _ in first], now=JAN)
+    profile = update_profile(None, plan.inserts, user_id="u1", names=["Ana"], now=JAN)
+    stored = list(plan.inserts)
+    said = remember(
+        "I don't live in Rome anymore. I left Google. I stopped being vegetarian.", JUNE
+    )
+    later = plan_revisions(said, [[(m, 0.5) for m in stored] for _ in said], now=JUNE)
+    profile = update_profile(profile, [*later.inserts, *later.updates], names=["Ana"], now=JUNE)
+    assert dict(profile.fields) == {"home_city": "Paris"}

@@ -43,13 +43,7 @@ def only(text: str) -> Candidate:
             "Ana moved to Lisbon",
         ),
         ("I'm vegetarian.", "profile", "diet", "vegetarian", "Ana is vegetarian"),
-        (
-            "I'm no longer vegetarian",
-            "profile",
-            "diet",
-            "no longer vegetarian",
-            "Ana is no longer vegetarian",
-        ),
+        ("I'm no longer vegetarian", "profile", "diet", NO_VALUE, "Ana is no longer vegetarian"),
         (
             "I work at Acme Inc as an engineer.",
             "profile",
@@ -190,7 +184,8 @@ def test_moved_from_to_negates_the_old_place() -> None:
     moved = only("I moved from Berlin to Lisbon in June.")
     assert (moved.attribute, moved.value) == ("home_city", "Lisbon")
     assert moved.metadata["negates"] == "Berlin"
-    assert moved.valid_from is not None and moved.valid_from.date() == date(2023, 6, 1)
+    # Said on 8 May 2023, in the past tense: the June before, not the one to come.
+    assert moved.valid_from is not None and moved.valid_from.date() == date(2022, 6, 1)
 
 
 def test_facts_name_the_user_or_another_speaker() -> None:
@@ -295,3 +290,121 @@ def test_a_nameless_user_is_the_user_inside_a_sentence() -> None:
     )
     texts = [c.text for c in extract([turn]) if c.kind != "episode"]
     assert "Tomás Silva is the user's colleague" in texts
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "negates", "fact"),
+    [
+        ("I don't live in Paris anymore.", "home_city", "Paris", "Ana no longer lives in Paris"),
+        ("I no longer live in Paris.", "home_city", "Paris", "Ana no longer lives in Paris"),
+        ("I'm not living in Paris anymore", "home_city", "Paris", "Ana no longer lives in Paris"),
+        ("I moved out of Paris last year.", "home_city", "Paris", "Ana moved out of Paris in 2022"),
+        ("I moved away from Paris.", "home_city", "Paris", "Ana moved away from Paris"),
+        ("I used to live in Paris.", "home_city", "Paris", "Ana used to live in Paris"),
+        ("I no longer work at Google.", "employer", "Google", "Ana no longer works at Google"),
+        ("I don't work at Google.", "employer", "Google", "Ana doesn't work at Google"),
+        ("I'm not at Google anymore.", "employer", "Google", "Ana is no longer at Google"),
+        ("I left Google.", "employer", "Google", "Ana left Google"),
+        ("I resigned from Acme Corp.", "employer", "Acme Corp", "Ana resigned from Acme Corp"),
+        ("I quit my job at Google.", "employer", "Google", "Ana quit their job at Google"),
+        ("I stopped being vegetarian.", "diet", "vegetarian", "Ana is no longer vegetarian"),
+        ("I'm not vegan anymore.", "diet", "vegan", "Ana is no longer vegan"),
+        ("I dropped out of MIT.", "school", "MIT", "Ana dropped out of MIT"),
+        ("I no longer study at MIT.", "school", "MIT", "Ana no longer studies at MIT"),
+        (
+            "I don't work as a nurse anymore",
+            "occupation",
+            "a nurse",
+            "Ana no longer works as a nurse",
+        ),
+        ("I broke up with Tom.", "partner", "Tom", "Ana broke up with Tom"),
+        ("Tom and I split up.", "partner", "Tom", "Ana broke up with Tom"),
+        ("I'm not with Tom anymore.", "partner", "Tom", "Ana is no longer with Tom"),
+    ],
+)
+def test_a_slot_value_that_ended_is_an_ending_not_a_value(
+    text: str, attribute: str, negates: str, fact: str
+) -> None:
+    ended = only(text)
+    assert (ended.attribute, ended.value, ended.text) == (attribute, NO_VALUE, fact)
+    assert ended.metadata["negates"] == negates
+
+
+def test_an_ending_says_when_it_happened() -> None:
+    [left] = facts("I left Google last month.")
+    assert left.text == "Ana left Google in April 2023" and left.metadata["guessed"] is True
+    assert left.valid_from == datetime(2023, 4, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value", "negates", "guessed"),
+    [
+        ("I left Google and joined Meta last week.", "employer", "Meta", "Google", False),
+        ("I quit Google to join Meta.", "employer", "Meta", "Google", False),
+        ("I left Google for a job at Meta.", "employer", "Meta", "Google", False),
+        ("I switched jobs from Google to Meta.", "employer", "Meta", "Google", False),
+        ("I switched from vegetarian to vegan.", "diet", "vegan", "vegetarian", False),
+        ("I moved from Paris to Rome.", "home_city", "Rome", "Paris", False),
+        # The words leave the slot open: revision decides by what Google or Paris is now.
+        ("I switched from Google to Meta.", "employer", "Meta", "Google", True),
+        ("I left Paris for Rome.", "employer", "Rome", "Paris", True),
+    ],
+)
+def test_a_replaced_slot_value_names_the_old_one(
+    text: str, attribute: str, value: str, negates: str, guessed: bool
+) -> None:
+    new = only(text)
+    assert (new.attribute, new.value, new.metadata["negates"]) == (attribute, value, negates)
+    assert bool(new.metadata.get("guessed")) is guessed
+    if guessed:
+        assert new.relations == ()  # Rome may be no employer: no "works_at" relation
+
+
+def test_a_new_job_after_leaving_one_reads_as_the_job() -> None:
+    meta = only("I left Google and joined Meta last week.")
+    assert meta.text == "Ana works at Meta, after leaving Google in the week of 1 May 2023"
+    assert meta.valid_from == datetime(2023, 5, 1, tzinfo=UTC)
+    assert [(r.relation, r.object) for r in meta.relations] == [("works_at", "Meta")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't work at Google.",
+        "I don't think I live in Paris.",
+        "I can't say I work at Google anymore.",
+        "I'm used to living in Paris.",
+        "I never said I'm vegan.",
+        "I'm not vegan.",
+    ],
+)
+def test_a_negated_slot_value_is_never_stored_as_the_users(text: str) -> None:
+    assert all(c.value == NO_VALUE for c in facts(text) if c.attribute)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I left Mom a message.",
+        "I left Boston for the weekend.",
+        "I left Paris after the conference.",
+        "I quit smoking last year.",
+        "I moved out of my parents' house.",
+        "I'm not at home right now.",
+    ],
+)
+def test_leaving_something_else_ends_no_slot(text: str) -> None:
+    assert [c.attribute for c in facts(text) if c.attribute] == []
+
+
+def test_each_clause_of_a_sentence_is_read() -> None:
+    said_both = facts("I don't live in Paris anymore but I live in Rome now.")
+    assert [(c.attribute, c.value) for c in said_both] == [
+        ("home_city", NO_VALUE),
+        ("home_city", "Rome"),
+    ]
+    both = facts("I live in Lisbon and I work at Siemens.")
+    assert [(c.attribute, c.value) for c in both] == [
+        ("home_city", "Lisbon"),
+        ("employer", "Siemens"),
+    ]

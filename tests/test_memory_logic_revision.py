@@ -306,3 +306,97 @@ def test_close_texts_filling_different_slots_are_both_kept() -> None:
     color = memory("Ana's favorite color is blue", attribute="favorite_color")
     food = memory("Ana's favorite food is blue cheese", attribute="favorite_food")
     assert decide(food, [(color, 0.95)], now=NOW).action == "add"
+
+
+def slot(text: str, attribute: str, value: str, when: datetime = JAN, **meta: Any) -> Memory:
+    return memory(
+        text,
+        attribute=attribute,
+        metadata={"value": value, **meta},
+        valid_from=when,
+        source_ids=(f"m-{text}",),
+    )
+
+
+def test_an_ending_retires_the_value_it_names_and_nothing_is_deleted() -> None:
+    store: dict[str, Memory] = {}
+    [paris] = remember("I live in Paris.", JAN)
+    apply(store, plan_revisions([paris], [[]], now=JAN))
+    [gone] = remember("I don't live in Paris anymore.", JUNE)
+    plan = plan_revisions([gone], [[(m, 0.9) for m in store.values()]], now=JUNE)
+    apply(store, plan)
+
+    [decision] = plan.decisions
+    assert decision.action == "supersede" and decision.target == paris
+    old = store[paris.id]
+    assert (old.valid_to, old.superseded_at, old.superseded_by) == (JUNE, JUNE, gone.id)
+    assert current(list(store.values())) == ["Ana no longer lives in Paris"]
+    assert as_of(list(store.values()), JAN + timedelta(days=30)) == ["Ana lives in Paris"]
+    actions = sorted((c.action, c.memory_id) for c in plan.changes)
+    assert actions == sorted([("add", gone.id), ("supersede", paris.id)])
+    [retired] = [c for c in plan.changes if c.action == "supersede"]
+    assert "home_city Paris ended" in (retired.reason or "")
+
+
+def test_an_ending_naming_another_value_retires_nothing() -> None:
+    paris = slot("Ana lives in Paris", "home_city", "Paris")
+    [rome] = remember("I don't live in Rome anymore.", JUNE)
+    decision = decide(rome, [(paris, 0.8)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()
+    [plain] = decision.inserts
+    assert (plain.attribute, plain.kind, "value" in plain.metadata) == (None, "fact", False)
+    assert plain.text == "Ana no longer lives in Rome"
+
+
+def test_an_ending_matches_a_longer_or_shorter_name() -> None:
+    google = slot("Ana works at Google Inc", "employer", "Google Inc")
+    [left] = remember("I no longer work at Google.", JUNE)
+    assert decide(left, [(google, 0.0)], now=NOW).action == "supersede"
+
+
+def test_an_ending_naming_no_value_ends_any_and_is_said_once() -> None:
+    job = slot("Ana works at Acme", "employer", "Acme")
+    [quit_job] = remember("I quit my job.", JUNE)
+    decision = decide(quit_job, [(job, 0.3)], now=NOW)
+    assert decision.action == "supersede"
+    [again] = remember("I quit my job!", JUNE + timedelta(days=1))
+    assert decide(again, [(quit_job, 0.9)], now=NOW).action == "noop"
+
+
+def test_a_guessed_change_fills_the_slot_holding_the_old_value() -> None:
+    google = slot("Ana works at Google", "employer", "Google")
+    [switch] = remember("I switched from Google to Meta.", JUNE)
+    decision = decide(switch, [(google, 0.6)], now=NOW)
+    assert decision.action == "supersede" and decision.target == google
+    assert (decision.memory.attribute, decision.memory.metadata["value"]) == ("employer", "Meta")
+
+
+def test_a_guessed_slot_goes_where_the_old_value_is() -> None:
+    paris = slot("Ana lives in Paris", "home_city", "Paris")
+    job = slot("Ana works at Acme", "employer", "Acme")
+    [left] = remember("I left Paris last month.", JUNE)  # a guess: employer
+    decision = decide(left, [(paris, 0.77), (job, 0.4)], now=NOW)
+    assert decision.action == "supersede" and decision.target == paris
+    assert decision.memory.attribute == "home_city"
+    [retired] = decision.updates
+    assert retired.id == paris.id and retired.valid_to == left.valid_from  # May, when it ended
+
+
+def test_a_guessed_change_naming_no_current_value_is_a_plain_fact() -> None:
+    job = slot("Ana works at Acme", "employer", "Acme")
+    [switch] = remember("I switched from coffee to tea.", JUNE)
+    decision = decide(switch, [(job, 0.2)], now=NOW)
+    assert decision.action == "add" and decision.memory.attribute is None
+
+
+def test_a_slot_change_does_not_retire_other_memories_naming_the_old_value() -> None:
+    visit = memory("Ana visited Berlin in May 2022", kind="event")
+    [moved] = remember("I moved from Berlin to Lisbon.", JUNE)
+    assert decide(moved, [(visit, 0.7)], now=NOW).action == "add"
+
+
+def test_a_statement_and_its_negation_are_never_duplicates() -> None:
+    no_meat = memory("Ana no longer eats meat", metadata={"negates": "eat meat"})
+    meat = memory("Ana eats meat", source_ids=("m2",))
+    decision = decide(meat, [(no_meat, 0.95)], now=NOW)
+    assert decision.action == "add" and decision.ambiguous_with is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from engram.memory._change_rules import CHANGE_RULES
 from engram.memory._phrases import (
     ADV,
     I_AM,
@@ -17,9 +18,11 @@ from engram.memory._phrases import (
     REST,
     Rule,
     Sentence,
+    clause_end,
     clean,
     date_phrase,
     fact,
+    negated_before,
     rule,
     slug,
     specific,
@@ -241,23 +244,30 @@ _FACT_RULES: tuple[Rule, ...] = (
     rule(rf"{ME}(?i:\s+have|'ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
     rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),
 )
-_RULES = PROFILE_RULES + _FACT_RULES
+_RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
 
 
 def apply_rules(sentence: Sentence) -> list[Candidate]:
-    """Every fact the rules find in one sentence (earlier rules win overlapping spans)."""
+    """Every fact the rules find in one sentence (earlier rules win overlapping spans).
+
+    A slot value in a clause that negates it ("I don't think I live in Paris") is dropped:
+    it is not the user's, and the slot's current value must not change for it."""
     taken: list[tuple[int, int]] = []
     found: list[Candidate] = []
     lowered = sentence.text.lower()
     for entry in _RULES:
         if entry.gate and not any(key in lowered for key in entry.gate):
             continue
-        for match in entry.pattern.finditer(sentence.text):
-            start, end = match.span()
+        position = 0
+        while (match := entry.pattern.search(sentence.text, position)) is not None:
+            start, end = match.start(), clause_end(match)
+            position = max(end, start + 1)  # the next clause may say more of the same
             if any(start < stop and begin < end for begin, stop in taken):
                 continue
             candidates = entry.build(match, sentence)
             if candidates:
                 taken.append((start, end))
+                if negated_before(sentence, start):
+                    candidates = [c for c in candidates if c.attribute is None]
                 found.extend(candidates)
     return found

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from engram.memory.candidates import (
+    NO_VALUE,
     Candidate,
     EntityKind,
     EntityMention,
@@ -20,22 +21,29 @@ from engram.types._memory import MemoryKind
 
 __all__ = [
     "ADV",
+    "DIETS",
     "ME",
     "I_AM",
     "NAME",
+    "NOT",
+    "PARTNERS",
     "REST",
     "UP",
     "Builder",
     "Rule",
     "Sentence",
+    "clause_end",
     "clean",
     "date_phrase",
+    "ending",
     "fact",
+    "negated_before",
     "proper",
     "relate",
     "rule",
     "slug",
     "specific",
+    "stopped",
     "third_person",
 ]
 
@@ -72,6 +80,16 @@ ADV = (
     r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
     r"always|usually|mostly|officially|pretty\s+much))*)"
 )
+DIETS = (
+    r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
+    r"lactose[- ]intolerant|kosher|halal|carnivore"
+)
+"""The diets the `diet` slot knows."""
+PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
+"""The words for the person of the `partner` slot."""
+NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
+"""An optional negation after the subject ("I don't live", "I'm no longer working", "I used
+to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
 REST = r"(?P<x>[^,.;!?()\n]+)"
 NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
 _BOUNDARY = re.compile(
@@ -113,6 +131,36 @@ _FIRST_PERSON_WORD = re.compile(r"\b(?:my|me|myself|mine|I'm|I've|I'd|I'll|I)\b"
 _CAPITALISED = re.compile(rf"^(?:the\s+)?[{UP}][\w'-]*(?:\s+(?:of\s+|de\s+)?[{UP}][\w'-]*)*")
 
 
+_ANYMORE = re.compile(r"\bany\s?more\b|\bno\s+more\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,.;:!?()\n]")
+_CLAUSE_START = re.compile(
+    r".*(?:[,;:()]|\b(?:but|and|so|because|though|although|while|whereas|since|if|or)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+_NEGATIVE = re.compile(
+    r"\b(?:not|never|no\s+longer|dont|cant|wont|didnt|doesnt|isnt)\b|n't\b", re.IGNORECASE
+)
+
+
+def negated_before(sentence: Sentence, start: int) -> bool:
+    """Whether the clause of `sentence` before `start` negates what follows ("I don't think
+    I live in Paris", "I can't say I work at Google anymore"): a slot value said there is
+    not the user's."""
+    before = _CLAUSE_START.sub("", sentence.text[:start])
+    return bool(_NEGATIVE.search(before))
+
+
+def stopped(match: re.Match[str], sentence: Sentence) -> bool:
+    """Whether a negated statement says its value *stopped* being true ("no longer", "not
+    ... anymore"), rather than that it is not ("I don't work at Google")."""
+    if "longer" in (match.groupdict().get("neg") or "").lower():
+        return True
+    stop = _CLAUSE_END.search(sentence.text, match.end())
+    clause = sentence.text[match.start() : stop.start() if stop else len(sentence.text)]
+    cut = _BOUNDARY.search(clause, 1)
+    return bool(_ANYMORE.search(clause[: cut.start()] if cut else clause))
+
+
 def third_person(phrase: str) -> str:
     """`phrase` with first-person words swapped for third-person ones ("my" -> "their")."""
 
@@ -120,6 +168,13 @@ def third_person(phrase: str) -> str:
         return _FIRST_PERSON[match[0].lower()]
 
     return _FIRST_PERSON_WORD.sub(swap, phrase)
+
+
+def clause_end(match: re.Match[str]) -> int:
+    """Where the clause of a rule's match ends: a captured object runs to the punctuation,
+    but "I don't live in Paris but I live in Rome" holds two statements."""
+    cut = _BOUNDARY.search(match[0], 1)
+    return match.start() + cut.start() if cut else match.end()
 
 
 def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:
@@ -198,6 +253,41 @@ def fact(
         confidence=confidence,
         subject=sentence.subject,
         metadata={"extractor": "rules", **(metadata or {})},
+    )
+
+
+def ending(
+    sentence: Sentence,
+    text: str,
+    attribute: str,
+    negated: str | None,
+    *,
+    entity: EntityKind | None = None,
+    guessed: bool = False,
+    importance: float = 0.8,
+) -> Candidate:
+    """A slot value that stopped being true, with no new value (`NO_VALUE`).
+
+    `negated` names the value that ended ("Paris"; None: whatever the slot holds, "I quit my
+    job"). Revision retires only a current value it names, so an ending is safe to build
+    wherever the words allow it. `guessed`: the words leave the slot open ("I left Google"
+    ends a job or a home): revision may apply it to another slot holding `negated`.
+    """
+    metadata: dict[str, Any] = {}
+    if negated:
+        metadata["negates"] = negated
+    if guessed:
+        metadata["guessed"] = True
+    entities = (EntityMention(negated, entity),) if negated and entity else ()
+    return fact(
+        sentence,
+        text,
+        kind="profile",
+        attribute=attribute,
+        value=NO_VALUE,
+        importance=importance,
+        entities=entities,
+        metadata=metadata,
     )
 
 

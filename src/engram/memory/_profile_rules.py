@@ -1,5 +1,9 @@
 """Profile-slot rules: name, age, diet, home, origin, work, school, relationship, partner, kin,
-pets and "my X is Y" slots. Each builder turns a rule's match into candidates."""
+pets and "my X is Y" slots. Each builder turns a rule's match into candidates.
+
+The slot rules read their own negations too ("I don't live in Paris anymore", "I'm not
+vegan", "I used to work at Google"): those build an `ending` of the value, never the value.
+Ends and changes said with other verbs ("I left Google") are in `_change_rules`."""
 
 from __future__ import annotations
 
@@ -7,20 +11,25 @@ import re
 
 from engram.memory._phrases import (
     ADV,
+    DIETS,
     I_AM,
     ME,
     NAME,
+    NOT,
+    PARTNERS,
     REST,
     Rule,
     Sentence,
     clean,
+    ending,
     fact,
     proper,
     relate,
     rule,
     slug,
+    stopped,
 )
-from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
+from engram.memory.candidates import Candidate, EntityKind, EntityMention
 from engram.types._memory import MemoryKind
 
 __all__ = ["PROFILE_RULES"]
@@ -38,21 +47,40 @@ def _age(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, kind="profile", attribute="age", value=age, importance=0.7)]
 
 
-_DIETS = (
-    r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
-    r"lactose[- ]intolerant|kosher|halal|carnivore"
-)
-
-
 def _diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     diet = match["x"].lower()
-    negation = " ".join(match["neg"].lower().split()) if match["neg"] else ""
-    value = f"{negation} {diet}".strip()
-    text = f"{s.label} is {value}"
-    meta = {"negates": diet} if match["neg"] else None
-    return [
-        fact(s, text, kind="profile", attribute="diet", value=value, importance=0.8, metadata=meta)
-    ]
+    if match.groupdict().get("neg"):
+        how = "no longer" if stopped(match, s) else "not"
+        return [ending(s, f"{s.label} is {how} {diet}", "diet", diet)]
+    text = f"{s.label} is {diet}"
+    return [fact(s, text, kind="profile", attribute="diet", value=diet, importance=0.8)]
+
+
+_ENTITY_OF: dict[str, EntityKind] = {
+    "home_city": "place",
+    "employer": "organisation",
+    "school": "organisation",
+}
+_ACCUSTOMED = re.compile(r"I(?:'m|\s+am)\b", re.IGNORECASE)
+
+
+def _denied(
+    match: re.Match[str], s: Sentence, attribute: str, value: str, verb: tuple[str, str]
+) -> list[Candidate]:
+    """The ending a negated slot statement builds: "I don't live in Paris anymore" -> "The
+    user no longer lives in Paris"; "I don't work at Google" -> "The user doesn't work at
+    Google"; "I used to work at Google" -> "The user used to work at Google". Never the
+    positive value."""
+    third, base = verb
+    if match["neg"].split()[0].lower() == "used":
+        if _ACCUSTOMED.match(match[0]):
+            return []  # "I'm used to living in Paris" says nothing of where they live
+        text = f"{s.label} used to {base} {value}"
+    elif stopped(match, s):
+        text = f"{s.label} no longer {third} {value}"
+    else:
+        text = f"{s.label} doesn't {base} {value}"
+    return [ending(s, text, attribute, value, entity=_ENTITY_OF.get(attribute))]
 
 
 def _place_slot(
@@ -79,6 +107,9 @@ def _place_slot(
 
 
 def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    if match["neg"]:
+        place = proper(match["x"])
+        return _denied(match, s, "home_city", place, ("lives in", "live in")) if place else []
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
 
 
@@ -113,6 +144,8 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
     if not employer:
         return []
+    if match["neg"]:
+        return _denied(match, s, "employer", employer, ("works at", "work at"))
     entities, relations = relate(s, "works_at", employer, "organisation")
     text = f"{s.label} works at {employer}"
     return [
@@ -133,21 +166,25 @@ def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
     job = clean(re.split(r"\s+(?:at|for|in|with)\s+", match["x"], maxsplit=1)[0], s, max_words=6)
     if not job:
         return []
+    if match["neg"]:
+        return _denied(match, s, "occupation", job, ("works as", "work as"))
     text = f"{s.label} works as {job}"
     return [fact(s, text, kind="profile", attribute="occupation", value=job, importance=0.8)]
 
 
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """No employer now: that one if named, else whichever the user had."""
     employer = proper(match["x"])
     text = f"{s.label} quit their job" + (f" at {employer}" if employer else "")
-    meta = {"negates": employer} if employer else None
-    return [fact(s, text, kind="profile", attribute="employer", value=NO_VALUE, metadata=meta)]
+    return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
 
 
 def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     school = proper(match["x"])
     if not school:
         return []
+    if match["neg"]:
+        return _denied(match, s, "school", school, ("studies at", "study at"))
     entities, relations = relate(s, "studies_at", school, "organisation")
     text = f"{s.label} studies at {school}"
     return [
@@ -170,7 +207,6 @@ def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
 
 
-_PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
 _KIN = (
     r"best\s+friend|friend|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|"
     r"coworker|co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|"
@@ -258,10 +294,16 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b)", _age, ("old", "yo")),
     rule(
-        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{_DIETS}))\b",
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{DIETS}))\b",
         _diet,
         ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
         + ("kosher", "halal", "carnivore"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:went|gone|became|become|turned)(?i:\s+an?)?\s+"
+        rf"(?P<x>(?i:{DIETS}))\b",
+        _diet,
+        ("went", "gone", "became", "become", "turned"),
     ),
     rule(
         rf"(?i:{ME}\s+moved\s+from)\s+(?P<y>[^,.;!?()\n]+?)\s+(?i:to)\s+{REST}",
@@ -275,10 +317,10 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("moved", "relocated"),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been)?{ADV}\s+(?i:live|living|reside|residing)"
-        rf"\s+(?i:in)\s+{REST}",
+        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
+        rf"(?i:live|living|reside|residing)\s+(?i:in)\s+{REST}",
         _lives,
-        ("live", "resid"),
+        ("liv", "resid"),
     ),
     rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
     rule(
@@ -293,15 +335,20 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("job", "fired", "laid off"),
     ),
     rule(
-        rf"(?:{ME}(?i:'m|\s+am)?{ADV}\s+(?i:work|working|employed)\s+(?i:at|for)"
+        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working|employed)\s+(?i:at|for)"
         rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
         rf"\s+(?i:at|for)|(?i:my\s+employer\s+is))\s+{REST}",
         _works_at,
         ("work", "job", "employ"),
     ),
-    rule(rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}", _works_as, ("work",)),
     rule(
-        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+{REST}",
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",
+        _works_as,
+        ("work",),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+"
+        rf"{REST}",
         _studies_at,
         ("stud",),
     ),
@@ -312,7 +359,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{_PARTNERS})(?:'s\s+name\s+is|,|\s+is|\s+named|\s+called)?)\s+"
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is|\s+named|\s+called)?)\s+"
         rf"{NAME}",
         _partner,
         ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),

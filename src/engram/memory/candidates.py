@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 NO_VALUE = "none"
-"""The slot value meaning "no current value" (`employer` after "I quit my job"): it supersedes
-the old value, and profiles drop the field."""
+"""The slot value meaning "no current value" (`employer` after "I quit my job"): it retires
+the old value (only the one it names in `negates`, if it names one: "I left Google"), and
+profiles drop the field."""
 
 EntityKind = Literal["person", "organisation", "place", "product", "event", "other"]
 ENTITY_KINDS: frozenset[str] = frozenset(
@@ -77,7 +78,11 @@ class MemoryMetadata(TypedDict, total=False):
     entities: list[str]
     """The names of the entities mentioned (for entity-aware ranking without a join)."""
     negates: str
-    """For a negation ("no longer vegetarian"): the thing that stopped being true."""
+    """For a negation ("no longer vegetarian"): the thing that stopped being true. On a slot
+    memory, the slot value it ends or replaces ("Google" in "I left Google for Meta")."""
+    guessed: bool
+    """The memory's slot is a guess ("I switched from X to Y" may be a job, a diet, ...):
+    revision files it under the slot whose current value it `negates`, or under none."""
     event_date: str
     """ISO date of the first time expression in the text, grounded at the message time."""
     event_end: str

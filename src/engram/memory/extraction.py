@@ -5,7 +5,11 @@ turn itself, with its timestamp and grounded event date: retrieval over episodes
 recalls the details nobody thought to turn into a fact), plus the facts that first-person
 rules find in the user's turns: profile slots ("I live in Lisbon" -> `home_city`), preferences,
 relations ("my partner Tomás"), negations ("I'm no longer vegetarian"), quantities and events
-("I bought a bike yesterday" -> `event`, dated).
+("I bought a bike yesterday" -> `event`, dated). A slot value that ended ("I don't live in
+Paris anymore", "I left Google") becomes an *ending* (value `none`, naming the value it ends),
+and one replaced ("I left Google and joined Meta") the new value naming the old one: revision
+then retires the old value (see `_change_rules`). A slot value said in a clause that negates
+it ("I don't think I live in Paris") is never taken for the user's.
 
 Each episode also records the lines of the (up to `ranking.LEXICAL_CONTEXT`) turns of its
 session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"

@@ -4,8 +4,9 @@
 (`name`, `diet`, `home_city`, `employer`, `partner`, `preference:sushi`, ...) the value of the
 latest current memory about the user, with that memory's id as its source. A field whose source
 memory was superseded without a replacement is dropped, and so is a field whose latest value is
-`none` ("I quit my job" -> no employer). A field edited by hand (`edit_profile`; its source is
-`EDITED`) changes only when a memory recorded after the edit says so.
+`none` ("I quit my job" -> no employer; "I don't live in Paris anymore" -> no home city). A
+field edited by hand (`edit_profile`; its source is `EDITED`) changes only when a memory
+recorded after the edit says so.
 
 Example:
     ```python

@@ -13,6 +13,12 @@ cosine similarity), it returns a `Decision`:
   such as "no longer", "not anymore", "moved from X to Y" against a matching memory): the new
   memory is added and the old one gets `valid_to` (the new one's `valid_from`, else now),
   `superseded_at` and `superseded_by`. Nothing is deleted, so "as of" queries still find it.
+  A slot *ending* (value `none`, naming the value it ends in `metadata["negates"]`: "I don't
+  live in Paris anymore") retires only the current value it names, never another one ("I
+  don't live in Rome anymore" leaves Paris current); naming none of them, it is a plain fact.
+  A change whose slot the words left open (`metadata["guessed"]`: "I switched from Google to
+  Meta") fills the slot, its own or another among the neighbours, whose current value it
+  names, and is a plain fact otherwise.
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `decision_flow()` asks the LLM (one tiny JSON prompt, within the budget) to settle it.
@@ -32,6 +38,7 @@ from typing import Any, Literal
 
 from json_repair import repair_json
 
+from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.memory.llm_flow import ExtractionBudget, LLMFlow, LLMRequest, estimate_tokens
 from engram.types._memory import Memory, MemoryChange
@@ -269,6 +276,57 @@ def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Dec
     return _supersede(new, holders, now, f"new {new.attribute}")
 
 
+def _holds(memory: Memory, value: str) -> bool:
+    """Whether `memory`'s slot value is `value` ("Google" holds "Google Inc", and back)."""
+    held = _value(memory)
+    if held == NO_VALUE:
+        return False
+    if held == fold(value):
+        return True
+    wanted, have = key_terms(value), key_terms(held)
+    return bool(wanted and have) and (wanted <= have or have <= wanted)
+
+
+def _is_conditional(new: Memory) -> bool:
+    """An ending naming the value it ends ("I left Google") or a guessed change: what it
+    does depends on that value being current. ("I quit my job", naming none, ends any.)"""
+    guessed = bool(new.metadata.get("guessed"))
+    return "negates" in new.metadata and (_value(new) == NO_VALUE or guessed)
+
+
+def _conditional_decision(
+    new: Memory, holders: Sequence[Memory], pool: Sequence[tuple[Memory, float]], now: datetime
+) -> Decision:
+    """Retire the current value `new` names; if none holds it, keep `new` as a plain fact,
+    out of the slot: a slot it joined would lose the value it did not name."""
+    negated = str(new.metadata["negates"])
+    named = [old for old in holders if _holds(old, negated)]
+    if not named and new.metadata.get("guessed"):
+        other = next(
+            (
+                old
+                for old, _cosine in pool  # best first
+                if old.attribute is not None
+                and old.valid_to is None
+                and _subject(old) == _subject(new)
+                and _holds(old, negated)
+            ),
+            None,
+        )
+        if other is not None:
+            new, named = replace(new, attribute=other.attribute), [other]
+    if named:
+        how = "ended" if _value(new) == NO_VALUE else "replaced"
+        return _supersede(new, named, now, f"{new.attribute} {negated} {how}")
+    metadata = {key: value for key, value in new.metadata.items() if key != "value"}
+    kind = "fact" if new.kind == "profile" else new.kind
+    plain = replace(new, attribute=None, kind=kind, metadata=metadata)
+    for old, _cosine in pool:
+        if fold(old.text) == fold(plain.text):
+            return _duplicate(plain, old, now, "same text")
+    return _added(plain, now, f"names no current {new.attribute}")
+
+
 def _is_negation(memory: Memory) -> bool:
     return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
 
@@ -335,13 +393,16 @@ def decide(
             for m, _ in pool
             if m.attribute == new.attribute and _subject(m) == _subject(new) and m.valid_to is None
         ]
+        if _is_conditional(new):
+            return _conditional_decision(new, holders, pool, now)
         if holders:
             return _slot_decision(new, holders, now)
     text = fold(new.text)
     for old, _cosine in pool:
         if fold(old.text) == text:
             return _duplicate(new, old, now, "same text")
-    if _is_negation(new):
+    # A slot value's negation is about slot values (above), not about every text naming it.
+    if new.attribute is None and _is_negation(new):
         target = _negation_target(new, pool, policy)
         if target is not None:
             return _supersede(new, [target], now, "negated")
@@ -358,6 +419,9 @@ def _by_similarity(
         return _added(new, now, "about someone else")
     if best.attribute and new.attribute and best.attribute != new.attribute:
         return _added(new, now, f"another slot than {best.attribute}")
+    if _is_negation(new) != _is_negation(best):
+        # "Ana no longer eats meat" is close to "Ana eats meat" by cosine, and its opposite.
+        return _added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
     if cosine >= policy.duplicate:
         return _duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
     new_terms, old_terms = key_terms(new.text), key_terms(best.text)

@@ -1,0 +1,265 @@
+"""Change rules: a slot value that ended ("I left Google", "I moved out of Paris", "I stopped
+being vegetarian") or was replaced ("I left Google and joined Meta", "I switched from vegan to
+vegetarian").
+
+An ending is a candidate with no value (`NO_VALUE`) that names the value it ends
+(`metadata["negates"]`): revision retires the current memory holding that value, and only
+that one, so "I don't live in Rome anymore" leaves Paris alone. A replacement is a slot value
+like any other, naming the value it replaces. Where the words leave the slot open ("I left
+X" ends a job, a home or a school; "I switched from X to Y" changes anything), the slot is a
+guess from the sentence's other words (`metadata["guessed"]`), and revision applies the
+candidate to whichever slot holds X, or to none (see `revision.decide`).
+
+These rules run before the profile rules: "I left Google" must not become an event and a
+stale employer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engram.memory._phrases import (
+    ADV,
+    DIETS,
+    I_AM,
+    ME,
+    NAME,
+    PARTNERS,
+    REST,
+    UP,
+    Rule,
+    Sentence,
+    clean,
+    date_phrase,
+    ending,
+    fact,
+    proper,
+    relate,
+    rule,
+    stopped,
+)
+from engram.memory.candidates import Candidate, EntityKind, EntityMention, RelationMention
+
+__all__ = ["CHANGE_RULES"]
+
+_JOB_CUE = re.compile(
+    r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
+    r"boss|colleagues|hired|startup|office|salary)\b",
+    re.IGNORECASE,
+)
+_HOME_CUE = re.compile(
+    r"\b(?:move[ds]?|moving|relocat\w*|city|town|country|home|apartment|flat|house|"
+    r"neighbou?rhood|live[ds]?|living)\b",
+    re.IGNORECASE,
+)
+_SCHOOL_CUE = re.compile(
+    r"\b(?:school|university|uni|college|studies|studying|degree|class(?:es)?|course|"
+    r"program(?:me)?|campus)\b",
+    re.IGNORECASE,
+)
+_TRIP_CUE = re.compile(
+    r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|flew|airport|hotel|"
+    r"tour)\b",
+    re.IGNORECASE,
+)
+_SLOT_ENTITY: dict[str, EntityKind] = {
+    "employer": "organisation",
+    "school": "organisation",
+    "home_city": "place",
+    "partner": "person",
+}
+_JOBS = r"(?:jobs|companies|employers)"
+_OLD = r"(?P<y>[^,.;!?()\n]+?)"
+_DIET = re.compile(DIETS, re.IGNORECASE)
+_FOR = re.compile(rf"\s+for\s+(?P<n>[{UP}][\w'-]*(?:\s+[{UP}][\w'-]*)*)")
+
+
+def _dated(text: str, s: Sentence) -> str:
+    return f"{text} {date_phrase(s.times[0])}" if s.times else text
+
+
+def _open_slot(s: Sentence) -> str:
+    """The slot a "left X" sentence most likely speaks of, from its other words."""
+    if _HOME_CUE.search(s.text):
+        return "home_city"
+    if _SCHOOL_CUE.search(s.text) and not _JOB_CUE.search(s.text):
+        return "school"
+    return "employer"
+
+
+_RELATION = {"employer": "works_at", "home_city": "lives_in", "school": "studies_at"}
+
+
+def _replaced(
+    s: Sentence, text: str, attribute: str, old: str | None, new: str, *, guessed: bool
+) -> Candidate:
+    """A new slot value `new` replacing `old` (if named). A guessed slot carries no relation:
+    revision may file it under another slot, or under none."""
+    kind = _SLOT_ENTITY.get(attribute)
+    entities: tuple[EntityMention, ...] = ()
+    relations: tuple[RelationMention, ...] = ()
+    if kind and not guessed and attribute in _RELATION:
+        entities, relations = relate(s, _RELATION[attribute], new, kind)
+    if kind and old:
+        entities = (*entities, EntityMention(old, kind))
+    metadata: dict[str, Any] = {"negates": old} if old else {}
+    if guessed:
+        metadata["guessed"] = True
+    return fact(
+        s,
+        text,
+        kind="profile",
+        attribute=attribute,
+        value=new,
+        importance=0.8,
+        entities=entities,
+        relations=relations,
+        metadata=metadata,
+    )
+
+
+def _left_for_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job for another: "I left Google and joined Meta" (Meta now, Google no longer)."""
+    new = proper(match["x"]) or clean(match["x"], s, max_words=5)
+    if not new:
+        return []
+    old = proper(match["y"])
+    left = old or clean(match["y"], s, max_words=4) or "their job"
+    text = _dated(f"{s.label} works at {new}, after leaving {left}", s)
+    return [_replaced(s, text, "employer", old, new, guessed=False)]
+
+
+def _switched(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A switch, "I switched from X to Y": a diet if both are diets, a job if the words say
+    so, else a guess that revision checks against what X is the current value of."""
+    old = proper(match["y"]) or clean(match["y"], s, max_words=4)
+    new = proper(match["x"]) or clean(match["x"], s, max_words=4)
+    if not old or not new:
+        return []
+    text = _dated(f"{s.label} switched from {old} to {new}", s)
+    if _DIET.fullmatch(old) and _DIET.fullmatch(new):
+        return [_replaced(s, text, "diet", old.lower(), new.lower(), guessed=False)]
+    about_work = bool(match["what"]) or bool(_JOB_CUE.search(s.text))
+    return [_replaced(s, text, "employer", old, new, guessed=not about_work)]
+
+
+def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An exit, "I left Google", "I left Paris for Rome", "I resigned from Acme", "I dropped
+    out of MIT": the end of a job, home or school, and maybe the next one. The name must be all
+    the verb's object ("I left Mom a message" ends nothing), and a trip ends nothing either
+    ("I left Paris after the conference")."""
+    old = proper(match["x"])
+    if not old or _TRIP_CUE.search(s.text):
+        return []
+    rest = match["x"].strip()[len(old) :]
+    following = _FOR.match(rest)
+    if following is None and clean(match["x"], s) != old:
+        return []
+    verb = " ".join(match["verb"].lower().split())
+    attribute = {"resigned from": "employer", "dropped out of": "school"}.get(verb)
+    slot = attribute or _open_slot(s)
+    if following is not None:
+        new = following["n"]
+        text = _dated(f"{s.label} {verb} {old} for {new}", s)
+        return [_replaced(s, text, slot, old, new, guessed=attribute is None)]
+    text = _dated(f"{s.label} {verb} {old}", s)
+    return [ending(s, text, slot, old, entity=_SLOT_ENTITY[slot], guessed=attribute is None)]
+
+
+def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    place = proper(match["x"])
+    if not place:
+        return []
+    how = " ".join(match["how"].lower().split())
+    text = _dated(f"{s.label} moved {how} {place}", s)
+    return [ending(s, text, "home_city", place, entity="place")]
+
+
+_WHERE = {"at": "employer", "in": "home_city"}
+
+
+def _no_longer_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Not there anymore: "I'm not at Google anymore", "I'm no longer in Paris", "I'm not with
+    Tom anymore"."""
+    name = proper(match["x"])
+    if not name or not stopped(match, s):
+        return []
+    where = " ".join(match["where"].lower().split())
+    slot = _WHERE.get(where, "partner")
+    text = f"{s.label} is no longer {where} {name}"
+    return [ending(s, text, slot, name, entity=_SLOT_ENTITY[slot], guessed=slot != "partner")]
+
+
+def _stopped_being(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    diet = match["x"].lower()
+    return [ending(s, f"{s.label} is no longer {diet}", "diet", diet)]
+
+
+def _broke_up(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A break-up, "I broke up with Tom", "Tom and I split up", "I divorced my husband": no
+    partner now (Tom's ending, or any partner's when unnamed)."""
+    name = match["x"]
+    verb = " ".join(match["verb"].lower().split())
+    if "divorced" in verb:
+        text = f"{s.label} divorced {name or 'their partner'}"
+    else:
+        text = f"{s.label} broke up with {name or 'their partner'}"
+    return [ending(s, _dated(text, s), "partner", name, entity="person")]
+
+
+_EX = rf"(?=(?i:my\s+(?:{PARTNERS}))|[{UP}])(?:(?i:my\s+(?:{PARTNERS}))\b,?\s*)?{NAME}?"
+"""A partner named ("Tom", "my boyfriend Tom") or not ("my boyfriend")."""
+
+CHANGE_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{ME}{ADV}\s+(?i:left|quit)\s+{_OLD}\s+(?i:and\s+(?:I\s+)?(?:joined|started\s+"
+        r"(?:working\s+)?(?:at|for|with)|now\s+work\s+(?:at|for)|went\s+to\s+work\s+(?:at|for))|"
+        r"to\s+(?:join|work\s+(?:at|for))|for\s+a\s+(?:new\s+)?(?:job|position|role)\s+(?:at|with))"
+        rf"\s+{REST}",
+        _left_for_job,
+        ("left", "quit"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:switched|changed|moved(?=\s+{_JOBS}\b))"
+        rf"(?P<what>\s+(?i:{_JOBS}))?\s+(?i:from)\s+{_OLD}\s+(?i:to)\s+{REST}",
+        _switched,
+        ("switched", "changed", "moved"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:left|quit|resigned\s+from|dropped\s+out\s+of))"
+        rf"\s+{REST}",
+        _left,
+        ("left", "quit", "resigned", "dropped out"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:moved)\s+(?P<how>(?i:out\s+of|away\s+from))\s+{REST}",
+        _moved_out,
+        ("moved out", "moved away"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<neg>(?i:no\s+longer|not)){ADV}\s+(?P<where>(?i:at|in|with|dating|"
+        rf"married\s+to))\s+{REST}",
+        _no_longer_at,
+        ("no longer", "anymore", "any more"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:stopped|quit|gave\s+up)\s+(?i:being)(?i:\s+an?)?\s+"
+        rf"(?P<x>(?i:{DIETS}))\b",
+        _stopped_being,
+        ("being",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?P<verb>(?i:broke\s+up\s+with|split\s+up\s+with|split\s+from|"
+        rf"separated\s+from|divorced))\s+{_EX}",
+        _broke_up,
+        ("broke up", "split", "separated", "divorced"),
+    ),
+    rule(
+        rf"{NAME}\s+(?i:and\s+I)\s+(?P<verb>(?i:broke\s+up|split\s+up|split|separated|"
+        r"divorced|got\s+divorced))\b",
+        _broke_up,
+        ("broke up", "split", "separated", "divorced"),
+    ),
+)
+"""The change rules, most specific first."""
