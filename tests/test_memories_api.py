@@ -606,3 +606,11 @@ def test_a_home_that_ended_is_retired_not_deleted(mem: Engram) -> None:
     [lives] = mem.memories.relations(user_id="u")
     assert lives.relation == "lives_in" and lives.valid_to == june
     assert mem.memories.relations(user_id="u", as_of=march) == [lives]  # it held then
+
+
+def test_a_question_naming_the_user_matches_their_facts(mem: Engram) -> None:
+    said = Message(role="user", content="I'm vegetarian.")
+    mem.memories.add(messages=[said], user_id="ana", user_name="Ana")
+    hits = mem.memories.search("What does Ana eat?", user_id="ana")
+    fact = next(hit for hit in hits if hit.memory.kind != "episode")
+    assert fact.memory.text == "Ana is vegetarian" and fact.parts.entity == 1.0

@@ -408,3 +408,11 @@ def test_each_clause_of_a_sentence_is_read() -> None:
         ("home_city", "Lisbon"),
         ("employer", "Siemens"),
     ]
+
+
+def test_facts_record_who_said_them() -> None:
+    said = Message(role="user", content="I live in Porto. I'm vegetarian.", name="Ana")
+    facts = [c for c in extract([said]) if c.kind != "episode"]
+    assert facts and {c.metadata["speaker"] for c in facts} == {"Ana"}
+    anonymous = Message(role="user", content="I live in Porto.")
+    assert all("speaker" not in c.metadata for c in extract([anonymous]) if c.kind != "episode")

@@ -136,7 +136,17 @@ def _facts(
             times=inside,
         )
         found.extend(apply_rules(sentence))
-    return found
+    if label == USER_LABEL:
+        return found
+    # Who said it, as episodes record it: a question naming the speaker ("What did Caroline
+    # research?") then matches the facts they stated about themselves, not only their turns
+    # (the entity boost; LoCoMo turn recall@10 0.775 -> 0.778, in_context@2k 0.907 -> 0.915).
+    return [
+        fact
+        if "speaker" in fact.metadata
+        else replace(fact, metadata={**fact.metadata, "speaker": label})
+        for fact in found
+    ]
 
 
 def _episode(
