@@ -416,3 +416,10 @@ def test_facts_record_who_said_them() -> None:
     assert facts and {c.metadata["speaker"] for c in facts} == {"Ana"}
     anonymous = Message(role="user", content="I live in Porto.")
     assert all("speaker" not in c.metadata for c in extract([anonymous]) if c.kind != "episode")
+
+
+def test_a_liked_symbol_names_the_preference() -> None:
+    [fact] = [
+        c for c in extract([Message(role="user", content="I love 🍣!")]) if c.kind != "episode"
+    ]
+    assert fact.attribute == "preference:🍣"

@@ -4,6 +4,7 @@ captured objects, and the candidate builder shared by every rule."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,7 +207,12 @@ def proper(raw: str | None) -> str | None:
 
 
 def slug(phrase: str) -> str:
-    words = re.sub(r"[^\w\s-]", "", phrase.lower()).split()
+    """A slot key for `phrase`: its first four words, lower case, without punctuation.
+
+    Symbols stay: an emoji is the thing liked in "I love 🍣" ("preference:🍣"), not nothing.
+    """
+    kept = "".join(c for c in phrase.lower() if c == "-" or unicodedata.category(c)[0] != "P")
+    words = kept.split()
     while words and words[0] in ("a", "an", "the", "some", "my", "their"):
         words = words[1:]
     return "_".join(words[:4])
