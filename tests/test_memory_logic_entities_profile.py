@@ -197,3 +197,18 @@ def test_an_ending_clears_the_field_it_names_and_only_that_one() -> None:
     later = plan_revisions(said, [[(m, 0.5) for m in stored] for _ in said], now=JUNE)
     profile = update_profile(profile, [*later.inserts, *later.updates], names=["Ana"], now=JUNE)
     assert dict(profile.fields) == {"home_city": "Paris"}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Thinking Lisbon first, then Porto.", ["Lisbon", "Porto"]),
+        ("Maybe Lena will come.", ["Lena"]),
+        ("Add the Lisbon trip to my calendar.", ["Lisbon"]),
+        ("Sun 3 May we fly.", []),
+        ("Sterling Bank is great.", ["Sterling Bank"]),  # -ing ends names too
+        ("Billy Joel played.", ["Billy Joel"]),
+    ],
+)
+def test_a_word_opening_the_sentence_is_not_part_of_the_name(text: str, names: list[str]) -> None:
+    assert [mention.name for mention in extract_entities(text)] == names

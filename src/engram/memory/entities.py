@@ -53,8 +53,17 @@ _COMMON = frozenset(
     christmas easter halloween thanksgiving god gonna wanna let let's can could would should
     will did do does was were is are am be been being have has had as at by for from in into
     of on to with without about after before during since until all any both each every
-    some many much more most other another such""".split()
+    some many much more most other another such mon tue tues wed thu thurs fri sat sun
+    mondays tuesdays wednesdays thursdays fridays saturdays sundays""".split()
 )
+_OPENERS = frozenset(
+    """maybe perhaps probably definitely exactly honestly basically hopefully luckily sadly
+    unfortunately fortunately apparently literally seriously totally absolutely typical
+    add near glad happy welcome guess remember check try see thinking looking
+    planning hoping wondering trying going getting feeling speaking talking""".split()
+)
+"""Words that open a sentence before a name ("Maybe Lisbon", "Add the Lisbon trip"): not
+part of it. (No suffix rule: -ing and -ly end names too, Sterling Bank and Billy Joel.)"""
 _EDGE = _COMMON | {"of", "&", "the"}
 _ORG_TAILS = frozenset(
     """inc inc. ltd ltd. llc corp corp. corporation company co co. group university college
@@ -129,6 +138,11 @@ def _trim(tokens: list[str]) -> tuple[list[str], bool]:
     return tokens, first_kept
 
 
+def _opener(token: str, text: str, match: re.Match[str]) -> bool:
+    """A word opening the sentence before a name, not the start of the name."""
+    return token.lower() in _OPENERS and _at_sentence_start(text, match.start())
+
+
 def _after(text: str, match: re.Match[str], tokens: list[str]) -> str:
     """The text after a span, its possessive `'s` included (it says "a person" in "X's wife")."""
     end = match.end()
@@ -178,6 +192,8 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     found: dict[str, EntityMention] = {}
     for match in _SPAN.finditer(text):
         tokens, first_kept = _trim(match[0].split())
+        if first_kept and len(tokens) > 1 and _opener(tokens[0], text, match):
+            tokens, first_kept = _trim(tokens[1:])[0], False
         if not tokens:
             continue
         name = _POSSESSIVE.sub("", " ".join(tokens)).strip(".-&")
