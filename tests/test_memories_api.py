@@ -614,3 +614,16 @@ def test_a_question_naming_the_user_matches_their_facts(mem: Engram) -> None:
     hits = mem.memories.search("What does Ana eat?", user_id="ana")
     fact = next(hit for hit in hits if hit.memory.kind != "episode")
     assert fact.memory.text == "Ana is vegetarian" and fact.parts.entity == 1.0
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_the_user_mentioned_by_name_is_one_entity(mem: Engram, together: bool) -> None:
+    greeting = Message(role="assistant", content="Good morning, Ana! How was Lisbon?")
+    statement = Message(role="user", content="My partner is Tomás.")
+    batches = [[greeting, statement]] if together else [[greeting], [statement]]
+    for batch in batches:
+        mem.memories.add(messages=batch, user_id="ana", user_name="Ana")
+    [ana] = [e for e in mem.memories.entities(user_id="ana") if e.name == "Ana"]
+    assert ana.metadata.get("user") is True and ana.kind == "person"
+    [partner] = mem.memories.relations(user_id="ana")
+    assert partner.source_id == ana.id and partner.relation == "partner_of"

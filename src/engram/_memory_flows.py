@@ -177,8 +177,8 @@ def add_flow(
         ),
     ]
     me, relations = yield from _relations(scope, candidates, news, plan, entities, user_name, now)
-    resolved = (*entities.new, *entities.updated)
-    touched = (*resolved, *(e for e in me if e.id not in {r.id for r in resolved}))
+    mine = {entity.id for entity in me}  # the user's entity as flagged wins over its mention
+    touched = (*(e for e in (*entities.new, *entities.updated) if e.id not in mine), *me)
     if touched:
         ops.append(PutEntities(scope.tenant, touched))
     if relations:
@@ -244,7 +244,8 @@ def _relations(
     ]
     if not stated:
         return (), relations
-    me, changed = _user_entity(scope, known, user_name, now)
+    latest = {entity.id: entity for entity in (*known, *entities.new, *entities.updated)}
+    me, changed = _user_entity(scope, list(latest.values()), user_name, now)
     for memory_id, mentions in stated:
         relations += build_relations(
             mentions,
@@ -261,9 +262,18 @@ def _user_entity(
     scope: Scope, known: Sequence[Entity], user_name: str | None, now: datetime
 ) -> tuple[Entity, bool]:
     """The entity standing for the user (the subject of "my partner is Tomás"), and whether
-    it is to be written (new, or named for the first time)."""
+    it is to be written (new, named for the first time, or an entity of the user's name,
+    mentioned before ("You too, Ana"), now known to be the user: one Ana, not two)."""
     name = user_name or scope.user_id or ""
     mine = next((entity for entity in known if entity.metadata.get("user") is True), None)
+    if mine is None and user_name:
+        namesake = next(
+            (e for e in known if fold(e.name) == fold(user_name) and e.kind in ("person", "other")),
+            None,
+        )
+        if namesake is not None:
+            metadata = {**namesake.metadata, "user": True}
+            return replace(namesake, kind="person", metadata=metadata, updated_at=now), True
     if mine is None:
         entity = Entity(
             name=name,
