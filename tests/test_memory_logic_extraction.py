@@ -423,3 +423,15 @@ def test_a_liked_symbol_names_the_preference() -> None:
         c for c in extract([Message(role="user", content="I love 🍣!")]) if c.kind != "episode"
     ]
     assert fact.attribute == "preference:🍣"
+
+
+def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None:
+    said = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    text = "I want to plan a trip to Portugal in May with my partner Tomás."
+    [partner] = [
+        c
+        for c in extract([Message(role="user", content=text, created_at=said)])
+        if c.attribute == "partner"
+    ]
+    assert partner.valid_from == said  # not 1 May: the trip's date, not the partnership's
+    assert [r.valid_from for r in partner.relations] == [said]

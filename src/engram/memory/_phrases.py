@@ -232,6 +232,10 @@ def date_phrase(time: TimeMention) -> str:
     return f"in {start.year}"
 
 
+def _start(sentence: Sentence, dated: bool) -> datetime:
+    return sentence.times[0].start if dated and sentence.times else sentence.said_at
+
+
 def fact(
     sentence: Sentence,
     text: str,
@@ -244,8 +248,12 @@ def fact(
     entities: tuple[EntityMention, ...] = (),
     relations: tuple[RelationMention, ...] = (),
     metadata: dict[str, Any] | None = None,
+    dated: bool = True,
 ) -> Candidate:
-    when = sentence.times[0].start if sentence.times else sentence.said_at
+    """A fact of `sentence`, true from the sentence's first time mention, else from when it
+    was said; `dated=False` for a state named in passing ("my partner Tomás"), whose start
+    the sentence's time ("a trip in May") does not give."""
+    when = _start(sentence, dated)
     return Candidate(
         text=text[0].upper() + text[1:],
         kind=kind,
@@ -298,9 +306,10 @@ def ending(
 
 
 def relate(
-    sentence: Sentence, relation: str, name: str, kind: EntityKind
+    sentence: Sentence, relation: str, name: str, kind: EntityKind, *, dated: bool = True
 ) -> tuple[tuple[EntityMention, ...], tuple[RelationMention, ...]]:
-    when = sentence.times[0].start if sentence.times else sentence.said_at
+    """The entity and the relation to it a sentence states (`dated` as for `fact`)."""
+    when = _start(sentence, dated)
     mention = RelationMention(sentence.subject, relation, name, kind, when)
     return (EntityMention(name, kind),), (mention,)
 

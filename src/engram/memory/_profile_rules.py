@@ -217,7 +217,7 @@ _PETS = r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|fish|t
 
 def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name, role = match["x"], match["rel"].lower()
-    entities, relations = relate(s, "partner_of", name, "person")
+    entities, relations = relate(s, "partner_of", name, "person", dated=False)
     text = f"{s.label}'s {role} is {name}"
     return [
         fact(
@@ -229,6 +229,7 @@ def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
             importance=0.9,
             entities=entities,
             relations=relations,
+            dated=False,
         )
     ]
 
@@ -254,16 +255,16 @@ def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name, role = match["x"], " ".join(match["rel"].lower().split())
     relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
-    entities, relations = relate(s, relation, name, "person")
+    entities, relations = relate(s, relation, name, "person", dated=False)
     text = f"{name} is {s.label_within}'s {role}"
-    return [fact(s, text, importance=0.7, entities=entities, relations=relations)]
+    return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
 
 
 def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name, animal = match["x"], match["rel"].lower()
-    entities, relations = relate(s, "has_pet", name, "other")
+    entities, relations = relate(s, "has_pet", name, "other", dated=False)
     text = f"{s.label} has a {animal} named {name}"
-    return [fact(s, text, importance=0.7, entities=entities, relations=relations)]
+    return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
 
 
 _SLOT_KEYS = frozenset(

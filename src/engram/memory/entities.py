@@ -53,11 +53,11 @@ _COMMON = frozenset(
     christmas easter halloween thanksgiving god gonna wanna let let's can could would should
     will did do does was were is are am be been being have has had as at by for from in into
     of on to with without about after before during since until all any both each every
-    some many much more most other another such mon tue tues wed thu thurs fri sat sun
+    some many much more most other another such maybe perhaps mon tue tues wed thu thurs fri sat sun
     mondays tuesdays wednesdays thursdays fridays saturdays sundays""".split()
 )
 _OPENERS = frozenset(
-    """maybe perhaps probably definitely exactly honestly basically hopefully luckily sadly
+    """probably definitely exactly honestly basically hopefully luckily sadly
     unfortunately fortunately apparently literally seriously totally absolutely typical
     add near glad happy welcome guess remember check try see thinking looking
     planning hoping wondering trying going getting feeling speaking talking""".split()
