@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from engram import Engram
 from engram.cli import main
+from engram.memory import ForgettingPolicy
 from engram.stores.memories import VectorRecord
 from engram.types._memory import Memory
 
@@ -151,3 +152,14 @@ def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
     assert "employer" not in edited.output
     bad = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana", "--set", "x"])
     assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
+
+
+async def test_async_twins_of_the_maintenance_jobs(db: str) -> None:
+    with Engram(db) as mem:
+        assert await mem.memories.abloat(user_id="ana") == pytest.approx(1 / 3)
+        assert await mem.memories.aconsolidate(user_id="ana") == 1
+        assert await mem.memories.abloat(user_id="ana") == 0.0
+        assert await mem.memories.areembed(user_id="ana") == 0  # every one has its vector
+        report = await mem.memories.aforget(ForgettingPolicy(max_per_user=1), user_id="ana")
+        assert report is not None and report.memories == 1
+        assert len(await mem.memories.aget_all(user_id="ana")) == 1

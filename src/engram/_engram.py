@@ -114,8 +114,8 @@ class Engram:
         self.memories = Memories(self)
         """Long-term memory: `add`, `search`, `get`, `get_all`, `update`, `delete`, `history`,
         `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
-        `update_profile` (each with an async twin), and the jobs `consolidate`, `bloat`,
-        `forget`, `reembed`."""
+        `update_profile`, and the jobs `consolidate`, `bloat`, `forget`, `reembed`; each
+        with an async twin (`asearch`, `aconsolidate`, ...)."""
 
     @property
     def embedding_model_id(self) -> str:

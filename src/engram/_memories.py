@@ -559,10 +559,19 @@ class Memories:
 
     def consolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
         """Merge near-duplicate memories of a user (all provenance kept); return merges."""
-        flow = flows.consolidate_flow(
-            self._scope(user_id), model_id=self._model_id, threshold=threshold, now=utcnow()
+        merges: int = self._run(self._consolidate_flow(user_id, threshold))
+        return merges
+
+    async def aconsolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
+        """Async `consolidate`."""
+        merges: int = await self._arun(self._consolidate_flow(user_id, threshold))
+        return merges
+
+    def _consolidate_flow(self, user_id: str, threshold: float) -> Flow[int]:
+        scope = self._scope(user_id)
+        merges, _ = yield from flows.consolidate_flow(
+            scope, model_id=self._model_id, threshold=threshold, now=utcnow()
         )
-        merges, _ = self._run(flow)
         return int(merges)
 
     def bloat(
@@ -574,14 +583,25 @@ class Memories:
         apart from the rest) counts k - 1. By default over the kinds `consolidate` merges
         (everything but episodes): 0.0 after a `consolidate` with the same threshold.
         """
-        flow = flows.bloat_flow(
+        share: float = self._run(self._bloat_flow(user_id, threshold, kinds))
+        return share
+
+    async def abloat(
+        self, *, user_id: str, threshold: float = 0.92, kinds: Sequence[str] | None = None
+    ) -> float:
+        """Async `bloat`."""
+        share: float = await self._arun(self._bloat_flow(user_id, threshold, kinds))
+        return share
+
+    def _bloat_flow(
+        self, user_id: str, threshold: float, kinds: Sequence[str] | None
+    ) -> Flow[float]:
+        return flows.bloat_flow(
             self._scope(user_id),
             model_id=self._model_id,
             threshold=threshold,
-            kinds=[_kind(kind) for kind in kinds or ()],
+            kinds=_kinds(kinds) or (),
         )
-        share: float = self._run(flow)
-        return share
 
     def reembed(
         self,
@@ -596,19 +616,43 @@ class Memories:
         the same model): until then, memories embedded by the old one are found by BM25
         but not by meaning. Without a scope, every memory of the tenant.
         """
+        count: int = self._run(self._reembed_flow(user_id, agent_id, session_id, batch_size))
+        return count
+
+    async def areembed(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        batch_size: int = 256,
+    ) -> int:
+        """Async `reembed`."""
+        flow = self._reembed_flow(user_id, agent_id, session_id, batch_size)
+        count: int = await self._arun(flow)
+        return count
+
+    def _reembed_flow(
+        self, user_id: str | None, agent_id: str | None, session_id: str | None, batch_size: int
+    ) -> Flow[int]:
         if user_id is None and agent_id is None and session_id is None:
             scope = flows.Scope(self._engram.tenant)
         else:
             scope = self._scope(user_id, agent_id, session_id)
-        flow = flows.reembed_flow(scope, model_id=self._model_id, batch_size=batch_size)
-        count: int = self._run(flow)
-        return count
+        return flows.reembed_flow(scope, model_id=self._model_id, batch_size=batch_size)
 
     def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
         """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""
-        flow = flows.forget_flow(self._scope(user_id), policy, now=utcnow())
-        report: ErasureReport | None = self._run(flow)
+        report: ErasureReport | None = self._run(self._forget_flow(policy, user_id))
         return report
+
+    async def aforget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
+        """Async `forget`."""
+        report: ErasureReport | None = await self._arun(self._forget_flow(policy, user_id))
+        return report
+
+    def _forget_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[ErasureReport | None]:
+        return flows.forget_flow(self._scope(user_id), policy, now=utcnow())
 
     # Entities and profiles.
 
