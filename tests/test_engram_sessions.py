@@ -247,9 +247,9 @@ def test_the_report_counts_every_message_of_the_session(
     assert report.message_count == info.message_count == 42
     assert f"of {info.message_count} messages" in report.describe()
     assert not set(report.kept) & set(report.dropped)
+    everything = s.context("gpt-4o", budget=300, strategy="buffer").report
+    assert report.tokens_before == everything.tokens_before  # the whole history's cost
     if options["strategy"] != "summary":
-        everything = s.context("gpt-4o", budget=300, strategy="buffer").report
-        assert report.tokens_before == everything.tokens_before  # the whole history's cost
         assert report.dropped_count == info.message_count - len(report.kept)
 
 
@@ -270,6 +270,8 @@ def test_the_summary_report_counts_what_the_stored_summary_covers(mem: Engram) -
     assert stored is not None
     report = s.context("gpt-4o", budget=300, strategy="summary").report
     assert report.summarized_unread == stored.message_count  # read from the summary alone
+    everything = s.context("gpt-4o", budget=300, strategy="buffer").report
+    assert report.tokens_before == everything.tokens_before  # the history's, not the summary's
     assert report.message_count == 42
     assert f"{report.summarized_count} summarized" in report.describe()
 

@@ -192,18 +192,27 @@ def _strategy_context(
 
 
 def _with_unread(
-    result: ctx.ContextResult, session: Session, read: Sequence[Message], *, summarized: bool
+    result: ctx.ContextResult,
+    session: Session,
+    read: Sequence[Message],
+    *,
+    summarized: bool,
+    summary_tokens: int = 0,
 ) -> ctx.ContextResult:
     """`result`, its report also counting the session's messages the flow did not read.
 
     A context reads only the newest messages it may need, so the strategy saw a tail of the
     history; the session's counters tell how many messages (and tokens, in their stored
     counts) came before it. They were left out: dropped, or, under `summary`, covered by the
-    stored summary (whose text stands for them, so their tokens are not added)."""
+    stored summary (which the strategy read as a message of `summary_tokens`). Either way
+    `tokens_before` becomes what the whole history costs (under `summary`, the covered
+    messages instead of the summary standing for them), so every strategy reports the same
+    "before" for one session."""
     count = max(0, session.message_count - len(read))
-    if summarized:
-        return ctx.with_unread(result, summarized=count)
     tokens = max(0, session.token_count - sum(m.tokens or 0 for m in read))
+    if summarized:
+        tokens -= summary_tokens
+        return ctx.with_unread(result, summarized=count, tokens=tokens)
     return ctx.with_unread(result, dropped=count, tokens=tokens)
 
 
@@ -354,7 +363,9 @@ def _summary_context(
     result = ctx.assemble_summary(
         plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
     )
-    return _with_unread(result, session, [*system, *pending], summarized=True)
+    covered = counter.count_message(ctx.summary_message(summary.text)) if summary else 0
+    read = [*system, *pending]
+    return _with_unread(result, session, read, summarized=True, summary_tokens=covered)
 
 
 def _unfolded(session: Session, *, now: datetime) -> Flow[tuple[Summary | None, list[Message]]]:

@@ -119,8 +119,8 @@ def with_unread(
     result: ContextResult, *, dropped: int = 0, summarized: int = 0, tokens: int = 0
 ) -> ContextResult:
     """`result`, its report also counting older messages that were left out unread:
-    `dropped` of them dropped (costing `tokens`, added to `tokens_before`), `summarized` of
-    them covered by the summary."""
+    `dropped` of them dropped, `summarized` of them covered by the summary; `tokens` is
+    added to `tokens_before`."""
     report = replace(
         result.report,
         tokens_before=result.report.tokens_before + tokens,
