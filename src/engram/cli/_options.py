@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from engram._backends import scheme_of
+from engram._engram import Engram
 from engram._exceptions import EngramError
 
 __all__ = [
@@ -85,6 +86,14 @@ def require_database(db: str, *, sqlite_only: bool = False) -> None:
             raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
     elif db != ":memory:" and not Path(db).exists():
         raise click.ClickException(f"no database at {db}")
+
+
+@contextmanager
+def existing_engram(db: str, tenant: str) -> Iterator[Engram]:
+    """Engram on a database that exists: a reading command must not create one."""
+    require_database(db)
+    with Engram(db, tenant=tenant) as mem:
+        yield mem
 
 
 @contextmanager

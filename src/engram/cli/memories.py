@@ -3,8 +3,6 @@ consolidate and re-embed long-term memories."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO
 
 import click
@@ -14,10 +12,10 @@ from engram._engram import Engram
 from engram.cli._options import (
     console,
     db_options,
+    existing_engram,
     handles_errors,
     json_output,
     read_json,
-    require_database,
     timestamp,
     write_json,
 )
@@ -32,13 +30,6 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 def memories() -> None:
     """Inspect and maintain long-term memories: list, search, history, delete, entities,
     profile, export, import, consolidate, reembed."""
-
-
-@contextmanager
-def _engram(db: str, tenant: str) -> Iterator[Engram]:
-    require_database(db)
-    with Engram(db, tenant=tenant) as mem:
-        yield mem
 
 
 @memories.command("list")
@@ -57,7 +48,7 @@ def list_memories(
     limit: int,
 ) -> None:
     """List a user's memories, newest first."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         found = mem.memories.get_all(
             user_id=user_id,
             kinds=kinds or None,
@@ -79,7 +70,7 @@ def list_memories(
 @handles_errors
 def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         hits = mem.memories.search(query, user_id=user_id, limit=limit)
     table = Table("#", "score", "dense", "lexical", "recency", "id", "text")
     for hit in hits:
@@ -102,7 +93,7 @@ def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
 @handles_errors
 def history(db: str, tenant: str, memory_id: str) -> None:
     """Show every change of a memory, oldest first (an erased memory's is a tombstone)."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         changes = mem.memories.history(memory_id)
     table = Table("at", "action", "old", "new", "reason")
     for change in changes:
@@ -122,7 +113,7 @@ def history(db: str, tenant: str, memory_id: str) -> None:
 @handles_errors
 def delete(db: str, tenant: str, memory_id: str) -> None:
     """Erase a memory: its row, vector, links, and the text of its history."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         report = mem.memories.delete(memory_id)
     console.print(
         f"deleted {memory_id}: {report.vectors} vector(s), {report.history} history entries "
@@ -147,7 +138,7 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
     Prints the merges and the bloat (the share of redundant near-duplicates) before and after.
     """
     table = Table("user", "merges", "bloat before", "bloat after")
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         for user_id in user_ids:
             before = mem.memories.bloat(user_id=user_id, threshold=threshold)
             merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
@@ -164,7 +155,7 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
 def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
     """Export a user's memories (retired ones too), their history, entities, relations and
     profile as JSON."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         data = mem.memories.export(user_id=user_id)
     write_json(data, output)
 
@@ -192,7 +183,7 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
     Run it after changing the embedder: until then, memories embedded by another model or
     backend are found by their words (BM25) but not by their meaning.
     """
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         count = mem.memories.reembed(user_id=user_id)
         console.print(f"embedded {count} memories with {mem.embedding_model_id}")
 
@@ -204,7 +195,7 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
 @handles_errors
 def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
     """List a user's entities with their aliases and relations (and when those held)."""
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         found = mem.memories.entities(user_id=user_id, name=name)
         relations = mem.memories.relations(user_id=user_id)
     names = {entity.id: entity.name for entity in found}
@@ -237,7 +228,7 @@ def profile(
                 f"expected FIELD=VALUE, got {assignment!r}", param_hint="--set"
             )
         edits[field.strip()] = value
-    with _engram(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         shown = (
             mem.memories.update_profile(user_id, edits) if edits else mem.memories.profile(user_id)
         )

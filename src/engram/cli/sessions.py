@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO
 
 import click
@@ -16,10 +14,10 @@ from engram._exceptions import NotFoundError
 from engram.cli._options import (
     console,
     db_options,
+    existing_engram,
     handles_errors,
     json_output,
     read_json,
-    require_database,
     timestamp,
     write_json,
 )
@@ -31,15 +29,6 @@ __all__ = ["sessions"]
 @click.group()
 def sessions() -> None:
     """Browse and manage conversation sessions."""
-
-
-@contextmanager
-def _existing(db: str, tenant: str) -> Iterator[Engram]:
-    """Engram on a database that exists: reading must not create one (as every reading
-    command: `require_database`)."""
-    require_database(db)
-    with Engram(db, tenant=tenant) as mem:
-        yield mem
 
 
 def _inspected(mem: Engram, session_id: str) -> Conversation:
@@ -58,7 +47,7 @@ def _inspected(mem: Engram, session_id: str) -> Conversation:
 @handles_errors
 def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None:
     """List sessions, most recently updated first."""
-    with _existing(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         found = mem.sessions(user_id=user_id, limit=limit)
     table = Table("session", "user", "messages", "tokens", "updated", "expires")
     for s in found:
@@ -80,7 +69,7 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
 @handles_errors
 def show(db: str, tenant: str, session_id: str, last: int) -> None:
     """Show a session: its record, running summary and newest messages."""
-    with _existing(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         conversation = _inspected(mem, session_id)
         info, summary = conversation.info(), conversation.summary()
         messages = conversation.messages(last=last)
@@ -103,7 +92,7 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
 @handles_errors
 def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
     """Export a session (messages, summary, state) as JSON."""
-    with _existing(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         data = _inspected(mem, session_id).export()
     write_json(data, output)
 
@@ -128,7 +117,7 @@ def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) 
 @handles_errors
 def delete(db: str, tenant: str, session_id: str) -> None:
     """Delete a session with its messages, summary and state."""
-    with _existing(db, tenant) as mem:
+    with existing_engram(db, tenant) as mem:
         deleted = _inspected(mem, session_id).delete()
     console.print(f"deleted {session_id}" if deleted else f"no session {session_id}")
 
