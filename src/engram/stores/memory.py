@@ -12,6 +12,8 @@ the journal is replayed newest first, so a failed batch leaves no trace.
 from __future__ import annotations
 
 import bisect
+import json
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,11 +51,28 @@ _Key = tuple[str, str]
 
 
 def _copy_json(value: Any) -> Any:
+    """A detached copy of a JSON-like value, refused (`InvalidInputError`) where the SQL
+    stores could not keep it: values that are not JSON, NaN or infinity, keys that are not
+    text (a number key comes back as text, as from a JSON column)."""
+    if isinstance(value, str | bool | int | None):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{value} is not a JSON number")
+        return value
     if isinstance(value, Mapping):
-        return {key: _copy_json(item) for key, item in value.items()}
+        return {_json_key(key): _copy_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_copy_json(item) for item in value]
-    return value
+    raise InvalidInputError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool | int | float) or key is None:
+        return json.dumps(key)
+    raise InvalidInputError(f"a JSON object key must be text, not {key!r}")
 
 
 def _copy_part(part: ContentPart) -> ContentPart:

@@ -234,6 +234,28 @@ class ConversationStoreSpec:
             conversation_store.create_session(session(ttl_seconds=ttl))
         assert conversation_store.get_session(TENANT, "s1", now=T0) is None
 
+    @pytest.mark.parametrize(
+        "metadata",
+        [{"x": object()}, {"x": float("nan")}, {(1, 2): "tuple key"}, {"x": {1, 2}}],
+        ids=["object", "nan", "tuple-key", "set"],
+    )
+    def test_append_rejects_metadata_that_is_not_json(
+        self, conversation_store: Any, metadata: dict[Any, Any]
+    ) -> None:
+        conversation_store.create_session(session())
+        with pytest.raises(InvalidInputError):
+            conversation_store.batch(
+                [AppendMessages(TENANT, "s1", (message(metadata=metadata),), at(1))]
+            )
+        assert _messages(conversation_store) == []
+
+    def test_number_keys_of_metadata_come_back_as_text(self, conversation_store: Any) -> None:
+        conversation_store.create_session(session())
+        sent = message(metadata={1: "one", "nested": {2: [3]}})
+        conversation_store.batch([AppendMessages(TENANT, "s1", (sent,), at(1))])
+        [stored] = _messages(conversation_store)
+        assert stored.metadata == {"1": "one", "nested": {"2": [3]}}
+
     def test_delete_reports_whether_it_existed(self, conversation_store: Any) -> None:
         conversation_store.create_session(session())
         assert conversation_store.delete_session(TENANT, "s1") is True
