@@ -164,11 +164,15 @@ def test_an_append_longer_than_one_statement_is_still_one_ordered_transaction(
 
 
 def test_a_statement_addressing_one_session_uses_the_primary_key(
-    postgres_clean_database: str,
+    postgres_database: str,
 ) -> None:
     """Even while the table is small: a connection's cached generic plan keeps the index it
-    chose then, and any other index would scan all of a tenant's sessions once it grows."""
-    with PostgresConversationStore.from_conn_string(postgres_clean_database) as store:
+    chose then, and any other index would scan all of a tenant's sessions once it grows.
+
+    On a new database, as a deployment starts: a pooled one keeps the statistics of the
+    tests before (a few rows, then none), with which a sequential scan of one page is
+    cheapest, and the plan would depend on the order the tests ran in."""
+    with PostgresConversationStore.from_conn_string(postgres_database) as store:
         store.create_session(Session(id="s1", tenant="t", user_id="u", agent_id="a"))
     append = base.append_statement("t", "s1", [Message(role="user", content="hi")], NOW)
     state = {"state": "{}", "updated_at": NOW, "expires_at": None, "tenant": "t", "id": "s1"}
@@ -182,7 +186,7 @@ def test_a_statement_addressing_one_session_uses_the_primary_key(
         (base.UPDATE_STATE, state),
         (base.DELETE_SESSION, ("t", "s1")),
     ]
-    with psycopg.connect(postgres_clean_database, autocommit=True) as conn:
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
         for sql, params in statements:
             plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {sql}", params))
             scans = re.findall(r"(Seq Scan|using \w+) on engram_sessions\b", plan)
