@@ -16,7 +16,7 @@ from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._memories import Memories
 from engram._validation import check_identifier
-from engram.config import EngramSettings
+from engram.config import EngramSettings, load_settings
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.providers import (
     CachedEmbedder,
@@ -89,7 +89,7 @@ class Engram:
         embedder: EmbedderProtocol | None = None,
         ranking: RankingWeights = DEFAULT_WEIGHTS,
     ) -> None:
-        self.settings = settings or EngramSettings()
+        self.settings = settings or load_settings()
         # Only None means "the default": an empty tenant is a mistake, not the default's data.
         self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
         self.ranking = ranking

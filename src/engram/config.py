@@ -12,14 +12,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["EngramSettings", "LLMSettings"]
+from engram._exceptions import ConfigError
+
+__all__ = ["EngramSettings", "LLMSettings", "load_settings"]
 
 
 class LLMSettings(BaseModel):
     """An OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server)."""
+
+    # A misspelt field (ENGRAM_LLM__BASEURL) must fail, not leave the default endpoint in
+    # place and send conversations there; errors never echo the input (it holds the key).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     model: str
     """The model name the endpoint serves."""
@@ -34,7 +40,7 @@ class EngramSettings(BaseSettings):
     """Everything Engram can be configured with."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ENGRAM_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="ENGRAM_", env_nested_delimiter="__", extra="forbid", hide_input_in_errors=True
     )
 
     db: str = "engram.db"
@@ -63,3 +69,16 @@ class EngramSettings(BaseSettings):
     """Default lifetime of a new session after its last use; None: forever."""
     llm: LLMSettings | None = None
     """The LLM used for summaries; None: the offline extractive summariser."""
+
+
+def load_settings() -> EngramSettings:
+    """The settings from the environment, or `ConfigError` saying which are wrong (by name
+    and reason only: a value may be a secret)."""
+    try:
+        return EngramSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"bad ENGRAM_* settings: {problems}") from None

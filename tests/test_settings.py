@@ -1,0 +1,45 @@
+"""Settings from `ENGRAM_*` variables: wrong ones fail clearly, and never echo a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engram import ConfigError, Engram
+from engram.cli import main
+
+SECRET = "sk-do-not-print-4711"
+
+
+def test_a_bad_setting_is_a_config_error_that_hides_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENGRAM_LLM__API_KEY", SECRET)  # but no ENGRAM_LLM__MODEL
+    with pytest.raises(ConfigError, match="llm.model") as raised:
+        Engram(":memory:")
+    assert SECRET not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__context__ is not None
+    assert SECRET not in repr(raised.value.__context__)  # not in the traceback either
+
+
+def test_a_misspelt_llm_setting_fails_instead_of_calling_the_default_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENGRAM_LLM__MODEL", "llama3.2")
+    monkeypatch.setenv("ENGRAM_LLM__BASEURL", "http://localhost:11434/v1")
+    with pytest.raises(ConfigError, match="llm.baseurl"):
+        Engram(":memory:")
+
+
+def test_the_cli_reports_bad_settings_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with Engram(tmp_path / "e.db"):
+        pass
+    monkeypatch.setenv("ENGRAM_LLM__API_KEY", SECRET)  # but no ENGRAM_LLM__MODEL
+    result = CliRunner().invoke(main, ["sessions", "list", "--db", str(tmp_path / "e.db")])
+    assert result.exit_code == 1
+    assert "ConfigError" in result.output and "Traceback" not in result.output
+    assert SECRET not in result.output
