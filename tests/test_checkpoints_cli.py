@@ -67,8 +67,9 @@ def test_fork_and_rollback(db: str) -> None:
 
 
 def test_prune_dry_run_then_saved_policy(db: str) -> None:
-    out = invoke("prune", "t1", "--keep-last", "2", "--dry-run", "--db", db)
+    out = invoke("prune", "t1", "--keep-last", "2", "--dry-run", "--save", "--db", db)
     assert "would remove" in out and len(ids(db)) == 6
+    assert "last 2" not in invoke("list", "--db", db)  # a dry run saves no policy either
     invoke("prune", "t1", "--keep-last", "2", "--save", "--db", db)
     assert len(ids(db)) == 2
     with SqliteCheckpointer.from_path(db) as checkpointer:

@@ -35,6 +35,17 @@ console = Console(highlight=False)
 
 def db_options(command: F) -> F:
     """`--db` and `--tenant`, read from `ENGRAM_DB` / `ENGRAM_TENANT` when not given."""
+    return _db_options(
+        command, "SQLite file, postgresql:// URL or libpq connection string, or redis:// URL."
+    )
+
+
+def sqlite_db_options(command: F) -> F:
+    """`db_options` for the commands that read SQLite files only (`threads`, `events`)."""
+    return _db_options(command, "SQLite file.")
+
+
+def _db_options(command: F, what: str) -> F:
     command = click.option(
         "--tenant",
         envvar="ENGRAM_TENANT",
@@ -48,7 +59,7 @@ def db_options(command: F) -> F:
         envvar="ENGRAM_DB",
         default="engram.db",
         show_default=True,
-        help="SQLite file, postgresql:// URL or libpq connection string, or redis:// URL.",
+        help=what,
     )(command)
     return command
 

@@ -11,7 +11,13 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from engram.cli._options import console, db_options, handles_errors, require_database, timestamp
+from engram.cli._options import (
+    console,
+    handles_errors,
+    require_database,
+    sqlite_db_options,
+    timestamp,
+)
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import EVENT_TYPES, Event, EventType
@@ -34,7 +40,7 @@ def _open_log(db: str) -> Iterator[SqliteEventLog]:
 
 
 @events.command("list")
-@db_options
+@sqlite_db_options
 @click.option("--prefix", help="Only streams whose id starts with this.")
 @click.option("--limit", default=50, show_default=True, help="At most this many.")
 @handles_errors
@@ -54,7 +60,7 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
 
 
 @events.command()
-@db_options
+@sqlite_db_options
 @click.argument("stream_id")
 @click.option("--from", "from_version", type=int, help="First version to show (default: last N).")
 @click.option("--limit", default=20, show_default=True, help="At most this many events.")
@@ -95,7 +101,7 @@ def tail(
 
 
 @events.command("replay")
-@db_options
+@sqlite_db_options
 @click.argument("stream_id")
 @click.option(
     "--reducer",

@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from engram._exceptions import NotFoundError
-from engram.cli._options import console, db_options, handles_errors, require_database
+from engram.cli._options import console, handles_errors, require_database, sqlite_db_options
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
 from engram.stores.checkpoints import GetCheckpoint
@@ -52,7 +52,7 @@ def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
 
 
 @threads.command("list")
-@db_options
+@sqlite_db_options
 @click.option("--limit", default=50, show_default=True, help="At most this many.")
 @handles_errors
 def list_threads(db: str, tenant: str, limit: int) -> None:
@@ -75,7 +75,7 @@ def list_threads(db: str, tenant: str, limit: int) -> None:
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_id")
 @click.option("--checkpoint", "checkpoint_id", help="A checkpoint id (default: the newest).")
 @namespace_option
@@ -100,7 +100,7 @@ def show(db: str, tenant: str, thread_id: str, checkpoint_id: str | None, namesp
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_id")
 @namespace_option
 @click.option("--limit", default=20, show_default=True, help="At most this many, newest first.")
@@ -133,7 +133,7 @@ def history(
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_id")
 @click.option("--checkpoint", "checkpoint_id", help="Fork from this checkpoint (default: newest).")
 @click.option("--to", "new_thread_id", required=True, help="The new thread's id.")
@@ -156,7 +156,7 @@ def fork(
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_id")
 @click.argument("checkpoint_id")
 @namespace_option
@@ -169,13 +169,15 @@ def rollback(db: str, tenant: str, thread_id: str, checkpoint_id: str, namespace
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_ids", nargs=-1)
 @click.option("--keep-last", type=int, help="Keep the newest N checkpoints.")
 @click.option("--keep-every", type=int, help="Also keep every Kth checkpoint (by #).")
 @click.option("--max-age", help="Drop checkpoints older than this: 90s, 30m, 12h, 7d, 2w.")
 @click.option("--save", is_flag=True, help="Store the policy on the threads for later prunes.")
-@click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Report what would be removed; change nothing (nor --save)."
+)
 @handles_errors
 def prune(
     db: str,
@@ -199,14 +201,14 @@ def prune(
     if save and (policy is None or not thread_ids):
         raise click.UsageError("--save needs a policy option and thread ids")
     with _checkpointer(db) as checkpointer:
-        for thread_id in thread_ids if save else ():
+        for thread_id in thread_ids if save and not dry_run else ():
             checkpointer.set_retention(tenant, thread_id, policy)
         report = checkpointer.prune(tenant, thread_ids or None, policy=policy, dry_run=dry_run)
     _print_report(report, dry_run)
 
 
 @threads.command()
-@db_options
+@sqlite_db_options
 @click.argument("thread_id")
 @click.confirmation_option(prompt="Delete the thread and all its checkpoints?")
 @handles_errors
