@@ -163,3 +163,14 @@ async def test_async_twins_of_the_maintenance_jobs(db: str) -> None:
         report = await mem.memories.aforget(ForgettingPolicy(max_per_user=1), user_id="ana")
         assert report is not None and report.memories == 1
         assert len(await mem.memories.aget_all(user_id="ana")) == 1
+
+
+def test_list_shows_whole_ids_and_history_of_an_unknown_id_fails(
+    runner: CliRunner, db: str
+) -> None:
+    listed = CliRunner().invoke(
+        main, ["memories", "list", "--db", db, "--user", "ana"], terminal_width=60
+    )
+    assert listed.exit_code == 0 and "m-short" in listed.output.replace("\n", "")
+    unknown = runner.invoke(main, ["memories", "history", "--db", db, "m-sho"])
+    assert unknown.exit_code == 1 and "no memory m-sho" in unknown.output

@@ -111,3 +111,16 @@ def test_without_pgvector_the_rest_is_migrated_and_the_command_fails(
             row[0] for row in conn.execute("SELECT component FROM engram_migrations").fetchall()
         }
     assert components == {"checkpoints", "conversation", "events"}
+
+
+def test_without_pgvector_memories_kept_elsewhere_need_nothing_more(
+    database_without_pgvector: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGRAM_MEMORY_DB", str(tmp_path / "memories.db"))
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", as_url(database_without_pgvector)])
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.splitlines()] == [
+        "checkpoints",
+        "conversation",
+        "events",
+    ]

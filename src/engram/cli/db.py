@@ -6,6 +6,7 @@ import click
 
 from engram._exceptions import ConfigError
 from engram.cli._options import console, db_options, handles_errors
+from engram.config import load_settings
 from engram.stores.sqlite import (
     SqliteCheckpointer,
     SqliteConnection,
@@ -33,15 +34,22 @@ def migrate(db: str, tenant: str) -> None:
     --db is a SQLite file, or a postgresql:// URL: then the PostgreSQL components
     (conversations, events, checkpoints, memories) are migrated. Memories need pgvector:
     on a server without it the other components are migrated, and the command fails
-    saying so (keep memories elsewhere: ENGRAM_MEMORY_DB).
+    saying so, unless ENGRAM_MEMORY_DB keeps the memories elsewhere.
     """
     if not db.startswith(_POSTGRES_SCHEMES):
         _print_versions(_migrate_sqlite(db))
         return
     versions, memories_error = _migrate_postgres(db)
     _print_versions(versions)
-    if memories_error is not None:
+    if memories_error is not None and not _memories_elsewhere(db):
         raise memories_error
+
+
+def _memories_elsewhere(db: str) -> bool:
+    """Whether the settings keep long-term memories in another database (ENGRAM_MEMORY_DB):
+    then a server without pgvector is all this one needs to be."""
+    memory_db = load_settings().memory_db
+    return memory_db is not None and memory_db != db
 
 
 def _print_versions(versions: list[tuple[str, int]]) -> None:

@@ -55,10 +55,11 @@ def list_memories(
             include_superseded=include_superseded,
             limit=limit,
         )
-    table = Table("id", "kind", "recorded", "text")
+    table = Table("kind", "recorded", "text")
+    table.add_column("id", no_wrap=True, overflow="fold")  # whole: history and delete take it
     for memory in found:
         recorded = timestamp(memory.recorded_at)
-        table.add_row(memory.id, _kind(memory), recorded, _preview(memory.text))
+        table.add_row(_kind(memory), recorded, _preview(memory.text), memory.id)
     console.print(table if found else "no memories")
 
 
@@ -104,7 +105,9 @@ def history(db: str, tenant: str, memory_id: str) -> None:
             _preview(change.new_text or "", 40),
             change.reason or "",
         )
-    console.print(table if changes else f"no history for {memory_id}")
+    if not changes:  # every memory ever stored has at least its "add" (or a tombstone)
+        raise click.ClickException(f"no memory {memory_id} (ids are shown whole by list)")
+    console.print(table)
 
 
 @memories.command()
@@ -128,7 +131,7 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
     "--threshold",
     default=0.92,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0),
+    type=click.FloatRange(0.0, 1.0, min_open=True),
     help="The cosine from which two memories are near-duplicates.",
 )
 @handles_errors
