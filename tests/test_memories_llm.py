@@ -65,3 +65,19 @@ def test_an_add_spends_no_more_tokens_than_allowed(
     assert openai_server.requests == [] and report.llm_calls == 0  # the prompt alone is more
     assert "I live in Porto." in texts(mem)
     assert all(memory.pinned for memory in report.added)
+
+
+def test_the_llms_slot_facts_state_relations_as_the_rules_do(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    fact = {"text": "Ana lives in Lisbon", "kind": "profile", "attribute": "home_city"}
+    reply = {"memories": [{**fact, "value": "Lisbon", "sources": [0]}]}
+    openai_server.enqueue(json=chat_completion_body(json.dumps(reply)))
+    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
+    [lives] = mem.memories.relations(user_id="ana")
+    assert (names[lives.source_id], lives.relation, names[lives.target_id]) == (
+        "Ana",
+        "lives_in",
+        "Lisbon",
+    )

@@ -39,7 +39,13 @@ from engram.memory._phrases import (
     rule,
     stopped,
 )
-from engram.memory.candidates import Candidate, EntityKind, EntityMention, RelationMention
+from engram.memory.candidates import (
+    SLOT_RELATIONS,
+    Candidate,
+    EntityKind,
+    EntityMention,
+    RelationMention,
+)
 
 __all__ = ["CHANGE_RULES"]
 
@@ -63,12 +69,7 @@ _TRIP_CUE = re.compile(
     r"tour)\b",
     re.IGNORECASE,
 )
-_SLOT_ENTITY: dict[str, EntityKind] = {
-    "employer": "organisation",
-    "school": "organisation",
-    "home_city": "place",
-    "partner": "person",
-}
+_SLOT_ENTITY: dict[str, EntityKind] = {slot: kind for slot, (_, kind) in SLOT_RELATIONS.items()}
 _JOBS = r"(?:jobs|companies|employers)"
 _OLD = r"(?P<y>[^,.;!?()\n]+?)"
 _DIET = re.compile(DIETS, re.IGNORECASE)
@@ -88,7 +89,8 @@ def _open_slot(s: Sentence) -> str:
     return "employer"
 
 
-_RELATION = {"employer": "works_at", "home_city": "lives_in", "school": "studies_at"}
+_RELATION = {slot: relation for slot, (relation, _) in SLOT_RELATIONS.items() if slot != "partner"}
+"""A replaced value's relation ("left X and joined Y"); a partner's comes from its own rules."""
 
 
 def _replaced(

@@ -29,6 +29,7 @@ __all__ = [
     "NO_VALUE",
     "MemoryMetadata",
     "RelationMention",
+    "SLOT_RELATIONS",
 ]
 
 NO_VALUE = "none"
@@ -64,6 +65,16 @@ class RelationMention(NamedTuple):
     """The object entity's kind."""
     valid_from: datetime | None = None
     """When the relation started to hold, if known."""
+
+
+SLOT_RELATIONS: dict[str, tuple[str, EntityKind]] = {
+    "employer": ("works_at", "organisation"),
+    "home_city": ("lives_in", "place"),
+    "school": ("studies_at", "organisation"),
+    "partner": ("partner_of", "person"),
+}
+"""Slot -> the relation its value stands in to the user, and the value's entity kind: what a
+slot fact states as a relation, whoever extracted it (the rules or an LLM)."""
 
 
 class MemoryMetadata(TypedDict, total=False):

@@ -25,7 +25,13 @@ from datetime import date, datetime, time
 from typing import Any
 
 from engram.memory._llm_reply import ReplyError, ReplyItem, parse_reply, reply_schema
-from engram.memory.candidates import Candidate, EntityMention
+from engram.memory.candidates import (
+    NO_VALUE,
+    SLOT_RELATIONS,
+    Candidate,
+    EntityMention,
+    RelationMention,
+)
 from engram.memory.entities import fold
 from engram.memory.extraction import extract
 from engram.memory.llm_flow import (
@@ -118,6 +124,14 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None)
     subject = item.subject if user_name else None
     if subject and fold(subject) in ("user", "the user", fold(user_name or "")):
         subject = None
+    valid_from = _when(item, sources[0])
+    entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
+    relations: tuple[RelationMention, ...] = ()
+    if item.attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
+        relation, kind = SLOT_RELATIONS[item.attribute]
+        relations = (RelationMention(subject, relation, item.value, kind, valid_from),)
+        if fold(item.value) not in {fold(entity.name) for entity in entities}:
+            entities = (*entities, EntityMention(item.value, kind))
     return Candidate(
         text=item.text,
         kind=item.kind,
@@ -125,8 +139,9 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None)
         value=item.value,
         importance=item.importance,
         source_ids=tuple(message.id for message in sources),
-        entities=tuple(EntityMention(e.name, e.kind) for e in item.entities),
-        valid_from=_when(item, sources[0]),
+        entities=entities,
+        relations=relations,
+        valid_from=valid_from,
         confidence=item.confidence,
         subject=subject,
         metadata={"extractor": "llm", "said_at": sources[-1].created_at.isoformat()},
