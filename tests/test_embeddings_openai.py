@@ -233,6 +233,24 @@ def test_rejected_key_is_not_retried_nor_revealed(
     assert len(openai_server.requests) == 1
 
 
+def test_a_query_in_base_url_stays_last_and_out_of_errors(
+    openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = "api-version=2024-02-01&sig=query-secret"
+    openai_server.enqueue(500, error_body("overloaded"))
+    openai_server.enqueue(401, error_body("no"))
+    embedder = OpenAIEmbedder(
+        "embed-test", base_url=f"{openai_server.url}?{query}", backoff=0.0, max_retries=1
+    )
+    with caplog.at_level(logging.DEBUG), embedder, pytest.raises(ProviderError) as caught:
+        embedder.embed(["a"])
+    assert [request.path for request in openai_server.requests] == [f"/v1/embeddings?{query}"] * 2
+    assert "/v1/embeddings" in str(caught.value)
+    assert "query-secret" not in str(caught.value)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("engram")]
+    assert ours and not any("query-secret" in message for message in ours)  # (httpx logs it)
+
+
 def test_unknown_model_names_the_model(openai_server: FakeOpenAIServer) -> None:
     openai_server.enqueue(404, {"error": 'model "embed-test" not found, try pulling it first'})
     with make_embedder(openai_server) as embedder, pytest.raises(ProviderError) as caught:

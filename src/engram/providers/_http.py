@@ -102,6 +102,8 @@ class Exchange:
         self, url: str, *, model: str, policy: RetryPolicy, secret: str | None = None
     ) -> None:
         self.url = url
+        self.where = url.split("?", 1)[0]
+        """The URL as errors and logs name it: without its query, which may hold a key."""
         self.model = model
         self.policy = policy
         self._secret = secret
@@ -127,7 +129,7 @@ class Exchange:
     def _after_transport_error(self, error: httpx.RequestError) -> Retry:
         reason = f"{type(error).__name__}: {self._redact(str(error)) or 'no details'}"
         if not isinstance(error, _RETRYABLE_ERRORS):
-            raise ProviderError(f"POST {self.url} failed ({reason})") from error
+            raise ProviderError(f"POST {self.where} failed ({reason})") from error
         return self._retry_or_give_up(reason, None, cause=error)
 
     def _retry_or_give_up(
@@ -135,13 +137,13 @@ class Exchange:
     ) -> Retry:
         if self.retries >= self.policy.max_retries:
             raise ProviderUnavailable(
-                f"POST {self.url} failed after {self.retries + 1} attempt(s); last: {reason}"
+                f"POST {self.where} failed after {self.retries + 1} attempt(s); last: {reason}"
             ) from cause
         delay = self.policy.delay(self.retries, retry_after)
         self.retries += 1
         logger.info(
             "POST %s failed (%s); retry %d/%d in %.2fs",
-            self.url,
+            self.where,
             reason,
             self.retries,
             self.policy.max_retries,
@@ -154,25 +156,25 @@ class Exchange:
             body = response.json()
         except ValueError as exc:
             raise ProviderError(
-                f"POST {self.url} returned HTTP {response.status_code} with a body that is not "
+                f"POST {self.where} returned HTTP {response.status_code} with a body that is not "
                 f"JSON: {self._redact(response.text[:_MAX_QUOTED])!r}"
             ) from exc
         if not isinstance(body, dict):
-            raise ProviderError(f"POST {self.url} returned JSON that is not an object")
+            raise ProviderError(f"POST {self.where} returned JSON that is not an object")
         if body.get("error"):  # some servers report errors with a 200
-            raise ProviderError(f"POST {self.url} returned an error: {self._message(response)}")
+            raise ProviderError(f"POST {self.where} returned an error: {self._message(response)}")
         return body
 
     def _rejection(self, response: httpx.Response) -> str:
         status, message = response.status_code, self._message(response)
         if status in (401, 403):
-            return f"{self.url} rejected the API key (HTTP {status}): {message}"
+            return f"{self.where} rejected the API key (HTTP {status}): {message}"
         if status == 404:
             return (
-                f"{self.url} answered HTTP 404: the model {self.model!r} or the endpoint does "
+                f"{self.where} answered HTTP 404: the model {self.model!r} or the endpoint does "
                 f"not exist there (check the model name and base_url): {message}"
             )
-        return f"{self.url} rejected the request (HTTP {status}): {message}"
+        return f"{self.where} rejected the request (HTTP {status}): {message}"
 
     def _message(self, response: httpx.Response) -> str:
         return self._redact(_server_message(response)[:_MAX_QUOTED])
@@ -234,7 +236,9 @@ class OpenAICompatibleClient:
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout!r}")
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        root, _, query = base_url.partition("?")
+        self.base_url = root.rstrip("/")
+        self._query = f"?{query}" if query else ""  # e.g. Azure's ?api-version=..., kept last
         self.timeout = timeout
         self.policy = policy
         self._api_key = api_key
@@ -254,9 +258,8 @@ class OpenAICompatibleClient:
         return headers
 
     def _exchange(self, path: str) -> Exchange:
-        return Exchange(
-            f"{self.base_url}{path}", model=self.model, policy=self.policy, secret=self._api_key
-        )
+        url = f"{self.base_url}{path}{self._query}"
+        return Exchange(url, model=self.model, policy=self.policy, secret=self._api_key)
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:
