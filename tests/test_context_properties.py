@@ -8,6 +8,7 @@ budgets go from tiny to large.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,9 +18,13 @@ from hypothesis import strategies as st
 from engram._exceptions import BudgetExceededError
 from engram.context import (
     NEWEST_USER_MIN_TOKENS,
+    SUMMARY_PREFIX,
+    ContextResult,
     MessageCounterProtocol,
+    SummaryPlan,
     assemble_summary,
     plan_summary,
+    summary_message,
     token_budget,
     truncation_marker,
 )
@@ -95,6 +100,18 @@ def conversations(max_events: int = 25) -> st.SearchStrategy[list[Message]]:
     )
 
 
+def agent_loops(max_steps: int = 30) -> st.SearchStrategy[list[Message]]:
+    """A conversation, a user message, then only assistant messages and tool calls."""
+
+    def build(before: list[Message], values: list[int]) -> list[Message]:
+        steps = [m for number, v in enumerate(values, start=100) for m in _event(number, v)]
+        loop = [replace(m, role="assistant") if m.role == "user" else m for m in steps]
+        return [*before, Message(role="user", content="go on", id="m99"), *loop]
+
+    values = st.lists(st.integers(0, 2**64), min_size=1, max_size=max_steps)
+    return st.builds(build, conversations(max_events=8), values)
+
+
 budget_specs = st.tuples(st.one_of(st.floats(0.05, 1.3), st.integers(-5, 80)), st.integers(0, 40))
 """(a share of the whole prompt, or tokens above the must-keep minimum), and the reserve."""
 
@@ -144,6 +161,46 @@ def minimum_tokens(counter: Counter, messages: Sequence[Message], tools: Sequenc
     return prompt_tokens(counter, systems, tools) + sum(
         floor_tokens(counter, m, keep) for m in unit
     )
+
+
+def last_unit(messages: Sequence[Message]) -> list[Message]:
+    """The newest non-system message with the tool results after it."""
+    history = [m for m in messages if m.role != "system"]
+    start = max((i for i, m in enumerate(history) if m.role != "tool"), default=0)
+    return history[start:]
+
+
+def core_floor_tokens(counter: Counter, messages: Sequence[Message]) -> int:
+    """System messages, priming, the newest user message and the newest unit at their floors.
+
+    The prompt with the summary added fits when this plus the summary message does.
+    """
+    systems = [m for m in messages if m.role == "system"]
+    anchor = newest_unit(messages)
+    keep = NEWEST_USER_MIN_TOKENS if anchor and anchor[0].role == "user" else 0
+    core = {m.id: (m, keep) for m in anchor}
+    core.update({m.id: (m, 0) for m in last_unit(messages) if m.id not in core})
+    floors = sum(floor_tokens(counter, m, low) for m, low in core.values())
+    return prompt_tokens(counter, systems, []) + floors
+
+
+def assert_only_the_newest_cut(source: Sequence[Message], report: Any) -> None:
+    """Only the newest user message and the newest unit may be cut, never an older step."""
+    cuttable = {m.id for m in (*newest_unit(source), *last_unit(source))}
+    assert set(report.truncated) <= cuttable, "an older message was cut instead of dropped"
+
+
+def assert_summary_sent_if_it_fits(
+    counter: Counter, plan: SummaryPlan, result: ContextResult, text: str | None, room: int
+) -> None:
+    """A summary within its planned size is sent whole when it fits beside the newest."""
+    if text is None or counter.count_text(text) > plan.summary_max_tokens:
+        return
+    whole = counter.count_message(summary_message(text))
+    if core_floor_tokens(counter, plan.keep) + whole <= room:
+        event("summary fits")
+        sent = [m.text for m in result.messages if m.id == "summary"]
+        assert sent == [SUMMARY_PREFIX + text], "a stored summary that fits was not sent"
 
 
 def assert_tool_groups_whole(source: Sequence[Message], result: Sequence[Message]) -> None:
@@ -199,6 +256,7 @@ def test_token_budget_invariants(
         assert newest.text == unit[0].text or "[… truncated" in newest.text
     assert_tool_groups_whole(messages, sent)
     assert_contiguous_before_newest(messages, sent)
+    assert_only_the_newest_cut(messages, result.report)
     report = result.report
     assert list(report.kept) == ids
     assert set(report.kept) | set(report.dropped) == {m.id for m in messages}
@@ -265,3 +323,39 @@ def test_summary_buffer_folds_every_message_exactly_once(
         assert prompt_tokens(counter, result.messages, []) <= budget - reserve
         assert set(result.report.summarized) == set(evicted)
         assert_tool_groups_whole(plan.keep, result.messages)
+        assert_only_the_newest_cut(plan.keep, result.report)
+        assert_summary_sent_if_it_fits(counter, plan, result, text, budget - reserve)
+
+
+@pytest.mark.parametrize("counter_name", COUNTERS)
+@PROPERTY_SETTINGS
+@given(
+    messages=agent_loops(),
+    budget=st.integers(40, 800),
+    reserve=st.integers(0, 30),
+    folded=st.integers(0, 8),
+)
+def test_summary_buffer_drops_an_agent_loop_oldest_first(
+    counter_name: str, messages: list[Message], budget: int, reserve: int, folded: int
+) -> None:
+    """After the newest user message, older steps are dropped whole, not cut to markers,
+    and the stored summary is sent whenever it fits beside the newest messages."""
+    counter = COUNTERS[counter_name]()
+    stored = [Message.from_dict({**m.to_dict(), "seq": seq}) for seq, m in enumerate(messages, 1)]
+    through = min(folded, next(m.seq or 0 for m in stored if m.id == "m99") - 1)
+    summary = Summary(session_id="s", text="they compared bikes", through_seq=through)
+    live = [m for m in stored if m.role == "system" or (m.seq or 0) > through]
+    plan = plan_summary(live, counter, budget=budget, reserve=reserve, summary=summary)
+    text = summary.text  # no fold changes it: the fake summary stays the same
+    try:
+        result = assemble_summary(plan, counter, summary_text=text, budget=budget, reserve=reserve)
+    except BudgetExceededError:
+        event("budget exceeded")
+        assert minimum_tokens(counter, plan.keep, []) > budget - reserve
+        return
+    event("dropped" if result.report.dropped else "all kept")
+    assert prompt_tokens(counter, result.messages, []) <= budget - reserve
+    assert "m99" in {m.id for m in result.messages}
+    assert_tool_groups_whole(plan.keep, result.messages)
+    assert_only_the_newest_cut(plan.keep, result.report)
+    assert_summary_sent_if_it_fits(counter, plan, result, text, budget - reserve)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import engram.context as context
+from engram import Engram
 from engram._exceptions import InvalidInputError
 from engram.context import (
     SUMMARY_PREFIX,
@@ -187,3 +188,77 @@ def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(context) if not name.startswith("_")}
     assert context.__all__ == sorted(context.__all__)
     assert set(context.__all__) == public
+
+
+# An agent or tool loop: many non-user messages after the newest user message.
+
+
+def agent_loop(session: Any, steps: int) -> None:
+    session.add("user", "Research bikes.")
+    for i in range(steps):
+        session.add("assistant", f"Step {i}: looked at bike model M{i} and its price.")
+
+
+def assert_newest_kept_whole(result: Any, steps: int) -> None:
+    """Only the newest messages are sent, whole, after the newest user message."""
+    texts = [m.text for m in result.messages if m.role == "assistant"]
+    assert result.report.truncated == ()
+    assert texts, "the loop's newest steps were all dropped"
+    first = steps - len(texts)
+    expected = [f"Step {i}: looked at bike model M{i} and its price." for i in range(first, steps)]
+    assert texts == expected
+
+
+def test_an_agent_loop_keeps_its_newest_steps_whole() -> None:
+    s = Engram(":memory:").session("loop")
+    agent_loop(s, 30)
+    result = s.context(model="gpt-4o", budget=300, strategy="summary")
+    assert result.messages[0].text == "Research bikes."
+    assert_newest_kept_whole(result, 30)
+    budgeted = s.context(model="gpt-4o", budget=300, strategy="token_budget")
+    assert budgeted.messages[0].text == "Research bikes."  # read although not in the tail
+    assert_newest_kept_whole(budgeted, 30)
+    assert len(result.messages) >= len(budgeted.messages)
+
+
+def test_a_tool_loop_keeps_its_newest_groups_whole() -> None:
+    s = Engram(":memory:").session("tools")
+    s.add("user", "Research bikes.")
+    for i in range(20):
+        call = {"id": f"c{i}", "name": "lookup", "arguments": f'{{"model": "M{i}"}}'}
+        s.add("assistant", "", tool_calls=[call])
+        s.add("tool", f"Bike model M{i} costs {100 + i} euros.", tool_call_id=f"c{i}")
+    result = s.context(model="gpt-4o", budget=400, strategy="summary")
+    assert result.report.truncated == ()
+    assert result.messages[0].text == "Research bikes."
+    results = [m.text for m in result.messages if m.role == "tool"]
+    assert results and results[-1] == "Bike model M19 costs 119 euros."
+    calls = [m.tool_calls[0].id for m in result.messages if m.role == "assistant"]
+    assert calls == [m.tool_call_id for m in result.messages if m.role == "tool"]
+
+
+def test_an_agent_loop_after_earlier_turns_sends_the_stored_summary() -> None:
+    s = Engram(":memory:").session("turns")
+    for i in range(20):
+        s.add("user", f"Question {i} about the bike shop on day {i}?")
+        s.add("assistant", f"Answer {i}: the shop opens at {i} o'clock.")
+    agent_loop(s, 30)
+    result = s.context(model="gpt-4o", budget=300, strategy="summary")
+    stored = s.summary()
+    assert stored is not None
+    assert result.report.summary_tokens > 0
+    [sent] = [m for m in result.messages if m.id == "summary"]
+    assert sent.text == SUMMARY_PREFIX + stored.text
+    assert_newest_kept_whole(result, 30)
+
+
+def test_assemble_drops_the_oldest_messages_after_the_newest_user(counter: WordCounter) -> None:
+    messages = [system("be brief", id="s"), user(words(7), id="u1", seq=1)]
+    messages += [assistant(words(7), id=f"a{seq}", seq=seq) for seq in range(2, 12)]
+    plan = plan_summary(messages, counter, budget=100, summary=stored_summary("they met"))
+    assert plan.evict == ()  # the summary covers a prefix: nothing after u1 can be folded
+    result = assemble_summary(plan, counter, summary_text="they met", budget=100)
+    # 3 + 5 (system) + 8 (summary) + 10 (u1) leave 74: the newest seven steps, whole.
+    assert ids(result.messages) == ["s", "summary", "u1", *(f"a{seq}" for seq in range(5, 12))]
+    assert result.report.truncated == ()
+    assert result.report.dropped == ("a2", "a3", "a4")

@@ -287,9 +287,26 @@ def _load_tail(
         [chunk] = yield from call(op)
         loaded[:0] = chunk
         covered += _coverage(chunk, spec, counter)
-        if len(chunk) < page or covered > _needed(spec):
+        if len(chunk) < page:
             return loaded
+        if covered > _needed(spec):
+            return (yield from _with_newest_user(session, loaded, now=now))
         before, page = chunk[0].seq, min(page * 2, _MAX_PAGE)
+
+
+def _with_newest_user(
+    session: Session, loaded: list[Message], *, now: datetime
+) -> Flow[list[Message]]:
+    """`loaded`, with the newest user message in front when the tail read did not reach it.
+
+    `token_budget` always keeps the newest user message, but in a long agent or tool loop the
+    tail that covers the budget holds only the loop's newest steps. The steps between are
+    not read: the strategy would drop them anyway, since the tail alone fills the budget."""
+    if any(m.role == "user" for m in loaded):
+        return loaded
+    op = ListMessages(session.tenant, session.id, last=1, roles=("user",), now=now)
+    [newest] = yield from call(op)
+    return [*newest, *loaded]
 
 
 def _first_page(session: Session, spec: ContextSpec) -> int:

@@ -1,9 +1,15 @@
 """Fitting a measured history into a token budget: the core of `token_budget`.
 
-Priorities, highest first: system messages (never cut), the current turn at its floor (the
-newest user message cut to its first `NEWEST_USER_MIN_TOKENS` tokens, the messages after it
-cut to a marker), the summary, the current turn whole, then older units, newest first, while
-they fit. `BudgetExceededError` is raised only when the first two cannot fit.
+The current turn is the newest user message (the anchor) and the units after it. Priorities,
+highest first: system messages (never cut); the core at its floor (the anchor cut to its first
+`NEWEST_USER_MIN_TOKENS` tokens, the newest unit after it cut to markers); the summary; the
+core whole; the other units after the anchor, newest first, whole, while they fit; then, only
+if all of those fit, older units, newest first, while they fit. `BudgetExceededError` is
+raised only when the first two cannot fit.
+
+Only the core is ever cut. In an agent or tool loop (many messages after the user's), cutting
+every step to a marker would send a prompt of markers, and would crowd out the summary: the
+oldest steps are dropped whole instead, like older history.
 """
 
 from __future__ import annotations
@@ -68,22 +74,29 @@ def fit(
     room = budget - reserve - prompt.fixed
     anchor = anchor_index(prompt.messages, prompt.units)
     start = len(prompt.units) if anchor is None else anchor
-    current = list(prompt.units[start:])
-    needed = sum(prompt.unit_sizes[start:]) + (summary.tokens if summary else 0)
+    newest = max(start + 1, len(prompt.units) - 1)
+    core = [*prompt.units[start : start + 1], *prompt.units[newest:]]
+    needed = prompt.tokens_at(i for unit in core for i in unit)
+    needed += summary.tokens if summary else 0
     turn = (
-        _Turn(current, {}, summary, needed)
+        _Turn(core, {}, summary, needed)
         if needed <= room
-        else _squeeze(prompt, counter, current, summary, budget=budget, reserve=reserve)
+        else _squeeze(prompt, counter, core, summary, budget=budget, reserve=reserve)
     )
-    first = _walk_back(prompt, start, room - turn.tokens)
-    older = prompt.units[first:start]
-    positions = [i for unit in (*older, *turn.units) for i in unit]
+    space = room - turn.tokens
+    middle = _walk_back(prompt, newest, space, stop=start + 1)
+    space -= sum(prompt.unit_sizes[middle:newest])
+    first = _walk_back(prompt, start, space) if middle == start + 1 else start
+    kept = [*prompt.units[first:start], *turn.units[:1], *prompt.units[middle:newest]]
+    kept += turn.units[1:]
+    positions = [i for unit in kept for i in unit]
     tokens = prompt.fixed + turn.tokens + sum(prompt.unit_sizes[first:start])
+    tokens += sum(prompt.unit_sizes[middle:newest])
     return Fit(positions, turn.replacements, turn.summary, tokens)
 
 
 class _Turn(NamedTuple):
-    """The current turn as it will be sent, with the summary."""
+    """The core of the current turn (anchor, newest unit) as it will be sent, with the summary."""
 
     units: list[Unit]
     replacements: dict[int, Message]
@@ -101,7 +114,7 @@ def _squeeze(
     budget: int,
     reserve: int,
 ) -> _Turn:
-    """The current turn and the summary, cut to fit."""
+    """The core of the current turn and the summary, cut to fit."""
     room = budget - reserve - prompt.fixed
     floors = _floors(prompt, counter, current)
     kept, floor_total = _keep_floors(prompt, current, floors, budget=budget, reserve=reserve)
@@ -124,10 +137,11 @@ def _floors(prompt: Measured, counter: MessageCounterProtocol, current: list[Uni
 def _keep_floors(
     prompt: Measured, current: list[Unit], floors: _Floors, *, budget: int, reserve: int
 ) -> tuple[list[Unit], int]:
-    """The anchor and the newest units after it whose floors fit, and their floor total.
+    """The anchor and the newest unit after it if its floor fits, and their floor total.
 
-    Units after the anchor are dropped, oldest first, only when even cut to markers they
-    cannot all fit; the anchor itself is never dropped.
+    `current` is the core (the turn's other units are only ever added whole, with the room
+    left); its unit after the anchor is dropped only when even cut to markers it cannot fit;
+    the anchor itself is never dropped.
     """
     room = budget - reserve - prompt.fixed
     unit_floors = [sum(floors[i][0].tokens for i in unit) for unit in current]
@@ -210,11 +224,14 @@ def _water_fill(full: Sequence[int], floors: Sequence[int], space: int) -> list[
     return [max(floor, min(size, low)) for size, floor in zip(full, floors, strict=True)]
 
 
-def _walk_back(prompt: Measured, end: int, space: int) -> int:
-    """Where the kept older units start: walking back from `end` while each one fits."""
+def _walk_back(prompt: Measured, end: int, space: int, *, stop: int = 0) -> int:
+    """Where the kept units before `end` start: walking back to `stop` while each one fits.
+
+    The kept units never open with an orphan tool result: a tool result must follow its call.
+    """
     sizes = prompt.unit_sizes
     first = end
-    while first > 0 and sizes[first - 1] <= space:
+    while first > stop and sizes[first - 1] <= space:
         first -= 1
         space -= sizes[first]
     return skip_orphans(prompt.messages, prompt.units, first, end)

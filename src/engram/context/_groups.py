@@ -58,8 +58,9 @@ def _answers(message: Message, calls: tuple[ToolCall, ...]) -> bool:
 def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | None:
     """The unit of the newest user message (else the newest unit); None without history.
 
-    The anchor and every unit after it form the current turn, which `token_budget` keeps
-    before anything older and `plan_summary` never evicts.
+    The anchor and every unit after it form the current turn, which `token_budget` prefers
+    to anything older (dropping its oldest units after the anchor first when it is too long)
+    and `plan_summary` never evicts.
     """
     for position in range(len(units) - 1, -1, -1):
         if messages[units[position][0]].role == "user":

@@ -124,15 +124,18 @@ def token_budget(
     is given) never exceeds `budget - reserve`. What goes in, by priority:
 
     1. every system message, whole;
-    2. the current turn (the newest user message and everything after it; without a user
-       message, the newest unit) in its shortest form: the newest user message cut to its
-       first 32 tokens, the messages after it cut to a `[… truncated N tokens …]` marker
-       (if even that does not fit, the units after the user message are dropped, oldest
-       first);
+    2. the newest user message (without one, the newest unit) and the newest unit after it,
+       in their shortest form: the user message cut to its first 32 tokens, the unit after
+       it cut to `[… truncated N tokens …]` markers (if even that does not fit, that unit
+       is dropped);
     3. the summary, as a system message after the leading system messages (cut if need be);
-    4. the current turn whole, or with its largest messages cut just enough;
-    5. older messages, newest first, stopping at the first that does not fit, so the history
-       sent is a contiguous suffix.
+    4. those two whole, or with their largest messages cut just enough;
+    5. the other messages after the newest user message (an agent or tool loop), newest
+       first, whole, stopping at the first that does not fit;
+    6. if all of those fit, older messages, newest first, stopping at the first that does
+       not fit, so the history sent before the newest user message is a contiguous suffix.
+
+    Only the messages of step 2 are ever cut: the rest are kept whole or dropped.
 
     An assistant tool call and its results are kept or dropped together, and the context
     never opens with an orphan tool result. System messages older than the kept history are

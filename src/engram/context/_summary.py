@@ -91,7 +91,11 @@ def plan_summary(
     reply priming) stays within `trigger * (budget - reserve)`. Past it, the oldest units
     are evicted until that prompt, with the summary counted at `summary_max_tokens`, is
     within `target * (budget - reserve)`. A tool call and its results are evicted together;
-    the newest user message and what follows it never are.
+    the newest user message and what follows it never are: a summary covers a prefix of the
+    history (up to `through_seq`), so folding a message after the newest user message would
+    fold that one too, and the next context would not send it. When an agent or tool loop
+    after it is too long, `assemble_summary` drops the loop's oldest steps whole instead;
+    they are folded once a newer user message makes them older history.
 
     Args:
         messages: System messages and the not-yet-folded history, in order.
@@ -162,8 +166,8 @@ def _set_aside_folded(
 def _units_to_evict(prompt: Measured, history_goal: float) -> int:
     """How many of the oldest units to evict so the history is within `history_goal`.
 
-    Never the current turn; an orphan tool result left at the front is evicted too, since a
-    context cannot open with it.
+    Never the current turn (see `plan_summary`); an orphan tool result left at the front is
+    evicted too, since a context cannot open with it.
     """
     limit = anchor_index(prompt.messages, prompt.units) or 0
     sizes = prompt.unit_sizes
@@ -202,7 +206,9 @@ def assemble_summary(
     evicted messages are then reported dropped). A summary longer than the room the plan
     left for it (`plan.summary_max_tokens`) is cut to it, with a truncation marker. Then
     `token_budget` is applied as a guard, so the result never exceeds `budget - reserve`
-    (it only bites when the current turn alone is too large, or the options changed).
+    (it only bites when the current turn is too large, or the options changed): the summary
+    comes before all but the newest user message and the newest unit after it, and the
+    oldest messages after that user message are dropped whole, never cut to markers.
 
     Raises:
         InvalidInputError: a bad budget or reserve.
