@@ -8,21 +8,28 @@ A flow is a generator that yields requests and receives their results:
 - `EmbedCall`: embed texts -> a float32 matrix;
 - `ForgetEmbeddings`: drop texts' vectors from the embedder's cache (erased memories) -> None;
 - `LLMRequest` (from `engram.memory.llm_flow`): ask the chat model -> a `Completion`, or None
-  when the provider failed (the flow then takes its deterministic path).
+  when the provider failed (the flow then takes its deterministic path);
+- `Serialize`: hold these scope locks until the flow ends -> None.
 
 `run()` drives a flow with blocking calls, `arun()` with awaited ones; the flow itself does no
 I/O, so the sync and async APIs share every decision (the pattern of httpx's `auth_flow`). An
 `EngramError` raised by a call is thrown into the flow, which may handle it.
+
+A flow that reads what is stored, decides and writes in a later batch (a memory `add`, a
+profile edit) yields `Serialize` with its scope's key before it reads: the flows of one key
+then run one after the other in this process, whichever driver runs them, on any thread or
+event loop (`ScopeLocks`). Nothing orders writers of other processes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from engram._exceptions import ConfigError, EngramError, ProviderError
+from engram._locks import ScopeLocks
 from engram.memory.llm_flow import LLMRequest
 from engram.providers import ChatModelProtocol, EmbedderProtocol, SummarizerProtocol
 from engram.stores.conversation import BaseConversationStore
@@ -38,12 +45,14 @@ __all__ = [
     "ForgetEmbeddings",
     "MemoryCall",
     "Resources",
+    "Serialize",
     "StoreCall",
     "SummarizeCall",
     "arun",
     "call",
     "forget_embeddings",
     "run",
+    "serialized",
 ]
 
 logger = logging.getLogger("engram")
@@ -82,7 +91,15 @@ class ForgetEmbeddings(NamedTuple):
     texts: tuple[str, ...]
 
 
-Request = StoreCall | MemoryCall | SummarizeCall | EmbedCall | ForgetEmbeddings | LLMRequest
+class Serialize(NamedTuple):
+    """Hold the locks of `keys` until the flow ends (keys already held are kept as they are)."""
+
+    keys: tuple[str, ...]
+
+
+Call = StoreCall | MemoryCall | SummarizeCall | EmbedCall | ForgetEmbeddings | LLMRequest
+"""A request a driver serves by calling a store or a provider."""
+Request = Call | Serialize
 Flow = Generator[Request, Any, T]
 
 
@@ -95,6 +112,8 @@ class Resources:
     memories: BaseMemoryStore | None = None
     embedder: EmbedderProtocol | None = None
     llm: ChatModelProtocol | None = None
+    locks: ScopeLocks = field(default_factory=ScopeLocks)
+    """The locks `Serialize` takes: one set per `Engram`."""
 
     def memory_store(self) -> BaseMemoryStore:
         if self.memories is None:
@@ -112,11 +131,18 @@ class Resources:
 
 def run(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with blocking calls; return its value."""
+    held: list[str] = []
     try:
         request = next(flow)
         while True:
             try:
-                result = _serve(request, resources)
+                if isinstance(request, Serialize):
+                    for key in _missing(request, held):
+                        resources.locks.acquire(key)
+                        held.append(key)
+                    result = None
+                else:
+                    result = _serve(request, resources)
             except EngramError as exc:
                 request = flow.throw(exc)
             else:
@@ -124,15 +150,25 @@ def run(flow: Flow[T], resources: Resources) -> T:
     except StopIteration as stop:
         value: T = stop.value
         return value
+    finally:
+        for key in reversed(held):
+            resources.locks.release(key)
 
 
 async def arun(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with awaited calls; return its value."""
+    held: list[str] = []
     try:
         request = next(flow)
         while True:
             try:
-                result = await _aserve(request, resources)
+                if isinstance(request, Serialize):
+                    for key in _missing(request, held):
+                        await resources.locks.aacquire(key)
+                        held.append(key)
+                    result = None
+                else:
+                    result = await _aserve(request, resources)
             except EngramError as exc:
                 request = flow.throw(exc)
             else:
@@ -140,9 +176,17 @@ async def arun(flow: Flow[T], resources: Resources) -> T:
     except StopIteration as stop:
         value: T = stop.value
         return value
+    finally:
+        for key in reversed(held):
+            resources.locks.release(key)
 
 
-def _serve(request: Request, resources: Resources) -> Any:
+def _missing(request: Serialize, held: Sequence[str]) -> list[str]:
+    """The keys not held yet, sorted: flows taking several keys take them in one order."""
+    return sorted(set(request.keys) - set(held))
+
+
+def _serve(request: Call, resources: Resources) -> Any:
     if isinstance(request, StoreCall):
         return resources.conversations.batch(request.ops)
     if isinstance(request, MemoryCall):
@@ -168,7 +212,7 @@ def _serve(request: Request, resources: Resources) -> Any:
         return None
 
 
-async def _aserve(request: Request, resources: Resources) -> Any:
+async def _aserve(request: Call, resources: Resources) -> Any:
     if isinstance(request, StoreCall):
         return await resources.conversations.abatch(request.ops)
     if isinstance(request, MemoryCall):
@@ -198,6 +242,11 @@ def _forget(request: ForgetEmbeddings, resources: Resources) -> None:
     forget = getattr(resources.embedder, "forget", None)  # `CachedEmbedder.forget`
     if callable(forget) and request.texts:
         forget(request.texts)
+
+
+def serialized(*keys: str) -> Flow[None]:
+    """Hold the locks of `keys` until the flow ends (see `Serialize`)."""
+    yield Serialize(tuple(keys))
 
 
 def forget_embeddings(texts: Sequence[str]) -> Flow[None]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
-from engram._flows import Flow, arun, call_memories, embed, run
+from engram._flows import Flow, arun, call_memories, embed, run, serialized
 from engram._validation import MessageLike, check_identifier, check_text, to_message
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
@@ -52,6 +52,18 @@ class Memories:
     `update_profile`) have `a`-prefixed async twins; the maintenance jobs (`consolidate`,
     `bloat`, `forget`, `reembed`) are sync. Scope every call with `user_id` (and/or
     `agent_id`, `session_id`); the tenant is the `Engram`'s.
+
+    A write reads what is stored (similar memories, the profile, entities), decides, and
+    writes. The writes of one user (`add`, `update`, `delete`, `delete_all`, `update_profile`,
+    `import_`, `consolidate`, `forget`) therefore run one at a time in this `Engram`, from
+    tasks, threads or both; writes of other users, and reads, run side by side. From a
+    coroutine, call the async twins: a blocking write waiting for a task of its own event
+    loop raises `RuntimeError` instead of deadlocking.
+
+    Nothing orders writers in other processes (or other `Engram`s over the same database):
+    two of them writing for the same user at the same moment can store a fact twice, leave
+    two current values of a slot, or lose one's profile fields. Send a user's writes through
+    one process. Scopes without a `user_id` are serialised per agent and session only.
 
     Example:
         ```python
@@ -419,6 +431,11 @@ class Memories:
         pinned: bool | None,
         metadata: Mapping[str, Any] | None,
     ) -> Flow[Memory]:
+        found = yield from self._get_flow(memory_id)
+        # Edit what is stored once no add of its scope is between its read and its write.
+        yield from serialized(
+            flows.lock_key(found.tenant, found.user_id, found.agent_id, found.session_id)
+        )
         old = yield from self._get_flow(memory_id)
         if text is not None:
             check_text(text, "memory text")
@@ -553,7 +570,11 @@ class Memories:
         return stored
 
     def _import_flow(self, data: Mapping[str, Any]) -> Flow[list[Memory]]:
-        return transfer.import_flow(data, tenant=self._engram.tenant, model_id=self._model_id)
+        yield from serialized(*_import_keys(self._engram.tenant, data))
+        stored: list[Memory] = yield from transfer.import_flow(
+            data, tenant=self._engram.tenant, model_id=self._model_id
+        )
+        return stored
 
     # Maintenance.
 
@@ -727,8 +748,9 @@ class Memories:
     def _update_profile_flow(
         self, user_id: str, fields: Mapping[str, str | None]
     ) -> Flow[UserProfile]:
-        stored = yield from self._profile_flow(user_id)
         tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
+        yield from serialized(flows.lock_key(tenant, user))
+        stored = yield from self._profile_flow(user_id)
         edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
         profile: UserProfile = yield from _one(PutProfile(tenant, edited))
         return profile
@@ -738,6 +760,22 @@ def _one(op: Any) -> Flow[Any]:
     """One memory-store operation as a flow, returning its result."""
     [result] = yield from call_memories(op)
     return result
+
+
+def _import_keys(tenant: str, data: Any) -> set[str]:
+    """The locks of the scopes an export writes to (`import_flow` checks the data itself)."""
+    if not isinstance(data, Mapping):
+        return set()
+    rows = data.get("memories")
+    memories = [m for m in rows if isinstance(m, Mapping)] if isinstance(rows, list) else []
+    keys = {
+        flows.lock_key(tenant, m.get("user_id"), m.get("agent_id"), m.get("session_id"))
+        for m in memories
+    }
+    profile = data.get("profile")
+    if isinstance(profile, Mapping) and isinstance(profile.get("user_id"), str):
+        keys.add(flows.lock_key(tenant, profile["user_id"]))
+    return keys
 
 
 def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories, embed, forget_embeddings
+from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram.memory import (
     Candidate,
     ExtractionBudget,
@@ -80,6 +80,7 @@ __all__ = [
     "erase_scope_flow",
     "every_memory",
     "forget_flow",
+    "lock_key",
     "reembed_flow",
     "search_flow",
 ]
@@ -104,6 +105,26 @@ class Scope:
         return MemoryFilter(
             user_id=self.user_id, agent_id=self.agent_id, session_id=self.session_id, **fields
         )
+
+    @property
+    def lock_key(self) -> str:
+        """What the writes of this scope serialise on (see `lock_key`)."""
+        return lock_key(self.tenant, self.user_id, self.agent_id, self.session_id)
+
+
+def lock_key(
+    tenant: str, user_id: str | None, agent_id: str | None = None, session_id: str | None = None
+) -> str:
+    """The lock (`_flows.Serialize`) of the memory writes of a scope: its user's, whatever the
+    agent or session (the profile, the entities and the slots are the user's); without a
+    user, the agent's and session's."""
+    if user_id is not None:
+        return repr(("memories", tenant, user_id))
+    return repr(("memories", tenant, None, agent_id, session_id))
+
+
+def _lock_key_of(memory: Memory) -> str:
+    return lock_key(memory.tenant, memory.user_id, memory.agent_id, memory.session_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,9 @@ def add_flow(
         now = min(now, max(m.created_at for m in messages))
     if not candidates:
         return AddReport(added=(), updated=(), unchanged=0)
+    # From the first read of what is stored to the write of what was decided from it, one
+    # add of the scope at a time: two adds would each miss what the other writes.
+    yield from serialized(scope.lock_key)
     entities = yield from _resolve_entities(scope, candidates, now)
     news = [_placed(c, scope, entities, now) for c in candidates]
     if metadata or pinned:
@@ -421,6 +445,7 @@ def consolidate_flow(
 ) -> Flow[tuple[int, ErasureReport | None]]:
     """Merge near-duplicate current memories of the scope (all provenance kept)."""
     check_threshold(threshold)
+    yield from serialized(scope.lock_key)
     where = scope.filter(kinds=_FACT_KINDS)
     [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
     if not matrix.ids:
@@ -514,6 +539,7 @@ def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
     """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
+    yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     doomed = plan_forgetting(memories, policy, now)
     if not doomed:
@@ -528,6 +554,10 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
     """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
     those no remaining memory mentions and no remaining relation touches."""
     [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+    keys = {_lock_key_of(memory) for memory in loaded if memory is not None}
+    if keys:  # then read them again: an add of their scope may have revised them meanwhile
+        yield from serialized(*keys)
+        [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
     doomed = [memory for memory in loaded if memory is not None]
     users = sorted({memory.user_id for memory in doomed if memory.user_id is not None})
     stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
@@ -555,6 +585,7 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
 def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts from the embedding cache."""
+    yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
     [report] = yield from call_memories(op)
