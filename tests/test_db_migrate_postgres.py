@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict
 
+from engram import ConfigError, Engram
 from engram.cli import main
 from servers import unavailable
 
@@ -124,3 +125,14 @@ def test_without_pgvector_memories_kept_elsewhere_need_nothing_more(
         "conversation",
         "events",
     ]
+
+
+def test_engram_on_a_postgresql_without_pgvector_serves_conversations(
+    database_without_pgvector: str,
+) -> None:
+    with Engram(database_without_pgvector) as mem:
+        session = mem.session("s1")
+        session.add("user", "Hello!")
+        assert [m.text for m in session.messages()] == ["Hello!"]
+        with pytest.raises(ConfigError, match="pgvector"):  # memories say why they are missing
+            mem.memories.add("Ana likes tea", user_id="ana", infer=False)

@@ -31,7 +31,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
-from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from engram._exceptions import ConfigError, EngramError
 
@@ -60,6 +60,9 @@ class OpenedBackend(NamedTuple):
     memories: BaseMemoryStore | None
     """None if not asked for, or if the backend stores no long-term memories."""
     close: Callable[[], None]
+    memories_unavailable: str | None = None
+    """Why memories asked for beside conversations could not be opened (a PostgreSQL
+    without pgvector): the conversations are served, and memory operations say this."""
 
 
 class BackendOpener(Protocol):
@@ -201,13 +204,27 @@ def _open_postgres(
         from engram.stores.postgres import PostgresConversationStore, PostgresMemoryStore
         from engram.stores.postgres._internal import open_pool
     durability = settings.durability
-    return _serve(
+    unavailable: list[str] = []
+
+    def memory_store(pool: Any) -> PostgresMemoryStore | None:
+        if not memories:
+            return None
+        try:
+            return PostgresMemoryStore(pool, durability=durability)
+        except ConfigError as exc:  # no pgvector: fatal only if memories alone were asked
+            if not conversations:
+                raise
+            unavailable.append(str(exc))
+            return None
+
+    opened = _serve(
         open_pool(address, durability, max_size=settings.postgres_pool_size),
         lambda pool: (
             PostgresConversationStore(pool, durability=durability) if conversations else None,
-            PostgresMemoryStore(pool, durability=durability) if memories else None,
+            memory_store(pool),
         ),
     )
+    return opened._replace(memories_unavailable=unavailable[0] if unavailable else None)
 
 
 def _open_redis(

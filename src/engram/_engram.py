@@ -94,6 +94,7 @@ class Engram:
         self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
         self.ranking = ranking
         self._closers: list[Callable[[], None]] = []
+        self._memories_unavailable: str | None = None
         try:
             self.store, memory_store = self._open(store, memory_store)
         except BaseException:
@@ -108,6 +109,7 @@ class Engram:
             conversations=self.store,
             summarizer=self.summarizer,
             memories=memory_store,
+            memories_unavailable=self._memories_unavailable,
             embedder=self.embedder,
             llm=llm,
         )
@@ -138,6 +140,7 @@ class Engram:
             if opened.conversations is None:
                 raise ConfigError(f"{address!r} stores no conversations")
             store, memories = opened.conversations, memories or opened.memories
+            self._memories_unavailable = opened.memories_unavailable
         if memory_db is not None:
             memories = self._open_address(memory_db, conversations=False, memories=True).memories
             if memories is None:

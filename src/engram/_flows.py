@@ -114,8 +114,12 @@ class Resources:
     llm: ChatModelProtocol | None = None
     locks: ScopeLocks = field(default_factory=ScopeLocks)
     """The locks `Serialize` takes: one set per `Engram`."""
+    memories_unavailable: str | None = None
+    """Why the backend of the conversations could not hold memories (no pgvector)."""
 
     def memory_store(self) -> BaseMemoryStore:
+        if self.memories is None and self.memories_unavailable:
+            raise ConfigError(self.memories_unavailable)
         if self.memories is None:
             raise ConfigError(
                 "this Engram has no long-term memory store: pass memory_store= or set"
