@@ -152,6 +152,11 @@ def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
     assert "employer" not in edited.output
     bad = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana", "--set", "x"])
     assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
+    typo = ["--set", "diet=raw", "--unset", "employr"]  # a typo: nothing is written
+    refused = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana", *typo])
+    assert refused.exit_code != 0 and "no profile field" in refused.output
+    with Engram(path) as mem:
+        assert mem.memories.profile("ana").fields["diet"] == "vegan"
 
 
 async def test_async_twins_of_the_maintenance_jobs(db: str) -> None:

@@ -232,9 +232,14 @@ def profile(
             )
         edits[field.strip()] = value
     with existing_engram(db, tenant) as mem:
-        shown = (
-            mem.memories.update_profile(user_id, edits) if edits else mem.memories.profile(user_id)
-        )
+        current = mem.memories.profile(user_id)
+        missing = [name for name in removals if current is None or name not in current.fields]
+        if missing:  # a typo would otherwise leave the field it meant in place, silently
+            raise click.BadParameter(
+                f"{user_id} has no profile field {', '.join(map(repr, missing))}",
+                param_hint="--unset",
+            )
+        shown = mem.memories.update_profile(user_id, edits) if edits else current
     if shown is None:
         console.print(f"no profile for {user_id}")
         return
