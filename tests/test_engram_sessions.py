@@ -389,3 +389,49 @@ async def test_a_context_that_keeps_losing_the_race_still_answers(
         assert result.report.summary_tokens > 0 and result.report.tokens_after <= 300
         assert (await s.acontext("gpt-4o", budget=300, strategy="summary")).report.summary_tokens
         assert outrun.writes == 6
+
+
+def test_an_import_counts_tokens_again_whatever_the_file_says(mem: Engram) -> None:
+    """The budget of every context rests on the stored counts: an export cannot set them."""
+    s = chat(mem)
+    data = s.export()
+    for message in data["messages"]:
+        message["tokens"] = 1
+    copy = mem.import_session(data, session_id="copy")
+    assert copy.info().token_count == s.info().token_count
+    sent = copy.context("gpt-4o", budget=300)
+    assert sent.report.tokens_after == s.context("gpt-4o", budget=300).report.tokens_after
+    assert sent.report.tokens_after <= 300
+
+
+def test_an_import_with_a_summary_without_text_is_refused(mem: Engram) -> None:
+    s = chat(mem)
+    s.context("gpt-4o", budget=300, strategy="summary")  # stores a summary
+    data = s.export()
+    data["summary"]["text"] = None
+    with pytest.raises(InvalidInputError, match="summary"):
+        mem.import_session(data, session_id="copy")
+    assert [info.id for info in mem.sessions()] == [s.id]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"model": None, "budget": 100},
+        {"model": "gpt-4o", "budget": True},
+        {"model": "gpt-4o", "budget": 100, "reserve": True},
+        {"model": "gpt-4o", "budget": 100, "tools": "lookup"},
+        {"model": "gpt-4o", "budget": 100, "tools": {"name": "lookup"}},
+    ],
+    ids=["no-model", "bool-budget", "bool-reserve", "str-tools", "dict-tools"],
+)
+def test_bad_context_options_are_invalid_input(mem: Engram, options: dict[str, Any]) -> None:
+    s = chat(mem)
+    with pytest.raises(InvalidInputError):
+        s.context(**options)
+
+
+def test_no_tools_may_be_said_with_none(mem: Engram) -> None:
+    s = chat(mem)
+    without = s.context("gpt-4o", budget=300, tools=None).report
+    assert without.tokens_after == s.context("gpt-4o", budget=300).report.tokens_after

@@ -126,10 +126,7 @@ def add_flow(
 ) -> Flow[list[Message]]:
     """Validate, count and append messages; a tool result must answer a requested call."""
     check_messages(messages, max_bytes=max_bytes)
-    counter = TokenCounter.for_encoding(session.encoding)
-    counted = tuple(
-        copy_record(m, tokens=counter.count_message(m), encoding=counter.encoding) for m in messages
-    )
+    counted = _counted(session, messages)
     missing = unanswered_tool_calls(counted)
     if missing:
         [found] = yield from call(FindToolCalls(session.tenant, session.id, missing, now))
@@ -439,12 +436,27 @@ def export_flow(tenant: str, session_id: str, *, now: datetime) -> Flow[dict[str
     }
 
 
+def _counted(session: Session, messages: Sequence[Message]) -> tuple[Message, ...]:
+    """`messages` with their tokens counted in the session's encoding, whatever they say."""
+    counter = TokenCounter.for_encoding(session.encoding)
+    return tuple(
+        copy_record(m, tokens=counter.count_message(m), encoding=counter.encoding) for m in messages
+    )
+
+
 def import_flow(
     data: Mapping[str, Any], *, tenant: str, session_id: str | None, max_bytes: int, now: datetime
 ) -> Flow[Session]:
-    """Recreate an exported session in `tenant`, atomically (all of it or nothing)."""
+    """Recreate an exported session in `tenant`, atomically (all of it or nothing).
+
+    Token counts are counted again, not taken from the file: the budget of every context
+    rests on them, and an export is untrusted input."""
     session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
     check_messages(messages, max_bytes=max_bytes)
+    messages = _counted(session, messages)
+    if summary is not None:
+        counter = TokenCounter.for_encoding(session.encoding)
+        summary = replace(summary, tokens=counter.count_text(summary.text))
     if unanswered_tool_calls(messages):
         raise InvalidInputError("the export holds tool results without their tool calls")
     fresh = replace(session, message_count=0, token_count=0)
@@ -467,6 +479,8 @@ def _parse_export(
         ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
         messages = tuple(Message.from_dict(m) for m in ordered)
         summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
+        if summary is not None and not isinstance(summary.text, str):
+            raise TypeError(f"the summary's text is {summary.text!r}, not text")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # Untrusted data of any shape: a field of the wrong type fails in many ways.
         raise InvalidInputError(f"malformed session export: {exc!r}") from exc
