@@ -212,3 +212,8 @@ def test_an_ending_clears_the_field_it_names_and_only_that_one() -> None:
 )
 def test_a_word_opening_the_sentence_is_not_part_of_the_name(text: str, names: list[str]) -> None:
     assert [mention.name for mention in extract_entities(text)] == names
+
+
+def test_a_decomposed_name_is_one_name() -> None:
+    names = [mention.name for mention in extract_entities("I met Zoe\u0308 in Zu\u0308rich.")]
+    assert names == ["Zoë", "Zürich"]

@@ -404,3 +404,8 @@ def test_the_current_value_wins_even_when_the_stale_episode_matches_best() -> No
     assert texts.index("I live in Lisbon.") > texts.index("The user moved to Porto")
     then = rank_memories(by_id, dense, now=MAR)
     assert then[0].memory.text == "I live in Lisbon."
+
+
+def test_a_decomposed_query_finds_what_its_composed_twin_finds() -> None:
+    assert lexical_query("Where is Zu\u0308rich?") == lexical_query("Where is Zürich?")
+    assert lexical_query("nai\u0308ve") == "naïve"

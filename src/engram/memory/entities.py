@@ -189,6 +189,7 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
         One mention per distinct name (by `fold`), in order of first appearance.
     """
     known_people = {fold(name) for name in people}
+    text = unicodedata.normalize("NFC", text)  # a decomposed "Zoë" is one word, as composed
     found: dict[str, EntityMention] = {}
     for match in _SPAN.finditer(text):
         tokens, first_kept = _trim(match[0].split())

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -131,6 +132,8 @@ def lexical_query(text: str) -> str:
         lexical_query("What did Caroline research?")  # "Caroline research"
         ```
     """
+    # Composed first: a decomposed "Zürich" (u + combining diaeresis) would split in two.
+    text = unicodedata.normalize("NFC", text)
     words = _WORD.findall(text)
     kept = [word for word in words if word.casefold() not in STOPWORDS]
     return " ".join(kept) if kept else text
