@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engram import _session_flows as flows
@@ -217,6 +217,8 @@ class Conversation:
 def _context_spec(
     model: str, options: dict[str, Any], engram: Engram
 ) -> tuple[TokenCounter, flows.ContextSpec]:
+    if not isinstance(model, str) or not model:
+        raise InvalidInputError(f"model must be a model name, got {model!r}")
     encoding = options.pop("encoding", None)
     counter = TokenCounter.for_encoding(encoding) if encoding else TokenCounter.for_model(model)
     if "budget" not in options:
@@ -225,7 +227,12 @@ def _context_spec(
             raise InvalidInputError(f"no known context window for {model!r}; pass budget=")
         options["budget"] = window
     if "tools" in options:
-        options["tools"] = tuple(options["tools"])
+        tools = options["tools"]
+        if tools is not None and (
+            isinstance(tools, str | Mapping) or not isinstance(tools, Iterable)
+        ):
+            raise InvalidInputError(f"tools must be a list of tool schemas, got {tools!r}")
+        options["tools"] = tuple(tools or ())
     options["embedding_model_id"] = engram.embedding_model_id
     options["ranking"] = engram.ranking
     try:

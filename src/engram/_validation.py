@@ -132,9 +132,9 @@ def unanswered_tool_calls(messages: Sequence[Message]) -> tuple[str, ...]:
 
 def check_budget(budget: int, reserve: int) -> None:
     """A positive budget, a non-negative reserve smaller than it."""
-    if not isinstance(budget, int) or budget <= 0:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise InvalidInputError(f"the token budget must be a positive integer, got {budget!r}")
-    if not isinstance(reserve, int) or reserve < 0:
+    if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
         raise InvalidInputError(f"the reply reserve must be >= 0 tokens, got {reserve!r}")
     if reserve >= budget:
         raise InvalidInputError(
