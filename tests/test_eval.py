@@ -284,7 +284,24 @@ def test_pack_context_counts_a_repeated_text_once() -> None:
 def test_percentile_interpolates() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([5.0], 95) == 5.0
-    assert np.isnan(percentile([], 50))
+    assert percentile([], 50) == 0.0  # no NaN in a report's JSON line
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"[{}]", "not a LongMemEval file"),
+        (b"[1]", "not a LongMemEval file"),
+        (b"\xff[", "cannot read"),
+    ],
+)
+def test_a_bad_longmemeval_file_is_invalid_input(
+    tmp_path: Path, content: bytes, match: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=match):
+        load_longmemeval(path)
 
 
 @given(

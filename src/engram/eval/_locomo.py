@@ -83,7 +83,7 @@ def _read_json(path: Path) -> list[Any]:
     try:
         with path.open(encoding="utf-8") as handle:
             data = json.load(handle)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"cannot read the LoCoMo file {path}: {exc}") from exc
     if not isinstance(data, list):
         raise InvalidInputError(f"{path} is not a LoCoMo file: expected a JSON list")

@@ -52,10 +52,10 @@ def load_longmemeval(
     Raises:
         InvalidInputError: The file is missing or not in LongMemEval's format.
     """
-    raw = [item for item in _read_json(Path(path)) if not str(item["question_id"]).endswith("_abs")]
-    chosen = spread(raw, limit)
+    items = _read_json(Path(path))
     try:
-        return [_conversation(item, frozenset(roles)) for item in chosen]
+        raw = [item for item in items if not str(item["question_id"]).endswith("_abs")]
+        return [_conversation(item, frozenset(roles)) for item in spread(raw, limit)]
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(f"{path} is not a LongMemEval file: {exc!r}") from exc
 
@@ -82,7 +82,7 @@ def _read_json(path: Path) -> list[Any]:
         else:
             with path.open(encoding="utf-8") as handle:
                 data = json.load(handle)
-    except (OSError, EOFError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"cannot read the LongMemEval file {path}: {exc}") from exc
     if not isinstance(data, list):
         raise InvalidInputError(f"{path} is not a LongMemEval file: expected a JSON list")

@@ -101,9 +101,10 @@ def in_context(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The `q`-th percentile (0..100) by linear interpolation; NaN for no values."""
+    """The `q`-th percentile (0..100) by linear interpolation; 0.0 for no values (a report's
+    JSON line must stay strict JSON, which has no NaN)."""
     if not values:
-        return math.nan
+        return 0.0
     ordered = sorted(values)
     position = (len(ordered) - 1) * q / 100
     low = math.floor(position)
