@@ -627,3 +627,17 @@ def test_the_user_mentioned_by_name_is_one_entity(mem: Engram, together: bool) -
     assert ana.metadata.get("user") is True and ana.kind == "person"
     [partner] = mem.memories.relations(user_id="ana")
     assert partner.source_id == ana.id and partner.relation == "partner_of"
+
+
+def test_a_memory_is_no_larger_than_a_message(tmp_path: Path) -> None:
+    from engram.config import EngramSettings
+
+    with Engram(tmp_path / "small.db", settings=EngramSettings(max_message_bytes=100)) as mem:
+        with pytest.raises(InvalidInputError, match="allowed"):
+            mem.memories.add("x" * 101, user_id="ana", infer=False)
+        with pytest.raises(InvalidInputError, match="allowed"):
+            mem.memories.add(messages=[Message(role="user", content="é" * 51)], user_id="ana")
+        [kept] = mem.memories.add("x" * 100, user_id="ana", infer=False).added
+        with pytest.raises(InvalidInputError, match="allowed"):
+            mem.memories.update(kept.id, "y" * 101)
+        assert [m.text for m in mem.memories.get_all(user_id="ana")] == ["x" * 100]

@@ -218,10 +218,11 @@ class Memories:
         if max_llm_calls < 0 or max_llm_tokens < 0:
             raise InvalidInputError("the LLM budget (calls, tokens) cannot be negative")
         now = utcnow()
+        limit = self._engram.settings.max_message_bytes  # a memory is no larger than a message
         candidates: list[Candidate] = []
         turns = [to_message(message) for message in messages]
         if text is not None:
-            check_text(text, "memory text")
+            check_text(text, "memory text", max_bytes=limit)
             if not text.strip():
                 raise InvalidInputError("a memory's text cannot be empty")
             if infer:
@@ -231,7 +232,7 @@ class Memories:
                     Candidate(text=text, kind=_kind(kind), importance=_importance(importance))
                 )
         for message in turns:
-            check_text(message.text, "message content")
+            check_text(message.text, "message content", max_bytes=limit)
         calls = max_llm_calls if self._engram.resources.llm else 0
         return flows.add_flow(
             scope,
@@ -438,7 +439,7 @@ class Memories:
         )
         old = yield from self._get_flow(memory_id)
         if text is not None:
-            check_text(text, "memory text")
+            check_text(text, "memory text", max_bytes=self._engram.settings.max_message_bytes)
         now = utcnow()
         new = flows.edited(
             old,

@@ -29,9 +29,12 @@ MessageLike = Message | Mapping[str, Any]
 """What the API takes as a message: a `Message` or an OpenAI-style dict."""
 
 
-def check_text(value: str, what: str) -> None:
-    """Reject NUL bytes and text that is not valid Unicode (lone surrogates)."""
-    _utf8_size(value, what)
+def check_text(value: str, what: str, *, max_bytes: int | None = None) -> None:
+    """Reject NUL bytes, text that is not valid Unicode (lone surrogates), and text larger
+    than `max_bytes` in UTF-8."""
+    size = _utf8_size(value, what)
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidInputError(f"{what} is {size:,} bytes, more than the {max_bytes:,} allowed")
 
 
 def _utf8_size(value: str, what: str) -> int:
