@@ -435,3 +435,16 @@ def test_no_tools_may_be_said_with_none(mem: Engram) -> None:
     s = chat(mem)
     without = s.context("gpt-4o", budget=300, tools=None).report
     assert without.tokens_after == s.context("gpt-4o", budget=300).report.tokens_after
+
+
+def test_an_expired_export_is_restored_to_live_its_ttl_from_the_import(mem: Engram) -> None:
+    s = mem.session("ex1", ttl_seconds=60)
+    s.add("user", "hi")
+    data = s.export()
+    data["session"]["updated_at"] = "2019-12-31T23:59:00+00:00"
+    data["session"]["expires_at"] = "2020-01-01T00:00:00+00:00"  # long expired
+    s.delete()
+    restored = mem.import_session(data)
+    info = restored.info()
+    assert info.expires_at is not None and info.expires_at > datetime.now(UTC)
+    assert [m.text for m in restored.messages()] == ["hi"]

@@ -459,7 +459,9 @@ def import_flow(
         summary = replace(summary, tokens=counter.count_text(summary.text))
     if unanswered_tool_calls(messages):
         raise InvalidInputError("the export holds tool results without their tool calls")
-    fresh = replace(session, message_count=0, token_count=0)
+    # Restored now: an expiring session lives its TTL from the import (an export of a
+    # session that has expired since would otherwise be refused as absent).
+    fresh = replace(session, message_count=0, token_count=0, updated_at=now, expires_at=None)
     ops: list[Any] = [CreateSession(fresh), AppendMessages(tenant, fresh.id, messages, now)]
     if summary is not None:
         ops.append(PutSummary(tenant, replace(summary, session_id=fresh.id), None))
