@@ -153,10 +153,10 @@ def _ranked_items(
 ) -> list[_Item]:
     """Every optional line, most important first: each section's lines in order of value."""
     results = [_result_line(r, counter, tool_result_tokens) for r in memory.tool_results]
-    notes = [line for line in memory.scratchpad.splitlines() if line.strip()]
+    notes = [f"- {line}" for line in memory.scratchpad.splitlines() if line.strip()]
     sections: Sequence[Sequence[str]] = (
-        [f"- {action}" for action in memory.pending_actions],
-        [f"- {step}" for step in reversed(memory.completed_steps)],
+        [f"- {_indented(action)}" for action in memory.pending_actions],
+        [f"- {_indented(step)}" for step in reversed(memory.completed_steps)],
         list(reversed(results)),
         list(reversed(notes)),
     )
@@ -169,7 +169,13 @@ def _result_line(result: ToolResult, counter: TextCounterProtocol, cap: int) -> 
     if total > cap:
         kept = counter.truncate_text(output, cap)
         output = f"{kept}… [{total - counter.count_text(kept)} more tokens]"
-    return f"- [{result.tool}] {output}"
+    return f"- [{result.tool}] {_indented(output)}"
+
+
+def _indented(text: str) -> str:
+    """`text` with its later lines indented under its item: a tool's output that holds
+    "\nScratchpad:" must not read as a section of its own."""
+    return text.replace("\n", "\n  ")
 
 
 def _greedy(ranked: list[_Item], counter: TextCounterProtocol, room: int) -> list[_Item]:
