@@ -126,7 +126,7 @@ def add_flow(
 ) -> Flow[list[Message]]:
     """Validate, count and append messages; a tool result must answer a requested call."""
     check_messages(messages, max_bytes=max_bytes)
-    counted = _counted(session, messages)
+    counted = _counted(TokenCounter.for_encoding(session.encoding), messages)
     missing = unanswered_tool_calls(counted)
     if missing:
         [found] = yield from call(FindToolCalls(session.tenant, session.id, missing, now))
@@ -377,9 +377,8 @@ def _summary_context(
     result = ctx.assemble_summary(
         plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
     )
-    covered = counter.count_message(ctx.summary_message(summary.text)) if summary else 0
     read = [*system, *pending]
-    return _with_unread(result, session, read, summarized=True, summary_tokens=covered)
+    return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
 
 
 def _unfolded(session: Session, *, now: datetime) -> Flow[tuple[Summary | None, list[Message]]]:
@@ -436,9 +435,8 @@ def export_flow(tenant: str, session_id: str, *, now: datetime) -> Flow[dict[str
     }
 
 
-def _counted(session: Session, messages: Sequence[Message]) -> tuple[Message, ...]:
-    """`messages` with their tokens counted in the session's encoding, whatever they say."""
-    counter = TokenCounter.for_encoding(session.encoding)
+def _counted(counter: TokenCounter, messages: Sequence[Message]) -> tuple[Message, ...]:
+    """`messages` with their tokens counted by `counter`, whatever they say."""
     return tuple(
         copy_record(m, tokens=counter.count_message(m), encoding=counter.encoding) for m in messages
     )
@@ -453,9 +451,9 @@ def import_flow(
     rests on them, and an export is untrusted input."""
     session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
     check_messages(messages, max_bytes=max_bytes)
-    messages = _counted(session, messages)
+    counter = TokenCounter.for_encoding(session.encoding)
+    messages = _counted(counter, messages)
     if summary is not None:
-        counter = TokenCounter.for_encoding(session.encoding)
         summary = replace(summary, tokens=counter.count_text(summary.text))
     if unanswered_tool_calls(messages):
         raise InvalidInputError("the export holds tool results without their tool calls")

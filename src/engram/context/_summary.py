@@ -55,6 +55,8 @@ class SummaryPlan:
     """The most tokens the summary text may take (the room the plan left for it)."""
     tokens: int
     """The prompt before eviction: system messages, summary, history, tools, reply priming."""
+    summary_tokens: int = 0
+    """What `summary` costs sent as its message (0 without one): its share of `tokens`."""
 
     @property
     def through_seq(self) -> int | None:
@@ -132,6 +134,7 @@ def plan_summary(
         summary=summary,
         summary_max_tokens=room,
         tokens=tokens,
+        summary_tokens=current,
     )
 
 
