@@ -582,6 +582,47 @@ def test_leaving_a_job_for_another_supersedes_it_from_when_it_happened(mem: Engr
     assert ends == {"Google": week, "Meta": None}
 
 
+def _open_relations(mem: Engram, user_id: str) -> dict[tuple[str, str], str]:
+    """(relation, entity name) -> entity kind of the user's relations that hold now."""
+    entities = {entity.id: entity for entity in mem.memories.entities(user_id=user_id)}
+    return {
+        (r.relation, entities[r.target_id].name): entities[r.target_id].kind
+        for r in mem.memories.relations(user_id=user_id)
+        if r.valid_to is None
+    }
+
+
+def test_a_switch_the_words_leave_open_moves_the_slot_and_its_relation(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I work at Google.", 1)], user_id="u")
+    mem.memories.add(messages=[said("I switched from Google to Meta.", 6)], user_id="u")
+    assert mem.memories.profile("u").fields["employer"] == "Meta"
+    assert _open_relations(mem, "u") == {("works_at", "Meta"): "organisation"}
+    names = [entity.name for entity in mem.memories.entities(user_id="u")]
+    assert names.count("Google") == 1  # "from Google" does not make a place of it
+
+
+def test_a_guessed_change_takes_the_kind_of_the_slot_it_lands_in(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
+    mem.memories.add(messages=[said("I left Paris for Rome.", 6)], user_id="u")
+    assert mem.memories.profile("u").fields["home_city"] == "Rome"
+    assert _open_relations(mem, "u") == {("lives_in", "Rome"): "place"}
+
+
+def test_verbs_sharing_one_i_each_state_their_fact(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
+    mem.memories.add(messages=[said("I left Paris and moved to Berlin.", 6)], user_id="u")
+    mem.memories.add(messages=[said("I work at Siemens and love jazz.", 7)], user_id="u")
+    fields = mem.memories.profile("u").fields
+    assert (fields["home_city"], fields["employer"]) == ("Berlin", "Siemens")
+    assert _open_relations(mem, "u") == {
+        ("lives_in", "Berlin"): "place",
+        ("works_at", "Siemens"): "organisation",
+    }
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    [then, *_] = mem.memories.search("where does the user live", user_id="u", as_of=june)
+    assert then.memory.text == "The user lives in Paris"
+
+
 def test_a_home_that_ended_is_retired_not_deleted(mem: Engram) -> None:
     mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
     kept = mem.memories.add(messages=[said("I don't live in Rome anymore.", 3)], user_id="u")

@@ -15,6 +15,7 @@ from engram.memory import NO_VALUE, Candidate, extract
 from engram.types import Message
 
 WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+SLOTS = frozenset({"home_city", "employer"})
 LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo_dev.json"
 
 
@@ -358,6 +359,35 @@ def test_a_replaced_slot_value_names_the_old_one(
     assert bool(new.metadata.get("guessed")) is guessed
     if guessed:
         assert new.relations == ()  # Rome may be no employer: no "works_at" relation
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "I left Paris and moved to Berlin.",
+            {("home_city", NO_VALUE), ("home_city", "Berlin")},
+        ),
+        (
+            "I work at Google and live in Lisbon.",
+            {("employer", "Google"), ("home_city", "Lisbon")},
+        ),
+        (
+            "i moved to Rome and now work at Fiat",
+            {("home_city", "Rome"), ("employer", "Fiat")},
+        ),
+        ("I left Google and joined Meta.", {("employer", "Meta")}),  # one change of job
+        # Another subject in between: the second verb is not the user's.
+        ("I think my sister left Paris and moved to Berlin.", set()),
+        ("I met Tom, who left Paris and moved to Berlin.", set()),
+        ("I love cats and dogs.", set()),
+    ],
+)
+def test_verbs_sharing_the_first_person_each_state_a_fact(
+    text: str, expected: set[tuple[str, str]]
+) -> None:
+    slots = {(c.attribute, c.value) for c in facts(text) if c.attribute in SLOTS}
+    assert slots == expected
 
 
 def test_a_new_job_after_leaving_one_reads_as_the_job() -> None:

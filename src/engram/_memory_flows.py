@@ -18,8 +18,10 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram.memory import (
     Candidate,
+    EntityResolution,
     ExtractionBudget,
     ForgettingPolicy,
+    RelationMention,
     bloat,
     build_relations,
     close_relations,
@@ -33,6 +35,7 @@ from engram.memory import (
     resolve_entities,
     update_profile,
 )
+from engram.memory.candidates import SLOT_RELATIONS, EntityKind
 from engram.memory.consolidation import Merge, check_threshold
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
@@ -190,6 +193,7 @@ def add_flow(
     plan = yield from plan_flow(
         news, similar, now=now, budget=budget, pairwise=lambda i, j: float(pairwise[i, j])
     )
+    entities = _settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
     [profile] = yield from call_memories(GetProfile(scope.tenant, scope.user_id or ""))
     ops: list[Any] = [
@@ -229,7 +233,10 @@ def add_flow(
 
 
 def _resolve_entities(scope: Scope, candidates: Sequence[Candidate], now: datetime) -> Flow[Any]:
-    mentions = [mention for c in candidates for mention in c.entities]
+    # The rules' slot mentions first: "Google" of "I work at Google" is an organisation, even
+    # if the turn's own mentions guess it a place ("from Google to Meta").
+    ranked = sorted(candidates, key=lambda candidate: candidate.attribute is None)
+    mentions = [mention for c in ranked for mention in c.entities]
     if not mentions:
         return resolve_entities((), (), tenant=scope.tenant, user_id=scope.user_id, now=now)
     [known] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
@@ -249,12 +256,13 @@ def _relations(
     supersedes, ended; with the entity standing for the user, if it is new or renamed."""
     if scope.user_id is None:
         return (), []
-    inserted = {memory.id for memory in plan.inserts}
+    inserted = {memory.id: memory for memory in plan.inserts}
     stated = [
-        (m.id, c.relations)
+        (m.id, c.relations or _slot_relation(c, inserted[m.id]))
         for c, m in zip(candidates, news, strict=True)
-        if c.relations and m.id in inserted
+        if m.id in inserted
     ]
+    stated = [(memory_id, mentions) for memory_id, mentions in stated if mentions]
     retired = [m for m in plan.updates if m.superseded_at is not None]
     if not stated and not retired:
         return (), []
@@ -280,6 +288,36 @@ def _relations(
             user_id=scope.user_id,
         )
     return ((me,) if changed else ()), relations
+
+
+def _settled_kinds(
+    entities: EntityResolution, candidates: Sequence[Candidate], news: Sequence[Memory], plan: Any
+) -> EntityResolution:
+    """The entities a guessed change named ("I left Paris for Rome": a job or a home?) and
+    this add created, of the kind of the slot revision filed the change under, or `other`."""
+    filed = {memory.id: memory.attribute for memory in plan.inserts}
+    kinds: dict[str, EntityKind] = {}
+    for candidate, memory in zip(candidates, news, strict=True):
+        if candidate.metadata.get("guessed") and memory.id in filed:
+            slot = SLOT_RELATIONS.get(filed[memory.id] or "")
+            for mention in candidate.entities:
+                entity_id = entities.ids.get(fold(mention.name))
+                if entity_id is not None:
+                    kinds[entity_id] = slot[1] if slot else "other"
+    if not kinds:
+        return entities
+    new = tuple(replace(e, kind=kinds.get(e.id, e.kind)) for e in entities.new)
+    return replace(entities, new=new)
+
+
+def _slot_relation(candidate: Candidate, memory: Memory) -> tuple[RelationMention, ...]:
+    """The relation of a guessed change ("I switched from Google to Meta") once revision has
+    filed it under a slot (`employer`: works_at Meta); none if it stayed a plain fact."""
+    if not candidate.metadata.get("guessed") or memory.attribute not in SLOT_RELATIONS:
+        return ()
+    relation, kind = SLOT_RELATIONS[memory.attribute]
+    value = candidate.value or ""
+    return (RelationMention(candidate.subject, relation, value, kind, memory.valid_from),)
 
 
 def _user_entity(

@@ -96,13 +96,16 @@ _RELATION = {slot: relation for slot, (relation, _) in SLOT_RELATIONS.items() if
 def _replaced(
     s: Sentence, text: str, attribute: str, old: str | None, new: str, *, guessed: bool
 ) -> Candidate:
-    """A new slot value `new` replacing `old` (if named). A guessed slot carries no relation:
-    revision may file it under another slot, or under none."""
+    """A new slot value `new` replacing `old` (if named). A guessed slot carries no relation
+    (revision may file it under another slot, or under none: the add flow states the relation
+    of the slot it lands in), and its entities are of the guessed slot's kind."""
     kind = _SLOT_ENTITY.get(attribute)
     entities: tuple[EntityMention, ...] = ()
     relations: tuple[RelationMention, ...] = ()
     if kind and not guessed and attribute in _RELATION:
         entities, relations = relate(s, _RELATION[attribute], new, kind)
+    if kind and guessed:
+        entities = (EntityMention(new, kind),)
     if kind and old:
         entities = (*entities, EntityMention(old, kind))
     metadata: dict[str, Any] = {"negates": old} if old else {}

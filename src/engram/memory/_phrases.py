@@ -46,6 +46,7 @@ __all__ = [
     "specific",
     "stopped",
     "third_person",
+    "with_subject",
 ]
 
 
@@ -169,6 +170,41 @@ def third_person(phrase: str) -> str:
         return _FIRST_PERSON[match[0].lower()]
 
     return _FIRST_PERSON_WORD.sub(swap, phrase)
+
+
+_SHARED_VERBS = (
+    r"moved|joined|started|left|quit|switched|got|bought|adopted|became|began|graduated|"
+    r"married|visited|went|took|found|sold|opened|launched|retired|relocated|"
+    r"live[ds]?|work(?:s|ed)?|stud(?:y|ies|ied)|teach(?:es)?|taught|own(?:s|ed)?|"
+    r"love[ds]?|like[ds]?|hate[ds]?|prefer(?:s|red)?|enjoy(?:s|ed)?"
+)
+_ELIDED_SUBJECT = re.compile(
+    rf"\bI(?:'ve|\s+have)?{ADV}\s+(?P<verb>{_SHARED_VERBS})\b"
+    r"(?:(?!\b(?:and|but|or|who|which|that|he|she|they|we|you|it)\b)[^,.;:!?()\n])*?"
+    r"\s+and\s+(?=(?:(?:then|also|now|later|eventually|finally|recently|soon)\s+)?"
+    rf"(?P<next>{_SHARED_VERBS})\b)",
+    re.IGNORECASE,
+)
+_NEW_JOB = frozenset({"joined", "started", "work", "works"})
+"""What follows "I left X and ..." in a change of job, which its own rule reads whole."""
+
+
+def with_subject(text: str) -> str:
+    """`text` with the "I" that coordinated verbs share written out before each: "I left
+    Paris and moved to Berlin" -> "I left Paris and I moved to Berlin", so that each clause is
+    a first-person statement of its own. Only between verbs the rules read, with no other
+    subject in between ("I think my sister left Paris and moved to Berlin" is unchanged)."""
+
+    def spelt_out(match: re.Match[str]) -> str:
+        verb, following = match["verb"].lower(), match["next"].lower()
+        if verb in ("left", "quit") and following in _NEW_JOB:
+            return match[0]  # "I left Google and joined Meta": one change of job
+        return f"{match[0]}I "
+
+    previous = None
+    while previous != text:
+        previous, text = text, _ELIDED_SUBJECT.sub(spelt_out, text)
+    return text
 
 
 def clause_end(match: re.Match[str]) -> int:

@@ -272,7 +272,10 @@ class EntityResolution:
 
 
 def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
-    """The known entity `mention` safely refers to, if exactly one."""
+    """The known entity `mention` safely refers to: one of its name and kind, else the only
+    one of its name (kinds are guesses from cue words: "from Google to Meta" does not make
+    a place of the company), else the only one of its kind whose name it shortens or
+    extends ("Tomás" and "Tomás Almeida")."""
     key = fold(mention.name)
     exact = [
         entity
@@ -282,6 +285,9 @@ def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
     ]
     if exact:
         return exact[0]
+    named = [entity for entity in known if key in {fold(entity.name), *map(fold, entity.aliases)}]
+    if len(named) == 1:  # kinds are guesses from cue words: one "Google", not a place too
+        return named[0]
     partial = [
         entity
         for entity in known

@@ -35,7 +35,7 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
-from engram.memory._phrases import Sentence
+from engram.memory._phrases import Sentence, with_subject
 from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
 from engram.memory.ranking import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
@@ -128,7 +128,7 @@ def _facts(
             continue
         inside = tuple(time for time in times if start <= time.position < end)
         sentence = Sentence(
-            text=part,
+            text=with_subject(part),
             label=label,
             subject=subject,
             said_at=message.created_at,
