@@ -608,6 +608,26 @@ def test_a_guessed_change_takes_the_kind_of_the_slot_it_lands_in(mem: Engram) ->
     assert _open_relations(mem, "u") == {("lives_in", "Rome"): "place"}
 
 
+def test_questions_and_wishes_leave_the_users_facts_alone(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Lisbon and I work at Google.", 1)], user_id="u")
+    for text in ("Do I live in Paris? Should I work at Meta?", "If I moved to Rome, so what?"):
+        report = mem.memories.add(messages=[said(text, 2)], user_id="u")
+        assert report.superseded == ()
+    assert mem.memories.profile("u").fields == {"home_city": "Lisbon", "employer": "Google"}
+
+
+def test_a_correction_fixes_the_slot_holding_the_value_it_names(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I live in Porto. I work at Google.", 1)], user_id="u")
+    report = mem.memories.add(messages=[said("Sorry, I meant Lisbon, not Porto.", 2)], user_id="u")
+    [porto] = report.superseded
+    assert porto.text == "The user lives in Porto"
+    assert mem.memories.profile("u").fields == {"home_city": "Lisbon", "employer": "Google"}
+    assert _open_relations(mem, "u") == {
+        ("lives_in", "Lisbon"): "place",
+        ("works_at", "Google"): "organisation",
+    }
+
+
 def test_verbs_sharing_one_i_each_state_their_fact(mem: Engram) -> None:
     mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
     mem.memories.add(messages=[said("I left Paris and moved to Berlin.", 6)], user_id="u")

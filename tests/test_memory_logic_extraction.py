@@ -415,6 +415,66 @@ def test_a_negated_slot_value_is_never_stored_as_the_users(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "Do I live in Paris? And should I work at Meta?",
+        "I live in Paris?",
+        "If I moved to Rome, would I be happier?",
+        "I wish I lived in Paris.",
+        "Imagine I lived in Tokyo and worked at Sony.",
+        "I'm not sure if I'm vegan.",
+        'My friend said "I live in Paris".',
+        "My boss told me I work at the best company.",
+        "Tom thinks I moved to Berlin.",
+    ],
+)
+def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
+    assert facts(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("I moved to Berlin last month, any tips?", ("home_city", "Berlin")),
+        ("As I said, I live in Paris.", ("home_city", "Paris")),
+        ("I live in Paris, right?", ("home_city", "Paris")),
+        ("I'm a software engineer at Google.", ("employer", "Google")),
+        ("I'm a software engineer at Google.", ("occupation", "a software engineer")),
+        ("I'm employed by Siemens.", ("employer", "Siemens")),
+        ("I'm a nurse at St. Mary's Hospital.", ("employer", "St. Mary's Hospital")),
+        ("My GP is Dr. Smith. I live in Washington D.C.", ("home_city", "Washington D.C")),
+        ("I live in Oslo and I'm vegan-curious lol", ("home_city", "Oslo")),
+    ],
+)
+def test_a_statement_beside_a_question_title_or_initial_is_read_whole(
+    text: str, slot: tuple[str, str]
+) -> None:
+    assert slot in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm vegan-curious lol", "I'm a regular at Joe's Bar.", "I'm a fan of The Cure."]
+)
+def test_no_slot_from_what_only_looks_like_one(text: str) -> None:
+    assert {c.attribute for c in facts(text)} & {"diet", "employer", "occupation"} == set()
+
+
+def test_a_place_ends_before_the_pronoun_that_follows_it() -> None:
+    [lived] = facts("When I lived in Rome I was vegan.")
+    assert lived.text == "Ana used to live in Rome"
+
+
+def test_a_correction_replaces_the_value_it_names_in_whatever_slot() -> None:
+    fix = only("Actually I meant Lisbon, not Porto.")
+    assert (fix.value, fix.metadata["negates"], fix.metadata["guessed"]) == (
+        "Lisbon",
+        "Porto",
+        True,
+    )
+    assert fix.text == "Ana meant Lisbon, not Porto"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "I left Mom a message.",
         "I left Boston for the weekend.",
         "I left Paris after the conference.",

@@ -172,6 +172,13 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [ending(s, text, slot, old, entity=_SLOT_ENTITY[slot], guessed=attribute is None)]
 
 
+def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A correction, "I meant Lisbon, not Porto": Lisbon in whichever slot holds Porto."""
+    old, new = match["y"], match["x"]
+    text = f"{s.label} meant {new}, not {old}"
+    return [_replaced(s, text, _open_slot(s), old, new, guessed=True)]
+
+
 def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:
     place = proper(match["x"])
     if not place:
@@ -238,6 +245,12 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("left", "quit", "resigned", "dropped out"),
     ),
     rule(
+        rf"{ME}{ADV}\s+(?i:meant|mean)\s+{NAME},?\s+(?i:not)\s+"
+        rf"(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
+        _corrected,
+        ("mean",),
+    ),
+    rule(
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:moved)\s+(?P<how>(?i:out\s+of|away\s+from))\s+{REST}",
         _moved_out,
         ("moved out", "moved away"),
@@ -250,7 +263,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:stopped|quit|gave\s+up)\s+(?i:being)(?i:\s+an?)?\s+"
-        rf"(?P<x>(?i:{DIETS}))\b",
+        rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _stopped_being,
         ("being",),
     ),

@@ -18,6 +18,7 @@ from engram.memory._phrases import (
     REST,
     Rule,
     Sentence,
+    asserted,
     clause_end,
     clean,
     date_phrase,
@@ -251,7 +252,9 @@ def apply_rules(sentence: Sentence) -> list[Candidate]:
     """Every fact the rules find in one sentence (earlier rules win overlapping spans).
 
     A slot value in a clause that negates it ("I don't think I live in Paris") is dropped:
-    it is not the user's, and the slot's current value must not change for it."""
+    it is not the user's, and the slot's current value must not change for it. Nothing is
+    taken from what the speaker does not assert: a question, a condition or wish, someone
+    else's words (see `asserted`)."""
     taken: list[tuple[int, int]] = []
     found: list[Candidate] = []
     lowered = sentence.text.lower()
@@ -267,6 +270,8 @@ def apply_rules(sentence: Sentence) -> list[Candidate]:
             candidates = entry.build(match, sentence)
             if candidates:
                 taken.append((start, end))
+                if not asserted(sentence, start):
+                    continue
                 if negated_before(sentence, start):
                     candidates = [c for c in candidates if c.attribute is None]
                 found.extend(candidates)

@@ -36,6 +36,7 @@ __all__ = [
     "clause_end",
     "clean",
     "date_phrase",
+    "asserted",
     "ending",
     "fact",
     "negated_before",
@@ -92,7 +93,10 @@ PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 """An optional negation after the subject ("I don't live", "I'm no longer working", "I used
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
-REST = r"(?P<x>[^,.;!?()\n]+)"
+_TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."
+"""The full stop of a title or initial ("St.", "Dr.", "J."), part of a name."""
+REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$)))+)"
+"""A rule's object: the rest of the clause ("St. Mary's Hospital" whole)."""
 NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
 _BOUNDARY = re.compile(
     r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then)|but|because|since|so|which|who|whom|"
@@ -130,7 +134,11 @@ _FIRST_PERSON = {
     "i'll": "they'll",
 }
 _FIRST_PERSON_WORD = re.compile(r"\b(?:my|me|myself|mine|I'm|I've|I'd|I'll|I)\b", re.IGNORECASE)
-_CAPITALISED = re.compile(rf"^(?:the\s+)?[{UP}][\w'-]*(?:\s+(?:of\s+|de\s+)?[{UP}][\w'-]*)*")
+_NAME_WORD = rf"[{UP}][\w'-]*(?:{_TITLE_DOT}(?:[{UP}]\.?)*)?"
+"""A capitalised word of a name, with the full stops of titles and initials ("D.C.")."""
+_CAPITALISED = re.compile(
+    rf"^(?:the\s+)?{_NAME_WORD}(?:\s+(?:of\s+|de\s+)?(?!I\b){_NAME_WORD})*"
+)  # "Rome" of "When I lived in Rome I was vegan": the pronoun is no part of a name
 
 
 _ANYMORE = re.compile(r"\bany\s?more\b|\bno\s+more\b", re.IGNORECASE)
@@ -150,6 +158,36 @@ def negated_before(sentence: Sentence, start: int) -> bool:
     not the user's."""
     before = _CLAUSE_START.sub("", sentence.text[:start])
     return bool(_NEGATIVE.search(before))
+
+
+_INVERTED = re.compile(
+    r"\b(?:do|does|did|don't|didn't|should|shall|would|could|can|will|must|might|may|am|was|"
+    r"were|have|has|had)\s+$",
+    re.IGNORECASE,
+)
+_UNREAL = re.compile(
+    r"\b(?:if|unless|whether|imagine|imagining|suppose|supposing|pretend|pretending|wish|wished|"
+    r"wishing|dream(?:ed|t)?\s+(?:that|of)|in\s+case|as\s+if|as\s+though|told\s+(?:me|us)|"
+    r"tells\s+(?:me|us)|(?<!\bI\s)(?:said|says|claims|claimed|thinks|insists|insisted)(?:\s+that)?)"
+    r"\b",
+    re.IGNORECASE,
+)
+_QUOTES = re.compile(r"[\"“”]")
+_CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
+
+
+def asserted(sentence: Sentence, start: int) -> bool:
+    """Whether the speaker states what `sentence` says at `start` as true of themselves: not a
+    question ("Do I live in Paris?", "I live in Paris?"), a condition, wish or fancy ("If I
+    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), nor someone
+    else's words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
+    before = sentence.text[:start]
+    if len(_QUOTES.findall(before)) % 2 or _INVERTED.search(before):
+        return False
+    stop = _CLAUSE_END.search(sentence.text, start)
+    if stop is not None and stop[0] == "?":
+        return False
+    return not _UNREAL.search(_CLAUSE_PUNCTUATION.sub("", before))
 
 
 def stopped(match: re.Match[str], sentence: Sentence) -> bool:

@@ -18,6 +18,7 @@ from engram.memory._phrases import (
     NOT,
     PARTNERS,
     REST,
+    UP,
     Rule,
     Sentence,
     clean,
@@ -172,6 +173,42 @@ def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, kind="profile", attribute="occupation", value=job, importance=0.8)]
 
 
+_NOT_A_JOB = frozenset(
+    "member regular fan customer client guest volunteer patient student visitor subscriber "
+    "user intern".split()
+)
+
+
+def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job at a named employer, "I'm a software engineer at Google": the occupation and
+    the employer. A role that is no job ("a regular at Joe's") says neither."""
+    employer = proper(match["x"])
+    role = clean(match["role"], s, max_words=5)
+    if not employer or not role or role.split()[-1].lower() in _NOT_A_JOB:
+        return []
+    entities, relations = relate(s, "works_at", employer, "organisation")
+    return [
+        fact(
+            s,
+            f"{s.label} works as {role}",
+            kind="profile",
+            attribute="occupation",
+            value=role,
+            importance=0.8,
+        ),
+        fact(
+            s,
+            f"{s.label} works at {employer}",
+            kind="profile",
+            attribute="employer",
+            value=employer,
+            importance=0.8,
+            entities=entities,
+            relations=relations,
+        ),
+    ]
+
+
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had."""
     employer = proper(match["x"])
@@ -295,14 +332,14 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b)", _age, ("old", "yo")),
     rule(
-        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{DIETS}))\b",
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
         ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
         + ("kosher", "halal", "carnivore"),
     ),
     rule(
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:went|gone|became|become|turned)(?i:\s+an?)?\s+"
-        rf"(?P<x>(?i:{DIETS}))\b",
+        rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
         ("went", "gone", "became", "become", "turned"),
     ),
@@ -336,7 +373,8 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("job", "fired", "laid off"),
     ),
     rule(
-        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working|employed)\s+(?i:at|for)"
+        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed)\s+(?:at|for)|"
+        r"employed\s+by)"
         rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
         rf"\s+(?i:at|for)|(?i:my\s+employer\s+is))\s+{REST}",
         _works_at,
@@ -346,6 +384,12 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",
         _works_as,
         ("work",),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+[^,.;!?()\n]{{2,40}}?)\s+(?i:at|for|with)\s+"
+        rf"(?=[{UP}]){REST}",
+        _role_at,
+        ("i'm a", "i am a", "im a"),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+"

@@ -40,9 +40,10 @@ from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
 from engram.memory.ranking import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
 from engram.memory.temporal import TimeMention, ground
+from engram.providers._text import ends_with_abbreviation
 from engram.types._conversation import Message
 
-__all__ = ["episode_metadata", "extract", "split_sentences"]
+__all__ = ["episode_metadata", "extract"]
 
 USER_LABEL = "The user"
 
@@ -59,11 +60,6 @@ _CONTEXT_CHARS = 200
 """A context line longer than this is cut (at a word): it qualifies the turn, no more (cut at
 500 characters, LongMemEval_S session recall_all@5 was 0.888; at 200, 0.894; LoCoMo's short
 turns are unaffected)."""
-
-
-def split_sentences(text: str) -> list[str]:
-    """`text` cut into sentences (on `.`, `!`, `?` followed by space, and on newlines)."""
-    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
 
 
 def _normalise(text: str) -> str:
@@ -109,9 +105,12 @@ def _speaker(message: Message, user_name: str | None) -> tuple[str, str | None]:
 
 
 def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
-    """The (start, end) offsets of the sentences of `text`."""
+    """The (start, end) offsets of the sentences of `text` (cut on `.`, `!`, `?` followed by
+    space, and on newlines; not after a title or initial: "a nurse at St. Mary's")."""
     start = 0
     for boundary in _SENTENCE_END.finditer(text):
+        if "\n" not in boundary[0] and ends_with_abbreviation(text[start : boundary.start()]):
+            continue
         yield start, boundary.start()
         start = boundary.end()
     yield start, len(text)

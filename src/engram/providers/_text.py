@@ -15,6 +15,7 @@ __all__ = [
     "TokenCounter",
     "shorten",
     "speaker",
+    "ends_with_abbreviation",
     "split_sentences",
     "truncate_sentences",
     "truncate_words",
@@ -45,13 +46,19 @@ def shorten(text: str, max_chars: int) -> str:
     return flat[:max_chars].rsplit(" ", 1)[0] + "…"
 
 
+def ends_with_abbreviation(text: str) -> bool:
+    """Whether `text` ends with a title, a common abbreviation or an initial (`Dr.`, `St.`,
+    `e.g.`, `J.`): a full stop that ends no sentence."""
+    return _ABBREVIATION.search(text) is not None
+
+
 def split_sentences(text: str) -> list[str]:
     """Split `text` into sentences (and lines), keeping abbreviations like `Dr.` attached."""
     sentences: list[str] = []
     for piece in _BOUNDARY.split(text):
         if not piece.strip():
             continue
-        if sentences and _ABBREVIATION.search(sentences[-1]):
+        if sentences and ends_with_abbreviation(sentences[-1]):
             sentences[-1] = f"{sentences[-1]} {piece.strip()}"
         else:
             sentences.append(piece.strip())
