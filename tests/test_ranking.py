@@ -384,8 +384,15 @@ def test_current_at_judges_currency_at_the_time_asked_about() -> None:
 def test_an_episode_stating_only_a_retired_value_is_stale() -> None:
     memories = _moved()
     stale = stale_episodes(memories.values(), None)
-    assert stale == {memories["I live in Lisbon."].id}
-    assert stale_episodes(memories.values(), MAR) == set()  # in March, Lisbon was true
+    assert stale == {memories["I live in Lisbon."].id: 0.0}
+    assert stale_episodes(memories.values(), MAR) == {}  # in March, Lisbon was true
+
+
+def test_an_episode_stating_a_retired_and_a_current_value_is_partly_stale() -> None:
+    memories = _moved()
+    vegan = Memory(text="The user is vegan", kind="profile", attribute="diet", source_ids=("m1",))
+    stale = stale_episodes([*memories.values(), vegan], None)
+    assert stale == {memories["I live in Lisbon."].id: 0.5}
 
 
 def test_the_current_value_wins_even_when_the_stale_episode_matches_best() -> None:

@@ -174,7 +174,9 @@ class RankingWeights:
     strongest session): evidence clusters where a topic was discussed."""
     superseded: float = 0.2
     """Factor for memories no longer current, and for episodes that only state retired values
-    (`stale_episodes`): never 0, a superseded memory stays findable, below the current one.
+    (`stale_episodes`; one that also states current values gets a share of it, see
+    `MemoryFeatures.current`): never 0, a superseded memory stays findable, below the current
+    one.
     Low because a stale episode ("I live in Lisbon") often matches a question better than the
     statement that replaced it ("I just moved to Porto")."""
     half_life_days: float = 180.0
@@ -219,8 +221,10 @@ class MemoryFeatures:
     """1 for a memory from `now`, 0.5 at one half-life of age, towards 0 after."""
     importance: float = 0.0
     """The memory's importance."""
-    current: bool = True
-    """False when superseded or no longer valid: the score is multiplied by `superseded`."""
+    current: float = 1.0
+    """1 when current, 0 when superseded or no longer valid, between for an episode that
+    states some values since retired and some still current (the share still current): the
+    score is multiplied by `superseded ** (1 - current)`."""
 
 
 _NEUTRAL = MemoryFeatures()
@@ -393,7 +397,7 @@ def _ranked(
         * (1.0 + weights.importance * feature.importance)
         * (1.0 + weights.session * session)
     )
-    score = base * boost * (1.0 if feature.current else weights.superseded)
+    score = base * boost * weights.superseded ** (1.0 - feature.current)
     dense, lexical = values
     parts = ScoreParts(
         dense=dense.get(memory_id, 0.0),
@@ -466,7 +470,7 @@ def memory_features(
         time=1.0 if states_time or _in_periods(memory, periods) else 0.0,
         recency=recency(memory.valid_from or memory.recorded_at, now, weights.half_life_days),
         importance=min(max(memory.importance, 0.0), 1.0),
-        current=current_at(memory, now),
+        current=float(current_at(memory, now)),
     )
 
 
@@ -484,29 +488,33 @@ def current_at(memory: Memory, moment: datetime | None) -> bool:
     return not (retired or ended)
 
 
-def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> set[str]:
-    """The ids of episodes that only state values Engram has since retired.
+def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[str, float]:
+    """The episodes that state values Engram has since retired, each with the share of the
+    slot facts its messages produced that are still current (at `moment`): 0 when all are
+    retired, 0.5 for "I live in Porto and I'm vegan" once the user moved.
 
     Episodes are never revised (they are what was said), so "I live in Lisbon" would keep
-    winning after "I moved to Porto" superseded the home-city fact it produced. An episode
-    is stale when every message it comes from produced a slot fact that is no longer current
-    (at `moment`) and none that still is. Only the memories given are considered: a search
-    that wants this must fetch retired candidates too.
+    winning after "I moved to Porto" superseded the home-city fact it produced. Only the
+    memories given are considered: a search that wants this must fetch retired candidates
+    too.
     """
     items = list(memories)
-    retired: set[str] = set()
-    kept: set[str] = set()
+    retired: dict[str, int] = {}
+    kept: dict[str, int] = {}
     for memory in items:
         if memory.attribute is not None:
             target = kept if current_at(memory, moment) else retired
-            target.update(memory.source_ids)
-    return {
-        memory.id
-        for memory in items
-        if memory.kind == "episode"
-        and memory.source_ids
-        and all(source in retired and source not in kept for source in memory.source_ids)
-    }
+            for source in memory.source_ids:
+                target[source] = target.get(source, 0) + 1
+    stale: dict[str, float] = {}
+    for memory in items:
+        if memory.kind != "episode" or not memory.source_ids:
+            continue
+        gone = sum(retired.get(source, 0) for source in memory.source_ids)
+        if gone:
+            left = sum(kept.get(source, 0) for source in memory.source_ids)
+            stale[memory.id] = left / (left + gone)
+    return stale
 
 
 def _in_periods(memory: Memory, periods: Sequence[Period]) -> bool:
@@ -705,8 +713,8 @@ def rank_memories(
         )
         for memory_id, memory in memories.items()
     }
-    for memory_id in stale_episodes(memories.values(), now):
-        features[memory_id] = replace(features[memory_id], current=False)
+    for memory_id, share in stale_episodes(memories.values(), now).items():
+        features[memory_id] = replace(features[memory_id], current=share)
     groups = {
         memory_id: group
         for memory_id, memory in memories.items()
