@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +10,16 @@ from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
-from engram._validation import MessageLike, check_identifier, check_text, to_message
+from engram._validation import (
+    MessageLike,
+    check_count,
+    check_flag,
+    check_identifier,
+    check_mapping,
+    check_messages,
+    check_text,
+    to_message,
+)
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
@@ -139,7 +148,8 @@ class Memories:
                 configured (prompt and reply tokens); past it, the deterministic path.
 
         Raises:
-            InvalidInputError: No scope, nothing to add, bad text or budget.
+            InvalidInputError: No scope, nothing to add, a bad message (an unknown role, say),
+                text, flag or budget.
         """
         flow = self._add_flow(
             text,
@@ -215,12 +225,49 @@ class Memories:
         scope = self._scope(user_id, agent_id, session_id)
         if text is None and not messages:
             raise InvalidInputError("nothing to add: pass text or messages")
-        if max_llm_calls < 0 or max_llm_tokens < 0:
-            raise InvalidInputError("the LLM budget (calls, tokens) cannot be negative")
+        calls = check_count(max_llm_calls, "max_llm_calls")
+        tokens = check_count(max_llm_tokens, "max_llm_tokens")
+        if user_name is not None:
+            check_identifier(user_name, "user_name")
         now = utcnow()
+        turns, candidates = self._inputs(
+            text,
+            messages,
+            infer=check_flag(infer, "infer"),
+            kind=kind,
+            importance=importance,
+            now=now,
+        )
+        return flows.add_flow(
+            scope,
+            turns,
+            candidates=candidates,
+            model_id=self._model_id,
+            budget=ExtractionBudget(
+                max_calls=calls if self._engram.resources.llm else 0, max_tokens=tokens
+            ),
+            user_name=user_name,
+            metadata={} if metadata is None else check_mapping(metadata, "metadata"),
+            pinned=check_flag(pinned, "pinned"),
+            now=now,
+        )
+
+    def _inputs(
+        self,
+        text: str | None,
+        messages: Sequence[MessageLike],
+        *,
+        infer: bool,
+        kind: str,
+        importance: float,
+        now: datetime,
+    ) -> tuple[list[Message], list[Candidate]]:
+        """The checked turns to extract from and the candidates to store as they are."""
+        if isinstance(messages, str) or not isinstance(messages, Sequence):
+            raise InvalidInputError(f"messages must be a list of messages, not {messages!r}")
         limit = self._engram.settings.max_message_bytes  # a memory is no larger than a message
-        candidates: list[Candidate] = []
         turns = [to_message(message) for message in messages]
+        candidates: list[Candidate] = []
         if text is not None:
             check_text(text, "memory text", max_bytes=limit)
             if not text.strip():
@@ -231,20 +278,8 @@ class Memories:
                 candidates.append(
                     Candidate(text=text, kind=_kind(kind), importance=_importance(importance))
                 )
-        for message in turns:
-            check_text(message.text, "message content", max_bytes=limit)
-        calls = max_llm_calls if self._engram.resources.llm else 0
-        return flows.add_flow(
-            scope,
-            turns,
-            candidates=candidates,
-            model_id=self._model_id,
-            budget=ExtractionBudget(max_calls=calls, max_tokens=max_llm_tokens),
-            user_name=user_name,
-            metadata=dict(metadata or {}),
-            pinned=pinned,
-            now=now,
-        )
+        check_messages(turns, max_bytes=limit)  # the rule of a session's messages
+        return turns, candidates
 
     # Recalling.
 
@@ -268,6 +303,10 @@ class Memories:
         importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
         true then"; by default only current memories are searched. A naive `as_of`, `after`
         or `before` is taken as UTC.
+
+        Raises:
+            InvalidInputError: A query that is not text, a time that is neither a datetime
+                nor an ISO-8601 string, a bad limit, kind or metadata filter.
         """
         flow = self._search_flow(
             query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
@@ -310,13 +349,14 @@ class Memories:
         metadata: Mapping[str, Any] | None,
     ) -> Flow[list[MemoryHit]]:
         check_text(query, "query")
-        as_of = parse_optional_time(as_of)
+        as_of = parse_optional_time(as_of, "as_of")
+        wanted = None if metadata is None else check_mapping(metadata, "metadata")
         fields: dict[str, Any] = {
             "kinds": _kinds(kinds),
             "as_of": as_of,
-            "after": parse_optional_time(after),
-            "before": parse_optional_time(before),
-            "metadata": dict(metadata) if metadata else None,
+            "after": parse_optional_time(after, "after"),
+            "before": parse_optional_time(before, "before"),
+            "metadata": wanted or None,
         }
         return flows.search_flow(
             self._scope(user_id, agent_id, session_id),
@@ -342,6 +382,7 @@ class Memories:
         return result
 
     def _get_flow(self, memory_id: str) -> Flow[Memory]:
+        check_identifier(memory_id, "memory_id")
         [[memory]] = yield from call_memories(GetMemories(self._engram.tenant, (memory_id,)))
         if memory is None:
             raise NotFoundError(f"no memory {memory_id!r}")
@@ -391,6 +432,7 @@ class Memories:
         offset: int,
     ) -> ListMemories:
         scope = self._scope(user_id, agent_id, session_id)
+        check_flag(include_superseded, "include_superseded")
         where = scope.filter(kinds=_kinds(kinds), include_superseded=include_superseded)
         return ListMemories(scope.tenant, where, limit, offset)
 
@@ -406,7 +448,13 @@ class Memories:
         """Edit a memory (re-embedded if its text changes); the change is audited.
 
         `metadata` is merged into the memory's (a key given None is removed), so the keys
-        extraction set (`value`, `subject`, ...) stay unless named."""
+        extraction set (`value`, `subject`, ...) stay unless named.
+
+        Raises:
+            NotFoundError: No such memory.
+            InvalidInputError: Empty or oversized text, `pinned` not a bool, `importance`
+                outside 0..1, `metadata` not a mapping.
+        """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result
 
@@ -432,6 +480,7 @@ class Memories:
         pinned: bool | None,
         metadata: Mapping[str, Any] | None,
     ) -> Flow[Memory]:
+        _check_edit(importance, pinned, metadata)
         found = yield from self._get_flow(memory_id)
         # Edit what is stored once no add of its scope is between its read and its write.
         yield from serialized(
@@ -449,6 +498,8 @@ class Memories:
             pinned=pinned,
             metadata=dict(metadata) if metadata is not None else None,
         )
+        # A changed slot value is a correction: the profile and the relation follow it.
+        new, corrections = yield from flows.correction_flow(old, new, now=now)
         vector = None
         if text is not None and text != old.text:
             matrix = yield from embed([dense_text(new)])
@@ -471,8 +522,8 @@ class Memories:
             tenant=self._engram.tenant,
             at=now,
         )
-        [[stored]] = yield from call_memories(
-            PutMemories(self._engram.tenant, (new,), (vector,), (change,))
+        [[stored], *_] = yield from call_memories(
+            PutMemories(self._engram.tenant, (new,), (vector,), (change,)), *corrections
         )
         result: Memory = stored
         return result
@@ -487,18 +538,21 @@ class Memories:
         return _erased(await self._arun(self._erase_flow(memory_id)), memory_id)
 
     def _erase_flow(self, memory_id: str) -> Flow[ErasureReport]:
+        check_identifier(memory_id, "memory_id")
         return flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
 
     def history(self, memory_id: str) -> list[MemoryChange]:
         """Every change of a memory, oldest first."""
-        result: list[MemoryChange] = self._run(_one(GetHistory(self._engram.tenant, memory_id)))
+        result: list[MemoryChange] = self._run(_one(self._history_op(memory_id)))
         return result
 
     async def ahistory(self, memory_id: str) -> list[MemoryChange]:
         """Async `history`."""
-        op = GetHistory(self._engram.tenant, memory_id)
-        result: list[MemoryChange] = await self._arun(_one(op))
+        result: list[MemoryChange] = await self._arun(_one(self._history_op(memory_id)))
         return result
+
+    def _history_op(self, memory_id: str) -> GetHistory:
+        return GetHistory(self._engram.tenant, check_identifier(memory_id, "memory_id"))
 
     def delete_all(
         self,
@@ -559,7 +613,8 @@ class Memories:
 
     def import_(self, data: Mapping[str, Any]) -> list[Memory]:
         """Store the memories of an `export` in this tenant, embedded with this Engram's
-        embedder, all of it or nothing (`InvalidInputError` for data that is not an export).
+        embedder, all of it or nothing (`InvalidInputError`, naming the record and field,
+        for data that is not an export or holds what `add` or `update_profile` refuse).
         Ids are kept: importing the same export again replaces what the first import stored.
         Return the stored memories."""
         stored: list[Memory] = self._run(self._import_flow(data))
@@ -573,7 +628,10 @@ class Memories:
     def _import_flow(self, data: Mapping[str, Any]) -> Flow[list[Memory]]:
         yield from serialized(*_import_keys(self._engram.tenant, data))
         stored: list[Memory] = yield from transfer.import_flow(
-            data, tenant=self._engram.tenant, model_id=self._model_id
+            data,
+            tenant=self._engram.tenant,
+            model_id=self._model_id,
+            max_bytes=self._engram.settings.max_message_bytes,
         )
         return stored
 
@@ -657,6 +715,7 @@ class Memories:
     def _reembed_flow(
         self, user_id: str | None, agent_id: str | None, session_id: str | None, batch_size: int
     ) -> Flow[int]:
+        check_count(batch_size, "batch_size")  # the flow refuses 0
         if user_id is None and agent_id is None and session_id is None:
             scope = flows.Scope(self._engram.tenant)
         else:
@@ -674,6 +733,8 @@ class Memories:
         return report
 
     def _forget_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[ErasureReport | None]:
+        if not isinstance(policy, ForgettingPolicy):
+            raise InvalidInputError(f"policy must be a ForgettingPolicy, not {policy!r}")
         return flows.forget_flow(self._scope(user_id), policy, now=utcnow())
 
     # Entities and profiles.
@@ -690,6 +751,8 @@ class Memories:
 
     def _entities_flow(self, user_id: str, name: str | None) -> Flow[list[Entity]]:
         user = check_identifier(user_id, "user_id")
+        if name is not None:
+            check_text(name, "name")
         return _one(ListEntities(self._engram.tenant, user, name))
 
     def relations(
@@ -713,7 +776,9 @@ class Memories:
         self, user_id: str, entity_id: str | None, as_of: datetime | None
     ) -> Flow[list[Relation]]:
         user = check_identifier(user_id, "user_id")
-        moment = parse_optional_time(as_of)
+        if entity_id is not None:
+            check_identifier(entity_id, "entity_id")
+        moment = parse_optional_time(as_of, "as_of")
         return _one(ListRelations(self._engram.tenant, user, entity_id, moment))
 
     def profile(self, user_id: str) -> UserProfile | None:
@@ -750,6 +815,7 @@ class Memories:
         self, user_id: str, fields: Mapping[str, str | None]
     ) -> Flow[UserProfile]:
         tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
+        check_mapping(fields, "profile fields")
         yield from serialized(flows.lock_key(tenant, user))
         stored = yield from self._profile_flow(user_id)
         edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
@@ -791,7 +857,22 @@ def _kinds(kinds: Sequence[str] | None) -> tuple[MemoryKind, ...] | None:
         return None
     if isinstance(kinds, str):
         raise InvalidInputError(f"kinds must be a list of kinds, e.g. [{kinds!r}]")
+    if not isinstance(kinds, Iterable):
+        raise InvalidInputError(f"kinds must be a list of kinds, not {kinds!r}")
     return tuple(_kind(kind) for kind in kinds) or None
+
+
+def _check_edit(
+    importance: float | None, pinned: bool | None, metadata: Mapping[str, Any] | None
+) -> None:
+    """Check what an `update` sets besides its text (checked by `_update_flow` against the
+    size limit)."""
+    if importance is not None:
+        _importance(importance)
+    if pinned is not None:
+        check_flag(pinned, "pinned")
+    if metadata is not None:
+        check_mapping(metadata, "metadata")
 
 
 def _importance(value: float) -> float:
@@ -801,7 +882,7 @@ def _importance(value: float) -> float:
 
 
 def _kind(kind: str) -> MemoryKind:
-    if kind not in MEMORY_KINDS:
+    if not isinstance(kind, str) or kind not in MEMORY_KINDS:
         raise InvalidInputError(
             f"unknown memory kind {kind!r}; expected one of {', '.join(sorted(MEMORY_KINDS))}"
         )

@@ -18,6 +18,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram.memory import (
     Candidate,
+    EntityMention,
     EntityResolution,
     ExtractionBudget,
     ForgettingPolicy,
@@ -35,8 +36,9 @@ from engram.memory import (
     resolve_entities,
     update_profile,
 )
-from engram.memory.candidates import SLOT_RELATIONS, EntityKind
+from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS, EntityKind
 from engram.memory.consolidation import Merge, check_threshold
+from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     RankingWeights,
@@ -71,7 +73,7 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.types import Message
-from engram.types._memory import Entity, Memory, MemoryHit, Relation
+from engram.types._memory import Entity, Memory, MemoryHit, Relation, UserProfile
 
 __all__ = [
     "AddReport",
@@ -79,6 +81,7 @@ __all__ = [
     "add_flow",
     "bloat_flow",
     "consolidate_flow",
+    "correction_flow",
     "erase_flow",
     "erase_scope_flow",
     "every_memory",
@@ -108,6 +111,15 @@ class Scope:
         return MemoryFilter(
             user_id=self.user_id, agent_id=self.agent_id, session_id=self.session_id, **fields
         )
+
+    def slot_filter(self, **fields: Any) -> MemoryFilter:
+        """The store filter of the memories a slot fact is revised against: the user's,
+        whatever agent or session stored them (a user has one home city, in every
+        conversation); without a user, this scope's. The writes of a user serialise on the
+        user alone (`lock_key`), so no other add of these memories runs meanwhile."""
+        if self.user_id is None:
+            return self.filter(**fields)
+        return MemoryFilter(user_id=self.user_id, **fields)
 
     @property
     def lock_key(self) -> str:
@@ -165,7 +177,20 @@ def add_flow(
 ) -> Flow[AddReport]:
     """Extract, embed, revise against what is stored, then write it all in one batch.
 
-    `metadata` is merged under every new memory's own; `pinned` pins the new memories."""
+    `metadata` is merged under every new memory's own; `pinned` pins the new memories.
+
+    What a new memory is revised against: a slot fact (a memory with an `attribute`) against
+    the user's memories, whatever agent or session stored them (`Scope.slot_filter`): "I
+    moved to Lisbon" in one conversation retires "I live in Porto" of another, and a slot
+    value said again is a duplicate (its provenance appended to the stored memory, which
+    keeps its session). Other facts and episodes are revised within the scope as given: a
+    plain fact said in two sessions is kept in each (a session's search finds its own),
+    and a negation of one ("I no longer ...") retires only the scope's.
+
+    Each memory is recorded (`recorded_at`) when the first of its source messages was said
+    (no later than `now`): "as of" a time between two turns of one add, the first turn's
+    facts are known and the second's are not.
+    """
     if messages:
         if budget.max_calls > 0:
             result = yield from extraction_flow(messages, budget=budget, user_name=user_name)
@@ -180,8 +205,11 @@ def add_flow(
     # From the first read of what is stored to the write of what was decided from it, one
     # add of the scope at a time: two adds would each miss what the other writes.
     yield from serialized(scope.lock_key)
-    entities = yield from _resolve_entities(scope, candidates, now)
-    news = [_placed(c, scope, entities, now) for c in candidates]
+    profile, graph = yield from _read_user(scope, candidates)
+    graph = yield from _name_user(scope, graph, _user_name(candidates, profile, user_name), now)
+    entities = _resolve_entities(scope, candidates, graph, now)
+    said_at = {message.id: message.created_at for message in messages}
+    news = [_placed(c, scope, entities, _recorded_at(c, said_at, now)) for c in candidates]
     if metadata or pinned:
         news = [
             replace(m, metadata={**(metadata or {}), **m.metadata}, pinned=pinned or m.pinned)
@@ -195,7 +223,6 @@ def add_flow(
     )
     entities = _settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
-    [profile] = yield from call_memories(GetProfile(scope.tenant, scope.user_id or ""))
     ops: list[Any] = [
         PutMemories(
             scope.tenant,
@@ -204,9 +231,8 @@ def add_flow(
             plan.changes,
         ),
     ]
-    me, relations = yield from _relations(scope, candidates, news, plan, entities, user_name, now)
-    mine = {entity.id for entity in me}  # the user's entity as flagged wins over its mention
-    touched = (*(e for e in (*entities.new, *entities.updated) if e.id not in mine), *me)
+    me, relations = _relations(scope, candidates, news, plan, entities, graph, now)
+    touched = (*entities.new, *entities.updated, *me)
     if touched:
         ops.append(PutEntities(scope.tenant, touched))
     if relations:
@@ -232,15 +258,193 @@ def add_flow(
     )
 
 
-def _resolve_entities(scope: Scope, candidates: Sequence[Candidate], now: datetime) -> Flow[Any]:
-    # The rules' slot mentions first: "Google" of "I work at Google" is an organisation, even
-    # if the turn's own mentions guess it a place ("from Google to Meta").
-    ranked = sorted(candidates, key=lambda candidate: candidate.attribute is None)
-    mentions = [mention for c in ranked for mention in c.entities]
-    if not mentions:
-        return resolve_entities((), (), tenant=scope.tenant, user_id=scope.user_id, now=now)
-    [known] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
-    return resolve_entities(mentions, known, tenant=scope.tenant, user_id=scope.user_id, now=now)
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """The stored entities and relations a write revises (for a user: all of theirs)."""
+
+    entities: tuple[Entity, ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+    @property
+    def me(self) -> Entity | None:
+        """The entity standing for the user, if there is one yet."""
+        return next((e for e in self.entities if e.metadata.get("user") is True), None)
+
+
+def _read_user(
+    scope: Scope, candidates: Sequence[Candidate]
+) -> Flow[tuple[UserProfile | None, _Graph]]:
+    """The user's profile and graph; without a user, no profile, and the entities the
+    candidates' mentions resolve against (if they mention any)."""
+    if scope.user_id is None:
+        if not any(candidate.entities for candidate in candidates):
+            return None, _Graph()
+        [known] = yield from call_memories(ListEntities(scope.tenant, None))
+        return None, _Graph(tuple(known))
+    profile, known, stored = yield from call_memories(
+        GetProfile(scope.tenant, scope.user_id),
+        ListEntities(scope.tenant, scope.user_id),
+        ListRelations(scope.tenant, scope.user_id),
+    )
+    return profile, _Graph(tuple(known), tuple(stored))
+
+
+def _user_name(
+    candidates: Sequence[Candidate], profile: UserProfile | None, user_name: str | None
+) -> str | None:
+    """The user's name: `user_name`, else the last one the candidates say the user has ("Hi,
+    I'm Ana"), else the profile's."""
+    said = [
+        candidate.value
+        for candidate in candidates
+        if candidate.attribute == "name"
+        and candidate.subject is None
+        and candidate.value
+        and fold(candidate.value) != NO_VALUE
+    ]
+    if user_name or said:
+        return user_name or said[-1]
+    return profile.fields.get("name") if profile is not None else None
+
+
+def _named(entity: Entity, name: str) -> bool:
+    return fold(name) in {fold(entity.name), *map(fold, entity.aliases)}
+
+
+def _new_user_entity(scope: Scope, name: str | None, now: datetime) -> Entity:
+    """The entity standing for the user, named after them (after their id, if unknown)."""
+    return Entity(
+        name=name or scope.user_id or "",
+        kind="person",
+        tenant=scope.tenant,
+        user_id=scope.user_id,
+        metadata={"user": True},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _name_user(scope: Scope, graph: _Graph, name: str | None, now: datetime) -> Flow[_Graph]:
+    """The graph once the user's entity bears the user's `name`, written at once (so this
+    add's mentions of the name resolve to the user).
+
+    The entity is created, or renamed; or, while it is unnamed (named after the user's id)
+    or absent, an entity of that name mentioned before the name was known ("Nice to meet
+    you, Ana") becomes the user's, absorbing the unnamed one: one Ana, not two.
+    """
+    if scope.user_id is None or not name:
+        return graph
+    me = graph.me
+    namesake = next(
+        (
+            entity
+            for entity in graph.entities
+            if entity is not me and entity.kind in ("person", "other") and _named(entity, name)
+        ),
+        None,
+    )
+    if namesake is not None and (me is None or me.name == scope.user_id):
+        adopted = yield from _adopt(scope, graph, namesake, me, now)
+        return adopted
+    if me is not None and me.name == name:
+        return graph
+    if me is None:
+        named = _new_user_entity(scope, name, now)
+    else:
+        named = replace(me, name=name, updated_at=now)
+    yield from call_memories(PutEntities(scope.tenant, (named,)))
+    others = tuple(entity for entity in graph.entities if entity is not me)
+    return replace(graph, entities=(*others, named))
+
+
+def _adopt(
+    scope: Scope, graph: _Graph, namesake: Entity, unnamed: Entity | None, now: datetime
+) -> Flow[_Graph]:
+    """Make `namesake` the user's entity; the `unnamed` one, if any, is merged into it: its
+    relations and the memories naming it move over, then it is deleted."""
+    metadata = {**namesake.metadata, "user": True}
+    me = replace(namesake, kind="person", metadata=metadata, updated_at=now)
+    ops: list[Any] = [PutEntities(scope.tenant, (me,))]
+    relations = graph.relations
+    if unnamed is not None:
+        relations = tuple(
+            _relation_moved(relation, unnamed.id, me.id) for relation in graph.relations
+        )
+        moved = tuple(
+            new for new, old in zip(relations, graph.relations, strict=True) if new != old
+        )
+        where = MemoryFilter(
+            user_id=scope.user_id, entity_ids=(unnamed.id,), include_superseded=True
+        )
+        naming = yield from every_memory(scope.tenant, where)
+        renamed = tuple(_memory_moved(memory, unnamed.id, me.id) for memory in naming)
+        if moved:
+            ops.append(PutRelations(scope.tenant, moved))
+        if renamed:
+            ops.append(PutMemories(scope.tenant, renamed))
+        ops.append(DeleteEntities(scope.tenant, (unnamed.id,)))
+    yield from call_memories(*ops)
+    entities = tuple(
+        me if entity.id == me.id else entity
+        for entity in graph.entities
+        if unnamed is None or entity.id != unnamed.id
+    )
+    return _Graph(entities, relations)
+
+
+def _memory_moved(memory: Memory, old_id: str, new_id: str) -> Memory:
+    """`memory` naming the entity `new_id` instead of `old_id`."""
+    ids = dict.fromkeys(
+        new_id if entity_id == old_id else entity_id for entity_id in memory.entity_ids
+    )
+    return replace(memory, entity_ids=tuple(ids))
+
+
+def _relation_moved(relation: Relation, old_id: str, new_id: str) -> Relation:
+    """`relation` with the entity `old_id` replaced by `new_id` at either end."""
+    source = new_id if relation.source_id == old_id else relation.source_id
+    target = new_id if relation.target_id == old_id else relation.target_id
+    if (source, target) == (relation.source_id, relation.target_id):
+        return relation
+    return replace(relation, source_id=source, target_id=target)
+
+
+def _mentions(candidates: Sequence[Candidate]) -> list[EntityMention]:
+    """The candidates' entity mentions, the surest kinds first (the first mention of a name
+    decides the kind of an entity it creates): the objects of relations, whose kinds the
+    relations state ("my cat Miso" is no person, whatever "named Miso" suggests); the rules'
+    slot values ("Google" of "I work at Google" is an organisation, even if the turn's
+    mentions guess it a place, "from Google to Meta"); then the rest, kinds guessed from
+    cue words."""
+    stated = [
+        EntityMention(relation.object, relation.object_kind)
+        for candidate in candidates
+        for relation in candidate.relations
+    ]
+    slots = [m for c in candidates if c.attribute is not None for m in c.entities]
+    guessed = [m for c in candidates if c.attribute is None for m in c.entities]
+    return [*stated, *slots, *guessed]
+
+
+def _resolve_entities(
+    scope: Scope, candidates: Sequence[Candidate], graph: _Graph, now: datetime
+) -> EntityResolution:
+    """The candidates' mentions resolved against the stored entities. A stored relation's
+    object keeps its kind: the relation stated it ("my cat Miso"), a later turn's cue words
+    only guess ("I played with Miso": a person?)."""
+    resolution = resolve_entities(
+        _mentions(candidates), graph.entities, tenant=scope.tenant, user_id=scope.user_id, now=now
+    )
+    stored = {entity.id: entity for entity in graph.entities}
+    objects = {relation.target_id for relation in graph.relations}
+    updated: list[Entity] = []
+    for entity in resolution.updated:
+        old = stored[entity.id]
+        if entity.id in objects and entity.kind != old.kind:
+            entity = replace(entity, kind=old.kind)
+        if (entity.name, entity.kind, entity.aliases) != (old.name, old.kind, old.aliases):
+            updated.append(entity)
+    return replace(resolution, updated=tuple(updated))
 
 
 def _relations(
@@ -248,46 +452,50 @@ def _relations(
     candidates: Sequence[Candidate],
     news: Sequence[Memory],
     plan: Any,
-    entities: Any,
-    user_name: str | None,
+    entities: EntityResolution,
+    graph: _Graph,
     now: datetime,
-) -> Flow[tuple[tuple[Entity, ...], list[Relation]]]:
-    """The relations the inserted memories state, and the open ones of the memories this add
-    supersedes, ended; with the entity standing for the user, if it is new or renamed."""
+) -> tuple[tuple[Entity, ...], list[Relation]]:
+    """The relations the inserted memories state (ended with them, if this add already
+    retired them), and the open ones of the memories this add supersedes, ended; with the
+    entity standing for the user, if it is new."""
     if scope.user_id is None:
         return (), []
     inserted = {memory.id: memory for memory in plan.inserts}
     stated = [
-        (m.id, c.relations or _slot_relation(c, inserted[m.id]))
+        (inserted[m.id], c.relations or _slot_relation(c, inserted[m.id]))
         for c, m in zip(candidates, news, strict=True)
         if m.id in inserted
     ]
-    stated = [(memory_id, mentions) for memory_id, mentions in stated if mentions]
+    stated = [(memory, mentions) for memory, mentions in stated if mentions]
     retired = [m for m in plan.updates if m.superseded_at is not None]
-    if not stated and not retired:
-        return (), []
-    known, stored = yield from call_memories(
-        ListEntities(scope.tenant, scope.user_id), ListRelations(scope.tenant, scope.user_id)
-    )
     relations = [
         ended
         for memory in retired
-        for ended in close_relations(stored, [memory.id], memory.valid_to or now)
+        for ended in close_relations(graph.relations, [memory.id], memory.valid_to or now)
     ]
     if not stated:
         return (), relations
-    latest = {entity.id: entity for entity in (*known, *entities.new, *entities.updated)}
-    me, changed = _user_entity(scope, list(latest.values()), user_name, now)
-    for memory_id, mentions in stated:
-        relations += build_relations(
+    me = graph.me or _new_user_entity(scope, None, now)
+    for memory, mentions in stated:
+        built = build_relations(
             mentions,
             entities.ids,
             user_entity_id=me.id,
-            memory_id=memory_id,
+            memory_id=memory.id,
             tenant=scope.tenant,
             user_id=scope.user_id,
         )
-    return ((me,) if changed else ()), relations
+        relations += [_while_true(relation, memory) for relation in built]
+    return (() if graph.me else (me,)), relations
+
+
+def _while_true(relation: Relation, memory: Memory) -> Relation:
+    """`relation` ending when the memory stating it does (a memory superseded in the add
+    that inserts it, or history from the start, states an ended relation)."""
+    if memory.valid_to is None or relation.valid_to is not None:
+        return relation
+    return replace(relation, valid_to=memory.valid_to)
 
 
 def _settled_kinds(
@@ -320,39 +528,14 @@ def _slot_relation(candidate: Candidate, memory: Memory) -> tuple[RelationMentio
     return (RelationMention(candidate.subject, relation, value, kind, memory.valid_from),)
 
 
-def _user_entity(
-    scope: Scope, known: Sequence[Entity], user_name: str | None, now: datetime
-) -> tuple[Entity, bool]:
-    """The entity standing for the user (the subject of "my partner is Tomás"), and whether
-    it is to be written (new, named for the first time, or an entity of the user's name,
-    mentioned before ("You too, Ana"), now known to be the user: one Ana, not two)."""
-    name = user_name or scope.user_id or ""
-    mine = next((entity for entity in known if entity.metadata.get("user") is True), None)
-    if mine is None and user_name:
-        namesake = next(
-            (e for e in known if fold(e.name) == fold(user_name) and e.kind in ("person", "other")),
-            None,
-        )
-        if namesake is not None:
-            metadata = {**namesake.metadata, "user": True}
-            return replace(namesake, kind="person", metadata=metadata, updated_at=now), True
-    if mine is None:
-        entity = Entity(
-            name=name,
-            kind="person",
-            tenant=scope.tenant,
-            user_id=scope.user_id,
-            metadata={"user": True},
-            created_at=now,
-            updated_at=now,
-        )
-        return entity, True
-    if user_name and mine.name != user_name:
-        return replace(mine, name=user_name, updated_at=now), True
-    return mine, False
+def _recorded_at(candidate: Candidate, said_at: Mapping[str, datetime], now: datetime) -> datetime:
+    """When a candidate was learned: when the first of its source messages was said (a
+    fact said twice in one add was known from the first time), no later than `now`; `now`
+    if no message of the add is its source."""
+    return min([now, *(said_at[s] for s in candidate.source_ids if s in said_at)])
 
 
-def _placed(candidate: Candidate, scope: Scope, entities: Any, now: datetime) -> Memory:
+def _placed(candidate: Candidate, scope: Scope, entities: Any, recorded_at: datetime) -> Memory:
     ids = tuple(
         dict.fromkeys(
             entities.ids[key]
@@ -366,7 +549,7 @@ def _placed(candidate: Candidate, scope: Scope, entities: Any, now: datetime) ->
         agent_id=scope.agent_id,
         session_id=scope.session_id,
         entity_ids=ids,
-        now=now,
+        now=recorded_at,
     )
 
 
@@ -374,16 +557,17 @@ def _neighbours(
     scope: Scope, news: Sequence[Memory], vectors: NDArray[np.float32], model_id: str
 ) -> Flow[list[list[tuple[Memory, float]]]]:
     """For each new memory: its nearest stored memories of its kind group, plus the current
-    holders of its slot (cosine 0 if not near), so contradictions are always seen."""
+    holders of its slot (cosine 0 if not near), so contradictions are always seen; for a
+    slot fact, among the user's memories (`Scope.slot_filter`), else within the scope."""
     ops: list[Any] = []
     for memory, vector in zip(news, vectors, strict=True):
         kinds = ("episode",) if memory.kind == "episode" else _FACT_KINDS
-        ops.append(
-            SearchVector(scope.tenant, vector, model_id, scope.filter(kinds=kinds), _NEIGHBOURS)
-        )
+        where = scope.slot_filter(kinds=kinds) if memory.attribute else scope.filter(kinds=kinds)
+        ops.append(SearchVector(scope.tenant, vector, model_id, where, _NEIGHBOURS))
     slots = sorted({m.attribute for m in news if m.attribute})
     if slots:
-        ops.append(ListMemories(scope.tenant, scope.filter(attributes=tuple(slots)), limit=1000))
+        where = scope.slot_filter(attributes=tuple(slots))
+        ops.append(ListMemories(scope.tenant, where, limit=1000))
     results = yield from call_memories(*ops)
     holders: list[Memory] = results[len(news)] if slots else []
     ids = sorted({score.memory_id for found in results[: len(news)] for score in found})
@@ -663,3 +847,98 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
             raise InvalidInputError("a memory's text cannot be empty")
         changes["text"] = text
     return replace(memory, updated_at=now, **changes)
+
+
+def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Memory, list[Any]]]:
+    """What else a user's edit of a memory changes: an edit of a slot value is a correction.
+
+    The profile field the memory is the source of takes the new value (`reflect_edit`). The
+    relation the memory states (`SLOT_RELATIONS`: `lives_in` for `home_city`) points at the
+    new value's entity, resolved or created as an add would, over the same validity: the
+    old value was never true, so its relation is rewritten, not ended (a value `none`
+    ends it now). The memory names the new value's entity instead of the old one's.
+
+    Returns:
+        The memory to store, and the ops to write in the same batch.
+    """
+    if new.user_id is None or new.attribute is None or profile_value(new) == profile_value(old):
+        return new, []
+    scope = Scope(new.tenant, new.user_id)
+    profile, graph = yield from _read_user(scope, ())
+    ops: list[Any] = []
+    if profile is not None:
+        revised = reflect_edit(profile, new, now=now)
+        if revised is not profile:
+            ops.append(PutProfile(scope.tenant, revised))
+    value = new.metadata.get("value")
+    if new.attribute in SLOT_RELATIONS and isinstance(value, str) and value.strip():
+        new, restated = _restated(scope, old, new, value, graph, now)
+        ops += restated
+    return new, ops
+
+
+def _restated(
+    scope: Scope, old: Memory, new: Memory, value: str, graph: _Graph, now: datetime
+) -> tuple[Memory, list[Any]]:
+    """The slot relation of `new` (edited from `old`) pointing at its new `value` (see
+    `correction_flow`): the memory naming the value's entity, and the ops to write."""
+    relation, kind = SLOT_RELATIONS[new.attribute or ""]
+    stated = [r for r in graph.relations if r.memory_id == new.id and r.relation == relation]
+    before = old.metadata.get("value")
+    dropped = {r.target_id for r in stated}
+    if isinstance(before, str) and before.strip():
+        dropped |= {entity.id for entity in graph.entities if _named(entity, before)}
+    kept = tuple(entity_id for entity_id in new.entity_ids if entity_id not in dropped)
+    if fold(value) == NO_VALUE:
+        ended = tuple(
+            replace(r, valid_to=max(now, r.valid_from or now)) for r in stated if r.valid_to is None
+        )
+        corrected = replace(
+            new, entity_ids=kept, metadata=_value_entities(new.metadata, before, None)
+        )
+        return corrected, [PutRelations(scope.tenant, ended)] if ended else []
+    mention = EntityMention(value, kind)
+    entities = resolve_entities(
+        [mention], graph.entities, tenant=scope.tenant, user_id=scope.user_id, now=now
+    )
+    target = entities.ids[fold(value)]
+    touched = [*entities.new, *entities.updated]
+    relations = [replace(r, target_id=target) for r in stated]
+    if not stated and new.metadata.get("subject") is None:
+        me = graph.me or _new_user_entity(scope, None, now)
+        touched += [] if graph.me else [me]
+        relations = [_user_relation(me, relation, target, new)]
+    corrected = replace(
+        new,
+        entity_ids=tuple(dict.fromkeys((*kept, target))),
+        metadata=_value_entities(new.metadata, before, value),
+    )
+    ops: list[Any] = [PutEntities(scope.tenant, tuple(touched))] if touched else []
+    if relations:
+        ops.append(PutRelations(scope.tenant, tuple(relations)))
+    return corrected, ops
+
+
+def _user_relation(me: Entity, relation: str, target_id: str, memory: Memory) -> Relation:
+    """The relation of the user to an entity that `memory` states, true while it is."""
+    stated = Relation(
+        source_id=me.id,
+        relation=relation,
+        target_id=target_id,
+        tenant=memory.tenant,
+        user_id=memory.user_id,
+        memory_id=memory.id,
+        valid_from=memory.valid_from,
+    )
+    return _while_true(stated, memory)
+
+
+def _value_entities(metadata: Mapping[str, Any], before: Any, value: str | None) -> dict[str, Any]:
+    """`metadata` whose entity names (`entities`, if listed) name `value` (if any) instead
+    of `before`."""
+    names = metadata.get("entities")
+    if not isinstance(names, list):
+        return dict(metadata)
+    old = fold(before) if isinstance(before, str) else None
+    kept = [name for name in names if not isinstance(name, str) or fold(name) != old]
+    return {**metadata, "entities": list(dict.fromkeys([*kept, *([value] if value else [])]))}

@@ -8,13 +8,14 @@ embedder, whatever model the exporting side used. An import is one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows import Scope, every_memory
+from engram._validation import check_identifier, check_text
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
     GetHistory,
@@ -34,6 +35,8 @@ __all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow"]
 MEMORY_EXPORT_FORMAT = "engram.memories/1"
 _PAGE = 1000
 """Histories fetched per store batch."""
+
+_Record = TypeVar("_Record")
 
 
 def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
@@ -60,10 +63,18 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     }
 
 
-def import_flow(data: Mapping[str, Any], *, tenant: str, model_id: str) -> Flow[list[Memory]]:
+def import_flow(
+    data: Mapping[str, Any], *, tenant: str, model_id: str, max_bytes: int
+) -> Flow[list[Memory]]:
     """Store an export's memories, histories, entities, relations and profile in `tenant`,
-    embedding the memories with the current embedder; all of it or nothing."""
-    memories, history, entities, relations, profile = _parse(data, tenant)
+    embedding the memories with the current embedder; all of it or nothing.
+
+    Raises:
+        InvalidInputError: The data is not an export, or a record of it is malformed or
+            holds what `add` or `update_profile` refuse (a memory text with a NUL byte or
+            over `max_bytes`, a profile value that is not text, ...).
+    """
+    memories, history, entities, relations, profile = _parse(data, tenant, max_bytes)
     # Entries already stored (an import of the same export) are not written twice.
     known = yield from _histories(tenant, [memory.id for memory in memories])
     stored = {change.id for change in known}
@@ -95,7 +106,7 @@ def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
 
 
 def _parse(
-    data: Mapping[str, Any], tenant: str
+    data: Mapping[str, Any], tenant: str, max_bytes: int
 ) -> tuple[
     tuple[Memory, ...],
     tuple[MemoryChange, ...],
@@ -105,22 +116,13 @@ def _parse(
 ]:
     if not isinstance(data, Mapping) or data.get("format") != MEMORY_EXPORT_FORMAT:
         raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
-    try:
-        memories = _records(data, "memories", Memory.from_dict)
-        history = _records(data, "history", MemoryChange.from_dict)
-        entities = _records(data, "entities", Entity.from_dict)
-        relations = _records(data, "relations", Relation.from_dict)
-        profile = UserProfile.from_dict(data["profile"]) if data.get("profile") else None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInputError(f"malformed memory export: {exc!r}") from exc
-    for memory in memories:
-        # The API scopes every memory: an unscoped one would be beyond the reach of every
-        # search, list and delete_all(scope).
-        if memory.user_id is None and memory.agent_id is None and memory.session_id is None:
-            raise InvalidInputError(
-                f"malformed memory export: memory {memory.id!r} has no user_id, agent_id "
-                "or session_id"
-            )
+    memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
+    history = _records(data, "history", MemoryChange.from_dict)
+    entities = _records(data, "entities", Entity.from_dict)
+    relations = _records(data, "relations", Relation.from_dict)
+    profile = (
+        _record("profile", data["profile"], UserProfile.from_dict) if data.get("profile") else None
+    )
     return (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
@@ -130,8 +132,42 @@ def _parse(
     )
 
 
-def _records(data: Mapping[str, Any], key: str, parse: Any) -> Sequence[Any]:
+def _records(
+    data: Mapping[str, Any], key: str, parse: Callable[[Mapping[str, Any]], _Record]
+) -> list[_Record]:
+    """The records of a list of the export, each parsed and checked."""
     items = data.get(key) or []
     if not isinstance(items, list):
         raise InvalidInputError(f"malformed memory export: {key!r} is not a list")
-    return [parse(item) for item in items]
+    return [_record(f"{key}[{index}]", item, parse) for index, item in enumerate(items)]
+
+
+def _record(where: str, item: Any, parse: Callable[[Mapping[str, Any]], _Record]) -> _Record:
+    """One record of the export, parsed; an error says which record."""
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"malformed memory export: {where} is not an object")
+    try:
+        return parse(item)
+    except InvalidInputError as exc:
+        named = f" (id {item['id']!r})" if isinstance(item.get("id"), str) else ""
+        raise InvalidInputError(f"malformed memory export: {where}{named}: {exc}") from exc
+
+
+def _memory(item: Mapping[str, Any], max_bytes: int) -> Memory:
+    """A memory of the export, its text and scope checked as `add` checks them."""
+    memory = Memory.from_dict(item)
+    check_identifier(memory.id, "id")
+    check_text(memory.text, "text", max_bytes=max_bytes)
+    scope = {
+        "user_id": memory.user_id,
+        "agent_id": memory.agent_id,
+        "session_id": memory.session_id,
+    }
+    # The API scopes every memory: an unscoped one would be beyond the reach of every
+    # search, list and delete_all(scope).
+    if all(value is None for value in scope.values()):
+        raise InvalidInputError("no user_id, agent_id or session_id")
+    for what, value in scope.items():
+        if value is not None:
+            check_identifier(value, what)
+    return memory

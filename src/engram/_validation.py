@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
@@ -14,7 +13,10 @@ from engram.types._time import parse_time
 __all__ = [
     "MessageLike",
     "check_budget",
+    "check_count",
+    "check_flag",
     "check_identifier",
+    "check_mapping",
     "check_messages",
     "check_text",
     "coerce_content",
@@ -39,6 +41,8 @@ def check_text(value: str, what: str, *, max_bytes: int | None = None) -> None:
 
 def _utf8_size(value: str, what: str) -> int:
     """The UTF-8 size of `value`, checked as `check_text` does."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {value!r}")
     if "\x00" in value:
         raise InvalidInputError(f"{what} contains a NUL byte")
     try:
@@ -55,6 +59,27 @@ def check_identifier(value: object, what: str) -> str:
         raise InvalidInputError(f"{what} is longer than {MAX_IDENTIFIER_LENGTH} characters")
     check_text(value, what)
     return value
+
+
+def check_flag(value: object, what: str) -> bool:
+    """`value`, which must be True or False (a truthy "no" is not a yes)."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+def check_count(value: object, what: str) -> int:
+    """`value`, which must be an integer >= 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{what} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def check_mapping(value: object, what: str) -> dict[str, Any]:
+    """`value`, which must be a mapping with string keys, as a dict."""
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise InvalidInputError(f"{what} must be a mapping with string keys, got {value!r}")
+    return dict(value)
 
 
 def coerce_content(content: Any) -> str | tuple[ContentPart, ...]:
@@ -86,7 +111,7 @@ def check_messages(messages: Sequence[Message], *, max_bytes: int) -> None:
 
 
 def _check_message(message: Message, *, max_bytes: int) -> None:
-    if message.role not in ROLES:
+    if not isinstance(message.role, str) or message.role not in ROLES:
         raise InvalidInputError(
             f"unknown role {message.role!r}; expected one of {', '.join(sorted(ROLES))}"
         )
@@ -96,7 +121,7 @@ def _check_message(message: Message, *, max_bytes: int) -> None:
         size += _utf8_size(text, what)
     if size > max_bytes:
         raise InvalidInputError(
-            f"message {message.id} is {size} bytes, over the limit of {max_bytes} bytes"
+            f"message {message.id} is {size:,} bytes, over the limit of {max_bytes:,} allowed"
         )
     if message.tool_calls and message.role != "assistant":
         raise InvalidInputError(f"only assistant messages carry tool calls, not {message.role}")
@@ -154,36 +179,23 @@ def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
     )
     created_at = fields.pop("created_at", None)
     if created_at is not None:
-        fields["created_at"] = _created_at(created_at)
+        fields["created_at"] = parse_time(created_at, "created_at")
     try:
         return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidInputError(f"bad message field: {exc}") from exc
 
 
-def _created_at(value: object) -> datetime:
-    """A message's `created_at` as Engram takes every time: a datetime or an ISO-8601 string,
-    naive meaning UTC (`parse_time`, as the memory API's time arguments)."""
-    if not isinstance(value, str | datetime):
-        raise InvalidInputError(
-            f"created_at must be a datetime or an ISO-8601 string, not {value!r}"
-        )
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"created_at is not an ISO-8601 time: {value!r}") from exc
-
-
 def to_message(item: MessageLike) -> Message:
-    """A `Message`, or an OpenAI-style dict, as a valid `Message`: content coerced, a naive
-    or ISO-string `created_at` taken as UTC (an aware one keeps its zone: "yesterday" is the
-    speaker's yesterday)."""
+    """A `Message`, or an OpenAI-style dict, as a `Message`: content coerced, a naive or
+    ISO-string `created_at` taken as UTC (an aware one keeps its zone: "yesterday" is the
+    speaker's yesterday). `check_messages` checks the rest (role, texts, sizes)."""
     if isinstance(item, Message):
-        moment = _created_at(item.created_at)
+        moment = parse_time(item.created_at, "created_at")
         return item if moment is item.created_at else replace(item, created_at=moment)
     if not isinstance(item, Mapping):
         raise InvalidInputError(f"a message must be a Message or a mapping, not {item!r}")
     fields = dict(item)
-    role = fields.pop("role", None)
+    role = fields.pop("role", None)  # checked with the rest by `check_messages`
     content = fields.pop("content", "") or ""
-    return message_from(str(role), content, fields)
+    return message_from(role, content, fields)

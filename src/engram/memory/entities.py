@@ -99,6 +99,13 @@ _PLACE_CUES = re.compile(
     r"live\s+in|lives\s+in|based\s+in|trip\s+to|flew\s+to|travel(?:l?ed|l?ing)?\s+to)\s*$",
     re.IGNORECASE,
 )
+_ANIMAL_CUES = re.compile(
+    r"\b(?:dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|pony|fish|"
+    r"turtle|tortoise|snake|lizard|ferret|guinea\s+pig)s?(?:,|\s+(?:named|called))?\s*$",
+    re.IGNORECASE,
+)
+"""Words before an animal's name ("a cat named Miso", "my dog, Rex"): no person, whatever
+"named" or "with" suggest; `other` (there is no kind for animals)."""
 _PERSON_AFTER = re.compile(
     r"^(?:['’]s\s+(?:\w+\s+)?(?:wife|husband|partner|kids?|children|son|daughter|mom|dad|birthday)|"
     r"\s+(?:said|says|told|asked|and\s+I|is\s+my|was\s+my))\b",
@@ -166,6 +173,8 @@ def _kind(name: str, before: str, after: str) -> EntityKind:
         return "organisation"
     if words[-1] in _PLACE_TAILS:
         return "place"
+    if _ANIMAL_CUES.search(before):
+        return "other"
     if words[0] in _PERSON_TITLES or _PERSON_CUES.search(before) or _PERSON_AFTER.match(after):
         return "person"
     if _PLACE_CUES.search(before):
@@ -178,8 +187,8 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
 
     Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words and a
     single capitalised word opening a sentence. The kind comes from cues: "work at X" or a suffix
-    like "Inc"/"University" -> organisation; "my friend X", "with X", "Dr X" -> person;
-    "in/to/from X" -> place; otherwise `other`.
+    like "Inc"/"University" -> organisation; "a cat named X" -> other (an animal);
+    "my friend X", "with X", "Dr X" -> person; "in/to/from X" -> place; otherwise `other`.
 
     Args:
         text: Any text (never raises).

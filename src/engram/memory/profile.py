@@ -6,7 +6,8 @@ latest current memory about the user, with that memory's id as its source. A fie
 memory was superseded without a replacement is dropped, and so is a field whose latest value is
 `none` ("I quit my job" -> no employer; "I don't live in Paris anymore" -> no home city). A
 field edited by hand (`edit_profile`; its source is `EDITED`) changes only when a memory
-recorded after the edit says so.
+recorded after the edit says so. A user's edit of a memory (`reflect_edit`) changes the field
+the memory is the source of.
 
 Example:
     ```python
@@ -28,7 +29,7 @@ from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
 
-__all__ = ["EDITED", "edit_profile", "profile_value", "update_profile"]
+__all__ = ["EDITED", "edit_profile", "profile_value", "reflect_edit", "update_profile"]
 
 EDITED = "edited"
 """The source of a field set by hand (`edit_profile`) instead of taken from a memory."""
@@ -150,6 +151,26 @@ def edit_profile(
         else:
             raise InvalidInputError(f"profile field {attribute!r}: text or None, got {value!r}")
     return replace(edited, fields=values, sources=sources, updated_at=now or utcnow())
+
+
+def reflect_edit(profile: UserProfile, memory: Memory, *, now: datetime) -> UserProfile:
+    """`profile` after a user's edit of `memory`: the field the memory is the source of takes
+    its value (`profile_value`), or goes if the value is `none` or the memory is retired.
+    Fields from other memories, or edited by hand, are left alone (`profile` itself is
+    returned if nothing changes)."""
+    attribute = memory.attribute
+    if attribute is None or profile.sources.get(attribute) != memory.id:
+        return profile
+    fields, sources = dict(profile.fields), dict(profile.sources)
+    value = profile_value(memory)
+    if memory.superseded_at or memory.valid_to or value.strip().lower() == NO_VALUE:
+        fields.pop(attribute, None)
+        sources.pop(attribute)
+    elif fields.get(attribute) != value:
+        fields[attribute] = value
+    else:
+        return profile
+    return replace(profile, fields=fields, sources=sources, updated_at=max(profile.updated_at, now))
 
 
 def _last_interaction(previous: datetime | None, memories: Iterable[Memory]) -> datetime | None:

@@ -212,11 +212,18 @@ def _refine(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     return Decision("update", kept, updates=(kept,), changes=(change,), target=old, reason=reason)
 
 
+def _retired_at(memory: Memory, now: datetime) -> datetime:
+    """When `memory` is retired by a change recorded at `now`: then, but never before it was
+    recorded itself (a replay may record an older statement after a newer one)."""
+    return max(now, memory.recorded_at)
+
+
 def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:
     end = new.valid_from or now
     if old.valid_from is not None and end < old.valid_from:
         end = old.valid_from
-    retired = replace(old, valid_to=end, superseded_at=now, superseded_by=new.id, updated_at=now)
+    at = _retired_at(old, now)
+    retired = replace(old, valid_to=end, superseded_at=at, superseded_by=new.id, updated_at=at)
     change = _change(
         old,
         "supersede",
@@ -234,8 +241,12 @@ def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) 
     """Contradiction: add `new`, retire `olds` (or file `new` as history if it is older)."""
     newest = max(olds, key=lambda m: m.valid_from or m.recorded_at)
     if new.valid_from and newest.valid_from and new.valid_from < newest.valid_from:
-        # We learn an older value after the current one: it is history from the start.
-        past = replace(new, valid_to=newest.valid_from, superseded_at=now, superseded_by=newest.id)
+        # We learn an older value after the current one: it is history from the start (or
+        # from when the current one was learned, if a replay recorded that one later).
+        retired_at = _retired_at(newest, now)
+        past = replace(
+            new, valid_to=newest.valid_from, superseded_at=retired_at, superseded_by=newest.id
+        )
         return _added(past, now, f"{reason}; older than the current value", newest)
     retired: list[Memory] = []
     changes: list[MemoryChange] = []
@@ -359,9 +370,12 @@ def _episode_decision(new: Memory, pool: Sequence[tuple[Memory, float]], now: da
 
 
 def _comparable(new: Memory, old: Memory) -> bool:
-    same_scope = (old.tenant, old.user_id, old.agent_id) == (new.tenant, new.user_id, new.agent_id)
+    """Whether `new` may revise `old`: both current and of one kind group, and of one owner,
+    the same user (whatever agent or session stored them), or without a user, one agent."""
+    same_user = (old.tenant, old.user_id) == (new.tenant, new.user_id)
+    same_owner = same_user and (new.user_id is not None or old.agent_id == new.agent_id)
     episodes = (old.kind == "episode") == (new.kind == "episode")
-    return same_scope and episodes and old.id != new.id and old.superseded_at is None
+    return same_owner and episodes and old.id != new.id and old.superseded_at is None
 
 
 def decide(
@@ -376,9 +390,11 @@ def decide(
     Args:
         new: The new memory (e.g. `candidate.to_memory(user_id=...)`).
         similar: Existing memories with their cosine similarity to `new`. Include every current
-            memory of the same scope with the same `attribute` (cosine 0 if unknown): slot
-            conflicts do not depend on wording. Superseded memories and other scopes are ignored.
-        now: The record time of the change.
+            memory of the user with the same `attribute`, whatever agent or session stored
+            it (cosine 0 if unknown): slot conflicts do not depend on wording. Superseded
+            memories and other users' (without a user: other agents') are ignored.
+        now: The record time of the change. A memory it retires is retired then, or when it
+            was recorded itself if that is later (`superseded_at` >= `recorded_at`).
         policy: The thresholds.
 
     Returns:

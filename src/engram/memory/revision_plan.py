@@ -80,7 +80,10 @@ def plan_flow(
         news: The new memories, in the order they were said.
         similar: For each new memory, its stored neighbours with cosine similarities (include
             the current holders of its `attribute`, see `decide`).
-        now: The record time of the changes.
+        now: The record time of the changes, at the latest: the changes a new memory makes
+            are recorded with it (its `recorded_at`, if earlier), so "as of" a time between
+            two statements of the batch, the first one's changes are known and the
+            second's are not.
         budget: LLM budget for ambiguous cases; None: never ask.
         policy: The thresholds.
         pairwise: Cosine similarity between two new memories of the batch, if known
@@ -96,7 +99,8 @@ def plan_flow(
     changes: list[MemoryChange] = []
     for index, new in enumerate(news):
         pool = _neighbours(index, similar[index], decisions, state, pairwise)
-        decision = yield from decision_flow(new, pool, now=now, budget=budget, policy=policy)
+        at = min(now, new.recorded_at)
+        decision = yield from decision_flow(new, pool, now=at, budget=budget, policy=policy)
         for memory in decision.inserts:
             state[memory.id] = memory
             inserted[memory.id] = None

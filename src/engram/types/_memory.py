@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from engram._exceptions import InvalidInputError
 from engram._ids import new_id
 from engram.types._conversation import DEFAULT_TENANT
-from engram.types._time import parse_optional_time, parse_time, utcnow
+from engram.types._time import parse_time, utcnow
 
 __all__ = [
     "CHANGE_ACTIONS",
@@ -43,8 +44,68 @@ ChangeAction = Literal["add", "update", "supersede", "merge", "delete", "restore
 CHANGE_ACTIONS: frozenset[str] = frozenset(get_args(ChangeAction))
 
 
+_REQUIRED: Any = object()
+"""The default of a field `from_dict` cannot do without."""
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _field(
+    data: Mapping[str, Any],
+    name: str,
+    kinds: type | tuple[type, ...],
+    what: str,
+    default: Any = _REQUIRED,
+) -> Any:
+    """Field `name` of JSON data, an instance of `kinds` (a bool only if `kinds` is bool);
+    a missing or null field is `default`.
+
+    Raises:
+        InvalidInputError: The field is of another type, or missing without a default.
+    """
+    value = data.get(name)
+    if value is None:
+        if default is _REQUIRED:
+            raise InvalidInputError(f"{name} is missing")
+        return default
+    if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
+        raise InvalidInputError(f"{name} must be {what}, got {value!r}")
+    return value
+
+
+def _text(data: Mapping[str, Any], name: str, default: Any = _REQUIRED) -> Any:
+    """A text field (`_field`)."""
+    return _field(data, name, str, "a string", default)
+
+
+def _time(data: Mapping[str, Any], name: str, default: Any = _REQUIRED) -> Any:
+    """A time field: an ISO-8601 string or a datetime, naive meaning UTC (`parse_time`)."""
+    value = _field(data, name, (str, datetime), "an ISO-8601 time", default)
+    return None if value is None else parse_time(value, name)
+
+
+def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """A list-of-strings field, as a tuple (missing: empty)."""
+    values = _field(data, name, (list, tuple), "a list of strings", ())
+    if not all(isinstance(value, str) for value in values):
+        raise InvalidInputError(f"{name} must be a list of strings, got {values!r}")
+    return tuple(values)
+
+
+def _object(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A JSON-object field, as a dict (missing: empty)."""
+    return dict(_field(data, name, Mapping, "an object", {}))
+
+
+def _text_map(data: Mapping[str, Any], name: str) -> dict[str, str]:
+    """An object field mapping names to non-empty text (missing: empty)."""
+    values = _object(data, name)
+    for key, value in values.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise InvalidInputError(f"{name}[{key!r}] must be text, got {value!r}")
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,29 +182,30 @@ class Memory:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Memory:
+        """Inverse of `to_dict()`; `InvalidInputError` names a field of the wrong type."""
         return cls(
-            id=data["id"],
-            tenant=data.get("tenant", DEFAULT_TENANT),
-            text=data["text"],
-            kind=data.get("kind", "fact"),
-            user_id=data.get("user_id"),
-            agent_id=data.get("agent_id"),
-            session_id=data.get("session_id"),
-            attribute=data.get("attribute"),
-            metadata=dict(data.get("metadata") or {}),
-            importance=float(data.get("importance", 0.5)),
-            source_ids=tuple(data.get("source_ids") or ()),
-            entity_ids=tuple(data.get("entity_ids") or ()),
-            valid_from=parse_optional_time(data.get("valid_from")),
-            valid_to=parse_optional_time(data.get("valid_to")),
-            recorded_at=parse_time(data["recorded_at"]),
-            superseded_at=parse_optional_time(data.get("superseded_at")),
-            superseded_by=data.get("superseded_by"),
-            created_at=parse_time(data["created_at"]),
-            updated_at=parse_time(data["updated_at"]),
-            access_count=int(data.get("access_count", 0)),
-            last_accessed_at=parse_optional_time(data.get("last_accessed_at")),
-            pinned=bool(data.get("pinned", False)),
+            id=_text(data, "id"),
+            tenant=_text(data, "tenant", DEFAULT_TENANT),
+            text=_text(data, "text"),
+            kind=_text(data, "kind", "fact"),
+            user_id=_text(data, "user_id", None),
+            agent_id=_text(data, "agent_id", None),
+            session_id=_text(data, "session_id", None),
+            attribute=_text(data, "attribute", None),
+            metadata=_object(data, "metadata"),
+            importance=float(_field(data, "importance", (int, float), "a number", 0.5)),
+            source_ids=_strings(data, "source_ids"),
+            entity_ids=_strings(data, "entity_ids"),
+            valid_from=_time(data, "valid_from", None),
+            valid_to=_time(data, "valid_to", None),
+            recorded_at=_time(data, "recorded_at"),
+            superseded_at=_time(data, "superseded_at", None),
+            superseded_by=_text(data, "superseded_by", None),
+            created_at=_time(data, "created_at"),
+            updated_at=_time(data, "updated_at"),
+            access_count=_field(data, "access_count", int, "an integer", 0),
+            last_accessed_at=_time(data, "last_accessed_at", None),
+            pinned=_field(data, "pinned", bool, "true or false", False),
         )
 
 
@@ -184,17 +246,18 @@ class MemoryChange:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemoryChange:
+        """Inverse of `to_dict()`; `InvalidInputError` names a field of the wrong type."""
         return cls(
-            id=data["id"],
-            tenant=data.get("tenant", DEFAULT_TENANT),
-            memory_id=data["memory_id"],
-            action=data["action"],
-            old_text=data.get("old_text"),
-            new_text=data.get("new_text"),
-            reason=data.get("reason"),
-            related_id=data.get("related_id"),
-            source_ids=tuple(data.get("source_ids") or ()),
-            at=parse_time(data["at"]),
+            id=_text(data, "id"),
+            tenant=_text(data, "tenant", DEFAULT_TENANT),
+            memory_id=_text(data, "memory_id"),
+            action=_text(data, "action"),
+            old_text=_text(data, "old_text", None),
+            new_text=_text(data, "new_text", None),
+            reason=_text(data, "reason", None),
+            related_id=_text(data, "related_id", None),
+            source_ids=_strings(data, "source_ids"),
+            at=_time(data, "at"),
         )
 
 
@@ -259,16 +322,17 @@ class Entity:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Entity:
+        """Inverse of `to_dict()`; `InvalidInputError` names a field of the wrong type."""
         return cls(
-            id=data["id"],
-            tenant=data.get("tenant", DEFAULT_TENANT),
-            name=data["name"],
-            kind=data.get("kind", "other"),
-            aliases=tuple(data.get("aliases") or ()),
-            user_id=data.get("user_id"),
-            metadata=dict(data.get("metadata") or {}),
-            created_at=parse_time(data["created_at"]),
-            updated_at=parse_time(data["updated_at"]),
+            id=_text(data, "id"),
+            tenant=_text(data, "tenant", DEFAULT_TENANT),
+            name=_text(data, "name"),
+            kind=_text(data, "kind", "other"),
+            aliases=_strings(data, "aliases"),
+            user_id=_text(data, "user_id", None),
+            metadata=_object(data, "metadata"),
+            created_at=_time(data, "created_at"),
+            updated_at=_time(data, "updated_at"),
         )
 
 
@@ -305,17 +369,18 @@ class Relation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Relation:
+        """Inverse of `to_dict()`; `InvalidInputError` names a field of the wrong type."""
         return cls(
-            id=data["id"],
-            tenant=data.get("tenant", DEFAULT_TENANT),
-            source_id=data["source_id"],
-            relation=data["relation"],
-            target_id=data["target_id"],
-            user_id=data.get("user_id"),
-            memory_id=data.get("memory_id"),
-            valid_from=parse_optional_time(data.get("valid_from")),
-            valid_to=parse_optional_time(data.get("valid_to")),
-            created_at=parse_time(data["created_at"]),
+            id=_text(data, "id"),
+            tenant=_text(data, "tenant", DEFAULT_TENANT),
+            source_id=_text(data, "source_id"),
+            relation=_text(data, "relation"),
+            target_id=_text(data, "target_id"),
+            user_id=_text(data, "user_id", None),
+            memory_id=_text(data, "memory_id", None),
+            valid_from=_time(data, "valid_from", None),
+            valid_to=_time(data, "valid_to", None),
+            created_at=_time(data, "created_at"),
         )
 
 
@@ -344,11 +409,13 @@ class UserProfile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserProfile:
+        """Inverse of `to_dict()`; `InvalidInputError` names a field of the wrong type (a
+        field value that is not text, say)."""
         return cls(
-            user_id=data["user_id"],
-            tenant=data.get("tenant", DEFAULT_TENANT),
-            fields=dict(data.get("fields") or {}),
-            sources=dict(data.get("sources") or {}),
-            last_interaction_at=parse_optional_time(data.get("last_interaction_at")),
-            updated_at=parse_time(data["updated_at"]),
+            user_id=_text(data, "user_id"),
+            tenant=_text(data, "tenant", DEFAULT_TENANT),
+            fields=_text_map(data, "fields"),
+            sources=_text_map(data, "sources"),
+            last_interaction_at=_time(data, "last_interaction_at", None),
+            updated_at=_time(data, "updated_at"),
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from engram._exceptions import InvalidInputError
+
 __all__ = ["parse_optional_time", "parse_time", "utcnow"]
 
 
@@ -12,12 +14,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_time(value: str | datetime) -> datetime:
-    """An ISO-8601 string or a datetime, as an aware datetime (naive means UTC)."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def parse_time(value: str | datetime, what: str = "time") -> datetime:
+    """An ISO-8601 string or a datetime, as an aware datetime (naive means UTC).
+
+    Raises:
+        InvalidInputError: `value` is neither a datetime nor an ISO-8601 string.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{what} is not an ISO-8601 time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def parse_optional_time(value: str | datetime | None) -> datetime | None:
+def parse_optional_time(value: str | datetime | None, what: str = "time") -> datetime | None:
     """`parse_time`, passing None through."""
-    return None if value is None else parse_time(value)
+    return None if value is None else parse_time(value, what)
