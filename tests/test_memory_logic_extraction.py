@@ -457,6 +457,10 @@ def test_no_slot_from_what_only_looks_like_one(text: str) -> None:
     assert {c.attribute for c in facts(text)} & {"diet", "employer", "occupation"} == set()
 
 
+def test_a_verb_before_a_rule_that_starts_past_the_subject_asks_nothing() -> None:
+    assert [c.text for c in facts("I have a cat named Miso.")] == ["Ana has a cat named Miso"]
+
+
 def test_a_place_ends_before_the_pronoun_that_follows_it() -> None:
     [lived] = facts("When I lived in Rome I was vegan.")
     assert lived.text == "Ana used to live in Rome"

@@ -182,8 +182,10 @@ def asserted(sentence: Sentence, start: int) -> bool:
     moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), nor someone
     else's words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
     before = sentence.text[:start]
-    if len(_QUOTES.findall(before)) % 2 or _INVERTED.search(before):
+    if len(_QUOTES.findall(before)) % 2:
         return False
+    if sentence.text[start : start + 1] in ("I", "i") and _INVERTED.search(before):
+        return False  # "Do I live ...": the verb before the subject (not "I have a cat")
     stop = _CLAUSE_END.search(sentence.text, start)
     if stop is not None and stop[0] == "?":
         return False
