@@ -19,7 +19,7 @@ from engram.stores.conversation import GetSummary, Op, PutSummary
 from engram.stores.memory import InMemoryConversationStore
 from engram.stores.postgres import PostgresConversationStore
 from engram.stores.redis import RedisConversationStore
-from engram.types import Summary
+from engram.types import ContentPart, Summary
 
 pytest_plugins = ["servers"]
 
@@ -448,3 +448,56 @@ def test_an_expired_export_is_restored_to_live_its_ttl_from_the_import(mem: Engr
     info = restored.info()
     assert info.expires_at is not None and info.expires_at > datetime.now(UTC)
     assert [m.text for m in restored.messages()] == ["hi"]
+
+
+# Content parts: any well-formed part is kept as given; a malformed one is invalid input.
+
+STANDARD_PARTS: list[dict[str, Any]] = [
+    {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}},  # Anthropic
+    {"type": "text", "text": "See", "annotations": [{"type": "url_citation", "url": "u"}]},
+    {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+    {"type": "file", "file": {"file_id": "file-1"}},
+    {"type": "refusal", "refusal": "I can't help with that."},  # OpenAI assistant refusal
+    {"type": "thinking", "thinking": "hmm", "signature": "abc"},  # Anthropic
+    {"type": "redacted_thinking", "data": "EmwKAhgB"},
+    {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "why"}]},
+    {"type": "input_text", "text": "Responses API"},
+    {"type": "input_image", "image_url": "https://x/y.png", "detail": "auto"},
+    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}},
+    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": [1, None]}},
+]
+
+
+def test_every_standard_content_part_round_trips(backend: BaseConversationStore) -> None:
+    with Engram(backend) as mem:
+        s = mem.session("s1")
+        for part in STANDARD_PARTS:
+            s.add("assistant", [part])
+        stored = s.messages()
+    assert [m.to_openai()["content"] for m in stored] == [[part] for part in STANDARD_PARTS]
+    assert [m.content for m in stored] == [
+        (ContentPart.from_openai(part),) for part in STANDARD_PARTS
+    ]
+
+
+@pytest.mark.parametrize(
+    "part",
+    [{"type": "text"}, {"type": "text", "text": 5}, {"type": ""}, {"text": "no type"}, "text"],
+)
+def test_a_malformed_content_part_is_invalid_input(mem: Engram, part: Any) -> None:
+    s = mem.session("s1")
+    with pytest.raises(InvalidInputError):
+        s.add("user", [part])
+    with pytest.raises(InvalidInputError):
+        s.add_messages([{"role": "user", "content": [part]}])
+    assert s.messages() == []
+
+
+def test_a_stored_part_is_a_copy_of_the_callers(mem: Engram) -> None:
+    part = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "a"}]}
+    s = mem.session("s1")
+    s.add("assistant", [part])
+    part["summary"][0]["text"] = "changed"
+    [stored] = s.messages()
+    assert stored.to_openai()["content"][0]["summary"][0]["text"] == "a"

@@ -225,10 +225,26 @@ _json = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(_text, children, max_size=3),
     max_leaves=6,
 )
-_parts = st.builds(ContentPart, type=st.just("text"), text=_text) | st.builds(
-    ContentPart,
-    type=st.sampled_from(["image_url", "input_audio", "file"]),
-    payload=st.dictionaries(_text, _json, max_size=3),
+_part_keys = st.dictionaries(
+    st.sampled_from(["refusal", "signature", "id", "summary", "cache_control", "detail"]),
+    _json,
+    max_size=3,
+)
+"""A part's other keys (never `type`, `text` or a part type below)."""
+_parts = (
+    st.builds(ContentPart, type=st.just("text"), text=_text, extra=_part_keys)
+    | st.builds(
+        ContentPart,
+        type=st.sampled_from(["image_url", "input_audio", "file"]),
+        payload=st.dictionaries(_text, _json, max_size=3),
+        extra=_part_keys,
+    )
+    | st.builds(
+        ContentPart,
+        type=st.sampled_from(["thinking", "reasoning", "input_image"]),
+        text=st.none() | _text,
+        extra=_part_keys,
+    )
 )
 _zones = st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(minutes=330))])
 _messages = st.builds(

@@ -279,6 +279,66 @@ def test_image_parts_use_detail_and_known_sizes() -> None:
     assert image_tokens({"url": _data_url("png", PNG), "detail": "LOW"}) == 85
 
 
+def _part_tokens(counter: TokenCounter, part: dict[str, Any]) -> int:
+    """What one part adds to a user message made of it alone."""
+    bare = counter.count_message(Message(role="user", content=()))
+    return (
+        counter.count_message(Message(role="user", content=(ContentPart.from_openai(part),))) - bare
+    )
+
+
+def test_parts_in_other_forms_are_counted_and_none_crashes() -> None:
+    counter = TokenCounter.for_encoding("o200k_base")
+    count = counter.count_text
+    assert _part_tokens(counter, {"type": "refusal", "refusal": "I can't."}) == count("I can't.")
+    thinking = {"type": "thinking", "thinking": "Let me see.", "signature": "c2ln"}
+    assert _part_tokens(counter, thinking) == count("Let me see.")
+    assert _part_tokens(counter, {"type": "input_text", "text": "Hi there"}) == count("Hi there")
+    # Images in the Responses API's, LangChain's and Anthropic's forms: sized when they can
+    # be, else the formula's largest.
+    low = {"type": "input_image", "image_url": "https://x/a.png", "detail": "low"}
+    assert _part_tokens(counter, low) == 85
+    inline = {"type": "image", "base64": base64.b64encode(PNG).decode(), "mime_type": "image/png"}
+    assert _part_tokens(counter, inline) == 765
+    assert _part_tokens(counter, {"type": "image", "url": _data_url("jpeg", JPEG)}) == 1105
+    anthropic = {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}
+    assert _part_tokens(counter, anthropic) == 1445
+    for free in (
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "x"}]},
+        {"type": "redacted_thinking", "data": "EmwK"},
+        {"type": "refusal", "refusal": {"not": "text"}},
+        {"type": "file", "file": {"file_id": "f"}},
+    ):
+        assert _part_tokens(counter, free) == 0
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}},
+        {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+        {"type": "image_url", "image_url": "https://x/y.png"},
+        {"type": "refusal", "refusal": "No."},
+        {"type": "thinking", "thinking": "hmm", "signature": "abc"},
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "why"}]},
+        {"type": "image", "source_type": "url", "url": "https://x/y.png"},
+        {"type": "input_text", "text": "t"},
+        {"type": "custom", "text": 5},
+        {"type": "custom"},
+    ],
+)
+def test_any_content_part_round_trips(part: dict[str, Any]) -> None:
+    assert ContentPart.from_openai(part).to_openai() == part
+    [message] = messages_from_openai([{"role": "assistant", "content": [part]}])
+    assert message.to_openai()["content"] == [part]
+
+
+@pytest.mark.parametrize("part", [{"type": "text"}, {"type": ""}, {"text": "x"}, "x", None])
+def test_a_malformed_content_part_is_invalid_input(part: Any) -> None:
+    with pytest.raises(InvalidInputError):
+        ContentPart.from_openai(part)
+
+
 # --- tools ----------------------------------------------------------------------------------
 
 

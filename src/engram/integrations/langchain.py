@@ -1,11 +1,20 @@
 """LangChain chat-message history on Engram: `pip install 'engramdb[langchain]'`.
 
 `EngramChatMessageHistory` goes wherever LangChain takes a `BaseChatMessageHistory` (for
-instance `RunnableWithMessageHistory`). Messages cross over in OpenAI's chat format, through
-LangChain's own `convert_to_openai_messages` / `convert_to_messages`: roles, names, content
-parts, tool calls and tool results survive the round trip; LangChain-only fields
-(`additional_kwargs`, `response_metadata`, message ids) are not kept. Engram validates each
-message and counts its tokens when it is written, as for any other append.
+instance `RunnableWithMessageHistory`). Each LangChain message is stored as an Engram message
+(its role, content, name, tool calls and tool-call id, which Engram validates and counts the
+tokens of, as for any other append), and what Engram has no field for (`additional_kwargs`,
+`response_metadata`, the message id, a tool result's `status` and `artifact`, invalid tool
+calls, usage, a `ChatMessage`'s role, ...) goes into the message's metadata under the key
+`"langchain"`. Messages come back as LangChain's own histories give them back
+(`messages_from_dict(messages_to_dict(...))`), content parts included. Those fields must be
+JSON, as for LangChain's SQL history.
+
+Roles: human, AI, system and tool messages (and their chunks) keep theirs; a `ChatMessage` is
+stored with the role it names (`developer`, OpenAI's newer name for the system role, as
+`system`). A `FunctionMessage` (OpenAI's deprecated function role) has no Engram role and is
+refused. Messages written through Engram's own API come back in LangChain's conversion of
+their OpenAI form.
 
 Beyond the history interface, `context()` returns the session's prompt within a token budget
 (trimmed, summarised, with recalled memories), as LangChain messages.
@@ -14,16 +23,32 @@ Beyond the history interface, `context()` returns the session's prompt within a 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from engram._conversation import Conversation
 from engram._engram import Engram
-from engram.types import Message
+from engram._exceptions import InvalidInputError, NotFoundError
+from engram._validation import message_from
+from engram.stores.conversation import ClearMessages
+from engram.types import Message, utcnow
 
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
-    from langchain_core.messages import BaseMessage, convert_to_messages, convert_to_openai_messages
+    from langchain_core.messages import (
+        AIMessage,
+        BaseMessage,
+        ChatMessage,
+        FunctionMessage,
+        HumanMessage,
+        SystemMessage,
+        ToolMessage,
+        convert_to_messages,
+        message_to_dict,
+        messages_from_dict,
+    )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "the LangChain integration needs langchain-core: pip install 'engramdb[langchain]'"
@@ -63,6 +88,7 @@ class EngramChatMessageHistory(BaseChatMessageHistory):
         agent_id: str | None = None,
         ttl_seconds: float | None = None,
     ) -> None:
+        self._engram = engram
         self._open = functools.partial(
             engram.session, session_id, user_id=user_id, agent_id=agent_id, ttl_seconds=ttl_seconds
         )
@@ -78,45 +104,195 @@ class EngramChatMessageHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """Every message of the session, oldest first."""
-        return _to_langchain(self.conversation.messages())
+        return [_to_langchain(message) for message in self.conversation.messages()]
 
     async def aget_messages(self) -> list[BaseMessage]:
         """Async `messages`."""
-        return _to_langchain(await self.conversation.amessages())
+        return [_to_langchain(message) for message in await self.conversation.amessages()]
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append `messages` atomically (all or none).
 
         Raises:
             InvalidInputError: A message Engram refuses (a tool result answering no call of
-                this session, NUL bytes, over the size limit); nothing is stored.
+                this session, NUL bytes, over the size limit, a field that is not JSON, a
+                role Engram does not have); nothing is stored.
         """
-        self.conversation.add_messages(convert_to_openai_messages(list(messages)))
+        self.conversation.add_messages([_to_engram(message) for message in messages])
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Async `add_messages`."""
-        await self.conversation.aadd_messages(convert_to_openai_messages(list(messages)))
+        await self.conversation.aadd_messages([_to_engram(message) for message in messages])
 
     def clear(self) -> None:
-        """Delete the session (messages, summary, state) and start it afresh, same id."""
-        self.conversation.delete()
-        self.conversation = self._open()
+        """Delete the session's messages and running summary. The session stays, with its
+        owner, metadata, state and TTL (so `Engram.delete_user` still erases it); one that
+        has expired or was deleted meanwhile is opened afresh, as the constructor does."""
+        try:
+            self._engram.store.batch([self._clear_op()])
+        except NotFoundError:
+            self.conversation = self._open()
 
     async def aclear(self) -> None:
         """Async `clear`."""
-        await self.conversation.adelete()
-        self.conversation = await self._aopen()
+        try:
+            await self._engram.store.abatch([self._clear_op()])
+        except NotFoundError:
+            self.conversation = await self._aopen()
+
+    def _clear_op(self) -> ClearMessages:
+        return ClearMessages(self.conversation.tenant, self.conversation.id, utcnow())
 
     def context(self, model: str = "gpt-4o", **options: Any) -> list[BaseMessage]:
         """The prompt for the next turn within a token budget (see `Conversation.context`:
-        `budget`, `reserve`, `strategy`, `recall`, ...), as LangChain messages."""
-        return convert_to_messages(self.conversation.context(model, **options).to_openai())
+        `budget`, `reserve`, `strategy`, `recall`, ...), as LangChain messages.
+
+        A message keeps its LangChain fields, with its content as sent (it may be cut)."""
+        result = self.conversation.context(model, **options)
+        return [_to_langchain(message, as_sent=True) for message in result.messages]
 
     async def acontext(self, model: str = "gpt-4o", **options: Any) -> list[BaseMessage]:
         """Async `context`."""
         result = await self.conversation.acontext(model, **options)
-        return convert_to_messages(result.to_openai())
+        return [_to_langchain(message, as_sent=True) for message in result.messages]
 
 
-def _to_langchain(messages: Sequence[Message]) -> list[BaseMessage]:
-    return convert_to_messages([message.to_openai() for message in messages])
+_KEY = "langchain"
+"""The metadata key of what an Engram message holds of a LangChain message beyond its own
+fields: `{"type": <LangChain type>, "data": {<fields>}}`, as in `message_to_dict`."""
+
+_CARRIED = ("content", "name", "tool_calls", "tool_call_id")
+"""The LangChain fields an Engram message holds itself (stored in `data` only when Engram's
+form of them does not give them back exactly)."""
+
+_CHAT_ROLES: Mapping[str, str] = {
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+    "system": "system",
+    "developer": "system",
+    "tool": "tool",
+}
+"""The Engram role of a `ChatMessage`'s role."""
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, HumanMessage):
+        return "user"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    if isinstance(message, SystemMessage):
+        return "system"
+    if isinstance(message, ToolMessage):
+        return "tool"
+    if isinstance(message, ChatMessage):
+        if message.role in _CHAT_ROLES:
+            return _CHAT_ROLES[message.role]
+        raise InvalidInputError(
+            f"a ChatMessage with role {message.role!r} has no Engram role; expected one of "
+            + ", ".join(sorted(_CHAT_ROLES))
+        )
+    hint = " (OpenAI's deprecated function role: use a ToolMessage)"
+    raise InvalidInputError(
+        f"Engram stores human, AI, system, tool and chat messages, not {type(message).__name__}"
+        + (hint if isinstance(message, FunctionMessage) else "")
+    )
+
+
+def _to_engram(message: BaseMessage) -> Message:
+    """The Engram message of `message`, with what Engram has no field for in its metadata."""
+    if not isinstance(message, BaseMessage):
+        raise InvalidInputError(f"a LangChain message was expected, not {message!r:.200}")
+    role = _role(message)
+    dumped = message_to_dict(message)
+    kind: str = dumped["type"]
+    data: dict[str, Any] = dumped["data"]
+    content = data["content"]
+    if isinstance(content, list):  # LangChain allows bare strings among the parts
+        content = [{"type": "text", "text": p} if isinstance(p, str) else p for p in content]
+    calls = [_openai_call(call) for call in data.get("tool_calls") or ()]
+    fields = {
+        "name": data.get("name"),
+        "tool_calls": calls,
+        "tool_call_id": data.get("tool_call_id"),
+    }
+    stored = message_from(role, content, fields)
+    kept = _carried(stored, kind)
+    fields_of = type(message).model_fields
+    extra = {
+        key: value
+        for key, value in data.items()
+        if key not in _CARRIED
+        and key != "type"
+        and not (key in fields_of and _is_default(value, fields_of[key]))
+    }
+    extra |= {key: data[key] for key in _CARRIED if key in data and data[key] != kept.get(key)}
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"a {type(message).__name__} field Engram keeps as JSON is not JSON: {exc}"
+        ) from exc
+    return replace(stored, metadata={_KEY: {"type": kind, "data": extra}})
+
+
+def _is_default(value: Any, field: Any) -> bool:
+    """Whether `value` is the default of a LangChain message field (pydantic `FieldInfo`),
+    which the message gets back without storing it."""
+    if field.is_required():
+        return False
+    default = field.get_default(call_default_factory=True)
+    return value is default or (type(value) is type(default) and bool(value == default))
+
+
+def _openai_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A LangChain tool call in OpenAI form (a missing id as ""; the exact call is kept)."""
+    try:
+        arguments = json.dumps(call.get("args", {}), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"tool call {call.get('name')!r}: its args are not JSON: {exc}"
+        ) from exc
+    function = {"name": call.get("name") or "", "arguments": arguments}
+    return {"id": call.get("id") or "", "type": "function", "function": function}
+
+
+def _carried(message: Message, kind: str) -> dict[str, Any]:
+    """The `_CARRIED` fields of the LangChain message of type `kind` that `message` gives."""
+    content = message.content
+    data: dict[str, Any] = {
+        "content": content if isinstance(content, str) else [p.to_openai() for p in content],
+        "name": message.name,
+    }
+    if kind in ("ai", "AIMessageChunk"):
+        data["tool_calls"] = [
+            {"name": c.name, "args": json.loads(c.arguments), "id": c.id, "type": "tool_call"}
+            for c in message.tool_calls
+        ]
+    if kind in ("tool", "ToolMessageChunk"):
+        data["tool_call_id"] = message.tool_call_id
+    return data
+
+
+def _to_langchain(message: Message, *, as_sent: bool = False) -> BaseMessage:
+    """The LangChain message of an Engram message: as it was added through this history
+    (`as_sent`: with the content Engram holds, which a context may have cut), else
+    LangChain's conversion of its OpenAI form."""
+    stored = message.metadata.get(_KEY)
+    if (
+        isinstance(stored, Mapping)
+        and isinstance(stored.get("type"), str)
+        and isinstance(stored.get("data"), Mapping)
+    ):
+        extra = dict(stored["data"])
+        if as_sent:
+            extra.pop("content", None)
+        try:
+            data = _carried(message, stored["type"]) | extra
+            [converted] = messages_from_dict([{"type": stored["type"], "data": data}])
+            return converted
+        except ValueError:  # not what this history wrote: fall back on the OpenAI form
+            pass
+    [converted] = convert_to_messages([message.to_openai()])
+    return converted

@@ -18,6 +18,7 @@ from engram.stores.checkpoints import BaseCheckpointer
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -50,6 +51,7 @@ __all__ = [
     "BaseConversationStore",
     "BaseEventLog",
     "BaseMemoryStore",
+    "ClearMessages",
     "CreateSession",
     "DeleteSession",
     "FindToolCalls",

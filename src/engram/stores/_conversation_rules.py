@@ -31,6 +31,7 @@ __all__ = [
     "check_list_messages",
     "check_list_sessions",
     "check_ttl",
+    "cleared",
     "is_live",
     "requested_call_ids",
     "session_to_create",
@@ -106,6 +107,11 @@ def after_append(session: Session, stored: Sequence[Message], now: datetime) -> 
         updated_at=now,
     )
     return touched(appended, now)
+
+
+def cleared(session: Session, now: datetime) -> Session:
+    """The session after its messages were cleared at `now` (`ClearMessages`)."""
+    return touched(replace(session, message_count=0, token_count=0, updated_at=now), now)
 
 
 def after_merge(session: Session, state: Mapping[str, Any], now: datetime) -> Session:

@@ -29,6 +29,7 @@ from engram.types import Message, Session, Summary
 __all__ = [
     "AppendMessages",
     "BaseConversationStore",
+    "ClearMessages",
     "CreateSession",
     "DeleteSession",
     "FindToolCalls",
@@ -82,6 +83,19 @@ class DeleteSession(NamedTuple):
 
     tenant: str
     session_id: str
+
+
+class ClearMessages(NamedTuple):
+    """Delete a live session's messages and running summary (with the record of its tool
+    calls), keeping the session: its id, owner, metadata, state, TTL and `created_at`.
+
+    Its counters go back to zero and the next append's seqs start again at 1. Like an append,
+    it sets `updated_at` to `now` and extends the expiry. Result: the cleared `Session`.
+    `NotFoundError` if the session is absent or expired."""
+
+    tenant: str
+    session_id: str
+    now: datetime
 
 
 class AppendMessages(NamedTuple):
@@ -175,6 +189,7 @@ Op = (
     | GetSession
     | ListSessions
     | DeleteSession
+    | ClearMessages
     | AppendMessages
     | ListMessages
     | FindToolCalls
@@ -235,6 +250,14 @@ class BaseConversationStore(ABC):
 
     async def adelete_session(self, tenant: str, session_id: str) -> bool:
         return bool((await self.abatch([DeleteSession(tenant, session_id)]))[0])
+
+    def clear_messages(self, tenant: str, session_id: str, *, now: datetime) -> Session:
+        result: Session = self.batch([ClearMessages(tenant, session_id, now)])[0]
+        return result
+
+    async def aclear_messages(self, tenant: str, session_id: str, *, now: datetime) -> Session:
+        result: Session = (await self.abatch([ClearMessages(tenant, session_id, now)]))[0]
+        return result
 
     def list_messages(self, op: ListMessages) -> list[Message]:
         result: list[Message] = self.batch([op])[0]

@@ -26,6 +26,7 @@ from engram.stores._merge import merge_patch
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -76,7 +77,10 @@ def _json_key(key: Any) -> str:
 
 
 def _copy_part(part: ContentPart) -> ContentPart:
-    return part if part.payload is None else replace(part, payload=_copy_json(part.payload))
+    if part.payload is None and not part.extra:
+        return part
+    payload = None if part.payload is None else _copy_json(part.payload)
+    return replace(part, payload=payload, extra=_copy_json(part.extra))
 
 
 def _copy_message(message: Message) -> Message:
@@ -163,6 +167,8 @@ class InMemoryConversationStore(BaseConversationStore):
                 return self._list_sessions(op)
             case DeleteSession():
                 return self._delete_session(op, journal)
+            case ClearMessages():
+                return self._clear_messages(op, journal)
             case AppendMessages():
                 return self._append_messages(op, journal)
             case ListMessages():
@@ -259,6 +265,13 @@ class InMemoryConversationStore(BaseConversationStore):
             return False
         self._remove(key, journal)
         return True
+
+    def _clear_messages(self, op: ClearMessages, journal: _Journal) -> Session:
+        key = (op.tenant, op.session_id)
+        session = rules.cleared(self._require_live(key, op.now).session, op.now)
+        self._remove(key, journal)
+        self._insert(key, _Entry(session), journal)
+        return _copy_session(session)
 
     def _append_messages(self, op: AppendMessages, journal: _Journal) -> list[Message]:
         rules.check_append(op)

@@ -22,6 +22,7 @@ from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -272,6 +273,42 @@ class ConversationStoreSpec:
         conversation_store.create_session(session())
         assert conversation_store.get_session(TENANT, "s1", now=T0).state == {}
         assert _seqs(fill(conversation_store, 2, create=False)) == [1, 2]
+
+    def test_clear_messages_keeps_the_session(self, conversation_store: Any) -> None:
+        owned = session(user_id="ana", agent_id="bot", metadata={"channel": "web"}, ttl_seconds=60)
+        conversation_store.create_session(owned)
+        fill(conversation_store, 4, calls=("c1",), create=False)
+        conversation_store.batch([PutSummary(TENANT, Summary("s1", "so far", 2), None)])
+        conversation_store.batch([MergeState(TENANT, "s1", {"k": 1}, at(1))])
+        cleared = conversation_store.clear_messages(TENANT, "s1", now=at(10))
+        stored = conversation_store.get_session(TENANT, "s1", now=at(65))
+        assert cleared == stored
+        owner = (stored.user_id, stored.agent_id, stored.metadata)
+        assert owner == ("ana", "bot", {"channel": "web"})
+        assert (stored.state, stored.ttl_seconds, stored.created_at) == ({"k": 1}, 60, T0)
+        assert (stored.message_count, stored.token_count) == (0, 0)
+        assert (stored.updated_at, stored.expires_at) == (at(10), at(70))
+        assert _messages(conversation_store) == []
+        assert conversation_store.get_summary(TENANT, "s1", now=at(10)) is None
+        assert conversation_store.batch([FindToolCalls(TENANT, "s1", ("c1",), at(10))]) == [set()]
+        listed = conversation_store.list_sessions(ListSessions(TENANT, now=at(10), user_id="ana"))
+        assert [item.id for item in listed] == ["s1"]
+        # The session goes on: seqs start again, and the cleared messages' ids are free.
+        assert _seqs(fill(conversation_store, 2, create=False)) == [1, 2]
+        again = conversation_store.get_session(TENANT, "s1", now=at(10))
+        assert (again.message_count, again.token_count) == (2, 3)
+
+    @pytest.mark.parametrize("case", ["absent", "expired", "other_tenant"])
+    def test_clear_messages_needs_a_live_session(self, conversation_store: Any, case: str) -> None:
+        fill(conversation_store, 2, ttl_seconds=60)
+        op = {
+            "absent": ClearMessages(TENANT, "nope", at(1)),
+            "expired": ClearMessages(TENANT, "s1", at(60)),
+            "other_tenant": ClearMessages(OTHER_TENANT, "s1", at(1)),
+        }[case]
+        with pytest.raises(NotFoundError):
+            conversation_store.batch([op])
+        assert _seqs(_messages(conversation_store)) == [1, 2]
 
     def test_purge_expired(self, conversation_store: Any) -> None:
         fill(conversation_store, 2, session_id="old", ttl_seconds=10)
@@ -588,6 +625,7 @@ class ConversationStoreSpec:
         }
         writes: list[Op] = [
             CreateSession(session("s2")),
+            ClearMessages(TENANT, "s1", at(4)),
             AppendMessages(TENANT, "s1", (message(id="new", tool_calls=("c9",)),), at(5)),
             MergeState(TENANT, "s1", {"k": 1}, at(5)),
             PutSummary(TENANT, Summary("s1", "sum", 1), None),

@@ -8,9 +8,9 @@ adds `tokens_per_name` (1), and every reply is primed with `reply_tokens` (3:
 
 What the formula does not cover, and what Engram counts instead:
 
-- content parts: each text part's tokens; each image part by OpenAI's tile formula
-  (`_images`); other parts (audio, files) count 0, since OpenAI publishes no formula for
-  them - budget for them separately;
+- content parts: each text part's tokens (and a refusal's, a thinking block's); each image
+  part by OpenAI's tile formula (`_images`); other parts (audio, files, reasoning) count 0,
+  since OpenAI publishes no formula for them - budget for them separately;
 - tool calls in assistant messages: the function name's and arguments' tokens plus
   `tokens_per_tool_call` (3) per call, our estimate of the call's framing tokens;
 - tool schemas: the cookbook's `num_tokens_for_tools` (`_tools`), itself an estimate.
@@ -37,7 +37,11 @@ from engram.types import ContentPart, Message
 
 __all__ = ["TokenCounter"]
 
-_IMAGE_PART_TYPES = frozenset({"image_url", "input_image"})
+_IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image"})
+"""Chat Completions', the Responses API's, and LangChain's or Anthropic's image parts."""
+_TEXT_KEYS = ("refusal", "thinking")
+"""The keys of other parts holding text the model reads: OpenAI's refusal part, Anthropic's
+thinking block."""
 
 
 class TokenCounter:
@@ -171,8 +175,9 @@ class TokenCounter:
         if part.type == "text" or part.text is not None:  # also input_text, output_text
             return self.tokenizer.count(part.text or "")
         if part.type in _IMAGE_PART_TYPES:
-            return image_tokens(part.payload or {})
-        return 0
+            return image_tokens(_image_source(part))
+        texts = (part.extra.get(key) for key in _TEXT_KEYS)
+        return sum(self.tokenizer.count(text) for text in texts if isinstance(text, str))
 
     def _count_short(self, text: str) -> int:
         """Count a role or name: they take few distinct values, so they are remembered."""
@@ -182,6 +187,21 @@ class TokenCounter:
             if len(self._short_texts) < 1024 and len(text) <= 64:
                 self._short_texts[text] = tokens
         return tokens
+
+
+def _image_source(part: ContentPart) -> Mapping[str, Any]:
+    """An image part as `image_tokens` reads it: `{"url": ..., "detail": ...}`, from the
+    part's payload (`image_url`), or from its own keys (the Responses API's `image_url` text,
+    LangChain's `url` or `base64` with `mime_type`). An image it cannot size counts as the
+    largest."""
+    if part.payload is not None:
+        return part.payload
+    extra = part.extra
+    url = extra.get("image_url", extra.get("url"))
+    data = extra.get("base64", extra.get("data"))
+    if not isinstance(url, str) and isinstance(data, str):
+        url = f"data:{extra.get('mime_type') or 'image'};base64,{data}"
+    return {"url": url if isinstance(url, str) else "", "detail": extra.get("detail")}
 
 
 def _truncate_by_search(tokenizer: TokenizerProtocol, text: str, max_tokens: int) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from engram._exceptions import InvalidInputError
 from engram._ids import new_id
 from engram.types._time import parse_optional_time, parse_time, utcnow
 
@@ -65,26 +66,62 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class ContentPart:
-    """One part of a multi-part message (text, image, audio, file)."""
+    """One part of a multi-part message (text, image, audio, file, refusal, reasoning, ...).
+
+    Any part in the OpenAI or Anthropic form (a dict with a `type`) is kept as given:
+    `ContentPart.from_openai(part).to_openai() == part`. The standard OpenAI shapes fill
+    `text` (the `text` of a part) and `payload` (the object under the part's own type,
+    `{"type": "image_url", "image_url": {...}}`); every other key goes to `extra`.
+
+    Example:
+        ```python
+        ContentPart.from_openai({"type": "refusal", "refusal": "I can't help with that."})
+        # ContentPart(type="refusal", extra={"refusal": "I can't help with that."})
+        ```
+    """
 
     type: str
-    """The part type, as in the OpenAI format: `text`, `image_url`, `input_audio`, `file`."""
+    """The part type, as in the OpenAI format: `text`, `image_url`, `input_audio`, `file`,
+    `refusal`, ... (or Anthropic's: `thinking`, `image`, ...)."""
     text: str | None = None
-    """The text of a `text` part."""
+    """The text of a `text` part (or of any part with a string `text`, e.g. `input_text`)."""
     payload: Mapping[str, Any] | None = None
     """The type-specific object of a non-text part (e.g. `{"url": ..., "detail": ...}`)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """The part's other keys (`{"refusal": ...}`, `{"thinking": ..., "signature": ...}`,
+    `{"cache_control": ...}`), kept as given."""
 
     def to_openai(self) -> dict[str, Any]:
-        if self.type == "text":
-            return {"type": "text", "text": self.text or ""}
-        return {"type": self.type, self.type: dict(self.payload or {})}
+        """The part's dict form (what `from_openai` was given)."""
+        data: dict[str, Any] = {"type": self.type, **self.extra}
+        data["type"] = self.type  # first among the keys, and never replaced by an extra one
+        if self.type == "text" or self.text is not None:
+            data["text"] = self.text or ""
+        if self.payload is not None:
+            data[self.type] = dict(self.payload)
+        return data
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any]) -> ContentPart:
-        kind = str(data["type"])
-        if kind == "text":
-            return cls(type="text", text=str(data.get("text", "")))
-        return cls(type=kind, payload=dict(data.get(kind) or {}))
+        """A part from its dict form.
+
+        Raises:
+            InvalidInputError: Not a mapping, no `type` text, or a `text` part whose text is
+                not a string.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
+            raise InvalidInputError(f"a content part must be a dict with a type, not {data!r:.200}")
+        kind: str = data["type"]
+        if not kind:
+            raise InvalidInputError("a content part's type must not be empty")
+        extra = dict(data)
+        del extra["type"]
+        text = extra.pop("text", None) if isinstance(extra.get("text"), str) else None
+        if kind == "text" and text is None:
+            raise InvalidInputError(f"a text part needs its text as a string, not {data!r:.200}")
+        body = extra.get(kind)
+        payload = dict(extra.pop(kind)) if kind != "text" and isinstance(body, Mapping) else None
+        return cls(type=kind, text=text, payload=payload, extra=extra)
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,6 +316,15 @@ DELETE_MESSAGES = "DELETE FROM engram_messages WHERE tenant = %s AND session_id 
 """Deletes the messages of sessions just deleted: a statement of its own, after the session
 rows', so its snapshot holds every message an append committed before their deletion (an
 append waits on its session's row, and finds none after the deletion)."""
+CLEAR_SESSION = (
+    "DELETE FROM engram_summaries WHERE tenant = %(tenant)s AND session_id = %(id)s",
+    "DELETE FROM engram_tool_calls WHERE tenant = %(tenant)s AND session_id = %(id)s",
+    "UPDATE engram_sessions SET message_count = 0, token_count = 0, last_seq = 0,"
+    " updated_at = %(updated_at)s, expires_at = %(expires_at)s"
+    " WHERE tenant = %(tenant)s AND id = %(id)s",
+)
+"""After `DELETE_MESSAGES`: delete the rest of a session's content and reset its counters,
+keeping its row (`ClearMessages`; the parameters of `session_params`)."""
 PURGE_EXPIRED = (
     "DELETE FROM engram_sessions WHERE tenant = %s AND expires_at IS NOT NULL AND expires_at <= %s"
     " RETURNING id"

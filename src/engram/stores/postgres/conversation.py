@@ -27,6 +27,7 @@ from engram.stores._merge import merge_patch
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -197,6 +198,16 @@ def _delete(tenant: str, session_id: str) -> Work[bool]:
     return bool(deleted)
 
 
+def _clear_messages(op: ClearMessages) -> Work[Session]:
+    row = yield from _locked_live(op.tenant, op.session_id, op.now)
+    session = rules.cleared(base.session_from_row(row), op.now)
+    yield Statement(base.DELETE_MESSAGES, (op.tenant, [op.session_id]))
+    params = base.session_params(session)
+    for statement in base.CLEAR_SESSION:
+        yield Statement(statement, params)
+    return session
+
+
 def _append_messages(op: AppendMessages) -> Work[list[Message]]:
     rules.check_append(op)
     if not op.messages:
@@ -313,6 +324,7 @@ _HANDLERS: dict[type, Callable[[Any], Work[Any]]] = {
     GetSession: _get_session,
     ListSessions: _list_sessions,
     DeleteSession: _delete_session,
+    ClearMessages: _clear_messages,
     AppendMessages: _append_messages,
     ListMessages: _list_messages,
     FindToolCalls: _find_tool_calls,

@@ -36,6 +36,7 @@ from engram.stores._merge import merge_patch
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -202,6 +203,17 @@ def _delete_session(batch: SessionBatch, op: DeleteSession) -> Work[bool]:
     return existed
 
 
+def _clear_messages(batch: SessionBatch, op: ClearMessages) -> Work[Session]:
+    view = yield from batch.live(op.tenant, op.session_id, op.now)
+    if view is None or view.session is None:
+        raise _not_found(op.tenant, op.session_id)
+    session = rules.cleared(view.session, op.now)
+    yield from batch.remove(view)  # as a new session of the same id replaces an expired one
+    view.session = session
+    batch.save(view, op.now)
+    return session
+
+
 def _append_messages(batch: SessionBatch, op: AppendMessages) -> Work[list[Message]]:
     rules.check_append(op)
     check_roles(op.messages)
@@ -354,6 +366,7 @@ _HANDLERS: dict[type, Callable[[SessionBatch, Any], Work[Any]]] = {
     GetSession: _get_session,
     ListSessions: _list_sessions,
     DeleteSession: _delete_session,
+    ClearMessages: _clear_messages,
     AppendMessages: _append_messages,
     ListMessages: _list_messages,
     FindToolCalls: _find_tool_calls,

@@ -29,6 +29,7 @@ from engram.types import Message, Session, Summary
 __all__ = [
     "AFTER_SEQ",
     "APPEND_TO_SESSION",
+    "CLEAR_SESSION",
     "BEFORE_SEQ",
     "COMPONENT",
     "DELETE_SESSION",
@@ -188,6 +189,12 @@ DELETE_SESSION = [
     "DELETE FROM tool_calls WHERE tenant = :tenant AND session_id = :id",
     "DELETE FROM sessions WHERE tenant = :tenant AND id = :id",
 ]
+CLEAR_SESSION = [
+    *DELETE_SESSION[:-1],
+    "UPDATE sessions SET message_count = 0, token_count = 0, last_seq = 0,"
+    " updated_at = :updated_at, expires_at = :expires_at WHERE tenant = :tenant AND id = :id",
+]
+"""Delete what belongs to a session and reset its counters, keeping the session row."""
 _EXPIRED_IDS = (
     "SELECT id FROM sessions WHERE tenant = :tenant"
     " AND expires_at IS NOT NULL AND expires_at <= :now"

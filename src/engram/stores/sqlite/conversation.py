@@ -22,6 +22,7 @@ from engram.stores import _conversation_rules as rules
 from engram.stores.conversation import (
     AppendMessages,
     BaseConversationStore,
+    ClearMessages,
     CreateSession,
     DeleteSession,
     FindToolCalls,
@@ -186,6 +187,20 @@ def _delete_session(conn: sqlite3.Connection, op: DeleteSession) -> bool:
     return _delete(conn, op.tenant, op.session_id)
 
 
+def _clear_messages(conn: sqlite3.Connection, op: ClearMessages) -> Session:
+    row = _require_live(conn, op.tenant, op.session_id, op.now)
+    session = rules.cleared(base.session_from_row(row), op.now)
+    params = {
+        "tenant": op.tenant,
+        "id": op.session_id,
+        "updated_at": base.time_to_text(op.now),
+        "expires_at": None if session.expires_at is None else base.time_to_text(session.expires_at),
+    }
+    for statement in base.CLEAR_SESSION:
+        conn.execute(statement, params)
+    return session
+
+
 def _append_messages(conn: sqlite3.Connection, op: AppendMessages) -> list[Message]:
     rules.check_append(op)
     if not op.messages:
@@ -295,6 +310,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetSession: _get_session,
     ListSessions: _list_sessions,
     DeleteSession: _delete_session,
+    ClearMessages: _clear_messages,
     AppendMessages: _append_messages,
     ListMessages: _list_messages,
     FindToolCalls: _find_tool_calls,
