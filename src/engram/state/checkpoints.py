@@ -36,6 +36,7 @@ __all__ = [
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SQL_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _MISSING = object()
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -107,16 +108,25 @@ def metadata_matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any] | No
 def split_filter(
     wanted: Mapping[str, Any] | None,
 ) -> tuple[dict[str, str | int | float | None], dict[str, Any]]:
-    """Split a metadata filter into what SQL can match (plain keys, scalar values) and the rest."""
+    """Split a metadata filter into what SQL can match and the rest (matched in Python).
+
+    SQL matches plain keys with scalar values. An integer beyond 64 bits is left to Python:
+    JSON integers have no size limit, but SQL parameters do (SQLite would also read such a
+    number back as a float, equal to its neighbours).
+    """
     sql: dict[str, str | int | float | None] = {}
     rest: dict[str, Any] = {}
     for key, value in (wanted or {}).items():
-        scalar = value is None or isinstance(value, str | int | float)
+        scalar = value is None or isinstance(value, str | float) or _is_int64(value)
         if scalar and _SQL_KEY.match(key):
             sql[key] = value
         else:
             rest[key] = value
     return sql, rest
+
+
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX
 
 
 def sort_writes(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:

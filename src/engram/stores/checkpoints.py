@@ -109,7 +109,8 @@ class ListCheckpoints(NamedTuple):
 
     `thread_id=None` lists every thread of the tenant, `namespace=None` every namespace.
     `filter` keeps checkpoints whose metadata has these key/values; `before` keeps ids
-    below it; values and pending writes are loaded only when asked for."""
+    below it; `checkpoint_id` keeps only the checkpoints with that id (none if it is not a
+    checkpoint id); values and pending writes are loaded only when asked for."""
 
     tenant: str
     thread_id: str | None
@@ -119,6 +120,7 @@ class ListCheckpoints(NamedTuple):
     limit: int | None = None
     with_values: bool = False
     with_writes: bool = False
+    checkpoint_id: str | None = None
 
 
 class PutWrites(NamedTuple):
@@ -147,7 +149,10 @@ class Rollback(NamedTuple):
 
 class ForkThread(NamedTuple):
     """Start thread `new_thread_id` from a checkpoint of another (the head if None): its
-    first checkpoint has the same values, pending writes and writer data.
+    first checkpoint is a copy of that checkpoint, with the same id, values, pending writes
+    and writer data (`seq` 1, no parent, `metadata["forked_from"]` naming the source). The
+    id is kept because LangGraph derives task ids from it: the copied pending writes (an
+    interrupt, the writes of the tasks that finished) stay those of the fork's tasks.
     Result: the new `CheckpointInfo`. `NotFoundError` if the source is absent,
     `ConflictError` if the new thread exists."""
 
@@ -430,7 +435,7 @@ class BaseCheckpointer(ABC):
         *,
         namespace: str = "",
     ) -> CheckpointInfo:
-        """Start `new_thread_id` from a checkpoint of `thread_id` (time travel)."""
+        """Start `new_thread_id` from a checkpoint of `thread_id` (time travel, `ForkThread`)."""
         op = ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace)
         result: CheckpointInfo = self._run(op)
         return result

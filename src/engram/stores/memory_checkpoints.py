@@ -303,10 +303,12 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
             referenced_values(op.namespace, stored.info.versions), self._bases(source)
         )
         self._copy_values(source, target, keys, journal)
+        for key, write in source.writes.items():
+            if key[:2] == (op.namespace, stored.info.id):
+                journal.set(target.writes, key, write)
         forked = {"thread_id": op.thread_id, "checkpoint_id": stored.info.id}
         info = stored.info._replace(
             thread_id=op.new_thread_id,
-            id=next_checkpoint_id(None),
             parent_id=None,
             seq=1,
             created_at=utcnow(),
@@ -392,6 +394,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
             if tenant == op.tenant and op.thread_id in (None, thread_id)
             for (ns, cid), stored in thread.checkpoints.items()
             if op.namespace in (None, ns)
+            and op.checkpoint_id in (None, cid)
             and (op.before is None or cid < op.before)
             and metadata_matches(stored.info.metadata, op.filter)
         ]

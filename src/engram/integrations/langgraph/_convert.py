@@ -117,10 +117,15 @@ def list_op(
     before: RunnableConfig | None,
     limit: int | None,
 ) -> ListCheckpoints:
-    """The Engram listing of a LangGraph `list` (no config: every thread of the tenant)."""
+    """The Engram listing of a LangGraph `list` (no config: every thread of the tenant).
+
+    A config naming a checkpoint (`checkpoint_id`) lists that checkpoint only, as
+    LangGraph's own savers do (`get_state_history` of such a config too).
+    """
     configurable = (config or {}).get("configurable") or {}
     thread_id = configurable.get("thread_id")
     namespace = configurable.get("checkpoint_ns")
+    checkpoint_id = configurable.get("checkpoint_id")
     before_id = ((before or {}).get("configurable") or {}).get("checkpoint_id")
     return ListCheckpoints(
         tenant=tenant,
@@ -131,6 +136,7 @@ def list_op(
         limit=limit,
         with_values=True,
         with_writes=True,
+        checkpoint_id=str(checkpoint_id) if checkpoint_id else None,
     )
 
 

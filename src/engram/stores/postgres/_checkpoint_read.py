@@ -105,6 +105,8 @@ def get(op: ops.GetCheckpoint) -> Work[StoredCheckpoint | None]:
 
 
 def list_checkpoints(op: ops.ListCheckpoints) -> Work[list[StoredCheckpoint]]:
+    if op.checkpoint_id is not None and not is_checkpoint_id(op.checkpoint_id):
+        return []
     statement, params, rest = _list_query(op, limited=True)
     rows = yield Statement(statement, params, "all")
     kept = [r for r in rows if metadata_matches(json.loads(r["metadata"]), op.filter)]
@@ -127,6 +129,9 @@ def _list_query(op: ops.ListCheckpoints, limited: bool) -> tuple[str, list[Any],
     if op.namespace is not None:
         clauses.append("c.namespace = %s")
         params.append(op.namespace)
+    if op.checkpoint_id is not None:
+        clauses.append("c.checkpoint_id = %s::uuid")
+        params.append(op.checkpoint_id)
     if op.before is not None:
         clauses.append("c.checkpoint_id < %s::uuid")
         params.append(op.before)

@@ -426,6 +426,13 @@ INSERT INTO engram_checkpoint_blobs
 SELECT %s, hash, type, data FROM engram_checkpoint_blobs WHERE thread_key = %s AND hash = ANY(%s)
 ON CONFLICT DO NOTHING
 """
+COPY_WRITES = """
+INSERT INTO engram_checkpoint_writes SELECT %s, namespace, checkpoint_id, task_id, idx, channel,
+    type, data, task_path FROM engram_checkpoint_writes
+WHERE thread_key = %s AND namespace = %s AND checkpoint_id = %s::uuid
+ON CONFLICT DO NOTHING
+"""
+"""Copy one checkpoint's pending writes to another thread (a fork)."""
 COPY_THREAD = [
     """INSERT INTO engram_checkpoint_values SELECT %(target)s, namespace, channel, version, kind,
     type, data, base, start, stop, depth FROM engram_checkpoint_values

@@ -161,7 +161,8 @@ def list_checkpoints(
         candidates += [
             (codec.member_id(item), view, item)
             for item in members
-            if op.before is None or codec.member_id(item) < op.before
+            if (op.before is None or codec.member_id(item) < op.before)
+            and op.checkpoint_id in (None, codec.member_id(item))
         ]
     candidates.sort(key=lambda candidate: candidate[0], reverse=True)
     selected = yield from _select(batch, candidates, op)

@@ -193,10 +193,11 @@ def fork(batch: CheckpointBatch, op: ops.ForkThread) -> Work[CheckpointInfo]:
         raise ConflictError(f"thread {op.new_thread_id} exists already")
     _live(batch, target)
     yield from _copy_values(batch, source, target, op.namespace, found)
-    forked = {"thread_id": op.thread_id, "checkpoint_id": codec.member_id(item)}
+    batch.put(target, "w", (yield from batch.get(source, "w", [item])))  # the same member
+    checkpoint_id = codec.member_id(item)
+    forked = {"thread_id": op.thread_id, "checkpoint_id": checkpoint_id}
     metadata = {**found.metadata, "forked_from": forked, **(op.metadata or {})}
-    new_id = next_checkpoint_id(None)
-    return _insert_copy(batch, target, op.namespace, new_id, None, 1, metadata, found)
+    return _insert_copy(batch, target, op.namespace, checkpoint_id, None, 1, metadata, found)
 
 
 def _copy_values(

@@ -124,24 +124,44 @@ def async_client_from(target: AsyncClient | redis.asyncio.ConnectionPool) -> Asy
     return target
 
 
+MAX_CONNECTIONS = 100
+"""Connections of the pool `connect`/`aconnect` open (redis-py's own pools' default)."""
+POOL_TIMEOUT = 20.0
+"""Seconds a batch waits for a free connection of that pool before `BackendUnavailable`."""
+
+
 @contextmanager
 def connect(url: str) -> Iterator[Client]:
-    """A client of `url`, closed when the block exits."""
-    client = redis.Redis.from_url(url)
+    """A client of `url` on a pool of its own, closed when the block exits.
+
+    The pool blocks: when all its connections are in use, a batch waits for one (at most
+    `POOL_TIMEOUT` seconds) instead of failing. The URL's `max_connections` and `timeout`
+    query parameters override `MAX_CONNECTIONS` and `POOL_TIMEOUT`.
+    """
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT
+    )
+    client = redis.Redis(connection_pool=pool)
     try:
         yield client
     finally:
         client.close()
+        pool.disconnect()
 
 
 @asynccontextmanager
 async def aconnect(url: str) -> AsyncIterator[AsyncClient]:
-    """An async client of `url`, closed when the block exits."""
-    client = redis.asyncio.Redis.from_url(url)
+    """An async client of `url` on a pool of its own, closed when the block exits (see
+    `connect`: a task waits for a free connection)."""
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT
+    )
+    client = redis.asyncio.Redis(connection_pool=pool)
     try:
         yield client
     finally:
         await client.aclose()
+        await pool.disconnect()
 
 
 @contextmanager

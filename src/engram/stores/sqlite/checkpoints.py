@@ -19,7 +19,13 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram.serde import SerializerProtocol
-from engram.state.checkpoints import id_to_bytes, metadata_matches, split_filter, to_ms
+from engram.state.checkpoints import (
+    id_to_bytes,
+    is_checkpoint_id,
+    metadata_matches,
+    split_filter,
+    to_ms,
+)
 from engram.stores import checkpoints as ops
 from engram.stores._cache import BoundedCache
 from engram.stores.sqlite import _checkpoint_load as load
@@ -160,11 +166,19 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
         return load.load_checkpoints(db, self._lists, [row], op.with_values, op.with_writes)[0]
 
     def _list(self, db: sqlite3.Connection, op: ops.ListCheckpoints) -> list[StoredCheckpoint]:
-        statement, params, rest = _list_query(op)
+        if op.checkpoint_id is not None and not is_checkpoint_id(op.checkpoint_id):
+            return []
+        statement, params, rest = _list_query(op, limited=True)
         rows = db.execute(statement, params).fetchall()
-        if rest:
-            rows = [r for r in rows if metadata_matches(json.loads(r["metadata"]), rest)]
-            rows = rows[: op.limit] if op.limit is not None else rows
+        if op.filter:
+            # SQL's match is not Python's for numbers beyond 64 bits, which SQLite reads back
+            # as floats: every row it kept is matched again, exactly.
+            kept = [r for r in rows if metadata_matches(json.loads(r["metadata"]), op.filter)]
+            if len(kept) < len(rows) and op.limit is not None and not rest:
+                statement, params, _ = _list_query(op, limited=False)
+                rows = db.execute(statement, params).fetchall()
+                kept = [r for r in rows if metadata_matches(json.loads(r["metadata"]), op.filter)]
+            rows = kept[: op.limit] if op.limit is not None else kept
         return load.load_checkpoints(db, self._lists, rows, op.with_values, op.with_writes)
 
     # Deleting checkpoints
@@ -194,7 +208,7 @@ def _reads_only(op: ops.CheckpointOp) -> bool:
     return isinstance(op, _READ_OPS) or (isinstance(op, ops.Prune) and op.dry_run)
 
 
-def _list_query(op: ops.ListCheckpoints) -> tuple[str, list[Any], dict[str, Any]]:
+def _list_query(op: ops.ListCheckpoints, limited: bool) -> tuple[str, list[Any], dict[str, Any]]:
     """The SQL of a listing, its parameters, and the filter keys left for Python."""
     clauses: list[str] = ["t.tenant = ?"]
     params: list[Any] = [op.tenant]
@@ -204,6 +218,9 @@ def _list_query(op: ops.ListCheckpoints) -> tuple[str, list[Any], dict[str, Any]
     if op.namespace is not None:
         clauses.append("c.namespace = ?")
         params.append(op.namespace)
+    if op.checkpoint_id is not None:
+        clauses.append("c.checkpoint_id = ?")
+        params.append(id_to_bytes(op.checkpoint_id))
     if op.before is not None:
         clauses.append("c.checkpoint_id < ?")
         params.append(id_to_bytes(op.before))
@@ -218,7 +235,7 @@ def _list_query(op: ops.ListCheckpoints) -> tuple[str, list[Any], dict[str, Any]
             params += [path, value]
     statement = f"{sql.CHECKPOINT_COLUMNS} WHERE {' AND '.join(clauses)}"
     statement += " ORDER BY c.checkpoint_id DESC"
-    if op.limit is not None and not rest:
+    if op.limit is not None and not rest and limited:
         statement += " LIMIT ?"
         params.append(op.limit)
     return statement, params, rest

@@ -241,6 +241,12 @@ COPY_THREAD = [
     """INSERT OR IGNORE INTO checkpoint_writes SELECT ?1, namespace, checkpoint_id, task_id,
     idx, channel, type, data, task_path FROM checkpoint_writes WHERE thread_key = ?2""",
 ]
+COPY_WRITES = """
+INSERT OR IGNORE INTO checkpoint_writes SELECT ?1, namespace, checkpoint_id, task_id, idx,
+    channel, type, data, task_path
+FROM checkpoint_writes WHERE thread_key = ?2 AND namespace = ?3 AND checkpoint_id = ?4
+"""
+"""Copy one checkpoint's pending writes to another thread (a fork)."""
 COPY_CHECKPOINTS = """
 SELECT namespace, checkpoint_id, parent_id, seq, created_at, metadata, header
 FROM checkpoints WHERE thread_key = ?
