@@ -599,6 +599,8 @@ def test_a_switch_the_words_leave_open_moves_the_slot_and_its_relation(mem: Engr
     assert _open_relations(mem, "u") == {("works_at", "Meta"): "organisation"}
     names = [entity.name for entity in mem.memories.entities(user_id="u")]
     assert names.count("Google") == 1  # "from Google" does not make a place of it
+    [hit, *_] = mem.memories.search("where does the user work?", user_id="u")
+    assert hit.memory.text == "The user works at Meta (switched from Google to Meta)"
 
 
 def test_a_guessed_change_takes_the_kind_of_the_slot_it_lands_in(mem: Engram) -> None:
@@ -606,6 +608,8 @@ def test_a_guessed_change_takes_the_kind_of_the_slot_it_lands_in(mem: Engram) ->
     mem.memories.add(messages=[said("I left Paris for Rome.", 6)], user_id="u")
     assert mem.memories.profile("u").fields["home_city"] == "Rome"
     assert _open_relations(mem, "u") == {("lives_in", "Rome"): "place"}
+    [hit, *_] = mem.memories.search("where does the user live?", user_id="u")
+    assert hit.memory.text == "The user lives in Rome (left Paris for Rome)"
 
 
 def test_questions_and_wishes_leave_the_users_facts_alone(mem: Engram) -> None:

@@ -223,6 +223,11 @@ def add_flow(
     )
     entities = _settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
+    texts = {m.id: m.text for m in news}
+    restated = [m for m in plan.inserts if m.id in texts and m.text != texts[m.id]]
+    if restated:  # revision restated a guessed change in its slot's words: embed those
+        fresh = yield from embed([dense_text(m) for m in restated])
+        vector_of |= {m.id: VectorRecord(model_id, fresh[i]) for i, m in enumerate(restated)}
     ops: list[Any] = [
         PutMemories(
             scope.tenant,

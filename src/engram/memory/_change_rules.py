@@ -111,6 +111,7 @@ def _replaced(
     metadata: dict[str, Any] = {"negates": old} if old else {}
     if guessed:
         metadata["guessed"] = True
+        metadata["restated"] = _restated(s, text, new)
     return fact(
         s,
         text,
@@ -122,6 +123,18 @@ def _replaced(
         relations=relations,
         metadata=metadata,
     )
+
+
+_STATEMENTS = {"home_city": "lives in", "employer": "works at", "school": "studies at"}
+"""How a slot's value is stated ("The user lives in Lisbon")."""
+
+
+def _restated(s: Sentence, text: str, new: str) -> dict[str, str]:
+    """The text of a guessed change in each slot revision may file it under: "The user
+    meant Lisbon, not Porto" under `home_city` is "The user lives in Lisbon (meant Lisbon,
+    not Porto)", found by a question of where the user lives."""
+    said = text[len(s.label) :].strip()
+    return {slot: f"{s.label} {verb} {new} ({said})" for slot, verb in _STATEMENTS.items()}
 
 
 def _left_for_job(match: re.Match[str], s: Sentence) -> list[Candidate]:

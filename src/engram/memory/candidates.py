@@ -94,6 +94,10 @@ class MemoryMetadata(TypedDict, total=False):
     guessed: bool
     """The memory's slot is a guess ("I switched from X to Y" may be a job, a diet, ...):
     revision files it under the slot whose current value it `negates`, or under none."""
+    restated: dict[str, str]
+    """A guessed change's text in the slots it may be filed under (`home_city`: "The user
+    lives in Lisbon (meant Lisbon, not Porto)"): revision takes the one of the slot it
+    files it under, and drops the key."""
     event_date: str
     """ISO date of the first time expression in the text, grounded at the message time."""
     event_end: str

@@ -309,7 +309,8 @@ def _conditional_decision(
     new: Memory, holders: Sequence[Memory], pool: Sequence[tuple[Memory, float]], now: datetime
 ) -> Decision:
     """Retire the current value `new` names; if none holds it, keep `new` as a plain fact,
-    out of the slot: a slot it joined would lose the value it did not name."""
+    out of the slot: a slot it joined would lose the value it did not name. A guessed change
+    filed under a slot is stated as the slot states its values (`restated`)."""
     negated = str(new.metadata["negates"])
     named = [old for old in holders if _holds(old, negated)]
     if not named and new.metadata.get("guessed"):
@@ -326,10 +327,16 @@ def _conditional_decision(
         )
         if other is not None:
             new, named = replace(new, attribute=other.attribute), [other]
+    restated = new.metadata.get("restated") or {}
     if named:
         how = "ended" if _value(new) == NO_VALUE else "replaced"
-        return _supersede(new, named, now, f"{new.attribute} {negated} {how}")
-    metadata = {key: value for key, value in new.metadata.items() if key != "value"}
+        filed = replace(
+            new,
+            text=restated.get(new.attribute, new.text),
+            metadata={key: value for key, value in new.metadata.items() if key != "restated"},
+        )
+        return _supersede(filed, named, now, f"{new.attribute} {negated} {how}")
+    metadata = {k: v for k, v in new.metadata.items() if k not in ("value", "restated")}
     kind = "fact" if new.kind == "profile" else new.kind
     plain = replace(new, attribute=None, kind=kind, metadata=metadata)
     for old, _cosine in pool:
