@@ -647,6 +647,17 @@ def test_verbs_sharing_one_i_each_state_their_fact(mem: Engram) -> None:
     assert then.memory.text == "The user lives in Paris"
 
 
+def test_an_agents_memory_never_names_a_users_entity(mem: Engram) -> None:
+    mem.memories.add(messages=[said("I work at Google.", 1)], user_id="ana")
+    mem.memories.add(messages=[said("I use Google Docs at Google.", 2)], agent_id="bot")
+    [agents, *_] = [m for m in mem.memories.get_all(agent_id="bot") if m.entity_ids]
+    anas = {entity.id for entity in mem.memories.entities(user_id="ana")}
+    assert agents.entity_ids and not set(agents.entity_ids) & anas
+    mem.memories.delete_all(user_id="ana")
+    assert mem.memories.entities(user_id="ana") == []
+    assert mem.memories.get(agents.id).entity_ids == agents.entity_ids
+
+
 def test_a_home_that_ended_is_retired_not_deleted(mem: Engram) -> None:
     mem.memories.add(messages=[said("I live in Paris.", 1)], user_id="u")
     kept = mem.memories.add(messages=[said("I don't live in Rome anymore.", 3)], user_id="u")

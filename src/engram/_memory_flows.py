@@ -279,13 +279,14 @@ class _Graph:
 def _read_user(
     scope: Scope, candidates: Sequence[Candidate]
 ) -> Flow[tuple[UserProfile | None, _Graph]]:
-    """The user's profile and graph; without a user, no profile, and the entities the
-    candidates' mentions resolve against (if they mention any)."""
+    """The user's profile and graph; without a user, no profile, and the entities of no
+    user the candidates' mentions resolve against (if they mention any): an agent's memory
+    never names a user's entity, which erasing the user must take."""
     if scope.user_id is None:
         if not any(candidate.entities for candidate in candidates):
             return None, _Graph()
         [known] = yield from call_memories(ListEntities(scope.tenant, None))
-        return None, _Graph(tuple(known))
+        return None, _Graph(tuple(entity for entity in known if entity.user_id is None))
     profile, known, stored = yield from call_memories(
         GetProfile(scope.tenant, scope.user_id),
         ListEntities(scope.tenant, scope.user_id),
