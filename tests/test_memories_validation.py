@@ -167,6 +167,11 @@ def _memory(data: dict[str, Any]) -> dict[str, Any]:
     return next(m for m in data["memories"] if m["kind"] != "episode")
 
 
+def _drop_target_of_a_relation(data: dict[str, Any]) -> None:
+    target = data["relations"][0]["target_id"]
+    data["entities"] = [entity for entity in data["entities"] if entity["id"] != target]
+
+
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
@@ -190,6 +195,8 @@ def _memory(data: dict[str, Any]) -> dict[str, Any]:
         (lambda d: d["profile"]["fields"].update(age=5), r"profile: fields\['age'\] must be"),
         (lambda d: d["profile"]["fields"].update(age=" "), r"profile: fields\['age'\] must be"),
         (lambda d: d.update(profile="Ana"), r"profile is not an object"),
+        (lambda d: _drop_target_of_a_relation(d), r"relation .* refers to entity"),
+        (lambda d: _memory(d).update(superseded_by="gone"), r"superseded by 'gone'"),
     ],
 )
 def test_an_import_with_a_bad_record_is_refused_whole(

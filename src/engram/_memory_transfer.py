@@ -123,6 +123,7 @@ def _parse(
     profile = (
         _record("profile", data["profile"], UserProfile.from_dict) if data.get("profile") else None
     )
+    _check_references(memories, entities, relations)
     return (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
@@ -130,6 +131,34 @@ def _parse(
         tuple(replace(relation, tenant=tenant) for relation in relations),
         replace(profile, tenant=tenant) if profile is not None else None,
     )
+
+
+def _check_references(
+    memories: Sequence[Memory], entities: Sequence[Entity], relations: Sequence[Relation]
+) -> None:
+    """Refuse an export whose records point at records it does not hold: a memory superseded
+    by a missing memory, a relation between missing entities or stated by a missing memory."""
+    memory_ids = {memory.id for memory in memories}
+    entity_ids = {entity.id for entity in entities}
+    for memory in memories:
+        if memory.superseded_by is not None and memory.superseded_by not in memory_ids:
+            raise InvalidInputError(
+                f"malformed memory export: memory {memory.id!r} is superseded by "
+                f"{memory.superseded_by!r}, which the export does not hold"
+            )
+    for relation in relations:
+        missing = [
+            f"entity {end!r}"
+            for end in (relation.source_id, relation.target_id)
+            if end not in entity_ids
+        ]
+        if relation.memory_id is not None and relation.memory_id not in memory_ids:
+            missing.append(f"memory {relation.memory_id!r}")
+        if missing:
+            raise InvalidInputError(
+                f"malformed memory export: relation {relation.id!r} refers to "
+                f"{' and '.join(missing)}, which the export does not hold"
+            )
 
 
 def _records(
