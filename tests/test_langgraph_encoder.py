@@ -89,6 +89,113 @@ def test_lists_of_plain_values_dicts_and_lists() -> None:
     assert encode(encoder, value) == fresh(value)
 
 
+def test_messages_edited_in_place_at_any_depth_are_serialized_again() -> None:
+    """The human-in-the-loop edit: a tool call's arguments changed on the message itself."""
+    encoder = ListEncoder(SERDE)
+    messages = [message(i) for i in range(6)]
+    encode(encoder, messages)
+    ai = messages[1]
+    assert isinstance(ai, AIMessage)
+    ai.tool_calls.append({"name": "send", "args": {"to": "a"}, "id": "c9", "type": "tool_call"})
+    assert encode(encoder, messages) == fresh(messages)  # depth 1: an attribute's list
+    ai.tool_calls[0]["id"] = "c-edited"
+    assert encode(encoder, messages) == fresh(messages)  # depth 2: a tool call
+    ai.tool_calls[1]["args"]["to"] = "right@x.com"
+    assert encode(encoder, messages) == fresh(messages)  # depth 3: its arguments
+    ai.additional_kwargs["meta"] = {"tags": ["a"]}
+    encode(encoder, messages)
+    ai.additional_kwargs["meta"]["tags"].append("b")
+    assert encode(encoder, messages) == fresh(messages)  # depth 4
+    ai.response_metadata["usage"] = {"tokens": 1}
+    encode(encoder, messages)
+    ai.response_metadata["usage"]["tokens"] = True  # equal to 1, serialized otherwise
+    assert encode(encoder, messages) == fresh(messages)
+    decoded = SERDE.loads_typed(("msgpack", encode(encoder, messages)[1][1]))
+    assert decoded.tool_calls[1]["args"] == {"to": "right@x.com"}
+
+
+def test_dicts_in_a_list_edited_at_any_depth_are_serialized_again() -> None:
+    encoder = ListEncoder(SERDE)
+    todos: list[Any] = [{"title": "a", "meta": {"done": False, "tags": ["x"]}}, {"title": "b"}]
+    encode(encoder, todos)
+    todos[0]["title"] = "A"
+    assert encode(encoder, todos) == fresh(todos)  # depth 1
+    todos[0]["meta"]["done"] = True
+    assert encode(encoder, todos) == fresh(todos)  # depth 2
+    todos[0]["meta"]["tags"][0] = "y"
+    assert encode(encoder, todos) == fresh(todos)  # depth 3
+    todos[0]["meta"]["tags"].append(1)
+    assert encode(encoder, todos) == fresh(todos)
+    todos[0]["meta"]["tags"][1] = 1.0  # equal to 1, serialized otherwise
+    assert encode(encoder, todos) == fresh(todos)
+    todos[0]["meta"]["renamed"] = todos[0]["meta"].pop("done")  # same value, another key
+    assert encode(encoder, todos) == fresh(todos)
+
+
+def test_nested_lists_edited_at_any_depth_are_serialized_again() -> None:
+    encoder = ListEncoder(SERDE)
+    value: list[Any] = [[1, [2, [3]]], "tail"]
+    encode(encoder, value)
+    value[0].append(4)
+    assert encode(encoder, value) == fresh(value)  # depth 1
+    value[0][1].append(5)
+    assert encode(encoder, value) == fresh(value)  # depth 2
+    value[0][1][1][0] = 9
+    assert encode(encoder, value) == fresh(value)  # depth 3
+    value[0][1][1][0] = [9]  # a value by a list of it
+    assert encode(encoder, value) == fresh(value)
+    value[0][1][1][0] = (9,)  # a list by a tuple of the same items
+    assert encode(encoder, value) == fresh(value)
+
+
+@dataclass
+class Note:
+    """A dataclass item: its state is its `__dict__`."""
+
+    text: str
+    refs: list[Any]
+
+
+def test_objects_inside_items_edited_in_place_are_serialized_again() -> None:
+    encoder = ListEncoder(SERDE)
+    value: list[Any] = [{"note": Note("n", [message(1)])}, Note("m", [])]
+    encode(encoder, value)
+    value[0]["note"].refs[0].tool_calls[0]["args"]["q"] = "edited"  # depth 6
+    assert encode(encoder, value) == fresh(value)
+    value[1].refs.append({"k": 1})
+    assert encode(encoder, value) == fresh(value)
+    value[1].refs[0]["k"] = 2
+    assert encode(encoder, value) == fresh(value)
+
+
+def test_items_without_a_fingerprint_are_serialized_every_time() -> None:
+    encoder = ListEncoder(SERDE)
+    value: list[Any] = [{"s": {1, 2}}, {1: ["int key"]}, message(1)]
+    assert encode(encoder, value) == fresh(value)
+    value[0]["s"].add(3)  # a set: no readable state
+    assert encode(encoder, value) == fresh(value)
+    value[1][1].append("x")  # a dict with a key that is not a str
+    assert encode(encoder, value) == fresh(value)
+
+
+class EditingSerde(JsonPlusSerializer):
+    """Edits the first item's arguments right after serializing: the way a node edits the
+    state while LangGraph's "async" durability puts the previous checkpoint."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        typed = super().dumps_typed(obj)
+        if isinstance(obj, list) and obj and isinstance(obj[0], AIMessage):
+            obj[0].tool_calls[0]["args"]["q"] = "edited meanwhile"
+        return typed
+
+
+def test_an_edit_made_while_serializing_is_serialized_next_time() -> None:
+    encoder = ListEncoder(EditingSerde())
+    messages = [message(1), message(2)]
+    encode(encoder, messages)
+    assert encode(encoder, messages) == fresh(messages)
+
+
 @dataclass(slots=True)
 class Slotted:
     """An item without `__dict__`: its state cannot be snapshot cheaply."""
@@ -115,6 +222,55 @@ def test_a_serde_that_is_not_msgpack_encodes_item_by_item() -> None:
 
 class Unpicklable:
     """Not msgpack: JsonPlusSerializer pickles it (`pickle_fallback`)."""
+
+
+def test_a_list_once_pickled_is_checked_again_once_it_is_msgpack() -> None:
+    serde = JsonPlusSerializer(pickle_fallback=True)
+    encoder, ai = ListEncoder(serde), message(1)
+    stored = encoder.encode(KEY, [ai, Unpicklable()])  # no msgpack array: item by item
+    assert isinstance(stored, EncodedList) and stored.items[1][0] == "pickle"
+    for edit in ("first", "second"):
+        stored = encoder.encode(KEY, [ai])
+        assert isinstance(stored, EncodedList) and stored.items == fresh([ai])
+        ai.tool_calls[0]["args"]["q"] = edit
+
+
+SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text()
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def containers(value: Any) -> list[Any]:
+    """Every dict and list inside `value` (itself included)."""
+    found, pending = [], [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict | list):
+            found.append(node)
+            pending.extend(node.values() if isinstance(node, dict) else node)
+    return found
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=4), st.data())
+def test_plain_items_edited_anywhere_always_match_a_fresh_serialization(
+    value: list[Any], data: st.DataObject
+) -> None:
+    encoder = ListEncoder(SERDE)
+    assert encode(encoder, value) == fresh(value)
+    for _ in range(data.draw(st.integers(1, 6))):
+        target = data.draw(st.sampled_from(containers(value)))
+        new = data.draw(JSON)
+        if isinstance(target, dict):
+            target[data.draw(st.text(max_size=2))] = new
+        elif target and data.draw(st.booleans()):
+            target[data.draw(st.integers(0, len(target) - 1))] = new
+        else:
+            target.append(new)
+        assert encode(encoder, value) == fresh(value)
 
 
 OPERATIONS = st.lists(

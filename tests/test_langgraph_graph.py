@@ -15,16 +15,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Durability, interrupt
 
 from engram.integrations.langgraph import EngramSaver
 
@@ -198,6 +200,72 @@ async def test_async_graph(tmp_path: Path) -> None:
     assert len(state.values["messages"]) == 6
     assert len(history) == 9  # per turn: the input, the start step and the reply step
     assert history[0].values == state.values and history[-1].values == {"messages": []}
+
+
+class Email(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    sent_to: str
+
+
+class SignalingSaver(EngramSaver):
+    """An `EngramSaver` that tells when it has stored a checkpoint holding the AI message."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stored_ask = threading.Event()
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        stored = super().put(config, checkpoint, metadata, new_versions)
+        if any(m.id == "ask" for m in checkpoint["channel_values"].get("messages", ())):
+            self.stored_ask.set()
+        return stored
+
+
+def email_graph(saver: SignalingSaver, durability: Durability) -> Any:
+    """`agent` asks to send an email, a human corrects the address on that very message
+    (`review`, in place), `confirm` waits for approval (`interrupt`), `send` sends."""
+
+    def agent(state: Email) -> dict[str, Any]:
+        call = {"name": "send_email", "args": {"to": "wrong@x.com"}, "id": "call-1"}
+        return {"messages": [AIMessage("", tool_calls=[call], id="ask")]}
+
+    def review(state: Email) -> dict[str, Any]:
+        if durability != "exit":  # "async" stores in the background: edit once it has
+            assert saver.stored_ask.wait(timeout=30)  # the message (as "sync" always has)
+        message = state["messages"][-1]
+        assert isinstance(message, AIMessage)
+        message.tool_calls[0]["args"]["to"] = "right@x.com"
+        return {"messages": [message]}
+
+    def confirm(state: Email) -> dict[str, Any]:
+        interrupt("send it?")
+        return {}
+
+    def send(state: Email) -> dict[str, Any]:
+        message = state["messages"][-1]
+        assert isinstance(message, AIMessage)
+        return {"sent_to": message.tool_calls[0]["args"]["to"]}
+
+    graph = StateGraph(Email)
+    graph.add_sequence([("agent", agent), ("review", review), ("confirm", confirm), ("send", send)])
+    graph.add_edge(START, "agent")
+    return graph.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_a_message_edited_in_place_is_stored_edited(tmp_path: Path, durability: Durability) -> None:
+    """A node edits a message of the state in place and returns it: the checkpoint the run
+    resumes from holds the edit, as with LangGraph's own savers. ("exit" stores one checkpoint
+    per invocation, of objects the invocation made or loaded: it never reused an encoding.)"""
+    with SignalingSaver.from_path(tmp_path / "email.db") as saver:
+        app = email_graph(saver, durability)
+        question = {"messages": [HumanMessage("email bob", id="user")]}
+        app.invoke(question, CONFIG, durability=durability)
+        paused = app.get_state(CONFIG)
+        assert paused.next == ("confirm",)
+        assert paused.values["messages"][-1].tool_calls[0]["args"] == {"to": "right@x.com"}
+        result = app.invoke(Command(resume=True), CONFIG, durability=durability)
+    assert result["sent_to"] == "right@x.com"
 
 
 if __name__ == "__main__":

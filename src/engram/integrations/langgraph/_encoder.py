@@ -3,33 +3,76 @@
 Engram stores a list channel item by item (deltas of content-addressed items). LangGraph's
 `add_messages` extends the state's list with the same message objects, so the encoder
 remembers the last list of each `(thread, namespace, channel)`: its item objects, their
-encodings and their top-level state. The next list reuses the encodings of its leading items
-that are the same objects with the same top-level state, and serializes only the others:
-appending a message to a 20-message list costs one message's serialization.
+encodings and their fingerprints, taken just before they were serialized. The next list
+reuses the encodings of its leading items that are the same objects with the same
+fingerprints, and serializes only the others. A fingerprint (`_fingerprint`) is the item
+packed by `ormsgpack`, every value tagged with its exact type and every object packed as its
+state: one call into Rust with a small callback per object, about a fifth of the cost of
+LangGraph's serialization (20 messages: 15 us against 78 us). Appending a message to a
+20-message list costs one message's serialization and the fingerprints of the others.
 
-LangGraph state is not meant to be changed in place. An item whose attributes were reassigned
-(`message.content = ...`) or whose entries changed (a dict item) is serialized again; a change
-deeper inside an item already put (a tool call's arguments edited in place) is not seen.
+Guarantee: a reused encoding is the one the item would get now. LangGraph state is not meant
+to be changed in place, but an edit at any depth changes the fingerprint: a reassigned
+attribute, a tool call's arguments edited in place, an entry added, removed or replaced in a
+dict or list nested in the item, even by an equal value of another type (`1` by `True` or
+`1.0`, a tuple by a list). The fingerprint tells types apart exactly, but for `bytes`,
+`bytearray` and `memoryview`, which LangGraph's serde packs alike too. An object counts as its
+class and `__dict__` (and a pydantic model's extra and private fields), so the serde must
+serialize an object from those, as LangGraph's does. An item holding something else (an
+object with `__slots__`, a set, a subclass of `dict` or `str`, a dict key that is not a `str`,
+a numpy array, ...) has no fingerprint: it is serialized every time, and so are the items
+after it.
 """
 
 from __future__ import annotations
 
+import decimal
+import functools
 import operator
+import uuid
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, NamedTuple
 
+import ormsgpack
+import pydantic
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from engram.integrations.langgraph._msgpack import split_array
+from engram.integrations.langgraph._msgpack import join_array, split_array
 from engram.state.values import encode_value
 from engram.types._checkpoint import EncodedList, EncodedValue, StoredValue
 
 __all__ = ["ListEncoder"]
 
 _Key = tuple[str, str, str]
-_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
-_CONTAINERS = (dict, list)
-_OPAQUE = object()
-_PYDANTIC_VIEW = operator.attrgetter("__dict__", "__pydantic_extra__")
+_NO_PRINT = b""
+"""The fingerprint of an item that has none (a real one is never empty)."""
+# Everything but exact dicts (str keys only), lists, str, bytes, bool, float and 64-bit ints
+# goes to `_state`.
+_EXACT = (
+    ormsgpack.OPT_PASSTHROUGH_BIG_INT
+    | ormsgpack.OPT_PASSTHROUGH_DATACLASS
+    | ormsgpack.OPT_PASSTHROUGH_DATETIME
+    | ormsgpack.OPT_PASSTHROUGH_ENUM
+    | ormsgpack.OPT_PASSTHROUGH_SUBCLASS
+    | ormsgpack.OPT_PASSTHROUGH_TUPLE
+    | ormsgpack.OPT_PASSTHROUGH_UUID
+)
+# Markers opening what `_state` returns: ext types, which no value packed as itself makes.
+_TUPLE, _CLASS, _VALUE, _OBJECT, _MODEL = (ormsgpack.Ext(code, b"") for code in range(5))
+_VALUES = frozenset({int, decimal.Decimal, uuid.UUID, date, timedelta, timezone})
+_ZONED = frozenset({datetime, time})
+_ZONES = frozenset({type(None), timezone, zoneinfo.ZoneInfo})
+_UNREADABLE, _PLAIN, _PYDANTIC = 0, 1, 2
+_PYDANTIC_SLOTS = operator.attrgetter("__pydantic_extra__", "__pydantic_private__")
+
+
+class _Plain:
+    """A plain class: instances of the classes `_layout` accepts are no larger."""
+
+
+class _Model(pydantic.BaseModel):
+    """A plain pydantic model: likewise."""
 
 
 class _Encoded(NamedTuple):
@@ -37,10 +80,14 @@ class _Encoded(NamedTuple):
 
     objects: tuple[Any, ...]
     """The items (held, so comparing them with `is` is safe)."""
-    snapshots: tuple[Any, ...]
-    """Each item's `_snapshot` when it was serialized."""
+    prints: tuple[bytes, ...]
+    """Each item's `_fingerprint`, taken just before it was serialized."""
     items: tuple[EncodedValue, ...]
     """Each item's encoding."""
+
+
+_FOREIGN = _Encoded((), (), ())
+"""What `ListEncoder` remembers of a list the serde did not pack as a msgpack array."""
 
 
 class ListEncoder:
@@ -69,15 +116,19 @@ class ListEncoder:
         last = self._last.get(key)
         same = 0 if last is None else _unchanged(last, value)
         new = value[same:]
+        # Fingerprints first: an edit made while the items are serialized (LangGraph's
+        # "async" durability puts in the background) then shows next time. Not if the last
+        # list was no msgpack array (an encrypting serde): likely in vain again.
+        if last is _FOREIGN:
+            prints: tuple[bytes, ...] = (_NO_PRINT,) * len(new)
+        else:
+            prints = tuple([_fingerprint(item) for item in new])
         encoded = self._serialize(new) if new else ()
-        if encoded is None:
-            return None
-        snapshots = tuple([_snapshot(view) for view in _views(new)])
-        if last is not None and same:
-            snapshots, encoded = last.snapshots[:same] + snapshots, last.items[:same] + encoded
+        if last is not None and same and encoded is not None:
+            prints, encoded = last.prints[:same] + prints, last.items[:same] + encoded
         if len(self._last) >= self.size and key not in self._last:
             self._last.clear()
-        self._last[key] = _Encoded(tuple(value), snapshots, encoded)
+        self._last[key] = _FOREIGN if encoded is None else _Encoded(tuple(value), prints, encoded)
         return encoded
 
     def _serialize(self, items: list[Any]) -> tuple[EncodedValue, ...] | None:
@@ -96,47 +147,60 @@ class ListEncoder:
 
 
 def _unchanged(last: _Encoded, value: list[Any]) -> int:
-    """How many leading items of `value` are `last`'s objects with the same top-level state."""
-    identical = list(map(operator.is_, value, last.objects))  # compared in C, like the states
+    """How many leading items of `value` are `last`'s objects with the same fingerprints."""
+    identical = list(map(operator.is_, value, last.objects))  # compared in C
     same = identical.index(False) if False in identical else len(identical)
-    if not same:
-        return 0
-    views, snapshots = _views(value[:same]), last.snapshots[:same]
-    if tuple(views) == snapshots:
+    prints = last.prints[:same]
+    if _NO_PRINT in prints:
+        same = prints.index(_NO_PRINT)
+        prints = prints[:same]
+    # An array packs as its items packed one after the other: one call checks them all.
+    if not same or _fingerprint(value[:same]) == join_array(list(prints)):
         return same
-    return next(i for i, (v, s) in enumerate(zip(views, snapshots, strict=True)) if v != s)
+    return next((i for i, was in enumerate(prints) if _fingerprint(value[i]) != was), same)
 
 
-def _view(item: Any) -> Any:
-    """An item's live top-level state: None for an immutable scalar (the same object is the
-    same value), the item for a dict or list, else its attributes and pydantic's extra
-    fields; `_OPAQUE` for an object without attributes."""
-    if type(item) in _IMMUTABLE:
-        return None
-    if isinstance(item, _CONTAINERS):
-        return item
-    state = getattr(item, "__dict__", None)
-    if state is None:
-        return _OPAQUE
-    return state, getattr(item, "__pydantic_extra__", None)
-
-
-def _views(items: list[Any]) -> list[Any]:
-    """`_view` of each item; for a list of pydantic models (messages), in one C-level pass."""
+def _fingerprint(value: Any) -> bytes:
+    """`value`'s state packed, every value tagged with its exact type (see the module);
+    `_NO_PRINT` if some object in it has no readable state."""
     try:
-        return list(map(_PYDANTIC_VIEW, items))
-    except AttributeError:  # not all pydantic models
-        return [_view(item) for item in items]
+        return ormsgpack.packb(value, default=_state, option=_EXACT)
+    except TypeError:  # ormsgpack.MsgpackEncodeError included (too deep, a cycle)
+        return _NO_PRINT
 
 
-def _snapshot(view: Any) -> Any:
-    """A copy of a `_view` (holding the same values), to compare with a later view; an
-    opaque item's is a fresh `object()`, equal to nothing (so it is serialized every time)."""
-    if view is None:
-        return None
-    if view is _OPAQUE:
-        return object()
-    if type(view) is tuple:
-        state, extra = view
-        return dict(state), None if extra is None else dict(extra)
-    return dict(view) if isinstance(view, dict) else list(view)
+def _state(value: Any) -> list[Any]:
+    """What `_fingerprint` packs for a value ormsgpack does not pack as itself."""
+    kind: type = type(value)
+    layout, name = _layout(kind)
+    if layout == _PYDANTIC:
+        return [_MODEL, name, value.__dict__, *_PYDANTIC_SLOTS(value)]
+    if layout == _PLAIN:
+        return [_OBJECT, name, value.__dict__]
+    if kind is tuple:
+        return [_TUPLE, *value]
+    if isinstance(value, type):
+        return [_CLASS, f"{value.__module__}:{value.__qualname__}"]
+    if kind in _VALUES or (kind in _ZONED and type(value.tzinfo) in _ZONES):
+        return [_VALUE, name, repr(value)]  # immutable, and exact in its repr
+    raise TypeError(f"no readable state: {name}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout(kind: type) -> tuple[int, str]:
+    """Whether an object of class `kind` keeps all its state in `__dict__` (`_PLAIN`), or
+    there and in pydantic's slots (`_PYDANTIC`), else `_UNREADABLE` (slots of its own, the
+    data of a builtin or extension base, such as `dict` or `Exception`); and the class's
+    name (`module:qualname`)."""
+    name = f"{kind.__module__}:{kind.__qualname__}"
+    if not kind.__dictoffset__ or kind.__itemsize__:
+        return _UNREADABLE, name
+    model = issubclass(kind, pydantic.BaseModel)
+    if kind.__basicsize__ > (_Model if model else _Plain).__basicsize__:
+        return _UNREADABLE, name
+    for cls in kind.__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        names = {slots} if isinstance(slots, str) else set(slots)
+        if cls is not pydantic.BaseModel and not names <= {"__dict__", "__weakref__"}:
+            return _UNREADABLE, name
+    return (_PYDANTIC if model else _PLAIN), name

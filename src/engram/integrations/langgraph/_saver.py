@@ -54,8 +54,9 @@ class EngramSaver(BaseCheckpointSaver[str]):
     are available through the Engram checkpointer (and `engram threads ...`).
 
     A put serializes only what changed: the channels in `new_versions`, and of a list that
-    grew only its new items (the others keep the encoding they had, unless reassigned in
-    place: see `engram.integrations.langgraph._encoder`).
+    grew only its new items. The others keep their encoding unless changed in place, at any
+    depth (a tool call's arguments edited by a node): a fingerprint of each item tells, see
+    `engram.integrations.langgraph._encoder`.
 
     `list()` deserializes a channel version once however many listed checkpoints hold it:
     each checkpoint gets its own `messages` list, but the message objects in them are shared
