@@ -95,6 +95,26 @@ def test_newer_schema_requires_an_upgrade(tmp_path: Path) -> None:
         conn.close()
 
 
+def test_a_current_schema_is_only_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "engram.db"
+    with SqliteConversationStore.from_path(path) as store:
+        store.create_session(_session())
+
+    def no_writes(self: SqliteConnection) -> None:
+        raise AssertionError("opening a current file took a write transaction")
+
+    monkeypatch.setattr(SqliteConnection, "transaction", no_writes)
+    with SqliteConversationStore.from_path(path) as store:  # as a read-only file opens
+        found = store.get_session("t", "s1", now=NOW)
+        assert found is not None and found.id == "s1"
+
+
+def test_a_database_whose_directory_cannot_be_made_is_a_backend_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(BackendError, match="cannot create the directory"):
+        SqliteConnection(tmp_path / "file" / "engram.db")
+
+
 @pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
 def test_file_is_in_wal_mode_with_the_chosen_durability(
     tmp_path: Path, durability: str, synchronous: int

@@ -139,7 +139,7 @@ class SqliteConnection:
         self.lock = threading.RLock()
         with map_backend_errors():
             if self.path != ":memory:":
-                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _make_parent(self.path)
             # Autocommit mode: transactions are explicit (`transaction()`), BEGIN IMMEDIATE.
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.conn.row_factory = sqlite3.Row
@@ -170,8 +170,11 @@ class SqliteConnection:
         """Apply the not-yet-applied `migrations` of `component`, in order, idempotently.
 
         Migrations are append-only: entry `i` is version `i + 1` of the component's schema.
-        Raises `MigrationRequired` if the file holds a newer schema than this code knows.
+        Raises `MigrationRequired` if the file holds a newer schema than this code knows. A
+        schema already current is only read, so a read-only file opens.
         """
+        if self._version(component) == len(migrations):
+            return
         with self.transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS engram_migrations ("
@@ -195,11 +198,37 @@ class SqliteConnection:
                 (component, len(migrations)),
             )
 
+    def _version(self, component: str) -> int | None:
+        """The schema version of `component` in the file, read without a write lock (None if
+        the file holds no migrations table yet)."""
+        with self.snapshot() as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engram_migrations'"
+            ).fetchone()
+            if found is None:
+                return None
+            row = conn.execute(
+                "SELECT version FROM engram_migrations WHERE component = ?", (component,)
+            ).fetchone()
+        return int(row["version"]) if row else 0
+
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
         with self.lock:
             self.conn.close()
+
+
+def _make_parent(path: str) -> None:
+    """Create the directory of the database file `path`, or say why it cannot be."""
+    parent = Path(path).expanduser().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackendError(
+            f"sqlite: cannot create the directory {str(parent)!r} of {path!r}: "
+            f"{exc.strerror or exc}"
+        ) from exc
 
 
 def _split_statements(script: str) -> list[str]:
