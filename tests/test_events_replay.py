@@ -123,6 +123,17 @@ def test_replay_pages_and_bounds() -> None:
         SnapshotPolicy(every=0)
 
 
+def test_a_replay_as_of_an_older_version_reports_no_newer_snapshot() -> None:
+    log = InMemoryEventLog()
+    policy: SnapshotPolicy[State] = SnapshotPolicy(every=5)
+    log.append(TENANT, "s", _numbered(0, 30))
+    latest = replay(log, TENANT, "s", _total, {}, snapshots=policy)
+    assert latest.snapshot_version == 30
+    then = replay(log, TENANT, "s", _total, {}, snapshots=policy, to_version=12)
+    assert (then.version, then.state["n"]) == (12, 12)
+    assert then.snapshot_version <= then.version
+
+
 def test_event_summary_counts_and_keeps_the_last_of_each_type() -> None:
     events = [Event.thought("a"), Event.error("x"), Event.thought("b")]
     log = InMemoryEventLog()

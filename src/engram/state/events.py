@@ -167,7 +167,9 @@ def _snapshot_flow(
         return current
     snapshot = Snapshot(stream_id, current.version, snapshots.encode(current.state), snapshots.name)
     stored: Snapshot = yield PutSnapshot(tenant, snapshot)
-    return replace(current, snapshot_version=max(stored.version, current.snapshot_version))
+    if stored.version != current.version:  # the store kept a newer one ("as of" a version)
+        return current
+    return replace(current, snapshot_version=current.version)
 
 
 def append_flow(
