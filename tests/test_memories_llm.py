@@ -5,17 +5,22 @@ that plays the model (`openai_server`): what an add spends, and what it does wit
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from engram import Engram, Message
+from engram import Engram, Message, TokenCounter
 from engram.config import EngramSettings, LLMSettings
-from openai_server import FakeOpenAIServer, chat_completion_body
+from engram.memory.revision import parse_verdict
+from engram.providers._http import RetryPolicy
+from openai_server import FakeOpenAIServer, ReceivedRequest, ScriptedResponse, chat_completion_body
 
-pytest_plugins = ["openai_server"]
+pytest_plugins = ["openai_server", "servers"]
 
 TURN = Message(
     role="user", content="I live in Porto.", created_at=datetime(2026, 1, 10, tzinfo=UTC)
@@ -81,3 +86,261 @@ def test_the_llms_slot_facts_state_relations_as_the_rules_do(
         "lives_in",
         "Lisbon",
     )
+
+
+# What the model answers is never trusted: a bad field costs that field, never the add.
+
+
+def item(text: str, **fields: object) -> dict[str, object]:
+    return {"text": text, "kind": "fact", "sources": [0], **fields}
+
+
+def reply_with(*items: dict[str, object]) -> str:
+    return json.dumps({"memories": list(items)})
+
+
+def test_a_prose_verdict_naming_two_relations_adds_the_new_memory(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    mem.memories.add("Ana drinks coffee every morning", user_id="ana", infer=False)
+    openai_server.enqueue_completion(
+        "The new statement contradicts the old one; they are not the same."
+    )
+    report = mem.memories.add("Ana drinks tea every morning", user_id="ana", infer=False)
+    assert len(openai_server.requests) == 1  # the case was ambiguous: the model was asked
+    assert [m.text for m in report.added] == ["Ana drinks tea every morning"]
+    assert report.superseded == () and report.unchanged == 0
+    assert sorted(texts(mem)) == ["Ana drinks coffee every morning", "Ana drinks tea every morning"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ('{"relation": "contradicts"}', "contradicts"),
+        ('```json\n{"relation": "Refines"}\n```', "refines"),
+        ('{"relation": "refines"} (it is not unrelated)', "refines"),
+        ('{"relation": "same"}', "same"),
+        ("same", "same"),
+        ('"contradicts".', "contradicts"),
+        ("The new statement contradicts the old one; they are not the same.", "unrelated"),
+        ("They are the same.", "unrelated"),  # prose never drops a new memory
+        ("The new one refines the old one.", "refines"),
+        ("It does not contradict the old one; it refines it.", "refines"),
+        ("It is not a refinement, it contradicts it", "contradicts"),
+        ("This is not contradicts", "unrelated"),
+        ("sameness", "unrelated"),
+        ('{"relation": "not the same"}', "unrelated"),
+        ('{"relation": ["same"]}', "unrelated"),
+        ('{"relation": null}', "unrelated"),
+        ('{"relation": 5}', "unrelated"),
+        ("", "unrelated"),
+    ],
+)
+def test_a_verdict_is_read_from_the_json_first_and_from_prose_conservatively(
+    reply: str, verdict: str
+) -> None:
+    assert parse_verdict(reply) == verdict
+
+
+def test_the_verdict_does_not_depend_on_the_hash_seed() -> None:
+    script = (
+        "from engram.memory.revision import parse_verdict\n"
+        "print(parse_verdict('The new statement contradicts the old one; they are not the "
+        "same.'), parse_verdict('contradicts or same'))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("0", "1")
+    }
+    assert outputs == {"unrelated unrelated\n"}
+
+
+def test_a_number_too_large_for_a_float_falls_back_to_the_default(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    reply = reply_with(item("Ana lives in Porto", importance=10**400, confidence=-(10**400)))
+    openai_server.enqueue_completion(reply)
+    report = mem.memories.add(messages=[TURN], user_id="ana")
+    [fact] = [m for m in report.added if m.text == "Ana lives in Porto"]
+    assert fact.importance == 0.5
+    assert "I live in Porto." in texts(mem)
+
+
+def test_control_characters_of_the_model_never_reach_the_store(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    slot = item(
+        "Ana lives\x00 in Porto\x1b[0m",
+        kind="profile",
+        attribute="home\x00_city",
+        value="Por\x00to",
+        entities=[{"name": "Po\x00rto", "kind": "place"}, {"name": "\x00\x07", "kind": "other"}],
+    )
+    lone = item("Ana likes \ud800 tea", subject="\x00")
+    openai_server.enqueue_completion(reply_with(slot, item("\x00\x00\x00\x00"), lone))
+    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+    stored = mem.memories.get_all(user_id="ana")
+    assert sorted(m.text for m in stored) == [
+        "Ana likes  tea",
+        "Ana lives in Porto[0m",
+        "I live in Porto.",
+    ]
+    assert mem.memories.profile("ana").fields == {"home_city": "Porto"}
+    names = sorted(entity.name for entity in mem.memories.entities(user_id="ana"))
+    assert names == ["Ana", "Porto"]
+    dumped = json.dumps([m.metadata for m in stored]) + json.dumps(names)
+    assert "\\u0000" not in dumped and "\\ud800" not in dumped
+
+
+def test_on_postgresql_a_nul_of_the_model_is_dropped_not_blamed_on_the_user(
+    postgres_clean_database: str, openai_server: FakeOpenAIServer
+) -> None:
+    llm = LLMSettings(model="fake-model", base_url=openai_server.url, max_retries=0)
+    with Engram(postgres_clean_database, settings=EngramSettings(llm=llm)) as engram:
+        slot = item("Ana lives in \x00Porto", kind="profile", attribute="home_city", value="\x00")
+        openai_server.enqueue_completion(reply_with(item("Ana likes \x00 pizza"), slot))
+        engram.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+        stored = sorted(m.text for m in engram.memories.get_all(user_id="ana"))
+        assert stored == ["Ana likes  pizza", "Ana lives in Porto", "I live in Porto."]
+
+        openai_server.handler = lambda request: ScriptedResponse(
+            200, chat_completion_body("Ana booked\x00 flights to Lisbon.")
+        )
+        session = engram.session("s1", user_id="ana")
+        for i in range(30):
+            session.add("user", f"Turn {i}: I booked flight TP{100 + i} to Lisbon on {i + 1} May.")
+            session.add("assistant", f"Noted {i}.")
+        for _ in range(2):  # the summary is stored, then read back
+            context = session.context(model="gpt-4o", budget=400, reserve=50, strategy="summary")
+            assert "Ana booked flights to Lisbon." in context.to_openai()[0]["content"]
+
+
+def test_a_slot_without_a_value_is_kept_as_a_plain_fact(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    fact = item("Ana lives in Porto with her two cats", kind="profile", attribute="home_city")
+    openai_server.enqueue_completion(reply_with({**fact, "value": None}))
+    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+    assert "Ana lives in Porto with her two cats" in texts(mem)
+    assert "Ana lives in Porto with her two cats" not in mem.memories.profile("ana").fields.values()
+    [stored] = [m for m in mem.memories.get_all(user_id="ana") if "cats" in m.text]
+    assert stored.attribute is None
+
+
+def test_an_entity_without_a_name_costs_only_that_entity(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    entities = [{"name": "Porto", "kind": "place"}, {"name": "", "kind": "other"}, {"kind": "x"}]
+    openai_server.enqueue_completion(reply_with(item("Ana lives in Porto", entities=entities)))
+    report = mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+    assert len(openai_server.requests) == 1 and report.llm_calls == 1  # no retry was needed
+    assert "Ana lives in Porto" in texts(mem)
+    assert [e.name for e in mem.memories.entities(user_id="ana")] == ["Ana", "Porto"]
+
+
+def test_a_reply_cut_by_max_tokens_loses_its_unfinished_last_item(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    diet = item("Ana is vegetarian", kind="profile", attribute="diet", value="vegetarian")
+    full = reply_with(diet, item("Ana is allergic to peanuts"))
+    cut = full[: full.index("peanuts") + 3]  # ... "Ana is allergic to pea
+    openai_server.enqueue_completion(cut, finish_reason="length")
+    turn = Message(
+        role="user",
+        content="I'm vegetarian and I'm allergic to peanuts.",
+        created_at=datetime(2026, 1, 10, tzinfo=UTC),
+    )
+    mem.memories.add(messages=[turn], user_id="ana", user_name="Ana")
+    assert "Ana is allergic to pea" not in texts(mem)
+    assert "Ana is vegetarian" in texts(mem)
+    assert mem.memories.profile("ana").fields["diet"] == "vegetarian"
+
+
+def test_a_reply_cut_inside_its_only_item_falls_back_to_the_rules(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    full = reply_with(item("Ana is vegetarian", kind="profile", attribute="diet", value="veg"))
+    for _ in range(2):
+        openai_server.enqueue_completion(full[: full.index('"veg"') + 4], finish_reason="length")
+    turn = Message(
+        role="user", content="I'm vegetarian.", created_at=datetime(2026, 1, 10, tzinfo=UTC)
+    )
+    mem.memories.add(messages=[turn], user_id="ana", user_name="Ana")
+    assert len(openai_server.requests) == 2  # retried once, then the rules
+    assert mem.memories.profile("ana").fields["diet"] == "vegetarian"
+
+
+def chat_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """The prompt tokens OpenAI bills for `messages` (gpt-4o's tokenizer and chat format)."""
+    count = TokenCounter.for_model("gpt-4o").count_text
+    return sum(count(message["content"]) + 3 for message in messages) + 3
+
+
+def o200k_endpoint(request: ReceivedRequest) -> ScriptedResponse:
+    """A model that counts with o200k (as OpenAI's) and writes until max_tokens."""
+    body = request.json()
+    prompt = chat_prompt_tokens(body["messages"])
+    reply = reply_with(*(item(f"Ana likes dish number {i}") for i in range(400)))
+    return ScriptedResponse(
+        200,
+        chat_completion_body(
+            reply[: body["max_tokens"] * 3],
+            prompt_tokens=prompt,
+            completion_tokens=body["max_tokens"],
+            finish_reason="length",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "budget"),
+    [
+        ("I live in Porto and I work at Google as an engineer. " * 30, 2000),
+        ("我住在波尔图，我喜欢吃素食，我的工作是软件工程师。" * 60, 2000),
+        ("😀🎉🚀 " * 300, 1500),
+        ("😀🎉🚀 " * 100, 2500),
+    ],
+    ids=["english", "chinese", "emoji", "short emoji"],
+)
+def test_an_add_never_spends_more_tokens_than_allowed_whatever_the_script(
+    mem: Engram, openai_server: FakeOpenAIServer, text: str, budget: int
+) -> None:
+    openai_server.handler = o200k_endpoint
+    turn = Message(role="user", content=text, created_at=datetime(2026, 1, 10, tzinfo=UTC))
+    report = mem.memories.add(messages=[turn], user_id="ana", max_llm_tokens=budget)
+    assert report.llm_tokens <= budget
+    assert len(openai_server.requests) == report.llm_calls
+    assert text.strip() in texts(mem)
+
+
+def test_every_attempt_sent_is_charged_and_retries_stay_within_the_budget(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("{}"), delay=1.0
+    )  # the endpoint works on every attempt, but answers too late
+    llm = LLMSettings(model="fake-model", base_url=openai_server.url, timeout=0.2)
+    with Engram(tmp_path / "engram.db", settings=EngramSettings(llm=llm)) as engram:
+        engram.resources.llm.policy = RetryPolicy(max_retries=3, backoff=0)  # type: ignore[union-attr]
+        turn = Message(
+            role="user",
+            content="I live in Porto. " * 50,
+            created_at=datetime(2026, 1, 10, tzinfo=UTC),
+        )
+        report = engram.memories.add(
+            messages=[turn], user_id="ana", max_llm_calls=2, max_llm_tokens=20_000
+        )
+        assert len(openai_server.requests) == report.llm_calls == 2  # not 4 for one call
+        prompt = openai_server.requests[0].json()["messages"]
+        assert report.llm_tokens >= 2 * chat_prompt_tokens(prompt)
+
+        tight = engram.memories.add(
+            messages=[turn], user_id="bob", max_llm_calls=4, max_llm_tokens=3000
+        )
+        assert tight.llm_calls == 1 and tight.llm_tokens <= 3000  # no room for a second try

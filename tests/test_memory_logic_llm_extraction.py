@@ -112,7 +112,7 @@ MALFORMED = {
     "single object": '{"text": "Ana is vegetarian", "sources": 0}',
     "wrong types": (
         '{"memories": [{"text": "Ana is vegetarian", "kind": "hobby", "importance": "high", '
-        '"confidence": "90%", "sources": ["[0]", "x", 7], "attribute": 12, '
+        '"confidence": "90%", "sources": ["[0]", "x", 7], "attribute": 12, "value": 7, '
         '"entities": ["Berlin", {"name": "Acme", "type": "company"}, 3], "when": "yesterday"}]}'
     ),
 }
@@ -134,7 +134,8 @@ def test_malformed_truncated_and_prose_wrapped_json_never_crashes_nor_loses_inpu
 def test_wrong_types_are_coerced() -> None:
     result = LLMExtractor(ScriptedModel(MALFORMED["wrong types"])).extract(conversation())
     [fact] = [c for c in result.candidates if c.kind != "episode"]
-    assert (fact.kind, fact.importance, fact.confidence, fact.attribute) == ("fact", 0.8, 0.9, "12")
+    assert (fact.kind, fact.importance, fact.confidence) == ("fact", 0.8, 0.9)
+    assert (fact.attribute, fact.value) == ("12", "7")
     assert [tuple(e) for e in fact.entities] == [("Berlin", "other"), ("Acme", "organisation")]
     assert fact.valid_from is not None and fact.valid_from.date().isoformat() == "2023-05-07"
 

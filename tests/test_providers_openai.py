@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 import warnings
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from engram._exceptions import ConfigError, ProviderError, ProviderUnavailable
 from engram.providers import Completion, OpenAIChatModel
 from engram.providers._http import Done, Exchange, Retry, RetryPolicy
+from engram.providers.openai import storable_text, track_attempts
 from openai_server import (
     FakeOpenAIServer,
     ScriptedResponse,
@@ -95,6 +97,78 @@ def test_reply_without_usage_or_content(openai_server: FakeOpenAIServer) -> None
     with make_model(openai_server) as model:
         reply = model.complete(MESSAGES)
     assert reply == Completion("", "gpt-test", None, None, "tool_calls")
+
+
+def completion_with(message: dict[str, object]) -> dict[str, object]:
+    body = chat_completion_body("")
+    body["choices"][0]["message"] = {"role": "assistant", **message}
+    return body
+
+
+def test_content_parts_are_joined_into_the_text(openai_server: FakeOpenAIServer) -> None:
+    parts = [
+        {"type": "text", "text": "Ana booked "},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        "flights ",
+        {"type": "output_text", "text": "to Lisbon."},
+        {"type": "text", "text": None},
+    ]
+    openai_server.enqueue(json=completion_with({"content": parts}))
+    with make_model(openai_server) as model:
+        assert model.complete(MESSAGES).text == "Ana booked flights to Lisbon."
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"content": None, "refusal": "I'm sorry, I cannot help with that."},
+        {"content": [{"type": "refusal", "refusal": "I'm sorry, I cannot help with that."}]},
+    ],
+    ids=["refusal-field", "refusal-part"],
+)
+async def test_a_refusal_is_a_provider_error_not_a_reply(
+    openai_server: FakeOpenAIServer, message: dict[str, object]
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(200, completion_with(message))
+    async with make_model(openai_server) as model:
+        with pytest.raises(ProviderError, match="refused: .I'm sorry") as error:
+            model.complete(MESSAGES)
+        with pytest.raises(ProviderError, match="refused"):
+            await model.acomplete(MESSAGES)
+    assert not isinstance(error.value, ProviderUnavailable)
+    assert len(openai_server.requests) == 2  # not retried
+
+
+def test_content_that_is_no_text_is_a_provider_error(openai_server: FakeOpenAIServer) -> None:
+    openai_server.enqueue(json=completion_with({"content": {"text": "hi"}}))
+    with make_model(openai_server) as model, pytest.raises(ProviderError, match="dict, not text"):
+        model.complete(MESSAGES)
+
+
+def test_storable_text_removes_what_no_store_takes() -> None:
+    text = "A\x00n\x07a\x1b[0m\tis\r\n\x0bhere\x1f\x85now \ud800😀\x9f."
+    assert storable_text(text) == "Ana[0m\tis\r\n\x0bhere  now 😀."
+
+
+@pytest.mark.parametrize("sync", [True, False])
+async def test_an_attempt_ledger_counts_retries_and_bounds_them(
+    openai_server: FakeOpenAIServer, sync: bool
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(500, error_body("boom"))
+    async with make_model(openai_server, max_retries=5) as model:
+        with track_attempts(3) as ledger, pytest.raises(ProviderUnavailable, match="after 3"):
+            if sync:
+                model.complete(MESSAGES)
+            else:
+                await model.acomplete(MESSAGES)
+        assert ledger.attempts == len(openai_server.requests) == 3
+        openai_server.handler = None
+        openai_server.enqueue(503, error_body("overloaded"))
+        openai_server.enqueue(json=chat_completion_body("ok"))
+        with track_attempts() as ledger:
+            assert model.complete(MESSAGES).text == "ok"
+        assert ledger.attempts == 2
+        assert model.policy.max_retries == 5  # the ledger bounded its calls, not the model
 
 
 def test_429_is_retried_after_retry_after(openai_server: FakeOpenAIServer) -> None:
@@ -207,6 +281,40 @@ async def test_async_timeout_then_success(openai_server: FakeOpenAIServer) -> No
     assert len(openai_server.requests) == 2
 
 
+def test_timeout_bounds_a_whole_attempt_of_a_trickling_server(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    # Every byte comes well within the per-read timeout; the whole body would take 60 s.
+    openai_server.handler = lambda request: ScriptedResponse(
+        json=chat_completion_body("late"), trickle=0.2
+    )
+    started = time.monotonic()
+    with make_model(openai_server, timeout=0.5, max_retries=1) as model:
+        with pytest.raises(ProviderUnavailable, match="Timeout.*0.5 s") as caught:
+            model.complete(MESSAGES)
+    assert time.monotonic() - started < 3.0  # two attempts, each abandoned within a read
+    assert isinstance(caught.value.__cause__, httpx.TimeoutException)
+    assert len(openai_server.requests) == 2
+
+
+async def test_async_timeout_bounds_a_whole_attempt_of_a_trickling_server(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.enqueue(json=chat_completion_body("late"), trickle=0.2)
+    openai_server.enqueue(json=chat_completion_body("on time"))
+    started = time.monotonic()
+    async with make_model(openai_server, timeout=0.5) as model:
+        assert (await model.acomplete(MESSAGES)).text == "on time"
+    assert time.monotonic() - started < 1.5
+    assert len(openai_server.requests) == 2
+
+
+def test_a_trickled_reply_within_the_timeout_is_read(openai_server: FakeOpenAIServer) -> None:
+    openai_server.enqueue(json=chat_completion_body("ok"), trickle=0.001)
+    with make_model(openai_server, timeout=5.0) as model:
+        assert model.complete(MESSAGES).text == "ok"
+
+
 def test_connection_refused_is_unavailable() -> None:
     model = OpenAIChatModel("gpt-test", base_url=unreachable_url(), api_key=KEY, backoff=0.0)
     with model, pytest.raises(ProviderUnavailable, match="ConnectError") as caught:
@@ -280,6 +388,15 @@ def test_async_client_follows_the_event_loop(openai_server: FakeOpenAIServer) ->
 def test_invalid_base_url_is_config_error() -> None:
     with pytest.raises(ConfigError, match="http:// or https://"):
         OpenAIChatModel("llama3.2", base_url="localhost:11434/v1")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["ftp://example.com/v1?api-key=query-secret", "query-secret@example.com/v1"]
+)
+def test_a_bad_base_url_is_not_echoed(base_url: str) -> None:
+    with pytest.raises(ConfigError, match="http:// or https://") as caught:
+        OpenAIChatModel("llama3.2", base_url=base_url)
+    assert "query-secret" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from engram.providers import (
 )
 from engram.providers._text import split_sentences, truncate_sentences, truncate_words
 from engram.types import Message, ToolCall
-from openai_server import FakeOpenAIServer, ScriptedResponse, error_body
+from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body, error_body
 
 pytest_plugins = ["openai_server"]
 
@@ -321,6 +321,69 @@ async def test_llm_summarizer_falls_back_to_extractive_on_server_errors(
 
 def test_llm_summarizer_falls_back_on_an_empty_reply(openai_server: FakeOpenAIServer) -> None:
     openai_server.enqueue_completion("  ")
+    with make_model(openai_server) as model:
+        summary = LLMSummarizer(model, count_words).summarize(None, TRIP, max_tokens=50)
+    assert summary == ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=50)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I'm sorry, but I can't help with that.",
+        "I apologize, but I cannot fulfill this request.",
+        "As an AI language model, I cannot summarize this conversation.",
+    ],
+)
+def test_llm_summarizer_falls_back_on_a_refusal(
+    openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture, reply: str
+) -> None:
+    openai_server.enqueue_completion(reply)
+    with caplog.at_level(logging.WARNING, logger="engram"), make_model(openai_server) as model:
+        summary = LLMSummarizer(model, count_words).summarize("Earlier.", TRIP, max_tokens=50)
+    assert summary == ExtractiveSummarizer(count_words).summarize("Earlier.", TRIP, max_tokens=50)
+    assert "refused" in caplog.text
+
+
+def test_llm_summarizer_falls_back_on_a_refusal_the_endpoint_flags(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    body = chat_completion_body("")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "No."}
+    openai_server.enqueue(json=body)
+    with make_model(openai_server) as model:
+        summary = LLMSummarizer(model, count_words).summarize(None, TRIP, max_tokens=50)
+    assert summary == ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=50)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Sorry for the delay: Dana and Priya fly TAP to Lisbon on March 14.",
+        "Unfortunately, I cannot fit everything: Dana flies to Lisbon.",
+    ],
+)
+def test_llm_summarizer_keeps_a_polite_summary(openai_server: FakeOpenAIServer, reply: str) -> None:
+    openai_server.enqueue_completion(reply)
+    with make_model(openai_server) as model:
+        assert LLMSummarizer(model, count_words).summarize(None, TRIP, max_tokens=50) == reply
+
+
+async def test_llm_summarizer_removes_what_no_store_takes(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("Dana\x00 flies\x1b to Lisbon.\ud800")
+    )
+    async with make_model(openai_server) as model:
+        summarizer = LLMSummarizer(model, count_words)
+        assert summarizer.summarize(None, TRIP, max_tokens=50) == "Dana flies to Lisbon."
+        assert await summarizer.asummarize(None, TRIP, max_tokens=50) == "Dana flies to Lisbon."
+
+
+def test_llm_summarizer_falls_back_when_only_control_characters_remain(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.enqueue_completion("\x00\x00 \x07")
     with make_model(openai_server) as model:
         summary = LLMSummarizer(model, count_words).summarize(None, TRIP, max_tokens=50)
     assert summary == ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=50)

@@ -6,11 +6,18 @@ belongs. `parse_reply()` repairs the text with `json-repair` (a dependency-free 
 for exactly this), accepts the common shapes, validates each item on its own with lenient
 coercions, and drops only the items that cannot be read. It raises `ReplyError` only when
 nothing usable came back, so the caller can retry once with the error message.
+
+What the model wrote is cleaned before anything is kept (`storable_text`): NUL and the other
+control characters that are not whitespace, and lone surrogates, are removed, since no store
+takes them (PostgreSQL refuses NUL in text) and none of them means anything in a memory. A
+field that is left empty counts as missing. A reply cut off by `max_tokens` loses its
+unfinished last item rather than storing half a sentence.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal, get_args
 
 from json_repair import repair_json
@@ -18,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engram._exceptions import ProviderError
 from engram.memory.candidates import ENTITY_KINDS, EntityKind
+from engram.providers.openai import storable_text
 
 __all__ = ["ReplyEntity", "ReplyError", "ReplyItem", "parse_reply", "reply_schema"]
 
@@ -33,11 +41,23 @@ _KIND_ALIASES = {
     "country": "place",
     "people": "person",
 }
+_SOURCE_DIGITS = 9  # a message number longer than this is no message of a batch
 
 
 class ReplyError(ProviderError):
     """The model answered nonsense: no usable memories list (the flow retries, then falls back;
     it never escapes the extractor)."""
+
+
+def _as_text(value: Any) -> str | None:
+    """A scalar as clean, stripped text (None for containers, and numbers too long to print)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an int of more digits than Python prints
+        return None
+    return storable_text(text).strip()
 
 
 def _unit(value: Any, default: float) -> float:
@@ -52,9 +72,14 @@ def _unit(value: Any, default: float) -> float:
             value = float(text) / (100 if value.strip().endswith("%") else 1)
         except ValueError:
             return default
-    if not isinstance(value, int | float) or value != value:  # NaN
+    if not isinstance(value, int | float):
         return default
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: no score
+        return default
+    if not math.isfinite(number):
+        return default
     if number > 1 and number <= 10:  # a 1-10 scale
         number /= 10
     return min(1.0, max(0.0, number))
@@ -68,10 +93,15 @@ class ReplyEntity(BaseModel):
     name: str = Field(min_length=1)
     kind: EntityKind = "other"
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        return storable_text(value).strip() if isinstance(value, str) else value
+
     @field_validator("kind", mode="before")
     @classmethod
     def _kind(cls, value: Any) -> str:
-        kind = str(value or "other").strip().lower()
+        kind = (_as_text(value) or "other").lower()
         kind = _KIND_ALIASES.get(kind, kind)
         return kind if kind in ENTITY_KINDS else "other"
 
@@ -95,20 +125,18 @@ class ReplyItem(BaseModel):
     @field_validator("text", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+        return storable_text(value).strip() if isinstance(value, str) else value
 
     @field_validator("kind", mode="before")
     @classmethod
     def _kind(cls, value: Any) -> str:
-        kind = str(value or "fact").strip().lower()
+        kind = (_as_text(value) or "fact").lower()
         return kind if kind in _KINDS else "fact"
 
     @field_validator("attribute", "value", "subject", "when", mode="before")
     @classmethod
     def _optional_text(cls, value: Any) -> str | None:
-        if value is None or isinstance(value, dict | list):
-            return None
-        text = str(value).strip()
+        text = _as_text(value)
         return text if text and text.lower() not in ("null", "none", "n/a") else None
 
     @field_validator("importance", mode="before")
@@ -127,21 +155,27 @@ class ReplyItem(BaseModel):
         values = value if isinstance(value, list) else [value]
         found: list[int] = []
         for item in values:
-            text = str(item).strip().strip("[]#") if item is not None else ""
-            if text.isdigit():
+            text = (_as_text(item) or "").strip("[]#")
+            if text.isdigit() and len(text) <= _SOURCE_DIGITS:
                 found.append(int(text))
         return found
 
     @field_validator("entities", mode="before")
     @classmethod
-    def _entities(cls, value: Any) -> list[Any]:
+    def _entities(cls, value: Any) -> list[ReplyEntity]:
+        """The entities that validate; one without a usable name is dropped alone."""
         values = value if isinstance(value, list) else []
-        entities: list[Any] = []
+        entities: list[ReplyEntity] = []
         for item in values:
-            if isinstance(item, str) and item.strip():
-                entities.append({"name": item.strip()})
-            elif isinstance(item, dict) and isinstance(item.get("name"), str):
-                entities.append({"name": item["name"], "kind": item.get("kind", item.get("type"))})
+            if isinstance(item, str):
+                item = {"name": item}
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                continue
+            raw = {"name": item["name"], "kind": item.get("kind", item.get("type"))}
+            try:
+                entities.append(ReplyEntity.model_validate(raw))
+            except ValidationError:
+                continue
         return entities
 
 
@@ -200,17 +234,20 @@ def _items(data: Any) -> list[Any]:
     raise ReplyError('expected a JSON object {"memories": [...]}')
 
 
-def parse_reply(text: str) -> list[ReplyItem]:
+def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
     """The valid memory items of a model's reply.
 
     Args:
         text: The model's reply, as returned.
+        truncated: The reply was cut off (`finish_reason` `length`): its last item is dropped
+            unless the text shows it complete.
 
     Returns:
         The items that validate (possibly none, if the model found nothing to remember).
 
     Raises:
-        ReplyError: Empty reply, no JSON, no list of memories, or no item validates.
+        ReplyError: Empty reply, no JSON, no list of memories, no item validates, or the cut
+            left no complete item.
     """
     if not text or not text.strip():
         raise ReplyError("the reply is empty")
@@ -221,6 +258,10 @@ def parse_reply(text: str) -> list[ReplyItem]:
     # A bare string is taken for a memory's text only from a reply that is JSON as sent: the
     # repair turns any scrap (`{not json`) into a list of strings.
     strings_are_texts = _is_json(text)
+    if truncated and raw_items and not strings_are_texts and not _last_item_closed(text, data):
+        raw_items = raw_items[:-1]  # the repair closed what the model had not finished
+        if not raw_items:
+            raise ReplyError("the reply was cut off by max_tokens before its first memory ended")
     items: list[ReplyItem] = []
     first_error: str | None = None
     for raw in raw_items:
@@ -232,6 +273,42 @@ def parse_reply(text: str) -> list[ReplyItem]:
     if raw_items and not items:
         raise ReplyError(f"no memory item is valid: {first_error}")
     return items
+
+
+def _last_item_closed(text: str, data: Any) -> bool:
+    """Whether the last memory item's object was closed in `text` (as the model wrote it).
+
+    `data` (the repaired reply) tells where the items sit: in a top-level list (depth 1), in a
+    list inside the top-level object (depth 2), or the object itself is the item (depth 0).
+    """
+    if isinstance(data, list):
+        depth, start = 1, text.find("[")
+    else:
+        depth, start = (0 if isinstance(data, dict) and "text" in data else 2), text.find("{")
+    if start < 0:
+        return False
+    stack: list[str] = []
+    in_string = escaped = False
+    item_open = False
+    for char in text[start:]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            if char == "{" and len(stack) == depth:
+                item_open = True
+            stack.append(char)
+        elif char in "]}" and stack:
+            stack.pop()
+            if char == "}" and len(stack) == depth:
+                item_open = False
+    return not item_open
 
 
 def _is_json(text: str) -> bool:

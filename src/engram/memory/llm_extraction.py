@@ -39,8 +39,9 @@ from engram.memory.llm_flow import (
     LLMFlow,
     LLMRequest,
     adrive,
+    ask,
     drive,
-    estimate_tokens,
+    prompt_tokens,
 )
 from engram.memory.temporal import ground
 from engram.providers._base import ChatModelProtocol
@@ -126,16 +127,18 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None)
         subject = None
     valid_from = _when(item, sources[0])
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
+    # A slot is filled by a value: without one, the profile would take the whole sentence.
+    attribute = item.attribute if item.value else None
     relations: tuple[RelationMention, ...] = ()
-    if item.attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
-        relation, kind = SLOT_RELATIONS[item.attribute]
+    if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
+        relation, kind = SLOT_RELATIONS[attribute]
         relations = (RelationMention(subject, relation, item.value, kind, valid_from),)
         if fold(item.value) not in {fold(entity.name) for entity in entities}:
             entities = (*entities, EntityMention(item.value, kind))
     return Candidate(
         text=item.text,
         kind=item.kind,
-        attribute=item.attribute,
+        attribute=attribute,
         value=item.value,
         importance=item.importance,
         source_ids=tuple(message.id for message in sources),
@@ -168,22 +171,22 @@ def _batch_flow(
     user_name: str | None,
     reply_tokens: int,
 ) -> LLMFlow[tuple[list[Candidate] | None, str]]:
-    """Ask for one batch's memories (one retry); None and the reason when it falls back."""
+    """Ask for one batch's memories (one retry); None and the reason when it falls back.
+
+    A reply cut off by `max_tokens` keeps only its finished items (`parse_reply`).
+    """
     messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, user_name))
     reason = "no attempt"
     for _attempt in range(2):
-        prompt_tokens = sum(estimate_tokens(str(m["content"])) for m in messages)
-        if not budget.allows(prompt_tokens + min(reply_tokens, 256)):
+        prompt = prompt_tokens(messages)
+        if not budget.allows(prompt + min(reply_tokens, 256)):
             return None, "LLM budget exhausted"
-        request = LLMRequest(
-            messages, min(reply_tokens, budget.tokens_left - prompt_tokens), _FORMAT
-        )
-        completion = yield request
-        budget.spend(request, completion)
+        request = LLMRequest(messages, min(reply_tokens, budget.tokens_left - prompt), _FORMAT)
+        completion = yield from ask(request, budget)
         if completion is None:
             return None, "LLM call failed"
         try:
-            items = parse_reply(completion.text)
+            items = parse_reply(completion.text, truncated=completion.finish_reason == "length")
         except ReplyError as exc:
             reason = f"invalid reply: {exc}"
             messages = _retry_messages(request, completion.text, exc)

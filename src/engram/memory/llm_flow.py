@@ -6,6 +6,10 @@ and receives the `Completion` (or None when the provider failed); `drive()` runs
 httpx's `auth_flow`). The generator does no I/O and decides everything, so the sync and async
 APIs cannot drift apart.
 
+The budget is charged for what is sent: a flow asks through `ask()`, which lets the model
+retry (at the HTTP level) only as often as the budget affords a whole attempt, and charges
+every attempt the model reports making (`engram.providers.openai.track_attempts`).
+
 Example:
     ```python
     budget = ExtractionBudget(max_calls=2, max_tokens=6000)
@@ -16,25 +20,34 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from engram._exceptions import ProviderError
 from engram.providers._base import ChatModelProtocol, Completion
+from engram.providers.openai import track_attempts
+from engram.tokens import get_tokenizer
 
 __all__ = [
     "ExtractionBudget",
     "LLMFlow",
     "LLMRequest",
     "adrive",
+    "ask",
     "drive",
     "estimate_tokens",
+    "prompt_tokens",
 ]
 
 logger = logging.getLogger("engram.memory")
 
 T = TypeVar("T")
+
+_ENCODINGS = ("o200k_base", "cl100k_base")
+_MESSAGE_FRAMING = 7
+"""Tokens of a chat message beyond its content: at most 4 (OpenAI's chat format, a name
+included) plus the 3 that prime the reply, counted with every message (an upper bound)."""
 
 
 class LLMRequest(NamedTuple):
@@ -49,8 +62,20 @@ LLMFlow = Generator[LLMRequest, Completion | None, T]
 
 
 def estimate_tokens(text: str) -> int:
-    """A cheap upper-side estimate of a text's token count (four characters per token)."""
-    return len(text) // 4 + 1
+    """An upper bound of what a chat message with content `text` costs in a prompt.
+
+    Its content counted exactly with OpenAI's tokenizers (the larger of the `o200k_base` and
+    `cl100k_base` counts: CJK text and emoji take far more than four characters per token),
+    plus its framing and the reply's priming. Summed over a request's messages, it bounds the
+    prompt tokens an OpenAI endpoint bills. Other model families tokenize differently: their
+    counts are close to these, not bounded by them.
+    """
+    return max(get_tokenizer(name).count(text) for name in _ENCODINGS) + _MESSAGE_FRAMING
+
+
+def prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+    """An upper bound of a request's prompt tokens (`estimate_tokens` over its messages)."""
+    return sum(estimate_tokens(str(message.get("content") or "")) for message in messages)
 
 
 @dataclass(slots=True)
@@ -66,7 +91,7 @@ class ExtractionBudget:
     max_tokens: int = 4000
     """How many tokens in total (prompt and reply, as reported by the endpoint or estimated)."""
     calls: int = 0
-    """Calls spent so far."""
+    """Requests sent so far, retries included."""
     tokens: int = 0
     """Tokens spent so far."""
 
@@ -84,22 +109,45 @@ class ExtractionBudget:
         """True if one more call of about `tokens` tokens fits."""
         return self.calls_left > 0 and tokens <= self.tokens_left
 
-    def spend(self, request: LLMRequest, completion: Completion | None) -> None:
-        """Charge one call: the tokens the endpoint reports, else an estimate."""
-        self.calls += 1
-        prompt = sum(
-            estimate_tokens(str(message.get("content", ""))) for message in request.messages
-        )
+    def spend(
+        self, request: LLMRequest, completion: Completion | None, *, attempts: int = 1
+    ) -> None:
+        """Charge one call of `attempts` requests.
+
+        The answered attempt costs the tokens the endpoint reports (else the estimate, its
+        reply at most `max_tokens`); each failed one its prompt: it was sent in full.
+        """
+        attempts = max(1, attempts)
+        self.calls += attempts
+        prompt = prompt_tokens(request.messages)
         if completion is None:
-            self.tokens += prompt
+            self.tokens += prompt * attempts
             return
         used_prompt = completion.prompt_tokens if completion.prompt_tokens is not None else prompt
         used_reply = (
             completion.completion_tokens
             if completion.completion_tokens is not None
-            else estimate_tokens(completion.text)
+            else min(estimate_tokens(completion.text), request.max_tokens)
         )
-        self.tokens += used_prompt + used_reply
+        self.tokens += prompt * (attempts - 1) + used_prompt + used_reply
+
+
+def ask(request: LLMRequest, budget: ExtractionBudget) -> LLMFlow[Completion | None]:
+    """Yield `request` and charge `budget` for every request the model sends for it.
+
+    The model may retry (on timeouts, 5xx) only while the budget still affords a whole attempt
+    (its prompt and `max_tokens` of reply) and a call: a retry never takes an add over its
+    budget. The caller checks beforehand that one attempt fits.
+
+    Returns:
+        The completion, or None if the call failed.
+    """
+    per_attempt = max(1, prompt_tokens(request.messages) + request.max_tokens)
+    affordable = max(1, min(budget.calls_left, budget.tokens_left // per_attempt))
+    with track_attempts(affordable) as ledger:
+        completion = yield request
+    budget.spend(request, completion, attempts=ledger.attempts)
+    return completion
 
 
 def drive(flow: LLMFlow[T], model: ChatModelProtocol) -> T:

@@ -40,7 +40,13 @@ from json_repair import repair_json
 
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
-from engram.memory.llm_flow import ExtractionBudget, LLMFlow, LLMRequest, estimate_tokens
+from engram.memory.llm_flow import (
+    ExtractionBudget,
+    LLMFlow,
+    LLMRequest,
+    ask,
+    prompt_tokens,
+)
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -484,7 +490,14 @@ is "same" (same meaning), "refines" (the new one adds detail to the old one), "c
 (the new one makes the old one no longer true) or "unrelated".
 Old ({old_date}): {old}
 New ({new_date}): {new}"""
-_VERDICTS: frozenset[str] = frozenset(("same", "refines", "contradicts", "unrelated"))
+_VERDICTS = ("same", "refines", "contradicts", "unrelated")
+_PROSE_VERDICTS = ("refines", "contradicts")
+"""What prose may settle: never `same`, which drops the new memory on a word match."""
+_VERDICT_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_PROSE_NEGATIONS = frozenset(
+    "no not never neither nor cannot can't don't doesn't didn't isn't aren't wasn't won't".split()
+)
+_CLAUSE = re.compile(r"[.;:!?,\n]+")
 
 
 def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
@@ -499,14 +512,47 @@ def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
 
 
 def parse_verdict(text: str) -> str:
-    """The verdict in a model's reply (JSON or a bare word); `unrelated` if unreadable."""
+    """The verdict in a model's reply; `unrelated` (add the new memory) unless it is clear.
+
+    A JSON `{"relation": R}` (or a bare word) that is exactly a verdict is taken as is. Prose
+    is read conservatively: it settles `refines` or `contradicts` only if that is the one
+    verdict it names, and in no clause is a verdict word negated ("they are not the same");
+    it never settles `same`, since a word match must never drop a new memory.
+    """
     try:
         data = repair_json(text or "", return_objects=True)
-    except Exception:  # a third-party parser on untrusted text: unreadable = unrelated
+    except Exception:  # a third-party parser on untrusted text: unreadable = prose
         data = None
-    found = data.get("relation") if isinstance(data, Mapping) else data
-    word = str(found or text or "").strip().lower()
-    return next((verdict for verdict in _VERDICTS if verdict in word), "unrelated")
+    found = data
+    if isinstance(data, Mapping):  # {"relation": R}, or a model's own key for it
+        found = data.get("relation", next(iter(data.values())) if len(data) == 1 else None)
+    if isinstance(found, str) and (word := _bare_verdict(found)) is not None:
+        return word
+    if isinstance(data, Mapping):
+        return "unrelated"  # structured, but no verdict: nothing to read in the prose
+    if (word := _bare_verdict(text or "")) is not None:
+        return word
+    return _prose_verdict(text or "")
+
+
+def _bare_verdict(text: str) -> str | None:
+    """The verdict `text` is, give or take case, quotes and punctuation."""
+    word = text.strip().strip("\"'`.!").strip().lower()
+    return word if word in _VERDICTS else None
+
+
+def _prose_verdict(text: str) -> str:
+    named: set[str] = set()
+    for clause in _CLAUSE.split(text.lower()):
+        words = _VERDICT_WORD.findall(clause)
+        for index, word in enumerate(words):
+            if word in _VERDICTS:
+                if _PROSE_NEGATIONS.intersection(words[:index]):
+                    return "unrelated"  # "not the same", "doesn't contradicts": ambiguous
+                named.add(word)
+    if len(named) == 1 and (verdict := named.pop()) in _PROSE_VERDICTS:
+        return verdict
+    return "unrelated"
 
 
 def decision_flow(
@@ -526,11 +572,9 @@ def decision_flow(
     if decision.ambiguous_with is None or budget is None:
         return decision
     request = _verdict_request(decision.ambiguous_with, new)
-    prompt = estimate_tokens(str(request.messages[0]["content"]))
-    if not budget.allows(prompt + request.max_tokens):
+    if not budget.allows(prompt_tokens(request.messages) + request.max_tokens):
         return decision
-    completion = yield request
-    budget.spend(request, completion)
+    completion = yield from ask(request, budget)  # retries charged, within the budget
     if completion is None:
         return decision
     return resolve_ambiguous(decision, parse_verdict(completion.text), now=now)

@@ -9,22 +9,92 @@ Example:
         reply = model.complete([{"role": "user", "content": "Say hi"}], max_tokens=20)
         print(reply.text)
     ```
+
+A caller that pays for what is sent (the memory flows' `ExtractionBudget`) opens an
+`AttemptLedger` with `track_attempts()` around a call: the model then retries no more than
+the ledger allows and records every attempt it sent, retries included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 
 from engram._exceptions import ProviderError
 from engram.providers._base import Completion
-from engram.providers._http import OpenAICompatibleClient, RetryPolicy
+from engram.providers._http import Exchange, OpenAICompatibleClient, RetryPolicy
 
-__all__ = ["OpenAIChatModel"]
+__all__ = ["AttemptLedger", "OpenAIChatModel", "storable_text", "track_attempts"]
 
 _PATH = "/chat/completions"
+_TEXT_PARTS = ("text", "output_text")
+"""The content-part types whose `text` is the reply (a list `content`, as some servers send)."""
+_QUOTED = 200  # characters of a refusal quoted in the error
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters other than tab, newline, vertical tab, form feed and carriage return,
+and lone surrogates (a JSON `\\ud800` without its pair)."""
+
+
+def storable_text(text: str) -> str:
+    """What a model wrote, without the characters no store takes or means anything in text.
+
+    NUL (PostgreSQL refuses it in text), the other control characters that are not
+    whitespace, and lone surrogates (not encodable as UTF-8) are removed; the whitespace
+    controls among them (U+001C-U+001F, NEL) become spaces.
+    """
+    return _UNSTORABLE.sub(lambda found: " " if found.group().isspace() else "", text)
+
+
+@dataclasses.dataclass(slots=True)
+class AttemptLedger:
+    """The HTTP attempts of the chat calls made while it is active (see `track_attempts`)."""
+
+    max_attempts: int | None = None
+    """At most this many attempts per call, retries included (None: the model's policy)."""
+    exchanges: list[Exchange] = dataclasses.field(default_factory=list)
+    """One per call, as the model made it."""
+
+    @property
+    def attempts(self) -> int:
+        """Requests sent so far (0 if the model does not keep a ledger)."""
+        return sum(exchange.retries + 1 for exchange in self.exchanges)
+
+    def track(self, exchange: Exchange) -> None:
+        """Record `exchange` and hold its retries to `max_attempts`."""
+        if self.max_attempts is not None:
+            retries = max(0, min(exchange.policy.max_retries, self.max_attempts - 1))
+            exchange.policy = dataclasses.replace(exchange.policy, max_retries=retries)
+        self.exchanges.append(exchange)
+
+
+_LEDGER: ContextVar[AttemptLedger | None] = ContextVar("engram_attempt_ledger", default=None)
+
+
+@contextmanager
+def track_attempts(max_attempts: int | None = None) -> Iterator[AttemptLedger]:
+    """Count the attempts of the `OpenAIChatModel` calls made in this context.
+
+    The ledger lives in a context variable, so it follows the call into `acomplete` on the
+    same task, and a flow (a generator) can hold it open across the `yield` its driver
+    answers with a call. Other chat models ignore it (their calls count as one attempt).
+
+    Args:
+        max_attempts: At most this many requests per call, the first one included.
+    """
+    ledger, previous = AttemptLedger(max_attempts), _LEDGER.get()
+    _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        # `set`, not `reset(token)`: a flow closed by the garbage collector runs this in
+        # whatever context is current then, where the token would be refused.
+        _LEDGER.set(previous)
 
 
 class OpenAIChatModel(OpenAICompatibleClient):
@@ -106,6 +176,13 @@ class OpenAIChatModel(OpenAICompatibleClient):
         payload = self._payload(messages, max_tokens, temperature, response_format)
         return self._parse(await self._apost(_PATH, payload))
 
+    def _exchange(self, path: str) -> Exchange:
+        exchange = super()._exchange(path)
+        ledger = _LEDGER.get()
+        if ledger is not None:
+            ledger.track(exchange)
+        return exchange
+
     def _payload(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -126,24 +203,58 @@ class OpenAIChatModel(OpenAICompatibleClient):
         return payload
 
     def _parse(self, body: Mapping[str, Any]) -> Completion:
+        where = f"{self.base_url}{_PATH}"
         try:
             choice = body["choices"][0]
-            text = choice["message"].get("content") or ""
+            message = choice["message"]
+            content = message.get("content")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(
-                f"{self.base_url}{_PATH} answered JSON that is not a chat completion "
-                f"(no choices[0].message)"
+                f"{where} answered JSON that is not a chat completion (no choices[0].message)"
             ) from exc
+        text, refusal = _content_text(content), message.get("refusal")
+        if isinstance(content, list):
+            refusal = refusal or _part_text(content, ("refusal",), "refusal")
+        if text is None:
+            raise ProviderError(
+                f"{where} answered a message whose content is a {type(content).__name__}, not text"
+            )
+        if isinstance(refusal, str) and refusal.strip():
+            raise ProviderError(f"the model refused: {refusal.strip()[:_QUOTED]!r}")
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         reason = choice.get("finish_reason")
         return Completion(
-            text=str(text),
+            text=text,
             model=str(body.get("model") or self.model),
             prompt_tokens=_optional_int(usage.get("prompt_tokens")),
             completion_tokens=_optional_int(usage.get("completion_tokens")),
             finish_reason=None if reason is None else str(reason),
         )
+
+
+def _content_text(content: Any) -> str | None:
+    """A message's text: the string, or the text parts of a list joined (None: neither)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return _part_text(content, _TEXT_PARTS, "text")
+    return None
+
+
+def _part_text(parts: list[Any], kinds: Sequence[str], key: str) -> str:
+    """The `key` texts of the content parts of a type in `kinds` (bare strings too), joined."""
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, str) and key == "text":
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type", "text") in kinds:
+            value = part.get(key)
+            if isinstance(value, str):
+                texts.append(value)
+    return "".join(texts)
 
 
 def _optional_int(value: Any) -> int | None:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from engram._exceptions import ProviderError
 from engram.providers._base import ChatModelProtocol
 from engram.providers._extractive import ExtractiveSummarizer
 from engram.providers._text import TokenCounter, shorten, speaker, truncate_sentences
+from engram.providers.openai import storable_text
 from engram.types import Message
 
 __all__ = ["ExtractiveSummarizer", "LLMSummarizer"]
@@ -30,6 +32,22 @@ logger = logging.getLogger("engram.providers")
 _WORDS_PER_TOKEN = 0.75  # English prose: about three words per four tokens
 _REPLY_MARGIN = 1.25  # the model's tokenizer may differ from ours; we truncate afterwards
 _TOOL_RESULT_CHARS = 1000  # enough of a tool's raw output to summarise it
+_REFUSAL_OPENING = re.compile(
+    r"^\W*(?:(?:i'?m|i am)\s+(?:so\s+|very\s+)?sorry|sorry\b|i\s+apologi[sz]e|my apologies"
+    r"|unfortunately,?\s+i\b|i\s+(?:cannot|can'?t|can not|won'?t|am unable|'?m unable)"
+    r"|as an ai\b)",
+    re.IGNORECASE,
+)
+_REFUSAL_WORDS = 60  # a longer reply is a summary that happens to start politely
+_WORD = re.compile(r"\w+(?:'\w+)?")
+_REFUSAL_VOCABULARY = frozenset(
+    """i i'm im am me my you your we a an the this that these those it it's is are was be to of
+    for with on in at as and or but not no so very sorry apologize apologise apologies
+    unfortunately cannot can can't won't will would unable able help assist assistance with
+    request requests comply fulfil fulfill provide do that's here there any anything else
+    something such content please let know if ai language model assistant however""".split()
+)
+"""The words of a refusal: a reply with no other word from the conversation is one."""
 
 _INSTRUCTIONS = """\
 You maintain the running summary of a conversation between a user and an assistant.
@@ -75,9 +93,11 @@ class LLMSummarizer:
     """A `SummarizerProtocol` that asks a chat model for the updated summary.
 
     One chat call per fold. A reply over budget is cut after its last whole sentence that fits
-    (or after a word). If the model fails (`ProviderError`, including `ProviderUnavailable`) or
-    replies with nothing, the fold falls back to `ExtractiveSummarizer`, with a logged warning,
-    so no context is ever lost.
+    (or after a word); characters no store takes (NUL, other control characters) are removed.
+    If the model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the
+    endpoint flags), replies with nothing, or plainly refuses ("I'm sorry, I can't help with
+    that": a short apology naming nothing of the conversation), the fold falls back to
+    `ExtractiveSummarizer`, with a logged warning, so no context is ever lost.
 
     Args:
         model: The chat model to ask (e.g. an `OpenAIChatModel`).
@@ -135,11 +155,16 @@ class LLMSummarizer:
     def _finish(
         self, text: str, previous: str | None, messages: Sequence[Message], max_tokens: int
     ) -> str:
-        if not text.strip():
+        summary = storable_text(text).strip()
+        if not summary:
             return self._fall_back(
                 "the model replied with an empty summary", previous, messages, max_tokens
             )
-        return truncate_sentences(text.strip(), max_tokens, self.count_tokens)
+        if _is_refusal(summary, previous, messages):
+            return self._fall_back(
+                f"the model refused: {shorten(summary, 120)!r}", previous, messages, max_tokens
+            )
+        return truncate_sentences(summary, max_tokens, self.count_tokens)
 
     def _fall_back(
         self,
@@ -150,3 +175,16 @@ class LLMSummarizer:
     ) -> str:
         logger.warning("LLM summary failed (%s); using the extractive summary instead", reason)
         return self.fallback.summarize(previous, messages, max_tokens=max_tokens)
+
+
+def _is_refusal(reply: str, previous: str | None, messages: Sequence[Message]) -> bool:
+    """Whether `reply` plainly refuses: a short apology, naming nothing of the conversation.
+
+    Conservative: a reply that mentions any word of the conversation or of the previous
+    summary, other than the words refusals are made of, counts as a summary.
+    """
+    words = _WORD.findall(reply.lower())
+    if len(words) > _REFUSAL_WORDS or not _REFUSAL_OPENING.match(reply):
+        return False
+    said = set(_WORD.findall(f"{previous or ''}\n{_transcript(messages)}".lower()))
+    return not any(word in said for word in words if word not in _REFUSAL_VOCABULARY)
