@@ -1,7 +1,8 @@
 """A real, scriptable OpenAI-compatible HTTP server for tests (no mocks of our own code).
 
 It runs `http.server.ThreadingHTTPServer` on 127.0.0.1 (a free port) in a thread. Tests queue
-responses (status, JSON or raw body, headers, an optional delay before answering) and read back
+responses (status, JSON or raw body, headers, an optional delay before answering, an optional
+pause between the body's bytes) and read back
 every request received, headers included. When the queue is empty, `handler` (if set) answers;
 otherwise the server answers HTTP 501 "no scripted response", which fails loudly.
 
@@ -62,13 +63,15 @@ class ReceivedRequest:
 
 @dataclass(frozen=True)
 class ScriptedResponse:
-    """One response to send: JSON `json` (or `raw` bytes verbatim), after `delay` seconds."""
+    """One response to send: JSON `json` (or `raw` bytes verbatim), after `delay` seconds;
+    with `trickle`, the body goes out one byte at a time, `trickle` seconds apart."""
 
     status: int = 200
     json: Any = None
     raw: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
 
     def payload(self) -> bytes:
         return self.raw if self.raw is not None else jsonlib.dumps(self.json).encode()
@@ -151,9 +154,10 @@ class FakeOpenAIServer:
         raw: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
+        trickle: float = 0.0,
     ) -> None:
         """Queue the next response (first queued, first sent)."""
-        response = ScriptedResponse(status, json, raw, dict(headers or {}), delay)
+        response = ScriptedResponse(status, json, raw, dict(headers or {}), delay, trickle)
         with self._lock:
             self._queue.append(response)
 
@@ -223,7 +227,16 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if not response.trickle:
+                self.wfile.write(payload)
+                return
+            self.wfile.flush()
+            for index in range(len(payload)):
+                if server._stopping.is_set():
+                    return
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+                server._wait(response.trickle)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

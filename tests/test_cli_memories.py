@@ -14,6 +14,9 @@ from engram.cli import main
 from engram.memory import ForgettingPolicy
 from engram.stores.memories import VectorRecord
 from engram.types._memory import Memory
+from openai_server import FakeOpenAIServer, ReceivedRequest, ScriptedResponse, embeddings_body
+
+pytest_plugins = ["openai_server"]
 
 TEXTS = {
     "m-short": ("Ana is vegetarian", 0.9),
@@ -179,3 +182,36 @@ def test_list_shows_whole_ids_and_history_of_an_unknown_id_fails(
     assert listed.exit_code == 0 and "m-short" in listed.output.replace("\n", "")
     unknown = runner.invoke(main, ["memories", "history", "--db", db, "m-sho"])
     assert unknown.exit_code == 1 and "no memory m-sho" in unknown.output
+
+
+def test_memory_commands_embed_with_the_configured_endpoint(
+    runner: CliRunner, db: str, openai_server: FakeOpenAIServer
+) -> None:
+    def answer(request: ReceivedRequest) -> ScriptedResponse:
+        texts = request.json()["input"]
+        rows = [[1.0 + len(text) % 3, 2.0, float(len(text))] for text in texts]
+        return ScriptedResponse(json=embeddings_body(rows))
+
+    openai_server.handler = answer
+    env = {
+        "ENGRAM_EMBEDDINGS__BASE_URL": openai_server.url,
+        "ENGRAM_EMBEDDINGS__MODEL": "emb",
+        "ENGRAM_EMBEDDINGS__API_KEY": "sk-cli-secret",
+    }
+    result = runner.invoke(main, ["memories", "reembed", "--db", db], env=env)
+    assert result.exit_code == 0, result.output
+    assert "embedded 3 memories with emb:openai-compatible:3" in " ".join(result.output.split())
+    assert all(r.headers["authorization"] == "Bearer sk-cli-secret" for r in openai_server.requests)
+    found = runner.invoke(
+        main, ["memories", "search", "--db", db, "--user", "ana", "Lisbon"], env=env
+    )
+    assert found.exit_code == 0, found.output
+    assert openai_server.requests[-1].json()["input"] == ["Lisbon"]
+
+
+def test_a_bad_embeddings_setting_is_one_line_without_the_key(runner: CliRunner, db: str) -> None:
+    env = {"ENGRAM_EMBEDDINGS__MODEL": "emb", "ENGRAM_EMBEDDINGS__APIKEY": "sk-cli-secret"}
+    result = runner.invoke(main, ["memories", "reembed", "--db", db], env=env)
+    assert result.exit_code == 1
+    assert "embeddings.apikey" in result.output and "Traceback" not in result.output
+    assert "sk-cli-secret" not in result.output

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 
+import httpx
 import numpy as np
 import pytest
 
@@ -303,3 +304,94 @@ def test_bad_settings(options: dict[str, object]) -> None:
 def test_bad_base_url() -> None:
     with pytest.raises(ConfigError):
         OpenAIEmbedder("m", base_url="localhost:11434")
+
+
+@pytest.mark.parametrize("vector", [[0.0] * DIM, [0.0, -0.0, 0.0, 0.0]], ids=["zero", "signed"])
+def test_a_zero_vector_is_a_provider_error_naming_the_endpoint(
+    openai_server: FakeOpenAIServer, vector: list[float]
+) -> None:
+    openai_server.enqueue(json=embeddings_body([raw_vector("a"), vector]))
+    embedder = OpenAIEmbedder(
+        "embed-test", base_url=f"{openai_server.url}?sig=query-secret", api_key=KEY
+    )
+    with embedder, pytest.raises(ProviderError, match="zero vector") as caught:
+        embedder.embed(["a", "b"])
+    message = str(caught.value)
+    assert "/v1/embeddings" in message and "'embed-test'" in message
+    assert "query-secret" not in message and KEY not in message
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [[1e38, 1e38, -1e38, 1e38], [3e38, 0.0, 0.0, 0.0], [1e300, 1e300, 0.0, 0.0], [5e-324] * 4],
+    ids=["large", "near-float32-max", "beyond-float32", "subnormal"],
+)
+def test_vectors_of_extreme_magnitude_are_normalised(
+    openai_server: FakeOpenAIServer, vector: list[float]
+) -> None:
+    openai_server.enqueue(json=embeddings_body([vector]))
+    with make_embedder(openai_server) as embedder:
+        [row] = embedder.embed(["a"])
+    expected = np.sign(vector) / np.sqrt(np.count_nonzero(vector))
+    np.testing.assert_allclose(row, expected, rtol=1e-6)
+
+
+def test_large_base64_float32_vectors_are_normalised(openai_server: FakeOpenAIServer) -> None:
+    big = np.finfo(np.float32).max
+    encoded = base64.b64encode(np.asarray([big, big], dtype="<f4").tobytes()).decode()
+    openai_server.enqueue(json={"data": [{"index": 0, "embedding": encoded}]})
+    with make_embedder(openai_server) as embedder:
+        np.testing.assert_allclose(embedder.embed(["x"]), [[0.5**0.5] * 2], rtol=1e-6)
+
+
+def test_timeout_bounds_the_whole_response(openai_server: FakeOpenAIServer) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        json=embeddings_body([raw_vector("a")]), trickle=0.1
+    )
+    with make_embedder(openai_server, timeout=0.3, max_retries=0) as embedder:
+        with pytest.raises(ProviderUnavailable, match="0.3 s"):
+            embedder.embed(["a"])
+
+
+async def test_async_only_transport_learns_the_dimension_asynchronously(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.handler = model_server
+    async with make_embedder(openai_server, transport=httpx.AsyncHTTPTransport()) as embedder:
+        assert embedder.known_dimension is None
+        cached = CachedEmbedder(embedder)
+        assert (await cached.aembed([])).shape == (0, DIM)  # the probe, awaited
+        assert embedder.known_dimension == DIM
+    assert len(openai_server.requests) == 1
+
+
+async def test_a_cache_hit_never_probes_an_unknown_dimension(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    # A persistent cache filled by another process: this embedder has not learned its
+    # dimension yet, so the entries cannot be checked and the texts are embedded again.
+    openai_server.handler = model_server
+    store: dict[str, bytes] = {}
+    async with make_embedder(openai_server, transport=httpx.AsyncHTTPTransport()) as first:
+        await CachedEmbedder(first, store).aembed(["a"])
+    async with make_embedder(openai_server, transport=httpx.AsyncHTTPTransport()) as second:
+        cached = CachedEmbedder(second, store)
+        vectors = await cached.aembed(["a"])
+        assert vectors.shape == (1, DIM)
+        await cached.aembed(["a"])  # now known: a hit
+    assert [request.json()["input"] for request in openai_server.requests] == [["a"], ["a"]]
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "native"),
+    [
+        ("text-embedding-3-small", {}, 1536),
+        ("text-embedding-3-large", {"dimension": 256, "send_dimensions": True}, 3072),
+        ("text-embedding-ada-002", {}, 1536),
+        ("nomic-embed-text", {"dimension": 768}, None),
+    ],
+)
+def test_native_dimension(model: str, options: dict[str, object], native: int | None) -> None:
+    embedder = OpenAIEmbedder(model, base_url="http://localhost:1/v1", **options)  # type: ignore[arg-type]
+    assert embedder.native_dimension == native
+    assert CachedEmbedder(embedder).native_dimension == native

@@ -9,6 +9,7 @@ import pytest
 
 from engram import (
     BudgetExceededError,
+    ConfigError,
     Engram,
     EngramError,
     InvalidInputError,
@@ -16,6 +17,8 @@ from engram import (
     NotFoundError,
     ToolCall,
 )
+from engram.config import EmbeddingsSettings, EngramSettings
+from engram.providers import CachedEmbedder, OpenAIEmbedder
 from engram.stores.memory import InMemoryConversationStore
 
 
@@ -179,3 +182,65 @@ def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
         assert mem.session("s1").messages()[0].text == "persisted"
     check = sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()
     assert check == ("ok",)
+
+
+def test_the_embedder_comes_from_the_embeddings_settings(tmp_path: Path) -> None:
+    settings = EngramSettings(
+        embeddings=EmbeddingsSettings(
+            model="nomic-embed-text",
+            base_url="http://localhost:11434/v1",
+            api_key="sk-embeddings-secret",
+            dimension=768,
+            batch_size=16,
+            timeout=5.0,
+            max_retries=1,
+        )
+    )
+    with Engram(tmp_path / "engram.db", settings=settings) as mem:
+        assert isinstance(mem.embedder, CachedEmbedder)
+        remote = mem.embedder.inner
+        assert isinstance(remote, OpenAIEmbedder)
+        assert (remote.model, remote.base_url, remote.batch_size) == (
+            "nomic-embed-text",
+            "http://localhost:11434/v1",
+            16,
+        )
+        assert (remote.timeout, remote.policy.max_retries) == (5.0, 1)
+        assert mem.embedding_model_id == "nomic-embed-text:openai-compatible:768"
+        assert "sk-embeddings-secret" not in repr(remote)
+
+
+def test_without_embeddings_settings_the_local_model_embeds(tmp_path: Path) -> None:
+    with Engram(tmp_path / "engram.db") as mem:
+        assert mem.settings.embeddings is None
+        assert mem.embedding_model_id == "sentence-transformers/all-MiniLM-L6-v2:onnx-int8-dynamic"
+
+
+def test_embeddings_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__MODEL", "text-embedding-3-small")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__API_KEY", "sk-embeddings-secret")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__DIMENSION", "512")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__SEND_DIMENSIONS", "true")
+    with Engram(":memory:") as mem:
+        assert mem.embedding_model_id == "text-embedding-3-small:openai-compatible:512"
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [
+        ({"ENGRAM_EMBEDDINGS__BASEURL": "http://localhost:11434/v1"}, "embeddings.baseurl"),
+        ({"ENGRAM_EMBEDDINGS__SEND_DIMENSIONS": "true"}, "send_dimensions needs a dimension"),
+        ({"ENGRAM_EMBEDDINGS__DIMENSION": "0"}, "embeddings.dimension"),
+        ({"ENGRAM_EMBEDDINGS__BASE_URL": "ftp://h/v1?key=sk-embeddings-secret"}, "http://"),
+    ],
+)
+def test_bad_embeddings_settings_are_config_errors_that_hide_the_key(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], problem: str
+) -> None:
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__MODEL", "nomic-embed-text")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__API_KEY", "sk-embeddings-secret")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem) as raised:
+        Engram(":memory:")
+    assert "sk-embeddings-secret" not in str(raised.value)

@@ -25,9 +25,11 @@ from engram.providers import (
     LLMSummarizer,
     LocalEmbedder,
     OpenAIChatModel,
+    OpenAIEmbedder,
     SummarizerProtocol,
     embedding_space,
 )
+from engram.providers._embeddings import native_dimension
 from engram.stores._conversation_rules import check_ttl
 from engram.stores.conversation import BaseConversationStore, ListSessions, PurgeExpired
 from engram.stores.memories import BaseMemoryStore, ErasureReport
@@ -51,7 +53,8 @@ class Engram:
         memory_store: The long-term memory store (a `BaseMemoryStore` you own). Default:
             the one at `settings.memory_db` (`ENGRAM_MEMORY_DB`) if set, else, when `store`
             is an address, that backend's (Redis stores none).
-        embedder: Embeds memories and queries. Default: the local all-MiniLM-L6-v2.
+        embedder: Embeds memories and queries. Default: the endpoint in
+            `settings.embeddings` if configured, else the local all-MiniLM-L6-v2.
         ranking: How memory search and recall weigh their signals. Default: the weights
             tuned on LoCoMo and LongMemEval, where recency and importance count for nothing
             (a benchmark's questions are about the past); an assistant may want them, e.g.
@@ -97,14 +100,16 @@ class Engram:
         self._memories_unavailable: str | None = None
         try:
             self.store, memory_store = self._open(store, memory_store)
+            llm = _default_llm(self.settings)
+            if llm is not None:  # Engram made it: its HTTP connections close with Engram
+                self._closers.append(llm.close)
+            if embedder is None:
+                embedder = self._default_embedder()
         except BaseException:
             self.close()
             raise
-        llm = _default_llm(self.settings)
-        if llm is not None:  # Engram made it: its HTTP connections close with Engram
-            self._closers.append(llm.close)
         self.summarizer = summarizer or _default_summarizer(self.settings, llm)
-        self.embedder = embedder or CachedEmbedder(_local_embedder())
+        self.embedder: EmbedderProtocol = embedder
         self.resources = Resources(
             conversations=self.store,
             summarizer=self.summarizer,
@@ -121,9 +126,43 @@ class Engram:
 
     @property
     def embedding_model_id(self) -> str:
-        """The id stored with every vector: the model and the backend that ran it."""
+        """The id stored with every vector: the model, the backend that ran it and, unless it
+        is the model's native one, the dimension (`text-embedding-3-small:openai-compatible`,
+        `text-embedding-3-small:openai-compatible:512`, `nomic-embed-text:openai-compatible:768`).
+
+        Vectors of one model name in another dimension are another model's: a search embeds
+        them on the fly, `memories.reembed()` stores new ones. (An embedder that learns its
+        dimension from a response sends one blocking probe here if it has had none; the
+        memory API learns it through its own driver first.)"""
+        return self._embedding_ids()[0]
+
+    def _embedding_ids(self) -> tuple[str, str]:
+        """(`embedding_model_id`, the id without the dimension). Databases written before the
+        dimension was part of the id hold every vector under the short one: it stays the id of
+        the model's native dimension, and of embedders with one dimension (the local model)."""
         space = embedding_space(self.embedder)
-        return f"{space.model_id}:{space.backend}"
+        short = f"{space.model_id}:{space.backend}"
+        if space.dimension == native_dimension(self.embedder):
+            return short, short
+        return f"{short}:{space.dimension}", short
+
+    def _default_embedder(self) -> EmbedderProtocol:
+        """The embedder `settings.embeddings` names (closed with Engram), else the local one."""
+        options = self.settings.embeddings
+        if options is None:
+            return CachedEmbedder(_local_embedder())
+        remote = OpenAIEmbedder(
+            options.model,
+            base_url=options.base_url,
+            api_key=options.api_key.get_secret_value() if options.api_key else None,
+            dimension=options.dimension,
+            send_dimensions=options.send_dimensions,
+            batch_size=options.batch_size,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+        )
+        self._closers.append(remote.close)
+        return CachedEmbedder(remote)
 
     def _open(
         self, store: str | Path | BaseConversationStore | None, memories: BaseMemoryStore | None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
@@ -22,6 +23,7 @@ from engram._validation import (
 )
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
 from engram.memory.ranking import dense_text
+from engram.providers._embeddings import known_dimension
 from engram.stores.memories import (
     ErasureReport,
     GetHistory,
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
     from engram._engram import Engram
 
 __all__ = ["Memories"]
+
+T = TypeVar("T")
+_PROBE = "dimension probe"
 
 
 class Memories:
@@ -106,9 +111,20 @@ class Memories:
                 check_identifier(value, what)
         return flows.Scope(self._engram.tenant, user_id, agent_id, session_id)
 
-    @property
-    def _model_id(self) -> str:
+    def _model_id(self) -> Flow[str]:
+        """The id of this Engram's vectors (`Engram.embedding_model_id`). An embedder yet to
+        learn its dimension (`OpenAIEmbedder(dimension=None)`) first embeds one text through
+        the driver, so the async API awaits it instead of sending a blocking request."""
+        if known_dimension(self._engram.embedder) is None:
+            self._engram.resources.memory_store()  # no store: fail before the request
+            yield from embed([_PROBE])
         return self._engram.embedding_model_id
+
+    def _with_model_id(self, flow: Callable[..., Flow[T]]) -> Flow[T]:
+        """`flow(model_id=...)` with this Engram's vectors' id."""
+        model_id = yield from self._model_id()
+        result: T = yield from flow(model_id=model_id)
+        return result
 
     # Adding.
 
@@ -238,11 +254,11 @@ class Memories:
             importance=importance,
             now=now,
         )
-        return flows.add_flow(
+        add = functools.partial(
+            flows.add_flow,
             scope,
             turns,
             candidates=candidates,
-            model_id=self._model_id,
             budget=ExtractionBudget(
                 max_calls=calls if self._engram.resources.llm else 0, max_tokens=tokens
             ),
@@ -251,6 +267,7 @@ class Memories:
             pinned=check_flag(pinned, "pinned"),
             now=now,
         )
+        return self._with_model_id(add)
 
     def _inputs(
         self,
@@ -358,16 +375,17 @@ class Memories:
             "before": parse_optional_time(before, "before"),
             "metadata": wanted or None,
         }
-        return flows.search_flow(
+        search = functools.partial(
+            flows.search_flow,
             self._scope(user_id, agent_id, session_id),
             query,
-            model_id=self._model_id,
             limit=limit,
             filter_fields=fields,
             weights=self._engram.ranking,
             now=as_of or utcnow(),
             accessed_at=utcnow(),
         )
+        return self._with_model_id(search)
 
     # Reading and editing.
 
@@ -503,7 +521,8 @@ class Memories:
         vector = None
         if text is not None and text != old.text:
             matrix = yield from embed([dense_text(new)])
-            vector = VectorRecord(self._model_id, matrix[0])
+            model_id = yield from self._model_id()  # (the embedding taught the dimension)
+            vector = VectorRecord(model_id, matrix[0])
         edits = [
             f"{name} {before!r} -> {after!r}"
             for name, before, after in (
@@ -627,10 +646,11 @@ class Memories:
 
     def _import_flow(self, data: Mapping[str, Any]) -> Flow[list[Memory]]:
         yield from serialized(*_import_keys(self._engram.tenant, data))
+        model_id = yield from self._model_id()
         stored: list[Memory] = yield from transfer.import_flow(
             data,
             tenant=self._engram.tenant,
-            model_id=self._model_id,
+            model_id=model_id,
             max_bytes=self._engram.settings.max_message_bytes,
         )
         return stored
@@ -649,8 +669,9 @@ class Memories:
 
     def _consolidate_flow(self, user_id: str, threshold: float) -> Flow[int]:
         scope = self._scope(user_id)
+        model_id = yield from self._model_id()
         merges, _ = yield from flows.consolidate_flow(
-            scope, model_id=self._model_id, threshold=threshold, now=utcnow()
+            scope, model_id=model_id, threshold=threshold, now=utcnow()
         )
         return int(merges)
 
@@ -676,12 +697,10 @@ class Memories:
     def _bloat_flow(
         self, user_id: str, threshold: float, kinds: Sequence[str] | None
     ) -> Flow[float]:
-        return flows.bloat_flow(
-            self._scope(user_id),
-            model_id=self._model_id,
-            threshold=threshold,
-            kinds=_kinds(kinds) or (),
+        bloat = functools.partial(
+            flows.bloat_flow, self._scope(user_id), threshold=threshold, kinds=_kinds(kinds) or ()
         )
+        return self._with_model_id(bloat)
 
     def reembed(
         self,
@@ -720,7 +739,17 @@ class Memories:
             scope = flows.Scope(self._engram.tenant)
         else:
             scope = self._scope(user_id, agent_id, session_id)
-        return flows.reembed_flow(scope, model_id=self._model_id, batch_size=batch_size)
+        return self._reembed(scope, batch_size)
+
+    def _reembed(self, scope: flows.Scope, batch_size: int) -> Flow[int]:
+        model_id = yield from self._model_id()
+        _, short = self._engram._embedding_ids()
+        # Vectors an older release stored under the id without the dimension are reused.
+        copy_from = None if short == model_id else (short, self._engram.embedder.dimension)
+        done: int = yield from flows.reembed_flow(
+            scope, model_id=model_id, batch_size=batch_size, copy_from=copy_from
+        )
+        return done
 
     def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
         """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""

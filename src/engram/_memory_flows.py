@@ -718,12 +718,16 @@ def bloat_flow(
     return bloat(memories, matrix.matrix[: len(memories)], threshold)
 
 
-def reembed_flow(scope: Scope, *, model_id: str, batch_size: int) -> Flow[int]:
+def reembed_flow(
+    scope: Scope, *, model_id: str, batch_size: int, copy_from: tuple[str, int] | None = None
+) -> Flow[int]:
     """Embed with the current model every memory of the scope that has no vector of it
     (they were embedded by another model or backend); return how many.
 
     Retired memories too, so "as of" searches find them by meaning. `batch_size` memories
-    are embedded and stored at a time: an interrupted run keeps what it stored.
+    are embedded and stored at a time: an interrupted run keeps what it stored. `copy_from`
+    is another id of the current model's vectors and their dimension (the id older databases
+    stored them under): its vectors of that dimension are copied, not computed again.
     """
     if batch_size <= 0:
         raise InvalidInputError(f"batch_size must be positive, got {batch_size}")
@@ -738,13 +742,32 @@ def reembed_flow(scope: Scope, *, model_id: str, batch_size: int) -> Flow[int]:
         offset += len(page)
         todo = [memory for memory in page if memory.id not in have]
         if todo:
-            vectors = yield from embed([dense_text(memory) for memory in todo])
+            vectors = yield from _vectors_of(scope.tenant, todo, copy_from)
             records = tuple(VectorRecord(model_id, vector) for vector in vectors)
             ids = tuple(memory.id for memory in todo)
             yield from call_memories(PutVectors(scope.tenant, ids, records))
             done += len(todo)
         if len(page) < batch_size:
             return done
+
+
+def _vectors_of(
+    tenant: str, memories: Sequence[Memory], copy_from: tuple[str, int] | None
+) -> Flow[list[NDArray[np.float32]]]:
+    """A vector for each of `memories`: the one stored under `copy_from` if it has one of its
+    dimension, else embedded."""
+    found: list[NDArray[np.float32] | None] = [None] * len(memories)
+    if copy_from is not None:
+        old_id, dimension = copy_from
+        ids = tuple(memory.id for memory in memories)
+        [stored] = yield from call_memories(GetVectors(tenant, ids, old_id))
+        found = [v if v is not None and v.shape[-1] == dimension else None for v in stored]
+    missing = [index for index, vector in enumerate(found) if vector is None]
+    if missing:
+        fresh = yield from embed([dense_text(memories[index]) for index in missing])
+        for index, vector in zip(missing, fresh, strict=True):
+            found[index] = vector
+    return [vector for vector in found if vector is not None]
 
 
 _PAGE = 10_000

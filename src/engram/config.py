@@ -5,19 +5,21 @@ Example:
     export ENGRAM_DB=/var/lib/engram/engram.db
     export ENGRAM_LLM__BASE_URL=http://localhost:11434/v1   # Ollama
     export ENGRAM_LLM__MODEL=llama3.2
+    export ENGRAM_EMBEDDINGS__BASE_URL=http://localhost:11434/v1
+    export ENGRAM_EMBEDDINGS__MODEL=nomic-embed-text
     ```
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engram._exceptions import ConfigError
 
-__all__ = ["EngramSettings", "LLMSettings", "load_settings"]
+__all__ = ["EmbeddingsSettings", "EngramSettings", "LLMSettings", "load_settings"]
 
 
 class LLMSettings(BaseModel):
@@ -33,7 +35,36 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = None
     """Sent as a bearer token; never logged."""
     timeout: float = Field(default=60.0, gt=0)
+    """Seconds allowed for each attempt of a request, from connecting to the last byte."""
     max_retries: int = Field(default=3, ge=0)
+
+
+class EmbeddingsSettings(BaseModel):
+    """An OpenAI-compatible embeddings endpoint (OpenAI, Ollama, vLLM, llama.cpp server); the
+    arguments of `OpenAIEmbedder`."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    model: str
+    """The embedding model the endpoint serves, e.g. `text-embedding-3-small`."""
+    base_url: str = "https://api.openai.com/v1"
+    api_key: SecretStr | None = None
+    """Sent as a bearer token; never logged."""
+    dimension: int | None = Field(default=None, ge=1)
+    """The vector length; None: learned from the first response."""
+    send_dimensions: bool = False
+    """Ask the endpoint for `dimension`-long vectors (OpenAI's text-embedding-3 models)."""
+    batch_size: int = Field(default=128, ge=1)
+    """Texts per request."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds allowed for each attempt of a request, from connecting to the last byte."""
+    max_retries: int = Field(default=3, ge=0)
+
+    @model_validator(mode="after")
+    def _dimension_to_send(self) -> Self:
+        if self.send_dimensions and self.dimension is None:
+            raise ValueError("send_dimensions needs a dimension")
+        return self
 
 
 class EngramSettings(BaseSettings):
@@ -69,6 +100,9 @@ class EngramSettings(BaseSettings):
     """Default lifetime of a new session after its last use; None: forever."""
     llm: LLMSettings | None = None
     """The LLM used for summaries; None: the offline extractive summariser."""
+    embeddings: EmbeddingsSettings | None = None
+    """The endpoint that embeds long-term memories and queries; None: the offline local model
+    (all-MiniLM-L6-v2). After a change, `engram memories reembed`."""
 
 
 def load_settings() -> EngramSettings:

@@ -169,7 +169,7 @@ def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
 @handles_errors
 def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     """Import memories exported with `engram memories export` (all or nothing), embedding
-    them with the local model."""
+    them with the configured embedder (ENGRAM_EMBEDDINGS__*, else the local model)."""
     data = read_json(file)
     with Engram(db, tenant=tenant) as mem:
         stored = mem.memories.import_(data)
@@ -181,10 +181,11 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
 @click.option("--user", "user_id", default=None, help="Only this user's (default: every user's).")
 @handles_errors
 def reembed(db: str, tenant: str, user_id: str | None) -> None:
-    """Embed the memories that have no vector of the current embedding model.
+    """Embed the memories that have no vector of the current embedding model (the local
+    one, or the endpoint ENGRAM_EMBEDDINGS__* names).
 
-    Run it after changing the embedder: until then, memories embedded by another model or
-    backend are found by their words (BM25) but not by their meaning.
+    Run it after changing the embedder: until then, memories embedded by another model,
+    backend or dimension are found by their words (BM25) but not by their meaning.
     """
     with existing_engram(db, tenant) as mem:
         count = mem.memories.reembed(user_id=user_id)

@@ -10,7 +10,10 @@ EmbeddingCacheProtocol           get_many() / put_many() of float32 bytes by key
 ```
 
 Vectors are identified by `EmbeddingSpace` (model id, dimension, backend): the stores record it
-with every vector and re-embed when it changes.
+with every vector and re-embed when it changes. Two optional attributes refine the protocol:
+`known_dimension` (None until an embedder that learns its dimension from a response has had
+one) and `native_dimension` (the dimension the model has unless asked for another; None if
+unknown). An embedder without them has one dimension, known from the start.
 """
 
 from __future__ import annotations
@@ -35,13 +38,16 @@ __all__ = [
     "LRUEmbeddingCache",
     "cache_key",
     "embedding_space",
+    "known_dimension",
     "l2_normalize",
+    "native_dimension",
 ]
 
 Matrix = NDArray[np.float32]
 """A float32 matrix of shape (n, d): one embedding per row."""
 
 _NORM_EPS = 1e-12  # sentence-transformers' Normalize (torch.nn.functional.normalize) epsilon
+_UNSET = object()  # an optional attribute the embedder does not have
 
 
 class EmbedderProtocol(Protocol):
@@ -100,6 +106,24 @@ def embedding_space(embedder: EmbedderProtocol) -> EmbeddingSpace:
     An embedder without a `backend` attribute is identified by its class's qualified name.
     """
     return EmbeddingSpace(embedder.model_id, embedder.dimension, _backend_of(embedder))
+
+
+def known_dimension(embedder: EmbedderProtocol) -> int | None:
+    """`embedder`'s dimension if it is known without a request, else None (an embedder that
+    learns it from its first response, before that response)."""
+    known = getattr(embedder, "known_dimension", _UNSET)
+    return embedder.dimension if known is _UNSET else _dimension_or_none(known)
+
+
+def native_dimension(embedder: EmbedderProtocol) -> int | None:
+    """The dimension `embedder`'s model has unless asked for another, if known: its
+    `native_dimension`, else (an embedder with one dimension) its `dimension`."""
+    native = getattr(embedder, "native_dimension", _UNSET)
+    return embedder.dimension if native is _UNSET else _dimension_or_none(native)
+
+
+def _dimension_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _backend_of(embedder: object) -> str:
@@ -235,7 +259,8 @@ class CachedEmbedder:
     Texts are keyed by `cache_key` (sha256 of the inner embedder's model id, backend and the
     text). Within one call, repeated texts are embedded once; across calls, cached vectors are
     reused. Vectors are stored as float32 bytes. A cached entry of the wrong length (written by
-    a model of another dimension) counts as a miss and is overwritten.
+    a model of another dimension) counts as a miss and is overwritten; so does every entry
+    while the inner embedder has yet to learn its dimension (its first call teaches it).
 
     Example:
         ```python
@@ -281,6 +306,16 @@ class CachedEmbedder:
         """The inner embedder's dimension."""
         return self.inner.dimension
 
+    @property
+    def known_dimension(self) -> int | None:
+        """The inner embedder's dimension if known without a request (`known_dimension`)."""
+        return known_dimension(self.inner)
+
+    @property
+    def native_dimension(self) -> int | None:
+        """The inner embedder's model's native dimension (`native_dimension`)."""
+        return native_dimension(self.inner)
+
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed `texts`, calling the inner embedder only for texts never seen before.
 
@@ -289,12 +324,16 @@ class CachedEmbedder:
             ProviderError: The inner embedder failed or returned the wrong shape.
         """
         lookup = self._lookup(check_texts(texts))
+        if not lookup.keys and self.known_dimension is None:
+            return self.inner.embed([])  # it learns its dimension (the sync way)
         fresh = self.inner.embed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
     async def aembed(self, texts: Sequence[str]) -> Matrix:
         """Async twin of `embed`."""
         lookup = self._lookup(check_texts(texts))
+        if not lookup.keys and self.known_dimension is None:
+            return await self.inner.aembed([])  # it learns its dimension (the async way)
         fresh = await self.inner.aembed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
@@ -308,10 +347,11 @@ class CachedEmbedder:
     def _lookup(self, texts: list[str]) -> _Lookup:
         keys = [cache_key(self._space_id, text) for text in texts]
         unique = list(dict.fromkeys(keys))
-        cached = self.cache.get_many(unique) if unique else {}
+        dimension = self.known_dimension  # None: nothing to check the entries against yet
+        cached = self.cache.get_many(unique) if unique and dimension is not None else {}
         found: dict[str, Matrix] = {}
-        if cached:
-            size = 4 * self.inner.dimension
+        if cached and dimension is not None:
+            size = 4 * dimension
             for key, raw in cached.items():
                 if len(raw) == size:
                     found[key] = np.frombuffer(raw, dtype="<f4").astype(np.float32)

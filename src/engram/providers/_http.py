@@ -6,6 +6,12 @@ next, `Done(body)` or `Retry(delay)`, or raises the Engram error. `OpenAICompati
 only the I/O: it sends, feeds the outcome to the exchange, and sleeps (`time.sleep` on the sync
 side, `asyncio.sleep` on the async side), in the spirit of httpx's shared `auth_flow`.
 
+httpx's timeouts bound each connect, read and write, so a server that trickles its answer a
+byte at a time would hold a request forever; `timeout` bounds each whole attempt instead. The
+async side cancels the attempt when it runs out (`asyncio.timeout`); the sync side streams the
+body and gives up at the first chunk past the deadline (at most one read timeout late). An
+attempt that runs out is a timeout like httpx's own: retried, then `ProviderUnavailable`.
+
 The API key never appears in a repr, a log line or an error message: server messages are
 redacted before they are quoted.
 """
@@ -199,6 +205,17 @@ def _server_message(response: httpx.Response) -> str:
     return str(body)
 
 
+def _complete(response: httpx.Response, raw: bytes) -> httpx.Response:
+    """`response` with its body, read as raw (still encoded) chunks, in place."""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=raw,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     """The server-requested delay in seconds (`retry-after-ms` or `Retry-After`), if any."""
     for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -232,7 +249,10 @@ class OpenAICompatibleClient:
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+            # Not echoed: a query string (or a key pasted in the wrong place) is a secret.
+            raise ConfigError(
+                "base_url must start with http:// or https:// (e.g. http://localhost:11434/v1)"
+            )
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout!r}")
         self.model = model
@@ -291,11 +311,7 @@ class OpenAICompatibleClient:
         """POST `payload` as JSON to `path` with retries; return the decoded JSON object."""
         client, exchange = self._sync_client(), self._exchange(path)
         while True:
-            try:
-                outcome: Outcome = client.post(exchange.url, json=payload)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = exchange.next_step(outcome)
+            step = exchange.next_step(self._attempt(client, exchange.url, payload))
             if isinstance(step, Done):
                 return step.body
             time.sleep(step.delay)
@@ -304,14 +320,46 @@ class OpenAICompatibleClient:
         """Async twin of `_post`."""
         client, exchange = self._async_http_client(), self._exchange(path)
         while True:
-            try:
-                outcome: Outcome = await client.post(exchange.url, json=payload)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = exchange.next_step(outcome)
+            step = exchange.next_step(await self._aattempt(client, exchange.url, payload))
             if isinstance(step, Done):
                 return step.body
             await asyncio.sleep(step.delay)
+
+    def _attempt(self, client: httpx.Client, url: str, payload: Mapping[str, Any]) -> Outcome:
+        """One POST, its body read a chunk at a time until `timeout` has passed."""
+        deadline = time.monotonic() + self.timeout
+        request = client.build_request("POST", url, json=payload)
+        try:
+            response = client.send(request, stream=True)
+            try:
+                chunks = []
+                for chunk in response.iter_raw():
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        return self._overrun(request)
+            finally:
+                response.close()
+        except httpx.RequestError as exc:
+            return exc
+        return _complete(response, b"".join(chunks))
+
+    async def _aattempt(
+        self, client: httpx.AsyncClient, url: str, payload: Mapping[str, Any]
+    ) -> Outcome:
+        """Async twin of `_attempt`: the attempt is cancelled when `timeout` has passed."""
+        request = client.build_request("POST", url, json=payload)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await client.send(request)
+        except httpx.RequestError as exc:
+            return exc
+        except TimeoutError:
+            return self._overrun(request)
+
+    def _overrun(self, request: httpx.Request) -> httpx.TimeoutException:
+        return httpx.TimeoutException(
+            f"no whole response within the timeout of {self.timeout:g} s", request=request
+        )
 
     def close(self) -> None:
         """Close the sync HTTP client (the async one needs `aclose()`)."""

@@ -20,22 +20,34 @@ import httpx
 import numpy as np
 
 from engram._exceptions import InvalidInputError, ProviderError
-from engram.providers._embeddings import Matrix, check_texts, l2_normalize
+from engram.providers._embeddings import Matrix, check_texts
 from engram.providers._http import OpenAICompatibleClient, RetryPolicy
 
 __all__ = ["OpenAIEmbedder"]
 
 _PATH = "/embeddings"
 _PROBE = "dimension probe"
+_NATIVE_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+"""The vector length of OpenAI's embedding models when no `dimensions` is asked for."""
 
 
 class OpenAIEmbedder(OpenAICompatibleClient):
     """An `EmbedderProtocol` over an OpenAI-compatible embeddings endpoint.
 
     Texts are sent `batch_size` at a time, one request after another. Every returned vector is
-    re-normalised to unit length (not every server normalises). Empty texts, which OpenAI
-    rejects, are sent as a single space. Transient failures are retried with backoff as for
-    `OpenAIChatModel`; the API key never appears in a repr, a log line or an error.
+    re-normalised to unit length (not every server normalises; an all-zero vector is a
+    `ProviderError`). Empty texts, which OpenAI rejects, are sent as a single space. Transient
+    failures are retried with backoff as for `OpenAIChatModel`; the API key never appears in a
+    repr, a log line or an error.
+
+    The vectors' identity (`Engram.embedding_model_id`) is the model, the backend and, unless
+    it is the model's `native_dimension`, the dimension: `text-embedding-3-small` asked for
+    512 dimensions, or a server that swapped the model behind a name for one of another
+    length, is another model.
 
     Args:
         model: The embedding model the endpoint serves, e.g. `text-embedding-3-small` or
@@ -44,12 +56,13 @@ class OpenAIEmbedder(OpenAICompatibleClient):
         api_key: Bearer token; None sends no `Authorization` header (local servers).
         dimension: The vector length. Checked against every response when given; when None it
             is learned from the first response (reading `dimension` before any call sends one
-            probe request).
+            probe request; `aembed([])` sends it asynchronously).
         send_dimensions: Ask the endpoint for `dimension`-long vectors (the `dimensions`
             field that OpenAI's text-embedding-3 models accept); off by default because
             other servers reject the field.
         batch_size: Texts per request.
-        timeout: Seconds allowed for connecting, and for each read and write.
+        timeout: Seconds allowed for each attempt of a request, from connecting to the last
+            byte of the response.
         max_retries: Retries after the first attempt.
         backoff: Base backoff delay in seconds.
         transport: An httpx transport to send through instead of the network.
@@ -101,10 +114,21 @@ class OpenAIEmbedder(OpenAICompatibleClient):
 
     @property
     def dimension(self) -> int:
-        """The vector length (sends one probe request if it is not known yet)."""
+        """The vector length (sends one blocking probe request if it is not known yet)."""
         if self._dimension is not None:
             return self._dimension
         return int(self.embed([_PROBE]).shape[1])
+
+    @property
+    def known_dimension(self) -> int | None:
+        """The vector length if known without a request: given, or learned from a response."""
+        return self._dimension
+
+    @property
+    def native_dimension(self) -> int | None:
+        """The model's vector length when no `dimensions` is asked for, if known (OpenAI's
+        embedding models); None for other models."""
+        return _NATIVE_DIMENSIONS.get(self.model)
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed `texts`, `batch_size` per request.
@@ -163,7 +187,13 @@ class OpenAIEmbedder(OpenAICompatibleClient):
             raise self._malformed(f"indexes {sorted(positions)} for {count} input(s)")
         self._dimension = self._checked_dimension({row.shape[0] for row in rows})
         by_position = dict(zip(positions, rows, strict=True))
-        return l2_normalize(np.stack([by_position[position] for position in range(count)]))
+        units = []
+        for position in range(count):
+            unit = _unit(by_position[position])
+            if unit is None:
+                raise self._malformed(f"a zero vector for input #{position}")
+            units.append(unit)
+        return np.stack(units)
 
     def _checked_dimension(self, lengths: set[int]) -> int:
         expected = self._dimension
@@ -176,8 +206,9 @@ class OpenAIEmbedder(OpenAICompatibleClient):
         return ProviderError(f"{self.base_url}{_PATH} (model {self.model!r}) answered {what}")
 
 
-def _vector(raw: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """One embedding: a list of numbers, or base64 float32 (`encoding_format="base64"`)."""
+def _vector(raw: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """One embedding: a list of numbers, or base64 float32 (`encoding_format="base64"`), as
+    float64 (a JSON number may lie beyond float32's range)."""
     if isinstance(raw, str):
         vector = np.frombuffer(base64.b64decode(raw, validate=True), dtype="<f4")
     else:
@@ -186,4 +217,19 @@ def _vector(raw: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
         vector = np.asarray(raw, dtype=np.float64)
     if vector.ndim != 1 or not vector.size or not np.all(np.isfinite(vector)):
         raise ValueError("embedding is not a finite vector")
-    return vector.astype(np.float32)
+    return vector.astype(np.float64)
+
+
+def _unit(
+    vector: np.ndarray[Any, np.dtype[np.float64]],
+) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+    """`vector` scaled to unit length as float32, or None for a zero vector. Scaled by its
+    largest component first, so neither huge (1e38) nor tiny components over- or underflow."""
+    largest = float(np.max(np.abs(vector)))
+    if largest == 0.0:
+        return None
+    scaled = vector / largest
+    unit: np.ndarray[Any, np.dtype[np.float32]] = (scaled / np.linalg.norm(scaled)).astype(
+        np.float32
+    )
+    return unit
