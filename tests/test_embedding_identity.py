@@ -199,3 +199,17 @@ async def test_async_jobs_learn_the_dimension_asynchronously(
         assert mem.embedding_model_id == "emb:openai-compatible:8"
     await embedder.aclose()
     assert len(openai_server.requests) == 1
+
+
+@pytest.mark.parametrize("recall", [0, 3])
+async def test_an_async_context_never_sends_a_blocking_request(
+    openai_server: FakeOpenAIServer, tmp_path: Path, recall: int
+) -> None:
+    openai_server.handler = model_of(8)
+    embedder = remote(openai_server, transport=httpx.AsyncHTTPTransport())
+    with Engram(tmp_path / "engram.db", embedder=embedder) as mem:
+        session = mem.session("s1", user_id="ana")
+        await session.aadd("user", "Where do I live?")
+        result = await session.acontext(budget=2000, recall=recall)
+        assert result.to_openai()[-1]["content"] == "Where do I live?"
+    await embedder.aclose()

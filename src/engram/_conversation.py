@@ -11,6 +11,7 @@ from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
 from engram._validation import MessageLike, message_from, to_message
 from engram.context import ContextResult
+from engram.providers._embeddings import known_dimension
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
 from engram.types import Message, Session, Summary, utcnow
@@ -208,6 +209,9 @@ class Conversation:
 
     async def acontext(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
         """Async `context`."""
+        embedder = self._engram.embedder
+        if options.get("recall") and known_dimension(embedder) is None:
+            await embedder.aembed(["dimension"])  # learnt the async way, not by a blocking probe
         counter, spec = _context_spec(model, options, self._engram)
         flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
         result: ContextResult = await self._arun(flow)
@@ -233,7 +237,8 @@ def _context_spec(
         ):
             raise InvalidInputError(f"tools must be a list of tool schemas, got {tools!r}")
         options["tools"] = tuple(tools or ())
-    options["embedding_model_id"] = engram.embedding_model_id
+    if options.get("recall"):  # the id of the vectors recall searches
+        options["embedding_model_id"] = engram.embedding_model_id
     options["ranking"] = engram.ranking
     try:
         return counter, flows.ContextSpec(**options)

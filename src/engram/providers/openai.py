@@ -108,7 +108,8 @@ class OpenAIChatModel(OpenAICompatibleClient):
         model: The model name the endpoint knows, e.g. `gpt-4o-mini` or `llama3.2`.
         base_url: The API root, up to and including `/v1`.
         api_key: Bearer token; None sends no `Authorization` header (local servers).
-        timeout: Seconds allowed for connecting, and for each read and write.
+        timeout: Seconds allowed for each attempt of a request, from connecting to the last
+            byte of the answer.
         max_retries: Retries after the first attempt.
         backoff: Base backoff delay in seconds (0 retries at once; useful in tests).
         transport: An httpx transport to send through instead of the network.
