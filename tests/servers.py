@@ -30,6 +30,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -326,3 +327,28 @@ class LoopBoundEventLog(BaseEventLog):
     async def abatch(self, ops: Sequence[Any]) -> list[Any]:
         future = asyncio.run_coroutine_threadsafe(self.inner.abatch(ops), self._loop.loop)
         return await asyncio.wrap_future(future)
+
+
+@contextmanager
+def open_store(
+    url: str, prefix: str, mode: str, sync_class: Any, async_class: Any, bound: Any
+) -> Iterator[Any]:
+    """A store of `mode` on `url` under `prefix`; an async one belongs to a `LoopThread`."""
+    import redis
+    import redis.asyncio
+
+    if mode == "sync":
+        with redis.Redis.from_url(url) as client:
+            yield sync_class(client, prefix=prefix)
+        return
+    loop = LoopThread()
+
+    async def build() -> Any:
+        return async_class(redis.asyncio.Redis.from_url(url), prefix=prefix)
+
+    store = loop.run(build())
+    try:
+        yield bound(store, loop)
+    finally:
+        loop.run(store.client.aclose())
+        loop.close()

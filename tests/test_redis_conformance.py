@@ -9,12 +9,9 @@ own key prefix, deleted after it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import redis
-import redis.asyncio
 
 from engram.stores.redis import (
     AsyncRedisConversationStore,
@@ -24,33 +21,11 @@ from engram.stores.redis import (
 )
 from engram.testing.conversation import ConversationStoreSpec
 from engram.testing.events import EventLogSpec
-from servers import LoopBoundConversationStore, LoopBoundEventLog, LoopThread
+from servers import LoopBoundConversationStore, LoopBoundEventLog, open_store
 
 pytest_plugins = ["servers"]
 
 MODES = ["sync", "async"]
-
-
-@contextmanager
-def open_store(
-    url: str, prefix: str, mode: str, sync_class: Any, async_class: Any, bound: Any
-) -> Iterator[Any]:
-    """A store of `mode` on `url` under `prefix`; an async one belongs to a `LoopThread`."""
-    if mode == "sync":
-        with redis.Redis.from_url(url) as client:
-            yield sync_class(client, prefix=prefix)
-        return
-    loop = LoopThread()
-
-    async def build() -> Any:
-        return async_class(redis.asyncio.Redis.from_url(url), prefix=prefix)
-
-    store = loop.run(build())
-    try:
-        yield bound(store, loop)
-    finally:
-        loop.run(store.client.aclose())
-        loop.close()
 
 
 @pytest.fixture(params=MODES)

@@ -15,6 +15,12 @@ read changed meanwhile. Writers of different sessions or streams watch different
 never retry because of each other. The same generator runs on the sync driver (`run`) and on
 the async one (`arun`), so both APIs share every rule.
 
+Watching a key costs Redis time per key the connection already watches (`WATCH` of N keys
+is O(N²) on Redis 7), so a batch that reads many keys (the event log's one key per event id)
+may read those unwatched and queue its writes as one checked script (`Tx.write_checked`):
+at `EXEC` the script first checks that what it read unwatched still holds; if not, it writes
+nothing and the batch runs again, as after a lost race.
+
 A batch that Redis can run whole as one server-side Lua script (atomic by itself) yields that
 script as its only read, unwatched, and queues no writes: one round trip, never retried. The
 script goes by `EVALSHA`; the driver loads it (`SCRIPT LOAD`) when Redis answers NOSCRIPT.
@@ -100,10 +106,25 @@ class Tx:
 
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
+        self.checked: list[int] = []
+        """The positions in `commands` of checked scripts (see `write_checked`)."""
 
     def write(self, *command: Any) -> None:
         """Queue one write command."""
         self.commands.append(command)
+
+    def write_checked(self, *command: Any) -> None:
+        """Queue a script that re-checks, at `EXEC`, what the batch read without watching.
+
+        The script returns 0, having written nothing, if that changed; the batch then runs
+        again on fresh reads, as after a lost race. Any other reply means it wrote.
+        """
+        self.checked.append(len(self.commands))
+        self.commands.append(command)
+
+    def lost(self, replies: Sequence[Any]) -> bool:
+        """Whether a checked script of this run found its reads stale (its `EXEC` replies)."""
+        return any(replies[index] == 0 for index in self.checked)
 
 
 Work: TypeAlias = Generator[Read, Any, T]
@@ -237,9 +258,11 @@ def run(client: Client, make: Callable[[Tx], Work[T]]) -> T:
                 pipe.multi()
                 for command in tx.commands:
                     pipe.execute_command(*command)
-                pipe.execute()
+                replies = pipe.execute()
             except redis.WatchError:
                 pipe.reset()
+                continue
+            if tx.lost(replies):
                 continue
             return result
     raise _gave_up()
@@ -268,9 +291,11 @@ async def arun(client: AsyncClient, make: Callable[[Tx], Work[T]]) -> T:
                     pipe.multi()
                     for command in tx.commands:
                         pipe.execute_command(*command)
-                    await pipe.execute()
+                    replies = await pipe.execute()
                 except redis.WatchError:
                     await pipe.reset()
+                    continue
+                if tx.lost(replies):
                     continue
                 return result
     raise _gave_up()

@@ -1,14 +1,22 @@
 """What one batch of the Redis event log knows and writes, stream by stream.
 
 The event-log twin of `_sessions`: `StreamBatch` reads each stream the batch touches once
-(watching its keys), applies the batch's writes to an in-memory view, and queues the Redis
-commands on the `Tx`, sent in one `MULTI`/`EXEC` at the end. Pure: every read is a `Read`.
+(watching its keys), applies the batch's writes to an in-memory view, and collects the Redis
+commands, sent at the end (`commit`) as one checked script (`COMMIT_SCRIPT`) in one
+`MULTI`/`EXEC`. Pure: every read is a `Read`.
+
+The event-id keys (one per event) are read unwatched: watching N keys costs Redis O(N²), so a
+large append took seconds, then timed out. Instead the script checks at `EXEC`, atomically
+and before any write, that every id key the batch read as free still is; if one was taken
+meanwhile it writes nothing, and the batch runs again (and then refuses the duplicate id).
+The ids of a stream the batch deletes (free for its later appends) need no such check: only
+that stream holds them, and the batch watches its keys.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +26,32 @@ from engram.stores.redis._internal import Read, Tx, Work
 from engram.types._conversation import utcnow
 from engram.types._event import Event, Snapshot, StreamInfo
 
-__all__ = ["StreamBatch", "StreamView"]
+__all__ = ["COMMIT_SCRIPT", "StreamBatch", "StreamView"]
+
+COMMIT_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then return 0 end
+end
+local i, count = 1, #ARGV
+while i <= count do
+  local size = tonumber(ARGV[i])
+  if ARGV[i + 1] == 'POSITION' then
+    local position = redis.call('INCR', ARGV[i + 2])
+    redis.call('ZADD', ARGV[i + 3], position, ARGV[i + 4])
+  else
+    redis.call(unpack(ARGV, i + 1, i + size))
+  end
+  i = i + size + 1
+end
+return 1
+"""
+"""A batch's writes, if the event-id keys (KEYS) are all still free; returns 1, else 0 having
+written nothing. ARGV holds the commands in order, each as its word count then its words;
+`POSITION clock streams sid` gives the stream the tenant's next append position (as
+`base.POSITION_SCRIPT`, which a script cannot call)."""
+
+_CHUNK = 1000
+"""Keys per `MSET`/`DEL` of event ids (Lua's `unpack` takes at most about 8000 values)."""
 
 
 @dataclass(slots=True)
@@ -51,6 +84,9 @@ class StreamBatch:
         self.views: dict[tuple[str, str], StreamView] = {}
         self.added_ids: set[tuple[str, str]] = set()
         self.removed_ids: set[tuple[str, str]] = set()
+        self.free_keys: list[str] = []
+        """Event-id keys read (unwatched) as free: `COMMIT_SCRIPT` checks they still are."""
+        self.writes: list[tuple[Any, ...]] = []
         self._clock = itertools.count(1)
 
     # Reads.
@@ -138,14 +174,27 @@ class StreamBatch:
         if not unknown:
             return False
         keys = [self.keys.event_id(tenant, item) for item in unknown]
-        replies = yield Read(("MGET", *keys), tuple(keys))
-        return any(reply is not None for reply in replies)
+        replies = yield Read(("MGET", *keys))  # unwatched: see the module docstring
+        if any(reply is not None for reply in replies):
+            return True
+        self.free_keys += keys
+        return False
 
     def written(self, tenant: str) -> list[StreamView]:
         """The tenant's streams this batch appended to or deleted."""
         return [view for (t, _), view in self.views.items() if t == tenant and view.written]
 
     # Writes.
+
+    def commit(self) -> None:
+        """Queue the batch's writes on the `Tx`: one `COMMIT_SCRIPT`, if it wrote anything."""
+        if self.writes:
+            words = [word for command in self.writes for word in (len(command), *command)]
+            keys = self.free_keys
+            self.tx.write_checked("EVAL", COMMIT_SCRIPT, len(keys), *keys, *words)
+
+    def _write(self, *command: Any) -> None:
+        self.writes.append(command)
 
     def add_events(
         self, view: StreamView, stamped: Sequence[rules.Stamped], key: str | None
@@ -155,20 +204,23 @@ class StreamBatch:
         for item in stamped:
             fields = base.encode_event(item.event, item.payload, item.metadata)
             parts = [part for pair in fields.items() for part in pair]
-            self.tx.write("XADD", keys.events, f"{item.event.version}-0", *parts)
+            self._write("XADD", keys.events, f"{item.event.version}-0", *parts)
         ids = [item.event.id for item in stamped]
-        self.tx.write("MSET", *(part for i in ids for part in (self.keys.event_id(tenant, i), sid)))
+        for chunk in _chunks(ids):
+            self._write(
+                "MSET", *(part for i in chunk for part in (self.keys.event_id(tenant, i), sid))
+            )
         first, last = (stamped[0].event.version or 0), (stamped[-1].event.version or 0)
         if key is not None:
-            self.tx.write("HSET", keys.appends, key, f"{first}:{last}")
+            self._write("HSET", keys.appends, key, f"{first}:{last}")
             view.appends[key] = (first, last)
         now = utcnow()
         created = now if view.info is None else view.info.created_at
         view.info = StreamInfo(sid, tenant, last, created, now)
-        self.tx.write("SET", keys.meta, base.encode_stream(view.info))
+        self._write("SET", keys.meta, base.encode_stream(view.info))
         clock, streams = self.keys.stream_clock(tenant), self.keys.streams(tenant)
-        self.tx.write("EVAL", base.POSITION_SCRIPT, 2, clock, streams, sid)
-        self.tx.write("ZADD", self.keys.stream_names(tenant), 0, sid)
+        self._write("POSITION", clock, streams, sid)
+        self._write("ZADD", self.keys.stream_names(tenant), 0, sid)
         view.new_events.extend(stamped)
         view.written = next(self._clock)
         self.added_ids.update((tenant, i) for i in ids)
@@ -180,11 +232,11 @@ class StreamBatch:
         if not view.wiped and view.stored_version:
             entries = yield Read(("XRANGE", view.keys.events, "-", "+"), (view.keys.events,))
             ids |= {base.text(_field(fields, "id")) for _, fields in entries}
-        self.tx.write("DEL", *view.keys.all)
-        if ids:
-            self.tx.write("DEL", *(self.keys.event_id(tenant, i) for i in sorted(ids)))
-        self.tx.write("ZREM", self.keys.streams(tenant), sid)
-        self.tx.write("ZREM", self.keys.stream_names(tenant), sid)
+        self._write("DEL", *view.keys.all)
+        for chunk in _chunks(sorted(ids)):
+            self._write("DEL", *(self.keys.event_id(tenant, i) for i in chunk))
+        self._write("ZREM", self.keys.streams(tenant), sid)
+        self._write("ZREM", self.keys.stream_names(tenant), sid)
         pairs = {(tenant, i) for i in ids}
         self.removed_ids |= pairs
         self.added_ids -= pairs
@@ -194,8 +246,12 @@ class StreamBatch:
     def put_snapshot(self, view: StreamView, snapshot: Snapshot, state: str) -> None:
         """Queue a snapshot (the caller checked it is newer than the stored one)."""
         raw = base.encode_snapshot(snapshot, state)
-        self.tx.write("HSET", view.keys.snapshots, snapshot.name, raw)
+        self._write("HSET", view.keys.snapshots, snapshot.name, raw)
         view.snapshots[snapshot.name] = raw
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    return (items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK))
 
 
 def _field(fields: Any, name: str) -> Any:

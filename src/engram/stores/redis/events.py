@@ -7,7 +7,9 @@ version N of a stream, only the first to commit writes N + 1; the other's whole 
 again on fresh reads, and its `expected_version=N` append then raises `ConflictError`.
 Appends without an expected version simply land after the winner's. Event ids are unique per
 tenant (a key per id) and idempotency keys are a hash per stream, written in the same
-transaction as the events they name.
+transaction as the events they name. The id keys are not watched (that costs Redis O(N²) for
+N ids): the transaction's writes are one script that first checks the ids are still free,
+and writes nothing if not, so the batch runs again (`_streams`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def event_work(ops: Sequence[Op], batch: StreamBatch) -> Work[list[Any]]:
     results: list[Any] = []
     for op in ops:
         results.append((yield from _run(batch, op)))
+    batch.commit()
     return results
 
 
