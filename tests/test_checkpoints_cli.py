@@ -93,6 +93,7 @@ def test_delete(db: str) -> None:
         ["fork", "nope", "--to", "x"],
         ["rollback", "t1", "00000000-0000-7000-8000-000000000000"],
         ["prune", "--max-age", "soon"],
+        ["prune", "--max-age", "99999999999w"],
         ["prune", "--save"],
     ],
 )
@@ -120,3 +121,28 @@ def test_shows_langgraph_threads(tmp_path: Path) -> None:
         app.invoke({"messages": [HumanMessage("hello")]}, {"configurable": {"thread_id": "lg"}})
     out = invoke("show", "lg", "--db", str(path))
     assert "[2 items] last: ai: hello back" in out
+
+
+def test_ids_names_and_values_are_shown_as_is(tmp_path: Path) -> None:
+    path = str(tmp_path / "markup.db")
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        checkpointer.put("default", "a[/b]", {"[/i]": "x"}, metadata={"source": "[red]"})
+        checkpointer.put("default", "a[/b]", {"[/i]": "[bold]y", "n": 2})
+    assert "a[/b]" in invoke("list", "--db", path)
+    shown = invoke("show", "a[/b]", "--db", path)
+    assert "a[/b] checkpoint" in shown and "[/i]" in shown and '"[bold]y"' in shown
+    assert "[/i], n" in invoke("history", "a[/b]", "--db", path)
+    first = ids(path, "a[/b]")[-1]
+    assert "forked a[/b] into c[/d]" in invoke(
+        "fork", "a[/b]", "--db", path, "--checkpoint", first, "--to", "c[/d]"
+    )
+    assert "rolled a[/b] back" in invoke("rollback", "a[/b]", first, "--db", path)
+    assert "deleted c[/d]" in invoke("delete", "c[/d]", "--db", path, "--yes")
+
+
+def test_a_sqlite_url_names_the_file(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "t1" in invoke("list", "--db", f"sqlite:///{db}")
+    monkeypatch.chdir(Path(db).parent)
+    assert "#6" in invoke("show", "t1", "--db", f"sqlite:///{Path(db).name}")

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from engram import Engram
 from engram.cli import main
+
+pytest_plugins = ["servers"]
 
 LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo_dev.json"
 
@@ -17,6 +19,26 @@ LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo_dev.j
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def assert_clean_error(result: Result, says: str) -> None:
+    """A CLI error: a non-zero exit and one `Error: ...` line saying `says`, no traceback."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    last = result.output.rstrip().splitlines()[-1]
+    assert last.startswith("Error:") and says in last, result.output
+
+
+def locomo_file(path: Path, turns: list[dict[str, str]], speakers: tuple[str, str]) -> Path:
+    """A one-conversation LoCoMo file."""
+    conversation = {
+        "speaker_a": speakers[0],
+        "speaker_b": speakers[1],
+        "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_1": turns,
+    }
+    path.write_text(json.dumps([{"sample_id": "s", "conversation": conversation, "qa": []}]))
+    return path
 
 
 def test_demo_replays_and_compares(runner: CliRunner, tmp_path: Path) -> None:
@@ -128,3 +150,142 @@ def test_every_command_has_help(runner: CliRunner) -> None:
     for path, command in walk(main, []):
         assert command.help, path
         assert runner.invoke(main, [*path, "--help"]).exit_code == 0, path
+
+
+def test_stored_text_is_shown_as_is(runner: CliRunner, tmp_path: Path) -> None:
+    db = str(tmp_path / "markup.db")
+    with Engram(db) as mem:
+        session = mem.session("a[/b]", user_id="[bold]ana")
+        session.add("user", "print(arr[i]) and [red]warning")
+        session.add("assistant", "oops [/i] typo")
+        session.update_state({"note": "[/x]"})
+    listed = runner.invoke(main, ["sessions", "list", "--db", db])
+    assert listed.exit_code == 0, listed.output
+    assert "a[/b]" in listed.output and "[bold]ana" in listed.output
+    shown = runner.invoke(main, ["sessions", "show", "a[/b]", "--db", db])
+    assert shown.exit_code == 0, shown.output
+    for text in ("a[/b]", "user=[bold]ana", "print(arr[i]) and [red]warning", "oops [/i] typo"):
+        assert text in shown.output
+    assert '"note": "[/x]"' in shown.output
+    deleted = runner.invoke(main, ["sessions", "delete", "a[/b]", "--db", db])
+    assert deleted.exit_code == 0 and "deleted a[/b]" in deleted.output
+
+
+def test_demo_shows_names_texts_and_paths_as_is(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    turns = [
+        {"speaker": "Ana [/b]", "dia_id": f"D1:{n}", "text": f"[/i] turn {n} " + "word " * 40}
+        for n in range(1, 9)
+    ]
+    data = locomo_file(tmp_path / "markup.json", turns, ("Ana [/b]", "Bo [red]"))
+    args = ["demo", "--data", str(data), "--no-compare", "--no-memory", "--budget", "400"]
+    result = runner.invoke(main, [*args, "--db", "run[i].db"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "LoCoMo s: Ana [/b] & Bo [red]" in said
+    assert "summarised 2 msgs from “[/i] turn 1 word" in said
+    assert "engram sessions show demo-" in said and "--db run[i].db" in said
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"a": 1}', "expected a JSON list"),
+        ("[1]", "is not a LoCoMo file"),
+        ('[{"sample_id": "x"}]', "is not a LoCoMo file"),
+        ('[{"sample_id": "x", "conversation": [1]}]', "is not a LoCoMo file"),
+        ("not json", "cannot read"),
+    ],
+    ids=["object", "not-objects", "no-conversation", "bad-conversation", "not-json"],
+)
+def test_demo_refuses_what_is_not_locomo(
+    runner: CliRunner, tmp_path: Path, content: str, says: str
+) -> None:
+    data = tmp_path / "data.json"
+    data.write_text(content)
+    args = ["demo", "--data", str(data), "--db", str(tmp_path / "d.db"), "--no-compare"]
+    assert_clean_error(runner.invoke(main, args), says)
+
+
+def test_demo_refuses_a_turn_without_text(runner: CliRunner, tmp_path: Path) -> None:
+    data = locomo_file(
+        tmp_path / "no-text.json", [{"speaker": "Ana", "dia_id": "D1:1"}], ("Ana", "Bo")
+    )
+    args = ["demo", "--data", str(data), "--db", str(tmp_path / "d.db"), "--no-compare"]
+    assert_clean_error(runner.invoke(main, args), "is not a LoCoMo file")
+
+
+def test_sqlite_urls_name_the_file_engram_opens(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Engram("sqlite:///x.db") as mem:
+        mem.session("s1").add("user", "hi")
+    listed = runner.invoke(main, ["sessions", "list"], env={"ENGRAM_DB": "sqlite:///x.db"})
+    assert listed.exit_code == 0, listed.output
+    assert "s1" in listed.output
+    absolute = runner.invoke(main, ["sessions", "show", "s1", "--db", f"sqlite:///{tmp_path}/x.db"])
+    assert absolute.exit_code == 0 and "hi" in absolute.output
+    assert_clean_error(
+        runner.invoke(main, ["sessions", "list", "--db", "sqlite://x.db"]), "a SQLite URL is"
+    )
+
+
+def test_a_sqlite_url_is_not_checked_as_a_path(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Engram(str(tmp_path / "sqlite:" / "y.db")).close()  # what Path("sqlite:///y.db") names
+    result = runner.invoke(main, ["sessions", "list", "--db", "sqlite:///y.db"])
+    assert_clean_error(result, "no database at sqlite:///y.db")
+    assert not (tmp_path / "y.db").exists()
+
+
+def test_migrate_a_sqlite_url(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["db", "migrate", "--db", "sqlite:///x.db"])
+    assert result.exit_code == 0, result.output
+    assert "conversation: schema version" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["x.db"]
+    with Engram("sqlite:///x.db") as mem:
+        assert mem.sessions() == []
+
+
+def test_migrate_a_libpq_connection_string(
+    runner: CliRunner, postgres_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "://" not in postgres_database  # the fixture's address is a libpq string
+    monkeypatch.chdir(tmp_path)
+    env = {"ENGRAM_MEMORY_DB": str(tmp_path / "memories.db")}  # in case there is no pgvector
+    result = runner.invoke(main, ["db", "migrate", "--db", postgres_database], env=env)
+    assert result.exit_code == 0, result.output
+    components = [line.split(":")[0] for line in result.output.splitlines()]
+    assert components[:3] == ["checkpoints", "conversation", "events"]
+    assert list(tmp_path.iterdir()) == []
+    import psycopg
+
+    with psycopg.connect(postgres_database) as conn:
+        migrated = {row[0] for row in conn.execute("SELECT component FROM engram_migrations")}
+    assert {"checkpoints", "conversation", "events"} <= migrated
+
+
+def test_migrate_redis_says_there_is_nothing_to_migrate(
+    runner: CliRunner, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["db", "migrate", "--db", redis_url])
+    assert result.exit_code == 0, result.output
+    assert "Redis needs no migration" in " ".join(result.output.split())
+    assert list(tmp_path.iterdir()) == []
+    unreachable = runner.invoke(main, ["db", "migrate", "--db", "redis://127.0.0.1:1/0"])
+    assert_clean_error(unreachable, "BackendUnavailable")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_that_cannot_be_made_is_one_clean_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["db", "migrate", "--db", "/proc/nope/x.db"])
+    assert_clean_error(result, "BackendError")

@@ -215,3 +215,23 @@ def test_a_bad_embeddings_setting_is_one_line_without_the_key(runner: CliRunner,
     assert result.exit_code == 1
     assert "embeddings.apikey" in result.output and "Traceback" not in result.output
     assert "sk-cli-secret" not in result.output
+
+
+def test_memory_texts_are_shown_as_is(runner: CliRunner, tmp_path: Path) -> None:
+    path = str(tmp_path / "markup.db")
+    with Engram(path) as mem:
+        added = mem.memories.add("Ana lives in Lisbon [/b]", user_id="ana", infer=False)
+        mem.memories.update_profile("ana", {"motto": "[red]carpe diem"})
+    [memory] = added.added
+    listed = runner.invoke(main, ["memories", "list", "--db", path, "--user", "ana"])
+    assert listed.exit_code == 0, listed.output
+    assert "Lisbon [/b]" in listed.output
+    found = runner.invoke(main, ["memories", "search", "--db", path, "--user", "ana", "Lisbon"])
+    assert found.exit_code == 0, found.output
+    assert "Lisbon [/b]" in found.output
+    history = runner.invoke(main, ["memories", "history", "--db", path, memory.id])
+    assert history.exit_code == 0 and "Lisbon [/b]" in history.output
+    profile = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana"])
+    assert profile.exit_code == 0 and "[red]carpe diem" in profile.output
+    nobody = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "[/x]"])
+    assert nobody.exit_code == 0 and "no profile for [/x]" in nobody.output

@@ -103,3 +103,44 @@ def test_missing_database_is_an_error(tmp_path: Path) -> None:
     result = _run("list", "--db", str(tmp_path / "absent.db"))
     assert result.exit_code == 1 and "no database" in result.output
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_tail_by_type_shows_the_newest_of_that_type(tmp_path: Path) -> None:
+    path = str(tmp_path / "typed.db")
+    with SqliteEventLog.from_path(path) as log:
+        thoughts = [Event.thought(str(i)) for i in range(30)]
+        log.append("default", "t", [Event.error("boom"), *thoughts, Event.error("again")])
+        log.append("default", "t", [Event.thought(str(i)) for i in range(100)])
+    shown = _run("tail", "t", "--db", path, "--type", "error", "--limit", "1")
+    assert "again" in shown.output and "boom" not in shown.output
+    both = _run("tail", "t", "--db", path, "--type", "error", "--json")
+    assert [json.loads(line)["version"] for line in both.output.splitlines()] == [1, 32]
+    one = _run("tail", "t", "--db", path, "--type", "error", "--json", "--limit", "1")
+    assert [json.loads(line)["version"] for line in one.output.splitlines()] == [32]
+    newest = _run("tail", "t", "--db", path, "--json", "--limit", "2")
+    assert [json.loads(line)["version"] for line in newest.output.splitlines()] == [131, 132]
+    none = _run("tail", "t", "--db", path, "--type", "action")
+    assert none.exit_code == 0 and "no events" in none.output
+
+
+def test_stream_ids_are_shown_as_is(tmp_path: Path) -> None:
+    path = str(tmp_path / "markup.db")
+    with SqliteEventLog.from_path(path) as log:
+        log.append("default", "a[/b]", [Event.thought("[/i] x"), Event.error("[red]y")])
+    assert "a[/b]" in _run("list", "--db", path).output
+    tailed = _run("tail", "a[/b]", "--db", path)
+    assert "a[/b]: 2 events" in tailed.output
+    assert "[/i] x" in tailed.output and "[red]y" in tailed.output
+    replayed = _run("replay", "a[/b]", "--db", path)
+    assert "a[/b] at version 2" in replayed.output and "[red]y" in replayed.output
+
+
+def test_a_sqlite_url_names_the_file(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "run-1" in _run("list", "--db", f"sqlite:///{db}").output  # sqlite:////absolute
+    monkeypatch.chdir(tmp_path)
+    assert "run-1" in _run("tail", "run-1", "--db", "sqlite:///engram.db").output
+    missing = CliRunner().invoke(events, ["list", "--db", "sqlite:///absent.db"])
+    assert missing.exit_code == 1 and "no database at sqlite:///absent.db" in missing.output
+    assert not (tmp_path / "absent.db").exists()

@@ -47,6 +47,7 @@ __all__ = [
     "open_backend",
     "register_builtin_backends",
     "scheme_of",
+    "sqlite_path",
 ]
 
 ENTRY_POINT_GROUP = "engram.backends"
@@ -83,6 +84,8 @@ _LIBPQ_KEYWORDS = re.compile(
 )
 """How a libpq key/value connection string (`host=db dbname=engram`) starts."""
 
+_SQLITE_URL = "sqlite:///"
+
 
 def scheme_of(address: str) -> str:
     """The scheme of a URL (`postgresql://h/db` -> `postgresql`); `postgresql` for a libpq
@@ -91,6 +94,21 @@ def scheme_of(address: str) -> str:
     if separator:
         return scheme.lower()
     return "postgresql" if _LIBPQ_KEYWORDS.match(address) else "sqlite"
+
+
+def sqlite_path(address: str) -> str:
+    """The file a SQLite address names: `sqlite:///data/x.db` -> `data/x.db`
+    (`sqlite:////abs/x.db` -> `/abs/x.db`); a path is its own.
+
+    Raises:
+        ConfigError: A `sqlite:` URL not of the form `sqlite:///path`.
+    """
+    path = address.removeprefix(_SQLITE_URL)
+    if "://" in path:
+        raise ConfigError(
+            f"a SQLite URL is sqlite:///relative or sqlite:////absolute/path, not {address!r}"
+        )
+    return path
 
 
 def open_backend(
@@ -151,8 +169,6 @@ def register_builtin_backends(register: Register) -> None:
         register(scheme, _open_redis)
 
 
-_SQLITE_URL = "sqlite:///"
-
 H = TypeVar("H")
 
 
@@ -183,13 +199,8 @@ def _open_sqlite(
     from engram.stores.sqlite import SqliteConnection, SqliteConversationStore
     from engram.stores.sqlite.memories import SqliteMemoryStore
 
-    path = address.removeprefix(_SQLITE_URL)
-    if "://" in path:
-        raise ConfigError(
-            f"a SQLite URL is sqlite:///relative or sqlite:////absolute/path, not {address!r}"
-        )
     return _serve(
-        closing(SqliteConnection(path, durability=settings.durability)),
+        closing(SqliteConnection(sqlite_path(address), durability=settings.durability)),
         lambda connection: (
             SqliteConversationStore(connection) if conversations else None,
             SqliteMemoryStore(connection) if memories else None,

@@ -13,7 +13,7 @@ from typing import Any
 
 from engram._engram import Engram
 from engram._exceptions import ConfigError
-from engram.cli._options import console
+from engram.cli._options import console, literal
 from engram.cli._transcripts import Transcript
 from engram.types import MemoryHit
 
@@ -31,27 +31,28 @@ def show_memory(
     try:
         _remember(mem, transcript)
     except ConfigError as exc:  # the local-embeddings extra is missing
-        console.print(f"[yellow]skipped:[/] {exc}")
+        console.print(f"[yellow]skipped:[/] {literal(exc)}")
         return
     user = transcript.user_id
     profile = mem.memories.profile(user)
     fields = profile.fields if profile is not None else {}
     console.print(
-        "\nProfile: " + (", ".join(f"{key} [bold]{value}[/]" for key, value in fields.items()))
+        "\nProfile: "
+        + ", ".join(f"{literal(key)} [bold]{literal(value)}[/]" for key, value in fields.items())
         if fields
         else "\nProfile: (no field yet)"
     )
     for question in transcript.questions:
         hits = mem.memories.search(question.text, user_id=user, limit=3, as_of=question.as_of)
         when = f" [dim](as of {question.as_of:%d %B %Y})[/]" if question.as_of else ""
-        console.print(f"\nSearch “{question.text}”{when}")
+        console.print(f"\nSearch “{literal(question.text)}”{when}")
         for hit in hits:
             console.print(_hit_line(hit))
     result = conversation.context(
         model, budget=budget, reserve=reserve, strategy="summary", recall=RECALL
     )
     console.print(
-        f"\nContext of the next turn, with recall={RECALL}: {result.report.describe()}",
+        f"\nContext of the next turn, with recall={RECALL}: {literal(result.report.describe())}",
         highlight=False,
     )
 
@@ -67,7 +68,9 @@ def _remember(mem: Engram, transcript: Transcript) -> None:
             messages=messages, user_id=transcript.user_id, user_name=transcript.user_name
         )
         facts = sum(memory.kind != "episode" for memory in report.added)
-        retired = "; ".join(f"[red]“{m.text}”[/]" for m in report.superseded) or "[dim]-[/]"
+        retired = (
+            "; ".join(f"[red]“{literal(m.text)}”[/]" for m in report.superseded) or "[dim]-[/]"
+        )
         console.print(f"{day}  {len(report.added):>3}  {facts:>5}  {retired}")
 
 
@@ -76,7 +79,7 @@ def _hit_line(hit: MemoryHit) -> str:
     text = " ".join(hit.memory.text.split())
     text = text if len(text) <= 66 else text[:65] + "…"
     return (
-        f"  {hit.rank}. [cyan]{hit.memory.kind:<8}[/] {text}\n"
+        f"  {hit.rank}. [cyan]{literal(hit.memory.kind):<8}[/] {literal(text)}\n"
         f"     [dim]score {parts.fused:.2f} = dense {parts.dense:.2f}, bm25 {parts.lexical:.1f}"
         f", entity {parts.entity:.1f}, time {parts.time:.0f}, session {parts.session:.2f}[/]"
     )

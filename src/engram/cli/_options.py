@@ -12,8 +12,9 @@ from typing import IO, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
-from engram._backends import scheme_of
+from engram._backends import scheme_of, sqlite_path
 from engram._engram import Engram
 from engram._exceptions import EngramError
 
@@ -21,7 +22,9 @@ __all__ = [
     "console",
     "db_options",
     "engram_errors",
+    "existing_sqlite_file",
     "json_output",
+    "literal",
     "read_json",
     "require_database",
     "timestamp",
@@ -30,7 +33,15 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
+console = Console(highlight=False, emoji=False)
+"""The console every command prints to. Its strings are Rich markup: data goes in through
+`literal`."""
+
+
+def literal(value: object) -> str:
+    """`value` as text to put in a console string or table cell, shown exactly as it is:
+    `[red]` or `[/i]` in stored data is printed, never read as Rich markup."""
+    return escape(str(value))
 
 
 def db_options(command: F) -> F:
@@ -42,7 +53,7 @@ def db_options(command: F) -> F:
 
 def sqlite_db_options(command: F) -> F:
     """`db_options` for the commands that read SQLite files only (`threads`, `events`)."""
-    return _db_options(command, "SQLite file.")
+    return _db_options(command, "SQLite file (a path or sqlite:///path).")
 
 
 def _db_options(command: F, what: str) -> F:
@@ -88,15 +99,22 @@ def read_json(file: IO[str]) -> Any:
         raise click.ClickException(f"not JSON: {exc}") from exc
 
 
-def require_database(db: str, *, sqlite_only: bool = False) -> None:
-    """Refuse a SQLite file that does not exist (reading must not create one), and, for a
-    command that reads SQLite only, any other address."""
+def require_database(db: str) -> None:
+    """Refuse a SQLite address whose file does not exist: reading must not create one."""
+    if scheme_of(db) == "sqlite":
+        existing_sqlite_file(db)
+
+
+def existing_sqlite_file(db: str) -> str:
+    """The file of the SQLite address `db` (a path or `sqlite:///path`, as `Engram()` reads
+    it), which must exist: for the commands that read SQLite files only."""
     scheme = scheme_of(db)
     if scheme != "sqlite":
-        if sqlite_only:
-            raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
-    elif db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
+    path = sqlite_path(db)
+    if path != ":memory:" and not Path(path).exists():
         raise click.ClickException(f"no database at {db}")
+    return path
 
 
 @contextmanager

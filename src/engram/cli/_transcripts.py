@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engram._exceptions import InvalidInputError
+from engram.eval._locomo import _read_json
 from engram.types import Message
 
 __all__ = ["Question", "Transcript", "load_bundled", "load_locomo", "split_turns"]
@@ -67,11 +68,19 @@ def load_locomo(path: str | Path, sample: str | None = None) -> Transcript:
     """One conversation of a LoCoMo file (the first, or the one whose `sample_id` is given).
 
     Speaker A plays the user and speaker B the assistant; image turns keep their caption.
+
+    Raises:
+        InvalidInputError: The file cannot be read, is not in LoCoMo's format (as
+            `engram eval locomo` reads it), or has no conversation `sample`.
     """
+    items = _read_json(Path(path))  # a JSON list, or the error `engram eval locomo` gives
     try:
-        items = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read LoCoMo data from {path}: {exc}") from exc
+        return _transcript(items, sample, path)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a misshapen item
+        raise InvalidInputError(f"{path} is not a LoCoMo file: {exc!r}") from exc
+
+
+def _transcript(items: Sequence[Any], sample: str | None, path: str | Path) -> Transcript:
     chosen = [item for item in items if sample in (None, item.get("sample_id"))]
     if not chosen:
         raise InvalidInputError(f"no conversation {sample!r} in {path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engram._backends import scheme_of, sqlite_path
 from engram._exceptions import ConfigError
 from engram.cli._options import console, db_options, handles_errors
 from engram.config import load_settings
@@ -17,8 +18,6 @@ from engram.stores.sqlite import (
 
 __all__ = ["db"]
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
 
 @click.group()
 def db() -> None:
@@ -31,18 +30,31 @@ def db() -> None:
 def migrate(db: str, tenant: str) -> None:
     """Create or upgrade the database schema of every component (idempotent).
 
-    --db is a SQLite file, or a postgresql:// URL: then the PostgreSQL components
-    (conversations, events, checkpoints, memories) are migrated. Memories need pgvector:
-    on a server without it the other components are migrated, and the command fails
-    saying so, unless ENGRAM_MEMORY_DB keeps the memories elsewhere.
+    --db is an address as Engram() takes it. A SQLite file (a path or sqlite:///path):
+    every component is migrated. A postgresql:// URL or libpq connection string: the
+    PostgreSQL components (conversations, events, checkpoints, memories). Memories need
+    pgvector: on a server without it the other components are migrated, and the command
+    fails saying so, unless ENGRAM_MEMORY_DB keeps the memories elsewhere. A redis:// URL:
+    Redis has no schema to migrate, so the command only checks that the server answers.
     """
-    if not db.startswith(_POSTGRES_SCHEMES):
-        _print_versions(_migrate_sqlite(db))
-        return
-    versions, memories_error = _migrate_postgres(db)
-    _print_versions(versions)
-    if memories_error is not None and not _memories_elsewhere(db):
-        raise memories_error
+    scheme = scheme_of(db)
+    try:
+        if scheme == "sqlite":
+            _print_versions(_migrate_sqlite(sqlite_path(db)))
+        elif scheme in ("postgresql", "postgres"):
+            versions, memories_error = _migrate_postgres(db)
+            _print_versions(versions)
+            if memories_error is not None and not _memories_elsewhere(db):
+                raise memories_error
+        elif scheme in ("redis", "rediss"):
+            _ping_redis(db)
+            console.print("Redis needs no migration: its key layout is its schema")
+        else:
+            raise click.ClickException(
+                f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
+            )
+    except ImportError as exc:  # the backend's extra is not installed: the message says which
+        raise ConfigError(str(exc)) from exc
 
 
 def _memories_elsewhere(db: str) -> bool:
@@ -73,6 +85,15 @@ def _migrate_sqlite(path: str) -> list[tuple[str, int]]:
     finally:
         connection.close()
     return [(row["component"], int(row["version"])) for row in rows]
+
+
+def _ping_redis(url: str) -> None:
+    """Check that the Redis at `url` answers."""
+    # Imported here: the Redis driver is an extra (`engramdb[redis]`).
+    from engram.stores.redis._internal import connect, map_backend_errors
+
+    with map_backend_errors(), connect(url) as client:
+        client.ping()
 
 
 def _migrate_postgres(url: str) -> tuple[list[tuple[str, int]], ConfigError | None]:

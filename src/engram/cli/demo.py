@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +14,7 @@ from rich.table import Table
 from engram._engram import Engram
 from engram._ids import new_id
 from engram.cli._demo_memory import show_memory
-from engram.cli._options import console, handles_errors
+from engram.cli._options import console, handles_errors, literal
 from engram.cli._transcripts import Transcript, load_bundled, load_locomo, split_turns
 from engram.context import ContextReport, ContextResult
 from engram.types import Message
@@ -85,10 +84,10 @@ def demo(
     """
     transcript = load_locomo(data, sample) if data else load_bundled()
     options = _options(strategy, budget, reserve, transcript)
-    console.rule(f"[bold]{transcript.title}[/]")
+    console.rule(f"[bold]{literal(transcript.title)}[/]")
     console.print(
-        f"{len(transcript.messages)} messages · model {model} · budget {budget} tokens "
-        f"(reply reserve {reserve}) · strategy [bold]{strategy}[/] · database {Path(db)}"
+        f"{len(transcript.messages)} messages · model {literal(model)} · budget {budget} tokens "
+        f"(reply reserve {reserve}) · strategy [bold]{strategy}[/] · database {literal(db)}"
     )
     with Engram(db) as mem:
         session_id = f"demo-{new_id()[:13]}"
@@ -100,8 +99,8 @@ def demo(
         if memory:
             show_memory(mem, transcript, conversation, model, budget, reserve)
     console.print(
-        f"\nExplore it: [bold]engram sessions show {session_id} --db {db}[/]  "
-        f"(or [bold]engram sessions list --db {db}[/])"
+        f"\nExplore it: [bold]engram sessions show {literal(session_id)} --db {literal(db)}[/]  "
+        f"(or [bold]engram sessions list --db {literal(db)}[/])"
     )
 
 
@@ -158,7 +157,7 @@ def _happened(report: ContextReport, by_id: Mapping[str, Message], seen: set[str
         first = by_id.get(report.summarized[0])
         parts.append(
             f"[yellow]summarised {len(report.summarized)} msgs[/]"
-            + (f" from “{_clip(first.text, 40)}”" if first else "")
+            + (f" from “{literal(_clip(first.text, 40))}”" if first else "")
             + f" → summary {report.summary_tokens} tok"
         )
     fresh = [i for i in report.dropped if i not in seen]
@@ -166,7 +165,8 @@ def _happened(report: ContextReport, by_id: Mapping[str, Message], seen: set[str
     if fresh:
         first = by_id.get(fresh[0])
         parts.append(
-            f"[red]trimmed {len(fresh)} msgs[/]" + (f" “{_clip(first.text, 40)}”" if first else "")
+            f"[red]trimmed {len(fresh)} msgs[/]"
+            + (f" “{literal(_clip(first.text, 40))}”" if first else "")
         )
     if report.truncated:
         parts.append(f"[magenta]truncated {len(report.truncated)}[/]")

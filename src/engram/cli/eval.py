@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engram._engram import Engram
-from engram.cli._options import console, handles_errors
+from engram.cli._options import console, handles_errors, literal
 from engram.eval import (
     DiskEmbeddingCache,
     EngramRetriever,
@@ -311,6 +311,6 @@ def _tables(report: dict[str, Any], headline: str) -> list[Table]:
     for category, values in report["per_category"].items():
         value = values.get(headline)
         categories.add_row(
-            category, str(values["questions"]), "" if value is None else f"{value:.3f}"
+            literal(category), str(values["questions"]), "" if value is None else f"{value:.3f}"
         )
     return [overall, categories]

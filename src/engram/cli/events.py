@@ -9,16 +9,17 @@ from typing import Any, cast
 
 import click
 from rich.table import Table
-from rich.text import Text
 
 from engram.cli._options import (
     console,
+    existing_sqlite_file,
     handles_errors,
-    require_database,
+    literal,
     sqlite_db_options,
     timestamp,
 )
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
+from engram.stores.events import BaseEventLog
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import EVENT_TYPES, Event, EventType
 
@@ -34,8 +35,7 @@ def events() -> None:
 
 @contextmanager
 def _open_log(db: str) -> Iterator[SqliteEventLog]:
-    require_database(db, sqlite_only=True)
-    with SqliteEventLog.from_path(db) as log:
+    with SqliteEventLog.from_path(existing_sqlite_file(db)) as log:
         yield log
 
 
@@ -51,7 +51,7 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
     table = Table("stream", "events", "created", "updated")
     for info in found:
         table.add_row(
-            Text(info.stream_id),
+            literal(info.stream_id),
             str(info.version),
             timestamp(info.created_at),
             timestamp(info.updated_at),
@@ -63,7 +63,13 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
 @sqlite_db_options
 @click.argument("stream_id")
 @click.option("--from", "from_version", type=int, help="First version to show (default: last N).")
-@click.option("--limit", default=20, show_default=True, help="At most this many events.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many events.",
+)
 @click.option(
     "--type", "types", multiple=True, type=click.Choice(sorted(EVENT_TYPES)), help="Only these."
 )
@@ -78,26 +84,47 @@ def tail(
     types: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Show a stream's events: the newest N, or N from a version on."""
+    """Show a stream's events (of the --type given): the newest N, or N from a version on."""
     with _open_log(db) as log:
         info = log.get_stream(tenant, stream_id)
         if info is None:
             raise click.ClickException(f"no stream {stream_id!r} in tenant {tenant!r}")
-        start = from_version if from_version is not None else max(info.version - limit + 1, 1)
         kinds = cast(tuple[EventType, ...], types) or None
-        found = log.read(tenant, stream_id, from_version=start, limit=limit, types=kinds)
+        if from_version is None:
+            found = _newest(log, tenant, stream_id, info.version, limit, kinds)
+        else:
+            found = log.read(tenant, stream_id, from_version=from_version, limit=limit, types=kinds)
     if as_json:
         for event in found:
             click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
         return
-    console.print(f"[bold]{stream_id}[/]: {info.version} events")
+    console.print(f"[bold]{literal(stream_id)}[/]: {info.version} events")
     table = Table("#", "time (UTC)", "type", "content")
     for event in found:
         kind = event.type if event.name is None else f"{event.type}:{event.name}"
         table.add_row(
-            str(event.version), timestamp(event.created_at), Text(kind), Text(preview(event))
+            str(event.version), timestamp(event.created_at), literal(kind), literal(preview(event))
         )
     console.print(table if found else "no events in that range")
+
+
+def _newest(
+    log: BaseEventLog,
+    tenant: str,
+    stream_id: str,
+    version: int,
+    limit: int,
+    kinds: tuple[EventType, ...] | None,
+) -> list[Event]:
+    """The newest `limit` events of `kinds` (any if None), oldest first: read backwards from
+    `version`, in windows that double while the events of those kinds are sparse."""
+    found: list[Event] = []
+    end, window = version, limit
+    while end >= 1 and len(found) < limit:
+        start = max(end - window + 1, 1)
+        found[:0] = log.read(tenant, stream_id, from_version=start, to_version=end, types=kinds)
+        end, window = start - 1, window * 2
+    return found[-limit:]
 
 
 @events.command("replay")
@@ -125,12 +152,13 @@ def replay_stream(
         click.echo(json.dumps(rebuilt.state, ensure_ascii=False, indent=2))
         return
     console.print(
-        f"[bold]{stream_id}[/] at version {rebuilt.version} ({rebuilt.events_read} events replayed)"
+        f"[bold]{literal(stream_id)}[/] at version {rebuilt.version} "
+        f"({rebuilt.events_read} events replayed)"
     )
     if reducer == "summary":
         _print_summary(rebuilt)
     else:
-        console.print(Text(json.dumps(rebuilt.state, ensure_ascii=False, indent=2)))
+        console.print(literal(json.dumps(rebuilt.state, ensure_ascii=False, indent=2)))
 
 
 def _print_summary(rebuilt: Replay[dict[str, Any]]) -> None:
@@ -138,7 +166,7 @@ def _print_summary(rebuilt: Replay[dict[str, Any]]) -> None:
     counts: dict[str, int] = rebuilt.state.get("counts", {})
     for kind in sorted(counts):
         last = Event.from_dict(rebuilt.state["last"][kind])
-        table.add_row(kind, str(counts[kind]), str(last.version), Text(preview(last)))
+        table.add_row(literal(kind), str(counts[kind]), str(last.version), literal(preview(last)))
     console.print(table if counts else "no events")
 
 

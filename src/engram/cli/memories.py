@@ -15,6 +15,7 @@ from engram.cli._options import (
     existing_engram,
     handles_errors,
     json_output,
+    literal,
     read_json,
     timestamp,
     write_json,
@@ -59,7 +60,9 @@ def list_memories(
     table.add_column("id", no_wrap=True, overflow="fold")  # whole: history and delete take it
     for memory in found:
         recorded = timestamp(memory.recorded_at)
-        table.add_row(_kind(memory), recorded, _preview(memory.text), memory.id)
+        table.add_row(
+            literal(_kind(memory)), recorded, literal(_preview(memory.text)), literal(memory.id)
+        )
     console.print(table if found else "no memories")
 
 
@@ -82,8 +85,8 @@ def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
             f"{parts.dense:.3f}",
             f"{parts.lexical:.3f}",
             f"{parts.recency:.3f}",
-            hit.memory.id,
-            _preview(hit.memory.text),
+            literal(hit.memory.id),
+            literal(_preview(hit.memory.text)),
         )
     console.print(table if hits else "no memories found")
 
@@ -100,10 +103,10 @@ def history(db: str, tenant: str, memory_id: str) -> None:
     for change in changes:
         table.add_row(
             timestamp(change.at),
-            change.action,
-            _preview(change.old_text or "", 40),
-            _preview(change.new_text or "", 40),
-            change.reason or "",
+            literal(change.action),
+            literal(_preview(change.old_text or "", 40)),
+            literal(_preview(change.new_text or "", 40)),
+            literal(change.reason or ""),
         )
     if not changes:  # every memory ever stored has at least its "add" (or a tombstone)
         raise click.ClickException(f"no memory {memory_id} (ids are shown whole by list)")
@@ -119,8 +122,9 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
     with existing_engram(db, tenant) as mem:
         report = mem.memories.delete(memory_id)
     console.print(
-        f"deleted {memory_id}: {report.vectors} vector(s), {report.history} history entries "
-        f"blanked, {report.relations} relation(s), {report.profiles} profile(s) edited"
+        f"deleted {literal(memory_id)}: {report.vectors} vector(s), "
+        f"{report.history} history entries blanked, {report.relations} relation(s), "
+        f"{report.profiles} profile(s) edited"
     )
 
 
@@ -146,7 +150,7 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
             before = mem.memories.bloat(user_id=user_id, threshold=threshold)
             merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
             after = mem.memories.bloat(user_id=user_id, threshold=threshold)
-            table.add_row(user_id, str(merges), f"{before:.1%}", f"{after:.1%}")
+            table.add_row(literal(user_id), str(merges), f"{before:.1%}", f"{after:.1%}")
     console.print(table)
 
 
@@ -189,7 +193,7 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
     """
     with existing_engram(db, tenant) as mem:
         count = mem.memories.reembed(user_id=user_id)
-        console.print(f"embedded {count} memories with {mem.embedding_model_id}")
+        console.print(f"embedded {count} memories with {literal(mem.embedding_model_id)}")
 
 
 @memories.command()
@@ -210,8 +214,10 @@ def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
             for r in relations
             if r.source_id == entity.id
         ]
-        table.add_row(entity.name, entity.kind, ", ".join(entity.aliases), "\n".join(held))
-    console.print(table if found else f"no entities for {user_id}")
+        table.add_row(
+            *map(literal, (entity.name, entity.kind, ", ".join(entity.aliases), "\n".join(held)))
+        )
+    console.print(table if found else f"no entities for {literal(user_id)}")
 
 
 @memories.command()
@@ -242,11 +248,11 @@ def profile(
             )
         shown = mem.memories.update_profile(user_id, edits) if edits else current
     if shown is None:
-        console.print(f"no profile for {user_id}")
+        console.print(f"no profile for {literal(user_id)}")
         return
     table = Table("field", "value", "source")
     for field, value in sorted(shown.fields.items()):
-        table.add_row(field, value, shown.sources.get(field, ""))
+        table.add_row(literal(field), literal(value), literal(shown.sources.get(field, "")))
     console.print(table)
 
 

@@ -17,6 +17,7 @@ from engram.cli._options import (
     existing_engram,
     handles_errors,
     json_output,
+    literal,
     read_json,
     timestamp,
     write_json,
@@ -52,8 +53,8 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
     table = Table("session", "user", "messages", "tokens", "updated", "expires")
     for s in found:
         table.add_row(
-            s.id,
-            s.user_id or "-",
+            literal(s.id),
+            literal(s.user_id or "-"),
             str(s.message_count),
             str(s.token_count),
             timestamp(s.updated_at),
@@ -77,11 +78,12 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
     if summary is not None:
         console.print(
             f"[bold]summary[/] of {summary.message_count} messages "
-            f"(through #{summary.through_seq}, {summary.tokens} tokens):\n{summary.text}\n"
+            f"(through #{summary.through_seq}, {summary.tokens} tokens):\n"
+            f"{literal(summary.text)}\n"
         )
     table = Table("#", "role", "tokens", "content", show_lines=False)
     for m in messages:
-        table.add_row(str(m.seq), m.role, str(m.tokens), _preview(m))
+        table.add_row(str(m.seq), literal(m.role), str(m.tokens), literal(_preview(m)))
     console.print(table)
 
 
@@ -108,7 +110,7 @@ def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) 
     with Engram(db, tenant=tenant) as mem:
         conversation = mem.import_session(data, session_id=session_id)
         info = conversation.info()
-    console.print(f"imported {info.id}: {info.message_count} messages")
+    console.print(f"imported {literal(info.id)}: {info.message_count} messages")
 
 
 @sessions.command()
@@ -119,17 +121,20 @@ def delete(db: str, tenant: str, session_id: str) -> None:
     """Delete a session with its messages, summary and state."""
     with existing_engram(db, tenant) as mem:
         deleted = _inspected(mem, session_id).delete()
-    console.print(f"deleted {session_id}" if deleted else f"no session {session_id}")
+    console.print(f"{'deleted' if deleted else 'no session'} {literal(session_id)}")
 
 
 def _print_session(s: Session) -> None:
-    console.print(f"[bold]{s.id}[/]  user={s.user_id or '-'}  agent={s.agent_id or '-'}")
     console.print(
-        f"{s.message_count} messages, {s.token_count} tokens ({s.encoding}); "
+        f"[bold]{literal(s.id)}[/]  user={literal(s.user_id or '-')}  "
+        f"agent={literal(s.agent_id or '-')}"
+    )
+    console.print(
+        f"{s.message_count} messages, {s.token_count} tokens ({literal(s.encoding)}); "
         f"created {timestamp(s.created_at)}, updated {timestamp(s.updated_at)}"
     )
     if s.state:
-        console.print(f"state: {json.dumps(dict(s.state), ensure_ascii=False)}")
+        console.print(f"state: {literal(json.dumps(dict(s.state), ensure_ascii=False))}")
     console.print()
 
 

@@ -17,7 +17,13 @@ import click
 from rich.table import Table
 
 from engram._exceptions import NotFoundError
-from engram.cli._options import console, handles_errors, require_database, sqlite_db_options
+from engram.cli._options import (
+    console,
+    existing_sqlite_file,
+    handles_errors,
+    literal,
+    sqlite_db_options,
+)
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
 from engram.stores.checkpoints import GetCheckpoint
@@ -46,8 +52,7 @@ def threads() -> None:
 
 @contextmanager
 def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
-    require_database(db, sqlite_only=True)
-    with SqliteCheckpointer.from_path(db) as checkpointer:
+    with SqliteCheckpointer.from_path(existing_sqlite_file(db)) as checkpointer:
         yield checkpointer
 
 
@@ -65,11 +70,11 @@ def list_threads(db: str, tenant: str, limit: int) -> None:
         children = [ns for ns in thread.namespaces if ns]
         name = thread.thread_id + (f" (+{len(children)} ns)" if children else "")
         table.add_row(
-            name,
+            literal(name),
             str(thread.checkpoint_count),
             _when(thread.updated_at),
             _policy(thread.retention),
-            thread.head_id or "-",
+            literal(thread.head_id or "-"),
         )
     console.print(table if found else "no threads")
 
@@ -88,14 +93,17 @@ def show(db: str, tenant: str, thread_id: str, checkpoint_id: str | None, namesp
     if stored is None:
         raise NotFoundError(f"no checkpoint {checkpoint_id or '(newest)'} in thread {thread_id}")
     info = stored.info
-    console.print(f"[bold]{info.thread_id}[/] checkpoint [bold]{info.id}[/] (#{info.seq})")
-    console.print(f"parent {info.parent_id or '-'}  created {_when(info.created_at)}")
-    console.print(f"metadata {json.dumps(dict(info.metadata), default=str)}")
+    console.print(
+        f"[bold]{literal(info.thread_id)}[/] checkpoint [bold]{literal(info.id)}[/] (#{info.seq})"
+    )
+    console.print(f"parent {literal(info.parent_id or '-')}  created {_when(info.created_at)}")
+    console.print(f"metadata {literal(json.dumps(dict(info.metadata), default=str))}")
     pending = len(stored.pending_writes or ())
     console.print(f"pending writes {pending}" if pending else "no pending writes")
     table = Table("channel", "version", "value")
     for channel, value in sorted((stored.values or {}).items()):
-        table.add_row(channel, str(info.versions.get(channel, "")), _preview(value))
+        version = str(info.versions.get(channel, ""))
+        table.add_row(literal(channel), literal(version), literal(_preview(value)))
     console.print(table)
 
 
@@ -122,12 +130,13 @@ def history(
     for name in ("created", "step", "changed"):
         table.add_column(name)
     for newer, info in zip([None, *found], found, strict=False):
+        made = " ".join(str(info.metadata.get(key, "")) for key in ("source", "step")).strip()
         table.add_row(
             str(info.seq),
-            info.id,
+            literal(info.id),
             _when(info.created_at),
-            " ".join(str(info.metadata.get(key, "")) for key in ("source", "step")).strip(),
-            _changed(info, by_id.get(info.parent_id or ""), newer),
+            literal(made),
+            literal(_changed(info, by_id.get(info.parent_id or ""), newer)),
         )
     console.print(table)
 
@@ -152,7 +161,10 @@ def fork(
         info = checkpointer.fork(
             tenant, thread_id, new_thread_id, checkpoint_id, namespace=namespace
         )
-    console.print(f"forked {thread_id} into [bold]{info.thread_id}[/] at checkpoint {info.id}")
+    console.print(
+        f"forked {literal(thread_id)} into [bold]{literal(info.thread_id)}[/] "
+        f"at checkpoint {literal(info.id)}"
+    )
 
 
 @threads.command()
@@ -165,7 +177,10 @@ def rollback(db: str, tenant: str, thread_id: str, checkpoint_id: str, namespace
     """Make an earlier checkpoint's values the thread's newest (history is kept)."""
     with _checkpointer(db) as checkpointer:
         info = checkpointer.rollback(tenant, thread_id, checkpoint_id, namespace=namespace)
-    console.print(f"rolled {thread_id} back to {checkpoint_id}: new head {info.id} (#{info.seq})")
+    console.print(
+        f"rolled {literal(thread_id)} back to {literal(checkpoint_id)}: "
+        f"new head {literal(info.id)} (#{info.seq})"
+    )
 
 
 @threads.command()
@@ -218,7 +233,7 @@ def delete(db: str, tenant: str, thread_id: str) -> None:
         deleted = checkpointer.delete_thread(tenant, thread_id)
     if not deleted:
         raise NotFoundError(f"no thread {thread_id}")
-    console.print(f"deleted {thread_id}")
+    console.print(f"deleted {literal(thread_id)}")
 
 
 def _print_report(report: PruneReport, dry_run: bool) -> None:
@@ -238,7 +253,10 @@ def _age(text: str) -> timedelta:
     match = _AGE.match(text.strip())
     if match is None:
         raise click.BadParameter(f"{text!r}: use a number and a unit, like 90s, 30m, 12h, 7d, 2w")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError as exc:
+        raise click.BadParameter(f"{text!r}: too long (at most {timedelta.max.days} days)") from exc
 
 
 def _when(moment: datetime) -> str:
