@@ -146,6 +146,13 @@ def test_all_cores_matches_one_thread(embedder: LocalEmbedder) -> None:
     np.testing.assert_allclose(parallel.embed(texts), embedder.embed(texts), atol=1e-5)
 
 
+def test_a_lone_text_on_every_core_is_the_same_vector(embedder: LocalEmbedder) -> None:
+    two_cores = LocalEmbedder(threads=2)
+    for record in RECORDS:
+        [alone] = two_cores.embed([record["text"]])  # one pass split across both cores
+        np.testing.assert_array_equal(alone, embedder.embed([record["text"]])[0])
+
+
 def test_cached_local_embedder(embedder: LocalEmbedder) -> None:
     cached = CachedEmbedder(embedder)
     vectors = cached.embed(["same", "same", "other"])

@@ -71,10 +71,13 @@ _BATCH_TOKENS = 512  # padded tokens per forward pass: bounds memory, and measur
 
 @dataclass(frozen=True, slots=True)
 class _Runtime:
-    """What loading produces: the ONNX session and the tokenizer."""
+    """What loading produces: the ONNX sessions and the tokenizer."""
 
     session: Any  # onnxruntime.InferenceSession (onnxruntime ships no type hints)
     tokenizer: Tokenizer
+    alone: Any = None
+    """With `compute="int8"` and more than one thread: a session whose forward pass uses
+    them all, for a call of one text (a query, an add), which `session` runs on one core."""
 
 
 class LocalEmbedder:
@@ -93,9 +96,11 @@ class LocalEmbedder:
 
     Args:
         threads: CPU cores one `embed` call uses; the default, None, uses every core. With
-            `compute="int8"` each text runs on one core and a call's texts are shared out
-            among the threads; with "float32", they are onnxruntime's intra-op threads,
-            which split each forward pass (see `bench/bench_embeddings.py` for both).
+            `compute="int8"` a call's texts are shared out among the threads, each text on
+            one core, and a call of one text splits its forward pass among them (the same
+            integers, so the same vector: a query on two cores takes about two thirds of
+            the time); with "float32", they are onnxruntime's intra-op threads, which split
+            each forward pass (see `bench/bench_embeddings.py` for both).
         batch_size: At most this many texts per forward pass (which also holds at most 512
             tokens, padding included). With `compute="int8"` every text has a pass of its
             own: the activations are quantised over the whole pass, so in a batch a text's
@@ -187,7 +192,9 @@ class LocalEmbedder:
             for batch in share:
                 result[batch] = _forward(runtime.session, [encodings[i] for i in batch])
 
-        if workers == 1:
+        if len(passes) == 1 and runtime.alone is not None:
+            result[passes[0]] = _forward(runtime.alone, [encodings[i] for i in passes[0]])
+        elif workers == 1:
             run(passes)
         else:  # onnxruntime releases the GIL: the threads run in parallel
             with ThreadPoolExecutor(workers, thread_name_prefix="engram-embed") as pool:
@@ -210,22 +217,32 @@ class LocalEmbedder:
     def _load(self) -> _Runtime:
         onnxruntime = _require("onnxruntime")
         model = _read_verified(self.model_path or _packaged_model(), MODEL_SHA256, "model")
-        if self.compute == "int8":
-            model = integer_matmuls(model, _require("onnx"))
-        options = onnxruntime.SessionOptions()
-        # int8 runs each text on its calling thread; float32 splits a pass (0: every core).
-        options.intra_op_num_threads = 1 if self.compute == "int8" else self.threads or 0
-        options.inter_op_num_threads = 1
-        # Idle pool threads would otherwise spin, burning CPU the application could use.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3  # errors only
-        try:
-            session = onnxruntime.InferenceSession(
-                model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph errors
-            raise ConfigError(f"onnxruntime cannot load the embedding model: {exc}") from exc
-        return _Runtime(session, build_tokenizer(self.max_length))
+        cores = self.threads or os.cpu_count() or 1
+        if self.compute == "float32":  # splits each pass (0: every core)
+            return _Runtime(_session(onnxruntime, model, self.threads or 0), self._tokenizer())
+        model = integer_matmuls(model, _require("onnx"))
+        # Each text of a batch on its calling thread; a lone text on every core.
+        alone = _session(onnxruntime, model, cores) if cores > 1 else None
+        return _Runtime(_session(onnxruntime, model, 1), self._tokenizer(), alone)
+
+    def _tokenizer(self) -> Tokenizer:
+        return build_tokenizer(self.max_length)
+
+
+def _session(onnxruntime: Any, model: bytes, threads: int) -> Any:
+    """An onnxruntime session of `model` whose forward pass uses `threads` cores."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle pool threads would otherwise spin, burning CPU the application could use.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only
+    try:
+        return onnxruntime.InferenceSession(
+            model, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph errors
+        raise ConfigError(f"onnxruntime cannot load the embedding model: {exc}") from exc
 
 
 def build_tokenizer(max_length: int = 256) -> Tokenizer:
