@@ -436,6 +436,8 @@ def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
         ("I moved to Berlin last month, any tips?", ("home_city", "Berlin")),
         ("As I said, I live in Paris.", ("home_city", "Paris")),
         ("I live in Paris, right?", ("home_city", "Paris")),
+        ("Did I tell you I moved to Berlin?", ("home_city", "Berlin")),
+        ("Did you know that I work at Siemens now?", ("employer", "Siemens")),
         ("I'm a software engineer at Google.", ("employer", "Google")),
         ("I'm a software engineer at Google.", ("occupation", "a software engineer")),
         ("I'm employed by Siemens.", ("employer", "Siemens")),

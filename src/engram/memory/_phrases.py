@@ -172,6 +172,12 @@ _UNREAL = re.compile(
     r"\b",
     re.IGNORECASE,
 )
+_TOLD_YOU = re.compile(
+    r"\b(?:(?:did|have)\s+I\s+(?:ever\s+|already\s+)?(?:tell|told|mention|mentioned)\s+"
+    r"(?:you\s+)?|did\s+you\s+know\s+|do\s+you\s+know\s+)(?:that\s+)?$",
+    re.IGNORECASE,
+)
+"""News told as a question: "Did I tell you I moved to Berlin?" states the move."""
 _QUOTES = re.compile(r"[\"“”]")
 _CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
 
@@ -184,6 +190,8 @@ def asserted(sentence: Sentence, start: int) -> bool:
     before = sentence.text[:start]
     if len(_QUOTES.findall(before)) % 2:
         return False
+    if _TOLD_YOU.search(before):
+        return True
     if sentence.text[start : start + 1] in ("I", "i") and _INVERTED.search(before):
         return False  # "Do I live ...": the verb before the subject (not "I have a cat")
     stop = _CLAUSE_END.search(sentence.text, start)
