@@ -437,6 +437,9 @@ def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
         ("As I said, I live in Paris.", ("home_city", "Paris")),
         ("I live in Paris, right?", ("home_city", "Paris")),
         ("Did I tell you I moved to Berlin?", ("home_city", "Berlin")),
+        ("I joined Meta as a product designer.", ("employer", "Meta")),
+        ("I joined Meta as a product designer.", ("occupation", "a product designer")),
+        ("I joined Meta last month, new job!", ("employer", "Meta")),
         ("Did you know that I work at Siemens now?", ("employer", "Siemens")),
         ("I'm a software engineer at Google.", ("employer", "Google")),
         ("I'm a software engineer at Google.", ("occupation", "a software engineer")),
@@ -453,7 +456,13 @@ def test_a_statement_beside_a_question_title_or_initial_is_read_whole(
 
 
 @pytest.mark.parametrize(
-    "text", ["I'm vegan-curious lol", "I'm a regular at Joe's Bar.", "I'm a fan of The Cure."]
+    "text",
+    [
+        "I'm vegan-curious lol",
+        "I'm a regular at Joe's Bar.",
+        "I'm a fan of The Cure.",
+        "I joined Toastmasters last week.",  # one joins a club too: no word of work
+    ],
 )
 def test_no_slot_from_what_only_looks_like_one(text: str) -> None:
     assert {c.attribute for c in facts(text)} & {"diet", "employer", "occupation"} == set()

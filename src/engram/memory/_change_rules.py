@@ -23,6 +23,7 @@ from engram.memory._phrases import (
     ADV,
     DIETS,
     I_AM,
+    JOB_CUE,
     ME,
     NAME,
     PARTNERS,
@@ -49,11 +50,6 @@ from engram.memory.candidates import (
 
 __all__ = ["CHANGE_RULES"]
 
-_JOB_CUE = re.compile(
-    r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
-    r"boss|colleagues|hired|startup|office|salary)\b",
-    re.IGNORECASE,
-)
 _HOME_CUE = re.compile(
     r"\b(?:move[ds]?|moving|relocat\w*|city|town|country|home|apartment|flat|house|"
     r"neighbou?rhood|live[ds]?|living)\b",
@@ -84,7 +80,7 @@ def _open_slot(s: Sentence) -> str:
     """The slot a "left X" sentence most likely speaks of, from its other words."""
     if _HOME_CUE.search(s.text):
         return "home_city"
-    if _SCHOOL_CUE.search(s.text) and not _JOB_CUE.search(s.text):
+    if _SCHOOL_CUE.search(s.text) and not JOB_CUE.search(s.text):
         return "school"
     return "employer"
 
@@ -158,7 +154,7 @@ def _switched(match: re.Match[str], s: Sentence) -> list[Candidate]:
     text = _dated(f"{s.label} switched from {old} to {new}", s)
     if _DIET.fullmatch(old) and _DIET.fullmatch(new):
         return [_replaced(s, text, "diet", old.lower(), new.lower(), guessed=False)]
-    about_work = bool(match["what"]) or bool(_JOB_CUE.search(s.text))
+    about_work = bool(match["what"]) or bool(JOB_CUE.search(s.text))
     return [_replaced(s, text, "employer", old, new, guessed=not about_work)]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "DIETS",
     "ME",
     "I_AM",
+    "JOB_CUE",
     "NAME",
     "NOT",
     "PARTNERS",
@@ -88,6 +89,12 @@ DIETS = (
     r"lactose[- ]intolerant|kosher|halal|carnivore"
 )
 """The diets the `diet` slot knows."""
+JOB_CUE = re.compile(
+    r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
+    r"boss|colleagues|hired|startup|office|salary)\b",
+    re.IGNORECASE,
+)
+"""Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
 PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
 """The words for the person of the `partner` slot."""
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"

@@ -13,6 +13,7 @@ from engram.memory._phrases import (
     ADV,
     DIETS,
     I_AM,
+    JOB_CUE,
     ME,
     NAME,
     NOT,
@@ -209,6 +210,46 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ]
 
 
+_AS_ROLE = re.compile(r"\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)", re.IGNORECASE)
+
+
+def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A new employer, "I joined Meta as a designer" or "I joined Meta last month, new
+    job!": only with a role or a word of work, since one also joins a club or a choir."""
+    employer = proper(match["x"])
+    if not employer:
+        return []
+    role = _AS_ROLE.match(match["x"][match["x"].find(employer) + len(employer) :])
+    if role is None and not JOB_CUE.search(s.text):
+        return []
+    entities, relations = relate(s, "works_at", employer, "organisation")
+    found = [
+        fact(
+            s,
+            f"{s.label} works at {employer}",
+            kind="profile",
+            attribute="employer",
+            value=employer,
+            importance=0.8,
+            entities=entities,
+            relations=relations,
+        )
+    ]
+    job = clean(role["role"], s, max_words=5) if role else None
+    if job:
+        found.append(
+            fact(
+                s,
+                f"{s.label} works as {job}",
+                kind="profile",
+                attribute="occupation",
+                value=job,
+                importance=0.8,
+            )
+        )
+    return found
+
+
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had."""
     employer = proper(match["x"])
@@ -385,6 +426,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _works_as,
         ("work",),
     ),
+    rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:joined)\s+(?=[{UP}]){REST}", _joined, ("joined",)),
     rule(
         rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+[^,.;!?()\n]{{2,40}}?)\s+(?i:at|for|with)\s+"
         rf"(?=[{UP}]){REST}",
