@@ -472,6 +472,23 @@ def test_a_verb_before_a_rule_that_starts_past_the_subject_asks_nothing() -> Non
     assert [c.text for c in facts("I have a cat named Miso.")] == ["Ana has a cat named Miso"]
 
 
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("i moved to munich last week", "Munich"),
+        ("i live in new york city with my wife", "New York City"),
+        ("i live in mexico city now", "Mexico City"),
+        ("i moved to a new flat", None),
+        ("i live in the suburbs", None),
+        ("i moved to downtown la", None),
+        ("I moved to the countryside", None),  # capitals elsewhere: a name would have one
+    ],
+)
+def test_a_lowercase_writer_names_places_in_lowercase(text: str, place: str | None) -> None:
+    homes = [c.value for c in facts(text) if c.attribute == "home_city"]
+    assert homes == ([place] if place else [])
+
+
 def test_a_place_ends_before_the_pronoun_that_follows_it() -> None:
     [lived] = facts("When I lived in Rome I was vegan.")
     assert lived.text == "Ana used to live in Rome"

@@ -40,6 +40,7 @@ __all__ = [
     "asserted",
     "ending",
     "fact",
+    "lowercase_place",
     "negated_before",
     "proper",
     "relate",
@@ -295,6 +296,36 @@ def proper(raw: str | None) -> str | None:
     """The capitalised name opening `raw` ("Lisbon" of "Lisbon with my wife"), if any."""
     match = _CAPITALISED.match(raw.strip()) if raw else None
     return match[0] if match else None
+
+
+_DETERMINERS = frozenset("a an the my our his her their this that these those some another".split())
+_PLACE_WORDS = frozenset(
+    """town city country countryside village suburbs suburb downtown uptown area region place
+    house home apartment flat studio room dorm campus abroad overseas here there together
+    tears work school college university office hospital bed""".split()
+)
+_AFTER_PLACE = frozenset("with since for near because and but now again too so".split())
+_LOWER_WORD = re.compile(r"^[a-z][a-z'-]+$")
+
+
+def lowercase_place(phrase: str | None, sentence: Sentence) -> str | None:
+    """A place named in lower case by someone who writes all in lower case ("i moved to
+    munich" -> "Munich", "i live in new york city with my wife" -> "New York City"): up to
+    three plain words, the first no determiner or common place word ("i moved to a new
+    flat", "the suburbs", "downtown" name none). Never in a sentence with capitals, where a
+    name would be capitalised."""
+    if not phrase or any(char.isupper() for char in sentence.text):
+        return None
+    words: list[str] = []
+    for word in phrase.split():
+        if word in _AFTER_PLACE:
+            break
+        words.append(word)
+    if not 0 < len(words) <= 3 or not all(_LOWER_WORD.match(word) for word in words):
+        return None
+    if words[0] in _DETERMINERS or words[0] in _PLACE_WORDS:
+        return None
+    return " ".join(word.capitalize() for word in words)
 
 
 def slug(phrase: str) -> str:

@@ -25,6 +25,7 @@ from engram.memory._phrases import (
     clean,
     ending,
     fact,
+    lowercase_place,
     proper,
     relate,
     rule,
@@ -88,9 +89,9 @@ def _denied(
 def _place_slot(
     s: Sentence, raw: str | None, attribute: str, template: str, relation: str | None
 ) -> list[Candidate]:
-    place = proper(raw)
+    phrase = clean(raw, s, max_words=6)
+    place = proper(raw) or lowercase_place(phrase, s)
     if place is None:
-        phrase = clean(raw, s, max_words=6)
         return [fact(s, template.format(s=s.label, x=phrase), importance=0.5)] if phrase else []
     entities, relations = relate(s, relation, place, "place") if relation else ((), ())
     text = template.format(s=s.label, x=place)
