@@ -625,6 +625,12 @@ def test_a_correction_fixes_the_slot_holding_the_value_it_names(mem: Engram) -> 
     report = mem.memories.add(messages=[said("Sorry, I meant Lisbon, not Porto.", 2)], user_id="u")
     [porto] = report.superseded
     assert porto.text == "The user lives in Porto"
+    january = datetime(2026, 1, 10, tzinfo=UTC)
+    assert porto.valid_from == porto.valid_to == january  # it never held: Lisbon did
+    [lisbon] = [m for m in report.added if m.attribute == "home_city"]
+    assert lisbon.valid_from == january
+    then = mem.memories.relations(user_id="u", as_of=datetime(2026, 1, 20, tzinfo=UTC))
+    assert [r.memory_id for r in then if r.relation == "lives_in"] == [lisbon.id]
     assert mem.memories.profile("u").fields == {"home_city": "Lisbon", "employer": "Google"}
     assert _open_relations(mem, "u") == {
         ("lives_in", "Lisbon"): "place",

@@ -17,6 +17,7 @@ stale employer.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from engram.memory._phrases import (
@@ -182,10 +183,12 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A correction, "I meant Lisbon, not Porto": Lisbon in whichever slot holds Porto."""
+    """A correction, "I meant Lisbon, not Porto": Lisbon in whichever slot holds Porto, true
+    since Porto was said to be (`corrects`: Porto never was)."""
     old, new = match["y"], match["x"]
     text = f"{s.label} meant {new}, not {old}"
-    return [_replaced(s, text, _open_slot(s), old, new, guessed=True)]
+    fixed = _replaced(s, text, _open_slot(s), old, new, guessed=True)
+    return [replace(fixed, metadata={**fixed.metadata, "corrects": True})]
 
 
 def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:

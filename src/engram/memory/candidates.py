@@ -94,6 +94,9 @@ class MemoryMetadata(TypedDict, total=False):
     guessed: bool
     """The memory's slot is a guess ("I switched from X to Y" may be a job, a diet, ...):
     revision files it under the slot whose current value it `negates`, or under none."""
+    corrects: bool
+    """A correction ("I meant Lisbon, not Porto"): the value it replaces never held, and the
+    new one holds from when that one was said to."""
     restated: dict[str, str]
     """A guessed change's text in the slots it may be filed under (`home_city`: "The user
     lives in Lisbon (meant Lisbon, not Porto)"): revision takes the one of the slot it

@@ -316,7 +316,9 @@ def _conditional_decision(
 ) -> Decision:
     """Retire the current value `new` names; if none holds it, keep `new` as a plain fact,
     out of the slot: a slot it joined would lose the value it did not name. A guessed change
-    filed under a slot is stated as the slot states its values (`restated`)."""
+    filed under a slot is stated as the slot states its values (`restated`); a correction
+    ("I meant Lisbon, not Porto": `corrects`) holds from when the value it corrects was said
+    to, which so never held (its validity ends where it starts)."""
     negated = str(new.metadata["negates"])
     named = [old for old in holders if _holds(old, negated)]
     if not named and new.metadata.get("guessed"):
@@ -334,6 +336,9 @@ def _conditional_decision(
         if other is not None:
             new, named = replace(new, attribute=other.attribute), [other]
     restated = new.metadata.get("restated") or {}
+    if named and new.metadata.get("corrects"):  # the old value never held: the new one did
+        starts = [old.valid_from for old in named if old.valid_from is not None]
+        new = replace(new, valid_from=min(starts, default=new.valid_from))
     if named:
         how = "ended" if _value(new) == NO_VALUE else "replaced"
         filed = replace(
