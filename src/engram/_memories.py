@@ -501,9 +501,7 @@ class Memories:
         _check_edit(importance, pinned, metadata)
         found = yield from self._get_flow(memory_id)
         # Edit what is stored once no add of its scope is between its read and its write.
-        yield from serialized(
-            flows.lock_key(found.tenant, found.user_id, found.agent_id, found.session_id)
-        )
+        yield from serialized(flows.lock_key(found.tenant, found.user_id))
         old = yield from self._get_flow(memory_id)
         if text is not None:
             check_text(text, "memory text", max_bytes=self._engram.settings.max_message_bytes)
@@ -864,10 +862,7 @@ def _import_keys(tenant: str, data: Any) -> set[str]:
         return set()
     rows = data.get("memories")
     memories = [m for m in rows if isinstance(m, Mapping)] if isinstance(rows, list) else []
-    keys = {
-        flows.lock_key(tenant, m.get("user_id"), m.get("agent_id"), m.get("session_id"))
-        for m in memories
-    }
+    keys = {flows.lock_key(tenant, m.get("user_id")) for m in memories}
     profile = data.get("profile")
     if isinstance(profile, Mapping) and isinstance(profile.get("user_id"), str):
         keys.add(flows.lock_key(tenant, profile["user_id"]))

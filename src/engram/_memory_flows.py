@@ -124,22 +124,21 @@ class Scope:
     @property
     def lock_key(self) -> str:
         """What the writes of this scope serialise on (see `lock_key`)."""
-        return lock_key(self.tenant, self.user_id, self.agent_id, self.session_id)
+        return lock_key(self.tenant, self.user_id)
 
 
-def lock_key(
-    tenant: str, user_id: str | None, agent_id: str | None = None, session_id: str | None = None
-) -> str:
+def lock_key(tenant: str, user_id: str | None) -> str:
     """The lock (`_flows.Serialize`) of the memory writes of a scope: its user's, whatever the
     agent or session (the profile, the entities and the slots are the user's); without a
-    user, the agent's and session's."""
+    user, the tenant's user-less one: such scopes overlap (an agent's memories include its
+    sessions') and share the entities of no user."""
     if user_id is not None:
         return repr(("memories", tenant, user_id))
-    return repr(("memories", tenant, None, agent_id, session_id))
+    return repr(("memories", tenant, None))
 
 
 def _lock_key_of(memory: Memory) -> str:
-    return lock_key(memory.tenant, memory.user_id, memory.agent_id, memory.session_id)
+    return lock_key(memory.tenant, memory.user_id)
 
 
 @dataclass(frozen=True, slots=True)
