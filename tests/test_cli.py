@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -265,7 +266,9 @@ def test_migrate_a_libpq_connection_string(
     assert result.exit_code == 0, result.output
     components = [line.split(":")[0] for line in result.output.splitlines()]
     assert components[:3] == ["checkpoints", "conversation", "events"]
-    assert list(tmp_path.iterdir()) == []
+    # The memory database is migrated too, after the main one.
+    assert "memory database (ENGRAM_MEMORY_DB)" in result.output
+    assert {path.name for path in tmp_path.iterdir()} >= {"memories.db"}
     import psycopg
 
     with psycopg.connect(postgres_database) as conn:
@@ -284,6 +287,18 @@ def test_migrate_redis_says_there_is_nothing_to_migrate(
     unreachable = runner.invoke(main, ["db", "migrate", "--db", "redis://127.0.0.1:1/0"])
     assert_clean_error(unreachable, "BackendUnavailable")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_migrate_migrates_the_memory_database_too(
+    runner: CliRunner, redis_url: str, tmp_path: Path
+) -> None:
+    memories = tmp_path / "memories.db"
+    env = {"ENGRAM_MEMORY_DB": str(memories)}
+    result = runner.invoke(main, ["db", "migrate", "--db", redis_url], env=env)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(memories) as conn:
+        migrated = {row[0] for row in conn.execute("SELECT component FROM engram_migrations")}
+    assert "memories" in migrated
 
 
 def test_a_directory_that_cannot_be_made_is_one_clean_error(runner: CliRunner) -> None:

@@ -36,32 +36,37 @@ def migrate(db: str, tenant: str) -> None:
     pgvector: on a server without it the other components are migrated, and the command
     fails saying so, unless ENGRAM_MEMORY_DB keeps the memories elsewhere. A redis:// URL:
     Redis has no schema to migrate, so the command only checks that the server answers.
+    With ENGRAM_MEMORY_DB set to another database, that one is migrated too.
     """
-    scheme = scheme_of(db)
+    memory_db = load_settings().memory_db
+    elsewhere = memory_db if memory_db is not None and memory_db != db else None
     try:
-        if scheme == "sqlite":
-            _print_versions(_migrate_sqlite(sqlite_path(db)))
-        elif scheme in ("postgresql", "postgres"):
-            versions, memories_error = _migrate_postgres(db)
-            _print_versions(versions)
-            if memories_error is not None and not _memories_elsewhere(db):
-                raise memories_error
-        elif scheme in ("redis", "rediss"):
-            _ping_redis(db)
-            console.print("Redis needs no migration: its key layout is its schema")
-        else:
-            raise click.ClickException(
-                f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
-            )
+        _migrate(db, memories_elsewhere=elsewhere is not None)
+        if elsewhere is not None:
+            console.print("memory database (ENGRAM_MEMORY_DB):")
+            _migrate(elsewhere, memories_elsewhere=False)
     except ImportError as exc:  # the backend's extra is not installed: the message says which
         raise ConfigError(str(exc)) from exc
 
 
-def _memories_elsewhere(db: str) -> bool:
-    """Whether the settings keep long-term memories in another database (ENGRAM_MEMORY_DB):
-    then a server without pgvector is all this one needs to be."""
-    memory_db = load_settings().memory_db
-    return memory_db is not None and memory_db != db
+def _migrate(address: str, *, memories_elsewhere: bool) -> None:
+    """Migrate the database at `address`; a PostgreSQL without pgvector is enough when the
+    memories are kept `memories_elsewhere`."""
+    scheme = scheme_of(address)
+    if scheme == "sqlite":
+        _print_versions(_migrate_sqlite(sqlite_path(address)))
+    elif scheme in ("postgresql", "postgres"):
+        versions, memories_error = _migrate_postgres(address)
+        _print_versions(versions)
+        if memories_error is not None and not memories_elsewhere:
+            raise memories_error
+    elif scheme in ("redis", "rediss"):
+        _ping_redis(address)
+        console.print("Redis needs no migration: its key layout is its schema")
+    else:
+        raise click.ClickException(
+            f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
+        )
 
 
 def _print_versions(versions: list[tuple[str, int]]) -> None:
