@@ -120,11 +120,14 @@ def test_without_pgvector_memories_kept_elsewhere_need_nothing_more(
     monkeypatch.setenv("ENGRAM_MEMORY_DB", str(tmp_path / "memories.db"))
     result = CliRunner().invoke(main, ["db", "migrate", "--db", as_url(database_without_pgvector)])
     assert result.exit_code == 0, result.output
-    assert [line.split(":")[0] for line in result.output.splitlines()] == [
+    lines = [line.split(":")[0] for line in result.output.splitlines()]
+    assert lines[:4] == [
         "checkpoints",
         "conversation",
         "events",
+        "memory database (ENGRAM_MEMORY_DB)",
     ]
+    assert "memories" in lines[4:]  # then the memory database, which holds them
 
 
 def test_engram_on_a_postgresql_without_pgvector_serves_conversations(
