@@ -187,7 +187,7 @@ def test_demo_shows_names_texts_and_paths_as_is(
     said = " ".join(result.output.split())  # the console wraps long lines
     assert "LoCoMo s: Ana [/b] & Bo [red]" in said
     assert "summarised 2 msgs from “[/i] turn 1 word" in said
-    assert "engram sessions show demo-" in said and "--db run[i].db" in said
+    assert "engram sessions show demo-" in said and "--db 'run[i].db'" in said  # shell-quoted
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ then remember it long term and recall it (`_demo_memory`)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -98,9 +99,10 @@ def demo(
             _compare(mem, transcript, model, budget, reserve)
         if memory:
             show_memory(mem, transcript, conversation, model, budget, reserve)
+    where = literal(shlex.quote(db))  # pasted into a shell as printed
     console.print(
-        f"\nExplore it: [bold]engram sessions show {literal(session_id)} --db {literal(db)}[/]  "
-        f"(or [bold]engram sessions list --db {literal(db)}[/])"
+        f"\nExplore it: [bold]engram sessions show {literal(shlex.quote(session_id))} "
+        f"--db {where}[/]  (or [bold]engram sessions list --db {where}[/])"
     )
 
 
