@@ -441,6 +441,7 @@ def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
         ("I joined Meta as a product designer.", ("occupation", "a product designer")),
         ("I joined Meta last month, new job!", ("employer", "Meta")),
         ("Did you know that I work at Siemens now?", ("employer", "Siemens")),
+        ("Would you believe I got a job at Apple?", ("employer", "Apple")),
         ("I'm a software engineer at Google.", ("employer", "Google")),
         ("I'm a software engineer at Google.", ("occupation", "a software engineer")),
         ("I'm employed by Siemens.", ("employer", "Siemens")),

@@ -182,10 +182,12 @@ _UNREAL = re.compile(
 )
 _TOLD_YOU = re.compile(
     r"\b(?:(?:did|have)\s+I\s+(?:ever\s+|already\s+)?(?:tell|told|mention|mentioned)\s+"
-    r"(?:you\s+)?|did\s+you\s+know\s+|do\s+you\s+know\s+)(?:that\s+)?$",
+    r"(?:you\s+)?|(?:did|do)\s+you\s+know\s+|(?:would|can|could)\s+you\s+believe\s+)"
+    r"(?:that\s+)?$",
     re.IGNORECASE,
 )
-"""News told as a question: "Did I tell you I moved to Berlin?" states the move."""
+"""News told as a question: "Did I tell you I moved to Berlin?", "Would you believe I got a
+job at Apple?" state the move and the job."""
 _QUOTES = re.compile(r"[\"“”]")
 _CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
 
