@@ -143,26 +143,40 @@ def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, f"{s.label} used to live in {place}", importance=0.5)] if place else []
 
 
+def _employer(s: Sentence, employer: str) -> Candidate:
+    """The user's employer slot, with the works_at relation it states."""
+    entities, relations = relate(s, "works_at", employer, "organisation")
+    return fact(
+        s,
+        f"{s.label} works at {employer}",
+        kind="profile",
+        attribute="employer",
+        value=employer,
+        importance=0.8,
+        entities=entities,
+        relations=relations,
+    )
+
+
+def _occupation(s: Sentence, job: str) -> Candidate:
+    """The user's occupation slot ("a software engineer")."""
+    return fact(
+        s,
+        f"{s.label} works as {job}",
+        kind="profile",
+        attribute="occupation",
+        value=job,
+        importance=0.8,
+    )
+
+
 def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
     if not employer:
         return []
     if match["neg"]:
         return _denied(match, s, "employer", employer, ("works at", "work at"))
-    entities, relations = relate(s, "works_at", employer, "organisation")
-    text = f"{s.label} works at {employer}"
-    return [
-        fact(
-            s,
-            text,
-            kind="profile",
-            attribute="employer",
-            value=employer,
-            importance=0.8,
-            entities=entities,
-            relations=relations,
-        )
-    ]
+    return [_employer(s, employer)]
 
 
 def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -171,8 +185,7 @@ def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     if match["neg"]:
         return _denied(match, s, "occupation", job, ("works as", "work as"))
-    text = f"{s.label} works as {job}"
-    return [fact(s, text, kind="profile", attribute="occupation", value=job, importance=0.8)]
+    return [_occupation(s, job)]
 
 
 _NOT_A_JOB = frozenset(
@@ -188,27 +201,7 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     role = clean(match["role"], s, max_words=5)
     if not employer or not role or role.split()[-1].lower() in _NOT_A_JOB:
         return []
-    entities, relations = relate(s, "works_at", employer, "organisation")
-    return [
-        fact(
-            s,
-            f"{s.label} works as {role}",
-            kind="profile",
-            attribute="occupation",
-            value=role,
-            importance=0.8,
-        ),
-        fact(
-            s,
-            f"{s.label} works at {employer}",
-            kind="profile",
-            attribute="employer",
-            value=employer,
-            importance=0.8,
-            entities=entities,
-            relations=relations,
-        ),
-    ]
+    return [_occupation(s, role), _employer(s, employer)]
 
 
 _AS_ROLE = re.compile(r"\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)", re.IGNORECASE)
@@ -223,32 +216,8 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     role = _AS_ROLE.match(match["x"][match["x"].find(employer) + len(employer) :])
     if role is None and not JOB_CUE.search(s.text):
         return []
-    entities, relations = relate(s, "works_at", employer, "organisation")
-    found = [
-        fact(
-            s,
-            f"{s.label} works at {employer}",
-            kind="profile",
-            attribute="employer",
-            value=employer,
-            importance=0.8,
-            entities=entities,
-            relations=relations,
-        )
-    ]
     job = clean(role["role"], s, max_words=5) if role else None
-    if job:
-        found.append(
-            fact(
-                s,
-                f"{s.label} works as {job}",
-                kind="profile",
-                attribute="occupation",
-                value=job,
-                importance=0.8,
-            )
-        )
-    return found
+    return [_employer(s, employer), *([_occupation(s, job)] if job else [])]
 
 
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
