@@ -32,7 +32,7 @@ from engram.memory._phrases import (
     slug,
     stopped,
 )
-from engram.memory.candidates import Candidate, EntityKind, EntityMention
+from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityKind, EntityMention
 from engram.types._memory import MemoryKind
 
 __all__ = ["PROFILE_RULES"]
@@ -143,19 +143,26 @@ def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, f"{s.label} used to live in {place}", importance=0.5)] if place else []
 
 
-def _employer(s: Sentence, employer: str) -> Candidate:
-    """The user's employer slot, with the works_at relation it states."""
-    entities, relations = relate(s, "works_at", employer, "organisation")
+def _related(s: Sentence, attribute: str, value: str, text: str, importance: float) -> Candidate:
+    """A slot whose value stands in a relation to the user (`SLOT_RELATIONS`: the employer
+    works_at, the school studies_at), with that relation."""
+    relation, kind = SLOT_RELATIONS[attribute]
+    entities, relations = relate(s, relation, value, kind)
     return fact(
         s,
-        f"{s.label} works at {employer}",
+        text,
         kind="profile",
-        attribute="employer",
-        value=employer,
-        importance=0.8,
+        attribute=attribute,
+        value=value,
+        importance=importance,
         entities=entities,
         relations=relations,
     )
+
+
+def _employer(s: Sentence, employer: str) -> Candidate:
+    """The user's employer slot, with the works_at relation it states."""
+    return _related(s, "employer", employer, f"{s.label} works at {employer}", 0.8)
 
 
 def _occupation(s: Sentence, job: str) -> Candidate:
@@ -233,20 +240,7 @@ def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     if match["neg"]:
         return _denied(match, s, "school", school, ("studies at", "study at"))
-    entities, relations = relate(s, "studies_at", school, "organisation")
-    text = f"{s.label} studies at {school}"
-    return [
-        fact(
-            s,
-            text,
-            kind="profile",
-            attribute="school",
-            value=school,
-            importance=0.7,
-            entities=entities,
-            relations=relations,
-        )
-    ]
+    return [_related(s, "school", school, f"{s.label} studies at {school}", 0.7)]
 
 
 def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
