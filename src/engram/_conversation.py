@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engram import _session_flows as flows
@@ -11,7 +12,6 @@ from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
 from engram._validation import MessageLike, message_from, to_message
 from engram.context import ContextResult
-from engram.providers._embeddings import known_dimension
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
 from engram.types import Message, Session, Summary, utcnow
@@ -203,18 +203,24 @@ class Conversation:
             InvalidInputError: A bad budget, reserve or strategy.
         """
         counter, spec = _context_spec(model, options, self._engram)
-        flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
-        result: ContextResult = self._run(flow)
+        result: ContextResult = self._run(self._context_flow(counter, spec))
         return result
 
     async def acontext(self, model: str = "gpt-4o", **options: Any) -> ContextResult:
         """Async `context`."""
-        embedder = self._engram.embedder
-        if options.get("recall") and known_dimension(embedder) is None:
-            await embedder.aembed(["dimension"])  # learnt the async way, not by a blocking probe
         counter, spec = _context_spec(model, options, self._engram)
-        flow = flows.context_flow(self.tenant, self.id, counter, spec, now=utcnow())
-        result: ContextResult = await self._arun(flow)
+        result: ContextResult = await self._arun(self._context_flow(counter, spec))
+        return result
+
+    def _context_flow(self, counter: TokenCounter, spec: flows.ContextSpec) -> Flow[ContextResult]:
+        """The context flow; with recall, first the id of the vectors it searches (an embedder
+        yet to learn its dimension learns it through the driver, as the memory API does)."""
+        if spec.recall:
+            model_id = yield from self._engram.memories._model_id()
+            spec = replace(spec, embedding_model_id=model_id)
+        result: ContextResult = yield from flows.context_flow(
+            self.tenant, self.id, counter, spec, now=utcnow()
+        )
         return result
 
 
@@ -237,8 +243,6 @@ def _context_spec(
         ):
             raise InvalidInputError(f"tools must be a list of tool schemas, got {tools!r}")
         options["tools"] = tuple(tools or ())
-    if options.get("recall"):  # the id of the vectors recall searches
-        options["embedding_model_id"] = engram.embedding_model_id
     options["ranking"] = engram.ranking
     try:
         return counter, flows.ContextSpec(**options)
