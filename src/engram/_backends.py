@@ -180,6 +180,8 @@ def _serve(
     again if building them fails; else `close` closes it."""
     with ExitStack() as stack:
         conversations, memories = stores(stack.enter_context(handle))
+        if memories is not None:  # what the store opened itself closes before its handle
+            stack.callback(memories.close)
         return OpenedBackend(conversations, memories, stack.pop_all().close)
 
 

@@ -18,7 +18,8 @@ I/O, so the sync and async APIs share every decision (the pattern of httpx's `au
 A flow that reads what is stored, decides and writes in a later batch (a memory `add`, a
 profile edit) yields `Serialize` with its scope's key before it reads: the flows of one key
 then run one after the other in this process, whichever driver runs them, on any thread or
-event loop (`ScopeLocks`). Nothing orders writers of other processes.
+event loop (`ScopeLocks`), and across the processes sharing the memory store (the store's
+`ScopeHold`, taken after the in-process lock, released before it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from engram.types import Message
 
 if TYPE_CHECKING:
     from engram.stores.memories import BaseMemoryStore
+    from engram.stores.scope_locks import ScopeHold
 
 __all__ = [
     "EmbedCall",
@@ -136,14 +138,18 @@ class Resources:
 def run(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with blocking calls; return its value."""
     held: list[str] = []
+    hold: ScopeHold | None = None
     try:
         request = next(flow)
         while True:
             try:
                 if isinstance(request, Serialize):
-                    for key in _missing(request, held):
+                    keys = _missing(request, held)
+                    for key in keys:
                         resources.locks.acquire(key)
                         held.append(key)
+                    hold = hold or resources.memory_store().hold()
+                    hold.take(keys)
                     result = None
                 else:
                     result = _serve(request, resources)
@@ -155,21 +161,29 @@ def run(flow: Flow[T], resources: Resources) -> T:
         value: T = stop.value
         return value
     finally:
-        for key in reversed(held):
-            resources.locks.release(key)
+        try:
+            if hold is not None:
+                hold.release()
+        finally:
+            for key in reversed(held):
+                resources.locks.release(key)
 
 
 async def arun(flow: Flow[T], resources: Resources) -> T:
     """Drive `flow` to completion with awaited calls; return its value."""
     held: list[str] = []
+    hold: ScopeHold | None = None
     try:
         request = next(flow)
         while True:
             try:
                 if isinstance(request, Serialize):
-                    for key in _missing(request, held):
+                    keys = _missing(request, held)
+                    for key in keys:
                         await resources.locks.aacquire(key)
                         held.append(key)
+                    hold = hold or resources.memory_store().hold()
+                    await hold.atake(keys)
                     result = None
                 else:
                     result = await _aserve(request, resources)
@@ -181,8 +195,12 @@ async def arun(flow: Flow[T], resources: Resources) -> T:
         value: T = stop.value
         return value
     finally:
-        for key in reversed(held):
-            resources.locks.release(key)
+        try:
+            if hold is not None:
+                await hold.arelease()
+        finally:
+            for key in reversed(held):
+                resources.locks.release(key)
 
 
 def _missing(request: Serialize, held: Sequence[str]) -> list[str]:

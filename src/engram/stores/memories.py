@@ -44,6 +44,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from engram.stores.scope_locks import NoHold, ScopeHold
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
 
 __all__ = [
@@ -413,6 +414,12 @@ class BaseMemoryStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release what the store opened itself (not injected connections)."""
+
+    def hold(self) -> ScopeHold:
+        """A new `ScopeHold` for one flow: the locks that make the memory writes of one
+        scope take turns across the processes sharing this store (see
+        `engram.stores.scope_locks`). This default suits a store only one process sees."""
+        return NoHold()
 
     def _one(self, op: Op) -> Any:
         return self.batch([op])[0]

@@ -32,6 +32,7 @@ from engram.stores.postgres._internal import (
     call_on_loop,
     running_loop,
 )
+from engram.stores.postgres._scope_locks import AdvisoryLocks, lock_connector
 from engram.stores.postgres.conversation import conversation_work, one_statement
 from engram.stores.postgres.events import event_work
 from engram.stores.postgres.memories import (
@@ -41,6 +42,7 @@ from engram.stores.postgres.memories import (
     index_work,
     memory_work,
 )
+from engram.stores.scope_locks import ScopeHold
 
 __all__ = ["AsyncPostgresConversationStore", "AsyncPostgresEventLog", "AsyncPostgresMemoryStore"]
 
@@ -70,6 +72,7 @@ class AsyncPostgresConversationStore(BaseConversationStore):
     def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
         self._target = AsyncTarget(conn, durability)
+        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         self.loop = running_loop()
 
     @classmethod
@@ -128,6 +131,7 @@ class AsyncPostgresEventLog(BaseEventLog):
     def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
         self._target = AsyncTarget(conn, durability)
+        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         self.loop = running_loop()
 
     @classmethod
@@ -194,6 +198,7 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
         self._target = AsyncTarget(conn, durability)
+        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         self.loop = running_loop()
 
     @classmethod
@@ -227,6 +232,15 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
     def batch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the store's event loop."""
         return call_on_loop(self.loop, self.abatch(ops), type(self).__name__)
+
+    def hold(self) -> ScopeHold:
+        """A flow's scope locks (`PostgresMemoryStore.hold`): advisory locks on lock
+        connections of their own, which wait on threads, never on the event loop."""
+        return self._locks.hold()
+
+    def close(self) -> None:
+        """Close the idle connections the store opened for scope locks."""
+        self._locks.close()
 
     async def aindex_vectors(
         self, *, min_vectors: int | None = None, maintenance_work_mem: str = "512MB"

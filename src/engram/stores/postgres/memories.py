@@ -90,8 +90,10 @@ from engram.stores.postgres import base
 from engram.stores.postgres import memories_base as mbase
 from engram.stores.postgres import memories_write as write
 from engram.stores.postgres._internal import Conn, Durability, Target, connect
+from engram.stores.postgres._scope_locks import AdvisoryLocks, lock_connector
 from engram.stores.postgres._vectors import VectorParam
 from engram.stores.postgres.base import Statement, Work
+from engram.stores.scope_locks import ScopeHold
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
 
 __all__ = [
@@ -182,6 +184,7 @@ class PostgresMemoryStore(BaseMemoryStore):
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
         self._target = Target(conn, durability)
+        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         if migrate:
             self.migrate()
 
@@ -213,6 +216,15 @@ class PostgresMemoryStore(BaseMemoryStore):
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
         return await asyncio.to_thread(self.batch, ops)
+
+    def hold(self) -> ScopeHold:
+        """A flow's scope locks: advisory locks, on a connection of their own, that every
+        process and server using the database takes (see `_scope_locks`)."""
+        return self._locks.hold()
+
+    def close(self) -> None:
+        """Close the idle connections the store opened for scope locks."""
+        self._locks.close()
 
     def index_vectors(
         self, *, min_vectors: int | None = None, maintenance_work_mem: str = "512MB"

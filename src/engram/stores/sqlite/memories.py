@@ -62,9 +62,11 @@ from engram.stores.memories import (
     SearchVector,
     VectorMatrix,
 )
+from engram.stores.scope_locks import NoHold, ScopeHold
 from engram.stores.sqlite import memories_base as base
 from engram.stores.sqlite import memories_write as write
 from engram.stores.sqlite._internal import Durability, SqliteConnection
+from engram.stores.sqlite._scope_locks import FileScopeHold
 from engram.stores.sqlite.memories_cache import (
     PartitionCache,
     PartitionRows,
@@ -164,6 +166,13 @@ class SqliteMemoryStore(BaseMemoryStore):
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch`: the one place sqlite3 work leaves the event loop for a thread."""
         return await asyncio.to_thread(self.batch, ops)
+
+    def hold(self) -> ScopeHold:
+        """A flow's scope locks: byte-range locks on a file beside the database, which
+        every process using the file takes (see `engram.stores.sqlite._scope_locks`)."""
+        if self.conn.path == ":memory:":
+            return NoHold()
+        return FileScopeHold(self.conn.path)
 
 
 def _run(batch: write.Batch, op: Op) -> Any:

@@ -1,0 +1,117 @@
+"""Scope locks across the processes and servers of one PostgreSQL database: `AdvisoryLocks`.
+
+Each key is a session-level advisory lock (`pg_advisory_lock(bigint)` of `lock_number(key)`),
+held on a connection of its own for the whole flow: a flow's batches run on other connections
+(a pool's, or the store's one), in transactions of their own, which a transaction-level lock
+could not span. Lock connections are opened with the store's connection settings and kept,
+a few idle, for the next flows; a flow borrows one at its first key and never a second, so
+flows cannot deadlock waiting for lock connections. PostgreSQL drops the locks of a session
+that ends, so a crashed worker never blocks a user's writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from engram.stores.postgres._internal import map_backend_errors
+from engram.stores.scope_locks import ScopeHold, lock_number
+
+__all__ = ["AdvisoryLocks", "lock_connector"]
+
+_IDLE = 4  # lock connections kept open between flows, per store
+
+Connector = Callable[[], "psycopg.Connection[Any]"]
+
+
+def lock_connector(conn: Any) -> Connector:
+    """How to open a lock connection like `conn` (a sync or async connection or pool)."""
+    if hasattr(conn, "conninfo") and hasattr(conn, "kwargs"):  # a psycopg_pool pool
+        conninfo, options = conn.conninfo, dict(conn.kwargs or {})
+    else:  # a connection: its settings, with the password libpq does not show in `dsn`
+        info = conn.info
+        conninfo = make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+        options = {}
+    options.pop("row_factory", None)
+    options.pop("cursor_factory", None)
+    options["autocommit"] = True
+    return lambda: psycopg.Connection.connect(conninfo, **options)
+
+
+class AdvisoryLocks:
+    """The lock connections of one store; `hold()` gives a flow its `ScopeHold`.
+
+    `close()` closes the idle ones; so does the store's collection (a store on a lent
+    connection or pool is often never closed).
+    """
+
+    def __init__(self, connect: Connector, owner: object) -> None:
+        self._connect = connect
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._guard = threading.Lock()
+        weakref.finalize(owner, self.close)
+
+    def hold(self) -> AdvisoryScopeHold:
+        return AdvisoryScopeHold(self)
+
+    def borrow(self) -> psycopg.Connection[Any]:
+        with self._guard:
+            if self._idle:
+                return self._idle.pop()
+        with map_backend_errors():
+            return self._connect()
+
+    def give_back(self, conn: psycopg.Connection[Any]) -> None:
+        with self._guard:
+            if len(self._idle) < _IDLE and not conn.closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the idle lock connections (those of running flows close as they end)."""
+        with self._guard:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class AdvisoryScopeHold(ScopeHold):
+    """The advisory locks one flow holds, on one lock connection."""
+
+    def __init__(self, locks: AdvisoryLocks) -> None:
+        super().__init__()
+        self._locks = locks
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def take(self, keys: Sequence[str]) -> None:
+        wanted = sorted(set(keys) - set(self.held))
+        if not wanted:
+            return
+        if self._conn is None:
+            self._conn = self._locks.borrow()
+        with map_backend_errors():  # a deadlock PostgreSQL detects is an error, not a wait
+            for key in wanted:
+                self._conn.execute("SELECT pg_advisory_lock(%s)", (lock_number(key),))
+                self.held.append(key)
+
+    def _free(self) -> None:
+        conn, self._conn = self._conn, None
+        self.held.clear()
+        if conn is None:
+            return
+        try:
+            conn.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg.Error:  # the session is gone, and its locks with it
+            conn.close()
+            return
+        self._locks.give_back(conn)
+
+    async def arelease(self) -> None:
+        await asyncio.to_thread(self.release)
