@@ -121,3 +121,14 @@ def test_deleted_user_is_gone_from_the_file(store: SqliteMemoryStore, db: Path) 
 
     assert MARKER.encode() not in _file_bytes(store, db)
     assert store.count_memories(TENANT) == 200
+
+
+def test_erased_text_leaves_the_write_ahead_log_at_once(store: SqliteMemoryStore, db: Path) -> None:
+    """A server never closes its database: the log must not keep what an erasure removed."""
+    _fill(store)
+    store.put_memories(TENANT, [memory(f"Ana's PIN hint is {MARKER}", id="secret")])
+    wal = db.with_name(db.name + "-wal")
+    assert MARKER.encode() in db.read_bytes() + wal.read_bytes()  # not checkpointed yet
+    store.delete_memories(TENANT, ["secret"], reason="user request", at=at(3))
+    left = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert MARKER.encode() not in left

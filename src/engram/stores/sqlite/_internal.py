@@ -212,6 +212,19 @@ class SqliteConnection:
             ).fetchone()
         return int(row["version"]) if row else 0
 
+    def wipe_log(self) -> None:
+        """Copy the write-ahead log into the file and empty it (`wal_checkpoint(TRUNCATE)`).
+
+        Run after an erasure: `secure_delete` overwrites erased text in the database file,
+        but the log still holds the pages that carried it until a checkpoint empties it.
+        Best effort: if a reader of another connection holds an older snapshot, the log
+        stays until the next checkpoint after it ends.
+        """
+        if self.path == ":memory:":
+            return
+        with self.lock, map_backend_errors():
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()

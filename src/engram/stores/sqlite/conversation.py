@@ -93,7 +93,10 @@ class SqliteConversationStore(BaseConversationStore):
             self.conn.snapshot() if all(map(_reads_only, ops)) else self.conn.transaction()
         )
         with scope as conn:
-            return [_run(conn, op) for op in ops]
+            results = [_run(conn, op) for op in ops]
+        if any(isinstance(op, DeleteSession | ClearMessages) for op in ops):
+            self.conn.wipe_log()  # erased text leaves the -wal file too
+        return results
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch`: the one place sqlite3 work leaves the event loop for a thread."""

@@ -161,6 +161,8 @@ class SqliteMemoryStore(BaseMemoryStore):
                 results = [_run(batch, op) for op in ops]
             for apply in batch.after_commit:
                 apply()
+        if any(isinstance(op, _ERASURES) for op in ops):
+            self.conn.wipe_log()  # erased text leaves the -wal file too
         return results
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
@@ -173,6 +175,9 @@ class SqliteMemoryStore(BaseMemoryStore):
         if self.conn.path == ":memory:":
             return NoHold()
         return FileScopeHold(self.conn.path)
+
+
+_ERASURES = (DeleteMemories, DeleteScope, DeleteEntities)
 
 
 def _run(batch: write.Batch, op: Op) -> Any:
