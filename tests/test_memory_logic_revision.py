@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,8 +35,10 @@ def remember(text: str, when: datetime, *, kind: str | None = None) -> list[Memo
 
 
 def memory(text: str, **fields: Any) -> Memory:
+    """A stored memory, said when it began to hold (else in January)."""
     fields.setdefault("user_id", "u1")
     fields.setdefault("source_ids", (f"m-{text[:8]}",))
+    fields.setdefault("recorded_at", fields.get("valid_from") or JAN)
     return Memory(text=text, **fields)
 
 
@@ -243,6 +246,39 @@ def test_superseded_memories_are_history_not_rivals() -> None:
     )
     new = memory("Ana lives in Oslo", attribute="home_city", metadata={"value": "Oslo"})
     assert decide(new, [(old, 0.9)], now=NOW).action == "add"
+
+
+def test_the_latest_word_wins_even_when_its_value_began_earlier() -> None:
+    """ "I live in Porto", then "I moved to Lisbon last month" a month later: Lisbon began
+    before Porto was mentioned, but it was said last, so it is current."""
+    [porto] = remember("I live in Porto.", JUNE)
+    [lisbon] = remember("I moved to Lisbon last month.", JUNE + timedelta(days=30))
+    assert lisbon.valid_from is not None and lisbon.valid_from < JUNE
+    decision = decide(lisbon, [(porto, 0.7)], now=NOW)
+    assert decision.action == "supersede" and decision.memory.is_current
+    [retired] = decision.updates
+    assert retired.id == porto.id and retired.valid_to == porto.valid_from  # it never held
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Ana takes 5 mg of melatonin at night", "Ana takes 50 mg of melatonin at night"),
+        ("Invoice 1001 was paid on 3 May", "Invoice 1002 was paid on 3 May"),
+        ("Ana's passport number is X1234567", "Ana's passport number is Y7654321"),
+    ],
+)
+def test_texts_alike_but_for_a_figure_are_never_duplicates(first: str, second: str) -> None:
+    old, new = memory(first), memory(second)
+    decision = decide(new, [(old, 0.97)], now=NOW)
+    assert decision.action == "add" and decision.inserts == (new,)
+    assert decision.ambiguous_with == old  # the LLM, when there is one, may settle it
+
+
+def test_near_duplicates_with_the_same_figures_are_duplicates() -> None:
+    old = memory("Ana takes 5 mg of melatonin at night")
+    new = memory("Ana takes 5 mg of melatonin every night")
+    assert decide(new, [(old, 0.97)], now=NOW).action == "noop"
 
 
 def test_an_older_value_learned_later_is_filed_as_history() -> None:

@@ -4,8 +4,9 @@
 candidate with `Candidate.to_memory()`) and the current memories most similar to it (with their
 cosine similarity), it returns a `Decision`:
 
-- `noop` (duplicate: same slot value, equal text, or cosine >= 0.92): nothing new is stored;
-  the existing memory gets the new provenance appended.
+- `noop` (duplicate: same slot value, equal text, or cosine >= 0.92 with the same figures,
+  i.e. numbers, dates and codes): nothing new is stored; the existing memory gets the new
+  provenance appended.
 - `update` (refinement: the same slot with a value that extends the old one, or a close memory
   whose key terms the new text contains and extends): the existing memory is rewritten in
   place; its history keeps the old text.
@@ -122,6 +123,15 @@ def key_terms(text: str) -> frozenset[str]:
     """The content words of `text` (lower case, no stop words, no negation words)."""
     words = _WORD.findall(fold(text))
     return frozenset(word.removesuffix("'s") for word in words if word not in _STOPWORDS)
+
+
+def figures(text: str) -> frozenset[str]:
+    """The words of `text` holding a digit: amounts, dates, codes ("5", "50mg", "x1234567").
+
+    Two texts alike but for one of these say different things ("I take 5 mg" / "50 mg",
+    "Invoice 1001" / "1002"), however close their vectors: they are never duplicates.
+    """
+    return frozenset(word for word in _WORD.findall(fold(text)) if any(c.isdigit() for c in word))
 
 
 def _subject(memory: Memory) -> str | None:
@@ -243,10 +253,21 @@ def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memor
     return retired, change
 
 
+def _stated(memory: Memory) -> tuple[datetime, datetime]:
+    """When `memory` was said (its first source message), then when it began to hold."""
+    return memory.recorded_at, memory.valid_from or memory.recorded_at
+
+
 def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) -> Decision:
-    """Contradiction: add `new`, retire `olds` (or file `new` as history if it is older)."""
-    newest = max(olds, key=lambda m: m.valid_from or m.recorded_at)
-    if new.valid_from and newest.valid_from and new.valid_from < newest.valid_from:
+    """Contradiction: add `new`, retire `olds` (or file `new` as history if it is older).
+
+    Which value is current goes by when each was said, then by when each began: the user's
+    latest word wins. "I moved to Lisbon last month" said after "I live in Porto" makes Lisbon
+    current even though it began before Porto was mentioned (Porto's validity is then empty);
+    only an older message, replayed after the current value was learned, is history.
+    """
+    newest = max(olds, key=_stated)
+    if _stated(new) < _stated(newest):
         # We learn an older value after the current one: it is history from the start (or
         # from when the current one was learned, if a replay recorded that one later).
         retired_at = _retired_at(newest, now)
@@ -456,7 +477,7 @@ def _by_similarity(
     if _is_negation(new) != _is_negation(best):
         # "Ana no longer eats meat" is close to "Ana eats meat" by cosine, and its opposite.
         return _added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
-    if cosine >= policy.duplicate:
+    if cosine >= policy.duplicate and figures(new.text) == figures(best.text):
         return _duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
     new_terms, old_terms = key_terms(new.text), key_terms(best.text)
     if old_terms and old_terms < new_terms:
