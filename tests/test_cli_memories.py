@@ -131,6 +131,9 @@ def test_export_then_import_into_a_new_database(runner: CliRunner, db: str, tmp_
     (tmp_path / "bad.json").write_text('{"format": "engram.memories/1", "memories": 3}')
     bad = runner.invoke(main, ["memories", "import", "--db", fresh, str(tmp_path / "bad.json")])
     assert bad.exit_code != 0 and "malformed memory export" in bad.output
+    typo = str(tmp_path / "typo.db")
+    refused = runner.invoke(main, ["memories", "import", "--db", typo, str(tmp_path / "bad.json")])
+    assert refused.exit_code != 0 and not Path(typo).exists()  # refused before creating it
 
 
 def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ import pytest
 
 from engram import Engram, InvalidInputError, Message, NotFoundError
 
+GHOST = "01a20000-0000-7000-8000-00000000dead"
+"""An id no record has."""
+
 
 def said(text: str, month: int) -> Message:
     return Message(role="user", content=text, created_at=datetime(2026, month, 10, tzinfo=UTC))
@@ -279,6 +282,9 @@ def test_export_import_round_trip_into_another_database(tmp_path: Path) -> None:
         lambda data: data["history"][0].update(at="not a time"),
         lambda data: data.update(entities="Tomás"),
         lambda data: data["memories"][0].update(user_id=None),  # unscoped: beyond reach
+        # references to records the export does not hold
+        lambda data: data["memories"][0].update(entity_ids=[GHOST]),
+        lambda data: data["profile"]["sources"].update(home_city=GHOST),
     ],
 )
 def test_a_bad_export_is_refused_and_stores_nothing(tmp_path: Path, damage: Any) -> None:

@@ -16,6 +16,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
+from engram.memory.profile import EDITED
 from engram.memory.ranking import dense_text
 from engram.stores.memories import (
     GetHistory,
@@ -30,7 +31,7 @@ from engram.stores.memories import (
 )
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
 
-__all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow"]
+__all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow", "parse_export"]
 
 MEMORY_EXPORT_FORMAT = "engram.memories/1"
 _PAGE = 1000
@@ -74,7 +75,8 @@ def import_flow(
             holds what `add` or `update_profile` refuse (a memory text with a NUL byte or
             over `max_bytes`, a profile value that is not text, ...).
     """
-    memories, history, entities, relations, profile = _parse(data, tenant, max_bytes)
+    memories, history, entities, relations, profile = parse_export(data, tenant, max_bytes)
+    memories = yield from _linkable(tenant, memories, entities)
     # Entries already stored (an import of the same export) are not written twice.
     known = yield from _histories(tenant, [memory.id for memory in memories])
     stored = {change.id for change in known}
@@ -95,6 +97,23 @@ def import_flow(
     return result
 
 
+def _linkable(
+    tenant: str, memories: tuple[Memory, ...], entities: Sequence[Entity]
+) -> Flow[tuple[Memory, ...]]:
+    """`memories` naming only entities the export or the store holds. The export of an
+    agent's or a session's memories holds no entities: imported elsewhere, their links to
+    the user's entities point nowhere and are dropped (the memories themselves are kept)."""
+    named = {e for memory in memories for e in memory.entity_ids} - {e.id for e in entities}
+    if not named:
+        return memories
+    [present] = yield from call_memories(ListEntities(tenant, ids=tuple(sorted(named))))
+    missing = named - {entity.id for entity in present}
+    return tuple(
+        replace(memory, entity_ids=tuple(e for e in memory.entity_ids if e not in missing))
+        for memory in memories
+    )
+
+
 def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
     """The audit histories of memories, one after the other."""
     history: list[MemoryChange] = []
@@ -105,7 +124,7 @@ def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
     return history
 
 
-def _parse(
+def parse_export(
     data: Mapping[str, Any], tenant: str, max_bytes: int
 ) -> tuple[
     tuple[Memory, ...],
@@ -114,6 +133,11 @@ def _parse(
     tuple[Relation, ...],
     UserProfile | None,
 ]:
+    """The records of an export, checked field by field and for references, in `tenant`.
+
+    Raises:
+        InvalidInputError: `data` is not an export, or a record of it is malformed.
+    """
     if not isinstance(data, Mapping) or data.get("format") != MEMORY_EXPORT_FORMAT:
         raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
     memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
@@ -123,7 +147,7 @@ def _parse(
     profile = (
         _record("profile", data["profile"], UserProfile.from_dict) if data.get("profile") else None
     )
-    _check_references(memories, entities, relations)
+    _check_references(memories, entities, relations, profile)
     return (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
@@ -134,10 +158,15 @@ def _parse(
 
 
 def _check_references(
-    memories: Sequence[Memory], entities: Sequence[Entity], relations: Sequence[Relation]
+    memories: Sequence[Memory],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+    profile: UserProfile | None,
 ) -> None:
     """Refuse an export whose records point at records it does not hold: a memory superseded
-    by a missing memory, a relation between missing entities or stated by a missing memory."""
+    by a missing memory, or (in a user's export, which holds the user's entities) naming a
+    missing entity; a relation between missing entities or stated by a missing memory; a
+    profile field taken from a missing memory."""
     memory_ids = {memory.id for memory in memories}
     entity_ids = {entity.id for entity in entities}
     for memory in memories:
@@ -145,6 +174,19 @@ def _check_references(
             raise InvalidInputError(
                 f"malformed memory export: memory {memory.id!r} is superseded by "
                 f"{memory.superseded_by!r}, which the export does not hold"
+            )
+        ghosts = [e for e in memory.entity_ids if e not in entity_ids]
+        if entities and ghosts:
+            raise InvalidInputError(
+                f"malformed memory export: memory {memory.id!r} names entity {ghosts[0]!r},"
+                " which the export does not hold"
+            )
+    sources = profile.sources.items() if profile is not None else ()
+    for field, source in sources:
+        if source != EDITED and source not in memory_ids:
+            raise InvalidInputError(
+                f"malformed memory export: profile field {field!r} is taken from memory "
+                f"{source!r}, which the export does not hold"
             )
     for relation in relations:
         missing = [

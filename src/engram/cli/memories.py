@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from engram._engram import Engram
+from engram._memory_transfer import parse_export
 from engram.cli._options import (
     console,
     db_options,
@@ -20,6 +21,7 @@ from engram.cli._options import (
     timestamp,
     write_json,
 )
+from engram.config import EngramSettings
 from engram.types._memory import Memory, Relation
 
 __all__ = ["memories"]
@@ -175,6 +177,8 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     """Import memories exported with `engram memories export` (all or nothing), embedding
     them with the configured embedder (ENGRAM_EMBEDDINGS__*, else the local model)."""
     data = read_json(file)
+    # A malformed file is refused before the database is opened (or created).
+    parse_export(data, tenant, EngramSettings().max_message_bytes)
     with Engram(db, tenant=tenant) as mem:
         stored = mem.memories.import_(data)
     console.print(f"imported {len(stored)} memories")
