@@ -266,8 +266,8 @@ class Engram:
         template = Session(
             id=check_identifier(new_id() if session_id is None else session_id, "session id"),
             tenant=self.tenant,
-            user_id=user_id,
-            agent_id=agent_id,
+            user_id=None if user_id is None else check_identifier(user_id, "user_id"),
+            agent_id=None if agent_id is None else check_identifier(agent_id, "agent_id"),
             metadata=dict(metadata or {}),
             ttl_seconds=check_ttl(ttl),
             encoding=self.settings.encoding,

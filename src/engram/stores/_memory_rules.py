@@ -34,6 +34,7 @@ from engram.types._memory import (
 )
 
 __all__ = [
+    "MAX_LIMIT",
     "NO_USER",
     "as_utc",
     "check_page",
@@ -64,7 +65,8 @@ __all__ = [
 NO_USER = ""
 """The partition key of memories without a user."""
 
-_MAX_LIMIT = 100_000
+MAX_LIMIT = 100_000
+"""The most results one store operation returns."""
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -299,8 +301,8 @@ def check_page(limit: int, offset: int = 0) -> None:
     for value, what in ((limit, "limit"), (offset, "offset")):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInputError(f"{what} must be an integer, got {value!r}")
-    if not 0 <= limit <= _MAX_LIMIT:
-        raise InvalidInputError(f"limit must be within 0..{_MAX_LIMIT}, got {limit}")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be within 0..{MAX_LIMIT}, got {limit}")
     if offset < 0:
         raise InvalidInputError(f"offset must not be negative, got {offset}")
 
