@@ -186,6 +186,35 @@ def test_memory_features_read_the_record() -> None:
     assert features.current
 
 
+def test_decay_follows_use_and_spares_pinned_memories() -> None:
+    weights = RankingWeights(half_life_days=30)
+    learned = NOW - timedelta(days=30)
+
+    def fresh(**fields: object) -> float:
+        memory = Memory(text="Ana likes tea", recorded_at=learned, **fields)  # type: ignore[arg-type]
+        return memory_features(memory, now=NOW, weights=weights).decay
+
+    assert fresh() == pytest.approx(0.5)  # one half-life unused
+    assert fresh(pinned=True) == 1.0
+    assert fresh(last_accessed_at=NOW - timedelta(days=1)) > 0.97  # recalled yesterday
+    assert fresh(last_accessed_at=NOW + timedelta(days=1)) == pytest.approx(0.5)  # not yet, then
+    assert memory_features(Memory(text="x"), now=None).decay == 0.0
+
+
+def test_the_decay_weight_ranks_what_is_fresh_in_memory_first() -> None:
+    old = NOW - timedelta(days=400)
+    memories = {
+        "idle": Memory(text="Ana likes tea", id="idle", recorded_at=old),
+        "pinned": Memory(text="Ana likes tea", id="pinned", recorded_at=old, pinned=True),
+    }
+    dense = [("idle", 0.9), ("pinned", 0.9)]
+    plain = rank_memories(memories, dense, now=NOW)
+    assert plain[0].score == plain[1].score  # no decay weight: a tie
+    ranked = rank_memories(memories, dense, now=NOW, weights=RankingWeights(decay=1.0))
+    assert [hit.memory.id for hit in ranked] == ["pinned", "idle"]
+    assert ranked[0].parts.decay == 1.0 and ranked[1].parts.decay < 0.5
+
+
 def test_entity_feature_matches_names_in_metadata() -> None:
     memory = Memory(
         text="I adopted a beagle",

@@ -2,8 +2,10 @@
 
 `plan_forgetting(memories, policy, now)` lists the memories a `ForgettingPolicy` removes, each
 with its reason (`policy: max_age`, ...): the caller deletes them through its normal delete
-path (so history, indexes and entity links are erased too). `decay()` is the ranking factor:
-1.0 for a memory just recorded or used, 0.5 one half-life later.
+path (so history, indexes and entity links are erased too). `decay()` is how fresh a memory
+is: 1.0 just recorded or used, 0.5 one half-life of disuse later, pinned ones never fading;
+it orders `max_per_user` evictions and is the ranking's `decay` feature
+(`RankingWeights.decay`).
 
 Example:
     ```python
@@ -60,7 +62,8 @@ def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
     """How much of its ranking weight a memory keeps: 0.5 ** (idle time / half-life).
 
     Idle time runs from the later of its last access and its record time; pinned memories do
-    not fade. The result is in [0, 1] (1.0 for a time in the future).
+    not fade. An access after `now` does not count (a search "as of" an earlier time). The
+    result is in [0, 1] (1.0 for a time in the future).
 
     Raises:
         InvalidInputError: `half_life` is not positive.
@@ -69,8 +72,9 @@ def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
         raise InvalidInputError("half_life must be positive")
     if memory.pinned:
         return 1.0
-    touched = max(memory.recorded_at, memory.last_accessed_at or memory.recorded_at)
-    idle = (now - touched).total_seconds()
+    accessed = memory.last_accessed_at
+    used = accessed if accessed is not None and accessed <= now else memory.recorded_at
+    idle = (now - max(memory.recorded_at, used)).total_seconds()
     return 1.0 if idle <= 0 else float(0.5 ** (idle / half_life.total_seconds()))
 
 

@@ -10,7 +10,8 @@ score = base x (1 + w_entity  * entity)     share of the query's entities it men
              x (1 + w_time    * time)       dated in the period asked about / states a time
              x (1 + w_session * session)    its session holds strong candidates
              x (1 + w_recency * recency) x (1 + w_importance * importance)
-             x superseded                   when it is no longer current (decay, never 0)
+             x (1 + w_decay   * decay)      fresh in memory: recorded or recalled lately, pinned
+             x superseded                   when it is no longer current (never 0)
 ```
 
 Every result carries `ScoreParts`: the raw cosine and BM25 values, each feature in 0..1, and
@@ -60,11 +61,12 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from engram._exceptions import InvalidInputError
 from engram.memory.entities import extract_entities, fold
+from engram.memory.forgetting import decay
 from engram.memory.temporal import ground
 from engram.types._memory import Memory, MemoryHit, ScoreParts
 
@@ -169,6 +171,10 @@ class RankingWeights:
     """Boost for recent memories (see `half_life_days`)."""
     importance: float = 0.0
     """Boost for the memory's importance (0..1)."""
+    decay: float = 0.0
+    """Boost for memories fresh in memory (`forgetting.decay`: recorded or recalled lately,
+    pinned ones never fading; half-life `half_life_days`). Unlike `recency`, which dates
+    what a memory is about, this follows its use."""
     session: float = 2.0
     """Boost for memories of the sessions whose best candidates score high (relative to the
     strongest session): evidence clusters where a topic was discussed."""
@@ -180,7 +186,7 @@ class RankingWeights:
     Low because a stale episode ("I live in Lisbon") often matches a question better than the
     statement that replaced it ("I just moved to Porto")."""
     half_life_days: float = 180.0
-    """Age at which the recency feature falls to 0.5."""
+    """Age, or time unused, at which the recency and decay features fall to 0.5."""
 
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "weighted"):
@@ -198,6 +204,7 @@ class RankingWeights:
             self.time,
             self.recency,
             self.importance,
+            self.decay,
             self.session,
         )
         if any(weight < 0 or not math.isfinite(weight) for weight in weights):
@@ -221,6 +228,9 @@ class MemoryFeatures:
     """1 for a memory from `now`, 0.5 at one half-life of age, towards 0 after."""
     importance: float = 0.0
     """The memory's importance."""
+    decay: float = 0.0
+    """1 when just recorded or recalled (before `now`), or pinned; 0.5 one half-life of
+    disuse later (`forgetting.decay`); 0 with no `now`."""
     current: float = 1.0
     """1 when current, 0 when superseded or no longer valid, between for an episode that
     states some values since retired and some still current (the share still current): the
@@ -395,6 +405,7 @@ def _ranked(
         * (1.0 + weights.time * feature.time)
         * (1.0 + weights.recency * feature.recency)
         * (1.0 + weights.importance * feature.importance)
+        * (1.0 + weights.decay * feature.decay)
         * (1.0 + weights.session * session)
     )
     score = base * boost * weights.superseded ** (1.0 - feature.current)
@@ -408,6 +419,7 @@ def _ranked(
         fused=score,
         time=feature.time,
         session=session,
+        decay=feature.decay,
     )
     return Ranked(memory_id, score, parts)
 
@@ -470,6 +482,7 @@ def memory_features(
         time=1.0 if states_time or _in_periods(memory, periods) else 0.0,
         recency=recency(memory.valid_from or memory.recorded_at, now, weights.half_life_days),
         importance=min(max(memory.importance, 0.0), 1.0),
+        decay=0.0 if now is None else decay(memory, now, timedelta(days=weights.half_life_days)),
         current=float(current_at(memory, now)),
     )
 

@@ -270,6 +270,7 @@ class ScoreParts:
     lexical: float = 0.0
     """BM25 score of the query terms."""
     recency: float = 0.0
+    """How recent the memory's time is: 1 at the query's time, 0.5 one half-life before."""
     importance: float = 0.0
     entity: float = 0.0
     """Share of the query's entities the memory mentions."""
@@ -280,6 +281,9 @@ class ScoreParts:
     or the query asks "when" and the memory states a time."""
     session: float = 0.0
     """Its session's strength among the candidates, relative to the best session (0..1)."""
+    decay: float = 0.0
+    """How fresh it is in memory (`engram.memory.forgetting.decay`): 1 when just recorded
+    or recalled, or pinned; 0.5 one half-life of disuse later."""
 
 
 @dataclass(frozen=True, slots=True)
