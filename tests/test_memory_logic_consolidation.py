@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -19,7 +20,12 @@ from engram.memory import (
     plan_consolidation,
     plan_forgetting,
 )
-from engram.types._memory import Memory
+from engram.memory.consolidation import (
+    redirected_memories,
+    redirected_profile,
+    redirected_relations,
+)
+from engram.types._memory import Memory, Relation, UserProfile
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -29,6 +35,16 @@ def vectors_for(groups: list[int], dim: int = 16, noise: float = 0.01, seed: int
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(max(groups) + 1, dim))
     return np.stack([centres[g] + noise * rng.normal(size=dim) for g in groups])
+
+
+def tag(index: int) -> str:
+    """A text of item `index`'s own, without digits (a figure would keep it apart)."""
+    letters = ""
+    while True:
+        index, rest = divmod(index, 26)
+        letters = chr(ord("a") + rest) + letters
+        if index == 0:
+            return "m" + letters
 
 
 def mem(text: str, **fields: object) -> Memory:
@@ -55,6 +71,13 @@ def test_slot_rivals_never_merge() -> None:
     berlin = mem("Ana lives in Berlin", attribute="home_city", metadata={"value": "Berlin"})
     lisbon = mem("Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"})
     assert find_near_duplicates([berlin, lisbon], vectors_for([0, 0]), 0.9) == []
+
+
+def test_texts_alike_but_for_a_figure_never_merge() -> None:
+    five, fifty = mem("Ana takes 5 mg of melatonin"), mem("Ana takes 50 mg of melatonin")
+    again = mem("Ana takes 5 mg of melatonin!")
+    clusters = find_near_duplicates([five, fifty, again], vectors_for([0, 0, 0]), 0.9)
+    assert [{m.id for m in cluster} for cluster in clusters] == [{five.id, again.id}]
 
 
 def test_merge_keeps_all_provenance_and_the_best_anchor() -> None:
@@ -97,7 +120,7 @@ def test_merging_nothing_is_an_error() -> None:
 
 
 def test_plan_consolidation_and_bloat() -> None:
-    memories = [mem(f"fact {i}") for i in range(6)]
+    memories = [mem(f"fact {tag(i)}") for i in range(6)]
     vectors = vectors_for([0, 0, 0, 1, 2, 2])
     assert bloat(memories, vectors, 0.95) == pytest.approx(3 / 6)
     plan = plan_consolidation(memories, vectors, 0.95, now=NOW)
@@ -109,18 +132,17 @@ def test_plan_consolidation_and_bloat() -> None:
 
 def test_blockwise_search_finds_pairs_across_blocks() -> None:
     groups = list(range(700)) + [5, 699]  # duplicates of items 5 and 699 at the far end
-    memories = [mem(f"m{i}") for i in range(len(groups))]
+    memories = [mem(tag(i)) for i in range(len(groups))]
     clusters = find_near_duplicates(memories, vectors_for(groups, dim=32), 0.95)
-    assert sorted(sorted(m.text for m in c) for c in clusters) == [
-        ["m5", "m700"],
-        ["m699", "m701"],
-    ]
+    assert sorted(sorted(m.text for m in c) for c in clusters) == sorted(
+        [sorted([tag(5), tag(700)]), sorted([tag(699), tag(701)])]
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(groups=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=30))
 def test_merging_clusters_keeps_the_union_of_provenance(groups: list[int]) -> None:
-    memories = [mem(f"m{i}", source_ids=(f"s{i}", "shared")) for i in range(len(groups))]
+    memories = [mem(tag(i), source_ids=(f"s{i}", "shared")) for i in range(len(groups))]
     plan = plan_consolidation(memories, vectors_for(groups), 0.95, now=NOW)
     survivors = {m.id: m for m in memories if m.id not in plan.deletes}
     survivors.update({m.id: m for m in plan.updates})
@@ -128,6 +150,94 @@ def test_merging_clusters_keeps_the_union_of_provenance(groups: list[int]) -> No
     assert {s for m in survivors.values() for s in m.source_ids} == {
         s for m in memories for s in m.source_ids
     }
+
+
+def lisbon_slot(**fields: object) -> Memory:
+    return mem(
+        "The user lives in Lisbon",
+        kind="profile",
+        attribute="home_city",
+        metadata={"value": "Lisbon"},
+        **fields,
+    )
+
+
+def test_the_slot_fact_is_kept_when_merged_with_a_plain_restatement() -> None:
+    slot = lisbon_slot(importance=0.5)
+    note = mem("The user moved to Lisbon.", importance=1.0, pinned=True)
+    kept = merge_cluster([note, slot], now=NOW).kept
+    assert kept.id == slot.id and kept.pinned and kept.importance == 1.0
+    assert (kept.kind, kept.attribute, kept.metadata["value"]) == ("profile", "home_city", "Lisbon")
+
+
+def test_a_cluster_never_chains_two_slots_through_a_third_memory() -> None:
+    home = lisbon_slot()
+    work = mem("The user works in Lisbon", attribute="work_city", metadata={"value": "Lisbon"})
+    plain = mem("The user is in Lisbon")
+    clusters = find_near_duplicates([home, plain, work], vectors_for([0, 0, 0]), 0.9)
+    assert [[m.id for m in cluster] for cluster in clusters] == [[home.id, plain.id]]
+    with pytest.raises(InvalidInputError):
+        merge_cluster([home, plain, work])
+
+
+def test_memories_of_different_sessions_or_agents_never_merge() -> None:
+    memories = [
+        mem("I love hiking", session_id="s1"),
+        mem("I love hiking!", session_id="s2"),
+        mem("I love hiking.", session_id="s1", agent_id="coach"),
+        mem("I love hiking", session_id="s1"),
+    ]
+    clusters = find_near_duplicates(memories, vectors_for([0, 0, 0, 0]), 0.9)
+    assert [[m.id for m in cluster] for cluster in clusters] == [[memories[0].id, memories[3].id]]
+
+
+def test_the_kept_memory_was_known_and_valid_as_early_as_any_merged_one() -> None:
+    early = mem("Ana is allergic to peanuts.", recorded_at=NOW - timedelta(days=28))
+    late = mem(
+        "Ana is allergic to peanuts!",
+        importance=0.9,
+        recorded_at=NOW,
+        valid_from=NOW - timedelta(days=5),
+        valid_to=NOW + timedelta(days=5),
+    )
+    dated = mem("Ana is allergic to peanut", valid_from=NOW - timedelta(days=9))
+    kept = merge_cluster([early, late, dated], now=NOW).kept
+    assert kept.id == late.id
+    assert kept.recorded_at == NOW - timedelta(days=28)
+    assert kept.valid_from == NOW - timedelta(days=9)  # the earliest known start
+    assert kept.valid_to is None  # still true: two of them had no end
+
+
+def test_what_pointed_at_a_merged_away_memory_points_at_its_survivor() -> None:
+    kept, merged = lisbon_slot(importance=0.9), lisbon_slot(importance=0.5)
+    plan = plan_consolidation([kept, merged], vectors_for([0, 0]), 0.9, now=NOW)
+    assert plan.survivors == {merged.id: kept.id}
+    porto = mem("The user lives in Porto", superseded_at=NOW, superseded_by=merged.id)
+    assert [m.superseded_by for m in redirected_memories([porto, kept], plan.survivors)] == [
+        kept.id
+    ]
+    profile = UserProfile("u1", fields={"home_city": "Lisbon"}, sources={"home_city": merged.id})
+    assert redirected_profile(profile, plan.survivors, now=NOW).sources == {"home_city": kept.id}
+    assert redirected_profile(replace(profile, sources={}), plan.survivors, now=NOW) is None
+    day = timedelta(days=1)
+    own = Relation("me", "lives_in", "lisbon", memory_id=kept.id, valid_from=NOW)
+    same = Relation("me", "lives_in", "lisbon", memory_id=merged.id, valid_from=NOW - day)
+    other = Relation("me", "likes", "trams", memory_id=merged.id)
+    unrelated = Relation("me", "lives_in", "porto", memory_id=porto.id, valid_to=NOW)
+    moved = redirected_relations([same, other, own, unrelated], plan.survivors)
+    assert {(r.id, r.memory_id, r.valid_from) for r in moved} == {
+        (own.id, kept.id, NOW - day),  # one edge, over both intervals
+        (other.id, kept.id, None),
+    }
+
+
+def test_repeated_merges_remember_everything_merged() -> None:
+    first, second, third = mem("a"), mem("b"), mem("c")
+    kept = merge_cluster([first, second], now=NOW).kept
+    again = merge_cluster([kept, third], now=NOW).kept
+    assert again.metadata["merged_from"] == [
+        m.id for m in (first, second, third) if m.id != again.id
+    ]
 
 
 def test_decay_halves_every_half_life() -> None:

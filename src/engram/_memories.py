@@ -656,7 +656,13 @@ class Memories:
     # Maintenance.
 
     def consolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
-        """Merge near-duplicate memories of a user (all provenance kept); return merges."""
+        """Merge near-duplicate memories of a user; return merges.
+
+        Only memories of one agent and session merge (a session's reads and erasure still
+        cover what it said). The memory kept has all their provenance, the earliest time
+        one was known (so "as of" searches find it as before), and stays the source of
+        the profile fields, relations and supersessions that named any of them.
+        """
         merges: int = self._run(self._consolidate_flow(user_id, threshold))
         return merges
 

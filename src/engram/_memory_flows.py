@@ -37,7 +37,13 @@ from engram.memory import (
     update_profile,
 )
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS, EntityKind
-from engram.memory.consolidation import Merge, check_threshold
+from engram.memory.consolidation import (
+    Merge,
+    check_threshold,
+    redirected_memories,
+    redirected_profile,
+    redirected_relations,
+)
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
@@ -670,7 +676,11 @@ def search_flow(
 def consolidate_flow(
     scope: Scope, *, model_id: str, threshold: float, now: datetime
 ) -> Flow[tuple[int, ErasureReport | None]]:
-    """Merge near-duplicate current memories of the scope (all provenance kept)."""
+    """Merge near-duplicate current memories of the scope (all provenance kept).
+
+    What pointed at a merged-away memory (a retired memory's `superseded_by`, a relation, a
+    profile field's source) points at the memory it merged into, in the batch that erases
+    it: erasing it would otherwise take the relation and the profile field along."""
     check_threshold(threshold)
     yield from serialized(scope.lock_key)
     where = scope.filter(kinds=_FACT_KINDS)
@@ -688,11 +698,36 @@ def consolidate_flow(
         VectorRecord(model_id, vectors[row_of[_text_donor(merge, memories, row_of).id]])
         for merge in plan.merges
     )
-    _, report = yield from call_memories(
+    redirects = yield from _redirects(scope, plan.survivors, now)
+    *_, report = yield from call_memories(
         PutMemories(scope.tenant, plan.updates, kept_vectors, plan.changes),
+        *redirects,
         DeleteMemories(scope.tenant, plan.deletes, "merged into a near-duplicate", now),
     )
     return len(plan.merges), report
+
+
+def _redirects(scope: Scope, survivors: Mapping[str, str], now: datetime) -> Flow[list[Any]]:
+    """The writes that re-point what refers to a merged-away memory at its survivor: the
+    user's retired memories it superseded, the relations it states, the profile fields
+    taken from it (`engram.memory.consolidation.redirected_*`)."""
+    retired = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    ops: list[Any] = []
+    memories = redirected_memories(retired, survivors)
+    if memories:
+        ops.append(PutMemories(scope.tenant, memories))
+    if scope.user_id is None:
+        return ops
+    profile, stored = yield from call_memories(
+        GetProfile(scope.tenant, scope.user_id), ListRelations(scope.tenant, scope.user_id)
+    )
+    relations = redirected_relations(stored, survivors)
+    if relations:
+        ops.append(PutRelations(scope.tenant, relations))
+    redirected = redirected_profile(profile, survivors, now=now)
+    if redirected is not None:
+        ops.append(PutProfile(scope.tenant, redirected))
+    return ops
 
 
 def _text_donor(merge: Merge, memories: Sequence[Memory], row_of: dict[str, int]) -> Memory:

@@ -1,21 +1,31 @@
 """Consolidation: find clusters of near-duplicate memories, merge each into one, measure bloat.
 
 Only current memories are compared (superseded ones are history), only within one scope
-(tenant, user, agent), episodes only with episodes, and never two holders of one slot with
-different values ("lives in Berlin" and "lives in Lisbon" are close in embedding space but
-not duplicates). The similarity search is exact, blockwise NumPy over normalised vectors:
-10,000 384-d memories of one user take ~3 s on one core here.
+(tenant, user, agent, session: a session's reads and erasure cover what it said, as an add
+keeps a plain fact said in two sessions in each), episodes only with episodes, and a
+cluster never joins two subjects or two slots ("lives in Berlin" and "lives in Lisbon" are
+close in embedding space but not duplicates, nor are "lives in Lisbon" and "works in
+Lisbon"), not even through a third memory near both. The similarity search is exact,
+blockwise NumPy over normalised vectors: 10,000 384-d memories of one user take ~3 s on one
+core here.
+
+A merge keeps the slot fact of its cluster, if it has one, as the memory kept: the profile,
+the relations and revision know it by id. What pointed at a merged-away memory (a retired
+memory's `superseded_by`, a relation, a profile field's source) is re-pointed at the kept
+one (`redirected_memories`, `redirected_relations`, `redirected_profile`); the store would
+otherwise erase it with the merged-away memory, or leave it dangling.
 
 Example:
     ```python
     plan = plan_consolidation(memories, vectors, threshold=0.92, now=now)
-    store.put_many(plan.updates); store.delete_many(plan.deletes); history.extend(plan.changes)
+    store.put_many([*plan.updates, *redirected_memories(retired, plan.survivors)])
+    store.delete_many(plan.deletes); history.extend(plan.changes)
     ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -25,7 +35,8 @@ import numpy.typing as npt
 
 from engram._exceptions import InvalidInputError
 from engram.memory.entities import fold
-from engram.types._memory import Memory, MemoryChange
+from engram.memory.revision import figures
+from engram.types._memory import Memory, MemoryChange, Relation, UserProfile
 from engram.types._time import utcnow
 
 __all__ = [
@@ -36,26 +47,56 @@ __all__ = [
     "find_near_duplicates",
     "merge_cluster",
     "plan_consolidation",
+    "redirected_memories",
+    "redirected_profile",
+    "redirected_relations",
 ]
 
 Vectors = npt.NDArray[np.floating[Any]]
 _BLOCK = 512  # rows per matrix product: 512 x 10,000 float32 similarities = 20 MB
 
 
-def _group_key(memory: Memory) -> tuple[str, str | None, str | None, bool]:
-    return memory.tenant, memory.user_id, memory.agent_id, memory.kind == "episode"
+_GroupKey = tuple[str, str | None, str | None, str | None, bool]
 
 
-def _conflict(first: Memory, second: Memory) -> bool:
-    """True if the two may not merge: different subjects, slots, or values of one slot."""
-    if first.metadata.get("subject") != second.metadata.get("subject"):
-        return True
-    if first.attribute != second.attribute:
-        return first.attribute is not None and second.attribute is not None
-    if first.attribute is None:
-        return False
-    values = (first.metadata.get("value"), second.metadata.get("value"))
-    return fold(str(values[0])) != fold(str(values[1]))
+def _group_key(memory: Memory) -> _GroupKey:
+    """The memories that may merge: one scope (a session's memories stay its own), and
+    episodes apart from the rest."""
+    return (
+        memory.tenant,
+        memory.user_id,
+        memory.agent_id,
+        memory.session_id,
+        memory.kind == "episode",
+    )
+
+
+class _Signature(NamedTuple):
+    """What every memory of a cluster shares: the subject, its figures (numbers, dates,
+    codes: "5 mg" and "50 mg" are not duplicates), and the slot value, if any member fills a
+    slot (attribute, folded value)."""
+
+    subject: Any
+    figures: frozenset[str]
+    slot: tuple[str, str] | None
+
+
+def _signature(memory: Memory) -> _Signature:
+    subject, numbers = memory.metadata.get("subject"), figures(memory.text)
+    if memory.attribute is None:
+        return _Signature(subject, numbers, None)
+    value = fold(str(memory.metadata.get("value")))
+    return _Signature(subject, numbers, (memory.attribute, value))
+
+
+def _joined(first: _Signature, second: _Signature) -> _Signature | None:
+    """The signature of two clusters merged, or None if they may not merge: different
+    subjects, figures, slots, or values of one slot."""
+    if (first.subject, first.figures) != (second.subject, second.figures):
+        return None
+    if first.slot is not None and second.slot is not None and first.slot != second.slot:
+        return None
+    return first if first.slot is not None else second
 
 
 def _normalised(vectors: Vectors, rows: Sequence[int]) -> npt.NDArray[np.float32]:
@@ -102,7 +143,8 @@ def check_threshold(threshold: float) -> float:
 def find_near_duplicates(
     memories: Sequence[Memory], vectors: Vectors, threshold: float = 0.92
 ) -> list[list[Memory]]:
-    """Clusters of near-duplicate current memories (cosine >= `threshold`, transitively).
+    """Clusters of near-duplicate current memories (cosine >= `threshold`, transitively),
+    each of one scope and kind group, one subject and at most one slot value.
 
     Args:
         memories: Memories of any scopes.
@@ -118,18 +160,25 @@ def find_near_duplicates(
     check_threshold(threshold)
     if len(vectors) != len(memories):
         raise InvalidInputError(f"{len(memories)} memories but {len(vectors)} vectors")
-    groups: dict[tuple[str, str | None, str | None, bool], list[int]] = {}
+    groups: dict[_GroupKey, list[int]] = {}
     for index, memory in enumerate(memories):
         if memory.superseded_at is None:
             groups.setdefault(_group_key(memory), []).append(index)
     parent = list(range(len(memories)))
+    # The signature of each cluster, at its root: checked per cluster, not per pair, so a
+    # memory near two slot facts of different slots never chains them into one cluster.
+    signature = {index: _signature(memories[index]) for rows in groups.values() for index in rows}
     for rows in groups.values():
         if len(rows) < 2:
             continue
         for i, j in _pairs(_normalised(vectors, rows), threshold):
-            first, second = rows[i], rows[j]
-            if not _conflict(memories[first], memories[second]):
-                parent[_find(parent, second)] = _find(parent, first)
+            first, second = _find(parent, rows[i]), _find(parent, rows[j])
+            if first == second:
+                continue
+            joined = _joined(signature[first], signature[second])
+            if joined is not None:
+                parent[second] = first
+                signature[first] = joined
     clusters: dict[int, list[Memory]] = {}
     for rows in groups.values():
         for index in rows:
@@ -145,16 +194,61 @@ class Merge(NamedTuple):
     changes: tuple[MemoryChange, ...]
 
 
-def _anchor_order(memory: Memory) -> tuple[bool, float, int, datetime]:
-    return (not memory.pinned, -memory.importance, -memory.access_count, memory.created_at)
+def _anchor_order(memory: Memory) -> tuple[bool, bool, float, int, datetime]:
+    return (
+        memory.attribute is None,
+        not memory.pinned,
+        -memory.importance,
+        -memory.access_count,
+        memory.created_at,
+    )
+
+
+def _earliest_start(starts: Iterable[datetime | None]) -> datetime | None:
+    """The earliest known start (None if none is known), as revision merges a duplicate."""
+    known = [start for start in starts if start is not None]
+    return min(known) if known else None
+
+
+def _latest_end(ends: Iterable[datetime | None]) -> datetime | None:
+    """The latest end; None (still true) if any is open."""
+    listed = list(ends)
+    if not listed or None in listed:
+        return None
+    return max(end for end in listed if end is not None)
+
+
+def _merged_from(cluster: Sequence[Memory], others: Sequence[Memory]) -> list[str]:
+    """The ids merged into the kept memory: the `others`, and what earlier merges folded
+    into any member."""
+    earlier = [
+        memory_id
+        for memory in cluster
+        if isinstance(memory.metadata.get("merged_from"), list)
+        for memory_id in memory.metadata["merged_from"]
+    ]
+    return list(dict.fromkeys([*earlier, *(memory.id for memory in others)]))
+
+
+def _check_mergeable(cluster: Sequence[Memory]) -> None:
+    signature: _Signature | None = _signature(cluster[0])
+    for memory in cluster[1:]:
+        if signature is not None:
+            signature = _joined(signature, _signature(memory))
+    if signature is None:
+        raise InvalidInputError("cannot merge memories of different subjects or slots")
 
 
 def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> Merge:
     """Merge near-duplicates into one memory that keeps all their provenance.
 
-    The kept memory is the pinned, else most important, else most accessed, else oldest one;
-    it takes the longest text, the union of sources and entities, the highest importance, the
-    summed access count, the earliest `valid_from`, and is pinned if any was.
+    The kept memory is the slot fact (the profile, relations and revision know it by id),
+    else the pinned, else most important, else most accessed, else oldest one. It takes the
+    longest text, the union of sources and entities, the highest importance, the summed
+    access count, and is pinned if any was. It keeps the earliest time any of them was
+    known (`recorded_at`) and the widest validity (the earliest known `valid_from`, the
+    latest `valid_to`, open if any is), so an "as of" search finds it whenever it found
+    one of them.
 
     Args:
         cluster: Two or more near-duplicate memories (one scope).
@@ -164,20 +258,21 @@ def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> 
         The kept memory, the memories to delete, and the `merge` audit entries.
 
     Raises:
-        InvalidInputError: The cluster is empty.
+        InvalidInputError: The cluster is empty, or holds two subjects, two slots or two
+            values of one slot.
     """
     if not cluster:
         raise InvalidInputError("cannot merge an empty cluster")
+    _check_mergeable(cluster)
     moment = now or utcnow()
     ordered = sorted(cluster, key=_anchor_order)
     anchor, others = ordered[0], ordered[1:]
     by_age = sorted(cluster, key=lambda memory: memory.created_at)
-    starts = [memory.valid_from for memory in cluster if memory.valid_from is not None]
     accessed = [m.last_accessed_at for m in cluster if m.last_accessed_at is not None]
     metadata: dict[str, Any] = {}
     for memory in reversed(ordered):
         metadata.update(memory.metadata)
-    metadata["merged_from"] = [memory.id for memory in others]
+    metadata["merged_from"] = _merged_from(ordered, others)
     kept = replace(
         anchor,
         text=max((memory.text for memory in ordered), key=len),
@@ -185,7 +280,9 @@ def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> 
         importance=max(memory.importance for memory in cluster),
         source_ids=tuple(dict.fromkeys(s for memory in by_age for s in memory.source_ids)),
         entity_ids=tuple(dict.fromkeys(e for memory in by_age for e in memory.entity_ids)),
-        valid_from=min(starts) if starts else None,
+        valid_from=_earliest_start(memory.valid_from for memory in cluster),
+        valid_to=_latest_end(memory.valid_to for memory in cluster),
+        recorded_at=min(memory.recorded_at for memory in cluster),
         access_count=sum(memory.access_count for memory in cluster),
         last_accessed_at=max(accessed) if accessed else None,
         pinned=any(memory.pinned for memory in cluster),
@@ -229,6 +326,11 @@ class ConsolidationPlan:
     """Ids of the merged-away memories (their text lives on in the kept ones)."""
     changes: tuple[MemoryChange, ...]
 
+    @property
+    def survivors(self) -> dict[str, str]:
+        """Each merged-away memory's id -> the id of the memory it was merged into."""
+        return {memory.id: merge.kept.id for merge in self.merges for memory in merge.removed}
+
 
 def plan_consolidation(
     memories: Sequence[Memory],
@@ -258,6 +360,71 @@ def plan_consolidation(
         deletes=tuple(memory.id for merge in merges for memory in merge.removed),
         changes=tuple(change for merge in merges for change in merge.changes),
     )
+
+
+def redirected_memories(
+    memories: Iterable[Memory], survivors: Mapping[str, str]
+) -> tuple[Memory, ...]:
+    """Those of `memories` retired by a merged-away memory, retired by its survivor instead.
+
+    Args:
+        memories: Memories of the consolidated scope (retired ones matter).
+        survivors: `ConsolidationPlan.survivors`.
+    """
+    redirected = []
+    for memory in memories:
+        survivor = survivors.get(memory.superseded_by or "")
+        if survivor is not None:
+            redirected.append(replace(memory, superseded_by=survivor))
+    return tuple(redirected)
+
+
+def redirected_profile(
+    profile: UserProfile | None, survivors: Mapping[str, str], *, now: datetime
+) -> UserProfile | None:
+    """`profile` with each field taken from a merged-away memory taken from its survivor
+    (which states the same value); None if no field was."""
+    if profile is None or not any(source in survivors for source in profile.sources.values()):
+        return None
+    sources = {attr: survivors.get(source, source) for attr, source in profile.sources.items()}
+    return replace(profile, sources=sources, updated_at=now)
+
+
+def redirected_relations(
+    relations: Iterable[Relation], survivors: Mapping[str, str]
+) -> tuple[Relation, ...]:
+    """The relations to store so that none is stated by a merged-away memory.
+
+    Each moves to the memory it merged into, unless that one states the same relation
+    (source, name, target) already: then the survivor's spans both intervals (the earliest
+    known start, the latest end), and the merged-away one is left to be erased with its
+    memory (one edge, not two).
+
+    Args:
+        relations: The relations of the consolidated user.
+        survivors: `ConsolidationPlan.survivors`.
+
+    Returns:
+        The relations changed (moved or widened).
+    """
+    kept = set(survivors.values())
+    stated = [r for r in relations if r.memory_id in kept or r.memory_id in survivors]
+    stated.sort(key=lambda relation: relation.memory_id not in kept)  # the survivors' first
+    merged: dict[tuple[str | None, str, str, str], Relation] = {}
+    for relation in stated:
+        owner = survivors.get(relation.memory_id or "", relation.memory_id)
+        key = (owner, relation.source_id, relation.relation, relation.target_id)
+        held = merged.get(key)
+        if held is None:
+            merged[key] = replace(relation, memory_id=owner)
+        else:
+            merged[key] = replace(
+                held,
+                valid_from=_earliest_start((held.valid_from, relation.valid_from)),
+                valid_to=_latest_end((held.valid_to, relation.valid_to)),
+            )
+    originals = {relation.id: relation for relation in stated}
+    return tuple(relation for relation in merged.values() if relation != originals[relation.id])
 
 
 def bloat(memories: Sequence[Memory], vectors: Vectors, threshold: float = 0.92) -> float:
