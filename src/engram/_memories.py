@@ -831,7 +831,9 @@ class Memories:
         """Set profile fields by hand (a None value removes its field); return the profile.
 
         An edited field keeps its value until a memory recorded after the edit changes it
-        (the user says they moved again, say).
+        (the user says they moved again, say). The current slot facts of an edited field
+        that state another value are retired, and their relations end (so no prompt holds
+        both "home city: Braga" and "The user lives in Porto").
 
         Raises:
             InvalidInputError: A field name is empty, or a value is neither text nor None.
@@ -851,8 +853,11 @@ class Memories:
         check_mapping(fields, "profile fields")
         yield from serialized(flows.lock_key(tenant, user))
         stored = yield from self._profile_flow(user_id)
-        edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=utcnow())
-        profile: UserProfile = yield from _one(PutProfile(tenant, edited))
+        now = utcnow()
+        edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=now)
+        retired = yield from flows.profile_edit_flow(flows.Scope(tenant, user), fields, now=now)
+        [stored_profile, *_] = yield from call_memories(PutProfile(tenant, edited), *retired)
+        profile: UserProfile = stored_profile
         return profile
 
 

@@ -54,12 +54,14 @@ from engram.memory.ranking import (
     rank_memories,
 )
 from engram.memory.vectors import normalize
+from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import (
     CountMemories,
     DeleteEntities,
     DeleteMemories,
     DeleteScope,
     ErasureReport,
+    GetHistory,
     GetMemories,
     GetProfile,
     GetVectors,
@@ -79,7 +81,7 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.types import Message
-from engram.types._memory import Entity, Memory, MemoryHit, Relation, UserProfile
+from engram.types._memory import Entity, Memory, MemoryChange, MemoryHit, Relation, UserProfile
 
 __all__ = [
     "AddReport",
@@ -615,14 +617,14 @@ def search_flow(
     recorded as accessed at `accessed_at` (default: `now`)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer within 1..{MAX_LIMIT}, got {limit!r}")
     vectors = yield from embed([query])
     # Retired memories are candidates too: they mark the episodes that state only retired
     # values (`ranking.stale_episodes`), then leave the results (`current_only`).
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**{**filter_fields, "include_superseded": True})
-    pool = max(_CANDIDATES, limit * 3)
+    pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
     # The entities the query names, looked up by name and alias among the user's.
     named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
     lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
@@ -831,7 +833,7 @@ def forget_flow(
         return None
     reasons = sorted({f.reason for f in doomed})
     ids = tuple(f.memory_id for f in doomed)
-    report = yield from erase_flow(scope.tenant, ids, "policy: " + ", ".join(reasons), now)
+    report = yield from erase_flow(scope.tenant, ids, "; ".join(reasons), now)
     return report
 
 
@@ -844,19 +846,10 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
         yield from serialized(*keys)
         [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
     doomed = [memory for memory in loaded if memory is not None]
-    users = sorted({memory.user_id for memory in doomed if memory.user_id is not None})
-    stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
-    erased = {memory.id for memory in doomed}
-    named = {entity for memory in doomed for entity in memory.entity_ids}
-    named |= {
-        end
-        for relations in stated
-        for relation in relations
-        if relation.memory_id in erased
-        for end in (relation.source_id, relation.target_id)
-    }
+    named = yield from _named_by(tenant, doomed)
+    texts = yield from _embedded_texts(tenant, doomed)
     [report] = yield from call_memories(DeleteMemories(tenant, tuple(ids), reason, now))
-    yield from forget_embeddings([dense_text(memory) for memory in doomed])
+    yield from forget_embeddings(texts)
     result: ErasureReport = report
     orphans = yield from _orphan_entities(tenant, named)
     if orphans:
@@ -869,14 +862,52 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
 
 def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
-    user), and drop their texts from the embedding cache."""
+    user), and drop their texts, past ones included, from the embedding cache. Erasing a
+    narrower scope (an agent's, a session's), also the entities only its memories named."""
     yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    texts = yield from _embedded_texts(scope.tenant, memories)
+    whole_user = scope.user_id is not None and scope.agent_id is scope.session_id is None
+    named = set() if whole_user else (yield from _named_by(scope.tenant, memories))
     op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
     [report] = yield from call_memories(op)
-    yield from forget_embeddings([dense_text(memory) for memory in memories])
+    yield from forget_embeddings(texts)
     result: ErasureReport = report
+    orphans = yield from _orphan_entities(scope.tenant, named)
+    if orphans:
+        [gone] = yield from call_memories(DeleteEntities(scope.tenant, orphans))
+        result = result._replace(
+            entities=result.entities + gone.entities, relations=result.relations + gone.relations
+        )
     return result
+
+
+def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
+    """The entities `memories` name, or that the relations they state touch."""
+    erased = {memory.id for memory in memories}
+    users = sorted({memory.user_id for memory in memories if memory.user_id is not None})
+    stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    named = {entity for memory in memories for entity in memory.entity_ids}
+    return named | {
+        end
+        for relations in stated
+        for relation in relations
+        if relation.memory_id in erased
+        for end in (relation.source_id, relation.target_id)
+    }
+
+
+def _embedded_texts(tenant: str, memories: Sequence[Memory]) -> Flow[list[str]]:
+    """What was embedded for `memories`: their texts now and every text their history
+    holds (an edit re-embeds, and the cache keeps the old text's vector)."""
+    texts = [dense_text(memory) for memory in memories]
+    for start in range(0, len(memories), _PAGE):
+        page = memories[start : start + _PAGE]
+        histories = yield from call_memories(*(GetHistory(tenant, m.id) for m in page))
+        for memory, changes in zip(page, histories, strict=True):
+            older = {c.old_text for c in changes if c.old_text and c.old_text != memory.text}
+            texts += [dense_text(replace(memory, text=text)) for text in sorted(older)]
+    return texts
 
 
 def _orphan_entities(tenant: str, candidates: set[str]) -> Flow[tuple[str, ...]]:
@@ -938,6 +969,59 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
         new, restated = _restated(scope, old, new, value, graph, now)
         ops += restated
     return new, ops
+
+
+def profile_edit_flow(
+    scope: Scope, fields: Mapping[str, str | None], *, now: datetime
+) -> Flow[list[Any]]:
+    """What a hand edit of profile fields retires, as ops to write with the profile.
+
+    The current slot facts of an edited field whose value the edit drops are retired now (not
+    deleted: "as of" an earlier time they still answer), and the relations they state end
+    now; else one prompt would hold the edited field and the fact it replaced ("home city:
+    Braga", "The user lives in Porto"), and search would keep finding the old value.
+    """
+    where = MemoryFilter(user_id=scope.user_id, attributes=tuple(sorted(fields)))
+    facts = yield from every_memory(scope.tenant, where)
+    stale = [m for m in facts if m.kind != "episode" and _edit_drops(m, fields)]
+    if not stale:
+        return []
+    ids = {memory.id for memory in stale}
+    [relations] = yield from call_memories(ListRelations(scope.tenant, scope.user_id))
+    ended = tuple(
+        replace(r, valid_to=max(now, r.valid_from or now))
+        for r in relations
+        if r.memory_id in ids and r.valid_to is None
+    )
+    retired = tuple(
+        replace(
+            m,
+            valid_to=m.valid_to or max(now, m.valid_from or now),
+            superseded_at=max(now, m.recorded_at),
+            updated_at=now,
+        )
+        for m in stale
+    )
+    changes = tuple(
+        MemoryChange(
+            m.id,
+            "supersede",
+            old_text=m.text,
+            new_text=m.text,
+            reason=f"profile field {m.attribute} edited by hand",
+            tenant=scope.tenant,
+            at=now,
+        )
+        for m in stale
+    )
+    ops: list[Any] = [PutMemories(scope.tenant, retired, (), changes)]
+    return [*ops, PutRelations(scope.tenant, ended)] if ended else ops
+
+
+def _edit_drops(memory: Memory, fields: Mapping[str, str | None]) -> bool:
+    """Whether the edit of `fields` drops the slot value `memory` states."""
+    value = fields[memory.attribute or ""]
+    return value is None or fold(profile_value(memory)) != fold(value)
 
 
 def _restated(

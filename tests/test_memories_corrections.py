@@ -1,0 +1,100 @@
+"""What a user's later word does to what Engram believes, through the public API.
+
+A move stated after the old home city, even one that began earlier; distinct figures in
+verbatim memories; a profile field edited by hand. Each must leave one current answer, and
+lose nothing that "as of" an earlier time still answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engram import Engram, Message
+
+pytest_plugins = ["servers"]
+
+MAY = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+    if request.param == "postgres":
+        address = request.getfixturevalue("postgres_clean_database")
+    else:
+        address = str(tmp_path / "memories.db")
+    with Engram(address) as engram:
+        yield engram
+
+
+def say(mem: Engram, text: str, at: datetime) -> None:
+    mem.memories.add(messages=[Message(role="user", content=text, created_at=at)], user_id="ana")
+
+
+def facts(mem: Engram, **where: object) -> list[str]:
+    memories = mem.memories.get_all(user_id="ana", **where)  # type: ignore[arg-type]
+    return [m.text for m in memories if m.kind != "episode"]
+
+
+def test_a_move_said_later_wins_though_it_began_before_the_old_city_was_said(
+    mem: Engram,
+) -> None:
+    say(mem, "I live in Porto.", MAY)
+    say(mem, "I moved to Lisbon last month.", MAY + timedelta(days=20))  # moved in April
+    assert mem.memories.profile("ana").fields["home_city"] == "Lisbon"  # type: ignore[union-attr]
+    assert [t for t in facts(mem) if "Porto" in t or "Lisbon" in t] == ["The user moved to Lisbon"]
+    hits = mem.memories.search("Where does the user live?", user_id="ana", limit=3)
+    assert "Lisbon" in hits[0].memory.text
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    current = [places[r.target_id] for r in mem.memories.relations(user_id="ana") if not r.valid_to]
+    assert current == ["Lisbon"]
+    # Porto is kept, retired, not deleted
+    assert any("Porto" in t for t in facts(mem, include_superseded=True))
+
+
+def test_an_older_message_replayed_later_is_history(mem: Engram) -> None:
+    say(mem, "I live in Porto.", MAY)
+    say(mem, "I moved to Lisbon.", MAY - timedelta(days=400))
+    assert mem.memories.profile("ana").fields["home_city"] == "Porto"  # type: ignore[union-attr]
+    old = mem.memories.search("Where does the user live?", user_id="ana", as_of=MAY - timedelta(1))
+    assert "Lisbon" in old[0].memory.text
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("I take 5 mg of melatonin at night.", "I take 50 mg of melatonin at night."),
+        ("Invoice 1001 was paid on 3 May.", "Invoice 1002 was paid on 3 May."),
+        ("My passport number is X1234567.", "My passport number is Y7654321."),
+    ],
+)
+def test_verbatim_memories_differing_in_a_figure_are_both_kept(
+    mem: Engram, first: str, second: str
+) -> None:
+    mem.memories.add(first, user_id="ana", infer=False)
+    result = mem.memories.add(second, user_id="ana", infer=False)
+    assert [m.text for m in result.added] == [second]
+    assert sorted(facts(mem)) == sorted([first, second])
+
+
+def test_a_profile_edit_retires_the_fact_it_replaces(mem: Engram) -> None:
+    say(mem, "I live in Porto.", MAY)
+    mem.memories.update_profile("ana", {"home_city": "Braga"})
+    assert mem.memories.profile("ana").fields["home_city"] == "Braga"  # type: ignore[union-attr]
+    assert not [t for t in facts(mem) if "Porto" in t]
+    assert [r.valid_to is not None for r in mem.memories.relations(user_id="ana")] == [True]
+    before = mem.memories.search("Where does the user live?", user_id="ana", as_of=MAY)
+    assert any("Porto" in hit.memory.text for hit in before)  # nothing deleted
+    every = mem.memories.get_all(user_id="ana", include_superseded=True)
+    [fact] = [m for m in every if m.attribute]
+    assert [c.action for c in mem.memories.history(fact.id)][-1] == "supersede"
+
+
+def test_a_profile_edit_keeping_the_value_retires_nothing(mem: Engram) -> None:
+    say(mem, "I live in Porto.", MAY)
+    mem.memories.update_profile("ana", {"home_city": "porto", "notes": "likes trams"})
+    assert [t for t in facts(mem) if "Porto" in t] == ["The user lives in Porto"]
+    assert [r.valid_to for r in mem.memories.relations(user_id="ana")] == [None]

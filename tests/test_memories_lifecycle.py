@@ -1,0 +1,110 @@
+"""The end of a memory's life through the public API: scoped erasure, the embedding cache,
+imports of partial exports, forgetting; and the API's bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engram import Engram, InvalidInputError, Message
+from engram.memory.forgetting import ForgettingPolicy
+from engram.providers import CachedEmbedder, LocalEmbedder
+
+pytest_plugins = ["servers"]
+
+EMPLOYER = "Xyzzorpcorp"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_clean_database")
+        return url
+    return str(tmp_path / "memories.db")
+
+
+@pytest.fixture
+def mem(address: str) -> Iterator[Engram]:
+    with Engram(address) as engram:
+        yield engram
+
+
+def names(mem: Engram) -> list[str]:
+    return sorted(entity.name for entity in mem.memories.entities(user_id="ana"))
+
+
+@pytest.mark.parametrize("scope", [{"session_id": "s9"}, {"agent_id": "bot9"}])
+def test_erasing_a_session_or_agent_takes_the_entities_only_it_named(
+    mem: Engram, scope: dict[str, str]
+) -> None:
+    said = [Message(role="user", content="I live in Porto.")]
+    mem.memories.add(messages=said, user_id="ana", session_id="s1")
+    work = [Message(role="user", content=f"I work at {EMPLOYER}.")]
+    mem.memories.add(messages=work, user_id="ana", **scope)
+    assert EMPLOYER in names(mem)
+    report = mem.memories.delete_all(user_id="ana", **scope)
+    assert report.entities >= 1
+    assert EMPLOYER not in names(mem) and "Porto" in names(mem)  # the rest of the user stays
+    assert mem.memories.profile("ana").fields == {"home_city": "Porto"}  # type: ignore[union-attr]
+
+
+class Counting(LocalEmbedder):
+    """The local model, remembering which texts it really embedded (not served by a cache)."""
+
+    def __init__(self) -> None:
+        super().__init__(threads=1)
+        self.seen: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        self.seen += texts
+        return super().embed(texts)
+
+
+def test_erasure_drops_every_text_a_memory_had_from_the_embedding_cache(tmp_path: Path) -> None:
+    model = Counting()
+    embedder = CachedEmbedder(model)
+    texts = ["My diary is blue.", "My diary is red."]
+    with Engram(tmp_path / "m.db", embedder=embedder) as mem:
+        memory = mem.memories.add(texts[0], user_id="ana", infer=False).added[0]
+        mem.memories.update(memory.id, texts[1])
+        model.seen.clear()
+        embedder.embed(texts)
+        assert model.seen == []  # the control: both were cached
+        mem.memories.delete_all(user_id="ana")
+        embedder.embed(texts)
+        assert model.seen == texts  # neither is any more
+
+
+def test_a_sessions_export_imports_elsewhere_without_its_links(tmp_path: Path) -> None:
+    """A session's export holds no entities: its memories keep their text, not dead links."""
+    with Engram(tmp_path / "a.db") as source:
+        work = [Message(role="user", content=f"I work at {EMPLOYER}.")]
+        source.memories.add(messages=work, user_id="ana", session_id="s9")
+        data = source.memories.export(user_id="ana", session_id="s9")
+    assert data["entities"] == [] and any(m["entity_ids"] for m in data["memories"])
+    with Engram(tmp_path / "b.db") as target:
+        stored = target.memories.import_(data)
+        assert {m.text for m in stored} == {m["text"] for m in data["memories"]}
+        assert all(m.entity_ids == () for m in stored)
+
+
+def test_forgetting_states_its_rule_once(mem: Engram) -> None:
+    memory = mem.memories.add("I like green tea.", user_id="ana", infer=False).added[0]
+    mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")
+    assert mem.memories.history(memory.id)[-1].reason == "policy: max_per_user"
+
+
+def test_search_takes_every_limit_up_to_the_bound_and_names_a_bad_one(mem: Engram) -> None:
+    mem.memories.add("I like green tea.", user_id="ana", infer=False)
+    assert len(mem.memories.search("tea", user_id="ana", limit=50_000)) == 1
+    with pytest.raises(InvalidInputError, match="got 100001"):
+        mem.memories.search("tea", user_id="ana", limit=100_001)
+
+
+@pytest.mark.parametrize("field", ["user_id", "agent_id"])
+def test_a_session_refuses_an_empty_owner(mem: Engram, field: str) -> None:
+    with pytest.raises(InvalidInputError, match=field):
+        mem.session("s1", **{field: ""})
