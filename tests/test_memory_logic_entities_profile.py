@@ -22,6 +22,7 @@ from engram.memory import (
     update_profile,
 )
 from engram.memory.candidates import ENTITY_KINDS
+from engram.memory.ranking import entities_in_query
 from engram.types import Message
 from engram.types._memory import Entity, Memory, UserProfile
 
@@ -217,3 +218,60 @@ def test_a_word_opening_the_sentence_is_not_part_of_the_name(text: str, names: l
 def test_a_decomposed_name_is_one_name() -> None:
     names = [mention.name for mention in extract_entities("I met Zoe\u0308 in Zu\u0308rich.")]
     assert names == ["Zoë", "Zürich"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Anna lives in Madrid.", ["Anna", "Madrid"]),
+        ("Mel got a new job at Siemens.", ["Mel", "Siemens"]),
+        ("Tomás moved to Lisbon.", ["Tomás", "Lisbon"]),
+        ("Great news. Rex always loves the beach.", ["Rex"]),
+        ("Rex", ["Rex"]),  # a one-word query
+        ("Rex?", ["Rex"]),
+    ],
+)
+def test_a_name_opening_a_sentence_is_a_name(text: str, names: list[str]) -> None:
+    assert [mention.name for mention in extract_entities(text)] == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks for coming.",
+        "Sure thing.",
+        "Maybe later.",
+        "Went to the park.",
+        "Love it!",
+        "Sounds great!",
+        "Keep it up!",
+        "Can't wait!",
+        "You're right.",
+        "Wish I could come.",  # "could" is the verb of "I", not of "Wish"
+        "Things got busy.",
+        "Seeing you was great.",
+        "Anything is possible.",
+        "Finally got the job!",
+        "Super excited!",
+        "Agreed!",
+        "Yup!",
+        "Thanks",
+        "Yesterday",
+        "The",
+        "Nature is so calming.",  # common nouns as subjects
+        "Art was my escape.",
+        "Family is everything to me.",
+    ],
+)
+def test_a_common_word_opening_a_sentence_is_no_name(text: str) -> None:
+    assert extract_entities(text) == []
+
+
+def test_a_one_word_query_names_its_entity() -> None:
+    assert entities_in_query("Rex") == ("rex",)
+    assert entities_in_query("Thanks!") == ()
+
+
+def test_a_turn_opening_with_a_name_links_it() -> None:
+    [episode] = extract([Message(role="user", content="Anna lives in Madrid.")])
+    assert [entity.name for entity in episode.entities] == ["Anna", "Madrid"]

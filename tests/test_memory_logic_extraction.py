@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engram.memory import NO_VALUE, Candidate, extract
+from engram.memory.temporal import ground
 from engram.types import Message
 
 WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
@@ -164,6 +165,43 @@ def test_events_are_dated_in_text_and_validity() -> None:
     assert event.kind == "event"
     assert event.text == "Ana bought a new car on 5 May 2023"
     assert event.valid_from is not None and event.valid_from.date() == date(2023, 5, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "event"),
+    [
+        ("I visited Paris in March.", "Ana visited Paris in March 2023"),
+        ("I went to Berlin with Mel in June.", "Ana went to Berlin with Mel in June 2022"),
+        ("I visited Rome in Sept.", "Ana visited Rome in September 2022"),
+        ("I visited Paris on 5 March, 2023.", "Ana visited Paris on 5 March 2023"),
+        ("I visited Marseille on Mar. 5, 2023.", "Ana visited Marseille on 5 March 2023"),
+    ],
+)
+def test_an_event_states_its_date_once(text: str, event: str) -> None:
+    # The time expression ends before the sentence's full stop, and its part inside the
+    # object is taken out as words ("Mar", not the "Mar" of "Marseille").
+    assert only(text).text == event
+
+
+def test_a_time_expression_leaves_the_full_stop_to_the_sentence() -> None:
+    assert [m.span for m in ground("I visited Paris in March.", WHEN)] == ["in March"]
+    assert [m.span for m in ground("In Sept. 2022 I left.", WHEN)] == ["Sept. 2022"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("I visited Paris in March.", ["Paris"]),
+        ("I went to Berlin with Mel in June.", ["Berlin", "Mel"]),
+        ("My sister Lena called me. I visited Paris in March.", ["Paris"]),
+        ("I love Lisbon!", ["Lisbon"]),
+    ],
+)
+def test_a_fact_carries_the_entities_its_text_names(text: str, names: list[str]) -> None:
+    # As its episode does, so that a query naming Paris finds the event (entity boost); not
+    # the names of the turn's other sentences.
+    fact = facts(text)[-1]
+    assert [entity.name for entity in fact.entities] == names
 
 
 def test_relations_and_entities_come_with_slots() -> None:

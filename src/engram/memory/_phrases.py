@@ -272,13 +272,23 @@ def clause_end(match: re.Match[str]) -> int:
     return match.start() + cut.start() if cut else match.end()
 
 
+def _without(phrase: str, span: str) -> str:
+    """`phrase` without the time expression `span`, as words ("Mar" of "Mar. 5" is not in
+    "Marseille"). The object stops at the clause's punctuation: of "on 5 March, 2023" it
+    holds "5 March" at most; the date is written out again (`date_phrase`)."""
+    head = _CLAUSE_END.split(span, maxsplit=1)[0].strip()
+    if not head:
+        return phrase
+    return re.sub(rf"(?<!\w){re.escape(head)}(?!\w)", " ", phrase)
+
+
 def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:
     """A rule's captured object, cut at the clause's end, without time words, third person."""
     if not raw:
         return None
     phrase = _BOUNDARY.sub("", raw)
     for time in sentence.times:
-        phrase = phrase.replace(time.span, " ")
+        phrase = _without(phrase, time.span)
     phrase = _TRAILING.sub("", " ".join(phrase.replace('"', " ").split())).strip(" '-")
     words = phrase.lower().split()
     if not words or len(words) > max_words or _FILLER.issuperset(words):

@@ -38,6 +38,7 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _NAME_TOKEN = rf"[{_UPPER}][\w'’&-]*"
 _CONNECTOR = r"(?:of|de|da|do|dos|das|del|della|van|von|der|den|la|le|du|the|&)"
 _SPAN = re.compile(rf"(?<![\w'’]){_NAME_TOKEN}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_TOKEN})*")
+_WORD = re.compile(r"\S+")
 _SENTENCE_BREAK = re.compile(r"(?:^|[.!?:;\"“(\n]|\s-\s)\s*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _TITLE = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St)\.\s*$")
@@ -54,16 +55,22 @@ _COMMON = frozenset(
     will did do does was were is are am be been being have has had as at by for from in into
     of on to with without about after before during since until all any both each every
     some many much more most other another such maybe perhaps mon tue tues wed thu thurs fri sat sun
-    mondays tuesdays wednesdays thursdays fridays saturdays sundays""".split()
+    mondays tuesdays wednesdays thursdays fridays saturdays sundays yay yup yea nah aww awww
+    ugh oof phew hmm hmmm woah whoa woohoo yum ouch cheers gotcha btw fyi idk tbh imo ttyl thx
+    xoxo""".split()
 )
 _OPENERS = frozenset(
     """probably definitely exactly honestly basically hopefully luckily sadly
     unfortunately fortunately apparently literally seriously totally absolutely typical
     add near glad happy welcome guess remember check try see thinking looking
-    planning hoping wondering trying going getting feeling speaking talking""".split()
+    planning hoping wondering trying going getting feeling speaking talking finally recently
+    actually usually lately eventually currently obviously clearly surely thankfully mostly
+    only never always still even already now later someday sometimes though whenever super
+    fully stay keep enjoy take""".split()
 )
 """Words that open a sentence before a name ("Maybe Lisbon", "Add the Lisbon trip"): not
-part of it. (No suffix rule: -ing and -ly end names too, Sterling Bank and Billy Joel.)"""
+part of it, nor a name alone ("Finally got it!"). (No suffix rule: -ing and -ly end names
+too, Sterling Bank and Billy Joel.)"""
 _EDGE = _COMMON | {"of", "&", "the"}
 _ORG_TAILS = frozenset(
     """inc inc. ltd ltd. llc corp corp. corporation company co co. group university college
@@ -112,6 +119,55 @@ _PERSON_AFTER = re.compile(
     re.IGNORECASE,
 )
 
+_NOUNS = frozenset(
+    """nature art arts life music dance family yoga basketball football soccer tennis golf
+    baseball hockey sport sports change progress clay pottery adoption success confidence
+    challenge challenges friendship love balance safety punishment garlic sushi games work
+    school time money food health fitness travel science history math religion faith hope
+    peace freedom community therapy meditation exercise kindness happiness patience education
+    weather rain snow summer winter autumn spring weekend people poetry photography coffee tea
+    water wine beer chocolate pizza pasta breakfast lunch dinner dessert home stress sleep
+    energy motivation practice courage honesty trust respect empathy support communication
+    technology culture knowledge wisdom creativity inspiration passion talent beauty anxiety
+    depression parenthood marriage college traffic camp homework cancer
+    lots tons one mine""".split()
+)
+"""Common nouns that open sentences as their subjects ("Nature is calming", "Art was my
+escape"): never a name alone, though a few are names too ("Hope is coming" is missed)."""
+_NOT_A_NAME = re.compile(
+    r"[a-z]{2}ing$|n['’]t$|['’](?:re|ve|ll|d|m)$|^(?:any|every|some|no)(?:thing|one|body|where)$",
+    re.IGNORECASE,
+)
+"""Forms of words that open sentences and are no names: -ing words ("Seeing", "Having";
+not "Ming"), contractions ("You're", "Can't") and indefinite pronouns ("Anything")."""
+_SINGULAR_VERBS = (
+    r"is|was|has|does|(?:is|was|has|does)n['’]t|goes|studies|teaches|tries|misses|watches|"
+    r"(?:live|love|like|work|want|need|look|seem|think|know|come|make|take|get|play|run|call|"
+    r"help|mean|feel|keep|start|say|tell|give|find|hate|enjoy|stay|sing|write|read|paint|cook|"
+    r"sound|believe|visit|own|move|plan|hope|bring|buy|eat|walk|talk|drive|join|leave|grow)s"
+)
+"""Verbs of a third-person singular subject ("Anna lives", "Rex loves")."""
+_OTHER_VERBS = (
+    r"[a-z]{2,}ed(?=\s+\w)|had|did|went|got|came|made|saw|took|met|ran|gave|felt|left|bought|"
+    r"spent|began|became|found|lost|won|wrote|drove|flew|sold|built|taught|brought|held|kept|"
+    r"paid|sent|grew|knew|broke|chose|spoke|ate|fell|said|told|thought|heard|caught|"
+    r"will|would|can|could|should|must|might|may|(?:did|had|would|could|should|ca|wo)n['’]t"
+)
+"""Verbs of any subject: past forms ("Mel got", "Anna called me"; not "Super excited!",
+with nothing after it) and modals."""
+_PREDICATE = re.compile(
+    r"^\s+(?:(?:really|just|also|finally|always|never|still|already|recently|actually|"
+    r"often|usually|sometimes)\s+)?"
+    rf"(?:(?P<singular>{_SINGULAR_VERBS})|{_OTHER_VERBS})\b"
+)
+"""The verb of a subject just before it ("Anna lives", "Mel got", "Rex always loves");
+`singular` when it agrees with a singular subject only."""
+_PLURAL = re.compile(r"(?:[b-df-hj-np-rt-z]|ie)s$")
+"""A plural-looking word: -s after a consonant or "ie" ("Things", "Pets", "Movies"; not
+"Tomás", "James", "Lewis", "Jess")."""
+_MARKS = " \t\n.!?…,;:'\"‘’“”()"
+"""What may surround the word of a one-word text ("Rex?")."""
+
 
 def fold(name: str) -> str:
     """The comparison key of a name: no diacritics, case-folded, spaces collapsed.
@@ -151,8 +207,11 @@ def _opener(token: str, text: str, match: re.Match[str]) -> bool:
 
 
 def _after(text: str, match: re.Match[str], tokens: list[str]) -> str:
-    """The text after a span, its possessive `'s` included (it says "a person" in "X's wife")."""
-    end = match.end()
+    """The text after a span's kept `tokens`, a possessive `'s` included (it says "a person"
+    in "X's wife"), and the common words `_trim` dropped ("I" in "Wish I could": the name
+    is not the subject of "could")."""
+    words = [word for word in _WORD.finditer(match[0]) if word[0] == tokens[-1]]
+    end = match.start() + words[-1].end()
     if tokens[-1].endswith(("'s", "’s")):
         end -= 2
     return text[end : end + 30]
@@ -162,9 +221,29 @@ def _opens_sentence_alone(text: str, match: re.Match[str], tokens: list[str]) ->
     """A lone capitalised word opening a sentence, with nothing saying it is a name."""
     if len(tokens) > 1 or not _at_sentence_start(text, match.start()):
         return False
-    return not (
-        tokens[0].endswith(("'s", "’s")) or _PERSON_AFTER.match(_after(text, match, tokens))
-    )
+    if tokens[0].lower() in _NOUNS:  # "Art was my escape": no person, whatever follows
+        return True
+    after = _after(text, match, tokens)
+    if tokens[0].endswith(("'s", "’s")) or _PERSON_AFTER.match(after):
+        return False
+    alone = not (text[: match.start()] + text[match.end() :]).strip(_MARKS)
+    return not _reads_as_name(tokens[0], after, alone=alone)
+
+
+def _reads_as_name(word: str, after: str, *, alone: bool) -> bool:
+    """Whether a lone capitalised word opening a sentence reads as a name: it has no form of
+    a common word (`_NOT_A_NAME`), and it is the subject of its sentence's verb ("Anna lives
+    in Madrid", "Mel got a job"; a plural-looking word only before a singular verb: "Things
+    got busy" names nothing) or the whole text ("Rex", a one-word query; no -ed word then:
+    "Agreed!"). Capitals alone cannot tell "Anna" from "Sounds" there, the syntax can."""
+    if word.lower() in _OPENERS or _NOT_A_NAME.search(word):
+        return False
+    if alone:
+        return not word.endswith("ed")
+    predicate = _PREDICATE.match(after)
+    if predicate is None:
+        return False
+    return predicate["singular"] is not None or not _PLURAL.search(word)
 
 
 def _kind(name: str, before: str, after: str) -> EntityKind:
@@ -185,10 +264,12 @@ def _kind(name: str, before: str, after: str) -> EntityKind:
 def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMention]:
     """Find named entities in `text` with capitalisation and cue-word heuristics.
 
-    Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words and a
-    single capitalised word opening a sentence. The kind comes from cues: "work at X" or a suffix
-    like "Inc"/"University" -> organisation; "a cat named X" -> other (an animal);
-    "my friend X", "with X", "Dr X" -> person; "in/to/from X" -> place; otherwise `other`.
+    Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words. A
+    single capitalised word opening a sentence is one only if what follows says so: its verb
+    ("Anna lives in Madrid", not "Sounds great"), a possessive, or nothing (a one-word text,
+    "Rex"). The kind comes from cues: "work at X" or a suffix like "Inc"/"University" ->
+    organisation; "a cat named X" -> other (an animal); "my friend X", "with X", "Dr X" ->
+    person; "in/to/from X" -> place; otherwise `other`.
 
     Args:
         text: Any text (never raises).

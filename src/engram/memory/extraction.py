@@ -15,6 +15,8 @@ Each episode also records the lines of the (up to `ranking.LEXICAL_CONTEXT`) tur
 session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"
 is found by the question it answers), and every candidate the session of its message
 (`metadata["source_session"]`, when the message has a `session_id`): see `ranking.index_text`.
+A fact carries the entities of its turn that its text names (the event "Ana visited Paris in
+March 2023" links Paris, as the turn's episode does), besides those its rule states.
 
 It is fast (regular expressions behind cheap filters: ~6,000 LoCoMo turns in well under a
 second) and never raises on any text.
@@ -148,15 +150,30 @@ def _facts(
     ]
 
 
+def _with_entities(fact: Candidate, mentions: Sequence[EntityMention]) -> Candidate:
+    """`fact` with the entities of its turn that its text names, after those its rule gave
+    it ("Ana visited Paris in March 2026": Paris): a query naming Paris then finds the event,
+    as it finds the turn's episode."""
+    text = fold(fact.text)
+    have = {fold(entity.name) for entity in fact.entities}
+    named = [
+        mention
+        for mention in mentions
+        if (key := fold(mention.name)) not in have
+        and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text)
+    ]
+    return replace(fact, entities=(*fact.entities, *named)) if named else fact
+
+
 def _episode(
     message: Message,
     text: str,
     times: Sequence[TimeMention],
-    people: Iterable[str],
+    mentions: Sequence[EntityMention],
     facts: int,
     context: Sequence[str],
 ) -> Candidate:
-    entities = extract_entities(text, people=people)
+    entities = list(mentions)
     if message.name and fold(message.name) not in {fold(entity.name) for entity in entities}:
         entities.insert(0, EntityMention(message.name, "person"))
     metadata = episode_metadata(message, times, text)
@@ -240,10 +257,12 @@ def extract(
         if not text:
             continue
         times = ground(text, message.created_at)
+        mentions = extract_entities(text, people=people)
         facts = _facts(message, text, times, user_name) if message.role in fact_roles else []
+        facts = [_with_entities(fact, mentions) for fact in facts]
         lines = before.setdefault(message.session_id, [])
         context = lines[-LEXICAL_CONTEXT:]
-        found.append(_episode(message, text, times, people, len(facts), context))
+        found.append(_episode(message, text, times, mentions, len(facts), context))
         lines.append(_context_line(message, text))
         found.extend(_in_session(fact, message.session_id) for fact in facts)
     return _merge_duplicates(found)

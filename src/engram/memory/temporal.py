@@ -100,8 +100,10 @@ _NUMBER_WORDS = {
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 
 # Month names are matched case-sensitively (capitalised) so that "may" and "march" the verbs
-# are not dates; everything else is case-insensitive.
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?"
+# are not dates; everything else is case-insensitive. The full stop of an abbreviation
+# ("Sept. 2023") is part of a date only when the date goes on: in "I moved in March." it
+# ends the sentence, and a span that took it would not be the expression as written.
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b(?:\.(?=,?\s*\d))?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
