@@ -2,7 +2,7 @@
 
 Generated conversations mix roles, lengths from empty to long, tool-call groups of 1-3
 results (sometimes with a system message inside the group), and system messages anywhere;
-budgets go from tiny to large.
+budgets go from tiny to large. Recalled profiles and memories have texts of the same kinds.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from engram.context import (
     SUMMARY_PREFIX,
     ContextResult,
     MessageCounterProtocol,
+    Recall,
     SummaryPlan,
     assemble_summary,
     plan_summary,
+    recall_room,
     summary_message,
     token_budget,
     truncation_marker,
 )
 from engram.tokens import TokenCounter
 from engram.types import Message, Summary, ToolCall
-from test_context_support import WordCounter
+from test_context_support import WordCounter, hit
 
 Counter = Any  # WordCounter or TokenCounter: both have count_messages too
 
@@ -110,6 +112,19 @@ def agent_loops(max_steps: int = 30) -> st.SearchStrategy[list[Message]]:
 
     values = st.lists(st.integers(0, 2**64), min_size=1, max_size=max_steps)
     return st.builds(build, conversations(max_events=8), values)
+
+
+def recalls() -> st.SearchStrategy[Recall]:
+    """Up to 4 profile fields and up to 6 memories (`r1`, `r2`, ... best first); no room yet."""
+
+    def build(fields: list[int], memories: list[int]) -> Recall:
+        profile = {f"field_{k}": _text(_Code(value)) for k, value in enumerate(fields)}
+        texts = [_text(_Code(value)) for value in memories]
+        hits = tuple(hit(text, f"r{rank}", rank) for rank, text in enumerate(texts, start=1))
+        return Recall(0, hits, profile)
+
+    values = st.lists(st.integers(0, 2**64), max_size=4)
+    return st.builds(build, values, st.lists(st.integers(0, 2**64), max_size=6))
 
 
 budget_specs = st.tuples(st.one_of(st.floats(0.05, 1.3), st.integers(-5, 80)), st.integers(0, 40))
@@ -262,6 +277,85 @@ def test_token_budget_invariants(
     assert set(report.kept) | set(report.dropped) == {m.id for m in messages}
     assert not set(report.kept) & set(report.dropped)
     assert set(report.truncated) == {m.id for m in sent if m not in messages}
+
+
+def with_clashing_ids(messages: list[Message]) -> list[Message]:
+    """`messages`, the first two renamed to the ids a context gives its own messages."""
+    names = iter(["memories", "summary"])
+    return [replace(m, id=next(names, m.id)) for m in messages]
+
+
+@pytest.mark.parametrize("counter_name", COUNTERS)
+@PROPERTY_SETTINGS
+@given(
+    messages=conversations(),
+    spec=st.tuples(st.one_of(st.floats(0.05, 2.0), st.integers(-5, 150)), st.integers(0, 40)),
+    offered=recalls(),
+    share=st.floats(0.05, 0.95),
+    summary=st.sampled_from([None, "they compared bikes", " ".join(VOCABULARY * 20)]),
+    with_tools=st.booleans(),
+    clash=st.booleans(),
+)
+def test_token_budget_with_recall_invariants(
+    counter_name: str,
+    messages: list[Message],
+    spec: tuple[float | int, int],
+    offered: Recall,
+    share: float,
+    summary: str | None,
+    with_tools: bool,
+    clash: bool,
+) -> None:
+    """The block never costs the current turn or the summary anything: both are sent as they
+    are without it (the newest user message whole whenever memories are sent); only older
+    history gives way to it. The budget given is the one reported and never exceeded."""
+    counter = COUNTERS[counter_name]()
+    tools = TOOLS if with_tools else []
+    messages = with_clashing_ids(messages) if clash else messages
+    total, minimum = (
+        prompt_tokens(counter, messages, tools),
+        minimum_tokens(counter, messages, tools),
+    )
+    budget, reserve = budget_from(spec, total, minimum)
+    tools_cost = counter.count_tools(tools) if tools else 0
+    room = recall_room(
+        counter, budget=budget, reserve=reserve, tools_tokens=tools_cost, share=share
+    )
+    offered = replace(offered, max_tokens=room)
+    options: dict[str, Any] = {"budget": budget, "reserve": reserve, "tools": tools}
+    try:
+        without = token_budget(messages, counter, summary=summary, **options)
+    except BudgetExceededError:
+        event("budget exceeded")
+        with pytest.raises(BudgetExceededError):
+            token_budget(messages, counter, summary=summary, recall=offered, **options)
+        return
+    result = token_budget(messages, counter, summary=summary, recall=offered, **options)
+    report, sent = result.report, result.messages
+    assert report.budget == budget
+    assert prompt_tokens(counter, sent, tools) == report.tokens_after <= budget - reserve
+    given = {m.id for m in messages}
+    sent_ids = [m.id for m in sent]
+    assert len(set(sent_ids)) == len(sent_ids), "two messages of the context share an id"
+    blocks = [m for m in sent if m.id not in given and m.id.startswith("memories")]
+    assert len(blocks) == (1 if report.memory_tokens else 0)
+    event("memories sent" if blocks else "no memories sent")
+    assert report.memory_tokens == sum(counter.count_message(m) for m in blocks) <= room
+    assert sorted([*report.recalled, *report.recall_dropped]) == sorted(
+        h.memory.id for h in offered.hits
+    )
+    assert set(report.profile_dropped) <= set(offered.profile)
+    for memory in (h.memory for h in offered.hits if h.memory.id in report.recalled):
+        assert f"- {memory.text}" in blocks[0].text
+    assert (report.truncated, report.summary_tokens) == (
+        without.report.truncated,
+        without.report.summary_tokens,
+    ), "the memories cost the current turn or the summary tokens"
+    others = {(m.id, m.text) for m in sent if m not in blocks}
+    assert others <= {(m.id, m.text) for m in without.messages}, "a message was sent otherwise"
+    unit = newest_unit(messages)
+    if blocks and unit and unit[0].role == "user":
+        assert unit[0] in sent, "the newest user message was cut while memories were sent"
 
 
 @pytest.mark.parametrize("counter_name", COUNTERS)

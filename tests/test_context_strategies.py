@@ -16,7 +16,16 @@ from engram.context import (
     window,
 )
 from engram.types import ContentPart, Message
-from test_context_support import WordCounter, assistant, ids, system, tool, user, words
+from test_context_support import (
+    WordCounter,
+    assistant,
+    ids,
+    recall,
+    system,
+    tool,
+    user,
+    words,
+)
 
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
 
@@ -280,6 +289,98 @@ def test_token_budget_reuses_stored_counts(counter: WordCounter) -> None:
     result = token_budget(stored, counter, budget=3 + 5 * 5)
     assert counter.message_counts == 0
     assert ids(result.messages) == ["sys", "a2", "t1", "a3", "u3"]
+
+
+# recall: the profile and memories, one system message within the same budget
+# (for WordCounter the block costs 3 + 9 for its prefix + the words of its lines)
+
+
+def test_token_budget_reports_the_budget_given_and_counts_the_recall_block(
+    counter: WordCounter,
+) -> None:
+    messages = [system("be brief", id="s"), user(words(10), id="u1"), user(words(10), id="u2")]
+    # 3 + 5 + 13 (u2) leave 39: the block (15 + 6 + 6) goes before the older u1 (13).
+    offered = recall(100, words(5), words(5), name="Ana")
+    result = token_budget(messages, counter, budget=60, recall=offered)
+    assert ids(result.messages) == ["s", "memories", "u2"]
+    report = result.report
+    assert (report.budget, report.tokens_after, report.memory_tokens) == (60, 48, 27)
+    assert report.tokens_after == counter.count_messages(result.messages)
+    assert (report.recalled, report.kept, report.dropped) == (("r1", "r2"), ("s", "u2"), ("u1",))
+    assert report.describe().endswith("48 tokens and 2 memories (27 tokens) (budget 60, reserve 0)")
+
+
+def test_memories_give_way_before_the_newest_user_message_is_cut(counter: WordCounter) -> None:
+    messages = [system("be brief", id="s"), user(words(50), id="u")]
+    offered = recall(100, words(5), words(5))
+    # 3 + 5 + 53 = 61 for the messages; the block would add 3 + 9 + 6 = 18 with one memory.
+    tight = token_budget(messages, counter, budget=61 + 17, recall=offered)
+    assert tight.messages == tuple(messages)
+    report = tight.report
+    assert (report.truncated, report.recalled, report.recall_dropped) == ((), (), ("r1", "r2"))
+    assert "61 tokens and no memories (left out: 2 memories)" in report.describe()
+    roomier = token_budget(messages, counter, budget=61 + 18, recall=offered)
+    assert ids(roomier.messages) == ["s", "memories", "u"]
+    assert (roomier.report.recalled, roomier.report.truncated) == (("r1",), ())
+    cut = token_budget(messages, counter, budget=50, recall=offered)
+    assert cut.report.truncated == ("u",)
+    assert (cut.report.recalled, cut.report.memory_tokens) == ((), 0)
+
+
+def test_a_profile_field_or_memory_that_does_not_fit_is_left_out_alone(
+    counter: WordCounter,
+) -> None:
+    offered = recall(
+        40,
+        "allergic to peanuts",
+        words(100),
+        "likes sushi",
+        name="Ana",
+        notes=words(200),
+        diet="vegetarian",
+    )
+    result = token_budget(
+        [user("what should I cook", id="u")], counter, budget=1000, recall=offered
+    )
+    block = result.messages[0]
+    assert block.text.splitlines()[1:] == [
+        "- name: Ana",
+        "- diet: vegetarian",
+        "- allergic to peanuts",
+        "- likes sushi",
+    ]
+    report = result.report
+    assert report.memory_tokens == counter.count_message(block) == 3 + 9 + 3 + 3 + 4 + 3
+    assert (report.recalled, report.recall_dropped) == (("r1", "r3"), ("r2",))
+    assert report.profile_dropped == ("notes",)
+    assert "2 memories (25 tokens; left out: 1 memory, 1 profile field)" in report.describe()
+
+
+def test_added_messages_never_take_the_id_of_a_message(counter: WordCounter) -> None:
+    messages = [user("hi", id="memories"), assistant("hello", id="memories-2")]
+    messages.append(user("and?", id="summary"))
+    offered = recall(50, "likes tea")
+    result = token_budget(messages, counter, budget=1000, summary="they met", recall=offered)
+    assert ids(result.messages) == ["summary-2", "memories-3", "memories", "memories-2", "summary"]
+    assert result.report.kept == ("memories", "memories-2", "summary")
+    assert result.report.recalled == ("r1",)
+
+
+@pytest.mark.parametrize("strategy", ["buffer", "window"])
+def test_buffer_and_window_send_the_recall_block_within_its_share(
+    counter: WordCounter, strategy: str
+) -> None:
+    offered = recall(20, "likes tea", words(30))
+    messages = [*chat(), user("tea?", id="memories")]
+    if strategy == "buffer":
+        result = buffer(messages, counter, recall=offered)
+    else:
+        result = window(messages, counter, last_turns=1, recall=offered)
+    assert ids(result.messages)[:2] == ["sys", "memories-2"]
+    assert result.messages[1].text.endswith("\n- likes tea")
+    report = result.report
+    assert (report.recalled, report.recall_dropped, report.memory_tokens) == (("r1",), ("r2",), 15)
+    assert report.tokens_after == counter.count_messages(result.messages)
 
 
 # reports

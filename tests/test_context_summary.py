@@ -19,7 +19,16 @@ from engram.context import (
     truncation_marker,
 )
 from engram.types import Message, Summary
-from test_context_support import WordCounter, assistant, ids, system, tool, user, words
+from test_context_support import (
+    WordCounter,
+    assistant,
+    ids,
+    recall,
+    system,
+    tool,
+    user,
+    words,
+)
 
 
 @pytest.fixture
@@ -154,6 +163,20 @@ def test_assemble_never_exceeds_the_budget(counter: WordCounter) -> None:
     assert ids(result.messages) == ["s", "summary", "a8", "u9"]
     assert counter.count_messages(result.messages) == 38
     assert result.report.dropped == ("u7",)
+
+
+def test_assemble_puts_the_recall_block_after_the_summary(counter: WordCounter) -> None:
+    messages = history("u", "a", "u", "a", "u", "a", "u", "a", "u")
+    messages[1] = user(words(7), id="memories", seq=1)  # folded: named only by the report
+    offered = recall(20, "likes tea", words(30))
+    # The plan leaves the block its room (15 tokens), as the session's context does.
+    plan = plan_summary(messages, counter, budget=100 - 15, summary_max_tokens=10)
+    result = assemble_summary(plan, counter, summary_text="they met", budget=100, recall=offered)
+    assert ids(result.messages) == ["s", "summary", "memories-2", "a8", "u9"]
+    report = result.report
+    assert report.summarized == ("memories", "a2", "u3", "a4", "u5", "a6", "u7")
+    assert (report.recalled, report.recall_dropped, report.memory_tokens) == (("r1",), ("r2",), 15)
+    assert (report.budget, report.tokens_after) == (100, 3 + 5 + 10 + 15 + 20)
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 The other `test_context_*` modules import from here. `WordCounter`: a token is a whitespace
 separated word, a message costs its words plus 3 (plus 1 + argument words per tool call), a
-prompt 3 more for the reply priming. This module also tests the counter and the stored-count
-rule (`message_tokens`).
+prompt 3 more for the reply priming; the recall block's prefix is 9 words. This module also
+tests the counter and the stored-count rule (`message_tokens`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engram.context import MessageCounterProtocol, message_tokens
-from engram.types import Message, ToolCall
+from engram.context import MessageCounterProtocol, Recall, message_tokens
+from engram.types import Memory, MemoryHit, Message, ScoreParts, ToolCall
 
 
 class WordCounter:
@@ -72,6 +72,17 @@ def tool(call: str, text: str = "result", **fields: Any) -> Message:
 
 def ids(messages: Sequence[Message]) -> list[str]:
     return [message.id for message in messages]
+
+
+def hit(text: str, memory_id: str, rank: int = 1) -> MemoryHit:
+    """A recalled memory (a fact: its line in the recall block is `- text`)."""
+    return MemoryHit(Memory(text=text, id=memory_id), 1.0 / rank, ScoreParts(), rank)
+
+
+def recall(max_tokens: int, *texts: str, **profile: str) -> Recall:
+    """Memories `r1`, `r2`, ... (best first) and profile fields, within `max_tokens`."""
+    hits = tuple(hit(text, f"r{rank}", rank) for rank, text in enumerate(texts, start=1))
+    return Recall(max_tokens, hits, profile)
 
 
 def test_word_counter_satisfies_the_protocol() -> None:

@@ -144,35 +144,21 @@ def add_flow(
 def context_flow(
     tenant: str, session_id: str, counter: TokenCounter, spec: ContextSpec, *, now: datetime
 ) -> Flow[ctx.ContextResult]:
-    """Build the context for the next turn: the long-term tier (if asked), then the strategy
-    over the conversation in what is left of the budget. Never loads the whole history; the
-    report still accounts for all of it (see `_with_unread`)."""
+    """Build the context for the next turn: the strategy over the conversation, with the
+    long-term tier (if asked) in the room the strategy leaves it (see `engram.context`).
+    Never loads the whole history; the report still accounts for all of it (see
+    `_with_unread`)."""
     [session] = yield from call(GetSession(tenant, session_id, now, touch=True))
     if session is None:
         raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
     [system] = yield from call(ListMessages(tenant, session_id, roles=("system",), now=now))
-    if not spec.recall:
-        return (yield from _strategy_context(session, system, counter, spec, now=now))
-    block = yield from _recall(session, system, counter, spec, now=now)
-    inner = replace(spec, budget=spec.budget - block.tokens)
-    result = yield from _strategy_context(session, system, counter, inner, now=now)
-    return ctx.with_recall(result, block)
-
-
-def _strategy_context(
-    session: Session,
-    system: Sequence[Message],
-    counter: TokenCounter,
-    spec: ContextSpec,
-    *,
-    now: datetime,
-) -> Flow[ctx.ContextResult]:
+    recall = (yield from _recall(session, counter, spec, now=now)) if spec.recall else None
     if spec.strategy == "summary":
-        return (yield from _summary_context(session, system, counter, spec, now=now))
+        return (yield from _summary_context(session, system, counter, spec, recall, now=now))
     history = yield from _load_history(session, spec, counter, now=now)
     messages = _merge(system, history)
     if spec.strategy == "buffer":
-        result = ctx.buffer(messages, counter, tools=spec.tools)
+        result = ctx.buffer(messages, counter, tools=spec.tools, recall=recall)
     elif spec.strategy == "window":
         result = ctx.window(
             messages,
@@ -180,10 +166,16 @@ def _strategy_context(
             last_messages=spec.last_messages,
             last_turns=spec.last_turns,
             tools=spec.tools,
+            recall=recall,
         )
     else:
         result = ctx.token_budget(
-            messages, counter, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+            messages,
+            counter,
+            budget=spec.budget,
+            reserve=spec.reserve,
+            tools=spec.tools,
+            recall=recall,
         )
     return _with_unread(result, session, messages, summarized=False)
 
@@ -214,14 +206,10 @@ def _with_unread(
 
 
 def _recall(
-    session: Session,
-    system: Sequence[Message],
-    counter: TokenCounter,
-    spec: ContextSpec,
-    *,
-    now: datetime,
-) -> Flow[ctx.RecallBlock]:
-    """The profile and the memories most relevant to the newest user message."""
+    session: Session, counter: TokenCounter, spec: ContextSpec, *, now: datetime
+) -> Flow[ctx.Recall]:
+    """The profile and the memories most relevant to the newest user message, offered
+    within their share of the budget."""
     if session.user_id is None:
         raise InvalidInputError("recall needs a session with a user_id")
     op = ListMessages(session.tenant, session.id, last=1, roles=("user",), now=now)
@@ -240,15 +228,14 @@ def _recall(
         )
     [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
     room = ctx.recall_room(
-        [*system, *newest],
         counter,
         budget=spec.budget,
         reserve=spec.reserve,
         tools_tokens=counter.count_tools(spec.tools) if spec.tools else 0,
         share=spec.recall_share,
     )
-    fields = profile.fields if profile is not None else None
-    return ctx.recall_block(hits, counter, max_tokens=room, profile=fields)
+    fields = profile.fields if profile is not None else {}
+    return ctx.Recall(room, tuple(hits), fields)
 
 
 def _load_history(
@@ -339,10 +326,14 @@ def _summary_context(
     system: Sequence[Message],
     counter: TokenCounter,
     spec: ContextSpec,
+    recall: ctx.Recall | None,
     *,
     now: datetime,
 ) -> Flow[ctx.ContextResult]:
     """Summary + buffer, racing other writers of the summary safely.
+
+    The plan leaves the recall block the room it would take: otherwise the block would push
+    out history the plan meant to keep, dropped instead of summarised.
 
     The stored summary is optimistic (`PutSummary` names the summary it replaces): when two
     contexts of one session fold at once, the second to store gets `ConflictError`. It then
@@ -350,12 +341,13 @@ def _summary_context(
     fold (nothing left to fold). After `_SUMMARY_ATTEMPTS` lost races it sends the summary
     it made without storing it: the prompt is right, the next context folds again.
     """
+    planned = ctx.recall_block(recall, counter).tokens if recall else 0
     for attempt in range(1, _SUMMARY_ATTEMPTS + 1):
         summary, pending = yield from _unfolded(session, now=now)
         plan = ctx.plan_summary(
             _merge(system, pending),
             counter,
-            budget=spec.budget,
+            budget=spec.budget - planned,
             reserve=spec.reserve,
             tools=spec.tools,
             summary=summary,
@@ -375,7 +367,13 @@ def _summary_context(
                 continue
         break
     result = ctx.assemble_summary(
-        plan, counter, summary_text=text, budget=spec.budget, reserve=spec.reserve, tools=spec.tools
+        plan,
+        counter,
+        summary_text=text,
+        budget=spec.budget,
+        reserve=spec.reserve,
+        tools=spec.tools,
+        recall=recall,
     )
     read = [*system, *pending]
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)

@@ -14,9 +14,12 @@ assemble_summary  summary + buffer, step 2: system + summary + kept history, wit
 
 Rules every strategy keeps: system messages are always sent; an assistant tool call and the
 tool results answering it are kept or dropped together; a context never opens with an
-orphan tool result. Token counts come from a `MessageCounterProtocol`
-(`engram.tokens.TokenCounter`); a message's stored count is reused when it is in the
-counter's encoding (`message_tokens`).
+orphan tool result. Each strategy can also send a `Recall` (the user's profile and recalled
+memories) as one system message; the budgeted ones give it what the system messages, the
+newest user turn and the summary leave, within its share, before older history.
+
+Token counts come from a `MessageCounterProtocol` (`engram.tokens.TokenCounter`); a
+message's stored count is reused when it is in the counter's encoding (`message_tokens`).
 
 Example:
     ```python
@@ -37,7 +40,7 @@ from engram.context._options import (
     TokenBudgetOptions,
     WindowOptions,
 )
-from engram.context._recall import RecallBlock, recall_block, recall_room, with_recall
+from engram.context._recall import Recall, RecallBlock, recall_block, recall_room
 from engram.context._report import ContextReport, ContextResult, with_unread
 from engram.context._strategies import (
     SUMMARY_PREFIX,
@@ -62,6 +65,7 @@ __all__ = [
     "DEFAULT_SUMMARY_SHARE",
     "MessageCounterProtocol",
     "NEWEST_USER_MIN_TOKENS",
+    "Recall",
     "RecallBlock",
     "SUMMARY_PREFIX",
     "SummaryBufferOptions",
@@ -78,6 +82,5 @@ __all__ = [
     "token_budget",
     "truncation_marker",
     "window",
-    "with_recall",
     "with_unread",
 ]

@@ -3,7 +3,8 @@
 The current turn is the newest user message (the anchor) and the units after it. Priorities,
 highest first: system messages (never cut); the core at its floor (the anchor cut to its first
 `NEWEST_USER_MIN_TOKENS` tokens, the newest unit after it cut to markers); the summary; the
-core whole; the other units after the anchor, newest first, whole, while they fit; then, only
+core whole; the recall block (profile and memories), only if nothing before it was cut, within
+its share; the other units after the anchor, newest first, whole, while they fit; then, only
 if all of those fit, older units, newest first, while they fit. `BudgetExceededError` is
 raised only when the first two cannot fit.
 
@@ -22,10 +23,18 @@ from engram._exceptions import BudgetExceededError
 from engram.context._counting import MessageCounterProtocol
 from engram.context._groups import Unit, anchor_index, skip_orphans
 from engram.context._measure import Measured
+from engram.context._recall import RECALL_ID, Recall, RecallBlock, recall_block
 from engram.context._truncate import Cut, cut_floor, shrink
 from engram.types import Message
 
-__all__ = ["NEWEST_USER_MIN_TOKENS", "SUMMARY_PREFIX", "Fit", "fit", "summary_message"]
+__all__ = [
+    "NEWEST_USER_MIN_TOKENS",
+    "SUMMARY_ID",
+    "SUMMARY_PREFIX",
+    "Fit",
+    "fit",
+    "summary_message",
+]
 
 NEWEST_USER_MIN_TOKENS = 32
 """The newest user message is never cut shorter than its first 32 tokens (plus the marker)."""
@@ -33,10 +42,13 @@ NEWEST_USER_MIN_TOKENS = 32
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 """How the summary is introduced to the model, as the text of one system message."""
 
+SUMMARY_ID = "summary"
+"""The summary message's id, unless a message of the context has it (see `unused_id`)."""
 
-def summary_message(text: str) -> Message:
+
+def summary_message(text: str, *, message_id: str = SUMMARY_ID) -> Message:
     """The system message that carries a running summary into a context."""
-    return Message(role="system", content=SUMMARY_PREFIX + text, id="summary")
+    return Message(role="system", content=SUMMARY_PREFIX + text, id=message_id)
 
 
 _Floors = dict[int, tuple[Cut, int]]
@@ -53,8 +65,10 @@ class Fit:
     """Truncated copies, by position."""
     summary: Cut | None
     """The summary message as sent (maybe truncated), or None."""
+    recall: RecallBlock | None
+    """The profile and memories that fit, or None when none were offered."""
     tokens: int
-    """The whole prompt: fixed part, summary and kept history."""
+    """The whole prompt: fixed part, summary, recall block and kept history."""
 
 
 def fit(
@@ -64,8 +78,11 @@ def fit(
     budget: int,
     reserve: int,
     summary: Cut | None = None,
+    recall: Recall | None = None,
+    recall_id: str = RECALL_ID,
 ) -> Fit:
-    """Choose the history (and cut the summary) so the prompt fits `budget - reserve`.
+    """Choose the history, cut the summary and pack the recall block (as a message with id
+    `recall_id`) so the prompt fits `budget - reserve`.
 
     Raises:
         BudgetExceededError: the system messages, tool schemas and reply priming plus the
@@ -78,12 +95,20 @@ def fit(
     core = [*prompt.units[start : start + 1], *prompt.units[newest:]]
     needed = prompt.tokens_at(i for unit in core for i in unit)
     needed += summary.tokens if summary else 0
+    squeezed = needed > room
     turn = (
-        _Turn(core, {}, summary, needed)
-        if needed <= room
-        else _squeeze(prompt, counter, core, summary, budget=budget, reserve=reserve)
+        _squeeze(prompt, counter, core, summary, budget=budget, reserve=reserve)
+        if squeezed
+        else _Turn(core, {}, summary, needed)
     )
     space = room - turn.tokens
+    block = None
+    if recall is not None:
+        # Memories give way before the turn or the summary is cut: a squeezed turn leaves
+        # them nothing, whatever few tokens its cuts left over.
+        left = 0 if squeezed else space
+        block = recall_block(recall, counter, space=left, message_id=recall_id)
+        space -= block.tokens
     middle = _walk_back(prompt, newest, space, stop=start + 1)
     space -= sum(prompt.unit_sizes[middle:newest])
     first = _walk_back(prompt, start, space) if middle == start + 1 else start
@@ -91,8 +116,8 @@ def fit(
     kept += turn.units[1:]
     positions = [i for unit in kept for i in unit]
     tokens = prompt.fixed + turn.tokens + sum(prompt.unit_sizes[first:start])
-    tokens += sum(prompt.unit_sizes[middle:newest])
-    return Fit(positions, turn.replacements, turn.summary, tokens)
+    tokens += sum(prompt.unit_sizes[middle:newest]) + (block.tokens if block else 0)
+    return Fit(positions, turn.replacements, turn.summary, block, tokens)
 
 
 class _Turn(NamedTuple):

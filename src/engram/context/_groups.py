@@ -84,13 +84,14 @@ def arrange(
     kept: Iterable[int],
     *,
     summary: Message | None = None,
+    recall: Message | None = None,
     replacements: Mapping[int, Message] | None = None,
 ) -> tuple[Message, ...]:
-    """The context in order: system messages, the summary, then the kept history.
+    """The context in order: system messages, the summary, the recall block, the history.
 
-    System messages older than the first kept message come first, then the summary, then the
-    kept history in its original order (with system messages met there left in place).
-    `replacements` maps positions to the truncated copies that replace them.
+    System messages older than the first kept message come first, then the summary and the
+    recall block, then the kept history in its original order (with system messages met there
+    left in place). `replacements` maps positions to the truncated copies that replace them.
     """
     history = sorted(kept)
     first = history[0] if history else len(messages)
@@ -98,7 +99,6 @@ def arrange(
     tail = sorted([*history, *(i for i in systems if i >= first)])
     swap = replacements or {}
     ordered = [messages[i] for i in head]
-    if summary is not None:
-        ordered.append(summary)
+    ordered.extend(added for added in (summary, recall) if added is not None)
     ordered.extend(swap.get(i, messages[i]) for i in tail)
     return tuple(ordered)

@@ -1,30 +1,48 @@
 """The long-term tier of a context: the user's profile and recalled memories, in one message.
 
-Context assembly across tiers, by priority: system messages, then the newest user turn, then
-this block (profile first, then memories best first, within its share of the budget), then
-the running summary and the recent messages in what is left. `recall_block` builds the block;
-`with_recall` puts it into a strategy's result and accounts for it in the report.
+Context assembly across tiers, by priority: the system messages; the newest user turn (the
+newest user message and the newest unit after it) and the running summary, cut if need be;
+this block, only if neither was cut, within its share of the budget; then the rest of the
+history in what is left (see `token_budget`). So memories give way before the newest user
+message or the summary is cut, and older history gives way to memories. `buffer` and
+`window`, which have no budget, send the block within its share.
+
+`Recall` is what the long-term tier offers a context. A strategy packs it with `recall_block`
+into the room its messages leave: greedily, profile fields first, then memories best first,
+each one in if it still fits and left out (and reported) if not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
-from engram.context._counting import MessageCounterProtocol, message_tokens
-from engram.context._report import ContextResult
+from engram.context._counting import MessageCounterProtocol
 from engram.types import Message
 from engram.types._memory import MemoryHit
 
-__all__ = ["RECALL_PREFIX", "RecallBlock", "recall_block", "recall_room", "with_recall"]
+__all__ = ["RECALL_ID", "RECALL_PREFIX", "Recall", "RecallBlock", "recall_block", "recall_room"]
 
 RECALL_PREFIX = "What you know about the user from earlier conversations:\n"
 RECALL_ID = "memories"
+"""The recall block's id, unless a message of the context has it (see `unused_id`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """What the long-term tier offers a context; a strategy sends what fits of it."""
+
+    max_tokens: int
+    """The most its message may take: its share of the prompt (see `recall_room`)."""
+    hits: tuple[MemoryHit, ...] = ()
+    """Recalled memories, best first."""
+    profile: Mapping[str, str] = field(default_factory=dict)
+    """The user's profile fields, in the order they are offered."""
 
 
 @dataclass(frozen=True, slots=True)
 class RecallBlock:
-    """The profile and the memories that fit, as one system message."""
+    """The profile fields and the memories that fit, as one system message."""
 
     message: Message | None
     """None when nothing fits (or nothing was recalled)."""
@@ -34,6 +52,8 @@ class RecallBlock:
     """Ids of recalled memories that did not fit."""
     tokens: int
     """The message's chat-format token count (0 without a message)."""
+    profile_dropped: tuple[str, ...] = ()
+    """Keys of the profile fields that did not fit."""
 
 
 def memory_line(hit: MemoryHit) -> str:
@@ -46,38 +66,56 @@ def memory_line(hit: MemoryHit) -> str:
 
 
 def recall_block(
-    hits: Sequence[MemoryHit],
+    recall: Recall,
     counter: MessageCounterProtocol,
     *,
-    max_tokens: int,
-    profile: Mapping[str, str] | None = None,
+    space: int | None = None,
+    message_id: str = RECALL_ID,
 ) -> RecallBlock:
-    """Greedily pack the profile, then memories best first, into at most `max_tokens`."""
-    lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in (profile or {}).items()]
-    kept: list[str] = []
-    dropped: list[str] = []
-    for hit in hits:
-        candidate = [*lines, memory_line(hit)]
-        if _cost(candidate, counter) <= max_tokens:
-            lines, kept = candidate, [*kept, hit.memory.id]
-        else:
-            dropped.append(hit.memory.id)
-    if not lines or _cost(lines, counter) > max_tokens:
-        return RecallBlock(None, (), tuple(h.memory.id for h in hits), 0)
-    message = _message(lines)
-    return RecallBlock(message, tuple(kept), tuple(dropped), message_tokens(message, counter))
+    """Greedily pack the profile fields, then the memories best first, into one message of at
+    most `recall.max_tokens` tokens (and `space`, if given).
+
+    A field or memory that does not fit is left out and the next ones are still tried, so a
+    long one costs only itself, never the whole block.
+    """
+    limit = recall.max_tokens if space is None else min(recall.max_tokens, space)
+    fields = [f"- {key.replace('_', ' ')}: {value}" for key, value in recall.profile.items()]
+    lines, fits = _pack([*fields, *map(memory_line, recall.hits)], counter, limit)
+    field_fits, memory_fits = fits[: len(fields)], fits[len(fields) :]
+    profile_dropped = _left_out(list(recall.profile), field_fits)
+    ids = [hit.memory.id for hit in recall.hits]
+    kept = tuple(i for i, fit in zip(ids, memory_fits, strict=True) if fit)
+    dropped = _left_out(ids, memory_fits)
+    if not lines:
+        return RecallBlock(None, (), dropped, 0, profile_dropped)
+    message = _message(lines, message_id)
+    return RecallBlock(message, kept, dropped, counter.count_message(message), profile_dropped)
 
 
-def _message(lines: Sequence[str]) -> Message:
-    return Message(role="system", content=RECALL_PREFIX + "\n".join(lines), id=RECALL_ID)
+def _pack(
+    candidates: Sequence[str], counter: MessageCounterProtocol, limit: int
+) -> tuple[list[str], list[bool]]:
+    """The candidates that go in a message of at most `limit` tokens, each in turn if the
+    message with it still fits, and for each candidate whether it went in."""
+    lines: list[str] = []
+    fits: list[bool] = []
+    for line in candidates:
+        fit = limit > 0 and counter.count_message(_message([*lines, line])) <= limit
+        if fit:
+            lines.append(line)
+        fits.append(fit)
+    return lines, fits
 
 
-def _cost(lines: Sequence[str], counter: MessageCounterProtocol) -> int:
-    return counter.count_message(_message(lines))
+def _left_out(names: Sequence[str], fits: Sequence[bool]) -> tuple[str, ...]:
+    return tuple(name for name, fit in zip(names, fits, strict=True) if not fit)
+
+
+def _message(lines: Sequence[str], message_id: str = RECALL_ID) -> Message:
+    return Message(role="system", content=RECALL_PREFIX + "\n".join(lines), id=message_id)
 
 
 def recall_room(
-    messages: Sequence[Message],
     counter: MessageCounterProtocol,
     *,
     budget: int,
@@ -85,27 +123,11 @@ def recall_room(
     tools_tokens: int,
     share: float,
 ) -> int:
-    """Tokens the recall block may take: its share of the prompt, never crowding out the
-    system messages and (the start of) the newest user message."""
+    """The most tokens the recall block may take: `share` of what the budget leaves for
+    messages (after the reply reserve, the tool schemas and the reply priming).
+
+    A budgeted strategy gives it less when the system messages, the newest user turn and the
+    summary need the room (see the module docstring).
+    """
     available = budget - reserve - tools_tokens - counter.reply_tokens
-    system = sum(message_tokens(m, counter) for m in messages if m.role == "system")
-    newest_user = next((m for m in reversed(messages) if m.role == "user"), None)
-    user = min(message_tokens(newest_user, counter), 64) if newest_user else 0
-    return max(0, min(int(share * available), available - system - user))
-
-
-def with_recall(result: ContextResult, block: RecallBlock) -> ContextResult:
-    """`result` with the block inserted after its leading system messages."""
-    report = replace(
-        result.report,
-        tokens_after=result.report.tokens_after + block.tokens,
-        recalled=block.kept,
-        recall_dropped=block.dropped,
-        memory_tokens=block.tokens,
-    )
-    if block.message is None:
-        return ContextResult(result.messages, report)
-    messages = list(result.messages)
-    at = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
-    messages.insert(at, block.message)
-    return ContextResult(tuple(messages), report)
+    return max(0, int(share * available))

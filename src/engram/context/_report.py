@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engram.context._recall import RecallBlock
 from engram.types import Message
 
-__all__ = ["ContextReport", "ContextResult", "make_report", "with_unread"]
+__all__ = ["ContextReport", "ContextResult", "make_report", "unused_id", "with_unread"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,10 @@ class ContextReport:
     recalled: tuple[str, ...] = ()
     """Ids of the long-term memories recalled into the context (best first)."""
     recall_dropped: tuple[str, ...] = ()
-    """Ids of memories that were recalled but did not fit their share of the budget."""
+    """Ids of memories that were recalled but did not fit (their share of the budget, or
+    what the newest turn and the summary left)."""
+    profile_dropped: tuple[str, ...] = ()
+    """Keys of the user's profile fields that did not fit, as `recall_dropped`."""
     memory_tokens: int = 0
     """Tokens of the message carrying the profile and recalled memories (0: none)."""
     dropped_unread: int = 0
@@ -94,11 +98,29 @@ class ContextReport:
         line += f"; {self.tokens_before:,} -> {self.tokens_after:,} tokens"
         if self.summary_tokens:
             line += f" incl. a {self.summary_tokens:,}-token summary"
-        if self.memory_tokens:
-            line += f" and {len(self.recalled)} memories ({self.memory_tokens:,} tokens)"
+        line += self._describe_recall()
         if self.budget is not None:
             line += f" (budget {self.budget:,}, reserve {self.reserve:,})"
         return line
+
+    def _describe_recall(self) -> str:
+        """E.g. ` and 3 memories (120 tokens; left out: 2 memories, 1 profile field)`."""
+        left_out = [
+            _counted(count, noun)
+            for count, noun in (
+                (len(self.recall_dropped), ("memory", "memories")),
+                (len(self.profile_dropped), ("profile field", "profile fields")),
+            )
+            if count
+        ]
+        if not self.memory_tokens:
+            return f" and no memories (left out: {', '.join(left_out)})" if left_out else ""
+        text = f" and {len(self.recalled)} memories ({self.memory_tokens:,} tokens"
+        return text + (f"; left out: {', '.join(left_out)})" if left_out else ")")
+
+
+def _counted(count: int, noun: tuple[str, str]) -> str:
+    return f"{count} {noun[0] if count == 1 else noun[1]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +166,17 @@ def make_report(
     truncated: Sequence[str] = (),
     summary_tokens: int = 0,
     tools_tokens: int = 0,
+    recall: RecallBlock | None = None,
 ) -> ContextReport:
     """A report from the positions of the kept messages in `messages`.
 
     The other messages of `messages` are reported dropped; `summarized` and `also_dropped`
     are ids of messages that are not in `messages` at all (evicted into a summary earlier).
+    `tokens_after` includes the recall block's tokens, if any.
     """
     keep = set(kept)
     left_out = [message.id for i, message in enumerate(messages) if i not in keep]
+    block = recall or RecallBlock(None, (), (), 0)
     return ContextReport(
         strategy=strategy,
         budget=budget,
@@ -164,4 +189,23 @@ def make_report(
         truncated=tuple(truncated),
         summary_tokens=summary_tokens,
         tools_tokens=tools_tokens,
+        recalled=block.kept,
+        recall_dropped=block.dropped,
+        profile_dropped=block.profile_dropped,
+        memory_tokens=block.tokens,
     )
+
+
+def unused_id(preferred: str, taken: Iterable[str]) -> str:
+    """`preferred`, else the first of `preferred-2`, `preferred-3`, ... not in `taken`.
+
+    The id of a message a strategy adds (the summary, the recall block): a message given to
+    it may carry any id, and the report names messages by id, so an added message must not
+    share one with any message the report lists.
+    """
+    used = set(taken)
+    candidate, number = preferred, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{preferred}-{number}"
+    return candidate

@@ -8,10 +8,11 @@ from typing import Any
 from engram._exceptions import InvalidInputError
 from engram._validation import check_budget
 from engram.context._counting import MessageCounterProtocol
-from engram.context._fit import SUMMARY_PREFIX, fit, summary_message
+from engram.context._fit import SUMMARY_ID, SUMMARY_PREFIX, fit, summary_message
 from engram.context._groups import Unit, arrange, skip_orphans
 from engram.context._measure import Measured, measure
-from engram.context._report import ContextResult, make_report
+from engram.context._recall import RECALL_ID, Recall, recall_block
+from engram.context._report import ContextResult, make_report, unused_id
 from engram.context._truncate import Cut
 from engram.types import Message
 
@@ -31,8 +32,10 @@ def buffer(
     counter: MessageCounterProtocol,
     *,
     tools: Sequence[Mapping[str, Any]] = (),
+    recall: Recall | None = None,
 ) -> ContextResult:
-    """Every message, as given; the report still carries the token totals.
+    """Every message, as given (and the recall block, within its share); the report still
+    carries the token totals.
 
     Example:
         ```python
@@ -41,7 +44,7 @@ def buffer(
         ```
     """
     prompt = measure(messages, counter, tools)
-    return _select(prompt, [i for unit in prompt.units for i in unit], "buffer")
+    return _select(prompt, counter, [i for unit in prompt.units for i in unit], "buffer", recall)
 
 
 def window(
@@ -51,8 +54,10 @@ def window(
     last_messages: int | None = None,
     last_turns: int | None = None,
     tools: Sequence[Mapping[str, Any]] = (),
+    recall: Recall | None = None,
 ) -> ContextResult:
-    """The system messages and the last N messages, or the last N user turns.
+    """The system messages and the last N messages, or the last N user turns (and the recall
+    block, within its share).
 
     Pass exactly one of `last_messages` and `last_turns`. A turn starts at a user message.
     A window that would start inside a tool-call group is widened to the whole group (so the
@@ -70,7 +75,7 @@ def window(
     else:
         start = _start_of_last_turns(messages, units, last_turns or 0)
     kept = units[skip_orphans(messages, units, start, len(units)) :]
-    return _select(prompt, [i for unit in kept for i in unit], "window")
+    return _select(prompt, counter, [i for unit in kept for i in unit], "window", recall)
 
 
 def check_window(last_messages: int | None, last_turns: int | None) -> None:
@@ -97,16 +102,28 @@ def _start_of_last_turns(messages: Sequence[Message], units: Sequence[Unit], cou
     return starts[-count] if count <= len(starts) else 0
 
 
-def _select(prompt: Measured, kept: list[int], strategy: str) -> ContextResult:
+def _select(
+    prompt: Measured,
+    counter: MessageCounterProtocol,
+    kept: list[int],
+    strategy: str,
+    recall: Recall | None,
+) -> ContextResult:
+    block = None
+    if recall is not None:
+        message_id = unused_id(RECALL_ID, (m.id for m in prompt.messages))
+        block = recall_block(recall, counter, message_id=message_id)
     report = make_report(
         strategy,
         prompt.messages,
         kept + list(prompt.systems),
         tokens_before=prompt.total,
-        tokens_after=prompt.fixed + prompt.tokens_at(kept),
+        tokens_after=prompt.fixed + prompt.tokens_at(kept) + (block.tokens if block else 0),
         tools_tokens=prompt.tools,
+        recall=block,
     )
-    return ContextResult(arrange(prompt.messages, prompt.systems, kept), report)
+    added = block.message if block else None
+    return ContextResult(arrange(prompt.messages, prompt.systems, kept, recall=added), report)
 
 
 def token_budget(
@@ -117,11 +134,13 @@ def token_budget(
     reserve: int = 0,
     tools: Sequence[Mapping[str, Any]] = (),
     summary: str | None = None,
+    recall: Recall | None = None,
 ) -> ContextResult:
     """The system messages and the newest history that fit in `budget - reserve` tokens.
 
-    The prompt (messages, reply priming, tool schemas and the summary message, if `summary`
-    is given) never exceeds `budget - reserve`. What goes in, by priority:
+    The prompt (messages, reply priming, tool schemas, the summary message if `summary` is
+    given, the recall block if `recall` is) never exceeds `budget - reserve`. What goes in,
+    by priority:
 
     1. every system message, whole;
     2. the newest user message (without one, the newest unit) and the newest unit after it,
@@ -130,12 +149,18 @@ def token_budget(
        is dropped);
     3. the summary, as a system message after the leading system messages (cut if need be);
     4. those two whole, or with their largest messages cut just enough;
-    5. the other messages after the newest user message (an agent or tool loop), newest
+    5. the recall block, as a system message after the summary: only if nothing above was
+       cut, the profile fields, then the memories best first, each that fits in what is
+       left, within `recall.max_tokens` (so memories give way before the newest user message
+       is cut, never the other way round);
+    6. the other messages after the newest user message (an agent or tool loop), newest
        first, whole, stopping at the first that does not fit;
-    6. if all of those fit, older messages, newest first, stopping at the first that does
+    7. if all of those fit, older messages, newest first, stopping at the first that does
        not fit, so the history sent before the newest user message is a contiguous suffix.
 
-    Only the messages of step 2 are ever cut: the rest are kept whole or dropped.
+    Only the messages of step 2 are ever cut: the rest are kept whole or dropped. The
+    summary and the recall block never share an id with a message given (they become
+    `summary-2`, `memories-2`, ... when one has theirs), so the report's ids are unambiguous.
 
     An assistant tool call and its results are kept or dropped together, and the context
     never opens with an orphan tool result. System messages older than the kept history are
@@ -155,7 +180,13 @@ def token_budget(
     check_budget(budget, reserve)
     prompt = measure(messages, counter, tools)
     return budgeted(
-        prompt, counter, "token_budget", budget=budget, reserve=reserve, summary=summary
+        prompt,
+        counter,
+        "token_budget",
+        budget=budget,
+        reserve=reserve,
+        summary=summary,
+        recall=recall,
     )
 
 
@@ -167,6 +198,7 @@ def budgeted(
     budget: int,
     reserve: int,
     summary: str | None,
+    recall: Recall | None = None,
     tokens_before: int | None = None,
     summarized: Sequence[str] = (),
     dropped: Sequence[str] = (),
@@ -176,11 +208,22 @@ def budgeted(
     `tokens_before` overrides the reported input cost; `summarized` and `dropped` are ids
     of messages outside `prompt` that the report lists as such.
     """
+    listed = {*(m.id for m in prompt.messages), *summarized, *dropped}
+    summary_id = unused_id(SUMMARY_ID, listed)
+    recall_id = unused_id(RECALL_ID, {*listed, summary_id})
     whole = None
     if summary is not None:
-        message = summary_message(summary)
+        message = summary_message(summary, message_id=summary_id)
         whole = Cut(message, counter.count_message(message))
-    chosen = fit(prompt, counter, budget=budget, reserve=reserve, summary=whole)
+    chosen = fit(
+        prompt,
+        counter,
+        budget=budget,
+        reserve=reserve,
+        summary=whole,
+        recall=recall,
+        recall_id=recall_id,
+    )
     cut_summary = chosen.summary
     if tokens_before is None:
         tokens_before = prompt.total + (whole.tokens if whole else 0)
@@ -197,12 +240,14 @@ def budgeted(
         truncated=[prompt.messages[i].id for i in sorted(chosen.replacements)],
         summary_tokens=cut_summary.tokens if cut_summary else 0,
         tools_tokens=prompt.tools,
+        recall=chosen.recall,
     )
     messages = arrange(
         prompt.messages,
         prompt.systems,
         chosen.kept,
         summary=cut_summary.message if cut_summary else None,
+        recall=chosen.recall.message if chosen.recall else None,
         replacements=chosen.replacements,
     )
     return ContextResult(messages, report)

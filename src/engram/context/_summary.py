@@ -21,6 +21,7 @@ from engram._validation import check_budget
 from engram.context._counting import MessageCounterProtocol
 from engram.context._groups import anchor_index, skip_orphans
 from engram.context._measure import Measured, measure
+from engram.context._recall import Recall
 from engram.context._report import ContextResult
 from engram.context._strategies import budgeted, summary_message
 from engram.context._truncate import cut_text
@@ -202,8 +203,10 @@ def assemble_summary(
     budget: int,
     reserve: int = 0,
     tools: Sequence[Mapping[str, Any]] = (),
+    recall: Recall | None = None,
 ) -> ContextResult:
-    """The context: system messages, the summary, then the kept messages, within the budget.
+    """The context: system messages, the summary, the recall block (if `recall` is given),
+    then the kept messages, within the budget.
 
     `summary_text` is the summary after folding `plan.evict` into it (None: no summary; the
     evicted messages are then reported dropped). A summary longer than the room the plan
@@ -211,7 +214,9 @@ def assemble_summary(
     `token_budget` is applied as a guard, so the result never exceeds `budget - reserve`
     (it only bites when the current turn is too large, or the options changed): the summary
     comes before all but the newest user message and the newest unit after it, and the
-    oldest messages after that user message are dropped whole, never cut to markers.
+    oldest messages after that user message are dropped whole, never cut to markers. The
+    recall block gets what the newest turn and the summary leave, within its share, before
+    the kept history; plan with `budget` less the block's tokens so the plan leaves it room.
 
     Raises:
         InvalidInputError: a bad budget or reserve.
@@ -230,6 +235,7 @@ def assemble_summary(
         budget=budget,
         reserve=reserve,
         summary=summary_text,
+        recall=recall,
         tokens_before=plan.tokens,
         summarized=summarized,
         dropped=dropped,
