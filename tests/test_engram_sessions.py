@@ -17,8 +17,10 @@ from engram.config import EngramSettings
 from engram.stores import BaseConversationStore, SqliteConversationStore
 from engram.stores.conversation import GetSummary, Op, PutSummary
 from engram.stores.memory import InMemoryConversationStore
+from engram.stores.memory_memories import InMemoryMemoryStore
 from engram.stores.postgres import PostgresConversationStore
 from engram.stores.redis import RedisConversationStore
+from engram.tokens import TokenCounter
 from engram.types import ContentPart, Summary
 
 pytest_plugins = ["servers"]
@@ -274,6 +276,91 @@ def test_the_summary_report_counts_what_the_stored_summary_covers(mem: Engram) -
     assert report.tokens_before == everything.tokens_before  # the history's, not the summary's
     assert report.message_count == 42
     assert f"{report.summarized_count} summarized" in report.describe()
+
+
+# Recall: the user's profile and memories in the same budget as the conversation.
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def recalling(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+    """An Engram that keeps long-term memories too (the `mem` fixture's in-memory one does
+    not)."""
+    if request.param == "sqlite":
+        engram = Engram(tmp_path / "engram.db")
+    else:
+        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
+    with engram:
+        yield engram
+
+
+def remembering(mem: Engram, *facts: str) -> Any:
+    """A session of the user `ana`, who told `facts` earlier, opening with a system message."""
+    for fact in facts:
+        mem.memories.add(fact, user_id="ana", infer=False)
+    s = mem.session("s1", user_id="ana")
+    s.add("system", "You are helpful.", id="rules")
+    return s
+
+
+@pytest.mark.parametrize("strategy", ["token_budget", "summary"])
+def test_a_recall_context_reports_the_budget_it_was_given(recalling: Engram, strategy: str) -> None:
+    facts = [f"Fact {i}: I like hiking trail {i} near Chamonix." for i in range(8)]
+    s = remembering(recalling, *facts)
+    for i in range(40):
+        s.add("user", f"Tell me about hiking day {i} " + "please " * 20)
+        s.add("assistant", f"Day {i} was sunny. " + "ok " * 20)
+    s.add("user", "Which trail should I hike?")
+    result = s.context("gpt-4o", budget=1000, reserve=100, recall=8, strategy=strategy)
+    report = result.report
+    assert report.recalled and report.memory_tokens > 0
+    assert (report.budget, report.reserve) == (1000, 100)
+    assert report.tokens_after <= report.budget - report.reserve
+    assert report.tokens_after == TokenCounter.for_model("gpt-4o").count_messages(result.messages)
+    assert "(budget 1,000, reserve 100)" in report.describe()
+
+
+def test_one_long_profile_field_leaves_the_rest_of_the_recall_block(recalling: Engram) -> None:
+    s = remembering(recalling, "I am allergic to peanuts.", "My favourite food is sushi.")
+    notes = "Prefers short answers. " * 60
+    recalling.memories.update_profile("ana", {"name": "Ana", "diet": "vegetarian", "notes": notes})
+    s.add("user", "What food should I avoid?")
+    result = s.context("gpt-4o", budget=1000, recall=3)
+    [block] = [m for m in result.messages if m.id == "memories"]
+    assert "- name: Ana" in block.text and "- diet: vegetarian" in block.text
+    assert "peanuts" in block.text and "Prefers short answers" not in block.text
+    assert len(result.report.recalled) == 2
+    assert result.report.profile_dropped == ("notes",)
+    assert "left out: 1 profile field" in result.report.describe()
+
+
+def test_memories_give_way_before_the_newest_user_message_is_cut(recalling: Engram) -> None:
+    s = remembering(
+        recalling,
+        "I enjoy Agatha Christie detective novels.",
+        "I read detective novels on rainy weekends.",
+        "My favourite detective is Hercule Poirot.",
+    )
+    words = " ".join(f"word{i}" for i in range(400))
+    question = s.add("user", f"Please recommend detective novels. {words}")
+    whole = s.context("gpt-4o", budget=10_000).report.tokens_after
+    recalled = []
+    for budget in range(whole - 5, whole + 60, 5):
+        alone = s.context("gpt-4o", budget=budget).report
+        report = s.context("gpt-4o", budget=budget, recall=3).report
+        assert report.truncated == alone.truncated == (() if budget >= whole else (question.id,))
+        recalled.append(len(report.recalled))
+    assert recalled[:2] == [0, 0] and recalled == sorted(recalled) and recalled[-1] == 3
+
+
+def test_the_recall_block_never_takes_a_message_id(recalling: Engram) -> None:
+    s = remembering(recalling, "I am allergic to peanuts.")
+    s.add("user", "Any snack ideas?", id="memories")
+    result = s.context("gpt-4o", recall=2)
+    ids = [m.id for m in result.messages]
+    assert len(set(ids)) == len(ids) == 3
+    assert result.report.kept == ("rules", "memories")
+    [block] = [m for m in result.messages if m.id not in result.report.kept]
+    assert "peanuts" in block.text and result.report.recalled
 
 
 # Two contexts folding the summary of one session at once.

@@ -192,7 +192,9 @@ class Conversation:
                 reply), `tools` (OpenAI tool schemas, counted), `last_messages`/`last_turns`
                 (window), `trigger`/`target` (summary), `encoding` (override the tokenizer),
                 `recall` (bring up to N long-term memories of the session's user and their
-                profile into the prompt, within `recall_share` of it; default 0).
+                profile into the prompt, within `recall_share` of it; default 0: they give
+                way to the system prompt, the newest turn and the summary, and the report
+                lists what did not fit in `recall_dropped` and `profile_dropped`).
 
         Returns:
             The messages to send (`.to_openai()`) and a report of what was kept, dropped,
