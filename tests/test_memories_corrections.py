@@ -18,6 +18,7 @@ from engram import Engram, Message
 pytest_plugins = ["servers"]
 
 MAY = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -98,3 +99,24 @@ def test_a_profile_edit_keeping_the_value_retires_nothing(mem: Engram) -> None:
     mem.memories.update_profile("ana", {"home_city": "porto", "notes": "likes trams"})
     assert [t for t in facts(mem) if "Porto" in t] == ["The user lives in Porto"]
     assert [r.valid_to for r in mem.memories.relations(user_id="ana")] == [None]
+
+
+def test_as_of_is_what_was_true_then_by_all_we_know_now(mem: Engram) -> None:
+    """A move said in June to have happened in March is true as of April, for search as
+    for relations; a value later corrected never was."""
+    say(mem, "I live in Porto.", MAY - timedelta(days=120))  # January
+    say(mem, "I moved to Lisbon in March.", MAY + timedelta(days=30))  # said in June
+    april = MAY - timedelta(days=17)
+    [hit, *_] = mem.memories.search("Where does the user live?", user_id="ana", as_of=april)
+    assert "Lisbon" in hit.memory.text
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    held = [places[r.target_id] for r in mem.memories.relations(user_id="ana", as_of=april)]
+    assert held == ["Lisbon"]
+    early = mem.memories.search("Where does the user live?", user_id="ana", as_of=april - 60 * DAY)
+    assert "Porto" in early[0].memory.text  # February: Porto still held
+
+
+def test_a_memory_of_unknown_start_holds_from_when_it_was_recorded(mem: Engram) -> None:
+    mem.memories.add("Ana is allergic to peanuts.", user_id="ana", infer=False)
+    before = mem.memories.search("allergy", user_id="ana", as_of=MAY)  # long before it was said
+    assert before == []

@@ -318,7 +318,9 @@ class Memories:
 
         Hybrid: exact dense similarity and BM25 under the scope filter, fused with recency,
         importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
-        true then"; by default only current memories are searched. A naive `as_of`, `after`
+        true then", by all Engram knows now (a move said in June to have happened in March
+        is true as of April; a value later corrected never was), as `relations(as_of=)`
+        does; by default only current memories are searched. A naive `as_of`, `after`
         or `before` is taken as UTC.
 
         Raises:
@@ -370,7 +372,7 @@ class Memories:
         wanted = None if metadata is None else check_mapping(metadata, "metadata")
         fields: dict[str, Any] = {
             "kinds": _kinds(kinds),
-            "as_of": as_of,
+            "valid_at": as_of,  # true then, by all we know now (as `relations(as_of=)`)
             "after": parse_optional_time(after, "after"),
             "before": parse_optional_time(before, "before"),
             "metadata": wanted or None,

@@ -337,7 +337,9 @@ def json_equal(stored: Any, wanted: Any) -> bool:
 
 
 def _valid_at(memory: Memory, moment: datetime) -> bool:
-    return (memory.valid_from is None or memory.valid_from <= moment) and (
+    """True at `moment` by all we know now; from when it was recorded, if its start is
+    unknown."""
+    return (memory.valid_from or memory.recorded_at) <= moment and (
         memory.valid_to is None or memory.valid_to > moment
     )
 

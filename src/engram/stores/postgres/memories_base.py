@@ -499,7 +499,7 @@ def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
         params.extend([filter.as_of] * 4)
     if filter.valid_at is not None:
         conditions.append(
-            "(m.valid_from IS NULL OR m.valid_from <= %s)"
+            "COALESCE(m.valid_from, m.recorded_at) <= %s"
             " AND (m.valid_to IS NULL OR m.valid_to > %s)"
         )
         params.extend([filter.valid_at] * 2)

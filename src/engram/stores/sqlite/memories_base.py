@@ -525,7 +525,7 @@ def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
 
 def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
     conditions = []
-    valid = "(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)"
+    valid = "COALESCE(valid_from, recorded_at) <= ? AND (valid_to IS NULL OR valid_to > ?)"
     if filter.as_of is not None:
         moment = micros(filter.as_of)
         conditions.append(
