@@ -30,6 +30,7 @@ from engram.memory.ranking import (
     rank_memories,
     recency,
     stale_episodes,
+    stale_preferences,
 )
 from engram.types._memory import Memory
 
@@ -445,3 +446,32 @@ def test_the_current_value_wins_even_when_the_stale_episode_matches_best() -> No
 def test_a_decomposed_query_finds_what_its_composed_twin_finds() -> None:
     assert lexical_query("Where is Zu\u0308rich?") == lexical_query("Where is Zürich?")
     assert lexical_query("nai\u0308ve") == "naïve"
+
+
+def test_a_preference_naming_a_retired_value_ranks_below_the_current_one() -> None:
+    lisbon = Memory(
+        text="The user lives in Lisbon",
+        kind="profile",
+        attribute="home_city",
+        metadata={"value": "Lisbon"},
+        superseded_at=JUN,
+        valid_to=JUN,
+    )
+    porto = Memory(
+        text="The user moved to Porto",
+        kind="profile",
+        attribute="home_city",
+        metadata={"value": "Porto"},
+    )
+    loves = Memory(
+        text="The user loves living in Lisbon",
+        kind="preference",
+        attribute="preference:living_in_lisbon",
+    )
+    tea = Memory(text="The user loves tea", kind="preference", attribute="preference:tea")
+    memories = {m.id: m for m in (lisbon, porto, loves, tea)}
+    assert stale_preferences(memories.values(), None) == {loves.id}
+    assert stale_preferences(memories.values(), MAR) == set()  # in March, Lisbon held
+    dense = [(loves.id, 0.9), (lisbon.id, 0.85), (porto.id, 0.6)]
+    hits = rank_memories(memories, dense, now=JUN + timedelta(days=1), current_only=True)
+    assert [hit.memory.text for hit in hits] == [porto.text, loves.text]

@@ -97,6 +97,7 @@ __all__ = [
     "recency",
     "speaker_line",
     "stale_episodes",
+    "stale_preferences",
 ]
 
 FusionMethod = Literal["rrf", "weighted"]
@@ -530,6 +531,36 @@ def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[
     return stale
 
 
+def stale_preferences(memories: Iterable[Memory], moment: datetime | None) -> set[str]:
+    """The current preferences that name a slot value Engram has since retired and that no
+    current slot holds: "The user loves living in Porto" once the user moved to Lisbon.
+
+    A preference is never revised by a slot change (it is another slot), so it would keep
+    winning "Where does the user live?" over the move. Marked stale, it ranks below the
+    current value, still findable. Only the memories given are considered (see
+    `stale_episodes`).
+    """
+    items = list(memories)
+    retired: set[str] = set()
+    held: set[str] = set()
+    for memory in items:
+        value = memory.metadata.get("value")
+        if memory.attribute is None or memory.kind == "preference" or not isinstance(value, str):
+            continue
+        (held if current_at(memory, moment) else retired).add(fold(value))
+    gone = {value for value in retired - held if value and value != "none"}
+    if not gone:
+        return set()
+    named = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(gone))) + r")\b")
+    return {
+        memory.id
+        for memory in items
+        if memory.kind == "preference"
+        and current_at(memory, moment)
+        and named.search(fold(memory.text))
+    }
+
+
 def _in_periods(memory: Memory, periods: Sequence[Period]) -> bool:
     if not periods:
         return False
@@ -728,6 +759,8 @@ def rank_memories(
     }
     for memory_id, share in stale_episodes(memories.values(), now).items():
         features[memory_id] = replace(features[memory_id], current=share)
+    for memory_id in stale_preferences(memories.values(), now):
+        features[memory_id] = replace(features[memory_id], current=0.0)
     groups = {
         memory_id: group
         for memory_id, memory in memories.items()
