@@ -11,11 +11,15 @@ in `pg_locks`, never guessed from the time that passed.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import multiprocessing
 import os
+import struct
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,8 +27,7 @@ import pytest
 from engram import Engram
 from engram._memory_flows import lock_key
 from engram.stores.scope_locks import lock_number
-from engram.stores.sqlite import _scope_locks
-from engram.stores.sqlite._scope_locks import lock_file_path
+from engram.stores.sqlite._scope_locks import FileScopeHold, lock_file_path
 
 pytest_plugins = ["servers"]
 
@@ -113,21 +116,15 @@ def test_another_users_add_does_not_wait(mem: Engram) -> None:
 
 
 def test_two_engrams_in_one_process_take_turns(tmp_path: Path) -> None:
-    """Each `Engram` orders its own flows; the lock file's in-process locks order two of them
-    (record locks alone would not: they belong to the process)."""
+    """Each `Engram` orders its own flows; the store's locks order two of them."""
     address = str(tmp_path / "shared.db")
     with Engram(address) as mem, Engram(address) as other:
         hold = mem.resources.memory_store().hold()
         hold.take([lock_key(TENANT, USER)])
-        number = lock_number(lock_key(TENANT, USER))
-
-        def waiting() -> bool:  # the holder and the waiting add
-            lock_file = _scope_locks._files.get(os.path.realpath(address))
-            return lock_file is not None and lock_file.keys.get(number, (None, 0))[1] == 2
 
         async def scenario() -> None:
             task = asyncio.create_task(other.memories.aadd("I live in Lisbon.", user_id=USER))
-            while not waiting():
+            while waiters(address) == 0:
                 await asyncio.sleep(0.01)
             assert mem.memories.get_all(user_id=USER) == []
             hold.release()
@@ -135,6 +132,57 @@ def test_two_engrams_in_one_process_take_turns(tmp_path: Path) -> None:
 
         asyncio.run(asyncio.wait_for(scenario(), WAIT_S))
         assert any("Lisbon" in m.text for m in other.memories.get_all(user_id=USER))
+
+
+def hold_one_then_want_the_other(
+    database: str, mine: str, other: str, holding: Any, results: Any
+) -> None:
+    """The other process: hold `mine`, then wait for `other` on a second hold (a second
+    thread of a worker would); put what happened in `results`."""
+    hold, waiter = FileScopeHold(database), FileScopeHold(database)
+    hold.take([mine])
+    holding.set()
+    try:
+        waiter.take([other])
+    except Exception as exc:  # what the test reports
+        results.put(repr(exc))
+    else:
+        results.put("ok")
+    finally:
+        waiter.release()
+        hold.release()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="open-file-description locks are Linux's")
+def test_two_workers_waiting_on_each_others_users_is_no_deadlock(tmp_path: Path) -> None:
+    """Worker A holds u0 and a second thread of it waits for u1; worker B holds u1 and waits
+    for u0. Each holder finishes on its own, so nothing is deadlocked; the kernel's
+    per-process deadlock detection of classic record locks said EDEADLK here."""
+    address = str(tmp_path / "shared.db")
+    Engram(address).close()
+    database = os.path.realpath(address)
+    u0, u1 = lock_key(TENANT, "u0"), lock_key(TENANT, "u1")
+    mine, waiter = FileScopeHold(database), FileScopeHold(database)
+    mine.take([u0])
+    context = multiprocessing.get_context("spawn")
+    holding, results = context.Event(), context.Queue()
+    child = context.Process(
+        target=hold_one_then_want_the_other, args=(database, u1, u0, holding, results)
+    )
+    child.start()
+    try:
+        until(lambda: holding.is_set() or not child.is_alive(), "the other worker holding u1")
+        with ThreadPoolExecutor(1) as threads:
+            second = threads.submit(waiter.take, [u1])
+            until(lambda: waiters(address) == 2, "both workers waiting")
+            mine.release()  # A's holder finishes: B gets u0, finishes, frees u1 for A
+            assert results.get(timeout=WAIT_S) == "ok"
+            second.result(WAIT_S)
+    finally:
+        mine.release()
+        child.join(WAIT_S)
+    assert waiter.held == [u1]
+    waiter.release()
 
 
 def test_a_cancelled_waiting_add_frees_the_lock_it_gets(postgres_clean_database: str) -> None:
@@ -158,6 +206,69 @@ def test_a_cancelled_waiting_add_frees_the_lock_it_gets(postgres_clean_database:
         assert mem.memories.get_all(user_id=USER) == []
         mem.memories.add("I live in Porto.", user_id=USER)  # the lock is free
         assert [m.text for m in mem.memories.get_all(user_id=USER) if "Porto" in m.text]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the kernel's lock table")
+def test_a_cancelled_add_whose_loop_closed_frees_the_lock_it_gets(tmp_path: Path) -> None:
+    """`asyncio.run(wait_for(aadd(...), timeout))` from a worker: the add is cancelled while
+    it waits, the loop closes, and the thread that waited gets the lock after: it must free
+    it, with no loop left to tell."""
+    address = str(tmp_path / "shared.db")
+    with Engram(address) as mem, Engram(address) as other:
+        hold = mem.resources.memory_store().hold()
+        hold.take([lock_key(TENANT, USER)])
+
+        async def cancelled() -> None:
+            task = asyncio.create_task(other.memories.aadd("I live in Lisbon.", user_id=USER))
+            while waiters(address) == 0:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancelled())  # the loop is closed from here on
+        hold.release()  # the abandoned wait gets the lock, and must free it
+        until(lambda: free(address, lock_key(TENANT, USER)), "the abandoned lock freed")
+        mem.memories.add("I live in Porto.", user_id=USER)
+
+
+def free(address: str, key: str) -> bool:
+    """Whether no one holds `key` in the lock file of the database at `address`."""
+    probe = FileScopeHold(os.path.realpath(address))
+    fd = os.open(lock_file_path(os.path.realpath(address)), os.O_RDWR)
+    try:
+        request = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, lock_number(key), 1, 0)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)  # does not wait
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+        probe.release()
+    return True
+
+
+def test_the_lock_file_follows_the_database_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "data")
+    with Engram("memories.db") as mem:  # a relative path
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        mem.memories.add("I live in Lisbon.", user_id=USER)
+    assert (tmp_path / "data" / "memories.db-engram-locks").exists()
+    assert not (tmp_path / "elsewhere" / "memories.db-engram-locks").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_the_lock_file_takes_the_databases_permissions(tmp_path: Path) -> None:
+    """Another OS user who may write the database (a cron job, an admin CLI) may lock it."""
+    path = tmp_path / "shared.db"
+    Engram(str(path)).close()
+    path.chmod(0o666)
+    with Engram(str(path)) as mem:
+        mem.memories.add("I live in Lisbon.", user_id=USER)
+    assert (tmp_path / "shared.db-engram-locks").stat().st_mode & 0o777 == 0o666
 
 
 def held_advisory_locks(address: str) -> int:

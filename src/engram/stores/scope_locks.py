@@ -70,12 +70,15 @@ class ScopeHold(ABC):
         done: asyncio.Future[None] = loop.create_future()
 
         def wait() -> None:
+            outcome: BaseException | None = None
             try:
                 self.take(keys)
             except BaseException as exc:  # handed to the awaiting task
-                loop.call_soon_threadsafe(_settle, done, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, done, None)
+                outcome = exc
+            try:
+                loop.call_soon_threadsafe(_settle, done, outcome)
+            except RuntimeError:  # the loop is closed (its task was cancelled): free it here
+                self._free()
 
         threading.Thread(target=wait, name="engram-scope-lock", daemon=True).start()
         try:

@@ -51,8 +51,9 @@ class AdvisoryLocks:
     connection or pool is often never closed).
     """
 
-    def __init__(self, connect: Connector, owner: object) -> None:
-        self._connect = connect
+    def __init__(self, conn: Any, owner: object) -> None:
+        self._conn = conn  # the store's connection or pool, whose settings lock ones copy
+        self._connect: Connector | None = None
         self._idle: list[psycopg.Connection[Any]] = []
         self._guard = threading.Lock()
         weakref.finalize(owner, self.close)
@@ -65,6 +66,8 @@ class AdvisoryLocks:
             if self._idle:
                 return self._idle.pop()
         with map_backend_errors():
+            if self._connect is None:
+                self._connect = lock_connector(self._conn)
             return self._connect()
 
     def give_back(self, conn: psycopg.Connection[Any]) -> None:

@@ -32,7 +32,7 @@ from engram.stores.postgres._internal import (
     call_on_loop,
     running_loop,
 )
-from engram.stores.postgres._scope_locks import AdvisoryLocks, lock_connector
+from engram.stores.postgres._scope_locks import AdvisoryLocks
 from engram.stores.postgres.conversation import conversation_work, one_statement
 from engram.stores.postgres.events import event_work
 from engram.stores.postgres.memories import (
@@ -72,7 +72,6 @@ class AsyncPostgresConversationStore(BaseConversationStore):
     def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
         self._target = AsyncTarget(conn, durability)
-        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         self.loop = running_loop()
 
     @classmethod
@@ -131,7 +130,6 @@ class AsyncPostgresEventLog(BaseEventLog):
     def __init__(self, conn: AsyncConn, *, durability: Durability = "normal") -> None:
         self.conn = conn
         self._target = AsyncTarget(conn, durability)
-        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
         self.loop = running_loop()
 
     @classmethod
@@ -198,7 +196,7 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
         self._target = AsyncTarget(conn, durability)
-        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
+        self._locks = AdvisoryLocks(conn, owner=self)
         self.loop = running_loop()
 
     @classmethod

@@ -90,7 +90,7 @@ from engram.stores.postgres import base
 from engram.stores.postgres import memories_base as mbase
 from engram.stores.postgres import memories_write as write
 from engram.stores.postgres._internal import Conn, Durability, Target, connect
-from engram.stores.postgres._scope_locks import AdvisoryLocks, lock_connector
+from engram.stores.postgres._scope_locks import AdvisoryLocks
 from engram.stores.postgres._vectors import VectorParam
 from engram.stores.postgres.base import Statement, Work
 from engram.stores.scope_locks import ScopeHold
@@ -184,7 +184,7 @@ class PostgresMemoryStore(BaseMemoryStore):
         self.index_min_vectors = index_min_vectors
         self.search_settings = search or SearchSettings()
         self._target = Target(conn, durability)
-        self._locks = AdvisoryLocks(lock_connector(conn), owner=self)
+        self._locks = AdvisoryLocks(conn, owner=self)
         if migrate:
             self.migrate()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -130,6 +131,9 @@ class SqliteMemoryStore(BaseMemoryStore):
         self.rows = RowCache(row_cache_bytes)
         """Partition rows and decoded memories."""
         self._caches = write.Caches(self.cache, self.rows, {}, BoundedCache(_GROWTH_RECORDS))
+        # The file's real path, resolved now: a later os.chdir must not move its lock file.
+        memory = conn.path == ":memory:"
+        self._database = None if memory else os.path.realpath(conn.path)
         conn.migrate(base.COMPONENT, base.MIGRATIONS)
 
     @classmethod
@@ -172,9 +176,9 @@ class SqliteMemoryStore(BaseMemoryStore):
     def hold(self) -> ScopeHold:
         """A flow's scope locks: byte-range locks on a file beside the database, which
         every process using the file takes (see `engram.stores.sqlite._scope_locks`)."""
-        if self.conn.path == ":memory:":
+        if self._database is None:
             return NoHold()
-        return FileScopeHold(self.conn.path)
+        return FileScopeHold(self._database)
 
 
 _ERASURES = (DeleteMemories, DeleteScope, DeleteEntities)
