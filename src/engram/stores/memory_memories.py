@@ -388,6 +388,11 @@ class InMemoryMemoryStore(BaseMemoryStore):
             if key[0] == tenant and relation.memory_id == memory.id:
                 self._pop(self._relations, key)
                 counts.add("relations")
+        for memory_id in self._partitions.get((tenant, user_key), {}):
+            kept = self._rows[(tenant, memory_id)]
+            if kept.memory.superseded_by == memory.id:  # retired by it: no dangling link
+                unlinked = replace(kept.memory, superseded_by=None)
+                self._set(self._rows, (tenant, memory_id), replace(kept, memory=unlinked))
         self._drop_profile_fields(tenant, memory, counts)
 
     def _blank_history(self, tenant: str, memory: Memory, user_key: str, counts: _Counts) -> None:

@@ -154,6 +154,21 @@ class MemoryErasureSpecs:
         [kept] = memory_store.get_history(TENANT, "m1")
         assert (kept.old_text, kept.new_text, kept.related_id) == (berlin, None, "m2")
 
+    def test_delete_unlinks_the_memories_it_retired(self, memory_store: Any) -> None:
+        """No dangling `superseded_by`: the retired memory stays retired (and exports)."""
+        old = memory("Ana lives in Berlin", id="m1", superseded_at=at(1), superseded_by="m2")
+        put(memory_store, [old, memory("Ana lives in Lisbon", id="m2")])
+        memory_store.delete_memories(TENANT, ["m2"], at=at(2))
+        kept = memory_store.get_memory(TENANT, "m1")
+        assert (kept.superseded_by, kept.superseded_at) == (None, at(1))
+
+    def test_delete_scope_unlinks_the_memories_it_retired(self, memory_store: Any) -> None:
+        old = memory("Ana lives in Berlin", id="m1", superseded_at=at(1), superseded_by="m2")
+        put(memory_store, [old, memory("Ana lives in Rome", id="m2", session_id="s9")])
+        memory_store.delete_scope(TENANT, session_id="s9")
+        kept = memory_store.get_memory(TENANT, "m1")
+        assert (kept.superseded_by, kept.superseded_at) == (None, at(1))
+
     def test_deleted_id_can_be_reused(self, memory_store: Any) -> None:
         put(memory_store, [memory(id="m1")], unit_vectors(1), history=True)
         memory_store.delete_memories(TENANT, ["m1"], at=at(1))

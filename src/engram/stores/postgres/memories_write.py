@@ -262,6 +262,11 @@ def _erase(
     counts.add("vectors", deleted)
     yield Statement("DELETE FROM engram_memories WHERE rid = %s", (rid,))
     counts.add("memories", 1)
+    yield Statement(  # the memories it retired keep no link to it
+        "UPDATE engram_memories SET superseded_by = NULL"
+        " WHERE tenant = %s AND pid = %s AND superseded_by = %s",
+        (tenant, pid, memory_id),
+    )
     yield from _insert_changes(
         tenant, [rules.tombstone(tenant, memory_id, reason, at)], {memory_id: pid}
     )

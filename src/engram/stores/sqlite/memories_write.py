@@ -542,6 +542,12 @@ def _erase(
     )
     conn.execute("DELETE FROM engram_memories WHERE rid = ?", (stored.rid,))
     counts.add("memories", 1)
+    low, high = base.partition_range(pid)
+    conn.execute(  # the memories it retired keep no link to it
+        "UPDATE engram_memories SET superseded_by = NULL"
+        " WHERE rid BETWEEN ? AND ? AND superseded_by = ?",
+        (low, high, memory_id),
+    )
     _insert_changes(
         conn, tenant, [rules.tombstone(tenant, memory_id, reason, at)], {memory_id: pid}
     )
