@@ -275,3 +275,14 @@ def test_a_one_word_query_names_its_entity() -> None:
 def test_a_turn_opening_with_a_name_links_it() -> None:
     [episode] = extract([Message(role="user", content="Anna lives in Madrid.")])
     assert [entity.name for entity in episode.entities] == ["Anna", "Madrid"]
+
+
+def test_a_change_said_without_the_slot_words_updates_the_profile() -> None:
+    first = remember("I live in Porto. I work at Google. My girlfriend is Eva.", JAN)
+    plan = plan_revisions(first, [[] for _ in first], now=JAN)
+    profile = update_profile(None, plan.inserts, user_id="u1", names=["Ana"], now=JAN)
+    said = remember("We moved to Berlin. I retired last month. I'm single now.", JUNE)
+    stored = list(plan.inserts)
+    later = plan_revisions(said, [[(m, 0.5) for m in stored] for _ in said], now=JUNE)
+    profile = update_profile(profile, [*later.inserts, *later.updates], names=["Ana"], now=JUNE)
+    assert dict(profile.fields) == {"home_city": "Berlin", "relationship_status": "single"}

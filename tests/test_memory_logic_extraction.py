@@ -462,6 +462,14 @@ def test_a_negated_slot_value_is_never_stored_as_the_users(text: str) -> None:
         'My friend said "I live in Paris".',
         "My boss told me I work at the best company.",
         "Tom thinks I moved to Berlin.",
+        # A supposition or a fiction.
+        "Let's say I live in Rome.",
+        "Assume I live in Rome and earn 50k, what's my tax?",
+        "Hypothetically, I live in Rome.",
+        "Say I moved to Rome, what would change?",
+        "For this example, I'm vegan.",
+        "Assuming I quit my job at Google, how long can I live on savings?",
+        "In my novel, I live in Rome and work at Meta.",
     ],
 )
 def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
@@ -486,6 +494,8 @@ def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
         ("I'm a nurse at St. Mary's Hospital.", ("employer", "St. Mary's Hospital")),
         ("My GP is Dr. Smith. I live in Washington D.C.", ("home_city", "Washington D.C")),
         ("I live in Oslo and I'm vegan-curious lol", ("home_city", "Oslo")),
+        ("Say hi to Tom for me, I live in Rome now.", ("home_city", "Rome")),
+        ("I live in Porto, hypothetically I could move.", ("home_city", "Porto")),
     ],
 )
 def test_a_statement_beside_a_question_title_or_initial_is_read_whole(
@@ -596,3 +606,166 @@ def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None
     ]
     assert partner.valid_from == said  # not 1 May: the trip's date, not the partnership's
     assert [r.valid_from for r in partner.relations] == [said]
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        # "We" includes the user, as "My wife and I" does.
+        ("We moved to Berlin last month.", ("home_city", "Berlin")),
+        ("We relocated to Berlin in March.", ("home_city", "Berlin")),
+        ("We live in Berlin now.", ("home_city", "Berlin")),
+        ("We broke up.", ("partner", NO_VALUE)),
+        # A change of job said without a word of work.
+        ("I joined Meta last month.", ("employer", "Meta")),
+        ("I started at Stripe on Monday.", ("employer", "Stripe")),
+        ("I'm now a senior engineer at Meta.", ("employer", "Meta")),
+        ("I switched jobs, I'm at Meta now.", ("employer", "Meta")),
+        ("I've been at Meta since January.", ("employer", "Meta")),
+        # No employer now, said without the job.
+        ("I started my own company.", ("employer", NO_VALUE)),
+        ("I retired last month.", ("employer", NO_VALUE)),
+        ("I resigned.", ("employer", NO_VALUE)),
+        ("I'm unemployed now.", ("employer", NO_VALUE)),
+        ("I'm a teacher now.", ("occupation", "a teacher")),
+        # Diets, partners, homes, ages and names.
+        ("I started eating meat again.", ("diet", NO_VALUE)),
+        ("I eat meat again.", ("diet", NO_VALUE)),
+        ("I'm on a keto diet now.", ("diet", "keto")),
+        ("I'm single now.", ("partner", NO_VALUE)),
+        ("I moved to lisbon.", ("home_city", "Lisbon")),
+        ("I moved to new york last week.", ("home_city", "New York")),
+        ("Just moved to Vancouver!", ("home_city", "Vancouver")),
+        ("I'm back in Porto now.", ("home_city", "Porto")),
+        ("I lived in Porto for 5 years, now I'm in Lisbon.", ("home_city", "Lisbon")),
+        ("I'm 30 now.", ("age", "30")),
+        ("I just turned 30!", ("age", "30")),
+        ("I go by Sam now.", ("name", "Sam")),
+        ("I changed my name to Samantha Lee.", ("name", "Samantha Lee")),
+    ],
+)
+def test_common_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str, str]) -> None:
+    assert slot in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My sister moved to Rome.",  # a third party
+        "My sister and her husband broke up.",
+        "We're moving to Berlin next month!",  # a plan
+        "I'm going to quit my job at Google.",
+        "Did we move to Berlin?",  # a question
+        "We split the bill.",
+        "We broke up the fight.",
+        "I joined a book club.",  # a club joined
+        "I joined the Chess Club.",
+        "I joined Strava.",
+        "I started with Python.",
+        "I'm at Starbucks now.",  # where, not for whom
+        "I've been at Heathrow since Monday.",
+        "I'm back in Porto for the weekend.",  # a trip
+        "I'm in Rome now!",
+        "Friday is my last day at Google.",  # still to come
+        "I retired my old laptop.",
+        "I eat meat.",
+        "I'm an aspiring writer.",
+        "I turned 30 pages.",
+        "i moved to sales",
+    ],
+)
+def test_no_slot_change_from_what_only_looks_like_one(text: str) -> None:
+    slots = {"home_city", "employer", "occupation", "diet", "partner", "age", "name"}
+    assert {c.attribute for c in facts(text)} & slots == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "negates", "fact"),
+    [
+        (
+            "I was laid off from Google last week.",
+            "employer",
+            "Google",
+            "Ana was laid off from Google",
+        ),
+        ("I was fired from Google.", "employer", "Google", "Ana was fired from Google"),
+        ("Today was my last day at Google.", "employer", "Google", "Ana left Google on 8 May 2023"),
+        ("My ex Tom called me.", "partner", "Tom", "Tom is Ana's ex"),
+        ("I'm a former nurse.", "occupation", "a nurse", "Ana is a former nurse"),
+        ("I used to love coffee.", "preference:coffee", "likes", "Ana used to love coffee"),
+        ("I used to hate olives.", "preference:olives", "dislikes", "Ana used to hate olives"),
+    ],
+)
+def test_an_end_is_worded_as_it_was_said(
+    text: str, attribute: str, negates: str, fact: str
+) -> None:
+    ended = only(text)
+    assert (ended.attribute, ended.value, ended.text) == (attribute, NO_VALUE, fact)
+    assert ended.metadata["negates"] == negates
+
+
+def test_we_adopting_a_pet_gives_the_user_the_pet() -> None:
+    [pet] = facts("We adopted a cat named Luna.")
+    assert pet.text == "Ana has a cat named Luna"
+    assert [(r.relation, r.object) for r in pet.relations] == [("has_pet", "Luna")]
+
+
+@pytest.mark.parametrize(
+    ("text", "fact"),
+    [
+        ("My dog Rex died last week.", "Ana's dog Rex died in the week of 1 May 2023"),
+        ("Rex passed away.", "Rex passed away"),
+        ("Sadly Rex passed away.", "Rex passed away"),
+    ],
+)
+def test_a_death_negates_the_name(text: str, fact: str) -> None:
+    died = only(text)
+    assert (died.attribute, died.text, died.metadata["negates"]) == (None, fact, "Rex")
+
+
+def test_a_preference_over_another_ends_the_other_liking() -> None:
+    found = facts("I prefer tea over coffee these days.")
+    assert {(c.attribute, c.value) for c in found} == {
+        ("preference:tea", "likes"),
+        ("preference:coffee", NO_VALUE),
+    }
+    [coffee] = [c for c in found if c.attribute == "preference:coffee"]
+    assert coffee.metadata["negates"] == "likes"
+    assert [c.attribute for c in facts("I prefer to walk to work.")] == [
+        "preference:to_walk_to_work"
+    ]
+
+
+def test_a_habit_no_longer_kept_negates_what_it_consumed() -> None:
+    stopped = only("I don't drink coffee anymore.")
+    assert (stopped.text, stopped.metadata["negates"]) == ("Ana no longer drinks coffee", "coffee")
+    assert facts("I don't drink coffee.") == []
+
+
+def test_a_plan_is_marked_and_a_dropped_plan_negates_its_place() -> None:
+    [plan] = facts("I'm going to quit my job at Google.")
+    assert plan.attribute is None and plan.metadata["plan"] is True
+    dropped = only("The move fell through, I'm not moving to Berlin after all.")
+    assert dropped.attribute is None and dropped.metadata["negates"] == "Berlin"
+    assert dropped.text == "Ana is no longer planning to move to Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value", "negates"),
+    [
+        ("No wait, it's Braga, not Porto.", "employer", "Braga", "Porto"),  # a guess
+        ("My mistake, Braga, not Porto.", "employer", "Braga", "Porto"),
+        ("Sorry, I meant vegan, not vegetarian.", "diet", "vegan", "vegetarian"),
+    ],
+)
+def test_a_correction_without_i_meant_or_of_a_diet_names_the_old_value(
+    text: str, attribute: str, value: str, negates: str
+) -> None:
+    fix = only(text)
+    assert (fix.attribute, fix.value, fix.metadata["negates"]) == (attribute, value, negates)
+    assert fix.metadata["corrects"] is True and fix.metadata["guessed"] is True
+
+
+def test_a_slot_key_is_one_however_it_is_spelt() -> None:
+    assert only("My favourite colour is green.").attribute == "favorite_color"
+    assert only("My favorite color is blue.").attribute == "favorite_color"

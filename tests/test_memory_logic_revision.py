@@ -436,3 +436,76 @@ def test_a_statement_and_its_negation_are_never_duplicates() -> None:
     meat = memory("Ana eats meat", source_ids=("m2",))
     decision = decide(meat, [(no_meat, 0.95)], now=NOW)
     assert decision.action == "add" and decision.ambiguous_with is None
+
+
+@pytest.mark.parametrize(
+    ("old", "said", "attribute"),
+    [
+        (
+            ("Ana lives in Porto", "home_city", "Porto"),
+            "We moved to Berlin last month.",
+            "home_city",
+        ),
+        (("Ana works at Google", "employer", "Google"), "I joined Meta last month.", "employer"),
+        (("Ana works at Google", "employer", "Google"), "I started my own company.", "employer"),
+        (("Ana is vegetarian", "diet", "vegetarian"), "I started eating meat again.", "diet"),
+        (("Ana's girlfriend is Eva", "partner", "Eva"), "I'm single now.", "partner"),
+        (("Ana's girlfriend is Eva", "partner", "Eva"), "We broke up.", "partner"),
+        (("Ana loves coffee", "preference:coffee", "likes"), "I used to love coffee.", None),
+        (("Ana loves coffee", "preference:coffee", "likes"), "I prefer tea over coffee.", None),
+        (
+            ("Ana's favorite color is blue", "favorite_color", "blue"),
+            "My favourite colour is green.",
+            None,
+        ),
+    ],
+)
+def test_a_common_change_retires_the_slot_value(
+    old: tuple[str, str, str], said: str, attribute: str | None
+) -> None:
+    held = slot(*old)
+    [new] = [m for m in remember(said, JUNE) if m.attribute == (attribute or held.attribute)]
+    decision = decide(new, [(held, 0.5)], now=NOW)
+    assert decision.action == "supersede" and decision.target == held
+
+
+def test_a_correction_of_a_diet_holds_since_the_diet_it_corrects() -> None:
+    vegetarian = slot("Ana is vegetarian", "diet", "vegetarian")
+    [fix] = remember("Sorry, I meant vegan, not vegetarian.", JUNE)
+    decision = decide(fix, [(vegetarian, 0.5)], now=NOW)
+    assert decision.action == "supersede" and decision.target == vegetarian
+    assert decision.memory.text == "Ana is vegan (meant vegan, not vegetarian)"
+    assert decision.memory.valid_from == vegetarian.valid_from
+
+
+def test_a_liking_that_ended_leaves_a_dislike_alone() -> None:
+    dislike = slot("Ana hates coffee", "preference:coffee", "dislikes")
+    [ended] = remember("I used to love coffee.", JUNE)
+    assert decide(ended, [(dislike, 0.7)], now=NOW).action == "add"
+
+
+@pytest.mark.parametrize(
+    ("old", "said"),
+    [
+        ("Ana loves coffee", "I don't drink coffee anymore."),
+        ("Ana has a dog named Rex", "My dog Rex died last week."),
+        ("Ana has a dog named Rex", "Rex passed away."),
+        (
+            "Ana plans to live in Berlin",
+            "The move fell through, I'm not moving to Berlin after all.",
+        ),
+    ],
+)
+def test_a_negation_said_another_way_retires_what_it_names(old: str, said: str) -> None:
+    held = memory(old)
+    [new] = remember(said, JUNE)
+    decision = decide(new, [(held, 0.6)], now=NOW)
+    assert decision.action == "supersede" and decision.target == held
+
+
+def test_a_plan_to_quit_ends_nothing_yet() -> None:
+    job = slot("Ana works at Google", "employer", "Google")
+    [plan] = remember("I'm going to quit my job at Google.", JUNE)
+    assert plan.metadata.get("plan")
+    decision = decide(plan, [(job, 0.8)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()

@@ -30,16 +30,19 @@ from engram.memory._phrases import (
     PARTNERS,
     REST,
     UP,
+    WE,
     Rule,
     Sentence,
     clean,
     date_phrase,
     ending,
     fact,
+    lowercase_place,
     proper,
     relate,
     rule,
     stopped,
+    third_person,
 )
 from engram.memory.candidates import (
     SLOT_RELATIONS,
@@ -183,12 +186,45 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A correction, "I meant Lisbon, not Porto": Lisbon in whichever slot holds Porto, true
-    since Porto was said to be (`corrects`: Porto never was)."""
+    """A correction, "I meant Lisbon, not Porto", "No wait, it's Braga, not Porto", "Sorry, I
+    meant vegan, not vegetarian": the new value in whichever slot holds the old one (a diet's
+    in `diet`), true since the old one was said to be (`corrects`: it never was)."""
     old, new = match["y"], match["x"]
     text = f"{s.label} meant {new}, not {old}"
-    fixed = _replaced(s, text, _open_slot(s), old, new, guessed=True)
-    return [replace(fixed, metadata={**fixed.metadata, "corrects": True})]
+    metadata: dict[str, Any] = {"corrects": True}
+    slot = _open_slot(s)
+    if _DIET.fullmatch(old) and _DIET.fullmatch(new):
+        slot, old, new = "diet", old.lower(), new.lower()
+        text = f"{s.label} meant {new}, not {old}"
+        metadata["restated"] = {"diet": f"{s.label} is {new} (meant {new}, not {old})"}
+    fixed = _replaced(s, text, slot, old, new, guessed=True)
+    return [replace(fixed, metadata={**fixed.metadata, **metadata})]
+
+
+_PETS = frozenset(
+    "dog cat puppy kitten pet bird parrot hamster rabbit bunny horse pony fish turtle".split()
+)
+_OPENER = re.compile(
+    r"^(?:Sadly|Unfortunately|Tragically|Yesterday|Today|So|And|But|Oh|Well|Also|Then)\s+"
+)
+_AGAIN = re.compile(r"\b(?:again|now|started|began|back)\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[^,.;!?]*")
+_BEEN = re.compile(r"\b(?:was|today|tonight|yesterday|it's|it\s+is)\b", re.IGNORECASE)
+_AHEAD = re.compile(
+    r"\b(?:will|going\s+to|gonna|coming|soon|next|tomorrow|upcoming)\b|'ll\b", re.IGNORECASE
+)
+
+
+def _plan_dropped(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A plan given up, "I'm not moving to Berlin after all", "I decided not to move to
+    Berlin": it negates the plan naming the place (revision retires the memory that names
+    it), and ends no home."""
+    place = proper(match["x"]) or lowercase_place(clean(match["x"], s, max_words=3), s)
+    if not place:
+        return []
+    text = f"{s.label} is no longer planning to move to {place}"
+    entities = (EntityMention(place, "place"),)
+    return [fact(s, text, importance=0.7, entities=entities, metadata={"negates": place})]
 
 
 def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -221,15 +257,80 @@ def _stopped_being(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _broke_up(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A break-up, "I broke up with Tom", "Tom and I split up", "I divorced my husband": no
-    partner now (Tom's ending, or any partner's when unnamed)."""
-    name = match["x"]
+    """A break-up, "I broke up with Tom", "Tom and I split up", "I divorced my husband", "We
+    broke up": no partner now (Tom's ending, or any partner's when unnamed)."""
+    name = match.groupdict().get("x")
     verb = " ".join(match["verb"].lower().split())
     if "divorced" in verb:
         text = f"{s.label} divorced {name or 'their partner'}"
     else:
         text = f"{s.label} broke up with {name or 'their partner'}"
     return [ending(s, _dated(text, s), "partner", name, entity="person")]
+
+
+def _ex(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An ex named, "my ex Ana", "my ex-girlfriend Ana": Ana is no partner now."""
+    name = match["x"]
+    text = f"{name} is {s.label_within}'s ex"
+    return [ending(s, text, "partner", name, entity="person")]
+
+
+def _died(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A death, "My dog Rex died last week", "Rex passed away": whatever held of Rex (the
+    user's pet, a relative) holds no more. It negates the name, and revision retires the
+    memory that names Rex, with the relations it states."""
+    name = match["x"]
+    name = _OPENER.sub("", name)
+    whose = " ".join(match["whose"].lower().split()) if match["whose"] else ""
+    subject = f"{s.label}'s {whose} {name}" if whose else name
+    text = _dated(f"{subject} {' '.join(match['verb'].lower().split())}", s)
+    kind: EntityKind = "other" if whose.split()[-1:] and whose.split()[-1] in _PETS else "person"
+    return [
+        fact(
+            s,
+            text,
+            importance=0.8,
+            entities=(EntityMention(name, kind),),
+            metadata={"negates": name},
+        )
+    ]
+
+
+def _no_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """No employer now, said without the job: "I retired last month", "I resigned", "I'm
+    unemployed now", "I started my own company" (the slot holds employers, organisations
+    with a works_at relation: one's own company, unnamed, is none of them, so it ends the
+    employer rather than naming "their own company" as one)."""
+    said = " ".join(third_person(match["how"]).split())
+    verb = "is" if match.groupdict().get("be") else ""
+    text = _dated(" ".join(filter(None, (s.label, verb, said))), s)
+    return [ending(s, text, "employer", None, importance=0.7)]
+
+
+def _last_day(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job's last day, "Today was my last day at Google": the end of that employer, unless
+    the day is still to come ("Friday is my last day at Google")."""
+    employer = proper(match["x"])
+    if not employer or not _last_day_past(s):
+        return []
+    text = _dated(f"{s.label} left {employer}", s)
+    return [ending(s, text, "employer", employer, entity="organisation")]
+
+
+def _meat_again(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Meat again, "I started eating meat again", "I eat meat again", "I now eat meat": the
+    meat-free diet the user had is over (the slot holds one diet: the ending names none, so
+    it ends that one). Not "I eat meat", which may say nothing new."""
+    clause = _CLAUSE.match(s.text, match.start())
+    if clause is None or not _AGAIN.search(clause[0]):
+        return []
+    return [ending(s, _dated(f"{s.label} eats meat again", s), "diet", None)]
+
+
+def _last_day_past(s: Sentence) -> bool:
+    """Whether the last day a sentence speaks of has come ("Today was my last day"), not
+    is to come ("Friday is my last day", "My last day is next week")."""
+    return bool(_BEEN.search(s.text)) and not _AHEAD.search(s.text)
 
 
 _EX = rf"(?=(?i:my\s+(?:{PARTNERS}))|[{UP}])(?:(?i:my\s+(?:{PARTNERS}))\b,?\s*)?{NAME}?"
@@ -290,6 +391,79 @@ CHANGE_RULES: tuple[Rule, ...] = (
         r"divorced|got\s+divorced))\b",
         _broke_up,
         ("broke up", "split", "separated", "divorced"),
+    ),
+    rule(
+        rf"\b(?i:we)(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:broke\s+up|split\s+up|separated|"
+        r"got\s+divorced|divorced|called\s+it\s+quits))\b"
+        r"(?!\s+(?i:with|the|a|an|it|them|our|my|his|her|their|from|into|in)\b)",
+        _broke_up,
+        ("broke up", "split up", "separated", "divorced", "quits"),
+    ),
+    rule(
+        rf"(?i:\bmy\s+ex(?:-?(?:girlfriend|boyfriend|wife|husband|partner|fianc[ée]e?))?)"
+        rf"(?:,|\s+named|\s+called)?\s+{NAME}",
+        _ex,
+        ("my ex",),
+    ),
+    rule(
+        rf"(?:(?i:\bmy\s+(?P<whose>(?:[a-z]+\s+)?[a-z]+))\s+)?{NAME}"
+        r"(?i:\s+(?:has|had|just|sadly|recently))*\s+"
+        r"(?P<verb>(?i:passed\s+away|died|was\s+put\s+down|had\s+to\s+be\s+put\s+down))\b",
+        _died,
+        ("passed away", "died", "put down"),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:started|founded|launched|opened|set\s+up)"
+        r"\s+(?i:my\s+own)\s+(?i:company|business|startup|firm|practice|agency|consultancy))\b",
+        _no_employer,
+        ("my own",),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:retired|resigned)"
+        r"(?i:\s+from\s+(?:my\s+(?:job|position|post|role)|work))?)"
+        r"(?=\s*(?:$|[,.;!?]|(?i:early|today|yesterday|last|this|in|on|recently|after|at\s+\d|"
+        r"a\s+(?:few|couple)|two|three)\b))",
+        _no_employer,
+        ("retired", "resigned"),
+    ),
+    rule(
+        rf"(?P<be>{I_AM}){ADV}\s+(?P<how>(?i:unemployed|out\s+of\s+work|between\s+jobs|jobless|"
+        r"self-employed))\b",
+        _no_employer,
+        ("unemployed", "out of work", "between jobs", "jobless", "self-employed"),
+    ),
+    rule(
+        rf"(?i:\bmy\s+last\s+day\s+(?:at|with)\s+)(?=[{UP}]){REST}",
+        _last_day,
+        ("last day",),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am|'ve|\s+have)?{ADV}\s+(?i:(?:started|began|went\s+back\s+to|back\s+to)"
+        r"\s+eating|eat|eating)\s+(?i:meat)\b",
+        _meat_again,
+        ("meat",),
+    ),
+    rule(
+        rf"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction))[,!.:]?\s+"
+        rf"(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that)\s+)?{NAME},?\s+(?i:not)\s+"
+        rf"(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
+        _corrected,
+        ("wait", "oops", "sorry", "mistake", "my bad", "correction"),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:meant|mean)\s+(?P<x>(?i:{DIETS})),?\s+(?i:not)\s+(?P<y>(?i:{DIETS}))"
+        r"(?![\w-])",
+        _corrected,
+        ("mean",),
+    ),
+    rule(
+        rf"(?:(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:not|no\s+longer){ADV}\s+"
+        r"(?i:moving|relocating|going\s+to\s+(?:move|relocate))|"
+        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:decided\s+not\s+to\s+(?:move|relocate)|"
+        r"(?:cancelled|canceled|called\s+off)\s+(?:my|our|the)\s+move))\s+(?i:to)\s+"
+        rf"{REST}",
+        _plan_dropped,
+        ("moving", "move", "relocat"),
     ),
 )
 """The change rules, most specific first."""

@@ -22,11 +22,13 @@ from engram.memory._phrases import (
     clause_end,
     clean,
     date_phrase,
+    ending,
     fact,
     negated_before,
     rule,
     slug,
     specific,
+    stopped,
 )
 from engram.memory._profile_rules import PROFILE_RULES
 from engram.memory.candidates import Candidate
@@ -90,11 +92,21 @@ _NEGATIVE = {
 }
 
 
+def _liking_ended(s: Sentence, thing: str, text: str, value: str = "likes") -> Candidate:
+    """The end of a liking ("I used to love coffee") or a dislike ("I used to hate olives"):
+    the `preference:` slot of `thing` is empty now, if it held that (it names the value it
+    ends: a dislike said since a liking ended stays)."""
+    return ending(s, text, "preference:" + slug(thing), value, importance=0.7)
+
+
 def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
     thing = clean(match["x"], s, max_words=8)
     if not thing:
         return []
     verb = " ".join(match["verb"].lower().split())
+    if (match["neg"] or "").strip().lower().startswith("used"):
+        value = "dislikes" if verb in _NEGATIVE else "likes"
+        return [_liking_ended(s, thing, f"{s.label} used to {verb} {thing}", value)]
     negated = bool(match["neg"])
     liked = (verb in _POSITIVE) != negated
     if negated:
@@ -112,6 +124,25 @@ def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
             importance=0.7,
         )
     ]
+
+
+def _prefers_over(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A preference over another, "I prefer tea over coffee these days": tea liked, and the
+    liking of coffee, if the user had one, over."""
+    liked = clean(match["x"], s, max_words=5)
+    other = clean(match["y"], s, max_words=5)
+    if not liked or not other:
+        return []
+    text = f"{s.label} prefers {liked}"
+    preferred = fact(
+        s,
+        text,
+        kind="preference",
+        attribute="preference:" + slug(liked),
+        value="likes",
+        importance=0.7,
+    )
+    return [preferred, _liking_ended(s, other, f"{text} over {other}")]
 
 
 def _fan(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -150,17 +181,29 @@ def _no_longer_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, importance=0.7, metadata={"negates": thing})]
 
 
+_CONSUMED = re.compile(r"^(?:drink|eat|smoke|drinking|eating|smoking)\s+(?P<what>.+)$", re.I)
+
+
 def _no_longer_does(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A habit that stopped, "I no longer drink coffee", "I stopped eating sugar", "I don't
+    drink coffee anymore": it negates the habit, or what it consumed (coffee: "The user loves
+    coffee" is over too)."""
     thing = clean(match["x"], s, max_words=8)
     if not thing:
         return []
     keyword = " ".join(match["kw"].lower().split())
+    if keyword in ("don't", "dont", "do not"):
+        if not stopped(match, s):
+            return []
+        keyword = "no longer"
+    consumed = _CONSUMED.match(thing)
+    negates = consumed["what"] if consumed else thing
     if keyword == "no longer":
         verb, _, rest = thing.partition(" ")
         text = f"{s.label} no longer {_third_singular(verb.lower())} {rest}".rstrip()
     else:
         text = f"{s.label} {keyword} {thing}"
-    return [fact(s, text, importance=0.7, metadata={"negates": thing})]
+    return [fact(s, text, importance=0.7, metadata={"negates": negates})]
 
 
 def _goal(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -169,7 +212,7 @@ def _goal(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     planned = re.search(r"plan|going|intend", match[0], re.IGNORECASE)
     text = f"{s.label} {'plans' if planned else 'wants'} to {goal}"
-    return [fact(s, text, importance=0.6, confidence=0.6)]
+    return [fact(s, text, importance=0.6, confidence=0.6, metadata={"plan": True})]
 
 
 _EVENT_VERBS = (
@@ -217,10 +260,21 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "stopped", "quit", "gave up"),
     ),
     rule(
-        rf"{ME}(?P<neg>\s+(?i:don't|do\s+not|dont|no\s+longer|never)){ADV}\s+"
+        rf"{ME}\s+(?P<kw>(?i:don't|dont|do\s+not))\s+(?=(?i:drink|eat|smoke)\b){REST}",
+        _no_longer_does,
+        ("anymore", "any more"),
+    ),
+    rule(
+        rf"{ME}(?P<neg>\s+(?i:don't|do\s+not|dont|no\s+longer|never|used\s+to)){ADV}\s+"
         r"(?P<verb>(?i:love|like|enjoy|hate|dislike))\s+" + REST,
         _preference,
-        ("don't", "do not", "dont", "no longer", "never"),
+        ("don't", "do not", "dont", "no longer", "never", "used to"),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:prefer)\s+(?!(?i:to|not)\b)(?P<x>[^,.;!?()\n]+?)\s+"
+        r"(?i:over|rather\s+than|instead\s+of|to)\s+" + REST.replace("?P<x>", "?P<y>"),
+        _prefers_over,
+        ("prefer",),
     ),
     rule(
         rf"{ME}(?P<neg>){ADV}\s+(?P<verb>(?i:love|like|enjoy|adore|prefer|hate|dislike|detest|"

@@ -31,6 +31,7 @@ __all__ = [
     "PARTNERS",
     "REST",
     "UP",
+    "WE",
     "Builder",
     "Rule",
     "Sentence",
@@ -79,6 +80,10 @@ Builder = Callable[[re.Match[str], Sentence], list[Candidate]]
 UP = "A-ZÀ-ÖØ-Þ"
 """Upper-case letters (ASCII and Latin-1) that open a name."""
 ME = r"\b(?i:I)"
+WE = r"\b(?i:I|we)"
+"""The user as the subject of a change they share ("We moved to Berlin", "We live in Rome"):
+"we" includes the speaker, as "My wife and I moved" does. Only where the statement is as
+true of the speaker as of the group (a home, a move); not for events or tastes."""
 I_AM = r"\b(?i:I'm|I\s+am|Im)"
 ADV = (
     r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
@@ -188,21 +193,38 @@ _TOLD_YOU = re.compile(
 )
 """News told as a question: "Did I tell you I moved to Berlin?", "Would you believe I got a
 job at Apple?" state the move and the job."""
+_FRAME = re.compile(
+    r"\b(?:hypothetically|assuming|let's\s+(?:say|assume|pretend|suppose)|"
+    r"let\s+us\s+(?:say|assume|suppose)|for\s+(?:this|the|an)\s+example|"
+    r"for\s+the\s+sake\s+of\s+(?:argument|example|the\s+example)|"
+    r"in\s+(?:this|that|the|a)\s+(?:example|scenario|hypothetical)|"
+    r"in\s+(?:my|our|the)\s+(?:novel|story|game|dream|dreams|script|screenplay|play|fiction|"
+    r"fanfic|role-?play|campaign|head)(?=\s*[,:]|\s+(?:I|we)\b)|"
+    r"(?:^|[,;:]\s*)(?:(?:so|ok|okay|well|now)\s+)?(?:say|assume)(?=(?:\s+that)?,?\s+(?:I|we)\b))"
+    r"\b",
+    re.IGNORECASE,
+)
+"""A frame that makes the whole sentence a supposition or a fiction, however far before the
+statement and past its commas ("Hypothetically, I live in Rome", "Let's say I work at Meta",
+"Assume I live in Rome and earn 50k, ...", "In my novel, I live in Rome")."""
 _QUOTES = re.compile(r"[\"“”]")
 _CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
+_SUBJECT_AT = re.compile(r"I|we\b", re.IGNORECASE)
 
 
 def asserted(sentence: Sentence, start: int) -> bool:
     """Whether the speaker states what `sentence` says at `start` as true of themselves: not a
     question ("Do I live in Paris?", "I live in Paris?"), a condition, wish or fancy ("If I
-    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), nor someone
-    else's words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
+    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), a supposition or
+    fiction ("Let's say I live in Rome", "In my novel, I live in Rome"), nor someone else's
+    words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
     before = sentence.text[:start]
-    if len(_QUOTES.findall(before)) % 2:
+    frame = _FRAME.search(sentence.text)
+    if len(_QUOTES.findall(before)) % 2 or (frame is not None and frame.start() < start):
         return False
     if _TOLD_YOU.search(before):
         return True
-    if sentence.text[start : start + 1] in ("I", "i") and _INVERTED.search(before):
+    if _SUBJECT_AT.match(sentence.text, start) and _INVERTED.search(before):
         return False  # "Do I live ...": the verb before the subject (not "I have a cat")
     stop = _CLAUSE_END.search(sentence.text, start)
     if stop is not None and stop[0] == "?":
@@ -247,11 +269,21 @@ _NEW_JOB = frozenset({"joined", "started", "work", "works"})
 """What follows "I left X and ..." in a change of job, which its own rule reads whole."""
 
 
+_OPENING_MOVE = re.compile(
+    r"^(?:(?:just|finally|recently|officially)\s+)?(?:moved|relocated)\s+(?:back\s+)?(?:to|into)\s",
+    re.IGNORECASE,
+)
+"""A sentence that opens on a move with its subject left out, as a chat turn does ("Just
+moved to Vancouver!"): the speaker's own move."""
+
+
 def with_subject(text: str) -> str:
-    """`text` with the "I" that coordinated verbs share written out before each: "I left
-    Paris and moved to Berlin" -> "I left Paris and I moved to Berlin", so that each clause is
-    a first-person statement of its own. Only between verbs the rules read, with no other
-    subject in between ("I think my sister left Paris and moved to Berlin" is unchanged)."""
+    """`text` with the "I" the speaker left out written out: before a sentence opening on a
+    move ("Just moved to Vancouver!" -> "I just moved to Vancouver!"), and before each of
+    coordinated verbs ("I left Paris and moved to Berlin" -> "I left Paris and I moved to
+    Berlin"), so that each clause is a first-person statement of its own. Only before verbs
+    the rules read, with no other subject in between ("I think my sister left Paris and
+    moved to Berlin" is unchanged)."""
 
     def spelt_out(match: re.Match[str]) -> str:
         verb, following = match["verb"].lower(), match["next"].lower()
@@ -259,6 +291,8 @@ def with_subject(text: str) -> str:
             return match[0]  # "I left Google and joined Meta": one change of job
         return f"{match[0]}I "
 
+    if _OPENING_MOVE.match(text):
+        text = f"I {text[0].lower()}{text[1:]}"
     previous = None
     while previous != text:
         previous, text = text, _ELIDED_SUBJECT.sub(spelt_out, text)
@@ -317,16 +351,43 @@ _PLACE_WORDS = frozenset(
     tears work school college university office hospital bed""".split()
 )
 _AFTER_PLACE = frozenset("with since for near because and but now again too so".split())
+_NOT_PLACES = frozenset(
+    """sales marketing engineering management finance accounting design support operations
+    research product legal hr it remote part-time full-time nights days mornings evenings
+    weekends python java""".split()
+)
+"""Words one moves "to" that are no places ("i moved to sales", "I moved to part-time")."""
 _LOWER_WORD = re.compile(r"^[a-z][a-z'-]+$")
+_CAPITALISED_WORD = re.compile(r"[\w'’-]*[A-ZÀ-ÖØ-Þ][\w'’-]*")
+_PRONOUN_I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")
 
 
-def lowercase_place(phrase: str | None, sentence: Sentence) -> str | None:
-    """A place named in lower case by someone who writes all in lower case ("i moved to
+def _writes_names_in_lowercase(sentence: Sentence, after_move: bool) -> bool:
+    """Whether the sentence has no capital a name would have: none at all, or, after a move
+    verb ("I moved to lisbon"), none but the pronoun "I" and the sentence's first letter."""
+    text = sentence.text
+    if not after_move:
+        return not any(char.isupper() for char in text)
+    opening = len(text) - len(text.lstrip())
+    return all(
+        _PRONOUN_I.fullmatch(word[0]) or word.start() == opening
+        for word in _CAPITALISED_WORD.finditer(text)
+    )
+
+
+def lowercase_place(
+    phrase: str | None, sentence: Sentence, *, after_move: bool = False
+) -> str | None:
+    """A place named in lower case by someone who writes names in lower case ("i moved to
     munich" -> "Munich", "i live in new york city with my wife" -> "New York City"): up to
     three plain words, the first no determiner or common place word ("i moved to a new
     flat", "the suburbs", "downtown" name none). Never in a sentence with capitals, where a
-    name would be capitalised."""
-    if not phrase or any(char.isupper() for char in sentence.text):
+    name would be capitalised; but the object of a move verb (`after_move`) may follow a
+    capital "I" ("I moved to lisbon": many write the pronoun, and nothing else, upper case),
+    and then its first word is no common noun one moves to ("I moved to sales")."""
+    if not phrase or not _writes_names_in_lowercase(sentence, after_move):
+        return None
+    if after_move and phrase.split()[0] in _NOT_PLACES:
         return None
     words: list[str] = []
     for word in phrase.split():
@@ -340,8 +401,40 @@ def lowercase_place(phrase: str | None, sentence: Sentence) -> str | None:
     return " ".join(word.capitalize() for word in words)
 
 
+_AMERICAN = {
+    "favourite": "favorite",
+    "favourites": "favorites",
+    "colour": "color",
+    "colours": "colors",
+    "flavour": "flavor",
+    "flavours": "flavors",
+    "humour": "humor",
+    "honour": "honor",
+    "neighbour": "neighbor",
+    "neighbourhood": "neighborhood",
+    "behaviour": "behavior",
+    "harbour": "harbor",
+    "theatre": "theater",
+    "centre": "center",
+    "metre": "meter",
+    "programme": "program",
+    "catalogue": "catalog",
+    "jewellery": "jewelry",
+    "pyjamas": "pajamas",
+    "tyre": "tire",
+    "grey": "gray",
+    "aeroplane": "airplane",
+    "yoghurt": "yogurt",
+    "doughnut": "donut",
+    "mum": "mom",
+}
+"""British spellings and their American twins: one slot, however its key is spelt ("my
+favourite colour" and "my favorite color" are one `favorite_color`)."""
+
+
 def slug(phrase: str) -> str:
-    """A slot key for `phrase`: its first four words, lower case, without punctuation.
+    """A slot key for `phrase`: its first four words, lower case, without punctuation, spelt
+    the American way (`_AMERICAN`).
 
     Symbols stay: an emoji is the thing liked in "I love 🍣" ("preference:🍣"), not nothing.
     """
@@ -349,7 +442,7 @@ def slug(phrase: str) -> str:
     words = kept.split()
     while words and words[0] in ("a", "an", "the", "some", "my", "their"):
         words = words[1:]
-    return "_".join(words[:4])
+    return "_".join(_AMERICAN.get(word, word) for word in words[:4])
 
 
 def date_phrase(time: TimeMention) -> str:

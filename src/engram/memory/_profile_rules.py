@@ -20,6 +20,7 @@ from engram.memory._phrases import (
     PARTNERS,
     REST,
     UP,
+    WE,
     Rule,
     Sentence,
     clean,
@@ -45,7 +46,7 @@ def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _age(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    age = match["x"]
+    age = match["x"] or match["y"]
     text = f"{s.label} is {age} years old"
     return [fact(s, text, kind="profile", attribute="age", value=age, importance=0.7)]
 
@@ -87,10 +88,16 @@ def _denied(
 
 
 def _place_slot(
-    s: Sentence, raw: str | None, attribute: str, template: str, relation: str | None
+    s: Sentence,
+    raw: str | None,
+    attribute: str,
+    template: str,
+    relation: str | None,
+    *,
+    after_move: bool = False,
 ) -> list[Candidate]:
     phrase = clean(raw, s, max_words=6)
-    place = proper(raw) or lowercase_place(phrase, s)
+    place = proper(raw) or lowercase_place(phrase, s, after_move=after_move)
     if place is None:
         return [fact(s, template.format(s=s.label, x=phrase), importance=0.5)] if phrase else []
     entities, relations = relate(s, relation, place, "place") if relation else ((), ())
@@ -117,7 +124,7 @@ def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in")
+    found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in", after_move=True)
     old = proper(match.groupdict().get("y"))
     if found and old:
         found[0] = fact(
@@ -132,6 +139,35 @@ def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
             metadata={"negates": old},
         )
     return found
+
+
+_TRIP = re.compile(
+    r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|hotel|tour|"
+    r"business|meeting|for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+"
+    r"(?:days?|nights?|weeks?|weekend))\b",
+    re.IGNORECASE,
+)
+_HOME = re.compile(
+    r"\b(?:live[ds]?|living|moved?|moving|home|apartment|flat|house|for\s+good|"
+    r"permanently)\b",
+    re.IGNORECASE,
+)
+
+
+def _back_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Home again, "I'm back in Porto now": the home city, unless it is a trip ("I'm back in
+    Porto for the weekend")."""
+    if _TRIP.search(s.text):
+        return []
+    return _place_slot(s, match["x"], "home_city", "{s} lives in {x} again", "lives_in")
+
+
+def _now_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Living somewhere now, "I lived in Porto for 5 years, now I'm in Lisbon": only where the
+    sentence speaks of a home (being in Rome now is as often a trip), and of no trip."""
+    if _TRIP.search(s.text) or not _HOME.search(s.text):
+        return []
+    return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
 
 
 def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -211,26 +247,110 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_occupation(s, role), _employer(s, employer)]
 
 
+_JOBS = (
+    r"teacher|nurse|doctor|physician|surgeon|dentist|pharmacist|vet|veterinarian|therapist|"
+    r"counsel(?:l)?or|psychologist|engineer|developer|programmer|designer|architect|manager|"
+    r"lawyer|attorney|accountant|consultant|analyst|scientist|researcher|professor|lecturer|"
+    r"librarian|journalist|editor|writer|photographer|chef|cook|baker|barista|bartender|"
+    r"waiter|waitress|cashier|pilot|driver|electrician|plumber|carpenter|mechanic|farmer|"
+    r"firefighter|paramedic|police\s+officer|officer|soldier|realtor|translator|"
+    r"interpreter|economist|technician|administrator|secretary|receptionist|clerk|"
+    r"paralegal|caregiver|nanny|tutor|instructor|coach|midwife|freelancer|entrepreneur|"
+    r"founder|ceo|cto|cfo|director|executive|product\s+manager|data\s+scientist|"
+    r"software\s+engineer|web\s+developer|social\s+worker|flight\s+attendant"
+)
+"""Words of an occupation: what "I'm a teacher" says is the user's job (not "I'm a mess")."""
+_PAST = frozenset("former ex ex- retired".split())
+_FUTURE = frozenset("aspiring future would-be wannabe".split())
+
+
+def _job_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An occupation said with "be": "I'm a teacher now"; its ending, "I'm not a nurse
+    anymore", "I'm a former nurse" ("a nurse" no longer). A future one is none yet ("an
+    aspiring writer")."""
+    job = " ".join(match["x"].lower().split())
+    words = job.split()
+    if _FUTURE.intersection(words):
+        return []
+    if _PAST.intersection(words):
+        former = " ".join([words[0], *(word for word in words[1:] if word not in _PAST)])
+        return [ending(s, f"{s.label} is {job}", "occupation", former)]
+    if match["neg"]:
+        how = "no longer" if stopped(match, s) else "not"
+        return [ending(s, f"{s.label} is {how} {job}", "occupation", job)]
+    return [_occupation(s, job)]
+
+
 _AS_ROLE = re.compile(r"\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)", re.IGNORECASE)
+_NO_EMPLOYER = re.compile(
+    r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
+    r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
+    r"university|college|school|academy|institute)$"
+    r"|^(?:reddit|discord|strava|instagram|tiktok|twitter|facebook|mastodon|bluesky|"
+    r"duolingo|patreon|tinder|bumble|hinge|linkedin|slack|whatsapp|telegram|snapchat|"
+    r"pinterest|youtube|twitch|goodreads|meetup|peloton|weight\s+watchers)$",
+    re.IGNORECASE,
+)
+"""Names one joins or starts at other than as an employee: clubs, teams and groups
+("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
+_CLUB_CUE = re.compile(
+    r"\b(?:club|gym|choir|league|members?|membership|hobby|signed\s+up|classes|course|"
+    r"semester|app|platform|server|subreddit|community)\b",
+    re.IGNORECASE,
+)
+"""Words that say what was joined is no workplace ("I joined Strava, the running app")."""
 
 
 def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A new employer, "I joined Meta as a designer" or "I joined Meta last month, new
-    job!": only with a role or a word of work, since one also joins a club or a choir."""
+    """A new employer, "I joined Meta as a designer", "I joined Meta last month", "I started
+    at Stripe on Monday": a capitalised name, with a role or a word of work, or else one that
+    names no club, team, school or platform, in a sentence of none ("I joined a gym", in
+    lower case, is an event; so is "I joined Toastmasters")."""
     employer = proper(match["x"])
     if not employer:
         return []
     role = _AS_ROLE.match(match["x"][match["x"].find(employer) + len(employer) :])
     if role is None and not JOB_CUE.search(s.text):
-        return []
+        if _NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
+            return []
     job = clean(role["role"], s, max_words=5) if role else None
     return [_employer(s, employer), *([_occupation(s, job)] if job else [])]
 
 
-def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """No employer now: that one if named, else whichever the user had."""
+_SINCE_LONG = re.compile(
+    r"\b(?:since|for)\s+(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|"
+    r"several|many)\s+(?:years?|months?)\b|\bsince\s+(?:last\s+)?(?:year|month|spring|summer|"
+    r"fall|autumn|winter)\b",
+    re.IGNORECASE,
+)
+
+
+def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where the user works, said as where they are: "I switched jobs, I'm at Meta now"
+    (with a word of work), "I've been at Meta since January" (a while: months or years, not
+    "since Monday" at a hotel). Not at a school, a club or a platform."""
     employer = proper(match["x"])
-    text = f"{s.label} quit their job" + (f" at {employer}" if employer else "")
+    if not employer or _NO_EMPLOYER.search(employer):
+        return []
+    if match["been"]:
+        long_ago = [time for time in s.times if time.granularity in ("month", "season", "year")]
+        if not (long_ago or _SINCE_LONG.search(s.text)) or _TRIP.search(s.text):
+            return []
+    elif not JOB_CUE.search(s.text):
+        return []
+    return [_employer(s, employer)]
+
+
+def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """No employer now: that one if named, else whichever the user had. Said as the user
+    said it: a lay-off or a firing is no resignation."""
+    employer = proper(match["x"])
+    how = " ".join((match["how"] or match["how2"]).lower().split())
+    if how in ("quit", "left"):
+        text = f"{s.label} {how} their job" + (f" at {employer}" if employer else "")
+    else:
+        verb = "was laid off" if "laid" in how else "was fired"
+        text = f"{s.label} {verb}" + (f" from {employer}" if employer else "")
     return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
 
 
@@ -243,10 +363,18 @@ def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_related(s, "school", school, f"{s.label} studies at {school}", 0.7)]
 
 
+_UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
+
+
 def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The relationship status; a status with no partner ("I'm single now") also ends the
+    partner slot, whoever held it."""
     status = match["x"].lower()
     text = f"{s.label} is {status}"
-    return [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
+    found = [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
+    if status in _UNPARTNERED:
+        found.append(ending(s, f"{s.label} has no partner now", "partner", None))
+    return found
 
 
 _KIN = (
@@ -331,13 +459,21 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 PROFILE_RULES: tuple[Rule, ...] = (
     rule(
-        rf"(?i:\bmy\s+name(?:'s|\s+is)|\bcall\s+me|\b(?:hi|hello|hey)[,!.]?\s+I'm)\s+{NAME}",
+        rf"(?i:\bmy\s+name(?:'s|\s+is)|\bcall\s+me|\b(?:hi|hello|hey)[,!.]?\s+I'm|"
+        rf"\bI(?:\s+now)?\s+go\s+by|\bI(?:'ve|\s+have)?\s+changed\s+my\s+name\s+to)\s+{NAME}",
         _name,
-        ("name", "call me", "i'm"),
+        ("name", "call me", "i'm", "go by"),
     ),
-    rule(rf"{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b)", _age, ("old", "yo")),
     rule(
-        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?(?i:\s+an?)?\s+(?P<x>(?i:{DIETS}))(?![\w-])",
+        rf"(?:{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b|\s+now\b)|"
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:turned)\s+(?P<y>\d{{1,3}})"
+        r"(?=\s*(?:$|[,.;!?]|(?i:today|yesterday|last|this|on|in|and|now)\b)))",
+        _age,
+        ("old", "yo", "now", "turned"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?{ADV}(?i:\s+on)?(?i:\s+an?|\s+the)?\s+"
+        rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
         ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
         + ("kosher", "halal", "carnivore"),
@@ -349,21 +485,27 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("went", "gone", "became", "become", "turned"),
     ),
     rule(
-        rf"(?i:{ME}\s+moved\s+from)\s+(?P<y>[^,.;!?()\n]+?)\s+(?i:to)\s+{REST}",
+        rf"(?i:{WE}\s+moved\s+from)\s+(?P<y>[^,.;!?()\n]+?)\s+(?i:to)\s+{REST}",
         _moved,
         ("moved",),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
+        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
         rf"{REST}",
         _moved,
         ("moved", "relocated"),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
+        rf"{WE}(?i:'m|\s+am|'re|\s+are|'ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
         rf"(?i:live|living|reside|residing)\s+(?i:in)\s+{REST}",
         _lives,
         ("liv", "resid"),
+    ),
+    rule(rf"{I_AM}{ADV}\s+(?i:back)\s+(?i:in)\s+(?=[{UP}]){REST}", _back_in, ("back in",)),
+    rule(
+        rf"(?:(?i:\bnow),?\s+{I_AM}|{I_AM}(?i:\s+now))\s+(?i:in|based\s+in)\s+(?=[{UP}]){REST}",
+        _now_in,
+        ("now",),
     ),
     rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
     rule(
@@ -372,8 +514,9 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("from", "grew up"),
     ),
     rule(
-        rf"{ME}(?i:\s+(?:quit|left)\s+my\s+job|'ve\s+quit\s+my\s+job|\s+got\s+(?:fired|laid\s+off)"
-        rf"|\s+was\s+(?:fired|laid\s+off))(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
+        rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left)\s+my\s+job|"
+        r"\s+(?:got|was|have\s+been|'ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
+        r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
         _quit_job,
         ("job", "fired", "laid off"),
     ),
@@ -390,12 +533,27 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _works_as,
         ("work",),
     ),
-    rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:joined)\s+(?=[{UP}]){REST}", _joined, ("joined",)),
+    rule(
+        rf"(?:{I_AM}|(?P<been>{ME}(?i:'ve|\s+have)\s+been)){ADV}\s+(?i:at)\s+(?=[{UP}]){REST}",
+        _at_employer,
+        (" at ",),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
+        rf"(?=[{UP}]){REST}",
+        _joined,
+        ("joined", "started", "began"),
+    ),
     rule(
         rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+[^,.;!?()\n]{{2,40}}?)\s+(?i:at|for|with)\s+"
         rf"(?=[{UP}]){REST}",
         _role_at,
-        ("i'm a", "i am a", "im a"),
+        ("i'm", "i am", "im "),
+    ),
+    rule(
+        rf"{I_AM}{ADV}{NOT}{ADV}\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{_JOBS}))(?![\w'-])",
+        _job_is,
+        ("i'm", "i am", "im "),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+"

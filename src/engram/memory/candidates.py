@@ -97,6 +97,9 @@ class MemoryMetadata(TypedDict, total=False):
     corrects: bool
     """A correction ("I meant Lisbon, not Porto"): the value it replaces never held, and the
     new one holds from when that one was said to."""
+    plan: bool
+    """A plan or wish ("I'm going to quit my job at Google"): it says what may come, nothing
+    of what holds now, so it negates nothing, whatever its words ("quit")."""
     restated: dict[str, str]
     """A guessed change's text in the slots it may be filed under (`home_city`: "The user
     lives in Lisbon (meant Lisbon, not Porto)"): revision takes the one of the slot it

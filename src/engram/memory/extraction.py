@@ -50,7 +50,13 @@ __all__ = ["episode_metadata", "extract"]
 USER_LABEL = "The user"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|my|me)\b", re.IGNORECASE)
+_RULE_CUE = re.compile(
+    r"\b(?:i|i'm|im|i've|i'd|my|me|we|we're|we've|passed\s+away|died|wait|oops|sorry|mistake|correction)\b",
+    re.IGNORECASE,
+)
+"""What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
+"We moved to Berlin"), or the cue of a rule that needs none ("Rex passed away", "No wait,
+it's Braga, not Porto")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"
@@ -124,12 +130,12 @@ def _facts(
     label, subject = _speaker(message, user_name)
     found: list[Candidate] = []
     for start, end in _sentence_spans(text):
-        part = text[start:end]
-        if not _FIRST_PERSON.search(part):
+        part = with_subject(text[start:end])
+        if not _RULE_CUE.search(part):
             continue
         inside = tuple(time for time in times if start <= time.position < end)
         sentence = Sentence(
-            text=with_subject(part),
+            text=part,
             label=label,
             subject=subject,
             said_at=message.created_at,

@@ -378,6 +378,10 @@ def _conditional_decision(
 
 
 def _is_negation(memory: Memory) -> bool:
+    """Whether `memory` ends something: it names what (`negates`), or says "no longer",
+    "quit", ...; a plan never does ("The user plans to quit their job" ends nothing yet)."""
+    if memory.metadata.get("plan"):
+        return False
     return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
 
 
