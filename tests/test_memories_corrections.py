@@ -120,3 +120,19 @@ def test_a_memory_of_unknown_start_holds_from_when_it_was_recorded(mem: Engram) 
     mem.memories.add("Ana is allergic to peanuts.", user_id="ana", infer=False)
     before = mem.memories.search("allergy", user_id="ana", as_of=MAY)  # long before it was said
     assert before == []
+
+
+def test_a_fact_said_before_a_hand_edit_but_written_after_it_is_retired(mem: Engram) -> None:
+    """An add that waited for the edit's lock, or a replay: the edit wins, and the fact it
+    overrides does not stay current beside it."""
+    said = datetime.now(UTC) - timedelta(minutes=5)
+    mem.memories.update_profile("ana", {"diet": "keto"})
+    say(mem, "I'm vegan.", said)
+    assert mem.memories.profile("ana").fields["diet"] == "keto"  # type: ignore[union-attr]
+    assert not [t for t in facts(mem) if "vegan" in t]
+    [vegan] = [
+        m for m in mem.memories.get_all(user_id="ana", include_superseded=True) if m.attribute
+    ]
+    assert vegan.valid_to is not None and mem.memories.history(vegan.id)[-1].action == "supersede"
+    say(mem, "I'm vegan now.", datetime.now(UTC))  # said after the edit: it changes the diet
+    assert mem.memories.profile("ana").fields["diet"] == "vegan"  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ from engram.memory import (
     ExtractionBudget,
     ForgettingPolicy,
     RelationMention,
+    RevisionPlan,
     bloat,
     build_relations,
     close_relations,
@@ -44,7 +45,7 @@ from engram.memory.consolidation import (
     redirected_profile,
     redirected_relations,
 )
-from engram.memory.profile import profile_value, reflect_edit
+from engram.memory.profile import overridden_by_edits, profile_value, reflect_edit
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     RankingWeights,
@@ -228,6 +229,7 @@ def add_flow(
     plan = yield from plan_flow(
         news, similar, now=now, budget=budget, pairwise=lambda i, j: float(pairwise[i, j])
     )
+    plan = _under_edits(plan, profile, now)
     entities = _settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
     texts = {m.id: m.text for m in news}
@@ -268,6 +270,28 @@ def add_flow(
         llm_calls=budget.calls,
         llm_tokens=budget.tokens,
     )
+
+
+def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime) -> RevisionPlan:
+    """`plan` with the new slot facts a later hand edit of the profile overrides retired
+    (`overridden_by_edits`), each change audited."""
+    overridden = overridden_by_edits(profile, plan.inserts, now=now)
+    if not overridden:
+        return plan
+    changes = tuple(
+        MemoryChange(
+            memory.id,
+            "supersede",
+            old_text=memory.text,
+            new_text=memory.text,
+            reason=f"profile field {memory.attribute} edited by hand since it was said",
+            tenant=memory.tenant,
+            at=now,
+        )
+        for memory in overridden.values()
+    )
+    inserts = tuple(overridden.get(memory.id, memory) for memory in plan.inserts)
+    return replace(plan, inserts=inserts, changes=(*plan.changes, *changes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,14 @@ from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
 
-__all__ = ["EDITED", "edit_profile", "profile_value", "reflect_edit", "update_profile"]
+__all__ = [
+    "EDITED",
+    "edit_profile",
+    "overridden_by_edits",
+    "profile_value",
+    "reflect_edit",
+    "update_profile",
+]
 
 EDITED = "edited"
 """The source of a field set by hand (`edit_profile`) instead of taken from a memory."""
@@ -151,6 +158,43 @@ def edit_profile(
         else:
             raise InvalidInputError(f"profile field {attribute!r}: text or None, got {value!r}")
     return replace(edited, fields=values, sources=sources, updated_at=now or utcnow())
+
+
+def overridden_by_edits(
+    profile: UserProfile | None, memories: Iterable[Memory], *, now: datetime
+) -> dict[str, Memory]:
+    """The current slot facts among `memories` that a later hand edit of their field
+    overrides, each retired: valid until the edit, superseded `now`.
+
+    A fact said before an edit but written after it (an add that waited for the edit's
+    lock, a replayed conversation) does not change the edited field (`update_profile`); left
+    current, it would contradict the profile in every prompt ("diet: keto" beside "The user
+    is vegan"). The edit's time is the profile's `updated_at`, as `update_profile` takes it.
+    """
+    if profile is None:
+        return {}
+    edited_at = profile.updated_at
+    overridden: dict[str, Memory] = {}
+    for memory in memories:
+        attribute = memory.attribute
+        if (
+            attribute is None
+            or profile.sources.get(attribute) != EDITED
+            or not memory.is_current
+            or memory.kind not in _PROFILE_KINDS
+            or not _about_user(memory, ())
+            or memory.recorded_at > edited_at
+            or fold(profile_value(memory)) == fold(profile.fields.get(attribute, ""))
+        ):
+            continue
+        start = memory.valid_from or edited_at
+        overridden[memory.id] = replace(
+            memory,
+            valid_to=max(start, edited_at),
+            superseded_at=max(now, memory.recorded_at),
+            updated_at=now,
+        )
+    return overridden
 
 
 def reflect_edit(profile: UserProfile, memory: Memory, *, now: datetime) -> UserProfile:
