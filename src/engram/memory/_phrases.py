@@ -30,6 +30,7 @@ __all__ = [
     "NOT",
     "PARTNERS",
     "REST",
+    "TRIP",
     "UP",
     "WE",
     "Builder",
@@ -38,6 +39,7 @@ __all__ = [
     "clause_end",
     "clean",
     "date_phrase",
+    "denied",
     "asserted",
     "ending",
     "fact",
@@ -530,6 +532,41 @@ def ending(
         entities=entities,
         metadata=metadata,
     )
+
+
+TRIP = re.compile(
+    r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|hotel|tour|"
+    r"business|meeting|for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+"
+    r"(?:days?|nights?|weeks?|weekend))\b",
+    re.IGNORECASE,
+)
+"""Words of a stay away from home ("in Rome for a conference"): no move, no new job."""
+
+_ENTITY_OF: dict[str, EntityKind] = {
+    "home_city": "place",
+    "employer": "organisation",
+    "school": "organisation",
+}
+_ACCUSTOMED = re.compile(r"I(?:'m|\s+am)\b", re.IGNORECASE)
+
+
+def denied(
+    match: re.Match[str], s: Sentence, attribute: str, value: str, verb: tuple[str, str]
+) -> list[Candidate]:
+    """The ending a negated slot statement builds: "I don't live in Paris anymore" -> "The
+    user no longer lives in Paris"; "I don't work at Google" -> "The user doesn't work at
+    Google"; "I used to work at Google" -> "The user used to work at Google". Never the
+    positive value."""
+    third, base = verb
+    if match["neg"].split()[0].lower() == "used":
+        if _ACCUSTOMED.match(match[0]):
+            return []  # "I'm used to living in Paris" says nothing of where they live
+        text = f"{s.label} used to {base} {value}"
+    elif stopped(match, s):
+        text = f"{s.label} no longer {third} {value}"
+    else:
+        text = f"{s.label} doesn't {base} {value}"
+    return [ending(s, text, attribute, value, entity=_ENTITY_OF.get(attribute))]
 
 
 def relate(

@@ -1,0 +1,268 @@
+"""Work and school slot rules: employer, occupation and school, their changes ("I joined
+Meta", "I quit my job", "I retired") and their relations (`works_at`, `studies_at`). Part of
+the profile-slot rules (`_profile_rules.PROFILE_RULES` holds them in its order)."""
+
+from __future__ import annotations
+
+import re
+
+from engram.memory._phrases import (
+    ADV,
+    I_AM,
+    JOB_CUE,
+    ME,
+    NOT,
+    REST,
+    TRIP,
+    UP,
+    Rule,
+    Sentence,
+    clean,
+    denied,
+    ending,
+    fact,
+    proper,
+    relate,
+    rule,
+    stopped,
+)
+from engram.memory.candidates import SLOT_RELATIONS, Candidate
+
+__all__ = ["WORK_RULES"]
+
+
+def _related(s: Sentence, attribute: str, value: str, text: str, importance: float) -> Candidate:
+    """A slot whose value stands in a relation to the user (`SLOT_RELATIONS`: the employer
+    works_at, the school studies_at), with that relation."""
+    relation, kind = SLOT_RELATIONS[attribute]
+    entities, relations = relate(s, relation, value, kind)
+    return fact(
+        s,
+        text,
+        kind="profile",
+        attribute=attribute,
+        value=value,
+        importance=importance,
+        entities=entities,
+        relations=relations,
+    )
+
+
+def _employer(s: Sentence, employer: str) -> Candidate:
+    """The user's employer slot, with the works_at relation it states."""
+    return _related(s, "employer", employer, f"{s.label} works at {employer}", 0.8)
+
+
+def _occupation(s: Sentence, job: str) -> Candidate:
+    """The user's occupation slot ("a software engineer")."""
+    return fact(
+        s,
+        f"{s.label} works as {job}",
+        kind="profile",
+        attribute="occupation",
+        value=job,
+        importance=0.8,
+    )
+
+
+def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
+    if not employer:
+        return []
+    if match["neg"]:
+        return denied(match, s, "employer", employer, ("works at", "work at"))
+    return [_employer(s, employer)]
+
+
+def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    job = clean(re.split(r"\s+(?:at|for|in|with)\s+", match["x"], maxsplit=1)[0], s, max_words=6)
+    if not job:
+        return []
+    if match["neg"]:
+        return denied(match, s, "occupation", job, ("works as", "work as"))
+    return [_occupation(s, job)]
+
+
+_NOT_A_JOB = frozenset(
+    "member regular fan customer client guest volunteer patient student visitor subscriber "
+    "user intern".split()
+)
+
+
+def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job at a named employer, "I'm a software engineer at Google": the occupation and
+    the employer. A role that is no job ("a regular at Joe's") says neither."""
+    employer = proper(match["x"])
+    role = clean(match["role"], s, max_words=5)
+    if not employer or not role or role.split()[-1].lower() in _NOT_A_JOB:
+        return []
+    return [_occupation(s, role), _employer(s, employer)]
+
+
+_JOBS = (
+    r"teacher|nurse|doctor|physician|surgeon|dentist|pharmacist|vet|veterinarian|therapist|"
+    r"counsel(?:l)?or|psychologist|engineer|developer|programmer|designer|architect|manager|"
+    r"lawyer|attorney|accountant|consultant|analyst|scientist|researcher|professor|lecturer|"
+    r"librarian|journalist|editor|writer|photographer|chef|cook|baker|barista|bartender|"
+    r"waiter|waitress|cashier|pilot|driver|electrician|plumber|carpenter|mechanic|farmer|"
+    r"firefighter|paramedic|police\s+officer|officer|soldier|realtor|translator|"
+    r"interpreter|economist|technician|administrator|secretary|receptionist|clerk|"
+    r"paralegal|caregiver|nanny|tutor|instructor|coach|midwife|freelancer|entrepreneur|"
+    r"founder|ceo|cto|cfo|director|executive|product\s+manager|data\s+scientist|"
+    r"software\s+engineer|web\s+developer|social\s+worker|flight\s+attendant"
+)
+"""Words of an occupation: what "I'm a teacher" says is the user's job (not "I'm a mess")."""
+_PAST = frozenset("former ex ex- retired".split())
+_FUTURE = frozenset("aspiring future would-be wannabe".split())
+
+
+def _job_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An occupation said with "be": "I'm a teacher now"; its ending, "I'm not a nurse
+    anymore", "I'm a former nurse" ("a nurse" no longer). A future one is none yet ("an
+    aspiring writer")."""
+    job = " ".join(match["x"].lower().split())
+    words = job.split()
+    if _FUTURE.intersection(words):
+        return []
+    if _PAST.intersection(words):
+        former = " ".join([words[0], *(word for word in words[1:] if word not in _PAST)])
+        return [ending(s, f"{s.label} is {job}", "occupation", former)]
+    if match["neg"]:
+        how = "no longer" if stopped(match, s) else "not"
+        return [ending(s, f"{s.label} is {how} {job}", "occupation", job)]
+    return [_occupation(s, job)]
+
+
+_AS_ROLE = re.compile(r"\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)", re.IGNORECASE)
+_NO_EMPLOYER = re.compile(
+    r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
+    r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
+    r"university|college|school|academy|institute)$"
+    r"|^(?:reddit|discord|strava|instagram|tiktok|twitter|facebook|mastodon|bluesky|"
+    r"duolingo|patreon|tinder|bumble|hinge|linkedin|slack|whatsapp|telegram|snapchat|"
+    r"pinterest|youtube|twitch|goodreads|meetup|peloton|weight\s+watchers)$",
+    re.IGNORECASE,
+)
+"""Names one joins or starts at other than as an employee: clubs, teams and groups
+("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
+_CLUB_CUE = re.compile(
+    r"\b(?:club|gym|choir|league|members?|membership|hobby|signed\s+up|classes|course|"
+    r"semester|app|platform|server|subreddit|community)\b",
+    re.IGNORECASE,
+)
+"""Words that say what was joined is no workplace ("I joined Strava, the running app")."""
+
+
+def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A new employer, "I joined Meta as a designer", "I joined Meta last month", "I started
+    at Stripe on Monday": a capitalised name, with a role or a word of work, or else one that
+    names no club, team, school or platform, in a sentence of none ("I joined a gym", in
+    lower case, is an event; so is "I joined Toastmasters")."""
+    employer = proper(match["x"])
+    if not employer:
+        return []
+    role = _AS_ROLE.match(match["x"][match["x"].find(employer) + len(employer) :])
+    if role is None and not JOB_CUE.search(s.text):
+        if _NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
+            return []
+    job = clean(role["role"], s, max_words=5) if role else None
+    return [_employer(s, employer), *([_occupation(s, job)] if job else [])]
+
+
+_SINCE_LONG = re.compile(
+    r"\b(?:since|for)\s+(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|"
+    r"several|many)\s+(?:years?|months?)\b|\bsince\s+(?:last\s+)?(?:year|month|spring|summer|"
+    r"fall|autumn|winter)\b",
+    re.IGNORECASE,
+)
+
+
+def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where the user works, said as where they are: "I switched jobs, I'm at Meta now"
+    (with a word of work), "I've been at Meta since January" (a while: months or years, not
+    "since Monday" at a hotel). Not at a school, a club or a platform."""
+    employer = proper(match["x"])
+    if not employer or _NO_EMPLOYER.search(employer):
+        return []
+    if match["been"]:
+        long_ago = [time for time in s.times if time.granularity in ("month", "season", "year")]
+        if not (long_ago or _SINCE_LONG.search(s.text)) or TRIP.search(s.text):
+            return []
+    elif not JOB_CUE.search(s.text):
+        return []
+    return [_employer(s, employer)]
+
+
+def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """No employer now: that one if named, else whichever the user had. Said as the user
+    said it: a lay-off or a firing is no resignation."""
+    employer = proper(match["x"])
+    how = " ".join((match["how"] or match["how2"]).lower().split())
+    if how in ("quit", "left"):
+        text = f"{s.label} {how} their job" + (f" at {employer}" if employer else "")
+    else:
+        verb = "was laid off" if "laid" in how else "was fired"
+        text = f"{s.label} {verb}" + (f" from {employer}" if employer else "")
+    return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
+
+
+def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    school = proper(match["x"])
+    if not school:
+        return []
+    if match["neg"]:
+        return denied(match, s, "school", school, ("studies at", "study at"))
+    return [_related(s, "school", school, f"{s.label} studies at {school}", 0.7)]
+
+
+WORK_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left)\s+my\s+job|"
+        r"\s+(?:got|was|have\s+been|'ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
+        r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
+        _quit_job,
+        ("job", "fired", "laid off"),
+    ),
+    rule(
+        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed)\s+(?:at|for)|"
+        r"employed\s+by)"
+        rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
+        rf"\s+(?i:at|for)|(?i:my\s+employer\s+is))\s+{REST}",
+        _works_at,
+        ("work", "job", "employ"),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",
+        _works_as,
+        ("work",),
+    ),
+    rule(
+        rf"(?:{I_AM}|(?P<been>{ME}(?i:'ve|\s+have)\s+been)){ADV}\s+(?i:at)\s+(?=[{UP}]){REST}",
+        _at_employer,
+        (" at ",),
+    ),
+    rule(
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
+        rf"(?=[{UP}]){REST}",
+        _joined,
+        ("joined", "started", "began"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+[^,.;!?()\n]{{2,40}}?)\s+(?i:at|for|with)\s+"
+        rf"(?=[{UP}]){REST}",
+        _role_at,
+        ("i'm", "i am", "im "),
+    ),
+    rule(
+        rf"{I_AM}{ADV}{NOT}{ADV}\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{_JOBS}))(?![\w'-])",
+        _job_is,
+        ("i'm", "i am", "im "),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+"
+        rf"{REST}",
+        _studies_at,
+        ("stud",),
+    ),
+)
+"""The work and school rules, most specific first."""
