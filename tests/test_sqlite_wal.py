@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
+from engram import Engram
 from engram.stores.sqlite import SqliteConnection
 from engram.stores.sqlite._wal import BACKSTOP_PAGES
 
@@ -67,3 +70,17 @@ def test_writes_after_the_thread_stops_still_commit(tmp_path: Path) -> None:
             assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 10
     finally:
         conn.close()
+
+
+def test_a_database_never_closed_stops_its_thread_when_collected(tmp_path: Path) -> None:
+    def checkpointers() -> int:
+        return sum(t.name == "engram-wal-checkpoint" for t in threading.enumerate())
+
+    gc.collect()  # other tests' forgotten databases first
+    before = checkpointers()
+    mem = Engram(tmp_path / "forgotten.db")
+    mem.memories.add("I like tea.", user_id="ana", infer=False)
+    assert checkpointers() == before + 1
+    del mem
+    gc.collect()
+    assert checkpointers() == before

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -153,6 +154,8 @@ class SqliteConnection:
             if self.path != ":memory:":  # commits leave checkpoints to a thread (see _wal)
                 self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
                 self.checkpointer = WalCheckpointer(self.path)
+        # Closed by `close()`, or when collected unclosed: the thread and the file go too.
+        self._closer = weakref.finalize(self, _close, self.checkpointer, self.conn)
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Hold the lock and run one write transaction (`BEGIN IMMEDIATE` ... `COMMIT`)."""
@@ -226,10 +229,14 @@ class SqliteConnection:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.close()
         with self.lock:
-            self.conn.close()
+            self._closer()
+
+
+def _close(checkpointer: WalCheckpointer | None, conn: sqlite3.Connection) -> None:
+    if checkpointer is not None:
+        checkpointer.close()
+    conn.close()
 
 
 def _make_parent(path: str) -> None:
