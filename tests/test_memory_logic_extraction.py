@@ -47,7 +47,7 @@ def only(text: str) -> Candidate:
         ("I'm vegetarian.", "profile", "diet", "vegetarian", "Ana is vegetarian"),
         ("I'm no longer vegetarian", "profile", "diet", NO_VALUE, "Ana is no longer vegetarian"),
         (
-            "I work at Acme Inc as an engineer.",
+            "I work at Acme Inc, in Lisbon.",
             "profile",
             "employer",
             "Acme Inc",
@@ -642,6 +642,11 @@ def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None
         ("I just turned 30!", ("age", "30")),
         ("I go by Sam now.", ("name", "Sam")),
         ("I changed my name to Samantha Lee.", ("name", "Samantha Lee")),
+        # Said plainly, not as a change.
+        ("I'm based in London.", ("home_city", "London")),
+        ("My birthday is March 3rd.", ("birthday", "March 3rd")),
+        ("I was born on 3 March 1990.", ("birthday", "3 March 1990")),
+        ("I work at Google as a software engineer.", ("occupation", "a software engineer")),
     ],
 )
 def test_common_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str, str]) -> None:
@@ -658,6 +663,7 @@ def test_common_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str
         "Did we move to Berlin?",  # a question
         "We split the bill.",
         "We broke up the fight.",
+        "I was born on a farm.",  # no date: no birthday
         "I joined a book club.",  # a club joined
         "I joined the Chess Club.",
         "I joined Strava.",

@@ -229,8 +229,19 @@ _SLOT_KEYS = frozenset(
 )
 
 
+def _birthday(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The birthday slot: "my birthday is March 3rd", "I was born on 3 March 1990"."""
+    value = " ".join(match["x"].split()[:4]).rstrip(",.;!?")
+    if not value or not any(c.isdigit() for c in value):
+        return []
+    text = f"{s.label}'s birthday is {value}"
+    return [fact(s, text, kind="profile", attribute="birthday", value=value, importance=0.7)]
+
+
 def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     key = " ".join(match["key"].lower().split())
+    if key == "birthday":  # its value is a date, which `clean` would take out
+        return _birthday(match, s)
     value = clean(match["x"], s, max_words=8)
     if not value:
         return []
@@ -287,6 +298,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _lives,
         ("liv", "resid"),
     ),
+    rule(rf"{I_AM}{ADV}{NOT}{ADV}\s+(?i:based)\s+(?i:in)\s+{REST}", _lives, ("based",)),
     rule(rf"{I_AM}{ADV}\s+(?i:back)\s+(?i:in)\s+(?=[{UP}]){REST}", _back_in, ("back in",)),
     rule(
         rf"(?:(?i:\bnow),?\s+{I_AM}|{I_AM}(?i:\s+now))\s+(?i:in|based\s+in)\s+(?=[{UP}]){REST}",
@@ -334,6 +346,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _pet,
         ("named", "called"),
     ),
+    rule(rf"{ME}\s+(?i:was\s+born\s+on)\s+{REST}", _birthday, ("born",)),
     rule(
         rf"(?i:\bmy\s+(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
         rf"(?:\s+is|'s))\s+{REST}",

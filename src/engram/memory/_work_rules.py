@@ -66,12 +66,21 @@ def _occupation(s: Sentence, job: str) -> Candidate:
 
 
 def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The employer, and the occupation when the role follows ("I work at Google as a
+    software engineer")."""
     employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
     if not employer:
         return []
     if match["neg"]:
         return denied(match, s, "employer", employer, ("works at", "work at"))
-    return [_employer(s, employer)]
+    return [_employer(s, employer), *_role_after(match["x"], employer, s)]
+
+
+def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
+    """The occupation an employer's name is followed by: "Meta as a designer"."""
+    role = _AS_ROLE.match(rest[rest.find(employer) + len(employer) :])
+    job = clean(role["role"], s, max_words=5) if role else None
+    return [_occupation(s, job)] if job else []
 
 
 def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -161,12 +170,11 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     employer = proper(match["x"])
     if not employer:
         return []
-    role = _AS_ROLE.match(match["x"][match["x"].find(employer) + len(employer) :])
-    if role is None and not JOB_CUE.search(s.text):
+    role = _role_after(match["x"], employer, s)
+    if not role and not JOB_CUE.search(s.text):
         if _NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
             return []
-    job = clean(role["role"], s, max_words=5) if role else None
-    return [_employer(s, employer), *([_occupation(s, job)] if job else [])]
+    return [_employer(s, employer), *role]
 
 
 _SINCE_LONG = re.compile(
