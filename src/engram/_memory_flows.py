@@ -6,7 +6,7 @@ and LLM requests, and the `Memories` facade drives it sync or async.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -278,18 +278,7 @@ def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime)
     overridden = overridden_by_edits(profile, plan.inserts, now=now)
     if not overridden:
         return plan
-    changes = tuple(
-        MemoryChange(
-            memory.id,
-            "supersede",
-            old_text=memory.text,
-            new_text=memory.text,
-            reason=f"profile field {memory.attribute} edited by hand since it was said",
-            tenant=memory.tenant,
-            at=now,
-        )
-        for memory in overridden.values()
-    )
+    changes = _retired_by_hand(overridden.values(), "since it was said", now)
     inserts = tuple(overridden.get(memory.id, memory) for memory in plan.inserts)
     return replace(plan, inserts=inserts, changes=(*plan.changes, *changes))
 
@@ -1026,20 +1015,27 @@ def profile_edit_flow(
         )
         for m in stale
     )
-    changes = tuple(
-        MemoryChange(
-            m.id,
-            "supersede",
-            old_text=m.text,
-            new_text=m.text,
-            reason=f"profile field {m.attribute} edited by hand",
-            tenant=scope.tenant,
-            at=now,
-        )
-        for m in stale
-    )
+    changes = _retired_by_hand(stale, "", now)
     ops: list[Any] = [PutMemories(scope.tenant, retired, (), changes)]
     return [*ops, PutRelations(scope.tenant, ended)] if ended else ops
+
+
+def _retired_by_hand(
+    memories: Iterable[Memory], when: str, now: datetime
+) -> tuple[MemoryChange, ...]:
+    """The audit entries of slot facts a hand edit of their profile field retired."""
+    return tuple(
+        MemoryChange(
+            memory.id,
+            "supersede",
+            old_text=memory.text,
+            new_text=memory.text,
+            reason=" ".join(f"profile field {memory.attribute} edited by hand {when}".split()),
+            tenant=memory.tenant,
+            at=now,
+        )
+        for memory in memories
+    )
 
 
 def _edit_drops(memory: Memory, fields: Mapping[str, str | None]) -> bool:
