@@ -462,6 +462,10 @@ def test_a_negated_slot_value_is_never_stored_as_the_users(text: str) -> None:
         'My friend said "I live in Paris".',
         "My boss told me I work at the best company.",
         "Tom thinks I moved to Berlin.",
+        # A doubt.
+        "Maybe I live in Vienna, not sure.",
+        "Perhaps I'm vegan.",
+        "I work at Google, I think, not sure.",
         # A supposition or a fiction.
         "Let's say I live in Rome.",
         "Assume I live in Rome and earn 50k, what's my tax?",

@@ -181,7 +181,8 @@ _INVERTED = re.compile(
     re.IGNORECASE,
 )
 _UNREAL = re.compile(
-    r"\b(?:if|unless|whether|imagine|imagining|suppose|supposing|pretend|pretending|wish|wished|"
+    r"\b(?:if|unless|whether|maybe|perhaps|possibly|imagine|imagining|suppose|supposing|"
+    r"pretend|pretending|wish|wished|"
     r"wishing|dream(?:ed|t)?\s+(?:that|of)|in\s+case|as\s+if|as\s+though|told\s+(?:me|us)|"
     r"tells\s+(?:me|us)|(?<!\bI\s)(?:said|says|claims|claimed|thinks|insists|insisted)(?:\s+that)?)"
     r"\b",
@@ -211,13 +212,19 @@ statement and past its commas ("Hypothetically, I live in Rome", "Let's say I wo
 "Assume I live in Rome and earn 50k, ...", "In my novel, I live in Rome")."""
 _QUOTES = re.compile(r"[\"“”]")
 _CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
+_HEDGED = re.compile(
+    r"\b(?:not\s+(?:sure|certain)|unsure|no\s+idea)\s*(?:[.!?,;)]|$)", re.IGNORECASE
+)
+"""Doubt said after the statement, in its sentence and of it: "I live in Vienna, not sure"
+(not "I live in Vienna, not sure if I like it")."""
 _SUBJECT_AT = re.compile(r"I|we\b", re.IGNORECASE)
 
 
 def asserted(sentence: Sentence, start: int) -> bool:
     """Whether the speaker states what `sentence` says at `start` as true of themselves: not a
     question ("Do I live in Paris?", "I live in Paris?"), a condition, wish or fancy ("If I
-    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), a supposition or
+    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), a doubt ("Maybe I
+    live in Vienna", "I live in Vienna, not sure"), a supposition or
     fiction ("Let's say I live in Rome", "In my novel, I live in Rome"), nor someone else's
     words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
     before = sentence.text[:start]
@@ -229,7 +236,7 @@ def asserted(sentence: Sentence, start: int) -> bool:
     if _SUBJECT_AT.match(sentence.text, start) and _INVERTED.search(before):
         return False  # "Do I live ...": the verb before the subject (not "I have a cat")
     stop = _CLAUSE_END.search(sentence.text, start)
-    if stop is not None and stop[0] == "?":
+    if stop is not None and stop[0] == "?" or _HEDGED.search(sentence.text, start):
         return False
     return not _UNREAL.search(_CLAUSE_PUNCTUATION.sub("", before))
 
