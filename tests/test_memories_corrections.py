@@ -136,3 +136,15 @@ def test_a_fact_said_before_a_hand_edit_but_written_after_it_is_retired(mem: Eng
     assert vegan.valid_to is not None and mem.memories.history(vegan.id)[-1].action == "supersede"
     say(mem, "I'm vegan now.", datetime.now(UTC))  # said after the edit: it changes the diet
     assert mem.memories.profile("ana").fields["diet"] == "vegan"  # type: ignore[union-attr]
+
+
+def test_an_edit_of_a_slot_facts_value_in_its_text_corrects_the_slot(mem: Engram) -> None:
+    say(mem, "I live in Porto.", MAY)
+    [fact] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "home_city"]
+    edited = mem.memories.update(fact.id, "The user lives in Madrid")
+    assert edited.metadata["value"] == "Madrid"
+    assert mem.memories.profile("ana").fields["home_city"] == "Madrid"  # type: ignore[union-attr]
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    assert [places[r.target_id] for r in mem.memories.relations(user_id="ana")] == ["Madrid"]
+    reworded = mem.memories.update(fact.id, "Ana has her home in Madrid")  # not only the value
+    assert reworded.metadata["value"] == "Madrid"

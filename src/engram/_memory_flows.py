@@ -944,7 +944,9 @@ def _orphan_entities(tenant: str, candidates: set[str]) -> Flow[tuple[str, ...]]
 
 def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
     """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
-    merged into the memory's: a key given None is removed, the keys not given are kept."""
+    merged into the memory's: a key given None is removed, the keys not given are kept. A
+    slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
+    Madrid") gives the slot its new value, unless `metadata` names one."""
     changes = {k: v for k, v in fields.items() if v is not None}
     if "metadata" in changes:
         merged = {**memory.metadata, **changes["metadata"]}
@@ -953,7 +955,26 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
         if not text.strip():
             raise InvalidInputError("a memory's text cannot be empty")
         changes["text"] = text
+        given = fields.get("metadata") or {}
+        value = memory.metadata.get("value")
+        if memory.attribute and "value" not in given and isinstance(value, str):
+            read = _value_in(text, memory.text, value)
+            if read is not None:
+                changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
     return replace(memory, updated_at=now, **changes)
+
+
+def _value_in(text: str, old_text: str, value: str) -> str | None:
+    """The value `text` states where `old_text` stated `value`, all else alike; None if the
+    two differ elsewhere (or `old_text` does not state `value`)."""
+    at = old_text.find(value)
+    if at < 0 or not value:
+        return None
+    before, after = old_text[:at], old_text[at + len(value) :]
+    if not (text.startswith(before) and text.endswith(after)):
+        return None
+    read = text[len(before) : len(text) - len(after)].strip()
+    return read if read and read != value else None
 
 
 def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Memory, list[Any]]]:
