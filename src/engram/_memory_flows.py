@@ -966,7 +966,8 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
 
 def _value_in(text: str, old_text: str, value: str) -> str | None:
     """The value `text` states where `old_text` stated `value`, all else alike; None if the
-    two differ elsewhere (or `old_text` does not state `value`)."""
+    two differ elsewhere, if `old_text` does not state `value`, or if the new words still
+    hold it ("Porto, Portugal" details Porto, it names no other city)."""
     at = old_text.find(value)
     if at < 0 or not value:
         return None
@@ -974,7 +975,7 @@ def _value_in(text: str, old_text: str, value: str) -> str | None:
     if not (text.startswith(before) and text.endswith(after)):
         return None
     read = text[len(before) : len(text) - len(after)].strip()
-    return read if read and read != value else None
+    return read if read and fold(value) not in fold(read) else None
 
 
 def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Memory, list[Any]]]:
