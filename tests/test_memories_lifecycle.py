@@ -3,6 +3,7 @@ imports of partial exports, forgetting; and the API's bounds."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,28 @@ def test_search_takes_every_limit_up_to_the_bound_and_names_a_bad_one(mem: Engra
 def test_a_session_refuses_an_empty_owner(mem: Engram, field: str) -> None:
     with pytest.raises(InvalidInputError, match=field):
         mem.session("s1", **{field: ""})
+
+
+def test_an_export_taken_while_the_user_writes_is_one_consistent_state(tmp_path: Path) -> None:
+    """Its reads take several batches: a write between them left exports naming memories
+    they did not hold, which import refused."""
+    path = tmp_path / "live.db"
+    cities = ["Porto", "Lisbon", "Braga", "Faro"]
+    with Engram(path) as mem:
+        mem.memories.add("I live in Porto.", user_id="ana")
+        done = threading.Event()
+
+        def write() -> None:
+            for i in range(40):
+                mem.memories.add(f"I moved to {cities[i % 4]}.", user_id="ana")
+            done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        exports = []
+        while not done.is_set():
+            exports.append(mem.memories.export(user_id="ana"))
+        writer.join()
+    for index, data in enumerate(exports):
+        with Engram(tmp_path / f"copy{index}.db") as copy:
+            copy.memories.import_(data)  # raises on an inconsistent export

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories, embed
+from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
 from engram.memory.profile import EDITED
@@ -42,7 +42,10 @@ _Record = TypeVar("_Record")
 
 def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     """The scope's memories, their histories and (for a user) entities, relations and
-    profile, as JSON-ready data."""
+    profile, as JSON-ready data: one consistent state, read while no write of the scope runs
+    (its reads take several batches; a write between them would leave the export naming
+    memories it does not hold)."""
+    yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     history = yield from _histories(scope.tenant, [memory.id for memory in memories])
     entities: list[Entity] = []
