@@ -54,6 +54,7 @@ from engram.memory.ranking import (
     lexical_query,
     rank_memories,
 )
+from engram.memory.revision import retired
 from engram.memory.vectors import normalize
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import (
@@ -1021,25 +1022,12 @@ def profile_edit_flow(
     stale = [m for m in facts if m.kind != "episode" and _edit_drops(m, fields)]
     if not stale:
         return []
-    ids = {memory.id for memory in stale}
     [relations] = yield from call_memories(ListRelations(scope.tenant, scope.user_id))
-    ended = tuple(
-        replace(r, valid_to=max(now, r.valid_from or now))
-        for r in relations
-        if r.memory_id in ids and r.valid_to is None
-    )
-    retired = tuple(
-        replace(
-            m,
-            valid_to=m.valid_to or max(now, m.valid_from or now),
-            superseded_at=max(now, m.recorded_at),
-            updated_at=now,
-        )
-        for m in stale
-    )
+    ended = tuple(retired(m, end=m.valid_to or now, now=now) for m in stale)
+    closed = [r for m in ended for r in close_relations(relations, [m.id], m.valid_to or now)]
     changes = _retired_by_hand(stale, "", now)
-    ops: list[Any] = [PutMemories(scope.tenant, retired, (), changes)]
-    return [*ops, PutRelations(scope.tenant, ended)] if ended else ops
+    ops: list[Any] = [PutMemories(scope.tenant, ended, (), changes)]
+    return [*ops, PutRelations(scope.tenant, tuple(closed))] if closed else ops
 
 
 def _retired_by_hand(

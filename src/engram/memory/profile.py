@@ -25,6 +25,7 @@ from datetime import datetime
 from engram._exceptions import InvalidInputError
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
+from engram.memory.revision import retired
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
@@ -187,13 +188,7 @@ def overridden_by_edits(
             or fold(profile_value(memory)) == fold(profile.fields.get(attribute, ""))
         ):
             continue
-        start = memory.valid_from or edited_at
-        overridden[memory.id] = replace(
-            memory,
-            valid_to=max(start, edited_at),
-            superseded_at=max(now, memory.recorded_at),
-            updated_at=now,
-        )
+        overridden[memory.id] = retired(memory, end=edited_at, now=now)
     return overridden
 
 

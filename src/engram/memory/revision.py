@@ -56,8 +56,10 @@ __all__ = [
     "RevisionPolicy",
     "decide",
     "decision_flow",
+    "figures",
     "key_terms",
     "resolve_ambiguous",
+    "retired",
 ]
 
 RevisionAction = Literal["add", "noop", "update", "supersede"]
@@ -234,12 +236,18 @@ def _retired_at(memory: Memory, now: datetime) -> datetime:
     return max(now, memory.recorded_at)
 
 
+def retired(memory: Memory, *, end: datetime, now: datetime, by: str | None = None) -> Memory:
+    """`memory` retired by a change recorded at `now` (superseded by `by`, if a memory): true
+    until `end`, but never ending before it began (a value corrected from its start never
+    held), and retired no earlier than it was recorded."""
+    if memory.valid_from is not None and end < memory.valid_from:
+        end = memory.valid_from
+    at = _retired_at(memory, now)
+    return replace(memory, valid_to=end, superseded_at=at, superseded_by=by, updated_at=at)
+
+
 def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:
-    end = new.valid_from or now
-    if old.valid_from is not None and end < old.valid_from:
-        end = old.valid_from
-    at = _retired_at(old, now)
-    retired = replace(old, valid_to=end, superseded_at=at, superseded_by=new.id, updated_at=at)
+    retired_old = retired(old, end=new.valid_from or now, now=now, by=new.id)
     change = _change(
         old,
         "supersede",
@@ -250,7 +258,7 @@ def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memor
         related_id=new.id,
         source_ids=new.source_ids,
     )
-    return retired, change
+    return retired_old, change
 
 
 def _stated(memory: Memory) -> tuple[datetime, datetime]:
