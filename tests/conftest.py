@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, and one conversation store per backend and API."""
+"""Shared fixtures: a clean environment, one conversation store per backend and API, and an
+Engram keeping its memories in each memory backend."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engram import Engram
 from engram.stores import (
     BaseConversationStore,
     InMemoryConversationStore,
@@ -49,3 +51,20 @@ def conversation_store(
     if request.param == "async":
         return AsyncDrivenConversationStore(conversation_backend)
     return conversation_backend
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def memory_address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where an Engram keeps everything, long-term memories included: a SQLite file, or a
+    PostgreSQL database with pgvector (the `servers` plugin's, which the module loads)."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_clean_database")
+        return url
+    return str(tmp_path / "memories.db")
+
+
+@pytest.fixture
+def memory_engram(memory_address: str) -> Iterator[Engram]:
+    """An Engram on `memory_address`."""
+    with Engram(memory_address) as engram:
+        yield engram

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,11 @@ pytest_plugins = ["servers"]
 CITIES = tuple(f"I live in {c}." for c in ("Porto", "Braga", "Faro", "Coimbra", "Aveiro", "Lagos"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    if request.param == "postgres":
-        address = request.getfixturevalue("postgres_clean_database")
-    else:
-        address = str(tmp_path / "race.db")
-    with Engram(address) as engram:
-        store = engram.resources.memory_store()
-        engram.resources.memories = Interleaved(store)
-        yield engram
+@pytest.fixture
+def mem(memory_engram: Engram) -> Engram:
+    store = memory_engram.resources.memory_store()
+    memory_engram.resources.memories = Interleaved(store)
+    return memory_engram
 
 
 class Interleaved(BaseMemoryStore):

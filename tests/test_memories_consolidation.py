@@ -4,9 +4,7 @@ sessions' reads and erasure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +19,9 @@ JAN = datetime(2025, 1, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    """An Engram whose memories are in SQLite, or in PostgreSQL + pgvector."""
-    if request.param == "sqlite":
-        with Engram(tmp_path / "engram.db") as engram:
-            yield engram
-        return
-    import psycopg
-
-    from engram.stores.postgres import PostgresMemoryStore
-
-    url = request.getfixturevalue("postgres_clean_database")
-    with (
-        psycopg.connect(url, autocommit=True) as conn,
-        Engram(tmp_path / "engram.db", memory_store=PostgresMemoryStore(conn)) as engram,
-    ):
-        yield engram
+@pytest.fixture
+def mem(memory_engram: Engram) -> Engram:
+    return memory_engram
 
 
 def export(

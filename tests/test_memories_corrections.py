@@ -7,9 +7,7 @@ lose nothing that "as of" an earlier time still answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,14 +19,9 @@ MAY = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    if request.param == "postgres":
-        address = request.getfixturevalue("postgres_clean_database")
-    else:
-        address = str(tmp_path / "memories.db")
-    with Engram(address) as engram:
-        yield engram
+@pytest.fixture
+def mem(memory_engram: Engram) -> Engram:
+    return memory_engram
 
 
 def say(mem: Engram, text: str, at: datetime) -> None:

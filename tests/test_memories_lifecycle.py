@@ -4,7 +4,7 @@ imports of partial exports, forgetting; and the API's bounds."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +19,14 @@ pytest_plugins = ["servers"]
 EMPLOYER = "Xyzzorpcorp"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_clean_database")
-        return url
-    return str(tmp_path / "memories.db")
+@pytest.fixture
+def address(memory_address: str) -> str:
+    return memory_address
 
 
 @pytest.fixture
-def mem(address: str) -> Iterator[Engram]:
-    with Engram(address) as engram:
-        yield engram
+def mem(memory_engram: Engram) -> Engram:
+    return memory_engram
 
 
 def names(mem: Engram) -> list[str]:

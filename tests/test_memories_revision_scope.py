@@ -29,23 +29,10 @@ def mem(tmp_path: Path) -> Iterator[Engram]:
         yield engram
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+@pytest.fixture
+def any_mem(memory_engram: Engram) -> Engram:
     """An Engram whose memories are in SQLite, or in PostgreSQL + pgvector."""
-    if request.param == "sqlite":
-        with Engram(tmp_path / "engram.db") as engram:
-            yield engram
-        return
-    import psycopg
-
-    from engram.stores.postgres import PostgresMemoryStore
-
-    url = request.getfixturevalue("postgres_clean_database")
-    with (
-        psycopg.connect(url, autocommit=True) as conn,
-        Engram(tmp_path / "engram.db", memory_store=PostgresMemoryStore(conn)) as engram,
-    ):
-        yield engram
+    return memory_engram
 
 
 def facts(mem: Engram, user_id: str, **scope: Any) -> list[Memory]:

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import struct
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,18 +36,14 @@ USER = "ana"
 WAIT_S = 120  # how long a condition may take to appear before the test fails
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_clean_database")
-        return url
-    return str(tmp_path / "shared.db")
+@pytest.fixture
+def address(memory_address: str) -> str:
+    return memory_address
 
 
 @pytest.fixture
-def mem(address: str) -> Iterator[Engram]:
-    with Engram(address) as engram:
-        yield engram
+def mem(memory_engram: Engram) -> Engram:
+    return memory_engram
 
 
 def add_in_child(address: str, mode: str) -> None:
