@@ -11,6 +11,15 @@ import pytest
 
 from engram import Engram, InvalidInputError, Message, NotFoundError
 
+EMPTY_EXPORT = {
+    "format": "engram.memories/1",
+    "memories": [],
+    "history": [],
+    "entities": [],
+    "relations": [],
+    "profile": None,
+}
+"""The export of a user of whom nothing is stored."""
 GHOST = "01a20000-0000-7000-8000-00000000dead"
 """An id no record has."""
 
@@ -297,14 +306,7 @@ def test_a_bad_export_is_refused_and_stores_nothing(tmp_path: Path, damage: Any)
     with Engram(tmp_path / "b.db") as target:
         with pytest.raises(InvalidInputError):
             target.memories.import_(data)
-        assert target.memories.export(user_id="ana") == {
-            "format": "engram.memories/1",
-            "memories": [],
-            "history": [],
-            "entities": [],
-            "relations": [],
-            "profile": None,
-        }
+        assert target.memories.export(user_id="ana") == EMPTY_EXPORT
 
 
 def test_relations_between_entities_follow_what_the_user_says(mem: Engram) -> None:

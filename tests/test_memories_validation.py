@@ -13,6 +13,7 @@ import pytest
 
 from engram import Engram, InvalidInputError, Message
 from engram.config import EngramSettings
+from test_memories_api import EMPTY_EXPORT
 
 
 @pytest.fixture
@@ -211,14 +212,7 @@ def test_an_import_with_a_bad_record_is_refused_whole(
     with Engram(tmp_path / "target.db", settings=settings) as target:
         with pytest.raises(InvalidInputError, match=match):
             call(target, api, "import_", data)
-        assert target.memories.export(user_id="ana") == {
-            "format": "engram.memories/1",
-            "memories": [],
-            "history": [],
-            "entities": [],
-            "relations": [],
-            "profile": None,
-        }
+        assert target.memories.export(user_id="ana") == EMPTY_EXPORT
 
 
 def test_an_import_takes_what_an_export_gives(mem: Engram, tmp_path: Path) -> None:
