@@ -136,6 +136,12 @@ class Scope:
         """What the writes of this scope serialise on (see `lock_key`)."""
         return lock_key(self.tenant, self.user_id)
 
+    @property
+    def whole_user(self) -> bool:
+        """A user alone, no agent or session: everything of the user (entities, relations,
+        profile) is in scope."""
+        return self.user_id is not None and self.agent_id is None and self.session_id is None
+
 
 def lock_key(tenant: str, user_id: str | None) -> str:
     """The lock (`_flows.Serialize`) of the memory writes of a scope: its user's, whatever the
@@ -881,8 +887,7 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     texts = yield from _embedded_texts(scope.tenant, memories)
-    whole_user = scope.user_id is not None and scope.agent_id is scope.session_id is None
-    named = set() if whole_user else (yield from _named_by(scope.tenant, memories))
+    named = set() if scope.whole_user else (yield from _named_by(scope.tenant, memories))
     op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
     [report] = yield from call_memories(op)
     yield from forget_embeddings(texts)

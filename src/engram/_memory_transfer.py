@@ -51,7 +51,7 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     entities: list[Entity] = []
     relations: list[Relation] = []
     profile: UserProfile | None = None
-    if scope.user_id is not None and scope.agent_id is None and scope.session_id is None:
+    if scope.whole_user:
         entities, relations, profile = yield from call_memories(
             ListEntities(scope.tenant, scope.user_id),
             ListRelations(scope.tenant, scope.user_id),
