@@ -137,10 +137,10 @@ class Scope:
         return lock_key(self.tenant, self.user_id)
 
     @property
-    def whole_user(self) -> bool:
-        """A user alone, no agent or session: everything of the user (entities, relations,
-        profile) is in scope."""
-        return self.user_id is not None and self.agent_id is None and self.session_id is None
+    def whole_user(self) -> str | None:
+        """The user, when the scope is a user alone (no agent or session): everything of the
+        user (entities, relations, profile) is in scope; else None."""
+        return self.user_id if self.agent_id is None and self.session_id is None else None
 
 
 def lock_key(tenant: str, user_id: str | None) -> str:
@@ -887,7 +887,9 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     yield from serialized(scope.lock_key)
     memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
     texts = yield from _embedded_texts(scope.tenant, memories)
-    named = set() if scope.whole_user else (yield from _named_by(scope.tenant, memories))
+    named: set[str] = set()
+    if scope.whole_user is None:  # a narrower scope: the entities only it named go too
+        named = yield from _named_by(scope.tenant, memories)
     op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
     [report] = yield from call_memories(op)
     yield from forget_embeddings(texts)

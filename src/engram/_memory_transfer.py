@@ -51,11 +51,11 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     entities: list[Entity] = []
     relations: list[Relation] = []
     profile: UserProfile | None = None
-    if scope.whole_user:
+    if (user := scope.whole_user) is not None:
         entities, relations, profile = yield from call_memories(
-            ListEntities(scope.tenant, scope.user_id),
-            ListRelations(scope.tenant, scope.user_id),
-            GetProfile(scope.tenant, scope.user_id),
+            ListEntities(scope.tenant, user),
+            ListRelations(scope.tenant, user),
+            GetProfile(scope.tenant, user),
         )
     return {
         "format": MEMORY_EXPORT_FORMAT,
