@@ -22,7 +22,7 @@ from engram.memory import (
     update_profile,
 )
 from engram.memory.candidates import ENTITY_KINDS
-from engram.memory.ranking import entities_in_query
+from engram.memory.queries import entities_in_query
 from engram.types import Message
 from engram.types._memory import Entity, Memory, UserProfile
 

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from engram._exceptions import MigrationRequired
-from engram.memory.ranking import lexical_query
+from engram.memory.queries import lexical_query
 from engram.stores.memories import (
     BaseMemoryStore,
     CountMemories,

@@ -10,28 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engram._exceptions import InvalidInputError
+from engram.memory.queries import entities_in_query, is_temporal_query, lexical_query, query_periods
 from engram.memory.ranking import (
-    CONTEXT_KEY,
     DEFAULT_WEIGHTS,
-    SESSION_KEY,
     MemoryFeatures,
     RankingWeights,
     complete_dense,
     current_at,
-    dense_text,
-    entities_in_query,
     fuse,
-    index_text,
-    is_temporal_query,
-    lexical_query,
-    lexical_text,
     memory_features,
-    query_periods,
     rank_memories,
     recency,
     stale_episodes,
     stale_preferences,
 )
+from engram.memory.texts import CONTEXT_KEY, SESSION_KEY, dense_text, index_text, lexical_text
 from engram.types._memory import Memory
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

@@ -22,7 +22,7 @@ from engram._validation import (
     to_message,
 )
 from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
-from engram.memory.ranking import dense_text
+from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
 from engram.stores.memories import (
     ErasureReport,

@@ -17,7 +17,7 @@ from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
 from engram.memory.profile import EDITED
-from engram.memory.ranking import dense_text
+from engram.memory.texts import dense_text
 from engram.stores.memories import (
     GetHistory,
     GetProfile,

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engram.memory.bm25 import TermHashes, bm25_scores, term_hashes
-from engram.memory.ranking import lexical_query
+from engram.memory.queries import lexical_query
 
 __all__ = ["LexicalIndex"]
 

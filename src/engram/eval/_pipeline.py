@@ -22,15 +22,9 @@ import numpy as np
 from engram.eval._lexical import LexicalIndex
 from engram.eval._records import EvalConversation, EvalSession, RetrievedItem
 from engram.memory.extraction import extract
-from engram.memory.ranking import (
-    DEFAULT_WEIGHTS,
-    LEXICAL_CONTEXT,
-    RankingWeights,
-    complete_dense,
-    entities_in_query,
-    index_text,
-    rank_memories,
-)
+from engram.memory.queries import entities_in_query
+from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
+from engram.memory.texts import LEXICAL_CONTEXT, index_text
 from engram.providers._embeddings import EmbedderProtocol, Matrix
 from engram.types import Message
 from engram.types._memory import Memory, MemoryHit

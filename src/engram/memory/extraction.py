@@ -40,8 +40,8 @@ from engram.memory._fact_rules import apply_rules
 from engram.memory._phrases import Sentence, with_subject
 from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
-from engram.memory.ranking import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
 from engram.memory.temporal import TimeMention, ground
+from engram.memory.texts import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
 from engram.providers._text import ends_with_abbreviation
 from engram.types._conversation import Message
 

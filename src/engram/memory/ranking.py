@@ -24,9 +24,9 @@ categories 1-4, turn-level evidence recall@10, each step added to the previous o
 | step | recall@10 |
 |---|---|
 | BM25 on the turn alone, all query words | 0.517 |
-| stopwords dropped from the query (`lexical_query`) | 0.570 |
+| stopwords dropped from the query (`queries.lexical_query`) | 0.570 |
 | the speaker's name indexed with the turn | 0.605 |
-| the two previous turns indexed with it (`index_text`, BM25 only) | 0.696 |
+| the two previous turns indexed with it (`texts.index_text`, BM25 only) | 0.696 |
 | (MiniLM alone on the turn with its speaker: 0.473) | |
 | fused with MiniLM, weighted 0.5 / 0.5 | 0.724 |
 | entity boost 1.0 | 0.726 |
@@ -58,16 +58,16 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from engram._exceptions import InvalidInputError
-from engram.memory.entities import extract_entities, fold
+from engram.memory.entities import fold
 from engram.memory.forgetting import decay
-from engram.memory.temporal import ground
+from engram.memory.queries import Period, aware, entities_in_query, is_temporal_query, query_periods
+from engram.memory.texts import SESSION_KEY
 from engram.types._memory import Memory, MemoryHit, ScoreParts
 
 __all__ = [
@@ -75,27 +75,14 @@ __all__ = [
     "FusionMethod",
     "MemoryFeatures",
     "QueryEntity",
-    "Period",
     "Ranked",
-    "CONTEXT_KEY",
-    "LEXICAL_CONTEXT",
     "RankingWeights",
-    "SESSION_KEY",
-    "STOPWORDS",
-    "entities_in_query",
     "complete_dense",
     "current_at",
-    "dense_text",
     "fuse",
-    "index_text",
-    "is_temporal_query",
-    "lexical_query",
-    "lexical_text",
     "memory_features",
-    "query_periods",
     "rank_memories",
     "recency",
-    "speaker_line",
     "stale_episodes",
     "stale_preferences",
 ]
@@ -103,43 +90,6 @@ __all__ = [
 FusionMethod = Literal["rrf", "weighted"]
 
 _SECONDS_PER_DAY = 86_400.0
-_FIRST_REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
-_SECOND_REFERENCE = datetime(2031, 7, 15, tzinfo=UTC)
-_WORD = re.compile(r"[^\W_]+")
-
-STOPWORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your yours
-    yourself yourselves s t don didn doesn isn wasn aren weren won wouldn couldn shouldn ll
-    ve re d m o y ma
-    """.split()
-)
-"""English function words, dropped from lexical queries (`lexical_query`)."""
-
-
-def lexical_query(text: str) -> str:
-    """`text` reduced to its content words, for a BM25 search.
-
-    Function words ("what", "did", "the") match most memories and add noise to BM25's sum:
-    dropping them raised LoCoMo turn recall@10. A text made only of stopwords is returned
-    unchanged (searching for "who am I" should still find something).
-
-    Example:
-        ```python
-        lexical_query("What did Caroline research?")  # "Caroline research"
-        ```
-    """
-    # Composed first: a decomposed "Zürich" (u + combining diaeresis) would split in two.
-    text = unicodedata.normalize("NFC", text)
-    words = _WORD.findall(text)
-    kept = [word for word in words if word.casefold() not in STOPWORDS]
-    return " ".join(kept) if kept else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,10 +386,6 @@ def recency(moment: datetime | None, now: datetime | None, half_life_days: float
     return math.pow(0.5, age_days / half_life_days)
 
 
-Period = tuple[datetime, datetime]
-"""A half-open time interval `[start, end)`."""
-
-
 QueryEntity = str | frozenset[str]
 """One entity of a query: an entity id or folded name, or the set of them that all stand for
 it (its name and the ids of the stored entities it names or is an alias of)."""
@@ -496,9 +442,9 @@ def current_at(memory: Memory, moment: datetime | None) -> bool:
     """
     if moment is None:
         return memory.is_current
-    moment = _aware(moment)
-    retired = memory.superseded_at is not None and _aware(memory.superseded_at) <= moment
-    ended = memory.valid_to is not None and _aware(memory.valid_to) <= moment
+    moment = aware(moment)
+    retired = memory.superseded_at is not None and aware(memory.superseded_at) <= moment
+    ended = memory.valid_to is not None and aware(memory.valid_to) <= moment
     return not (retired or ended)
 
 
@@ -564,19 +510,15 @@ def stale_preferences(memories: Iterable[Memory], moment: datetime | None) -> se
 def _in_periods(memory: Memory, periods: Sequence[Period]) -> bool:
     if not periods:
         return False
-    moments = [_aware(memory.valid_from)] if memory.valid_from else []
+    moments = [aware(memory.valid_from)] if memory.valid_from else []
     for key in ("said_at", "event_date"):
         value = memory.metadata.get(key)
         if isinstance(value, str) and value:
             try:
-                moments.append(_aware(datetime.fromisoformat(value)))
+                moments.append(aware(datetime.fromisoformat(value)))
             except ValueError:
                 continue
     return any(start <= moment < end for moment in moments for start, end in periods)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _session_of(memory: Memory) -> str | None:
@@ -597,114 +539,6 @@ def _memory_entity_keys(memory: Memory) -> set[str]:
         if isinstance(value, str) and value:
             keys.add(fold(value))
     return keys
-
-
-def entities_in_query(query: str, people: Iterable[str] = ()) -> tuple[str, ...]:
-    """The folded names of the entities a query mentions (`entities.extract_entities`).
-
-    Example:
-        ```python
-        entities_in_query("What did Caroline research?")  # ("caroline",)
-        ```
-    """
-    mentions = extract_entities(query, people=people)
-    return tuple(dict.fromkeys(fold(mention.name) for mention in mentions))
-
-
-_TEMPORAL_QUERY = re.compile(
-    r"^\W*when\b|\b(?:what|which)\s+(?:year|month|day|date|week|weekend|time|season)\b"
-    r"|\bhow\s+long\s+ago\b|\bsince\s+when\b",
-    re.IGNORECASE,
-)
-
-
-def is_temporal_query(query: str) -> bool:
-    """True if `query` asks when something happened ("When did...", "What year...")."""
-    return bool(_TEMPORAL_QUERY.search(query))
-
-
-def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]:
-    """The periods a query names, as UTC intervals (`temporal.ground`).
-
-    With `now` (when the question is asked), relative expressions count too ("last week");
-    without it, only absolute ones ("in July 2023", "on 8 May, 2023"): an expression counts
-    when it resolves to the same interval from two distant reference times.
-
-    Example:
-        ```python
-        query_periods("What did Ana paint in July 2023?")
-        # ((datetime(2023, 7, 1, tzinfo=UTC), datetime(2023, 8, 1, tzinfo=UTC)),)
-        ```
-    """
-    if now is not None:
-        mentions = ground(query, _aware(now))
-        return tuple((_aware(m.start), _aware(m.end)) for m in mentions)
-    first = {(m.start, m.end) for m in ground(query, _FIRST_REFERENCE)}
-    second = {(m.start, m.end) for m in ground(query, _SECOND_REFERENCE)}
-    return tuple(sorted(first & second))
-
-
-CONTEXT_KEY = "context"
-"""Episode metadata key: the lines (`"Speaker: text"`) of the turns just before it, oldest
-first, set when the episode is added (see `index_text`)."""
-
-
-SESSION_KEY = "source_session"
-"""Memory metadata key: the id of the conversation session its source messages belong to.
-Memories of one session form a group for the session boost (`memory.session_id` wins when
-the memory is scoped to a session)."""
-
-
-def speaker_line(speaker: str | None, text: str) -> str:
-    """A turn as one line of indexed text: `"Speaker: text"`, or the text alone."""
-    return f"{speaker}: {text}" if speaker else text
-
-
-def index_text(memory: Memory, *, context: int = 0, speaker: bool = True) -> str:
-    """What to index for a memory: for an episode, its speaker line after `context` lines.
-
-    A turn alone often says little ("Yes! I did."); indexed after the turns just before it
-    (`metadata["context"]`), it matches the question it answers. Measured on LoCoMo, turn
-    recall@10 of BM25 alone: 0.60 for the turn with its speaker, 0.69 after one previous
-    turn, 0.70 after two. Embeddings do best on the turn alone (MiniLM recall@10: 0.47 alone,
-    0.46 with one previous turn): the extra text dilutes the vector. So the lexical index
-    takes `context=2`, the vector `context=0`. Other kinds index their text as is.
-
-    Args:
-        memory: The memory.
-        context: How many of the previous turns' lines to include.
-        speaker: Prefix the turn with its speaker (`metadata["speaker"]`).
-
-    Example:
-        ```python
-        memory = Memory(text="Yes! I did.", kind="episode",
-                        metadata={"speaker": "Ana", "context": ["Ben: Did you run it?"]})
-        index_text(memory, context=2)  # "Ben: Did you run it?\nAna: Yes! I did."
-        ```
-    """
-    if memory.kind != "episode":
-        return memory.text
-    metadata = memory.metadata
-    name = metadata.get("speaker") if speaker else None
-    line = speaker_line(name if isinstance(name, str) else None, memory.text)
-    lines = metadata.get(CONTEXT_KEY)
-    if context <= 0 or not isinstance(lines, list | tuple) or not lines:
-        return line
-    return "\n".join([*(str(item) for item in lines[-context:]), line])
-
-
-LEXICAL_CONTEXT = 2
-"""Previous turns indexed with an episode for BM25 (`lexical_text`)."""
-
-
-def lexical_text(memory: Memory) -> str:
-    """What the stores' BM25 index holds for `memory`: an episode after its context lines."""
-    return index_text(memory, context=LEXICAL_CONTEXT)
-
-
-def dense_text(memory: Memory) -> str:
-    """What is embedded for `memory`: an episode with its speaker, without context."""
-    return index_text(memory, context=0)
 
 
 def rank_memories(

@@ -25,7 +25,7 @@ import numpy as np
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.memory import bm25
 from engram.memory import vectors as vec
-from engram.memory.ranking import lexical_text
+from engram.memory.texts import lexical_text
 from engram.stores import _memory_rules as rules
 from engram.stores.memories import (
     BaseMemoryStore,

@@ -37,7 +37,7 @@ import numpy as np
 
 from engram.memory import bm25
 from engram.memory import vectors as vec
-from engram.memory.ranking import lexical_text
+from engram.memory.texts import lexical_text
 from engram.stores.memories import MemoryFilter
 from engram.stores.postgres.base import dumps, utc
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile

@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engram.memory import bm25
-from engram.memory.ranking import lexical_text
+from engram.memory.texts import lexical_text
 from engram.stores.memories import MemoryFilter
 from engram.stores.sqlite.base import dumps
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile

@@ -1,0 +1,257 @@
+"""The add flow: extract, embed, revise against what is stored, then write it in one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engram._flows import Flow, call_memories, embed, serialized
+from engram._memory_flows.edits import retired_by_hand
+from engram._memory_flows.graph import (
+    name_user,
+    read_user,
+    relations_to_write,
+    resolve_mentions,
+    settled_kinds,
+)
+from engram._memory_flows.scope import FACT_KINDS, Scope
+from engram.memory import (
+    Candidate,
+    ExtractionBudget,
+    RevisionPlan,
+    extract,
+    extraction_flow,
+    fold,
+    plan_flow,
+    update_profile,
+)
+from engram.memory.candidates import NO_VALUE
+from engram.memory.profile import overridden_by_edits
+from engram.memory.texts import dense_text
+from engram.stores.memories import (
+    GetMemories,
+    ListMemories,
+    PutEntities,
+    PutMemories,
+    PutProfile,
+    PutRelations,
+    SearchVector,
+    VectorRecord,
+)
+from engram.types import Message
+from engram.types._memory import Memory, UserProfile
+
+_NEIGHBOURS = 5
+"""Stored neighbours compared with each new memory during revision."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddReport:
+    """What an `add` did."""
+
+    added: tuple[Memory, ...]
+    """New memories."""
+    updated: tuple[Memory, ...]
+    """Stored memories rewritten: refined, given more provenance, or superseded."""
+    unchanged: int
+    """Candidates that were duplicates of stored memories (their provenance was appended)."""
+    llm_calls: int = 0
+    """LLM calls spent on extraction and revision."""
+    llm_tokens: int = 0
+    """LLM tokens (prompt and reply) spent on extraction and revision."""
+
+    @property
+    def superseded(self) -> tuple[Memory, ...]:
+        """The stored memories this add retired (they stay queryable "as of" before)."""
+        return tuple(m for m in self.updated if m.superseded_at is not None)
+
+
+def add_flow(
+    scope: Scope,
+    messages: Sequence[Message],
+    *,
+    candidates: Sequence[Candidate] = (),
+    model_id: str,
+    budget: ExtractionBudget,
+    user_name: str | None,
+    metadata: Mapping[str, Any] | None = None,
+    pinned: bool = False,
+    now: datetime,
+) -> Flow[AddReport]:
+    """Extract, embed, revise against what is stored, then write it all in one batch.
+
+    `metadata` is merged under every new memory's own; `pinned` pins the new memories.
+
+    What a new memory is revised against: a slot fact (a memory with an `attribute`) against
+    the user's memories, whatever agent or session stored them (`Scope.slot_filter`): "I
+    moved to Lisbon" in one conversation retires "I live in Porto" of another, and a slot
+    value said again is a duplicate (its provenance appended to the stored memory, which
+    keeps its session). Other facts and episodes are revised within the scope as given: a
+    plain fact said in two sessions is kept in each (a session's search finds its own),
+    and a negation of one ("I no longer ...") retires only the scope's.
+
+    Each memory is recorded (`recorded_at`) when the first of its source messages was said
+    (no later than `now`): "as of" a time between two turns of one add, the first turn's
+    facts are known and the second's are not.
+    """
+    if messages:
+        if budget.max_calls > 0:
+            result = yield from extraction_flow(messages, budget=budget, user_name=user_name)
+            extracted = list(result.candidates)
+        else:
+            extracted = extract(messages, user_name=user_name)
+        candidates = [*candidates, *extracted]
+        # What a conversation says is learned when it is said (replays and imports included).
+        now = min(now, max(m.created_at for m in messages))
+    if not candidates:
+        return AddReport(added=(), updated=(), unchanged=0)
+    # From the first read of what is stored to the write of what was decided from it, one
+    # add of the scope at a time: two adds would each miss what the other writes.
+    yield from serialized(scope.lock_key)
+    profile, graph = yield from read_user(scope, candidates)
+    graph = yield from name_user(scope, graph, _user_name(candidates, profile, user_name), now)
+    entities = resolve_mentions(scope, candidates, graph, now)
+    said_at = {message.id: message.created_at for message in messages}
+    news = [_placed(c, scope, entities, _recorded_at(c, said_at, now)) for c in candidates]
+    if metadata or pinned:
+        news = [
+            replace(m, metadata={**(metadata or {}), **m.metadata}, pinned=pinned or m.pinned)
+            for m in news
+        ]
+    vectors = yield from embed([dense_text(m) for m in news])
+    similar = yield from _neighbours(scope, news, vectors, model_id)
+    pairwise = vectors @ vectors.T
+    plan = yield from plan_flow(
+        news, similar, now=now, budget=budget, pairwise=lambda i, j: float(pairwise[i, j])
+    )
+    plan = _under_edits(plan, profile, now)
+    entities = settled_kinds(entities, candidates, news, plan)
+    vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
+    texts = {m.id: m.text for m in news}
+    restated = [m for m in plan.inserts if m.id in texts and m.text != texts[m.id]]
+    if restated:  # revision restated a guessed change in its slot's words: embed those
+        fresh = yield from embed([dense_text(m) for m in restated])
+        vector_of |= {m.id: VectorRecord(model_id, fresh[i]) for i, m in enumerate(restated)}
+    ops: list[Any] = [
+        PutMemories(
+            scope.tenant,
+            (*plan.inserts, *plan.updates),
+            tuple(vector_of.get(m.id) for m in (*plan.inserts, *plan.updates)),
+            plan.changes,
+        ),
+    ]
+    me, relations = relations_to_write(scope, candidates, news, plan, entities, graph, now)
+    touched = (*entities.new, *entities.updated, *me)
+    if touched:
+        ops.append(PutEntities(scope.tenant, touched))
+    if relations:
+        ops.append(PutRelations(scope.tenant, tuple(relations)))
+    if scope.user_id is not None:
+        names = (user_name,) if user_name else ()
+        fresh = update_profile(
+            profile,
+            (*plan.inserts, *plan.updates),
+            user_id=scope.user_id,
+            tenant=scope.tenant,
+            names=names,
+            now=now,
+        )
+        ops.append(PutProfile(scope.tenant, fresh))
+    yield from call_memories(*ops)
+    return AddReport(
+        added=plan.inserts,
+        updated=plan.updates,
+        unchanged=len(news) - len(plan.inserts),
+        llm_calls=budget.calls,
+        llm_tokens=budget.tokens,
+    )
+
+
+def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime) -> RevisionPlan:
+    """`plan` with the new slot facts a later hand edit of the profile overrides retired
+    (`overridden_by_edits`), each change audited."""
+    overridden = overridden_by_edits(profile, plan.inserts, now=now)
+    if not overridden:
+        return plan
+    changes = retired_by_hand(overridden.values(), "since it was said", now)
+    inserts = tuple(overridden.get(memory.id, memory) for memory in plan.inserts)
+    return replace(plan, inserts=inserts, changes=(*plan.changes, *changes))
+
+
+def _user_name(
+    candidates: Sequence[Candidate], profile: UserProfile | None, user_name: str | None
+) -> str | None:
+    """The user's name: `user_name`, else the last one the candidates say the user has ("Hi,
+    I'm Ana"), else the profile's."""
+    said = [
+        candidate.value
+        for candidate in candidates
+        if candidate.attribute == "name"
+        and candidate.subject is None
+        and candidate.value
+        and fold(candidate.value) != NO_VALUE
+    ]
+    if user_name or said:
+        return user_name or said[-1]
+    return profile.fields.get("name") if profile is not None else None
+
+
+def _recorded_at(candidate: Candidate, said_at: Mapping[str, datetime], now: datetime) -> datetime:
+    """When a candidate was learned: when the first of its source messages was said (a
+    fact said twice in one add was known from the first time), no later than `now`; `now`
+    if no message of the add is its source."""
+    return min([now, *(said_at[s] for s in candidate.source_ids if s in said_at)])
+
+
+def _placed(candidate: Candidate, scope: Scope, entities: Any, recorded_at: datetime) -> Memory:
+    ids = tuple(
+        dict.fromkeys(
+            entities.ids[key]
+            for key in (fold(e.name) for e in candidate.entities)
+            if key in entities.ids
+        )
+    )
+    return candidate.to_memory(
+        tenant=scope.tenant,
+        user_id=scope.user_id,
+        agent_id=scope.agent_id,
+        session_id=scope.session_id,
+        entity_ids=ids,
+        now=recorded_at,
+    )
+
+
+def _neighbours(
+    scope: Scope, news: Sequence[Memory], vectors: NDArray[np.float32], model_id: str
+) -> Flow[list[list[tuple[Memory, float]]]]:
+    """For each new memory: its nearest stored memories of its kind group, plus the current
+    holders of its slot (cosine 0 if not near), so contradictions are always seen; for a
+    slot fact, among the user's memories (`Scope.slot_filter`), else within the scope."""
+    ops: list[Any] = []
+    for memory, vector in zip(news, vectors, strict=True):
+        kinds = ("episode",) if memory.kind == "episode" else FACT_KINDS
+        where = scope.slot_filter(kinds=kinds) if memory.attribute else scope.filter(kinds=kinds)
+        ops.append(SearchVector(scope.tenant, vector, model_id, where, _NEIGHBOURS))
+    slots = sorted({m.attribute for m in news if m.attribute})
+    if slots:
+        where = scope.slot_filter(attributes=tuple(slots))
+        ops.append(ListMemories(scope.tenant, where, limit=1000))
+    results = yield from call_memories(*ops)
+    holders: list[Memory] = results[len(news)] if slots else []
+    ids = sorted({score.memory_id for found in results[: len(news)] for score in found})
+    stored = {}
+    if ids:
+        [loaded] = yield from call_memories(GetMemories(scope.tenant, tuple(ids)))
+        stored = {m.id: m for m in loaded if m is not None}
+    similar: list[list[tuple[Memory, float]]] = []
+    for memory, found in zip(news, results[: len(news)], strict=True):
+        near = [(stored[s.memory_id], s.score) for s in found if s.memory_id in stored]
+        seen = {m.id for m, _ in near}
+        near += [(h, 0.0) for h in holders if h.attribute == memory.attribute and h.id not in seen]
+        similar.append(near)
+    return similar

@@ -1,0 +1,205 @@
+"""A user's edits: of a memory (`edited`, and the correction it makes, `correction_flow`)
+and of profile fields by hand (`profile_edit_flow`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._flows import Flow, call_memories
+from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_user, while_true
+from engram._memory_flows.scope import Scope, every_memory
+from engram.memory import EntityMention, close_relations, fold, resolve_entities
+from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
+from engram.memory.profile import profile_value, reflect_edit
+from engram.memory.revision import retired
+from engram.stores.memories import (
+    ListRelations,
+    MemoryFilter,
+    PutEntities,
+    PutMemories,
+    PutProfile,
+    PutRelations,
+)
+from engram.types._memory import Entity, Memory, MemoryChange, Relation
+
+
+def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
+    """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
+    merged into the memory's: a key given None is removed, the keys not given are kept. A
+    slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
+    Madrid") gives the slot its new value, unless `metadata` names one."""
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if "metadata" in changes:
+        merged = {**memory.metadata, **changes["metadata"]}
+        changes["metadata"] = {key: value for key, value in merged.items() if value is not None}
+    if text is not None:
+        if not text.strip():
+            raise InvalidInputError("a memory's text cannot be empty")
+        changes["text"] = text
+        given = fields.get("metadata") or {}
+        value = memory.metadata.get("value")
+        if memory.attribute and "value" not in given and isinstance(value, str):
+            read = _value_in(text, memory.text, value)
+            if read is not None:
+                changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
+    return replace(memory, updated_at=now, **changes)
+
+
+def _value_in(text: str, old_text: str, value: str) -> str | None:
+    """The value `text` states where `old_text` stated `value`, all else alike; None if the
+    two differ elsewhere, if `old_text` does not state `value`, or if the new words still
+    hold it ("Porto, Portugal" details Porto, it names no other city)."""
+    at = old_text.find(value)
+    if at < 0 or not value:
+        return None
+    before, after = old_text[:at], old_text[at + len(value) :]
+    if not (text.startswith(before) and text.endswith(after)):
+        return None
+    read = text[len(before) : len(text) - len(after)].strip()
+    return read if read and fold(value) not in fold(read) else None
+
+
+def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Memory, list[Any]]]:
+    """What else a user's edit of a memory changes: an edit of a slot value is a correction.
+
+    The profile field the memory is the source of takes the new value (`reflect_edit`). The
+    relation the memory states (`SLOT_RELATIONS`: `lives_in` for `home_city`) points at the
+    new value's entity, resolved or created as an add would, over the same validity: the
+    old value was never true, so its relation is rewritten, not ended (a value `none`
+    ends it now). The memory names the new value's entity instead of the old one's.
+
+    Returns:
+        The memory to store, and the ops to write in the same batch.
+    """
+    if new.user_id is None or new.attribute is None or profile_value(new) == profile_value(old):
+        return new, []
+    scope = Scope(new.tenant, new.user_id)
+    profile, graph = yield from read_user(scope, ())
+    ops: list[Any] = []
+    if profile is not None:
+        revised = reflect_edit(profile, new, now=now)
+        if revised is not profile:
+            ops.append(PutProfile(scope.tenant, revised))
+    value = new.metadata.get("value")
+    if new.attribute in SLOT_RELATIONS and isinstance(value, str) and value.strip():
+        new, restated = _restated(scope, old, new, value, graph, now)
+        ops += restated
+    return new, ops
+
+
+def profile_edit_flow(
+    scope: Scope, fields: Mapping[str, str | None], *, now: datetime
+) -> Flow[list[Any]]:
+    """What a hand edit of profile fields retires, as ops to write with the profile.
+
+    The current slot facts of an edited field whose value the edit drops are retired now (not
+    deleted: "as of" an earlier time they still answer), and the relations they state end
+    now; else one prompt would hold the edited field and the fact it replaced ("home city:
+    Braga", "The user lives in Porto"), and search would keep finding the old value.
+    """
+    where = MemoryFilter(user_id=scope.user_id, attributes=tuple(sorted(fields)))
+    facts = yield from every_memory(scope.tenant, where)
+    stale = [m for m in facts if m.kind != "episode" and _edit_drops(m, fields)]
+    if not stale:
+        return []
+    [relations] = yield from call_memories(ListRelations(scope.tenant, scope.user_id))
+    ended = tuple(retired(m, end=m.valid_to or now, now=now) for m in stale)
+    closed = [r for m in ended for r in close_relations(relations, [m.id], m.valid_to or now)]
+    changes = retired_by_hand(stale, "", now)
+    ops: list[Any] = [PutMemories(scope.tenant, ended, (), changes)]
+    return [*ops, PutRelations(scope.tenant, tuple(closed))] if closed else ops
+
+
+def retired_by_hand(
+    memories: Iterable[Memory], when: str, now: datetime
+) -> tuple[MemoryChange, ...]:
+    """The audit entries of slot facts a hand edit of their profile field retired."""
+    return tuple(
+        MemoryChange(
+            memory.id,
+            "supersede",
+            old_text=memory.text,
+            new_text=memory.text,
+            reason=" ".join(f"profile field {memory.attribute} edited by hand {when}".split()),
+            tenant=memory.tenant,
+            at=now,
+        )
+        for memory in memories
+    )
+
+
+def _edit_drops(memory: Memory, fields: Mapping[str, str | None]) -> bool:
+    """Whether the edit of `fields` drops the slot value `memory` states."""
+    value = fields[memory.attribute or ""]
+    return value is None or fold(profile_value(memory)) != fold(value)
+
+
+def _restated(
+    scope: Scope, old: Memory, new: Memory, value: str, graph: Graph, now: datetime
+) -> tuple[Memory, list[Any]]:
+    """The slot relation of `new` (edited from `old`) pointing at its new `value` (see
+    `correction_flow`): the memory naming the value's entity, and the ops to write."""
+    relation, kind = SLOT_RELATIONS[new.attribute or ""]
+    stated = [r for r in graph.relations if r.memory_id == new.id and r.relation == relation]
+    before = old.metadata.get("value")
+    dropped = {r.target_id for r in stated}
+    if isinstance(before, str) and before.strip():
+        dropped |= {entity.id for entity in graph.entities if is_named(entity, before)}
+    kept = tuple(entity_id for entity_id in new.entity_ids if entity_id not in dropped)
+    if fold(value) == NO_VALUE:
+        ended = tuple(
+            replace(r, valid_to=max(now, r.valid_from or now)) for r in stated if r.valid_to is None
+        )
+        corrected = replace(
+            new, entity_ids=kept, metadata=_value_entities(new.metadata, before, None)
+        )
+        return corrected, [PutRelations(scope.tenant, ended)] if ended else []
+    mention = EntityMention(value, kind)
+    entities = resolve_entities(
+        [mention], graph.entities, tenant=scope.tenant, user_id=scope.user_id, now=now
+    )
+    target = entities.ids[fold(value)]
+    touched = [*entities.new, *entities.updated]
+    relations = [replace(r, target_id=target) for r in stated]
+    if not stated and new.metadata.get("subject") is None:
+        me = graph.me or new_user_entity(scope, None, now)
+        touched += [] if graph.me else [me]
+        relations = [_user_relation(me, relation, target, new)]
+    corrected = replace(
+        new,
+        entity_ids=tuple(dict.fromkeys((*kept, target))),
+        metadata=_value_entities(new.metadata, before, value),
+    )
+    ops: list[Any] = [PutEntities(scope.tenant, tuple(touched))] if touched else []
+    if relations:
+        ops.append(PutRelations(scope.tenant, tuple(relations)))
+    return corrected, ops
+
+
+def _user_relation(me: Entity, relation: str, target_id: str, memory: Memory) -> Relation:
+    """The relation of the user to an entity that `memory` states, true while it is."""
+    stated = Relation(
+        source_id=me.id,
+        relation=relation,
+        target_id=target_id,
+        tenant=memory.tenant,
+        user_id=memory.user_id,
+        memory_id=memory.id,
+        valid_from=memory.valid_from,
+    )
+    return while_true(stated, memory)
+
+
+def _value_entities(metadata: Mapping[str, Any], before: Any, value: str | None) -> dict[str, Any]:
+    """`metadata` whose entity names (`entities`, if listed) name `value` (if any) instead
+    of `before`."""
+    names = metadata.get("entities")
+    if not isinstance(names, list):
+        return dict(metadata)
+    old = fold(before) if isinstance(before, str) else None
+    kept = [name for name in names if not isinstance(name, str) or fold(name) != old]
+    return {**metadata, "entities": list(dict.fromkeys([*kept, *([value] if value else [])]))}

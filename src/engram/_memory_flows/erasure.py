@@ -1,0 +1,123 @@
+"""Erasure: of memories, or of a whole scope, with the entities only they named and what
+was embedded for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from engram._flows import Flow, call_memories, forget_embeddings, serialized
+from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
+from engram.memory.texts import dense_text
+from engram.stores.memories import (
+    CountMemories,
+    DeleteEntities,
+    DeleteMemories,
+    DeleteScope,
+    ErasureReport,
+    GetHistory,
+    GetMemories,
+    ListEntities,
+    ListRelations,
+    MemoryFilter,
+)
+from engram.types._memory import Memory
+
+
+def _lock_key_of(memory: Memory) -> str:
+    return lock_key(memory.tenant, memory.user_id)
+
+
+def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> Flow[ErasureReport]:
+    """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
+    those no remaining memory mentions and no remaining relation touches."""
+    [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+    keys = {_lock_key_of(memory) for memory in loaded if memory is not None}
+    if keys:  # then read them again: an add of their scope may have revised them meanwhile
+        yield from serialized(*keys)
+        [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+    doomed = [memory for memory in loaded if memory is not None]
+    named = yield from _named_by(tenant, doomed)
+    texts = yield from _embedded_texts(tenant, doomed)
+    [report] = yield from call_memories(DeleteMemories(tenant, tuple(ids), reason, now))
+    yield from forget_embeddings(texts)
+    result: ErasureReport = report
+    orphans = yield from _orphan_entities(tenant, named)
+    if orphans:
+        [gone] = yield from call_memories(DeleteEntities(tenant, orphans))
+        result = result._replace(
+            entities=result.entities + gone.entities, relations=result.relations + gone.relations
+        )
+    return result
+
+
+def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
+    """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
+    user), and drop their texts, past ones included, from the embedding cache. Erasing a
+    narrower scope (an agent's, a session's), also the entities only its memories named."""
+    yield from serialized(scope.lock_key)
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    texts = yield from _embedded_texts(scope.tenant, memories)
+    named: set[str] = set()
+    if scope.whole_user is None:  # a narrower scope: the entities only it named go too
+        named = yield from _named_by(scope.tenant, memories)
+    op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
+    [report] = yield from call_memories(op)
+    yield from forget_embeddings(texts)
+    result: ErasureReport = report
+    orphans = yield from _orphan_entities(scope.tenant, named)
+    if orphans:
+        [gone] = yield from call_memories(DeleteEntities(scope.tenant, orphans))
+        result = result._replace(
+            entities=result.entities + gone.entities, relations=result.relations + gone.relations
+        )
+    return result
+
+
+def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
+    """The entities `memories` name, or that the relations they state touch."""
+    erased = {memory.id for memory in memories}
+    users = sorted({memory.user_id for memory in memories if memory.user_id is not None})
+    stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    named = {entity for memory in memories for entity in memory.entity_ids}
+    return named | {
+        end
+        for relations in stated
+        for relation in relations
+        if relation.memory_id in erased
+        for end in (relation.source_id, relation.target_id)
+    }
+
+
+def _embedded_texts(tenant: str, memories: Sequence[Memory]) -> Flow[list[str]]:
+    """What was embedded for `memories`: their texts now and every text their history
+    holds (an edit re-embeds, and the cache keeps the old text's vector)."""
+    texts = [dense_text(memory) for memory in memories]
+    for start in range(0, len(memories), PAGE):
+        page = memories[start : start + PAGE]
+        histories = yield from call_memories(*(GetHistory(tenant, m.id) for m in page))
+        for memory, changes in zip(page, histories, strict=True):
+            older = {c.old_text for c in changes if c.old_text and c.old_text != memory.text}
+            texts += [dense_text(replace(memory, text=text)) for text in sorted(older)]
+    return texts
+
+
+def _orphan_entities(tenant: str, candidates: set[str]) -> Flow[tuple[str, ...]]:
+    """The candidates no memory mentions (retired ones included) and no relation touches."""
+    if not candidates:
+        return ()
+    [entities] = yield from call_memories(ListEntities(tenant, ids=tuple(sorted(candidates))))
+    ops: list[Any] = []
+    for entity in entities:
+        where = MemoryFilter(
+            user_id=entity.user_id, entity_ids=(entity.id,), include_superseded=True
+        )
+        ops += [CountMemories(tenant, where), ListRelations(tenant, entity.user_id, entity.id)]
+    found = yield from call_memories(*ops)
+    return tuple(
+        entity.id
+        for entity, mentions, relations in zip(entities, found[::2], found[1::2], strict=True)
+        if mentions == 0 and not relations
+    )

@@ -1,0 +1,287 @@
+"""The user's entity graph as the memory flows read and revise it: the entity standing
+for the user, the entities an add's mentions resolve to, and the relations memories state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from engram._flows import Flow, call_memories
+from engram._memory_flows.scope import Scope, every_memory
+from engram.memory import (
+    Candidate,
+    EntityMention,
+    EntityResolution,
+    RelationMention,
+    build_relations,
+    close_relations,
+    fold,
+    resolve_entities,
+)
+from engram.memory.candidates import SLOT_RELATIONS, EntityKind
+from engram.stores.memories import (
+    DeleteEntities,
+    GetProfile,
+    ListEntities,
+    ListRelations,
+    MemoryFilter,
+    PutEntities,
+    PutMemories,
+    PutRelations,
+)
+from engram.types._memory import Entity, Memory, Relation, UserProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The stored entities and relations a write revises (for a user: all of theirs)."""
+
+    entities: tuple[Entity, ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+    @property
+    def me(self) -> Entity | None:
+        """The entity standing for the user, if there is one yet."""
+        return next((e for e in self.entities if e.metadata.get("user") is True), None)
+
+
+def read_user(
+    scope: Scope, candidates: Sequence[Candidate]
+) -> Flow[tuple[UserProfile | None, Graph]]:
+    """The user's profile and graph; without a user, no profile, and the entities of no
+    user the candidates' mentions resolve against (if they mention any): an agent's memory
+    never names a user's entity, which erasing the user must take."""
+    if scope.user_id is None:
+        if not any(candidate.entities for candidate in candidates):
+            return None, Graph()
+        [known] = yield from call_memories(ListEntities(scope.tenant, None))
+        return None, Graph(tuple(entity for entity in known if entity.user_id is None))
+    profile, known, stored = yield from call_memories(
+        GetProfile(scope.tenant, scope.user_id),
+        ListEntities(scope.tenant, scope.user_id),
+        ListRelations(scope.tenant, scope.user_id),
+    )
+    return profile, Graph(tuple(known), tuple(stored))
+
+
+def is_named(entity: Entity, name: str) -> bool:
+    return fold(name) in {fold(entity.name), *map(fold, entity.aliases)}
+
+
+def new_user_entity(scope: Scope, name: str | None, now: datetime) -> Entity:
+    """The entity standing for the user, named after them (after their id, if unknown)."""
+    return Entity(
+        name=name or scope.user_id or "",
+        kind="person",
+        tenant=scope.tenant,
+        user_id=scope.user_id,
+        metadata={"user": True},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def name_user(scope: Scope, graph: Graph, name: str | None, now: datetime) -> Flow[Graph]:
+    """The graph once the user's entity bears the user's `name`, written at once (so this
+    add's mentions of the name resolve to the user).
+
+    The entity is created, or renamed; or, while it is unnamed (named after the user's id)
+    or absent, an entity of that name mentioned before the name was known ("Nice to meet
+    you, Ana") becomes the user's, absorbing the unnamed one: one Ana, not two.
+    """
+    if scope.user_id is None or not name:
+        return graph
+    me = graph.me
+    namesake = next(
+        (
+            entity
+            for entity in graph.entities
+            if entity is not me and entity.kind in ("person", "other") and is_named(entity, name)
+        ),
+        None,
+    )
+    if namesake is not None and (me is None or me.name == scope.user_id):
+        adopted = yield from _adopt(scope, graph, namesake, me, now)
+        return adopted
+    if me is not None and me.name == name:
+        return graph
+    if me is None:
+        named = new_user_entity(scope, name, now)
+    else:
+        named = replace(me, name=name, updated_at=now)
+    yield from call_memories(PutEntities(scope.tenant, (named,)))
+    others = tuple(entity for entity in graph.entities if entity is not me)
+    return replace(graph, entities=(*others, named))
+
+
+def _adopt(
+    scope: Scope, graph: Graph, namesake: Entity, unnamed: Entity | None, now: datetime
+) -> Flow[Graph]:
+    """Make `namesake` the user's entity; the `unnamed` one, if any, is merged into it: its
+    relations and the memories naming it move over, then it is deleted."""
+    metadata = {**namesake.metadata, "user": True}
+    me = replace(namesake, kind="person", metadata=metadata, updated_at=now)
+    ops: list[Any] = [PutEntities(scope.tenant, (me,))]
+    relations = graph.relations
+    if unnamed is not None:
+        relations = tuple(
+            _relation_moved(relation, unnamed.id, me.id) for relation in graph.relations
+        )
+        moved = tuple(
+            new for new, old in zip(relations, graph.relations, strict=True) if new != old
+        )
+        where = MemoryFilter(
+            user_id=scope.user_id, entity_ids=(unnamed.id,), include_superseded=True
+        )
+        naming = yield from every_memory(scope.tenant, where)
+        renamed = tuple(_memory_moved(memory, unnamed.id, me.id) for memory in naming)
+        if moved:
+            ops.append(PutRelations(scope.tenant, moved))
+        if renamed:
+            ops.append(PutMemories(scope.tenant, renamed))
+        ops.append(DeleteEntities(scope.tenant, (unnamed.id,)))
+    yield from call_memories(*ops)
+    entities = tuple(
+        me if entity.id == me.id else entity
+        for entity in graph.entities
+        if unnamed is None or entity.id != unnamed.id
+    )
+    return Graph(entities, relations)
+
+
+def _memory_moved(memory: Memory, old_id: str, new_id: str) -> Memory:
+    """`memory` naming the entity `new_id` instead of `old_id`."""
+    ids = dict.fromkeys(
+        new_id if entity_id == old_id else entity_id for entity_id in memory.entity_ids
+    )
+    return replace(memory, entity_ids=tuple(ids))
+
+
+def _relation_moved(relation: Relation, old_id: str, new_id: str) -> Relation:
+    """`relation` with the entity `old_id` replaced by `new_id` at either end."""
+    source = new_id if relation.source_id == old_id else relation.source_id
+    target = new_id if relation.target_id == old_id else relation.target_id
+    if (source, target) == (relation.source_id, relation.target_id):
+        return relation
+    return replace(relation, source_id=source, target_id=target)
+
+
+def _mentions(candidates: Sequence[Candidate]) -> list[EntityMention]:
+    """The candidates' entity mentions, the surest kinds first (the first mention of a name
+    decides the kind of an entity it creates): the objects of relations, whose kinds the
+    relations state ("my cat Miso" is no person, whatever "named Miso" suggests); the rules'
+    slot values ("Google" of "I work at Google" is an organisation, even if the turn's
+    mentions guess it a place, "from Google to Meta"); then the rest, kinds guessed from
+    cue words."""
+    stated = [
+        EntityMention(relation.object, relation.object_kind)
+        for candidate in candidates
+        for relation in candidate.relations
+    ]
+    slots = [m for c in candidates if c.attribute is not None for m in c.entities]
+    guessed = [m for c in candidates if c.attribute is None for m in c.entities]
+    return [*stated, *slots, *guessed]
+
+
+def resolve_mentions(
+    scope: Scope, candidates: Sequence[Candidate], graph: Graph, now: datetime
+) -> EntityResolution:
+    """The candidates' mentions resolved against the stored entities. A stored relation's
+    object keeps its kind: the relation stated it ("my cat Miso"), a later turn's cue words
+    only guess ("I played with Miso": a person?)."""
+    resolution = resolve_entities(
+        _mentions(candidates), graph.entities, tenant=scope.tenant, user_id=scope.user_id, now=now
+    )
+    stored = {entity.id: entity for entity in graph.entities}
+    objects = {relation.target_id for relation in graph.relations}
+    updated: list[Entity] = []
+    for entity in resolution.updated:
+        old = stored[entity.id]
+        if entity.id in objects and entity.kind != old.kind:
+            entity = replace(entity, kind=old.kind)
+        if (entity.name, entity.kind, entity.aliases) != (old.name, old.kind, old.aliases):
+            updated.append(entity)
+    return replace(resolution, updated=tuple(updated))
+
+
+def relations_to_write(
+    scope: Scope,
+    candidates: Sequence[Candidate],
+    news: Sequence[Memory],
+    plan: Any,
+    entities: EntityResolution,
+    graph: Graph,
+    now: datetime,
+) -> tuple[tuple[Entity, ...], list[Relation]]:
+    """The relations the inserted memories state (ended with them, if this add already
+    retired them), and the open ones of the memories this add supersedes, ended; with the
+    entity standing for the user, if it is new."""
+    if scope.user_id is None:
+        return (), []
+    inserted = {memory.id: memory for memory in plan.inserts}
+    stated = [
+        (inserted[m.id], c.relations or _slot_relation(c, inserted[m.id]))
+        for c, m in zip(candidates, news, strict=True)
+        if m.id in inserted
+    ]
+    stated = [(memory, mentions) for memory, mentions in stated if mentions]
+    retired = [m for m in plan.updates if m.superseded_at is not None]
+    relations = [
+        ended
+        for memory in retired
+        for ended in close_relations(graph.relations, [memory.id], memory.valid_to or now)
+    ]
+    if not stated:
+        return (), relations
+    me = graph.me or new_user_entity(scope, None, now)
+    for memory, mentions in stated:
+        built = build_relations(
+            mentions,
+            entities.ids,
+            user_entity_id=me.id,
+            memory_id=memory.id,
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+        )
+        relations += [while_true(relation, memory) for relation in built]
+    return (() if graph.me else (me,)), relations
+
+
+def while_true(relation: Relation, memory: Memory) -> Relation:
+    """`relation` ending when the memory stating it does (a memory superseded in the add
+    that inserts it, or history from the start, states an ended relation)."""
+    if memory.valid_to is None or relation.valid_to is not None:
+        return relation
+    return replace(relation, valid_to=memory.valid_to)
+
+
+def settled_kinds(
+    entities: EntityResolution, candidates: Sequence[Candidate], news: Sequence[Memory], plan: Any
+) -> EntityResolution:
+    """The entities a guessed change named ("I left Paris for Rome": a job or a home?) and
+    this add created, of the kind of the slot revision filed the change under, or `other`."""
+    filed = {memory.id: memory.attribute for memory in plan.inserts}
+    kinds: dict[str, EntityKind] = {}
+    for candidate, memory in zip(candidates, news, strict=True):
+        if candidate.metadata.get("guessed") and memory.id in filed:
+            slot = SLOT_RELATIONS.get(filed[memory.id] or "")
+            for mention in candidate.entities:
+                entity_id = entities.ids.get(fold(mention.name))
+                if entity_id is not None:
+                    kinds[entity_id] = slot[1] if slot else "other"
+    if not kinds:
+        return entities
+    new = tuple(replace(e, kind=kinds.get(e.id, e.kind)) for e in entities.new)
+    return replace(entities, new=new)
+
+
+def _slot_relation(candidate: Candidate, memory: Memory) -> tuple[RelationMention, ...]:
+    """The relation of a guessed change ("I switched from Google to Meta") once revision has
+    filed it under a slot (`employer`: works_at Meta); none if it stayed a plain fact."""
+    if not candidate.metadata.get("guessed") or memory.attribute not in SLOT_RELATIONS:
+        return ()
+    relation, kind = SLOT_RELATIONS[memory.attribute]
+    value = candidate.value or ""
+    return (RelationMention(candidate.subject, relation, value, kind, memory.valid_from),)

@@ -1,0 +1,103 @@
+"""The search flow: dense and lexical candidates under the filter, fused and explained."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engram._exceptions import InvalidInputError
+from engram._flows import Flow, call_memories, embed
+from engram._memory_flows.scope import Scope
+from engram.memory import extract_entities, fold
+from engram.memory.queries import lexical_query
+from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
+from engram.memory.texts import dense_text
+from engram.memory.vectors import normalize
+from engram.stores._memory_rules import MAX_LIMIT
+from engram.stores.memories import (
+    GetMemories,
+    GetVectors,
+    ListEntities,
+    RecordAccess,
+    SearchLexical,
+    SearchVector,
+)
+from engram.types._memory import MemoryHit
+
+_CANDIDATES = 50
+"""Candidates each retrieval signal contributes before fusion."""
+
+
+def search_flow(
+    scope: Scope,
+    query: str,
+    *,
+    model_id: str,
+    limit: int,
+    filter_fields: dict[str, Any],
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+    now: datetime,
+    accessed_at: datetime | None = None,
+) -> Flow[list[MemoryHit]]:
+    """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained.
+
+    `now` is the time ranked from (the `as_of` time of a search of the past); the hits are
+    recorded as accessed at `accessed_at` (default: `now`)."""
+    if not query.strip():
+        raise InvalidInputError("the search query is empty")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer within 1..{MAX_LIMIT}, got {limit!r}")
+    vectors = yield from embed([query])
+    # Retired memories are candidates too: they mark the episodes that state only retired
+    # values (`ranking.stale_episodes`), then leave the results (`current_only`).
+    now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
+    where = scope.filter(**{**filter_fields, "include_superseded": True})
+    pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
+    # The entities the query names, looked up by name and alias among the user's.
+    named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
+    lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
+    dense, lexical, *known = yield from call_memories(
+        SearchVector(scope.tenant, vectors[0], model_id, where, pool),
+        SearchLexical(scope.tenant, lexical_query(query), where, pool),
+        *(lookups if scope.user_id is not None else ()),
+    )
+    query_entities = [
+        frozenset({key, *(entity.id for entity in entities)})
+        for (key, _), entities in zip(named, known or [[] for _ in named], strict=True)
+    ]
+    ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
+    if not ids:
+        return []
+    # Lexical candidates outside the dense top `pool` get their true cosine, not 0.
+    missing = ids[len({s.memory_id for s in dense}) :]
+    ops: list[Any] = [GetMemories(scope.tenant, ids)]
+    if missing:
+        ops.append(GetVectors(scope.tenant, missing, model_id))
+    loaded, *found = yield from call_memories(*ops)
+    memories = {m.id: m for m in loaded if m is not None}
+    dense_scores = [(s.memory_id, s.score) for s in dense]
+    if found:
+        stored = {i: v for i, v in zip(missing, found[0], strict=True) if i in memories}
+        # No vector of this model: embedded by another one (`reembed_flow` stores new ones).
+        unembedded = [i for i, v in stored.items() if v is None]
+        if unembedded:
+            fresh = yield from embed([dense_text(memories[i]) for i in unembedded])
+            stored.update(zip(unembedded, fresh, strict=True))
+        query_vector = normalize(vectors[0])
+        cosines = [(i, float(v @ query_vector)) for i, v in stored.items()]
+        dense_scores = complete_dense(dense_scores, cosines)
+    hits = rank_memories(
+        memories,
+        dense_scores,
+        [(s.memory_id, s.score) for s in lexical],
+        query=query,
+        query_entities=query_entities,
+        now=now,
+        weights=weights,
+        limit=limit,
+        current_only=now_only,
+    )
+    if hits:
+        accessed = tuple(hit.memory.id for hit in hits)
+        yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
+    return hits

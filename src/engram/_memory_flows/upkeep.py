@@ -1,0 +1,186 @@
+"""Upkeep of a scope's stored memories: consolidate, measure bloat, re-embed, forget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engram._exceptions import InvalidInputError
+from engram._flows import Flow, call_memories, embed, serialized
+from engram._memory_flows.erasure import erase_flow
+from engram._memory_flows.scope import FACT_KINDS, Scope, every_memory
+from engram.memory import ForgettingPolicy, bloat, plan_consolidation, plan_forgetting
+from engram.memory.consolidation import (
+    Merge,
+    check_threshold,
+    redirected_memories,
+    redirected_profile,
+    redirected_relations,
+)
+from engram.memory.texts import dense_text
+from engram.stores.memories import (
+    DeleteMemories,
+    ErasureReport,
+    GetMemories,
+    GetProfile,
+    GetVectors,
+    ListMemories,
+    ListRelations,
+    PutMemories,
+    PutProfile,
+    PutRelations,
+    PutVectors,
+    ScanVectors,
+    VectorRecord,
+)
+from engram.types._memory import Memory
+
+
+def consolidate_flow(
+    scope: Scope, *, model_id: str, threshold: float, now: datetime
+) -> Flow[tuple[int, ErasureReport | None]]:
+    """Merge near-duplicate current memories of the scope (all provenance kept).
+
+    What pointed at a merged-away memory (a retired memory's `superseded_by`, a relation, a
+    profile field's source) points at the memory it merged into, in the batch that erases
+    it: erasing it would otherwise take the relation and the profile field along."""
+    check_threshold(threshold)
+    yield from serialized(scope.lock_key)
+    where = scope.filter(kinds=FACT_KINDS)
+    [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    if not matrix.ids:
+        return 0, None
+    [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
+    memories = [m for m in loaded if m is not None]
+    vectors = matrix.matrix[: len(memories)]
+    plan = plan_consolidation(memories, vectors, threshold, now=now)
+    if not plan.merges:
+        return 0, None
+    row_of = {memory.id: row for row, memory in enumerate(memories)}
+    kept_vectors = tuple(
+        VectorRecord(model_id, vectors[row_of[_text_donor(merge, memories, row_of).id]])
+        for merge in plan.merges
+    )
+    redirects = yield from _redirects(scope, plan.survivors, now)
+    *_, report = yield from call_memories(
+        PutMemories(scope.tenant, plan.updates, kept_vectors, plan.changes),
+        *redirects,
+        DeleteMemories(scope.tenant, plan.deletes, "merged into a near-duplicate", now),
+    )
+    return len(plan.merges), report
+
+
+def _redirects(scope: Scope, survivors: Mapping[str, str], now: datetime) -> Flow[list[Any]]:
+    """The writes that re-point what refers to a merged-away memory at its survivor: the
+    user's retired memories it superseded, the relations it states, the profile fields
+    taken from it (`engram.memory.consolidation.redirected_*`)."""
+    retired = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    ops: list[Any] = []
+    memories = redirected_memories(retired, survivors)
+    if memories:
+        ops.append(PutMemories(scope.tenant, memories))
+    if scope.user_id is None:
+        return ops
+    profile, stored = yield from call_memories(
+        GetProfile(scope.tenant, scope.user_id), ListRelations(scope.tenant, scope.user_id)
+    )
+    relations = redirected_relations(stored, survivors)
+    if relations:
+        ops.append(PutRelations(scope.tenant, relations))
+    redirected = redirected_profile(profile, survivors, now=now)
+    if redirected is not None:
+        ops.append(PutProfile(scope.tenant, redirected))
+    return ops
+
+
+def _text_donor(merge: Merge, memories: Sequence[Memory], row_of: dict[str, int]) -> Memory:
+    """The merged memory whose text the kept one took: its vector is the kept one's (a
+    changed text without a vector would drop the memory from dense search)."""
+    members = [memories[row_of[merge.kept.id]], *merge.removed]
+    return next((m for m in members if m.text == merge.kept.text), members[0])
+
+
+def bloat_flow(
+    scope: Scope, *, model_id: str, threshold: float, kinds: Sequence[str] = ()
+) -> Flow[float]:
+    """The share of the scope's current memories (of `kinds`; default: those
+    `consolidate_flow` merges) that are redundant near-duplicates (`engram.memory.bloat`)."""
+    check_threshold(threshold)
+    where = scope.filter(kinds=tuple(kinds) or FACT_KINDS)
+    [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    if not matrix.ids:
+        return 0.0
+    [loaded] = yield from call_memories(GetMemories(scope.tenant, matrix.ids))
+    memories = [m for m in loaded if m is not None]
+    return bloat(memories, matrix.matrix[: len(memories)], threshold)
+
+
+def reembed_flow(
+    scope: Scope, *, model_id: str, batch_size: int, copy_from: tuple[str, int] | None = None
+) -> Flow[int]:
+    """Embed with the current model every memory of the scope that has no vector of it
+    (they were embedded by another model or backend); return how many.
+
+    Retired memories too, so "as of" searches find them by meaning. `batch_size` memories
+    are embedded and stored at a time: an interrupted run keeps what it stored. `copy_from`
+    is another id of the current model's vectors and their dimension (the id older databases
+    stored them under): its vectors of that dimension are copied, not computed again.
+    """
+    if batch_size <= 0:
+        raise InvalidInputError(f"batch_size must be positive, got {batch_size}")
+    where = scope.filter(include_superseded=True)
+    [embedded] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
+    have = set(embedded.ids)
+    done, offset = 0, 0
+    while True:
+        [page] = yield from call_memories(
+            ListMemories(scope.tenant, where, limit=batch_size, offset=offset, order="oldest")
+        )
+        offset += len(page)
+        todo = [memory for memory in page if memory.id not in have]
+        if todo:
+            vectors = yield from _vectors_of(scope.tenant, todo, copy_from)
+            records = tuple(VectorRecord(model_id, vector) for vector in vectors)
+            ids = tuple(memory.id for memory in todo)
+            yield from call_memories(PutVectors(scope.tenant, ids, records))
+            done += len(todo)
+        if len(page) < batch_size:
+            return done
+
+
+def _vectors_of(
+    tenant: str, memories: Sequence[Memory], copy_from: tuple[str, int] | None
+) -> Flow[list[NDArray[np.float32]]]:
+    """A vector for each of `memories`: the one stored under `copy_from` if it has one of its
+    dimension, else embedded."""
+    found: list[NDArray[np.float32] | None] = [None] * len(memories)
+    if copy_from is not None:
+        old_id, dimension = copy_from
+        ids = tuple(memory.id for memory in memories)
+        [stored] = yield from call_memories(GetVectors(tenant, ids, old_id))
+        found = [v if v is not None and v.shape[-1] == dimension else None for v in stored]
+    missing = [index for index, vector in enumerate(found) if vector is None]
+    if missing:
+        fresh = yield from embed([dense_text(memories[index]) for index in missing])
+        for index, vector in zip(missing, fresh, strict=True):
+            found[index] = vector
+    return [vector for vector in found if vector is not None]
+
+
+def forget_flow(
+    scope: Scope, policy: ForgettingPolicy, *, now: datetime
+) -> Flow[ErasureReport | None]:
+    """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
+    yield from serialized(scope.lock_key)
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    doomed = plan_forgetting(memories, policy, now)
+    if not doomed:
+        return None
+    reasons = sorted({f.reason for f in doomed})
+    ids = tuple(f.memory_id for f in doomed)
+    report = yield from erase_flow(scope.tenant, ids, "; ".join(reasons), now)
+    return report
