@@ -11,6 +11,11 @@ revision_plan    plan_revisions(news, similar, now=)  a batch, net writes, sync 
 consolidation    find_near_duplicates, merge_cluster, plan_consolidation, bloat
 forgetting       ForgettingPolicy, plan_forgetting, decay
 profile          update_profile(profile, memories), edit_profile(profile, fields)
+ranking          rank_memories, fuse, RankingWeights   hybrid scores with their parts
+queries          lexical_query, entities_in_query, query_periods   what a search text asks
+texts            index_text, lexical_text, dense_text   what each index sees of a memory
+vectors          normalise, encode, exact top-k    shared by every memory store
+bm25             tokenise, term hashes, BM25 scores   one lexical scorer for every store
 ```
 
 Every function here is pure: it takes records and returns the records to write; the memory
