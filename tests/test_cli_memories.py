@@ -176,6 +176,46 @@ async def test_async_twins_of_the_maintenance_jobs(db: str) -> None:
         assert len(await mem.memories.aget_all(user_id="ana")) == 1
 
 
+def test_forget_dry_run_lists_then_forget_erases(runner: CliRunner, db: str) -> None:
+    command = ["memories", "forget", "--db", db, "--user", "ana", "--max-per-user", "1"]
+    planned = runner.invoke(main, [*command, "--dry-run"], terminal_width=200)
+    assert planned.exit_code == 0, planned.output
+    rows = [line for line in planned.output.splitlines() if "max_per_user" in line]
+    assert len(rows) == 2 and not any("m-short" in row for row in rows)  # most important kept
+    with Engram(db) as mem:
+        assert len(mem.memories.get_all(user_id="ana")) == 3  # the dry run erased nothing
+    erased = runner.invoke(main, command)
+    assert erased.exit_code == 0, erased.output
+    row = next(line for line in erased.output.splitlines() if "ana" in line)
+    assert [cell.strip() for cell in row.split("│")[1:3]] == ["ana", "2"]
+    with Engram(db) as mem:
+        assert [m.id for m in mem.memories.get_all(user_id="ana")] == ["m-short"]
+        assert [c.action for c in mem.memories.history("m-city")][-1] == "delete"
+    fresh = runner.invoke(
+        main, ["memories", "forget", "--db", db, "--user", "ana", "--max-age", "1d"]
+    )
+    assert fresh.exit_code == 0 and "m-short" not in fresh.output  # recorded just now: kept
+    with Engram(db) as mem:
+        assert [m.id for m in mem.memories.get_all(user_id="ana")] == ["m-short"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ((), "give a rule"),
+        (("--max-age", "ninety days"), "use a number and a unit"),
+        (("--max-per-user", "-1"), "-1"),
+    ],
+)
+def test_forget_refuses_a_missing_or_bad_rule(
+    runner: CliRunner, db: str, options: tuple[str, ...], message: str
+) -> None:
+    result = runner.invoke(main, ["memories", "forget", "--db", db, "--user", "ana", *options])
+    assert result.exit_code == 2 and message in result.output
+    with Engram(db) as mem:
+        assert len(mem.memories.get_all(user_id="ana")) == 3
+
+
 def test_list_shows_whole_ids_and_history_of_an_unknown_id_fails(
     runner: CliRunner, db: str
 ) -> None:

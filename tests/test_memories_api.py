@@ -378,8 +378,13 @@ def test_forgetting_policies_run_through_the_api(mem: Engram) -> None:
     mem.memories.add(messages=old, user_id="ana")
     kept = mem.memories.add("Ana is allergic to peanuts", user_id="ana", infer=False, pinned=True)
     mem.memories.add("Bo plays the cello.", user_id="bo", infer=False)
-    report = mem.memories.forget(ForgettingPolicy(max_age=timedelta(days=30)), user_id="ana")
-    assert report is not None and report.memories >= 3
+    policy = ForgettingPolicy(max_age=timedelta(days=30))
+    planned = mem.memories.forgettable(policy, user_id="ana")  # a dry run erases nothing
+    assert {reason for _, reason in planned} == {"policy: max_age"} and len(planned) >= 3
+    assert kept.added[0].id not in {memory_id for memory_id, _ in planned}
+    assert len(mem.memories.get_all(user_id="ana")) == len(planned) + 1
+    report = mem.memories.forget(policy, user_id="ana")
+    assert report is not None and report.memories == len(planned)
     assert [m.text for m in mem.memories.get_all(user_id="ana")] == [kept.added[0].text]
     assert len(mem.memories.get_all(user_id="bo")) == 1  # another user's are not touched
     assert mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana") is None

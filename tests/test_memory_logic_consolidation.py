@@ -287,3 +287,19 @@ def test_per_user_cap_drops_history_then_the_least_valuable() -> None:
     forgotten = plan_forgetting([history, weak, strong, pinned, other_user], policy, NOW)
     assert forgotten == [(history.id, "policy: max_per_user"), (weak.id, "policy: max_per_user")]
     assert plan_forgetting([weak, strong], ForgettingPolicy(), NOW) == []
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"max_age": timedelta(days=-1)},
+        {"max_idle": 30},
+        {"min_access": -1},
+        {"max_per_user": 2.5},
+        {"max_per_user": True},
+        {"half_life": timedelta(0)},
+    ],
+)
+def test_a_policy_refuses_negative_or_mistyped_rules(rules: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError, match=next(iter(rules))):
+        ForgettingPolicy(**rules)  # type: ignore[arg-type]

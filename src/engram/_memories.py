@@ -21,7 +21,7 @@ from engram._validation import (
     check_text,
     to_message,
 )
-from engram.memory import Candidate, ExtractionBudget, ForgettingPolicy, edit_profile
+from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
 from engram.stores.memories import (
@@ -768,9 +768,21 @@ class Memories:
         return report
 
     def _forget_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[ErasureReport | None]:
-        if not isinstance(policy, ForgettingPolicy):
-            raise InvalidInputError(f"policy must be a ForgettingPolicy, not {policy!r}")
-        return flows.forget_flow(self._scope(user_id), policy, now=utcnow())
+        return flows.forget_flow(self._scope(user_id), _policy(policy), now=utcnow())
+
+    def forgettable(self, policy: ForgettingPolicy, *, user_id: str) -> list[Forget]:
+        """What `forget(policy, user_id=...)` would erase now, each memory id with its
+        reason; nothing is erased (a dry run)."""
+        doomed: list[Forget] = self._run(self._forgettable_flow(policy, user_id))
+        return doomed
+
+    async def aforgettable(self, policy: ForgettingPolicy, *, user_id: str) -> list[Forget]:
+        """Async `forgettable`."""
+        doomed: list[Forget] = await self._arun(self._forgettable_flow(policy, user_id))
+        return doomed
+
+    def _forgettable_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[list[Forget]]:
+        return flows.forgettable_flow(self._scope(user_id), _policy(policy), now=utcnow())
 
     # Entities and profiles.
 
@@ -910,6 +922,12 @@ def _check_edit(
         check_flag(pinned, "pinned")
     if metadata is not None:
         check_mapping(metadata, "metadata")
+
+
+def _policy(policy: ForgettingPolicy) -> ForgettingPolicy:
+    if not isinstance(policy, ForgettingPolicy):
+        raise InvalidInputError(f"policy must be a ForgettingPolicy, not {policy!r}")
+    return policy
 
 
 def _importance(value: float) -> float:

@@ -10,7 +10,7 @@ add.py      add_flow, AddReport
 search.py   search_flow
 edits.py    edited, correction_flow, profile_edit_flow: a user's edits
 erasure.py  erase_flow, erase_scope_flow
-upkeep.py   consolidate_flow, bloat_flow, reembed_flow, forget_flow
+upkeep.py   consolidate_flow, bloat_flow, reembed_flow, forgettable_flow, forget_flow
 ```
 """
 
@@ -19,7 +19,13 @@ from engram._memory_flows.edits import correction_flow, edited, profile_edit_flo
 from engram._memory_flows.erasure import erase_flow, erase_scope_flow
 from engram._memory_flows.scope import Scope, every_memory, lock_key
 from engram._memory_flows.search import search_flow
-from engram._memory_flows.upkeep import bloat_flow, consolidate_flow, forget_flow, reembed_flow
+from engram._memory_flows.upkeep import (
+    bloat_flow,
+    consolidate_flow,
+    forget_flow,
+    forgettable_flow,
+    reembed_flow,
+)
 
 __all__ = [
     "AddReport",
@@ -33,6 +39,7 @@ __all__ = [
     "erase_scope_flow",
     "every_memory",
     "forget_flow",
+    "forgettable_flow",
     "lock_key",
     "profile_edit_flow",
     "reembed_flow",

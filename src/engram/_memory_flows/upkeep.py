@@ -13,7 +13,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows.erasure import erase_flow
 from engram._memory_flows.scope import FACT_KINDS, Scope, every_memory
-from engram.memory import ForgettingPolicy, bloat, plan_consolidation, plan_forgetting
+from engram.memory import Forget, ForgettingPolicy, bloat, plan_consolidation, plan_forgetting
 from engram.memory.consolidation import (
     Merge,
     check_threshold,
@@ -171,13 +171,20 @@ def _vectors_of(
     return [vector for vector in found if vector is not None]
 
 
+def forgettable_flow(
+    scope: Scope, policy: ForgettingPolicy, *, now: datetime
+) -> Flow[list[Forget]]:
+    """What `policy` forgets in the scope now, each memory with its reason (nothing erased)."""
+    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    return plan_forgetting(memories, policy, now)
+
+
 def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
     """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
     yield from serialized(scope.lock_key)
-    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
-    doomed = plan_forgetting(memories, policy, now)
+    doomed = yield from forgettable_flow(scope, policy, now=now)
     if not doomed:
         return None
     reasons = sorted({f.reason for f in doomed})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -21,6 +22,7 @@ from engram._exceptions import EngramError
 __all__ = [
     "console",
     "db_options",
+    "duration",
     "engram_errors",
     "existing_sqlite_file",
     "json_output",
@@ -32,6 +34,9 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 console = Console(highlight=False, emoji=False)
 """The console every command prints to. Its strings are Rich markup: data goes in through
@@ -148,3 +153,14 @@ def handles_errors(command: F) -> F:
 def timestamp(moment: datetime) -> str:
     """`moment` to the second, as the tables show it: `2024-05-01 09:30:00`."""
     return moment.isoformat()[:19].replace("T", " ")
+
+
+def duration(text: str) -> timedelta:
+    """A span like `90s`, `30m`, `12h`, `7d` or `2w` (no unit: seconds)."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r}: use a number and a unit, like 90s, 30m, 12h, 7d, 2w")
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError as exc:
+        raise click.BadParameter(f"{text!r}: too long (at most {timedelta.max.days} days)") from exc

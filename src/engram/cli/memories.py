@@ -1,5 +1,5 @@
 """`engram memories`: list, search, history, delete, entities, profile, export, import,
-consolidate and re-embed long-term memories."""
+consolidate, forget and re-embed long-term memories."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from engram._memory_transfer import parse_export
 from engram.cli._options import (
     console,
     db_options,
+    duration,
     existing_engram,
     handles_errors,
     json_output,
@@ -22,6 +23,8 @@ from engram.cli._options import (
     write_json,
 )
 from engram.config import EngramSettings
+from engram.memory import ForgettingPolicy
+from engram.stores.memories import ErasureReport
 from engram.types._memory import Memory, Relation
 
 __all__ = ["memories"]
@@ -32,7 +35,7 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 @click.group(name="memories")
 def memories() -> None:
     """Inspect and maintain long-term memories: list, search, history, delete, entities,
-    profile, export, import, consolidate, reembed."""
+    profile, export, import, consolidate, forget, reembed."""
 
 
 @memories.command("list")
@@ -153,6 +156,71 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
             merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
             after = mem.memories.bloat(user_id=user_id, threshold=threshold)
             table.add_row(literal(user_id), str(merges), f"{before:.1%}", f"{after:.1%}")
+    console.print(table)
+
+
+@memories.command()
+@db_options
+@click.option("--user", "user_ids", required=True, multiple=True, help="A user (repeatable).")
+@click.option("--max-age", help="Forget memories recorded longer ago than this: 12h, 90d, 2w.")
+@click.option("--max-idle", help="Forget memories neither used nor recorded for this long.")
+@click.option(
+    "--min-access",
+    type=click.IntRange(min=1),
+    help="Memories recalled at least this often survive --max-age and --max-idle.",
+)
+@click.option(
+    "--max-per-user",
+    type=click.IntRange(min=0),
+    help="Keep at most this many per user and agent: retired ones go first, then the least "
+    "important and most faded.",
+)
+@click.option("--include-pinned", is_flag=True, help="Pinned memories may be forgotten too.")
+@click.option("--dry-run", is_flag=True, help="List what would be forgotten; erase nothing.")
+@handles_errors
+def forget(
+    db: str,
+    tenant: str,
+    user_ids: tuple[str, ...],
+    max_age: str | None,
+    max_idle: str | None,
+    min_access: int | None,
+    max_per_user: int | None,
+    include_pinned: bool,
+    dry_run: bool,
+) -> None:
+    """Erase the memories a forgetting policy drops (as `delete` erases: history text,
+    vectors, links), for each user. Pinned memories are exempt unless --include-pinned."""
+    if max_age is None and max_idle is None and max_per_user is None:
+        raise click.UsageError("give a rule: --max-age, --max-idle or --max-per-user")
+    policy = ForgettingPolicy(
+        max_age=None if max_age is None else duration(max_age),
+        max_idle=None if max_idle is None else duration(max_idle),
+        min_access=min_access,
+        max_per_user=max_per_user,
+        keep_pinned=not include_pinned,
+    )
+    with existing_engram(db, tenant) as mem:
+        if dry_run:
+            table = Table("user", "kind", "why", "text")
+            table.add_column("id", no_wrap=True, overflow="fold")
+            for user_id in user_ids:
+                for memory_id, reason in mem.memories.forgettable(policy, user_id=user_id):
+                    memory = mem.memories.get(memory_id)
+                    table.add_row(
+                        literal(user_id),
+                        literal(_kind(memory)),
+                        reason.removeprefix("policy: "),
+                        literal(_preview(memory.text)),
+                        literal(memory_id),
+                    )
+            console.print(table if table.row_count else "nothing to forget")
+            return
+        table = Table("user", "memories", "history", "entities", "relations", "profiles")
+        for user_id in user_ids:
+            report = mem.memories.forget(policy, user_id=user_id) or ErasureReport()
+            erased = (report.memories, report.history, report.entities, report.relations)
+            table.add_row(literal(user_id), *map(str, erased), str(report.profiles))
     console.print(table)
 
 

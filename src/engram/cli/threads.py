@@ -7,10 +7,9 @@ Works on any thread in the database, including LangGraph threads written by `Eng
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
@@ -19,6 +18,7 @@ from rich.table import Table
 from engram._exceptions import NotFoundError
 from engram.cli._options import (
     console,
+    duration,
     existing_sqlite_file,
     handles_errors,
     literal,
@@ -38,8 +38,6 @@ from engram.types._checkpoint import (
 
 __all__ = ["threads"]
 
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 namespace_option = click.option(
     "--namespace", "-n", default="", show_default=True, help="Checkpoint namespace."
 )
@@ -211,7 +209,7 @@ def prune(
     """
     policy = None
     if keep_last is not None or keep_every is not None or max_age is not None:
-        age = None if max_age is None else _age(max_age)
+        age = None if max_age is None else duration(max_age)
         policy = RetentionPolicy(keep_last=keep_last, keep_every=keep_every, max_age=age)
     if save and (policy is None or not thread_ids):
         raise click.UsageError("--save needs a policy option and thread ids")
@@ -247,16 +245,6 @@ def _print_report(report: PruneReport, dry_run: bool) -> None:
         str(report.blobs_deleted),
     )
     console.print(table)
-
-
-def _age(text: str) -> timedelta:
-    match = _AGE.match(text.strip())
-    if match is None:
-        raise click.BadParameter(f"{text!r}: use a number and a unit, like 90s, 30m, 12h, 7d, 2w")
-    try:
-        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    except OverflowError as exc:
-        raise click.BadParameter(f"{text!r}: too long (at most {timedelta.max.days} days)") from exc
 
 
 def _when(moment: datetime) -> str:

@@ -50,6 +50,20 @@ class ForgettingPolicy:
     half_life: timedelta = timedelta(days=30)
     """The decay half-life used to choose victims for `max_per_user`."""
 
+    def __post_init__(self) -> None:
+        for name in ("max_age", "max_idle"):
+            span = getattr(self, name)
+            if span is not None and (not isinstance(span, timedelta) or span < timedelta(0)):
+                raise InvalidInputError(f"{name} must be a timedelta of 0 or more, not {span!r}")
+        for name in ("min_access", "max_per_user"):
+            count = getattr(self, name)
+            if count is not None and (type(count) is not int or count < 0):
+                raise InvalidInputError(f"{name} must be an int of 0 or more, not {count!r}")
+        if not isinstance(self.half_life, timedelta) or self.half_life <= timedelta(0):
+            raise InvalidInputError(
+                f"half_life must be a positive timedelta, not {self.half_life!r}"
+            )
+
 
 class Forget(NamedTuple):
     """A memory to forget, and why."""
@@ -135,5 +149,5 @@ def plan_forgetting(
         else:
             survivors.append(memory)
     if policy.max_per_user is not None:
-        forgotten.extend(_over_cap(survivors, policy, now, max(0, policy.max_per_user)))
+        forgotten.extend(_over_cap(survivors, policy, now, policy.max_per_user))
     return forgotten
