@@ -369,6 +369,26 @@ def test_a_profile_edited_by_hand_holds_until_the_user_says_otherwise(mem: Engra
     assert mem.memories.update_profile("bo", {"name": "Bo"}).fields == {"name": "Bo"}
 
 
+def test_a_search_naming_the_user_finds_what_they_said_not_their_name(mem: Engram) -> None:
+    greeting = [
+        said("Hi! My name is Ana.", 1),
+        Message(role="assistant", content="Nice to meet you Ana! How can I help?"),
+    ]
+    mem.memories.add(messages=greeting, user_id="ana")
+    mem.memories.add(messages=[said("I switched to a vegan diet last week.", 2)], user_id="ana")
+    mem.memories.add(messages=[said("We adopted a cat called Miso.", 3)], user_id="ana")
+    assert mem.memories.profile("ana").fields["name"] == "Ana"
+    [first, second, *_] = mem.memories.search("What does Ana eat?", user_id="ana")
+    assert "vegan" in first.memory.text and "vegan" in second.memory.text
+    [pets, *_] = mem.memories.search("Does Ana have pets?", user_id="ana")
+    assert "Miso" in pets.memory.text
+    [named, *_] = mem.memories.search("What is Ana's name?", user_id="ana")
+    assert "Ana" in named.memory.text  # a query of the name alone keeps it
+    mem.memories.add(messages=[said("Bo is vegan too.", 4)], user_id="bo")
+    [other, *_] = mem.memories.search("What does Bo eat?", user_id="bo")
+    assert other.parts.entity == 1.0  # another person's name is still an entity match
+
+
 def test_forgetting_policies_run_through_the_api(mem: Engram) -> None:
     from datetime import timedelta
 
@@ -706,9 +726,12 @@ def test_a_home_that_ended_is_retired_not_deleted(mem: Engram) -> None:
 def test_a_question_naming_the_user_matches_their_facts(mem: Engram) -> None:
     said = Message(role="user", content="I'm vegetarian.")
     mem.memories.add(messages=[said], user_id="ana", user_name="Ana")
+    mem.memories.add("Ana met Bo at the gym.", user_id="ana", infer=False)
     hits = mem.memories.search("What does Ana eat?", user_id="ana")
-    fact = next(hit for hit in hits if hit.memory.kind != "episode")
-    assert fact.memory.text == "Ana is vegetarian" and fact.parts.entity == 1.0
+    texts = [hit.memory.text for hit in hits]
+    assert texts[:2] == ["I'm vegetarian.", "Ana is vegetarian"]
+    # Every memory of hers is about her: her name is no entity match, and no word match.
+    assert all(hit.parts.entity == 0.0 and hit.parts.lexical == 0.0 for hit in hits)
 
 
 @pytest.mark.parametrize("together", [True, False])

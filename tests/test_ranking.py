@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engram._exceptions import InvalidInputError
-from engram.memory.queries import entities_in_query, is_temporal_query, lexical_query, query_periods
+from engram.memory.queries import (
+    entities_in_query,
+    is_temporal_query,
+    lexical_query,
+    query_periods,
+    without_names,
+)
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     MemoryFeatures,
@@ -338,6 +344,21 @@ def test_lexical_query_drops_function_words() -> None:
 
 def test_lexical_query_keeps_a_query_made_only_of_stopwords() -> None:
     assert lexical_query("who am I") == "who am I"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What does Ana eat?", "What does eat?"),
+        ("What is ana’s running goal?", "What is running goal?"),
+        ("Did Ana Silva meet Anabel?", "Did meet Anabel?"),
+        ("Who is Ana?", "Who is Ana?"),  # nothing but function words would remain
+        ("Ana", "Ana"),
+        ("Where does Bo live?", "Where does Bo live?"),
+    ],
+)
+def test_without_names_drops_the_names_if_content_remains(query: str, expected: str) -> None:
+    assert without_names(query, ["Ana Silva", "Ana"]) == expected
 
 
 def test_default_weights_are_the_tuned_ones() -> None:

@@ -9,7 +9,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows.scope import Scope
 from engram.memory import extract_entities, fold
-from engram.memory.queries import lexical_query
+from engram.memory.queries import lexical_query, without_names
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
 from engram.memory.texts import dense_text
 from engram.memory.vectors import normalize
@@ -22,7 +22,7 @@ from engram.stores.memories import (
     SearchLexical,
     SearchVector,
 )
-from engram.types._memory import MemoryHit
+from engram.types._memory import Entity, MemoryHit
 
 _CANDIDATES = 50
 """Candidates each retrieval signal contributes before fusion."""
@@ -47,24 +47,30 @@ def search_flow(
         raise InvalidInputError("the search query is empty")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be an integer within 1..{MAX_LIMIT}, got {limit!r}")
-    vectors = yield from embed([query])
+    # The entities the query names, looked up by name and alias among the user's. The
+    # user's own name names no memory in particular: it leaves the query (`without_names`).
+    named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
+    known: list[list[Entity]] = [[] for _ in named]
+    if named and scope.user_id is not None:
+        lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
+        known = yield from call_memories(*lookups)
+    own = [name for (_, name), found in zip(named, known, strict=True) if _is_user(found)]
+    searched = without_names(query, own)
+    query_entities = [
+        frozenset({key, *(entity.id for entity in entities)})
+        for (key, name), entities in zip(named, known, strict=True)
+        if searched == query or name not in own
+    ]
+    vectors = yield from embed([searched])
     # Retired memories are candidates too: they mark the episodes that state only retired
     # values (`ranking.stale_episodes`), then leave the results (`current_only`).
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**{**filter_fields, "include_superseded": True})
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
-    # The entities the query names, looked up by name and alias among the user's.
-    named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
-    lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
-    dense, lexical, *known = yield from call_memories(
+    dense, lexical = yield from call_memories(
         SearchVector(scope.tenant, vectors[0], model_id, where, pool),
-        SearchLexical(scope.tenant, lexical_query(query), where, pool),
-        *(lookups if scope.user_id is not None else ()),
+        SearchLexical(scope.tenant, lexical_query(searched), where, pool),
     )
-    query_entities = [
-        frozenset({key, *(entity.id for entity in entities)})
-        for (key, _), entities in zip(named, known or [[] for _ in named], strict=True)
-    ]
     ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
     if not ids:
         return []
@@ -101,3 +107,8 @@ def search_flow(
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     return hits
+
+
+def _is_user(entities: list[Entity]) -> bool:
+    """Whether a name of the query is the user's own (their entity has `user` metadata)."""
+    return any(entity.metadata.get("user") is True for entity in entities)

@@ -20,6 +20,7 @@ __all__ = [
     "is_temporal_query",
     "lexical_query",
     "query_periods",
+    "without_names",
 ]
 
 
@@ -64,6 +65,29 @@ def lexical_query(text: str) -> str:
     words = _WORD.findall(text)
     kept = [word for word in words if word.casefold() not in STOPWORDS]
     return " ".join(kept) if kept else text
+
+
+def without_names(query: str, names: Iterable[str]) -> str:
+    """`query` without `names` (a possessive "'s" goes with its name), if a content word
+    remains; else `query` unchanged.
+
+    A search of a user's memories that names the user ("What does Ana eat?") is about all of
+    them, yet only the few that spell the name ("Nice to meet you, Ana!") match it, in words
+    and in meaning alike: without it, "What does eat?" finds "I switched to a vegan diet".
+
+    Example:
+        ```python
+        without_names("What is Ana's running goal?", ["Ana"])  # "What is running goal?"
+        without_names("Who is Ana?", ["Ana"])                   # "Who is Ana?"
+        ```
+    """
+    rest = query
+    for name in names:
+        pattern = rf"(?<!\w){re.escape(name)}(?:['’]s)?(?!\w)"
+        rest = re.sub(pattern, "", rest, flags=re.IGNORECASE)
+    rest = " ".join(rest.split())
+    content = [word for word in _WORD.findall(rest) if word.casefold() not in STOPWORDS]
+    return rest if content and rest != query else query
 
 
 def entities_in_query(query: str, people: Iterable[str] = ()) -> tuple[str, ...]:
