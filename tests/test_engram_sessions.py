@@ -363,6 +363,35 @@ def test_the_recall_block_never_takes_a_message_id(recalling: Engram) -> None:
     assert "peanuts" in block.text and result.report.recalled
 
 
+def test_recall_does_not_repeat_what_the_prompt_says(recalling: Engram) -> None:
+    earlier = recalling.session("s0", user_id="ana")
+    said = [earlier.add("user", "My dog Rex loves the beach.")]
+    recalling.memories.add(messages=said, user_id="ana")
+    s = remembering(recalling)
+    for text in ["I'm vegetarian.", "Rex is scared of cats."]:
+        recalling.memories.add(messages=[s.add("user", text)], user_id="ana")
+        s.add("assistant", "Noted!")
+    question = s.add("user", "Any dinner idea for me and Rex tonight?")
+    recalling.memories.add(messages=[question], user_id="ana")
+    result = s.context("gpt-4o", budget=4000, recall=2)
+    sent = {m.id for m in result.messages}
+    [block] = [m for m in result.messages if m.id == "memories"]
+    assert "- diet: vegetarian" in block.text and "The user is vegetarian" not in block.text
+    assert "loves the beach" in block.text  # told in another session: not in the prompt
+    recalled = [recalling.memories.get(i) for i in result.report.recalled]
+    assert recalled and len(recalled) <= 2
+    assert not any(set(memory.source_ids) <= sent for memory in recalled)
+    # Once the history no longer holds a turn, what it said is recalled again.
+    for i in range(30):
+        s.add("user", f"Tell me about beach day {i} " + "please " * 20)
+        s.add("assistant", f"Day {i} was sunny. " + "ok " * 20)
+    s.add("user", "Is Rex scared of anything?")
+    tight = s.context("gpt-4o", budget=600, recall=3)
+    [block] = [m for m in tight.messages if m.id == "memories"]
+    assert "scared of cats" in block.text
+    assert not any("scared of cats" in m.text for m in tight.messages if m.id != "memories")
+
+
 # Two contexts folding the summary of one session at once.
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from engram import _memory_flows as memory_flows
@@ -19,6 +20,7 @@ from engram._validation import (
     unanswered_tool_calls,
 )
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
+from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.conversation import (
     AppendMessages,
     CreateSession,
@@ -158,25 +160,26 @@ def context_flow(
     history = yield from _load_history(session, spec, counter, now=now)
     messages = _merge(system, history)
     if spec.strategy == "buffer":
-        result = ctx.buffer(messages, counter, tools=spec.tools, recall=recall)
+        fit = partial(ctx.buffer, messages, counter, tools=spec.tools)
     elif spec.strategy == "window":
-        result = ctx.window(
+        fit = partial(
+            ctx.window,
             messages,
             counter,
             last_messages=spec.last_messages,
             last_turns=spec.last_turns,
             tools=spec.tools,
-            recall=recall,
         )
     else:
-        result = ctx.token_budget(
+        fit = partial(
+            ctx.token_budget,
             messages,
             counter,
             budget=spec.budget,
             reserve=spec.reserve,
             tools=spec.tools,
-            recall=recall,
         )
+    result = _without_repeats(fit, recall, spec.recall)
     return _with_unread(result, session, messages, summarized=False)
 
 
@@ -217,16 +220,20 @@ def _recall(
     scope = memory_flows.Scope(session.tenant, session.user_id)
     hits: list[MemoryHit] = []
     if newest and newest[0].text.strip():
+        # Twice as many as asked: some may only repeat what the prompt says already.
         hits = yield from memory_flows.search_flow(
             scope,
             newest[0].text,
             model_id=spec.embedding_model_id,
-            limit=spec.recall,
+            limit=min(2 * spec.recall, MAX_LIMIT),
             filter_fields={},
             weights=spec.ranking,
             now=now,
         )
     [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
+    if profile is not None:  # a profile memory restates its field, which the block gives
+        given = set(profile.sources.values())
+        hits = [hit for hit in hits if hit.memory.kind != "profile" or hit.memory.id not in given]
     room = ctx.recall_room(
         counter,
         budget=spec.budget,
@@ -236,6 +243,35 @@ def _recall(
     )
     fields = profile.fields if profile is not None else {}
     return ctx.Recall(room, tuple(hits), fields)
+
+
+def _without_repeats(
+    fit: Callable[..., ctx.ContextResult], recall: ctx.Recall | None, limit: int
+) -> ctx.ContextResult:
+    """The context `fit` builds with the best `limit` of the recalled memories that do not
+    repeat a message it sends.
+
+    A memory whose every source message is in the prompt (the episode of the newest user
+    turn, of a turn the history keeps) only repeats it: it gives its place to the next one,
+    and the context is fitted again, until none repeats (each round drops at least one)."""
+    if recall is None:
+        return fit(recall=None)
+    repeats: set[str] = set()
+    while True:
+        offered = [hit for hit in recall.hits if hit.memory.id not in repeats][:limit]
+        result = fit(recall=replace(recall, hits=tuple(offered)))
+        sent = {message.id for message in result.messages}
+        recalled = set(result.report.recalled)
+        found = {
+            hit.memory.id
+            for hit in offered
+            if hit.memory.id in recalled
+            and hit.memory.source_ids
+            and sent.issuperset(hit.memory.source_ids)
+        }
+        if not found:
+            return result
+        repeats |= found
 
 
 def _load_history(
@@ -366,15 +402,16 @@ def _summary_context(
             if attempt < _SUMMARY_ATTEMPTS:
                 continue
         break
-    result = ctx.assemble_summary(
+    fit = partial(
+        ctx.assemble_summary,
         plan,
         counter,
         summary_text=text,
         budget=spec.budget,
         reserve=spec.reserve,
         tools=spec.tools,
-        recall=recall,
     )
+    result = _without_repeats(fit, recall, spec.recall)
     read = [*system, *pending]
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
 

@@ -9,7 +9,9 @@ message or the summary is cut, and older history gives way to memories. `buffer`
 
 `Recall` is what the long-term tier offers a context. A strategy packs it with `recall_block`
 into the room its messages leave: greedily, profile fields first, then memories best first,
-each one in if it still fits and left out (and reported) if not.
+each one in if it still fits and left out (and reported) if not. A session's context offers no
+memory that only repeats the prompt: a profile memory whose field the block gives, or one
+whose every source message the context sends (`_session_flows._without_repeats`).
 """
 
 from __future__ import annotations
