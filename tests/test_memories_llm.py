@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engram import Engram, Message, TokenCounter
+from engram import ConfigError, Engram, Message, TokenCounter
 from engram.config import EngramSettings, LLMSettings
 from engram.memory.revision import parse_verdict
 from engram.providers._http import RetryPolicy
@@ -344,3 +344,134 @@ def test_every_attempt_sent_is_charged_and_retries_stay_within_the_budget(
             messages=[turn], user_id="bob", max_llm_calls=4, max_llm_tokens=3000
         )
         assert tight.llm_calls == 1 and tight.llm_tokens <= 3000  # no room for a second try
+
+
+def test_a_key_the_endpoint_echoes_is_redacted_before_its_message_is_cut(
+    tmp_path: Path, openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "sk-" + "S3CR3T" * 8
+    echoed = "x" * 280 + " bad key: " + key  # the quote of the message ends inside the key
+    openai_server.handler = lambda request: ScriptedResponse(500, {"error": {"message": echoed}})
+    llm = LLMSettings(model="fake-model", base_url=openai_server.url, api_key=key, max_retries=0)
+    caplog.set_level("DEBUG")
+    with Engram(tmp_path / "engram.db", settings=EngramSettings(llm=llm)) as engram:
+        engram.memories.add(messages=[TURN], user_id="ana")
+        assert "I live in Porto." in [m.text for m in engram.memories.get_all(user_id="ana")]
+    assert key[:10] not in caplog.text
+    assert "bad key: ***" in caplog.text
+
+
+def test_a_slot_fact_the_model_says_is_someone_elses_never_fills_the_users_slot(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    porto = item("The user lives in Porto", kind="profile", attribute="home_city", value="Porto")
+    openai_server.enqueue_completion(reply_with({**porto, "subject": "user"}))
+    mem.memories.add(messages=[TURN], user_id="u1")  # no user name given
+    paris = item("Maria lives in Paris", kind="profile", attribute="home_city", value="Paris")
+    openai_server.enqueue_completion(reply_with({**paris, "subject": "Maria"}))
+    turn = Message(
+        role="user",
+        content="My sister Maria lives in Paris.",
+        created_at=datetime(2026, 1, 12, tzinfo=UTC),
+    )
+    report = mem.memories.add(messages=[turn], user_id="u1")
+    assert report.superseded == ()
+    assert mem.memories.profile("u1").fields == {"home_city": "Porto"}
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="u1")}
+    lives = {(names[r.source_id], names[r.target_id]) for r in mem.memories.relations(user_id="u1")}
+    assert lives == {("u1", "Porto"), ("Maria", "Paris")}
+
+
+def test_a_negative_token_count_of_the_endpoint_is_not_taken_off_the_budget(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("garbage", prompt_tokens=-100_000, completion_tokens=-5)
+    )
+    report = mem.memories.add(messages=[TURN], user_id="ana", max_llm_calls=2)
+    assert report.llm_calls == 2
+    prompt = chat_prompt_tokens(openai_server.requests[0].json()["messages"])
+    assert report.llm_tokens >= prompt  # estimated, as for an endpoint that reports none
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_body_nested_too_deep_to_decode_is_a_failed_call_not_a_crash(
+    mem: Engram, openai_server: FakeOpenAIServer, status: int
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    openai_server.handler = lambda request: ScriptedResponse(status, raw=deep)
+    report = mem.memories.add(messages=[TURN], user_id="ana")
+    assert report.llm_calls == 1  # a failed call: no retry of the extraction
+    assert "I live in Porto." in texts(mem)
+    assert mem.memories.profile("ana").fields["home_city"] == "Porto"
+
+
+def test_a_memory_the_model_runs_on_with_is_dropped_so_the_export_imports_again(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    llm = LLMSettings(model="fake-model", base_url=openai_server.url, max_retries=0)
+    settings = EngramSettings(llm=llm, max_message_bytes=4000)
+    openai_server.enqueue_completion(
+        reply_with(item("Ana likes " + "tea " * 1200), item("Ana lives in Porto"))
+    )
+    with Engram(tmp_path / "engram.db", settings=settings) as engram:
+        engram.memories.add(messages=[TURN], user_id="ana")
+        stored = sorted(m.text for m in engram.memories.get_all(user_id="ana"))
+        assert stored == ["Ana lives in Porto", "I live in Porto."]
+        data = engram.memories.export(user_id="ana")
+    with Engram(tmp_path / "copy.db", settings=settings) as copy:
+        assert len(copy.memories.import_(data)) == 2
+
+
+@pytest.mark.parametrize("finish_reason", ["stop", None])
+def test_a_reply_cut_by_a_server_that_does_not_say_so_loses_its_unfinished_last_item(
+    mem: Engram, openai_server: FakeOpenAIServer, finish_reason: str | None
+) -> None:
+    full = reply_with(item("Ana is vegetarian"), item("Ana is allergic to peanuts"))
+    cut = full[: full.index("peanuts") + 3]  # LocalAI reports such a cut as "stop"
+    openai_server.enqueue_completion(cut, finish_reason=finish_reason)
+    report = mem.memories.add(messages=[TURN], user_id="ana")
+    assert report.llm_calls == 1
+    assert "Ana is allergic to pea" not in texts(mem)
+    assert "Ana is vegetarian" in texts(mem)
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://[::1/v1?key=sk-S3CR3T", "https://exa\u00a0mple.com/v1?key=sk-S3CR3T"]
+)
+def test_a_base_url_httpx_cannot_send_to_is_refused_when_engram_opens(
+    tmp_path: Path, base_url: str
+) -> None:
+    llm = LLMSettings(model="fake-model", base_url=base_url)
+    with pytest.raises(ConfigError, match="base_url is not a valid URL") as refused:
+        Engram(tmp_path / "engram.db", settings=EngramSettings(llm=llm))  # not at the first add
+    assert "S3CR3T" not in str(refused.value)
+
+
+def test_an_endpoint_reporting_zero_tokens_is_charged_what_it_was_sent(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("garbage " * 40, prompt_tokens=0, completion_tokens=0)
+    )  # usage all zeros, as some servers send it
+    report = mem.memories.add(messages=[TURN], user_id="ana", max_llm_calls=4, max_llm_tokens=700)
+    sent = sum(chat_prompt_tokens(request.json()["messages"]) for request in openai_server.requests)
+    assert sent <= report.llm_tokens <= 700  # no retry: its prompt would not fit any more
+    assert report.llm_calls == len(openai_server.requests) == 1
+
+
+@pytest.mark.parametrize("attribute", ["Home City", "home-city", "HOME_CITY"])
+def test_a_slot_the_model_spells_its_own_way_is_the_slot_the_rules_fill(
+    mem: Engram, openai_server: FakeOpenAIServer, attribute: str
+) -> None:
+    for _ in range(2):
+        openai_server.enqueue_completion("garbage")  # the rules file "I live in Porto."
+    mem.memories.add(messages=[TURN], user_id="ana")
+    lisbon = item("Ana lives in Lisbon", kind="profile", attribute=attribute, value="Lisbon")
+    openai_server.enqueue_completion(reply_with(lisbon))
+    moved = Message(
+        role="user", content="I moved to Lisbon.", created_at=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    report = mem.memories.add(messages=[moved], user_id="ana")
+    assert [m.text for m in report.superseded] == ["The user lives in Porto"]
+    assert mem.memories.profile("ana").fields == {"home_city": "Lisbon"}

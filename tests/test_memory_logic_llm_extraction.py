@@ -6,7 +6,9 @@ client has its own tests against a local server).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,3 +212,101 @@ def test_arbitrary_replies_never_crash_and_keep_every_turn(first: str, second: s
     assert texts(result, "episode") == [m.text for m in messages]
     ids = {m.id for m in messages}
     assert all(c.source_ids and set(c.source_ids) <= ids for c in result.candidates)
+
+
+def test_a_relative_time_the_text_names_is_grounded_and_written_out_as_the_rules_do() -> None:
+    reply = (
+        '{"memories": [{"text": "Ana adopted a cat yesterday", "kind": "event", "sources": [0]}]}'
+    )
+    result = LLMExtractor(ScriptedModel(reply)).extract(conversation(), user_name="Ana")
+    [fact] = [c for c in result.candidates if c.kind != "episode"]
+    assert fact.valid_from == datetime(2023, 5, 7, tzinfo=UTC)  # the model gave no date
+    assert fact.text == "Ana adopted a cat on 7 May 2023"  # not "yesterday" forever
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Yesterday Ana adopted a cat", "On 7 May 2023 Ana adopted a cat"),
+        ("Ana has been vegetarian since last year", "Ana has been vegetarian since 2022"),
+        ("Ana met Bob two days ago", "Ana met Bob on 6 May 2023"),
+        ("Ana missed last year's conference", "Ana missed 2022's conference"),
+        ("Ana moved to Lisbon in June 2021", "Ana moved to Lisbon in June 2021"),
+        ("Ana plays tennis every Saturday", "Ana plays tennis every Saturday"),
+    ],
+)
+def test_only_relative_times_are_written_out(text: str, written: str) -> None:
+    reply = json.dumps({"memories": [{"text": text, "sources": [0]}]})
+    result = LLMExtractor(ScriptedModel(reply)).extract(conversation(), user_name="Ana")
+    assert non_episodes(result) == [written]
+
+
+def test_the_models_facts_keep_the_session_of_their_messages_as_the_rules_do() -> None:
+    messages = [replace(m, session_id="s1") for m in conversation()]
+    result = LLMExtractor(ScriptedModel(GOOD)).extract(messages, user_name="Ana")
+    [fact] = [c for c in result.candidates if c.kind != "episode"]
+    [rule] = [c for c in extract(messages[:1], user_name="Ana") if c.kind != "episode"]
+    assert fact.metadata["source_session"] == rule.metadata["source_session"] == "s1"
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "about_user"),
+    [
+        ("Maria", None, False),
+        ("the user's sister", None, False),
+        ("The User", None, True),
+        ("Ana", None, True),  # the speaker's name
+        ("Bea", None, False),
+        ("Bea", "Bea", True),  # the name the model says the user has
+        ("Ana", "Bea", True),
+    ],
+)
+def test_without_a_user_name_a_subject_not_the_user_is_kept(
+    subject: str, name: str | None, about_user: bool
+) -> None:
+    items = [
+        {
+            "text": f"{subject} lives in Paris",
+            "attribute": "home_city",
+            "value": "Paris",
+            "subject": subject,
+            "sources": [0],
+        }
+    ]
+    if name:
+        items.append({"text": f"The user is {name}", "attribute": "name", "value": name})
+    reply = json.dumps({"memories": items})
+    result = LLMExtractor(ScriptedModel(reply)).extract(conversation())  # no user name
+    [fact] = [c for c in result.candidates if c.attribute == "home_city"]
+    assert (fact.subject is None) is about_user
+
+
+FENCE = "`" * 3
+PROSE_WITH_JSON = {
+    "prose naming a message": "Based on message [0], here is the JSON:\n" + GOOD,
+    "fence after such prose": f"From [0] and [2]:\n{FENCE}json\n{GOOD}\n{FENCE}",
+    "thinking": "<think>\nMessage [0] says she is vegetarian: {diet}.\n</think>\n" + GOOD,
+    "a note after": GOOD + "\nNote: I used message [0] as the source.",
+    "braces after": GOOD + "\n\nI hope this {helps}.",
+}
+
+
+@pytest.mark.parametrize("reply", PROSE_WITH_JSON.values(), ids=PROSE_WITH_JSON.keys())
+def test_brackets_in_the_prose_around_the_json_are_not_taken_for_it(reply: str) -> None:
+    model = ScriptedModel(reply)
+    result = LLMExtractor(model).extract(conversation(), user_name="Ana")
+    assert non_episodes(result) == ["Ana is vegetarian"]
+    assert len(model.calls) == 1 and result.fallbacks == ()  # read at once, no retry
+
+
+def test_what_the_prompt_cuts_off_a_long_message_is_left_to_the_rules() -> None:
+    chatter = "I keep thinking about the trip we planned. " * 40  # past what the prompt shows
+    long = Message(
+        role="user", content=chatter + "By the way, I moved to Berlin.", name="Ana", created_at=WHEN
+    )
+    model = ScriptedModel('{"memories": []}')  # it saw only the chatter
+    result = LLMExtractor(model).extract([long], user_name="Ana")
+    assert "Berlin" not in model.calls[0]["messages"][-1]["content"]
+    [moved] = [c for c in result.candidates if c.kind != "episode"]
+    assert (moved.attribute, moved.value, moved.source_ids) == ("home_city", "Berlin", (long.id,))
+    assert result.llm_batches == 1 and result.fallbacks == ()

@@ -10,20 +10,23 @@ nothing usable came back, so the caller can retry once with the error message.
 What the model wrote is cleaned before anything is kept (`storable_text`): NUL and the other
 control characters that are not whitespace, and lone surrogates, are removed, since no store
 takes them (PostgreSQL refuses NUL in text) and none of them means anything in a memory. A
-field that is left empty counts as missing. A reply cut off by `max_tokens` loses its
-unfinished last item rather than storing half a sentence.
+field that is left empty counts as missing, and an item whose text runs on past any memory
+(`_TEXT_CHARS`) is dropped. A reply cut off by `max_tokens` loses its unfinished last item
+rather than storing half a sentence.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Literal, get_args
 
 from json_repair import repair_json
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engram._exceptions import ProviderError
+from engram.memory._phrases import slug
 from engram.memory.candidates import ENTITY_KINDS, EntityKind
 from engram.providers.openai import storable_text
 
@@ -42,6 +45,10 @@ _KIND_ALIASES = {
     "people": "person",
 }
 _SOURCE_DIGITS = 9  # a message number longer than this is no message of a batch
+_TEXT_CHARS = 2000
+"""The longest memory text kept: a memory is a sentence or two; a longer one is a model
+running on (past `max_tokens`, on a server that ignores it), and would outgrow the
+largest message a store accepts (`max_message_bytes`), which no export could re-import."""
 
 
 class ReplyError(ProviderError):
@@ -111,7 +118,7 @@ class ReplyItem(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str = Field(min_length=3)
+    text: str = Field(min_length=3, max_length=_TEXT_CHARS)
     kind: ReplyKind = "fact"
     attribute: str | None = None
     value: str | None = None
@@ -138,6 +145,20 @@ class ReplyItem(BaseModel):
     def _optional_text(cls, value: Any) -> str | None:
         text = _as_text(value)
         return text if text and text.lower() not in ("null", "none", "n/a") else None
+
+    @field_validator("attribute")
+    @classmethod
+    def _slot(cls, value: str | None) -> str | None:
+        """The slot as the rules spell it: "Home City", "home-city" and "HOME_CITY" are one
+        `home_city`, "favourite colour" is `favorite_color` (else two home cities, neither
+        retiring the other); a `preference:` topic as the rules slug it."""
+        if value is None:
+            return None
+        name, colon, topic = value.partition(":")
+        slot = slug(name.replace("_", " ").replace("-", " "))
+        if colon and topic.strip():
+            slot = f"{slot}:{slug(topic.replace('_', ' '))}"
+        return slot or None
 
     @field_validator("importance", mode="before")
     @classmethod
@@ -212,11 +233,31 @@ def reply_schema() -> dict[str, Any]:
     }
 
 
-def _load(text: str) -> Any:
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
+"""A reasoning model's thoughts, which some servers leave in the reply."""
+_MEMORIES = re.compile(r"""\{\s*["']?memories["']?\s*:""")
+"""Where the `{"memories": ...}` object starts."""
+
+
+def _load(text: str) -> tuple[str, Any]:
+    """The reply's JSON text, from its `{"memories": ...}` object on if it has one, and the
+    repaired JSON of it.
+
+    Prose around the object ("From [0]: ...", "<think>...</think>") holds scraps that
+    json-repair reads too, answering a list of every JSON value found: the object is the
+    one that holds the memories.
+    """
+    text = _THINKING.sub("", text)
+    start = _MEMORIES.search(text)
+    if start:
+        text = text[start.start() :]
     try:
-        return repair_json(text, return_objects=True)
+        data = repair_json(text, return_objects=True)
     except Exception as exc:  # a third-party parser on untrusted text: any failure = no JSON
         raise ReplyError(f"the reply is not JSON ({type(exc).__name__})") from exc
+    if start and isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # the object, then the scraps of the prose after it
+    return text, data
 
 
 def _items(data: Any) -> list[Any]:
@@ -239,8 +280,8 @@ def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
 
     Args:
         text: The model's reply, as returned.
-        truncated: The reply was cut off (`finish_reason` `length`): its last item is dropped
-            unless the text shows it complete.
+        truncated: The reply was cut off (`finish_reason` `length`). Cut off or not, a last
+            item the text leaves open is dropped: some servers report a cut as `stop`.
 
     Returns:
         The items that validate (possibly none, if the model found nothing to remember).
@@ -251,17 +292,20 @@ def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
     """
     if not text or not text.strip():
         raise ReplyError("the reply is empty")
-    data = _load(text)
+    text, data = _load(text)
     if data == "" or data is None:
         raise ReplyError("the reply contains no JSON")
     raw_items = _items(data)
     # A bare string is taken for a memory's text only from a reply that is JSON as sent: the
     # repair turns any scrap (`{not json`) into a list of strings.
     strings_are_texts = _is_json(text)
-    if truncated and raw_items and not strings_are_texts and not _last_item_closed(text, data):
-        raw_items = raw_items[:-1]  # the repair closed what the model had not finished
+    # The repair closes what the model had not finished: a last item left open was cut off,
+    # whatever `finish_reason` says (LocalAI, or LiteLLM in front of Ollama, say `stop`).
+    if raw_items and not strings_are_texts and not _last_item_closed(text, data):
+        raw_items = raw_items[:-1]
         if not raw_items:
-            raise ReplyError("the reply was cut off by max_tokens before its first memory ended")
+            cut = "cut off by max_tokens" if truncated else "cut off"
+            raise ReplyError(f"the reply was {cut} before its first memory ended")
     items: list[ReplyItem] = []
     first_error: str | None = None
     for raw in raw_items:

@@ -5,7 +5,8 @@ episodes are always kept, so the input is never lost. Then, per batch of message
 `ExtractionBudget`, it asks the model for memories as JSON (`response_format` json_schema),
 repairs and validates the reply, retries once with the error message when the reply is
 unusable, and falls back to the deterministic facts of that batch when the retry fails too,
-the provider fails, or the budget is spent.
+the provider fails, or the budget is spent. What the prompt cuts off a long message (past
+`_MESSAGE_CHARS`) is left to the rules: the model never saw it.
 
 Example:
     ```python
@@ -19,12 +20,14 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 
 from engram.memory._llm_reply import ReplyError, ReplyItem, parse_reply, reply_schema
+from engram.memory._phrases import date_phrase
 from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
@@ -44,6 +47,7 @@ from engram.memory.llm_flow import (
     prompt_tokens,
 )
 from engram.memory.temporal import ground
+from engram.memory.texts import SESSION_KEY
 from engram.providers._base import ChatModelProtocol
 from engram.types._conversation import Message
 
@@ -84,11 +88,23 @@ class ExtractionResult:
     """One reason per batch that fell back to the deterministic facts."""
 
 
+def _shown(message: Message) -> tuple[str, str]:
+    """What the prompt shows of `message`, and what it leaves out: at most `_MESSAGE_CHARS`,
+    cut after the last sentence that fits (else a word), never inside a word ("in Ber")."""
+    text = " ".join(message.text.split())
+    if len(text) <= _MESSAGE_CHARS:
+        return text, ""
+    head = text[: _MESSAGE_CHARS + 1]
+    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? ")) + 1 or head.rfind(" ")
+    cut = cut if cut > 0 else _MESSAGE_CHARS
+    return text[:cut].rstrip(), text[cut:].lstrip()
+
+
 def _prompt(batch: Sequence[Message], user_name: str | None) -> list[dict[str, Any]]:
     lines = []
     for index, message in enumerate(batch):
         speaker = message.name or ("user" if message.role == "user" else "assistant")
-        text = " ".join(message.text.split())[:_MESSAGE_CHARS]
+        text, _hidden = _shown(message)
         lines.append(f"[{index}] ({message.created_at.date().isoformat()}) {speaker}: {text}")
     about = f"The user is {user_name}.\n" if user_name else ""
     return [
@@ -104,7 +120,8 @@ _FORMAT = {
 
 
 def _when(item: ReplyItem, anchor: Message) -> datetime:
-    """The item's validity start: its ISO date, a grounded expression, else the message time."""
+    """The item's validity start: its ISO date, a grounded expression, else (as the rules do)
+    the first time its text names ("Ana adopted a cat yesterday"), else the message time."""
     reference = anchor.created_at
     if item.when:
         try:
@@ -114,17 +131,58 @@ def _when(item: ReplyItem, anchor: Message) -> datetime:
             grounded = ground(item.when, reference)
             if grounded:
                 return grounded[0].start
-    return reference
+    grounded = ground(item.text, reference)
+    return grounded[0].start if grounded else reference
 
 
-def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None) -> Candidate:
+_RELATIVE = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|ago|last|next|this|past|coming)\b", re.IGNORECASE
+)
+"""What makes a time expression relative to when it was said ("last week", "2 days ago")."""
+_PREPOSITION = re.compile(r"\b(?:since|from|until|till|by|before|after|during|for)\s+$", re.I)
+
+
+def _absolute(text: str, reference: datetime) -> str:
+    """`text` with the relative times it names made absolute, as the rules write them ("Ana
+    adopted a cat yesterday", said on 10 January 2026: "... on 9 January 2026"): kept as
+    said, "yesterday" would be wrong from the next day on."""
+    for mention in reversed(ground(text, reference)):
+        if not _RELATIVE.search(mention.span):
+            continue
+        before, after = text[: mention.position], text[mention.position + len(mention.span) :]
+        phrase = date_phrase(mention)
+        if _PREPOSITION.search(before) or after.startswith("'s"):
+            phrase = phrase.split(" ", 1)[1]  # "since 2025", "2025's", not "since in 2025"
+        text = before + (phrase if before else phrase[0].upper() + phrase[1:]) + after
+    return text
+
+
+_USER_WORDS = frozenset({"user", "i", "me", "myself"})
+"""What a model may call the user (`fold` drops a leading "the": "the user" is "user")."""
+
+
+def _user_names(
+    items: Sequence[ReplyItem], batch: Sequence[Message], user_name: str | None
+) -> frozenset[str]:
+    """The folded names that mean the user: `user_name`; without one, as in the rules, the
+    speakers of the batch and the name the model says the user has ("Hi, I'm Ana")."""
+    if user_name:
+        return _USER_WORDS | {fold(user_name)}
+    names = {fold(message.name) for message in batch if message.name}
+    for item in items:
+        if item.attribute == "name" and item.value:
+            if item.subject is None or fold(item.subject) in _USER_WORDS | {fold(item.value)}:
+                names.add(fold(item.value))
+    return _USER_WORDS | names
+
+
+def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) -> Candidate:
     sources = [batch[i] for i in dict.fromkeys(item.sources) if 0 <= i < len(batch)]
     if not sources:
         sources = list(batch)  # never lose provenance: the whole batch said it
-    # As in the rules: only with a known user name can a fact be about someone else.
-    subject = item.subject if user_name else None
-    if subject and fold(subject) in ("user", "the user", fold(user_name or "")):
-        subject = None
+    # A subject that is not the user (`_user_names`) is someone else: "Maria lives in Paris"
+    # fills Maria's home city, never the user's, user name known or not.
+    subject = item.subject if item.subject and fold(item.subject) not in user else None
     valid_from = _when(item, sources[0])
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
     # A slot is filled by a value: without one, the profile would take the whole sentence.
@@ -136,7 +194,7 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None)
         if fold(item.value) not in {fold(entity.name) for entity in entities}:
             entities = (*entities, EntityMention(item.value, kind))
     return Candidate(
-        text=item.text,
+        text=_absolute(item.text, sources[0].created_at),
         kind=item.kind,
         attribute=attribute,
         value=item.value,
@@ -147,8 +205,17 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user_name: str | None)
         valid_from=valid_from,
         confidence=item.confidence,
         subject=subject,
-        metadata={"extractor": "llm", "said_at": sources[-1].created_at.isoformat()},
+        metadata=_metadata(sources),
     )
+
+
+def _metadata(sources: Sequence[Message]) -> dict[str, Any]:
+    """As the rules record it: who extracted, when it was said, and in which session (the
+    first source's, for the session boost of search)."""
+    metadata: dict[str, Any] = {"extractor": "llm", "said_at": sources[-1].created_at.isoformat()}
+    if sources[0].session_id:
+        metadata[SESSION_KEY] = sources[0].session_id
+    return metadata
 
 
 def _retry_messages(
@@ -191,8 +258,22 @@ def _batch_flow(
             reason = f"invalid reply: {exc}"
             messages = _retry_messages(request, completion.text, exc)
             continue
-        return [_candidate(item, batch, user_name) for item in items], ""
+        user = _user_names(items, batch, user_name)
+        return [_candidate(item, batch, user) for item in items], ""
     return None, reason
+
+
+def _unseen(
+    batch: Sequence[Message], user_name: str | None, fact_roles: Collection[str]
+) -> list[Candidate]:
+    """The rules' facts of what the prompt cut off the long messages of `batch` (`_shown`):
+    the model never saw it ("... By the way, I moved to Berlin.")."""
+    tails = [replace(m, content=hidden) for m in batch if (hidden := _shown(m)[1])]
+    if not tails:
+        return []
+    return [
+        c for c in extract(tails, user_name=user_name, fact_roles=fact_roles) if c.kind != "episode"
+    ]
 
 
 def _batches(messages: Sequence[Message], size: int, max_chars: int) -> Iterator[list[Message]]:
@@ -249,6 +330,7 @@ def extraction_flow(
             )
         else:
             llm_batches += 1
+            found.extend(_unseen(batch, user_name, fact_roles))
         candidates.extend(found)
     position = {message.id: index for index, message in enumerate(messages)}
     candidates.sort(key=lambda c: (position.get(c.source_ids[0], 0), c.kind != "episode"))

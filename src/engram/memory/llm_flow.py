@@ -115,7 +115,9 @@ class ExtractionBudget:
         """Charge one call of `attempts` requests.
 
         The answered attempt costs the tokens the endpoint reports (else the estimate, its
-        reply at most `max_tokens`); each failed one its prompt: it was sent in full.
+        reply at most `max_tokens`); each failed one its prompt: it was sent in full. A count
+        of 0 for text that was sent or written is no report (some servers fill `usage` with
+        zeros): charged as 0, it would leave the budget unspent.
         """
         attempts = max(1, attempts)
         self.calls += attempts
@@ -123,10 +125,11 @@ class ExtractionBudget:
         if completion is None:
             self.tokens += prompt * attempts
             return
-        used_prompt = completion.prompt_tokens if completion.prompt_tokens is not None else prompt
+        used_prompt = completion.prompt_tokens or prompt
+        reported = completion.completion_tokens
         used_reply = (
-            completion.completion_tokens
-            if completion.completion_tokens is not None
+            reported
+            if reported or (reported == 0 and not completion.text)
             else min(estimate_tokens(completion.text), request.max_tokens)
         )
         self.tokens += prompt * (attempts - 1) + used_prompt + used_reply

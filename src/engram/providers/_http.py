@@ -160,10 +160,10 @@ class Exchange:
     def _decode(self, response: httpx.Response) -> dict[str, Any]:
         try:
             body = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested past any answer
             raise ProviderError(
                 f"POST {self.where} returned HTTP {response.status_code} with a body that is not "
-                f"JSON: {self._redact(response.text[:_MAX_QUOTED])!r}"
+                f"JSON: {self._redact(response.text)[:_MAX_QUOTED]!r}"
             ) from exc
         if not isinstance(body, dict):
             raise ProviderError(f"POST {self.where} returned JSON that is not an object")
@@ -183,9 +183,10 @@ class Exchange:
         return f"{self.where} rejected the request (HTTP {status}): {message}"
 
     def _message(self, response: httpx.Response) -> str:
-        return self._redact(_server_message(response)[:_MAX_QUOTED])
+        return self._redact(_server_message(response))[:_MAX_QUOTED]
 
     def _redact(self, text: str) -> str:
+        """`text` without the key; redact before cutting, or a cut key's start would stay."""
         return text.replace(self._secret, "***") if self._secret else text
 
 
@@ -193,7 +194,7 @@ def _server_message(response: httpx.Response) -> str:
     """The error message of an OpenAI/Ollama/vLLM-style error body, else the raw text."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text.strip() or response.reason_phrase
     if isinstance(body, dict):
         for key in ("error", "detail", "message"):
@@ -253,6 +254,11 @@ class OpenAICompatibleClient:
             raise ConfigError(
                 "base_url must start with http:// or https:// (e.g. http://localhost:11434/v1)"
             )
+        try:
+            httpx.URL(base_url)
+        except (httpx.InvalidURL, UnicodeError):
+            # Refused now, not at the first request (whose add it would fail); not echoed.
+            raise ConfigError("base_url is not a valid URL (bad host, port or character)") from None
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout!r}")
         self.model = model

@@ -259,4 +259,5 @@ def _part_text(parts: list[Any], kinds: Sequence[str], key: str) -> str:
 
 
 def _optional_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A token count as reported; a negative one is no count (a budget would grow by it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
