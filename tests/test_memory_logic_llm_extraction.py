@@ -310,3 +310,14 @@ def test_what_the_prompt_cuts_off_a_long_message_is_left_to_the_rules() -> None:
     [moved] = [c for c in result.candidates if c.kind != "episode"]
     assert (moved.attribute, moved.value, moved.source_ids) == ("home_city", "Berlin", (long.id,))
     assert result.llm_batches == 1 and result.fallbacks == ()
+
+
+def test_a_reply_that_runs_on_gives_at_most_max_items_memories() -> None:
+    from engram.memory._llm_reply import MAX_ITEMS, reply_schema
+
+    item = {"kind": "fact", "sources": [0]}
+    many = [{**item, "text": f"Ana owns book number {i}"} for i in range(MAX_ITEMS + 50)]
+    result = LLMExtractor(ScriptedModel(json.dumps({"memories": many}))).extract(conversation())
+    assert non_episodes(result) == [m["text"] for m in many[:MAX_ITEMS]]
+    assert len(texts(result, "episode")) == 3 and result.fallbacks == ()
+    assert reply_schema()["properties"]["memories"]["maxItems"] == MAX_ITEMS

@@ -30,7 +30,11 @@ from engram.memory._phrases import slug
 from engram.memory.candidates import ENTITY_KINDS, EntityKind
 from engram.providers.openai import storable_text
 
-__all__ = ["ReplyEntity", "ReplyError", "ReplyItem", "parse_reply", "reply_schema"]
+__all__ = ["MAX_ITEMS", "ReplyEntity", "ReplyError", "ReplyItem", "parse_reply", "reply_schema"]
+
+MAX_ITEMS = 100
+"""Memories taken from one reply (a batch of at most 20 messages): a server that ignores
+`max_tokens` can run on for thousands, each embedded and revised; the rest are dropped."""
 
 ReplyKind = Literal["fact", "preference", "profile", "event"]
 _KINDS: frozenset[str] = frozenset(get_args(ReplyKind))
@@ -228,7 +232,7 @@ def reply_schema() -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "properties": {"memories": {"type": "array", "items": item}},
+        "properties": {"memories": {"type": "array", "items": item, "maxItems": MAX_ITEMS}},
         "required": ["memories"],
     }
 
@@ -314,6 +318,8 @@ def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
             items.append(ReplyItem.model_validate(candidate))
         except ValidationError as exc:
             first_error = first_error or _describe(exc)
+        if len(items) == MAX_ITEMS:
+            break
     if raw_items and not items:
         raise ReplyError(f"no memory item is valid: {first_error}")
     return items
