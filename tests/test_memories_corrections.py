@@ -141,3 +141,67 @@ def test_an_edit_of_a_slot_facts_value_in_its_text_corrects_the_slot(mem: Engram
     assert [places[r.target_id] for r in mem.memories.relations(user_id="ana")] == ["Madrid"]
     reworded = mem.memories.update(fact.id, "Ana has her home in Madrid")  # not only the value
     assert reworded.metadata["value"] == "Madrid"
+
+
+def turn(text: str, at: datetime) -> Message:
+    return Message(role="user", content=text, created_at=at, session_id="chat-1")
+
+
+def home(mem: Engram) -> str:
+    return mem.memories.profile("ana").fields["home_city"]  # type: ignore[union-attr,no-any-return]
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_oops_i_meant_corrects_the_previous_turn(mem: Engram, together: bool) -> None:
+    first = turn("I moved to Porto last month.", MAY)
+    fix = turn("Oops, I meant Braga.", MAY + timedelta(minutes=1))
+    for batch in [[first, fix]] if together else [[first], [fix]]:
+        mem.memories.add(messages=batch, user_id="ana")
+    assert home(mem) == "Braga"
+    assert [t for t in facts(mem) if "Porto" in t or "Braga" in t] == [
+        "The user moved to Braga (meant Braga, not Porto)"
+    ]
+    hits = mem.memories.search("Where does the user live?", user_id="ana", limit=3)
+    assert "Braga" in hits[0].memory.text
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    current = [places[r.target_id] for r in mem.memories.relations(user_id="ana") if not r.valid_to]
+    assert current == ["Braga"]
+    [porto] = [t for t in facts(mem, include_superseded=True) if "Porto" in t and "Braga" not in t]
+    assert porto == "The user moved to Porto"  # retired, kept
+
+
+def test_a_wedding_retires_the_girlfriend(mem: Engram) -> None:
+    say(mem, "My girlfriend is Ana.", MAY)
+    say(mem, "Ana and I got married!", MAY + 30 * DAY)
+    partner = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "partner"]
+    assert [(m.text, m.metadata["role"]) for m in partner] == [("The user married Ana", "spouse")]
+    assert mem.memories.profile("ana").fields["partner"] == "Ana"  # type: ignore[union-attr]
+    [girlfriend] = [t for t in facts(mem, include_superseded=True) if "girlfriend" in t]
+    assert girlfriend == "The user's girlfriend is Ana"  # superseded, not deleted
+    before = mem.memories.search("Who is the user's partner?", user_id="ana", as_of=MAY + DAY)
+    assert before[0].memory.text == "The user's girlfriend is Ana"
+
+
+def test_loving_living_somewhere_ends_with_the_move_but_loving_the_city_does_not(
+    mem: Engram,
+) -> None:
+    say(mem, "I live in Porto.", MAY)
+    say(mem, "I love living in Porto.", MAY + DAY)
+    say(mem, "I love Porto.", MAY + 2 * DAY)
+    say(mem, "I moved to Lisbon.", MAY + 30 * DAY)
+    assert sorted(t for t in facts(mem) if "love" in t) == ["The user loves Porto"]
+    fields = mem.memories.profile("ana").fields  # type: ignore[union-attr]
+    assert "preference:living_in_porto" not in fields and fields["preference:porto"] == "likes"
+    then = mem.memories.search("What does the user love?", user_id="ana", as_of=MAY + 3 * DAY)
+    assert "The user loves living in Porto" in [hit.memory.text for hit in then]
+
+
+def test_a_home_told_between_two_others_is_the_answer_as_of_its_years(mem: Engram) -> None:
+    say(mem, "I lived in Braga until 2019.", MAY)
+    say(mem, "I live in Lisbon now.", MAY + DAY)
+    say(mem, "I lived in Porto from 2019 to 2021.", MAY + 2 * DAY)
+    assert home(mem) == "Lisbon"
+    then = mem.memories.search(
+        "Where did the user live?", user_id="ana", as_of=datetime(2020, 6, 1, tzinfo=UTC)
+    )
+    assert [hit.memory.text for hit in then] == ["The user used to live in Porto"]

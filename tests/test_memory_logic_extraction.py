@@ -779,3 +779,194 @@ def test_a_correction_without_i_meant_or_of_a_diet_names_the_old_value(
 def test_a_slot_key_is_one_however_it_is_spelt() -> None:
     assert only("My favourite colour is green.").attribute == "favorite_color"
     assert only("My favorite color is blue.").attribute == "favorite_color"
+
+
+def in_session(*texts: str) -> list[Message]:
+    return [
+        Message(role="user", content=text, name="Ana", created_at=WHEN, session_id="s1")
+        for text in texts
+    ]
+
+
+def test_a_bare_correction_corrects_the_value_the_previous_turn_stated() -> None:
+    found = extract(in_session("I moved to Porto last month", "Oops, I meant Braga."))
+    [fix] = [c for c in found if c.metadata.get("corrects")]
+    assert (fix.attribute, fix.value, fix.metadata["negates"]) == ("home_city", "Braga", "Porto")
+    assert fix.metadata["restated"] == {"home_city": "Ana moved to Braga (meant Braga, not Porto)"}
+    # the turn before, when not in the batch, may be given as history
+    [again] = [
+        c
+        for c in extract(in_session("Oops, I meant Braga."), history=in_session("I live in Porto"))
+        if c.kind != "episode"
+    ]
+    assert (again.attribute, again.metadata["negates"]) == ("home_city", "Porto")
+    assert [c.text for c in extract([], history=in_session("I live in Porto"))] == []
+
+
+@pytest.mark.parametrize(
+    ("before", "text"),
+    [
+        ("I love pizza.", "Oops, I meant Braga."),  # the previous turn stated no value
+        ("I live in Porto and work at Acme.", "I meant Braga."),  # which one?
+        ("I'm vegetarian.", "I meant Braga."),  # a name does not correct a diet
+        ("I live in Porto.", "I mean Porto is lovely."),  # "I mean" as a filler
+        ("My girlfriend is Ana.", "Sorry, Tom."),  # an apology to Tom
+    ],
+)
+def test_a_bare_correction_corrects_nothing_it_cannot_tell(before: str, text: str) -> None:
+    found = extract(in_session(before, text))
+    assert not [c for c in found if c.metadata.get("corrects")]
+
+
+def test_a_bare_correction_first_in_its_batch_names_no_old_value() -> None:
+    [fix] = facts("Sorry, make that vegan.")
+    assert (fix.attribute, fix.value, fix.metadata["corrects"]) == ("diet", "vegan", True)
+    assert "negates" not in fix.metadata
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("Ana and I got married.", "spouse"),
+        ("Yesterday Tomás and I got married!", "spouse"),
+        ("I'm married to Ana now.", "spouse"),
+        ("I got engaged to Ana.", "fiancé"),
+        ("Ana is my wife now.", "wife"),
+        ("Ana's my girlfriend.", "girlfriend"),
+        ("My girlfriend is Ana.", "girlfriend"),
+    ],
+)
+def test_a_partner_carries_the_role_said(text: str, role: str) -> None:
+    [partner] = [c for c in facts(text) if c.attribute == "partner"]
+    assert partner.value in ("Ana", "Tomás") and partner.metadata["role"] == role
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("I got hired by Meta last month.", ("employer", "Meta")),
+        ("I work remotely for Google.", ("employer", "Google")),
+        ("I work part-time at Starbucks.", ("employer", "Starbucks")),
+        ("I've been vegan for 3 years.", ("diet", "vegan")),
+        ("I switched to a vegan diet.", ("diet", "vegan")),
+        ("I'm 30 and my sister is 28.", ("age", "30")),
+        ("I'm not 30, I'm 31.", ("age", "31")),
+        ("Ana left me for Tom.", ("partner", NO_VALUE)),
+        ("My girlfriend dumped me last week.", ("partner", NO_VALUE)),
+    ],
+)
+def test_more_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str, str]) -> None:
+    assert slot in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I got offered a job at Meta.",
+        "Tom left me a message.",
+        "Mom left me at the station.",
+        "I'm 20 minutes away.",
+        "I'm 100% sure.",
+        "My sister said she moved to Paris.",
+        'My sister said "I moved to Paris".',
+        "Should I move to Berlin?",
+        "My brother lives in Rome.",
+    ],
+)
+def test_no_slot_from_an_offer_an_errand_a_figure_or_someone_else(text: str) -> None:
+    assert [c.attribute for c in facts(text) if c.attribute] == []
+
+
+def test_a_home_of_the_past_holds_over_the_period_said() -> None:
+    [until] = facts("I lived in Braga until 2019.")
+    assert until.valid_from is None and until.metadata["valid_to"] == "2019-01-01T00:00:00+00:00"
+    [span] = facts("I lived in Porto from 2019 to 2021.")
+    assert span.valid_from == datetime(2019, 1, 1, tzinfo=UTC)
+    assert span.metadata["valid_to"] == "2022-01-01T00:00:00+00:00"
+
+
+def test_a_liking_of_living_somewhere_is_tied_to_the_home() -> None:
+    [living] = facts("I love living in Porto.")
+    assert (living.metadata["tied_to"], living.metadata["tied_value"]) == ("home_city", "Porto")
+    [city] = facts("I love Porto.")
+    assert "tied_to" not in city.metadata
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My sister said, I moved to Paris.",
+        "He said: I live in Porto.",
+        "She was like, I live in Porto now.",
+        "My friend texted me: I moved to Paris!",
+        "My friends call me Bobby.",
+        "They used to call me Bob.",
+        "I'm used to being vegan.",
+    ],
+)
+def test_no_slot_from_someone_elses_words_or_a_nickname(text: str) -> None:
+    assert [c.attribute for c in facts(text) if c.attribute] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("Like I said, I live in Porto.", ("home_city", "Porto")),
+        ("Please call me Robert.", ("name", "Robert")),
+        ("Yes, call me Rob.", ("name", "Rob")),
+        ("I used to be vegan.", ("diet", NO_VALUE)),
+        ("I used to be a vegetarian, now I'm pescatarian.", ("diet", "pescatarian")),
+        ("I no longer work there.", ("employer", NO_VALUE)),
+        ("I'm not working there anymore.", ("employer", NO_VALUE)),
+    ],
+)
+def test_the_users_own_words_still_fill_the_slot(text: str, slot: tuple[str, str]) -> None:
+    assert slot in {(c.attribute, c.value) for c in facts(text)}
+
+
+def test_no_longer_working_there_ends_the_employer_the_previous_turn_named() -> None:
+    found = extract(in_session("I work at Google.", "I no longer work there."))
+    [ended] = [c for c in found if c.value == NO_VALUE]
+    assert (ended.attribute, ended.metadata["negates"]) == ("employer", "Google")
+    assert ended.text == "Ana no longer works at Google"
+    assert [c.attribute for c in facts("I don't work there.") if c.attribute] == []  # never did
+
+
+@pytest.mark.parametrize(
+    ("text", "negates"),
+    [
+        ("We had to put Rex down.", "Rex"),
+        ("We put our dog Rex to sleep.", "Rex"),
+        ("Rex, my dog, passed away last week.", "Rex"),
+        ("My cat Luna ran away.", "Luna"),
+        ("I don't have a dog anymore.", "have a dog"),
+        ("I put Tom down for a nap.", None),  # a child, to bed
+        ("We put Tom to sleep.", None),
+        ("My sister Ana ran away from home.", None),  # still the user's sister
+    ],
+)
+def test_a_pet_gone_negates_its_name_and_a_child_put_to_bed_nothing(
+    text: str, negates: str | None
+) -> None:
+    assert [c.metadata["negates"] for c in facts(text) if "negates" in c.metadata] == (
+        [negates] if negates else []
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I recently learned that I'm 12.5% Irish.",
+        "Explain bitcoin like I'm 10.",
+        "I want to retire by the time I'm 60.",
+        "When I'm 40 years old I'll buy a boat.",
+    ],
+)
+def test_an_age_of_another_time_a_share_or_a_jest_is_no_age(text: str) -> None:
+    assert [c.value for c in facts(text) if c.attribute == "age"] == []
+
+
+def test_a_span_of_years_is_written_out_whole() -> None:
+    [event] = facts("I volunteered in Dublin from 2007 to 2013.")
+    assert event.text == "Ana volunteered in Dublin from 2007 to 2013"
+    assert event.valid_from == datetime(2007, 1, 1, tzinfo=UTC)

@@ -509,3 +509,84 @@ def test_a_plan_to_quit_ends_nothing_yet() -> None:
     assert plan.metadata.get("plan")
     decision = decide(plan, [(job, 0.8)], now=NOW)
     assert decision.action == "add" and decision.updates == ()
+
+
+def in_session(text: str, when: datetime, session: str = "s1") -> list[Memory]:
+    message = Message(role="user", content=text, name="Ana", created_at=when, session_id=session)
+    candidates = [c for c in extract([message], user_name="Ana") if c.kind != "episode"]
+    return [c.to_memory(user_id="u1", now=when) for c in candidates]
+
+
+def test_a_bare_correction_corrects_the_value_its_session_stated_just_before() -> None:
+    [porto] = in_session("I moved to Porto last month.", JUNE)
+    [fix] = in_session("Oops, I meant Braga.", JUNE + timedelta(minutes=2))
+    decision = decide(fix, [(porto, 0.3)], now=NOW)
+    assert decision.action == "supersede" and decision.target == porto
+    assert decision.memory.attribute == "home_city"
+    assert decision.memory.metadata["value"] == "Braga"
+    assert decision.memory.text == "Ana moved to Braga (meant Braga, not Porto)"
+    assert decision.memory.valid_from == porto.valid_from  # Porto never held
+    [retired] = decision.updates
+    assert retired.id == porto.id and retired.superseded_by == fix.id
+
+
+@pytest.mark.parametrize(
+    ("said", "session", "later"),
+    [
+        ("I moved to Porto last month.", "s2", timedelta(minutes=2)),  # another session
+        ("I moved to Porto last month.", "s1", timedelta(days=2)),  # long after
+        ("I'm vegetarian.", "s1", timedelta(minutes=2)),  # a name corrects no diet
+    ],
+)
+def test_a_bare_correction_naming_no_value_said_just_before_is_a_plain_fact(
+    said: str, session: str, later: timedelta
+) -> None:
+    [held] = in_session(said, JUNE, session)
+    [fix] = in_session("Oops, I meant Braga.", JUNE + later)
+    decision = decide(fix, [(held, 0.3)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()
+    assert decision.memory.attribute is None and decision.memory.text == "Ana meant Braga"
+
+
+def test_a_partner_further_on_retires_the_old_role() -> None:
+    [girlfriend] = remember("My girlfriend is Eva.", JAN)
+    [married, _status] = remember("Eva and I got married.", JUNE)
+    decision = decide(married, [(girlfriend, 0.6)], now=NOW)
+    assert decision.action == "supersede" and decision.target == girlfriend
+    [retired] = decision.updates
+    assert retired.valid_to == JUNE and retired.superseded_by == married.id
+    # the same partner said again in passing, or with a vaguer word, is a duplicate
+    [wife] = remember("My wife Eva is great.", JUNE + timedelta(days=1))
+    [partner] = remember("My partner Eva is great.", JUNE + timedelta(days=2))
+    assert decide(wife, [(decision.memory, 0.6)], now=NOW).action == "noop"
+    assert decide(partner, [(wife, 0.6)], now=NOW).action == "noop"
+
+
+def test_a_liking_of_living_somewhere_ends_with_that_home() -> None:
+    porto = slot("Ana lives in Porto", "home_city", "Porto")
+    [living] = remember("I love living in Porto.", JAN + timedelta(days=1))
+    [city] = remember("I love Porto.", JAN + timedelta(days=2))
+    [moved] = remember("I moved to Lisbon.", JUNE)
+    decision = decide(moved, [(porto, 0.6), (living, 0.5), (city, 0.5)], now=NOW)
+    assert decision.action == "supersede" and decision.target == porto
+    retired = {m.id: m for m in decision.updates}
+    assert set(retired) == {porto.id, living.id}  # loving Porto is not living there
+    assert retired[living.id].valid_to == JUNE and retired[living.id].superseded_by == moved.id
+    reasons = [c.reason for c in decision.changes if c.memory_id == living.id]
+    assert reasons and "home_city was Porto" in (reasons[0] or "")
+    # a move elsewhere that Porto was not the home of leaves it alone
+    braga = slot("Ana lives in Braga", "home_city", "Braga")
+    assert [m.id for m in decide(moved, [(braga, 0.6), (living, 0.5)], now=NOW).updates] == [
+        braga.id
+    ]
+
+
+def test_a_home_of_the_past_ends_when_its_words_say() -> None:
+    [braga] = remember("I lived in Braga until 2019.", JAN)
+    [porto] = remember("I lived in Porto from 2019 to 2021.", JAN)
+    stored = [decide(m, [], now=NOW).memory for m in (braga, porto)]
+    assert [m.valid_to for m in stored] == [
+        datetime(2019, 1, 1, tzinfo=UTC),
+        datetime(2022, 1, 1, tzinfo=UTC),
+    ]
+    assert as_of(stored, datetime(2020, 6, 1, tzinfo=UTC)) == ["Ana used to live in Porto"]

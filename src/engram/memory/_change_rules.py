@@ -51,6 +51,7 @@ from engram.memory.candidates import (
     EntityMention,
     RelationMention,
 )
+from engram.memory.entities import fold
 
 __all__ = ["CHANGE_RULES"]
 
@@ -201,6 +202,53 @@ def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [replace(fixed, metadata={**fixed.metadata, **metadata})]
 
 
+def _bare_correction(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A correction that names only the new value, "Oops, I meant Braga", "Sorry, make that
+    vegan": it corrects what the speaker's previous turn of the session stated (`s.before`),
+    the one value of the slot of the new value's sort (a diet for a diet, else a name). Said in
+    the first turn known of its session, it names no old value: revision applies it to the
+    slot value the session stated last, if said just before (see `revision.decide`)."""
+    new = match["x"] or match["diet"]
+    diet = bool(_DIET.fullmatch(new))
+    new = new.lower() if diet else new
+    if s.before is None:
+        slot = "diet" if diet else _open_slot(s)
+        text = f"{s.label} meant {new}"
+        metadata = {"corrects": True, "guessed": True, "restated": {}}
+        return [
+            fact(
+                s,
+                text,
+                kind="profile",
+                attribute=slot,
+                value=new,
+                importance=0.8,
+                metadata=metadata,
+            )
+        ]
+    said = [
+        fact
+        for fact in s.before
+        if (fact.attribute == "diet") == diet and (diet or str(fact.value)[:1].isupper())
+    ]
+    if len({(fact.attribute, fact.value) for fact in said}) != 1 or fold(new) == fold(
+        str(said[0].value)
+    ):
+        return []  # nothing to correct, or too much ("I live in Porto and work at Acme")
+    previous = said[0]
+    old, slot = str(previous.value), str(previous.attribute)
+    text = f"{s.label} meant {new}, not {old}"
+    fixed = _replaced(s, text, slot, old, new, guessed=True)
+    restated = {slot: f"{_with_value(previous.text, old, new)} (meant {new}, not {old})"}
+    return [replace(fixed, metadata={**fixed.metadata, "corrects": True, "restated": restated})]
+
+
+def _with_value(text: str, old: str, new: str) -> str:
+    """`text` stating `new` where it stated `old` ("The user moved to Porto" -> "... to
+    Braga")."""
+    return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", new, text)
+
+
 _PETS = frozenset(
     "dog cat puppy kitten pet bird parrot hamster rabbit bunny horse pony fish turtle".split()
 )
@@ -275,16 +323,28 @@ def _ex(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [ending(s, text, "partner", name, entity="person")]
 
 
+_GONE = frozenset(("ran away", "went missing"))
+"""What only ends a pet ("My cat Luna ran away"): a person who did is still kin."""
+_PUT = {"put": "was put down"}
+
+
 def _died(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A death, "My dog Rex died last week", "Rex passed away": whatever held of Rex (the
     user's pet, a relative) holds no more. It negates the name, and revision retires the
     memory that names Rex, with the relations it states."""
     name = match["x"]
     name = _OPENER.sub("", name)
-    whose = " ".join(match["whose"].lower().split()) if match["whose"] else ""
+    whose = match["whose"] or match.groupdict().get("apposed") or ""
+    whose = " ".join(whose.lower().split())
+    pet = bool(whose.split()[-1:]) and whose.split()[-1] in _PETS
+    verb = " ".join(match["verb"].lower().split())
+    if verb in _GONE and not pet:
+        return []  # "My sister Ana ran away from home": no death, and Ana is still her
+    if verb == "put" and not (pet or "had to" in match[0].lower()):
+        return []  # "We put Tom to sleep": a child, to bed
     subject = f"{s.label}'s {whose} {name}" if whose else name
-    text = _dated(f"{subject} {' '.join(match['verb'].lower().split())}", s)
-    kind: EntityKind = "other" if whose.split()[-1:] and whose.split()[-1] in _PETS else "person"
+    text = _dated(f"{subject} {_PUT.get(verb, verb)}", s)
+    kind: EntityKind = "other" if pet else "person"
     return [
         fact(
             s,
@@ -333,6 +393,8 @@ def _last_day_past(s: Sentence) -> bool:
     return bool(_BEEN.search(s.text)) and not _AHEAD.search(s.text)
 
 
+_OOPS = r"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction))"
+"""The opener of a correction ("Oops, ...", "My bad, ...")."""
 _EX = rf"(?=(?i:my\s+(?:{PARTNERS}))|[{UP}])(?:(?i:my\s+(?:{PARTNERS}))\b,?\s*)?{NAME}?"
 """A partner named ("Tom", "my boyfriend Tom") or not ("my boyfriend")."""
 
@@ -393,6 +455,12 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("broke up", "split", "separated", "divorced"),
     ),
     rule(
+        rf"{_EX}(?i:\s+(?:just|finally))?\s+(?P<verb>(?i:left|dumped|broke\s+up\s+with))\s+"
+        r"(?i:me)\b(?=\s*(?:$|[,.;!?]|(?i:for|after|last|yesterday|today|this|in|on)\b|\d))",
+        _broke_up,
+        ("left me", "dumped me", "up with me"),
+    ),
+    rule(
         rf"\b(?i:we)(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:broke\s+up|split\s+up|separated|"
         r"got\s+divorced|divorced|called\s+it\s+quits))\b"
         r"(?!\s+(?i:with|the|a|an|it|them|our|my|his|her|their|from|into|in)\b)",
@@ -407,10 +475,19 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?:(?i:\bmy\s+(?P<whose>(?:[a-z]+\s+)?[a-z]+))\s+)?{NAME}"
+        r"(?:,\s*(?i:my|our)\s+(?P<apposed>(?:[a-z]+\s+)?[a-z]+),)?"
         r"(?i:\s+(?:has|had|just|sadly|recently))*\s+"
-        r"(?P<verb>(?i:passed\s+away|died|was\s+put\s+down|had\s+to\s+be\s+put\s+down))\b",
+        r"(?P<verb>(?i:passed\s+away|died|was\s+put\s+down|had\s+to\s+be\s+put\s+down|"
+        r"ran\s+away|went\s+missing))\b",
         _died,
-        ("passed away", "died", "put down"),
+        ("passed away", "died", "put down", "ran away", "went missing"),
+    ),
+    rule(
+        rf"\b(?i:we|I)(?i:\s+(?:just|sadly|finally))?(?i:\s+had\s+to)?\s+(?P<verb>(?i:put))\s+"
+        rf"(?:(?i:my|our)\s+(?P<whose>(?:[a-z]+\s+)?[a-z]+)\s+)?{NAME}(?i:\s+(?:down|to\s+sleep))\b"
+        r"(?!\s+(?i:for|with|at|in|after|before|early)\b)",
+        _died,
+        ("put",),
     ),
     rule(
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:started|founded|launched|opened|set\s+up)"
@@ -455,6 +532,12 @@ CHANGE_RULES: tuple[Rule, ...] = (
         r"(?![\w-])",
         _corrected,
         ("mean",),
+    ),
+    rule(
+        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{_OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
+        rf"(?:{NAME}|(?P<diet>(?i:{DIETS})))(?=\s*(?:[.!?]|$))",
+        _bare_correction,
+        ("mean", "wait", "oops", "sorry", "mistake", "my bad", "correction"),
     ),
     rule(
         rf"(?:(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:not|no\s+longer){ADV}\s+"

@@ -25,6 +25,7 @@ from engram.memory._phrases import (
     ending,
     fact,
     negated_before,
+    proper,
     rule,
     slug,
     specific,
@@ -99,6 +100,25 @@ def _liking_ended(s: Sentence, thing: str, text: str, value: str = "likes") -> C
     return ending(s, text, "preference:" + slug(thing), value, importance=0.7)
 
 
+_TIED = re.compile(
+    r"^(?P<how>living|working|studying)\s+(?:in|at|for)\s+(?P<what>.+)$", re.IGNORECASE
+)
+_TIED_SLOT = {"living": "home_city", "working": "employer", "studying": "school"}
+"""The slot a liking of doing something somewhere is about ("I love living in Porto": the
+home), and that it holds no longer than the slot's value does."""
+
+
+def _tied(thing: str) -> dict[str, str]:
+    """What a liking holds while ("living in Porto" while the home is Porto), as metadata:
+    revision retires it with that value (see `revision.decide`). "I love Porto" is tied to
+    nothing: one may love a city one does not live in."""
+    found = _TIED.match(thing)
+    place = proper(found["what"]) if found else None
+    if found is None or place is None:
+        return {}
+    return {"tied_to": _TIED_SLOT[found["how"].lower()], "tied_value": place}
+
+
 def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
     thing = clean(match["x"], s, max_words=8)
     if not thing:
@@ -122,6 +142,7 @@ def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
             attribute="preference:" + slug(thing),
             value=value,
             importance=0.7,
+            metadata=_tied(thing),
         )
     ]
 
@@ -260,7 +281,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "stopped", "quit", "gave up"),
     ),
     rule(
-        rf"{ME}\s+(?P<kw>(?i:don't|dont|do\s+not))\s+(?=(?i:drink|eat|smoke)\b){REST}",
+        rf"{ME}\s+(?P<kw>(?i:don't|dont|do\s+not))\s+(?=(?i:drink|eat|smoke|have|own)\b){REST}",
         _no_longer_does,
         ("anymore", "any more"),
     ),

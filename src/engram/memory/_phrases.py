@@ -45,6 +45,8 @@ __all__ = [
     "fact",
     "lowercase_place",
     "negated_before",
+    "partner_role",
+    "partner_stage",
     "proper",
     "relate",
     "rule",
@@ -68,6 +70,9 @@ class Sentence:
     said_at: datetime
     source_id: str
     times: tuple[TimeMention, ...]
+    before: tuple[Candidate, ...] | None = None
+    """The slot values the speaker's previous turn of the session stated (what "Oops, I meant
+    Braga" corrects); None when that turn is not known (the first turn of a batch)."""
 
     @property
     def label_within(self) -> str:
@@ -105,6 +110,32 @@ JOB_CUE = re.compile(
 """Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
 PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
 """The words for the person of the `partner` slot."""
+_PARTNER_STAGES = {
+    "girlfriend": 1,
+    "boyfriend": 1,
+    "fiance": 2,
+    "fiancee": 2,
+    "fiancé": 2,
+    "fiancée": 2,
+    "wife": 3,
+    "husband": 3,
+    "spouse": 3,
+}
+"""How committed a partner role says the couple is (any other, "partner", says nothing)."""
+
+
+def partner_role(word: str) -> str:
+    """The role a partner word names ("Girlfriend" -> "girlfriend")."""
+    return " ".join(word.lower().split())
+
+
+def partner_stage(role: str | None) -> int:
+    """How far on a partner `role` is: 1 dating, 2 engaged, 3 married; 0 unknown
+    ("partner"). A later role further on ("my girlfriend Ana", then "Ana and I got married")
+    is news of the same partner: the old role is over."""
+    return _PARTNER_STAGES.get(partner_role(role or ""), 0)
+
+
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 """An optional negation after the subject ("I don't live", "I'm no longer working", "I used
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
@@ -210,6 +241,15 @@ _FRAME = re.compile(
 """A frame that makes the whole sentence a supposition or a fiction, however far before the
 statement and past its commas ("Hypothetically, I live in Rome", "Let's say I work at Meta",
 "Assume I live in Rome and earn 50k, ...", "In my novel, I live in Rome")."""
+_REPORTED = re.compile(
+    r"(?:(?<!\bI\s)\b(?:said|says|asked|asks|wrote|writes|texted|texts|replied|replies|"
+    r"messaged|goes|told)(?:\s+(?:me|us|him|her|them))?|(?<!\bI\s)\b(?:was|is|were|are)\s+"
+    r"like)\s*[,:]\s*"
+    r"[\"'“‘]?\s*$",
+    re.IGNORECASE,
+)
+"""Someone else's words, introduced by a comma or a colon ("My sister said, I moved to
+Paris", "He texted me: I live in Porto", "She was like, I quit"): theirs, not the user's."""
 _QUOTES = re.compile(r"[\"“”]")
 _CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
 _HEDGED = re.compile(
@@ -230,6 +270,8 @@ def asserted(sentence: Sentence, start: int) -> bool:
     before = sentence.text[:start]
     frame = _FRAME.search(sentence.text)
     if len(_QUOTES.findall(before)) % 2 or (frame is not None and frame.start() < start):
+        return False
+    if _REPORTED.search(before):
         return False
     if _TOLD_YOU.search(before):
         return True
@@ -465,6 +507,8 @@ def date_phrase(time: TimeMention) -> str:
     if time.granularity == "season":
         season = {3: "spring", 6: "summer", 9: "autumn", 12: "winter"}[start.month]
         return f"in {season} {start.year}"
+    if time.end.year - start.year > 1:  # a span of years, "from 2019 to 2021"
+        return f"from {start.year} to {time.end.year - 1}"
     return f"in {start.year}"
 
 

@@ -9,6 +9,7 @@ Ends and changes said with other verbs ("I left Google") are in `_change_rules`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from engram.memory._phrases import (
     ADV,
@@ -29,6 +30,7 @@ from engram.memory._phrases import (
     ending,
     fact,
     lowercase_place,
+    partner_role,
     proper,
     relate,
     rule,
@@ -42,20 +44,45 @@ from engram.types._memory import MemoryKind
 __all__ = ["PROFILE_RULES"]
 
 
+_OTHERS_CALL = re.compile(
+    r"\b(?:(?:they|people|everyone|everybody|friends|family|colleagues|kids|parents|some|"
+    r"most|he|she|who|(?:my|his|her|our|their|the)\s+\w+)\s+(?:\w+\s+)?|"
+    r"(?:used\s+to|would|'d|never)\s+)$",
+    re.IGNORECASE,
+)
+"""Someone else, or another time, before "call me": "My friends call me Bobby", "They used
+to call me Bob" say a nickname, not the name."""
+
+
 def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    if match[0].lower().startswith("call") and _OTHERS_CALL.search(s.text[: match.start()]):
+        return []
     name = match["x"]
     text = f"{s.label}'s name is {name}"
     return [fact(s, text, kind="profile", attribute="name", value=name, importance=0.9)]
 
 
+_WHEN_AGED = re.compile(
+    r"\b(?:when|whenever|by\s+the\s+time|until|till|once|before|after|if|unless|as\s+soon\s+as|"
+    r"like|as\s+if|as\s+though)\s*$",
+    re.IGNORECASE,
+)
+"""An age said of another time or in jest ("I want to retire by the time I'm 60", "when I'm
+40", "Explain it like I'm 10")."""
+
+
 def _age(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    age = match["x"] or match["y"]
+    if _WHEN_AGED.search(s.text[: match.start()]):
+        return []
+    age = match["x"] or match["y"] or match["z"]
     text = f"{s.label} is {age} years old"
     return [fact(s, text, kind="profile", attribute="age", value=age, importance=0.7)]
 
 
 def _diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     diet = match["x"].lower()
+    if match.groupdict().get("used"):
+        return [ending(s, f"{s.label} used to be {diet}", "diet", diet)]
     if match.groupdict().get("neg"):
         how = "no longer" if stopped(match, s) else "not"
         return [ending(s, f"{s.label} is {how} {diet}", "diet", diet)]
@@ -144,9 +171,25 @@ def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _place_slot(s, match["x"], "origin", "{s} is from {x}", "from")
 
 
+_UNTIL = re.compile(r"^(?:until|till|up\s+to)\b", re.IGNORECASE)
+_SPAN = re.compile(r"^(?:from|between)\b|\d\s*[-–]\s*\d", re.IGNORECASE)
+
+
 def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A home of the past, "I lived in Porto from 2019 to 2021", "I lived in Braga until
+    2019": a plain fact (never the home slot), true over the period said, if any (its end in
+    `metadata["valid_to"]`); of unknown start when only its end is said."""
     place = proper(match["x"]) or clean(match["x"], s, max_words=6)
-    return [fact(s, f"{s.label} used to live in {place}", importance=0.5)] if place else []
+    if not place:
+        return []
+    lived = fact(s, f"{s.label} used to live in {place}", importance=0.5)
+    when = s.times[0] if s.times else None
+    if when is not None and _UNTIL.match(when.span):
+        metadata = {**lived.metadata, "valid_to": when.start.isoformat()}
+        return [replace(lived, valid_from=None, metadata=metadata)]
+    if when is not None and _SPAN.search(when.span):
+        return [replace(lived, metadata={**lived.metadata, "valid_to": when.end.isoformat()})]
+    return [lived]
 
 
 _UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
@@ -185,6 +228,7 @@ def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
             importance=0.9,
             entities=entities,
             relations=relations,
+            metadata={"role": partner_role(role)},
             dated=False,
         )
     ]
@@ -204,8 +248,42 @@ def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
             importance=0.9,
             entities=entities,
             relations=relations,
+            metadata={"role": "spouse"},
         )
     ]
+
+
+_OPENING_WORD = re.compile(
+    r"^(?:Yesterday|Today|Finally|So|And|But|Oh|Well|Also|Then|Actually|Guess\s+what)\s+"
+)
+"""A sentence's first word, before the name it opens on ("Yesterday Ana and I got married")."""
+_WED = {"married": "spouse", "engaged": "fiancé"}
+"""The partner's role after a wedding or an engagement."""
+
+
+def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A wedding or engagement said with the partner, "Ana and I got married", "I'm married
+    to Ana", "I got engaged to Ana": the partner (their role now spouse or fiancé: an earlier
+    girlfriend or fiancée fact is over) and the relationship status."""
+    name = _OPENING_WORD.sub("", match["x"] or match["x2"])
+    how = (match["how"] or match["how2"]).lower()
+    role = _WED[how]
+    entities, relations = relate(s, "partner_of", name, "person")
+    partner = fact(
+        s,
+        f"{s.label} {'married' if how == 'married' else 'got engaged to'} {name}",
+        kind="profile",
+        attribute="partner",
+        value=name,
+        importance=0.9,
+        entities=entities,
+        relations=relations,
+        metadata={"role": role},
+    )
+    status = fact(
+        s, f"{s.label} is {how}", kind="profile", attribute="relationship_status", value=how
+    )
+    return [partner, status]
 
 
 def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -263,23 +341,27 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?:{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b|\s+now\b)|"
+        rf"{I_AM}(?i:\s+(?:already|only|just))?\s+(?P<z>1\d|[2-9]\d|1[01]\d)"
+        r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:and|but|so|myself)\b))|"
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:turned)\s+(?P<y>\d{{1,3}})"
         r"(?=\s*(?:$|[,.;!?]|(?i:today|yesterday|last|this|on|in|and|now)\b)))",
         _age,
-        ("old", "yo", "now", "turned"),
+        ("old", "yo", "now", "turned", "i'm", "i am", "im "),
     ),
     rule(
-        rf"{I_AM}{ADV}(?P<neg>\s+(?i:no\s+longer|not))?{ADV}(?i:\s+on)?(?i:\s+an?|\s+the)?\s+"
-        rf"(?P<x>(?i:{DIETS}))(?![\w-])",
+        rf"(?:(?:{I_AM}|{ME}(?i:'ve|\s+have)\s+been){ADV}(?P<neg>\s+(?i:no\s+longer|not))?|"
+        rf"{ME}{ADV}(?P<used>\s+(?i:used\s+to\s+be))){ADV}"
+        rf"(?i:\s+on)?(?i:\s+an?|\s+the)?\s+(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
         ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
         + ("kosher", "halal", "carnivore"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:went|gone|became|become|turned)(?i:\s+an?)?\s+"
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:went|gone|became|become|turned|switched\s+to|"
+        r"converted\s+to)(?i:\s+an?)?\s+"
         rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
-        ("went", "gone", "became", "become", "turned"),
+        ("went", "gone", "became", "become", "turned", "switched", "converted"),
     ),
     rule(
         rf"(?i:{WE}\s+moved\s+from)\s+(?P<y>[^,.;!?()\n]+?)\s+(?i:to)\s+{REST}",
@@ -313,6 +395,14 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     *WORK_RULES,
     rule(
+        rf"(?:{NAME}\s+(?i:and\s+I|&\s+I)(?i:'re|\s+are|'ve\s+been|\s+have\s+been|\s+got|"
+        rf"\s+just\s+got)?{ADV}\s+(?P<how>(?i:married|engaged))\b(?!\s+(?i:to|with)\b)|"
+        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        rf"(?P<how2>(?i:married|engaged))\s+(?i:to)\s+(?P<x2>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?))",
+        _wed_to,
+        ("married", "engaged"),
+    ),
+    rule(
         rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
         r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
         _status,
@@ -328,6 +418,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
         _married,
         ("married",),
+    ),
+    rule(
+        rf"{NAME}(?:\s+(?i:is)|'s)(?i:\s+now)?\s+(?i:my)\s+(?P<rel>(?i:{PARTNERS}))\b",
+        _partner,
+        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
     ),
     rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"

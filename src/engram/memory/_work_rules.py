@@ -30,6 +30,9 @@ from engram.memory.candidates import SLOT_RELATIONS, Candidate
 
 __all__ = ["WORK_RULES"]
 
+_MANNER = r"(?:\s+(?:remotely|full[- ]time|part[- ]time|freelance|from\s+home))?"
+"""How one works, between the verb and the employer ("I work remotely for Google")."""
+
 
 def _related(s: Sentence, attribute: str, value: str, text: str, importance: float) -> Candidate:
     """A slot whose value stands in a relation to the user (`SLOT_RELATIONS`: the employer
@@ -201,6 +204,17 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_employer(s, employer)]
 
 
+def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """No longer working "there", "I no longer work there", "I don't work there anymore":
+    the employer the previous turn named, if it named one (revision ends it only if it is
+    current), else whichever the user had. Not "I don't work there" (it may never have)."""
+    if not stopped(match, s):
+        return []
+    named = [c.value for c in s.before or () if c.attribute == "employer" and c.value]
+    text = f"{s.label} no longer works " + (f"at {named[-1]}" if named else "there")
+    return [ending(s, text, "employer", named[-1] if named else None, importance=0.7)]
+
+
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had. Said as the user
     said it: a lay-off or a firing is no resignation."""
@@ -225,6 +239,11 @@ def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 WORK_RULES: tuple[Rule, ...] = (
     rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:there)\b",
+        _work_there_no_more,
+        ("there",),
+    ),
+    rule(
         rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left)\s+my\s+job|"
         r"\s+(?:got|was|have\s+been|'ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
         r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
@@ -232,12 +251,14 @@ WORK_RULES: tuple[Rule, ...] = (
         ("job", "fired", "laid off"),
     ),
     rule(
-        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed)\s+(?:at|for)|"
-        r"employed\s+by)"
+        rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed){_MANNER}\s+"
+        r"(?:at|for)|employed\s+by)"
         rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
-        rf"\s+(?i:at|for)|(?i:my\s+employer\s+is))\s+{REST}",
+        rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'ve\s+been|\s+have\s+been){ADV}\s+"
+        r"(?i:hired\s+(?:by|at))"
+        r"|(?i:my\s+employer\s+is))\s+" + REST,
         _works_at,
-        ("work", "job", "employ"),
+        ("work", "job", "employ", "hired"),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",

@@ -9,7 +9,9 @@ relations ("my partner Tomás"), negations ("I'm no longer vegetarian"), quantit
 Paris anymore", "I left Google") becomes an *ending* (value `none`, naming the value it ends),
 and one replaced ("I left Google and joined Meta") the new value naming the old one: revision
 then retires the old value (see `_change_rules`). A slot value said in a clause that negates
-it ("I don't think I live in Paris") is never taken for the user's.
+it ("I don't think I live in Paris") is never taken for the user's. A correction naming only
+the new value ("Oops, I meant Braga") corrects the value the speaker's previous turn of the
+session stated (in the batch, or in `history`).
 
 Each episode also records the lines of the (up to `ranking.LEXICAL_CONTEXT`) turns of its
 session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"
@@ -38,7 +40,7 @@ from typing import Any
 
 from engram.memory._fact_rules import apply_rules
 from engram.memory._phrases import Sentence, with_subject
-from engram.memory.candidates import Candidate, EntityMention
+from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
 from engram.memory.temporal import TimeMention, ground
 from engram.memory.texts import CONTEXT_KEY, LEXICAL_CONTEXT, SESSION_KEY, speaker_line
@@ -125,7 +127,11 @@ def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _facts(
-    message: Message, text: str, times: Sequence[TimeMention], user_name: str | None
+    message: Message,
+    text: str,
+    times: Sequence[TimeMention],
+    user_name: str | None,
+    before: tuple[Candidate, ...] | None = None,
 ) -> list[Candidate]:
     label, subject = _speaker(message, user_name)
     found: list[Candidate] = []
@@ -141,6 +147,7 @@ def _facts(
             said_at=message.created_at,
             source_id=message.id,
             times=inside,
+            before=before,
         )
         found.extend(apply_rules(sentence))
     if label == USER_LABEL:
@@ -230,11 +237,21 @@ def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
     return list(merged.values())
 
 
+def _stated_values(facts: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    """The slot values a turn stated (what a correction in the next turn may be about)."""
+    return tuple(
+        fact
+        for fact in facts
+        if fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE
+    )
+
+
 def extract(
     messages: Sequence[Message],
     *,
     user_name: str | None = None,
     fact_roles: Collection[str] = ("user",),
+    history: Sequence[Message] = (),
 ) -> list[Candidate]:
     """Deterministic candidates from `messages`: one episode per turn, plus rule-based facts.
 
@@ -247,6 +264,13 @@ def extract(
             fill the user's slots (pass it for multi-party dialogues).
         fact_roles: The roles whose first-person statements become facts (the assistant's
             "I" is not the user; pass `("user", "assistant")` for two-human dialogues).
+        history: Turns said before `messages` in their sessions (already added), oldest
+            first: read as context only, they give no candidate. A turn's context is the
+            turns before it in its session, whether in `messages` or here: the lines of an
+            episode, and the previous turn of the same speaker a bare correction ("Oops, I
+            meant Braga") corrects. Without it, such a correction in the first turn of its
+            session in `messages` names no old value, and revision settles it (see
+            `revision.decide`).
 
     Returns:
         Episodes and facts in message order, each turn's episode first; duplicates within the
@@ -256,19 +280,28 @@ def extract(
     people = {name for name in (user_name, *(m.name for m in messages)) if name}
     found: list[Candidate] = []
     before: dict[str | None, list[str]] = {}
-    for message in messages:
+    turns: dict[tuple[str | None, str, str | None], tuple[Candidate, ...]] = {}
+    """The slot values of each speaker's last turn, by session."""
+    told = len(history)
+    for index, message in enumerate((*history, *messages)):
         if message.role not in _EPISODE_ROLES:
             continue
         text = _normalise(message.text)
         if not text:
             continue
         times = ground(text, message.created_at)
-        mentions = extract_entities(text, people=people)
-        facts = _facts(message, text, times, user_name) if message.role in fact_roles else []
-        facts = [_with_entities(fact, mentions) for fact in facts]
+        speaker = (message.session_id, message.role, _speaker(message, user_name)[1])
+        facts: list[Candidate] = []
+        if message.role in fact_roles:
+            facts = _facts(message, text, times, user_name, turns.get(speaker))
+            turns[speaker] = _stated_values(facts)
         lines = before.setdefault(message.session_id, [])
         context = lines[-LEXICAL_CONTEXT:]
-        found.append(_episode(message, text, times, mentions, len(facts), context))
         lines.append(_context_line(message, text))
+        if index < told:
+            continue
+        mentions = extract_entities(text, people=people)
+        facts = [_with_entities(fact, mentions) for fact in facts]
+        found.append(_episode(message, text, times, mentions, len(facts), context))
         found.extend(_in_session(fact, message.session_id) for fact in facts)
     return _merge_duplicates(found)

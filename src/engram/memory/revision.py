@@ -19,7 +19,14 @@ cosine similarity), it returns a `Decision`:
   don't live in Rome anymore" leaves Paris current); naming none of them, it is a plain fact.
   A change whose slot the words left open (`metadata["guessed"]`: "I switched from Google to
   Meta") fills the slot, its own or another among the neighbours, whose current value it
-  names, and is a plain fact otherwise.
+  names, and is a plain fact otherwise. A correction naming no old value ("Oops, I meant
+  Braga", the extractor not knowing the turn before it) corrects the one slot value its
+  session stated just before (`BARE_CORRECTION_WINDOW`), and is a plain fact otherwise. A
+  partner said again with a role further on ("My girlfriend is Ana", then "Ana and I got
+  married") supersedes the old role. A retired slot value also retires the current
+  memories that held only while it did (`tied_to`: "I love living in Porto" once the user
+  moved), and a memory whose words state its end (`metadata["valid_to"]`: "I lived in
+  Braga until 2019") is stored with that end.
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `decision_flow()` asks the LLM (one tiny JSON prompt, within the budget) to settle it.
@@ -34,11 +41,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from json_repair import repair_json
 
+from engram.memory._phrases import partner_stage
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.memory.llm_flow import (
@@ -48,6 +56,7 @@ from engram.memory.llm_flow import (
     ask,
     prompt_tokens,
 )
+from engram.memory.texts import SESSION_KEY
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -311,10 +320,22 @@ def _extends(new_value: str, old_value: str) -> bool:
     return bool(old_words) and old_words < new_words and not added & _NEGATING_WORDS
 
 
+def _stage(memory: Memory) -> int:
+    """How far on the partner of a `partner` memory is, by its role (its words, for one
+    stored without): see `partner_stage`."""
+    role = memory.metadata.get("role")
+    if isinstance(role, str):
+        return partner_stage(role)
+    return max((partner_stage(word) for word in _WORD.findall(fold(memory.text))), default=0)
+
+
 def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Decision:
     value = _value(new)
     for old in holders:
         if _value(old) == value:
+            if new.attribute == "partner" and _stage(new) > _stage(old) > 0:
+                # "My girlfriend is Ana", then "Ana and I got married": Ana is a wife now
+                return _supersede(new, [old], now, "partner's role changed")
             return _duplicate(new, old, now, f"same {new.attribute}")
     for old in holders:
         if _extends(value, _value(old)):
@@ -376,13 +397,74 @@ def _conditional_decision(
             metadata={key: value for key, value in new.metadata.items() if key != "restated"},
         )
         return _supersede(filed, named, now, f"{new.attribute} {negated} {how}")
+    return _plain(new, pool, now, f"names no current {new.attribute}")
+
+
+def _plain(
+    new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime, reason: str
+) -> Decision:
+    """`new` kept out of its slot, as a plain fact (a duplicate of one with its text)."""
     metadata = {k: v for k, v in new.metadata.items() if k not in ("value", "restated")}
     kind = "fact" if new.kind == "profile" else new.kind
     plain = replace(new, attribute=None, kind=kind, metadata=metadata)
     for old, _cosine in pool:
         if fold(old.text) == fold(plain.text):
             return _duplicate(plain, old, now, "same text")
-    return _added(plain, now, f"names no current {new.attribute}")
+    return _added(plain, now, reason)
+
+
+BARE_CORRECTION_WINDOW = timedelta(minutes=30)
+"""How soon after a slot value a correction naming no old value ("Oops, I meant Braga") must
+come, in its session, to correct it: a correction is of what was just said."""
+
+
+def _session(memory: Memory) -> str | None:
+    session = memory.metadata.get(SESSION_KEY)
+    return session if isinstance(session, str) else memory.session_id
+
+
+def _is_bare_correction(new: Memory) -> bool:
+    return bool(new.metadata.get("corrects")) and "negates" not in new.metadata
+
+
+def _naming_the_corrected(new: Memory, pool: Sequence[tuple[Memory, float]]) -> Memory | None:
+    """A bare correction ("Oops, I meant Braga", said in a later add than what it corrects)
+    naming the value it corrects: the one slot value of its sort (a diet for a diet, else a
+    name) its session stated last, within `BARE_CORRECTION_WINDOW` before it; None if there
+    is none, or more than one."""
+    diet = new.attribute == "diet"
+    said = [
+        old
+        for old, _cosine in pool
+        if old.attribute is not None
+        and old.valid_to is None
+        and old.kind != "episode"
+        and _subject(old) == _subject(new)
+        and _session(old) == _session(new)
+        and (old.attribute == "diet") == diet
+        and _value(old) != NO_VALUE
+        and (diet or str(old.metadata.get("value", ""))[:1].isupper())
+        and timedelta(0) <= new.recorded_at - old.recorded_at <= BARE_CORRECTION_WINDOW
+    ]
+    if not said:
+        return None
+    last = max(old.recorded_at for old in said)
+    latest = {(old.attribute, _value(old)): old for old in said if old.recorded_at == last}
+    if len(latest) != 1:
+        return None
+    [old] = latest.values()
+    value = str(new.metadata.get("value", ""))
+    if _value(old) == fold(value):
+        return None
+    held = str(old.metadata.get("value"))
+    text = f"{new.text}, not {held}"
+    restated = re.sub(rf"(?<!\w){re.escape(held)}(?!\w)", value, old.text)
+    metadata = {
+        **new.metadata,
+        "negates": held,
+        "restated": {old.attribute: f"{restated} (meant {value}, not {held})"},
+    }
+    return replace(new, attribute=old.attribute, text=text, metadata=metadata)
 
 
 def _is_negation(memory: Memory) -> bool:
@@ -420,6 +502,23 @@ def _episode_decision(new: Memory, pool: Sequence[tuple[Memory, float]], now: da
     return _added(new, now, "new episode")
 
 
+def _with_stated_end(new: Memory) -> Memory:
+    """`new` ending when its words say it did (`metadata["valid_to"]`: "I lived in Braga
+    until 2019"), if that is after it began."""
+    stated = new.metadata.get("valid_to")
+    if not isinstance(stated, str) or new.valid_to is not None:
+        return new
+    try:
+        end = datetime.fromisoformat(stated)
+    except ValueError:
+        return new
+    if end.tzinfo is None and new.recorded_at.tzinfo is not None:
+        end = end.replace(tzinfo=new.recorded_at.tzinfo)
+    if new.valid_from is not None and end <= new.valid_from:
+        return new
+    return replace(new, valid_to=end)
+
+
 def _comparable(new: Memory, old: Memory) -> bool:
     """Whether `new` may revise `old`: both current and of one kind group, and of one owner,
     the same user (whatever agent or session stored them), or without a user, one agent."""
@@ -452,6 +551,64 @@ def decide(
         The decision: action, memories to insert and update, audit entries.
     """
     pool = sorted(((m, s) for m, s in similar if _comparable(new, m)), key=lambda pair: -pair[1])
+    return _with_tied_retired(_decide(_with_stated_end(new), pool, now, policy), pool, now)
+
+
+def _tied_to(memory: Memory, slot_value: Memory) -> bool:
+    """Whether `memory` holds only while the slot value `slot_value` does ("The user loves
+    living in Porto" while the home is Porto: `tied_to`, `tied_value`)."""
+    tied_value = memory.metadata.get("tied_value")
+    return (
+        memory.metadata.get("tied_to") == slot_value.attribute
+        and isinstance(tied_value, str)
+        and _subject(memory) == _subject(slot_value)
+        and _holds(slot_value, tied_value)
+    )
+
+
+def _with_tied_retired(
+    decision: Decision, pool: Sequence[tuple[Memory, float]], now: datetime
+) -> Decision:
+    """`decision`, retiring as well the current memories that held only while a slot value
+    it retires did: "I love living in Porto" once the user moved to Lisbon (retired when the
+    home changed, so "as of" before it still finds it)."""
+    ended = [m for m in decision.updates if m.superseded_at is not None and m.attribute]
+    if not ended:
+        return decision
+    touched = {m.id for m in decision.updates}
+    tied = [
+        old
+        for old, _cosine in pool
+        if old.id not in touched
+        and old.id != decision.memory.id
+        and old.valid_to is None
+        and any(_tied_to(old, slot_value) for slot_value in ended)
+    ]
+    if not tied:
+        return decision
+    new = decision.memory
+    updates, changes = list(decision.updates), list(decision.changes)
+    for old in tied:
+        updates.append(retired(old, end=new.valid_from or now, now=now, by=new.id))
+        changes.append(
+            _change(
+                old,
+                "supersede",
+                now,
+                f"held while {old.metadata['tied_to']} was {old.metadata['tied_value']}: "
+                f"{decision.reason}",
+                old_text=old.text,
+                new_text=new.text,
+                related_id=new.id,
+                source_ids=new.source_ids,
+            )
+        )
+    return replace(decision, updates=tuple(updates), changes=tuple(changes))
+
+
+def _decide(
+    new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime, policy: RevisionPolicy
+) -> Decision:
     if new.kind == "episode":
         return _episode_decision(new, pool, now)
     if new.attribute:
@@ -460,6 +617,18 @@ def decide(
             for m, _ in pool
             if m.attribute == new.attribute and _subject(m) == _subject(new) and m.valid_to is None
         ]
+        if _is_bare_correction(new):
+            fixed = _naming_the_corrected(new, pool)
+            if fixed is None:
+                return _plain(new, pool, now, "corrects no value said just before")
+            new = fixed
+            holders = [
+                m
+                for m, _ in pool
+                if m.attribute == new.attribute
+                and _subject(m) == _subject(new)
+                and m.valid_to is None
+            ]
         if _is_conditional(new):
             return _conditional_decision(new, holders, pool, now)
         if holders:

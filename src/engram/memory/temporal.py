@@ -248,6 +248,15 @@ def _month_only(match: re.Match[str], ref: date, text: str) -> _Interval | None:
     return _month_interval(year, month)
 
 
+def _year_range(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
+    """A span of years, "from 2019 to 2021", "between 2019 and 2021", "2019-2021": from the
+    first year's start to the last one's end."""
+    first, last = int(match["year"]), int(match["last"])
+    if last < first:
+        return None
+    return date(first, 1, 1), date(last + 1, 1, 1), "year"
+
+
 def _year_only(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
     year = int(match["year"])
     return date(year, 1, 1), date(year + 1, 1, 1), "year"
@@ -383,6 +392,19 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _month_only,
         (_MONTH_NAME,),
+    ),
+    _Rule(
+        re.compile(
+            rf"(?i:\b(?:from|between)\s+){_YEAR}(?i:\s*(?:-|–|to|and|until|till|through)\s*)"
+            r"(?P<last>(?:19|20)\d\d)\b"
+        ),
+        _year_range,
+        (_DIGIT,),
+    ),
+    _Rule(
+        re.compile(rf"(?<![\w/-]){_YEAR}\s*[-–]\s*(?P<last>(?:19|20)\d\d)(?![\w/-])"),
+        _year_range,
+        (_DIGIT,),
     ),
     _Rule(
         re.compile(rf"(?i:\b(?:in|since|during|by|until|back in)\s+){_YEAR}\b"),
