@@ -113,6 +113,22 @@ def test_a_prose_verdict_naming_two_relations_adds_the_new_memory(
     assert sorted(texts(mem)) == ["Ana drinks coffee every morning", "Ana drinks tea every morning"]
 
 
+def test_a_same_verdict_on_texts_differing_in_a_figure_keeps_both(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    mem.memories.add("Ana takes 5 mg of melatonin every night", user_id="ana", infer=False)
+    openai_server.enqueue_completion('{"relation": "same"}')
+    report = mem.memories.add(
+        "Ana takes 50 mg of melatonin every night", user_id="ana", infer=False
+    )
+    assert len(openai_server.requests) == 1  # the model was asked, and said "same"
+    assert [m.text for m in report.added] == ["Ana takes 50 mg of melatonin every night"]
+    assert sorted(texts(mem)) == [
+        "Ana takes 5 mg of melatonin every night",
+        "Ana takes 50 mg of melatonin every night",
+    ]
+
+
 @pytest.mark.parametrize(
     ("reply", "verdict"),
     [

@@ -682,6 +682,8 @@ def resolve_ambiguous(decision: Decision, verdict: str, *, now: datetime) -> Dec
     if old is None:
         return decision
     new = decision.memory
+    if verdict == "same" and figures(new.text) != figures(old.text):
+        verdict = "unrelated"  # never duplicates, as in the cheap pass: "5 mg" is not "50 mg"
     if verdict == "same":
         return _duplicate(new, old, now, "same meaning (LLM)")
     if verdict == "refines":
