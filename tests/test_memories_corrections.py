@@ -196,6 +196,25 @@ def test_loving_living_somewhere_ends_with_the_move_but_loving_the_city_does_not
     assert "The user loves living in Porto" in [hit.memory.text for hit in then]
 
 
+def test_a_liking_of_living_somewhere_ends_with_the_move_however_far_it_is(mem: Engram) -> None:
+    say(mem, "I live in Porto.", MAY)
+    say(mem, "I love living in Porto.", MAY + DAY)
+    nearer = [  # to "The user moved to Lisbon" than the liking is: its five nearest facts
+        "The user visited Lisbon in 2019",
+        "The user flew to Lisbon for a wedding",
+        "The user studied in Lisbon",
+        "The user has a flat in Lisbon",
+        "The user learned Portuguese in Lisbon",
+    ]
+    for text in nearer:
+        mem.memories.add(text, user_id="ana", infer=False)
+    say(mem, "I moved to Lisbon.", MAY + 30 * DAY)
+    assert not [t for t in facts(mem) if "loves living" in t]
+    loved = [m for m in mem.memories.get_all(user_id="ana", include_superseded=True)]
+    [retired] = [m for m in loved if m.text == "The user loves living in Porto"]
+    assert retired.valid_to is not None and retired.superseded_at is not None
+
+
 def test_a_home_told_between_two_others_is_the_answer_as_of_its_years(mem: Engram) -> None:
     say(mem, "I lived in Braga until 2019.", MAY)
     say(mem, "I live in Lisbon now.", MAY + DAY)

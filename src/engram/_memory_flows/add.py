@@ -30,7 +30,7 @@ from engram.memory import (
     plan_flow,
     update_profile,
 )
-from engram.memory.candidates import NO_VALUE
+from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
 from engram.memory.profile import overridden_by_edits
 from engram.memory.texts import dense_text
 from engram.stores.memories import (
@@ -241,8 +241,15 @@ def _neighbours(
     if slots:
         where = scope.slot_filter(attributes=tuple(slots))
         ops.append(ListMemories(scope.tenant, where, limit=1000))
+    # The memories that hold only while a slot's value does ("I love living in Porto"):
+    # retired with it, so seen however far they are.
+    ties = [slot for slot in slots if slot in TIED_SLOTS]
+    for slot in ties:
+        where = scope.slot_filter(metadata={TIED_TO: slot})
+        ops.append(ListMemories(scope.tenant, where, limit=1000))
     results = yield from call_memories(*ops)
     holders: list[Memory] = results[len(news)] if slots else []
+    tied = dict(zip(ties, results[len(news) + 1 :], strict=True))
     ids = sorted({score.memory_id for found in results[: len(news)] for score in found})
     stored = {}
     if ids:
@@ -253,5 +260,6 @@ def _neighbours(
         near = [(stored[s.memory_id], s.score) for s in found if s.memory_id in stored]
         seen = {m.id for m, _ in near}
         near += [(h, 0.0) for h in holders if h.attribute == memory.attribute and h.id not in seen]
+        near += [(t, 0.0) for t in tied.get(memory.attribute or "", ()) if t.id not in seen]
         similar.append(near)
     return similar

@@ -32,7 +32,7 @@ from engram.memory._phrases import (
     stopped,
 )
 from engram.memory._profile_rules import PROFILE_RULES
-from engram.memory.candidates import Candidate
+from engram.memory.candidates import TIED_TO, Candidate
 
 __all__ = ["apply_rules"]
 
@@ -116,7 +116,7 @@ def _tied(thing: str) -> dict[str, str]:
     place = proper(found["what"]) if found else None
     if found is None or place is None:
         return {}
-    return {"tied_to": _TIED_SLOT[found["how"].lower()], "tied_value": place}
+    return {TIED_TO: _TIED_SLOT[found["how"].lower()], "tied_value": place}
 
 
 def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:

@@ -30,12 +30,20 @@ __all__ = [
     "MemoryMetadata",
     "RelationMention",
     "SLOT_RELATIONS",
+    "TIED_SLOTS",
+    "TIED_TO",
 ]
 
 NO_VALUE = "none"
 """The slot value meaning "no current value" (`employer` after "I quit my job"): it retires
 the old value (only the one it names in `negates`, if it names one: "I left Google"), and
 profiles drop the field."""
+
+TIED_TO = "tied_to"
+"""Metadata key of a memory that holds only while a slot's value does ("I love living in
+Porto": `home_city`, its value under `tied_value`); revision retires it with that value."""
+TIED_SLOTS = frozenset({"home_city", "employer", "school"})
+"""The slots a memory may be tied to (`TIED_TO`)."""
 
 EntityKind = Literal["person", "organisation", "place", "product", "event", "other"]
 ENTITY_KINDS: frozenset[str] = frozenset(

@@ -47,7 +47,7 @@ from typing import Any, Literal
 from json_repair import repair_json
 
 from engram.memory._phrases import partner_stage
-from engram.memory.candidates import NO_VALUE
+from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.llm_flow import (
     ExtractionBudget,
@@ -559,7 +559,7 @@ def _tied_to(memory: Memory, slot_value: Memory) -> bool:
     living in Porto" while the home is Porto: `tied_to`, `tied_value`)."""
     tied_value = memory.metadata.get("tied_value")
     return (
-        memory.metadata.get("tied_to") == slot_value.attribute
+        memory.metadata.get(TIED_TO) == slot_value.attribute
         and isinstance(tied_value, str)
         and _subject(memory) == _subject(slot_value)
         and _holds(slot_value, tied_value)
@@ -595,7 +595,7 @@ def _with_tied_retired(
                 old,
                 "supersede",
                 now,
-                f"held while {old.metadata['tied_to']} was {old.metadata['tied_value']}: "
+                f"held while {old.metadata[TIED_TO]} was {old.metadata['tied_value']}: "
                 f"{decision.reason}",
                 old_text=old.text,
                 new_text=new.text,
