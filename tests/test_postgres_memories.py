@@ -10,6 +10,7 @@ emptying of a recycled database.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,9 +25,11 @@ from engram.memory.queries import lexical_query
 from engram.stores.memories import (
     BaseMemoryStore,
     CountMemories,
+    DeleteScope,
     ListMemories,
     MemoryFilter,
     Op,
+    PutMemories,
     SearchLexical,
     SearchVector,
     VectorRecord,
@@ -39,6 +42,11 @@ from engram.stores.postgres.memories_base import MIGRATIONS, index_name
 from engram.testing._memory_checks import MODEL, TENANT, at, ids_of, memory, put, unit_vectors
 from engram.testing.memories import AsyncDrivenMemoryStore, MemoryStoreSpec
 from servers import LoopThread
+from test_memories_store_conformance import (
+    check_an_erased_turn_leaves_the_context_of_the_turns_after_it,
+    check_metadata_numbers_compare_exactly,
+    check_nul_in_metadata_is_refused,
+)
 
 pytest_plugins = ["servers"]
 
@@ -268,3 +276,96 @@ def test_erased_text_leaves_no_lexeme(postgres_clean_database: str) -> None:
         ).fetchone()
         assert rows == (0,) and history == (0,)
         assert store.search_lexical(TENANT, "pistachio") == []
+
+
+def test_metadata_numbers_compare_exactly(postgres_memory_store: BaseMemoryStore) -> None:
+    check_metadata_numbers_compare_exactly(postgres_memory_store)
+
+
+def test_nul_in_metadata_is_refused(postgres_memory_store: BaseMemoryStore) -> None:
+    check_nul_in_metadata_is_refused(postgres_memory_store)
+
+
+def test_an_erased_turn_leaves_the_context_of_the_turns_after_it(
+    postgres_memory_store: BaseMemoryStore,
+) -> None:
+    check_an_erased_turn_leaves_the_context_of_the_turns_after_it(postgres_memory_store)
+
+
+def test_a_memory_with_more_terms_than_a_tsvector_holds(postgres_clean_database: str) -> None:
+    """70,000 distinct terms (550 KB, within the 1 MB a text may take) were 1.1 MB of
+    lexemes: "string is too long for tsvector". Such a memory holds term buckets, found by
+    a search as the others are, with the reference's scores."""
+    reference = InMemoryMemoryStore()
+    texts = [" ".join(f"w{i}x" for i in range(70_000)), "w5x and w7x are here", "a zebra"]
+    memories = [memory(text, id=f"m{i}") for i, text in enumerate(texts)]
+    with psycopg.connect(postgres_clean_database, autocommit=True) as connection:
+        store = PostgresMemoryStore(connection)
+        for one in (store, reference):
+            put(one, memories)
+        for query in ("w5x", "w69999x", "zebra w7x"):
+            got, expected = (
+                store.search_lexical(TENANT, query),
+                reference.search_lexical(TENANT, query),
+            )
+            assert ids_of(got) == ids_of(expected) != [], query
+            np.testing.assert_allclose(
+                [h.score for h in got], [h.score for h in expected], rtol=1e-6
+            )
+        assert store.search_lexical(TENANT, "w70000x") == []
+
+
+def _steps(conn: psycopg.Connection[Any], op: Op) -> Iterator[str]:
+    """Run `op` in a transaction of `conn`, one statement per step (yields its SQL)."""
+    work = memory_work([op], SearchSettings())
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        try:
+            statement: Statement = next(work)
+            while True:
+                if statement.many:
+                    cursor.executemany(statement.sql, statement.params)
+                else:
+                    cursor.execute(statement.sql, statement.params)
+                rows = cursor.fetchall() if cursor.description else []
+                result: Any = rows
+                if statement.fetch == "one":
+                    result = rows[0] if rows else None
+                elif statement.fetch == "rowcount":
+                    result = cursor.rowcount
+                yield statement.sql
+                statement = work.send(result)
+        except StopIteration:
+            pass
+
+
+def test_a_put_racing_the_erasure_of_its_user_leaves_no_orphan(
+    postgres_clean_database: str,
+) -> None:
+    """A put that had found the user's partition when `DeleteScope(user_id=...)` erased it
+    and committed went on to add its memory to the deleted partition: stored, yet never
+    listed, searched, or erased by the next `delete_scope` (its user has a new partition).
+    Now the erasure waits for the put, and takes its memory too."""
+    url = postgres_clean_database
+    with (
+        psycopg.connect(url, autocommit=True) as main,
+        psycopg.connect(url, autocommit=True) as putting,
+        psycopg.connect(url, autocommit=True) as erasing,
+    ):
+        store = PostgresMemoryStore(main)
+        put(store, [memory("Ana likes tea", id="old")])
+        steps = _steps(putting, PutMemories(TENANT, (memory("Ana likes coffee", id="new"),)))
+        while "engram_memory_partitions" not in next(steps):
+            pass  # the put has found the user's partition
+        erasure = threading.Thread(target=lambda: list(_steps(erasing, DeleteScope(TENANT, "u1"))))
+        erasure.start()
+        erasure.join(timeout=0.5)  # the old code erased meanwhile; the new one waits
+        list(steps)
+        erasure.join(timeout=10)
+        assert not erasure.is_alive()
+        orphans = main.execute(
+            "SELECT m.id FROM engram_memories AS m WHERE NOT EXISTS"
+            " (SELECT 1 FROM engram_memory_partitions AS p WHERE p.pid = m.pid)"
+        ).fetchall()
+        assert orphans == []
+        assert store.get_memory(TENANT, "new") is None
+        assert store.list_memories(TENANT, MemoryFilter(user_id="u1")) == []

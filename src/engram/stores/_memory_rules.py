@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram.memory import vectors as vec
+from engram.memory.texts import CONTEXT_KEY
 from engram.stores.memories import (
     DeleteScope,
     MemoryFilter,
@@ -48,9 +49,11 @@ __all__ = [
     "checked_relation",
     "checked_vector",
     "checked_vectors",
+    "context_needles",
     "entity_has_name",
     "erased_change",
     "event_time",
+    "exact_numbers",
     "json_copy",
     "json_equal",
     "matches",
@@ -60,6 +63,7 @@ __all__ = [
     "scope_filter",
     "tombstone",
     "user_key",
+    "without_quotes",
 ]
 
 NO_USER = ""
@@ -98,6 +102,24 @@ def json_copy(value: Any, what: str = "metadata") -> Any:
     if not text.isascii():
         _check_utf8(text)
     return json.loads(text)
+
+
+def _check_no_nul(value: Any, what: str) -> None:
+    """`InvalidInputError` if a string in `value` (a JSON-like value: keys too) holds U+0000.
+
+    No store keeps one in metadata: PostgreSQL's JSON functions cannot read a document
+    holding one (so a metadata filter over it would fail), and SQLite's cut a string short
+    at it (so a filter would match what was never stored)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInputError(f"{what} contains a NUL character")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_no_nul(key, what)
+            _check_no_nul(item, f"{what}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_no_nul(item, what)
 
 
 def user_key(user_id: str | None) -> str:
@@ -149,6 +171,8 @@ def _check_memory(tenant: str, memory: Memory) -> None:
         raise InvalidInputError(f"importance must be within 0..1, got {memory.importance}")
     if memory.access_count < 0:
         raise InvalidInputError("access_count must not be negative")
+    if memory.metadata:
+        _check_no_nul(memory.metadata, f"memory {memory.id!r} metadata")
 
 
 def _already_normal(memory: Memory) -> bool:
@@ -319,12 +343,27 @@ def checked_filter(filter: MemoryFilter) -> MemoryFilter:
             raise InvalidInputError(f"metadata filter on {key!r}: only JSON scalars compare")
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInputError(f"metadata filter on {key!r}: not a finite number")
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise InvalidInputError(f"metadata filter on {key!r}: contains a NUL character")
     return filter._replace(
         as_of=optional_utc(filter.as_of),
         valid_at=optional_utc(filter.valid_at),
         after=optional_utc(filter.after),
         before=optional_utc(filter.before),
     )
+
+
+def exact_numbers(value: int | float) -> tuple[float | None, int | None]:
+    """A filter number as the float a stored float must equal and the integer a stored
+    integer must equal, each None when no stored number of that kind can equal it: Python's
+    `==` between int and float is exact (9007199254740993 is not 9007199254740992.0)."""
+    if isinstance(value, int):
+        try:
+            as_float = float(value)
+        except OverflowError:
+            return None, value
+        return (as_float if int(as_float) == value else None), value
+    return value, (int(value) if value.is_integer() else None)
 
 
 def json_equal(stored: Any, wanted: Any) -> bool:
@@ -456,6 +495,53 @@ def erased_change(change: MemoryChange, erased: bool, texts: Iterable[str]) -> M
         old_text=None if change.old_text in gone else change.old_text,
         new_text=None if change.new_text in gone else change.new_text,
     )
+
+
+_NEEDLE = 12
+"""Characters of an erased text looked for in episodes' metadata (`context_needles`)."""
+_CUT_AT_LEAST = 100
+"""How long the start of a text a context line cut short (`...`) must keep to quote it."""
+
+
+def context_needles(texts: Iterable[str]) -> list[str]:
+    """What the compact JSON metadata (`ensure_ascii=False`) of an episode whose context
+    quotes one of `texts` (see `without_quotes`) holds: a cheap filter for SQL stores."""
+    return sorted({json.dumps(text[:_NEEDLE], ensure_ascii=False)[1:-1] for text in texts})
+
+
+def _quotes(line: Any, texts: Collection[str]) -> bool:
+    """Whether a context line (`"Speaker: text"` or the text alone, cut with `...` when
+    long) is one of `texts`."""
+    if not isinstance(line, str):
+        return False
+    bodies = [line, line.split(": ", 1)[1]] if ": " in line else [line]
+    for body in bodies:
+        if body in texts:
+            return True
+        cut = body.removesuffix(" ...")
+        if len(cut) >= _CUT_AT_LEAST and cut != body:
+            if any(len(text) > len(cut) and text.startswith(cut) for text in texts):
+                return True
+    return False
+
+
+def without_quotes(memory: Memory, texts: Collection[str]) -> Memory | None:
+    """An episode without the lines of its context (`metadata["context"]`: the turns before
+    it, indexed with it for BM25) that quote an erased text; None if it quotes none.
+
+    An erased turn's text must not survive in the context of the turns after it."""
+    lines = memory.metadata.get(CONTEXT_KEY)
+    if memory.kind != "episode" or not isinstance(lines, list) or not lines:
+        return None
+    kept = [line for line in lines if not _quotes(line, texts)]
+    if len(kept) == len(lines):
+        return None
+    metadata = dict(memory.metadata)
+    if kept:
+        metadata[CONTEXT_KEY] = kept
+    else:
+        del metadata[CONTEXT_KEY]
+    return replace(memory, metadata=metadata)
 
 
 def tombstone(tenant: str, memory_id: str, reason: str | None, at: datetime) -> MemoryChange:

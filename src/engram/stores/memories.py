@@ -23,7 +23,8 @@ search compares vectors of one model only. A memory's vectors embed its current 
 upsert that changes the text drops the memory's vectors unless it brings a new one.
 
 Erasure is real: `DeleteMemories` removes the memory, its vectors, its relations, the profile
-fields taken from it, and blanks the texts of its history (a tombstone remains);
+fields taken from it, blanks the texts of its history (a tombstone remains) and drops them
+from the context other episodes keep of the turns before them;
 `DeleteScope(user_id=...)` removes everything of the user, tombstones included.
 
 Example:
@@ -281,9 +282,10 @@ class GetHistory(NamedTuple):
 
 class DeleteMemories(NamedTuple):
     """Erase memories: rows, vectors, relations stated by them, profile fields taken from
-    them, and the texts (and reasons) of their history entries; each gets a tombstone
-    change (action `delete`, `reason`, no text) at `at` (None: now). Absent ids are
-    skipped. Result: `ErasureReport`."""
+    them, the texts (and reasons) of their history entries, and the lines quoting them in
+    the context of their user's episodes (`metadata["context"]`, `_memory_rules.
+    without_quotes`); each gets a tombstone change (action `delete`, `reason`, no text) at
+    `at` (None: now). Absent ids are skipped. Result: `ErasureReport`."""
 
     tenant: str
     ids: tuple[str, ...]

@@ -382,8 +382,9 @@ class InMemoryMemoryStore(BaseMemoryStore):
         self._unmember(self._partitions, (tenant, user_key), memory.id)
         counts.add("memories")
         counts.add("vectors", len(row.vectors))
-        self._blank_history(tenant, memory, user_key, counts)
+        texts = self._blank_history(tenant, memory, user_key, counts)
         self._append_change(tenant, rules.tombstone(tenant, memory.id, reason, at), user_key)
+        self._unquote(tenant, user_key, texts)
         for key, relation in list(self._relations.items()):
             if key[0] == tenant and relation.memory_id == memory.id:
                 self._pop(self._relations, key)
@@ -395,7 +396,10 @@ class InMemoryMemoryStore(BaseMemoryStore):
                 self._set(self._rows, (tenant, memory_id), replace(kept, memory=unlinked))
         self._drop_profile_fields(tenant, memory, counts)
 
-    def _blank_history(self, tenant: str, memory: Memory, user_key: str, counts: _Counts) -> None:
+    def _blank_history(
+        self, tenant: str, memory: Memory, user_key: str, counts: _Counts
+    ) -> set[str]:
+        """Blank the memory's texts in its partition's history; return them."""
         own = self._history.get((tenant, memory.id))
         texts = {memory.text}
         for change in () if own is None else own.changes:
@@ -408,6 +412,18 @@ class InMemoryMemoryStore(BaseMemoryStore):
             if changed:
                 self._set(self._history, (tenant, memory_id), replace(history, changes=blanked))
                 counts.add("history", changed)
+        return texts
+
+    def _unquote(self, tenant: str, user_key: str, texts: set[str]) -> None:
+        """Drop the erased `texts` from the context of the partition's episodes."""
+        for memory_id in self._partitions.get((tenant, user_key), {}):
+            row = self._rows[(tenant, memory_id)]
+            unquoted = rules.without_quotes(row.memory, texts)
+            if unquoted is not None:
+                terms = bm25.term_bytes(lexical_text(unquoted))
+                self._set(
+                    self._rows, (tenant, memory_id), replace(row, memory=unquoted, terms=terms)
+                )
 
     def _drop_profile_fields(self, tenant: str, memory: Memory, counts: _Counts) -> None:
         if memory.user_id is None:

@@ -38,6 +38,7 @@ import numpy as np
 from engram.memory import bm25
 from engram.memory import vectors as vec
 from engram.memory.texts import lexical_text
+from engram.stores import _memory_rules as rules
 from engram.stores.memories import MemoryFilter
 from engram.stores.postgres.base import dumps, utc
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
@@ -47,6 +48,7 @@ __all__ = [
     "COMPONENT",
     "ENTITY_COLUMNS",
     "INDEX_PREFIX",
+    "MAX_FULL_LEXEMES",
     "MEMORY_COLUMNS",
     "MIGRATIONS",
     "PROFILE_COLUMNS",
@@ -233,14 +235,33 @@ def _hex(hashes: Sequence[int]) -> list[str]:
     return [format(value & 0xFFFF_FFFF_FFFF_FFFF, "016x") for value in hashes]
 
 
+MAX_FULL_LEXEMES = 60_000
+"""The most distinct terms a memory's `lexemes` holds as full hashes. A tsvector's lexemes
+take at most 1 MB (PostgreSQL's limit): 65,535 of 16 hex digits. A memory with more
+distinct terms (a long text of numbers or names, within the 1 MB a text may take) holds
+its terms' buckets instead (see `_bucket`): at most 65,536 lexemes of 5 characters."""
+
+
+def _bucket(hashes: Sequence[int]) -> list[str]:
+    """The lexemes of a memory with too many distinct terms: `b` and a term hash's low 16
+    bits. Lossy, which the lexemes may be: they only find the candidate rows, whose BM25
+    scores come from `terms`."""
+    return [f"b{value & 0xFFFF:04x}" for value in hashes]
+
+
 def _lexemes(terms: bytes) -> str:
-    """A memory's distinct term hashes as tsvector text (16 hex digits each, no positions)."""
-    return " ".join(sorted(set(_hex(np.frombuffer(terms, dtype="<i8").tolist()))))
+    """A memory's distinct term hashes as tsvector text (16 hex digits each, no positions;
+    buckets past `MAX_FULL_LEXEMES`)."""
+    hashes = set(np.frombuffer(terms, dtype="<i8").tolist())
+    lexemes = _hex(list(hashes)) if len(hashes) <= MAX_FULL_LEXEMES else _bucket(list(hashes))
+    return " ".join(sorted(set(lexemes)))
 
 
 def lexeme_query(query: str) -> str | None:
-    """The tsquery text matching a memory holding any term of `query` (None: no terms)."""
-    terms = sorted(set(_hex(bm25.term_hashes(query).tolist())))
+    """The tsquery text matching a memory holding any term of `query` (None: no terms), as
+    a full hash or, in a memory with too many terms for those, as a bucket."""
+    hashes = bm25.term_hashes(query).tolist()
+    terms = sorted(set(_hex(hashes)) | set(_bucket(hashes)))
     return " | ".join(terms) if terms else None
 
 
@@ -473,7 +494,12 @@ def profile_from_row(row: dict[str, Any]) -> UserProfile:
 
 
 def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
-    """One metadata equality: the key is present with an equal JSON scalar (true is not 1)."""
+    """One metadata equality: the key is present with an equal JSON scalar (true is not 1).
+
+    A number compares as Python does (`_memory_rules.json_equal`): a stored float (its JSON
+    text has a point or an exponent, as Python writes every float) as a float8, a stored
+    integer exactly, as numeric; never both as float8, which would round large integers.
+    The CASE fixes the order: a cast is only tried on a number."""
     field = "(m.metadata::json -> %s::text)"
     params.append(key)
     if value is None:
@@ -482,8 +508,13 @@ def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
         params.extend([key, "true" if value else "false"])
         return f"json_typeof{field} = 'boolean' AND m.metadata::json ->> %s::text = %s"
     if isinstance(value, int | float):
-        params.extend([key, value])
-        return f"json_typeof{field} = 'number' AND (m.metadata::json ->> %s::text)::numeric = %s"
+        as_float, as_int = rules.exact_numbers(value)
+        params.extend([key, key, as_float, key, as_int])
+        return (
+            f"CASE WHEN json_typeof{field} <> 'number' THEN false"
+            f" WHEN {field}::text ~ '[.eE]' THEN ({field}::text)::float8 = %s::float8"
+            f" ELSE ({field}::text)::numeric = %s::numeric END"
+        )
     params.extend([key, value])
     return f"json_typeof{field} = 'string' AND m.metadata::json ->> %s::text = %s"
 

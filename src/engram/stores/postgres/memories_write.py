@@ -62,19 +62,29 @@ _UPSERT_PROFILE = base.upsert_sql("engram_memory_profiles", base.PROFILE_COLUMNS
 # Partitions and models.
 
 
-def find_partition(tenant: str, user_key: str) -> Work[int | None]:
-    """The `pid` of a partition, or None if it has none."""
+def find_partition(tenant: str, user_key: str, lock: str = "") -> Work[int | None]:
+    """The `pid` of a partition, or None if it has none (`lock`: a locking clause)."""
     row = yield Statement(
-        "SELECT pid FROM engram_memory_partitions WHERE tenant = %s AND user_key = %s",
+        "SELECT pid FROM engram_memory_partitions WHERE tenant = %s AND user_key = %s" + lock,
         (tenant, user_key),
         "one",
     )
     return None if row is None else int(row["pid"])
 
 
+_IN_USE = " FOR KEY SHARE"
+"""How a write holds the partitions it adds rows to until it commits: an erasure of the
+user (`_delete_user`, which locks the partition `FOR UPDATE` first) waits for it, then
+erases its rows too; or, erasing first, makes it wait and find no partition (it makes a
+new one). Without it, a put that found the partition before an erasure committed added
+its memory to a deleted partition: stored, yet no user's, never listed, searched or
+erased. Concurrent puts do not wait for each other."""
+
+
 def _ensure_partition(tenant: str, user_key: str) -> Work[int]:
-    """The user's `pid`, making the partition if it has none (one round trip if it has)."""
-    pid = yield from find_partition(tenant, user_key)
+    """The user's `pid`, making the partition if it has none (one round trip if it has),
+    held until the transaction ends (`_IN_USE`)."""
+    pid = yield from find_partition(tenant, user_key, _IN_USE)
     if pid is not None:
         return pid
     yield Statement(
@@ -82,7 +92,7 @@ def _ensure_partition(tenant: str, user_key: str) -> Work[int]:
         " ON CONFLICT (tenant, user_key) DO NOTHING",
         (tenant, user_key),
     )
-    pid = yield from find_partition(tenant, user_key)
+    pid = yield from find_partition(tenant, user_key, _IN_USE)
     assert pid is not None  # inserted above, or by a transaction that committed first
     return pid
 
@@ -127,16 +137,16 @@ def _new_rids(count: int) -> Work[list[int]]:
 
 def put_memories(op: PutMemories) -> Work[list[Memory]]:
     memories, records, changes = rules.check_put(op, detach=False)
+    # The partitions first, then the memory rows: the order `_delete_user` takes them in.
+    pids: dict[str, int] = {}
+    for key in sorted({rules.user_key(memory.user_id) for memory in memories}):
+        pids[key] = yield from _ensure_partition(op.tenant, key)
     rows = yield Statement(_STORED, (op.tenant, [m.id for m in memories]), "all")
     stored = {row["id"]: row for row in rows}
-    pids: dict[str, int] = {}
     for memory in memories:
         old = stored.get(memory.id)
         if old is not None and old["user_id"] != memory.user_id:
             raise ConflictError(f"memory {memory.id!r} belongs to another user_id")
-        key = rules.user_key(memory.user_id)
-        if old is None and key not in pids:
-            pids[key] = yield from _ensure_partition(op.tenant, key)
     fresh = iter((yield from _new_rids(sum(m.id not in stored for m in memories))))
     inserts, updates, stale, placed = [], [], [], []
     for memory in memories:
@@ -231,6 +241,9 @@ def record_access(op: RecordAccess) -> Work[int]:
 class _Counts:
     def __init__(self) -> None:
         self.values = dict.fromkeys(ErasureReport._fields, 0)
+        self.quoted: dict[int, set[str]] = {}
+        """pid -> the erased texts to drop from the context of its episodes (`_unquote`,
+        once per partition when the erasure is done)."""
 
     def add(self, field: str, count: int) -> None:
         self.values[field] += max(count, 0)
@@ -248,6 +261,7 @@ def delete_memories(op: DeleteMemories) -> Work[ErasureReport]:
     for memory_id in ids:
         if memory_id in stored:
             yield from _erase(op.tenant, stored[memory_id], op.reason, at, counts)
+    yield from _unquote(op.tenant, counts)
     return counts.report()
 
 
@@ -255,7 +269,7 @@ def _erase(
     tenant: str, stored: dict[str, Any], reason: str | None, at: datetime, counts: _Counts
 ) -> Work[None]:
     memory_id, rid, pid = stored["id"], int(stored["rid"]), int(stored["pid"])
-    yield from _blank_history(tenant, memory_id, pid, stored["text"], counts)
+    texts = yield from _blank_history(tenant, memory_id, pid, stored["text"], counts)
     deleted = yield Statement(
         "DELETE FROM engram_memory_vectors WHERE rid = %s", (rid,), "rowcount"
     )
@@ -270,6 +284,7 @@ def _erase(
     yield from _insert_changes(
         tenant, [rules.tombstone(tenant, memory_id, reason, at)], {memory_id: pid}
     )
+    counts.quoted.setdefault(pid, set()).update(texts)
     deleted = yield Statement(
         "DELETE FROM engram_memory_relations WHERE tenant = %s AND memory_id = %s",
         (tenant, memory_id),
@@ -280,7 +295,32 @@ def _erase(
         yield from _drop_profile_fields(tenant, stored["user_id"], memory_id, counts)
 
 
-def _blank_history(tenant: str, memory_id: str, pid: int, text: str, counts: _Counts) -> Work[None]:
+def _unquote(tenant: str, counts: _Counts) -> Work[None]:
+    """Drop the erased texts from the context of their partitions' episodes (their lexical
+    terms and lexemes are written again with it)."""
+    for pid, texts in sorted(counts.quoted.items()):
+        rows = yield Statement(
+            f"SELECT m.rid, {base.MEMORY_COLUMNS} FROM engram_memories AS m"
+            " WHERE m.tenant = %s AND m.pid = %s AND m.kind = 'episode'"
+            " AND strpos(m.metadata, '\"context\":') > 0"
+            " AND EXISTS (SELECT 1 FROM unnest(%s::text[]) AS n (needle)"
+            " WHERE strpos(m.metadata, n.needle) > 0) ORDER BY m.id FOR UPDATE",
+            (tenant, pid, rules.context_needles(texts)),
+            "all",
+        )
+        updates = []
+        for row in rows:
+            unquoted = rules.without_quotes(base.memory_from_row(row), texts)
+            if unquoted is not None:
+                updates.append((*base.memory_params(unquoted), int(row["rid"])))
+        if updates:
+            yield Statement(base.UPDATE_MEMORY, updates, many=True)
+
+
+def _blank_history(
+    tenant: str, memory_id: str, pid: int, text: str, counts: _Counts
+) -> Work[list[str]]:
+    """Blank the memory's texts in its partition's history; return them."""
     own = yield Statement(
         "SELECT old_text, new_text FROM engram_memory_history WHERE tenant = %s AND memory_id = %s",
         (tenant, memory_id),
@@ -305,6 +345,7 @@ def _blank_history(tenant: str, memory_id: str, pid: int, text: str, counts: _Co
         "rowcount",
     )
     counts.add("history", copies)
+    return texts
 
 
 def _drop_profile_fields(tenant: str, user_id: str, memory_id: str, counts: _Counts) -> Work[None]:
@@ -344,13 +385,14 @@ def delete_scope(op: DeleteScope) -> Work[ErasureReport]:
     at = utcnow()
     for row in rows:
         yield from _erase(op.tenant, row, "scope erased", at, counts)
+    yield from _unquote(op.tenant, counts)
     return counts.report()
 
 
 def _delete_user(tenant: str, user_id: str) -> Work[ErasureReport]:
     counts = _Counts()
     memory_ids: list[str] = []
-    pid = yield from find_partition(tenant, user_id)
+    pid = yield from find_partition(tenant, user_id, " FOR UPDATE")  # see `_IN_USE`
     if pid is not None:
         deleted = yield Statement(
             "DELETE FROM engram_memory_vectors WHERE pid = %s", (pid,), "rowcount"

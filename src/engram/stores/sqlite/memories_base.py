@@ -43,6 +43,7 @@ from typing import Any
 
 from engram.memory import bm25
 from engram.memory.texts import lexical_text
+from engram.stores import _memory_rules as rules
 from engram.stores.memories import MemoryFilter
 from engram.stores.sqlite.base import dumps
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
@@ -507,6 +508,32 @@ def _in_json(column: str, values: Sequence[str], params: list[Any]) -> str:
     return f"{column} IN (SELECT value FROM json_each(?))"
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _number_sql(key: str, value: int | float, params: list[Any]) -> str:
+    """A number equality as Python's `==` has it (`_memory_rules.json_equal`): exact across
+    int and float. SQLite compares a stored integer and a float exactly, but reads an
+    integer past 64 bits as a rounded float, and cannot bind one: such a filter integer is
+    found as its exact text, `"key":digits` then `,` or `}` (metadata is compact JSON)."""
+    as_float, as_int = rules.exact_numbers(value)
+    conditions = []
+    if as_float is not None:
+        conditions.append("(m.type = 'real' AND m.value = ?)")
+        params.append(as_float)
+    if as_int is not None and as_int in _INT64:
+        conditions.append("(m.type = 'integer' AND typeof(m.value) = 'integer' AND m.value = ?)")
+        params.append(as_int)
+    elif as_int is not None:
+        conditions.append(
+            "(m.type = 'integer' AND typeof(m.value) = 'real'"
+            " AND (instr(metadata, ?) > 0 OR instr(metadata, ?) > 0))"
+        )
+        text = f"{dumps(key)}:{as_int}"
+        params.extend([f"{text},", f"{text}}}"])
+    return "(" + " OR ".join(conditions) + ")" if conditions else "0"
+
+
 def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
     """One metadata equality as SQL: the key is present with an equal JSON scalar."""
     params.append(key)
@@ -515,8 +542,7 @@ def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
     elif isinstance(value, bool):
         condition = f"m.type = '{'true' if value else 'false'}'"
     elif isinstance(value, int | float):
-        condition = "m.type IN ('integer', 'real') AND m.value = ?"
-        params.append(value)
+        condition = _number_sql(key, value, params)
     else:
         condition = "m.type = 'text' AND m.value = ?"
         params.append(value)

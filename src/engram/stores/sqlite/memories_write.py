@@ -503,6 +503,9 @@ def record_access(batch: Batch, op: RecordAccess) -> int:
 class _Counts:
     def __init__(self) -> None:
         self.values = dict.fromkeys(ErasureReport._fields, 0)
+        self.quoted: dict[int, set[str]] = {}
+        """pid -> the erased texts to drop from the context of its episodes (`_unquote`,
+        once per partition when the erasure is done)."""
 
     def add(self, field: str, count: int) -> None:
         self.values[field] += max(count, 0)
@@ -521,6 +524,7 @@ def delete_memories(conn: sqlite3.Connection, cache: Caches, op: DeleteMemories)
             _erase(
                 conn, cache, models, op.tenant, memory_id, stored[memory_id], op.reason, at, counts
             )
+    _unquote(conn, op.tenant, counts)
     return counts.report()
 
 
@@ -536,7 +540,7 @@ def _erase(
     counts: _Counts,
 ) -> None:
     pid = stored.rid >> base.PARTITION_BITS
-    _blank_history(conn, tenant, memory_id, pid, stored.text, counts)
+    texts = _blank_history(conn, tenant, memory_id, pid, stored.text, counts)
     counts.add(
         "vectors", conn.execute(_DELETE_VECTORS, (_vector_ids(models, [stored.rid]),)).rowcount
     )
@@ -551,6 +555,7 @@ def _erase(
     _insert_changes(
         conn, tenant, [rules.tombstone(tenant, memory_id, reason, at)], {memory_id: pid}
     )
+    counts.quoted.setdefault(pid, set()).update(texts)
     deleted = conn.execute(
         "DELETE FROM engram_memory_relations WHERE tenant = ? AND memory_id = ?",
         (tenant, memory_id),
@@ -561,14 +566,37 @@ def _erase(
     cache.evict_partition(pid)
 
 
+def _unquote(conn: sqlite3.Connection, tenant: str, counts: _Counts) -> None:
+    """Drop the erased texts from the context of their partitions' episodes (their lexical
+    terms are written again with it; the erasure's tombstones changed the partitions'
+    generations, and `_erase` evicted their cached rows)."""
+    for pid, texts in sorted(counts.quoted.items()):
+        low, high = base.partition_range(pid)
+        rows = conn.execute(
+            f"SELECT rid, {base.MEMORY_COLUMNS} FROM engram_memories"
+            " WHERE rid BETWEEN ? AND ? AND tenant = ? AND kind = 'episode'"
+            " AND instr(metadata, '\"context\":') > 0"
+            " AND EXISTS (SELECT 1 FROM json_each(?) AS n WHERE instr(metadata, n.value) > 0)",
+            (low, high, tenant, json.dumps(rules.context_needles(texts))),
+        ).fetchall()
+        updates = []
+        for row in rows:
+            unquoted = rules.without_quotes(base.memory_from_row(row[1:]), texts)
+            if unquoted is not None:
+                updates.append((*base.memory_row(unquoted), row[0]))
+        conn.executemany(_UPDATE_MEMORY, updates)
+
+
 def _blank_history(
     conn: sqlite3.Connection, tenant: str, memory_id: str, pid: int, text: str, counts: _Counts
-) -> None:
+) -> set[str]:
+    """Blank the memory's texts in its partition's history; return them."""
     own = conn.execute(
         "SELECT old_text, new_text FROM engram_memory_history WHERE tenant = ? AND memory_id = ?",
         (tenant, memory_id),
     ).fetchall()
-    texts = json.dumps(sorted({text} | {value for row in own for value in row if value}))
+    gone = {text} | {value for row in own for value in row if value}
+    texts = json.dumps(sorted(gone))
     blanked = conn.execute(
         "UPDATE engram_memory_history SET old_text = NULL, new_text = NULL, reason = NULL"
         " WHERE tenant = ? AND memory_id = ?"
@@ -587,6 +615,7 @@ def _blank_history(
         {"texts": texts, "low": low, "high": high, "id": memory_id},
     )
     counts.add("history", copies.rowcount)
+    return gone
 
 
 def _drop_profile_fields(
@@ -633,6 +662,7 @@ def delete_scope(conn: sqlite3.Connection, cache: Caches, op: DeleteScope) -> Er
     for row in rows:
         stored = _Stored(row[1], row[2], row[3])
         _erase(conn, cache, models, op.tenant, row[0], stored, "scope erased", at, counts)
+    _unquote(conn, op.tenant, counts)
     return counts.report()
 
 
