@@ -101,6 +101,32 @@ def test_an_add_of_another_process_waits_for_the_users_lock(
     assert any("Lisbon" in m.text for m in mem.memories.get_all(user_id=USER))
 
 
+def erase_session_in_child(address: str) -> None:
+    """The other process: the erasure of session `s1`, a scope without a user."""
+    with Engram(address) as mem:
+        mem.memories.delete_all(session_id="s1")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the kernel's lock table")
+def test_erasing_a_session_waits_for_the_adds_of_its_users(mem: Engram, address: str) -> None:
+    mem.memories.add("Ana lives in Porto", user_id=USER, session_id="s1", infer=False)
+    hold = mem.resources.memory_store().hold()
+    hold.take([lock_key(TENANT, USER)])  # as an add of ana's would, which may rewrite it
+    child = multiprocessing.get_context("spawn").Process(
+        target=erase_session_in_child, args=(address,)
+    )
+    child.start()
+    try:
+        until(lambda: waiters(address) > 0 or not child.is_alive(), "the child waiting")
+        assert child.is_alive(), f"the child ended without waiting (exit code {child.exitcode})"
+        assert mem.memories.get_all(user_id=USER)  # not erased yet
+    finally:
+        hold.release()
+        child.join(WAIT_S)
+    assert child.exitcode == 0
+    assert mem.memories.get_all(user_id=USER, include_superseded=True) == []
+
+
 def test_another_users_add_does_not_wait(mem: Engram) -> None:
     hold = mem.resources.memory_store().hold()
     hold.take([lock_key(TENANT, "bob")])

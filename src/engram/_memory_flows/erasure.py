@@ -56,9 +56,17 @@ def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> F
 def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
-    narrower scope (an agent's, a session's), also the entities only its memories named."""
-    yield from serialized(scope.lock_key)
-    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    narrower scope (an agent's, a session's), also the entities only its memories named.
+
+    A scope without a user (a session's, an agent's) may hold the memories of many users:
+    their adds are held too, or one could write back a memory being erased (retiring it)."""
+    where = scope.filter(include_superseded=True)
+    keys = {scope.lock_key}
+    if scope.user_id is None:
+        found = yield from every_memory(scope.tenant, where)
+        keys |= {_lock_key_of(memory) for memory in found}
+    yield from serialized(*sorted(keys))
+    memories = yield from every_memory(scope.tenant, where)
     texts = yield from _embedded_texts(scope.tenant, memories)
     named: set[str] = set()
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
