@@ -48,7 +48,9 @@ def search_flow(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be an integer within 1..{MAX_LIMIT}, got {limit!r}")
     # The entities the query names, looked up by name and alias among the user's. The
-    # user's own name names no memory in particular: it leaves the query (`without_names`).
+    # user's own name leaves the query's words (`without_names`): spelled only where a turn
+    # greets the user, it would favour those; as an entity, it still favours what is about
+    # the user by name.
     named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
     known: list[list[Entity]] = [[] for _ in named]
     if named and scope.user_id is not None:
@@ -58,8 +60,7 @@ def search_flow(
     searched = without_names(query, own)
     query_entities = [
         frozenset({key, *(entity.id for entity in entities)})
-        for (key, name), entities in zip(named, known, strict=True)
-        if searched == query or name not in own
+        for (key, _), entities in zip(named, known, strict=True)
     ]
     vectors = yield from embed([searched])
     # Retired memories are candidates too: they mark the episodes that state only retired
