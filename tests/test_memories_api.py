@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +387,32 @@ def test_a_search_naming_the_user_finds_what_they_said_not_their_name(mem: Engra
     mem.memories.add(messages=[said("Bo is vegan too.", 4)], user_id="bo")
     [other, *_] = mem.memories.search("What does Bo eat?", user_id="bo")
     assert other.parts.lexical > 0.0  # another person's name stays in the words
+
+
+def test_turns_added_one_by_one_keep_the_turns_before_them_as_context(mem: Engram) -> None:
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    turns = [
+        ("user", "Did you book the table at Rui's place?", "s1"),
+        ("assistant", "Yes, Friday at 8.", "s1"),
+        ("user", "Lovely, is it near the river?", "s2"),  # another session: not context
+        ("user", "Yes! Twice, actually.", "s1"),
+    ]
+    said = [
+        Message(role=role, content=text, created_at=start + timedelta(minutes=i), session_id=sid)
+        for i, (role, text, sid) in enumerate(turns)
+    ]
+    for message in said:
+        mem.memories.add(messages=[message], user_id="ana")
+    mem.memories.add(messages=[said[-1]], user_id="ana")  # said again: not its own context
+    episodes = {m.text: m for m in mem.memories.get_all(user_id="ana", kinds=["episode"])}
+    assert episodes["Yes! Twice, actually."].metadata["context"] == [
+        "Did you book the table at Rui's place?",
+        "Yes, Friday at 8.",
+    ]
+    assert "context" not in episodes["Lovely, is it near the river?"].metadata
+    hits = mem.memories.search("the table at Rui's place", user_id="ana")
+    twice = next(hit for hit in hits if hit.memory.text == "Yes! Twice, actually.")
+    assert twice.parts.lexical > 0.0  # found by the words of the turns before it
 
 
 def test_forgetting_policies_run_through_the_api(mem: Engram) -> None:

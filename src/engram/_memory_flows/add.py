@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows.edits import retired_by_hand
 from engram._memory_flows.graph import (
@@ -32,7 +33,7 @@ from engram.memory import (
 )
 from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
 from engram.memory.profile import overridden_by_edits
-from engram.memory.texts import dense_text
+from engram.memory.texts import LEXICAL_CONTEXT, SESSION_KEY, dense_text
 from engram.stores.memories import (
     GetMemories,
     ListMemories,
@@ -45,6 +46,7 @@ from engram.stores.memories import (
 )
 from engram.types import Message
 from engram.types._memory import Memory, UserProfile
+from engram.types._time import parse_time
 
 _NEIGHBOURS = 5
 """Stored neighbours compared with each new memory during revision."""
@@ -100,11 +102,14 @@ def add_flow(
     facts are known and the second's are not.
     """
     if messages:
+        history = yield from _earlier_turns(scope, messages)
         if budget.max_calls > 0:
-            result = yield from extraction_flow(messages, budget=budget, user_name=user_name)
+            result = yield from extraction_flow(
+                messages, budget=budget, user_name=user_name, history=history
+            )
             extracted = list(result.candidates)
         else:
-            extracted = extract(messages, user_name=user_name)
+            extracted = extract(messages, user_name=user_name, history=history)
         candidates = [*candidates, *extracted]
         # What a conversation says is learned when it is said (replays and imports included).
         now = min(now, max(m.created_at for m in messages))
@@ -181,6 +186,66 @@ def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime)
     changes = retired_by_hand(overridden.values(), "since it was said", now)
     inserts = tuple(overridden.get(memory.id, memory) for memory in plan.inserts)
     return replace(plan, inserts=inserts, changes=(*plan.changes, *changes))
+
+
+_EARLIER = 20
+"""Stored episodes of a session read to find the turns said just before an add's."""
+
+
+def _earlier_turns(scope: Scope, messages: Sequence[Message]) -> Flow[list[Message]]:
+    """The last turns stored of each session `messages` go on, said before the first of
+    them, oldest first: what extraction reads them after (an episode's context lines, the
+    turn a bare correction corrects), when a conversation is added turn by turn."""
+    ids = {message.id for message in messages}
+    first: dict[str, datetime] = {}
+    for message in messages:
+        if message.session_id is not None:
+            start = first.get(message.session_id, message.created_at)
+            first[message.session_id] = min(start, message.created_at)
+    if not first:
+        return []
+    ops = [
+        ListMemories(
+            scope.tenant,
+            scope.filter(kinds=("episode",), metadata={SESSION_KEY: session_id}),
+            limit=_EARLIER,
+        )
+        for session_id in first
+    ]
+    found = yield from call_memories(*ops)
+    turns: list[Message] = []
+    for session_id, episodes in zip(first, found, strict=True):
+        told = [
+            _as_turn(episode, session_id)
+            for episode in episodes
+            if episode.source_ids and not ids & set(episode.source_ids)
+        ]
+        told = sorted((t for t in told if t.created_at < first[session_id]), key=_said)
+        turns += told[-LEXICAL_CONTEXT:]
+    return turns
+
+
+def _as_turn(episode: Memory, session_id: str) -> Message:
+    """The turn an episode keeps (its text, speaker and time)."""
+    role = episode.metadata.get("role")
+    speaker = episode.metadata.get("speaker")
+    said = episode.metadata.get("said_at")
+    try:
+        said_at = parse_time(said) if isinstance(said, str) else episode.recorded_at
+    except InvalidInputError:  # metadata of an import, say
+        said_at = episode.recorded_at
+    return Message(
+        role=role if role in ("user", "assistant") else "user",
+        content=episode.text,
+        name=speaker if isinstance(speaker, str) and speaker else None,
+        created_at=said_at,
+        session_id=session_id,
+        id=episode.source_ids[0],
+    )
+
+
+def _said(message: Message) -> tuple[datetime, str]:
+    return message.created_at, message.id
 
 
 def _user_name(

@@ -296,6 +296,7 @@ def extraction_flow(
     budget: ExtractionBudget,
     user_name: str | None = None,
     fact_roles: Collection[str] = ("user",),
+    history: Sequence[Message] = (),
     batch_size: int = 20,
     batch_chars: int = 12000,
     reply_tokens: int = 1024,
@@ -307,6 +308,8 @@ def extraction_flow(
         budget: The LLM calls and tokens it may spend (decremented).
         user_name: The user's name (facts about them get no `subject`).
         fact_roles: The roles whose turns are sent to the model for facts.
+        history: Turns said before `messages` in their sessions, as context of the rules'
+            episodes and facts (`extract`).
         batch_size: At most this many messages per call.
         batch_chars: At most about this many characters of messages per call.
         reply_tokens: `max_tokens` of each call.
@@ -314,7 +317,7 @@ def extraction_flow(
     Returns:
         The episodes of every turn, plus facts per batch from the model or from the rules.
     """
-    rules = extract(messages, user_name=user_name, fact_roles=fact_roles)
+    rules = extract(messages, user_name=user_name, fact_roles=fact_roles, history=history)
     candidates = [candidate for candidate in rules if candidate.kind == "episode"]
     eligible = [m for m in messages if m.role in fact_roles and m.text.strip()]
     fallbacks: list[str] = []
