@@ -199,10 +199,29 @@ def test_forget_dry_run_lists_then_forget_erases(runner: CliRunner, db: str) -> 
         assert [m.id for m in mem.memories.get_all(user_id="ana")] == ["m-short"]
 
 
+def test_jobs_over_every_user(runner: CliRunner, db: str) -> None:
+    with Engram(db) as mem:
+        mem.memories.add("Bo plays the cello", user_id="bo", infer=False)
+        mem.memories.add("An agent note", agent_id="planner", infer=False)  # no user
+    listed = runner.invoke(main, ["memories", "users", "--db", db])
+    assert listed.exit_code == 0 and listed.output.split() == ["ana", "bo"]
+    merged = runner.invoke(main, ["memories", "consolidate", "--db", db])
+    assert merged.exit_code == 0, merged.output
+    rows = [line for line in merged.output.splitlines() if "%" in line]
+    assert [row.split("│")[1].strip() for row in rows] == ["ana", "bo"]
+    forget = ["memories", "forget", "--db", db, "--max-per-user", "0", "--all-users"]
+    erased = runner.invoke(main, forget)
+    assert erased.exit_code == 0, erased.output
+    with Engram(db) as mem:
+        assert mem.memories.users() == []
+        assert [m.text for m in mem.memories.get_all(agent_id="planner")] == ["An agent note"]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ((), "give a rule"),
+        (("--max-age", "1d", "--all-users"), "--user (repeatable) or --all-users"),
         (("--max-age", "ninety days"), "use a number and a unit"),
         (("--max-per-user", "-1"), "-1"),
     ],

@@ -32,6 +32,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListUsers,
     PutMemories,
     PutProfile,
     VectorRecord,
@@ -572,6 +573,22 @@ class Memories:
 
     def _history_op(self, memory_id: str) -> GetHistory:
         return GetHistory(self._engram.tenant, check_identifier(memory_id, "memory_id"))
+
+    def users(self, *, limit: int = 100, offset: int = 0) -> list[str]:
+        """The ids of the tenant's users that have memories, in order (a page of them): what
+        a job over every user (consolidate, forget) goes through."""
+        result: list[str] = self._run(_one(self._users_op(limit, offset)))
+        return result
+
+    async def ausers(self, *, limit: int = 100, offset: int = 0) -> list[str]:
+        """Async `users`."""
+        result: list[str] = await self._arun(_one(self._users_op(limit, offset)))
+        return result
+
+    def _users_op(self, limit: int, offset: int) -> ListUsers:
+        return ListUsers(
+            self._engram.tenant, check_count(limit, "limit"), check_count(offset, "offset")
+        )
 
     def delete_all(
         self,

@@ -34,8 +34,8 @@ user_option = click.option("--user", "user_id", required=True, help="The user wh
 
 @click.group(name="memories")
 def memories() -> None:
-    """Inspect and maintain long-term memories: list, search, history, delete, entities,
-    profile, export, import, consolidate, forget, reembed."""
+    """Inspect and maintain long-term memories: users, list, search, history, delete,
+    entities, profile, export, import, consolidate, forget, reembed."""
 
 
 @memories.command("list")
@@ -135,7 +135,7 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
 
 @memories.command()
 @db_options
-@click.option("--user", "user_ids", required=True, multiple=True, help="A user (repeatable).")
+@click.option("--user", "user_ids", multiple=True, help="A user (repeatable; default: every user).")
 @click.option(
     "--threshold",
     default=0.92,
@@ -151,7 +151,7 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
     """
     table = Table("user", "merges", "bloat before", "bloat after")
     with existing_engram(db, tenant) as mem:
-        for user_id in user_ids:
+        for user_id in user_ids or _every_user(mem):
             before = mem.memories.bloat(user_id=user_id, threshold=threshold)
             merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
             after = mem.memories.bloat(user_id=user_id, threshold=threshold)
@@ -161,7 +161,8 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
 
 @memories.command()
 @db_options
-@click.option("--user", "user_ids", required=True, multiple=True, help="A user (repeatable).")
+@click.option("--user", "user_ids", multiple=True, help="A user (repeatable).")
+@click.option("--all-users", is_flag=True, help="Every user of the tenant.")
 @click.option("--max-age", help="Forget memories recorded longer ago than this: 12h, 90d, 2w.")
 @click.option("--max-idle", help="Forget memories neither used nor recorded for this long.")
 @click.option(
@@ -182,6 +183,7 @@ def forget(
     db: str,
     tenant: str,
     user_ids: tuple[str, ...],
+    all_users: bool,
     max_age: str | None,
     max_idle: str | None,
     min_access: int | None,
@@ -193,6 +195,8 @@ def forget(
     vectors, links), for each user. Pinned memories are exempt unless --include-pinned."""
     if max_age is None and max_idle is None and max_per_user is None:
         raise click.UsageError("give a rule: --max-age, --max-idle or --max-per-user")
+    if bool(user_ids) == all_users:
+        raise click.UsageError("give --user (repeatable) or --all-users")
     policy = ForgettingPolicy(
         max_age=None if max_age is None else duration(max_age),
         max_idle=None if max_idle is None else duration(max_idle),
@@ -204,7 +208,7 @@ def forget(
         if dry_run:
             table = Table("user", "kind", "why", "text")
             table.add_column("id", no_wrap=True, overflow="fold")
-            for user_id in user_ids:
+            for user_id in user_ids or _every_user(mem):
                 for memory_id, reason in mem.memories.forgettable(policy, user_id=user_id):
                     memory = mem.memories.get(memory_id)
                     table.add_row(
@@ -217,11 +221,21 @@ def forget(
             console.print(table if table.row_count else "nothing to forget")
             return
         table = Table("user", "memories", "history", "entities", "relations", "profiles")
-        for user_id in user_ids:
+        for user_id in user_ids or _every_user(mem):
             report = mem.memories.forget(policy, user_id=user_id) or ErasureReport()
             erased = (report.memories, report.history, report.entities, report.relations)
             table.add_row(literal(user_id), *map(str, erased), str(report.profiles))
     console.print(table)
+
+
+@memories.command()
+@db_options
+@handles_errors
+def users(db: str, tenant: str) -> None:
+    """List the users that have memories, one id per line."""
+    with existing_engram(db, tenant) as mem:
+        for user_id in _every_user(mem):
+            click.echo(user_id)
 
 
 @memories.command()
@@ -326,6 +340,17 @@ def profile(
     for field, value in sorted(shown.fields.items()):
         table.add_row(literal(field), literal(value), literal(shown.sources.get(field, "")))
     console.print(table)
+
+
+_PAGE = 1000
+
+
+def _every_user(mem: Engram) -> list[str]:
+    """The tenant's users with memories, read a page at a time, all before any changes."""
+    found: list[str] = []
+    while page := mem.memories.users(limit=_PAGE, offset=len(found)):
+        found += page
+    return found
 
 
 def _interval(relation: Relation) -> str:

@@ -64,6 +64,7 @@ __all__ = [
     "ListEntities",
     "ListMemories",
     "ListRelations",
+    "ListUsers",
     "MemoryFilter",
     "MemoryScore",
     "Op",
@@ -207,6 +208,15 @@ class CountMemories(NamedTuple):
 
     tenant: str
     filter: MemoryFilter = _ANY
+
+
+class ListUsers(NamedTuple):
+    """The users of a tenant with at least one memory (retired ones count), in id order.
+    Result: `list[str]`. `InvalidInputError` for a negative limit or offset."""
+
+    tenant: str
+    limit: int = 100
+    offset: int = 0
 
 
 class SearchLexical(NamedTuple):
@@ -371,6 +381,7 @@ Op = (
     | GetMemories
     | ListMemories
     | CountMemories
+    | ListUsers
     | SearchLexical
     | SearchVector
     | GetVectors
@@ -393,6 +404,7 @@ READ_OPS: tuple[type, ...] = (
     GetMemories,
     ListMemories,
     CountMemories,
+    ListUsers,
     SearchLexical,
     SearchVector,
     GetVectors,
@@ -483,6 +495,16 @@ class BaseMemoryStore(ABC):
 
     async def acount_memories(self, tenant: str, filter: MemoryFilter = _ANY) -> int:
         return int(await self._aone(CountMemories(tenant, filter)))
+
+    def list_users(self, tenant: str, *, limit: int = 100, offset: int = 0) -> list[str]:
+        """See `ListUsers`."""
+        result: list[str] = self._one(ListUsers(tenant, limit, offset))
+        return result
+
+    async def alist_users(self, tenant: str, *, limit: int = 100, offset: int = 0) -> list[str]:
+        """See `ListUsers`."""
+        result: list[str] = await self._aone(ListUsers(tenant, limit, offset))
+        return result
 
     def search_lexical(
         self, tenant: str, query: str, filter: MemoryFilter = _ANY, *, limit: int = 10

@@ -41,6 +41,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListUsers,
     MemoryFilter,
     MemoryScore,
     Op,
@@ -288,6 +289,12 @@ class InMemoryMemoryStore(BaseMemoryStore):
 
     def _count_memories(self, op: CountMemories) -> int:
         return len(self._select(op.tenant, op.filter))
+
+    def _list_users(self, op: ListUsers) -> list[str]:
+        rules.check_page(op.limit, op.offset)
+        every = self._select(op.tenant, MemoryFilter(include_superseded=True))
+        named = sorted({row.memory.user_id for row in every if row.memory.user_id is not None})
+        return named[op.offset : op.offset + op.limit]
 
     def _record_access(self, op: RecordAccess) -> int:
         at = rules.as_utc(op.at)
@@ -556,6 +563,7 @@ _HANDLERS: dict[type, Callable[[InMemoryMemoryStore, Any], Any]] = {
     GetMemories: InMemoryMemoryStore._get_memories,
     ListMemories: InMemoryMemoryStore._list_memories,
     CountMemories: InMemoryMemoryStore._count_memories,
+    ListUsers: InMemoryMemoryStore._list_users,
     SearchLexical: InMemoryMemoryStore._search_lexical,
     SearchVector: InMemoryMemoryStore._search_vector,
     GetVectors: InMemoryMemoryStore._get_vectors,

@@ -280,6 +280,20 @@ class MemoryStoreSpec(MemorySearchSpecs, MemoryErasureSpecs):
         assert memory_store.get_memory(TENANT, "m1").text == "Ana drinks green tea"
         assert memory_store.get_memory(OTHER_TENANT, "m1").text == "Globex fact"
 
+    def test_list_users(self, memory_store: Any) -> None:
+        retired = memory(id="m4", user_id="u3", superseded_at=at(1), valid_to=at(1))
+        agents = memory(id="m3", user_id=None, agent_id="a1")
+        put(memory_store, [memory(id="m1", user_id="u2"), memory(id="m2"), agents, retired])
+        other = memory("Globex fact", id="m9", tenant=OTHER_TENANT, user_id="u9")
+        memory_store.put_memories(OTHER_TENANT, [other])
+        assert memory_store.list_users(TENANT) == ["u1", "u2", "u3"]  # retired ones count
+        assert memory_store.list_users(TENANT, limit=1, offset=1) == ["u2"]
+        assert memory_store.list_users(OTHER_TENANT) == ["u9"]
+        memory_store.delete_memories(TENANT, ["m1"])
+        assert memory_store.list_users(TENANT) == ["u1", "u3"]  # no memory left: not a user
+        with pytest.raises(InvalidInputError):
+            memory_store.list_users(TENANT, limit=-1)
+
     # Entities, relations, profiles.
 
     def test_entities(self, memory_store: Any) -> None:

@@ -72,6 +72,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListUsers,
     MemoryFilter,
     MemoryScore,
     Op,
@@ -305,6 +306,19 @@ def _list_memories(op: ListMemories, _: SearchSettings) -> Work[list[Memory]]:
         "all",
     )
     return [mbase.memory_from_row(row) for row in rows]
+
+
+def _list_users(op: ListUsers, _: SearchSettings) -> Work[list[str]]:
+    rules.check_page(op.limit, op.offset)
+    rows = yield Statement(
+        "SELECT p.user_key FROM engram_memory_partitions AS p WHERE p.tenant = %s"
+        " AND p.user_key <> %s"
+        " AND EXISTS (SELECT 1 FROM engram_memories AS m WHERE m.pid = p.pid)"
+        " ORDER BY p.user_key LIMIT %s OFFSET %s",
+        [op.tenant, rules.NO_USER, op.limit, op.offset],
+        "all",
+    )
+    return [str(row["user_key"]) for row in rows]
 
 
 def _count_memories(op: CountMemories, _: SearchSettings) -> Work[int]:
@@ -694,6 +708,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetMemories: _get_memories,
     ListMemories: _list_memories,
     CountMemories: _count_memories,
+    ListUsers: _list_users,
     SearchLexical: _search_lexical,
     SearchVector: _search_vector,
     GetVectors: _get_vectors,

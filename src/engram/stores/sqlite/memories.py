@@ -49,6 +49,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListUsers,
     MemoryFilter,
     MemoryScore,
     Op,
@@ -233,6 +234,19 @@ def _list_memories(batch: write.Batch, op: ListMemories) -> list[Memory]:
     sql = f"SELECT {base.MEMORY_COLUMNS} FROM engram_memories WHERE {where[0]}{tail}"
     rows = _tuples(batch.conn, sql, [*where[1], op.limit, op.offset])
     return [base.memory_from_row(row) for row in rows]
+
+
+def _list_users(batch: write.Batch, op: ListUsers) -> list[str]:
+    rules.check_page(op.limit, op.offset)
+    bits = base.PARTITION_BITS  # a partition's rows: rids pid << bits up to (pid + 1) << bits
+    sql = (
+        "SELECT p.user_key FROM engram_memory_partitions AS p WHERE p.tenant = ?"
+        " AND p.user_key <> ? AND EXISTS (SELECT 1 FROM engram_memories AS m"
+        f" WHERE m.rid >= p.pid << {bits} AND m.rid < (p.pid + 1) << {bits})"
+        " ORDER BY p.user_key LIMIT ? OFFSET ?"
+    )
+    rows = _tuples(batch.conn, sql, [op.tenant, rules.NO_USER, op.limit, op.offset])
+    return [str(row[0]) for row in rows]
 
 
 def _count_memories(batch: write.Batch, op: CountMemories) -> int:
@@ -628,6 +642,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetMemories: _get_memories,
     ListMemories: _list_memories,
     CountMemories: _count_memories,
+    ListUsers: _list_users,
     SearchLexical: _search_lexical,
     SearchVector: _search_vector,
     GetVectors: _get_vectors,
