@@ -1,7 +1,7 @@
 """An in-memory BM25 index: the lexical signal of the in-process pipeline.
 
 It scores with `engram.memory.bm25` (the tokeniser and BM25 every memory store uses) and
-prepares queries with `engram.memory.ranking.lexical_query` (stopwords removed), so its
+prepares queries with `engram.memory.queries.lexical_query` (stopwords removed), so its
 scores are the store's.
 """
 

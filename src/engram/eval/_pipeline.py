@@ -3,7 +3,7 @@
 Each session's turns become messages; `engram.memory.extraction.extract` (the deterministic
 extractor the product uses) turns them into candidates: one `episode` per turn, plus
 rule-based facts, each with its provenance, session and (episodes) the lines of the turns
-before it. What gets indexed is `ranking.index_text`: by default what the stores index (BM25:
+before it. What gets indexed is `texts.index_text`: by default what the stores index (BM25:
 an episode with its speaker after the two previous turns of its session, `lexical_text`; the
 embedding: the turn with its speaker, `dense_text`); the options vary it for tuning.
 Candidates come from a BM25 index (`engram.memory.bm25`, as in the stores) and an exact
@@ -37,7 +37,7 @@ class PipelineOptions:
     """What the in-process pipeline indexes and how it ranks."""
 
     lexical_context: int = LEXICAL_CONTEXT
-    """Previous turns of the session indexed with an episode for BM25 (`ranking.index_text`;
+    """Previous turns of the session indexed with an episode for BM25 (`texts.index_text`;
     at most `LEXICAL_CONTEXT`, the lines extraction keeps)."""
     dense_context: int = 0
     """Previous turns of the session embedded with an episode (at most `LEXICAL_CONTEXT`)."""

@@ -74,7 +74,7 @@ class _Row:
 
     memory: Memory
     terms: bytes
-    """Its BM25 terms (`bm25.term_bytes` of `ranking.lexical_text`)."""
+    """Its BM25 terms (`bm25.term_bytes` of `texts.lexical_text`)."""
     vectors: Mapping[str, vec.Vector]
     """model id -> unit vector."""
 

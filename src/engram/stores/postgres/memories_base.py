@@ -6,7 +6,7 @@ Tables of component `memories` (pgvector >= 0.8 is required: `CREATE EXTENSION v
   memories without a user share the key ''). Every memory, vector and history entry carries
   its `pid`, so "this user's rows" is one btree range whatever order they were written in.
 - `engram_memories`: one row per memory; `event_at` is `coalesce(valid_from, recorded_at)`;
-  `terms` holds the BM25 terms of its `ranking.lexical_text` as 64-bit hashes
+  `terms` holds the BM25 terms of its `texts.lexical_text` as 64-bit hashes
   (`engram.memory.bm25`), and `lexemes` the
   same distinct hashes as a `tsvector` (GIN-indexed) so a lexical search reads only the rows
   holding a query term. The index holds hashes, never words in clear.

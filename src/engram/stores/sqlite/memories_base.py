@@ -10,7 +10,7 @@ a partition's rows are one contiguous range of the table's B-tree:
   and `accessed`, incremented by every recall (`RecordAccess`: access counts change, no
   vector does), so cached decoded memories know it too (see `memories_cache`).
 - `engram_memories`: `rid = pid << 28 | seq`. Text, scope, times, JSON metadata, and `terms`:
-  the BM25 terms of the memory's `ranking.lexical_text` (an episode with its speaker and the
+  the BM25 terms of the memory's `texts.lexical_text` (an episode with its speaker and the
   turns before it) as 64-bit hashes (`engram.memory.bm25`). `event_at` is
   `coalesce(valid_from, recorded_at)`.
 - `engram_memory_vectors`: `vrid = model_no << 56 | rid`, one float32 BLOB per memory and
