@@ -224,3 +224,22 @@ def test_a_home_told_between_two_others_is_the_answer_as_of_its_years(mem: Engra
         "Where did the user live?", user_id="ana", as_of=datetime(2020, 6, 1, tzinfo=UTC)
     )
     assert [hit.memory.text for hit in then] == ["The user used to live in Porto"]
+
+
+def test_a_self_introduction_names_the_user_their_job_and_employer(mem: Engram) -> None:
+    say(mem, "Hi! I'm Ana, I work as a nurse at Santa Maria hospital in Lisbon.", MAY)
+    fields = mem.memories.profile("ana").fields  # type: ignore[union-attr]
+    assert (fields.get("name"), fields.get("occupation"), fields.get("employer")) == (
+        "Ana",
+        "nurse",
+        "Santa Maria hospital",
+    )
+
+
+def test_a_rehomed_pet_is_no_longer_the_users(mem: Engram) -> None:
+    say(mem, "We adopted a cat called Miso.", MAY)
+    say(mem, "Actually I'm allergic to cats, sadly we had to rehome Miso.", MAY + DAY)
+    assert not any("has a cat" in t for t in facts(mem))
+    pets = [r for r in mem.memories.relations(user_id="ana") if r.relation == "has_pet"]
+    assert pets and all(r.valid_to is not None for r in pets)
+    assert mem.memories.profile("ana").fields.get("allergy:cats") == "allergic"  # type: ignore[union-attr]

@@ -57,7 +57,7 @@ def only(text: str) -> Candidate:
             "I work as a nurse at the local hospital",
             "profile",
             "occupation",
-            "a nurse",
+            "nurse",
             "Ana works as a nurse",
         ),
         (
@@ -353,7 +353,7 @@ def test_a_nameless_user_is_the_user_inside_a_sentence() -> None:
         (
             "I don't work as a nurse anymore",
             "occupation",
-            "a nurse",
+            "nurse",
             "Ana no longer works as a nurse",
         ),
         ("I broke up with Tom.", "partner", "Tom", "Ana broke up with Tom"),
@@ -488,12 +488,12 @@ def test_nothing_is_taken_from_what_the_user_does_not_assert(text: str) -> None:
         ("I live in Paris, right?", ("home_city", "Paris")),
         ("Did I tell you I moved to Berlin?", ("home_city", "Berlin")),
         ("I joined Meta as a product designer.", ("employer", "Meta")),
-        ("I joined Meta as a product designer.", ("occupation", "a product designer")),
+        ("I joined Meta as a product designer.", ("occupation", "product designer")),
         ("I joined Meta last month, new job!", ("employer", "Meta")),
         ("Did you know that I work at Siemens now?", ("employer", "Siemens")),
         ("Would you believe I got a job at Apple?", ("employer", "Apple")),
         ("I'm a software engineer at Google.", ("employer", "Google")),
-        ("I'm a software engineer at Google.", ("occupation", "a software engineer")),
+        ("I'm a software engineer at Google.", ("occupation", "software engineer")),
         ("I'm employed by Siemens.", ("employer", "Siemens")),
         ("I'm a nurse at St. Mary's Hospital.", ("employer", "St. Mary's Hospital")),
         ("My GP is Dr. Smith. I live in Washington D.C.", ("home_city", "Washington D.C")),
@@ -631,7 +631,7 @@ def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None
         ("I retired last month.", ("employer", NO_VALUE)),
         ("I resigned.", ("employer", NO_VALUE)),
         ("I'm unemployed now.", ("employer", NO_VALUE)),
-        ("I'm a teacher now.", ("occupation", "a teacher")),
+        ("I'm a teacher now.", ("occupation", "teacher")),
         # Diets, partners, homes, ages and names.
         ("I started eating meat again.", ("diet", NO_VALUE)),
         ("I eat meat again.", ("diet", NO_VALUE)),
@@ -650,7 +650,7 @@ def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None
         ("I'm based in London.", ("home_city", "London")),
         ("My birthday is March 3rd.", ("birthday", "March 3rd")),
         ("I was born on 3 March 1990.", ("birthday", "3 March 1990")),
-        ("I work at Google as a software engineer.", ("occupation", "a software engineer")),
+        ("I work at Google as a software engineer.", ("occupation", "software engineer")),
     ],
 )
 def test_common_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str, str]) -> None:
@@ -701,7 +701,7 @@ def test_no_slot_change_from_what_only_looks_like_one(text: str) -> None:
         ("I was fired from Google.", "employer", "Google", "Ana was fired from Google"),
         ("Today was my last day at Google.", "employer", "Google", "Ana left Google on 8 May 2023"),
         ("My ex Tom called me.", "partner", "Tom", "Tom is Ana's ex"),
-        ("I'm a former nurse.", "occupation", "a nurse", "Ana is a former nurse"),
+        ("I'm a former nurse.", "occupation", "nurse", "Ana is a former nurse"),
         ("I used to love coffee.", "preference:coffee", "likes", "Ana used to love coffee"),
         ("I used to hate olives.", "preference:olives", "dislikes", "Ana used to hate olives"),
     ],
@@ -970,3 +970,100 @@ def test_a_span_of_years_is_written_out_whole() -> None:
     [event] = facts("I volunteered in Dublin from 2007 to 2013.")
     assert event.text == "Ana volunteered in Dublin from 2007 to 2013"
     assert event.valid_from == datetime(2007, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hi! I'm Ana, I work as a nurse at Santa Maria hospital in Lisbon.", "Ana"),
+        ("I'm Ana, nice to meet you.", "Ana"),
+        ("I'm Ana.", "Ana"),
+        ("Hi, I'm Ana and I love cats.", "Ana"),
+        ("Hello there, I'm Bob!", "Bob"),
+    ],
+)
+def test_a_self_introduction_with_im_names_the_user(text: str, name: str) -> None:
+    assert ("name", name) in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm Ana's sister.",
+        "Hi, I'm Ana's sister.",
+        "I'm fine.",
+        "I'm Brazilian.",
+        "I'm Portuguese, and I live in Lisbon.",
+        "I'm Tired.",
+        "I'm Nervous.",
+        "I'm Lisbon-based.",
+        "Hey, I'm Brazilian!",
+    ],
+)
+def test_im_before_a_capitalised_word_that_is_no_name_names_no_one(text: str) -> None:
+    assert [c.value for c in facts(text) if c.attribute == "name"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "occupation", "said"),
+    [
+        ("I work as a nurse.", "nurse", "Ana works as a nurse"),
+        ("I work as an engineer.", "engineer", "Ana works as an engineer"),
+        ("I work as the head nurse.", "head nurse", "Ana works as the head nurse"),
+        ("I'm a teacher.", "teacher", "Ana works as a teacher"),
+        ("I'm an engineer at Google.", "engineer", "Ana works as an engineer"),
+    ],
+)
+def test_an_occupation_value_has_no_article(text: str, occupation: str, said: str) -> None:
+    [job] = [c for c in facts(text) if c.attribute == "occupation"]
+    assert (job.value, job.text) == (occupation, said)
+
+
+@pytest.mark.parametrize(
+    ("text", "employer"),
+    [
+        ("I work as a nurse at Santa Maria hospital in Lisbon.", "Santa Maria hospital"),
+        ("I work as a nurse at Santa Maria Hospital.", "Santa Maria Hospital"),
+        ("I work as the head nurse at St. Mary's Hospital in Boston.", "St. Mary's Hospital"),
+        ("I work as a consultant for Deloitte in London.", "Deloitte"),
+        ("I work at Santa Maria hospital in Lisbon.", "Santa Maria hospital"),
+        ("I'm a nurse at Santa Maria hospital.", "Santa Maria hospital"),
+    ],
+)
+def test_working_as_a_job_at_a_named_place_gives_the_employer(text: str, employer: str) -> None:
+    assert ("employer", employer) in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I work as a nurse at the local hospital.",
+        "I work as a barista in Lisbon.",
+        "I work as a volunteer at Red Cross.",
+    ],
+)
+def test_working_as_a_job_names_no_employer_but_a_named_one(text: str) -> None:
+    assert [c.value for c in facts(text) if c.attribute == "employer"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "pet", "said"),
+    [
+        ("Sadly we had to rehome Miso.", "Miso", "Ana had to rehome Miso"),
+        ("We rehomed Miso.", "Miso", "Ana rehomed Miso"),
+        ("I gave my dog Rex away.", "Rex", "Ana gave away their dog Rex"),
+        ("We gave away our cat Miso.", "Miso", "Ana gave away their cat Miso"),
+        ("We found a new home for Luna.", "Luna", "Ana found a new home for Luna"),
+    ],
+)
+def test_a_pet_given_up_negates_it(text: str, pet: str, said: str) -> None:
+    [given_up] = [c for c in facts(text) if c.metadata.get("negates")]
+    assert (given_up.text, given_up.metadata["negates"]) == (said, pet)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["We have to rehome Miso.", "I gave away Harry Potter.", "I gave Tom away at the wedding."],
+)
+def test_no_pet_is_given_up_where_none_is_said_or_done(text: str) -> None:
+    assert [c.metadata["negates"] for c in facts(text) if c.metadata.get("negates")] == []

@@ -356,6 +356,40 @@ def _died(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ]
 
 
+_REHOMED = {
+    "rehome": "rehome",
+    "re-home": "rehome",
+    "rehomed": "rehomed",
+    "re-homed": "rehomed",
+    "gave": "gave away",
+    "given": "gave away",
+}
+_PET_WORD = re.compile(rf"\b(?:{'|'.join(sorted(_PETS))})s?\b", re.IGNORECASE)
+
+
+def _rehomed(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A pet given up, "we had to rehome Miso", "I gave my dog Rex away", "we found a new
+    home for Luna": the user's pet no more. It negates the name, as a death does. Giving
+    away, said of things too ("I gave away Harry Potter"), counts only where a pet is said."""
+    name = match["x"]
+    said = " ".join((match["base"] or match["past"] or match["gave"]).lower().split())
+    verb = _REHOMED.get(said, said)
+    if ("give" in verb or "gave" in verb) and not _PET_WORD.search(s.text):
+        return []
+    how = f"had to {verb}" if match["base"] else verb
+    whose = " ".join((match["whose"] or "").lower().split())
+    pet = f"their {whose} {name}" if whose else name
+    return [
+        fact(
+            s,
+            _dated(f"{s.label} {how} {pet}", s),
+            importance=0.8,
+            entities=(EntityMention(name, "other"),),
+            metadata={"negates": name},
+        )
+    ]
+
+
 def _no_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now, said without the job: "I retired last month", "I resigned", "I'm
     unemployed now", "I started my own company" (the slot holds employers, organisations
@@ -488,6 +522,16 @@ CHANGE_RULES: tuple[Rule, ...] = (
         r"(?!\s+(?i:for|with|at|in|after|before|early)\b)",
         _died,
         ("put",),
+    ),
+    rule(
+        rf"\b(?i:we|I)(?i:'ve|\s+have)?(?i:\s+(?:just|sadly|finally|recently|eventually))?\s+"
+        r"(?:(?i:had\s+to)\s+(?P<base>(?i:re-?home|give\s+away|find\s+a\s+new\s+home\s+for))|"
+        r"(?P<past>(?i:re-?homed|gave\s+away|found\s+a\s+new\s+home\s+for))|"
+        r"(?P<gave>(?i:gave|given))(?=\s+(?:(?i:my|our)\s+(?:[a-z]+\s+)?[a-z]+\s+)?"
+        rf"[{UP}][\w'-]+\s+(?i:away)\b))\s+"
+        rf"(?:(?i:my|our)\s+(?P<whose>(?:[a-z]+\s+)?[a-z]+)\s+)?{NAME}",
+        _rehomed,
+        ("rehome", "re-home", "away", "new home"),
     ),
     rule(
         rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:started|founded|launched|opened|set\s+up)"

@@ -54,10 +54,40 @@ _OTHERS_CALL = re.compile(
 to call me Bob" say a nickname, not the name."""
 
 
+_NOT_NAMES = frozenset(
+    """fine ok okay good great well sorry sure tired busy happy sad glad ready done back home
+    here there new single married engaged divorced vegan vegetarian retired pregnant sick ill
+    hungry bored excited thrilled exhausted stressed worried nervous scared afraid confused
+    lost stuck free late early alone alright awake asleep sorry curious grateful thankful
+    blessed lucky proud hopeful honest serious joking kidding not so just also still really
+    actually currently always never only very totally in out off on from at with
+    american brazilian portuguese spanish english british french german italian dutch irish
+    scottish welsh swiss swedish danish norwegian finnish polish russian ukrainian greek
+    turkish chinese japanese korean thai vietnamese filipino indian pakistani mexican
+    canadian australian african nigerian kenyan egyptian moroccan argentinian argentine
+    chilean colombian peruvian cuban jamaican european asian latina latino hispanic jewish
+    muslim christian catholic protestant buddhist hindu atheist agnostic gay straight
+    bi queer trans""".split()
+)
+"""Capitalised words "I'm" opens on that say no name: states, adjectives, nationalities and
+faiths ("I'm Tired.", "I'm Brazilian, so ..."), which a self-introduction never names."""
+_NOT_NAME_END = re.compile(r"(?:ous|ful|less|able|ible|ese|ing)$", re.IGNORECASE)
+"""The endings of adjectives ("Nervous", "Hopeful", "Portuguese", "Fasting")."""
+_I_AM_NAME = re.compile(r"\bI(?:'m|\s+am)\s", re.IGNORECASE)
+"""A name said as what the user is ("Hi, I'm Ana"), not as a name ("call me Ana")."""
+
+
 def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if match[0].lower().startswith("call") and _OTHERS_CALL.search(s.text[: match.start()]):
         return []
     name = match["x"]
+    first = name.split()[0]
+    if _I_AM_NAME.search(match[0]) and (
+        first.lower() in _NOT_NAMES
+        or first.endswith("'s")  # "Hi, I'm Ana's sister"
+        or (len(first) > 4 and _NOT_NAME_END.search(first))
+    ):
+        return []
     text = f"{s.label}'s name is {name}"
     return [fact(s, text, kind="profile", attribute="name", value=name, importance=0.9)]
 
@@ -338,6 +368,12 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"\bI(?:\s+now)?\s+go\s+by|\bI(?:'ve|\s+have)?\s+changed\s+my\s+name\s+to)\s+{NAME}",
         _name,
         ("name", "call me", "i'm", "go by"),
+    ),
+    rule(
+        rf"^(?i:(?:hi|hello|hey)(?:\s+(?:there|all|everyone))?[,!.]?\s+)?(?i:I'm|I\s+am)\s+"
+        rf"(?P<x>[{UP}][a-zà-öø-ÿ]+(?:\s+[{UP}][a-zà-öø-ÿ]+)?)(?=\s*(?:[,.!]|$)|\s+(?i:and)\b)",
+        _name,
+        ("i'm", "i am"),
     ),
     rule(
         rf"(?:{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b|\s+now\b)|"

@@ -5,6 +5,7 @@ the profile-slot rules (`_profile_rules.PROFILE_RULES` holds them in its order).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from engram.memory._phrases import (
     ADV,
@@ -56,22 +57,51 @@ def _employer(s: Sentence, employer: str) -> Candidate:
     return _related(s, "employer", employer, f"{s.label} works at {employer}", 0.8)
 
 
+_ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
+
+
+def _bare(job: str) -> str:
+    """An occupation without its article: "a nurse" -> "nurse", "the head nurse" -> "head
+    nurse" (the value; the text says it as it was said)."""
+    return _ARTICLE.sub("", job, count=1) or job
+
+
 def _occupation(s: Sentence, job: str) -> Candidate:
-    """The user's occupation slot ("a software engineer")."""
+    """The user's occupation slot ("a software engineer": value "software engineer")."""
     return fact(
         s,
         f"{s.label} works as {job}",
         kind="profile",
         attribute="occupation",
-        value=job,
+        value=_bare(job),
         importance=0.8,
     )
+
+
+_WORKPLACE = (
+    r"hospital|clinic|school|university|college|academy|institute|bank|bakery|caf[eé]|"
+    r"restaurant|bar|pub|hotel|library|museum|gallery|pharmacy|store|shop|supermarket|"
+    r"market|lab|laboratory|studio|agency|firm|center|centre|theat(?:re|er)|airport|"
+    r"factory|warehouse|salon|church|hall|foundation|company|hq"
+)
+_NAMED_WORKPLACE = re.compile(rf"\s+(?:{_WORKPLACE})\b", re.IGNORECASE)
+
+
+def _workplace(raw: str | None) -> str | None:
+    """The capitalised name opening `raw`, with the kind of place it names if that follows
+    in lower case ("Santa Maria hospital" of "Santa Maria hospital in Lisbon")."""
+    name = proper(raw)
+    if not raw or not name:
+        return name
+    rest = raw.strip()[len(name) :]
+    kind = _NAMED_WORKPLACE.match(rest)
+    return name + kind[0] if kind else name
 
 
 def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The employer, and the occupation when the role follows ("I work at Google as a
     software engineer")."""
-    employer = proper(match["x"]) or clean(match["x"], s, max_words=6)
+    employer = _workplace(match["x"]) or clean(match["x"], s, max_words=6)
     if not employer:
         return []
     if match["neg"]:
@@ -86,13 +116,38 @@ def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
     return [_occupation(s, job)] if job else []
 
 
+_WHERE = re.compile(r"\s+(?P<prep>at|for|in|with)\s+", re.IGNORECASE)
+
+
 def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    job = clean(re.split(r"\s+(?:at|for|in|with)\s+", match["x"], maxsplit=1)[0], s, max_words=6)
+    """The occupation, and the employer a capitalised name after "at" or "for" says ("I work
+    as a nurse at Santa Maria hospital in Lisbon"; not "at the local hospital")."""
+    job_said, where, rest = match["x"], None, ""
+    if split := _WHERE.search(match["x"]):
+        job_said, where, rest = (
+            match["x"][: split.start()],
+            split["prep"].lower(),
+            match["x"][split.end() :],
+        )
+    job = clean(job_said, s, max_words=6)
     if not job:
         return []
     if match["neg"]:
-        return denied(match, s, "occupation", job, ("works as", "work as"))
+        return _ends_job(denied(match, s, "occupation", job, ("works as", "work as")))
+    employer = _workplace(rest) if where in ("at", "for") else None
+    if employer and job.split()[-1].lower() not in _NOT_A_JOB:
+        return [_occupation(s, job), _employer(s, employer)]
     return [_occupation(s, job)]
+
+
+def _ends_job(endings: list[Candidate]) -> list[Candidate]:
+    """Occupation endings naming the job as the slot holds it (no article)."""
+    return [
+        replace(c, metadata={**c.metadata, "negates": _bare(str(c.metadata["negates"]))})
+        if "negates" in c.metadata
+        else c
+        for c in endings
+    ]
 
 
 _NOT_A_JOB = frozenset(
@@ -104,7 +159,7 @@ _NOT_A_JOB = frozenset(
 def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A job at a named employer, "I'm a software engineer at Google": the occupation and
     the employer. A role that is no job ("a regular at Joe's") says neither."""
-    employer = proper(match["x"])
+    employer = _workplace(match["x"])
     role = clean(match["role"], s, max_words=5)
     if not employer or not role or role.split()[-1].lower() in _NOT_A_JOB:
         return []
@@ -138,10 +193,10 @@ def _job_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     if _PAST.intersection(words):
         former = " ".join([words[0], *(word for word in words[1:] if word not in _PAST)])
-        return [ending(s, f"{s.label} is {job}", "occupation", former)]
+        return [ending(s, f"{s.label} is {job}", "occupation", _bare(former))]
     if match["neg"]:
         how = "no longer" if stopped(match, s) else "not"
-        return [ending(s, f"{s.label} is {how} {job}", "occupation", job)]
+        return [ending(s, f"{s.label} is {how} {job}", "occupation", _bare(job))]
     return [_occupation(s, job)]
 
 
