@@ -13,10 +13,10 @@ it ("I don't think I live in Paris") is never taken for the user's. A correction
 the new value ("Oops, I meant Braga") corrects the value the speaker's previous turn of the
 session stated (in the batch, or in `history`).
 
-Each episode also records the lines of the (up to `ranking.LEXICAL_CONTEXT`) turns of its
+Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
 session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"
 is found by the question it answers), and every candidate the session of its message
-(`metadata["source_session"]`, when the message has a `session_id`): see `ranking.index_text`.
+(`metadata["source_session"]`, when the message has a `session_id`): see `texts.index_text`.
 A fact carries the entities of its turn that its text names (the event "Ana visited Paris in
 March 2023" links Paris, as the turn's episode does), besides those its rule states.
 
