@@ -14,9 +14,10 @@ the new value ("Oops, I meant Braga") corrects the value the speaker's previous 
 session stated (in the batch, or in `history`).
 
 Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
-session just before it in the batch (`metadata["context"]`: a reply such as "Yes, twice!"
-is found by the question it answers), and every candidate the session of its message
-(`metadata["source_session"]`, when the message has a `session_id`): see `texts.index_text`.
+session just before it, in the batch or in `history` (`metadata["context"]`: a reply such
+as "Yes, twice!" is found by the question it answers), and every candidate the session of
+its message (`metadata["source_session"]`, when the message has a `session_id`): see
+`texts.index_text`.
 A fact carries the entities of its turn that its text names (the event "Ana visited Paris in
 March 2023" links Paris, as the turn's episode does), besides those its rule states.
 
