@@ -401,3 +401,13 @@ def test_result_converts_to_openai_messages(counter: WordCounter) -> None:
     assert wire[0] == {"role": "system", "content": "be brief"}
     assert wire[4]["tool_calls"][0]["id"] == "c1"
     assert wire[5] == {"role": "tool", "content": "sunny and warm", "tool_call_id": "c1"}
+
+
+def test_describe_says_what_the_recall_block_holds(counter: WordCounter) -> None:
+    messages = [system("be brief", id="s"), user(words(10), id="u")]
+    one = token_budget(messages, counter, budget=100, recall=recall(100, words(5)))
+    assert " and 1 memory (" in one.report.describe()
+    # Only the profile: the block's tokens are not "0 memories".
+    profile = token_budget(messages, counter, budget=100, recall=recall(100, diet="vegetarian"))
+    assert profile.report.memory_tokens > 0 and profile.report.recalled == ()
+    assert f" and the profile ({profile.report.memory_tokens} tokens)" in profile.report.describe()

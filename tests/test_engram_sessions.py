@@ -3,6 +3,7 @@ summaries, on SQLite and in memory."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,9 @@ import pytest
 from pydantic import ValidationError
 
 from engram import ConflictError, Engram, InvalidInputError, Message, NotFoundError
+from engram._session_flows import _without_repeats
 from engram.config import EngramSettings
+from engram.context import Recall, token_budget
 from engram.stores import BaseConversationStore, SqliteConversationStore
 from engram.stores.conversation import GetSummary, Op, PutSummary
 from engram.stores.memory import InMemoryConversationStore
@@ -21,7 +24,8 @@ from engram.stores.memory_memories import InMemoryMemoryStore
 from engram.stores.postgres import PostgresConversationStore
 from engram.stores.redis import RedisConversationStore
 from engram.tokens import TokenCounter
-from engram.types import ContentPart, Summary
+from engram.types import ContentPart, Memory, MemoryHit, ScoreParts, Summary
+from test_context_support import WordCounter, words
 
 pytest_plugins = ["servers"]
 
@@ -390,6 +394,68 @@ def test_recall_does_not_repeat_what_the_prompt_says(recalling: Engram) -> None:
     [block] = [m for m in tight.messages if m.id == "memories"]
     assert "scared of cats" in block.text
     assert not any("scared of cats" in m.text for m in tight.messages if m.id != "memories")
+
+
+def test_a_repeat_too_long_for_the_block_is_not_reported_left_out(recalling: Engram) -> None:
+    """The newest user message's episode only repeats the prompt: whether or not it would
+    fit in the block, it gives its place to the next memory and is not `recall_dropped`."""
+    earlier = recalling.session("s0", user_id="ana")
+    beach = earlier.add("user", "My dog Rex loves the beach.")
+    recalling.memories.add(messages=[beach], user_id="ana")
+    s = remembering(recalling)
+    plans = " ".join(f"plan{i}" for i in range(400))
+    question = s.add("user", f"Where should I take my dog Rex this weekend? {plans}")
+    [episode] = recalling.memories.add(messages=[question], user_id="ana").added
+    result = s.context("gpt-4o", budget=1000, recall=1)
+    assert episode.id not in result.report.recall_dropped
+    assert result.report.recall_dropped == () and "left out" not in result.report.describe()
+    [block] = [m for m in result.messages if m.id == "memories"]
+    assert "loves the beach" in block.text
+
+
+def test_a_memory_set_aside_as_a_repeat_comes_back_when_its_message_is_dropped() -> None:
+    """r1 and r2 repeat u1 and u2, so r3 and r4 take their places; their longer block pushes
+    u1 out, and r1, which no longer repeats anything, is offered again (not lost)."""
+
+    def remembered(memory_id: str, text: str, *sources: str) -> MemoryHit:
+        memory = Memory(text=text, id=memory_id, source_ids=sources)
+        return MemoryHit(memory, 1.0, ScoreParts(), 1)
+
+    messages = [
+        Message(role="system", content="be brief", id="s"),
+        Message(role="user", content=words(5), id="u1"),
+        Message(role="user", content=words(5), id="u2"),
+        Message(role="user", content=words(10), id="u3"),
+    ]
+    hits = (
+        remembered("r1", "a b", "u1"),
+        remembered("r2", "c d", "u2"),
+        remembered("r3", words(10, "x")),
+        remembered("r4", words(6, "y")),
+    )
+    counter = WordCounter()
+    fit = functools.partial(token_budget, messages, counter, budget=60)
+    result = _without_repeats(fit, Recall(100, hits), 2)
+    assert [m.id for m in result.messages] == ["s", "memories", "u2", "u3"]
+    assert (result.report.recalled, result.report.dropped) == (("r1", "r3"), ("u1",))
+    assert result.report.tokens_after == counter.count_messages(result.messages) <= 60
+
+
+def test_summary_plans_room_for_the_memories_recall_sends_not_twice_as_many(
+    recalling: Engram,
+) -> None:
+    """Recall searches twice the memories asked (some may repeat the prompt); the summary
+    plan leaves room for the `recall` it may send, so it folds nothing that fits with them."""
+    facts = [f"Rex likes trail number {i} in the park near the river." for i in range(8)]
+    s = remembering(recalling, *facts)
+    for i in range(13):
+        s.add("user", f"Tell me about walk {i} " + "please " * 10)
+        s.add("assistant", f"Walk {i} was fine. " + "ok " * 10)
+    s.add("user", "Which trail does Rex like?")
+    report = s.context("gpt-4o", budget=800, recall=4, strategy="summary").report
+    assert len(report.recalled) == 4
+    assert report.tokens_after <= 0.8 * 800  # with the memories, under the trigger
+    assert (report.summarized_count, report.dropped_count, s.summary()) == (0, 0, None)
 
 
 # Two contexts folding the summary of one session at once.

@@ -253,24 +253,37 @@ def _without_repeats(
 
     A memory whose every source message is in the prompt (the episode of the newest user
     turn, of a turn the history keeps) only repeats it: it gives its place to the next one,
-    and the context is fitted again, until none repeats (each round drops at least one)."""
+    and the context is fitted again, until none repeats (each round drops at least one). So
+    does one the block had no room for: it takes no slot of `limit`, and the report does not
+    call it left out (`recall_dropped`), since the prompt says it anyway.
+
+    The memories that take the places given up make another block, which may push out older
+    history (`token_budget`): a memory set aside for repeating a message the context no
+    longer sends is offered again, once (so the rounds end), rather than lost from both."""
     if recall is None:
         return fit(recall=None)
     repeats: set[str] = set()
+    restored: set[str] = set()
     while True:
         offered = [hit for hit in recall.hits if hit.memory.id not in repeats][:limit]
         result = fit(recall=replace(recall, hits=tuple(offered)))
         sent = {message.id for message in result.messages}
-        recalled = set(result.report.recalled)
         found = {
             hit.memory.id
             for hit in offered
-            if hit.memory.id in recalled
-            and hit.memory.source_ids
-            and sent.issuperset(hit.memory.source_ids)
+            if hit.memory.source_ids and sent.issuperset(hit.memory.source_ids)
         }
         if not found:
-            return result
+            back = {
+                hit.memory.id
+                for hit in recall.hits
+                if hit.memory.id in repeats - restored
+                and not sent.issuperset(hit.memory.source_ids)
+            }
+            if not back:
+                return result
+            repeats -= back
+            restored |= back
         repeats |= found
 
 
@@ -368,8 +381,9 @@ def _summary_context(
 ) -> Flow[ctx.ContextResult]:
     """Summary + buffer, racing other writers of the summary safely.
 
-    The plan leaves the recall block the room it would take: otherwise the block would push
-    out history the plan meant to keep, dropped instead of summarised.
+    The plan leaves the recall block the room it would take (`_planned_block`): otherwise
+    the block would push out history the plan meant to keep, dropped instead of summarised;
+    nor more, or it would fold history that fits.
 
     The stored summary is optimistic (`PutSummary` names the summary it replaces): when two
     contexts of one session fold at once, the second to store gets `ConflictError`. It then
@@ -377,9 +391,9 @@ def _summary_context(
     fold (nothing left to fold). After `_SUMMARY_ATTEMPTS` lost races it sends the summary
     it made without storing it: the prompt is right, the next context folds again.
     """
-    planned = ctx.recall_block(recall, counter).tokens if recall else 0
     for attempt in range(1, _SUMMARY_ATTEMPTS + 1):
         summary, pending = yield from _unfolded(session, now=now)
+        planned = _planned_block(recall, pending, spec.recall, counter)
         plan = ctx.plan_summary(
             _merge(system, pending),
             counter,
@@ -414,6 +428,25 @@ def _summary_context(
     result = _without_repeats(fit, recall, spec.recall)
     read = [*system, *pending]
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
+
+
+def _planned_block(
+    recall: ctx.Recall | None, pending: Sequence[Message], limit: int, counter: TokenCounter
+) -> int:
+    """The tokens to plan for the recall block: the block of the best `limit` memories
+    (what `_without_repeats` offers first; recall searched twice as many), less those that
+    only repeat the current turn (the newest user message and what follows it, which a
+    summary never folds, so the context always sends)."""
+    if recall is None:
+        return 0
+    users = [i for i, message in enumerate(pending) if message.role == "user"]
+    current = {message.id for message in pending[users[-1] :]} if users else set()
+    hits = [
+        hit
+        for hit in recall.hits
+        if not (hit.memory.source_ids and current.issuperset(hit.memory.source_ids))
+    ]
+    return ctx.recall_block(replace(recall, hits=tuple(hits[:limit])), counter).tokens
 
 
 def _unfolded(session: Session, *, now: datetime) -> Flow[tuple[Summary | None, list[Message]]]:

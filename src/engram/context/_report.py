@@ -104,7 +104,8 @@ class ContextReport:
         return line
 
     def _describe_recall(self) -> str:
-        """E.g. ` and 3 memories (120 tokens; left out: 2 memories, 1 profile field)`."""
+        """E.g. ` and 3 memories (120 tokens; left out: 2 memories, 1 profile field)`, or
+        ` and the profile (40 tokens)` when the block holds profile fields only."""
         left_out = [
             _counted(count, noun)
             for count, noun in (
@@ -115,7 +116,8 @@ class ContextReport:
         ]
         if not self.memory_tokens:
             return f" and no memories (left out: {', '.join(left_out)})" if left_out else ""
-        text = f" and {len(self.recalled)} memories ({self.memory_tokens:,} tokens"
+        sent = _counted(len(self.recalled), ("memory", "memories")) if self.recalled else ""
+        text = f" and {sent or 'the profile'} ({self.memory_tokens:,} tokens"
         return text + (f"; left out: {', '.join(left_out)})" if left_out else ")")
 
 
