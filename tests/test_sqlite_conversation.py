@@ -300,3 +300,15 @@ def test_any_message_round_trips(
     assert stored[0].seq is not None
     expected = replace(message, session_id="s1", seq=stored[0].seq)
     assert roundtrip_store.list_messages(ListMessages("t", "s1", last=1)) == [expected]
+
+
+def test_purged_text_leaves_the_write_ahead_log_too(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    secret = "zanzibar-purged-7781"
+    with SqliteConversationStore.from_path(path) as store:
+        store.create_session(replace(_session(), ttl_seconds=10))
+        _append(store, Message(role="user", content=f"my code is {secret}"))
+        assert store.purge_expired("t", now=NOW + timedelta(hours=1)) == 1
+        wal = path.with_name(path.name + "-wal")
+        stored = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert secret.encode() not in stored  # while the database is still open

@@ -94,7 +94,10 @@ class SqliteConversationStore(BaseConversationStore):
         )
         with scope as conn:
             results = [_run(conn, op) for op in ops]
-        if any(isinstance(op, DeleteSession | ClearMessages) for op in ops):
+        purged = any(
+            isinstance(op, PurgeExpired) and result for op, result in zip(ops, results, strict=True)
+        )
+        if purged or any(isinstance(op, DeleteSession | ClearMessages) for op in ops):
             self.conn.wipe_log()  # erased text leaves the -wal file too
         return results
 
