@@ -683,3 +683,14 @@ def test_a_stored_part_is_a_copy_of_the_callers(mem: Engram) -> None:
     part["summary"][0]["text"] = "changed"
     [stored] = s.messages()
     assert stored.to_openai()["content"][0]["summary"][0]["text"] == "a"
+
+
+def test_a_context_counts_as_recalled_only_the_memories_it_sends(recalling: Engram) -> None:
+    s = remembering(recalling, "I am allergic to peanuts.", "I am allergic to shellfish.")
+    question = s.add("user", "What am I allergic to?")
+    recalling.memories.add(messages=[question], user_id="ana")  # its episode repeats it
+    result = s.context("gpt-4o", recall=1)
+    [sent] = result.report.recalled
+    counts = {m.id: m.access_count for m in recalling.memories.get_all(user_id="ana")}
+    assert counts.pop(sent) == 1
+    assert set(counts.values()) == {0}  # searched, not sent: not recalled

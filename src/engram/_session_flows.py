@@ -33,7 +33,7 @@ from engram.stores.conversation import (
     PurgeExpired,
     PutSummary,
 )
-from engram.stores.memories import GetProfile
+from engram.stores.memories import GetProfile, RecordAccess
 from engram.tokens import TokenCounter
 from engram.types import Message, Session, Summary
 from engram.types._copy import copy_record
@@ -154,7 +154,25 @@ def context_flow(
     if session is None:
         raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
     [system] = yield from call(ListMessages(tenant, session_id, roles=("system",), now=now))
-    recall = (yield from _recall(session, counter, spec, now=now)) if spec.recall else None
+    if not spec.recall:
+        return (yield from _fitted(session, system, counter, spec, None, now=now))
+    recall = yield from _recall(session, counter, spec, now=now)
+    result = yield from _fitted(session, system, counter, spec, recall, now=now)
+    if result.report.recalled:  # recalled: what the prompt sends, not every hit searched
+        yield from call_memories(RecordAccess(tenant, result.report.recalled, now))
+    return result
+
+
+def _fitted(
+    session: Session,
+    system: Sequence[Message],
+    counter: TokenCounter,
+    spec: ContextSpec,
+    recall: ctx.Recall | None,
+    *,
+    now: datetime,
+) -> Flow[ctx.ContextResult]:
+    """The context by the strategy, with `recall` in the room it leaves."""
     if spec.strategy == "summary":
         return (yield from _summary_context(session, system, counter, spec, recall, now=now))
     history = yield from _load_history(session, spec, counter, now=now)
@@ -229,6 +247,7 @@ def _recall(
             filter_fields={},
             weights=spec.ranking,
             now=now,
+            record_access=False,  # the context records the memories it sends
         )
     [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
     if profile is not None:  # a profile memory restates its field, which the block gives

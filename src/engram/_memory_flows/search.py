@@ -38,11 +38,13 @@ def search_flow(
     weights: RankingWeights = DEFAULT_WEIGHTS,
     now: datetime,
     accessed_at: datetime | None = None,
+    record_access: bool = True,
 ) -> Flow[list[MemoryHit]]:
     """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained.
 
     `now` is the time ranked from (the `as_of` time of a search of the past); the hits are
-    recorded as accessed at `accessed_at` (default: `now`)."""
+    recorded as accessed at `accessed_at` (default: `now`), unless `record_access` is false
+    (a caller that uses only some of them records those)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
@@ -104,7 +106,7 @@ def search_flow(
         limit=limit,
         current_only=now_only,
     )
-    if hits:
+    if hits and record_access:
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     return hits
