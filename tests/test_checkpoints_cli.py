@@ -146,3 +146,35 @@ def test_a_sqlite_url_names_the_file(
     assert "t1" in invoke("list", "--db", f"sqlite:///{db}")
     monkeypatch.chdir(Path(db).parent)
     assert "#6" in invoke("show", "t1", "--db", f"sqlite:///{Path(db).name}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--limit", "99999999999999999999"],
+        ["history", "t1", "--limit", "99999999999999999999"],
+        ["history", "t1", "--limit", "0"],
+        ["prune", "--keep-last", "0"],
+    ],
+    ids=["list-huge", "history-huge", "history-zero", "keep-last-zero"],
+)
+def test_numbers_out_of_range_are_usage_errors(db: str, args: list[str]) -> None:
+    result = CliRunner().invoke(threads, [*args, "--db", db])
+    assert result.exit_code == 2 and "is not in the range" in result.output, result.output
+
+
+def test_prune_save_refuses_an_unknown_thread(db: str) -> None:
+    """A typo must not get a policy saved, and with it a thread of its own."""
+    result = CliRunner().invoke(
+        threads, ["prune", "t1", "t-typo", "--save", "--keep-last", "2", "--db", db]
+    )
+    assert result.exit_code == 1 and "no thread t-typo" in result.output
+    with SqliteCheckpointer.from_path(db) as checkpointer:
+        assert checkpointer.get_thread("default", "t-typo") is None
+        info = checkpointer.get_thread("default", "t1")
+        assert info is not None and info.retention is None and info.checkpoint_count == 6
+
+
+def test_a_bad_max_age_names_the_option(db: str) -> None:
+    result = CliRunner().invoke(threads, ["prune", "--max-age", "soon", "--db", db])
+    assert result.exit_code == 2 and "Invalid value for --max-age: 'soon'" in result.output

@@ -304,3 +304,160 @@ def test_migrate_migrates_the_memory_database_too(
 def test_a_directory_that_cannot_be_made_is_one_clean_error(runner: CliRunner) -> None:
     result = runner.invoke(main, ["db", "migrate", "--db", "/proc/nope/x.db"])
     assert_clean_error(result, "BackendError")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sessions", "list", "--limit", "99999999999999999999"],
+        ["sessions", "list", "--limit", "-1"],
+        ["sessions", "show", "s1", "--last", "99999999999999999999"],
+        ["sessions", "show", "s1", "--last", "-5"],
+    ],
+    ids=["huge-limit", "negative-limit", "huge-last", "negative-last"],
+)
+def test_numbers_out_of_range_are_usage_errors(
+    runner: CliRunner, tmp_path: Path, args: list[str]
+) -> None:
+    db = str(tmp_path / "e.db")
+    with Engram(db) as mem:
+        mem.session("s1").add("user", "hi")
+    result = runner.invoke(main, [*args, "--db", db])
+    assert result.exit_code == 2, result.output  # not a driver's OverflowError, nor exit 1
+    assert isinstance(result.exception, SystemExit) and "is not in the range" in result.output
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe not text", b'{"format": "nope"}'], ids=["binary", "not-an-export"]
+)
+def test_a_file_that_is_not_an_export_is_refused_before_the_database_is_made(
+    runner: CliRunner, tmp_path: Path, content: bytes
+) -> None:
+    data = tmp_path / "bad.json"
+    data.write_bytes(content)
+    db = tmp_path / "new.db"
+    result = runner.invoke(main, ["sessions", "import", str(data), "--db", str(db)])
+    assert_clean_error(result, "not")
+    assert not db.exists()
+
+
+def test_an_empty_address_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    """SQLite reads "" as a temporary database: an import would "succeed" into nothing."""
+    exported = tmp_path / "s1.json"
+    with Engram(tmp_path / "e.db") as mem:
+        mem.session("s1").add("user", "hi")
+        write = mem.session("s1").export()
+    exported.write_text(json.dumps(write))
+    for args in (["sessions", "import", str(exported)], ["db", "migrate"], ["sessions", "list"]):
+        for address in ("", "sqlite:///"):
+            result = runner.invoke(main, [*args, "--db", address])
+            assert_clean_error(result, "a SQLite address names a file")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://127.0.0.1:notaport/0", "not a valid Redis URL"),
+        ("redis://u:pw@[::1/0", "not a valid Redis URL"),
+        ("redis://127.0.0.1:6379/0?db=abc", "not a valid Redis URL"),
+        ("redis://127.0.0.1:6379/abc", "is a database number, not 'abc'"),
+    ],
+    ids=["port", "ipv6", "db-option", "db-path"],
+)
+def test_a_malformed_redis_url_is_one_clean_error(
+    runner: CliRunner, url: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["sessions", "list"], ["db", "migrate"]):
+        assert_clean_error(runner.invoke(main, [*args, "--db", url]), says)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scheme_of_an_address_is_read_in_any_case(runner: CliRunner, redis_url: str) -> None:
+    upper = "REDIS" + redis_url.removeprefix("redis")
+    for args in (["sessions", "list"], ["db", "migrate"]):
+        result = runner.invoke(main, [*args, "--db", upper])
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cret%zz@127.0.0.1:1/engram",
+        "postgresql://app:s3cret@[::1/engram",
+        "POSTGRESQL://app:s3cret@127.0.0.1:1/engram",
+    ],
+    ids=["bad-percent", "bad-ipv6", "upper-case"],
+)
+def test_errors_never_show_the_password(runner: CliRunner, url: str) -> None:
+    for args in (["sessions", "list"], ["db", "migrate"], ["memories", "users"]):
+        result = runner.invoke(main, [*args, "--db", url])
+        assert_clean_error(result, "postgres")
+        assert "s3cret" not in result.output
+
+
+def test_eval_refuses_another_backend_as_its_sqlite_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for address in ("postgresql://app@db/engram", "host=db dbname=engram"):
+        result = runner.invoke(main, ["eval", "currency", "--no-cache", "--db", address])
+        assert result.exit_code == 2 and "a SQLite file" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []  # not a directory `postgresql:` with a database
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--budget", "0"], "Invalid value for '--budget'"),
+        (["--reserve", "5000"], "leaves no room in --budget 3000"),
+        (["--model", "no-such-model"], "unknown model"),
+        (["--sample", "conv-1"], "--sample picks a conversation of --data"),
+    ],
+    ids=["budget", "reserve", "model", "sample"],
+)
+def test_demo_checks_its_options_before_writing(
+    runner: CliRunner, tmp_path: Path, options: list[str], says: str
+) -> None:
+    db = tmp_path / "demo.db"
+    result = runner.invoke(main, ["demo", "--db", str(db), "--no-compare", *options])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
+    assert says in result.output
+    assert not db.exists()
+
+
+def test_control_characters_are_shown_escaped(runner: CliRunner, tmp_path: Path) -> None:
+    """Stored text may hold escape sequences: a terminal must not obey them."""
+    db = str(tmp_path / "ctl.db")
+    with Engram(db) as mem:
+        mem.session("s\x1b]0;title\x07").add("user", "hi \x1b[2J\x1b[31mred\r over")
+    listed = runner.invoke(main, ["sessions", "list", "--db", db])
+    assert listed.exit_code == 0 and "s\\x1b]0;title\\x07" in listed.output
+    shown = runner.invoke(main, ["sessions", "show", "s\x1b]0;title\x07", "--db", db])
+    assert shown.exit_code == 0 and "hi \\x1b[2J\\x1b[31mred\\r over" in shown.output
+    assert not {"\x1b", "\x07", "\r"} & set(listed.output + shown.output)
+
+
+def test_migrate_takes_no_tenant(runner: CliRunner, tmp_path: Path) -> None:
+    """Migrations are of the whole database: a --tenant would be ignored, so there is none."""
+    assert "--tenant" not in runner.invoke(main, ["db", "migrate", "--help"]).output
+    result = runner.invoke(main, ["db", "migrate", "--db", str(tmp_path / "x.db"), "--tenant", "t"])
+    assert result.exit_code == 2 and "No such option '--tenant'" in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("memory_db", "says"),
+    [
+        ("redis://127.0.0.1:1/0", "Redis stores no long-term memories"),
+        ("mysql://db/engram", "not mysql:// URLs"),
+    ],
+    ids=["redis", "unknown"],
+)
+def test_migrate_refuses_a_memory_database_before_migrating_anything(
+    runner: CliRunner, tmp_path: Path, memory_db: str, says: str
+) -> None:
+    db = tmp_path / "x.db"
+    env = {"ENGRAM_MEMORY_DB": memory_db}
+    assert_clean_error(runner.invoke(main, ["db", "migrate", "--db", str(db)], env=env), says)
+    assert not db.exists()

@@ -3,6 +3,7 @@ file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -297,3 +298,81 @@ def test_memory_texts_are_shown_as_is(runner: CliRunner, tmp_path: Path) -> None
     assert profile.exit_code == 0 and "[red]carpe diem" in profile.output
     nobody = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "[/x]"])
     assert nobody.exit_code == 0 and "no profile for [/x]" in nobody.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--user", "ana", "--limit", "100001"],
+        ["list", "--user", "ana", "--limit", "-1"],
+        ["search", "--user", "ana", "Lisbon", "--limit", "0"],
+    ],
+    ids=["list-huge", "list-negative", "search-zero"],
+)
+def test_limits_out_of_range_are_usage_errors(runner: CliRunner, db: str, args: list[str]) -> None:
+    result = runner.invoke(main, ["memories", *args, "--db", db])
+    assert result.exit_code == 2 and "is not in the range" in result.output, result.output
+
+
+def test_importing_a_binary_file_is_one_clean_error(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "export.json"
+    data.write_bytes(b"\xff\xfe\x00binary")
+    result = runner.invoke(main, ["memories", "import", str(data), "--db", str(tmp_path / "n.db")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "not JSON" in result.output
+    assert not (tmp_path / "n.db").exists()
+
+
+def test_reading_commands_do_not_create_the_memory_database(
+    runner: CliRunner, db: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo" / "memories.db"
+    env = {"ENGRAM_MEMORY_DB": str(missing)}
+    for args in (["users"], ["list", "--user", "ana"], ["export", "--user", "ana"]):
+        result = runner.invoke(main, ["memories", *args, "--db", db], env=env)
+        assert result.exit_code == 1
+        assert f"no database at {missing} (ENGRAM_MEMORY_DB)" in result.output
+    assert not missing.parent.exists()
+
+
+def test_users_are_one_per_line_or_json(runner: CliRunner, tmp_path: Path) -> None:
+    path = str(tmp_path / "users.db")
+    with Engram(path) as mem:
+        for user in ("ana", "two\nlines", "esc\x1b[31m"):
+            mem.memories.add("likes tea", user_id=user, infer=False)
+    as_json = runner.invoke(main, ["memories", "users", "--db", path, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    listed = [json.loads(line) for line in as_json.output.splitlines()]
+    assert sorted(listed) == ["ana", "esc\x1b[31m", "two\nlines"]
+    lines = runner.invoke(main, ["memories", "users", "--db", path])
+    assert lines.exit_code == 1 and "cannot be printed one per line: use --json" in lines.output
+    assert "ana" not in lines.output.splitlines()  # nothing half printed
+
+
+def test_an_endpoint_error_does_not_show_its_password(runner: CliRunner, db: str) -> None:
+    env = {
+        "ENGRAM_EMBEDDINGS__BASE_URL": "http://bob:s3cret@127.0.0.1:1/v1",
+        "ENGRAM_EMBEDDINGS__MODEL": "emb",
+        "ENGRAM_EMBEDDINGS__MAX_RETRIES": "0",
+    }
+    result = runner.invoke(main, ["memories", "search", "--db", db, "--user", "ana", "x"], env=env)
+    assert result.exit_code == 1 and "ProviderUnavailable" in result.output, result.output
+    assert "s3cret" not in result.output and "http://bob:***@127.0.0.1:1/v1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["consolidate", "--threshold", "nan"], "Invalid value for --threshold: nan"),
+        (["forget", "--user", "ana", "--max-idle", "soon"], "Invalid value for --max-idle"),
+        (["forget", "--user", "ana", "--max-age", "soon"], "Invalid value for --max-age"),
+    ],
+    ids=["nan-threshold", "max-idle", "max-age"],
+)
+def test_bad_option_values_are_usage_errors_naming_the_option(
+    runner: CliRunner, db: str, args: list[str], says: str
+) -> None:
+    result = runner.invoke(main, ["memories", *args, "--db", db])
+    assert result.exit_code == 2 and says in result.output, result.output
+    with Engram(db) as mem:
+        assert len(mem.memories.get_all(user_id="ana")) == 3

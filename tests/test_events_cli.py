@@ -144,3 +144,19 @@ def test_a_sqlite_url_names_the_file(
     missing = CliRunner().invoke(events, ["list", "--db", "sqlite:///absent.db"])
     assert missing.exit_code == 1 and "no database at sqlite:///absent.db" in missing.output
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--limit", "99999999999999999999"],
+        ["list", "--limit", "-1"],
+        ["tail", "run-1", "--from", "99999999999999999999"],
+        ["replay", "run-1", "--to", "99999999999999999999"],
+        ["replay", "run-1", "--to", "-1"],
+    ],
+    ids=["list-huge", "list-negative", "tail-from-huge", "replay-to-huge", "replay-to-negative"],
+)
+def test_numbers_out_of_range_are_usage_errors(db: str, args: list[str]) -> None:
+    result = CliRunner().invoke(events, [*args, "--db", db])
+    assert result.exit_code == 2 and "is not in the range" in result.output, result.output

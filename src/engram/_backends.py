@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from engram._exceptions import ConfigError, EngramError
 
@@ -44,6 +45,9 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "BackendOpener",
     "OpenedBackend",
+    "checked_redis_url",
+    "hidden_password",
+    "lowered_scheme",
     "open_backend",
     "register_builtin_backends",
     "scheme_of",
@@ -108,7 +112,67 @@ def sqlite_path(address: str) -> str:
         raise ConfigError(
             f"a SQLite URL is sqlite:///relative or sqlite:////absolute/path, not {address!r}"
         )
+    if not path:  # SQLite would open a temporary database, gone at close with all it got
+        raise ConfigError(f"a SQLite address names a file, not {address!r}")
     return path
+
+
+def lowered_scheme(address: str) -> str:
+    """`address` with its scheme in lower case, as the drivers read it (`scheme_of` and
+    the registry ignore its case: `POSTGRESQL://...` is PostgreSQL)."""
+    scheme, separator, rest = address.partition("://")
+    return f"{scheme.lower()}{separator}{rest}" if separator else address
+
+
+_LIBPQ_PASSWORD = re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE)
+
+
+def _password(address: str) -> str | None:
+    """The password written in `address` (a URL's user info, or a libpq `password=`), as
+    it is written there: what a driver's error message may quote."""
+    scheme, separator, rest = address.partition("://")
+    if separator:
+        user_info = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[0]
+        return user_info.partition(":")[2] or None
+    found = _LIBPQ_PASSWORD.search(address)
+    if found is None:
+        return None
+    return found.group(1).strip("'") or None
+
+
+@contextmanager
+def hidden_password(address: str) -> Iterator[None]:
+    """Engram errors raised inside, with the password of `address` replaced by `***`: a
+    driver that cannot parse an address quotes it (or the part it choked on) in its error,
+    and errors end up in logs and on terminals."""
+    try:
+        yield
+    except EngramError as exc:
+        password = _password(address)
+        if password is None or password not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(password, "***")) from None
+
+
+def checked_redis_url(address: str) -> str:
+    """`address` as redis-py reads it (its scheme in lower case), checked first: redis-py
+    raises a bare ValueError for a port or option it cannot read, and reads a database
+    that is not a number as database 0.
+
+    Raises:
+        ConfigError: A malformed Redis URL.
+    """
+    from redis.connection import parse_url  # the caller has the driver (`_driver_extra`)
+
+    address = lowered_scheme(address)
+    try:
+        options = parse_url(address)  # type: ignore[no-untyped-call]  # redis-py's own
+        database = urlsplit(address).path.strip("/")
+    except ValueError as exc:
+        raise ConfigError(f"not a valid Redis URL: {exc}") from exc
+    if database and "db" not in options:
+        raise ConfigError(f"a Redis URL's path is a database number, not {database!r}")
+    return address
 
 
 def open_backend(
@@ -230,13 +294,14 @@ def _open_postgres(
             unavailable.append(str(exc))
             return None
 
-    opened = _serve(
-        open_pool(address, durability, max_size=settings.postgres_pool_size),
-        lambda pool: (
-            PostgresConversationStore(pool, durability=durability) if conversations else None,
-            memory_store(pool),
-        ),
-    )
+    with hidden_password(address):
+        opened = _serve(
+            open_pool(lowered_scheme(address), durability, max_size=settings.postgres_pool_size),
+            lambda pool: (
+                PostgresConversationStore(pool, durability=durability) if conversations else None,
+                memory_store(pool),
+            ),
+        )
     return opened._replace(memories_unavailable=unavailable[0] if unavailable else None)
 
 
@@ -246,11 +311,16 @@ def _open_redis(
     with _driver_extra():
         from engram.stores.redis import RedisConversationStore
         from engram.stores.redis._internal import connect
+
+        address = checked_redis_url(address)
     # Redis stores no long-term memories (no vector search): `memories` gets None.
-    return _serve(
-        connect(address),
-        lambda client: (
-            RedisConversationStore(client, prefix=settings.redis_prefix) if conversations else None,
-            None,
-        ),
-    )
+    with hidden_password(address):
+        return _serve(
+            connect(address),
+            lambda client: (
+                RedisConversationStore(client, prefix=settings.redis_prefix)
+                if conversations
+                else None,
+                None,
+            ),
+        )

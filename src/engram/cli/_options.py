@@ -18,9 +18,12 @@ from rich.markup import escape
 from engram._backends import scheme_of, sqlite_path
 from engram._engram import Engram
 from engram._exceptions import EngramError
+from engram.config import load_settings
 
 __all__ = [
     "console",
+    "count",
+    "db_option",
     "db_options",
     "duration",
     "engram_errors",
@@ -35,6 +38,17 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_MAX_INT = 2**63 - 1
+"""The largest integer the databases store (64 bits): a bigger one fails inside a driver."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""The control characters but tab and newline: stored data can hold escape sequences."""
+
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@", re.IGNORECASE)
+"""The password of a URL quoted in an error (`http://user:password@host/...`)."""
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -43,17 +57,30 @@ console = Console(highlight=False, emoji=False)
 `literal`."""
 
 
+def count(minimum: int = 0, maximum: int = _MAX_INT) -> click.IntRange:
+    """The type of a limit, count or version option: out of range is a usage error (exit
+    code 2), never a value a database rejects (or its driver cannot even send)."""
+    return click.IntRange(min=minimum, max=maximum)
+
+
 def literal(value: object) -> str:
     """`value` as text to put in a console string or table cell, shown exactly as it is:
-    `[red]` or `[/i]` in stored data is printed, never read as Rich markup."""
-    return escape(str(value))
+    `[red]` or `[/i]` in stored data is printed, never read as Rich markup, and a control
+    character as its escape (`\\x1b`, `\\r`), never sent for the terminal to obey."""
+    return escape(_CONTROL.sub(lambda found: repr(found.group())[1:-1], str(value)))
+
+
+_ANY_DB = "SQLite file, postgresql:// URL or libpq connection string, or redis:// URL."
 
 
 def db_options(command: F) -> F:
     """`--db` and `--tenant`, read from `ENGRAM_DB` / `ENGRAM_TENANT` when not given."""
-    return _db_options(
-        command, "SQLite file, postgresql:// URL or libpq connection string, or redis:// URL."
-    )
+    return _db_options(command, _ANY_DB)
+
+
+def db_option(command: F) -> F:
+    """`--db` alone, for the commands that act for every tenant (`db migrate`)."""
+    return _db_options(command, _ANY_DB, tenant=False)
 
 
 def sqlite_db_options(command: F) -> F:
@@ -61,14 +88,15 @@ def sqlite_db_options(command: F) -> F:
     return _db_options(command, "SQLite file (a path or sqlite:///path).")
 
 
-def _db_options(command: F, what: str) -> F:
-    command = click.option(
-        "--tenant",
-        envvar="ENGRAM_TENANT",
-        default="default",
-        show_default=True,
-        help="Tenant to act for.",
-    )(command)
+def _db_options(command: F, what: str, *, tenant: bool = True) -> F:
+    if tenant:
+        command = click.option(
+            "--tenant",
+            envvar="ENGRAM_TENANT",
+            default="default",
+            show_default=True,
+            help="Tenant to act for.",
+        )(command)
     command = click.option(
         "--db",
         "db",
@@ -100,7 +128,7 @@ def read_json(file: IO[str]) -> Any:
     """Read an export to import; a file that is not JSON is a CLI error."""
     try:
         return json.load(file)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # a binary file is not JSON
         raise click.ClickException(f"not JSON: {exc}") from exc
 
 
@@ -124,8 +152,15 @@ def existing_sqlite_file(db: str) -> str:
 
 @contextmanager
 def existing_engram(db: str, tenant: str) -> Iterator[Engram]:
-    """Engram on a database that exists: a reading command must not create one."""
+    """Engram on databases that exist (`db`, and ENGRAM_MEMORY_DB if set): a reading
+    command must not create one."""
     require_database(db)
+    memory_db = load_settings().memory_db
+    if memory_db is not None:
+        try:
+            require_database(memory_db)
+        except click.ClickException as exc:
+            raise click.ClickException(f"{exc.message} (ENGRAM_MEMORY_DB)") from None
     with Engram(db, tenant=tenant) as mem:
         yield mem
 
@@ -135,8 +170,10 @@ def engram_errors() -> Iterator[None]:
     """Show Engram errors as one clean CLI error line (exit code 1)."""
     try:
         yield
-    except EngramError as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    except EngramError as exc:  # a driver's message may span lines (libpq's hints do)
+        message = _LINE_BREAK.sub(" ", str(exc).strip())
+        message = _URL_PASSWORD.sub(r"\g<1>***@", message)  # an endpoint's, quoted in full
+        raise click.ClickException(f"{type(exc).__name__}: {message}") from exc
 
 
 def handles_errors(command: F) -> F:
@@ -155,12 +192,17 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat()[:19].replace("T", " ")
 
 
-def duration(text: str) -> timedelta:
-    """A span like `90s`, `30m`, `12h`, `7d` or `2w` (no unit: seconds)."""
+def duration(text: str, option: str | None = None) -> timedelta:
+    """A span like `90s`, `30m`, `12h`, `7d` or `2w` (no unit: seconds), the value of
+    `option` (named in the error)."""
     match = _DURATION.match(text.strip())
     if match is None:
-        raise click.BadParameter(f"{text!r}: use a number and a unit, like 90s, 30m, 12h, 7d, 2w")
+        raise click.BadParameter(
+            f"{text!r}: use a number and a unit, like 90s, 30m, 12h, 7d, 2w", param_hint=option
+        )
     try:
         return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
     except OverflowError as exc:
-        raise click.BadParameter(f"{text!r}: too long (at most {timedelta.max.days} days)") from exc
+        raise click.BadParameter(
+            f"{text!r}: too long (at most {timedelta.max.days} days)", param_hint=option
+        ) from exc

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
-from engram._backends import scheme_of, sqlite_path
+from engram._backends import (
+    checked_redis_url,
+    hidden_password,
+    lowered_scheme,
+    scheme_of,
+    sqlite_path,
+)
 from engram._exceptions import ConfigError
-from engram.cli._options import console, db_options, handles_errors
+from engram.cli._options import console, db_option, handles_errors
 from engram.config import load_settings
 from engram.stores.sqlite import (
     SqliteCheckpointer,
@@ -25,9 +31,9 @@ def db() -> None:
 
 
 @db.command()
-@db_options
+@db_option
 @handles_errors
-def migrate(db: str, tenant: str) -> None:
+def migrate(db: str) -> None:
     """Create or upgrade the database schema of every component (idempotent).
 
     --db is an address as Engram() takes it. A SQLite file (a path or sqlite:///path):
@@ -40,6 +46,9 @@ def migrate(db: str, tenant: str) -> None:
     """
     memory_db = load_settings().memory_db
     elsewhere = memory_db if memory_db is not None and memory_db != db else None
+    _check(db, memories=False)  # both before either is migrated: a refusal changes nothing
+    if elsewhere is not None:
+        _check(elsewhere, memories=True)
     try:
         _migrate(db, memories_elsewhere=elsewhere is not None)
         if elsewhere is not None:
@@ -47,6 +56,20 @@ def migrate(db: str, tenant: str) -> None:
             _migrate(elsewhere, memories_elsewhere=False)
     except ImportError as exc:  # the backend's extra is not installed: the message says which
         raise ConfigError(str(exc)) from exc
+
+
+def _check(address: str, *, memories: bool) -> None:
+    """Refuse an address this command cannot migrate, or, for the memory database
+    (`memories`), one that stores no memories."""
+    scheme = scheme_of(address)
+    if scheme == "sqlite":
+        sqlite_path(address)  # a malformed sqlite: URL, or none at all
+    elif scheme in ("redis", "rediss") and memories:
+        raise ConfigError("ENGRAM_MEMORY_DB: Redis stores no long-term memories")
+    elif scheme not in ("postgresql", "postgres", "redis", "rediss"):
+        raise click.ClickException(
+            f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
+        )
 
 
 def _migrate(address: str, *, memories_elsewhere: bool) -> None:
@@ -60,13 +83,9 @@ def _migrate(address: str, *, memories_elsewhere: bool) -> None:
         _print_versions(versions)
         if memories_error is not None and not memories_elsewhere:
             raise memories_error
-    elif scheme in ("redis", "rediss"):
+    else:  # Redis (`_check`)
         _ping_redis(address)
         console.print("Redis needs no migration: its key layout is its schema")
-    else:
-        raise click.ClickException(
-            f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
-        )
 
 
 def _print_versions(versions: list[tuple[str, int]]) -> None:
@@ -97,7 +116,8 @@ def _ping_redis(url: str) -> None:
     # Imported here: the Redis driver is an extra (`engramdb[redis]`).
     from engram.stores.redis._internal import connect, map_backend_errors
 
-    with map_backend_errors(), connect(url) as client:
+    url = checked_redis_url(url)
+    with hidden_password(url), map_backend_errors(), connect(url) as client:
         client.ping()
 
 
@@ -113,7 +133,7 @@ def _migrate_postgres(url: str) -> tuple[list[tuple[str, int]], ConfigError | No
     from engram.stores.postgres.checkpoints import PostgresCheckpointer
 
     memories_error: ConfigError | None = None
-    with connect(url) as conn:
+    with hidden_password(url), connect(lowered_scheme(url)) as conn:
         for store in (PostgresConversationStore, PostgresCheckpointer, PostgresEventLog):
             store(conn)  # each constructor applies its migrations
         try:

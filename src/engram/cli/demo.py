@@ -15,9 +15,10 @@ from rich.table import Table
 from engram._engram import Engram
 from engram._ids import new_id
 from engram.cli._demo_memory import show_memory
-from engram.cli._options import console, handles_errors, literal
+from engram.cli._options import console, count, handles_errors, literal
 from engram.cli._transcripts import Transcript, load_bundled, load_locomo, split_turns
 from engram.context import ContextReport, ContextResult
+from engram.tokens import TokenCounter
 from engram.types import Message
 
 __all__ = ["demo"]
@@ -47,10 +48,19 @@ class Tally:
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), help="A LoCoMo JSON file.")
 @click.option("--sample", help="LoCoMo: the sample_id of the conversation (default: the first).")
-@click.option("--db", default="engram-demo.db", show_default=True, help="SQLite file to write.")
+@click.option(
+    "--db",
+    default="engram-demo.db",
+    show_default=True,
+    help="Database to write: a SQLite file, postgresql:// or redis:// URL.",
+)
 @click.option("--model", default="gpt-4o", show_default=True, help="Tokenizer / model.")
-@click.option("--budget", default=3000, show_default=True, help="Context budget in tokens.")
-@click.option("--reserve", default=200, show_default=True, help="Tokens kept for the reply.")
+@click.option(
+    "--budget", default=3000, show_default=True, type=count(1), help="Context budget in tokens."
+)
+@click.option(
+    "--reserve", default=200, show_default=True, type=count(), help="Tokens kept for the reply."
+)
 @click.option(
     "--strategy",
     type=click.Choice(list(STRATEGIES)),
@@ -83,6 +93,11 @@ def demo(
     into the next turn's context. Runs offline: SQLite, exact tiktoken counts, the
     extractive summariser, the deterministic extractor, MiniLM on onnxruntime.
     """
+    if reserve >= budget:  # refused before the database is written
+        raise click.UsageError(f"--reserve {reserve} leaves no room in --budget {budget}")
+    if sample is not None and data is None:
+        raise click.UsageError("--sample picks a conversation of --data")
+    TokenCounter.for_model(model)  # an unknown model too
     transcript = load_locomo(data, sample) if data else load_bundled()
     options = _options(strategy, budget, reserve, transcript)
     console.rule(f"[bold]{literal(transcript.title)}[/]")

@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engram._backends import scheme_of, sqlite_path
 from engram._engram import Engram
+from engram._exceptions import ConfigError
 from engram.cli._options import console, handles_errors, literal
 from engram.eval import (
     DiskEmbeddingCache,
@@ -59,6 +61,22 @@ def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int
     if not numbers or min(numbers) < 1:
         raise click.BadParameter("expected positive integers")
     return numbers
+
+
+def _sqlite_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    """The file of a SQLite address (a path or sqlite:///path): another backend's address
+    is refused, not read as a path (`postgresql://h/db` would make a directory `postgresql:`)."""
+    if value is None:
+        return None
+    scheme = scheme_of(value)
+    if scheme != "sqlite":
+        raise click.BadParameter(
+            f"a SQLite file (a path or sqlite:///path), not a {scheme} address"
+        )
+    try:
+        return Path(sqlite_path(value))
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def cache_options(command: F) -> F:
@@ -111,7 +129,8 @@ def eval_options(command: F) -> F:
         ),
         click.option(
             "--db",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=click.Path(dir_okay=False),
+            callback=_sqlite_file,
             help="SQLite file for --retriever engram (default: a temporary file).",
         ),
         click.option(
@@ -160,7 +179,8 @@ def longmemeval(**options: Any) -> None:
 @eval_group.command()
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
+    callback=_sqlite_file,
     help="SQLite file to use (default: a temporary file).",
 )
 @cache_options

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from engram.cli._options import (
     console,
+    count,
     existing_sqlite_file,
     handles_errors,
     literal,
@@ -42,7 +43,7 @@ def _open_log(db: str) -> Iterator[SqliteEventLog]:
 @events.command("list")
 @sqlite_db_options
 @click.option("--prefix", help="Only streams whose id starts with this.")
-@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
 def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
     """List streams, most recently appended to first."""
@@ -62,12 +63,14 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
 @events.command()
 @sqlite_db_options
 @click.argument("stream_id")
-@click.option("--from", "from_version", type=int, help="First version to show (default: last N).")
+@click.option(
+    "--from", "from_version", type=count(), help="First version to show (default: last N)."
+)
 @click.option(
     "--limit",
     default=20,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1),
     help="At most this many events.",
 )
 @click.option(
@@ -137,7 +140,7 @@ def _newest(
     show_default=True,
     help="summary: counts and last event per type; merge: custom payloads merged (RFC 7396).",
 )
-@click.option("--to", "to_version", type=int, help="Rebuild the state as of this version.")
+@click.option("--to", "to_version", type=count(), help="Rebuild the state as of this version.")
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
 @handles_errors
 def replay_stream(

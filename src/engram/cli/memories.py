@@ -3,6 +3,8 @@ consolidate, forget and re-embed long-term memories."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import IO
 
 import click
@@ -12,6 +14,7 @@ from engram._engram import Engram
 from engram._memory_transfer import parse_export
 from engram.cli._options import (
     console,
+    count,
     db_options,
     duration,
     existing_engram,
@@ -24,6 +27,7 @@ from engram.cli._options import (
 )
 from engram.config import EngramSettings
 from engram.memory import ForgettingPolicy
+from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import ErasureReport
 from engram.types._memory import Memory, Relation
 
@@ -43,7 +47,9 @@ def memories() -> None:
 @user_option
 @click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded memories.")
-@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@click.option(
+    "--limit", default=50, show_default=True, type=count(0, MAX_LIMIT), help="At most this many."
+)
 @handles_errors
 def list_memories(
     db: str,
@@ -75,7 +81,9 @@ def list_memories(
 @db_options
 @user_option
 @click.argument("query")
-@click.option("--limit", default=10, show_default=True, help="At most this many.")
+@click.option(
+    "--limit", default=10, show_default=True, type=count(1, MAX_LIMIT), help="At most this many."
+)
 @handles_errors
 def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
@@ -149,6 +157,8 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
 
     Prints the merges and the bloat (the share of redundant near-duplicates) before and after.
     """
+    if math.isnan(threshold):  # FloatRange lets it through: no comparison fails
+        raise click.BadParameter("nan is not a cosine", param_hint="--threshold")
     table = Table("user", "merges", "bloat before", "bloat after")
     with existing_engram(db, tenant) as mem:
         for user_id in user_ids or _every_user(mem):
@@ -198,8 +208,8 @@ def forget(
     if bool(user_ids) == all_users:
         raise click.UsageError("give --user (repeatable) or --all-users")
     policy = ForgettingPolicy(
-        max_age=None if max_age is None else duration(max_age),
-        max_idle=None if max_idle is None else duration(max_idle),
+        max_age=None if max_age is None else duration(max_age, "--max-age"),
+        max_idle=None if max_idle is None else duration(max_idle, "--max-idle"),
         min_access=min_access,
         max_per_user=max_per_user,
         keep_pinned=not include_pinned,
@@ -230,12 +240,21 @@ def forget(
 
 @memories.command()
 @db_options
+@click.option("--json", "as_json", is_flag=True, help="Each id as a JSON string, one per line.")
 @handles_errors
-def users(db: str, tenant: str) -> None:
-    """List the users that have memories, one id per line."""
+def users(db: str, tenant: str, as_json: bool) -> None:
+    """List the users that have memories, one id per line (--json for ids that hold line
+    breaks or control characters)."""
     with existing_engram(db, tenant) as mem:
-        for user_id in _every_user(mem):
-            click.echo(user_id)
+        found = _every_user(mem)
+    if not as_json:
+        unprintable = [user_id for user_id in found if not user_id.isprintable()]
+        if unprintable:  # a line break would make two ids, an escape sequence would be obeyed
+            raise click.ClickException(
+                f"user id {unprintable[0]!r} cannot be printed one per line: use --json"
+            )
+    for user_id in found:
+        click.echo(json.dumps(user_id, ensure_ascii=False) if as_json else user_id)
 
 
 @memories.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, Any
 
 import click
 from rich.table import Table
@@ -11,8 +11,10 @@ from rich.table import Table
 from engram._conversation import Conversation
 from engram._engram import Engram
 from engram._exceptions import NotFoundError
+from engram._session_flows import import_flow
 from engram.cli._options import (
     console,
+    count,
     db_options,
     existing_engram,
     handles_errors,
@@ -22,6 +24,7 @@ from engram.cli._options import (
     timestamp,
     write_json,
 )
+from engram.config import load_settings
 from engram.types import Message, Session, utcnow
 
 __all__ = ["sessions"]
@@ -44,7 +47,7 @@ def _inspected(mem: Engram, session_id: str) -> Conversation:
 @sessions.command("list")
 @db_options
 @click.option("--user", "user_id", help="Only this user's sessions.")
-@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
 def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None:
     """List sessions, most recently updated first."""
@@ -66,7 +69,9 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
 @sessions.command()
 @db_options
 @click.argument("session_id")
-@click.option("--last", default=20, show_default=True, help="Show the newest N messages.")
+@click.option(
+    "--last", default=20, show_default=True, type=count(), help="Show the newest N messages."
+)
 @handles_errors
 def show(db: str, tenant: str, session_id: str, last: int) -> None:
     """Show a session: its record, running summary and newest messages."""
@@ -107,6 +112,7 @@ def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
 def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) -> None:
     """Import a session exported with `engram sessions export` (all or nothing)."""
     data = read_json(file)
+    _check_export(data, tenant, session_id)
     with Engram(db, tenant=tenant) as mem:
         conversation = mem.import_session(data, session_id=session_id)
         info = conversation.info()
@@ -122,6 +128,21 @@ def delete(db: str, tenant: str, session_id: str) -> None:
     with existing_engram(db, tenant) as mem:
         deleted = _inspected(mem, session_id).delete()
     console.print(f"{'deleted' if deleted else 'no session'} {literal(session_id)}")
+
+
+def _check_export(data: Any, tenant: str, session_id: str | None) -> None:
+    """Refuse a malformed export before the database is opened (or created): the import
+    checks everything before its first storage operation, so running it up to there is the
+    whole check."""
+    flow = import_flow(
+        data,
+        tenant=tenant,
+        session_id=session_id,
+        max_bytes=load_settings().max_message_bytes,
+        now=utcnow(),
+    )
+    next(flow)
+    flow.close()
 
 
 def _print_session(s: Session) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 from engram._exceptions import NotFoundError
 from engram.cli._options import (
     console,
+    count,
     duration,
     existing_sqlite_file,
     handles_errors,
@@ -56,7 +57,7 @@ def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
 
 @threads.command("list")
 @sqlite_db_options
-@click.option("--limit", default=50, show_default=True, help="At most this many.")
+@click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
 def list_threads(db: str, tenant: str, limit: int) -> None:
     """List threads, newest first: checkpoints (#), last write, retention, newest checkpoint."""
@@ -109,7 +110,9 @@ def show(db: str, tenant: str, thread_id: str, checkpoint_id: str | None, namesp
 @sqlite_db_options
 @click.argument("thread_id")
 @namespace_option
-@click.option("--limit", default=20, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit", default=20, show_default=True, type=count(1), help="At most this many, newest first."
+)
 @click.option("--before", help="Only checkpoints older than this id (paging).")
 @handles_errors
 def history(
@@ -184,8 +187,8 @@ def rollback(db: str, tenant: str, thread_id: str, checkpoint_id: str, namespace
 @threads.command()
 @sqlite_db_options
 @click.argument("thread_ids", nargs=-1)
-@click.option("--keep-last", type=int, help="Keep the newest N checkpoints.")
-@click.option("--keep-every", type=int, help="Also keep every Kth checkpoint (by #).")
+@click.option("--keep-last", type=count(1), help="Keep the newest N checkpoints.")
+@click.option("--keep-every", type=count(1), help="Also keep every Kth checkpoint (by #).")
 @click.option("--max-age", help="Drop checkpoints older than this: 90s, 30m, 12h, 7d, 2w.")
 @click.option("--save", is_flag=True, help="Store the policy on the threads for later prunes.")
 @click.option(
@@ -209,12 +212,16 @@ def prune(
     """
     policy = None
     if keep_last is not None or keep_every is not None or max_age is not None:
-        age = None if max_age is None else duration(max_age)
+        age = None if max_age is None else duration(max_age, "--max-age")
         policy = RetentionPolicy(keep_last=keep_last, keep_every=keep_every, max_age=age)
     if save and (policy is None or not thread_ids):
         raise click.UsageError("--save needs a policy option and thread ids")
     with _checkpointer(db) as checkpointer:
-        for thread_id in thread_ids if save and not dry_run else ():
+        saved = thread_ids if save and not dry_run else ()
+        for thread_id in saved:  # a typo would get a policy and become a thread of its own
+            if checkpointer.get_thread(tenant, thread_id) is None:
+                raise NotFoundError(f"no thread {thread_id}")
+        for thread_id in saved:
             checkpointer.set_retention(tenant, thread_id, policy)
         report = checkpointer.prune(tenant, thread_ids or None, policy=policy, dry_run=dry_run)
     _print_report(report, dry_run)
