@@ -312,3 +312,10 @@ def test_purged_text_leaves_the_write_ahead_log_too(tmp_path: Path) -> None:
         wal = path.with_name(path.name + "-wal")
         stored = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
         assert secret.encode() not in stored  # while the database is still open
+
+
+def test_a_number_past_64_bits_is_invalid_input(tmp_path: Path) -> None:
+    with SqliteConversationStore.from_path(tmp_path / "e.db") as store:
+        store.create_session(_session())
+        with pytest.raises(InvalidInputError, match="too large"):
+            store.list_messages(ListMessages("t", "s1", last=2**70))

@@ -51,7 +51,7 @@ class _BackendErrors:
         return None
 
     def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
-        if isinstance(exc, sqlite3.Error | UnicodeEncodeError):
+        if isinstance(exc, sqlite3.Error | UnicodeEncodeError | OverflowError):
             raise _translate(exc) from exc
 
 
@@ -63,10 +63,12 @@ def map_backend_errors() -> AbstractContextManager[None]:
 _BACKEND_ERRORS = _BackendErrors()
 
 
-def _translate(exc: sqlite3.Error | UnicodeEncodeError) -> EngramError:
+def _translate(exc: sqlite3.Error | UnicodeEncodeError | OverflowError) -> EngramError:
     if isinstance(exc, UnicodeEncodeError):
         # Text the sqlite3 driver cannot encode (lone surrogates) is bad input, not a fault.
         return InvalidInputError(f"text not encodable as UTF-8: {exc}")
+    if isinstance(exc, OverflowError):  # an integer SQLite cannot hold (past 64 bits)
+        return InvalidInputError(f"a number too large for SQLite: {exc}")
     if isinstance(exc, sqlite3.IntegrityError):
         return ConflictError(f"sqlite: {exc}")
     if isinstance(exc, sqlite3.OperationalError):
