@@ -323,6 +323,15 @@ def test_connection_refused_is_unavailable() -> None:
     assert KEY not in str(caught.value)
 
 
+def test_credentials_in_the_base_url_are_never_quoted() -> None:
+    base_url = unreachable_url().replace("http://", "http://bob:s3cr3t-pw@")
+    model = OpenAIChatModel("gpt-test", base_url=base_url, backoff=0.0, max_retries=0)
+    with model, pytest.raises(ProviderUnavailable) as caught:
+        model.complete(MESSAGES)
+    assert "s3cr3t-pw" not in str(caught.value) and "bob" not in str(caught.value)
+    assert "***@127.0.0.1" in str(caught.value)
+
+
 async def test_async_connection_refused_is_unavailable() -> None:
     model = OpenAIChatModel("gpt-test", base_url=unreachable_url(), backoff=0.0, max_retries=0)
     async with model:
