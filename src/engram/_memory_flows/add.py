@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -190,6 +190,9 @@ def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime)
 
 _EARLIER = 20
 """Stored episodes of a session read to find the turns said just before an add's."""
+_EARLIER_WITHIN = timedelta(days=1)
+"""How long before an add's first turn the turns it goes on may have been said: an episode
+is dated when it was said, so the store reads only that stretch of the user's memories."""
 
 
 def _earlier_turns(scope: Scope, messages: Sequence[Message]) -> Flow[list[Message]]:
@@ -207,7 +210,12 @@ def _earlier_turns(scope: Scope, messages: Sequence[Message]) -> Flow[list[Messa
     ops = [
         ListMemories(
             scope.tenant,
-            scope.filter(kinds=("episode",), metadata={SESSION_KEY: session_id}),
+            scope.filter(
+                kinds=("episode",),
+                after=first[session_id] - _EARLIER_WITHIN,
+                before=first[session_id],
+                metadata={SESSION_KEY: session_id},
+            ),
             limit=_EARLIER,
         )
         for session_id in first

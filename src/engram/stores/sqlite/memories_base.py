@@ -535,17 +535,25 @@ def _number_sql(key: str, value: int | float, params: list[Any]) -> str:
 
 
 def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
-    """One metadata equality as SQL: the key is present with an equal JSON scalar."""
+    """One metadata equality as SQL: the key is present with an equal JSON scalar (a filter
+    holds scalars only: `rules.checked_filter`).
+
+    A text value is first looked for as its compact JSON text, `"key":"value"`, in the
+    metadata (written compact, `_json_object`): a cheap test that spares `json_each` most
+    rows (an add reads the turns before it by `source_session`)."""
+    if isinstance(value, str):
+        params.extend([f"{dumps(key)}:{dumps(value)}", key, value])
+        return (
+            "(instr(metadata, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(metadata) AS m"
+            " WHERE m.key = ? AND m.type = 'text' AND m.value = ?))"
+        )
     params.append(key)
     if value is None:
         condition = "m.type = 'null'"
     elif isinstance(value, bool):
         condition = f"m.type = '{'true' if value else 'false'}'"
-    elif isinstance(value, int | float):
-        condition = _number_sql(key, value, params)
     else:
-        condition = "m.type = 'text' AND m.value = ?"
-        params.append(value)
+        condition = _number_sql(key, value, params)
     return f"EXISTS (SELECT 1 FROM json_each(metadata) AS m WHERE m.key = ? AND {condition})"
 
 
