@@ -243,3 +243,28 @@ def test_a_rehomed_pet_is_no_longer_the_users(mem: Engram) -> None:
     pets = [r for r in mem.memories.relations(user_id="ana") if r.relation == "has_pet"]
     assert pets and all(r.valid_to is not None for r in pets)
     assert mem.memories.profile("ana").fields.get("allergy:cats") == "allergic"  # type: ignore[union-attr]
+
+
+def test_an_unnamed_pet_death_ends_the_one_pet_of_that_kind(mem: Engram) -> None:
+    say(mem, "We adopted a cat called Miso.", MAY)
+    say(mem, "My cat died.", MAY + DAY)
+    assert "The user has a cat named Miso" not in facts(mem)
+    pets = [r for r in mem.memories.relations(user_id="ana") if r.relation == "has_pet"]
+    assert pets and all(r.valid_to is not None for r in pets)
+
+
+@pytest.mark.parametrize(
+    "pets",
+    [
+        ("We adopted a cat called Miso.", "We adopted a cat called Tofu."),
+        ("We adopted a dog called Rex.",),
+    ],
+)
+def test_an_unnamed_pet_death_ends_nothing_unless_one_pet_is_of_that_kind(
+    mem: Engram, pets: tuple[str, ...]
+) -> None:
+    for day, text in enumerate(pets):
+        say(mem, text, MAY + day * DAY)
+    say(mem, "My cat died.", MAY + 5 * DAY)
+    held = [r for r in mem.memories.relations(user_id="ana") if r.relation == "has_pet"]
+    assert len(held) == len(pets) and all(r.valid_to is None for r in held)

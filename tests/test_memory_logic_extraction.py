@@ -1067,3 +1067,70 @@ def test_a_pet_given_up_negates_it(text: str, pet: str, said: str) -> None:
 )
 def test_no_pet_is_given_up_where_none_is_said_or_done(text: str) -> None:
     assert [c.metadata["negates"] for c in facts(text) if c.metadata.get("negates")] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm from Porto but live in Lisbon.",
+        "I grew up in Porto and now live in Lisbon.",
+    ],
+)
+def test_a_bare_verb_after_but_or_and_keeps_the_users_subject(text: str) -> None:
+    slots = {(c.attribute, c.value) for c in facts(text) if c.kind == "profile"}
+    assert {("origin", "Porto"), ("home_city", "Lisbon")} <= slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["My parents are from Porto and live in Lisbon.", "I met Tom and his kids live in Lisbon."],
+)
+def test_a_bare_verb_after_someone_elses_clause_is_not_the_users_home(text: str) -> None:
+    assert "home_city" not in {c.attribute for c in facts(text)}
+
+
+@pytest.mark.parametrize("text", ["These days I'm at Meta.", "Nowadays I'm at Meta."])
+def test_being_at_a_named_company_for_now_is_the_employer(text: str) -> None:
+    assert ("employer", "Meta") in {(c.attribute, c.value) for c in facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "These days I'm at the gym.",
+        "These days I'm at home.",
+        "These days I'm at a conference.",
+        "I'm at Porto.",
+        "These days I'm at Central Park.",
+        "These days I'm at Porto for the weekend.",
+    ],
+)
+def test_being_somewhere_for_now_is_no_employer(text: str) -> None:
+    assert "employer" not in {c.attribute for c in facts(text)}
+
+
+def test_being_at_a_place_the_previous_turn_named_is_no_employer() -> None:
+    found = extract(said("I just moved to Porto.", "These days I'm at Porto."), user_name="Ana")
+    assert "employer" not in {c.attribute for c in found}
+
+
+def test_an_unnamed_pet_death_names_the_kind_of_pet_it_ends() -> None:
+    [died] = facts("My cat died.")
+    assert died.metadata.get("negates_pet") == "cat"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My sister has a dog called Max.", []),
+        ("Tom has a cat named Rex.", []),
+        ("My friend Tom has a cat named Rex.", ["Tom is Ana's friend"]),
+        ("I think she has a cat named Luna.", []),
+        ("I have a dog named Rex and my sister has a cat named Luna.", ["Ana has a dog named Rex"]),
+        ("We adopted a cat called Miso.", ["Ana has a cat named Miso"]),
+    ],
+)
+def test_a_pet_named_after_someone_elses_verb_is_not_the_users(
+    text: str, expected: list[str]
+) -> None:
+    assert [c.text for c in facts(text)] == expected

@@ -356,6 +356,15 @@ def _died(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ]
 
 
+def _pet_died(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A pet's death without its name, "My cat died": revision ends the user's one current
+    pet of that kind (`negates_pet`), and none if they have two or none."""
+    species = match["species"].lower()
+    verb = " ".join(match["verb"].lower().split())
+    text = _dated(f"{s.label}'s {species} {_PUT.get(verb, verb)}", s)
+    return [fact(s, text, importance=0.8, metadata={"negates_pet": species})]
+
+
 _REHOMED = {
     "rehome": "rehome",
     "re-home": "rehome",
@@ -515,6 +524,13 @@ CHANGE_RULES: tuple[Rule, ...] = (
         r"ran\s+away|went\s+missing))\b",
         _died,
         ("passed away", "died", "put down", "ran away", "went missing"),
+    ),
+    rule(
+        r"\b(?i:my|our)\s+(?P<species>(?i:" + "|".join(sorted(_PETS - {"pet"})) + r"))"
+        r"(?i:\s+(?:has|had|just|sadly|recently))*\s+"
+        r"(?P<verb>(?i:passed\s+away|died|was\s+put\s+down|had\s+to\s+be\s+put\s+down))\b",
+        _pet_died,
+        ("passed away", "died", "put down"),
     ),
     rule(
         rf"\b(?i:we|I)(?i:\s+(?:just|sadly|finally))?(?i:\s+had\s+to)?\s+(?P<verb>(?i:put))\s+"

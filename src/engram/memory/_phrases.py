@@ -145,7 +145,7 @@ REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$)))+)"
 """A rule's object: the rest of the clause ("St. Mary's Hospital" whole)."""
 NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
 _BOUNDARY = re.compile(
-    r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then)|but|because|since|so|which|who|whom|"
+    r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then|(?:now\s+|currently\s+)?(?:live|reside)\b)|but|because|since|so|which|who|whom|"
     r"where|when|while|though|although|if|until|unless|whereas|cause|cuz|lol|haha)\b|"
     r"\s+[-–—]+\s+|\s*:).*$",
     re.IGNORECASE,

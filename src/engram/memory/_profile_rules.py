@@ -156,6 +156,20 @@ def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
 
 
+_CARRIED_SUBJECT = re.compile(r"\b(?i:I|I'm|I've)(?!\w)")
+_OTHER_SUBJECT = re.compile(r"\b(?i:he|she|they|we|you|my|his|her|their|who|which|that)\b")
+
+
+def _lives_too(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A home said by a bare verb after "but"/"and", whose subject is the user's from the
+    clause before: "I'm from Porto but live in Lisbon"."""
+    before = s.text[: match.start()]
+    subjects = list(_CARRIED_SUBJECT.finditer(before))
+    if not subjects or _OTHER_SUBJECT.search(before, subjects[-1].end()):
+        return []
+    return _lives(match, s)
+
+
 def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
     found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in", after_move=True)
     old = proper(match.groupdict().get("y"))
@@ -324,7 +338,23 @@ def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
 
 
+_OWNER_USER = re.compile(r"\b(?i:I|I've|I'm|we|we've|we're|our)(?!\w)")
+_OWNER_OTHER = re.compile(
+    r"\b(?:(?i:he|she|they|his|her|their|my\s+\w+)\b"
+    r"|(?!(?:Just|Finally|Today|Yesterday|Recently|Also|So|And|Then|Now|Well|Oh)\b)"
+    r"[A-Z][a-z]+(?=\s+(?:has|had|have|got|gets|adopted|owns|bought)\b))"
+)
+"""Who has "a cat named Miso": the user ("We adopted a cat named Miso", or no subject:
+"Just adopted a cat named Miso!"), or someone else ("My sister has a dog called Max", "Tom
+has a cat named Rex"), by the last subject said before it."""
+
+
 def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    if not match[0].lower().startswith("my"):  # "... a cat named Miso": whose?
+        before = s.text[: match.start()]
+        mine = list(_OWNER_USER.finditer(before))
+        if _OWNER_OTHER.search(before, mine[-1].end() if mine else 0):
+            return []
     name, animal = match["x"], match["rel"].lower()
     entities, relations = relate(s, "has_pet", name, "other", dated=False)
     text = f"{s.label} has a {animal} named {name}"
@@ -428,6 +458,13 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"(?:{I_AM}(?i:\s+originally)?\s+(?i:from)|{ME}\s+(?i:grew\s+up\s+in))\s+{REST}",
         _origin,
         ("from", "grew up"),
+    ),
+    # The subject carried over a "but"/"and" to a bare verb: "I'm from Porto but live in
+    # Lisbon", "I grew up in Porto and now live in Lisbon".
+    rule(
+        rf"(?<=\s)(?i:but|and){ADV}{NOT}{ADV}\s+(?i:live|reside)\s+(?i:in)\s+{REST}",
+        _lives_too,
+        ("live", "reside"),
     ),
     *WORK_RULES,
     rule(

@@ -254,9 +254,33 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
         long_ago = [time for time in s.times if time.granularity in ("month", "season", "year")]
         if not (long_ago or _SINCE_LONG.search(s.text)) or TRIP.search(s.text):
             return []
-    elif not JOB_CUE.search(s.text):
+    elif not JOB_CUE.search(s.text) and not _there_now(employer, s):
         return []
     return [_employer(s, employer)]
+
+
+_NOW_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
+"""A while, not a moment: "I'm at Starbucks now" says where, not for whom."""
+_PLACE_TAIL = re.compile(
+    r"\s(?:city|town|village|street|avenue|road|park|lake|river|beach|island|bay|airport|"
+    r"station|mall|square)$",
+    re.IGNORECASE,
+)
+
+
+def _there_now(employer: str, s: Sentence) -> bool:
+    """ "I'm at Meta now", "These days I'm at Meta": a capitalised name the user is at for
+    now, with no word of travel, that names no place (by its last word, or as a place the
+    previous turn named: "I moved to Porto." "I'm at Porto now")."""
+    if not _NOW_CUE.search(s.text) or TRIP.search(s.text) or _PLACE_TAIL.search(employer):
+        return False
+    places = {
+        entity.name.casefold()
+        for c in s.before or ()
+        for entity in c.entities
+        if entity.kind == "place"
+    }
+    return employer.casefold() not in places
 
 
 def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:

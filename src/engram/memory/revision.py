@@ -637,12 +637,26 @@ def _decide(
     for old, _cosine in pool:
         if fold(old.text) == text:
             return _duplicate(new, old, now, "same text")
+    species = new.metadata.get("negates_pet")
+    if isinstance(species, str):
+        pets = [
+            old for old, _cosine in pool if _subject(old) == _subject(new) and _is_pet(old, species)
+        ]
+        if len(pets) == 1:
+            return _supersede(new, pets, now, "negated")
+        return _added(new, now, f"{len(pets)} current pets of that kind")
     # A slot value's negation is about slot values (above), not about every text naming it.
     if new.attribute is None and _is_negation(new):
         target = _negation_target(new, pool, policy)
         if target is not None:
             return _supersede(new, [target], now, "negated")
     return _by_similarity(new, pool, now, policy)
+
+
+def _is_pet(memory: Memory, species: str) -> bool:
+    """Whether `memory` says the user has a pet of kind `species` ("has a cat named Miso")."""
+    said = re.search(rf"\bhas an? {re.escape(species)} named\b", memory.text, re.IGNORECASE)
+    return said is not None and memory.valid_to is None
 
 
 def _by_similarity(
