@@ -18,6 +18,7 @@ from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
 from engram.memory.profile import EDITED
 from engram.memory.texts import dense_text
+from engram.stores._memory_rules import check_no_nul
 from engram.stores.memories import (
     GetHistory,
     GetProfile,
@@ -221,26 +222,11 @@ def _record(where: str, item: Any, parse: Callable[[Mapping[str, Any]], _Record]
     if not isinstance(item, Mapping):
         raise InvalidInputError(f"malformed memory export: {where} is not an object")
     try:
-        _check_no_nul(item, "")
+        check_no_nul(item)
         return parse(item)
     except InvalidInputError as exc:
         named = f" (id {item['id']!r})" if isinstance(item.get("id"), str) else ""
         raise InvalidInputError(f"malformed memory export: {where}{named}: {exc}") from exc
-
-
-def _check_no_nul(value: Any, path: str) -> None:
-    """Refuse a NUL character anywhere in a record (no store keeps one: PostgreSQL's text
-    refuses it, and `add` refuses it in a text)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInputError(f"{path or 'a value'} contains a NUL character")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_no_nul(key, path)
-            _check_no_nul(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_no_nul(item, f"{path}[{index}]")
 
 
 def _memory(item: Mapping[str, Any], max_bytes: int) -> Memory:

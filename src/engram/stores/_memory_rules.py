@@ -49,6 +49,7 @@ __all__ = [
     "checked_relation",
     "checked_vector",
     "checked_vectors",
+    "check_no_nul",
     "context_needles",
     "entity_has_name",
     "erased_change",
@@ -104,22 +105,23 @@ def json_copy(value: Any, what: str = "metadata") -> Any:
     return json.loads(text)
 
 
-def _check_no_nul(value: Any, what: str) -> None:
-    """`InvalidInputError` if a string in `value` (a JSON-like value: keys too) holds U+0000.
+def check_no_nul(value: Any, path: str = "") -> None:
+    """`InvalidInputError` if a string in `value` (a JSON-like value: keys too) holds U+0000,
+    naming where (`path`, then `.key` and `[index]` down to it).
 
-    No store keeps one in metadata: PostgreSQL's JSON functions cannot read a document
-    holding one (so a metadata filter over it would fail), and SQLite's cut a string short
-    at it (so a filter would match what was never stored)."""
+    No store keeps one: PostgreSQL's text refuses it, its JSON functions cannot read a
+    document holding one (so a metadata filter over it would fail), and SQLite's cut a
+    string short at it (so a filter would match what was never stored)."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise InvalidInputError(f"{what} contains a NUL character")
+            raise InvalidInputError(f"{path or 'a value'} contains a NUL character")
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            _check_no_nul(key, what)
-            _check_no_nul(item, f"{what}.{key}")
+            check_no_nul(key, path)
+            check_no_nul(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list | tuple):
-        for item in value:
-            _check_no_nul(item, what)
+        for index, item in enumerate(value):
+            check_no_nul(item, f"{path}[{index}]")
 
 
 def user_key(user_id: str | None) -> str:
@@ -172,7 +174,7 @@ def _check_memory(tenant: str, memory: Memory) -> None:
     if memory.access_count < 0:
         raise InvalidInputError("access_count must not be negative")
     if memory.metadata:
-        _check_no_nul(memory.metadata, f"memory {memory.id!r} metadata")
+        check_no_nul(memory.metadata, f"memory {memory.id!r} metadata")
 
 
 def _already_normal(memory: Memory) -> bool:
