@@ -44,7 +44,16 @@ class Graph:
     @property
     def me(self) -> Entity | None:
         """The entity standing for the user, if there is one yet."""
-        return next((e for e in self.entities if e.metadata.get("user") is True), None)
+        return next((e for e in self.entities if is_user(e)), None)
+
+
+USER_MARK = "user"
+"""The metadata key (set to True) of the entity standing for the user."""
+
+
+def is_user(entity: Entity) -> bool:
+    """Whether `entity` stands for the user (not someone they mention)."""
+    return entity.metadata.get(USER_MARK) is True
 
 
 def read_user(
@@ -77,7 +86,7 @@ def new_user_entity(scope: Scope, name: str | None, now: datetime) -> Entity:
         kind="person",
         tenant=scope.tenant,
         user_id=scope.user_id,
-        metadata={"user": True},
+        metadata={USER_MARK: True},
         created_at=now,
         updated_at=now,
     )
@@ -121,7 +130,7 @@ def _adopt(
 ) -> Flow[Graph]:
     """Make `namesake` the user's entity; the `unnamed` one, if any, is merged into it: its
     relations and the memories naming it move over, then it is deleted."""
-    metadata = {**namesake.metadata, "user": True}
+    metadata = {**namesake.metadata, USER_MARK: True}
     me = replace(namesake, kind="person", metadata=metadata, updated_at=now)
     ops: list[Any] = [PutEntities(scope.tenant, (me,))]
     relations = graph.relations

@@ -7,6 +7,7 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
+from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import Scope
 from engram.memory import extract_entities, fold
 from engram.memory.queries import lexical_query, without_names
@@ -58,7 +59,7 @@ def search_flow(
     if named and scope.user_id is not None:
         lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
         known = yield from call_memories(*lookups)
-    own = [name for (_, name), found in zip(named, known, strict=True) if _is_user(found)]
+    own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
     searched = without_names(query, own)
     query_entities = [
         frozenset({key, *(entity.id for entity in entities)})
@@ -110,8 +111,3 @@ def search_flow(
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     return hits
-
-
-def _is_user(entities: list[Entity]) -> bool:
-    """Whether a name of the query is the user's own (their entity has `user` metadata)."""
-    return any(entity.metadata.get("user") is True for entity in entities)
