@@ -287,17 +287,12 @@ def _without_repeats(
         offered = [hit for hit in recall.hits if hit.memory.id not in repeats][:limit]
         result = fit(recall=replace(recall, hits=tuple(offered)))
         sent = {message.id for message in result.messages}
-        found = {
-            hit.memory.id
-            for hit in offered
-            if hit.memory.source_ids and sent.issuperset(hit.memory.source_ids)
-        }
+        found = {hit.memory.id for hit in offered if _repeats(hit, sent)}
         if not found:
             back = {
                 hit.memory.id
                 for hit in recall.hits
-                if hit.memory.id in repeats - restored
-                and not sent.issuperset(hit.memory.source_ids)
+                if hit.memory.id in repeats - restored and not _repeats(hit, sent)
             }
             if not back:
                 return result
@@ -449,6 +444,12 @@ def _summary_context(
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
 
 
+def _repeats(hit: MemoryHit, sent: set[str]) -> bool:
+    """Whether a recalled memory only repeats messages the prompt sends (every one of its
+    sources is among `sent`)."""
+    return bool(hit.memory.source_ids) and sent.issuperset(hit.memory.source_ids)
+
+
 def _planned_block(
     recall: ctx.Recall | None, pending: Sequence[Message], limit: int, counter: TokenCounter
 ) -> int:
@@ -460,11 +461,7 @@ def _planned_block(
         return 0
     users = [i for i, message in enumerate(pending) if message.role == "user"]
     current = {message.id for message in pending[users[-1] :]} if users else set()
-    hits = [
-        hit
-        for hit in recall.hits
-        if not (hit.memory.source_ids and current.issuperset(hit.memory.source_ids))
-    ]
+    hits = [hit for hit in recall.hits if not _repeats(hit, current)]
     return ctx.recall_block(replace(recall, hits=tuple(hits[:limit])), counter).tokens
 
 
