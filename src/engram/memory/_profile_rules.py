@@ -260,41 +260,31 @@ _PETS = r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|fish|t
 
 def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name, role = match["x"], match["rel"].lower()
-    entities, relations = relate(s, "partner_of", name, "person", dated=False)
     text = f"{s.label}'s {role} is {name}"
-    return [
-        fact(
-            s,
-            text,
-            kind="profile",
-            attribute="partner",
-            value=name,
-            importance=0.9,
-            entities=entities,
-            relations=relations,
-            metadata={"role": partner_role(role)},
-            dated=False,
-        )
-    ]
+    return [_partner_fact(s, text, name, partner_role(role), dated=False)]
 
 
 def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name = match["x"]
-    entities, relations = relate(s, "partner_of", name, "person")
-    text = f"{s.label} married {name}"
-    return [
-        fact(
-            s,
-            text,
-            kind="profile",
-            attribute="partner",
-            value=name,
-            importance=0.9,
-            entities=entities,
-            relations=relations,
-            metadata={"role": "spouse"},
-        )
-    ]
+    return [_partner_fact(s, f"{s.label} married {name}", name, "spouse")]
+
+
+def _partner_fact(s: Sentence, text: str, name: str, role: str, *, dated: bool = True) -> Candidate:
+    """The user's partner `name`, in `role` (`partner_role`: further on supersedes), with
+    the partner_of relation; `dated` as for `fact`."""
+    entities, relations = relate(s, "partner_of", name, "person", dated=dated)
+    return fact(
+        s,
+        text,
+        kind="profile",
+        attribute="partner",
+        value=name,
+        importance=0.9,
+        entities=entities,
+        relations=relations,
+        metadata={"role": role},
+        dated=dated,
+    )
 
 
 _OPENING_WORD = re.compile(
@@ -311,19 +301,8 @@ def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
     girlfriend or fiancée fact is over) and the relationship status."""
     name = _OPENING_WORD.sub("", match["x"] or match["x2"])
     how = (match["how"] or match["how2"]).lower()
-    role = _WED[how]
-    entities, relations = relate(s, "partner_of", name, "person")
-    partner = fact(
-        s,
-        f"{s.label} {'married' if how == 'married' else 'got engaged to'} {name}",
-        kind="profile",
-        attribute="partner",
-        value=name,
-        importance=0.9,
-        entities=entities,
-        relations=relations,
-        metadata={"role": role},
-    )
+    wed = "married" if how == "married" else "got engaged to"
+    partner = _partner_fact(s, f"{s.label} {wed} {name}", name, _WED[how])
     status = fact(
         s, f"{s.label} is {how}", kind="profile", attribute="relationship_status", value=how
     )
