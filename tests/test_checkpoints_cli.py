@@ -56,6 +56,17 @@ def test_history_shows_what_changed(db: str) -> None:
     assert out.count("messages,") == 2  # the oldest listed one's parent is not listed: "?"
 
 
+def test_history_of_a_run_whose_metadata_names_forked_from(tmp_path: Path) -> None:
+    """LangGraph copies a config's plain values into a checkpoint's metadata: a run's own
+    `forked_from` (not Engram's `{"thread_id": ..., "checkpoint_id": ...}`) is no fork."""
+    path = str(tmp_path / "agent.db")
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        checkpointer.put("default", "t1", {"x": 1}, metadata={"forked_from": "ticket-7"})
+        checkpointer.fork("default", "t1", "t2")
+    assert "fork of" not in invoke("history", "t1", "--db", path)
+    assert "(fork of" in invoke("history", "t2", "--db", path)
+
+
 def test_fork_and_rollback(db: str) -> None:
     first = ids(db)[-1]
     assert "forked t1 into t3" in invoke(
@@ -178,3 +189,10 @@ def test_prune_save_refuses_an_unknown_thread(db: str) -> None:
 def test_a_bad_max_age_names_the_option(db: str) -> None:
     result = CliRunner().invoke(threads, ["prune", "--max-age", "soon", "--db", db])
     assert result.exit_code == 2 and "Invalid value for --max-age: 'soon'" in result.output
+
+
+@pytest.mark.parametrize("age", ["0s", "0d", "0.0000001s"])
+def test_a_zero_max_age_is_a_usage_error(db: str, age: str) -> None:
+    result = CliRunner().invoke(threads, ["prune", "--max-age", age, "--dry-run", "--db", db])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for --max-age: '{age}': must be positive" in result.output

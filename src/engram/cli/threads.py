@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -213,6 +213,8 @@ def prune(
     policy = None
     if keep_last is not None or keep_every is not None or max_age is not None:
         age = None if max_age is None else duration(max_age, "--max-age")
+        if age is not None and age <= timedelta(0):
+            raise click.BadParameter(f"{max_age!r}: must be positive", param_hint="--max-age")
         policy = RetentionPolicy(keep_last=keep_last, keep_every=keep_every, max_age=age)
     if save and (policy is None or not thread_ids):
         raise click.UsageError("--save needs a policy option and thread ids")
@@ -285,8 +287,9 @@ def _changed(
         notes.append(f"from #{parent.seq}")
     if "rollback_to" in info.metadata:
         notes.append("rollback")
-    if "forked_from" in info.metadata:
-        notes.append(f"fork of {info.metadata['forked_from'].get('thread_id')}")
+    forked = info.metadata.get("forked_from")
+    if isinstance(forked, Mapping):  # else a run's own metadata (LangGraph copies configurable)
+        notes.append(f"fork of {forked.get('thread_id')}")
     return " ".join([changed, *(f"({note})" for note in notes)])
 
 
