@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,37 @@ def test_a_sessions_export_imports_elsewhere_without_its_links(tmp_path: Path) -
         assert all(m.entity_ids == () for m in stored)
 
 
+def test_an_old_export_imported_again_does_not_revive_what_the_user_changed(
+    mem: Engram, tmp_path: Path
+) -> None:
+    with Engram(tmp_path / "a.db") as source:
+        source.memories.add("I live in Berlin.", user_id="ana")
+        data = source.memories.export(user_id="ana")
+    mem.memories.import_(data)
+    mem.memories.add("I moved to Lisbon.", user_id="ana")
+    mem.memories.update_profile("ana", {"diet": "vegan"})
+    mem.memories.import_(data)  # the same, older export again
+    assert mem.memories.profile("ana").fields == {"home_city": "Lisbon", "diet": "vegan"}
+    facts = mem.memories.get_all(user_id="ana", kinds=["fact", "profile"])
+    [fact] = [memory for memory in facts if memory.attribute == "home_city"]
+    assert "Lisbon" in fact.text  # the Berlin fact stays retired, its relation ended
+    [current] = mem.memories.relations(user_id="ana", as_of=datetime.now(UTC))
+    assert current.memory_id == fact.id
+
+
+def test_an_import_links_the_entities_the_user_already_has(mem: Engram, tmp_path: Path) -> None:
+    with Engram(tmp_path / "a.db") as source:
+        source.memories.add("I live in Berlin.", user_id="ana", user_name="Ana")
+        data = source.memories.export(user_id="ana")
+    mem.memories.add("I work at Sony. I was in Berlin once.", user_id="ana", user_name="Ana")
+    mem.memories.import_(data)
+    assert names(mem) == ["Ana", "Berlin", "Sony"]  # not two of Ana, nor of Berlin
+    [ana] = mem.memories.entities(user_id="ana", name="Ana")
+    assert len(mem.memories.relations(user_id="ana", entity_id=ana.id)) == 2
+    mem.memories.import_(data)  # again: nothing doubles
+    assert names(mem) == ["Ana", "Berlin", "Sony"]
+
+
 def test_forgetting_states_its_rule_once(mem: Engram) -> None:
     memory = mem.memories.add("I like green tea.", user_id="ana", infer=False).added[0]
     mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")
@@ -130,3 +162,20 @@ def test_an_export_taken_while_the_user_writes_is_one_consistent_state(tmp_path:
     for index, data in enumerate(exports):
         with Engram(tmp_path / f"copy{index}.db") as copy:
             copy.memories.import_(data)  # raises on an inconsistent export
+
+
+def test_retired_memories_crowd_no_current_one_out_of_a_search(mem: Engram) -> None:
+    moves = [
+        Message(role="user", content=f"I live in Town{i}.", created_at=datetime(2020, 1, 1 + i))
+        for i in range(28)
+    ] + [
+        Message(role="user", content=f"I live in City{i}.", created_at=datetime(2020, 2, 1 + i))
+        for i in range(27)
+    ]
+    for move in moves:  # 54 retired home cities: more than a search's candidates
+        mem.memories.add(messages=[move], user_id="ana", user_name="Ana")
+    mem.memories.add("Ana likes green tea", user_id="ana", infer=False)
+    hits = mem.memories.search(
+        "where does Ana live?", user_id="ana", kinds=["fact", "profile"], limit=10
+    )
+    assert sorted(hit.memory.text for hit in hits) == ["Ana likes green tea", "Ana lives in City26"]

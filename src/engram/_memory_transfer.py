@@ -16,11 +16,13 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
+from engram.memory.entities import fold
 from engram.memory.profile import EDITED
 from engram.memory.texts import dense_text
 from engram.stores._memory_rules import check_no_nul
 from engram.stores.memories import (
     GetHistory,
+    GetMemories,
     GetProfile,
     ListEntities,
     ListRelations,
@@ -80,7 +82,11 @@ def import_flow(
             over `max_bytes`, a profile value that is not text, ...).
     """
     memories, history, entities, relations, profile = parse_export(data, tenant, max_bytes)
+    memories, entities, relations = yield from _known_entities(
+        tenant, memories, entities, relations
+    )
     memories = yield from _linkable(tenant, memories, entities)
+    memories, relations, profile = yield from _kept_current(tenant, memories, relations, profile)
     # Entries already stored (an import of the same export) are not written twice.
     known = yield from _histories(tenant, [memory.id for memory in memories])
     stored = {change.id for change in known}
@@ -99,6 +105,116 @@ def import_flow(
     results = yield from call_memories(*ops)
     result: list[Memory] = results[1]
     return result
+
+
+def _known_entities(
+    tenant: str,
+    memories: tuple[Memory, ...],
+    entities: tuple[Entity, ...],
+    relations: tuple[Relation, ...],
+) -> Flow[tuple[tuple[Memory, ...], tuple[Entity, ...], tuple[Relation, ...]]]:
+    """The export's records with each entity the store holds under another id (of the same
+    user, name and kind: "Ana" imported into a database that knows her) replaced by the
+    stored one, as an add would link it: else the user would have two of it."""
+    users = sorted({entity.user_id for entity in entities if entity.user_id is not None})
+    found = yield from call_memories(*(ListEntities(tenant, user) for user in users))
+    stored = {entity.id for entities in found for entity in entities}
+    known = {
+        (entity.user_id, fold(name), entity.kind): entity.id
+        for entities in found
+        for entity in entities
+        for name in (*entity.aliases, entity.name)
+    }
+    same = {
+        entity.id: known[key]
+        for entity in entities
+        if entity.id not in stored
+        and (key := (entity.user_id, fold(entity.name), entity.kind)) in known
+    }
+    if not same:
+        return memories, entities, relations
+    return (
+        tuple(
+            replace(
+                memory,
+                entity_ids=tuple(dict.fromkeys(same.get(e, e) for e in memory.entity_ids)),
+            )
+            for memory in memories
+        ),
+        tuple(entity for entity in entities if entity.id not in same),
+        tuple(
+            replace(
+                relation,
+                source_id=same.get(relation.source_id, relation.source_id),
+                target_id=same.get(relation.target_id, relation.target_id),
+            )
+            for relation in relations
+        ),
+    )
+
+
+def _kept_current(
+    tenant: str,
+    memories: tuple[Memory, ...],
+    relations: tuple[Relation, ...],
+    profile: UserProfile | None,
+) -> Flow[tuple[tuple[Memory, ...], tuple[Relation, ...], UserProfile | None]]:
+    """The export's records merged with what the store holds of them: a stored memory
+    retired since the export (the user moved on after an earlier import of it) stays
+    retired, and its relations ended; the stored profile keeps its fields, but those the
+    export sets from memories current after the import. Else an old export imported again
+    would leave two current values in a slot, and the profile saying the older one."""
+    stored: dict[str, Memory] = {}
+    ids = [memory.id for memory in memories]
+    for start in range(0, len(ids), _PAGE):
+        [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
+        stored.update((memory.id, memory) for memory in found if memory is not None)
+    kept = tuple(
+        replace(
+            memory,
+            valid_to=old.valid_to,
+            superseded_at=old.superseded_at,
+            superseded_by=old.superseded_by,
+        )
+        if memory.is_current and (old := stored.get(memory.id)) is not None and not old.is_current
+        else memory
+        for memory in memories
+    )
+    users = sorted({relation.user_id for relation in relations if relation.user_id})
+    stored_relations = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    ends = {r.id: r.valid_to for found in stored_relations for r in found if r.valid_to}
+    relations = tuple(
+        replace(relation, valid_to=ends[relation.id])
+        if relation.valid_to is None and relation.id in ends
+        else relation
+        for relation in relations
+    )
+    if profile is None:
+        return kept, relations, profile
+    [known] = yield from call_memories(GetProfile(tenant, profile.user_id))
+    if known is None:
+        return kept, relations, profile
+    retired = {memory.id for memory in kept if not memory.is_current}
+    fields, sources = dict(known.fields), dict(known.sources)
+    for attribute, value in profile.fields.items():
+        source = profile.sources.get(attribute)
+        if source not in retired:
+            fields[attribute] = value
+            if source is not None:
+                sources[attribute] = source
+            else:
+                sources.pop(attribute, None)
+    merged = replace(
+        profile,
+        fields=fields,
+        sources=sources,
+        updated_at=max(profile.updated_at, known.updated_at),
+        last_interaction_at=max(
+            (t for t in (profile.last_interaction_at, known.last_interaction_at) if t),
+            default=None,
+        ),
+    )
+    return kept, relations, merged
 
 
 def _linkable(

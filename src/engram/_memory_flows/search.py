@@ -66,21 +66,32 @@ def search_flow(
         for (key, _), entities in zip(named, known, strict=True)
     ]
     vectors = yield from embed([searched])
-    # Retired memories are candidates too: they mark the episodes that state only retired
-    # values (`ranking.stale_episodes`), then leave the results (`current_only`).
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
-    where = scope.filter(**{**filter_fields, "include_superseded": True})
+    where = scope.filter(**filter_fields)
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
-    dense, lexical = yield from call_memories(
+    searches: list[Any] = [
         SearchVector(scope.tenant, vectors[0], model_id, where, pool),
         SearchLexical(scope.tenant, lexical_query(searched), where, pool),
-    )
+    ]
+    if now_only:
+        # Retired memories mark the episodes that state only retired values
+        # (`ranking.stale_episodes`), then leave the results (`current_only`). Searched
+        # apart: among the current candidates, many retired ones would crowd them out.
+        every = scope.filter(**{**filter_fields, "include_superseded": True})
+        searches += [
+            SearchVector(scope.tenant, vectors[0], model_id, every, pool),
+            SearchLexical(scope.tenant, lexical_query(searched), every, pool),
+        ]
+    dense, lexical, *retired = yield from call_memories(*searches)
     ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
     if not ids:
         return []
+    marks = tuple(
+        dict.fromkeys(s.memory_id for found in retired for s in found if s.memory_id not in ids)
+    )
     # Lexical candidates outside the dense top `pool` get their true cosine, not 0.
     missing = ids[len({s.memory_id for s in dense}) :]
-    ops: list[Any] = [GetMemories(scope.tenant, ids)]
+    ops: list[Any] = [GetMemories(scope.tenant, ids + marks)]
     if missing:
         ops.append(GetVectors(scope.tenant, missing, model_id))
     loaded, *found = yield from call_memories(*ops)
