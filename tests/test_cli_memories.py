@@ -137,6 +137,28 @@ def test_export_then_import_into_a_new_database(runner: CliRunner, db: str, tmp_
     assert refused.exit_code != 0 and not Path(typo).exists()  # refused before creating it
 
 
+def test_a_failed_import_leaves_no_new_database(runner: CliRunner, db: str, tmp_path: Path) -> None:
+    exported = tmp_path / "ana.json"
+    runner.invoke(main, ["memories", "export", "--db", db, "--user", "ana", "-o", exported])
+    env = {
+        "ENGRAM_EMBEDDINGS__BASE_URL": "http://127.0.0.1:1/v1",
+        "ENGRAM_EMBEDDINGS__MODEL": "emb",
+        "ENGRAM_EMBEDDINGS__MAX_RETRIES": "0",
+    }
+    files = sorted(tmp_path.rglob("*"))
+    before = Path(db).read_bytes()
+    fresh = str(tmp_path / "new" / "fresh.db")
+    for target, memory_db in ((fresh, None), (db, str(tmp_path / "mem" / "m.db")), (db, None)):
+        result = runner.invoke(
+            main,
+            ["memories", "import", "--db", target, str(exported)],
+            env=env | ({"ENGRAM_MEMORY_DB": memory_db} if memory_db else {}),
+        )
+        assert result.exit_code == 1 and "ProviderUnavailable" in result.output, result.output
+        assert sorted(tmp_path.rglob("*")) == files  # no new file, nor directory
+    assert Path(db).read_bytes() == before  # an existing database is left as it was
+
+
 def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
     path = str(tmp_path / "ana.db")
     with Engram(path) as mem:
@@ -147,6 +169,12 @@ def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
     rows = [line for line in listed.output.splitlines() if "Ana" in line or "│      " in line]
     assert any("works_at Siemens" in row for row in rows)
     assert any("partner_of Tomás" in row for row in rows)
+    named = runner.invoke(
+        main, ["memories", "entities", "--db", path, "--user", "ana"] + ["--name", "Ana"]
+    )
+    assert named.exit_code == 0, named.output
+    assert "works_at Siemens" in named.output  # the target by name, not by id
+    assert "Tomás" in named.output and "01a" not in named.output
     shown = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana"])
     assert "employer" in shown.output and "Siemens" in shown.output
     edited = runner.invoke(

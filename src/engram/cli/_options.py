@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -31,6 +32,7 @@ __all__ = [
     "json_output",
     "literal",
     "read_json",
+    "removed_if_failed",
     "require_database",
     "timestamp",
     "write_json",
@@ -48,6 +50,9 @@ _LINE_BREAK = re.compile(r"\s*\n\s*")
 
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@", re.IGNORECASE)
 """The password of a URL quoted in an error (`http://user:password@host/...`)."""
+
+_SQLITE_FILES = ("", "-wal", "-shm", "-journal", "-engram-locks")
+"""A SQLite database's file and the files beside it (`_scope_locks` makes the last)."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -163,6 +168,34 @@ def existing_engram(db: str, tenant: str) -> Iterator[Engram]:
             raise click.ClickException(f"{exc.message} (ENGRAM_MEMORY_DB)") from None
     with Engram(db, tenant=tenant) as mem:
         yield mem
+
+
+@contextmanager
+def removed_if_failed(*addresses: str | None) -> Iterator[None]:
+    """Remove what the block created of the SQLite databases `addresses` name that do not
+    exist yet (the file, its companions, its new directories) if the block fails: a failed
+    import leaves no empty database behind."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    for address in addresses:
+        if address is None or scheme_of(address) != "sqlite":
+            continue
+        path = sqlite_path(address)
+        file = Path(path).expanduser().absolute()
+        if path == ":memory:" or file.exists():
+            continue
+        files.extend(file.with_name(file.name + suffix) for suffix in _SQLITE_FILES)
+        folders.extend(parent for parent in file.parents if not parent.exists())
+    try:
+        yield
+    except BaseException:
+        for file in files:
+            with contextlib.suppress(OSError):
+                file.unlink(missing_ok=True)
+        for folder in folders:  # the deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 @contextmanager

@@ -22,10 +22,11 @@ from engram.cli._options import (
     json_output,
     literal,
     read_json,
+    removed_if_failed,
     timestamp,
     write_json,
 )
-from engram.config import EngramSettings
+from engram.config import load_settings
 from engram.memory import ForgettingPolicy
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import ErasureReport
@@ -279,8 +280,10 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     them with the configured embedder (ENGRAM_EMBEDDINGS__*, else the local model)."""
     data = read_json(file)
     # A malformed file is refused before the database is opened (or created).
-    parse_export(data, tenant, EngramSettings().max_message_bytes)
-    with Engram(db, tenant=tenant) as mem:
+    settings = load_settings()
+    parse_export(data, tenant, settings.max_message_bytes)
+    # A failed import (the embedder down, say) leaves no new database file behind.
+    with removed_if_failed(db, settings.memory_db), Engram(db, tenant=tenant) as mem:
         stored = mem.memories.import_(data)
     console.print(f"imported {len(stored)} memories")
 
@@ -310,8 +313,9 @@ def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
     """List a user's entities with their aliases and relations (and when those held)."""
     with existing_engram(db, tenant) as mem:
         found = mem.memories.entities(user_id=user_id, name=name)
+        every = mem.memories.entities(user_id=user_id) if name is not None else found
         relations = mem.memories.relations(user_id=user_id)
-    names = {entity.id: entity.name for entity in found}
+    names = {entity.id: entity.name for entity in every}  # the targets --name leaves out too
     table = Table("entity", "kind", "aliases", "relations")
     for entity in found:
         held = [
