@@ -555,6 +555,22 @@ def test_an_edit_merges_metadata(mem: Engram) -> None:
     assert "confidence" not in edited.metadata
 
 
+def test_an_edit_keeps_the_stored_none_values_it_does_not_name(mem: Engram) -> None:
+    [memory] = mem.memories.add(
+        "Ana likes tea", user_id="ana", infer=False, metadata={"team": None, "rank": 1}
+    ).added
+    edited = mem.memories.update(memory.id, metadata={"rank": 2})
+    assert edited.metadata["team"] is None and edited.metadata["rank"] == 2
+    [hit] = mem.memories.search("tea", user_id="ana", metadata={"team": None})
+    assert hit.memory.id == memory.id
+
+
+def test_an_edit_returns_its_metadata_as_stored(mem: Engram) -> None:
+    [memory] = mem.memories.add("Ana likes tea", user_id="ana", infer=False).added
+    edited = mem.memories.update(memory.id, metadata={"cups": (1, 2)})
+    assert edited.metadata["cups"] == [1, 2] == mem.memories.get(memory.id).metadata["cups"]
+
+
 def test_delete_user_erases_their_sessions_and_memories(tmp_path: Path) -> None:
     import sqlite3
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engram import Engram, Message
+from engram import Engram, InvalidInputError, Message
 
 pytest_plugins = ["servers"]
 
@@ -268,3 +268,15 @@ def test_an_unnamed_pet_death_ends_nothing_unless_one_pet_is_of_that_kind(
     say(mem, "My cat died.", MAY + 5 * DAY)
     held = [r for r in mem.memories.relations(user_id="ana") if r.relation == "has_pet"]
     assert len(held) == len(pets) and all(r.valid_to is None for r in held)
+
+
+@pytest.mark.parametrize("value", ["", "  ", 5, True, ["Madrid"]])
+def test_a_slot_fact_edited_to_a_value_that_is_no_text_is_refused(
+    mem: Engram, value: object
+) -> None:
+    say(mem, "I live in Porto.", datetime(2026, 1, 1, tzinfo=UTC))
+    [city] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "home_city"]
+    with pytest.raises(InvalidInputError, match="home_city"):
+        mem.memories.update(city.id, metadata={"value": value})
+    assert mem.memories.get(city.id).metadata["value"] == "Porto"
+    assert mem.memories.profile("ana").fields["home_city"] == "Porto"  # type: ignore[union-attr]

@@ -68,6 +68,7 @@ def only(text: str) -> Candidate:
             "Ana quit their job at Google",
         ),
         ("My partner Tomás is a chef.", "profile", "partner", "Tomás", "Ana's partner is Tomás"),
+        ("My partner is now Lucas.", "profile", "partner", "Lucas", "Ana's partner is Lucas"),
         ("My name is Ana.", "profile", "name", "Ana", "Ana's name is Ana"),
         ("I'm 34 years old", "profile", "age", "34", "Ana is 34 years old"),
         ("I'm from Sweden originally.", "profile", "origin", "Sweden", "Ana is from Sweden"),

@@ -24,6 +24,7 @@ from engram._validation import (
 from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
+from engram.stores._memory_rules import json_copy
 from engram.stores.memories import (
     ErasureReport,
     GetHistory,
@@ -515,7 +516,8 @@ class Memories:
             now=now,
             importance=importance,
             pinned=pinned,
-            metadata=dict(metadata) if metadata is not None else None,
+            # As stored (tuples become lists), so the edit returns what `get` will read.
+            metadata=json_copy(dict(metadata)) if metadata is not None else None,
         )
         # A changed slot value is a correction: the profile and the relation follow it.
         new, corrections = yield from flows.correction_flow(old, new, now=now)

@@ -33,9 +33,19 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
     Madrid") gives the slot its new value, unless `metadata` names one."""
     changes = {k: v for k, v in fields.items() if v is not None}
+    value = (fields.get("metadata") or {}).get("value")
+    if memory.attribute and value is not None and not (isinstance(value, str) and value.strip()):
+        # What the profile field and the slot's relation take: text, as `update_profile`'s.
+        raise InvalidInputError(
+            f"the value of a {memory.attribute} fact must be text, got {value!r}"
+        )
     if "metadata" in changes:
-        merged = {**memory.metadata, **changes["metadata"]}
-        changes["metadata"] = {key: value for key, value in merged.items() if value is not None}
+        given = changes["metadata"]
+        merged = {**memory.metadata, **given}
+        # Only a key given None goes: a stored None the edit does not name stays.
+        changes["metadata"] = {
+            key: value for key, value in merged.items() if key not in given or value is not None
+        }
     if text is not None:
         if not text.strip():
             raise InvalidInputError("a memory's text cannot be empty")

@@ -461,8 +461,8 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is|\s+named|\s+called)?)\s+"
-        rf"{NAME}",
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is(?:\s+now)?|\s+named|\s+called)?)"
+        rf"\s+{NAME}",
         _partner,
         ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
     ),

@@ -36,6 +36,7 @@ from engram.types._memory import (
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "NO_USER",
     "as_utc",
     "check_page",
@@ -72,6 +73,8 @@ NO_USER = ""
 
 MAX_LIMIT = 100_000
 """The most results one store operation returns."""
+MAX_OFFSET = 2**63 - 1
+"""The largest offset of a page (what SQLite and PostgreSQL take: a signed 64-bit integer)."""
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -323,14 +326,14 @@ def checked_profile(tenant: str, profile: UserProfile) -> UserProfile:
 
 
 def check_page(limit: int, offset: int = 0) -> None:
-    """`InvalidInputError` unless 0 <= limit <= 100,000 and offset >= 0, both integers."""
+    """`InvalidInputError` unless 0 <= limit <= 100,000 and 0 <= offset < 2**63, both integers."""
     for value, what in ((limit, "limit"), (offset, "offset")):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInputError(f"{what} must be an integer, got {value!r}")
     if not 0 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be within 0..{MAX_LIMIT}, got {limit}")
-    if offset < 0:
-        raise InvalidInputError(f"offset must not be negative, got {offset}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInputError(f"offset must be within 0..{MAX_OFFSET}, got {offset}")
 
 
 def checked_filter(filter: MemoryFilter) -> MemoryFilter:

@@ -224,6 +224,10 @@ class MemorySearchSpecs:
                 memory_store.list_memories(TENANT, bad)
         with pytest.raises(InvalidInputError):
             memory_store.list_memories(TENANT, limit=-1)
+        for offset in (2**63, 2**70):  # past what SQL takes: refused alike by every store
+            with pytest.raises(InvalidInputError, match="offset"):
+                memory_store.list_memories(TENANT, offset=offset)
+        assert memory_store.list_memories(TENANT, offset=2**63 - 1) == []
 
     # Listing.
 

@@ -293,6 +293,9 @@ class MemoryStoreSpec(MemorySearchSpecs, MemoryErasureSpecs):
         assert memory_store.list_users(TENANT) == ["u1", "u3"]  # no memory left: not a user
         with pytest.raises(InvalidInputError):
             memory_store.list_users(TENANT, limit=-1)
+        assert memory_store.list_users(TENANT, offset=2**63 - 1) == []
+        with pytest.raises(InvalidInputError, match="offset"):
+            memory_store.list_users(TENANT, offset=2**63)
 
     # Entities, relations, profiles.
 

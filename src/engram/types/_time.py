@@ -27,7 +27,13 @@ def parse_time(value: str | datetime, what: str = "time") -> datetime:
             raise InvalidInputError(f"{what} is not an ISO-8601 time: {value!r}") from exc
     if not isinstance(value, datetime):
         raise InvalidInputError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value.tzinfo:
+        return value.replace(tzinfo=UTC)
+    try:  # every stored time is UTC: a time past year 9999 there is no time at all
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInputError(f"{what} is out of range in UTC: {value.isoformat()}") from exc
+    return value
 
 
 def parse_optional_time(value: str | datetime | None, what: str = "time") -> datetime | None:
