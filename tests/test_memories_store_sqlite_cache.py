@@ -117,3 +117,45 @@ def test_files_of_the_first_schema_are_migrated(tmp_path: Path) -> None:
     store.record_access(TENANT, ["m1"], at=at(1))
     assert _search(store, unit_vectors(1)[0]) == ["m1"]
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        MINE._replace(after=at(10), before=at(13), metadata={"topic": "tea"}),
+        MINE._replace(kinds=("episode",), before=at(4)),
+        MINE._replace(session_id="s1", include_superseded=True, after=at(30)),
+        MINE._replace(as_of=at(20.5), after=at(15)),  # retired since: found as of then
+        MINE._replace(valid_at=at(7.5), before=at(9)),
+        MINE._replace(after=at(100)),  # the cached rows select nothing
+        MINE._replace(after=at(0)),  # every row: a scan of the partition
+    ],
+)
+def test_a_listing_narrowed_by_the_cached_rows_reads_what_a_scan_reads(
+    tmp_path: Path, where: MemoryFilter
+) -> None:
+    """A user's listing reads only the rows the cached partition selects (a day of a big
+    partition): the same memories, order and count as a scan of a cold store."""
+    memories = [
+        memory(
+            f"turn {index} about {'tea' if index % 3 else 'coffee'}",
+            id=f"m{index:02d}",
+            kind="episode" if index % 2 else "fact",
+            session_id=f"s{index % 4}",
+            metadata={"topic": "tea" if index % 3 else "coffee"},
+            recorded_at=at(index),
+            superseded_at=at(index + 1) if index % 5 == 0 else None,
+        )
+        for index in range(40)
+    ]
+    with SqliteMemoryStore.from_path(tmp_path / "engram.db") as warm:
+        put(warm, memories, unit_vectors(40, seed=9))
+        _search(warm, unit_vectors(1, seed=1)[0])  # caches the partition's rows
+        listed = warm.list_memories(TENANT, where, limit=100)
+        counted = warm.count_memories(TENANT, where)
+        newest = warm.list_memories(TENANT, where, limit=2)
+    with SqliteMemoryStore.from_path(tmp_path / "engram.db") as cold:
+        assert [m.id for m in listed] == [m.id for m in cold.list_memories(TENANT, where)]
+        assert counted == cold.count_memories(TENANT, where) == len(listed)
+        assert [m.id for m in newest] == [m.id for m in listed[:2]]
+    assert bool(listed) == (where.after != at(100))
