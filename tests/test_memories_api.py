@@ -565,8 +565,10 @@ def test_an_edit_keeps_the_stored_none_values_it_does_not_name(mem: Engram) -> N
     assert hit.memory.id == memory.id
 
 
-def test_an_edit_returns_its_metadata_as_stored(mem: Engram) -> None:
-    [memory] = mem.memories.add("Ana likes tea", user_id="ana", infer=False).added
+def test_an_add_and_an_edit_return_their_metadata_as_stored(mem: Engram) -> None:
+    added = mem.memories.add("Ana likes tea", user_id="ana", infer=False, metadata={"z": (1,)})
+    [memory] = added.added
+    assert memory.metadata["z"] == [1] == mem.memories.get(memory.id).metadata["z"]
     edited = mem.memories.update(memory.id, metadata={"cups": (1, 2)})
     assert edited.metadata["cups"] == [1, 2] == mem.memories.get(memory.id).metadata["cups"]
 

@@ -265,7 +265,8 @@ class Memories:
                 max_calls=calls if self._engram.resources.llm else 0, max_tokens=tokens
             ),
             user_name=user_name,
-            metadata={} if metadata is None else check_mapping(metadata, "metadata"),
+            # As stored (tuples become lists), so the add returns what `get` will read.
+            metadata={} if metadata is None else json_copy(check_mapping(metadata, "metadata")),
             pinned=check_flag(pinned, "pinned"),
             now=now,
         )
