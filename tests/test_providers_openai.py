@@ -329,7 +329,7 @@ def test_credentials_in_the_base_url_are_never_quoted() -> None:
     with model, pytest.raises(ProviderUnavailable) as caught:
         model.complete(MESSAGES)
     assert "s3cr3t-pw" not in str(caught.value) and "bob" not in str(caught.value)
-    assert "***@127.0.0.1" in str(caught.value)
+    assert "http://127.0.0.1:" in str(caught.value)
 
 
 async def test_async_connection_refused_is_unavailable() -> None:
@@ -480,3 +480,18 @@ def test_exchange_success_and_non_retryable_transport_error() -> None:
     with pytest.raises(ProviderError, match="UnsupportedProtocol") as caught:
         exchange().next_step(httpx.UnsupportedProtocol("no ftp", request=request))
     assert not isinstance(caught.value, ProviderUnavailable)
+
+
+def test_credentials_in_the_base_url_go_as_basic_auth_and_never_into_a_log(
+    openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs each request's URL at INFO: the user and password are not in it."""
+    openai_server.enqueue(json=chat_completion_body("ok"))
+    base_url = openai_server.url.replace("http://", "http://bob:s3cr3t-pw@")
+    model = OpenAIChatModel("gpt-test", base_url=base_url, backoff=0.0)
+    with caplog.at_level(logging.DEBUG), model:
+        assert model.complete(MESSAGES).text == "ok"
+    assert "s3cr3t-pw" not in caplog.text and "s3cr3t-pw" not in repr(model)
+    assert "/v1/chat/completions" in caplog.text  # what httpx logged, without the password
+    [request] = openai_server.requests
+    assert request.headers["authorization"] == "Basic Ym9iOnMzY3IzdC1wdw=="  # bob:s3cr3t-pw

@@ -266,13 +266,17 @@ class OpenAICompatibleClient:
                 "base_url must start with http:// or https:// (e.g. http://localhost:11434/v1)"
             )
         try:
-            httpx.URL(base_url)
+            url = httpx.URL(base_url)
         except (httpx.InvalidURL, UnicodeError):
             # Refused now, not at the first request (whose add it would fail); not echoed.
             raise ConfigError("base_url is not a valid URL (bad host, port or character)") from None
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout!r}")
         self.model = model
+        # A user and password in the URL go as Basic auth, out of every URL Engram or httpx
+        # shows (httpx logs each request's URL at INFO).
+        self._auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
+        base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else base_url
         root, _, query = base_url.partition("?")
         self.base_url = root.rstrip("/")
         self._query = f"?{query}" if query else ""  # e.g. Azure's ?api-version=..., kept last
@@ -305,7 +309,10 @@ class OpenAICompatibleClient:
                 if transport is not None and not isinstance(transport, httpx.BaseTransport):
                     raise ConfigError(f"{self!r}: the transport is async-only; use the a* methods")
                 self._client = httpx.Client(
-                    headers=self._headers(), timeout=self.timeout, transport=transport
+                    headers=self._headers(),
+                    auth=self._auth,
+                    timeout=self.timeout,
+                    transport=transport,
                 )
             return self._client
 
@@ -320,7 +327,7 @@ class OpenAICompatibleClient:
             if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
                 raise ConfigError(f"{self!r}: the transport is sync-only; use the sync methods")
             self._async_client = httpx.AsyncClient(
-                headers=self._headers(), timeout=self.timeout, transport=transport
+                headers=self._headers(), auth=self._auth, timeout=self.timeout, transport=transport
             )
         return self._async_client
 
