@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +15,11 @@ from engram.serde import CompressedSerializer, EncryptedSerializer, JsonSerializ
 from engram.state import headers
 from engram.state.checkpoints import (
     dumps_json,
+    fork_children,
     id_from_bytes,
     id_to_bytes,
     is_checkpoint_id,
+    is_child_namespace,
     metadata_matches,
     next_checkpoint_id,
     split_filter,
@@ -43,7 +45,7 @@ from engram.state.values import (
     resolve_hashes,
     unpack_hashes,
 )
-from engram.types._checkpoint import EncodedList, RetentionPolicy
+from engram.types._checkpoint import CheckpointInfo, EncodedList, RetentionPolicy
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -312,3 +314,28 @@ def test_metadata_that_is_not_json_is_rejected() -> None:
     for bad in ({"x": float("nan")}, {"x": object()}, {"x": "\ud800"}, cycle):
         with pytest.raises(InvalidInputError):
             headers.metadata_json(bad)
+
+
+def test_child_namespaces() -> None:
+    assert is_child_namespace("sub:1", "") and not is_child_namespace("", "")
+    assert is_child_namespace("sub:1|in:2", "sub:1")
+    assert not is_child_namespace("sub:10", "sub:1") and not is_child_namespace("sub:1", "sub:1")
+
+
+def test_fork_children_of_a_nested_fork_point() -> None:
+    """Forking namespace `sub:1` at `s1` takes the latest of its own nested namespaces made
+    from `s1` before `s2`, not the root's other namespaces."""
+
+    def info(namespace: str, n: int, parents: dict[str, str] | None = None) -> CheckpointInfo:
+        metadata = {} if parents is None else {"parents": parents}
+        checkpoint_id = f"00000000-0000-7000-8000-{n:012d}"
+        now = datetime.now(UTC)
+        return CheckpointInfo("t", "x", namespace, checkpoint_id, None, n, now, metadata, {})
+
+    s1, s2 = info("sub:1", 1), info("sub:1", 5)
+    made = {"": "root", "sub:1": s1.id}
+    inner = [info("sub:1|in:2", 2, made), info("sub:1|in:2", 3, made)]
+    other = info("sub:1|in:3", 4, {"": "root", "sub:1": "elsewhere"})
+    late = info("sub:1|in:4", 6, made)
+    checkpoints = [s1, s2, *inner, other, late, info("sub:2", 2), info("", 1)]
+    assert fork_children("sub:1", s1.id, checkpoints) == [inner[1]]

@@ -114,6 +114,47 @@ def test_fork_of_an_interrupted_thread_is_interrupted(saver: EngramSaver) -> Non
     assert graph.invoke(Command(resume="no"), _config("t1"))["log"] == ["step", "ask:no"]
 
 
+def test_fork_of_a_thread_paused_in_a_subgraph_keeps_the_subgraph(saver: EngramSaver) -> None:
+    """The subgraph's checkpoints (its own namespace) go with the fork: resuming the fork does
+    not run the subgraph's finished nodes again, exactly as resuming the source does not."""
+    calls: list[str] = []
+
+    def pre(state: Approval) -> dict[str, Any]:
+        calls.append("pre")
+        return {"log": ["pre"]}
+
+    def ask(state: Approval) -> dict[str, Any]:
+        calls.append("ask")
+        return {"log": [f"ask:{interrupt('approve?')}"]}
+
+    inner = StateGraph(Approval)
+    inner.add_node("pre", pre)
+    inner.add_node("ask", ask)
+    inner.add_edge(START, "pre")
+    inner.add_edge("pre", "ask")
+    inner.add_edge("ask", END)
+    outer = StateGraph(Approval)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    outer.add_edge("sub", END)
+    graph = outer.compile(checkpointer=saver)
+    graph.invoke({"n": 0, "log": []}, _config("x"))
+    saver.checkpointer.fork(saver.tenant, "x", "y")
+    source = graph.get_state(_config("x"), subgraphs=True)
+    fork = graph.get_state(_config("y"), subgraphs=True)
+    assert fork.values == source.values and fork.next == source.next == ("sub",)
+    [source_sub] = [task.state for task in source.tasks]
+    [fork_sub] = [task.state for task in fork.tasks]
+    assert isinstance(fork_sub, type(source_sub))
+    assert fork_sub.values == source_sub.values == {"n": 0, "log": ["pre"]}  # type: ignore[union-attr]
+    assert fork_sub.next == ("ask",)  # type: ignore[union-attr]
+    for thread_id in ("y", "x"):
+        calls.clear()
+        result = graph.invoke(Command(resume="1"), _config(thread_id))
+        assert result["log"] == ["pre", "ask:1"], thread_id
+        assert calls == ["ask"], thread_id
+
+
 class Fan(TypedDict, total=False):
     fan: Annotated[list[int], operator.add]
 

@@ -12,20 +12,22 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram._ids import new_id
-from engram.types._checkpoint import PendingWrite
+from engram.types._checkpoint import CheckpointInfo, PendingWrite
 
 __all__ = [
     "dumps_json",
+    "fork_children",
     "from_ms",
     "id_from_bytes",
     "id_to_bytes",
     "is_checkpoint_id",
+    "is_child_namespace",
     "metadata_matches",
     "next_checkpoint_id",
     "sort_writes",
@@ -132,3 +134,41 @@ def _is_int64(value: object) -> bool:
 def sort_writes(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:
     """Pending writes in the order LangGraph applies them: `(task_path, task_id, idx)`."""
     return tuple(sorted(writes, key=lambda w: (w.task_path, w.task_id, w.idx)))
+
+
+def is_child_namespace(namespace: str, parent: str) -> bool:
+    """True if `namespace` is nested in `parent` (LangGraph joins subgraph levels with `|`)."""
+    if not parent:
+        return namespace != ""
+    return namespace.startswith(parent + "|")
+
+
+def fork_children(
+    namespace: str, checkpoint_id: str, checkpoints: Sequence[CheckpointInfo]
+) -> list[CheckpointInfo]:
+    """The checkpoints of the nested namespaces a fork of checkpoint `checkpoint_id` needs:
+    the latest of each, as of the fork point.
+
+    A subgraph that ran (or is paused) in a task of that checkpoint keeps its state in a
+    nested namespace named after the task; LangGraph derives task ids from the checkpoint id,
+    so the fork's tasks read those namespaces. A nested checkpoint belongs to the fork point
+    if LangGraph's `metadata["parents"]` names it as its `namespace` checkpoint (without that
+    record, any nested checkpoint does), and is older than the next checkpoint of `namespace`
+    (later ones are the source's future). `checkpoints` are headers of the source thread.
+    """
+    later = [c.id for c in checkpoints if c.namespace == namespace and c.id > checkpoint_id]
+    bound = min(later, default=None)
+    latest: dict[str, CheckpointInfo] = {}
+    for info in checkpoints:
+        if not is_child_namespace(info.namespace, namespace):
+            continue
+        if bound is not None and info.id >= bound:
+            continue
+        parents = info.metadata.get("parents")
+        if isinstance(parents, Mapping) and namespace in parents:
+            if parents[namespace] != checkpoint_id:
+                continue
+        current = latest.get(info.namespace)
+        if current is None or info.id > current.id:
+            latest[info.namespace] = info
+    return [latest[ns] for ns in sorted(latest)]

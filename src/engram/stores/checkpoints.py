@@ -27,14 +27,19 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from engram._exceptions import InvalidInputError
 from engram._validation import check_identifier
 from engram.serde import JsonSerializer, SerializerProtocol
-from engram.state.checkpoints import id_to_bytes, is_checkpoint_id
+from engram.state.checkpoints import (
+    fork_children,
+    id_to_bytes,
+    is_checkpoint_id,
+    is_child_namespace,
+)
 from engram.state.values import content_version, decode_value, encode_value
 from engram.types._checkpoint import (
     ChannelVersion,
@@ -154,7 +159,10 @@ class ForkThread(NamedTuple):
     id is kept because LangGraph derives task ids from it: the copied pending writes (an
     interrupt, the writes of the tasks that finished) stay those of the fork's tasks.
     Result: the new `CheckpointInfo`. `NotFoundError` if the source is absent,
-    `ConflictError` if the new thread exists."""
+    `ConflictError` if the new thread exists.
+
+    The op copies that one checkpoint; `BaseCheckpointer.fork` also copies the nested
+    namespaces it needs (a paused subgraph's state), in the same batch."""
 
     tenant: str
     thread_id: str
@@ -263,6 +271,57 @@ def check_op(op: CheckpointOp) -> None:
     limit = getattr(op, "limit", None)
     if (limit is not None and limit < 0) or getattr(op, "offset", 0) < 0:
         raise InvalidInputError("limit and offset must be >= 0")
+
+
+def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], CheckpointInfo]:
+    """A fork as batches (the same on every backend): read what the fork point needs, then
+    write the fork and the copies of its nested namespaces in one atomic batch."""
+    tenant, thread_id = op.tenant, op.thread_id
+    thread, root = yield [
+        GetThread(tenant, thread_id),
+        GetCheckpoint(tenant, thread_id, op.namespace, op.checkpoint_id, False, False),
+    ]
+    writes: list[CheckpointOp] = []
+    if root is not None and any(
+        is_child_namespace(namespace, op.namespace) for namespace in thread.namespaces
+    ):
+        op = op._replace(checkpoint_id=root.info.id)  # the one read, even if the head moves
+        [listed] = yield [ListCheckpoints(tenant, thread_id, namespace=None)]
+        children = fork_children(op.namespace, root.info.id, [s.info for s in listed])
+        loaded = yield [GetCheckpoint(tenant, thread_id, c.namespace, c.id) for c in children]
+        for stored in loaded:
+            if stored is not None:  # None: deleted meanwhile
+                writes.extend(_fork_copy(stored, op.new_thread_id))
+    results = yield [op, *writes]  # NotFoundError if there is no root to fork
+    forked: CheckpointInfo = results[0]
+    return forked
+
+
+def _fork_copy(stored: StoredCheckpoint, new_thread_id: str) -> list[CheckpointOp]:
+    """The ops that copy a nested checkpoint into a fork: the first of its namespace there."""
+    info, values = stored.info, stored.values or {}
+    forked = {"thread_id": info.thread_id, "checkpoint_id": info.id}
+    put = PutCheckpoint(
+        info.tenant,
+        new_thread_id,
+        info.namespace,
+        info.id,
+        None,
+        info.versions,
+        tuple(
+            ChannelWrite(ch, info.versions[ch], v)
+            for ch, v in values.items()
+            if ch in info.versions
+        ),
+        {**info.metadata, "forked_from": forked},
+        stored.extra,
+    )
+    if not stored.pending_writes:
+        return [put]
+    return [
+        put,
+        PutWrites(info.tenant, new_thread_id, info.namespace, info.id, stored.pending_writes),
+    ]
 
 
 def _identifier(value: object, what: str) -> None:
@@ -435,10 +494,21 @@ class BaseCheckpointer(ABC):
         *,
         namespace: str = "",
     ) -> CheckpointInfo:
-        """Start `new_thread_id` from a checkpoint of `thread_id` (time travel, `ForkThread`)."""
-        op = ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace)
-        result: CheckpointInfo = self._run(op)
-        return result
+        """Start `new_thread_id` from a checkpoint of `thread_id` (time travel, `ForkThread`).
+
+        The nested namespaces the checkpoint needs come too: the latest checkpoint of each,
+        as of the fork point, with its values and pending writes (see `fork_children`), so a
+        thread paused inside a LangGraph subgraph resumes in the fork where it paused. Each
+        is copied as its namespace's first checkpoint (`seq` 1, no parent, same id).
+        """
+        plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
+        try:
+            ops_ = next(plan)
+            while True:
+                ops_ = plan.send(self.batch(ops_))
+        except StopIteration as done:
+            result: CheckpointInfo = done.value
+            return result
 
     async def afork(
         self,
@@ -449,9 +519,14 @@ class BaseCheckpointer(ABC):
         *,
         namespace: str = "",
     ) -> CheckpointInfo:
-        op = ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace)
-        result: CheckpointInfo = await self._arun(op)
-        return result
+        plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
+        try:
+            ops_ = next(plan)
+            while True:
+                ops_ = plan.send(await self.abatch(ops_))
+        except StopIteration as done:
+            result: CheckpointInfo = done.value
+            return result
 
     def delete_thread(self, tenant: str, thread_id: str) -> bool:
         return bool(self._run(DeleteThread(tenant, thread_id)))

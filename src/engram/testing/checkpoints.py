@@ -77,6 +77,12 @@ def _grow(cp: BaseCheckpointer, thread: str, steps: int, **kw: Any) -> list[str]
     return ids
 
 
+_WRITES = (
+    PendingWrite("task-1", "__interrupt__", ("json", b'"approve?"'), 0, "~sub"),
+    PendingWrite("task-2", "log", ("json", b'["c"]'), 0, "~sub"),
+)
+
+
 def _values(step: int) -> dict[str, Any]:
     return {"messages": [f"m{i}" for i in range(step + 1)], "step": step, "fixed": "x"}
 
@@ -274,6 +280,49 @@ class CheckpointerSpec:
             checkpointer.fork(T, thread, other)
         with pytest.raises(NotFoundError):
             checkpointer.fork(T, _thread(), _thread())
+
+    def test_fork_copies_the_nested_namespaces_of_the_fork_point(self, checkpointer: Any) -> None:
+        """A fork takes the latest checkpoint of each nested namespace (a LangGraph subgraph's
+        state) as of the fork point, with its values and pending writes, as the first of its
+        namespace there. Checkpoints LangGraph records as made from another checkpoint
+        (`metadata["parents"]`), or made after the next one, are not the fork point's."""
+        thread, fork, head_fork = _thread(), _thread(), _thread()
+        first = checkpointer.put(T, thread, {"step": 1})
+        sub = {"parents": {"": first.id}}
+        checkpointer.put(T, thread, {"log": ["a"]}, namespace="sub:1", metadata=sub)
+        paused = checkpointer.put(T, thread, {"log": ["a", "b"]}, namespace="sub:1", metadata=sub)
+        checkpointer.batch([PutWrites(T, thread, "sub:1", paused.id, _WRITES)])
+        deep_meta = {"parents": {"": first.id, "sub:1": paused.id}}
+        deep = checkpointer.put(T, thread, {"d": 1}, namespace="sub:1|in:2", metadata=deep_meta)
+        plain = checkpointer.put(T, thread, {"p": 1}, namespace="plain")
+        other = {"parents": {"": str(uuid.uuid4())}}
+        checkpointer.put(T, thread, {"o": 1}, namespace="sub:9", metadata=other)
+        second = checkpointer.put(T, thread, {"step": 2})
+        checkpointer.put(T, thread, {"p": 2}, namespace="plain")
+        checkpointer.put(
+            T, thread, {"n": 2}, namespace="sub:2", metadata={"parents": {"": second.id}}
+        )
+        info = checkpointer.fork(T, thread, fork, first.id)
+        assert info.id == first.id and checkpointer.get(T, fork).values == {"step": 1}
+        listed = checkpointer.batch([ListCheckpoints(T, fork, None, with_writes=True)])[0]
+        by_namespace = {stored.info.namespace: stored for stored in listed}
+        assert sorted(by_namespace) == ["", "plain", "sub:1", "sub:1|in:2"]
+        assert len(listed) == 4
+        copied = by_namespace["sub:1"]
+        assert (copied.info.id, copied.info.parent_id, copied.info.seq) == (paused.id, None, 1)
+        assert copied.info.metadata["parents"] == {"": first.id}
+        assert copied.pending_writes == _WRITES
+        assert checkpointer.get(T, fork, namespace="sub:1").values == {"log": ["a", "b"]}
+        assert checkpointer.get(T, fork, namespace="sub:1|in:2").id == deep.id
+        assert checkpointer.get(T, fork, namespace="plain").values == {"p": 1}
+        assert by_namespace["plain"].info.id == plain.id
+        at_head = asyncio.run(checkpointer.afork(T, thread, head_fork))
+        assert at_head.id == second.id
+        namespaces = checkpointer.get_thread(T, head_fork).namespaces
+        assert namespaces == ("", "plain", "sub:2")
+        assert checkpointer.get(T, head_fork, namespace="plain").values == {"p": 2}
+        checkpointer.delete_thread(T, thread)
+        assert checkpointer.get(T, fork, namespace="sub:1").values == {"log": ["a", "b"]}
 
     def test_copy_thread(self, checkpointer: Any) -> None:
         thread, copy = _thread(), _thread()
