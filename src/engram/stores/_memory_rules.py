@@ -17,6 +17,7 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram.memory import vectors as vec
+from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
 from engram.stores.memories import (
     DeleteScope,
@@ -450,9 +451,10 @@ def matches(memory: Memory, filter: MemoryFilter) -> bool:
 
 
 def entity_has_name(entity: Entity, name: str) -> bool:
-    """Whether `name` is the entity's name or one of its aliases, ignoring case."""
-    wanted = name.casefold()
-    return entity.name.casefold() == wanted or any(a.casefold() == wanted for a in entity.aliases)
+    """Whether `name` is the entity's name or one of its aliases, compared as entity
+    resolution compares names (`fold`: case, accents and spacing aside)."""
+    wanted = fold(name)
+    return any(fold(known) == wanted for known in (entity.name, *entity.aliases))
 
 
 def relation_matches(relation: Relation, entity_id: str | None, as_of: datetime | None) -> bool:

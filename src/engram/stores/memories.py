@@ -330,7 +330,8 @@ class PutEntities(NamedTuple):
 
 class ListEntities(NamedTuple):
     """List entities, oldest first (ties by id). `name_or_alias` matches the name or an
-    alias, case-insensitively. Result: `list[Entity]`."""
+    alias, case, accents and spacing aside (`engram.memory.entities.fold`). Result:
+    `list[Entity]`."""
 
     tenant: str
     user_id: str | None = None
