@@ -804,3 +804,12 @@ def test_a_memory_is_no_larger_than_a_message(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="allowed"):
             mem.memories.update(kept.id, "y" * 101)
         assert [m.text for m in mem.memories.get_all(user_id="ana")] == ["x" * 100]
+
+
+def test_an_edit_that_changes_nothing_writes_nothing(mem: Engram) -> None:
+    [memory] = mem.memories.add("Ana likes tea", user_id="ana", infer=False, importance=0.7).added
+    same = mem.memories.update(memory.id, text="Ana likes tea", importance=0.7, pinned=False)
+    assert same == memory == mem.memories.get(memory.id)
+    assert [change.action for change in mem.memories.history(memory.id)] == ["add"]
+    mem.memories.update(memory.id, pinned=True)
+    assert [change.action for change in mem.memories.history(memory.id)] == ["add", "update"]

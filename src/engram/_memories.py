@@ -522,11 +522,6 @@ class Memories:
         )
         # A changed slot value is a correction: the profile and the relation follow it.
         new, corrections = yield from flows.correction_flow(old, new, now=now)
-        vector = None
-        if text is not None and text != old.text:
-            matrix = yield from embed([dense_text(new)])
-            model_id = yield from self._model_id()  # (the embedding taught the dimension)
-            vector = VectorRecord(model_id, matrix[0])
         edits = [
             f"{name} {before!r} -> {after!r}"
             for name, before, after in (
@@ -536,6 +531,13 @@ class Memories:
             )
             if before != after
         ]
+        if new.text == old.text and not edits and not corrections:
+            return old  # an edit that changes nothing writes nothing (no history entry)
+        vector = None
+        if text is not None and text != old.text:
+            matrix = yield from embed([dense_text(new)])
+            model_id = yield from self._model_id()  # (the embedding taught the dimension)
+            vector = VectorRecord(model_id, matrix[0])
         change = MemoryChange(
             memory_id,
             "update",
