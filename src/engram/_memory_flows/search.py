@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +20,12 @@ from engram.stores.memories import (
     GetMemories,
     GetVectors,
     ListEntities,
+    MemoryScore,
     RecordAccess,
     SearchLexical,
     SearchVector,
 )
-from engram.types._memory import Entity, MemoryHit
+from engram.types._memory import Entity, Memory, MemoryHit
 
 _CANDIDATES = 50
 """Candidates each retrieval signal contributes before fusion."""
@@ -68,44 +70,37 @@ def search_flow(
     vectors = yield from embed([searched])
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**filter_fields)
+    # Searching now, retired memories are candidates too: they mark the episodes that state
+    # only retired values (`ranking.stale_episodes`), then leave the results (`current_only`).
+    every = scope.filter(**{**filter_fields, "include_superseded": True}) if now_only else where
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
-    searches: list[Any] = [
-        SearchVector(scope.tenant, vectors[0], model_id, where, pool),
-        SearchLexical(scope.tenant, lexical_query(searched), where, pool),
-    ]
-    if now_only:
-        # Retired memories mark the episodes that state only retired values
-        # (`ranking.stale_episodes`), then leave the results (`current_only`). Searched
-        # apart: among the current candidates, many retired ones would crowd them out.
-        every = scope.filter(**{**filter_fields, "include_superseded": True})
-        searches += [
-            SearchVector(scope.tenant, vectors[0], model_id, every, pool),
-            SearchLexical(scope.tenant, lexical_query(searched), every, pool),
-        ]
-    dense, lexical, *retired = yield from call_memories(*searches)
-    ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
-    if not ids:
-        return []
-    marks = tuple(
-        dict.fromkeys(s.memory_id for found in retired for s in found if s.memory_id not in ids)
+    words = lexical_query(searched)
+    dense, lexical = yield from call_memories(
+        SearchVector(scope.tenant, vectors[0], model_id, every, pool),
+        SearchLexical(scope.tenant, words, every, pool),
     )
-    # Lexical candidates outside the dense top `pool` get their true cosine, not 0.
-    missing = ids[len({s.memory_id for s in dense}) :]
-    ops: list[Any] = [GetMemories(scope.tenant, ids + marks)]
-    if missing:
-        ops.append(GetVectors(scope.tenant, missing, model_id))
-    loaded, *found = yield from call_memories(*ops)
-    memories = {m.id: m for m in loaded if m is not None}
+    memories, vectors_of = yield from _loaded(scope, dense, lexical, model_id, {})
+    if not memories:
+        return []
+    crowded = len(dense) >= pool or len(lexical) >= pool
+    if now_only and crowded and not all(m.is_current for m in memories.values()):
+        # Retired memories filled places in a full pool: current ones may have missed it
+        # (a user who moved 80 times). The current ones searched apart; the retired still mark.
+        dense, lexical = yield from call_memories(
+            SearchVector(scope.tenant, vectors[0], model_id, where, pool),
+            SearchLexical(scope.tenant, words, where, pool),
+        )
+        more, vectors_of = yield from _loaded(scope, dense, lexical, model_id, memories)
+        memories |= more
     dense_scores = [(s.memory_id, s.score) for s in dense]
-    if found:
-        stored = {i: v for i, v in zip(missing, found[0], strict=True) if i in memories}
+    if vectors_of:
         # No vector of this model: embedded by another one (`reembed_flow` stores new ones).
-        unembedded = [i for i, v in stored.items() if v is None]
+        unembedded = [i for i, v in vectors_of.items() if v is None]
         if unembedded:
             fresh = yield from embed([dense_text(memories[i]) for i in unembedded])
-            stored.update(zip(unembedded, fresh, strict=True))
+            vectors_of.update(zip(unembedded, fresh, strict=True))
         query_vector = normalize(vectors[0])
-        cosines = [(i, float(v @ query_vector)) for i, v in stored.items()]
+        cosines = [(i, float(v @ query_vector)) for i, v in vectors_of.items()]
         dense_scores = complete_dense(dense_scores, cosines)
     hits = rank_memories(
         memories,
@@ -122,3 +117,29 @@ def search_flow(
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     return hits
+
+
+def _loaded(
+    scope: Scope,
+    dense: Sequence[MemoryScore],
+    lexical: Sequence[MemoryScore],
+    model_id: str,
+    known: Mapping[str, Memory],
+) -> Flow[tuple[dict[str, Memory], dict[str, Any]]]:
+    """The candidates' memories not `known` yet, and the vectors of the lexical ones outside
+    the dense candidates (so they get their true cosine, not 0), in one store call."""
+    ids = tuple(dict.fromkeys([s.memory_id for s in dense] + [s.memory_id for s in lexical]))
+    missing = ids[len({s.memory_id for s in dense}) :]
+    wanted = tuple(i for i in ids if i not in known)
+    if not wanted and not missing:
+        return {}, {}
+    ops: list[Any] = [GetMemories(scope.tenant, wanted)]
+    if missing:
+        ops.append(GetVectors(scope.tenant, missing, model_id))
+    loaded, *found = yield from call_memories(*ops)
+    memories = {m.id: m for m in loaded if m is not None}
+    every = {**known, **memories}
+    vectors = (
+        {} if not found else {i: v for i, v in zip(missing, found[0], strict=True) if i in every}
+    )
+    return memories, vectors
