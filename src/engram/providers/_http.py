@@ -108,9 +108,10 @@ class Exchange:
         self, url: str, *, model: str, policy: RetryPolicy, secret: str | None = None
     ) -> None:
         self.url = url
-        self.where = _without_secrets(url)
-        """The URL as errors and logs name it: without its query, which may hold a key, nor
-        the user and password it may carry (`http://user:pass@host/v1`)."""
+        self.where = url.split("?", 1)[0]
+        """The URL as errors and logs name it: without its query, which may hold a key.
+        (`OpenAICompatibleClient` sends a user and password of its base_url as Basic auth,
+        never in the URL.)"""
         self.model = model
         self.policy = policy
         self._secret = secret
@@ -189,16 +190,6 @@ class Exchange:
     def _redact(self, text: str) -> str:
         """`text` without the key; redact before cutting, or a cut key's start would stay."""
         return text.replace(self._secret, "***") if self._secret else text
-
-
-def _without_secrets(url: str) -> str:
-    """`url` without its query, and with `***` for the user information before its host."""
-    bare = url.split("?", 1)[0]
-    scheme, separator, rest = bare.partition("://")
-    host, slash, path = rest.partition("/")
-    if not separator or "@" not in host:
-        return bare
-    return f"{scheme}://***@{host.rpartition('@')[2]}{slash}{path}"
 
 
 def _server_message(response: httpx.Response) -> str:
