@@ -138,8 +138,9 @@ def _loaded(
         ops.append(GetVectors(scope.tenant, missing, model_id))
     loaded, *found = yield from call_memories(*ops)
     memories = {m.id: m for m in loaded if m is not None}
-    every = {**known, **memories}
-    vectors = (
-        {} if not found else {i: v for i, v in zip(missing, found[0], strict=True) if i in every}
-    )
+    vectors = {
+        i: v
+        for i, v in zip(missing, found[0] if found else (), strict=True)
+        if i in memories or i in known
+    }
     return memories, vectors

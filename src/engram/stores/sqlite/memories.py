@@ -192,7 +192,7 @@ def _run(batch: write.Batch, op: Op) -> Any:
     return handler(batch, op)
 
 
-def _json(values: Sequence[str]) -> str:
+def _json(values: Sequence[str | int]) -> str:
     return json.dumps(list(values))
 
 
@@ -225,7 +225,7 @@ def _where(batch: write.Batch, tenant: str, filter: MemoryFilter) -> tuple[str, 
             params.extend(base.partition_range(found.pid))
         elif picked:
             where = "+tenant = ? AND rid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(picked))
+            params.append(_json(picked))
         else:
             return None
     return where + base.filter_sql(filter, params), params
