@@ -16,7 +16,7 @@ import asyncio
 import operator
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -87,20 +87,30 @@ class Approval(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
+def _ask(state: Approval) -> dict[str, Any]:
+    return {"log": [f"ask:{interrupt('approve?')}"]}
+
+
+def _then_ask(
+    name: str,
+    first: Callable[[Approval], dict[str, Any]],
+    ask: Callable[[Approval], dict[str, Any]] = _ask,
+) -> StateGraph[Approval]:
+    """START -> `name` -> "ask" (which waits for an approval) -> END."""
+    graph = StateGraph(Approval)
+    graph.add_node(name, first)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, name)
+    graph.add_edge(name, "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
 def _approval_graph(saver: EngramSaver) -> Any:
     def step(state: Approval) -> dict[str, Any]:
         return {"n": state["n"] + 1, "log": ["step"]}
 
-    def ask(state: Approval) -> dict[str, Any]:
-        return {"log": [f"ask:{interrupt('approve?')}"]}
-
-    graph = StateGraph(Approval)
-    graph.add_node("step", step)
-    graph.add_node("ask", ask)
-    graph.add_edge(START, "step")
-    graph.add_edge("step", "ask")
-    graph.add_edge("ask", END)
-    return graph.compile(checkpointer=saver)
+    return _then_ask("step", step).compile(checkpointer=saver)
 
 
 def test_fork_of_an_interrupted_thread_is_interrupted(saver: EngramSaver) -> None:
@@ -125,16 +135,10 @@ def test_fork_of_a_thread_paused_in_a_subgraph_keeps_the_subgraph(saver: EngramS
 
     def ask(state: Approval) -> dict[str, Any]:
         calls.append("ask")
-        return {"log": [f"ask:{interrupt('approve?')}"]}
+        return _ask(state)
 
-    inner = StateGraph(Approval)
-    inner.add_node("pre", pre)
-    inner.add_node("ask", ask)
-    inner.add_edge(START, "pre")
-    inner.add_edge("pre", "ask")
-    inner.add_edge("ask", END)
     outer = StateGraph(Approval)
-    outer.add_node("sub", inner.compile())
+    outer.add_node("sub", _then_ask("pre", pre, ask).compile())
     outer.add_edge(START, "sub")
     outer.add_edge("sub", END)
     graph = outer.compile(checkpointer=saver)
