@@ -38,7 +38,8 @@ def test_decoded_memories_are_reused_and_follow_recalls(store: SqliteMemoryStore
     put(store, [memory("a", id="m1"), memory("b", id="m2")], vectors)
     _search(store, vectors[0])  # caches the partition's rows
     first = store.get_memory(TENANT, "m1")
-    assert store.get_memory(TENANT, "m1") is first  # decoded once
+    again = store.get_memory(TENANT, "m1")  # from the decoded row, as a copy of it
+    assert again == first and again is not first
     assert store.record_access(TENANT, ["m1", "m1", "absent"], at=at(2)) == 1
     recalled = store.get_memory(TENANT, "m1")
     assert recalled is not None and first is not None

@@ -53,6 +53,8 @@ __all__ = [
     "checked_vectors",
     "check_no_nul",
     "context_needles",
+    "detached",
+    "detached_json",
     "entity_has_name",
     "erased_change",
     "event_time",
@@ -107,6 +109,20 @@ def json_copy(value: Any, what: str = "metadata") -> Any:
     if not text.isascii():
         _check_utf8(text)
     return json.loads(text)
+
+
+def detached_json(value: Any) -> Any:
+    """A copy of a stored JSON-like value (dicts and lists copied down, the rest shared)."""
+    if isinstance(value, Mapping):
+        return {key: detached_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [detached_json(item) for item in value]
+    return value
+
+
+def detached(memory: Memory) -> Memory:
+    """`memory` as a store hands it out: a caller mutating its metadata changes no later read."""
+    return replace(memory, metadata=detached_json(memory.metadata))
 
 
 def check_no_nul(value: Any, path: str = "") -> None:

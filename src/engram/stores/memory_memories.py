@@ -87,18 +87,6 @@ class _History:
     changes: tuple[MemoryChange, ...]
 
 
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    return value
-
-
-def _out(memory: Memory) -> Memory:
-    return replace(memory, metadata=_copy_json(memory.metadata))
-
-
 class _Counts:
     """Mutable tallies of an erasure, turned into an `ErasureReport` at the end."""
 
@@ -239,7 +227,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
             self._put_row(op.tenant, memory, record)
         for change in changes:
             self._append_change(op.tenant, change)
-        return [_out(memory) for memory in memories]
+        return [rules.detached(memory) for memory in memories]
 
     def _put_row(self, tenant: str, memory: Memory, record: VectorRecord | None) -> None:
         key = (tenant, memory.id)
@@ -277,7 +265,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
 
     def _get_memories(self, op: GetMemories) -> list[Memory | None]:
         rows = [self._rows.get((op.tenant, memory_id)) for memory_id in op.ids]
-        return [None if row is None else _out(row.memory) for row in rows]
+        return [None if row is None else rules.detached(row.memory) for row in rows]
 
     def _list_memories(self, op: ListMemories) -> list[Memory]:
         rules.check_page(op.limit, op.offset)
@@ -285,7 +273,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
         memories.sort(
             key=lambda memory: (rules.event_time(memory), memory.id), reverse=op.order != "oldest"
         )
-        return [_out(memory) for memory in memories[op.offset : op.offset + op.limit]]
+        return [rules.detached(memory) for memory in memories[op.offset : op.offset + op.limit]]
 
     def _count_memories(self, op: CountMemories) -> int:
         return len(self._select(op.tenant, op.filter))
@@ -508,7 +496,9 @@ class InMemoryMemoryStore(BaseMemoryStore):
         entities = [rules.checked_entity(op.tenant, entity) for entity in op.entities]
         for entity in entities:
             self._set(self._entities, (op.tenant, entity.id), entity)
-        return [replace(entity, metadata=_copy_json(entity.metadata)) for entity in entities]
+        return [
+            replace(entity, metadata=rules.detached_json(entity.metadata)) for entity in entities
+        ]
 
     def _list_entities(self, op: ListEntities) -> list[Entity]:
         found = [
@@ -520,7 +510,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
             and (op.name_or_alias is None or rules.entity_has_name(entity, op.name_or_alias))
         ]
         found.sort(key=lambda entity: (entity.created_at, entity.id))
-        return [replace(entity, metadata=_copy_json(entity.metadata)) for entity in found]
+        return [replace(entity, metadata=rules.detached_json(entity.metadata)) for entity in found]
 
     def _delete_entities(self, op: DeleteEntities) -> ErasureReport:
         wanted = set(op.ids)

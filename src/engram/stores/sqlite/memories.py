@@ -554,7 +554,7 @@ def _get_memories(batch: write.Batch, op: GetMemories) -> list[Memory | None]:
     for memory_id, (_, entry, row) in cached.items():
         memory = entry.memories.get(row)
         if memory is not None:
-            found[memory_id] = memory
+            found[memory_id] = rules.detached(memory)
     missing = [memory_id for memory_id in dict.fromkeys(op.ids) if memory_id not in found]
     if missing:
         rows = _tuples(
@@ -567,7 +567,7 @@ def _get_memories(batch: write.Batch, op: GetMemories) -> list[Memory | None]:
             memory = found[values[1]] = base.memory_from_row(values)
             place = cached.get(values[1])
             if place is not None and batch.keeps_rows and place[1].rids[place[2]] == values[-1]:
-                place[1].memories[place[2]] = memory
+                place[1].memories[place[2]] = rules.detached(memory)
     return [found.get(memory_id) for memory_id in op.ids]
 
 
