@@ -172,6 +172,20 @@ def test_stored_text_is_shown_as_is(runner: CliRunner, tmp_path: Path) -> None:
     assert deleted.exit_code == 0 and "deleted a[/b]" in deleted.output
 
 
+def test_trailing_backslashes_are_shown_once(runner: CliRunner, tmp_path: Path) -> None:
+    db = str(tmp_path / "paths.db")
+    with Engram(db) as mem:
+        mem.session("C:\\temp\\", user_id="ana\\\\").add("user", "saved to D:\\out\\")
+    listed = runner.invoke(main, ["sessions", "list", "--db", db])  # table cells
+    assert listed.exit_code == 0, listed.output
+    assert "C:\\temp\\ " in listed.output and "ana\\\\ " in listed.output
+    assert "C:\\temp\\\\" not in listed.output and "ana\\\\\\" not in listed.output
+    shown = runner.invoke(main, ["sessions", "show", "C:\\temp\\", "--db", db])  # in markup
+    assert shown.exit_code == 0, shown.output
+    assert "saved to D:\\out\\" in shown.output and "D:\\out\\\\" not in shown.output
+    assert "user=ana\\\\" in shown.output and "ana\\\\\\" not in shown.output
+
+
 def test_demo_shows_names_texts_and_paths_as_is(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,7 +72,13 @@ def literal(value: object) -> str:
     """`value` as text to put in a console string or table cell, shown exactly as it is:
     `[red]` or `[/i]` in stored data is printed, never read as Rich markup, and a control
     character as its escape (`\\x1b`, `\\r`), never sent for the terminal to obey."""
-    return escape(_CONTROL.sub(lambda found: repr(found.group())[1:-1], str(value)))
+    text = _CONTROL.sub(lambda found: repr(found.group())[1:-1], str(value))
+    body = text.rstrip("\\")
+    if len(body) == len(text):
+        return escape(text)
+    # Backslashes escape a tag that follows them, two showing as one; so trailing ones are
+    # doubled and closed by an empty span: shown once, whatever the caller puts after them.
+    return escape(body) + "\\" * 2 * (len(text) - len(body)) + "[dim][/dim]"
 
 
 _ANY_DB = "SQLite file, postgresql:// URL or libpq connection string, or redis:// URL."
