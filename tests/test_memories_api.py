@@ -157,6 +157,15 @@ def test_bad_arguments_of_reads_and_jobs(mem: Engram, call: Any, match: str) -> 
     assert len(mem.memories.get_all(user_id="ana")) == 2  # nothing merged
 
 
+def test_a_zero_limit_reads_nothing(mem: Engram) -> None:
+    mem.memories.add("Ana drinks tea", user_id="ana", infer=False)
+    assert mem.memories.search("tea", user_id="ana", limit=0) == []
+    assert mem.memories.get_all(user_id="ana", limit=0) == []
+    assert mem.memories.get_all(user_id="ana")[0].access_count == 0  # nothing recalled
+    with pytest.raises(InvalidInputError, match="limit"):
+        mem.memories.search("tea", user_id="ana", limit=-1)
+
+
 async def test_async_twins(mem: Engram) -> None:
     added = await mem.memories.aadd("Ana runs marathons", user_id="ana", infer=False)
     hits = await mem.memories.asearch("does Ana do sport?", user_id="ana")

@@ -50,8 +50,10 @@ def search_flow(
     (a caller that uses only some of them records those)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be an integer within 1..{MAX_LIMIT}, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer within 0..{MAX_LIMIT}, got {limit!r}")
+    if limit == 0:  # as a listing's: nothing asked, nothing read (or recorded as recalled)
+        return []
     # The entities the query names, looked up by name and alias among the user's. The
     # user's own name leaves the query's words (`without_names`): spelled only where a turn
     # greets the user, it would favour those; as an entity, it still favours what is about
