@@ -120,6 +120,42 @@ def test_an_import_links_the_entities_the_user_already_has(mem: Engram, tmp_path
     assert names(mem) == ["Ana", "Berlin", "Sony"]
 
 
+def _home_said(mem: Engram, city: str, month: int) -> None:
+    said = Message(
+        role="user",
+        content=f"I live in {city}. I love living in {city}.",
+        created_at=datetime(2026, month, 1, tzinfo=UTC),
+    )
+    mem.memories.add(messages=[said], user_id="ana")
+
+
+@pytest.mark.parametrize(("stored_month", "imported_month"), [(1, 3), (5, 3)])
+def test_an_import_beside_a_stored_value_keeps_one_current_the_latest_said(
+    mem: Engram, tmp_path: Path, stored_month: int, imported_month: int
+) -> None:
+    with Engram(tmp_path / "a.db") as source:
+        _home_said(source, "Berlin", imported_month)
+        data = source.memories.export(user_id="ana")
+    _home_said(mem, "Tokyo", stored_month)
+    mem.memories.import_(data)
+    latest, older = ("Berlin", "Tokyo") if imported_month > stored_month else ("Tokyo", "Berlin")
+    homes = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "home_city"]
+    assert [latest in m.text for m in homes] == [True]  # one current home
+    loves = mem.memories.get_all(user_id="ana", kinds=["preference"])
+    assert [latest in m.text for m in loves] == [True]  # what held while the other did ended
+    assert mem.memories.profile("ana").fields["home_city"] == latest  # type: ignore[union-attr]
+    [current] = mem.memories.relations(user_id="ana", as_of=datetime.now(UTC))
+    assert current.memory_id == homes[0].id
+    between = datetime(2026, min(stored_month, imported_month), 15, tzinfo=UTC)
+    kinds = [homes[0].kind]
+    [then] = mem.memories.search("Where does Ana live?", user_id="ana", as_of=between, kinds=kinds)
+    assert older in then.memory.text  # the retired value, still true as of then
+    assert mem.memories.history(then.memory.id)[-1].action == "supersede"
+    mem.memories.import_(data)  # again: still one current home, nothing new retired
+    homes = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "home_city"]
+    assert [latest in m.text for m in homes] == [True]
+
+
 def test_forgetting_states_its_rule_once(mem: Engram) -> None:
     memory = mem.memories.add("I like green tea.", user_id="ana", infer=False).added[0]
     mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")

@@ -657,6 +657,8 @@ class Memories:
         embedder, all of it or nothing (`InvalidInputError`, naming the record and field,
         for data that is not an export or holds what `add` or `update_profile` refuse).
         Ids are kept: importing the same export again replaces what the first import stored.
+        A slot the store fills for the user too (a home, an employer) keeps one current
+        value, the one said last; the other is retired by it, as a contradiction would.
         Return the stored memories."""
         stored: list[Memory] = self._run(self._import_flow(data))
         return stored
@@ -674,6 +676,7 @@ class Memories:
             tenant=self._engram.tenant,
             model_id=model_id,
             max_bytes=self._engram.settings.max_message_bytes,
+            now=utcnow(),
         )
         return stored
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
 from engram._validation import check_identifier, check_text
-from engram.memory.entities import fold
-from engram.memory.profile import EDITED
+from engram.memory.candidates import TIED_SLOTS, TIED_TO
+from engram.memory.entities import close_relations, fold
+from engram.memory.profile import EDITED, handed_over
+from engram.memory.revision import settle_slots
 from engram.memory.texts import dense_text
 from engram.stores._memory_rules import check_no_nul
 from engram.stores.memories import (
@@ -26,6 +29,7 @@ from engram.stores.memories import (
     GetProfile,
     ListEntities,
     ListRelations,
+    MemoryFilter,
     PutEntities,
     PutMemories,
     PutProfile,
@@ -71,10 +75,12 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
 
 
 def import_flow(
-    data: Mapping[str, Any], *, tenant: str, model_id: str, max_bytes: int
+    data: Mapping[str, Any], *, tenant: str, model_id: str, max_bytes: int, now: datetime
 ) -> Flow[list[Memory]]:
     """Store an export's memories, histories, entities, relations and profile in `tenant`,
-    embedding the memories with the current embedder; all of it or nothing.
+    embedding the memories with the current embedder; all of it or nothing. A slot (the
+    user's home, say) that the export and the store both fill keeps one current value, the
+    one said last (`_one_per_slot`); `now` is when the other is retired.
 
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
@@ -91,20 +97,97 @@ def import_flow(
     known = yield from _histories(tenant, [memory.id for memory in memories])
     stored = {change.id for change in known}
     history = tuple(change for change in history if change.id not in stored)
-    records: tuple[VectorRecord, ...] = ()
+    settled = yield from _one_per_slot(tenant, memories, relations, profile, now)
+    records: tuple[VectorRecord | None, ...] = ()
     if memories:
         vectors = yield from embed([dense_text(memory) for memory in memories])
         records = tuple(VectorRecord(model_id, vector) for vector in vectors)
     ops: list[Any] = [
         PutEntities(tenant, entities),
-        PutMemories(tenant, memories, records, history),
-        PutRelations(tenant, relations),
+        PutMemories(
+            tenant,
+            settled.memories + settled.retired,
+            records + (None,) * len(settled.retired),  # their text, so their vectors, kept
+            history + settled.changes,
+        ),
+        PutRelations(tenant, settled.relations),
+        *(PutProfile(tenant, profile) for profile in settled.profiles),
     ]
-    if profile is not None:
-        ops.append(PutProfile(tenant, profile))
     results = yield from call_memories(*ops)
-    result: list[Memory] = results[1]
+    result: list[Memory] = results[1][: len(memories)]
     return result
+
+
+class _Settled(NamedTuple):
+    """An import's records once its slots are settled against the store's (`_one_per_slot`)."""
+
+    memories: tuple[Memory, ...]
+    """The export's memories, those an imported or stored value outdates retired."""
+    retired: tuple[Memory, ...]
+    """Stored memories the import retires."""
+    changes: tuple[MemoryChange, ...]
+    relations: tuple[Relation, ...]
+    """The export's relations and the stored ones the retirements end."""
+    profiles: tuple[UserProfile, ...]
+    """The export's profile and the stored ones naming a retired memory."""
+
+
+def _one_per_slot(
+    tenant: str,
+    memories: tuple[Memory, ...],
+    relations: tuple[Relation, ...],
+    profile: UserProfile | None,
+    now: datetime,
+) -> Flow[_Settled]:
+    """The import's records with one current value per slot of its users: an export saying
+    "Berlin" imported where the store says "Tokyo" for the same user and slot leaves the
+    value said last current and retires the other (`settle_slots`), with what held only
+    while it did; the relations they stated end, and profile fields taken from them are
+    taken from the value that retired them."""
+    users = sorted({m.user_id for m in memories if m.user_id is not None and m.attribute})
+    profiles = () if profile is None else (profile,)
+    if not users:
+        return _Settled(memories, (), (), relations, profiles)
+    stored = yield from _slot_holders(tenant, users, memories)
+    retired, changes = settle_slots(
+        [*memories, *stored], now=now, reason="the slot's other value was imported"
+    )
+    by_id = {memory.id: memory for memory in retired}
+    memories = tuple(by_id.pop(memory.id, memory) for memory in memories)
+    [*found] = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    ended = {
+        relation.id: relation
+        for memory in retired
+        for relation in close_relations(
+            [*relations, *(r for held in found for r in held)], [memory.id], memory.valid_to or now
+        )
+    }
+    relations = tuple(ended.pop(r.id, r) for r in relations) + tuple(ended.values())
+    every = {memory.id: memory for memory in [*memories, *stored]}
+    successors = {m.id: every[m.superseded_by] for m in retired if m.superseded_by in every}
+    others = {m.user_id for m in by_id.values() if m.user_id} - {p.user_id for p in profiles}
+    [*held] = yield from call_memories(*(GetProfile(tenant, user) for user in sorted(others)))
+    updated = [handed_over(p, successors, now=now) for p in (*profiles, *held) if p is not None]
+    # The export's profile is written whatever; a stored one, if it changed.
+    written = tuple(p for p in updated if p.user_id not in others or p not in held)
+    return _Settled(memories, tuple(by_id.values()), tuple(changes), relations, written)
+
+
+def _slot_holders(
+    tenant: str, users: Sequence[str], memories: Sequence[Memory]
+) -> Flow[list[Memory]]:
+    """The stored current memories, not in `memories`, holding the slots `memories` fill
+    for `users`, or holding only while a value of one does (`TIED_TO`)."""
+    imported = {memory.id for memory in memories}
+    stored: dict[str, Memory] = {}
+    for user in users:
+        slots = {m.attribute for m in memories if m.user_id == user and m.attribute}
+        wheres = [MemoryFilter(user_id=user, attributes=tuple(sorted(slots)))]
+        wheres += [MemoryFilter(user_id=user, metadata={TIED_TO: s}) for s in TIED_SLOTS & slots]
+        for where in wheres:
+            found = yield from every_memory(tenant, where)
+            stored.update((m.id, m) for m in found if m.id not in imported)
+    return list(stored.values())
 
 
 def _known_entities(

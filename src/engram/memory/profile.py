@@ -33,6 +33,7 @@ from engram.types._time import utcnow
 __all__ = [
     "EDITED",
     "edit_profile",
+    "handed_over",
     "overridden_by_edits",
     "profile_value",
     "reflect_edit",
@@ -72,6 +73,16 @@ def _latest_current(memories: Iterable[Memory]) -> dict[str, Memory]:
         ):
             latest[memory.attribute] = memory
     return latest
+
+
+def _take(fields: dict[str, str], sources: dict[str, str], attribute: str, memory: Memory) -> None:
+    """Set `attribute` to the value `memory` gives it (none: the field goes)."""
+    value = profile_value(memory)
+    if value.strip().lower() == NO_VALUE:
+        fields.pop(attribute, None)
+        sources.pop(attribute, None)
+    else:
+        fields[attribute], sources[attribute] = value, memory.id
 
 
 def update_profile(
@@ -115,12 +126,7 @@ def update_profile(
         hand_edited = attribute in fields and sources.get(attribute) not in given
         if hand_edited and profile is not None and memory.recorded_at <= profile.updated_at:
             continue
-        value = profile_value(memory)
-        if value.strip().lower() == NO_VALUE:
-            fields.pop(attribute, None)
-            sources.pop(attribute, None)
-        else:
-            fields[attribute], sources[attribute] = value, memory.id
+        _take(fields, sources, attribute, memory)
     return UserProfile(
         user_id=base.user_id,
         tenant=base.tenant,
@@ -130,6 +136,22 @@ def update_profile(
         # Never back in time (a replayed old conversation must not undo a later hand edit).
         updated_at=max(profile.updated_at, moment) if profile is not None else moment,
     )
+
+
+def handed_over(
+    profile: UserProfile, successors: Mapping[str, Memory], *, now: datetime
+) -> UserProfile:
+    """`profile` with each field taken from a retired memory (a key of `successors`) taken
+    from the memory that retired it instead (its value)."""
+    fields, sources = dict(profile.fields), dict(profile.sources)
+    for attribute, source in profile.sources.items():
+        successor = successors.get(source)
+        if successor is not None:
+            _take(fields, sources, attribute, successor)
+    if (fields, sources) == (profile.fields, profile.sources):
+        return profile
+    updated_at = max(profile.updated_at, now)
+    return replace(profile, fields=fields, sources=sources, updated_at=updated_at)
 
 
 def edit_profile(

@@ -69,6 +69,7 @@ __all__ = [
     "key_terms",
     "resolve_ambiguous",
     "retired",
+    "settle_slots",
 ]
 
 RevisionAction = Literal["add", "noop", "update", "supersede"]
@@ -310,6 +311,44 @@ def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) 
         target=newest,
         reason=reason,
     )
+
+
+def _slot_of(memory: Memory) -> tuple[str | None, str | None, str, str | None] | None:
+    """The slot a current memory holds (its owner, attribute and subject), if one."""
+    if memory.attribute is None or memory.valid_to is not None or memory.superseded_at:
+        return None
+    agent = memory.agent_id if memory.user_id is None else None  # as `_comparable` owns
+    return memory.user_id, agent, memory.attribute, _subject(memory)
+
+
+def settle_slots(
+    memories: Iterable[Memory], *, now: datetime, reason: str
+) -> tuple[list[Memory], list[MemoryChange]]:
+    """One current value per slot, where records from elsewhere (an import) put several
+    current memories in one: the latest said stays, the others are retired by it as a
+    contradiction retires them (`_supersede`), and so are the memories that held only
+    while a retired value did ("loves living in Tokyo").
+
+    Returns:
+        The memories retired, and their `supersede` history entries.
+    """
+    given = list(memories)
+    slots: dict[Any, list[Memory]] = {}
+    for memory in given:
+        if (slot := _slot_of(memory)) is not None:
+            slots.setdefault(slot, []).append(memory)
+    replaced: list[tuple[Memory, Memory]] = []  # (retired value, the value retiring it)
+    for holders in slots.values():
+        newest = max(holders, key=lambda memory: (_stated(memory), memory.id))
+        replaced += [(old, newest) for old in holders if old is not newest]
+    retiring = {old.id for old, _ in replaced}
+    for memory in given:
+        if memory.id not in retiring and memory.valid_to is None and not memory.superseded_at:
+            tied = next((pair for pair in replaced if _tied_to(memory, pair[0])), None)
+            if tied is not None:
+                replaced.append((memory, tied[1]))
+    pairs = [_retire(old, newest, now, reason) for old, newest in replaced]
+    return [memory for memory, _ in pairs], [change for _, change in pairs]
 
 
 def _extends(new_value: str, old_value: str) -> bool:
