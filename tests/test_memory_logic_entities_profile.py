@@ -111,6 +111,23 @@ def test_a_longer_name_renames_the_entity_and_keeps_the_short_one_as_alias() -> 
     assert (renamed.id, renamed.name, renamed.aliases) == (short.id, "Tomás Almeida", ("Tomás",))
 
 
+@pytest.mark.parametrize(("known_kind", "said_kind"), [("person", "other"), ("other", "person")])
+def test_a_name_of_unknown_kind_shortens_or_extends_the_only_one_it_fits(
+    known_kind: str, said_kind: str
+) -> None:
+    full = entity("Tomás Almeida", kind=known_kind)
+    [tomas] = resolve_entities([EntityMention("Tomás", said_kind)], [full]).updated
+    assert (tomas.id, tomas.name, tomas.kind, tomas.aliases) == (
+        full.id,
+        "Tomás Almeida",
+        "person",
+        ("Tomás",),
+    )
+    place = entity("Tomás Square", kind="place")  # two it could shorten: a new entity
+    resolution = resolve_entities([EntityMention("Tomás", "other")], [full, place])
+    assert [e.name for e in resolution.new] == ["Tomás"] and resolution.updated == ()
+
+
 def test_relations_are_built_and_closed_with_the_memory() -> None:
     message = Message(role="user", content="I live in Berlin.", name="Ana", created_at=JAN)
     [fact] = [c for c in extract([message], user_name="Ana") if c.kind != "episode"]

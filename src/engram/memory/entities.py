@@ -381,7 +381,7 @@ def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
     partial = [
         entity
         for entity in known
-        if entity.kind == mention.kind
+        if (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
         and (_mergeable(key, fold(entity.name)) or _mergeable(fold(entity.name), key))
     ]
     return partial[0] if len(partial) == 1 else None
