@@ -15,6 +15,7 @@ from engram.context import (
     truncation_marker,
     window,
 )
+from engram.tokens import TokenCounter
 from engram.types import ContentPart, Message
 from test_context_support import (
     WordCounter,
@@ -276,6 +277,18 @@ def test_token_budget_keeps_non_text_parts_of_a_cut_message(counter: WordCounter
     assert isinstance(cut.content, tuple)
     assert cut.content[1] == image
     assert cut.text == words(49) + "\n" + truncation_marker(51)
+
+
+def test_token_budget_cuts_a_text_part_of_another_type() -> None:
+    counter = TokenCounter.for_encoding("o200k_base")
+    part = ContentPart(type="input_text", text="word " * 2000)  # the Responses API's text
+    message = Message(role="user", content=(part,), id="u")
+    result = token_budget([message], counter, budget=1000)
+    [cut] = result.messages
+    assert isinstance(cut.content, tuple)
+    assert [(p.type, p.text is not None) for p in cut.content] == [("input_text", True)]
+    assert result.report.truncated == ("u",)
+    assert counter.count_messages(result.messages) <= 1000
 
 
 def test_token_budget_counts_each_message_once(counter: WordCounter) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from engram.context import MessageCounterProtocol, Recall, message_tokens
+from engram.tokens import TokenCounter
 from engram.types import Memory, MemoryHit, Message, ScoreParts, ToolCall
 
 
@@ -107,3 +109,11 @@ def test_a_stored_count_in_another_encoding_is_recounted() -> None:
     assert message_tokens(foreign, counter) == 5
     assert message_tokens(unset, counter) == 5
     assert counter.message_counts == 2
+
+
+def test_a_stored_count_is_recounted_for_other_chat_format_overheads() -> None:
+    legacy = TokenCounter.for_model("gpt-3.5-turbo-0301")  # 4 tokens a message, not 3
+    text = Message(role="user", content="one two")
+    count = TokenCounter.for_encoding("cl100k_base").count_message(text)  # as a store counts
+    stored = replace(text, tokens=count, encoding="cl100k_base")
+    assert message_tokens(stored, legacy) == legacy.count_message(text) == stored.tokens + 1

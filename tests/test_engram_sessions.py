@@ -596,6 +596,11 @@ def test_an_import_with_a_summary_without_text_is_refused(mem: Engram) -> None:
     assert [info.id for info in mem.sessions()] == [s.id]
 
 
+def _tool_with_enum(enum: Any) -> dict[str, Any]:
+    parameters = {"properties": {"unit": {"type": "string", "enum": enum}}}
+    return {"type": "function", "function": {"name": "lookup", "parameters": parameters}}
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -604,8 +609,26 @@ def test_an_import_with_a_summary_without_text_is_refused(mem: Engram) -> None:
         {"model": "gpt-4o", "budget": 100, "reserve": True},
         {"model": "gpt-4o", "budget": 100, "tools": "lookup"},
         {"model": "gpt-4o", "budget": 100, "tools": {"name": "lookup"}},
+        {"model": "gpt-4o", "strategy": "window", "last_messages": "3"},
+        {"model": "gpt-4o", "strategy": "window", "last_turns": "2"},
+        {"model": "gpt-4o", "strategy": "window", "last_messages": 2.5},
+        {"model": "gpt-4o", "strategy": "window", "last_turns": True},
+        {"model": "gpt-4o", "budget": 100, "recall": 1.5},
+        {"model": "gpt-4o", "budget": 100, "tools": [_tool_with_enum(5)]},
     ],
-    ids=["no-model", "bool-budget", "bool-reserve", "str-tools", "dict-tools"],
+    ids=[
+        "no-model",
+        "bool-budget",
+        "bool-reserve",
+        "str-tools",
+        "dict-tools",
+        "str-window",
+        "str-turns",
+        "float-window",
+        "bool-turns",
+        "float-recall",
+        "int-enum",
+    ],
 )
 def test_bad_context_options_are_invalid_input(mem: Engram, options: dict[str, Any]) -> None:
     s = chat(mem)
@@ -694,3 +717,79 @@ def test_a_context_counts_as_recalled_only_the_memories_it_sends(recalling: Engr
     counts = {m.id: m.access_count for m in recalling.memories.get_all(user_id="ana")}
     assert counts.pop(sent) == 1
     assert set(counts.values()) == {0}  # searched, not sent: not recalled
+
+
+# Tool calls: given in OpenAI's form, stored as it is sent.
+
+
+@pytest.mark.parametrize(
+    "tool_calls",
+    [
+        "lookup",
+        [{"function": {"name": "lookup", "arguments": "{}"}}],
+        [{"id": "c1", "function": "f"}],
+    ],
+    ids=["a-string", "no-id", "function-not-a-dict"],
+)
+def test_a_malformed_tool_call_is_invalid_input(mem: Engram, tool_calls: Any) -> None:
+    s = mem.session("s1")
+    with pytest.raises(InvalidInputError):
+        s.add("assistant", "", tool_calls=tool_calls)
+    assert s.messages() == []
+
+
+def test_tool_call_arguments_given_as_a_dict_are_sent_as_json(mem: Engram) -> None:
+    s = mem.session("s1")
+    call = {"id": "c1", "function": {"name": "book", "arguments": {"city": "Lisboa", "n": 2}}}
+    s.add("assistant", "", tool_calls=[call])
+    [sent] = s.messages()[0].to_openai()["tool_calls"]
+    assert sent["function"]["arguments"] == '{"city": "Lisboa", "n": 2}'
+
+
+# A context reads a tail of the session: one that starts inside a tool-call group reads on
+# back to the call, so its results are never sent without it.
+
+
+def _one_call_of_many_tools(mem: Engram, results: int) -> Any:
+    s = mem.session("loop")
+    s.add("system", "You run searches.")
+    s.add("user", "Run every search.")
+    calls = [{"id": f"c{i}", "function": {"name": "search"}} for i in range(results)]
+    s.add("assistant", "", tool_calls=calls)
+    s.add_messages(
+        [
+            {"role": "tool", "content": f"result {i} " * 40, "tool_call_id": f"c{i}"}
+            for i in range(results)
+        ]
+    )
+    return s
+
+
+def test_a_budget_that_keeps_part_of_a_tool_group_sends_its_call(mem: Engram) -> None:
+    s = _one_call_of_many_tools(mem, 30)
+    result = s.context("gpt-4o", budget=1500)
+    assert [m.role for m in result.messages[:3]] == ["system", "user", "assistant"]
+    assert len(result.messages) == 33
+    assert result.report.tokens_after <= 1500
+
+
+def test_a_window_inside_a_large_tool_group_keeps_the_whole_group(mem: Engram) -> None:
+    s = _one_call_of_many_tools(mem, 30)
+    result = s.context("gpt-4o", strategy="window", last_messages=3)
+    assert [m.role for m in result.messages[:2]] == ["system", "assistant"]
+    assert len(result.messages) == 32
+
+
+# Counts made with other chat-format overheads are counted again, not reused.
+
+
+def test_a_legacy_chat_format_context_stays_within_its_budget(tmp_path: Path) -> None:
+    settings = EngramSettings(encoding="cl100k_base")
+    with Engram(tmp_path / "e.db", settings=settings) as mem:
+        s = mem.session("s1")
+        for i in range(40):
+            s.add("user" if i % 2 == 0 else "assistant", f"message {i}")
+        result = s.context("gpt-3.5-turbo-0301", budget=200)
+    counted = TokenCounter.for_model("gpt-3.5-turbo-0301").count_messages(list(result.messages))
+    assert counted == result.report.tokens_after
+    assert counted <= 200

@@ -19,6 +19,7 @@ from engram._validation import (
     check_messages,
     unanswered_tool_calls,
 )
+from engram.context._strategies import check_window
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.conversation import (
@@ -93,12 +94,17 @@ class ContextSpec:
                 f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}"
             )
         check_budget(self.budget, self.reserve)
-        if self.strategy == "window" and (self.last_messages is None) == (self.last_turns is None):
-            raise InvalidInputError("the window strategy needs last_messages or last_turns")
+        if self.strategy == "window":
+            check_window(self.last_messages, self.last_turns)
         if not 0 < self.target <= self.trigger <= 1:
             raise InvalidInputError("summary fractions need 0 < target <= trigger <= 1")
-        if self.recall < 0 or not 0 < self.recall_share < 1:
+        if not _is_count(self.recall) or not 0 < self.recall_share < 1:
             raise InvalidInputError("recall needs a count >= 0 and 0 < recall_share < 1")
+
+
+def _is_count(value: object) -> bool:
+    """Whether `value` is an integer >= 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session]:
@@ -313,7 +319,7 @@ def _load_history(
         last = spec.last_messages + 8
         op = ListMessages(tenant, session_id, last=last, roles=NON_SYSTEM, now=now)
         [tail] = yield from call(op)
-        return list(tail)
+        return (yield from _from_group_start(session, list(tail), now=now))
     return (yield from _load_tail(session, spec, counter, now=now))
 
 
@@ -337,8 +343,35 @@ def _load_tail(
         if len(chunk) < page:
             return loaded
         if covered > _needed(spec):
+            loaded = yield from _from_group_start(session, loaded, now=now)
             return (yield from _with_newest_user(session, loaded, now=now))
         before, page = chunk[0].seq, min(page * 2, _MAX_PAGE)
+
+
+def _from_group_start(
+    session: Session, loaded: list[Message], *, now: datetime
+) -> Flow[list[Message]]:
+    """`loaded`, read further back when it starts with tool results, up to the message
+    before them (the assistant message whose calls they answer).
+
+    A tail read may start inside a tool-call group (one call of many tools, a result each).
+    The strategies keep or drop a group whole; without its call they would take the
+    results read for orphans, to leave out, or, when they are the newest messages, to send
+    without the call they answer (which the chat APIs reject)."""
+    while loaded and loaded[0].role == "tool":
+        op = ListMessages(
+            session.tenant,
+            session.id,
+            last=_MIN_PAGE,
+            before_seq=loaded[0].seq,
+            roles=NON_SYSTEM,
+            now=now,
+        )
+        [chunk] = yield from call(op)
+        if not chunk:
+            break
+        loaded[:0] = chunk
+    return loaded
 
 
 def _with_newest_user(

@@ -48,9 +48,15 @@ def message_tokens(message: Message, counter: MessageCounterProtocol) -> int:
     """A message's chat-format token count: its stored count if in `counter`'s encoding.
 
     Messages written by a store carry `tokens` counted once at write time; recounting them on
-    every turn is the cost this avoids. A count in another encoding is ignored, not converted.
+    every turn is the cost this avoids. A count in another encoding is ignored, not converted;
+    so is every stored count for a counter with other chat-format overheads than the stores'
+    (`gpt-3.5-turbo-0301`'s: `TokenCounter.counts_as_stored` is False).
     """
-    if message.tokens is not None and message.encoding == counter.encoding:
+    if (
+        message.tokens is not None
+        and message.encoding == counter.encoding
+        and getattr(counter, "counts_as_stored", True)
+    ):
         return message.tokens
     return counter.count_message(message)
 

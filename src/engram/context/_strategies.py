@@ -83,7 +83,7 @@ def check_window(last_messages: int | None, last_turns: int | None) -> None:
     if (last_messages is None) == (last_turns is None):
         raise InvalidInputError("a window needs exactly one of last_messages and last_turns")
     size = last_messages if last_messages is not None else last_turns
-    if not isinstance(size, int) or size < 0:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidInputError(f"a window size must be an integer >= 0, got {size!r}")
 
 

@@ -137,9 +137,10 @@ def check_append(op: AppendMessages) -> None:
 
 
 def check_list_messages(op: ListMessages) -> None:
-    """Reject a negative `last`."""
-    if op.last is not None and op.last < 0:
-        raise InvalidInputError(f"last must be >= 0, not {op.last}")
+    """Reject a `last` that is not an integer >= 0."""
+    last = op.last
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 0):
+        raise InvalidInputError(f"last must be an integer >= 0, not {last!r}")
 
 
 def check_list_sessions(op: ListSessions) -> None:

@@ -479,10 +479,13 @@ class ConversationStoreSpec:
     def test_list_messages_of_absent_session_is_empty(self, conversation_store: Any) -> None:
         assert _messages(conversation_store) == []
 
-    def test_list_messages_rejects_negative_last(self, conversation_store: Any) -> None:
+    @pytest.mark.parametrize("last", [-1, 2.5, "2", True])
+    def test_list_messages_rejects_a_last_that_is_not_a_count(
+        self, conversation_store: Any, last: Any
+    ) -> None:
         fill(conversation_store, 2)
         with pytest.raises(InvalidInputError):
-            _messages(conversation_store, last=-1)
+            _messages(conversation_store, last=last)
 
     @pytest.mark.parametrize("kind", sorted(ROUND_TRIP_MESSAGES))
     def test_message_round_trip(self, conversation_store: Any, kind: str) -> None:

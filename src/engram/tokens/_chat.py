@@ -43,6 +43,9 @@ _TEXT_KEYS = ("refusal", "thinking")
 """The keys of other parts holding text the model reads: OpenAI's refusal part, Anthropic's
 thinking block."""
 
+_STORED_OVERHEADS = (3, 1, 3)
+"""Per message, per name and per tool call: the overheads the stores count messages with."""
+
 
 class TokenCounter:
     """Counts the tokens of texts, chat messages and tool schemas for one tokenizer.
@@ -68,6 +71,9 @@ class TokenCounter:
     """Constants of the tool-schema formula."""
     tokens_per_tool_call: int
     """Overhead of each tool call in an assistant message (our estimate)."""
+    counts_as_stored: bool
+    """Whether it counts messages as the stores do (with the overheads of `for_encoding`):
+    only then is a count stored in its encoding reused (`engram.context.message_tokens`)."""
 
     def __init__(
         self,
@@ -87,6 +93,8 @@ class TokenCounter:
         self.reply_tokens = reply_tokens
         self.tool_constants = tool_constants
         self.tokens_per_tool_call = tokens_per_tool_call
+        overheads = (tokens_per_message, tokens_per_name, tokens_per_tool_call)
+        self.counts_as_stored = overheads == _STORED_OVERHEADS
         self._short_texts: dict[str, int] = {}
 
     def __repr__(self) -> str:

@@ -104,8 +104,11 @@ def _property_tokens(
         raise InvalidInputError(f"the schema of tool parameter {key!r} must be a mapping")
     tokens = 0
     if "enum" in schema:
+        items = schema["enum"] or ()
+        if isinstance(items, str | Mapping) or not isinstance(items, Sequence):
+            raise InvalidInputError(f"the enum of tool parameter {key!r} must be a list")
         tokens += constants.enum_init
-        for item in schema["enum"] or ():
+        for item in items:
             tokens += constants.enum_item + count(str(item))
     description = _without_period(schema.get("description"))
     return tokens + count(f"{key}:{schema.get('type', '')}:{description}")

@@ -7,6 +7,7 @@ chat-completions wire form.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -56,12 +57,37 @@ class ToolCall:
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any]) -> ToolCall:
+        """A call from its OpenAI form; arguments given as a mapping become their JSON text.
+
+        Raises:
+            InvalidInputError: Not a mapping with an `id`, a `function` that is not a
+                mapping, or arguments that are neither JSON text nor a JSON object.
+        """
+        if not isinstance(data, Mapping) or "id" not in data:
+            raise InvalidInputError(f"a tool call must be a dict with an id, not {data!r:.200}")
         function = data.get("function") or {}
+        if not isinstance(function, Mapping):
+            raise InvalidInputError(f"a tool call's function must be a dict, not {function!r:.200}")
         return cls(
             id=str(data["id"]),
             name=str(function.get("name", "")),
-            arguments=str(function.get("arguments", "{}")),
+            arguments=_arguments_text(function.get("arguments")),
         )
+
+
+def _arguments_text(arguments: object) -> str:
+    """A call's arguments as JSON text: text as given, a mapping encoded (not its repr),
+    none as `{}`."""
+    if arguments is None:
+        return "{}"
+    if isinstance(arguments, str):
+        return arguments
+    if not isinstance(arguments, Mapping):
+        raise InvalidInputError(f"tool call arguments must be JSON text, not {arguments!r:.200}")
+    try:
+        return json.dumps(dict(arguments), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"tool call arguments are not JSON: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
