@@ -194,6 +194,18 @@ def test_a_state_patch_that_is_not_a_json_object_is_refused(mem: Engram, patch: 
     assert s.state() == {"kept": 1}
 
 
+@pytest.mark.parametrize("metadata", ["x", ["a"], 5], ids=repr)
+def test_metadata_that_is_not_a_json_object_is_refused(mem: Engram, metadata: Any) -> None:
+    s = mem.session("s1")
+    with pytest.raises(InvalidInputError, match="message metadata must be a mapping"):
+        s.add("user", "x", metadata=metadata)
+    with pytest.raises(InvalidInputError, match="message metadata must be a mapping"):
+        s.add_messages([{"role": "user", "content": "y", "metadata": metadata}])
+    with pytest.raises(InvalidInputError, match="session metadata must be a mapping"):
+        mem.session("s2", metadata=metadata)
+    assert s.messages() == [] and [session.id for session in mem.sessions()] == ["s1"]
+
+
 def test_state_keys_are_json_keys_on_every_backend(mem: Engram) -> None:
     assert mem.session("s1").update_state({1: (2, 3)}) == {"1": [2, 3]}
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engram import _session_flows as flows
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
-from engram._validation import MessageLike, message_from, to_message
+from engram._validation import MessageLike, check_object, message_from, to_message
 from engram.context import ContextResult
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
@@ -257,12 +257,9 @@ def _json_object(patch: object) -> dict[str, Any]:
     value replace the state, but the state is an object). Round-tripping it through JSON
     rejects what a database could not hold and turns keys into strings, so the in-memory
     store keeps what SQL stores keep."""
-    if not isinstance(patch, Mapping):
-        raise InvalidInputError(
-            f"a state patch must be a mapping (a JSON object), not {type(patch).__name__}"
-        )
+    patch = check_object(patch, "a state patch")
     try:
-        copied: dict[str, Any] = json.loads(json.dumps(dict(patch), allow_nan=False))
+        copied: dict[str, Any] = json.loads(json.dumps(patch, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"the state patch is not JSON: {exc}") from exc
     return copied

@@ -15,7 +15,7 @@ from engram._exceptions import ConfigError
 from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._memories import Memories
-from engram._validation import check_identifier
+from engram._validation import check_identifier, check_object
 from engram.config import EngramSettings, load_settings
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.providers import (
@@ -268,7 +268,7 @@ class Engram:
             tenant=self.tenant,
             user_id=None if user_id is None else check_identifier(user_id, "user_id"),
             agent_id=None if agent_id is None else check_identifier(agent_id, "agent_id"),
-            metadata=dict(metadata or {}),
+            metadata=check_object(metadata or {}, "session metadata"),
             ttl_seconds=check_ttl(ttl),
             encoding=self.settings.encoding,
         )

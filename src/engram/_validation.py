@@ -82,6 +82,16 @@ def check_mapping(value: object, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+def check_object(value: object, what: str) -> dict[str, Any]:
+    """`value`, which must be a mapping (a JSON object; its keys become text where stored),
+    as a dict."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            f"{what} must be a mapping (a JSON object), not {type(value).__name__}"
+        )
+    return dict(value)
+
+
 def coerce_content(content: Any) -> str | tuple[ContentPart, ...]:
     """Accept text, UTF-8 bytes, content parts, or OpenAI-style part dicts."""
     if isinstance(content, str):
@@ -116,6 +126,7 @@ def _check_message(message: Message, *, max_bytes: int) -> None:
             f"unknown role {message.role!r}; expected one of {', '.join(sorted(ROLES))}"
         )
     check_identifier(message.id, "message id")
+    check_object(message.metadata, "message metadata")
     size = 0
     for what, text in _texts(message):
         size += _utf8_size(text, what)
