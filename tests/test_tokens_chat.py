@@ -12,13 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engram._exceptions import InvalidInputError
+from engram.context import message_tokens
 from engram.tokens import (
     GPT_4_TOOL_CONSTANTS,
     GPT_4O_TOOL_CONSTANTS,
     TokenCounter,
     get_tokenizer,
 )
-from engram.tokens._images import high_detail_tokens, image_size, image_tokens
+from engram.tokens._images import ImagePricing, high_detail_tokens, image_size, image_tokens
 from engram.types import ContentPart, Message, ToolCall, messages_from_openai
 
 # OpenAI cookbook, examples/How_to_count_tokens_with_tiktoken.ipynb (openai/openai-cookbook
@@ -277,6 +278,50 @@ def test_image_parts_use_detail_and_known_sizes() -> None:
     assert image_tokens({"url": "https://x/a.png", "width": 1024, "height": 1024}) == 765
     assert image_tokens({"url": _data_url("jpeg", JPEG), "detail": "auto"}) == 1105
     assert image_tokens({"url": _data_url("png", PNG), "detail": "LOW"}) == 85
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "expected"),
+    # OpenAI's vision guide: gpt-4o-mini's tiles cost 2833 + 5667 each; o1's 75 + 150;
+    # gpt-4.1-mini's 32px patches 1.62 each (1800 x 2400 is scaled down to 1452 of them).
+    [("gpt-4o-mini", (1024, 1024), 2833 + 4 * 5667), ("o1", (1024, 1024), 75 + 4 * 150)]
+    + [("gpt-4.1-mini", (1024, 1024), 1659), ("gpt-4.1-mini", (1800, 2400), 2353)]
+    + [("gpt-4.1-nano", None, 3779), ("gpt-4o-mini", None, 2833 + 8 * 5667)]
+    + [("gpt-4o-2024-08-06", (1024, 1024), 765), ("gpt-5", (1024, 1024), 70 + 4 * 140)],
+)
+def test_images_cost_what_the_model_charges(
+    model: str, size: tuple[int, int] | None, expected: int
+) -> None:
+    payload: dict[str, Any] = {"url": "https://x/a.png", "detail": "high"}
+    if size is not None:
+        payload |= {"width": size[0], "height": size[1]}
+    part = ContentPart(type="image_url", payload=payload)
+    counter = TokenCounter.for_model(model)
+    bare = counter.count_message(Message(role="user", content=()))
+    assert counter.count_message(Message(role="user", content=(part,))) - bare == expected
+
+
+def test_a_patch_priced_image_costs_the_same_in_low_detail() -> None:
+    patches = ImagePricing(per_patch=1.72)
+    wide = {"url": "https://x/a.png", "width": 128, "height": 64}
+    assert image_tokens({**wide, "detail": "low"}, patches) == image_tokens(wide, patches) == 14
+
+
+def test_a_stored_count_of_an_image_is_recounted_for_other_image_prices() -> None:
+    image = ContentPart(type="image_url", payload={"url": "https://x/a.png"})
+    store = TokenCounter.for_encoding("o200k_base")  # as a store counts
+    mini = TokenCounter.for_model("gpt-4o-mini")
+    with_image = Message(role="user", content=(ContentPart(type="text", text="hi"), image))
+    plain = Message(role="user", content="hi")
+    for message in (with_image, plain):
+        stored = Message(
+            role="user",
+            content=message.content,
+            tokens=store.count_message(message),
+            encoding="o200k_base",
+        )
+        assert message_tokens(stored, mini) == mini.count_message(message)
+    assert mini.count_message(with_image) > store.count_message(with_image) + 40_000
 
 
 def _part_tokens(counter: TokenCounter, part: dict[str, Any]) -> int:

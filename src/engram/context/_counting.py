@@ -49,14 +49,13 @@ def message_tokens(message: Message, counter: MessageCounterProtocol) -> int:
 
     Messages written by a store carry `tokens` counted once at write time; recounting them on
     every turn is the cost this avoids. A count in another encoding is ignored, not converted;
-    so is every stored count for a counter with other chat-format overheads than the stores'
-    (`gpt-3.5-turbo-0301`'s: `TokenCounter.counts_as_stored` is False).
+    so is one a `TokenCounter` would count otherwise (`TokenCounter.counts_as_stored`: with
+    `gpt-3.5-turbo-0301`'s overheads, or `gpt-4o-mini`'s image prices).
     """
-    if (
-        message.tokens is not None
-        and message.encoding == counter.encoding
-        and getattr(counter, "counts_as_stored", True)
-    ):
+    if message.tokens is None:
+        return counter.count_message(message)
+    as_stored = getattr(counter, "counts_as_stored", None)  # else: the encoding decides
+    if as_stored(message) if as_stored is not None else message.encoding == counter.encoding:
         return message.tokens
     return counter.count_message(message)
 

@@ -9,7 +9,7 @@ adds `tokens_per_name` (1), and every reply is primed with `reply_tokens` (3:
 What the formula does not cover, and what Engram counts instead:
 
 - content parts: each text part's tokens (and a refusal's, a thinking block's); each image
-  part by OpenAI's tile formula (`_images`); other parts (audio, files, reasoning) count 0,
+  part by OpenAI's formula for the model (`_images`); other parts (audio, files, reasoning) count 0,
   since OpenAI publishes no formula for them - budget for them separately;
 - tool calls in assistant messages: the function name's and arguments' tokens plus
   `tokens_per_tool_call` (3) per call, our estimate of the call's framing tokens;
@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram.tokens._images import image_tokens
-from engram.tokens._models import encoding_for_model, is_legacy_chat_format
+from engram.tokens._images import GPT_4O_IMAGES, ImagePricing, image_tokens
+from engram.tokens._models import encoding_for_model, image_pricing, is_legacy_chat_format
 from engram.tokens._protocol import TokenizerProtocol, TruncatingTokenizerProtocol
 from engram.tokens._registry import get_tokenizer
 from engram.tokens._tools import (
@@ -71,9 +71,8 @@ class TokenCounter:
     """Constants of the tool-schema formula."""
     tokens_per_tool_call: int
     """Overhead of each tool call in an assistant message (our estimate)."""
-    counts_as_stored: bool
-    """Whether it counts messages as the stores do (with the overheads of `for_encoding`):
-    only then is a count stored in its encoding reused (`engram.context.message_tokens`)."""
+    image_pricing: ImagePricing
+    """What the model charges for an image (GPT-4o's prices by default)."""
 
     def __init__(
         self,
@@ -84,8 +83,10 @@ class TokenCounter:
         reply_tokens: int = 3,
         tool_constants: ToolConstants = GPT_4O_TOOL_CONSTANTS,
         tokens_per_tool_call: int = 3,
+        image_pricing: ImagePricing = GPT_4O_IMAGES,
     ) -> None:
-        """Count with `tokenizer` and the given chat-format overheads (OpenAI's by default)."""
+        """Count with `tokenizer` and the given chat-format overheads and image prices
+        (GPT-4o's by default)."""
         self.tokenizer = tokenizer
         self.encoding = tokenizer.name
         self.tokens_per_message = tokens_per_message
@@ -93,8 +94,9 @@ class TokenCounter:
         self.reply_tokens = reply_tokens
         self.tool_constants = tool_constants
         self.tokens_per_tool_call = tokens_per_tool_call
+        self.image_pricing = image_pricing
         overheads = (tokens_per_message, tokens_per_name, tokens_per_tool_call)
-        self.counts_as_stored = overheads == _STORED_OVERHEADS
+        self._stored_overheads = overheads == _STORED_OVERHEADS
         self._short_texts: dict[str, int] = {}
 
     def __repr__(self) -> str:
@@ -115,7 +117,16 @@ class TokenCounter:
                 tokens_per_name=-1,
                 tool_constants=GPT_4_TOOL_CONSTANTS,
             )
-        return cls.for_encoding(encoding)
+        return cls._priced(encoding, image_pricing(model))
+
+    @classmethod
+    @functools.cache
+    def _priced(cls, encoding: str, images: ImagePricing) -> TokenCounter:
+        """`for_encoding(encoding)`, with the image prices `images` (one shared counter each)."""
+        if images == GPT_4O_IMAGES:
+            return cls.for_encoding(encoding)
+        shared = cls.for_encoding(encoding)
+        return cls(shared.tokenizer, tool_constants=shared.tool_constants, image_pricing=images)
 
     @classmethod
     @functools.cache
@@ -179,11 +190,22 @@ class TokenCounter:
             return self.tokenizer.truncate(text, max_tokens)
         return _truncate_by_search(self.tokenizer, text, max_tokens)
 
+    def counts_as_stored(self, message: Message) -> bool:
+        """Whether the count a store made of `message` (with `for_encoding`) is this
+        counter's count of it too: not with other chat-format overheads (those of
+        `gpt-3.5-turbo-0301`), nor, for a message with an image, other image prices (those
+        of `gpt-4o-mini`). Only then is it reused (`engram.context.message_tokens`)."""
+        if message.encoding != self.encoding or not self._stored_overheads:
+            return False
+        if self.image_pricing == GPT_4O_IMAGES or isinstance(message.content, str):
+            return True
+        return not any(part.type in _IMAGE_PART_TYPES for part in message.content)
+
     def _count_part(self, part: ContentPart) -> int:
         if part.type == "text" or part.text is not None:  # also input_text, output_text
             return self.tokenizer.count(part.text or "")
         if part.type in _IMAGE_PART_TYPES:
-            return image_tokens(_image_source(part))
+            return image_tokens(_image_source(part), self.image_pricing)
         texts = (part.extra.get(key) for key in _TEXT_KEYS)
         return sum(self.tokenizer.count(text) for text in texts if isinstance(text, str))
 

@@ -1,14 +1,21 @@
-"""Token cost of image content parts, by OpenAI's published tile formula.
+"""Token cost of image content parts, by OpenAI's published formulas.
 
-OpenAI's vision guide (GPT-4o family): a `detail: low` image costs 85 tokens. A `high`
-(or `auto`) image is scaled to fit a 2048 x 2048 square, then so its shortest side is 768px
-(images are only ever scaled down), then costs 85 tokens plus 170 per 512px tile covering it:
-1024 x 1024 -> 765 tokens, 2048 x 4096 -> 1105 tokens.
+OpenAI's vision guide prices an image one of two ways, by model (`ImagePricing`):
+
+- tiles (GPT-4o, GPT-4.1, GPT-4.5, GPT-5, o1, o3, gpt-4o-mini): a `detail: low` image costs
+  `base` tokens (85 for GPT-4o). A `high` (or `auto`) image is scaled to fit a 2048 x 2048
+  square, then so its shortest side is 768px (images are only ever scaled down), then costs
+  `base` plus `tile` (170 for GPT-4o) per 512px tile covering it: 1024 x 1024 -> 765 tokens,
+  2048 x 4096 -> 1105 tokens, for GPT-4o. gpt-4o-mini charges 2833 and 5667: 33 times more.
+- patches (GPT-4.1 mini and nano, GPT-5 mini and nano, o4-mini): whatever the detail, the
+  32px patches covering the image, at most 1536 (a larger image is scaled down to fit), times
+  the model's multiplier (1.62 for gpt-4.1-mini).
 
 The size comes from `width`/`height` keys in the part's payload (an Engram extension to the
 OpenAI form) or from the header of an inline `data:` URL (PNG, GIF, JPEG, WebP). When it is
-unknown, a `high`/`auto` image is counted at 1445 tokens, the most the formula can give
-(768 x 2048 after scaling: 2 x 4 tiles), so token budgets are never exceeded.
+unknown, an image is counted at the most its formula can give (1445 tokens for a GPT-4o
+`high`/`auto` image: 768 x 2048 after scaling, 2 x 4 tiles), so token budgets are never
+exceeded.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ import math
 import struct
 from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "GPT_4O_IMAGES",
     "IMAGE_BASE_TOKENS",
     "IMAGE_TILE_TOKENS",
     "IMAGE_UNKNOWN_SIZE_TOKENS",
+    "ImagePricing",
     "high_detail_tokens",
     "image_size",
     "image_tokens",
@@ -40,34 +49,70 @@ IMAGE_UNKNOWN_SIZE_TOKENS = IMAGE_BASE_TOKENS + 8 * IMAGE_TILE_TOKENS
 _HEADER_CHARS = 256 * 1024
 """How much of an inline image's base64 text is decoded to find its size."""
 
+_MAX_PATCHES = 1536
+"""The most 32px patches a patch-priced model reads of an image."""
 
-def image_tokens(payload: Mapping[str, Any]) -> int:
+
+class ImagePricing(NamedTuple):
+    """How a model charges for an image: by tiles, `base` tokens plus `tile` per 512px tile
+    of a `high` detail image (`base` alone for `low`); or, if `per_patch` is set, by the
+    32px patches covering it (at most 1536), times `per_patch`, whatever the detail."""
+
+    base: int = IMAGE_BASE_TOKENS
+    tile: int = IMAGE_TILE_TOKENS
+    per_patch: float | None = None
+
+
+GPT_4O_IMAGES = ImagePricing()
+"""GPT-4o's prices (85 + 170 per tile): the ones stored counts are made with."""
+
+
+def image_tokens(payload: Mapping[str, Any], pricing: ImagePricing = GPT_4O_IMAGES) -> int:
     """Token cost of an `image_url` part's payload (`{"url": ..., "detail": ...}`)."""
-    if str(payload.get("detail") or "auto").lower() == "low":
-        return IMAGE_BASE_TOKENS
+    low = str(payload.get("detail") or "auto").lower() == "low"
+    if low and pricing.per_patch is None:
+        return pricing.base
     size = _declared_size(payload) or image_size(str(payload.get("url") or ""))
     if size is None:
-        return IMAGE_UNKNOWN_SIZE_TOKENS
-    return high_detail_tokens(*size)
+        size = (0, 0)  # unknown: the most the formula gives
+    return high_detail_tokens(*size, pricing=pricing)
 
 
-def high_detail_tokens(width: int, height: int) -> int:
-    """Token cost of a `high` detail image of `width` x `height` pixels.
+def high_detail_tokens(width: int, height: int, *, pricing: ImagePricing = GPT_4O_IMAGES) -> int:
+    """Token cost of a `high` detail image of `width` x `height` pixels (of any image, for a
+    patch-priced model); a size that is not positive counts as the most the formula gives.
 
     Example:
         ```python
         high_detail_tokens(1024, 1024)  # 765
         ```
     """
+    if pricing.per_patch is not None:
+        patches = _patches(width, height) if width > 0 and height > 0 else _MAX_PATCHES
+        return math.ceil(patches * pricing.per_patch)
     if width <= 0 or height <= 0:
-        return IMAGE_UNKNOWN_SIZE_TOKENS
+        return pricing.base + 8 * pricing.tile  # 768 x 2048 after scaling: 2 x 4 tiles
     w, h = Fraction(width), Fraction(height)
     scale = min(Fraction(1), Fraction(2048) / max(w, h))
     w, h = w * scale, h * scale
     scale = min(Fraction(1), Fraction(768) / min(w, h))
     w, h = w * scale, h * scale
     tiles = math.ceil(w / 512) * math.ceil(h / 512)
-    return IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * tiles
+    return pricing.base + pricing.tile * tiles
+
+
+def _patches(width: int, height: int) -> int:
+    """The 32px patches a patch-priced model reads of a `width` x `height` image: those
+    covering it, or, past 1536, those covering it scaled down to fit (OpenAI's steps: shrink
+    to the budget's area, then until its width is a whole number of patches)."""
+    patches = math.ceil(width / 32) * math.ceil(height / 32)
+    if patches <= _MAX_PATCHES:
+        return patches
+    shrink = math.sqrt(_MAX_PATCHES * 32 * 32 / (width * height))
+    w, h = width * shrink, height * shrink
+    fit = math.floor(w / 32) / (w / 32)
+    w, h = w * fit, h * fit
+    return min(_MAX_PATCHES, math.ceil(w / 32) * math.ceil(h / 32))
 
 
 def image_size(url: str) -> tuple[int, int] | None:

@@ -10,8 +10,9 @@ resolve to their base model.
 from __future__ import annotations
 
 from engram._exceptions import InvalidInputError
+from engram.tokens._images import GPT_4O_IMAGES, ImagePricing
 
-__all__ = ["context_window", "encoding_for_model", "is_legacy_chat_format"]
+__all__ = ["context_window", "encoding_for_model", "image_pricing", "is_legacy_chat_format"]
 
 _O200K = "o200k_base"
 _CL100K = "cl100k_base"
@@ -71,6 +72,20 @@ _CONTEXT_WINDOWS: dict[str, int] = {
 }
 
 
+_IMAGE_PRICES: dict[str, ImagePricing] = {
+    "gpt-5*": ImagePricing(70, 140),
+    "gpt-5-mini": ImagePricing(per_patch=1.62),
+    "gpt-5-nano": ImagePricing(per_patch=2.46),
+    "gpt-4.1-mini": ImagePricing(per_patch=1.62),
+    "gpt-4.1-nano": ImagePricing(per_patch=2.46),
+    "gpt-4o-mini": ImagePricing(2833, 5667),
+    "o1": ImagePricing(75, 150),
+    "o3": ImagePricing(75, 150),
+    "o4-mini": ImagePricing(per_patch=1.72),
+}
+"""The image prices of OpenAI's vision guide that differ from GPT-4o's (`GPT_4O_IMAGES`)."""
+
+
 def encoding_for_model(model: str) -> str:
     """The tokenizer (encoding name) an OpenAI model uses.
 
@@ -114,6 +129,21 @@ def context_window(model: str) -> int | None:
     if not families:
         return None
     return _CONTEXT_WINDOWS[max(families, key=len)]
+
+
+def image_pricing(model: str) -> ImagePricing:
+    """How an OpenAI model family charges for images (GPT-4o's prices if not listed).
+
+    Example:
+        ```python
+        image_pricing("gpt-4o-mini-2024-07-18")  # ImagePricing(base=2833, tile=5667, ...)
+        ```
+    """
+    base = _base_model(model)
+    families = [family for family in _IMAGE_PRICES if _in_family(base, family)]
+    if not families:
+        return GPT_4O_IMAGES
+    return _IMAGE_PRICES[max(families, key=len)]
 
 
 def is_legacy_chat_format(model: str) -> bool:
