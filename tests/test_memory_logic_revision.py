@@ -439,6 +439,30 @@ def test_a_statement_and_its_negation_are_never_duplicates() -> None:
 
 
 @pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("Ana is allergic to peanuts", "Ana is not allergic to peanuts"),
+        ("Ana is not allergic to peanuts", "Ana is allergic to peanuts"),
+        ("Ana drinks coffee at night", "Ana never drinks coffee at night"),
+        ("Ana doesn't like jazz", "Ana likes jazz"),
+    ],
+)
+def test_a_plain_negation_saying_nothing_more_supersedes(first: str, then: str) -> None:
+    old = memory(first)
+    decision = decide(memory(then, source_ids=("m2",)), [(old, 0.96)], now=NOW)
+    assert decision.action == "supersede" and decision.memory.text == then
+    [retired] = decision.updates
+    assert retired.id == old.id and retired.superseded_at is not None  # kept, as history
+
+
+def test_a_plain_negation_saying_more_is_kept_beside() -> None:
+    old = memory("Ana is allergic to peanuts")
+    new = memory("Ana is not allergic to peanuts, only to cashews", source_ids=("m2",))
+    decision = decide(new, [(old, 0.9)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()
+
+
+@pytest.mark.parametrize(
     ("old", "said", "attribute"),
     [
         (

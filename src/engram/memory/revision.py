@@ -47,6 +47,7 @@ from typing import Any, Literal
 from json_repair import repair_json
 
 from engram.memory._phrases import partner_stage
+from engram.memory.bm25 import stem
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.llm_flow import (
@@ -57,6 +58,7 @@ from engram.memory.llm_flow import (
     prompt_tokens,
 )
 from engram.memory.texts import SESSION_KEY
+from engram.providers.openai import without_reasoning
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "decision_flow",
     "figures",
     "key_terms",
+    "polarity",
     "resolve_ambiguous",
     "retired",
     "settle_slots",
@@ -93,6 +96,10 @@ _NEGATION = re.compile(
     r"divorced|left)\b",
     re.IGNORECASE,
 )
+
+
+_SAYS_NOT = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
+"""A plain negation: "Ana is not allergic", "I don't eat meat", "I have no pets"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +142,12 @@ def key_terms(text: str) -> frozenset[str]:
     """The content words of `text` (lower case, no stop words, no negation words)."""
     words = _WORD.findall(fold(text))
     return frozenset(word.removesuffix("'s") for word in words if word not in _STOPWORDS)
+
+
+def _stems(text: str) -> frozenset[str]:
+    """The stems of `text`'s content words, its negations left out ("doesn't like jazz"
+    and "likes jazz" say the same words)."""
+    return frozenset(stem(word) for word in key_terms(text) if not word.endswith("n't"))
 
 
 def figures(text: str) -> frozenset[str]:
@@ -325,9 +338,10 @@ def settle_slots(
     memories: Iterable[Memory], *, now: datetime, reason: str
 ) -> tuple[list[Memory], list[MemoryChange]]:
     """One current value per slot, where records from elsewhere (an import) put several
-    current memories in one: the latest said stays, the others are retired by it as a
-    contradiction retires them (`_supersede`), and so are the memories that held only
-    while a retired value did ("loves living in Tokyo").
+    current memories in one: the latest said stays, those of other values are retired by it
+    as a contradiction retires them (`_supersede`), and so are the memories that held only
+    while a retired value did ("loves living in Tokyo"). Those of its value are duplicates,
+    not contradictions: they stay (`consolidate` merges them).
 
     Returns:
         The memories retired, and their `supersede` history entries.
@@ -340,7 +354,8 @@ def settle_slots(
     replaced: list[tuple[Memory, Memory]] = []  # (retired value, the value retiring it)
     for holders in slots.values():
         newest = max(holders, key=lambda memory: (_stated(memory), memory.id))
-        replaced += [(old, newest) for old in holders if old is not newest]
+        value = _value(newest)
+        replaced += [(old, newest) for old in holders if _value(old) != value]
     retiring = {old.id for old, _ in replaced}
     for memory in given:
         if memory.id not in retiring and memory.valid_to is None and not memory.superseded_at:
@@ -512,6 +527,12 @@ def _is_negation(memory: Memory) -> bool:
     if memory.metadata.get("plan"):
         return False
     return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
+
+
+def polarity(memory: Memory) -> tuple[bool, bool]:
+    """Whether `memory` ends something ("no longer", `_is_negation`), and whether it says
+    "not": two memories alike in all but these say opposite things, not the same."""
+    return _is_negation(memory), bool(_SAYS_NOT.search(memory.text))
 
 
 def _negation_target(
@@ -708,8 +729,15 @@ def _by_similarity(
         return _added(new, now, "about someone else")
     if best.attribute and new.attribute and best.attribute != new.attribute:
         return _added(new, now, f"another slot than {best.attribute}")
-    if _is_negation(new) != _is_negation(best):
+    ends, says_not = polarity(new)
+    if ends != _is_negation(best):
         # "Ana no longer eats meat" is close to "Ana eats meat" by cosine, and its opposite.
+        return _added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
+    if says_not != polarity(best)[1]:
+        # "Ana is not allergic to peanuts" contradicts "Ana is allergic to peanuts", if it
+        # says nothing more; the latest word wins.
+        if _stems(new.text) == _stems(best.text):
+            return _supersede(new, [best], now, f"negated (cosine {cosine:.2f})")
         return _added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
     if cosine >= policy.duplicate and figures(new.text) == figures(best.text):
         return _duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
@@ -779,10 +807,12 @@ def parse_verdict(text: str) -> str:
     A JSON `{"relation": R}` (or a bare word) that is exactly a verdict is taken as is. Prose
     is read conservatively: it settles `refines` or `contradicts` only if that is the one
     verdict it names, and in no clause is a verdict word negated ("they are not the same");
-    it never settles `same`, since a word match must never drop a new memory.
+    it never settles `same`, since a word match must never drop a new memory. A reasoning
+    model's thoughts are no verdict, finished or cut off (`without_reasoning`).
     """
+    text = without_reasoning(text or "")
     try:
-        data = repair_json(text or "", return_objects=True)
+        data = repair_json(text, return_objects=True)
     except Exception:  # a third-party parser on untrusted text: unreadable = prose
         data = None
     found = data
@@ -792,9 +822,9 @@ def parse_verdict(text: str) -> str:
         return word
     if isinstance(data, Mapping):
         return "unrelated"  # structured, but no verdict: nothing to read in the prose
-    if (word := _bare_verdict(text or "")) is not None:
+    if (word := _bare_verdict(text)) is not None:
         return word
-    return _prose_verdict(text or "")
+    return _prose_verdict(text)
 
 
 def _bare_verdict(text: str) -> str | None:
