@@ -144,3 +144,25 @@ def test_near_duplicates_of_two_sessions_stay_in_their_sessions(mem: Engram) -> 
     assert [m.text for m in mem.memories.get_all(session_id="s2")] == [other.text]
     assert mem.memories.delete_all(user_id="ana", session_id="s2").memories == 1
     assert [m.session_id for m in mem.memories.get_all(user_id="ana")] == ["s1"]
+
+
+def test_a_merge_keeps_the_text_it_took_in_the_kept_memorys_history(mem: Engram) -> None:
+    """The merged-away memory is erased, but not the text that lives on in the kept one: the
+    merge entry recorded it, then the erasure blanked it as a copy of an erased text."""
+    short = Memory("Ana is allergic to peanuts.", user_id="ana", importance=0.9)
+    long = Memory("Ana is allergic to peanuts, badly.", user_id="ana")
+    mem.memories.import_(export([short, long]))
+    assert mem.memories.consolidate(user_id="ana", threshold=0.8) == 1
+    [kept] = mem.memories.get_all(user_id="ana")
+    assert (kept.id, kept.text) == (short.id, long.text)
+    merge = mem.memories.history(kept.id)[-1]
+    assert (merge.action, merge.old_text, merge.new_text) == ("merge", short.text, long.text)
+
+
+def test_a_fact_and_the_end_of_it_are_no_duplicates(mem: Engram) -> None:
+    """Close by cosine (0.97), but opposites: revision keeps both, and so must a merge."""
+    texts = ["Ana used to play tennis every week.", "Ana plays tennis every week."]
+    for text in texts:
+        mem.memories.add(text, user_id="ana", infer=False)
+    assert mem.memories.consolidate(user_id="ana") == 0
+    assert sorted(m.text for m in mem.memories.get_all(user_id="ana")) == sorted(texts)

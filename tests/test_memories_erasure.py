@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engram.stores.memories import VectorRecord
+from engram.stores.memory_memories import InMemoryMemoryStore
 from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.testing._memory_checks import MODEL, TENANT, at, memory, unit_vectors
 from engram.types._memory import Entity, MemoryChange, UserProfile
@@ -132,3 +133,26 @@ def test_erased_text_leaves_the_write_ahead_log_at_once(store: SqliteMemoryStore
     store.delete_memories(TENANT, ["secret"], reason="user request", at=at(3))
     left = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert MARKER.encode() not in left
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_erasing_a_memory_keeps_the_history_of_another_with_the_same_text(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    """A fact said in two sessions is kept in each: erasing one blanks none of the other's
+    history, which holds no trace of it (its own text is still stored)."""
+    store = request.getfixturevalue("store") if backend == "sqlite" else InMemoryMemoryStore()
+    text = f"Ana's code is {MARKER}"
+    store.put_memories(
+        TENANT,
+        [memory(text, id="s1", session_id="s1"), memory(text, id="s2", session_id="s2")],
+        changes=[
+            MemoryChange(memory_id, "add", new_text=text, tenant=TENANT, at=at(0))
+            for memory_id in ("s1", "s2")
+        ],
+    )
+    store.delete_memories(TENANT, ["s2"])
+    [add] = store.get_history(TENANT, "s1")
+    assert add.new_text == text
+    store.delete_memories(TENANT, ["s1"])  # the last one: no copy of it is left
+    assert [change.new_text for change in store.get_history(TENANT, "s1")] == [None, None]

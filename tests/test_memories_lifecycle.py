@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engram import Engram, InvalidInputError, Message
+from engram._memory_transfer import MEMORY_EXPORT_FORMAT
 from engram.memory.forgetting import ForgettingPolicy
 from engram.providers import CachedEmbedder, LocalEmbedder
+from engram.types._memory import Memory
 
 pytest_plugins = ["servers"]
 
@@ -160,6 +162,25 @@ def test_forgetting_states_its_rule_once(mem: Engram) -> None:
     memory = mem.memories.add("I like green tea.", user_id="ana", infer=False).added[0]
     mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")
     assert mem.memories.history(memory.id)[-1].reason == "policy: max_per_user"
+
+
+def test_each_forgotten_memory_keeps_the_rule_that_forgot_it(mem: Engram) -> None:
+    """Its tombstone named every rule of the run, as if each had forgotten it."""
+    old = Memory("Ana visited Rome.", user_id="ana", recorded_at=datetime(2020, 1, 1, tzinfo=UTC))
+    new = [Memory(f"Ana likes {c}.", user_id="ana", importance=i / 4) for i, c in enumerate("xyz")]
+    memories = [memory.to_dict() for memory in [old, *new]]
+    mem.memories.import_({"format": MEMORY_EXPORT_FORMAT, "memories": memories, "history": []})
+    policy = ForgettingPolicy(max_age=timedelta(days=30), max_per_user=2)
+    doomed = mem.memories.forgettable(policy, user_id="ana")
+    assert [(f.memory_id, f.reason) for f in doomed] == [
+        (old.id, "policy: max_age"),
+        (new[0].id, "policy: max_per_user"),
+    ]
+    assert mem.memories.forget(policy, user_id="ana").memories == 2  # type: ignore[union-attr]
+    assert [mem.memories.history(f.memory_id)[-1].reason for f in doomed] == [
+        "policy: max_age",
+        "policy: max_per_user",
+    ]
 
 
 def test_search_takes_every_limit_up_to_the_bound_and_names_a_bad_one(mem: Engram) -> None:

@@ -130,6 +130,15 @@ def test_plan_consolidation_and_bloat() -> None:
     assert bloat([], np.zeros((0, 4))) == 0.0
 
 
+def test_a_threshold_of_one_finds_identical_vectors() -> None:
+    """float32 puts the cosine of a vector with itself a little below 1 for about half of
+    the vectors: a threshold of 1 (which `check_threshold` allows) then found no duplicate."""
+    vectors = np.random.default_rng(1).normal(size=(20, 384)).astype(np.float32)
+    for vector in vectors:
+        pair = [mem("Ana likes tea"), mem("Ana likes tea")]
+        assert find_near_duplicates(pair, np.stack([vector, vector]), 1.0) == [pair]
+
+
 def test_blockwise_search_finds_pairs_across_blocks() -> None:
     groups = list(range(700)) + [5, 699]  # duplicates of items 5 and 699 at the far end
     memories = [mem(tag(i)) for i in range(len(groups))]
@@ -168,6 +177,14 @@ def test_the_slot_fact_is_kept_when_merged_with_a_plain_restatement() -> None:
     kept = merge_cluster([note, slot], now=NOW).kept
     assert kept.id == slot.id and kept.pinned and kept.importance == 1.0
     assert (kept.kind, kept.attribute, kept.metadata["value"]) == ("profile", "home_city", "Lisbon")
+
+
+def test_a_fact_and_its_end_never_merge() -> None:
+    """Revision keeps both, as opposites: a merge kept the longer, "used to", alone."""
+    now, then = mem("Ana plays tennis every week."), mem("Ana used to play tennis every week.")
+    assert find_near_duplicates([now, then], vectors_for([0, 0]), 0.9) == []
+    with pytest.raises(InvalidInputError, match="polarities"):
+        merge_cluster([now, then])
 
 
 def test_a_cluster_never_chains_two_slots_through_a_third_memory() -> None:
@@ -240,6 +257,13 @@ def test_repeated_merges_remember_everything_merged() -> None:
     ]
 
 
+def test_a_merged_from_of_other_values_is_no_merge_record() -> None:
+    """Metadata is the caller's: a `merged_from` of non-ids crashed the merge (TypeError)."""
+    first, second = mem("a", metadata={"merged_from": [{"by": "hand"}, ["x"], 3]}), mem("b")
+    kept = merge_cluster([first, second], now=NOW).kept
+    assert kept.metadata["merged_from"] == [m.id for m in (first, second) if m.id != kept.id]
+
+
 def test_decay_halves_every_half_life() -> None:
     memory = mem("x", recorded_at=NOW - timedelta(days=30))
     assert decay(memory, NOW, timedelta(days=30)) == pytest.approx(0.5)
@@ -298,6 +322,8 @@ def test_per_user_cap_drops_history_then_the_least_valuable() -> None:
         {"max_per_user": 2.5},
         {"max_per_user": True},
         {"half_life": timedelta(0)},
+        {"keep_pinned": None},
+        {"keep_pinned": "no"},
     ],
 )
 def test_a_policy_refuses_negative_or_mistyped_rules(rules: dict[str, object]) -> None:

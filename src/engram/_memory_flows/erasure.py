@@ -3,7 +3,7 @@ was embedded for them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -33,24 +33,31 @@ def _lock_key_of(memory: Memory) -> str:
 def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> Flow[ErasureReport]:
     """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
     those no remaining memory mentions and no remaining relation touches."""
-    [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+    report: ErasureReport = yield from erase_each_flow(tenant, dict.fromkeys(ids, reason), now)
+    return report
+
+
+def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> Flow[ErasureReport]:
+    """`erase_flow` of memories erased for reasons of their own (memory id -> reason, which
+    its tombstone keeps), in one transaction."""
+    ids = tuple(reasons)
+    [loaded] = yield from call_memories(GetMemories(tenant, ids))
     keys = {_lock_key_of(memory) for memory in loaded if memory is not None}
     if keys:  # then read them again: an add of their scope may have revised them meanwhile
         yield from serialized(*keys)
-        [loaded] = yield from call_memories(GetMemories(tenant, tuple(ids)))
+        [loaded] = yield from call_memories(GetMemories(tenant, ids))
     doomed = [memory for memory in loaded if memory is not None]
     named = yield from _named_by(tenant, doomed)
     texts = yield from _embedded_texts(tenant, doomed)
-    [report] = yield from call_memories(DeleteMemories(tenant, tuple(ids), reason, now))
+    by_reason: dict[str, list[str]] = {}
+    for memory_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(memory_id)
+    reports = yield from call_memories(
+        *(DeleteMemories(tenant, tuple(group), why, now) for why, group in by_reason.items())
+    )
     yield from forget_embeddings(texts)
-    result: ErasureReport = report
-    orphans = yield from _orphan_entities(tenant, named)
-    if orphans:
-        [gone] = yield from call_memories(DeleteEntities(tenant, orphans))
-        result = result._replace(
-            entities=result.entities + gone.entities, relations=result.relations + gone.relations
-        )
-    return result
+    report: ErasureReport = yield from _with_orphans_erased(tenant, named, reports)
+    return report
 
 
 def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
@@ -72,16 +79,21 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
         named = yield from _named_by(scope.tenant, memories)
     op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
-    [report] = yield from call_memories(op)
+    reports = yield from call_memories(op)
     yield from forget_embeddings(texts)
-    result: ErasureReport = report
-    orphans = yield from _orphan_entities(scope.tenant, named)
+    report: ErasureReport = yield from _with_orphans_erased(scope.tenant, named, reports)
+    return report
+
+
+def _with_orphans_erased(
+    tenant: str, named: set[str], reports: Sequence[ErasureReport]
+) -> Flow[ErasureReport]:
+    """Erase the entities of `named` no memory or relation is left to name; return the
+    sum of `reports` and of that erasure."""
+    orphans = yield from _orphan_entities(tenant, named)
     if orphans:
-        [gone] = yield from call_memories(DeleteEntities(scope.tenant, orphans))
-        result = result._replace(
-            entities=result.entities + gone.entities, relations=result.relations + gone.relations
-        )
-    return result
+        reports = [*reports, *(yield from call_memories(DeleteEntities(tenant, orphans)))]
+    return ErasureReport(*(sum(counts) for counts in zip(*reports, strict=True)))
 
 
 def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:

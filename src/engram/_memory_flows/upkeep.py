@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
-from engram._memory_flows.erasure import erase_flow
+from engram._memory_flows.erasure import erase_each_flow
 from engram._memory_flows.scope import FACT_KINDS, Scope, every_memory
 from engram.memory import Forget, ForgettingPolicy, bloat, plan_consolidation, plan_forgetting
 from engram.memory.consolidation import (
@@ -187,7 +187,6 @@ def forget_flow(
     doomed = yield from forgettable_flow(scope, policy, now=now)
     if not doomed:
         return None
-    reasons = sorted({f.reason for f in doomed})
-    ids = tuple(f.memory_id for f in doomed)
-    report = yield from erase_flow(scope.tenant, ids, "; ".join(reasons), now)
+    reasons = {memory_id: reason for memory_id, reason in doomed}
+    report: ErasureReport = yield from erase_each_flow(scope.tenant, reasons, now)
     return report

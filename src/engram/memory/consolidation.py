@@ -3,11 +3,11 @@
 Only current memories are compared (superseded ones are history), only within one scope
 (tenant, user, agent, session: a session's reads and erasure cover what it said, as an add
 keeps a plain fact said in two sessions in each), episodes only with episodes, and a
-cluster never joins two subjects or two slots ("lives in Berlin" and "lives in Lisbon" are
-close in embedding space but not duplicates, nor are "lives in Lisbon" and "works in
-Lisbon"), not even through a third memory near both. The similarity search is exact,
-blockwise NumPy over normalised vectors: 10,000 384-d memories of one user take ~3 s on one
-core here.
+cluster never joins two subjects, polarities or slots ("lives in Berlin" and "lives in
+Lisbon" are close in embedding space but not duplicates, nor are "lives in Lisbon" and
+"works in Lisbon", nor "plays tennis" and "used to play tennis"), not even through a third
+memory near both. The similarity search is exact, blockwise NumPy over normalised vectors:
+10,000 384-d memories of one user take ~3 s on one core here.
 
 A merge keeps the slot fact of its cluster, if it has one, as the memory kept: the profile,
 the relations and revision know it by id. What pointed at a merged-away memory (a retired
@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from engram._exceptions import InvalidInputError
 from engram.memory.entities import fold
-from engram.memory.revision import figures
+from engram.memory.revision import figures, polarity
 from engram.types._memory import Memory, MemoryChange, Relation, UserProfile
 from engram.types._time import utcnow
 
@@ -54,6 +54,9 @@ __all__ = [
 
 Vectors = npt.NDArray[np.floating[Any]]
 _BLOCK = 512  # rows per matrix product: 512 x 10,000 float32 similarities = 20 MB
+_ROUNDING = 1e-5
+"""How far a float32 cosine may fall short of the true one: identical vectors' is 1 - 1e-6 at
+times, and must still reach a threshold of 1."""
 
 
 _GroupKey = tuple[str, str | None, str | None, str | None, bool]
@@ -73,26 +76,29 @@ def _group_key(memory: Memory) -> _GroupKey:
 
 class _Signature(NamedTuple):
     """What every memory of a cluster shares: the subject, its figures (numbers, dates,
-    codes: "5 mg" and "50 mg" are not duplicates), and the slot value, if any member fills a
-    slot (attribute, folded value)."""
+    codes: "5 mg" and "50 mg" are not duplicates), its polarity (as revision tells it: "used
+    to play tennis" and "does not play tennis" are close to "plays tennis", and its
+    opposite), and the slot value, if any
+    member fills a slot (attribute, folded value)."""
 
     subject: Any
     figures: frozenset[str]
+    polarity: tuple[bool, bool]
     slot: tuple[str, str] | None
 
 
 def _signature(memory: Memory) -> _Signature:
-    subject, numbers = memory.metadata.get("subject"), figures(memory.text)
+    said = (memory.metadata.get("subject"), figures(memory.text), polarity(memory))
     if memory.attribute is None:
-        return _Signature(subject, numbers, None)
+        return _Signature(*said, None)
     value = fold(str(memory.metadata.get("value")))
-    return _Signature(subject, numbers, (memory.attribute, value))
+    return _Signature(*said, (memory.attribute, value))
 
 
 def _joined(first: _Signature, second: _Signature) -> _Signature | None:
     """The signature of two clusters merged, or None if they may not merge: different
-    subjects, figures, slots, or values of one slot."""
-    if (first.subject, first.figures) != (second.subject, second.figures):
+    subjects, figures, polarities, slots, or values of one slot."""
+    if first._replace(slot=None) != second._replace(slot=None):
         return None
     if first.slot is not None and second.slot is not None and first.slot != second.slot:
         return None
@@ -112,7 +118,7 @@ def _pairs(matrix: npt.NDArray[np.float32], threshold: float) -> list[tuple[int,
     found: list[tuple[int, int]] = []
     for start in range(0, len(matrix), _BLOCK):
         sims = matrix[start : start + _BLOCK] @ matrix[start:].T
-        rows, cols = np.nonzero(sims >= threshold)
+        rows, cols = np.nonzero(sims >= threshold - _ROUNDING)
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             if col > row:  # upper triangle of this block (col is offset by `start` too)
                 found.append((start + row, start + col))
@@ -220,12 +226,13 @@ def _latest_end(ends: Iterable[datetime | None]) -> datetime | None:
 
 def _merged_from(cluster: Sequence[Memory], others: Sequence[Memory]) -> list[str]:
     """The ids merged into the kept memory: the `others`, and what earlier merges folded
-    into any member."""
+    into any member (a `merged_from` of other values, the caller's metadata, is not theirs)."""
     earlier = [
         memory_id
         for memory in cluster
         if isinstance(memory.metadata.get("merged_from"), list)
         for memory_id in memory.metadata["merged_from"]
+        if isinstance(memory_id, str)
     ]
     return list(dict.fromkeys([*earlier, *(memory.id for memory in others)]))
 
@@ -236,7 +243,9 @@ def _check_mergeable(cluster: Sequence[Memory]) -> None:
         if signature is not None:
             signature = _joined(signature, _signature(memory))
     if signature is None:
-        raise InvalidInputError("cannot merge memories of different subjects or slots")
+        raise InvalidInputError(
+            "cannot merge memories of different subjects, figures, polarities or slots"
+        )
 
 
 def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> Merge:
@@ -258,8 +267,8 @@ def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> 
         The kept memory, the memories to delete, and the `merge` audit entries.
 
     Raises:
-        InvalidInputError: The cluster is empty, or holds two subjects, two slots or two
-            values of one slot.
+        InvalidInputError: The cluster is empty, or holds two subjects, figures, polarities,
+            slots or values of one slot.
     """
     if not cluster:
         raise InvalidInputError("cannot merge an empty cluster")

@@ -59,6 +59,8 @@ class ForgettingPolicy:
             count = getattr(self, name)
             if count is not None and (type(count) is not int or count < 0):
                 raise InvalidInputError(f"{name} must be an int of 0 or more, not {count!r}")
+        if not isinstance(self.keep_pinned, bool):  # None would forget pinned memories
+            raise InvalidInputError(f"keep_pinned must be a bool, not {self.keep_pinned!r}")
         if not isinstance(self.half_life, timedelta) or self.half_life <= timedelta(0):
             raise InvalidInputError(
                 f"half_life must be a positive timedelta, not {self.half_life!r}"

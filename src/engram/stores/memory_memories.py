@@ -394,11 +394,16 @@ class InMemoryMemoryStore(BaseMemoryStore):
     def _blank_history(
         self, tenant: str, memory: Memory, user_key: str, counts: _Counts
     ) -> set[str]:
-        """Blank the memory's texts in its partition's history; return them."""
+        """Blank the memory's texts in its partition's history (`_erase` took it out of
+        the partition); return those no memory left there holds (a copy of one it holds is
+        no trace of the erased memory: an add keeps a fact said in two sessions in each, and
+        a merge keeps the text of what it merges)."""
         own = self._history.get((tenant, memory.id))
         texts = {memory.text}
         for change in () if own is None else own.changes:
             texts.update(text for text in (change.old_text, change.new_text) if text)
+        for memory_id in self._partitions.get((tenant, user_key), {}):
+            texts.discard(self._rows[(tenant, memory_id)].memory.text)
         for memory_id in list(self._history_users.get((tenant, user_key), {})):
             history = self._history[(tenant, memory_id)]
             erased = memory_id == memory.id

@@ -320,13 +320,16 @@ def _unquote(tenant: str, counts: _Counts) -> Work[None]:
 def _blank_history(
     tenant: str, memory_id: str, pid: int, text: str, counts: _Counts
 ) -> Work[list[str]]:
-    """Blank the memory's texts in its partition's history; return them."""
+    """Blank the memory's texts in its partition's history; return those no other memory
+    of the partition holds (a copy of one it holds is no trace of the erased memory: an add
+    keeps a fact said in two sessions in each, and a merge keeps the text of what it merges)."""
     own = yield Statement(
         "SELECT old_text, new_text FROM engram_memory_history WHERE tenant = %s AND memory_id = %s",
         (tenant, memory_id),
         "all",
     )
-    texts = sorted({text} | {row[key] for row in own for key in ("old_text", "new_text")} - {None})
+    stated = {text} | {row[key] for row in own for key in ("old_text", "new_text")} - {None}
+    texts = yield from _not_held(tenant, pid, memory_id, sorted(stated))
     blanked = yield Statement(
         "UPDATE engram_memory_history SET old_text = NULL, new_text = NULL, reason = NULL"
         " WHERE tenant = %s AND memory_id = %s"
@@ -346,6 +349,18 @@ def _blank_history(
     )
     counts.add("history", copies)
     return texts
+
+
+def _not_held(tenant: str, pid: int, memory_id: str, texts: list[str]) -> Work[list[str]]:
+    """Those of `texts` no memory of partition `pid` but `memory_id` has as its text."""
+    rows = yield Statement(
+        "SELECT text FROM engram_memories"
+        " WHERE tenant = %s AND pid = %s AND id <> %s AND text = ANY(%s::text[])",
+        (tenant, pid, memory_id, texts),
+        "all",
+    )
+    held = {row["text"] for row in rows}
+    return [text for text in texts if text not in held]
 
 
 def _drop_profile_fields(tenant: str, user_id: str, memory_id: str, counts: _Counts) -> Work[None]:

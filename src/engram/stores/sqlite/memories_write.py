@@ -590,12 +590,15 @@ def _unquote(conn: sqlite3.Connection, tenant: str, counts: _Counts) -> None:
 def _blank_history(
     conn: sqlite3.Connection, tenant: str, memory_id: str, pid: int, text: str, counts: _Counts
 ) -> set[str]:
-    """Blank the memory's texts in its partition's history; return them."""
+    """Blank the memory's texts in its partition's history; return those no other memory
+    of the partition holds (a copy of one it holds is no trace of the erased memory: an add
+    keeps a fact said in two sessions in each, and a merge keeps the text of what it merges)."""
     own = conn.execute(
         "SELECT old_text, new_text FROM engram_memory_history WHERE tenant = ? AND memory_id = ?",
         (tenant, memory_id),
     ).fetchall()
-    gone = {text} | {value for row in own for value in row if value}
+    stated = {text} | {value for row in own for value in row if value}
+    gone = _not_held(conn, pid, memory_id, stated)
     texts = json.dumps(sorted(gone))
     blanked = conn.execute(
         "UPDATE engram_memory_history SET old_text = NULL, new_text = NULL, reason = NULL"
@@ -616,6 +619,17 @@ def _blank_history(
     )
     counts.add("history", copies.rowcount)
     return gone
+
+
+def _not_held(conn: sqlite3.Connection, pid: int, memory_id: str, texts: set[str]) -> set[str]:
+    """Those of `texts` no memory of partition `pid` but `memory_id` has as its text."""
+    low, high = base.partition_range(pid)
+    held = conn.execute(
+        "SELECT text FROM engram_memories WHERE rid BETWEEN ? AND ? AND id != ?"
+        " AND text IN (SELECT value FROM json_each(?))",
+        (low, high, memory_id, json.dumps(sorted(texts))),
+    )
+    return texts - {row[0] for row in held}
 
 
 def _drop_profile_fields(
