@@ -9,10 +9,15 @@ resolve to their base model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 from engram._exceptions import InvalidInputError
 from engram.tokens._images import GPT_4O_IMAGES, ImagePricing
 
 __all__ = ["context_window", "encoding_for_model", "image_pricing", "is_legacy_chat_format"]
+
+_V = TypeVar("_V")
 
 _O200K = "o200k_base"
 _CL100K = "cl100k_base"
@@ -124,11 +129,7 @@ def context_window(model: str) -> int | None:
         context_window("gpt-4o-2024-08-06")  # 128000
         ```
     """
-    base = _base_model(model)
-    families = [family for family in _CONTEXT_WINDOWS if _in_family(base, family)]
-    if not families:
-        return None
-    return _CONTEXT_WINDOWS[max(families, key=len)]
+    return _of_family(_CONTEXT_WINDOWS, model)
 
 
 def image_pricing(model: str) -> ImagePricing:
@@ -139,16 +140,19 @@ def image_pricing(model: str) -> ImagePricing:
         image_pricing("gpt-4o-mini-2024-07-18")  # ImagePricing(base=2833, tile=5667, ...)
         ```
     """
-    base = _base_model(model)
-    families = [family for family in _IMAGE_PRICES if _in_family(base, family)]
-    if not families:
-        return GPT_4O_IMAGES
-    return _IMAGE_PRICES[max(families, key=len)]
+    return _of_family(_IMAGE_PRICES, model) or GPT_4O_IMAGES
 
 
 def is_legacy_chat_format(model: str) -> bool:
     """Whether the model is `gpt-3.5-turbo-0301` (4 tokens per message, -1 per name)."""
     return _in_family(_base_model(model), "gpt-3.5-turbo-0301")
+
+
+def _of_family(table: Mapping[str, _V], model: str) -> _V | None:
+    """The value of the most specific family of `table` that `model` is in, if any."""
+    base = _base_model(model)
+    families = [family for family in table if _in_family(base, family)]
+    return table[max(families, key=len)] if families else None
 
 
 def _base_model(model: str) -> str:
