@@ -4,6 +4,7 @@ summaries, on SQLite and in memory."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -790,6 +791,64 @@ def test_a_window_inside_a_large_tool_group_keeps_the_whole_group(mem: Engram) -
     result = s.context("gpt-4o", strategy="window", last_messages=3)
     assert [m.role for m in result.messages[:2]] == ["system", "assistant"]
     assert len(result.messages) == 32
+
+
+def _call(call_id: str, city: str) -> dict[str, Any]:
+    arguments = json.dumps({"city": city})
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "weather", "arguments": arguments},
+    }
+
+
+def _openai_accepts(messages: Sequence[dict[str, Any]]) -> bool:
+    """The chat API's rule: a call's results come right after it, each call answered."""
+    waiting: set[str] = set()
+    for message in messages:
+        if message["role"] == "tool":
+            if message["tool_call_id"] not in waiting:
+                return False
+            waiting.discard(message["tool_call_id"])
+            continue
+        if waiting:
+            return False
+        waiting = {call["id"] for call in message.get("tool_calls") or ()}
+    return True
+
+
+@pytest.mark.parametrize("strategy", ["buffer", "token_budget", "summary"])
+def test_a_context_sends_each_call_with_its_results_and_none_abandoned(
+    mem: Engram, strategy: str
+) -> None:
+    s = mem.session("s1")
+    s.add("system", "You are a travel assistant.")
+    s.add("user", "Weather in Paris?")
+    s.add("assistant", "", tool_calls=[_call("c1", "Paris")])
+    s.add("system", "Be brief.")  # said while the call ran
+    s.add("tool", '{"celsius": 20}', tool_call_id="c1")
+    s.add("user", "And in Rome?")
+    s.add("assistant", "Checking Rome.", tool_calls=[_call("c2", "Rome")])
+    s.add("user", "Never mind.")  # c2 is never answered
+    s.add("assistant", "", tool_calls=[_call("c3", "Oslo")])  # pending: the newest
+    sent = s.context("gpt-4o", budget=2000, strategy=strategy).to_openai()
+    assert _openai_accepts(sent[:-1]) and sent[-1]["tool_calls"][0]["id"] == "c3"
+    assert [m["role"] for m in sent[:6]] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "system",
+        "user",
+    ]
+    assert sent[6] == {"role": "assistant", "content": "Checking Rome."}  # its text, no call
+    s.add("user", "Thanks, that's all.")  # now c3 is abandoned too: its empty message goes
+    result = s.context("gpt-4o", budget=2000, strategy=strategy)
+    sent = result.to_openai()
+    assert _openai_accepts(sent) and [m["role"] for m in sent[-2:]] == ["user", "user"]
+    assert result.report.tokens_after == TokenCounter.for_model("gpt-4o").count_messages(
+        list(result.messages)
+    )
 
 
 # Counts made with other chat-format overheads are counted again, not reused.

@@ -409,7 +409,8 @@ def _needed(spec: ContextSpec) -> int:
 
 
 def _merge(system: Sequence[Message], history: Sequence[Message]) -> list[Message]:
-    return sorted([*system, *history], key=lambda m: m.seq or 0)
+    """The messages a strategy reads: in order, without abandoned tool calls."""
+    return ctx.without_abandoned_calls(sorted([*system, *history], key=lambda m: m.seq or 0))
 
 
 _SUMMARY_ATTEMPTS = 3

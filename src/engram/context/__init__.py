@@ -33,6 +33,7 @@ Example:
 
 from engram.context._counting import MessageCounterProtocol, message_tokens
 from engram.context._fit import NEWEST_USER_MIN_TOKENS
+from engram.context._groups import without_abandoned_calls
 from engram.context._options import (
     BufferOptions,
     ContextOptions,
@@ -83,4 +84,5 @@ __all__ = [
     "truncation_marker",
     "window",
     "with_unread",
+    "without_abandoned_calls",
 ]

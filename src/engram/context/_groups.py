@@ -2,16 +2,27 @@
 
 Strategies keep or drop whole units, so a tool result never loses the call it answers (the
 chat APIs reject such a request) and a call never loses its results. System messages are not
-part of any unit: every strategy keeps them.
+part of any unit: every strategy keeps them. The chat APIs also want a call's results right
+after it, and every call answered: `arrange` sends a system message said between a call and
+its results after them, and `without_abandoned_calls` takes out the calls nothing answered
+before the conversation went on (the user spoke again, the run stopped).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from engram.types import Message, ToolCall
 
-__all__ = ["Unit", "anchor_index", "arrange", "skip_orphans", "split_history"]
+__all__ = [
+    "Unit",
+    "anchor_index",
+    "arrange",
+    "skip_orphans",
+    "split_history",
+    "without_abandoned_calls",
+]
 
 Unit = tuple[int, ...]
 """Positions (ascending) of consecutive non-system messages kept or dropped together.
@@ -100,5 +111,39 @@ def arrange(
     swap = replacements or {}
     ordered = [messages[i] for i in head]
     ordered.extend(added for added in (summary, recall) if added is not None)
-    ordered.extend(swap.get(i, messages[i]) for i in tail)
+    ordered.extend(swap.get(i, messages[i]) for i in _results_first(messages, tail))
     return tuple(ordered)
+
+
+def _results_first(messages: Sequence[Message], positions: list[int]) -> list[int]:
+    """`positions` with each system message that comes between a call and its results
+    (`split_history` keeps them one unit) moved after the results."""
+    ordered = list(positions)
+    for at in range(len(ordered) - 2, -1, -1):
+        moved = at
+        while (
+            moved + 1 < len(ordered)
+            and messages[ordered[moved]].role == "system"
+            and messages[ordered[moved + 1]].role == "tool"
+        ):
+            ordered[moved], ordered[moved + 1] = ordered[moved + 1], ordered[moved]
+            moved += 1
+    return ordered
+
+
+def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
+    """`messages` without the tool calls no tool message answers, where the conversation
+    went on after them: the chat APIs refuse a call without its result. An assistant message
+    keeps its text and its answered calls, and is left out if nothing else is left of it.
+    The calls of the newest message stay: their results may be on their way."""
+    answered = {message.tool_call_id for message in messages if message.role == "tool"}
+    newest = max((i for i, m in enumerate(messages) if m.role != "system"), default=-1)
+    kept: list[Message] = []
+    for index, message in enumerate(messages):
+        calls = tuple(call for call in message.tool_calls if call.id in answered)
+        if index != newest and len(calls) < len(message.tool_calls):
+            if not calls and not message.text.strip():
+                continue
+            message = replace(message, tool_calls=calls, tokens=None, encoding=None)
+        kept.append(message)
+    return kept
