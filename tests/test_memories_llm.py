@@ -158,6 +158,33 @@ def test_a_verdict_is_read_from_the_json_first_and_from_prose_conservatively(
     assert parse_verdict(reply) == verdict
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "<think>\nDoes the new one contradict the old one? It contradicts it if she",
+        "Tea instead of coffee: it contradicts the old one? Both can hold.</think>\nNeither.",
+        '<think>It contradicts the old one.</think>\n{"relation": "unrelated"}',
+    ],
+    ids=["cut off while thinking", "no opening tag", "thoughts before the answer"],
+)
+def test_a_reasoning_models_thoughts_are_no_verdict(
+    mem: Engram, openai_server: FakeOpenAIServer, reply: str
+) -> None:
+    mem.memories.add("Ana drinks coffee every morning", user_id="ana", infer=False)
+    openai_server.enqueue_completion(reply, finish_reason="length")
+    report = mem.memories.add("Ana drinks tea every morning", user_id="ana", infer=False)
+    assert len(openai_server.requests) == 1  # the model was asked, and only thought
+    assert report.superseded == ()
+    assert [m.valid_to for m in mem.memories.get_all(user_id="ana")] == [None, None]
+
+
+def test_a_verdict_that_runs_on_is_read_only_up_to_its_bound() -> None:
+    # json-repair takes time growing with the square of its input: hours for all of this.
+    assert parse_verdict("Message [0] says {something} about [the trip]. " * 5000) == "unrelated"
+    assert parse_verdict("Well, " * 300 + "it contradicts it.") == "unrelated"  # not read
+    assert parse_verdict("Well, " * 100 + "it contradicts it.") == "contradicts"
+
+
 def test_the_verdict_does_not_depend_on_the_hash_seed() -> None:
     script = (
         "from engram.memory.revision import parse_verdict\n"
@@ -396,6 +423,40 @@ def test_a_slot_fact_the_model_says_is_someone_elses_never_fills_the_users_slot(
     names = {entity.id: entity.name for entity in mem.memories.entities(user_id="u1")}
     lives = {(names[r.source_id], names[r.target_id]) for r in mem.memories.relations(user_id="u1")}
     assert lives == {("u1", "Porto"), ("Maria", "Paris")}
+
+
+def test_a_slot_fact_about_the_user_by_first_name_fills_the_users_slot(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    lisbon = item("Ana lives in Lisbon", kind="profile", attribute="home_city", value="Lisbon")
+    porto = item("Ana Costa lives in Porto", kind="profile", attribute="home_city", value="Porto")
+    openai_server.enqueue_completion(
+        reply_with({**lisbon, "subject": "Ana"}, {**porto, "subject": "Ana Costa"})
+    )
+    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana Silva")
+    assert mem.memories.profile("ana").fields == {"home_city": "Lisbon"}
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
+    lives = {
+        (names[r.source_id], names[r.target_id]) for r in mem.memories.relations(user_id="ana")
+    }
+    assert lives == {("Ana Silva", "Lisbon"), ("Ana Costa", "Porto")}
+
+
+def test_a_slot_fact_about_someone_the_model_lists_no_entity_for_keeps_its_relation(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    paris = item("Maria lives in Paris", kind="profile", attribute="home_city", value="Paris")
+    openai_server.enqueue_completion(reply_with({**paris, "subject": "Maria", "entities": []}))
+    turn = Message(
+        role="user", content="She lives in Paris now, my sister.", created_at=TURN.created_at
+    )
+    mem.memories.add(messages=[turn], user_id="ana", user_name="Ana")
+    names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
+    lives = {
+        (names[r.source_id], names[r.target_id]) for r in mem.memories.relations(user_id="ana")
+    }
+    assert lives == {("Maria", "Paris")}
+    assert mem.memories.profile("ana").fields == {}
 
 
 def test_a_negative_token_count_of_the_endpoint_is_not_taken_off_the_budget(

@@ -249,6 +249,20 @@ def test_the_models_facts_keep_the_session_of_their_messages_as_the_rules_do() -
     assert fact.metadata["source_session"] == rule.metadata["source_session"] == "s1"
 
 
+def test_the_models_order_of_sources_changes_neither_time_nor_session() -> None:
+    first, _, second = [replace(m, session_id=f"s{i}") for i, m in enumerate(conversation())]
+    second = replace(second, created_at=datetime(2023, 5, 12, tzinfo=UTC))
+    found = []
+    for sources in ([0, 1], [1, 0, 1]):
+        item = {"text": "Ana went vegetarian yesterday", "kind": "fact", "sources": sources}
+        reply = json.dumps({"memories": [item]})
+        result = LLMExtractor(ScriptedModel(reply)).extract([first, second], user_name="Ana")
+        [fact] = [c for c in result.candidates if c.kind != "episode"]
+        found.append((fact.text, fact.source_ids, fact.valid_from, fact.metadata))
+    assert found[0] == found[1]
+    assert found[0][1] == (first.id, second.id) and found[0][3]["source_session"] == "s0"
+
+
 @pytest.mark.parametrize(
     ("subject", "name", "about_user"),
     [
@@ -299,6 +313,27 @@ def test_brackets_in_the_prose_around_the_json_are_not_taken_for_it(reply: str) 
     assert len(model.calls) == 1 and result.fallbacks == ()  # read at once, no retry
 
 
+DRAFT = '{"memories": [{"text": "Ana eats meat", "kind": "fact", "sources": [0]}]}'
+THOUGHTS = {
+    "closed, answer after": f"<think>A draft: {DRAFT}</think>\n" + GOOD,
+    "no opening tag": f"A draft: {DRAFT} No, she is vegetarian.</think>\n" + GOOD,
+}
+
+
+@pytest.mark.parametrize("reply", THOUGHTS.values(), ids=THOUGHTS.keys())
+def test_a_draft_in_a_reasoning_models_thoughts_is_not_its_answer(reply: str) -> None:
+    result = LLMExtractor(ScriptedModel(reply)).extract(conversation(), user_name="Ana")
+    assert non_episodes(result) == ["Ana is vegetarian"] and result.fallbacks == ()
+
+
+def test_a_reply_cut_off_while_the_model_thinks_falls_back_to_the_rules() -> None:
+    cut = f"<think>Message [0]: {DRAFT}, or is it"
+    messages, model = conversation(), ScriptedModel(cut, cut)
+    result = LLMExtractor(model).extract(messages, user_name="Ana")
+    assert texts(result) == [c.text for c in extract(messages, user_name="Ana")]
+    assert len(model.calls) == 2 and result.fallbacks[0].startswith("invalid reply")
+
+
 def test_what_the_prompt_cuts_off_a_long_message_is_left_to_the_rules() -> None:
     chatter = "I keep thinking about the trip we planned. " * 40  # past what the prompt shows
     long = Message(
@@ -321,3 +356,11 @@ def test_a_reply_that_runs_on_gives_at_most_max_items_memories() -> None:
     assert non_episodes(result) == [m["text"] for m in many[:MAX_ITEMS]]
     assert len(texts(result, "episode")) == 3 and result.fallbacks == ()
     assert reply_schema()["properties"]["memories"]["maxItems"] == MAX_ITEMS
+
+
+def test_a_reply_that_runs_on_in_prose_is_read_up_to_a_bound() -> None:
+    runaway = "Message [0] says {something} about [the trip]. " * 5000  # max_tokens ignored
+    messages, model = conversation(), ScriptedModel(runaway, runaway)
+    result = LLMExtractor(model).extract(messages, user_name="Ana")  # read up to a bound
+    assert texts(result) == [c.text for c in extract(messages, user_name="Ana")]
+    assert len(model.calls) == 2 and result.fallbacks[0].startswith("invalid reply")

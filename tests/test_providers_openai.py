@@ -347,6 +347,23 @@ def test_malformed_json_is_provider_error(openai_server: FakeOpenAIServer) -> No
     assert len(openai_server.requests) == 1
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_a_body_that_cannot_be_decoded_is_a_provider_error_sync_and_async(
+    openai_server: FakeOpenAIServer, sync: bool
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        raw=b"not gzip at all", headers={"Content-Encoding": "gzip"}
+    )
+    async with make_model(openai_server, max_retries=1) as model:
+        with pytest.raises(ProviderError, match="DecodingError") as caught:
+            if sync:
+                model.complete(MESSAGES)
+            else:
+                await model.acomplete(MESSAGES)
+    assert not isinstance(caught.value, ProviderUnavailable)
+    assert len(openai_server.requests) == 1  # not retried: the server answered, unreadably
+
+
 @pytest.mark.parametrize(
     "body",
     [{"choices": []}, {"object": "list"}, [1, 2], {"choices": [{"message": "text"}]}],
@@ -409,7 +426,15 @@ def test_a_bad_base_url_is_not_echoed(base_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [{"timeout": 0}, {"max_retries": -1}, {"backoff": -0.5}], ids=str
+    "options",
+    [
+        {"timeout": 0},
+        {"timeout": float("inf")},
+        {"timeout": float("nan")},
+        {"max_retries": -1},
+        {"backoff": -0.5},
+    ],
+    ids=str,
 )
 def test_invalid_settings_are_config_errors(options: dict[str, float]) -> None:
     with pytest.raises(ConfigError):

@@ -326,6 +326,26 @@ def test_llm_summarizer_falls_back_on_an_empty_reply(openai_server: FakeOpenAISe
     assert summary == ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=50)
 
 
+def test_llm_summarizer_leaves_a_reasoning_models_thoughts_out(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.enqueue_completion("<think>\nDana, Lisbon, TAP...\n</think>\n\nDana flies TAP.")
+    openai_server.enqueue_completion("Let me see: Dana, Lisbon.</think>Dana flies to Lisbon.")
+    with make_model(openai_server) as model:
+        summarizer = LLMSummarizer(model, count_words)
+        summaries = [summarizer.summarize(None, TRIP, max_tokens=50) for _ in range(2)]
+    assert summaries == ["Dana flies TAP.", "Dana flies to Lisbon."]
+
+
+def test_llm_summarizer_falls_back_on_a_reply_cut_off_while_thinking(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.enqueue_completion("<think>\nThe user, Dana, wants", finish_reason="length")
+    with make_model(openai_server) as model:
+        summary = LLMSummarizer(model, count_words).summarize("Earlier.", TRIP, max_tokens=50)
+    assert summary == ExtractiveSummarizer(count_words).summarize("Earlier.", TRIP, max_tokens=50)
+
+
 @pytest.mark.parametrize(
     "reply",
     [

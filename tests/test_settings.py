@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from engram import ConfigError, Engram
 from engram.cli import main
+from engram.config import EmbeddingsSettings, EngramSettings, LLMSettings
 
 SECRET = "sk-do-not-print-4711"
 
@@ -31,6 +32,42 @@ def test_a_misspelt_llm_setting_fails_instead_of_calling_the_default_endpoint(
     monkeypatch.setenv("ENGRAM_LLM__BASEURL", "http://localhost:11434/v1")
     with pytest.raises(ConfigError, match="llm.baseurl"):
         Engram(":memory:")
+
+
+@pytest.mark.parametrize("section", ["LLM", "EMBEDDINGS"])
+@pytest.mark.parametrize("timeout", ["inf", "nan"])
+def test_a_timeout_no_request_can_take_is_refused_when_engram_opens(
+    monkeypatch: pytest.MonkeyPatch, section: str, timeout: str
+) -> None:
+    monkeypatch.setenv(f"ENGRAM_{section}__MODEL", "llama3.2")
+    monkeypatch.setenv(f"ENGRAM_{section}__TIMEOUT", timeout)
+    with pytest.raises(ConfigError, match=f"{section.lower()}.timeout"):
+        Engram(":memory:")
+
+
+def test_a_base_url_without_a_scheme_is_refused_naming_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENGRAM_LLM__MODEL", "llama3.2")
+    monkeypatch.setenv("ENGRAM_LLM__BASE_URL", f"{SECRET}@localhost:11434/v1")
+    with pytest.raises(ConfigError, match="llm.base_url: .*http:// or https://") as raised:
+        Engram(":memory:")
+    assert SECRET not in str(raised.value)
+
+
+def test_the_settings_repr_shows_no_password_of_an_address() -> None:
+    settings = EngramSettings(
+        db=f"postgresql://app:{SECRET}@db/engram",
+        memory_db=f"host=db password={SECRET} dbname=engram",
+        llm=LLMSettings(model="llama3.2", base_url=f"http://bob:{SECRET}@gpu:8000/v1"),
+        embeddings=EmbeddingsSettings(
+            model="nomic-embed-text", base_url=f"https://azure.example/v1?api-key={SECRET}"
+        ),
+    )
+    for shown in (repr(settings), str(settings), repr(settings.llm)):
+        assert SECRET not in shown
+    assert "base_url='http://***@gpu:8000/v1'" in repr(settings.llm)
+    assert settings.llm is not None and SECRET in settings.llm.base_url  # the value is intact
 
 
 def test_the_cli_reports_bad_settings_in_one_line(

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from engram._exceptions import ConfigError, EngramError
+from engram._secrets import password_of
 
 if TYPE_CHECKING:
     from engram.config import EngramSettings
@@ -124,22 +125,6 @@ def lowered_scheme(address: str) -> str:
     return f"{scheme.lower()}{separator}{rest}" if separator else address
 
 
-_LIBPQ_PASSWORD = re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE)
-
-
-def _password(address: str) -> str | None:
-    """The password written in `address` (a URL's user info, or a libpq `password=`), as
-    it is written there: what a driver's error message may quote."""
-    scheme, separator, rest = address.partition("://")
-    if separator:
-        user_info = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[0]
-        return user_info.partition(":")[2] or None
-    found = _LIBPQ_PASSWORD.search(address)
-    if found is None:
-        return None
-    return found.group(1).strip("'") or None
-
-
 @contextmanager
 def hidden_password(address: str) -> Iterator[None]:
     """Engram errors raised inside, with the password of `address` replaced by `***`: a
@@ -148,7 +133,7 @@ def hidden_password(address: str) -> Iterator[None]:
     try:
         yield
     except EngramError as exc:
-        password = _password(address)
+        password = password_of(address)
         if password is None or password not in str(exc):
             raise
         raise type(exc)(str(exc).replace(password, "***")) from None

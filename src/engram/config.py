@@ -12,17 +12,52 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engram._exceptions import ConfigError
+from engram._secrets import masked_address
 
 __all__ = ["EmbeddingsSettings", "EngramSettings", "LLMSettings", "load_settings"]
 
+_ADDRESSES = frozenset({"base_url", "db", "memory_db"})
+"""The settings that are addresses, which may hold a password (`http://user:pw@host`)."""
 
-class LLMSettings(BaseModel):
+
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https:// (e.g. http://localhost:11434/v1)")
+    return url
+
+
+_EndpointURL = Annotated[str, AfterValidator(_http_url)]
+"""The API root of an OpenAI-compatible endpoint, up to and including `/v1`."""
+
+
+class _Shown(BaseModel):
+    """Settings whose repr (and the repr of the settings holding them) masks the secrets of
+    their addresses, as their `SecretStr` keys are."""
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield (
+                name,
+                masked_address(value) if name in _ADDRESSES and isinstance(value, str) else value,
+            )
+
+
+class LLMSettings(_Shown):
     """An OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server)."""
 
     # A misspelt field (ENGRAM_LLM__BASEURL) must fail, not leave the default endpoint in
@@ -31,15 +66,15 @@ class LLMSettings(BaseModel):
 
     model: str
     """The model name the endpoint serves."""
-    base_url: str = "https://api.openai.com/v1"
+    base_url: _EndpointURL = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
     """Sent as a bearer token; never logged."""
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds allowed for each attempt of a request, from connecting to the last byte."""
     max_retries: int = Field(default=3, ge=0)
 
 
-class EmbeddingsSettings(BaseModel):
+class EmbeddingsSettings(_Shown):
     """An OpenAI-compatible embeddings endpoint (OpenAI, Ollama, vLLM, llama.cpp server); the
     arguments of `OpenAIEmbedder`."""
 
@@ -47,7 +82,7 @@ class EmbeddingsSettings(BaseModel):
 
     model: str
     """The embedding model the endpoint serves, e.g. `text-embedding-3-small`."""
-    base_url: str = "https://api.openai.com/v1"
+    base_url: _EndpointURL = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
     """Sent as a bearer token; never logged."""
     dimension: int | None = Field(default=None, ge=1)
@@ -56,7 +91,7 @@ class EmbeddingsSettings(BaseModel):
     """Ask the endpoint for `dimension`-long vectors (OpenAI's text-embedding-3 models)."""
     batch_size: int = Field(default=128, ge=1)
     """Texts per request."""
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds allowed for each attempt of a request, from connecting to the last byte."""
     max_retries: int = Field(default=3, ge=0)
 
@@ -67,7 +102,7 @@ class EmbeddingsSettings(BaseModel):
         return self
 
 
-class EngramSettings(BaseSettings):
+class EngramSettings(BaseSettings, _Shown):
     """Everything Engram can be configured with."""
 
     model_config = SettingsConfigDict(

@@ -19,6 +19,7 @@ from rich.markup import escape
 from engram._backends import scheme_of, sqlite_path
 from engram._engram import Engram
 from engram._exceptions import EngramError
+from engram._secrets import without_url_passwords
 from engram.config import load_settings
 
 __all__ = [
@@ -47,9 +48,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """The control characters but tab and newline: stored data can hold escape sequences."""
 
 _LINE_BREAK = re.compile(r"\s*\n\s*")
-
-_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@", re.IGNORECASE)
-"""The password of a URL quoted in an error (`http://user:password@host/...`)."""
 
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal", "-engram-locks")
 """A SQLite database's file and the files beside it (`_scope_locks` makes the last)."""
@@ -211,7 +209,7 @@ def engram_errors() -> Iterator[None]:
         yield
     except EngramError as exc:  # a driver's message may span lines (libpq's hints do)
         message = _LINE_BREAK.sub(" ", str(exc).strip())
-        message = _URL_PASSWORD.sub(r"\g<1>***@", message)  # an endpoint's, quoted in full
+        message = without_url_passwords(message)  # an endpoint's, quoted in full
         raise click.ClickException(f"{type(exc).__name__}: {message}") from exc
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engram._exceptions import ProviderError
 from engram.memory._phrases import slug
 from engram.memory.candidates import ENTITY_KINDS, EntityKind
-from engram.providers.openai import storable_text
+from engram.providers.openai import storable_text, without_reasoning
 
 __all__ = ["MAX_ITEMS", "ReplyEntity", "ReplyError", "ReplyItem", "parse_reply", "reply_schema"]
 
@@ -237,8 +237,10 @@ def reply_schema() -> dict[str, Any]:
     }
 
 
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
-"""A reasoning model's thoughts, which some servers leave in the reply."""
+_REPAIRED_CHARS = 6000
+"""The most of a reply json-repair reads: it takes time growing with the square of its input
+(seconds for 10,000 characters of prose with brackets), and a reply within the extraction's
+`max_tokens` is shorter; past it, a server that ignores `max_tokens` ran on."""
 _MEMORIES = re.compile(r"""\{\s*["']?memories["']?\s*:""")
 """Where the `{"memories": ...}` object starts."""
 
@@ -251,10 +253,12 @@ def _load(text: str) -> tuple[str, Any]:
     json-repair reads too, answering a list of every JSON value found: the object is the
     one that holds the memories.
     """
-    text = _THINKING.sub("", text)
+    text = without_reasoning(text)  # a thought is no answer, even a draft of one
     start = _MEMORIES.search(text)
     if start:
         text = text[start.start() :]
+    if not _is_json(text):
+        text = text[:_REPAIRED_CHARS]  # the cut leaves its last item open: it is dropped
     try:
         data = repair_json(text, return_objects=True)
     except Exception as exc:  # a third-party parser on untrusted text: any failure = no JSON

@@ -32,6 +32,7 @@ from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
     Candidate,
+    EntityKind,
     EntityMention,
     RelationMention,
 )
@@ -161,23 +162,32 @@ _USER_WORDS = frozenset({"user", "i", "me", "myself"})
 """What a model may call the user (`fold` drops a leading "the": "the user" is "user")."""
 
 
+def _called(name: str) -> set[str]:
+    """The folded forms a model calls a person named `name` by: the name, and its first
+    word ("Ana" for the user "Ana Silva", whom the prompt names in full)."""
+    full = fold(name)
+    return {full, full.split(" ", 1)[0]} if full else set()
+
+
 def _user_names(
     items: Sequence[ReplyItem], batch: Sequence[Message], user_name: str | None
 ) -> frozenset[str]:
-    """The folded names that mean the user: `user_name`; without one, as in the rules, the
-    speakers of the batch and the name the model says the user has ("Hi, I'm Ana")."""
+    """The folded names that mean the user (`_called`): `user_name`'s; without one, as in
+    the rules, the speakers' of the batch and the name's the model says the user has ("Hi,
+    I'm Ana")."""
     if user_name:
-        return _USER_WORDS | {fold(user_name)}
-    names = {fold(message.name) for message in batch if message.name}
+        return _USER_WORDS | _called(user_name)
+    names = {form for message in batch if message.name for form in _called(message.name)}
     for item in items:
         if item.attribute == "name" and item.value:
-            if item.subject is None or fold(item.subject) in _USER_WORDS | {fold(item.value)}:
-                names.add(fold(item.value))
+            if item.subject is None or fold(item.subject) in _USER_WORDS | _called(item.value):
+                names |= _called(item.value)
     return _USER_WORDS | names
 
 
 def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) -> Candidate:
-    sources = [batch[i] for i in dict.fromkeys(item.sources) if 0 <= i < len(batch)]
+    # In message order, whatever the model's: the first is the anchor of its time and session.
+    sources = [batch[i] for i in sorted(set(item.sources)) if 0 <= i < len(batch)]
     if not sources:
         sources = list(batch)  # never lose provenance: the whole batch said it
     # A subject that is not the user (`_user_names`) is someone else: "Maria lives in Paris"
@@ -191,8 +201,11 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
     if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
         relation, kind = SLOT_RELATIONS[attribute]
         relations = (RelationMention(subject, relation, item.value, kind, valid_from),)
-        if fold(item.value) not in {fold(entity.name) for entity in entities}:
-            entities = (*entities, EntityMention(item.value, kind))
+        # Both ends are entities, or the relation has nothing to join ("Maria lives in
+        # Paris", the model naming no entity).
+        entities = _mentioning(entities, item.value, kind)
+        if subject:
+            entities = _mentioning(entities, subject, "person")
     return Candidate(
         text=_absolute(item.text, sources[0].created_at),
         kind=item.kind,
@@ -207,6 +220,15 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
         subject=subject,
         metadata=_metadata(sources),
     )
+
+
+def _mentioning(
+    entities: tuple[EntityMention, ...], name: str, kind: EntityKind
+) -> tuple[EntityMention, ...]:
+    """`entities`, with `name` as an entity of `kind` unless one of them is it already."""
+    if fold(name) in {fold(entity.name) for entity in entities}:
+        return entities
+    return (*entities, EntityMention(name, kind))
 
 
 def _metadata(sources: Sequence[Message]) -> dict[str, Any]:

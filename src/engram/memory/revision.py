@@ -788,6 +788,9 @@ _PROSE_NEGATIONS = frozenset(
     "no not never neither nor cannot can't don't doesn't didn't isn't aren't wasn't won't".split()
 )
 _CLAUSE = re.compile(r"[.;:!?,\n]+")
+_VERDICT_CHARS = 1000
+"""The most of a reply read for a verdict: json-repair takes time growing with the square
+of its input, and a server that ignores `max_tokens` may run on."""
 
 
 def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
@@ -810,7 +813,7 @@ def parse_verdict(text: str) -> str:
     it never settles `same`, since a word match must never drop a new memory. A reasoning
     model's thoughts are no verdict, finished or cut off (`without_reasoning`).
     """
-    text = without_reasoning(text or "")
+    text = without_reasoning(text or "")[:_VERDICT_CHARS]  # a verdict is a word or two
     try:
         data = repair_json(text, return_objects=True)
     except Exception:  # a third-party parser on untrusted text: unreadable = prose

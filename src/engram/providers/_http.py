@@ -261,8 +261,8 @@ class OpenAICompatibleClient:
         except (httpx.InvalidURL, UnicodeError):
             # Refused now, not at the first request (whose add it would fail); not echoed.
             raise ConfigError("base_url is not a valid URL (bad host, port or character)") from None
-        if timeout <= 0:
-            raise ConfigError(f"timeout must be positive, got {timeout!r}")
+        if not 0 < timeout < math.inf:  # (NaN too) infinite: no socket or timer takes it
+            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.model = model
         # A user and password in the URL go as Basic auth, out of every URL Engram or httpx
         # shows (httpx logs each request's URL at INFO).
@@ -354,9 +354,9 @@ class OpenAICompatibleClient:
                         return self._overrun(request)
             finally:
                 response.close()
+            return _complete(response, b"".join(chunks))  # decodes: may fail as the async side
         except httpx.RequestError as exc:
             return exc
-        return _complete(response, b"".join(chunks))
 
     async def _aattempt(
         self, client: httpx.AsyncClient, url: str, payload: Mapping[str, Any]

@@ -30,7 +30,13 @@ from engram._exceptions import ProviderError
 from engram.providers._base import Completion
 from engram.providers._http import Exchange, OpenAICompatibleClient, RetryPolicy
 
-__all__ = ["AttemptLedger", "OpenAIChatModel", "storable_text", "track_attempts"]
+__all__ = [
+    "AttemptLedger",
+    "OpenAIChatModel",
+    "storable_text",
+    "track_attempts",
+    "without_reasoning",
+]
 
 _PATH = "/chat/completions"
 _TEXT_PARTS = ("text", "output_text")
@@ -49,6 +55,17 @@ def storable_text(text: str) -> str:
     controls among them (U+001C-U+001F, NEL) become spaces.
     """
     return _UNSTORABLE.sub(lambda found: " " if found.group().isspace() else "", text)
+
+
+def without_reasoning(text: str) -> str:
+    """A reply without the thoughts a reasoning model (Qwen3, DeepSeek-R1) leaves in it.
+
+    Removed: `<think>...</think>` blocks, one left open (the reply was cut off while the
+    model was still thinking: what it thought is no answer), and everything before a
+    closing `</think>` whose opening tag the chat template wrote (DeepSeek-R1 on vLLM).
+    """
+    answer = text.rpartition("</think>")[2]
+    return answer.partition("<think>")[0]
 
 
 @dataclasses.dataclass(slots=True)

@@ -22,7 +22,7 @@ from engram._exceptions import ProviderError
 from engram.providers._base import ChatModelProtocol
 from engram.providers._extractive import ExtractiveSummarizer
 from engram.providers._text import TokenCounter, shorten, speaker, truncate_sentences
-from engram.providers.openai import storable_text
+from engram.providers.openai import storable_text, without_reasoning
 from engram.types import Message
 
 __all__ = ["ExtractiveSummarizer", "LLMSummarizer"]
@@ -94,10 +94,12 @@ class LLMSummarizer:
 
     One chat call per fold. A reply over budget is cut after its last whole sentence that fits
     (or after a word); characters no store takes (NUL, other control characters) are removed.
-    If the model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the
-    endpoint flags), replies with nothing, or plainly refuses ("I'm sorry, I can't help with
-    that": a short apology naming nothing of the conversation), the fold falls back to
-    `ExtractiveSummarizer`, with a logged warning, so no context is ever lost.
+    A reasoning model's thoughts (`<think>...</think>`) are no part of the summary. If the
+    model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the endpoint
+    flags), replies with nothing (or only thoughts, cut off by `max_tokens`), or plainly
+    refuses ("I'm sorry, I can't help with that": a short apology naming nothing of the
+    conversation), the fold falls back to `ExtractiveSummarizer`, with a logged warning, so
+    no context is ever lost.
 
     Args:
         model: The chat model to ask (e.g. an `OpenAIChatModel`).
@@ -155,7 +157,7 @@ class LLMSummarizer:
     def _finish(
         self, text: str, previous: str | None, messages: Sequence[Message], max_tokens: int
     ) -> str:
-        summary = storable_text(text).strip()
+        summary = storable_text(without_reasoning(text)).strip()
         if not summary:
             return self._fall_back(
                 "the model replied with an empty summary", previous, messages, max_tokens
