@@ -20,7 +20,9 @@ class Completion:
     """The answer of one chat-completion call."""
 
     text: str
-    """The assistant's reply (empty if the model only requested tool calls)."""
+    """The assistant's reply. A message without content is read from its first tool call's
+    arguments (no tools are offered, so a call is how some servers answer a structured-output
+    request); empty if it has neither."""
     model: str
     """The model that answered, as reported by the endpoint."""
     prompt_tokens: int | None = None

@@ -13,7 +13,9 @@ body and gives up at the first chunk past the deadline (at most one read timeout
 attempt that runs out is a timeout like httpx's own: retried, then `ProviderUnavailable`.
 
 The API key never appears in a repr, a log line or an error message: server messages are
-redacted before they are quoted.
+redacted before they are quoted. Neither does a secret in the base_url: its user and password
+go as Basic auth, and its query string (Azure's `?api-key=...`) is masked in the line httpx
+logs for each request (`_QueryMask`) and in the server messages quoted.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ import math
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import unquote_plus
 
 import httpx
 
 from engram._exceptions import ConfigError, ProviderError, ProviderUnavailable
 
-__all__ = ["Done", "Exchange", "OpenAICompatibleClient", "Retry", "RetryPolicy"]
+__all__ = ["Done", "Exchange", "OpenAICompatibleClient", "Rejected", "Retry", "RetryPolicy"]
 
 logger = logging.getLogger("engram.providers")
 
@@ -42,6 +45,8 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 _RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _MAX_QUOTED = 300  # characters of a server's error message quoted in our errors
+_SHORTEST_SECRET = 4
+"""A query value shorter than this is redacted from no message (a "1" would garble numbers)."""
 
 Outcome = httpx.Response | httpx.RequestError
 """What one attempt produced: a response, or the transport error that prevented one."""
@@ -76,6 +81,52 @@ class RetryPolicy:
         return base * random.uniform(0.5, 1.0)
 
 
+class Rejected(ProviderError):
+    """The endpoint refused the request (HTTP 4xx other than a rate limit, or a failure
+    `Exchange.refuses`): sending it again as it is would not help, a client may change it
+    (say, drop a `response_format`)."""
+
+    def __init__(self, text: str, *, status: int, detail: str) -> None:
+        super().__init__(text)
+        self.status = status
+        """The HTTP status."""
+        self.detail = detail
+        """The server's message, redacted."""
+
+
+class _QueryMask(logging.Filter):
+    """Masks the query strings of Engram's base URLs in the records of httpx's logger.
+
+    httpx logs each request at INFO ("HTTP Request: POST <url> ..."), query and all, and a
+    query may hold a key. Only the queries registered by Engram's clients are masked (as
+    `?***`); other records pass unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: frozenset[str] = frozenset()  # replaced, never changed: read lock-free
+
+    def register(self, query: str) -> None:
+        """Mask `query` (with its `?`) from now on."""
+        self.queries = self.queries | {query}
+        target = logging.getLogger("httpx")
+        if self not in target.filters:
+            target.addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        queries = self.queries
+        if queries:
+            message = masked = record.getMessage()
+            for query in queries:
+                masked = masked.replace(query, "?***")
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+_QUERY_MASK = _QueryMask()
+
+
 @dataclass(frozen=True, slots=True)
 class Done:
     """The request succeeded; `body` is the decoded JSON object."""
@@ -105,7 +156,13 @@ class Exchange:
     """
 
     def __init__(
-        self, url: str, *, model: str, policy: RetryPolicy, secret: str | None = None
+        self,
+        url: str,
+        *,
+        model: str,
+        policy: RetryPolicy,
+        secret: str | None = None,
+        refuses: Callable[[int, str], bool] | None = None,
     ) -> None:
         self.url = url
         self.where = url.split("?", 1)[0]
@@ -114,7 +171,16 @@ class Exchange:
         never in the URL.)"""
         self.model = model
         self.policy = policy
-        self._secret = secret
+        self.refuses = refuses
+        """Whether an HTTP status and server message refuse the request itself, though the
+        status says a failure worth retrying (llama.cpp answers HTTP 500 to a
+        `response_format` it does not know): a `Rejected`, not retried."""
+        # The key, and the values of the query, which a server may quote (longest first: one
+        # may hold another). Redacted from what is quoted before it is cut.
+        raw = [pair.partition("=")[2] for pair in url.partition("?")[2].split("&")]
+        quoted = {secret or "", *raw, *map(unquote_plus, raw)}
+        long_enough = (text for text in quoted if len(text) >= _SHORTEST_SECRET)
+        self._secrets = sorted(long_enough, key=len, reverse=True)
         self.retries = 0
 
     def next_step(self, outcome: Outcome) -> Done | Retry:
@@ -128,11 +194,11 @@ class Exchange:
             return self._after_transport_error(outcome)
         if outcome.is_success:
             return Done(self._decode(outcome))
-        if outcome.status_code in RETRYABLE_STATUSES:
-            return self._retry_or_give_up(
-                f"HTTP {outcome.status_code}: {self._message(outcome)}", _retry_after(outcome)
-            )
-        raise ProviderError(self._rejection(outcome))
+        status, message = outcome.status_code, self._message(outcome)
+        refused = self.refuses is not None and self.refuses(status, message)
+        if status in RETRYABLE_STATUSES and not refused:
+            return self._retry_or_give_up(f"HTTP {status}: {message}", _retry_after(outcome))
+        raise Rejected(self._rejection(outcome), status=status, detail=message)
 
     def _after_transport_error(self, error: httpx.RequestError) -> Retry:
         reason = f"{type(error).__name__}: {self._redact(str(error)) or 'no details'}"
@@ -188,8 +254,11 @@ class Exchange:
         return self._redact(_server_message(response))[:_MAX_QUOTED]
 
     def _redact(self, text: str) -> str:
-        """`text` without the key; redact before cutting, or a cut key's start would stay."""
-        return text.replace(self._secret, "***") if self._secret else text
+        """`text` without the key or the query's values; redact before cutting, or a cut
+        secret's start would stay."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def _server_message(response: httpx.Response) -> str:
@@ -271,6 +340,8 @@ class OpenAICompatibleClient:
         root, _, query = base_url.partition("?")
         self.base_url = root.rstrip("/")
         self._query = f"?{query}" if query else ""  # e.g. Azure's ?api-version=..., kept last
+        if query:
+            _QUERY_MASK.register(f"?{httpx.URL(base_url).query.decode('ascii')}")
         self.timeout = timeout
         self.policy = policy
         self._api_key = api_key

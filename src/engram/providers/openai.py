@@ -10,14 +10,26 @@ Example:
         print(reply.text)
     ```
 
+Servers differ in what they take and answer; the model copes with what real ones do:
+
+- an endpoint that refuses `response_format` type `json_schema` (older vLLM, llama.cpp and
+  LM Studio builds, OpenAI's older models) is asked again with `json_object`, and one that
+  refuses that too, without a `response_format` (the prompt asks for JSON anyway); the
+  downgrade is remembered for the model's lifetime, so later calls pay no failing request;
+- a reply whose content is null but that carries a tool call (how some servers and proxies
+  answer a json_schema request) is read from the call's `arguments`;
+- a refusal (`refusal` text) is a `ProviderError`, never an empty reply.
+
 A caller that pays for what is sent (the memory flows' `ExtractionBudget`) opens an
-`AttemptLedger` with `track_attempts()` around a call: the model then retries no more than
-the ledger allows and records every attempt it sent, retries included.
+`AttemptLedger` with `track_attempts()` around a call: the model then sends no more requests
+than the ledger allows (retries and a downgrade's included) and records every one it sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +40,7 @@ import httpx
 
 from engram._exceptions import ProviderError
 from engram.providers._base import Completion
-from engram.providers._http import Exchange, OpenAICompatibleClient, RetryPolicy
+from engram.providers._http import Exchange, OpenAICompatibleClient, Rejected, RetryPolicy
 
 __all__ = [
     "AttemptLedger",
@@ -38,7 +50,15 @@ __all__ = [
     "without_reasoning",
 ]
 
+logger = logging.getLogger("engram.providers")
+
 _PATH = "/chat/completions"
+_DEGRADED: dict[str, str | None] = {"json_schema": "json_object", "json_object": None}
+"""The `response_format` type sent instead of one the endpoint refused (None: no format)."""
+_FORMAT_REFUSED = re.compile(r"response.?format|json.?schema", re.IGNORECASE)
+_FORMAT_STATUSES = frozenset({400, 422, 500})
+"""How servers refuse a `response_format`: 400 (OpenAI, vLLM), 422 (FastAPI validation),
+500 (llama.cpp: "response_format type must be one of "text" or "json_object"")."""
 _TEXT_PARTS = ("text", "output_text")
 """The content-part types whose `text` is the reply (a list `content`, as some servers send)."""
 _QUOTED = 200  # characters of a refusal quoted in the error
@@ -73,19 +93,27 @@ class AttemptLedger:
     """The HTTP attempts of the chat calls made while it is active (see `track_attempts`)."""
 
     max_attempts: int | None = None
-    """At most this many attempts per call, retries included (None: the model's policy)."""
+    """At most this many requests in all, retries and a downgraded format's included (None:
+    the model's policy)."""
     exchanges: list[Exchange] = dataclasses.field(default_factory=list)
-    """One per call, as the model made it."""
+    """One per request the model made (a downgraded `response_format` makes another), with
+    its retries."""
 
     @property
     def attempts(self) -> int:
         """Requests sent so far (0 if the model does not keep a ledger)."""
         return sum(exchange.retries + 1 for exchange in self.exchanges)
 
+    @property
+    def exhausted(self) -> bool:
+        """True if no further request is allowed."""
+        return self.max_attempts is not None and self.attempts >= self.max_attempts
+
     def track(self, exchange: Exchange) -> None:
-        """Record `exchange` and hold its retries to `max_attempts`."""
+        """Record `exchange` and hold its retries to what `max_attempts` leaves."""
         if self.max_attempts is not None:
-            retries = max(0, min(exchange.policy.max_retries, self.max_attempts - 1))
+            left = self.max_attempts - self.attempts
+            retries = max(0, min(exchange.policy.max_retries, left - 1))
             exchange.policy = dataclasses.replace(exchange.policy, max_retries=retries)
         self.exchanges.append(exchange)
 
@@ -154,6 +182,8 @@ class OpenAIChatModel(OpenAICompatibleClient):
             policy=RetryPolicy(max_retries=max_retries, backoff=backoff),
             transport=transport,
         )
+        self._refused_formats: set[str] = set()
+        """The `response_format` types the endpoint refused (`_DEGRADED`'s keys)."""
 
     def complete(
         self,
@@ -169,18 +199,26 @@ class OpenAIChatModel(OpenAICompatibleClient):
             messages: The conversation, e.g. `[{"role": "user", "content": "hi"}]`.
             max_tokens: Upper bound on the reply's length; None leaves it to the endpoint.
             temperature: Sampling temperature.
-            response_format: Passed through, e.g. `{"type": "json_object"}`.
+            response_format: Passed through, e.g. `{"type": "json_object"}`; a `json_schema`
+                or `json_object` the endpoint refuses is degraded (see the module's notes).
 
         Returns:
-            The first choice's text, with the model name, token usage and finish reason.
+            The first choice's text (a tool call's arguments if it has none), with the model
+            name, token usage and finish reason.
 
         Raises:
             ProviderError: The endpoint rejected the request (bad key, unknown model, ...) or
                 answered something that is not a chat completion.
             ProviderUnavailable: The endpoint cannot be reached or kept failing.
         """
-        payload = self._payload(messages, max_tokens, temperature, response_format)
-        return self._parse(self._post(_PATH, payload))
+        while True:
+            sent = self._format(response_format)
+            payload = self._payload(messages, max_tokens, temperature, sent)
+            try:
+                return self._parse(self._post(_PATH, payload))
+            except Rejected as error:
+                if not self._degrade(sent, error):
+                    raise
 
     async def acomplete(
         self,
@@ -191,11 +229,44 @@ class OpenAIChatModel(OpenAICompatibleClient):
         response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
         """Async twin of `complete`."""
-        payload = self._payload(messages, max_tokens, temperature, response_format)
-        return self._parse(await self._apost(_PATH, payload))
+        while True:
+            sent = self._format(response_format)
+            payload = self._payload(messages, max_tokens, temperature, sent)
+            try:
+                return self._parse(await self._apost(_PATH, payload))
+            except Rejected as error:
+                if not self._degrade(sent, error):
+                    raise
+
+    def _format(self, requested: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """What to send for `requested`: degraded past the types the endpoint refused."""
+        sent = requested
+        while sent is not None and sent.get("type") in self._refused_formats:
+            degraded = _DEGRADED[sent["type"]]
+            sent = None if degraded is None else {"type": degraded}
+        return sent
+
+    def _degrade(self, sent: Mapping[str, Any] | None, error: Rejected) -> bool:
+        """Whether to send again in a lesser format: `error` refused the `response_format`
+        `sent` (remembered) and the attempt ledger, if any, allows another request."""
+        kind = None if sent is None else sent.get("type")
+        if kind not in _DEGRADED or not _refuses_format(error.status, error.detail):
+            return False
+        self._refused_formats.add(kind)
+        instead = _DEGRADED[kind] or "no response_format"
+        logger.warning(
+            "%s refuses response_format %s (HTTP %d); sending %s from now on",
+            self.base_url,
+            kind,
+            error.status,
+            instead,
+        )
+        ledger = _LEDGER.get()
+        return ledger is None or not ledger.exhausted
 
     def _exchange(self, path: str) -> Exchange:
         exchange = super()._exchange(path)
+        exchange.refuses = _refuses_format
         ledger = _LEDGER.get()
         if ledger is not None:
             ledger.track(exchange)
@@ -237,6 +308,8 @@ class OpenAIChatModel(OpenAICompatibleClient):
             raise ProviderError(
                 f"{where} answered a message whose content is a {type(content).__name__}, not text"
             )
+        if not text.strip():  # no tools are sent: a call's arguments are the answer
+            text = _call_arguments(message) or text
         if isinstance(refusal, str) and refusal.strip():
             raise ProviderError(f"the model refused: {refusal.strip()[:_QUOTED]!r}")
         usage = body.get("usage")
@@ -273,6 +346,26 @@ def _part_text(parts: list[Any], kinds: Sequence[str], key: str) -> str:
             if isinstance(value, str):
                 texts.append(value)
     return "".join(texts)
+
+
+def _call_arguments(message: Mapping[str, Any]) -> str:
+    """The `arguments` of the message's first tool call (or legacy `function_call`), as JSON
+    text; empty if it has none."""
+    calls = message.get("tool_calls")
+    calls = calls if isinstance(calls, list) else []
+    for call in [*calls, {"function": message.get("function_call")}]:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        arguments = function.get("arguments") if isinstance(function, Mapping) else None
+        if isinstance(arguments, str) and arguments.strip():
+            return arguments
+        if isinstance(arguments, Mapping | list):  # sent as JSON, not as its text
+            return json.dumps(arguments, ensure_ascii=False)
+    return ""
+
+
+def _refuses_format(status: int, message: str) -> bool:
+    """Whether an error answer (status and server message) refuses the `response_format`."""
+    return status in _FORMAT_STATUSES and _FORMAT_REFUSED.search(message) is not None
 
 
 def _optional_int(value: Any) -> int | None:
