@@ -233,7 +233,8 @@ class Engram:
             create: If False, raise `NotFoundError` instead of creating.
 
         Raises:
-            InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`.
+            InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`; a
+                `user_id` other than the session's (or one for a session made without).
             NotFoundError: `create=False` and no live session has that id.
         """
         flow = self._open_flow(session_id, user_id, agent_id, metadata, ttl_seconds, create)

@@ -19,6 +19,7 @@ from engram._validation import (
     check_messages,
     unanswered_tool_calls,
 )
+from engram.context._report import with_dropped
 from engram.context._strategies import check_window
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
@@ -118,7 +119,14 @@ def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session
             [existing] = yield from call(GetSession(template.tenant, template.id, now, True))
     if existing is None:
         raise NotFoundError(f"no session {template.id!r} in tenant {template.tenant!r}")
-    if template.user_id is not None and existing.user_id not in (None, template.user_id):
+    if template.user_id is not None and existing.user_id is None:
+        # A session's user is set when it is created (no store can change it later): a
+        # handle claiming one would scope nothing (`recall`, `sessions(user_id=...)`).
+        raise InvalidInputError(
+            f"session {template.id!r} was created without a user_id, so it cannot be opened "
+            f"for user {template.user_id!r}: open it without user_id, or start a new session"
+        )
+    if template.user_id is not None and existing.user_id != template.user_id:
         raise InvalidInputError(f"session {template.id!r} belongs to another user")
     opened: Session = existing
     return opened
@@ -132,21 +140,56 @@ def _fresh(template: Session, now: datetime) -> Session:
 def add_flow(
     session: Session, messages: Sequence[Message], *, max_bytes: int, now: datetime
 ) -> Flow[list[Message]]:
-    """Validate, count and append messages; a tool result must answer a requested call."""
+    """Validate, count and append messages; a tool result must answer a call right before it."""
     check_messages(messages, max_bytes=max_bytes)
     counted = _counted(TokenCounter.for_encoding(session.encoding), messages)
-    missing = unanswered_tool_calls(counted)
-    if missing:
-        [found] = yield from call(FindToolCalls(session.tenant, session.id, missing, now))
+    late = yield from _late_results(session, counted, now=now)
+    if late:
+        missing = tuple(sorted(set(unanswered_tool_calls(counted)) & set(late)))
+        found: set[str] = set()
+        if missing:
+            [found] = yield from call(FindToolCalls(session.tenant, session.id, missing, now))
         unknown = sorted(set(missing) - set(found))
         if unknown:
             raise InvalidInputError(
                 f"tool message(s) answer no tool call of session {session.id!r}: "
                 + ", ".join(unknown)
             )
+        raise InvalidInputError(
+            "tool message(s) come too late for their call (the conversation went on after "
+            "it): "
+            + ", ".join(sorted(set(late)))
+            + "; a tool result must follow its call, with only other results and system "
+            "messages between, as the chat APIs take it"
+        )
     [stored] = yield from call(AppendMessages(session.tenant, session.id, counted, now))
     result: list[Message] = stored
     return result
+
+
+def _late_results(
+    session: Session, messages: Sequence[Message], *, now: datetime
+) -> Flow[list[str]]:
+    """The tool_call_ids of the tool messages of `messages` that answer no call of the
+    newest user or assistant message before them (stored, or of `messages`)."""
+    requested: set[str] | None = None  # None: not read from the store yet
+    late: list[str] = []
+    for message in messages:
+        if message.role == "tool":
+            if requested is None:
+                requested = yield from _newest_calls(session, now=now)
+            if message.tool_call_id not in requested:
+                late.append(str(message.tool_call_id))
+        elif message.role != "system":
+            requested = {call.id for call in message.tool_calls}
+    return late
+
+
+def _newest_calls(session: Session, *, now: datetime) -> Flow[set[str]]:
+    """The ids of the calls of the session's newest user or assistant message."""
+    op = ListMessages(session.tenant, session.id, last=1, roles=("user", "assistant"), now=now)
+    [newest] = yield from call(op)
+    return {call.id for call in newest[0].tool_calls} if newest else set()
 
 
 def context_flow(
@@ -182,7 +225,8 @@ def _fitted(
     if spec.strategy == "summary":
         return (yield from _summary_context(session, system, counter, spec, recall, now=now))
     history = yield from _load_history(session, spec, counter, now=now)
-    messages = _merge(system, history)
+    read = _in_order(system, history)
+    messages = ctx.without_abandoned_calls(read)
     if spec.strategy == "buffer":
         fit = partial(ctx.buffer, messages, counter, tools=spec.tools)
     elif spec.strategy == "window":
@@ -203,8 +247,8 @@ def _fitted(
             reserve=spec.reserve,
             tools=spec.tools,
         )
-    result = _without_repeats(fit, recall, spec.recall)
-    return _with_unread(result, session, messages, summarized=False)
+    result = _with_taken_out(_without_repeats(fit, recall, spec.recall), read, messages, counter)
+    return _with_unread(result, session, read, summarized=False)
 
 
 def _with_unread(
@@ -408,9 +452,23 @@ def _needed(spec: ContextSpec) -> int:
     return spec.last_turns if spec.last_turns is not None else spec.budget
 
 
-def _merge(system: Sequence[Message], history: Sequence[Message]) -> list[Message]:
-    """The messages a strategy reads: in order, without abandoned tool calls."""
-    return ctx.without_abandoned_calls(sorted([*system, *history], key=lambda m: m.seq or 0))
+def _in_order(system: Sequence[Message], history: Sequence[Message]) -> list[Message]:
+    """The system messages and the history read, in the order they were said."""
+    return sorted([*system, *history], key=lambda m: m.seq or 0)
+
+
+def _with_taken_out(
+    result: ctx.ContextResult,
+    read: Sequence[Message],
+    given: Sequence[Message],
+    counter: TokenCounter,
+) -> ctx.ContextResult:
+    """`result`, its report listing as dropped the messages read that the strategy was not
+    given (`without_abandoned_calls` took them out: no chat API accepts them)."""
+    ids = {message.id for message in given}
+    out = [message for message in read if message.id not in ids]
+    tokens = sum(ctx.message_tokens(message, counter) for message in out)
+    return with_dropped(result, [message.id for message in out], tokens=tokens)
 
 
 _SUMMARY_ATTEMPTS = 3
@@ -442,8 +500,9 @@ def _summary_context(
     for attempt in range(1, _SUMMARY_ATTEMPTS + 1):
         summary, pending = yield from _unfolded(session, now=now)
         planned = _planned_block(recall, pending, spec.recall, counter)
+        given = ctx.without_abandoned_calls(_in_order(system, pending))
         plan = ctx.plan_summary(
-            _merge(system, pending),
+            given,
             counter,
             budget=spec.budget - planned,
             reserve=spec.reserve,
@@ -473,8 +532,8 @@ def _summary_context(
         reserve=spec.reserve,
         tools=spec.tools,
     )
-    result = _without_repeats(fit, recall, spec.recall)
-    read = [*system, *pending]
+    read = _in_order(system, pending)
+    result = _with_taken_out(_without_repeats(fit, recall, spec.recall), read, given, counter)
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
 
 

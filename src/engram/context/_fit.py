@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from engram._exceptions import BudgetExceededError
 from engram.context._counting import MessageCounterProtocol
-from engram.context._groups import Unit, anchor_index, skip_orphans
+from engram.context._groups import Unit, anchor_index
 from engram.context._measure import Measured
 from engram.context._recall import RECALL_ID, Recall, RecallBlock, recall_block
 from engram.context._truncate import Cut, cut_floor, shrink
@@ -250,13 +250,10 @@ def _water_fill(full: Sequence[int], floors: Sequence[int], space: int) -> list[
 
 
 def _walk_back(prompt: Measured, end: int, space: int, *, stop: int = 0) -> int:
-    """Where the kept units before `end` start: walking back to `stop` while each one fits.
-
-    The kept units never open with an orphan tool result: a tool result must follow its call.
-    """
+    """Where the kept units before `end` start: walking back to `stop` while each one fits."""
     sizes = prompt.unit_sizes
     first = end
     while first > stop and sizes[first - 1] <= space:
         first -= 1
         space -= sizes[first]
-    return skip_orphans(prompt.messages, prompt.units, first, end)
+    return first

@@ -5,7 +5,8 @@ chat APIs reject such a request) and a call never loses its results. System mess
 part of any unit: every strategy keeps them. The chat APIs also want a call's results right
 after it, and every call answered: `arrange` sends a system message said between a call and
 its results after them, and `without_abandoned_calls` takes out the calls nothing answered
-before the conversation went on (the user spoke again, the run stopped).
+before the conversation went on (the user spoke again, the run stopped), with the results
+that came too late for them.
 """
 
 from __future__ import annotations
@@ -19,51 +20,42 @@ __all__ = [
     "Unit",
     "anchor_index",
     "arrange",
-    "skip_orphans",
     "split_history",
     "without_abandoned_calls",
 ]
 
 Unit = tuple[int, ...]
-"""Positions (ascending) of consecutive non-system messages kept or dropped together.
-
-A unit opening with a tool result is an orphan: it answers no call of the unit before it
-(the history was malformed, or cut inside a tool-call group before it reached us).
-"""
+"""Positions (ascending) of consecutive non-system messages kept or dropped together: a
+user or assistant message, and the tool results answering the assistant message's calls."""
 
 
 def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     """The positions of the system messages, and the other messages as units, oldest first.
 
     A tool message joins the unit before it when that unit's assistant message requested its
-    `tool_call_id`; system messages between them do not break the group. Consecutive tool
-    messages that answer no such call form one orphan unit.
+    `tool_call_id`; system messages between them do not break the group. A tool message
+    that answers no such call (it came after the conversation went on) is an orphan: the
+    chat APIs reject it anywhere but right after its call, so it is in no unit, and no
+    strategy sends it.
     """
     systems: list[int] = []
     units: list[Unit] = []
     group: list[int] = []
-    calls: tuple[ToolCall, ...] = ()
-    orphan = False
+    calls: set[str] = set()
     for index, message in enumerate(messages):
         role = message.role
         if role == "system":
             systems.append(index)
-        elif role == "tool" and group and (orphan or _answers(message, calls)):
-            group.append(index)
+        elif role == "tool":
+            if group and message.tool_call_id in calls:
+                group.append(index)
         else:
             if group:
                 units.append(tuple(group))
-            group, calls, orphan = [index], message.tool_calls, role == "tool"
+            group, calls = [index], {call.id for call in message.tool_calls}
     if group:
         units.append(tuple(group))
     return systems, units
-
-
-def _answers(message: Message, calls: tuple[ToolCall, ...]) -> bool:
-    for call in calls:
-        if call.id == message.tool_call_id:
-            return True
-    return False
 
 
 def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | None:
@@ -77,16 +69,6 @@ def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | No
         if messages[units[position][0]].role == "user":
             return position
     return len(units) - 1 if units else None
-
-
-def skip_orphans(messages: Sequence[Message], units: Sequence[Unit], start: int, end: int) -> int:
-    """The first position from `start` (up to `end`) whose unit is not an orphan.
-
-    A context never opens with an orphan tool result: the chat APIs reject it.
-    """
-    while start < end and messages[units[start][0]].role == "tool":
-        start += 1
-    return start
 
 
 def arrange(
@@ -132,18 +114,48 @@ def _results_first(messages: Sequence[Message], positions: list[int]) -> list[in
 
 
 def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
-    """`messages` without the tool calls no tool message answers, where the conversation
-    went on after them: the chat APIs refuse a call without its result. An assistant message
-    keeps its text and its answered calls, and is left out if nothing else is left of it.
-    The calls of the newest message stay: their results may be on their way."""
-    answered = {message.tool_call_id for message in messages if message.role == "tool"}
+    """`messages` as the chat APIs accept them: without the tool calls no tool message
+    answers right after them (only other results and system messages between), and without
+    the tool results that answer no such call.
+
+    A call is abandoned when the conversation went on without its result (the user spoke
+    again, the run stopped); a result is an orphan when it came after that. An assistant
+    message keeps its text and its answered calls (the first of those sharing an id), and
+    is left out if nothing else is left of it. The calls of the newest message stay: their
+    results may be on their way."""
     newest = max((i for i, m in enumerate(messages) if m.role != "system"), default=-1)
     kept: list[Message] = []
+    requested: set[str] = set()
     for index, message in enumerate(messages):
-        calls = tuple(call for call in message.tool_calls if call.id in answered)
-        if index != newest and len(calls) < len(message.tool_calls):
+        if message.role == "tool":
+            if message.tool_call_id in requested:
+                kept.append(message)
+            continue
+        if message.role == "system":
+            kept.append(message)
+            continue
+        calls = _answered_calls(messages, index)
+        if index != newest and calls != message.tool_calls:
             if not calls and not message.text.strip():
+                requested = set()
                 continue
             message = replace(message, tool_calls=calls, tokens=None, encoding=None)
+        requested = {call.id for call in message.tool_calls}
         kept.append(message)
     return kept
+
+
+def _answered_calls(messages: Sequence[Message], index: int) -> tuple[ToolCall, ...]:
+    """The calls of `messages[index]` a tool message answers right after it, one per id."""
+    results: set[str | None] = set()
+    for message in messages[index + 1 :]:
+        if message.role == "tool":
+            results.add(message.tool_call_id)
+        elif message.role != "system":
+            break
+    calls: list[ToolCall] = []
+    for call in messages[index].tool_calls:
+        if call.id in results:
+            results.discard(call.id)
+            calls.append(call)
+    return tuple(calls)

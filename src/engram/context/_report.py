@@ -9,7 +9,14 @@ from typing import Any
 from engram.context._recall import RecallBlock
 from engram.types import Message
 
-__all__ = ["ContextReport", "ContextResult", "make_report", "unused_id", "with_unread"]
+__all__ = [
+    "ContextReport",
+    "ContextResult",
+    "make_report",
+    "unused_id",
+    "with_dropped",
+    "with_unread",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,20 @@ def with_unread(
         tokens_before=result.report.tokens_before + tokens,
         dropped_unread=result.report.dropped_unread + dropped,
         summarized_unread=result.report.summarized_unread + summarized,
+    )
+    return ContextResult(result.messages, report)
+
+
+def with_dropped(result: ContextResult, ids: Sequence[str], *, tokens: int = 0) -> ContextResult:
+    """`result`, its report also listing as dropped the messages `ids`, taken out of the
+    history before the strategy read it (see `without_abandoned_calls`); `tokens`, what they
+    cost, is added to `tokens_before`."""
+    if not ids:
+        return result
+    report = replace(
+        result.report,
+        tokens_before=result.report.tokens_before + tokens,
+        dropped=(*result.report.dropped, *ids),
     )
     return ContextResult(result.messages, report)
 

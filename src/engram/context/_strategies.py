@@ -9,7 +9,7 @@ from engram._exceptions import InvalidInputError
 from engram._validation import check_budget
 from engram.context._counting import MessageCounterProtocol
 from engram.context._fit import SUMMARY_ID, SUMMARY_PREFIX, fit, summary_message
-from engram.context._groups import Unit, arrange, skip_orphans
+from engram.context._groups import Unit, arrange
 from engram.context._measure import Measured, measure
 from engram.context._recall import RECALL_ID, Recall, recall_block
 from engram.context._report import ContextResult, make_report, unused_id
@@ -61,7 +61,8 @@ def window(
 
     Pass exactly one of `last_messages` and `last_turns`. A turn starts at a user message.
     A window that would start inside a tool-call group is widened to the whole group (so the
-    newest N messages are always in it), and orphan tool results at its start are left out.
+    newest N messages are always in it). Tool results that answer no call right before
+    them are left out (see `split_history`).
     The window ignores the token budget; combine it with `token_budget` for that.
 
     Raises:
@@ -74,7 +75,7 @@ def window(
         start = _start_of_last_messages(units, last_messages)
     else:
         start = _start_of_last_turns(messages, units, last_turns or 0)
-    kept = units[skip_orphans(messages, units, start, len(units)) :]
+    kept = units[start:]
     return _select(prompt, counter, [i for unit in kept for i in unit], "window", recall)
 
 
@@ -162,9 +163,9 @@ def token_budget(
     summary and the recall block never share an id with a message given (they become
     `summary-2`, `memories-2`, ... when one has theirs), so the report's ids are unambiguous.
 
-    An assistant tool call and its results are kept or dropped together, and the context
-    never opens with an orphan tool result. System messages older than the kept history are
-    moved to the front; later ones stay in place.
+    An assistant tool call and its results are kept or dropped together, and a tool result
+    that answers no call right before it (an orphan) is never sent. System messages older
+    than the kept history are moved to the front; later ones stay in place.
 
     Example:
         ```python

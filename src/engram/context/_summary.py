@@ -19,7 +19,7 @@ from typing import Any
 from engram._exceptions import InvalidInputError
 from engram._validation import check_budget
 from engram.context._counting import MessageCounterProtocol
-from engram.context._groups import anchor_index, skip_orphans
+from engram.context._groups import anchor_index
 from engram.context._measure import Measured, measure
 from engram.context._recall import Recall
 from engram.context._report import ContextResult
@@ -170,8 +170,7 @@ def _set_aside_folded(
 def _units_to_evict(prompt: Measured, history_goal: float) -> int:
     """How many of the oldest units to evict so the history is within `history_goal`.
 
-    Never the current turn (see `plan_summary`); an orphan tool result left at the front is
-    evicted too, since a context cannot open with it.
+    Never the current turn (see `plan_summary`).
     """
     limit = anchor_index(prompt.messages, prompt.units) or 0
     sizes = prompt.unit_sizes
@@ -180,7 +179,7 @@ def _units_to_evict(prompt: Measured, history_goal: float) -> int:
     while count < limit and history > history_goal:
         history -= sizes[count]
         count += 1
-    return skip_orphans(prompt.messages, prompt.units, count, limit)
+    return count
 
 
 def _with_counts(prompt: Measured, counter: MessageCounterProtocol) -> list[Message]:
