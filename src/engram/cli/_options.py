@@ -6,6 +6,8 @@ import contextlib
 import functools
 import json
 import re
+import shlex
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -21,6 +23,8 @@ from engram._engram import Engram
 from engram._exceptions import EngramError
 from engram._secrets import without_url_passwords
 from engram.config import load_settings
+from engram.stores.sqlite import base as conversation_schema
+from engram.stores.sqlite import memories_base as memories_schema
 
 __all__ = [
     "console",
@@ -33,6 +37,7 @@ __all__ = [
     "json_output",
     "literal",
     "read_json",
+    "readable_sqlite_file",
     "removed_if_failed",
     "require_database",
     "timestamp",
@@ -159,10 +164,83 @@ def existing_sqlite_file(db: str) -> str:
     return path
 
 
+def readable_sqlite_file(
+    db: str, component: str, latest: int, *, migrated_by: str | None = None
+) -> str | None:
+    """`existing_sqlite_file(db)`, for a reading command, which must not write to it: its
+    `component` schema must be at version `latest`, as opening it would migrate an older one.
+    `migrated_by` is the `--db` of the `engram db migrate` that upgrades it (default: `db`).
+
+    Returns:
+        The file's path; None if it is an Engram database without that component (which
+        therefore holds nothing of it).
+
+    Raises:
+        click.ClickException: The file is no Engram database, or its `component` schema is
+            older than this Engram's: `engram db migrate` upgrades it.
+    """
+    path = existing_sqlite_file(db)
+    version = _schema_version(db, path, component, migrated_by or db)
+    if version is None:
+        return None
+    if version < latest:
+        raise click.ClickException(
+            f"{db}: the {component} schema is at version {version}, older than this Engram's "
+            f"({latest}); {_migrate(migrated_by or db)} first (reading leaves it as it is)"
+        )
+    return path
+
+
+def _migrate(db: str) -> str:
+    """The command that brings `db`'s schema up to date, ready to paste."""
+    return f"run `engram db migrate --db {shlex.quote(db)}`"
+
+
+def _schema_version(db: str, path: str, component: str, migrated_by: str) -> int | None:
+    """The version of `component` in the SQLite file `path`, read without writing (None if
+    the file is an Engram database without that component)."""
+    if path == ":memory:":
+        return None
+    address = Path(path).absolute().as_uri() + "?mode=rw"  # never creates the file
+    try:
+        conn = sqlite3.connect(address, uri=True)
+        try:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engram_migrations'"
+            ).fetchone():
+                raise click.ClickException(
+                    f"{db} is not an Engram database: {_migrate(migrated_by)} to make it one "
+                    "(reading leaves it as it is)"
+                )
+            row = conn.execute(
+                "SELECT version FROM engram_migrations WHERE component = ?", (component,)
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read {db} as a SQLite database: {exc}") from exc
+    return None if row is None else int(row[0])
+
+
+def _current(address: str, component: str, latest: int, db: str, name: str = "") -> None:
+    """Refuse `address` for a reading command on `db` unless its `component` schema is
+    current (`name` says where the address comes from)."""
+    try:
+        path = readable_sqlite_file(address, component, latest, migrated_by=db)
+    except click.ClickException as exc:
+        raise click.ClickException(f"{exc.message}{name}") from None
+    if path is None:
+        raise click.ClickException(
+            f"{address}{name} holds no {component} schema: {_migrate(db)} to create it "
+            "(reading leaves it as it is)"
+        )
+
+
 @contextmanager
-def existing_engram(db: str, tenant: str) -> Iterator[Engram]:
+def existing_engram(db: str, tenant: str, *, read_only: bool = False) -> Iterator[Engram]:
     """Engram on databases that exist (`db`, and ENGRAM_MEMORY_DB if set): a reading
-    command must not create one."""
+    command must not create one. With `read_only` (a command that only reads), a SQLite
+    file must hold the current schemas too: opening it must not migrate it."""
     require_database(db)
     memory_db = load_settings().memory_db
     if memory_db is not None:
@@ -170,8 +248,22 @@ def existing_engram(db: str, tenant: str) -> Iterator[Engram]:
             require_database(memory_db)
         except click.ClickException as exc:
             raise click.ClickException(f"{exc.message} (ENGRAM_MEMORY_DB)") from None
+    if read_only:
+        _check_current(db, memory_db)
     with Engram(db, tenant=tenant) as mem:
         yield mem
+
+
+def _check_current(db: str, memory_db: str | None) -> None:
+    """Refuse SQLite files whose conversation or memories schema opening would migrate."""
+    conversations = conversation_schema.COMPONENT, len(conversation_schema.MIGRATIONS)
+    memories = memories_schema.COMPONENT, len(memories_schema.MIGRATIONS)
+    if scheme_of(db) == "sqlite":
+        _current(db, *conversations, db)
+        if memory_db is None:
+            _current(db, *memories, db)
+    if memory_db is not None and scheme_of(memory_db) == "sqlite":
+        _current(memory_db, *memories, db, " (ENGRAM_MEMORY_DB)")
 
 
 @contextmanager

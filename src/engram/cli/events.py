@@ -13,14 +13,15 @@ from rich.table import Table
 from engram.cli._options import (
     console,
     count,
-    existing_sqlite_file,
     handles_errors,
     literal,
+    readable_sqlite_file,
     sqlite_db_options,
     timestamp,
 )
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.events import BaseEventLog
+from engram.stores.sqlite import events as events_schema
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import EVENT_TYPES, Event, EventType
 
@@ -36,7 +37,10 @@ def events() -> None:
 
 @contextmanager
 def _open_log(db: str) -> Iterator[SqliteEventLog]:
-    with SqliteEventLog.from_path(existing_sqlite_file(db)) as log:
+    """The event log of `db`, for commands that only read: the file is left as it is (an
+    Engram database without events reads as one without streams)."""
+    path = readable_sqlite_file(db, events_schema.COMPONENT, len(events_schema.MIGRATIONS))
+    with SqliteEventLog.from_path(path or ":memory:") as log:
         yield log
 
 

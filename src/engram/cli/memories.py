@@ -61,7 +61,7 @@ def list_memories(
     limit: int,
 ) -> None:
     """List a user's memories, newest first."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.memories.get_all(
             user_id=user_id,
             kinds=kinds or None,
@@ -88,7 +88,7 @@ def list_memories(
 @handles_errors
 def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         hits = mem.memories.search(query, user_id=user_id, limit=limit)
     table = Table("#", "score", "dense", "lexical", "recency", "id", "text")
     for hit in hits:
@@ -111,7 +111,7 @@ def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
 @handles_errors
 def history(db: str, tenant: str, memory_id: str) -> None:
     """Show every change of a memory, oldest first (an erased memory's is a tombstone)."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         changes = mem.memories.history(memory_id)
     table = Table("at", "action", "old", "new", "reason")
     for change in changes:
@@ -215,7 +215,7 @@ def forget(
         max_per_user=max_per_user,
         keep_pinned=not include_pinned,
     )
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=dry_run) as mem:
         if dry_run:
             table = Table("user", "kind", "why", "text")
             table.add_column("id", no_wrap=True, overflow="fold")
@@ -246,7 +246,7 @@ def forget(
 def users(db: str, tenant: str, as_json: bool) -> None:
     """List the users that have memories, one id per line (--json for ids that hold line
     breaks or control characters)."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         found = _every_user(mem)
     if not as_json:
         unprintable = [user_id for user_id in found if not user_id.isprintable()]
@@ -266,7 +266,7 @@ def users(db: str, tenant: str, as_json: bool) -> None:
 def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
     """Export a user's memories (retired ones too), their history, entities, relations and
     profile as JSON."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         data = mem.memories.export(user_id=user_id)
     write_json(data, output)
 
@@ -311,7 +311,7 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
 @handles_errors
 def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
     """List a user's entities with their aliases and relations (and when those held)."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.memories.entities(user_id=user_id, name=name)
         every = mem.memories.entities(user_id=user_id) if name is not None else found
         relations = mem.memories.relations(user_id=user_id)
@@ -347,7 +347,7 @@ def profile(
                 f"expected FIELD=VALUE, got {assignment!r}", param_hint="--set"
             )
         edits[field.strip()] = value
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=not edits) as mem:
         current = mem.memories.profile(user_id)
         missing = [name for name in removals if current is None or name not in current.fields]
         if missing:  # a typo would otherwise leave the field it meant in place, silently

@@ -51,7 +51,7 @@ def _inspected(mem: Engram, session_id: str) -> Conversation:
 @handles_errors
 def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None:
     """List sessions, most recently updated first."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.sessions(user_id=user_id, limit=limit)
     table = Table("session", "user", "messages", "tokens", "updated", "expires")
     for s in found:
@@ -75,7 +75,7 @@ def list_sessions(db: str, tenant: str, user_id: str | None, limit: int) -> None
 @handles_errors
 def show(db: str, tenant: str, session_id: str, last: int) -> None:
     """Show a session: its record, running summary and newest messages."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         conversation = _inspected(mem, session_id)
         info, summary = conversation.info(), conversation.summary()
         messages = conversation.messages(last=last)
@@ -99,7 +99,7 @@ def show(db: str, tenant: str, session_id: str, last: int) -> None:
 @handles_errors
 def export(db: str, tenant: str, session_id: str, output: IO[str]) -> None:
     """Export a session (messages, summary, state) as JSON."""
-    with existing_engram(db, tenant) as mem:
+    with existing_engram(db, tenant, read_only=True) as mem:
         data = _inspected(mem, session_id).export()
     write_json(data, output)
 

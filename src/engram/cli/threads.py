@@ -23,11 +23,13 @@ from engram.cli._options import (
     existing_sqlite_file,
     handles_errors,
     literal,
+    readable_sqlite_file,
     sqlite_db_options,
 )
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
 from engram.stores.checkpoints import GetCheckpoint
+from engram.stores.sqlite import checkpoints_base as checkpoints_schema
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.types._checkpoint import (
     CheckpointInfo,
@@ -55,13 +57,24 @@ def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
         yield checkpointer
 
 
+@contextmanager
+def _reading(db: str) -> Iterator[SqliteCheckpointer]:
+    """`_checkpointer` for the commands that only read: the file is left as it is (an
+    Engram database without checkpoints reads as one without threads)."""
+    path = readable_sqlite_file(
+        db, checkpoints_schema.COMPONENT, len(checkpoints_schema.MIGRATIONS)
+    )
+    with SqliteCheckpointer.from_path(path or ":memory:") as checkpointer:
+        yield checkpointer
+
+
 @threads.command("list")
 @sqlite_db_options
 @click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
 def list_threads(db: str, tenant: str, limit: int) -> None:
     """List threads, newest first: checkpoints (#), last write, retention, newest checkpoint."""
-    with _checkpointer(db) as checkpointer:
+    with _reading(db) as checkpointer:
         found = checkpointer.list_threads(tenant, limit=limit)
     table = Table("thread", "#", "updated", "retention")
     table.add_column("head", no_wrap=True, min_width=36)
@@ -86,7 +99,7 @@ def list_threads(db: str, tenant: str, limit: int) -> None:
 @handles_errors
 def show(db: str, tenant: str, thread_id: str, checkpoint_id: str | None, namespace: str) -> None:
     """Show a checkpoint of a thread: its header and channel values."""
-    with _checkpointer(db) as checkpointer:
+    with _reading(db) as checkpointer:
         op = GetCheckpoint(tenant, thread_id, namespace, checkpoint_id)
         stored = checkpointer.batch([op])[0]
     if stored is None:
@@ -119,7 +132,7 @@ def history(
     db: str, tenant: str, thread_id: str, namespace: str, limit: int, before: str | None
 ) -> None:
     """List a thread's checkpoints, newest first, with what changed at each."""
-    with _checkpointer(db) as checkpointer:
+    with _reading(db) as checkpointer:
         found = checkpointer.history(
             tenant, thread_id, namespace=namespace, before=before, limit=limit
         )
@@ -218,7 +231,7 @@ def prune(
         policy = RetentionPolicy(keep_last=keep_last, keep_every=keep_every, max_age=age)
     if save and (policy is None or not thread_ids):
         raise click.UsageError("--save needs a policy option and thread ids")
-    with _checkpointer(db) as checkpointer:
+    with (_reading if dry_run else _checkpointer)(db) as checkpointer:
         saved = thread_ids if save and not dry_run else ()
         for thread_id in saved:  # a typo would get a policy and become a thread of its own
             if checkpointer.get_thread(tenant, thread_id) is None:

@@ -143,10 +143,12 @@ def l2_normalize(vectors: NDArray[Any]) -> Matrix:
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
-    """Return `texts` as a list, rejecting a bare string and non-string items.
+    """Return `texts` as a list, rejecting a bare string and items that are not text.
 
     Raises:
-        InvalidInputError: `texts` is a `str` (embed `[text]` instead) or holds a non-`str`.
+        InvalidInputError: `texts` is a `str` (embed `[text]` instead) or holds a non-`str`,
+            or a string with a lone surrogate (`"\\ud800"`, which JSON's `\\u` escapes can
+            produce): no tokenizer or endpoint takes it, as it is not Unicode text.
     """
     if isinstance(texts, str | bytes):
         raise InvalidInputError("embed() takes a sequence of texts, not one string: use [text]")
@@ -154,6 +156,12 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise InvalidInputError(f"text #{index} is {type(item).__name__}, not str")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"text #{index} is not valid UTF-8 text: {exc.reason}"
+            ) from None
     return items
 
 
@@ -169,7 +177,9 @@ class EmbeddingCacheProtocol(Protocol):
     """A key -> vector store for `CachedEmbedder`; vectors are little-endian float32 bytes.
 
     Persistent stores implement it to keep embeddings across processes (one round trip per
-    batch, hence the `_many` methods).
+    batch, hence the `_many` methods). A cache that also has `delete_many(keys)` (as
+    `LRUEmbeddingCache` has) loses the vectors of erased memories' texts when they are
+    erased (`CachedEmbedder.forget`); one without it keeps them.
     """
 
     def get_many(self, keys: Sequence[str]) -> Mapping[str, bytes]:
@@ -379,4 +389,6 @@ class CachedEmbedder:
             raise ProviderError(
                 f"{self.inner!r} returned an array of shape {matrix.shape} for {count} text(s)"
             )
+        if not np.isfinite(matrix).all():  # cached, it would be served again and again
+            raise ProviderError(f"{self.inner!r} returned a vector with NaN or infinite values")
         return matrix
