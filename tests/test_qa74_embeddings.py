@@ -168,3 +168,18 @@ def test_erasure_leaves_no_vector_or_row_of_the_text_in_process(tmp_path: Path, 
         assert not reachable_text(mem, "X123")
         embedder.embed([SECRET, kept.text])
         assert inner.seen == [SECRET]  # its vector was dropped, the other user's was kept
+
+
+def test_a_candidate_revision_drops_keeps_no_vector_in_process(tmp_path: Path) -> None:
+    """A restatement revision finds a duplicate of is stored nowhere, so no erasure could
+    find its cached vector: the add drops it at once."""
+    inner = Counting()
+    with Engram(tmp_path / "m.db", embedder=CachedEmbedder(inner)) as mem:
+        mem.memories.add("My passport number is X123.", user_id="ana", infer=False)
+        report = mem.memories.add("my passport number is X123", user_id="ana", infer=False)
+        assert not report.added and report.unchanged == 1  # a duplicate: provenance only
+        mem.memories.delete_all(user_id="ana")
+        inner.seen.clear()  # the test's own record of the texts embedded
+        assert not reachable_text(mem, "X123")
+        mem.embedder.embed(["my passport number is X123"])
+        assert inner.seen == ["my passport number is X123"]  # computed anew, not cached

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories, embed, serialized
+from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram._memory_flows.edits import retired_by_hand
 from engram._memory_flows.graph import (
     name_user,
@@ -168,6 +168,7 @@ def add_flow(
         )
         ops.append(PutProfile(scope.tenant, fresh))
     yield from call_memories(*ops)
+    yield from forget_embeddings(_unheld(news, plan, similar))
     return AddReport(
         added=plan.inserts,
         updated=plan.updates,
@@ -175,6 +176,16 @@ def add_flow(
         llm_calls=budget.calls,
         llm_tokens=budget.tokens,
     )
+
+
+def _unheld(
+    news: Sequence[Memory], plan: RevisionPlan, similar: Sequence[Sequence[tuple[Memory, float]]]
+) -> list[str]:
+    """The embedded texts of `news` that no stored memory holds (revision found them
+    duplicates or restated them): their cached vectors would outlive any erasure."""
+    kept = [*plan.inserts, *plan.updates, *(m for near in similar for m, _ in near)]
+    held = {dense_text(m) for m in kept}
+    return sorted({dense_text(m) for m in news} - held)
 
 
 def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime) -> RevisionPlan:
