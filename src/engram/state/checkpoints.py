@@ -29,6 +29,7 @@ __all__ = [
     "is_checkpoint_id",
     "is_child_namespace",
     "metadata_matches",
+    "needs_ancestors",
     "next_checkpoint_id",
     "sort_writes",
     "split_filter",
@@ -129,6 +130,18 @@ def split_filter(
 
 def _is_int64(value: object) -> bool:
     return isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX
+
+
+def needs_ancestors(info: CheckpointInfo) -> bool:
+    """True if a LangGraph `DeltaChannel` of the checkpoint is rebuilt from its ancestors.
+
+    Such a channel is stored only in snapshots, every Nth update; in between, LangGraph
+    replays the pending writes of the parent chain back to the last snapshot, and records
+    how far back that is in `metadata["counters_since_delta_snapshot"]` (empty or absent
+    when the checkpoint's own values are whole). A copy of the checkpoint without its
+    parent chain (a fork) or on another chain (a rollback) would rebuild the channel wrong.
+    """
+    return bool(info.metadata.get("counters_since_delta_snapshot"))
 
 
 def sort_writes(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:

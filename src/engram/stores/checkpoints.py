@@ -39,6 +39,7 @@ from engram.state.checkpoints import (
     id_to_bytes,
     is_checkpoint_id,
     is_child_namespace,
+    needs_ancestors,
 )
 from engram.state.values import content_version, decode_value, encode_value
 from engram.types._checkpoint import (
@@ -114,8 +115,9 @@ class ListCheckpoints(NamedTuple):
 
     `thread_id=None` lists every thread of the tenant, `namespace=None` every namespace.
     `filter` keeps checkpoints whose metadata has these key/values; `before` keeps ids
-    below it; `checkpoint_id` keeps only the checkpoints with that id (none if it is not a
-    checkpoint id); values and pending writes are loaded only when asked for."""
+    below it (`InvalidInputError` if it is not a checkpoint id); `checkpoint_id` keeps only
+    the checkpoints with that id (none if it is not a checkpoint id); values and pending
+    writes are loaded only when asked for."""
 
     tenant: str
     thread_id: str | None
@@ -268,6 +270,8 @@ def check_op(op: CheckpointOp) -> None:
     checkpoint_id = getattr(op, "checkpoint_id", None)
     if isinstance(op, PutCheckpoint | PutWrites | Rollback) and checkpoint_id is not None:
         id_to_bytes(checkpoint_id)
+    if isinstance(op, ListCheckpoints) and op.before is not None:
+        id_to_bytes(op.before)  # the same error on every backend, not a string comparison
     limit = getattr(op, "limit", None)
     if (limit is not None and limit < 0) or getattr(op, "offset", 0) < 0:
         raise InvalidInputError("limit and offset must be >= 0")
@@ -282,12 +286,16 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
         GetCheckpoint(tenant, thread_id, op.namespace, op.checkpoint_id, False, False),
     ]
     writes: list[CheckpointOp] = []
+    if root is not None:
+        _check_standalone(root.info, "fork")
     if root is not None and any(
         is_child_namespace(namespace, op.namespace) for namespace in thread.namespaces
     ):
         op = op._replace(checkpoint_id=root.info.id)  # the one read, even if the head moves
         [listed] = yield [ListCheckpoints(tenant, thread_id, namespace=None)]
         children = fork_children(op.namespace, root.info.id, [s.info for s in listed])
+        for child in children:
+            _check_standalone(child, "fork")
         loaded = yield [GetCheckpoint(tenant, thread_id, c.namespace, c.id) for c in children]
         for stored in loaded:
             if stored is not None:  # None: deleted meanwhile
@@ -295,6 +303,30 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
     results = yield [op, *writes]  # NotFoundError if there is no root to fork
     forked: CheckpointInfo = results[0]
     return forked
+
+
+def _rollback_plan(op: Rollback) -> Generator[list[CheckpointOp], list[Any], CheckpointInfo]:
+    """A rollback as batches: check the target can stand on another chain, then roll back."""
+    check_op(op)  # a malformed id says so before the read
+    [target] = yield [
+        GetCheckpoint(op.tenant, op.thread_id, op.namespace, op.checkpoint_id, False, False)
+    ]
+    if target is not None:  # else the rollback says NotFoundError
+        _check_standalone(target.info, "roll back to")
+    [rolled] = yield [op]
+    result: CheckpointInfo = rolled
+    return result
+
+
+def _check_standalone(info: CheckpointInfo, action: str) -> None:
+    """`InvalidInputError` if the checkpoint's state needs its own parent chain."""
+    if needs_ancestors(info):
+        raise InvalidInputError(
+            f"cannot {action} checkpoint {info.id} of thread {info.thread_id!r}: a LangGraph "
+            "DeltaChannel of it is rebuilt from the writes of its ancestors since the last "
+            "snapshot, and the copy would not have them (copy the whole thread instead, or "
+            "use LangGraph's time travel: invoke or update_state with its checkpoint_id)"
+        )
 
 
 def _fork_copy(stored: StoredCheckpoint, new_thread_id: str) -> list[CheckpointOp]:
@@ -474,16 +506,43 @@ class BaseCheckpointer(ABC):
     def rollback(
         self, tenant: str, thread_id: str, checkpoint_id: str, *, namespace: str = ""
     ) -> CheckpointInfo:
-        """Make checkpoint `checkpoint_id`'s values the thread's new head."""
-        result: CheckpointInfo = self._run(Rollback(tenant, thread_id, checkpoint_id, namespace))
-        return result
+        """Make checkpoint `checkpoint_id`'s values the thread's new head.
+
+        The new head is a child of the old one, with the target's values and writer data
+        but none of its pending writes: LangGraph runs the target's step again from there
+        (its tasks get new ids, derived from the new checkpoint's). `InvalidInputError` if
+        the target's state is rebuilt from its ancestors (a LangGraph `DeltaChannel`).
+        """
+        return self._drive(_rollback_plan(Rollback(tenant, thread_id, checkpoint_id, namespace)))
 
     async def arollback(
         self, tenant: str, thread_id: str, checkpoint_id: str, *, namespace: str = ""
     ) -> CheckpointInfo:
-        op = Rollback(tenant, thread_id, checkpoint_id, namespace)
-        result: CheckpointInfo = await self._arun(op)
-        return result
+        plan = _rollback_plan(Rollback(tenant, thread_id, checkpoint_id, namespace))
+        return await self._adrive(plan)
+
+    def _drive(
+        self, plan: Generator[list[CheckpointOp], list[Any], CheckpointInfo]
+    ) -> CheckpointInfo:
+        """Run a plan's batches in turn (`_fork_plan`, `_rollback_plan`); its result."""
+        try:
+            ops_ = next(plan)
+            while True:
+                ops_ = plan.send(self.batch(ops_))
+        except StopIteration as done:
+            result: CheckpointInfo = done.value
+            return result
+
+    async def _adrive(
+        self, plan: Generator[list[CheckpointOp], list[Any], CheckpointInfo]
+    ) -> CheckpointInfo:
+        try:
+            ops_ = next(plan)
+            while True:
+                ops_ = plan.send(await self.abatch(ops_))
+        except StopIteration as done:
+            result: CheckpointInfo = done.value
+            return result
 
     def fork(
         self,
@@ -500,15 +559,11 @@ class BaseCheckpointer(ABC):
         as of the fork point, with its values and pending writes (see `fork_children`), so a
         thread paused inside a LangGraph subgraph resumes in the fork where it paused. Each
         is copied as its namespace's first checkpoint (`seq` 1, no parent, same id).
+        `InvalidInputError` if one of them is rebuilt from its ancestors (a LangGraph
+        `DeltaChannel` since its last snapshot): copy the whole thread instead.
         """
         plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
-        try:
-            ops_ = next(plan)
-            while True:
-                ops_ = plan.send(self.batch(ops_))
-        except StopIteration as done:
-            result: CheckpointInfo = done.value
-            return result
+        return self._drive(plan)
 
     async def afork(
         self,
@@ -520,13 +575,7 @@ class BaseCheckpointer(ABC):
         namespace: str = "",
     ) -> CheckpointInfo:
         plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
-        try:
-            ops_ = next(plan)
-            while True:
-                ops_ = plan.send(await self.abatch(ops_))
-        except StopIteration as done:
-            result: CheckpointInfo = done.value
-            return result
+        return await self._adrive(plan)
 
     def delete_thread(self, tenant: str, thread_id: str) -> bool:
         return bool(self._run(DeleteThread(tenant, thread_id)))
