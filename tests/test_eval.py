@@ -42,6 +42,7 @@ from engram.eval import (
     summarize,
 )
 from engram.eval._longmemeval import spread
+from engram.eval._records import opaque_session_id
 from engram.providers._embeddings import CachedEmbedder, l2_normalize
 
 # --- tiny synthetic datasets ------------------------------------------------------------
@@ -421,7 +422,7 @@ def test_engram_indexes_each_turn_with_the_turns_before_it(tmp_path: Path) -> No
         hits = engram.memories.search("what breed", user_id=conversation.id, limit=5)
         beagle = next(hit for hit in hits if hit.memory.text == "A beagle named Toby.")
         assert beagle.parts.lexical > 0
-        assert beagle.memory.metadata["source_session"] == "D1"
+        assert beagle.memory.metadata["source_session"] == opaque_session_id("D1")
         items = retriever.search(conversation.id, "what breed", 2)
         assert {turn for item in items for turn in item.turn_ids} == {"D1:2", "D1:3"}
         assert all(item.text.startswith("- [2023-05-08] ") for item in items)  # as in context

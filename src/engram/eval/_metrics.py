@@ -8,8 +8,10 @@ keeps the first occurrence of each turn (or session), so "k" always means k dist
 - `recall_all_at_k`: 1 if all the evidence is among them, else 0 (LongMemEval's
   `recall_all@k`; its turn-to-session evaluation likewise widens the cut until it holds k
   distinct sessions);
-- `in_context`: the share of the evidence turns whose items fit in a token budget when the
-  ranked items' texts are packed greedily, best first.
+- `in_context`: the share of the evidence turns whose content reaches the context, when the
+  ranked items' texts are packed greedily, best first, into a token budget: a turn counts
+  when a packed item stands for it and holds its text (a fact derived from a turn stands for
+  it in the ranking, but does not bring its words to the model).
 """
 
 from __future__ import annotations
@@ -92,12 +94,43 @@ def in_context(
     evidence: Collection[str],
     budget: int,
     count: Callable[[str], int],
+    *,
+    texts: Mapping[str, str] | None = None,
 ) -> float:
-    """The share of the evidence turns covered by the items that fit in `budget` tokens."""
+    """The share of the evidence turns whose content is in the items that fit in `budget`.
+
+    Args:
+        items: The ranking, best first.
+        evidence: The evidence turns' ids.
+        budget: Tokens of the assembled context (the packed texts, one per line).
+        count: The token counter.
+        texts: Turn id -> what was said. A turn counts only if a packed item that stands
+            for it holds this text (spaces and typographic quotes aside); without `texts`,
+            standing for it is enough.
+    """
     if not evidence:
         raise InvalidInputError("evidence-in-context is undefined without evidence")
-    covered = set(distinct_turns(pack_context(items, budget, count)))
-    return sum(1 for turn in evidence if turn in covered) / len(evidence)
+    packed = pack_context(items, budget, count)
+    if texts is None:
+        covered = set(distinct_turns(packed))
+        return sum(1 for turn in evidence if turn in covered) / len(evidence)
+    found = sum(1 for turn in evidence if _carried(turn, texts.get(turn, ""), packed))
+    return found / len(evidence)
+
+
+def _carried(turn: str, text: str, packed: Iterable[RetrievedItem]) -> bool:
+    """Whether a packed item stands for `turn` and holds its text."""
+    wanted = _plain(text)
+    return any(turn in item.turn_ids and wanted in _plain(item.text) for item in packed)
+
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _plain(text: str) -> str:
+    """`text` with runs of whitespace as one space and typographic quotes as straight ones
+    (memory stores a turn so normalised)."""
+    return " ".join(text.translate(_QUOTES).split())
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -19,6 +19,7 @@ from datetime import datetime
 
 import numpy as np
 
+from engram.context._recall import memory_line
 from engram.eval._lexical import LexicalIndex
 from engram.eval._records import EvalConversation, EvalSession, RetrievedItem
 from engram.memory.extraction import extract
@@ -116,11 +117,12 @@ class InProcessRetriever:
     def search(
         self, conversation_id: str, query: str, limit: int, asked_at: datetime | None = None
     ) -> list[RetrievedItem]:
-        """The best `limit` memories for `query`, their provenance mapped to turn ids."""
+        """The best `limit` memories for `query`, their provenance mapped to turn ids, each
+        as the line context assembly puts in the prompt (as `EngramRetriever`'s)."""
         turn_of = self._scopes[conversation_id].turn_of
         return [
             RetrievedItem(
-                text=hit.memory.text,
+                text=memory_line(hit),
                 turn_ids=tuple(turn_of[s] for s in hit.memory.source_ids if s in turn_of),
                 score=hit.score,
             )

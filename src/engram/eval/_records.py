@@ -8,6 +8,7 @@ turn has a dataset-wide id (LoCoMo's `dia_id` such as `D1:3`; LongMemEval's offi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ __all__ = [
     "EvalSession",
     "EvalTurn",
     "RetrievedItem",
+    "opaque_session_id",
 ]
 
 
@@ -40,15 +42,23 @@ class EvalTurn:
     """When it was said: its session's date, plus its position in seconds (keeps order)."""
 
     def to_message(self) -> Message:
-        """The turn as the message an application would add (speaker as `name`)."""
+        """The turn as the message an application would add (speaker as `name`).
+
+        Its session id is an opaque digest of the dataset's: LongMemEval names the evidence
+        sessions `answer_...`, a label the memory under test must not see.
+        """
         return Message(
             role=self.role,
             content=self.text,
             name=self.speaker if self.speaker != self.role else None,
             created_at=self.at,
-            session_id=self.session_id,
-            metadata={"dataset_turn": self.id, "dataset_session": self.session_id},
+            session_id=opaque_session_id(self.session_id),
         )
+
+
+def opaque_session_id(session_id: str) -> str:
+    """A session id that tells nothing about the session (same input, same id)."""
+    return "s-" + hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

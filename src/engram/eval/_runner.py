@@ -9,8 +9,10 @@ Per question (definitions in `engram.eval._metrics`; "k" counts distinct turns o
 - `session_recall@k`: the same over the first k distinct sessions;
 - `recall_all@k`: 1 if every evidence session is among the first k distinct sessions
   (LongMemEval's session-level `recall_all@k`);
-- `in_context@<budget>`: the share of evidence turns covered by the results that fit in the
-  budget (tokens of `TokenCounter.for_model("gpt-4o")`, greedy packing, best first);
+- `in_context@<budget>`: the share of evidence turns whose content reaches the context: the
+  results' texts packed greedily, best first, into the budget (tokens of
+  `TokenCounter.for_model("gpt-4o")`), a turn counting when a packed result stands for it
+  and holds its text;
 - `official_recall_all@k` (LongMemEval only): `recall_all@k` with the official labels: the
   sessions of the indexed `has_answer` turns, and 1 when there is none (as in LongMemEval's
   `evaluate_retrieval_turn2session`, which counts `all([])` as a hit).
@@ -19,8 +21,8 @@ Per question (definitions in `engram.eval._metrics`; "k" counts distinct turns o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -121,6 +123,9 @@ def evaluate(
 ) -> RunResult:
     """Ingest each conversation into `retriever`, ask its questions and score the answers.
 
+    The retriever sees the turns (without the questions) at ingestion, and each question's
+    text and date at search; evidence labels and answers never reach it.
+
     Args:
         conversations: The dataset.
         retriever: The memory system under test.
@@ -135,18 +140,19 @@ def evaluate(
     run = RunResult()
     for conversation in conversations:
         started = time.perf_counter()
-        retriever.ingest(conversation)
+        retriever.ingest(replace(conversation, questions=()))  # no question reaches ingestion
         run.ingest_seconds += time.perf_counter() - started
         run.conversations += 1
         run.turns += len(conversation.turns)
         session_of = {turn.id: turn.session_id for turn in conversation.turns}
+        texts = {turn.id: turn.text for turn in conversation.turns}
         for question in conversation.questions:
             started = time.perf_counter()
             items = retriever.search(
                 conversation.id, question.text, settings.search_limit, question.asked_at
             )
             latency = (time.perf_counter() - started) * 1000
-            metrics = score_question(question, items, session_of, settings, counter)
+            metrics = score_question(question, items, session_of, settings, counter, texts)
             result = QuestionResult(question.id, question.category, metrics, latency)
             run.results.append(result)
             if on_question is not None:
@@ -161,8 +167,10 @@ def score_question(
     session_of: dict[str, str],
     settings: EvalSettings,
     count: Callable[[str], int],
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
-    """Every metric of one question's ranking (see the module docstring)."""
+    """Every metric of one question's ranking (see the module docstring); `texts` (turn id ->
+    what was said) lets `in_context` check that an evidence turn's words are in the context."""
     turns = distinct_turns(items)
     sessions = distinct_sessions(turns, session_of)
     metrics: dict[str, float] = {}
@@ -171,7 +179,7 @@ def score_question(
             metrics[f"recall@{k}"] = recall_at_k(turns, question.evidence_turns, k)
         for budget in settings.budgets:
             name = f"in_context@{_budget_name(budget)}"
-            metrics[name] = in_context(items, question.evidence_turns, budget, count)
+            metrics[name] = in_context(items, question.evidence_turns, budget, count, texts=texts)
     if question.evidence_sessions:
         for k in settings.ks:
             metrics[f"session_recall@{k}"] = recall_at_k(sessions, question.evidence_sessions, k)
