@@ -561,3 +561,28 @@ def test_real_locomo_first_conversation_bm25() -> None:
     report = _last_json(result.output)
     assert report["questions"] == 150
     assert report["recall@10"] > 0.6
+
+
+def test_disk_cache_serves_and_keeps_nothing_while_bypassed(tmp_path: Path) -> None:
+    cache = DiskEmbeddingCache(tmp_path / "vectors.sqlite")
+    embedder = CachedEmbedder(HashingEmbedder(), cache)
+    embedder.embed(["alpha"])
+    with cache.bypassed():
+        embedder.embed(["alpha", "question"])
+    assert embedder.misses == 3  # alpha again, and the question
+    embedder.embed(["alpha", "question"])
+    assert embedder.misses == 4  # the question was not kept
+
+
+def test_cli_engram_searches_embed_every_question_on_every_run(tmp_path: Path) -> None:
+    """The disk cache keeps the ingested turns' vectors, never the questions': re-runs
+    measure search latency with the query's embedding, as the first run does."""
+    path, cache = _write_locomo(tmp_path), tmp_path / "v.sqlite"
+    result = CliRunner().invoke(eval_group, ["locomo", "--data", str(path), "--cache", str(cache)])
+    assert result.exit_code == 0, result.output
+    from engram.providers._onnx_embedder import LocalEmbedder
+
+    embedder = CachedEmbedder(LocalEmbedder(), DiskEmbeddingCache(cache))
+    questions = [q["question"] for q in _locomo_item()["qa"]]
+    embedder.embed(questions)
+    assert embedder.misses == len(questions)

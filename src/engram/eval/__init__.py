@@ -23,9 +23,8 @@ provenance, and the ranking is read as the list of distinct turns (or sessions) 
   level), `in_context@1k/2k/4k` (the share of evidence turns whose text reaches the context:
   the memories' lines packed greedily, best first, into a gpt-4o token budget, a turn counting
   when a packed memory derived from it holds its text), search latency p50/p95 (the
-  `RetrieverProtocol.search` call only; it includes embedding the query unless the embedder
-  serves it from a cache: the CLI's disk cache does for `--retriever engram` once a run has
-  embedded the questions, so pass `--no-cache` to time it), ingest time.
+  `RetrieverProtocol.search` call only, embedding the query included: the CLI's disk cache
+  keeps the turns' vectors between runs, never the questions'), ingest time.
 - LongMemEval: user turns only, abstention questions skipped; `recall_all@k` (every
   `answer_session_ids` session among the first k distinct sessions) and
   `official_recall_all@k` (the official code's labels: sessions of `has_answer` user turns,

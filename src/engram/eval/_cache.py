@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from engram._exceptions import BackendError
@@ -43,14 +44,27 @@ class DiskEmbeddingCache:
                 )
         except (OSError, sqlite3.Error) as exc:
             raise BackendError(f"cannot open the embedding cache {self.path}: {exc}") from exc
+        self._bypassed = False
+
+    @contextmanager
+    def bypassed(self) -> Iterator[None]:
+        """Within the block the cache serves and keeps nothing: an evaluation's searches run
+        in it, so their latency includes embedding the query, as a user's would."""
+        self._bypassed = True
+        try:
+            yield
+        finally:
+            self._bypassed = False
 
     def close(self) -> None:
         """Close the file."""
         self._db.close()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """The cached vectors among `keys`."""
+        """The cached vectors among `keys` (none while `bypassed`)."""
         found: dict[str, bytes] = {}
+        if self._bypassed:
+            return found
         try:
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
@@ -64,7 +78,9 @@ class DiskEmbeddingCache:
         return found
 
     def put_many(self, items: Mapping[str, bytes]) -> None:
-        """Store `items` (overwriting)."""
+        """Store `items` (overwriting; nothing while `bypassed`)."""
+        if self._bypassed:
+            return
         try:
             with self._db:
                 self._db.executemany(
