@@ -586,3 +586,31 @@ def test_cli_engram_searches_embed_every_question_on_every_run(tmp_path: Path) -
     questions = [q["question"] for q in _locomo_item()["qa"]]
     embedder.embed(questions)
     assert embedder.misses == len(questions)
+
+
+class _Forgetful:
+    """Engram's memories, but a contradiction deletes what it supersedes (as mem0 does)."""
+
+    def __init__(self, memories: Any) -> None:
+        self.memories = memories
+
+    def add(self, **kwargs: Any) -> Any:
+        report = self.memories.add(**kwargs)
+        user = kwargs["user_id"]
+        for memory in self.memories.get_all(user_id=user, include_superseded=True):
+            if memory.superseded_at is not None:
+                self.memories.delete(memory.id)
+        return report
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.memories, name)
+
+
+def test_currency_notices_a_contradiction_that_deletes_the_old_value(tmp_path: Path) -> None:
+    from engram import Engram
+
+    with Engram(tmp_path / "currency.db", embedder=HashingEmbedder()) as engram:
+        [kept] = run_currency(engram.memories, CURRENCY_SCENARIOS[:1])
+        [lost] = run_currency(_Forgetful(engram.memories), CURRENCY_SCENARIOS[:1])
+    assert kept.old_kept and kept.passed
+    assert not lost.old_kept and not lost.passed

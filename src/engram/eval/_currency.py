@@ -5,7 +5,8 @@ moved to Porto", June), then asks. Three checks, through `Engram.memories`:
 
 - `current_first`: searching now, the first hit naming either value names the new one;
 - `as_of_old`: searching "as of" a date between the two, the first such hit names the old;
-- `old_kept`: the old value is still stored (a contradiction supersedes, never deletes).
+- `old_kept`: a memory (not the turn's episode) still holds the old value: a contradiction
+  supersedes, never deletes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from engram.types import Message
-from engram.types._memory import MemoryHit
+from engram.types._memory import Memory, MemoryHit
 
 __all__ = ["CURRENCY_SCENARIOS", "CurrencyResult", "CurrencyScenario", "run_currency"]
 
@@ -103,6 +104,10 @@ class CurrencyMemoriesProtocol(Protocol):
         self, query: str, *, user_id: str, limit: int, as_of: datetime | None = None
     ) -> Sequence[MemoryHit]: ...
 
+    def get_all(
+        self, *, user_id: str, include_superseded: bool, limit: int
+    ) -> Sequence[Memory]: ...
+
     def delete_all(self, *, user_id: str) -> Any: ...
 
 
@@ -124,7 +129,10 @@ def _play(memories: CurrencyMemoriesProtocol, scenario: CurrencyScenario) -> Cur
         name=scenario.name,
         current_first=_first_value(now, scenario) == scenario.new_value,
         as_of_old=_first_value(then, scenario) == scenario.old_value,
-        old_kept=_first_value(then, scenario) is not None,
+        old_kept=any(
+            memory.kind != "episode" and scenario.old_value in _words(memory.text)
+            for memory in memories.get_all(user_id=user, include_superseded=True, limit=1000)
+        ),
     )
     memories.delete_all(user_id=user)
     return result
@@ -133,8 +141,13 @@ def _play(memories: CurrencyMemoriesProtocol, scenario: CurrencyScenario) -> Cur
 def _first_value(hits: Sequence[MemoryHit], scenario: CurrencyScenario) -> str | None:
     """The value named by the best hit that names one (None if none does)."""
     for hit in hits:
-        words = set(hit.memory.text.casefold().replace(".", " ").replace(",", " ").split())
+        words = _words(hit.memory.text)
         for value in (scenario.new_value, scenario.old_value):
             if value in words:
                 return value
     return None
+
+
+def _words(text: str) -> set[str]:
+    """The words of `text`, casefolded, without the full stops and commas."""
+    return set(text.casefold().replace(".", " ").replace(",", " ").split())
