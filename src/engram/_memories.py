@@ -12,6 +12,7 @@ from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
 from engram._validation import (
+    MAX_IDENTIFIER_LENGTH,
     MessageLike,
     check_count,
     check_flag,
@@ -22,6 +23,7 @@ from engram._validation import (
     to_message,
 )
 from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
+from engram.memory.entities import named_entities
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
 from engram.stores._memory_rules import json_copy
@@ -812,7 +814,9 @@ class Memories:
     # Entities and profiles.
 
     def entities(self, *, user_id: str, name: str | None = None) -> list[Entity]:
-        """The entities of a user's memories (optionally those matching a name or alias)."""
+        """The entities of a user's memories, oldest first; with `name`, those it names: by
+        name or alias (case, accents, a title and a possessive aside: "dr. lopez's"), else
+        those whose name it shortens ("Carla" for "Carla Mendes")."""
         result: list[Entity] = self._run(self._entities_flow(user_id, name))
         return result
 
@@ -825,7 +829,8 @@ class Memories:
         user = check_identifier(user_id, "user_id")
         if name is not None:
             check_text(name, "name")
-        return _one(ListEntities(self._engram.tenant, user, name))
+        every: list[Entity] = yield from _one(ListEntities(self._engram.tenant, user))
+        return every if name is None else named_entities(name, every)
 
     def relations(
         self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
@@ -875,7 +880,9 @@ class Memories:
         both "home city: Braga" and "The user lives in Porto").
 
         Raises:
-            InvalidInputError: A field name is empty, or a value is neither text nor None.
+            InvalidInputError: A field name is empty or longer than 256 characters, or a
+                value is neither text nor None, or larger than `max_message_bytes`, or
+                either holds a NUL byte. Nothing is changed then.
         """
         result: UserProfile = self._run(self._update_profile_flow(user_id, fields))
         return result
@@ -889,7 +896,7 @@ class Memories:
         self, user_id: str, fields: Mapping[str, str | None]
     ) -> Flow[UserProfile]:
         tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
-        check_mapping(fields, "profile fields")
+        _check_profile_fields(fields, self._engram.settings.max_message_bytes)
         yield from serialized(flows.lock_key(tenant, user))
         stored = yield from self._profile_flow(user_id)
         now = utcnow()
@@ -934,6 +941,19 @@ def _kinds(kinds: Sequence[str] | None) -> tuple[MemoryKind, ...] | None:
     if not isinstance(kinds, Iterable):
         raise InvalidInputError(f"kinds must be a list of kinds, not {kinds!r}")
     return tuple(_kind(kind) for kind in kinds) or None
+
+
+def _check_profile_fields(fields: Mapping[str, str | None], max_bytes: int) -> None:
+    """Check the size and text of profile edits (`edit_profile` checks the rest): a name of
+    at most `MAX_IDENTIFIER_LENGTH` characters, a value no larger than a message may be."""
+    for field, value in check_mapping(fields, "profile fields").items():
+        if len(field) > MAX_IDENTIFIER_LENGTH:
+            raise InvalidInputError(
+                f"a profile field's name is longer than {MAX_IDENTIFIER_LENGTH} characters"
+            )
+        check_text(field, "a profile field's name")
+        if isinstance(value, str):
+            check_text(value, f"profile field {field!r}", max_bytes=max_bytes)
 
 
 def _check_edit(

@@ -197,11 +197,28 @@ def _mentions(candidates: Sequence[Candidate]) -> list[EntityMention]:
 def resolve_mentions(
     scope: Scope, candidates: Sequence[Candidate], graph: Graph, now: datetime
 ) -> EntityResolution:
-    """The candidates' mentions resolved against the stored entities. A stored relation's
-    object keeps its kind: the relation stated it ("my cat Miso"), a later turn's cue words
-    only guess ("I played with Miso": a person?)."""
+    """The candidates' mentions resolved against the stored entities, none merged by a first
+    or last name into an entity the user relates to otherwise ("my sister Maria" is not "my
+    boss Maria Keller"). A stored relation's object keeps its kind: the relation stated it
+    ("my cat Miso"), a later turn's cue words only guess ("I played with Miso": a person?)."""
+    me = graph.me
+    roles: dict[str, set[str]] = {}
+    for relation in graph.relations:
+        if me is not None and relation.source_id == me.id:
+            roles.setdefault(relation.target_id, set()).add(relation.relation)
+    stated: dict[str, set[str]] = {}
+    for candidate in candidates:
+        for mention in candidate.relations:
+            if mention.subject is None:
+                stated.setdefault(fold(mention.object), set()).add(mention.relation)
     resolution = resolve_entities(
-        _mentions(candidates), graph.entities, tenant=scope.tenant, user_id=scope.user_id, now=now
+        _mentions(candidates),
+        graph.entities,
+        tenant=scope.tenant,
+        user_id=scope.user_id,
+        now=now,
+        roles=roles,
+        stated_roles=stated,
     )
     stored = {entity.id: entity for entity in graph.entities}
     objects = {relation.target_id for relation in graph.relations}

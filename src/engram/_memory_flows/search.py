@@ -11,6 +11,7 @@ from engram._flows import Flow, call_memories, embed
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import Scope
 from engram.memory import extract_entities, fold
+from engram.memory.entities import named_entities
 from engram.memory.queries import lexical_query, without_names
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
 from engram.memory.texts import dense_text
@@ -54,15 +55,16 @@ def search_flow(
         raise InvalidInputError(f"limit must be an integer within 0..{MAX_LIMIT}, got {limit!r}")
     if limit == 0:  # as a listing's: nothing asked, nothing read (or recorded as recalled)
         return []
-    # The entities the query names, looked up by name and alias among the user's. The
+    # The entities the query names, looked up among the user's as `memories.entities(name=)`
+    # does (by name or alias, else by a longer name: "Carla" for "Carla Mendes"). The
     # user's own name leaves the query's words (`without_names`): spelled only where a turn
     # greets the user, it would favour those; as an entity, it still favours what is about
     # the user by name.
     named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
     known: list[list[Entity]] = [[] for _ in named]
     if named and scope.user_id is not None:
-        lookups = [ListEntities(scope.tenant, scope.user_id, name) for _, name in named]
-        known = yield from call_memories(*lookups)
+        [every] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
+        known = [named_entities(name, every) for _, name in named]
     own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
     searched = without_names(query, own)
     query_entities = [

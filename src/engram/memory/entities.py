@@ -31,6 +31,7 @@ __all__ = [
     "extract_entities",
     "fold",
     "merge_aliases",
+    "named_entities",
     "resolve_entities",
 ]
 
@@ -311,6 +312,34 @@ def _mergeable(short: str, long: str) -> bool:
     return " " not in short and len(tokens) > 1 and short in (tokens[0], tokens[-1])
 
 
+_LEADING_TITLE = re.compile(r"^(?:(?:dr|mr|mrs|ms|miss|prof|aunt|uncle)\.?\s+)+", re.IGNORECASE)
+
+
+def _lookup_keys(name: str) -> set[str]:
+    """The folded names a lookup means: as given, and without a title or possessive, as
+    extraction stores names ("Dr. Lopez" and "Maria's" look up "lopez" and "maria")."""
+    bare = fold(_POSSESSIVE.sub("", name.strip()))
+    return {fold(name), bare, _LEADING_TITLE.sub("", bare) or bare}
+
+
+def named_entities(name: str, entities: Iterable[Entity]) -> list[Entity]:
+    """The entities `name` stands for: those it names or is an alias of (case, accents, a
+    title and a possessive aside), else those whose name it shortens as a first or last name
+    ("Carla" for "Carla Mendes", never named alone yet; "Maria" for both "Maria Lopez" and
+    "Maria Santos").
+
+    Example:
+        ```python
+        named_entities("dr. lopez", entities)  # [Entity(name="Maria Lopez", ...)]
+        ```
+    """
+    keys, pool = _lookup_keys(name), list(entities)
+    exact = [e for e in pool if keys & {fold(e.name), *map(fold, e.aliases)}]
+    if exact:
+        return exact
+    return [e for e in pool if any(_mergeable(key, fold(e.name)) for key in keys)]
+
+
 def _canonical_order(entity: Entity) -> tuple[int, datetime]:
     return -len(fold(entity.name).split()), entity.created_at
 
@@ -361,11 +390,18 @@ class EntityResolution:
     """Known entities to rewrite (a new alias, a longer name, a more precise kind)."""
 
 
-def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
+def _match(
+    mention: EntityMention,
+    known: Sequence[Entity],
+    roles: Mapping[str, frozenset[str]],
+    stated: frozenset[str],
+) -> Entity | None:
     """The known entity `mention` safely refers to: one of its name and kind, else the only
     one of its name (kinds are guesses from cue words: "from Google to Meta" does not make
     a place of the company), else the only one of its kind whose name it shortens or
-    extends ("Tomás" and "Tomás Almeida")."""
+    extends ("Tomás" and "Tomás Almeida") and whose roles for the user (`roles`, by id) do
+    not differ from those the mention is `stated` in ("my sister Maria" is not "my boss
+    Maria Keller"), or of two such, the only one in a role stated ("my boss Maria")."""
     key = fold(mention.name)
     exact = [
         entity
@@ -383,8 +419,17 @@ def _match(mention: EntityMention, known: Sequence[Entity]) -> Entity | None:
         for entity in known
         if (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
         and (_mergeable(key, fold(entity.name)) or _mergeable(fold(entity.name), key))
+        and _roles_agree(roles.get(entity.id, frozenset()), stated)
     ]
+    if len(partial) > 1:  # "my boss Maria": of "Maria Lopez" and "Maria Keller", the boss
+        partial = [entity for entity in partial if roles.get(entity.id, frozenset()) & stated]
     return partial[0] if len(partial) == 1 else None
+
+
+def _roles_agree(known: frozenset[str], stated: frozenset[str]) -> bool:
+    """Whether an entity with the user's relations `known` may be one stated in `stated`:
+    either unknown, or one in common."""
+    return not known or not stated or bool(known & stated)
 
 
 def _absorb(entity: Entity, mention: EntityMention, now: datetime) -> Entity:
@@ -409,6 +454,8 @@ def resolve_entities(
     tenant: str = DEFAULT_TENANT,
     user_id: str | None = None,
     now: datetime | None = None,
+    roles: Mapping[str, Iterable[str]] | None = None,
+    stated_roles: Mapping[str, Iterable[str]] | None = None,
 ) -> EntityResolution:
     """Match mentions to a user's known entities, creating the missing ones.
 
@@ -418,19 +465,27 @@ def resolve_entities(
         tenant: The tenant of new entities.
         user_id: The user of new entities.
         now: The time stamp of new and updated entities.
+        roles: Known entity id -> the relations the user has to it (`has_sister`,
+            `friend_of`); a name is not merged by its first or last name alone into an
+            entity of other roles.
+        stated_roles: Folded mention name -> the relations the mentions' batch states
+            from the user to it.
 
     Returns:
         The id of each mention and the entities to insert or update.
     """
     moment = now or utcnow()
     pool = {entity.id: entity for entity in known}
+    held = {entity_id: frozenset(names) for entity_id, names in (roles or {}).items()}
+    stated = {key: frozenset(names) for key, names in (stated_roles or {}).items()}
     new_ids: set[str] = set()
     ids: dict[str, str] = {}
     for mention in mentions:
         key = fold(mention.name)
         if key in ids:
             continue
-        target = _match(mention, list(pool.values()))
+        its_roles = stated.get(key, frozenset())
+        target = _match(mention, list(pool.values()), held, its_roles)
         if target is None:
             target = Entity(
                 name=mention.name,
@@ -441,6 +496,7 @@ def resolve_entities(
                 updated_at=moment,
             )
             new_ids.add(target.id)
+        held[target.id] = held.get(target.id, frozenset()) | its_roles
         pool[target.id] = _absorb(target, mention, moment)
         ids[key] = target.id
     originals = {entity.id: entity for entity in known}
