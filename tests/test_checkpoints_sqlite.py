@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engram._exceptions import BackendError, MigrationRequired
+from engram._exceptions import BackendError, ConflictError, MigrationRequired
 from engram._ids import new_id
 from engram.state import headers
 from engram.state.values import encode_value
@@ -171,16 +171,19 @@ def test_bounded_caches_forget_their_oldest_entries() -> None:
     assert "c" not in cache and len(cache) <= 2
 
 
-def test_copy_into_a_thread_with_another_dictionary(tmp_path: Path) -> None:
+def test_copy_into_a_thread_with_another_dictionary_is_refused(tmp_path: Path) -> None:
     checkpointer = open_file(tmp_path / "c.db")
     checkpointer.put(T, "dst", {"other": ["channels"]})
     checkpointer.put(T, "src", {"a": 1, "b": "long" * 10})
     last = checkpointer.put(T, "src", {"a": 2, "b": "long" * 10})
-    assert checkpointer.batch([CopyThread(T, "src", "dst")]) == [2]
+    with pytest.raises(ConflictError, match="thread dst exists already"):
+        checkpointer.batch([CopyThread(T, "src", "dst")])
+    assert checkpointer.batch([CopyThread(T, "src", "new")]) == [2]
     fresh = open_file(tmp_path / "c.db")  # no cached headers: decompresses what was stored
-    assert values(fresh, "dst") == {"a": 2, "b": "long" * 10}
-    assert values(fresh, "dst", last.id) == {"a": 2, "b": "long" * 10}
-    assert len(fresh.history(T, "dst")) == 3
+    assert values(fresh, "dst") == {"other": ["channels"]}
+    assert values(fresh, "new") == {"a": 2, "b": "long" * 10}
+    assert values(fresh, "new", last.id) == {"a": 2, "b": "long" * 10}
+    assert len(fresh.history(T, "new")) == 2
 
 
 def test_small_scalars_stay_in_the_header(tmp_path: Path) -> None:

@@ -340,7 +340,7 @@ def _ops(batches: list[list[tuple[str, str, Any]]], serde: Any) -> list[list[Any
             elif kind == "prune":
                 op = Prune(T, utcnow(), (thread,), RetentionPolicy(keep_last=arg))
             else:
-                op = CopyThread(T, thread, "t1" if thread == "t2" else "t2")
+                op = CopyThread(T, thread, f"copy-{len(made)}-{len(ops)}")  # a new thread
             ops.append(op)
         made.append(ops)
     return made

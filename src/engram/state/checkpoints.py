@@ -31,6 +31,7 @@ __all__ = [
     "metadata_matches",
     "needs_ancestors",
     "next_checkpoint_id",
+    "rebuilt_from_ancestors",
     "sort_writes",
     "split_filter",
     "to_ms",
@@ -141,7 +142,12 @@ def needs_ancestors(info: CheckpointInfo) -> bool:
     when the checkpoint's own values are whole). A copy of the checkpoint without its
     parent chain (a fork) or on another chain (a rollback) would rebuild the channel wrong.
     """
-    return bool(info.metadata.get("counters_since_delta_snapshot"))
+    return rebuilt_from_ancestors(info.metadata)
+
+
+def rebuilt_from_ancestors(metadata: Mapping[str, Any]) -> bool:
+    """`needs_ancestors` of a checkpoint's metadata."""
+    return bool(metadata.get("counters_since_delta_snapshot"))
 
 
 def sort_writes(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:

@@ -2,7 +2,9 @@
 
 Pruning is two steps, both planned here:
 
-1. `plan_retention` picks the checkpoints of one thread namespace to keep.
+1. `plan_retention` picks the checkpoints of one thread namespace to keep, and
+   `spare_ancestors` adds back those a kept checkpoint rebuilds a LangGraph `DeltaChannel`
+   from (its parent chain back to the channel's last snapshot).
 2. `needed_values` closes the set of channel versions the kept checkpoints name over delta
    bases, so every kept checkpoint still rebuilds exactly; the rest of the values, and the
    list items no kept value references (`values.blob_hashes`), can go.
@@ -24,6 +26,7 @@ __all__ = [
     "needed_values",
     "plan_retention",
     "referenced_values",
+    "spare_ancestors",
 ]
 
 
@@ -34,6 +37,10 @@ class HistoryEntry(NamedTuple):
     id: str
     seq: int
     created_at_ms: int
+    parent_id: str | None = None
+    needs_ancestors: bool = False
+    """True if a LangGraph `DeltaChannel` of it is rebuilt from its parent chain
+    (`engram.state.checkpoints.rebuilt_from_ancestors` of its metadata)."""
 
 
 ValueKey = tuple[str, str, str]
@@ -87,7 +94,9 @@ def needed_values(
 def doomed_checkpoints(
     history: Iterable[HistoryEntry], policy: RetentionPolicy, now_ms: int
 ) -> list[tuple[str, str]]:
-    """The `(namespace, id)` of the checkpoints `policy` removes from one thread."""
+    """The `(namespace, id)` of the checkpoints `policy` removes from one thread (never one
+    a kept checkpoint rebuilds its state from: see `spare_ancestors`)."""
+    history = list(history)
     by_namespace: dict[str, list[HistoryEntry]] = {}
     for entry in history:
         by_namespace.setdefault(entry.namespace, []).append(entry)
@@ -95,7 +104,38 @@ def doomed_checkpoints(
     for namespace, entries in sorted(by_namespace.items()):
         kept = plan_retention(entries, policy, now_ms)
         doomed += [(namespace, entry.id) for entry in entries if entry.id not in kept]
-    return doomed
+    return spare_ancestors(history, doomed)
+
+
+def spare_ancestors(
+    history: Iterable[HistoryEntry], doomed: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """`doomed` without the checkpoints a remaining one needs to rebuild its state.
+
+    LangGraph rebuilds a `DeltaChannel` of a checkpoint that is not at the channel's
+    snapshot by walking its parent chain, replaying each ancestor's pending writes, up to
+    the nearest ancestor holding a snapshot (one that needs no ancestors itself) or the
+    root. Every checkpoint on that walk stays, with its pending writes and values: deleting
+    one would silently rebuild the channel empty or short.
+
+    Args:
+        history: Every checkpoint of the thread.
+        doomed: The `(namespace, id)` of the checkpoints to delete.
+    """
+    by_key = {(entry.namespace, entry.id): entry for entry in history}
+    doomed = list(doomed)
+    gone = set(doomed)
+    spared: set[tuple[str, str]] = set()
+    for key, entry in by_key.items():
+        if key in gone:
+            continue
+        while entry.needs_ancestors and entry.parent_id is not None:
+            parent_key = (entry.namespace, entry.parent_id)
+            if parent_key not in gone or parent_key in spared or parent_key not in by_key:
+                break  # kept anyway (its own walk goes on), walked already, or gone already
+            spared.add(parent_key)
+            entry = by_key[parent_key]
+    return [key for key in doomed if key not in spared]
 
 
 def collect_garbage(

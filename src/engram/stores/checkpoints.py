@@ -175,8 +175,10 @@ class ForkThread(NamedTuple):
 
 
 class CopyThread(NamedTuple):
-    """Copy every checkpoint, value and pending write of a thread into another (same ids).
-    Result: the number of checkpoints copied (0 if the source does not exist)."""
+    """Copy every checkpoint, value and pending write of a thread into a new thread (same
+    ids). Result: the number of checkpoints copied (0 if the source does not exist).
+    `ConflictError` if the target thread exists, as for a fork: two histories merged into
+    one would make a head of whichever checkpoint id is largest."""
 
     tenant: str
     source_thread_id: str
@@ -192,7 +194,10 @@ class DeleteThread(NamedTuple):
 
 class DeleteRuns(NamedTuple):
     """Delete the checkpoints whose `metadata["run_id"]` is one of `run_ids`, with their
-    writes and the values nothing else needs. Result: checkpoints deleted."""
+    writes and the values nothing else needs. Result: checkpoints deleted.
+
+    A checkpoint another one rebuilds a LangGraph `DeltaChannel` from (its parent chain
+    back to the channel's last snapshot) stays: see `engram.state.retention`."""
 
     tenant: str
     run_ids: tuple[str, ...]
@@ -202,8 +207,10 @@ class Prune(NamedTuple):
     """Apply retention to threads (all of the tenant's when `thread_ids` is None).
 
     `policy` overrides; otherwise each thread's own policy applies, else the backend's
-    `default_retention`, else nothing is pruned. Result: `PruneReport` (with `dry_run`, what
-    would be removed; nothing is)."""
+    `default_retention`, else nothing is pruned. A kept checkpoint keeps what it rebuilds a
+    LangGraph `DeltaChannel` from too: its parent chain back to the channel's last snapshot,
+    with the pending writes (counted in `checkpoints_kept`). Result: `PruneReport` (with
+    `dry_run`, what would be removed; nothing is)."""
 
     tenant: str
     now: datetime

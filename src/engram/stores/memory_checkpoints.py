@@ -21,6 +21,7 @@ from engram.state.checkpoints import (
     from_ms,
     id_to_bytes,
     metadata_matches,
+    needs_ancestors,
     next_checkpoint_id,
     sort_writes,
     to_ms,
@@ -32,6 +33,7 @@ from engram.state.retention import (
     doomed_checkpoints,
     needed_values,
     referenced_values,
+    spare_ancestors,
 )
 from engram.state.values import (
     DELTA,
@@ -330,6 +332,8 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
         source = self._threads.get((op.tenant, op.source_thread_id))
         if source is None or not source.checkpoints:
             return 0
+        if (op.tenant, op.target_thread_id) in self._threads:
+            raise ConflictError(f"thread {op.target_thread_id} exists already")
         target = self._thread(op.tenant, op.target_thread_id, journal)
         self._copy_values(source, target, set(source.values), journal)
         for key, write in source.writes.items():
@@ -414,6 +418,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
                 for key, stored in thread.checkpoints.items()
                 if stored.info.metadata.get("run_id") in op.run_ids
             ]
+            doomed = spare_ancestors(self._history(thread), doomed)
             self._delete_checkpoints(thread, doomed, journal)
             deleted += len(doomed)
         return deleted
@@ -436,11 +441,20 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
     def _doomed(
         self, thread: _Thread, policy: RetentionPolicy, now_ms: int
     ) -> list[tuple[str, str]]:
-        history = (
-            HistoryEntry(ns, cid, s.info.seq, to_ms(s.info.created_at))
+        return doomed_checkpoints(self._history(thread), policy, now_ms)
+
+    def _history(self, thread: _Thread) -> list[HistoryEntry]:
+        return [
+            HistoryEntry(
+                ns,
+                cid,
+                s.info.seq,
+                to_ms(s.info.created_at),
+                s.info.parent_id,
+                needs_ancestors(s.info),
+            )
             for (ns, cid), s in thread.checkpoints.items()
-        )
-        return doomed_checkpoints(history, policy, now_ms)
+        ]
 
     def _delete_checkpoints(
         self, thread: _Thread, doomed: Sequence[tuple[str, str]], journal: _Journal

@@ -34,11 +34,10 @@ from engram.stores.checkpoints import (
     DeleteRuns,
     DeleteThread,
     GetCheckpoint,
-    ListCheckpoints,
     Prune,
 )
 from engram.stores.sqlite._internal import Durability
-from engram.types._checkpoint import RetentionPolicy, StoredCheckpoint
+from engram.types._checkpoint import RetentionPolicy
 from engram.types._conversation import DEFAULT_TENANT, utcnow
 
 __all__ = ["EngramSaver"]
@@ -124,12 +123,6 @@ class EngramSaver(BaseCheckpointSaver[str]):
             return [DeleteThread(self.tenant, str(thread_id)) for thread_id in thread_ids]
         raise InvalidInputError(f"unknown prune strategy {strategy!r} (keep_latest or delete)")
 
-    def _headers_ops(self, thread_ids: Sequence[str], strategy: str) -> list[Any]:
-        """What `keep_latest` reads first: the headers of every checkpoint of the threads."""
-        if strategy != "keep_latest":
-            return []
-        return [ListCheckpoints(self.tenant, str(thread_id), None) for thread_id in thread_ids]
-
     # Sync
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -173,9 +166,12 @@ class EngramSaver(BaseCheckpointSaver[str]):
         self.checkpointer.batch([DeleteThread(self.tenant, str(thread_id))])
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints of `run_ids`, but those a `DeltaChannel` of a checkpoint
+        left is rebuilt from (see `prune`)."""
         self.checkpointer.batch([DeleteRuns(self.tenant, tuple(map(str, run_ids)))])
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy a thread whole into a new one; `ConflictError` if the target exists."""
         op = CopyThread(self.tenant, str(source_thread_id), str(target_thread_id))
         self.checkpointer.batch([op])
 
@@ -183,13 +179,12 @@ class EngramSaver(BaseCheckpointSaver[str]):
         """Prune threads: `keep_latest` keeps the latest checkpoint of each namespace,
         `delete` deletes them.
 
-        `keep_latest` skips a thread whose latest checkpoint of a namespace still needs its
-        ancestors: a `DeltaChannel` written since its last snapshot is rebuilt from the
-        writes of the parent chain (LangGraph's `metadata["counters_since_delta_snapshot"]`
-        says so), and would silently come back empty.
+        `keep_latest` also keeps what the latest checkpoint rebuilds its state from: a
+        `DeltaChannel` written since its last snapshot is rebuilt from the writes of the
+        parent chain back to that snapshot (LangGraph's
+        `metadata["counters_since_delta_snapshot"]` says so), so those ancestors stay, with
+        their writes (see `engram.state.retention.spare_ancestors`).
         """
-        if reads := self._headers_ops(thread_ids, strategy):
-            thread_ids = _without_deltas(thread_ids, self.checkpointer.batch(reads))
         if thread_ids:
             self.checkpointer.batch(self._prune_ops(thread_ids, strategy))
 
@@ -243,8 +238,6 @@ class EngramSaver(BaseCheckpointSaver[str]):
         await self.checkpointer.abatch([op])
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        if reads := self._headers_ops(thread_ids, strategy):
-            thread_ids = _without_deltas(thread_ids, await self.checkpointer.abatch(reads))
         if thread_ids:
             await self.checkpointer.abatch(self._prune_ops(thread_ids, strategy))
 
@@ -261,20 +254,3 @@ class EngramSaver(BaseCheckpointSaver[str]):
         else:
             number = int(str(current).split(".")[0])
         return f"{number + 1:010d}.{random.getrandbits(64):016x}"
-
-
-def _without_deltas(
-    thread_ids: Sequence[str], listed: Sequence[Sequence[StoredCheckpoint]]
-) -> list[str]:
-    """The threads whose latest checkpoint of every namespace stands alone (no `DeltaChannel`
-    written since its snapshot): `keep_latest` may drop their other checkpoints."""
-    kept = []
-    for thread_id, checkpoints in zip(thread_ids, listed, strict=True):
-        heads: dict[str, StoredCheckpoint] = {}
-        for stored in checkpoints:
-            head = heads.get(stored.info.namespace)
-            if head is None or stored.info.id > head.info.id:
-                heads[stored.info.namespace] = stored
-        if not any(h.info.metadata.get("counters_since_delta_snapshot") for h in heads.values()):
-            kept.append(thread_id)
-    return kept

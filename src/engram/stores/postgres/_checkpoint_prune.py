@@ -13,13 +13,14 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
-from engram.state.checkpoints import to_ms
+from engram.state.checkpoints import rebuilt_from_ancestors, to_ms
 from engram.state.headers import unpack_header
 from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
     doomed_checkpoints,
     referenced_values,
+    spare_ancestors,
 )
 from engram.stores import checkpoints as ops
 from engram.stores.postgres import _checkpoint_read as read
@@ -38,7 +39,12 @@ class Stored(NamedTuple):
     seq: int
     created_at_ms: int
     versions: dict[str, ChannelVersion]
-    run_id: Any
+    metadata: dict[str, Any]
+    parent_id: str | None
+
+    def entry(self) -> HistoryEntry:
+        needs = rebuilt_from_ancestors(self.metadata)
+        return HistoryEntry(*self[:4], self.parent_id, needs)
 
 
 def _history(key: int, zdict: bytes | None) -> Work[list[Stored]]:
@@ -50,7 +56,8 @@ def _history(key: int, zdict: bytes | None) -> Work[list[Stored]]:
             r["seq"],
             to_ms(r["created_at"]),
             unpack_header(bytes(r["header"]), zdict).versions,
-            json.loads(r["metadata"]).get("run_id"),
+            json.loads(r["metadata"]),
+            r["parent_id"],
         )
         for r in rows
     ]
@@ -77,8 +84,7 @@ def _prune_thread(
     if not dry_run:
         yield Statement(sql.BUMP_GENERATION, (key,), "one")
     history = yield from _history(key, zdict)
-    entries = (HistoryEntry(s.namespace, s.id, s.seq, s.created_at_ms) for s in history)
-    doomed = doomed_checkpoints(entries, policy, now_ms)
+    doomed = doomed_checkpoints([s.entry() for s in history], policy, now_ms)
     values, blobs = yield from _delete(key, history, doomed, dry_run)
     return len(doomed), len(history) - len(doomed), values, blobs
 
@@ -92,13 +98,15 @@ def delete_runs(op: ops.DeleteRuns) -> Work[int]:
         key = thread["thread_key"]
         yield Statement(sql.BUMP_GENERATION, (key,), "one")
         history = yield from _history(key, _zdict(thread["zdict"]))
-        doomed = [(s.namespace, s.id) for s in history if _is_run(s.run_id, run_ids)]
+        doomed = [(s.namespace, s.id) for s in history if _is_run(s.metadata, run_ids)]
+        doomed = spare_ancestors([s.entry() for s in history], doomed)
         yield from _delete(key, history, doomed, dry_run=False)
         deleted += len(doomed)
     return deleted
 
 
-def _is_run(run_id: Any, run_ids: Collection[str]) -> bool:
+def _is_run(metadata: dict[str, Any], run_ids: Collection[str]) -> bool:
+    run_id = metadata.get("run_id")
     return isinstance(run_id, str) and run_id in run_ids
 
 

@@ -316,30 +316,17 @@ class CheckpointWriter:
         rows = yield Statement(sql.COPY_CHECKPOINTS, (source.key,), "all")
         if not rows:
             return 0
-        target = yield from self._target(op.tenant, op.target_thread_id, source.zdict)
-        yield Statement(sql.LOCK_THREAD, (target.key,), "one")
+        exists = yield Statement(sql.THREAD, (op.tenant, op.target_thread_id), "one")
+        params = (op.tenant, op.target_thread_id, utcnow(), source.zdict)
+        created = None if exists else (yield Statement(sql.INSERT_THREAD, params, "one"))
+        if created is None:  # None: created meanwhile
+            raise ConflictError(f"thread {op.target_thread_id} exists already")
+        target = created["key"]
         for statement in sql.COPY_THREAD:
-            yield Statement(statement, {"target": target.key, "source": source.key})
-        copies = []
-        for row in rows:
-            header = bytes(row["header"])
-            if target.zdict != source.zdict:  # re-pack for the target's dictionary
-                plain = plain_header(*unpack_header(header, source.zdict))
-                header = pack_header(plain, header_packer(target.zdict or b""))
-            copies.append((target.key, *_copy_row(row, header)))
+            yield Statement(statement, {"target": target, "source": source.key})
+        copies = [(target, *_copy_row(row, bytes(row["header"]))) for row in rows]
         yield Statement(sql.INSERT_CHECKPOINT, copies, many=True)
         return len(rows)
-
-    def _target(self, tenant: str, thread_id: str, zdict: bytes | None) -> Work[ThreadRef]:
-        """The copy target's row: created with the source's dictionary if it is new."""
-        row = yield Statement(sql.THREAD, (tenant, thread_id), "one")
-        if row is None:
-            row = yield Statement(sql.INSERT_THREAD, (tenant, thread_id, utcnow(), zdict), "one")
-        if row is None:
-            raise ConflictError(f"thread {thread_id} was created meanwhile; copy again")
-        if row["zdict"] is None and zdict is not None:
-            row = yield Statement(sql.SET_ZDICT, (zdict, row["key"]), "one")
-        return _thread_ref(row)
 
 
 def _thread_ref(row: Mapping[str, Any]) -> ThreadRef:

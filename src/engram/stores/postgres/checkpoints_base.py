@@ -262,7 +262,8 @@ SELECT seq, header FROM engram_checkpoints
 WHERE thread_key = %s AND namespace = %s AND checkpoint_id = %s::uuid
 """
 THREAD_HISTORY = """
-SELECT namespace, checkpoint_id::text AS checkpoint_id, seq, created_at, header, metadata
+SELECT namespace, checkpoint_id::text AS checkpoint_id, parent_id::text AS parent_id, seq,
+    created_at, header, metadata
 FROM engram_checkpoints WHERE thread_key = %s
 """
 # A metadata value as jsonb; NULL for the rare text jsonb cannot hold (an escaped U+0000).

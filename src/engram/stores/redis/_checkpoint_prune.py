@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from engram.state.checkpoints import to_ms
+from engram.state.checkpoints import rebuilt_from_ancestors, to_ms
 from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
     doomed_checkpoints,
     referenced_values,
+    spare_ancestors,
 )
 from engram.stores import checkpoints as ops
 from engram.stores.redis import _checkpoint_codec as codec
@@ -47,10 +48,7 @@ def _prune_thread(
 ) -> Work[tuple[int, int, int, int]]:
     """Apply `policy` to one thread: `(deleted, kept, values deleted, blobs deleted)`."""
     headers = yield from _headers(batch, view)
-    entries = (
-        HistoryEntry(codec.member_namespace(item), codec.member_id(item), h.seq, h.created_ms)
-        for item, h in headers.items()
-    )
+    entries = _entries(headers)
     doomed = {codec.member(ns, cid) for ns, cid in doomed_checkpoints(entries, policy, now_ms)}
     values, blobs = yield from _delete(batch, view, headers, doomed, dry_run)
     return len(doomed), len(headers) - len(doomed), values, blobs
@@ -62,10 +60,29 @@ def delete_runs(batch: CheckpointBatch, op: ops.DeleteRuns) -> Work[int]:
     deleted = 0
     for view in (yield from live_threads(batch, op.tenant, None)):
         headers = yield from _headers(batch, view)
-        doomed = {item for item, h in headers.items() if h.metadata.get("run_id") in run_ids}
+        runs = [
+            (codec.member_namespace(item), codec.member_id(item))
+            for item, h in headers.items()
+            if h.metadata.get("run_id") in run_ids
+        ]
+        doomed = {codec.member(*key) for key in spare_ancestors(_entries(headers), runs)}
         yield from _delete(batch, view, headers, doomed, dry_run=False)
         deleted += len(doomed)
     return deleted
+
+
+def _entries(headers: dict[str, codec.Header]) -> list[HistoryEntry]:
+    return [
+        HistoryEntry(
+            codec.member_namespace(item),
+            codec.member_id(item),
+            h.seq,
+            h.created_ms,
+            h.parent_id,
+            rebuilt_from_ancestors(h.metadata),
+        )
+        for item, h in headers.items()
+    ]
 
 
 def _headers(batch: CheckpointBatch, view: ThreadView) -> Work[dict[str, codec.Header]]:

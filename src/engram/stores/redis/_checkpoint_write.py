@@ -226,6 +226,8 @@ def copy_thread(batch: CheckpointBatch, op: ops.CopyThread) -> Work[int]:
     if not members:
         return 0
     target = yield from batch.view(op.tenant, op.target_thread_id)
+    if target.record is not None:
+        raise ConflictError(f"thread {op.target_thread_id} exists already")
     _live(batch, target)
     for name in ("v", "b", "w", "c"):
         batch.put(target, name, (yield from batch.get_all(source, name)))

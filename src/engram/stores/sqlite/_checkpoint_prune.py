@@ -19,6 +19,7 @@ from engram.state.retention import (
     collect_garbage,
     doomed_checkpoints,
     referenced_values,
+    spare_ancestors,
 )
 from engram.state.values import ValueRow
 from engram.stores.sqlite import checkpoints_base as sql
@@ -36,14 +37,34 @@ class Stored(NamedTuple):
     created_at_ms: int
     versions: dict[str, ChannelVersion]
     run_id: str | None
+    parent_id: str | None
+    needs_ancestors: bool
+
+    def entry(self) -> HistoryEntry:
+        return HistoryEntry(*self[:4], self.parent_id, self.needs_ancestors)
 
 
 def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:
     rows = db.execute(sql.THREAD_HISTORY, (key,)).fetchall()
     return [
-        Stored(r[0], id_from_bytes(r[1]), r[2], r[3], unpack_header(r[4], zdict).versions, r[5])
+        Stored(
+            r[0],
+            id_from_bytes(r[1]),
+            r[2],
+            r[3],
+            unpack_header(r[4], zdict).versions,
+            r[5],
+            None if r[6] is None else id_from_bytes(r[6]),
+            _counting(r[7]),
+        )
         for r in rows
     ]
+
+
+def _counting(counters: object) -> bool:
+    """`rebuilt_from_ancestors` of `counters_since_delta_snapshot` as `json_extract` reads it
+    (objects and arrays as JSON text)."""
+    return bool(counters) and counters not in ("{}", "[]")
 
 
 def value_rows(db: sqlite3.Connection, key: int) -> dict[ValueKey, ValueRow]:
@@ -61,8 +82,7 @@ def prune_thread(
 ) -> tuple[int, int, int, int]:
     """Apply `policy` to one thread: `(deleted, kept, values deleted, blobs deleted)`."""
     history = thread_history(db, key, zdict)
-    entries = (HistoryEntry(s.namespace, s.id, s.seq, s.created_at_ms) for s in history)
-    doomed = doomed_checkpoints(entries, policy, now_ms)
+    doomed = doomed_checkpoints([s.entry() for s in history], policy, now_ms)
     values, blobs = _delete(db, key, history, doomed, dry_run)
     return len(doomed), len(history) - len(doomed), values, blobs
 
@@ -73,6 +93,7 @@ def delete_runs(
     """Delete a thread's checkpoints made by `run_ids`; return how many."""
     history = thread_history(db, key, zdict)
     doomed = [(s.namespace, s.id) for s in history if s.run_id in run_ids]
+    doomed = spare_ancestors([s.entry() for s in history], doomed)
     _delete(db, key, history, doomed, dry_run=False)
     return len(doomed)
 

@@ -354,21 +354,14 @@ class CheckpointWriter:
         rows = db.execute(sql.COPY_CHECKPOINTS, (found[0],)).fetchall() if found else []
         if not rows:
             return 0
-        source, source_zdict = found
-        target, target_zdict = self.thread(db, op.tenant, op.target_thread_id, fresh=True)
-        zdict = target_zdict or source_zdict
-        if target_zdict is None and source_zdict is not None:
-            db.execute(sql.SET_ZDICT, (source_zdict, target))
+        if db.execute(sql.THREAD, (op.tenant, op.target_thread_id)).fetchone() is not None:
+            raise ConflictError(f"thread {op.target_thread_id} exists already")
+        source, zdict = found
+        params = (op.tenant, op.target_thread_id, to_ms(utcnow()), zdict)
+        target = db.execute(sql.INSERT_THREAD, params).fetchone()[0]
         for statement in sql.COPY_THREAD:
             db.execute(statement, (target, source))
-        copies = []
-        for row in rows:
-            header = row["header"]
-            if zdict != source_zdict:  # re-pack for the target's dictionary
-                plain = headers.plain_header(*headers.unpack_header(header, source_zdict))
-                header = headers.pack_header(plain, headers.header_packer(zdict))
-            copies.append((target, *tuple(row)[:6], header))
-        db.executemany(sql.INSERT_COPY, copies)
+        db.executemany(sql.INSERT_COPY, [(target, *tuple(row)[:7]) for row in rows])
         return len(rows)
 
 

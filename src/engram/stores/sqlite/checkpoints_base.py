@@ -160,7 +160,8 @@ SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
 WHERE EXISTS (SELECT 1 FROM checkpoint_threads WHERE key = ?1)
 """
 THREAD_HISTORY = """
-SELECT namespace, checkpoint_id, seq, created_at, header, json_extract(metadata, '$.run_id')
+SELECT namespace, checkpoint_id, seq, created_at, header, json_extract(metadata, '$.run_id'),
+    parent_id, json_extract(metadata, '$.counters_since_delta_snapshot')
 FROM checkpoints WHERE thread_key = ?
 """
 DELETE_CHECKPOINT = """
