@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +26,6 @@ from engram.eval import (
     EvalSettings,
     InProcessRetriever,
     PipelineOptions,
-    RetrievedItem,
     RetrieverProtocol,
     evaluate,
     load_locomo,
@@ -304,35 +302,9 @@ def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
 def _engram_retriever(options: dict[str, Any], stack: ExitStack) -> RetrieverProtocol:
     embedder = None if options["no_dense"] else _embedder(options, stack)
     memories = _open_engram(options, stack, embedder).memories
-    retriever: RetrieverProtocol = EngramRetriever(memories)
-    if embedder is not None and isinstance(embedder.cache, DiskEmbeddingCache):
-        retriever = _QueriesEmbedded(retriever, embedder.cache)
-    return BloatMeter(retriever, memories)
-
-
-class _QueriesEmbedded:
-    """`inner`, its searches run with the disk cache bypassed: the latency measured
-    includes embedding the query on every run, not only on the first."""
-
-    def __init__(self, inner: RetrieverProtocol, cache: DiskEmbeddingCache) -> None:
-        self.inner = inner
-        self.cache = cache
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def ingest(self, conversation: EvalConversation) -> None:
-        self.inner.ingest(conversation)
-
-    def search(
-        self, conversation_id: str, query: str, limit: int, asked_at: datetime | None = None
-    ) -> list[RetrievedItem]:
-        with self.cache.bypassed():
-            return self.inner.search(conversation_id, query, limit, asked_at)
-
-    def forget(self, conversation_id: str) -> None:
-        self.inner.forget(conversation_id)
+    cache = embedder.cache if embedder is not None else None
+    disk = cache if isinstance(cache, DiskEmbeddingCache) else None
+    return BloatMeter(EngramRetriever(memories, cache=disk), memories)
 
 
 def _open_engram(

@@ -18,10 +18,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Protocol
 
 from engram.context._recall import memory_line
+from engram.eval._cache import DiskEmbeddingCache
 from engram.eval._records import EvalConversation, RetrievedItem
 from engram.types import Message
 from engram.types._memory import MemoryHit
@@ -52,11 +54,20 @@ class EngramRetriever:
         memories: The memory API (`Engram(path).memories`).
         keep: Keep each conversation's memories after its questions (default: erase them,
             so the database holds one conversation at a time).
+        cache: The disk cache of the memories' embedder, if any: searches bypass it, so
+            their latency includes embedding the query on every run, not only the first.
     """
 
-    def __init__(self, memories: MemoriesProtocol, *, keep: bool = False) -> None:
+    def __init__(
+        self,
+        memories: MemoriesProtocol,
+        *,
+        keep: bool = False,
+        cache: DiskEmbeddingCache | None = None,
+    ) -> None:
         self.memories = memories
         self.keep = keep
+        self.cache = cache
         self._turn_of: dict[str, dict[str, str]] = {}
 
     @property
@@ -84,7 +95,8 @@ class EngramRetriever:
         `asked_at` is not passed on: the API searches what is true now.
         """
         turn_of = self._turn_of.get(conversation_id, {})
-        hits = self.memories.search(query, user_id=conversation_id, limit=limit)
+        with self.cache.bypassed() if self.cache is not None else nullcontext():
+            hits = self.memories.search(query, user_id=conversation_id, limit=limit)
         return [
             RetrievedItem(
                 text=memory_line(hit),
