@@ -46,6 +46,13 @@ def test_a_shared_first_name_lists_both_people(mem: Engram) -> None:
     assert mem.memories.entities(user_id="bob", name="Mar") == []
 
 
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_blank_name_is_refused_not_an_empty_listing(mem: Engram, name: str) -> None:
+    tell(mem, "My friend Carla Mendes loves hiking in the Alps.")
+    with pytest.raises(InvalidInputError, match="blank"):
+        mem.memories.entities(user_id="bob", name=name)
+
+
 def test_a_question_by_first_name_favours_that_entity(mem: Engram) -> None:
     tell(mem, "My friend Carla Mendes loves hiking in the Alps.")
     tell(mem, "I bought a new bike last week.")

@@ -829,6 +829,8 @@ class Memories:
         user = check_identifier(user_id, "user_id")
         if name is not None:
             check_text(name, "name")
+            if not name.strip():
+                raise InvalidInputError("name is blank: leave it out to list every entity")
         every: list[Entity] = yield from _one(ListEntities(self._engram.tenant, user))
         return every if name is None else named_entities(name, every)
 
