@@ -268,10 +268,21 @@ def test_without_abandoned_calls_keeps_the_newest_calls_pending() -> None:
 
 def test_a_session_created_without_a_user_is_not_opened_for_one(mem: Engram) -> None:
     mem.session("s1").add("user", "hi")
-    with pytest.raises(InvalidInputError, match="created without a user_id"):
+    with pytest.raises(InvalidInputError, match="created with no user_id"):
         mem.session("s1", user_id="ana")
     assert mem.session("s1").info().user_id is None
     assert mem.sessions(user_id="ana") == []
     mem.session("s2", user_id="ana")
     assert mem.session("s2", user_id="ana").info().user_id == "ana"
     assert mem.session("s2").info().user_id == "ana"  # opened without one: still hers
+
+
+def test_a_session_is_opened_only_for_the_agent_it_was_made_for(mem: Engram) -> None:
+    mem.session("s1", user_id="ana", agent_id="planner").add("user", "hi")
+    with pytest.raises(InvalidInputError, match="belongs to another agent"):
+        mem.session("s1", agent_id="critic")
+    assert mem.session("s1", user_id="ana", agent_id="planner").info().agent_id == "planner"
+    assert mem.session("s1").info().agent_id == "planner"  # opened without one: still its
+    mem.session("s2").add("user", "hi")
+    with pytest.raises(InvalidInputError, match="created with no agent_id"):
+        mem.session("s2", agent_id="planner")

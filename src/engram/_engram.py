@@ -226,7 +226,7 @@ class Engram:
         Args:
             session_id: The id; None (the default) for a new time-sortable id.
             user_id: The user it belongs to (a session of another user is refused).
-            agent_id: The agent it belongs to.
+            agent_id: The agent it belongs to (a session of another agent is refused).
             metadata: Stored on creation.
             ttl_seconds: Lifetime after last use, in seconds (> 0, finite; default: settings,
                 where None means it never expires); each use extends it. Used on creation.
@@ -234,7 +234,8 @@ class Engram:
 
         Raises:
             InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`; a
-                `user_id` other than the session's (or one for a session made without).
+                `user_id` or `agent_id` other than the session's (or one for a session made
+                without).
             NotFoundError: `create=False` and no live session has that id.
         """
         flow = self._open_flow(session_id, user_id, agent_id, metadata, ttl_seconds, create)

@@ -119,17 +119,28 @@ def open_flow(template: Session, *, now: datetime, create: bool) -> Flow[Session
             [existing] = yield from call(GetSession(template.tenant, template.id, now, True))
     if existing is None:
         raise NotFoundError(f"no session {template.id!r} in tenant {template.tenant!r}")
-    if template.user_id is not None and existing.user_id is None:
-        # A session's user is set when it is created (no store can change it later): a
-        # handle claiming one would scope nothing (`recall`, `sessions(user_id=...)`).
-        raise InvalidInputError(
-            f"session {template.id!r} was created without a user_id, so it cannot be opened "
-            f"for user {template.user_id!r}: open it without user_id, or start a new session"
-        )
-    if template.user_id is not None and existing.user_id != template.user_id:
-        raise InvalidInputError(f"session {template.id!r} belongs to another user")
+    _check_owner(template, existing, "user_id", "user")
+    _check_owner(template, existing, "agent_id", "agent")
     opened: Session = existing
     return opened
+
+
+def _check_owner(template: Session, existing: Session, field: str, owner: str) -> None:
+    """Refuse to open `existing` for another `owner` than the one it was created for.
+
+    A session's user and agent are set when it is created (no store can change them later):
+    a handle claiming one for a session made without would scope nothing (`recall`,
+    `sessions(user_id=...)`).
+    """
+    wanted, held = getattr(template, field), getattr(existing, field)
+    if wanted is None or wanted == held:
+        return
+    if held is None:
+        raise InvalidInputError(
+            f"session {template.id!r} was created with no {field}, so it cannot be opened "
+            f"for {owner} {wanted!r}: open it without {field}, or start a new session"
+        )
+    raise InvalidInputError(f"session {template.id!r} belongs to another {owner}")
 
 
 def _fresh(template: Session, now: datetime) -> Session:
