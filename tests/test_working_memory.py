@@ -198,7 +198,7 @@ def test_render_cuts_the_goal_itself_when_nothing_else_fits(budget: int) -> None
 def test_render_never_exceeds_the_budget(memory: WorkingMemory, budget: int, cap: int) -> None:
     rendered = render_working_memory(memory, COUNTER, budget, tool_result_tokens=cap)
     assert COUNTER.count_text(rendered) <= budget
-    head = f"Goal: {memory.goal}"
+    head = "Goal: " + memory.goal.replace("\n", "\n  ")  # later lines indented
     if COUNTER.count_text(head) + 1 <= budget:
         assert rendered.startswith(head)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from engram._validation import check_count
 from engram.state.events import SnapshotPolicy
 from engram.types._event import Event
 from engram.types._working import ToolResult, WorkingMemory
@@ -124,11 +125,16 @@ def render_working_memory(
     Returns:
         Lines `Goal: ...`, `Current step: ...`, then the sections that fit.
 
+    Raises:
+        InvalidInputError: `max_tokens` or `tool_result_tokens` is not an integer >= 0.
+
     Example:
         ```python
         render_working_memory(wm, TokenCounter.for_encoding("o200k_base"), 500)
         ```
     """
+    check_count(max_tokens, "max_tokens")
+    check_count(tool_result_tokens, "tool_result_tokens")
     head = _head(memory, counter, max_tokens)
     room = max_tokens - counter.count_text(head) - 1
     ranked = _ranked_items(memory, counter, tool_result_tokens)
@@ -142,8 +148,8 @@ def render_working_memory(
 
 
 def _head(memory: WorkingMemory, counter: TextCounterProtocol, max_tokens: int) -> str:
-    goal = _fit(f"Goal: {memory.goal}", counter, max_tokens)
-    step = f"Current step: {memory.current_step or 'none'}"
+    goal = _fit(f"Goal: {_indented(memory.goal)}", counter, max_tokens)
+    step = f"Current step: {_indented(memory.current_step or 'none')}"
     step = _fit(step, counter, max_tokens - counter.count_text(goal) - 1)
     return f"{goal}\n{step}" if step else goal
 
@@ -173,8 +179,8 @@ def _result_line(result: ToolResult, counter: TextCounterProtocol, cap: int) -> 
 
 
 def _indented(text: str) -> str:
-    """`text` with its later lines indented under its item: a tool's output that holds
-    "\nScratchpad:" must not read as a section of its own."""
+    """`text` with its later lines indented under its item: a tool's output (or a goal) that
+    holds "\nScratchpad:" must not read as a section of its own."""
     return text.replace("\n", "\n  ")
 
 

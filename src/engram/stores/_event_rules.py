@@ -9,12 +9,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram._validation import check_identifier
-from engram.stores.events import AppendEvents, ListStreams, Op, PutSnapshot, ReadEvents
+from engram.stores.events import (
+    AppendEvents,
+    GetSnapshot,
+    ListStreams,
+    Op,
+    PutSnapshot,
+    ReadEvents,
+)
 from engram.types._event import EVENT_TYPES, Event, Snapshot
 
 __all__ = [
@@ -22,15 +29,22 @@ __all__ = [
     "check_append",
     "check_expected",
     "check_op",
+    "check_same_append",
     "check_snapshot",
     "duplicate_event_id",
     "from_json",
     "stamp",
     "to_json",
+    "utc_time",
 ]
 
 _ZERO = timedelta(0)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+"""Versions, limits and offsets fit a signed 64-bit integer, as every backend stores them."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True
+)
 
 
 def to_json(value: Any, what: str) -> str:
@@ -56,16 +70,49 @@ def check_append(op: AppendEvents) -> None:
         check_identifier(op.idempotency_key, "idempotency_key")
     if not op.events:
         raise InvalidInputError("an append needs at least one event")
-    if op.expected_version is not None and op.expected_version < 0:
-        raise InvalidInputError(f"expected_version must be >= 0, got {op.expected_version}")
+    if op.expected_version is not None:
+        _check_int(op.expected_version, "expected_version", 0)
     for event in op.events:
+        if not isinstance(event, Event):
+            raise InvalidInputError(f"an append takes Event records, got {event!r}")
         if event.type not in EVENT_TYPES:
             raise InvalidInputError(f"unknown event type {event.type!r}")
-        if not isinstance(event.payload, Mapping) or not isinstance(event.metadata, Mapping):
-            raise InvalidInputError("an event's payload and metadata must be JSON objects")
+        for value in (event.payload, event.metadata):
+            # JSON turns other keys into strings: {1: "a", "1": "b"} would lose a value.
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+                raise InvalidInputError(
+                    "an event's payload and metadata must be JSON objects (string keys)"
+                )
+        if not isinstance(event.created_at, datetime):
+            raise InvalidInputError(f"created_at must be a datetime, got {event.created_at!r}")
         check_identifier(event.id, "event id")
         if event.name is not None:
             check_identifier(event.name, "event name")
+
+
+def check_same_append(op: AppendEvents, stored: Sequence[Event]) -> None:
+    """`ConflictError` unless a repeated idempotency key comes with the events it first wrote.
+
+    A retry may rebuild its events (new ids, times and metadata such as a trace id of the
+    attempt): type, name and payload must match, in order. Anything else is another append
+    reusing the key by mistake.
+    """
+    same = len(stored) == len(op.events) and all(
+        _content(sent) == _content(kept) for sent, kept in zip(op.events, stored, strict=True)
+    )
+    if not same:
+        raise ConflictError(
+            f"idempotency key {op.idempotency_key!r} of stream {op.stream_id!r} was used for"
+            " different events: a retry must send the events of the first append"
+        )
+
+
+def _content(event: Event) -> tuple[str, str | None, str]:
+    try:
+        payload = _CANONICAL.encode(dict(event.payload))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"event payload is not JSON-serialisable: {exc}") from exc
+    return event.type, event.name, payload
 
 
 def check_expected(op: AppendEvents, current: int) -> None:
@@ -121,10 +168,21 @@ def stamp(events: Sequence[Event], stream_id: str, after: int) -> list[Stamped]:
         numbered = _event_with(event, {}, {}, stream_id, version)
         moment = event.created_at
         if moment.utcoffset() != _ZERO or moment.tzinfo is None:
-            utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-            numbered = replace(numbered, created_at=utc)
+            numbered = replace(numbered, created_at=utc_time(moment))
         stamped.append(Stamped(numbered, payload, metadata))
     return stamped
+
+
+def utc_time(moment: datetime) -> datetime:
+    """`moment` in UTC (naive means UTC); `InvalidInputError` if that leaves years 1-9999."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInputError(
+            f"created_at {moment.isoformat()} is outside years 1-9999 in UTC"
+        ) from exc
 
 
 def duplicate_event_id(op: AppendEvents) -> ConflictError:
@@ -138,15 +196,51 @@ def check_op(op: Op) -> None:
     if isinstance(op, AppendEvents):
         check_append(op)
     elif isinstance(op, ListStreams):
-        if op.limit < 0 or op.offset < 0:
-            raise InvalidInputError("limit and offset must be >= 0")
+        _check_int(op.limit, "limit", 0)
+        _check_int(op.offset, "offset", 0)
+        if op.prefix is not None and not isinstance(op.prefix, str):
+            raise InvalidInputError(f"prefix must be a string, got {op.prefix!r}")
     elif isinstance(op, PutSnapshot):
-        check_identifier(op.snapshot.stream_id, "stream_id")
-        check_identifier(op.snapshot.name, "snapshot name")
+        _check_snapshot_fields(op.snapshot)
     else:
         check_identifier(op.stream_id, "stream_id")
-    if isinstance(op, ReadEvents) and op.limit is not None and op.limit < 0:
-        raise InvalidInputError(f"limit must be >= 0, got {op.limit}")
+    if isinstance(op, ReadEvents):
+        _check_read(op)
+    elif isinstance(op, GetSnapshot):
+        check_identifier(op.name, "snapshot name")
+        if op.max_version is not None:
+            _check_int(op.max_version, "max_version", 0)
+
+
+def _check_read(op: ReadEvents) -> None:
+    _check_int(op.from_version, "from_version")
+    if op.to_version is not None:
+        _check_int(op.to_version, "to_version")
+    if op.limit is not None:
+        _check_int(op.limit, "limit", 0)
+    if op.types is not None:
+        if isinstance(op.types, str):
+            raise InvalidInputError(f"types must be a list of event types, got {op.types!r}")
+        unknown = sorted(str(kind) for kind in op.types if kind not in EVENT_TYPES)
+        if unknown:
+            raise InvalidInputError(f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
+
+
+def _check_int(value: object, what: str, minimum: int = _INT64_MIN) -> None:
+    """An integer (not a bool) from `minimum` to the largest a database column holds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an integer, got {value!r}")
+    if not minimum <= value <= _INT64_MAX:
+        raise InvalidInputError(f"{what} must be from {minimum} to {_INT64_MAX}, got {value}")
+
+
+def _check_snapshot_fields(snapshot: Snapshot) -> None:
+    check_identifier(snapshot.stream_id, "stream_id")
+    check_identifier(snapshot.name, "snapshot name")
+    _check_int(snapshot.version, "snapshot version")
+    if not isinstance(snapshot.created_at, datetime):
+        raise InvalidInputError(f"created_at must be a datetime, got {snapshot.created_at!r}")
+    utc_time(snapshot.created_at)
 
 
 def check_snapshot(snapshot: Snapshot, stream_version: int | None) -> None:

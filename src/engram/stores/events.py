@@ -16,7 +16,9 @@ The rules every backend keeps (the conformance suite `engram.testing.events` che
   `(tenant, stream_id, version)`. `expected_version=None` appends at the end, whatever it is.
 - Idempotency: an append whose `idempotency_key` was already applied to the stream writes
   nothing and returns the first append's result (`duplicate=True`), before any version check,
-  so a writer retrying after a lost reply gets its original answer.
+  so a writer retrying after a lost reply gets its original answer. The retry must carry the
+  same events (type, name and payload; ids, times and metadata may differ): a key reused for
+  other events raises `ConflictError`.
 
 Example:
     ```python
@@ -32,6 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NamedTuple
 
+from engram._exceptions import InvalidInputError
 from engram.types._event import AppendResult, Event, EventType, Snapshot, StreamInfo
 
 __all__ = [
@@ -52,7 +55,8 @@ class AppendEvents(NamedTuple):
     version + 1. Result: `AppendResult`.
 
     `ConflictError` if `expected_version` is not the stream's version, or if an event id
-    already exists in the tenant. A repeated `idempotency_key` returns the first result."""
+    already exists in the tenant. A repeated `idempotency_key` returns the first result
+    (`ConflictError` if it comes with other events)."""
 
     tenant: str
     stream_id: str
@@ -163,7 +167,8 @@ class BaseEventLog(ABC):
             The stored events (or the first append's, with `duplicate=True`).
 
         Raises:
-            ConflictError: The stream moved past `expected_version`, or an event id is taken.
+            ConflictError: The stream moved past `expected_version`, an event id is taken, or
+                `idempotency_key` was used for other events.
             InvalidInputError: No events, an unknown type, or a payload that is not JSON.
         """
         op = AppendEvents(tenant, stream_id, tuple(events), expected_version, idempotency_key)
@@ -284,4 +289,6 @@ class BaseEventLog(ABC):
 
 
 def _types(types: Sequence[EventType] | None) -> tuple[EventType, ...] | None:
+    if isinstance(types, str):  # tuple("thought") would be its letters
+        raise InvalidInputError(f"types must be a list of event types, got the string {types!r}")
     return None if types is None else tuple(types)

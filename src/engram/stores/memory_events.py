@@ -126,6 +126,7 @@ class InMemoryEventLog(BaseEventLog):
         if stream is not None and op.idempotency_key in stream.appends:
             first, last = stream.appends[op.idempotency_key]
             events = [s.load() for s in stream.events[first - 1 : last]]
+            rules.check_same_append(op, events)
             return AppendResult(op.stream_id, tuple(events), duplicate=True)
         current = stream.info.version if stream else 0
         rules.check_expected(op, current)
@@ -215,7 +216,11 @@ class InMemoryEventLog(BaseEventLog):
         state = rules.to_json(snapshot.state, "snapshot state")
         stored = stream.snapshots.get(snapshot.name)
         if stored is None or stored[0].version < snapshot.version:
-            stream.snapshots[snapshot.name] = (replace(snapshot, state=None), state)
+            created = rules.utc_time(snapshot.created_at)
+            stream.snapshots[snapshot.name] = (
+                replace(snapshot, state=None, created_at=created),
+                state,
+            )
             self._journal_snapshot(stream, snapshot.name, stored, journal)
         return self._load_snapshot(stream.snapshots[snapshot.name])
 

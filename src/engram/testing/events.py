@@ -153,7 +153,7 @@ class EventLogSpec:
         first = event_log.append(TENANT, "s1", [_thought("a")], idempotency_key="k1")
         _fill(event_log, 1)
         again = event_log.append(
-            TENANT, "s1", [_thought("other")], expected_version=0, idempotency_key="k1"
+            TENANT, "s1", [_thought("a")], expected_version=0, idempotency_key="k1"
         )
         assert again.duplicate and again.events == first.events
         assert _texts(event_log.read(TENANT, "s1")) == ["a", "e1"]

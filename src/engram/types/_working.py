@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from engram._exceptions import InvalidInputError
 from engram.types._time import parse_time, utcnow
 
 __all__ = ["ToolResult", "WorkingMemory"]
@@ -78,6 +79,13 @@ class WorkingMemory:
     updated_at: datetime = field(default_factory=utcnow)
     """When it last changed."""
 
+    def __post_init__(self) -> None:
+        # Lists passed in are copied to tuples: the caller keeping the list cannot change us.
+        for name in ("completed_steps", "pending_actions", "tool_results"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
     def with_goal(self, goal: str, *, now: datetime | None = None) -> WorkingMemory:
         """A copy with `goal` as its goal."""
         return self._changed(now, goal=goal)
@@ -87,7 +95,20 @@ class WorkingMemory:
         return self._changed(now, pending_actions=tuple(steps))
 
     def start_step(self, step: str, *, now: datetime | None = None) -> WorkingMemory:
-        """A copy with `step` in progress (and removed from the pending actions)."""
+        """A copy with `step` in progress (and removed from the pending actions).
+
+        Starting the step already in progress changes nothing.
+
+        Raises:
+            InvalidInputError: Another step is in progress (`complete_step()` it first).
+        """
+        if step == self.current_step:
+            return self
+        if self.current_step is not None:
+            raise InvalidInputError(
+                f"step {self.current_step!r} is in progress: complete_step() it before"
+                f" starting {step!r}"
+            )
         pending = list(self.pending_actions)
         if step in pending:
             pending.remove(step)

@@ -177,6 +177,7 @@ def _applied(op: AppendEvents) -> Work[AppendResult | None]:
         return None
     first, last = int(row["first_version"]), int(row["last_version"])
     events = yield from _read(ReadEvents(op.tenant, op.stream_id, first, last))
+    rules.check_same_append(op, events)
     return AppendResult(op.stream_id, tuple(events), duplicate=True)
 
 

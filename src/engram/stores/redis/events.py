@@ -126,6 +126,11 @@ def _append(batch: StreamBatch, op: AppendEvents) -> Work[AppendResult]:
         applied = yield from batch.applied(view, op.idempotency_key)
         if applied is not None:
             events = yield from batch.events(view, applied[0], applied[1], None, None)
+            if len(events) == applied[1] - applied[0] + 1:
+                rules.check_same_append(op, events)
+            # Else the key was read after another writer committed it, the stream's record
+            # before: this run's reads are stale, and its EXEC fails on the watched record,
+            # so the batch runs again on fresh reads (this result is never returned).
             return AppendResult(op.stream_id, tuple(events), duplicate=True)
     current = 0 if view.info is None else view.info.version
     rules.check_expected(op, current)
@@ -154,7 +159,7 @@ def _list_streams(batch: StreamBatch, op: ListStreams) -> Work[list[StreamInfo]]
     written = batch.written(op.tenant)
     recent = sorted((v for v in written if v.written > 0), key=lambda v: v.written, reverse=True)
     found = [v.info for v in recent if v.info and v.stream_id.startswith(op.prefix or "")]
-    wanted = op.offset + op.limit
+    wanted = min(op.offset + op.limit, 2**62)  # a range Redis takes, past any real count
     if len(found) < wanted:
         skip = {view.stream_id for view in written}
         ids = yield from _stored_stream_ids(batch, op, wanted - len(found) + len(skip))

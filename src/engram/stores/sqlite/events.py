@@ -251,6 +251,7 @@ def _applied(db: sqlite3.Connection, op: AppendEvents) -> AppendResult | None:
         return None
     first, last = int(row["first_version"]), int(row["last_version"])
     events = _read(db, ReadEvents(op.tenant, op.stream_id, first, last))
+    rules.check_same_append(op, events)
     return AppendResult(op.stream_id, tuple(events), duplicate=True)
 
 
@@ -327,7 +328,7 @@ def _put_snapshot(db: sqlite3.Connection, op: PutSnapshot) -> Snapshot:
     stream = _get_stream(db, op.tenant, snapshot.stream_id)
     rules.check_snapshot(snapshot, None if stream is None else stream.version)
     state = rules.to_json(snapshot.state, "snapshot state")
-    created = snapshot.created_at.isoformat()
+    created = rules.utc_time(snapshot.created_at).isoformat()
     db.execute(
         _UPSERT_SNAPSHOT,
         (op.tenant, snapshot.stream_id, snapshot.name, snapshot.version, state, created),
