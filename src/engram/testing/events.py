@@ -158,6 +158,12 @@ class EventLogSpec:
         assert again.duplicate and again.events == first.events
         assert _texts(event_log.read(TENANT, "s1")) == ["a", "e1"]
 
+    def test_idempotency_key_reused_for_other_events_is_a_conflict(self, event_log: Any) -> None:
+        event_log.append(TENANT, "s1", [_thought("a")], idempotency_key="k1")
+        with pytest.raises(ConflictError, match="k1"):
+            event_log.append(TENANT, "s1", [_thought("other")], idempotency_key="k1")
+        assert _texts(event_log.read(TENANT, "s1")) == ["a"]
+
     def test_idempotency_keys_are_per_stream(self, event_log: Any) -> None:
         event_log.append(TENANT, "s1", [_thought("a")], idempotency_key="k")
         other = event_log.append(TENANT, "s2", [_thought("b")], idempotency_key="k")
