@@ -54,6 +54,19 @@ def test_the_reducer_moves_from_step_to_step_without_losing_one() -> None:
     assert memory.pending_actions == ()
 
 
+def test_a_json_tool_output_reaches_the_prompt_as_json() -> None:
+    events = [
+        Event.action("search_hotels", {"city": "Porto"}, call_id="c1"),
+        Event.observation({"hotels": 3, "city": "Pôrto"}, call_id="c1", tool="search_hotels"),
+        Event.observation("plain text", call_id="c2"),
+    ]
+    memory = fold(events, apply_event, WorkingMemory(goal="g"))
+    outputs = [result.output for result in memory.tool_results]
+    assert json.loads(outputs[0]) == {"hotels": 3, "city": "Pôrto"} and outputs[1] == "plain text"
+    rendered = render_working_memory(memory, TokenCounter.for_model("gpt-4o"), 500)
+    assert '{"hotels": 3, "city": "Pôrto"}' in rendered
+
+
 # Immutability.
 
 

@@ -22,8 +22,9 @@ cut to the space left.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from engram._validation import check_count
 from engram.state.events import SnapshotPolicy
@@ -79,7 +80,7 @@ def apply_event(memory: WorkingMemory, event: Event) -> WorkingMemory:
     if event.type == "observation":
         result = ToolResult(
             tool=str(payload.get("tool") or "tool"),
-            output=str(payload.get("output", "")),
+            output=_output_text(payload.get("output", "")),
             call_id=payload.get("call_id"),
             step=memory.current_step,
         )
@@ -89,8 +90,15 @@ def apply_event(memory: WorkingMemory, event: Event) -> WorkingMemory:
     return memory.with_note(f"{prefix}{payload.get(key, '')}", now=now)
 
 
+def _output_text(output: Any) -> str:
+    """A tool's output as a prompt shows it: text as it is, anything else as JSON."""
+    if isinstance(output, str):
+        return output
+    return json.dumps(output, ensure_ascii=False, default=str)
+
+
 def working_memory_snapshots(
-    every: int = 100, name: str = "working_memory/v1"
+    every: int = 100, name: str = "working_memory/v2"
 ) -> SnapshotPolicy[WorkingMemory]:
     """A `SnapshotPolicy` storing `WorkingMemory` states as their `to_dict()` form."""
     return SnapshotPolicy(every, name, WorkingMemory.to_dict, WorkingMemory.from_dict)

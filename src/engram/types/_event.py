@@ -93,9 +93,9 @@ class Event:
 
     @classmethod
     def observation(
-        cls, output: str, *, tool: str | None = None, call_id: str | None = None, **fields: Any
+        cls, output: Any, *, tool: str | None = None, call_id: str | None = None, **fields: Any
     ) -> Event:
-        """The result of a tool call."""
+        """The result of a tool call: text, or a JSON value (working memory shows it as JSON)."""
         payload = {"output": output, "tool": tool, "call_id": call_id}
         return cls(type="observation", payload=payload, **fields)
 
