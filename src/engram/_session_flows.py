@@ -525,7 +525,7 @@ def _summary_context(
         text = summary.text if summary else None
         if not plan.evict:
             break
-        text = yield SummarizeCall(text, tuple(plan.evict), plan.summary_max_tokens)
+        text = yield from _summarized(text, plan, counter)
         folded = _folded(session.id, plan, text, counter, now)
         expected = summary.through_seq if summary else None
         try:
@@ -546,6 +546,23 @@ def _summary_context(
     read = _in_order(system, pending)
     result = _with_taken_out(_without_repeats(fit, recall, spec.recall), read, given, counter)
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
+
+
+def _summarized(previous: str | None, plan: ctx.SummaryPlan, counter: TokenCounter) -> Flow[str]:
+    """`plan.evict` folded into `previous`, within the room measured for this context's model.
+
+    The summarizer measures its limit with its own tokenizer (the Engram's encoding), which
+    may count fewer tokens than this model's: a summary over the room would be cut to fit
+    it, losing its newest facts. So it is asked once more, for a summary smaller by the
+    overshoot; one still over is cut by `assemble_summary`, keeping its newest sentences."""
+    room = plan.summary_max_tokens
+    evict = tuple(plan.evict)
+    text: str = yield SummarizeCall(previous, evict, room)
+    size = counter.count_text(text)
+    if size > room:
+        smaller = max(1, room * room // size)
+        text = yield SummarizeCall(previous, evict, smaller)
+    return text
 
 
 def _repeats(hit: MemoryHit, sent: set[str]) -> bool:

@@ -12,6 +12,7 @@ result = assemble_summary(plan, counter, summary_text=text, budget=8192, reserve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,7 +25,7 @@ from engram.context._measure import Measured, measure
 from engram.context._recall import Recall
 from engram.context._report import ContextResult
 from engram.context._strategies import budgeted, summary_message
-from engram.context._truncate import cut_text
+from engram.context._truncate import cut_text, truncation_marker
 from engram.types import Message, Summary
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
     "plan_summary",
     "summary_room",
 ]
+
+_SENTENCE_START = re.compile(r"(?<=[.!?…])\s+|\n\s*")
+"""Where a sentence or a line of a summary starts (after its first)."""
 
 DEFAULT_SUMMARY_SHARE = 0.25
 """Without `summary_max_tokens`, the summary may take this share of `budget - reserve`."""
@@ -194,6 +198,29 @@ def _counted(message: Message, size: int, counter: MessageCounterProtocol) -> Me
     return replace(message, tokens=size, encoding=counter.encoding)
 
 
+def _newest_part(text: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
+    """`text` if within `max_tokens`, else the truncation marker and the longest tail of its
+    sentences (or lines) that fits with it.
+
+    A running summary is written oldest first: its end holds the newest facts, the ones a
+    cut must keep. Without a whole sentence that fits, the start is kept instead (`cut_text`).
+    """
+    total = counter.count_text(text)
+    if total <= max_tokens:
+        return text
+    starts = [match.end() for match in _SENTENCE_START.finditer(text) if match.end() < len(text)]
+    lo, hi, best = 0, len(starts) - 1, None
+    while lo <= hi:  # the tails shrink as the index grows: find the first that fits
+        mid = (lo + hi) // 2
+        tail = text[starts[mid] :]
+        cut = f"{truncation_marker(total - counter.count_text(tail))}\n{tail}"
+        if counter.count_text(cut) <= max_tokens:
+            best, hi = cut, mid - 1
+        else:
+            lo = mid + 1
+    return best if best is not None else cut_text(text, counter, max_tokens)
+
+
 def assemble_summary(
     plan: SummaryPlan,
     counter: MessageCounterProtocol,
@@ -209,9 +236,10 @@ def assemble_summary(
 
     `summary_text` is the summary after folding `plan.evict` into it (None: no summary; the
     evicted messages are then reported dropped). A summary longer than the room the plan
-    left for it (`plan.summary_max_tokens`) is cut to it, with a truncation marker. Then
-    `token_budget` is applied as a guard, so the result never exceeds `budget - reserve`
-    (it only bites when the current turn is too large, or the options changed): the summary
+    left for it (`plan.summary_max_tokens`) is cut to it: its newest sentences, after a
+    truncation marker (a summary is written oldest first). Then `token_budget` is applied
+    as a guard, so the result never exceeds `budget - reserve` (it only bites when the
+    current turn is too large, or the options changed): the summary
     comes before all but the newest user message and the newest unit after it, and the
     oldest messages after that user message are dropped whole, never cut to markers. The
     recall block gets what the newest turn and the summary leave, within its share, before
@@ -224,7 +252,7 @@ def assemble_summary(
     check_budget(budget, reserve)
     prompt = measure(plan.keep, counter, tools)
     if summary_text is not None:
-        summary_text = cut_text(summary_text, counter, plan.summary_max_tokens)
+        summary_text = _newest_part(summary_text, counter, plan.summary_max_tokens)
     covered = [message.id for message in (*plan.folded, *plan.evict)]
     summarized, dropped = (covered, []) if summary_text is not None else ([], covered)
     return budgeted(

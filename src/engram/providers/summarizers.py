@@ -19,9 +19,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from engram._exceptions import ProviderError
-from engram.providers._base import ChatModelProtocol
+from engram.providers._base import ChatModelProtocol, Completion
 from engram.providers._extractive import ExtractiveSummarizer
-from engram.providers._text import TokenCounter, shorten, speaker, truncate_sentences
+from engram.providers._text import (
+    TokenCounter,
+    shorten,
+    speaker,
+    split_sentences,
+    truncate_sentences,
+    truncate_words,
+)
 from engram.providers.openai import storable_text, without_reasoning
 from engram.types import Message
 
@@ -31,6 +38,7 @@ logger = logging.getLogger("engram.providers")
 
 _WORDS_PER_TOKEN = 0.75  # English prose: about three words per four tokens
 _REPLY_MARGIN = 1.25  # the model's tokenizer may differ from ours; we truncate afterwards
+_FIRMER = 0.8  # asked again, a model that overshot gets a tighter word count
 _TOOL_RESULT_CHARS = 1000  # enough of a tool's raw output to summarise it
 _REFUSAL_OPENING = re.compile(
     r"^\W*(?:(?:i'?m|i am)\s+(?:so\s+|very\s+)?sorry|sorry\b|i\s+apologi[sz]e|my apologies"
@@ -54,8 +62,12 @@ You maintain the running summary of a conversation between a user and an assista
 Merge the new messages into the current summary and reply with the updated summary only.
 Keep every name, number, date, time, amount of money, decision, commitment, preference, \
 tool result and open question. Drop small talk and repetition. Write short, plain sentences, \
-oldest first. Never exceed {words} words; when space runs out, shorten the oldest, least \
-important details first."""
+oldest first, in the language of the conversation. Never exceed {words} words; when space runs \
+out, shorten the oldest, least important details first."""
+
+_SHORTEN = """\
+That summary is too long: {words} words at most. Reply with it rewritten to fit: shorten or \
+drop the oldest, least important details first and keep every new fact."""
 
 
 def _transcript(messages: Sequence[Message]) -> str:
@@ -92,8 +104,11 @@ def _summary_prompt(
 class LLMSummarizer:
     """A `SummarizerProtocol` that asks a chat model for the updated summary.
 
-    One chat call per fold. A reply over budget is cut after its last whole sentence that fits
-    (or after a word); characters no store takes (NUL, other control characters) are removed.
+    One chat call per fold, in the language of the conversation. A reply over budget (or cut
+    off by the endpoint, `finish_reason` `length`) is sent back once with a firmer bound; one
+    still over keeps its newest sentences that fit (a summary is written oldest first, so its
+    end holds the newest facts), and a failed retry keeps the first reply's. Characters no
+    store takes (NUL, other control characters) are removed.
     A reasoning model's thoughts (`<think>...</think>`) are no part of the summary. If the
     model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the endpoint
     flags), replies with nothing (or only thoughts, cut off by `max_tokens`), or plainly
@@ -126,14 +141,23 @@ class LLMSummarizer:
         """
         if not messages or max_tokens <= 0:
             return truncate_sentences(previous or "", max_tokens, self.count_tokens)
+        prompt = _summary_prompt(previous, messages, max_tokens)
         try:
-            completion = self.model.complete(
-                _summary_prompt(previous, messages, max_tokens),
+            completion = self.model.complete(prompt, max_tokens=self._reply_tokens(max_tokens))
+        except ProviderError as exc:
+            return self._fall_back(exc, previous, messages, max_tokens)
+        summary = self._checked(completion.text, previous, messages)
+        if summary is None or self._whole(completion, summary, max_tokens):
+            return self._finish(summary, previous, messages, max_tokens)
+        try:  # over budget: ask once more, firmly, rather than lose the newest facts
+            again = self.model.complete(
+                _shorter_prompt(prompt, summary, max_tokens),
                 max_tokens=self._reply_tokens(max_tokens),
             )
         except ProviderError as exc:
-            return self._fall_back(exc, previous, messages, max_tokens)
-        return self._finish(completion.text, previous, messages, max_tokens)
+            logger.warning("LLM summary retry failed (%s); keeping its newest sentences", exc)
+            return self._finish(summary, previous, messages, max_tokens)
+        return self._finish_retry(again.text, summary, previous, messages, max_tokens)
 
     async def asummarize(
         self, previous: str | None, messages: Sequence[Message], *, max_tokens: int
@@ -141,32 +165,76 @@ class LLMSummarizer:
         """Async twin of `summarize`."""
         if not messages or max_tokens <= 0:
             return truncate_sentences(previous or "", max_tokens, self.count_tokens)
+        prompt = _summary_prompt(previous, messages, max_tokens)
         try:
             completion = await self.model.acomplete(
-                _summary_prompt(previous, messages, max_tokens),
-                max_tokens=self._reply_tokens(max_tokens),
+                prompt, max_tokens=self._reply_tokens(max_tokens)
             )
         except ProviderError as exc:
             return self._fall_back(exc, previous, messages, max_tokens)
-        return self._finish(completion.text, previous, messages, max_tokens)
+        summary = self._checked(completion.text, previous, messages)
+        if summary is None or self._whole(completion, summary, max_tokens):
+            return self._finish(summary, previous, messages, max_tokens)
+        try:
+            again = await self.model.acomplete(
+                _shorter_prompt(prompt, summary, max_tokens),
+                max_tokens=self._reply_tokens(max_tokens),
+            )
+        except ProviderError as exc:
+            logger.warning("LLM summary retry failed (%s); keeping its newest sentences", exc)
+            return self._finish(summary, previous, messages, max_tokens)
+        return self._finish_retry(again.text, summary, previous, messages, max_tokens)
+
+    def _whole(self, completion: Completion, summary: str, max_tokens: int) -> bool:
+        """Whether `summary` fits and the endpoint did not cut it off (`length`: its end,
+        the newest facts, is missing)."""
+        return completion.finish_reason != "length" and self.count_tokens(summary) <= max_tokens
 
     @staticmethod
     def _reply_tokens(max_tokens: int) -> int:
         return int(max_tokens * _REPLY_MARGIN) + 16
 
-    def _finish(
-        self, text: str, previous: str | None, messages: Sequence[Message], max_tokens: int
-    ) -> str:
+    def _checked(self, text: str, previous: str | None, messages: Sequence[Message]) -> str | None:
+        """The reply as a summary, or None if it is none (empty, only thoughts, a refusal)."""
         summary = storable_text(without_reasoning(text)).strip()
         if not summary:
-            return self._fall_back(
-                "the model replied with an empty summary", previous, messages, max_tokens
-            )
+            logger.warning("the model replied with an empty summary")
+            return None
         if _is_refusal(summary, previous, messages):
-            return self._fall_back(
-                f"the model refused: {shorten(summary, 120)!r}", previous, messages, max_tokens
+            logger.warning("the model refused: %r", shorten(summary, 120))
+            return None
+        return summary
+
+    def _finish(
+        self,
+        summary: str | None,
+        previous: str | None,
+        messages: Sequence[Message],
+        max_tokens: int,
+    ) -> str:
+        """`summary` within `max_tokens` (its newest sentences), or the extractive one."""
+        if summary is None:
+            return self._fall_back("no usable reply", previous, messages, max_tokens)
+        return _newest_sentences(summary, max_tokens, self.count_tokens)
+
+    def _finish_retry(
+        self,
+        text: str,
+        first: str,
+        previous: str | None,
+        messages: Sequence[Message],
+        max_tokens: int,
+    ) -> str:
+        """The shortened reply if usable, else the first one; cut to its newest sentences."""
+        again = self._checked(text, previous, messages)
+        if again is None:
+            return self._finish(first, previous, messages, max_tokens)
+        if self.count_tokens(again) > max_tokens:
+            logger.warning(
+                "LLM summary still over %d tokens when asked again; keeping its newest sentences",
+                max_tokens,
             )
-        return truncate_sentences(summary, max_tokens, self.count_tokens)
+        return self._finish(again, previous, messages, max_tokens)
 
     def _fall_back(
         self,
@@ -177,6 +245,55 @@ class LLMSummarizer:
     ) -> str:
         logger.warning("LLM summary failed (%s); using the extractive summary instead", reason)
         return self.fallback.summarize(previous, messages, max_tokens=max_tokens)
+
+
+def _shorter_prompt(
+    prompt: list[dict[str, Any]], summary: str, max_tokens: int
+) -> list[dict[str, Any]]:
+    """`prompt`, the over-long `summary` the model gave, and a firmer request to shorten it."""
+    words = max(1, int(max_tokens * _WORDS_PER_TOKEN * _FIRMER))
+    return [
+        *prompt,
+        {"role": "assistant", "content": summary},
+        {"role": "user", "content": _SHORTEN.format(words=words)},
+    ]
+
+
+def _newest_sentences(text: str, max_tokens: int, count_tokens: TokenCounter) -> str:
+    """`text` if within `max_tokens`, else its longest tail of whole sentences that fits.
+
+    A running summary is written oldest first, so its end holds the newest facts: those are
+    the ones a cut must keep. The tail keeps its lines as they were. Without a whole sentence
+    that fits, the newest one is cut after a word.
+    """
+    text = text.strip()
+    if max_tokens <= 0 or not text:
+        return ""
+    if count_tokens(text) <= max_tokens:
+        return text
+    tails = _sentence_tails(text)
+    lo, hi, best = 0, len(tails) - 1, None
+    while lo <= hi:  # tails shrink as the index grows: find the first (longest) that fits
+        mid = (lo + hi) // 2
+        if count_tokens(tails[mid]) <= max_tokens:
+            best, hi = tails[mid], mid - 1
+        else:
+            lo = mid + 1
+    return best if best is not None else truncate_words(tails[-1], max_tokens, count_tokens)
+
+
+def _sentence_tails(text: str) -> list[str]:
+    """The tails of `text` that start a sentence, longest first (the last: its last sentence)."""
+    tails: list[str] = []
+    position = 0
+    for sentence in split_sentences(text):
+        pattern = r"\s+".join(re.escape(word) for word in sentence.split())
+        found = re.compile(pattern).search(text, position)
+        if found is None:  # cannot happen: split_sentences only strips and joins with spaces
+            continue
+        tails.append(text[found.start() :])
+        position = found.end()
+    return tails or [text]
 
 
 def _is_refusal(reply: str, previous: str | None, messages: Sequence[Message]) -> bool:
