@@ -4,17 +4,19 @@
 instance `RunnableWithMessageHistory`). Each LangChain message is stored as an Engram message
 (its role, content, name, tool calls and tool-call id, which Engram validates and counts the
 tokens of, as for any other append), and what Engram has no field for (`additional_kwargs`,
-`response_metadata`, the message id, a tool result's `status` and `artifact`, invalid tool
-calls, usage, a `ChatMessage`'s role, ...) goes into the message's metadata under the key
-`"langchain"`. Messages come back as LangChain's own histories give them back
-(`messages_from_dict(messages_to_dict(...))`), content parts included. Those fields must be
-JSON, as for LangChain's SQL history.
+`response_metadata`, the message id, a tool result's `status` and `artifact`, usage, a
+`ChatMessage`'s role, ...) goes into the message's metadata under the key `"langchain"`.
+Invalid tool calls (malformed arguments) are Engram tool calls too, after the valid ones, as
+LangChain's OpenAI chat model sends them, so a tool result may answer them. Messages come back
+as LangChain's own histories give them back (`messages_from_dict(messages_to_dict(...))`),
+content parts and ids included. Those fields must be JSON, as for LangChain's SQL history.
 
 Roles: human, AI, system and tool messages (and their chunks) keep theirs; a `ChatMessage` is
 stored with the role it names (`developer`, OpenAI's newer name for the system role, as
 `system`). A `FunctionMessage` (OpenAI's deprecated function role) has no Engram role and is
-refused. Messages written through Engram's own API come back in LangChain's conversion of
-their OpenAI form.
+refused, and so is a `RemoveMessage` (a history has only `clear()`). Messages written through
+Engram's own API come back in LangChain's conversion of their OpenAI form (a tool call whose
+arguments are not a JSON object as an invalid tool call).
 
 Beyond the history interface, `context()` returns the session's prompt within a token budget
 (trimmed, summarised, with recalled memories), as LangChain messages.
@@ -37,17 +39,25 @@ from engram.types import Message, utcnow
 
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.exceptions import OutputParserException
     from langchain_core.messages import (
         AIMessage,
         BaseMessage,
         ChatMessage,
         FunctionMessage,
         HumanMessage,
+        InvalidToolCall,
+        RemoveMessage,
         SystemMessage,
+        ToolCall,
         ToolMessage,
         convert_to_messages,
         message_to_dict,
         messages_from_dict,
+    )
+    from langchain_core.output_parsers.openai_tools import (
+        make_invalid_tool_call,
+        parse_tool_call,
     )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -89,13 +99,24 @@ class EngramChatMessageHistory(BaseChatMessageHistory):
         ttl_seconds: float | None = None,
     ) -> None:
         self._engram = engram
+        self.conversation: Conversation = engram.session(
+            session_id, user_id=user_id, agent_id=agent_id, ttl_seconds=ttl_seconds
+        )
+        # Reopened by the id it got (a new one for a session_id of None).
         self._open = functools.partial(
-            engram.session, session_id, user_id=user_id, agent_id=agent_id, ttl_seconds=ttl_seconds
+            engram.session,
+            self.conversation.id,
+            user_id=user_id,
+            agent_id=agent_id,
+            ttl_seconds=ttl_seconds,
         )
         self._aopen = functools.partial(
-            engram.asession, session_id, user_id=user_id, agent_id=agent_id, ttl_seconds=ttl_seconds
+            engram.asession,
+            self.conversation.id,
+            user_id=user_id,
+            agent_id=agent_id,
+            ttl_seconds=ttl_seconds,
         )
-        self.conversation: Conversation = self._open()
 
     @property
     def session_id(self) -> str:
@@ -161,7 +182,7 @@ _KEY = "langchain"
 """The metadata key of what an Engram message holds of a LangChain message beyond its own
 fields: `{"type": <LangChain type>, "data": {<fields>}}`, as in `message_to_dict`."""
 
-_CARRIED = ("content", "name", "tool_calls", "tool_call_id")
+_CARRIED = ("content", "name", "tool_calls", "invalid_tool_calls", "tool_call_id")
 """The LangChain fields an Engram message holds itself (stored in `data` only when Engram's
 form of them does not give them back exactly)."""
 
@@ -193,10 +214,14 @@ def _role(message: BaseMessage) -> str:
             f"a ChatMessage with role {message.role!r} has no Engram role; expected one of "
             + ", ".join(sorted(_CHAT_ROLES))
         )
-    hint = " (OpenAI's deprecated function role: use a ToolMessage)"
+    hint = ""
+    if isinstance(message, FunctionMessage):
+        hint = " (OpenAI's deprecated function role: use a ToolMessage)"
+    if isinstance(message, RemoveMessage):
+        hint = " (a history removes no single message: clear() empties it)"
     raise InvalidInputError(
         f"Engram stores human, AI, system, tool and chat messages, not {type(message).__name__}"
-        + (hint if isinstance(message, FunctionMessage) else "")
+        + hint
     )
 
 
@@ -211,7 +236,10 @@ def _to_engram(message: BaseMessage) -> Message:
     content = data["content"]
     if isinstance(content, list):  # LangChain allows bare strings among the parts
         content = [{"type": "text", "text": p} if isinstance(p, str) else p for p in content]
+    # As LangChain's OpenAI chat model sends them: the calls, then the invalid ones (a tool
+    # result may answer either).
     calls = [_openai_call(call) for call in data.get("tool_calls") or ()]
+    calls += [_openai_invalid_call(call) for call in data.get("invalid_tool_calls") or ()]
     fields = {
         "name": data.get("name"),
         "tool_calls": calls,
@@ -258,6 +286,31 @@ def _openai_call(call: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": call.get("id") or "", "type": "function", "function": function}
 
 
+def _openai_invalid_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A LangChain invalid tool call in OpenAI form, its arguments as they came."""
+    function = {"name": call.get("name") or "", "arguments": call.get("args") or ""}
+    return {"id": call.get("id") or "", "type": "function", "function": function}
+
+
+def _langchain_calls(message: Message) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """`message`'s tool calls as LangChain's OpenAI chat model reads them: a call whose
+    arguments are not a JSON object (Engram keeps what a model sent) is an invalid one."""
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for call in message.tool_calls:
+        raw = call.to_openai()
+        try:
+            parsed = parse_tool_call(raw, return_id=True)
+        except OutputParserException as exc:
+            invalid.append(make_invalid_tool_call(raw, str(exc)))
+            continue
+        if parsed is not None and isinstance(parsed["args"], dict):
+            calls.append(ToolCall(**parsed))  # type: ignore[typeddict-item]
+        else:
+            invalid.append(make_invalid_tool_call(raw, "the arguments are not a JSON object"))
+    return calls, invalid
+
+
 def _carried(message: Message, kind: str) -> dict[str, Any]:
     """The `_CARRIED` fields of the LangChain message of type `kind` that `message` gives."""
     content = message.content
@@ -266,10 +319,7 @@ def _carried(message: Message, kind: str) -> dict[str, Any]:
         "name": message.name,
     }
     if kind in ("ai", "AIMessageChunk"):
-        data["tool_calls"] = [
-            {"name": c.name, "args": json.loads(c.arguments), "id": c.id, "type": "tool_call"}
-            for c in message.tool_calls
-        ]
+        data["tool_calls"], data["invalid_tool_calls"] = _langchain_calls(message)
     if kind in ("tool", "ToolMessageChunk"):
         data["tool_call_id"] = message.tool_call_id
     return data
@@ -277,8 +327,8 @@ def _carried(message: Message, kind: str) -> dict[str, Any]:
 
 def _to_langchain(message: Message, *, as_sent: bool = False) -> BaseMessage:
     """The LangChain message of an Engram message: as it was added through this history
-    (`as_sent`: with the content Engram holds, which a context may have cut), else
-    LangChain's conversion of its OpenAI form."""
+    (`as_sent`: with the content and tool calls Engram holds, which a context may have cut
+    or, unanswered, dropped), else LangChain's conversion of its OpenAI form."""
     stored = message.metadata.get(_KEY)
     if (
         isinstance(stored, Mapping)
@@ -286,13 +336,30 @@ def _to_langchain(message: Message, *, as_sent: bool = False) -> BaseMessage:
         and isinstance(stored.get("data"), Mapping)
     ):
         extra = dict(stored["data"])
-        if as_sent:
-            extra.pop("content", None)
         try:
+            if as_sent:
+                extra.pop("content", None)
+                sent = {call.id for call in message.tool_calls}
+                for key in ("tool_calls", "invalid_tool_calls", "tool_call_chunks"):
+                    if key in extra:
+                        extra[key] = [c for c in extra[key] if (c.get("id") or "") in sent]
             data = _carried(message, stored["type"]) | extra
             [converted] = messages_from_dict([{"type": stored["type"], "data": data}])
             return converted
-        except ValueError:  # not what this history wrote: fall back on the OpenAI form
+        # Not what this history wrote (pydantic's validators raise all three): fall back on
+        # the OpenAI form.
+        except (ValueError, TypeError, AttributeError):
             pass
-    [converted] = convert_to_messages([message.to_openai()])
-    return converted
+    return _from_openai(message)
+
+
+def _from_openai(message: Message) -> BaseMessage:
+    """LangChain's conversion of `message`'s OpenAI form, its tool calls read as
+    `_langchain_calls` reads them (LangChain's own conversion raises on malformed ones)."""
+    openai = message.to_openai()
+    openai.pop("tool_calls", None)
+    [converted] = convert_to_messages([openai])
+    if not message.tool_calls:
+        return converted
+    calls, invalid = _langchain_calls(message)
+    return converted.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
