@@ -286,3 +286,12 @@ def test_a_session_is_opened_only_for_the_agent_it_was_made_for(mem: Engram) -> 
     mem.session("s2").add("user", "hi")
     with pytest.raises(InvalidInputError, match="created with no agent_id"):
         mem.session("s2", agent_id="planner")
+
+
+def test_metadata_counts_towards_a_messages_size(mem: Engram) -> None:
+    session = mem.session("big")
+    with pytest.raises(InvalidInputError, match="over the limit"):
+        session.add("user", "hi", metadata={"artifact": "x" * 1_100_000})
+    assert session.messages() == []
+    session.add("user", "hi", metadata={"artifact": "x" * 1_000})
+    assert [m.text for m in session.messages()] == ["hi"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -127,7 +128,7 @@ def _check_message(message: Message, *, max_bytes: int) -> None:
         )
     check_identifier(message.id, "message id")
     check_object(message.metadata, "message metadata")
-    size = 0
+    size = _metadata_size(message.metadata)
     for what, text in _texts(message):
         size += _utf8_size(text, what)
     if size > max_bytes:
@@ -140,6 +141,18 @@ def _check_message(message: Message, *, max_bytes: int) -> None:
         raise InvalidInputError("a tool message needs the tool_call_id of the call it answers")
     if message.role != "tool" and message.tool_call_id is not None:
         raise InvalidInputError("only tool messages carry a tool_call_id")
+
+
+def _metadata_size(metadata: Mapping[str, Any]) -> int:
+    """The UTF-8 size of `metadata` as JSON (0 if empty): it counts towards a message's size,
+    or a 30 MB tool artifact kept there would pass any limit."""
+    if not metadata:
+        return 0
+    try:
+        text = json.dumps(metadata, ensure_ascii=False, default=str)
+    except (TypeError, ValueError) as exc:  # a key JSON cannot hold, a cycle
+        raise InvalidInputError(f"message metadata is not JSON-serialisable: {exc}") from exc
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _texts(message: Message) -> Iterable[tuple[str, str]]:
