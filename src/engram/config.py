@@ -130,7 +130,7 @@ class EngramSettings(BaseSettings, _Shown):
     encoding: str = "o200k_base"
     """The tokenizer message token counts are stored in."""
     max_message_bytes: int = Field(default=1_000_000, gt=0)
-    """The largest message accepted, in UTF-8 bytes."""
+    """The largest message accepted, in UTF-8 bytes (its texts and its metadata as JSON)."""
     session_ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Default lifetime of a new session after its last use; None: forever."""
     llm: LLMSettings | None = None
