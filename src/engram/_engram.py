@@ -318,6 +318,11 @@ class Engram:
     ) -> Conversation:
         """Recreate a session from `Conversation.export()` data, atomically.
 
+        Ids, metadata, state, the messages in order and the summary are kept (an export of
+        the import is the export again); token counts are counted again, and the session's
+        last use and expiry start from now. Importing an export again is a `ConflictError`:
+        the session may have moved on since, so it is not replaced.
+
         Args:
             data: The export (`format` `engram.session/1`).
             session_id: Import under this id (None: the exported one); the messages then

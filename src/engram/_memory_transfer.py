@@ -3,7 +3,11 @@
 An export is JSON-ready data: every memory of a scope (retired ones too, with their validity
 and supersession), the audit history of each, and for a user the entities, relations and
 profile. Vectors are not exported: the importing side embeds the memories with its own
-embedder, whatever model the exporting side used. An import is one transaction.
+embedder, whatever model the exporting side used. The history of memories deleted before
+the export (their tombstones) is not exported either: the export holds what exists. All
+else (ids, access counts, pinning, every time) is imported as exported, so an export of
+the import is the export again. An import is one transaction; importing an export a second time
+leaves what the first time stored.
 """
 
 from __future__ import annotations
@@ -16,13 +20,20 @@ from typing import Any, NamedTuple, TypeVar
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
-from engram._validation import check_identifier, check_text
+from engram._validation import MAX_IDENTIFIER_LENGTH, check_identifier, check_text
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
 from engram.memory.profile import EDITED, handed_over
 from engram.memory.revision import settle_slots
 from engram.memory.texts import dense_text
-from engram.stores._memory_rules import check_no_nul
+from engram.stores._memory_rules import (
+    check_no_nul,
+    checked_change,
+    checked_entity,
+    checked_memory,
+    checked_profile,
+    checked_relation,
+)
 from engram.stores.memories import (
     GetHistory,
     GetMemories,
@@ -341,16 +352,17 @@ def parse_export(
     Raises:
         InvalidInputError: `data` is not an export, or a record of it is malformed.
     """
-    if not isinstance(data, Mapping) or data.get("format") != MEMORY_EXPORT_FORMAT:
-        raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
+    _check_format(data)
     memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
-    history = _records(data, "history", MemoryChange.from_dict)
-    entities = _records(data, "entities", Entity.from_dict)
-    relations = _records(data, "relations", Relation.from_dict)
+    history = _records(data, "history", lambda item: _change(item, max_bytes))
+    entities = _records(data, "entities", lambda item: _entity(item, max_bytes))
+    relations = _records(data, "relations", lambda item: _relation(item, max_bytes))
     profile = (
-        _record("profile", data["profile"], UserProfile.from_dict) if data.get("profile") else None
+        _record("profile", data["profile"], lambda item: _profile(item, max_bytes))
+        if data.get("profile")
+        else None
     )
-    _check_references(memories, entities, relations, profile)
+    _check_references(memories, history, entities, relations, profile)
     return (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
@@ -360,17 +372,48 @@ def parse_export(
     )
 
 
+def _check_format(data: Any) -> None:
+    """Refuse what is not a memory export of the version this Engram reads, saying what it
+    is: a session export, or a memory export of another (a later Engram's) version."""
+    found = data.get("format") if isinstance(data, Mapping) else None
+    if found == MEMORY_EXPORT_FORMAT:
+        return
+    if isinstance(found, str) and found.startswith("engram.memories/"):
+        raise InvalidInputError(
+            f"unsupported memory export format {found!r}: this Engram reads "
+            f"{MEMORY_EXPORT_FORMAT!r} (an export of a newer Engram needs that version)"
+        )
+    if isinstance(found, str) and found.startswith("engram.session/"):
+        raise InvalidInputError(
+            "this is a session export, not a memory export: import it with "
+            "Engram.import_session (engram sessions import)"
+        )
+    raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
+
+
 def _check_references(
     memories: Sequence[Memory],
+    history: Sequence[MemoryChange],
     entities: Sequence[Entity],
     relations: Sequence[Relation],
     profile: UserProfile | None,
 ) -> None:
-    """Refuse an export whose records point at records it does not hold: a memory superseded
-    by a missing memory, or (in a user's export, which holds the user's entities) naming a
-    missing entity; a relation between missing entities or stated by a missing memory; a
-    profile field taken from a missing memory."""
+    """Refuse an export holding two records of one id, or records pointing at records it
+    does not hold: a memory superseded by a missing memory, or (in a user's export, which
+    holds the user's entities) naming a missing entity; a history entry of a missing
+    memory; a relation between missing entities or stated by a missing memory; a profile
+    field taken from a missing memory."""
+    _check_unique("memories", memories)
+    _check_unique("history", history)
+    _check_unique("entities", entities)
+    _check_unique("relations", relations)
     memory_ids = {memory.id for memory in memories}
+    for index, change in enumerate(history):
+        if change.memory_id not in memory_ids:
+            raise InvalidInputError(
+                f"malformed memory export: history[{index}] (id {change.id!r}) is of memory "
+                f"{change.memory_id!r}, which the export does not hold"
+            )
     entity_ids = {entity.id for entity in entities}
     for memory in memories:
         if memory.superseded_by is not None and memory.superseded_by not in memory_ids:
@@ -406,6 +449,19 @@ def _check_references(
             )
 
 
+def _check_unique(key: str, records: Sequence[Memory | MemoryChange | Entity | Relation]) -> None:
+    """Refuse two records of one id in a list of the export (the second would silently
+    replace the first, or the import fail in the store without naming either)."""
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records):
+        first = seen.setdefault(record.id, index)
+        if first != index:
+            raise InvalidInputError(
+                f"malformed memory export: {key}[{index}] repeats the id {record.id!r} "
+                f"of {key}[{first}]"
+            )
+
+
 def _records(
     data: Mapping[str, Any], key: str, parse: Callable[[Mapping[str, Any]], _Record]
 ) -> list[_Record]:
@@ -420,17 +476,22 @@ def _record(where: str, item: Any, parse: Callable[[Mapping[str, Any]], _Record]
     """One record of the export, parsed; an error says which record."""
     if not isinstance(item, Mapping):
         raise InvalidInputError(f"malformed memory export: {where} is not an object")
+    named = f" (id {item['id']!r})" if isinstance(item.get("id"), str) else ""
     try:
         check_no_nul(item)
         return parse(item)
     except InvalidInputError as exc:
-        named = f" (id {item['id']!r})" if isinstance(item.get("id"), str) else ""
         raise InvalidInputError(f"malformed memory export: {where}{named}: {exc}") from exc
+    except RecursionError as exc:  # metadata nested deeper than anything can walk it
+        raise InvalidInputError(
+            f"malformed memory export: {where}{named}: nested too deeply"
+        ) from exc
 
 
 def _memory(item: Mapping[str, Any], max_bytes: int) -> Memory:
     """A memory of the export, its text and scope checked as `add` checks them."""
     memory = Memory.from_dict(item)
+    checked_memory(memory.tenant, memory)  # the store's checks, here to name the record
     check_identifier(memory.id, "id")
     check_text(memory.text, "text", max_bytes=max_bytes)
     scope = {
@@ -446,3 +507,52 @@ def _memory(item: Mapping[str, Any], max_bytes: int) -> Memory:
         if value is not None:
             check_identifier(value, what)
     return memory
+
+
+def _change(item: Mapping[str, Any], max_bytes: int) -> MemoryChange:
+    """A history entry of the export, checked as the store checks it, its texts no larger
+    than a memory's."""
+    change = MemoryChange.from_dict(item)
+    checked_change(change.tenant, change)
+    check_identifier(change.id, "id")
+    for what in ("old_text", "new_text", "reason"):
+        if isinstance(text := getattr(change, what), str):
+            check_text(text, what, max_bytes=max_bytes)
+    return change
+
+
+def _entity(item: Mapping[str, Any], max_bytes: int) -> Entity:
+    """An entity of the export, checked as the store checks it, its names no larger than a
+    memory's text."""
+    entity = Entity.from_dict(item)
+    checked_entity(entity.tenant, entity)
+    check_identifier(entity.id, "id")
+    for name in (entity.name, *entity.aliases):
+        check_text(name, "name", max_bytes=max_bytes)
+    return entity
+
+
+def _relation(item: Mapping[str, Any], max_bytes: int) -> Relation:
+    """A relation of the export, checked as the store checks it."""
+    relation = Relation.from_dict(item)
+    checked_relation(relation.tenant, relation)
+    check_identifier(relation.id, "id")
+    check_text(relation.relation, "relation", max_bytes=max_bytes)
+    return relation
+
+
+def _profile(item: Mapping[str, Any], max_bytes: int) -> UserProfile:
+    """The profile of the export, checked as the store checks it and its fields as
+    `update_profile` checks them: names of at most `MAX_IDENTIFIER_LENGTH` characters,
+    values no larger than a memory's text."""
+    profile = UserProfile.from_dict(item)
+    checked_profile(profile.tenant, profile)
+    for field, value in profile.fields.items():
+        if len(field) > MAX_IDENTIFIER_LENGTH:
+            raise InvalidInputError(
+                f"a field's name is longer than {MAX_IDENTIFIER_LENGTH} characters"
+            )
+        check_text(field, "a field's name")
+        if isinstance(value, str):
+            check_text(value, f"field {field!r}", max_bytes=max_bytes)
+    return profile

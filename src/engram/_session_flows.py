@@ -17,6 +17,8 @@ from engram._validation import (
     check_budget,
     check_identifier,
     check_messages,
+    check_object,
+    check_text,
     unanswered_tool_calls,
 )
 from engram.context._report import with_dropped
@@ -655,6 +657,7 @@ def import_flow(
     Token counts are counted again, not taken from the file: the budget of every context
     rests on them, and an export is untrusted input."""
     session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
+    _check_session(session, summary, max_bytes=max_bytes)
     check_messages(messages, max_bytes=max_bytes)
     counter = TokenCounter.for_encoding(session.encoding)
     messages = _counted(counter, messages)
@@ -677,8 +680,7 @@ def import_flow(
 def _parse_export(
     data: Mapping[str, Any], *, tenant: str, session_id: str | None
 ) -> tuple[Session, tuple[Message, ...], Summary | None]:
-    if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
-        raise InvalidInputError(f"not an Engram session export (format {EXPORT_FORMAT!r})")
+    _check_format(data)
     try:
         session = Session.from_dict(data["session"])
         ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
@@ -689,6 +691,11 @@ def _parse_export(
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # Untrusted data of any shape: a field of the wrong type fails in many ways.
         raise InvalidInputError(f"malformed session export: {exc!r}") from exc
+    _check_unique(messages)
+    if summary is not None and not _is_count(summary.through_seq):
+        raise InvalidInputError(
+            f"the summary's through_seq must be a count >= 0, got {summary.through_seq!r}"
+        )
     chosen = check_identifier(session.id if session_id is None else session_id, "session id")
     session = replace(session, tenant=tenant, id=chosen)
     # Stored seqs are renumbered 1..n on import; the summary's boundary follows its message.
@@ -704,3 +711,49 @@ def _parse_export(
         replace(m, seq=None, session_id=None, id=new_id() if renamed else m.id) for m in messages
     )
     return session, stripped, summary
+
+
+def _check_format(data: Any) -> None:
+    """Refuse what is not a session export of the version this Engram reads, saying what it
+    is: a memory export, or a session export of another (a later Engram's) version."""
+    found = data.get("format") if isinstance(data, Mapping) else None
+    if found == EXPORT_FORMAT:
+        return
+    if isinstance(found, str) and found.startswith("engram.session/"):
+        raise InvalidInputError(
+            f"unsupported session export format {found!r}: this Engram reads "
+            f"{EXPORT_FORMAT!r} (an export of a newer Engram needs that version)"
+        )
+    if isinstance(found, str) and found.startswith("engram.memories/"):
+        raise InvalidInputError(
+            "this is a memory export, not a session export: import it with "
+            "Engram.memories.import_ (engram memories import)"
+        )
+    raise InvalidInputError(f"not an Engram session export (format {EXPORT_FORMAT!r})")
+
+
+def _check_unique(messages: Sequence[Message]) -> None:
+    """Refuse an export holding two messages of one id (the store would refuse the append
+    as a conflict, naming neither) or of one seq (their order would be a guess)."""
+    for what in ("id", "seq"):
+        seen: dict[object, int] = {}
+        for index, message in enumerate(messages):
+            value = getattr(message, what)
+            first = seen.setdefault(value, index)
+            if first != index and value is not None:
+                raise InvalidInputError(
+                    f"malformed session export: messages[{index}] repeats the {what} "
+                    f"{value!r} of messages[{first}] (in seq order)"
+                )
+
+
+def _check_session(session: Session, summary: Summary | None, *, max_bytes: int) -> None:
+    """Check what the import stores besides the messages as `Engram.session` and the
+    summarizer would have it: a user and agent id, a summary no larger than a message."""
+    for what in ("user_id", "agent_id"):
+        if (value := getattr(session, what)) is not None:
+            check_identifier(value, f"the session's {what}")
+    check_object(session.metadata, "the session's metadata")
+    check_object(session.state, "the session's state")
+    if summary is not None:
+        check_text(summary.text, "the summary's text", max_bytes=max_bytes)

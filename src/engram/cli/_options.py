@@ -144,6 +144,8 @@ def read_json(file: IO[str]) -> Any:
         return json.load(file)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # a binary file is not JSON
         raise click.ClickException(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise click.ClickException("not an export: JSON nested too deeply to read") from exc
 
 
 def require_database(db: str) -> None:

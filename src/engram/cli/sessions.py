@@ -10,7 +10,7 @@ from rich.table import Table
 
 from engram._conversation import Conversation
 from engram._engram import Engram
-from engram._exceptions import NotFoundError
+from engram._exceptions import ConflictError, NotFoundError
 from engram._session_flows import import_flow
 from engram.cli._options import (
     console,
@@ -114,7 +114,12 @@ def import_session(db: str, tenant: str, file: IO[str], session_id: str | None) 
     data = read_json(file)
     _check_export(data, tenant, session_id)
     with Engram(db, tenant=tenant) as mem:
-        conversation = mem.import_session(data, session_id=session_id)
+        try:
+            conversation = mem.import_session(data, session_id=session_id)
+        except ConflictError as exc:  # a second restore of one backup, most often
+            raise click.ClickException(
+                f"{exc}: nothing was imported; to keep both, import under another id with --as"
+            ) from exc
         info = conversation.info()
     console.print(f"imported {literal(info.id)}: {info.message_count} messages")
 
