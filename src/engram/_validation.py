@@ -76,11 +76,35 @@ def check_count(value: object, what: str) -> int:
     return value
 
 
+MAX_DEPTH = 100
+"""How deep a JSON value given as metadata or state may nest (deeper would exhaust Python's
+recursion limit in the JSON encoders; real metadata nests a few levels)."""
+
+
 def check_mapping(value: object, what: str) -> dict[str, Any]:
     """`value`, which must be a mapping with string keys, as a dict."""
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise InvalidInputError(f"{what} must be a mapping with string keys, got {value!r}")
+    _check_depth(value, what)
     return dict(value)
+
+
+def _check_depth(value: object, what: str) -> None:
+    """Refuse a JSON-like `value` nested deeper than `MAX_DEPTH` (a cycle too)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise InvalidInputError(
+                f"{what} nests more than {MAX_DEPTH} levels deep (or refers to itself)"
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
 def check_object(value: object, what: str) -> dict[str, Any]:
@@ -90,6 +114,7 @@ def check_object(value: object, what: str) -> dict[str, Any]:
         raise InvalidInputError(
             f"{what} must be a mapping (a JSON object), not {type(value).__name__}"
         )
+    _check_depth(value, what)
     return dict(value)
 
 

@@ -52,7 +52,7 @@ def to_json(value: Any, what: str) -> str:
     try:
         text = _ENCODER.encode(value)
         text.encode("utf-8")  # lone surrogates pass the encoder but no database takes them
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from exc
     return text
 

@@ -104,7 +104,7 @@ def json_copy(value: Any, what: str = "metadata") -> Any:
     """
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from exc
     if not text.isascii():
         _check_utf8(text)
