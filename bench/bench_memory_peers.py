@@ -156,6 +156,7 @@ def embed_all(texts: Sequence[str], cache_file: str | None) -> tuple[dict[str, b
     embedder = CachedEmbedder(LocalEmbedder(threads=None, batch_size=64), cache=cache)
     matrix = embedder.embed(list(texts))
     if cache_file:
+        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache_file, digest=np.array(digest), vectors=matrix)
     return cache, matrix
 
