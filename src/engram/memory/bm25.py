@@ -167,22 +167,34 @@ def _token_hash(token: str) -> int:
 # Porter's algorithm. `m` counts the VC sequences of a stem: [C](VC){m}[V].
 
 
+_SHAPE = str.maketrans(
+    {letter: "v" if letter in "aeiou" else "c" for letter in "abcdefghijklmnopqrstuvwxz"}
+)
+"""Each letter but y as consonant (c) or vowel (v)."""
+
+
+def _shape(word: str) -> str:
+    """`word` as Porter's c/v pattern: y is a consonant first or after a vowel, else a vowel."""
+    shape = word.translate(_SHAPE)
+    if "y" not in shape:
+        return shape
+    letters = list(shape)
+    for index, letter in enumerate(letters):
+        if letter == "y":
+            letters[index] = "c" if index == 0 or letters[index - 1] == "v" else "v"
+    return "".join(letters)
+
+
 def _is_consonant(word: str, index: int) -> bool:
-    char = word[index]
-    if char in "aeiou":
-        return False
-    if char == "y":
-        return index == 0 or not _is_consonant(word, index - 1)
-    return True
+    return _shape(word[: index + 1])[-1] == "c"
 
 
 def _measure(stem_: str) -> int:
-    pattern = "".join("c" if _is_consonant(stem_, i) else "v" for i in range(len(stem_)))
-    return pattern.lstrip("c").rstrip("v").count("vc") if pattern else 0
+    return _shape(stem_).lstrip("c").rstrip("v").count("vc")
 
 
 def _has_vowel(stem_: str) -> bool:
-    return any(not _is_consonant(stem_, i) for i in range(len(stem_)))
+    return "v" in _shape(stem_)
 
 
 def _ends_double_consonant(word: str) -> bool:
@@ -191,10 +203,7 @@ def _ends_double_consonant(word: str) -> bool:
 
 def _ends_cvc(word: str) -> bool:
     """*o: the stem ends consonant-vowel-consonant, the last not w, x or y."""
-    if len(word) < 3:
-        return False
-    shape = [_is_consonant(word, i) for i in (len(word) - 3, len(word) - 2, len(word) - 1)]
-    return shape == [True, False, True] and word[-1] not in "wxy"
+    return len(word) >= 3 and _shape(word).endswith("cvc") and word[-1] not in "wxy"
 
 
 def _step1a(word: str) -> str:
@@ -262,10 +271,15 @@ _STEP3 = (
     ("ness", ""),
 )
 _STEP4 = "al ance ence er ic able ible ant ement ment ent ion ou ism ate iti ous ive ize".split()
+_STEP4_SUFFIXES = tuple(_STEP4)
+_SUFFIXES = {id(rules): tuple(suffix for suffix, _ in rules) for rules in (_STEP2, _STEP3)}
+"""Each rule table's suffixes, for one `str.endswith` that rejects most words at once."""
 
 
 def _replace_longest(word: str, rules: Sequence[tuple[str, str]], min_measure: int) -> str:
     """Apply the rule with the longest matching suffix, if its stem's m > `min_measure`."""
+    if not word.endswith(_SUFFIXES[id(rules)]):  # most words: no rule applies
+        return word
     matching = [rule for rule in rules if word.endswith(rule[0])]
     if not matching:
         return word
@@ -283,6 +297,8 @@ def _step3(word: str) -> str:
 
 
 def _step4(word: str) -> str:
+    if not word.endswith(_STEP4_SUFFIXES):
+        return word
     matching = [suffix for suffix in _STEP4 if word.endswith(suffix)]
     if not matching:
         return word
