@@ -20,7 +20,12 @@ from typing import Any, NamedTuple, TypeVar
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
-from engram._validation import MAX_IDENTIFIER_LENGTH, check_identifier, check_text
+from engram._validation import (
+    MAX_IDENTIFIER_LENGTH,
+    check_export_format,
+    check_identifier,
+    check_text,
+)
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
 from engram.memory.profile import EDITED, handed_over
@@ -373,22 +378,7 @@ def parse_export(
 
 
 def _check_format(data: Any) -> None:
-    """Refuse what is not a memory export of the version this Engram reads, saying what it
-    is: a session export, or a memory export of another (a later Engram's) version."""
-    found = data.get("format") if isinstance(data, Mapping) else None
-    if found == MEMORY_EXPORT_FORMAT:
-        return
-    if isinstance(found, str) and found.startswith("engram.memories/"):
-        raise InvalidInputError(
-            f"unsupported memory export format {found!r}: this Engram reads "
-            f"{MEMORY_EXPORT_FORMAT!r} (an export of a newer Engram needs that version)"
-        )
-    if isinstance(found, str) and found.startswith("engram.session/"):
-        raise InvalidInputError(
-            "this is a session export, not a memory export: import it with "
-            "Engram.import_session (engram sessions import)"
-        )
-    raise InvalidInputError(f"not an Engram memory export (format {MEMORY_EXPORT_FORMAT!r})")
+    check_export_format(data, MEMORY_EXPORT_FORMAT)
 
 
 def _check_references(

@@ -15,6 +15,7 @@ from engram._flows import Flow, SummarizeCall, call, call_memories
 from engram._ids import new_id
 from engram._validation import (
     check_budget,
+    check_export_format,
     check_identifier,
     check_messages,
     check_object,
@@ -714,22 +715,7 @@ def _parse_export(
 
 
 def _check_format(data: Any) -> None:
-    """Refuse what is not a session export of the version this Engram reads, saying what it
-    is: a memory export, or a session export of another (a later Engram's) version."""
-    found = data.get("format") if isinstance(data, Mapping) else None
-    if found == EXPORT_FORMAT:
-        return
-    if isinstance(found, str) and found.startswith("engram.session/"):
-        raise InvalidInputError(
-            f"unsupported session export format {found!r}: this Engram reads "
-            f"{EXPORT_FORMAT!r} (an export of a newer Engram needs that version)"
-        )
-    if isinstance(found, str) and found.startswith("engram.memories/"):
-        raise InvalidInputError(
-            "this is a memory export, not a session export: import it with "
-            "Engram.memories.import_ (engram memories import)"
-        )
-    raise InvalidInputError(f"not an Engram session export (format {EXPORT_FORMAT!r})")
+    check_export_format(data, EXPORT_FORMAT)
 
 
 def _check_unique(messages: Sequence[Message]) -> None:

@@ -248,3 +248,31 @@ def to_message(item: MessageLike) -> Message:
     role = fields.pop("role", None)  # checked with the rest by `check_messages`
     content = fields.pop("content", "") or ""
     return message_from(role, content, fields)
+
+
+_EXPORTS = {
+    "engram.memories/": ("memory", "Engram.memories.import_ (engram memories import)"),
+    "engram.session/": ("session", "Engram.import_session (engram sessions import)"),
+}
+"""Each export format's prefix: what it is called, and what imports it."""
+
+
+def check_export_format(data: Any, expected: str) -> None:
+    """Refuse what is not an export of format `expected` (say `engram.session/1`), saying
+    what it is: an export of the other kind, or of another (a later Engram's) version."""
+    found = data.get("format") if isinstance(data, Mapping) else None
+    if found == expected:
+        return
+    prefix = expected.rpartition("/")[0] + "/"
+    kind = _EXPORTS[prefix][0]
+    if isinstance(found, str) and found.startswith(prefix):
+        raise InvalidInputError(
+            f"unsupported {kind} export format {found!r}: this Engram reads {expected!r} "
+            "(an export of a newer Engram needs that version)"
+        )
+    for other, (other_kind, importer) in _EXPORTS.items():
+        if other != prefix and isinstance(found, str) and found.startswith(other):
+            raise InvalidInputError(
+                f"this is a {other_kind} export, not a {kind} export: import it with {importer}"
+            )
+    raise InvalidInputError(f"not an Engram {kind} export (format {expected!r})")
