@@ -12,13 +12,13 @@ from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
 from engram._validation import (
-    MAX_IDENTIFIER_LENGTH,
     MessageLike,
     check_count,
     check_flag,
     check_identifier,
     check_mapping,
     check_messages,
+    check_profile_fields,
     check_text,
     to_message,
 )
@@ -898,7 +898,9 @@ class Memories:
         self, user_id: str, fields: Mapping[str, str | None]
     ) -> Flow[UserProfile]:
         tenant, user = self._engram.tenant, check_identifier(user_id, "user_id")
-        _check_profile_fields(fields, self._engram.settings.max_message_bytes)
+        check_profile_fields(
+            check_mapping(fields, "profile fields"), self._engram.settings.max_message_bytes
+        )
         yield from serialized(flows.lock_key(tenant, user))
         stored = yield from self._profile_flow(user_id)
         now = utcnow()
@@ -943,19 +945,6 @@ def _kinds(kinds: Sequence[str] | None) -> tuple[MemoryKind, ...] | None:
     if not isinstance(kinds, Iterable):
         raise InvalidInputError(f"kinds must be a list of kinds, not {kinds!r}")
     return tuple(_kind(kind) for kind in kinds) or None
-
-
-def _check_profile_fields(fields: Mapping[str, str | None], max_bytes: int) -> None:
-    """Check the size and text of profile edits (`edit_profile` checks the rest): a name of
-    at most `MAX_IDENTIFIER_LENGTH` characters, a value no larger than a message may be."""
-    for field, value in check_mapping(fields, "profile fields").items():
-        if len(field) > MAX_IDENTIFIER_LENGTH:
-            raise InvalidInputError(
-                f"a profile field's name is longer than {MAX_IDENTIFIER_LENGTH} characters"
-            )
-        check_text(field, "a profile field's name")
-        if isinstance(value, str):
-            check_text(value, f"profile field {field!r}", max_bytes=max_bytes)
 
 
 def _check_edit(

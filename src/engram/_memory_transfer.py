@@ -21,9 +21,9 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows import Scope, every_memory
 from engram._validation import (
-    MAX_IDENTIFIER_LENGTH,
     check_export_format,
     check_identifier,
+    check_profile_fields,
     check_text,
 )
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
@@ -537,12 +537,5 @@ def _profile(item: Mapping[str, Any], max_bytes: int) -> UserProfile:
     values no larger than a memory's text."""
     profile = UserProfile.from_dict(item)
     checked_profile(profile.tenant, profile)
-    for field, value in profile.fields.items():
-        if len(field) > MAX_IDENTIFIER_LENGTH:
-            raise InvalidInputError(
-                f"a field's name is longer than {MAX_IDENTIFIER_LENGTH} characters"
-            )
-        check_text(field, "a field's name")
-        if isinstance(value, str):
-            check_text(value, f"field {field!r}", max_bytes=max_bytes)
+    check_profile_fields(profile.fields, max_bytes)
     return profile

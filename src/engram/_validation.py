@@ -276,3 +276,16 @@ def check_export_format(data: Any, expected: str) -> None:
                 f"this is a {other_kind} export, not a {kind} export: import it with {importer}"
             )
     raise InvalidInputError(f"not an Engram {kind} export (format {expected!r})")
+
+
+def check_profile_fields(fields: Mapping[str, object], max_bytes: int) -> None:
+    """Check the names and text values of profile fields: a name of at most
+    `MAX_IDENTIFIER_LENGTH` characters, a value no larger than a message may be."""
+    for field, value in fields.items():
+        if len(field) > MAX_IDENTIFIER_LENGTH:
+            raise InvalidInputError(
+                f"a profile field's name is longer than {MAX_IDENTIFIER_LENGTH} characters"
+            )
+        check_text(field, "a profile field's name")
+        if isinstance(value, str):
+            check_text(value, f"profile field {field!r}", max_bytes=max_bytes)
