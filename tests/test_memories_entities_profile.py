@@ -1,5 +1,5 @@
-"""QA of entities, relations and profiles through the public API, as a Zep or mem0-graph
-user checks them: name lookups, entity-aware search, erasure, scoping and profile edits."""
+"""Entities, relations and profiles through the public API, as a Zep or mem0-graph user
+checks them: name lookups, entity-aware search, erasure, scoping and profile edits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA of `EngramChatMessageHistory` as a LangChain user drives it: the same operations give
+"""`EngramChatMessageHistory` as a LangChain user drives it: the same operations give
 the same `messages` as LangChain's own histories (`InMemoryChatMessageHistory`, and
 `SQLChatMessageHistory` for what survives storage), on SQLite, PostgreSQL and Redis; inside
 `RunnableWithMessageHistory`; `clear` erases; two histories share a session; bad input is an

@@ -1,4 +1,4 @@
-"""QA of long-term memory export and import as a user migrating between backends or
+"""Long-term memory export and import as a user migrating between backends or
 restoring a backup uses them: round-trip fidelity (SQLite to SQLite and to PostgreSQL),
 the same search answers afterwards, all-or-nothing refusal of a bad document, a second
 import of the same backup, tenant and user scoping, and the format version."""

@@ -1,4 +1,4 @@
-"""QA of session export and import as a user migrating between backends or restoring a
+"""Session export and import as a user migrating between backends or restoring a
 backup uses them: round-trip fidelity into each conversation backend (in memory, SQLite,
 PostgreSQL, Redis), all-or-nothing refusal of a bad document, a second import of the same
 backup, tenant scoping, and the format version."""

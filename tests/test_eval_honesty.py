@@ -229,7 +229,7 @@ def _lme(tmp_path: Path) -> Path:
 class HashingEmbedder:
     """A deterministic bag-of-words embedder (no weights to load)."""
 
-    model_id = "test/qa76-hashing"
+    model_id = "test/eval-hashing"
     dimension = 64
     backend = "numpy"
 

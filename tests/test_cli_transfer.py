@@ -1,4 +1,4 @@
-"""QA of `engram memories export/import` and `engram sessions export/import`: a round trip
+"""`engram memories export/import` and `engram sessions export/import`: a round trip
 through files, and files that are not an export of the right kind refused with one clean
 error line, before any database is created."""
 

@@ -1,4 +1,4 @@
-"""QA of the agent event log as an event-store user would push it, on every backend.
+"""The agent event log as an event-store user would push it, on every backend.
 
 Idempotency keys reused for other events, bad input of every kind (nothing written), read
 ranges checked against a reference, concurrent retries of one key, and snapshots that never

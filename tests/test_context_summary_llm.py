@@ -1,4 +1,4 @@
-"""QA of running summaries: over-long LLM replies, other encodings, failures, races."""
+"""Running summaries: over-long LLM replies, other encodings, failures, races."""
 
 from __future__ import annotations
 

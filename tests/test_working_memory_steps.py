@@ -1,4 +1,4 @@
-"""QA of working memory: step transitions, immutability, round trips and rendering priorities."""
+"""Working memory: step transitions, immutability, round trips and rendering priorities."""
 
 from __future__ import annotations
 
