@@ -85,12 +85,12 @@ def test_the_current_summary_counts_towards_the_trigger(counter: WordCounter) ->
 def test_a_tool_group_is_evicted_whole(counter: WordCounter) -> None:
     messages = [
         user(words(30), id="u1", seq=1),
-        assistant("", "c1", id="a2", seq=2),
+        assistant("", "c1", "c2", id="a2", seq=2),
         tool("c1", words(5), id="t3", seq=3),
-        tool("c1", words(5), id="t4", seq=4),
+        tool("c2", words(5), id="t4", seq=4),
         user(words(30), id="u5", seq=5),
     ]
-    # History 33 + 5 + 8 + 8 + 33 = 87; goal 50 - 3 - 1 = 46: u1 goes, then the group.
+    # History 33 + 7 + 8 + 8 + 33 = 89; goal 50 - 3 - 1 = 46: u1 goes, then the group.
     plan = plan_summary(messages, counter, budget=100, summary_max_tokens=1)
     assert ids(plan.evict) == ["u1", "a2", "t3", "t4"]
     assert plan.through_seq == 4

@@ -157,7 +157,8 @@ def add_flow(
     """Validate, count and append messages; a tool result must answer a call right before it."""
     check_messages(messages, max_bytes=max_bytes)
     counted = _counted(TokenCounter.for_encoding(session.encoding), messages)
-    late = yield from _late_results(session, counted, now=now)
+    requested = yield from _calls_before(session, counted, now=now)
+    late = _late_results(counted, requested)
     if late:
         missing = tuple(sorted(set(unanswered_tool_calls(counted)) & set(late)))
         found: set[str] = set()
@@ -181,17 +182,13 @@ def add_flow(
     return result
 
 
-def _late_results(
-    session: Session, messages: Sequence[Message], *, now: datetime
-) -> Flow[list[str]]:
+def _late_results(messages: Sequence[Message], requested: set[str]) -> list[str]:
     """The tool_call_ids of the tool messages of `messages` that answer no call of the
-    newest user or assistant message before them (stored, or of `messages`)."""
-    requested: set[str] | None = None  # None: not read from the store yet
+    newest user or assistant message before them (of `messages`; before the first, the
+    calls `requested`, those of the message stored before them)."""
     late: list[str] = []
     for message in messages:
         if message.role == "tool":
-            if requested is None:
-                requested = yield from _newest_calls(session, now=now)
             if message.tool_call_id not in requested:
                 late.append(str(message.tool_call_id))
         elif message.role != "system":
@@ -199,8 +196,14 @@ def _late_results(
     return late
 
 
-def _newest_calls(session: Session, *, now: datetime) -> Flow[set[str]]:
-    """The ids of the calls of the session's newest user or assistant message."""
+def _calls_before(
+    session: Session, messages: Sequence[Message], *, now: datetime
+) -> Flow[set[str]]:
+    """The ids of the calls of the session's newest user or assistant message, read only
+    when a tool message of `messages` comes before their first user or assistant message."""
+    first = next((m.role for m in messages if m.role != "system"), None)
+    if first != "tool":
+        return set()
     op = ListMessages(session.tenant, session.id, last=1, roles=("user", "assistant"), now=now)
     [newest] = yield from call(op)
     return {call.id for call in newest[0].tool_calls} if newest else set()
@@ -656,7 +659,8 @@ def import_flow(
     """Recreate an exported session in `tenant`, atomically (all of it or nothing).
 
     Token counts are counted again, not taken from the file: the budget of every context
-    rests on them, and an export is untrusted input."""
+    rests on them, and an export is untrusted input. Its tool results must follow their
+    calls as `add_flow` has them (only other results and system messages between)."""
     session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
     _check_session(session, summary, max_bytes=max_bytes)
     check_messages(messages, max_bytes=max_bytes)
@@ -666,6 +670,11 @@ def import_flow(
         summary = replace(summary, tokens=counter.count_text(summary.text))
     if unanswered_tool_calls(messages):
         raise InvalidInputError("the export holds tool results without their tool calls")
+    if late := _late_results(messages, set()):
+        raise InvalidInputError(
+            "the export holds tool results that come too late for their call (the "
+            "conversation went on after it): " + ", ".join(sorted(set(late)))
+        )
     # Restored now: an expiring session lives its TTL from the import (an export of a
     # session that has expired since would otherwise be refused as absent).
     fresh = replace(session, message_count=0, token_count=0, updated_at=now, expires_at=None)

@@ -14,7 +14,8 @@ assemble_summary  summary + buffer, step 2: system + summary + kept history, wit
 
 Rules every strategy keeps: system messages are always sent; an assistant tool call and the
 tool results answering it are kept or dropped together; a tool result that does not follow
-its call (the conversation went on first) is never sent. Each strategy can also send a
+its call (the conversation went on first) is never sent, nor one another result for the
+same call follows (a retried tool run: the last is sent). Each strategy can also send a
 `Recall` (the user's profile and recalled memories) as one system message; the budgeted ones
 give it what the system messages, the newest user turn and the summary leave, within its
 share, before older history.

@@ -6,7 +6,8 @@ part of any unit: every strategy keeps them. The chat APIs also want a call's re
 after it, and every call answered: `arrange` sends a system message said between a call and
 its results after them, and `without_abandoned_calls` takes out the calls nothing answered
 before the conversation went on (the user spoke again, the run stopped), with the results
-that came too late for them.
+that came too late for them. They also take one result per call: of two answering one call
+(a tool run retried and logged twice), only the last is sent (`superseded_results`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "anchor_index",
     "arrange",
     "split_history",
+    "superseded_results",
     "without_abandoned_calls",
 ]
 
@@ -36,18 +38,20 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     `tool_call_id`; system messages between them do not break the group. A tool message
     that answers no such call (it came after the conversation went on) is an orphan: the
     chat APIs reject it anywhere but right after its call, so it is in no unit, and no
-    strategy sends it.
+    strategy sends it; nor one that another result for the same call follows
+    (`superseded_results`).
     """
     systems: list[int] = []
     units: list[Unit] = []
     group: list[int] = []
     calls: set[str] = set()
+    superseded = superseded_results(messages)
     for index, message in enumerate(messages):
         role = message.role
         if role == "system":
             systems.append(index)
         elif role == "tool":
-            if group and message.tool_call_id in calls:
+            if group and message.tool_call_id in calls and index not in superseded:
                 group.append(index)
         else:
             if group:
@@ -116,19 +120,21 @@ def _results_first(messages: Sequence[Message], positions: list[int]) -> list[in
 def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
     """`messages` as the chat APIs accept them: without the tool calls no tool message
     answers right after them (only other results and system messages between), and without
-    the tool results that answer no such call.
+    the tool results that answer no such call or that another result for their call follows
+    (`superseded_results`).
 
     A call is abandoned when the conversation went on without its result (the user spoke
     again, the run stopped); a result is an orphan when it came after that. An assistant
-    message keeps its text and its answered calls (the first of those sharing an id), and
-    is left out if nothing else is left of it. The calls of the newest message stay: their
-    results may be on their way."""
+    message keeps its content and its answered calls (the first of those sharing an id),
+    and is left out if nothing else is left of it (`_is_blank`). The calls of the newest
+    message stay: their results may be on their way."""
     newest = max((i for i, m in enumerate(messages) if m.role != "system"), default=-1)
     kept: list[Message] = []
     requested: set[str] = set()
+    superseded = superseded_results(messages)
     for index, message in enumerate(messages):
         if message.role == "tool":
-            if message.tool_call_id in requested:
+            if message.tool_call_id in requested and index not in superseded:
                 kept.append(message)
             continue
         if message.role == "system":
@@ -136,13 +142,42 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
             continue
         calls = _answered_calls(messages, index)
         if index != newest and calls != message.tool_calls:
-            if not calls and not message.text.strip():
+            if not calls and _is_blank(message):
                 requested = set()
                 continue
             message = replace(message, tool_calls=calls, tokens=None, encoding=None)
         requested = {call.id for call in message.tool_calls}
         kept.append(message)
     return kept
+
+
+def superseded_results(messages: Sequence[Message]) -> set[int]:
+    """Positions of the tool messages that another result for the same call follows before
+    the conversation goes on (only other results and system messages between).
+
+    A tool run retried and logged twice leaves two results for one call, which the chat APIs
+    refuse (OpenAI and Anthropic take exactly one per call). The last is the one sent: it is
+    what the run ended with (the first is usually the failure that made it retry), and what
+    the conversation went on from."""
+    superseded: set[int] = set()
+    latest: dict[str | None, int] = {}
+    for index, message in enumerate(messages):
+        if message.role == "tool":
+            if (earlier := latest.get(message.tool_call_id)) is not None:
+                superseded.add(earlier)
+            latest[message.tool_call_id] = index
+        elif message.role != "system":
+            latest = {}
+    return superseded
+
+
+def _is_blank(message: Message) -> bool:
+    """Whether `message` says nothing besides its calls: its text, of every text part
+    (`output_text` too), is blank, and it has no other part (an image, a refusal, a
+    thinking block)."""
+    if isinstance(message.content, str):
+        return not message.content.strip()
+    return all(part.text is not None and not part.text.strip() for part in message.content)
 
 
 def _answered_calls(messages: Sequence[Message], index: int) -> tuple[ToolCall, ...]:

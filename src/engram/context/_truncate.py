@@ -51,15 +51,22 @@ def _text(message: Message) -> str:
 
 
 def _with_text(message: Message, text: str) -> Message:
-    """A copy whose text is `text`, as one part of the first text part's type; parts
-    without text (images, files) are kept."""
+    """A copy whose text is `text`, as one part of the first text part's type, where that
+    part was; the other text parts go, the parts without text (images, files, thinking
+    blocks) stay in place: Anthropic wants a thinking block before the text of its turn."""
     if isinstance(message.content, str):
         return message.with_text(text)
-    texts = [part for part in message.content if part.text is not None]
-    others = tuple(part for part in message.content if part.text is None)
-    kind = texts[0].type if texts else "text"
-    content = (ContentPart(type=kind, text=text), *others)
-    return replace(message, content=content, tokens=None, encoding=None)
+    parts: list[ContentPart] = []
+    placed = False
+    for part in message.content:
+        if part.text is None:
+            parts.append(part)
+        elif not placed:
+            parts.append(ContentPart(type=part.type, text=text))
+            placed = True
+    if not placed:
+        parts.insert(0, ContentPart(type="text", text=text))
+    return replace(message, content=tuple(parts), tokens=None, encoding=None)
 
 
 def _cut(message: Message, counter: MessageCounterProtocol, keep: int, total: int) -> Cut:
