@@ -19,6 +19,7 @@ __all__ = [
     "check_identifier",
     "check_mapping",
     "check_messages",
+    "check_tenants",
     "check_text",
     "coerce_content",
     "message_from",
@@ -60,6 +61,14 @@ def check_identifier(value: object, what: str) -> str:
         raise InvalidInputError(f"{what} is longer than {MAX_IDENTIFIER_LENGTH} characters")
     check_text(value, what)
     return value
+
+
+def check_tenants(ops: Iterable[object]) -> None:
+    """Refuse a store batch with an op whose tenant is not an identifier (`check_identifier`):
+    the storage layer keeps no record outside a tenant, and no blank tenant is everyone's."""
+    for op in ops:
+        if hasattr(op, "tenant"):  # an op of no known type is refused where it is run
+            check_identifier(op.tenant, "tenant")
 
 
 def check_flag(value: object, what: str) -> bool:

@@ -162,6 +162,7 @@ class Exchange:
         model: str,
         policy: RetryPolicy,
         secret: str | None = None,
+        password: str | None = None,
         refuses: Callable[[int, str], bool] | None = None,
     ) -> None:
         self.url = url
@@ -175,10 +176,11 @@ class Exchange:
         """Whether an HTTP status and server message refuse the request itself, though the
         status says a failure worth retrying (llama.cpp answers HTTP 500 to a
         `response_format` it does not know): a `Rejected`, not retried."""
-        # The key, and the values of the query, which a server may quote (longest first: one
-        # may hold another). Redacted from what is quoted before it is cut.
+        # The key, the base_url's password (sent as Basic auth) and the values of the query,
+        # which a server may quote (longest first: one may hold another). Redacted from what
+        # is quoted before it is cut.
         raw = [pair.partition("=")[2] for pair in url.partition("?")[2].split("&")]
-        quoted = {secret or "", *raw, *map(unquote_plus, raw)}
+        quoted = {secret or "", password or "", *raw, *map(unquote_plus, raw)}
         long_enough = (text for text in quoted if len(text) >= _SHORTEST_SECRET)
         self._secrets = sorted(long_enough, key=len, reverse=True)
         self.retries = 0
@@ -336,6 +338,7 @@ class OpenAICompatibleClient:
         # A user and password in the URL go as Basic auth, out of every URL Engram or httpx
         # shows (httpx logs each request's URL at INFO).
         self._auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
+        self._password = url.password or None  # redacted from errors and logs, as the key
         base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else base_url
         root, _, query = base_url.partition("?")
         self.base_url = root.rstrip("/")
@@ -362,7 +365,9 @@ class OpenAICompatibleClient:
 
     def _exchange(self, path: str) -> Exchange:
         url = f"{self.base_url}{path}{self._query}"
-        return Exchange(url, model=self.model, policy=self.policy, secret=self._api_key)
+        return Exchange(
+            url, model=self.model, policy=self.policy, secret=self._api_key, password=self._password
+        )
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:

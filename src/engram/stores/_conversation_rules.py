@@ -18,8 +18,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from engram import _validation as validation
 from engram._exceptions import ConflictError, InvalidInputError
-from engram.stores.conversation import AppendMessages, ListMessages, ListSessions
+from engram._validation import check_identifier
+from engram.stores.conversation import (
+    AppendMessages,
+    CreateSession,
+    ListMessages,
+    ListSessions,
+    Op,
+)
 from engram.types import Message, Session
 from engram.types._copy import copy_record
 
@@ -30,6 +38,7 @@ __all__ = [
     "check_append",
     "check_list_messages",
     "check_list_sessions",
+    "check_tenants",
     "check_ttl",
     "cleared",
     "is_live",
@@ -147,3 +156,13 @@ def check_list_sessions(op: ListSessions) -> None:
     """Reject a negative `limit` or `offset`."""
     if op.limit < 0 or op.offset < 0:
         raise InvalidInputError(f"limit and offset must be >= 0, not {op.limit}, {op.offset}")
+
+
+def check_tenants(ops: Iterable[Op]) -> None:
+    """Refuse a batch with an op whose tenant, or new session's tenant or id, is not an
+    identifier (`check_identifier`): no blank tenant is everyone's."""
+    for op in ops:
+        if isinstance(op, CreateSession):
+            check_identifier(op.session.tenant, "tenant")
+            check_identifier(op.session.id, "session id")
+    validation.check_tenants(ops)

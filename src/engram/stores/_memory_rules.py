@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
+from engram._validation import check_tenants
 from engram.memory import vectors as vec
 from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
@@ -43,6 +44,7 @@ __all__ = [
     "check_page",
     "check_put",
     "check_scope",
+    "check_tenants",
     "checked_change",
     "checked_memory",
     "checked_entity",

@@ -131,6 +131,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run `ops` in order, atomically; return their results in order."""
+        rules.check_tenants(ops)
         with self._lock:
             self._undo = []
             try:

@@ -248,6 +248,7 @@ class PostgresMemoryStore(BaseMemoryStore):
 
 def memory_work(ops: Sequence[Op], settings: SearchSettings) -> Work[list[Any]]:
     """The statements of a batch: each op's, in order; returns the results in order."""
+    rules.check_tenants(ops)
     results: list[Any] = []
     for op in ops:
         handler = _HANDLERS.get(type(op))

@@ -156,6 +156,7 @@ class SqliteMemoryStore(BaseMemoryStore):
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run `ops` in order in one transaction; return their results in order."""
+        rules.check_tenants(ops)
         reads_only = all(isinstance(op, READ_OPS) for op in ops)
         with self.conn.lock:
             scope: AbstractContextManager[sqlite3.Connection] = (
