@@ -401,9 +401,9 @@ def _rehomed(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _no_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now, said without the job: "I retired last month", "I resigned", "I'm
-    unemployed now", "I started my own company" (the slot holds employers, organisations
-    with a works_at relation: one's own company, unnamed, is none of them, so it ends the
-    employer rather than naming "their own company" as one)."""
+    unemployed now", "I'm retired", "I started my own company" (the slot holds employers,
+    organisations with a works_at relation: one's own company, unnamed, is none of them, so
+    it ends the employer rather than naming "their own company" as one)."""
     said = " ".join(third_person(match["how"]).split())
     verb = "is" if match.groupdict().get("be") else ""
     text = _dated(" ".join(filter(None, (s.label, verb, said))), s)
@@ -565,9 +565,10 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?P<be>{I_AM}){ADV}\s+(?P<how>(?i:unemployed|out\s+of\s+work|between\s+jobs|jobless|"
-        r"self-employed))\b",
+        r"self-employed|retired))\b(?!\s+(?i:from\s+(?:the\s+)?(?:army|navy|military|sports?|"
+        r"football|soccer|tennis|racing|competition)))",
         _no_employer,
-        ("unemployed", "out of work", "between jobs", "jobless", "self-employed"),
+        ("unemployed", "out of work", "between jobs", "jobless", "self-employed", "retired"),
     ),
     rule(
         rf"(?i:\bmy\s+last\s+day\s+(?:at|with)\s+)(?=[{UP}]){REST}",
@@ -581,11 +582,11 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("meat",),
     ),
     rule(
-        rf"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction))[,!.:]?\s+"
-        rf"(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that)\s+)?{NAME},?\s+(?i:not)\s+"
-        rf"(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
+        rf"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction|actually|no))"
+        rf"[,!.:]?\s+(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that)\s+)?{NAME},?\s+"
+        rf"(?i:not)\s+(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
         _corrected,
-        ("wait", "oops", "sorry", "mistake", "my bad", "correction"),
+        ("wait", "oops", "sorry", "mistake", "my bad", "correction", "actually", "no"),
     ),
     rule(
         rf"{ME}{ADV}\s+(?i:meant|mean)\s+(?P<x>(?i:{DIETS})),?\s+(?i:not)\s+(?P<y>(?i:{DIETS}))"

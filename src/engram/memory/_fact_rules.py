@@ -16,6 +16,7 @@ from engram.memory._phrases import (
     I_AM,
     ME,
     REST,
+    UP,
     Rule,
     Sentence,
     asserted,
@@ -32,7 +33,7 @@ from engram.memory._phrases import (
     stopped,
 )
 from engram.memory._profile_rules import PROFILE_RULES
-from engram.memory.candidates import TIED_TO, Candidate
+from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
 __all__ = ["apply_rules"]
 
@@ -167,17 +168,25 @@ def _prefers_over(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _fan(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A taste said as being, "I'm a huge fan of jazz", "I'm into climbing"; negated, a
+    dislike ("I'm not a big fan of horror movies"), or a liking that ended ("I'm no longer
+    into jazz")."""
     thing = clean(match["x"], s, max_words=8)
     if not thing:
         return []
-    text = f"{s.label} is {' '.join(match['how'].lower().split())} {thing}"
+    how = " ".join(match["how"].lower().split())
+    if how.split()[-1] == "of" and how.split()[0] not in ("a", "an"):
+        how = f"a {how}"  # "Big fan of the Lakers"
+    if match["neg"] and stopped(match, s):
+        return [_liking_ended(s, thing, f"{s.label} is no longer {how} {thing}")]
+    negation = " not" if match["neg"] else ""
     return [
         fact(
             s,
-            text,
+            f"{s.label} is{negation} {how} {thing}",
             kind="preference",
             attribute="preference:" + slug(thing),
-            value="likes",
+            value="dislikes" if match["neg"] else "likes",
             importance=0.7,
         )
     ]
@@ -236,6 +245,19 @@ def _goal(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, importance=0.6, confidence=0.6, metadata={"plan": True})]
 
 
+def _moving(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A move to come, "I'm moving to Berlin next month": a plan, no home yet (a home said
+    since, "I moved to Berlin", makes it one; "I'm not moving to Berlin after all" ends it)."""
+    place = proper(match["x"])
+    if not place:
+        return []
+    text = f"{s.label} plans to move to {place}"
+    if s.times:
+        text = f"{text} {date_phrase(s.times[0])}"
+    entities = (EntityMention(place, "place"),)
+    return [fact(s, text, importance=0.7, entities=entities, metadata={"plan": True})]
+
+
 _EVENT_VERBS = (
     r"bought|adopted|started|finished|completed|visited|went|joined|graduated|ran|won|lost|"
     r"signed\s+up|took|booked|attended|traveled|travelled|met|made|painted|wrote|published|"
@@ -264,6 +286,14 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("allergic",),
     ),
     rule(
+        rf"{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+got)(?P<neg>)\s+(?i:an?)\s+"
+        r"(?!(?i:severe|mild|bad|serious|slight|terrible|real|little)\s+allergy)"
+        r"(?i:(?:severe|mild|bad|serious|slight|terrible)\s+)?"
+        r"(?P<x>[A-Za-z]+(?:\s+[A-Za-z]+)?)\s+(?i:allergy)\b",
+        _allergy,
+        ("allergy",),
+    ),
+    rule(
         rf"{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+(?P<n>\d{{1,2}}|(?i:two|three|four|"
         rf"five|six|seven|eight))\s+(?P<x>[A-Za-z]+(?:\s+[A-Za-z]+)?)",
         _count,
@@ -276,7 +306,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "anymore", "any more"),
     ),
     rule(
-        rf"{ME}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
+        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
         _no_longer_does,
         ("no longer", "stopped", "quit", "gave up"),
     ),
@@ -286,7 +316,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("anymore", "any more"),
     ),
     rule(
-        rf"{ME}(?P<neg>\s+(?i:don't|do\s+not|dont|no\s+longer|never|used\s+to)){ADV}\s+"
+        rf"{ME}{ADV}(?P<neg>\s+(?i:don't|do\s+not|dont|no\s+longer|never|used\s+to)){ADV}\s+"
         r"(?P<verb>(?i:love|like|enjoy|hate|dislike))\s+" + REST,
         _preference,
         ("don't", "do not", "dont", "no longer", "never", "used to"),
@@ -305,7 +335,8 @@ _FACT_RULES: tuple[Rule, ...] = (
         + ("stand", "without"),
     ),
     rule(
-        rf"{I_AM}{ADV}\s+(?P<how>(?i:an?\s+(?:big|huge|great)\s+fan\s+of|into|obsessed\s+with|"
+        rf"{I_AM}{ADV}(?P<neg>\s+(?i:not|no\s+longer))?{ADV}\s+"
+        r"(?P<how>(?i:(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of|into|obsessed\s+with|"
         r"passionate\s+about|interested\s+in|crazy\s+about))\s+" + REST,
         _fan,
         ("fan", "into", "obsessed", "passionate", "interested", "crazy"),
@@ -316,6 +347,12 @@ _FACT_RULES: tuple[Rule, ...] = (
         r"(?i:\bmy\s+goal\s+is))\s+(?i:to)\s+" + REST,
         _goal,
         ("want", "wanna", "hope", "plan", "intend", "dream", "love", "going", "goal"),
+    ),
+    rule(
+        rf"(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:moving|relocating)(?i:\s+back)?\s+"
+        rf"(?i:to)\s+(?=[{UP}]){REST}",
+        _moving,
+        ("moving", "relocating"),
     ),
     rule(rf"{ME}(?i:\s+have|'ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
     rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),

@@ -95,6 +95,7 @@ I_AM = r"\b(?i:I'm|I\s+am|Im)"
 ADV = (
     r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
     r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
+    r"severely|extremely|highly|deathly|mildly|slightly|super|quite|"
     r"always|usually|mostly|officially|pretty\s+much))*)"
 )
 DIETS = (
@@ -141,8 +142,9 @@ NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
 _TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."
 """The full stop of a title or initial ("St.", "Dr.", "J."), part of a name."""
-REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$)))+)"
-"""A rule's object: the rest of the clause ("St. Mary's Hospital" whole)."""
+REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$))|\.(?=\w))+)"
+"""A rule's object: the rest of the clause ("St. Mary's Hospital" whole, and a full stop
+inside a word: "ana@example.com", "Node.js")."""
 NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
 _BOUNDARY = re.compile(
     r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then|(?:now\s+|currently\s+)?(?:live|reside)\b)|but|because|since|so|which|who|whom|"
@@ -320,17 +322,48 @@ _NEW_JOB = frozenset({"joined", "started", "work", "works"})
 """What follows "I left X and ..." in a change of job, which its own rule reads whole."""
 
 
-_OPENING_MOVE = re.compile(
-    r"^(?:(?:just|finally|recently|officially)\s+)?(?:moved|relocated)\s+(?:back\s+)?(?:to|into)\s",
-    re.IGNORECASE,
+_OPENING_ADVERBS = (
+    r"^(?:(?:just|finally|recently|officially|also|actually|currently|now|still|today|"
+    r"yesterday)\s+)*"
 )
-"""A sentence that opens on a move with its subject left out, as a chat turn does ("Just
-moved to Vancouver!"): the speaker's own move."""
+_OPENING_VERBS = (
+    (
+        re.compile(
+            _OPENING_ADVERBS + r"(?:(?:not|no\s+longer)\s+(?:an?\s|into\s|in\s|at\s|with\s|"
+            rf"(?:{DIETS})\b)|(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of\s|living\s|"
+            r"working\s|studying\s|allergic\s+to\s)",
+            re.IGNORECASE,
+        ),
+        "I'm",
+    ),
+    (
+        re.compile(
+            _OPENING_ADVERBS + r"(?:moved|relocated|adopted|got|quit|started|began|left|"
+            r"turned|landed|accepted|switched|became|went|bought|finished|graduated|retired|"
+            r"resigned|stopped|gave\s+up|broke\s+up|married|love|hate|adore|can't\s+stand|"
+            r"live|work|had|welcomed|don't|never|joined(?=\s+(?-i:[A-Z])))\s"
+            r"(?!\s*(?:is|was|are|were|has|will|would|can|could|should|and|or|sure|any|well|fine|"
+            r"great|badly|ok|okay|smoothly|wrong)\b)",
+            re.IGNORECASE,
+        ),
+        "I",
+    ),
+    (re.compile(_OPENING_ADVERBS + r"been\s", re.IGNORECASE), "I've"),
+)
+"""A sentence that opens on a verb with its subject left out, as a chat turn does ("Just
+moved to Vancouver!", "Got promoted today", "Living in Madrid these days", "Not vegan
+anymore", "Been vegan for a year"), and the subject it leaves out: the speaker. Only verbs of
+the rules' statements, past or of a lasting state, never one an imperative or a wish opens on
+("Let", "Enjoy your trip!"); not a noun ("Love is all you need", "Love and trust ...") nor
+how something went ("Went well!"), nor a question ("Got any plans?"). "Joined" only before a
+name ("Joined Meta last month"; with clubs too, "Joined a travel club", LoCoMo recall@10 fell
+from 0.777 to 0.7767)."""
 
 
 def with_subject(text: str) -> str:
     """`text` with the "I" the speaker left out written out: before a sentence opening on a
-    move ("Just moved to Vancouver!" -> "I just moved to Vancouver!"), and before each of
+    verb (`_OPENING_VERBS`: "Just moved to Vancouver!" -> "I just moved to Vancouver!",
+    "Living in Madrid now" -> "I'm living in Madrid now"), and before each of
     coordinated verbs ("I left Paris and moved to Berlin" -> "I left Paris and I moved to
     Berlin"), so that each clause is a first-person statement of its own. Only before verbs
     the rules read, with no other subject in between ("I think my sister left Paris and
@@ -342,8 +375,10 @@ def with_subject(text: str) -> str:
             return match[0]  # "I left Google and joined Meta": one change of job
         return f"{match[0]}I "
 
-    if _OPENING_MOVE.match(text):
-        text = f"I {text[0].lower()}{text[1:]}"
+    for opening, subject in _OPENING_VERBS:
+        if opening.match(text):
+            text = f"{subject} {text[0].lower()}{text[1:]}"
+            break
     previous = None
     while previous != text:
         previous, text = text, _ELIDED_SUBJECT.sub(spelt_out, text)

@@ -236,6 +236,17 @@ def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [lived]
 
 
+_DURATION = re.compile(r"\b(?:for|since)\b", re.IGNORECASE)
+
+
+def _lived_since(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A home lived in up to now, "I've lived in Chicago for 10 years", "... since 2019": the
+    home city. Not "I've lived in Paris", which tells of some time in one's life."""
+    if not _DURATION.search(match["x"]):
+        return []
+    return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
+
+
 _UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
 
 
@@ -310,11 +321,25 @@ def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    name, role = match["x"], " ".join(match["rel"].lower().split())
+    return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
+
+
+def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
+    """`name` is the user's `role` (friend, sister, son ...), with the relation it states."""
     relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
     entities, relations = relate(s, relation, name, "person", dated=False)
     text = f"{name} is {s.label_within}'s {role}"
     return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
+
+
+_NEWBORN = {"girl": "daughter", "boy": "son", "baby": "child"}
+"""The kin a baby the user had is: "a baby girl" their daughter."""
+
+
+def _newborn(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A child born to the user, "We just had a baby girl named Rosa": their daughter."""
+    role = match["rel"].lower()
+    return _kin_fact(s, match["x"], _NEWBORN.get(role, role))
 
 
 _OWNER_USER = re.compile(r"\b(?i:I|I've|I'm|we|we've|we're|our)(?!\w)")
@@ -329,7 +354,7 @@ has a cat named Rex"), by the last subject said before it."""
 
 
 def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    if not match[0].lower().startswith("my"):  # "... a cat named Miso": whose?
+    if not match[0].lower().startswith(("my", "our")):  # "... a cat named Miso": whose?
         before = s.text[: match.start()]
         mine = list(_OWNER_USER.finditer(before))
         if _OWNER_OTHER.search(before, mine[-1].end() if mine else 0):
@@ -346,9 +371,14 @@ _SLOT_KEYS = frozenset(
 )
 
 
+_ON = re.compile(r"^(?:on\s+)?(?:the\s+)?", re.IGNORECASE)
+"""What opens a date without being one ("my birthday is on the 3rd of March")."""
+
+
 def _birthday(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The birthday slot: "my birthday is March 3rd", "I was born on 3 March 1990"."""
-    value = " ".join(match["x"].split()[:4]).rstrip(",.;!?")
+    """The birthday slot: "my birthday is March 3rd", "... is on March 3rd", "I was born on 3
+    March 1990" (value "March 3rd", "3 March 1990")."""
+    value = " ".join(_ON.sub("", match["x"].strip()).split()[:4]).rstrip(",.;!?")
     if not value or not any(c.isdigit() for c in value):
         return []
     text = f"{s.label}'s birthday is {value}"
@@ -369,6 +399,18 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     kind: MemoryKind = "preference" if favourite else "profile"
     text = f"{s.label}'s {key} is {value}"
     return [fact(s, text, kind=kind, attribute=attribute, value=value, importance=0.7)]
+
+
+def _favourite_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A favourite said first, "Coffee is my favorite drink": as "my favorite drink is
+    coffee" says it."""
+    value = clean(match["x"], s, max_words=5)
+    if not value:
+        return []
+    key = " ".join(match["key"].lower().split())
+    attribute = "favorite_" + slug(key.split(" ", 1)[1])
+    text = f"{s.label}'s {key} is {value}"
+    return [fact(s, text, kind="preference", attribute=attribute, value=value, importance=0.7)]
 
 
 PROFILE_RULES: tuple[Rule, ...] = (
@@ -432,6 +474,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _now_in,
         ("now",),
     ),
+    rule(
+        rf"{WE}(?i:'ve|\s+have){ADV}\s+(?i:lived)\s+(?i:in)\s+{REST}",
+        _lived_since,
+        ("lived",),
+    ),
     rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
     rule(
         rf"(?:{I_AM}(?i:\s+originally)?\s+(?i:from)|{ME}\s+(?i:grew\s+up\s+in))\s+{REST}",
@@ -461,7 +508,8 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is(?:\s+now)?|\s+named|\s+called)?)"
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is(?:\s+now)?|"
+        r"(?:\s+is)?\s+(?:named|called))?)"
         rf"\s+{NAME}",
         _partner,
         ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
@@ -478,20 +526,33 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
-        rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|\s+named|\s+called)?)\s+{NAME}",
+        rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
         _kin,
         ("my ",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?:\w+\s+)?(?P<rel>{_PETS})(?:'s\s+name\s+is|,|\s+named|\s+called)?)\s+"
-        rf"{NAME}",
+        rf"(?i:\b(?:my|our)\s+(?:\w+\s+)?(?P<rel>{_PETS})(?:'s\s+name\s+is|,|"
+        rf"(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
         _pet,
-        ("my ",),
+        ("my ", "our "),
+    ),
+    rule(
+        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:had|welcomed)\s+(?i:a|our)\s+(?i:(?:new|first|second|"
+        r"third)\s+)?(?i:(?:baby|little)\s+)?(?P<rel>(?i:girl|boy|daughter|son|baby))"
+        rf"(?i:,?\s+(?:named|called)|,\s+(?:her|his|their)\s+name\s+is)\s+{NAME}",
+        _newborn,
+        ("had", "welcomed"),
     ),
     rule(
         rf"(?i:\b(?:a|an)\s+(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
         _pet,
         ("named", "called"),
+    ),
+    rule(
+        r"^(?P<x>[^,.;!?()\n]+?)\s+(?i:is|are)\s+(?i:my)\s+"
+        r"(?P<key>(?i:favou?rite\s+[a-z]+(?:\s+[a-z]+)?))(?=\s*(?:$|[,.;!?]))",
+        _favourite_is,
+        ("favorite", "favourite"),
     ),
     rule(rf"{ME}\s+(?i:was\s+born\s+on)\s+{REST}", _birthday, ("born",)),
     rule(

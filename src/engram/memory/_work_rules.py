@@ -19,6 +19,7 @@ from engram.memory._phrases import (
     Rule,
     Sentence,
     clean,
+    date_phrase,
     denied,
     ending,
     fact,
@@ -116,25 +117,24 @@ def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
     return [_occupation(s, job)] if job else []
 
 
-_WHERE = re.compile(r"\s+(?P<prep>at|for|in|with)\s+", re.IGNORECASE)
+_WHERE = re.compile(r"\s+(?:at|for|in|with)\s+", re.IGNORECASE)
+_AT_NAME = re.compile(rf"\s+(?i:at|for)\s+(?=(?i:the\s+)?[{UP}])")
+"""Where a job's employer is named: "at" or "for" a capitalised name, past the department or
+town ("a nurse in the ICU at Santa Maria"; not "with Google", a client)."""
 
 
 def _works_as(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The occupation, and the employer a capitalised name after "at" or "for" says ("I work
-    as a nurse at Santa Maria hospital in Lisbon"; not "at the local hospital")."""
-    job_said, where, rest = match["x"], None, ""
-    if split := _WHERE.search(match["x"]):
-        job_said, where, rest = (
-            match["x"][: split.start()],
-            split["prep"].lower(),
-            match["x"][split.end() :],
-        )
-    job = clean(job_said, s, max_words=6)
+    as a nurse at Santa Maria hospital in Lisbon", "as a nurse in the ICU at Santa Maria";
+    not "at the local hospital")."""
+    split = _WHERE.search(match["x"])
+    job = clean(match["x"][: split.start()] if split else match["x"], s, max_words=6)
     if not job:
         return []
     if match["neg"]:
         return _ends_job(denied(match, s, "occupation", job, ("works as", "work as")))
-    employer = _workplace(rest) if where in ("at", "for") else None
+    named = _AT_NAME.search(match["x"], split.start()) if split else None
+    employer = _workplace(match["x"][named.end() :]) if named else None
     if employer and job.split()[-1].lower() not in _NOT_A_JOB:
         return [_occupation(s, job), _employer(s, employer)]
     return [_occupation(s, job)]
@@ -235,6 +235,41 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_employer(s, employer), *role]
 
 
+_TITLE = re.compile(
+    rf"\b(?:{_JOBS}|lead|head|vp|chief|supervisor|partner|principal|associate)\b", re.IGNORECASE
+)
+"""Words of a job title one is promoted to ("senior engineer", "team lead", "head of sales")."""
+
+
+def _promoted(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A promotion, "I got promoted to senior engineer": the occupation now (not "promoted
+    to the next level", which names no job)."""
+    job = clean(match["x"], s, max_words=5)
+    if not job or not _TITLE.search(job):
+        return []
+    text = f"{s.label} got promoted to {job}"
+    if s.times:
+        text = f"{text} {date_phrase(s.times[0])}"
+    return [fact(s, text, kind="profile", attribute="occupation", value=_bare(job), importance=0.8)]
+
+
+_SALE = re.compile(
+    r"\b(?:house|home|apartment|flat|condo|car|property|place|sell|selling|sold|buyer|bid)\b",
+    re.IGNORECASE,
+)
+"""Words of a sale: an offer accepted from a buyer is no job ("an offer from Zillow on our
+house")."""
+
+
+def _offer(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job offer taken, "I accepted an offer from Meta", "I got an offer from Meta and took
+    it": the employer, a capitalised name, unless the sentence speaks of a sale."""
+    employer = _workplace(match["x"])
+    if not employer or _SALE.search(s.text):
+        return []
+    return [_employer(s, employer), *_role_after(match["x"], employer, s)]
+
+
 _SINCE_LONG = re.compile(
     r"\b(?:since|for)\s+(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|"
     r"several|many)\s+(?:years?|months?)\b|\bsince\s+(?:last\s+)?(?:year|month|spring|summer|"
@@ -260,7 +295,9 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 _NOW_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
-"""A while, not a moment: "I'm at Starbucks now" says where, not for whom."""
+"""A while, not a moment: "I'm at Starbucks now" says where, not for whom, even just after
+a turn that named the employer ("I work at Google. I'm at Starbucks now, on my laptop"):
+a false job change would retire the real employer, a missed one only waits for plainer words."""
 _PLACE_TAIL = re.compile(
     r"\s(?:city|town|village|street|avenue|road|park|lake|river|beach|island|bay|airport|"
     r"station|mall|square)$",
@@ -269,9 +306,9 @@ _PLACE_TAIL = re.compile(
 
 
 def _there_now(employer: str, s: Sentence) -> bool:
-    """ "I'm at Meta now", "These days I'm at Meta": a capitalised name the user is at for
-    now, with no word of travel, that names no place (by its last word, or as a place the
-    previous turn named: "I moved to Porto." "I'm at Porto now")."""
+    """ "These days I'm at Meta": a capitalised name the user is at for a while, with no word
+    of travel, that names no place (by its last word, or as a place the previous turn named:
+    "I moved to Porto." "These days I'm at Porto")."""
     if not _NOW_CUE.search(s.text) or TRIP.search(s.text) or _PLACE_TAIL.search(employer):
         return False
     places = {
@@ -332,12 +369,32 @@ WORK_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed){_MANNER}\s+"
         r"(?:at|for)|employed\s+by)"
-        rf"|{ME}{ADV}\s+(?i:got\s+a\s+(?:new\s+)?job|started\s+(?:a\s+new\s+job|working))"
+        rf"|{ME}{ADV}\s+(?i:(?:got|landed)\s+a\s+(?:new\s+)?job|"
+        r"started\s+(?:a\s+new\s+job|working))"
         rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'ve\s+been|\s+have\s+been){ADV}\s+"
         r"(?i:hired\s+(?:by|at))"
         r"|(?i:my\s+employer\s+is))\s+" + REST,
         _works_at,
         ("work", "job", "employ", "hired"),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:accepted|took)\s+(?i:an?|the|their)\s+(?i:(?:new\s+)?job\s+)?"
+        rf"(?i:offer)\s+(?i:from|at|with)\s+(?=[{UP}]){REST}",
+        _offer,
+        ("offer",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:got|received)\s+(?i:an?\s+)?(?i:(?:new\s+)?job\s+)?(?i:offer)\s+"
+        rf"(?i:from|at|with)\s+(?=[{UP}])(?P<x>[^,.;!?()\n]+?)\s+(?i:and\s+(?:I\s+)?"
+        r"(?:accepted|took)\s+it)\b",
+        _offer,
+        ("offer",),
+    ),
+    rule(
+        rf"{ME}(?i:\s+got|\s+was|'ve\s+been|\s+have\s+been){ADV}\s+(?i:promoted)\s+"
+        rf"(?i:to)\s+{REST}",
+        _promoted,
+        ("promoted",),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",

@@ -54,12 +54,14 @@ USER_LABEL = "The user"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
-    r"\b(?:i|i'm|im|i've|i'd|my|me|we|we're|we've|passed\s+away|died|wait|oops|sorry|mistake|correction)\b",
+    r"\b(?:i|i'm|im|i've|i'd|my|me|we|we're|we've|our|passed\s+away|died|wait|oops|sorry|"
+    r"mistake|correction|actually|no)\b",
     re.IGNORECASE,
 )
 """What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
-"We moved to Berlin"), or the cue of a rule that needs none ("Rex passed away", "No wait,
-it's Braga, not Porto")."""
+"We moved to Berlin", "Our cat is named Luna"), or the cue of a rule that needs none ("Rex
+passed away", "No wait, it's Braga, not Porto", "Actually it's Lisbon, not Porto", "No,
+Lisbon, not Porto")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"
