@@ -146,7 +146,9 @@ def test_what_only_looks_like_a_chat_statement_fills_no_slot(
     assert absent not in profile
 
 
-@pytest.mark.parametrize("text", ["Went well!", "Got any plans?", "Love and trust matter most"])
+@pytest.mark.parametrize(
+    "text", ["Went well!", "Got any plans?", "Love and trust matter most", "Started raining here"]
+)
 def test_a_verb_opening_a_remark_states_nothing_of_the_user(tmp_path: Path, text: str) -> None:
     profile, facts = remember(tmp_path, text)
     assert (profile, facts) == ({}, [])

@@ -343,7 +343,7 @@ _OPENING_VERBS = (
             r"resigned|stopped|gave\s+up|broke\s+up|married|love|hate|adore|can't\s+stand|"
             r"live|work|had|welcomed|don't|never|joined(?=\s+(?-i:[A-Z])))\s"
             r"(?!\s*(?:is|was|are|were|has|will|would|can|could|should|and|or|sure|any|well|fine|"
-            r"great|badly|ok|okay|smoothly|wrong)\b)",
+            r"great|badly|ok|okay|smoothly|wrong|raining|snowing|pouring|to\s+(?:rain|snow))\b)",
             re.IGNORECASE,
         ),
         "I",
@@ -355,9 +355,9 @@ moved to Vancouver!", "Got promoted today", "Living in Madrid these days", "Not 
 anymore", "Been vegan for a year"), and the subject it leaves out: the speaker. Only verbs of
 the rules' statements, past or of a lasting state, never one an imperative or a wish opens on
 ("Let", "Enjoy your trip!"); not a noun ("Love is all you need", "Love and trust ...") nor
-how something went ("Went well!"), nor a question ("Got any plans?"). "Joined" only before a
-name ("Joined Meta last month"; with clubs too, "Joined a travel club", LoCoMo recall@10 fell
-from 0.777 to 0.7767)."""
+how something went ("Went well!"), nor the weather ("Started raining here"), nor a question
+("Got any plans?"). "Joined" only before a name ("Joined Meta last month"; with clubs too,
+"Joined a travel club", LoCoMo recall@10 fell from 0.777 to 0.7767)."""
 
 
 def with_subject(text: str) -> str:
