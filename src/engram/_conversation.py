@@ -67,7 +67,9 @@ class Conversation:
             content: Text (or UTF-8 bytes), or content parts.
             **fields: `name`, `tool_calls` (ToolCall or OpenAI dicts), `tool_call_id`,
                 `metadata`, `created_at` (a datetime or an ISO-8601 string; naive is UTC),
-                `id`.
+                `id`; and what an OpenAI SDK reply's `model_dump()` holds: `refusal` (kept
+                as a refusal part), `annotations` (kept in the metadata), `audio` and
+                `function_call` (refused unless empty).
 
         Raises:
             InvalidInputError: Unknown role, a tool result answering no call of this session,

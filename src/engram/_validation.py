@@ -9,6 +9,7 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram.types import ROLES, ContentPart, Message, ToolCall
+from engram.types._conversation import with_refusal
 from engram.types._time import parse_time
 
 __all__ = [
@@ -229,8 +230,10 @@ def check_budget(budget: int, reserve: int) -> None:
 
 
 def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
-    """A message from its role, content and other fields (OpenAI's `tool_calls` dicts and
-    `created_at` as `to_message` takes them)."""
+    """A message from its role, content and other fields (OpenAI's `tool_calls` dicts, the
+    other keys of an OpenAI Chat Completions message (`_openai_content`) and `created_at` as
+    `to_message` takes them)."""
+    content = _openai_content(role, content, fields)
     calls = tuple(
         call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
         for call in fields.pop("tool_calls", ()) or ()
@@ -242,6 +245,62 @@ def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
         return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidInputError(f"bad message field: {exc}") from exc
+
+
+_OPENAI_KEYS = ("refusal", "annotations", "audio", "function_call")
+"""The keys of an OpenAI Chat Completions message besides role, content and tool calls."""
+
+
+def _openai_content(role: str, content: Any, fields: dict[str, Any]) -> Any:
+    """`content` with the keys of an OpenAI Chat Completions message that `Message` has no
+    field for taken out of `fields` (what `message.model_dump()` of an OpenAI SDK reply gives).
+
+    Keys that are None or empty are dropped. A `refusal` becomes a `refusal` content part
+    after the content (the form the API takes it back in); `annotations` (URL citations)
+    go to the metadata, as the API takes none back. `audio` and the legacy `function_call`
+    are refused: Engram keeps no audio, and has no function-role message to answer a call.
+    """
+    for key in _OPENAI_KEYS:
+        value = fields.get(key)
+        if value is None or (isinstance(value, str | list | tuple | Mapping) and not value):
+            fields.pop(key, None)
+    if "function_call" in fields:
+        raise InvalidInputError(
+            "message key 'function_call' (OpenAI's legacy function calling) is not supported: "
+            "request tools and store the reply's tool_calls"
+        )
+    if "audio" in fields:
+        raise InvalidInputError(
+            "message key 'audio' cannot be stored (Engram keeps no audio, and OpenAI's audio id "
+            "expires): store the reply with its audio transcript as content"
+        )
+    if "annotations" in fields:
+        fields["metadata"] = _with_annotations(fields.get("metadata"), fields.pop("annotations"))
+    if "refusal" not in fields:
+        return content
+    refusal = fields.pop("refusal")
+    if not isinstance(refusal, str):
+        raise InvalidInputError(f"message key 'refusal' must be text, not {refusal!r:.200}")
+    if role != "assistant":
+        raise InvalidInputError(f"message key 'refusal' is for assistant messages, not {role!r}")
+    return with_refusal(coerce_content(content or ""), refusal)
+
+
+def _with_annotations(metadata: object, annotations: object) -> dict[str, Any]:
+    """`metadata` (None: none) with `annotations`, a list of objects, under `annotations`."""
+    kept = check_mapping(metadata or {}, "message metadata")
+    if not isinstance(annotations, list | tuple) or not all(
+        isinstance(item, Mapping) for item in annotations
+    ):
+        raise InvalidInputError(
+            f"message key 'annotations' must be a list of objects, not {annotations!r:.200}"
+        )
+    listed = [dict(item) for item in annotations]
+    if kept.setdefault("annotations", listed) != listed:
+        raise InvalidInputError(
+            "message key 'annotations' and the metadata's 'annotations' differ: give one"
+        )
+    return kept
 
 
 def to_message(item: MessageLike) -> Message:

@@ -126,8 +126,9 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
     A call is abandoned when the conversation went on without its result (the user spoke
     again, the run stopped); a result is an orphan when it came after that. An assistant
     message keeps its content and its answered calls (the first of those sharing an id),
-    and is left out if nothing else is left of it (`_is_blank`). The calls of the newest
-    message stay: their results may be on their way."""
+    less the `tool_use` parts of the calls it loses (`_with_calls`), and is left out if
+    nothing else is left of it (`_is_blank`). The calls of the newest message stay: their
+    results may be on their way."""
     newest = max((i for i, m in enumerate(messages) if m.role != "system"), default=-1)
     kept: list[Message] = []
     requested: set[str] = set()
@@ -142,10 +143,10 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
             continue
         calls = _answered_calls(messages, index)
         if index != newest and calls != message.tool_calls:
+            message = _with_calls(message, calls)
             if not calls and _is_blank(message):
                 requested = set()
                 continue
-            message = replace(message, tool_calls=calls, tokens=None, encoding=None)
         requested = {call.id for call in message.tool_calls}
         kept.append(message)
     return kept
@@ -169,6 +170,23 @@ def superseded_results(messages: Sequence[Message]) -> set[int]:
         elif message.role != "system":
             latest = {}
     return superseded
+
+
+def _with_calls(message: Message, calls: tuple[ToolCall, ...]) -> Message:
+    """`message` with only `calls`, and without the Anthropic `tool_use` parts (LangChain keeps
+    them in the content) of the calls it no longer has: the API refuses a `tool_use` block
+    that no `tool_result` answers. Content left with no part becomes empty text."""
+    content = message.content
+    if not isinstance(content, str):
+        kept = {call.id for call in calls}
+        dropped = {call.id for call in message.tool_calls} - kept
+        parts = tuple(
+            part
+            for part in content
+            if not (part.type == "tool_use" and part.extra.get("id") in dropped)
+        )
+        content = parts or ""
+    return replace(message, content=content, tool_calls=calls, tokens=None, encoding=None)
 
 
 def _is_blank(message: Message) -> bool:

@@ -42,14 +42,6 @@ class Cut:
     """Text tokens kept before the marker; None: the message is whole."""
 
 
-def _text(message: Message) -> str:
-    """The text a cut shortens: the content, or the text of every part that has one (`text`,
-    and the Responses API's `input_text`, ...: all counted as text), joined by newlines."""
-    if isinstance(message.content, str):
-        return message.content
-    return "\n".join(part.text for part in message.content if part.text is not None)
-
-
 def _with_text(message: Message, text: str) -> Message:
     """A copy whose text is `text`, as one part of the first text part's type, where that
     part was; the other text parts go, the parts without text (images, files, thinking
@@ -71,7 +63,7 @@ def _with_text(message: Message, text: str) -> Message:
 
 def _cut(message: Message, counter: MessageCounterProtocol, keep: int, total: int) -> Cut:
     """`message` with its text cut to its first `keep` tokens (of `total`) plus the marker."""
-    head = counter.truncate_text(_text(message), keep) if keep > 0 else ""
+    head = counter.truncate_text(message.text, keep) if keep > 0 else ""
     removed = total - (counter.count_text(head) if head else 0)
     text = f"{head}\n{truncation_marker(removed)}" if head else truncation_marker(removed)
     cut = _with_text(message, text)
@@ -88,7 +80,7 @@ def cut_floor(
     not make it smaller (no text, or a text not longer than `keep` plus the marker).
     """
     whole = Cut(message, tokens)
-    text = _text(message)
+    text = message.text
     total = counter.count_text(text) if text else 0
     if total <= keep:
         return whole, total

@@ -187,10 +187,12 @@ class Message:
 
     @property
     def text(self) -> str:
-        """The message's text: the content, or its text parts joined by newlines."""
+        """The message's text: the content, or the text of every part that has one (`text`,
+        and the Responses API's `input_text` and `output_text`: the token counter counts
+        them all as text) joined by newlines."""
         if isinstance(self.content, str):
             return self.content
-        return "\n".join(part.text or "" for part in self.content if part.type == "text")
+        return "\n".join(part.text for part in self.content if part.text is not None)
 
     def with_text(self, text: str) -> Message:
         """A copy with its content replaced by `text` (token count cleared)."""
@@ -214,13 +216,16 @@ class Message:
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any], **fields: Any) -> Message:
-        """Build a message from its OpenAI chat-completions form."""
+        """Build a message from its OpenAI chat-completions form (a reply's `refusal` kept as a
+        refusal part: `with_refusal`)."""
         raw = data.get("content")
         content: str | tuple[ContentPart, ...]
         if raw is None or isinstance(raw, str):
             content = raw or ""
         else:
             content = tuple(ContentPart.from_openai(part) for part in raw)
+        if isinstance(refusal := data.get("refusal"), str) and refusal:
+            content = with_refusal(content, refusal)
         return cls(
             role=data["role"],
             content=content,
@@ -360,6 +365,15 @@ class Summary:
             tokens=int(data.get("tokens", 0)),
             updated_at=parse_time(data["updated_at"]),
         )
+
+
+def with_refusal(content: str | tuple[ContentPart, ...], refusal: str) -> tuple[ContentPart, ...]:
+    """`content` as parts, followed by an assistant reply's `refusal` (a key of OpenAI's
+    message object) as a `refusal` part: the form the API takes it back in."""
+    refused = ContentPart(type="refusal", extra={"refusal": refusal})
+    if isinstance(content, str):
+        return (ContentPart(type="text", text=content), refused) if content else (refused,)
+    return (*content, refused)
 
 
 def messages_from_openai(items: Sequence[Mapping[str, Any]]) -> list[Message]:
