@@ -104,6 +104,12 @@ def test_message_from_openai_keeps_a_refusal_as_add_does() -> None:
         (_reply(audio={"id": "a1", "data": "AA", "transcript": "Hi"}), "'audio'"),
         (_reply(function_call={"name": "weather", "arguments": "{}"}), "'function_call'"),
         (_reply(content="Hi", annotations="cited"), "'annotations'"),
+        (
+            _reply(
+                tool_calls=[{"id": "c1", "type": "custom", "custom": {"name": "sql", "input": "x"}}]
+            ),
+            "'custom'",
+        ),
     ],
 )
 def test_what_a_message_cannot_keep_is_refused_by_its_key(

@@ -60,11 +60,15 @@ class ToolCall:
         """A call from its OpenAI form; arguments given as a mapping become their JSON text.
 
         Raises:
-            InvalidInputError: Not a mapping with an `id`, a `function` that is not a
-                mapping, or arguments that are neither JSON text nor a JSON object.
+            InvalidInputError: Not a mapping with an `id`, a call of another type than
+                `function` (OpenAI's `custom` tools: their free-text input has no JSON
+                arguments to keep), a `function` that is not a mapping, or arguments that
+                are neither JSON text nor a JSON object.
         """
         if not isinstance(data, Mapping) or "id" not in data:
             raise InvalidInputError(f"a tool call must be a dict with an id, not {data!r:.200}")
+        if (kind := data.get("type", "function")) != "function":
+            raise InvalidInputError(f"tool calls of type {kind!r:.50} are not supported")
         function = data.get("function") or {}
         if not isinstance(function, Mapping):
             raise InvalidInputError(f"a tool call's function must be a dict, not {function!r:.200}")
