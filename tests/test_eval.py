@@ -37,6 +37,7 @@ from engram.eval import (
     parse_evidence,
     percentile,
     recall_all_at_k,
+    recall_any_at_k,
     recall_at_k,
     run_currency,
     summarize,
@@ -256,6 +257,9 @@ def test_session_metrics_count_distinct_sessions() -> None:
     assert recall_all_at_k(sessions, {"s1", "s2"}, 2) == 1.0
     assert recall_all_at_k(sessions, {"s1", "s3"}, 2) == 0.0
     assert recall_all_at_k(sessions, set(), 1) == 1.0  # as LongMemEval's all([])
+    assert recall_any_at_k(sessions, {"s3", "s9"}, 2) == 0.0
+    assert recall_any_at_k(sessions, {"s3", "s9"}, 3) == 1.0
+    assert recall_any_at_k(sessions, set(), 3) == 0.0  # as LongMemEval's any([])
 
 
 def test_recall_needs_evidence() -> None:

@@ -166,8 +166,9 @@ def longmemeval(**options: Any) -> None:
     """LongMemEval: session-level recall_all@k over user turns (official protocol).
 
     Only user turns are indexed; abstention questions are skipped. `recall_all@k` requires
-    every answer session among the first k distinct sessions retrieved;
-    `official_recall_all@k` uses the official labels (sessions of `has_answer` user turns).
+    every answer session among the first k distinct sessions retrieved, `recall_any@k` one
+    of them; the `official_` ones use the official labels (sessions of `has_answer` user
+    turns).
     --limit takes evenly spaced questions (the file is sorted by question type).
     """
     path = _data_path(options["data"], "longmemeval")

@@ -26,9 +26,9 @@ provenance, and the ranking is read as the list of distinct turns (or sessions) 
   `RetrieverProtocol.search` call only, embedding the query included: the CLI's disk cache
   keeps the turns' vectors between runs, never the questions'), ingest time.
 - LongMemEval: user turns only, abstention questions skipped; `recall_all@k` (every
-  `answer_session_ids` session among the first k distinct sessions) and
-  `official_recall_all@k` (the official code's labels: sessions of `has_answer` user turns,
-  vacuously 1 when there is none).
+  `answer_session_ids` session among the first k distinct sessions), `recall_any@k` (one of
+  them), and `official_recall_all@k`/`official_recall_any@k` (the official code's labels:
+  sessions of `has_answer` user turns; with none, all is vacuously 1 and any 0).
 """
 
 from engram.eval._cache import DiskEmbeddingCache, default_cache_path
@@ -49,6 +49,7 @@ from engram.eval._metrics import (
     pack_context,
     percentile,
     recall_all_at_k,
+    recall_any_at_k,
     recall_at_k,
 )
 from engram.eval._pipeline import InProcessRetriever, PipelineOptions
@@ -101,6 +102,7 @@ __all__ = [
     "parse_evidence",
     "percentile",
     "recall_all_at_k",
+    "recall_any_at_k",
     "recall_at_k",
     "run_currency",
     "score_question",

@@ -8,6 +8,8 @@ keeps the first occurrence of each turn (or session), so "k" always means k dist
 - `recall_all_at_k`: 1 if all the evidence is among them, else 0 (LongMemEval's
   `recall_all@k`; its turn-to-session evaluation likewise widens the cut until it holds k
   distinct sessions);
+- `recall_any_at_k`: 1 if any of the evidence is among them, else 0 (LongMemEval's
+  `recall_any@k`);
 - `in_context`: the share of the evidence turns whose content reaches the context, when the
   ranked items' texts are packed greedily, best first, into a token budget: a turn counts
   when a packed item stands for it and holds its text (a fact derived from a turn stands for
@@ -29,6 +31,7 @@ __all__ = [
     "pack_context",
     "percentile",
     "recall_all_at_k",
+    "recall_any_at_k",
     "recall_at_k",
 ]
 
@@ -64,6 +67,15 @@ def recall_all_at_k(ranked: Sequence[str], evidence: Collection[str], k: int) ->
     """
     top = set(ranked[:k])
     return 1.0 if all(unit in top for unit in evidence) else 0.0
+
+
+def recall_any_at_k(ranked: Sequence[str], evidence: Collection[str], k: int) -> float:
+    """1.0 if some unit of `evidence` is among the first `k` of `ranked`, else 0.0.
+
+    Empty evidence gives 0.0, as in LongMemEval's `evaluate_retrieval` (`any([])`).
+    """
+    top = set(ranked[:k])
+    return 1.0 if any(unit in top for unit in evidence) else 0.0
 
 
 def pack_context(

@@ -8,14 +8,14 @@ Per question (definitions in `engram.eval._metrics`; "k" counts distinct turns o
 - `recall@k`: turn-level evidence recall over the first k distinct turns the results cover;
 - `session_recall@k`: the same over the first k distinct sessions;
 - `recall_all@k`: 1 if every evidence session is among the first k distinct sessions
-  (LongMemEval's session-level `recall_all@k`);
+  (LongMemEval's session-level `recall_all@k`); `recall_any@k`: 1 if any is;
 - `in_context@<budget>`: the share of evidence turns whose content reaches the context: the
   results' texts packed greedily, best first, into the budget (tokens of
   `TokenCounter.for_model("gpt-4o")`), a turn counting when a packed result stands for it
   and holds its text;
-- `official_recall_all@k` (LongMemEval only): `recall_all@k` with the official labels: the
-  sessions of the indexed `has_answer` turns, and 1 when there is none (as in LongMemEval's
-  `evaluate_retrieval_turn2session`, which counts `all([])` as a hit).
+- `official_recall_all@k` and `official_recall_any@k` (LongMemEval only): the same with the
+  official labels: the sessions of the indexed `has_answer` turns; with none, all is 1 and any
+  is 0 (as in LongMemEval's `evaluate_retrieval_turn2session`: `all([])`, `any([])`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from engram.eval._metrics import (
     distinct_turns,
     in_context,
     recall_all_at_k,
+    recall_any_at_k,
     recall_at_k,
 )
 from engram.eval._records import EvalConversation, EvalQuestion, RetrievedItem
@@ -85,7 +86,7 @@ class EvalSettings:
     search_limit: int = 200
     """Results requested per question (enough to fill the largest budget)."""
     official: bool = False
-    """Also compute LongMemEval's `official_recall_all@k`."""
+    """Also compute LongMemEval's `official_recall_all@k` and `official_recall_any@k`."""
     model: str = "gpt-4o"
     """Whose tokenizer counts the budget."""
 
@@ -184,10 +185,12 @@ def score_question(
         for k in settings.ks:
             metrics[f"session_recall@{k}"] = recall_at_k(sessions, question.evidence_sessions, k)
             metrics[f"recall_all@{k}"] = recall_all_at_k(sessions, question.evidence_sessions, k)
+            metrics[f"recall_any@{k}"] = recall_any_at_k(sessions, question.evidence_sessions, k)
     if settings.official:
         labelled = {session_of[turn] for turn in question.evidence_turns if turn in session_of}
         for k in settings.ks:
             metrics[f"official_recall_all@{k}"] = recall_all_at_k(sessions, labelled, k)
+            metrics[f"official_recall_any@{k}"] = recall_any_at_k(sessions, labelled, k)
     return metrics
 
 
