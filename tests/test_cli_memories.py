@@ -123,6 +123,7 @@ def test_export_then_import_into_a_new_database(runner: CliRunner, db: str, tmp_
         main, ["memories", "export", "--db", db, "--user", "ana", "-o", exported]
     )
     assert result.exit_code == 0, result.output
+    assert result.stderr == "exported 3 memories of user 'ana'\n"
     fresh = str(tmp_path / "fresh.db")
     imported = runner.invoke(main, ["memories", "import", "--db", fresh, str(exported)])
     assert imported.exit_code == 0, imported.output
@@ -404,3 +405,12 @@ def test_bad_option_values_are_usage_errors_naming_the_option(
     assert result.exit_code == 2 and says in result.output, result.output
     with Engram(db) as mem:
         assert len(mem.memories.get_all(user_id="ana")) == 3
+
+
+def test_an_export_of_a_user_without_memories_says_so_beside_valid_json(
+    runner: CliRunner, db: str
+) -> None:
+    result = runner.invoke(main, ["memories", "export", "--db", db, "--user", "anna"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["memories"] == []
+    assert "user 'anna' has no memories in tenant 'default'" in result.stderr

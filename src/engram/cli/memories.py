@@ -269,6 +269,15 @@ def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
     with existing_engram(db, tenant, read_only=True) as mem:
         data = mem.memories.export(user_id=user_id)
     write_json(data, output)
+    # On standard error: the export itself may be going to standard output.
+    if count := len(data["memories"]):
+        click.echo(f"exported {count} memories of user {user_id!r}", err=True)
+    else:
+        click.echo(
+            f"user {user_id!r} has no memories in tenant {tenant!r}: the export is empty "
+            "(`engram memories users` lists the users)",
+            err=True,
+        )
 
 
 @memories.command("import")
