@@ -58,6 +58,8 @@ def test_list_and_search(runner: CliRunner, db: str) -> None:
     assert "m-city" in first_row
     nobody = runner.invoke(main, ["memories", "list", "--db", db, "--user", "bob"])
     assert "no memories" in nobody.output
+    with Engram(db) as mem:  # an inspection is no recall: forgetting and decay see none
+        assert {m.access_count for m in mem.memories.get_all(user_id="ana")} == {0}
 
 
 def test_consolidate_merges_and_reports_bloat(runner: CliRunner, db: str) -> None:

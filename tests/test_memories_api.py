@@ -166,6 +166,18 @@ def test_a_zero_limit_reads_nothing(mem: Engram) -> None:
         mem.memories.search("tea", user_id="ana", limit=-1)
 
 
+async def test_a_search_that_is_no_use_records_no_access(mem: Engram) -> None:
+    mem.memories.add("Ana drinks tea", user_id="ana", infer=False)
+    [hit] = mem.memories.search("tea", user_id="ana", record_access=False)
+    [hit] = await mem.memories.asearch("tea", user_id="ana", record_access=False)
+    assert hit.memory.access_count == 0
+    assert mem.memories.get_all(user_id="ana")[0].access_count == 0
+    mem.memories.search("tea", user_id="ana")
+    assert mem.memories.get_all(user_id="ana")[0].access_count == 1
+    with pytest.raises(InvalidInputError, match="record_access"):
+        mem.memories.search("tea", user_id="ana", record_access="no")  # type: ignore[arg-type]
+
+
 async def test_async_twins(mem: Engram) -> None:
     added = await mem.memories.aadd("Ana runs marathons", user_id="ana", infer=False)
     hits = await mem.memories.asearch("does Ana do sport?", user_id="ana")

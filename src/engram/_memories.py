@@ -318,6 +318,7 @@ class Memories:
         after: datetime | None = None,
         before: datetime | None = None,
         metadata: Mapping[str, Any] | None = None,
+        record_access: bool = True,
     ) -> list[MemoryHit]:
         """The memories most relevant to `query`, best first, each with its score parts.
 
@@ -328,12 +329,27 @@ class Memories:
         does; by default only current memories are searched. A naive `as_of`, `after`
         or `before` is taken as UTC.
 
+        The hits are recorded as recalled (access count and last access, which forgetting
+        policies and decay read), unless `record_access` is False: a look that is no use of
+        them, as an admin's inspection (`engram memories search`).
+
         Raises:
             InvalidInputError: A query that is not text, a time that is neither a datetime
-                nor an ISO-8601 string, a bad limit, kind or metadata filter.
+                nor an ISO-8601 string, a bad limit, kind or metadata filter, a
+                `record_access` that is not a bool.
         """
         flow = self._search_flow(
-            query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
+            query,
+            user_id,
+            agent_id,
+            session_id,
+            limit,
+            kinds,
+            as_of,
+            after,
+            before,
+            metadata,
+            record_access=record_access,
         )
         hits: list[MemoryHit] = self._run(flow)
         return hits
@@ -351,10 +367,21 @@ class Memories:
         after: datetime | None = None,
         before: datetime | None = None,
         metadata: Mapping[str, Any] | None = None,
+        record_access: bool = True,
     ) -> list[MemoryHit]:
         """Async `search`."""
         flow = self._search_flow(
-            query, user_id, agent_id, session_id, limit, kinds, as_of, after, before, metadata
+            query,
+            user_id,
+            agent_id,
+            session_id,
+            limit,
+            kinds,
+            as_of,
+            after,
+            before,
+            metadata,
+            record_access=record_access,
         )
         hits: list[MemoryHit] = await self._arun(flow)
         return hits
@@ -371,6 +398,8 @@ class Memories:
         after: datetime | None,
         before: datetime | None,
         metadata: Mapping[str, Any] | None,
+        *,
+        record_access: bool,
     ) -> Flow[list[MemoryHit]]:
         check_text(query, "query")
         as_of = parse_optional_time(as_of, "as_of")
@@ -391,6 +420,7 @@ class Memories:
             weights=self._engram.ranking,
             now=as_of or utcnow(),
             accessed_at=utcnow(),
+            record_access=check_flag(record_access, "record_access"),
         )
         return self._with_model_id(search)
 

@@ -89,7 +89,7 @@ def list_memories(
 def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
     with existing_engram(db, tenant, read_only=True) as mem:
-        hits = mem.memories.search(query, user_id=user_id, limit=limit)
+        hits = mem.memories.search(query, user_id=user_id, limit=limit, record_access=False)
     table = Table("#", "score", "dense", "lexical", "recency", "id", "text")
     for hit in hits:
         parts = hit.parts
