@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 
 from engram import Engram
-from engram.stores import (
-    BaseConversationStore,
-    InMemoryConversationStore,
-    SqliteConnection,
-    SqliteConversationStore,
-)
+from engram.stores import BaseConversationStore
 from engram.testing import AsyncDrivenConversationStore
+from servers import fresh_store
 
 
 @pytest.fixture(autouse=True)
@@ -32,15 +28,8 @@ def conversation_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[BaseConversationStore]:
     """A fresh, empty conversation store of each backend."""
-    if request.param == "memory":
-        yield InMemoryConversationStore()
-    elif request.param == "sqlite-file":
-        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
-            yield store
-    else:
-        conn = SqliteConnection(":memory:")
-        yield SqliteConversationStore(conn)
-        conn.close()
+    with fresh_store(request, tmp_path, "ConversationStore") as store:
+        yield store
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -15,6 +15,9 @@ collide.
 A server that cannot be reached skips the tests that need it, with the reason; with `CI=true`
 it fails them instead: CI never passes by skipping.
 
+Fresh stores: `fresh_store` opens a brand-new store of one component on the backend a
+parametrised fixture names, so a module's fixture of every backend is two lines.
+
 Test modules also import its helpers, before pytest loads it as a plugin, so it opts out of
 assertion rewriting (it has no asserts): PYTEST_DONT_REWRITE.
 """
@@ -22,6 +25,7 @@ assertion rewriting (it has no asserts): PYTEST_DONT_REWRITE.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import shutil
 import tempfile
@@ -32,6 +36,7 @@ import warnings
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pytest
@@ -352,3 +357,57 @@ def open_store(
     finally:
         loop.run(store.client.aclose())
         loop.close()
+
+
+# Fresh stores of every backend.
+
+_BACKENDS = {
+    "memory": ("engram.stores", "InMemory"),
+    "sqlite": ("engram.stores", "Sqlite"),
+    "postgres": ("engram.stores.postgres", "Postgres"),
+    "redis": ("engram.stores.redis", "Redis"),
+}
+"""Each backend's module and class-name prefix (the server backends import their driver)."""
+
+
+@contextmanager
+def fresh_store(
+    request: pytest.FixtureRequest, tmp_path: Path, component: str, **options: Any
+) -> Iterator[Any]:
+    """A fresh, empty `component` store of the backend a parametrised fixture names.
+
+    `component` is the class name without its backend: "ConversationStore", "MemoryStore",
+    "EventLog" or "Checkpointer". The backend is `request.param`: "memory"; "sqlite" or
+    "sqlite-file" (a file in `tmp_path`), "sqlite-memory" (`:memory:`); "postgres" (a database
+    of the test server, `postgres_clean_database`); "redis" (the test server, under the
+    test's own `redis_prefix`). `options` go to the store (`snapshot_every=3`).
+    """
+    backend: str = request.param
+    module, class_prefix = _BACKENDS[backend.removesuffix("-file").removesuffix("-memory")]
+    store_class = getattr(importlib.import_module(module), class_prefix + component)
+    if backend == "memory":
+        yield store_class(**options)
+    elif backend.startswith("sqlite"):
+        path = ":memory:" if backend == "sqlite-memory" else tmp_path / "engram.db"
+        with store_class.from_path(path, **options) as store:
+            yield store
+    elif backend == "postgres":
+        url = request.getfixturevalue("postgres_clean_database")
+        with store_class.from_conn_string(url, **options) as store:
+            yield store
+    else:
+        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
+        with store_class.from_url(url, prefix=prefix, **options) as store:
+            yield store
+
+
+@contextmanager
+def fresh_saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A LangGraph `EngramSaver` on a fresh checkpointer of the backend `request.param` names
+    (see `fresh_store`): the in-memory one snapshots every 3 checkpoints, the others every 16
+    (their default)."""
+    from engram.integrations.langgraph import EngramSaver
+
+    snapshot_every = 3 if request.param == "memory" else 16
+    with fresh_store(request, tmp_path, "Checkpointer", snapshot_every=snapshot_every) as cp:
+        yield EngramSaver(cp)

@@ -23,13 +23,10 @@ from engram.stores.checkpoints import (
     ListCheckpoints,
     PutWrites,
 )
-from engram.stores.memory_checkpoints import InMemoryCheckpointer
-from engram.stores.postgres import PostgresCheckpointer
 from engram.stores.redis import AsyncRedisCheckpointer, RedisCheckpointer
-from engram.stores.sqlite import SqliteConnection
-from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.testing.checkpoints import AsyncDrivenCheckpointer, CheckpointerSpec
 from engram.types._checkpoint import PendingWrite
+from servers import fresh_store
 
 pytest_plugins = ["servers"]
 
@@ -40,15 +37,8 @@ T = "tenant-a"
 def checkpoint_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[BaseCheckpointer]:
-    if request.param == "memory":
-        yield InMemoryCheckpointer(snapshot_every=3)
-    elif request.param == "sqlite-file":
-        with SqliteCheckpointer.from_path(tmp_path / "engram.db", snapshot_every=3) as backend:
-            yield backend
-    else:
-        conn = SqliteConnection(":memory:")
-        yield SqliteCheckpointer(conn, snapshot_every=3)
-        conn.close()
+    with fresh_store(request, tmp_path, "Checkpointer", snapshot_every=3) as backend:
+        yield backend
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -71,19 +61,8 @@ class TestCheckpointer(CheckpointerSpec):
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def every_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseCheckpointer]:
     """A fresh checkpointer of each backend (PostgreSQL and Redis: the test servers)."""
-    if request.param == "memory":
-        yield InMemoryCheckpointer(snapshot_every=3)
-    elif request.param == "sqlite":
-        with SqliteCheckpointer.from_path(tmp_path / "engram.db", snapshot_every=3) as backend:
-            yield backend
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresCheckpointer.from_conn_string(url, snapshot_every=3) as backend:
-            yield backend
-    else:
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisCheckpointer.from_url(url, prefix=prefix, snapshot_every=3) as backend:
-            yield backend
+    with fresh_store(request, tmp_path, "Checkpointer", snapshot_every=3) as backend:
+        yield backend
 
 
 def _thread() -> str:

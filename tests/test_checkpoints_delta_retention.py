@@ -25,10 +25,8 @@ from langgraph.graph import START, StateGraph
 
 from engram._exceptions import ConflictError
 from engram.integrations.langgraph import EngramSaver
-from engram.stores.memory_checkpoints import InMemoryCheckpointer
-from engram.stores.postgres import PostgresCheckpointer
-from engram.stores.redis import RedisCheckpointer
 from engram.types._checkpoint import RetentionPolicy
+from servers import fresh_saver
 
 pytest_plugins = ["servers"]
 
@@ -38,19 +36,8 @@ RUNS = 4
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    if request.param == "memory":
-        yield EngramSaver(InMemoryCheckpointer(snapshot_every=3))
-    elif request.param == "sqlite":
-        with EngramSaver.from_path(tmp_path / "lg.db") as engram_saver:
-            yield engram_saver
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresCheckpointer.from_conn_string(url) as checkpointer:
-            yield EngramSaver(checkpointer)
-    else:
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisCheckpointer.from_url(url, prefix=prefix) as checkpointer:
-            yield EngramSaver(checkpointer)
+    with fresh_saver(request, tmp_path) as engram_saver:
+        yield engram_saver
 
 
 def _append(state: list[str] | None, writes: Sequence[list[str]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Support for the context tests: a deterministic word counter and message builders.
+"""Support for the context tests: a deterministic word counter, message builders, and OpenAI's
+rule for tool calls and their results (`openai_accepts`).
 
 The other `test_context_*` modules import from here. `WordCounter`: a token is a whitespace
 separated word, a message costs its words plus 3 (plus 1 + argument words per tool call), a
@@ -70,6 +71,35 @@ def assistant(text: str = "", *calls: str, **fields: Any) -> Message:
 
 def tool(call: str, text: str = "result", **fields: Any) -> Message:
     return Message(role="tool", content=text, tool_call_id=call, **fields)
+
+
+def weather_call(call_id: str, city: str = "Paris") -> dict[str, Any]:
+    """A tool call in OpenAI's format: the weather in `city`."""
+    arguments = json.dumps({"city": city})
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "weather", "arguments": arguments},
+    }
+
+
+def openai_accepts(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """OpenAI chat completions' rule for messages in its format: each call's results right
+    after it, each call answered, call ids unique and not empty."""
+    waiting: set[str] = set()
+    for message in messages:
+        if message["role"] == "tool":
+            if message["tool_call_id"] not in waiting:
+                return False
+            waiting.discard(message["tool_call_id"])
+            continue
+        if waiting:
+            return False
+        call_ids = [call["id"] for call in message.get("tool_calls") or ()]
+        if len(set(call_ids)) < len(call_ids) or not all(call_ids):
+            return False
+        waiting = set(call_ids)
+    return not waiting
 
 
 def ids(messages: Sequence[Message]) -> list[str]:

@@ -3,7 +3,7 @@ every backend; and the user a session is opened for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +11,10 @@ import pytest
 
 from engram import Engram, InvalidInputError, Message
 from engram.context import buffer, token_budget, window, without_abandoned_calls
-from engram.stores import BaseConversationStore, SqliteConversationStore
-from engram.stores.memory import InMemoryConversationStore
-from engram.stores.postgres import PostgresConversationStore
-from engram.stores.redis import RedisConversationStore
 from engram.tokens import TokenCounter
 from engram.types import ToolCall
-from test_context_support import WordCounter
+from servers import fresh_store
+from test_context_support import WordCounter, openai_accepts, weather_call
 
 pytest_plugins = ["servers"]
 
@@ -33,55 +30,8 @@ STRATEGIES: list[dict[str, Any]] = [
 @pytest.fixture(params=["sqlite-file", "memory", "postgres", "redis"])
 def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
     """An Engram on each backend's conversation store."""
-    store: BaseConversationStore
-    if request.param == "memory":
-        store = InMemoryConversationStore()
-        with Engram(store) as engram:
-            yield engram
-        return
-    if request.param == "sqlite-file":
-        with (
-            SqliteConversationStore.from_path(tmp_path / "engram.db") as store,
-            Engram(store) as engram,
-        ):
-            yield engram
-        return
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresConversationStore.from_conn_string(url) as store, Engram(store) as engram:
-            yield engram
-        return
-    url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-    with RedisConversationStore.from_url(url, prefix=prefix) as store, Engram(store) as engram:
+    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
         yield engram
-
-
-def _call(call_id: str, city: str = "Paris") -> dict[str, Any]:
-    arguments = f'{{"city": "{city}"}}'
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": "weather", "arguments": arguments},
-    }
-
-
-def _openai_accepts(messages: Sequence[dict[str, Any]], *, pending: bool = False) -> bool:
-    """OpenAI chat completions' rule: each call's results right after it, each call answered
-    (with `pending`, the last message's calls may still wait for theirs)."""
-    waiting: set[str] = set()
-    for message in messages:
-        if message["role"] == "tool":
-            if message["tool_call_id"] not in waiting:
-                return False
-            waiting.discard(message["tool_call_id"])
-            continue
-        if waiting:
-            return False
-        ids = [call["id"] for call in message.get("tool_calls") or ()]
-        if len(set(ids)) < len(ids) or not all(ids):
-            return False
-        waiting = set(ids)
-    return pending or not waiting
 
 
 def _accounted(result: Any, session_messages: int) -> None:
@@ -102,14 +52,14 @@ def test_a_message_of_abandoned_calls_is_reported_dropped(
     s = mem.session("s1")
     s.add("system", "You are a travel assistant.")
     s.add("user", "Weather in Paris?")
-    abandoned = s.add("assistant", "", tool_calls=[_call("c1")])
+    abandoned = s.add("assistant", "", tool_calls=[weather_call("c1")])
     s.add("user", "Never mind, what about Rome?")
     s.add("assistant", "Rome is sunny.")
     result = s.context("gpt-4o", budget=2000, **spec)
     assert abandoned.id not in {m.id for m in result.messages}
     assert abandoned.id in result.report.dropped
     _accounted(result, s.info().message_count)
-    assert _openai_accepts(result.to_openai())
+    assert openai_accepts(result.to_openai())
     priming = TokenCounter.for_model("gpt-4o").reply_tokens
     assert result.report.tokens_before == s.info().token_count + priming
 
@@ -120,14 +70,14 @@ def test_a_summary_report_accounts_for_abandoned_calls_once_folded(mem: Engram) 
     for i in range(30):
         s.add("user", f"Question {i} about the trip " + "detail " * 20)
         if i == 3:
-            s.add("assistant", "", tool_calls=[_call("c1")])  # abandoned
+            s.add("assistant", "", tool_calls=[weather_call("c1")])  # abandoned
             continue
         s.add("assistant", f"Answer {i} " + "detail " * 20)
     for _ in range(2):  # the second reads the stored summary
         result = s.context("gpt-4o", budget=900, strategy="summary")
         assert result.report.summarized_count
         _accounted(result, s.info().message_count)
-        assert _openai_accepts(result.to_openai())
+        assert openai_accepts(result.to_openai())
 
 
 # 2. Tool-call ids: empty, repeated in one message, repeated across messages.
@@ -142,13 +92,15 @@ def test_a_call_no_result_can_answer_is_stored_but_never_sent(
     tool message can answer it (a result needs a non-empty id, and answers the first)."""
     s = mem.session("s1")
     s.add("user", "Weather in Paris and Rome?")
-    asked = s.add("assistant", "On it.", tool_calls=[_call("c1"), _call(other, "Rome")])
+    asked = s.add(
+        "assistant", "On it.", tool_calls=[weather_call("c1"), weather_call(other, "Rome")]
+    )
     s.add("tool", "20", tool_call_id="c1")
     s.add("user", "Thanks.")
     assert [c.id for c in s.messages()[1].tool_calls] == ["c1", other]  # stored as given
     result = s.context("gpt-4o", budget=2000, **spec)
     sent = result.to_openai()
-    assert _openai_accepts(sent)
+    assert openai_accepts(sent)
     assert [c["id"] for c in sent[1]["tool_calls"]] == ["c1"]
     assert asked.id in result.report.kept
     _accounted(result, s.info().message_count)
@@ -161,16 +113,16 @@ def test_an_id_reused_by_a_later_message_pairs_each_call_with_its_own_result(
     """Local model servers number calls per message (`call_0` each time)."""
     s = mem.session("s1")
     s.add("user", "Weather in Paris?")
-    first = s.add("assistant", "", tool_calls=[_call("call_0")])  # never answered
+    first = s.add("assistant", "", tool_calls=[weather_call("call_0")])  # never answered
     s.add("user", "Rome instead.")
-    second = s.add("assistant", "", tool_calls=[_call("call_0", "Rome")])
+    second = s.add("assistant", "", tool_calls=[weather_call("call_0", "Rome")])
     answer = s.add("tool", '{"celsius": 25}', tool_call_id="call_0")
     s.add("assistant", "25 degrees in Rome.")
     result = s.context("gpt-4o", budget=2000, **spec)
     sent = [m.id for m in result.messages]
     assert first.id not in sent and sent.index(second.id) + 1 == sent.index(answer.id)
     assert first.id in result.report.dropped
-    assert _openai_accepts(result.to_openai())
+    assert openai_accepts(result.to_openai())
     _accounted(result, s.info().message_count)
 
 
@@ -180,7 +132,7 @@ def test_an_id_reused_by_a_later_message_pairs_each_call_with_its_own_result(
 def test_a_result_after_the_conversation_went_on_is_refused(mem: Engram) -> None:
     s = mem.session("s1")
     s.add("user", "Weather in Paris?")
-    s.add("assistant", "", tool_calls=[_call("c1")])
+    s.add("assistant", "", tool_calls=[weather_call("c1")])
     s.add("user", "Hurry up.")
     with pytest.raises(InvalidInputError, match="too late for their call"):
         s.add("tool", '{"celsius": 20}', tool_call_id="c1")
@@ -192,12 +144,12 @@ def test_a_result_after_the_conversation_went_on_is_refused(mem: Engram) -> None
 def test_results_may_follow_a_system_message_said_while_the_calls_ran(mem: Engram) -> None:
     s = mem.session("s1")
     s.add("user", "Weather in Paris and Rome?")
-    s.add("assistant", "", tool_calls=[_call("c1"), _call("c2", "Rome")])
+    s.add("assistant", "", tool_calls=[weather_call("c1"), weather_call("c2", "Rome")])
     s.add("system", "Be brief.")
     s.add("tool", "20", tool_call_id="c1")
     s.add("tool", "25", tool_call_id="c2")
     sent = s.context("gpt-4o", budget=2000).to_openai()
-    assert _openai_accepts(sent) and [m["role"] for m in sent[-3:]] == ["tool", "tool", "system"]
+    assert openai_accepts(sent) and [m["role"] for m in sent[-3:]] == ["tool", "tool", "system"]
 
 
 def test_results_and_their_call_may_come_in_one_add(mem: Engram) -> None:
@@ -205,14 +157,14 @@ def test_results_and_their_call_may_come_in_one_add(mem: Engram) -> None:
     s.add_messages(
         [
             {"role": "user", "content": "Weather?"},
-            {"role": "assistant", "content": "", "tool_calls": [_call("c1")]},
+            {"role": "assistant", "content": "", "tool_calls": [weather_call("c1")]},
             {"role": "tool", "content": "20", "tool_call_id": "c1"},
         ]
     )
     with pytest.raises(InvalidInputError, match="too late"):
         s.add_messages(
             [
-                {"role": "assistant", "content": "", "tool_calls": [_call("c2")]},
+                {"role": "assistant", "content": "", "tool_calls": [weather_call("c2")]},
                 {"role": "user", "content": "Hurry."},
                 {"role": "tool", "content": "21", "tool_call_id": "c2"},
             ]
@@ -253,7 +205,7 @@ def test_the_strategies_never_send_a_result_away_from_its_call(strategy: str) ->
 def test_without_abandoned_calls_pairs_calls_and_results_by_position() -> None:
     kept = without_abandoned_calls(_messy())
     assert [m.id for m in kept] == ["u1", "u2", "a2"]
-    assert _openai_accepts([m.to_openai() for m in kept])
+    assert openai_accepts([m.to_openai() for m in kept])
 
 
 def test_without_abandoned_calls_keeps_the_newest_calls_pending() -> None:

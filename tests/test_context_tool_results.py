@@ -12,8 +12,8 @@ from engram import Engram, InvalidInputError, Message
 from engram.context import buffer, token_budget, window, without_abandoned_calls
 from engram.tokens import TokenCounter
 from engram.types import ContentPart, ToolCall
-from test_context_support import WordCounter, words
-from test_context_tool_calls import STRATEGIES, _accounted, _call, _openai_accepts
+from test_context_support import WordCounter, openai_accepts, weather_call, words
+from test_context_tool_calls import STRATEGIES, _accounted
 from test_context_tool_calls import mem as mem  # the per-backend fixture
 
 pytest_plugins = ["servers"]
@@ -28,7 +28,7 @@ _CALL = ToolCall("c1", "weather", "{}")
 def test_a_result_logged_twice_is_sent_once_the_last(mem: Engram, spec: dict[str, Any]) -> None:
     s = mem.session("s1")
     s.add("user", "Weather in Paris and Rome?")
-    s.add("assistant", "", tool_calls=[_call("c1"), _call("c2", "Rome")])
+    s.add("assistant", "", tool_calls=[weather_call("c1"), weather_call("c2", "Rome")])
     failed = s.add("tool", "error: timeout", tool_call_id="c1")
     rome = s.add("tool", "25", tool_call_id="c2")
     retried = s.add("tool", "20", tool_call_id="c1")
@@ -37,7 +37,7 @@ def test_a_result_logged_twice_is_sent_once_the_last(mem: Engram, spec: dict[str
     sent = [m.id for m in result.messages]
     assert failed.id not in sent and {rome.id, retried.id} <= set(sent)
     assert failed.id in result.report.dropped
-    assert _openai_accepts(result.to_openai())
+    assert openai_accepts(result.to_openai())
     _accounted(result, s.info().message_count)
     priming = TokenCounter.for_model("gpt-4o").reply_tokens
     assert result.report.tokens_before == s.info().token_count + priming
@@ -67,7 +67,7 @@ def test_the_strategies_send_the_last_result_of_a_call(strategy: str) -> None:
         result = token_budget(_retried(), counter, budget=500)
     assert [m.id for m in result.messages] == ["u1", "a1", "t2", "t3", "s1", "a2"]
     assert result.report.dropped == ("t1",)
-    assert _openai_accepts(result.to_openai())
+    assert openai_accepts(result.to_openai())
 
 
 def test_without_abandoned_calls_keeps_the_last_result_of_a_call() -> None:
@@ -82,7 +82,7 @@ def _late_export(mem: Engram) -> dict[str, Any]:
     """An export whose tool result comes after the user spoke again."""
     s = mem.session("s1")
     s.add("user", "Weather in Paris?")
-    s.add("assistant", "", tool_calls=[_call("c1")])
+    s.add("assistant", "", tool_calls=[weather_call("c1")])
     s.add("tool", "20", tool_call_id="c1")
     data = s.export()
     messages = data["messages"]
@@ -102,7 +102,7 @@ def test_an_import_refuses_a_result_that_comes_too_late(mem: Engram) -> None:
 def test_an_import_takes_results_after_a_system_message_said_meanwhile(mem: Engram) -> None:
     s = mem.session("s1")
     s.add("user", "Weather in Paris and Rome?")
-    s.add("assistant", "", tool_calls=[_call("c1"), _call("c2", "Rome")])
+    s.add("assistant", "", tool_calls=[weather_call("c1"), weather_call("c2", "Rome")])
     s.add("tool", "20", tool_call_id="c1")
     s.add("system", "Be brief.")
     s.add("tool", "25", tool_call_id="c2")

@@ -4,7 +4,6 @@ summaries, on SQLite and in memory."""
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,15 +17,14 @@ from engram import ConflictError, Engram, InvalidInputError, Message, NotFoundEr
 from engram._session_flows import _without_repeats
 from engram.config import EngramSettings
 from engram.context import Recall, token_budget
-from engram.stores import BaseConversationStore, SqliteConversationStore
+from engram.stores import BaseConversationStore
 from engram.stores.conversation import GetSummary, Op, PutSummary
 from engram.stores.memory import InMemoryConversationStore
 from engram.stores.memory_memories import InMemoryMemoryStore
-from engram.stores.postgres import PostgresConversationStore
-from engram.stores.redis import RedisConversationStore
 from engram.tokens import TokenCounter
 from engram.types import ContentPart, Memory, MemoryHit, ScoreParts, Summary
-from test_context_support import WordCounter, words
+from servers import fresh_store
+from test_context_support import WordCounter, openai_accepts, weather_call, words
 
 pytest_plugins = ["servers"]
 
@@ -506,19 +504,8 @@ class RacingSummaries(BaseConversationStore):
 @pytest.fixture(params=["sqlite-file", "memory", "postgres", "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseConversationStore]:
     """Each backend's conversation store (the servers only for their own params)."""
-    if request.param == "memory":
-        yield InMemoryConversationStore()
-    elif request.param == "sqlite-file":
-        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
-            yield store
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresConversationStore.from_conn_string(url) as store:
-            yield store
-    else:
-        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-        with RedisConversationStore.from_url(url, prefix=prefix) as store:
-            yield store
+    with fresh_store(request, tmp_path, "ConversationStore") as store:
+        yield store
 
 
 @pytest.mark.parametrize("parties", [2, 3])
@@ -793,30 +780,6 @@ def test_a_window_inside_a_large_tool_group_keeps_the_whole_group(mem: Engram) -
     assert len(result.messages) == 32
 
 
-def _call(call_id: str, city: str) -> dict[str, Any]:
-    arguments = json.dumps({"city": city})
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": "weather", "arguments": arguments},
-    }
-
-
-def _openai_accepts(messages: Sequence[dict[str, Any]]) -> bool:
-    """The chat API's rule: a call's results come right after it, each call answered."""
-    waiting: set[str] = set()
-    for message in messages:
-        if message["role"] == "tool":
-            if message["tool_call_id"] not in waiting:
-                return False
-            waiting.discard(message["tool_call_id"])
-            continue
-        if waiting:
-            return False
-        waiting = {call["id"] for call in message.get("tool_calls") or ()}
-    return True
-
-
 @pytest.mark.parametrize("strategy", ["buffer", "token_budget", "summary"])
 def test_a_context_sends_each_call_with_its_results_and_none_abandoned(
     mem: Engram, strategy: str
@@ -824,15 +787,15 @@ def test_a_context_sends_each_call_with_its_results_and_none_abandoned(
     s = mem.session("s1")
     s.add("system", "You are a travel assistant.")
     s.add("user", "Weather in Paris?")
-    s.add("assistant", "", tool_calls=[_call("c1", "Paris")])
+    s.add("assistant", "", tool_calls=[weather_call("c1", "Paris")])
     s.add("system", "Be brief.")  # said while the call ran
     s.add("tool", '{"celsius": 20}', tool_call_id="c1")
     s.add("user", "And in Rome?")
-    s.add("assistant", "Checking Rome.", tool_calls=[_call("c2", "Rome")])
+    s.add("assistant", "Checking Rome.", tool_calls=[weather_call("c2", "Rome")])
     s.add("user", "Never mind.")  # c2 is never answered
-    s.add("assistant", "", tool_calls=[_call("c3", "Oslo")])  # pending: the newest
+    s.add("assistant", "", tool_calls=[weather_call("c3", "Oslo")])  # pending: the newest
     sent = s.context("gpt-4o", budget=2000, strategy=strategy).to_openai()
-    assert _openai_accepts(sent[:-1]) and sent[-1]["tool_calls"][0]["id"] == "c3"
+    assert openai_accepts(sent[:-1]) and sent[-1]["tool_calls"][0]["id"] == "c3"
     assert [m["role"] for m in sent[:6]] == [
         "system",
         "user",
@@ -845,7 +808,7 @@ def test_a_context_sends_each_call_with_its_results_and_none_abandoned(
     s.add("user", "Thanks, that's all.")  # now c3 is abandoned too: its empty message goes
     result = s.context("gpt-4o", budget=2000, strategy=strategy)
     sent = result.to_openai()
-    assert _openai_accepts(sent) and [m["role"] for m in sent[-2:]] == ["user", "user"]
+    assert openai_accepts(sent) and [m["role"] for m in sent[-2:]] == ["user", "user"]
     assert result.report.tokens_after == TokenCounter.for_model("gpt-4o").count_messages(
         list(result.messages)
     )

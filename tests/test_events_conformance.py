@@ -14,12 +14,9 @@ import pytest
 
 from engram._exceptions import ConflictError
 from engram.stores.events import AppendEvents, BaseEventLog, DeleteStream
-from engram.stores.memory_events import InMemoryEventLog
-from engram.stores.sqlite._internal import SqliteConnection
-from engram.stores.sqlite.events import SqliteEventLog
 from engram.testing.events import TENANT, AsyncDrivenEventLog, EventLogSpec
 from engram.types import Event
-from servers import LoopBoundEventLog, open_store
+from servers import LoopBoundEventLog, fresh_store, open_store
 
 pytest_plugins = ["servers"]
 
@@ -27,13 +24,8 @@ pytest_plugins = ["servers"]
 @pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory"])
 def event_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseEventLog]:
     """A fresh, empty event log of each backend."""
-    if request.param == "memory":
-        yield InMemoryEventLog()
-        return
-    path = tmp_path / "engram.db" if request.param == "sqlite-file" else ":memory:"
-    conn = SqliteConnection(path)
-    yield SqliteEventLog(conn)
-    conn.close()
+    with fresh_store(request, tmp_path, "EventLog") as log:
+        yield log
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -54,28 +46,19 @@ LARGE = 20_000
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis", "redis-async"])
 def any_event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseEventLog]:
     """A fresh, empty event log of each backend (the servers' only when asked for)."""
-    if request.param == "memory":
-        yield InMemoryEventLog()
-    elif request.param == "sqlite":
-        conn = SqliteConnection(tmp_path / "engram.db")
-        yield SqliteEventLog(conn)
-        conn.close()
-    elif request.param == "postgres":
-        from engram.stores.postgres import PostgresEventLog
-
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresEventLog.from_conn_string(url) as log:
-            yield log
-    else:
-        yield from _redis_log(request, request.param == "redis-async")
+    if request.param == "redis-async":
+        yield from _async_redis_log(request)
+        return
+    with fresh_store(request, tmp_path, "EventLog") as log:
+        yield log
 
 
-def _redis_log(request: pytest.FixtureRequest, on_loop: bool) -> Iterator[BaseEventLog]:
+def _async_redis_log(request: pytest.FixtureRequest) -> Iterator[BaseEventLog]:
     from engram.stores.redis import AsyncRedisEventLog, RedisEventLog
 
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-    mode = "async" if on_loop else "sync"
-    with open_store(url, prefix, mode, RedisEventLog, AsyncRedisEventLog, LoopBoundEventLog) as log:
+    classes = (RedisEventLog, AsyncRedisEventLog, LoopBoundEventLog)
+    with open_store(url, prefix, "async", *classes) as log:
         yield log
 
 

@@ -27,7 +27,7 @@ from engram.stores.sqlite._internal import SqliteConnection
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.testing.events import AsyncDrivenEventLog
 from engram.types import Event, Snapshot, WorkingMemory
-from servers import LoopBoundEventLog, open_store
+from servers import LoopBoundEventLog, fresh_store, open_store
 
 pytest_plugins = ["servers"]
 
@@ -40,22 +40,20 @@ BACKENDS = ["memory", "sqlite", "postgres", "postgres-async", "redis", "redis-as
 @pytest.fixture(params=BACKENDS)
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseEventLog]:
     """A fresh, empty event log of every backend (async ones driven through `abatch`)."""
-    yield from _open(request, tmp_path, request.param)
+    yield from _open(request, tmp_path)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def sync_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseEventLog]:
     """A fresh event log of every backend, through its sync API (safe across threads)."""
-    yield from _open(request, tmp_path, request.param)
+    yield from _open(request, tmp_path)
 
 
-def _open(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[BaseEventLog]:
-    if kind == "memory":
-        yield InMemoryEventLog()
-    elif kind == "sqlite":
-        conn = SqliteConnection(tmp_path / "engram.db")
-        yield SqliteEventLog(conn)
-        conn.close()
+def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseEventLog]:
+    kind = request.param
+    if kind in ("memory", "sqlite"):
+        with fresh_store(request, tmp_path, "EventLog") as log:
+            yield log
     elif kind.startswith("postgres"):
         from engram.stores.postgres import AsyncPostgresEventLog, PostgresEventLog
         from test_postgres_conformance import open_store as open_postgres

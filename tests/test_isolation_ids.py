@@ -23,8 +23,6 @@ from engram.config import EmbeddingsSettings, LLMSettings
 from engram.memory.forgetting import ForgettingPolicy
 from engram.stores import (
     BaseConversationStore,
-    InMemoryConversationStore,
-    SqliteConversationStore,
 )
 from engram.stores.checkpoints import BaseCheckpointer, DeleteRuns
 from engram.stores.conversation import (
@@ -47,10 +45,6 @@ from engram.stores.memories import (
     PutMemories,
     VectorRecord,
 )
-from engram.stores.memory_checkpoints import InMemoryCheckpointer
-from engram.stores.memory_events import InMemoryEventLog
-from engram.stores.memory_memories import InMemoryMemoryStore
-from engram.stores.sqlite import SqliteCheckpointer, SqliteEventLog
 from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.testing._conversation_checks import T0, message, session, snapshot
 from engram.testing._memory_checks import MODEL, memory, unit_vectors
@@ -72,6 +66,7 @@ from openai_server import (
     embeddings_body,
     error_body,
 )
+from servers import fresh_store
 
 pytest_plugins = ["servers", "openai_server"]
 
@@ -91,23 +86,8 @@ PAIRS = [
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def conversations(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh conversation store of each backend (PostgreSQL and Redis: the test servers)."""
-    if request.param == "memory":
-        yield InMemoryConversationStore()
-    elif request.param == "sqlite":
-        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
-            yield store
-    elif request.param == "postgres":
-        from engram.stores.postgres import PostgresConversationStore
-
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresConversationStore.from_conn_string(url) as store:
-            yield store
-    else:
-        from engram.stores.redis import RedisConversationStore
-
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisConversationStore.from_url(url, prefix=prefix) as store:
-            yield store
+    with fresh_store(request, tmp_path, "ConversationStore") as store:
+        yield store
 
 
 def _fill_conversation(store: BaseConversationStore, tenant: str, sid: str, user: str) -> None:
@@ -146,17 +126,8 @@ def test_conversations_of_colliding_ids_stay_apart(
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def memories(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh memory store of each backend that keeps memories (PostgreSQL: the test server)."""
-    if request.param == "memory":
-        yield InMemoryMemoryStore()
-    elif request.param == "sqlite":
-        with SqliteMemoryStore.from_path(tmp_path / "engram.db") as store:
-            yield store
-    else:
-        from engram.stores.postgres import PostgresMemoryStore
-
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresMemoryStore.from_conn_string(url) as store:
-            yield store
+    with fresh_store(request, tmp_path, "MemoryStore") as store:
+        yield store
 
 
 def _fill_memories(store: BaseMemoryStore, tenant: str, user: str) -> None:
@@ -245,23 +216,8 @@ def test_metadata_filter_keys_are_literal(memories: BaseMemoryStore, key: str) -
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh event log of each backend (PostgreSQL and Redis: the test servers)."""
-    if request.param == "memory":
-        yield InMemoryEventLog()
-    elif request.param == "sqlite":
-        with SqliteEventLog.from_path(tmp_path / "engram.db") as log:
-            yield log
-    elif request.param == "postgres":
-        from engram.stores.postgres import PostgresEventLog
-
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresEventLog.from_conn_string(url) as log:
-            yield log
-    else:
-        from engram.stores.redis import RedisEventLog
-
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisEventLog.from_url(url, prefix=prefix) as log:
-            yield log
+    with fresh_store(request, tmp_path, "EventLog") as log:
+        yield log
 
 
 def _events_world(log: BaseEventLog, tenant: str, stream: str) -> dict[str, Any]:
@@ -304,23 +260,8 @@ def test_stream_prefixes_are_literal(event_log: BaseEventLog, prefix: str) -> No
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def checkpointer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh checkpointer of each backend (PostgreSQL and Redis: the test servers)."""
-    if request.param == "memory":
-        yield InMemoryCheckpointer(snapshot_every=3)
-    elif request.param == "sqlite":
-        with SqliteCheckpointer.from_path(tmp_path / "engram.db", snapshot_every=3) as cp:
-            yield cp
-    elif request.param == "postgres":
-        from engram.stores.postgres import PostgresCheckpointer
-
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresCheckpointer.from_conn_string(url, snapshot_every=3) as cp:
-            yield cp
-    else:
-        from engram.stores.redis import RedisCheckpointer
-
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisCheckpointer.from_url(url, prefix=prefix, snapshot_every=3) as cp:
-            yield cp
+    with fresh_store(request, tmp_path, "Checkpointer", snapshot_every=3) as cp:
+        yield cp
 
 
 def _threads_world(cp: BaseCheckpointer, tenant: str, thread: str) -> dict[str, Any]:

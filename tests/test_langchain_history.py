@@ -27,10 +27,8 @@ from langchain_core.messages import (
 from engram import Engram
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram.integrations.langchain import EngramChatMessageHistory
-from engram.stores import BaseConversationStore, InMemoryConversationStore, SqliteConversationStore
-from engram.stores.postgres import PostgresConversationStore
-from engram.stores.redis import RedisConversationStore
 from engram.tokens import TokenCounter
+from servers import fresh_store
 
 pytest_plugins = ["servers"]
 
@@ -114,23 +112,7 @@ def mem(tmp_path: Path) -> Iterator[Engram]:
 @pytest.fixture(params=["sqlite-file", "memory", "postgres", "redis"])
 def any_mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
     """An Engram on each backend's conversation store (the servers only for their params)."""
-    store: BaseConversationStore
-    if request.param == "memory":
-        with Engram(InMemoryConversationStore()) as engram:
-            yield engram
-        return
-    if request.param == "sqlite-file":
-        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
-            with Engram(store) as engram:
-                yield engram
-        return
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresConversationStore.from_conn_string(url) as store, Engram(store) as engram:
-            yield engram
-        return
-    url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-    with RedisConversationStore.from_url(url, prefix=prefix) as store, Engram(store) as engram:
+    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
         yield engram
 
 

@@ -41,9 +41,9 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from engram import Engram
 from engram._exceptions import InvalidInputError
 from engram.integrations.langchain import EngramChatMessageHistory
-from engram.stores import BaseConversationStore, SqliteConversationStore
 from engram.stores.postgres import PostgresConversationStore
 from engram.stores.redis import RedisConversationStore
+from servers import fresh_store
 
 with warnings.catch_warnings():  # "langchain-community is being sunset"; still the reference
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -213,19 +213,7 @@ REFUSED: dict[str, tuple[list[Any], str]] = {
 @pytest.fixture(params=["sqlite-file", "postgres", "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
     """An Engram on each backend (each server only for its param)."""
-    store: BaseConversationStore
-    if request.param == "sqlite-file":
-        with SqliteConversationStore.from_path(tmp_path / "engram.db") as store:
-            with Engram(store) as engram:
-                yield engram
-        return
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresConversationStore.from_conn_string(url) as store, Engram(store) as engram:
-            yield engram
-        return
-    url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-    with RedisConversationStore.from_url(url, prefix=prefix) as store, Engram(store) as engram:
+    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
         yield engram
 
 

@@ -27,28 +27,17 @@ from langgraph.types import Command, StateSnapshot, interrupt
 
 from engram._exceptions import InvalidInputError
 from engram.integrations.langgraph import EngramSaver
-from engram.stores.memory_checkpoints import InMemoryCheckpointer
-from engram.stores.postgres import AsyncPostgresCheckpointer, PostgresCheckpointer
-from engram.stores.redis import AsyncRedisCheckpointer, RedisCheckpointer
+from engram.stores.postgres import AsyncPostgresCheckpointer
+from engram.stores.redis import AsyncRedisCheckpointer
+from servers import fresh_saver
 
 pytest_plugins = ["servers"]
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    if request.param == "memory":
-        yield EngramSaver(InMemoryCheckpointer(snapshot_every=3))
-    elif request.param == "sqlite":
-        with EngramSaver.from_path(tmp_path / "lg.db") as engram_saver:
-            yield engram_saver
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_clean_database")
-        with PostgresCheckpointer.from_conn_string(url) as checkpointer:
-            yield EngramSaver(checkpointer)
-    else:
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        with RedisCheckpointer.from_url(url, prefix=prefix) as checkpointer:
-            yield EngramSaver(checkpointer)
+    with fresh_saver(request, tmp_path) as engram_saver:
+        yield engram_saver
 
 
 class State(TypedDict):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from engram import ConflictError, Engram, InvalidInputError
-from engram.stores.memory import InMemoryConversationStore
+from servers import fresh_store
 
 pytest_plugins = ["servers"]
 
@@ -41,22 +41,18 @@ def source(tmp_path: Path) -> Iterator[Engram]:
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    """An empty Engram keeping sessions in each conversation backend."""
-    if request.param == "memory":
-        where: Any = InMemoryConversationStore()
-    elif request.param == "sqlite":
-        where = tmp_path / "target.db"
+    """An empty Engram keeping sessions in each conversation backend (on SQLite and PostgreSQL,
+    an Engram of that address: every store there)."""
+    address: Path | str
+    if request.param == "sqlite":
+        address = tmp_path / "target.db"
     elif request.param == "postgres":
-        where = request.getfixturevalue("postgres_clean_database")
+        address = request.getfixturevalue("postgres_clean_database")
     else:
-        import redis
-
-        from engram.stores.redis import RedisConversationStore
-
-        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-        prefix = request.getfixturevalue("redis_prefix")
-        where = RedisConversationStore(client, prefix=prefix)
-    with Engram(where) as mem:
+        with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as mem:
+            yield mem
+        return
+    with Engram(address) as mem:
         yield mem
 
 
