@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from langchain_core.messages import (
 )
 
 from engram import Engram
-from engram._exceptions import InvalidInputError, NotFoundError
+from engram._exceptions import InvalidInputError
 from engram.integrations.langchain import EngramChatMessageHistory
 from engram.tokens import TokenCounter
 from servers import fresh_store
@@ -239,8 +240,8 @@ def test_clear_keeps_the_session_its_owner_and_ttl(any_mem: Engram) -> None:
     assert [m.seq for m in s.messages()] == [1]
     any_mem.delete_user("ana")  # the cleared session is still hers: it goes with her
     assert any_mem.sessions() == []
-    with pytest.raises(NotFoundError):
-        _ = history.messages
+    assert history.messages == []  # read as empty, and not opened again by the read
+    assert any_mem.sessions() == []
 
 
 async def test_aclear_keeps_the_session(any_mem: Engram) -> None:
@@ -251,6 +252,27 @@ async def test_aclear_keeps_the_session(any_mem: Engram) -> None:
     assert await history.aget_messages() == []
     info = any_mem.session("s1").info()
     assert (info.user_id, info.metadata, info.message_count) == ("ana", {"channel": "web"}, 0)
+
+
+def test_a_kept_history_outlives_its_session(mem: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
+    history = EngramChatMessageHistory(mem, "s1", user_id="ana", ttl_seconds=60)
+    history.add_messages(CONVERSATION[:2])
+    later = datetime.now(UTC) + timedelta(seconds=120)  # it lives 60 s after its last use
+    for clock in ("engram._conversation.utcnow", "engram._engram.utcnow"):
+        monkeypatch.setattr(clock, lambda: later)
+    assert history.messages == []  # expired: LangChain's TTL histories read it empty
+    history.add_messages([HumanMessage("Hello again")])
+    assert [m.content for m in history.messages] == ["Hello again"]
+    assert mem.session("s1").info().user_id == "ana"
+
+
+async def test_a_kept_history_outlives_its_deleted_session_async(mem: Engram) -> None:
+    history = EngramChatMessageHistory(mem, "s1", user_id="ana")
+    await history.aadd_messages(CONVERSATION[:2])
+    mem.session("s1").delete()
+    assert await history.aget_messages() == []
+    await history.aadd_messages([HumanMessage("Hello again")])
+    assert [m.content for m in await history.aget_messages()] == ["Hello again"]
 
 
 def test_clear_of_a_deleted_session_opens_it_afresh(mem: Engram) -> None:

@@ -124,26 +124,47 @@ class EngramChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """Every message of the session, oldest first."""
-        return [_to_langchain(message) for message in self.conversation.messages()]
+        """Every message of the session, oldest first; none once it has expired or was
+        deleted (as LangChain's own histories read a cleared or expired one; the read opens
+        nothing)."""
+        try:
+            stored = self.conversation.messages()
+        except NotFoundError:
+            return []
+        return [_to_langchain(message) for message in stored]
 
     async def aget_messages(self) -> list[BaseMessage]:
         """Async `messages`."""
-        return [_to_langchain(message) for message in await self.conversation.amessages()]
+        try:
+            stored = await self.conversation.amessages()
+        except NotFoundError:
+            return []
+        return [_to_langchain(message) for message in stored]
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        """Append `messages` atomically (all or none).
+        """Append `messages` atomically (all or none). A session that has expired or was
+        deleted meanwhile is opened afresh first, as the constructor does.
 
         Raises:
             InvalidInputError: A message Engram refuses (a tool result answering no call of
                 this session, NUL bytes, over the size limit, a field that is not JSON, a
                 role Engram does not have); nothing is stored.
         """
-        self.conversation.add_messages([_to_engram(message) for message in messages])
+        converted = [_to_engram(message) for message in messages]
+        try:
+            self.conversation.add_messages(converted)
+        except NotFoundError:
+            self.conversation = self._open()
+            self.conversation.add_messages(converted)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Async `add_messages`."""
-        await self.conversation.aadd_messages([_to_engram(message) for message in messages])
+        converted = [_to_engram(message) for message in messages]
+        try:
+            await self.conversation.aadd_messages(converted)
+        except NotFoundError:
+            self.conversation = await self._aopen()
+            await self.conversation.aadd_messages(converted)
 
     def clear(self) -> None:
         """Delete the session's messages and running summary. The session stays, with its
