@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from embedders import HashingEmbedder
 from engram._exceptions import InvalidInputError
 from engram.cli.eval import eval_group
 from engram.eval import (
@@ -150,24 +151,6 @@ def _write_longmemeval(tmp_path: Path) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump(items, handle)
     return path
-
-
-class HashingEmbedder:
-    """A deterministic bag-of-words embedder (a stand-in model: no weights to load)."""
-
-    model_id = "test/hashing"
-    dimension = 64
-    backend = "numpy"
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                rows[row, sum(map(ord, word)) % self.dimension] += 1.0
-        return l2_normalize(rows)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 # --- loaders ------------------------------------------------------------------------------

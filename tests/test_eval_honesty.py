@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from embedders import HashingEmbedder
 from engram.eval import (
     EngramRetriever,
     EvalConversation,
@@ -31,7 +30,6 @@ from engram.eval import (
     recall_any_at_k,
     recall_at_k,
 )
-from engram.providers._embeddings import l2_normalize
 from engram.tokens import TokenCounter
 
 # --- recall@k counts k distinct turns ------------------------------------------------------
@@ -228,24 +226,6 @@ def _lme(tmp_path: Path) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump([item], handle)
     return path
-
-
-class HashingEmbedder:
-    """A deterministic bag-of-words embedder (no weights to load)."""
-
-    model_id = "test/eval-hashing"
-    dimension = 64
-    backend = "numpy"
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                rows[row, sum(map(ord, word)) % self.dimension] += 1.0
-        return l2_normalize(rows)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
 
 
 def test_memory_never_sees_longmemevals_answer_session_labels(tmp_path: Path) -> None:
