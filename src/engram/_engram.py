@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from engram import _session_flows as flows
 from engram._backends import OpenedBackend, open_backend
 from engram._conversation import Conversation
-from engram._exceptions import ConfigError
+from engram._exceptions import BackendUnavailable, ConfigError, InvalidInputError
 from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._memories import Memories
@@ -92,14 +92,16 @@ class Engram:
         embedder: EmbedderProtocol | None = None,
         ranking: RankingWeights = DEFAULT_WEIGHTS,
     ) -> None:
+        _check_arguments(store, settings, memory_store, ranking)
         self.settings = settings or load_settings()
         # Only None means "the default": an empty tenant is a mistake, not the default's data.
         self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
         self.ranking = ranking
         self._closers: list[Callable[[], None]] = []
+        self._closed = False
         self._memories_unavailable: str | None = None
         try:
-            self.store, memory_store = self._open(store, memory_store)
+            self._store, memory_store = self._open(store, memory_store)
             llm = _default_llm(self.settings)
             if llm is not None:  # Engram made it: its HTTP connections close with Engram
                 self._closers.append(llm.close)
@@ -110,8 +112,8 @@ class Engram:
             raise
         self.summarizer = summarizer or _default_summarizer(self.settings, llm)
         self.embedder: EmbedderProtocol = embedder
-        self.resources = Resources(
-            conversations=self.store,
+        self._resources = Resources(
+            conversations=self._store,
             summarizer=self.summarizer,
             memories=memory_store,
             memories_unavailable=self._memories_unavailable,
@@ -123,6 +125,24 @@ class Engram:
         `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
         `update_profile`, and the jobs `consolidate`, `bloat`, `forget`, `reembed`; each
         with an async twin (`asearch`, `aconsolidate`, ...)."""
+
+    @property
+    def store(self) -> BaseConversationStore:
+        """The conversation store (`BackendUnavailable` once this Engram is closed)."""
+        self._check_open()
+        return self._store
+
+    @property
+    def resources(self) -> Resources:
+        """What flows run with (`BackendUnavailable` once this Engram is closed)."""
+        self._check_open()
+        return self._resources
+
+    def _check_open(self) -> None:
+        # Without this, a closed SQLite file says "Cannot operate on a closed database", a
+        # closed PostgreSQL pool names the pool, and a closed Redis client quietly reconnects.
+        if self._closed:
+            raise BackendUnavailable("this Engram is closed: open a new one")
 
     @property
     def embedding_model_id(self) -> str:
@@ -175,30 +195,44 @@ class Engram:
         if not isinstance(store, BaseConversationStore):
             address = str(store) if store is not None else self.settings.db
             wanted = memories is None and memory_db is None
-            opened = self._open_address(address, conversations=True, memories=wanted)
+            setting = None if store is not None else "db"
+            opened = self._open_address(address, setting, conversations=True, memories=wanted)
             if opened.conversations is None:
                 raise ConfigError(f"{address!r} stores no conversations")
             store, memories = opened.conversations, memories or opened.memories
             self._memories_unavailable = opened.memories_unavailable
         if memory_db is not None:
-            memories = self._open_address(memory_db, conversations=False, memories=True).memories
+            opened = self._open_address(memory_db, "memory_db", conversations=False, memories=True)
+            memories = opened.memories
             if memories is None:
                 raise ConfigError(f"{memory_db!r} stores no long-term memories (memory_db)")
         return store, memories
 
-    def _open_address(self, address: str, *, conversations: bool, memories: bool) -> OpenedBackend:
-        opened = open_backend(
-            address, self.settings, conversations=conversations, memories=memories
-        )
+    def _open_address(
+        self, address: str, setting: str | None, *, conversations: bool, memories: bool
+    ) -> OpenedBackend:
+        """Open `address`; a `ConfigError` names the `setting` it came from, if any."""
+        try:
+            opened = open_backend(
+                address, self.settings, conversations=conversations, memories=memories
+            )
+        except ConfigError as exc:
+            if setting is None:
+                raise
+            raise ConfigError(f"{exc} (settings.{setting}, ENGRAM_{setting.upper()})") from exc
         self._closers.append(opened.close)
         return opened
 
     def close(self) -> None:
-        """Close the databases Engram opened (an injected store is left open)."""
+        """Close the databases Engram opened (an injected store is left open); every later use
+        of this Engram, its conversations and its memories raises `BackendUnavailable`.
+        Closing again does nothing."""
+        self._closed = True
         while self._closers:
             self._closers.pop()()
 
     def __enter__(self) -> Engram:
+        self._check_open()
         return self
 
     def __exit__(
@@ -353,6 +387,21 @@ class UserErasure(NamedTuple):
     """Live sessions deleted, each with its messages, summary and state."""
     memories: ErasureReport | None
     """The long-term memory erasure (None: this Engram has no memory store)."""
+
+
+def _check_arguments(store: object, settings: object, memories: object, ranking: object) -> None:
+    """Refuse arguments of the wrong type before anything is opened: `Engram(123)` would
+    create a file named `123`, and a `memory_store` address would fail at the first search."""
+    none = type(None)
+    expected = (
+        ("store", store, (str, Path, BaseConversationStore, none), "an address or a store"),
+        ("settings", settings, (EngramSettings, none), "EngramSettings"),
+        ("memory_store", memories, (BaseMemoryStore, none), "a store (an address: memory_db)"),
+        ("ranking", ranking, (RankingWeights,), "RankingWeights"),
+    )
+    for name, value, types, what in expected:
+        if not isinstance(value, types):
+            raise InvalidInputError(f"{name} must be {what}, not {type(value).__name__}")
 
 
 @functools.cache

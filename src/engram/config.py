@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Self
 
@@ -24,10 +25,14 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engram._exceptions import ConfigError
+from engram._exceptions import ConfigError, InvalidInputError
 from engram._secrets import masked_address
+from engram._validation import check_identifier
+from engram.stores._conversation_rules import MAX_TTL_SECONDS
+from engram.tokens._encodings import ENCODING_NAMES
 
 __all__ = ["EmbeddingsSettings", "EngramSettings", "LLMSettings", "load_settings"]
 
@@ -43,6 +48,19 @@ def _http_url(url: str) -> str:
 
 _EndpointURL = Annotated[str, AfterValidator(_http_url)]
 """The API root of an OpenAI-compatible endpoint, up to and including `/v1`."""
+
+
+def _tenant(tenant: str) -> str:
+    try:
+        return check_identifier(tenant, "tenant")
+    except InvalidInputError as exc:  # pydantic reports a ValueError under the setting's name
+        raise ValueError(str(exc)) from None
+
+
+def _encoding(encoding: str) -> str:
+    if encoding not in ENCODING_NAMES:
+        raise ValueError(f"must be one of {', '.join(ENCODING_NAMES)}")
+    return encoding
 
 
 class _Shown(BaseModel):
@@ -64,7 +82,7 @@ class LLMSettings(_Shown):
     # place and send conversations there; errors never echo the input (it holds the key).
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    model: str
+    model: str = Field(min_length=1)
     """The model name the endpoint serves."""
     base_url: _EndpointURL = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
@@ -80,7 +98,7 @@ class EmbeddingsSettings(_Shown):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    model: str
+    model: str = Field(min_length=1)
     """The embedding model the endpoint serves, e.g. `text-embedding-3-small`."""
     base_url: _EndpointURL = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
@@ -117,7 +135,7 @@ class EngramSettings(BaseSettings, _Shown):
     memory_db: str | None = None
     """Where long-term memories live instead of `db`, in the same forms: with `db` in
     Redis, e.g. `postgresql://...` or a SQLite file."""
-    tenant: str = "default"
+    tenant: Annotated[str, AfterValidator(_tenant)] = "default"
     """The tenant used when none is given."""
     durability: Literal["normal", "full"] = "normal"
     """`normal`: survives a killed process; `full`: also a power loss (one fsync per commit).
@@ -127,11 +145,13 @@ class EngramSettings(BaseSettings, _Shown):
     starts with one)."""
     redis_prefix: str = "engram:"
     """Prepended to every Redis key of a store opened from `db` (apps can share a Redis)."""
-    encoding: str = "o200k_base"
+    encoding: Annotated[str, AfterValidator(_encoding)] = "o200k_base"
     """The tokenizer message token counts are stored in."""
     max_message_bytes: int = Field(default=1_000_000, gt=0)
     """The largest message accepted, in UTF-8 bytes (its texts and its metadata as JSON)."""
-    session_ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    session_ttl_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False
+    )
     """Default lifetime of a new session after its last use; None: forever."""
     llm: LLMSettings | None = None
     """The LLM used for summaries; None: the offline extractive summariser."""
@@ -141,13 +161,47 @@ class EngramSettings(BaseSettings, _Shown):
 
 
 def load_settings() -> EngramSettings:
-    """The settings from the environment, or `ConfigError` saying which are wrong (by name
-    and reason only: a value may be a secret)."""
+    """The settings from the environment, or `ConfigError` saying which are wrong (by
+    variable, field and reason only: a value may be a secret). An `ENGRAM_*` variable no
+    setting reads is wrong too: a misspelt `ENGRAM_MEMORYDB` would leave the default."""
+    unknown = [f"{name}: no such setting (misspelt?)" for name in _unknown_variables()]
     try:
-        return EngramSettings()
+        settings = EngramSettings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(f"bad ENGRAM_* settings: {problems}") from None
+        errors = exc.errors(include_input=False, include_url=False)
+        raise _config_error([*unknown, *map(_problem, errors)]) from None
+    if unknown:
+        raise _config_error(unknown)
+    return settings
+
+
+_OTHER_VARIABLES = ("ENGRAM_EVAL_", "ENGRAM_BENCH_", "ENGRAM_TEST_")
+"""Prefixes of the `ENGRAM_*` variables others read: `engram eval`'s options, the benchmarks'
+and the tests' servers."""
+
+
+def _unknown_variables() -> list[str]:
+    """The `ENGRAM_*` variables no setting reads (`ENGRAM_LLM_MODEL`, one `_` short)."""
+    fields = {name.upper() for name in EngramSettings.model_fields}
+    return sorted(
+        name
+        for name in os.environ
+        if name.upper().startswith("ENGRAM_")
+        and not name.upper().startswith(_OTHER_VARIABLES)
+        and name.upper().removeprefix("ENGRAM_").split("__")[0] not in fields
+    )
+
+
+def _config_error(problems: list[str]) -> ConfigError:
+    return ConfigError(f"bad ENGRAM_* settings: {'; '.join(problems)}")
+
+
+def _problem(error: ErrorDetails) -> str:
+    """`llm.model: Field required (ENGRAM_LLM__MODEL)`: the field, why, and the variable."""
+    field = ".".join(str(part) for part in error["loc"])
+    if not field:
+        return f"settings: {error['msg']}"
+    reason = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        reason = "no such setting (misspelt?)"
+    return f"{field}: {reason} (ENGRAM_{field.replace('.', '__').upper()})"

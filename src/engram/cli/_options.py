@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import re
 import shlex
 import sqlite3
@@ -160,7 +161,7 @@ def existing_sqlite_file(db: str) -> str:
     scheme = scheme_of(db)
     if scheme != "sqlite":
         raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
-    path = sqlite_path(db)
+    path = os.path.expanduser(sqlite_path(db))  # as `SqliteConnection` reads it
     if path != ":memory:" and not Path(path).exists():
         raise click.ClickException(f"no database at {db}")
     return path

@@ -17,6 +17,7 @@ inside commits; see `engram.stores.sqlite._wal`.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
@@ -138,24 +139,14 @@ class SqliteConnection:
         durability: Durability = "normal",
         busy_timeout_ms: int = 10_000,
     ) -> None:
-        self.path = str(path)
+        self.path = os.path.expanduser(path)  # `~/engram.db` in a variable the shell left
         self.lock = threading.RLock()
-        with map_backend_errors():
-            if self.path != ":memory:":
-                _make_parent(self.path)
-            # Autocommit mode: transactions are explicit (`transaction()`), BEGIN IMMEDIATE.
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            # Deleted text is overwritten in the file, not just unlinked (erasure is real).
-            self.conn.execute("PRAGMA secure_delete = ON")
-            self.checkpointer: WalCheckpointer | None = None
-            if self.path != ":memory:":  # commits leave checkpoints to a thread (see _wal)
-                self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-                self.checkpointer = WalCheckpointer(self.path)
+        if self.path != ":memory:":
+            _make_parent(self.path)
+        self.conn = _connect(self.path, durability, busy_timeout_ms)
+        self.checkpointer: WalCheckpointer | None = None
+        if self.path != ":memory:":  # commits leave checkpoints to a thread (see _wal)
+            self.checkpointer = WalCheckpointer(self.path)
         # Closed by `close()`, or when collected unclosed: the thread and the file go too.
         self._closer = weakref.finalize(self, _close, self.checkpointer, self.conn)
 
@@ -178,8 +169,11 @@ class SqliteConnection:
         Raises `MigrationRequired` if the file holds a newer schema than this code knows. A
         schema already current is only read, so a read-only file opens.
         """
-        if self._version(component) == len(migrations):
+        version = self._version(component)
+        if version == len(migrations):
             return
+        if version is not None and version > len(migrations):  # before a write lock is asked
+            raise _newer_schema(self.path, component, version, len(migrations))
         with self.transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS engram_migrations ("
@@ -190,10 +184,7 @@ class SqliteConnection:
             ).fetchone()
             current = int(row["version"]) if row else 0
             if current > len(migrations):
-                raise MigrationRequired(
-                    f"{self.path}: the {component} schema is at version {current}, newer than "
-                    f"this Engram knows ({len(migrations)}); upgrade engramdb"
-                )
+                raise _newer_schema(self.path, component, current, len(migrations))
             for statement in migrations[current:]:
                 for part in _split_statements(statement):
                     conn.execute(part)
@@ -241,9 +232,39 @@ def _close(checkpointer: WalCheckpointer | None, conn: sqlite3.Connection) -> No
     conn.close()
 
 
+def _connect(path: str, durability: Durability, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection to `path`, set up; `BackendUnavailable` naming the file if it cannot be
+    opened (a directory, a file that is not a database, no permission)."""
+    conn: sqlite3.Connection | None = None
+    try:
+        # Autocommit mode: transactions are explicit (`transaction()`), BEGIN IMMEDIATE.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted text is overwritten in the file, not just unlinked (erasure is real).
+        conn.execute("PRAGMA secure_delete = ON")
+        if path != ":memory:":  # the checkpoints are left to a thread (see _wal)
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise BackendUnavailable(f"sqlite: cannot open {path!r}: {exc}") from exc
+    return conn
+
+
+def _newer_schema(path: str, component: str, version: int, known: int) -> MigrationRequired:
+    return MigrationRequired(
+        f"{path}: the {component} schema is at version {version}, newer than this Engram"
+        f" knows ({known}); upgrade engramdb"
+    )
+
+
 def _make_parent(path: str) -> None:
     """Create the directory of the database file `path`, or say why it cannot be."""
-    parent = Path(path).expanduser().parent
+    parent = Path(path).parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
