@@ -142,6 +142,16 @@ def test_text_refinement_updates_in_place() -> None:
     assert decision.action == "update" and decision.memory.text == new.text
 
 
+def test_a_text_with_a_figure_changed_is_no_refinement() -> None:
+    # All of the old words are in the new text ("0" too), but one "0" became a "1".
+    old = memory("Thread 0 fact 0: I like colour number 0")
+    new = memory("Thread 0 fact 1: I like colour number 1", source_ids=("m2",))
+    decision = decide(new, [(old, 0.9)], now=NOW)
+    assert decision.action == "add" and decision.updates == ()
+    more = memory("Ana takes 5 mg of it daily, 2 pills", source_ids=("m3",))
+    assert decide(more, [(memory("Ana takes 5 mg of it"), 0.9)], now=NOW).action == "update"
+
+
 def test_negation_supersedes_the_matching_memory() -> None:
     old = memory("Ana is vegetarian", valid_from=JAN)
     new = memory("Ana is no longer vegetarian", valid_from=JUNE, metadata={"negates": "vegetarian"})

@@ -39,6 +39,7 @@ against facts: they record what was said, when. Decisions are pure: the caller p
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -156,7 +157,14 @@ def figures(text: str) -> frozenset[str]:
     Two texts alike but for one of these say different things ("I take 5 mg" / "50 mg",
     "Invoice 1001" / "1002"), however close their vectors: they are never duplicates.
     """
-    return frozenset(word for word in _WORD.findall(fold(text)) if any(c.isdigit() for c in word))
+    return frozenset(_figure_counts(text))
+
+
+def _figure_counts(text: str) -> Counter[str]:
+    """How often each figure of `text` occurs: a refinement keeps every one of the old
+    text's ("Room 0 has chair 0" is not refined by "Room 0 has chair 1", though its words
+    are all there)."""
+    return Counter(word for word in _WORD.findall(fold(text)) if any(c.isdigit() for c in word))
 
 
 def _subject(memory: Memory) -> str | None:
@@ -742,7 +750,11 @@ def _by_similarity(
     if cosine >= policy.duplicate and figures(new.text) == figures(best.text):
         return _duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
     new_terms, old_terms = key_terms(new.text), key_terms(best.text)
-    if old_terms and old_terms < new_terms:
+    if (
+        old_terms
+        and old_terms < new_terms
+        and _figure_counts(best.text) <= _figure_counts(new.text)
+    ):
         return _refine(new, best, now, f"refinement (cosine {cosine:.2f})")
     decision = _added(new, now, f"related (cosine {cosine:.2f}); ambiguous", best)
     return replace(decision, ambiguous_with=best)
