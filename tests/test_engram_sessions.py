@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
-from engram import ConflictError, Engram, InvalidInputError, Message, NotFoundError
+from engram import ConfigError, ConflictError, Engram, InvalidInputError, Message, NotFoundError
 from engram._session_flows import _without_repeats
 from engram.config import EngramSettings
 from engram.context import Recall, token_budget
@@ -80,7 +79,7 @@ def test_a_bad_ttl_is_refused_and_writes_nothing(mem: Engram, ttl: Any) -> None:
 
 
 def test_the_settings_ttl_is_the_default_and_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError, match="session_ttl_seconds"):
         EngramSettings(session_ttl_seconds=float("inf"))
     settings = EngramSettings(session_ttl_seconds=60)
     with Engram(tmp_path / "engram.db", settings=settings) as mem:

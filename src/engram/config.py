@@ -127,6 +127,15 @@ class EngramSettings(BaseSettings, _Shown):
         env_prefix="ENGRAM_", env_nested_delimiter="__", extra="forbid", hide_input_in_errors=True
     )
 
+    def __init__(self, **values: Any) -> None:
+        """Bad values are a `ConfigError` (an `EngramError`, as every error Engram raises)
+        naming each field, its variable and why, never the value (it may be a secret)."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False, include_url=False)
+            raise _config_error([_problem(error) for error in errors]) from None
+
     db: str = "engram.db"
     """Where conversations live, and long-term memories too if it can hold them: a SQLite
     file (or `:memory:`, or `sqlite:///path`), a `postgresql://` URL (`engramdb[postgres]`,
@@ -164,15 +173,9 @@ def load_settings() -> EngramSettings:
     """The settings from the environment, or `ConfigError` saying which are wrong (by
     variable, field and reason only: a value may be a secret). An `ENGRAM_*` variable no
     setting reads is wrong too: a misspelt `ENGRAM_MEMORYDB` would leave the default."""
-    unknown = [f"{name}: no such setting (misspelt?)" for name in _unknown_variables()]
-    try:
-        settings = EngramSettings()
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        raise _config_error([*unknown, *map(_problem, errors)]) from None
-    if unknown:
-        raise _config_error(unknown)
-    return settings
+    if unknown := _unknown_variables():
+        raise _config_error([f"{name}: no such setting (misspelt?)" for name in unknown])
+    return EngramSettings()
 
 
 _OTHER_VARIABLES = ("ENGRAM_EVAL_", "ENGRAM_BENCH_", "ENGRAM_TEST_")
