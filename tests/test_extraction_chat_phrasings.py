@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from embedders import HashingEmbedder
 from engram import Engram, Message
-from test_eval import HashingEmbedder
 
 MAY = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 
@@ -116,6 +116,91 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         ),
         (["My birthday is on March 3rd"], {"birthday": "March 3rd"}, None),
         (["My email is ana@example.com"], {"email": "ana@example.com"}, None),
+        # family: kin named in a list, kids counted, a partner named in the next breath
+        (["My kids are Sam and Alex"], {}, "Alex is the user's child"),
+        (["My kids are Sam and Alex"], {}, "Sam is the user's child"),
+        (["I have two kids, Sam and Alex"], {"count:kids": "2"}, "Sam is the user's child"),
+        (["I'm a mom of two"], {"count:kids": "2"}, "The user has 2 kids"),
+        (["I'm a father of 3"], {"count:kids": "3"}, None),
+        (["I have two kids"], {"count:kids": "2"}, None),
+        (["I have 3 children"], {"count:kids": "3"}, None),  # one slot, however said
+        (
+            ["I have a girlfriend now.", "Her name is Mia."],
+            {"partner": "Mia", "relationship_status": "in a relationship"},
+            None,
+        ),
+        (["I have a girlfriend now. Her name is Mia."], {"partner": "Mia"}, None),
+        (["We got a puppy! His name is Max."], {}, "The user has a puppy named Max"),
+        (["I have a new boss. His name is Bob."], {}, "Bob is the user's boss"),
+        (["I have a son named Leo"], {}, "Leo is the user's son"),
+        (["I have a wife"], {"relationship_status": "married"}, None),
+        # school, and the job of a teacher
+        (["I go to UCLA"], {"school": "UCLA"}, None),
+        (["I'm studying law at UCLA"], {"school": "UCLA", "major": "law"}, None),
+        (["I'm a junior at NYU"], {"school": "NYU"}, "The user studies at NYU"),
+        (["I attend Lincoln High"], {"school": "Lincoln High"}, None),
+        (["I majored in biology"], {"major": "biology"}, "The user majored in biology"),
+        (
+            ["I teach math at Lincoln High"],
+            {"occupation": "teacher", "employer": "Lincoln High"},
+            "The user teaches math at Lincoln High",
+        ),
+        # birth
+        (["I was born in 1990"], {"birth_year": "1990"}, None),
+        (["Born in Porto"], {"birthplace": "Porto"}, None),
+        (["I was born in Porto in 1990"], {"birthplace": "Porto", "birth_year": "1990"}, None),
+        (["I was born in May 1990"], {"birth_year": "1990"}, None),
+        (["Born and raised in Chicago"], {"birthplace": "Chicago", "origin": "Chicago"}, None),
+        # what the user doesn't eat or drink, can't have, or is intolerant to
+        (["I don't drink alcohol"], {"avoids:alcohol": "doesn't drink"}, None),
+        (["I don't drink"], {"avoids:alcohol": "doesn't drink"}, None),
+        (["I don't eat pork"], {"avoids:pork": "doesn't eat"}, None),
+        (["I can't have dairy"], {"avoids:dairy": "can't have"}, None),
+        (["I cannot eat gluten"], {"avoids:gluten": "can't eat"}, None),
+        (["I'm lactose intolerant"], {"intolerance:lactose": "intolerant"}, None),
+        (["I have a gluten intolerance"], {"intolerance:gluten": "intolerant"}, None),
+        # an intolerance is no diet: the vegan stays
+        (["I'm vegan.", "I'm lactose intolerant"], {"diet": "vegan"}, None),
+        # health
+        (["I have asthma"], {"condition:asthma": "has"}, "The user has asthma"),
+        (["I'm diabetic"], {"condition:diabetes": "has"}, None),
+        (["I was diagnosed with ADHD last year"], {"condition:adhd": "has"}, None),
+        (["I'm 20 weeks pregnant"], {"pregnant": "yes"}, "The user is 20 weeks pregnant"),
+        # pets with their breed
+        (["We have a beagle named Max"], {}, "The user has a beagle named Max, a dog"),
+        (["a beagle named Max"], {}, "The user has a beagle named Max, a dog"),
+        (["My corgi Biscuit hates baths"], {}, "The user has a corgi named Biscuit, a dog"),
+        (["Just adopted a ragdoll called Luna"], {}, "The user has a ragdoll named Luna, a cat"),
+        # age, from when it was said
+        (["I'm 34"], {"age": "34"}, None),
+        (["I turned 34 last week"], {"age": "34"}, None),
+        # languages
+        (
+            ["I speak Spanish and French"],
+            {"language:spanish": "speaks", "language:french": "speaks"},
+            None,
+        ),
+        (["I'm fluent in German"], {"language:german": "fluent"}, None),
+        (["I'm learning Japanese"], {"language:japanese": "learning"}, None),
+        (["I'm a native English speaker"], {"language:english": "native"}, None),
+        # hobbies
+        (["I play tennis every weekend"], {"hobby:tennis": "plays"}, "The user plays tennis"),
+        (["I've been playing the piano for 5 years"], {"hobby:piano": "plays"}, None),
+        (["I go hiking on weekends"], {"hobby:hiking": "goes"}, None),
+        (["I practice yoga"], {"hobby:yoga": "practices"}, None),
+        (["My hobbies are hiking and chess"], {"hobby:chess": "enjoys"}, None),
+        # the car
+        (["I drive a Tesla"], {"car": "Tesla"}, "The user drives a Tesla"),
+        (["My car is a Prius"], {"car": "Prius"}, None),
+        # travel plans: a trip, no move
+        (["I'm going to Japan in April"], {}, "The user plans a trip to Japan in April 2025"),
+        (
+            ["We're flying to Paris next week"],
+            {},
+            "The user plans a trip to Paris in the week of 6 May 2024",
+        ),
+        (["Heading to Lisbon tomorrow"], {}, "The user plans a trip to Lisbon on 3 May 2024"),
+        (["I'm planning a trip to Italy"], {}, "The user plans a trip to Italy"),
     ],
 )
 def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
@@ -137,6 +222,14 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I've lived in Paris"], "home_city"),  # some time in one's life
         (["I'm moving to Berlin next month"], "home_city"),  # not yet
         (["Love is all you need"], "preference:is_all_you_need"),
+        (["My friend Tom lives in Paris"], "home_city"),  # Tom's home, not the user's
+        (["My parents live in Porto"], "home_city"),
+        (["I'm going to Japan in April"], "home_city"),  # a trip
+        (["I go to Costco every week"], "school"),  # a shop, not a school
+        (["I go to UFC fights"], "school"),
+        (["My sister has a beagle named Max"], "partner"),
+        (["I'm a senior engineer at Google"], "school"),
+        (["I was born in May 1990"], "birthplace"),  # a month is no place
     ],
 )
 def test_what_only_looks_like_a_chat_statement_fills_no_slot(
@@ -147,7 +240,23 @@ def test_what_only_looks_like_a_chat_statement_fills_no_slot(
 
 
 @pytest.mark.parametrize(
-    "text", ["Went well!", "Got any plans?", "Love and trust matter most", "Started raining here"]
+    "text",
+    [
+        "Went well!",
+        "Got any plans?",
+        "Love and trust matter most",
+        "Started raining here",
+        "Sounds good",
+        "Had fun today",
+        "Her name is Mia.",  # nobody introduced: whose?
+        "I don't have time",
+        "I don't eat much",
+        "I play it safe",
+        "I'm going to miss you",
+        "I'm heading to bed",
+        "I speak my mind",
+        "My sister has a beagle named Max",
+    ],
 )
 def test_a_verb_opening_a_remark_states_nothing_of_the_user(tmp_path: Path, text: str) -> None:
     profile, facts = remember(tmp_path, text)
@@ -163,3 +272,49 @@ def test_a_new_employer_said_as_news_retires_the_old_one_and_is_found(tmp_path: 
         assert facts == ["The user works at Meta"]
         hits = engram.memories.search("Where does the user work?", user_id="ana", limit=1)
         assert "Meta" in hits[0].memory.text
+
+
+def test_a_turn_naming_a_friend_gives_the_user_no_home_and_finds_the_friend(
+    tmp_path: Path,
+) -> None:
+    profile, facts = remember(tmp_path, "My friend Tom lives in Paris")
+    assert "home_city" not in profile
+    assert not any("The user lives" in fact for fact in facts)
+
+
+def test_everyday_facts_are_found_by_the_questions_they_answer(tmp_path: Path) -> None:
+    turns = [
+        "I have a girlfriend now.",
+        "Her name is Mia.",
+        "I teach math at Lincoln High",
+        "I can't have dairy",
+        "We have a beagle named Max",
+    ]
+    with Engram(tmp_path / "chat.db", embedder=HashingEmbedder()) as engram:
+        for day, text in enumerate(turns):
+            message = Message(role="user", content=text, created_at=MAY + timedelta(days=day))
+            engram.memories.add(messages=[message], user_id="ana")
+        asked = {
+            "What is the name of the user's girlfriend?": "Mia",
+            "What does the user teach?": "math",
+            "What can't the user eat?": "dairy",
+            "What breed is the user's dog?": "beagle",
+        }
+        for question, answer in asked.items():
+            hits = engram.memories.search(question, user_id="ana", limit=3)
+            assert any(answer in hit.memory.text for hit in hits), question
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted", "unwanted"),
+    [
+        ("I'm going to Costco later", "The user plans to go to Costco later", "trip"),
+        ("I play the lottery sometimes", "The user plays the lottery", "sometimes"),
+    ],
+)
+def test_an_errand_is_no_trip_and_how_often_no_part_of_a_pastime(
+    tmp_path: Path, text: str, wanted: str, unwanted: str
+) -> None:
+    profile, facts = remember(tmp_path, text)
+    assert facts == [wanted]
+    assert not any(unwanted in str(item) for item in (*profile, *profile.values()))

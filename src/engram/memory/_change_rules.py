@@ -229,7 +229,9 @@ def _bare_correction(match: re.Match[str], s: Sentence) -> list[Candidate]:
     said = [
         fact
         for fact in s.before
-        if (fact.attribute == "diet") == diet and (diet or str(fact.value)[:1].isupper())
+        if fact.attribute is not None
+        and (fact.attribute == "diet") == diet
+        and (diet or str(fact.value)[:1].isupper())
     ]
     if len({(fact.attribute, fact.value) for fact in said}) != 1 or fold(new) == fold(
         str(said[0].value)

@@ -22,6 +22,7 @@ from engram.types._memory import MemoryKind
 
 __all__ = [
     "ADV",
+    "COUNTS",
     "DIETS",
     "ME",
     "I_AM",
@@ -100,15 +101,18 @@ ADV = (
 )
 DIETS = (
     r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
-    r"lactose[- ]intolerant|kosher|halal|carnivore"
+    r"kosher|halal|carnivore"
 )
-"""The diets the `diet` slot knows."""
+"""The diets the `diet` slot knows (an intolerance is none: "I'm lactose intolerant" is the
+`intolerance:lactose` slot, and a vegan may say it)."""
 JOB_CUE = re.compile(
     r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
     r"boss|colleagues|hired|startup|office|salary)\b",
     re.IGNORECASE,
 )
 """Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
+COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", strict=True))
+"""Small numbers said in words, as digits ("two kids": 2)."""
 PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
 """The words for the person of the `partner` slot."""
 _PARTNER_STAGES = {
@@ -331,7 +335,7 @@ _OPENING_VERBS = (
         re.compile(
             _OPENING_ADVERBS + r"(?:(?:not|no\s+longer)\s+(?:an?\s|into\s|in\s|at\s|with\s|"
             rf"(?:{DIETS})\b)|(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of\s|living\s|"
-            r"working\s|studying\s|allergic\s+to\s)",
+            r"working\s|studying\s|allergic\s+to\s|(?:heading|flying|off)\s+to\s)",
             re.IGNORECASE,
         ),
         "I'm",
@@ -349,6 +353,7 @@ _OPENING_VERBS = (
         "I",
     ),
     (re.compile(_OPENING_ADVERBS + r"been\s", re.IGNORECASE), "I've"),
+    (re.compile(_OPENING_ADVERBS + r"born\s+(?:and\s+raised\s+)?in\s", re.IGNORECASE), "I was"),
 )
 """A sentence that opens on a verb with its subject left out, as a chat turn does ("Just
 moved to Vancouver!", "Got promoted today", "Living in Madrid these days", "Not vegan

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from engram.memory._phrases import (
     ADV,
+    COUNTS,
     DIETS,
     I_AM,
     ME,
@@ -26,11 +27,13 @@ from engram.memory._phrases import (
     Rule,
     Sentence,
     clean,
+    date_phrase,
     denied,
     ending,
     fact,
     lowercase_place,
     partner_role,
+    partner_stage,
     proper,
     relate,
     rule,
@@ -266,7 +269,57 @@ _KIN = (
     r"coworker|co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|"
     r"grandfather|niece|nephew|mentor|stepson|stepdaughter|stepmom|stepdad"
 )
-_PETS = r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|fish|turtle|snake"
+_DOG_BREEDS = (
+    "beagle labrador lab retriever poodle doodle labradoodle goldendoodle husky corgi pug "
+    "terrier bulldog chihuahua dachshund spaniel collie boxer rottweiler greyhound schnauzer "
+    "pomeranian shepherd"
+).split()
+_CAT_BREEDS = "tabby siamese ragdoll sphynx".split()
+_PETS = (
+    r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|pony|fish|turtle|snake|"
+    r"tortoise|lizard|gecko|iguana|ferret|guinea\s+pig|chinchilla|hedgehog|budgie|cockatiel|"
+    r"goldfish|" + "|".join(_DOG_BREEDS + _CAT_BREEDS)
+)
+"""The animals (and breeds: "We have a beagle named Max") a pet is."""
+_BROOD = {
+    "kids": "child",
+    "children": "child",
+    "sons": "son",
+    "daughters": "daughter",
+    "boys": "son",
+    "girls": "daughter",
+    "twins": "child",
+    "brothers": "brother",
+    "sisters": "sister",
+    "siblings": "sibling",
+    "parents": "parent",
+}
+"""Kin said in the plural, and what each of them is to the user ("my kids" -> child)."""
+_NAMES = (
+    rf"(?P<names>[{UP}][\w'-]+(?:,\s+[{UP}][\w'-]+)*,?\s+(?i:and|&)\s+[{UP}][\w'-]+"
+    rf"|[{UP}][\w'-]+)"
+)
+"""One name or a list of them ("Sam, Alex and Jo")."""
+
+
+def _brood(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Kin named in a list, "My kids are Sam and Alex", "I have two kids, Sam and Alex": each
+    one the user's child (with their number, when said)."""
+    plural = (match["rel"] or match["rel2"]).lower()
+    names = re.split(r",?\s+(?:and|&)\s+|,\s+", match["names"], flags=re.IGNORECASE)
+    found = [c for name in names for c in _kin_fact(s, name, _BROOD[plural])]
+    if match["n"]:
+        count = COUNTS.get(match["n"].lower(), match["n"])
+        noun = "kids" if _BROOD[plural] == "child" else plural
+        text = f"{s.label} has {count} {noun}"
+        found.insert(0, fact(s, text, attribute="count:" + noun, value=count, importance=0.6))
+    return found
+
+
+def _parent_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A parent by their count of kids, "I'm a mom of two", "a father of 3": the kids."""
+    count = COUNTS.get(match["n"].lower(), match["n"])
+    return [fact(s, f"{s.label} has {count} kids", attribute="count:kids", value=count)]
 
 
 def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -359,10 +412,88 @@ def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
         mine = list(_OWNER_USER.finditer(before))
         if _OWNER_OTHER.search(before, mine[-1].end() if mine else 0):
             return []
-    name, animal = match["x"], match["rel"].lower()
+    return [_pet_fact(s, match["rel"].lower(), match["x"])]
+
+
+def _pet_fact(s: Sentence, animal: str, name: str) -> Candidate:
+    """The user's pet `name`, a dog or a cat too when `animal` is a breed ("The user has a
+    beagle named Max, a dog": what "the user's dog" asks about)."""
     entities, relations = relate(s, "has_pet", name, "other", dated=False)
     text = f"{s.label} has a {animal} named {name}"
-    return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
+    if animal in _DOG_BREEDS or animal in _CAT_BREEDS:
+        text += ", a dog" if animal in _DOG_BREEDS else ", a cat"
+    return fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)
+
+
+_STATUS_OF = {1: "in a relationship", 2: "engaged", 3: "married"}
+"""The relationship status a partner's stage says (`partner_stage`)."""
+
+
+def _has_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A partner, kin or pet the user has, "I have a girlfriend now", "We have a beagle named
+    Max", "I have a son named Leo": named, the partner, kin or pet; unnamed, the one a later
+    "Her name is Mia" names (`metadata["introduces"]`), and a partner's relationship status."""
+    role = " ".join(match["rel"].lower().split())
+    if match["x"]:
+        return _named(s, role, match["x"])
+    intro = {"introduces": role}
+    if re.fullmatch(PARTNERS, role, re.IGNORECASE):
+        status = _STATUS_OF.get(partner_stage(role), "in a relationship")
+        text = f"{s.label} has a {role}"
+        return [
+            fact(
+                s,
+                text,
+                kind="profile",
+                attribute="relationship_status",
+                value=status,
+                metadata=intro,
+            )
+        ]
+    verb = match["verb"].lower()
+    if verb == "have":
+        return [fact(s, f"{s.label} has a {role}", importance=0.6, metadata=intro)]
+    text = f"{s.label} {verb} a {role}"  # news of a day: "I got a puppy two weeks ago!"
+    if s.times:
+        text = f"{text} {date_phrase(s.times[0])}"
+    return [fact(s, text, kind="event", importance=0.6, confidence=0.6, metadata=intro)]
+
+
+def _named(s: Sentence, role: str, name: str) -> list[Candidate]:
+    """`name` is the user's `role`: their partner, kin or pet."""
+    if re.fullmatch(PARTNERS, role, re.IGNORECASE):
+        return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
+    if re.fullmatch(_KIN, role, re.IGNORECASE):
+        return _kin_fact(s, name, role)
+    return [_pet_fact(s, role, name)]
+
+
+def _name_given(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A name given to whom the speaker introduced just before, "I have a girlfriend now."
+    "Her name is Mia." (in the same turn, or the previous one)."""
+    introduced = [c for c in s.before or () if "introduces" in c.metadata]
+    if not introduced:
+        return []
+    return _named(s, str(introduced[-1].metadata["introduces"]), match["x"])
+
+
+_BIRTH_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _born(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where and when the user was born, "I was born in Porto in 1990", "Born in Porto", "I
+    was born in 1990": the birthplace and the birth year; "born and raised" also the origin."""
+    found: list[Candidate] = []
+    place = proper(match["x"])
+    if place and not any(place in time.span for time in s.times):
+        found.extend(_place_slot(s, place, "birthplace", "{s} was born in {x}", None))
+        if match["raised"]:
+            found.extend(_place_slot(s, place, "origin", "{s} is from {x}", "from"))
+    year = _BIRTH_YEAR.search(match[0])
+    if year:
+        text = f"{s.label} was born in {year[0]}"
+        found.append(fact(s, text, kind="profile", attribute="birth_year", value=year[0]))
+    return found
 
 
 _SLOT_KEYS = frozenset(
@@ -440,7 +571,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"{ME}{ADV}(?P<used>\s+(?i:used\s+to\s+be))){ADV}"
         rf"(?i:\s+on)?(?i:\s+an?|\s+the)?\s+(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
-        ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten", "lactose")
+        ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten")
         + ("kosher", "halal", "carnivore"),
     ),
     rule(
@@ -544,6 +675,35 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("had", "welcomed"),
     ),
     rule(
+        rf"(?:(?i:\bmy\s+(?P<rel>kids|children|sons|daughters|twins|brothers|sisters|"
+        r"siblings|parents)\s+are)|"
+        rf"{WE}(?i:\s+have|'ve\s+got|\s+have\s+got)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
+        r"(?P<rel2>(?i:kids|children|sons|daughters|boys|girls|brothers|sisters|siblings))"
+        r"(?:,|:|\s+(?i:named|called)))\s+" + _NAMES + r"(?=\s*(?:$|[.,;!?]))",
+        _brood,
+        ("kids", "children", "sons", "daughters", "twins", "brothers", "sisters", "siblings")
+        + ("parents", "boys", "girls"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?i:an?)\s+(?i:mom|mum|mother|dad|father|parent)\s+(?i:of)\s+"
+        r"(?P<n>\d|(?i:two|three|four|five|six|seven))\b",
+        _parent_of,
+        ("of",),
+    ),
+    rule(
+        rf"{WE}(?:'ve|\s+have)?(?:\s+(?P<verb>(?i:have|got|adopted|rescued))){ADV}\s+"
+        rf"(?i:an?)\s+(?i:new\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
+        rf"(?:(?:,|(?i:\s+(?:named|called)))\s+{NAME})?(?![\w'-])",
+        _has_kin,
+        ("have", "got", "adopted", "rescued"),
+    ),
+    rule(
+        rf"^(?:(?i:her|his|their)\s+name(?:'s|\s+is)|(?i:she|he)(?:'s|\s+is)\s+"
+        rf"(?i:called|named))\s+{NAME}",
+        _name_given,
+        ("name", "called"),
+    ),
+    rule(
         rf"(?i:\b(?:a|an)\s+(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
         _pet,
         ("named", "called"),
@@ -555,6 +715,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("favorite", "favourite"),
     ),
     rule(rf"{ME}\s+(?i:was\s+born\s+on)\s+{REST}", _birthday, ("born",)),
+    rule(
+        rf"{ME}\s+(?i:was\s+born)(?P<raised>\s+(?i:and\s+raised))?\s+(?i:in)\s+{REST}",
+        _born,
+        ("born",),
+    ),
     rule(
         rf"(?i:\bmy\s+(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
         rf"(?:\s+is|'s))\s+{REST}",

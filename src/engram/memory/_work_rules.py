@@ -156,14 +156,37 @@ _NOT_A_JOB = frozenset(
 )
 
 
+_STUDENT = frozenset(
+    "student freshman sophomore junior senior undergrad undergraduate grad postgrad".split()
+)
+"""A role at a school that is no job: "I'm a junior at NYU" says the school."""
+
+
 def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A job at a named employer, "I'm a software engineer at Google": the occupation and
-    the employer. A role that is no job ("a regular at Joe's") says neither."""
+    the employer; a student's role, "I'm a junior at NYU", the school. A role that is no
+    job ("a regular at Joe's") says neither."""
     employer = _workplace(match["x"])
     role = clean(match["role"], s, max_words=5)
-    if not employer or not role or role.split()[-1].lower() in _NOT_A_JOB:
+    if not employer or not role:
+        return []
+    if role.split()[-1].lower() in _STUDENT:
+        return [_school(s, employer)]
+    if role.split()[-1].lower() in _NOT_A_JOB:
         return []
     return [_occupation(s, role), _employer(s, employer)]
+
+
+def _teaches(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A teacher, by what and where they teach, "I teach math at Lincoln High": the
+    occupation (teacher) and the employer."""
+    employer = _workplace(match["x"])
+    if not employer:
+        return []
+    subject = " ".join((match["subject"] or "").split())
+    text = f"{s.label} teaches {subject} at {employer}".replace("  ", " ")
+    job = fact(s, text, kind="profile", attribute="occupation", value="teacher", importance=0.8)
+    return [job, _employer(s, employer)]
 
 
 _JOBS = (
@@ -344,13 +367,55 @@ def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
 
 
+def _school(s: Sentence, school: str) -> Candidate:
+    """The user's school slot, with the studies_at relation it states."""
+    return _related(s, "school", school, f"{s.label} studies at {school}", 0.7)
+
+
+def _major(s: Sentence, field: str, verb: str = "studies") -> Candidate:
+    """What the user studies, "law" of "I'm studying law at UCLA" (the `major` slot)."""
+    text = f"{s.label} {verb} {field}"
+    return fact(s, text, kind="profile", attribute="major", value=field, importance=0.7)
+
+
 def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The school, "I study at UCLA", and the field, "I'm studying law at UCLA"."""
     school = proper(match["x"])
     if not school:
         return []
     if match["neg"]:
         return denied(match, s, "school", school, ("studies at", "study at"))
-    return [_related(s, "school", school, f"{s.label} studies at {school}", 0.7)]
+    field = " ".join((match["field"] or "").split())
+    if field.lower() in _NOT_A_FIELD or field.endswith("ly"):
+        field = ""  # "I study hard at UCLA"
+    return [_school(s, school), *([_major(s, field)] if field else [])]
+
+
+_NOT_A_FIELD = frozenset("hard abroad here there online remotely full-time part-time".split())
+
+
+def _majored(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A major, "I majored in biology", "I'm majoring in computer science"."""
+    field = clean(match["x"], s, max_words=4)
+    verb = "majored in" if "ed" in match["how"].lower() else "studies"
+    return [_major(s, field, verb)] if field else []
+
+
+_SCHOOL_NAME = re.compile(
+    r"(?:\b(?:University|College|School|High|Academy|Institute|Uni|Polytechnic|"
+    r"Conservatory)$|^University\b|^[A-Z]*U[A-Z]*$)"
+)
+"""A name that says a school: by its words, or an acronym of a university ("UCLA", "NYU")."""
+
+
+def _goes_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A school one goes to or attends, "I go to UCLA", "I attend Lincoln High" (not "I go to
+    Costco", nor "I go to UFC fights")."""
+    school = proper(match["x"])
+    rest = match["x"].strip()[len(school or "") :]
+    if not school or not _SCHOOL_NAME.search(school) or re.match(r"\s+[a-z]", rest):
+        return []
+    return [_school(s, school)]
 
 
 WORK_RULES: tuple[Rule, ...] = (
@@ -424,10 +489,26 @@ WORK_RULES: tuple[Rule, ...] = (
         ("i'm", "i am", "im "),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)\s+(?i:at)\s+"
-        rf"{REST}",
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)"
+        rf"(?P<field>(?:\s+(?!(?i:at)\b)[A-Za-z]+){{0,3}})\s+(?i:at)\s+(?=[{UP}]){REST}",
         _studies_at,
         ("stud",),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?P<how>(?i:majored|majoring|major))\s+(?i:in)\s+{REST}",
+        _majored,
+        ("major",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:go\s+to|attend)\s+(?=[{UP}]){REST}",
+        _goes_to,
+        ("go to", "attend"),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:teach|(?:'m|\s+am)\s+teaching)(?P<subject>(?:\s+(?!(?i:at)\b)"
+        rf"[a-z]+){{0,2}})\s+(?i:at)\s+(?=[{UP}]){REST}",
+        _teaches,
+        ("teach",),
     ),
 )
 """The work and school rules, most specific first."""

@@ -55,13 +55,15 @@ USER_LABEL = "The user"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
     r"\b(?:i|i'm|im|i've|i'd|my|me|we|we're|we've|our|passed\s+away|died|wait|oops|sorry|"
-    r"mistake|correction|actually|no)\b",
+    r"mistake|correction|actually|no|(?:her|his|their)\s+name|"
+    r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b",
     re.IGNORECASE,
 )
 """What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
 "We moved to Berlin", "Our cat is named Luna"), or the cue of a rule that needs none ("Rex
 passed away", "No wait, it's Braga, not Porto", "Actually it's Lisbon, not Porto", "No,
-Lisbon, not Porto")."""
+Lisbon, not Porto"), a name given to whom the speaker just introduced ("Her name is Mia"),
+or a reply naming what the speaker has ("A beagle named Max")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"
@@ -152,7 +154,11 @@ def _facts(
             times=inside,
             before=before,
         )
-        found.extend(apply_rules(sentence))
+        said = apply_rules(sentence)
+        found.extend(said)
+        introduced = tuple(c for c in said if "introduces" in c.metadata)
+        if introduced:  # "I have a girlfriend now. Her name is Mia."
+            before = (*(before or ()), *introduced)
     if label == USER_LABEL:
         return found
     # Who said it, as episodes record it: a question naming the speaker ("What did Caroline
@@ -241,11 +247,13 @@ def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 
 def _stated_values(facts: Iterable[Candidate]) -> tuple[Candidate, ...]:
-    """The slot values a turn stated (what a correction in the next turn may be about)."""
+    """The slot values a turn stated (what a correction in the next turn may be about), and
+    whom it introduced unnamed (whom "Her name is Mia" names)."""
     return tuple(
         fact
         for fact in facts
-        if fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE
+        if "introduces" in fact.metadata
+        or (fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE)
     )
 
 
