@@ -3,7 +3,8 @@
 Each rule is a regular expression over one sentence and a builder that turns a match into
 candidates. Rules run in order; a match overlapping an earlier rule's match is skipped, so the
 specific rules ("I'm no longer vegetarian" -> diet) win over the generic ones ("I'm no longer
-X" -> negation).
+X" -> negation). Health and pastimes are in `_life_rules`, the profile slots in
+`_profile_rules`, changes in `_change_rules`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from engram.memory._change_rules import CHANGE_RULES
+from engram.memory._life_rules import LIFE_RULES
 from engram.memory._phrases import (
     ADV,
     COUNTS,
@@ -266,162 +268,6 @@ def _cannot(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _abstains(s, thing, "can't") if thing else []
 
 
-def _intolerant(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """An intolerance, "I'm lactose intolerant", "I have a gluten intolerance", "I'm
-    intolerant to fructose": the `intolerance:` slot of what (never the diet: a vegan may be
-    lactose intolerant)."""
-    thing = clean(match["x"] or match["y"] or match["z"], s, max_words=3)
-    if not thing:
-        return []
-    text = f"{s.label} is intolerant to {thing}"
-    attribute = "intolerance:" + slug(thing)
-    return [fact(s, text, kind="profile", attribute=attribute, value="intolerant")]
-
-
-_CONDITIONS = (
-    r"(?:type\s+[12]\s+)?diabetes|asthma|adhd|autism|anxiety|depression|arthritis|"
-    r"celiac(?:\s+disease)?|coeliac(?:\s+disease)?|epilepsy|migraines|hypertension|"
-    r"high\s+blood\s+pressure|high\s+cholesterol|eczema|psoriasis|ibs|crohn's(?:\s+disease)?|"
-    r"colitis|lupus|cancer|insomnia|pcos|endometriosis|copd|fibromyalgia|multiple\s+sclerosis|"
-    r"sleep\s+apnea|tinnitus|dyslexia|bipolar(?:\s+disorder)?|ptsd|ocd|a\s+heart\s+condition"
-)
-"""Lasting health conditions one has ("I have asthma"), not a passing cold."""
-_CONDITION_OF = {
-    "diabetic": "diabetes",
-    "asthmatic": "asthma",
-    "epileptic": "epilepsy",
-    "celiac": "celiac disease",
-    "coeliac": "celiac disease",
-    "autistic": "autism",
-    "dyslexic": "dyslexia",
-    "anemic": "anemia",
-}
-"""A condition said as what one is ("I'm diabetic")."""
-_CONDITION_ADJECTIVES = "|".join(_CONDITION_OF)
-_ACRONYMS = frozenset("adhd ibs pcos copd ptsd ocd".split())
-
-
-def _condition(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A health condition, "I have asthma", "I was diagnosed with ADHD", "I'm diabetic"."""
-    said = " ".join((match["x"] or match["y"]).split())
-    condition = _CONDITION_OF.get(said.lower(), said)
-    if condition.lower() in _ACRONYMS:
-        condition = condition.upper()
-    text = f"{s.label} has {condition}"
-    attribute = "condition:" + slug(condition)
-    return [fact(s, text, kind="profile", attribute=attribute, value="has", importance=0.8)]
-
-
-def _pregnant(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A pregnancy, "I'm pregnant", "I'm 20 weeks pregnant"."""
-    how = " ".join((match["x"] or "").split())
-    text = f"{s.label} is {how + ' ' if how else ''}pregnant"
-    return [fact(s, text, kind="profile", attribute="pregnant", value="yes", importance=0.8)]
-
-
-_LANGUAGES = (
-    r"English|Spanish|French|German|Italian|Portuguese|Mandarin|Chinese|Cantonese|Japanese|"
-    r"Korean|Arabic|Hindi|Urdu|Bengali|Punjabi|Russian|Ukrainian|Polish|Czech|Dutch|Swedish|"
-    r"Norwegian|Danish|Finnish|Greek|Turkish|Hebrew|Persian|Farsi|Vietnamese|Thai|"
-    r"Indonesian|Tagalog|Swahili|Hungarian|Romanian|Catalan|Irish|Welsh|Latin|ASL|"
-    r"sign\s+language"
-)
-_LANGUAGE_LIST = rf"(?P<langs>(?:{_LANGUAGES})(?:(?:,\s*|,?\s+and\s+|\s*&\s*)(?:{_LANGUAGES}))*)"
-_SPEAKS = {
-    "speak": ("speaks", "speaks"),
-    "in": ("fluent", "is fluent in"),
-    "learning": ("learning", "is learning"),
-    "studying": ("learning", "is learning"),
-    "native": ("native", "is a native speaker of"),
-}
-"""The last word of how a language is said, and its slot value and verb."""
-
-
-def _languages(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """Languages the user speaks, is fluent in, is learning or is a native speaker of ("I
-    speak Spanish and French"): the `language:` slot of each."""
-    said = match["how"].lower().split()[-1] if match["how"] else "native"
-    value, verb = _SPEAKS[said]
-    names = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", match["langs"])
-    return [
-        fact(
-            s,
-            f"{s.label} {verb} {name}",
-            kind="profile",
-            attribute="language:" + slug(name),
-            value=value,
-        )
-        for name in names
-        if name
-    ]
-
-
-_HOW_OFTEN = re.compile(
-    r"(?:^|\s+)(?:every|each|on|at|in|with|since|for|most|mostly|twice|once|three\s+times|"
-    r"a\s+lot|daily|weekly|regularly|lately|ever|now|again|and|or|one|online|hard|"
-    r"sometimes|often|always|usually|occasionally|together|too|\w+ly)\b.*",
-    re.IGNORECASE,
-)
-"""When, how often, how or with whom one plays, after what ("tennis every weekend": tennis;
-"I've been playing professionally": nothing)."""
-_FOR_YEARS = re.compile(
-    r"\b(?:for|since)\s+(?:\d+|a\s+few|many|several|\w+)\s+years\b|"
-    r"\bsince\s+(?:I\s+was|childhood|\d{4})\b",
-    re.IGNORECASE,
-)
-_PLAYS = {
-    "play": "plays",
-    "playing": "plays",
-    "practice": "practices",
-    "practicing": "practices",
-    "practise": "practises",
-    "go": "goes",
-}
-_A_LOT_OF = re.compile(r"^\s*(?:a\s+lot\s+of|lots\s+of|some)\s+", re.IGNORECASE)
-
-
-def _plays(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A pastime, "I play tennis every weekend", "I've been playing the guitar for years",
-    "I go hiking on weekends", "I practice yoga": the `hobby:` slot of it. Not what one is
-    playing these days ("I'm playing The Witcher 3"): a pastime goes on for years."""
-    if match["verb"].lower().endswith("ing") and not _FOR_YEARS.search(s.text):
-        return []
-    said = _HOW_OFTEN.split(_A_LOT_OF.sub("", match["x"]), maxsplit=1)[0]
-    thing = specific(clean(said, s, max_words=4))
-    if not thing:
-        return []
-    third = _PLAYS[match["verb"].lower()]
-    text = f"{s.label} {third} {thing}"
-    attribute = "hobby:" + slug(thing)
-    return [fact(s, text, kind="preference", attribute=attribute, value=third)]
-
-
-def _hobbies(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """Hobbies said as such, "My hobby is knitting", "My hobbies are hiking and chess"."""
-    things = re.split(r",\s*(?:and\s+)?|\s+and\s+", match["x"])
-    found = []
-    for raw in things:
-        thing = clean(raw, s, max_words=4)
-        if thing:
-            text = f"{s.label} enjoys {thing} as a hobby"
-            attribute = "hobby:" + slug(thing)
-            found.append(fact(s, text, kind="preference", attribute=attribute, value="enjoys"))
-    return found
-
-
-_ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
-
-
-def _drives(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The user's car, "I drive a Tesla", "My car is a Prius", "I drive a 2018 Honda Civic"."""
-    car = clean(match["x"], s, max_words=5)
-    if not car:
-        return []
-    value = _ARTICLE.sub("", car)
-    text = f"{s.label} drives {car if _ARTICLE.match(car) else 'a ' + car}"
-    return [fact(s, text, kind="profile", attribute="car", value=value, importance=0.7)]
-
-
 _TRAVEL = re.compile(r"\b(?:trip|fly|flying|travell?ing)\b", re.IGNORECASE)
 
 
@@ -567,52 +413,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         _cannot,
         ("can't", "cannot", "can not"),
     ),
-    rule(
-        rf"(?:{I_AM}{ADV}\s+(?P<x>[a-z]+)[- ](?i:intolerant)\b|"
-        rf"{I_AM}{ADV}\s+(?i:intolerant\s+to)\s+(?P<y>[^,.;!?()\n]+)|"
-        rf"{ME}(?i:\s+have|'ve\s+got)(?i:\s+an?)?\s+(?P<z>[a-z]+)\s+(?i:intolerance))",
-        _intolerant,
-        ("intoleran",),
-    ),
-    rule(
-        rf"(?:{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+suffer\s+from|\s+live\s+with|"
-        rf"(?:\s+was|'ve\s+been|\s+have\s+been|\s+got)(?:\s+just)?\s+diagnosed\s+with)"
-        rf"\s+(?P<x>(?i:{_CONDITIONS}))|{I_AM}{ADV}\s+(?P<y>(?i:{_CONDITION_ADJECTIVES})))\b",
-        _condition,
-        ("have", "got", "suffer", "live with", "diagnosed") + tuple(_CONDITION_OF),
-    ),
-    rule(
-        rf"{I_AM}{ADV}(?P<x>\s+(?:\d+|(?i:a\s+few))\s+(?i:weeks|months))?\s+(?i:pregnant)\b",
-        _pregnant,
-        ("pregnant",),
-    ),
-    rule(
-        rf"(?:{ME}(?P<how>{ADV}\s+(?i:speak)|(?i:'m|\s+am){ADV}\s+"
-        r"(?i:fluent\s+in|learning|studying))"
-        r"(?i:\s+(?:a\s+little|a\s+bit\s+of|some|fluent|basic|decent|good))?|"
-        rf"{I_AM}\s+(?i:an?\s+)?(?i:native)(?=\s+(?:{_LANGUAGES})\s+(?i:speaker)))\s+"
-        + _LANGUAGE_LIST,
-        _languages,
-        ("speak", "fluent", "learning", "studying", "native"),
-    ),
-    rule(
-        rf"{ME}(?i:'ve\s+been|\s+have\s+been|'m|\s+am)?{ADV}\s+"
-        r"(?P<verb>(?i:play|playing|practice|practise|practicing|go(?=\s+[a-z]+ing\b)))\s+"
-        r"(?!(?i:it|this|that|with|along|around|against|for|to|a\s+role|a\s+part|games?\s+"
-        r"with|them|him|her|you|me|us)\b)" + REST,
-        _plays,
-        ("play", "practi", "go "),
-    ),
-    rule(
-        rf"(?i:\bmy\s+(?:favou?rite\s+)?hobb(?:y|ies)\s+(?:is|are|include))\s+{REST}",
-        _hobbies,
-        ("hobb",),
-    ),
-    rule(
-        rf"(?:{ME}{ADV}\s+(?i:drive)|(?i:\bmy\s+car\s+is))\s+(?=(?i:an?|the)\s+[{UP}0-9]){REST}",
-        _drives,
-        ("drive", "my car"),
-    ),
+    *LIFE_RULES,
     rule(
         rf"(?:{ME}(?i:\s+(?:really\s+)?(?:want|wanna|hope|plan|intend|dream\s+of)|'d\s+love|"
         rf"\s+would\s+love|'m\s+(?:planning|hoping|going)|\s+am\s+(?:planning|hoping|going))|"

@@ -1,6 +1,6 @@
-"""Profile-slot rules: name, age, diet, home, origin, relationship, partner, kin, pets and
-"my X is Y" slots, and (from `_work_rules`) work and school. Each builder turns a rule's
-match into candidates.
+"""Profile-slot rules: name, age, diet, home, origin, birth and "my X is Y" slots, and (from
+`_work_rules`) work and school, (from `_family_rules`) partner, relationship, kin and pets.
+Each builder turns a rule's match into candidates.
 
 The slot rules read their own negations too ("I don't live in Paris anymore", "I'm not
 vegan", "I used to work at Google"): those build an `ending` of the value, never the value.
@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
     ADV,
-    COUNTS,
     DIETS,
     I_AM,
     ME,
     NAME,
     NOT,
-    PARTNERS,
     REST,
     TRIP,
     UP,
@@ -27,13 +26,10 @@ from engram.memory._phrases import (
     Rule,
     Sentence,
     clean,
-    date_phrase,
     denied,
     ending,
     fact,
     lowercase_place,
-    partner_role,
-    partner_stage,
     proper,
     relate,
     rule,
@@ -250,233 +246,6 @@ def _lived_since(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
 
 
-_UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
-
-
-def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The relationship status; a status with no partner ("I'm single now") also ends the
-    partner slot, whoever held it."""
-    status = match["x"].lower()
-    text = f"{s.label} is {status}"
-    found = [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
-    if status in _UNPARTNERED:
-        found.append(ending(s, f"{s.label} has no partner now", "partner", None))
-    return found
-
-
-_KIN = (
-    r"best\s+friend|friend|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|"
-    r"coworker|co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|"
-    r"grandfather|niece|nephew|mentor|stepson|stepdaughter|stepmom|stepdad"
-)
-_DOG_BREEDS = (
-    "beagle labrador lab retriever poodle doodle labradoodle goldendoodle husky corgi pug "
-    "terrier bulldog chihuahua dachshund spaniel collie boxer rottweiler greyhound schnauzer "
-    "pomeranian shepherd"
-).split()
-_CAT_BREEDS = "tabby siamese ragdoll sphynx".split()
-_PETS = (
-    r"dog|cat|puppy|kitten|pet|bird|parrot|hamster|rabbit|bunny|horse|pony|fish|turtle|snake|"
-    r"tortoise|lizard|gecko|iguana|ferret|guinea\s+pig|chinchilla|hedgehog|budgie|cockatiel|"
-    r"goldfish|" + "|".join(_DOG_BREEDS + _CAT_BREEDS)
-)
-"""The animals (and breeds: "We have a beagle named Max") a pet is."""
-_BROOD = {
-    "kids": "child",
-    "children": "child",
-    "sons": "son",
-    "daughters": "daughter",
-    "boys": "son",
-    "girls": "daughter",
-    "twins": "child",
-    "brothers": "brother",
-    "sisters": "sister",
-    "siblings": "sibling",
-    "parents": "parent",
-}
-"""Kin said in the plural, and what each of them is to the user ("my kids" -> child)."""
-_NAMES = (
-    rf"(?P<names>[{UP}][\w'-]+(?:,\s+[{UP}][\w'-]+)*,?\s+(?i:and|&)\s+[{UP}][\w'-]+"
-    rf"|[{UP}][\w'-]+)"
-)
-"""One name or a list of them ("Sam, Alex and Jo")."""
-
-
-def _brood(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """Kin named in a list, "My kids are Sam and Alex", "I have two kids, Sam and Alex": each
-    one the user's child (with their number, when said)."""
-    plural = (match["rel"] or match["rel2"]).lower()
-    names = re.split(r",?\s+(?:and|&)\s+|,\s+", match["names"], flags=re.IGNORECASE)
-    found = [c for name in names for c in _kin_fact(s, name, _BROOD[plural])]
-    if match["n"]:
-        count = COUNTS.get(match["n"].lower(), match["n"])
-        noun = "kids" if _BROOD[plural] == "child" else plural
-        text = f"{s.label} has {count} {noun}"
-        found.insert(0, fact(s, text, attribute="count:" + noun, value=count, importance=0.6))
-    return found
-
-
-def _parent_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A parent by their count of kids, "I'm a mom of two", "a father of 3": the kids."""
-    count = COUNTS.get(match["n"].lower(), match["n"])
-    return [fact(s, f"{s.label} has {count} kids", attribute="count:kids", value=count)]
-
-
-def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    name, role = match["x"], match["rel"].lower()
-    text = f"{s.label}'s {role} is {name}"
-    return [_partner_fact(s, text, name, partner_role(role), dated=False)]
-
-
-def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    name = match["x"]
-    return [_partner_fact(s, f"{s.label} married {name}", name, "spouse")]
-
-
-def _partner_fact(s: Sentence, text: str, name: str, role: str, *, dated: bool = True) -> Candidate:
-    """The user's partner `name`, in `role` (`partner_role`: further on supersedes), with
-    the partner_of relation; `dated` as for `fact`."""
-    entities, relations = relate(s, "partner_of", name, "person", dated=dated)
-    return fact(
-        s,
-        text,
-        kind="profile",
-        attribute="partner",
-        value=name,
-        importance=0.9,
-        entities=entities,
-        relations=relations,
-        metadata={"role": role},
-        dated=dated,
-    )
-
-
-_OPENING_WORD = re.compile(
-    r"^(?:Yesterday|Today|Finally|So|And|But|Oh|Well|Also|Then|Actually|Guess\s+what)\s+"
-)
-"""A sentence's first word, before the name it opens on ("Yesterday Ana and I got married")."""
-_WED = {"married": "spouse", "engaged": "fiancé"}
-"""The partner's role after a wedding or an engagement."""
-
-
-def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A wedding or engagement said with the partner, "Ana and I got married", "I'm married
-    to Ana", "I got engaged to Ana": the partner (their role now spouse or fiancé: an earlier
-    girlfriend or fiancée fact is over) and the relationship status."""
-    name = _OPENING_WORD.sub("", match["x"] or match["x2"])
-    how = (match["how"] or match["how2"]).lower()
-    wed = "married" if how == "married" else "got engaged to"
-    partner = _partner_fact(s, f"{s.label} {wed} {name}", name, _WED[how])
-    status = fact(
-        s, f"{s.label} is {how}", kind="profile", attribute="relationship_status", value=how
-    )
-    return [partner, status]
-
-
-def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
-
-
-def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
-    """`name` is the user's `role` (friend, sister, son ...), with the relation it states."""
-    relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
-    entities, relations = relate(s, relation, name, "person", dated=False)
-    text = f"{name} is {s.label_within}'s {role}"
-    return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
-
-
-_NEWBORN = {"girl": "daughter", "boy": "son", "baby": "child"}
-"""The kin a baby the user had is: "a baby girl" their daughter."""
-
-
-def _newborn(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A child born to the user, "We just had a baby girl named Rosa": their daughter."""
-    role = match["rel"].lower()
-    return _kin_fact(s, match["x"], _NEWBORN.get(role, role))
-
-
-_OWNER_USER = re.compile(r"\b(?i:I|I've|I'm|we|we've|we're|our)(?!\w)")
-_OWNER_OTHER = re.compile(
-    r"\b(?:(?i:he|she|they|his|her|their|my\s+\w+)\b"
-    r"|(?!(?:Just|Finally|Today|Yesterday|Recently|Also|So|And|Then|Now|Well|Oh)\b)"
-    r"[A-Z][a-z]+(?=\s+(?:has|had|have|got|gets|adopted|owns|bought)\b))"
-)
-"""Who has "a cat named Miso": the user ("We adopted a cat named Miso", or no subject:
-"Just adopted a cat named Miso!"), or someone else ("My sister has a dog called Max", "Tom
-has a cat named Rex"), by the last subject said before it."""
-
-
-def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    if not match[0].lower().startswith(("my", "our")):  # "... a cat named Miso": whose?
-        before = s.text[: match.start()]
-        mine = list(_OWNER_USER.finditer(before))
-        if _OWNER_OTHER.search(before, mine[-1].end() if mine else 0):
-            return []
-    return [_pet_fact(s, match["rel"].lower(), match["x"])]
-
-
-def _pet_fact(s: Sentence, animal: str, name: str) -> Candidate:
-    """The user's pet `name`, a dog or a cat too when `animal` is a breed ("The user has a
-    beagle named Max, a dog": what "the user's dog" asks about)."""
-    entities, relations = relate(s, "has_pet", name, "other", dated=False)
-    text = f"{s.label} has a {animal} named {name}"
-    if animal in _DOG_BREEDS or animal in _CAT_BREEDS:
-        text += ", a dog" if animal in _DOG_BREEDS else ", a cat"
-    return fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)
-
-
-_STATUS_OF = {1: "in a relationship", 2: "engaged", 3: "married"}
-"""The relationship status a partner's stage says (`partner_stage`)."""
-
-
-def _has_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A partner, kin or pet the user has, "I have a girlfriend now", "We have a beagle named
-    Max", "I have a son named Leo": named, the partner, kin or pet; unnamed, the one a later
-    "Her name is Mia" names (`metadata["introduces"]`), and a partner's relationship status."""
-    role = " ".join(match["rel"].lower().split())
-    if match["x"]:
-        return _named(s, role, match["x"])
-    intro = {"introduces": role}
-    if re.fullmatch(PARTNERS, role, re.IGNORECASE):
-        status = _STATUS_OF.get(partner_stage(role), "in a relationship")
-        text = f"{s.label} has a {role}"
-        return [
-            fact(
-                s,
-                text,
-                kind="profile",
-                attribute="relationship_status",
-                value=status,
-                metadata=intro,
-            )
-        ]
-    verb = match["verb"].lower()
-    if verb == "have":
-        return [fact(s, f"{s.label} has a {role}", importance=0.6, metadata=intro)]
-    text = f"{s.label} {verb} a {role}"  # news of a day: "I got a puppy two weeks ago!"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
-    return [fact(s, text, kind="event", importance=0.6, confidence=0.6, metadata=intro)]
-
-
-def _named(s: Sentence, role: str, name: str) -> list[Candidate]:
-    """`name` is the user's `role`: their partner, kin or pet."""
-    if re.fullmatch(PARTNERS, role, re.IGNORECASE):
-        return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
-    if re.fullmatch(_KIN, role, re.IGNORECASE):
-        return _kin_fact(s, name, role)
-    return [_pet_fact(s, role, name)]
-
-
-def _name_given(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A name given to whom the speaker introduced just before, "I have a girlfriend now."
-    "Her name is Mia." (in the same turn, or the previous one)."""
-    introduced = [c for c in s.before or () if "introduces" in c.metadata]
-    if not introduced:
-        return []
-    return _named(s, str(introduced[-1].metadata["introduces"]), match["x"])
-
-
 _BIRTH_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
@@ -624,90 +393,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("live", "reside"),
     ),
     *WORK_RULES,
-    rule(
-        rf"(?:{NAME}\s+(?i:and\s+I|&\s+I)(?i:'re|\s+are|'ve\s+been|\s+have\s+been|\s+got|"
-        rf"\s+just\s+got)?{ADV}\s+(?P<how>(?i:married|engaged))\b(?!\s+(?i:to|with)\b)|"
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
-        rf"(?P<how2>(?i:married|engaged))\s+(?i:to)\s+(?P<x2>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?))",
-        _wed_to,
-        ("married", "engaged"),
-    ),
-    rule(
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
-        r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
-        _status,
-        ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
-    ),
-    rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is(?:\s+now)?|"
-        r"(?:\s+is)?\s+(?:named|called))?)"
-        rf"\s+{NAME}",
-        _partner,
-        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
-    ),
-    rule(
-        rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
-        _married,
-        ("married",),
-    ),
-    rule(
-        rf"{NAME}(?:\s+(?i:is)|'s)(?i:\s+now)?\s+(?i:my)\s+(?P<rel>(?i:{PARTNERS}))\b",
-        _partner,
-        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
-    ),
-    rule(
-        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
-        rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
-        _kin,
-        ("my ",),
-    ),
-    rule(
-        rf"(?i:\b(?:my|our)\s+(?:\w+\s+)?(?P<rel>{_PETS})(?:'s\s+name\s+is|,|"
-        rf"(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
-        _pet,
-        ("my ", "our "),
-    ),
-    rule(
-        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:had|welcomed)\s+(?i:a|our)\s+(?i:(?:new|first|second|"
-        r"third)\s+)?(?i:(?:baby|little)\s+)?(?P<rel>(?i:girl|boy|daughter|son|baby))"
-        rf"(?i:,?\s+(?:named|called)|,\s+(?:her|his|their)\s+name\s+is)\s+{NAME}",
-        _newborn,
-        ("had", "welcomed"),
-    ),
-    rule(
-        rf"(?:(?i:\bmy\s+(?P<rel>kids|children|sons|daughters|twins|brothers|sisters|"
-        r"siblings|parents)\s+are)|"
-        rf"{WE}(?i:\s+have|'ve\s+got|\s+have\s+got)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
-        r"(?P<rel2>(?i:kids|children|sons|daughters|boys|girls|brothers|sisters|siblings))"
-        r"(?:,|:|\s+(?i:named|called)))\s+" + _NAMES + r"(?=\s*(?:$|[.,;!?]))",
-        _brood,
-        ("kids", "children", "sons", "daughters", "twins", "brothers", "sisters", "siblings")
-        + ("parents", "boys", "girls"),
-    ),
-    rule(
-        rf"{I_AM}{ADV}\s+(?i:an?)\s+(?i:mom|mum|mother|dad|father|parent)\s+(?i:of)\s+"
-        r"(?P<n>\d|(?i:two|three|four|five|six|seven))\b",
-        _parent_of,
-        ("of",),
-    ),
-    rule(
-        rf"{WE}(?:'ve|\s+have)?(?:\s+(?P<verb>(?i:have|got|adopted|rescued))){ADV}\s+"
-        rf"(?i:an?)\s+(?i:new\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
-        rf"(?:(?:,|(?i:\s+(?:named|called)))\s+{NAME})?(?![\w'-])",
-        _has_kin,
-        ("have", "got", "adopted", "rescued"),
-    ),
-    rule(
-        rf"^(?:(?i:her|his|their)\s+name(?:'s|\s+is)|(?i:she|he)(?:'s|\s+is)\s+"
-        rf"(?i:called|named))\s+{NAME}",
-        _name_given,
-        ("name", "called"),
-    ),
-    rule(
-        rf"(?i:\b(?:a|an)\s+(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
-        _pet,
-        ("named", "called"),
-    ),
+    *FAMILY_RULES,
     rule(
         r"^(?P<x>[^,.;!?()\n]+?)\s+(?i:is|are)\s+(?i:my)\s+"
         r"(?P<key>(?i:favou?rite\s+[a-z]+(?:\s+[a-z]+)?))(?=\s*(?:$|[,.;!?]))",
