@@ -357,7 +357,7 @@ def parse_export(
     Raises:
         InvalidInputError: `data` is not an export, or a record of it is malformed.
     """
-    _check_format(data)
+    check_export_format(data, MEMORY_EXPORT_FORMAT)
     memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
     history = _records(data, "history", lambda item: _change(item, max_bytes))
     entities = _records(data, "entities", lambda item: _entity(item, max_bytes))
@@ -375,10 +375,6 @@ def parse_export(
         tuple(replace(relation, tenant=tenant) for relation in relations),
         replace(profile, tenant=tenant) if profile is not None else None,
     )
-
-
-def _check_format(data: Any) -> None:
-    check_export_format(data, MEMORY_EXPORT_FORMAT)
 
 
 def _check_references(

@@ -690,7 +690,7 @@ def import_flow(
 def _parse_export(
     data: Mapping[str, Any], *, tenant: str, session_id: str | None
 ) -> tuple[Session, tuple[Message, ...], Summary | None]:
-    _check_format(data)
+    check_export_format(data, EXPORT_FORMAT)
     try:
         session = Session.from_dict(data["session"])
         ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
@@ -721,10 +721,6 @@ def _parse_export(
         replace(m, seq=None, session_id=None, id=new_id() if renamed else m.id) for m in messages
     )
     return session, stripped, summary
-
-
-def _check_format(data: Any) -> None:
-    check_export_format(data, EXPORT_FORMAT)
 
 
 def _check_unique(messages: Sequence[Message]) -> None:

@@ -26,6 +26,7 @@ from engram.context._recall import Recall
 from engram.context._report import ContextResult
 from engram.context._strategies import budgeted, summary_message
 from engram.context._truncate import cut_text, truncation_marker
+from engram.providers._text import longest_fitting
 from engram.types import Message, Summary
 
 __all__ = [
@@ -209,15 +210,12 @@ def _newest_part(text: str, counter: MessageCounterProtocol, max_tokens: int) ->
     if total <= max_tokens:
         return text
     starts = [match.end() for match in _SENTENCE_START.finditer(text) if match.end() < len(text)]
-    lo, hi, best = 0, len(starts) - 1, None
-    while lo <= hi:  # the tails shrink as the index grows: find the first that fits
-        mid = (lo + hi) // 2
-        tail = text[starts[mid] :]
-        cut = f"{truncation_marker(total - counter.count_text(tail))}\n{tail}"
-        if counter.count_text(cut) <= max_tokens:
-            best, hi = cut, mid - 1
-        else:
-            lo = mid + 1
+
+    def marked(i: int) -> str:  # the i-th shortest tail, after its marker
+        tail = text[starts[-1 - i] :]
+        return f"{truncation_marker(total - counter.count_text(tail))}\n{tail}"
+
+    best = longest_fitting(len(starts), marked, max_tokens, counter.count_text)
     return best if best is not None else cut_text(text, counter, max_tokens)
 
 

@@ -16,6 +16,9 @@ __all__ = [
     "shorten",
     "speaker",
     "ends_with_abbreviation",
+    "longest_fitting",
+    "newest_sentences",
+    "sentence_tails",
     "split_sentences",
     "truncate_sentences",
     "truncate_words",
@@ -65,7 +68,7 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _longest_fitting(
+def longest_fitting(
     count: int, candidate: Callable[[int], str], max_tokens: int, count_tokens: TokenCounter
 ) -> str | None:
     """The longest of `candidate(0..count-1)` (growing with i) measured to fit: binary search."""
@@ -92,9 +95,9 @@ def truncate_words(text: str, max_tokens: int, count_tokens: TokenCounter) -> st
     if count_tokens(text) <= max_tokens:
         return text
     ends = [match.end() for match in _WORD_END.finditer(text)]
-    best = _longest_fitting(len(ends), lambda i: text[: ends[i]], max_tokens, count_tokens)
+    best = longest_fitting(len(ends), lambda i: text[: ends[i]], max_tokens, count_tokens)
     if best is None:
-        best = _longest_fitting(ends[0], lambda i: text[: i + 1], max_tokens, count_tokens)
+        best = longest_fitting(ends[0], lambda i: text[: i + 1], max_tokens, count_tokens)
     return best or ""
 
 
@@ -105,7 +108,39 @@ def truncate_sentences(text: str, max_tokens: int, count_tokens: TokenCounter) -
     if count_tokens(text) <= max_tokens:
         return text
     sentences = split_sentences(text)
-    best = _longest_fitting(
+    best = longest_fitting(
         len(sentences), lambda i: " ".join(sentences[: i + 1]), max_tokens, count_tokens
     )
     return best or truncate_words(text, max_tokens, count_tokens)
+
+
+def newest_sentences(text: str, max_tokens: int, count_tokens: TokenCounter) -> str:
+    """`text` if within `max_tokens`, else its longest tail of whole sentences that fits.
+
+    A running summary is written oldest first, so its end holds the newest facts: those are
+    the ones a cut must keep. The tail keeps its lines as they were. Without a whole sentence
+    that fits, the newest one is cut after a word.
+    """
+    text = text.strip()
+    if max_tokens <= 0 or not text:
+        return ""
+    if count_tokens(text) <= max_tokens:
+        return text
+    tails = sentence_tails(text)
+    best = longest_fitting(len(tails), lambda i: tails[-1 - i], max_tokens, count_tokens)
+    return best if best is not None else truncate_words(tails[-1], max_tokens, count_tokens)
+
+
+def sentence_tails(text: str) -> list[str]:
+    """The tails of `text` that start a sentence (`split_sentences`), longest first (the
+    last: its last sentence), each as it stands in `text`."""
+    tails: list[str] = []
+    position = 0
+    for sentence in split_sentences(text):
+        pattern = r"\s+".join(re.escape(word) for word in sentence.split())
+        found = re.compile(pattern).search(text, position)
+        if found is None:  # cannot happen: split_sentences only strips and joins with spaces
+            continue
+        tails.append(text[found.start() :])
+        position = found.end()
+    return tails or [text]

@@ -23,11 +23,10 @@ from engram.providers._base import ChatModelProtocol, Completion
 from engram.providers._extractive import ExtractiveSummarizer
 from engram.providers._text import (
     TokenCounter,
+    newest_sentences,
     shorten,
     speaker,
-    split_sentences,
     truncate_sentences,
-    truncate_words,
 )
 from engram.providers.openai import storable_text, without_reasoning
 from engram.types import Message
@@ -215,7 +214,7 @@ class LLMSummarizer:
         """`summary` within `max_tokens` (its newest sentences), or the extractive one."""
         if summary is None:
             return self._fall_back("no usable reply", previous, messages, max_tokens)
-        return _newest_sentences(summary, max_tokens, self.count_tokens)
+        return newest_sentences(summary, max_tokens, self.count_tokens)
 
     def _finish_retry(
         self,
@@ -257,43 +256,6 @@ def _shorter_prompt(
         {"role": "assistant", "content": summary},
         {"role": "user", "content": _SHORTEN.format(words=words)},
     ]
-
-
-def _newest_sentences(text: str, max_tokens: int, count_tokens: TokenCounter) -> str:
-    """`text` if within `max_tokens`, else its longest tail of whole sentences that fits.
-
-    A running summary is written oldest first, so its end holds the newest facts: those are
-    the ones a cut must keep. The tail keeps its lines as they were. Without a whole sentence
-    that fits, the newest one is cut after a word.
-    """
-    text = text.strip()
-    if max_tokens <= 0 or not text:
-        return ""
-    if count_tokens(text) <= max_tokens:
-        return text
-    tails = _sentence_tails(text)
-    lo, hi, best = 0, len(tails) - 1, None
-    while lo <= hi:  # tails shrink as the index grows: find the first (longest) that fits
-        mid = (lo + hi) // 2
-        if count_tokens(tails[mid]) <= max_tokens:
-            best, hi = tails[mid], mid - 1
-        else:
-            lo = mid + 1
-    return best if best is not None else truncate_words(tails[-1], max_tokens, count_tokens)
-
-
-def _sentence_tails(text: str) -> list[str]:
-    """The tails of `text` that start a sentence, longest first (the last: its last sentence)."""
-    tails: list[str] = []
-    position = 0
-    for sentence in split_sentences(text):
-        pattern = r"\s+".join(re.escape(word) for word in sentence.split())
-        found = re.compile(pattern).search(text, position)
-        if found is None:  # cannot happen: split_sentences only strips and joins with spaces
-            continue
-        tails.append(text[found.start() :])
-        position = found.end()
-    return tails or [text]
 
 
 def _is_refusal(reply: str, previous: str | None, messages: Sequence[Message]) -> bool:
