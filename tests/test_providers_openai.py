@@ -462,7 +462,7 @@ def exchange(max_retries: int = 3, **policy: float) -> Exchange:
         "http://h/v1/x",
         model="m",
         policy=RetryPolicy(max_retries=max_retries, **policy),
-        secret=KEY,
+        secrets=(KEY,),
     )
 
 

@@ -26,7 +26,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -161,8 +161,7 @@ class Exchange:
         *,
         model: str,
         policy: RetryPolicy,
-        secret: str | None = None,
-        password: str | None = None,
+        secrets: Sequence[str | None] = (),
         refuses: Callable[[int, str], bool] | None = None,
     ) -> None:
         self.url = url
@@ -176,11 +175,11 @@ class Exchange:
         """Whether an HTTP status and server message refuse the request itself, though the
         status says a failure worth retrying (llama.cpp answers HTTP 500 to a
         `response_format` it does not know): a `Rejected`, not retried."""
-        # The key, the base_url's password (sent as Basic auth) and the values of the query,
-        # which a server may quote (longest first: one may hold another). Redacted from what
-        # is quoted before it is cut.
+        # The `secrets` (the key, the base_url's password sent as Basic auth) and the values
+        # of the query, which a server may quote (longest first: one may hold another).
+        # Redacted from what is quoted before it is cut.
         raw = [pair.partition("=")[2] for pair in url.partition("?")[2].split("&")]
-        quoted = {secret or "", password or "", *raw, *map(unquote_plus, raw)}
+        quoted = {*(secret or "" for secret in secrets), *raw, *map(unquote_plus, raw)}
         long_enough = (text for text in quoted if len(text) >= _SHORTEST_SECRET)
         self._secrets = sorted(long_enough, key=len, reverse=True)
         self.retries = 0
@@ -365,9 +364,8 @@ class OpenAICompatibleClient:
 
     def _exchange(self, path: str) -> Exchange:
         url = f"{self.base_url}{path}{self._query}"
-        return Exchange(
-            url, model=self.model, policy=self.policy, secret=self._api_key, password=self._password
-        )
+        secrets = (self._api_key, self._password)
+        return Exchange(url, model=self.model, policy=self.policy, secrets=secrets)
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:
