@@ -18,6 +18,7 @@ __all__ = [
     "check_count",
     "check_flag",
     "check_identifier",
+    "check_int",
     "check_mapping",
     "check_messages",
     "check_tenants",
@@ -76,6 +77,20 @@ def check_flag(value: object, what: str) -> bool:
     """`value`, which must be True or False (a truthy "no" is not a yes)."""
     if not isinstance(value, bool):
         raise InvalidInputError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The range of a signed 64-bit integer: what every backend's integer columns hold."""
+
+
+def check_int(value: object, what: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
+    """`value`, which must be an integer (not a bool) from `minimum` to `maximum` (by default,
+    what a database column holds)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an integer, got {value!r}")
+    if not minimum <= value <= maximum:
+        raise InvalidInputError(f"{what} must be from {minimum} to {maximum}, got {value}")
     return value
 
 

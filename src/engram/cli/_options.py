@@ -23,6 +23,7 @@ from engram._backends import scheme_of, sqlite_path
 from engram._engram import Engram
 from engram._exceptions import EngramError
 from engram._secrets import without_url_passwords
+from engram._validation import INT64_MAX
 from engram.config import load_settings
 from engram.stores.sqlite import base as conversation_schema
 from engram.stores.sqlite import memories_base as memories_schema
@@ -47,8 +48,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_MAX_INT = 2**63 - 1
-"""The largest integer the databases store (64 bits): a bigger one fails inside a driver."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """The control characters but tab and newline: stored data can hold escape sequences."""
@@ -66,7 +65,7 @@ console = Console(highlight=False, emoji=False)
 `literal`."""
 
 
-def count(minimum: int = 0, maximum: int = _MAX_INT) -> click.IntRange:
+def count(minimum: int = 0, maximum: int = INT64_MAX) -> click.IntRange:
     """The type of a limit, count or version option: out of range is a usage error (exit
     code 2), never a value a database rejects (or its driver cannot even send)."""
     return click.IntRange(min=minimum, max=maximum)

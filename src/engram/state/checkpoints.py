@@ -18,6 +18,7 @@ from typing import Any
 
 from engram._exceptions import InvalidInputError
 from engram._ids import new_id
+from engram._validation import INT64_MAX, INT64_MIN
 from engram.types._checkpoint import CheckpointInfo, PendingWrite
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SQL_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _MISSING = object()
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -130,7 +130,7 @@ def split_filter(
 
 
 def _is_int64(value: object) -> bool:
-    return isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX
+    return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
 
 
 def needs_ancestors(info: CheckpointInfo) -> bool:

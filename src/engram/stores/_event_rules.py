@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
-from engram._validation import check_identifier
+from engram._validation import check_identifier, check_int
 from engram.stores.events import (
     AppendEvents,
     GetSnapshot,
@@ -39,8 +39,6 @@ __all__ = [
 ]
 
 _ZERO = timedelta(0)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-"""Versions, limits and offsets fit a signed 64-bit integer, as every backend stores them."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _CANONICAL = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True
@@ -71,7 +69,7 @@ def check_append(op: AppendEvents) -> None:
     if not op.events:
         raise InvalidInputError("an append needs at least one event")
     if op.expected_version is not None:
-        _check_int(op.expected_version, "expected_version", 0)
+        check_int(op.expected_version, "expected_version", 0)
     for event in op.events:
         if not isinstance(event, Event):
             raise InvalidInputError(f"an append takes Event records, got {event!r}")
@@ -196,8 +194,8 @@ def check_op(op: Op) -> None:
     if isinstance(op, AppendEvents):
         check_append(op)
     elif isinstance(op, ListStreams):
-        _check_int(op.limit, "limit", 0)
-        _check_int(op.offset, "offset", 0)
+        check_int(op.limit, "limit", 0)
+        check_int(op.offset, "offset", 0)
         if op.prefix is not None and not isinstance(op.prefix, str):
             raise InvalidInputError(f"prefix must be a string, got {op.prefix!r}")
     elif isinstance(op, PutSnapshot):
@@ -209,15 +207,15 @@ def check_op(op: Op) -> None:
     elif isinstance(op, GetSnapshot):
         check_identifier(op.name, "snapshot name")
         if op.max_version is not None:
-            _check_int(op.max_version, "max_version", 0)
+            check_int(op.max_version, "max_version", 0)
 
 
 def _check_read(op: ReadEvents) -> None:
-    _check_int(op.from_version, "from_version")
+    check_int(op.from_version, "from_version")
     if op.to_version is not None:
-        _check_int(op.to_version, "to_version")
+        check_int(op.to_version, "to_version")
     if op.limit is not None:
-        _check_int(op.limit, "limit", 0)
+        check_int(op.limit, "limit", 0)
     if op.types is not None:
         if isinstance(op.types, str):
             raise InvalidInputError(f"types must be a list of event types, got {op.types!r}")
@@ -226,18 +224,10 @@ def _check_read(op: ReadEvents) -> None:
             raise InvalidInputError(f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
 
 
-def _check_int(value: object, what: str, minimum: int = _INT64_MIN) -> None:
-    """An integer (not a bool) from `minimum` to the largest a database column holds."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{what} must be an integer, got {value!r}")
-    if not minimum <= value <= _INT64_MAX:
-        raise InvalidInputError(f"{what} must be from {minimum} to {_INT64_MAX}, got {value}")
-
-
 def _check_snapshot_fields(snapshot: Snapshot) -> None:
     check_identifier(snapshot.stream_id, "stream_id")
     check_identifier(snapshot.name, "snapshot name")
-    _check_int(snapshot.version, "snapshot version")
+    check_int(snapshot.version, "snapshot version")
     if not isinstance(snapshot.created_at, datetime):
         raise InvalidInputError(f"created_at must be a datetime, got {snapshot.created_at!r}")
     utc_time(snapshot.created_at)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram._validation import check_tenants
+from engram._validation import check_int, check_tenants
 from engram.memory import vectors as vec
 from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
@@ -38,7 +38,6 @@ from engram.types._memory import (
 
 __all__ = [
     "MAX_LIMIT",
-    "MAX_OFFSET",
     "NO_USER",
     "as_utc",
     "check_page",
@@ -78,8 +77,6 @@ NO_USER = ""
 
 MAX_LIMIT = 100_000
 """The most results one store operation returns."""
-MAX_OFFSET = 2**63 - 1
-"""The largest offset of a page (what SQLite and PostgreSQL take: a signed 64-bit integer)."""
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -346,13 +343,8 @@ def checked_profile(tenant: str, profile: UserProfile) -> UserProfile:
 
 def check_page(limit: int, offset: int = 0) -> None:
     """`InvalidInputError` unless 0 <= limit <= 100,000 and 0 <= offset < 2**63, both integers."""
-    for value, what in ((limit, "limit"), (offset, "offset")):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(f"{what} must be an integer, got {value!r}")
-    if not 0 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be within 0..{MAX_LIMIT}, got {limit}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInputError(f"offset must be within 0..{MAX_OFFSET}, got {offset}")
+    check_int(limit, "limit", 0, MAX_LIMIT)
+    check_int(offset, "offset", 0)
 
 
 def checked_filter(filter: MemoryFilter) -> MemoryFilter:

@@ -41,6 +41,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engram._validation import INT64_MAX, INT64_MIN
 from engram.memory import bm25
 from engram.memory.texts import lexical_text
 from engram.stores import _memory_rules as rules
@@ -508,7 +509,7 @@ def _in_json(column: str, values: Sequence[str], params: list[Any]) -> str:
     return f"{column} IN (SELECT value FROM json_each(?))"
 
 
-_INT64 = range(-(2**63), 2**63)
+_INT64 = range(INT64_MIN, INT64_MAX + 1)
 
 
 def _number_sql(key: str, value: int | float, params: list[Any]) -> str:
