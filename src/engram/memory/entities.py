@@ -312,7 +312,11 @@ def _mergeable(short: str, long: str) -> bool:
     return " " not in short and len(tokens) > 1 and short in (tokens[0], tokens[-1])
 
 
-_LEADING_TITLE = re.compile(r"^(?:(?:dr|mr|mrs|ms|miss|prof|aunt|uncle)\.?\s+)+", re.IGNORECASE)
+_LEADING_TITLE = re.compile(
+    r"^(?:(?:" + "|".join(sorted({title.rstrip(".") for title in _PERSON_TITLES})) + r")\.?\s+)+",
+    re.IGNORECASE,
+)
+"""The `_PERSON_TITLES` a name looked up starts with ("Dr. Lopez", "aunt Rosa")."""
 
 
 def _lookup_keys(name: str) -> set[str]:
