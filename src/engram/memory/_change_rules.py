@@ -34,7 +34,6 @@ from engram.memory._phrases import (
     Rule,
     Sentence,
     clean,
-    date_phrase,
     ending,
     fact,
     lowercase_place,
@@ -43,6 +42,7 @@ from engram.memory._phrases import (
     rule,
     stopped,
     third_person,
+    with_date,
 )
 from engram.memory.candidates import (
     SLOT_RELATIONS,
@@ -75,10 +75,6 @@ _JOBS = r"(?:jobs|companies|employers)"
 _OLD = r"(?P<y>[^,.;!?()\n]+?)"
 _DIET = re.compile(DIETS, re.IGNORECASE)
 _FOR = re.compile(rf"\s+for\s+(?P<n>[{UP}][\w'-]*(?:\s+[{UP}][\w'-]*)*)")
-
-
-def _dated(text: str, s: Sentence) -> str:
-    return f"{text} {date_phrase(s.times[0])}" if s.times else text
 
 
 def _open_slot(s: Sentence) -> str:
@@ -145,7 +141,7 @@ def _left_for_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     old = proper(match["y"])
     left = old or clean(match["y"], s, max_words=4) or "their job"
-    text = _dated(f"{s.label} works at {new}, after leaving {left}", s)
+    text = with_date(f"{s.label} works at {new}, after leaving {left}", s)
     return [_replaced(s, text, "employer", old, new, guessed=False)]
 
 
@@ -156,7 +152,7 @@ def _switched(match: re.Match[str], s: Sentence) -> list[Candidate]:
     new = proper(match["x"]) or clean(match["x"], s, max_words=4)
     if not old or not new:
         return []
-    text = _dated(f"{s.label} switched from {old} to {new}", s)
+    text = with_date(f"{s.label} switched from {old} to {new}", s)
     if _DIET.fullmatch(old) and _DIET.fullmatch(new):
         return [_replaced(s, text, "diet", old.lower(), new.lower(), guessed=False)]
     about_work = bool(match["what"]) or bool(JOB_CUE.search(s.text))
@@ -180,9 +176,9 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
     slot = attribute or _open_slot(s)
     if following is not None:
         new = following["n"]
-        text = _dated(f"{s.label} {verb} {old} for {new}", s)
+        text = with_date(f"{s.label} {verb} {old} for {new}", s)
         return [_replaced(s, text, slot, old, new, guessed=attribute is None)]
-    text = _dated(f"{s.label} {verb} {old}", s)
+    text = with_date(f"{s.label} {verb} {old}", s)
     return [ending(s, text, slot, old, entity=_SLOT_ENTITY[slot], guessed=attribute is None)]
 
 
@@ -282,7 +278,7 @@ def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if not place:
         return []
     how = " ".join(match["how"].lower().split())
-    text = _dated(f"{s.label} moved {how} {place}", s)
+    text = with_date(f"{s.label} moved {how} {place}", s)
     return [ending(s, text, "home_city", place, entity="place")]
 
 
@@ -315,7 +311,7 @@ def _broke_up(match: re.Match[str], s: Sentence) -> list[Candidate]:
         text = f"{s.label} divorced {name or 'their partner'}"
     else:
         text = f"{s.label} broke up with {name or 'their partner'}"
-    return [ending(s, _dated(text, s), "partner", name, entity="person")]
+    return [ending(s, with_date(text, s), "partner", name, entity="person")]
 
 
 def _ex(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -345,7 +341,7 @@ def _died(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if verb == "put" and not (pet or "had to" in match[0].lower()):
         return []  # "We put Tom to sleep": a child, to bed
     subject = f"{s.label}'s {whose} {name}" if whose else name
-    text = _dated(f"{subject} {_PUT.get(verb, verb)}", s)
+    text = with_date(f"{subject} {_PUT.get(verb, verb)}", s)
     kind: EntityKind = "other" if pet else "person"
     return [
         fact(
@@ -363,7 +359,7 @@ def _pet_died(match: re.Match[str], s: Sentence) -> list[Candidate]:
     pet of that kind (`negates_pet`), and none if they have two or none."""
     species = match["species"].lower()
     verb = " ".join(match["verb"].lower().split())
-    text = _dated(f"{s.label}'s {species} {_PUT.get(verb, verb)}", s)
+    text = with_date(f"{s.label}'s {species} {_PUT.get(verb, verb)}", s)
     return [fact(s, text, importance=0.8, metadata={"negates_pet": species})]
 
 
@@ -393,7 +389,7 @@ def _rehomed(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [
         fact(
             s,
-            _dated(f"{s.label} {how} {pet}", s),
+            with_date(f"{s.label} {how} {pet}", s),
             importance=0.8,
             entities=(EntityMention(name, "other"),),
             metadata={"negates": name},
@@ -408,7 +404,7 @@ def _no_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     it ends the employer rather than naming "their own company" as one)."""
     said = " ".join(third_person(match["how"]).split())
     verb = "is" if match.groupdict().get("be") else ""
-    text = _dated(" ".join(filter(None, (s.label, verb, said))), s)
+    text = with_date(" ".join(filter(None, (s.label, verb, said))), s)
     return [ending(s, text, "employer", None, importance=0.7)]
 
 
@@ -418,7 +414,7 @@ def _last_day(match: re.Match[str], s: Sentence) -> list[Candidate]:
     employer = proper(match["x"])
     if not employer or not _last_day_past(s):
         return []
-    text = _dated(f"{s.label} left {employer}", s)
+    text = with_date(f"{s.label} left {employer}", s)
     return [ending(s, text, "employer", employer, entity="organisation")]
 
 
@@ -429,7 +425,7 @@ def _meat_again(match: re.Match[str], s: Sentence) -> list[Candidate]:
     clause = _CLAUSE.match(s.text, match.start())
     if clause is None or not _AGAIN.search(clause[0]):
         return []
-    return [ending(s, _dated(f"{s.label} eats meat again", s), "diet", None)]
+    return [ending(s, with_date(f"{s.label} eats meat again", s), "diet", None)]
 
 
 def _last_day_past(s: Sentence) -> bool:

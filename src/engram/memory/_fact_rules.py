@@ -25,7 +25,6 @@ from engram.memory._phrases import (
     asserted,
     clause_end,
     clean,
-    date_phrase,
     ending,
     fact,
     negated_before,
@@ -34,6 +33,7 @@ from engram.memory._phrases import (
     slug,
     specific,
     stopped,
+    with_date,
 )
 from engram.memory._profile_rules import PROFILE_RULES
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
@@ -279,11 +279,7 @@ def _trip(match: re.Match[str], s: Sentence) -> list[Candidate]:
     place = proper(match["x"])
     if not place or not (s.times or _TRAVEL.search(match[0])):
         return []
-    text = f"{s.label} plans a trip to {place}"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
-    entities = (EntityMention(place, "place"),)
-    return [fact(s, text, importance=0.7, entities=entities, metadata={"plan": True})]
+    return _plan(s, f"{s.label} plans a trip to {place}", place)
 
 
 _NOT_A_GOAL = re.compile(r"^(?:(?:the|a|an|my|our|his|her|their|this|that)\b|[A-Z])")
@@ -309,11 +305,13 @@ def _moving(match: re.Match[str], s: Sentence) -> list[Candidate]:
     place = proper(match["x"])
     if not place:
         return []
-    text = f"{s.label} plans to move to {place}"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
+    return _plan(s, f"{s.label} plans to move to {place}", place)
+
+
+def _plan(s: Sentence, text: str, place: str) -> list[Candidate]:
+    """The plan `text` to go to `place`, with the date the sentence gives it, if any."""
     entities = (EntityMention(place, "place"),)
-    return [fact(s, text, importance=0.7, entities=entities, metadata={"plan": True})]
+    return [fact(s, with_date(text, s), importance=0.7, entities=entities, metadata={"plan": True})]
 
 
 _EVENT_VERBS = (
@@ -331,9 +329,7 @@ def _event(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if not thing:
         return []
     verb = " ".join(match["verb"].lower().split())
-    text = f"{s.label} {verb} {thing}"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
+    text = with_date(f"{s.label} {verb} {thing}", s)
     return [fact(s, text, kind="event", importance=0.6, confidence=0.6)]
 
 

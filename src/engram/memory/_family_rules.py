@@ -19,13 +19,13 @@ from engram.memory._phrases import (
     WE,
     Rule,
     Sentence,
-    date_phrase,
     ending,
     fact,
     partner_role,
     partner_stage,
     relate,
     rule,
+    with_date,
 )
 from engram.memory.candidates import Candidate
 
@@ -235,9 +235,8 @@ def _has_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     verb = match["verb"].lower()
     if verb == "have":
         return [fact(s, f"{s.label} has a {role}", importance=0.6, metadata=intro)]
-    text = f"{s.label} {verb} a {role}"  # news of a day: "I got a puppy two weeks ago!"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
+    # News of a day: "I got a puppy two weeks ago!"
+    text = with_date(f"{s.label} {verb} a {role}", s)
     return [fact(s, text, kind="event", importance=0.6, confidence=0.6, metadata=intro)]
 
 

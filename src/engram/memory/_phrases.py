@@ -55,6 +55,7 @@ __all__ = [
     "specific",
     "stopped",
     "third_person",
+    "with_date",
     "with_subject",
 ]
 
@@ -550,6 +551,11 @@ def date_phrase(time: TimeMention) -> str:
     if time.end.year - start.year > 1:  # a span of years, "from 2019 to 2021"
         return f"from {start.year} to {time.end.year - 1}"
     return f"in {start.year}"
+
+
+def with_date(text: str, sentence: Sentence) -> str:
+    """`text` followed by the date of the sentence's first time (`date_phrase`), if it has one."""
+    return f"{text} {date_phrase(sentence.times[0])}" if sentence.times else text
 
 
 def _start(sentence: Sentence, dated: bool) -> datetime:

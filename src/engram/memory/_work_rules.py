@@ -19,7 +19,6 @@ from engram.memory._phrases import (
     Rule,
     Sentence,
     clean,
-    date_phrase,
     denied,
     ending,
     fact,
@@ -27,6 +26,7 @@ from engram.memory._phrases import (
     relate,
     rule,
     stopped,
+    with_date,
 )
 from engram.memory.candidates import SLOT_RELATIONS, Candidate
 
@@ -270,9 +270,7 @@ def _promoted(match: re.Match[str], s: Sentence) -> list[Candidate]:
     job = clean(match["x"], s, max_words=5)
     if not job or not _TITLE.search(job):
         return []
-    text = f"{s.label} got promoted to {job}"
-    if s.times:
-        text = f"{text} {date_phrase(s.times[0])}"
+    text = with_date(f"{s.label} got promoted to {job}", s)
     return [fact(s, text, kind="profile", attribute="occupation", value=_bare(job), importance=0.8)]
 
 
