@@ -20,7 +20,6 @@ from typing import Any
 
 from engram import _validation as validation
 from engram._exceptions import ConflictError, InvalidInputError
-from engram._validation import check_identifier
 from engram.stores.conversation import (
     AppendMessages,
     CreateSession,
@@ -163,6 +162,6 @@ def check_tenants(ops: Iterable[Op]) -> None:
     identifier (`check_identifier`): no blank tenant is everyone's."""
     for op in ops:
         if isinstance(op, CreateSession):
-            check_identifier(op.session.tenant, "tenant")
-            check_identifier(op.session.id, "session id")
+            validation.check_identifier(op.session.tenant, "tenant")
+            validation.check_identifier(op.session.id, "session id")
     validation.check_tenants(ops)
