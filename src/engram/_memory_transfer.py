@@ -25,6 +25,7 @@ from engram._validation import (
     check_identifier,
     check_profile_fields,
     check_text,
+    first_repeat,
 )
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
@@ -438,14 +439,12 @@ def _check_references(
 def _check_unique(key: str, records: Sequence[Memory | MemoryChange | Entity | Relation]) -> None:
     """Refuse two records of one id in a list of the export (the second would silently
     replace the first, or the import fail in the store without naming either)."""
-    seen: dict[str, int] = {}
-    for index, record in enumerate(records):
-        first = seen.setdefault(record.id, index)
-        if first != index:
-            raise InvalidInputError(
-                f"malformed memory export: {key}[{index}] repeats the id {record.id!r} "
-                f"of {key}[{first}]"
-            )
+    if repeat := first_repeat(record.id for record in records):
+        index, first = repeat
+        raise InvalidInputError(
+            f"malformed memory export: {key}[{index}] repeats the id {records[index].id!r} "
+            f"of {key}[{first}]"
+        )
 
 
 def _records(

@@ -20,6 +20,7 @@ from engram._validation import (
     check_messages,
     check_object,
     check_text,
+    first_repeat,
     unanswered_tool_calls,
 )
 from engram.context._report import with_dropped
@@ -727,15 +728,12 @@ def _check_unique(messages: Sequence[Message]) -> None:
     """Refuse an export holding two messages of one id (the store would refuse the append
     as a conflict, naming neither) or of one seq (their order would be a guess)."""
     for what in ("id", "seq"):
-        seen: dict[object, int] = {}
-        for index, message in enumerate(messages):
-            value = getattr(message, what)
-            first = seen.setdefault(value, index)
-            if first != index and value is not None:
-                raise InvalidInputError(
-                    f"malformed session export: messages[{index}] repeats the {what} "
-                    f"{value!r} of messages[{first}] (in seq order)"
-                )
+        if repeat := first_repeat(getattr(message, what) for message in messages):
+            index, first = repeat
+            raise InvalidInputError(
+                f"malformed session export: messages[{index}] repeats the {what} "
+                f"{getattr(messages[index], what)!r} of messages[{first}] (in seq order)"
+            )
 
 
 def _check_session(session: Session, summary: Summary | None, *, max_bytes: int) -> None:

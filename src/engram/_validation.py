@@ -24,6 +24,7 @@ __all__ = [
     "check_tenants",
     "check_text",
     "coerce_content",
+    "first_repeat",
     "message_from",
     "to_message",
     "unanswered_tool_calls",
@@ -359,6 +360,16 @@ def check_export_format(data: Any, expected: str) -> None:
                 f"this is a {other_kind} export, not a {kind} export: import it with {importer}"
             )
     raise InvalidInputError(f"not an Engram {kind} export (format {expected!r})")
+
+
+def first_repeat(values: Iterable[object]) -> tuple[int, int] | None:
+    """The position of the first value (None aside) that an earlier one repeats, with the
+    earlier one's; None if every value is unique."""
+    seen: dict[object, int] = {}
+    for index, value in enumerate(values):
+        if value is not None and (first := seen.setdefault(value, index)) != index:
+            return index, first
+    return None
 
 
 def check_profile_fields(fields: Mapping[str, object], max_bytes: int) -> None:
