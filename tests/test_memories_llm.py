@@ -16,7 +16,7 @@ import pytest
 
 from engram import ConfigError, Engram, Message, TokenCounter
 from engram.config import EngramSettings, LLMSettings
-from engram.memory.revision import parse_verdict
+from engram.memory.revision_verdict import parse_verdict
 from engram.providers._http import RetryPolicy
 from openai_server import FakeOpenAIServer, ReceivedRequest, ScriptedResponse, chat_completion_body
 
@@ -187,7 +187,7 @@ def test_a_verdict_that_runs_on_is_read_only_up_to_its_bound() -> None:
 
 def test_the_verdict_does_not_depend_on_the_hash_seed() -> None:
     script = (
-        "from engram.memory.revision import parse_verdict\n"
+        "from engram.memory.revision_verdict import parse_verdict\n"
         "print(parse_verdict('The new statement contradicts the old one; they are not the "
         "same.'), parse_verdict('contradicts or same'))"
     )

@@ -52,19 +52,14 @@ from engram.memory.forgetting import Forget, ForgettingPolicy, decay, plan_forge
 from engram.memory.llm_extraction import ExtractionResult, LLMExtractor, extraction_flow
 from engram.memory.llm_flow import ExtractionBudget, LLMRequest, adrive, drive
 from engram.memory.profile import edit_profile, update_profile
-from engram.memory.revision import (
-    Decision,
-    RevisionPolicy,
-    decide,
-    decision_flow,
-    resolve_ambiguous,
-)
+from engram.memory.revision import Decision, RevisionPolicy, decide, resolve_ambiguous
 from engram.memory.revision_plan import (
     RevisionPlan,
     aplan_revisions,
     plan_flow,
     plan_revisions,
 )
+from engram.memory.revision_verdict import decision_flow
 from engram.memory.temporal import TimeMention, ground
 
 __all__ = [
