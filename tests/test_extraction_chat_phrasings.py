@@ -49,6 +49,8 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         (["Landed a job at Microsoft!"], {"employer": "Microsoft"}, None),
         # where the user is, not a new job: the employer stays
         (["I work at Google.", "I'm at Starbucks now, on my laptop"], {"employer": "Google"}, None),
+        (["I work at Google.", "I'm at Meta now"], {"employer": "Google"}, None),  # where, too
+        (["I work at Google.", "I'm at Meta now, on the ads team"], {"employer": "Meta"}, None),
         (
             ["I accepted the offer from Meta as a designer"],
             {"employer": "Meta", "occupation": "designer"},
@@ -134,17 +136,45 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         (["I have a new boss. His name is Bob."], {}, "Bob is the user's boss"),
         (["I have a son named Leo"], {}, "Leo is the user's son"),
         (["I have a wife"], {"relationship_status": "married"}, None),
+        # "have" typed without its apostrophe
+        (["ive lived in Seattle my whole life"], {"home_city": "Seattle"}, None),
+        (["ive got two kids"], {"count:kids": "2"}, "The user has 2 kids"),
+        (["I work at Google.", "Ive switched from Google to Meta"], {"employer": "Meta"}, None),
+        (["ive been vegetarian for years"], {"diet": "vegetarian"}, None),
+        (["weve moved to Lisbon"], {"home_city": "Lisbon"}, None),
+        (["ive been diagnosed with asthma"], {}, "The user has asthma"),
+        (["I have two sisters and a brother"], {"count:sisters": "2"}, "The user has a brother"),
+        (
+            ["I have 2 kids and a dog named Rex"],
+            {"count:kids": "2"},
+            "The user has a dog named Rex",
+        ),
+        # a child's age, as the user's own is kept: the latest said
+        (["My son is 5"], {"age:son": "5"}, "The user's son is 5 years old"),
+        (["My daughter is 7 years old"], {"age:daughter": "7"}, None),
+        (["My son just turned 5"], {"age:son": "5"}, None),
+        (["My son is 5", "My son just turned 6"], {"age:son": "6"}, None),
         # school, and the job of a teacher
         (["I go to UCLA"], {"school": "UCLA"}, None),
+        (["I go to Boston University"], {"school": "Boston University"}, None),
+        (["I go to MIT"], {"school": "MIT"}, "The user studies at MIT"),
+        (["I go to Georgia Tech"], {"school": "Georgia Tech"}, None),
+        (["I study at Stanford"], {"school": "Stanford"}, None),
+        (["I attend Stanford"], {"school": "Stanford"}, "The user studies at Stanford"),
         (["I'm studying law at UCLA"], {"school": "UCLA", "major": "law"}, None),
         (["I'm a junior at NYU"], {"school": "NYU"}, "The user studies at NYU"),
         (["I attend Lincoln High"], {"school": "Lincoln High"}, None),
         (["I majored in biology"], {"major": "biology"}, "The user majored in biology"),
         (
             ["I teach math at Lincoln High"],
-            {"occupation": "teacher", "employer": "Lincoln High"},
+            {"occupation": "math teacher", "employer": "Lincoln High"},
             "The user teaches math at Lincoln High",
         ),
+        (["I teach at Lincoln High"], {"occupation": "teacher", "employer": "Lincoln High"}, None),
+        (["I teach math"], {"occupation": "math teacher"}, "The user teaches math"),
+        (["I teach history to 8th graders"], {"occupation": "history teacher"}, None),
+        (["I teach Spanish online"], {"occupation": "Spanish teacher"}, None),
+        (["I'm teaching yoga classes"], {"occupation": "yoga teacher"}, None),
         # birth
         (["I was born in 1990"], {"birth_year": "1990"}, None),
         (["Born in Porto"], {"birthplace": "Porto"}, None),
@@ -201,6 +231,68 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         ),
         (["Heading to Lisbon tomorrow"], {}, "The user plans a trip to Lisbon on 3 May 2024"),
         (["I'm planning a trip to Italy"], {}, "The user plans a trip to Italy"),
+        (["I have a trip to Rome in August"], {}, "The user plans a trip to Rome in August 2024"),
+        # siblings said with their age, and kin counted after one more
+        (["I have a little brother"], {}, "The user has a little brother"),
+        (["I have an older sister"], {}, "The user has an older sister"),
+        (["I have a brother and two sisters"], {"count:sisters": "2"}, "The user has a brother"),
+        (["I have a dog and 2 cats"], {"count:cats": "2"}, "The user has a dog"),
+        (
+            ["I have a wife and two kids"],
+            {"relationship_status": "married", "count:kids": "2"},
+            None,
+        ),
+        (["we have two kids"], {"count:kids": "2"}, "The user has 2 kids"),
+        (["We have 3 cats 🐱"], {"count:cats": "3"}, None),
+        # a named child's age is theirs: two sons keep two ages
+        (
+            ["My son Leo is 5 and my son Sam is 8"],
+            {"age:leo": "5", "age:sam": "8"},
+            "The user's son Sam is 8 years old",
+        ),
+        (["My son Leo is 5", "My son Leo just turned 6"], {"age:leo": "6"}, None),
+        (["my daughter Emma is 3"], {"age:emma": "3"}, "The user's daughter Emma is 3 years old"),
+        (["My son is 5", "My son Leo is 8"], {"age:son": "5", "age:leo": "8"}, None),
+        # casual chat: lower case, no subject, emoji, no apostrophe
+        (["just moved to Austin 🎉"], {"home_city": "Austin"}, None),
+        (["i live in Toronto now"], {"home_city": "Toronto"}, "The user lives in Toronto"),
+        (["I've lived in Seattle my whole life"], {"home_city": "Seattle"}, None),
+        (["i grew up in Chicago"], {"origin": "Chicago"}, None),
+        (["im from Brazil"], {"origin": "Brazil"}, None),
+        (["got a new job at Amazon!!"], {"employer": "Amazon"}, None),
+        (["im a software engineer"], {"occupation": "software engineer"}, None),
+        (["i work as a nurse"], {"occupation": "nurse"}, None),
+        (["i quit my job today"], {}, "The user quit their job"),
+        (["im unemployed rn"], {}, "The user is unemployed"),
+        (["my wife's name is Sara"], {"partner": "Sara"}, None),
+        (["my husband is Mark"], {"partner": "Mark"}, None),
+        (["i have a cat named Mochi 🐱"], {}, "The user has a cat named Mochi"),
+        (["my dog's name is Buddy"], {}, "The user has a dog named Buddy"),
+        (["got a new puppy, her name is Daisy"], {}, "The user has a puppy named Daisy"),
+        (["I have a dog, his name is Rex"], {}, "The user has a dog named Rex"),
+        (["im allergic to peanuts"], {"allergy:peanuts": "allergic"}, None),
+        (["i dont eat meat"], {"avoids:meat": "doesn't eat"}, None),
+        (["im vegetarian now"], {"diet": "vegetarian"}, None),
+        (["im gluten free"], {"diet": "gluten free"}, None),
+        (["i love hiking"], {"preference:hiking": "likes"}, None),
+        (["i hate cilantro"], {"preference:cilantro": "dislikes"}, None),
+        (["i really like sushi"], {"preference:sushi": "likes"}, None),
+        (["my favorite food is pizza"], {"favorite_food": "pizza"}, None),
+        (["i play guitar"], {"hobby:guitar": "plays"}, None),
+        (["my bday is on june 12"], {"birthday": "june 12"}, None),
+        (["im 27"], {"age": "27"}, None),
+        (["i turned 30 today"], {"age": "30"}, None),
+        (["i have type 1 diabetes"], {"condition:type_1_diabetes": "has"}, None),
+        (["i have anxiety"], {"condition:anxiety": "has"}, None),
+        (["im pregnant!"], {"pregnant": "yes"}, None),
+        (["i work from home as a graphic designer"], {"occupation": "graphic designer"}, None),
+        (["i cant eat shellfish"], {"avoids:shellfish": "can't eat"}, None),
+        (["i cant stand country music"], {"preference:country_music": "dislikes"}, None),
+        (["i'm a huge Taylor Swift fan"], {"preference:taylor_swift": "likes"}, None),
+        (["im a soccer fan"], {"preference:soccer": "likes"}, "The user is a fan of soccer"),
+        (["we adopted a rescue dog named Pepper"], {}, "The user has a dog named Pepper"),
+        (["my little sister is 12"], {"age:sister": "12"}, "The user's sister is 12 years old"),
+        (["me and my wife just had a baby girl named Ava"], {}, "Ava is the user's daughter"),
     ],
 )
 def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
@@ -227,9 +319,42 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I'm going to Japan in April"], "home_city"),  # a trip
         (["I go to Costco every week"], "school"),  # a shop, not a school
         (["I go to UFC fights"], "school"),
+        (["I go to the gym"], "school"),
+        (["I go to Costco on Sundays"], "school"),
+        (["I go to church"], "school"),
+        (["I go to CVS"], "school"),  # an acronym, but no school's
+        (["I go to Walmart"], "school"),  # a name one goes to is no school, unless it says so
+        (["I attend AA"], "school"),
+        (["I attend Toastmasters"], "school"),  # a club
+        (["Every year I attend Coachella"], "school"),  # an occasion
+        (["I attend Sunday Mass"], "school"),
+        (["I attend Bible Study"], "school"),
+        (["My son is 5 minutes away"], "age:son"),  # a distance
+        (["My son is 5'11\""], "age:son"),  # a height
+        (["My son is 5 feet tall"], "age:son"),
+        (["I teach kids to swim"], "occupation"),  # whom, not what: no "kids teacher"
+        (["I play the lottery"], "hobby:lottery"),  # for a prize, no pastime
+        (["I play lotto every week"], "hobby:lotto"),
+        (["I'm at Meta now"], "employer"),  # where, as "I'm at Starbucks now"
+        (["I'm with Meta now"], "employer"),  # with whom, as "I'm with Tom now"
         (["My sister has a beagle named Max"], "partner"),
         (["I'm a senior engineer at Google"], "school"),
         (["I was born in May 1990"], "birthplace"),  # a month is no place
+        (["My son Leo is 5"], "age:son"),  # Leo's age, not any son's
+        (["My boyfriend is Tom.", "me and my boyfriend broke up"], "partner"),
+        (["My boyfriend is Tom.", "My boyfriend and I broke up"], "partner"),
+        (["My boyfriend is Tom.", "Me and Tom broke up"], "partner"),
+        (["we have 2 options"], "count:options"),  # ours, no kin
+        (["my friend is vegan"], "diet"),
+        (["my brother lives in London"], "home_city"),
+        (["my sister works at Google"], "employer"),
+        (["if I lived in Paris I'd eat croissants every day"], "home_city"),
+        (["what if i moved to Berlin"], "home_city"),
+        (["do you think I should move to Austin?"], "home_city"),
+        (["do I like sushi?"], "preference:sushi"),
+        (["I'm not a big Lakers fan"], "preference:lakers"),
+        (["I'm a total movie fan!"], "preference:total_movie"),  # says too little of what
+        (["My brother is 6 feet tall"], "age:brother"),  # a height
     ],
 )
 def test_what_only_looks_like_a_chat_statement_fills_no_slot(
@@ -256,6 +381,15 @@ def test_what_only_looks_like_a_chat_statement_fills_no_slot(
         "I'm heading to bed",
         "I speak my mind",
         "My sister has a beagle named Max",
+        "I have a little time",
+        "I have a little problem",
+        "lol ok",
+        "thanks!!",
+        "how are you?",
+        "I wish I had a dog",
+        "i might get a cat someday",
+        "do I like sushi?",
+        "I'm a huge fan",
     ],
 )
 def test_a_verb_opening_a_remark_states_nothing_of_the_user(tmp_path: Path, text: str) -> None:

@@ -601,6 +601,16 @@ def test_a_liked_symbol_names_the_preference() -> None:
     assert fact.attribute == "preference:🍣"
 
 
+@pytest.mark.parametrize("said", ["i love cooking 🍳", "I love cooking! 😍🍳", "I love 🍳 cooking"])
+def test_an_emoji_beside_words_is_no_part_of_the_slot(said: str) -> None:
+    """(was: `preference:cooking_🍳`, a second slot beside "I love cooking"'s)"""
+    [fact] = [c for c in extract([Message(role="user", content=said)]) if c.kind != "episode"]
+    [plain] = [
+        c for c in extract([Message(role="user", content="I love cooking")]) if c.kind != "episode"
+    ]
+    assert fact.attribute == plain.attribute == "preference:cooking"
+
+
 def test_a_partner_named_in_passing_is_a_partner_from_when_it_was_said() -> None:
     said = datetime(2026, 3, 2, 9, tzinfo=UTC)
     text = "I want to plan a trip to Portugal in May with my partner Tomás."

@@ -23,6 +23,7 @@ from typing import Any
 from engram.memory._phrases import (
     ADV,
     DIETS,
+    HAVE,
     I_AM,
     JOB_CUE,
     ME,
@@ -303,8 +304,9 @@ def _stopped_being(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _broke_up(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A break-up, "I broke up with Tom", "Tom and I split up", "I divorced my husband", "We
-    broke up": no partner now (Tom's ending, or any partner's when unnamed)."""
+    """A break-up, "I broke up with Tom", "Tom and I split up", "me and my boyfriend broke
+    up", "I divorced my husband", "We broke up": no partner now (Tom's ending, or any
+    partner's when unnamed)."""
     name = match.groupdict().get("x")
     verb = " ".join(match["verb"].lower().split())
     if "divorced" in verb:
@@ -449,13 +451,13 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("left", "quit"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:switched|changed|moved(?=\s+{_JOBS}\b))"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:switched|changed|moved(?=\s+{_JOBS}\b))"
         rf"(?P<what>\s+(?i:{_JOBS}))?\s+(?i:from)\s+{_OLD}\s+(?i:to)\s+{REST}",
         _switched,
         ("switched", "changed", "moved"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:left|quit|resigned\s+from|dropped\s+out\s+of))"
+        rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:left|quit|resigned\s+from|dropped\s+out\s+of))"
         rf"\s+{REST}",
         _left,
         ("left", "quit", "resigned", "dropped out"),
@@ -467,7 +469,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("mean",),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:moved)\s+(?P<how>(?i:out\s+of|away\s+from))\s+{REST}",
+        rf"{ME}{HAVE}?{ADV}\s+(?i:moved)\s+(?P<how>(?i:out\s+of|away\s+from))\s+{REST}",
         _moved_out,
         ("moved out", "moved away"),
     ),
@@ -478,7 +480,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("no longer", "anymore", "any more"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:stopped|quit|gave\s+up)\s+(?i:being)(?i:\s+an?)?\s+"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:stopped|quit|gave\s+up)\s+(?i:being)(?i:\s+an?)?\s+"
         rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _stopped_being,
         ("being",),
@@ -490,7 +492,8 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("broke up", "split", "separated", "divorced"),
     ),
     rule(
-        rf"{NAME}\s+(?i:and\s+I)\s+(?P<verb>(?i:broke\s+up|split\s+up|split|separated|"
+        rf"(?P<me>(?i:\bme\s+and)\s+)?{_EX}(?(me)|\s+(?i:and\s+I))\s+"
+        r"(?P<verb>(?i:broke\s+up|split\s+up|split|separated|"
         r"divorced|got\s+divorced))\b",
         _broke_up,
         ("broke up", "split", "separated", "divorced"),
@@ -502,7 +505,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("left me", "dumped me", "up with me"),
     ),
     rule(
-        rf"\b(?i:we)(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:broke\s+up|split\s+up|separated|"
+        rf"\b(?i:we){HAVE}?{ADV}\s+(?P<verb>(?i:broke\s+up|split\s+up|separated|"
         r"got\s+divorced|divorced|called\s+it\s+quits))\b"
         r"(?!\s+(?i:with|the|a|an|it|them|our|my|his|her|their|from|into|in)\b)",
         _broke_up,
@@ -538,7 +541,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("put",),
     ),
     rule(
-        rf"\b(?i:we|I)(?i:'ve|\s+have)?(?i:\s+(?:just|sadly|finally|recently|eventually))?\s+"
+        rf"\b(?i:we|I){HAVE}?(?i:\s+(?:just|sadly|finally|recently|eventually))?\s+"
         r"(?:(?i:had\s+to)\s+(?P<base>(?i:re-?home|give\s+away|find\s+a\s+new\s+home\s+for))|"
         r"(?P<past>(?i:re-?homed|gave\s+away|found\s+a\s+new\s+home\s+for))|"
         r"(?P<gave>(?i:gave|given))(?=\s+(?:(?i:my|our)\s+(?:[a-z]+\s+)?[a-z]+\s+)?"
@@ -548,13 +551,13 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("rehome", "re-home", "away", "new home"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:started|founded|launched|opened|set\s+up)"
+        rf"{ME}{HAVE}?{ADV}\s+(?P<how>(?i:started|founded|launched|opened|set\s+up)"
         r"\s+(?i:my\s+own)\s+(?i:company|business|startup|firm|practice|agency|consultancy))\b",
         _no_employer,
         ("my own",),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<how>(?i:retired|resigned)"
+        rf"{ME}{HAVE}?{ADV}\s+(?P<how>(?i:retired|resigned)"
         r"(?i:\s+from\s+(?:my\s+(?:job|position|post|role)|work))?)"
         r"(?=\s*(?:$|[,.;!?]|(?i:early|today|yesterday|last|this|in|on|recently|after|at\s+\d|"
         r"a\s+(?:few|couple)|two|three)\b))",
@@ -601,7 +604,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:not|no\s+longer){ADV}\s+"
         r"(?i:moving|relocating|going\s+to\s+(?:move|relocate))|"
-        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:decided\s+not\s+to\s+(?:move|relocate)|"
+        rf"{WE}{HAVE}?{ADV}\s+(?i:decided\s+not\s+to\s+(?:move|relocate)|"
         r"(?:cancelled|canceled|called\s+off)\s+(?:my|our|the)\s+move))\s+(?i:to)\s+"
         rf"{REST}",
         _plan_dropped,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 
 from engram.memory._change_rules import CHANGE_RULES
+from engram.memory._family_rules import KIN_AND_PETS
 from engram.memory._life_rules import LIFE_RULES
 from engram.memory._phrases import (
     ADV,
     COUNTS,
+    HAVE,
     I_AM,
     ME,
     REST,
@@ -41,12 +43,32 @@ from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 __all__ = ["apply_rules"]
 
 
+_NUMBER = r"\d{1,2}|(?i:two|three|four|five|six|seven|eight)"
+"""How many of a thing the user has ("two sisters", "3 dogs")."""
+_NOT_NOUN = r"(?i:named|called|who|that|and)"
+"""Words after what the user has as well, no part of it ("a brother who lives in Porto"). One
+named ("and a dog named Rex") is left whole to the pet rules."""
+
+
 def _count(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    noun = clean(match["x"], s, max_words=3)
+    """What the user has so many of, "I have two sisters": the `count:` slot of it; and what
+    they have as well, "I have two sisters and a brother" (a brother, as "I have a brother"
+    says it). "We have two kids": kin and pets only, no shared "two options"."""
+    if match["we"] and not re.fullmatch(KIN_AND_PETS, match["x"], re.IGNORECASE):
+        return []
+    found = _counted(s, match["n"], match["x"])
+    if not found or not match["y"]:
+        return found
+    if match["m"].lower() in ("a", "an"):
+        return found + _has_one(s, match["m"].lower(), match["y"])
+    return found + _counted(s, match["m"], match["y"])
+
+
+def _counted(s: Sentence, number: str, raw: str) -> list[Candidate]:
+    noun = clean(raw, s, max_words=3)
     if not noun:
         return []
-    number = match["n"].lower()
-    count = COUNTS.get(number, number)
+    count = COUNTS.get(number.lower(), number.lower())
     text = f"{s.label} has {count} {noun}"
     attribute = "count:" + ("kids" if slug(noun) == "children" else slug(noun))
     return [fact(s, text, attribute=attribute, value=count, importance=0.6)]
@@ -55,16 +77,23 @@ def _count(match: re.Match[str], s: Sentence) -> list[Candidate]:
 _VAGUE_HEADS = re.compile(
     r"^(?:question|idea|feeling|lot|bit|great|good|nice|hard|tough|rough|busy|fun|blast|"
     r"chance|moment|minute|second|look|thing|problem|way|point|sense|clue|doubt|favou?r|"
-    r"reason|few|couple|little|long|while|dream|plan|sec)\b",
+    r"reason|few|couple|little(?!\s+(?:brother|sister|sibling|boy|girl)\b)|long|while|dream|"
+    r"plan|sec)\b",
     re.IGNORECASE,
 )
+"""What the user has only in a manner of speaking ("a little time"); a little brother is kin."""
 
 
 def _has_a(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    thing = clean(match["x"], s, max_words=5)
+    return _has_one(s, match["art"].lower(), match["x"])
+
+
+def _has_one(s: Sentence, article: str, raw: str) -> list[Candidate]:
+    """What the user has one of, "a brother" of "I have a brother"."""
+    thing = clean(raw, s, max_words=5)
     if not thing or _VAGUE_HEADS.match(thing):
         return []
-    return [fact(s, f"{s.label} has {match['art'].lower()} {thing}", importance=0.6)]
+    return [fact(s, f"{s.label} has {article} {thing}", importance=0.6)]
 
 
 def _allergy(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -92,6 +121,7 @@ _NEGATIVE = {
     "loathe": "loathes",
     "can't stand": "can't stand",
     "cannot stand": "can't stand",
+    "cant stand": "can't stand",
 }
 
 
@@ -181,16 +211,29 @@ def _fan(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if match["neg"] and stopped(match, s):
         return [_liking_ended(s, thing, f"{s.label} is no longer {how} {thing}")]
     negation = " not" if match["neg"] else ""
-    return [
-        fact(
-            s,
-            f"{s.label} is{negation} {how} {thing}",
-            kind="preference",
-            attribute="preference:" + slug(thing),
-            value="dislikes" if match["neg"] else "likes",
-            importance=0.7,
-        )
-    ]
+    return [_taste(s, f"{s.label} is{negation} {how} {thing}", thing, liked=not match["neg"])]
+
+
+def _fan_of_name(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A taste said with the fan last, "I'm a huge Lakers fan", "I'm a soccer fan": a huge
+    fan of the Lakers. A name, or one word: "a total movie fan" says too little of what."""
+    thing = clean(match["x"], s, max_words=3)
+    if not thing:
+        return []
+    fan = " ".join((*match["how"].lower().split(), "fan"))
+    return [_taste(s, f"{s.label} is a {fan} of {thing}", thing)]
+
+
+def _taste(s: Sentence, text: str, thing: str, *, liked: bool = True) -> Candidate:
+    """The `preference:` slot of `thing`, liked or disliked, as `text` says."""
+    return fact(
+        s,
+        text,
+        kind="preference",
+        attribute="preference:" + slug(thing),
+        value="likes" if liked else "dislikes",
+        importance=0.7,
+    )
 
 
 def _third_singular(verb: str) -> str:
@@ -340,7 +383,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("allergic",),
     ),
     rule(
-        rf"{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+got)(?P<neg>)\s+(?i:an?)\s+"
+        rf"{ME}(?i:\s+have|'?ve\s+got|\s+have\s+got|\s+got)(?P<neg>)\s+(?i:an?)\s+"
         r"(?!(?i:severe|mild|bad|serious|slight|terrible|real|little)\s+allergy)"
         r"(?i:(?:severe|mild|bad|serious|slight|terrible)\s+)?"
         r"(?P<x>[A-Za-z]+(?:\s+[A-Za-z]+)?)\s+(?i:allergy)\b",
@@ -348,8 +391,11 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("allergy",),
     ),
     rule(
-        rf"{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+(?P<n>\d{{1,2}}|(?i:two|three|four|"
-        rf"five|six|seven|eight))\s+(?P<x>[A-Za-z]+(?:\s+[A-Za-z]+)?)",
+        rf"(?:{ME}|\b(?P<we>(?i:we)))(?i:\s+have|'?ve\s+got|\s+have\s+got|\s+got)\s+"
+        rf"(?P<n>{_NUMBER})\s+"
+        r"(?P<x>[A-Za-z]+(?:\s+(?!(?i:and)\b)[A-Za-z]+)?)"
+        rf"(?:\s+(?i:and)\s+(?P<m>{_NUMBER}|(?i:an?))\s+(?P<y>[A-Za-z]+(?:\s+(?!{_NOT_NOUN}\b)"
+        r"[A-Za-z]+)?)(?![\w'-])(?!\s+(?i:named|called)\b))?",
         _count,
         ("have", "got"),
     ),
@@ -360,7 +406,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "anymore", "any more"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
+        rf"{ME}{HAVE}?{ADV}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
         _no_longer_does,
         ("no longer", "stopped", "quit", "gave up"),
     ),
@@ -383,7 +429,7 @@ _FACT_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"{ME}(?P<neg>){ADV}\s+(?P<verb>(?i:love|like|enjoy|adore|prefer|hate|dislike|detest|"
-        r"loathe|can't\s+stand|cannot\s+stand|can't\s+live\s+without))\s+" + REST,
+        r"loathe|can't\s+stand|cannot\s+stand|cant\s+stand|can't\s+live\s+without))\s+" + REST,
         _preference,
         ("love", "like", "enjoy", "adore", "prefer", "hate", "dislike", "detest", "loathe")
         + ("stand", "without"),
@@ -396,18 +442,26 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("fan", "into", "obsessed", "passionate", "interested", "crazy"),
     ),
     rule(
+        rf"{I_AM}{ADV}\s+(?i:an?)\s+(?P<how>(?i:(?:big|huge|great|massive|die-hard)\s+)?)"
+        r"(?!(?i:big|huge|great|massive|die-hard|fan|bit)\b)"
+        rf"(?P<x>[{UP}][\w'-]*(?:\s+[{UP}][\w'-]*)?|[a-z][\w'-]*)\s+(?i:fan)\b(?!\s+(?i:of)\b)",
+        _fan_of_name,
+        ("fan",),
+    ),
+    rule(
         rf"(?:(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:going|heading|flying|travell?ing|"
         r"driving|off)(?:\s+(?i:back|over|down|up))?|"
-        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:planning|plan|taking|going\s+on|booked))"
+        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?i:planning|plan|taking|going\s+on|booked)|"
+        rf"{ME}(?i:\s+have|'?ve\s+got)(?=\s+(?i:an?\s+(?:\w+\s+)?trip)\b))"
         rf"(?i:\s+an?\s+(?:\w+\s+)?trip)?\s+(?i:to)\s+(?=[{UP}]){REST}",
         _trip,
         ("going", "heading", "flying", "travel", "driving", "off", "trip"),
     ),
     rule(
-        rf"{ME}{ADV}\s+(?P<kw>(?i:can't|cannot|can\s+not))\s+"
+        rf"{ME}{ADV}\s+(?P<kw>(?i:can't|cannot|can\s+not|cant))\s+"
         rf"(?=(?i:have|eat|drink|tolerate|digest)\b){REST}",
         _cannot,
-        ("can't", "cannot", "can not"),
+        ("can't", "cannot", "can not", "cant"),
     ),
     *LIFE_RULES,
     rule(
@@ -423,8 +477,8 @@ _FACT_RULES: tuple[Rule, ...] = (
         _moving,
         ("moving", "relocating"),
     ),
-    rule(rf"{ME}(?i:\s+have|'ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
-    rule(rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),
+    rule(rf"{ME}(?i:\s+have|'?ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
+    rule(rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),
 )
 _RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
 

@@ -11,6 +11,7 @@ import re
 from engram.memory._phrases import (
     ADV,
     COUNTS,
+    HAVE,
     I_AM,
     ME,
     NAME,
@@ -25,11 +26,12 @@ from engram.memory._phrases import (
     partner_stage,
     relate,
     rule,
+    slug,
     with_date,
 )
 from engram.memory.candidates import Candidate
 
-__all__ = ["FAMILY_RULES"]
+__all__ = ["FAMILY_RULES", "KIN_AND_PETS"]
 
 
 _UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
@@ -77,6 +79,8 @@ _BROOD = {
     "parents": "parent",
 }
 """Kin said in the plural, and what each of them is to the user ("my kids" -> child)."""
+KIN_AND_PETS = "|".join(_BROOD) + r"|dogs|cats|puppies|kittens|rabbits|birds|hamsters|horses"
+"""Kin and pets said with their number, after one more ("a brother and two sisters")."""
 _NAMES = (
     rf"(?P<names>[{UP}][\w'-]+(?:,\s+[{UP}][\w'-]+)*,?\s+(?i:and|&)\s+[{UP}][\w'-]+"
     rf"|[{UP}][\w'-]+)"
@@ -91,17 +95,54 @@ def _brood(match: re.Match[str], s: Sentence) -> list[Candidate]:
     names = re.split(r",?\s+(?:and|&)\s+|,\s+", match["names"], flags=re.IGNORECASE)
     found = [c for name in names for c in _kin_fact(s, name, _BROOD[plural])]
     if match["n"]:
-        count = COUNTS.get(match["n"].lower(), match["n"])
-        noun = "kids" if _BROOD[plural] == "child" else plural
-        text = f"{s.label} has {count} {noun}"
-        found.insert(0, fact(s, text, attribute="count:" + noun, value=count, importance=0.6))
+        found.insert(0, _how_many(s, match["n"], plural))
     return found
+
+
+def _how_many(s: Sentence, number: str, plural: str) -> Candidate:
+    """How many kin or pets the user has, "two sisters": the `count:` slot of them (kids
+    and children are one slot)."""
+    count = COUNTS.get(number.lower(), number)
+    noun = "kids" if _BROOD.get(plural) == "child" else plural
+    text = f"{s.label} has {count} {noun}"
+    return fact(s, text, attribute="count:" + noun, value=count, importance=0.6)
 
 
 def _parent_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A parent by their count of kids, "I'm a mom of two", "a father of 3": the kids."""
     count = COUNTS.get(match["n"].lower(), match["n"])
     return [fact(s, f"{s.label} has {count} kids", attribute="count:kids", value=count)]
+
+
+_CHILD_ROLE = {"kid": "child", "boy": "son", "girl": "daughter"}
+"""What a child said another way is to the user ("my boy": their son)."""
+
+
+def _kin_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A child's or sibling's age, "My son is 5", "My little sister is 12": the `age:` slot
+    of them by what they are to the user (`age:son`: "My son just turned 6" updates it). A
+    child named, "My son Leo is 5", is the slot by the name (`age:leo`: two sons keep their
+    ages), with the relation "I have a son named Leo" states."""
+    role = match["rel"].lower()
+    role = _CHILD_ROLE.get(role, role)
+    age = COUNTS.get(match["n"].lower(), match["n"])
+    name = match["x"]
+    if not name:
+        text = f"{s.label}'s {role} is {age} years old"
+        return [fact(s, text, attribute="age:" + role, value=age, importance=0.7)]
+    entities, relations = relate(s, "has_" + role, name, "person", dated=False)
+    text = f"{s.label}'s {role} {name} is {age} years old"
+    return [
+        fact(
+            s,
+            text,
+            attribute="age:" + slug(name),
+            value=age,
+            importance=0.7,
+            entities=entities,
+            relations=relations,
+        )
+    ]
 
 
 def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -167,6 +208,8 @@ def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
     return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
 
 
+_COUPLE = rf"(?i:\bme\s+and\s+my\s+(?:{PARTNERS}))"
+"""The user and their partner as one subject, as "we" ("me and my wife had a baby girl")."""
 _NEWBORN = {"girl": "daughter", "boy": "son", "baby": "child"}
 """The kin a baby the user had is: "a baby girl" their daughter."""
 
@@ -213,8 +256,15 @@ _STATUS_OF = {1: "in a relationship", 2: "engaged", 3: "married"}
 
 def _has_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A partner, kin or pet the user has, "I have a girlfriend now", "We have a beagle named
-    Max", "I have a son named Leo": named, the partner, kin or pet; unnamed, the one a later
-    "Her name is Mia" names (`metadata["introduces"]`), and a partner's relationship status."""
+    Max", "I have a son named Leo", and how many more, "I have a brother and two sisters"."""
+    more = [_how_many(s, match["n"], match["more"].lower())] if match["n"] else []
+    return _has_one(match, s) + more
+
+
+def _has_one(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The one partner, kin or pet of `_has_kin`: named, the partner, kin or pet; unnamed, the
+    one a later "Her name is Mia" names (`metadata["introduces"]`), and a partner's
+    relationship status."""
     role = " ".join(match["rel"].lower().split())
     if match["x"]:
         return _named(s, role, match["x"])
@@ -260,15 +310,15 @@ def _name_given(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 FAMILY_RULES: tuple[Rule, ...] = (
     rule(
-        rf"(?:{NAME}\s+(?i:and\s+I|&\s+I)(?i:'re|\s+are|'ve\s+been|\s+have\s+been|\s+got|"
+        rf"(?:{NAME}\s+(?i:and\s+I|&\s+I)(?i:'re|\s+are|'?ve\s+been|\s+have\s+been|\s+got|"
         rf"\s+just\s+got)?{ADV}\s+(?P<how>(?i:married|engaged))\b(?!\s+(?i:to|with)\b)|"
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        rf"{ME}(?i:'m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
         rf"(?P<how2>(?i:married|engaged))\s+(?i:to)\s+(?P<x2>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?))",
         _wed_to,
         ("married", "engaged"),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        rf"{ME}(?i:'m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
         r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
         _status,
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
@@ -291,6 +341,16 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
     ),
     rule(
+        r"(?i:\bmy\s+(?:(?:little|baby|older|younger|oldest|youngest|eldest)\s+)?"
+        rf"(?P<rel>son|daughter|kid|child|boy|girl|brother|sister))(?:,?\s+{NAME},?)?"
+        rf"(?:(?i:'s|\s+is){ADV}|{ADV}\s+(?i:turned))\s+"
+        r"(?P<n>\d{1,2}|(?i:two|three|four|five|six|seven|eight))"
+        r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:years?\s+old|yo|now|today|yesterday|last|this|on|and|"
+        r"but|so)\b))",
+        _kin_age,
+        ("son", "daughter", "kid", "child", "boy", "girl", "brother", "sister"),
+    ),
+    rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
         rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
         _kin,
@@ -303,7 +363,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("my ", "our "),
     ),
     rule(
-        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:had|welcomed)\s+(?i:a|our)\s+(?i:(?:new|first|second|"
+        rf"(?:{_COUPLE}|{WE}){HAVE}?{ADV}\s+(?i:had|welcomed)\s+(?i:a|our)\s+(?i:(?:new|first|second|"
         r"third)\s+)?(?i:(?:baby|little)\s+)?(?P<rel>(?i:girl|boy|daughter|son|baby))"
         rf"(?i:,?\s+(?:named|called)|,\s+(?:her|his|their)\s+name\s+is)\s+{NAME}",
         _newborn,
@@ -312,7 +372,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:(?i:\bmy\s+(?P<rel>kids|children|sons|daughters|twins|brothers|sisters|"
         r"siblings|parents)\s+are)|"
-        rf"{WE}(?i:\s+have|'ve\s+got|\s+have\s+got)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
+        rf"{WE}(?i:\s+have|'?ve\s+got|\s+have\s+got)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
         r"(?P<rel2>(?i:kids|children|sons|daughters|boys|girls|brothers|sisters|siblings))"
         r"(?:,|:|\s+(?i:named|called)))\s+" + _NAMES + r"(?=\s*(?:$|[.,;!?]))",
         _brood,
@@ -327,8 +387,10 @@ FAMILY_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"{WE}(?:'ve|\s+have)?(?:\s+(?P<verb>(?i:have|got|adopted|rescued))){ADV}\s+"
-        rf"(?i:an?)\s+(?i:new\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
-        rf"(?:(?:,|(?i:\s+(?:named|called)))\s+{NAME})?(?![\w'-])",
+        rf"(?i:an?)\s+(?i:(?:new|rescue)\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
+        rf"(?:(?:,|(?i:\s+(?:named|called)|,\s+(?:her|his|its|their)\s+name\s+is))\s+{NAME})?"
+        rf"(?![\w'-])(?:\s+(?i:and)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
+        rf"(?P<more>(?i:{KIN_AND_PETS}))\b)?",
         _has_kin,
         ("have", "got", "adopted", "rescued"),
     ),
@@ -339,7 +401,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("name", "called"),
     ),
     rule(
-        rf"(?i:\b(?:a|an)\s+(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
+        rf"(?i:\b(?:a|an)\s+(?:(?:new|rescue)\s+)?(?P<rel>{_PETS})\s+(?:named|called))\s+{NAME}",
         _pet,
         ("named", "called"),
     ),

@@ -22,7 +22,7 @@ from engram.memory._phrases import (
 )
 from engram.memory.candidates import Candidate
 
-__all__ = ["LIFE_RULES"]
+__all__ = ["LANGUAGES", "LIFE_RULES"]
 
 
 def _intolerant(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -78,14 +78,15 @@ def _pregnant(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, kind="profile", attribute="pregnant", value="yes", importance=0.8)]
 
 
-_LANGUAGES = (
+LANGUAGES = (
     r"English|Spanish|French|German|Italian|Portuguese|Mandarin|Chinese|Cantonese|Japanese|"
     r"Korean|Arabic|Hindi|Urdu|Bengali|Punjabi|Russian|Ukrainian|Polish|Czech|Dutch|Swedish|"
     r"Norwegian|Danish|Finnish|Greek|Turkish|Hebrew|Persian|Farsi|Vietnamese|Thai|"
     r"Indonesian|Tagalog|Swahili|Hungarian|Romanian|Catalan|Irish|Welsh|Latin|ASL|"
     r"sign\s+language"
 )
-_LANGUAGE_LIST = rf"(?P<langs>(?:{_LANGUAGES})(?:(?:,\s*|,?\s+and\s+|\s*&\s*)(?:{_LANGUAGES}))*)"
+"""The languages one speaks, or teaches ("I teach Spanish": a Spanish teacher)."""
+_LANGUAGE_LIST = rf"(?P<langs>(?:{LANGUAGES})(?:(?:,\s*|,?\s+and\s+|\s*&\s*)(?:{LANGUAGES}))*)"
 _SPEAKS = {
     "speak": ("speaks", "speaks"),
     "in": ("fluent", "is fluent in"),
@@ -139,10 +140,18 @@ _PLAYS = {
 _A_LOT_OF = re.compile(r"^\s*(?:a\s+lot\s+of|lots\s+of|some)\s+", re.IGNORECASE)
 
 
+_GAMBLE = re.compile(
+    r"^(?:the\s+)?(?:lottery|lotto|powerball|mega\s+millions|scratch(?:ers|\s+cards?|-offs?))$",
+    re.IGNORECASE,
+)
+"""What one plays for a prize, not as a pastime: a plain fact, no `hobby:` slot."""
+
+
 def _plays(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A pastime, "I play tennis every weekend", "I've been playing the guitar for years",
     "I go hiking on weekends", "I practice yoga": the `hobby:` slot of it. Not what one is
-    playing these days ("I'm playing The Witcher 3"): a pastime goes on for years."""
+    playing these days ("I'm playing The Witcher 3"): a pastime goes on for years; nor the
+    lottery (a plain fact)."""
     if match["verb"].lower().endswith("ing") and not _FOR_YEARS.search(s.text):
         return []
     said = _HOW_OFTEN.split(_A_LOT_OF.sub("", match["x"]), maxsplit=1)[0]
@@ -151,6 +160,8 @@ def _plays(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     third = _PLAYS[match["verb"].lower()]
     text = f"{s.label} {third} {thing}"
+    if _GAMBLE.match(thing):
+        return [fact(s, text)]
     attribute = "hobby:" + slug(thing)
     return [fact(s, text, kind="preference", attribute=attribute, value=third)]
 
@@ -185,13 +196,13 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{I_AM}{ADV}\s+(?P<x>[a-z]+)[- ](?i:intolerant)\b|"
         rf"{I_AM}{ADV}\s+(?i:intolerant\s+to)\s+(?P<y>[^,.;!?()\n]+)|"
-        rf"{ME}(?i:\s+have|'ve\s+got)(?i:\s+an?)?\s+(?P<z>[a-z]+)\s+(?i:intolerance))",
+        rf"{ME}(?i:\s+have|'?ve\s+got)(?i:\s+an?)?\s+(?P<z>[a-z]+)\s+(?i:intolerance))",
         _intolerant,
         ("intoleran",),
     ),
     rule(
-        rf"(?:{ME}(?i:\s+have|'ve\s+got|\s+have\s+got|\s+suffer\s+from|\s+live\s+with|"
-        rf"(?:\s+was|'ve\s+been|\s+have\s+been|\s+got)(?:\s+just)?\s+diagnosed\s+with)"
+        rf"(?:{ME}(?i:\s+have|'?ve\s+got|\s+have\s+got|\s+suffer\s+from|\s+live\s+with|"
+        rf"(?:\s+was|'?ve\s+been|\s+have\s+been|\s+got)(?:\s+just)?\s+diagnosed\s+with)"
         rf"\s+(?P<x>(?i:{_CONDITIONS}))|{I_AM}{ADV}\s+(?P<y>(?i:{_CONDITION_ADJECTIVES})))\b",
         _condition,
         ("have", "got", "suffer", "live with", "diagnosed") + tuple(_CONDITION_OF),
@@ -205,13 +216,13 @@ LIFE_RULES: tuple[Rule, ...] = (
         rf"(?:{ME}(?P<how>{ADV}\s+(?i:speak)|(?i:'m|\s+am){ADV}\s+"
         r"(?i:fluent\s+in|learning|studying))"
         r"(?i:\s+(?:a\s+little|a\s+bit\s+of|some|fluent|basic|decent|good))?|"
-        rf"{I_AM}\s+(?i:an?\s+)?(?i:native)(?=\s+(?:{_LANGUAGES})\s+(?i:speaker)))\s+"
+        rf"{I_AM}\s+(?i:an?\s+)?(?i:native)(?=\s+(?:{LANGUAGES})\s+(?i:speaker)))\s+"
         + _LANGUAGE_LIST,
         _languages,
         ("speak", "fluent", "learning", "studying", "native"),
     ),
     rule(
-        rf"{ME}(?i:'ve\s+been|\s+have\s+been|'m|\s+am)?{ADV}\s+"
+        rf"{ME}(?i:'?ve\s+been|\s+have\s+been|'m|\s+am)?{ADV}\s+"
         r"(?P<verb>(?i:play|playing|practice|practise|practicing|go(?=\s+[a-z]+ing\b)))\s+"
         r"(?!(?i:it|this|that|with|along|around|against|for|to|a\s+role|a\s+part|games?\s+"
         r"with|them|him|her|you|me|us)\b)" + REST,

@@ -24,6 +24,7 @@ __all__ = [
     "ADV",
     "COUNTS",
     "DIETS",
+    "HAVE",
     "ME",
     "I_AM",
     "JOB_CUE",
@@ -94,6 +95,8 @@ WE = r"\b(?i:I|we)"
 "we" includes the speaker, as "My wife and I moved" does. Only where the statement is as
 true of the speaker as of the group (a home, a move); not for events or tastes."""
 I_AM = r"\b(?i:I'm|I\s+am|Im)"
+HAVE = r"(?i:'ve|ve|\s+have)"
+""""have" after the subject: "I've", "I have", or typed without the apostrophe ("ive")."""
 ADV = (
     r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
     r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
@@ -528,10 +531,13 @@ def slug(phrase: str) -> str:
     """A slot key for `phrase`: its first four words, lower case, without punctuation, spelt
     the American way (`_AMERICAN`).
 
-    Symbols stay: an emoji is the thing liked in "I love 🍣" ("preference:🍣"), not nothing.
+    Symbols stay when they are all there is: an emoji is the thing liked in "I love 🍣"
+    ("preference:🍣"), not nothing; beside words it only decorates them ("cooking 🍳" is
+    "cooking", the slot of "I love cooking").
     """
     kept = "".join(c for c in phrase.lower() if c == "-" or unicodedata.category(c)[0] != "P")
     words = kept.split()
+    words = [word for word in words if any(c.isalnum() for c in word)] or words
     while words and words[0] in ("a", "an", "the", "some", "my", "their"):
         words = words[1:]
     return "_".join(_AMERICAN.get(word, word) for word in words[:4])

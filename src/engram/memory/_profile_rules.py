@@ -15,6 +15,7 @@ from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
     ADV,
     DIETS,
+    HAVE,
     I_AM,
     ME,
     NAME,
@@ -235,12 +236,15 @@ def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [lived]
 
 
-_DURATION = re.compile(r"\b(?:for|since)\b", re.IGNORECASE)
+_DURATION = re.compile(
+    r"\b(?:for|since|(?:my\s+(?:whole|entire)|all\s+my)\s+life)\b", re.IGNORECASE
+)
 
 
 def _lived_since(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A home lived in up to now, "I've lived in Chicago for 10 years", "... since 2019": the
-    home city. Not "I've lived in Paris", which tells of some time in one's life."""
+    home city ("... my whole life" too). Not "I've lived in Paris", which tells of some time
+    in one's life."""
     if not _DURATION.search(match["x"]):
         return []
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
@@ -287,6 +291,7 @@ def _birthday(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     key = " ".join(match["key"].lower().split())
+    key = "birthday" if key == "bday" else key
     if key == "birthday":  # its value is a date, which `clean` would take out
         return _birthday(match, s)
     value = clean(match["x"], s, max_words=8)
@@ -330,13 +335,13 @@ PROFILE_RULES: tuple[Rule, ...] = (
         rf"(?:{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b|\s+now\b)|"
         rf"{I_AM}(?i:\s+(?:already|only|just))?\s+(?P<z>1\d|[2-9]\d|1[01]\d)"
         r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:and|but|so|myself)\b))|"
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:turned)\s+(?P<y>\d{{1,3}})"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:turned)\s+(?P<y>\d{{1,3}})"
         r"(?=\s*(?:$|[,.;!?]|(?i:today|yesterday|last|this|on|in|and|now)\b)))",
         _age,
         ("old", "yo", "now", "turned", "i'm", "i am", "im "),
     ),
     rule(
-        rf"(?:(?:{I_AM}|{ME}(?i:'ve|\s+have)\s+been){ADV}(?P<neg>\s+(?i:no\s+longer|not))?|"
+        rf"(?:(?:{I_AM}|{ME}{HAVE}\s+been){ADV}(?P<neg>\s+(?i:no\s+longer|not))?|"
         rf"{ME}{ADV}(?P<used>\s+(?i:used\s+to\s+be))){ADV}"
         rf"(?i:\s+on)?(?i:\s+an?|\s+the)?\s+(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
@@ -344,7 +349,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         + ("kosher", "halal", "carnivore"),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:went|gone|became|become|turned|switched\s+to|"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:went|gone|became|become|turned|switched\s+to|"
         r"converted\s+to)(?i:\s+an?)?\s+"
         rf"(?P<x>(?i:{DIETS}))(?![\w-])",
         _diet,
@@ -356,13 +361,13 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("moved",),
     ),
     rule(
-        rf"{WE}(?i:'ve|\s+have)?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
+        rf"{WE}{HAVE}?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
         rf"{REST}",
         _moved,
         ("moved", "relocated"),
     ),
     rule(
-        rf"{WE}(?i:'m|\s+am|'re|\s+are|'ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
+        rf"{WE}(?i:'m|\s+am|'re|\s+are|'?ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
         rf"(?i:live|living|reside|residing)\s+(?i:in)\s+{REST}",
         _lives,
         ("liv", "resid"),
@@ -375,7 +380,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("now",),
     ),
     rule(
-        rf"{WE}(?i:'ve|\s+have){ADV}\s+(?i:lived)\s+(?i:in)\s+{REST}",
+        rf"{WE}{HAVE}{ADV}\s+(?i:lived)\s+(?i:in)\s+{REST}",
         _lived_since,
         ("lived",),
     ),

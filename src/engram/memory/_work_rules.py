@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from engram.memory._life_rules import LANGUAGES
 from engram.memory._phrases import (
     ADV,
+    HAVE,
     I_AM,
     JOB_CUE,
     ME,
@@ -32,6 +34,11 @@ from engram.memory.candidates import SLOT_RELATIONS, Candidate
 
 __all__ = ["WORK_RULES"]
 
+_TEACH_END = (
+    r"(?i:at|to|for|in|on|with|from|online|now|and|this|next|every|part|full|remotely|here|"
+    r"there)"
+)
+"""Where what one teaches ends ("math" of "I teach math to kids", "I teach math at ...")."""
 _MANNER = r"(?:\s+(?:remotely|full[- ]time|part[- ]time|freelance|from\s+home))?"
 """How one works, between the verb and the employer ("I work remotely for Google")."""
 
@@ -177,16 +184,27 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_occupation(s, role), _employer(s, employer)]
 
 
+_TAUGHT_WHOM = frozenset(
+    """them him her you me us it people kids children students adults myself my our a an the
+    some""".split()
+)
+"""The first word of whom or how much one teaches, not what ("I teach kids to swim")."""
+_LESSONS = re.compile(r"\s+(?:class(?:es)?|lessons?|courses?)$", re.IGNORECASE)
+
+
 def _teaches(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A teacher, by what and where they teach, "I teach math at Lincoln High": the
-    occupation (teacher) and the employer."""
-    employer = _workplace(match["x"])
-    if not employer:
+    """A teacher, by what and where they teach, "I teach math", "I teach math at Lincoln
+    High", "I teach at Lincoln High": the occupation (a math teacher, as "I'm a math teacher"
+    says it; a teacher, when what is not said) and the employer, if named."""
+    employer = _workplace(match["x"]) if match["x"] else None
+    words = _LESSONS.sub("", " ".join(match["subject"].split())).split()
+    subject = "" if words and words[0].lower() in _TAUGHT_WHOM else " ".join(words)
+    if not employer and not subject:
         return []
-    subject = " ".join((match["subject"] or "").split())
-    text = f"{s.label} teaches {subject} at {employer}".replace("  ", " ")
-    job = fact(s, text, kind="profile", attribute="occupation", value="teacher", importance=0.8)
-    return [job, _employer(s, employer)]
+    text = f"{s.label} teaches {subject}".rstrip() + (f" at {employer}" if employer else "")
+    job = f"{subject} teacher".lstrip()
+    found = [fact(s, text, kind="profile", attribute="occupation", value=job, importance=0.8)]
+    return [*found, _employer(s, employer)] if employer else found
 
 
 _JOBS = (
@@ -401,19 +419,38 @@ def _majored(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 _SCHOOL_NAME = re.compile(
     r"(?:\b(?:University|College|School|High|Academy|Institute|Uni|Polytechnic|"
-    r"Conservatory)$|^University\b|^[A-Z]*U[A-Z]*$)"
+    r"Conservatory|Tech)$|^University\b|^Caltech$|^[A-Z]*U[A-Z]*$|^[A-Z]{1,3}(?:IT|PI)$)"
 )
-"""A name that says a school: by its words, or an acronym of a university ("UCLA", "NYU")."""
+"""A name that says a school: by its words ("Georgia Tech"), or an acronym of a university
+("UCLA", "NYU") or an institute ("MIT", "RPI"); not any acronym ("CVS", "AA")."""
+_OCCASION = re.compile(
+    r"\b(?:every|each|weekly|monthly|yearly|annual(?:ly)?|always|usually|often|sometimes|"
+    r"regularly|meetings?|mass|services?|festival|conference|concerts?|shows?|games?|"
+    r"classes|sessions?|study|church|temple|mosque|synagogue|worship|retreat|camp)\b",
+    re.IGNORECASE,
+)
+"""Words of an occasion one attends, not a school ("Every year I attend Coachella")."""
 
 
 def _goes_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A school one goes to or attends, "I go to UCLA", "I attend Lincoln High" (not "I go to
-    Costco", nor "I go to UFC fights")."""
+    """A school one goes to or attends, "I go to UCLA", "I go to MIT", "I attend Lincoln
+    High": a name that says a school. One attends a school by any other name too ("I attend
+    Stanford"), but no acronym, club or occasion ("I attend AA", "I attend Toastmasters",
+    "Every year I attend Coachella"). Not "I go to Costco", nor "I go to UFC fights"."""
     school = proper(match["x"])
     rest = match["x"].strip()[len(school or "") :]
-    if not school or not _SCHOOL_NAME.search(school) or re.match(r"\s+[a-z]", rest):
+    if not school or re.match(r"\s+[a-z]", rest):
         return []
-    return [_school(s, school)]
+    if _SCHOOL_NAME.search(school) or _attends(match["verb"], school, s):
+        return [_school(s, school)]
+    return []
+
+
+def _attends(verb: str, name: str, s: Sentence) -> bool:
+    """Whether "I attend <name>" says a school, though the name does not."""
+    if verb.lower() != "attend" or name.isupper() or _NO_EMPLOYER.search(name):
+        return False
+    return not s.times and not _OCCASION.search(s.text)
 
 
 WORK_RULES: tuple[Rule, ...] = (
@@ -424,7 +461,7 @@ WORK_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left)\s+my\s+job|"
-        r"\s+(?:got|was|have\s+been|'ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
+        r"\s+(?:got|was|have\s+been|'?ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
         r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
         _quit_job,
         ("job", "fired", "laid off"),
@@ -434,7 +471,7 @@ WORK_RULES: tuple[Rule, ...] = (
         r"(?:at|for)|employed\s+by)"
         rf"|{ME}{ADV}\s+(?i:(?:got|landed)\s+a\s+(?:new\s+)?job|"
         r"started\s+(?:a\s+new\s+job|working))"
-        rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'ve\s+been|\s+have\s+been){ADV}\s+"
+        rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'?ve\s+been|\s+have\s+been){ADV}\s+"
         r"(?i:hired\s+(?:by|at))"
         r"|(?i:my\s+employer\s+is))\s+" + REST,
         _works_at,
@@ -454,23 +491,23 @@ WORK_RULES: tuple[Rule, ...] = (
         ("offer",),
     ),
     rule(
-        rf"{ME}(?i:\s+got|\s+was|'ve\s+been|\s+have\s+been){ADV}\s+(?i:promoted)\s+"
+        rf"{ME}(?i:\s+got|\s+was|'?ve\s+been|\s+have\s+been){ADV}\s+(?i:promoted)\s+"
         rf"(?i:to)\s+{REST}",
         _promoted,
         ("promoted",),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:work|working)\s+(?i:as)\s+{REST}",
+        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working){_MANNER}\s+as)\s+{REST}",
         _works_as,
         ("work",),
     ),
     rule(
-        rf"(?:{I_AM}|(?P<been>{ME}(?i:'ve|\s+have)\s+been)){ADV}\s+(?i:at)\s+(?=[{UP}]){REST}",
+        rf"(?:{I_AM}|(?P<been>{ME}{HAVE}\s+been)){ADV}\s+(?i:at)\s+(?=[{UP}]){REST}",
         _at_employer,
         (" at ",),
     ),
     rule(
-        rf"{ME}(?i:'ve|\s+have)?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
         rf"(?=[{UP}]){REST}",
         _joined,
         ("joined", "started", "began"),
@@ -498,13 +535,14 @@ WORK_RULES: tuple[Rule, ...] = (
         ("major",),
     ),
     rule(
-        rf"{ME}{ADV}\s+(?i:go\s+to|attend)\s+(?=[{UP}]){REST}",
+        rf"{ME}{ADV}\s+(?P<verb>(?i:go\s+to|attend))\s+(?=[{UP}]){REST}",
         _goes_to,
         ("go to", "attend"),
     ),
     rule(
-        rf"{ME}{ADV}\s+(?i:teach|(?:'m|\s+am)\s+teaching)(?P<subject>(?:\s+(?!(?i:at)\b)"
-        rf"[a-z]+){{0,2}})\s+(?i:at)\s+(?=[{UP}]){REST}",
+        rf"{ME}(?:{ADV}\s+(?i:teach)|(?i:'m|\s+am){ADV}\s+(?i:teaching))"
+        rf"(?P<subject>(?:\s+(?!{_TEACH_END}\b)(?:[a-z]+|{LANGUAGES})){{0,3}})"
+        rf"(?:\s+(?i:at)\s+(?=[{UP}]){REST}|(?=\s*(?:$|[,.;!?])|\s+{_TEACH_END}\b))",
         _teaches,
         ("teach",),
     ),

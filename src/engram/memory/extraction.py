@@ -54,7 +54,7 @@ USER_LABEL = "The user"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
-    r"\b(?:i|i'm|im|i've|i'd|my|me|we|we're|we've|our|passed\s+away|died|wait|oops|sorry|"
+    r"\b(?:i|i'm|im|i've|ive|i'd|my|me|we|we're|we've|weve|our|passed\s+away|died|wait|oops|sorry|"
     r"mistake|correction|actually|no|(?:her|his|their)\s+name|"
     r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b",
     re.IGNORECASE,
