@@ -128,7 +128,7 @@ def test_assemble_puts_the_summary_after_the_system_messages(counter: WordCounte
     assert ids(result.messages) == ["s", "summary", "u7", "a8", "u9"]
     assert result.messages[1].text == SUMMARY_PREFIX + "they met"
     report = result.report
-    assert report.strategy == "summary_buffer"
+    assert report.strategy == "summary"
     assert report.summarized == ("u1", "a2", "u3", "a4", "u5", "a6")
     assert report.dropped == ()
     assert (report.tokens_before, report.tokens_after) == (98, 48)

@@ -27,7 +27,7 @@ class ContextReport:
     """
 
     strategy: str
-    """`buffer`, `window`, `token_budget` or `summary_buffer`."""
+    """`buffer`, `window`, `token_budget` or `summary`: the strategy asked for."""
     budget: int | None
     """The token budget (prompt and reply reserve together); None for strategies without one."""
     reserve: int

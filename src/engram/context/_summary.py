@@ -256,7 +256,7 @@ def assemble_summary(
     return budgeted(
         prompt,
         counter,
-        "summary_buffer",
+        "summary",
         budget=budget,
         reserve=reserve,
         summary=summary_text,
