@@ -128,6 +128,22 @@ def test_sessions_commands_do_not_create_a_database(
     assert not db.parent.exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["sessions", "list"], ["memories", "users"], ["threads", "list"], ["events", "list"]],
+)
+def test_a_misspelt_variable_is_named_before_any_default_is_read(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """(was: "no database at engram.db", the default the misspelt ENGRAM_DB left in place)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENGRAM_DBB", str(tmp_path / "x.db"))
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert "ConfigError" in result.output and "ENGRAM_DBB: no such setting" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_inspecting_a_session_does_not_extend_its_lifetime(
     runner: CliRunner, tmp_path: Path
 ) -> None:

@@ -5,9 +5,11 @@ one Engram shared by threads and event loops."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,34 @@ def test_an_address_no_backend_opens_is_a_config_error_naming_its_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=f"{says}.*{variable}"):
         Engram()
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ({"ENGRAM_MEMORY_DB": "sqlite://memories.db"}, "a SQLite URL is .*ENGRAM_MEMORY_DB"),
+        ({"ENGRAM_MEMORY_DB": "mysql://app@db/engram"}, "no backend for .*ENGRAM_MEMORY_DB"),
+        ({"ENGRAM_MEMORY_DB": ""}, "a SQLite address names a file.*ENGRAM_MEMORY_DB"),
+        ({"ENGRAM_MEMORY_DB": "redis://localhost:1/0"}, "stores no long-term memories"),
+        (
+            {"ENGRAM_DB": "sqlite://engram.db", "ENGRAM_MEMORY_DB": "memories.db"},
+            "a SQLite URL is .*ENGRAM_DB",
+        ),
+        (
+            {"ENGRAM_DB": "mysql://app@db/engram", "ENGRAM_MEMORY_DB": "memories.db"},
+            "no backend for .*ENGRAM_DB",
+        ),
+    ],
+)
+def test_a_start_refused_for_a_bad_address_leaves_no_file_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=says):
+        Engram()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_variables_of_the_eval_command_benchmarks_and_tests_are_no_settings(
@@ -183,6 +213,42 @@ def test_a_file_that_cannot_be_opened_is_named(tmp_path: Path, kind: str) -> Non
         Engram(path)
 
 
+@pytest.fixture
+def unwritable_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder holding a database, that this process cannot write to: by its mode, or, for
+    root (whom modes do not stop), by the immutable attribute (`chattr +i`)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    with Engram(folder / "e.db"):
+        pass
+    as_root = os.geteuid() == 0
+    if as_root:
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+        if made.returncode != 0:
+            pytest.skip(f"root, and no immutable folders here: {made.stderr.decode().strip()}")
+    else:
+        folder.chmod(0o555)
+    try:
+        assert not os.access(folder, os.W_OK)
+        yield folder
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("name", ["e.db", "new.db"])
+def test_a_file_in_a_folder_that_is_not_writable_says_so(
+    unwritable_folder: Path, name: str
+) -> None:
+    path = unwritable_folder / name
+    with pytest.raises(BackendUnavailable) as raised:
+        Engram(path)
+    assert f"cannot open '{path}'" in str(raised.value)
+    assert f"its folder '{unwritable_folder}' is not writable" in str(raised.value)
+
+
 def test_a_newer_schema_is_reported_even_while_another_process_writes(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
     with Engram(path):
@@ -261,6 +327,12 @@ def test_one_engram_serves_two_event_loops(tmp_path: Path) -> None:
         ({"settings": {"db": "e.db"}}, "settings must be EngramSettings, not dict"),
         ({"memory_store": "postgresql://db/x"}, "memory_store must be a store"),
         ({"ranking": None}, "ranking must be RankingWeights"),
+        ({"embedder": "minilm"}, "embedder must have the methods embed and aembed .*, not str"),
+        ({"embedder": object()}, r"embedder must .*\(EmbedderProtocol\), not object"),
+        (
+            {"summarizer": lambda previous, messages, max_tokens: ""},
+            r"summarizer must have the methods summarize and asummarize \(SummarizerProtocol\)",
+        ),
     ],
 )
 def test_an_argument_of_the_wrong_type_is_refused_before_anything_is_opened(

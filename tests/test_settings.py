@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,59 @@ def test_a_base_url_without_a_scheme_is_refused_naming_its_setting(
     with pytest.raises(ConfigError, match="llm.base_url: .*http:// or https://") as raised:
         Engram(":memory:")
     assert SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (
+            lambda: LLMSettings(model=""),
+            "llm.model: String should have at least 1 character (ENGRAM_LLM__MODEL)",
+        ),
+        (
+            lambda: LLMSettings(model="llama3.2", baseurl="http://localhost:11434/v1"),
+            "llm.baseurl: no such setting (misspelt?) (ENGRAM_LLM__BASEURL)",
+        ),
+        (
+            lambda: LLMSettings(model="llama3.2", base_url=f"{SECRET}@localhost:11434/v1"),
+            "llm.base_url: must start with http:// or https:// (e.g. http://localhost:11434/v1)"
+            " (ENGRAM_LLM__BASE_URL)",
+        ),
+        (
+            lambda: EmbeddingsSettings(model="nomic-embed-text", send_dimensions=True),
+            "embeddings: send_dimensions needs a dimension (ENGRAM_EMBEDDINGS)",
+        ),
+        (
+            lambda: EmbeddingsSettings(model="nomic-embed-text", batch_size=0),
+            "embeddings.batch_size: Input should be greater than or equal to 1"
+            " (ENGRAM_EMBEDDINGS__BATCH_SIZE)",
+        ),
+    ],
+    ids=["empty model", "misspelt", "no scheme", "inconsistent", "out of range"],
+)
+def test_a_section_made_in_code_is_a_config_error_naming_its_setting(
+    make: Callable[[], object], says: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        make()
+    assert str(raised.value) == f"bad ENGRAM_* settings: {says}"
+    assert SECRET not in str(raised.value)
+
+
+def test_every_bad_variable_is_reported_at_once_by_its_path_in_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENGRAM_TENANT", "")
+    monkeypatch.setenv("ENGRAM_LLM__MODEL", "")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__MODEL", "nomic-embed-text")
+    monkeypatch.setenv("ENGRAM_EMBEDDINGS__SEND_DIMENSIONS", "true")
+    with pytest.raises(ConfigError) as raised:
+        Engram(":memory:")
+    assert str(raised.value) == (
+        "bad ENGRAM_* settings: tenant: tenant must be a non-empty string, got '' (ENGRAM_TENANT)"
+        "; llm.model: String should have at least 1 character (ENGRAM_LLM__MODEL)"
+        "; embeddings: send_dimensions needs a dimension (ENGRAM_EMBEDDINGS)"
+    )
 
 
 def test_the_settings_repr_shows_no_password_of_an_address() -> None:

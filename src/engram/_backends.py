@@ -46,6 +46,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "BackendOpener",
     "OpenedBackend",
+    "check_address",
     "checked_redis_url",
     "hidden_password",
     "lowered_scheme",
@@ -169,12 +170,29 @@ def open_backend(
         ConfigError: No backend serves the address's scheme, or its extra is not installed.
         BackendUnavailable: The server cannot be reached.
     """
+    opener = _opener(address)
+    return opener(address, settings, conversations=conversations, memories=memories)
+
+
+def check_address(address: str) -> None:
+    """Refuse, without opening anything, an address no backend serves or a malformed SQLite
+    one (what can be known before connecting).
+
+    Raises:
+        ConfigError: As `open_backend` would for these.
+    """
+    _opener(address)
+    if scheme_of(address) == "sqlite":
+        sqlite_path(address)
+
+
+def _opener(address: str) -> BackendOpener:
     scheme = scheme_of(address)
     opener = _openers().get(scheme) or _openers(load_plugins=True).get(scheme)
     if opener is None:
         known = ", ".join(sorted(_openers(load_plugins=True)))
         raise ConfigError(f"no backend for {scheme}:// addresses (known: {known})")
-    return opener(address, settings, conversations=conversations, memories=memories)
+    return opener
 
 
 _registry: dict[str, BackendOpener] = {}

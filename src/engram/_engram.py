@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
 from engram import _session_flows as flows
-from engram._backends import OpenedBackend, open_backend
+from engram._backends import OpenedBackend, check_address, open_backend
 from engram._conversation import Conversation
 from engram._exceptions import BackendUnavailable, ConfigError, InvalidInputError
 from engram._flows import Flow, Resources, arun, run
@@ -93,6 +94,7 @@ class Engram:
         ranking: RankingWeights = DEFAULT_WEIGHTS,
     ) -> None:
         _check_arguments(store, settings, memory_store, ranking)
+        _check_plugins(embedder, summarizer)
         self.settings = settings or load_settings()
         # Only None means "the default": an empty tenant is a mistake, not the default's data.
         self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
@@ -190,36 +192,39 @@ class Engram:
         """The stores given, and those the settings name, opened (and closed by `close`).
 
         Memories come from `memory_store`, else `settings.memory_db`, else the backend that
-        holds the conversations (if it stores memories: Redis does not)."""
+        holds the conversations (if it stores memories: Redis does not). `memory_db` opens
+        first, and the conversations' address is checked before: a bad one of either leaves
+        no file behind."""
         memory_db = self.settings.memory_db if memories is None else None
         if not isinstance(store, BaseConversationStore):
             address = str(store) if store is not None else self.settings.db
-            wanted = memories is None and memory_db is None
             setting = None if store is not None else "db"
-            opened = self._open_address(address, setting, conversations=True, memories=wanted)
-            if opened.conversations is None:
-                raise ConfigError(f"{address!r} stores no conversations")
-            store, memories = opened.conversations, memories or opened.memories
-            self._memories_unavailable = opened.memories_unavailable
+            with _naming(setting):
+                check_address(address)
         if memory_db is not None:
-            opened = self._open_address(memory_db, "memory_db", conversations=False, memories=True)
-            memories = opened.memories
-            if memories is None:
-                raise ConfigError(f"{memory_db!r} stores no long-term memories (memory_db)")
-        return store, memories
+            memories = self._open_memory_db(memory_db)
+        if isinstance(store, BaseConversationStore):
+            return store, memories
+        opened = self._open_address(address, setting, conversations=True, memories=memories is None)
+        if opened.conversations is None:
+            raise ConfigError(f"{address!r} stores no conversations")
+        self._memories_unavailable = opened.memories_unavailable
+        return opened.conversations, memories or opened.memories
+
+    def _open_memory_db(self, memory_db: str) -> BaseMemoryStore:
+        opened = self._open_address(memory_db, "memory_db", conversations=False, memories=True)
+        if opened.memories is None:
+            raise ConfigError(f"{memory_db!r} stores no long-term memories (memory_db)")
+        return opened.memories
 
     def _open_address(
         self, address: str, setting: str | None, *, conversations: bool, memories: bool
     ) -> OpenedBackend:
         """Open `address`; a `ConfigError` names the `setting` it came from, if any."""
-        try:
+        with _naming(setting):
             opened = open_backend(
                 address, self.settings, conversations=conversations, memories=memories
             )
-        except ConfigError as exc:
-            if setting is None:
-                raise
-            raise ConfigError(f"{exc} (settings.{setting}, ENGRAM_{setting.upper()})") from exc
         self._closers.append(opened.close)
         return opened
 
@@ -402,6 +407,32 @@ def _check_arguments(store: object, settings: object, memories: object, ranking:
     for name, value, types, what in expected:
         if not isinstance(value, types):
             raise InvalidInputError(f"{name} must be {what}, not {type(value).__name__}")
+
+
+def _check_plugins(embedder: object, summarizer: object) -> None:
+    """Refuse an `embedder` or `summarizer` without the methods of its protocol before anything
+    is opened: `embedder="minilm"` would fail at the first memory added."""
+    expected = (
+        ("embedder", embedder, "EmbedderProtocol", ("embed", "aembed")),
+        ("summarizer", summarizer, "SummarizerProtocol", ("summarize", "asummarize")),
+    )
+    for name, value, protocol, methods in expected:
+        if value is not None and not all(callable(getattr(value, m, None)) for m in methods):
+            raise InvalidInputError(
+                f"{name} must have the methods {' and '.join(methods)} ({protocol}), "
+                f"not {type(value).__name__}"
+            )
+
+
+@contextmanager
+def _naming(setting: str | None) -> Iterator[None]:
+    """A `ConfigError` raised inside names the `setting` its address came from, if any."""
+    try:
+        yield
+    except ConfigError as exc:
+        if setting is None:
+            raise
+        raise ConfigError(f"{exc} (settings.{setting}, ENGRAM_{setting.upper()})") from exc
 
 
 @functools.cache

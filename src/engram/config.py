@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -75,8 +75,28 @@ class _Shown(BaseModel):
             )
 
 
-class LLMSettings(_Shown):
+class _Section(_Shown):
+    """A section of `EngramSettings` (`llm`, `embeddings`): made on its own, its bad values are
+    a `ConfigError` as `EngramSettings`' are, each named by its path in the settings."""
+
+    _section: ClassVar[str]
+    """The field of `EngramSettings` that holds this section."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _settings_error(exc, self._section) from None
+
+    # Marked as pydantic marks its own, so that validating `EngramSettings` does not call it:
+    # there, its `ConfigError` would leave pydantic as is, without the settings' other errors.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class LLMSettings(_Section):
     """An OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server)."""
+
+    _section = "llm"
 
     # A misspelt field (ENGRAM_LLM__BASEURL) must fail, not leave the default endpoint in
     # place and send conversations there; errors never echo the input (it holds the key).
@@ -92,9 +112,11 @@ class LLMSettings(_Shown):
     max_retries: int = Field(default=3, ge=0)
 
 
-class EmbeddingsSettings(_Shown):
+class EmbeddingsSettings(_Section):
     """An OpenAI-compatible embeddings endpoint (OpenAI, Ollama, vLLM, llama.cpp server); the
     arguments of `OpenAIEmbedder`."""
+
+    _section = "embeddings"
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
@@ -133,8 +155,7 @@ class EngramSettings(BaseSettings, _Shown):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            errors = exc.errors(include_input=False, include_url=False)
-            raise _config_error([_problem(error) for error in errors]) from None
+            raise _settings_error(exc) from None
 
     db: str = "engram.db"
     """Where conversations live, and long-term memories too if it can hold them: a SQLite
@@ -199,9 +220,16 @@ def _config_error(problems: list[str]) -> ConfigError:
     return ConfigError(f"bad ENGRAM_* settings: {'; '.join(problems)}")
 
 
-def _problem(error: ErrorDetails) -> str:
-    """`llm.model: Field required (ENGRAM_LLM__MODEL)`: the field, why, and the variable."""
-    field = ".".join(str(part) for part in error["loc"])
+def _settings_error(exc: ValidationError, *section: str) -> ConfigError:
+    """`exc` as a `ConfigError` naming each field (its path below `section`, if any)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    return _config_error([_problem(error, section) for error in errors])
+
+
+def _problem(error: ErrorDetails, section: tuple[str, ...] = ()) -> str:
+    """`llm.model: Field required (ENGRAM_LLM__MODEL)`: the field (its path below `section`),
+    why, and the variable."""
+    field = ".".join(str(part) for part in (*section, *error["loc"]))
     if not field:
         return f"settings: {error['msg']}"
     reason = error["msg"].removeprefix("Value error, ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engram.cli._options import engram_errors
 from engram.cli.db import db
 from engram.cli.demo import demo
 from engram.cli.eval import eval_group
@@ -11,6 +12,7 @@ from engram.cli.events import events
 from engram.cli.memories import memories
 from engram.cli.sessions import sessions
 from engram.cli.threads import threads
+from engram.config import load_settings
 
 __all__ = ["main"]
 
@@ -19,6 +21,10 @@ __all__ = ["main"]
 @click.version_option(package_name="engramdb")
 def main() -> None:
     """Engram: memory and state for LLM applications and agents."""
+    # Every command checks the ENGRAM_* variables first: a misspelt ENGRAM_DBB must be named,
+    # not hidden behind "no database at engram.db" (a command reading its default).
+    with engram_errors():
+        load_settings()
 
 
 main.add_command(demo)

@@ -251,8 +251,21 @@ def _connect(path: str, durability: Durability, busy_timeout_ms: int) -> sqlite3
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise BackendUnavailable(f"sqlite: cannot open {path!r}: {exc}") from exc
+        why = f"{exc}{_unwritable_folder(path)}"
+        raise BackendUnavailable(f"sqlite: cannot open {path!r}: {why}") from exc
     return conn
+
+
+def _unwritable_folder(path: str) -> str:
+    """Why `path` could not be opened if its folder is not writable (SQLite says only "unable
+    to open database file"), else nothing."""
+    folder = Path(path).parent
+    if path == ":memory:" or not folder.is_dir() or os.access(folder, os.W_OK):
+        return ""
+    return (
+        f" (its folder {str(folder)!r} is not writable, and SQLite creates the database and"
+        " its -wal and -shm files there)"
+    )
 
 
 def _newer_schema(path: str, component: str, version: int, known: int) -> MigrationRequired:
