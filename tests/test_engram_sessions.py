@@ -779,6 +779,21 @@ def test_a_window_inside_a_large_tool_group_keeps_the_whole_group(mem: Engram) -
     assert len(result.messages) == 32
 
 
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [("buffer", {}), ("window", {"last_turns": 1}), ("token_budget", {}), ("summary", {})],
+)
+def test_the_report_names_the_strategy_asked_for(
+    mem: Engram, strategy: str, options: dict[str, Any]
+) -> None:
+    """(was: `summary` reported itself as `summary_buffer`, a name no option takes)"""
+    s = mem.session("s1")
+    s.add("user", "Hello")
+    report = s.context("gpt-4o", budget=2000, strategy=strategy, **options).report
+    assert report.strategy == strategy
+    assert report.describe().startswith(f"{strategy}: kept")
+
+
 @pytest.mark.parametrize("strategy", ["buffer", "token_budget", "summary"])
 def test_a_context_sends_each_call_with_its_results_and_none_abandoned(
     mem: Engram, strategy: str

@@ -47,7 +47,7 @@ from engram.stores.memories import (
 )
 from engram.stores.sqlite.memories import SqliteMemoryStore
 from engram.testing._conversation_checks import T0, message, session, snapshot
-from engram.testing._memory_checks import MODEL, memory, unit_vectors
+from engram.testing._memory_checks import MODEL, TENANT, memory, unit_vectors
 from engram.types import (
     Entity,
     Event,
@@ -475,3 +475,40 @@ def test_memory_stores_refuse_a_bad_tenant(memories: BaseMemoryStore, bad: str) 
         with pytest.raises(InvalidInputError):
             memories.batch([op])
     assert memories.list_memories("t") == []
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_memory_stores_refuse_bad_ids_below_engram(memories: BaseMemoryStore, bad: str) -> None:
+    """A store used on its own refuses the ids `Engram` refuses (was: a NUL, blank or over-long
+    user, agent or memory id was stored as given), and writes nothing of the batch."""
+    records = [
+        memory(id=bad),
+        memory(user_id=bad),
+        memory(agent_id=bad),
+        memory(session_id=bad),
+    ]
+    for record in records:
+        with pytest.raises(InvalidInputError):
+            memories.batch(
+                [PutMemories("t", (memory(tenant="t"),)), PutMemories(TENANT, (record,))]
+            )
+    entity = Entity("Ana", id=bad, tenant=TENANT, user_id="u1", created_at=T0, updated_at=T0)
+    with pytest.raises(InvalidInputError):
+        memories.put_entities(TENANT, [entity])
+    with pytest.raises(InvalidInputError):
+        memories.put_profile(UserProfile(bad, TENANT, {"name": "Ana"}, {}, updated_at=T0))
+    with pytest.raises(InvalidInputError):
+        memories.list_memories(TENANT, MemoryFilter(user_id=bad))
+    assert memories.list_memories("t") == []
+    assert memories.list_memories(TENANT) == []
+    assert memories.list_entities(TENANT) == []
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_conversation_stores_refuse_a_bad_user_or_agent(
+    conversations: BaseConversationStore, bad: str
+) -> None:
+    for fields in ({"user_id": bad}, {"agent_id": bad}):
+        with pytest.raises(InvalidInputError):
+            conversations.batch([CreateSession(session("s", tenant="t", **fields))])
+    assert conversations.list_sessions(ListSessions("t", T0)) == []

@@ -158,10 +158,13 @@ def check_list_sessions(op: ListSessions) -> None:
 
 
 def check_tenants(ops: Iterable[Op]) -> None:
-    """Refuse a batch with an op whose tenant, or new session's tenant or id, is not an
-    identifier (`check_identifier`): no blank tenant is everyone's."""
+    """Refuse a batch with an op whose tenant, or new session's tenant, id, user or agent, is
+    not an identifier (`check_identifier`): no blank tenant is everyone's."""
     for op in ops:
         if isinstance(op, CreateSession):
             validation.check_identifier(op.session.tenant, "tenant")
             validation.check_identifier(op.session.id, "session id")
+            for name in ("user_id", "agent_id"):
+                if (value := getattr(op.session, name)) is not None:
+                    validation.check_identifier(value, f"session {name}")
     validation.check_tenants(ops)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram._validation import check_int, check_tenants
+from engram._validation import check_identifier, check_int, check_tenants
 from engram.memory import vectors as vec
 from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
@@ -24,6 +24,7 @@ from engram.stores.memories import (
     DeleteScope,
     MemoryFilter,
     PutMemories,
+    PutTombstones,
     VectorRecord,
 )
 from engram.types._memory import (
@@ -44,12 +45,14 @@ __all__ = [
     "check_put",
     "check_scope",
     "check_tenants",
+    "check_user_id",
     "checked_change",
     "checked_memory",
     "checked_entity",
     "checked_filter",
     "checked_profile",
     "checked_relation",
+    "checked_tombstone",
     "checked_vector",
     "checked_vectors",
     "check_no_nul",
@@ -68,6 +71,7 @@ __all__ = [
     "relation_matches",
     "scope_filter",
     "tombstone",
+    "tombstones_to_put",
     "user_key",
     "without_quotes",
 ]
@@ -157,8 +161,10 @@ def event_time(memory: Memory) -> datetime:
 
 
 def _check_scope_id(name: str, value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidInputError(f"{name} must be a non-empty string or None")
+    """None, or an id as `Engram` takes it (`check_identifier`): a store used on its own
+    refuses what `Engram` would."""
+    if value is not None:
+        check_identifier(value, name)
 
 
 _MEMORY_TIMES = (
@@ -173,6 +179,7 @@ _MEMORY_TIMES = (
 
 
 def _check_memory(tenant: str, memory: Memory) -> None:
+    check_identifier(memory.id, "memory id")
     if memory.tenant != tenant:
         raise InvalidInputError(
             f"memory {memory.id!r} is of tenant {memory.tenant!r}, not {tenant!r}"
@@ -299,6 +306,7 @@ def check_put(
 def checked_entity(tenant: str, entity: Entity) -> Entity:
     if entity.tenant != tenant:
         raise InvalidInputError(f"entity {entity.id!r} is of tenant {entity.tenant!r}")
+    check_identifier(entity.id, "entity id")
     if not entity.name.strip():
         raise InvalidInputError(f"entity {entity.id!r} has no name")
     _check_scope_id("user_id", entity.user_id)
@@ -314,6 +322,7 @@ def checked_entity(tenant: str, entity: Entity) -> Entity:
 def checked_relation(tenant: str, relation: Relation) -> Relation:
     if relation.tenant != tenant:
         raise InvalidInputError(f"relation {relation.id!r} is of tenant {relation.tenant!r}")
+    check_identifier(relation.id, "relation id")
     if not relation.relation:
         raise InvalidInputError(f"relation {relation.id!r} has no name")
     _check_scope_id("user_id", relation.user_id)
@@ -564,6 +573,32 @@ def without_quotes(memory: Memory, texts: Collection[str]) -> Memory | None:
 def tombstone(tenant: str, memory_id: str, reason: str | None, at: datetime) -> MemoryChange:
     """The history entry a deletion leaves: action `delete`, no text."""
     return MemoryChange(memory_id, "delete", reason=reason, tenant=tenant, at=as_utc(at))
+
+
+def check_user_id(user_id: str) -> None:
+    """`InvalidInputError` unless `user_id` is an id as `Engram` takes it (an op naming
+    one user: "" would name the memories without a user)."""
+    check_identifier(user_id, "user_id")
+
+
+def checked_tombstone(tenant: str, change: MemoryChange) -> MemoryChange:
+    """`change` validated as a tombstone (action `delete`, no `old_text` or `new_text`),
+    its time in UTC."""
+    checked = checked_change(tenant, change)
+    if checked.action != "delete" or (checked.old_text, checked.new_text) != (None, None):
+        raise InvalidInputError(
+            f"change {change.id!r} is not a tombstone (action 'delete', no text)"
+        )
+    return checked
+
+
+def tombstones_to_put(op: PutTombstones) -> list[MemoryChange]:
+    """The op's tombstones, validated (see `PutTombstones`), times in UTC, each id once."""
+    check_user_id(op.user_id)
+    checked: dict[str, MemoryChange] = {}
+    for change in op.changes:
+        checked.setdefault(change.id, checked_tombstone(op.tenant, change))
+    return list(checked.values())
 
 
 def profile_without(profile: UserProfile, memory_ids: Sequence[str] | set[str]) -> UserProfile:
