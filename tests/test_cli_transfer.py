@@ -108,7 +108,8 @@ def test_a_future_version_is_refused_naming_it(db: str, tmp_path: Path, kind: st
     runner = CliRunner()
     path = export(runner, db, kind, tmp_path / "export.json")
     data = json.loads(path.read_text())
-    data["format"] = data["format"].replace("/1", "/2")
+    kind_of, _, version = data["format"].rpartition("/")
+    data["format"] = f"{kind_of}/{int(version) + 1}"
     path.write_text(json.dumps(data))
 
     result = runner.invoke(main, [kind, "import", "--db", str(tmp_path / "x.db"), str(path)])
@@ -129,3 +130,21 @@ def test_restoring_a_session_twice_says_what_to_do(db: str, tmp_path: Path) -> N
     assert copied.exit_code == 0, copied.output
     with Engram(db) as mem:
         assert sorted(info.id for info in mem.sessions()) == ["trip", "trip-2"]
+
+
+def test_restoring_a_backup_after_a_deletion_says_it_skipped_the_erased_memory(
+    db: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    backup = export(runner, db, "memories", tmp_path / "ana.json")
+    with Engram(db) as mem:
+        [tea] = mem.memories.get_all(user_id="ana")
+        mem.memories.delete(tea.id)
+
+    result = runner.invoke(main, ["memories", "import", "--db", db, str(backup)])
+
+    assert result.exit_code == 0, result.output
+    assert "imported 0 memories" in result.output
+    assert "skipped 1 memories erased since the export" in result.output
+    with Engram(db) as mem:
+        assert mem.memories.get_all(user_id="ana") == []

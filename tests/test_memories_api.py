@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from engram import Engram, InvalidInputError, Message, NotFoundError
+from engram._memory_transfer import MEMORY_EXPORT_FORMAT
 
 EMPTY_EXPORT = {
-    "format": "engram.memories/1",
+    "format": MEMORY_EXPORT_FORMAT,
     "memories": [],
     "history": [],
+    "tombstones": [],
     "entities": [],
     "relations": [],
     "profile": None,

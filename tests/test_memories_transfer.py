@@ -1,12 +1,14 @@
 """Long-term memory export and import as a user migrating between backends or
 restoring a backup uses them: round-trip fidelity (SQLite to SQLite and to PostgreSQL),
 the same search answers afterwards, all-or-nothing refusal of a bad document, a second
-import of the same backup, tenant and user scoping, and the format version."""
+import of the same backup, a backup restored after an erasure, tenant and user scoping,
+and the format version."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from engram import ConflictError, Engram, InvalidInputError, Message
+from engram.memory import ForgettingPolicy
 
 pytest_plugins = ["servers"]
 
@@ -96,6 +99,169 @@ def test_importing_a_backup_twice_changes_nothing(source: Engram, target: Engram
     assert target.memories.export(user_id="ana") == exported
 
 
+ERASURES: dict[str, Callable[[Engram, str], object]] = {
+    "delete": lambda mem, memory_id: mem.memories.delete(memory_id),
+    "forget": lambda mem, _: mem.memories.forget(ForgettingPolicy(max_per_user=1), user_id="ana"),
+    "delete_all of a session": lambda mem, _: mem.memories.delete_all(
+        user_id="ana", session_id="s1"
+    ),
+}
+
+
+@pytest.mark.parametrize("erasure", ERASURES)
+def test_a_backup_restored_after_an_erasure_does_not_bring_the_memory_back(
+    target: Engram, erasure: str
+) -> None:
+    kept = target.memories.add("Ana likes green tea", user_id="ana", infer=False, pinned=True)
+    secret = target.memories.add(
+        "Ana's door code is quokka-mauve",
+        user_id="ana",
+        session_id="s1",
+        infer=False,
+        importance=0.1,
+    ).added[0]
+    backup = target.memories.export(user_id="ana")
+    ERASURES[erasure](target, secret.id)
+    erased = target.memories.export(user_id="ana")
+
+    restored = target.memories.import_(backup)
+
+    assert [m.id for m in restored] == [kept.added[0].id]
+    assert restored.skipped_erased == 1
+    assert target.memories.export(user_id="ana") == erased
+    assert "quokka" not in json.dumps(erased)
+    assert [change.action for change in target.memories.history(secret.id)] == ["add", "delete"]
+
+
+def test_what_an_erased_memory_gave_rise_to_stays_erased_after_a_restore(target: Engram) -> None:
+    """The entity only it named, the relation it stated, the profile field taken from it,
+    the line quoting it in the next turn's context, the link from the value it retired."""
+    told = target.memories.add(
+        messages=[said("My partner is Zorvax.", 1), said("I live in Berlin.", 1)], user_id="ana"
+    ).added
+    moved = target.memories.add(messages=[said("I moved to Tokyo.", 3)], user_id="ana").added
+    backup = target.memories.export(user_id="ana")
+    partner = [m.id for m in told if "Zorvax" in m.text]
+    tokyo = [m.id for m in moved if m.kind != "episode"]
+    assert len(partner) == 2 and len(tokyo) == 1
+    assert any(m["superseded_by"] == tokyo[0] for m in backup["memories"])
+    assert any(m["metadata"].get("context") for m in backup["memories"])
+    for memory_id in partner + tokyo:
+        target.memories.delete(memory_id)
+    erased = target.memories.export(user_id="ana")
+
+    restored = target.memories.import_(backup)
+
+    assert restored.skipped_erased == 3
+    assert target.memories.export(user_id="ana") == erased
+    assert "Zorvax" not in json.dumps(erased)
+    assert all(m["superseded_by"] is None for m in erased["memories"])
+    assert target.memories.profile("ana").fields == {}  # type: ignore[union-attr]
+
+
+def test_a_backup_restored_where_one_of_its_memories_was_erased_copies_none_of_its_texts(
+    source: Engram, target: Engram
+) -> None:
+    """The target erased the memory (moved there on its own before): the backup's other
+    memories hold copies of its text in their history (the value it retired), which go."""
+    backup = source.memories.export(user_id="ana")
+    [tokyo] = [m for m in backup["memories"] if m["kind"] != "episode" and "Tokyo" in m["text"]]
+    assert any(
+        c["new_text"] == tokyo["text"] and c["memory_id"] != tokyo["id"] for c in backup["history"]
+    )
+    alone = {
+        **backup,
+        "memories": [{**tokyo, "entity_ids": []}],
+        "history": [c for c in backup["history"] if c["memory_id"] == tokyo["id"]],
+        "entities": [],
+        "relations": [],
+        "profile": None,
+    }
+    target.memories.import_(alone)
+    target.memories.delete(tokyo["id"])
+
+    restored = target.memories.import_(backup)
+
+    assert restored.skipped_erased == 1
+    assert tokyo["text"] not in json.dumps(target.memories.export(user_id="ana"))
+
+
+def test_a_user_erased_whole_leaves_nothing_so_a_backup_restores_them(target: Engram) -> None:
+    """`delete_all(user_id=...)` erases the user's tombstones too: nothing records that the
+    user's memories were, so restoring a backup brings them back, as a restore should."""
+    target.memories.add("Ana likes green tea", user_id="ana", infer=False)
+    backup = target.memories.export(user_id="ana")
+    target.memories.delete_all(user_id="ana")
+
+    restored = target.memories.import_(backup)
+
+    assert restored.skipped_erased == 0
+    assert target.memories.export(user_id="ana") == backup
+
+
+def test_a_moved_database_keeps_the_erasures_so_an_older_backup_stays_erased(
+    target: Engram, tmp_path: Path
+) -> None:
+    """The tombstones travel with the export: a backup older than the erasure, restored
+    into the database the user moved to, does not bring the memory back there either."""
+    with Engram(str(tmp_path / "old.db")) as old:
+        kept = old.memories.add("Ana likes green tea", user_id="ana", infer=False).added[0]
+        secret = old.memories.add(
+            "Ana's door code is quokka-mauve", user_id="ana", infer=False
+        ).added[0]
+        older = old.memories.export(user_id="ana")
+        old.memories.delete(secret.id)
+        moved = old.memories.export(user_id="ana")
+    [tombstone] = moved["tombstones"]
+    assert (tombstone["memory_id"], tombstone["action"], tombstone["user_id"]) == (
+        secret.id,
+        "delete",
+        "ana",
+    )
+    assert "old_text" not in tombstone and "new_text" not in tombstone
+    target.memories.import_(moved)
+
+    restored = target.memories.import_(older)
+
+    assert [m.id for m in restored] == [kept.id]
+    assert restored.skipped_erased == 1
+    assert target.memories.export(user_id="ana") == moved
+    assert "quokka" not in json.dumps(moved)
+    assert [change.action for change in target.memories.history(secret.id)] == ["delete"]
+
+
+def test_an_erasure_imported_after_the_memory_leaves_the_memory_and_fails_nothing(
+    target: Engram,
+) -> None:
+    """An import erases nothing: the tombstone of a memory the database holds (an older
+    export imported first) is not stored, the rest of the export is."""
+    kept = target.memories.add("Ana likes green tea", user_id="ana", infer=False).added[0]
+    secret = target.memories.add(
+        "Ana's door code is quokka-mauve", user_id="ana", infer=False
+    ).added[0]
+    older = target.memories.export(user_id="ana")
+    target.memories.delete(secret.id)
+    newer = target.memories.export(user_id="ana")
+    target.memories.delete_all(user_id="ana")
+    target.memories.import_(older)
+
+    restored = target.memories.import_(newer)
+
+    assert [m.id for m in restored] == [kept.id]
+    assert target.memories.get(secret.id).text == secret.text
+    assert target.memories.export(user_id="ana")["tombstones"] == []
+
+
+def test_an_export_of_format_1_still_imports(source: Engram, target: Engram) -> None:
+    exported = source.memories.export(user_id="ana")
+    assert exported["format"] == "engram.memories/2" and exported["tombstones"]
+    first = {key: value for key, value in exported.items() if key != "tombstones"}
+
+    target.memories.import_({**first, "format": "engram.memories/1"})
+
+    assert target.memories.export(user_id="ana") == {**exported, "tombstones": []}
+
+
 def test_an_import_writes_only_into_its_own_tenant(source: Engram, memory_address: str) -> None:
     exported = source.memories.export(user_id="ana")
     with Engram(memory_address, tenant="acme") as acme, Engram(memory_address) as other:
@@ -132,7 +298,7 @@ def _spoiled(exported: dict[str, Any], spoil: str) -> dict[str, Any]:
     elif spoil == "oversized":
         memories[-1]["text"] = "x" * 2_000_000
     elif spoil == "version":
-        data["format"] = "engram.memories/2"
+        data["format"] = "engram.memories/3"
     elif spoil == "duplicate memory":
         memories.append({**memories[0], "text": "Ana lives on the Moon"})
     elif spoil == "duplicate entity":
@@ -155,6 +321,12 @@ def _spoiled(exported: dict[str, Any], spoil: str) -> dict[str, Any]:
         data["relations"][-1]["target_id"] = "no-such-entity"
     elif spoil == "history of another memory":
         data["history"][-1]["memory_id"] = "no-such-memory"
+    elif spoil == "tombstone with text":
+        data["tombstones"][0]["old_text"] = "Ana dislikes jazz"
+    elif spoil == "tombstone of no user":
+        del data["tombstones"][0]["user_id"]
+    elif spoil == "duplicate tombstone":
+        data["tombstones"].append({**data["tombstones"][0], "memory_id": "another"})
     return data
 
 
@@ -163,7 +335,7 @@ SPOILS = {
     "date": "memories[",
     "nul": "memories[",
     "oversized": "memories[",
-    "version": "engram.memories/2",
+    "version": "engram.memories/3",
     "duplicate memory": "memories[",
     "duplicate entity": "entities[",
     "duplicate relation": "relations[",
@@ -175,6 +347,9 @@ SPOILS = {
     "empty relation id": "relations[0]",
     "relation to missing entity": "no-such-entity",
     "history of another memory": "history[",
+    "tombstone with text": "tombstones[0]",
+    "tombstone of no user": "tombstones[0]",
+    "duplicate tombstone": "tombstones[1]",
 }
 
 
@@ -190,13 +365,13 @@ def test_one_bad_record_refuses_the_whole_import_naming_it(
     assert SPOILS[spoil] in str(refused.value)
     empty = target.memories.export(user_id="ana")
     assert empty["memories"] == empty["history"] == empty["entities"] == []
-    assert empty["relations"] == [] and empty["profile"] is None
+    assert empty["relations"] == empty["tombstones"] == [] and empty["profile"] is None
 
 
 def test_a_future_format_version_is_refused_by_name(source: Engram, target: Engram) -> None:
-    data = {**source.memories.export(user_id="ana"), "format": "engram.memories/2"}
+    data = {**source.memories.export(user_id="ana"), "format": "engram.memories/3"}
 
-    with pytest.raises(InvalidInputError, match=r"engram\.memories/2"):
+    with pytest.raises(InvalidInputError, match=r"engram\.memories/3"):
         target.memories.import_(data)
 
 

@@ -684,26 +684,30 @@ class Memories:
     ) -> Flow[dict[str, Any]]:
         return transfer.export_flow(self._scope(user_id, agent_id, session_id))
 
-    def import_(self, data: Mapping[str, Any]) -> list[Memory]:
+    def import_(self, data: Mapping[str, Any]) -> transfer.ImportedMemories:
         """Store the memories of an `export` in this tenant, embedded with this Engram's
         embedder, all of it or nothing (`InvalidInputError`, naming the record and field,
         for data that is not an export or holds what `add` or `update_profile` refuse).
         Ids are kept: importing the same export again replaces what the first import stored.
         A slot the store fills for the user too (a home, an employer) keeps one current
         value, the one said last; the other is retired by it, as a contradiction would.
-        Return the stored memories."""
-        stored: list[Memory] = self._run(self._import_flow(data))
+        An erasure is never undone: a memory deleted or forgotten here since the export
+        (its tombstone is here) is skipped, with the relations, profile fields, entities
+        and quotes its erasure removed; `delete_all(user_id=...)` leaves no tombstone, so
+        a backup restores the user. Return the stored memories (a list), with
+        `skipped_erased`, how many were skipped."""
+        stored: transfer.ImportedMemories = self._run(self._import_flow(data))
         return stored
 
-    async def aimport_(self, data: Mapping[str, Any]) -> list[Memory]:
+    async def aimport_(self, data: Mapping[str, Any]) -> transfer.ImportedMemories:
         """Async `import_`."""
-        stored: list[Memory] = await self._arun(self._import_flow(data))
+        stored: transfer.ImportedMemories = await self._arun(self._import_flow(data))
         return stored
 
-    def _import_flow(self, data: Mapping[str, Any]) -> Flow[list[Memory]]:
+    def _import_flow(self, data: Mapping[str, Any]) -> Flow[transfer.ImportedMemories]:
         yield from serialized(*_import_keys(self._engram.tenant, data))
         model_id = yield from self._model_id()
-        stored: list[Memory] = yield from transfer.import_flow(
+        stored: transfer.ImportedMemories = yield from transfer.import_flow(
             data,
             tenant=self._engram.tenant,
             model_id=model_id,
@@ -951,13 +955,22 @@ def _import_keys(tenant: str, data: Any) -> set[str]:
     """The locks of the scopes an export writes to (`import_flow` checks the data itself)."""
     if not isinstance(data, Mapping):
         return set()
-    rows = data.get("memories")
-    memories = [m for m in rows if isinstance(m, Mapping)] if isinstance(rows, list) else []
-    keys = {flows.lock_key(tenant, m.get("user_id")) for m in memories}
+    keys = {flows.lock_key(tenant, row.get("user_id")) for row in _rows(data, "memories")}
+    keys |= {
+        flows.lock_key(tenant, row["user_id"])
+        for row in _rows(data, "tombstones")
+        if isinstance(row.get("user_id"), str)
+    }
     profile = data.get("profile")
     if isinstance(profile, Mapping) and isinstance(profile.get("user_id"), str):
         keys.add(flows.lock_key(tenant, profile["user_id"]))
     return keys
+
+
+def _rows(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The records under `key` of an export not yet checked (what is no record is skipped)."""
+    rows = data.get(key)
+    return [row for row in rows if isinstance(row, Mapping)] if isinstance(rows, list) else []
 
 
 def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:

@@ -2,17 +2,25 @@
 
 An export is JSON-ready data: every memory of a scope (retired ones too, with their validity
 and supersession), the audit history of each, and for a user the entities, relations and
-profile. Vectors are not exported: the importing side embeds the memories with its own
-embedder, whatever model the exporting side used. The history of memories deleted before
-the export (their tombstones) is not exported either: the export holds what exists. All
-else (ids, access counts, pinning, every time) is imported as exported, so an export of
-the import is the export again. An import is one transaction; importing an export a second time
-leaves what the first time stored.
+profile, and the user's tombstones (the `delete` entries left by the memories erased
+before the export, without text), so the database the user moves to keeps their erasures.
+Vectors are not exported: the importing side embeds the memories with its own embedder,
+whatever model the exporting side used. All else (ids, access counts, pinning, every time)
+is imported as exported, so an export of the import is the export again. An import is one
+transaction; importing an export a second time leaves what the first time stored.
+
+An import never undoes an erasure: a memory the database holds the tombstone of (deleted or
+forgotten since the export was taken, or erased where an export imported since was taken)
+is skipped, with what its erasure removed (see `_without_erased`). The export's tombstones
+are stored, but those of memories the database holds (an import of an older export put
+them there): the import does not erase them. `delete_all(user_id=...)` leaves no
+tombstone, so a backup of the user restores them. Format `engram.memories/1` (no
+tombstones) is still read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -39,6 +47,10 @@ from engram.stores._memory_rules import (
     checked_memory,
     checked_profile,
     checked_relation,
+    checked_tombstone,
+    erased_change,
+    profile_without,
+    without_quotes,
 )
 from engram.stores.memories import (
     GetHistory,
@@ -46,22 +58,64 @@ from engram.stores.memories import (
     GetProfile,
     ListEntities,
     ListRelations,
+    ListTombstones,
     MemoryFilter,
     PutEntities,
     PutMemories,
     PutProfile,
     PutRelations,
+    PutTombstones,
     VectorRecord,
 )
 from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
 
-__all__ = ["MEMORY_EXPORT_FORMAT", "export_flow", "import_flow", "parse_export"]
+__all__ = [
+    "MEMORY_EXPORT_FORMAT",
+    "ImportedMemories",
+    "export_flow",
+    "import_flow",
+    "parse_export",
+]
 
-MEMORY_EXPORT_FORMAT = "engram.memories/1"
+MEMORY_EXPORT_FORMAT = "engram.memories/2"
+_READ_FORMATS = ("engram.memories/1", MEMORY_EXPORT_FORMAT)
+"""The formats an import reads, the newest last: `/1` holds no tombstones."""
 _PAGE = 1000
 """Histories fetched per store batch."""
 
 _Record = TypeVar("_Record")
+_Records = tuple[
+    tuple[Memory, ...],
+    tuple[MemoryChange, ...],
+    tuple[Entity, ...],
+    tuple[Relation, ...],
+    UserProfile | None,
+]
+"""An export's memories, history, entities, relations and profile (`parse_export`)."""
+
+
+class _Tombstone(NamedTuple):
+    """A tombstone of the export: the `delete` entry of an erased memory of `user_id`."""
+
+    user_id: str
+    change: MemoryChange
+
+
+_NOT_IN_TOMBSTONES = ("tenant", "old_text", "new_text")
+"""The fields of a history entry a tombstone's record leaves out: it has no text, and it is
+imported into the importing tenant."""
+
+
+class ImportedMemories(list[Memory]):
+    """The memories an import stored, in the export's order (a list of them)."""
+
+    skipped_erased: int
+    """Memories of the export not imported: this database erased them since (it holds
+    their tombstones)."""
+
+    def __init__(self, memories: Iterable[Memory] = (), skipped_erased: int = 0) -> None:
+        super().__init__(memories)
+        self.skipped_erased = skipped_erased
 
 
 def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
@@ -75,12 +129,15 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
     entities: list[Entity] = []
     relations: list[Relation] = []
     profile: UserProfile | None = None
+    tombstones: list[dict[str, Any]] = []
     if (user := scope.whole_user) is not None:
-        entities, relations, profile = yield from call_memories(
+        entities, relations, profile, erased = yield from call_memories(
             ListEntities(scope.tenant, user),
             ListRelations(scope.tenant, user),
             GetProfile(scope.tenant, user),
+            ListTombstones(scope.tenant, user),
         )
+        tombstones = [_tombstone_record(user, change) for change in erased]
     return {
         "format": MEMORY_EXPORT_FORMAT,
         "memories": [memory.to_dict() for memory in memories],
@@ -88,30 +145,50 @@ def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
         "entities": [entity.to_dict() for entity in entities],
         "relations": [relation.to_dict() for relation in relations],
         "profile": profile.to_dict() if profile is not None else None,
+        "tombstones": tombstones,
     }
+
+
+def _tombstone_record(user_id: str, change: MemoryChange) -> dict[str, Any]:
+    """A tombstone as the export holds it: its history entry but its tenant and (empty) text
+    fields, and the user it is of (the store keeps it by user, and the export may hold none
+    of their memories)."""
+    record = {
+        key: value for key, value in change.to_dict().items() if key not in _NOT_IN_TOMBSTONES
+    }
+    return {**record, "user_id": user_id}
 
 
 def import_flow(
     data: Mapping[str, Any], *, tenant: str, model_id: str, max_bytes: int, now: datetime
-) -> Flow[list[Memory]]:
+) -> Flow[ImportedMemories]:
     """Store an export's memories, histories, entities, relations and profile in `tenant`,
     embedding the memories with the current embedder; all of it or nothing. A slot (the
     user's home, say) that the export and the store both fill keeps one current value, the
-    one said last (`_one_per_slot`); `now` is when the other is retired.
+    one said last (`_one_per_slot`); `now` is when the other is retired. Memories `tenant`
+    or the export holds the tombstone of are skipped, and counted (`_without_erased`); the
+    export's tombstones are stored (`_tombstones_to_put`).
 
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
             holds what `add` or `update_profile` refuse (a memory text with a NUL byte or
             over `max_bytes`, a profile value that is not text, ...).
     """
-    memories, history, entities, relations, profile = parse_export(data, tenant, max_bytes)
+    parsed, tombstones = parse_export(data, tenant, max_bytes)
+    known = yield from _histories(tenant, [memory.id for memory in parsed[0]])
+    erased = {change.memory_id for change in known if change.action == "delete"}
+    # A consistent export holds no memory it holds the tombstone of (`ListTombstones`
+    # lists those of memories gone); an edited one that does is taken at its word.
+    erased |= {t.change.memory_id for t in tombstones} & {m.id for m in parsed[0]}
+    parsed = yield from _without_erased(tenant, parsed, erased)
+    put_tombstones = yield from _tombstones_to_put(tenant, tombstones)
+    memories, history, entities, relations, profile = parsed
     memories, entities, relations = yield from _known_entities(
         tenant, memories, entities, relations
     )
     memories = yield from _linkable(tenant, memories, entities)
     memories, relations, profile = yield from _kept_current(tenant, memories, relations, profile)
     # Entries already stored (an import of the same export) are not written twice.
-    known = yield from _histories(tenant, [memory.id for memory in memories])
     stored = {change.id for change in known}
     history = tuple(change for change in history if change.id not in stored)
     settled = yield from _one_per_slot(tenant, memories, relations, profile, now)
@@ -129,10 +206,87 @@ def import_flow(
         ),
         PutRelations(tenant, settled.relations),
         *(PutProfile(tenant, profile) for profile in settled.profiles),
+        *put_tombstones,
     ]
     results = yield from call_memories(*ops)
-    result: list[Memory] = results[1][: len(memories)]
-    return result
+    return ImportedMemories(results[1][: len(memories)], skipped_erased=len(erased))
+
+
+def _tombstones_to_put(tenant: str, tombstones: Sequence[_Tombstone]) -> Flow[list[PutTombstones]]:
+    """The ops storing the export's tombstones, per user, but those of memories `tenant`
+    holds: an import of an older export stored them, and an import erases nothing (the
+    store refuses a tombstone of a memory it holds). Those it stored already it skips."""
+    ids = list(dict.fromkeys(t.change.memory_id for t in tombstones))
+    held: set[str] = set()
+    for start in range(0, len(ids), _PAGE):
+        [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
+        held.update(memory.id for memory in found if memory is not None)
+    by_user: dict[str, list[MemoryChange]] = {}
+    for tombstone in tombstones:
+        if tombstone.change.memory_id not in held:
+            by_user.setdefault(tombstone.user_id, []).append(tombstone.change)
+    return [PutTombstones(tenant, user, tuple(changes)) for user, changes in by_user.items()]
+
+
+def _without_erased(tenant: str, records: _Records, erased: set[str]) -> Flow[_Records]:
+    """The export's records but what erasing the memories of `erased` (those `tenant`
+    holds the tombstone of) removed or changed (`DeleteMemories`): the memories and their
+    history, their texts in other entries and in the context lines of episodes, the links
+    from what they retired, the relations they stated, the profile fields taken from them,
+    and the entities only they named. Else restoring a backup taken before an erasure
+    would undo it."""
+    memories, history, entities, relations, profile = records
+    gone = [memory for memory in memories if memory.id in erased]
+    if not gone:
+        return records
+    kept = [memory for memory in memories if memory.id not in erased]
+    texts = {memory.text for memory in gone} | {
+        text
+        for change in history
+        if change.memory_id in erased
+        for text in (change.old_text, change.new_text)
+        if text
+    }
+    texts -= {memory.text for memory in kept}  # a copy of one a memory holds is no trace
+    kept = [_unlinked(memory, erased, texts) for memory in kept]
+    named = {entity for memory in gone for entity in memory.entity_ids} | {
+        end for r in relations if r.memory_id in erased for end in (r.source_id, r.target_id)
+    }
+    relations = tuple(relation for relation in relations if relation.memory_id not in erased)
+    orphans = yield from _orphans(tenant, named, kept, relations)
+    return (
+        tuple(kept),
+        tuple(
+            erased_change(change, False, texts)
+            for change in history
+            if change.memory_id not in erased
+        ),
+        tuple(entity for entity in entities if entity.id not in orphans),
+        relations,
+        None if profile is None else profile_without(profile, erased),
+    )
+
+
+def _unlinked(memory: Memory, erased: set[str], texts: set[str]) -> Memory:
+    """`memory` not superseded by an erased memory (it stays retired) and, an episode,
+    without the context lines quoting an erased text."""
+    if memory.superseded_by in erased:
+        memory = replace(memory, superseded_by=None)
+    return without_quotes(memory, texts) or memory
+
+
+def _orphans(
+    tenant: str, named: set[str], memories: Sequence[Memory], relations: Sequence[Relation]
+) -> Flow[set[str]]:
+    """The entities of `named` (by erased memories, or the relations they stated) that
+    neither the import's other `memories` and `relations` nor the store name: the store
+    holds those only something else names (the erasure erased the others)."""
+    named = named - {entity for memory in memories for entity in memory.entity_ids}
+    named -= {end for relation in relations for end in (relation.source_id, relation.target_id)}
+    if not named:
+        return named
+    [stored] = yield from call_memories(ListEntities(tenant, ids=tuple(sorted(named))))
+    return named - {entity.id for entity in stored}
 
 
 class _Settled(NamedTuple):
@@ -346,19 +500,14 @@ def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
 
 def parse_export(
     data: Mapping[str, Any], tenant: str, max_bytes: int
-) -> tuple[
-    tuple[Memory, ...],
-    tuple[MemoryChange, ...],
-    tuple[Entity, ...],
-    tuple[Relation, ...],
-    UserProfile | None,
-]:
-    """The records of an export, checked field by field and for references, in `tenant`.
+) -> tuple[_Records, tuple[_Tombstone, ...]]:
+    """The records and tombstones of an export, checked field by field and for references,
+    in `tenant`.
 
     Raises:
         InvalidInputError: `data` is not an export, or a record of it is malformed.
     """
-    check_export_format(data, MEMORY_EXPORT_FORMAT)
+    check_export_format(data, _READ_FORMATS)
     memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
     history = _records(data, "history", lambda item: _change(item, max_bytes))
     entities = _records(data, "entities", lambda item: _entity(item, max_bytes))
@@ -368,13 +517,18 @@ def parse_export(
         if data.get("profile")
         else None
     )
+    tombstones = _records(data, "tombstones", lambda item: _tombstone(item, max_bytes))
     _check_references(memories, history, entities, relations, profile)
-    return (
+    _check_unique("tombstones", [tombstone.change for tombstone in tombstones])
+    records = (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
         tuple(replace(entity, tenant=tenant) for entity in entities),
         tuple(replace(relation, tenant=tenant) for relation in relations),
         replace(profile, tenant=tenant) if profile is not None else None,
+    )
+    return records, tuple(
+        _Tombstone(t.user_id, replace(t.change, tenant=tenant)) for t in tombstones
     )
 
 
@@ -504,6 +658,14 @@ def _change(item: Mapping[str, Any], max_bytes: int) -> MemoryChange:
         if isinstance(text := getattr(change, what), str):
             check_text(text, what, max_bytes=max_bytes)
     return change
+
+
+def _tombstone(item: Mapping[str, Any], max_bytes: int) -> _Tombstone:
+    """A tombstone of the export, checked as the store checks it (`PutTombstones`: action
+    `delete`, no text), as a history entry of the export otherwise, and the user it is of."""
+    change = _change(item, max_bytes)
+    checked_tombstone(change.tenant, change)
+    return _Tombstone(check_identifier(item.get("user_id"), "user_id"), change)
 
 
 def _entity(item: Mapping[str, Any], max_bytes: int) -> Entity:

@@ -341,17 +341,20 @@ _EXPORTS = {
 """Each export format's prefix: what it is called, and what imports it."""
 
 
-def check_export_format(data: Any, expected: str) -> None:
-    """Refuse what is not an export of format `expected` (say `engram.session/1`), saying
-    what it is: an export of the other kind, or of another (a later Engram's) version."""
+def check_export_format(data: Any, expected: str | tuple[str, ...]) -> None:
+    """Refuse what is not an export of format `expected` (say `engram.session/1`, or the
+    versions this Engram reads, the newest last), saying what it is: an export of the other
+    kind, or of another (a later Engram's) version."""
+    formats = (expected,) if isinstance(expected, str) else expected
     found = data.get("format") if isinstance(data, Mapping) else None
-    if found == expected:
+    if found in formats:
         return
-    prefix = expected.rpartition("/")[0] + "/"
+    prefix = formats[-1].rpartition("/")[0] + "/"
     kind = _EXPORTS[prefix][0]
     if isinstance(found, str) and found.startswith(prefix):
+        readable = " or ".join(repr(version) for version in formats)
         raise InvalidInputError(
-            f"unsupported {kind} export format {found!r}: this Engram reads {expected!r} "
+            f"unsupported {kind} export format {found!r}: this Engram reads {readable} "
             "(an export of a newer Engram needs that version)"
         )
     for other, (other_kind, importer) in _EXPORTS.items():
@@ -359,7 +362,7 @@ def check_export_format(data: Any, expected: str) -> None:
             raise InvalidInputError(
                 f"this is a {other_kind} export, not a {kind} export: import it with {importer}"
             )
-    raise InvalidInputError(f"not an Engram {kind} export (format {expected!r})")
+    raise InvalidInputError(f"not an Engram {kind} export (format {formats[-1]!r})")
 
 
 def first_repeat(values: Iterable[object]) -> tuple[int, int] | None:

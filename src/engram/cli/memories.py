@@ -286,7 +286,10 @@ def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
 @handles_errors
 def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     """Import memories exported with `engram memories export` (all or nothing), embedding
-    them with the configured embedder (ENGRAM_EMBEDDINGS__*, else the local model)."""
+    them with the configured embedder (ENGRAM_EMBEDDINGS__*, else the local model).
+
+    Memories deleted or forgotten in the database since the export stay erased (skipped,
+    with what they gave rise to); a user erased whole (`delete_all`) is restored."""
     data = read_json(file)
     # A malformed file is refused before the database is opened (or created).
     settings = load_settings()
@@ -295,6 +298,11 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     with removed_if_failed(db, settings.memory_db), Engram(db, tenant=tenant) as mem:
         stored = mem.memories.import_(data)
     console.print(f"imported {len(stored)} memories")
+    if stored.skipped_erased:
+        console.print(
+            f"skipped {stored.skipped_erased} memories erased since the export: an import "
+            "never undoes an erasure"
+        )
 
 
 @memories.command()

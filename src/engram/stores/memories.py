@@ -26,6 +26,8 @@ Erasure is real: `DeleteMemories` removes the memory, its vectors, its relations
 fields taken from it, blanks the texts of its history (a tombstone remains) and drops them
 from the context other episodes keep of the turns before them;
 `DeleteScope(user_id=...)` removes everything of the user, tombstones included.
+`ListTombstones` lists a user's tombstones and `PutTombstones` stores those an export
+brings, so a database a user moves to keeps their erasures.
 
 Example:
     ```python
@@ -64,6 +66,7 @@ __all__ = [
     "ListEntities",
     "ListMemories",
     "ListRelations",
+    "ListTombstones",
     "ListUsers",
     "MemoryFilter",
     "MemoryScore",
@@ -72,6 +75,7 @@ __all__ = [
     "PutMemories",
     "PutProfile",
     "PutRelations",
+    "PutTombstones",
     "PutVectors",
     "RecordAccess",
     "ScanVectors",
@@ -290,6 +294,30 @@ class GetHistory(NamedTuple):
     memory_id: str
 
 
+class ListTombstones(NamedTuple):
+    """A user's tombstones: the `delete` entries of the history of the user's memories the
+    store holds no row of (erased ones; `DeleteScope(user_id=...)` leaves none). Result:
+    `list[MemoryChange]`, oldest first (ties by change id)."""
+
+    tenant: str
+    user_id: str
+
+
+class PutTombstones(NamedTuple):
+    """Store tombstones of `user_id`'s memories, the store holding none of the memories (an
+    import bringing the erasures of another database); an entry whose id the history of its
+    memory holds is skipped (the same import again). Result: how many were written.
+
+    `InvalidInputError` for an entry that is not a tombstone (action `delete`, no
+    `old_text` or `new_text`) or of another tenant; `ConflictError` if the store holds one
+    of the memories (erase it with `DeleteMemories` instead).
+    """
+
+    tenant: str
+    user_id: str
+    changes: tuple[MemoryChange, ...]
+
+
 class DeleteMemories(NamedTuple):
     """Erase memories: rows, vectors, relations stated by them, profile fields taken from
     them, the texts (and reasons) of their history entries, and the lines quoting them in
@@ -390,6 +418,8 @@ Op = (
     | ScanVectors
     | RecordAccess
     | GetHistory
+    | ListTombstones
+    | PutTombstones
     | DeleteMemories
     | DeleteScope
     | PutEntities
@@ -411,6 +441,7 @@ READ_OPS: tuple[type, ...] = (
     GetVectors,
     ScanVectors,
     GetHistory,
+    ListTombstones,
     ListEntities,
     ListRelations,
     GetProfile,
@@ -586,6 +617,24 @@ class BaseMemoryStore(ABC):
     async def aget_history(self, tenant: str, memory_id: str) -> list[MemoryChange]:
         result: list[MemoryChange] = await self._aone(GetHistory(tenant, memory_id))
         return result
+
+    def list_tombstones(self, tenant: str, user_id: str) -> list[MemoryChange]:
+        """A user's tombstones; see `ListTombstones`."""
+        result: list[MemoryChange] = self._one(ListTombstones(tenant, user_id))
+        return result
+
+    async def alist_tombstones(self, tenant: str, user_id: str) -> list[MemoryChange]:
+        result: list[MemoryChange] = await self._aone(ListTombstones(tenant, user_id))
+        return result
+
+    def put_tombstones(self, tenant: str, user_id: str, changes: Sequence[MemoryChange]) -> int:
+        """Store tombstones of memories the store does not hold; see `PutTombstones`."""
+        return int(self._one(PutTombstones(tenant, user_id, tuple(changes))))
+
+    async def aput_tombstones(
+        self, tenant: str, user_id: str, changes: Sequence[MemoryChange]
+    ) -> int:
+        return int(await self._aone(PutTombstones(tenant, user_id, tuple(changes))))
 
     def delete_memories(
         self,

@@ -41,6 +41,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListTombstones,
     ListUsers,
     MemoryFilter,
     MemoryScore,
@@ -49,6 +50,7 @@ from engram.stores.memories import (
     PutMemories,
     PutProfile,
     PutRelations,
+    PutTombstones,
     PutVectors,
     RecordAccess,
     ScanVectors,
@@ -303,6 +305,30 @@ class InMemoryMemoryStore(BaseMemoryStore):
         if history is None:
             return []
         return sorted(history.changes, key=lambda change: (change.at, change.id))
+
+    def _list_tombstones(self, op: ListTombstones) -> list[MemoryChange]:
+        rules.check_user_id(op.user_id)
+        found = [
+            change
+            for memory_id in self._history_users.get((op.tenant, op.user_id), {})
+            if (op.tenant, memory_id) not in self._rows
+            for change in self._history[(op.tenant, memory_id)].changes
+            if change.action == "delete"
+        ]
+        return sorted(found, key=lambda change: (change.at, change.id))
+
+    def _put_tombstones(self, op: PutTombstones) -> int:
+        changes = rules.tombstones_to_put(op)
+        for change in changes:
+            if (op.tenant, change.memory_id) in self._rows:
+                raise ConflictError(f"memory {change.memory_id!r} is stored: erase it instead")
+        written = 0
+        for change in changes:
+            history = self._history.get((op.tenant, change.memory_id))
+            if history is None or all(known.id != change.id for known in history.changes):
+                self._append_change(op.tenant, change, op.user_id)
+                written += 1
+        return written
 
     # Search and vectors.
 
@@ -567,6 +593,8 @@ _HANDLERS: dict[type, Callable[[InMemoryMemoryStore, Any], Any]] = {
     ScanVectors: InMemoryMemoryStore._scan_vectors,
     RecordAccess: InMemoryMemoryStore._record_access,
     GetHistory: InMemoryMemoryStore._get_history,
+    ListTombstones: InMemoryMemoryStore._list_tombstones,
+    PutTombstones: InMemoryMemoryStore._put_tombstones,
     DeleteMemories: InMemoryMemoryStore._delete_memories,
     DeleteScope: InMemoryMemoryStore._delete_scope,
     PutEntities: InMemoryMemoryStore._put_entities,

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from engram._exceptions import InvalidInputError
+from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores.memories import ErasureReport, MemoryFilter
 from engram.testing._memory_checks import (
     MODEL,
+    OTHER_TENANT,
     TENANT,
     at,
     ids_of,
@@ -177,6 +178,64 @@ class MemoryErasureSpecs:
         assert [c.action for c in memory_store.get_history(TENANT, "m1")] == ["add", "delete"]
         hits = memory_store.search_vector(TENANT, unit_vectors(1, seed=5)[0], MODEL)
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+    # Tombstones.
+
+    def test_tombstones_are_the_erasures_of_a_user(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1"), memory("Bo", id="m2")], history=True)
+        put(memory_store, [memory("Cy", id="m3", user_id="u2")], history=True)
+        memory_store.delete_memories(TENANT, ["m1"], reason="forget", at=at(1))
+        memory_store.delete_memories(TENANT, ["m3"], at=at(2))
+        [tombstone] = memory_store.list_tombstones(TENANT, "u1")
+        assert tombstone == memory_store.get_history(TENANT, "m1")[-1]
+        assert (tombstone.memory_id, tombstone.reason, tombstone.at) == ("m1", "forget", at(1))
+        assert _texts(memory_store.list_tombstones(TENANT, "u2")) == [("delete", None, None, None)]
+        assert memory_store.list_tombstones(TENANT, "nobody") == []
+        assert memory_store.list_tombstones(OTHER_TENANT, "u1") == []
+
+    def test_a_reused_or_wholly_erased_memory_has_no_tombstone(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1")], history=True)
+        memory_store.delete_memories(TENANT, ["m1"], at=at(1))
+        put(memory_store, [memory("Ana drinks coffee", id="m1")])
+        assert memory_store.list_tombstones(TENANT, "u1") == []
+        memory_store.delete_memories(TENANT, ["m1"], at=at(2))
+        assert len(memory_store.list_tombstones(TENANT, "u1")) == 2
+        memory_store.delete_scope(TENANT, user_id="u1")
+        assert memory_store.list_tombstones(TENANT, "u1") == []
+
+    def test_tombstones_of_memories_never_held_are_stored_once(self, memory_store: Any) -> None:
+        erased = _change("x1", "delete", 2, reason="user request", id="t1")
+        other = _change("x2", "delete", 1, id="t2")
+        assert memory_store.put_tombstones(TENANT, "u1", [erased, other, erased]) == 2
+        assert memory_store.put_tombstones(TENANT, "u1", [erased]) == 0
+        assert memory_store.list_tombstones(TENANT, "u1") == [other, erased]
+        assert memory_store.get_history(TENANT, "x1") == [erased]
+        assert memory_store.list_tombstones(TENANT, "u2") == []
+
+    @pytest.mark.parametrize(
+        "entry",
+        [
+            {"action": "add"},
+            {"action": "delete", "old_text": "Ana drinks green tea"},
+            {"action": "delete", "new_text": ""},
+            {"action": "delete", "tenant": OTHER_TENANT},
+        ],
+    )
+    def test_put_tombstones_refuses_what_is_not_a_tombstone(
+        self, memory_store: Any, entry: dict[str, Any]
+    ) -> None:
+        change = MemoryChange("x1", **{"tenant": TENANT, **entry})
+        with pytest.raises(InvalidInputError):
+            memory_store.put_tombstones(TENANT, "u1", [change])
+        assert memory_store.get_history(TENANT, "x1") == []
+
+    def test_put_tombstones_refuses_a_memory_the_store_holds(self, memory_store: Any) -> None:
+        put(memory_store, [memory(id="m1")], history=True)
+        tombstones = [_change("x1", "delete", 1), _change("m1", "delete", 1)]
+        with pytest.raises(ConflictError, match="m1"):
+            memory_store.put_tombstones(TENANT, "u1", tombstones)
+        assert memory_store.get_history(TENANT, "x1") == []
+        assert [c.action for c in memory_store.get_history(TENANT, "m1")] == ["add"]
 
     # Deleting scopes.
 

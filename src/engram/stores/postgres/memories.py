@@ -72,6 +72,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListTombstones,
     ListUsers,
     MemoryFilter,
     MemoryScore,
@@ -80,6 +81,7 @@ from engram.stores.memories import (
     PutMemories,
     PutProfile,
     PutRelations,
+    PutTombstones,
     PutVectors,
     RecordAccess,
     ScanVectors,
@@ -337,6 +339,22 @@ def _get_history(op: GetHistory, _: SearchSettings) -> Work[list[MemoryChange]]:
         f"SELECT {mbase.CHANGE_COLUMNS} FROM engram_memory_history"
         " WHERE tenant = %s AND memory_id = %s ORDER BY at, id",
         (op.tenant, op.memory_id),
+        "all",
+    )
+    return [mbase.change_from_row(row) for row in rows]
+
+
+def _list_tombstones(op: ListTombstones, _: SearchSettings) -> Work[list[MemoryChange]]:
+    rules.check_user_id(op.user_id)
+    pid = yield from write.find_partition(op.tenant, op.user_id)
+    if pid is None:
+        return []
+    rows = yield Statement(
+        f"SELECT {mbase.CHANGE_COLUMNS} FROM engram_memory_history AS h"
+        " WHERE h.tenant = %s AND h.pid = %s AND h.action = %s AND NOT EXISTS"
+        " (SELECT 1 FROM engram_memories AS m WHERE m.tenant = h.tenant AND m.id = h.memory_id)"
+        " ORDER BY h.at, h.id",
+        (op.tenant, pid, "delete"),
         "all",
     )
     return [mbase.change_from_row(row) for row in rows]
@@ -717,6 +735,8 @@ _HANDLERS: dict[type, _Handler] = {
     ScanVectors: _scan_vectors,
     RecordAccess: lambda op, _: write.record_access(op),
     GetHistory: _get_history,
+    ListTombstones: _list_tombstones,
+    PutTombstones: lambda op, _: write.put_tombstones(op),
     DeleteMemories: lambda op, _: write.delete_memories(op),
     DeleteScope: lambda op, _: write.delete_scope(op),
     PutEntities: _put_entities,

@@ -24,6 +24,7 @@ from engram.stores.memories import (
     DeleteScope,
     ErasureReport,
     PutMemories,
+    PutTombstones,
     PutVectors,
     RecordAccess,
     VectorRecord,
@@ -40,6 +41,7 @@ __all__ = [
     "delete_scope",
     "find_partition",
     "put_memories",
+    "put_tombstones",
     "put_vectors",
     "record_access",
 ]
@@ -223,6 +225,32 @@ def put_vectors(op: PutVectors) -> Work[None]:
         if memory_id not in stored:
             raise NotFoundError(f"no memory {memory_id!r} in tenant {op.tenant!r}")
     yield from _put_vector_rows(records, [stored[memory_id] for memory_id in op.ids])
+
+
+def put_tombstones(op: PutTombstones) -> Work[int]:
+    """Write the op's tombstones but those stored already, in the user's partition."""
+    changes = rules.tombstones_to_put(op)
+    ids = list(dict.fromkeys(change.memory_id for change in changes))
+    held = yield Statement(
+        "SELECT id FROM engram_memories WHERE tenant = %s AND id = ANY(%s::text[]) LIMIT 1",
+        (op.tenant, ids),
+        "one",
+    )
+    if held is not None:
+        raise ConflictError(f"memory {held['id']!r} is stored: erase it instead")
+    rows = yield Statement(
+        "SELECT id FROM engram_memory_history WHERE tenant = %s AND memory_id = ANY(%s::text[])",
+        (op.tenant, ids),
+        "all",
+    )
+    known = {row["id"] for row in rows}
+    new = [change for change in changes if change.id not in known]
+    if new:
+        # The partition is held until the transaction ends, as a put holds it.
+        pid = yield from _ensure_partition(op.tenant, op.user_id)
+        params = [(pid, *base.change_params(change)) for change in new]
+        yield Statement(_INSERT_CHANGE, params, many=True)
+    return len(new)
 
 
 def record_access(op: RecordAccess) -> Work[int]:

@@ -49,6 +49,7 @@ from engram.stores.memories import (
     ListEntities,
     ListMemories,
     ListRelations,
+    ListTombstones,
     ListUsers,
     MemoryFilter,
     MemoryScore,
@@ -57,6 +58,7 @@ from engram.stores.memories import (
     PutMemories,
     PutProfile,
     PutRelations,
+    PutTombstones,
     PutVectors,
     RecordAccess,
     ScanVectors,
@@ -291,6 +293,21 @@ def _get_history(batch: write.Batch, op: GetHistory) -> list[MemoryChange]:
         f"SELECT {base.CHANGE_COLUMNS} FROM engram_memory_history"
         " WHERE tenant = ? AND memory_id = ? ORDER BY at, id",
         (op.tenant, op.memory_id),
+    )
+    return [base.change_from_row(row) for row in rows]
+
+
+def _list_tombstones(batch: write.Batch, op: ListTombstones) -> list[MemoryChange]:
+    rules.check_user_id(op.user_id)
+    found = batch.partition(op.tenant, op.user_id)
+    if found is None:
+        return []
+    rows = batch.conn.execute(
+        f"SELECT {base.CHANGE_COLUMNS} FROM engram_memory_history AS h"
+        " WHERE h.hid BETWEEN ? AND ? AND h.tenant = ? AND h.action = ? AND NOT EXISTS"
+        " (SELECT 1 FROM engram_memories AS m WHERE m.tenant = h.tenant AND m.id = h.memory_id)"
+        " ORDER BY h.at, h.id",
+        (*base.partition_range(found.pid), op.tenant, "delete"),
     )
     return [base.change_from_row(row) for row in rows]
 
@@ -688,6 +705,8 @@ _HANDLERS: dict[type, _Handler] = {
     ScanVectors: _scan_vectors,
     RecordAccess: write.record_access,
     GetHistory: _get_history,
+    ListTombstones: _list_tombstones,
+    PutTombstones: lambda batch, op: write.put_tombstones(batch.conn, op),
     DeleteMemories: lambda batch, op: write.delete_memories(batch.conn, batch.caches, op),
     DeleteScope: lambda batch, op: write.delete_scope(batch.conn, batch.caches, op),
     PutEntities: _put_entities,

@@ -30,6 +30,7 @@ from engram.stores.memories import (
     DeleteScope,
     ErasureReport,
     PutMemories,
+    PutTombstones,
     PutVectors,
     RecordAccess,
     VectorRecord,
@@ -54,6 +55,7 @@ __all__ = [
     "find_partition",
     "model_numbers",
     "put_memories",
+    "put_tombstones",
     "put_vectors",
     "record_access",
     "tenant_partitions",
@@ -445,6 +447,25 @@ def _insert_changes(
 ) -> None:
     for pid, group in _changes_by_partition(conn, tenant, changes, owners).items():
         _write_changes(conn, pid, _allocate(conn, pid, 0, len(group)).first_change, group)
+
+
+def put_tombstones(conn: sqlite3.Connection, op: PutTombstones) -> int:
+    """Write the op's tombstones but those stored already, in the user's partition."""
+    changes = rules.tombstones_to_put(op)
+    ids = list(dict.fromkeys(change.memory_id for change in changes))
+    if held := _stored(conn, op.tenant, ids):
+        raise ConflictError(f"memory {next(iter(held))!r} is stored: erase it instead")
+    rows = conn.execute(
+        "SELECT id FROM engram_memory_history"
+        " WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))",
+        (op.tenant, json.dumps(ids)),
+    )
+    known = {row[0] for row in rows}
+    new = [change for change in changes if change.id not in known]
+    if new:
+        pid = _ensure_partition(conn, op.tenant, op.user_id).pid
+        _write_changes(conn, pid, _allocate(conn, pid, 0, len(new)).first_change, new)
+    return len(new)
 
 
 def put_vectors(conn: sqlite3.Connection, op: PutVectors) -> None:
