@@ -27,6 +27,7 @@ from engram.stores.memories import (
     PutTombstones,
     VectorRecord,
 )
+from engram.types._copy import copy_record
 from engram.types._memory import (
     CHANGE_ACTIONS,
     MEMORY_KINDS,
@@ -125,7 +126,7 @@ def detached_json(value: Any) -> Any:
 
 def detached(memory: Memory) -> Memory:
     """`memory` as a store hands it out: a caller mutating its metadata changes no later read."""
-    return replace(memory, metadata=detached_json(memory.metadata))
+    return copy_record(memory, metadata=detached_json(memory.metadata))
 
 
 def check_no_nul(value: Any, path: str = "") -> None:
