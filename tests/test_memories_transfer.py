@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engram import ConflictError, Engram, InvalidInputError, Message
+from engram import ConflictError, Engram, InvalidInputError, Memory, Message
 from engram.memory import ForgettingPolicy
 
 pytest_plugins = ["servers"]
@@ -199,16 +199,20 @@ def test_a_user_erased_whole_leaves_nothing_so_a_backup_restores_them(target: En
     assert target.memories.export(user_id="ana") == backup
 
 
+def _tea_and_door_code(engram: Engram) -> tuple[Memory, Memory]:
+    """Ana's two memories: one to keep, and a secret to erase."""
+    kept = engram.memories.add("Ana likes green tea", user_id="ana", infer=False).added[0]
+    secret = engram.memories.add("Ana's door code is quokka-mauve", user_id="ana", infer=False)
+    return kept, secret.added[0]
+
+
 def test_a_moved_database_keeps_the_erasures_so_an_older_backup_stays_erased(
     target: Engram, tmp_path: Path
 ) -> None:
     """The tombstones travel with the export: a backup older than the erasure, restored
     into the database the user moved to, does not bring the memory back there either."""
     with Engram(str(tmp_path / "old.db")) as old:
-        kept = old.memories.add("Ana likes green tea", user_id="ana", infer=False).added[0]
-        secret = old.memories.add(
-            "Ana's door code is quokka-mauve", user_id="ana", infer=False
-        ).added[0]
+        kept, secret = _tea_and_door_code(old)
         older = old.memories.export(user_id="ana")
         old.memories.delete(secret.id)
         moved = old.memories.export(user_id="ana")
@@ -235,10 +239,7 @@ def test_an_erasure_imported_after_the_memory_leaves_the_memory_and_fails_nothin
 ) -> None:
     """An import erases nothing: the tombstone of a memory the database holds (an older
     export imported first) is not stored, the rest of the export is."""
-    kept = target.memories.add("Ana likes green tea", user_id="ana", infer=False).added[0]
-    secret = target.memories.add(
-        "Ana's door code is quokka-mauve", user_id="ana", infer=False
-    ).added[0]
+    kept, secret = _tea_and_door_code(target)
     older = target.memories.export(user_id="ana")
     target.memories.delete(secret.id)
     newer = target.memories.export(user_id="ana")
