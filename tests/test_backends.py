@@ -206,13 +206,6 @@ def test_two_backends_for_one_scheme_are_refused(plugins: list[FakeEntryPoint]) 
         Engram("mem://scratch")
 
 
-def test_cli_sqlite_only_commands_refuse_urls(postgres_address: str) -> None:
-    for command in (["threads", "list"], ["events", "list"]):
-        result = CliRunner().invoke(main, [*command, "--db", postgres_address])
-        assert result.exit_code == 1
-        assert "reads SQLite files, not postgresql:// URLs" in result.output
-
-
 async def test_postgres_url_serves_the_async_api(postgres_address: str) -> None:
     with Engram(postgres_address) as mem:
         s = await mem.asession("s1", user_id="ana")

@@ -1,40 +1,73 @@
-"""`engram events list|tail|replay`, through click's CliRunner on a real SQLite file."""
+"""`engram events list|tail|replay`, through click's CliRunner on a real SQLite file,
+PostgreSQL and Redis."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner, Result
 
 from engram.cli.events import events
-from engram.stores.sqlite._internal import SqliteConnection
+from engram.stores.events import BaseEventLog
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import Event
 
+pytest_plugins = ["servers"]
+
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For what only a SQLite address has (a file), or what is refused before any is opened."""
+
+
+class Backend(NamedTuple):
+    """A database of one backend: its `--db` address, and how the test opens its event log."""
+
+    db: str
+    open: Callable[[], AbstractContextManager[BaseEventLog]]
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    """An empty database of each backend (the servers' of the `servers` plugin)."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_clean_database")
+        from engram.stores.postgres import PostgresEventLog
+
+        return Backend(url, lambda: PostgresEventLog.from_conn_string(url))
+    if request.param == "redis":
+        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
+        from engram.stores.redis import RedisEventLog
+
+        monkeypatch.setenv("ENGRAM_REDIS_PREFIX", prefix)  # the CLI reads the test's keys
+        return Backend(url, lambda: RedisEventLog.from_url(url, prefix=prefix))
+    path = str(tmp_path / "engram.db")
+    return Backend(path, lambda: SqliteEventLog.from_path(path))
+
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    path = tmp_path / "engram.db"
-    conn = SqliteConnection(path)
-    log = SqliteEventLog(conn)
-    log.append(
-        "default",
-        "run-1",
-        [
-            Event.thought("look for [bold]flights[/bold]"),
-            Event.action("search", {"q": "LIS"}, call_id="c1"),
-            Event.observation("TP123 at 9:00", tool="search", call_id="c1"),
-            Event(type="custom", name="plan", payload={"plan": {"a": 1}, "x": 1}),
-            Event.error("timeout"),
-            Event(type="custom", payload={"plan": {"b": 2}, "x": None}),
-        ],
-    )
-    log.append("default", "run-2", [Event.thought("other run")])
-    log.append("acme", "run-3", [Event.thought("other tenant")])
-    conn.close()
-    return str(path)
+def db(backend: Backend) -> str:
+    with backend.open() as log:
+        log.append(
+            "default",
+            "run-1",
+            [
+                Event.thought("look for [bold]flights[/bold]"),
+                Event.action("search", {"q": "LIS"}, call_id="c1"),
+                Event.observation("TP123 at 9:00", tool="search", call_id="c1"),
+                Event(type="custom", name="plan", payload={"plan": {"a": 1}, "x": 1}),
+                Event.error("timeout"),
+                Event(type="custom", payload={"plan": {"b": 2}, "x": None}),
+            ],
+        )
+        log.append("default", "run-2", [Event.thought("other run")])
+        log.append("acme", "run-3", [Event.thought("other tenant")])
+    return backend.db
 
 
 def _run(*args: str) -> Result:
@@ -99,15 +132,45 @@ def test_env_var_selects_the_database(db: str, monkeypatch: pytest.MonkeyPatch) 
     assert "run-1" in _run("list").output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["tail", "run-1"], ["replay", "run-1"]],
+    ids=" ".join,
+)
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://app:s3cret@127.0.0.1:1/engram", "BackendUnavailable"),
+        ("host=127.0.0.1 port=1 user=app password=s3cret dbname=engram", "BackendUnavailable"),
+        ("postgresql://app:s3cret%zz@127.0.0.1:1/engram", "invalid percent-encoded"),
+        ("redis://:s3cret@127.0.0.1:1/0", "BackendUnavailable"),
+    ],
+    ids=["postgres", "libpq-string", "postgres-bad-percent", "redis"],
+)
+def test_an_unreachable_server_is_one_clean_error_without_its_password(
+    command: list[str], url: str, says: str
+) -> None:
+    result = _run(*command, "--db", url)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.startswith("Error: ") and says in result.output
+    assert len(result.output.splitlines()) == 1 and "s3cret" not in result.output
+
+
+def test_an_address_of_another_backend_is_refused() -> None:
+    result = _run("list", "--db", "mysql://db/app")
+    assert result.exit_code == 1
+    assert "reads SQLite, PostgreSQL and Redis, not mysql:// addresses" in result.output
+
+
 def test_missing_database_is_an_error(tmp_path: Path) -> None:
     result = _run("list", "--db", str(tmp_path / "absent.db"))
     assert result.exit_code == 1 and "no database" in result.output
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_tail_by_type_shows_the_newest_of_that_type(tmp_path: Path) -> None:
-    path = str(tmp_path / "typed.db")
-    with SqliteEventLog.from_path(path) as log:
+def test_tail_by_type_shows_the_newest_of_that_type(backend: Backend) -> None:
+    path = backend.db
+    with backend.open() as log:
         thoughts = [Event.thought(str(i)) for i in range(30)]
         log.append("default", "t", [Event.error("boom"), *thoughts, Event.error("again")])
         log.append("default", "t", [Event.thought(str(i)) for i in range(100)])
@@ -123,9 +186,9 @@ def test_tail_by_type_shows_the_newest_of_that_type(tmp_path: Path) -> None:
     assert none.exit_code == 0 and "no events" in none.output
 
 
-def test_stream_ids_are_shown_as_is(tmp_path: Path) -> None:
-    path = str(tmp_path / "markup.db")
-    with SqliteEventLog.from_path(path) as log:
+def test_stream_ids_are_shown_as_is(backend: Backend) -> None:
+    path = backend.db
+    with backend.open() as log:
         log.append("default", "a[/b]", [Event.thought("[/i] x"), Event.error("[red]y")])
     assert "a[/b]" in _run("list", "--db", path).output
     tailed = _run("tail", "a[/b]", "--db", path)
@@ -135,6 +198,7 @@ def test_stream_ids_are_shown_as_is(tmp_path: Path) -> None:
     assert "a[/b] at version 2" in replayed.output and "[red]y" in replayed.output
 
 
+@SQLITE_ONLY
 def test_a_sqlite_url_names_the_file(
     db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +210,7 @@ def test_a_sqlite_url_names_the_file(
     assert not (tmp_path / "absent.db").exists()
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "args",
     [

@@ -10,21 +10,28 @@ import re
 import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from engram._backends import scheme_of, sqlite_path
+from engram._backends import (
+    checked_redis_url,
+    hidden_password,
+    lowered_scheme,
+    scheme_of,
+    sqlite_path,
+)
 from engram._engram import Engram
-from engram._exceptions import EngramError
+from engram._exceptions import ConfigError, EngramError
 from engram._secrets import without_url_passwords
 from engram._validation import INT64_MAX
-from engram.config import load_settings
+from engram.config import EngramSettings, load_settings
 from engram.stores.sqlite import base as conversation_schema
 from engram.stores.sqlite import memories_base as memories_schema
 
@@ -42,11 +49,14 @@ __all__ = [
     "readable_sqlite_file",
     "removed_if_failed",
     "require_database",
+    "store_at",
+    "StoreOpeners",
     "timestamp",
     "write_json",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -95,11 +105,6 @@ def db_options(command: F) -> F:
 def db_option(command: F) -> F:
     """`--db` alone, for the commands that act for every tenant (`db migrate`)."""
     return _db_options(command, _ANY_DB, tenant=False)
-
-
-def sqlite_db_options(command: F) -> F:
-    """`db_options` for the commands that read SQLite files only (`threads`, `events`)."""
-    return _db_options(command, "SQLite file (a path or sqlite:///path).")
 
 
 def _db_options(command: F, what: str, *, tenant: bool = True) -> F:
@@ -156,10 +161,7 @@ def require_database(db: str) -> None:
 
 def existing_sqlite_file(db: str) -> str:
     """The file of the SQLite address `db` (a path or `sqlite:///path`, as `Engram()` reads
-    it), which must exist: for the commands that read SQLite files only."""
-    scheme = scheme_of(db)
-    if scheme != "sqlite":
-        raise click.ClickException(f"this command reads SQLite files, not {scheme}:// URLs")
+    it), which must exist."""
     path = os.path.expanduser(sqlite_path(db))  # as `SqliteConnection` reads it
     if path != ":memory:" and not Path(path).exists():
         raise click.ClickException(f"no database at {db}")
@@ -236,6 +238,68 @@ def _current(address: str, component: str, latest: int, db: str, name: str = "")
             f"{address}{name} holds no {component} schema: {_migrate(db)} to create it "
             "(reading leaves it as it is)"
         )
+
+
+@dataclass(frozen=True)
+class StoreOpeners(Generic[S]):
+    """How a command opens its store (a checkpointer, an event log) on each backend an
+    address can name (`store_at`). The server backends' openers import their store when
+    called: their driver is an extra."""
+
+    component: str
+    """The store's schema component (its row in `engram_migrations`)."""
+    migrations: int
+    """How many migrations its SQLite schema has: the version a file must be at to be read."""
+    sqlite: Callable[[str], AbstractContextManager[S]]
+    """Opens the store in the SQLite file at a path (or `:memory:`)."""
+    postgresql: Callable[[str, EngramSettings], AbstractContextManager[S]]
+    """Opens it in the PostgreSQL database of a URL or libpq connection string."""
+    redis: Callable[[str, EngramSettings], AbstractContextManager[S]]
+    """Opens it in the Redis of a URL."""
+
+
+@contextmanager
+def store_at(db: str, openers: StoreOpeners[S], *, read_only: bool = False) -> Iterator[S]:
+    """The store `openers` opens at the address `db`, read as `Engram()` reads it: a SQLite
+    file, which must exist; a PostgreSQL or Redis database, opened with the ENGRAM_* settings
+    `Engram()` opens it with (durability, Redis key prefix). With `read_only` (a command that
+    only reads) a SQLite file is left as it is: it must hold the current schema, as opening
+    it would migrate an older one, and one without the component reads as empty."""
+    if scheme_of(db) == "sqlite":
+        with openers.sqlite(_sqlite_file(db, openers, read_only=read_only)) as store:
+            yield store
+        return
+    with hidden_password(db), _server_store(db, openers) as store:
+        yield store
+
+
+def _sqlite_file(db: str, openers: StoreOpeners[Any], *, read_only: bool) -> str:
+    """The file `store_at` opens for the SQLite address `db` (`:memory:`, empty, for a
+    database without the component)."""
+    if not read_only:
+        return existing_sqlite_file(db)
+    return readable_sqlite_file(db, openers.component, openers.migrations) or ":memory:"
+
+
+def _server_store(db: str, openers: StoreOpeners[S]) -> AbstractContextManager[S]:
+    """The store at the server address `db`, not entered yet.
+
+    Raises:
+        ConfigError: The backend's extra is not installed, or a malformed Redis URL.
+        click.ClickException: An address of another backend.
+    """
+    scheme = scheme_of(db)
+    settings = load_settings()
+    try:
+        if scheme in ("postgresql", "postgres"):
+            return openers.postgresql(lowered_scheme(db), settings)
+        if scheme in ("redis", "rediss"):
+            return openers.redis(checked_redis_url(db), settings)
+    except ImportError as exc:  # the message says which extra to install
+        raise ConfigError(str(exc)) from exc
+    raise click.ClickException(
+        f"this command reads SQLite, PostgreSQL and Redis, not {scheme}:// addresses"
+    )
 
 
 @contextmanager

@@ -1,24 +1,26 @@
-"""`engram events`: browse agent event logs and rebuild their state."""
+"""`engram events`: browse agent event logs (in a SQLite file, PostgreSQL or Redis) and
+rebuild their state."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import click
 from rich.table import Table
 
 from engram.cli._options import (
+    StoreOpeners,
     console,
     count,
+    db_options,
     handles_errors,
     literal,
-    readable_sqlite_file,
-    sqlite_db_options,
+    store_at,
     timestamp,
 )
+from engram.config import EngramSettings
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.events import BaseEventLog
 from engram.stores.sqlite import events as events_schema
@@ -35,17 +37,38 @@ def events() -> None:
     """Browse agent event logs (streams) and replay them."""
 
 
-@contextmanager
-def _open_log(db: str) -> Iterator[SqliteEventLog]:
-    """The event log of `db`, for commands that only read: the file is left as it is (an
-    Engram database without events reads as one without streams)."""
-    path = readable_sqlite_file(db, events_schema.COMPONENT, len(events_schema.MIGRATIONS))
-    with SqliteEventLog.from_path(path or ":memory:") as log:
-        yield log
+def _postgres(conninfo: str, settings: EngramSettings) -> AbstractContextManager[BaseEventLog]:
+    """The event log in a PostgreSQL database, committing with the settings' durability."""
+    from engram.stores.postgres.events import PostgresEventLog
+
+    return PostgresEventLog.from_conn_string(conninfo, durability=settings.durability)
+
+
+def _redis(url: str, settings: EngramSettings) -> AbstractContextManager[BaseEventLog]:
+    """The event log in a Redis, under the settings' key prefix (as `Engram()` keys it)."""
+    from engram.stores.redis.events import RedisEventLog
+
+    return RedisEventLog.from_url(url, prefix=settings.redis_prefix)
+
+
+_EVENT_LOGS = StoreOpeners[BaseEventLog](
+    events_schema.COMPONENT,
+    len(events_schema.MIGRATIONS),
+    sqlite=SqliteEventLog.from_path,
+    postgresql=_postgres,
+    redis=_redis,
+)
+"""The event log of each backend (`store_at`)."""
+
+
+def _open_log(db: str) -> AbstractContextManager[BaseEventLog]:
+    """The event log of `db`, for commands that only read: a SQLite file is left as it is
+    (an Engram database without events reads as one without streams)."""
+    return store_at(db, _EVENT_LOGS, read_only=True)
 
 
 @events.command("list")
-@sqlite_db_options
+@db_options
 @click.option("--prefix", help="Only streams whose id starts with this.")
 @click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
@@ -65,7 +88,7 @@ def list_streams(db: str, tenant: str, prefix: str | None, limit: int) -> None:
 
 
 @events.command()
-@sqlite_db_options
+@db_options
 @click.argument("stream_id")
 @click.option(
     "--from", "from_version", type=count(), help="First version to show (default: last N)."
@@ -135,7 +158,7 @@ def _newest(
 
 
 @events.command("replay")
-@sqlite_db_options
+@db_options
 @click.argument("stream_id")
 @click.option(
     "--reducer",

@@ -1,14 +1,15 @@
 """`engram threads`: list, show, history, fork, rollback, prune and delete agent threads.
 
-Works on any thread in the database, including LangGraph threads written by `EngramSaver`
-(their values are shown with LangGraph's serializer when LangGraph is installed).
+Works on any thread in the database (a SQLite file, PostgreSQL or Redis), including
+LangGraph threads written by `EngramSaver` (their values are shown with LangGraph's
+serializer when LangGraph is installed).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,18 +18,19 @@ from rich.table import Table
 
 from engram._exceptions import NotFoundError
 from engram.cli._options import (
+    StoreOpeners,
     console,
     count,
+    db_options,
     duration,
-    existing_sqlite_file,
     handles_errors,
     literal,
-    readable_sqlite_file,
-    sqlite_db_options,
+    store_at,
 )
+from engram.config import EngramSettings
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
-from engram.stores.checkpoints import GetCheckpoint
+from engram.stores.checkpoints import BaseCheckpointer, GetCheckpoint
 from engram.stores.sqlite import checkpoints_base as checkpoints_schema
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.types._checkpoint import (
@@ -51,25 +53,43 @@ def threads() -> None:
     """Inspect and manage agent checkpoints: threads, history, forks, retention."""
 
 
-@contextmanager
-def _checkpointer(db: str) -> Iterator[SqliteCheckpointer]:
-    with SqliteCheckpointer.from_path(existing_sqlite_file(db)) as checkpointer:
-        yield checkpointer
+def _postgres(conninfo: str, settings: EngramSettings) -> AbstractContextManager[BaseCheckpointer]:
+    """The checkpointer in a PostgreSQL database, committing with the settings' durability."""
+    from engram.stores.postgres.checkpoints import PostgresCheckpointer
+
+    return PostgresCheckpointer.from_conn_string(conninfo, durability=settings.durability)
 
 
-@contextmanager
-def _reading(db: str) -> Iterator[SqliteCheckpointer]:
-    """`_checkpointer` for the commands that only read: the file is left as it is (an
+def _redis(url: str, settings: EngramSettings) -> AbstractContextManager[BaseCheckpointer]:
+    """The checkpointer in a Redis, under the settings' key prefix (as `Engram()` keys it)."""
+    from engram.stores.redis.checkpoints import RedisCheckpointer
+
+    return RedisCheckpointer.from_url(url, prefix=settings.redis_prefix)
+
+
+_CHECKPOINTERS = StoreOpeners[BaseCheckpointer](
+    checkpoints_schema.COMPONENT,
+    len(checkpoints_schema.MIGRATIONS),
+    sqlite=SqliteCheckpointer.from_path,
+    postgresql=_postgres,
+    redis=_redis,
+)
+"""The checkpointer of each backend (`store_at`)."""
+
+
+def _checkpointer(db: str) -> AbstractContextManager[BaseCheckpointer]:
+    """The checkpointer at `db`, for the commands that write."""
+    return store_at(db, _CHECKPOINTERS)
+
+
+def _reading(db: str) -> AbstractContextManager[BaseCheckpointer]:
+    """`_checkpointer` for the commands that only read: a SQLite file is left as it is (an
     Engram database without checkpoints reads as one without threads)."""
-    path = readable_sqlite_file(
-        db, checkpoints_schema.COMPONENT, len(checkpoints_schema.MIGRATIONS)
-    )
-    with SqliteCheckpointer.from_path(path or ":memory:") as checkpointer:
-        yield checkpointer
+    return store_at(db, _CHECKPOINTERS, read_only=True)
 
 
 @threads.command("list")
-@sqlite_db_options
+@db_options
 @click.option("--limit", default=50, show_default=True, type=count(), help="At most this many.")
 @handles_errors
 def list_threads(db: str, tenant: str, limit: int) -> None:
@@ -92,7 +112,7 @@ def list_threads(db: str, tenant: str, limit: int) -> None:
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_id")
 @click.option("--checkpoint", "checkpoint_id", help="A checkpoint id (default: the newest).")
 @namespace_option
@@ -120,7 +140,7 @@ def show(db: str, tenant: str, thread_id: str, checkpoint_id: str | None, namesp
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_id")
 @namespace_option
 @click.option(
@@ -156,7 +176,7 @@ def history(
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_id")
 @click.option("--checkpoint", "checkpoint_id", help="Fork from this checkpoint (default: newest).")
 @click.option("--to", "new_thread_id", required=True, help="The new thread's id.")
@@ -182,7 +202,7 @@ def fork(
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_id")
 @click.argument("checkpoint_id")
 @namespace_option
@@ -198,7 +218,7 @@ def rollback(db: str, tenant: str, thread_id: str, checkpoint_id: str, namespace
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_ids", nargs=-1)
 @click.option("--keep-last", type=count(1), help="Keep the newest N checkpoints.")
 @click.option("--keep-every", type=count(1), help="Also keep every Kth checkpoint (by #).")
@@ -243,7 +263,7 @@ def prune(
 
 
 @threads.command()
-@sqlite_db_options
+@db_options
 @click.argument("thread_id")
 @click.confirmation_option(prompt="Delete the thread and all its checkpoints?")
 @handles_errors
