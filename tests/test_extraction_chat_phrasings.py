@@ -293,6 +293,53 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         (["we adopted a rescue dog named Pepper"], {}, "The user has a dog named Pepper"),
         (["my little sister is 12"], {"age:sister": "12"}, "The user's sister is 12 years old"),
         (["me and my wife just had a baby girl named Ava"], {}, "Ava is the user's daughter"),
+        # places and languages in lower case, a trip without its subject, gf and bf
+        (
+            ["im moving to denver next month"],
+            {},
+            "The user plans to move to Denver in June 2024",
+        ),
+        (["we just moved to austin"], {"home_city": "Austin"}, "The user moved to Austin"),
+        (["Going to Mexico in May!"], {}, "The user plans a trip to Mexico in May 2024"),
+        (["my gf Anna"], {"partner": "Anna"}, "The user's girlfriend is Anna"),
+        (
+            ["I have a bf now.", "His name is Tom."],
+            {"partner": "Tom", "relationship_status": "in a relationship"},
+            "The user's boyfriend is Tom",
+        ),
+        (
+            ["i speak spanish and french"],
+            {"language:spanish": "speaks", "language:french": "speaks"},
+            "The user speaks French",
+        ),
+        (
+            ["im learning japanese"],
+            {"language:japanese": "learning"},
+            "The user is learning Japanese",
+        ),
+        # two unnamed sons, told apart, keep two ages; one son's age is updated
+        (
+            ["My older son is 12 and my younger son is 9"],
+            {"age:older_son": "12", "age:younger_son": "9"},
+            "The user's older son is 12 years old",
+        ),
+        (["my son is 12", "my other son is 9"], {"age:son": "12", "age:other_son": "9"}, None),
+        (["my son is 12", "my son just turned 13"], {"age:son": "13"}, None),
+        (
+            ["My eldest daughter is 15", "My oldest daughter just turned 16"],
+            {"age:older_daughter": "16"},
+            None,
+        ),
+        # training, college, a pet's age
+        (["I'm training for a marathon"], {}, "The user is training for a marathon"),
+        (["I'm in college"], {}, "The user is in college"),
+        (
+            ["I go to UCLA", "I'm a junior in college"],
+            {"school": "UCLA"},
+            "The user is a junior in college",
+        ),
+        (["our dog Bella is 3"], {"age:bella": "3"}, "The user has a dog named Bella"),
+        (["my cat just turned 10"], {"age:cat": "10"}, "The user's cat is 10 years old"),
     ],
 )
 def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
@@ -355,6 +402,10 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I'm not a big Lakers fan"], "preference:lakers"),
         (["I'm a total movie fan!"], "preference:total_movie"),  # says too little of what
         (["My brother is 6 feet tall"], "age:brother"),  # a height
+        (["My boyfriend is Tom.", "me and my bf broke up"], "partner"),
+        (["my gf, Toby, and I played board games"], "partner"),  # three of them: a list
+        (["My older son is 12 and my younger son is 9"], "age:son"),  # neither is "the" son
+        (["my cat is 10 pounds"], "age:cat"),  # a weight
     ],
 )
 def test_what_only_looks_like_a_chat_statement_fills_no_slot(
@@ -390,6 +441,14 @@ def test_what_only_looks_like_a_chat_statement_fills_no_slot(
         "i might get a cat someday",
         "do I like sushi?",
         "I'm a huge fan",
+        "Going to bed",
+        "going to try it",
+        "going to be fine",
+        "im moving to a new place",
+        "I'm moving to the next step",
+        "Moved to tears by the ending",
+        "i moved to tears",
+        "I'm training for it",
     ],
 )
 def test_a_verb_opening_a_remark_states_nothing_of_the_user(tmp_path: Path, text: str) -> None:

@@ -21,6 +21,7 @@ from engram.memory._phrases import (
     I_AM,
     ME,
     REST,
+    STIRRED,
     UP,
     Rule,
     Sentence,
@@ -29,6 +30,7 @@ from engram.memory._phrases import (
     clean,
     ending,
     fact,
+    lowercase_place,
     negated_before,
     proper,
     rule,
@@ -343,9 +345,12 @@ def _goal(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _moving(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A move to come, "I'm moving to Berlin next month": a plan, no home yet (a home said
-    since, "I moved to Berlin", makes it one; "I'm not moving to Berlin after all" ends it)."""
-    place = proper(match["x"])
+    """A move to come, "I'm moving to Berlin next month", "im moving to denver" (a place in
+    lower case, `lowercase_place`): a plan, no home yet (a home said since, "I moved to
+    Berlin", makes it one; "I'm not moving to Berlin after all" ends it). Not "moving to a
+    new place" nor "to the next step"."""
+    phrase = clean(match["x"], s, max_words=6)
+    place = proper(match["x"]) or lowercase_place(phrase, s, after_move=True)
     if not place:
         return []
     return _plan(s, f"{s.label} plans to move to {place}", place)
@@ -473,12 +478,12 @@ _FACT_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?:{I_AM}|\b(?i:we're|we\s+are)){ADV}\s+(?i:moving|relocating)(?i:\s+back)?\s+"
-        rf"(?i:to)\s+(?=[{UP}]){REST}",
+        rf"(?i:to)\s+{REST}",
         _moving,
         ("moving", "relocating"),
     ),
     rule(rf"{ME}(?i:\s+have|'?ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
-    rule(rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+{REST}", _event),
+    rule(rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+(?!{STIRRED}){REST}", _event),
 )
 _RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
 

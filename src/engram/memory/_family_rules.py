@@ -35,6 +35,8 @@ __all__ = ["FAMILY_RULES", "KIN_AND_PETS"]
 
 
 _UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
+_PARTNER_GATE = tuple("partner wife husband girlfriend boyfriend gf bf fianc spouse".split())
+"""What a sentence naming the user's partner holds (`PARTNERS`)."""
 
 
 def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -116,20 +118,46 @@ def _parent_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 _CHILD_ROLE = {"kid": "child", "boy": "son", "girl": "daughter"}
 """What a child said another way is to the user ("my boy": their son)."""
+_RANK = {
+    "older": "older",
+    "elder": "older",
+    "eldest": "older",
+    "oldest": "older",
+    "younger": "younger",
+    "youngest": "younger",
+    "middle": "middle",
+    "other": "other",
+}
+"""The words that tell one of several children or siblings from the others ("my older
+son", "my other son"), and the slot each keys: oldest and older are one child (said of two,
+as often as not)."""
+_AGE = (
+    r"(?:(?i:'s|\s+is)" + ADV + r"|" + ADV + r"\s+(?i:turned))\s+"
+    r"(?P<n>\d{1,2}|(?i:two|three|four|five|six|seven|eight))"
+    r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:years?\s+old|yo|now|today|yesterday|last|this|on|and|"
+    r"but|so)\b))"
+)
+"""An age said of whom the rule names before it: "is 5", "'s 12", "just turned 6" (not "is 5
+minutes away", "is 5'11"", "is 6 feet tall")."""
 
 
 def _kin_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A child's or sibling's age, "My son is 5", "My little sister is 12": the `age:` slot
-    of them by what they are to the user (`age:son`: "My son just turned 6" updates it). A
-    child named, "My son Leo is 5", is the slot by the name (`age:leo`: two sons keep their
-    ages), with the relation "I have a son named Leo" states."""
+    of them by what they are to the user (`age:son`: "My son just turned 6" updates it), and
+    by which of them (`_RANK`) where the user tells them apart ("My older son is 12 and my
+    younger son is 9": `age:older_son` and `age:younger_son`, two children). A child named,
+    "My son Leo is 5", is the slot by the name (`age:leo`: two sons keep their ages), with
+    the relation "I have a son named Leo" states."""
     role = match["rel"].lower()
     role = _CHILD_ROLE.get(role, role)
     age = COUNTS.get(match["n"].lower(), match["n"])
     name = match["x"]
     if not name:
-        text = f"{s.label}'s {role} is {age} years old"
-        return [fact(s, text, attribute="age:" + role, value=age, importance=0.7)]
+        which = (match["which"] or "").lower()
+        said = f"{which} {role}".strip()
+        text = f"{s.label}'s {said} is {age} years old"
+        attribute = "age:" + slug(f"{_RANK.get(which, '')} {role}")
+        return [fact(s, text, attribute=attribute, value=age, importance=0.7)]
     entities, relations = relate(s, "has_" + role, name, "person", dated=False)
     text = f"{s.label}'s {role} {name} is {age} years old"
     return [
@@ -145,10 +173,27 @@ def _kin_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ]
 
 
+def _pet_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A pet's age, "our dog Bella is 3", "my cat just turned 10": the `age:` slot of the
+    pet by its name (`age:bella`), or by what it is when unnamed (`age:dog`); a named one is
+    the user's pet, as "We have a dog named Bella" says."""
+    animal = " ".join(match["rel"].lower().split())
+    age = COUNTS.get(match["n"].lower(), match["n"])
+    name = match["x"]
+    said = f"{animal} {name}" if name else animal
+    text = f"{s.label}'s {said} is {age} years old"
+    attribute = "age:" + slug(name or animal)
+    aged = fact(s, text, attribute=attribute, value=age, importance=0.7)
+    return [_pet_fact(s, animal, name), aged] if name else [aged]
+
+
 def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    name, role = match["x"], match["rel"].lower()
+    """The user's partner named, "my girlfriend Ana", "my gf's name is Ana", "my wife, Sara,
+    works ...". Not one of a list, "my gf, Toby, and I played board games" (three of them:
+    Toby is no partner)."""
+    name, role = match["x"], partner_role(match["rel"])
     text = f"{s.label}'s {role} is {name}"
-    return [_partner_fact(s, text, name, partner_role(role), dated=False)]
+    return [_partner_fact(s, text, name, role, dated=False)]
 
 
 def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -270,6 +315,7 @@ def _has_one(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return _named(s, role, match["x"])
     intro = {"introduces": role}
     if re.fullmatch(PARTNERS, role, re.IGNORECASE):
+        role = partner_role(role)
         status = _STATUS_OF.get(partner_stage(role), "in a relationship")
         text = f"{s.label} has a {role}"
         return [
@@ -293,6 +339,7 @@ def _has_one(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _named(s: Sentence, role: str, name: str) -> list[Candidate]:
     """`name` is the user's `role`: their partner, kin or pet."""
     if re.fullmatch(PARTNERS, role, re.IGNORECASE):
+        role = partner_role(role)
         return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
     if re.fullmatch(_KIN, role, re.IGNORECASE):
         return _kin_fact(s, name, role)
@@ -324,11 +371,11 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|,|\s+is(?:\s+now)?|"
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|\s+is(?:\s+now)?|"
         r"(?:\s+is)?\s+(?:named|called))?)"
-        rf"\s+{NAME}",
+        rf"\s+{NAME}(?(comma)(?![\w'-]|,\s*(?i:and|&)\s))",
         _partner,
-        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
+        _PARTNER_GATE,
     ),
     rule(
         rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
@@ -338,17 +385,18 @@ FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"{NAME}(?:\s+(?i:is)|'s)(?i:\s+now)?\s+(?i:my)\s+(?P<rel>(?i:{PARTNERS}))\b",
         _partner,
-        ("partner", "wife", "husband", "girlfriend", "boyfriend", "fianc", "spouse"),
+        _PARTNER_GATE,
     ),
     rule(
-        r"(?i:\bmy\s+(?:(?:little|baby|older|younger|oldest|youngest|eldest)\s+)?"
-        rf"(?P<rel>son|daughter|kid|child|boy|girl|brother|sister))(?:,?\s+{NAME},?)?"
-        rf"(?:(?i:'s|\s+is){ADV}|{ADV}\s+(?i:turned))\s+"
-        r"(?P<n>\d{1,2}|(?i:two|three|four|five|six|seven|eight))"
-        r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:years?\s+old|yo|now|today|yesterday|last|this|on|and|"
-        r"but|so)\b))",
+        rf"(?i:\bmy\s+(?:(?P<which>{'|'.join(_RANK)})\s+|(?:little|baby)\s+)?"
+        rf"(?P<rel>son|daughter|kid|child|boy|girl|brother|sister))(?:,?\s+{NAME},?)?{_AGE}",
         _kin_age,
         ("son", "daughter", "kid", "child", "boy", "girl", "brother", "sister"),
+    ),
+    rule(
+        rf"(?i:\b(?:my|our)\s+(?P<rel>{_PETS}))(?:,?\s+{NAME},?)?{_AGE}",
+        _pet_age,
+        ("my ", "our "),
     ),
     rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"

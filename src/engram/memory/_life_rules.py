@@ -1,6 +1,6 @@
 """Health and pastimes rules: intolerances, conditions, pregnancy, the languages the user
-speaks, their hobbies and their car. Part of the fact rules (`_fact_rules` holds them in
-its order)."""
+speaks, their hobbies, what they train for and their car. Part of the fact rules
+(`_fact_rules` holds them in its order)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 
 from engram.memory._phrases import (
     ADV,
+    HAVE,
     I_AM,
     ME,
     REST,
@@ -19,6 +20,7 @@ from engram.memory._phrases import (
     rule,
     slug,
     specific,
+    with_date,
 )
 from engram.memory.candidates import Candidate
 
@@ -86,7 +88,11 @@ LANGUAGES = (
     r"sign\s+language"
 )
 """The languages one speaks, or teaches ("I teach Spanish": a Spanish teacher)."""
-_LANGUAGE_LIST = rf"(?P<langs>(?:{LANGUAGES})(?:(?:,\s*|,?\s+and\s+|\s*&\s*)(?:{LANGUAGES}))*)"
+_LANGUAGE = rf"(?i:{LANGUAGES})(?![\w-])"
+"""A language however written: "spanish" is Spanish in a chat typed in lower case."""
+_LANGUAGE_NAMES = {name.lower(): name for name in LANGUAGES.replace(r"\s+", " ").split("|")}
+"""Each language as it is written ("spanish": "Spanish", "asl": "ASL")."""
+_LANGUAGE_LIST = rf"(?P<langs>{_LANGUAGE}(?:(?:,\s*|,?\s+and\s+|\s*&\s*){_LANGUAGE})*)"
 _SPEAKS = {
     "speak": ("speaks", "speaks"),
     "in": ("fluent", "is fluent in"),
@@ -102,7 +108,8 @@ def _languages(match: re.Match[str], s: Sentence) -> list[Candidate]:
     speak Spanish and French"): the `language:` slot of each."""
     said = match["how"].lower().split()[-1] if match["how"] else "native"
     value, verb = _SPEAKS[said]
-    names = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", match["langs"])
+    said_names = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", match["langs"])
+    names = [_LANGUAGE_NAMES[" ".join(name.lower().split())] for name in said_names if name]
     return [
         fact(
             s,
@@ -112,7 +119,6 @@ def _languages(match: re.Match[str], s: Sentence) -> list[Candidate]:
             value=value,
         )
         for name in names
-        if name
     ]
 
 
@@ -179,6 +185,16 @@ def _hobbies(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return found
 
 
+def _training(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """What the user trains for, "I'm training for a marathon", "I've been training for
+    the Boston Marathon in April": a fact of now, with the date of the event, if said."""
+    goal = specific(clean(match["x"], s, max_words=6))
+    if not goal:
+        return []
+    text = with_date(f"{s.label} is training for {goal}", s)
+    return [fact(s, text, importance=0.7, dated=False)]
+
+
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
 
 
@@ -213,11 +229,10 @@ LIFE_RULES: tuple[Rule, ...] = (
         ("pregnant",),
     ),
     rule(
-        rf"(?:{ME}(?P<how>{ADV}\s+(?i:speak)|(?i:'m|\s+am){ADV}\s+"
+        rf"(?:{ME}(?P<how>{ADV}\s+(?i:speak)|(?i:'m|m|\s+am){ADV}\s+"
         r"(?i:fluent\s+in|learning|studying))"
         r"(?i:\s+(?:a\s+little|a\s+bit\s+of|some|fluent|basic|decent|good))?|"
-        rf"{I_AM}\s+(?i:an?\s+)?(?i:native)(?=\s+(?:{LANGUAGES})\s+(?i:speaker)))\s+"
-        + _LANGUAGE_LIST,
+        rf"{I_AM}\s+(?i:an?\s+)?(?i:native)(?=\s+{_LANGUAGE}\s+(?i:speaker)))\s+" + _LANGUAGE_LIST,
         _languages,
         ("speak", "fluent", "learning", "studying", "native"),
     ),
@@ -228,6 +243,11 @@ LIFE_RULES: tuple[Rule, ...] = (
         r"with|them|him|her|you|me|us)\b)" + REST,
         _plays,
         ("play", "practi", "go "),
+    ),
+    rule(
+        rf"(?:{I_AM}|{ME}{HAVE}\s+been){ADV}\s+(?i:training\s+for)\s+{REST}",
+        _training,
+        ("training for",),
     ),
     rule(
         rf"(?i:\bmy\s+(?:favou?rite\s+)?hobb(?:y|ies)\s+(?:is|are|include))\s+{REST}",

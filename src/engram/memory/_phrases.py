@@ -32,6 +32,7 @@ __all__ = [
     "NOT",
     "PARTNERS",
     "REST",
+    "STIRRED",
     "TRIP",
     "UP",
     "WE",
@@ -117,8 +118,9 @@ JOB_CUE = re.compile(
 """Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
 COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", strict=True))
 """Small numbers said in words, as digits ("two kids": 2)."""
-PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|spouse"
-"""The words for the person of the `partner` slot."""
+PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|gf|bf|fianc[ée]e?|spouse"
+"""The words for the person of the `partner` slot ("gf" and "bf" as chat writes them)."""
+_ABBREVIATED = {"gf": "girlfriend", "bf": "boyfriend"}
 _PARTNER_STAGES = {
     "girlfriend": 1,
     "boyfriend": 1,
@@ -134,8 +136,9 @@ _PARTNER_STAGES = {
 
 
 def partner_role(word: str) -> str:
-    """The role a partner word names ("Girlfriend" -> "girlfriend")."""
-    return " ".join(word.lower().split())
+    """The role a partner word names ("Girlfriend" -> "girlfriend", "gf" -> "girlfriend")."""
+    role = " ".join(word.lower().split())
+    return _ABBREVIATED.get(role, role)
 
 
 def partner_stage(role: str | None) -> int:
@@ -154,6 +157,9 @@ REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$))|\.(?=\w)
 """A rule's object: the rest of the clause ("St. Mary's Hospital" whole, and a full stop
 inside a word: "ana@example.com", "Node.js")."""
 NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+STIRRED = r"(?i:to\s+(?:tears|laughter))\b"
+"""What one is "moved to" who is moved, not moving ("Moved to tears by the ending"): no
+move, no event."""
 _BOUNDARY = re.compile(
     r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then|(?:now\s+|currently\s+)?(?:live|reside)\b)|but|because|since|so|which|who|whom|"
     r"where|when|while|though|although|if|until|unless|whereas|cause|cuz|lol|haha)\b|"
@@ -339,7 +345,8 @@ _OPENING_VERBS = (
         re.compile(
             _OPENING_ADVERBS + r"(?:(?:not|no\s+longer)\s+(?:an?\s|into\s|in\s|at\s|with\s|"
             rf"(?:{DIETS})\b)|(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of\s|living\s|"
-            r"working\s|studying\s|allergic\s+to\s|(?:heading|flying|off)\s+to\s)",
+            r"working\s|studying\s|allergic\s+to\s|(?:heading|flying|off)\s+to\s|"
+            r"going\s+to\s+(?-i:[A-Z]))",
             re.IGNORECASE,
         ),
         "I'm",
@@ -365,8 +372,9 @@ anymore", "Been vegan for a year"), and the subject it leaves out: the speaker. 
 the rules' statements, past or of a lasting state, never one an imperative or a wish opens on
 ("Let", "Enjoy your trip!"); not a noun ("Love is all you need", "Love and trust ...") nor
 how something went ("Went well!"), nor the weather ("Started raining here"), nor a question
-("Got any plans?"). "Joined" only before a name ("Joined Meta last month"; with clubs too,
-"Joined a travel club", LoCoMo recall@10 fell from 0.777 to 0.7767)."""
+("Got any plans?"). "Going to" only before a name ("Going to Mexico in May!", not "Going
+to bed" nor "going to try it"). "Joined" only before a name ("Joined Meta last month"; with
+clubs too, "Joined a travel club", LoCoMo recall@10 fell from 0.777 to 0.7767)."""
 
 
 def with_subject(text: str) -> str:
@@ -445,7 +453,12 @@ _PLACE_WORDS = frozenset(
     house home apartment flat studio room dorm campus abroad overseas here there together
     tears work school college university office hospital bed""".split()
 )
-_AFTER_PLACE = frozenset("with since for near because and but now again too so".split())
+_AFTER_PLACE = frozenset(
+    """with since for near because and but now again too so in on at by next this last soon
+    later after before around""".split()
+)
+"""Words after a place, no part of its name ("denver in june", a month the chat left in lower
+case)."""
 _NOT_PLACES = frozenset(
     """sales marketing engineering management finance accounting design support operations
     research product legal hr it remote part-time full-time nights days mornings evenings

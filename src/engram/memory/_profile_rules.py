@@ -21,6 +21,7 @@ from engram.memory._phrases import (
     NAME,
     NOT,
     REST,
+    STIRRED,
     TRIP,
     UP,
     WE,
@@ -171,6 +172,8 @@ def _lives_too(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A move, "I moved to Berlin", "we just moved to austin", "We moved from Paris to Rome":
+    the home city (and the old one, named, over)."""
     found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in", after_move=True)
     old = proper(match.groupdict().get("y"))
     if found and old:
@@ -361,7 +364,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("moved",),
     ),
     rule(
-        rf"{WE}{HAVE}?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?i:to|into)\s+"
+        rf"{WE}{HAVE}?{ADV}\s+(?i:moved|relocated)(?i:\s+back)?\s+(?!{STIRRED})(?i:to|into)\s+"
         rf"{REST}",
         _moved,
         ("moved", "relocated"),

@@ -446,6 +446,22 @@ def _goes_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return []
 
 
+_STAGES = (
+    r"college|university|uni|grad(?:uate)?\s+school|high\s+school|middle\s+school|"
+    r"law\s+school|med(?:ical)?\s+school|nursing\s+school"
+)
+"""The schooling one is "in", by its kind rather than its name ("I'm in college")."""
+
+
+def _in_school(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A student by the schooling they are in, "I'm in college", "I'm a junior in college":
+    a fact, no `school` slot (which holds the school's name: "college" would retire "UCLA")."""
+    role = " ".join((match["role"] or "").lower().split())
+    stage = " ".join(match["stage"].lower().split())
+    text = f"{s.label} is {role + ' ' if role else ''}in {stage}"
+    return [fact(s, text, importance=0.7)]
+
+
 def _attends(verb: str, name: str, s: Sentence) -> bool:
     """Whether "I attend <name>" says a school, though the name does not."""
     if verb.lower() != "attend" or name.isupper() or _NO_EMPLOYER.search(name):
@@ -538,6 +554,13 @@ WORK_RULES: tuple[Rule, ...] = (
         rf"{ME}{ADV}\s+(?P<verb>(?i:go\s+to|attend))\s+(?=[{UP}]){REST}",
         _goes_to,
         ("go to", "attend"),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+(?i:{'|'.join(sorted(_STUDENT))})\s+)?(?i:in)\s+"
+        rf"(?P<stage>(?i:{_STAGES}))(?=\s*(?:$|[,.;!?]|(?i:now|right\s+now|rn|still|too|and|"
+        r"but|so|studying|majoring)\b))",
+        _in_school,
+        ("college", "uni", "school"),
     ),
     rule(
         rf"{ME}(?:{ADV}\s+(?i:teach)|(?i:'m|\s+am){ADV}\s+(?i:teaching))"
