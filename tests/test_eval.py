@@ -21,6 +21,7 @@ from engram._exceptions import InvalidInputError
 from engram.cli.eval import eval_group
 from engram.eval import (
     CURRENCY_SCENARIOS,
+    CurrencyScenario,
     DiskEmbeddingCache,
     EngramRetriever,
     EvalSettings,
@@ -601,3 +602,15 @@ def test_currency_notices_a_contradiction_that_deletes_the_old_value(tmp_path: P
         [lost] = run_currency(_Forgetful(engram.memories), CURRENCY_SCENARIOS[:1])
     assert kept.old_kept and kept.passed
     assert not lost.old_kept and not lost.passed
+
+
+def test_currency_does_not_count_the_change_naming_the_old_value_as_kept(tmp_path: Path) -> None:
+    from engram import Engram
+
+    left = CurrencyScenario(
+        "left", "I work at Google.", "I left Google.", "Where do I work?", "google", "left"
+    )
+    with Engram(tmp_path / "currency.db", embedder=HashingEmbedder()) as engram:
+        [lost] = run_currency(_Forgetful(engram.memories), [left])
+    # "The user left Google" (June) names Google too, but the January memory is gone
+    assert not lost.old_kept

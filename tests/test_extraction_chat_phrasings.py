@@ -340,6 +340,28 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         ),
         (["our dog Bella is 3"], {"age:bella": "3"}, "The user has a dog named Bella"),
         (["my cat just turned 10"], {"age:cat": "10"}, "The user's cat is 10 years old"),
+        # a job left for freelancing: no employer now, and why
+        (
+            ["I work at Google.", "I quit Google, I'm freelancing now"],
+            {"employer": None},
+            "The user is freelancing",
+        ),
+        (["I work at Google.", "I'm a freelancer now"], {"employer": None}, None),
+        (["I work at Google.", "I'm freelancing on the side"], {"employer": "Google"}, None),
+        # a new partner said as whom the user dates, after a break-up in the same turn
+        (
+            ["My girlfriend Sara is a nurse.", "Sara and I broke up. I'm seeing Mia now"],
+            {"partner": "Mia"},
+            "The user is dating Mia",
+        ),
+        (["I'm dating Tom."], {"partner": "Tom"}, "The user is dating Tom"),
+        # the phone, replaced by the next one
+        (["I have an iPhone.", "I switched to a Pixel"], {"phone": "Pixel"}, None),
+        (
+            ["I got a new iPhone 15 Pro yesterday"],
+            {"phone": "iPhone 15 Pro"},
+            "The user's phone is an iPhone 15 Pro",
+        ),
     ],
 )
 def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
@@ -406,6 +428,12 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["my gf, Toby, and I played board games"], "partner"),  # three of them: a list
         (["My older son is 12 and my younger son is 9"], "age:son"),  # neither is "the" son
         (["my cat is 10 pounds"], "age:cat"),  # a weight
+        (["I'm seeing Hamilton tonight"], "partner"),  # a show, not a date
+        (["I'm seeing Coldplay!"], "partner"),
+        (["I'm seeing Dr Lee tomorrow"], "partner"),
+        (["I'm not dating Tom"], "partner"),
+        (["I have a Galaxy Watch"], "phone"),
+        (["I don't have an iPhone"], "phone"),
     ],
 )
 def test_what_only_looks_like_a_chat_statement_fills_no_slot(

@@ -409,6 +409,16 @@ def test_an_ending_naming_no_value_ends_any_and_is_said_once() -> None:
     assert decide(again, [(quit_job, 0.9)], now=NOW).action == "noop"
 
 
+def test_an_ending_said_anew_replaces_the_ending_it_follows() -> None:
+    [unemployed] = remember("I'm unemployed.", JAN)
+    [retired] = remember("I'm retired now.", JUNE)
+    decision = decide(retired, [(unemployed, 0.5)], now=NOW)
+    assert decision.action == "supersede" and decision.target == unemployed
+    [ended] = decision.updates
+    assert ended.valid_to == JUNE and ended.superseded_by == retired.id
+    assert [m.text for m in decision.inserts] == ["Ana is retired"]
+
+
 def test_a_guessed_change_fills_the_slot_holding_the_old_value() -> None:
     google = slot("Ana works at Google", "employer", "Google")
     [switch] = remember("I switched from Google to Meta.", JUNE)

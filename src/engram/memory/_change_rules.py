@@ -401,9 +401,10 @@ def _rehomed(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _no_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now, said without the job: "I retired last month", "I resigned", "I'm
-    unemployed now", "I'm retired", "I started my own company" (the slot holds employers,
-    organisations with a works_at relation: one's own company, unnamed, is none of them, so
-    it ends the employer rather than naming "their own company" as one)."""
+    unemployed now", "I'm retired", "I'm freelancing now" (not "on the side": a job still),
+    "I started my own company" (the slot holds employers, organisations with a works_at
+    relation: one's own company, unnamed, is none of them, so it ends the employer rather
+    than naming "their own company" as one)."""
     said = " ".join(third_person(match["how"]).split())
     verb = "is" if match.groupdict().get("be") else ""
     text = with_date(" ".join(filter(None, (s.label, verb, said))), s)
@@ -566,10 +567,20 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?P<be>{I_AM}){ADV}\s+(?P<how>(?i:unemployed|out\s+of\s+work|between\s+jobs|jobless|"
-        r"self-employed|retired))\b(?!\s+(?i:from\s+(?:the\s+)?(?:army|navy|military|sports?|"
-        r"football|soccer|tennis|racing|competition)))",
+        r"self-employed|retired|freelancing|freelance|an?\s+freelancer))\b"
+        r"(?!\s+(?i:from\s+(?:the\s+)?(?:army|navy|military|sports?|"
+        r"football|soccer|tennis|racing|competition)|on\s+the\s+side|part[- ]time|too|"
+        r"as\s+well|on\s+weekends|in\s+my\s+(?:spare|free)\s+time))",
         _no_employer,
-        ("unemployed", "out of work", "between jobs", "jobless", "self-employed", "retired"),
+        (
+            "unemployed",
+            "out of work",
+            "between jobs",
+            "jobless",
+            "self-employed",
+            "retired",
+            "freelanc",
+        ),
     ),
     rule(
         rf"(?i:\bmy\s+last\s+day\s+(?:at|with)\s+)(?=[{UP}]){REST}",

@@ -196,6 +196,13 @@ def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_partner_fact(s, text, name, role, dated=False)]
 
 
+def _dating(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's partner said as whom they date, "I'm seeing Mia now", "I'm dating Tom": the
+    partner, in no role more precise than "partner" (the words say none)."""
+    name = match["x"]
+    return [_partner_fact(s, f"{s.label} is dating {name}", name, "partner")]
+
+
 def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
     name = match["x"]
     return [_partner_fact(s, f"{s.label} married {name}", name, "spouse")]
@@ -369,6 +376,13 @@ FAMILY_RULES: tuple[Rule, ...] = (
         r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
         _status,
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
+    ),
+    rule(
+        # "seeing" only with "now" or "these days": "I'm seeing Coldplay!" is a concert
+        rf"{I_AM}{ADV}\s+(?i:(?P<dating>dating)|seeing)\s+{NAME}"
+        r"(?=\s+(?i:now|these\s+days)\b|(?(dating)\s*(?:$|[.!?,;])|(?!)))",
+        _dating,
+        ("dating", "seeing"),
     ),
     rule(
         rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|\s+is(?:\s+now)?|"

@@ -1,5 +1,5 @@
 """Health and pastimes rules: intolerances, conditions, pregnancy, the languages the user
-speaks, their hobbies, what they train for and their car. Part of the fact rules
+speaks, their hobbies, what they train for, their car and their phone. Part of the fact rules
 (`_fact_rules` holds them in its order)."""
 
 from __future__ import annotations
@@ -208,6 +208,25 @@ def _drives(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, text, kind="profile", attribute="car", value=value, importance=0.7)]
 
 
+_PHONES = r"iphone|pixel|android|galaxy|oneplus"
+"""The words that name a phone whatever is said of it ("Samsung" may be a TV: not one)."""
+_PHONE_MODEL = (
+    rf"(?P<x>(?i:{_PHONES})(?!\s+(?i:watch|buds|tab|tablet|book|tv|case|charger|cable)\b)"
+    rf"(?:\s+(?:[{UP}]?\d+\w*|(?i:pro|max|plus|mini|ultra|lite|xl|se)\b)){{0,3}})"
+)
+"""A phone and its model ("iPhone 12 Pro", "Pixel 8a", "Galaxy S23 Ultra"), not what goes
+with one ("a Pixel Watch", "an iPhone case")."""
+
+
+def _phone(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's phone, "I have an iPhone 12", "I switched to a Pixel", "my phone is a
+    Galaxy": the `phone` slot (a new one replaces the old)."""
+    phone = match["x"]
+    article = "an" if phone[0].lower() in "aeiou" else "a"
+    text = f"{s.label}'s phone is {article} {phone}"
+    return [fact(s, text, kind="profile", attribute="phone", value=phone, importance=0.6)]
+
+
 LIFE_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{I_AM}{ADV}\s+(?P<x>[a-z]+)[- ](?i:intolerant)\b|"
@@ -258,6 +277,13 @@ LIFE_RULES: tuple[Rule, ...] = (
         rf"(?:{ME}{ADV}\s+(?i:drive)|(?i:\bmy\s+car\s+is))\s+(?=(?i:an?|the)\s+[{UP}0-9]){REST}",
         _drives,
         ("drive", "my car"),
+    ),
+    rule(
+        rf"(?:{ME}{HAVE}?{ADV}\s+(?i:have|use|got|bought|switched\s+to|'?ve\s+got)|"
+        r"(?i:\bmy\s+(?:new\s+)?phone\s+is))\s+(?:(?i:an?|the|my)\s+)?(?:(?i:new)\s+)?"
+        + _PHONE_MODEL,
+        _phone,
+        ("iphone", "pixel", "android", "galaxy", "oneplus"),
     ),
 )
 """The health and pastime rules, most specific first."""

@@ -17,6 +17,8 @@ cosine similarity), it returns a `Decision`:
   A slot *ending* (value `none`, naming the value it ends in `metadata["negates"]`: "I don't
   live in Paris anymore") retires only the current value it names, never another one ("I
   don't live in Rome anymore" leaves Paris current); naming none of them, it is a plain fact.
+  An ending said anew in other words ("I'm unemployed", then "I'm retired") retires the one
+  before, as a new value would.
   A change whose slot the words left open (`metadata["guessed"]`: "I switched from Google to
   Meta") fills the slot, its own or another among the neighbours, whose current value it
   names, and is a plain fact otherwise. A correction naming no old value ("Oops, I meant
@@ -387,6 +389,10 @@ def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Dec
             if new.attribute == "partner" and _stage(new) > _stage(old) > 0:
                 # "My girlfriend is Ana", then "Ana and I got married": Ana is a wife now
                 return _supersede(new, [old], now, "partner's role changed")
+            if value == NO_VALUE and fold(new.text) != fold(old.text):
+                # "I'm unemployed", then "I'm retired": the slot is still empty, but the
+                # latest word on why is the one true now
+                return _supersede(new, [old], now, f"{new.attribute} ended anew")
             return _duplicate(new, old, now, f"same {new.attribute}")
     for old in holders:
         if _extends(value, _value(old)):
