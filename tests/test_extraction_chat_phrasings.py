@@ -539,3 +539,20 @@ def test_an_errand_is_no_trip_and_how_often_no_part_of_a_pastime(
     profile, facts = remember(tmp_path, text)
     assert facts == [wanted]
     assert not any(unwanted in str(item) for item in (*profile, *profile.values()))
+
+
+@pytest.mark.parametrize(
+    "news", ["I just got engaged!", "I'm married now.", "I'm in a relationship"]
+)
+def test_a_partnered_status_retires_the_no_partner_that_single_implied(
+    tmp_path: Path, news: str
+) -> None:
+    fields, facts = remember(tmp_path, "I'm single.", news)
+    assert "The user has no partner now" not in facts
+    assert fields["relationship_status"] != "single"
+
+
+def test_a_new_single_status_keeps_the_partner_ended(tmp_path: Path) -> None:
+    fields, facts = remember(tmp_path, "My boyfriend Tom is great.", "I'm divorced.", "I'm single.")
+    assert "partner" not in fields
+    assert "The user has no partner now" in facts

@@ -7,6 +7,7 @@ girlfriend now." "Her name is Mia."). Part of the profile-slot rules
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from engram.memory._phrases import (
     ADV,
@@ -29,7 +30,7 @@ from engram.memory._phrases import (
     slug,
     with_date,
 )
-from engram.memory.candidates import Candidate
+from engram.memory.candidates import TIED_TO, Candidate
 
 __all__ = ["FAMILY_RULES", "KIN_AND_PETS"]
 
@@ -41,12 +42,15 @@ _PARTNER_GATE = tuple("partner wife husband girlfriend boyfriend gf bf fianc spo
 
 def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The relationship status; a status with no partner ("I'm single now") also ends the
-    partner slot, whoever held it."""
+    partner slot, whoever held it, for as long as that status holds (`TIED_TO`): "I just got
+    engaged!", naming nobody, retires "has no partner now" with "single"."""
     status = match["x"].lower()
     text = f"{s.label} is {status}"
     found = [fact(s, text, kind="profile", attribute="relationship_status", value=status)]
     if status in _UNPARTNERED:
-        found.append(ending(s, f"{s.label} has no partner now", "partner", None))
+        alone = ending(s, f"{s.label} has no partner now", "partner", None)
+        tie = {TIED_TO: "relationship_status", "tied_value": status}
+        found.append(replace(alone, metadata={**alone.metadata, **tie}))
     return found
 
 

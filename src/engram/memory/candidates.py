@@ -42,7 +42,7 @@ profiles drop the field."""
 TIED_TO = "tied_to"
 """Metadata key of a memory that holds only while a slot's value does ("I love living in
 Porto": `home_city`, its value under `tied_value`); revision retires it with that value."""
-TIED_SLOTS = frozenset({"home_city", "employer", "school"})
+TIED_SLOTS = frozenset({"home_city", "employer", "school", "relationship_status"})
 """The slots a memory may be tied to (`TIED_TO`)."""
 
 EntityKind = Literal["person", "organisation", "place", "product", "event", "other"]
