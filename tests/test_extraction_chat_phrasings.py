@@ -109,6 +109,16 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         # corrections and values with a full stop inside
         (["I live in Porto.", "Actually it's Lisbon, not Porto"], {"home_city": "Lisbon"}, None),
         (["I live in Porto.", "No, Lisbon, not Porto"], {"home_city": "Lisbon"}, None),
+        (
+            ["I live in Porto.", "Actually I live in Lisbon, not Porto"],
+            {"home_city": "Lisbon"},
+            "The user lives in Lisbon (meant Lisbon, not Porto)",
+        ),
+        (
+            ["I work at Google.", "Sorry, I work for Meta, not Google"],
+            {"employer": "Meta"},
+            "The user works at Meta (meant Meta, not Google)",
+        ),
         # a home up to now, and one to come
         (["I've lived in Chicago for 10 years"], {"home_city": "Chicago"}, None),
         (

@@ -595,7 +595,8 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction|actually|no))"
-        rf"[,!.:]?\s+(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that)\s+)?{NAME},?\s+"
+        r"[,!.:]?\s+(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that|I\s+live\s+in|"
+        rf"I\s+work\s+(?:at|for)|I\s+study\s+at)\s+)?{NAME},?\s+"
         rf"(?i:not)\s+(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
         _corrected,
         ("wait", "oops", "sorry", "mistake", "my bad", "correction", "actually", "no"),
