@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engram._flows import Flow, call_memories, forget_embeddings, serialized
@@ -24,6 +24,9 @@ from engram.stores.memories import (
     MemoryFilter,
 )
 from engram.types._memory import Memory
+
+_TICK = timedelta(microseconds=1)
+"""The least time after another (histories are ordered by time, then by change id)."""
 
 
 def _lock_key_of(memory: Memory) -> str:
@@ -47,13 +50,16 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
         yield from serialized(*keys)
         [loaded] = yield from call_memories(GetMemories(tenant, ids))
     doomed = [memory for memory in loaded if memory is not None]
+    # An edit that took the lock first (in another process, say) was stamped after `now`:
+    # the tombstones come after it, so a history never reads "deleted, then edited".
+    at = max([now, *(memory.updated_at + _TICK for memory in doomed)])
     named = yield from _named_by(tenant, doomed)
     texts = yield from _embedded_texts(tenant, doomed)
     by_reason: dict[str, list[str]] = {}
     for memory_id, reason in reasons.items():
         by_reason.setdefault(reason, []).append(memory_id)
     reports = yield from call_memories(
-        *(DeleteMemories(tenant, tuple(group), why, now) for why, group in by_reason.items())
+        *(DeleteMemories(tenant, tuple(group), why, at) for why, group in by_reason.items())
     )
     yield from forget_embeddings(texts)
     report: ErasureReport = yield from _with_orphans_erased(tenant, named, reports)

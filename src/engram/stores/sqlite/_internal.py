@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -241,7 +242,7 @@ def _connect(path: str, durability: Durability, busy_timeout_ms: int) -> sqlite3
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn, busy_timeout_ms)
         conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
         conn.execute("PRAGMA foreign_keys = ON")
         # Deleted text is overwritten in the file, not just unlinked (erasure is real).
@@ -254,6 +255,27 @@ def _connect(path: str, durability: Durability, busy_timeout_ms: int) -> sqlite3
         why = f"{exc}{_unwritable_folder(path)}"
         raise BackendUnavailable(f"sqlite: cannot open {path!r}: {why}") from exc
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Put the file in WAL mode, waiting up to the busy timeout for another connection.
+
+    While another connection writes a file not yet in WAL mode (another process creating
+    it: the workers of a web server starting together on a new database), switching to WAL
+    answers "database is locked" at once, without the busy handler (SQLite's guard against
+    a deadlock of two writers): retry, as the busy handler would have waited.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
 
 
 def _unwritable_folder(path: str) -> str:
