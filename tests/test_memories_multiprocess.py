@@ -131,8 +131,8 @@ def test_contradicting_values_leave_one_current(pool: WriterPool, memory_address
             assert profile is not None and profile.sources["home_city"] == current.id
             assert profile.fields["home_city"] in current.text
             assert home_as_of(mem, user, current.recorded_at) == [current.id]
-            for home in homes:  # each still answers "as of" when it was said
-                assert home.id in home_as_of(mem, user, home.recorded_at)
+            for home in homes:  # each alone answers "as of" when it was said
+                assert home_as_of(mem, user, home.recorded_at) == [home.id]
 
 
 def home_as_of(mem: Engram, user: str, moment: datetime) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engram.memory import (
@@ -337,6 +337,38 @@ def test_revision_never_loses_provenance_and_keeps_one_current_value(
     sources = {s for m in store.values() for s in m.source_ids}
     assert sources == {f"msg{i}" for i in range(len(steps))}
     assert len([m for m in store.values() if m.is_current]) == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["Berlin", "Lisbon", "Oslo", "Madrid"]), st.integers(0, 400)),
+        min_size=2,
+        max_size=7,
+    )
+)
+def test_one_value_of_a_slot_holds_at_any_time_whatever_order_it_is_learned_in(
+    steps: list[tuple[str, int]],
+) -> None:
+    """Values said on any days, learned in any order (old chats replayed after the current
+    value was learned): "as of" any day, at most one of them held. (Two values said at one
+    moment contradict each other: no order settles which held.)"""
+    assume(len({day for _, day in steps}) == len(set(steps)))
+    store: dict[str, Memory] = {}
+    for index, (city, day) in enumerate(steps):
+        said = JAN + timedelta(days=day)
+        new = memory(
+            f"Ana lives in {city}",
+            attribute="home_city",
+            metadata={"value": city},
+            valid_from=said,
+            recorded_at=said,
+            source_ids=(f"msg{index}",),
+        )
+        apply(store, plan_revisions([new], [list((m, 0.5) for m in store.values())], now=NOW))
+    for _city, day in steps:
+        moment = JAN + timedelta(days=day, hours=1)
+        assert len(as_of(list(store.values()), moment)) <= 1, moment
 
 
 def test_a_duplicate_without_a_slot_adopts_the_new_slot() -> None:

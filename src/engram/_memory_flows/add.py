@@ -313,17 +313,18 @@ def _placed(candidate: Candidate, scope: Scope, entities: Any, recorded_at: date
 def _neighbours(
     scope: Scope, news: Sequence[Memory], vectors: NDArray[np.float32], model_id: str
 ) -> Flow[list[list[tuple[Memory, float]]]]:
-    """For each new memory: its nearest stored memories of its kind group, plus the current
-    holders of its slot (cosine 0 if not near), so contradictions are always seen; for a
-    slot fact, among the user's memories (`Scope.slot_filter`), else within the scope."""
+    """For each new memory: its nearest stored memories of its kind group, plus the holders
+    of its slot, current and retired (cosine 0 if not near), so contradictions are always
+    seen and an older value learned late finds its place in the slot's history; for a slot
+    fact, among the user's memories (`Scope.slot_filter`), else within the scope."""
     ops: list[Any] = []
     for memory, vector in zip(news, vectors, strict=True):
         kinds = ("episode",) if memory.kind == "episode" else FACT_KINDS
         where = scope.slot_filter(kinds=kinds) if memory.attribute else scope.filter(kinds=kinds)
         ops.append(SearchVector(scope.tenant, vector, model_id, where, _NEIGHBOURS))
     slots = sorted({m.attribute for m in news if m.attribute})
-    if slots:
-        where = scope.slot_filter(attributes=tuple(slots))
+    if slots:  # retired ones too: an older value learned late is fitted among them
+        where = scope.slot_filter(attributes=tuple(slots), include_superseded=True)
         ops.append(ListMemories(scope.tenant, where, limit=1000))
     # The memories that hold only while a slot's value does ("I love living in Porto"):
     # retired with it, so seen however far they are.

@@ -288,6 +288,19 @@ def _stated(memory: Memory) -> tuple[datetime, datetime]:
     return memory.recorded_at, memory.valid_from or memory.recorded_at
 
 
+def _filed_as_history(new: Memory, newest: Memory, now: datetime, reason: str) -> Decision:
+    """Add `new`, an older value learned after the current one `newest`, as history: true
+    from its start until `newest` began, retired when `newest` was learned (or now, if a
+    replay recorded that one later)."""
+    past = replace(
+        new,
+        valid_to=newest.valid_from,
+        superseded_at=_retired_at(newest, now),
+        superseded_by=newest.id,
+    )
+    return _added(past, now, reason, newest)
+
+
 def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) -> Decision:
     """Contradiction: add `new`, retire `olds` (or file `new` as history if it is older).
 
@@ -298,13 +311,7 @@ def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) 
     """
     newest = max(olds, key=_stated)
     if _stated(new) < _stated(newest):
-        # We learn an older value after the current one: it is history from the start (or
-        # from when the current one was learned, if a replay recorded that one later).
-        retired_at = _retired_at(newest, now)
-        past = replace(
-            new, valid_to=newest.valid_from, superseded_at=retired_at, superseded_by=newest.id
-        )
-        return _added(past, now, f"{reason}; older than the current value", newest)
+        return _filed_as_history(new, newest, now, f"{reason}; older than the current value")
     retired: list[Memory] = []
     changes: list[MemoryChange] = []
     for old in olds:
@@ -582,13 +589,86 @@ def _with_stated_end(new: Memory) -> Memory:
     return replace(new, valid_to=end)
 
 
-def _comparable(new: Memory, old: Memory) -> bool:
-    """Whether `new` may revise `old`: both current and of one kind group, and of one owner,
-    the same user (whatever agent or session stored them), or without a user, one agent."""
+def _same_owner(new: Memory, old: Memory) -> bool:
+    """The same user (whatever agent or session stored them), or without a user, one agent."""
     same_user = (old.tenant, old.user_id) == (new.tenant, new.user_id)
-    same_owner = same_user and (new.user_id is not None or old.agent_id == new.agent_id)
+    return same_user and (new.user_id is not None or old.agent_id == new.agent_id)
+
+
+def _comparable(new: Memory, old: Memory) -> bool:
+    """Whether `new` may revise `old`: both current and of one kind group, and of one owner."""
     episodes = (old.kind == "episode") == (new.kind == "episode")
-    return same_owner and episodes and old.id != new.id and old.superseded_at is None
+    return _same_owner(new, old) and episodes and old.id != new.id and old.superseded_at is None
+
+
+def _is_history_of(old: Memory, new: Memory) -> bool:
+    """Whether `old` is a retired value of `new`'s slot with a known span (when it held)."""
+    return (
+        old.superseded_at is not None
+        and old.attribute is not None
+        and old.attribute == new.attribute
+        and _subject(old) == _subject(new)
+        and _same_owner(new, old)
+        and old.id != new.id
+        and old.valid_from is not None
+        and old.valid_to is not None
+        and _value(old) != NO_VALUE
+    )
+
+
+def _fitted_in_history(
+    new: Memory, decision: Decision, past: Sequence[Memory], now: datetime
+) -> Decision:
+    """`decision` on `new`, fitted among the retired values of its slot (`past`) so that "as
+    of" any time one value held, whatever order the statements are learned in (old chats
+    replayed after the current value was learned):
+
+    - a value filed as history, said within the span of the same value, adds provenance to
+      that one; else it ends where the next value began;
+    - a restatement of the current value said before another value began is history too,
+      not an earlier start of the current value;
+    - the value whose span a value filed or restated earlier now begins in ends there.
+    """
+    spans = [(m, m.valid_from, m.valid_to) for m in past if m.valid_from and m.valid_to]
+    target, start = decision.target, new.valid_from
+    if start is None or not spans:
+        return decision
+    restated = decision.action == "noop" and target is not None and target.is_current
+    if restated and target is not None and target.valid_from and start < target.valid_from:
+        if any(start <= began < target.valid_from for _, began, _ in spans):
+            reason = f"same {new.attribute}, said before another value held"
+            decision = _filed_as_history(new, target, now, reason)
+    filed = decision.memory
+    spanning = [m for m, began, ended in spans if began <= start < ended]
+    if decision.action == "add" and filed.superseded_at is not None:
+        same = next((m for m in spanning if _holds(m, _value(filed))), None)
+        if same is not None:
+            return _duplicate(filed, same, now, f"same {filed.attribute}, said again")
+        ends = [began for _, began, _ in spans if began > start]
+        if filed.valid_to is not None:
+            ends.append(filed.valid_to)
+        filed = replace(filed, valid_to=min(ends)) if ends else filed
+        decision = replace(decision, memory=filed, inserts=(filed,))
+    elif not (restated and filed.valid_from == start):
+        return decision
+    updates, changes = list(decision.updates), list(decision.changes)
+    for before in spanning:
+        if before.valid_from == start or before.id == filed.id:
+            continue  # began together: the one learned first keeps the span
+        updates.append(replace(before, valid_to=start, updated_at=now))
+        changes.append(
+            _change(
+                before,
+                "update",
+                now,
+                f"held until {filed.id} began (said earlier, learned later)",
+                old_text=before.text,
+                new_text=before.text,
+                related_id=filed.id,
+                source_ids=new.source_ids,
+            )
+        )
+    return replace(decision, updates=tuple(updates), changes=tuple(changes))
 
 
 def decide(
@@ -614,7 +694,9 @@ def decide(
         The decision: action, memories to insert and update, audit entries.
     """
     pool = sorted(((m, s) for m, s in similar if _comparable(new, m)), key=lambda pair: -pair[1])
-    return _with_tied_retired(_decide(_with_stated_end(new), pool, now, policy), pool, now)
+    decision = _decide(_with_stated_end(new), pool, now, policy)
+    past = [m for m, _ in similar if _is_history_of(m, new)]
+    return _with_tied_retired(_fitted_in_history(new, decision, past, now), pool, now)
 
 
 def _tied_to(memory: Memory, slot_value: Memory) -> bool:
