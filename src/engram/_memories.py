@@ -69,7 +69,10 @@ class Memories:
     `history`, `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
     `update_profile`) have `a`-prefixed async twins; the maintenance jobs (`consolidate`,
     `bloat`, `forget`, `reembed`) are sync. Scope every call with `user_id` (and/or
-    `agent_id`, `session_id`); the tenant is the `Engram`'s.
+    `agent_id`, `session_id`); the tenant is the `Engram`'s. As mem0's filters, a scope
+    selects the memories that match every id it gives, and an id left out matches any: a
+    user's reads find the user's memories of every agent and session, an agent's reads its
+    own (stored without a user) and those of every user it was told.
 
     A write reads what is stored (similar memories, the profile, entities), decides, and
     writes. The writes of one user (`add`, `update`, `delete`, `delete_all`, `update_profile`,
@@ -78,10 +81,12 @@ class Memories:
     coroutine, call the async twins: a blocking write waiting for a task of its own event
     loop raises `RuntimeError` instead of deadlocking.
 
-    Nothing orders writers in other processes (or other `Engram`s over the same database):
-    two of them writing for the same user at the same moment can store a fact twice, leave
-    two current values of a slot, or lose one's profile fields. Send a user's writes through
-    one process. Scopes without a `user_id` are serialised per agent and session only.
+    Writers in other processes (or other `Engram`s over the same database) take the same
+    per-user locks: record locks on a `-engram-locks` file beside a SQLite database (not on
+    Windows, where only the locks of one process remain), advisory locks on PostgreSQL. So
+    worker processes writing for one user at the same moment store a fact once and leave one
+    current value of a slot. The writes of scopes without a `user_id` share one lock of the
+    tenant.
 
     Example:
         ```python
@@ -329,6 +334,12 @@ class Memories:
         does; by default only current memories are searched. A naive `as_of`, `after`
         or `before` is taken as UTC.
 
+        The scope (at least one id) selects the memories matching every id given; an id
+        left out matches any. `user_id` alone searches the user's memories of every agent
+        and session; `agent_id` alone, the agent's own (stored without a user) and those
+        of every user it was told; `user_id` with `agent_id`, what that user told that
+        agent; with `session_id`, only what that session stored.
+
         The hits are recorded as recalled (access count and last access, which forgetting
         policies and decay read), unless `record_access` is False: a look that is no use of
         them, as an admin's inspection (`engram memories search`).
@@ -455,7 +466,9 @@ class Memories:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Memory]:
-        """Memories of a scope, newest first (mem0's `get_all`)."""
+        """Memories of a scope, newest first (mem0's `get_all`): those matching every id
+        given, as `search` selects them (`user_id` alone: the user's of every agent and
+        session)."""
         op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
         result: list[Memory] = self._run(_one(op))
         return result
@@ -634,8 +647,11 @@ class Memories:
         agent_id: str | None = None,
         session_id: str | None = None,
     ) -> ErasureReport:
-        """Erase every memory of a scope; with `user_id`, everything derived from the user
-        (entities, relations, profile, history). Their vectors leave the embedding cache."""
+        """Erase every memory of a scope, as `get_all` selects them (`agent_id` alone: the
+        agent's own and those of every user it was told). With `user_id` alone, everything
+        derived from the user goes (entities, relations, profile, history, tombstones);
+        a narrower scope's erasure is that of `delete` for each memory (their texts leave
+        the history, a tombstone remains). Their vectors leave the embedding cache."""
         flow = flows.erase_scope_flow(self._scope(user_id, agent_id, session_id))
         report: ErasureReport = self._run(flow)
         return report
@@ -721,10 +737,12 @@ class Memories:
     def consolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
         """Merge near-duplicate memories of a user; return merges.
 
-        Only memories of one agent and session merge (a session's reads and erasure still
-        cover what it said). The memory kept has all their provenance, the earliest time
-        one was known (so "as of" searches find it as before), and stays the source of
-        the profile fields, relations and supersessions that named any of them.
+        The user's memories of every agent and session are consolidated (an agent's own,
+        stored without a user, are not the user's), but only memories of one agent and
+        session merge (a session's reads and erasure still cover what it said). The memory
+        kept has all their provenance, the earliest time one was known (so "as of" searches
+        find it as before), and stays the source of the profile fields, relations and
+        supersessions that named any of them.
         """
         merges: int = self._run(self._consolidate_flow(user_id, threshold))
         return merges
@@ -819,7 +837,8 @@ class Memories:
         return done
 
     def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
-        """Erase what a forgetting policy drops for a user (pinned memories are exempt)."""
+        """Erase what a forgetting policy drops for a user (pinned memories are exempt): of
+        the user's memories of every agent and session, none stored without the user."""
         report: ErasureReport | None = self._run(self._forget_flow(policy, user_id))
         return report
 

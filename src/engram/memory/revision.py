@@ -601,6 +601,23 @@ def _comparable(new: Memory, old: Memory) -> bool:
     return _same_owner(new, old) and episodes and old.id != new.id and old.superseded_at is None
 
 
+def _narrower(old: Memory, new: Memory) -> bool:
+    """Whether `old` belongs to a part of `new`'s scope: a session or an agent `new` is not
+    bound to (the user's fact in one of the user's sessions)."""
+    session = old.session_id is not None and new.session_id is None
+    return session or (old.agent_id is not None and new.agent_id is None)
+
+
+def _in_scope(new: Memory, decision: Decision, now: datetime) -> Decision:
+    """`decision`, but `new` added beside a memory of a narrower scope it would restate or
+    refine: merged into it, a fact the user said outright would belong to that session or
+    agent, and go with it when it is erased (its value still retires other values)."""
+    target = decision.target
+    if decision.action not in ("noop", "update") or target is None or not _narrower(target, new):
+        return decision
+    return _added(new, now, f"{decision.reason}, said more widely than {target.id}", target)
+
+
 def _is_history_of(old: Memory, new: Memory) -> bool:
     """Whether `old` is a retired value of `new`'s slot with a known span (when it held)."""
     return (
@@ -694,7 +711,7 @@ def decide(
         The decision: action, memories to insert and update, audit entries.
     """
     pool = sorted(((m, s) for m, s in similar if _comparable(new, m)), key=lambda pair: -pair[1])
-    decision = _decide(_with_stated_end(new), pool, now, policy)
+    decision = _in_scope(new, _decide(_with_stated_end(new), pool, now, policy), now)
     past = [m for m, _ in similar if _is_history_of(m, new)]
     return _with_tied_retired(_fitted_in_history(new, decision, past, now), pool, now)
 
