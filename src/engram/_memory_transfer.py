@@ -37,8 +37,8 @@ from engram._validation import (
 )
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
-from engram.memory.profile import EDITED, handed_over
-from engram.memory.revision import settle_slots
+from engram.memory.profile import EDITED, handed_over, profile_value
+from engram.memory.revision import SlotKey, retired, settle_slots, slot_key
 from engram.memory.texts import dense_text
 from engram.stores._memory_rules import (
     check_no_nul,
@@ -67,7 +67,14 @@ from engram.stores.memories import (
     PutTombstones,
     VectorRecord,
 )
-from engram.types._memory import Entity, Memory, MemoryChange, Relation, UserProfile
+from engram.types._memory import (
+    ChangeAction,
+    Entity,
+    Memory,
+    MemoryChange,
+    Relation,
+    UserProfile,
+)
 
 __all__ = [
     "MEMORY_EXPORT_FORMAT",
@@ -314,28 +321,33 @@ def _one_per_slot(
     "Berlin" imported where the store says "Tokyo" for the same user and slot leaves the
     value said last current and retires the other (`settle_slots`), with what held only
     while it did; the relations they stated end, and profile fields taken from them are
-    taken from the value that retired them."""
+    taken from the value that retired them. The retired values of both are fitted in time
+    around each other (`_fitted_in_time`), so that "as of" any time one value held."""
     users = sorted({m.user_id for m in memories if m.user_id is not None and m.attribute})
     profiles = () if profile is None else (profile,)
     if not users:
         return _Settled(memories, (), (), relations, profiles)
     stored = yield from _slot_holders(tenant, users, memories)
-    retired, changes = settle_slots(
+    settled, changes = settle_slots(
         [*memories, *stored], now=now, reason="the slot's other value was imported"
     )
-    by_id = {memory.id: memory for memory in retired}
+    latest = {memory.id: memory for memory in [*memories, *stored, *settled]}
+    fitted, fitted_changes = _fitted_in_time(list(latest.values()), now)
+    changes += fitted_changes
+    ended_sooner = list({memory.id: memory for memory in [*settled, *fitted]}.values())
+    by_id = {memory.id: memory for memory in ended_sooner}
     memories = tuple(by_id.pop(memory.id, memory) for memory in memories)
     [*found] = yield from call_memories(*(ListRelations(tenant, user) for user in users))
     ended = {
         relation.id: relation
-        for memory in retired
+        for memory in ended_sooner
         for relation in close_relations(
             [*relations, *(r for held in found for r in held)], [memory.id], memory.valid_to or now
         )
     }
     relations = tuple(ended.pop(r.id, r) for r in relations) + tuple(ended.values())
     every = {memory.id: memory for memory in [*memories, *stored]}
-    successors = {m.id: every[m.superseded_by] for m in retired if m.superseded_by in every}
+    successors = {m.id: every[m.superseded_by] for m in ended_sooner if m.superseded_by in every}
     others = {m.user_id for m in by_id.values() if m.user_id} - {p.user_id for p in profiles}
     [*held] = yield from call_memories(*(GetProfile(tenant, user) for user in sorted(others)))
     updated = [handed_over(p, successors, now=now) for p in (*profiles, *held) if p is not None]
@@ -347,18 +359,93 @@ def _one_per_slot(
 def _slot_holders(
     tenant: str, users: Sequence[str], memories: Sequence[Memory]
 ) -> Flow[list[Memory]]:
-    """The stored current memories, not in `memories`, holding the slots `memories` fill
-    for `users`, or holding only while a value of one does (`TIED_TO`)."""
+    """The stored memories, not in `memories`, of the slots `memories` fill for `users`
+    (their retired values too, to fit the import's in time among them), and the current
+    ones holding only while a value of one does (`TIED_TO`)."""
     imported = {memory.id for memory in memories}
     stored: dict[str, Memory] = {}
     for user in users:
         slots = {m.attribute for m in memories if m.user_id == user and m.attribute}
-        wheres = [MemoryFilter(user_id=user, attributes=tuple(sorted(slots)))]
+        wheres = [
+            MemoryFilter(user_id=user, attributes=tuple(sorted(slots)), include_superseded=True)
+        ]
         wheres += [MemoryFilter(user_id=user, metadata={TIED_TO: s}) for s in TIED_SLOTS & slots]
         for where in wheres:
             found = yield from every_memory(tenant, where)
             stored.update((m.id, m) for m in found if m.id not in imported)
     return list(stored.values())
+
+
+def _fitted_in_time(
+    memories: Sequence[Memory], now: datetime
+) -> tuple[list[Memory], list[MemoryChange]]:
+    """The slot values of `memories` (an import's and the store's, one current value per
+    slot already) that held past the start of a later value of their slot, ended there: two
+    databases each knew part of the user's history ("Berlin" then "Oslo" in one, "Lisbon"
+    said between them in the other), and each ended its values where it knew the next one
+    began. A current one is retired by the later value, as a contradiction retires it; a
+    value that never held (corrected from its start) ends none. Revision fits a value
+    learned late among a slot's retired values alike (`decide`).
+
+    Returns:
+        The memories ended sooner, and their history entries.
+    """
+    slots: dict[SlotKey, list[Memory]] = {}
+    for memory in memories:
+        if (slot := slot_key(memory)) is not None:
+            slots.setdefault(slot, []).append(memory)
+    ends = [
+        _ended_by(memory, successor, now)
+        for values in slots.values()
+        for memory in values
+        if (successor := _next_value(memory, values)) is not None
+    ]
+    return [memory for memory, _ in ends], [change for _, change in ends]
+
+
+def _start(memory: Memory) -> datetime:
+    """When `memory` began to hold: from when it was recorded, if its start is unknown (as
+    "as of" reads it)."""
+    return memory.valid_from or memory.recorded_at
+
+
+def _next_value(memory: Memory, values: Sequence[Memory]) -> Memory | None:
+    """The first other value of `memory`'s slot (`values`) to begin while it held, if one;
+    values that never held are passed over."""
+    value = fold(profile_value(memory))
+    later = [
+        other
+        for other in values
+        if _start(memory) < _start(other)
+        and (memory.valid_to is None or _start(other) < memory.valid_to)
+        and (other.valid_to is None or _start(other) < other.valid_to)
+        and fold(profile_value(other)) != value
+    ]
+    return min(later, key=lambda other: (_start(other), other.id), default=None)
+
+
+def _ended_by(memory: Memory, successor: Memory, now: datetime) -> tuple[Memory, MemoryChange]:
+    """`memory` ended where `successor` began, and its history entry: retired by it if it
+    held on (`retired`), else only ended sooner."""
+    action: ChangeAction
+    if memory.valid_to is None:
+        ended = retired(memory, end=_start(successor), now=now, by=successor.id)
+        action, reason = "supersede", f"{successor.id} began while it held (imported)"
+    else:
+        ended = replace(memory, valid_to=_start(successor), updated_at=now)
+        action, reason = "update", f"held until {successor.id} began (imported)"
+    change = MemoryChange(
+        memory_id=memory.id,
+        action=action,
+        reason=reason,
+        tenant=memory.tenant,
+        at=now,
+        old_text=memory.text,
+        new_text=memory.text if action == "update" else successor.text,
+        related_id=successor.id,
+        source_ids=successor.source_ids,
+    )
+    return ended, change
 
 
 def _known_entities(
@@ -414,24 +501,18 @@ def _kept_current(
     profile: UserProfile | None,
 ) -> Flow[tuple[tuple[Memory, ...], tuple[Relation, ...], UserProfile | None]]:
     """The export's records merged with what the store holds of them: a stored memory
-    retired since the export (the user moved on after an earlier import of it) stays
-    retired, and its relations ended; the stored profile keeps its fields, but those the
-    export sets from memories current after the import. Else an old export imported again
-    would leave two current values in a slot, and the profile saying the older one."""
+    keeps its provenance and its time (`_merged`), so one retired since the export (the
+    user moved on after an earlier import of it) stays retired, and its relations ended;
+    the stored profile keeps its fields, but those the export sets from memories current
+    after the import. Else an old export imported again would leave two current values in
+    a slot, and the profile saying the older one."""
     stored: dict[str, Memory] = {}
     ids = [memory.id for memory in memories]
     for start in range(0, len(ids), _PAGE):
         [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
         stored.update((memory.id, memory) for memory in found if memory is not None)
     kept = tuple(
-        replace(
-            memory,
-            valid_to=old.valid_to,
-            superseded_at=old.superseded_at,
-            superseded_by=old.superseded_by,
-        )
-        if memory.is_current and (old := stored.get(memory.id)) is not None and not old.is_current
-        else memory
+        memory if (old := stored.get(memory.id)) is None else _merged(memory, old)
         for memory in memories
     )
     users = sorted({relation.user_id for relation in relations if relation.user_id})
@@ -469,6 +550,39 @@ def _kept_current(
         ),
     )
     return kept, relations, merged
+
+
+def _merged(exported: Memory, stored: Memory) -> Memory:
+    """The export's version of a memory the store holds, with the store's provenance too
+    and the earliest start of the two (a restatement the store learned since the export,
+    as revision folds one in), ending as the store's if that ends sooner (`_ended_sooner`);
+    changed when the later of the two was. Else restoring a backup into a database that
+    kept learning would drop what it learned of the memory since."""
+    starts = [start for start in (stored.valid_from, exported.valid_from) if start is not None]
+    memory = replace(
+        exported,
+        source_ids=tuple(dict.fromkeys((*stored.source_ids, *exported.source_ids))),
+        valid_from=min(starts, default=None),
+        updated_at=max(stored.updated_at, exported.updated_at),
+    )
+    if not _ended_sooner(stored, exported):
+        return memory
+    return replace(
+        memory,
+        valid_to=stored.valid_to,
+        superseded_at=stored.superseded_at,
+        superseded_by=stored.superseded_by,
+    )
+
+
+def _ended_sooner(stored: Memory, exported: Memory) -> bool:
+    """Whether the store's version of a memory ends before the export's: retired since the
+    export was taken, or fitted in time by an import of it (`_fitted_in_time`)."""
+    if exported.is_current and not stored.is_current:
+        return True
+    return stored.valid_to is not None and (
+        exported.valid_to is None or stored.valid_to < exported.valid_to
+    )
 
 
 def _linkable(

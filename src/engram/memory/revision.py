@@ -65,7 +65,9 @@ __all__ = [
     "polarity",
     "resolve_ambiguous",
     "retired",
+    "SlotKey",
     "settle_slots",
+    "slot_key",
 ]
 
 RevisionAction = Literal["add", "noop", "update", "supersede"]
@@ -332,12 +334,24 @@ def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) 
     )
 
 
-def _slot_of(memory: Memory) -> tuple[str | None, str | None, str, str | None] | None:
-    """The slot a current memory holds (its owner, attribute and subject), if one."""
-    if memory.attribute is None or memory.valid_to is not None or memory.superseded_at:
+SlotKey = tuple[str | None, str | None, str, str | None]
+"""A slot: its owner (user, else agent), attribute and subject (None: the owner)."""
+
+
+def slot_key(memory: Memory) -> SlotKey | None:
+    """The slot `memory` fills, current or retired, if one: its owner (its user, else its
+    agent, as `_comparable` owns), attribute and subject."""
+    if memory.attribute is None:
         return None
-    agent = memory.agent_id if memory.user_id is None else None  # as `_comparable` owns
+    agent = memory.agent_id if memory.user_id is None else None
     return memory.user_id, agent, memory.attribute, _subject(memory)
+
+
+def _slot_of(memory: Memory) -> SlotKey | None:
+    """The slot a current memory holds, if one."""
+    if memory.valid_to is not None or memory.superseded_at:
+        return None
+    return slot_key(memory)
 
 
 def settle_slots(
