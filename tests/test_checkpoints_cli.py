@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
 
+from cli_backends import BACKENDS, SQLITE_ONLY, Backend, backend_of
 from engram.cli.threads import threads
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.checkpoints import BaseCheckpointer
@@ -18,40 +16,27 @@ from engram.types._checkpoint import RetentionPolicy
 
 pytest_plugins = ["servers"]
 
-SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-"""For what only a SQLite address has (a file), or what is refused before any is opened."""
 
-
-class Backend(NamedTuple):
-    """A database of one backend: its `--db` address, and how the test opens its checkpointer
-    (afresh each time: a store kept open would answer from its caches)."""
-
-    db: str
-    open: Callable[[], AbstractContextManager[BaseCheckpointer]]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=BACKENDS)
 def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Backend:
-    """An empty database of each backend (the servers' of the `servers` plugin)."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_clean_database")
-        from engram.stores.postgres import PostgresCheckpointer
+) -> Backend[BaseCheckpointer]:
+    """An empty database of each backend."""
+    from engram.stores.postgres import PostgresCheckpointer
+    from engram.stores.redis import RedisCheckpointer
 
-        return Backend(url, lambda: PostgresCheckpointer.from_conn_string(url))
-    if request.param == "redis":
-        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-        from engram.stores.redis import RedisCheckpointer
-
-        monkeypatch.setenv("ENGRAM_REDIS_PREFIX", prefix)  # the CLI reads the test's keys
-        return Backend(url, lambda: RedisCheckpointer.from_url(url, prefix=prefix))
-    path = str(tmp_path / "agent.db")
-    return Backend(path, lambda: SqliteCheckpointer.from_path(path))
+    return backend_of(
+        request,
+        tmp_path / "agent.db",
+        monkeypatch,
+        sqlite=SqliteCheckpointer.from_path,
+        postgres=PostgresCheckpointer.from_conn_string,
+        redis=lambda url, prefix: RedisCheckpointer.from_url(url, prefix=prefix),
+    )
 
 
 @pytest.fixture
-def db(backend: Backend) -> str:
+def db(backend: Backend[BaseCheckpointer]) -> str:
     with backend.open() as checkpointer:
         for step in range(6):
             values = {"messages": [f"message {i}" for i in range(step + 1)], "step": step}
@@ -68,7 +53,7 @@ def invoke(*args: str, input: str | None = None) -> str:
     return result.output
 
 
-def ids(backend: Backend, thread: str = "t1") -> list[str]:
+def ids(backend: Backend[BaseCheckpointer], thread: str = "t1") -> list[str]:
     with backend.open() as checkpointer:
         return [info.id for info in checkpointer.history("default", thread)]
 
@@ -79,20 +64,22 @@ def test_list(db: str) -> None:
     assert "secret" in invoke("list", "--db", db, "--tenant", "other")
 
 
-def test_show_newest_and_by_id(db: str, backend: Backend) -> None:
+def test_show_newest_and_by_id(db: str, backend: Backend[BaseCheckpointer]) -> None:
     out = invoke("show", "t1", "--db", db)
     assert "#6" in out and '[6 items] last: "message 5"' in out and '"step": 5' in out
     older = ids(backend)[-1]
     assert '[1 items] last: "message 0"' in invoke("show", "t1", "--db", db, "--checkpoint", older)
 
 
-def test_history_shows_what_changed(db: str, backend: Backend) -> None:
+def test_history_shows_what_changed(db: str, backend: Backend[BaseCheckpointer]) -> None:
     out = invoke("history", "t1", "--db", db, "--limit", "3")
     assert ids(backend)[0] in out and ids(backend)[3] not in out
     assert out.count("messages,") == 2  # the oldest listed one's parent is not listed: "?"
 
 
-def test_history_of_a_run_whose_metadata_names_forked_from(backend: Backend) -> None:
+def test_history_of_a_run_whose_metadata_names_forked_from(
+    backend: Backend[BaseCheckpointer],
+) -> None:
     """LangGraph copies a config's plain values into a checkpoint's metadata: a run's own
     `forked_from` (not Engram's `{"thread_id": ..., "checkpoint_id": ...}`) is no fork."""
     with backend.open() as checkpointer:
@@ -102,7 +89,7 @@ def test_history_of_a_run_whose_metadata_names_forked_from(backend: Backend) -> 
     assert "(fork of" in invoke("history", "t2", "--db", backend.db)
 
 
-def test_fork_and_rollback(db: str, backend: Backend) -> None:
+def test_fork_and_rollback(db: str, backend: Backend[BaseCheckpointer]) -> None:
     first = ids(backend)[-1]
     assert "forked t1 into t3" in invoke(
         "fork", "t1", "--db", db, "--checkpoint", first, "--to", "t3"
@@ -112,7 +99,7 @@ def test_fork_and_rollback(db: str, backend: Backend) -> None:
     assert '[1 items] last: "message 0"' in invoke("show", "t1", "--db", db)
 
 
-def test_prune_dry_run_then_saved_policy(db: str, backend: Backend) -> None:
+def test_prune_dry_run_then_saved_policy(db: str, backend: Backend[BaseCheckpointer]) -> None:
     out = invoke("prune", "t1", "--keep-last", "2", "--dry-run", "--save", "--db", db)
     assert "would remove" in out and len(ids(backend)) == 6
     assert "last 2" not in invoke("list", "--db", db)  # a dry run saves no policy either
@@ -126,7 +113,7 @@ def test_prune_dry_run_then_saved_policy(db: str, backend: Backend) -> None:
     assert len(ids(backend)) == 2
 
 
-def test_delete(db: str, backend: Backend) -> None:
+def test_delete(db: str, backend: Backend[BaseCheckpointer]) -> None:
     assert "deleted t2" in invoke("delete", "t2", "--db", db, "--yes")
     assert ids(backend, "t2") == []
 
@@ -169,7 +156,7 @@ def test_missing_database(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "no database" in result.output
 
 
-def test_shows_langgraph_threads(backend: Backend) -> None:
+def test_shows_langgraph_threads(backend: Backend[BaseCheckpointer]) -> None:
     from langchain_core.messages import HumanMessage
     from langgraph.graph import START, MessagesState, StateGraph
 
@@ -183,7 +170,7 @@ def test_shows_langgraph_threads(backend: Backend) -> None:
     assert "[2 items] last: ai: hello back" in out
 
 
-def test_ids_names_and_values_are_shown_as_is(backend: Backend) -> None:
+def test_ids_names_and_values_are_shown_as_is(backend: Backend[BaseCheckpointer]) -> None:
     with backend.open() as checkpointer:
         checkpointer.put("default", "a[/b]", {"[/i]": "x"}, metadata={"source": "[red]"})
         checkpointer.put("default", "a[/b]", {"[/i]": "[bold]y", "n": 2})
@@ -269,7 +256,7 @@ def test_numbers_out_of_range_are_usage_errors(db: str, args: list[str]) -> None
     assert result.exit_code == 2 and "is not in the range" in result.output, result.output
 
 
-def test_prune_save_refuses_an_unknown_thread(db: str, backend: Backend) -> None:
+def test_prune_save_refuses_an_unknown_thread(db: str, backend: Backend[BaseCheckpointer]) -> None:
     """A typo must not get a policy saved, and with it a thread of its own."""
     result = CliRunner().invoke(
         threads, ["prune", "t1", "t-typo", "--save", "--keep-last", "2", "--db", db]

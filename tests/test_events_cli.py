@@ -4,14 +4,12 @@ PostgreSQL and Redis."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_backends import BACKENDS, SQLITE_ONLY, Backend, backend_of
 from engram.cli.events import events
 from engram.stores.events import BaseEventLog
 from engram.stores.sqlite.events import SqliteEventLog
@@ -19,39 +17,27 @@ from engram.types._event import Event
 
 pytest_plugins = ["servers"]
 
-SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-"""For what only a SQLite address has (a file), or what is refused before any is opened."""
 
-
-class Backend(NamedTuple):
-    """A database of one backend: its `--db` address, and how the test opens its event log."""
-
-    db: str
-    open: Callable[[], AbstractContextManager[BaseEventLog]]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=BACKENDS)
 def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Backend:
-    """An empty database of each backend (the servers' of the `servers` plugin)."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_clean_database")
-        from engram.stores.postgres import PostgresEventLog
+) -> Backend[BaseEventLog]:
+    """An empty database of each backend."""
+    from engram.stores.postgres import PostgresEventLog
+    from engram.stores.redis import RedisEventLog
 
-        return Backend(url, lambda: PostgresEventLog.from_conn_string(url))
-    if request.param == "redis":
-        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
-        from engram.stores.redis import RedisEventLog
-
-        monkeypatch.setenv("ENGRAM_REDIS_PREFIX", prefix)  # the CLI reads the test's keys
-        return Backend(url, lambda: RedisEventLog.from_url(url, prefix=prefix))
-    path = str(tmp_path / "engram.db")
-    return Backend(path, lambda: SqliteEventLog.from_path(path))
+    return backend_of(
+        request,
+        tmp_path / "engram.db",
+        monkeypatch,
+        sqlite=SqliteEventLog.from_path,
+        postgres=PostgresEventLog.from_conn_string,
+        redis=lambda url, prefix: RedisEventLog.from_url(url, prefix=prefix),
+    )
 
 
 @pytest.fixture
-def db(backend: Backend) -> str:
+def db(backend: Backend[BaseEventLog]) -> str:
     with backend.open() as log:
         log.append(
             "default",
@@ -168,7 +154,7 @@ def test_missing_database_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_tail_by_type_shows_the_newest_of_that_type(backend: Backend) -> None:
+def test_tail_by_type_shows_the_newest_of_that_type(backend: Backend[BaseEventLog]) -> None:
     path = backend.db
     with backend.open() as log:
         thoughts = [Event.thought(str(i)) for i in range(30)]
@@ -186,7 +172,7 @@ def test_tail_by_type_shows_the_newest_of_that_type(backend: Backend) -> None:
     assert none.exit_code == 0 and "no events" in none.output
 
 
-def test_stream_ids_are_shown_as_is(backend: Backend) -> None:
+def test_stream_ids_are_shown_as_is(backend: Backend[BaseEventLog]) -> None:
     path = backend.db
     with backend.open() as log:
         log.append("default", "a[/b]", [Event.thought("[/i] x"), Event.error("[red]y")])
