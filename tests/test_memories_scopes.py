@@ -190,11 +190,6 @@ def test_another_agents_or_a_users_identical_memory_is_not_merged(mem: Engram) -
         assert [c.action for c in mem.memories.history(memory.id)] == ["add"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: an add of a user-less scope reads its 5 nearest neighbours among the"
-    " memories of every user of the agent (`add._neighbours`), then drops the users' ones",
-)
 def test_an_agents_duplicate_is_found_among_many_of_its_users_memories(mem: Engram) -> None:
     """The users the agent serves hold the same text: the agent's own one is still found."""
     for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
@@ -204,6 +199,17 @@ def test_an_agents_duplicate_is_found_among_many_of_its_users_memories(mem: Engr
     assert (again.added, again.unchanged) == ((), 1)
     agents_own = [m for m in mem.memories.get_all(agent_id="ops") if m.user_id is None]
     assert [m.id for m in agents_own] == [own.id]
+
+
+def test_a_sessions_duplicate_is_found_among_many_of_its_users_memories(mem: Engram) -> None:
+    """A session without a user revises against its own memories, not its users'."""
+    for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
+        mem.memories.add(OPS, user_id=user, session_id="s9", infer=False)
+    [own] = mem.memories.add(OPS, session_id="s9", infer=False).added
+    again = mem.memories.add(OPS, session_id="s9", infer=False)
+    assert (again.added, again.unchanged) == ((), 1)
+    sessions_own = [m for m in mem.memories.get_all(session_id="s9") if m.user_id is None]
+    assert [m.id for m in sessions_own] == [own.id]
 
 
 def test_an_agents_own_slot_moves_within_the_agent_alone(mem: Engram) -> None:

@@ -93,9 +93,10 @@ def add_flow(
     the user's memories, whatever agent or session stored them (`Scope.slot_filter`): "I
     moved to Lisbon" in one conversation retires "I live in Porto" of another, and a slot
     value said again is a duplicate (its provenance appended to the stored memory, which
-    keeps its session). Other facts and episodes are revised within the scope as given: a
-    plain fact said in two sessions is kept in each (a session's search finds its own),
-    and a negation of one ("I no longer ...") retires only the scope's.
+    keeps its session). Other facts and episodes are revised within the scope as given
+    (`Scope.own_filter`; without a user, not against what users told the agent): a plain
+    fact said in two sessions is kept in each (a session's search finds its own), and a
+    negation of one ("I no longer ...") retires only the scope's.
 
     Each memory is recorded (`recorded_at`) when the first of its source messages was said
     (no later than `now`): "as of" a time between two turns of one add, the first turn's
@@ -316,11 +317,14 @@ def _neighbours(
     """For each new memory: its nearest stored memories of its kind group, plus the holders
     of its slot, current and retired (cosine 0 if not near), so contradictions are always
     seen and an older value learned late finds its place in the slot's history; for a slot
-    fact, among the user's memories (`Scope.slot_filter`), else within the scope."""
+    fact, among the user's memories (`Scope.slot_filter`), else among the scope's own
+    (`Scope.own_filter`)."""
     ops: list[Any] = []
     for memory, vector in zip(news, vectors, strict=True):
         kinds = ("episode",) if memory.kind == "episode" else FACT_KINDS
-        where = scope.slot_filter(kinds=kinds) if memory.attribute else scope.filter(kinds=kinds)
+        where = (
+            scope.slot_filter(kinds=kinds) if memory.attribute else scope.own_filter(kinds=kinds)
+        )
         ops.append(SearchVector(scope.tenant, vector, model_id, where, _NEIGHBOURS))
     slots = sorted({m.attribute for m in news if m.attribute})
     if slots:  # retired ones too: an older value learned late is fitted among them

@@ -26,13 +26,23 @@ class Scope:
             user_id=self.user_id, agent_id=self.agent_id, session_id=self.session_id, **fields
         )
 
+    def own_filter(self, **fields: Any) -> MemoryFilter:
+        """The store filter of the memories a new memory of this scope is revised against:
+        this scope's own. Without a user, only those stored without a user: an agent's reads
+        (`filter`) include what its users told it, but those are the users' to revise, and
+        would crowd the agent's own out of a nearest-neighbour search."""
+        if self.user_id is None:
+            return self.filter(without_user=True, **fields)
+        return self.filter(**fields)
+
     def slot_filter(self, **fields: Any) -> MemoryFilter:
         """The store filter of the memories a slot fact is revised against: the user's,
         whatever agent or session stored them (a user has one home city, in every
-        conversation); without a user, this scope's. The writes of a user serialise on the
-        user alone (`lock_key`), so no other add of these memories runs meanwhile."""
+        conversation); without a user, this scope's own (`own_filter`). The writes of a
+        user serialise on the user alone (`lock_key`), so no other add of these memories
+        runs meanwhile."""
         if self.user_id is None:
-            return self.filter(**fields)
+            return self.own_filter(**fields)
         return MemoryFilter(user_id=self.user_id, **fields)
 
     @property

@@ -64,6 +64,7 @@ __all__ = [
     "erased_change",
     "event_time",
     "exact_numbers",
+    "filter_partition",
     "json_copy",
     "json_equal",
     "matches",
@@ -151,6 +152,12 @@ def check_no_nul(value: Any, path: str = "") -> None:
 def user_key(user_id: str | None) -> str:
     """The partition a user's memories live in (`NO_USER` for memories without a user)."""
     return NO_USER if user_id is None else user_id
+
+
+def filter_partition(filter: MemoryFilter) -> str | None:
+    """The partition (`user_key`) the memories `filter` selects live in: its user's, the
+    user-less one for `without_user`; None if they may be in any partition of the tenant."""
+    return NO_USER if filter.without_user else filter.user_id
 
 
 def event_time(memory: Memory) -> datetime:
@@ -358,10 +365,14 @@ def check_page(limit: int, offset: int = 0) -> None:
 
 
 def checked_filter(filter: MemoryFilter) -> MemoryFilter:
-    """`filter` with UTC times; `InvalidInputError` for an empty scope id or a non-scalar
-    metadata value."""
+    """`filter` with UTC times; `InvalidInputError` for an empty scope id, a `user_id` with
+    `without_user`, or a non-scalar metadata value."""
     for name in ("user_id", "agent_id", "session_id"):
         _check_scope_id(name, getattr(filter, name))
+    if filter.without_user and filter.user_id is not None:
+        raise InvalidInputError(
+            f"a filter without_user selects no user's memories: user_id {filter.user_id!r} given"
+        )
     for key, value in (filter.metadata or {}).items():
         if not isinstance(key, str):
             raise InvalidInputError(f"metadata filter keys must be strings, got {key!r}")
@@ -445,6 +456,7 @@ def _temporal_match(memory: Memory, filter: MemoryFilter) -> bool:
 def _scope_match(memory: Memory, filter: MemoryFilter) -> bool:
     return (
         (filter.user_id is None or memory.user_id == filter.user_id)
+        and (not filter.without_user or memory.user_id is None)
         and (filter.agent_id is None or memory.agent_id == filter.agent_id)
         and (filter.session_id is None or memory.session_id == filter.session_id)
         and (filter.kinds is None or memory.kind in filter.kinds)

@@ -118,6 +118,9 @@ class MemoryFilter(NamedTuple):
     """Event time strictly before this time."""
     metadata: Mapping[str, MetadataValue] | None = None
     """Top-level metadata keys that must be present with equal (JSON) values."""
+    without_user: bool = False
+    """Only memories stored without a user (an agent's or session's own, not what users
+    told it); refused with a `user_id`. Read through the tenant's user-less partition."""
 
 
 _ANY = MemoryFilter()

@@ -4,9 +4,10 @@ Everything lives in process memory behind one lock; nothing survives the process
 copied on the way in and out (metadata and profile mappings, vectors), so callers mutating
 what they passed or got back never change what is stored.
 
-Memories are grouped by partition, `(tenant, user_id)`, so a search for one user looks at that
-user's memories only; vector and BM25 scoring are the shared NumPy functions of
-`engram.memory.vectors` and `engram.memory.bm25`, so scores equal the SQLite backend's.
+Memories are grouped by partition, `(tenant, user_key)`, so a search for one user (or, with
+`without_user`, for the memories of no user) looks at that partition only; vector and BM25
+scoring are the shared NumPy functions of `engram.memory.vectors` and `engram.memory.bm25`,
+so scores equal the SQLite backend's.
 
 Atomicity: every write of a batch records how to undo itself; if an op raises, the undo
 actions run newest first, so a failed batch leaves no trace.
@@ -194,9 +195,10 @@ class InMemoryMemoryStore(BaseMemoryStore):
 
     # Reading.
 
-    def _partition_rows(self, tenant: str, user_id: str | None) -> Iterator[_Row]:
-        if user_id is not None:
-            keys: Iterable[_Key] = [(tenant, user_id)]
+    def _partition_rows(self, tenant: str, user_key: str | None) -> Iterator[_Row]:
+        """The rows of partition `user_key` of `tenant`; None: of all its partitions."""
+        if user_key is not None:
+            keys: Iterable[_Key] = [(tenant, user_key)]
         else:
             keys = [key for key in self._partitions if key[0] == tenant]
         for key in keys:
@@ -212,7 +214,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
                 if (tenant, memory_id) in self._rows
             ]
         else:
-            rows = self._partition_rows(tenant, checked.user_id)
+            rows = self._partition_rows(tenant, rules.filter_partition(checked))
         return [row for row in rows if rules.matches(row.memory, checked)]
 
     def _check_dim(self, model_id: str, dim: int) -> None:

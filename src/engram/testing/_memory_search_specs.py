@@ -124,9 +124,10 @@ def _memory_pool() -> st.SearchStrategy[list[Memory]]:
 def _filters() -> st.SearchStrategy[MemoryFilter]:
     maybe_day = st.sampled_from([None, -1, 0, 0.5, 1, 1.3, 2, 3.7, 9])
     return st.builds(
-        lambda user, agent, session, kinds, entities, meta, as_of, valid_at, sup, after, before: (
+        lambda owner, agent, session, kinds, entities, meta, as_of, valid_at, sup, after, before: (
             MemoryFilter(
-                user_id=user,
+                user_id=owner[0],
+                without_user=owner[1],
                 agent_id=agent,
                 session_id=session,
                 kinds=kinds,
@@ -139,7 +140,7 @@ def _filters() -> st.SearchStrategy[MemoryFilter]:
                 before=None if before is None else at(before),
             )
         ),
-        st.sampled_from([None, "u1", "u2"]),
+        st.sampled_from([(None, False), (None, True), ("u1", False), ("u2", False)]),
         st.sampled_from([None, "a1"]),
         st.sampled_from([None, "s1"]),
         st.sampled_from([None, ("fact",), ("episode", "fact")]),
@@ -218,6 +219,7 @@ class MemorySearchSpecs:
         for bad in (
             MemoryFilter(metadata=nested),
             MemoryFilter(user_id=""),
+            MemoryFilter(user_id="u1", without_user=True),
             MemoryFilter(metadata={"k": float("inf")}),
         ):
             with pytest.raises(InvalidInputError):
@@ -228,6 +230,31 @@ class MemorySearchSpecs:
             with pytest.raises(InvalidInputError, match="offset"):
                 memory_store.list_memories(TENANT, offset=offset)
         assert memory_store.list_memories(TENANT, offset=2**63 - 1) == []
+
+    def test_without_user_selects_the_memories_of_no_user(self, memory_store: Any) -> None:
+        # Six users told agent a1 what a1 holds itself, in words nearer the query: a filter
+        # of a1 without a user still selects a1's own alone, to list, count and search.
+        near, own = unit_vectors(2, seed=11)
+        told = [
+            memory("tea is served", id=f"told{i}", user_id=f"u{i}", agent_id="a1") for i in range(6)
+        ]
+        mine = [
+            memory("tea is served at noon", id="own", user_id=None, agent_id="a1"),
+            memory("tea is served", id="other", user_id=None, agent_id="a2"),
+            memory("tea is served", id="old", user_id=None, agent_id="a1", superseded_at=at(1)),
+        ]
+        put(memory_store, [*told, *mine], np.array([near] * 6 + [own, near, near]))
+        selected = MemoryFilter(agent_id="a1", without_user=True)
+        assert ids_of(memory_store.list_memories(TENANT, selected)) == ["own"]
+        assert memory_store.count_memories(TENANT, selected) == 1
+        assert ids_of(memory_store.search_lexical(TENANT, "tea served", selected)) == ["own"]
+
+        def nearest(where: MemoryFilter) -> list[str]:
+            return ids_of(memory_store.search_vector(TENANT, near, MODEL, where, limit=1))
+
+        assert nearest(selected) == ["own"]
+        assert nearest(MemoryFilter(without_user=True)) == ["other"]
+        assert nearest(selected._replace(include_superseded=True)) == ["old"]
 
     # Listing.
 
@@ -294,8 +321,18 @@ class MemorySearchSpecs:
             MemoryFilter(),
             MemoryFilter(include_superseded=True, session_id="s1"),
             MemoryFilter(user_id="u1", as_of=at(2)),
+            MemoryFilter(without_user=True),
+            MemoryFilter(without_user=True, kinds=("fact",), include_superseded=True),
         ],
-        ids=["user", "user_kind", "tenant", "superseded_session", "as_of"],
+        ids=[
+            "user",
+            "user_kind",
+            "tenant",
+            "superseded_session",
+            "as_of",
+            "no_user",
+            "no_user_kind",
+        ],
     )
     def test_vector_search_is_exact_under_filter(
         self, memory_store: Any, selected: MemoryFilter

@@ -31,7 +31,8 @@ is still the graph's recall on the *global* neighbourhood, not the user's. So:
   its own statement only, fetches a few extra candidates and re-ranks them exactly.
 - Only a user-and-currency filter takes the HNSW path; any narrower filter (kinds,
   session, time, metadata, ...) searches exactly, so a selective filter never meets an
-  approximate index. Searches without a user are exact over the tenant.
+  approximate index. A `without_user` filter reads the partition of the memories without a
+  user as a user's; searches without either are exact over the tenant.
 - Partitions grow: until `index_vectors()` runs again, a user past the threshold is searched
   exactly (correct, slower). Run it after bulk loads and periodically; it also drops the
   indexes of erased users. Partial indexes, not one index per model: a global HNSW index
@@ -271,13 +272,14 @@ class _Scope(NamedTuple):
 
 def _scope(tenant: str, filter: MemoryFilter, pid: int | None = None) -> Work[_Scope | None]:
     """The WHERE clause of `filter` in `tenant`, or None if it selects nothing (`pid`: the
-    user's partition, if already known)."""
+    partition of its user or `without_user`, if already known)."""
     checked = rules.checked_filter(filter)
     params: list[Any] = [tenant]
     where = "m.tenant = %s"
-    if checked.user_id is not None:
+    user_key = rules.filter_partition(checked)
+    if user_key is not None:
         if pid is None:
-            pid = yield from write.find_partition(tenant, checked.user_id)
+            pid = yield from write.find_partition(tenant, user_key)
         if pid is None:
             return None
         where += " AND m.pid = %s"
@@ -398,7 +400,8 @@ def _search_lexical(op: SearchLexical, _: SearchSettings) -> Work[list[MemorySco
 
 
 class _Target(NamedTuple):
-    """Where a vector search looks: the model, and the user's partition if given."""
+    """Where a vector search looks: the model, and the partition of the filter's user (or
+    `without_user`) if given."""
 
     model_no: int
     dim: int
@@ -431,11 +434,11 @@ transaction ends, and no other statement scans an HNSW index)."""
 
 
 def _search_target(
-    tenant: str, model_id: str, user_id: str | None, ef_search: int = 40
+    tenant: str, model_id: str, user_key: str | None, ef_search: int = 40
 ) -> Work[_Target | None]:
     row = yield Statement(
         _SEARCH_TARGET,
-        {"tenant": tenant, "user_key": user_id, "model_id": model_id, "ef_search": str(ef_search)},
+        {"tenant": tenant, "user_key": user_key, "model_id": model_id, "ef_search": str(ef_search)},
         "one",
     )
     if row is None:
@@ -450,12 +453,13 @@ def _search_vector(op: SearchVector, settings: SearchSettings) -> Work[list[Memo
     query = vec.normalize(op.vector)
     checked = rules.checked_filter(op.filter)
     ef_search = min(max(settings.ef_search, op.limit + _EXTRA_CANDIDATES), _MAX_EF_SEARCH)
-    target = yield from _search_target(op.tenant, op.model_id, checked.user_id, ef_search)
+    user_key = rules.filter_partition(checked)
+    target = yield from _search_target(op.tenant, op.model_id, user_key, ef_search)
     if target is None or op.limit == 0:
         return []
     if target.dim != query.size:
         raise InvalidInputError(f"model {op.model_id!r} has {target.dim}-d vectors")
-    if checked.user_id is not None and target.pid is None:
+    if user_key is not None and target.pid is None:
         return []
     if not mbase.is_plain(checked) or target.pid is None:
         return (yield from _search_filtered(op, target, query))

@@ -546,8 +546,9 @@ def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
 
 
 def filter_sql(filter: MemoryFilter, params: list[Any]) -> str:
-    """The conditions of a checked `filter` on `engram_memories AS m`, except tenant and user,
-    as ` AND ...` text (possibly empty); their parameters are appended to `params`.
+    """The conditions of a checked `filter` on `engram_memories AS m`, except tenant and user
+    (`user_id` and `without_user` choose the partition read), as ` AND ...` text (possibly
+    empty); their parameters are appended to `params`.
 
     Mirrors `engram.stores._memory_rules.matches`.
     """
@@ -574,8 +575,10 @@ def filter_sql(filter: MemoryFilter, params: list[Any]) -> str:
 
 
 def is_plain(filter: MemoryFilter) -> bool:
-    """Whether `filter` selects by user and currency only: a vector search can then read
-    the user's vectors alone (and an HNSW index may serve it)."""
+    """Whether `filter` selects by user (or `without_user`) and currency only: a vector
+    search can then read the partition's vectors alone (and an HNSW index may serve it)."""
     return filter == MemoryFilter(
-        user_id=filter.user_id, include_superseded=filter.include_superseded
+        user_id=filter.user_id,
+        without_user=filter.without_user,
+        include_superseded=filter.include_superseded,
     )

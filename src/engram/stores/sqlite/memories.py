@@ -6,14 +6,15 @@ filter compilation live in `memories_base.py`, the writes and erasure in `memori
 the in-process partition caches in `memories_cache.py`; the rules shared with every backend
 in `engram.stores._memory_rules`.
 
-Searches are exact. A search for one user reads that user's partition only: its rows (ids,
-filter columns, BM25 term hashes) and its matrix, each decoded once per partition state and
-kept in the caches; the filter selects rows with NumPy (or, for metadata, entity, attribute
-and bi-temporal conditions, in SQL over the partition's row-id range), then BM25
-(`engram.memory.bm25`) scores the selected rows' terms, or a matrix-vector product their
-vectors. A search without `user_id` scans every partition of the tenant the same way.
-Reading the candidates by id (`GetMemories`, `GetVectors`) takes the memories decoded for
-an earlier search from the cached rows, after one read of their partition's state.
+Searches are exact. A search for one user reads that user's partition only (one
+`without_user`, that of the memories without a user): its rows (ids, filter columns, BM25
+term hashes) and its matrix, each decoded once per partition state and kept in the caches;
+the filter selects rows with NumPy (or, for metadata, entity, attribute and bi-temporal
+conditions, in SQL over the partition's row-id range), then BM25 (`engram.memory.bm25`)
+scores the selected rows' terms, or a matrix-vector product their vectors. A search
+without either scans every partition of the tenant the same way. Reading the candidates by
+id (`GetMemories`, `GetVectors`) takes the memories decoded for an earlier search from the
+cached rows, after one read of their partition's state.
 """
 
 from __future__ import annotations
@@ -215,10 +216,11 @@ def _where(batch: write.Batch, tenant: str, filter: MemoryFilter) -> tuple[str, 
     """The WHERE clause of `filter` in `tenant` and its parameters, or None if it selects
     nothing. (`filter` is checked.)"""
     params: list[Any] = [tenant]
-    if filter.user_id is None:
+    user_key = rules.filter_partition(filter)
+    if user_key is None:
         where = "tenant = ?"
     else:
-        found = batch.partition(tenant, filter.user_id)
+        found = batch.partition(tenant, user_key)
         if found is None:
             return None
         picked = _picked_rids(batch, found, filter)
@@ -358,12 +360,14 @@ def _cached_rows(batch: write.Batch, partition: PartitionState) -> PartitionRows
 
 
 def _selection(batch: write.Batch, tenant: str, filter: MemoryFilter) -> list[_Selected]:
-    """Per partition `filter` reaches (one, with a `user_id`): the rows it selects."""
+    """Per partition `filter` reaches (one, with a `user_id` or `without_user`): the rows
+    it selects."""
     checked = rules.checked_filter(filter)
-    if checked.user_id is None:
+    user_key = rules.filter_partition(checked)
+    if user_key is None:
         partitions = write.tenant_partitions(batch.conn, tenant)
     else:
-        found = batch.partition(tenant, checked.user_id)
+        found = batch.partition(tenant, user_key)
         partitions = [] if found is None else [found]
     entries = [_partition_rows(batch, partition) for partition in partitions]
     if any(getattr(checked, name) is not None for name in _SQL_ONLY):

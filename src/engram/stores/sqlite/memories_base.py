@@ -584,8 +584,9 @@ def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
 
 
 def filter_sql(filter: MemoryFilter, params: list[Any]) -> str:
-    """The conditions of `filter` (its times in UTC) except tenant and user, as
-    ` AND ...` text (possibly empty); their parameters are appended to `params`.
+    """The conditions of `filter` (its times in UTC) except tenant and user (`user_id` and
+    `without_user` choose the partition read), as ` AND ...` text (possibly empty); their
+    parameters are appended to `params`.
 
     Mirrors `engram.stores._memory_rules.matches`.
     """
