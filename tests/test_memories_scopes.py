@@ -364,3 +364,16 @@ def test_forgetting_a_users_memories_spares_the_agents_own(
     report = mem.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")
     assert report is not None and report.memories == 3
     assert every_text(mem) == {OPS, SUPPORT, BOB_S1}
+
+
+def test_an_agents_own_add_reads_no_users_turns_as_its_context(mem: Engram) -> None:
+    """The earlier turns an add's extraction reads (a correction's, an episode's context)
+    are its own scope's: a user's words never reach the agent's own memories, which outlive
+    the user's erasure."""
+    first = Message(role="user", content="I live in Porto.", session_id="c1")
+    mem.memories.add(messages=[first], user_id="ana", agent_id="ops")
+    then = Message(role="user", content="Oops, I meant Braga.", session_id="c1")
+    mem.memories.add(messages=[then], agent_id="ops")
+    mem.memories.delete_all(user_id="ana")
+    left = mem.memories.get_all(agent_id="ops", include_superseded=True)
+    assert left and not any("Porto" in m.text or "Porto" in str(m.metadata) for m in left)

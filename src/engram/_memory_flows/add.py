@@ -210,7 +210,8 @@ is dated when it was said, so the store reads only that stretch of the user's me
 def _earlier_turns(scope: Scope, messages: Sequence[Message]) -> Flow[list[Message]]:
     """The last turns stored of each session `messages` go on, said before the first of
     them, oldest first: what extraction reads them after (an episode's context lines, the
-    turn a bare correction corrects), when a conversation is added turn by turn."""
+    turn a bare correction corrects), when a conversation is added turn by turn. Only the
+    scope's own (`Scope.own_filter`): a user's words never reach an agent's own memories."""
     ids = {message.id for message in messages}
     first: dict[str, datetime] = {}
     for message in messages:
@@ -222,7 +223,7 @@ def _earlier_turns(scope: Scope, messages: Sequence[Message]) -> Flow[list[Messa
     ops = [
         ListMemories(
             scope.tenant,
-            scope.filter(
+            scope.own_filter(
                 kinds=("episode",),
                 after=first[session_id] - _EARLIER_WITHIN,
                 before=first[session_id],
