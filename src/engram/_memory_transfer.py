@@ -38,7 +38,7 @@ from engram._validation import (
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
 from engram.memory.profile import EDITED, handed_over, profile_value
-from engram.memory.revision import SlotKey, retired, settle_slots, slot_key
+from engram.memory.revision import SlotKey, earliest, retired, settle_slots, slot_key, union
 from engram.memory.texts import dense_text
 from engram.stores._memory_rules import (
     check_no_nul,
@@ -223,11 +223,7 @@ def _tombstones_to_put(tenant: str, tombstones: Sequence[_Tombstone]) -> Flow[li
     """The ops storing the export's tombstones, per user, but those of memories `tenant`
     holds: an import of an older export stored them, and an import erases nothing (the
     store refuses a tombstone of a memory it holds). Those it stored already it skips."""
-    ids = list(dict.fromkeys(t.change.memory_id for t in tombstones))
-    held: set[str] = set()
-    for start in range(0, len(ids), _PAGE):
-        [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
-        held.update(memory.id for memory in found if memory is not None)
+    held = yield from _held(tenant, list(dict.fromkeys(t.change.memory_id for t in tombstones)))
     by_user: dict[str, list[MemoryChange]] = {}
     for tombstone in tombstones:
         if tombstone.change.memory_id not in held:
@@ -506,11 +502,7 @@ def _kept_current(
     the stored profile keeps its fields, but those the export sets from memories current
     after the import. Else an old export imported again would leave two current values in
     a slot, and the profile saying the older one."""
-    stored: dict[str, Memory] = {}
-    ids = [memory.id for memory in memories]
-    for start in range(0, len(ids), _PAGE):
-        [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
-        stored.update((memory.id, memory) for memory in found if memory is not None)
+    stored = yield from _held(tenant, [memory.id for memory in memories])
     kept = tuple(
         memory if (old := stored.get(memory.id)) is None else _merged(memory, old)
         for memory in memories
@@ -558,11 +550,10 @@ def _merged(exported: Memory, stored: Memory) -> Memory:
     as revision folds one in), ending as the store's if that ends sooner (`_ended_sooner`);
     changed when the later of the two was. Else restoring a backup into a database that
     kept learning would drop what it learned of the memory since."""
-    starts = [start for start in (stored.valid_from, exported.valid_from) if start is not None]
     memory = replace(
         exported,
-        source_ids=tuple(dict.fromkeys((*stored.source_ids, *exported.source_ids))),
-        valid_from=min(starts, default=None),
+        source_ids=union(stored.source_ids, exported.source_ids),
+        valid_from=earliest(stored.valid_from, exported.valid_from),
         updated_at=max(stored.updated_at, exported.updated_at),
     )
     if not _ended_sooner(stored, exported):
@@ -600,6 +591,15 @@ def _linkable(
         replace(memory, entity_ids=tuple(e for e in memory.entity_ids if e not in missing))
         for memory in memories
     )
+
+
+def _held(tenant: str, ids: Sequence[str]) -> Flow[dict[str, Memory]]:
+    """The memories of `ids` that `tenant` holds, by id (read a page at a time)."""
+    held: dict[str, Memory] = {}
+    for start in range(0, len(ids), _PAGE):
+        [found] = yield from call_memories(GetMemories(tenant, tuple(ids[start : start + _PAGE])))
+        held.update((memory.id, memory) for memory in found if memory is not None)
+    return held
 
 
 def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:

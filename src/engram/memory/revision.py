@@ -60,6 +60,7 @@ __all__ = [
     "RevisionAction",
     "RevisionPolicy",
     "decide",
+    "earliest",
     "figures",
     "key_terms",
     "polarity",
@@ -68,6 +69,7 @@ __all__ = [
     "SlotKey",
     "settle_slots",
     "slot_key",
+    "union",
 ]
 
 RevisionAction = Literal["add", "noop", "update", "supersede"]
@@ -170,11 +172,13 @@ def _value(memory: Memory) -> str:
     return fold(str(value)) if value is not None else fold(memory.text)
 
 
-def _union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+def union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+    """The ids of both, each once, in order (provenance merged)."""
     return tuple(dict.fromkeys((*first, *second)))
 
 
-def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+def earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The earlier of two optional times (None: unknown, so the other)."""
     if first is None or second is None:
         return first or second
     return min(first, second)
@@ -201,8 +205,8 @@ def _added(new: Memory, now: datetime, reason: str, related: Memory | None = Non
 
 def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     """No-op: `old` already says it; append the new provenance (if any is new)."""
-    sources = _union(old.source_ids, new.source_ids)
-    valid_from = _earliest(old.valid_from, new.valid_from)
+    sources = union(old.source_ids, new.source_ids)
+    valid_from = earliest(old.valid_from, new.valid_from)
     adopt_slot = old.attribute is None and new.attribute is not None
     if sources == old.source_ids and valid_from == old.valid_from and not adopt_slot:
         return Decision("noop", old, target=old, reason=reason)
@@ -211,7 +215,7 @@ def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision
         source_ids=sources,
         valid_from=valid_from,
         updated_at=now,
-        entity_ids=_union(old.entity_ids, new.entity_ids),
+        entity_ids=union(old.entity_ids, new.entity_ids),
         attribute=old.attribute or new.attribute,
         metadata={**new.metadata, **old.metadata} if adopt_slot else old.metadata,
     )
@@ -236,8 +240,8 @@ def _refine(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
         attribute=new.attribute or old.attribute,
         metadata={**old.metadata, **new.metadata},
         importance=max(old.importance, new.importance),
-        source_ids=_union(old.source_ids, new.source_ids),
-        entity_ids=_union(old.entity_ids, new.entity_ids),
+        source_ids=union(old.source_ids, new.source_ids),
+        entity_ids=union(old.entity_ids, new.entity_ids),
         valid_from=old.valid_from or new.valid_from,
         updated_at=now,
     )
@@ -633,7 +637,8 @@ def _in_scope(new: Memory, decision: Decision, now: datetime) -> Decision:
 
 
 def _is_history_of(old: Memory, new: Memory) -> bool:
-    """Whether `old` is a retired value of `new`'s slot with a known span (when it held)."""
+    """Whether `old` is a retired value of `new`'s slot (`_fitted_in_history` keeps those
+    whose span is known)."""
     return (
         old.superseded_at is not None
         and old.attribute is not None
@@ -641,8 +646,6 @@ def _is_history_of(old: Memory, new: Memory) -> bool:
         and _subject(old) == _subject(new)
         and _same_owner(new, old)
         and old.id != new.id
-        and old.valid_from is not None
-        and old.valid_to is not None
         and _value(old) != NO_VALUE
     )
 
@@ -715,8 +718,10 @@ def decide(
         new: The new memory (e.g. `candidate.to_memory(user_id=...)`).
         similar: Existing memories with their cosine similarity to `new`. Include every current
             memory of the user with the same `attribute`, whatever agent or session stored
-            it (cosine 0 if unknown): slot conflicts do not depend on wording. Superseded
-            memories and other users' (without a user: other agents') are ignored.
+            it (cosine 0 if unknown): slot conflicts do not depend on wording. Other users'
+            memories (without a user: other agents') are ignored, and so are superseded ones
+            but the retired values of the slot, among which an older value learned late is
+            fitted (`_fitted_in_history`).
         now: The record time of the change. A memory it retires is retired then, or when it
             was recorded itself if that is later (`superseded_at` >= `recorded_at`).
         policy: The thresholds.
