@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "POSTGRES_SCHEMES",
+    "REDIS_SCHEMES",
     "BackendOpener",
     "OpenedBackend",
     "check_address",
@@ -57,6 +59,10 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "engram.backends"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+"""The URL schemes of Engram's PostgreSQL backend (a libpq string reads as `postgresql`)."""
+REDIS_SCHEMES = ("redis", "rediss")
+"""The URL schemes of Engram's Redis backend."""
 
 
 class OpenedBackend(NamedTuple):
@@ -230,9 +236,9 @@ def _register(scheme: str, opener: BackendOpener) -> None:
 def register_builtin_backends(register: Register) -> None:
     """The hook of Engram's own backends."""
     register("sqlite", _open_sqlite)
-    for scheme in ("postgresql", "postgres"):
+    for scheme in POSTGRES_SCHEMES:
         register(scheme, _open_postgres)
-    for scheme in ("redis", "rediss"):
+    for scheme in REDIS_SCHEMES:
         register(scheme, _open_redis)
 
 

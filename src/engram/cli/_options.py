@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from engram._backends import (
+    POSTGRES_SCHEMES,
+    REDIS_SCHEMES,
     checked_redis_url,
     hidden_password,
     lowered_scheme,
@@ -291,9 +293,9 @@ def _server_store(db: str, openers: StoreOpeners[S]) -> AbstractContextManager[S
     scheme = scheme_of(db)
     settings = load_settings()
     try:
-        if scheme in ("postgresql", "postgres"):
+        if scheme in POSTGRES_SCHEMES:
             return openers.postgresql(lowered_scheme(db), settings)
-        if scheme in ("redis", "rediss"):
+        if scheme in REDIS_SCHEMES:
             return openers.redis(checked_redis_url(db), settings)
     except ImportError as exc:  # the message says which extra to install
         raise ConfigError(str(exc)) from exc

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from engram._backends import (
+    POSTGRES_SCHEMES,
+    REDIS_SCHEMES,
     checked_redis_url,
     hidden_password,
     lowered_scheme,
@@ -64,9 +66,9 @@ def _check(address: str, *, memories: bool) -> None:
     scheme = scheme_of(address)
     if scheme == "sqlite":
         sqlite_path(address)  # a malformed sqlite: URL, or none at all
-    elif scheme in ("redis", "rediss") and memories:
+    elif scheme in REDIS_SCHEMES and memories:
         raise ConfigError("ENGRAM_MEMORY_DB: Redis stores no long-term memories")
-    elif scheme not in ("postgresql", "postgres", "redis", "rediss"):
+    elif scheme not in POSTGRES_SCHEMES + REDIS_SCHEMES:
         raise click.ClickException(
             f"engram db migrate migrates SQLite, PostgreSQL and Redis, not {scheme}:// URLs"
         )
@@ -78,7 +80,7 @@ def _migrate(address: str, *, memories_elsewhere: bool) -> None:
     scheme = scheme_of(address)
     if scheme == "sqlite":
         _print_versions(_migrate_sqlite(sqlite_path(address)))
-    elif scheme in ("postgresql", "postgres"):
+    elif scheme in POSTGRES_SCHEMES:
         versions, memories_error = _migrate_postgres(address)
         _print_versions(versions)
         if memories_error is not None and not memories_elsewhere:
