@@ -190,26 +190,19 @@ def test_another_agents_or_a_users_identical_memory_is_not_merged(mem: Engram) -
         assert [c.action for c in mem.memories.history(memory.id)] == ["add"]
 
 
-def test_an_agents_duplicate_is_found_among_many_of_its_users_memories(mem: Engram) -> None:
-    """The users the agent serves hold the same text: the agent's own one is still found."""
+@pytest.mark.parametrize("own", [{"agent_id": "ops"}, {"session_id": "s9"}])
+def test_a_userless_scopes_duplicate_is_found_among_many_of_its_users_memories(
+    mem: Engram, own: dict[str, str]
+) -> None:
+    """The users an agent (or a session) serves hold the same text: its own one, stored
+    without a user, is still found, as it revises against its own memories only."""
     for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
-        mem.memories.add(OPS, user_id=user, agent_id="ops", infer=False)
-    [own] = mem.memories.add(OPS, agent_id="ops", infer=False).added
-    again = mem.memories.add(OPS, agent_id="ops", infer=False)
+        mem.memories.add(OPS, user_id=user, infer=False, **own)
+    [mine] = mem.memories.add(OPS, infer=False, **own).added
+    again = mem.memories.add(OPS, infer=False, **own)
     assert (again.added, again.unchanged) == ((), 1)
-    agents_own = [m for m in mem.memories.get_all(agent_id="ops") if m.user_id is None]
-    assert [m.id for m in agents_own] == [own.id]
-
-
-def test_a_sessions_duplicate_is_found_among_many_of_its_users_memories(mem: Engram) -> None:
-    """A session without a user revises against its own memories, not its users'."""
-    for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
-        mem.memories.add(OPS, user_id=user, session_id="s9", infer=False)
-    [own] = mem.memories.add(OPS, session_id="s9", infer=False).added
-    again = mem.memories.add(OPS, session_id="s9", infer=False)
-    assert (again.added, again.unchanged) == ((), 1)
-    sessions_own = [m for m in mem.memories.get_all(session_id="s9") if m.user_id is None]
-    assert [m.id for m in sessions_own] == [own.id]
+    userless = [m for m in mem.memories.get_all(**own) if m.user_id is None]
+    assert [m.id for m in userless] == [mine.id]
 
 
 def test_an_agents_own_slot_moves_within_the_agent_alone(mem: Engram) -> None:
