@@ -67,12 +67,14 @@ class Memories:
 
     The per-request operations (`add`, `search`, `get`, `get_all`, `update`, `delete`,
     `history`, `delete_all`, `export`, `import_`, `entities`, `relations`, `profile`,
-    `update_profile`) have `a`-prefixed async twins; the maintenance jobs (`consolidate`,
-    `bloat`, `forget`, `reembed`) are sync. Scope every call with `user_id` (and/or
-    `agent_id`, `session_id`); the tenant is the `Engram`'s. As mem0's filters, a scope
-    selects the memories that match every id it gives, and an id left out matches any: a
-    user's reads find the user's memories of every agent and session, an agent's reads its
-    own (stored without a user) and those of every user it was told.
+    `update_profile`) and the maintenance jobs (`consolidate`, `bloat`, `forget`,
+    `forgettable`, `reembed`) have `a`-prefixed async twins. Scope every call with
+    `user_id` (and/or `agent_id`, `session_id`); the tenant is the `Engram`'s. As mem0's
+    filters, a scope selects the memories that match every id it gives, and an id left out
+    matches any: a user's reads find the user's memories of every agent and session, an
+    agent's reads its own (stored without a user) and those of every user it was told. The
+    upkeep of a scope without a user (`consolidate`, `bloat`, `forget`) keeps to its own:
+    what a user told an agent is the user's, kept up with the user's.
 
     A write reads what is stored (similar memories, the profile, entities), decides, and
     writes. The writes of one user (`add`, `update`, `delete`, `delete_all`, `update_profile`,
@@ -734,26 +736,54 @@ class Memories:
 
     # Maintenance.
 
-    def consolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
-        """Merge near-duplicate memories of a user; return merges.
+    def consolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        threshold: float = 0.92,
+    ) -> int:
+        """Merge near-duplicate memories of a scope; return merges.
 
-        The user's memories of every agent and session are consolidated (an agent's own,
-        stored without a user, are not the user's), but only memories of one agent and
-        session merge (a session's reads and erasure still cover what it said). The memory
-        kept has all their provenance, the earliest time one was known (so "as of" searches
-        find it as before), and stays the source of the profile fields, relations and
-        supersessions that named any of them.
+        Only memories of one agent and session merge (a session's reads and erasure still
+        cover what it said). The memory kept has all their provenance, the earliest time one
+        was known (so "as of" searches find it as before), and stays the source of the
+        profile fields, relations and supersessions that named any of them.
+
+        Args:
+            user_id, agent_id, session_id: The scope (at least one), whose own memories are
+                consolidated. With `user_id`, the user's memories matching every id given
+                (`user_id` alone: of every agent and session), none stored without the
+                user. Without it, those stored without a user (`agent_id` alone: the agent's
+                own), never what the agent's users told it: theirs, kept up with theirs.
+                `bloat` and `forget` take the same scopes.
+            threshold: The cosine from which two memories are near-duplicates.
+
+        Raises:
+            InvalidInputError: No scope, or a threshold outside (0, 1].
         """
-        merges: int = self._run(self._consolidate_flow(user_id, threshold))
+        flow = self._consolidate_flow(user_id, agent_id, session_id, threshold)
+        merges: int = self._run(flow)
         return merges
 
-    async def aconsolidate(self, *, user_id: str, threshold: float = 0.92) -> int:
+    async def aconsolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        threshold: float = 0.92,
+    ) -> int:
         """Async `consolidate`."""
-        merges: int = await self._arun(self._consolidate_flow(user_id, threshold))
+        flow = self._consolidate_flow(user_id, agent_id, session_id, threshold)
+        merges: int = await self._arun(flow)
         return merges
 
-    def _consolidate_flow(self, user_id: str, threshold: float) -> Flow[int]:
-        scope = self._scope(user_id)
+    def _consolidate_flow(
+        self, user_id: str | None, agent_id: str | None, session_id: str | None, threshold: float
+    ) -> Flow[int]:
+        scope = self._scope(user_id, agent_id, session_id)
         model_id = yield from self._model_id()
         merges, _ = yield from flows.consolidate_flow(
             scope, model_id=model_id, threshold=threshold, now=utcnow()
@@ -761,29 +791,53 @@ class Memories:
         return int(merges)
 
     def bloat(
-        self, *, user_id: str, threshold: float = 0.92, kinds: Sequence[str] | None = None
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        threshold: float = 0.92,
+        kinds: Sequence[str] | None = None,
     ) -> float:
-        """The share of a user's current memories that are redundant near-duplicates.
+        """The share of a scope's own current memories (those `consolidate` merges) that
+        are redundant near-duplicates.
 
         A cluster of k near-duplicates (cosine >= `threshold`, one kind group: episodes
         apart from the rest) counts k - 1. By default over the kinds `consolidate` merges
-        (everything but episodes): 0.0 after a `consolidate` with the same threshold.
+        (everything but episodes): 0.0 after a `consolidate` of the scope with the same
+        threshold.
         """
-        share: float = self._run(self._bloat_flow(user_id, threshold, kinds))
+        flow = self._bloat_flow(user_id, agent_id, session_id, threshold, kinds)
+        share: float = self._run(flow)
         return share
 
     async def abloat(
-        self, *, user_id: str, threshold: float = 0.92, kinds: Sequence[str] | None = None
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        threshold: float = 0.92,
+        kinds: Sequence[str] | None = None,
     ) -> float:
         """Async `bloat`."""
-        share: float = await self._arun(self._bloat_flow(user_id, threshold, kinds))
+        flow = self._bloat_flow(user_id, agent_id, session_id, threshold, kinds)
+        share: float = await self._arun(flow)
         return share
 
     def _bloat_flow(
-        self, user_id: str, threshold: float, kinds: Sequence[str] | None
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        threshold: float,
+        kinds: Sequence[str] | None,
     ) -> Flow[float]:
         bloat = functools.partial(
-            flows.bloat_flow, self._scope(user_id), threshold=threshold, kinds=_kinds(kinds) or ()
+            flows.bloat_flow,
+            self._scope(user_id, agent_id, session_id),
+            threshold=threshold,
+            kinds=_kinds(kinds) or (),
         )
         return self._with_model_id(bloat)
 
@@ -836,33 +890,84 @@ class Memories:
         )
         return done
 
-    def forget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
-        """Erase what a forgetting policy drops for a user (pinned memories are exempt): of
-        the user's memories of every agent and session, none stored without the user."""
-        report: ErasureReport | None = self._run(self._forget_flow(policy, user_id))
+    def forget(
+        self,
+        policy: ForgettingPolicy,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ErasureReport | None:
+        """Erase what a forgetting policy drops of a scope's own memories, as `consolidate`
+        takes them (`agent_id` alone: the agent's own, stored without a user); pinned ones
+        are exempt unless the policy says otherwise. None if nothing is erased.
+
+        Raises:
+            InvalidInputError: No scope, or a policy that is not a `ForgettingPolicy`.
+        """
+        flow = self._forget_flow(policy, user_id, agent_id, session_id)
+        report: ErasureReport | None = self._run(flow)
         return report
 
-    async def aforget(self, policy: ForgettingPolicy, *, user_id: str) -> ErasureReport | None:
+    async def aforget(
+        self,
+        policy: ForgettingPolicy,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ErasureReport | None:
         """Async `forget`."""
-        report: ErasureReport | None = await self._arun(self._forget_flow(policy, user_id))
+        flow = self._forget_flow(policy, user_id, agent_id, session_id)
+        report: ErasureReport | None = await self._arun(flow)
         return report
 
-    def _forget_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[ErasureReport | None]:
-        return flows.forget_flow(self._scope(user_id), _policy(policy), now=utcnow())
+    def _forget_flow(
+        self,
+        policy: ForgettingPolicy,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+    ) -> Flow[ErasureReport | None]:
+        scope = self._scope(user_id, agent_id, session_id)
+        return flows.forget_flow(scope, _policy(policy), now=utcnow())
 
-    def forgettable(self, policy: ForgettingPolicy, *, user_id: str) -> list[Forget]:
-        """What `forget(policy, user_id=...)` would erase now, each memory id with its
-        reason; nothing is erased (a dry run)."""
-        doomed: list[Forget] = self._run(self._forgettable_flow(policy, user_id))
+    def forgettable(
+        self,
+        policy: ForgettingPolicy,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[Forget]:
+        """What `forget` would erase of the scope now, each memory id with its reason;
+        nothing is erased (a dry run)."""
+        flow = self._forgettable_flow(policy, user_id, agent_id, session_id)
+        doomed: list[Forget] = self._run(flow)
         return doomed
 
-    async def aforgettable(self, policy: ForgettingPolicy, *, user_id: str) -> list[Forget]:
+    async def aforgettable(
+        self,
+        policy: ForgettingPolicy,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[Forget]:
         """Async `forgettable`."""
-        doomed: list[Forget] = await self._arun(self._forgettable_flow(policy, user_id))
+        flow = self._forgettable_flow(policy, user_id, agent_id, session_id)
+        doomed: list[Forget] = await self._arun(flow)
         return doomed
 
-    def _forgettable_flow(self, policy: ForgettingPolicy, user_id: str) -> Flow[list[Forget]]:
-        return flows.forgettable_flow(self._scope(user_id), _policy(policy), now=utcnow())
+    def _forgettable_flow(
+        self,
+        policy: ForgettingPolicy,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+    ) -> Flow[list[Forget]]:
+        scope = self._scope(user_id, agent_id, session_id)
+        return flows.forgettable_flow(scope, _policy(policy), now=utcnow())
 
     # Entities and profiles.
 

@@ -27,10 +27,11 @@ class Scope:
         )
 
     def own_filter(self, **fields: Any) -> MemoryFilter:
-        """The store filter of the memories a new memory of this scope is revised against:
-        this scope's own. Without a user, only those stored without a user: an agent's reads
-        (`filter`) include what its users told it, but those are the users' to revise, and
-        would crowd the agent's own out of a nearest-neighbour search."""
+        """The store filter of this scope's own memories: those a new memory of the scope is
+        revised against, and those its upkeep consolidates, measures and forgets. Without a
+        user, only those stored without a user: an agent's reads (`filter`) include what its
+        users told it, but those are the users' to revise and keep up, and would crowd the
+        agent's own out of a nearest-neighbour search."""
         if self.user_id is None:
             return self.filter(without_user=True, **fields)
         return self.filter(**fields)

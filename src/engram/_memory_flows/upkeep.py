@@ -1,4 +1,8 @@
-"""Upkeep of a scope's stored memories: consolidate, measure bloat, re-embed, forget."""
+"""Upkeep of a scope's stored memories: consolidate, measure bloat, re-embed, forget.
+
+Consolidation, bloat and forgetting act on the scope's own memories (`Scope.own_filter`):
+a user's, of every agent and session the scope leaves open; without a user, those stored
+without one (an agent's own). What users told an agent is theirs, kept up with them."""
 
 from __future__ import annotations
 
@@ -43,14 +47,15 @@ from engram.types._memory import Memory
 def consolidate_flow(
     scope: Scope, *, model_id: str, threshold: float, now: datetime
 ) -> Flow[tuple[int, ErasureReport | None]]:
-    """Merge near-duplicate current memories of the scope (all provenance kept).
+    """Merge near-duplicate current memories of the scope's own (`Scope.own_filter`; all
+    provenance kept).
 
     What pointed at a merged-away memory (a retired memory's `superseded_by`, a relation, a
     profile field's source) points at the memory it merged into, in the batch that erases
     it: erasing it would otherwise take the relation and the profile field along."""
     check_threshold(threshold)
     yield from serialized(scope.lock_key)
-    where = scope.filter(kinds=FACT_KINDS)
+    where = scope.own_filter(kinds=FACT_KINDS)
     [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
     if not matrix.ids:
         return 0, None
@@ -76,9 +81,14 @@ def consolidate_flow(
 
 def _redirects(scope: Scope, survivors: Mapping[str, str], now: datetime) -> Flow[list[Any]]:
     """The writes that re-point what refers to a merged-away memory at its survivor: the
-    user's retired memories it superseded, the relations it states, the profile fields
-    taken from it (`engram.memory.consolidation.redirected_*`)."""
-    retired = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    retired memories it superseded, the relations it states, the profile fields taken from
+    it (`engram.memory.consolidation.redirected_*`).
+
+    The retired memories are read where an add of the scope revises (`Scope.slot_filter`):
+    a user's memories of every agent and session (a user's plain fact retires one an agent
+    stored for the user); without a user, the scope's own. A scope without a user has no
+    profile and states no relations: those are a user's."""
+    retired = yield from every_memory(scope.tenant, scope.slot_filter(include_superseded=True))
     ops: list[Any] = []
     memories = redirected_memories(retired, survivors)
     if memories:
@@ -107,10 +117,10 @@ def _text_donor(merge: Merge, memories: Sequence[Memory], row_of: dict[str, int]
 def bloat_flow(
     scope: Scope, *, model_id: str, threshold: float, kinds: Sequence[str] = ()
 ) -> Flow[float]:
-    """The share of the scope's current memories (of `kinds`; default: those
+    """The share of the scope's own current memories (of `kinds`; default: those
     `consolidate_flow` merges) that are redundant near-duplicates (`engram.memory.bloat`)."""
     check_threshold(threshold)
-    where = scope.filter(kinds=tuple(kinds) or FACT_KINDS)
+    where = scope.own_filter(kinds=tuple(kinds) or FACT_KINDS)
     [matrix] = yield from call_memories(ScanVectors(scope.tenant, model_id, where))
     if not matrix.ids:
         return 0.0
@@ -174,15 +184,17 @@ def _vectors_of(
 def forgettable_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[list[Forget]]:
-    """What `policy` forgets in the scope now, each memory with its reason (nothing erased)."""
-    memories = yield from every_memory(scope.tenant, scope.filter(include_superseded=True))
+    """What `policy` forgets of the scope's own memories now (`Scope.own_filter`), each with
+    its reason (nothing erased)."""
+    memories = yield from every_memory(scope.tenant, scope.own_filter(include_superseded=True))
     return plan_forgetting(memories, policy, now)
 
 
 def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
-    """Erase what `policy` forgets in the scope (pinned memories are exempt by default)."""
+    """Erase what `policy` forgets of the scope's own memories (pinned ones are exempt by
+    default)."""
     yield from serialized(scope.lock_key)
     doomed = yield from forgettable_flow(scope, policy, now=now)
     if not doomed:

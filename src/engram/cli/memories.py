@@ -35,6 +35,13 @@ from engram.types._memory import Memory, Relation
 __all__ = ["memories"]
 
 user_option = click.option("--user", "user_id", required=True, help="The user whose memories.")
+agent_option = click.option(
+    "--agent",
+    "agent_id",
+    default=None,
+    help="Only the memories this agent stored: with --user, those of the user; alone, the "
+    "agent's own (stored without a user).",
+)
 
 
 @click.group(name="memories")
@@ -144,7 +151,13 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
 
 @memories.command()
 @db_options
-@click.option("--user", "user_ids", multiple=True, help="A user (repeatable; default: every user).")
+@click.option(
+    "--user",
+    "user_ids",
+    multiple=True,
+    help="A user (repeatable; default: every user, or with --agent its own memories).",
+)
+@agent_option
 @click.option(
     "--threshold",
     default=0.92,
@@ -153,20 +166,24 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
     help="The cosine from which two memories are near-duplicates.",
 )
 @handles_errors
-def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: float) -> None:
-    """Merge each user's near-duplicate memories (all provenance kept).
+def consolidate(
+    db: str, tenant: str, user_ids: tuple[str, ...], agent_id: str | None, threshold: float
+) -> None:
+    """Merge each user's near-duplicate memories (all provenance kept); with --agent, those
+    the agent stored (alone: its own, stored without a user).
 
     Prints the merges and the bloat (the share of redundant near-duplicates) before and after.
     """
     if math.isnan(threshold):  # FloatRange lets it through: no comparison fails
         raise click.BadParameter("nan is not a cosine", param_hint="--threshold")
-    table = Table("user", "merges", "bloat before", "bloat after")
+    table = _scope_table(agent_id, "merges", "bloat before", "bloat after")
     with existing_engram(db, tenant) as mem:
-        for user_id in user_ids or _every_user(mem):
-            before = mem.memories.bloat(user_id=user_id, threshold=threshold)
-            merges = mem.memories.consolidate(user_id=user_id, threshold=threshold)
-            after = mem.memories.bloat(user_id=user_id, threshold=threshold)
-            table.add_row(literal(user_id), str(merges), f"{before:.1%}", f"{after:.1%}")
+        upkeep = mem.memories
+        for user_id in _users(mem, user_ids, every=agent_id is None):
+            before = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
+            merges = upkeep.consolidate(user_id=user_id, agent_id=agent_id, threshold=threshold)
+            after = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
+            table.add_row(_user_cell(user_id), str(merges), f"{before:.1%}", f"{after:.1%}")
     console.print(table)
 
 
@@ -174,6 +191,7 @@ def consolidate(db: str, tenant: str, user_ids: tuple[str, ...], threshold: floa
 @db_options
 @click.option("--user", "user_ids", multiple=True, help="A user (repeatable).")
 @click.option("--all-users", is_flag=True, help="Every user of the tenant.")
+@agent_option
 @click.option("--max-age", help="Forget memories recorded longer ago than this: 12h, 90d, 2w.")
 @click.option("--max-idle", help="Forget memories neither used nor recorded for this long.")
 @click.option(
@@ -195,6 +213,7 @@ def forget(
     tenant: str,
     user_ids: tuple[str, ...],
     all_users: bool,
+    agent_id: str | None,
     max_age: str | None,
     max_idle: str | None,
     min_access: int | None,
@@ -203,11 +222,16 @@ def forget(
     dry_run: bool,
 ) -> None:
     """Erase the memories a forgetting policy drops (as `delete` erases: history text,
-    vectors, links), for each user. Pinned memories are exempt unless --include-pinned."""
+    vectors, links), for each user; with --agent, of those the agent stored (alone: its
+    own, stored without a user). Pinned memories are exempt unless --include-pinned."""
     if max_age is None and max_idle is None and max_per_user is None:
         raise click.UsageError("give a rule: --max-age, --max-idle or --max-per-user")
-    if bool(user_ids) == all_users:
-        raise click.UsageError("give --user (repeatable) or --all-users")
+    if user_ids and all_users:
+        raise click.UsageError("give --user (repeatable) or --all-users, not both")
+    if not user_ids and not all_users and agent_id is None:
+        raise click.UsageError(
+            "give --user (repeatable) or --all-users, or --agent alone for the agent's own"
+        )
     policy = ForgettingPolicy(
         max_age=None if max_age is None else duration(max_age, "--max-age"),
         max_idle=None if max_idle is None else duration(max_idle, "--max-idle"),
@@ -216,14 +240,16 @@ def forget(
         keep_pinned=not include_pinned,
     )
     with existing_engram(db, tenant, read_only=dry_run) as mem:
+        users = _users(mem, user_ids, every=all_users)
         if dry_run:
-            table = Table("user", "kind", "why", "text")
+            table = _scope_table(agent_id, "kind", "why", "text")
             table.add_column("id", no_wrap=True, overflow="fold")
-            for user_id in user_ids or _every_user(mem):
-                for memory_id, reason in mem.memories.forgettable(policy, user_id=user_id):
+            for user_id in users:
+                doomed = mem.memories.forgettable(policy, user_id=user_id, agent_id=agent_id)
+                for memory_id, reason in doomed:
                     memory = mem.memories.get(memory_id)
                     table.add_row(
-                        literal(user_id),
+                        _user_cell(user_id),
                         literal(_kind(memory)),
                         reason.removeprefix("policy: "),
                         literal(_preview(memory.text)),
@@ -231,11 +257,12 @@ def forget(
                     )
             console.print(table if table.row_count else "nothing to forget")
             return
-        table = Table("user", "memories", "history", "entities", "relations", "profiles")
-        for user_id in user_ids or _every_user(mem):
-            report = mem.memories.forget(policy, user_id=user_id) or ErasureReport()
+        table = _scope_table(agent_id, "memories", "history", "entities", "relations", "profiles")
+        for user_id in users:
+            forgotten = mem.memories.forget(policy, user_id=user_id, agent_id=agent_id)
+            report = forgotten or ErasureReport()
             erased = (report.memories, report.history, report.entities, report.relations)
-            table.add_row(literal(user_id), *map(str, erased), str(report.profiles))
+            table.add_row(_user_cell(user_id), *map(str, erased), str(report.profiles))
     console.print(table)
 
 
@@ -383,6 +410,25 @@ def profile(
 
 
 _PAGE = 1000
+
+
+def _users(mem: Engram, user_ids: tuple[str, ...], *, every: bool) -> list[str | None]:
+    """The users a job goes through: those named, else every user if `every`, else none (a
+    job of an agent's own memories: one scope without a user)."""
+    if user_ids:
+        return list(user_ids)
+    return list(_every_user(mem)) if every else [None]
+
+
+def _scope_table(agent_id: str | None, *columns: str) -> Table:
+    """A table of a job's results, one row per user ("-": the agent's own memories), titled
+    with the agent whose memories they are, if one."""
+    title = None if agent_id is None else f"memories stored by agent {literal(agent_id)}"
+    return Table("user", *columns, title=title)
+
+
+def _user_cell(user_id: str | None) -> str:
+    return "-" if user_id is None else literal(user_id)
 
 
 def _every_user(mem: Engram) -> list[str]:
