@@ -198,9 +198,11 @@ def test_a_message_of_only_an_abandoned_tool_use_is_left_out() -> None:
     assert [m.content for m in without_abandoned_calls(messages)] == ["Weather?", "Never mind"]
 
 
-def test_the_newest_calls_keep_their_tool_use_parts() -> None:
+def test_the_newest_calls_wait_for_their_results_with_their_tool_use_parts() -> None:
     asked = Message(
         role="assistant", content=(_tool_use("c1"),), tool_calls=(ToolCall("c1", "weather"),)
     )
     messages = [Message(role="user", content="Weather?"), asked]
-    assert without_abandoned_calls(messages)[-1] == asked
+    assert [m.content for m in without_abandoned_calls(messages)] == ["Weather?"]
+    answered = [*messages, Message(role="tool", content="sunny", tool_call_id="c1")]
+    assert without_abandoned_calls(answered)[1] == asked

@@ -4,8 +4,8 @@ Strategies keep or drop whole units, so a tool result never loses the call it an
 chat APIs reject such a request) and a call never loses its results. System messages are not
 part of any unit: every strategy keeps them. The chat APIs also want a call's results right
 after it, and every call answered: `arrange` sends a system message said between a call and
-its results after them, and `without_abandoned_calls` takes out the calls nothing answered
-before the conversation went on (the user spoke again, the run stopped), with the results
+its results after them, and `without_abandoned_calls` takes out the calls no result follows
+(the conversation went on without them, or their results are not in yet), with the results
 that came too late for them. They also take one result per call: of two answering one call
 (a tool run retried and logged twice), only the last is sent (`superseded_results`).
 """
@@ -21,6 +21,7 @@ __all__ = [
     "Unit",
     "anchor_index",
     "arrange",
+    "results_first",
     "split_history",
     "superseded_results",
     "without_abandoned_calls",
@@ -97,11 +98,11 @@ def arrange(
     swap = replacements or {}
     ordered = [messages[i] for i in head]
     ordered.extend(added for added in (summary, recall) if added is not None)
-    ordered.extend(swap.get(i, messages[i]) for i in _results_first(messages, tail))
+    ordered.extend(swap.get(i, messages[i]) for i in results_first(messages, tail))
     return tuple(ordered)
 
 
-def _results_first(messages: Sequence[Message], positions: list[int]) -> list[int]:
+def results_first(messages: Sequence[Message], positions: list[int]) -> list[int]:
     """`positions` with each system message that comes between a call and its results
     (`split_history` keeps them one unit) moved after the results."""
     ordered = list(positions)
@@ -124,12 +125,13 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
     (`superseded_results`).
 
     A call is abandoned when the conversation went on without its result (the user spoke
-    again, the run stopped); a result is an orphan when it came after that. An assistant
-    message keeps its content and its answered calls (the first of those sharing an id),
-    less the `tool_use` parts of the calls it loses (`_with_calls`), and is left out if
-    nothing else is left of it (`_is_blank`). The calls of the newest message stay: their
-    results may be on their way."""
-    newest = max((i for i, m in enumerate(messages) if m.role != "system"), default=-1)
+    again, the run stopped); a result is an orphan when it came after that. A call still
+    waiting for its result (the newest message's, results not in yet) is left out too: OpenAI
+    refuses a prompt with an assistant `tool_calls` message that its results do not follow,
+    even as the last message, and so do the other chat APIs. Its results are sent with it
+    once they are added. An assistant message keeps its content and its answered calls (the
+    first of those sharing an id), less the `tool_use` parts of the calls it loses
+    (`_with_calls`), and is left out if nothing else is left of it (`_is_blank`)."""
     kept: list[Message] = []
     requested: set[str] = set()
     superseded = superseded_results(messages)
@@ -142,7 +144,7 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
             kept.append(message)
             continue
         calls = _answered_calls(messages, index)
-        if index != newest and calls != message.tool_calls:
+        if calls != message.tool_calls:
             message = _with_calls(message, calls)
             if not calls and _is_blank(message):
                 requested = set()

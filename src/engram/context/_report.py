@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engram.context._groups import results_first
 from engram.context._recall import RecallBlock
 from engram.types import Message
 
@@ -193,9 +194,11 @@ def make_report(
 ) -> ContextReport:
     """A report from the positions of the kept messages in `messages`.
 
-    The other messages of `messages` are reported dropped; `summarized` and `also_dropped`
-    are ids of messages that are not in `messages` at all (evicted into a summary earlier).
-    `tokens_after` includes the recall block's tokens, if any.
+    The kept ids are in the order the context sends them (`arrange`: a system message said
+    between a call and its results comes after them). The other messages of `messages` are
+    reported dropped; `summarized` and `also_dropped` are ids of messages that are not in
+    `messages` at all (evicted into a summary earlier). `tokens_after` includes the recall
+    block's tokens, if any.
     """
     keep = set(kept)
     left_out = [message.id for i, message in enumerate(messages) if i not in keep]
@@ -206,7 +209,7 @@ def make_report(
         reserve=reserve,
         tokens_before=tokens_before,
         tokens_after=tokens_after,
-        kept=tuple(messages[i].id for i in sorted(keep)),
+        kept=tuple(messages[i].id for i in results_first(messages, sorted(keep))),
         dropped=(*left_out, *also_dropped),
         summarized=tuple(summarized),
         truncated=tuple(truncated),
