@@ -6,8 +6,9 @@ latest current memory about the user, with that memory's id as its source. A fie
 memory was superseded without a replacement is dropped, and so is a field whose latest value is
 `none` ("I quit my job" -> no employer; "I don't live in Paris anymore" -> no home city). A
 field edited by hand (`edit_profile`; its source is `EDITED`) changes only when a memory
-recorded after the edit says so. A user's edit of a memory (`reflect_edit`) changes the field
-the memory is the source of.
+recorded after the edit says so; so does one removed by hand, whose source stays `EDITED`
+with no value (a removal is an edit too: a statement said before it does not undo it). A
+user's edit of a memory (`reflect_edit`) changes the field the memory is the source of.
 
 Example:
     ```python
@@ -123,7 +124,8 @@ def update_profile(
             fields.pop(attribute, None)
             sources.pop(attribute)
     for attribute, memory in _latest_current(about).items():
-        hand_edited = attribute in fields and sources.get(attribute) not in given
+        held = attribute in fields or sources.get(attribute) == EDITED  # set, or removed
+        hand_edited = held and sources.get(attribute) not in given
         if hand_edited and profile is not None and memory.recorded_at <= profile.updated_at:
             continue
         _take(fields, sources, attribute, memory)
@@ -163,7 +165,9 @@ def edit_profile(
     now: datetime | None = None,
 ) -> UserProfile:
     """`profile` (a new one if None) with `fields` set by hand; a None value removes its
-    field. An edited field keeps its value until a memory recorded after the edit changes it.
+    field. An edited field keeps its value until a memory recorded after the edit changes it;
+    a removed one stays removed until then (its source stays `EDITED`, with no value: else a
+    statement said before the removal, replayed or written after it, would bring it back).
 
     Raises:
         InvalidInputError: A field name is empty or a value is neither text nor None.
@@ -175,7 +179,7 @@ def edit_profile(
             raise InvalidInputError(f"a profile field needs a name, got {attribute!r}")
         if value is None:
             values.pop(attribute, None)
-            sources.pop(attribute, None)
+            sources[attribute] = EDITED
         elif isinstance(value, str) and value.strip():
             values[attribute], sources[attribute] = value.strip(), EDITED
         else:

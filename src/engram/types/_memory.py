@@ -397,7 +397,8 @@ class UserProfile:
     fields: Mapping[str, str] = field(default_factory=dict)
     """attribute -> current value, e.g. {"name": "Ana", "diet": "pescatarian"}."""
     sources: Mapping[str, str] = field(default_factory=dict)
-    """attribute -> id of the memory the value comes from."""
+    """attribute -> id of the memory the value comes from, or `"edited"` for a field set or
+    removed by hand (a removed one has a source and no value)."""
     last_interaction_at: datetime | None = None
     updated_at: datetime = field(default_factory=utcnow)
 
