@@ -49,7 +49,21 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         (["Landed a job at Microsoft!"], {"employer": "Microsoft"}, None),
         # where the user is, not a new job: the employer stays
         (["I work at Google.", "I'm at Starbucks now, on my laptop"], {"employer": "Google"}, None),
-        (["I work at Google.", "I'm at Meta now"], {"employer": "Google"}, None),  # where, too
+        # a company one is only "at" by working there: a new job; a shop, a gym, a visit: no
+        (
+            [
+                "I work at Google.",
+                "I'm at Meta now",
+                "I'm at Starbucks now",
+                "I'm at the gym now",
+                "I'm at Google now for an interview",
+            ],
+            {"employer": "Meta"},
+            None,
+        ),
+        (["I work at Google.", "I'm currently at Stripe"], {"employer": "Stripe"}, None),
+        (["I work at Google.", "I'm at Hooli Labs now"], {"employer": "Hooli Labs"}, None),
+        (["I work at Google.", "I moved to Meta last month"], {"employer": "Meta"}, None),
         (["I work at Google.", "I'm at Meta now, on the ads team"], {"employer": "Meta"}, None),
         (
             ["I accepted the offer from Meta as a designer"],
@@ -312,6 +326,13 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
         (["we just moved to austin"], {"home_city": "Austin"}, "The user moved to Austin"),
         (["Going to Mexico in May!"], {}, "The user plans a trip to Mexico in May 2024"),
         (["my gf Anna"], {"partner": "Anna"}, "The user's girlfriend is Anna"),
+        # a spouse named between commas, before "and I": the name is the spouse's
+        (["My wife, Sara, and I went hiking"], {"partner": "Sara"}, "The user went hiking"),
+        (
+            ["My husband, Tom, and I moved to Berlin"],
+            {"partner": "Tom", "home_city": "Berlin"},
+            None,
+        ),
         (
             ["I have a bf now.", "His name is Tom."],
             {"partner": "Tom", "relationship_status": "in a relationship"},
@@ -414,7 +435,8 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I teach kids to swim"], "occupation"),  # whom, not what: no "kids teacher"
         (["I play the lottery"], "hobby:lottery"),  # for a prize, no pastime
         (["I play lotto every week"], "hobby:lotto"),
-        (["I'm at Meta now"], "employer"),  # where, as "I'm at Starbucks now"
+        (["I'm at Starbucks now"], "employer"),  # where, not for whom
+        (["I moved to Meta last month"], "home_city"),  # a new job, no home
         (["I'm with Meta now"], "employer"),  # with whom, as "I'm with Tom now"
         (["My sister has a beagle named Max"], "partner"),
         (["I'm a senior engineer at Google"], "school"),

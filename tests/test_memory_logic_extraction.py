@@ -744,6 +744,46 @@ def test_a_death_negates_the_name(text: str, fact: str) -> None:
     assert (died.attribute, died.text, died.metadata["negates"]) == (None, fact, "Rex")
 
 
+@pytest.mark.parametrize(
+    ("text", "fact", "start"),
+    [
+        ("My dad passed away last year.", "Ana's dad died", date(2022, 1, 1)),
+        ("my grandmother died in March", "Ana's grandmother died", date(2023, 3, 1)),
+        ("lost my mom in 2019", "Ana's mom died", date(2019, 1, 1)),
+        ("I lost my older brother in 2015.", "Ana's older brother died", date(2015, 1, 1)),
+        ("My grandpa passed last week.", "Ana's grandpa died", date(2023, 5, 1)),
+    ],
+)
+def test_a_relative_who_died_unnamed_is_an_event_from_its_date(
+    text: str, fact: str, start: date
+) -> None:
+    died = only(text)
+    assert (died.kind, died.attribute, died.text) == ("event", None, fact)
+    assert died.valid_from.date() == start
+
+
+def test_a_relative_lost_for_a_moment_or_a_test_passed_is_no_death() -> None:
+    found = facts(
+        "I lost my son at the mall. My son passed last week! I lost my dad's watch. "
+        "My grandma passed away."
+    )
+    assert [c.text for c in found if "died" in c.text] == ["Ana's grandma died"]
+
+
+@pytest.mark.parametrize(
+    ("text", "negates", "fact"),
+    [
+        ("I lost my job at Door Dash this month.", "Door Dash", "Ana lost their job at Door Dash"),
+        ("I lost my job yesterday.", None, "Ana lost their job"),
+        ("I quit my job at the bakery.", None, "Ana quit their job at the bakery"),
+    ],
+)
+def test_a_job_lost_or_quit_ends_the_employer(text: str, negates: str | None, fact: str) -> None:
+    ended = only(text)
+    assert (ended.attribute, ended.value, ended.text) == ("employer", NO_VALUE, fact)
+    assert ended.metadata.get("negates") == negates
+
+
 def test_a_preference_over_another_ends_the_other_liking() -> None:
     found = facts("I prefer tea over coffee these days.")
     assert {(c.attribute, c.value) for c in found} == {

@@ -38,7 +38,7 @@ from engram.memory._phrases import (
     slug,
     stopped,
 )
-from engram.memory._work_rules import WORK_RULES
+from engram.memory._work_rules import WORK_RULES, moved_to_company
 from engram.memory.candidates import Candidate, EntityMention
 from engram.types._memory import MemoryKind
 
@@ -173,8 +173,11 @@ def _lives_too(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A move, "I moved to Berlin", "we just moved to austin", "We moved from Paris to Rome":
-    the home city (and the old one, named, over)."""
+    the home city (and the old one, named, over). A move to a company ("I moved to Meta")
+    is a new job (`moved_to_company`)."""
     found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in", after_move=True)
+    if found and (job := moved_to_company(s, str(found[0].value))):
+        return job
     old = proper(match.groupdict().get("y"))
     if found and old:
         found[0] = fact(

@@ -32,7 +32,7 @@ from engram.memory._phrases import (
 )
 from engram.memory.candidates import SLOT_RELATIONS, Candidate
 
-__all__ = ["WORK_RULES"]
+__all__ = ["WORK_RULES", "moved_to_company"]
 
 _TEACH_END = (
     r"(?i:at|to|for|in|on|with|from|online|now|and|this|next|every|part|full|remotely|here|"
@@ -320,7 +320,8 @@ _SINCE_LONG = re.compile(
 def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Where the user works, said as where they are: "I switched jobs, I'm at Meta now"
     (with a word of work), "I've been at Meta since January" (a while: months or years, not
-    "since Monday" at a hotel). Not at a school, a club or a platform."""
+    "since Monday" at a hotel), "These days I'm at Meta", "I'm at Meta now" (a company one
+    is only "at" by working there: `_there_now`). Not at a school, a club or a platform."""
     employer = proper(match["x"])
     if not employer or _NO_EMPLOYER.search(employer):
         return []
@@ -333,23 +334,53 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_employer(s, employer)]
 
 
-_NOW_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
-"""A while, not a moment: "I'm at Starbucks now" says where, not for whom, even just after
-a turn that named the employer ("I work at Google. I'm at Starbucks now, on my laptop"):
-a false job change would retire the real employer, a missed one only waits for plainer words."""
+_WHILE_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
+"""A while, not a moment: "These days I'm at Meta" says for whom the user works."""
+_NOW_CUE = re.compile(r"(?<!\bright\s)(?<!\bjust\s)\b(?:now|currently)\b", re.IGNORECASE)
+"""Now, as against before: "I'm at Meta now", "I'm currently at Meta" (not "right now",
+"just now": a moment)."""
+_OFFICE_ONLY = re.compile(
+    r"^(?:Google|Meta|Facebook|Microsoft|Amazon|Netflix|Stripe|Shopify|Salesforce|Oracle|IBM|"
+    r"Intel|Nvidia|NVIDIA|AMD|Adobe|Uber|Lyft|Airbnb|Spotify|Twitter|OpenAI|Anthropic|"
+    r"DeepMind|SpaceX|Deloitte|McKinsey|Accenture|PwC|KPMG|EY|BCG|Bain|Goldman(?:\s+Sachs)?|"
+    r"JPMorgan|J\.P\.\s+Morgan|Morgan\s+Stanley|BlackRock|Bloomberg|Palantir|Coinbase|"
+    r"Robinhood|DoorDash|Instacart|Twilio|GitHub|GitLab|Cloudflare|Datadog|Snowflake|"
+    r"Databricks|Atlassian|Dropbox|Figma|ByteDance|Alibaba|Tencent|SAP|Cisco|Siemens)$"
+    r"|\s(?:Inc|Corp|Corporation|LLC|Ltd|GmbH|Labs|Technologies|Software|Systems|Consulting|"
+    r"Capital|Ventures|Analytics|Solutions)\.?$"
+)
+"""Names one is "at" only by working there: companies with no shop, branch or venue to
+visit, and names with a company's suffix ("Acme Corp", "Hooli Labs"). "I'm at Starbucks now"
+says where, not for whom, even just after a turn that named the employer ("I work at
+Google. I'm at Starbucks now, on my laptop"): a false job change would retire the real
+employer, a missed one only waits for plainer words."""
 _PLACE_TAIL = re.compile(
     r"\s(?:city|town|village|street|avenue|road|park|lake|river|beach|island|bay|airport|"
     r"station|mall|square)$",
     re.IGNORECASE,
 )
+_VISIT = re.compile(r"\b(?:interview(?:ing)?|onsite|on-site|visitors?|guest|event)\b", re.I)
+"""Why one may be at a company for a day, working elsewhere ("I'm at Google now for an
+interview")."""
+
+
+def moved_to_company(s: Sentence, name: str) -> list[Candidate]:
+    """A move to a company, "I moved to Meta last month": a new employer, not a home (any
+    other name one moves to is a place)."""
+    return [_employer(s, name)] if _OFFICE_ONLY.search(name) else []
 
 
 def _there_now(employer: str, s: Sentence) -> bool:
-    """ "These days I'm at Meta": a capitalised name the user is at for a while, with no word
-    of travel, that names no place (by its last word, or as a place the previous turn named:
-    "I moved to Porto." "These days I'm at Porto")."""
-    if not _NOW_CUE.search(s.text) or TRIP.search(s.text) or _PLACE_TAIL.search(employer):
+    """ "These days I'm at Meta", "I'm at Meta now": a capitalised name the user is at for a
+    while, or now as against before if it is a company one is only at by working there
+    (`_OFFICE_ONLY`), with no word of travel or of a visit, that names no place (by its last
+    word, or as a place the previous turn named: "I moved to Porto." "These days I'm at
+    Porto")."""
+    if TRIP.search(s.text) or _VISIT.search(s.text) or _PLACE_TAIL.search(employer):
         return False
+    if not _WHILE_CUE.search(s.text):
+        if not (_NOW_CUE.search(s.text) and _OFFICE_ONLY.search(employer)):
+            return False
     places = {
         entity.name.casefold()
         for c in s.before or ()
@@ -372,14 +403,16 @@ def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had. Said as the user
-    said it: a lay-off or a firing is no resignation."""
+    said it: a lay-off or a firing is no resignation, and a job lost ("I lost my job at
+    the plant") is either. Where, in the words, even unnamed ("at the bakery")."""
     employer = proper(match["x"])
+    where = employer or clean(match["x"], s, max_words=6)
     how = " ".join((match["how"] or match["how2"]).lower().split())
-    if how in ("quit", "left"):
-        text = f"{s.label} {how} their job" + (f" at {employer}" if employer else "")
+    if how in ("quit", "left", "lost"):
+        text = f"{s.label} {how} their job" + (f" at {where}" if where else "")
     else:
         verb = "was laid off" if "laid" in how else "was fired"
-        text = f"{s.label} {verb}" + (f" from {employer}" if employer else "")
+        text = f"{s.label} {verb}" + (f" from {where}" if where else "")
     return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
 
 
@@ -476,7 +509,7 @@ WORK_RULES: tuple[Rule, ...] = (
         ("there",),
     ),
     rule(
-        rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left)\s+my\s+job|"
+        rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left|lost)\s+my\s+job|"
         r"\s+(?:got|was|have\s+been|'?ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
         r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
         _quit_job,
