@@ -221,3 +221,28 @@ def test_a_backup_restored_keeps_a_value_said_earlier_that_was_learned_since(
 
         assert homes_as_of(b, 0) == ["Berlin"]
         assert history_errors(b, [("Berlin", 0), ("Berlin", 1), ("Lisbon", 2)]) == []
+
+
+def test_a_move_said_last_holds_from_its_start_over_what_the_other_database_knew(
+    tmp_path: Path,
+) -> None:
+    """B heard "I moved to Lisbon last month" on day 75 (a move of day 31); A heard Berlin
+    on day 40 and Oslo on day 60, both said before it: merged, Lisbon is current, and held
+    from day 31 on, whatever A believed then (the latest word wins over its span)."""
+    moved = Message(
+        id="said-moved",
+        role="user",
+        content="I moved to Lisbon last month.",
+        created_at=JAN + timedelta(days=75),
+    )
+    with database(tmp_path / "a.db", [("Berlin", 40), ("Oslo", 60)]) as a:
+        with database(tmp_path / "b.db", []) as b:
+            b.memories.add(messages=[moved], user_id="ana")
+            [lisbon] = homes(b)
+            assert lisbon.valid_from == JAN + timedelta(days=31)
+
+            merge(a, b)
+
+            assert [str(m.metadata["value"]) for m in homes(b) if m.is_current] == ["Lisbon"]
+            assert homes_as_of(b, 50) == homes_as_of(b, 70) == ["Lisbon"]
+            assert homes_as_of(b, 20) == []

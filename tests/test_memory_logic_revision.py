@@ -371,6 +371,70 @@ def test_one_value_of_a_slot_holds_at_any_time_whatever_order_it_is_learned_in(
         assert len(as_of(list(store.values()), moment)) <= 1, moment
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["Berlin", "Lisbon", "Oslo", "Madrid", "Porto"]),
+            st.integers(0, 100),  # the day it was said
+            st.integers(0, 30),  # how many days before that it began ("since last month")
+        ),
+        min_size=2,
+        max_size=5,
+        unique_by=(lambda step: step[0], lambda step: step[1], lambda step: step[1] - step[2]),
+    )
+)
+def test_the_latest_word_holds_over_its_span_whatever_began_first(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    """Values said on any days, each begun up to a month before it was said ("I moved to
+    Lisbon last month"), learned in any order: the value said last is the one current
+    value, and "as of" any day at most one value held. (Each value is said once: one said
+    again folds into the memory of its first saying.)"""
+    store: dict[str, Memory] = {}
+    for index, (city, day, since) in enumerate(steps):
+        new = memory(
+            f"Ana lives in {city}",
+            attribute="home_city",
+            metadata={"value": city},
+            valid_from=JAN + timedelta(days=day - since),
+            recorded_at=JAN + timedelta(days=day),
+            source_ids=(f"msg{index}",),
+        )
+        apply(store, plan_revisions([new], [[(m, 0.5) for m in store.values()]], now=NOW))
+    last, _, _ = max(steps, key=lambda step: step[1])
+    assert current(list(store.values())) == [f"Ana lives in {last}"]
+    for day in range(-30, 101):
+        moment = JAN + timedelta(days=day, hours=1)
+        assert len(as_of(list(store.values()), moment)) <= 1, moment
+
+
+def test_a_move_said_last_ends_a_past_value_where_it_began() -> None:
+    """Berlin, then Porto; then "I moved to Lisbon last month", begun while Berlin held:
+    Berlin ended where Lisbon began (Porto never held)."""
+    berlin = memory(
+        "Ana lived in Berlin",
+        attribute="home_city",
+        metadata={"value": "Berlin"},
+        valid_from=JAN,
+        valid_to=JUNE,
+        superseded_at=JUNE,
+    )
+    porto = memory(
+        "Ana lives in Porto", attribute="home_city", metadata={"value": "Porto"}, valid_from=JUNE
+    )
+    [lisbon] = remember("I moved to Lisbon last month.", JUNE + timedelta(days=20))
+    assert lisbon.valid_from is not None and JAN < lisbon.valid_from < JUNE
+
+    decision = decide(lisbon, [(porto, 0.7), (berlin, 0.5)], now=NOW)
+
+    assert decision.action == "supersede" and decision.memory.is_current
+    ends = {m.id: m.valid_to for m in decision.updates}
+    assert ends == {porto.id: JUNE, berlin.id: lisbon.valid_from}
+    stored = [*decision.updates, *decision.inserts]
+    assert as_of(stored, lisbon.valid_from + timedelta(days=1)) == ["Ana moved to Lisbon"]
+
+
 def test_a_duplicate_without_a_slot_adopts_the_new_slot() -> None:
     old = memory("Ana lives in Lisbon")  # e.g. added as raw text
     new = memory("Ana lives in Lisbon", attribute="home_city", metadata={"value": "Lisbon"})

@@ -37,9 +37,17 @@ from engram._validation import (
 )
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
-from engram.memory.profile import EDITED, handed_over, profile_value
-from engram.memory.revision import SlotKey, earliest, retired, settle_slots, slot_key, union
+from engram.memory.profile import EDITED, handed_over
+from engram.memory.revision import (
+    SlotKey,
+    earliest,
+    ended,
+    settle_slots,
+    slot_key,
+    union,
+)
 from engram.memory.texts import dense_text
+from engram.memory.timeline import ends
 from engram.stores._memory_rules import (
     check_no_nul,
     checked_change,
@@ -68,7 +76,6 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.types._memory import (
-    ChangeAction,
     Entity,
     Memory,
     MemoryChange,
@@ -376,72 +383,22 @@ def _fitted_in_time(
     memories: Sequence[Memory], now: datetime
 ) -> tuple[list[Memory], list[MemoryChange]]:
     """The slot values of `memories` (an import's and the store's, one current value per
-    slot already) that held past the start of a later value of their slot, ended there: two
-    databases each knew part of the user's history ("Berlin" then "Oslo" in one, "Lisbon"
-    said between them in the other), and each ended its values where it knew the next one
-    began. A current one is retired by the later value, as a contradiction retires it; a
-    value that never held (corrected from its start) ends none. Revision fits a value
-    learned late among a slot's retired values alike (`decide`).
+    slot already) that end sooner once fitted in time among each other (`timeline.ends`, as
+    revision fits a value learned late): two databases each knew part of the user's history
+    ("Berlin" then "Oslo" in one, "Lisbon" said between them in the other), and each ended
+    its values where it knew the next one began.
 
     Returns:
-        The memories ended sooner, and their history entries.
+        The memories ended sooner (a current one retired), and their history entries.
     """
     slots: dict[SlotKey, list[Memory]] = {}
     for memory in memories:
         if (slot := slot_key(memory)) is not None:
             slots.setdefault(slot, []).append(memory)
-    ends = [
-        _ended_by(memory, successor, now)
-        for values in slots.values()
-        for memory in values
-        if (successor := _next_value(memory, values)) is not None
+    found = [
+        ended(end, now=now, why="imported") for values in slots.values() for end in ends(values)
     ]
-    return [memory for memory, _ in ends], [change for _, change in ends]
-
-
-def _start(memory: Memory) -> datetime:
-    """When `memory` began to hold: from when it was recorded, if its start is unknown (as
-    "as of" reads it)."""
-    return memory.valid_from or memory.recorded_at
-
-
-def _next_value(memory: Memory, values: Sequence[Memory]) -> Memory | None:
-    """The first other value of `memory`'s slot (`values`) to begin while it held, if one;
-    values that never held are passed over."""
-    value = fold(profile_value(memory))
-    later = [
-        other
-        for other in values
-        if _start(memory) < _start(other)
-        and (memory.valid_to is None or _start(other) < memory.valid_to)
-        and (other.valid_to is None or _start(other) < other.valid_to)
-        and fold(profile_value(other)) != value
-    ]
-    return min(later, key=lambda other: (_start(other), other.id), default=None)
-
-
-def _ended_by(memory: Memory, successor: Memory, now: datetime) -> tuple[Memory, MemoryChange]:
-    """`memory` ended where `successor` began, and its history entry: retired by it if it
-    held on (`retired`), else only ended sooner."""
-    action: ChangeAction
-    if memory.valid_to is None:
-        ended = retired(memory, end=_start(successor), now=now, by=successor.id)
-        action, reason = "supersede", f"{successor.id} began while it held (imported)"
-    else:
-        ended = replace(memory, valid_to=_start(successor), updated_at=now)
-        action, reason = "update", f"held until {successor.id} began (imported)"
-    change = MemoryChange(
-        memory_id=memory.id,
-        action=action,
-        reason=reason,
-        tenant=memory.tenant,
-        at=now,
-        old_text=memory.text,
-        new_text=memory.text if action == "update" else successor.text,
-        related_id=successor.id,
-        source_ids=successor.source_ids,
-    )
-    return ended, change
+    return [memory for memory, _ in found], [change for _, change in found]
 
 
 def _known_entities(

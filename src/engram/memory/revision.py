@@ -28,7 +28,9 @@ cosine similarity), it returns a `Decision`:
   married") supersedes the old role. A retired slot value also retires the current
   memories that held only while it did (`tied_to`: "I love living in Porto" once the user
   moved), and a memory whose words state its end (`metadata["valid_to"]`: "I lived in
-  Braga until 2019") is stored with that end.
+  Braga until 2019") is stored with that end. Whatever order a slot's values are learned
+  in, each is fitted in time among the slot's retired values, the user's latest word
+  winning over its span (`timeline.ends`), so "as of" any time one value held.
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `revision_verdict.decision_flow()` asks the LLM (one tiny JSON prompt, within the budget)
@@ -53,6 +55,7 @@ from engram.memory.bm25 import stem
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
+from engram.memory.timeline import End, began, ends, said, slot_value
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "RevisionPolicy",
     "decide",
     "earliest",
+    "ended",
     "figures",
     "key_terms",
     "polarity",
@@ -165,11 +169,6 @@ def _figure_counts(text: str) -> Counter[str]:
 def _subject(memory: Memory) -> str | None:
     subject = memory.metadata.get("subject")
     return fold(subject) if isinstance(subject, str) else None
-
-
-def _value(memory: Memory) -> str:
-    value = memory.metadata.get("value")
-    return fold(str(value)) if value is not None else fold(memory.text)
 
 
 def union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
@@ -289,11 +288,6 @@ def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memor
     return retired_old, change
 
 
-def _stated(memory: Memory) -> tuple[datetime, datetime]:
-    """When `memory` was said (its first source message), then when it began to hold."""
-    return memory.recorded_at, memory.valid_from or memory.recorded_at
-
-
 def _filed_as_history(new: Memory, newest: Memory, now: datetime, reason: str) -> Decision:
     """Add `new`, an older value learned after the current one `newest`, as history: true
     from its start until `newest` began, retired when `newest` was learned (or now, if a
@@ -315,8 +309,8 @@ def _supersede(new: Memory, olds: Sequence[Memory], now: datetime, reason: str) 
     current even though it began before Porto was mentioned (Porto's validity is then empty);
     only an older message, replayed after the current value was learned, is history.
     """
-    newest = max(olds, key=_stated)
-    if _stated(new) < _stated(newest):
+    newest = max(olds, key=said)
+    if said(new) < said(newest):
         return _filed_as_history(new, newest, now, f"{reason}; older than the current value")
     retired: list[Memory] = []
     changes: list[MemoryChange] = []
@@ -377,9 +371,9 @@ def settle_slots(
             slots.setdefault(slot, []).append(memory)
     replaced: list[tuple[Memory, Memory]] = []  # (retired value, the value retiring it)
     for holders in slots.values():
-        newest = max(holders, key=lambda memory: (_stated(memory), memory.id))
-        value = _value(newest)
-        replaced += [(old, newest) for old in holders if _value(old) != value]
+        newest = max(holders, key=lambda memory: (said(memory), memory.id))
+        value = slot_value(newest)
+        replaced += [(old, newest) for old in holders if slot_value(old) != value]
     retiring = {old.id for old, _ in replaced}
     for memory in given:
         if memory.id not in retiring and memory.valid_to is None and not memory.superseded_at:
@@ -408,9 +402,9 @@ def _stage(memory: Memory) -> int:
 
 
 def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Decision:
-    value = _value(new)
+    value = slot_value(new)
     for old in holders:
-        if _value(old) == value:
+        if slot_value(old) == value:
             if new.attribute == "partner" and _stage(new) > _stage(old) > 0:
                 # "My girlfriend is Ana", then "Ana and I got married": Ana is a wife now
                 return _supersede(new, [old], now, "partner's role changed")
@@ -420,14 +414,14 @@ def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Dec
                 return _supersede(new, [old], now, f"{new.attribute} ended anew")
             return _duplicate(new, old, now, f"same {new.attribute}")
     for old in holders:
-        if _extends(value, _value(old)):
+        if _extends(value, slot_value(old)):
             return _refine(new, old, now, f"{new.attribute} refined")
     return _supersede(new, holders, now, f"new {new.attribute}")
 
 
 def _holds(memory: Memory, value: str) -> bool:
     """Whether `memory`'s slot value is `value` ("Google" holds "Google Inc", and back)."""
-    held = _value(memory)
+    held = slot_value(memory)
     if held == NO_VALUE:
         return False
     if held == fold(value):
@@ -440,7 +434,7 @@ def _is_conditional(new: Memory) -> bool:
     """An ending naming the value it ends ("I left Google") or a guessed change: what it
     does depends on that value being current. ("I quit my job", naming none, ends any.)"""
     guessed = bool(new.metadata.get("guessed"))
-    return "negates" in new.metadata and (_value(new) == NO_VALUE or guessed)
+    return "negates" in new.metadata and (slot_value(new) == NO_VALUE or guessed)
 
 
 def _conditional_decision(
@@ -472,7 +466,7 @@ def _conditional_decision(
         starts = [old.valid_from for old in named if old.valid_from is not None]
         new = replace(new, valid_from=min(starts, default=new.valid_from))
     if named:
-        how = "ended" if _value(new) == NO_VALUE else "replaced"
+        how = "ended" if slot_value(new) == NO_VALUE else "replaced"
         filed = replace(
             new,
             text=restated.get(new.attribute, new.text),
@@ -515,7 +509,7 @@ def _naming_the_corrected(new: Memory, pool: Sequence[tuple[Memory, float]]) -> 
     name) its session stated last, within `BARE_CORRECTION_WINDOW` before it; None if there
     is none, or more than one."""
     diet = new.attribute == "diet"
-    said = [
+    stated = [
         old
         for old, _cosine in pool
         if old.attribute is not None
@@ -524,19 +518,19 @@ def _naming_the_corrected(new: Memory, pool: Sequence[tuple[Memory, float]]) -> 
         and _subject(old) == _subject(new)
         and _session(old) == _session(new)
         and (old.attribute == "diet") == diet
-        and _value(old) != NO_VALUE
+        and slot_value(old) != NO_VALUE
         and (diet or str(old.metadata.get("value", ""))[:1].isupper())
         and timedelta(0) <= new.recorded_at - old.recorded_at <= BARE_CORRECTION_WINDOW
     ]
-    if not said:
+    if not stated:
         return None
-    last = max(old.recorded_at for old in said)
-    latest = {(old.attribute, _value(old)): old for old in said if old.recorded_at == last}
+    last = max(old.recorded_at for old in stated)
+    latest = {(old.attribute, slot_value(old)): old for old in stated if old.recorded_at == last}
     if len(latest) != 1:
         return None
     [old] = latest.values()
     value = str(new.metadata.get("value", ""))
-    if _value(old) == fold(value):
+    if slot_value(old) == fold(value):
         return None
     held = str(old.metadata.get("value"))
     text = f"{new.text}, not {held}"
@@ -637,8 +631,8 @@ def _in_scope(new: Memory, decision: Decision, now: datetime) -> Decision:
 
 
 def _is_history_of(old: Memory, new: Memory) -> bool:
-    """Whether `old` is a retired value of `new`'s slot (`_fitted_in_history` keeps those
-    whose span is known)."""
+    """Whether `old` is a retired value of `new`'s slot, among which `_fitted_in_history`
+    fits `new` in time."""
     return (
         old.superseded_at is not None
         and old.attribute is not None
@@ -646,63 +640,124 @@ def _is_history_of(old: Memory, new: Memory) -> bool:
         and _subject(old) == _subject(new)
         and _same_owner(new, old)
         and old.id != new.id
-        and _value(old) != NO_VALUE
+        and slot_value(old) != NO_VALUE
     )
 
 
 def _fitted_in_history(
     new: Memory, decision: Decision, past: Sequence[Memory], now: datetime
 ) -> Decision:
-    """`decision` on `new`, fitted among the retired values of its slot (`past`) so that "as
-    of" any time one value held, whatever order the statements are learned in (old chats
-    replayed after the current value was learned):
+    """`decision` on `new`, fitted in time among the retired values of its slot (`past`) so
+    that "as of" any time one value held, whatever order the statements are learned in (old
+    chats replayed after the current value was learned, a move said last that began before
+    values said earlier):
 
+    - a restatement of the current value said before another value began is history, not
+      an earlier start of the current value;
     - a value filed as history, said within the span of the same value, adds provenance to
-      that one; else it ends where the next value began;
-    - a restatement of the current value said before another value began is history too,
-      not an earlier start of the current value;
-    - the value whose span a value filed or restated earlier now begins in ends there.
+      that one;
+    - else the value the decision writes ends where a value said after it began, and the
+      values said before it end where it begins (`timeline.ends`), the new one's end
+      written into it, the others' as updates.
     """
-    spans = [(m, m.valid_from, m.valid_to) for m in past if m.valid_from and m.valid_to]
-    target, start = decision.target, new.valid_from
-    if start is None or not spans:
+    if not past:
         return decision
-    restated = decision.action == "noop" and target is not None and target.is_current
-    if restated and target is not None and target.valid_from and start < target.valid_from:
-        if any(start <= began < target.valid_from for _, began, _ in spans):
-            reason = f"same {new.attribute}, said before another value held"
-            decision = _filed_as_history(new, target, now, reason)
+    decision = _restated_as_history(new, decision, past, now)
     filed = decision.memory
-    spanning = [m for m, began, ended in spans if began <= start < ended]
     if decision.action == "add" and filed.superseded_at is not None:
-        same = next((m for m in spanning if _holds(m, _value(filed))), None)
+        start = began(filed)
+        same = next(
+            (
+                m
+                for m in past
+                if began(m) <= start
+                and (m.valid_to is None or start < m.valid_to)
+                and _holds(m, slot_value(filed))
+            ),
+            None,
+        )
         if same is not None:
             return _duplicate(filed, same, now, f"same {filed.attribute}, said again")
-        ends = [began for _, began, _ in spans if began > start]
-        if filed.valid_to is not None:
-            ends.append(filed.valid_to)
-        filed = replace(filed, valid_to=min(ends)) if ends else filed
-        decision = replace(decision, memory=filed, inserts=(filed,))
-    elif not (restated and filed.valid_from == start):
+    return _with_ends(decision, past, now)
+
+
+def _restated_as_history(
+    new: Memory, decision: Decision, past: Sequence[Memory], now: datetime
+) -> Decision:
+    """`decision`, but a restatement of the current value (`noop`) said before a retired
+    value of the slot began filed as history: else the current value would start before
+    that one, and both hold between."""
+    target, start = decision.target, new.valid_from
+    if decision.action != "noop" or target is None or not target.is_current:
         return decision
-    updates, changes = list(decision.updates), list(decision.changes)
-    for before in spanning:
-        if before.valid_from == start or before.id == filed.id:
-            continue  # began together: the one learned first keeps the span
-        updates.append(replace(before, valid_to=start, updated_at=now))
-        changes.append(
-            _change(
-                before,
-                "update",
-                now,
-                f"held until {filed.id} began (said earlier, learned later)",
-                old_text=before.text,
-                new_text=before.text,
-                related_id=filed.id,
-                source_ids=new.source_ids,
-            )
+    if start is None or target.valid_from is None or start >= target.valid_from:
+        return decision
+    if not any(start <= began(m) < target.valid_from for m in past):
+        return decision
+    reason = f"same {new.attribute}, said before another value held"
+    return _filed_as_history(new, target, now, reason)
+
+
+def _with_ends(decision: Decision, past: Sequence[Memory], now: datetime) -> Decision:
+    """`decision`, with the value it writes and the retired values of its slot (`past`)
+    ending where `timeline.ends` says, as far as the one ends the others or they end it."""
+    written = decision.memory
+    slot = slot_key(written)
+    inserts = {m.id: m for m in decision.inserts}
+    updates = {m.id: m for m in decision.updates}
+    if slot is None or written.id not in inserts.keys() | updates.keys():
+        return decision
+    values = {m.id: m for m in (*past, *inserts.values(), *updates.values())}
+    slot_values = [m for m in values.values() if slot_key(m) == slot]
+    changes = list(decision.changes)
+    for end in ends(slot_values):
+        if written.id not in (end.memory.id, end.successor.id):
+            continue  # two values of the slot's past: not this decision's to fit
+        memory, change = ended(end, now=now, why="revised")
+        if memory.id in inserts:
+            inserts[memory.id] = memory  # its `add` entry says the rest
+        else:
+            updates[memory.id] = memory
+            changes.append(change)
+    memory = inserts.get(written.id) or updates[written.id]
+    return replace(
+        decision,
+        memory=memory,
+        inserts=tuple(inserts.values()),
+        updates=tuple(updates.values()),
+        changes=tuple(changes),
+    )
+
+
+def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
+    """The value of `end` ended where `timeline.ends` says, and its history entry: retired
+    by the value ending it if it held on (`retired`), else only ended sooner (`why` says how
+    that value came to be known: "revised", "imported")."""
+    memory, successor = end.memory, end.successor
+    if memory.valid_to is None:
+        reason = f"{successor.id} began while it held ({why})"
+        change = _change(
+            memory,
+            "supersede",
+            now,
+            reason,
+            old_text=memory.text,
+            new_text=successor.text,
+            related_id=successor.id,
+            source_ids=successor.source_ids,
         )
-    return replace(decision, updates=tuple(updates), changes=tuple(changes))
+        return retired(memory, end=end.at, now=now, by=successor.id), change
+    change = _change(
+        memory,
+        "update",
+        now,
+        f"held until {successor.id} began ({why})",
+        old_text=memory.text,
+        new_text=memory.text,
+        related_id=successor.id,
+        source_ids=successor.source_ids,
+    )
+    return replace(memory, valid_to=end.at, updated_at=now), change
 
 
 def decide(
@@ -720,8 +775,8 @@ def decide(
             memory of the user with the same `attribute`, whatever agent or session stored
             it (cosine 0 if unknown): slot conflicts do not depend on wording. Other users'
             memories (without a user: other agents') are ignored, and so are superseded ones
-            but the retired values of the slot, among which an older value learned late is
-            fitted (`_fitted_in_history`).
+            but the retired values of the slot, among which the new value is fitted in
+            time (`_fitted_in_history`).
         now: The record time of the change. A memory it retires is retired then, or when it
             was recorded itself if that is later (`superseded_at` >= `recorded_at`).
         policy: The thresholds.
@@ -735,15 +790,15 @@ def decide(
     return _with_tied_retired(_fitted_in_history(new, decision, past, now), pool, now)
 
 
-def _tied_to(memory: Memory, slot_value: Memory) -> bool:
-    """Whether `memory` holds only while the slot value `slot_value` does ("The user loves
+def _tied_to(memory: Memory, holder: Memory) -> bool:
+    """Whether `memory` holds only while the slot value `holder` does ("The user loves
     living in Porto" while the home is Porto: `tied_to`, `tied_value`)."""
     tied_value = memory.metadata.get("tied_value")
     return (
-        memory.metadata.get(TIED_TO) == slot_value.attribute
+        memory.metadata.get(TIED_TO) == holder.attribute
         and isinstance(tied_value, str)
-        and _subject(memory) == _subject(slot_value)
-        and _holds(slot_value, tied_value)
+        and _subject(memory) == _subject(holder)
+        and _holds(holder, tied_value)
     )
 
 
@@ -753,8 +808,8 @@ def _with_tied_retired(
     """`decision`, retiring as well the current memories that held only while a slot value
     it retires did: "I love living in Porto" once the user moved to Lisbon (retired when the
     home changed, so "as of" before it still finds it)."""
-    ended = [m for m in decision.updates if m.superseded_at is not None and m.attribute]
-    if not ended:
+    holders = [m for m in decision.updates if m.superseded_at is not None and m.attribute]
+    if not holders:
         return decision
     touched = {m.id for m in decision.updates}
     tied = [
@@ -763,7 +818,7 @@ def _with_tied_retired(
         if old.id not in touched
         and old.id != decision.memory.id
         and old.valid_to is None
-        and any(_tied_to(old, slot_value) for slot_value in ended)
+        and any(_tied_to(old, holder) for holder in holders)
     ]
     if not tied:
         return decision

@@ -1,0 +1,101 @@
+"""A slot's timeline: the validity spans of the values one slot (the user's home, say) held,
+fitted so that "as of" any time one value held, whatever order the statements came in.
+
+Each statement of a slot value is a memory, true over `[valid_from, valid_to)` (no start:
+from when it was recorded, as "as of" reads it; no end: still). The statements of a slot
+reach the store in any order: an old chat replayed after the current value was learned, a
+move said to have begun before the value said last ("I moved to Lisbon in March"), two
+databases that each learned part of the user's history merged by an import. Both ways in,
+revision (`revision.decide`) and import (`_memory_transfer`), fit their values with `ends`;
+`revision.ended` writes what it finds.
+
+When a memory was said is when its first statement was: a value said again, folded into the
+memory of its first saying (a revision `noop`), keeps no record of the later saying, so
+"as of" the time between, another value said then may hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from engram.memory.entities import fold
+from engram.types._memory import Memory
+
+__all__ = ["End", "began", "ends", "said", "slot_value"]
+
+
+def began(memory: Memory) -> datetime:
+    """When `memory` began to hold: from when it was recorded, if its start is unknown (as
+    "as of" reads it)."""
+    return memory.valid_from or memory.recorded_at
+
+
+def said(memory: Memory) -> tuple[datetime, datetime]:
+    """When `memory` was said (its first source message), then when it began to hold: the
+    order in which the user's word wins, the latest last."""
+    return memory.recorded_at, began(memory)
+
+
+def slot_value(memory: Memory) -> str:
+    """The value `memory` gives its slot (`metadata["value"]`, else its text), folded."""
+    value = memory.metadata.get("value")
+    return fold(str(value)) if value is not None else fold(memory.text)
+
+
+class End(NamedTuple):
+    """A value of a slot that ends sooner than it says (`ends`)."""
+
+    memory: Memory
+    """The value, as it was."""
+    at: datetime
+    """Its new end: where `successor` begins, or where it began itself if `successor` began
+    first (it never held)."""
+    successor: Memory
+    """The value said after it whose span begins before its own ends."""
+
+
+def ends(values: Iterable[Memory]) -> list[End]:
+    """The values of one slot (one owner, attribute and subject) that end sooner so that
+    "as of" any time one of them held: the user's latest word wins over its span.
+
+    Each value ends where the first value said after it (`said`) begins, if that one begins
+    before it ends and held itself (its span, so fitted, is not empty); if that one began
+    first, the value never held (it ends where it began). So a value learned late among
+    values said after it ("Berlin" from an old chat, replayed once "Lisbon" then "Oslo" were
+    learned) ends where the next began, and values said before a value end where it begins,
+    whenever it was learned. A value said again ends where the later statement of it
+    begins if it is retired (a past stretch of the value); two current memories of one value
+    are duplicates (consolidation merges them), neither ending the other. Values said at one
+    moment are left as they are (no order settles which held), and so is a value that never
+    held: it ends nothing.
+
+    Args:
+        values: The memories of the slot, current and retired, each once.
+
+    Returns:
+        The values that end sooner, each with its new end and the value ending it.
+    """
+    fitted: list[tuple[Memory, datetime | None]] = []  # said later first, with their ends
+    found: list[End] = []
+    for memory in sorted(values, key=lambda value: (said(value), value.id), reverse=True):
+        end = memory.valid_to
+        if end is None or began(memory) < end:
+            successor = min(
+                (
+                    later
+                    for later, later_end in fitted
+                    if said(later) > said(memory)
+                    and (later_end is None or began(later) < later_end)
+                    and (end is None or began(later) < end)
+                    and (not memory.is_current or slot_value(later) != slot_value(memory))
+                ),
+                key=lambda later: (began(later), later.id),
+                default=None,
+            )
+            if successor is not None:
+                end = max(began(memory), began(successor))
+                found.append(End(memory, end, successor))
+        fitted.append((memory, end))
+    return found
