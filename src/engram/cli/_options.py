@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 import click
 from rich.console import Console
@@ -30,7 +30,7 @@ from engram._backends import (
     sqlite_path,
 )
 from engram._engram import Engram
-from engram._exceptions import ConfigError, EngramError
+from engram._exceptions import ConfigError, EngramError, MigrationRequired
 from engram._secrets import without_url_passwords
 from engram._validation import INT64_MAX
 from engram.config import EngramSettings, load_settings
@@ -47,8 +47,10 @@ __all__ = [
     "existing_sqlite_file",
     "json_output",
     "literal",
+    "PostgresStore",
     "read_json",
     "readable_sqlite_file",
+    "RedisStore",
     "removed_if_failed",
     "require_database",
     "store_at",
@@ -59,6 +61,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -186,15 +189,33 @@ def readable_sqlite_file(
             older than this Engram's: `engram db migrate` upgrades it.
     """
     path = existing_sqlite_file(db)
-    version = _schema_version(db, path, component, migrated_by or db)
-    if version is None:
+    if path == ":memory:":
         return None
-    if version < latest:
-        raise click.ClickException(
-            f"{db}: the {component} schema is at version {version}, older than this Engram's "
-            f"({latest}); {_migrate(migrated_by or db)} first (reading leaves it as it is)"
+    versions = _sqlite_schema_versions(db, path)
+    problem = _unreadable(db, component, versions, latest, migrated_by or db)
+    if problem is not None:
+        raise click.ClickException(problem)
+    return path if component in (versions or {}) else None
+
+
+def _unreadable(
+    db: str, component: str, versions: dict[str, int] | None, latest: int, migrated_by: str
+) -> str | None:
+    """Why a reading command cannot read `component` in `db` without migrating it, whose
+    schema `versions` are these (None: no Engram database); None if it can (a database
+    without the component holds nothing of it)."""
+    if versions is None:
+        return (
+            f"{db} is not an Engram database: {_migrate(migrated_by)} to make it one "
+            "(reading leaves it as it is)"
         )
-    return path
+    version = versions.get(component, latest)
+    if version < latest:
+        return (
+            f"{db}: the {component} schema is at version {version}, older than this Engram's "
+            f"({latest}); {_migrate(migrated_by)} first (reading leaves it as it is)"
+        )
+    return None
 
 
 def _migrate(db: str) -> str:
@@ -202,11 +223,9 @@ def _migrate(db: str) -> str:
     return f"run `engram db migrate --db {shlex.quote(db)}`"
 
 
-def _schema_version(db: str, path: str, component: str, migrated_by: str) -> int | None:
-    """The version of `component` in the SQLite file `path`, read without writing (None if
-    the file is an Engram database without that component)."""
-    if path == ":memory:":
-        return None
+def _sqlite_schema_versions(db: str, path: str) -> dict[str, int] | None:
+    """The version of each component's schema in the SQLite file `path`, read without
+    writing (None if the file holds no Engram schema)."""
     address = Path(path).absolute().as_uri() + "?mode=rw"  # never creates the file
     try:
         conn = sqlite3.connect(address, uri=True)
@@ -214,18 +233,13 @@ def _schema_version(db: str, path: str, component: str, migrated_by: str) -> int
             if not conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engram_migrations'"
             ).fetchone():
-                raise click.ClickException(
-                    f"{db} is not an Engram database: {_migrate(migrated_by)} to make it one "
-                    "(reading leaves it as it is)"
-                )
-            row = conn.execute(
-                "SELECT version FROM engram_migrations WHERE component = ?", (component,)
-            ).fetchone()
+                return None
+            rows = conn.execute("SELECT component, version FROM engram_migrations").fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise click.ClickException(f"cannot read {db} as a SQLite database: {exc}") from exc
-    return None if row is None else int(row[0])
+    return {str(component): int(version) for component, version in rows}
 
 
 def _current(address: str, component: str, latest: int, db: str, name: str = "") -> None:
@@ -242,11 +256,23 @@ def _current(address: str, component: str, latest: int, db: str, name: str = "")
         )
 
 
+class PostgresStore(Protocol[S_co]):
+    """A PostgreSQL store class (`PostgresEventLog`, `PostgresCheckpointer`)."""
+
+    def __call__(self, conn: Any, *, migrate: bool, durability: Any) -> S_co: ...
+
+
+class RedisStore(Protocol[S_co]):
+    """A Redis store class (`RedisEventLog`, `RedisCheckpointer`)."""
+
+    def from_url(self, url: str, *, prefix: str) -> AbstractContextManager[S_co]: ...
+
+
 @dataclass(frozen=True)
 class StoreOpeners(Generic[S]):
     """How a command opens its store (a checkpointer, an event log) on each backend an
-    address can name (`store_at`). The server backends' openers import their store when
-    called: their driver is an extra."""
+    address can name (`store_at`). The server backends' classes are loaded when a command
+    opens one: their driver is an extra."""
 
     component: str
     """The store's schema component (its row in `engram_migrations`)."""
@@ -254,10 +280,11 @@ class StoreOpeners(Generic[S]):
     """How many migrations its SQLite schema has: the version a file must be at to be read."""
     sqlite: Callable[[str], AbstractContextManager[S]]
     """Opens the store in the SQLite file at a path (or `:memory:`)."""
-    postgresql: Callable[[str, EngramSettings], AbstractContextManager[S]]
-    """Opens it in the PostgreSQL database of a URL or libpq connection string."""
-    redis: Callable[[str, EngramSettings], AbstractContextManager[S]]
-    """Opens it in the Redis of a URL."""
+    postgresql: Callable[[], tuple[PostgresStore[S], int]]
+    """Imports the PostgreSQL store class; returns it and how many migrations its schema
+    has."""
+    redis: Callable[[], RedisStore[S]]
+    """Imports the Redis store class."""
 
 
 @contextmanager
@@ -265,13 +292,14 @@ def store_at(db: str, openers: StoreOpeners[S], *, read_only: bool = False) -> I
     """The store `openers` opens at the address `db`, read as `Engram()` reads it: a SQLite
     file, which must exist; a PostgreSQL or Redis database, opened with the ENGRAM_* settings
     `Engram()` opens it with (durability, Redis key prefix). With `read_only` (a command that
-    only reads) a SQLite file is left as it is: it must hold the current schema, as opening
-    it would migrate an older one, and one without the component reads as empty."""
+    only reads) a SQLite file or PostgreSQL database is left as it is: it must hold the
+    current schema, as opening it would migrate an older one (or create a missing one), and
+    one without the component reads as empty."""
     if scheme_of(db) == "sqlite":
         with openers.sqlite(_sqlite_file(db, openers, read_only=read_only)) as store:
             yield store
         return
-    with hidden_password(db), _server_store(db, openers) as store:
+    with hidden_password(db), _server_store(db, openers, read_only=read_only) as store:
         yield store
 
 
@@ -283,7 +311,9 @@ def _sqlite_file(db: str, openers: StoreOpeners[Any], *, read_only: bool) -> str
     return readable_sqlite_file(db, openers.component, openers.migrations) or ":memory:"
 
 
-def _server_store(db: str, openers: StoreOpeners[S]) -> AbstractContextManager[S]:
+def _server_store(
+    db: str, openers: StoreOpeners[S], *, read_only: bool
+) -> AbstractContextManager[S]:
     """The store at the server address `db`, not entered yet.
 
     Raises:
@@ -294,14 +324,58 @@ def _server_store(db: str, openers: StoreOpeners[S]) -> AbstractContextManager[S
     settings = load_settings()
     try:
         if scheme in POSTGRES_SCHEMES:
-            return openers.postgresql(lowered_scheme(db), settings)
+            loaded = openers.postgresql()
+            return _postgres_store(db, openers, loaded, settings, read_only=read_only)
         if scheme in REDIS_SCHEMES:
-            return openers.redis(checked_redis_url(db), settings)
+            return openers.redis().from_url(checked_redis_url(db), prefix=settings.redis_prefix)
     except ImportError as exc:  # the message says which extra to install
         raise ConfigError(str(exc)) from exc
     raise click.ClickException(
         f"this command reads SQLite, PostgreSQL and Redis, not {scheme}:// addresses"
     )
+
+
+@contextmanager
+def _postgres_store(
+    db: str,
+    openers: StoreOpeners[S],
+    loaded: tuple[PostgresStore[S], int],
+    settings: EngramSettings,
+    *,
+    read_only: bool,
+) -> Iterator[S]:
+    """The store of `loaded` (its class, its number of migrations) in the PostgreSQL
+    database `db`, on a connection of its own. With `read_only`, it creates and migrates
+    nothing: the component's schema must be current (or absent: an empty SQLite store
+    stands in for it, as for a SQLite file without it).
+
+    Raises:
+        MigrationRequired: With `read_only`, the database holds no Engram schema, or an
+            older one of the component (`engram db migrate` brings it up to date), or a
+            newer one.
+    """
+    # Loaded with the store class (`openers.postgresql`): the driver is there.
+    from engram.stores.postgres._internal import Target, connect
+    from engram.stores.postgres.base import schema_versions
+
+    store, latest = loaded
+    with connect(lowered_scheme(db), settings.durability) as conn:
+        if read_only:
+            versions = Target(conn, settings.durability).run(schema_versions())
+            problem = _unreadable(db, openers.component, versions, latest, db)
+            if problem is not None:
+                raise MigrationRequired(problem)
+            version = (versions or {}).get(openers.component)
+            if version is None:
+                with openers.sqlite(":memory:") as empty:
+                    yield empty
+                return
+            if version > latest:  # as `migrate` refuses it: reading it could misread it
+                raise MigrationRequired(
+                    f"{db}: the {openers.component} schema is at version {version}, newer "
+                    f"than this Engram knows ({latest}); upgrade engramdb"
+                )
+        yield store(conn, migrate=not read_only, durability=settings.durability)
 
 
 @contextmanager

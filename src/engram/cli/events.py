@@ -11,6 +11,8 @@ import click
 from rich.table import Table
 
 from engram.cli._options import (
+    PostgresStore,
+    RedisStore,
     StoreOpeners,
     console,
     count,
@@ -20,7 +22,6 @@ from engram.cli._options import (
     store_at,
     timestamp,
 )
-from engram.config import EngramSettings
 from engram.state.events import Replay, event_summary, merge_custom_payloads, replay
 from engram.stores.events import BaseEventLog
 from engram.stores.sqlite import events as events_schema
@@ -37,18 +38,19 @@ def events() -> None:
     """Browse agent event logs (streams) and replay them."""
 
 
-def _postgres(conninfo: str, settings: EngramSettings) -> AbstractContextManager[BaseEventLog]:
-    """The event log in a PostgreSQL database, committing with the settings' durability."""
+def _postgres() -> tuple[PostgresStore[BaseEventLog], int]:
+    """The PostgreSQL event log class, and how many migrations its schema has."""
+    from engram.stores.postgres.base import EVENT_MIGRATIONS
     from engram.stores.postgres.events import PostgresEventLog
 
-    return PostgresEventLog.from_conn_string(conninfo, durability=settings.durability)
+    return PostgresEventLog, len(EVENT_MIGRATIONS)
 
 
-def _redis(url: str, settings: EngramSettings) -> AbstractContextManager[BaseEventLog]:
-    """The event log in a Redis, under the settings' key prefix (as `Engram()` keys it)."""
+def _redis() -> RedisStore[BaseEventLog]:
+    """The Redis event log class."""
     from engram.stores.redis.events import RedisEventLog
 
-    return RedisEventLog.from_url(url, prefix=settings.redis_prefix)
+    return RedisEventLog
 
 
 _EVENT_LOGS = StoreOpeners[BaseEventLog](

@@ -18,6 +18,8 @@ from rich.table import Table
 
 from engram._exceptions import NotFoundError
 from engram.cli._options import (
+    PostgresStore,
+    RedisStore,
     StoreOpeners,
     console,
     count,
@@ -27,7 +29,6 @@ from engram.cli._options import (
     literal,
     store_at,
 )
-from engram.config import EngramSettings
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.values import decode_value
 from engram.stores.checkpoints import BaseCheckpointer, GetCheckpoint
@@ -53,18 +54,19 @@ def threads() -> None:
     """Inspect and manage agent checkpoints: threads, history, forks, retention."""
 
 
-def _postgres(conninfo: str, settings: EngramSettings) -> AbstractContextManager[BaseCheckpointer]:
-    """The checkpointer in a PostgreSQL database, committing with the settings' durability."""
+def _postgres() -> tuple[PostgresStore[BaseCheckpointer], int]:
+    """The PostgreSQL checkpointer class, and how many migrations its schema has."""
     from engram.stores.postgres.checkpoints import PostgresCheckpointer
+    from engram.stores.postgres.checkpoints_base import MIGRATIONS
 
-    return PostgresCheckpointer.from_conn_string(conninfo, durability=settings.durability)
+    return PostgresCheckpointer, len(MIGRATIONS)
 
 
-def _redis(url: str, settings: EngramSettings) -> AbstractContextManager[BaseCheckpointer]:
-    """The checkpointer in a Redis, under the settings' key prefix (as `Engram()` keys it)."""
+def _redis() -> RedisStore[BaseCheckpointer]:
+    """The Redis checkpointer class."""
     from engram.stores.redis.checkpoints import RedisCheckpointer
 
-    return RedisCheckpointer.from_url(url, prefix=settings.redis_prefix)
+    return RedisCheckpointer
 
 
 _CHECKPOINTERS = StoreOpeners[BaseCheckpointer](

@@ -52,6 +52,7 @@ __all__ = [
     "if_live",
     "message_from_row",
     "migrate",
+    "schema_versions",
     "session_from_row",
     "session_params",
     "snapshot_from_row",
@@ -282,6 +283,18 @@ def migrate(component: str, migrations: Sequence[str]) -> Work[int]:
             (component, len(migrations)),
         )
     return len(migrations)
+
+
+def schema_versions() -> Work[dict[str, int] | None]:
+    """The version of each component's schema, read without writing (a reader must not
+    create the schema `migrate` would); None if the database holds no Engram schema."""
+    table = yield Statement(
+        "SELECT to_regclass('engram_migrations') IS NOT NULL AS present", (), "one"
+    )
+    if not table["present"]:
+        return None
+    rows = yield Statement("SELECT component, version FROM engram_migrations", (), "all")
+    return {str(row["component"]): int(row["version"]) for row in rows}
 
 
 # Conversations: sessions.
