@@ -34,8 +34,12 @@ from engram._exceptions import ConfigError, EngramError, MigrationRequired
 from engram._secrets import without_url_passwords
 from engram._validation import INT64_MAX
 from engram.config import EngramSettings, load_settings
+from engram.stores.conversation import BaseConversationStore
+from engram.stores.memories import BaseMemoryStore
 from engram.stores.sqlite import base as conversation_schema
 from engram.stores.sqlite import memories_base as memories_schema
+from engram.stores.sqlite.conversation import SqliteConversationStore
+from engram.stores.sqlite.memories import SqliteMemoryStore
 
 __all__ = [
     "console",
@@ -288,31 +292,40 @@ class StoreOpeners(Generic[S]):
 
 
 @contextmanager
-def store_at(db: str, openers: StoreOpeners[S], *, read_only: bool = False) -> Iterator[S]:
+def store_at(
+    db: str, openers: StoreOpeners[S], *, read_only: bool = False, migrated_by: str | None = None
+) -> Iterator[S]:
     """The store `openers` opens at the address `db`, read as `Engram()` reads it: a SQLite
     file, which must exist; a PostgreSQL or Redis database, opened with the ENGRAM_* settings
     `Engram()` opens it with (durability, Redis key prefix). With `read_only` (a command that
     only reads) a SQLite file or PostgreSQL database is left as it is: it must hold the
     current schema, as opening it would migrate an older one (or create a missing one), and
-    one without the component reads as empty."""
+    one without the component reads as empty. `migrated_by` is the `--db` of the
+    `engram db migrate` that upgrades it (default: `db`)."""
+    migrated_by = migrated_by or db
     if scheme_of(db) == "sqlite":
-        with openers.sqlite(_sqlite_file(db, openers, read_only=read_only)) as store:
+        path = _sqlite_file(db, openers, read_only=read_only, migrated_by=migrated_by)
+        with openers.sqlite(path) as store:
             yield store
         return
-    with hidden_password(db), _server_store(db, openers, read_only=read_only) as store:
+    with (
+        hidden_password(db),
+        _server_store(db, openers, read_only=read_only, migrated_by=migrated_by) as store,
+    ):
         yield store
 
 
-def _sqlite_file(db: str, openers: StoreOpeners[Any], *, read_only: bool) -> str:
+def _sqlite_file(db: str, openers: StoreOpeners[Any], *, read_only: bool, migrated_by: str) -> str:
     """The file `store_at` opens for the SQLite address `db` (`:memory:`, empty, for a
     database without the component)."""
     if not read_only:
         return existing_sqlite_file(db)
-    return readable_sqlite_file(db, openers.component, openers.migrations) or ":memory:"
+    found = readable_sqlite_file(db, openers.component, openers.migrations, migrated_by=migrated_by)
+    return found or ":memory:"
 
 
 def _server_store(
-    db: str, openers: StoreOpeners[S], *, read_only: bool
+    db: str, openers: StoreOpeners[S], *, read_only: bool, migrated_by: str
 ) -> AbstractContextManager[S]:
     """The store at the server address `db`, not entered yet.
 
@@ -325,7 +338,9 @@ def _server_store(
     try:
         if scheme in POSTGRES_SCHEMES:
             loaded = openers.postgresql()
-            return _postgres_store(db, openers, loaded, settings, read_only=read_only)
+            return _postgres_store(
+                db, openers, loaded, settings, read_only=read_only, migrated_by=migrated_by
+            )
         if scheme in REDIS_SCHEMES:
             return openers.redis().from_url(checked_redis_url(db), prefix=settings.redis_prefix)
     except ImportError as exc:  # the message says which extra to install
@@ -343,6 +358,7 @@ def _postgres_store(
     settings: EngramSettings,
     *,
     read_only: bool,
+    migrated_by: str,
 ) -> Iterator[S]:
     """The store of `loaded` (its class, its number of migrations) in the PostgreSQL
     database `db`, on a connection of its own. With `read_only`, it creates and migrates
@@ -362,7 +378,7 @@ def _postgres_store(
     with connect(lowered_scheme(db), settings.durability) as conn:
         if read_only:
             versions = Target(conn, settings.durability).run(schema_versions())
-            problem = _unreadable(db, openers.component, versions, latest, db)
+            problem = _unreadable(db, openers.component, versions, latest, migrated_by)
             if problem is not None:
                 raise MigrationRequired(problem)
             version = (versions or {}).get(openers.component)
@@ -378,11 +394,61 @@ def _postgres_store(
         yield store(conn, migrate=not read_only, durability=settings.durability)
 
 
+def _postgres_conversations() -> tuple[PostgresStore[BaseConversationStore], int]:
+    """The PostgreSQL conversation store class, and how many migrations its schema has."""
+    from engram.stores.postgres.base import CONVERSATION_MIGRATIONS
+    from engram.stores.postgres.conversation import PostgresConversationStore
+
+    return PostgresConversationStore, len(CONVERSATION_MIGRATIONS)
+
+
+def _redis_conversations() -> RedisStore[BaseConversationStore]:
+    """The Redis conversation store class."""
+    from engram.stores.redis.conversation import RedisConversationStore
+
+    return RedisConversationStore
+
+
+def _postgres_memories() -> tuple[PostgresStore[BaseMemoryStore], int]:
+    """The PostgreSQL memory store class, and how many migrations its schema has."""
+    from engram.stores.postgres.memories import PostgresMemoryStore
+    from engram.stores.postgres.memories_base import MIGRATIONS
+
+    return PostgresMemoryStore, len(MIGRATIONS)
+
+
+def _no_redis_memories() -> RedisStore[BaseMemoryStore]:
+    """Refuses: Redis stores no long-term memories."""
+    raise ConfigError("Redis stores no long-term memories")
+
+
+_CONVERSATION_STORES = StoreOpeners[BaseConversationStore](
+    conversation_schema.COMPONENT,
+    len(conversation_schema.MIGRATIONS),
+    sqlite=SqliteConversationStore.from_path,
+    postgresql=_postgres_conversations,
+    redis=_redis_conversations,
+)
+"""The conversation store of each backend (`store_at`), for the reading commands."""
+
+_MEMORY_STORES = StoreOpeners[BaseMemoryStore](
+    memories_schema.COMPONENT,
+    len(memories_schema.MIGRATIONS),
+    sqlite=SqliteMemoryStore.from_path,
+    postgresql=_postgres_memories,
+    redis=_no_redis_memories,
+)
+"""The memory store of each backend (`store_at`), for the reading commands."""
+
+
 @contextmanager
 def existing_engram(db: str, tenant: str, *, read_only: bool = False) -> Iterator[Engram]:
     """Engram on databases that exist (`db`, and ENGRAM_MEMORY_DB if set): a reading
-    command must not create one. With `read_only` (a command that only reads), a SQLite
-    file must hold the current schemas too: opening it must not migrate it."""
+    command must not create one. With `read_only` (a command that only reads), opening
+    them must not migrate them either: a SQLite file must hold the current schemas, and a
+    PostgreSQL database's stores are opened as `store_at` opens them for a reading command
+    (a schema missing or older is a `MigrationRequired` error, a component the database
+    never had reads as empty)."""
     require_database(db)
     memory_db = load_settings().memory_db
     if memory_db is not None:
@@ -390,10 +456,38 @@ def existing_engram(db: str, tenant: str, *, read_only: bool = False) -> Iterato
             require_database(memory_db)
         except click.ClickException as exc:
             raise click.ClickException(f"{exc.message} (ENGRAM_MEMORY_DB)") from None
-    if read_only:
-        _check_current(db, memory_db)
-    with Engram(db, tenant=tenant) as mem:
-        yield mem
+    if not read_only:
+        with Engram(db, tenant=tenant) as mem:
+            yield mem
+        return
+    _check_current(db, memory_db)
+    with contextlib.ExitStack() as stack:
+        conversations = _postgres_reader(stack, db, _CONVERSATION_STORES, db)
+        name = "" if memory_db is None else " (ENGRAM_MEMORY_DB)"
+        memories = _postgres_reader(stack, memory_db or db, _MEMORY_STORES, db, name)
+        if memories is not None:  # Engram leaves a store it is given open
+            stack.callback(memories.close)
+        yield stack.enter_context(Engram(conversations or db, tenant=tenant, memory_store=memories))
+
+
+def _postgres_reader(
+    stack: contextlib.ExitStack,
+    address: str,
+    openers: StoreOpeners[S],
+    db: str,
+    name: str = "",
+) -> S | None:
+    """The store of `openers` in `address`, opened by `store_at` for a reading command on
+    `db` and closed with `stack`, if `address` is a PostgreSQL one (None for another
+    backend: `Engram()` opens it, `_check_current` having checked a SQLite file). `name`
+    says where the address comes from."""
+    if scheme_of(address) not in POSTGRES_SCHEMES:
+        return None
+    with hidden_password(db):  # the `engram db migrate` to run quotes `db`
+        try:
+            return stack.enter_context(store_at(address, openers, read_only=True, migrated_by=db))
+        except MigrationRequired as exc:
+            raise MigrationRequired(f"{exc}{name}") from None
 
 
 def _check_current(db: str, memory_db: str | None) -> None:
