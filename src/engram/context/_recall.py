@@ -9,19 +9,27 @@ message or the summary is cut, and older history gives way to memories. `buffer`
 
 `Recall` is what the long-term tier offers a context. A strategy packs it with `recall_block`
 into the room its messages leave: greedily, profile fields first, then memories best first,
-each one in if it still fits and left out (and reported) if not. A session's context offers no
-memory that only repeats the prompt: a profile memory whose field the block gives, or one
-whose every source message the context sends (`_session_flows._without_repeats`).
+each one in if it still fits and left out (and reported) if not. A memory that only restates
+a field the block gives ("The user loves sushi" beside "likes: sushi") is not sent twice. A
+session's context offers no memory that only repeats the prompt: a profile memory whose field
+the block gives, or one whose every source message the context sends
+(`_session_flows._without_repeats`).
+
+Each line reads as the model needs it: a field by its name in words (`field_text`: "likes:
+sushi", not `preference:sushi: likes`), a memory with its date when it has one worth saying
+(`memory_line`: "- [2025] The user's dad died"), at the precision known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, time
 
 from engram.context._counting import MessageCounterProtocol
+from engram.memory.profile import field_text, profile_value
 from engram.types import Message
-from engram.types._memory import MemoryHit
+from engram.types._memory import Memory, MemoryHit
 
 __all__ = ["RECALL_ID", "RECALL_PREFIX", "Recall", "RecallBlock", "recall_block", "recall_room"]
 
@@ -51,7 +59,8 @@ class RecallBlock:
     kept: tuple[str, ...]
     """Ids of the memories in the message, best first."""
     dropped: tuple[str, ...]
-    """Ids of recalled memories that did not fit."""
+    """Ids of recalled memories that did not fit. A memory that only restates a field in the
+    message (`_restates`) is in neither: the field says it."""
     tokens: int
     """The message's chat-format token count (0 without a message)."""
     profile_dropped: tuple[str, ...] = ()
@@ -59,12 +68,110 @@ class RecallBlock:
 
 
 def memory_line(hit: MemoryHit) -> str:
-    """How a memory reads in the prompt: episodes carry their date."""
+    """How a memory reads in the prompt: with its date when it has one the model may need
+    (`_when`), as "- [2025] The user's dad died"."""
     memory = hit.memory
+    when = _when(memory)
+    return f"- [{when}] {memory.text}" if when else f"- {memory.text}"
+
+
+def _when(memory: Memory) -> str | None:
+    """The date of a memory's line: an episode's day (when it was said); for other kinds,
+    since when (`_since`) and, once it ended, until when ("2021 to 2024-05-02")."""
     if memory.kind == "episode":
-        when = memory.valid_from or memory.recorded_at
-        return f"- [{when.date().isoformat()}] {memory.text}"
-    return f"- {memory.text}"
+        return (memory.valid_from or memory.recorded_at).date().isoformat()
+    since = _since(memory)
+    if memory.valid_to is None:
+        return since
+    until = _date_text(memory.valid_to, None)
+    return f"{since} to {until}" if since else f"until {until}"
+
+
+def _since(memory: Memory) -> str | None:
+    """When a memory began, if that says more than its text: when its words dated it apart
+    from when it was said (`_dated_apart`: "last year"), or when it ended since; not if the
+    text names the year already ("... moved to Lisbon in May 2023").
+
+    An event or fact that holds from when it was said goes undated: its source episode says
+    that day, and a date on every line would cost room that evidence needs."""
+    start = memory.valid_from
+    if start is None or str(start.year) in memory.text:
+        return None
+    if memory.valid_to is not None or _dated_apart(memory, start):
+        return _date_text(start, _granularity(memory, start))
+    return None
+
+
+def _dated_apart(memory: Memory, start: datetime) -> bool:
+    """Whether a memory holds from another day than it was said: its `said_at` if recorded;
+    else whether it starts at midnight (a fact undated in its words holds from the moment it
+    was said; a grounded time, "last year", from the midnight its interval opens)."""
+    said = _said_at(memory)
+    if said is None:
+        return start.time() == time()
+    if said.tzinfo is not None and start.tzinfo is not None:
+        said = said.astimezone(start.tzinfo)
+    return said.date() != start.date()
+
+
+def _said_at(memory: Memory) -> datetime | None:
+    value = memory.metadata.get("said_at")
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _granularity(memory: Memory, start: datetime) -> str | None:
+    """The precision its grounding recorded for `start` (`event_granularity`), if any."""
+    data = memory.metadata
+    if data.get("event_date") != start.date().isoformat():
+        return None
+    value = data.get("event_granularity")
+    return value if isinstance(value, str) else None
+
+
+_SEASONS = {3: "spring", 6: "summer", 9: "autumn", 12: "winter"}
+
+
+def _date_text(moment: datetime, granularity: str | None) -> str:
+    """`moment` at its precision: "2025", "2025-06", "summer 2025", "week of 2025-06-02",
+    "2025-06-04". Unrecorded, the precision is the coarsest its start allows
+    (`_inferred_granularity`): a date is never printed more exactly than it may be known."""
+    day = moment.date()
+    granularity = granularity or _inferred_granularity(moment)
+    if granularity == "year":
+        return str(day.year)
+    if granularity == "month" or (granularity == "season" and day.month not in _SEASONS):
+        return f"{day:%Y-%m}"
+    if granularity == "season":
+        return f"{_SEASONS[day.month]} {day.year}"
+    if granularity in ("week", "weekend"):
+        return f"{granularity} of {day.isoformat()}"
+    return day.isoformat()
+
+
+def _inferred_granularity(moment: datetime) -> str:
+    """The coarsest interval `moment` may open: a time of day is a moment (the day is known);
+    a midnight, where grounding opens a year (1 January), a month (a 1st; a season too, which
+    then reads as its first month), a week (a Monday) or a weekend (a Saturday), else a day."""
+    day = moment.date()
+    if moment.time() != time():
+        return "day"
+    if day.day == 1:
+        return "year" if day.month == 1 else "month"
+    return {0: "week", 5: "weekend"}.get(day.weekday(), "day")
+
+
+def _restates(memory: Memory, shown: Mapping[str, str]) -> bool:
+    """Whether `memory` only restates a field of `shown`: it fills the field's slot, about
+    the user, with the field's value (the field's source, or a memory saying the same)."""
+    value = shown.get(memory.attribute) if memory.attribute else None
+    return (
+        value is not None
+        and memory.metadata.get("subject") is None
+        and profile_value(memory).strip().casefold() == value.strip().casefold()
+    )
 
 
 def recall_block(
@@ -78,14 +185,17 @@ def recall_block(
     most `recall.max_tokens` tokens (and `space`, if given).
 
     A field or memory that does not fit is left out and the next ones are still tried, so a
-    long one costs only itself, never the whole block.
+    long one costs only itself, never the whole block. A memory that only restates a field
+    that went in is not offered (`_restates`).
     """
     limit = recall.max_tokens if space is None else min(recall.max_tokens, space)
-    fields = [f"- {key.replace('_', ' ')}: {value}" for key, value in recall.profile.items()]
-    lines, fits = _pack([*fields, *map(memory_line, recall.hits)], counter, limit)
-    field_fits, memory_fits = fits[: len(fields)], fits[len(fields) :]
+    fields = [f"- {field_text(key, value)}" for key, value in recall.profile.items()]
+    lines, field_fits = _pack(fields, counter, limit)
     profile_dropped = _left_out(list(recall.profile), field_fits)
-    ids = [hit.memory.id for hit in recall.hits]
+    shown = {key: value for key, value in recall.profile.items() if key not in profile_dropped}
+    hits = [hit for hit in recall.hits if not _restates(hit.memory, shown)]
+    lines, memory_fits = _pack(map(memory_line, hits), counter, limit, lines)
+    ids = [hit.memory.id for hit in hits]
     kept = tuple(i for i, fit in zip(ids, memory_fits, strict=True) if fit)
     dropped = _left_out(ids, memory_fits)
     if not lines:
@@ -95,18 +205,22 @@ def recall_block(
 
 
 def _pack(
-    candidates: Sequence[str], counter: MessageCounterProtocol, limit: int
+    candidates: Iterable[str],
+    counter: MessageCounterProtocol,
+    limit: int,
+    lines: Sequence[str] = (),
 ) -> tuple[list[str], list[bool]]:
-    """The candidates that go in a message of at most `limit` tokens, each in turn if the
-    message with it still fits, and for each candidate whether it went in."""
-    lines: list[str] = []
+    """`lines` and the candidates that go with them in a message of at most `limit` tokens,
+    each in turn if the message with it still fits, and for each candidate whether it went
+    in."""
+    packed = list(lines)
     fits: list[bool] = []
     for line in candidates:
-        fit = limit > 0 and counter.count_message(_message([*lines, line])) <= limit
+        fit = limit > 0 and counter.count_message(_message([*packed, line])) <= limit
         if fit:
-            lines.append(line)
+            packed.append(line)
         fits.append(fit)
-    return lines, fits
+    return packed, fits
 
 
 def _left_out(names: Sequence[str], fits: Sequence[bool]) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from engram.types._time import utcnow
 __all__ = [
     "EDITED",
     "edit_profile",
+    "field_text",
     "handed_over",
     "overridden_by_edits",
     "profile_value",
@@ -45,6 +46,26 @@ EDITED = "edited"
 """The source of a field set by hand (`edit_profile`) instead of taken from a memory."""
 
 _PROFILE_KINDS = frozenset(("profile", "preference", "fact"))
+
+_FIELD_TEXTS = {
+    "preference": "{value}: {topic}",
+    "allergy": "{value}: {topic}",
+    "count": "number of {topic}: {value}",
+    "age": "age of {topic}: {value}",
+}
+"""How a field of a keyed slot (`preference:sushi`) reads: "likes: sushi", "allergic:
+peanuts", "number of kids: 2", "age of tomás: 7". Other prefixes read "language spanish:
+fluent"."""
+
+
+def field_text(attribute: str, value: str) -> str:
+    """How a profile field reads in a prompt: its name in words, then its value ("home city:
+    Porto", "likes: sushi"), never its internal key (`preference:sushi`)."""
+    prefix, _, topic = attribute.partition(":")
+    template = _FIELD_TEXTS.get(prefix) if topic else None
+    if template is None:
+        return f"{attribute.replace('_', ' ').replace(':', ' ')}: {value}"
+    return template.format(topic=topic.replace("_", " "), value=value)
 
 
 def profile_value(memory: Memory) -> str:

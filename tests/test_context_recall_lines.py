@@ -1,0 +1,170 @@
+"""How the recall block reads to the model: profile fields by their names in words, no memory
+said twice beside the field it restates, and dated facts with their date at the precision
+known."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engram import Engram, Message
+from engram.context import Recall, recall_block
+from engram.context._recall import memory_line
+from engram.types import Memory, MemoryHit, ScoreParts
+from test_context_support import WordCounter
+
+pytest_plugins = ["servers"]
+
+SAID = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
+"""When the memories below were said (a time of day: a moment, not a grounded date)."""
+
+
+def memory(text: str, memory_id: str = "m1", **fields: Any) -> Memory:
+    return Memory(text=text, id=memory_id, recorded_at=SAID, **fields)
+
+
+def line(text: str, **fields: Any) -> str:
+    return memory_line(MemoryHit(memory(text, **fields), 1.0, ScoreParts(), 1))
+
+
+def block_text(recall: Recall) -> str:
+    block = recall_block(recall, WordCounter())
+    assert block.message is not None
+    return block.message.text
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "expected"),
+    [
+        ("preference:sushi", "likes", "- likes: sushi"),
+        ("preference:horror_movies", "dislikes", "- dislikes: horror movies"),
+        ("allergy:peanuts", "allergic", "- allergic: peanuts"),
+        ("count:kids", "2", "- number of kids: 2"),
+        ("age:tomás", "7", "- age of tomás: 7"),
+        ("language:spanish", "fluent", "- language spanish: fluent"),
+    ],
+)
+def test_a_profile_field_reads_by_its_name_in_words(
+    attribute: str, value: str, expected: str
+) -> None:
+    text = block_text(Recall(200, (), {attribute: value}))
+    assert text.splitlines()[1:] == [expected]
+    assert attribute not in text
+
+
+def test_a_memory_that_restates_a_field_in_the_block_is_not_sent_twice() -> None:
+    loves = memory(
+        "The user loves sushi", "src", kind="preference", attribute="preference:sushi",
+        metadata={"value": "likes"},
+    )  # fmt: skip
+    again = memory(
+        "The user likes sushi", "same", kind="preference", attribute="preference:sushi",
+        metadata={"value": "Likes"},
+    )  # fmt: skip
+    other = memory(  # about someone else, though the slot and value match
+        "Maria loves sushi", "maria", kind="preference", attribute="preference:sushi",
+        metadata={"value": "likes", "subject": "Maria"},
+    )  # fmt: skip
+    hits = tuple(MemoryHit(m, 1.0, ScoreParts(), 1) for m in (loves, again, other))
+    block = recall_block(Recall(200, hits, {"preference:sushi": "likes"}), WordCounter())
+    assert block.message is not None
+    assert block.message.text.splitlines()[1:] == ["- likes: sushi", "- Maria loves sushi"]
+    assert (block.kept, block.dropped) == (("maria",), ())
+    # A field with no room in the block restates nothing: its memory is offered.
+    long_value = " ".join(["likes"] * 40)
+    block = recall_block(Recall(40, hits, {"preference:sushi": long_value}), WordCounter())
+    assert block.profile_dropped == ("preference:sushi",)
+    assert block.kept == ("src", "same", "maria")
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "metadata", "expected"),
+    [
+        # "My dad passed away last year": grounded to the year, never to a made-up day.
+        (datetime(2025, 1, 1, tzinfo=UTC), {}, "- [2025] The user's dad died"),
+        (datetime(2025, 6, 1, tzinfo=UTC), {}, "- [2025-06] The user's dad died"),
+        (datetime(2025, 6, 4, tzinfo=UTC), {}, "- [2025-06-04] The user's dad died"),
+        (datetime(2025, 6, 2, tzinfo=UTC), {}, "- [week of 2025-06-02] The user's dad died"),
+        # The precision the grounding recorded, when the memory has it.
+        (
+            datetime(2025, 6, 1, tzinfo=UTC),
+            {"event_date": "2025-06-01", "event_granularity": "season"},
+            "- [summer 2025] The user's dad died",
+        ),
+        (
+            datetime(2025, 6, 2, tzinfo=UTC),
+            {"event_date": "2025-06-02", "event_granularity": "day"},
+            "- [2025-06-02] The user's dad died",
+        ),
+        # A date told apart from when it was said (an LLM fact records `said_at`).
+        (
+            datetime(2025, 6, 4, tzinfo=UTC),
+            {"said_at": SAID.isoformat()},
+            "- [2025-06-04] The user's dad died",
+        ),
+    ],
+)
+def test_a_fact_dated_apart_from_when_it_was_said_carries_its_date(
+    valid_from: datetime, metadata: dict[str, Any], expected: str
+) -> None:
+    for kind in ("event", "fact"):
+        got = line("The user's dad died", kind=kind, valid_from=valid_from, metadata=metadata)
+        assert got == expected
+
+
+def test_only_a_date_the_line_does_not_say_is_added() -> None:
+    """Said that day, dated by when it was said, or with its year in its words: no date;
+    the same fact dated apart from when it was said: its date."""
+    said_at = {"said_at": SAID.isoformat()}
+    adopted = "The user adopted a cat"
+    assert line(adopted, valid_from=datetime(2026, 3, 10, tzinfo=UTC), metadata=said_at) == (
+        f"- {adopted}"
+    )
+    assert line(adopted, valid_from=datetime(2026, 3, 8, tzinfo=UTC), metadata=said_at) == (
+        f"- [2026-03-08] {adopted}"
+    )
+    assert line(adopted, kind="event", valid_from=SAID) == f"- {adopted}"
+    assert line(adopted, kind="event") == f"- {adopted}"
+    moved = "The user moved to Lisbon in May 2023"
+    assert line(moved, valid_from=datetime(2023, 5, 1, tzinfo=UTC)) == f"- {moved}"
+    assert line("The user moved to Lisbon", valid_from=datetime(2023, 5, 1, tzinfo=UTC)) == (
+        "- [2023-05] The user moved to Lisbon"
+    )
+
+
+def test_an_ended_fact_says_since_and_until_when() -> None:
+    ended = datetime(2024, 5, 2, 9, 15, tzinfo=UTC)
+    lived = "The user lives in Paris"
+    assert line(lived, valid_from=SAID.replace(year=2021), valid_to=ended, superseded_at=ended) == (
+        f"- [2021-03-10 to 2024-05-02] {lived}"
+    )
+    last_year = datetime(2025, 1, 1, tzinfo=UTC)
+    assert line(lived, valid_to=last_year) == f"- [until 2025] {lived}"
+    named = "The user lived in Paris from 2019"
+    assert line(named, valid_from=datetime(2019, 1, 1, tzinfo=UTC), valid_to=ended) == (
+        f"- [until 2024-05-02] {named}"
+    )
+
+
+def test_a_session_context_reads_the_profile_and_dated_memories_naturally(
+    memory_engram: Engram,
+) -> None:
+    """The reported case: the preference by its key, "The user loves sushi" beside it, and
+    "The user's dad died" with no date."""
+    said = Message(
+        role="user",
+        content="I love sushi and I live in Porto. My dad passed away last year.",
+        created_at=SAID,
+    )
+    memory_engram.memories.add(messages=[said], user_id="u1")
+    session = memory_engram.session("s1", user_id="u1")
+    session.add("user", "What should I eat tonight?")
+    result = session.context(model="gpt-4o", budget=4000, recall=8)
+    [block] = [m for m in result.messages if m.role == "system"]
+    lines = block.text.splitlines()
+    assert "- likes: sushi" in lines
+    assert "- home city: Porto" in lines
+    assert not any("preference:" in text or "loves sushi" in text for text in lines)
+    assert "- [2025] The user's dad died" in lines
