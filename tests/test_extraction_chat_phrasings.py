@@ -393,6 +393,7 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
             {"phone": "iPhone 15 Pro"},
             "The user's phone is an iPhone 15 Pro",
         ),
+        (["My phone is a Pixel 8"], {"phone": "Pixel 8"}, None),  # the model, no article
     ],
 )
 def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
@@ -437,7 +438,7 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I play lotto every week"], "hobby:lotto"),
         (["I'm at Starbucks now"], "employer"),  # where, not for whom
         (["I moved to Meta last month"], "home_city"),  # a new job, no home
-        (["I'm with Meta now"], "employer"),  # with whom, as "I'm with Tom now"
+        (["I'm with Tom now"], "employer"),  # with whom, not for whom
         (["My sister has a beagle named Max"], "partner"),
         (["I'm a senior engineer at Google"], "school"),
         (["I was born in May 1990"], "birthplace"),  # a month is no place
@@ -514,6 +515,82 @@ def test_what_only_looks_like_a_chat_statement_fills_no_slot(
 def test_a_verb_opening_a_remark_states_nothing_of_the_user(tmp_path: Path, text: str) -> None:
     profile, facts = remember(tmp_path, text)
     assert (profile, facts) == ({}, [])
+
+
+@pytest.mark.parametrize(
+    ("turns", "fields"),
+    [
+        # a new employer said in passing, with the job after it
+        (["I work at Google.", "I'm with Deloitte now"], {"employer": "Deloitte"}),
+        (
+            ["I work at Google.", "I'm at Stripe now as a PM"],
+            {"employer": "Stripe", "occupation": "PM"},
+        ),
+        (
+            ["I joined Stripe last month as a designer"],
+            {"employer": "Stripe", "occupation": "designer"},
+        ),
+        (["I work at Google.", "I switched jobs to Stripe"], {"employer": "Stripe"}),
+        (
+            ["I work at Google.", "I switched to Stripe as a designer"],
+            {"employer": "Stripe", "occupation": "designer"},
+        ),
+        (["I work at Google.", "I switched to Stripe last month"], {"employer": "Stripe"}),
+        # the job lost, said with an adverb
+        (["I work at Google.", "I also lost my job"], {"employer": None}),
+        (["I work at Google.", "I just got laid off"], {"employer": None}),
+        # whom one sees for care, replaced by the next one
+        (["My doctor is Dr. Lopez"], {"doctor": "Dr. Lopez"}),
+        (["My doctor is Dr. Lopez", "My new doctor is Dr Kim"], {"doctor": "Dr. Kim"}),
+        (["my therapist, Sarah, says hi"], {"therapist": "Sarah"}),
+        # lower case, chat words and emoji after the value
+        (["I'm 29 btw"], {"age": "29"}),
+        (["im single rn"], {"relationship_status": "single"}),
+        (["Im engaged!!"], {"relationship_status": "engaged"}),
+        (["we have 3 kids now"], {"count:kids": "3"}),
+        (["we moved to austin rn im still unpacking lol"], {"home_city": "Austin"}),
+        (["i moved to lisbon 🎉"], {"home_city": "Lisbon"}),
+        (["got promoted to senior engineer 🎉"], {"occupation": "senior engineer"}),
+        # a number, and slots said new
+        (["my new number is 555-123-4567"], {"phone_number": "555-123-4567"}),
+        (["My phone is 555 123 4567"], {"phone_number": "555 123 4567", "phone": None}),
+        (["my new email is ana@example.com"], {"email": "ana@example.com"}),
+        (["my star sign is Leo"], {"star_sign": "Leo"}),
+        # what only looks like a lost job or a status
+        (["I work at Google.", "I lost my job search notes"], {"employer": "Google"}),
+        (["i'm single-handedly running this"], {"relationship_status": None}),
+        (["my phone is broken"], {"phone": None}),
+    ],
+)
+def test_an_everyday_change_said_in_chat_updates_the_profile(
+    tmp_path: Path, turns: list[str], fields: dict[str, str | None]
+) -> None:
+    profile, _ = remember(tmp_path, *turns)
+    assert {key: profile.get(key) for key in fields} == fields
+
+
+@pytest.mark.parametrize(
+    ("turns", "absent"),
+    [
+        (["I'm with my mom now"], "employer"),
+        (["I've been with Sara for 3 years"], "employer"),  # a partner, not a company
+        (["I'm with Deloitte now for an interview"], "employer"),
+        (["I'm at Google for a meeting"], "employer"),
+        (["I switched to Spotify"], "employer"),  # an app as often as a job
+        (["I switched to Google Docs, the team loves it"], "employer"),
+        (["I switched to decaf"], "employer"),
+        (["I joined a gym"], "employer"),
+        (["My doctor is Indian"], "doctor"),  # after a bare "is", only a titled name
+        (["my new job is great"], "job"),
+        (["My number is 7"], "phone_number"),
+        (["My brother is 29 btw"], "age"),
+    ],
+)
+def test_an_everyday_remark_that_changes_nothing_fills_no_slot(
+    tmp_path: Path, turns: list[str], absent: str
+) -> None:
+    profile, _ = remember(tmp_path, *turns)
+    assert absent not in profile
 
 
 def test_a_new_employer_said_as_news_retires_the_old_one_and_is_found(tmp_path: Path) -> None:

@@ -784,6 +784,52 @@ def test_a_job_lost_or_quit_ends_the_employer(text: str, negates: str | None, fa
     assert ended.metadata.get("negates") == negates
 
 
+@pytest.mark.parametrize(
+    ("text", "fact"),
+    [
+        ("I also lost my job as a banker.", "Ana lost their job as a banker"),
+        ("I just got laid off.", "Ana was laid off"),
+        ("I've just been fired from Acme Corp.", "Ana was fired from Acme Corp"),
+    ],
+)
+def test_a_job_lost_said_with_an_adverb_ends_the_employer(text: str, fact: str) -> None:
+    ended = only(text)
+    assert (ended.attribute, ended.value, ended.text) == ("employer", NO_VALUE, fact)
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "name"),
+    [
+        ("My doctor is Dr. Lopez.", "doctor", "Dr. Lopez"),
+        ("my dentist's name is Kim", "dentist", "Kim"),
+        ("My vet, Doctor Patel, is great", "vet", "Dr. Patel"),
+    ],
+)
+def test_whom_the_user_sees_for_care_is_a_slot_and_a_relation(
+    text: str, role: str, name: str
+) -> None:
+    carer = only(text)
+    assert (carer.attribute, carer.value, carer.text) == (role, name, f"Ana's {role} is {name}")
+    assert [(r.relation, r.object) for r in carer.relations] == [(f"has_{role}", name)]
+
+
+def test_a_company_the_user_is_with_now_is_the_employer_with_the_role_after() -> None:
+    found = facts("I'm with Deloitte now as a senior consultant")
+    assert {(c.attribute, c.value) for c in found} == {
+        ("employer", "Deloitte"),
+        ("occupation", "senior consultant"),
+    }
+    assert facts("I'm with Sara now. I'm with Google on this one.") == []
+
+
+def test_an_emoji_after_a_value_is_no_part_of_it() -> None:
+    found = facts("got promoted to senior engineer 🎉", "i moved to lisbon 🎉")
+    assert [(c.attribute, c.value) for c in found] == [
+        ("occupation", "senior engineer"),
+        ("home_city", "Lisbon"),
+    ]
+
+
 def test_a_preference_over_another_ends_the_other_liking() -> None:
     found = facts("I prefer tea over coffee these days.")
     assert {(c.attribute, c.value) for c in found} == {

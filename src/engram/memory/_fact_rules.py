@@ -56,8 +56,9 @@ def _count(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """What the user has so many of, "I have two sisters": the `count:` slot of it; and what
     they have as well, "I have two sisters and a brother" (a brother, as "I have a brother"
     says it). "We have two kids": kin and pets only, no shared "two options"."""
-    if match["we"] and not re.fullmatch(KIN_AND_PETS, match["x"], re.IGNORECASE):
-        return []
+    noun = clean(match["x"], s, max_words=3) or ""
+    if match["we"] and not re.fullmatch(KIN_AND_PETS, noun, re.IGNORECASE):
+        return []  # "We have 3 kids now": the noun as `_counted` reads it
     found = _counted(s, match["n"], match["x"])
     if not found or not match["y"]:
         return found

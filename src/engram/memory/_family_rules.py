@@ -412,6 +412,57 @@ def _loss(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, f"{s.label}'s {kin} died", kind="event", importance=0.8)]
 
 
+_CARERS = (
+    r"doctor|gp|dentist|therapist|psychiatrist|psychologist|counsel(?:l)?or|pediatrician|"
+    r"paediatrician|dermatologist|cardiologist|gynecologist|ob-?gyn|oncologist|physio|"
+    r"physiotherapist|chiropractor|optometrist|vet|lawyer|attorney|accountant|"
+    r"financial\s+advisor|(?:personal\s+)?trainer"
+)
+"""Whom one sees for care or advice, one at a time ("my doctor", "my dentist"): a new one
+replaces the old."""
+_TITLED = (
+    rf"(?P<t>(?:Dr|Doctor|Mr|Mrs|Ms|Miss|Prof|Professor)\.?\s+)?"
+    rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+)
+"""A person's name, with the title it may be said with ("Dr. Lopez")."""
+_TITLES = {
+    "Dr": "Dr.",
+    "Doctor": "Dr.",
+    "Mr": "Mr.",
+    "Mrs": "Mrs.",
+    "Ms": "Ms.",
+    "Prof": "Prof.",
+    "Professor": "Prof.",
+}
+"""A title as the value writes it, however it was said ("Dr Kim", "Doctor Kim": "Dr. Kim")."""
+
+
+def _carer(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's doctor, dentist, therapist ... named: "My doctor is Dr. Lopez", "my
+    therapist, Sarah", "my dentist's name is Kim": the slot of that role (`doctor`: "My new
+    doctor is Dr. Kim" replaces Dr. Lopez) with the relation (`has_doctor`). After a bare
+    "is" only a titled name: "My doctor is Indian" names nobody."""
+    if match["is"] and not match["t"]:
+        return []
+    role = " ".join(match["rel"].lower().split())
+    title = (match["t"] or "").strip().rstrip(".")
+    name = f"{_TITLES.get(title, title)} {match['x']}".lstrip()
+    entities, relations = relate(s, "has_" + slug(role), name, "person", dated=False)
+    return [
+        fact(
+            s,
+            f"{s.label}'s {role} is {name}",
+            kind="profile",
+            attribute=slug(role),
+            value=name,
+            importance=0.7,
+            entities=entities,
+            relations=relations,
+            dated=False,
+        )
+    ]
+
+
 FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?i:\b(?:my|our)\s+{_DEAR}(?P<rel>{_WHICH}(?:{_MOURNED}))"
@@ -426,14 +477,15 @@ FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{NAME}\s+(?i:and\s+I|&\s+I)(?i:'re|\s+are|'?ve\s+been|\s+have\s+been|\s+got|"
         rf"\s+just\s+got)?{ADV}\s+(?P<how>(?i:married|engaged))\b(?!\s+(?i:to|with)\b)|"
-        rf"{ME}(?i:'m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        rf"{ME}(?i:'m|m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
         rf"(?P<how2>(?i:married|engaged))\s+(?i:to)\s+(?P<x2>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?))",
         _wed_to,
         ("married", "engaged"),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
-        r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))\b",
+        rf"{ME}(?i:'m|m|\s+am|'?ve\s+been|\s+have\s+been|\s+got|\s+just\s+got){ADV}\s+"
+        r"(?P<x>(?i:married|single|engaged|divorced|separated|widowed|in\s+a\s+relationship))"
+        r"(?![\w-])",  # not "I'm single-handedly ..."
         _status,
         ("married", "single", "engaged", "divorced", "separated", "widowed", "relationship"),
     ),
@@ -471,6 +523,13 @@ FAMILY_RULES: tuple[Rule, ...] = (
         rf"(?i:\b(?:my|our)\s+(?P<rel>{_PETS}))(?:,?\s+{NAME},?)?{_AGE}",
         _pet_age,
         ("my ", "our "),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?:new\s+|current\s+|regular\s+|family\s+)?(?P<rel>{_CARERS})"
+        r"(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called)|(?P<is>\s+is(?:\s+now)?))?)"
+        rf"\s+{_TITLED}(?![\w'-])",
+        _carer,
+        ("my ",),
     ),
     rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"

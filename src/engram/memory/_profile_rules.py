@@ -276,9 +276,32 @@ def _born(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 _SLOT_KEYS = frozenset(
-    """birthday email phone address hometown nickname major job occupation goal dream
-    pronouns height weight zodiac star sign blood type budget""".split()
+    """birthday email address hometown nickname major job occupation goal dream
+    pronouns height weight zodiac budget""".split()
+) | {"star sign", "zodiac sign", "blood type"}
+_PHONE_KEYS = frozenset(
+    ("phone", "number", "phone number", "cell", "cell number", "mobile", "mobile number")
 )
+"""What the user calls their phone number ("my new number is ..."; "my phone is" either)."""
+_NEW_KEYS = frozenset(("email", "address")) | _PHONE_KEYS
+"""Slots said new ("my new email is ..."); not "my new job is great"."""
+_PHONE_NUMBER = re.compile(r"\+?\d[\d .-]{5,}\d")
+_A_PHONE = re.compile(r"^an?\s+(?P<x>.+)", re.IGNORECASE)
+
+
+def _phone_slot(key: str, raw: str, s: Sentence) -> list[Candidate]:
+    """The user's phone number, "my new number is 555-123-4567" (a run of at least seven
+    digits): the `phone_number` slot; or their phone, "my phone is a Samsung": the `phone`
+    slot, the device (not "my phone is broken")."""
+    number = _PHONE_NUMBER.match(raw.strip())
+    if number is not None and sum(char.isdigit() for char in number[0]) >= 7:
+        text = f"{s.label}'s phone number is {number[0]}"
+        return [fact(s, text, kind="profile", attribute="phone_number", value=number[0])]
+    device = _A_PHONE.match(clean(raw, s, max_words=5) or "") if key == "phone" else None
+    if device is None:
+        return []
+    text = f"{s.label}'s phone is {device[0]}"
+    return [fact(s, text, kind="profile", attribute="phone", value=device["x"], importance=0.6)]
 
 
 _ON = re.compile(r"^(?:on\s+)?(?:the\s+)?", re.IGNORECASE)
@@ -298,12 +321,16 @@ def _birthday(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     key = " ".join(match["key"].lower().split())
     key = "birthday" if key == "bday" else key
+    favourite = key.startswith(("favorite ", "favourite "))
+    if match["new"] and not favourite and key not in _NEW_KEYS:
+        return []
+    if key in _PHONE_KEYS:
+        return _phone_slot(key, match["x"], s)
     if key == "birthday":  # its value is a date, which `clean` would take out
         return _birthday(match, s)
     value = clean(match["x"], s, max_words=8)
     if not value:
         return []
-    favourite = key.startswith(("favorite ", "favourite "))
     if not favourite and key not in _SLOT_KEYS:
         return []
     attribute = ("favorite_" + slug(key.split(" ", 1)[1])) if favourite else slug(key)
@@ -340,7 +367,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{I_AM}\s+(?P<x>\d{{1,3}})(?i:\s+years?\s+old|\s*(?:yo|y/o)\b|\s+now\b)|"
         rf"{I_AM}(?i:\s+(?:already|only|just))?\s+(?P<z>1\d|[2-9]\d|1[01]\d)"
-        r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:and|but|so|myself)\b))|"
+        r"(?=\s*(?:$|[,;!?]|\.(?!\d)|(?i:and|but|so|myself|btw|tbh|lol|haha|fyi)\b))|"
         rf"{ME}{HAVE}?{ADV}\s+(?i:turned)\s+(?P<y>\d{{1,3}})"
         r"(?=\s*(?:$|[,.;!?]|(?i:today|yesterday|last|this|on|in|and|now)\b)))",
         _age,
@@ -418,7 +445,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("born",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
+        rf"(?i:\bmy\s+(?P<new>new\s+)?(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
         rf"(?:\s+is|'s))\s+{REST}",
         _my_x_is,
         ("my ",),

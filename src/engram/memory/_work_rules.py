@@ -118,7 +118,8 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
-    """The occupation an employer's name is followed by: "Meta as a designer"."""
+    """The occupation an employer's name is followed by: "Meta as a designer", past words
+    of when ("Google now as a PM", "Stripe last month as a designer")."""
     role = _AS_ROLE.match(rest[rest.find(employer) + len(employer) :])
     job = clean(role["role"], s, max_words=5) if role else None
     return [_occupation(s, job)] if job else []
@@ -241,7 +242,12 @@ def _job_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_occupation(s, job)]
 
 
-_AS_ROLE = re.compile(r"\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)", re.IGNORECASE)
+_AS_ROLE = re.compile(
+    r"(?:\s+(?:now|currently|still|full[- ]time|part[- ]time|remotely|"
+    r"(?:last|this)\s+(?:week|month|year|spring|summer|fall|autumn|winter)|"
+    r"(?:since|in)\s+(?-i:[A-Z])\w+))*\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)",
+    re.IGNORECASE,
+)
 _NO_EMPLOYER = re.compile(
     r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
     r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
@@ -321,9 +327,14 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Where the user works, said as where they are: "I switched jobs, I'm at Meta now"
     (with a word of work), "I've been at Meta since January" (a while: months or years, not
     "since Monday" at a hotel), "These days I'm at Meta", "I'm at Meta now" (a company one
-    is only "at" by working there: `_there_now`). Not at a school, a club or a platform."""
+    is only "at" by working there: `_there_now`), and the role that follows ("I'm at Google
+    now as a PM"). Not at a school, a club or a platform. "With" only a company
+    (`_OFFICE_ONLY`: "I'm with Deloitte now"; not "I'm with Sara now", nor "I've been with
+    Sara for years")."""
     employer = proper(match["x"])
     if not employer or _NO_EMPLOYER.search(employer):
+        return []
+    if match["prep"].lower() == "with" and not _OFFICE_ONLY.search(employer):
         return []
     if match["been"]:
         long_ago = [time for time in s.times if time.granularity in ("month", "season", "year")]
@@ -331,7 +342,7 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
             return []
     elif not JOB_CUE.search(s.text) and not _there_now(employer, s):
         return []
-    return [_employer(s, employer)]
+    return [_employer(s, employer), *_role_after(match["x"], employer, s)]
 
 
 _WHILE_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
@@ -390,6 +401,30 @@ def _there_now(employer: str, s: Sentence) -> bool:
     return employer.casefold() not in places
 
 
+_SWITCH_CUE = re.compile(
+    r"\b(?:jobs?|compan(?:y|ies)|employers?|career|position|role|salary|hired|offer)\b",
+    re.IGNORECASE,
+)
+"""Words that make a switch one of jobs ("I switched to Google, better salary"); "team" is
+none ("I switched to Google Docs, the team loves it")."""
+
+
+def _switched_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A new employer said as a switch, "I switched jobs to Stripe", "I switched to Google
+    as a PM", "I switched to Google for the salary", or after a turn that named the
+    employer ("I work at Meta." "I switched to Google last month"): a capitalised name that
+    names no club or platform. Not said alone: one switches to an app, a brand or a search
+    engine as often ("I switched to Spotify", "I switched to Google from Bing")."""
+    employer = proper(match["x"])
+    if not employer or _NO_EMPLOYER.search(employer):
+        return []
+    role = _role_after(match["x"], employer, s)
+    worked = any(c.attribute == "employer" for c in s.before or ())
+    if role or match["what"] or worked or _SWITCH_CUE.search(s.text):
+        return [_employer(s, employer), *role]
+    return []
+
+
 def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No longer working "there", "I no longer work there", "I don't work there anymore":
     the employer the previous turn named, if it named one (revision ends it only if it is
@@ -404,16 +439,23 @@ def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had. Said as the user
     said it: a lay-off or a firing is no resignation, and a job lost ("I lost my job at
-    the plant") is either. Where, in the words, even unnamed ("at the bakery")."""
+    the plant") is either. Where, in the words, even unnamed ("at the bakery"), and as
+    what ("I lost my job as a banker")."""
     employer = proper(match["x"])
     where = employer or clean(match["x"], s, max_words=6)
+    role = clean(match["role"], s, max_words=4)
     how = " ".join((match["how"] or match["how2"]).lower().split())
     if how in ("quit", "left", "lost"):
-        text = f"{s.label} {how} their job" + (f" at {where}" if where else "")
+        text = f"{s.label} {how} their job" + (f" as {role}" if role else "")
+        text += f" at {where}" if where else ""
     else:
         verb = "was laid off" if "laid" in how else "was fired"
         text = f"{s.label} {verb}" + (f" from {where}" if where else "")
     return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
+
+
+_JOB_THING = r"\s+(?:search|hunt|hunting|applications?|interviews?|offers?|listings?|notes)\b"
+"""What "my job" may be part of, no job ("I lost my job search notes")."""
 
 
 def _school(s: Sentence, school: str) -> Candidate:
@@ -509,8 +551,9 @@ WORK_RULES: tuple[Rule, ...] = (
         ("there",),
     ),
     rule(
-        rf"{ME}(?i:(?:\s+|'ve\s+|\s+have\s+)(?P<how>quit|left|lost)\s+my\s+job|"
-        r"\s+(?:got|was|have\s+been|'?ve\s+been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:(?P<how>quit|left|lost)\s+my\s+job(?![\w'-]|{_JOB_THING})|"
+        r"(?:got|was|been)(?:\s+just)?\s+(?P<how2>fired|laid\s+off))"
+        r"(?i:\s+as\s+(?P<role>an?\s+[a-z]+(?:\s+[a-z]+)?))?"
         r"(?i:\s+(?:at|from)\s+(?P<x>[^,.;!?()\n]+))?",
         _quit_job,
         ("job", "fired", "laid off"),
@@ -551,9 +594,16 @@ WORK_RULES: tuple[Rule, ...] = (
         ("work",),
     ),
     rule(
-        rf"(?:{I_AM}|(?P<been>{ME}{HAVE}\s+been)){ADV}\s+(?i:at)\s+(?=[{UP}]){REST}",
+        rf"(?:{I_AM}|(?P<been>{ME}{HAVE}\s+been)){ADV}\s+(?P<prep>(?i:at|with))\s+(?=[{UP}])"
+        + REST,
         _at_employer,
-        (" at ",),
+        (" at ", " with "),
+    ),
+    rule(
+        rf"{ME}{HAVE}?{ADV}\s+(?i:switched)(?P<what>\s+(?i:jobs|companies|employers))?\s+"
+        rf"(?i:to)\s+(?=[{UP}]){REST}",
+        _switched_to,
+        ("switched",),
     ),
     rule(
         rf"{ME}{HAVE}?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
