@@ -18,6 +18,7 @@ from engram.memory import (
     extract,
     plan_revisions,
 )
+from engram.memory.revision import retired
 from engram.memory.revision_plan import aplan_revisions
 from engram.providers import Completion
 from engram.types import Message
@@ -405,6 +406,54 @@ def test_the_latest_word_holds_over_its_span_whatever_began_first(
     last, _, _ = max(steps, key=lambda step: step[1])
     assert current(list(store.values())) == [f"Ana lives in {last}"]
     for day in range(-30, 101):
+        moment = JAN + timedelta(days=day, hours=1)
+        assert len(as_of(list(store.values()), moment)) <= 1, moment
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["Berlin", "Lisbon", "Oslo", "Madrid", "Porto"]),
+            st.integers(0, 100),  # the day it was said
+            st.integers(0, 30),  # how many days before that it began
+        ),
+        min_size=2,
+        max_size=5,
+        unique_by=(lambda step: step[0], lambda step: step[1], lambda step: step[1] - step[2]),
+    ),
+    edited_after=st.integers(0, 4),
+)
+def test_a_replayed_value_is_retired_no_sooner_than_the_value_retiring_it_was_said(
+    steps: list[tuple[str, int, int]], edited_after: int
+) -> None:
+    """Values learned in any order, each revised when it was said (a replay's `now`, as
+    the add flow takes it), the value current after one of them retired by a hand edit
+    made after all were said: a value retired is retired no earlier than it was recorded,
+    nor than the value retiring it was (Engram cannot have known it was over before), and
+    "as of" any day at most one value held."""
+    edited_at = JAN + timedelta(days=200)
+    store: dict[str, Memory] = {}
+    for index, (city, day, since) in enumerate(steps):
+        said = JAN + timedelta(days=day)
+        new = memory(
+            f"Ana lives in {city}",
+            attribute="home_city",
+            metadata={"value": city},
+            valid_from=said - timedelta(days=since),
+            recorded_at=said,
+            source_ids=(f"msg{index}",),
+        )
+        apply(store, plan_revisions([new], [[(m, 0.5) for m in store.values()]], now=said))
+        if index == edited_after:  # as `update_profile` retires the field's current value
+            for m in [m for m in store.values() if m.is_current]:
+                store[m.id] = retired(m, end=edited_at, now=edited_at)
+    for m in store.values():
+        if m.superseded_at is not None:
+            assert m.superseded_at >= m.recorded_at, m
+            if m.superseded_by in store:
+                assert m.superseded_at >= store[m.superseded_by].recorded_at, m
+    for day in range(-30, 201):
         moment = JAN + timedelta(days=day, hours=1)
         assert len(as_of(list(store.values()), moment)) <= 1, moment
 

@@ -467,9 +467,10 @@ def _kept_current(
     users = sorted({relation.user_id for relation in relations if relation.user_id})
     stored_relations = yield from call_memories(*(ListRelations(tenant, user) for user in users))
     ends = {r.id: r.valid_to for found in stored_relations for r in found if r.valid_to}
-    relations = tuple(
+    relations = tuple(  # ending as the store's if that ends sooner, as their memories do
         replace(relation, valid_to=ends[relation.id])
-        if relation.valid_to is None and relation.id in ends
+        if relation.id in ends
+        and (relation.valid_to is None or ends[relation.id] < relation.valid_to)
         else relation
         for relation in relations
     )

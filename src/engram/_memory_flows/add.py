@@ -33,6 +33,7 @@ from engram.memory import (
 )
 from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
 from engram.memory.profile import overridden_by_edits
+from engram.memory.revision import refitted
 from engram.memory.texts import LEXICAL_CONTEXT, SESSION_KEY, dense_text
 from engram.stores.memories import (
     GetMemories,
@@ -135,7 +136,7 @@ def add_flow(
     plan = yield from plan_flow(
         news, similar, now=now, budget=budget, pairwise=lambda i, j: float(pairwise[i, j])
     )
-    plan = _under_edits(plan, profile, now)
+    plan = _under_edits(plan, profile, similar, now)
     entities = settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
     texts = {m.id: m.text for m in news}
@@ -189,13 +190,23 @@ def _unheld(
     return sorted({dense_text(m) for m in news} - held)
 
 
-def _under_edits(plan: RevisionPlan, profile: UserProfile | None, now: datetime) -> RevisionPlan:
+def _under_edits(
+    plan: RevisionPlan,
+    profile: UserProfile | None,
+    similar: Sequence[Sequence[tuple[Memory, float]]],
+    now: datetime,
+) -> RevisionPlan:
     """`plan` with the new slot facts a later hand edit of the profile overrides retired
-    (`overridden_by_edits`), each change audited."""
-    overridden = overridden_by_edits(profile, plan.inserts, now=now)
+    (`overridden_by_edits`), each change audited: retired when the edit was made, not when
+    they were said (a replay's `now`), and true until the edit, or until a later statement
+    of their value began (`refitted` among the slot's values, stored or planned)."""
+    edited_at = max(now, profile.updated_at) if profile is not None else now
+    overridden = overridden_by_edits(profile, plan.inserts, now=edited_at)
     if not overridden:
         return plan
-    changes = retired_by_hand(overridden.values(), "since it was said", now)
+    changes = retired_by_hand(overridden.values(), "since it was said", edited_at)
+    values = [*(m for near in similar for m, _ in near), *plan.updates, *plan.inserts]
+    overridden = refitted(overridden.values(), values, now=edited_at)
     inserts = tuple(overridden.get(memory.id, memory) for memory in plan.inserts)
     return replace(plan, inserts=inserts, changes=(*plan.changes, *changes))
 

@@ -242,8 +242,8 @@ def relations_to_write(
     now: datetime,
 ) -> tuple[tuple[Entity, ...], list[Relation]]:
     """The relations the inserted memories state (ended with them, if this add already
-    retired them), and the open ones of the memories this add supersedes, ended; with the
-    entity standing for the user, if it is new."""
+    retired them), and those of the memories this add ends (supersedes, or fits in time
+    to end sooner) ended with them; with the entity standing for the user, if it is new."""
     if scope.user_id is None:
         return (), []
     inserted = {memory.id: memory for memory in plan.inserts}
@@ -253,10 +253,10 @@ def relations_to_write(
         if m.id in inserted
     ]
     stated = [(memory, mentions) for memory, mentions in stated if mentions]
-    retired = [m for m in plan.updates if m.superseded_at is not None]
+    ending = [m for m in plan.updates if m.superseded_at is not None or m.valid_to is not None]
     relations = [
         ended
-        for memory in retired
+        for memory in ending
         for ended in close_relations(graph.relations, [memory.id], memory.valid_to or now)
     ]
     if not stated:

@@ -562,12 +562,14 @@ def build_relations(
 def close_relations(
     relations: Iterable[Relation], memory_ids: Iterable[str], at: datetime
 ) -> list[Relation]:
-    """End the open relations stated by superseded memories.
+    """End the relations stated by memories that stopped being true: the open ones, and
+    those ending later (a memory fitted in time to end sooner): a relation holds no
+    longer than the memory stating it.
 
     Args:
         relations: Stored relations.
-        memory_ids: Memories that stopped being true (superseded).
-        at: When they stopped (the superseded memory's `valid_to`).
+        memory_ids: Memories that stopped being true (superseded, or ended sooner).
+        at: When they stopped (the memory's `valid_to`).
 
     Returns:
         The relations to rewrite, with `valid_to` set.
@@ -576,5 +578,5 @@ def close_relations(
     return [
         replace(relation, valid_to=at)
         for relation in relations
-        if relation.memory_id in ended and relation.valid_to is None
+        if relation.memory_id in ended and (relation.valid_to is None or relation.valid_to > at)
     ]

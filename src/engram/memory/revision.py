@@ -68,6 +68,7 @@ __all__ = [
     "figures",
     "key_terms",
     "polarity",
+    "refitted",
     "resolve_ambiguous",
     "retired",
     "SlotKey",
@@ -729,10 +730,32 @@ def _with_ends(decision: Decision, past: Sequence[Memory], now: datetime) -> Dec
     )
 
 
+def refitted(
+    memories: Iterable[Memory], values: Iterable[Memory], *, now: datetime
+) -> dict[str, Memory]:
+    """`memories`, fitted in their slots while current and retired since (a hand edit of
+    their profile field overrode them), each ended where `timeline.ends` now says among
+    the values of its slot (`values`, stored or about to be): retired, a value ends where a
+    later statement of it began too (a past stretch of the value), else both would hold.
+
+    Returns:
+        Each of `memories` by id, ended sooner or as it was.
+    """
+    fitted = {memory.id: memory for memory in memories}
+    pool = {memory.id: memory for memory in values} | fitted
+    for slot in {slot_key(memory) for memory in fitted.values()} - {None}:
+        for end in ends(memory for memory in pool.values() if slot_key(memory) == slot):
+            if end.memory.id in fitted:
+                fitted[end.memory.id], _change = ended(end, now=now, why="refitted")
+    return fitted
+
+
 def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
     """The value of `end` ended where `timeline.ends` says, and its history entry: retired
-    by the value ending it if it held on (`retired`), else only ended sooner (`why` says how
-    that value came to be known: "revised", "imported")."""
+    by the value ending it if it held on (`retired`; no earlier than that value was
+    recorded: an old statement replayed after it was retired by it once both were
+    known), else only ended sooner (`why` says how that value came to be known:
+    "revised", "imported")."""
     memory, successor = end.memory, end.successor
     if memory.valid_to is None:
         reason = f"{successor.id} began while it held ({why})"
@@ -746,7 +769,8 @@ def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
             related_id=successor.id,
             source_ids=successor.source_ids,
         )
-        return retired(memory, end=end.at, now=now, by=successor.id), change
+        at = max(now, successor.recorded_at)
+        return retired(memory, end=end.at, now=at, by=successor.id), change
     change = _change(
         memory,
         "update",

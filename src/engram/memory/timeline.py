@@ -66,10 +66,10 @@ def ends(values: Iterable[Memory]) -> list[End]:
     values said after it ("Berlin" from an old chat, replayed once "Lisbon" then "Oslo" were
     learned) ends where the next began, and values said before a value end where it begins,
     whenever it was learned. A value said again ends where the later statement of it
-    begins if it is retired (a past stretch of the value); two current memories of one value
-    are duplicates (consolidation merges them), neither ending the other. Values said at one
-    moment are left as they are (no order settles which held), and so is a value that never
-    held: it ends nothing.
+    begins if it is retired, or another value ends it (a past stretch of the value); two
+    current memories of one value are duplicates (consolidation merges them), neither
+    ending the other. Values said at one moment are left as they are (no order settles
+    which held), and so is a value that never held: it ends nothing.
 
     Args:
         values: The memories of the slot, current and retired, each once.
@@ -82,14 +82,22 @@ def ends(values: Iterable[Memory]) -> list[End]:
     for memory in sorted(values, key=lambda value: (said(value), value.id), reverse=True):
         end = memory.valid_to
         if end is None or began(memory) < end:
+            later_values = [
+                later
+                for later, later_end in fitted
+                if said(later) > said(memory)
+                and (later_end is None or began(later) < later_end)
+                and (end is None or began(later) < end)
+            ]
+            # A current value that another value ends is a past stretch of its value too.
+            retired = not memory.is_current or any(
+                slot_value(later) != slot_value(memory) for later in later_values
+            )
             successor = min(
                 (
                     later
-                    for later, later_end in fitted
-                    if said(later) > said(memory)
-                    and (later_end is None or began(later) < later_end)
-                    and (end is None or began(later) < end)
-                    and (not memory.is_current or slot_value(later) != slot_value(memory))
+                    for later in later_values
+                    if retired or slot_value(later) != slot_value(memory)
                 ),
                 key=lambda later: (began(later), later.id),
                 default=None,
