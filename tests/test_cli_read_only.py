@@ -139,3 +139,17 @@ def test_an_older_memory_database_named_by_the_environment_is_refused_untouched(
     assert snapshot(memory_db) == before
     assert run("db", "migrate", "--db", str(main_db))[0] == 0
     assert run("memories", "list", "--user", "ana", "--db", str(main_db)) == (0, "no memories\n")
+
+
+def test_the_migrate_command_quoted_for_a_server_database_hides_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory_db = tmp_path / "memories.db"
+    with sqlite3.connect(memory_db) as conn:  # a SQLite file, but no Engram database
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    monkeypatch.setenv("ENGRAM_MEMORY_DB", str(memory_db))
+    main_db = "postgresql://ana:quokka-mauve@127.0.0.1:5432/engram"
+    code, output = run("memories", "list", "--user", "ana", "--db", main_db)
+    assert code == 1 and "(ENGRAM_MEMORY_DB)" in output, output
+    assert "quokka-mauve" not in output
+    assert "engram db migrate --db 'postgresql://ana:***@127.0.0.1:5432/engram'`" in output

@@ -223,8 +223,9 @@ def _unreadable(
 
 
 def _migrate(db: str) -> str:
-    """The command that brings `db`'s schema up to date, ready to paste."""
-    return f"run `engram db migrate --db {shlex.quote(db)}`"
+    """The command that brings `db`'s schema up to date, ready to paste but for the password
+    of a server's address (`***`: errors end up in logs and on terminals)."""
+    return f"run `engram db migrate --db {shlex.quote(without_url_passwords(db))}`"
 
 
 def _sqlite_schema_versions(db: str, path: str) -> dict[str, int] | None:
