@@ -203,3 +203,22 @@ def test_cli_entities_by_title_and_profile_edits(tmp_path: Path) -> None:
     assert refused.exit_code != 0 and "more than" in refused.output
     with Engram(db) as mem:
         assert mem.memories.profile("bob").fields == {"home_city": "Berlin"}
+
+
+def test_a_trip_summary_names_each_person_and_place_and_no_labels(mem: Engram) -> None:
+    tell(mem, "I grew up in Porto. My partner Tomás loves Lisbon.", month=3)
+    tell(
+        mem,
+        "Summary: Lisbon & Porto, 3 to 11 May (Bob & Tomás). Budget is EUR 1,800, "
+        "prices may move before the Q2 review. The train from Lisbon arrives at Porto "
+        "Campanhã, a short ride from Porto centre.",
+        month=4,
+    )
+    entities = {e.name: e for e in mem.memories.entities(user_id="bob")}
+    assert set(entities) == {"Bob", "Porto", "Tomás", "Lisbon", "Porto Campanhã"}
+    assert entities["Porto"].aliases == () and entities["Bob"].aliases == ()
+    assert mem.memories.entities(user_id="bob", name="Porto") == [entities["Porto"]]
+    relations = {
+        (r.source_id, r.relation, r.target_id) for r in mem.memories.relations(user_id="bob")
+    }
+    assert (entities["Bob"].id, "partner_of", entities["Tomás"].id) in relations

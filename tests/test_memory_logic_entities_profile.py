@@ -123,8 +123,8 @@ def test_a_name_of_unknown_kind_shortens_or_extends_the_only_one_it_fits(
         "person",
         ("Tomás",),
     )
-    place = entity("Tomás Square", kind="place")  # two it could shorten: a new entity
-    resolution = resolve_entities([EntityMention("Tomás", "other")], [full, place])
+    firm = entity("Tomás Consulting", kind="organisation")  # two it could shorten: a new one
+    resolution = resolve_entities([EntityMention("Tomás", "other")], [full, firm])
     assert [e.name for e in resolution.new] == ["Tomás"] and resolution.updated == ()
 
 
@@ -303,3 +303,59 @@ def test_a_change_said_without_the_slot_words_updates_the_profile() -> None:
     later = plan_revisions(said, [[(m, 0.5) for m in stored] for _ in said], now=JUNE)
     profile = update_profile(profile, [*later.inserts, *later.updates], names=["Ana"], now=JUNE)
     assert dict(profile.fields) == {"home_city": "Berlin", "relationship_status": "single"}
+
+
+def test_names_joined_by_ampersand_are_two_when_each_is_named() -> None:
+    text = "Lisbon & Porto, 3 to 11 May (Ana & Tomás). Train from Lisbon to Porto, seat for Tomás."
+    assert [tuple(m) for m in extract_entities(text, people=["Ana"])] == [
+        ("Lisbon", "place"),
+        ("Porto", "place"),
+        ("Ana", "person"),
+        ("Tomás", "other"),
+    ]
+    firms = "I work at Procter & Gamble and shop at Marks & Spencer. AT&T is slow."
+    assert [m.name for m in extract_entities(firms)] == [
+        "Procter & Gamble",
+        "Marks & Spencer",
+        "AT&T",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Budget is EUR 1,800 total.", []),
+        ("Prices are in EUR unless stated otherwise.", []),
+        ("Rates will move a little before May.", []),
+        ("Priya wants the Q2 deck and the FY2026 plan in USD.", ["Priya"]),
+        ("Kitchen-level Portuguese is more than most visitors have.", ["Portuguese"]),
+        ("Plenty is left. We have plenty of time.", []),  # written in lower case too
+    ],
+)
+def test_currency_codes_periods_and_sentence_words_are_no_names(
+    text: str, names: list[str]
+) -> None:
+    assert [mention.name for mention in extract_entities(text)] == names
+    assert entities_in_query(text) == tuple(fold(name) for name in names)
+
+
+def test_a_place_merges_by_its_last_word_and_no_name_by_a_side_of_ampersand() -> None:
+    porto, station = entity("Porto", kind="place"), entity("Porto Campanhã", kind="place", age=1)
+    campanha, gaia = entity("Campanhã", kind="place", age=2), entity("Gaia", kind="place")
+    vila = entity("Vila Nova de Gaia", kind="place", age=1)
+    firm, procter = (
+        entity("Procter & Gamble", kind="organisation"),
+        entity("Procter", "organisation"),
+    )
+    mapping = merge_aliases([porto, station, campanha, gaia, vila, firm, procter])
+    assert mapping[porto.id] == porto.id and mapping[station.id] == station.id
+    assert mapping[campanha.id] == station.id and mapping[gaia.id] == vila.id
+    assert mapping[procter.id] == procter.id
+
+
+def test_a_longer_place_or_an_ampersand_pair_does_not_absorb_a_known_name() -> None:
+    ana, porto = entity("Ana"), entity("Porto", kind="place")
+    mentions = [EntityMention("Ana & Tomás", "person"), EntityMention("Porto Campanhã", "place")]
+    resolution = resolve_entities(mentions, [ana, porto], user_id="u1", now=JUNE)
+    assert [e.name for e in resolution.new] == ["Ana & Tomás", "Porto Campanhã"]
+    assert resolution.updated == ()

@@ -7,6 +7,9 @@ stored entities with `resolve_entities()`, stores what it returns, and turns the
 Alias merging only makes safe merges, within one user and one kind: equal names up to case,
 diacritics and a leading "the" ("Tomás" = "tomas"), and a one-token name equal to the first or
 last token of exactly one longer name ("Tomás" ~ "Tomás Almeida", "Almeida" ~ "Tomás Almeida").
+A place merges by its last token only ("Gaia" ~ "Vila Nova de Gaia"): a place named after its
+first word is in that one ("Porto Campanhã" is a station in Porto, "Porto Airport" its
+airport). A name joined by "&" ("Procter & Gamble") merges with neither side.
 "Tom" is never merged with "Tomás": a nickname is a guess, and a wrong merge is worse than a
 missed one.
 """
@@ -131,7 +134,7 @@ _NOUNS = frozenset(
     energy motivation practice courage honesty trust respect empathy support communication
     technology culture knowledge wisdom creativity inspiration passion talent beauty anxiety
     depression parenthood marriage college traffic camp homework cancer
-    lots tons one mine""".split()
+    lots tons one mine budget price prices rate rates cost costs total deadline""".split()
 )
 """Common nouns that open sentences as their subjects ("Nature is calming", "Art was my
 escape"): never a name alone, though a few are names too ("Hope is coming" is missed)."""
@@ -202,9 +205,15 @@ def _trim(tokens: list[str]) -> tuple[list[str], bool]:
     return tokens, first_kept
 
 
+_COMPOUND = re.compile(r"[^\W\d_]+-[a-z]")
+"""A hyphenated word going on in lower case ("Kitchen-level"; not "Jean-Paul", "Coca-Cola")."""
+
+
 def _opener(token: str, text: str, match: re.Match[str]) -> bool:
-    """A word opening the sentence before a name, not the start of the name."""
-    return token.lower() in _OPENERS and _at_sentence_start(text, match.start())
+    """A word opening the sentence before a name, not the start of the name: an `_OPENERS`
+    word, or a compound of common words ("Kitchen-level Portuguese", "Well-known Lisbon")."""
+    common = token.lower() in _OPENERS or _COMPOUND.match(token) is not None
+    return common and _at_sentence_start(text, match.start())
 
 
 def _after(text: str, match: re.Match[str], tokens: list[str]) -> str:
@@ -228,7 +237,14 @@ def _opens_sentence_alone(text: str, match: re.Match[str], tokens: list[str]) ->
     if tokens[0].endswith(("'s", "’s")) or _PERSON_AFTER.match(after):
         return False
     alone = not (text[: match.start()] + text[match.end() :]).strip(_MARKS)
-    return not _reads_as_name(tokens[0], after, alone=alone)
+    return not _reads_as_name(tokens[0], after, alone=alone) or _in_lower_case(tokens[0], text)
+
+
+def _in_lower_case(word: str, text: str) -> bool:
+    """Whether `text` writes `word` in lower case too ("Plenty is left, plenty of time"):
+    a common word then, not a name."""
+    lower = word.lower()
+    return lower in text and bool(re.search(rf"(?<![\w'’]){re.escape(lower)}(?![\w'’])", text))
 
 
 def _reads_as_name(word: str, after: str, *, alone: bool) -> bool:
@@ -265,12 +281,17 @@ def _kind(name: str, before: str, after: str) -> EntityKind:
 def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMention]:
     """Find named entities in `text` with capitalisation and cue-word heuristics.
 
-    Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words. A
-    single capitalised word opening a sentence is one only if what follows says so: its verb
-    ("Anna lives in Madrid", not "Sounds great"), a possessive, or nothing (a one-word text,
-    "Rex"). The kind comes from cues: "work at X" or a suffix like "Inc"/"University" ->
-    organisation; "a cat named X" -> other (an animal); "my friend X", "with X", "Dr X" ->
-    person; "in/to/from X" -> place; otherwise `other`.
+    Capitalised spans ("Tomás Almeida", "Bank of America") are names, except common words,
+    currency codes and period labels ("EUR", "Q2"). A single capitalised word opening a
+    sentence is one only if what follows says so: its verb ("Anna lives in Madrid", not
+    "Sounds great"), a possessive, or nothing (a one-word text, "Rex"); and never if the text
+    writes it in lower case too. Names joined by "&" are two when each side is named on its
+    own in the text ("Lisbon & Porto ... from Lisbon to Porto") or one is a known person
+    ("Ana & Tomás"), else one ("Procter & Gamble", "AT&T"): capitals cannot tell a pair from
+    a firm, the text's other mentions and its speakers can. The kind comes from cues: "work
+    at X" or a suffix like "Inc"/"University" -> organisation; "a cat named X" -> other (an
+    animal); "my friend X", "with X", "Dr X" -> person; "in/to/from X" -> place; otherwise
+    `other`.
 
     Args:
         text: Any text (never raises).
@@ -282,15 +303,14 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     known_people = {fold(name) for name in people}
     text = unicodedata.normalize("NFC", text)  # a decomposed "Zoë" is one word, as composed
     found: dict[str, EntityMention] = {}
-    for match in _SPAN.finditer(text):
-        tokens, first_kept = _trim(match[0].split())
-        if first_kept and len(tokens) > 1 and _opener(tokens[0], text, match):
-            tokens, first_kept = _trim(tokens[1:])[0], False
-        if not tokens:
-            continue
+    spans = list(_SPAN.finditer(text))
+    named = known_people
+    if any("&" in match[0].split() for match in spans):  # only a pair needs them
+        named = named | {_name_key(m[0].split()) for m in spans if "&" not in m[0].split()}
+    for match, tokens, first_kept in _parts(spans, text, named, known_people):
         name = _POSSESSIVE.sub("", " ".join(tokens)).strip(".-&")
         key = fold(name)
-        if len(key) < 2 or key in _COMMON:
+        if len(key) < 2 or key in _COMMON or _NO_NAME.fullmatch(name):
             continue
         if first_kept and key not in known_people and _opens_sentence_alone(text, match, tokens):
             continue
@@ -306,10 +326,55 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     return list(found.values())
 
 
-def _mergeable(short: str, long: str) -> bool:
-    """True if one-token `short` is the first or last token of multi-token `long` (folded)."""
+_NO_NAME = re.compile(
+    r"(?:EUR|USD|GBP|CHF|JPY|CNY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|INR|ZAR|SGD|HKD|"
+    r"KRW|TRY|RUB)|(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?)"
+)
+"""Capitalised words that name no entity: currency codes ("EUR 1,800") and period labels
+("the Q2 review", "FY2026")."""
+
+
+def _name_key(tokens: list[str]) -> str:
+    """The folded name of a span's tokens, as `extract_entities` keys it."""
+    return fold(_POSSESSIVE.sub("", " ".join(_trim(tokens)[0])).strip(".-&"))
+
+
+def _parts(
+    spans: Iterable[re.Match[str]], text: str, named: set[str], people: set[str]
+) -> Iterable[tuple[re.Match[str], list[str], bool]]:
+    """Each span's name tokens (common and opening words trimmed), and whether its first
+    token was kept. A span joining names by "&" gives each side when every side is `named`
+    (a known person, or named on its own in the text) or one is a known person (a speaker
+    and a name: "Ana & Tomás" is two people), none then a lone word opening a sentence
+    (being named is what says they are names)."""
+    for match in spans:
+        tokens, first_kept = _trim(match[0].split())
+        if first_kept and len(tokens) > 1 and _opener(tokens[0], text, match):
+            tokens, first_kept = _trim(tokens[1:])[0], False
+        sides: list[list[str]] = [[]]
+        for token in tokens:
+            if token == "&":
+                sides.append([])
+            else:
+                sides[-1].append(token)
+        keys = [_name_key(side) for side in sides if side]
+        pair = len(keys) == len(sides) > 1
+        if not pair or not (set(keys) <= named or set(keys) & people):
+            yield match, tokens, first_kept
+            continue
+        for side in sides:
+            yield match, side, False
+
+
+def _mergeable(short: str, long: str, kinds: Iterable[str] = ()) -> bool:
+    """True if one-token `short` is the first or last token of multi-token `long` (folded);
+    the last only if one of `kinds` is a place ("Gaia" of "Vila Nova de Gaia", not "Porto"
+    of "Porto Campanhã", a station in it); never a side of a name joined by "&" ("Procter &
+    Gamble")."""
     tokens = long.split()
-    return " " not in short and len(tokens) > 1 and short in (tokens[0], tokens[-1])
+    if " " in short or len(tokens) < 2 or "&" in tokens:
+        return False
+    return short == tokens[-1] or ("place" not in kinds and short == tokens[0])
 
 
 _LEADING_TITLE = re.compile(
@@ -365,7 +430,7 @@ def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
     groups: dict[tuple[str, str | None, str], list[Entity]] = {}
     for entity in entities:
         groups.setdefault((entity.tenant, entity.user_id, entity.kind), []).append(entity)
-    for members in groups.values():
+    for (_, _, kind), members in groups.items():
         by_name: dict[str, Entity] = {}
         for entity in sorted(members, key=_canonical_order):
             key = fold(entity.name)
@@ -374,7 +439,7 @@ def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
             else:
                 by_name[key] = entity
         for key, entity in by_name.items():
-            targets = [other for name, other in by_name.items() if _mergeable(key, name)]
+            targets = [other for name, other in by_name.items() if _mergeable(key, name, [kind])]
             if len(targets) == 1:
                 for alias_id, canonical in mapping.items():
                     if canonical == entity.id:
@@ -422,12 +487,17 @@ def _match(
         entity
         for entity in known
         if (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
-        and (_mergeable(key, fold(entity.name)) or _mergeable(fold(entity.name), key))
+        and _extends(key, fold(entity.name), (entity.kind, mention.kind))
         and _roles_agree(roles.get(entity.id, frozenset()), stated)
     ]
     if len(partial) > 1:  # "my boss Maria": of "Maria Lopez" and "Maria Keller", the boss
         partial = [entity for entity in partial if roles.get(entity.id, frozenset()) & stated]
     return partial[0] if len(partial) == 1 else None
+
+
+def _extends(one: str, other: str, kinds: tuple[str, str]) -> bool:
+    """Whether one of two folded names shortens the other (`_mergeable`)."""
+    return _mergeable(one, other, kinds) or _mergeable(other, one, kinds)
 
 
 def _roles_agree(known: frozenset[str], stated: frozenset[str]) -> bool:
