@@ -4,7 +4,7 @@ known."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -79,31 +79,54 @@ def test_a_memory_that_restates_a_field_in_the_block_is_not_sent_twice() -> None
     assert block.kept == ("src", "same", "maria")
 
 
+SAID_AT = {"said_at": SAID.isoformat()}
+
+
 @pytest.mark.parametrize(
     ("valid_from", "metadata", "expected"),
     [
-        # "My dad passed away last year": grounded to the year, never to a made-up day.
-        (datetime(2025, 1, 1, tzinfo=UTC), {}, "- [2025] The user's dad died"),
-        (datetime(2025, 6, 1, tzinfo=UTC), {}, "- [2025-06] The user's dad died"),
-        (datetime(2025, 6, 4, tzinfo=UTC), {}, "- [2025-06-04] The user's dad died"),
-        (datetime(2025, 6, 2, tzinfo=UTC), {}, "- [week of 2025-06-02] The user's dad died"),
-        # The precision the grounding recorded, when the memory has it.
+        # "My dad passed away last year": at the precision its grounding recorded, for its
+        # start (a rule fact) or its `event_date`.
+        (
+            datetime(2025, 1, 1, tzinfo=UTC),
+            {**SAID_AT, "event_granularity": "year"},
+            "- [2025] The user's dad died",
+        ),
+        (
+            datetime(2025, 1, 1, tzinfo=UTC),
+            {**SAID_AT, "event_date": "2025-01-01", "event_granularity": "year"},
+            "- [2025] The user's dad died",
+        ),
         (
             datetime(2025, 6, 1, tzinfo=UTC),
-            {"event_date": "2025-06-01", "event_granularity": "season"},
+            {**SAID_AT, "event_date": "2025-06-01", "event_granularity": "month"},
+            "- [2025-06] The user's dad died",
+        ),
+        (
+            datetime(2025, 6, 1, tzinfo=UTC),
+            {**SAID_AT, "event_date": "2025-06-01", "event_granularity": "season"},
             "- [summer 2025] The user's dad died",
         ),
         (
             datetime(2025, 6, 2, tzinfo=UTC),
-            {"event_date": "2025-06-02", "event_granularity": "day"},
+            {**SAID_AT, "event_date": "2025-06-02", "event_granularity": "week"},
+            "- [week of 2025-06-02] The user's dad died",
+        ),
+        # A Monday or a 1st is a day unless its grounding says otherwise.
+        (
+            datetime(2025, 6, 2, tzinfo=UTC),
+            {**SAID_AT, "event_date": "2025-06-02", "event_granularity": "day"},
             "- [2025-06-02] The user's dad died",
         ),
-        # A date told apart from when it was said (an LLM fact records `said_at`).
+        (datetime(2025, 6, 1, tzinfo=UTC), SAID_AT, "- [2025-06-01] The user's dad died"),
+        # A precision recorded for another date is not this one's.
         (
             datetime(2025, 6, 4, tzinfo=UTC),
-            {"said_at": SAID.isoformat()},
+            {**SAID_AT, "event_date": "2025-01-01", "event_granularity": "year"},
             "- [2025-06-04] The user's dad died",
         ),
+        # Not knowing when it was said, a start is no date its words gave.
+        (datetime(2025, 1, 1, tzinfo=UTC), {}, "- The user's dad died"),
     ],
 )
 def test_a_fact_dated_apart_from_when_it_was_said_carries_its_date(
@@ -117,21 +140,21 @@ def test_a_fact_dated_apart_from_when_it_was_said_carries_its_date(
 def test_only_a_date_the_line_does_not_say_is_added() -> None:
     """Said that day, dated by when it was said, or with its year in its words: no date;
     the same fact dated apart from when it was said: its date."""
-    said_at = {"said_at": SAID.isoformat()}
     adopted = "The user adopted a cat"
-    assert line(adopted, valid_from=datetime(2026, 3, 10, tzinfo=UTC), metadata=said_at) == (
+    assert line(adopted, valid_from=datetime(2026, 3, 10, tzinfo=UTC), metadata=SAID_AT) == (
         f"- {adopted}"
     )
-    assert line(adopted, valid_from=datetime(2026, 3, 8, tzinfo=UTC), metadata=said_at) == (
+    assert line(adopted, valid_from=datetime(2026, 3, 8, tzinfo=UTC), metadata=SAID_AT) == (
         f"- [2026-03-08] {adopted}"
     )
-    assert line(adopted, kind="event", valid_from=SAID) == f"- {adopted}"
+    assert line(adopted, kind="event", valid_from=SAID, metadata=SAID_AT) == f"- {adopted}"
     assert line(adopted, kind="event") == f"- {adopted}"
     moved = "The user moved to Lisbon in May 2023"
-    assert line(moved, valid_from=datetime(2023, 5, 1, tzinfo=UTC)) == f"- {moved}"
-    assert line("The user moved to Lisbon", valid_from=datetime(2023, 5, 1, tzinfo=UTC)) == (
-        "- [2023-05] The user moved to Lisbon"
-    )
+    may = {**SAID_AT, "event_date": "2023-05-01", "event_granularity": "month"}
+    assert line(moved, valid_from=datetime(2023, 5, 1, tzinfo=UTC), metadata=may) == f"- {moved}"
+    assert line(
+        "The user moved to Lisbon", valid_from=datetime(2023, 5, 1, tzinfo=UTC), metadata=may
+    ) == ("- [2023-05] The user moved to Lisbon")
 
 
 def test_an_ended_fact_says_since_and_until_when() -> None:
@@ -140,12 +163,57 @@ def test_an_ended_fact_says_since_and_until_when() -> None:
     assert line(lived, valid_from=SAID.replace(year=2021), valid_to=ended, superseded_at=ended) == (
         f"- [2021-03-10 to 2024-05-02] {lived}"
     )
+    # "I lived in Paris until 2025": its end at the precision grounded, else its day.
+    until = {"event_granularity": "year"}
     last_year = datetime(2025, 1, 1, tzinfo=UTC)
-    assert line(lived, valid_to=last_year) == f"- [until 2025] {lived}"
+    assert line(lived, valid_to=last_year, metadata=until) == f"- [until 2025] {lived}"
+    assert line(lived, valid_to=last_year) == f"- [until 2025-01-01] {lived}"
     named = "The user lived in Paris from 2019"
     assert line(named, valid_from=datetime(2019, 1, 1, tzinfo=UTC), valid_to=ended) == (
         f"- [until 2024-05-02] {named}"
     )
+
+
+PLUS_TWO = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("content", "said", "expected"),
+    [
+        # Grounded to a Monday: the day, not "week of".
+        (
+            "My dad passed away on June 2.",
+            datetime(2025, 6, 10, 14, 30, tzinfo=UTC),
+            "- [2025-06-02] The user's dad died",
+        ),
+        # Said at 09:00 +02:00: "yesterday" is that zone's day before (stored at 22:00 UTC
+        # two days before).
+        (
+            "My dad passed away yesterday.",
+            datetime(2026, 3, 12, 9, 0, tzinfo=PLUS_TWO),
+            "- [2026-03-11] The user's dad died",
+        ),
+        (
+            "My dad passed away last year.",
+            datetime(2026, 3, 12, 1, 0, tzinfo=PLUS_TWO),
+            "- [2025] The user's dad died",
+        ),
+        # Said at midnight on a Monday, holding from then: no date.
+        (
+            "My dad passed away.",
+            datetime(2026, 3, 9, 0, 0, tzinfo=UTC),
+            "- The user's dad died",
+        ),
+    ],
+)
+def test_an_extracted_fact_reads_with_the_date_its_words_gave(
+    memory_engram: Engram, content: str, said: datetime, expected: str
+) -> None:
+    message = Message(role="user", content=content, created_at=said)
+    added = memory_engram.memories.add(messages=[message], user_id="u1")
+    [died] = [m for m in added.added if m.kind != "episode"]
+    stored = memory_engram.memories.get(died.id)
+    assert memory_line(MemoryHit(stored, 1.0, ScoreParts(), 1)) == expected
 
 
 def test_a_session_context_reads_the_profile_and_dated_memories_naturally(

@@ -120,6 +120,39 @@ def test_first_person_statements_become_third_person_facts(
     assert candidate.metadata["extractor"] == "rules"
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "granularity"),
+    [
+        ("My dad passed away last year.", date(2022, 1, 1), "year"),
+        ("I moved to Lisbon in March.", date(2023, 3, 1), "month"),
+        ("I adopted a cat last week.", date(2023, 5, 1), "week"),
+        ("My dad passed away on Monday.", date(2023, 5, 1), "day"),
+        ("My dad passed away two days ago.", date(2023, 5, 6), "day"),
+        ("My dad passed away.", WHEN.date(), None),
+        ("I live in Berlin.", WHEN.date(), None),
+    ],
+)
+def test_a_fact_records_when_it_was_said_and_the_precision_of_its_date(
+    text: str, start: date, granularity: str | None
+) -> None:
+    """What a recalled line reads to date it apart from when it was said, at its precision;
+    the date is its start (no `event_date`, which search would favour over the turn)."""
+    fact = only(text)
+    assert fact.metadata["said_at"] == WHEN.isoformat()
+    assert fact.valid_from is not None and fact.valid_from.date() == start
+    assert fact.metadata.get("event_granularity") == granularity
+    assert "event_date" not in fact.metadata
+
+
+def test_a_fact_of_a_time_named_in_passing_records_no_event_date() -> None:
+    """ "My partner Tomás" holds from when it was said, not from the trip's date."""
+    [partner] = [
+        fact for fact in facts("My partner Tomás and I went to Rome in May.") if fact.relations
+    ]
+    assert partner.valid_from == WHEN and partner.metadata["said_at"] == WHEN.isoformat()
+    assert "event_granularity" not in partner.metadata
+
+
 def test_every_turn_is_an_episode_with_its_time_and_provenance() -> None:
     messages = [
         *said("I went to a LGBTQ support group yesterday and it was so powerful."),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime
 
 from engram.context._counting import MessageCounterProtocol
 from engram.memory.profile import field_text, profile_value
@@ -79,11 +79,11 @@ def _when(memory: Memory) -> str | None:
     """The date of a memory's line: an episode's day (when it was said); for other kinds,
     since when (`_since`) and, once it ended, until when ("2021 to 2024-05-02")."""
     if memory.kind == "episode":
-        return (memory.valid_from or memory.recorded_at).date().isoformat()
+        return _local(memory, memory.valid_from or memory.recorded_at).date().isoformat()
     since = _since(memory)
     if memory.valid_to is None:
         return since
-    until = _date_text(memory.valid_to, None)
+    until = _date_text(memory, memory.valid_to)
     return f"{since} to {until}" if since else f"until {until}"
 
 
@@ -93,25 +93,24 @@ def _since(memory: Memory) -> str | None:
     text names the year already ("... moved to Lisbon in May 2023").
 
     An event or fact that holds from when it was said goes undated: its source episode says
-    that day, and a date on every line would cost room that evidence needs."""
-    start = memory.valid_from
-    if start is None or str(start.year) in memory.text:
+    that day, and a date on every line would cost room that evidence needs. So does one that
+    does not record when it was said (`said_at`: stored before extraction recorded it, or
+    added as is): whether its start is a date its words gave is not known."""
+    if memory.valid_from is None:
+        return None
+    start = _local(memory, memory.valid_from)
+    if str(start.year) in memory.text:
         return None
     if memory.valid_to is not None or _dated_apart(memory, start):
-        return _date_text(start, _granularity(memory, start))
+        return _date_text(memory, start)
     return None
 
 
 def _dated_apart(memory: Memory, start: datetime) -> bool:
-    """Whether a memory holds from another day than it was said: its `said_at` if recorded;
-    else whether it starts at midnight (a fact undated in its words holds from the moment it
-    was said; a grounded time, "last year", from the midnight its interval opens)."""
+    """Whether a memory holds from another day than it was said (`said_at`), both days in
+    the zone of the message that said it; False when it does not record when."""
     said = _said_at(memory)
-    if said is None:
-        return start.time() == time()
-    if said.tzinfo is not None and start.tzinfo is not None:
-        said = said.astimezone(start.tzinfo)
-    return said.date() != start.date()
+    return said is not None and _local(memory, start).date() != said.date()
 
 
 def _said_at(memory: Memory) -> datetime | None:
@@ -122,24 +121,24 @@ def _said_at(memory: Memory) -> datetime | None:
         return None
 
 
-def _granularity(memory: Memory, start: datetime) -> str | None:
-    """The precision its grounding recorded for `start` (`event_granularity`), if any."""
-    data = memory.metadata
-    if data.get("event_date") != start.date().isoformat():
-        return None
-    value = data.get("event_granularity")
-    return value if isinstance(value, str) else None
+def _local(memory: Memory, moment: datetime) -> datetime:
+    """`moment` in the time zone of the message that said `memory` (a date grounded in a
+    +02:00 message, stored as 22:00 UTC the day before, is that message's day)."""
+    said = _said_at(memory)
+    if said is None or said.tzinfo is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(said.tzinfo)
 
 
 _SEASONS = {3: "spring", 6: "summer", 9: "autumn", 12: "winter"}
 
 
-def _date_text(moment: datetime, granularity: str | None) -> str:
-    """`moment` at its precision: "2025", "2025-06", "summer 2025", "week of 2025-06-02",
-    "2025-06-04". Unrecorded, the precision is the coarsest its start allows
-    (`_inferred_granularity`): a date is never printed more exactly than it may be known."""
-    day = moment.date()
-    granularity = granularity or _inferred_granularity(moment)
+def _date_text(memory: Memory, moment: datetime) -> str:
+    """`moment`, in the zone it was said in (`_local`): at the precision its grounding
+    recorded (`_granularity`), "2025", "2025-06", "summer 2025", "week of 2025-06-02"; else
+    its day, "2025-06-04"."""
+    day = _local(memory, moment).date()
+    granularity = _granularity(memory, day)
     if granularity == "year":
         return str(day.year)
     if granularity == "month" or (granularity == "season" and day.month not in _SEASONS):
@@ -151,16 +150,18 @@ def _date_text(moment: datetime, granularity: str | None) -> str:
     return day.isoformat()
 
 
-def _inferred_granularity(moment: datetime) -> str:
-    """The coarsest interval `moment` may open: a time of day is a moment (the day is known);
-    a midnight, where grounding opens a year (1 January), a month (a 1st; a season too, which
-    then reads as its first month), a week (a Monday) or a weekend (a Saturday), else a day."""
-    day = moment.date()
-    if moment.time() != time():
-        return "day"
-    if day.day == 1:
-        return "year" if day.month == 1 else "month"
-    return {0: "week", 5: "weekend"}.get(day.weekday(), "day")
+def _granularity(memory: Memory, day: date) -> str | None:
+    """The precision recorded (`event_granularity`) for `day`, if `day` is the date its words
+    gave: its `event_date` (an episode's), else its start (a rule fact's, "last
+    year"), else, known only to have ended, its end ("I lived in Porto until 2019")."""
+    data = memory.metadata
+    value = data.get("event_granularity")
+    grounded = data.get("event_date") or _local_day(memory, memory.valid_from or memory.valid_to)
+    return value if isinstance(value, str) and grounded == day.isoformat() else None
+
+
+def _local_day(memory: Memory, moment: datetime | None) -> str | None:
+    return None if moment is None else _local(memory, moment).date().isoformat()
 
 
 def _restates(memory: Memory, shown: Mapping[str, str]) -> bool:

@@ -1,5 +1,6 @@
 """Profile-slot rules: name, age, diet, home, origin, birth and "my X is Y" slots, and (from
-`_work_rules`) work and school, (from `_family_rules`) partner, relationship, kin and pets.
+`_work_rules`) work, (from `_school_rules`) school, (from `_family_rules`) partner,
+relationship, kin and pets.
 Each builder turns a rule's match into candidates.
 
 The slot rules read their own negations too ("I don't live in Paris anymore", "I'm not
@@ -38,6 +39,7 @@ from engram.memory._phrases import (
     slug,
     stopped,
 )
+from engram.memory._school_rules import SCHOOL_RULES
 from engram.memory._work_rules import WORK_RULES, moved_to_company
 from engram.memory.candidates import Candidate, EntityMention
 from engram.types._memory import MemoryKind
@@ -431,6 +433,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("live", "reside"),
     ),
     *WORK_RULES,
+    *SCHOOL_RULES,
     *FAMILY_RULES,
     rule(
         r"^(?P<x>[^,.;!?()\n]+?)\s+(?i:is|are)\s+(?i:my)\s+"

@@ -1,6 +1,7 @@
-"""Work and school slot rules: employer, occupation and school, their changes ("I joined
-Meta", "I quit my job", "I retired") and their relations (`works_at`, `studies_at`). Part of
-the profile-slot rules (`_profile_rules.PROFILE_RULES` holds them in its order)."""
+"""Work slot rules: employer and occupation, their changes ("I joined Meta", "I quit my job",
+"I retired") and the `works_at` relation; a student's role at a school ("I'm a junior at
+NYU") is the school's (`_school_rules`). Part of the profile-slot rules
+(`_profile_rules.PROFILE_RULES` holds them in its order)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from engram.memory._phrases import (
     I_AM,
     JOB_CUE,
     ME,
+    NO_EMPLOYER,
     NOT,
     REST,
     TRIP,
@@ -25,12 +27,13 @@ from engram.memory._phrases import (
     ending,
     fact,
     proper,
-    relate,
+    related_slot,
     rule,
     stopped,
     with_date,
 )
-from engram.memory.candidates import SLOT_RELATIONS, Candidate
+from engram.memory._school_rules import STUDENT, school_slot
+from engram.memory.candidates import Candidate
 
 __all__ = ["WORK_RULES", "moved_to_company"]
 
@@ -43,26 +46,9 @@ _MANNER = r"(?:\s+(?:remotely|full[- ]time|part[- ]time|freelance|from\s+home))?
 """How one works, between the verb and the employer ("I work remotely for Google")."""
 
 
-def _related(s: Sentence, attribute: str, value: str, text: str, importance: float) -> Candidate:
-    """A slot whose value stands in a relation to the user (`SLOT_RELATIONS`: the employer
-    works_at, the school studies_at), with that relation."""
-    relation, kind = SLOT_RELATIONS[attribute]
-    entities, relations = relate(s, relation, value, kind)
-    return fact(
-        s,
-        text,
-        kind="profile",
-        attribute=attribute,
-        value=value,
-        importance=importance,
-        entities=entities,
-        relations=relations,
-    )
-
-
 def _employer(s: Sentence, employer: str) -> Candidate:
     """The user's employer slot, with the works_at relation it states."""
-    return _related(s, "employer", employer, f"{s.label} works at {employer}", 0.8)
+    return related_slot(s, "employer", employer, f"{s.label} works at {employer}", 0.8)
 
 
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
@@ -164,12 +150,6 @@ _NOT_A_JOB = frozenset(
 )
 
 
-_STUDENT = frozenset(
-    "student freshman sophomore junior senior undergrad undergraduate grad postgrad".split()
-)
-"""A role at a school that is no job: "I'm a junior at NYU" says the school."""
-
-
 def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A job at a named employer, "I'm a software engineer at Google": the occupation and
     the employer; a student's role, "I'm a junior at NYU", the school. A role that is no
@@ -178,8 +158,8 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     role = clean(match["role"], s, max_words=5)
     if not employer or not role:
         return []
-    if role.split()[-1].lower() in _STUDENT:
-        return [_school(s, employer)]
+    if role.split()[-1].lower() in STUDENT:
+        return [school_slot(s, employer)]
     if role.split()[-1].lower() in _NOT_A_JOB:
         return []
     return [_occupation(s, role), _employer(s, employer)]
@@ -248,17 +228,6 @@ _AS_ROLE = re.compile(
     r"(?:since|in)\s+(?-i:[A-Z])\w+))*\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)",
     re.IGNORECASE,
 )
-_NO_EMPLOYER = re.compile(
-    r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
-    r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
-    r"university|college|school|academy|institute)$"
-    r"|^(?:reddit|discord|strava|instagram|tiktok|twitter|facebook|mastodon|bluesky|"
-    r"duolingo|patreon|tinder|bumble|hinge|linkedin|slack|whatsapp|telegram|snapchat|"
-    r"pinterest|youtube|twitch|goodreads|meetup|peloton|weight\s+watchers)$",
-    re.IGNORECASE,
-)
-"""Names one joins or starts at other than as an employee: clubs, teams and groups
-("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
 _CLUB_CUE = re.compile(
     r"\b(?:club|gym|choir|league|members?|membership|hobby|signed\s+up|classes|course|"
     r"semester|app|platform|server|subreddit|community)\b",
@@ -277,7 +246,7 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     role = _role_after(match["x"], employer, s)
     if not role and not JOB_CUE.search(s.text):
-        if _NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
+        if NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
             return []
     return [_employer(s, employer), *role]
 
@@ -332,7 +301,7 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     (`_OFFICE_ONLY`: "I'm with Deloitte now"; not "I'm with Sara now", nor "I've been with
     Sara for years")."""
     employer = proper(match["x"])
-    if not employer or _NO_EMPLOYER.search(employer):
+    if not employer or NO_EMPLOYER.search(employer):
         return []
     if match["prep"].lower() == "with" and not _OFFICE_ONLY.search(employer):
         return []
@@ -416,7 +385,7 @@ def _switched_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
     names no club or platform. Not said alone: one switches to an app, a brand or a search
     engine as often ("I switched to Spotify", "I switched to Google from Bing")."""
     employer = proper(match["x"])
-    if not employer or _NO_EMPLOYER.search(employer):
+    if not employer or NO_EMPLOYER.search(employer):
         return []
     role = _role_after(match["x"], employer, s)
     worked = any(c.attribute == "employer" for c in s.before or ())
@@ -456,92 +425,6 @@ def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 _JOB_THING = r"\s+(?:search|hunt|hunting|applications?|interviews?|offers?|listings?|notes)\b"
 """What "my job" may be part of, no job ("I lost my job search notes")."""
-
-
-def _school(s: Sentence, school: str) -> Candidate:
-    """The user's school slot, with the studies_at relation it states."""
-    return _related(s, "school", school, f"{s.label} studies at {school}", 0.7)
-
-
-def _major(s: Sentence, field: str, verb: str = "studies") -> Candidate:
-    """What the user studies, "law" of "I'm studying law at UCLA" (the `major` slot)."""
-    text = f"{s.label} {verb} {field}"
-    return fact(s, text, kind="profile", attribute="major", value=field, importance=0.7)
-
-
-def _studies_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The school, "I study at UCLA", and the field, "I'm studying law at UCLA"."""
-    school = proper(match["x"])
-    if not school:
-        return []
-    if match["neg"]:
-        return denied(match, s, "school", school, ("studies at", "study at"))
-    field = " ".join((match["field"] or "").split())
-    if field.lower() in _NOT_A_FIELD or field.endswith("ly"):
-        field = ""  # "I study hard at UCLA"
-    return [_school(s, school), *([_major(s, field)] if field else [])]
-
-
-_NOT_A_FIELD = frozenset("hard abroad here there online remotely full-time part-time".split())
-
-
-def _majored(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A major, "I majored in biology", "I'm majoring in computer science"."""
-    field = clean(match["x"], s, max_words=4)
-    verb = "majored in" if "ed" in match["how"].lower() else "studies"
-    return [_major(s, field, verb)] if field else []
-
-
-_SCHOOL_NAME = re.compile(
-    r"(?:\b(?:University|College|School|High|Academy|Institute|Uni|Polytechnic|"
-    r"Conservatory|Tech)$|^University\b|^Caltech$|^[A-Z]*U[A-Z]*$|^[A-Z]{1,3}(?:IT|PI)$)"
-)
-"""A name that says a school: by its words ("Georgia Tech"), or an acronym of a university
-("UCLA", "NYU") or an institute ("MIT", "RPI"); not any acronym ("CVS", "AA")."""
-_OCCASION = re.compile(
-    r"\b(?:every|each|weekly|monthly|yearly|annual(?:ly)?|always|usually|often|sometimes|"
-    r"regularly|meetings?|mass|services?|festival|conference|concerts?|shows?|games?|"
-    r"classes|sessions?|study|church|temple|mosque|synagogue|worship|retreat|camp)\b",
-    re.IGNORECASE,
-)
-"""Words of an occasion one attends, not a school ("Every year I attend Coachella")."""
-
-
-def _goes_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A school one goes to or attends, "I go to UCLA", "I go to MIT", "I attend Lincoln
-    High": a name that says a school. One attends a school by any other name too ("I attend
-    Stanford"), but no acronym, club or occasion ("I attend AA", "I attend Toastmasters",
-    "Every year I attend Coachella"). Not "I go to Costco", nor "I go to UFC fights"."""
-    school = proper(match["x"])
-    rest = match["x"].strip()[len(school or "") :]
-    if not school or re.match(r"\s+[a-z]", rest):
-        return []
-    if _SCHOOL_NAME.search(school) or _attends(match["verb"], school, s):
-        return [_school(s, school)]
-    return []
-
-
-_STAGES = (
-    r"college|university|uni|grad(?:uate)?\s+school|high\s+school|middle\s+school|"
-    r"law\s+school|med(?:ical)?\s+school|nursing\s+school"
-)
-"""The schooling one is "in", by its kind rather than its name ("I'm in college")."""
-
-
-def _in_school(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A student by the schooling they are in, "I'm in college", "I'm a junior in college":
-    a fact, no `school` slot (which holds the school's name: "college" would retire "UCLA")."""
-    role = " ".join((match["role"] or "").lower().split())
-    stage = " ".join(match["stage"].lower().split())
-    text = f"{s.label} is {role + ' ' if role else ''}in {stage}"
-    return [fact(s, text, importance=0.7)]
-
-
-def _attends(verb: str, name: str, s: Sentence) -> bool:
-    """Whether "I attend <name>" says a school, though the name does not."""
-    if verb.lower() != "attend" or name.isupper() or _NO_EMPLOYER.search(name):
-        return False
-    return not s.times and not _OCCASION.search(s.text)
 
 
 WORK_RULES: tuple[Rule, ...] = (
@@ -623,29 +506,6 @@ WORK_RULES: tuple[Rule, ...] = (
         ("i'm", "i am", "im "),
     ),
     rule(
-        rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)"
-        rf"(?P<field>(?:\s+(?!(?i:at)\b)[A-Za-z]+){{0,3}})\s+(?i:at)\s+(?=[{UP}]){REST}",
-        _studies_at,
-        ("stud",),
-    ),
-    rule(
-        rf"{ME}(?i:'m|\s+am)?{ADV}\s+(?P<how>(?i:majored|majoring|major))\s+(?i:in)\s+{REST}",
-        _majored,
-        ("major",),
-    ),
-    rule(
-        rf"{ME}{ADV}\s+(?P<verb>(?i:go\s+to|attend))\s+(?=[{UP}]){REST}",
-        _goes_to,
-        ("go to", "attend"),
-    ),
-    rule(
-        rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+(?i:{'|'.join(sorted(_STUDENT))})\s+)?(?i:in)\s+"
-        rf"(?P<stage>(?i:{_STAGES}))(?=\s*(?:$|[,.;!?]|(?i:now|right\s+now|rn|still|too|and|"
-        r"but|so|studying|majoring)\b))",
-        _in_school,
-        ("college", "uni", "school"),
-    ),
-    rule(
         rf"{ME}(?:{ADV}\s+(?i:teach)|(?i:'m|\s+am){ADV}\s+(?i:teaching))"
         rf"(?P<subject>(?:\s+(?!{_TEACH_END}\b)(?:[a-z]+|{LANGUAGES})){{0,3}})"
         rf"(?:\s+(?i:at)\s+(?=[{UP}]){REST}|(?=\s*(?:$|[,.;!?])|\s+{_TEACH_END}\b))",
@@ -653,4 +513,4 @@ WORK_RULES: tuple[Rule, ...] = (
         ("teach",),
     ),
 )
-"""The work and school rules, most specific first."""
+"""The work rules, most specific first."""

@@ -117,7 +117,8 @@ class MemoryMetadata(TypedDict, total=False):
     event_end: str
     """ISO date just after that expression's interval (exclusive)."""
     event_granularity: str
-    """day, week, weekend, month, season or year."""
+    """day, week, weekend, month, season or year: the precision of `event_date` (an
+    episode's) or, on a rule fact, of its grounded start (`valid_from`; "last year")."""
     said_at: str
     """ISO timestamp of the (last) source message."""
     speaker: str
