@@ -10,6 +10,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import Scope
+from engram._validation import check_int
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import lexical_query, without_names
@@ -51,9 +52,8 @@ def search_flow(
     (a caller that uses only some of them records those)."""
     if not query.strip():
         raise InvalidInputError("the search query is empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be an integer within 0..{MAX_LIMIT}, got {limit!r}")
-    if limit == 0:  # as a listing's: nothing asked, nothing read (or recorded as recalled)
+    # As a listing's: the limit checked as `get_all`'s is, and 0 reads (and records) nothing.
+    if check_int(limit, "limit", 0, MAX_LIMIT) == 0:
         return []
     # The entities the query names, looked up among the user's as `memories.entities(name=)`
     # does (by name or alias, else by a longer name: "Carla" for "Carla Mendes"). The
@@ -74,9 +74,13 @@ def search_flow(
     vectors = yield from embed([searched])
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**filter_fields)
-    # Searching now, retired memories are candidates too: they mark the episodes that state
-    # only retired values (`ranking.stale_episodes`), then leave the results (`current_only`).
-    every = scope.filter(**{**filter_fields, "include_superseded": True}) if now_only else where
+    # Retired memories are candidates too: they mark the episodes that state only retired
+    # values (`ranking.stale_episodes`), then leave the results (`current_only`, or the
+    # search of the memories valid then). As of July, "I live in Berlin" said in January is
+    # as stale as it is now once the user moved in June.
+    every = scope.filter(
+        **{**filter_fields, "as_of": None, "valid_at": None, "include_superseded": True}
+    )
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
     words = lexical_query(searched)
     dense, lexical = yield from call_memories(
@@ -87,9 +91,10 @@ def search_flow(
     if not memories:
         return []
     crowded = len(dense) >= pool or len(lexical) >= pool
-    if now_only and crowded and not all(m.is_current for m in memories.values()):
-        # Retired memories filled places in a full pool: current ones may have missed it
-        # (a user who moved 80 times). The current ones searched apart; the retired still mark.
+    if not now_only or (crowded and not all(m.is_current for m in memories.values())):
+        # As of a past time, the results are the memories valid then. Now, retired memories
+        # filled places in a full pool: current ones may have missed it (a user who moved 80
+        # times). Either way those searched apart are the results; the others still mark.
         dense, lexical = yield from call_memories(
             SearchVector(scope.tenant, vectors[0], model_id, where, pool),
             SearchLexical(scope.tenant, words, where, pool),

@@ -128,7 +128,8 @@ class RankingWeights:
     what a memory is about, this follows its use."""
     session: float = 2.0
     """Boost for memories of the sessions whose best candidates score high (relative to the
-    strongest session): evidence clusters where a topic was discussed."""
+    strongest session): evidence clusters where a topic was discussed. A memory of no session,
+    among memories of some, gets the whole boost: it is not demoted for want of one."""
     superseded: float = 0.2
     """Factor for memories no longer current, and for episodes that only state retired values
     (`stale_episodes`; one that also states current values gets a share of it, see
@@ -216,7 +217,8 @@ def fuse(
         lexical: `(id, bm25)` pairs, best first (higher BM25 is better).
         features: Per-memory features; a candidate without an entry gets neutral ones.
         weights: The fusion parameters.
-        groups: id -> session id, for the session boost (a candidate without one gets none).
+        groups: id -> session id, for the session boost (a candidate without one gets the
+            whole boost when others have one, none when none has).
         limit: Keep at most this many results.
 
     Returns:
@@ -315,6 +317,12 @@ def _session_shares(base: Mapping[str, float], groups: Mapping[str, str]) -> dic
     long sessions of weak matches instead (LoCoMo turn recall@10, BM25 only: 0.705 with the
     sum, 0.713 with the best alone). Measured, sum of the best 3 vs the best alone: LoCoMo
     turn recall@10 0.779 vs 0.776, LongMemEval_S session recall_all@5 0.897 vs 0.894.
+
+    A candidate of no session gets 1: else any memory of a session, however weak its match,
+    would outrank it by the boost (a user who gave mem0's `run_id` on some adds only found
+    "oolong tea" of a session before "green tea" of none). Its own score as its strength
+    would instead square every score of a pool without sessions, and with it the factor of a
+    retired memory.
     """
     members: dict[str, list[float]] = {}
     for memory_id, score in base.items():
@@ -328,9 +336,8 @@ def _session_shares(base: Mapping[str, float], groups: Mapping[str, str]) -> dic
     if best <= 0:
         return {}
     return {
-        memory_id: strengths[group] / best
+        memory_id: 1.0 if (group := groups.get(memory_id)) is None else strengths[group] / best
         for memory_id in base
-        if (group := groups.get(memory_id)) is not None
     }
 
 

@@ -280,7 +280,8 @@ class ScoreParts:
     """1 when the memory's time fits the query: it is dated in the period the query names,
     or the query asks "when" and the memory states a time."""
     session: float = 0.0
-    """Its session's strength among the candidates, relative to the best session (0..1)."""
+    """Its session's strength among the candidates, relative to the best session (0..1); 1.0
+    for a memory of no session among memories of some (it is not demoted for want of one)."""
     decay: float = 0.0
     """How fresh it is in memory (`engram.memory.forgetting.decay`): 1 when just recorded
     or recalled, or pinned; 0.5 one half-life of disuse later."""
