@@ -15,7 +15,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from engram import Engram, Message
@@ -127,6 +127,57 @@ def test_a_value_replayed_before_its_own_later_stretch_ends_where_that_began(
     assert held(mem, Y2020 + timedelta(hours=1)) == ["Lisbon"]
 
 
+def home_field(mem: Engram) -> str | None:
+    profile = mem.memories.profile("ana")
+    return None if profile is None else profile.fields.get("home_city")
+
+
+def test_a_statement_replayed_after_a_memory_edit_does_not_undo_it(mem: Engram) -> None:
+    """Lisbon said in 2020, the memory edited to Porto by hand; Lisbon said in 2024
+    replayed: the edit is the user's latest word (made after 2024), as a profile edit is.
+    Porto stays current from its start; the replay never held, retired no earlier than
+    the edit; the profile says Porto."""
+    say(mem, "I live in Lisbon.", Y2020)
+    [lisbon] = homes(mem)
+    porto = mem.memories.update(lisbon.id, "The user lives in Porto")
+    say(mem, "I live in Lisbon.", Y2024)
+    edited, replayed = homes(mem)
+    assert edited.id == porto.id and edited.is_current and edited.valid_to is None
+    assert edited.valid_from == lisbon.valid_from
+    assert not replayed.is_current and replayed.superseded_by == porto.id
+    assert replayed.valid_to == replayed.valid_from == Y2024
+    assert replayed.superseded_at is not None and replayed.superseded_at >= porto.updated_at
+    assert home_field(mem) == "Porto"
+    assert held(mem, Y2024 + 30 * DAY) == ["Porto"]
+    assert held(mem, Y2020 + 30 * DAY) == ["Porto"]
+
+
+def test_a_memory_edit_after_a_profile_edit_sets_the_profile(mem: Engram) -> None:
+    """Porto said, the profile set to Porto by hand, then the memory edited to Braga: the
+    later edit is the user's latest word, for the profile too."""
+    say(mem, "I live in Porto.", Y2020)
+    mem.memories.update_profile("ana", {"home_city": "Porto"})
+    [porto] = homes(mem)
+    braga = mem.memories.update(porto.id, "The user lives in Braga")
+    assert home_field(mem) == "Braga"
+    say(mem, "I live in Lisbon.", Y2024)
+    assert home_field(mem) == "Braga"
+    assert [m.id for m in homes(mem) if m.is_current] == [braga.id]
+
+
+def test_a_memory_edit_stays_the_latest_word_through_export_and_import(tmp_path: Path) -> None:
+    """A memory edited by hand, exported and imported elsewhere: a statement said before
+    the edit, replayed there, does not undo it."""
+    with Engram(str(tmp_path / "a.db")) as a, Engram(str(tmp_path / "b.db")) as b:
+        say(a, "I live in Lisbon.", Y2020)
+        [lisbon] = homes(a)
+        a.memories.update(lisbon.id, "The user lives in Porto")
+        b.memories.import_(a.memories.export(user_id="ana"))
+        say(b, "I live in Lisbon.", Y2024)
+        assert [m.metadata.get("value") for m in homes(b) if m.is_current] == ["Porto"]
+        assert home_field(b) == "Porto"
+
+
 def test_an_import_ends_a_relation_with_its_memory_fitted_sooner(tmp_path: Path) -> None:
     """A learned Berlin (said on day 0), then Lisbon; B learned Berlin said on day 1: A's
     export imported into B, twice, fits A's Berlin to end where B's began, and the
@@ -195,24 +246,35 @@ _step = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(_step, min_size=2, max_size=6))
+@example(steps=[("say", "Lisbon", 0), ("edit memory", "Porto", 0), ("say", "Lisbon", 1500)])
+@example(steps=[("say", "Porto", 0), ("edit profile", "Porto", 0), ("edit memory", "Braga", 0)])
 def test_statements_at_any_dates_and_hand_edits_keep_one_home_at_a_time(
     steps: list[tuple[str, str, int]],
 ) -> None:
     """Homes said on any days, learned in any order, mixed with hand edits of the profile
     and of the current home's memory: "as of" any time one home held, for the memories
     and for the relations, and nothing was retired before it was known to be over. (Two
-    values said at one moment contradict each other: no order settles which held.)"""
+    values said at one moment contradict each other: no order settles which held.) Every
+    statement was said before every edit (replayed), so the last edit is the user's latest
+    word, for the profile and the current memory alike."""
     days = [day for action, _, day in steps if action == "say"]
     assume(len(days) == len(set(days)))
+    last_edit: str | None = None
     with TemporaryDirectory() as folder, Engram(str(Path(folder) / "m.db")) as mem:
         for action, city, day in steps:
             if action == "say":
                 say(mem, f"I live in {city}.", Y2020 + day * DAY)
             elif action == "edit profile":
                 mem.memories.update_profile("ana", {"home_city": city})
+                last_edit = city
             else:
                 current = [m for m in homes(mem) if m.is_current]
                 for memory in current[:1]:
                     mem.memories.update(memory.id, f"The user lives in {city}")
+                    if memory.metadata.get("value") != city:  # else no edit was made
+                        last_edit = city
         relations = [r for r in mem.memories.relations(user_id="ana") if r.relation == "lives_in"]
         _check_one_value_at_a_time(homes(mem), relations)
+        if last_edit is not None:
+            assert home_field(mem) == last_edit
+            assert {m.metadata.get("value") for m in homes(mem) if m.is_current} <= {last_edit}

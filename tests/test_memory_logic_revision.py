@@ -20,6 +20,7 @@ from engram.memory import (
 )
 from engram.memory.revision import retired
 from engram.memory.revision_plan import aplan_revisions
+from engram.memory.timeline import EDITED_AT, ends
 from engram.providers import Completion
 from engram.types import Message
 from engram.types._memory import Memory
@@ -482,6 +483,44 @@ def test_a_move_said_last_ends_a_past_value_where_it_began() -> None:
     assert ends == {porto.id: JUNE, berlin.id: lisbon.valid_from}
     stored = [*decision.updates, *decision.inserts]
     assert as_of(stored, lisbon.valid_from + timedelta(days=1)) == ["Ana moved to Lisbon"]
+
+
+def test_a_value_edited_by_hand_is_said_when_the_edit_was_made() -> None:
+    """Porto, said in January and set by hand at NOW (a correction of the value); Lisbon,
+    said in June, replayed after the edit: the edit is the later word, so Lisbon is
+    history that never held (Porto held from January), retired no earlier than the edit."""
+    porto = memory(
+        "Ana lives in Porto",
+        attribute="home_city",
+        metadata={"value": "Porto", EDITED_AT: NOW.isoformat()},
+        valid_from=JAN,
+    )
+    [lisbon] = remember("I live in Lisbon.", JUNE)
+
+    decision = decide(lisbon, [(porto, 0.7)], now=JUNE)
+
+    filed = decision.memory
+    assert decision.action == "add" and not decision.updates
+    assert filed.superseded_by == porto.id and filed.valid_to == filed.valid_from
+    assert filed.superseded_at is not None and filed.superseded_at >= NOW
+
+
+def test_a_past_value_said_later_ends_no_value_that_began_after_it_ended() -> None:
+    """Porto, said in June and current since; Berlin from January to June, said later (or
+    corrected by hand since): the two never held at once, so neither ends the other."""
+    porto = memory(
+        "Ana lives in Porto", attribute="home_city", metadata={"value": "Porto"}, valid_from=JUNE
+    )
+    berlin = memory(
+        "Ana lived in Berlin",
+        attribute="home_city",
+        metadata={"value": "Berlin"},
+        valid_from=JAN,
+        valid_to=JUNE,
+        recorded_at=NOW,
+        superseded_at=NOW,
+    )
+    assert ends([porto, berlin]) == []
 
 
 def test_a_duplicate_without_a_slot_adopts_the_new_slot() -> None:

@@ -16,6 +16,7 @@ from engram.memory import EntityMention, close_relations, fold, resolve_entities
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.revision import retired
+from engram.memory.timeline import EDITED_AT
 from engram.stores.memories import (
     ListRelations,
     MemoryFilter,
@@ -31,7 +32,8 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
     merged into the memory's: a key given None is removed, the keys not given are kept. A
     slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
-    Madrid") gives the slot its new value, unless `metadata` names one."""
+    Madrid") gives the slot its new value, unless `metadata` names one; an edit of the value
+    records when it was made (`timeline.EDITED_AT`)."""
     changes = {k: v for k, v in fields.items() if v is not None}
     value = (fields.get("metadata") or {}).get("value")
     if memory.attribute and value is not None and not (isinstance(value, str) and value.strip()):
@@ -56,7 +58,11 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
             read = _value_in(text, memory.text, value)
             if read is not None:
                 changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
-    return replace(memory, updated_at=now, **changes)
+    new = replace(memory, updated_at=now, **changes)
+    if memory.attribute and profile_value(new) != profile_value(memory):
+        # The user's latest word on the slot: said now (`timeline.said`), not when first said.
+        new = replace(new, metadata={**new.metadata, EDITED_AT: now.isoformat()})
+    return new
 
 
 def _value_in(text: str, old_text: str, value: str) -> str | None:

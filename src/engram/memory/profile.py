@@ -242,18 +242,27 @@ def overridden_by_edits(
 def reflect_edit(profile: UserProfile, memory: Memory, *, now: datetime) -> UserProfile:
     """`profile` after a user's edit of `memory`: the field the memory is the source of takes
     its value (`profile_value`), or goes if the value is `none` or the memory is retired.
-    Fields from other memories, or edited by hand, are left alone (`profile` itself is
-    returned if nothing changes)."""
+    A field edited by hand before takes the value of a current fact about the user too,
+    from then on its source: the later of two hand edits is the user's latest word. Fields
+    from other memories are left alone (`profile` itself is returned if nothing changes)."""
     attribute = memory.attribute
-    if attribute is None or profile.sources.get(attribute) != memory.id:
+    source = profile.sources.get(attribute or "")
+    edited_before = (
+        source == EDITED
+        and profile.updated_at <= now
+        and memory.is_current
+        and memory.kind in _PROFILE_KINDS
+        and _about_user(memory, ())
+    )
+    if attribute is None or (source != memory.id and not edited_before):
         return profile
     fields, sources = dict(profile.fields), dict(profile.sources)
     value = profile_value(memory)
     if memory.superseded_at or memory.valid_to or value.strip().lower() == NO_VALUE:
         fields.pop(attribute, None)
         sources.pop(attribute)
-    elif fields.get(attribute) != value:
-        fields[attribute] = value
+    elif (fields.get(attribute), source) != (value, memory.id):
+        fields[attribute], sources[attribute] = value, memory.id
     else:
         return profile
     return replace(profile, fields=fields, sources=sources, updated_at=max(profile.updated_at, now))

@@ -291,12 +291,16 @@ def _retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memor
 
 def _filed_as_history(new: Memory, newest: Memory, now: datetime, reason: str) -> Decision:
     """Add `new`, an older value learned after the current one `newest`, as history: true
-    from its start until `newest` began, retired when `newest` was learned (or now, if a
-    replay recorded that one later)."""
+    from its start until `newest` began (never before its own start: if `newest` began
+    first, it never held), retired when `newest` was said (`said`: its hand edit, if one
+    set it later; or now, if a replay recorded that one later)."""
+    end = newest.valid_from
+    if end is not None and new.valid_from is not None:
+        end = max(end, new.valid_from)
     past = replace(
         new,
-        valid_to=newest.valid_from,
-        superseded_at=_retired_at(newest, now),
+        valid_to=end,
+        superseded_at=max(now, said(newest)[0]),
         superseded_by=newest.id,
     )
     return _added(past, now, reason, newest)
@@ -753,7 +757,7 @@ def refitted(
 def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
     """The value of `end` ended where `timeline.ends` says, and its history entry: retired
     by the value ending it if it held on (`retired`; no earlier than that value was
-    recorded: an old statement replayed after it was retired by it once both were
+    said: an old statement replayed after it was retired by it once both were
     known), else only ended sooner (`why` says how that value came to be known:
     "revised", "imported")."""
     memory, successor = end.memory, end.successor
@@ -769,7 +773,7 @@ def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
             related_id=successor.id,
             source_ids=successor.source_ids,
         )
-        at = max(now, successor.recorded_at)
+        at = max(now, said(successor)[0])
         return retired(memory, end=end.at, now=at, by=successor.id), change
     change = _change(
         memory,

@@ -11,19 +11,28 @@ revision (`revision.decide`) and import (`_memory_transfer`), fit their values w
 
 When a memory was said is when its first statement was: a value said again, folded into the
 memory of its first saying (a revision `noop`), keeps no record of the later saying, so
-"as of" the time between, another value said then may hold.
+"as of" the time between, another value said then may hold. A value the user set by hand
+(`Memories.update` of a slot fact's value, `EDITED_AT`) was said when the edit was made, as
+a hand edit of the profile is: a statement said before the edit, replayed after it, does
+not undo it. Its validity keeps its start: the edit says what held, not since when.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from engram.memory.entities import fold
 from engram.types._memory import Memory
 
-__all__ = ["End", "began", "ends", "said", "slot_value"]
+__all__ = ["EDITED_AT", "End", "began", "edited_at", "ends", "said", "slot_value"]
+
+EDITED_AT = "_value_edited_at"
+"""Metadata key Engram sets on a slot fact whose value the user edited by hand: when, as an
+ISO-8601 time (the last such edit). `said` orders the value by it (`Memory.updated_at`
+changes for any rewrite, provenance appended too, so it cannot tell an edit). Exported
+and imported with the memory's metadata."""
 
 
 def began(memory: Memory) -> datetime:
@@ -32,10 +41,25 @@ def began(memory: Memory) -> datetime:
     return memory.valid_from or memory.recorded_at
 
 
+def edited_at(memory: Memory) -> datetime | None:
+    """When the user last edited the value of `memory` by hand (`EDITED_AT`), if they did."""
+    value = memory.metadata.get(EDITED_AT)
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def said(memory: Memory) -> tuple[datetime, datetime]:
-    """When `memory` was said (its first source message), then when it began to hold: the
-    order in which the user's word wins, the latest last."""
-    return memory.recorded_at, began(memory)
+    """When `memory` was said (its first source message, or the hand edit that set its
+    value, if later), then when it began to hold: the order in which the user's word wins,
+    the latest last."""
+    edit = edited_at(memory)
+    when = memory.recorded_at if edit is None else max(memory.recorded_at, edit)
+    return when, began(memory)
 
 
 def slot_value(memory: Memory) -> str:
@@ -61,7 +85,8 @@ def ends(values: Iterable[Memory]) -> list[End]:
     "as of" any time one of them held: the user's latest word wins over its span.
 
     Each value ends where the first value said after it (`said`) begins, if that one begins
-    before it ends and held itself (its span, so fitted, is not empty); if that one began
+    before it ends, held itself (its span, so fitted, is not empty) and had not ended
+    before it began (a past value corrected by hand since); if that one began
     first, the value never held (it ends where it began). So a value learned late among
     values said after it ("Berlin" from an old chat, replayed once "Lisbon" then "Oslo" were
     learned) ends where the next began, and values said before a value end where it begins,
@@ -88,6 +113,7 @@ def ends(values: Iterable[Memory]) -> list[End]:
                 if said(later) > said(memory)
                 and (later_end is None or began(later) < later_end)
                 and (end is None or began(later) < end)
+                and (later_end is None or began(memory) < later_end)  # both held at once
             ]
             # A current value that another value ends is a past stretch of its value too.
             retired = not memory.is_current or any(
