@@ -94,3 +94,15 @@ def test_the_report_lists_the_kept_messages_in_the_order_they_are_sent(
     result = s.context("gpt-4o", budget=2000, **options)
     assert [m["role"] for m in result.to_openai()] == ["user", "assistant", "tool", "system"]
     assert list(result.report.kept) == [m.id for m in result.messages]
+
+
+def test_a_newest_message_of_invisible_characters_recalls_nothing_and_does_not_fail(
+    tmp_path: Path,
+) -> None:
+    with Engram(tmp_path / "zw.db") as mem:
+        mem.memories.add("Ana likes green tea", user_id="ana", infer=False)
+        session = mem.session("s1", user_id="ana")
+        session.add("user", "\u200b\u2060")  # zero-width space and word joiner: no query
+        result = session.context(model="gpt-4o", budget=2000, recall=4)
+    assert [m.role for m in result.messages] == ["user"]
+    assert result.report.recalled == ()

@@ -94,6 +94,7 @@ def test_memories_and_sessions_refuse_a_role_alike(mem: Engram) -> None:
         ({"text": "Prefers email", "infer": False, "kind": ["fact"]}, "unknown memory kind"),
         ({"text": "Prefers email", "metadata": [("a", 1)]}, "metadata must be a mapping"),
         ({"text": "Prefers email", "metadata": {1: "x"}}, "metadata must be a mapping"),
+        ({"text": "\u200b \ufeff", "infer": False}, "text cannot be empty"),  # invisible
     ],
 )
 def test_add_refuses_bad_arguments(mem: Engram, api: str, kwargs: dict, match: str) -> None:
@@ -114,6 +115,7 @@ def test_add_refuses_bad_arguments(mem: Engram, api: str, kwargs: dict, match: s
         ("search", ("x",), {"after": "0001-01-01T01:00:00+05:00"}, "after is out of range"),
         ("search", (None,), {}, "query must be a string"),
         ("search", (5,), {}, "query must be a string"),
+        ("search", ("\u200b\u2060",), {}, "query is empty"),  # zero-width characters only
         ("search", ("x",), {"metadata": "ab"}, "metadata must be a mapping"),
         ("search", ("x",), {"kinds": 5}, "kinds must be a list"),
         ("get_all", (), {"include_superseded": "yes"}, "include_superseded"),
@@ -141,6 +143,7 @@ def test_reads_refuse_bad_arguments(
         (lambda m, api: call(m, api, "delete", None), "memory_id"),
         (lambda m, api: call(m, api, "update", [first_id(m)], "x"), "memory_id"),
         (lambda m, api: call(m, api, "update", first_id(m), 42), "memory text must be a string"),
+        (lambda m, api: call(m, api, "update", first_id(m), "\u200b"), "text cannot be empty"),
         (lambda m, api: call(m, api, "update", first_id(m), metadata=[1]), "metadata"),
         (lambda m, api: call(m, api, "update", first_id(m), pinned="yes"), "pinned"),
         (lambda m, api: call(m, api, "update", first_id(m), pinned=0), "pinned"),

@@ -20,6 +20,7 @@ from engram._validation import (
     check_messages,
     check_profile_fields,
     check_text,
+    is_blank,
     to_message,
 )
 from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
@@ -299,7 +300,7 @@ class Memories:
         candidates: list[Candidate] = []
         if text is not None:
             check_text(text, "memory text", max_bytes=limit)
-            if not text.strip():
+            if is_blank(text):
                 raise InvalidInputError("a memory's text cannot be empty")
             if infer:
                 turns.append(Message(role="user", content=text, created_at=now))

@@ -21,6 +21,7 @@ from engram._validation import (
     check_object,
     check_text,
     first_repeat,
+    is_blank,
     unanswered_tool_calls,
 )
 from engram.context._report import with_dropped
@@ -305,7 +306,7 @@ def _recall(
     [newest] = yield from call(op)
     scope = memory_flows.Scope(session.tenant, session.user_id)
     hits: list[MemoryHit] = []
-    if newest and newest[0].text.strip():
+    if newest and not is_blank(newest[0].text):
         # Twice as many as asked: some may only repeat what the prompt says already.
         hits = yield from memory_flows.search_flow(
             scope,

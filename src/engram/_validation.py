@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "check_text",
     "coerce_content",
     "first_repeat",
+    "is_blank",
     "message_from",
     "to_message",
     "unanswered_tool_calls",
@@ -42,6 +44,12 @@ def check_text(value: str, what: str, *, max_bytes: int | None = None) -> None:
     size = _utf8_size(value, what)
     if max_bytes is not None and size > max_bytes:
         raise InvalidInputError(f"{what} is {size:,} bytes, more than the {max_bytes:,} allowed")
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` shows nothing: only white space and invisible format characters (a
+    zero-width space, a byte-order mark, a joiner), which `str.strip` keeps."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
 
 
 def _utf8_size(value: str, what: str) -> int:

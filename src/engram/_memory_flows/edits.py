@@ -12,6 +12,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories
 from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_user, while_true
 from engram._memory_flows.scope import Scope, every_memory
+from engram._validation import is_blank
 from engram.memory import EntityMention, close_relations, fold, resolve_entities
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
 from engram.memory.profile import profile_value, reflect_edit
@@ -49,7 +50,7 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
             key: value for key, value in merged.items() if key not in given or value is not None
         }
     if text is not None:
-        if not text.strip():
+        if is_blank(text):
             raise InvalidInputError("a memory's text cannot be empty")
         changes["text"] = text
         given = fields.get("metadata") or {}

@@ -10,7 +10,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import Scope
-from engram._validation import check_int
+from engram._validation import check_int, is_blank
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import lexical_query, without_names
@@ -50,7 +50,7 @@ def search_flow(
     `now` is the time ranked from (the `as_of` time of a search of the past); the hits are
     recorded as accessed at `accessed_at` (default: `now`), unless `record_access` is false
     (a caller that uses only some of them records those)."""
-    if not query.strip():
+    if is_blank(query):
         raise InvalidInputError("the search query is empty")
     # As a listing's: the limit checked as `get_all`'s is, and 0 reads (and records) nothing.
     if check_int(limit, "limit", 0, MAX_LIMIT) == 0:
