@@ -335,7 +335,8 @@ class Memories:
         true then", by all Engram knows now (a move said in June to have happened in March
         is true as of April; a value later corrected never was), as `relations(as_of=)`
         does; by default only current memories are searched. A naive `as_of`, `after`
-        or `before` is taken as UTC.
+        or `before` is taken as UTC. `kinds` keeps those kinds (None or an empty list:
+        every kind).
 
         The scope (at least one id) selects the memories matching every id given; an id
         left out matches any. `user_id` alone searches the user's memories of every agent
