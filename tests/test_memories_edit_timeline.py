@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from engram import Engram, Message
+from engram.memory.timeline import LAST_SAID_AT
 from engram.types._memory import Memory, Relation
 
 pytest_plugins = ["servers"]
@@ -176,6 +177,40 @@ def test_a_memory_edit_stays_the_latest_word_through_export_and_import(tmp_path:
         say(b, "I live in Lisbon.", Y2024)
         assert [m.metadata.get("value") for m in homes(b) if m.is_current] == ["Porto"]
         assert home_field(b) == "Porto"
+
+
+def test_a_value_said_again_stays_current_when_an_older_value_is_replayed(mem: Engram) -> None:
+    """Berlin said on day 0 and again on day 2, then Lisbon, said on day 1, replayed: the
+    second Berlin, folded into the first, records when it was said, so Berlin (the user's
+    latest word) stays current and Lisbon is history, retired by it. Berlin's memory is
+    not split: it holds from day 0 on, Lisbon never (as of day 1.5 too)."""
+    say(mem, "I live in Berlin.", Y2020)
+    say(mem, "I live in Berlin.", Y2020 + 2 * DAY)
+    say(mem, "I live in Lisbon.", Y2020 + DAY)
+    berlin, lisbon = homes(mem)
+    assert berlin.metadata["value"] == "Berlin" and berlin.is_current
+    assert berlin.metadata[LAST_SAID_AT] == (Y2020 + 2 * DAY).isoformat()
+    assert berlin.metadata["said_at"] == Y2020.isoformat()
+    assert not lisbon.is_current and lisbon.superseded_by == berlin.id
+    assert lisbon.valid_to == lisbon.valid_from == Y2020 + DAY
+    assert home_field(mem) == "Berlin"
+    for day in (0.5, 1.5, 2.5):
+        assert held(mem, Y2020 + day * DAY) == ["Berlin"], day
+
+
+def test_an_older_backup_imported_keeps_when_a_value_was_last_said(mem: Engram) -> None:
+    """Berlin said on day 0, exported, said again on day 2; the older export imported back
+    (a restore): the memory keeps the later saying, so Lisbon, said on day 1 and replayed
+    after, is history, Berlin current."""
+    say(mem, "I live in Berlin.", Y2020)
+    backup = mem.memories.export(user_id="ana")
+    say(mem, "I live in Berlin.", Y2020 + 2 * DAY)
+    mem.memories.import_(backup)
+    [berlin] = homes(mem)
+    assert berlin.metadata[LAST_SAID_AT] == (Y2020 + 2 * DAY).isoformat()
+    say(mem, "I live in Lisbon.", Y2020 + DAY)
+    assert [m.metadata["value"] for m in homes(mem) if m.is_current] == ["Berlin"]
+    assert home_field(mem) == "Berlin"
 
 
 def test_an_import_ends_a_relation_with_its_memory_fitted_sooner(tmp_path: Path) -> None:

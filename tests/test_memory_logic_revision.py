@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from engram.memory import (
@@ -391,8 +391,8 @@ def test_the_latest_word_holds_over_its_span_whatever_began_first(
 ) -> None:
     """Values said on any days, each begun up to a month before it was said ("I moved to
     Lisbon last month"), learned in any order: the value said last is the one current
-    value, and "as of" any day at most one value held. (Each value is said once: one said
-    again folds into the memory of its first saying.)"""
+    value, and "as of" any day at most one value held. (Each value is said once here; see
+    `test_the_value_said_last_holds_now_though_said_before_too` for values said again.)"""
     store: dict[str, Memory] = {}
     for index, (city, day, since) in enumerate(steps):
         new = memory(
@@ -404,6 +404,48 @@ def test_the_latest_word_holds_over_its_span_whatever_began_first(
             source_ids=(f"msg{index}",),
         )
         apply(store, plan_revisions([new], [[(m, 0.5) for m in store.values()]], now=NOW))
+    last, _, _ = max(steps, key=lambda step: step[1])
+    assert current(list(store.values())) == [f"Ana lives in {last}"]
+    for day in range(-30, 101):
+        moment = JAN + timedelta(days=day, hours=1)
+        assert len(as_of(list(store.values()), moment)) <= 1, moment
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["Berlin", "Lisbon", "Oslo"]),
+            st.integers(0, 100),  # the day it was said
+            st.integers(0, 30),  # how many days before that it began
+        ),
+        min_size=2,
+        max_size=6,
+        unique_by=(lambda step: step[1], lambda step: step[1] - step[2]),
+    ),
+    revised_when_said=st.booleans(),
+)
+@example(steps=[("Berlin", 0, 0), ("Berlin", 2, 0), ("Lisbon", 1, 0)], revised_when_said=True)
+def test_the_value_said_last_holds_now_though_said_before_too(
+    steps: list[tuple[str, int, int]], revised_when_said: bool
+) -> None:
+    """Values said on any days, some of them said again, learned in any order (Berlin said
+    on day 0 and day 2, then Lisbon from day 1 replayed): a value said again is folded into
+    the memory of its first saying, which records when it was last said, so the value said
+    last is the one current value, and "as of" any day at most one value held."""
+    store: dict[str, Memory] = {}
+    for index, (city, day, since) in enumerate(steps):
+        said = JAN + timedelta(days=day)
+        new = memory(
+            f"Ana lives in {city}",
+            attribute="home_city",
+            metadata={"value": city},
+            valid_from=said - timedelta(days=since),
+            recorded_at=said,
+            source_ids=(f"msg{index}",),
+        )
+        now = said if revised_when_said else NOW
+        apply(store, plan_revisions([new], [[(m, 0.5) for m in store.values()]], now=now))
     last, _, _ = max(steps, key=lambda step: step[1])
     assert current(list(store.values())) == [f"Ana lives in {last}"]
     for day in range(-30, 101):

@@ -47,7 +47,7 @@ from engram.memory.revision import (
     union,
 )
 from engram.memory.texts import dense_text
-from engram.memory.timeline import ends
+from engram.memory.timeline import LAST_SAID_AT, ends, last_said_at
 from engram.stores._memory_rules import (
     check_no_nul,
     checked_change,
@@ -503,13 +503,18 @@ def _kept_current(
 
 
 def _merged(exported: Memory, stored: Memory) -> Memory:
-    """The export's version of a memory the store holds, with the store's provenance too
-    and the earliest start of the two (a restatement the store learned since the export,
-    as revision folds one in), ending as the store's if that ends sooner (`_ended_sooner`);
-    changed when the later of the two was. Else restoring a backup into a database that
-    kept learning would drop what it learned of the memory since."""
+    """The export's version of a memory the store holds, with the store's provenance too,
+    the earliest start of the two and the later last saying (`LAST_SAID_AT`: a
+    restatement the store learned since the export, as revision folds one in), ending as
+    the store's if that ends sooner (`_ended_sooner`); changed when the later of the two
+    was. Else restoring a backup into a database that kept learning would drop what it
+    learned of the memory since."""
+    said_last = max(filter(None, (last_said_at(stored), last_said_at(exported))), default=None)
     memory = replace(
         exported,
+        metadata=exported.metadata
+        if said_last is None
+        else {**exported.metadata, LAST_SAID_AT: said_last.isoformat()},
         source_ids=union(stored.source_ids, exported.source_ids),
         valid_from=earliest(stored.valid_from, exported.valid_from),
         updated_at=max(stored.updated_at, exported.updated_at),

@@ -55,7 +55,7 @@ from engram.memory.bm25 import stem
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
-from engram.memory.timeline import End, began, ends, said, slot_value
+from engram.memory.timeline import LAST_SAID_AT, End, began, ends, said, slot_value
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -204,12 +204,22 @@ def _added(new: Memory, now: datetime, reason: str, related: Memory | None = Non
 
 
 def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
-    """No-op: `old` already says it; append the new provenance (if any is new)."""
+    """No-op: `old` already says it; append the new provenance (if any is new), and for a
+    slot value said again in a message it does not hold yet, later than it was said, when
+    (`LAST_SAID_AT`: the user's latest word; a message ingested again says nothing anew)."""
     sources = union(old.source_ids, new.source_ids)
     valid_from = earliest(old.valid_from, new.valid_from)
     adopt_slot = old.attribute is None and new.attribute is not None
+    said_later = (
+        (old.attribute or new.attribute) is not None
+        and sources != old.source_ids
+        and said(new)[0] > said(old)[0]
+    )
     if sources == old.source_ids and valid_from == old.valid_from and not adopt_slot:
         return Decision("noop", old, target=old, reason=reason)
+    metadata = {**new.metadata, **old.metadata} if adopt_slot else old.metadata
+    if said_later:
+        metadata = {**metadata, LAST_SAID_AT: said(new)[0].isoformat()}
     kept = replace(
         old,
         source_ids=sources,
@@ -217,7 +227,7 @@ def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision
         updated_at=now,
         entity_ids=union(old.entity_ids, new.entity_ids),
         attribute=old.attribute or new.attribute,
-        metadata={**new.metadata, **old.metadata} if adopt_slot else old.metadata,
+        metadata=metadata,
     )
     change = _change(
         old,

@@ -9,9 +9,15 @@ databases that each learned part of the user's history merged by an import. Both
 revision (`revision.decide`) and import (`_memory_transfer`), fit their values with `ends`;
 `revision.ended` writes what it finds.
 
-When a memory was said is when its first statement was: a value said again, folded into the
-memory of its first saying (a revision `noop`), keeps no record of the later saying, so
-"as of" the time between, another value said then may hold. A value the user set by hand
+When a memory was said is when its latest statement was: a value said again, folded into
+the memory of its first saying (a revision `noop`), records when (`LAST_SAID_AT`), so an
+old statement of another value replayed after it ("Berlin" on day 0 and day 2, then
+"Lisbon" from day 1 replayed) is filed as history, the value said last staying current.
+The memory is not split in two spans: it holds from its first saying on, unbroken, so
+"as of" the time between (day 1.5) its value holds, not the replayed one (which ends
+where it begins, never holding), though the user's word then was the other: the fully
+right answer (Berlin day 0-1, Lisbon day 1-2, Berlin from day 2) would take a memory per
+stretch of the value. A value the user set by hand
 (`Memories.update` of a slot fact's value, `EDITED_AT`) was said when the edit was made, as
 a hand edit of the profile is: a statement said before the edit, replayed after it, does
 not undo it. Its validity keeps its start: the edit says what held, not since when.
@@ -26,13 +32,30 @@ from typing import NamedTuple
 from engram.memory.entities import fold
 from engram.types._memory import Memory
 
-__all__ = ["EDITED_AT", "End", "began", "edited_at", "ends", "said", "slot_value"]
+__all__ = [
+    "EDITED_AT",
+    "LAST_SAID_AT",
+    "End",
+    "began",
+    "edited_at",
+    "ends",
+    "last_said_at",
+    "said",
+    "slot_value",
+]
 
 EDITED_AT = "_value_edited_at"
 """Metadata key Engram sets on a slot fact whose value the user edited by hand: when, as an
 ISO-8601 time (the last such edit). `said` orders the value by it (`Memory.updated_at`
 changes for any rewrite, provenance appended too, so it cannot tell an edit). Exported
 and imported with the memory's metadata."""
+
+LAST_SAID_AT = "_last_said_at"
+"""Metadata key Engram sets on a slot fact whose value was said again after it was recorded
+(a revision `noop` folding the restatement in): when it was last said, as an ISO-8601 time.
+`said` orders the value by it (its provenance keeps every saying, but not when). Exported
+and imported with the memory's metadata; an import merging two versions of the memory keeps
+the later."""
 
 
 def began(memory: Memory) -> datetime:
@@ -43,7 +66,17 @@ def began(memory: Memory) -> datetime:
 
 def edited_at(memory: Memory) -> datetime | None:
     """When the user last edited the value of `memory` by hand (`EDITED_AT`), if they did."""
-    value = memory.metadata.get(EDITED_AT)
+    return _moment(memory, EDITED_AT)
+
+
+def last_said_at(memory: Memory) -> datetime | None:
+    """When the value of `memory` was last said again (`LAST_SAID_AT`), if it was."""
+    return _moment(memory, LAST_SAID_AT)
+
+
+def _moment(memory: Memory, key: str) -> datetime | None:
+    """The ISO-8601 time `memory`'s metadata holds at `key`, if a valid one (UTC if naive)."""
+    value = memory.metadata.get(key)
     if not isinstance(value, str):
         return None
     try:
@@ -54,12 +87,11 @@ def edited_at(memory: Memory) -> datetime | None:
 
 
 def said(memory: Memory) -> tuple[datetime, datetime]:
-    """When `memory` was said (its first source message, or the hand edit that set its
+    """When `memory` was said (its latest source message, or the hand edit that set its
     value, if later), then when it began to hold: the order in which the user's word wins,
     the latest last."""
-    edit = edited_at(memory)
-    when = memory.recorded_at if edit is None else max(memory.recorded_at, edit)
-    return when, began(memory)
+    moments = (memory.recorded_at, last_said_at(memory), edited_at(memory))
+    return max(moment for moment in moments if moment is not None), began(memory)
 
 
 def slot_value(memory: Memory) -> str:
