@@ -236,3 +236,23 @@ def test_a_session_context_reads_the_profile_and_dated_memories_naturally(
     assert "- home city: Porto" in lines
     assert not any("preference:" in text or "loves sushi" in text for text in lines)
     assert "- [2025] The user's dad died" in lines
+
+
+def test_a_memory_left_out_as_a_restated_field_gives_its_recall_place_up(
+    memory_engram: Engram,
+) -> None:
+    """Of `recall=2`, "The user loves sushi" took a place though the block leaves it out
+    beside "likes: sushi"; the next memory takes it."""
+    said = Message(role="user", content="I love sushi.", created_at=SAID)
+    memory_engram.memories.add(messages=[said], user_id="kim")
+    memory_engram.memories.add(
+        "Kim had sushi with Lena in Porto last Friday", user_id="kim", infer=False
+    )
+    session = memory_engram.session("s1", user_id="kim")
+    session.add("user", "should I get sushi tonight?")
+    result = session.context(model="gpt-4o", budget=2000, recall=2)
+    [block] = [m for m in result.messages if m.role == "system"]
+    lines = block.text.splitlines()
+    assert "- likes: sushi" in lines
+    assert "- Kim had sushi with Lena in Porto last Friday" in lines
+    assert len(result.report.recalled) == 2

@@ -347,16 +347,25 @@ def _without_repeats(
 
     The memories that take the places given up make another block, which may push out older
     history (`token_budget`): a memory set aside for repeating a message the context no
-    longer sends is offered again, once (so the rounds end), rather than lost from both."""
+    longer sends is offered again, once (so the rounds end), rather than lost from both.
+    A memory the block leaves out for restating a profile field it gives (neither kept nor
+    dropped: "The user loves sushi" beside "likes: sushi") gives its place up for good."""
     if recall is None:
         return fit(recall=None)
     repeats: set[str] = set()
     restored: set[str] = set()
+    restating: set[str] = set()
     while True:
-        offered = [hit for hit in recall.hits if hit.memory.id not in repeats][:limit]
+        offered = [hit for hit in recall.hits if hit.memory.id not in repeats | restating]
+        offered = offered[:limit]
         result = fit(recall=replace(recall, hits=tuple(offered)))
         sent = {message.id for message in result.messages}
         found = {hit.memory.id for hit in offered if _repeats(hit, sent)}
+        placed = {*result.report.recalled, *result.report.recall_dropped}
+        restated = {hit.memory.id for hit in offered} - placed - found
+        restating |= restated
+        if restated and not found:
+            continue
         if not found:
             back = {
                 hit.memory.id
