@@ -168,6 +168,17 @@ def test_an_ended_fact_says_since_and_until_when() -> None:
     last_year = datetime(2025, 1, 1, tzinfo=UTC)
     assert line(lived, valid_to=last_year, metadata=until) == f"- [until 2025] {lived}"
     assert line(lived, valid_to=last_year) == f"- [until 2025-01-01] {lived}"
+    # "I lived in Porto from 2019 to 2021": it ends as 2022 begins, and reads as said.
+    years = {"event_granularity": "year", "said_at": SAID.isoformat()}
+    start, end = datetime(2019, 1, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC)
+    assert line(lived, valid_from=start, valid_to=end, metadata=years) == (
+        f"- [2019 to 2021] {lived}"
+    )
+    months = {"event_granularity": "month", "said_at": SAID.isoformat()}
+    start, end = datetime(2020, 3, 1, tzinfo=UTC), datetime(2021, 6, 1, tzinfo=UTC)
+    assert line(lived, valid_from=start, valid_to=end, metadata=months) == (
+        f"- [2020-03 to 2021-05] {lived}"
+    )
     named = "The user lived in Paris from 2019"
     assert line(named, valid_from=datetime(2019, 1, 1, tzinfo=UTC), valid_to=ended) == (
         f"- [until 2024-05-02] {named}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from engram.context._counting import MessageCounterProtocol
 from engram.memory.profile import field_text, profile_value
@@ -83,8 +83,24 @@ def _when(memory: Memory) -> str | None:
     since = _since(memory)
     if memory.valid_to is None:
         return since
-    until = _date_text(memory, memory.valid_to)
-    return f"{since} to {until}" if since else f"until {until}"
+    if since is None:
+        return f"until {_date_text(memory, memory.valid_to)}"
+    return (
+        f"{since} to {_last_period(memory, memory.valid_to) or _date_text(memory, memory.valid_to)}"
+    )
+
+
+def _last_period(memory: Memory, end: datetime) -> str | None:
+    """The last year or month a memory held, when its words gave its span in years or months
+    ("from 2019 to 2021": it ends as 2022 begins, and reads "2019 to 2021"); else None."""
+    granularity = memory.metadata.get("event_granularity")
+    local = _local(memory, end)
+    if granularity not in ("year", "month") or local.time() != time() or local.day != 1:
+        return None
+    last = (local - timedelta(days=1)).date()
+    if granularity == "year":
+        return str(last.year) if local.month == 1 else None
+    return f"{last:%Y-%m}"
 
 
 def _since(memory: Memory) -> str | None:
