@@ -39,11 +39,10 @@ from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold
 from engram.memory.profile import EDITED, handed_over
 from engram.memory.revision import (
-    SlotKey,
+    by_slot,
     earliest,
     ended,
     settle_slots,
-    slot_key,
     union,
 )
 from engram.memory.texts import dense_text
@@ -391,12 +390,10 @@ def _fitted_in_time(
     Returns:
         The memories ended sooner (a current one retired), and their history entries.
     """
-    slots: dict[SlotKey, list[Memory]] = {}
-    for memory in memories:
-        if (slot := slot_key(memory)) is not None:
-            slots.setdefault(slot, []).append(memory)
     found = [
-        ended(end, now=now, why="imported") for values in slots.values() for end in ends(values)
+        ended(end, now=now, why="imported")
+        for values in by_slot(memories).values()
+        for end in ends(values)
     ]
     return [memory for memory, _ in found], [change for _, change in found]
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -62,6 +62,7 @@ __all__ = [
     "Decision",
     "RevisionAction",
     "RevisionPolicy",
+    "by_slot",
     "decide",
     "earliest",
     "ended",
@@ -360,6 +361,18 @@ def slot_key(memory: Memory) -> SlotKey | None:
     return memory.user_id, agent, memory.attribute, _subject(memory)
 
 
+def by_slot(
+    memories: Iterable[Memory], key: Callable[[Memory], SlotKey | None] = slot_key
+) -> dict[SlotKey, list[Memory]]:
+    """`memories` grouped by the slot `key` says each fills (default: `slot_key`, current
+    or retired), in their order; those of no slot are left out."""
+    slots: dict[SlotKey, list[Memory]] = {}
+    for memory in memories:
+        if (slot := key(memory)) is not None:
+            slots.setdefault(slot, []).append(memory)
+    return slots
+
+
 def _slot_of(memory: Memory) -> SlotKey | None:
     """The slot a current memory holds, if one."""
     if memory.valid_to is not None or memory.superseded_at:
@@ -380,12 +393,8 @@ def settle_slots(
         The memories retired, and their `supersede` history entries.
     """
     given = list(memories)
-    slots: dict[Any, list[Memory]] = {}
-    for memory in given:
-        if (slot := _slot_of(memory)) is not None:
-            slots.setdefault(slot, []).append(memory)
     replaced: list[tuple[Memory, Memory]] = []  # (retired value, the value retiring it)
-    for holders in slots.values():
+    for holders in by_slot(given, _slot_of).values():
         newest = max(holders, key=lambda memory: (said(memory), memory.id))
         value = slot_value(newest)
         replaced += [(old, newest) for old in holders if slot_value(old) != value]
@@ -757,8 +766,11 @@ def refitted(
     """
     fitted = {memory.id: memory for memory in memories}
     pool = {memory.id: memory for memory in values} | fitted
-    for slot in {slot_key(memory) for memory in fitted.values()} - {None}:
-        for end in ends(memory for memory in pool.values() if slot_key(memory) == slot):
+    slots = {slot_key(memory) for memory in fitted.values()}
+    for slot, slot_values in by_slot(pool.values()).items():
+        if slot not in slots:
+            continue
+        for end in ends(slot_values):
             if end.memory.id in fitted:
                 fitted[end.memory.id], _change = ended(end, now=now, why="refitted")
     return fitted
