@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 
 from engram.context._counting import MessageCounterProtocol
 from engram.memory.profile import field_text, profile_value
+from engram.memory.timeline import metadata_time
 from engram.types import Message
 from engram.types._memory import Memory, MemoryHit
 
@@ -130,18 +131,14 @@ def _dated_apart(memory: Memory, start: datetime) -> bool:
 
 
 def _said_at(memory: Memory) -> datetime | None:
-    value = memory.metadata.get("said_at")
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    return metadata_time(memory, "said_at")
 
 
 def _local(memory: Memory, moment: datetime) -> datetime:
     """`moment` in the time zone of the message that said `memory` (a date grounded in a
     +02:00 message, stored as 22:00 UTC the day before, is that message's day)."""
     said = _said_at(memory)
-    if said is None or said.tzinfo is None or moment.tzinfo is None:
+    if said is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(said.tzinfo)
 

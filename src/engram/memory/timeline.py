@@ -40,6 +40,7 @@ __all__ = [
     "edited_at",
     "ends",
     "last_said_at",
+    "metadata_time",
     "said",
     "slot_value",
 ]
@@ -66,15 +67,15 @@ def began(memory: Memory) -> datetime:
 
 def edited_at(memory: Memory) -> datetime | None:
     """When the user last edited the value of `memory` by hand (`EDITED_AT`), if they did."""
-    return _moment(memory, EDITED_AT)
+    return metadata_time(memory, EDITED_AT)
 
 
 def last_said_at(memory: Memory) -> datetime | None:
     """When the value of `memory` was last said again (`LAST_SAID_AT`), if it was."""
-    return _moment(memory, LAST_SAID_AT)
+    return metadata_time(memory, LAST_SAID_AT)
 
 
-def _moment(memory: Memory, key: str) -> datetime | None:
+def metadata_time(memory: Memory, key: str) -> datetime | None:
     """The ISO-8601 time `memory`'s metadata holds at `key`, if a valid one (UTC if naive)."""
     value = memory.metadata.get(key)
     if not isinstance(value, str):
