@@ -382,7 +382,10 @@ _FAMILY = (
 )
 """Kin one "lost", meaning they died ("I lost my dad last year"): family only ("I lost my
 best friend" may be a friendship that ended)."""
-_MOURNED = rf"{_FAMILY}|best\s+friend|friend|colleague|co-?worker|boss|mentor|roommate"
+_MOURNED = (
+    rf"{_FAMILY}|best\s+friend|friend|girlfriend|boyfriend|colleague|co-?worker|boss|mentor|"
+    r"roommate"
+)
 """Whom one says died ("My grandma passed away", "my boss died")."""
 _DEAR = r"(?:(?:late|dear|beloved)\s+)?"
 _WHICH = r"(?:(?:older|younger|little|big|baby|twin)\s+)?(?:great[- ])*"
@@ -396,6 +399,12 @@ _ELDER = re.compile(
 sister it may be an exam."""
 
 
+_SPOUSE = re.compile(r"\b(?:wife|husband|spouse|partner|fianc[ée]e?|girlfriend|boyfriend)$")
+"""Whose death ends the partner slot too, whoever held it ("My wife passed away last year",
+"I lost my husband in 2019"), as a break-up does (`_change_rules._broke_up`): from the
+date said, the user has no partner (revision retires the one they had from then on)."""
+
+
 def _loss(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A relative who died, said without a name: "My dad passed away last year", "my
     grandmother died in March", "I lost my mom in 2019", "My grandpa passed last week" (of
@@ -405,11 +414,15 @@ def _loss(match: re.Match[str], s: Sentence) -> list[Candidate]:
     question naming that year (LoCoMo, "What did Maria plan to do later on the evening of
     7 July, 2023?" lost its evidence to "Maria's grandma died in the week of 27 February
     2023": recall@10 0.7773 -> 0.7764); the turn, found with it, is dated. A death said
-    with the name is `_change_rules._died` (it ends what held of them)."""
+    with the name is `_change_rules._died` (it ends what held of them). A partner's death
+    also ends the partner slot (`_SPOUSE`)."""
     kin = " ".join((match["rel"] or match["rel2"]).lower().split())
     if match["bare"] and not _ELDER.search(kin):
         return []  # "My son passed!": a test, as likely as not
-    return [fact(s, f"{s.label}'s {kin} died", kind="event", importance=0.8)]
+    died = fact(s, f"{s.label}'s {kin} died", kind="event", importance=0.8)
+    if not _SPOUSE.search(kin):
+        return [died]
+    return [died, ending(s, f"{s.label} has no partner now", "partner", None)]
 
 
 _CARERS = (

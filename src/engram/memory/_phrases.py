@@ -1,15 +1,48 @@
-"""Phrase helpers of the first-person rules: the sentence record, regex blocks, clean-up of
-captured objects, and the candidate builder shared by every rule."""
+"""Phrase helpers of the first-person rules: clean-up of captured objects ("Lisbon" of
+"Lisbon with my wife", third person, no time words), dates said in a fact, and the
+candidate builders every rule shares (`fact`, `ending`, `denied`, `related_slot`, `rule`).
+
+The rule modules import all they use from here: the sentence record (`_sentences`), the
+regex blocks (`_patterns`), the partner words (`_partners`) and whether a match is the
+speaker's own statement (`_assertion`) are re-exported with these helpers."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from engram.memory._assertion import (
+    BOUNDARY,
+    CLAUSE_END,
+    asserted,
+    clause_end,
+    negated_before,
+    stopped,
+)
+from engram.memory._partners import PARTNERS, partner_role, partner_stage
+from engram.memory._patterns import (
+    ADV,
+    COUNTS,
+    DIETS,
+    HAVE,
+    I_AM,
+    JOB_CUE,
+    ME,
+    NAME,
+    NO_EMPLOYER,
+    NOT,
+    REST,
+    STIRRED,
+    TITLE_DOT,
+    TRIP,
+    UP,
+    WE,
+)
+from engram.memory._sentences import Sentence, with_subject
 from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
@@ -48,6 +81,7 @@ __all__ = [
     "asserted",
     "ending",
     "fact",
+    "held_until",
     "lowercase_place",
     "negated_before",
     "partner_role",
@@ -65,121 +99,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
-    """One sentence of a message, with who said it and its grounded times."""
-
-    text: str
-    label: str
-    """How facts name the speaker: `Ana` or `The user`."""
-    subject: str | None
-    """The speaker's key in slot identity (None: the user)."""
-    said_at: datetime
-    source_id: str
-    times: tuple[TimeMention, ...]
-    before: tuple[Candidate, ...] | None = None
-    """The slot values the speaker's previous turn of the session stated (what "Oops, I meant
-    Braga" corrects); None when that turn is not known (the first turn of a batch)."""
-
-    @property
-    def label_within(self) -> str:
-        """`label` inside a sentence: `Ana`, or `the user` (not `The user`)."""
-        return "the user" if self.label == "The user" else self.label
-
-
 Builder = Callable[[re.Match[str], Sentence], list[Candidate]]
 
-# Regex blocks of the rules. Patterns are case-sensitive so that NAME only takes capitalised
-# names; the first-person and verb parts are wrapped in (?i:...) instead.
-UP = "A-ZÀ-ÖØ-Þ"
-"""Upper-case letters (ASCII and Latin-1) that open a name."""
-ME = r"\b(?i:I)"
-WE = r"\b(?i:I|we)"
-"""The user as the subject of a change they share ("We moved to Berlin", "We live in Rome"):
-"we" includes the speaker, as "My wife and I moved" does. Only where the statement is as
-true of the speaker as of the group (a home, a move); not for events or tastes."""
-I_AM = r"\b(?i:I'm|I\s+am|Im)"
-HAVE = r"(?i:'ve|ve|\s+have)"
-""""have" after the subject: "I've", "I have", or typed without the apostrophe ("ive")."""
-ADV = (
-    r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
-    r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
-    r"severely|extremely|highly|deathly|mildly|slightly|super|quite|"
-    r"always|usually|mostly|officially|pretty\s+much))*)"
-)
-DIETS = (
-    r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
-    r"kosher|halal|carnivore"
-)
-"""The diets the `diet` slot knows (an intolerance is none: "I'm lactose intolerant" is the
-`intolerance:lactose` slot, and a vegan may say it)."""
-JOB_CUE = re.compile(
-    r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
-    r"boss|colleagues|hired|startup|office|salary)\b",
-    re.IGNORECASE,
-)
-"""Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
-NO_EMPLOYER = re.compile(
-    r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
-    r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
-    r"university|college|school|academy|institute)$"
-    r"|^(?:reddit|discord|strava|instagram|tiktok|twitter|facebook|mastodon|bluesky|"
-    r"duolingo|patreon|tinder|bumble|hinge|linkedin|slack|whatsapp|telegram|snapchat|"
-    r"pinterest|youtube|twitch|goodreads|meetup|peloton|weight\s+watchers)$",
-    re.IGNORECASE,
-)
-"""Names one joins or starts at other than as an employee: clubs, teams and groups
-("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
-COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", strict=True))
-"""Small numbers said in words, as digits ("two kids": 2)."""
-PARTNERS = r"partner|wife|husband|girlfriend|boyfriend|gf|bf|fianc[ée]e?|spouse"
-"""The words for the person of the `partner` slot ("gf" and "bf" as chat writes them)."""
-_ABBREVIATED = {"gf": "girlfriend", "bf": "boyfriend"}
-_PARTNER_STAGES = {
-    "girlfriend": 1,
-    "boyfriend": 1,
-    "fiance": 2,
-    "fiancee": 2,
-    "fiancé": 2,
-    "fiancée": 2,
-    "wife": 3,
-    "husband": 3,
-    "spouse": 3,
-}
-"""How committed a partner role says the couple is (any other, "partner", says nothing)."""
-
-
-def partner_role(word: str) -> str:
-    """The role a partner word names ("Girlfriend" -> "girlfriend", "gf" -> "girlfriend")."""
-    role = " ".join(word.lower().split())
-    return _ABBREVIATED.get(role, role)
-
-
-def partner_stage(role: str | None) -> int:
-    """How far on a partner `role` is: 1 dating, 2 engaged, 3 married; 0 unknown
-    ("partner"). A later role further on ("my girlfriend Ana", then "Ana and I got married")
-    is news of the same partner: the old role is over."""
-    return _PARTNER_STAGES.get(partner_role(role or ""), 0)
-
-
-NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
-"""An optional negation after the subject ("I don't live", "I'm no longer working", "I used
-to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
-_TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."
-"""The full stop of a title or initial ("St.", "Dr.", "J."), part of a name."""
-REST = rf"(?P<x>(?:[^,.;!?()\n]|{_TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$))|\.(?=\w))+)"
-"""A rule's object: the rest of the clause ("St. Mary's Hospital" whole, and a full stop
-inside a word: "ana@example.com", "Node.js")."""
-NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
-STIRRED = r"(?i:to\s+(?:tears|laughter))\b"
-"""What one is "moved to" who is moved, not moving ("Moved to tears by the ending"): no
-move, no event."""
-_BOUNDARY = re.compile(
-    r"(?:\s+(?:and\s+(?:I|it|that|we|they|he|she|then|(?:now\s+|currently\s+)?(?:live|reside)\b)|but|because|since|so|which|who|whom|"
-    r"where|when|while|though|although|if|until|unless|whereas|cause|cuz|lol|haha)\b|"
-    r"\s+[-–—]+\s+|\s*:).*$",
-    re.IGNORECASE,
-)
 _FILLER = frozenset(
     "a an the to of for in at on with and or but some it that this them you him her us".split()
 )
@@ -210,118 +131,11 @@ _FIRST_PERSON = {
     "i'll": "they'll",
 }
 _FIRST_PERSON_WORD = re.compile(r"\b(?:my|me|myself|mine|I'm|I've|I'd|I'll|I)\b", re.IGNORECASE)
-_NAME_WORD = rf"[{UP}][\w'-]*(?:{_TITLE_DOT}(?:[{UP}]\.?)*)?"
+_NAME_WORD = rf"[{UP}][\w'-]*(?:{TITLE_DOT}(?:[{UP}]\.?)*)?"
 """A capitalised word of a name, with the full stops of titles and initials ("D.C.")."""
 _CAPITALISED = re.compile(
     rf"^(?:the\s+)?{_NAME_WORD}(?:\s+(?:of\s+|de\s+)?(?!I\b){_NAME_WORD})*"
 )  # "Rome" of "When I lived in Rome I was vegan": the pronoun is no part of a name
-
-
-_ANYMORE = re.compile(r"\bany\s?more\b|\bno\s+more\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,.;:!?()\n]")
-_CLAUSE_START = re.compile(
-    r".*(?:[,;:()]|\b(?:but|and|so|because|though|although|while|whereas|since|if|or)\b)",
-    re.IGNORECASE | re.DOTALL,
-)
-_NEGATIVE = re.compile(
-    r"\b(?:not|never|no\s+longer|dont|cant|wont|didnt|doesnt|isnt)\b|n't\b", re.IGNORECASE
-)
-
-
-def negated_before(sentence: Sentence, start: int) -> bool:
-    """Whether the clause of `sentence` before `start` negates what follows ("I don't think
-    I live in Paris", "I can't say I work at Google anymore"): a slot value said there is
-    not the user's."""
-    before = _CLAUSE_START.sub("", sentence.text[:start])
-    return bool(_NEGATIVE.search(before))
-
-
-_INVERTED = re.compile(
-    r"\b(?:do|does|did|don't|didn't|should|shall|would|could|can|will|must|might|may|am|was|"
-    r"were|have|has|had)\s+$",
-    re.IGNORECASE,
-)
-_UNREAL = re.compile(
-    r"\b(?:if|unless|whether|maybe|perhaps|possibly|imagine|imagining|suppose|supposing|"
-    r"pretend|pretending|wish|wished|"
-    r"wishing|dream(?:ed|t)?\s+(?:that|of)|in\s+case|as\s+if|as\s+though|told\s+(?:me|us)|"
-    r"tells\s+(?:me|us)|(?<!\bI\s)(?:said|says|claims|claimed|thinks|insists|insisted)(?:\s+that)?)"
-    r"\b",
-    re.IGNORECASE,
-)
-_TOLD_YOU = re.compile(
-    r"\b(?:(?:did|have)\s+I\s+(?:ever\s+|already\s+)?(?:tell|told|mention|mentioned)\s+"
-    r"(?:you\s+)?|(?:did|do)\s+you\s+know\s+|(?:would|can|could)\s+you\s+believe\s+)"
-    r"(?:that\s+)?$",
-    re.IGNORECASE,
-)
-"""News told as a question: "Did I tell you I moved to Berlin?", "Would you believe I got a
-job at Apple?" state the move and the job."""
-_FRAME = re.compile(
-    r"\b(?:hypothetically|assuming|let's\s+(?:say|assume|pretend|suppose)|"
-    r"let\s+us\s+(?:say|assume|suppose)|for\s+(?:this|the|an)\s+example|"
-    r"for\s+the\s+sake\s+of\s+(?:argument|example|the\s+example)|"
-    r"in\s+(?:this|that|the|a)\s+(?:example|scenario|hypothetical)|"
-    r"in\s+(?:my|our|the)\s+(?:novel|story|game|dream|dreams|script|screenplay|play|fiction|"
-    r"fanfic|role-?play|campaign|head)(?=\s*[,:]|\s+(?:I|we)\b)|"
-    r"(?:^|[,;:]\s*)(?:(?:so|ok|okay|well|now)\s+)?(?:say|assume)(?=(?:\s+that)?,?\s+(?:I|we)\b))"
-    r"\b",
-    re.IGNORECASE,
-)
-"""A frame that makes the whole sentence a supposition or a fiction, however far before the
-statement and past its commas ("Hypothetically, I live in Rome", "Let's say I work at Meta",
-"Assume I live in Rome and earn 50k, ...", "In my novel, I live in Rome")."""
-_REPORTED = re.compile(
-    r"(?:(?<!\bI\s)\b(?:said|says|asked|asks|wrote|writes|texted|texts|replied|replies|"
-    r"messaged|goes|told)(?:\s+(?:me|us|him|her|them))?|(?<!\bI\s)\b(?:was|is|were|are)\s+"
-    r"like)\s*[,:]\s*"
-    r"[\"'“‘]?\s*$",
-    re.IGNORECASE,
-)
-"""Someone else's words, introduced by a comma or a colon ("My sister said, I moved to
-Paris", "He texted me: I live in Porto", "She was like, I quit"): theirs, not the user's."""
-_QUOTES = re.compile(r"[\"“”]")
-_CLAUSE_PUNCTUATION = re.compile(r".*[,;:()]", re.DOTALL)
-_HEDGED = re.compile(
-    r"\b(?:not\s+(?:sure|certain)|unsure|no\s+idea)\s*(?:[.!?,;)]|$)", re.IGNORECASE
-)
-"""Doubt said after the statement, in its sentence and of it: "I live in Vienna, not sure"
-(not "I live in Vienna, not sure if I like it")."""
-_SUBJECT_AT = re.compile(r"I|we\b", re.IGNORECASE)
-
-
-def asserted(sentence: Sentence, start: int) -> bool:
-    """Whether the speaker states what `sentence` says at `start` as true of themselves: not a
-    question ("Do I live in Paris?", "I live in Paris?"), a condition, wish or fancy ("If I
-    moved to Rome", "I wish I lived in Paris", "I'm not sure if I'm vegan"), a doubt ("Maybe I
-    live in Vienna", "I live in Vienna, not sure"), a supposition or
-    fiction ("Let's say I live in Rome", "In my novel, I live in Rome"), nor someone else's
-    words ('My friend said "I live in Paris"', "My boss told me I work at ...")."""
-    before = sentence.text[:start]
-    frame = _FRAME.search(sentence.text)
-    if len(_QUOTES.findall(before)) % 2 or (frame is not None and frame.start() < start):
-        return False
-    if _REPORTED.search(before):
-        return False
-    if _TOLD_YOU.search(before):
-        return True
-    if _SUBJECT_AT.match(sentence.text, start) and _INVERTED.search(before):
-        return False  # "Do I live ...": the verb before the subject (not "I have a cat")
-    stop = _CLAUSE_END.search(sentence.text, start)
-    if stop is not None and stop[0] == "?" or _HEDGED.search(sentence.text, start):
-        return False
-    return not _UNREAL.search(_CLAUSE_PUNCTUATION.sub("", before))
-
-
-def stopped(match: re.Match[str], sentence: Sentence) -> bool:
-    """Whether a negated statement says its value *stopped* being true ("no longer", "not
-    ... anymore"), rather than that it is not ("I don't work at Google")."""
-    if "longer" in (match.groupdict().get("neg") or "").lower():
-        return True
-    stop = _CLAUSE_END.search(sentence.text, match.end())
-    clause = sentence.text[match.start() : stop.start() if stop else len(sentence.text)]
-    cut = _BOUNDARY.search(clause, 1)
-    return bool(_ANYMORE.search(clause[: cut.start()] if cut else clause))
 
 
 def third_person(phrase: str) -> str:
@@ -333,103 +147,11 @@ def third_person(phrase: str) -> str:
     return _FIRST_PERSON_WORD.sub(swap, phrase)
 
 
-_SHARED_VERBS = (
-    r"moved|joined|started|left|quit|switched|got|bought|adopted|became|began|graduated|"
-    r"married|visited|went|took|found|sold|opened|launched|retired|relocated|"
-    r"live[ds]?|work(?:s|ed)?|stud(?:y|ies|ied)|teach(?:es)?|taught|own(?:s|ed)?|"
-    r"love[ds]?|like[ds]?|hate[ds]?|prefer(?:s|red)?|enjoy(?:s|ed)?"
-)
-_ELIDED_SUBJECT = re.compile(
-    rf"\bI(?:'ve|\s+have)?{ADV}\s+(?P<verb>{_SHARED_VERBS})\b"
-    r"(?:(?!\b(?:and|but|or|who|which|that|he|she|they|we|you|it)\b)[^,.;:!?()\n])*?"
-    r"\s+and\s+(?=(?:(?:then|also|now|later|eventually|finally|recently|soon)\s+)?"
-    rf"(?P<next>{_SHARED_VERBS})\b)",
-    re.IGNORECASE,
-)
-_NEW_JOB = frozenset({"joined", "started", "work", "works"})
-"""What follows "I left X and ..." in a change of job, which its own rule reads whole."""
-
-
-_OPENING_ADVERBS = (
-    r"^(?:(?:just|finally|recently|officially|also|actually|currently|now|still|today|"
-    r"yesterday)\s+)*"
-)
-_OPENING_VERBS = (
-    (
-        re.compile(
-            _OPENING_ADVERBS + r"(?:(?:not|no\s+longer)\s+(?:an?\s|into\s|in\s|at\s|with\s|"
-            rf"(?:{DIETS})\b)|(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of\s|living\s|"
-            r"working\s|studying\s|allergic\s+to\s|(?:heading|flying|off)\s+to\s|"
-            r"going\s+to\s+(?-i:[A-Z]))",
-            re.IGNORECASE,
-        ),
-        "I'm",
-    ),
-    (
-        re.compile(
-            _OPENING_ADVERBS + r"(?:moved|relocated|adopted|got|quit|started|began|left|"
-            r"turned|landed|accepted|switched|became|went|bought|finished|graduated|retired|"
-            r"resigned|stopped|gave\s+up|broke\s+up|married|love|hate|adore|can't\s+stand|"
-            r"live|work|had|welcomed|don't|never|joined(?=\s+(?-i:[A-Z])))\s"
-            r"(?!\s*(?:is|was|are|were|has|will|would|can|could|should|and|or|sure|any|well|fine|"
-            r"great|badly|ok|okay|smoothly|wrong|raining|snowing|pouring|to\s+(?:rain|snow))\b)",
-            re.IGNORECASE,
-        ),
-        "I",
-    ),
-    (re.compile(_OPENING_ADVERBS + r"been\s", re.IGNORECASE), "I've"),
-    (re.compile(_OPENING_ADVERBS + r"born\s+(?:and\s+raised\s+)?in\s", re.IGNORECASE), "I was"),
-)
-"""A sentence that opens on a verb with its subject left out, as a chat turn does ("Just
-moved to Vancouver!", "Got promoted today", "Living in Madrid these days", "Not vegan
-anymore", "Been vegan for a year"), and the subject it leaves out: the speaker. Only verbs of
-the rules' statements, past or of a lasting state, never one an imperative or a wish opens on
-("Let", "Enjoy your trip!"); not a noun ("Love is all you need", "Love and trust ...") nor
-how something went ("Went well!"), nor the weather ("Started raining here"), nor a question
-("Got any plans?"). "Going to" only before a name ("Going to Mexico in May!", not "Going
-to bed" nor "going to try it"). "Joined" only before a name ("Joined Meta last month"; with
-clubs too, "Joined a travel club", LoCoMo recall@10 fell from 0.777 to 0.7767). Not "Lost my
-job", though it is the speaker's: a job lost retold later retires the first telling, and its
-turn with it (LoCoMo: "Lost my job as a banker yesterday", recall@10 0.7773 -> 0.7764)."""
-
-
-def with_subject(text: str) -> str:
-    """`text` with the "I" the speaker left out written out: before a sentence opening on a
-    verb (`_OPENING_VERBS`: "Just moved to Vancouver!" -> "I just moved to Vancouver!",
-    "Living in Madrid now" -> "I'm living in Madrid now"), and before each of
-    coordinated verbs ("I left Paris and moved to Berlin" -> "I left Paris and I moved to
-    Berlin"), so that each clause is a first-person statement of its own. Only before verbs
-    the rules read, with no other subject in between ("I think my sister left Paris and
-    moved to Berlin" is unchanged)."""
-
-    def spelt_out(match: re.Match[str]) -> str:
-        verb, following = match["verb"].lower(), match["next"].lower()
-        if verb in ("left", "quit") and following in _NEW_JOB:
-            return match[0]  # "I left Google and joined Meta": one change of job
-        return f"{match[0]}I "
-
-    for opening, subject in _OPENING_VERBS:
-        if opening.match(text):
-            text = f"{subject} {text[0].lower()}{text[1:]}"
-            break
-    previous = None
-    while previous != text:
-        previous, text = text, _ELIDED_SUBJECT.sub(spelt_out, text)
-    return text
-
-
-def clause_end(match: re.Match[str]) -> int:
-    """Where the clause of a rule's match ends: a captured object runs to the punctuation,
-    but "I don't live in Paris but I live in Rome" holds two statements."""
-    cut = _BOUNDARY.search(match[0], 1)
-    return match.start() + cut.start() if cut else match.end()
-
-
 def _without(phrase: str, span: str) -> str:
     """`phrase` without the time expression `span`, as words ("Mar" of "Mar. 5" is not in
     "Marseille"). The object stops at the clause's punctuation: of "on 5 March, 2023" it
     holds "5 March" at most; the date is written out again (`date_phrase`)."""
-    head = _CLAUSE_END.split(span, maxsplit=1)[0].strip()
+    head = CLAUSE_END.split(span, maxsplit=1)[0].strip()
     if not head:
         return phrase
     return re.sub(rf"(?<!\w){re.escape(head)}(?!\w)", " ", phrase)
@@ -452,7 +174,7 @@ def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | 
     """A rule's captured object, cut at the clause's end, without time words, third person."""
     if not raw:
         return None
-    phrase = _BOUNDARY.sub("", raw)
+    phrase = BOUNDARY.sub("", raw)
     for time in sentence.times:
         phrase = _without(phrase, time.span)
     phrase = _TRAILING.sub("", _without_emoji(phrase.replace('"', " "))).strip(" '-")
@@ -586,7 +308,13 @@ def slug(phrase: str) -> str:
 
 
 def date_phrase(time: TimeMention) -> str:
-    start = time.start
+    """How a fact says when: "on 5 March 2023", "in March 2023", "in 2023"; a period said
+    from one time to another ("from March 2020 to May 2021") by its first and last parts."""
+    start, last = time.start, time.end - timedelta(days=1)
+    if time.granularity == "day" and last.date() > start.date():
+        return f"from {start.day} {start:%B %Y} to {last.day} {last:%B %Y}"
+    if time.granularity == "month" and (last.year, last.month) != (start.year, start.month):
+        return f"from {start:%B %Y} to {last:%B %Y}"
     if time.granularity == "day":
         return f"on {start.day} {start:%B %Y}"
     if time.granularity in ("week", "weekend"):
@@ -604,6 +332,29 @@ def date_phrase(time: TimeMention) -> str:
 def with_date(text: str, sentence: Sentence) -> str:
     """`text` followed by the date of the sentence's first time (`date_phrase`), if it has one."""
     return f"{text} {date_phrase(sentence.times[0])}" if sentence.times else text
+
+
+_UNTIL = re.compile(r"^(?:until|till|up\s+to)\b", re.IGNORECASE)
+_SPAN = re.compile(r"^(?:from|between)\b|\d\s*[-–]\s*\d", re.IGNORECASE)
+
+
+def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
+    """`candidate`, a state of the past, ending when the sentence's first time says it did
+    (`metadata["valid_to"]`, which revision makes its `valid_to`): a period said from one
+    time to another ("from March 2020 to May 2021", "between 2015 and 2018", "2019-2021")
+    holds from its start to the end of its last part (to May 2021: until June begins); a
+    state said "until 2019" holds, from an unknown start, until 2019 begins. None when the
+    sentence says no end."""
+    when = sentence.times[0] if sentence.times else None
+    if when is None:
+        return None
+    if _UNTIL.match(when.span):
+        metadata = {**candidate.metadata, "valid_to": when.start.isoformat()}
+        relations = tuple(relation._replace(valid_from=None) for relation in candidate.relations)
+        return replace(candidate, valid_from=None, relations=relations, metadata=metadata)
+    if _SPAN.search(when.span):
+        return replace(candidate, metadata={**candidate.metadata, "valid_to": when.end.isoformat()})
+    return None
 
 
 def _start(sentence: Sentence, dated: bool) -> datetime:
@@ -694,14 +445,6 @@ def ending(
         metadata=metadata,
     )
 
-
-TRIP = re.compile(
-    r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|hotel|tour|"
-    r"business|meeting|for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+"
-    r"(?:days?|nights?|weeks?|weekend))\b",
-    re.IGNORECASE,
-)
-"""Words of a stay away from home ("in Rome for a conference"): no move, no new job."""
 
 _ENTITY_OF: dict[str, EntityKind] = {
     "home_city": "place",

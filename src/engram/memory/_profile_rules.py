@@ -10,7 +10,7 @@ Ends and changes said with other verbs ("I left Google") are in `_change_rules`.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from datetime import timedelta
 
 from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
@@ -32,6 +32,7 @@ from engram.memory._phrases import (
     denied,
     ending,
     fact,
+    held_until,
     lowercase_place,
     proper,
     relate,
@@ -223,25 +224,33 @@ def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _place_slot(s, match["x"], "origin", "{s} is from {x}", "from")
 
 
-_UNTIL = re.compile(r"^(?:until|till|up\s+to)\b", re.IGNORECASE)
-_SPAN = re.compile(r"^(?:from|between)\b|\d\s*[-–]\s*\d", re.IGNORECASE)
-
-
 def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A home of the past, "I lived in Porto from 2019 to 2021", "I lived in Braga until
-    2019": a plain fact (never the home slot), true over the period said, if any (its end in
-    `metadata["valid_to"]`); of unknown start when only its end is said."""
+    2019": a plain fact (never the home slot), true over the period said, if any
+    (`held_until`)."""
     place = proper(match["x"]) or clean(match["x"], s, max_words=6)
     if not place:
         return []
     lived = fact(s, f"{s.label} used to live in {place}", importance=0.5)
+    return [held_until(lived, s) or lived]
+
+
+_LONG_STAY = timedelta(days=180)
+"""How long a stay said only as being somewhere ("I was in Berlin from 2015 to 2018") must
+be to be a home: months, not the days of a trip ("from May 3 to May 10")."""
+
+
+def _was_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A home of the past said as where the user was, "between 2015 and 2018 I was in
+    Berlin", "I was in Berlin from March 2019 to May 2021": as "I lived in Berlin" then
+    (`_lived`), only for a period of months or years said from one time to another, and no
+    trip ("I was in Rome from May 3 to May 10", "... for a conference")."""
+    place = proper(match["x"])
     when = s.times[0] if s.times else None
-    if when is not None and _UNTIL.match(when.span):
-        metadata = {**lived.metadata, "valid_to": when.start.isoformat()}
-        return [replace(lived, valid_from=None, metadata=metadata)]
-    if when is not None and _SPAN.search(when.span):
-        return [replace(lived, metadata={**lived.metadata, "valid_to": when.end.isoformat()})]
-    return [lived]
+    if not place or when is None or when.end - when.start < _LONG_STAY or TRIP.search(s.text):
+        return []
+    lived = held_until(fact(s, f"{s.label} used to live in {place}", importance=0.5), s)
+    return [lived] if lived is not None and lived.valid_from is not None else []
 
 
 _DURATION = re.compile(
@@ -420,6 +429,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("lived",),
     ),
     rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
+    rule(
+        rf"{WE}{ADV}\s+(?i:was|were)(?i:\s+(?:living|based))?\s+(?i:in)\s+(?=[{UP}]){REST}",
+        _was_in,
+        (" in ",),
+    ),
     rule(
         rf"(?:{I_AM}(?i:\s+originally)?\s+(?i:from)|{ME}\s+(?i:grew\s+up\s+in))\s+{REST}",
         _origin,

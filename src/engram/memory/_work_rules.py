@@ -26,7 +26,9 @@ from engram.memory._phrases import (
     denied,
     ending,
     fact,
+    held_until,
     proper,
+    relate,
     related_slot,
     rule,
     stopped,
@@ -378,20 +380,64 @@ _SWITCH_CUE = re.compile(
 none ("I switched to Google Docs, the team loves it")."""
 
 
+_SWITCHED_PRODUCT = re.compile(
+    r"(?:Spotify|Netflix|Uber|Lyft|Airbnb|Dropbox|Twitter|Facebook|Figma|GitHub|GitLab|"
+    r"Robinhood|Coinbase|DoorDash|Instacart|Bloomberg)$"
+)
+"""Companies whose product one switches to as often as one's job ("I switched to Spotify"
+from another music app): a switch to one is a job change only in words of work."""
+
+
 def _switched_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A new employer said as a switch, "I switched jobs to Stripe", "I switched to Google
-    as a PM", "I switched to Google for the salary", or after a turn that named the
-    employer ("I work at Meta." "I switched to Google last month"): a capitalised name that
-    names no club or platform. Not said alone: one switches to an app, a brand or a search
-    engine as often ("I switched to Spotify", "I switched to Google from Bing")."""
+    as a PM", "I switched to Google for the salary": a capitalised name that names no club
+    or platform. With work only around the sentence, a company one works for
+    (`_OFFICE_ONLY`) that is no product one switches to as often (`_SWITCHED_PRODUCT`): a
+    word of work elsewhere in the turn ("My job was killing me. I switched to Google"), or
+    an employer the user named earlier in the session ("I work at Meta." "I switched to
+    Google last month"). Not said alone: one switches to an app, a brand or a search engine
+    as often ("I switched to Spotify", "I switched to Google from Bing"), and not to a
+    product around work ("I work at Meta." "I switched to Google Docs", "... to Firefox")."""
     employer = proper(match["x"])
     if not employer or NO_EMPLOYER.search(employer):
         return []
     role = _role_after(match["x"], employer, s)
-    worked = any(c.attribute == "employer" for c in s.before or ())
-    if role or match["what"] or worked or _SWITCH_CUE.search(s.text):
+    if role or match["what"] or _SWITCH_CUE.search(s.text):
         return [_employer(s, employer), *role]
-    return []
+    if not _OFFICE_ONLY.search(employer) or _SWITCHED_PRODUCT.match(employer):
+        return []
+    worked = "employer" in s.known or any(c.attribute == "employer" for c in s.before or ())
+    return [_employer(s, employer)] if worked or _SWITCH_CUE.search(s.turn) else []
+
+
+def _worked_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job of the past, "I worked at Deloitte from March 2020 to May 2021", "I was at
+    Deloitte between 2015 and 2018", "I worked for Google until 2019": a plain fact, never
+    the employer slot (a span that ended is no current value, and must not retire the one
+    the user has now), true over the period said (`held_until`), with the works_at relation
+    ending with it. Only with its end said: "I worked at Google for five years" may go on
+    still. "Was at" only a company one is at by working there, or in a sentence of work
+    ("I was at Stanford from 2015 to 2019" studied there; "I was at Disneyland" visited);
+    "with" only such a company ("I was with Deloitte"; "I worked with Google" was a client)."""
+    employer = _workplace(match["x"])
+    if not employer or NO_EMPLOYER.search(employer):
+        return []
+    if match["was"] and not (JOB_CUE.search(s.text) or _OFFICE_ONLY.search(employer)):
+        return []
+    if match["prep"].lower() == "with" and not (match["was"] and _OFFICE_ONLY.search(employer)):
+        return []  # "I worked with Google": a client
+    if TRIP.search(s.text) or _VISIT.search(s.text):
+        return []
+    entities, relations = relate(s, "works_at", employer, "organisation")
+    worked = fact(
+        s,
+        f"{s.label} worked at {employer}",
+        importance=0.7,
+        entities=entities,
+        relations=relations,
+    )
+    held = held_until(worked, s)
+    return [held] if held is not None else []
 
 
 def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -405,11 +451,21 @@ def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [ending(s, text, "employer", named[-1] if named else None, importance=0.7)]
 
 
+_SINCE = re.compile(r"(?:\b(?:since|after|because|cause|cos)|'cause)\s+$", re.IGNORECASE)
+"""A job loss given as the time or the reason of something else ("It's been tough since I
+lost my job", "I'm my own boss 'cause I lost my job"): a loss told of before, not news (its
+event is still kept, `_fact_rules`). As an ending it would supersede the one first told,
+and with it the turn that told it (LoCoMo: "Lost my job as a banker yesterday", then
+"... since I lost my job")."""
+
+
 def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """No employer now: that one if named, else whichever the user had. Said as the user
     said it: a lay-off or a firing is no resignation, and a job lost ("I lost my job at
     the plant") is either. Where, in the words, even unnamed ("at the bakery"), and as
     what ("I lost my job as a banker")."""
+    if _SINCE.search(s.text, 0, match.start()):
+        return []  # "It's been tough since I lost my job": a loss told of before, not news
     employer = proper(match["x"])
     where = employer or clean(match["x"], s, max_words=6)
     role = clean(match["role"], s, max_words=4)
@@ -470,6 +526,12 @@ WORK_RULES: tuple[Rule, ...] = (
         rf"(?i:to)\s+{REST}",
         _promoted,
         ("promoted",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:worked|was\s+working|(?P<was>was))(?i:{_MANNER})\s+(?P<prep>(?i:at|for|with))\s+"
+        rf"(?=(?i:the\s+)?[{UP}]){REST}",
+        _worked_at,
+        ("worked", "was"),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working){_MANNER}\s+as)\s+{REST}",

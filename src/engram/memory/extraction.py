@@ -11,7 +11,9 @@ and one replaced ("I left Google and joined Meta") the new value naming the old 
 then retires the old value (see `_change_rules`). A slot value said in a clause that negates
 it ("I don't think I live in Paris") is never taken for the user's. A correction naming only
 the new value ("Oops, I meant Braga") corrects the value the speaker's previous turn of the
-session stated (in the batch, or in `history`).
+session stated (in the batch, or in `history`). A rule may read the whole turn around its
+sentence, and the slots the speaker gave a value earlier in the session ("I work at Meta.",
+then "I switched to Google": a new job, where alone it may be a search engine).
 
 Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
 session just before it, in the batch or in `history` (`metadata["context"]`: a reply such
@@ -137,6 +139,7 @@ def _facts(
     times: Sequence[TimeMention],
     user_name: str | None,
     before: tuple[Candidate, ...] | None = None,
+    known: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     label, subject = _speaker(message, user_name)
     found: list[Candidate] = []
@@ -153,6 +156,8 @@ def _facts(
             source_id=message.id,
             times=inside,
             before=before,
+            turn=text,
+            known=known | _slots(found),
         )
         said = apply_rules(sentence)
         found.extend(said)
@@ -246,6 +251,15 @@ def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
     return list(merged.values())
 
 
+def _slots(facts: Iterable[Candidate]) -> frozenset[str]:
+    """The slots `facts` give a value (not an ending)."""
+    return frozenset(
+        fact.attribute
+        for fact in facts
+        if fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE
+    )
+
+
 def _stated_values(facts: Iterable[Candidate]) -> tuple[Candidate, ...]:
     """The slot values a turn stated (what a correction in the next turn may be about), and
     whom it introduced unnamed (whom "Her name is Mia" names)."""
@@ -293,6 +307,8 @@ def extract(
     before: dict[str | None, list[str]] = {}
     turns: dict[tuple[str | None, str, str | None], tuple[Candidate, ...]] = {}
     """The slot values of each speaker's last turn, by session."""
+    known: dict[tuple[str | None, str, str | None], frozenset[str]] = {}
+    """The slots each speaker gave a value in the session so far."""
     told = len(history)
     for index, message in enumerate((*history, *messages)):
         if message.role not in _EPISODE_ROLES:
@@ -304,8 +320,10 @@ def extract(
         speaker = (message.session_id, message.role, _speaker(message, user_name)[1])
         facts: list[Candidate] = []
         if message.role in fact_roles:
-            facts = _facts(message, text, times, user_name, turns.get(speaker))
+            stated = known.get(speaker, frozenset())
+            facts = _facts(message, text, times, user_name, turns.get(speaker), stated)
             turns[speaker] = _stated_values(facts)
+            known[speaker] = stated | _slots(facts)
         lines = before.setdefault(message.session_id, [])
         context = lines[-LEXICAL_CONTEXT:]
         lines.append(_context_line(message, text))

@@ -407,7 +407,7 @@ _RULES: tuple[_Rule, ...] = (
         (_DIGIT,),
     ),
     _Rule(
-        re.compile(rf"(?i:\b(?:in|since|during|by|until|back in)\s+){_YEAR}\b"),
+        re.compile(rf"(?i:\b(?:in|since|during|by|until|back in|from|between)\s+){_YEAR}\b"),
         _year_only,
         (_DIGIT,),
     ),
@@ -497,7 +497,49 @@ def ground(text: str, reference: datetime) -> list[TimeMention]:
                 position=start,
             )
         )
-    return mentions
+    return _spans(text, mentions)
+
+
+_SPAN_OPENER = re.compile(r"(?i:\b(?:from|between)\s+)$")
+_OPENED = re.compile(r"(?i:(?:from|between)\s)")
+_SPAN_JOINER = re.compile(r"(?i:\s*(?:-|–|to|and|until|till|through)\s*)")
+_FINER: dict[Granularity, int] = {
+    "day": 0,
+    "weekend": 1,
+    "week": 2,
+    "month": 3,
+    "season": 4,
+    "year": 5,
+}
+
+
+def _spans(text: str, mentions: list[TimeMention]) -> list[TimeMention]:
+    """`mentions`, each period said as going from one time to another ("from March 2020 to
+    May 2021", "between 2019 and May 2021") joined into one: from the first one's start to
+    the last one's end (exclusive: "to May 2021" ends as June begins), at the finer of their
+    granularities ("from 2019 to May 2021" is known to the month). A span of years in one
+    expression ("from 2019 to 2021") is one mention already; two times that end before they
+    begin ("from May 2021 to March 2020") are no period."""
+    joined: list[TimeMention] = []
+    for mention in mentions:
+        first = joined[-1] if joined else None
+        if first is None or first.start >= mention.end:
+            joined.append(mention)
+            continue
+        opener = _SPAN_OPENER.search(text, 0, first.position)
+        between = text[first.position + len(first.span) : mention.position]
+        if not (opener or _OPENED.match(first.span)) or not _SPAN_JOINER.fullmatch(between):
+            joined.append(mention)
+            continue
+        start = opener.start() if opener else first.position
+        joined[-1] = TimeMention(
+            span=text[start : mention.position + len(mention.span)],
+            start=first.start,
+            end=mention.end,
+            granularity=min(first.granularity, mention.granularity, key=_FINER.__getitem__),
+            position=start,
+        )
+    return joined
 
 
 def _at_midnight(day: date, reference: datetime) -> datetime:

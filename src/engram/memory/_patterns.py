@@ -1,0 +1,90 @@
+"""Regex blocks of the first-person rules: the speaker as subject ("I", "I'm", "I've"), the
+adverbs and negation around the verb, a rule's object (`REST`, `NAME`), and the cue words
+several rules share (of work, of a trip, of what is no employer).
+
+Patterns are case-sensitive so that `NAME` only takes capitalised names; the first-person
+and verb parts are wrapped in `(?i:...)` instead."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ADV",
+    "COUNTS",
+    "DIETS",
+    "HAVE",
+    "I_AM",
+    "JOB_CUE",
+    "ME",
+    "NAME",
+    "NO_EMPLOYER",
+    "NOT",
+    "REST",
+    "STIRRED",
+    "TITLE_DOT",
+    "TRIP",
+    "UP",
+    "WE",
+]
+
+UP = "A-ZÀ-ÖØ-Þ"
+"""Upper-case letters (ASCII and Latin-1) that open a name."""
+ME = r"\b(?i:I)"
+WE = r"\b(?i:I|we)"
+"""The user as the subject of a change they share ("We moved to Berlin", "We live in Rome"):
+"we" includes the speaker, as "My wife and I moved" does. Only where the statement is as
+true of the speaker as of the group (a home, a move); not for events or tastes."""
+I_AM = r"\b(?i:I'm|I\s+am|Im)"
+HAVE = r"(?i:'ve|ve|\s+have)"
+""""have" after the subject: "I've", "I have", or typed without the apostrophe ("ive")."""
+ADV = (
+    r"(?i:(?:\s+(?:really|actually|currently|now|still|also|just|recently|finally|totally|"
+    r"absolutely|definitely|honestly|kind\s+of|kinda|sort\s+of|so|very|truly|seriously|"
+    r"severely|extremely|highly|deathly|mildly|slightly|super|quite|"
+    r"always|usually|mostly|officially|pretty\s+much))*)"
+)
+DIETS = (
+    r"vegetarian|vegan|pescatarian|pescetarian|flexitarian|keto|paleo|gluten[- ]free|"
+    r"kosher|halal|carnivore"
+)
+"""The diets the `diet` slot knows (an intolerance is none: "I'm lactose intolerant" is the
+`intolerance:lactose` slot, and a vegan may say it)."""
+JOB_CUE = re.compile(
+    r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
+    r"boss|colleagues|hired|startup|office|salary)\b",
+    re.IGNORECASE,
+)
+"""Words that say a sentence is about work ("I switched from Google to Meta for the salary")."""
+NO_EMPLOYER = re.compile(
+    r"(?:club|society|association|league|choir|chorus|band|orchestra|gym|fitness|church|"
+    r"guild|union|circle|crew|scouts|team|fc|masters|watchers|anonymous|group|community|"
+    r"university|college|school|academy|institute)$"
+    r"|^(?:reddit|discord|strava|instagram|tiktok|twitter|facebook|mastodon|bluesky|"
+    r"duolingo|patreon|tinder|bumble|hinge|linkedin|slack|whatsapp|telegram|snapchat|"
+    r"pinterest|youtube|twitch|goodreads|meetup|peloton|weight\s+watchers)$",
+    re.IGNORECASE,
+)
+"""Names one joins or starts at other than as an employee: clubs, teams and groups
+("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
+COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", strict=True))
+"""Small numbers said in words, as digits ("two kids": 2)."""
+NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
+"""An optional negation after the subject ("I don't live", "I'm no longer working", "I used
+to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
+TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."
+"""The full stop of a title or initial ("St.", "Dr.", "J."), part of a name."""
+REST = rf"(?P<x>(?:[^,.;!?()\n]|{TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$))|\.(?=\w))+)"
+"""A rule's object: the rest of the clause ("St. Mary's Hospital" whole, and a full stop
+inside a word: "ana@example.com", "Node.js")."""
+NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+STIRRED = r"(?i:to\s+(?:tears|laughter))\b"
+"""What one is "moved to" who is moved, not moving ("Moved to tears by the ending"): no
+move, no event."""
+TRIP = re.compile(
+    r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|hotel|tour|"
+    r"business|meeting|for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+"
+    r"(?:days?|nights?|weeks?|weekend))\b",
+    re.IGNORECASE,
+)
+"""Words of a stay away from home ("in Rome for a conference"): no move, no new job."""
