@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from random import Random
 from tempfile import TemporaryDirectory
 
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from engram import Engram, Message
-from engram.memory.timeline import LAST_SAID_AT
+from engram.memory.timeline import sayings
 from engram.types._memory import Memory, Relation
 
 pytest_plugins = ["servers"]
@@ -181,35 +182,41 @@ def test_a_memory_edit_stays_the_latest_word_through_export_and_import(tmp_path:
 
 def test_a_value_said_again_stays_current_when_an_older_value_is_replayed(mem: Engram) -> None:
     """Berlin said on day 0 and again on day 2, then Lisbon, said on day 1, replayed: the
-    second Berlin, folded into the first, records when it was said, so Berlin (the user's
-    latest word) stays current and Lisbon is history, retired by it. Berlin's memory is
-    not split: it holds from day 0 on, Lisbon never (as of day 1.5 too)."""
+    second Berlin, folded into the first, recorded when it was said, so Berlin (the user's
+    latest word) stays current; Berlin's memory is cut where Lisbon began, and the second
+    saying holds from day 2 as a memory of its own, provenance with it: Berlin day 0-1,
+    Lisbon day 1-2, Berlin from day 2."""
     say(mem, "I live in Berlin.", Y2020)
     say(mem, "I live in Berlin.", Y2020 + 2 * DAY)
+    [folded] = homes(mem)
+    assert [s.at for s in sayings(folded)] == [Y2020 + 2 * DAY]
     say(mem, "I live in Lisbon.", Y2020 + DAY)
-    berlin, lisbon = homes(mem)
-    assert berlin.metadata["value"] == "Berlin" and berlin.is_current
-    assert berlin.metadata[LAST_SAID_AT] == (Y2020 + 2 * DAY).isoformat()
-    assert berlin.metadata["said_at"] == Y2020.isoformat()
-    assert not lisbon.is_current and lisbon.superseded_by == berlin.id
-    assert lisbon.valid_to == lisbon.valid_from == Y2020 + DAY
+    berlin, lisbon, again = homes(mem)
+    assert berlin.id == folded.id and berlin.metadata["said_at"] == Y2020.isoformat()
+    assert (berlin.valid_to, berlin.superseded_by) == (Y2020 + DAY, lisbon.id)
+    assert (lisbon.valid_to, lisbon.superseded_by) == (Y2020 + 2 * DAY, again.id)
+    assert again.is_current and again.valid_from == Y2020 + 2 * DAY
+    assert again.metadata["value"] == "Berlin" and sayings(berlin) == sayings(again) == []
+    assert set(berlin.source_ids) | set(again.source_ids) == set(folded.source_ids)
+    assert not set(berlin.source_ids) & set(again.source_ids)
     assert home_field(mem) == "Berlin"
-    for day in (0.5, 1.5, 2.5):
-        assert held(mem, Y2020 + day * DAY) == ["Berlin"], day
+    for day, city in ((0.5, "Berlin"), (1.5, "Lisbon"), (2.5, "Berlin")):
+        assert held(mem, Y2020 + day * DAY) == [city], day
 
 
 def test_an_older_backup_imported_keeps_when_a_value_was_last_said(mem: Engram) -> None:
     """Berlin said on day 0, exported, said again on day 2; the older export imported back
     (a restore): the memory keeps the later saying, so Lisbon, said on day 1 and replayed
-    after, is history, Berlin current."""
+    after, holds from day 1 to day 2, Berlin current."""
     say(mem, "I live in Berlin.", Y2020)
     backup = mem.memories.export(user_id="ana")
     say(mem, "I live in Berlin.", Y2020 + 2 * DAY)
     mem.memories.import_(backup)
     [berlin] = homes(mem)
-    assert berlin.metadata[LAST_SAID_AT] == (Y2020 + 2 * DAY).isoformat()
+    assert [s.at for s in sayings(berlin)] == [Y2020 + 2 * DAY]
     say(mem, "I live in Lisbon.", Y2020 + DAY)
     assert [m.metadata["value"] for m in homes(mem) if m.is_current] == ["Berlin"]
+    assert held(mem, Y2020 + 1.5 * DAY) == ["Lisbon"]
     assert home_field(mem) == "Berlin"
 
 
@@ -313,3 +320,55 @@ def test_statements_at_any_dates_and_hand_edits_keep_one_home_at_a_time(
         if last_edit is not None:
             assert home_field(mem) == last_edit
             assert {m.metadata.get("value") for m in homes(mem) if m.is_current} <= {last_edit}
+
+
+def _values_said_last(said: Sequence[tuple[str, int]], day: int) -> set[str]:
+    """The values said latest on or before `day`: one, or those said on that one day."""
+    latest = max(said_on for _, said_on in said if said_on <= day)
+    return {city for city, said_on in said if said_on == latest}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    said=st.lists(st.tuples(st.sampled_from(CITIES), st.integers(0, 12)), min_size=1, max_size=7),
+    order=st.randoms(use_true_random=False),
+)
+@example(said=[("Lisbon", 0), ("Lisbon", 2), ("Porto", 1)], order=None)
+@example(said=[("Lisbon", 2), ("Lisbon", 0), ("Porto", 1)], order=None)
+@example(said=[("Lisbon", 0), ("Lisbon", 2), ("Lisbon", 4), ("Porto", 1), ("Braga", 3)], order=None)
+@example(said=[("Lisbon", 0), ("Porto", 1), ("Porto", 0)], order=None)
+@example(said=[("Lisbon", 0), ("Lisbon", 4), ("Braga", 4), ("Porto", 1)], order=None)
+def test_as_of_each_saying_the_value_said_latest_holds(
+    said: list[tuple[str, int]], order: Random | None
+) -> None:
+    """Homes said on any days (a value said again and again among others), learned in any
+    order: "as of" each day one was said, the home said latest on or before it holds, by
+    the memories' spans and by the relations (of two said on that one day, one: the one
+    learned later); the current home is the one said last, and nothing is erased."""
+    learned = list(said)
+    if order is not None:
+        order.shuffle(learned)
+    with TemporaryDirectory() as folder, Engram(str(Path(folder) / "m.db")) as mem:
+        for city, day in learned:
+            say(mem, f"I live in {city}.", Y2020 + day * DAY)
+        memories = homes(mem)
+        for _city, day in said:
+            moment = Y2020 + day * DAY
+            spans = {
+                str(m.metadata.get("value"))
+                for m in memories
+                if (m.valid_from or m.recorded_at) <= moment
+                and (m.valid_to is None or moment < m.valid_to)
+            }
+            assert len(spans) == 1 and spans <= _values_said_last(said, day), (day, spans)
+            assert held(mem, moment) == sorted(spans), day
+        current = [str(m.metadata.get("value")) for m in memories if m.is_current]
+        assert len(current) == 1, current
+        assert current[0] in _values_said_last(said, max(day for _, day in said))
+        assert home_field(mem) == current[0]
+        for memory in memories:
+            assert "delete" not in {change.action for change in mem.memories.history(memory.id)}

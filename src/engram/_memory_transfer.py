@@ -36,17 +36,18 @@ from engram._validation import (
     first_repeat,
 )
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
-from engram.memory.entities import close_relations, fold
+from engram.memory.entities import close_relations, fold, stretch_relations
 from engram.memory.profile import EDITED, handed_over
 from engram.memory.revision import (
     by_slot,
+    cut_slots,
     earliest,
     ended,
     settle_slots,
     union,
 )
 from engram.memory.texts import dense_text
-from engram.memory.timeline import LAST_SAID_AT, ends, last_said_at
+from engram.memory.timeline import ends, sayings, with_sayings
 from engram.stores._memory_rules import (
     check_no_nul,
     checked_change,
@@ -206,8 +207,8 @@ def import_flow(
     history = tuple(change for change in history if change.id not in stored)
     settled = yield from _one_per_slot(tenant, memories, relations, profile, now)
     records: tuple[VectorRecord | None, ...] = ()
-    if memories:
-        vectors = yield from embed([dense_text(memory) for memory in memories])
+    if settled.memories:
+        vectors = yield from embed([dense_text(memory) for memory in settled.memories])
         records = tuple(VectorRecord(model_id, vector) for vector in vectors)
     ops: list[Any] = [
         PutEntities(tenant, entities),
@@ -302,7 +303,8 @@ class _Settled(NamedTuple):
     """An import's records once its slots are settled against the store's (`_one_per_slot`)."""
 
     memories: tuple[Memory, ...]
-    """The export's memories, those an imported or stored value outdates retired."""
+    """The export's memories, those an imported or stored value outdates retired, then the
+    later stretches of the values cut (`cut_slots`), new memories."""
     retired: tuple[Memory, ...]
     """Stored memories the import retires."""
     changes: tuple[MemoryChange, ...]
@@ -323,39 +325,57 @@ def _one_per_slot(
     "Berlin" imported where the store says "Tokyo" for the same user and slot leaves the
     value said last current and retires the other (`settle_slots`), with what held only
     while it did; the relations they stated end, and profile fields taken from them are
-    taken from the value that retired them. The retired values of both are fitted in time
-    around each other (`_fitted_in_time`), so that "as of" any time one value held."""
+    taken from the value that retired them. A value said again after another value said
+    between is cut there first (`cut_slots`), and the retired values of both are fitted in
+    time around each other (`_fitted_in_time`), so that "as of" any time one value held."""
     users = sorted({m.user_id for m in memories if m.user_id is not None and m.attribute})
     profiles = () if profile is None else (profile,)
     if not users:
         return _Settled(memories, (), (), relations, profiles)
     stored = yield from _slot_holders(tenant, users, memories)
+    cuts = cut_slots([*memories, *stored], now=now)
+    latest = {memory.id: memory for memory in [*memories, *stored, *cuts.firsts, *cuts.seconds]}
     settled, changes = settle_slots(
-        [*memories, *stored], now=now, reason="the slot's other value was imported"
+        latest.values(), now=now, reason="the slot's other value was imported"
     )
-    latest = {memory.id: memory for memory in [*memories, *stored, *settled]}
+    latest |= {memory.id: memory for memory in settled}
     fitted, fitted_changes = _fitted_in_time(list(latest.values()), now)
-    changes += fitted_changes
-    ended_sooner = list({memory.id: memory for memory in [*settled, *fitted]}.values())
+    changes = [*cuts.changes, *changes, *fitted_changes]
+    ended_sooner = list({m.id: m for m in [*cuts.firsts, *settled, *fitted]}.values())
     by_id = {memory.id: memory for memory in ended_sooner}
-    memories = tuple(by_id.pop(memory.id, memory) for memory in memories)
+    # The later stretches the cuts made are new memories, written with the export's.
+    seconds = tuple(by_id.pop(m.id, latest[m.id]) for m in cuts.seconds)
+    memories = tuple(by_id.pop(memory.id, memory) for memory in memories) + seconds
     [*found] = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    known = [*relations, *(r for held in found for r in held)]
     ended = {
         relation.id: relation
         for memory in ended_sooner
-        for relation in close_relations(
-            [*relations, *(r for held in found for r in held)], [memory.id], memory.valid_to or now
-        )
+        for relation in close_relations(known, [memory.id], memory.valid_to or now)
     }
-    relations = tuple(ended.pop(r.id, r) for r in relations) + tuple(ended.values())
-    every = {memory.id: memory for memory in [*memories, *stored]}
-    successors = {m.id: every[m.superseded_by] for m in ended_sooner if m.superseded_by in every}
+    restated = stretch_relations(cuts.pairs, {m.id: m for m in seconds}, known, now)
+    relations = (*(ended.pop(r.id, r) for r in relations), *ended.values(), *restated)
+    every = {memory.id: memory for memory in [*stored, *memories, *ended_sooner]}
+    successors = {
+        m.id: successor for m in ended_sooner if (successor := _latest(m, every)) is not m
+    }
     others = {m.user_id for m in by_id.values() if m.user_id} - {p.user_id for p in profiles}
     [*held] = yield from call_memories(*(GetProfile(tenant, user) for user in sorted(others)))
     updated = [handed_over(p, successors, now=now) for p in (*profiles, *held) if p is not None]
     # The export's profile is written whatever; a stored one, if it changed.
     written = tuple(p for p in updated if p.user_id not in others or p not in held)
     return _Settled(memories, tuple(by_id.values()), tuple(changes), relations, written)
+
+
+def _latest(memory: Memory, memories: Mapping[str, Memory]) -> Memory:
+    """The value that took over from `memory` last, following who retired whom (a value
+    cut in two, `cut_slots`: the one said between retired its first stretch, and its later
+    stretch retired that one), among `memories`; `memory` itself if none did."""
+    seen = {memory.id}
+    while (successor := memories.get(memory.superseded_by or "")) and successor.id not in seen:
+        memory = successor
+        seen.add(memory.id)
+    return memory
 
 
 def _slot_holders(
@@ -501,28 +521,35 @@ def _kept_current(
 
 def _merged(exported: Memory, stored: Memory) -> Memory:
     """The export's version of a memory the store holds, with the store's provenance too,
-    the earliest start of the two and the later last saying (`LAST_SAID_AT`: a
-    restatement the store learned since the export, as revision folds one in), ending as
+    the earliest start of the two and the sayings of both (`SAID_AGAIN`: a restatement
+    the store learned since the export, as revision folds one in), ending as
     the store's if that ends sooner (`_ended_sooner`); changed when the later of the two
     was. Else restoring a backup into a database that kept learning would drop what it
     learned of the memory since."""
-    said_last = max(filter(None, (last_said_at(stored), last_said_at(exported))), default=None)
     memory = replace(
         exported,
-        metadata=exported.metadata
-        if said_last is None
-        else {**exported.metadata, LAST_SAID_AT: said_last.isoformat()},
         source_ids=union(stored.source_ids, exported.source_ids),
         valid_from=earliest(stored.valid_from, exported.valid_from),
         updated_at=max(stored.updated_at, exported.updated_at),
     )
-    if not _ended_sooner(stored, exported):
+    if _ended_sooner(stored, exported):
+        memory = replace(
+            memory,
+            valid_to=stored.valid_to,
+            superseded_at=stored.superseded_at,
+            superseded_by=stored.superseded_by,
+        )
+    # A saying is of the stretch it was said in: those the store cut off (`timeline.cut`)
+    # belong to the later stretch, past this one's end, and their provenance with them.
+    every = (*sayings(stored), *sayings(exported))
+    end = memory.valid_to
+    both = [saying for saying in every if end is None or saying.at < end]
+    if not both and not sayings(exported):
         return memory
+    moved = {source for saying in every if saying not in both for source in saying.source_ids}
+    kept = tuple(source for source in memory.source_ids if source not in moved)
     return replace(
-        memory,
-        valid_to=stored.valid_to,
-        superseded_at=stored.superseded_at,
-        superseded_by=stored.superseded_by,
+        memory, metadata=with_sayings(memory.metadata, both), source_ids=kept or memory.source_ids
     )
 
 

@@ -32,6 +32,7 @@ from engram.memory import (
     update_profile,
 )
 from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
+from engram.memory.entities import stretch_relations
 from engram.memory.profile import overridden_by_edits
 from engram.memory.revision import refitted
 from engram.memory.texts import LEXICAL_CONTEXT, SESSION_KEY, dense_text
@@ -46,7 +47,7 @@ from engram.stores.memories import (
     VectorRecord,
 )
 from engram.types import Message
-from engram.types._memory import Memory, UserProfile
+from engram.types._memory import Memory, Relation, UserProfile
 from engram.types._time import parse_time
 
 _NEIGHBOURS = 5
@@ -140,8 +141,10 @@ def add_flow(
     entities = settled_kinds(entities, candidates, news, plan)
     vector_of = {m.id: VectorRecord(model_id, vectors[i]) for i, m in enumerate(news)}
     texts = {m.id: m.text for m in news}
-    restated = [m for m in plan.inserts if m.id in texts and m.text != texts[m.id]]
-    if restated:  # revision restated a guessed change in its slot's words: embed those
+    # Revision restated a guessed change in its slot's words, or cut off a stretch of a
+    # stored value (`Decision.stretches`): embed those.
+    restated = [m for m in plan.inserts if texts.get(m.id, "") != m.text]
+    if restated:
         fresh = yield from embed([dense_text(m) for m in restated])
         vector_of |= {m.id: VectorRecord(model_id, fresh[i]) for i, m in enumerate(restated)}
     ops: list[Any] = [
@@ -153,6 +156,10 @@ def add_flow(
         ),
     ]
     me, relations = relations_to_write(scope, candidates, news, plan, entities, graph, now)
+    relations = _started_sooner(plan, graph.relations, relations)
+    inserted = {memory.id: memory for memory in plan.inserts}
+    pairs = [pair for decision in plan.decisions for pair in decision.stretches]
+    relations += stretch_relations(pairs, inserted, graph.relations, now)
     touched = (*entities.new, *entities.updated, *me)
     if touched:
         ops.append(PutEntities(scope.tenant, touched))
@@ -174,10 +181,29 @@ def add_flow(
     return AddReport(
         added=plan.inserts,
         updated=plan.updates,
-        unchanged=len(news) - len(plan.inserts),
+        unchanged=len(news) - len([m for m in plan.inserts if m.id in texts]),
         llm_calls=budget.calls,
         llm_tokens=budget.tokens,
     )
+
+
+def _started_sooner(
+    plan: RevisionPlan, stored: Sequence[Relation], written: Sequence[Relation]
+) -> list[Relation]:
+    """`written`, with the relations of the memories this add starts sooner (a value said
+    again in an older chat, replayed) starting with them: else "as of" a time between, the
+    memory holds and its relation does not."""
+    starts = {m.id: m.valid_from for m in plan.updates if m.valid_from is not None}
+    relations = {relation.id: relation for relation in (*stored, *written)}
+    started = {
+        relation.id: replace(relation, valid_from=start)
+        for relation in relations.values()
+        if (start := starts.get(relation.memory_id or "")) is not None
+        and relation.valid_from is not None
+        and start < relation.valid_from
+    }
+    chosen = {relation.id: relation for relation in written}
+    return [*(started.pop(r.id, r) for r in chosen.values()), *started.values()]
 
 
 def _unheld(

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from engram._ids import new_id
 from engram.memory.candidates import EntityKind, EntityMention, RelationMention
 from engram.types._conversation import DEFAULT_TENANT
-from engram.types._memory import Entity, Relation
+from engram.types._memory import Entity, Memory, Relation
 from engram.types._time import utcnow
 
 __all__ = [
@@ -650,3 +651,43 @@ def close_relations(
         for relation in relations
         if relation.memory_id in ended and (relation.valid_to is None or relation.valid_to > at)
     ]
+
+
+def stretch_relations(
+    pairs: Iterable[tuple[str, str]],
+    stretches: Mapping[str, Memory],
+    relations: Iterable[Relation],
+    now: datetime,
+) -> list[Relation]:
+    """The relations of the later stretches revision or an import cut off memories (a
+    value said again after another value said between: `timeline.cut`): each states what
+    the memory it was cut off states, holding while the stretch does.
+
+    Args:
+        pairs: Each memory cut, by id, and the id of its later stretch, in the order cut
+            (a stretch cut again takes the relations of the first).
+        stretches: The later stretches, by id.
+        relations: The stored relations (and those written with the cuts).
+        now: The record time of the new relations.
+
+    Returns:
+        The new relations, one per relation of each memory cut.
+    """
+    known = list(relations)
+    found: list[Relation] = []
+    for cut_id, stretch_id in pairs:
+        if (stretch := stretches.get(stretch_id)) is None:
+            continue
+        found += [
+            replace(
+                relation,
+                id=new_id(),
+                memory_id=stretch.id,
+                valid_from=stretch.valid_from,
+                valid_to=stretch.valid_to,
+                created_at=now,
+            )
+            for relation in (*known, *found)
+            if relation.memory_id == cut_id
+        ]
+    return found

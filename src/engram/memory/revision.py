@@ -6,7 +6,7 @@ cosine similarity), it returns a `Decision`:
 
 - `noop` (duplicate: same slot value, equal text, or cosine >= 0.92 with the same figures,
   i.e. numbers, dates and codes): nothing new is stored; the existing memory gets the new
-  provenance appended.
+  provenance appended, and for a slot value, the saying (`timeline.SAID_AGAIN`).
 - `update` (refinement: the same slot with a value that extends the old one, or a close memory
   whose key terms the new text contains and extends): the existing memory is rewritten in
   place; its history keeps the old text.
@@ -30,7 +30,9 @@ cosine similarity), it returns a `Decision`:
   moved), and a memory whose words state its end (`metadata["valid_to"]`: "I lived in
   Braga until 2019") is stored with that end. Whatever order a slot's values are learned
   in, each is fitted in time among the slot's retired values, the user's latest word
-  winning over its span (`timeline.ends`), so "as of" any time one value held.
+  winning over its span (`timeline.ends`), so "as of" any time one value held; a value
+  said before and after the new one (said again since it was first said) is cut in two
+  around it first (`timeline.cut`, `_cut_by`).
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `revision_verdict.decision_flow()` asks the LLM (one tiny JSON prompt, within the budget)
@@ -45,24 +47,38 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from engram._ids import new_id
 from engram.memory._phrases import partner_stage
 from engram.memory.bm25 import stem
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
-from engram.memory.timeline import LAST_SAID_AT, End, began, ends, said, slot_value
+from engram.memory.timeline import (
+    End,
+    Saying,
+    began,
+    cut,
+    ends,
+    said,
+    said_again,
+    sayings,
+    slot_value,
+    with_sayings,
+)
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
+    "Cuts",
     "Decision",
     "RevisionAction",
     "RevisionPolicy",
     "by_slot",
+    "cut_slots",
     "decide",
     "earliest",
     "ended",
@@ -138,6 +154,9 @@ class Decision:
     reason: str = ""
     ambiguous_with: Memory | None = None
     """For an `add` in the grey zone: the memory an LLM should compare it with."""
+    stretches: tuple[tuple[str, str], ...] = ()
+    """Memories the new one cut in two (`timeline.cut`): each one's id, and the id of its
+    later stretch (among `inserts`), which states what it stated (its relations too)."""
 
 
 def key_terms(text: str) -> frozenset[str]:
@@ -204,31 +223,52 @@ def _added(new: Memory, now: datetime, reason: str, related: Memory | None = Non
     return Decision("add", new, inserts=(new,), changes=(change,), target=related, reason=reason)
 
 
+def _said_anew(new: Memory, old: Memory) -> bool:
+    """Whether `new` restates the slot value of `old` in a message it does not hold yet (a
+    message ingested again says nothing anew), at another time than it was first said:
+    a saying `_sayings_with` records."""
+    return (
+        (old.attribute or new.attribute) is not None
+        and not set(new.source_ids) <= set(old.source_ids)
+        and said(new)[0] != old.recorded_at
+    )
+
+
+def _sayings_with(new: Memory, old: Memory, metadata: Mapping[str, Any]) -> Memory:
+    """`old` (with `metadata`) recording `new`, said anew (`_said_anew`), among the sayings
+    of its value (`timeline.SAID_AGAIN`): a later saying, the user's latest word on the slot
+    if the last; or, said before it was first said (an older chat replayed), its first
+    saying, so recorded then, the first one a later saying."""
+    at = said(new)[0]
+    if at > old.recorded_at:
+        return replace(old, metadata=said_again(replace(old, metadata=metadata), new))
+    later = {source for saying in sayings(old) for source in saying.source_ids}
+    first = Saying(old.recorded_at, tuple(s for s in old.source_ids if s not in later))
+    restated = with_sayings(metadata, [*sayings(old), first])
+    if "said_at" in restated:
+        restated["said_at"] = at.isoformat()
+    return replace(old, metadata=restated, recorded_at=at)
+
+
 def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     """No-op: `old` already says it; append the new provenance (if any is new), and for a
-    slot value said again in a message it does not hold yet, later than it was said, when
-    (`LAST_SAID_AT`: the user's latest word; a message ingested again says nothing anew)."""
+    slot value said anew, when and by which messages (`_sayings_with`)."""
     sources = union(old.source_ids, new.source_ids)
     valid_from = earliest(old.valid_from, new.valid_from)
     adopt_slot = old.attribute is None and new.attribute is not None
-    said_later = (
-        (old.attribute or new.attribute) is not None
-        and sources != old.source_ids
-        and said(new)[0] > said(old)[0]
-    )
     if sources == old.source_ids and valid_from == old.valid_from and not adopt_slot:
         return Decision("noop", old, target=old, reason=reason)
     metadata = {**new.metadata, **old.metadata} if adopt_slot else old.metadata
-    if said_later:
-        metadata = {**metadata, LAST_SAID_AT: said(new)[0].isoformat()}
+    stated = replace(old, metadata=metadata)
+    if _said_anew(new, old):
+        stated = _sayings_with(new, old, metadata)
     kept = replace(
-        old,
+        stated,
         source_ids=sources,
         valid_from=valid_from,
         updated_at=now,
         entity_ids=union(old.entity_ids, new.entity_ids),
         attribute=old.attribute or new.attribute,
-        metadata=metadata,
     )
     change = _change(
         old,
@@ -244,12 +284,17 @@ def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision
 
 
 def _refine(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
-    """Update: rewrite `old` in place with the more precise text of `new`."""
+    """Update: rewrite `old` in place with the more precise text of `new`; a slot value
+    refined later than it was first said is said again then ("Lisbon", then "Lisbon,
+    Portugal": `timeline.said_again`)."""
+    metadata = {**old.metadata, **new.metadata}
+    if _said_anew(new, old) and said(new)[0] > old.recorded_at:
+        metadata = said_again(replace(old, metadata=metadata), new)
     kept = replace(
         old,
         text=new.text,
         attribute=new.attribute or old.attribute,
-        metadata={**old.metadata, **new.metadata},
+        metadata=metadata,
         importance=max(old.importance, new.importance),
         source_ids=union(old.source_ids, new.source_ids),
         entity_ids=union(old.entity_ids, new.entity_ids),
@@ -834,10 +879,141 @@ def decide(
     Returns:
         The decision: action, memories to insert and update, audit entries.
     """
+    stretches = _cut_by(new, similar, now)
+    if stretches is not None:
+        first, second, _changes = stretches
+        similar = [
+            pair
+            for m, cosine in similar
+            for pair in ([(first, cosine), (second, cosine)] if m.id == first.id else [(m, cosine)])
+        ]
     pool = sorted(((m, s) for m, s in similar if _comparable(new, m)), key=lambda pair: -pair[1])
     decision = _in_scope(new, _decide(_with_stated_end(new), pool, now, policy), now)
     past = [m for m, _ in similar if _is_history_of(m, new)]
-    return _with_tied_retired(_fitted_in_history(new, decision, past, now), pool, now)
+    decision = _with_tied_retired(_fitted_in_history(new, decision, past, now), pool, now)
+    return _with_stretches(decision, stretches)
+
+
+_Stretches = tuple[Memory, Memory, tuple[MemoryChange, ...]]
+"""A memory cut in two (`_cut_by`): its first stretch, retired, its second, and their
+history entries."""
+
+
+def _cut_by(
+    new: Memory, similar: Sequence[tuple[Memory, float]], now: datetime
+) -> _Stretches | None:
+    """The value of `new`'s slot that `new`, another value, cuts in two (`timeline.cut`):
+    said again after `new` was, it held before and holds again after, `new` between. Its
+    first stretch is retired by `new`, where `new` began (no earlier than `new` was said);
+    its second is a new memory, holding as the value held on: "Berlin" said on day 0 and on
+    day 2, "Lisbon" said on day 1 learned last, is Berlin, Lisbon from day 1, Berlin again
+    from day 2. A value whose slot a revision may leave (an ending, a guessed change, a
+    correction) cuts nothing."""
+    value = _with_stated_end(new)
+    if new.kind == "episode" or new.attribute is None or slot_value(new) == NO_VALUE:
+        return None
+    if _is_conditional(new) or _is_bare_correction(new):
+        return None
+    for old, _cosine in similar:
+        if not (
+            old.attribute == new.attribute
+            and old.kind != "episode"
+            and _subject(old) == _subject(new)
+            and _same_owner(new, old)
+            and not _holds(old, slot_value(new))
+        ):
+            continue
+        pieces = cut(old, value, new_id=new_id())
+        if pieces is None:
+            continue
+        first, second = pieces
+        at = max(now, said(new)[0])
+        first = retired(first, end=max(began(first), began(value)), now=at, by=new.id)
+        cut_change = _change(
+            old,
+            "supersede",
+            now,
+            f"{new.id} was said between its sayings; it holds again as {second.id}",
+            old_text=old.text,
+            new_text=new.text,
+            related_id=new.id,
+            source_ids=new.source_ids,
+        )
+        added = _change(
+            second,
+            "add",
+            now,
+            f"{old.id} said again after {new.id}",
+            new_text=second.text,
+            source_ids=second.source_ids,
+            related_id=old.id,
+        )
+        return first, second, (cut_change, added)
+    return None
+
+
+class Cuts(NamedTuple):
+    """The memories of some slots cut in two where another value was said between their
+    sayings (`cut_slots`)."""
+
+    firsts: list[Memory]
+    """The first stretches of the memories cut, retired (same ids)."""
+    seconds: list[Memory]
+    """Their later stretches: new memories."""
+    changes: list[MemoryChange]
+    """The history entries of the cuts."""
+    pairs: list[tuple[str, str]]
+    """Each memory cut, by id, and the id of a later stretch cut off it."""
+
+
+def cut_slots(values: Iterable[Memory], *, now: datetime) -> Cuts:
+    """The values of slots (records from elsewhere, an import's and the store's) cut where
+    another value was said between two sayings of theirs, as revision cuts one when it
+    learns the value between (`_cut_by`), until none is: each cut takes a saying off the
+    value it cuts, so there are no more cuts than sayings."""
+    cuts = Cuts([], [], [], [])
+    for slot_values in by_slot(values).values():
+        pool = {memory.id: memory for memory in slot_values}
+        touched: dict[str, None] = {}
+        while any(sayings(memory) for memory in pool.values()):
+            neighbours = [(memory, 0.0) for memory in pool.values()]
+            found = next(
+                (
+                    stretches
+                    for by in list(pool.values())
+                    if (stretches := _cut_by(by, neighbours, now)) is not None
+                ),
+                None,
+            )
+            if found is None:
+                break
+            first, second, changes = found
+            pool[first.id], pool[second.id] = first, second
+            touched |= dict.fromkeys((first.id, second.id))
+            cuts.changes.extend(changes)
+            cuts.pairs.append((first.id, second.id))
+        new = {second for _first, second in cuts.pairs}
+        cuts.firsts.extend(pool[i] for i in touched if i not in new)
+        cuts.seconds.extend(pool[i] for i in touched if i in new)
+    return cuts
+
+
+def _with_stretches(decision: Decision, stretches: _Stretches | None) -> Decision:
+    """`decision`, writing as well the memory its new one cut in two (`_cut_by`): its first
+    stretch updated, its second inserted, each as the decision left it."""
+    if stretches is None:
+        return decision
+    first, second, changes = stretches
+    updates = {m.id: m for m in decision.updates}
+    second = updates.pop(second.id, second)
+    first = updates.pop(first.id, first)
+    return replace(
+        decision,
+        inserts=(*decision.inserts, second),
+        updates=(first, *updates.values()),
+        changes=(*changes, *decision.changes),
+        stretches=((first.id, second.id),),
+    )
 
 
 def _tied_to(memory: Memory, holder: Memory) -> bool:

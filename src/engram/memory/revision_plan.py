@@ -54,7 +54,8 @@ def _neighbours(
     state: dict[str, Memory],
     pairwise: Pairwise | None,
 ) -> list[tuple[Memory, float]]:
-    """The stored neighbours as revised so far, plus the batch's earlier memories."""
+    """The stored neighbours as revised so far, plus the batch's earlier memories (and
+    the others their decisions inserted)."""
     best: dict[str, tuple[Memory, float]] = {}
     for memory, cosine in similar:
         best[memory.id] = (state.get(memory.id, memory), cosine)
@@ -63,6 +64,8 @@ def _neighbours(
         cosine = pairwise(index, earlier) if pairwise else 0.0
         if memory.id not in best or best[memory.id][1] < cosine:
             best[memory.id] = (memory, cosine)
+        for inserted in decision.inserts:  # a stretch the decision cut off, say
+            best.setdefault(inserted.id, (state.get(inserted.id, inserted), 0.0))
     return list(best.values())
 
 

@@ -6,28 +6,38 @@ from when it was recorded, as "as of" reads it; no end: still). The statements o
 reach the store in any order: an old chat replayed after the current value was learned, a
 move said to have begun before the value said last ("I moved to Lisbon in March"), two
 databases that each learned part of the user's history merged by an import. Both ways in,
-revision (`revision.decide`) and import (`_memory_transfer`), fit their values with `ends`;
-`revision.ended` writes what it finds.
+revision (`revision.decide`) and import (`_memory_transfer`), cut a value said again
+around a value said between (`cut`), then fit their values with `ends`; `revision.ended`
+writes what it finds.
 
-When a memory was said is when its latest statement was: a value said again, folded into
-the memory of its first saying (a revision `noop`), records when (`LAST_SAID_AT`), so an
-old statement of another value replayed after it ("Berlin" on day 0 and day 2, then
-"Lisbon" from day 1 replayed) is filed as history, the value said last staying current.
-The memory is not split in two spans: it holds from its first saying on, unbroken, so
-"as of" the time between (day 1.5) its value holds, not the replayed one (which ends
-where it begins, never holding), though the user's word then was the other: the fully
-right answer (Berlin day 0-1, Lisbon day 1-2, Berlin from day 2) would take a memory per
-stretch of the value. A value the user set by hand
-(`Memories.update` of a slot fact's value, `EDITED_AT`) was said when the edit was made, as
-a hand edit of the profile is: a statement said before the edit, replayed after it, does
-not undo it. Its validity keeps its start: the edit says what held, not since when.
+A value said again is folded into the memory of its first saying (a revision `noop`, or
+an `update` refining it: "Lisbon", then "Lisbon, Portugal"), which records each later
+saying, when and by which messages (`SAID_AGAIN`); an older statement of it, replayed,
+becomes its first saying. When a memory was said is when its latest saying was (`said`).
+A value said between two sayings of another (learned after both: "Berlin" on day 0 and
+day 2, then "Lisbon" said on day 1 replayed) cuts that one in two (`cut`): its first
+stretch, the sayings up to the value between, ends where that one begins, retired by it;
+the later sayings go to a new memory (same text, their provenance, holding from the first
+of them on) that ends the value between. So "as of" any time the value said latest
+holds: Berlin day 0-1, Lisbon day 1-2, Berlin from day 2, whichever order the three were
+learned in, by revision (`revision.decide`) and by an import (`revision.cut_slots`) alike;
+the cut is audited (`supersede` of the first stretch, `add` of the second) and nothing is
+erased. Two values said at one moment: the one learned later wins (`ends` orders by
+`said`, then by id, time-ordered), and a saying of the other at that moment, folded into a
+memory it retired, no longer counts (`sayings`).
+
+A value the user set by hand (`Memories.update` of a slot fact's value, `EDITED_AT`) was
+said when the edit was made, as a hand edit of the profile is: a statement said before the
+edit, replayed after it, does not undo it. Its validity keeps its start: the edit says
+what held, not since when. An edit that only rewords a fact, its value kept, says nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from engram.memory.entities import fold
 from engram.types._memory import Memory
@@ -35,14 +45,22 @@ from engram.types._memory import Memory
 __all__ = [
     "EDITED_AT",
     "LAST_SAID_AT",
+    "SAID_AGAIN",
     "End",
+    "Saying",
     "began",
+    "cut",
     "edited_at",
     "ends",
     "last_said_at",
+    "merged_sayings",
     "metadata_time",
     "said",
+    "said_again",
+    "sayings",
     "slot_value",
+    "with_sayings",
+    "without_sources",
 ]
 
 EDITED_AT = "_value_edited_at"
@@ -51,12 +69,26 @@ ISO-8601 time (the last such edit). `said` orders the value by it (`Memory.updat
 changes for any rewrite, provenance appended too, so it cannot tell an edit). Exported
 and imported with the memory's metadata."""
 
-LAST_SAID_AT = "_last_said_at"
+SAID_AGAIN = "_said_again"
 """Metadata key Engram sets on a slot fact whose value was said again after it was recorded
-(a revision `noop` folding the restatement in): when it was last said, as an ISO-8601 time.
-`said` orders the value by it (its provenance keeps every saying, but not when). Exported
-and imported with the memory's metadata; an import merging two versions of the memory keeps
-the later."""
+(a revision `noop` or `update` folding the restatement in): each later saying, as
+`{"at": ISO-8601 time, "source_ids": [...]}`, the earliest first. `said` orders the value by
+the latest; `cut` splits the memory where another value was said between two of them.
+Exported and imported with the memory's metadata; an import merging two versions of the
+memory keeps the sayings of both."""
+
+LAST_SAID_AT = "_last_said_at"
+"""Metadata key of the former format of `SAID_AGAIN`: the latest later saying alone, as an
+ISO-8601 time (its sources unknown). Still read (`sayings`); no longer written."""
+
+
+class Saying(NamedTuple):
+    """A later statement of a memory's value, folded into it (`SAID_AGAIN`)."""
+
+    at: datetime
+    """When it was said."""
+    source_ids: tuple[str, ...]
+    """The messages that said it (none known for the former format, `LAST_SAID_AT`)."""
 
 
 def began(memory: Memory) -> datetime:
@@ -71,13 +103,95 @@ def edited_at(memory: Memory) -> datetime | None:
 
 
 def last_said_at(memory: Memory) -> datetime | None:
-    """When the value of `memory` was last said again (`LAST_SAID_AT`), if it was."""
-    return metadata_time(memory, LAST_SAID_AT)
+    """When the value of `memory` was last said again (`SAID_AGAIN`), if it was."""
+    return max((saying.at for saying in sayings(memory)), default=None)
+
+
+def sayings(memory: Memory) -> list[Saying]:
+    """The later statements of `memory`'s value folded into it (`SAID_AGAIN`, and the
+    former `LAST_SAID_AT`), the earliest first; malformed entries are skipped, and so are
+    those of a retired memory at or after its end (another value said at that moment,
+    learned later, won)."""
+    found: dict[datetime, tuple[str, ...]] = {}
+    legacy = metadata_time(memory, LAST_SAID_AT)
+    if legacy is not None:
+        found[legacy] = ()
+    entries = memory.metadata.get(SAID_AGAIN)
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        at = _time(entry.get("at"))
+        ids = entry.get("source_ids")
+        if at is not None and isinstance(ids, list):
+            sources = tuple(i for i in ids if isinstance(i, str))
+            found[at] = tuple(dict.fromkeys((*found.get(at, ()), *sources)))
+    end = memory.valid_to if memory.superseded_at is not None else None
+    return [Saying(at, ids) for at, ids in sorted(found.items()) if end is None or at < end]
+
+
+def with_sayings(metadata: Mapping[str, Any], given: Iterable[Saying]) -> dict[str, Any]:
+    """`metadata` recording `given` as the later sayings of its memory's value
+    (`SAID_AGAIN`; none: the key dropped), the former key (`LAST_SAID_AT`) dropped."""
+    kept = {k: v for k, v in metadata.items() if k not in (SAID_AGAIN, LAST_SAID_AT)}
+    merged: dict[datetime, tuple[str, ...]] = {}
+    for saying in given:
+        merged[saying.at] = tuple(dict.fromkeys((*merged.get(saying.at, ()), *saying.source_ids)))
+    if not merged:
+        return kept
+    entries = [
+        {"at": at.isoformat(), "source_ids": list(ids)} for at, ids in sorted(merged.items())
+    ]
+    return {**kept, SAID_AGAIN: entries}
+
+
+def without_sources(memory: Memory, gone: Collection[str]) -> Memory:
+    """`memory` as if the messages `gone` (erased) had not said it: their ids out of its
+    provenance and out of its later sayings (`SAID_AGAIN`), a saying only they made no
+    longer counted (it would keep the value said when nothing that said it is left)."""
+    if not gone:
+        return memory
+    left = [
+        Saying(saying.at, tuple(s for s in saying.source_ids if s not in gone))
+        for saying in sayings(memory)
+        if not saying.source_ids or not set(saying.source_ids) <= set(gone)
+    ]
+    metadata = memory.metadata
+    if SAID_AGAIN in metadata or LAST_SAID_AT in metadata:
+        metadata = with_sayings(metadata, left)
+    sources = tuple(s for s in memory.source_ids if s not in gone)
+    return replace(memory, source_ids=sources, metadata=metadata)
+
+
+def merged_sayings(memories: Iterable[Memory]) -> list[Saying]:
+    """The later sayings of a value stated by `memories`, merged into one memory (recorded
+    when the earliest of them was): each one's later sayings (`sayings`) and the first
+    saying of each but the earliest (when it was recorded, by its own messages)."""
+    found: list[Saying] = []
+    firsts: list[Saying] = []
+    for memory in memories:
+        later = sayings(memory)
+        found += later
+        moved = {source for saying in later for source in saying.source_ids}
+        own = tuple(s for s in memory.source_ids if s not in moved)
+        firsts.append(Saying(memory.recorded_at, own))
+    firsts.sort(key=lambda saying: saying.at)
+    return sorted([*found, *firsts[1:]], key=lambda saying: saying.at)
+
+
+def said_again(memory: Memory, by: Memory) -> dict[str, Any]:
+    """The metadata of `memory` with `by`, a later statement of its value, recorded among
+    its sayings (`SAID_AGAIN`): when `by` was said, and by which messages."""
+    saying = Saying(said(by)[0], by.source_ids)
+    return with_sayings(memory.metadata, [*sayings(memory), saying])
 
 
 def metadata_time(memory: Memory, key: str) -> datetime | None:
     """The ISO-8601 time `memory`'s metadata holds at `key`, if a valid one (UTC if naive)."""
-    value = memory.metadata.get(key)
+    return _time(memory.metadata.get(key))
+
+
+def _time(value: Any) -> datetime | None:
+    """`value` read as an ISO-8601 time, if it is a valid one (UTC if naive)."""
     if not isinstance(value, str):
         return None
     try:
@@ -126,8 +240,8 @@ def ends(values: Iterable[Memory]) -> list[End]:
     whenever it was learned. A value said again ends where the later statement of it
     begins if it is retired, or another value ends it (a past stretch of the value); two
     current memories of one value are duplicates (consolidation merges them), neither
-    ending the other. Values said at one moment are left as they are (no order settles
-    which held), and so is a value that never held: it ends nothing.
+    ending the other. Of values said at one moment, the one learned later (its id, time
+    ordered, the greater) counts as said later. A value that never held ends nothing.
 
     Args:
         values: The memories of the slot, current and retired, each once.
@@ -142,9 +256,8 @@ def ends(values: Iterable[Memory]) -> list[End]:
         if end is None or began(memory) < end:
             later_values = [
                 later
-                for later, later_end in fitted
-                if said(later) > said(memory)
-                and (later_end is None or began(later) < later_end)
+                for later, later_end in fitted  # said later, or learned later at one moment
+                if (later_end is None or began(later) < later_end)
                 and (end is None or began(later) < end)
                 and (later_end is None or began(memory) < later_end)  # both held at once
             ]
@@ -166,3 +279,54 @@ def ends(values: Iterable[Memory]) -> list[End]:
                 found.append(End(memory, end, successor))
         fitted.append((memory, end))
     return found
+
+
+def cut(memory: Memory, by: Memory, *, new_id: str) -> tuple[Memory, Memory] | None:
+    """`memory` cut in two stretches where `by`, another value of its slot, was said
+    between two of its sayings (the first, `recorded_at`, and `sayings`) and held over its
+    span before the next one: the stretch said up to `by` (same id, its later sayings
+    after `by` taken out, and their provenance) and the stretch said after it, a new
+    memory (`new_id`, same text, holding from its first saying on, as `memory` held to;
+    those sayings and their provenance its own). None if `by` falls in no such gap.
+
+    So the user's latest word wins over each stretch: "Berlin" on day 0 and day 2,
+    "Lisbon" said on day 1 (learned last), is Berlin from day 0, Lisbon from day 1 and
+    Berlin from day 2, whatever order the three were learned in. Ending the first stretch
+    is left to the caller (`revision`), which audits it.
+    """
+    at = said(by)[0]
+    later = [saying for saying in sayings(memory) if saying.at > at]
+    if not later or at < memory.recorded_at or by.id == memory.id:
+        return None
+    start = later[0].at
+    if memory.valid_to is not None and memory.valid_to <= start:
+        return None  # it no longer held when said again: no second stretch to cut
+    holds = by.valid_to is None or began(by) < by.valid_to
+    overlaps = began(by) < start and (by.valid_to is None or began(memory) < by.valid_to)
+    if not (holds and overlaps):
+        return None
+    earlier = [saying for saying in sayings(memory) if saying.at <= at]
+    moved = tuple(dict.fromkeys(source for saying in later for source in saying.source_ids))
+    edited = edited_at(memory)
+    metadata = dict(memory.metadata)
+    if edited is not None and edited > at:  # the edit set the value of the later stretch
+        metadata.pop(EDITED_AT)
+    first = replace(
+        memory,
+        source_ids=tuple(s for s in memory.source_ids if s not in moved) or memory.source_ids,
+        metadata=with_sayings(metadata, earlier),
+    )
+    restated = {**memory.metadata, "said_at": start.isoformat()}
+    if "said_at" not in memory.metadata:
+        del restated["said_at"]
+    second = replace(
+        memory,
+        id=new_id,
+        source_ids=moved or memory.source_ids,
+        metadata=with_sayings(restated, later[1:]),
+        valid_from=start,
+        recorded_at=start,
+        created_at=start,
+        updated_at=start,
+    )
+    return first, second
