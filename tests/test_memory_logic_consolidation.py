@@ -25,6 +25,7 @@ from engram.memory.consolidation import (
     redirected_profile,
     redirected_relations,
 )
+from engram.memory.timeline import Saying, said, sayings, with_sayings
 from engram.types._memory import Memory, Relation, UserProfile
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -177,6 +178,24 @@ def test_the_slot_fact_is_kept_when_merged_with_a_plain_restatement() -> None:
     kept = merge_cluster([note, slot], now=NOW).kept
     assert kept.id == slot.id and kept.pinned and kept.importance == 1.0
     assert (kept.kind, kept.attribute, kept.metadata["value"]) == ("profile", "home_city", "Lisbon")
+
+
+def test_a_merge_of_one_slot_value_keeps_every_saying_of_it() -> None:
+    """(was: the kept memory's metadata won, so the other's sayings were lost and the value
+    counted as said when the kept one last was, not when the user last said it)"""
+    day = timedelta(days=1)
+    old = lisbon_slot(recorded_at=NOW, source_ids=("a",))
+    old = replace(old, metadata=with_sayings(old.metadata, [Saying(NOW + 2 * day, ("b",))]))
+    other = lisbon_slot(recorded_at=NOW + day, source_ids=("c", "d"))
+    other = replace(other, metadata=with_sayings(other.metadata, [Saying(NOW + 5 * day, ("d",))]))
+    kept = merge_cluster([old, other], now=NOW + 6 * day).kept
+    assert kept.recorded_at == NOW
+    assert sayings(kept) == [
+        Saying(NOW + day, ("c",)),
+        Saying(NOW + 2 * day, ("b",)),
+        Saying(NOW + 5 * day, ("d",)),
+    ]
+    assert said(kept)[0] == NOW + 5 * day
 
 
 def test_a_fact_and_its_end_never_merge() -> None:

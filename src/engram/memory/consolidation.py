@@ -36,6 +36,7 @@ import numpy.typing as npt
 from engram._exceptions import InvalidInputError
 from engram.memory.entities import fold
 from engram.memory.revision import figures, polarity
+from engram.memory.timeline import merged_sayings, with_sayings
 from engram.types._memory import Memory, MemoryChange, Relation, UserProfile
 from engram.types._time import utcnow
 
@@ -257,7 +258,8 @@ def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> 
     access count, and is pinned if any was. It keeps the earliest time any of them was
     known (`recorded_at`) and the widest validity (the earliest known `valid_from`, the
     latest `valid_to`, open if any is), so an "as of" search finds it whenever it found
-    one of them.
+    one of them; of a slot value, every later saying of any of them is its later saying
+    (`timeline.merged_sayings`), so the user's latest word on the slot stays when it was.
 
     Args:
         cluster: Two or more near-duplicate memories (one scope).
@@ -282,6 +284,8 @@ def merge_cluster(cluster: Sequence[Memory], *, now: datetime | None = None) -> 
     for memory in reversed(ordered):
         metadata.update(memory.metadata)
     metadata["merged_from"] = _merged_from(ordered, others)
+    if any(memory.attribute is not None for memory in cluster):  # one slot value, said often
+        metadata = with_sayings(metadata, merged_sayings(cluster))
     kept = replace(
         anchor,
         text=max((memory.text for memory in ordered), key=len),
