@@ -10,7 +10,8 @@ from typing import Any
 
 from engram._flows import Flow, call_memories, forget_embeddings, serialized
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
-from engram.memory.texts import dense_text
+from engram.memory.texts import SESSION_KEY, dense_text
+from engram.memory.timeline import without_sources
 from engram.stores.memories import (
     CountMemories,
     DeleteEntities,
@@ -22,6 +23,7 @@ from engram.stores.memories import (
     ListEntities,
     ListRelations,
     MemoryFilter,
+    PutMemories,
 )
 from engram.types._memory import Memory
 
@@ -69,7 +71,8 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
 def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
-    narrower scope (an agent's, a session's), also the entities only its memories named.
+    narrower scope (an agent's, a session's), also the entities only its memories named;
+    a memory turns outside it said too outlives it (`_provenance_outside`).
 
     A scope without a user (a session's, an agent's) may hold the memories of many users:
     their adds are held too, or one could write back a memory being erased (retiring it)."""
@@ -80,15 +83,94 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         keys |= {_lock_key_of(memory) for memory in found}
     yield from serialized(*sorted(keys))
     memories = yield from every_memory(scope.tenant, where)
-    texts = yield from _embedded_texts(scope.tenant, memories)
+    kept: list[Memory] = []
+    rewritten: list[Memory] = []
     named: set[str] = set()
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
+        kept, rewritten = yield from _provenance_outside(scope.tenant, memories)
+        spared = {memory.id for memory in kept}
+        memories = [memory for memory in memories if memory.id not in spared]
         named = yield from _named_by(scope.tenant, memories)
-    op = DeleteScope(scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
-    reports = yield from call_memories(op)
+    texts = yield from _embedded_texts(scope.tenant, memories)
+    texts += yield from _embedded_texts(scope.tenant, kept, current=False)
+    op = DeleteScope(
+        scope.tenant,
+        scope.user_id,
+        scope.agent_id,
+        scope.session_id,
+        spared=tuple(memory.id for memory in kept),
+    )
+    if rewritten:  # the spared moved out of the scope first, so that `op` leaves them
+        *_, erased = yield from call_memories(PutMemories(scope.tenant, tuple(rewritten)), op)
+    else:
+        [erased] = yield from call_memories(op)
     yield from forget_embeddings(texts)
-    report: ErasureReport = yield from _with_orphans_erased(scope.tenant, named, reports)
+    report: ErasureReport = yield from _with_orphans_erased(scope.tenant, named, [erased])
     return report
+
+
+def _provenance_outside(
+    tenant: str, memories: Sequence[Memory]
+) -> Flow[tuple[list[Memory], list[Memory]]]:
+    """What erasing a scope's `memories` leaves of their provenance outside it: the spared
+    (those turns outside the scope said too) and every memory to rewrite (the spared, and
+    the memories outside the scope whose provenance names turns of it), each keeping only
+    the message ids of turns outside the scope.
+
+    A slot value said in two sessions is one memory, the first session's, with the message
+    ids of the second saying appended to its provenance (`revision`): erasing the first
+    session spares it, moved to the session and agent of its first turn outside; erasing
+    the second takes that turn's ids out of it. Which turn a message id is, its episode
+    tells (one per turn, never merged across scopes): a message id no episode outside the
+    scope has is taken to be the scope's, so what cannot be told apart goes with it."""
+    erased = {memory.id for memory in memories}
+    inside = {s for memory in memories if memory.kind == "episode" for s in memory.source_ids}
+    if not any(memory.source_ids for memory in memories):
+        return [], []
+    outside: list[Memory] = []
+    for user_id in sorted({memory.user_id or "" for memory in memories}):
+        where = MemoryFilter(
+            user_id=user_id or None, without_user=not user_id, include_superseded=True
+        )
+        found = yield from every_memory(tenant, where)
+        outside += [memory for memory in found if memory.id not in erased]
+    turns: dict[str, Memory] = {}  # message id -> the episode of its turn outside the scope
+    for episode in outside:
+        if episode.kind == "episode":
+            turns.update((s, episode) for s in episode.source_ids if s not in turns)
+    kept = []
+    for memory in memories:
+        gone = {s for s in memory.source_ids if s not in turns or s in inside}
+        if memory.kind != "episode" and len(gone) < len(set(memory.source_ids)):
+            spared = without_sources(memory, gone)
+            first = turns[spared.source_ids[0]]
+            kept.append(
+                replace(
+                    spared,
+                    session_id=first.session_id,
+                    agent_id=first.agent_id,
+                    metadata=_in_session_of(spared.metadata, first),
+                )
+            )
+    stripped = [
+        without_sources(memory, inside)
+        for memory in outside
+        if memory.kind != "episode" and inside.intersection(memory.source_ids)
+    ]
+    return kept, [*kept, *stripped]
+
+
+def _in_session_of(metadata: Mapping[str, Any], turn: Memory) -> dict[str, Any]:
+    """`metadata`, its source session (`SESSION_KEY`, if it names one) that of `turn`'s
+    episode: the erased session's id is no longer where the memory came from."""
+    moved = dict(metadata)
+    if SESSION_KEY in moved:
+        session = turn.metadata.get(SESSION_KEY) or turn.session_id
+        if session is None:
+            del moved[SESSION_KEY]
+        else:
+            moved[SESSION_KEY] = session
+    return moved
 
 
 def _with_orphans_erased(
@@ -117,15 +199,18 @@ def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
     }
 
 
-def _embedded_texts(tenant: str, memories: Sequence[Memory]) -> Flow[list[str]]:
-    """What was embedded for `memories`: their texts now and every text their history
-    holds (an edit re-embeds, and the cache keeps the old text's vector)."""
-    texts = [dense_text(memory) for memory in memories]
+def _embedded_texts(
+    tenant: str, memories: Sequence[Memory], *, current: bool = True
+) -> Flow[list[str]]:
+    """What was embedded for `memories`: their texts now (unless not `current`) and every
+    text their history holds (an edit re-embeds, and the cache keeps the old text's vector)."""
+    texts = [dense_text(memory) for memory in memories] if current else []
     for start in range(0, len(memories), PAGE):
         page = memories[start : start + PAGE]
         histories = yield from call_memories(*(GetHistory(tenant, m.id) for m in page))
         for memory, changes in zip(page, histories, strict=True):
             older = {c.old_text for c in changes if c.old_text and c.old_text != memory.text}
+            older |= {c.new_text for c in changes if c.new_text and c.new_text != memory.text}
             texts += [dense_text(replace(memory, text=text)) for text in sorted(older)]
     return texts
 

@@ -341,12 +341,17 @@ class DeleteScope(NamedTuple):
     (tombstones included), entities, relations and the profile. With other fields, the
     selected memories are erased as by `DeleteMemories` (tombstones remain). Result:
     `ErasureReport`. `InvalidInputError` if no field is given.
+
+    `spared` names memories that outlive the scope, other scopes having said them too (the
+    caller moved them out of it first): every text of their history but their current one
+    is blanked (counted in `history`), as the scope's own words.
     """
 
     tenant: str
     user_id: str | None = None
     agent_id: str | None = None
     session_id: str | None = None
+    spared: tuple[str, ...] = ()
 
 
 # Entities, relations, profiles.

@@ -473,7 +473,29 @@ class InMemoryMemoryStore(BaseMemoryStore):
         at = utcnow()
         for row in self._select(op.tenant, rules.scope_filter(op)):
             self._erase(op.tenant, row, "scope erased", at, counts)
+        for memory_id in op.spared:
+            self._blank_older_texts(op.tenant, memory_id, counts)
         return counts.report()
+
+    def _blank_older_texts(self, tenant: str, memory_id: str, counts: _Counts) -> None:
+        """Blank every text of the memory's history but its current one
+        (`DeleteScope.spared`)."""
+        row, history = self._rows.get((tenant, memory_id)), self._history.get((tenant, memory_id))
+        if row is None or history is None:
+            return
+        text = row.memory.text
+        blanked = tuple(
+            replace(
+                change,
+                old_text=change.old_text if change.old_text == text else None,
+                new_text=change.new_text if change.new_text == text else None,
+            )
+            for change in history.changes
+        )
+        changed = sum(a != b for a, b in zip(blanked, history.changes, strict=True))
+        if changed:
+            self._set(self._history, (tenant, memory_id), replace(history, changes=blanked))
+            counts.add("history", changed)
 
     def _delete_user(self, tenant: str, user_id: str) -> ErasureReport:
         counts = _Counts()

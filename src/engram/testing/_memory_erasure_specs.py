@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from engram._exceptions import ConflictError, InvalidInputError
-from engram.stores.memories import ErasureReport, MemoryFilter
+from engram.stores.memories import DeleteScope, ErasureReport, MemoryFilter, PutMemories
 from engram.testing._memory_checks import (
     MODEL,
     OTHER_TENANT,
@@ -278,6 +279,29 @@ class MemoryErasureSpecs:
         assert memory_store.get_memory(TENANT, "a3") is not None
         assert memory_store.get_profile(TENANT, "u1") is not None
         assert len(memory_store.list_entities(TENANT, "u1")) == 1
+
+    def test_a_spared_memory_outlives_its_session_with_only_its_current_text(
+        self, memory_store: Any
+    ) -> None:
+        """`DeleteScope.spared`: another session said it too; the caller moved it out of
+        the erased one, and its history keeps none of the texts it had before."""
+        kept = memory("Ana lives in Berlin", id="k1", user_id="u1", session_id="s1")
+        gone = memory("Ana says hi", id="g1", user_id="u1", session_id="s1")
+        put(memory_store, [kept, gone], unit_vectors(2), history=True)
+        refined = "Ana lives in Berlin, Mitte"
+        moved = replace(kept, text=refined, session_id="s2", source_ids=("msg2",))
+        edit = _change("k1", "update", 1, old_text=kept.text, new_text=refined)
+        memory_store.batch([PutMemories(TENANT, (moved,), changes=(edit,))])
+        [report] = memory_store.batch([DeleteScope(TENANT, session_id="s1", spared=("k1",))])
+        # g1's add blanked; k1's add (its first text) and its update's old text
+        assert (report.memories, report.vectors, report.history) == (1, 1, 3)
+        assert ids_of(memory_store.list_memories(TENANT, _EVERY)) == ["k1"]
+        [left] = memory_store.list_memories(TENANT, MemoryFilter(session_id="s2"))
+        assert (left.text, left.source_ids) == (refined, ("msg2",))
+        assert [
+            (c.action, c.old_text, c.new_text) for c in memory_store.get_history(TENANT, "k1")
+        ] == [("add", None, None), ("update", None, refined)]
+        assert memory_store.list_memories(TENANT, MemoryFilter(session_id="s1")) == []
 
     def test_delete_scope_fields_combine(self, memory_store: Any) -> None:
         put(

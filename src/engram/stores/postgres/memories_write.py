@@ -429,7 +429,26 @@ def delete_scope(op: DeleteScope) -> Work[ErasureReport]:
     for row in rows:
         yield from _erase(op.tenant, row, "scope erased", at, counts)
     yield from _unquote(op.tenant, counts)
+    if op.spared:
+        yield from _blank_older_texts(op.tenant, op.spared, counts)
     return counts.report()
+
+
+def _blank_older_texts(tenant: str, ids: Sequence[str], counts: _Counts) -> Work[None]:
+    """Blank every text of the history of memories `ids` but their current one
+    (`DeleteScope.spared`)."""
+    blanked = yield Statement(
+        "UPDATE engram_memory_history AS h SET"
+        " old_text = CASE WHEN h.old_text = m.text THEN h.old_text END,"
+        " new_text = CASE WHEN h.new_text = m.text THEN h.new_text END"
+        " FROM engram_memories AS m"
+        " WHERE h.tenant = %(tenant)s AND m.tenant = %(tenant)s AND h.memory_id = m.id"
+        " AND m.id = ANY(%(ids)s::text[])"
+        " AND (h.old_text <> m.text OR h.new_text <> m.text)",
+        {"tenant": tenant, "ids": list(ids)},
+        "rowcount",
+    )
+    counts.add("history", blanked)
 
 
 def _delete_user(tenant: str, user_id: str) -> Work[ErasureReport]:

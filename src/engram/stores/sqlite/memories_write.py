@@ -698,7 +698,31 @@ def delete_scope(conn: sqlite3.Connection, cache: Caches, op: DeleteScope) -> Er
         stored = _Stored(row[1], row[2], row[3])
         _erase(conn, cache, models, op.tenant, row[0], stored, "scope erased", at, counts)
     _unquote(conn, op.tenant, counts)
+    _blank_older_texts(conn, op.tenant, op.spared, counts)
     return counts.report()
+
+
+def _blank_older_texts(
+    conn: sqlite3.Connection, tenant: str, ids: Sequence[str], counts: _Counts
+) -> None:
+    """Blank every text of the history of memories `ids` but their current one
+    (`DeleteScope.spared`)."""
+    if not ids:
+        return
+    now = (
+        "(SELECT m.text FROM engram_memories AS m"
+        " WHERE m.tenant = engram_memory_history.tenant"
+        " AND m.id = engram_memory_history.memory_id)"
+    )
+    blanked = conn.execute(
+        f"UPDATE engram_memory_history SET"
+        f" old_text = CASE WHEN old_text = {now} THEN old_text END,"
+        f" new_text = CASE WHEN new_text = {now} THEN new_text END"
+        f" WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))"
+        f" AND (old_text != {now} OR new_text != {now})",
+        (tenant, json.dumps(list(ids))),
+    )
+    counts.add("history", blanked.rowcount)
 
 
 def _delete_user(
