@@ -106,3 +106,16 @@ def test_a_newest_message_of_invisible_characters_recalls_nothing_and_does_not_f
         result = session.context(model="gpt-4o", budget=2000, recall=4)
     assert [m.role for m in result.messages] == ["user"]
     assert result.report.recalled == ()
+
+
+def test_a_newest_message_longer_than_a_query_may_be_recalls_from_its_start(
+    tmp_path: Path,
+) -> None:
+    """(was: the search refuses a query over `MAX_QUERY_LENGTH` characters, and a context's
+    recall searched with the whole newest message, so a long paste made `context` raise)"""
+    with Engram(tmp_path / "long.db") as mem:
+        [tea] = mem.memories.add("Ana likes green tea", user_id="ana", infer=False).added
+        session = mem.session("s1", user_id="ana")
+        session.add("user", "Which green tea? " + "lorem ipsum " * 2_000)
+        result = session.context(model="gpt-4o", budget=8000, recall=4)
+    assert tea.id in result.report.recalled

@@ -317,6 +317,7 @@ def _recall(
             weights=spec.ranking,
             now=now,
             record_access=False,  # the context records the memories it sends
+            clip_query=True,  # a message may be longer than a query may be
         )
     [profile] = yield from call_memories(GetProfile(session.tenant, session.user_id))
     if profile is not None:  # a profile memory restates its field, which the block gives

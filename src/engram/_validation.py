@@ -22,6 +22,7 @@ __all__ = [
     "check_int",
     "check_mapping",
     "check_messages",
+    "check_query",
     "check_tenants",
     "check_text",
     "coerce_content",
@@ -44,6 +45,24 @@ def check_text(value: str, what: str, *, max_bytes: int | None = None) -> None:
     size = _utf8_size(value, what)
     if max_bytes is not None and size > max_bytes:
         raise InvalidInputError(f"{what} is {size:,} bytes, more than the {max_bytes:,} allowed")
+
+
+MAX_QUERY_LENGTH = 10_000
+"""The most characters a search query may have: more than any question needs (the embedder
+reads only its first 256 tokens), and a bound on what one search extracts entities from
+and scores words of (a megabyte-long query would take seconds of every search's time)."""
+
+
+def check_query(value: object, what: str = "query") -> str:
+    """A search query: text (`check_text`) of at most `MAX_QUERY_LENGTH` characters."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {value!r}")
+    if len(value) > MAX_QUERY_LENGTH:
+        raise InvalidInputError(
+            f"{what} is {len(value):,} characters, more than the {MAX_QUERY_LENGTH:,} allowed"
+        )
+    check_text(value, what)
+    return value
 
 
 def is_blank(text: str) -> bool:

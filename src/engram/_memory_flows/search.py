@@ -10,7 +10,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import Scope
-from engram._validation import check_int, is_blank
+from engram._validation import MAX_QUERY_LENGTH, check_int, check_query, is_blank
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import lexical_query, without_names
@@ -44,12 +44,21 @@ def search_flow(
     now: datetime,
     accessed_at: datetime | None = None,
     record_access: bool = True,
+    clip_query: bool = False,
 ) -> Flow[list[MemoryHit]]:
     """Hybrid search: exact dense and BM25 candidates under the filter, fused and explained.
 
     `now` is the time ranked from (the `as_of` time of a search of the past); the hits are
     recorded as accessed at `accessed_at` (default: `now`), unless `record_access` is false
-    (a caller that uses only some of them records those)."""
+    (a caller that uses only some of them records those).
+
+    A query longer than `MAX_QUERY_LENGTH` characters is refused (`InvalidInputError`),
+    or with `clip_query` cut to that length: the query of a caller that searches with a
+    message (a context's recall of the newest user turn), which may be as long as a
+    message may be, and of which the embedder would read only the start."""
+    if clip_query and isinstance(query, str):
+        query = query[:MAX_QUERY_LENGTH]
+    check_query(query)
     if is_blank(query):
         raise InvalidInputError("the search query is empty")
     # As a listing's: the limit checked as `get_all`'s is, and 0 reads (and records) nothing.
