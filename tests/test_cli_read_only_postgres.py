@@ -108,7 +108,7 @@ def test_a_sessions_or_memories_reading_command_on_an_empty_database_creates_no_
     assert tables(postgres_database) == []
 
 
-def test_sessions_and_memories_of_a_database_that_never_had_them_read_as_empty(
+def test_a_database_that_never_had_sessions_reads_as_empty_and_one_without_memories_refuses(
     postgres_database: str,
 ) -> None:
     with PostgresEventLog.from_conn_string(postgres_database) as log:
@@ -116,7 +116,9 @@ def test_sessions_and_memories_of_a_database_that_never_had_them_read_as_empty(
     before = tables(postgres_database)
 
     assert run("sessions", "list", "--db", postgres_database) == (0, "no sessions\n")
-    assert run("memories", "users", "--db", postgres_database) == (0, "")
+    code, output = run("memories", "users", "--db", postgres_database)
+    assert code == 1 and "holds no memories schema" in output
+    assert "engram db migrate" in output
     assert tables(postgres_database) == before
 
 

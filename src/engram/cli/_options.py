@@ -247,6 +247,19 @@ def _sqlite_schema_versions(db: str, path: str) -> dict[str, int] | None:
     return {str(component): int(version) for component, version in rows}
 
 
+class MissingComponent(MigrationRequired):
+    """A reading command's database has none of a component it must have
+    (`StoreOpeners.required`): `engram db migrate` creates it."""
+
+
+def _missing(address: str, component: str, db: str, name: str = "") -> str:
+    """Why a reading command on `db` refuses `address`, which has no `component` schema."""
+    return (
+        f"{address}{name} holds no {component} schema: {_migrate(db)} to create it "
+        "(reading leaves it as it is)"
+    )
+
+
 def _current(address: str, component: str, latest: int, db: str, name: str = "") -> None:
     """Refuse `address` for a reading command on `db` unless its `component` schema is
     current (`name` says where the address comes from)."""
@@ -255,10 +268,7 @@ def _current(address: str, component: str, latest: int, db: str, name: str = "")
     except click.ClickException as exc:
         raise click.ClickException(f"{exc.message}{name}") from None
     if path is None:
-        raise click.ClickException(
-            f"{address}{name} holds no {component} schema: {_migrate(db)} to create it "
-            "(reading leaves it as it is)"
-        )
+        raise click.ClickException(_missing(address, component, db, name))
 
 
 class PostgresStore(Protocol[S_co]):
@@ -290,6 +300,10 @@ class StoreOpeners(Generic[S]):
     has."""
     redis: Callable[[], RedisStore[S]]
     """Imports the Redis store class."""
+    required: bool = False
+    """Whether a reading command refuses a database without the component (`_missing`),
+    rather than reading it as empty: the memories, which a PostgreSQL without pgvector
+    cannot hold (an empty listing would read as "none stored")."""
 
 
 @contextmanager
@@ -301,8 +315,9 @@ def store_at(
     `Engram()` opens it with (durability, Redis key prefix). With `read_only` (a command that
     only reads) a SQLite file or PostgreSQL database is left as it is: it must hold the
     current schema, as opening it would migrate an older one (or create a missing one), and
-    one without the component reads as empty. `migrated_by` is the `--db` of the
-    `engram db migrate` that upgrades it (default: `db`)."""
+    one without the component reads as empty (or is refused, if `openers.required`).
+    `migrated_by` is the `--db` of the `engram db migrate` that upgrades it (default:
+    `db`)."""
     migrated_by = migrated_by or db
     if scheme_of(db) == "sqlite":
         path = _sqlite_file(db, openers, read_only=read_only, migrated_by=migrated_by)
@@ -322,6 +337,8 @@ def _sqlite_file(db: str, openers: StoreOpeners[Any], *, read_only: bool, migrat
     if not read_only:
         return existing_sqlite_file(db)
     found = readable_sqlite_file(db, openers.component, openers.migrations, migrated_by=migrated_by)
+    if found is None and openers.required:
+        raise MissingComponent(_missing(db, openers.component, migrated_by))
     return found or ":memory:"
 
 
@@ -363,13 +380,13 @@ def _postgres_store(
 ) -> Iterator[S]:
     """The store of `loaded` (its class, its number of migrations) in the PostgreSQL
     database `db`, on a connection of its own. With `read_only`, it creates and migrates
-    nothing: the component's schema must be current (or absent: an empty SQLite store
-    stands in for it, as for a SQLite file without it).
+    nothing: the component's schema must be current (or absent, unless `openers.required`:
+    an empty SQLite store stands in for it, as for a SQLite file without it).
 
     Raises:
         MigrationRequired: With `read_only`, the database holds no Engram schema, or an
             older one of the component (`engram db migrate` brings it up to date), or a
-            newer one.
+            newer one; `MissingComponent` if it has none of a required component.
     """
     # Loaded with the store class (`openers.postgresql`): the driver is there.
     from engram.stores.postgres._internal import Target, connect
@@ -383,6 +400,8 @@ def _postgres_store(
             if problem is not None:
                 raise MigrationRequired(problem)
             version = (versions or {}).get(openers.component)
+            if version is None and openers.required:
+                raise MissingComponent(_missing(db, openers.component, migrated_by))
             if version is None:
                 with openers.sqlite(":memory:") as empty:
                     yield empty
@@ -438,6 +457,7 @@ _MEMORY_STORES = StoreOpeners[BaseMemoryStore](
     sqlite=SqliteMemoryStore.from_path,
     postgresql=_postgres_memories,
     redis=_no_redis_memories,
+    required=True,
 )
 """The memory store of each backend (`store_at`), for the reading commands."""
 
@@ -448,8 +468,9 @@ def existing_engram(db: str, tenant: str, *, read_only: bool = False) -> Iterato
     command must not create one. With `read_only` (a command that only reads), opening
     them must not migrate them either: a SQLite file must hold the current schemas, and a
     PostgreSQL database's stores are opened as `store_at` opens them for a reading command
-    (a schema missing or older is a `MigrationRequired` error, a component the database
-    never had reads as empty)."""
+    (a schema missing or older is a `MigrationRequired` error, conversations the database
+    never had read as empty, and memories it never had refuse every memory operation, as
+    a SQLite file without them is refused: an empty listing would say "none stored")."""
     require_database(db)
     memory_db = load_settings().memory_db
     if memory_db is not None:
@@ -465,7 +486,10 @@ def existing_engram(db: str, tenant: str, *, read_only: bool = False) -> Iterato
     with contextlib.ExitStack() as stack:
         conversations = _postgres_reader(stack, db, _CONVERSATION_STORES, db)
         name = "" if memory_db is None else " (ENGRAM_MEMORY_DB)"
-        memories = _postgres_reader(stack, memory_db or db, _MEMORY_STORES, db, name)
+        try:
+            memories = _postgres_reader(stack, memory_db or db, _MEMORY_STORES, db, name)
+        except MissingComponent as exc:  # a PostgreSQL without pgvector serves sessions
+            memories = _RefusedMemories(str(exc))
         if memories is not None:  # Engram leaves a store it is given open
             stack.callback(memories.close)
         yield stack.enter_context(Engram(conversations or db, tenant=tenant, memory_store=memories))
@@ -488,7 +512,22 @@ def _postgres_reader(
         try:
             return stack.enter_context(store_at(address, openers, read_only=True, migrated_by=db))
         except MigrationRequired as exc:
-            raise MigrationRequired(f"{exc}{name}") from None
+            raise type(exc)(f"{exc}{name}") from None
+
+
+class _RefusedMemories(BaseMemoryStore):
+    """The memory store of a reading command on a PostgreSQL database without the memories
+    schema (no pgvector, say): the conversations are read, and every memory operation is
+    refused with `reason` (as a SQLite file without it is refused), never read as empty."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def batch(self, ops: Any) -> list[Any]:
+        raise MissingComponent(self.reason)
+
+    async def abatch(self, ops: Any) -> list[Any]:
+        raise MissingComponent(self.reason)
 
 
 def _check_current(db: str, memory_db: str | None) -> None:
