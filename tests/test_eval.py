@@ -7,6 +7,8 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -614,3 +616,30 @@ def test_currency_does_not_count_the_change_naming_the_old_value_as_kept(tmp_pat
         [lost] = run_currency(_Forgetful(engram.memories), [left])
     # "The user left Google" (June) names Google too, but the January memory is gone
     assert not lost.old_kept
+
+
+class _Undated:
+    """Engram's memories, but every message is taken as said when it is learned."""
+
+    def __init__(self, memories: Any) -> None:
+        self.memories = memories
+
+    def add(self, *, messages: Any, user_id: str) -> Any:
+        undated = [replace(message, created_at=datetime.now(UTC)) for message in messages]
+        return self.memories.add(messages=undated, user_id=user_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.memories, name)
+
+
+def test_a_replayed_scenario_needs_the_statements_fitted_by_when_they_were_said(
+    tmp_path: Path,
+) -> None:
+    from engram import Engram
+
+    [replayed] = [s for s in CURRENCY_SCENARIOS if s.name == "home-replayed"]
+    with Engram(tmp_path / "currency.db", embedder=HashingEmbedder()) as engram:
+        [fitted] = run_currency(engram.memories, [replayed])
+        [undated] = run_currency(_Undated(engram.memories), [replayed])
+    assert fitted.passed
+    assert not undated.current_first  # the old statement, learned last, would win

@@ -9,6 +9,10 @@ moved to Porto", June), then asks. Three checks, through `Engram.memories`:
   old value: a contradiction supersedes, never deletes. The new statement's own memories do
   not count, though they may name the old value ("The user quit Google").
 
+Some scenarios are learned out of order ("replayed": the June statement reaches memory
+first, the January one after, as an old chat imported late does): the answers must be the
+same, whatever order the statements came in.
+
 A change is news: the old value held until it. A correction ("Actually I live in Porto, not
 Lisbon") says the old value never held, so "as of" then must not name it; it is no currency
 scenario (see the correction tests of `Engram.memories`). Nor is a second slot beside the
@@ -47,6 +51,9 @@ class CurrencyScenario:
     statement's, which may name it too ("I quit Google, I'm freelancing now")."""
     new_value: str
     """A word only the new value's memories contain: a hit naming both names the new one."""
+    replayed: bool = False
+    """Whether memory learns the new statement first and the old one after (each still
+    dated when it was said)."""
 
 
 CURRENCY_SCENARIOS: tuple[CurrencyScenario, ...] = (
@@ -164,10 +171,29 @@ CURRENCY_SCENARIOS: tuple[CurrencyScenario, ...] = (
         "iphone",
         "pixel",
     ),
+    CurrencyScenario(
+        "home-replayed",
+        "I live in Lisbon.",
+        "I just moved to Porto.",
+        "Where do I live?",
+        "lisbon",
+        "porto",
+        replayed=True,
+    ),
+    CurrencyScenario(
+        "employer-replayed",
+        "I work at Google.",
+        "just started at Stripe!",
+        "where do I work now?",
+        "google",
+        "stripe",
+        replayed=True,
+    ),
 )
 """The shipped scenarios: single-valued slots the deterministic extractor recognises, said as
 textbook sentences (the first six) and as people chat: lower case, a plural subject, two
-clauses, news ("just started at Stripe!"), a value ended and another named in one turn."""
+clauses, news ("just started at Stripe!"), a value ended and another named in one turn; and
+two learned out of order (`replayed`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +237,8 @@ def run_currency(
 
 def _play(memories: CurrencyMemoriesProtocol, scenario: CurrencyScenario) -> CurrencyResult:
     user = f"currency-{scenario.name}"
-    for text, at in ((scenario.old_statement, _BEFORE), (scenario.new_statement, _AFTER)):
+    said = [(scenario.old_statement, _BEFORE), (scenario.new_statement, _AFTER)]
+    for text, at in reversed(said) if scenario.replayed else said:
         memories.add(messages=[Message(role="user", content=text, created_at=at)], user_id=user)
     now = memories.search(scenario.question, user_id=user, limit=10)
     then = memories.search(scenario.question, user_id=user, limit=10, as_of=_BETWEEN)
