@@ -111,6 +111,15 @@ def test_a_longer_name_renames_the_entity_and_keeps_the_short_one_as_alias() -> 
     assert (renamed.id, renamed.name, renamed.aliases) == (short.id, "Tomás Almeida", ("Tomás",))
 
 
+def test_two_names_of_unknown_kind_sharing_a_word_stay_apart() -> None:
+    """(was: "TAP" merged into "TAP TP", both of unknown kind, by their first word)"""
+    code = entity("TAP TP", kind="other")
+    resolution = resolve_entities([EntityMention("TAP", "other")], [code])
+    assert [e.name for e in resolution.new] == ["TAP"] and resolution.updated == ()
+    airline = entity("TAP", kind="other")
+    assert merge_aliases([code, airline]) == {code.id: code.id, airline.id: airline.id}
+
+
 @pytest.mark.parametrize(("known_kind", "said_kind"), [("person", "other"), ("other", "person")])
 def test_a_name_of_unknown_kind_shortens_or_extends_the_only_one_it_fits(
     known_kind: str, said_kind: str

@@ -9,7 +9,9 @@ diacritics and a leading "the" ("Tomás" = "tomas"), and a one-token name equal 
 last token of exactly one longer name ("Tomás" ~ "Tomás Almeida", "Almeida" ~ "Tomás Almeida").
 A place merges by its last token only ("Gaia" ~ "Vila Nova de Gaia"): a place named after its
 first word is in that one ("Porto Campanhã" is a station in Porto, "Porto Airport" its
-airport). A name joined by "&" ("Procter & Gamble") merges with neither side.
+airport). A name joined by "&" ("Procter & Gamble") merges with neither side. Two names of
+unknown kind ("other") merge only when equal: a shared word tells nothing of them ("TAP"
+the airline, "TAP TP").
 "Tom" is never merged with "Tomás": a nickname is a guess, and a wrong merge is worse than a
 missed one.
 """
@@ -439,6 +441,8 @@ def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
                 mapping[entity.id] = by_name[key].id
             else:
                 by_name[key] = entity
+        if kind == "other":  # of two names of unknown kind, a shared word tells nothing
+            continue
         for key, entity in by_name.items():
             targets = [other for name, other in by_name.items() if _mergeable(key, name, [kind])]
             if len(targets) == 1:
@@ -493,7 +497,9 @@ def _match(
     ]
     if len(partial) > 1:  # "my boss Maria": of "Maria Lopez" and "Maria Keller", the boss
         partial = [entity for entity in partial if roles.get(entity.id, frozenset()) & stated]
-    return partial[0] if len(partial) == 1 else None
+    if len(partial) != 1 or partial[0].kind == mention.kind == "other":
+        return None  # of two names of unknown kind, a shared word tells nothing
+    return partial[0]
 
 
 def _extends(one: str, other: str, kinds: tuple[str, str]) -> bool:
