@@ -26,6 +26,7 @@ from engram._validation import (
 )
 from engram.context._report import with_dropped
 from engram.context._strategies import check_window
+from engram.context._summary import plan_verbatim, summarizer_room
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.conversation import (
@@ -520,6 +521,10 @@ def _summary_context(
     the block would push out history the plan meant to keep, dropped instead of summarised;
     nor more, or it would fold history that fits.
 
+    With nothing new to fold, the turns the stored summary covers are sent instead of it
+    when the whole history fits under the trigger (`_verbatim`): a summary made for a small
+    budget does not stand in for turns a larger one has room for. The stored summary stays.
+
     The stored summary is optimistic (`PutSummary` names the summary it replaces): when two
     contexts of one session fold at once, the second to store gets `ConflictError`. It then
     starts over from the summary the winner stored, which usually covers what it meant to
@@ -543,7 +548,7 @@ def _summary_context(
         text = summary.text if summary else None
         if not plan.evict:
             break
-        text = yield from _summarized(text, plan, counter)
+        text = yield from _summarized(session, text, plan, counter)
         folded = _folded(session.id, plan, text, counter, now)
         expected = summary.through_seq if summary else None
         try:
@@ -552,6 +557,14 @@ def _summary_context(
             if attempt < _SUMMARY_ATTEMPTS:
                 continue
         break
+    read = _in_order(system, pending)
+    if summary is not None and not plan.evict:
+        verbatim = yield from _verbatim(
+            session, summary, system, pending, plan, spec, planned, counter, now=now
+        )
+        if verbatim is not None:  # the covered turns fit now: sent instead of the summary
+            plan, read, given = verbatim
+            text = None
     fit = partial(
         ctx.assemble_summary,
         plan,
@@ -561,25 +574,77 @@ def _summary_context(
         reserve=spec.reserve,
         tools=spec.tools,
     )
-    read = _in_order(system, pending)
     result = _with_taken_out(_without_repeats(fit, recall, spec.recall), read, given, counter)
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
 
 
-def _summarized(previous: str | None, plan: ctx.SummaryPlan, counter: TokenCounter) -> Flow[str]:
-    """`plan.evict` folded into `previous`, within the room measured for this context's model.
+_VERBATIM_SLACK = 2.0
+"""`_verbatim` reads the covered turns when their stored counts (in the session's encoding)
+put the whole history within this many times the trigger: the model's tokenizer may count
+them fewer."""
 
-    The summarizer measures its limit with its own tokenizer (the Engram's encoding), which
-    may count fewer tokens than this model's: a summary over the room would be cut to fit
-    it, losing its newest facts. So it is asked once more, for a summary smaller by the
-    overshoot; one still over is cut by `assemble_summary`, keeping its newest sentences."""
-    room = plan.summary_max_tokens
+
+def _verbatim(
+    session: Session,
+    summary: Summary,
+    system: Sequence[Message],
+    pending: Sequence[Message],
+    plan: ctx.SummaryPlan,
+    spec: ContextSpec,
+    planned: int,
+    counter: TokenCounter,
+    *,
+    now: datetime,
+) -> Flow[tuple[ctx.SummaryPlan, list[Message], list[Message]] | None]:
+    """The plan sending the turns `summary` covers verbatim instead of it, with the
+    messages read and those given to it, when the whole history fits under the trigger
+    (`plan_verbatim`); else None. `plan` is the one over `pending` with the summary; the
+    covered turns are not read when their stored counts already say they cannot fit."""
+    goal = spec.trigger * (spec.budget - planned - spec.reserve)
+    covered = session.token_count - sum(m.tokens or 0 for m in (*system, *pending))
+    if plan.tokens - plan.summary_tokens + covered > _VERBATIM_SLACK * goal:
+        return None
+    op = ListMessages(
+        session.tenant,
+        session.id,
+        before_seq=summary.through_seq + 1,
+        roles=NON_SYSTEM,
+        now=now,
+    )
+    [older] = yield from call(op)
+    read = _in_order(system, [*older, *pending])
+    given = ctx.without_abandoned_calls(read)
+    unfolded = plan_verbatim(
+        given,
+        counter,
+        budget=spec.budget - planned,
+        reserve=spec.reserve,
+        tools=spec.tools,
+        trigger=spec.trigger,
+        target=spec.target,
+    )
+    return None if unfolded is None else (unfolded, read, given)
+
+
+def _summarized(
+    session: Session, previous: str | None, plan: ctx.SummaryPlan, counter: TokenCounter
+) -> Flow[str]:
+    """`plan.evict` folded into `previous`, in one `SummarizeCall`, never asked again.
+
+    The room is measured for this context's model; the summarizer bounds its summary in
+    its own tokens, which the built-in ones count in the Engram's encoding (the session's,
+    unless the setting changed since the session was opened).
+    So it is asked for the room in those tokens (`summarizer_room`); a summary still over
+    it (another tokenizer, a text unlike the sample) is cut at a sentence end by
+    `assemble_summary`, keeping its newest sentences, rather than folded again: each fold
+    is one paid request (two when the model overshoots its own bound, see `LLMSummarizer`)."""
     evict = tuple(plan.evict)
+    room = plan.summary_max_tokens
+    if session.encoding != counter.encoding:
+        sample = "\n".join([previous or "", *(message.text for message in evict)])
+        own = TokenCounter.for_encoding(session.encoding).count_text
+        room = summarizer_room(room, sample, counter, own)
     text: str = yield SummarizeCall(previous, evict, room)
-    size = counter.count_text(text)
-    if size > room:
-        smaller = max(1, room * room // size)
-        text = yield SummarizeCall(previous, evict, smaller)
     return text
 
 

@@ -4,16 +4,22 @@
 plan = plan_summary(messages, counter, budget=8192, reserve=1024, summary=stored)
 text = stored.text if stored else None
 if plan.evict:
-    text = summarizer.fold(text, plan.evict, max_tokens=plan.summary_max_tokens)  # I/O
-    store.put_summary(...)  # through_seq=plan.through_seq                        # I/O
+    # the room in the summarizer's tokens, measured on the text it folds (`sample`)
+    room = summarizer_room(plan.summary_max_tokens, sample, counter, summarizer_count)
+    text = summarizer.fold(text, plan.evict, max_tokens=room)  # I/O, once: never re-asked
+    store.put_summary(...)  # through_seq=plan.through_seq     # I/O
 result = assemble_summary(plan, counter, summary_text=text, budget=8192, reserve=1024)
 ```
+
+A summary made under a small budget is not sent once a later context has room for the turns
+it covers: `plan_verbatim` over every message, covered ones included, sends them as they were
+said (the stored summary stays, for the next small budget).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +41,8 @@ __all__ = [
     "assemble_summary",
     "check_fractions",
     "plan_summary",
+    "plan_verbatim",
+    "summarizer_room",
     "summary_room",
 ]
 
@@ -142,6 +150,60 @@ def plan_summary(
         tokens=tokens,
         summary_tokens=current,
     )
+
+
+def plan_verbatim(
+    messages: Sequence[Message],
+    counter: MessageCounterProtocol,
+    *,
+    budget: int,
+    reserve: int = 0,
+    tools: Sequence[Mapping[str, Any]] = (),
+    trigger: float = 0.8,
+    target: float = 0.5,
+) -> SummaryPlan | None:
+    """The plan sending every message of `messages` verbatim, without a summary, if they
+    stay within `trigger * (budget - reserve)`; None if they do not.
+
+    `messages` are the system messages and the whole history, the messages a stored summary
+    covers included. Sending the turns themselves is better for the model than a summary of
+    them, whenever they fit as well as a history without any summary would (`plan_summary`
+    folds nothing under the trigger). Otherwise the stored summary is sent, as it is: the
+    choice is all covered turns or the summary, never part of them (it covers them all).
+
+    Raises:
+        InvalidInputError: as `plan_summary`.
+    """
+    plan = plan_summary(
+        messages,
+        counter,
+        budget=budget,
+        reserve=reserve,
+        tools=tools,
+        trigger=trigger,
+        target=target,
+    )
+    return None if plan.evict or plan.tokens > trigger * (budget - reserve) else plan
+
+
+def summarizer_room(
+    room: int, sample: str, counter: MessageCounterProtocol, count: Callable[[str], int]
+) -> int:
+    """`room`, tokens of the context's model (`counter`), as tokens the summarizer counts
+    with (`count`): scaled down by how much more the model's tokenizer counts `sample`, the
+    text being summarised, never up.
+
+    A summarizer bounds its summary in its own tokens; asked for `room` of those, its summary
+    could be over `room` in the model's, and cut (its oldest sentences) or asked again (a
+    paid call). Asked for the room scaled to its tokens, its summary fits as it is, up to the
+    difference between its text and `sample`; `assemble_summary` cuts what is over at a
+    sentence end, so one fold never asks twice.
+    """
+    theirs = counter.count_text(sample)
+    ours = count(sample)
+    if theirs <= ours or theirs == 0:
+        return room
+    return max(1, room * ours // theirs)
 
 
 def summary_room(available: int, summary_max_tokens: int | None) -> int:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Generator, Sequence
+from typing import Any, NamedTuple
 
 from engram._exceptions import ProviderError
 from engram.providers._base import ChatModelProtocol, Completion
@@ -100,20 +100,38 @@ def _summary_prompt(
     ]
 
 
+class _Ask(NamedTuple):
+    """One chat request a fold makes: the messages, and the most tokens the reply may take."""
+
+    prompt: list[dict[str, Any]]
+    max_tokens: int
+
+
+_Fold = Generator[_Ask, Completion | ProviderError, str]
+"""`LLMSummarizer._fold`: yields requests, receives their outcomes, returns the summary."""
+
+
+def _summary_of(done: StopIteration) -> str:
+    """What a finished `_Fold` returned."""
+    summary: str = done.value
+    return summary
+
+
 class LLMSummarizer:
     """A `SummarizerProtocol` that asks a chat model for the updated summary.
 
-    One chat call per fold, in the language of the conversation. A reply over budget (or cut
-    off by the endpoint, `finish_reason` `length`) is sent back once with a firmer bound; one
-    still over keeps its newest sentences that fit (a summary is written oldest first, so its
-    end holds the newest facts), and a failed retry keeps the first reply's. Characters no
-    store takes (NUL, other control characters) are removed.
+    One chat call per fold, in the language of the conversation, two at most: a reply over
+    budget (or cut off by the endpoint, `finish_reason` `length`) is sent back once with a
+    firmer bound; one still over keeps its newest sentences that fit (a summary is written
+    oldest first, so its end holds the newest facts), and a failed retry keeps the first
+    reply's. Characters no store takes (NUL, other control characters) are removed.
     A reasoning model's thoughts (`<think>...</think>`) are no part of the summary. If the
     model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the endpoint
     flags), replies with nothing (or only thoughts, cut off by `max_tokens`), or plainly
     refuses ("I'm sorry, I can't help with that": a short apology naming nothing of the
     conversation), the fold falls back to `ExtractiveSummarizer`, with a logged warning, so
-    no context is ever lost.
+    no context is ever lost. `summarize` and `asummarize` drive one fold (`_fold`), so they
+    take the same path.
 
     Args:
         model: The chat model to ask (e.g. an `OpenAIChatModel`).
@@ -138,49 +156,53 @@ class LLMSummarizer:
         Returns:
             The new summary: the model's, or the extractive one if the model failed.
         """
-        if not messages or max_tokens <= 0:
-            return truncate_sentences(previous or "", max_tokens, self.count_tokens)
-        prompt = _summary_prompt(previous, messages, max_tokens)
-        try:
-            completion = self.model.complete(prompt, max_tokens=self._reply_tokens(max_tokens))
-        except ProviderError as exc:
-            return self._fall_back(exc, previous, messages, max_tokens)
-        summary = self._checked(completion.text, previous, messages)
-        if summary is None or self._whole(completion, summary, max_tokens):
-            return self._finish(summary, previous, messages, max_tokens)
-        try:  # over budget: ask once more, firmly, rather than lose the newest facts
-            again = self.model.complete(
-                _shorter_prompt(prompt, summary, max_tokens),
-                max_tokens=self._reply_tokens(max_tokens),
-            )
-        except ProviderError as exc:
-            logger.warning("LLM summary retry failed (%s); keeping its newest sentences", exc)
-            return self._finish(summary, previous, messages, max_tokens)
-        return self._finish_retry(again.text, summary, previous, messages, max_tokens)
+        fold = self._fold(previous, messages, max_tokens)
+        reply: Completion | ProviderError | None = None
+        while True:
+            try:
+                ask = next(fold) if reply is None else fold.send(reply)
+            except StopIteration as done:
+                return _summary_of(done)
+            try:
+                reply = self.model.complete(ask.prompt, max_tokens=ask.max_tokens)
+            except ProviderError as exc:
+                reply = exc
 
     async def asummarize(
         self, previous: str | None, messages: Sequence[Message], *, max_tokens: int
     ) -> str:
         """Async twin of `summarize`."""
+        fold = self._fold(previous, messages, max_tokens)
+        reply: Completion | ProviderError | None = None
+        while True:
+            try:
+                ask = next(fold) if reply is None else fold.send(reply)
+            except StopIteration as done:
+                return _summary_of(done)
+            try:
+                reply = await self.model.acomplete(ask.prompt, max_tokens=ask.max_tokens)
+            except ProviderError as exc:
+                reply = exc
+
+    def _fold(self, previous: str | None, messages: Sequence[Message], max_tokens: int) -> _Fold:
+        """The fold, written once for `summarize` and `asummarize`: it yields the chat
+        requests to make (at most two) and receives each one's completion, or the
+        `ProviderError` it failed with; it returns the summary."""
         if not messages or max_tokens <= 0:
             return truncate_sentences(previous or "", max_tokens, self.count_tokens)
         prompt = _summary_prompt(previous, messages, max_tokens)
-        try:
-            completion = await self.model.acomplete(
-                prompt, max_tokens=self._reply_tokens(max_tokens)
-            )
-        except ProviderError as exc:
-            return self._fall_back(exc, previous, messages, max_tokens)
-        summary = self._checked(completion.text, previous, messages)
-        if summary is None or self._whole(completion, summary, max_tokens):
+        reply = yield _Ask(prompt, self._reply_tokens(max_tokens))
+        if isinstance(reply, ProviderError):
+            return self._fall_back(reply, previous, messages, max_tokens)
+        summary = self._checked(reply.text, previous, messages)
+        if summary is None or self._whole(reply, summary, max_tokens):
             return self._finish(summary, previous, messages, max_tokens)
-        try:
-            again = await self.model.acomplete(
-                _shorter_prompt(prompt, summary, max_tokens),
-                max_tokens=self._reply_tokens(max_tokens),
-            )
-        except ProviderError as exc:
-            logger.warning("LLM summary retry failed (%s); keeping its newest sentences", exc)
+        # Over budget: ask once more, firmly, rather than lose the newest facts.
+        again = yield _Ask(
+            _shorter_prompt(prompt, summary, max_tokens), self._reply_tokens(max_tokens)
+        )
+        if isinstance(again, ProviderError):
+            logger.warning("LLM summary retry failed (%s); keeping its newest sentences", again)
             return self._finish(summary, previous, messages, max_tokens)
         return self._finish_retry(again.text, summary, previous, messages, max_tokens)
 

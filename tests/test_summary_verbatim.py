@@ -1,0 +1,137 @@
+"""A summary made under a small budget does not stand in for turns a later, larger budget
+has room for: those are sent verbatim, the stored summary stays for the next small budget,
+and nothing is summarised again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engram import Engram
+from engram.context import SUMMARY_PREFIX, ContextResult
+from engram.providers import ExtractiveSummarizer, LLMSummarizer, OpenAIChatModel
+from engram.tokens import TokenCounter
+from engram.types import Message, Summary, ToolCall
+from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body
+
+pytest_plugins = ["openai_server"]
+
+COUNT = TokenCounter.for_encoding("o200k_base").count_text
+
+
+def turn(i: int) -> tuple[str, str]:
+    return (
+        f"Trip {i}: Dana flies to city {i} on day {i} and wants a window seat, row {i}.",
+        f"Booked trip {i} for Dana, confirmation C{i:04d}.",
+    )
+
+
+def summary_sent(result: ContextResult) -> list[str]:
+    return [m.text for m in result.messages if m.text.startswith(SUMMARY_PREFIX)]
+
+
+async def test_a_later_larger_budget_sends_the_covered_turns_verbatim(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("Dana booked trips to cities 0 to 15.")
+    )
+    async with OpenAIChatModel(
+        "m", base_url=openai_server.url, api_key="k", backoff=0.0, max_retries=0
+    ) as chat:
+        with Engram(str(tmp_path / "e.db"), summarizer=LLMSummarizer(chat, COUNT)) as mem:
+            s = mem.session("s1")
+            s.add("system", "You are a travel agent.")
+            for i in range(20):
+                s.add("user", turn(i)[0])
+                s.add("assistant", turn(i)[1])
+            ids = [m.id for m in s.messages()]
+
+            small = s.context(budget=300, strategy="summary")
+            stored = s.summary()
+            large = await s.acontext(budget=8000, strategy="summary")
+            again = s.context(budget=300, strategy="summary")
+            assert s.summary() == stored
+
+    assert stored is not None and summary_sent(small)
+    assert len(openai_server.requests) == 1  # folded once; never summarised again
+    assert summary_sent(large) == []
+    assert [m.id for m in large.messages] == ids
+    assert list(large.report.kept) == ids
+    assert large.report.summarized_count == large.report.dropped_count == 0
+    assert large.report.summary_tokens == 0
+    assert summary_sent(again) == summary_sent(small)
+    assert again.report.summarized_count == small.report.summarized_count
+
+
+STEPS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=6),  # turns added before the context
+        st.booleans(),  # whether they end with a tool call and its result
+        st.integers(min_value=150, max_value=2500),  # its budget
+        st.integers(min_value=0, max_value=60),  # its reserve
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=STEPS, model=st.sampled_from(["gpt-4o", "gpt-4"]))
+def test_every_message_is_sent_summarised_or_reported_dropped(
+    steps: list[tuple[int, bool, int, int]], model: str
+) -> None:
+    counter = TokenCounter.for_model(model)
+    with Engram(":memory:", summarizer=ExtractiveSummarizer(COUNT)) as mem:
+        s = mem.session("s1")
+        s.add("system", "You are a travel agent.")
+        added = 0
+        for turns, tool, budget, reserve in steps:
+            for i in range(added, added + turns):
+                s.add("user", turn(i)[0])
+                s.add("assistant", turn(i)[1])
+            added += turns
+            if tool and turns:
+                call = ToolCall(f"c{added}", "find_flight", f'{{"trip": {added}}}')
+                s.add("assistant", "", tool_calls=[call])
+                s.add("tool", f"Flight F{added} at 08:15.", tool_call_id=call.id)
+            s.add("user", f"What about trip {added}?")
+            result = s.context(model=model, budget=budget, reserve=reserve, strategy="summary")
+            check(result, s.messages(), s.summary(), counter, budget - reserve)
+
+
+def check(
+    result: ContextResult,
+    messages: list[Message],
+    summary: Summary | None,
+    counter: TokenCounter,
+    available: int,
+) -> None:
+    report = result.report
+    assert counter.count_messages(result.messages) <= available
+    # Every message is accounted for once: sent, covered by the sent summary, or dropped.
+    kept, dropped, summarized = set(report.kept), set(report.dropped), set(report.summarized)
+    listed = [*report.kept, *report.dropped, *report.summarized]
+    assert len(set(listed)) == len(listed) and set(listed) <= {m.id for m in messages}
+    assert report.message_count == len(messages)
+    sent = {m.id: m for m in result.messages}
+    for message in messages:
+        if message.id in kept and message.id not in report.truncated:
+            assert sent[message.id].text == message.text  # verbatim
+    [*carried] = summary_sent(result)
+    covered: set[str] = set()
+    if report.summarized_count:
+        assert len(carried) == 1 and summary is not None
+        through = summary.through_seq
+        covered = {m.id for m in messages if m.role != "system" and (m.seq or 0) <= through}
+        assert summarized <= covered and not kept & covered
+        assert report.summarized_count == len(covered)
+    else:
+        assert carried == [] and report.summary_tokens == 0
+    left_out = {m.id for m in messages} - kept - covered
+    assert dropped <= left_out and report.dropped_count == len(left_out)
+    if counter.count_messages(messages) <= 0.8 * available:
+        # The whole history fits under the trigger: sent as it was said, summary or not.
+        assert carried == [] and list(report.kept) == [m.id for m in messages]
