@@ -210,7 +210,8 @@ def fork(
 @namespace_option
 @handles_errors
 def rollback(db: str, tenant: str, thread_id: str, checkpoint_id: str, namespace: str) -> None:
-    """Make an earlier checkpoint's values the thread's newest (history is kept)."""
+    """Make an earlier checkpoint's values the thread's newest (history is kept); its
+    pending questions (interrupts) are asked again."""
     with _checkpointer(db) as checkpointer:
         info = checkpointer.rollback(tenant, thread_id, checkpoint_id, namespace=namespace)
     console.print(

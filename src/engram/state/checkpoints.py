@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from engram._exceptions import InvalidInputError
+from engram._exceptions import ConflictError, InvalidInputError
 from engram._ids import new_id
 from engram._validation import INT64_MAX, INT64_MIN
 from engram.types._checkpoint import CheckpointInfo, PendingWrite
@@ -24,6 +24,7 @@ from engram.types._checkpoint import CheckpointInfo, PendingWrite
 __all__ = [
     "dumps_json",
     "fork_children",
+    "fork_histories",
     "from_ms",
     "id_from_bytes",
     "id_to_bytes",
@@ -33,6 +34,7 @@ __all__ = [
     "needs_ancestors",
     "next_checkpoint_id",
     "rebuilt_from_ancestors",
+    "rollback_id",
     "sort_writes",
     "split_filter",
     "to_ms",
@@ -91,6 +93,23 @@ def next_checkpoint_id(head: str | None) -> str:
         return candidate
     bumped = uuid.UUID(head).int + 1 + int.from_bytes(os.urandom(4), "big")
     return str(uuid.UUID(int=bumped % (1 << 128)))
+
+
+def rollback_id(requested: str | None, head: str | None) -> str:
+    """The id of a rollback's new head: `requested` (chosen with the pending writes it
+    carries), else a new id after `head`.
+
+    Raises:
+        ConflictError: `requested` does not sort after `head` (the head moved meanwhile).
+    """
+    if requested is None:
+        return next_checkpoint_id(head)
+    if head is not None and requested <= head:
+        raise ConflictError(
+            f"checkpoint {head} was added while rolling back (the new head {requested} "
+            "would not be the latest): roll back again"
+        )
+    return requested
 
 
 def to_ms(moment: datetime) -> int:
@@ -191,3 +210,18 @@ def fork_children(
         if current is None or info.id > current.id:
             latest[info.namespace] = info
     return [latest[ns] for ns in sorted(latest)]
+
+
+def fork_histories(
+    namespace: str, checkpoint_id: str, checkpoints: Sequence[CheckpointInfo]
+) -> list[CheckpointInfo]:
+    """`fork_children` with their histories: each one's parent chain in its namespace,
+    oldest first (a subgraph's earlier steps, for its history and time travel in a fork)."""
+    by_key = {(c.namespace, c.id): c for c in checkpoints}
+    histories: list[CheckpointInfo] = []
+    for child in fork_children(namespace, checkpoint_id, checkpoints):
+        chain = [child]
+        while (parent := by_key.get((child.namespace, chain[-1].parent_id or ""))) is not None:
+            chain.append(parent)
+        histories.extend(reversed(chain))
+    return histories

@@ -5,17 +5,28 @@ Pruning is two steps, both planned here:
 1. `plan_retention` picks the checkpoints of one thread namespace to keep, and
    `spare_ancestors` adds back those a kept checkpoint rebuilds a LangGraph `DeltaChannel`
    from (its parent chain back to the channel's last snapshot).
-2. `needed_values` closes the set of channel versions the kept checkpoints name over delta
-   bases, so every kept checkpoint still rebuilds exactly; the rest of the values, and the
-   list items no kept value references (`values.blob_hashes`), can go.
+2. `rebased_values` turns a kept list delta whose base no kept checkpoint names into a
+   snapshot; `needed_values` closes the set of channel versions the kept checkpoints name
+   over the remaining delta bases, so every kept checkpoint still rebuilds exactly; the
+   rest of the values, and the list items no kept value references (`values.blob_hashes`),
+   go. So a pruned checkpoint's values and the list items only it held are deleted with
+   it, except what step 1 spared: a spared ancestor stays whole, however old.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from engram.state.values import DELTA, ValueRow, blob_hashes
+from engram.state.values import (
+    DELTA,
+    LIST,
+    ValueRow,
+    blob_hashes,
+    pack_hashes,
+    resolve_hashes,
+)
 from engram.types._checkpoint import ChannelVersion, RetentionPolicy
 
 __all__ = [
@@ -25,6 +36,7 @@ __all__ = [
     "doomed_checkpoints",
     "needed_values",
     "plan_retention",
+    "rebased_values",
     "referenced_values",
     "spare_ancestors",
 ]
@@ -136,6 +148,34 @@ def spare_ancestors(
             spared.add(parent_key)
             entry = by_key[parent_key]
     return [key for key in doomed if key not in spared]
+
+
+def rebased_values(
+    referenced: Iterable[ValueKey], rows: Mapping[ValueKey, ValueRow]
+) -> dict[ValueKey, ValueRow]:
+    """The list deltas to store as snapshots, so nothing a pruned checkpoint alone named
+    outlives it: a kept delta whose base no kept checkpoint names becomes a snapshot of its
+    items, and the base (with items removed from the list since) can go.
+
+    Without it, a value of a deleted checkpoint, and list items no kept checkpoint holds (a
+    message removed from the list), would stay stored as the base of a kept delta.
+
+    Args:
+        referenced: The value keys the thread's remaining checkpoints name.
+        rows: Every stored value row of the thread (for lists, `data` must be loaded).
+    """
+    named = {key for key in referenced if key in rows}
+    rebased: dict[ValueKey, ValueRow] = {}
+    for key in named:
+        row = rows[key]
+        if row.kind == DELTA and (key[0], key[1], row.base) not in named:
+            fetch = functools.partial(_row_of, rows, key)
+            rebased[key] = ValueRow(LIST, None, pack_hashes(resolve_hashes(key[2], fetch)))
+    return rebased
+
+
+def _row_of(rows: Mapping[ValueKey, ValueRow], key: ValueKey, version: str) -> ValueRow | None:
+    return rows.get((key[0], key[1], version))
 
 
 def collect_garbage(

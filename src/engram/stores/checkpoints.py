@@ -35,12 +35,14 @@ from engram._exceptions import InvalidInputError
 from engram._validation import check_identifier
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.checkpoints import (
-    fork_children,
+    fork_histories,
     id_to_bytes,
     is_checkpoint_id,
     is_child_namespace,
     needs_ancestors,
+    next_checkpoint_id,
 )
+from engram.state.rollback import carried_writes, needs_send_targets, send_targets
 from engram.state.values import content_version, decode_value, encode_value
 from engram.types._checkpoint import (
     ChannelVersion,
@@ -145,13 +147,19 @@ class PutWrites(NamedTuple):
 
 class Rollback(NamedTuple):
     """Make a new head whose values equal checkpoint `checkpoint_id`'s (history is kept).
-    Result: the new `CheckpointInfo`, whose parent is the old head. `NotFoundError` if absent."""
+    Result: the new `CheckpointInfo`, whose parent is the old head. `NotFoundError` if absent.
+
+    The op copies no pending writes; `BaseCheckpointer.rollback` attaches the target's
+    (see `engram.state.rollback`) in the same batch, to the id it chose: `new_checkpoint_id`
+    (None: a new id after the head's). `ConflictError` if that id does not sort after the
+    head's (a checkpoint was added since it was chosen)."""
 
     tenant: str
     thread_id: str
     checkpoint_id: str
     namespace: str = ""
     metadata: Mapping[str, Any] | None = None
+    new_checkpoint_id: str | None = None
 
 
 class ForkThread(NamedTuple):
@@ -207,10 +215,15 @@ class Prune(NamedTuple):
     """Apply retention to threads (all of the tenant's when `thread_ids` is None).
 
     `policy` overrides; otherwise each thread's own policy applies, else the backend's
-    `default_retention`, else nothing is pruned. A kept checkpoint keeps what it rebuilds a
-    LangGraph `DeltaChannel` from too: its parent chain back to the channel's last snapshot,
-    with the pending writes (counted in `checkpoints_kept`). Result: `PruneReport` (with
-    `dry_run`, what would be removed; nothing is)."""
+    `default_retention`, else nothing is pruned. A removed checkpoint's values, pending
+    writes and the list items only it held are deleted with it (a kept list stored as a
+    delta of a removed one is stored whole first). One exception, whatever `max_age` says:
+    a kept checkpoint keeps what it rebuilds a LangGraph `DeltaChannel` from, its parent
+    chain back to the channel's last snapshot (up to the channel's `snapshot_frequency`
+    checkpoints), whole and however old, as long as it is kept (counted in
+    `checkpoints_kept`, listed in its history): LangGraph rebuilds the channel by replaying
+    those checkpoints' writes with the graph's reducer, which a checkpointer does not have.
+    Result: `PruneReport` (with `dry_run`, what would be removed; nothing is)."""
 
     tenant: str
     now: datetime
@@ -277,6 +290,8 @@ def check_op(op: CheckpointOp) -> None:
     checkpoint_id = getattr(op, "checkpoint_id", None)
     if isinstance(op, PutCheckpoint | PutWrites | Rollback) and checkpoint_id is not None:
         id_to_bytes(checkpoint_id)
+    if isinstance(op, Rollback) and op.new_checkpoint_id is not None:
+        id_to_bytes(op.new_checkpoint_id)
     if isinstance(op, ListCheckpoints) and op.before is not None:
         id_to_bytes(op.before)  # the same error on every backend, not a string comparison
     limit = getattr(op, "limit", None)
@@ -300,28 +315,46 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
     ):
         op = op._replace(checkpoint_id=root.info.id)  # the one read, even if the head moves
         [listed] = yield [ListCheckpoints(tenant, thread_id, namespace=None)]
-        children = fork_children(op.namespace, root.info.id, [s.info for s in listed])
+        children = fork_histories(op.namespace, root.info.id, [s.info for s in listed])
+        copied = {(c.namespace, c.id) for c in children}
         for child in children:
-            _check_standalone(child, "fork")
+            if (child.namespace, child.parent_id) not in copied:  # else its chain comes too
+                _check_standalone(child, "fork")
         loaded = yield [GetCheckpoint(tenant, thread_id, c.namespace, c.id) for c in children]
         for stored in loaded:
             if stored is not None:  # None: deleted meanwhile
-                writes.extend(_fork_copy(stored, op.new_thread_id))
+                writes.extend(_fork_copy(stored, op.new_thread_id, copied))
     results = yield [op, *writes]  # NotFoundError if there is no root to fork
     forked: CheckpointInfo = results[0]
     return forked
 
 
 def _rollback_plan(op: Rollback) -> Generator[list[CheckpointOp], list[Any], CheckpointInfo]:
-    """A rollback as batches: check the target can stand on another chain, then roll back."""
+    """A rollback as batches: read the target and the head, check the target can stand on
+    another chain, then roll back and attach the target's pending writes, atomically."""
     check_op(op)  # a malformed id says so before the read
-    [target] = yield [
-        GetCheckpoint(op.tenant, op.thread_id, op.namespace, op.checkpoint_id, False, False)
+    target, head = yield [
+        GetCheckpoint(op.tenant, op.thread_id, op.namespace, op.checkpoint_id, False, True),
+        GetCheckpoint(op.tenant, op.thread_id, op.namespace, None, False, False),
     ]
-    if target is not None:  # else the rollback says NotFoundError
-        _check_standalone(target.info, "roll back to")
-    [rolled] = yield [op]
-    result: CheckpointInfo = rolled
+    if target is None or head is None:  # the rollback says NotFoundError
+        [rolled] = yield [op]
+        missing: CheckpointInfo = rolled
+        return missing
+    _check_standalone(target.info, "roll back to")
+    nodes: list[str] = []
+    if needs_send_targets(target.pending_writes or ()):
+        [valued] = yield [
+            GetCheckpoint(op.tenant, op.thread_id, op.namespace, target.info.id, True, False)
+        ]
+        nodes = send_targets(valued and valued.values)
+    new_id = next_checkpoint_id(head.info.id)
+    writes = carried_writes(target.info, target.pending_writes or (), new_id, nodes)
+    batch: list[CheckpointOp] = [op._replace(new_checkpoint_id=new_id)]
+    if writes:
+        batch.append(PutWrites(op.tenant, op.thread_id, op.namespace, new_id, writes))
+    results = yield batch
+    result: CheckpointInfo = results[0]
     return result
 
 
@@ -336,16 +369,20 @@ def _check_standalone(info: CheckpointInfo, action: str) -> None:
         )
 
 
-def _fork_copy(stored: StoredCheckpoint, new_thread_id: str) -> list[CheckpointOp]:
-    """The ops that copy a nested checkpoint into a fork: the first of its namespace there."""
+def _fork_copy(
+    stored: StoredCheckpoint, new_thread_id: str, copied: set[tuple[str, str]]
+) -> list[CheckpointOp]:
+    """The ops that copy a nested checkpoint into a fork, linked to its parent if that is
+    `copied` too (copies are made oldest first)."""
     info, values = stored.info, stored.values or {}
     forked = {"thread_id": info.thread_id, "checkpoint_id": info.id}
+    parent_id = info.parent_id if (info.namespace, info.parent_id) in copied else None
     put = PutCheckpoint(
         info.tenant,
         new_thread_id,
         info.namespace,
         info.id,
-        None,
+        parent_id,
         info.versions,
         tuple(
             ChannelWrite(ch, info.versions[ch], v)
@@ -515,10 +552,14 @@ class BaseCheckpointer(ABC):
     ) -> CheckpointInfo:
         """Make checkpoint `checkpoint_id`'s values the thread's new head.
 
-        The new head is a child of the old one, with the target's values and writer data
-        but none of its pending writes: LangGraph runs the target's step again from there
-        (its tasks get new ids, derived from the new checkpoint's). `InvalidInputError` if
-        the target's state is rebuilt from its ancestors (a LangGraph `DeltaChannel`).
+        The new head is a child of the old one, with the target's values and writer data,
+        and its pending writes as they stood when its step stopped (see
+        `engram.state.rollback`): a LangGraph thread rolled back to a checkpoint paused at
+        an `interrupt()` shows that interrupt again, and resumes with a new answer; the
+        tasks of that step that had finished do not run again. `InvalidInputError` if the
+        target's state is rebuilt from its ancestors (a LangGraph `DeltaChannel`),
+        `ConflictError` if a checkpoint was added to the namespace meanwhile (roll back
+        again).
         """
         return self._drive(_rollback_plan(Rollback(tenant, thread_id, checkpoint_id, namespace)))
 
@@ -564,10 +605,12 @@ class BaseCheckpointer(ABC):
 
         The nested namespaces the checkpoint needs come too: the latest checkpoint of each,
         as of the fork point, with its values and pending writes (see `fork_children`), so a
-        thread paused inside a LangGraph subgraph resumes in the fork where it paused. Each
-        is copied as its namespace's first checkpoint (`seq` 1, no parent, same id).
-        `InvalidInputError` if one of them is rebuilt from its ancestors (a LangGraph
-        `DeltaChannel` since its last snapshot): copy the whole thread instead.
+        thread paused inside a LangGraph subgraph resumes in the fork where it paused; and
+        that checkpoint's parent chain in its namespace (the subgraph's earlier steps, for
+        `get_state_history` and time travel inside the subgraph), with the same ids, parent
+        links and `seq` from 1. `InvalidInputError` if the oldest one copied is rebuilt from
+        its ancestors (a LangGraph `DeltaChannel` since its last snapshot): copy the whole
+        thread instead.
         """
         plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
         return self._drive(plan)
@@ -599,7 +642,8 @@ class BaseCheckpointer(ABC):
         now: datetime | None = None,
         dry_run: bool = False,
     ) -> PruneReport:
-        """Apply retention (see `Prune`)."""
+        """Apply retention (see `Prune`: what goes, and the LangGraph `DeltaChannel`
+        checkpoints that stay past `max_age`)."""
         ids = None if thread_ids is None else tuple(thread_ids)
         op = Prune(tenant, now or utcnow(), ids, policy, dry_run)
         result: PruneReport = self._run(op)

@@ -23,6 +23,7 @@ from engram.state.checkpoints import (
     metadata_matches,
     needs_ancestors,
     next_checkpoint_id,
+    rollback_id,
     sort_writes,
     to_ms,
 )
@@ -32,6 +33,7 @@ from engram.state.retention import (
     collect_garbage,
     doomed_checkpoints,
     needed_values,
+    rebased_values,
     referenced_values,
     spare_ancestors,
 )
@@ -284,7 +286,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
         assert head is not None
         metadata = {**target.info.metadata, "rollback_to": target.info.id, **(op.metadata or {})}
         info = target.info._replace(
-            id=next_checkpoint_id(head.info.id),
+            id=rollback_id(op.new_checkpoint_id, head.info.id),
             parent_id=head.info.id,
             seq=head.info.seq + 1,
             created_at=utcnow(),
@@ -432,7 +434,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
                 continue
             policy = op.policy or thread.retention or self.default_retention
             doomed = self._doomed(thread, policy, to_ms(op.now)) if policy else []
-            values, blobs = self._garbage(thread, set(doomed))
+            _, values, blobs = self._garbage(thread, set(doomed))
             report = _add(report, len(thread.checkpoints), len(doomed), len(values), len(blobs))
             if not op.dry_run:
                 self._delete_checkpoints(thread, doomed, journal)
@@ -461,8 +463,10 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
     ) -> None:
         if not doomed:
             return
-        values, blobs = self._garbage(thread, set(doomed))
+        rebased, values, blobs = self._garbage(thread, set(doomed))
         gone = set(doomed)
+        for value_key, row in rebased.items():
+            journal.set(thread.values, value_key, row)
         for key in doomed:
             journal.pop(thread.checkpoints, key)
         for write_key in [k for k in thread.writes if (k[0], k[1]) in gone]:
@@ -477,15 +481,18 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
 
     def _garbage(
         self, thread: _Thread, doomed: set[tuple[str, str]]
-    ) -> tuple[set[ValueKey], set[bytes]]:
-        """The values and blobs no checkpoint outside `doomed` needs."""
-        referenced = (
+    ) -> tuple[dict[ValueKey, ValueRow], set[ValueKey], set[bytes]]:
+        """The deltas to rebase, and the values and blobs no checkpoint outside `doomed`
+        needs then."""
+        referenced = [
             key
             for (ns, cid), stored in thread.checkpoints.items()
             if (ns, cid) not in doomed
             for key in referenced_values(ns, stored.info.versions)
-        )
-        return collect_garbage(referenced, thread.values, thread.blobs)
+        ]
+        rebased = rebased_values(referenced, thread.values)
+        rows = {**thread.values, **rebased}
+        return rebased, *collect_garbage(referenced, rows, thread.blobs)
 
 
 def _add(report: PruneReport, total: int, doomed: int, values: int, blobs: int) -> PruneReport:

@@ -255,6 +255,36 @@ class CheckpointerSpec:
         later = checkpointer.put(T, thread, {"after": True})
         assert later.parent_id == info.id
 
+    def test_rollback_keeps_the_pending_writes_of_the_target(self, checkpointer: Any) -> None:
+        """The new head gets the target's pending writes as its step left them: a finished
+        task's writes and a paused task's question, not the answer (`__resume__`) nor what
+        the paused task wrote once answered."""
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 3)
+        done = PendingWrite("task-done", "log", ("json", b'["c"]'), 0, "p:0")
+        asked = PendingWrite("task-ask", "__interrupt__", ("json", b'"approve?"'), -3, "p:1")
+        null_task = "00000000-0000-0000-0000-000000000000"
+        later = (
+            PendingWrite("task-ask", "__resume__", ("json", b'["yes"]'), -4, "p:1"),
+            PendingWrite("task-ask", "approved", ("json", b'"yes"'), 0, "p:1"),
+            PendingWrite(null_task, "__resume__", ("json", b'"yes"'), -4),
+        )
+        checkpointer.batch([PutWrites(T, thread, "", ids[1], (done, asked, *later))])
+        info = checkpointer.rollback(T, thread, ids[1])
+        head = checkpointer.batch([GetCheckpoint(T, thread, "", info.id)])[0]
+        assert set(head.pending_writes) == {done, asked}
+        target = checkpointer.batch([GetCheckpoint(T, thread, "", ids[1])])[0]
+        assert len(target.pending_writes) == 5  # the target keeps its own
+        plain = checkpointer.rollback(T, thread, ids[2])  # a target without pending writes
+        assert not checkpointer.batch([GetCheckpoint(T, thread, "", plain.id)])[0].pending_writes
+
+    def test_rollback_to_an_id_behind_the_head_conflicts(self, checkpointer: Any) -> None:
+        thread = _thread()
+        ids = _grow(checkpointer, thread, 3)
+        with pytest.raises(ConflictError):
+            checkpointer.batch([Rollback(T, thread, ids[0], new_checkpoint_id=ids[1])])
+        assert [h.id for h in checkpointer.history(T, thread)] == ids[::-1]
+
     def test_rollback_absent_raises(self, checkpointer: Any) -> None:
         thread = _thread()
         _grow(checkpointer, thread, 1)
@@ -283,13 +313,14 @@ class CheckpointerSpec:
 
     def test_fork_copies_the_nested_namespaces_of_the_fork_point(self, checkpointer: Any) -> None:
         """A fork takes the latest checkpoint of each nested namespace (a LangGraph subgraph's
-        state) as of the fork point, with its values and pending writes, as the first of its
-        namespace there. Checkpoints LangGraph records as made from another checkpoint
-        (`metadata["parents"]`), or made after the next one, are not the fork point's."""
+        state) as of the fork point, with its values and pending writes, and its parent chain
+        there (same ids and links, `seq` from 1). Checkpoints LangGraph records as made from
+        another checkpoint (`metadata["parents"]`), or made after the next one, are not the
+        fork point's."""
         thread, fork, head_fork = _thread(), _thread(), _thread()
         first = checkpointer.put(T, thread, {"step": 1})
         sub = {"parents": {"": first.id}}
-        checkpointer.put(T, thread, {"log": ["a"]}, namespace="sub:1", metadata=sub)
+        begun = checkpointer.put(T, thread, {"log": ["a"]}, namespace="sub:1", metadata=sub)
         paused = checkpointer.put(T, thread, {"log": ["a", "b"]}, namespace="sub:1", metadata=sub)
         checkpointer.batch([PutWrites(T, thread, "sub:1", paused.id, _WRITES)])
         deep_meta = {"parents": {"": first.id, "sub:1": paused.id}}
@@ -305,11 +336,14 @@ class CheckpointerSpec:
         info = checkpointer.fork(T, thread, fork, first.id)
         assert info.id == first.id and checkpointer.get(T, fork).values == {"step": 1}
         listed = checkpointer.batch([ListCheckpoints(T, fork, None, with_writes=True)])[0]
-        by_namespace = {stored.info.namespace: stored for stored in listed}
+        by_namespace = {stored.info.namespace: stored for stored in reversed(listed)}  # newest
         assert sorted(by_namespace) == ["", "plain", "sub:1", "sub:1|in:2"]
-        assert len(listed) == 4
-        copied = by_namespace["sub:1"]
-        assert (copied.info.id, copied.info.parent_id, copied.info.seq) == (paused.id, None, 1)
+        assert len(listed) == 5
+        copied = by_namespace["sub:1"]  # the newest of its namespace
+        assert (copied.info.id, copied.info.parent_id, copied.info.seq) == (paused.id, begun.id, 2)
+        [earlier] = [s.info for s in listed if s.info.namespace == "sub:1" and s.info.seq == 1]
+        assert (earlier.id, earlier.parent_id) == (begun.id, None)
+        assert checkpointer.get(T, fork, begun.id, namespace="sub:1").values == {"log": ["a"]}
         assert copied.info.metadata["parents"] == {"": first.id}
         assert copied.pending_writes == _WRITES
         assert checkpointer.get(T, fork, namespace="sub:1").values == {"log": ["a", "b"]}
@@ -433,6 +467,29 @@ class CheckpointerSpec:
         assert len(checkpointer.history(T, thread)) == 3
         checkpointer.prune(T, [thread], policy=policy, now=utcnow() + timedelta(hours=1))
         assert [h.id for h in checkpointer.history(T, thread)] == [ids[2]]
+
+    def test_prune_deletes_the_list_items_only_pruned_checkpoints_held(
+        self, checkpointer: Any
+    ) -> None:
+        """A message removed from a list is gone from storage once the checkpoints holding it
+        are pruned, although the kept head's list was stored as a delta of theirs."""
+        thread = _thread()
+        secret, hello, ok = "card 4242 " * 20, "hello " * 20, "ok " * 30  # not inlined
+        for messages in ([secret, hello], [hello], [hello, ok]):
+            checkpointer.put(T, thread, {"messages": messages})
+        later = utcnow() + timedelta(days=365)
+        report = checkpointer.prune(
+            T, [thread], policy=RetentionPolicy(max_age=timedelta(1)), now=later
+        )
+        assert (report.checkpoints_deleted, report.checkpoints_kept) == (2, 1)
+        assert report.blobs_deleted == 1  # the secret; hello and ok are the head's
+        assert checkpointer.get(T, thread).values == {"messages": [hello, ok]}
+        checkpointer.put(T, thread, {"messages": [hello, ok, "bye"]})  # a delta of the head
+        checkpointer.put(T, thread, {"messages": [ok, "bye"]})
+        assert checkpointer.get(T, thread).values == {"messages": [ok, "bye"]}
+        report = checkpointer.prune(T, [thread], policy=RetentionPolicy(keep_last=1))
+        assert (report.checkpoints_deleted, report.blobs_deleted) == (2, 1)  # hello
+        assert checkpointer.get(T, thread).values == {"messages": [ok, "bye"]}
 
     def test_prune_dry_run_and_policies(self, checkpointer: Any) -> None:
         thread, other = _thread(), _thread()

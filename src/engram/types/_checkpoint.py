@@ -155,7 +155,8 @@ class RetentionPolicy:
     keep_every: int | None = None
     """Also keep every checkpoint whose `seq` is a multiple of K (a thinned history)."""
     max_age: timedelta | None = None
-    """Drop checkpoints older than this (except the newest)."""
+    """Drop checkpoints older than this (except the newest, and those a kept checkpoint
+    rebuilds a LangGraph `DeltaChannel` from: see `Prune`)."""
 
     def __post_init__(self) -> None:
         for name in ("keep_last", "keep_every"):

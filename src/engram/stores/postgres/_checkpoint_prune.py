@@ -19,6 +19,7 @@ from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
     doomed_checkpoints,
+    rebased_values,
     referenced_values,
     spare_ancestors,
 )
@@ -128,16 +129,22 @@ def _delete(
     if not doomed:
         return 0, 0
     gone = set(doomed)
-    referenced = (
+    referenced = [
         value_key
         for s in history
         if (s.namespace, s.id) not in gone
         for value_key in referenced_values(s.namespace, s.versions)
-    )
+    ]
     rows = yield from read.value_rows(key)
     blob_rows = yield Statement(sql.THREAD_BLOB_HASHES, (key,), "all")
     blob_keys = [bytes(r["hash"]) for r in blob_rows]
-    values, blobs = collect_garbage(referenced, rows, blob_keys)
+    rebased = rebased_values(referenced, rows)
+    values, blobs = collect_garbage(referenced, {**rows, **rebased}, blob_keys)
+    if not dry_run and rebased:
+        keys, new_rows = zip(*sorted(rebased.items()), strict=True)
+        columns = [list(part) for part in zip(*keys, strict=True)]
+        kinds, datas = [row.kind for row in new_rows], [row.data for row in new_rows]
+        yield Statement(sql.REBASE_VALUES, (*columns, kinds, datas, key))
     if not dry_run:
         namespaces, ids = [ns for ns, _ in doomed], [cid for _, cid in doomed]
         for table in ("engram_checkpoints", "engram_checkpoint_writes"):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from engram._exceptions import BackendError, ConflictError, NotFoundError
-from engram.state.checkpoints import from_ms, next_checkpoint_id, to_ms
+from engram.state.checkpoints import from_ms, next_checkpoint_id, rollback_id, to_ms
 from engram.state.headers import (
     Header,
     header_packer,
@@ -261,7 +261,7 @@ class CheckpointWriter:
         head = yield Statement(sql.HEAD, (key, op.namespace), "one")
         head_id, head_seq = (head["checkpoint_id"], head["seq"]) if head else (None, 0)
         info = old._replace(
-            id=next_checkpoint_id(head_id),
+            id=rollback_id(op.new_checkpoint_id, head_id),
             parent_id=head_id,
             seq=head_seq + 1,
             created_at=_ms(utcnow()),

@@ -413,6 +413,15 @@ DELETE FROM engram_checkpoint_values WHERE thread_key = %s AND (namespace, chann
     (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))
 """
 DELETE_BLOBS = "DELETE FROM engram_checkpoint_blobs WHERE thread_key = %s AND hash = ANY(%s)"
+# Deltas stored as the snapshots of their items (`engram.state.retention.rebased_values`).
+REBASE_VALUES = """
+UPDATE engram_checkpoint_values v
+SET kind = r.kind, data = r.data, base = NULL, start = 0, stop = 0, depth = 0
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::smallint[], %s::bytea[])
+    AS r(namespace, channel, version, kind, data)
+WHERE v.thread_key = %s AND (v.namespace, v.channel, v.version) = (r.namespace, r.channel,
+    r.version)
+"""
 COPY_VALUES = """
 INSERT INTO engram_checkpoint_values
 SELECT %s, v.namespace, v.channel, v.version, v.kind, v.type, v.data, v.base, v.start, v.stop,

@@ -14,6 +14,7 @@ from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
     doomed_checkpoints,
+    rebased_values,
     referenced_values,
     spare_ancestors,
 )
@@ -100,16 +101,20 @@ def _delete(
     """Delete `doomed` checkpoints, their writes, and the values and items now unneeded."""
     if not doomed:
         return 0, 0
-    referenced = (
+    referenced = [
         key
         for item, header in headers.items()
         if item not in doomed
         for key in referenced_values(codec.member_namespace(item), header.versions)
-    )
+    ]
     raw = yield from batch.get_all(view, "v")
     rows = {codec.value_key(field): codec.decode_row(data) for field, data in raw.items()}
     digests = yield from batch.field_names(view, "b")
-    values, blobs = collect_garbage(referenced, rows, digests)
+    rebased = rebased_values(referenced, rows)
+    values, blobs = collect_garbage(referenced, {**rows, **rebased}, digests)
+    if not dry_run and rebased:
+        fields = {codec.value_field(*k): codec.encode_row(row) for k, row in rebased.items()}
+        batch.put(view, "v", fields)
     if not dry_run:
         batch.delete(view, "c", sorted(doomed))
         batch.delete(view, "w", sorted(doomed))

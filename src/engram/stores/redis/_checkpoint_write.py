@@ -12,7 +12,7 @@ import json
 from typing import NamedTuple
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
-from engram.state.checkpoints import dumps_json, from_ms, next_checkpoint_id, to_ms
+from engram.state.checkpoints import dumps_json, from_ms, next_checkpoint_id, rollback_id, to_ms
 from engram.state.retention import needed_values, referenced_values
 from engram.state.values import DELTA, blob_hashes, plan_value_row
 from engram.stores import checkpoints as ops
@@ -150,7 +150,7 @@ def rollback(batch: CheckpointBatch, op: ops.Rollback) -> Work[CheckpointInfo]:
     assert head is not None
     head_id = codec.member_id(head_member)
     metadata = {**target.metadata, "rollback_to": op.checkpoint_id, **(op.metadata or {})}
-    new_id = next_checkpoint_id(head_id)
+    new_id = rollback_id(op.new_checkpoint_id, head_id)
     return _insert_copy(batch, view, op.namespace, new_id, head_id, head.seq + 1, metadata, target)
 
 

@@ -1,8 +1,9 @@
 """Deleting checkpoints from SQLite safely: retention, run deletion, garbage collection.
 
 Deleting checkpoints never breaks the ones kept: the channel versions they name, the delta
-bases those rebuild from, and the list items all of these reference stay; every other value
-and item of the thread goes in the same transaction (`engram.state.retention`).
+bases those rebuild from, and the list items all of these reference stay (a kept delta whose
+base only deleted checkpoints named is stored as a snapshot first); every other value and
+item of the thread goes in the same transaction (`engram.state.retention`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engram.state.retention import (
     ValueKey,
     collect_garbage,
     doomed_checkpoints,
+    rebased_values,
     referenced_values,
     spare_ancestors,
 )
@@ -109,15 +111,21 @@ def _delete(
     if not doomed:
         return 0, 0
     gone = set(doomed)
-    referenced = (
+    referenced = [
         value_key
         for s in history
         if (s.namespace, s.id) not in gone
         for value_key in referenced_values(s.namespace, s.versions)
-    )
+    ]
     blob_keys = [bytes(r[0]) for r in db.execute(sql.THREAD_BLOB_HASHES, (key,))]
-    values, blobs = collect_garbage(referenced, value_rows(db, key), blob_keys)
+    rows = value_rows(db, key)
+    rebased = rebased_values(referenced, rows)
+    values, blobs = collect_garbage(referenced, {**rows, **rebased}, blob_keys)
     if not dry_run:
+        db.executemany(
+            sql.REBASE_VALUE,
+            [(row.kind, bytearray(row.data), key, *vk) for vk, row in rebased.items()],
+        )
         doomed_rows = [(key, ns, id_to_bytes(cid)) for ns, cid in doomed]
         db.executemany(sql.DELETE_CHECKPOINT, doomed_rows)
         db.executemany(sql.DELETE_CHECKPOINT_WRITES, doomed_rows)

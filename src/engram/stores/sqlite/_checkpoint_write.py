@@ -23,6 +23,7 @@ from engram.state.checkpoints import (
     id_from_bytes,
     id_to_bytes,
     next_checkpoint_id,
+    rollback_id,
     to_ms,
 )
 from engram.state.retention import needed_values, referenced_values
@@ -300,7 +301,7 @@ class CheckpointWriter:
         old = load.info_of(target)
         head_id, head_seq = self._head(db, target["thread_key"], op.namespace) or (None, 0)
         info = old._replace(
-            id=next_checkpoint_id(head_id),
+            id=rollback_id(op.new_checkpoint_id, head_id),
             parent_id=head_id,
             seq=head_seq + 1,
             created_at=utcnow(),

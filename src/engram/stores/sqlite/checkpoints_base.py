@@ -225,6 +225,11 @@ DELETE FROM checkpoint_values
 WHERE thread_key = ? AND namespace = ? AND channel = ? AND version = ?
 """
 DELETE_BLOB = "DELETE FROM checkpoint_blobs WHERE thread_key = ? AND hash = ?"
+# A delta stored as the snapshot of its items (`engram.state.retention.rebased_values`).
+REBASE_VALUE = """
+UPDATE checkpoint_values SET kind = ?, data = ?, base = NULL, start = 0, stop = 0, depth = 0
+WHERE thread_key = ? AND namespace = ? AND channel = ? AND version = ?
+"""
 COPY_VALUE = """
 INSERT OR IGNORE INTO checkpoint_values
 SELECT ?, namespace, channel, version, kind, type, data, base, start, stop, depth
