@@ -2,7 +2,8 @@
 fitted so that "as of" any time one value held, whatever order the statements came in.
 
 Each statement of a slot value is a memory, true over `[valid_from, valid_to)` (no start:
-from when it was recorded, as "as of" reads it; no end: still). The statements of a slot
+from when it was recorded, as "as of" reads it, or from the beginning if it ended by then,
+`began`; no end: still). The statements of a slot
 reach the store in any order: an old chat replayed after the current value was learned, a
 move said to have begun before the value said last ("I moved to Lisbon in March"), two
 databases that each learned part of the user's history merged by an import. Both ways in,
@@ -43,6 +44,7 @@ from engram.memory.entities import fold
 from engram.types._memory import Memory
 
 __all__ = [
+    "BEGINNING",
     "EDITED_AT",
     "LAST_SAID_AT",
     "SAID_AGAIN",
@@ -51,6 +53,7 @@ __all__ = [
     "began",
     "cut",
     "edited_at",
+    "ended_unstarted",
     "ends",
     "last_said_at",
     "merged_sayings",
@@ -91,10 +94,37 @@ class Saying(NamedTuple):
     """The messages that said it (none known for the former format, `LAST_SAID_AT`)."""
 
 
+BEGINNING = datetime.min.replace(tzinfo=UTC)
+"""When a memory that held from an unknown start up to an end said before it was recorded
+began to hold, as far as we know (`began`)."""
+
+
 def began(memory: Memory) -> datetime:
-    """When `memory` began to hold: from when it was recorded, if its start is unknown (as
-    "as of" reads it)."""
-    return memory.valid_from or memory.recorded_at
+    """When `memory` began to hold, as "as of" reads it: its start; if unknown, when it was
+    recorded, unless it ended by then (an end it was said with, not one Engram gave it
+    retiring it: "I lived in Braga until 2019", said in 2026), and then from the beginning
+    (`BEGINNING`), as far as we know: from when it was recorded it would hold over nothing.
+
+    The stores' "valid at" filters (`stores._memory_rules.valid_at`, the SQL backends'
+    `_temporal_sql`) read it so too. A value retired before it was said (a move said to
+    have begun before it) keeps an empty span: it never held.
+    """
+    if memory.valid_from is not None:
+        return memory.valid_from
+    if ended_unstarted(memory):
+        return BEGINNING
+    return memory.recorded_at
+
+
+def ended_unstarted(memory: Memory) -> bool:
+    """Whether `memory`, of unknown start and not retired, ended at or before it was
+    recorded (said of the past: "until 2019"), so held up to its end (`began`)."""
+    return (
+        memory.valid_from is None
+        and memory.superseded_at is None
+        and memory.valid_to is not None
+        and memory.valid_to <= memory.recorded_at
+    )
 
 
 def edited_at(memory: Memory) -> datetime | None:

@@ -20,6 +20,7 @@ from engram._validation import check_identifier, check_int, check_tenants
 from engram.memory import vectors as vec
 from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
+from engram.memory.timeline import began
 from engram.stores.memories import (
     DeleteScope,
     MemoryFilter,
@@ -412,12 +413,25 @@ def json_equal(stored: Any, wanted: Any) -> bool:
     return isinstance(stored, str) and stored == wanted
 
 
+VALID_AT_SQL = (
+    "(COALESCE({p}valid_from, {p}recorded_at) <= {x} OR ({p}valid_from IS NULL"
+    " AND {p}superseded_at IS NULL AND {p}valid_to <= {p}recorded_at))"
+    " AND ({p}valid_to IS NULL OR {p}valid_to > {x})"
+)
+"""The SQL stores' condition for `valid_at` (`{p}`: the table's prefix, `{x}`: the driver's
+placeholder; two parameters, both the moment): `_valid_at`, as `timeline.began` reads a
+memory's start."""
+
+
+def valid_at_sql(prefix: str, placeholder: str) -> str:
+    """`VALID_AT_SQL` for a table prefix ("" or "m.") and a placeholder ("?" or "%s")."""
+    return VALID_AT_SQL.format(p=prefix, x=placeholder)
+
+
 def _valid_at(memory: Memory, moment: datetime) -> bool:
-    """True at `moment` by all we know now; from when it was recorded, if its start is
-    unknown."""
-    return (memory.valid_from or memory.recorded_at) <= moment and (
-        memory.valid_to is None or memory.valid_to > moment
-    )
+    """True at `moment` by all we know now: from its start (`timeline.began`: if unknown,
+    from when it was recorded, or from the beginning if it ended by then) to its end."""
+    return began(memory) <= moment and (memory.valid_to is None or memory.valid_to > moment)
 
 
 def _believed_true_at(memory: Memory, moment: datetime) -> bool:

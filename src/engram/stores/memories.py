@@ -14,7 +14,8 @@ Engram believed was true at T": known at T (`recorded_at` <= T, `superseded_at` 
 and true at T (`valid_from` None or <= T; `valid_to` None or > T). A retired memory's
 `valid_to` counts as learned at its retirement (a contradiction sets both in one write), so
 before `superseded_at` it is treated as open-ended. `valid_at=T` asks "what was true at T, by
-all we know now": `valid_from` (else, unknown, `recorded_at`) and `valid_to` only, retired or
+all we know now": from its start (`timeline.began`: unknown, from `recorded_at`, or from
+the beginning if it was said to have ended by then, "until 2019") to `valid_to`, retired or
 not; what the memory API's `as_of` asks, as its relations' `as_of` does.
 
 Vectors are L2-normalised float32, stored per memory and embedding model (`model_id`, which
@@ -108,8 +109,8 @@ class MemoryFilter(NamedTuple):
     as_of: datetime | None = None
     """Bi-temporal: true at this time and known at this time."""
     valid_at: datetime | None = None
-    """True at this time (valid-time axis only; from `recorded_at` if `valid_from` is
-    unknown), retired or not."""
+    """True at this time (valid-time axis only; from `timeline.began` to `valid_to`),
+    retired or not."""
     include_superseded: bool = False
     """Also match retired memories (ignored when `as_of` or `valid_at` is given)."""
     after: datetime | None = None

@@ -197,6 +197,33 @@ class MemorySearchSpecs:
         )
         assert ids_of(memory_store.list_memories(TENANT)) == ["lisbon"]
 
+    @pytest.mark.parametrize(
+        ("moment", "expected"),
+        [(-400, ["braga", "porto"]), (1.5, ["braga", "porto"]), (2, ["porto"]), (3, []), (9, [])],
+    )
+    def test_valid_at_an_end_said_without_a_start(
+        self, memory_store: Any, moment: float, expected: list[str]
+    ) -> None:
+        # Said on day 9: "I lived in Braga until day 2", and "... in Porto until day 3"
+        # (recorded as it ended). Of unknown start, each held up to its end, not from when it
+        # was recorded (an empty span). A value retired before it was said never held.
+        braga = memory("Ana lived in Braga", id="braga", valid_to=at(2), recorded_at=at(9))
+        porto = memory("Ana lived in Porto", id="porto", valid_to=at(3), recorded_at=at(3))
+        never = memory(
+            "Ana lives in Faro",
+            id="faro",
+            valid_to=at(1),
+            recorded_at=at(9),
+            superseded_at=at(9.5),
+            superseded_by="lisbon",
+        )
+        put(memory_store, [braga, porto, never])
+        got = memory_store.list_memories(TENANT, MemoryFilter(valid_at=at(moment)))
+        assert sorted(ids_of(got)) == expected
+        assert memory_store.count_memories(TENANT, MemoryFilter(valid_at=at(moment))) == len(
+            expected
+        )
+
     @settings(
         max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )

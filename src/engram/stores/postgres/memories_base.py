@@ -529,10 +529,7 @@ def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
         )
         params.extend([filter.as_of] * 4)
     if filter.valid_at is not None:
-        conditions.append(
-            "COALESCE(m.valid_from, m.recorded_at) <= %s"
-            " AND (m.valid_to IS NULL OR m.valid_to > %s)"
-        )
+        conditions.append(rules.valid_at_sql("m.", "%s"))
         params.extend([filter.valid_at] * 2)
     if filter.as_of is None and filter.valid_at is None and not filter.include_superseded:
         conditions.append("m.superseded_at IS NULL")

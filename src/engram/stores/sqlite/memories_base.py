@@ -560,7 +560,6 @@ def _metadata_sql(key: str, value: Any, params: list[Any]) -> str:
 
 def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
     conditions = []
-    valid = "COALESCE(valid_from, recorded_at) <= ? AND (valid_to IS NULL OR valid_to > ?)"
     if filter.as_of is not None:
         moment = micros(filter.as_of)
         conditions.append(
@@ -570,7 +569,7 @@ def _temporal_sql(filter: MemoryFilter, params: list[Any]) -> list[str]:
         )
         params.extend([moment] * 4)
     if filter.valid_at is not None:
-        conditions.append(valid)
+        conditions.append(rules.valid_at_sql("", "?"))
         params.extend([micros(filter.valid_at)] * 2)
     if filter.as_of is None and filter.valid_at is None and not filter.include_superseded:
         conditions.append("superseded_at IS NULL")
