@@ -155,11 +155,12 @@ def test_any_period_of_months_holds_from_its_first_month_to_the_end_of_its_last(
         ),
     ],
 )
-def test_a_period_of_the_past_is_a_plain_fact_true_over_it(
+def test_a_period_of_the_past_is_a_past_value_true_over_it(
     text: str, fact: str, start: datetime | None, end: datetime
 ) -> None:
     [found] = facts_of(text)
-    assert (found.text, found.attribute, found.valid_from) == (fact, None, start)
+    slot = None if "Berlin" in fact else "home_city" if "live" in fact else "employer"
+    assert (found.text, found.attribute, found.valid_from) == (fact, slot, start)
     assert found.metadata["valid_to"] == end.isoformat()
 
 

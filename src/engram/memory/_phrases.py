@@ -82,6 +82,7 @@ __all__ = [
     "ending",
     "fact",
     "held_until",
+    "past_value",
     "lowercase_place",
     "negated_before",
     "partner_role",
@@ -355,6 +356,26 @@ def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
     if _SPAN.search(when.span):
         return replace(candidate, metadata={**candidate.metadata, "valid_to": when.end.isoformat()})
     return None
+
+
+def past_value(candidate: Candidate, sentence: Sentence, attribute: str, value: str) -> Candidate:
+    """`candidate`, a state of the past that `held_until` ended, filed as a past value of
+    the slot `attribute` (`value`) if it ended by when the sentence was said: revision
+    files such a value as the slot's history, retiring no current value
+    (`revision._past_value`), so "as of" its span it is the slot's value. An end still to
+    come ("I'll live in Porto until 2030") is no past: it stays a plain fact."""
+    stated = candidate.metadata.get("valid_to")
+    if not isinstance(stated, str):
+        return candidate
+    end = datetime.fromisoformat(stated)
+    said = sentence.said_at
+    if end.tzinfo is None and said.tzinfo is not None:
+        end = end.replace(tzinfo=said.tzinfo)
+    elif said.tzinfo is None and end.tzinfo is not None:
+        said = said.replace(tzinfo=end.tzinfo)
+    if end > said:
+        return candidate
+    return replace(candidate, attribute=attribute, value=value)
 
 
 def _start(sentence: Sentence, dated: bool) -> datetime:

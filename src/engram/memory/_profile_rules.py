@@ -10,6 +10,7 @@ Ends and changes said with other verbs ("I left Google") are in `_change_rules`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from engram.memory._family_rules import FAMILY_RULES
@@ -34,6 +35,7 @@ from engram.memory._phrases import (
     fact,
     held_until,
     lowercase_place,
+    past_value,
     proper,
     relate,
     rule,
@@ -226,13 +228,21 @@ def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A home of the past, "I lived in Porto from 2019 to 2021", "I lived in Braga until
-    2019": a plain fact (never the home slot), true over the period said, if any
-    (`held_until`)."""
-    place = proper(match["x"]) or clean(match["x"], s, max_words=6)
+    2019": true over the period said, if any (`held_until`); a named place so ended is a
+    past value of the home slot (`past_value`: history, retiring no current home), with
+    the lives_in relation ending with it; else a plain fact."""
+    named = proper(match["x"])
+    place = named or clean(match["x"], s, max_words=6)
     if not place:
         return []
     lived = fact(s, f"{s.label} used to live in {place}", importance=0.5)
-    return [held_until(lived, s) or lived]
+    held = held_until(lived, s)
+    if held is None or not named:
+        return [held or lived]
+    entities, relations = relate(s, "lives_in", named, "place")
+    related = held_until(replace(lived, entities=entities, relations=relations), s)
+    filed = past_value(related, s, "home_city", named) if related is not None else held
+    return [filed if filed.attribute else held]
 
 
 _LONG_STAY = timedelta(days=180)

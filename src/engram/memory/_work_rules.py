@@ -27,6 +27,7 @@ from engram.memory._phrases import (
     ending,
     fact,
     held_until,
+    past_value,
     proper,
     relate,
     related_slot,
@@ -412,13 +413,14 @@ def _switched_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _worked_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A job of the past, "I worked at Deloitte from March 2020 to May 2021", "I was at
-    Deloitte between 2015 and 2018", "I worked for Google until 2019": a plain fact, never
-    the employer slot (a span that ended is no current value, and must not retire the one
-    the user has now), true over the period said (`held_until`), with the works_at relation
-    ending with it. Only with its end said: "I worked at Google for five years" may go on
-    still. "Was at" only a company one is at by working there, or in a sentence of work
-    ("I was at Stanford from 2015 to 2019" studied there; "I was at Disneyland" visited);
-    "with" only such a company ("I was with Deloitte"; "I worked with Google" was a client)."""
+    Deloitte between 2015 and 2018", "I worked for Google until 2019": true over the period
+    said (`held_until`), with the works_at relation ending with it; a past value of the
+    employer slot if it ended by when it was said (`past_value`: history, which retires
+    no current employer), else a plain fact. Only with its end said: "I worked at Google
+    for five years" may go on still. "Was at" only a company one is at by working there, or
+    in a sentence of work ("I was at Stanford from 2015 to 2019" studied there; "I was at
+    Disneyland" visited); "with" only such a company ("I was with Deloitte"; "I worked with
+    Google" was a client)."""
     employer = _workplace(match["x"])
     if not employer or NO_EMPLOYER.search(employer):
         return []
@@ -437,7 +439,7 @@ def _worked_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
         relations=relations,
     )
     held = held_until(worked, s)
-    return [held] if held is not None else []
+    return [past_value(held, s, "employer", employer)] if held is not None else []
 
 
 def _work_there_no_more(match: re.Match[str], s: Sentence) -> list[Candidate]:

@@ -470,6 +470,36 @@ def _stage(memory: Memory) -> int:
     return max((partner_stage(word) for word in _WORD.findall(fold(memory.text))), default=0)
 
 
+def _ended_before_said(new: Memory) -> bool:
+    """Whether `new` is a value of its slot that ended by when it was said ("I lived in
+    Porto from 2019 to 2021", "... until 2019": its stated end, `_with_stated_end`)."""
+    end = new.valid_to
+    return (
+        new.attribute is not None
+        and end is not None
+        and end <= said(new)[0]
+        and slot_value(new) != NO_VALUE
+    )
+
+
+def _past_value(
+    new: Memory, pool: Sequence[tuple[Memory, float]], holders: Sequence[Memory], now: datetime
+) -> Decision:
+    """`new`, a value of its slot that ended before it was said, added as the slot's
+    history: true over its span (of unknown start: up to its end, `timeline.began`),
+    retiring no current value (a stay that ended is no current value: "I lived in Porto
+    from 2019 to 2021" does not say the user left Lisbon), fitted among the slot's retired
+    values (`_fitted_in_history`). The same span said again (same text and end) adds its
+    provenance; nothing else absorbs it (an open-ended "used to live in Porto" taking its
+    slot would make Porto a current home)."""
+    text = fold(new.text)
+    for old, _cosine in pool:
+        if fold(old.text) == text and old.valid_to == new.valid_to:
+            return _duplicate(new, old, now, f"same past {new.attribute}")
+    newest = max(holders, key=lambda old: (said(old), old.id), default=None)
+    return _added(new, now, f"past {new.attribute}, ended before it was said", newest)
+
+
 def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Decision:
     value = slot_value(new)
     for old in holders:
@@ -1079,6 +1109,8 @@ def _decide(
             for m, _ in pool
             if m.attribute == new.attribute and _subject(m) == _subject(new) and m.valid_to is None
         ]
+        if _ended_before_said(new):
+            return _past_value(new, pool, holders, now)
         if _is_bare_correction(new):
             fixed = _naming_the_corrected(new, pool)
             if fixed is None:
