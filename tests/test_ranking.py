@@ -95,6 +95,42 @@ def test_boosts_multiply_and_show_in_the_parts() -> None:
     assert (result.parts.entity, result.parts.time) == (1.0, 1.0)
 
 
+unit = st.floats(0.0, 1.0)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.floats(-1.0, 1.0)), max_size=6),
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.floats(0.0, 30.0)), max_size=6),
+    st.dictionaries(
+        st.sampled_from("abcdef"),
+        st.builds(
+            MemoryFeatures,
+            entity=unit,
+            recency=unit,
+            importance=unit,
+            time=unit,
+            current=st.sampled_from([0.0, 1.0]),
+            decay=unit,
+        ),
+    ),
+    st.sampled_from(["rrf", "weighted"]),
+)
+def test_the_parts_recompute_the_score(
+    dense: list[tuple[str, float]],
+    lexical: list[tuple[str, float]],
+    features: dict[str, MemoryFeatures],
+    method: str,
+) -> None:
+    """(was: the parts held the raw signals only, so no one could tell how they made the
+    score: the demo printed "score 2.88 = dense 0.55, bm25 3.1, entity 1.0, ...")"""
+    weights = replace(DEFAULT_WEIGHTS, method=method)
+    groups = {memory_id: f"s{ord(memory_id) % 2}" for memory_id in "abcdef"}
+    for result in fuse(dense, lexical, features, weights, groups=groups):
+        assert result.parts.fused == result.score
+        assert result.score == pytest.approx(result.parts.base * result.parts.boost)
+        assert result.parts.boost >= weights.superseded**1.0 > 0
+
+
 def test_session_boost_lifts_the_neighbours_of_the_best_hit() -> None:
     dense = [("top", 0.9), ("lone", 0.5), ("mate", 0.45)]
     groups = {"top": "s1", "mate": "s1", "lone": "s2"}

@@ -80,6 +80,7 @@ def _hit_line(hit: MemoryHit) -> str:
     text = text if len(text) <= 66 else text[:65] + "…"
     return (
         f"  {hit.rank}. [cyan]{literal(hit.memory.kind):<8}[/] {literal(text)}\n"
-        f"     [dim]score {parts.fused:.2f} = dense {parts.dense:.2f}, bm25 {parts.lexical:.1f}"
-        f", entity {parts.entity:.1f}, time {parts.time:.0f}, session {parts.session:.2f}[/]"
+        f"     [dim]score {parts.fused:.2f} = match {parts.base:.2f} x boost {parts.boost:.2f}"
+        f" (dense {parts.dense:.2f}, bm25 {parts.lexical:.1f}, entity {parts.entity:.1f}"
+        f", time {parts.time:.0f}, session {parts.session:.2f})[/]"
     )

@@ -97,15 +97,16 @@ def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
     with existing_engram(db, tenant, read_only=True) as mem:
         hits = mem.memories.search(query, user_id=user_id, limit=limit, record_access=False)
-    table = Table("#", "score", "dense", "lexical", "recency", "id", "text")
+    table = Table("#", "score", "match", "boost", "dense", "lexical", "id", "text")
     for hit in hits:
         parts = hit.parts
         table.add_row(
             str(hit.rank),
             f"{hit.score:.3f}",
+            f"{parts.base:.3f}",
+            f"{parts.boost:.2f}",
             f"{parts.dense:.3f}",
             f"{parts.lexical:.3f}",
-            f"{parts.recency:.3f}",
             literal(hit.memory.id),
             literal(_preview(hit.memory.text)),
         )

@@ -366,7 +366,8 @@ def _ranked(
         * (1.0 + weights.decay * feature.decay)
         * (1.0 + weights.session * session)
     )
-    score = base * boost * weights.superseded ** (1.0 - feature.current)
+    boost *= weights.superseded ** (1.0 - feature.current)
+    score = base * boost
     dense, lexical = values
     parts = ScoreParts(
         dense=dense.get(memory_id, 0.0),
@@ -378,6 +379,8 @@ def _ranked(
         time=feature.time,
         session=session,
         decay=feature.decay,
+        base=base,
+        boost=boost,
     )
     return Ranked(memory_id, score, parts)
 

@@ -263,7 +263,9 @@ class MemoryChange:
 
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
-    """Why a memory was recalled: each signal's contribution to its final score."""
+    """Why a memory was recalled: each signal, and how they make its final score:
+    `fused == base * boost`, the match (`base`: the dense and lexical signals fused) times
+    what the rest of the signals make of it (`boost`)."""
 
     dense: float = 0.0
     """Cosine similarity of the query and memory embeddings."""
@@ -285,6 +287,13 @@ class ScoreParts:
     decay: float = 0.0
     """How fresh it is in memory (`engram.memory.forgetting.decay`): 1 when just recorded
     or recalled, or pinned; 0.5 one half-life of disuse later."""
+    base: float = 0.0
+    """The match: `dense` and `lexical` fused (each relative to the best of its candidate
+    list, or by rank with reciprocal rank fusion), weighted as `RankingWeights` says."""
+    boost: float = 1.0
+    """What the other signals make of the match: the product of `1 + weight * signal` over
+    entity, time, recency, importance, decay and session, times the penalty of a retired
+    memory (`RankingWeights.superseded`), so that `fused == base * boost`."""
 
 
 @dataclass(frozen=True, slots=True)
