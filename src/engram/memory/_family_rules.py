@@ -24,6 +24,7 @@ from engram.memory._phrases import (
     Sentence,
     ending,
     fact,
+    lowercase_name,
     partner_role,
     partner_stage,
     relate,
@@ -201,7 +202,17 @@ def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     and I went hiking"; with a word of dating it is one of a list, "my gf, Toby, and I played
     board games" (three of them, Toby the dog, in LoCoMo): a false partner would retire the
     real one, a missed name waits for plainer words."""
-    name, role = match["x"], partner_role(match["rel"])
+    return _partner_named(match, s, match["x"])
+
+
+def _lower_partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's partner named in lower case, "my bf tom is great" (`_lower_name`)."""
+    name = _lower_name(match, s)
+    return _partner_named(match, s, name) if name else []
+
+
+def _partner_named(match: re.Match[str], s: Sentence, name: str) -> list[Candidate]:
+    role = partner_role(match["rel"])
     if _WITH_ME.match(s.text, match.end()) and partner_stage(role) < 2:
         return []
     text = f"{s.label}'s {role} is {name}"
@@ -262,6 +273,20 @@ def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
+
+
+def _lower_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Kin named in lower case, "my sister maria just got married" (`_lower_name`)."""
+    name = _lower_name(match, s)
+    return _kin_fact(s, name, " ".join(match["rel"].lower().split())) if name else []
+
+
+def _lower_name(match: re.Match[str], s: Sentence) -> str | None:
+    """The name `_LOWER_NAME` captured, title-cased; None for a common word
+    (`lowercase_name`) or a word of kin or pets ("my bf mom is visiting": his mom)."""
+    if _KIN_WORD.fullmatch(match["x"]):
+        return None
+    return lowercase_name(match["x"], s)
 
 
 def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
@@ -476,6 +501,23 @@ def _carer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ]
 
 
+_LOWER_NAME = (
+    r"(?:(?P<cue>(?i:'s\s+name\s+is|(?:\s+is)?\s+(?:named|called)))|(?P<comma>,))?"
+    r"\s+(?P<x>[a-z][a-z-]*[a-z])(?![\w-]|'(?!s\b))(?(cue)|(?(comma)(?=\s*(?:[,.!?;]|$))|"
+    r"(?=(?:'s|" + ADV + r"\s+(?i:is|was|has|had|got|gets|will|would|can|could|said|says|"
+    r"told|texted|called|asked|thinks|wants|loves|likes|hates|lives|works|moved|proposed|"
+    r"graduated|started|came|went|(?:and|&)\s+(?:i|me)))(?![\w'-]))))"
+)
+"""A name in lower case after a kin or partner word, only where a name is expected: after
+"'s name is", "named" or "called" ("my sister's name is maria"), between commas ("my wife,
+sara, works ..."), or as the subject of a verb ("my bf tom is great", "my sister maria just
+got married"); never a common word (`lowercase_name`: "my sister just", "my bf really")."""
+
+_KIN_WORD = re.compile(
+    rf"(?:{_MOURNED}|{PARTNERS}|{_PETS}|{KIN_AND_PETS}|kid|child|baby|family|fam)s?", re.IGNORECASE
+)
+"""A word of kin or pets: whose it is follows, not their name ("my sister kids are ...")."""
+
 FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?i:\b(?:my|our)\s+{_DEAR}(?P<rel>{_WHICH}(?:{_MOURNED}))"
@@ -516,6 +558,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         _partner,
         _PARTNER_GATE,
     ),
+    rule(rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_LOWER_NAME}", _lower_partner, _PARTNER_GATE),
     rule(
         rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
         _married,
@@ -548,6 +591,12 @@ FAMILY_RULES: tuple[Rule, ...] = (
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
         rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
         _kin,
+        ("my ",),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{_KIN})){_LOWER_NAME}",
+        _lower_kin,
         ("my ",),
     ),
     rule(

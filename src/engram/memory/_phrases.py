@@ -51,6 +51,7 @@ from engram.memory.candidates import (
     EntityMention,
     RelationMention,
 )
+from engram.memory.queries import STOPWORDS
 from engram.memory.temporal import TimeMention
 from engram.types._memory import MemoryKind
 
@@ -83,6 +84,7 @@ __all__ = [
     "fact",
     "held_until",
     "past_value",
+    "lowercase_name",
     "lowercase_place",
     "negated_before",
     "partner_role",
@@ -259,6 +261,41 @@ def lowercase_place(
     if words[0] in _DETERMINERS or words[0] in _PLACE_WORDS:
         return None
     return " ".join(word.capitalize() for word in words)
+
+
+_ADVERB = re.compile(ADV)
+_NOT_LOWER_NAMES = frozenset(
+    """never ever even already often sometimes someday later though tho however anyway
+    anyways kinda sorta prob def who whose left went came said told made took gave got ran
+    saw group circle date request list zone life guilt brain jeans joke jokes bod vibes energy
+    fight material city car phone birthday wedding party job family""".split()
+)
+"""Words after "my sister" or "my bf" that are no name and no function word (`STOPWORDS`),
+adverb (`ADV`), chat filler (`_AFTER_PLACE`) or place word: adverbs that end in no "-ly"
+("my mom never has", "my dad, however, is"), past verbs of no "-ed" ("my sister left and i
+cried"), the nouns a kin word qualifies ("my friend group is", "my mom guilt is"), and
+what kin own, said without the "'s" ("my bf car is broken")."""
+_NAME_IN_LOWER = re.compile(r"[a-z][a-z-]*[a-z]")
+_NOT_NAME_FORM = re.compile(r"[a-z]{3}ing$|[a-z]{3}ed$|[a-z]{4,}ly$|(?<!l|i)ly$")
+"""Forms of verbs and adverbs, no names: "-ing", "-ed" ("texted"; not "Ted", "Fred"), "-ly"
+("probably", "sadly"; not the short "-lly" and "-ily" names, "Kelly", "Emily")."""
+_COMMON_WORDS = STOPWORDS | _FILLER | _AFTER_PLACE | _DETERMINERS | _PLACE_WORDS | _NOT_LOWER_NAMES
+"""The words `lowercase_name` reads as no name, whatever their place."""
+
+
+def lowercase_name(word: str, sentence: Sentence) -> str | None:
+    """A person's name written in lower case, where a rule expects one ("my sister maria
+    just got married" -> "Maria"), by someone who writes names in lower case: as for
+    `lowercase_place` after a move, the sentence has no capital but the pronoun "I" and its
+    first letter. No common word is a name ("my sister just", "my bf really", "my friend
+    group"): no function word, adverb, chat filler or verb or adverb form (`_NOT_NAME_FORM`)."""
+    if not _NAME_IN_LOWER.fullmatch(word):
+        return None
+    if not _writes_names_in_lowercase(sentence, after_move=True):
+        return None
+    if word in _COMMON_WORDS or _ADVERB.fullmatch(" " + word) or _NOT_NAME_FORM.search(word):
+        return None
+    return "-".join(part.capitalize() for part in word.split("-"))
 
 
 _AMERICAN = {
