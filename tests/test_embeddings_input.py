@@ -166,7 +166,7 @@ def test_erasure_leaves_no_vector_or_row_of_the_text_in_process(tmp_path: Path, 
         else:
             mem.memories.delete_all(user_id="ana")
         assert not reachable_text(mem, "X123")
-        embedder.embed([SECRET, kept.text])
+        embedder.embed([SECRET, kept.text], tenant=mem.tenant)
         assert inner.seen == [SECRET]  # its vector was dropped, the other user's was kept
 
 
@@ -181,5 +181,5 @@ def test_a_candidate_revision_drops_keeps_no_vector_in_process(tmp_path: Path) -
         mem.memories.delete_all(user_id="ana")
         inner.seen.clear()  # the test's own record of the texts embedded
         assert not reachable_text(mem, "X123")
-        mem.embedder.embed(["my passport number is X123"])
+        mem.embedder.embed(["my passport number is X123"], tenant=mem.tenant)
         assert inner.seen == ["my passport number is X123"]  # computed anew, not cached

@@ -544,7 +544,7 @@ def test_erased_memories_leave_the_embedding_cache(mem: Engram) -> None:
     assert isinstance(embedder, CachedEmbedder)
 
     def cached(text: str) -> bool:
-        key = cache_key(f"{embedder.model_id}\x00{embedder.backend}", text)
+        key = cache_key(f"{embedder.model_id}\x00{embedder.backend}", text, mem.tenant)
         return bool(embedder.cache.get_many([key]))
 
     one = mem.memories.add("Ana's PIN is 4071", user_id="ana", infer=False).added[0]

@@ -71,10 +71,10 @@ def test_erasure_drops_every_text_a_memory_had_from_the_embedding_cache(tmp_path
         memory = mem.memories.add(texts[0], user_id="ana", infer=False).added[0]
         mem.memories.update(memory.id, texts[1])
         model.seen.clear()
-        embedder.embed(texts)
+        embedder.embed(texts, tenant=mem.tenant)
         assert model.seen == []  # the control: both were cached
         mem.memories.delete_all(user_id="ana")
-        embedder.embed(texts)
+        embedder.embed(texts, tenant=mem.tenant)
         assert model.seen == texts  # neither is any more
 
 

@@ -5,8 +5,9 @@ A flow is a generator that yields requests and receives their results:
 - `StoreCall`: a batch of conversation-store operations -> their results;
 - `MemoryCall`: a batch of memory-store operations -> their results;
 - `SummarizeCall`: fold messages into a running summary -> the new summary text;
-- `EmbedCall`: embed texts -> a float32 matrix;
-- `ForgetEmbeddings`: drop texts' vectors from the embedder's cache (erased memories) -> None;
+- `EmbedCall`: embed a tenant's texts -> a float32 matrix;
+- `ForgetEmbeddings`: drop a tenant's texts' vectors from the embedder's cache (erased
+  memories) -> None;
 - `LLMRequest` (from `engram.memory.llm_flow`): ask the chat model -> a `Completion`, or None
   when the provider failed (the flow then takes its deterministic path);
 - `Serialize`: hold these scope locks until the flow ends -> None.
@@ -32,7 +33,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from engram._exceptions import ConfigError, EngramError, ProviderError
 from engram._locks import ScopeLocks
 from engram.memory.llm_flow import LLMRequest
-from engram.providers import ChatModelProtocol, EmbedderProtocol, SummarizerProtocol
+from engram.providers import (
+    CachedEmbedder,
+    ChatModelProtocol,
+    EmbedderProtocol,
+    SummarizerProtocol,
+)
 from engram.stores.conversation import BaseConversationStore
 from engram.stores.conversation import Op as ConversationOp
 from engram.types import Message
@@ -85,12 +91,17 @@ class EmbedCall(NamedTuple):
     """Embed `texts`; the flow receives an (n, d) float32 matrix of normalised rows."""
 
     texts: tuple[str, ...]
+    tenant: str
+    """Whose texts: a `CachedEmbedder` keeps each tenant's vectors apart, so no tenant can
+    tell by latency what another embedded."""
 
 
 class ForgetEmbeddings(NamedTuple):
     """Drop the cached vectors of `texts` (an embedder without a cache has none)."""
 
     texts: tuple[str, ...]
+    tenant: str
+    """Whose texts: only that tenant's entries go (another may hold the same text)."""
 
 
 class Serialize(NamedTuple):
@@ -214,7 +225,10 @@ def _serve(request: Call, resources: Resources) -> Any:
     if isinstance(request, MemoryCall):
         return resources.memory_store().batch(request.ops)
     if isinstance(request, EmbedCall):
-        return resources.embedding_model().embed(request.texts)
+        embedder = resources.embedding_model()
+        if isinstance(embedder, CachedEmbedder):
+            return embedder.embed(request.texts, tenant=request.tenant)
+        return embedder.embed(request.texts)
     if isinstance(request, ForgetEmbeddings):
         return _forget(request, resources)
     if isinstance(request, SummarizeCall):
@@ -240,7 +254,10 @@ async def _aserve(request: Call, resources: Resources) -> Any:
     if isinstance(request, MemoryCall):
         return await resources.memory_store().abatch(request.ops)
     if isinstance(request, EmbedCall):
-        return await resources.embedding_model().aembed(request.texts)
+        embedder = resources.embedding_model()
+        if isinstance(embedder, CachedEmbedder):
+            return await embedder.aembed(request.texts, tenant=request.tenant)
+        return await embedder.aembed(request.texts)
     if isinstance(request, ForgetEmbeddings):
         return _forget(request, resources)
     if isinstance(request, SummarizeCall):
@@ -261,8 +278,13 @@ async def _aserve(request: Call, resources: Resources) -> Any:
 
 
 def _forget(request: ForgetEmbeddings, resources: Resources) -> None:
-    forget = getattr(resources.embedder, "forget", None)  # `CachedEmbedder.forget`
-    if callable(forget) and request.texts:
+    if not request.texts:
+        return
+    if isinstance(resources.embedder, CachedEmbedder):
+        resources.embedder.forget(request.texts, tenant=request.tenant)
+        return
+    forget = getattr(resources.embedder, "forget", None)  # another cache: keyed by text only
+    if callable(forget):
         forget(request.texts)
 
 
@@ -271,9 +293,9 @@ def serialized(*keys: str) -> Flow[None]:
     yield Serialize(tuple(keys))
 
 
-def forget_embeddings(texts: Sequence[str]) -> Flow[None]:
-    """Yield a request to drop `texts` from the embedding cache."""
-    yield ForgetEmbeddings(tuple(texts))
+def forget_embeddings(texts: Sequence[str], *, tenant: str) -> Flow[None]:
+    """Yield a request to drop `tenant`'s `texts` from the embedding cache."""
+    yield ForgetEmbeddings(tuple(texts), tenant)
 
 
 def call(*ops: ConversationOp) -> Flow[list[Any]]:
@@ -288,6 +310,6 @@ def call_memories(*ops: Any) -> Flow[list[Any]]:
     return results
 
 
-def embed(texts: Sequence[str]) -> Flow[Any]:
-    """Yield one embedding request and return the matrix."""
-    return (yield EmbedCall(tuple(texts)))
+def embed(texts: Sequence[str], *, tenant: str) -> Flow[Any]:
+    """Yield one embedding request for `tenant`'s `texts` and return the matrix."""
+    return (yield EmbedCall(tuple(texts), tenant))

@@ -129,7 +129,7 @@ class Memories:
         the driver, so the async API awaits it instead of sending a blocking request."""
         if known_dimension(self._engram.embedder) is None:
             self._engram.resources.memory_store()  # no store: fail before the request
-            yield from embed([_PROBE])
+            yield from embed([_PROBE], tenant=self._engram.tenant)
         return self._engram.embedding_model_id
 
     def _with_model_id(self, flow: Callable[..., Flow[T]]) -> Flow[T]:
@@ -584,7 +584,7 @@ class Memories:
             return old  # an edit that changes nothing writes nothing (no history entry)
         vector = None
         if text is not None and text != old.text:
-            matrix = yield from embed([dense_text(new)])
+            matrix = yield from embed([dense_text(new)], tenant=self._engram.tenant)
             model_id = yield from self._model_id()  # (the embedding taught the dimension)
             vector = VectorRecord(model_id, matrix[0])
         change = MemoryChange(

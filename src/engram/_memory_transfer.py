@@ -208,7 +208,9 @@ def import_flow(
     settled = yield from _one_per_slot(tenant, memories, relations, profile, now)
     records: tuple[VectorRecord | None, ...] = ()
     if settled.memories:
-        vectors = yield from embed([dense_text(memory) for memory in settled.memories])
+        vectors = yield from embed(
+            [dense_text(memory) for memory in settled.memories], tenant=tenant
+        )
         records = tuple(VectorRecord(model_id, vector) for vector in vectors)
     ops: list[Any] = [
         PutEntities(tenant, entities),

@@ -131,7 +131,7 @@ def add_flow(
             replace(m, metadata={**(metadata or {}), **m.metadata}, pinned=pinned or m.pinned)
             for m in news
         ]
-    vectors = yield from embed([dense_text(m) for m in news])
+    vectors = yield from embed([dense_text(m) for m in news], tenant=scope.tenant)
     similar = yield from _neighbours(scope, news, vectors, model_id)
     pairwise = vectors @ vectors.T
     plan = yield from plan_flow(
@@ -145,7 +145,7 @@ def add_flow(
     # stored value (`Decision.stretches`): embed those.
     restated = [m for m in plan.inserts if texts.get(m.id, "") != m.text]
     if restated:
-        fresh = yield from embed([dense_text(m) for m in restated])
+        fresh = yield from embed([dense_text(m) for m in restated], tenant=scope.tenant)
         vector_of |= {m.id: VectorRecord(model_id, fresh[i]) for i, m in enumerate(restated)}
     ops: list[Any] = [
         PutMemories(
@@ -177,7 +177,7 @@ def add_flow(
         )
         ops.append(PutProfile(scope.tenant, fresh))
     yield from call_memories(*ops)
-    yield from forget_embeddings(_unheld(news, plan, similar))
+    yield from forget_embeddings(_unheld(news, plan, similar), tenant=scope.tenant)
     return AddReport(
         added=plan.inserts,
         updated=plan.updates,

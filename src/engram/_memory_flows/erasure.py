@@ -63,7 +63,7 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     reports = yield from call_memories(
         *(DeleteMemories(tenant, tuple(group), why, at) for why, group in by_reason.items())
     )
-    yield from forget_embeddings(texts)
+    yield from forget_embeddings(texts, tenant=tenant)
     report: ErasureReport = yield from _with_orphans_erased(tenant, named, reports)
     return report
 
@@ -104,7 +104,7 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         *_, erased = yield from call_memories(PutMemories(scope.tenant, tuple(rewritten)), op)
     else:
         [erased] = yield from call_memories(op)
-    yield from forget_embeddings(texts)
+    yield from forget_embeddings(texts, tenant=scope.tenant)
     report: ErasureReport = yield from _with_orphans_erased(scope.tenant, named, [erased])
     return report
 

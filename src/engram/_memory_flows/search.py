@@ -80,7 +80,7 @@ def search_flow(
         frozenset({key, *(entity.id for entity in entities)})
         for (key, _), entities in zip(named, known, strict=True)
     ]
-    vectors = yield from embed([searched])
+    vectors = yield from embed([searched], tenant=scope.tenant)
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**filter_fields)
     # Retired memories are candidates too: they mark the episodes that state only retired
@@ -115,7 +115,9 @@ def search_flow(
         # No vector of this model: embedded by another one (`reembed_flow` stores new ones).
         unembedded = [i for i, v in vectors_of.items() if v is None]
         if unembedded:
-            fresh = yield from embed([dense_text(memories[i]) for i in unembedded])
+            fresh = yield from embed(
+                [dense_text(memories[i]) for i in unembedded], tenant=scope.tenant
+            )
             vectors_of.update(zip(unembedded, fresh, strict=True))
         query_vector = normalize(vectors[0])
         cosines = [(i, float(v @ query_vector)) for i, v in vectors_of.items()]

@@ -175,7 +175,7 @@ def _vectors_of(
         found = [v if v is not None and v.shape[-1] == dimension else None for v in stored]
     missing = [index for index, vector in enumerate(found) if vector is None]
     if missing:
-        fresh = yield from embed([dense_text(memories[index]) for index in missing])
+        fresh = yield from embed([dense_text(memories[index]) for index in missing], tenant=tenant)
         for index, vector in zip(missing, fresh, strict=True):
             found[index] = vector
     return [vector for vector in found if vector is not None]

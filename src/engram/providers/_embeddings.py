@@ -165,9 +165,20 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-def cache_key(space_id: str, text: str) -> str:
-    """The content hash a vector is cached under: sha256 of the embedder's identity and `text`."""
-    digest = hashlib.sha256(space_id.encode("utf-8"))
+def cache_key(space_id: str, text: str, tenant: str | None = None) -> str:
+    """The content hash a vector is cached under: sha256 of the embedder's identity and `text`,
+    and of `tenant` if given.
+
+    A tenant's keys are apart from every other tenant's (its name is hashed with its length)
+    and from the keys without one (those start with the identity, a tenant's with
+    `tenant\\x00`), so no tenant can tell from the cache what another embedded, nor erase
+    another's vectors. Keys without a tenant are those of releases before tenants had theirs.
+    """
+    digest = hashlib.sha256()
+    if tenant is not None:
+        name = tenant.encode("utf-8", "surrogatepass")
+        digest.update(b"tenant\x00%d:" % len(name) + name)
+    digest.update(space_id.encode("utf-8"))
     digest.update(b"\x00")
     digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
@@ -267,10 +278,12 @@ class CachedEmbedder:
     """Wraps an embedder so that no text is embedded twice.
 
     Texts are keyed by `cache_key` (sha256 of the inner embedder's model id, backend and the
-    text). Within one call, repeated texts are embedded once; across calls, cached vectors are
-    reused. Vectors are stored as float32 bytes. A cached entry of the wrong length (written by
-    a model of another dimension) counts as a miss and is overwritten; so does every entry
-    while the inner embedder has yet to learn its dimension (its first call teaches it).
+    text, and of the tenant a call names: an `Engram`'s flows name theirs, so tenants sharing
+    an embedder share no entries, and erasing one's text leaves the others'). Within one
+    call, repeated texts are embedded once; across calls, cached vectors are reused. Vectors
+    are stored as float32 bytes. A cached entry of the wrong length (written by a model of
+    another dimension) counts as a miss and is overwritten; so does every entry while the
+    inner embedder has yet to learn its dimension (its first call teaches it).
 
     Example:
         ```python
@@ -326,36 +339,43 @@ class CachedEmbedder:
         """The inner embedder's model's native dimension (`native_dimension`)."""
         return native_dimension(self.inner)
 
-    def embed(self, texts: Sequence[str]) -> Matrix:
-        """Embed `texts`, calling the inner embedder only for texts never seen before.
+    def embed(self, texts: Sequence[str], *, tenant: str | None = None) -> Matrix:
+        """Embed `texts`, calling the inner embedder only for texts never seen before (by
+        `tenant`, if given: each tenant's entries are its own).
 
         Raises:
             InvalidInputError: `texts` is a single string or holds a non-string.
             ProviderError: The inner embedder failed or returned the wrong shape.
         """
-        lookup = self._lookup(check_texts(texts))
+        lookup = self._lookup(check_texts(texts), tenant)
         if not lookup.keys and self.known_dimension is None:
             return self.inner.embed([])  # it learns its dimension (the sync way)
         fresh = self.inner.embed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
-    async def aembed(self, texts: Sequence[str]) -> Matrix:
+    async def aembed(self, texts: Sequence[str], *, tenant: str | None = None) -> Matrix:
         """Async twin of `embed`."""
-        lookup = self._lookup(check_texts(texts))
+        lookup = self._lookup(check_texts(texts), tenant)
         if not lookup.keys and self.known_dimension is None:
             return await self.inner.aembed([])  # it learns its dimension (the async way)
         fresh = await self.inner.aembed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
-    def forget(self, texts: Sequence[str]) -> None:
-        """Drop the cached vectors of `texts` (when their memories are erased), if the cache
-        can delete (`delete_many`, or a mapping's `pop`); a later `embed` computes them anew."""
+    def forget(self, texts: Sequence[str], *, tenant: str | None = None) -> None:
+        """Drop the cached vectors of `texts` (when their memories are erased) as `embed` with
+        this `tenant` keyed them, if the cache can delete (`delete_many`, or a mapping's
+        `pop`); a later `embed` computes them anew. Other tenants' entries stay; those without
+        a tenant go too (a persistent cache holds them from before tenants were keyed)."""
         delete = getattr(self.cache, "delete_many", None)
         if callable(delete):
-            delete([cache_key(self._space_id, text) for text in check_texts(texts)])
+            items = check_texts(texts)
+            keys = [cache_key(self._space_id, text, tenant) for text in items]
+            if tenant is not None:
+                keys += [cache_key(self._space_id, text) for text in items]
+            delete(keys)
 
-    def _lookup(self, texts: list[str]) -> _Lookup:
-        keys = [cache_key(self._space_id, text) for text in texts]
+    def _lookup(self, texts: list[str], tenant: str | None) -> _Lookup:
+        keys = [cache_key(self._space_id, text, tenant) for text in texts]
         unique = list(dict.fromkeys(keys))
         dimension = self.known_dimension  # None: nothing to check the entries against yet
         cached = self.cache.get_many(unique) if unique and dimension is not None else {}
