@@ -140,16 +140,20 @@ def test_nothing_left_names_or_comes_only_from_the_erased_session(
     sayings: list[tuple[str, str]], erased: str
 ) -> None:
     """Whatever was said where: after erasing a session, no memory is of it or keeps one of
-    its message ids, and every memory left that came from turns comes from some of them."""
+    its message ids, every memory left that came from turns comes from some of them, and
+    none is recorded before the first of them said it."""
     with Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore()) as mem:
         said: dict[str, list[str]] = {session: [] for session in SESSIONS}
+        when: dict[str, datetime] = {}
         for day, (session, city) in enumerate(sayings):
-            said[session].append(say(mem, session, f"I live in {city}.", day))
+            said[session].append(message := say(mem, session, f"I live in {city}.", day))
+            when[message] = DAY1 + timedelta(days=day)
         mem.memories.delete_all(user_id="ana", session_id=erased)
         left = mem.memories.get_all(user_id="ana", include_superseded=True, limit=100)
         assert all(erased not in (m.session_id, m.metadata.get("source_session")) for m in left)
         assert not {s for m in left for s in m.source_ids} & set(said[erased])
         assert all(m.source_ids for m in left)
+        assert all(m.recorded_at >= min(when[s] for s in m.source_ids) for m in left)
 
 
 def test_a_saying_of_an_erased_session_no_longer_counts(mem: Engram) -> None:
@@ -169,3 +173,78 @@ def test_a_saying_of_an_erased_session_no_longer_counts(mem: Engram) -> None:
         if m.attribute == "home_city" and m.superseded_at is None
     ]
     assert "Lisbon" in current.text
+
+
+def homes_as_of(mem: Engram, days: float | None) -> list[str]:
+    """The home values `search` finds "as of" `days` after DAY1 (None: the current ones)."""
+    moment = None if days is None else DAY1 + timedelta(days=days)
+    hits = mem.memories.search("Where does the user live?", user_id="ana", as_of=moment)
+    return sorted({str(h.memory.metadata["value"]) for h in hits if h.memory.attribute})
+
+
+def lived_in(mem: Engram, days: float) -> list[str]:
+    """The places Ana lived in "as of" `days` after DAY1, by her relations."""
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    moment = DAY1 + timedelta(days=days)
+    relations = mem.memories.relations(user_id="ana", as_of=moment)
+    return sorted(places[r.target_id] for r in relations if r.relation == "lives_in")
+
+
+def test_a_value_kept_after_its_first_saying_is_erased_holds_from_the_next(mem: Engram) -> None:
+    """Berlin said in s1 on day 0 and again in s2 on day 5; s1 erased, nothing left says
+    Berlin before day 5: the memory is recorded, said and holds from then (its record's
+    creation kept), so "as of" day 2 the user lived nowhere known."""
+    first = say(mem, "s1", "I live in Berlin.")
+    second = say(mem, "s2", "I live in Berlin.", days=5)
+    created = home(mem).created_at
+    assert homes_as_of(mem, 2) == ["Berlin"]
+
+    mem.memories.delete_all(user_id="ana", session_id="s1")
+
+    kept = home(mem)
+    moved = DAY1 + timedelta(days=5)
+    assert (kept.session_id, kept.source_ids) == ("s2", (second,))
+    assert (kept.recorded_at, kept.valid_from, kept.created_at) == (moved, moved, created)
+    assert kept.metadata.get("said_at", moved.isoformat()) == moved.isoformat()
+    assert sayings(kept) == []
+    assert first not in json.dumps(kept.metadata)
+    assert homes_as_of(mem, 2) == []
+    assert homes_as_of(mem, 6) == ["Berlin"]
+    assert homes_as_of(mem, None) == ["Berlin"]
+    assert (lived_in(mem, 2), lived_in(mem, 6)) == ([], ["Berlin"])  # the graph agrees
+
+
+def test_the_value_it_retired_keeps_its_end_and_the_gap_holds_nothing(mem: Engram) -> None:
+    """Porto (day -3), Berlin said in s1 (day 0) and in s2 (day 5), s1 erased: Porto still
+    ended on day 0 (erasure infers no value that held on), Berlin holds from day 5."""
+    say(mem, "s0", "I live in Porto.", days=-3)
+    say(mem, "s1", "I live in Berlin.")
+    say(mem, "s2", "I live in Berlin.", days=5)
+
+    mem.memories.delete_all(user_id="ana", session_id="s1")
+
+    assert (homes_as_of(mem, -1), homes_as_of(mem, 2), homes_as_of(mem, 6)) == (
+        ["Porto"],
+        [],
+        ["Berlin"],
+    )
+    assert homes_as_of(mem, None) == ["Berlin"]
+    [porto] = [
+        m
+        for m in mem.memories.get_all(user_id="ana", include_superseded=True)
+        if m.attribute == "home_city" and m.superseded_at is not None
+    ]
+    assert porto.valid_to == DAY1
+
+
+def test_a_value_kept_after_its_first_of_three_sayings_keeps_the_third(mem: Engram) -> None:
+    say(mem, "s1", "I live in Berlin.")
+    say(mem, "s2", "I live in Berlin.", days=5)
+    third = say(mem, "s3", "I live in Berlin.", days=7)
+
+    mem.memories.delete_all(user_id="ana", session_id="s1")
+
+    kept = home(mem)
+    assert kept.recorded_at == DAY1 + timedelta(days=5)
+    assert [(s.at, s.source_ids) for s in sayings(kept)] == [(DAY1 + timedelta(days=7), (third,))]
+    assert homes_as_of(mem, 6) == ["Berlin"]

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engram import Engram, Message
 from engram.stores.memory import InMemoryConversationStore
@@ -207,3 +209,85 @@ def test_an_import_cuts_a_value_said_again_where_the_other_store_learned_a_value
                 assert held(mem, day(moment)) == [city], moment
                 assert found(mem, day(moment)) == [city], moment
             assert found(mem) == ["Berlin"] and current_home(mem) == "Berlin"
+
+
+@pytest.mark.parametrize("ending", ["I don't live in Berlin anymore.", "I moved out of Berlin."])
+def test_an_ending_said_between_two_sayings_learned_last_cuts_the_value(
+    mem: Engram, ending: str
+) -> None:
+    """Berlin on day 0 and day 2, then an ending of it said on day 1 (replayed): as if
+    learned in order, Berlin from day 0 to 1, none from 1 to 2, Berlin again from 2."""
+    say(mem, "I live in Berlin.", day(0))
+    say(mem, "I live in Berlin.", day(2))
+    say(mem, ending, day(1))
+    assert spans(mem) == [("Berlin", 0, 1), ("none", 1, 2), ("Berlin", 2, None)]
+    assert [held(mem, day(n)) for n in (0.5, 1.5, 2.5)] == [["Berlin"], [], ["Berlin"]]
+    assert "Berlin" not in found(mem, day(1.5))
+    assert found(mem, day(2.5)) == ["Berlin"] and current_home(mem) == "Berlin"
+    first, ended, second = homes(mem)
+    assert [m.is_current for m in (first, ended, second)] == [False, False, True]
+    assert first.superseded_by == ended.id
+    assert [c.action for c in mem.memories.history(second.id)] == ["add"]
+
+
+def test_an_ending_said_between_learned_last_ends_as_one_learned_in_order(mem: Engram) -> None:
+    """The late ending leaves the slot as the three statements learned in order do."""
+    with Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore()) as in_order:
+        for text, n in (("I live in Berlin.", 0), ("I moved out of Berlin.", 1)):
+            say(in_order, text, day(n))
+        say(in_order, "I live in Berlin.", day(2))
+        say(mem, "I live in Berlin.", day(0))
+        say(mem, "I live in Berlin.", day(2))
+        say(mem, "I moved out of Berlin.", day(1))
+        assert spans(mem) == spans(in_order)
+        moments = [day(n / 4) for n in range(13)]
+        assert [held(mem, m) for m in moments] == [held(in_order, m) for m in moments]
+
+
+def test_an_ending_of_another_value_said_between_cuts_nothing(mem: Engram) -> None:
+    say(mem, "I live in Berlin.", day(0))
+    say(mem, "I live in Berlin.", day(2))
+    say(mem, "I don't live in Paris anymore.", day(1))
+    assert spans(mem) == [("Berlin", 0, None)]
+    assert [held(mem, day(n)) for n in (0.5, 1.5, 2.5)] == [["Berlin"]] * 3
+
+
+def test_an_import_of_an_ending_said_between_cuts_the_value(mem: Engram) -> None:
+    """A store that learned Berlin on day 0 and day 2 imports another's ending of Berlin
+    said on day 1: no Berlin as of day 1.5, Berlin again from day 2."""
+    with Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore()) as other:
+        say(other, "I live in Berlin.", day(0))
+        say(other, "I don't live in Berlin anymore.", day(1))
+        say(mem, "I live in Berlin.", day(0))
+        say(mem, "I live in Berlin.", day(2))
+        mem.memories.import_(other.memories.export(user_id="ana"))
+    assert [held(mem, day(n)) for n in (0.5, 1.5, 2.5)] == [["Berlin"], [], ["Berlin"]]
+    assert current_home(mem) == "Berlin"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sayings=st.integers(1, 4),
+    at=st.integers(0, 4),
+    ending=st.sampled_from(["I moved out of Berlin.", "I don't live in Berlin anymore."]),
+)
+def test_an_ending_learned_last_holds_as_if_learned_in_order(
+    sayings: int, at: int, ending: str
+) -> None:
+    """Berlin said on some days and an ending of it on another, the ending learned last:
+    "as of" every half day and now, the slot is what learning them in order makes it."""
+    texts = ["I live in Berlin."] * sayings
+    texts.insert(min(at, sayings), ending)
+    end = texts.index(ending)
+
+    def learned(order: list[int]) -> Engram:
+        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
+        for n in order:
+            say(engram, texts[n], day(n))
+        return engram
+
+    with learned(list(range(len(texts)))) as in_order:
+        with learned([*(n for n in range(len(texts)) if n != end), end]) as late:
+            moments = [day(n / 2) for n in range(2 * len(texts) + 1)]
+            assert [held(late, m) for m in moments] == [held(in_order, m) for m in moments]
+            assert current_home(late) == current_home(in_order)

@@ -24,8 +24,9 @@ from engram.stores.memories import (
     ListRelations,
     MemoryFilter,
     PutMemories,
+    PutRelations,
 )
-from engram.types._memory import Memory
+from engram.types._memory import Memory, Relation
 
 _TICK = timedelta(microseconds=1)
 """The least time after another (histories are ordered by time, then by change id)."""
@@ -86,8 +87,10 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     kept: list[Memory] = []
     rewritten: list[Memory] = []
     named: set[str] = set()
+    restarted: list[Relation] = []
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
         kept, rewritten = yield from _provenance_outside(scope.tenant, memories)
+        restarted = yield from _relations_restarted(scope.tenant, memories, kept)
         spared = {memory.id for memory in kept}
         memories = [memory for memory in memories if memory.id not in spared]
         named = yield from _named_by(scope.tenant, memories)
@@ -101,7 +104,10 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         spared=tuple(memory.id for memory in kept),
     )
     if rewritten:  # the spared moved out of the scope first, so that `op` leaves them
-        *_, erased = yield from call_memories(PutMemories(scope.tenant, tuple(rewritten)), op)
+        ops: list[Any] = [PutMemories(scope.tenant, tuple(rewritten))]
+        if restarted:
+            ops.append(PutRelations(scope.tenant, tuple(restarted)))
+        *_, erased = yield from call_memories(*ops, op)
     else:
         [erased] = yield from call_memories(op)
     yield from forget_embeddings(texts, tenant=scope.tenant)
@@ -158,6 +164,32 @@ def _provenance_outside(
         if memory.kind != "episode" and inside.intersection(memory.source_ids)
     ]
     return kept, [*kept, *stripped]
+
+
+def _relations_restarted(
+    tenant: str, before: Sequence[Memory], spared: Sequence[Memory]
+) -> Flow[list[Relation]]:
+    """The relations the `spared` state that held from their first saying, erased: each
+    from when its memory holds now (`timeline.without_sources` moved its start to the
+    saying left), so "as of" the graph agrees with the memory."""
+    old = {memory.id: memory for memory in before}
+    moved = {
+        memory.id: (old[memory.id].valid_from, memory.valid_from)
+        for memory in spared
+        if memory.id in old and old[memory.id].valid_from != memory.valid_from
+    }
+    users = sorted({m.user_id for m in spared if m.id in moved and m.user_id is not None})
+    if not users:
+        return []
+    stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    return [
+        replace(relation, valid_from=moved[relation.memory_id][1])
+        for relations in stated
+        for relation in relations
+        if relation.memory_id in moved
+        and relation.valid_from is not None
+        and relation.valid_from == moved[relation.memory_id][0]
+    ]
 
 
 def _in_session_of(metadata: Mapping[str, Any], turn: Memory) -> dict[str, Any]:

@@ -32,7 +32,7 @@ cosine similarity), it returns a `Decision`:
   in, each is fitted in time among the slot's retired values, the user's latest word
   winning over its span (`timeline.ends`), so "as of" any time one value held; a value
   said before and after the new one (said again since it was first said) is cut in two
-  around it first (`timeline.cut`, `_cut_by`).
+  around it first (`timeline.cut`, `_cut_by`), by an ending of it too.
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `revision_verdict.decision_flow()` asks the LLM (one tiny JSON prompt, within the budget)
@@ -937,13 +937,19 @@ def _cut_by(
     first stretch is retired by `new`, where `new` began (no earlier than `new` was said);
     its second is a new memory, holding as the value held on: "Berlin" said on day 0 and on
     day 2, "Lisbon" said on day 1 learned last, is Berlin, Lisbon from day 1, Berlin again
-    from day 2. A value whose slot a revision may leave (an ending, a guessed change, a
-    correction) cuts nothing."""
+    from day 2. A value whose slot a revision may leave (a guessed change, a correction)
+    cuts nothing; an ending cuts the value it names (any, if it names none) as a value
+    does: "I moved out of Berlin" said on day 1, learned last, is Berlin to day 1, no home
+    from day 1 to 2 (the ending, retired by the later saying), Berlin again from day 2."""
     value = _with_stated_end(new)
-    if new.kind == "episode" or new.attribute is None or slot_value(new) == NO_VALUE:
+    ending = slot_value(new) == NO_VALUE
+    if new.kind == "episode" or new.attribute is None or _is_bare_correction(new):
         return None
-    if _is_conditional(new) or _is_bare_correction(new):
+    if _is_conditional(new) and not ending:
         return None
+    if ending and (new.metadata.get("guessed") or new.metadata.get("corrects")):
+        return None
+    named = new.metadata.get("negates") if ending else None  # the value it ends
     for old, _cosine in similar:
         if not (
             old.attribute == new.attribute
@@ -951,6 +957,8 @@ def _cut_by(
             and _subject(old) == _subject(new)
             and _same_owner(new, old)
             and not _holds(old, slot_value(new))
+            and not (ending and slot_value(old) == NO_VALUE)
+            and (named is None or _holds(old, str(named)))
         ):
             continue
         pieces = cut(old, value, new_id=new_id())

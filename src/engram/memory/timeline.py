@@ -15,17 +15,19 @@ A value said again is folded into the memory of its first saying (a revision `no
 an `update` refining it: "Lisbon", then "Lisbon, Portugal"), which records each later
 saying, when and by which messages (`SAID_AGAIN`); an older statement of it, replayed,
 becomes its first saying. When a memory was said is when its latest saying was (`said`).
+A saying whose messages are erased (their session's, `without_sources`) no longer counts;
+the first erased, the next left becomes the first: the memory holds from then.
 A value said between two sayings of another (learned after both: "Berlin" on day 0 and
-day 2, then "Lisbon" said on day 1 replayed) cuts that one in two (`cut`): its first
-stretch, the sayings up to the value between, ends where that one begins, retired by it;
-the later sayings go to a new memory (same text, their provenance, holding from the first
-of them on) that ends the value between. So "as of" any time the value said latest
-holds: Berlin day 0-1, Lisbon day 1-2, Berlin from day 2, whichever order the three were
-learned in, by revision (`revision.decide`) and by an import (`revision.cut_slots`) alike;
-the cut is audited (`supersede` of the first stretch, `add` of the second) and nothing is
-erased. Two values said at one moment: the one learned later wins (`ends` orders by
-`said`, then by id, time-ordered), and a saying of the other at that moment, folded into a
-memory it retired, no longer counts (`sayings`).
+day 2, then "Lisbon" said on day 1 replayed; an ending of it too) cuts that one in two
+(`cut`): its first stretch, the sayings up to the value between, ends where that one
+begins, retired by it; the later sayings go to a new memory (same text, their provenance,
+holding from the first of them on) that ends the value between. So "as of" any time the
+value said latest holds: Berlin day 0-1, Lisbon day 1-2, Berlin from day 2, whichever
+order the three were learned in, by revision (`revision.decide`) and by an import
+(`revision.cut_slots`) alike; the cut is audited (`supersede` of the first stretch, `add`
+of the second) and nothing is erased. Two values said at one moment: the one learned
+later wins (`ends` orders by `said`, then by id, time-ordered), and a saying of the other
+at that moment, folded into a memory it retired, no longer counts (`sayings`).
 
 A value the user set by hand (`Memories.update` of a slot fact's value, `EDITED_AT`) was
 said when the edit was made, as a hand edit of the profile is: a statement said before the
@@ -177,19 +179,47 @@ def with_sayings(metadata: Mapping[str, Any], given: Iterable[Saying]) -> dict[s
 def without_sources(memory: Memory, gone: Collection[str]) -> Memory:
     """`memory` as if the messages `gone` (erased) had not said it: their ids out of its
     provenance and out of its later sayings (`SAID_AGAIN`), a saying only they made no
-    longer counted (it would keep the value said when nothing that said it is left)."""
+    longer counted (it would keep the value said when nothing that said it is left).
+
+    If they made its first saying (every message of it gone) and a later saying of known
+    messages is left, the earliest left becomes its first (`_first_said`): "Berlin" said on
+    day 0 and again on day 5, the day-0 saying erased, holds from day 5, not "as of" day 2.
+    """
     if not gone:
         return memory
+    earlier = sayings(memory)
+    said_later = {source for saying in earlier for source in saying.source_ids}
+    first = {s for s in memory.source_ids if s not in said_later}
     left = [
         Saying(saying.at, tuple(s for s in saying.source_ids if s not in gone))
-        for saying in sayings(memory)
+        for saying in earlier
         if not saying.source_ids or not set(saying.source_ids) <= set(gone)
     ]
+    moved = bool(first) and first <= set(gone) and bool(left) and bool(left[0].source_ids)
     metadata = memory.metadata
     if SAID_AGAIN in metadata or LAST_SAID_AT in metadata:
-        metadata = with_sayings(metadata, left)
+        metadata = with_sayings(metadata, left[1:] if moved else left)
     sources = tuple(s for s in memory.source_ids if s not in gone)
-    return replace(memory, source_ids=sources, metadata=metadata)
+    kept = replace(memory, source_ids=sources, metadata=metadata)
+    return _first_said(kept, left[0].at) if moved else kept
+
+
+def _first_said(memory: Memory, at: datetime) -> Memory:
+    """`memory` first said at `at`, its first saying erased: recorded then (`recorded_at`,
+    `said_at`), and holding from then if it held from the erased saying (its start that
+    saying's time, and before its end); a start said with it ("since 2019") stays, and so
+    does none, and so does `created_at` (when the record was made).
+
+    A value it retired keeps its end: the gap between the erased saying and `at`, where
+    no value holds, is what is left of the user's word (erasure forgets, it infers no
+    value that held on)."""
+    metadata = dict(memory.metadata)
+    if "said_at" in metadata:
+        metadata["said_at"] = at.isoformat()
+    start = memory.valid_from
+    if start == memory.recorded_at and (memory.valid_to is None or at < memory.valid_to):
+        start = at
+    return replace(memory, recorded_at=at, valid_from=start, metadata=metadata)
 
 
 def merged_sayings(memories: Iterable[Memory]) -> list[Saying]:
