@@ -1,6 +1,7 @@
 """A disk cache of embeddings, so re-running an evaluation embeds nothing twice.
 
-Vectors are keyed by content hash (`CachedEmbedder`'s key: model, backend and text), stored in
+Vectors are keyed by content hash (`CachedEmbedder`'s key: model, backend and text, and the
+tenant for what an `Engram` embeds), stored in
 one SQLite file outside the repository (default: `$TMPDIR/engram-eval/embeddings.sqlite`).
 LongMemEval_S haystacks share many turns across questions; the key dedupes them.
 """
