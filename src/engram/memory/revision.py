@@ -60,14 +60,15 @@ from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
 from engram.memory.timeline import (
     End,
-    Saying,
     began,
     cut,
     ends,
+    first_saying,
     said,
     said_again,
     sayings,
     slot_value,
+    with_said_at,
     with_sayings,
 )
 from engram.types._memory import Memory, MemoryChange
@@ -242,12 +243,8 @@ def _sayings_with(new: Memory, old: Memory, metadata: Mapping[str, Any]) -> Memo
     at = said(new)[0]
     if at > old.recorded_at:
         return replace(old, metadata=said_again(replace(old, metadata=metadata), new))
-    later = {source for saying in sayings(old) for source in saying.source_ids}
-    first = Saying(old.recorded_at, tuple(s for s in old.source_ids if s not in later))
-    restated = with_sayings(metadata, [*sayings(old), first])
-    if "said_at" in restated:
-        restated["said_at"] = at.isoformat()
-    return replace(old, metadata=restated, recorded_at=at)
+    restated = with_sayings(metadata, [*sayings(old), first_saying(old)])
+    return replace(old, metadata=with_said_at(restated, at), recorded_at=at)
 
 
 def _duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:

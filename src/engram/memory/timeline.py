@@ -57,6 +57,7 @@ __all__ = [
     "edited_at",
     "ended_unstarted",
     "ends",
+    "first_saying",
     "last_said_at",
     "merged_sayings",
     "metadata_time",
@@ -64,6 +65,7 @@ __all__ = [
     "said_again",
     "sayings",
     "slot_value",
+    "with_said_at",
     "with_sayings",
     "without_sources",
 ]
@@ -161,6 +163,22 @@ def sayings(memory: Memory) -> list[Saying]:
     return [Saying(at, ids) for at, ids in sorted(found.items()) if end is None or at < end]
 
 
+def first_saying(memory: Memory) -> Saying:
+    """The statement `memory` was recorded by: when it was recorded, by its messages but
+    those of its later sayings (`sayings`)."""
+    later = {source for saying in sayings(memory) for source in saying.source_ids}
+    return Saying(memory.recorded_at, tuple(s for s in memory.source_ids if s not in later))
+
+
+def with_said_at(metadata: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """`metadata` with its `said_at` (if it has one) moved to `at`: the memory's first
+    saying is then."""
+    moved = dict(metadata)
+    if "said_at" in moved:
+        moved["said_at"] = at.isoformat()
+    return moved
+
+
 def with_sayings(metadata: Mapping[str, Any], given: Iterable[Saying]) -> dict[str, Any]:
     """`metadata` recording `given` as the later sayings of its memory's value
     (`SAID_AGAIN`; none: the key dropped), the former key (`LAST_SAID_AT`) dropped."""
@@ -188,8 +206,7 @@ def without_sources(memory: Memory, gone: Collection[str]) -> Memory:
     if not gone:
         return memory
     earlier = sayings(memory)
-    said_later = {source for saying in earlier for source in saying.source_ids}
-    first = {s for s in memory.source_ids if s not in said_later}
+    first = set(first_saying(memory).source_ids)
     left = [
         Saying(saying.at, tuple(s for s in saying.source_ids if s not in gone))
         for saying in earlier
@@ -213,9 +230,7 @@ def _first_said(memory: Memory, at: datetime) -> Memory:
     A value it retired keeps its end: the gap between the erased saying and `at`, where
     no value holds, is what is left of the user's word (erasure forgets, it infers no
     value that held on)."""
-    metadata = dict(memory.metadata)
-    if "said_at" in metadata:
-        metadata["said_at"] = at.isoformat()
+    metadata = with_said_at(memory.metadata, at)
     start = memory.valid_from
     if start == memory.recorded_at and (memory.valid_to is None or at < memory.valid_to):
         start = at
@@ -229,11 +244,8 @@ def merged_sayings(memories: Iterable[Memory]) -> list[Saying]:
     found: list[Saying] = []
     firsts: list[Saying] = []
     for memory in memories:
-        later = sayings(memory)
-        found += later
-        moved = {source for saying in later for source in saying.source_ids}
-        own = tuple(s for s in memory.source_ids if s not in moved)
-        firsts.append(Saying(memory.recorded_at, own))
+        found += sayings(memory)
+        firsts.append(first_saying(memory))
     firsts.sort(key=lambda saying: saying.at)
     return sorted([*found, *firsts[1:]], key=lambda saying: saying.at)
 
@@ -376,14 +388,11 @@ def cut(memory: Memory, by: Memory, *, new_id: str) -> tuple[Memory, Memory] | N
         source_ids=tuple(s for s in memory.source_ids if s not in moved) or memory.source_ids,
         metadata=with_sayings(metadata, earlier),
     )
-    restated = {**memory.metadata, "said_at": start.isoformat()}
-    if "said_at" not in memory.metadata:
-        del restated["said_at"]
     second = replace(
         memory,
         id=new_id,
         source_ids=moved or memory.source_ids,
-        metadata=with_sayings(restated, later[1:]),
+        metadata=with_sayings(with_said_at(memory.metadata, start), later[1:]),
         valid_from=start,
         recorded_at=start,
         created_at=start,
