@@ -417,15 +417,7 @@ class Memories:
         record_access: bool,
     ) -> Flow[list[MemoryHit]]:
         check_text(query, "query")
-        as_of = parse_optional_time(as_of, "as_of")
-        wanted = None if metadata is None else check_mapping(metadata, "metadata")
-        fields: dict[str, Any] = {
-            "kinds": _kinds(kinds),
-            "valid_at": as_of,  # true then, by all we know now (as `relations(as_of=)`)
-            "after": parse_optional_time(after, "after"),
-            "before": parse_optional_time(before, "before"),
-            "metadata": wanted or None,
-        }
+        fields = _filter_fields(kinds, as_of, after, before, metadata)
         search = functools.partial(
             flows.search_flow,
             self._scope(user_id, agent_id, session_id),
@@ -433,7 +425,7 @@ class Memories:
             limit=limit,
             filter_fields=fields,
             weights=self._engram.ranking,
-            now=as_of or utcnow(),
+            now=fields["valid_at"] or utcnow(),
             accessed_at=utcnow(),
             record_access=check_flag(record_access, "record_access"),
         )
@@ -467,13 +459,33 @@ class Memories:
         session_id: str | None = None,
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
+        as_of: datetime | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Memory]:
         """Memories of a scope, newest first (mem0's `get_all`): those matching every id
         given, as `search` selects them (`user_id` alone: the user's of every agent and
-        session)."""
-        op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
+        session), and filtered as `search` filters: `kinds`, `as_of` (the memories true
+        then, by all Engram knows now), `after`/`before` (event time) and `metadata` (top-
+        level keys with equal values). Retired memories are left out unless
+        `include_superseded` (or `as_of` asks for a past time).
+
+        Raises:
+            InvalidInputError: A time that is neither a datetime nor an ISO-8601 string, a
+                bad limit, offset, kind or metadata filter.
+        """
+        op = self._list_op(
+            user_id,
+            agent_id,
+            session_id,
+            include_superseded,
+            limit,
+            offset,
+            _filter_fields(kinds, as_of, after, before, metadata),
+        )
         result: list[Memory] = self._run(_one(op))
         return result
 
@@ -485,11 +497,23 @@ class Memories:
         session_id: str | None = None,
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
+        as_of: datetime | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Memory]:
         """Async `get_all`."""
-        op = self._list_op(user_id, agent_id, session_id, kinds, include_superseded, limit, offset)
+        op = self._list_op(
+            user_id,
+            agent_id,
+            session_id,
+            include_superseded,
+            limit,
+            offset,
+            _filter_fields(kinds, as_of, after, before, metadata),
+        )
         result: list[Memory] = await self._arun(_one(op))
         return result
 
@@ -498,14 +522,14 @@ class Memories:
         user_id: str | None,
         agent_id: str | None,
         session_id: str | None,
-        kinds: Sequence[str] | None,
         include_superseded: bool,
         limit: int,
         offset: int,
+        fields: dict[str, Any],
     ) -> ListMemories:
         scope = self._scope(user_id, agent_id, session_id)
         check_flag(include_superseded, "include_superseded")
-        where = scope.filter(kinds=_kinds(kinds), include_superseded=include_superseded)
+        where = scope.filter(include_superseded=include_superseded, **fields)
         return ListMemories(scope.tenant, where, limit, offset)
 
     def update(
@@ -1103,6 +1127,24 @@ def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
     if report.memories == 0:
         raise NotFoundError(f"no memory {memory_id!r}")
     return report
+
+
+def _filter_fields(
+    kinds: Sequence[str] | None,
+    as_of: datetime | None,
+    after: datetime | None,
+    before: datetime | None,
+    metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The store filter fields of `search`'s and `get_all`'s filters, each checked."""
+    wanted = None if metadata is None else check_mapping(metadata, "metadata")
+    return {
+        "kinds": _kinds(kinds),
+        "valid_at": parse_optional_time(as_of, "as_of"),  # true then, by all we know now
+        "after": parse_optional_time(after, "after"),
+        "before": parse_optional_time(before, "before"),
+        "metadata": wanted or None,
+    }
 
 
 def _kinds(kinds: Sequence[str] | None) -> tuple[MemoryKind, ...] | None:

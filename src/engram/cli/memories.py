@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from typing import IO
 
 import click
 from rich.table import Table
 
 from engram._engram import Engram
+from engram._exceptions import InvalidInputError
 from engram._memory_transfer import parse_export
 from engram.cli._options import (
     console,
@@ -31,6 +33,7 @@ from engram.memory import ForgettingPolicy
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import ErasureReport
 from engram.types._memory import Memory, Relation
+from engram.types._time import parse_optional_time
 
 __all__ = ["memories"]
 
@@ -41,6 +44,24 @@ agent_option = click.option(
     default=None,
     help="Only the memories this agent stored: with --user, those of the user; alone, the "
     "agent's own (stored without a user).",
+)
+
+
+def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    try:
+        return parse_optional_time(value, "--as-of")
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="TIME",
+    callback=_moment,
+    help="Only what was true then, by all Engram knows now (ISO-8601, e.g. 2026-03-01; "
+    "UTC unless it names a zone).",
 )
 
 
@@ -55,6 +76,7 @@ def memories() -> None:
 @user_option
 @click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded memories.")
+@as_of_option
 @click.option(
     "--limit", default=50, show_default=True, type=count(0, MAX_LIMIT), help="At most this many."
 )
@@ -65,6 +87,7 @@ def list_memories(
     user_id: str,
     kinds: tuple[str, ...],
     include_superseded: bool,
+    as_of: datetime | None,
     limit: int,
 ) -> None:
     """List a user's memories, newest first."""
@@ -73,6 +96,7 @@ def list_memories(
             user_id=user_id,
             kinds=kinds or None,
             include_superseded=include_superseded,
+            as_of=as_of,
             limit=limit,
         )
     table = Table("kind", "recorded", "text")
@@ -89,14 +113,19 @@ def list_memories(
 @db_options
 @user_option
 @click.argument("query")
+@as_of_option
 @click.option(
     "--limit", default=10, show_default=True, type=count(1, MAX_LIMIT), help="At most this many."
 )
 @handles_errors
-def search(db: str, tenant: str, user_id: str, query: str, limit: int) -> None:
+def search(
+    db: str, tenant: str, user_id: str, query: str, as_of: datetime | None, limit: int
+) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
     with existing_engram(db, tenant, read_only=True) as mem:
-        hits = mem.memories.search(query, user_id=user_id, limit=limit, record_access=False)
+        hits = mem.memories.search(
+            query, user_id=user_id, as_of=as_of, limit=limit, record_access=False
+        )
     table = Table("#", "score", "match", "boost", "dense", "lexical", "id", "text")
     for hit in hits:
         parts = hit.parts
