@@ -17,7 +17,7 @@ from engram.memory.queries import lexical_query, without_names
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
 from engram.memory.texts import dense_text
 from engram.memory.vectors import normalize
-from engram.stores._memory_rules import MAX_LIMIT
+from engram.stores._memory_rules import MAX_LIMIT, detached
 from engram.stores.memories import (
     GetMemories,
     GetVectors,
@@ -27,6 +27,7 @@ from engram.stores.memories import (
     SearchLexical,
     SearchVector,
 )
+from engram.types._copy import copy_record
 from engram.types._memory import Entity, Memory, MemoryHit
 
 _CANDIDATES = 50
@@ -136,7 +137,9 @@ def search_flow(
     if hits and record_access:
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
-    return hits
+    # The candidates were the store's own records (`GetMemories.shared`): the caller's hits
+    # are copies, so that changing one changes no later read.
+    return [copy_record(hit, memory=detached(hit.memory)) for hit in hits]
 
 
 def _loaded(
@@ -153,7 +156,7 @@ def _loaded(
     wanted = tuple(i for i in ids if i not in known)
     if not wanted and not missing:
         return {}, {}
-    ops: list[Any] = [GetMemories(scope.tenant, wanted)]
+    ops: list[Any] = [GetMemories(scope.tenant, wanted, shared=True)]
     if missing:
         ops.append(GetVectors(scope.tenant, missing, model_id))
     loaded, *found = yield from call_memories(*ops)

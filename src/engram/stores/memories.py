@@ -197,6 +197,10 @@ class GetMemories(NamedTuple):
 
     tenant: str
     ids: tuple[str, ...]
+    shared: bool = False
+    """The caller only reads the records and hands none of them out (a search ranking its
+    candidates, of which it returns copies of the best): a store that caches records may
+    return its own instead of copies. Else each record is the caller's to change."""
 
 
 class ListMemories(NamedTuple):

@@ -270,7 +270,8 @@ class InMemoryMemoryStore(BaseMemoryStore):
 
     def _get_memories(self, op: GetMemories) -> list[Memory | None]:
         rows = [self._rows.get((op.tenant, memory_id)) for memory_id in op.ids]
-        return [None if row is None else rules.detached(row.memory) for row in rows]
+        hand_out = (lambda memory: memory) if op.shared else rules.detached
+        return [None if row is None else hand_out(row.memory) for row in rows]
 
     def _list_memories(self, op: ListMemories) -> list[Memory]:
         rules.check_page(op.limit, op.offset)

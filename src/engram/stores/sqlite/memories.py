@@ -576,7 +576,7 @@ def _get_memories(batch: write.Batch, op: GetMemories) -> list[Memory | None]:
     for memory_id, (_, entry, row) in cached.items():
         memory = entry.memories.get(row)
         if memory is not None:
-            found[memory_id] = rules.detached(memory)
+            found[memory_id] = memory if op.shared else rules.detached(memory)
     missing = [memory_id for memory_id in dict.fromkeys(op.ids) if memory_id not in found]
     if missing:
         rows = _tuples(
