@@ -257,17 +257,25 @@ def _paused_then_resumed(checkpointer: BaseCheckpointSaver[Any], build: Any) -> 
 
 
 @pytest.mark.parametrize("build", [_graph, _nested_graph])
-def test_a_fork_of_a_past_pause_resumes_as_time_travel_does(saver: EngramSaver, build: Any) -> None:
+def test_a_fork_of_a_past_pause_asks_again_as_time_travel_does(
+    saver: EngramSaver, build: Any
+) -> None:
     """Fork the checkpoint a thread paused at (inside subgraphs) after the thread went on:
-    the fork goes on as time travel to that checkpoint does, here and on LangGraph's saver
-    (the checkpoint holds the writes of its resumed tasks: they are replayed)."""
+    the fork shows the question, as LangGraph's `get_state` of that checkpoint does, and
+    goes on as time travel to it does (`invoke(None, checkpoint)` asks again), here and on
+    LangGraph's saver: the new answer is taken, the source's is not replayed."""
     graph, paused = _paused_then_resumed(InMemorySaver(), build)
-    expected = graph.invoke(Command(resume="no"), paused)
+    question = [i.value for i in graph.get_state(paused).interrupts]
+    graph.invoke(None, paused)
+    expected = graph.invoke(Command(resume="no"), _config("src"))
     graph, paused = _paused_then_resumed(saver, build)
+    assert [i.value for i in graph.get_state(paused).interrupts] == question == ["ok?"]
     saver.checkpointer.fork(saver.tenant, "src", "fork", paused["configurable"]["checkpoint_id"])
-    assert graph.invoke(Command(resume="no"), paused) == expected
+    assert [i.value for i in graph.get_state(_config("fork")).interrupts] == question
     assert graph.invoke(Command(resume="no"), _config("fork")) == expected
-    assert expected["log"][-2:] == ["ask:yes", "b"]
+    graph.invoke(None, paused)
+    assert graph.invoke(Command(resume="no"), _config("src")) == expected
+    assert expected["log"][-2:] == ["ask:no", "b"]
 
 
 @pytest.mark.parametrize("build", [_graph, _nested_graph])

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,7 +182,10 @@ def is_child_namespace(namespace: str, parent: str) -> bool:
 
 
 def fork_children(
-    namespace: str, checkpoint_id: str, checkpoints: Sequence[CheckpointInfo]
+    namespace: str,
+    checkpoint_id: str,
+    checkpoints: Sequence[CheckpointInfo],
+    paused: Collection[tuple[str, str]] = (),
 ) -> list[CheckpointInfo]:
     """The checkpoints of the nested namespaces a fork of checkpoint `checkpoint_id` needs:
     the latest of each, as of the fork point.
@@ -193,33 +196,50 @@ def fork_children(
     if LangGraph's `metadata["parents"]` names it as its `namespace` checkpoint (without that
     record, any nested checkpoint does), and is older than the next checkpoint of `namespace`
     (later ones are the source's future). `checkpoints` are headers of the source thread.
+    `paused` names `(namespace, id)` of nested checkpoints where a subgraph asked a question
+    that was answered since: a namespace that has one is taken as of the first, where it
+    stood before the answer (the later ones are what the answer did).
     """
     later = [c.id for c in checkpoints if c.namespace == namespace and c.id > checkpoint_id]
     bound = min(later, default=None)
+    owned = [c for c in checkpoints if _belongs(c, namespace, checkpoint_id, bound)]
+    asked: dict[str, str] = {}
+    for info in owned:
+        if (info.namespace, info.id) in paused:
+            asked[info.namespace] = min(asked.get(info.namespace, info.id), info.id)
     latest: dict[str, CheckpointInfo] = {}
-    for info in checkpoints:
-        if not is_child_namespace(info.namespace, namespace):
+    for info in owned:
+        if info.id > asked.get(info.namespace, info.id):
             continue
-        if bound is not None and info.id >= bound:
-            continue
-        parents = info.metadata.get("parents")
-        if isinstance(parents, Mapping) and namespace in parents:
-            if parents[namespace] != checkpoint_id:
-                continue
         current = latest.get(info.namespace)
         if current is None or info.id > current.id:
             latest[info.namespace] = info
     return [latest[ns] for ns in sorted(latest)]
 
 
+def _belongs(info: CheckpointInfo, namespace: str, checkpoint_id: str, bound: str | None) -> bool:
+    """True if `info` is a nested checkpoint of the fork point (see `fork_children`)."""
+    if not is_child_namespace(info.namespace, namespace):
+        return False
+    if bound is not None and info.id >= bound:
+        return False
+    parents = info.metadata.get("parents")
+    if isinstance(parents, Mapping) and namespace in parents:
+        return bool(parents[namespace] == checkpoint_id)
+    return True
+
+
 def fork_histories(
-    namespace: str, checkpoint_id: str, checkpoints: Sequence[CheckpointInfo]
+    namespace: str,
+    checkpoint_id: str,
+    checkpoints: Sequence[CheckpointInfo],
+    paused: Collection[tuple[str, str]] = (),
 ) -> list[CheckpointInfo]:
     """`fork_children` with their histories: each one's parent chain in its namespace,
     oldest first (a subgraph's earlier steps, for its history and time travel in a fork)."""
     by_key = {(c.namespace, c.id): c for c in checkpoints}
     histories: list[CheckpointInfo] = []
-    for child in fork_children(namespace, checkpoint_id, checkpoints):
+    for child in fork_children(namespace, checkpoint_id, checkpoints, paused):
         chain = [child]
         while (parent := by_key.get((child.namespace, chain[-1].parent_id or ""))) is not None:
             chain.append(parent)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from engram.types._checkpoint import CheckpointInfo, EncodedList, PendingWrite, StoredValue
 
-__all__ = ["carried_writes", "needs_send_targets", "send_targets"]
+__all__ = ["asks", "carried_writes", "needs_send_targets", "send_targets", "unanswered"]
 
 INTERRUPT = "__interrupt__"
 RESUME = "__resume__"
@@ -62,6 +62,21 @@ def send_targets(values: Mapping[str, StoredValue] | None) -> list[str]:
     return sorted(words | {word[1:] for word in words if len(word) > 1})
 
 
+def asks(writes: Iterable[PendingWrite]) -> bool:
+    """True if a task of the checkpoint paused at an `interrupt()` (answered or not)."""
+    return any(w.channel == INTERRUPT for w in writes)
+
+
+def unanswered(writes: Iterable[PendingWrite]) -> tuple[PendingWrite, ...]:
+    """A checkpoint's pending writes as they stood when its step stopped: without the
+    answers given since (`__resume__`) and without what a paused task wrote once answered
+    (it runs again, and asks again, when resumed). A fork of a checkpoint the thread has
+    moved past copies these, as a rollback carries them."""
+    writes = [w for w in writes if w.channel != RESUME]
+    paused = {w.task_id for w in writes if w.channel == INTERRUPT}
+    return tuple(w for w in writes if w.task_id not in paused or w.channel == INTERRUPT)
+
+
 def carried_writes(
     target: CheckpointInfo,
     writes: Iterable[PendingWrite],
@@ -76,9 +91,7 @@ def carried_writes(
         new_id: The id of the new head.
         send_targets: Candidate nodes of its `Send` tasks (see `send_targets`).
     """
-    writes = [w for w in writes if w.channel != RESUME]
-    paused = {w.task_id for w in writes if w.channel == INTERRUPT}
-    writes = [w for w in writes if w.task_id not in paused or w.channel == INTERRUPT]
+    writes = unanswered(writes)
     if not any(w.task_path.startswith(_LANGGRAPH_PATH) for w in writes):
         return tuple(writes)
     hasher, nodes = _xxh3(), tuple(send_targets)

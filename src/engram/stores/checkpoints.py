@@ -42,7 +42,13 @@ from engram.state.checkpoints import (
     needs_ancestors,
     next_checkpoint_id,
 )
-from engram.state.rollback import carried_writes, needs_send_targets, send_targets
+from engram.state.rollback import (
+    asks,
+    carried_writes,
+    needs_send_targets,
+    send_targets,
+    unanswered,
+)
 from engram.state.values import content_version, decode_value, encode_value
 from engram.types._checkpoint import (
     ChannelVersion,
@@ -171,8 +177,9 @@ class ForkThread(NamedTuple):
     Result: the new `CheckpointInfo`. `NotFoundError` if the source is absent,
     `ConflictError` if the new thread exists.
 
-    The op copies that one checkpoint; `BaseCheckpointer.fork` also copies the nested
-    namespaces it needs (a paused subgraph's state), in the same batch."""
+    The op copies that one checkpoint (its pending writes only if `copy_writes`);
+    `BaseCheckpointer.fork` also copies the nested namespaces it needs (a paused subgraph's
+    state), and attaches the writes itself when it leaves out answers, in the same batch."""
 
     tenant: str
     thread_id: str
@@ -180,6 +187,7 @@ class ForkThread(NamedTuple):
     checkpoint_id: str | None = None
     namespace: str = ""
     metadata: Mapping[str, Any] | None = None
+    copy_writes: bool = True
 
 
 class CopyThread(NamedTuple):
@@ -303,19 +311,30 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
     """A fork as batches (the same on every backend): read what the fork point needs, then
     write the fork and the copies of its nested namespaces in one atomic batch."""
     tenant, thread_id = op.tenant, op.thread_id
-    thread, root = yield [
+    thread, root, head = yield [
         GetThread(tenant, thread_id),
-        GetCheckpoint(tenant, thread_id, op.namespace, op.checkpoint_id, False, False),
+        GetCheckpoint(tenant, thread_id, op.namespace, op.checkpoint_id, False, True),
+        GetCheckpoint(tenant, thread_id, op.namespace, None, False, False),
     ]
     writes: list[CheckpointOp] = []
+    answered = False
     if root is not None:
         _check_standalone(root.info, "fork")
+    if root is not None and head is not None and root.info.id != head.info.id:
+        # The thread moved past the fork point: the answers given there since stay behind
+        kept = unanswered(root.pending_writes or ())
+        answered = kept != tuple(root.pending_writes or ())
+        if answered:
+            op = op._replace(checkpoint_id=root.info.id, copy_writes=False)
+            if kept:
+                writes.append(PutWrites(tenant, op.new_thread_id, op.namespace, root.info.id, kept))
     if root is not None and any(
         is_child_namespace(namespace, op.namespace) for namespace in thread.namespaces
     ):
         op = op._replace(checkpoint_id=root.info.id)  # the one read, even if the head moves
-        [listed] = yield [ListCheckpoints(tenant, thread_id, namespace=None)]
-        children = fork_histories(op.namespace, root.info.id, [s.info for s in listed])
+        [listed] = yield [ListCheckpoints(tenant, thread_id, None, with_writes=answered)]
+        paused = {(s.info.namespace, s.info.id) for s in listed if asks(s.pending_writes or ())}
+        children = fork_histories(op.namespace, root.info.id, [s.info for s in listed], paused)
         copied = {(c.namespace, c.id) for c in children}
         for child in children:
             if (child.namespace, child.parent_id) not in copied:  # else its chain comes too
@@ -323,7 +342,7 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
         loaded = yield [GetCheckpoint(tenant, thread_id, c.namespace, c.id) for c in children]
         for stored in loaded:
             if stored is not None:  # None: deleted meanwhile
-                writes.extend(_fork_copy(stored, op.new_thread_id, copied))
+                writes.extend(_fork_copy(stored, op.new_thread_id, copied, answered))
     results = yield [op, *writes]  # NotFoundError if there is no root to fork
     forked: CheckpointInfo = results[0]
     return forked
@@ -370,10 +389,11 @@ def _check_standalone(info: CheckpointInfo, action: str) -> None:
 
 
 def _fork_copy(
-    stored: StoredCheckpoint, new_thread_id: str, copied: set[tuple[str, str]]
+    stored: StoredCheckpoint, new_thread_id: str, copied: set[tuple[str, str]], answered: bool
 ) -> list[CheckpointOp]:
     """The ops that copy a nested checkpoint into a fork, linked to its parent if that is
-    `copied` too (copies are made oldest first)."""
+    `copied` too (copies are made oldest first); without the answers given since if the
+    fork point was `answered`."""
     info, values = stored.info, stored.values or {}
     forked = {"thread_id": info.thread_id, "checkpoint_id": info.id}
     parent_id = info.parent_id if (info.namespace, info.parent_id) in copied else None
@@ -392,12 +412,10 @@ def _fork_copy(
         {**info.metadata, "forked_from": forked},
         stored.extra,
     )
-    if not stored.pending_writes:
+    pending = unanswered(stored.pending_writes or ()) if answered else stored.pending_writes
+    if not pending:
         return [put]
-    return [
-        put,
-        PutWrites(info.tenant, new_thread_id, info.namespace, info.id, stored.pending_writes),
-    ]
+    return [put, PutWrites(info.tenant, new_thread_id, info.namespace, info.id, tuple(pending))]
 
 
 def _identifier(value: object, what: str) -> None:
@@ -611,6 +629,12 @@ class BaseCheckpointer(ABC):
         links and `seq` from 1. `InvalidInputError` if the oldest one copied is rebuilt from
         its ancestors (a LangGraph `DeltaChannel` since its last snapshot): copy the whole
         thread instead.
+
+        A fork of a checkpoint the thread has moved past leaves out the answers given there
+        since (`engram.state.rollback.unanswered`), in a subgraph too: a LangGraph thread
+        forked where a human was asked shows the question (as `get_state` of that checkpoint
+        does), and takes a new answer (as after time travel, `invoke(None, checkpoint)`).
+        LangGraph's own `invoke(Command(resume=...), checkpoint)` there replays the old one.
         """
         plan = _fork_plan(ForkThread(tenant, thread_id, new_thread_id, checkpoint_id, namespace))
         return self._drive(plan)

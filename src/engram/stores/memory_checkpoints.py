@@ -308,7 +308,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
         )
         self._copy_values(source, target, keys, journal)
         for key, write in source.writes.items():
-            if key[:2] == (op.namespace, stored.info.id):
+            if op.copy_writes and key[:2] == (op.namespace, stored.info.id):
                 journal.set(target.writes, key, write)
         forked = {"thread_id": op.thread_id, "checkpoint_id": stored.info.id}
         info = stored.info._replace(

@@ -286,7 +286,8 @@ class CheckpointWriter:
             raise ConflictError(f"thread {op.new_thread_id} exists already")
         old = read.info_of(source)
         yield from self._copy_values(key, created["key"], old)
-        yield Statement(sql.COPY_WRITES, (created["key"], key, old.namespace, old.id))
+        if op.copy_writes:
+            yield Statement(sql.COPY_WRITES, (created["key"], key, old.namespace, old.id))
         forked = {"thread_id": op.thread_id, "checkpoint_id": old.id}
         info = old._replace(
             thread_id=op.new_thread_id,

@@ -193,7 +193,8 @@ def fork(batch: CheckpointBatch, op: ops.ForkThread) -> Work[CheckpointInfo]:
         raise ConflictError(f"thread {op.new_thread_id} exists already")
     _live(batch, target)
     yield from _copy_values(batch, source, target, op.namespace, found)
-    batch.put(target, "w", (yield from batch.get(source, "w", [item])))  # the same member
+    if op.copy_writes:
+        batch.put(target, "w", (yield from batch.get(source, "w", [item])))  # the same member
     checkpoint_id = codec.member_id(item)
     forked = {"thread_id": op.thread_id, "checkpoint_id": checkpoint_id}
     metadata = {**found.metadata, "forked_from": forked, **(op.metadata or {})}

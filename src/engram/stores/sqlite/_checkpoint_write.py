@@ -319,8 +319,9 @@ class CheckpointWriter:
         params = (op.tenant, op.new_thread_id, to_ms(utcnow()), source["zdict"])
         key = db.execute(sql.INSERT_THREAD, params).fetchone()[0]
         self._copy_values(db, source["thread_key"], key, old)
-        checkpoint = bytearray(id_to_bytes(old.id))
-        db.execute(sql.COPY_WRITES, (key, source["thread_key"], old.namespace, checkpoint))
+        if op.copy_writes:
+            checkpoint = bytearray(id_to_bytes(old.id))
+            db.execute(sql.COPY_WRITES, (key, source["thread_key"], old.namespace, checkpoint))
         forked = {"thread_id": op.thread_id, "checkpoint_id": old.id}
         metadata = {**old.metadata, "forked_from": forked, **(op.metadata or {})}
         info = old._replace(
