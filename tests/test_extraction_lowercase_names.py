@@ -45,6 +45,9 @@ def named(text: str) -> list[tuple[str, str]]:
         ("i think my son leo has a cold", "has_son", "Leo"),
         ("my sister anne-marie has a dog", "has_sister", "Anne-Marie"),
         ("my sister maria loves cooking", "has_sister", "Maria"),
+        ("i have a sister named maria", "has_sister", "Maria"),
+        ("I have a brother called tom", "has_brother", "Tom"),
+        ("i have a son named leo and two daughters", "has_son", "Leo"),
     ],
 )
 def test_kin_named_in_lower_case(text: str, relation: str, name: str) -> None:
@@ -65,6 +68,11 @@ def test_kin_named_in_lower_case(text: str, relation: str, name: str) -> None:
         ("my husband is called dan", "husband", "Dan"),
         ("my wife sara and i moved to lisbon", "wife", "Sara"),
         ("I think my bf tom's the best", "boyfriend", "Tom"),
+        ("my bf is tom", "boyfriend", "Tom"),
+        ("my girlfriend is sarah", "girlfriend", "Sarah"),
+        ("my husband's name is dave", "husband", "Dave"),
+        ("my wife is now ana lol", "wife", "Ana"),
+        ("my gf is mia, she's great", "girlfriend", "Mia"),
     ],
 )
 def test_partner_named_in_lower_case(text: str, role: str, name: str) -> None:

@@ -211,6 +211,33 @@ def _lower_partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _partner_named(match, s, name) if name else []
 
 
+_SAID_OF_SOMEONE = frozenset(
+    """great awesome cool nice sweet cute kind funny smart sick ill pregnant busy away asleep
+    awake back gone fine ok okay good bad perfect hot sexy lazy jealous crazy weird mean rude
+    sad mad angry upset happy late early best worst right wrong sure single taken tall short
+    old young dead alive deaf blind vegan gay straight bi trans cis shy quiet loud broke rich
+    poor strict annoying wonderful lovely gorgeous handsome beautiful amazing incredible
+    american british english french german italian spanish mexican canadian irish scottish
+    chinese japanese korean indian russian polish dutch greek brazilian portuguese asian
+    black white jewish muslim christian catholic""".split()
+)
+"""Words said of a partner after a bare "is" ("my bf is great", "my gf is pregnant"): no
+name, as "my bf is tom" says one."""
+_ADJECTIVE_FORM = re.compile(r"(?:ful|ous|ive|able|ible|less)$")
+"""Forms of adjectives, no names ("my bf is thoughtful", "my wife is supportive")."""
+
+
+def _lower_partner_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's partner named in lower case after a bare "is", "my bf is tom", "my
+    girlfriend is sarah": only a word that ends the clause (`_lower_name`), and no word said
+    of a partner (`_SAID_OF_SOMEONE`, `_ADJECTIVE_FORM`: "my bf is great"): a false partner
+    would retire the real one."""
+    word = match["x"]
+    if word in _SAID_OF_SOMEONE or _ADJECTIVE_FORM.search(word):
+        return []
+    return _lower_partner(match, s)
+
+
 def _partner_named(match: re.Match[str], s: Sentence, name: str) -> list[Candidate]:
     role = partner_role(match["rel"])
     if _WITH_ME.match(s.text, match.end()) and partner_stage(role) < 2:
@@ -351,12 +378,14 @@ def _has_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _has_one(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The one partner, kin or pet of `_has_kin`: named, the partner, kin or pet; unnamed, the
-    one a later "Her name is Mia" names (`metadata["introduces"]`), and a partner's
-    relationship status."""
+    """The one partner, kin or pet of `_has_kin`: named, the partner, kin or pet (a name in
+    lower case after "named" or "called" too, "i have a sister named maria": `lowercase_name`);
+    unnamed, the one a later "Her name is Mia" names (`metadata["introduces"]`), and a
+    partner's relationship status."""
     role = " ".join(match["rel"].lower().split())
-    if match["x"]:
-        return _named(s, role, match["x"])
+    name = match["x"] or (lowercase_name(match["lower"], s) if match["lower"] else None)
+    if name:
+        return _named(s, role, name)
     intro = {"introduces": role}
     if re.fullmatch(PARTNERS, role, re.IGNORECASE):
         role = partner_role(role)
@@ -560,6 +589,12 @@ FAMILY_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_LOWER_NAME}", _lower_partner, _PARTNER_GATE),
     rule(
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})\s+is(?:\s+now)?)\s+(?P<x>[a-z][a-z-]*[a-z])"
+        r"(?=\s*(?:$|[,.!?;]|(?:lol|haha|btw|tbh|rn)\b))",
+        _lower_partner_is,
+        _PARTNER_GATE,
+    ),
+    rule(
         rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",
         _married,
         ("married",),
@@ -631,7 +666,8 @@ FAMILY_RULES: tuple[Rule, ...] = (
     rule(
         rf"{WE}(?:'ve|\s+have)?(?:\s+(?P<verb>(?i:have|got|adopted|rescued))){ADV}\s+"
         rf"(?i:an?)\s+(?i:(?:new|rescue)\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
-        rf"(?:(?:,|(?i:\s+(?:named|called)|,\s+(?:her|his|its|their)\s+name\s+is))\s+{NAME})?"
+        rf"(?:(?:,|(?i:\s+(?:named|called)|,\s+(?:her|his|its|their)\s+name\s+is))\s+{NAME}"
+        r"|(?i:\s+(?:named|called))\s+(?P<lower>[a-z][a-z-]*[a-z]))?"
         rf"(?![\w'-])(?:\s+(?i:and)\s+(?P<n>\d|(?i:two|three|four|five))\s+"
         rf"(?P<more>(?i:{KIN_AND_PETS}))\b)?",
         _has_kin,

@@ -215,10 +215,11 @@ _AFTER_PLACE = frozenset(
 case; "austin rn im still unpacking", the next clause unpunctuated)."""
 _NOT_PLACES = frozenset(
     """sales marketing engineering management finance accounting design support operations
-    research product legal hr it remote part-time full-time nights days mornings evenings
-    weekends python java""".split()
+    research product legal hr it remote part-time full-time night nights day days morning
+    mornings evening evenings weekend weekends python java""".split()
 )
-"""Words one moves "to" that are no places ("i moved to sales", "I moved to part-time")."""
+"""Words one moves "to" or works "at" that are no places and no employers ("i moved to
+sales", "I moved to part-time", "i work at night")."""
 _LOWER_WORD = re.compile(r"^[a-z][a-z'-]+$")
 _CAPITALISED_WORD = re.compile(r"[\w'’-]*[A-ZÀ-ÖØ-Þ][\w'’-]*")
 _PRONOUN_I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")

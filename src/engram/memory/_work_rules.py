@@ -27,6 +27,7 @@ from engram.memory._phrases import (
     ending,
     fact,
     held_until,
+    lowercase_place,
     past_value,
     proper,
     relate,
@@ -37,6 +38,7 @@ from engram.memory._phrases import (
 )
 from engram.memory._school_rules import STUDENT, school_slot
 from engram.memory.candidates import Candidate
+from engram.memory.queries import STOPWORDS
 
 __all__ = ["WORK_RULES", "moved_to_company"]
 
@@ -95,11 +97,42 @@ def _workplace(raw: str | None) -> str | None:
     return name + kind[0] if kind else name
 
 
+_OFF_SITE = frozenset(
+    "home night nights day days weekend weekends morning mornings evening evenings midnight "
+    "shift shifts hours".split()
+)
+"""Where or when one works that is no employer ("i work at home", "I work at night shifts")."""
+_ROLE_TAIL = re.compile(r"\s+(?:as|full[- ]time|part[- ]time|remotely)\b", re.IGNORECASE)
+"""Where an employer's name ends, before the role or manner of the work ("google as a PM")."""
+
+
+def _lowercase_employer(raw: str, s: Sentence) -> str | None:
+    """An employer named in lower case: a well-known company in any case, spelt as it spells
+    itself ("i work at google", "I work at openai": "Google", "OpenAI"), or a name by one who
+    writes names in lower case, title-cased as a place after a move is (`lowercase_place`:
+    "i work at acme" -> "Acme"; not "a bakery", "home", "night")."""
+    words = raw.split()
+    for size in (3, 2, 1):
+        known = _COMPANY_NAMES.get(" ".join(words[:size]).casefold())
+        if known:
+            return known
+    return lowercase_place(_ROLE_TAIL.split(raw, maxsplit=1)[0], s, after_move=True)
+
+
+def _off_site(phrase: str) -> bool:
+    """Whether `phrase` says where or when one works, not for whom ("home", "night and
+    weekends"; not "home depot")."""
+    words = phrase.lower().split()
+    return words[0] in _OFF_SITE and (len(words) == 1 or words[1] in _OFF_SITE | STOPWORDS)
+
+
 def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The employer, and the occupation when the role follows ("I work at Google as a
-    software engineer")."""
-    employer = _workplace(match["x"]) or clean(match["x"], s, max_words=6)
-    if not employer:
+    software engineer"); said in lower case, the name as a name (`_lowercase_employer`), or
+    the words as said ("a bakery"); no employer where or when one works ("i work at home")."""
+    raw = match["x"]
+    employer = _workplace(raw) or _lowercase_employer(raw, s) or clean(raw, s, max_words=6)
+    if not employer or _off_site(employer):
         return []
     if match["neg"]:
         return denied(match, s, "employer", employer, ("works at", "work at"))
@@ -109,7 +142,7 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
     """The occupation an employer's name is followed by: "Meta as a designer", past words
     of when ("Google now as a PM", "Stripe last month as a designer")."""
-    role = _AS_ROLE.match(rest[rest.find(employer) + len(employer) :])
+    role = _AS_ROLE.match(rest[rest.casefold().find(employer.casefold()) + len(employer) :])
     job = clean(role["role"], s, max_words=5) if role else None
     return [_occupation(s, job)] if job else []
 
@@ -244,6 +277,8 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     at Stripe on Monday": a capitalised name, with a role or a word of work, or else one that
     names no club, team, school or platform, in a sentence of none ("I joined a gym", in
     lower case, is an event; so is "I joined Toastmasters")."""
+    if not match["x"][0].isupper():
+        return _joined_lowercase(match["x"], s)
     employer = proper(match["x"])
     if not employer:
         return []
@@ -252,6 +287,19 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
         if NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
             return []
     return [_employer(s, employer), *role]
+
+
+def _joined_lowercase(raw: str, s: Sentence) -> list[Candidate]:
+    """A new employer named in lower case, "i just started at microsoft": a well-known
+    company, or another name (`_lowercase_employer`) with a role or a word of work ("i
+    just started at acme as a designer"): one joins a club, a gym or an app as often."""
+    employer = _lowercase_employer(raw, s)
+    if not employer or NO_EMPLOYER.search(employer) or _CLUB_CUE.search(s.text):
+        return []
+    role = _role_after(raw, employer, s)
+    if role or employer in _COMPANIES or JOB_CUE.search(s.text):
+        return [_employer(s, employer), *role]
+    return []
 
 
 _TITLE = re.compile(
@@ -322,13 +370,19 @@ _WHILE_CUE = re.compile(r"\b(?:these\s+days|nowadays)\b", re.IGNORECASE)
 _NOW_CUE = re.compile(r"(?<!\bright\s)(?<!\bjust\s)\b(?:now|currently)\b", re.IGNORECASE)
 """Now, as against before: "I'm at Meta now", "I'm currently at Meta" (not "right now",
 "just now": a moment)."""
+_COMPANIES = tuple(
+    "Google Meta Facebook Microsoft Amazon Netflix Stripe Shopify Salesforce Oracle IBM Intel "
+    "Nvidia NVIDIA AMD Adobe Uber Lyft Airbnb Spotify Twitter OpenAI Anthropic DeepMind SpaceX "
+    "Deloitte McKinsey Accenture PwC KPMG EY BCG Bain Goldman JPMorgan BlackRock Bloomberg "
+    "Palantir Coinbase Robinhood DoorDash Instacart Twilio GitHub GitLab Cloudflare Datadog "
+    "Snowflake Databricks Atlassian Dropbox Figma ByteDance Alibaba Tencent SAP Cisco "
+    "Siemens".split()
+) + ("Goldman Sachs", "J.P. Morgan", "Morgan Stanley")
+"""Well-known companies, spelt as they spell themselves."""
+_COMPANY_NAMES = {name.casefold(): name for name in reversed(_COMPANIES)}
+"""The companies by their name in any case ("nvidia": the first spelling, "Nvidia")."""
 _OFFICE_ONLY = re.compile(
-    r"^(?:Google|Meta|Facebook|Microsoft|Amazon|Netflix|Stripe|Shopify|Salesforce|Oracle|IBM|"
-    r"Intel|Nvidia|NVIDIA|AMD|Adobe|Uber|Lyft|Airbnb|Spotify|Twitter|OpenAI|Anthropic|"
-    r"DeepMind|SpaceX|Deloitte|McKinsey|Accenture|PwC|KPMG|EY|BCG|Bain|Goldman(?:\s+Sachs)?|"
-    r"JPMorgan|J\.P\.\s+Morgan|Morgan\s+Stanley|BlackRock|Bloomberg|Palantir|Coinbase|"
-    r"Robinhood|DoorDash|Instacart|Twilio|GitHub|GitLab|Cloudflare|Datadog|Snowflake|"
-    r"Databricks|Atlassian|Dropbox|Figma|ByteDance|Alibaba|Tencent|SAP|Cisco|Siemens)$"
+    "^(?:" + "|".join(re.escape(name).replace(r"\ ", r"\s+") for name in _COMPANIES) + ")$"
     r"|\s(?:Inc|Corp|Corporation|LLC|Ltd|GmbH|Labs|Technologies|Software|Systems|Consulting|"
     r"Capital|Ventures|Analytics|Solutions)\.?$"
 )
@@ -553,8 +607,7 @@ WORK_RULES: tuple[Rule, ...] = (
         ("switched",),
     ),
     rule(
-        rf"{ME}{HAVE}?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+"
-        rf"(?=[{UP}]){REST}",
+        rf"{ME}{HAVE}?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+{REST}",
         _joined,
         ("joined", "started", "began"),
     ),
