@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -511,26 +512,32 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseConv
 def test_racing_summary_contexts_never_conflict(
     backend: BaseConversationStore, parties: int
 ) -> None:
+    """Engrams that share no locks (as processes on a store without a cross-process hold)
+    fold at once: the losers' stores conflict, quietly, and they use the winner's summary.
+    (One Engram's contexts take turns: `test_summary_concurrency`.)"""
     racing = RacingSummaries(backend, parties)
-    with Engram(racing) as mem:
-        s = chat(mem, count=60)
+    with ExitStack() as stack:
+        engrams = [stack.enter_context(Engram(racing)) for _ in range(parties)]
+        s = chat(engrams[0], count=60)
         results: list[Any] = []
         errors: list[BaseException] = []
 
-        def build() -> None:
+        def build(mem: Engram) -> None:
             try:
-                results.append(s.context("gpt-4o", budget=300, strategy="summary"))
+                session = mem.session(s.id)
+                results.append(session.context("gpt-4o", budget=300, strategy="summary"))
             except BaseException as exc:  # surfaced below: a thread cannot fail the test
                 errors.append(exc)
 
-        threads = [threading.Thread(target=build) for _ in range(parties)]
+        threads = [threading.Thread(target=build, args=(mem,)) for mem in engrams]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert errors == []
         assert racing.conflicts == parties - 1  # the race happened, and was lost quietly
-        assert racing.summary_reads == 2 * parties - 1  # each loser read the winner's summary
+        # Each read the summary before and after its turn; each loser read the winner's.
+        assert racing.summary_reads == 3 * parties - 1
         stored = s.summary()
         assert stored is not None
         assert stored.message_count == stored.through_seq - 1  # each message folded once

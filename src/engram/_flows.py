@@ -41,11 +41,11 @@ from engram.providers import (
 )
 from engram.stores.conversation import BaseConversationStore
 from engram.stores.conversation import Op as ConversationOp
+from engram.stores.scope_locks import NoHold, ScopeHold
 from engram.types import Message
 
 if TYPE_CHECKING:
     from engram.stores.memories import BaseMemoryStore
-    from engram.stores.scope_locks import ScopeHold
 
 __all__ = [
     "EmbedCall",
@@ -140,6 +140,11 @@ class Resources:
             )
         return self.memories
 
+    def scope_hold(self) -> ScopeHold:
+        """The hold that makes other processes wait for the keys a flow serialises on: the
+        memory store's; without one (Redis), none (`NoHold`): this process's locks alone."""
+        return NoHold() if self.memories is None else self.memories.hold()
+
     def embedding_model(self) -> EmbedderProtocol:
         if self.embedder is None:
             raise ConfigError("this Engram has no embedder configured")
@@ -159,7 +164,7 @@ def run(flow: Flow[T], resources: Resources) -> T:
                     for key in keys:
                         resources.locks.acquire(key)
                         held.append(key)
-                    hold = hold or resources.memory_store().hold()
+                    hold = hold or resources.scope_hold()
                     hold.take(keys)
                     result = None
                 else:
@@ -193,7 +198,7 @@ async def arun(flow: Flow[T], resources: Resources) -> T:
                     for key in keys:
                         await resources.locks.aacquire(key)
                         held.append(key)
-                    hold = hold or resources.memory_store().hold()
+                    hold = hold or resources.scope_hold()
                     await hold.atake(keys)
                     result = None
                 else:

@@ -1,9 +1,10 @@
 """`ScopeLocks`: named locks that threads and event loops share, for `_flows.Serialize`.
 
 A memory write reads what is stored, decides, and writes in a later store batch; two writes
-of one user must not interleave. The flows' drivers (`_flows.run` blocking, `_flows.arun`
-awaiting) take these locks for the keys a flow names, so one lock has to serve a thread and
-a task of any event loop alike, never blocking a loop on behalf of another waiter.
+of one user must not interleave, nor two folds of one session's running summary (each a paid
+LLM call: `_session_flows._fold_turn`). The flows' drivers (`_flows.run` blocking,
+`_flows.arun` awaiting) take these locks for the keys a flow names, so one lock has to serve a
+thread and a task of any event loop alike, never blocking a loop on behalf of another waiter.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class ScopeLocks:
                 self._owners[key] is loop or any(w.loop is loop for w in waiters)
             ):
                 raise RuntimeError(
-                    f"a blocking memory write waits for {key}, held by a task of this event"
-                    " loop: call the async API (`aadd`, `aupdate_profile`, ...) from coroutines"
+                    f"a blocking call waits for {key}, held by a task of this event loop: call"
+                    " the async API (`aadd`, `aupdate_profile`, `acontext`, ...) from coroutines"
                 )
             waiter = _Waiter(event=threading.Event())
             waiters.append(waiter)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from engram import _memory_flows as memory_flows
 from engram import context as ctx
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
-from engram._flows import Flow, SummarizeCall, call, call_memories
+from engram._flows import Flow, Serialize, SummarizeCall, call, call_memories
 from engram._ids import new_id
 from engram._validation import (
     check_budget,
@@ -64,6 +65,7 @@ STRATEGIES: tuple[str, ...] = ("buffer", "window", "token_budget", "summary")
 NON_SYSTEM = ("user", "assistant", "tool")
 EXPORT_FORMAT = "engram.session/1"
 _MIN_PAGE, _MAX_PAGE = 16, 4096
+logger = logging.getLogger("engram")
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +508,18 @@ _SUMMARY_ATTEMPTS = 3
 summary it could not store (another writer kept storing theirs first)."""
 
 
+class _Unfolded(NamedTuple):
+    """The stored summary, the history it does not cover, and the plan over them."""
+
+    summary: Summary | None
+    pending: list[Message]
+    planned: int
+    """The tokens the plan left the recall block (`_planned_block`)."""
+    given: list[Message]
+    """The messages the plan was given: the system ones and `pending`, abandoned calls out."""
+    plan: ctx.SummaryPlan
+
+
 def _summary_context(
     session: Session,
     system: Sequence[Message],
@@ -515,36 +529,29 @@ def _summary_context(
     *,
     now: datetime,
 ) -> Flow[ctx.ContextResult]:
-    """Summary + buffer, racing other writers of the summary safely.
-
-    The plan leaves the recall block the room it would take (`_planned_block`): otherwise
-    the block would push out history the plan meant to keep, dropped instead of summarised;
-    nor more, or it would fold history that fits.
+    """Summary + buffer, one fold at a time per session, racing other writers safely.
 
     With nothing new to fold, the turns the stored summary covers are sent instead of it
     when the whole history fits under the trigger (`_verbatim`): a summary made for a small
     budget does not stand in for turns a larger one has room for. The stored summary stays.
 
-    The stored summary is optimistic (`PutSummary` names the summary it replaces): when two
-    contexts of one session fold at once, the second to store gets `ConflictError`. It then
-    starts over from the summary the winner stored, which usually covers what it meant to
-    fold (nothing left to fold). After `_SUMMARY_ATTEMPTS` lost races it sends the summary
-    it made without storing it: the prompt is right, the next context folds again.
+    A context with something to fold first waits for any fold of the session in progress
+    (`_fold_turn`), then reads the summary again: two contexts of one chat built at once
+    (a web server's concurrent requests) would otherwise both pay for the same fold, where
+    the first one's summary usually covers what the second meant to fold. Processes that do
+    not share the lock still race: the stored summary is optimistic (`PutSummary` names the
+    summary it replaces), so the second to store gets `ConflictError` and starts over from
+    the summary the winner stored (nothing left to fold, usually). After
+    `_SUMMARY_ATTEMPTS` lost races it sends the summary it made without storing it: the
+    prompt is right, the next context folds again.
     """
+    replan = partial(_plan_unfolded, session, system, counter, spec, recall, now=now)
+    unfolded = yield from replan()
+    if unfolded.plan.evict:
+        yield from _fold_turn(session)
+        unfolded = yield from replan()  # what a fold that held the turn stored
     for attempt in range(1, _SUMMARY_ATTEMPTS + 1):
-        summary, pending = yield from _unfolded(session, now=now)
-        planned = _planned_block(recall, pending, spec.recall, counter)
-        given = ctx.without_abandoned_calls(_in_order(system, pending))
-        plan = ctx.plan_summary(
-            given,
-            counter,
-            budget=spec.budget - planned,
-            reserve=spec.reserve,
-            tools=spec.tools,
-            summary=summary,
-            trigger=spec.trigger,
-            target=spec.target,
-        )
+        summary, pending, planned, given, plan = unfolded
         text = summary.text if summary else None
         if not plan.evict:
             break
@@ -553,8 +560,9 @@ def _summary_context(
         expected = summary.through_seq if summary else None
         try:
             yield from call(PutSummary(session.tenant, folded, expected))
-        except ConflictError:  # another context stored a summary since we read ours
+        except ConflictError:  # another process stored a summary since we read ours
             if attempt < _SUMMARY_ATTEMPTS:
+                unfolded = yield from replan()
                 continue
         break
     read = _in_order(system, pending)
@@ -576,6 +584,48 @@ def _summary_context(
     )
     result = _with_taken_out(_without_repeats(fit, recall, spec.recall), read, given, counter)
     return _with_unread(result, session, read, summarized=True, summary_tokens=plan.summary_tokens)
+
+
+def _plan_unfolded(
+    session: Session,
+    system: Sequence[Message],
+    counter: TokenCounter,
+    spec: ContextSpec,
+    recall: ctx.Recall | None,
+    *,
+    now: datetime,
+) -> Flow[_Unfolded]:
+    """Read the stored summary and the history it does not cover, and plan the fold.
+
+    The plan leaves the recall block the room it would take (`_planned_block`): otherwise
+    the block would push out history the plan meant to keep, dropped instead of summarised;
+    nor more, or it would fold history that fits."""
+    summary, pending = yield from _unfolded(session, now=now)
+    planned = _planned_block(recall, pending, spec.recall, counter)
+    given = ctx.without_abandoned_calls(_in_order(system, pending))
+    plan = ctx.plan_summary(
+        given,
+        counter,
+        budget=spec.budget - planned,
+        reserve=spec.reserve,
+        tools=spec.tools,
+        summary=summary,
+        trigger=spec.trigger,
+        target=spec.target,
+    )
+    return _Unfolded(summary, pending, planned, given, plan)
+
+
+def _fold_turn(session: Session) -> Flow[None]:
+    """Wait for any fold of `session`'s summary in progress, then hold the turn until the
+    context flow ends (a failing fold ends it too).
+
+    This process's contexts of the session take turns, on any thread or event loop
+    (`ScopeLocks`); so do other processes' where the memory store holds keys across
+    processes (SQLite, PostgreSQL: `ScopeHold`). Without a memory store (Redis) the turn is
+    this process's, and `PutSummary`'s compare-and-set orders the other processes' folds."""
+    logger.debug("session %r: waiting for any fold of its summary in progress", session.id)
+    yield Serialize((repr(("summary", session.tenant, session.id)),))
 
 
 _VERBATIM_SLACK = 2.0
