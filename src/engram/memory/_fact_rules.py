@@ -28,6 +28,7 @@ from engram.memory._phrases import (
     asserted,
     clause_end,
     clean,
+    date_phrase,
     ending,
     fact,
     lowercase_place,
@@ -87,16 +88,38 @@ _VAGUE_HEADS = re.compile(
 """What the user has only in a manner of speaking ("a little time"); a little brother is kin."""
 
 
+_MOMENTS_AWAY = re.compile(
+    r"\bin\s+(?:\d+|(?:an?|a\s+few|a\s+couple(?:\s+of)?|\d+|two|three|five|ten|fifteen|twenty|"
+    r"thirty|forty-five)\s+(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|moment|bit))$",
+    re.IGNORECASE,
+)
+"""When a thing the user has comes in minutes or hours ("a meeting in 5", "a call in ten
+minutes"): an appointment of the moment, which the turn's episode keeps; as a fact it would
+outlive it, its time cut ("Ana has a meeting in 5")."""
+_OPEN_SPAN = re.compile(r"^(?:since|until|till|from)\b", re.IGNORECASE)
+
+
 def _has_a(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _has_one(s, match["art"].lower(), match["x"])
 
 
 def _has_one(s: Sentence, article: str, raw: str) -> list[Candidate]:
-    """What the user has one of, "a brother" of "I have a brother"."""
+    """What the user has one of, "a brother" of "I have a brother"; one dated by a time said
+    with it, written with its date ("I have a meeting at 3pm tomorrow": "... a meeting at
+    3pm on 1 May 2026"; `clean` drops the time words, and "tomorrow" read later is another
+    day). Not what comes in minutes (`_MOMENTS_AWAY`)."""
     thing = clean(raw, s, max_words=5)
-    if not thing or _VAGUE_HEADS.match(thing):
+    if not thing or _VAGUE_HEADS.match(thing) or _MOMENTS_AWAY.search(thing):
         return []
-    return [fact(s, f"{s.label} has {article} {thing}", importance=0.6)]
+    text = f"{s.label} has {article} {thing}"
+    when = [
+        time
+        for time in s.times
+        if time.span.casefold() in raw.casefold() and not _OPEN_SPAN.match(time.span)
+    ]
+    if when:
+        text = f"{text} {date_phrase(when[0])}"
+    return [fact(s, text, importance=0.6)]
 
 
 def _allergy(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -373,8 +396,27 @@ _EVENT_VERBS = (
 )
 
 
+_SUBORDINATE = re.compile(
+    r"\b(?:since|because|cause|cuz|when|after|before|once|as\s+soon\s+as|now\s+that|ever\s+since)"
+    r"\s*$",
+    re.IGNORECASE,
+)
+"""What opens a clause the event is said in to time or explain another ("since I lost my job
+I've been cooking more")."""
+_MAIN_CLAUSE = re.compile(
+    r"\s+(?:I(?:'ve|'m|'d|'ll)?|ive|im|we(?:'ve|'re)?|i)\s+(?=\w)|\s+it's\s", re.IGNORECASE
+)
+"""Where the main clause opens after a subordinate one left unpunctuated: its subject."""
+
+
 def _event(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    thing = specific(clean(match["x"], s, max_words=12))
+    """An event of the user's, "I bought a bike yesterday", dated by the sentence's time. In
+    a subordinate clause ("since I lost my job I've been cooking more") it ends where the
+    main clause opens, unpunctuated as chat leaves it: "The user lost their job"."""
+    raw = match["x"]
+    if _SUBORDINATE.search(s.text[: match.start()]):
+        raw = _MAIN_CLAUSE.split(raw, maxsplit=1)[0]
+    thing = specific(clean(raw, s, max_words=12))
     if not thing:
         return []
     verb = " ".join(match["verb"].lower().split())

@@ -211,6 +211,11 @@ def _lower_partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _partner_named(match, s, name) if name else []
 
 
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety hundred""".split()
+)
 _SAID_OF_SOMEONE = frozenset(
     """great awesome cool nice sweet cute kind funny smart sick ill pregnant busy away asleep
     awake back gone fine ok okay good bad perfect hot sexy lazy jealous crazy weird mean rude
@@ -223,19 +228,29 @@ _SAID_OF_SOMEONE = frozenset(
 )
 """Words said of a partner after a bare "is" ("my bf is great", "my gf is pregnant"): no
 name, as "my bf is tom" says one."""
-_ADJECTIVE_FORM = re.compile(r"(?:ful|ous|ive|able|ible|less)$")
-"""Forms of adjectives, no names ("my bf is thoughtful", "my wife is supportive")."""
+_ADJECTIVE_FORM = re.compile(r"(?:ful|ous|ive|able|ible|less|tic|xic)$")
+"""Forms of adjectives, no names ("my bf is thoughtful", "my wife is supportive", "my boss
+is toxic", "my son is autistic"; not "Eric")."""
+
+
+def _said_of_someone(word: str) -> bool:
+    """Whether `word`, after a bare "is", says what someone is rather than who
+    (`_SAID_OF_SOMEONE`, `_ADJECTIVE_FORM`, an age in words: "my mom is sixty")."""
+    return word in _SAID_OF_SOMEONE or word in _NUMBER_WORDS or bool(_ADJECTIVE_FORM.search(word))
 
 
 def _lower_partner_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The user's partner named in lower case after a bare "is", "my bf is tom", "my
     girlfriend is sarah": only a word that ends the clause (`_lower_name`), and no word said
-    of a partner (`_SAID_OF_SOMEONE`, `_ADJECTIVE_FORM`: "my bf is great"): a false partner
-    would retire the real one."""
-    word = match["x"]
-    if word in _SAID_OF_SOMEONE or _ADJECTIVE_FORM.search(word):
-        return []
-    return _lower_partner(match, s)
+    of a partner (`_said_of_someone`: "my bf is great"): a false partner would retire the
+    real one."""
+    return [] if _said_of_someone(match["x"]) else _lower_partner(match, s)
+
+
+def _lower_kin_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Kin named in lower case after a bare "is", "my sister is maria", guarded as
+    `_lower_partner_is` is ("my sister is great", "my mom is sick")."""
+    return [] if _said_of_someone(match["x"]) else _lower_kin(match, s)
 
 
 def _partner_named(match: re.Match[str], s: Sentence, name: str) -> list[Candidate]:
@@ -542,6 +557,13 @@ _LOWER_NAME = (
 sara, works ..."), or as the subject of a verb ("my bf tom is great", "my sister maria just
 got married"); never a common word (`lowercase_name`: "my sister just", "my bf really")."""
 
+_IS_LOWER_NAME = (
+    r"(?i:\s+is(?:\s+now)?)\s+(?P<x>[a-z][a-z-]*[a-z])"
+    r"(?=\s*(?:$|[,.!?;]|(?:lol|haha|btw|tbh|rn)\b))"
+)
+"""A name in lower case after a bare "is" that ends the clause ("my bf is tom", "my sister
+is maria"): the builders then rule out the words said of someone (`_said_of_someone`)."""
+
 _KIN_WORD = re.compile(
     rf"(?:{_MOURNED}|{PARTNERS}|{_PETS}|{KIN_AND_PETS}|kid|child|baby|family|fam)s?", re.IGNORECASE
 )
@@ -589,8 +611,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_LOWER_NAME}", _lower_partner, _PARTNER_GATE),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})\s+is(?:\s+now)?)\s+(?P<x>[a-z][a-z-]*[a-z])"
-        r"(?=\s*(?:$|[,.!?;]|(?:lol|haha|btw|tbh|rn)\b))",
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_IS_LOWER_NAME}",
         _lower_partner_is,
         _PARTNER_GATE,
     ),
@@ -632,6 +653,12 @@ FAMILY_RULES: tuple[Rule, ...] = (
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
         rf"(?P<rel>{_KIN})){_LOWER_NAME}",
         _lower_kin,
+        ("my ",),
+    ),
+    rule(
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{_KIN})){_IS_LOWER_NAME}",
+        _lower_kin_is,
         ("my ",),
     ),
     rule(

@@ -122,8 +122,38 @@ def _diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if match.groupdict().get("neg"):
         how = "no longer" if stopped(match, s) else "not"
         return [ending(s, f"{s.label} is {how} {diet}", "diet", diet)]
+    return [_diet_value(s, diet)]
+
+
+def _diet_value(s: Sentence, diet: str, *, dated: bool = True) -> Candidate:
+    """The `diet` slot's value `diet` (`dated` as for `fact`)."""
     text = f"{s.label} is {diet}"
-    return [fact(s, text, kind="profile", attribute="diet", value=diet, importance=0.8)]
+    return fact(s, text, kind="profile", attribute="diet", value=diet, importance=0.8, dated=dated)
+
+
+_DIET_ENDED = re.compile(
+    rf"\b(?:not|no\s+longer|stopped\s+being|quit\s+being|gave\s+up\s+being)"
+    rf"(?:\s+(?:strictly|really|fully|totally|100%))?(?:\s+an?)?\s+(?P<old>{DIETS})(?![\w-])",
+    re.IGNORECASE,
+)
+"""A diet the turn says ended ("I'm not strictly vegetarian anymore", "I quit being vegan")."""
+
+
+def _hedged_diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A new diet named bare and hedged, "so pescatarian I guess", "Vegetarian I suppose":
+    a diet only in a turn that ends another ("I'm not strictly vegetarian anymore. Since
+    about February I eat fish, so pescatarian I guess"), where it says what the user eats
+    now; alone such words may answer anything ("Vegan I guess?" of a friend's menu).
+
+    It holds from when it was said, not from a time the turn gives ("since about
+    February"): the change is told as news, and a start before the old diet's own (said
+    vegetarian on 2 March) would leave that diet no span at all, so "as of" March the user
+    would have none."""
+    diet = match["x"].lower()
+    ended = {found["old"].lower() for found in _DIET_ENDED.finditer(s.turn or s.text)}
+    if not ended or diet in ended:
+        return []
+    return [_diet_value(s, diet, dated=False)]
 
 
 def _place_slot(
@@ -401,6 +431,12 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _diet,
         ("vegetarian", "vegan", "pesc", "flexitarian", "keto", "paleo", "gluten")
         + ("kosher", "halal", "carnivore"),
+    ),
+    rule(
+        rf"(?:^\s*|\b(?i:so|now|then)\s+)(?P<x>(?i:{DIETS}))(?![\w-]),?\s+"
+        r"(?i:I\s+guess|I\s+suppose|I\s+think|I'd\s+say)\b",
+        _hedged_diet,
+        ("guess", "suppose", "think", "say"),
     ),
     rule(
         rf"{ME}{HAVE}?{ADV}\s+(?i:went|gone|became|become|turned|switched\s+to|"

@@ -119,9 +119,20 @@ def _lowercase_employer(raw: str, s: Sentence) -> str | None:
     return lowercase_place(_ROLE_TAIL.split(raw, maxsplit=1)[0], s, after_move=True)
 
 
+_WHEN = re.compile(
+    r"^(?:\d{1,2}(?:[:.]\d\d)?\s*(?:[ap]\.?m\.?|o'?clock|h)?|noon|midday|dawn|"
+    r"(?:the\s+)?(?:moment|minute|mo|time)|(?:the\s+)?same\s+time|(?:this|that)\s+time)$",
+    re.IGNORECASE,
+)
+"""When one works, said after "at": a clock time ("i work at 7am", "at 9:30"), or the
+present ("i work at the moment", "at the same time"): no employer."""
+
+
 def _off_site(phrase: str) -> bool:
     """Whether `phrase` says where or when one works, not for whom ("home", "night and
-    weekends"; not "home depot")."""
+    weekends", "7am", "the moment"; not "home depot")."""
+    if _WHEN.match(phrase):
+        return True
     words = phrase.lower().split()
     return words[0] in _OFF_SITE and (len(words) == 1 or words[1] in _OFF_SITE | STOPWORDS)
 

@@ -104,6 +104,8 @@ _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 # ("Sept. 2023") is part of a date only when the date goes on: in "I moved in March." it
 # ends the sentence, and a span that took it would not be the expression as written.
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b(?:\.(?=,?\s*\d))?"
+_ABOUT = r"(?:(?i:about|around|roughly|approximately)\s+)?"
+"""A hedge before a month ("since about February"): the month all the same, at its precision."""
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
@@ -388,7 +390,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         re.compile(
             r"\b(?P<mod>(?i:in|since|during|by|until|early|late|mid|last|this|next|coming))"
-            rf"(?:\s+|-){_MONTH}(?!\.?,?\s*\d)"
+            rf"(?:\s+|-){_ABOUT}{_MONTH}(?!\.?,?\s*\d)"
         ),
         _month_only,
         (_MONTH_NAME,),
