@@ -3,15 +3,19 @@ was embedded for them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from engram._flows import Flow, call_memories, forget_embeddings, serialized
+from engram._memory_flows.edits import correction_flow
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
+from engram.memory import fold
+from engram.memory.profile import reflect_edit
 from engram.memory.texts import SESSION_KEY, dense_text
-from engram.memory.timeline import without_sources
+from engram.memory.timeline import with_said_at, without_sources
 from engram.stores.memories import (
     CountMemories,
     DeleteEntities,
@@ -20,16 +24,37 @@ from engram.stores.memories import (
     ErasureReport,
     GetHistory,
     GetMemories,
+    GetProfile,
     ListEntities,
     ListRelations,
     MemoryFilter,
     PutMemories,
+    PutProfile,
     PutRelations,
 )
-from engram.types._memory import Memory, Relation
+from engram.types._memory import Memory, MemoryChange, Relation
 
-_TICK = timedelta(microseconds=1)
+TICK = timedelta(microseconds=1)
 """The least time after another (histories are ordered by time, then by change id)."""
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+class _Outside(NamedTuple):
+    """What erasing a scope's memories leaves outside it (`_provenance_outside`)."""
+
+    kept: list[Memory]
+    """The scope's memories turns outside it said too, moved out of it."""
+    rewritten: list[Memory]
+    """Every memory to rewrite: the kept, and those outside naming turns of the scope."""
+    blanked: list[Memory]
+    """The memories whose history holds wordings only the scope's turns said (the spared,
+    and of the others those rewritten or retired by one rewritten): `DeleteScope.spared`."""
+    corrections: list[Any]
+    """The ops that follow a value the erasure took back to an earlier wording (profile
+    field, relation, entity: `edits.correction_flow`)."""
+    unnamed: set[str]
+    """The entities the rewritten no longer name (those of a wording taken back)."""
 
 
 def _lock_key_of(memory: Memory) -> str:
@@ -55,9 +80,9 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     doomed = [memory for memory in loaded if memory is not None]
     # An edit that took the lock first (in another process, say) was stamped after `now`:
     # the tombstones come after it, so a history never reads "deleted, then edited".
-    at = max([now, *(memory.updated_at + _TICK for memory in doomed)])
-    named = yield from _named_by(tenant, doomed)
-    texts = yield from _embedded_texts(tenant, doomed)
+    at = max([now, *(memory.updated_at + TICK for memory in doomed)])
+    named = yield from named_by(tenant, doomed)
+    texts = yield from embedded_texts(tenant, doomed)
     by_reason: dict[str, list[str]] = {}
     for memory_id, reason in reasons.items():
         by_reason.setdefault(reason, []).append(memory_id)
@@ -65,7 +90,7 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
         *(DeleteMemories(tenant, tuple(group), why, at) for why, group in by_reason.items())
     )
     yield from forget_embeddings(texts, tenant=tenant)
-    report: ErasureReport = yield from _with_orphans_erased(tenant, named, reports)
+    report: ErasureReport = yield from with_orphans_erased(tenant, named, reports)
     return report
 
 
@@ -73,7 +98,8 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
     narrower scope (an agent's, a session's), also the entities only its memories named;
-    a memory turns outside it said too outlives it (`_provenance_outside`).
+    a memory turns outside it said too outlives it, worded as they worded it and with no
+    wording only the scope said left in its history (`_provenance_outside`).
 
     A scope without a user (a session's, an agent's) may hold the memories of many users:
     their adds are held too, or one could write back a memory being erased (retiring it)."""
@@ -84,44 +110,43 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         keys |= {_lock_key_of(memory) for memory in found}
     yield from serialized(*sorted(keys))
     memories = yield from every_memory(scope.tenant, where)
-    kept: list[Memory] = []
-    rewritten: list[Memory] = []
+    outside = _Outside([], [], [], [], set())
     named: set[str] = set()
     restarted: list[Relation] = []
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
-        kept, rewritten = yield from _provenance_outside(scope.tenant, memories)
-        restarted = yield from _relations_restarted(scope.tenant, memories, kept)
-        spared = {memory.id for memory in kept}
+        outside = yield from _provenance_outside(scope.tenant, memories)
+        restarted = yield from _relations_restarted(scope.tenant, memories, outside.kept)
+        spared = {memory.id for memory in outside.kept}
         memories = [memory for memory in memories if memory.id not in spared]
-        named = yield from _named_by(scope.tenant, memories)
-    texts = yield from _embedded_texts(scope.tenant, memories)
-    texts += yield from _embedded_texts(scope.tenant, kept, current=False)
+        named = yield from named_by(scope.tenant, memories)
+        named |= outside.unnamed
+    texts = yield from embedded_texts(scope.tenant, memories)
+    texts += yield from embedded_texts(scope.tenant, outside.blanked, current=False)
     op = DeleteScope(
         scope.tenant,
         scope.user_id,
         scope.agent_id,
         scope.session_id,
-        spared=tuple(memory.id for memory in kept),
+        spared=tuple(memory.id for memory in outside.blanked),
     )
-    if rewritten:  # the spared moved out of the scope first, so that `op` leaves them
-        ops: list[Any] = [PutMemories(scope.tenant, tuple(rewritten))]
+    if outside.rewritten:  # the spared moved out of the scope first, so that `op` leaves them
+        ops: list[Any] = [PutMemories(scope.tenant, tuple(outside.rewritten))]
         if restarted:
             ops.append(PutRelations(scope.tenant, tuple(restarted)))
-        *_, erased = yield from call_memories(*ops, op)
+        *_, erased = yield from call_memories(*ops, *outside.corrections, op)
     else:
         [erased] = yield from call_memories(op)
     yield from forget_embeddings(texts, tenant=scope.tenant)
-    report: ErasureReport = yield from _with_orphans_erased(scope.tenant, named, [erased])
+    report: ErasureReport = yield from with_orphans_erased(scope.tenant, named, [erased])
     return report
 
 
-def _provenance_outside(
-    tenant: str, memories: Sequence[Memory]
-) -> Flow[tuple[list[Memory], list[Memory]]]:
+def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outside]:
     """What erasing a scope's `memories` leaves of their provenance outside it: the spared
     (those turns outside the scope said too) and every memory to rewrite (the spared, and
     the memories outside the scope whose provenance names turns of it), each keeping only
-    the message ids of turns outside the scope.
+    the message ids of turns outside the scope, and worded as the latest saying left
+    worded it (`_reworded`).
 
     A slot value said in two sessions is one memory, the first session's, with the message
     ids of the second saying appended to its provenance (`revision`): erasing the first
@@ -132,7 +157,7 @@ def _provenance_outside(
     erased = {memory.id for memory in memories}
     inside = {s for memory in memories if memory.kind == "episode" for s in memory.source_ids}
     if not any(memory.source_ids for memory in memories):
-        return [], []
+        return _Outside([], [], [], [], set())
     outside: list[Memory] = []
     for user_id in sorted({memory.user_id or "" for memory in memories}):
         where = MemoryFilter(
@@ -144,26 +169,140 @@ def _provenance_outside(
     for episode in outside:
         if episode.kind == "episode":
             turns.update((s, episode) for s in episode.source_ids if s not in turns)
-    kept = []
+    gone: dict[str, set[str]] = {}  # memory id -> the message ids of its erased turns
     for memory in memories:
-        gone = {s for s in memory.source_ids if s not in turns or s in inside}
-        if memory.kind != "episode" and len(gone) < len(set(memory.source_ids)):
-            spared = without_sources(memory, gone)
-            first = turns[spared.source_ids[0]]
-            kept.append(
-                replace(
-                    spared,
+        lost = {s for s in memory.source_ids if s not in turns or s in inside}
+        if memory.kind != "episode" and len(lost) < len(set(memory.source_ids)):
+            gone[memory.id] = lost
+    for memory in outside:
+        if memory.kind != "episode" and inside.intersection(memory.source_ids):
+            gone[memory.id] = inside
+    touched = [memory for memory in (*memories, *outside) if memory.id in gone]
+    # a value they retired recorded their wording in its history (`supersede`)
+    touched += [m for m in outside if m.superseded_by in gone and m.id not in gone]
+    result = _Outside([], [], [], [], set())
+    reworded: list[Memory] = []
+    for start in range(0, len(touched), PAGE):
+        page = touched[start : start + PAGE]
+        histories = yield from call_memories(*(GetHistory(tenant, m.id) for m in page))
+        for memory, changes in zip(page, histories, strict=True):
+            if memory.id not in gone:
+                if _said_only_by(changes, inside, memory.text):
+                    result.blanked.append(memory)
+                continue
+            rewritten = without_sources(memory, gone[memory.id])
+            if memory.id in erased:
+                first = turns[rewritten.source_ids[0]]
+                rewritten = replace(
+                    rewritten,
                     session_id=first.session_id,
                     agent_id=first.agent_id,
-                    metadata=_in_session_of(spared.metadata, first),
+                    metadata=_in_session_of(rewritten.metadata, first),
                 )
-            )
-    stripped = [
-        without_sources(memory, inside)
-        for memory in outside
-        if memory.kind != "episode" and inside.intersection(memory.source_ids)
-    ]
-    return kept, [*kept, *stripped]
+            wording = _reworded(rewritten, changes, gone[memory.id], turns)
+            if wording is not rewritten:
+                wording, corrections = yield from correction_flow(
+                    rewritten, wording, now=memory.updated_at
+                )
+                # each read the profile as stored: `_profiles_reworded` writes them all
+                result.corrections.extend(c for c in corrections if not isinstance(c, PutProfile))
+                result.unnamed.update(set(memory.entity_ids) - set(wording.entity_ids))
+                reworded.append(wording)
+            result.rewritten.append(wording)
+            if memory.id in erased:
+                result.kept.append(wording)
+            if memory.id in erased or _said_only_by(changes, gone[memory.id], wording.text):
+                result.blanked.append(wording)
+    result.corrections.extend((yield from _profiles_reworded(tenant, reworded)))
+    return result
+
+
+def _profiles_reworded(tenant: str, reworded: Sequence[Memory]) -> Flow[list[PutProfile]]:
+    """The profiles whose fields the `reworded` memories are the sources of, each field
+    their value now (`profile.reflect_edit`, as a correction of the value)."""
+    users = sorted({memory.user_id for memory in reworded if memory.user_id is not None})
+    profiles = yield from call_memories(*(GetProfile(tenant, user) for user in users))
+    ops = []
+    for profile in profiles:
+        if profile is None:
+            continue
+        revised = profile
+        for memory in reworded:
+            if memory.user_id == profile.user_id:
+                revised = reflect_edit(revised, memory, now=memory.updated_at)
+        if revised is not profile:
+            ops.append(PutProfile(tenant, revised))
+    return ops
+
+
+def _erased_saying(change: MemoryChange, gone: Collection[str]) -> bool:
+    """Whether `change` recorded a saying by erased messages alone (a hand edit, of no
+    messages, is the user's word and stays)."""
+    return bool(change.source_ids) and set(change.source_ids) <= set(gone)
+
+
+def _wordings(changes: Sequence[MemoryChange]) -> list[MemoryChange]:
+    """The changes of a history that worded its memory: its add, a refinement, a saying
+    again (its text kept) and a hand edit, in order."""
+    return [c for c in changes if c.action in ("add", "update") and c.new_text]
+
+
+def _said_only_by(changes: Sequence[MemoryChange], gone: Collection[str], text: str) -> bool:
+    """Whether a history holds a wording only the erased messages `gone` said (not `text`,
+    the memory's wording now): its own, or that of a value that retired it."""
+    erased = {c.new_text for c in changes if c.new_text and _erased_saying(c, gone)}
+    left = {c.new_text for c in changes if not _erased_saying(c, gone)}
+    return bool(erased - left - {text})
+
+
+def _reworded(
+    memory: Memory,
+    changes: Sequence[MemoryChange],
+    gone: Collection[str],
+    turns: Mapping[str, Memory],
+) -> Memory:
+    """`memory` worded as the latest saying left worded it, if an erased saying (messages
+    `gone`) refined it last ("Google", then "Google Cloud": its text, `value`, source
+    session and `said_at` back to the first saying's), else `memory` itself.
+
+    A history that does not end in the memory's text (an import without it) is not read."""
+    wordings = _wordings(changes)
+    left = [c for c in wordings if not _erased_saying(c, gone)]
+    if not wordings or not left or wordings[-1].new_text != memory.text:
+        return memory
+    text = left[-1].new_text
+    if not _erased_saying(wordings[-1], gone) or text is None or text == memory.text:
+        return memory
+    metadata = dict(memory.metadata)
+    value = metadata.get("value")
+    if isinstance(value, str):
+        earlier = _value_in(text, value)
+        if earlier is None:
+            del metadata["value"]
+        else:
+            metadata["value"] = earlier
+    turn = next((turns[s] for s in left[-1].source_ids if s in turns), None)
+    if turn is not None:
+        metadata = _in_session_of(with_said_at(metadata, turn.recorded_at), turn)
+    return replace(memory, text=text, metadata=metadata)
+
+
+def _value_in(text: str, value: str) -> str | None:
+    """The value `text` states, worded before it was refined to `value`: the longest run
+    of its words that are all words of `value` (a refinement keeps every word of the value
+    it refines: "Google" in "The user works at Google", refined to "Google Cloud"), as
+    `text` spells it; None if no word of `text` is one of `value`."""
+    words = {fold(word) for word in _WORD.findall(value)}
+    best: tuple[int, int] | None = None
+    run: tuple[int, int] | None = None
+    for found in _WORD.finditer(text):
+        if fold(found.group()) not in words:
+            run = None
+            continue
+        run = (run[0] if run else found.start(), found.end())
+        if best is None or run[1] - run[0] > best[1] - best[0]:
+            best = run
+    return text[best[0] : best[1]] if best else None
 
 
 def _relations_restarted(
@@ -205,7 +344,7 @@ def _in_session_of(metadata: Mapping[str, Any], turn: Memory) -> dict[str, Any]:
     return moved
 
 
-def _with_orphans_erased(
+def with_orphans_erased(
     tenant: str, named: set[str], reports: Sequence[ErasureReport]
 ) -> Flow[ErasureReport]:
     """Erase the entities of `named` no memory or relation is left to name; return the
@@ -216,7 +355,7 @@ def _with_orphans_erased(
     return ErasureReport(*(sum(counts) for counts in zip(*reports, strict=True)))
 
 
-def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
+def named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
     """The entities `memories` name, or that the relations they state touch."""
     erased = {memory.id for memory in memories}
     users = sorted({memory.user_id for memory in memories if memory.user_id is not None})
@@ -231,7 +370,7 @@ def _named_by(tenant: str, memories: Sequence[Memory]) -> Flow[set[str]]:
     }
 
 
-def _embedded_texts(
+def embedded_texts(
     tenant: str, memories: Sequence[Memory], *, current: bool = True
 ) -> Flow[list[str]]:
     """What was embedded for `memories`: their texts now (unless not `current`) and every
