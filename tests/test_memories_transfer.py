@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engram import ConflictError, Engram, InvalidInputError, Memory, Message
+from engram import ConflictError, Engram, InvalidInputError, Memory, Message, NotFoundError
 from engram.memory import ForgettingPolicy
 
 pytest_plugins = ["servers"]
@@ -234,11 +234,12 @@ def test_a_moved_database_keeps_the_erasures_so_an_older_backup_stays_erased(
     assert [change.action for change in target.memories.history(secret.id)] == ["delete"]
 
 
-def test_an_erasure_imported_after_the_memory_leaves_the_memory_and_fails_nothing(
+def test_an_erasure_imported_after_the_memory_erases_it_and_fails_nothing(
     target: Engram,
 ) -> None:
-    """An import erases nothing: the tombstone of a memory the database holds (an older
-    export imported first) is not stored, the rest of the export is."""
+    """An import brings the export's erasures: the memory the database holds (an older
+    export imported first) that the newer export holds the tombstone of is erased, and
+    leaves a tombstone of its own; the rest of the export is imported."""
     kept, secret = _tea_and_door_code(target)
     older = target.memories.export(user_id="ana")
     target.memories.delete(secret.id)
@@ -249,8 +250,11 @@ def test_an_erasure_imported_after_the_memory_leaves_the_memory_and_fails_nothin
     restored = target.memories.import_(newer)
 
     assert [m.id for m in restored] == [kept.id]
-    assert target.memories.get(secret.id).text == secret.text
-    assert target.memories.export(user_id="ana")["tombstones"] == []
+    assert restored.erased == 1
+    with pytest.raises(NotFoundError):
+        target.memories.get(secret.id)
+    [tombstone] = target.memories.export(user_id="ana")["tombstones"]
+    assert tombstone["memory_id"] == secret.id
 
 
 def test_an_export_of_format_1_still_imports(source: Engram, target: Engram) -> None:

@@ -738,8 +738,10 @@ class Memories:
         An erasure is never undone: a memory deleted or forgotten here since the export
         (its tombstone is here) is skipped, with the relations, profile fields, entities
         and quotes its erasure removed; `delete_all(user_id=...)` leaves no tombstone, so
-        a backup restores the user. Return the stored memories (a list), with
-        `skipped_erased`, how many were skipped."""
+        a backup restores the user. And the export's erasures are brought: a memory stored
+        here that the export holds the tombstone of (same id and user) is erased as
+        `delete` erases it. Return the stored memories (a list), with `skipped_erased`, how
+        many were skipped, and `erased`, how many were erased here."""
         stored: transfer.ImportedMemories = self._run(self._import_flow(data))
         return stored
 

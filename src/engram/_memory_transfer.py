@@ -11,10 +11,13 @@ transaction; importing an export a second time leaves what the first time stored
 
 An import never undoes an erasure: a memory the database holds the tombstone of (deleted or
 forgotten since the export was taken, or erased where an export imported since was taken)
-is skipped, with what its erasure removed (see `_without_erased`). The export's tombstones
-are stored, but those of memories the database holds (an import of an older export put
-them there): the import does not erase them. `delete_all(user_id=...)` leaves no
-tombstone, so a backup of the user restores them. Format `engram.memories/1` (no
+is skipped, with what its erasure removed (see `_without_erased`). And an import brings the
+export's erasures: a memory the database holds (an import of an older export put it there)
+that the export holds the tombstone of, of the same user, is erased as `delete` erases it,
+in the same transaction (`_erasures`), so a replica or a backup kept by nightly imports
+forgets what the user had erased. The other tombstones are stored. `delete_all(user_id=...)`
+leaves no tombstone, so a backup of the user restores them. Only a user's export holds
+tombstones: a tombstone records no agent or session. Format `engram.memories/1` (no
 tombstones) is still read.
 """
 
@@ -26,8 +29,14 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories, embed, serialized
+from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram._memory_flows import Scope, every_memory
+from engram._memory_flows.erasure import (
+    TICK,
+    embedded_texts,
+    named_by,
+    with_orphans_erased,
+)
 from engram._validation import (
     check_export_format,
     check_identifier,
@@ -61,6 +70,8 @@ from engram.stores._memory_rules import (
     without_quotes,
 )
 from engram.stores.memories import (
+    DeleteMemories,
+    ErasureReport,
     GetHistory,
     GetMemories,
     GetProfile,
@@ -126,10 +137,30 @@ class ImportedMemories(list[Memory]):
     skipped_erased: int
     """Memories of the export not imported: this database erased them since (it holds
     their tombstones)."""
+    erased: int
+    """Memories of this database the import erased: the export holds their tombstones."""
 
-    def __init__(self, memories: Iterable[Memory] = (), skipped_erased: int = 0) -> None:
+    def __init__(
+        self, memories: Iterable[Memory] = (), skipped_erased: int = 0, erased: int = 0
+    ) -> None:
         super().__init__(memories)
         self.skipped_erased = skipped_erased
+        self.erased = erased
+
+
+class _Erasures(NamedTuple):
+    """What an import erases of the database (`_erasures`), besides storing the export's
+    other tombstones."""
+
+    memories: tuple[Memory, ...]
+    """The memories the export holds the tombstones of, as stored."""
+    ops: tuple[DeleteMemories, ...]
+    """Their erasure, one op per reason their tombstones give, written after the import."""
+    named: set[str]
+    """The entities they name or their relations touch: erased after the import if nothing
+    else names them (`erasure.with_orphans_erased`)."""
+    texts: list[str]
+    """What was embedded for them, dropped from the embedding cache after the import."""
 
 
 def export_flow(scope: Scope) -> Flow[dict[str, Any]]:
@@ -180,8 +211,9 @@ def import_flow(
     embedding the memories with the current embedder; all of it or nothing. A slot (the
     user's home, say) that the export and the store both fill keeps one current value, the
     one said last (`_one_per_slot`); `now` is when the other is retired. Memories `tenant`
-    or the export holds the tombstone of are skipped, and counted (`_without_erased`); the
-    export's tombstones are stored (`_tombstones_to_put`).
+    or the export holds the tombstone of are skipped, and counted (`_without_erased`);
+    those `tenant` holds and the export holds the tombstone of are erased (`_erasures`);
+    the export's other tombstones are stored (`_tombstones_to_put`).
 
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
@@ -195,7 +227,10 @@ def import_flow(
     # lists those of memories gone); an edited one that does is taken at its word.
     erased |= {t.change.memory_id for t in tombstones} & {m.id for m in parsed[0]}
     parsed = yield from _without_erased(tenant, parsed, erased)
-    put_tombstones = yield from _tombstones_to_put(tenant, tombstones)
+    ids = list(dict.fromkeys(t.change.memory_id for t in tombstones))
+    held = yield from _held(tenant, ids)
+    erasures = yield from _erasures(tenant, tombstones, held, now)
+    put_tombstones = _tombstones_to_put(tenant, tombstones, held)
     memories, history, entities, relations, profile = parsed
     memories, entities, relations = yield from _known_entities(
         tenant, memories, entities, relations
@@ -205,7 +240,9 @@ def import_flow(
     # Entries already stored (an import of the same export) are not written twice.
     stored = {change.id for change in known}
     history = tuple(change for change in history if change.id not in stored)
-    settled = yield from _one_per_slot(tenant, memories, relations, profile, now)
+    settled = yield from _one_per_slot(
+        tenant, memories, relations, profile, now, {m.id for m in erasures.memories}
+    )
     records: tuple[VectorRecord | None, ...] = ()
     if settled.memories:
         vectors = yield from embed(
@@ -223,16 +260,56 @@ def import_flow(
         PutRelations(tenant, settled.relations),
         *(PutProfile(tenant, profile) for profile in settled.profiles),
         *put_tombstones,
+        *erasures.ops,  # last: what the import wrote of them (a profile field) goes too
     ]
     results = yield from call_memories(*ops)
-    return ImportedMemories(results[1][: len(memories)], skipped_erased=len(erased))
+    erased_here = ErasureReport()
+    if erasures.ops:
+        yield from forget_embeddings(erasures.texts, tenant=tenant)
+        reports = results[len(ops) - len(erasures.ops) :]
+        erased_here = yield from with_orphans_erased(tenant, erasures.named, reports)
+    return ImportedMemories(
+        results[1][: len(memories)], skipped_erased=len(erased), erased=erased_here.memories
+    )
 
 
-def _tombstones_to_put(tenant: str, tombstones: Sequence[_Tombstone]) -> Flow[list[PutTombstones]]:
+def _erasures(
+    tenant: str, tombstones: Sequence[_Tombstone], held: Mapping[str, Memory], now: datetime
+) -> Flow[_Erasures]:
+    """The erasure of the memories `tenant` holds (`held`) that the export holds the
+    tombstones of, each with the reason its tombstone gives, as `erasure.erase_each_flow`
+    erases them but in the import's transaction. Only a tombstone of the same memory and
+    user erases (the import's tenant is the only one read): a memory of another user that
+    an edited export names is left as it is.
+
+    Else the erasure would not reach a copy: a database kept by importing another's
+    exports (a replica, a backup) would keep what the user had erased there."""
+    reasons = {
+        t.change.memory_id: t.change.reason
+        for t in tombstones
+        if (memory := held.get(t.change.memory_id)) is not None and memory.user_id == t.user_id
+    }
+    if not reasons:
+        return _Erasures((), (), set(), [])
+    gone = tuple(held[memory_id] for memory_id in reasons)
+    named = yield from named_by(tenant, gone)
+    texts = yield from embedded_texts(tenant, gone)
+    # After the memory's last change, so a history never reads "deleted, then edited".
+    at = max([now, *(memory.updated_at + TICK for memory in gone)])
+    by_reason: dict[str | None, list[str]] = {}
+    for memory_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(memory_id)
+    ops = tuple(DeleteMemories(tenant, tuple(ids), why, at) for why, ids in by_reason.items())
+    return _Erasures(gone, ops, named, texts)
+
+
+def _tombstones_to_put(
+    tenant: str, tombstones: Sequence[_Tombstone], held: Mapping[str, Memory]
+) -> list[PutTombstones]:
     """The ops storing the export's tombstones, per user, but those of memories `tenant`
-    holds: an import of an older export stored them, and an import erases nothing (the
-    store refuses a tombstone of a memory it holds). Those it stored already it skips."""
-    held = yield from _held(tenant, list(dict.fromkeys(t.change.memory_id for t in tombstones)))
+    holds (`held`): the store refuses a tombstone of a memory it holds, and the import
+    erases those of the same user (`_erasures`), which leaves them a tombstone of its own.
+    Those it stored already it skips."""
     by_user: dict[str, list[MemoryChange]] = {}
     for tombstone in tombstones:
         if tombstone.change.memory_id not in held:
@@ -322,6 +399,7 @@ def _one_per_slot(
     relations: tuple[Relation, ...],
     profile: UserProfile | None,
     now: datetime,
+    erasing: set[str],
 ) -> Flow[_Settled]:
     """The import's records with one current value per slot of its users: an export saying
     "Berlin" imported where the store says "Tokyo" for the same user and slot leaves the
@@ -329,12 +407,13 @@ def _one_per_slot(
     while it did; the relations they stated end, and profile fields taken from them are
     taken from the value that retired them. A value said again after another value said
     between is cut there first (`cut_slots`), and the retired values of both are fitted in
-    time around each other (`_fitted_in_time`), so that "as of" any time one value held."""
+    time around each other (`_fitted_in_time`), so that "as of" any time one value held.
+    The stored values the import is `erasing` take no part: none retires another."""
     users = sorted({m.user_id for m in memories if m.user_id is not None and m.attribute})
     profiles = () if profile is None else (profile,)
     if not users:
         return _Settled(memories, (), (), relations, profiles)
-    stored = yield from _slot_holders(tenant, users, memories)
+    stored = yield from _slot_holders(tenant, users, memories, erasing)
     cuts = cut_slots([*memories, *stored], now=now)
     latest = {memory.id: memory for memory in [*memories, *stored, *cuts.firsts, *cuts.seconds]}
     settled, changes = settle_slots(
@@ -381,12 +460,12 @@ def _latest(memory: Memory, memories: Mapping[str, Memory]) -> Memory:
 
 
 def _slot_holders(
-    tenant: str, users: Sequence[str], memories: Sequence[Memory]
+    tenant: str, users: Sequence[str], memories: Sequence[Memory], erasing: set[str]
 ) -> Flow[list[Memory]]:
-    """The stored memories, not in `memories`, of the slots `memories` fill for `users`
-    (their retired values too, to fit the import's in time among them), and the current
-    ones holding only while a value of one does (`TIED_TO`)."""
-    imported = {memory.id for memory in memories}
+    """The stored memories, not in `memories` nor `erasing`, of the slots `memories` fill
+    for `users` (their retired values too, to fit the import's in time among them), and the
+    current ones holding only while a value of one does (`TIED_TO`)."""
+    imported = {memory.id for memory in memories} | erasing
     stored: dict[str, Memory] = {}
     for user in users:
         slots = {m.attribute for m in memories if m.user_id == user and m.attribute}

@@ -360,6 +360,8 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
             f"skipped {stored.skipped_erased} memories erased since the export: an import "
             "never undoes an erasure"
         )
+    if stored.erased:
+        console.print(f"erased {stored.erased} memories the export says were erased there")
 
 
 @memories.command()
