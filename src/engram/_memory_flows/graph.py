@@ -96,9 +96,11 @@ def name_user(scope: Scope, graph: Graph, name: str | None, now: datetime) -> Fl
     """The graph once the user's entity bears the user's `name`, written at once (so this
     add's mentions of the name resolve to the user).
 
-    The entity is created, or renamed; or, while it is unnamed (named after the user's id)
-    or absent, an entity of that name mentioned before the name was known ("Nice to meet
-    you, Ana") becomes the user's, absorbing the unnamed one: one Ana, not two.
+    The entity is created, or renamed (a name it had stays an alias: after "Actually, call
+    me Annie", a search naming Ana is still about the user); or, while it is unnamed (named
+    after the user's id) or absent, an entity of that name mentioned before the name was
+    known ("Nice to meet you, Ana") becomes the user's, absorbing the unnamed one: one Ana,
+    not two.
     """
     if scope.user_id is None or not name:
         return graph
@@ -119,7 +121,10 @@ def name_user(scope: Scope, graph: Graph, name: str | None, now: datetime) -> Fl
     if me is None:
         named = new_user_entity(scope, name, now)
     else:
-        named = replace(me, name=name, updated_at=now)
+        was = () if me.name == scope.user_id else (me.name,)
+        kept = [alias for alias in (*me.aliases, *was) if fold(alias) != fold(name)]
+        aliases = tuple({fold(alias): alias for alias in kept}.values())
+        named = replace(me, name=name, aliases=aliases, updated_at=now)
     yield from call_memories(PutEntities(scope.tenant, (named,)))
     others = tuple(entity for entity in graph.entities if entity is not me)
     return replace(graph, entities=(*others, named))

@@ -67,15 +67,16 @@ def search_flow(
         return []
     # The entities the query names, looked up among the user's as `memories.entities(name=)`
     # does (by name or alias, else by a longer name: "Carla" for "Carla Mendes"). The
-    # user's own name leaves the query's words (`without_names`): spelled only where a turn
-    # greets the user, it would favour those; as an entity, it still favours what is about
-    # the user by name.
+    # user's own name, given (`user_name`) or learned ("Hi, I'm Ana"), leaves the query's
+    # words (`without_names`) and, as an entity, matches every memory of the user's own
+    # (`_naming_user`): spelled only where a turn greets the user, it would favour those.
     named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
     known: list[list[Entity]] = [[] for _ in named]
     if named and scope.user_id is not None:
         [every] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
         known = [named_entities(name, every) for _, name in named]
     own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
+    me = next((entity for found in known for entity in found if is_user(entity)), None)
     searched = without_names(query, own)
     query_entities = [
         frozenset({key, *(entity.id for entity in entities)})
@@ -124,7 +125,7 @@ def search_flow(
         cosines = [(i, float(v @ query_vector)) for i, v in vectors_of.items()]
         dense_scores = complete_dense(dense_scores, cosines)
     hits = rank_memories(
-        memories,
+        memories if me is None else _naming_user(memories, me),
         dense_scores,
         [(s.memory_id, s.score) for s in lexical],
         query=query,
@@ -138,8 +139,30 @@ def search_flow(
         accessed = tuple(hit.memory.id for hit in hits)
         yield from call_memories(RecordAccess(scope.tenant, accessed, accessed_at or now))
     # The candidates were the store's own records (`GetMemories.shared`): the caller's hits
-    # are copies, so that changing one changes no later read.
-    return [copy_record(hit, memory=detached(hit.memory)) for hit in hits]
+    # are copies, so that changing one changes no later read (and names what it names).
+    return [copy_record(hit, memory=detached(memories[hit.memory.id])) for hit in hits]
+
+
+def _naming_user(memories: Mapping[str, Memory], me: Entity) -> dict[str, Memory]:
+    """`memories` as ranking reads them for a query naming the user: each of the user's own
+    names the user's entity `me`, whether or not it spells the name ("I moved to Lisbon",
+    "The user is vegan" are about Ana as much as "Nice to meet you, Ana!" is). A memory said
+    by another named speaker (a dialogue between people, one `speaker` each) or about
+    another person (`subject`) is not the user's: it names `me` only if it mentions her."""
+    names = {fold(me.name), *map(fold, me.aliases)}
+
+    def own(memory: Memory) -> bool:
+        speaker = memory.metadata.get("speaker")
+        return memory.metadata.get("subject") is None and (
+            not isinstance(speaker, str) or fold(speaker) in names
+        )
+
+    return {
+        memory_id: copy_record(memory, entity_ids=(*memory.entity_ids, me.id))
+        if me.id not in memory.entity_ids and own(memory)
+        else memory
+        for memory_id, memory in memories.items()
+    }
 
 
 def _loaded(
