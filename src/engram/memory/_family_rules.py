@@ -13,8 +13,12 @@ from dataclasses import replace
 from engram.memory._phrases import (
     ADV,
     COUNTS,
+    DEMONYMS,
+    DIETS,
+    FAITHS,
     HAVE,
     I_AM,
+    JOBS,
     ME,
     NAME,
     PARTNERS,
@@ -201,7 +205,10 @@ def _partner(match: re.Match[str], s: Sentence) -> list[Candidate]:
     works ...". Before ", and I" the name is the spouse's (or fiancé's) own, "My wife, Sara,
     and I went hiking"; with a word of dating it is one of a list, "my gf, Toby, and I played
     board games" (three of them, Toby the dog, in LoCoMo): a false partner would retire the
-    real one, a missed name waits for plainer words."""
+    real one, a missed name waits for plainer words. After a bare "is", no word said of
+    someone (`_said_of_someone`: "My husband is Italian")."""
+    if match.groupdict().get("is") and _said_of_someone(s.text[match.start("x") :]):
+        return []
     return _partner_named(match, s, match["x"])
 
 
@@ -220,23 +227,37 @@ _SAID_OF_SOMEONE = frozenset(
     """great awesome cool nice sweet cute kind funny smart sick ill pregnant busy away asleep
     awake back gone fine ok okay good bad perfect hot sexy lazy jealous crazy weird mean rude
     sad mad angry upset happy late early best worst right wrong sure single taken tall short
-    old young dead alive deaf blind vegan gay straight bi trans cis shy quiet loud broke rich
-    poor strict annoying wonderful lovely gorgeous handsome beautiful amazing incredible
-    american british english french german italian spanish mexican canadian irish scottish
-    chinese japanese korean indian russian polish dutch greek brazilian portuguese asian
-    black white jewish muslim christian catholic""".split()
+    old young dead alive deaf blind gay straight bi trans cis shy quiet loud broke rich poor
+    strict annoying wonderful lovely gorgeous handsome beautiful amazing incredible black
+    white""".split()
 )
 """Words said of a partner after a bare "is" ("my bf is great", "my gf is pregnant"): no
 name, as "my bf is tom" says one."""
-_ADJECTIVE_FORM = re.compile(r"(?:ful|ous|ive|able|ible|less|tic|xic)$")
+_ADJECTIVE_FORM = re.compile(r"(?:ful|ous|less|ible|tic|xic|\w{3}(?:ive|able))$")
 """Forms of adjectives, no names ("my bf is thoughtful", "my wife is supportive", "my boss
-is toxic", "my son is autistic"; not "Eric")."""
+is toxic", "my son is autistic"; not "Eric", "Clive", "Olive", "Mable")."""
+_WHAT_SOMEONE_IS = re.compile(rf"(?:{DIETS}|{JOBS})(?![\w-])", re.IGNORECASE)
+"""A diet or an occupation ("vegetarian", "gluten-free", "Software Engineer", "Product
+manager")."""
 
 
-def _said_of_someone(word: str) -> bool:
-    """Whether `word`, after a bare "is", says what someone is rather than who
-    (`_SAID_OF_SOMEONE`, `_ADJECTIVE_FORM`, an age in words: "my mom is sixty")."""
-    return word in _SAID_OF_SOMEONE or word in _NUMBER_WORDS or bool(_ADJECTIVE_FORM.search(word))
+def _said_of_someone(said: str) -> bool:
+    """Whether `said`, the words after a bare "is", says what someone is rather than who,
+    in any case: a word said of a partner (`_SAID_OF_SOMEONE`), an adjective's form, an age
+    in words ("my mom is sixty"), a nationality or faith (by its first word: "Italian
+    American"), a diet or an occupation ("My wife is vegetarian", "My husband is Italian",
+    "My wife is Product manager"). A false partner would retire the real one: no name, at
+    the risk of a missed one ("my husband is christian")."""
+    lower = said.lower()
+    first = re.split(r"[^\w']", lower, maxsplit=1)[0]
+    return (
+        first in _SAID_OF_SOMEONE
+        or first in _NUMBER_WORDS
+        or first in DEMONYMS
+        or first in FAITHS
+        or bool(_ADJECTIVE_FORM.search(first))
+        or bool(_WHAT_SOMEONE_IS.match(lower))
+    )
 
 
 def _lower_partner_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -603,7 +624,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("dating", "seeing"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|\s+is(?:\s+now)?|"
+        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|(?P<is>\s+is(?:\s+now)?)|"
         r"(?:\s+is)?\s+(?:named|called))?)"
         rf"\s+{NAME}(?(comma)(?![\w'-]|,\s*(?i:and|&)\s+(?!(?i:I|me|myself)\b)))",
         _partner,

@@ -12,9 +12,12 @@ import re
 __all__ = [
     "ADV",
     "COUNTS",
+    "DEMONYMS",
     "DIETS",
+    "FAITHS",
     "HAVE",
     "I_AM",
+    "JOBS",
     "JOB_CUE",
     "ME",
     "NAME",
@@ -50,6 +53,42 @@ DIETS = (
 )
 """The diets the `diet` slot knows (an intolerance is none: "I'm lactose intolerant" is the
 `intolerance:lactose` slot, and a vegan may say it)."""
+DEMONYMS = frozenset(
+    """american brazilian portuguese spanish english british french german italian dutch irish
+    scottish welsh swiss swedish danish norwegian finnish icelandic polish russian ukrainian
+    belarusian greek turkish cypriot maltese austrian belgian czech slovak hungarian romanian
+    bulgarian serbian croatian bosnian slovenian albanian macedonian lithuanian latvian
+    estonian chinese japanese korean thai vietnamese filipino indonesian malaysian
+    singaporean taiwanese mongolian indian pakistani bangladeshi nepali nepalese afghan
+    iranian persian iraqi syrian lebanese israeli palestinian jordanian saudi emirati qatari
+    kuwaiti yemeni arab kurdish armenian georgian azerbaijani kazakh uzbek mexican canadian
+    australian aussie kiwi african nigerian kenyan ghanaian ethiopian somali ugandan
+    tanzanian zimbabwean egyptian moroccan algerian tunisian libyan sudanese senegalese
+    congolese cameroonian argentinian argentine chilean colombian peruvian venezuelan
+    ecuadorian bolivian uruguayan paraguayan cuban dominican haitian jamaican caribbean
+    european scandinavian asian latina latino latinx hispanic""".split()
+)
+"""Nationalities, demonyms and peoples: what someone is, never who ("I'm Brazilian", "my
+husband is italian")."""
+FAITHS = frozenset(
+    """jewish muslim christian catholic protestant orthodox evangelical baptist methodist
+    lutheran anglican mormon buddhist hindu sikh jain pagan atheist agnostic""".split()
+)
+"""Faiths (and their absence): what someone is, never who ("my wife is Catholic")."""
+JOBS = (
+    r"teacher|nurse|doctor|physician|surgeon|dentist|pharmacist|vet|veterinarian|therapist|"
+    r"counsel(?:l)?or|psychologist|engineer|developer|programmer|designer|architect|manager|"
+    r"lawyer|attorney|accountant|consultant|analyst|scientist|researcher|professor|lecturer|"
+    r"librarian|journalist|editor|writer|photographer|chef|cook|baker|barista|bartender|"
+    r"waiter|waitress|cashier|pilot|driver|electrician|plumber|carpenter|mechanic|farmer|"
+    r"firefighter|paramedic|police\s+officer|officer|soldier|realtor|translator|"
+    r"interpreter|economist|technician|administrator|secretary|receptionist|clerk|"
+    r"paralegal|caregiver|nanny|tutor|instructor|coach|midwife|freelancer|entrepreneur|"
+    r"founder|ceo|cto|cfo|director|executive|product\s+manager|data\s+scientist|"
+    r"software\s+engineer|web\s+developer|social\s+worker|flight\s+attendant"
+)
+"""Words of an occupation: what "I'm a teacher" says is the user's job (not "I'm a mess"),
+and what someone is, never who ("my wife is Nurse")."""
 JOB_CUE = re.compile(
     r"\b(?:jobs?|work(?:ed|ing)?|company|companies|employers?|firm|team|position|role|career|"
     r"boss|colleagues|hired|startup|office|salary)\b",

@@ -27,10 +27,13 @@ from engram.memory._partners import PARTNERS, partner_role, partner_stage
 from engram.memory._patterns import (
     ADV,
     COUNTS,
+    DEMONYMS,
     DIETS,
+    FAITHS,
     HAVE,
     I_AM,
     JOB_CUE,
+    JOBS,
     ME,
     NAME,
     NO_EMPLOYER,
@@ -58,11 +61,14 @@ from engram.types._memory import MemoryKind
 __all__ = [
     "ADV",
     "COUNTS",
+    "DEMONYMS",
     "DIETS",
+    "FAITHS",
     "HAVE",
     "ME",
     "I_AM",
     "JOB_CUE",
+    "JOBS",
     "NAME",
     "NO_EMPLOYER",
     "NOT",
@@ -94,6 +100,7 @@ __all__ = [
     "relate",
     "rule",
     "slug",
+    "spans",
     "specific",
     "stopped",
     "third_person",
@@ -375,6 +382,15 @@ def with_date(text: str, sentence: Sentence) -> str:
 
 _UNTIL = re.compile(r"^(?:until|till|up\s+to)\b", re.IGNORECASE)
 _SPAN = re.compile(r"^(?:from|between)\b|\d\s*[-–]\s*\d", re.IGNORECASE)
+_WHOLE_PERIOD = timedelta(days=28)
+"""How long a time said alone must be to be a period a state held over ("last year", "in
+2020", "in March 2025"): a month or more, not the day of "two years ago"."""
+
+
+def spans(time: TimeMention) -> bool:
+    """Whether `time` is said from one time to another ("from March 2020 to May 2021",
+    "between 2015 and 2018", "2019-2021")."""
+    return bool(_SPAN.search(time.span))
 
 
 def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
@@ -382,8 +398,10 @@ def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
     (`metadata["valid_to"]`, which revision makes its `valid_to`): a period said from one
     time to another ("from March 2020 to May 2021", "between 2015 and 2018", "2019-2021")
     holds from its start to the end of its last part (to May 2021: until June begins); a
-    state said "until 2019" holds, from an unknown start, until 2019 begins. None when the
-    sentence says no end."""
+    state said "until 2019" holds, from an unknown start, until 2019 begins; a state said of
+    a period over by when it was said ("Last year I lived in Dublin", "In 2020 I worked at
+    IBM") holds over it, and ends with it. None when the sentence says no end ("This year I
+    worked at IBM" may go on; "Two years ago I lived in Dublin" names a day, no period)."""
     when = sentence.times[0] if sentence.times else None
     if when is None:
         return None
@@ -391,9 +409,20 @@ def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
         metadata = {**candidate.metadata, "valid_to": when.start.isoformat()}
         relations = tuple(relation._replace(valid_from=None) for relation in candidate.relations)
         return replace(candidate, valid_from=None, relations=relations, metadata=metadata)
-    if _SPAN.search(when.span):
+    if spans(when) or (when.end - when.start >= _WHOLE_PERIOD and _by(when.end, sentence)):
         return replace(candidate, metadata={**candidate.metadata, "valid_to": when.end.isoformat()})
     return None
+
+
+def _by(end: datetime, sentence: Sentence) -> bool:
+    """Whether `end` came by when `sentence` was said (either naive time read in the other's
+    zone)."""
+    said = sentence.said_at
+    if end.tzinfo is None and said.tzinfo is not None:
+        end = end.replace(tzinfo=said.tzinfo)
+    elif said.tzinfo is None and end.tzinfo is not None:
+        said = said.replace(tzinfo=end.tzinfo)
+    return end <= said
 
 
 def past_value(candidate: Candidate, sentence: Sentence, attribute: str, value: str) -> Candidate:
@@ -403,15 +432,7 @@ def past_value(candidate: Candidate, sentence: Sentence, attribute: str, value: 
     (`revision._past_value`), so "as of" its span it is the slot's value. An end still to
     come ("I'll live in Porto until 2030") is no past: it stays a plain fact."""
     stated = candidate.metadata.get("valid_to")
-    if not isinstance(stated, str):
-        return candidate
-    end = datetime.fromisoformat(stated)
-    said = sentence.said_at
-    if end.tzinfo is None and said.tzinfo is not None:
-        end = end.replace(tzinfo=said.tzinfo)
-    elif said.tzinfo is None and end.tzinfo is not None:
-        said = said.replace(tzinfo=end.tzinfo)
-    if end > said:
+    if not isinstance(stated, str) or not _by(datetime.fromisoformat(stated), sentence):
         return candidate
     return replace(candidate, attribute=attribute, value=value)
 

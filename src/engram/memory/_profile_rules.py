@@ -16,7 +16,9 @@ from datetime import timedelta
 from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
     ADV,
+    DEMONYMS,
     DIETS,
+    FAITHS,
     HAVE,
     I_AM,
     ME,
@@ -40,6 +42,7 @@ from engram.memory._phrases import (
     relate,
     rule,
     slug,
+    spans,
     stopped,
 )
 from engram.memory._school_rules import SCHOOL_RULES
@@ -66,17 +69,12 @@ _NOT_NAMES = frozenset(
     hungry bored excited thrilled exhausted stressed worried nervous scared afraid confused
     lost stuck free late early alone alright awake asleep sorry curious grateful thankful
     blessed lucky proud hopeful honest serious joking kidding not so just also still really
-    actually currently always never only very totally in out off on from at with
-    american brazilian portuguese spanish english british french german italian dutch irish
-    scottish welsh swiss swedish danish norwegian finnish polish russian ukrainian greek
-    turkish chinese japanese korean thai vietnamese filipino indian pakistani mexican
-    canadian australian african nigerian kenyan egyptian moroccan argentinian argentine
-    chilean colombian peruvian cuban jamaican european asian latina latino hispanic jewish
-    muslim christian catholic protestant buddhist hindu atheist agnostic gay straight
-    bi queer trans""".split()
-)
+    actually currently always never only very totally in out off on from at with gay
+    straight bi queer trans""".split()
+).union(DEMONYMS, FAITHS)
 """Capitalised words "I'm" opens on that say no name: states, adjectives, nationalities and
-faiths ("I'm Tired.", "I'm Brazilian, so ..."), which a self-introduction never names."""
+faiths (`DEMONYMS`, `FAITHS`): "I'm Tired.", "I'm Brazilian, so ...", which a
+self-introduction never names."""
 _NOT_NAME_END = re.compile(r"(?:ous|ful|less|able|ible|ese|ing)$", re.IGNORECASE)
 """The endings of adjectives ("Nervous", "Hopeful", "Portuguese", "Fasting")."""
 _I_AM_NAME = re.compile(r"\bI(?:'m|\s+am)\s", re.IGNORECASE)
@@ -287,7 +285,9 @@ def _was_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
     trip ("I was in Rome from May 3 to May 10", "... for a conference")."""
     place = proper(match["x"])
     when = s.times[0] if s.times else None
-    if not place or when is None or when.end - when.start < _LONG_STAY or TRIP.search(s.text):
+    if not place or when is None or not spans(when) or when.end - when.start < _LONG_STAY:
+        return []
+    if TRIP.search(s.text):
         return []
     lived = held_until(fact(s, f"{s.label} used to live in {place}", importance=0.5), s)
     return [lived] if lived is not None and lived.valid_from is not None else []

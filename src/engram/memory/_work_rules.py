@@ -14,6 +14,7 @@ from engram.memory._phrases import (
     HAVE,
     I_AM,
     JOB_CUE,
+    JOBS,
     ME,
     NO_EMPLOYER,
     NOT,
@@ -235,19 +236,6 @@ def _teaches(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [*found, _employer(s, employer)] if employer else found
 
 
-_JOBS = (
-    r"teacher|nurse|doctor|physician|surgeon|dentist|pharmacist|vet|veterinarian|therapist|"
-    r"counsel(?:l)?or|psychologist|engineer|developer|programmer|designer|architect|manager|"
-    r"lawyer|attorney|accountant|consultant|analyst|scientist|researcher|professor|lecturer|"
-    r"librarian|journalist|editor|writer|photographer|chef|cook|baker|barista|bartender|"
-    r"waiter|waitress|cashier|pilot|driver|electrician|plumber|carpenter|mechanic|farmer|"
-    r"firefighter|paramedic|police\s+officer|officer|soldier|realtor|translator|"
-    r"interpreter|economist|technician|administrator|secretary|receptionist|clerk|"
-    r"paralegal|caregiver|nanny|tutor|instructor|coach|midwife|freelancer|entrepreneur|"
-    r"founder|ceo|cto|cfo|director|executive|product\s+manager|data\s+scientist|"
-    r"software\s+engineer|web\s+developer|social\s+worker|flight\s+attendant"
-)
-"""Words of an occupation: what "I'm a teacher" says is the user's job (not "I'm a mess")."""
 _PAST = frozenset("former ex ex- retired".split())
 _FUTURE = frozenset("aspiring future would-be wannabe".split())
 
@@ -314,7 +302,7 @@ def _joined_lowercase(raw: str, s: Sentence) -> list[Candidate]:
 
 
 _TITLE = re.compile(
-    rf"\b(?:{_JOBS}|lead|head|vp|chief|supervisor|partner|principal|associate)\b", re.IGNORECASE
+    rf"\b(?:{JOBS}|lead|head|vp|chief|supervisor|partner|principal|associate)\b", re.IGNORECASE
 )
 """Words of a job title one is promoted to ("senior engineer", "team lead", "head of sales")."""
 
@@ -629,7 +617,7 @@ WORK_RULES: tuple[Rule, ...] = (
         ("i'm", "i am", "im "),
     ),
     rule(
-        rf"{I_AM}{ADV}{NOT}{ADV}\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{_JOBS}))(?![\w'-])",
+        rf"{I_AM}{ADV}{NOT}{ADV}\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{JOBS}))(?![\w'-])",
         _job_is,
         ("i'm", "i am", "im "),
     ),
