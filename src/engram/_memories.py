@@ -166,7 +166,8 @@ class Memories:
                 at the message ids). A naive `created_at` is taken as UTC.
             user_id, agent_id, session_id: The scope (at least one).
             user_name: The user's name, so facts about others are told apart.
-            infer: Extract and revise (default); False stores `text` verbatim (still
+            infer: Extract and revise (default); False stores `text` verbatim and each
+                message as its episode only, with no fact or profile field extracted (still
                 deduplicated against what is stored).
             kind, importance: For `text` stored as is (extraction sets its own).
             metadata: Merged into every new memory's metadata (the keys extraction sets,
@@ -258,10 +259,11 @@ class Memories:
         if user_name is not None:
             check_identifier(user_name, "user_name")
         now = utcnow()
+        infer = check_flag(infer, "infer")
         turns, candidates = self._inputs(
             text,
             messages,
-            infer=check_flag(infer, "infer"),
+            infer=infer,
             kind=kind,
             importance=importance,
             now=now,
@@ -275,6 +277,7 @@ class Memories:
                 max_calls=calls if self._engram.resources.llm else 0, max_tokens=tokens
             ),
             user_name=user_name,
+            infer=infer,
             # As stored (tuples become lists), so the add returns what `get` will read.
             metadata={} if metadata is None else json_copy(check_mapping(metadata, "metadata")),
             pinned=check_flag(pinned, "pinned"),
@@ -466,11 +469,12 @@ class Memories:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Memory]:
-        """Memories of a scope, newest first (mem0's `get_all`): those matching every id
-        given, as `search` selects them (`user_id` alone: the user's of every agent and
-        session), and filtered as `search` filters: `kinds`, `as_of` (the memories true
-        then, by all Engram knows now), `after`/`before` (event time) and `metadata` (top-
-        level keys with equal values). Retired memories are left out unless
+        """Memories of a scope, latest event time first (`valid_from`, when what each states
+        became true, else `recorded_at`; mem0's `get_all`): those matching every id given,
+        as `search` selects them (`user_id` alone: the user's of every agent and session),
+        and filtered as `search` filters: `kinds`, `as_of` (the memories true then, by all
+        Engram knows now), `after`/`before` (event time) and `metadata` (top-level keys
+        with equal values). Retired memories are left out unless
         `include_superseded` (or `as_of` asks for a past time).
 
         Raises:
@@ -544,12 +548,17 @@ class Memories:
         """Edit a memory (re-embedded if its text changes); the change is audited.
 
         `metadata` is merged into the memory's (a key given None is removed), so the keys
-        extraction set (`value`, `subject`, ...) stay unless named.
+        extraction set (`value`, `subject`, ...) stay unless named. A slot fact's value (the
+        profile field and relation it gives) follows its new text when only the value
+        changed ("The user lives in Porto" -> "The user lives in Madrid"); else give it as
+        `metadata={"value": ...}`.
 
         Raises:
             NotFoundError: No such memory.
             InvalidInputError: Empty or oversized text, `pinned` not a bool, `importance`
-                outside 0..1, `metadata` not a mapping.
+                outside 0..1, `metadata` not a mapping; a slot fact's new text whose value
+                cannot be read (without `metadata={"value": ...}`), or its value set to
+                anything but text. Nothing is changed then.
         """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result

@@ -83,6 +83,7 @@ def add_flow(
     model_id: str,
     budget: ExtractionBudget,
     user_name: str | None,
+    infer: bool = True,
     metadata: Mapping[str, Any] | None = None,
     pinned: bool = False,
     now: datetime,
@@ -90,6 +91,8 @@ def add_flow(
     """Extract, embed, revise against what is stored, then write it all in one batch.
 
     `metadata` is merged under every new memory's own; `pinned` pins the new memories.
+    Without `infer`, `messages` are kept as episodes only (as mem0's `infer=False` stores
+    them as they are): no fact, so no slot revised and no profile field.
 
     What a new memory is revised against: a slot fact (a memory with an `attribute`) against
     the user's memories, whatever agent or session stored them (`Scope.slot_filter`): "I
@@ -106,7 +109,9 @@ def add_flow(
     """
     if messages:
         history = yield from _earlier_turns(scope, messages)
-        if budget.max_calls > 0:
+        if not infer:
+            extracted = extract(messages, fact_roles=(), history=history)
+        elif budget.max_calls > 0:
             result = yield from extraction_flow(
                 messages, budget=budget, user_name=user_name, history=history
             )

@@ -33,17 +33,20 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
     merged into the memory's: a key given None is removed, the keys not given are kept. A
     slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
-    Madrid") gives the slot its new value, unless `metadata` names one; an edit of the value
-    records when it was made (`timeline.EDITED_AT`)."""
+    Madrid") gives the slot its new value, unless `metadata` names one; a new text that
+    neither keeps the value nor lets it be read that way is refused (`InvalidInputError`),
+    as is a slot fact's value set to None. An edit of the value records when it was made
+    (`timeline.EDITED_AT`)."""
     changes = {k: v for k, v in fields.items() if v is not None}
-    value = (fields.get("metadata") or {}).get("value")
-    if memory.attribute and value is not None and not (isinstance(value, str) and value.strip()):
-        # What the profile field and the slot's relation take: text, as `update_profile`'s.
+    given = fields.get("metadata") or {}
+    value = given.get("value")
+    if memory.attribute and "value" in given and not (isinstance(value, str) and value.strip()):
+        # What the profile field and the slot's relation take: text, as `update_profile`'s
+        # (a slot fact without one would give the profile field its whole sentence).
         raise InvalidInputError(
             f"the value of a {memory.attribute} fact must be text, got {value!r}"
         )
     if "metadata" in changes:
-        given = changes["metadata"]
         merged = {**memory.metadata, **given}
         # Only a key given None goes: a stored None the edit does not name stays.
         changes["metadata"] = {
@@ -53,10 +56,9 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
         if is_blank(text):
             raise InvalidInputError("a memory's text cannot be empty")
         changes["text"] = text
-        given = fields.get("metadata") or {}
         value = memory.metadata.get("value")
         if memory.attribute and "value" not in given and isinstance(value, str):
-            read = _value_in(text, memory.text, value)
+            read = _read_value(memory, text, value)
             if read is not None:
                 changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
     new = replace(memory, updated_at=now, **changes)
@@ -64,6 +66,21 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
         # The user's latest word on the slot: said now (`timeline.said`), not when first said.
         new = replace(new, metadata={**new.metadata, EDITED_AT: now.isoformat()})
     return new
+
+
+def _read_value(memory: Memory, text: str, value: str) -> str | None:
+    """The value of slot fact `memory` that its new `text` states: read where the old text
+    stated `value`, all else alike (`_value_in`); None if `text` still names `value` (or
+    `memory` is an ending, which names none). Else the value is unknown: the edit is refused,
+    not stored with text and value telling two stories ("Nia lives in Vigo now", value Porto).
+    """
+    read = _value_in(text, memory.text, value)
+    if read is not None or fold(value) == NO_VALUE or fold(value) in fold(text):
+        return read
+    raise InvalidInputError(
+        f"cannot read the new {memory.attribute} from {text!r}: keep the old text's wording "
+        f'and change only the value ({memory.text!r}), or pass metadata={{"value": ...}}'
+    )
 
 
 def _value_in(text: str, old_text: str, value: str) -> str | None:

@@ -90,7 +90,8 @@ def list_memories(
     as_of: datetime | None,
     limit: int,
 ) -> None:
-    """List a user's memories, newest first."""
+    """List a user's memories, latest event time first (when what each states became true,
+    else when it was recorded: not the order of the 'recorded' column)."""
     with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.memories.get_all(
             user_id=user_id,
