@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engram import Engram, InvalidInputError, Message
+from engram import Engram, InvalidInputError, Message, NotFoundError
 from engram.types import Memory
 
 pytest_plugins = ["servers"]
@@ -126,3 +126,20 @@ def test_infer_false_stores_messages_as_episodes_only(
     assert [m.kind for m in moved.added] == ["episode"] and moved.updated == ()
     assert memories.profile("bob").fields == {"home_city": "Faro"}  # type: ignore[union-attr]
     assert {m.id for m in home.added} <= {m.id for m in memories.get_all(user_id="bob")}
+
+
+async def test_history_of_an_id_never_stored_is_not_found_as_get_is(
+    memory_engram: Engram,
+) -> None:
+    """`get`, `history` and their twins agree: an unknown id is not found; an erased memory's
+    history is its tombstone."""
+    memories = memory_engram.memories
+    for read in (memories.get, memories.history):
+        with pytest.raises(NotFoundError, match="no memory 'no-such-id'"):
+            read("no-such-id")
+    with pytest.raises(NotFoundError):
+        await memories.ahistory("no-such-id")
+    [tea] = memories.add("Ana likes green tea", user_id="ana", infer=False).added
+    memories.delete(tea.id)
+    *_, tombstone = await memories.ahistory(tea.id)
+    assert tombstone.action == "delete"

@@ -649,17 +649,28 @@ class Memories:
         return flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
 
     def history(self, memory_id: str) -> list[MemoryChange]:
-        """Every change of a memory, oldest first."""
-        result: list[MemoryChange] = self._run(_one(self._history_op(memory_id)))
+        """Every change of a memory, oldest first; an erased memory's ends in its tombstone.
+
+        Raises:
+            NotFoundError: No memory of that id was ever stored in this tenant (or it was
+                erased with its user, `delete_all(user_id=...)`, which leaves no tombstone),
+                as `get` raises.
+        """
+        result: list[MemoryChange] = self._run(self._history_flow(memory_id))
         return result
 
     async def ahistory(self, memory_id: str) -> list[MemoryChange]:
         """Async `history`."""
-        result: list[MemoryChange] = await self._arun(_one(self._history_op(memory_id)))
+        result: list[MemoryChange] = await self._arun(self._history_flow(memory_id))
         return result
 
-    def _history_op(self, memory_id: str) -> GetHistory:
-        return GetHistory(self._engram.tenant, check_identifier(memory_id, "memory_id"))
+    def _history_flow(self, memory_id: str) -> Flow[list[MemoryChange]]:
+        op = GetHistory(self._engram.tenant, check_identifier(memory_id, "memory_id"))
+        [changes] = yield from call_memories(op)
+        if not changes:  # every memory stored has its `add`, and an erased one its tombstone
+            raise NotFoundError(f"no memory {memory_id!r}")
+        found: list[MemoryChange] = changes
+        return found
 
     def users(self, *, limit: int = 100, offset: int = 0) -> list[str]:
         """The ids of the tenant's users that have memories, in order (a page of them): what

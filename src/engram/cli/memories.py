@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from engram._engram import Engram
-from engram._exceptions import InvalidInputError
+from engram._exceptions import InvalidInputError, NotFoundError
 from engram._memory_transfer import parse_export
 from engram.cli._options import (
     console,
@@ -150,7 +150,12 @@ def search(
 def history(db: str, tenant: str, memory_id: str) -> None:
     """Show every change of a memory, oldest first (an erased memory's is a tombstone)."""
     with existing_engram(db, tenant, read_only=True) as mem:
-        changes = mem.memories.history(memory_id)
+        try:
+            changes = mem.memories.history(memory_id)
+        except NotFoundError:
+            raise click.ClickException(
+                f"no memory {memory_id} (ids are shown whole by list)"
+            ) from None
     table = Table("at", "action", "old", "new", "reason")
     for change in changes:
         table.add_row(
@@ -160,8 +165,6 @@ def history(db: str, tenant: str, memory_id: str) -> None:
             literal(_preview(change.new_text or "", 40)),
             literal(change.reason or ""),
         )
-    if not changes:  # every memory ever stored has at least its "add" (or a tombstone)
-        raise click.ClickException(f"no memory {memory_id} (ids are shown whole by list)")
     console.print(table)
 
 
