@@ -196,3 +196,19 @@ def test_no_wording_left_is_one_only_the_erased_session_said(
         said = {f"The user works at {employer}" for employer in left}
         assert {m.text for m in facts} <= said
         assert set().union(*(wordings(mem, m) for m in facts)) <= {*said, None}
+
+
+def test_a_value_taken_back_to_an_earlier_wording_is_embedded_anew(mem: Engram) -> None:
+    """The store drops the vector of a changed text: the erasure embeds the earlier wording
+    with the current model, so a search by meaning finds it, not only one by its words."""
+    say(mem, "s1", "I work at Google.")
+    say(mem, "s2", "I work at Google Cloud.", days=1)
+
+    mem.memories.delete_all(user_id="ana", session_id="s2")
+
+    kept = fact(mem)
+    store = mem.resources.memory_store()
+    [vector] = store.get_vectors(mem.tenant, [kept.id], mem.embedding_model_id)
+    assert vector is not None
+    expected = mem.embedder.embed([dense_text(kept)])[0]
+    assert float(vector @ expected) > 0.999

@@ -700,7 +700,9 @@ class Memories:
         derived from the user goes (entities, relations, profile, history, tombstones);
         a narrower scope's erasure is that of `delete` for each memory (their texts leave
         the history, a tombstone remains). Their vectors leave the embedding cache."""
-        flow = flows.erase_scope_flow(self._scope(user_id, agent_id, session_id))
+        flow = flows.erase_scope_flow(
+            self._scope(user_id, agent_id, session_id), model_id=self._model_id
+        )
         report: ErasureReport = self._run(flow)
         return report
 
@@ -712,7 +714,9 @@ class Memories:
         session_id: str | None = None,
     ) -> ErasureReport:
         """Async `delete_all`."""
-        flow = flows.erase_scope_flow(self._scope(user_id, agent_id, session_id))
+        flow = flows.erase_scope_flow(
+            self._scope(user_id, agent_id, session_id), model_id=self._model_id
+        )
         report: ErasureReport = await self._arun(flow)
         return report
 

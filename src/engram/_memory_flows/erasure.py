@@ -3,13 +3,15 @@ was embedded for them."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from engram._flows import Flow, call_memories, forget_embeddings, serialized
+from engram._exceptions import ConfigError, ProviderError
+from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram._memory_flows.edits import correction_flow
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
 from engram.memory import fold
@@ -31,8 +33,11 @@ from engram.stores.memories import (
     PutMemories,
     PutProfile,
     PutRelations,
+    VectorRecord,
 )
 from engram.types._memory import Memory, MemoryChange, Relation
+
+logger = logging.getLogger("engram")
 
 TICK = timedelta(microseconds=1)
 """The least time after another (histories are ordered by time, then by change id)."""
@@ -55,6 +60,8 @@ class _Outside(NamedTuple):
     field, relation, entity: `edits.correction_flow`)."""
     unnamed: set[str]
     """The entities the rewritten no longer name (those of a wording taken back)."""
+    reworded: list[Memory]
+    """The rewritten taken back to an earlier wording: their vectors are of the erased one."""
 
 
 def _lock_key_of(memory: Memory) -> str:
@@ -94,12 +101,18 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     return report
 
 
-def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
+def erase_scope_flow(
+    scope: Scope, *, model_id: Callable[[], Flow[str]] | None = None
+) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
     narrower scope (an agent's, a session's), also the entities only its memories named;
     a memory turns outside it said too outlives it, worded as they worded it and with no
     wording only the scope said left in its history (`_provenance_outside`).
+
+    A memory taken back to an earlier wording is embedded anew with the current model
+    (`model_id` gives its id); if the embedder is missing or fails, it is left without one
+    (`reembed` embeds it later, a search on the fly meanwhile): the erasure stands.
 
     A scope without a user (a session's, an agent's) may hold the memories of many users:
     their adds are held too, or one could write back a memory being erased (retiring it)."""
@@ -110,7 +123,7 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         keys |= {_lock_key_of(memory) for memory in found}
     yield from serialized(*sorted(keys))
     memories = yield from every_memory(scope.tenant, where)
-    outside = _Outside([], [], [], [], set())
+    outside = _Outside([], [], [], [], set(), [])
     named: set[str] = set()
     restarted: list[Relation] = []
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
@@ -130,7 +143,8 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
         spared=tuple(memory.id for memory in outside.blanked),
     )
     if outside.rewritten:  # the spared moved out of the scope first, so that `op` leaves them
-        ops: list[Any] = [PutMemories(scope.tenant, tuple(outside.rewritten))]
+        vectors = yield from _vectors_of_reworded(scope.tenant, outside, model_id)
+        ops: list[Any] = [PutMemories(scope.tenant, tuple(outside.rewritten), vectors)]
         if restarted:
             ops.append(PutRelations(scope.tenant, tuple(restarted)))
         *_, erased = yield from call_memories(*ops, *outside.corrections, op)
@@ -139,6 +153,26 @@ def erase_scope_flow(scope: Scope) -> Flow[ErasureReport]:
     yield from forget_embeddings(texts, tenant=scope.tenant)
     report: ErasureReport = yield from with_orphans_erased(scope.tenant, named, [erased])
     return report
+
+
+def _vectors_of_reworded(
+    tenant: str, outside: _Outside, model_id: Callable[[], Flow[str]] | None
+) -> Flow[tuple[VectorRecord | None, ...]]:
+    """A vector for each of `outside.rewritten` taken back to an earlier wording (the store
+    drops the vector of a changed text), None for the others (theirs stay); none at all
+    without `model_id` or if the embedder is missing or fails."""
+    if not outside.reworded or model_id is None:
+        return ()
+    try:
+        model = yield from model_id()
+        matrix = yield from embed([dense_text(m) for m in outside.reworded], tenant=tenant)
+    except (ProviderError, ConfigError) as exc:  # the erasure stands all the same
+        logger.warning("erasure: reworded memories left without vectors: %s", exc)
+        return ()
+    records = {
+        m.id: VectorRecord(model, row) for m, row in zip(outside.reworded, matrix, strict=True)
+    }
+    return tuple(records.get(memory.id) for memory in outside.rewritten)
 
 
 def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outside]:
@@ -157,7 +191,7 @@ def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outsid
     erased = {memory.id for memory in memories}
     inside = {s for memory in memories if memory.kind == "episode" for s in memory.source_ids}
     if not any(memory.source_ids for memory in memories):
-        return _Outside([], [], [], [], set())
+        return _Outside([], [], [], [], set(), [])
     outside: list[Memory] = []
     for user_id in sorted({memory.user_id or "" for memory in memories}):
         where = MemoryFilter(
@@ -180,8 +214,8 @@ def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outsid
     touched = [memory for memory in (*memories, *outside) if memory.id in gone]
     # a value they retired recorded their wording in its history (`supersede`)
     touched += [m for m in outside if m.superseded_by in gone and m.id not in gone]
-    result = _Outside([], [], [], [], set())
-    reworded: list[Memory] = []
+    result = _Outside([], [], [], [], set(), [])
+    reworded = result.reworded
     for start in range(0, len(touched), PAGE):
         page = touched[start : start + PAGE]
         histories = yield from call_memories(*(GetHistory(tenant, m.id) for m in page))
