@@ -93,3 +93,24 @@ def test_cli_lists_and_searches_as_of_a_date(tmp_path: Path) -> None:
 
     bad = runner.invoke(main, ["memories", "list", *common, "--as-of", "someday"])
     assert bad.exit_code == 2 and "--as-of is not an ISO-8601 time" in bad.output
+
+
+def test_cli_lists_and_searches_by_kind_agent_and_session(tmp_path: Path) -> None:
+    db = str(tmp_path / "memories.db")
+    with Engram(db) as mem:
+        _moved(mem)
+        mem.memories.add("Ana likes green tea", user_id="ana", agent_id="barista", infer=False)
+    runner = CliRunner()
+    common = ["--db", db, "--user", "ana"]
+
+    def output(*args: str) -> str:
+        result = runner.invoke(main, ["memories", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "tea" in output("search", *common, "tea", "--agent", "barista")
+    assert "no memories found" in output("search", *common, "tea", "--agent", "chef")
+    berlin = output("list", *common, "--session", "s1")
+    assert "Berlin" in berlin and "Lisbon" not in berlin and "tea" not in berlin
+    profiles = output("search", *common, "where", "--kind", "profile", "--session", "s10")
+    assert "Lisbon" in profiles and "I moved" not in profiles

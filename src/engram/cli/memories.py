@@ -15,6 +15,7 @@ from engram._engram import Engram
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._memory_transfer import parse_export
 from engram.cli._options import (
+    F,
     console,
     count,
     db_options,
@@ -46,6 +47,18 @@ agent_option = click.option(
     "agent's own (stored without a user).",
 )
 
+kinds_option = click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
+
+
+def scope_options(command: F) -> F:
+    """`--agent` and `--session`: only what that agent, or that session, stored of the user."""
+    command = click.option(
+        "--session", "session_id", default=None, help="Only what this session stored."
+    )(command)
+    return click.option("--agent", "agent_id", default=None, help="Only what this agent stored.")(
+        command
+    )
+
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     try:
@@ -74,7 +87,8 @@ def memories() -> None:
 @memories.command("list")
 @db_options
 @user_option
-@click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
+@kinds_option
+@scope_options
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded memories.")
 @as_of_option
 @click.option(
@@ -86,6 +100,8 @@ def list_memories(
     tenant: str,
     user_id: str,
     kinds: tuple[str, ...],
+    agent_id: str | None,
+    session_id: str | None,
     include_superseded: bool,
     as_of: datetime | None,
     limit: int,
@@ -95,6 +111,8 @@ def list_memories(
     with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.memories.get_all(
             user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
             kinds=kinds or None,
             include_superseded=include_superseded,
             as_of=as_of,
@@ -114,18 +132,35 @@ def list_memories(
 @db_options
 @user_option
 @click.argument("query")
+@kinds_option
+@scope_options
 @as_of_option
 @click.option(
     "--limit", default=10, show_default=True, type=count(1, MAX_LIMIT), help="At most this many."
 )
 @handles_errors
 def search(
-    db: str, tenant: str, user_id: str, query: str, as_of: datetime | None, limit: int
+    db: str,
+    tenant: str,
+    user_id: str,
+    query: str,
+    kinds: tuple[str, ...],
+    agent_id: str | None,
+    session_id: str | None,
+    as_of: datetime | None,
+    limit: int,
 ) -> None:
     """Search a user's memories (hybrid), with the parts of each score."""
     with existing_engram(db, tenant, read_only=True) as mem:
         hits = mem.memories.search(
-            query, user_id=user_id, as_of=as_of, limit=limit, record_access=False
+            query,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            kinds=kinds or None,
+            as_of=as_of,
+            limit=limit,
+            record_access=False,
         )
     table = Table("#", "score", "match", "boost", "dense", "lexical", "id", "text")
     for hit in hits:
