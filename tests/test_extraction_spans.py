@@ -159,7 +159,7 @@ def test_a_period_of_the_past_is_a_past_value_true_over_it(
     text: str, fact: str, start: datetime | None, end: datetime
 ) -> None:
     [found] = facts_of(text)
-    slot = None if "Berlin" in fact else "home_city" if "live" in fact else "employer"
+    slot = "home_city" if "live" in fact else "employer"
     assert (found.text, found.attribute, found.valid_from) == (fact, slot, start)
     assert found.metadata["valid_to"] == end.isoformat()
 

@@ -69,7 +69,7 @@ def only(text: str) -> Candidate:
         ),
         ("My partner Tomás is a chef.", "profile", "partner", "Tomás", "Ana's partner is Tomás"),
         ("My partner is now Lucas.", "profile", "partner", "Lucas", "Ana's partner is Lucas"),
-        ("My name is Ana.", "profile", "name", "Ana", "Ana's name is Ana"),
+        ("My name is Ana.", "profile", "name", "Ana", "The user's name is Ana"),
         ("I'm 34 years old", "profile", "age", "34", "Ana is 34 years old"),
         ("I'm from Sweden originally.", "profile", "origin", "Sweden", "Ana is from Sweden"),
         ("I have 2 kids.", "fact", "count:kids", "2", "Ana has 2 kids"),

@@ -45,7 +45,7 @@ from engram.memory._patterns import (
     UP,
     WE,
 )
-from engram.memory._sentences import Sentence, with_subject
+from engram.memory._sentences import USER_LABEL, Sentence, with_subject
 from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
@@ -77,6 +77,7 @@ __all__ = [
     "STIRRED",
     "TRIP",
     "UP",
+    "USER_LABEL",
     "WE",
     "Builder",
     "Rule",

@@ -28,6 +28,7 @@ from engram.memory._phrases import (
     STIRRED,
     TRIP,
     UP,
+    USER_LABEL,
     WE,
     Rule,
     Sentence,
@@ -48,6 +49,7 @@ from engram.memory._phrases import (
 from engram.memory._school_rules import SCHOOL_RULES
 from engram.memory._work_rules import WORK_RULES, moved_to_company
 from engram.memory.candidates import Candidate, EntityMention
+from engram.memory.entities import fold
 from engram.types._memory import MemoryKind
 
 __all__ = ["PROFILE_RULES"]
@@ -82,6 +84,10 @@ _I_AM_NAME = re.compile(r"\bI(?:'m|\s+am)\s", re.IGNORECASE)
 
 
 def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's name, "Hi, I'm Ana", "My name is Ana": the name slot. Said by a user the
+    facts already call by that name (`Sentence.label`), it is stated as the user's ("The
+    user's name is Ana": what ties the user to the name), never as "Ana's name is Ana";
+    said by another speaker so named, it says nothing their facts do not."""
     if match[0].lower().startswith("call") and _OTHERS_CALL.search(s.text[: match.start()]):
         return []
     name = match["x"]
@@ -92,7 +98,12 @@ def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
         or (len(first) > 4 and _NOT_NAME_END.search(first))
     ):
         return []
-    text = f"{s.label}'s name is {name}"
+    if fold(name) != fold(s.label):
+        text = f"{s.label}'s name is {name}"
+    elif s.subject is None:
+        text = f"{USER_LABEL}'s name is {name}"
+    else:
+        return []
     return [fact(s, text, kind="profile", attribute="name", value=name, importance=0.9)]
 
 
@@ -256,21 +267,32 @@ def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _lived(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A home of the past, "I lived in Porto from 2019 to 2021", "I lived in Braga until
-    2019": true over the period said, if any (`held_until`); a named place so ended is a
-    past value of the home slot (`past_value`: history, retiring no current home), with
-    the lives_in relation ending with it; else a plain fact."""
+    2019": a named place lived in over a period said is the home slot's history
+    (`_past_home`); else a plain fact, true over the period said, if any (`held_until`)."""
     named = proper(match["x"])
+    home = _past_home(s, named) if named else None
+    if home is not None:
+        return [home]
     place = named or clean(match["x"], s, max_words=6)
     if not place:
         return []
     lived = fact(s, f"{s.label} used to live in {place}", importance=0.5)
+    return [held_until(lived, s) or lived]
+
+
+def _past_home(s: Sentence, place: str) -> Candidate | None:
+    """`place` lived in over the period the sentence says (`held_until`), None if it says
+    none: ended by when it was said, a past value of the home slot (`past_value`: history,
+    retiring no current home), with the lives_in relation ending with it; an end still to
+    come ("I'll live in Porto until 2030"), a plain fact."""
+    lived = fact(s, f"{s.label} used to live in {place}", importance=0.5)
     held = held_until(lived, s)
-    if held is None or not named:
-        return [held or lived]
-    entities, relations = relate(s, "lives_in", named, "place")
+    if held is None:
+        return None
+    entities, relations = relate(s, "lives_in", place, "place")
     related = held_until(replace(lived, entities=entities, relations=relations), s)
-    filed = past_value(related, s, "home_city", named) if related is not None else held
-    return [filed if filed.attribute else held]
+    filed = past_value(related, s, "home_city", place) if related is not None else held
+    return filed if filed.attribute else held
 
 
 _LONG_STAY = timedelta(days=180)
@@ -280,17 +302,20 @@ be to be a home: months, not the days of a trip ("from May 3 to May 10")."""
 
 def _was_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A home of the past said as where the user was, "between 2015 and 2018 I was in
-    Berlin", "I was in Berlin from March 2019 to May 2021": as "I lived in Berlin" then
-    (`_lived`), only for a period of months or years said from one time to another, and no
-    trip ("I was in Rome from May 3 to May 10", "... for a conference")."""
+    Berlin", "I was living in Berlin until 2018": as "I lived in Berlin" then (`_past_home`),
+    and no trip ("... for a conference"). Bare "was in" needs a period of months or years
+    said from one time to another: "I was in Berlin last week", "... in 2018", "... from May
+    3 to May 10" tell of a visit."""
     place = proper(match["x"])
+    if not place or TRIP.search(s.text):
+        return []
     when = s.times[0] if s.times else None
-    if not place or when is None or not spans(when) or when.end - when.start < _LONG_STAY:
+    if not match["living"] and (
+        when is None or not spans(when) or when.end - when.start < _LONG_STAY
+    ):
         return []
-    if TRIP.search(s.text):
-        return []
-    lived = held_until(fact(s, f"{s.label} used to live in {place}", importance=0.5), s)
-    return [lived] if lived is not None and lived.valid_from is not None else []
+    home = _past_home(s, place)
+    return [home] if home is not None else []
 
 
 _DURATION = re.compile(
@@ -476,7 +501,8 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"{ME}{ADV}\s+(?i:used\s+to\s+live|lived)\s+(?i:in)\s+{REST}", _lived, ("live",)),
     rule(
-        rf"{WE}{ADV}\s+(?i:was|were)(?i:\s+(?:living|based))?\s+(?i:in)\s+(?=[{UP}]){REST}",
+        rf"{WE}{ADV}\s+(?i:was|were)(?P<living>(?i:\s+(?:living|based)))?\s+(?i:in)\s+"
+        rf"(?=[{UP}]){REST}",
         _was_in,
         (" in ",),
     ),

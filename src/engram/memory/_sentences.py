@@ -13,7 +13,10 @@ from engram.memory._patterns import ADV, DIETS
 from engram.memory.candidates import Candidate
 from engram.memory.temporal import TimeMention
 
-__all__ = ["Sentence", "with_subject"]
+__all__ = ["USER_LABEL", "Sentence", "with_subject"]
+
+USER_LABEL = "The user"
+"""How facts name a user whose name is not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Sentence:
     @property
     def label_within(self) -> str:
         """`label` inside a sentence: `Ana`, or `the user` (not `The user`)."""
-        return "the user" if self.label == "The user" else self.label
+        return "the user" if self.label == USER_LABEL else self.label
 
 
 _SHARED_VERBS = (

@@ -42,7 +42,7 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
-from engram.memory._phrases import Sentence, with_subject
+from engram.memory._phrases import USER_LABEL, Sentence, with_subject
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
 from engram.memory.temporal import TimeMention, ground
@@ -52,7 +52,6 @@ from engram.types._conversation import Message
 
 __all__ = ["episode_metadata", "extract"]
 
-USER_LABEL = "The user"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
