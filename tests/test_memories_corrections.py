@@ -75,16 +75,22 @@ def test_verbatim_memories_differing_in_a_figure_are_both_kept(
 
 
 def test_a_profile_edit_retires_the_fact_it_replaces(mem: Engram) -> None:
+    """The edit retires Porto and states Braga in its words, with the relation it states."""
     say(mem, "I live in Porto.", MAY)
     mem.memories.update_profile("ana", {"home_city": "Braga"})
     assert mem.memories.profile("ana").fields["home_city"] == "Braga"  # type: ignore[union-attr]
-    assert not [t for t in facts(mem) if "Porto" in t]
-    assert [r.valid_to is not None for r in mem.memories.relations(user_id="ana")] == [True]
+    assert [t for t in facts(mem) if "Porto" in t or "Braga" in t] == ["The user lives in Braga"]
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    relations = mem.memories.relations(user_id="ana")
+    ended = sorted((places[r.target_id], r.valid_to is not None) for r in relations)
+    assert ended == [("Braga", False), ("Porto", True)]
     before = mem.memories.search("Where does the user live?", user_id="ana", as_of=MAY)
     assert any("Porto" in hit.memory.text for hit in before)  # nothing deleted
     every = mem.memories.get_all(user_id="ana", include_superseded=True)
-    [fact] = [m for m in every if m.attribute]
+    fact, braga = sorted((m for m in every if m.attribute), key=lambda m: m.recorded_at)
     assert [c.action for c in mem.memories.history(fact.id)][-1] == "supersede"
+    assert fact.superseded_by == braga.id
+    assert [c.action for c in mem.memories.history(braga.id)] == ["add"]
 
 
 def test_a_profile_edit_keeping_the_value_retires_nothing(mem: Engram) -> None:

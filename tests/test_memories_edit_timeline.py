@@ -71,14 +71,15 @@ def test_statements_replayed_after_a_profile_edit_end_where_the_next_began(mem: 
 def test_a_statement_replayed_after_the_value_it_preceded_is_retired_when_that_one_was_said(
     mem: Engram,
 ) -> None:
-    """Braga said in 2024, then replaced by a hand edit; Lisbon, said in 2020, replayed:
-    it held until Braga began, and Engram learned it was over no sooner than it learned
-    of Braga."""
+    """Braga said in 2024, then replaced by a hand edit (Porto, stated from the edit);
+    Lisbon, said in 2020, replayed: it held until Braga began, and Engram learned it was
+    over no sooner than it learned of Braga. The current value, Porto, made it history."""
     say(mem, "I live in Braga.", Y2024)
     mem.memories.update_profile("ana", {"home_city": "Porto"})
     say(mem, "I live in Lisbon.", Y2020)
-    lisbon, braga = homes(mem)
-    assert lisbon.valid_to == Y2024 and lisbon.superseded_by == braga.id
+    lisbon, braga, porto = homes(mem)
+    assert porto.is_current and braga.superseded_by == porto.id
+    assert lisbon.valid_to == Y2024 and lisbon.superseded_by == porto.id
     assert lisbon.superseded_at is not None and lisbon.superseded_at >= braga.recorded_at
     assert held(mem, Y2020 + 30 * DAY) == ["Lisbon"]
     assert held(mem, Y2024 + 30 * DAY) == ["Braga"]
@@ -87,25 +88,28 @@ def test_a_statement_replayed_after_the_value_it_preceded_is_retired_when_that_o
 def test_a_value_replayed_after_an_edit_retired_its_later_statement_ends_where_that_began(
     mem: Engram,
 ) -> None:
-    """Lisbon said in 2024, replaced by a hand edit; Lisbon said in 2020 replayed: one
-    stretch of Lisbon each, the older ending where the later began (one relation as of
-    any time, not two)."""
+    """Lisbon said in 2024, replaced by a hand edit (Porto, stated from the edit); Lisbon
+    said in 2020 replayed: one stretch of Lisbon each, the older ending where the later
+    began (one relation as of any time, not two)."""
     say(mem, "I live in Lisbon.", Y2024)
     mem.memories.update_profile("ana", {"home_city": "Porto"})
     say(mem, "I live in Lisbon.", Y2020)
-    older, later = homes(mem)
+    older, later, porto = homes(mem)
+    assert porto.is_current and later.valid_to == porto.valid_from
     assert older.valid_to == later.valid_from == Y2024
     assert held(mem, Y2024 + 30 * DAY) == ["Lisbon"]
     assert held(mem, Y2020 + 30 * DAY) == ["Lisbon"]
 
 
 def test_a_relation_ends_with_its_memory_when_a_replay_ends_that_sooner(mem: Engram) -> None:
-    """Braga said in 2020, retired by a hand edit (its relation ended then); Lisbon, said
-    in 2024, replayed: Braga ended where Lisbon began, and so did its relation."""
+    """Braga said in 2020, retired by a hand edit (its relation ended then, Porto's began);
+    Lisbon, said in 2024, replayed: Braga ended where Lisbon began, and so did its
+    relation."""
     say(mem, "I live in Braga.", Y2020)
     mem.memories.update_profile("ana", {"home_city": "Porto"})
     say(mem, "I live in Lisbon.", Y2024)
-    braga, _lisbon = homes(mem)
+    braga, _lisbon, porto = homes(mem)
+    assert porto.is_current and held(mem, datetime.now(UTC)) == ["Porto"]
     assert braga.valid_to == Y2024
     assert held(mem, Y2024 + 30 * DAY) == ["Lisbon"]
     [relation] = [r for r in mem.memories.relations(user_id="ana") if r.memory_id == braga.id]

@@ -1089,7 +1089,11 @@ class Memories:
         An edited field keeps its value until a memory recorded after the edit changes it
         (the user says they moved again, say). The current slot facts of an edited field
         that state another value are retired, and their relations end (so no prompt holds
-        both "home city: Braga" and "The user lives in Porto").
+        both "home city: Braga" and "The user lives in Porto"). A new value is stated in
+        the retired fact's words ("The user lives in Braga", true from now, with its
+        relation), so search, `get_all` and `relations` agree with the profile; a field
+        with no such fact (never stated) stays in the profile only, and a removed field is
+        stated by no memory.
 
         Raises:
             InvalidInputError: A field name is empty or longer than 256 characters, or a
@@ -1115,8 +1119,10 @@ class Memories:
         stored = yield from self._profile_flow(user_id)
         now = utcnow()
         edited = edit_profile(stored, fields, user_id=user, tenant=tenant, now=now)
-        retired = yield from flows.profile_edit_flow(flows.Scope(tenant, user), fields, now=now)
-        [stored_profile, *_] = yield from call_memories(PutProfile(tenant, edited), *retired)
+        changed = yield from flows.profile_edit_flow(
+            flows.Scope(tenant, user), fields, model_id=self._model_id, now=now
+        )
+        [stored_profile, *_] = yield from call_memories(PutProfile(tenant, edited), *changed)
         profile: UserProfile = stored_profile
         return profile
 

@@ -3,13 +3,13 @@ and of profile fields by hand (`profile_edit_flow`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram._flows import Flow, call_memories
+from engram._flows import Flow, embed
 from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_user, while_true
 from engram._memory_flows.scope import Scope, every_memory
 from engram._validation import is_blank
@@ -17,14 +17,15 @@ from engram.memory import EntityMention, close_relations, fold, resolve_entities
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.revision import retired
+from engram.memory.texts import dense_text
 from engram.memory.timeline import EDITED_AT
 from engram.stores.memories import (
-    ListRelations,
     MemoryFilter,
     PutEntities,
     PutMemories,
     PutProfile,
     PutRelations,
+    VectorRecord,
 )
 from engram.types._memory import Entity, Memory, MemoryChange, Relation
 
@@ -87,14 +88,23 @@ def _value_in(text: str, old_text: str, value: str) -> str | None:
     """The value `text` states where `old_text` stated `value`, all else alike; None if the
     two differ elsewhere, if `old_text` does not state `value`, or if the new words still
     hold it ("Porto, Portugal" details Porto, it names no other city)."""
-    at = old_text.find(value)
-    if at < 0 or not value:
+    around = _around(old_text, value)
+    if around is None:
         return None
-    before, after = old_text[:at], old_text[at + len(value) :]
+    before, after = around
     if not (text.startswith(before) and text.endswith(after)):
         return None
     read = text[len(before) : len(text) - len(after)].strip()
     return read if read and fold(value) not in fold(read) else None
+
+
+def _around(text: str, value: str) -> tuple[str, str] | None:
+    """The words of `text` before and after where it states `value` (None if it does not):
+    the wording a slot fact gives any value of its slot."""
+    at = text.find(value)
+    if at < 0 or not value:
+        return None
+    return text[:at], text[at + len(value) :]
 
 
 def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Memory, list[Any]]]:
@@ -126,26 +136,109 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
 
 
 def profile_edit_flow(
-    scope: Scope, fields: Mapping[str, str | None], *, now: datetime
+    scope: Scope,
+    fields: Mapping[str, str | None],
+    *,
+    model_id: Callable[[], Flow[str]],
+    now: datetime,
 ) -> Flow[list[Any]]:
-    """What a hand edit of profile fields retires, as ops to write with the profile.
+    """What a hand edit of profile fields changes besides the profile, as ops to write with it.
 
     The current slot facts of an edited field whose value the edit drops are retired now (not
     deleted: "as of" an earlier time they still answer), and the relations they state end
     now; else one prompt would hold the edited field and the fact it replaced ("home city:
     Braga", "The user lives in Porto"), and search would keep finding the old value.
+
+    A field given a new value is restated in the words of the user's fact it retires ("The
+    user lives in Braga", `_restatement`): true from now, the user's latest word
+    (`timeline.EDITED_AT`), with its vector, its `add` in the history and the relation it
+    states, so search, `get_all` and relations answer as the profile does. A field with no
+    such fact (never stated, or stated in words that do not name its value) and a field
+    removed (None) are restated by no memory. `model_id` gives the id of the new vectors.
     """
     where = MemoryFilter(user_id=scope.user_id, attributes=tuple(sorted(fields)))
     facts = yield from every_memory(scope.tenant, where)
     stale = [m for m in facts if m.kind != "episode" and _edit_drops(m, fields)]
     if not stale:
         return []
-    [relations] = yield from call_memories(ListRelations(scope.tenant, scope.user_id))
-    ended = tuple(retired(m, end=m.valid_to or now, now=now) for m in stale)
-    closed = [r for m in ended for r in close_relations(relations, [m.id], m.valid_to or now)]
-    changes = retired_by_hand(stale, "", now)
-    ops: list[Any] = [PutMemories(scope.tenant, ended, (), changes)]
-    return [*ops, PutRelations(scope.tenant, tuple(closed))] if closed else ops
+    _, graph = yield from read_user(scope, ())
+    restating: dict[str, tuple[Memory, Memory]] = {}  # attribute -> (old fact, new memory)
+    for old in stale:  # oldest first: a slot is restated in its latest fact's words
+        new = _restatement(old, fields[old.attribute or ""], now)
+        if new is not None:
+            restating[old.attribute or ""] = (old, new)
+    news: dict[str, Memory] = {}
+    stated: list[Any] = []
+    for attribute, (old, new) in restating.items():
+        if attribute in SLOT_RELATIONS:
+            new, relation = _restated(scope, old, new, new.metadata["value"], graph, now)
+            stated += relation
+        news[attribute] = new
+    by = {attribute: new.id for attribute, new in news.items()}
+    ended = tuple(
+        retired(m, end=m.valid_to or now, now=now, by=by.get(m.attribute or "")) for m in stale
+    )
+    closed = [r for m in ended for r in close_relations(graph.relations, [m.id], m.valid_to or now)]
+    ops: list[Any] = [PutMemories(scope.tenant, ended, (), retired_by_hand(stale, "", now))]
+    if closed:
+        ops.append(PutRelations(scope.tenant, tuple(closed)))
+    if news:
+        ops.append((yield from _stored_by_hand(scope, tuple(news.values()), model_id, now)))
+    return [*ops, *stated]
+
+
+def _restatement(old: Memory, value: str | None, now: datetime) -> Memory | None:
+    """The memory stating the `value` a hand edit gives the slot of `old`, a fact about the
+    user it retires, in the words of `old` ("The user lives in Porto" -> "... in Braga"):
+    true from now, said now. None if `value` is None or `old` does not name its value (no
+    words to state the new one in)."""
+    before = old.metadata.get("value")
+    if value is None or old.metadata.get("subject") is not None or not isinstance(before, str):
+        return None
+    around = None if fold(before) == NO_VALUE else _around(old.text, before)
+    if around is None:
+        return None
+    value = value.strip()
+    said = {"value": value, "said_at": now.isoformat(), EDITED_AT: now.isoformat()}
+    if "entities" in old.metadata:  # the old value's name swapped for the new one's
+        said["entities"] = old.metadata["entities"]
+    return Memory(
+        text=around[0] + value + around[1],
+        kind=old.kind,
+        tenant=old.tenant,
+        user_id=old.user_id,
+        attribute=old.attribute,
+        metadata=_value_entities(said, before, value),
+        importance=old.importance,
+        entity_ids=old.entity_ids,
+        valid_from=now,
+        recorded_at=now,
+        created_at=now,
+        updated_at=now,
+        pinned=old.pinned,
+    )
+
+
+def _stored_by_hand(
+    scope: Scope, news: tuple[Memory, ...], model_id: Callable[[], Flow[str]], now: datetime
+) -> Flow[PutMemories]:
+    """The write of the memories a profile edit restates its fields in, each with its vector
+    (embedded with the current model) and its `add` in the history."""
+    matrix = yield from embed([dense_text(m) for m in news], tenant=scope.tenant)
+    model = yield from model_id()  # (the embedding taught the dimension)
+    added = tuple(
+        MemoryChange(
+            m.id,
+            "add",
+            new_text=m.text,
+            reason=f"profile field {m.attribute} edited by hand",
+            tenant=m.tenant,
+            at=now,
+        )
+        for m in news
+    )
+    vectors = tuple(VectorRecord(model, row) for row in matrix)
+    return PutMemories(scope.tenant, news, vectors, added)
 
 
 def retired_by_hand(
