@@ -128,8 +128,9 @@ class RankingWeights:
     what a memory is about, this follows its use."""
     session: float = 2.0
     """Boost for memories of the sessions whose best candidates score high (relative to the
-    strongest session): evidence clusters where a topic was discussed. A memory of no session,
-    among memories of some, gets the whole boost: it is not demoted for want of one."""
+    strongest session; a candidate no longer current counts with its `superseded` factor):
+    evidence clusters where a topic was discussed. A memory of no session, among memories of
+    some, gets the whole boost: it is not demoted for want of one."""
     superseded: float = 0.2
     """Factor for memories no longer current, and for episodes that only state retired values
     (`stale_episodes`; one that also states current values gets a share of it, see
@@ -235,7 +236,12 @@ def fuse(
     lexical_values = _first_values(lexical)
     base = _base_scores(dense_values, lexical_values, weights)
     order = _tie_order(dense_values, lexical_values)
-    sessions = _session_shares(base, groups or {}) if weights.session else {}
+    # A session's strength counts its candidates as currency leaves them (`_session_shares`).
+    counted = {
+        memory_id: score * _currency(features.get(memory_id) or _NEUTRAL, weights)
+        for memory_id, score in base.items()
+    }
+    sessions = _session_shares(counted, groups or {}) if weights.session else {}
     results = [
         _ranked(
             memory_id,
@@ -310,6 +316,11 @@ SESSION_TOP = 3
 def _session_shares(base: Mapping[str, float], groups: Mapping[str, str]) -> dict[str, float]:
     """id -> its session's strength relative to the strongest session's (0..1).
 
+    `base` is each candidate's base score times its currency factor (`_currency`): retired
+    memories are candidates (to mark stale episodes), and a retired value's strong match ("I
+    live in Porto", once the user moved) would otherwise lift its session-mates ("Hi, I'm
+    Ana") above the current value and the turn that said it.
+
     A session's strength is the sum of its best `SESSION_TOP` base scores: a session where
     the topic came up in several turns beats one with a single slightly better turn, which
     also reorders sessions (with the best score alone, the boost of a session's best memory
@@ -365,8 +376,8 @@ def _ranked(
         * (1.0 + weights.importance * feature.importance)
         * (1.0 + weights.decay * feature.decay)
         * (1.0 + weights.session * session)
+        * _currency(feature, weights)
     )
-    boost *= weights.superseded ** (1.0 - feature.current)
     score = base * boost
     dense, lexical = values
     parts = ScoreParts(
@@ -383,6 +394,12 @@ def _ranked(
         boost=boost,
     )
     return Ranked(memory_id, score, parts)
+
+
+def _currency(feature: MemoryFeatures, weights: RankingWeights) -> float:
+    """The factor of a memory no longer (or only partly) current: `superseded ** (1 -
+    current)`, 1 for a current one."""
+    return math.pow(weights.superseded, 1.0 - feature.current)
 
 
 def recency(moment: datetime | None, now: datetime | None, half_life_days: float) -> float:
