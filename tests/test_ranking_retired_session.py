@@ -42,7 +42,7 @@ def test_a_retired_values_session_mates_stay_below_the_current_fact(
 
     hits = memory_engram.memories.search(query, user_id="ana", limit=6, record_access=False)
     rank = {hit.memory.text: hit.rank for hit in hits}
-    assert hits[0].memory.text == "I moved to Lisbon last week."
+    assert hits[0].memory.text in ("I moved to Lisbon last week.", MOVE_FACT)
     assert all(rank[MOVE_FACT] < rank[greeting] for greeting in GREETINGS), rank
     # The move's session is the strongest once Porto counts as retired.
     assert {hit.parts.session for hit in hits if "Lisbon" in hit.memory.text} == {1.0}

@@ -63,8 +63,15 @@ def test_a_search_naming_the_user_finds_what_she_said_before_her_greeting(
     hits = _search(memory_engram, "Where does Ana live?")
     assert "Lisbon" in hits[0].memory.text
     assert _rank(hits, "Lisbon") < _rank(hits, GREETING)
-    # All her memories are about her: the name favours none of them.
-    assert {hit.parts.entity for hit in hits} == {1.0}
+    # Every fact of hers is about her, whether or not it spells her name.
+    facts = [hit for hit in hits if hit.memory.kind != "episode"]
+    assert facts and {hit.parts.entity for hit in facts} == {1.0}
+    [move] = [hit.rank for hit in facts if "Lisbon" in hit.memory.text]
+    assert move < _rank(hits, GREETING)
+    # A turn that does not spell her name is not favoured by it, or the facts about her
+    # would lose their lead ("Ana is vegetarian" for "What does Ana eat?").
+    unnamed = [hit for hit in hits if hit.memory.kind == "episode" and "Ana" not in hit.memory.text]
+    assert unnamed and {hit.parts.entity for hit in unnamed} == {0.0}
 
 
 def test_a_name_the_user_revises_is_hers_and_so_is_the_one_before(

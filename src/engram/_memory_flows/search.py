@@ -68,7 +68,7 @@ def search_flow(
     # The entities the query names, looked up among the user's as `memories.entities(name=)`
     # does (by name or alias, else by a longer name: "Carla" for "Carla Mendes"). The
     # user's own name, given (`user_name`) or learned ("Hi, I'm Ana"), leaves the query's
-    # words (`without_names`) and, as an entity, matches every memory of the user's own
+    # words (`without_names`) and, as an entity, matches every fact of the user's own
     # (`_naming_user`): spelled only where a turn greets the user, it would favour those.
     named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
     known: list[list[Entity]] = [[] for _ in named]
@@ -144,17 +144,22 @@ def search_flow(
 
 
 def _naming_user(memories: Mapping[str, Memory], me: Entity) -> dict[str, Memory]:
-    """`memories` as ranking reads them for a query naming the user: each of the user's own
-    names the user's entity `me`, whether or not it spells the name ("I moved to Lisbon",
-    "The user is vegan" are about Ana as much as "Nice to meet you, Ana!" is). A memory said
-    by another named speaker (a dialogue between people, one `speaker` each) or about
-    another person (`subject`) is not the user's: it names `me` only if it mentions her."""
+    """`memories` as ranking reads them for a query naming the user: each fact of the user's
+    own (every kind but the turns themselves) names the user's entity `me`, whether or not
+    it spells the name ("The user moved to Lisbon" is about Ana as much as "Ana is vegan"
+    is). A turn names her only if it spells her name, as before: were every turn of hers
+    to match, the name would favour none of them, and the facts about her would lose the
+    lead they owe to being about her ("Ana is vegetarian" for "What does Ana eat?"). A fact
+    said by another named speaker (a dialogue between people, one `speaker` each) or about
+    another person (`subject`) is not the user's either."""
     names = {fold(me.name), *map(fold, me.aliases)}
 
     def own(memory: Memory) -> bool:
         speaker = memory.metadata.get("speaker")
-        return memory.metadata.get("subject") is None and (
-            not isinstance(speaker, str) or fold(speaker) in names
+        return (
+            memory.kind != "episode"
+            and memory.metadata.get("subject") is None
+            and (not isinstance(speaker, str) or fold(speaker) in names)
         )
 
     return {
