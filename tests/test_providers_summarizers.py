@@ -457,3 +457,16 @@ def test_public_names() -> None:
     }
     assert set(engram.providers.__all__) == public
     assert engram.providers.__all__ == sorted(engram.providers.__all__)
+
+
+def test_extractive_keeps_a_changed_figure_not_only_the_first_one() -> None:
+    """Sentences that differ only in their numbers are two facts, not a repeat: the changed
+    flight (17:25 on 8 May) reaches the summary, not only the one it replaced."""
+    first = user("My flight to Lisbon leaves at 09:40 on 3 May.")
+    changed = user("Sorry, it changed. My flight to Lisbon leaves at 17:25 on 8 May.")
+    summary = ExtractiveSummarizer(count_words).summarize(None, [first, changed], max_tokens=40)
+
+    assert "17:25 on 8 May" in summary
+    days = [user(f"Day {day}: museum visit, budget {10 * day} euros.") for day in range(1, 6)]
+    summary = ExtractiveSummarizer(count_words).summarize(None, days, max_tokens=200)
+    assert all(f"budget {10 * day} euros" in summary for day in range(1, 6))

@@ -33,6 +33,8 @@ __all__ = ["ExtractiveSummarizer"]
 _LINE = re.compile(r"^((system|user|assistant|tool)(?: \([^)\n]*\))?): (.*)$")
 _CALL = re.compile(r"^Called [\w.-]+\(.*\)$")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_TOKEN = re.compile(r"[^\W_]+")
+"""Words and numbers: what makes two sentences the same one (`_candidates`)."""
 _NOT_NAMES = frozenset({"I", "I'm", "I'll", "I've", "I'd", "OK", "Ok"})
 
 _MONTHS = "january|february|march|april|june|july|august|september|october|november|december"
@@ -131,7 +133,7 @@ def _message_sentences(message: Message, line: int) -> Iterator[_Draft]:
 
 
 def _candidates(previous: str | None, messages: Sequence[Message]) -> list[_Sentence]:
-    """All sentences in chronological order, duplicates (same words) kept once."""
+    """All sentences in chronological order, duplicates (same words and numbers) kept once."""
     old = list(_previous_sentences(previous or ""))
     first_line = old[-1].line + 1 if old else 0
     new = [
@@ -142,7 +144,9 @@ def _candidates(previous: str | None, messages: Sequence[Message]) -> list[_Sent
     unique: dict[str, _Sentence] = {}
     for order, draft in enumerate(old + new):
         words = tuple(_WORD.findall(draft.text))
-        key = " ".join(words).lower() or draft.text
+        # Numbers are part of a sentence's identity: "leaves at 17:25 on 8 May" is news after
+        # "leaves at 09:40 on 3 May", not a repeat of it.
+        key = " ".join(_TOKEN.findall(draft.text.lower())) or draft.text
         if key not in unique:
             line, label, role, text, bonus = draft
             unique[key] = _Sentence(order, line, label, role, text, words, bonus, order < len(old))
