@@ -848,3 +848,14 @@ def test_a_legacy_chat_format_context_stays_within_its_budget(tmp_path: Path) ->
     counted = TokenCounter.for_model("gpt-3.5-turbo-0301").count_messages(list(result.messages))
     assert counted == result.report.tokens_after
     assert counted <= 200
+
+
+@pytest.mark.parametrize("one", [{"role": "user", "content": "hi"}, Message("user", "hi"), "hi"])
+def test_add_messages_of_one_message_asks_for_a_list_and_writes_nothing(
+    tmp_path: Path, one: Any
+) -> None:
+    with Engram(tmp_path / "e.db") as mem:
+        s = mem.session("s1")
+        with pytest.raises(InvalidInputError, match="takes a list of messages"):
+            s.add_messages(one)
+        assert s.messages() == []

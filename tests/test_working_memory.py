@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engram import InvalidInputError
 from engram.state.events import fold, replay
 from engram.state.working import (
     GOAL,
@@ -212,3 +214,20 @@ def test_a_multiline_output_stays_inside_its_item() -> None:
     headers = [line for line in text.splitlines() if line.endswith(":") and not line[0].isspace()]
     assert headers == ["Tool results:", "Scratchpad:"]  # the output's own "Scratchpad:" is indented
     assert text.endswith("Scratchpad:\n- real")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: WorkingMemory(goal="Book a hotel").with_plan("search"), "must be a list"),
+        (lambda: WorkingMemory(goal=None), "goal must be text"),  # type: ignore[arg-type]
+        (lambda: WorkingMemory(goal="g", pending_actions=["a", 3]), "holds 3"),  # type: ignore[arg-type]
+        (lambda: WorkingMemory.from_dict({"goal": "g", "completed_steps": "ab"}), "a list"),
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_refused_not_split_into_letters(
+    make: Callable[[], WorkingMemory], message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        make()
+    assert WorkingMemory(goal="g").with_plan(["search"]).pending_actions == ("search",)

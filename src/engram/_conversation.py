@@ -94,6 +94,10 @@ class Conversation:
         return result
 
     def _add_flow(self, messages: Sequence[MessageLike]) -> Flow[list[Message]]:
+        if isinstance(messages, Mapping | Message | str):  # one message: its keys or letters
+            raise InvalidInputError(
+                "add_messages takes a list of messages: pass [message], or add() one"
+            )
         parsed = [to_message(item) for item in messages]
         limit = self._engram.settings.max_message_bytes
         return flows.add_flow(self._session, parsed, max_bytes=limit, now=utcnow())

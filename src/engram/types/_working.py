@@ -8,7 +8,7 @@ snapshotted (`to_dict()`), and rendered into a prompt within a token budget
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,11 @@ class ToolResult:
         )
 
 
+def _check_text(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, not {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkingMemory:
     """An agent's task record: its goal, its progress, its pending work and its notes.
@@ -80,11 +85,26 @@ class WorkingMemory:
     """When it last changed."""
 
     def __post_init__(self) -> None:
-        # Lists passed in are copied to tuples: the caller keeping the list cannot change us.
-        for name in ("completed_steps", "pending_actions", "tool_results"):
+        """Check the fields' types (`InvalidInputError`): a step list given as one string
+        (`with_plan("search")`) would otherwise become one step per letter. Lists passed in
+        are copied to tuples: the caller keeping the list cannot change us."""
+        _check_text(self.goal, "goal")
+        _check_text(self.scratchpad, "scratchpad")
+        if self.current_step is not None:
+            _check_text(self.current_step, "current_step")
+        for name, kind in (
+            ("completed_steps", str),
+            ("pending_actions", str),
+            ("tool_results", ToolResult),
+        ):
             value = getattr(self, name)
-            if not isinstance(value, tuple):
-                object.__setattr__(self, name, tuple(value))
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+                raise InvalidInputError(f"{name} must be a list, e.g. [{value!r}], not {value!r}")
+            items = tuple(value)
+            wrong = next((item for item in items if not isinstance(item, kind)), None)
+            if wrong is not None:
+                raise InvalidInputError(f"{name} holds {wrong!r}, not a {kind.__name__}")
+            object.__setattr__(self, name, items)
 
     def with_goal(self, goal: str, *, now: datetime | None = None) -> WorkingMemory:
         """A copy with `goal` as its goal."""
@@ -92,7 +112,7 @@ class WorkingMemory:
 
     def with_plan(self, steps: Sequence[str], *, now: datetime | None = None) -> WorkingMemory:
         """A copy whose pending actions are `steps`."""
-        return self._changed(now, pending_actions=tuple(steps))
+        return self._changed(now, pending_actions=steps)
 
     def start_step(self, step: str, *, now: datetime | None = None) -> WorkingMemory:
         """A copy with `step` in progress (and removed from the pending actions).
@@ -151,8 +171,8 @@ class WorkingMemory:
         return cls(
             goal=str(data["goal"]),
             current_step=data.get("current_step"),
-            completed_steps=tuple(data.get("completed_steps") or ()),
-            pending_actions=tuple(data.get("pending_actions") or ()),
+            completed_steps=data.get("completed_steps") or (),
+            pending_actions=data.get("pending_actions") or (),
             tool_results=tuple(ToolResult.from_dict(r) for r in data.get("tool_results") or ()),
             scratchpad=str(data.get("scratchpad", "")),
             updated_at=parse_time(data["updated_at"]) if data.get("updated_at") else utcnow(),
