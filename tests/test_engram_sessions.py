@@ -859,3 +859,18 @@ def test_add_messages_of_one_message_asks_for_a_list_and_writes_nothing(
         with pytest.raises(InvalidInputError, match="takes a list of messages"):
             s.add_messages(one)
         assert s.messages() == []
+
+
+def test_a_flat_tool_call_keeps_its_function_name_and_arguments(tmp_path: Path) -> None:
+    """`{"id", "name", "arguments"}` (no nested `function`) is read as OpenAI's form is: a
+    call stored without its name would be sent back as one no chat API takes."""
+    with Engram(tmp_path / "e.db") as mem:
+        s = mem.session("s1")
+        s.add("user", "Weather in Paris?")
+        flat = {"id": "c1", "name": "weather", "arguments": '{"city": "Paris"}'}
+        s.add("assistant", "", tool_calls=[flat])
+        [call] = s.messages()[-1].tool_calls
+        assert (call.name, call.arguments) == ("weather", '{"city": "Paris"}')
+        s.add("tool", "18 C", tool_call_id="c1")
+        sent = s.context(model="gpt-4o", budget=1000).to_openai()
+        assert sent[1]["tool_calls"][0]["function"]["name"] == "weather"

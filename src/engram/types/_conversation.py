@@ -69,7 +69,9 @@ class ToolCall:
             raise InvalidInputError(f"a tool call must be a dict with an id, not {data!r:.200}")
         if (kind := data.get("type", "function")) != "function":
             raise InvalidInputError(f"tool calls of type {kind!r:.50} are not supported")
-        function = data.get("function") or {}
+        # OpenAI's form nests the function; the flat one ({"id", "name", "arguments"}) is read
+        # alike, not stored without its name.
+        function = data.get("function") or (data if "name" in data else {})
         if not isinstance(function, Mapping):
             raise InvalidInputError(f"a tool call's function must be a dict, not {function!r:.200}")
         return cls(
