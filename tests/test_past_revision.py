@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engram.memory import decide
+from engram.memory.timeline import began
 from engram.types._memory import Memory
 
 NOW = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
@@ -89,9 +90,12 @@ def test_a_stay_said_to_continue_still_retires_the_current_home() -> None:
     length=st.integers(1, 5),
     current_start=st.one_of(st.none(), st.integers(2000, 2025)),
 )
-def test_an_ended_value_never_retires_the_current_one(
+def test_an_ended_value_leaves_the_current_value_current_and_apart_from_it(
     start: int | None, length: int, current_start: int | None
 ) -> None:
+    """The past span keeps its stated end; one Lisbon stays current; where the span said
+    later overlaps the current value's time, the value said later wins the overlap (the
+    current value is cut around it, `revision._overlapped_by`): no Lisbon holds with Porto."""
     end = year((start or 2015) + length)
     current = home(
         "Lisbon",
@@ -100,9 +104,17 @@ def test_an_ended_value_never_retires_the_current_one(
     )
     past = home("Porto", valid_from=None if start is None else year(start), stated_end=end)
     decision = decide(past, [(current, 0.5)], now=NOW)
-    assert decision.updates == () or all(m.id != current.id for m in decision.updates)
-    [stored] = decision.inserts
+    [stored] = [m for m in decision.inserts if m.metadata["value"] == "Porto"]
     assert stored.valid_to == end and stored.superseded_at is None
+    written = {m.id: m for m in (*decision.updates, *decision.inserts)}
+    lisbons = [
+        written.get(current.id, current),
+        *(m for m in decision.inserts if m.metadata["value"] == "Lisbon"),
+    ]
+    assert [m.valid_to for m in lisbons if m.is_current] == [None]
+    for lisbon in lisbons:
+        ends = [moment for moment in (lisbon.valid_to, stored.valid_to) if moment is not None]
+        assert not max(began(lisbon), began(stored)) < min(ends), (lisbon, stored)
 
 
 def test_a_past_span_said_again_adds_provenance_and_nothing_open_ended_absorbs_it() -> None:

@@ -30,7 +30,8 @@ cosine similarity), it returns a `Decision`:
   moved), and a memory whose words state its end (`metadata["valid_to"]`: "I lived in
   Braga until 2019") is stored with that end. Whatever order a slot's values are learned
   in, each is fitted in time among the slot's retired values, the user's latest word
-  winning over its span (`timeline.ends`), so "as of" any time one value held; a value
+  winning over its span (`timeline.ends`), so "as of" any time one value held (a past
+  span said after the current value it overlaps cuts it in two, `_overlapped_by`); a value
   said before and after the new one (said again since it was first said) is cut in two
   around it first (`timeline.cut`, `_cut_by`), by an ending of it too.
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
@@ -486,15 +487,24 @@ def _past_value(
     history: true over its span (of unknown start: up to its end, `timeline.began`),
     retiring no current value (a stay that ended is no current value: "I lived in Porto
     from 2019 to 2021" does not say the user left Lisbon), fitted among the slot's retired
-    values (`_fitted_in_history`). The same span said again (same text and end) adds its
+    values (`_fitted_in_history`). The same span said again (same text, start and end) adds its
     provenance; nothing else absorbs it (an open-ended "used to live in Porto" taking its
-    slot would make Porto a current home)."""
-    text = fold(new.text)
+    slot would make Porto a current home).
+
+    Over a span where a current value held too, the value said later wins: said after it,
+    `new` cuts that one in two (`_overlapped_by`, before this); said before it (an old
+    chat replayed), `new` ends where that one began."""
+    text, span = fold(new.text), (new.valid_from, new.valid_to)
     for old, _cosine in pool:
-        if fold(old.text) == text and old.valid_to == new.valid_to:
+        if fold(old.text) == text and (old.valid_from, old.valid_to) == span:
             return _duplicate(new, old, now, f"same past {new.attribute}")
     newest = max(holders, key=lambda old: (said(old), old.id), default=None)
-    return _added(new, now, f"past {new.attribute}, ended before it was said", newest)
+    reason = f"past {new.attribute}, ended before it was said"
+    start = min((began(old) for old in holders if said(new) < said(old)), default=None)
+    if start is not None and new.valid_to is not None and start < new.valid_to:
+        new = replace(new, valid_to=max(began(new), start))
+        reason = f"{reason}; up to when the value said after it began"
+    return _added(new, now, reason, newest)
 
 
 def _slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Decision:
@@ -727,10 +737,10 @@ def _in_scope(new: Memory, decision: Decision, now: datetime) -> Decision:
 
 
 def _is_history_of(old: Memory, new: Memory) -> bool:
-    """Whether `old` is a retired value of `new`'s slot, among which `_fitted_in_history`
-    fits `new` in time."""
+    """Whether `old` is a retired or ended value of `new`'s slot ("I lived in Porto from
+    2019 to 2021"), among which `_fitted_in_history` fits `new` in time."""
     return (
-        old.superseded_at is not None
+        (old.superseded_at is not None or old.valid_to is not None)
         and old.attribute is not None
         and old.attribute == new.attribute
         and _subject(old) == _subject(new)
@@ -806,9 +816,12 @@ def _with_ends(decision: Decision, past: Sequence[Memory], now: datetime) -> Dec
     values = {m.id: m for m in (*past, *inserts.values(), *updates.values())}
     slot_values = [m for m in values.values() if slot_key(m) == slot]
     changes = list(decision.changes)
+    written = values[written.id]
     for end in ends(slot_values):
-        if written.id not in (end.memory.id, end.successor.id):
-            continue  # two values of the slot's past: not this decision's to fit
+        if written.id not in (end.memory.id, end.successor.id) and not _overlap(
+            end.memory, written
+        ):
+            continue  # two values of the slot's past apart from it: not this decision's to fit
         memory, change = ended(end, now=now, why="revised")
         if memory.id in inserts:
             inserts[memory.id] = memory  # its `add` entry says the rest
@@ -822,6 +835,16 @@ def _with_ends(decision: Decision, past: Sequence[Memory], now: datetime) -> Dec
         inserts=tuple(inserts.values()),
         updates=tuple(updates.values()),
         changes=tuple(changes),
+    )
+
+
+def _overlap(memory: Memory, other: Memory) -> bool:
+    """Whether `memory` and `other`, as they are, held at some moment both. A past value
+    that holds over the written one ends as `timeline.ends` says even where another value
+    of the past ends it: its end is what overlaps ("Braga" retired by "Lisbon", which an
+    older saying, replayed, starts sooner, ends where a later "Braga 2010-2011" began)."""
+    return (memory.valid_to is None or began(other) < memory.valid_to) and (
+        other.valid_to is None or began(memory) < other.valid_to
     )
 
 
@@ -906,7 +929,7 @@ def decide(
     Returns:
         The decision: action, memories to insert and update, audit entries.
     """
-    stretches = _cut_by(new, similar, now)
+    stretches = _cut_by(new, similar, now) or _overlapped_by(new, similar, now)
     if stretches is not None:
         first, second, _changes = stretches
         similar = [
@@ -962,29 +985,75 @@ def _cut_by(
         if pieces is None:
             continue
         first, second = pieces
-        at = max(now, said(new)[0])
-        first = retired(first, end=max(began(first), began(value)), now=at, by=new.id)
-        cut_change = _change(
-            old,
-            "supersede",
-            now,
-            f"{new.id} was said between its sayings; it holds again as {second.id}",
-            old_text=old.text,
-            new_text=new.text,
-            related_id=new.id,
-            source_ids=new.source_ids,
-        )
-        added = _change(
-            second,
-            "add",
-            now,
-            f"{old.id} said again after {new.id}",
-            new_text=second.text,
-            source_ids=second.source_ids,
-            related_id=old.id,
-        )
-        return first, second, (cut_change, added)
+        why = f"{new.id} was said between its sayings"
+        return _stretched(old, first, second, value, now, why=why, again="said again")
     return None
+
+
+def _overlapped_by(
+    new: Memory, similar: Sequence[tuple[Memory, float]], now: datetime
+) -> _Stretches | None:
+    """The current value of `new`'s slot that `new`, a value that ended before it was said
+    ("I lived in Porto from 2019 to 2021", `_ended_before_said`), said after it, held over
+    part of its span cuts in two, as a value said between two sayings does (`_cut_by`):
+    the value said later wins over the overlap. Its first stretch is retired by `new`
+    where `new` began (it never held if `new` began first); its second is a new memory,
+    the same statement, holding from where `new` ended on. So "I moved to Lisbon in 2020",
+    then "I lived in Porto from 2019 to 2021", is Porto over 2019-2021 and Lisbon from
+    2022, one home at a time. A current value said after `new` (an old chat replayed)
+    wins over the overlap instead (`_past_value`)."""
+    value = _with_stated_end(new)
+    if new.kind == "episode" or not _ended_before_said(value) or value.valid_to is None:
+        return None
+    for old, _cosine in similar:
+        if not (
+            old.attribute == new.attribute
+            and old.kind != "episode"
+            and old.is_current
+            and old.valid_to is None
+            and _subject(old) == _subject(new)
+            and _same_owner(new, old)
+            and not _holds(old, slot_value(new))
+            and said(old) < said(value)
+            and began(old) < value.valid_to
+        ):
+            continue
+        second = replace(
+            old, id=new_id(), valid_from=value.valid_to, created_at=now, updated_at=now
+        )
+        why = f"{new.id}, said after it, held over its span"
+        return _stretched(old, old, second, value, now, why=why, again="held on")
+    return None
+
+
+def _stretched(
+    old: Memory, first: Memory, second: Memory, by: Memory, now: datetime, *, why: str, again: str
+) -> _Stretches:
+    """`old` cut in two by `by`, another value of its slot: its first stretch (`first`)
+    retired by `by` where `by` began (no earlier than `by` was said), its second (`second`,
+    a new memory) added, each audited (`why` it was cut, what it did `again` after `by`)."""
+    at = max(now, said(by)[0])
+    first = retired(first, end=max(began(first), began(by)), now=at, by=by.id)
+    cut_change = _change(
+        old,
+        "supersede",
+        now,
+        f"{why}; it holds again as {second.id}",
+        old_text=old.text,
+        new_text=by.text,
+        related_id=by.id,
+        source_ids=by.source_ids,
+    )
+    added = _change(
+        second,
+        "add",
+        now,
+        f"{old.id} {again} after {by.id}",
+        new_text=second.text,
+        source_ids=second.source_ids,
+        related_id=old.id,
+    )
+    return first, second, (cut_change, added)
 
 
 class Cuts(NamedTuple):
