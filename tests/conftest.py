@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engram import Engram
-from engram.stores import BaseConversationStore
+from engram.stores import BaseConversationStore, InMemoryConversationStore
+from engram.stores.memory_memories import InMemoryMemoryStore
 from engram.testing import AsyncDrivenConversationStore
 from servers import fresh_store
 
@@ -56,4 +57,18 @@ def memory_address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def memory_engram(memory_address: str) -> Iterator[Engram]:
     """An Engram on `memory_address`."""
     with Engram(memory_address) as engram:
+        yield engram
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def every_memory_engram(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+    """An Engram on each memory backend: in memory, a SQLite file, PostgreSQL with pgvector
+    (the `servers` plugin's, which the module loads)."""
+    if request.param == "memory":
+        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
+    elif request.param == "postgres":
+        engram = Engram(request.getfixturevalue("postgres_clean_database"))
+    else:
+        engram = Engram(tmp_path / "memories.db")
+    with engram:
         yield engram

@@ -4,28 +4,17 @@ copies of the best)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from engram import Engram
-from engram.stores import InMemoryConversationStore
-from engram.stores.memory_memories import InMemoryMemoryStore
 
 pytest_plugins = ["servers"]
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    if request.param == "memory":
-        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
-    elif request.param == "postgres":
-        engram = Engram(request.getfixturevalue("postgres_clean_database"))
-    else:
-        engram = Engram(tmp_path / "m.db")
-    with engram:
-        yield engram
+@pytest.fixture
+def mem(every_memory_engram: Engram) -> Engram:
+    """An Engram on each memory backend."""
+    return every_memory_engram
 
 
 def test_changing_a_hit_changes_no_later_read(mem: Engram) -> None:

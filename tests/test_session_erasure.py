@@ -8,9 +8,7 @@ leaves it, as the other session's."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,17 +26,10 @@ DAY1 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 SECRET = "My favourite colour is quokkamauve."
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+@pytest.fixture
+def mem(every_memory_engram: Engram) -> Engram:
     """An Engram on each memory backend."""
-    if request.param == "memory":
-        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
-    elif request.param == "postgres":
-        engram = Engram(request.getfixturevalue("postgres_clean_database"))
-    else:
-        engram = Engram(tmp_path / "memories.db")
-    with engram:
-        yield engram
+    return every_memory_engram
 
 
 def say(mem: Engram, session_id: str, text: str, days: int = 0) -> str:

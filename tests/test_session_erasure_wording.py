@@ -6,9 +6,7 @@ memory backend."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,17 +27,10 @@ GOOGLE = "The user works at Google"
 CLOUD = "The user works at Google Cloud"
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+@pytest.fixture
+def mem(every_memory_engram: Engram) -> Engram:
     """An Engram on each memory backend."""
-    if request.param == "memory":
-        engram = Engram(InMemoryConversationStore(), memory_store=InMemoryMemoryStore())
-    elif request.param == "postgres":
-        engram = Engram(request.getfixturevalue("postgres_clean_database"))
-    else:
-        engram = Engram(tmp_path / "memories.db")
-    with engram:
-        yield engram
+    return every_memory_engram
 
 
 def fact(mem: Engram, attribute: str = "employer") -> Memory:
