@@ -5,7 +5,7 @@ stores' filters (`_memory_rules`, the SQL of each backend: `MemorySearchSpecs`) 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,30 +13,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from embedders import HashingEmbedder
-from engram import Engram, Message
+from engram import Engram
 from engram.memory.timeline import BEGINNING, began
 from engram.stores import _memory_rules as rules
 from engram.stores.memories import MemoryFilter
 from engram.testing._memory_checks import TENANT, at, memory
-
-MAY = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
+from test_past_slot_history import MAY, facts_as_of, say
 
 
 @pytest.fixture
 def mem(tmp_path: Path):
     with Engram(tmp_path / "past.db", embedder=HashingEmbedder()) as engram:
         yield engram
-
-
-def say(mem: Engram, text: str, when: datetime) -> None:
-    message = Message(role="user", content=text, created_at=when, session_id="chat")
-    mem.memories.add(messages=[message], user_id="ana")
-
-
-def facts_as_of(mem: Engram, query: str, when: datetime) -> list[str]:
-    hits = mem.memories.search(query, user_id="ana", as_of=when, kinds=["fact", "profile"])
-    return [hit.memory.text for hit in hits]
 
 
 def test_a_home_said_to_have_ended_years_ago_is_found_as_of_a_time_before_its_end(

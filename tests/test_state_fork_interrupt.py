@@ -10,10 +10,9 @@ answered while another is still open stays answered.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
@@ -22,6 +21,7 @@ from langgraph.types import Command, Send, interrupt
 
 from engram.integrations.langgraph import EngramSaver
 from servers import fresh_saver
+from test_state_rollback import Trip, _config
 
 pytest_plugins = ["servers"]
 
@@ -32,15 +32,6 @@ T = "default"
 def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
     with fresh_saver(request, tmp_path) as engram_saver:
         yield engram_saver
-
-
-class Trip(TypedDict):
-    log: Annotated[list[str], operator.add]
-    answers: Annotated[list[str], operator.add]
-
-
-def _config(thread_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id}}
 
 
 def _parallel(saver: EngramSaver, runs: list[str]) -> Any:

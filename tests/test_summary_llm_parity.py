@@ -9,26 +9,12 @@ from typing import Any
 import pytest
 
 from engram.providers import ExtractiveSummarizer, LLMSummarizer, OpenAIChatModel
-from engram.types import Message
 from openai_server import FakeOpenAIServer, chat_completion_body, error_body
+from test_context_summary_llm import FACTS, OLDEST_FIRST, count_words
 
 pytest_plugins = ["openai_server"]
 
 
-def count_words(text: str) -> int:
-    return len(text.split())
-
-
-FACTS = [
-    Message(role="user", content="My name is Dana. I fly to Lisbon on March 14."),
-    Message(role="assistant", content="Noted: Lisbon on March 14."),
-    Message(role="user", content="Book the TAP flight. My seat is 12A."),
-    Message(role="assistant", content="Booked the TAP flight, confirmation ABC123."),
-]
-LONG = (
-    "Dana flies to Lisbon on March 14. She likes window seats. She is vegetarian. "
-    "She chose the TAP flight. Seat 12A is hers. The confirmation is ABC123."
-)
 SHORT = "Dana: Lisbon, March 14, TAP, seat 12A, ABC123."
 DOWN = (500, error_body("down"))
 EXTRACTIVE = ExtractiveSummarizer(count_words).summarize(None, FACTS, max_tokens=12)
@@ -41,11 +27,19 @@ def ok(text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
 # (replies in order, the summary, how many requests); max_tokens=12 words.
 PATHS = {
     "fits": ([ok(SHORT)], SHORT, 1),
-    "over, then fits": ([ok(LONG), ok(SHORT)], SHORT, 2),
-    "over twice": ([ok(LONG), ok(LONG)], "Seat 12A is hers. The confirmation is ABC123.", 2),
-    "over, retry fails": ([ok(LONG), DOWN], "Seat 12A is hers. The confirmation is ABC123.", 2),
+    "over, then fits": ([ok(OLDEST_FIRST), ok(SHORT)], SHORT, 2),
+    "over twice": (
+        [ok(OLDEST_FIRST), ok(OLDEST_FIRST)],
+        "Seat 12A is hers. The confirmation is ABC123.",
+        2,
+    ),
+    "over, retry fails": (
+        [ok(OLDEST_FIRST), DOWN],
+        "Seat 12A is hers. The confirmation is ABC123.",
+        2,
+    ),
     "over, retry refuses": (
-        [ok(LONG), ok("I'm sorry, I can't help with that.")],
+        [ok(OLDEST_FIRST), ok("I'm sorry, I can't help with that.")],
         "Seat 12A is hers. The confirmation is ABC123.",
         2,
     ),
@@ -85,8 +79,8 @@ async def test_nothing_to_fold_asks_nothing_on_either_path(
     async with OpenAIChatModel("m", base_url=openai_server.url, api_key="k") as model:
         summarizer = LLMSummarizer(model, count_words)
         messages = [] if max_tokens else FACTS
-        sync = summarizer.summarize(LONG, messages, max_tokens=max_tokens)
-        asynchronous = await summarizer.asummarize(LONG, messages, max_tokens=max_tokens)
+        sync = summarizer.summarize(OLDEST_FIRST, messages, max_tokens=max_tokens)
+        asynchronous = await summarizer.asummarize(OLDEST_FIRST, messages, max_tokens=max_tokens)
 
     assert sync == asynchronous
     assert count_words(sync) <= max_tokens
