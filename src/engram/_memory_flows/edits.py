@@ -3,7 +3,7 @@ and of profile fields by hand (`profile_edit_flow`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -224,8 +224,7 @@ def _stored_by_hand(
 ) -> Flow[PutMemories]:
     """The write of the memories a profile edit restates its fields in, each with its vector
     (embedded with the current model) and its `add` in the history."""
-    matrix = yield from embed([dense_text(m) for m in news], tenant=scope.tenant)
-    model = yield from model_id()  # (the embedding taught the dimension)
+    vectors = yield from vector_records(scope.tenant, news, model_id)
     added = tuple(
         MemoryChange(
             m.id,
@@ -237,8 +236,18 @@ def _stored_by_hand(
         )
         for m in news
     )
-    vectors = tuple(VectorRecord(model, row) for row in matrix)
     return PutMemories(scope.tenant, news, vectors, added)
+
+
+def vector_records(
+    tenant: str, memories: Sequence[Memory], model_id: Callable[[], Flow[str]]
+) -> Flow[tuple[VectorRecord, ...]]:
+    """The vectors of `memories`, embedded with the current model, as `PutMemories` stores
+    them. The embedding comes first: it teaches an embedder its dimension, so `model_id`
+    (`Memories._model_id`) need not send a probe of its own."""
+    matrix = yield from embed([dense_text(m) for m in memories], tenant=tenant)
+    model = yield from model_id()
+    return tuple(VectorRecord(model, row) for row in matrix)
 
 
 def retired_by_hand(

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from engram._exceptions import ConfigError, ProviderError
-from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
-from engram._memory_flows.edits import correction_flow
+from engram._flows import Flow, call_memories, forget_embeddings, serialized
+from engram._memory_flows.edits import correction_flow, vector_records
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
 from engram.memory import fold
 from engram.memory.profile import reflect_edit
@@ -101,9 +101,7 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     return report
 
 
-def erase_scope_flow(
-    scope: Scope, *, model_id: Callable[[], Flow[str]] | None = None
-) -> Flow[ErasureReport]:
+def erase_scope_flow(scope: Scope, *, model_id: Callable[[], Flow[str]]) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
     narrower scope (an agent's, a session's), also the entities only its memories named;
@@ -156,22 +154,19 @@ def erase_scope_flow(
 
 
 def _vectors_of_reworded(
-    tenant: str, outside: _Outside, model_id: Callable[[], Flow[str]] | None
+    tenant: str, outside: _Outside, model_id: Callable[[], Flow[str]]
 ) -> Flow[tuple[VectorRecord | None, ...]]:
     """A vector for each of `outside.rewritten` taken back to an earlier wording (the store
-    drops the vector of a changed text), None for the others (theirs stay); none at all
-    without `model_id` or if the embedder is missing or fails."""
-    if not outside.reworded or model_id is None:
+    drops the vector of a changed text), None for the others (theirs stay); none at all if
+    the embedder is missing or fails."""
+    if not outside.reworded:
         return ()
     try:
-        model = yield from model_id()
-        matrix = yield from embed([dense_text(m) for m in outside.reworded], tenant=tenant)
+        found = yield from vector_records(tenant, outside.reworded, model_id)
     except (ProviderError, ConfigError) as exc:  # the erasure stands all the same
         logger.warning("erasure: reworded memories left without vectors: %s", exc)
         return ()
-    records = {
-        m.id: VectorRecord(model, row) for m, row in zip(outside.reworded, matrix, strict=True)
-    }
+    records = dict(zip((m.id for m in outside.reworded), found, strict=True))
     return tuple(records.get(memory.id) for memory in outside.rewritten)
 
 
