@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engram import Engram
-from engram.context import SUMMARY_PREFIX, ContextResult
+from engram.context import SUMMARY_PREFIX, ContextResult, assemble_summary, plan_summary
+from engram.context._summary import backfill
 from engram.providers import ExtractiveSummarizer, LLMSummarizer, OpenAIChatModel
 from engram.tokens import TokenCounter
 from engram.types import Message, Summary, ToolCall
@@ -64,6 +65,111 @@ async def test_a_later_larger_budget_sends_the_covered_turns_verbatim(
     assert large.report.summary_tokens == 0
     assert summary_sent(again) == summary_sent(small)
     assert again.report.summarized_count == small.report.summarized_count
+
+
+def long_turn(i: int) -> tuple[str, str]:
+    return (
+        f"Trip {i}: Dana flies to city {i} on day {i} and wants a window seat, row {i}, "
+        "a vegetarian meal, and a hotel near the old town with late check-out.",
+        f"Booked trip {i} for Dana: flight F{i:03d}, seat {i}A, hotel H{i}, "
+        f"confirmation C{i:04d}. Anything else for this trip?",
+    )
+
+
+async def test_a_larger_budget_fills_with_the_newest_covered_turns_and_the_summary(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    # 60 turns cost ~5,300 tokens: more than a 4,000 budget holds, so the summary a 500
+    # budget made stays, standing for the oldest turns only.
+    openai_server.handler = lambda request: ScriptedResponse(
+        200, chat_completion_body("Dana booked trips to many cities.")
+    )
+    counter = TokenCounter.for_model("gpt-4o")
+    async with OpenAIChatModel(
+        "m", base_url=openai_server.url, api_key="k", backoff=0.0, max_retries=0
+    ) as chat:
+        with Engram(str(tmp_path / "e.db"), summarizer=LLMSummarizer(chat, COUNT)) as mem:
+            s = mem.session("s1")
+            s.add("system", "You are a travel agent.")
+            for i in range(60):
+                s.add("user", long_turn(i)[0])
+                s.add("assistant", long_turn(i)[1])
+            s.add("user", "Which seat did I want on trip 3?")
+            history = [m for m in s.messages() if m.role != "system"]
+            small = s.context(model="gpt-4o", budget=500, strategy="summary")
+            stored = s.summary()
+            large = s.context(model="gpt-4o", budget=4000, strategy="summary")
+            assert s.summary() == stored
+
+    assert len(openai_server.requests) == 1  # the larger budget folds nothing
+    assert stored is not None
+    assert summary_sent(large) == summary_sent(small) != []
+    report = large.report
+    # The newest turns, covered ones included, verbatim and in order, newest first into
+    # the room the trigger (0.8 of the budget) leaves; the summary stands for the rest.
+    kept = [i for i in report.kept if i in {m.id for m in history}]
+    assert kept == [m.id for m in history][-len(kept) :] and len(kept) > 60
+    assert any((m.seq or 0) <= stored.through_seq for m in history if m.id in kept)
+    older = history[-len(kept) - 1]
+    assert report.tokens_after <= 0.8 * 4000 < report.tokens_after + counter.count_message(older)
+    assert set(report.summarized) == {m.id for m in history} - set(kept)
+    assert report.dropped_count == 0 and report.summarized_unread == 0
+    assert report.summarized_count + len(kept) == len(history)
+    assert report.tokens_after > 4 * small.report.tokens_after
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    turns=st.integers(min_value=8, max_value=40),
+    small=st.integers(min_value=200, max_value=600),
+    grow=st.integers(min_value=0, max_value=3000),
+)
+def test_a_larger_budget_keeps_what_a_smaller_one_kept_and_folds_nothing(
+    turns: int, small: int, grow: int
+) -> None:
+    counter = TokenCounter.for_model("gpt-4o")
+    with Engram(":memory:", summarizer=ExtractiveSummarizer(COUNT)) as mem:
+        s = mem.session("s1")
+        s.add("system", "You are a travel agent.")
+        for i in range(turns):
+            s.add("user", long_turn(i)[0])
+            s.add("assistant", long_turn(i)[1])
+        s.add("user", "Which seat did I want on trip 3?")
+        first = s.context(model="gpt-4o", budget=small, strategy="summary")
+        stored = s.summary()
+        larger = s.context(model="gpt-4o", budget=small + grow, strategy="summary")
+        assert s.summary() == stored  # no fold because the budget grew
+        messages = s.messages()
+    check(larger, messages, stored, counter, small + grow)
+    assert set(first.report.kept) <= set(larger.report.kept)
+    assert larger.report.tokens_after <= 0.8 * (small + grow)
+    if larger.report.summarized_count:  # the newest covered turns fill the room, newest first
+        history = [m for m in messages if m.role != "system"]
+        kept = [m for m in history if m.id in larger.report.kept]
+        older = history[-len(kept) - 1]
+        assert larger.report.tokens_after + counter.count_message(older) > 0.8 * (small + grow)
+
+
+def test_a_covered_turn_the_budget_guard_leaves_out_is_reported_summarised() -> None:
+    # Backfilled for 2,000 tokens, assembled within 1,000 (the options changed between the
+    # steps): the guard drops the oldest covered turns sent, which the summary covers.
+    counter = TokenCounter.for_model("gpt-4o")
+    history = [
+        Message(role=role, content=text, id=f"m{2 * i + j}", seq=2 * i + j + 1)
+        for i in range(30)
+        for j, (role, text) in enumerate(zip(("user", "assistant"), long_turn(i), strict=True))
+    ]
+    summary = Summary(session_id="s1", text="Dana booked trips 0 to 19.", through_seq=40)
+    covered, pending = history[:40], history[40:]
+    plan = plan_summary(pending, counter, budget=2000, summary=summary)
+    plan, text = backfill(plan, covered, counter, summary_text=summary.text, budget=2000)
+    assert text == summary.text and plan.also_covered and not plan.evict
+    report = assemble_summary(plan, counter, summary_text=text, budget=1000).report
+    kept = set(report.kept)
+    assert kept & set(plan.also_covered) and set(plan.also_covered) - kept
+    assert report.dropped == ()
+    assert set(report.summarized) == {m.id for m in covered} - kept
+    assert {m.id for m in pending} <= kept
 
 
 STEPS = st.lists(
@@ -125,8 +231,13 @@ def check(
     if report.summarized_count:
         assert len(carried) == 1 and summary is not None
         through = summary.through_seq
-        covered = {m.id for m in messages if m.role != "system" and (m.seq or 0) <= through}
-        assert summarized <= covered and not kept & covered
+        order = [m.id for m in messages if m.role != "system" and (m.seq or 0) <= through]
+        # The summary stands for the oldest turns it covers; the newest ones that fit are
+        # sent verbatim too (a suffix of them), and are reported kept, not summarised.
+        verbatim = [i for i in order if i in kept]
+        assert verbatim == order[len(order) - len(verbatim) :]
+        covered = set(order) - kept
+        assert summarized <= covered
         assert report.summarized_count == len(covered)
     else:
         assert carried == [] and report.summary_tokens == 0

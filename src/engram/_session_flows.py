@@ -27,7 +27,7 @@ from engram._validation import (
 )
 from engram.context._report import with_dropped
 from engram.context._strategies import check_window
-from engram.context._summary import plan_verbatim, summarizer_room
+from engram.context._summary import backfill, summarizer_room
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.conversation import (
@@ -531,8 +531,8 @@ def _summary_context(
 ) -> Flow[ctx.ContextResult]:
     """Summary + buffer, one fold at a time per session, racing other writers safely.
 
-    With nothing new to fold, the turns the stored summary covers are sent instead of it
-    when the whole history fits under the trigger (`_verbatim`): a summary made for a small
+    The newest turns the summary covers fill the room left under the trigger, verbatim
+    (`backfill`, which drops the summary when they all fit): a summary made for a small
     budget does not stand in for turns a larger one has room for. The stored summary stays.
 
     A context with something to fold first waits for any fold of the session in progress
@@ -565,14 +565,20 @@ def _summary_context(
                 unfolded = yield from replan()
                 continue
         break
-    read = _in_order(system, pending)
-    if summary is not None and not plan.evict:
-        verbatim = yield from _verbatim(
-            session, summary, system, pending, plan, spec, planned, counter, now=now
-        )
-        if verbatim is not None:  # the covered turns fit now: sent instead of the summary
-            plan, read, given = verbatim
-            text = None
+    older, complete = yield from _covered_tail(session, summary, plan, spec, planned, now=now)
+    read = _in_order(system, [*older, *pending])
+    plan, text = backfill(
+        plan,
+        ctx.without_abandoned_calls(older),
+        counter,
+        summary_text=text,
+        budget=spec.budget - planned,
+        reserve=spec.reserve,
+        tools=spec.tools,
+        trigger=spec.trigger,
+        complete=complete,
+    )
+    given = ctx.without_abandoned_calls(read)
     fit = partial(
         ctx.assemble_summary,
         plan,
@@ -629,51 +635,42 @@ def _fold_turn(session: Session) -> Flow[None]:
 
 
 _VERBATIM_SLACK = 2.0
-"""`_verbatim` reads the covered turns when their stored counts (in the session's encoding)
-put the whole history within this many times the trigger: the model's tokenizer may count
-them fewer."""
+"""`_covered_tail` reads covered turns until their stored counts (in the session's encoding)
+pass this many times the room: the model's tokenizer may count them fewer."""
 
 
-def _verbatim(
+def _covered_tail(
     session: Session,
-    summary: Summary,
-    system: Sequence[Message],
-    pending: Sequence[Message],
+    summary: Summary | None,
     plan: ctx.SummaryPlan,
     spec: ContextSpec,
     planned: int,
-    counter: TokenCounter,
     *,
     now: datetime,
-) -> Flow[tuple[ctx.SummaryPlan, list[Message], list[Message]] | None]:
-    """The plan sending the turns `summary` covers verbatim instead of it, with the
-    messages read and those given to it, when the whole history fits under the trigger
-    (`plan_verbatim`); else None. `plan` is the one over `pending` with the summary; the
-    covered turns are not read when their stored counts already say they cannot fit."""
+) -> Flow[tuple[list[Message], bool]]:
+    """The newest messages the stored `summary` covers, oldest first, read newest first in
+    growing pages until their stored counts pass what the trigger leaves room for; and
+    whether they are all of them (`backfill` sends them verbatim, newest first)."""
+    if summary is None or summary.through_seq < 1:
+        return [], True
     goal = spec.trigger * (spec.budget - planned - spec.reserve)
-    covered = session.token_count - sum(m.tokens or 0 for m in (*system, *pending))
-    if plan.tokens - plan.summary_tokens + covered > _VERBATIM_SLACK * goal:
-        return None
-    op = ListMessages(
-        session.tenant,
-        session.id,
-        before_seq=summary.through_seq + 1,
-        roles=NON_SYSTEM,
-        now=now,
-    )
-    [older] = yield from call(op)
-    read = _in_order(system, [*older, *pending])
-    given = ctx.without_abandoned_calls(read)
-    unfolded = plan_verbatim(
-        given,
-        counter,
-        budget=spec.budget - planned,
-        reserve=spec.reserve,
-        tools=spec.tools,
-        trigger=spec.trigger,
-        target=spec.target,
-    )
-    return None if unfolded is None else (unfolded, read, given)
+    room = _VERBATIM_SLACK * max(0.0, goal - plan.tokens + plan.summary_tokens)
+    mean = max(1.0, session.token_count / max(1, session.message_count))
+    page = min(_MAX_PAGE, max(_MIN_PAGE, int(room / mean) + 8))
+    loaded: list[Message] = []
+    stored, before = 0, summary.through_seq + 1
+    while True:
+        op = ListMessages(
+            session.tenant, session.id, last=page, before_seq=before, roles=NON_SYSTEM, now=now
+        )
+        [chunk] = yield from call(op)
+        loaded[:0] = chunk
+        if len(chunk) < page:
+            return loaded, True
+        stored += sum(m.tokens or 0 for m in chunk)
+        if stored > room:
+            return (yield from _from_group_start(session, loaded, now=now)), False
+        before, page = chunk[0].seq, min(page * 2, _MAX_PAGE)
 
 
 def _summarized(

@@ -16,6 +16,7 @@ __all__ = [
     "make_report",
     "unused_id",
     "with_dropped",
+    "with_summarized",
     "with_unread",
 ]
 
@@ -172,6 +173,21 @@ def with_dropped(result: ContextResult, ids: Sequence[str], *, tokens: int = 0) 
         result.report,
         tokens_before=result.report.tokens_before + tokens,
         dropped=(*result.report.dropped, *ids),
+    )
+    return ContextResult(result.messages, report)
+
+
+def with_summarized(result: ContextResult, ids: Collection[str]) -> ContextResult:
+    """`result`, its report listing as summarised the messages of `ids` it lists as dropped:
+    the summary it sends covers them (see `backfill`)."""
+    report = result.report
+    moved = tuple(message_id for message_id in report.dropped if message_id in ids)
+    if not moved:
+        return result
+    report = replace(
+        report,
+        dropped=tuple(message_id for message_id in report.dropped if message_id not in ids),
+        summarized=(*report.summarized, *moved),
     )
     return ContextResult(result.messages, report)
 

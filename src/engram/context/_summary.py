@@ -11,9 +11,14 @@ if plan.evict:
 result = assemble_summary(plan, counter, summary_text=text, budget=8192, reserve=1024)
 ```
 
-A summary made under a small budget is not sent once a later context has room for the turns
-it covers: `plan_verbatim` over every message, covered ones included, sends them as they were
-said (the stored summary stays, for the next small budget).
+A summary made under a small budget does not leave a later, larger one nearly empty: before
+assembling, `backfill` fills the room the plan leaves under the trigger with the newest turns
+the summary covers, verbatim; when they all fit, the summary is not sent at all (it stays
+stored, for the next small budget). A larger budget never costs a fold.
+
+```python
+plan, text = backfill(plan, covered, counter, summary_text=text, budget=8192, reserve=1024)
+```
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from engram.context._counting import MessageCounterProtocol
 from engram.context._groups import anchor_index
 from engram.context._measure import Measured, measure
 from engram.context._recall import Recall
-from engram.context._report import ContextResult
+from engram.context._report import ContextResult, with_summarized
 from engram.context._strategies import budgeted, summary_message
 from engram.context._truncate import cut_text, truncation_marker
 from engram.providers._text import longest_fitting
@@ -39,9 +44,9 @@ __all__ = [
     "DEFAULT_SUMMARY_SHARE",
     "SummaryPlan",
     "assemble_summary",
+    "backfill",
     "check_fractions",
     "plan_summary",
-    "plan_verbatim",
     "summarizer_room",
     "summary_room",
 ]
@@ -71,6 +76,9 @@ class SummaryPlan:
     """The prompt before eviction: system messages, summary, history, tools, reply priming."""
     summary_tokens: int = 0
     """What `summary` costs sent as its message (0 without one): its share of `tokens`."""
+    also_covered: tuple[str, ...] = ()
+    """Ids of messages in `keep` the summary covers too (sent verbatim by `backfill`): if the
+    budget guard leaves one out, the report lists it as summarised, not dropped."""
 
     @property
     def through_seq(self) -> int | None:
@@ -152,38 +160,87 @@ def plan_summary(
     )
 
 
-def plan_verbatim(
-    messages: Sequence[Message],
+def backfill(
+    plan: SummaryPlan,
+    covered: Sequence[Message],
     counter: MessageCounterProtocol,
     *,
+    summary_text: str | None,
     budget: int,
     reserve: int = 0,
     tools: Sequence[Mapping[str, Any]] = (),
     trigger: float = 0.8,
-    target: float = 0.5,
-) -> SummaryPlan | None:
-    """The plan sending every message of `messages` verbatim, without a summary, if they
-    stay within `trigger * (budget - reserve)`; None if they do not.
+    complete: bool = True,
+) -> tuple[SummaryPlan, str | None]:
+    """`plan` (its fold done) with the newest turns the summary covers sent verbatim too, in
+    the room it leaves under `trigger * (budget - reserve)`; and the summary text to send.
 
-    `messages` are the system messages and the whole history, the messages a stored summary
-    covers included. Sending the turns themselves is better for the model than a summary of
-    them, whenever they fit as well as a history without any summary would (`plan_summary`
-    folds nothing under the trigger). Otherwise the stored summary is sent, as it is: the
-    choice is all covered turns or the summary, never part of them (it covers them all).
+    A summary made under a small budget must not leave a larger one nearly empty: the turns
+    it covers fill the room the plan leaves, newest first, whole units, stopping at the first
+    that does not fit (so the history sent is a contiguous suffix of the conversation). When
+    every covered turn fits with the rest (`complete`: `covered` starts at the first message
+    the summary covers), the summary is not sent at all (None). Otherwise the summary is
+    sent whole, as `assemble_summary` sizes it, and stands for the covered turns not sent.
+
+    The overlap is deliberate: the summary still covers the newest covered turns sent after
+    it (its text cannot be split by turn). The model reads the turns themselves after the
+    summary, so what they say wins; the report lists them as kept, and only the covered
+    turns left out as summarised. Nothing is folded here: a larger budget never costs a fold.
+
+    Args:
+        plan: The plan over the history the summary does not cover (`plan_summary`).
+        covered: The newest messages the stored summary covers that `plan` was not given,
+            oldest first (tool calls with their results); `plan.folded` and `plan.evict`
+            are covered too.
+        counter: The token counter of the target model.
+        summary_text: The summary after the plan's fold (None: no summary, `plan` returned).
+        budget: Tokens the prompt and the reply reserve may use together.
+        reserve: Tokens kept free for the reply.
+        tools: Tool schemas sent with the prompt.
+        trigger: Fraction of `budget - reserve` the prompt may fill (as in `plan_summary`).
+        complete: Whether `covered` (with `plan.folded`) holds every message the summary covers.
 
     Raises:
-        InvalidInputError: as `plan_summary`.
+        InvalidInputError: a bad budget or reserve.
     """
-    plan = plan_summary(
-        messages,
-        counter,
-        budget=budget,
-        reserve=reserve,
-        tools=tools,
-        trigger=trigger,
-        target=target,
+    check_budget(budget, reserve)
+    if summary_text is None:
+        return plan, None
+    goal = trigger * (budget - reserve)
+    older = [*covered, *plan.folded, *plan.evict]
+    everything = measure(_before_history(plan.keep, older), counter, tools)
+    tokens = everything.total + plan.summary_tokens
+    if complete and everything.total <= goal:
+        keep = tuple(_with_counts(everything, counter))
+        return SummaryPlan(keep, (), (), None, plan.summary_max_tokens, everything.total), None
+    sent = summary_message(_newest_part(summary_text, counter, plan.summary_max_tokens))
+    room = goal - measure(plan.keep, counter, tools).total - counter.count_message(sent)
+    history = measure(older, counter)
+    sizes = history.unit_sizes
+    first = len(sizes)
+    while first > 0 and sizes[first - 1] <= room:
+        first -= 1
+        room -= sizes[first]
+    start = history.units[first][0] if first < len(sizes) else len(older)
+    kept = measure(_before_history(plan.keep, older[start:]), counter, tools)
+    backfilled = SummaryPlan(
+        keep=tuple(_with_counts(kept, counter)),
+        evict=(),
+        folded=tuple(older[:start]),
+        summary=plan.summary,
+        summary_max_tokens=plan.summary_max_tokens,
+        tokens=tokens,
+        summary_tokens=plan.summary_tokens,
+        also_covered=tuple(message.id for message in older[start:]),
     )
-    return None if plan.evict or plan.tokens > trigger * (budget - reserve) else plan
+    return backfilled, summary_text
+
+
+def _before_history(keep: Sequence[Message], older: Sequence[Message]) -> list[Message]:
+    """`keep` with `older` (history said before all of it) in front of its first non-system
+    message."""
+    at = next((i for i, message in enumerate(keep) if message.role != "system"), len(keep))
+    return [*keep[:at], *older, *keep[at:]]
 
 
 def summarizer_room(
@@ -315,7 +372,7 @@ def assemble_summary(
         summary_text = _newest_part(summary_text, counter, plan.summary_max_tokens)
     covered = [message.id for message in (*plan.folded, *plan.evict)]
     summarized, dropped = (covered, []) if summary_text is not None else ([], covered)
-    return budgeted(
+    result = budgeted(
         prompt,
         counter,
         "summary",
@@ -327,3 +384,6 @@ def assemble_summary(
         summarized=summarized,
         dropped=dropped,
     )
+    if summary_text is None or not plan.also_covered:
+        return result
+    return with_summarized(result, plan.also_covered)
