@@ -471,14 +471,14 @@ def test_metadata_and_pinning_reach_extracted_memories(mem: Engram) -> None:
     report = mem.memories.add(
         messages=[said("I live in Berlin. I am vegan.", 1)],
         user_id="ana",
-        metadata={"source": "crm", "value": "ignored"},
+        metadata={"source": "crm"},
         pinned=True,
     )
     assert len(report.added) >= 3
     for memory in report.added:
         assert memory.pinned and memory.metadata["source"] == "crm"
     city = next(m for m in report.added if m.attribute == "home_city")
-    assert city.metadata["value"] == "Berlin"  # what extraction sets wins
+    assert city.metadata["value"] == "Berlin"
     with pytest.raises(InvalidInputError):
         mem.memories.add("x", user_id="ana", max_llm_tokens=-1)
 
@@ -573,9 +573,10 @@ def test_an_edit_merges_metadata(mem: Engram) -> None:
         for m in mem.memories.add(messages=[said("I live in Porto.", 1)], user_id="ana").added
         if m.attribute == "home_city"
     ]
-    edited = mem.memories.update(city.id, metadata={"source": "crm", "confidence": None})
+    edited = mem.memories.update(city.id, metadata={"source": "crm", "team": "a"})
     assert edited.metadata["source"] == "crm" and edited.metadata["value"] == "Porto"
-    assert "confidence" not in edited.metadata
+    edited = mem.memories.update(city.id, metadata={"team": None})
+    assert "team" not in edited.metadata and edited.metadata["source"] == "crm"
 
 
 def test_an_edit_keeps_the_stored_none_values_it_does_not_name(mem: Engram) -> None:

@@ -24,6 +24,7 @@ from engram._validation import (
     to_message,
 )
 from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
+from engram.memory.candidates import ENGRAM_METADATA_KEYS
 from engram.memory.entities import named_entities
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
@@ -170,15 +171,15 @@ class Memories:
                 message as its episode only, with no fact or profile field extracted (still
                 deduplicated against what is stored).
             kind, importance: For `text` stored as is (extraction sets its own).
-            metadata: Merged into every new memory's metadata (the keys extraction sets,
-                `value`, `subject`, `confidence`, ..., win).
+            metadata: Merged into every new memory's metadata; it may not name Engram's
+                own keys (`ENGRAM_METADATA_KEYS`: `value`, `speaker`, `context`, ...).
             pinned: New memories are pinned: forgetting policies leave them alone.
             max_llm_calls, max_llm_tokens: What this add may spend on the LLM, if one is
                 configured (prompt and reply tokens); past it, the deterministic path.
 
         Raises:
             InvalidInputError: No scope, nothing to add, a bad message (an unknown role, say),
-                text, flag or budget.
+                text, flag, budget or metadata (one of Engram's own keys, say).
         """
         flow = self._add_flow(
             text,
@@ -279,7 +280,7 @@ class Memories:
             user_name=user_name,
             infer=infer,
             # As stored (tuples become lists), so the add returns what `get` will read.
-            metadata={} if metadata is None else json_copy(check_mapping(metadata, "metadata")),
+            metadata={} if metadata is None else json_copy(_callers(metadata)),
             pinned=check_flag(pinned, "pinned"),
             now=now,
         )
@@ -547,8 +548,8 @@ class Memories:
     ) -> Memory:
         """Edit a memory (re-embedded if its text changes); the change is audited.
 
-        `metadata` is merged into the memory's (a key given None is removed), so the keys
-        extraction set (`value`, `subject`, ...) stay unless named. A slot fact's value (the
+        `metadata` is merged into the memory's (a key given None is removed); of Engram's own
+        keys (`ENGRAM_METADATA_KEYS`) it may name only `value`. A slot fact's value (the
         profile field and relation it gives) follows its new text when only the value
         changed ("The user lives in Porto" -> "The user lives in Madrid"); else give it as
         `metadata={"value": ...}`.
@@ -556,9 +557,10 @@ class Memories:
         Raises:
             NotFoundError: No such memory.
             InvalidInputError: Empty or oversized text, `pinned` not a bool, `importance`
-                outside 0..1, `metadata` not a mapping; a slot fact's new text whose value
-                cannot be read (without `metadata={"value": ...}`), or its value set to
-                anything but text. Nothing is changed then.
+                outside 0..1, `metadata` not a mapping or naming Engram's own keys but
+                `value`; a slot fact's new text whose value cannot be read (without
+                `metadata={"value": ...}`), or its value set to anything but text. Nothing
+                is changed then.
         """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result
@@ -1200,7 +1202,21 @@ def _check_edit(
     if pinned is not None:
         check_flag(pinned, "pinned")
     if metadata is not None:
-        check_mapping(metadata, "metadata")
+        _callers(metadata, editable=frozenset({"value"}))
+
+
+def _callers(metadata: object, *, editable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The caller's `metadata` for an add or an edit, which must not set Engram's own keys
+    (`ENGRAM_METADATA_KEYS`, but for those `editable`): "speaker" or "context" from an app
+    would change what revision, ranking and the indexes read of the memory."""
+    given = check_mapping(metadata, "metadata")
+    taken = sorted(given.keys() & (ENGRAM_METADATA_KEYS - editable))
+    if taken:
+        raise InvalidInputError(
+            f"metadata keys {taken} are Engram's own (it sets them from what was said); "
+            "name yours differently, e.g. 'app_" + taken[0].lstrip("_") + "'"
+        )
+    return given
 
 
 def _policy(policy: ForgettingPolicy) -> ForgettingPolicy:

@@ -23,6 +23,7 @@ facade does the storage I/O.
 """
 
 from engram.memory.candidates import (
+    ENGRAM_METADATA_KEYS,
     NO_VALUE,
     Candidate,
     EntityKind,
@@ -76,6 +77,7 @@ __all__ = [
     "ForgettingPolicy",
     "LLMExtractor",
     "LLMRequest",
+    "ENGRAM_METADATA_KEYS",
     "MemoryMetadata",
     "Merge",
     "RelationMention",

@@ -25,6 +25,7 @@ __all__ = [
     "ENTITY_KINDS",
     "Candidate",
     "EntityKind",
+    "ENGRAM_METADATA_KEYS",
     "EntityMention",
     "NO_VALUE",
     "MemoryMetadata",
@@ -127,6 +128,39 @@ class MemoryMetadata(TypedDict, total=False):
     """The role of the source message: `user` or `assistant`."""
     extractor: str
     """`rules` (deterministic) or `llm`."""
+    context: list[str]
+    """An episode's previous turns, as `"Speaker: text"` lines (`texts.CONTEXT_KEY`)."""
+    source_session: str
+    """The session its source messages belong to (`texts.SESSION_KEY`)."""
+    quantities: list[str]
+    """An episode's numbers with their units, as written ("3 km")."""
+    valid_to: str
+    """ISO end of a period a rule fact says is over ("I lived in Dublin until 2019"): revision
+    makes it the memory's `valid_to`."""
+    introduces: str
+    """The kin or partner a fact introduces unnamed ("I have a girlfriend now"), whom a
+    following "Her name is Mia" names."""
+    negates_pet: str
+    """The species of the user's pet that died or was rehomed ("My cat died"): revision ends
+    the user's one current pet of that kind."""
+    tied_to: str
+    """The slot whose value this memory holds only with (`TIED_TO`)."""
+    tied_value: str
+    """That slot's value ("Porto" for "I love living in Porto")."""
+    merged_from: list[str]
+    """The ids of the memories consolidation merged into this one."""
+    _said_again: list[dict[str, Any]]
+    """Later sayings of a slot fact's value (`timeline.SAID_AGAIN`)."""
+    _last_said_at: str
+    """The former format of `_said_again` (`timeline.LAST_SAID_AT`), still read."""
+    _value_edited_at: str
+    """When the user last edited a slot fact's value by hand (`timeline.EDITED_AT`)."""
+
+
+ENGRAM_METADATA_KEYS: frozenset[str] = MemoryMetadata.__optional_keys__
+"""The metadata keys Engram sets and reads on memories (`MemoryMetadata`). What they say
+steers revision, ranking and the indexes, so an add's own `metadata` may not set them, nor an
+update's (but for `value`, a slot fact's value): the caller's keys need other names."""
 
 
 @dataclass(frozen=True, slots=True)
