@@ -98,7 +98,9 @@ def test_a_diet_said_of_the_wife_keeps_her_name(tmp_path: Path) -> None:
         profile = memories.profile("raj")
         assert profile is not None and profile.fields.get("partner") == "Maria"
         partners = [
-            m for m in memories.get_all(user_id="raj", include_superseded=True) if m.attribute
+            m
+            for m in memories.get_all(user_id="raj", include_superseded=True)
+            if m.attribute == "partner"
         ]
         assert [(m.text, m.superseded_at) for m in partners] == [("The user's wife is Maria", None)]
 

@@ -36,7 +36,7 @@ def first(text: str, reference: datetime = REF) -> tuple[str, date, date, str]:
         ("last year", "last year", "2022-01-01", "2023-01-01", "year"),
         ("last summer we went camping", "last summer", "2022-06-01", "2022-09-01", "season"),
         ("this summer", "this summer", "2023-06-01", "2023-09-01", "season"),
-        ("next Friday I fly", "next Friday", "2023-05-12", "2023-05-13", "day"),
+        ("next Friday I fly", "next Friday", "2023-05-19", "2023-05-20", "day"),
         ("I ran a charity race last Saturday", "last Saturday", "2023-05-06", "2023-05-07", "day"),
         ("on Friday we met", "on Friday", "2023-05-05", "2023-05-06", "day"),
         ("see you on Friday", "on Friday", "2023-05-12", "2023-05-13", "day"),

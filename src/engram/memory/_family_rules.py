@@ -22,10 +22,12 @@ from engram.memory._phrases import (
     ME,
     NAME,
     PARTNERS,
+    REST,
     UP,
     WE,
     Rule,
     Sentence,
+    clean,
     ending,
     fact,
     lowercase_name,
@@ -34,9 +36,10 @@ from engram.memory._phrases import (
     relate,
     rule,
     slug,
+    stopped,
     with_date,
 )
-from engram.memory.candidates import TIED_TO, Candidate
+from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
 __all__ = ["FAMILY_RULES", "KIN_AND_PETS"]
 
@@ -195,6 +198,76 @@ def _pet_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
     attribute = "age:" + slug(name or animal)
     aged = fact(s, text, attribute=attribute, value=age, importance=0.7)
     return [_pet_fact(s, animal, name), aged] if name else [aged]
+
+
+_KIN_SAID_OF = re.compile(
+    rf"(?i:\bmy\s+(?:(?:little|baby|big|older|younger|oldest|youngest|twin)\s+)?"
+    rf"(?P<rel>{PARTNERS}|{_KIN}|kid|child|boy|girl))(?:,?\s+{NAME},?)?$"
+)
+"""Whom a trait after it is said of: the user's partner or kin, named or not ("my wife",
+"my son Leo"), just before the trait (`_kin_trait`)."""
+_TRAIT_END = (
+    r"(?=\s*(?:$|[,.;:!?)]|(?i:and|but|so|now|too|also|anymore|any\s+more|though|since|"
+    r"for|like|which|lol|haha|btw|tbh)\b))"
+)
+"""Where a diet or faith said of someone ends: the clause, not a noun it qualifies ("my
+wife's vegan restaurant", "my husband's Christian friends")."""
+_KIN_TRAIT = (
+    r"(?i:\s+is|'s)(?P<neg>(?i:\s+not|\s+no\s+longer|n't|n’t))?"
+    r"(?i:\s+(?:also|now|still|strictly|really|actually|severely|an?))*\s+"
+    rf"(?:(?:(?P<diet>(?i:{DIETS}))|(?P<faith>(?i:{'|'.join(sorted(FAITHS))}))){_TRAIT_END}"
+    rf"|(?i:allergic\s+to)\s+{REST})"
+)
+"""A diet, faith or allergy said of someone after "is" ("is vegetarian", "'s Catholic",
+"is allergic to peanuts", "isn't vegan"): the match starts at "is", so that the rule naming
+the partner or kin before it ("my wife Maria") keeps its own span."""
+_UNCAPITALISED_FAITHS = frozenset(("atheist", "agnostic"))
+
+
+def _kin_trait(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A diet, faith or allergy of the user's partner or kin (`_KIN_SAID_OF`), "My wife is
+    vegetarian", "My husband is Christian", "My son is allergic to peanuts": a fact about
+    them, never the user's own slot. Its `subject` is who they are: their name when said
+    ("My wife Maria is vegan": Maria, her entity), else the user's role word ("the user's
+    wife"), so that "My wife is vegan now" updates "My wife is vegetarian" and "My son is
+    allergic to peanuts" is no fact about the daughter. A name said in an earlier turn is
+    not looked up: the rules read one message."""
+    whose = _KIN_SAID_OF.search(s.text, 0, match.start())
+    if whose is None:
+        return []
+    role = partner_role(whose["rel"])
+    role = _CHILD_ROLE.get(role, role)
+    name = whose["x"]
+    who = f"{s.label}'s {role} {name}" if name else f"{s.label}'s {role}"
+    said = _trait(match, s, who)
+    if said is None:
+        return []
+    subject = name or f"{s.label_within}'s {role}"
+    entities = (*said.entities, EntityMention(name, "person")) if name else said.entities
+    return [replace(said, subject=subject, entities=entities)]
+
+
+def _trait(match: re.Match[str], s: Sentence, who: str) -> Candidate | None:
+    """The diet, faith or allergy `_KIN_TRAIT` matched, as a fact about `who`."""
+    negated = bool(match["neg"])
+    if match["diet"]:
+        diet = match["diet"].lower()
+        if negated:
+            how = "no longer" if stopped(match, s) else "not"
+            return ending(s, f"{who} is {how} {diet}", "diet", diet)
+        return fact(s, f"{who} is {diet}", attribute="diet", value=diet, importance=0.7)
+    if match["faith"]:
+        faith = match["faith"].lower()
+        faith = faith if faith in _UNCAPITALISED_FAITHS else faith.capitalize()
+        if negated:
+            return None
+        return fact(s, f"{who} is {faith}", attribute="faith", value=faith, importance=0.6)
+    thing = clean(match["x"], s, max_words=5)
+    if not thing:
+        return None
+    text = f"{who} is {'no longer ' if negated else ''}allergic to {thing}"
+    value = "not allergic" if negated else "allergic"
+    return fact(s, text, attribute="allergy:" + slug(thing), value=value, importance=0.9)
 
 
 _WITH_ME = re.compile(r",\s*(?:and|&)\s+(?:I|me|myself)\b", re.IGNORECASE)
@@ -657,6 +730,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         _pet_age,
         ("my ", "our "),
     ),
+    rule(_KIN_TRAIT, _kin_trait, ("my ",)),
     rule(
         rf"(?i:\bmy\s+(?:new\s+|current\s+|regular\s+|family\s+)?(?P<rel>{_CARERS})"
         r"(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called)|(?P<is>\s+is(?:\s+now)?))?)"

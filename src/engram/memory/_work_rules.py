@@ -129,12 +129,18 @@ _WHEN = re.compile(
 present ("i work at the moment", "at the same time"): no employer."""
 
 
+_AT_IDIOMS = frozenset("heart times first last least best most all once present large ease".split())
+"""What follows "at" in a set phrase, no employer ("I'm a teacher at heart", "at times")."""
+
+
 def _off_site(phrase: str) -> bool:
     """Whether `phrase` says where or when one works, not for whom ("home", "night and
-    weekends", "7am", "the moment"; not "home depot")."""
+    weekends", "7am", "the moment", "heart"; not "home depot")."""
     if _WHEN.match(phrase):
         return True
     words = phrase.lower().split()
+    if words[0] in _AT_IDIOMS:
+        return True
     return words[0] in _OFF_SITE and (len(words) == 1 or words[1] in _OFF_SITE | STOPWORDS)
 
 
@@ -209,6 +215,18 @@ def _role_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if role.split()[-1].lower() in STUDENT:
         return [school_slot(s, employer)]
     if role.split()[-1].lower() in _NOT_A_JOB:
+        return []
+    return [_occupation(s, role), _employer(s, employer)]
+
+
+def _role_at_lowercase(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job at an employer named in lower case, "I'm a nurse at acme", "i'm an engineer at
+    jp morgan": the occupation and the employer as `_lowercase_employer` spells it; only an
+    occupation's word (`JOBS`) as the role ("I'm a beast at chess" names no job), and no
+    employer where or when one works ("a nurse at night", "at home", "at heart")."""
+    employer = _lowercase_employer(match["x"], s)
+    role = clean(match["role"], s, max_words=5)
+    if not employer or not role or _off_site(employer):
         return []
     return [_occupation(s, role), _employer(s, employer)]
 
@@ -376,9 +394,35 @@ _COMPANIES = tuple(
     "Palantir Coinbase Robinhood DoorDash Instacart Twilio GitHub GitLab Cloudflare Datadog "
     "Snowflake Databricks Atlassian Dropbox Figma ByteDance Alibaba Tencent SAP Cisco "
     "Siemens".split()
-) + ("Goldman Sachs", "J.P. Morgan", "Morgan Stanley")
+) + (
+    "Goldman Sachs",
+    "J.P. Morgan",
+    "JPMorgan Chase",
+    "Morgan Stanley",
+    "American Express",
+    "Ernst & Young",
+)
 """Well-known companies, spelt as they spell themselves."""
-_COMPANY_NAMES = {name.casefold(): name for name in reversed(_COMPANIES)}
+_COMPANY_SPELLINGS = {
+    "bank of america": "Bank of America",
+    "wells fargo": "Wells Fargo",
+    "capital one": "Capital One",
+    "home depot": "Home Depot",
+    "jp morgan": "J.P. Morgan",
+    "jp morgan chase": "JPMorgan Chase",
+    "chase bank": "Chase",
+    "bofa": "Bank of America",
+    "amex": "American Express",
+    "ernst and young": "Ernst & Young",
+    "the home depot": "Home Depot",
+}
+"""How chat spells a few firms without their capitals or punctuation ("jp morgan": "J.P.
+Morgan"), and firms with branches or stores one visits, so no name one is "at" only as staff
+(`_OFFICE_ONLY`: "I'm at Home Depot now" says where)."""
+_COMPANY_NAMES = {
+    **{name.casefold(): name for name in reversed(_COMPANIES)},
+    **_COMPANY_SPELLINGS,
+}
 """The companies by their name in any case ("nvidia": the first spelling, "Nvidia")."""
 _OFFICE_ONLY = re.compile(
     "^(?:" + "|".join(re.escape(name).replace(r"\ ", r"\s+") for name in _COMPANIES) + ")$"
@@ -614,6 +658,12 @@ WORK_RULES: tuple[Rule, ...] = (
         rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+[^,.;!?()\n]{{2,40}}?)\s+(?i:at|for|with)\s+"
         rf"(?=[{UP}]){REST}",
         _role_at,
+        ("i'm", "i am", "im "),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?P<role>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{JOBS}))\s+(?i:at|for)\s+"
+        r"(?=[a-z])" + REST,
+        _role_at_lowercase,
         ("i'm", "i am", "im "),
     ),
     rule(

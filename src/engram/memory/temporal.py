@@ -7,7 +7,11 @@ against `reference` (the timestamp of the message that contains it) into a half-
 December", "on Friday") takes the tense of its sentence: the latest one not after
 `reference` in the past tense ("I moved in March"), the next one in the future tense ("I'm
 going to Rome in March"), else the nearest (for a weekday, the coming one). The tense comes
-from word-list cues (`_TENSE_CUE`), not a parser.
+from word-list cues (`_TENSE_CUE`), not a parser. "Next Friday" is the Friday of next week
+(weeks run Monday to Sunday, as for "next week"), even said on a Thursday; "this Friday",
+"coming Friday" and "on Friday" are the nearest one ahead. A date in digits is read in ISO
+order ("2019-03-12"); with slashes, only when its order is plain (`_slash_date`: "25/12/2019",
+"12/25/2019"), never "12/03/2019", which is 3 December in the US and 12 March elsewhere.
 
 A compact rule set, not `dateparser`: `dateparser.search.search_dates` costs ~8 ms per chat
 turn here (48 s for the ~6,000 LoCoMo turns, against ~0.1 s for these rules), pulls in 15 MB of
@@ -217,9 +221,16 @@ def _iso_date(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
 
 
 def _slash_date(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
+    """A date with slashes whose order is plain: a number above 12 is the day ("25/12/2019",
+    "12/25/2019"), or both numbers are the same ("05/05/2019"). Engram has no locale setting
+    to say whether "12/03/2019" is 3 December (month first, the US) or 12 March (day first,
+    most of the world), and a wrong date misdates a fact where none leaves it dated when it
+    was said (its words keep the date as written): such a date is not grounded."""
     first, second, year = int(match["a"]), int(match["b"]), int(match["y"])
     year += 2000 if year < 100 else 0
-    month, day = (second, first) if first > 12 else (first, second)  # US order unless impossible
+    if first <= 12 and second <= 12 and first != second:
+        return None
+    month, day = (second, first) if first > 12 else (first, second)
     try:
         found = date(year, month, day)
     except ValueError:
@@ -342,13 +353,19 @@ def _season(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
 
 
 def _weekday(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """A weekday: "last Friday" the latest one before the reference's day; "next Friday"
+    the one of next week, as "next week" is (said on Thursday 9 May, Friday 17 May, not the
+    next day: "this Friday" or "on Friday" say that one); "coming" and "this" the nearest
+    one ahead; bare, by its sentence's tense."""
     target = _WEEKDAYS.index(match["weekday"].lower())
     modifier = (match["mod"] or "").lower()
     back = (ref.weekday() - target) % 7 or 7  # days since the previous such weekday
     ahead = (target - ref.weekday()) % 7  # days until the next (0: today)
     if modifier in ("last", "past"):
         offset = -back
-    elif modifier in ("next", "coming"):
+    elif modifier == "next":
+        offset = 7 - ref.weekday() + target  # from the reference to that day of next week
+    elif modifier == "coming":
         offset = ahead or 7
     elif modifier == "this":
         offset = ahead
@@ -372,7 +389,7 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]?\d)-(?P<d>[0-3]?\d)\b"), _iso_date, (_DIGIT,)
     ),
     _Rule(
-        re.compile(r"\b(?P<a>[01]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b"),
+        re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b"),
         _slash_date,
         (_DIGIT,),
     ),
