@@ -86,6 +86,10 @@ def test_cli_lists_and_searches_as_of_a_date(tmp_path: Path) -> None:
     assert then.exit_code == now.exit_code == 0, then.output + now.output
     assert "Berlin" in then.output and "Lisbon" not in then.output
     assert "Lisbon" in now.output and "Berlin" not in now.output
+    # Berlin was current on 5 January: retired since, not then.
+    assert "(later" in then.output
+    every = runner.invoke(main, ["memories", "list", *common, "--kind", "profile", "--all"])
+    assert "(supersed" in every.output and "(later" not in every.output
 
     found = runner.invoke(main, ["memories", "search", *common, "where", "--as-of", "2026-01-05"])
     assert found.exit_code == 0, found.output

@@ -123,7 +123,10 @@ def list_memories(
     for memory in found:
         recorded = timestamp(memory.recorded_at)
         table.add_row(
-            literal(_kind(memory)), recorded, literal(_preview(memory.text)), literal(memory.id)
+            literal(_kind(memory, as_of)),
+            recorded,
+            literal(_preview(memory.text)),
+            literal(memory.id),
         )
     console.print(table if found else "no memories")
 
@@ -449,11 +452,20 @@ def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
 @user_option
 @click.option("--set", "assignments", multiple=True, help="FIELD=VALUE to set (repeatable).")
 @click.option("--unset", "removals", multiple=True, help="A field to remove (repeatable).")
+@as_of_option
 @handles_errors
 def profile(
-    db: str, tenant: str, user_id: str, assignments: tuple[str, ...], removals: tuple[str, ...]
+    db: str,
+    tenant: str,
+    user_id: str,
+    assignments: tuple[str, ...],
+    removals: tuple[str, ...],
+    as_of: datetime | None,
 ) -> None:
-    """Show a user's profile; --set and --unset edit it by hand first."""
+    """Show a user's profile; --set and --unset edit it by hand first; --as-of shows it as
+    it stood then (built from the memories true then)."""
+    if as_of is not None and (assignments or removals):
+        raise click.UsageError("--as-of shows a past profile: it cannot be edited")
     edits: dict[str, str | None] = dict.fromkeys(removals)
     for assignment in assignments:
         field, equals, value = assignment.partition("=")
@@ -463,7 +475,7 @@ def profile(
             )
         edits[field.strip()] = value
     with existing_engram(db, tenant, read_only=not edits) as mem:
-        current = mem.memories.profile(user_id)
+        current = mem.memories.profile(user_id, as_of=as_of)
         missing = [name for name in removals if current is None or name not in current.fields]
         if missing:  # a typo would otherwise leave the field it meant in place, silently
             raise click.BadParameter(
@@ -472,7 +484,8 @@ def profile(
             )
         shown = mem.memories.update_profile(user_id, edits) if edits else current
     if shown is None:
-        console.print(f"no profile for {literal(user_id)}")
+        then = "" if as_of is None else f" as of {as_of.isoformat()}"
+        console.print(f"no profile for {literal(user_id)}{then}")
         return
     table = Table("field", "value", "source")
     for field, value in sorted(shown.fields.items()):
@@ -516,8 +529,13 @@ def _interval(relation: Relation) -> str:
     return f"({start} - {end})" if start or end else ""
 
 
-def _kind(memory: Memory) -> str:
-    return memory.kind + (" (superseded)" if memory.superseded_at is not None else "")
+def _kind(memory: Memory, as_of: datetime | None = None) -> str:
+    """The memory's kind, marked if Engram has retired it: "(superseded)" if by `as_of` (by
+    now without one), "(later superseded)" if after it (it was current then)."""
+    if memory.superseded_at is None:
+        return memory.kind
+    later = as_of is not None and memory.superseded_at > as_of
+    return memory.kind + (" (later superseded)" if later else " (superseded)")
 
 
 def _preview(text: str, width: int = 80) -> str:
