@@ -703,7 +703,7 @@ class Memories:
         a narrower scope's erasure is that of `delete` for each memory (their texts leave
         the history, a tombstone remains). Their vectors leave the embedding cache."""
         flow = flows.erase_scope_flow(
-            self._scope(user_id, agent_id, session_id), model_id=self._model_id
+            self._scope(user_id, agent_id, session_id), model_id=self._model_id, now=utcnow()
         )
         report: ErasureReport = self._run(flow)
         return report
@@ -717,7 +717,7 @@ class Memories:
     ) -> ErasureReport:
         """Async `delete_all`."""
         flow = flows.erase_scope_flow(
-            self._scope(user_id, agent_id, session_id), model_id=self._model_id
+            self._scope(user_id, agent_id, session_id), model_id=self._model_id, now=utcnow()
         )
         report: ErasureReport = await self._arun(flow)
         return report

@@ -10,6 +10,7 @@ add.py      add_flow, AddReport
 search.py   search_flow
 edits.py    edited, correction_flow, profile_edit_flow: a user's edits
 erasure.py  erase_flow, erase_scope_flow
+revival.py  what erasing a scope gives back: the values its memories retired, the user's name
 upkeep.py   consolidate_flow, bloat_flow, reembed_flow, forgettable_flow, forget_flow
 ```
 """

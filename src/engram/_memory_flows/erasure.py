@@ -1,5 +1,6 @@
 """Erasure: of memories, or of a whole scope, with the entities only they named and what
-was embedded for them."""
+was embedded for them; a narrower scope's erasure gives back what its memories retired
+(`revival`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from typing import Any, NamedTuple
 
 from engram._exceptions import ConfigError, ProviderError
 from engram._flows import Flow, call_memories, forget_embeddings, serialized
+from engram._memory_flows import revival
 from engram._memory_flows.edits import correction_flow, vector_records
+from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
 from engram.memory import fold
-from engram.memory.profile import reflect_edit
+from engram.memory.profile import handed_over, reflect_edit
 from engram.memory.texts import SESSION_KEY, dense_text
 from engram.memory.timeline import with_said_at, without_sources
 from engram.stores.memories import (
@@ -30,12 +33,13 @@ from engram.stores.memories import (
     ListEntities,
     ListRelations,
     MemoryFilter,
+    PutEntities,
     PutMemories,
     PutProfile,
     PutRelations,
     VectorRecord,
 )
-from engram.types._memory import Memory, MemoryChange, Relation
+from engram.types._memory import Entity, Memory, MemoryChange, Relation
 
 logger = logging.getLogger("engram")
 
@@ -101,7 +105,9 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     return report
 
 
-def erase_scope_flow(scope: Scope, *, model_id: Callable[[], Flow[str]]) -> Flow[ErasureReport]:
+def erase_scope_flow(
+    scope: Scope, *, model_id: Callable[[], Flow[str]], now: datetime
+) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
     narrower scope (an agent's, a session's), also the entities only its memories named;
@@ -111,6 +117,11 @@ def erase_scope_flow(scope: Scope, *, model_id: Callable[[], Flow[str]]) -> Flow
     A memory taken back to an earlier wording is embedded anew with the current model
     (`model_id` gives its id); if the embedder is missing or fails, it is left without one
     (`reembed` embeds it later, a search on the fly meanwhile): the erasure stands.
+
+    A memory an erased one retired is given back as what is left retires it (`revival`):
+    current again, with its relations and profile field, if the erased one was current;
+    the user's entity is named as what is left names the user. Their history records it
+    at `now`.
 
     A scope without a user (a session's, an agent's) may hold the memories of many users:
     their adds are held too, or one could write back a memory being erased (retiring it)."""
@@ -123,14 +134,17 @@ def erase_scope_flow(scope: Scope, *, model_id: Callable[[], Flow[str]]) -> Flow
     memories = yield from every_memory(scope.tenant, where)
     outside = _Outside([], [], [], [], set(), [])
     named: set[str] = set()
+    given_back: list[Any] = []
     restarted: list[Relation] = []
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
-        outside = yield from _provenance_outside(scope.tenant, memories)
+        others = yield from _others_of(scope.tenant, memories)
+        outside = yield from _provenance_outside(scope.tenant, memories, others)
         restarted = yield from _relations_restarted(scope.tenant, memories, outside.kept)
         spared = {memory.id for memory in outside.kept}
         memories = [memory for memory in memories if memory.id not in spared]
         named = yield from named_by(scope.tenant, memories)
         named |= outside.unnamed
+        given_back = yield from _given_back(scope.tenant, memories, others, outside, restarted, now)
     texts = yield from embedded_texts(scope.tenant, memories)
     texts += yield from embedded_texts(scope.tenant, outside.blanked, current=False)
     op = DeleteScope(
@@ -140,14 +154,13 @@ def erase_scope_flow(scope: Scope, *, model_id: Callable[[], Flow[str]]) -> Flow
         scope.session_id,
         spared=tuple(memory.id for memory in outside.blanked),
     )
+    ops: list[Any] = []
     if outside.rewritten:  # the spared moved out of the scope first, so that `op` leaves them
         vectors = yield from _vectors_of_reworded(scope.tenant, outside, model_id)
-        ops: list[Any] = [PutMemories(scope.tenant, tuple(outside.rewritten), vectors)]
+        ops = [PutMemories(scope.tenant, tuple(outside.rewritten), vectors)]
         if restarted:
             ops.append(PutRelations(scope.tenant, tuple(restarted)))
-        *_, erased = yield from call_memories(*ops, *outside.corrections, op)
-    else:
-        [erased] = yield from call_memories(op)
+    *_, erased = yield from call_memories(*ops, *outside.corrections, *given_back, op)
     yield from forget_embeddings(texts, tenant=scope.tenant)
     report: ErasureReport = yield from with_orphans_erased(scope.tenant, named, [erased])
     return report
@@ -170,12 +183,93 @@ def _vectors_of_reworded(
     return tuple(records.get(memory.id) for memory in outside.rewritten)
 
 
-def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outside]:
+def _others_of(tenant: str, memories: Sequence[Memory]) -> Flow[list[Memory]]:
+    """Every memory of the users of `memories` (of no user, for those of none), retired
+    ones included, but `memories`."""
+    erased = {memory.id for memory in memories}
+    others: list[Memory] = []
+    for user_id in sorted({memory.user_id or "" for memory in memories}):
+        where = MemoryFilter(
+            user_id=user_id or None, without_user=not user_id, include_superseded=True
+        )
+        found = yield from every_memory(tenant, where)
+        others += [memory for memory in found if memory.id not in erased]
+    return others
+
+
+def _given_back(
+    tenant: str,
+    erased: Sequence[Memory],
+    others: Sequence[Memory],
+    outside: _Outside,
+    restarted: Sequence[Relation],
+    now: datetime,
+) -> Flow[list[Any]]:
+    """The ops that give back what the `erased` memories retired (`revival`), over what
+    `outside` rewrote: the memories left (`others` as rewritten, the spared), their
+    relations (as `restarted`, if they are), the profiles (the fields the reworded and the
+    revived give values), the user's entity named as what is left names the user."""
+    gone = {memory.id: memory for memory in erased}
+    before = {memory.id: memory for memory in (*others, *outside.rewritten)}
+    back = revival.revived(gone, list(before.values()), now)
+    left = {**before, **{memory.id: memory for memory in back}}
+    ops: list[Any] = []
+    if back:
+        changes = revival.revival_changes(back, list(left.values()), now)
+        ops.append(PutMemories(tenant, tuple(back), (), changes))
+    users = sorted({m.user_id for m in (*erased, *outside.reworded) if m.user_id is not None})
+    if not users:
+        return ops
+    found = yield from call_memories(
+        *(op for user in users for op in (ListRelations(tenant, user), ListEntities(tenant, user)))
+    )
+    moved = {relation.id: relation for relation in restarted}
+    stated = [
+        moved.get(relation.id, relation) for relations in found[::2] for relation in relations
+    ]
+    reopened = revival.relations_revived(stated, before, back)
+    if reopened:
+        ops.append(PutRelations(tenant, tuple(reopened)))
+    successors = {
+        erased_id: memory
+        for memory in back
+        if memory.is_current
+        for erased_id in revival.retirers(gone, before[memory.id])
+    }
+    ops += yield from _profiles_revised(tenant, users, outside.reworded, successors, now)
+    users_entities = [entity for entities in found[1::2] for entity in entities if is_user(entity)]
+    renamed = _users_renamed(users_entities, erased, list(left.values()), now)
+    if renamed:
+        ops.append(PutEntities(tenant, tuple(renamed)))
+    return ops
+
+
+def _users_renamed(
+    users: Sequence[Entity], erased: Sequence[Memory], left: Sequence[Memory], now: datetime
+) -> list[Entity]:
+    """The entities standing for `users` named as the memories `left` name each user, where
+    the `erased` ones named them otherwise (`revival.renamed_back`)."""
+    renamed = []
+    for me in users:
+        named = revival.renamed_back(
+            me,
+            [memory for memory in erased if memory.user_id == me.user_id],
+            [memory for memory in left if memory.user_id == me.user_id],
+            now,
+        )
+        if named is not None:
+            renamed.append(named)
+    return renamed
+
+
+def _provenance_outside(
+    tenant: str, memories: Sequence[Memory], outside: Sequence[Memory]
+) -> Flow[_Outside]:
     """What erasing a scope's `memories` leaves of their provenance outside it: the spared
     (those turns outside the scope said too) and every memory to rewrite (the spared, and
     the memories outside the scope whose provenance names turns of it), each keeping only
     the message ids of turns outside the scope, and worded as the latest saying left
-    worded it (`_reworded`).
+    worded it (`_reworded`). `outside` is every other memory of their users (`_others_of`).
 
     A slot value said in two sessions is one memory, the first session's, with the message
     ids of the second saying appended to its provenance (`revision`): erasing the first
@@ -187,13 +281,6 @@ def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outsid
     inside = {s for memory in memories if memory.kind == "episode" for s in memory.source_ids}
     if not any(memory.source_ids for memory in memories):
         return _Outside([], [], [], [], set(), [])
-    outside: list[Memory] = []
-    for user_id in sorted({memory.user_id or "" for memory in memories}):
-        where = MemoryFilter(
-            user_id=user_id or None, without_user=not user_id, include_superseded=True
-        )
-        found = yield from every_memory(tenant, where)
-        outside += [memory for memory in found if memory.id not in erased]
     turns: dict[str, Memory] = {}  # message id -> the episode of its turn outside the scope
     for episode in outside:
         if episode.kind == "episode":
@@ -242,14 +329,20 @@ def _provenance_outside(tenant: str, memories: Sequence[Memory]) -> Flow[_Outsid
                 result.kept.append(wording)
             if memory.id in erased or _said_only_by(changes, gone[memory.id], wording.text):
                 result.blanked.append(wording)
-    result.corrections.extend((yield from _profiles_reworded(tenant, reworded)))
     return result
 
 
-def _profiles_reworded(tenant: str, reworded: Sequence[Memory]) -> Flow[list[PutProfile]]:
-    """The profiles whose fields the `reworded` memories are the sources of, each field
-    their value now (`profile.reflect_edit`, as a correction of the value)."""
-    users = sorted({memory.user_id for memory in reworded if memory.user_id is not None})
+def _profiles_revised(
+    tenant: str,
+    users: Sequence[str],
+    reworded: Sequence[Memory],
+    successors: Mapping[str, Memory],
+    now: datetime,
+) -> Flow[list[PutProfile]]:
+    """The `users`' profiles, each field the `reworded` memories are the sources of their
+    value now (`profile.reflect_edit`, as a correction of the value), and each an erased
+    memory was the source of (a key of `successors`) the value of the memory it gives back
+    (`profile.handed_over`)."""
     profiles = yield from call_memories(*(GetProfile(tenant, user) for user in users))
     ops = []
     for profile in profiles:
@@ -259,6 +352,7 @@ def _profiles_reworded(tenant: str, reworded: Sequence[Memory]) -> Flow[list[Put
         for memory in reworded:
             if memory.user_id == profile.user_id:
                 revised = reflect_edit(revised, memory, now=memory.updated_at)
+        revised = handed_over(revised, successors, now=now)
         if revised is not profile:
             ops.append(PutProfile(tenant, revised))
     return ops
