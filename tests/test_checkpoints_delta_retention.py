@@ -13,6 +13,7 @@ largest).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -140,6 +141,28 @@ def test_retention_keeps_what_a_delta_channel_replays(
         "more",
         f"a{len(reference[-1][0]['log']) + 1}",
     ]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        RetentionPolicy(max_age=timedelta(seconds=1)),
+        RetentionPolicy(max_age=timedelta(seconds=1), keep_last=6),
+        RetentionPolicy(max_age=timedelta(seconds=1), keep_every=5),
+    ],
+    ids=["max_age", "with keep_last", "with keep_every"],
+)
+def test_max_age_keeps_what_a_delta_channel_replays(
+    saver: EngramSaver, reference: list[Any], policy: RetentionPolicy
+) -> None:
+    """However old, the head's chain back to the channel's last snapshot stays."""
+    before = _run(saver)
+    later = datetime.now(UTC) + timedelta(days=1)  # every checkpoint is past max_age
+    report = saver.checkpointer.prune(saver.tenant, ["t"], policy=policy, now=later)
+    assert _check_kept(saver, before, reference) == [8, 9, 10, 11]  # the head, back to step 7
+    assert (report.checkpoints_deleted, report.checkpoints_kept) == (8, 4)
+    log = _graph(saver).invoke({"log": ["more"]}, _config("t"))["log"]
+    assert log == [*reference[-1][0]["log"], "more", f"a{len(reference[-1][0]['log']) + 1}"]
 
 
 @pytest.mark.parametrize(

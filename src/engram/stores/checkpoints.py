@@ -44,7 +44,7 @@ from engram.state.checkpoints import (
 )
 from engram.state.rollback import (
     asks,
-    carried_writes,
+    carry,
     needs_send_targets,
     send_targets,
     unanswered,
@@ -350,9 +350,11 @@ def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], Check
 
 def _rollback_plan(op: Rollback) -> Generator[list[CheckpointOp], list[Any], CheckpointInfo]:
     """A rollback as batches: read the target and the head, check the target can stand on
-    another chain, then roll back and attach the target's pending writes, atomically."""
+    another chain, then roll back and attach the target's pending writes, and copies of its
+    paused subgraphs' checkpoints (see `engram.state.rollback.carry`), atomically."""
     check_op(op)  # a malformed id says so before the read
-    target, head = yield [
+    thread, target, head = yield [
+        GetThread(op.tenant, op.thread_id),
         GetCheckpoint(op.tenant, op.thread_id, op.namespace, op.checkpoint_id, False, True),
         GetCheckpoint(op.tenant, op.thread_id, op.namespace, None, False, False),
     ]
@@ -367,14 +369,37 @@ def _rollback_plan(op: Rollback) -> Generator[list[CheckpointOp], list[Any], Che
             GetCheckpoint(op.tenant, op.thread_id, op.namespace, target.info.id, True, False)
         ]
         nodes = send_targets(valued and valued.values)
+    children: list[StoredCheckpoint] = []
+    if asks(target.pending_writes or ()) and any(
+        is_child_namespace(namespace, op.namespace) for namespace in thread.namespaces
+    ):
+        children = yield from _children_plan(op.tenant, op.thread_id, target.info)
     new_id = next_checkpoint_id(head.info.id)
-    writes = carried_writes(target.info, target.pending_writes or (), new_id, nodes)
+    carried = carry(target.info, target.pending_writes or (), new_id, nodes, children)
     batch: list[CheckpointOp] = [op._replace(new_checkpoint_id=new_id)]
-    if writes:
-        batch.append(PutWrites(op.tenant, op.thread_id, op.namespace, new_id, writes))
+    if carried.writes:
+        batch.append(PutWrites(op.tenant, op.thread_id, op.namespace, new_id, carried.writes))
+    copied = {(c.info.namespace, c.info.id) for c in carried.children}
+    for child in carried.children:
+        batch.extend(_copy_ops(child, op.thread_id, copied, child.info.metadata))
     results = yield batch
     result: CheckpointInfo = results[0]
     return result
+
+
+def _children_plan(
+    tenant: str, thread_id: str, target: CheckpointInfo
+) -> Generator[list[CheckpointOp], list[Any], list[StoredCheckpoint]]:
+    """The nested checkpoints a copy of `target` needs, as a fork copies them, loaded; none
+    if one is rebuilt from ancestors not copied (a `DeltaChannel`: the subgraph restarts)."""
+    [listed] = yield [ListCheckpoints(tenant, thread_id, None, with_writes=True)]
+    paused = {(s.info.namespace, s.info.id) for s in listed if asks(s.pending_writes or ())}
+    children = fork_histories(target.namespace, target.id, [s.info for s in listed], paused)
+    copied = {(c.namespace, c.id) for c in children}
+    if any(needs_ancestors(c) and (c.namespace, c.parent_id) not in copied for c in children):
+        return []
+    loaded = yield [GetCheckpoint(tenant, thread_id, c.namespace, c.id) for c in children]
+    return [stored for stored in loaded if stored is not None]  # None: deleted meanwhile
 
 
 def _check_standalone(info: CheckpointInfo, action: str) -> None:
@@ -394,12 +419,26 @@ def _fork_copy(
     """The ops that copy a nested checkpoint into a fork, linked to its parent if that is
     `copied` too (copies are made oldest first); without the answers given since if the
     fork point was `answered`."""
-    info, values = stored.info, stored.values or {}
+    info = stored.info
     forked = {"thread_id": info.thread_id, "checkpoint_id": info.id}
+    pending = unanswered(stored.pending_writes or ()) if answered else stored.pending_writes
+    stored = stored._replace(pending_writes=pending)
+    return _copy_ops(stored, new_thread_id, copied, {**info.metadata, "forked_from": forked})
+
+
+def _copy_ops(
+    stored: StoredCheckpoint,
+    thread_id: str,
+    copied: set[tuple[str, str]],
+    metadata: Mapping[str, Any],
+) -> list[CheckpointOp]:
+    """The ops that write a copy of a nested checkpoint, with its pending writes, into
+    `thread_id`, linked to its parent if that is `copied` too."""
+    info, values = stored.info, stored.values or {}
     parent_id = info.parent_id if (info.namespace, info.parent_id) in copied else None
     put = PutCheckpoint(
         info.tenant,
-        new_thread_id,
+        thread_id,
         info.namespace,
         info.id,
         parent_id,
@@ -409,13 +448,13 @@ def _fork_copy(
             for ch, v in values.items()
             if ch in info.versions
         ),
-        {**info.metadata, "forked_from": forked},
+        metadata,
         stored.extra,
     )
-    pending = unanswered(stored.pending_writes or ()) if answered else stored.pending_writes
-    if not pending:
+    if not stored.pending_writes:
         return [put]
-    return [put, PutWrites(info.tenant, new_thread_id, info.namespace, info.id, tuple(pending))]
+    writes = tuple(stored.pending_writes)
+    return [put, PutWrites(info.tenant, thread_id, info.namespace, info.id, writes)]
 
 
 def _identifier(value: object, what: str) -> None:
@@ -573,8 +612,9 @@ class BaseCheckpointer(ABC):
         The new head is a child of the old one, with the target's values and writer data,
         and its pending writes as they stood when its step stopped (see
         `engram.state.rollback`): a LangGraph thread rolled back to a checkpoint paused at
-        an `interrupt()` shows that interrupt again, and resumes with a new answer; the
-        tasks of that step that had finished do not run again. `InvalidInputError` if the
+        an `interrupt()` shows that interrupt again (the first of the task's questions, and
+        one asked inside a subgraph too), and resumes with a new answer; the tasks of that
+        step that had finished do not run again. `InvalidInputError` if the
         target's state is rebuilt from its ancestors (a LangGraph `DeltaChannel`),
         `ConflictError` if a checkpoint was added to the namespace meanwhile (roll back
         again).

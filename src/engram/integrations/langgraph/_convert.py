@@ -20,6 +20,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from engram._exceptions import InvalidInputError
 from engram.integrations.langgraph._encoder import ListEncoder
 from engram.integrations.langgraph._msgpack import join_array
+from engram.state.rollback import ASKED, first_asked
 from engram.state.values import decode_value
 from engram.stores.checkpoints import ListCheckpoints, PutCheckpoint, PutWrites
 from engram.types._checkpoint import (
@@ -30,7 +31,7 @@ from engram.types._checkpoint import (
     StoredValue,
 )
 
-__all__ = ["config_for", "list_op", "put_op", "put_writes_op", "thread_of", "to_tuple"]
+__all__ = ["config_for", "list_op", "put_op", "put_writes_ops", "thread_of", "to_tuple"]
 
 # Checkpoint keys Engram stores in its own columns; the rest is kept as the opaque header.
 _OWN_KEYS = ("id", "channel_values", "channel_versions")
@@ -88,15 +89,18 @@ def put_op(
     )
 
 
-def put_writes_op(
+def put_writes_ops(
     tenant: str,
     serde: SerializerProtocol,
     config: RunnableConfig,
     writes: Sequence[tuple[str, Any]],
     task_id: str,
     task_path: str,
-) -> PutWrites:
-    """The Engram op of a LangGraph `put_writes` (special channels replace, others don't)."""
+) -> list[PutWrites]:
+    """The Engram ops of a LangGraph `put_writes` (special channels replace, others don't).
+
+    An interrupt is also kept as the task's first question, which later ones do not
+    replace (see `engram.state.rollback.first_asked`)."""
     thread_id, namespace, checkpoint_id = thread_of(config)
     if checkpoint_id is None:
         raise InvalidInputError("put_writes needs configurable.checkpoint_id")
@@ -107,7 +111,11 @@ def put_writes_op(
         for idx, (channel, value) in enumerate(writes)
     )
     replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-    return PutWrites(tenant, thread_id, namespace, checkpoint_id, pending, replace)
+    ops = [PutWrites(tenant, thread_id, namespace, checkpoint_id, pending, replace)]
+    asked = first_asked(pending)
+    if asked:
+        ops.append(PutWrites(tenant, thread_id, namespace, checkpoint_id, asked))
+    return ops
 
 
 def list_op(
@@ -171,7 +179,9 @@ def to_tuple(
     if info.parent_id is not None:
         parent = config_for(info.thread_id, info.namespace, info.parent_id)
     writes = [
-        (w.task_id, w.channel, serde.loads_typed(w.value)) for w in stored.pending_writes or ()
+        (w.task_id, w.channel, serde.loads_typed(w.value))
+        for w in stored.pending_writes or ()
+        if w.channel != ASKED
     ]
     metadata: Any = dict(info.metadata)
     return CheckpointTuple(

@@ -23,7 +23,7 @@ from engram.integrations.langgraph._convert import (
     config_for,
     list_op,
     put_op,
-    put_writes_op,
+    put_writes_ops,
     thread_of,
     to_tuple,
 )
@@ -159,8 +159,9 @@ class EngramSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        op = put_writes_op(self.tenant, self.serde, config, writes, task_id, task_path)
-        self.checkpointer.batch([op])
+        self.checkpointer.batch(
+            put_writes_ops(self.tenant, self.serde, config, writes, task_id, task_path)
+        )
 
     def delete_thread(self, thread_id: str) -> None:
         self.checkpointer.batch([DeleteThread(self.tenant, str(thread_id))])
@@ -224,8 +225,8 @@ class EngramSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        op = put_writes_op(self.tenant, self.serde, config, writes, task_id, task_path)
-        await self.checkpointer.abatch([op])
+        ops = put_writes_ops(self.tenant, self.serde, config, writes, task_id, task_path)
+        await self.checkpointer.abatch(ops)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.checkpointer.abatch([DeleteThread(self.tenant, str(thread_id))])
