@@ -178,6 +178,11 @@ def test_entities_and_profile(runner: CliRunner, tmp_path: Path) -> None:
     assert named.exit_code == 0, named.output
     assert "works_at Siemens" in named.output  # the target by name, not by id
     assert "Tomás" in named.output and "01a" not in named.output
+    partner = runner.invoke(
+        main, ["memories", "entities", "--db", path, "--user", "ana"] + ["--name", "Tomás"]
+    )
+    assert partner.exit_code == 0, partner.output
+    assert "Ana partner_of it" in partner.output  # a relation to it, not only its own
     shown = runner.invoke(main, ["memories", "profile", "--db", path, "--user", "ana"])
     assert "employer" in shown.output and "Siemens" in shown.output
     edited = runner.invoke(

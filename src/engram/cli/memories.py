@@ -428,7 +428,8 @@ def reembed(db: str, tenant: str, user_id: str | None) -> None:
 @click.option("--name", default=None, help="Only entities with this name or alias.")
 @handles_errors
 def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
-    """List a user's entities with their aliases and relations (and when those held)."""
+    """List a user's entities with their aliases and relations (and when those held): its
+    own ("partner_of João"), then those of others to it ("Ana partner_of" it)."""
     with existing_engram(db, tenant, read_only=True) as mem:
         found = mem.memories.entities(user_id=user_id, name=name)
         every = mem.memories.entities(user_id=user_id) if name is not None else found
@@ -440,6 +441,10 @@ def entities(db: str, tenant: str, user_id: str, name: str | None) -> None:
             f"{r.relation} {names.get(r.target_id, r.target_id)} {_interval(r)}"
             for r in relations
             if r.source_id == entity.id
+        ] + [
+            f"{names.get(r.source_id, r.source_id)} {r.relation} it {_interval(r)}"
+            for r in relations
+            if r.target_id == entity.id and r.source_id != entity.id
         ]
         table.add_row(
             *map(literal, (entity.name, entity.kind, ", ".join(entity.aliases), "\n".join(held)))
