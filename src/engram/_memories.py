@@ -11,6 +11,8 @@ from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
+from engram._memory_flows.graph import is_user
+from engram._memory_flows.scope import every_memory
 from engram._validation import (
     MessageLike,
     check_count,
@@ -26,6 +28,7 @@ from engram._validation import (
 from engram.memory import Candidate, ExtractionBudget, Forget, ForgettingPolicy, edit_profile
 from engram.memory.candidates import ENGRAM_METADATA_KEYS
 from engram.memory.entities import named_entities
+from engram.memory.profile import profile_at
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
 from engram.stores._memory_rules import json_copy
@@ -38,6 +41,7 @@ from engram.stores.memories import (
     ListMemories,
     ListRelations,
     ListUsers,
+    MemoryFilter,
     PutMemories,
     PutProfile,
     VectorRecord,
@@ -340,7 +344,18 @@ class Memories:
         is true as of April; a value later corrected never was), as `relations(as_of=)`
         does; by default only current memories are searched. A naive `as_of`, `after`
         or `before` is taken as UTC. `kinds` keeps those kinds (None or an empty list:
-        every kind).
+        every kind):
+
+        - `profile`: the user's single-valued slots, one current value each (`attribute`:
+          name, home city, employer, school, occupation, diet, partner, age, ...);
+        - `fact`: other facts, about the user or the people they mention ("Marta is Ana's
+          sister");
+        - `preference`: likes and dislikes (`attribute` "preference:<topic>");
+        - `event`: some happenings the extractor dates apart (a relative's death);
+        - `episode`: the turns themselves, as said; `summary`: summaries.
+
+        So `["fact"]` leaves out the home city and the employer: the facts about a user are
+        `["fact", "profile"]` (with `preference` and `event`, every kind but the turns).
 
         The scope (at least one id) selects the memories matching every id given; an id
         left out matches any. `user_id` alone searches the user's memories of every agent
@@ -473,9 +488,10 @@ class Memories:
         """Memories of a scope, latest event time first (`valid_from`, when what each states
         became true, else `recorded_at`; mem0's `get_all`): those matching every id given,
         as `search` selects them (`user_id` alone: the user's of every agent and session),
-        and filtered as `search` filters: `kinds`, `as_of` (the memories true then, by all
-        Engram knows now), `after`/`before` (event time) and `metadata` (top-level keys
-        with equal values). Retired memories are left out unless
+        and filtered as `search` filters: `kinds` (what each holds: `search`; a slot, as
+        the home city or the employer, is a "profile", not a "fact"), `as_of` (the
+        memories true then, by all Engram knows now), `after`/`before` (event time) and
+        `metadata` (top-level keys with equal values). Retired memories are left out unless
         `include_superseded` (or `as_of` asks for a past time).
 
         Raises:
@@ -1072,18 +1088,46 @@ class Memories:
         moment = parse_optional_time(as_of, "as_of")
         return _one(ListRelations(self._engram.tenant, user, entity_id, moment))
 
-    def profile(self, user_id: str) -> UserProfile | None:
-        """The user's structured profile, kept current by extraction."""
-        result: UserProfile | None = self._run(self._profile_flow(user_id))
+    def profile(self, user_id: str, *, as_of: datetime | None = None) -> UserProfile | None:
+        """The user's structured profile, kept current by extraction (None for a user with
+        none).
+
+        With `as_of` (naive: UTC), the profile as it stood then, built from the memories
+        true then by all Engram knows now (`get_all(as_of=...)`: a move in March told in
+        June gives the new home city as of April): each field the value of the latest of
+        them, its source that memory; `updated_at` is `as_of`. A field set by hand
+        (`update_profile`) counts from the edit, through the slot fact it changed; one
+        with no such fact is in the current profile only. None if no memory of the user
+        was true then.
+
+        Raises:
+            InvalidInputError: A bad `user_id`, or an `as_of` that is neither a datetime
+                nor an ISO-8601 string.
+        """
+        result: UserProfile | None = self._run(self._profile_flow(user_id, as_of))
         return result
 
-    async def aprofile(self, user_id: str) -> UserProfile | None:
+    async def aprofile(self, user_id: str, *, as_of: datetime | None = None) -> UserProfile | None:
         """Async `profile`."""
-        result: UserProfile | None = await self._arun(self._profile_flow(user_id))
+        result: UserProfile | None = await self._arun(self._profile_flow(user_id, as_of))
         return result
 
-    def _profile_flow(self, user_id: str) -> Flow[UserProfile | None]:
-        return _one(GetProfile(self._engram.tenant, check_identifier(user_id, "user_id")))
+    def _profile_flow(
+        self, user_id: str, as_of: datetime | None = None
+    ) -> Flow[UserProfile | None]:
+        user = check_identifier(user_id, "user_id")
+        moment = parse_optional_time(as_of, "as_of")
+        tenant = self._engram.tenant
+        if moment is None:
+            stored: UserProfile | None = yield from _one(GetProfile(tenant, user))
+            return stored
+        true_then = MemoryFilter(user_id=user, valid_at=moment)
+        memories = yield from every_memory(tenant, true_then)
+        if not memories:
+            return None
+        known: list[Entity] = yield from _one(ListEntities(tenant, user))
+        names = [name for e in known if is_user(e) for name in (e.name, *e.aliases)]
+        return profile_at(memories, moment=moment, user_id=user, tenant=tenant, names=names)
 
     def update_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:
         """Set profile fields by hand (a None value removes its field); return the profile.

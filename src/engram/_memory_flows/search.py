@@ -14,7 +14,13 @@ from engram._validation import MAX_QUERY_LENGTH, check_int, check_query, is_blan
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import lexical_query, without_names
-from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights, complete_dense, rank_memories
+from engram.memory.ranking import (
+    DEFAULT_WEIGHTS,
+    RankingWeights,
+    asked_slots,
+    complete_dense,
+    rank_memories,
+)
 from engram.memory.texts import dense_text
 from engram.memory.vectors import normalize
 from engram.stores._memory_rules import MAX_LIMIT, detached
@@ -32,6 +38,9 @@ from engram.types._memory import Entity, Memory, MemoryHit
 
 _CANDIDATES = 50
 """Candidates each retrieval signal contributes before fusion."""
+
+_PEOPLE = ("person", "other")
+"""The kinds of a named entity that may be a person another than the user."""
 
 
 def search_flow(
@@ -70,7 +79,8 @@ def search_flow(
     # user's own name, given (`user_name`) or learned ("Hi, I'm Ana"), leaves the query's
     # words (`without_names`) and, as an entity, matches every fact of the user's own
     # (`_naming_user`): spelled only where a turn greets the user, it would favour those.
-    named = list({fold(m.name): m.name for m in extract_entities(query)}.items())
+    mentioned = extract_entities(query)
+    named = list({fold(m.name): m.name for m in mentioned}.items())
     known: list[list[Entity]] = [[] for _ in named]
     if named and scope.user_id is not None:
         [every] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
@@ -78,6 +88,10 @@ def search_flow(
     own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
     me = next((entity for found in known for entity in found if is_user(entity)), None)
     searched = without_names(query, own)
+    # "Where does Ana live?" asks the user's home city only if Ana is the user: the slots a
+    # question asks (`asked_slots`) are the user's unless it names another person.
+    others = {fold(m.name) for m in mentioned if m.kind in _PEOPLE} - set(map(fold, own))
+    slots = frozenset() if others else asked_slots(query)
     query_entities = [
         frozenset({key, *(entity.id for entity in entities)})
         for (key, _), entities in zip(named, known, strict=True)
@@ -130,6 +144,7 @@ def search_flow(
         [(s.memory_id, s.score) for s in lexical],
         query=query,
         query_entities=query_entities,
+        slots=slots,
         now=now,
         weights=weights,
         limit=limit,

@@ -9,6 +9,11 @@ moved to Porto", June), then asks. Three checks, through `Engram.memories`:
   old value: a contradiction supersedes, never deletes. The new statement's own memories do
   not count, though they may name the old value ("The user quit Google").
 
+Some scenarios hear an aside between the two statements: the same question's words said of
+someone else ("My sister Marta lives in Madrid"). There the first hit itself must name the
+value, now and "as of" then: the user's slot fact ranks above a turn that merely shares the
+question's words, whatever the date asked about.
+
 Some scenarios are learned out of order ("replayed": the June statement reaches memory
 first, the January one after, as an old chat imported late does): the answers must be the
 same, whatever order the statements came in.
@@ -32,6 +37,7 @@ from engram.types._memory import Memory, MemoryHit
 __all__ = ["CURRENCY_SCENARIOS", "CurrencyResult", "CurrencyScenario", "run_currency"]
 
 _BEFORE = datetime(2023, 1, 5, 10, 0, tzinfo=UTC)
+_ASIDE = datetime(2023, 2, 1, 10, 0, tzinfo=UTC)
 _BETWEEN = datetime(2023, 3, 1, tzinfo=UTC)
 _AFTER = datetime(2023, 6, 5, 10, 0, tzinfo=UTC)
 
@@ -54,6 +60,9 @@ class CurrencyScenario:
     replayed: bool = False
     """Whether memory learns the new statement first and the old one after (each still
     dated when it was said)."""
+    aside: str | None = None
+    """What the user says of someone else in between (February), in the question's words but
+    naming neither value; with one, the first hit must name the value asked for."""
 
 
 CURRENCY_SCENARIOS: tuple[CurrencyScenario, ...] = (
@@ -189,11 +198,39 @@ CURRENCY_SCENARIOS: tuple[CurrencyScenario, ...] = (
         "stripe",
         replayed=True,
     ),
+    CurrencyScenario(
+        "home-aside",
+        "I live in Lisbon.",
+        "I just moved to Porto.",
+        "Where do I live?",
+        "lisbon",
+        "porto",
+        aside="My sister Marta lives in Madrid.",
+    ),
+    CurrencyScenario(
+        "employer-aside",
+        "I work at Google.",
+        "just started at Stripe!",
+        "where do I work now?",
+        "google",
+        "stripe",
+        aside="My friend Tom works at Amazon.",
+    ),
+    CurrencyScenario(
+        "partner-aside",
+        "My girlfriend Sara is a nurse.",
+        "Sara and I broke up. I'm seeing Mia now",
+        "who am I dating?",
+        "sara",
+        "mia",
+        aside="My brother Leo is dating Eva.",
+    ),
 )
 """The shipped scenarios: single-valued slots the deterministic extractor recognises, said as
 textbook sentences (the first six) and as people chat: lower case, a plural subject, two
-clauses, news ("just started at Stripe!"), a value ended and another named in one turn; and
-two learned out of order (`replayed`)."""
+clauses, news ("just started at Stripe!"), a value ended and another named in one turn; two
+learned out of order (`replayed`); and three with an aside about someone else in the
+question's words (`aside`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +275,8 @@ def run_currency(
 def _play(memories: CurrencyMemoriesProtocol, scenario: CurrencyScenario) -> CurrencyResult:
     user = f"currency-{scenario.name}"
     said = [(scenario.old_statement, _BEFORE), (scenario.new_statement, _AFTER)]
+    if scenario.aside is not None:
+        said.insert(1, (scenario.aside, _ASIDE))
     for text, at in reversed(said) if scenario.replayed else said:
         memories.add(messages=[Message(role="user", content=text, created_at=at)], user_id=user)
     now = memories.search(scenario.question, user_id=user, limit=10)
@@ -263,8 +302,9 @@ def _held_then(memory: Memory) -> bool:
 
 
 def _first_value(hits: Sequence[MemoryHit], scenario: CurrencyScenario) -> str | None:
-    """The value named by the best hit that names one (None if none does)."""
-    for hit in hits:
+    """The value named by the best hit that names one (None if none does); with an aside,
+    by the best hit itself."""
+    for hit in hits[:1] if scenario.aside is not None else hits:
         words = _words(hit.memory.text)
         for value in (scenario.new_value, scenario.old_value):
             if value in words:

@@ -9,6 +9,7 @@ field edited by hand (`edit_profile`; its source is `EDITED`) changes only when 
 recorded after the edit says so; so does one removed by hand, whose source stays `EDITED`
 with no value (a removal is an edit too: a statement said before it does not undo it). A
 user's edit of a memory (`reflect_edit`) changes the field the memory is the source of.
+`profile_at` builds the profile as it stood at a past time from the memories true then.
 
 Example:
     ```python
@@ -37,6 +38,7 @@ __all__ = [
     "field_text",
     "handed_over",
     "overridden_by_edits",
+    "profile_at",
     "profile_value",
     "reflect_edit",
     "update_profile",
@@ -84,9 +86,14 @@ def _said_at(memory: Memory) -> datetime:
 
 
 def _latest_current(memories: Iterable[Memory]) -> dict[str, Memory]:
+    return _latest(m for m in memories if not (m.superseded_at or m.valid_to))
+
+
+def _latest(memories: Iterable[Memory]) -> dict[str, Memory]:
+    """attribute -> the memory that gave it last (`valid_from`, else `recorded_at`)."""
     latest: dict[str, Memory] = {}
     for memory in memories:
-        if memory.attribute is None or memory.superseded_at or memory.valid_to:
+        if memory.attribute is None:
             continue
         best = latest.get(memory.attribute)
         if best is None or (_said_at(memory), memory.recorded_at) >= (
@@ -158,6 +165,42 @@ def update_profile(
         last_interaction_at=_last_interaction(base.last_interaction_at, items),
         # Never back in time (a replayed old conversation must not undo a later hand edit).
         updated_at=max(profile.updated_at, moment) if profile is not None else moment,
+    )
+
+
+def profile_at(
+    memories: Iterable[Memory],
+    *,
+    moment: datetime,
+    user_id: str,
+    tenant: str = DEFAULT_TENANT,
+    names: Collection[str] = (),
+) -> UserProfile:
+    """The profile as it stood at `moment`, built from `memories`: those true then, by all
+    Engram knows now (what `get_all(as_of=moment)` returns). Each attribute takes the value
+    of the latest of them about the user (`update_profile`'s choice, among the memories
+    true then rather than the current ones); `none` leaves it out. Hand edits count as the
+    slot facts they wrote; `updated_at` is `moment`.
+
+    Example:
+        ```python
+        profile_at(memories, moment=march, user_id="u1").fields["home_city"]  # "Lisbon"
+        ```
+    """
+    items = list(memories)
+    folded = {fold(name) for name in names}
+    about = [m for m in items if m.kind in _PROFILE_KINDS and _about_user(m, folded)]
+    fields: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for attribute, memory in _latest(about).items():
+        _take(fields, sources, attribute, memory)
+    return UserProfile(
+        user_id=user_id,
+        tenant=tenant,
+        fields=fields,
+        sources=sources,
+        last_interaction_at=_last_interaction(None, items),
+        updated_at=moment,
     )
 
 
