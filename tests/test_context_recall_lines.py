@@ -267,3 +267,23 @@ def test_a_memory_left_out_as_a_restated_field_gives_its_recall_place_up(
     assert "- likes: sushi" in lines
     assert "- Kim had sushi with Lena in Porto last Friday" in lines
     assert len(result.report.recalled) == 2
+
+
+def test_a_turn_whose_values_changed_since_is_recalled_marked_so(memory_engram: Engram) -> None:
+    """Before, "I live in Porto." reached the prompt beside "home city: Berlin" as if it were
+    the user's word now; the turn stays (it is what was said), marked."""
+    turns = ["I work at Google as an engineer.", "I live in Porto.", "I moved to Berlin."]
+    for day, text in enumerate(turns):
+        said = Message(role="user", content=text, created_at=SAID + timedelta(days=day))
+        memory_engram.memories.add(messages=[said], user_id="eve")
+    session = memory_engram.session("s1", user_id="eve")
+    session.add("user", "Which city am I in these days?")
+    prompt = session.context(model="gpt-4o", budget=3000, recall=10).messages[0].text
+    lines = {line.split("] ", 1)[-1] for line in prompt.splitlines() if line.startswith("- [")}
+    assert "I live in Porto. (since changed)" in lines
+    assert "I moved to Berlin." in lines
+    assert "I work at Google as an engineer." in lines  # its values all hold
+    hits = memory_engram.memories.search("Where does the user live?", user_id="eve")
+    porto = next(hit for hit in hits if hit.memory.text == "I live in Porto.")
+    assert porto.parts.current == 0 and hits[0].parts.slot == 1
+    assert hits[0].memory.text == "The user moved to Berlin"

@@ -70,10 +70,18 @@ class RecallBlock:
 
 def memory_line(hit: MemoryHit) -> str:
     """How a memory reads in the prompt: with its date when it has one the model may need
-    (`_when`), as "- [2025] The user's dad died"."""
+    (`_when`), as "- [2025] The user's dad died"; a turn that stated what has changed since
+    (`ScoreParts.current` below 1: "I live in Porto." before a move) marked so, lest the
+    model take it for the user's word now, as "- [2026-01-05] I live in Porto. (since
+    changed)"."""
     memory = hit.memory
     when = _when(memory)
-    return f"- [{when}] {memory.text}" if when else f"- {memory.text}"
+    text = f"{memory.text} {SINCE_CHANGED}" if hit.parts.current < 1 else memory.text
+    return f"- [{when}] {text}" if when else f"- {text}"
+
+
+SINCE_CHANGED = "(since changed)"
+"""The mark of a recalled line whose memory no longer (wholly) holds (`memory_line`)."""
 
 
 def _when(memory: Memory) -> str | None:

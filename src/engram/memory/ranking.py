@@ -418,6 +418,8 @@ def _ranked(
         time=feature.time,
         session=session,
         decay=feature.decay,
+        slot=feature.slot,
+        current=feature.current,
         base=base,
         boost=boost,
     )

@@ -287,13 +287,21 @@ class ScoreParts:
     decay: float = 0.0
     """How fresh it is in memory (`engram.memory.forgetting.decay`): 1 when just recorded
     or recalled, or pinned; 0.5 one half-life of disuse later."""
+    slot: float = 0.0
+    """1 when it is the user's fact holding the slot the query asks for (the home city for
+    "Where does Ana live?"), true at the time asked about; else 0."""
+    current: float = 1.0
+    """1 when it holds at the time asked about; 0 when retired or ended; between for a turn
+    that stated values Engram has since retired (the share of them still current: "I live
+    in Porto" said before a move is 0)."""
     base: float = 0.0
     """The match: `dense` and `lexical` fused (each relative to the best of its candidate
     list, or by rank with reciprocal rank fusion), weighted as `RankingWeights` says."""
     boost: float = 1.0
     """What the other signals make of the match: the product of `1 + weight * signal` over
-    entity, time, recency, importance, decay and session, times the penalty of a retired
-    memory (`RankingWeights.superseded`), so that `fused == base * boost`."""
+    entity, slot, time, recency, importance, decay and session, times the penalty of what
+    no longer holds (`RankingWeights.superseded ** (1 - current)`), so that
+    `fused == base * boost`."""
 
 
 @dataclass(frozen=True, slots=True)
