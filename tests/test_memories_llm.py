@@ -273,7 +273,9 @@ def test_a_slot_without_a_value_is_kept_as_a_plain_fact(
     assert "Ana lives in Porto with her two cats" in texts(mem)
     assert "Ana lives in Porto with her two cats" not in mem.memories.profile("ana").fields.values()
     [stored] = [m for m in mem.memories.get_all(user_id="ana") if "cats" in m.text]
-    assert stored.attribute is None
+    # The slot the turn fills (the rules read "Porto"), with the value, not the sentence.
+    assert (stored.attribute, stored.metadata.get("value")) == ("home_city", "Porto")
+    assert mem.memories.profile("ana").fields["home_city"] == "Porto"
 
 
 def test_an_entity_without_a_name_costs_only_that_entity(

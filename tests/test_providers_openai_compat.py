@@ -305,7 +305,7 @@ def test_a_server_error_quoting_the_secret_query_is_redacted(
 ) -> None:
     echoed = f"no deployment at /v1/chat/completions?api-version=2024-06-01&api-key={SECRET}"
     openai_server.enqueue(404, error_body(echoed))
-    openai_server.enqueue(404, error_body(echoed))
+    openai_server.enqueue(400, error_body(echoed))  # not a refused setting: falls back, logged
     model = OpenAIChatModel("gpt-test", base_url=secret_url(openai_server), backoff=0.0)
     with caplog.at_level(logging.DEBUG), model:
         with pytest.raises(ProviderError, match="no deployment") as error:

@@ -451,6 +451,7 @@ def _default_llm(settings: EngramSettings) -> OpenAIChatModel | None:
         api_key=llm.api_key.get_secret_value() if llm.api_key else None,
         timeout=llm.timeout,
         max_retries=llm.max_retries,
+        reply_tokens=llm.reply_tokens,
     )
 
 

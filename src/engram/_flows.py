@@ -9,7 +9,8 @@ A flow is a generator that yields requests and receives their results:
 - `ForgetEmbeddings`: drop a tenant's texts' vectors from the embedder's cache (erased
   memories) -> None;
 - `LLMRequest` (from `engram.memory.llm_flow`): ask the chat model -> a `Completion`, or None
-  when the provider failed (the flow then takes its deterministic path);
+  when the provider failed (the flow then takes its deterministic path); a refused key,
+  model or base_url (`ProviderConfigError`) is thrown into the flow instead;
 - `Serialize`: hold these scope locks until the flow ends -> None.
 
 `run()` drives a flow with blocking calls, `arun()` with awaited ones; the flow itself does no
@@ -248,6 +249,8 @@ def _serve(request: Call, resources: Resources) -> Any:
             max_tokens=request.max_tokens,
             response_format=request.response_format,
         )
+    except ConfigError:
+        raise  # a bad key, model or base_url: thrown into the flow, as a store's error is
     except ProviderError as exc:
         logger.warning("LLM call failed, taking the deterministic path: %s", exc)
         return None
@@ -277,6 +280,8 @@ async def _aserve(request: Call, resources: Resources) -> Any:
             max_tokens=request.max_tokens,
             response_format=request.response_format,
         )
+    except ConfigError:
+        raise  # a bad key, model or base_url: thrown into the flow, as a store's error is
     except ProviderError as exc:
         logger.warning("LLM call failed, taking the deterministic path: %s", exc)
         return None

@@ -110,6 +110,11 @@ class LLMSettings(_Section):
     timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds allowed for each attempt of a request, from connecting to the last byte."""
     max_retries: int = Field(default=3, ge=0)
+    reply_tokens: int | None = Field(default=None, ge=16)
+    """The least `max_tokens` any request allows its reply: for a reasoning model (Qwen3,
+    DeepSeek-R1), whose `<think>` block counts against it, e.g. 4096. None: each request's
+    own (an extraction 1024, a revision verdict up to 1024, a summary about its size). The
+    add's `max_llm_tokens` still bounds what is spent (as reported by the endpoint)."""
 
 
 class EmbeddingsSettings(_Section):

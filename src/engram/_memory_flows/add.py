@@ -68,6 +68,9 @@ class AddReport:
     """LLM calls spent on extraction and revision."""
     llm_tokens: int = 0
     """LLM tokens (prompt and reply) spent on extraction and revision."""
+    llm_fallbacks: tuple[str, ...] = ()
+    """Why LLM extraction fell back to the rules, one short reason per batch that did (the
+    call failed, an unusable reply, the budget spent); empty when it did not."""
 
     @property
     def superseded(self) -> tuple[Memory, ...]:
@@ -107,6 +110,7 @@ def add_flow(
     (no later than `now`): "as of" a time between two turns of one add, the first turn's
     facts are known and the second's are not.
     """
+    fallbacks: tuple[str, ...] = ()
     if messages:
         history = yield from _earlier_turns(scope, messages)
         if not infer:
@@ -115,14 +119,14 @@ def add_flow(
             result = yield from extraction_flow(
                 messages, budget=budget, user_name=user_name, history=history
             )
-            extracted = list(result.candidates)
+            extracted, fallbacks = list(result.candidates), result.fallbacks
         else:
             extracted = extract(messages, user_name=user_name, history=history)
         candidates = [*candidates, *extracted]
         # What a conversation says is learned when it is said (replays and imports included).
         now = min(now, max(m.created_at for m in messages))
     if not candidates:
-        return AddReport(added=(), updated=(), unchanged=0)
+        return AddReport(added=(), updated=(), unchanged=0, llm_fallbacks=fallbacks)
     # From the first read of what is stored to the write of what was decided from it, one
     # add of the scope at a time: two adds would each miss what the other writes.
     yield from serialized(scope.lock_key)
@@ -189,6 +193,7 @@ def add_flow(
         unchanged=len(news) - len([m for m in plan.inserts if m.id in texts]),
         llm_calls=budget.calls,
         llm_tokens=budget.tokens,
+        llm_fallbacks=fallbacks,
     )
 
 

@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from engram import _exceptions, providers
 from engram._backends import (
     POSTGRES_SCHEMES,
     REDIS_SCHEMES,
@@ -578,7 +579,14 @@ def engram_errors() -> Iterator[None]:
     except EngramError as exc:  # a driver's message may span lines (libpq's hints do)
         message = _LINE_BREAK.sub(" ", str(exc).strip())
         message = without_url_passwords(message)  # an endpoint's, quoted in full
-        raise click.ClickException(f"{type(exc).__name__}: {message}") from exc
+        raise click.ClickException(f"{_public_name(exc)}: {message}") from exc
+
+
+def _public_name(error: EngramError) -> str:
+    """The name of the nearest class of `error` Engram exports (`ProviderError`, not the
+    provider module's own `Rejected`)."""
+    exported = {*_exceptions.__all__, *providers.__all__}
+    return next(c.__name__ for c in type(error).__mro__ if c.__name__ in exported)
 
 
 def handles_errors(command: F) -> F:

@@ -48,6 +48,31 @@ _KIND_ALIASES = {
     "country": "place",
     "people": "person",
 }
+_SLOT_ALIASES = {
+    "city": "home_city",
+    "current_city": "home_city",
+    "home": "home_city",
+    "hometown": "origin",
+    "lives_in": "home_city",
+    "location": "home_city",
+    "residence": "home_city",
+    "birthplace": "origin",
+    "company": "employer",
+    "workplace": "employer",
+    "works_at": "employer",
+    "job": "occupation",
+    "job_title": "occupation",
+    "profession": "occupation",
+    "spouse": "partner",
+    "marital_status": "relationship_status",
+    "university": "school",
+    "college": "school",
+    "diet_type": "diet",
+    "dietary_preference": "diet",
+}
+"""Slot names small models write for the ones the prompt lists (and the rules fill)."""
+_TEXT_KEYS = ("text", "memory", "fact", "content")
+"""The keys of an item's text: the schema's, then those small models use instead."""
 _SOURCE_DIGITS = 9  # a message number longer than this is no message of a batch
 _TEXT_CHARS = 2000
 """The longest memory text kept: a memory is a sentence or two; a longer one is a model
@@ -144,7 +169,14 @@ class ReplyItem(BaseModel):
         kind = (_as_text(value) or "fact").lower()
         return kind if kind in _KINDS else "fact"
 
-    @field_validator("attribute", "value", "subject", "when", mode="before")
+    @field_validator("attribute", "value", mode="before")
+    @classmethod
+    def _slot_text(cls, value: Any) -> str | None:
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]  # ["Lisbon"]: the one value, listed
+        return cls._optional_text(value)
+
+    @field_validator("subject", "when", mode="before")
     @classmethod
     def _optional_text(cls, value: Any) -> str | None:
         text = _as_text(value)
@@ -154,12 +186,14 @@ class ReplyItem(BaseModel):
     @classmethod
     def _slot(cls, value: str | None) -> str | None:
         """The slot as the rules spell it: "Home City", "home-city" and "HOME_CITY" are one
-        `home_city`, "favourite colour" is `favorite_color` (else two home cities, neither
-        retiring the other); a `preference:` topic as the rules slug it."""
+        `home_city`, "favourite colour" is `favorite_color`, "city" and "location" are
+        `home_city` (`_SLOT_ALIASES`; else two home cities, neither retiring the other); a
+        `preference:` topic as the rules slug it."""
         if value is None:
             return None
         name, colon, topic = value.partition(":")
         slot = slug(name.replace("_", " ").replace("-", " "))
+        slot = _SLOT_ALIASES.get(slot, slot)
         if colon and topic.strip():
             slot = f"{slot}:{slug(topic.replace('_', ' '))}"
         return slot or None
@@ -275,7 +309,7 @@ def _items(data: Any) -> list[Any]:
     if isinstance(data, dict):
         if isinstance(data.get("memories"), list):
             return list(data["memories"])
-        if "text" in data:
+        if any(key in data for key in _TEXT_KEYS):
             return [data]  # a single memory, not wrapped
         lists = [value for value in data.values() if isinstance(value, list)]
         if lists:
@@ -317,7 +351,7 @@ def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
     items: list[ReplyItem] = []
     first_error: str | None = None
     for raw in raw_items:
-        candidate = {"text": raw} if isinstance(raw, str) and strings_are_texts else raw
+        candidate = {"text": raw} if isinstance(raw, str) and strings_are_texts else _texted(raw)
         try:
             items.append(ReplyItem.model_validate(candidate))
         except ValidationError as exc:
@@ -329,6 +363,15 @@ def parse_reply(text: str, *, truncated: bool = False) -> list[ReplyItem]:
     return items
 
 
+def _texted(raw: Any) -> Any:
+    """An item keyed `memory`, `fact` or `content` instead of `text` (`_TEXT_KEYS`), with its
+    `text`; anything else as it is."""
+    if not isinstance(raw, dict) or "text" in raw:
+        return raw
+    key = next((key for key in _TEXT_KEYS if key in raw), None)
+    return raw if key is None else {**raw, "text": raw[key]}
+
+
 def _last_item_closed(text: str, data: Any) -> bool:
     """Whether the last memory item's object was closed in `text` (as the model wrote it).
 
@@ -338,7 +381,8 @@ def _last_item_closed(text: str, data: Any) -> bool:
     if isinstance(data, list):
         depth, start = 1, text.find("[")
     else:
-        depth, start = (0 if isinstance(data, dict) and "text" in data else 2), text.find("{")
+        single = isinstance(data, dict) and any(key in data for key in _TEXT_KEYS)
+        depth, start = (0 if single else 2), text.find("{")
     if start < 0:
         return False
     stack: list[str] = []

@@ -1,12 +1,21 @@
-"""LLM extraction: one structured-output call per batch of messages, never fatal.
+"""LLM extraction: one structured-output call per batch of messages, fatal only if the
+endpoint refuses the settings.
 
 `LLMExtractor.extract(messages)` (and `aextract`) first runs the deterministic extractor: its
 episodes are always kept, so the input is never lost. Then, per batch of messages and within the
 `ExtractionBudget`, it asks the model for memories as JSON (`response_format` json_schema),
 repairs and validates the reply, retries once with the error message when the reply is
-unusable, and falls back to the deterministic facts of that batch when the retry fails too,
-the provider fails, or the budget is spent. What the prompt cuts off a long message (past
-`_MESSAGE_CHARS`) is left to the rules: the model never saw it.
+unusable (with twice the reply tokens if a reasoning model's thoughts used them up), and falls
+back to the deterministic facts of that batch when the retry fails too, the provider fails
+(unavailable, timed out), or the budget is spent. A refused key, model or base_url
+(`ProviderConfigError`) is raised instead: every later call would fail alike. What the prompt
+cuts off a long message (past `_MESSAGE_CHARS`) is left to the rules: the model never saw it.
+
+What a model gets wrong costs only itself: an item citing a message the batch does not hold
+is made up, and dropped; one below `MIN_SLOT_CONFIDENCE` fills no slot; and the rules' slot
+facts of a batch whose slot (of the same person) the model's facts leave empty are kept
+(`_with_rules_slots`): "I moved to Berlin" retires the stored home city, whatever the model
+made of it.
 
 Example:
     ```python
@@ -50,6 +59,7 @@ from engram.memory.llm_flow import (
 from engram.memory.temporal import ground
 from engram.memory.texts import SESSION_KEY
 from engram.providers._base import ChatModelProtocol
+from engram.providers.openai import without_reasoning
 from engram.types._conversation import Message
 
 __all__ = ["ExtractionResult", "LLMExtractor", "extraction_flow"]
@@ -57,6 +67,10 @@ __all__ = ["ExtractionResult", "LLMExtractor", "extraction_flow"]
 logger = logging.getLogger("engram.memory")
 
 _MESSAGE_CHARS = 1500  # of one message in the prompt: enough for its facts
+MIN_SLOT_CONFIDENCE = 0.5
+"""The least confidence the model may give an item that fills a slot (`attribute`): below
+it, the item is kept as a plain fact, which supersedes no stored value and fills no profile
+field ("Ana lives in Tokyo", confidence 0.2, never retires "Ana lives in Lisbon")."""
 _INSTRUCTIONS = """\
 You extract long-term memories from a conversation. Reply with JSON only, no prose:
 {"memories": [{"text": ..., "kind": ..., "attribute": ..., "value": ..., "subject": ...,
@@ -187,16 +201,17 @@ def _user_names(
 
 def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) -> Candidate:
     # In message order, whatever the model's: the first is the anchor of its time and session.
-    sources = [batch[i] for i in sorted(set(item.sources)) if 0 <= i < len(batch)]
-    if not sources:
-        sources = list(batch)  # never lose provenance: the whole batch said it
+    # (`_grounded`: every source is a message of the batch.)
+    sources = [batch[i] for i in sorted(set(item.sources))] or list(batch)
     # A subject that is not the user (`_user_names`) is someone else: "Maria lives in Paris"
     # fills Maria's home city, never the user's, user name known or not.
     subject = item.subject if item.subject and fold(item.subject) not in user else None
     valid_from = _when(item, sources[0])
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
-    # A slot is filled by a value: without one, the profile would take the whole sentence.
-    attribute = item.attribute if item.value else None
+    # A slot is filled by a value (without one, the profile would take the whole sentence),
+    # one the model is confident enough of (`MIN_SLOT_CONFIDENCE`).
+    sure = item.confidence >= MIN_SLOT_CONFIDENCE
+    attribute = item.attribute if item.value and sure else None
     relations: tuple[RelationMention, ...] = ()
     if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
         relation, kind = SLOT_RELATIONS[attribute]
@@ -220,6 +235,13 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
         subject=subject,
         metadata=_metadata(sources),
     )
+
+
+def _grounded(item: ReplyItem, batch: Sequence[Message]) -> bool:
+    """Whether every message the item names as its source is one of the batch: one that
+    names a message the model was never shown (`[7]` of a batch of one) made it up. An item
+    naming none is the whole batch's."""
+    return all(0 <= index < len(batch) for index in item.sources)
 
 
 def _mentioning(
@@ -249,7 +271,7 @@ def _retry_messages(
     )
     return (
         *map(dict, request.messages),
-        {"role": "assistant", "content": reply[:2000]},
+        {"role": "assistant", "content": without_reasoning(reply)[:2000]},
         {"role": "user", "content": correction},
     )
 
@@ -274,12 +296,16 @@ def _batch_flow(
         completion = yield from ask(request, budget)
         if completion is None:
             return None, "LLM call failed"
+        cut = completion.finish_reason == "length"
         try:
-            items = parse_reply(completion.text, truncated=completion.finish_reason == "length")
+            items = parse_reply(completion.text, truncated=cut)
         except ReplyError as exc:
             reason = f"invalid reply: {exc}"
             messages = _retry_messages(request, completion.text, exc)
+            if cut:  # a reasoning model may have thought its whole reply away: more room
+                reply_tokens *= 2
             continue
+        items = [item for item in items if _grounded(item, batch)]
         user = _user_names(items, batch, user_name)
         return [_candidate(item, batch, user) for item in items], ""
     return None, reason
@@ -296,6 +322,54 @@ def _unseen(
     return [
         c for c in extract(tails, user_name=user_name, fact_roles=fact_roles) if c.kind != "episode"
     ]
+
+
+def _with_rules_slots(
+    found: Sequence[Candidate], rules: Sequence[Candidate], batch: Sequence[Message]
+) -> list[Candidate]:
+    """The model's facts `found`, with the rules' slot facts of `batch` whose slot (of the
+    same person) none of them fills: a small model that leaves `attribute` out ("Ana moved
+    to Berlin" as a plain fact) must not leave the stored home city current. A model's fact
+    without a slot that names the rules' value takes their slot (one memory, not two);
+    otherwise the rules' fact is added."""
+    facts = list(found)
+    filled = {(c.attribute, fold(c.subject or "")) for c in facts if c.attribute}
+    ids = {message.id for message in batch}
+    for rule in rules:
+        person = fold(rule.subject or "")
+        if not rule.attribute or rule.kind == "episode" or not ids & set(rule.source_ids):
+            continue
+        if (rule.attribute, person) in filled:
+            continue
+        filled.add((rule.attribute, person))
+        same = (
+            i
+            for i, c in enumerate(facts)
+            if not c.attribute and fold(c.subject or "") == person and _names(c.text, rule.value)
+        )
+        index = next(same, None)
+        if index is None:
+            facts.append(rule)
+            continue
+        fact = facts[index]
+        entities = fact.entities
+        for entity in rule.entities:
+            entities = _mentioning(entities, entity.name, entity.kind)
+        facts[index] = replace(
+            fact,
+            attribute=rule.attribute,
+            value=rule.value,
+            relations=(*fact.relations, *rule.relations),
+            entities=entities,
+        )
+    return facts
+
+
+def _names(text: str, value: str | None) -> bool:
+    """Whether `text` names the slot value `value` (as words, in any case)."""
+    if not value or value == NO_VALUE:
+        return False
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
 
 
 def _batches(messages: Sequence[Message], size: int, max_chars: int) -> Iterator[list[Message]]:
@@ -356,6 +430,7 @@ def extraction_flow(
         else:
             llm_batches += 1
             found.extend(_unseen(batch, user_name, fact_roles))
+            found = _with_rules_slots(found, rules, batch)
         candidates.extend(found)
     position = {message.id: index for index, message in enumerate(messages)}
     candidates.sort(key=lambda c: (position.get(c.source_ids[0], 0), c.kind != "episode"))
@@ -414,7 +489,7 @@ class LLMExtractor:
         fact_roles: Collection[str] = ("user",),
         budget: ExtractionBudget | None = None,
     ) -> ExtractionResult:
-        """Extract candidates from `messages`; never raises on a bad model or reply.
+        """Extract candidates from `messages`; never raises on a bad reply or an outage.
 
         Args:
             messages: The new messages, oldest first.
@@ -425,6 +500,9 @@ class LLMExtractor:
 
         Returns:
             The candidates and how each batch was handled.
+
+        Raises:
+            ProviderConfigError: The endpoint refused the key, the model or the base_url.
         """
         flow = self.flow(messages, user_name=user_name, fact_roles=fact_roles, budget=budget)
         return drive(flow, self.model)

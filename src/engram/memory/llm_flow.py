@@ -24,7 +24,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from engram._exceptions import ProviderError
+from engram._exceptions import ConfigError, ProviderError
 from engram.providers._base import ChatModelProtocol, Completion
 from engram.providers.openai import track_attempts
 from engram.tokens import get_tokenizer
@@ -156,7 +156,9 @@ def ask(request: LLMRequest, budget: ExtractionBudget) -> LLMFlow[Completion | N
 def drive(flow: LLMFlow[T], model: ChatModelProtocol) -> T:
     """Run `flow` with blocking calls to `model`; return its value.
 
-    A `ProviderError` is logged and the flow receives None (it falls back on its own).
+    A `ProviderError` is logged and the flow receives None (it falls back on its own),
+    except one that is also a `ConfigError` (the endpoint refused the key, the model or the
+    base_url: `ProviderConfigError`), which is raised: no later call would succeed.
     """
     try:
         request = next(flow)
@@ -167,6 +169,8 @@ def drive(flow: LLMFlow[T], model: ChatModelProtocol) -> T:
                     max_tokens=request.max_tokens,
                     response_format=request.response_format,
                 )
+            except ConfigError:
+                raise  # a bad key, model or base_url: no fallback would fix the next add
             except ProviderError as exc:
                 logger.warning("LLM call failed (%s); falling back", exc)
                 completion = None
@@ -187,6 +191,8 @@ async def adrive(flow: LLMFlow[T], model: ChatModelProtocol) -> T:
                     max_tokens=request.max_tokens,
                     response_format=request.response_format,
                 )
+            except ConfigError:
+                raise  # a bad key, model or base_url: no fallback would fix the next add
             except ProviderError as exc:
                 logger.warning("LLM call failed (%s); falling back", exc)
                 completion = None

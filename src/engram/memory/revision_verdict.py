@@ -42,12 +42,17 @@ _PROSE_NEGATIONS = frozenset(
     "no not never neither nor cannot can't don't doesn't didn't isn't aren't wasn't won't".split()
 )
 _CLAUSE = re.compile(r"[.;:!?,\n]+")
+_VERDICT_TOKENS = 1024
+"""The reply's `max_tokens` when the budget affords it: a verdict is a few tokens, but a
+reasoning model thinks (`<think>...</think>`) before it answers, and its thoughts count."""
+_ANSWER_TOKENS = 24
+"""The least a verdict is asked with: the answer alone, with no room to think."""
 _VERDICT_CHARS = 1000
 """The most of a reply read for a verdict: json-repair takes time growing with the square
 of its input, and a server that ignores `max_tokens` may run on."""
 
 
-def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
+def _verdict_request(old: Memory, new: Memory, reply_tokens: int) -> LLMRequest:
     def day(memory: Memory) -> str:
         moment = memory.valid_from or memory.recorded_at
         return moment.date().isoformat()
@@ -55,7 +60,8 @@ def _verdict_request(old: Memory, new: Memory) -> LLMRequest:
     content = _VERDICT_PROMPT.format(
         old=old.text, new=new.text, old_date=day(old), new_date=day(new)
     )
-    return LLMRequest(({"role": "user", "content": content},), 24, {"type": "json_object"})
+    messages = ({"role": "user", "content": content},)
+    return LLMRequest(messages, reply_tokens, {"type": "json_object"})
 
 
 def parse_verdict(text: str) -> str:
@@ -120,9 +126,13 @@ def decision_flow(
     decision = decide(new, similar, now=now, policy=policy)
     if decision.ambiguous_with is None or budget is None:
         return decision
-    request = _verdict_request(decision.ambiguous_with, new)
-    if not budget.allows(prompt_tokens(request.messages) + request.max_tokens):
+    request = _verdict_request(decision.ambiguous_with, new, _ANSWER_TOKENS)
+    prompt = prompt_tokens(request.messages)
+    if not budget.allows(prompt + _ANSWER_TOKENS):
         return decision
+    # Room to think as the budget affords it (`_VERDICT_TOKENS`), at least the answer's.
+    room = max(_ANSWER_TOKENS, min(_VERDICT_TOKENS, budget.tokens_left - prompt))
+    request = request._replace(max_tokens=room)
     completion = yield from ask(request, budget)  # retries charged, within the budget
     if completion is None:
         return decision

@@ -22,6 +22,7 @@ from engram.providers._embeddings import (
     LRUEmbeddingCache,
     embedding_space,
 )
+from engram.providers._http import ProviderConfigError
 from engram.providers._onnx_embedder import LocalEmbedder
 from engram.providers._openai_embeddings import OpenAIEmbedder
 from engram.providers.openai import OpenAIChatModel
@@ -40,6 +41,7 @@ __all__ = [
     "LocalEmbedder",
     "OpenAIChatModel",
     "OpenAIEmbedder",
+    "ProviderConfigError",
     "SummarizerProtocol",
     "embedding_space",
 ]

@@ -10,20 +10,31 @@ httpx's timeouts bound each connect, read and write, so a server that trickles i
 byte at a time would hold a request forever; `timeout` bounds each whole attempt instead. The
 async side cancels the attempt when it runs out (`asyncio.timeout`); the sync side streams the
 body and gives up at the first chunk past the deadline (at most one read timeout late). An
-attempt that runs out is a timeout like httpx's own: retried, then `ProviderUnavailable`.
+attempt that runs out is a timeout like httpx's own: retried, then `ProviderUnavailable`. A
+server's `Retry-After` is waited at most `timeout` per retry (as long as an attempt may take):
+with retries answered by it, a call takes at most `(2 * max_retries + 1) * timeout`, whatever
+the server asks.
+
+A 401 or 403 (the key) or a 404 (the model, or a base_url without `/v1`) is a
+`ProviderConfigError`, both a `ProviderError` and a `ConfigError`: the callers that fall back
+when a call fails raise it instead, since no later call could succeed.
 
 The API key never appears in a repr, a log line or an error message: server messages are
 redacted before they are quoted. Neither does a secret in the base_url: its user and password
-go as Basic auth, and its query string (Azure's `?api-key=...`) is masked in the line httpx
-logs for each request (`_QueryMask`) and in the server messages quoted.
+go as Basic auth (the password and the header's token are redacted as the key is), and its
+query string (Azure's `?api-key=...`) is masked in the line httpx logs for each request
+(`_QueryMask`) and in the server messages quoted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,12 +47,23 @@ import httpx
 
 from engram._exceptions import ConfigError, ProviderError, ProviderUnavailable
 
-__all__ = ["Done", "Exchange", "OpenAICompatibleClient", "Rejected", "Retry", "RetryPolicy"]
+__all__ = [
+    "Done",
+    "Exchange",
+    "OpenAICompatibleClient",
+    "ProviderConfigError",
+    "Rejected",
+    "Retry",
+    "RetryPolicy",
+]
 
 logger = logging.getLogger("engram.providers")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Statuses worth another attempt: rate limits and transient server failures."""
+CONFIG_STATUSES = frozenset({401, 403, 404})
+"""Statuses that refuse the settings, not one request: the key (401, 403), the model or the
+base_url (404, e.g. one without `/v1`). Every later request would fail alike."""
 
 _RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _MAX_QUOTED = 300  # characters of a server's error message quoted in our errors
@@ -63,7 +85,8 @@ class RetryPolicy:
     max_backoff: float = 30.0
     """Upper bound on one computed backoff delay."""
     max_retry_after: float = 60.0
-    """Upper bound on a server-requested `Retry-After` delay."""
+    """Upper bound on a server-requested `Retry-After` delay (`OpenAICompatibleClient` lowers
+    it to its `timeout`)."""
 
     def __post_init__(self) -> None:
         if self.max_retries < 0 or min(self.backoff, self.max_backoff, self.max_retry_after) < 0:
@@ -92,6 +115,13 @@ class Rejected(ProviderError):
         """The HTTP status."""
         self.detail = detail
         """The server's message, redacted."""
+
+
+class ProviderConfigError(Rejected, ConfigError):
+    """The endpoint refused the settings (`CONFIG_STATUSES`): a bad API key, an unknown model,
+    a base_url that is not the API root. Both a `ProviderError` and a `ConfigError`: callers
+    that fall back when a call fails (LLM extraction, revision, summaries) raise it instead,
+    since no later call could succeed."""
 
 
 class _QueryMask(logging.Filter):
@@ -199,7 +229,8 @@ class Exchange:
         refused = self.refuses is not None and self.refuses(status, message)
         if status in RETRYABLE_STATUSES and not refused:
             return self._retry_or_give_up(f"HTTP {status}: {message}", _retry_after(outcome))
-        raise Rejected(self._rejection(outcome), status=status, detail=message)
+        refusal = ProviderConfigError if status in CONFIG_STATUSES else Rejected
+        raise refusal(self._rejection(outcome), status=status, detail=message)
 
     def _after_transport_error(self, error: httpx.RequestError) -> Retry:
         reason = f"{type(error).__name__}: {self._redact(str(error)) or 'no details'}"
@@ -302,6 +333,15 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
+_HOST = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+"""A host name (or IPv4 address), or an IPv6 address as httpx gives it (no brackets)."""
+
+
+def _basic_credentials(username: str, password: str) -> str:
+    """The token of the `Authorization: Basic` header httpx sends for these credentials."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
 class OpenAICompatibleClient:
     """Base of the OpenAI-compatible providers: owns the HTTP clients and the retry loop.
 
@@ -329,15 +369,20 @@ class OpenAICompatibleClient:
         try:
             url = httpx.URL(base_url)
         except (httpx.InvalidURL, UnicodeError):
+            url = None
+        if url is None or not _HOST.fullmatch(url.host) or not 0 < (url.port or 80) < 65536:
             # Refused now, not at the first request (whose add it would fail); not echoed.
-            raise ConfigError("base_url is not a valid URL (bad host, port or character)") from None
+            raise ConfigError("base_url is not a valid URL (bad host, port or character)")
         if not 0 < timeout < math.inf:  # (NaN too) infinite: no socket or timer takes it
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.model = model
         # A user and password in the URL go as Basic auth, out of every URL Engram or httpx
         # shows (httpx logs each request's URL at INFO).
         self._auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
-        self._password = url.password or None  # redacted from errors and logs, as the key
+        # Redacted from errors and logs, as the key: the password, and the Basic credentials
+        # as sent (a server may echo its Authorization header).
+        self._password = url.password or None
+        self._basic = _basic_credentials(url.username, url.password) if url.userinfo else None
         base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else base_url
         root, _, query = base_url.partition("?")
         self.base_url = root.rstrip("/")
@@ -364,8 +409,12 @@ class OpenAICompatibleClient:
 
     def _exchange(self, path: str) -> Exchange:
         url = f"{self.base_url}{path}{self._query}"
-        secrets = (self._api_key, self._password)
-        return Exchange(url, model=self.model, policy=self.policy, secrets=secrets)
+        secrets = (self._api_key, self._password, self._basic)
+        # A server's Retry-After is waited at most `timeout` per retry: a call is bounded by
+        # (2 * max_retries + 1) * timeout, whatever the server asks.
+        cap = min(self.policy.max_retry_after, self.timeout)
+        policy = dataclasses.replace(self.policy, max_retry_after=cap)
+        return Exchange(url, model=self.model, policy=policy, secrets=secrets)
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from engram._exceptions import ProviderError
+from engram._exceptions import ConfigError, ProviderError
 from engram.providers._base import Completion
 from engram.providers._http import Exchange, OpenAICompatibleClient, Rejected, RetryPolicy
 
@@ -157,6 +157,8 @@ class OpenAIChatModel(OpenAICompatibleClient):
             byte of the answer.
         max_retries: Retries after the first attempt.
         backoff: Base backoff delay in seconds (0 retries at once; useful in tests).
+        reply_tokens: The least `max_tokens` sent with a request that sets one (None: as
+            asked): room for a reasoning model's thoughts, which count against it.
         transport: An httpx transport to send through instead of the network.
 
     Raises:
@@ -172,6 +174,7 @@ class OpenAIChatModel(OpenAICompatibleClient):
         timeout: float = 60.0,
         max_retries: int = 3,
         backoff: float = 0.5,
+        reply_tokens: int | None = None,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -182,6 +185,9 @@ class OpenAIChatModel(OpenAICompatibleClient):
             policy=RetryPolicy(max_retries=max_retries, backoff=backoff),
             transport=transport,
         )
+        if reply_tokens is not None and reply_tokens < 1:
+            raise ConfigError(f"reply_tokens must be positive, got {reply_tokens!r}")
+        self.reply_tokens = reply_tokens
         self._refused_formats: set[str] = set()
         """The `response_format` types the endpoint refused (`_DEGRADED`'s keys)."""
 
@@ -286,7 +292,7 @@ class OpenAIChatModel(OpenAICompatibleClient):
             "stream": False,
         }
         if max_tokens is not None:
-            payload["max_tokens"] = max_tokens
+            payload["max_tokens"] = max(max_tokens, self.reply_tokens or 0)
         if response_format is not None:
             payload["response_format"] = dict(response_format)
         return payload

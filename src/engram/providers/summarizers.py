@@ -18,7 +18,7 @@ import re
 from collections.abc import Generator, Sequence
 from typing import Any, NamedTuple
 
-from engram._exceptions import ProviderError
+from engram._exceptions import ConfigError, ProviderError
 from engram.providers._base import ChatModelProtocol, Completion
 from engram.providers._extractive import ExtractiveSummarizer
 from engram.providers._text import (
@@ -130,8 +130,9 @@ class LLMSummarizer:
     flags), replies with nothing (or only thoughts, cut off by `max_tokens`), or plainly
     refuses ("I'm sorry, I can't help with that": a short apology naming nothing of the
     conversation), the fold falls back to `ExtractiveSummarizer`, with a logged warning, so
-    no context is ever lost. `summarize` and `asummarize` drive one fold (`_fold`), so they
-    take the same path.
+    no context is ever lost. A refused key, model or base_url (`ProviderConfigError`, a
+    `ConfigError`) is raised instead: every later fold would fall back alike. `summarize`
+    and `asummarize` drive one fold (`_fold`), so they take the same path.
 
     Args:
         model: The chat model to ask (e.g. an `OpenAIChatModel`).
@@ -165,6 +166,8 @@ class LLMSummarizer:
                 return _summary_of(done)
             try:
                 reply = self.model.complete(ask.prompt, max_tokens=ask.max_tokens)
+            except ConfigError:
+                raise  # a bad key, model or base_url: the extractive fallback would hide it
             except ProviderError as exc:
                 reply = exc
 
@@ -181,6 +184,8 @@ class LLMSummarizer:
                 return _summary_of(done)
             try:
                 reply = await self.model.acomplete(ask.prompt, max_tokens=ask.max_tokens)
+            except ConfigError:
+                raise  # a bad key, model or base_url: the extractive fallback would hide it
             except ProviderError as exc:
                 reply = exc
 
