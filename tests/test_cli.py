@@ -62,7 +62,7 @@ def test_demo_remembers_the_conversation_long_term(runner: CliRunner, tmp_path: 
     searches = memory_part.split("Search “What does Ana eat?”")
     assert len(searches) == 3  # now, then as of March
     now, then = searches[1], searches[2]
-    assert "not strictly vegetarian" in now.split("\n  2.")[0]  # her words, or the fact
+    assert "Ana is pescatarian" in now.split("\n  2.")[0]  # the fact holding her diet now
     assert "Ana is vegetarian" in then.split("\n  2.")[0]
     context_line = " ".join(memory_part.split("Context of the next turn", 1)[1].split())
     assert "memories (" in context_line  # the console wraps long lines
