@@ -163,11 +163,12 @@ def test_an_ended_fact_says_since_and_until_when() -> None:
     assert line(lived, valid_from=SAID.replace(year=2021), valid_to=ended, superseded_at=ended) == (
         f"- [2021-03-10 to 2024-05-02] {lived}"
     )
-    # "I lived in Paris until 2025": its end at the precision grounded, else its day.
+    # "I lived in Paris until 2025": through 2025 (it ends as 2026 begins), read as said;
+    # else its end's day.
     until = {"event_granularity": "year"}
-    last_year = datetime(2025, 1, 1, tzinfo=UTC)
-    assert line(lived, valid_to=last_year, metadata=until) == f"- [until 2025] {lived}"
-    assert line(lived, valid_to=last_year) == f"- [until 2025-01-01] {lived}"
+    next_year = datetime(2026, 1, 1, tzinfo=UTC)
+    assert line(lived, valid_to=next_year, metadata=until) == f"- [until 2025] {lived}"
+    assert line(lived, valid_to=next_year) == f"- [until 2026-01-01] {lived}"
     # "I lived in Porto from 2019 to 2021": it ends as 2022 begins, and reads as said.
     years = {"event_granularity": "year", "said_at": SAID.isoformat()}
     start, end = datetime(2019, 1, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC)

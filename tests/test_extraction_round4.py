@@ -99,7 +99,7 @@ def test_the_known_user_introducing_themself_gets_the_name_slot_and_no_tautology
         ("I was in Berlin from 2015 to 2018", at(2015), at(2019)),
         ("Between 2015 and 2018 I was in Berlin", at(2015), at(2019)),
         ("I was in Berlin from March 2019 to May 2021", at(2019, 3), at(2021, 6)),
-        ("I was living in Berlin until 2018", None, at(2018)),
+        ("I was living in Berlin until 2018", None, at(2019)),
         ("I was based in Berlin from 2015 to 2018", at(2015), at(2019)),
     ],
 )

@@ -140,7 +140,7 @@ def test_any_period_of_months_holds_from_its_first_month_to_the_end_of_its_last(
             at(2016),
             at(2020),
         ),
-        ("I worked for Google until 2019", "The user worked at Google", None, at(2019)),
+        ("I worked for Google until 2019", "The user worked at Google", None, at(2020)),
         (
             "I lived in Porto from March 2019 to May 2021",
             "The user used to live in Porto",

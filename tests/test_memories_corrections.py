@@ -164,9 +164,7 @@ def test_oops_i_meant_corrects_the_previous_turn(mem: Engram, together: bool) ->
     for batch in [[first, fix]] if together else [[first], [fix]]:
         mem.memories.add(messages=batch, user_id="ana")
     assert home(mem) == "Braga"
-    assert [t for t in facts(mem) if "Porto" in t or "Braga" in t] == [
-        "The user moved to Braga (meant Braga, not Porto)"
-    ]
+    assert [t for t in facts(mem) if "Porto" in t or "Braga" in t] == ["The user moved to Braga"]
     hits = mem.memories.search("Where does the user live?", user_id="ana", limit=3)
     assert "Braga" in hits[0].memory.text
     places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}

@@ -299,7 +299,8 @@ def test_a_one_word_query_names_its_entity() -> None:
 
 
 def test_a_turn_opening_with_a_name_links_it() -> None:
-    [episode] = extract([Message(role="user", content="Anna lives in Madrid.")])
+    found = extract([Message(role="user", content="Anna lives in Madrid.")])
+    [episode] = [c for c in found if c.kind == "episode"]
     assert [entity.name for entity in episode.entities] == ["Anna", "Madrid"]
 
 

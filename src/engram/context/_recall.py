@@ -92,8 +92,9 @@ def _when(memory: Memory) -> str | None:
     since = _since(memory)
     if memory.valid_to is None:
         return since
-    if since is None:
-        return f"until {_date_text(memory, memory.valid_to)}"
+    if since is None:  # "until 2019": through 2019, as "2019 to 2021" reads through 2021
+        last = _last_period(memory, memory.valid_to)
+        return f"until {last or _date_text(memory, memory.valid_to)}"
     return (
         f"{since} to {_last_period(memory, memory.valid_to) or _date_text(memory, memory.valid_to)}"
     )

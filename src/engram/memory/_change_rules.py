@@ -186,17 +186,18 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A correction, "I meant Lisbon, not Porto", "No wait, it's Braga, not Porto", "Sorry, I
     meant vegan, not vegetarian": the new value in whichever slot holds the old one (a diet's
-    in `diet`), true since the old one was said to be (`corrects`: it never was)."""
+    in `diet`), true since the old one was said to be (`corrects`: it never was). Filed, it
+    reads as the slot states a value ("The user lives in Lisbon"): what it corrects is in its
+    metadata (`corrects`, `negates`) and in the old value's history, not in its words."""
     old, new = match["y"], match["x"]
-    text = f"{s.label} meant {new}, not {old}"
-    metadata: dict[str, Any] = {"corrects": True}
     slot = _open_slot(s)
+    restated = {key: f"{s.label} {verb} {new}" for key, verb in _STATEMENTS.items()}
     if _DIET.fullmatch(old) and _DIET.fullmatch(new):
         slot, old, new = "diet", old.lower(), new.lower()
-        text = f"{s.label} meant {new}, not {old}"
-        metadata["restated"] = {"diet": f"{s.label} is {new} (meant {new}, not {old})"}
-    fixed = _replaced(s, text, slot, old, new, guessed=True)
-    return [replace(fixed, metadata={**fixed.metadata, **metadata})]
+        restated = {"diet": f"{s.label} is {new}"}
+    fixed = _replaced(s, f"{s.label} meant {new}, not {old}", slot, old, new, guessed=True)
+    metadata = {**fixed.metadata, "corrects": True, "restated": restated}
+    return [replace(fixed, metadata=metadata)]
 
 
 def _bare_correction(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -238,7 +239,7 @@ def _bare_correction(match: re.Match[str], s: Sentence) -> list[Candidate]:
     old, slot = str(previous.value), str(previous.attribute)
     text = f"{s.label} meant {new}, not {old}"
     fixed = _replaced(s, text, slot, old, new, guessed=True)
-    restated = {slot: f"{_with_value(previous.text, old, new)} (meant {new}, not {old})"}
+    restated = {slot: _with_value(previous.text, old, new)}
     return [replace(fixed, metadata={**fixed.metadata, "corrects": True, "restated": restated})]
 
 

@@ -10,10 +10,12 @@ X" -> negation). Health and pastimes are in `_life_rules`, the profile slots in
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from engram.memory._change_rules import CHANGE_RULES
 from engram.memory._family_rules import KIN_AND_PETS
 from engram.memory._life_rules import LIFE_RULES
+from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
     ADV,
     COUNTS,
@@ -36,6 +38,7 @@ from engram.memory._phrases import (
     proper,
     rule,
     slug,
+    spans,
     specific,
     stopped,
     with_date,
@@ -527,6 +530,7 @@ _FACT_RULES: tuple[Rule, ...] = (
     ),
     rule(rf"{ME}(?i:\s+have|'?ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
     rule(rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+(?!{STIRRED}){REST}", _event),
+    *OTHERS_RULES,
 )
 _RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
 
@@ -557,5 +561,28 @@ def apply_rules(sentence: Sentence) -> list[Candidate]:
                     continue
                 if negated_before(sentence, start):
                     candidates = [c for c in candidates if c.attribute is None]
-                found.extend(candidates)
+                found.extend(_after_period(candidates, sentence, start))
     return found
+
+
+_THEN = re.compile(r"(?:,|\band)\s+then\s+$", re.IGNORECASE)
+"""What a clause told as what came next opens on ("..., then I joined SAP")."""
+
+
+def _after_period(candidates: list[Candidate], sentence: Sentence, start: int) -> list[Candidate]:
+    """`candidates` of a clause told as what came after the period the sentence names, "I
+    worked at IBM from 2010 to 2018, then joined SAP": they hold from the period's end (SAP
+    from 2019), not from its start, which is the clause before's."""
+    when = sentence.times[0] if sentence.times else None
+    if when is None or not spans(when) or not _THEN.search(sentence.text, 0, start):
+        return candidates
+    return [
+        replace(
+            c,
+            valid_from=when.end,
+            relations=tuple(r._replace(valid_from=when.end) for r in c.relations),
+        )
+        if c.valid_from == when.start
+        else c
+        for c in candidates
+    ]

@@ -41,9 +41,12 @@ from engram.memory._phrases import (
 )
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
-__all__ = ["FAMILY_RULES", "KIN_AND_PETS"]
+__all__ = ["FAMILY_RULES", "KIN", "KIN_AND_PETS"]
 
 
+_FRESH = r"(?:(?:new|current)\s+)?"
+"""A word saying who holds a role now, as the plain form says it: "my new partner is Lena"
+is "my partner is Lena" (the later statement replaces the earlier one either way)."""
 _UNPARTNERED = frozenset(("single", "divorced", "separated", "widowed"))
 _PARTNER_GATE = tuple("partner wife husband girlfriend boyfriend gf bf fianc spouse".split())
 """What a sentence naming the user's partner holds (`PARTNERS`)."""
@@ -63,11 +66,12 @@ def _status(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return found
 
 
-_KIN = (
+KIN = (
     r"best\s+friend|friend|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|"
     r"coworker|co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|"
     r"grandfather|niece|nephew|mentor|stepson|stepdaughter|stepmom|stepdad"
 )
+"""Kin, friends and the people the user works with, one at a time ("my sister", "my boss")."""
 _DOG_BREEDS = (
     "beagle labrador lab retriever poodle doodle labradoodle goldendoodle husky corgi pug "
     "terrier bulldog chihuahua dachshund spaniel collie boxer rottweiler greyhound schnauzer "
@@ -202,7 +206,7 @@ def _pet_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 _KIN_SAID_OF = re.compile(
     rf"(?i:\bmy\s+(?:(?:little|baby|big|older|younger|oldest|youngest|twin)\s+)?"
-    rf"(?P<rel>{PARTNERS}|{_KIN}|kid|child|boy|girl))(?:,?\s+{NAME},?)?$"
+    rf"(?P<rel>{PARTNERS}|{KIN}|kid|child|boy|girl))(?:,?\s+{NAME},?)?$"
 )
 """Whom a trait after it is said of: the user's partner or kin, named or not ("my wife",
 "my son Leo"), just before the trait (`_kin_trait`)."""
@@ -408,6 +412,10 @@ def _wed_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Kin named, "my sister Maria", "my new boss is Sam"; after a bare "is", no word said
+    of someone (`_said_of_someone`: "My boss is Italian")."""
+    if match["is"] and _said_of_someone(s.text[match.start("x") :]):
+        return []
     return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
 
 
@@ -523,7 +531,7 @@ def _named(s: Sentence, role: str, name: str) -> list[Candidate]:
     if re.fullmatch(PARTNERS, role, re.IGNORECASE):
         role = partner_role(role)
         return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
-    if re.fullmatch(_KIN, role, re.IGNORECASE):
+    if re.fullmatch(KIN, role, re.IGNORECASE):
         return _kin_fact(s, name, role)
     return [_pet_fact(s, role, name)]
 
@@ -697,15 +705,15 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("dating", "seeing"),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|(?P<is>\s+is(?:\s+now)?)|"
+        rf"(?i:\bmy\s+{_FRESH}(?P<rel>{PARTNERS})(?:'s\s+name\s+is|(?P<comma>,)|(?P<is>\s+is(?:\s+now)?)|"
         r"(?:\s+is)?\s+(?:named|called))?)"
         rf"\s+{NAME}(?(comma)(?![\w'-]|,\s*(?i:and|&)\s+(?!(?i:I|me|myself)\b)))",
         _partner,
         _PARTNER_GATE,
     ),
-    rule(rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_LOWER_NAME}", _lower_partner, _PARTNER_GATE),
+    rule(rf"(?i:\bmy\s+{_FRESH}(?P<rel>{PARTNERS})){_LOWER_NAME}", _lower_partner, _PARTNER_GATE),
     rule(
-        rf"(?i:\bmy\s+(?P<rel>{PARTNERS})){_IS_LOWER_NAME}",
+        rf"(?i:\bmy\s+{_FRESH}(?P<rel>{PARTNERS})){_IS_LOWER_NAME}",
         _lower_partner_is,
         _PARTNER_GATE,
     ),
@@ -715,7 +723,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("married",),
     ),
     rule(
-        rf"{NAME}(?:\s+(?i:is)|'s)(?i:\s+now)?\s+(?i:my)\s+(?P<rel>(?i:{PARTNERS}))\b",
+        rf"{NAME}(?:\s+(?i:is)|'s)(?i:\s+now)?\s+(?i:my)\s+(?i:{_FRESH})(?P<rel>(?i:{PARTNERS}))\b",
         _partner,
         _PARTNER_GATE,
     ),
@@ -739,20 +747,21 @@ FAMILY_RULES: tuple[Rule, ...] = (
         ("my ",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
-        rf"(?P<rel>{_KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called))?)\s+{NAME}",
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|current|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{KIN})(?:'s\s+name\s+is|,|(?:\s+is)?\s+(?:named|called)|"
+        rf"(?P<is>\s+is(?:\s+now)?))?)\s+{NAME}",
         _kin,
         ("my ",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
-        rf"(?P<rel>{_KIN})){_LOWER_NAME}",
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|current|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{KIN})){_LOWER_NAME}",
         _lower_kin,
         ("my ",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?:(?:good|close|old|new|little|big|older|younger|twin)\s+)?"
-        rf"(?P<rel>{_KIN})){_IS_LOWER_NAME}",
+        rf"(?i:\bmy\s+(?:(?:good|close|old|new|current|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>{KIN})){_IS_LOWER_NAME}",
         _lower_kin_is,
         ("my ",),
     ),
@@ -787,7 +796,7 @@ FAMILY_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"{WE}(?:'ve|\s+have)?(?:\s+(?P<verb>(?i:have|got|adopted|rescued))){ADV}\s+"
-        rf"(?i:an?)\s+(?i:(?:new|rescue)\s+)?(?P<rel>(?i:{PARTNERS}|{_KIN}|{_PETS}))"
+        rf"(?i:an?)\s+(?i:(?:new|rescue)\s+)?(?P<rel>(?i:{PARTNERS}|{KIN}|{_PETS}))"
         rf"(?:(?:,|(?i:\s+(?:named|called)|,\s+(?:her|his|its|their)\s+name\s+is))\s+{NAME}"
         r"|(?i:\s+(?:named|called))\s+(?P<lower>[a-z][a-z-]*[a-z]))?"
         rf"(?![\w'-])(?:\s+(?i:and)\s+(?P<n>\d|(?i:two|three|four|five))\s+"

@@ -23,6 +23,7 @@ __all__ = [
     "NAME",
     "NO_EMPLOYER",
     "NOT",
+    "PERSON_TITLE",
     "REST",
     "STIRRED",
     "TITLE_DOT",
@@ -111,12 +112,16 @@ COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", stri
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 """An optional negation after the subject ("I don't live", "I'm no longer working", "I used
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
+PERSON_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Prof)\."
+"""A person's title written with its full stop ("Dr.", "Mrs.")."""
 TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."
 """The full stop of a title or initial ("St.", "Dr.", "J."), part of a name."""
 REST = rf"(?P<x>(?:[^,.;!?()\n]|{TITLE_DOT}(?=\s*[{UP}](?:[a-z]|\.|$))|\.(?=\w))+)"
 """A rule's object: the rest of the clause ("St. Mary's Hospital" whole, and a full stop
 inside a word: "ana@example.com", "Node.js")."""
-NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+NAME = rf"(?P<x>(?:{PERSON_TITLE}\s+)?[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)"
+"""A capitalised name of one or two words, with the title it may be said with ("Dr. Lopez":
+one name, not "Dr" and "Lopez")."""
 STIRRED = r"(?i:to\s+(?:tears|laughter))\b"
 """What one is "moved to" who is moved, not moving ("Moved to tears by the ending"): no
 move, no event."""

@@ -396,23 +396,34 @@ def spans(time: TimeMention) -> bool:
 
 def held_until(candidate: Candidate, sentence: Sentence) -> Candidate | None:
     """`candidate`, a state of the past, ending when the sentence's first time says it did
-    (`metadata["valid_to"]`, which revision makes its `valid_to`): a period said from one
-    time to another ("from March 2020 to May 2021", "between 2015 and 2018", "2019-2021")
-    holds from its start to the end of its last part (to May 2021: until June begins); a
-    state said "until 2019" holds, from an unknown start, until 2019 begins; a state said of
-    a period over by when it was said ("Last year I lived in Dublin", "In 2020 I worked at
-    IBM") holds over it, and ends with it. None when the sentence says no end ("This year I
-    worked at IBM" may go on; "Two years ago I lived in Dublin" names a day, no period)."""
+    (`metadata["valid_to"]`, which revision makes its `valid_to`). A time named as the end
+    of a period includes it, whatever word names it: "from 2010 to 2018", "between 2015
+    and 2018", "2010-2018" and "until 2018" all hold through 2018 (until 2019 begins), "to
+    May 2021" and "until May 2021" through May. A period said from one time to another
+    holds from its start; a state said "until" a time holds from an unknown start; a state
+    said of a period over by when it was said ("Last year I lived in Dublin", "In 2020 I
+    worked at IBM") holds over it, and ends with it. None when the sentence says no end
+    ("This year I worked at IBM" may go on; "Two years ago I lived in Dublin" names a day,
+    no period)."""
     when = sentence.times[0] if sentence.times else None
     if when is None:
         return None
-    if _UNTIL.match(when.span):
-        metadata = {**candidate.metadata, "valid_to": when.start.isoformat()}
+    if _until(when, sentence):
+        metadata = {**candidate.metadata, "valid_to": when.end.isoformat()}
         relations = tuple(relation._replace(valid_from=None) for relation in candidate.relations)
         return replace(candidate, valid_from=None, relations=relations, metadata=metadata)
     if spans(when) or (when.end - when.start >= _WHOLE_PERIOD and _by(when.end, sentence)):
         return replace(candidate, metadata={**candidate.metadata, "valid_to": when.end.isoformat()})
     return None
+
+
+def _until(when: TimeMention, sentence: Sentence) -> bool:
+    """Whether `when` is said as the end of what held, "until 2019" (in its span, or just
+    before it: "until March 2021" grounds "March 2021")."""
+    if _UNTIL.match(when.span):
+        return True
+    before = re.compile(r"\b(?:until|till|up\s+to)\s+" + re.escape(when.span), re.IGNORECASE)
+    return before.search(sentence.text) is not None
 
 
 def _by(end: datetime, sentence: Sentence) -> bool:
@@ -547,11 +558,28 @@ def denied(
         if _ACCUSTOMED.match(match[0]):
             return []  # "I'm used to living in Paris" says nothing of where they live
         text = f"{s.label} used to {base} {value}"
+        past = _past_period(s, text, attribute, value)
+        if past is not None:
+            return [past]
     elif stopped(match, s):
         text = f"{s.label} no longer {third} {value}"
     else:
         text = f"{s.label} doesn't {base} {value}"
     return [ending(s, text, attribute, value, entity=_ENTITY_OF.get(attribute))]
+
+
+def _past_period(s: Sentence, text: str, attribute: str, value: str) -> Candidate | None:
+    """What the user "used to" hold over a period said, "I used to live in Paris from 2015
+    to 2019": the slot's history over it (`held_until`, `past_value`), with its relation
+    ending with it, as "I lived in Paris from 2015 to 2019" says it; None when no period
+    ended by when it was said (an ending then: "I used to live in Paris")."""
+    if attribute not in SLOT_RELATIONS:
+        return None
+    relation, kind = SLOT_RELATIONS[attribute]
+    entities, relations = relate(s, relation, value, kind)
+    held = held_until(fact(s, text, importance=0.5, entities=entities, relations=relations), s)
+    filed = past_value(held, s, attribute, value) if held is not None else None
+    return filed if filed is not None and filed.attribute else None
 
 
 def relate(

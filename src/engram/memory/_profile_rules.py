@@ -361,6 +361,8 @@ _PHONE_KEYS = frozenset(
 """What the user calls their phone number ("my new number is ..."; "my phone is" either)."""
 _NEW_KEYS = frozenset(("email", "address")) | _PHONE_KEYS
 """Slots said new ("my new email is ..."); not "my new job is great"."""
+_AT_EMPLOYER = re.compile(r"\s*(?:at|with|for)\s", re.IGNORECASE)
+"""What "my job is" says an employer with ("my job is at IBM")."""
 _PHONE_NUMBER = re.compile(r"\+?\d[\d .-]{5,}\d")
 _A_PHONE = re.compile(r"^an?\s+(?P<x>.+)", re.IGNORECASE)
 
@@ -400,6 +402,8 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     favourite = key.startswith(("favorite ", "favourite "))
     if match["new"] and not favourite and key not in _NEW_KEYS:
         return []
+    if key == "job" and _AT_EMPLOYER.match(match["x"]):
+        return []  # "my job is at IBM": the employer (`_work_rules`)
     if key in _PHONE_KEYS:
         return _phone_slot(key, match["x"], s)
     if key == "birthday":  # its value is a date, which `clean` would take out

@@ -56,8 +56,8 @@ _SHARED_VERBS = (
 _ELIDED_SUBJECT = re.compile(
     rf"\bI(?:'ve|\s+have)?{ADV}\s+(?P<verb>{_SHARED_VERBS})\b"
     r"(?:(?!\b(?:and|but|or|who|which|that|he|she|they|we|you|it)\b)[^,.;:!?()\n])*?"
-    r"\s+and\s+(?=(?:(?:then|also|now|later|eventually|finally|recently|soon)\s+)?"
-    rf"(?P<next>{_SHARED_VERBS})\b)",
+    r"(?:\s+and\s+(?=(?:(?:then|also|now|later|eventually|finally|recently|soon)\s+)?"
+    rf"(?P<next>{_SHARED_VERBS})\b)|,\s+(?:and\s+)?then\s+(?=(?P<then>{_SHARED_VERBS})\b))",
     re.IGNORECASE,
 )
 _NEW_JOB = frozenset({"joined", "started", "work", "works"})
@@ -114,12 +114,13 @@ def with_subject(text: str) -> str:
     verb (`_OPENING_VERBS`: "Just moved to Vancouver!" -> "I just moved to Vancouver!",
     "Living in Madrid now" -> "I'm living in Madrid now"), and before each of
     coordinated verbs ("I left Paris and moved to Berlin" -> "I left Paris and I moved to
-    Berlin"), so that each clause is a first-person statement of its own. Only before verbs
-    the rules read, with no other subject in between ("I think my sister left Paris and
-    moved to Berlin" is unchanged)."""
+    Berlin", "I worked at IBM, then joined SAP" -> "I worked at IBM, then I joined SAP"),
+    so that each clause is a first-person statement of its own. Only before verbs the rules
+    read, with no other subject in between ("I think my sister left Paris and moved to
+    Berlin" is unchanged)."""
 
     def spelt_out(match: re.Match[str]) -> str:
-        verb, following = match["verb"].lower(), match["next"].lower()
+        verb, following = match["verb"].lower(), (match["next"] or match["then"]).lower()
         if verb in ("left", "quit") and following in _NEW_JOB:
             return match[0]  # "I left Google and joined Meta": one change of job
         return f"{match[0]}I "

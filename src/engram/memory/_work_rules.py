@@ -603,7 +603,7 @@ WORK_RULES: tuple[Rule, ...] = (
         r"started\s+(?:a\s+new\s+job|working))"
         rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'?ve\s+been|\s+have\s+been){ADV}\s+"
         r"(?i:hired\s+(?:by|at))"
-        r"|(?i:my\s+employer\s+is))\s+" + REST,
+        r"|(?i:my\s+(?:new\s+|current\s+)?(?:employer\s+is|job\s+is\s+(?:at|with|for))))\s+" + REST,
         _works_at,
         ("work", "job", "employ", "hired"),
     ),

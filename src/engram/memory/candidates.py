@@ -111,7 +111,7 @@ class MemoryMetadata(TypedDict, total=False):
     of what holds now, so it negates nothing, whatever its words ("quit")."""
     restated: dict[str, str]
     """A guessed change's text in the slots it may be filed under (`home_city`: "The user
-    lives in Lisbon (meant Lisbon, not Porto)"): revision takes the one of the slot it
+    lives in Lisbon (switched from Porto to Lisbon)"): revision takes the one of the slot it
     files it under, and drops the key."""
     event_date: str
     """ISO date of the first time expression in the text, grounded at the message time."""

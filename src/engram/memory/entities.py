@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engram._ids import new_id
+from engram.memory._patterns import DEMONYMS, FAITHS
 from engram.memory.candidates import EntityKind, EntityMention, RelationMention
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Entity, Memory, Relation
@@ -318,6 +319,8 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
         if first_kept and key not in known_people and _opens_sentence_alone(text, match, tokens):
             continue
         start = text.find(tokens[0], match.start())
+        if key in _DESCRIBING and key not in known_people and not _named_so(text, start, match):
+            continue
         kind: EntityKind = (
             "person"
             if key in known_people
@@ -335,6 +338,24 @@ _NO_NAME = re.compile(
 )
 """Capitalised words that name no entity: currency codes ("EUR 1,800") and period labels
 ("the Q2 review", "FY2026")."""
+
+
+_DESCRIBING = FAITHS | DEMONYMS
+"""Faiths and nationalities: words that say what someone or something is ("I'm Christian",
+"a Catholic church", "Italian food"), no named entity; a first name too ("Christian"), a
+person only where the words say so (`_named_so`)."""
+
+
+def _named_so(text: str, start: int, match: re.Match[str]) -> bool:
+    """Whether a describing word (`_DESCRIBING`) at `start` is said as a person's name: after
+    a person's cue ("my friend Christian", "I met Christian"), as a possessor or the subject
+    of a verb ("Christian's car", "Christian lives in Berlin", "Christian is my friend")."""
+    after = text[match.end() : match.end() + 30]
+    return bool(
+        match[0].endswith(("'s", "’s"))
+        or _PERSON_CUES.search(text[max(0, start - 40) : start])
+        or _PREDICATE.match(after)
+    )
 
 
 def _name_key(tokens: list[str]) -> str:
@@ -387,6 +408,12 @@ _LEADING_TITLE = re.compile(
 """The `_PERSON_TITLES` a name looked up starts with ("Dr. Lopez", "aunt Rosa")."""
 
 
+def _untitled(name: str) -> str:
+    """The folded `name` without a leading title: "Prof. Ana Costa" is "Ana Costa"."""
+    key = fold(name)
+    return _LEADING_TITLE.sub("", key) or key
+
+
 def _lookup_keys(name: str) -> set[str]:
     """The folded names a lookup means: as given, and without a title or possessive, as
     extraction stores names ("Dr. Lopez" and "Maria's" look up "lopez" and "maria")."""
@@ -406,7 +433,7 @@ def named_entities(name: str, entities: Iterable[Entity]) -> list[Entity]:
         ```
     """
     keys, pool = _lookup_keys(name), list(entities)
-    exact = [e for e in pool if keys & {fold(e.name), *map(fold, e.aliases)}]
+    exact = [e for e in pool if keys & {fold(e.name), _untitled(e.name), *map(fold, e.aliases)}]
     if exact:
         return exact
     return [e for e in pool if any(_mergeable(key, fold(e.name)) for key in keys)]

@@ -42,6 +42,7 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
+from engram.memory._others_rules import SAID_OF_OTHERS
 from engram.memory._phrases import USER_LABEL, Sentence, with_subject
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
@@ -144,7 +145,7 @@ def _facts(
     found: list[Candidate] = []
     for start, end in _sentence_spans(text):
         part = with_subject(text[start:end])
-        if not _RULE_CUE.search(part):
+        if not _RULE_CUE.search(part) and not SAID_OF_OTHERS.match(part):
             continue
         inside = tuple(time for time in times if start <= time.position < end)
         sentence = Sentence(

@@ -644,7 +644,7 @@ def _naming_the_corrected(new: Memory, pool: Sequence[tuple[Memory, float]]) -> 
     metadata = {
         **new.metadata,
         "negates": held,
-        "restated": {old.attribute: f"{restated} (meant {value}, not {held})"},
+        "restated": {old.attribute: restated},
     }
     return replace(new, attribute=old.attribute, text=text, metadata=metadata)
 

@@ -1,0 +1,94 @@
+"""Rules for where someone the user names lives or works: "My sister Marta lives in Madrid",
+"My friend Carla just got a new job at IBM", "Carla moved to Paris". Each is a fact about
+them (its `subject` is their name), never the user's own slot: revision keeps a person's
+home and employer apart from the user's, so "My sister Marta moved to Paris" replaces her
+Madrid, not the user's Lisbon. Part of the fact rules (`_fact_rules` holds them in its
+order)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from engram.memory._family_rules import KIN
+from engram.memory._partners import PARTNERS
+from engram.memory._patterns import NAME, TRIP
+from engram.memory._phrases import ADV, REST, Rule, Sentence, fact, proper, relate, rule
+from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityMention
+from engram.memory.entities import fold
+from engram.memory.queries import STOPWORDS
+
+__all__ = ["OTHERS_RULES", "SAID_OF_OTHERS"]
+
+_KIN_NAMED = re.compile(
+    rf"(?i:\bmy\s+(?:(?:good|close|old|best|new|little|big|older|younger|twin)\s+)?"
+    rf"(?:{PARTNERS}|{KIN}))(?:,?\s+){NAME},?\s*$"
+)
+"""The user's kin, partner or friend named just before the verb ("my sister Marta")."""
+_NAMED_ALONE = re.compile(rf"^\s*{NAME}\s*$")
+"""A name alone opening the sentence, as its subject ("Carla just got a new job")."""
+_NO_ONE = frozenset(
+    """mom mum mother dad father everyone everybody someone somebody nobody people he she
+    they it this that who we you i""".split()
+)
+"""Capitalised words opening a sentence that name no one in particular ("She moved to
+Paris", "Mom lives in Porto": whose mother is not said)."""
+
+_VERBS = (
+    r"(?P<home>lives\s+in|is\s+living\s+in|(?:has\s+)?(?P<move>moved|relocated)\s+(?:back\s+)?to)"
+    r"|works\s+(?:at|for)|is\s+working\s+(?:at|for)|(?:got|landed|started)\s+a\s+(?:new\s+)?"
+    r"job\s+(?:at|with)"
+)
+SAID_OF_OTHERS = re.compile(r"^\S+(?:\s+\S+)?" + ADV + r"\s+(?:" + _VERBS + r")\b", re.IGNORECASE)
+"""A sentence opening on someone's name and where they live or work ("Carla just got a new
+job at IBM"): the fact rules read it, though it holds no first person."""
+
+
+def _whose(before: str, s: Sentence) -> str | None:
+    """Who the words before the verb name: the user's kin, partner or friend ("my sister
+    Marta"), or a name opening the sentence that is not the speaker's nor a word naming no one
+    in particular (`_NO_ONE`)."""
+    named = _KIN_NAMED.search(before) or _NAMED_ALONE.match(before)
+    if named is None:
+        return None
+    name = named["x"]
+    if fold(name) in _NO_ONE or fold(name) in STOPWORDS or fold(name) == fold(s.label):
+        return None
+    return name
+
+
+def _lives_or_works(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where a named person lives ("lives in Madrid", "moved to Paris last year") or works
+    ("works at IBM", "just got a new job at IBM"), a capitalised name: their `home_city` or
+    `employer`, with their lives_in or works_at relation; no trip ("Carla moved to Rome for
+    the summer")."""
+    name = _whose(s.text[: match.start()], s)
+    value = proper(match["x"])
+    if name is None or value is None or fold(value) == fold(name):
+        return []
+    if match["home"] and TRIP.search(s.text):
+        return []
+    verb = ("moved to" if match["move"] else "lives in") if match["home"] else "works at"
+    attribute = "home_city" if match["home"] else "employer"
+    relation, kind = SLOT_RELATIONS[attribute]
+    entities, relations = relate(s, relation, value, kind)
+    said = fact(
+        s,
+        f"{name} {verb} {value}",
+        attribute=attribute,
+        value=value,
+        importance=0.6,
+        entities=(EntityMention(name, "person"), *entities),
+        relations=tuple(mention._replace(subject=name) for mention in relations),
+    )
+    return [replace(said, subject=name)]
+
+
+OTHERS_RULES: tuple[Rule, ...] = (
+    rule(
+        ADV + r"\s+(?i:" + _VERBS + r")\s+(?=[\"'A-ZÀ-ÖØ-Þ])" + REST,
+        _lives_or_works,
+        ("live", "living", "moved", "relocated", "work", "job"),
+    ),
+)
+"""The rules of where others live and work."""

@@ -1,0 +1,174 @@
+"""Gaps a Zep/Graphiti user found in the rule extractor, end to end on a SQLite `Engram`:
+a role said "new" or "current" ("My new partner is Lena"), a titled name ("Dr. Lopez"), a
+period of the past with its end ("from 2010 to 2018, then joined SAP"), a correction's
+wording, faith words taken for names, and where the user's kin and friends live or work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from embedders import HashingEmbedder
+from engram import Engram, Message
+from engram.memory._patterns import DEMONYMS, FAITHS
+from engram.memory.entities import extract_entities
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Engram]:
+    with Engram(tmp_path / "gaps.db", embedder=HashingEmbedder()) as engram:
+        yield engram
+
+
+def at(year: int, month: int = 1, day: int = 1, hour: int = 12) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+def say(mem: Engram, text: str, when: datetime, user: str = "bob") -> None:
+    message = Message(role="user", content=text, created_at=when)
+    mem.memories.add(messages=[message], user_id=user, user_name="Bob")
+
+
+def texts(mem: Engram, user: str = "bob") -> list[str]:
+    return [m.text for m in mem.memories.get_all(user_id=user) if m.kind != "episode"]
+
+
+def slot(mem: Engram, attribute: str, when: datetime, user: str = "bob") -> list[str]:
+    found = mem.memories.get_all(user_id=user, as_of=when)
+    return [str(m.metadata.get("value")) for m in found if m.attribute == attribute]
+
+
+def fields(mem: Engram, user: str = "bob") -> dict[str, str]:
+    profile = mem.memories.profile(user)
+    return dict(profile.fields) if profile else {}
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "My new partner is Lena.",
+        "My current girlfriend is Lena.",
+        "My new girlfriend Lena is great.",
+        "Lena is my new girlfriend.",
+    ],
+)
+def test_a_new_partner_is_the_partner_as_the_plain_form_says(mem: Engram, said: str) -> None:
+    say(mem, "My partner is João.", at(2021))
+    say(mem, "João and I broke up.", at(2023))
+    say(mem, said, at(2023, 2))
+    assert fields(mem)["partner"] == "Lena"
+    [lena] = mem.memories.entities(user_id="bob", name="Lena")
+    assert lena.kind == "person"
+
+
+def test_a_new_boss_and_a_new_job_read_as_the_plain_form(mem: Engram) -> None:
+    say(mem, "My new boss is Sam.", at(2023))
+    say(mem, "My new job is at IBM.", at(2023, 2))
+    assert "Sam is Bob's boss" in texts(mem)
+    assert fields(mem)["employer"] == "IBM"
+    assert "job" not in fields(mem)  # not "at IBM" as a job
+
+
+def test_a_word_said_of_the_boss_is_no_name(mem: Engram) -> None:
+    say(mem, "My boss is Italian.", at(2023))
+    assert not [t for t in texts(mem) if "boss" in t]
+
+
+def test_a_titled_name_is_one_name(mem: Engram) -> None:
+    say(mem, "My boss Dr. Lopez is strict.", at(2022, 4))
+    assert "Dr. Lopez is Bob's boss" in texts(mem)
+    [lopez] = mem.memories.entities(user_id="bob")[1:]  # after the user's own
+    assert (lopez.name, lopez.kind) == ("Dr. Lopez", "person")
+    assert mem.memories.entities(user_id="bob", name="lopez") == [lopez]
+    assert mem.memories.entities(user_id="bob", name="Dr") == []
+
+
+def test_a_home_the_user_used_to_have_over_a_period_is_its_history(mem: Engram) -> None:
+    say(mem, "I used to live in Paris from 2015 to 2019.", at(2022, 6))
+    assert slot(mem, "home_city", at(2017)) == ["Paris"]
+    assert slot(mem, "home_city", at(2019, 6)) == ["Paris"]  # 2019 is part of it
+    assert slot(mem, "home_city", at(2020, 6)) == []
+    [lived] = [r for r in mem.memories.relations(user_id="bob") if r.relation == "lives_in"]
+    assert (lived.valid_from, lived.valid_to) == (at(2015, hour=0), at(2020, hour=0))
+
+
+@pytest.mark.parametrize(
+    "said", ["I worked at IBM until 2018.", "I worked at IBM from 2010 to 2018."]
+)
+def test_a_year_named_as_the_end_of_a_period_is_part_of_it(mem: Engram, said: str) -> None:
+    say(mem, said, at(2022))
+    [ibm] = [m for m in mem.memories.get_all(user_id="bob") if m.attribute == "employer"]
+    assert ibm.valid_to == at(2019, hour=0)
+    assert slot(mem, "employer", at(2018, 6)) == ["IBM"]
+
+
+def test_a_job_joined_after_a_period_holds_from_its_end(mem: Engram) -> None:
+    say(mem, "I worked at IBM from 2010 to 2018, then joined SAP.", at(2022))
+    assert slot(mem, "employer", at(2015)) == ["IBM"]
+    assert slot(mem, "employer", at(2020)) == ["SAP"]
+    assert fields(mem)["employer"] == "SAP"
+    [sap] = [
+        m
+        for m in mem.memories.get_all(user_id="bob")
+        if m.attribute == "employer" and "SAP" in m.text
+    ]
+    assert sap.valid_from == at(2019, hour=0)
+
+
+def test_a_corrected_home_reads_as_a_home(mem: Engram) -> None:
+    say(mem, "I live in Lisbon.", at(2022))
+    say(mem, "Sorry, I meant Porto, not Lisbon.", at(2022, 1, 1, 13))
+    [home] = [m for m in mem.memories.get_all(user_id="bob") if m.attribute == "home_city"]
+    assert home.text == "Bob lives in Porto"
+    assert (home.metadata["corrects"], home.metadata["negates"]) == (True, "Lisbon")
+    assert fields(mem)["home_city"] == "Porto"
+
+
+def test_a_faith_is_no_entity_but_a_name_said_so_is(mem: Engram) -> None:
+    say(mem, "I'm Christian and my wife is Catholic.", at(2022))
+    assert not {e.name for e in mem.memories.entities(user_id="bob")} & {"Christian", "Catholic"}
+    say(mem, "My friend Christian lives in Berlin.", at(2022, 2))
+    [christian] = mem.memories.entities(user_id="bob", name="Christian")
+    assert christian.kind == "person"
+
+
+@given(word=st.sampled_from(sorted(FAITHS | DEMONYMS)))
+def test_a_faith_or_nationality_describing_someone_names_nobody(word: str) -> None:
+    said = word.capitalize()
+    assert extract_entities(f"I am {said}.") == []
+    assert extract_entities(f"We went to a {said} restaurant.") == []
+
+
+def test_where_a_sister_lives_is_hers_not_the_users(mem: Engram) -> None:
+    say(mem, "I live in Lisbon.", at(2019))
+    say(mem, "My sister Marta lives in Madrid.", at(2020))
+    say(mem, "My sister Marta moved to Paris last year.", at(2022, 6))
+    assert fields(mem)["home_city"] == "Lisbon"
+    hers = [m for m in mem.memories.get_all(user_id="bob") if m.metadata.get("subject") == "Marta"]
+    assert [(m.attribute, m.metadata["value"]) for m in hers] == [("home_city", "Paris")]
+    assert sorted(slot(mem, "home_city", at(2020, 6))) == ["Lisbon", "Madrid"]
+
+
+def test_a_friends_new_job_is_theirs(mem: Engram) -> None:
+    say(mem, "I work at Acme.", at(2022))
+    say(mem, "Carla just got a new job at IBM.", at(2022, 4))
+    assert fields(mem)["employer"] == "Acme"
+    [job] = [m for m in mem.memories.get_all(user_id="bob") if m.metadata.get("subject")]
+    assert (job.text, job.metadata["subject"], job.attribute) == (
+        "Carla works at IBM",
+        "Carla",
+        "employer",
+    )
+    works = [r for r in mem.memories.relations(user_id="bob") if r.relation == "works_at"]
+    assert len(works) == 2
+
+
+def test_no_one_in_particular_gets_a_home(mem: Engram) -> None:
+    say(mem, "She moved to Paris.", at(2022))
+    say(mem, "Mom lives in Porto.", at(2022, 2))
+    assert not [m for m in mem.memories.get_all(user_id="bob") if m.metadata.get("subject")]
