@@ -458,6 +458,12 @@ _ASKED_SLOTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
             ("partner", "relationship_status"),
         ),
         (r"\b(?:diet|vegan|vegetarian|eat|eats|eating)\b", ("diet",)),
+        (
+            r"\b(?:cook(?:s|ed|ing)?|recipes?|meals?|food|dinner|lunch|breakfast|snacks?"
+            r"|restaurants?|menu|dish(?:es)?|bake|baking|allergi(?:c|es)|allergy)\b",
+            ("diet", "allergy:"),
+        ),
+        (r"\bnear(?:by)?\s+(?:me|her|him|them|us|home|where\b)|\bnearby\b", ("home_city",)),
         (r"\b(?:how old|age|birthday)\b", ("age", "birthday", "birth_year")),
         (r"\b(?:car|drive|drives)\b", ("car",)),
         (r"\bphone\b", ("phone",)),
@@ -474,9 +480,20 @@ _KIN_ASKED = re.compile(
 """Someone else the question asks about: "Where does my sister live?"."""
 
 
+def _fills(attribute: str | None, slots: Collection[str]) -> bool:
+    """Whether a memory's `attribute` is one of `slots`, a slot ending in ":" standing for
+    every attribute it begins ("allergy:" for "allergy:peanuts")."""
+    if attribute is None:
+        return False
+    return attribute in slots or any(
+        slot.endswith(":") and attribute.startswith(slot) for slot in slots
+    )
+
+
 def asked_slots(query: str) -> frozenset[str]:
     """The slots (`Memory.attribute`) a question about the user asks for: `home_city` for
-    "Where does Ana live?", `employer` for "Who do I work for?", none for "What did we talk
+    "Where does Ana live?", `employer` for "Who do I work for?", the diet and every allergy
+    ("allergy:", a prefix) for "What should I cook for her?", none for "What did we talk
     about?" or "Where does my sister live?". The slot fact that answers often shares no
     word with the question ("Ana moved to Berlin"), while turns that merely do ("My sister
     lives in Madrid") outrank it. (A question naming another person, "Where does Marta
@@ -489,6 +506,30 @@ def asked_slots(query: str) -> frozenset[str]:
         if pattern.search(text):
             found |= slots
     return frozenset(found)
+
+
+def _distinct(ranked: Sequence[Ranked], memories: Mapping[str, Memory]) -> list[Ranked]:
+    """`ranked` without the memories that say what a better-ranked one says in the same
+    words (`_saying`): "Tom is the user's friend", kept in each of three sessions that said
+    it, takes one place in the results, not the first three."""
+    seen: set[tuple[object, ...]] = set()
+    kept = []
+    for result in ranked:
+        saying = _saying(memories[result.id])
+        if saying not in seen:
+            seen.add(saying)
+            kept.append(result)
+    return kept
+
+
+def _saying(memory: Memory) -> tuple[object, ...]:
+    """What a memory says, as `_distinct` compares it: its words (case and spacing aside),
+    whom they are about, and whether it is a fact or a turn (with its speaker): two turns
+    of the same words by different people are two sayings."""
+    turn = memory.kind == "episode"
+    speaker = memory.metadata.get("speaker") if turn else None
+    subject = memory.metadata.get("subject")
+    return (turn, str(speaker), str(subject), " ".join(memory.text.casefold().split()))
 
 
 QueryEntity = str | frozenset[str]
@@ -535,7 +576,7 @@ def memory_features(
     current = current_at(memory, now)
     holds = (
         current
-        and memory.attribute in slots
+        and _fills(memory.attribute, slots)
         and memory.kind != "episode"
         and memory.metadata.get("subject") is None
     )
@@ -722,11 +763,15 @@ def rank_memories(
         for memory_id, memory in memories.items()
         if (group := _session_of(memory)) is not None
     }
-    ranked = [
-        result
-        for result in fuse(dense, lexical, features, weights, groups=groups)
-        if result.id in memories and not (current_only and not current_at(memories[result.id], now))
-    ]
+    ranked = _distinct(
+        [
+            result
+            for result in fuse(dense, lexical, features, weights, groups=groups)
+            if result.id in memories
+            and not (current_only and not current_at(memories[result.id], now))
+        ],
+        memories,
+    )
     if limit is not None:
         ranked = ranked[:limit]
     return [
