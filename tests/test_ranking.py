@@ -241,7 +241,7 @@ def test_the_decay_weight_ranks_what_is_fresh_in_memory_first() -> None:
     old = NOW - timedelta(days=400)
     memories = {
         "idle": Memory(text="Ana likes tea", id="idle", recorded_at=old),
-        "pinned": Memory(text="Ana likes tea", id="pinned", recorded_at=old, pinned=True),
+        "pinned": Memory(text="Ana likes mint tea", id="pinned", recorded_at=old, pinned=True),
     }
     dense = [("idle", 0.9), ("pinned", 0.9)]
     plain = rank_memories(memories, dense, now=NOW)
