@@ -411,3 +411,11 @@ def fresh_saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
     snapshot_every = 3 if request.param == "memory" else 16
     with fresh_store(request, tmp_path, "Checkpointer", snapshot_every=snapshot_every) as cp:
         yield EngramSaver(cp)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A LangGraph `EngramSaver` on each checkpoint backend in turn (`fresh_saver`), for the
+    modules that load this plugin; one that defines its own `saver` keeps it."""
+    with fresh_saver(request, tmp_path) as engram_saver:
+        yield engram_saver

@@ -12,9 +12,8 @@ largest).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -27,18 +26,11 @@ from langgraph.graph import START, StateGraph
 from engram._exceptions import ConflictError
 from engram.integrations.langgraph import EngramSaver
 from engram.types._checkpoint import RetentionPolicy
-from servers import fresh_saver
 
 pytest_plugins = ["servers"]
 
 RUNS = 4
 """Each run is three checkpoints (steps -1..10 in all); `log` snapshots at steps 3 and 7."""
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 def _append(state: list[str] | None, writes: Sequence[list[str]]) -> list[str]:

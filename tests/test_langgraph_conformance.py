@@ -16,7 +16,7 @@ import asyncio
 import operator
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -32,7 +32,6 @@ from engram.integrations.langgraph import EngramSaver
 from engram.stores.memory_checkpoints import InMemoryCheckpointer
 from engram.stores.redis import AsyncRedisCheckpointer
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
-from servers import fresh_saver
 
 pytest_plugins = ["servers"]
 
@@ -59,12 +58,6 @@ async def test_langgraph_conformance(backend: str, tmp_path: Path) -> None:
 
 
 # Real graphs on every backend.
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 def _config(thread_id: str) -> RunnableConfig:

@@ -13,8 +13,7 @@ Then what LangGraph's saver does not do: pruning, forking and rolling back threa
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -29,15 +28,8 @@ from engram._exceptions import InvalidInputError
 from engram.integrations.langgraph import EngramSaver
 from engram.stores.postgres import AsyncPostgresCheckpointer
 from engram.stores.redis import AsyncRedisCheckpointer
-from servers import fresh_saver
 
 pytest_plugins = ["servers"]
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 class State(TypedDict):

@@ -10,28 +10,18 @@ answered while another is still open stays answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
 from engram.integrations.langgraph import EngramSaver
-from servers import fresh_saver
 from test_state_rollback import Trip, _config
 
 pytest_plugins = ["servers"]
 
 T = "default"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 def _parallel(saver: EngramSaver, runs: list[str]) -> Any:

@@ -7,25 +7,15 @@ subgraph (`update_state` on an earlier subgraph checkpoint, then resume) ends th
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from engram.integrations.langgraph import EngramSaver
-from servers import fresh_saver
 
 pytest_plugins = ["servers"]
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 class Steps(TypedDict):

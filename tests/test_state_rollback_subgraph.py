@@ -9,8 +9,6 @@ answer finishes the run the same way. The source's history stays.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -21,17 +19,10 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
 
 from engram.integrations.langgraph import EngramSaver
-from servers import fresh_saver
 
 pytest_plugins = ["servers"]
 
 T = "default"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngramSaver]:
-    with fresh_saver(request, tmp_path) as engram_saver:
-        yield engram_saver
 
 
 class Steps(TypedDict):
