@@ -30,6 +30,7 @@ from engram.context import (
     token_budget,
     truncation_marker,
 )
+from engram.context._truncate import last_tokens
 from engram.tokens import TokenCounter
 from engram.types import Message, Summary, ToolCall
 from test_context_support import WordCounter, hit
@@ -146,31 +147,62 @@ def prompt_tokens(counter: Counter, messages: Sequence[Message], tools: Sequence
     return tokens + (counter.count_tools(tools) if tools else 0)
 
 
+def leading(messages: Sequence[Message]) -> list[Message]:
+    """The system prompt: the system messages before any other message."""
+    count = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+    return list(messages[:count])
+
+
+def history(messages: Sequence[Message]) -> list[Message]:
+    """Everything after the system prompt; later system messages are history too."""
+    return list(messages[len(leading(messages)) :])
+
+
+def units(messages: Sequence[Message]) -> list[list[Message]]:
+    """The history in units: a message, or a tool call with its results (and the system
+    messages said after the call); a result whose call is not before it is in none."""
+    groups: list[list[Message]] = []
+    calls: set[str] = set()
+    for m in history(messages):
+        if m.role == "tool":
+            if m.tool_call_id in calls:
+                groups[-1].append(m)
+        elif m.role == "system" and calls:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+            calls = {call.id for call in m.tool_calls}
+    return groups
+
+
 def newest_unit(messages: Sequence[Message]) -> list[Message]:
-    """The newest user message, else the newest message with the tool results after it."""
-    history = [m for m in messages if m.role != "system"]
-    users = [m for m in history if m.role == "user"]
+    """The newest user message, else the newest unit not of a system message."""
+    users = [m for m in history(messages) if m.role == "user"]
     if users:
         return [users[-1]]
-    start = max((i for i, m in enumerate(history) if m.role != "tool"), default=0)
-    return history[start:]
+    groups = [group for group in units(messages) if group[0].role != "system"]
+    return groups[-1] if groups else []
 
 
 def floor_tokens(counter: MessageCounterProtocol, message: Message, keep: int) -> int:
-    """The message cut to its first `keep` tokens and the marker, if that makes it smaller."""
+    """The message cut to `keep` tokens and the marker, if that makes it smaller: a user
+    message to its first and last halves of them around the marker, others to their first."""
     whole = counter.count_message(message)
-    total = counter.count_text(message.text)
+    text = message.text
+    total = counter.count_text(text)
     if total <= keep:
         return whole
-    head = counter.truncate_text(message.text, keep) if keep else ""
-    marker = truncation_marker(total - (counter.count_text(head) if head else 0))
-    cut = message.with_text(f"{head}\n{marker}" if head else marker)
+    ends = (keep // 2, keep - keep // 2) if message.role == "user" else (keep, 0)
+    head = counter.truncate_text(text, ends[0]) if ends[0] else ""
+    tail = last_tokens(text[len(head) :], counter, ends[1]).lstrip()
+    removed = total - sum(counter.count_text(part) for part in (head, tail) if part)
+    cut = message.with_text("\n".join(p for p in (head, truncation_marker(removed), tail) if p))
     return min(whole, counter.count_message(cut))
 
 
 def minimum_tokens(counter: Counter, messages: Sequence[Message], tools: Sequence[Any]) -> int:
-    """System messages, tools, priming and the newest user message (or unit) at its floor."""
-    systems = [m for m in messages if m.role == "system"]
+    """The system prompt, tools, priming and the newest user message (or unit) at its floor."""
+    systems = leading(messages)
     unit = newest_unit(messages)
     keep = NEWEST_USER_MIN_TOKENS if unit and unit[0].role == "user" else 0
     return prompt_tokens(counter, systems, tools) + sum(
@@ -179,18 +211,18 @@ def minimum_tokens(counter: Counter, messages: Sequence[Message], tools: Sequenc
 
 
 def last_unit(messages: Sequence[Message]) -> list[Message]:
-    """The newest non-system message with the tool results after it."""
-    history = [m for m in messages if m.role != "system"]
-    start = max((i for i, m in enumerate(history) if m.role != "tool"), default=0)
-    return history[start:]
+    """The newest unit of the history."""
+    groups = units(messages)
+    return groups[-1] if groups else []
 
 
 def core_floor_tokens(counter: Counter, messages: Sequence[Message]) -> int:
-    """System messages, priming, the newest user message and the newest unit at their floors.
+    """The system prompt, priming, the newest user message and the newest unit at their
+    floors.
 
     The prompt with the summary added fits when this plus the summary message does.
     """
-    systems = [m for m in messages if m.role == "system"]
+    systems = leading(messages)
     anchor = newest_unit(messages)
     keep = NEWEST_USER_MIN_TOKENS if anchor and anchor[0].role == "user" else 0
     core = {m.id: (m, keep) for m in anchor}
@@ -203,6 +235,29 @@ def assert_only_the_newest_cut(source: Sequence[Message], report: Any) -> None:
     """Only the newest user message and the newest unit may be cut, never an older step."""
     cuttable = {m.id for m in (*newest_unit(source), *last_unit(source))}
     assert set(report.truncated) <= cuttable, "an older message was cut instead of dropped"
+
+
+def assert_starts_on_a_user_turn(source: Sequence[Message], result: Sequence[Message]) -> None:
+    """Once older history is dropped, the history sent starts with a user message: the
+    replies whose question went are dropped with it."""
+    unit, groups = newest_unit(source), units(source)
+    sent = {m.id for m in result}
+    if not unit or unit[0].role != "user" or groups[0][0].id in sent:
+        return
+    first = next(m for m in history(source) if m.id in sent)
+    assert first.role == "user", f"the history sent starts with a {first.role} message"
+
+
+def assert_cut_in_the_middle(original: str, sent: str) -> None:
+    """A cut user message keeps its start and its end, the marker between them."""
+    if sent == original:
+        return
+    at = sent.index("[… truncated")
+    head, tail = (" ".join(part.split()) for part in (sent[:at], sent[sent.index("…]", at) + 2 :]))
+    whole = " ".join(original.split())  # the word counter's cuts join words with one space
+    assert whole.startswith(head) and whole.endswith(tail), "not cut in the middle"
+    if len(original.split()) > 2 * NEWEST_USER_MIN_TOKENS:
+        assert tail, "the end of the newest user message was lost"
 
 
 def assert_summary_sent_if_it_fits(
@@ -230,12 +285,12 @@ def assert_tool_groups_whole(source: Sequence[Message], result: Sequence[Message
 
 
 def assert_contiguous_before_newest(source: Sequence[Message], result: Sequence[Message]) -> None:
-    history = [m.id for m in source if m.role != "system"]
+    said = [m.id for m in history(source)]
     unit = newest_unit(source)
     if not unit:
         return
-    anchor = history.index(unit[0].id)
-    older = [history.index(m.id) for m in result if m.id in history[:anchor]]
+    anchor = said.index(unit[0].id)
+    older = sorted(said.index(m.id) for m in result if m.id in said[:anchor])
     assert older == list(range(anchor - len(older), anchor))
 
 
@@ -264,13 +319,15 @@ def test_token_budget_invariants(
     after = prompt_tokens(counter, sent, tools)
     assert after == result.report.tokens_after <= budget - reserve
     ids = [m.id for m in sent]
-    assert {m.id for m in messages if m.role == "system"} <= set(ids)
+    assert {m.id for m in leading(messages)} <= set(ids)
     unit = newest_unit(messages)
     if unit and unit[0].role == "user":
         [newest] = [m for m in sent if m.id == unit[0].id]
         assert newest.text == unit[0].text or "[… truncated" in newest.text
+        assert_cut_in_the_middle(unit[0].text, newest.text)
     assert_tool_groups_whole(messages, sent)
     assert_contiguous_before_newest(messages, sent)
+    assert_starts_on_a_user_turn(messages, sent)
     assert_only_the_newest_cut(messages, result.report)
     report = result.report
     assert list(report.kept) == ids
@@ -381,7 +438,8 @@ def test_summary_buffer_folds_every_message_exactly_once(
     for seq, message in enumerate(messages, start=1):
         stored.append(message.__class__.from_dict({**message.to_dict(), "seq": seq}))
         through = summary.through_seq if summary else 0
-        live = [m for m in stored if m.role == "system" or (m.seq or 0) > through]
+        prompt = leading(stored)
+        live = [*prompt, *(m for m in history(stored) if (m.seq or 0) > through)]
         plan = plan_summary(
             live,
             counter,
@@ -399,9 +457,9 @@ def test_summary_buffer_folds_every_message_exactly_once(
             assert plan.through_seq is not None
             folded = f"a summary of {len(summarized)} messages"
             summary = Summary(session_id="s", text=folded, through_seq=plan.through_seq)
-        kept = [m.id for m in plan.keep if m.role != "system"]
-        assert sorted([*summarized, *kept]) == sorted(m.id for m in stored if m.role != "system")
-        assert {m.id for m in stored if m.role == "system"} <= {m.id for m in plan.keep}
+        kept = [m.id for m in plan.keep if m.id not in {m.id for m in prompt}]
+        assert sorted([*summarized, *kept]) == sorted(m.id for m in history(stored))
+        assert {m.id for m in prompt} <= {m.id for m in plan.keep}
         users = [m.id for m in stored if m.role == "user"]
         assert not users or users[-1] in {m.id for m in plan.keep}, "the newest user was evicted"
         text = summary.text if summary else None
@@ -418,6 +476,7 @@ def test_summary_buffer_folds_every_message_exactly_once(
         assert set(result.report.summarized) == set(evicted)
         assert_tool_groups_whole(plan.keep, result.messages)
         assert_only_the_newest_cut(plan.keep, result.report)
+        assert_starts_on_a_user_turn(plan.keep, result.messages)
         assert_summary_sent_if_it_fits(counter, plan, result, text, budget - reserve)
 
 
@@ -438,7 +497,7 @@ def test_summary_buffer_drops_an_agent_loop_oldest_first(
     stored = [Message.from_dict({**m.to_dict(), "seq": seq}) for seq, m in enumerate(messages, 1)]
     through = min(folded, next(m.seq or 0 for m in stored if m.id == "m99") - 1)
     summary = Summary(session_id="s", text="they compared bikes", through_seq=through)
-    live = [m for m in stored if m.role == "system" or (m.seq or 0) > through]
+    live = [*leading(stored), *(m for m in history(stored) if (m.seq or 0) > through)]
     plan = plan_summary(live, counter, budget=budget, reserve=reserve, summary=summary)
     text = summary.text  # no fold changes it: the fake summary stays the same
     try:

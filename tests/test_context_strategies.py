@@ -94,11 +94,12 @@ def test_window_leaves_out_an_orphan_tool_result_at_its_start(counter: WordCount
     assert result.report.dropped == ("orphan",)
 
 
-def test_window_moves_older_system_messages_to_the_front(counter: WordCounter) -> None:
-    messages = [user("a", id="u1"), system("note", id="s1"), user("b", id="u2")]
-    messages += [system("late", id="s2"), user("c", id="u3")]
+def test_window_counts_a_later_system_message_as_history(counter: WordCounter) -> None:
+    messages = [system("prompt", id="s0"), user("a", id="u1"), system("note", id="s1")]
+    messages += [user("b", id="u2"), system("late", id="s2"), user("c", id="u3")]
     result = window(messages, counter, last_messages=2)
-    assert ids(result.messages) == ["s1", "u2", "s2", "u3"]
+    assert ids(result.messages) == ["s0", "s2", "u3"]
+    assert set(result.report.dropped) == {"u1", "s1", "u2"}
 
 
 @pytest.mark.parametrize(
@@ -139,10 +140,12 @@ def test_token_budget_keeps_the_newest_contiguous_history(counter: WordCounter) 
 def test_token_budget_counts_reserve_and_tools(counter: WordCounter) -> None:
     messages = [sized("user", 10, "u1"), sized("assistant", 10, "a1"), sized("user", 10, "u2")]
     tools_cost = counter.count_tools(TOOLS)
-    # 3 (priming) + tools leave 29 tokens: room for u2 and a1, not for u1 as well.
+    # 3 (priming) + tools leave 29 tokens: room for u2 and a1, not for u1 as well; a1
+    # answers u1, so it goes too (the history starts on a user turn).
     result = token_budget(messages, counter, budget=32 + tools_cost + 5, reserve=5, tools=TOOLS)
-    assert ids(result.messages) == ["a1", "u2"]
-    assert result.report.tokens_after == 23 + tools_cost
+    assert ids(result.messages) == ["u2"]
+    assert result.report.dropped == ("u1", "a1")
+    assert result.report.tokens_after == 13 + tools_cost
     assert result.report.tools_tokens == tools_cost
 
 
@@ -157,12 +160,14 @@ def test_token_budget_keeps_or_drops_a_tool_group_whole(counter: WordCounter) ->
 
 
 def test_token_budget_truncates_the_newest_user_message(counter: WordCounter) -> None:
+    """Its middle goes: the start says what it is about, the end asks the question."""
     text = " ".join(f"w{i}" for i in range(100))
     result = token_budget([system("sys", id="s"), user(text, id="u")], counter, budget=54)
     [kept_system, cut] = result.messages
     assert kept_system.id == "s"
     assert cut.id == "u"
-    assert cut.text == " ".join(f"w{i}" for i in range(39)) + "\n" + truncation_marker(61)
+    head, tail = " ".join(f"w{i}" for i in range(19)), " ".join(f"w{i}" for i in range(80, 100))
+    assert cut.text == f"{head}\n{truncation_marker(61)}\n{tail}"
     assert counter.count_messages(result.messages) == 54
     assert result.report.truncated == ("u",)
     assert (cut.tokens, cut.encoding) == (47, "words")
@@ -276,7 +281,7 @@ def test_token_budget_keeps_non_text_parts_of_a_cut_message(counter: WordCounter
     [cut] = token_budget([message], counter, budget=60).messages
     assert isinstance(cut.content, tuple)
     assert cut.content[1] == image
-    assert cut.text == words(49) + "\n" + truncation_marker(51)
+    assert cut.text == words(24) + "\n" + truncation_marker(51) + "\n" + words(25)
 
 
 def test_token_budget_cuts_a_text_part_of_another_type() -> None:
@@ -301,7 +306,8 @@ def test_token_budget_reuses_stored_counts(counter: WordCounter) -> None:
     stored = [replace(m, tokens=5, encoding="words") for m in chat()]
     result = token_budget(stored, counter, budget=3 + 5 * 5)
     assert counter.message_counts == 0
-    assert ids(result.messages) == ["sys", "a2", "t1", "a3", "u3"]
+    # a2, t1 and a3 would fit, but answer u2, which does not: they go with it.
+    assert ids(result.messages) == ["sys", "u3"]
 
 
 # recall: the profile and memories, one system message within the same budget

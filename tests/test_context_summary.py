@@ -158,11 +158,12 @@ def test_assemble_cuts_a_summary_longer_than_planned(counter: WordCounter) -> No
 def test_assemble_never_exceeds_the_budget(counter: WordCounter) -> None:
     messages = history("u", "a", "u", "a", "u", "a", "u", "a", "u")
     plan = plan_summary(messages, counter, budget=100, summary_max_tokens=10)
-    # A smaller budget than planned: 3 + 5 (system) + 10 (summary) + 10 (u9) leave room for a8.
+    # A smaller budget than planned: 3 + 5 (system) + 10 (summary) + 10 (u9) leave room for
+    # a8, not for u7; a8 answers u7, so it goes too (the history starts on a user turn).
     result = assemble_summary(plan, counter, summary_text="they met", budget=40)
-    assert ids(result.messages) == ["s", "summary", "a8", "u9"]
-    assert counter.count_messages(result.messages) == 38
-    assert result.report.dropped == ("u7",)
+    assert ids(result.messages) == ["s", "summary", "u9"]
+    assert counter.count_messages(result.messages) == 28
+    assert result.report.dropped == ("u7", "a8")
 
 
 def test_assemble_puts_the_recall_block_after_the_summary(counter: WordCounter) -> None:
@@ -172,11 +173,12 @@ def test_assemble_puts_the_recall_block_after_the_summary(counter: WordCounter) 
     # The plan leaves the block its room (15 tokens), as the session's context does.
     plan = plan_summary(messages, counter, budget=100 - 15, summary_max_tokens=10)
     result = assemble_summary(plan, counter, summary_text="they met", budget=100, recall=offered)
-    assert ids(result.messages) == ["s", "summary", "memories-2", "a8", "u9"]
+    # The fold ends where a user turn starts: a8 (the reply to u7) is folded with u7.
+    assert ids(result.messages) == ["s", "summary", "memories-2", "u9"]
     report = result.report
-    assert report.summarized == ("memories", "a2", "u3", "a4", "u5", "a6", "u7")
+    assert report.summarized == ("memories", "a2", "u3", "a4", "u5", "a6", "u7", "a8")
     assert (report.recalled, report.recall_dropped, report.memory_tokens) == (("r1",), ("r2",), 15)
-    assert (report.budget, report.tokens_after) == (100, 3 + 5 + 10 + 15 + 20)
+    assert (report.budget, report.tokens_after) == (100, 3 + 5 + 10 + 15 + 10)
 
 
 @pytest.mark.parametrize(

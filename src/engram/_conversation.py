@@ -200,7 +200,8 @@ class Conversation:
                 `recall` (bring up to N long-term memories of the session's user and their
                 profile into the prompt, within `recall_share` of it; default 0: they give
                 way to the system prompt, the newest turn and the summary, and the report
-                lists what did not fit in `recall_dropped` and `profile_dropped`).
+                lists what did not fit in `recall_dropped` and `profile_dropped`; a session
+                without a user_id gets none, and the report's `recall_skipped` says so).
 
         Returns:
             The messages to send (`.to_openai()`) and a report of what was kept, dropped,
@@ -223,7 +224,7 @@ class Conversation:
     def _context_flow(self, counter: TokenCounter, spec: flows.ContextSpec) -> Flow[ContextResult]:
         """The context flow; with recall, first the id of the vectors it searches (an embedder
         yet to learn its dimension learns it through the driver, as the memory API does)."""
-        if spec.recall:
+        if spec.recall and self._session.user_id is not None:
             model_id = yield from self._engram.memories._model_id()
             spec = replace(spec, embedding_model_id=model_id)
         result: ContextResult = yield from flows.context_flow(
@@ -238,7 +239,7 @@ def _context_spec(
     if not isinstance(model, str) or not model:
         raise InvalidInputError(f"model must be a model name, got {model!r}")
     encoding = options.pop("encoding", None)
-    counter = TokenCounter.for_encoding(encoding) if encoding else TokenCounter.for_model(model)
+    counter = TokenCounter.for_encoding(encoding) if encoding else _model_counter(model, options)
     if "budget" not in options:
         window = context_window(model)
         if window is None:
@@ -256,6 +257,22 @@ def _context_spec(
         return counter, flows.ContextSpec(**options)
     except TypeError as exc:
         raise InvalidInputError(f"bad context option: {exc}") from exc
+
+
+def _model_counter(model: str, options: Mapping[str, Any]) -> TokenCounter:
+    """The counter of `model`'s tokenizer; for a model it does not know, an error that says
+    what to pass to `context()` instead (a tokenizer by name, and the budget, whose default
+    is the model's context window)."""
+    try:
+        return TokenCounter.for_model(model)
+    except InvalidInputError as exc:
+        budget = "" if "budget" in options else " and budget= (its context window)"
+        raise InvalidInputError(
+            f"unknown model {model!r}: cannot tell which tokenizer it uses. Pass "
+            f"encoding='o200k_base' (GPT-4o and later; an approximation for other models' "
+            f"tokenizers) or encoding='cl100k_base' (GPT-4, GPT-3.5){budget}, e.g. "
+            f"session.context(model={model!r}, encoding='o200k_base', budget=100_000)."
+        ) from exc
 
 
 def _json_object(patch: object) -> dict[str, Any]:

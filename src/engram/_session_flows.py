@@ -224,9 +224,14 @@ def context_flow(
     [session] = yield from call(GetSession(tenant, session_id, now, touch=True))
     if session is None:
         raise NotFoundError(f"no session {session_id!r} in tenant {tenant!r}")
-    [system] = yield from call(ListMessages(tenant, session_id, roles=("system",), now=now))
-    if not spec.recall:
-        return (yield from _fitted(session, system, counter, spec, None, now=now))
+    [said] = yield from call(ListMessages(tenant, session_id, roles=("system",), now=now))
+    leading = yield from _system_prompt_size(session, said, now=now)
+    system = _Systems(said[:leading], said[leading:])
+    if not spec.recall or session.user_id is None:
+        result = yield from _fitted(session, system, counter, spec, None, now=now)
+        if spec.recall:  # an anonymous session has no memories: no block, and the report says so
+            result = replace(result, report=replace(result.report, recall_skipped="no user_id"))
+        return result
     recall = yield from _recall(session, counter, spec, now=now)
     result = yield from _fitted(session, system, counter, spec, recall, now=now)
     if result.report.recalled:  # recalled: what the prompt sends, not every hit searched
@@ -236,7 +241,7 @@ def context_flow(
 
 def _fitted(
     session: Session,
-    system: Sequence[Message],
+    system: _Systems,
     counter: TokenCounter,
     spec: ContextSpec,
     recall: ctx.Recall | None,
@@ -247,7 +252,7 @@ def _fitted(
     if spec.strategy == "summary":
         return (yield from _summary_context(session, system, counter, spec, recall, now=now))
     history = yield from _load_history(session, spec, counter, now=now)
-    read = _in_order(system, history)
+    read = system.with_history(history)
     messages = ctx.without_abandoned_calls(read)
     if spec.strategy == "buffer":
         fit = partial(ctx.buffer, messages, counter, tools=spec.tools)
@@ -303,8 +308,7 @@ def _recall(
 ) -> Flow[ctx.Recall]:
     """The profile and the memories most relevant to the newest user message, offered
     within their share of the budget."""
-    if session.user_id is None:
-        raise InvalidInputError("recall needs a session with a user_id")
+    assert session.user_id is not None  # context_flow skips recall without one
     op = ListMessages(session.tenant, session.id, last=1, roles=("user",), now=now)
     [newest] = yield from call(op)
     scope = memory_flows.Scope(session.tenant, session.user_id)
@@ -484,9 +488,48 @@ def _needed(spec: ContextSpec) -> int:
     return spec.last_turns if spec.last_turns is not None else spec.budget
 
 
-def _in_order(system: Sequence[Message], history: Sequence[Message]) -> list[Message]:
-    """The system messages and the history read, in the order they were said."""
-    return sorted([*system, *history], key=lambda m: m.seq or 0)
+class _Systems(NamedTuple):
+    """A session's system messages: its system prompt, said before any other message, and
+    the later ones (notes added during the conversation: history like any turn)."""
+
+    prompt: Sequence[Message]
+    later: Sequence[Message]
+
+    def with_history(self, history: Sequence[Message]) -> list[Message]:
+        """The system prompt and `history` (a tail of it, read in order), with the later
+        system messages said within it, in the order they were said; the ones said before
+        it are left out with the history not read (dropped, or covered by the summary)."""
+        return sorted([*self.prompt, *self.within(history)], key=lambda m: m.seq or 0)
+
+    def within(self, history: Sequence[Message], *, until: int | None = None) -> list[Message]:
+        """`history` with the later system messages said after its first message (up to
+        seq `until`), in the order they were said."""
+        if not history:
+            return []
+        start, given = history[0].seq or 0, {message.id for message in history}
+        end = until if until is not None else float("inf")
+        notes = [m for m in self.later if start < (m.seq or 0) <= end and m.id not in given]
+        return sorted([*history, *notes], key=lambda m: m.seq or 0)
+
+
+def _system_prompt_size(session: Session, system: Sequence[Message], *, now: datetime) -> Flow[int]:
+    """How many of `system` (the session's system messages, in order) come before its
+    first other message: its system prompt, which every context sends.
+
+    A session's seqs count up by one, so the prompt is the run of system messages with
+    consecutive seqs from the first: all of it when that one is the session's first message
+    (seq 1, or, read to make sure, no other message comes before it), else none."""
+    first = (system[0].seq or 0) if system else 0
+    run = 0
+    while run < len(system) and system[run].seq == first + run:
+        run += 1
+    if run == 0 or first == 1:
+        return run
+    op = ListMessages(
+        session.tenant, session.id, last=1, before_seq=first, roles=NON_SYSTEM, now=now
+    )
+    [before] = yield from call(op)
+    return 0 if before else run
 
 
 def _with_taken_out(
@@ -522,7 +565,7 @@ class _Unfolded(NamedTuple):
 
 def _summary_context(
     session: Session,
-    system: Sequence[Message],
+    system: _Systems,
     counter: TokenCounter,
     spec: ContextSpec,
     recall: ctx.Recall | None,
@@ -566,7 +609,8 @@ def _summary_context(
                 continue
         break
     older, complete = yield from _covered_tail(session, summary, plan, spec, planned, now=now)
-    read = _in_order(system, [*older, *pending])
+    older = system.within(older, until=summary.through_seq if summary else None)
+    read = system.with_history([*older, *pending])
     plan, text = backfill(
         plan,
         ctx.without_abandoned_calls(older),
@@ -594,7 +638,7 @@ def _summary_context(
 
 def _plan_unfolded(
     session: Session,
-    system: Sequence[Message],
+    system: _Systems,
     counter: TokenCounter,
     spec: ContextSpec,
     recall: ctx.Recall | None,
@@ -608,7 +652,7 @@ def _plan_unfolded(
     nor more, or it would fold history that fits."""
     summary, pending = yield from _unfolded(session, now=now)
     planned = _planned_block(recall, pending, spec.recall, counter)
-    given = ctx.without_abandoned_calls(_in_order(system, pending))
+    given = ctx.without_abandoned_calls(system.with_history(pending))
     plan = ctx.plan_summary(
         given,
         counter,

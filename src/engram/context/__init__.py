@@ -6,18 +6,20 @@ dropped, summarised and truncated). Storage and summarisation happen around them
 
 ```
 buffer            every message
-window            system messages + the last N messages / user turns
-token_budget      system messages + the newest history that fits `budget - reserve`
+window            system prompt + the last N messages / user turns
+token_budget      system prompt + the newest history that fits `budget - reserve`
 plan_summary      summary + buffer, step 1: which old messages to fold into the summary
-assemble_summary  summary + buffer, step 2: system + summary + kept history, within budget
+assemble_summary  summary + buffer, step 2: system prompt + summary + kept history, within budget
 ```
 
-Rules every strategy keeps: system messages are always sent; an assistant tool call and the
+Rules every strategy keeps: the system prompt (the system messages before any other message)
+is always sent; a system message said later (a note added during the conversation) is history
+like any turn: kept while it fits, else dropped or summarised. An assistant tool call and the
 tool results answering it are kept or dropped together; a tool result that does not follow
 its call (the conversation went on first) is never sent, nor one another result for the
 same call follows (a retried tool run: the last is sent). Each strategy can also send a
 `Recall` (the user's profile and recalled memories) as one system message; the budgeted ones
-give it what the system messages, the newest user turn and the summary leave, within its
+give it what the system prompt, the newest user turn and the summary leave, within its
 share, before older history.
 
 Token counts come from a `MessageCounterProtocol` (`engram.tokens.TokenCounter`); a

@@ -1,8 +1,9 @@
 """Fitting a measured history into a token budget: the core of `token_budget`.
 
 The current turn is the newest user message (the anchor) and the units after it. Priorities,
-highest first: system messages (never cut); the core at its floor (the anchor cut to its first
-`NEWEST_USER_MIN_TOKENS` tokens, the newest unit after it cut to markers); the summary; the
+highest first: the system prompt (never cut); the core at its floor (the anchor cut to
+`NEWEST_USER_MIN_TOKENS` tokens, its first and last halves, the newest unit after it cut to
+markers); the summary; the
 core whole; the recall block (profile and memories), only if nothing before it was cut, within
 its share; the other units after the anchor, newest first, whole, while they fit; then, only
 if all of those fit, older units, newest first, while they fit. `BudgetExceededError` is
@@ -37,7 +38,8 @@ __all__ = [
 ]
 
 NEWEST_USER_MIN_TOKENS = 32
-"""The newest user message is never cut shorter than its first 32 tokens (plus the marker)."""
+"""The newest user message is never cut shorter than 32 tokens, its first 16 and its last 16
+(plus the marker between them)."""
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 """How the summary is introduced to the model, as the text of one system message."""
@@ -60,7 +62,7 @@ class Fit:
     """Which history messages fit, in what form, and what the prompt costs."""
 
     kept: list[int]
-    """Positions of the kept non-system messages, ascending."""
+    """Positions of the kept history messages, ascending."""
     replacements: dict[int, Message]
     """Truncated copies, by position."""
     summary: Cut | None
@@ -85,7 +87,7 @@ def fit(
     `recall_id`) so the prompt fits `budget - reserve`.
 
     Raises:
-        BudgetExceededError: the system messages, tool schemas and reply priming plus the
+        BudgetExceededError: the system prompt, tool schemas and reply priming plus the
             newest user message at its floor exceed `budget - reserve`.
     """
     room = budget - reserve - prompt.fixed
@@ -112,6 +114,7 @@ def fit(
     middle = _walk_back(prompt, newest, space, stop=start + 1)
     space -= sum(prompt.unit_sizes[middle:newest])
     first = _walk_back(prompt, start, space) if middle == start + 1 else start
+    first = _on_a_user_turn(prompt, first, start)
     kept = [*prompt.units[first:start], *turn.units[:1], *prompt.units[middle:newest]]
     kept += turn.units[1:]
     positions = [i for unit in kept for i in unit]
@@ -173,7 +176,10 @@ def _keep_floors(
     anchor_floor, followers = (unit_floors[0], unit_floors[1:]) if current else (0, [])
     if anchor_floor > room:
         role = prompt.messages[current[0][0]].role if current else None
-        raise BudgetExceededError(_too_small(prompt.fixed, role, anchor_floor, budget, reserve))
+        cut = any(floors[i][0].kept_text is not None for i in current[0]) if current else False
+        raise BudgetExceededError(
+            _too_small(prompt.fixed, (role, anchor_floor, cut), budget=budget, reserve=reserve)
+        )
     tail = sum(followers)
     start = 0
     while anchor_floor + tail > room:
@@ -182,14 +188,23 @@ def _keep_floors(
     return [*current[:1], *current[1 + start :]], anchor_floor + tail
 
 
-def _too_small(fixed: int, role: str | None, floor: int, budget: int, reserve: int) -> str:
-    need = f"system messages, tool schemas and reply priming take {fixed} tokens"
-    if role == "user":
-        need += f" and the newest user message {floor} more, even cut to its first "
-        need += f"{NEWEST_USER_MIN_TOKENS} tokens"
-    elif role is not None:
-        need += f" and the newest message {floor} more, even cut to a marker"
-    limit = f"budget {budget} - reserve {reserve} = {budget - reserve} tokens"
+def _too_small(
+    fixed: int, newest: tuple[str | None, int, bool], *, budget: int, reserve: int
+) -> str:
+    """Why the context cannot fit, in what it would take: the system prompt (with the tool
+    schemas and reply priming), and the newest message (`role`, its tokens at its floor,
+    and whether that floor is a cut), whichever is too much."""
+    role, floor, cut = newest
+    available = budget - reserve
+    limit = f"budget {budget} - reserve {reserve} = {available} tokens"
+    alone = " alone" if fixed > available else ""
+    need = f"the system prompt, tool schemas and reply priming{alone} take {fixed} tokens"
+    if role is not None:
+        need += f" and the newest {'user ' if role == 'user' else ''}message {floor} more"
+    if cut and role == "user":
+        need += f", even cut to {NEWEST_USER_MIN_TOKENS} tokens (its start and its end)"
+    elif cut:
+        need += ", even cut to a marker"
     return f"the context cannot fit {limit}: {need}"
 
 
@@ -247,6 +262,22 @@ def _water_fill(full: Sequence[int], floors: Sequence[int], space: int) -> list[
         else:
             high = middle - 1
     return [max(floor, min(size, low)) for size, floor in zip(full, floors, strict=True)]
+
+
+def _on_a_user_turn(prompt: Measured, first: int, anchor: int) -> int:
+    """Where the kept older history starts once the units before its first user message are
+    left out, when older ones were dropped (`first > 0`) and the turn is a user's.
+
+    Their question is gone: an assistant reply (or a tool call with its results, whole) or a
+    note first would answer nothing, and Anthropic's API wants a user message first, as
+    LangGraph's `trim_messages(start_on="human")` has it. A conversation that opens with an
+    assistant greeting keeps it: nothing was dropped before it."""
+    messages, units = prompt.messages, prompt.units
+    if first == 0 or anchor >= len(units) or messages[units[anchor][0]].role != "user":
+        return first
+    while first < anchor and messages[units[first][0]].role != "user":
+        first += 1
+    return first
 
 
 def _walk_back(prompt: Measured, end: int, space: int, *, stop: int = 0) -> int:

@@ -1,8 +1,10 @@
 """The history as units: a message, or an assistant tool call with the results answering it.
 
 Strategies keep or drop whole units, so a tool result never loses the call it answers (the
-chat APIs reject such a request) and a call never loses its results. System messages are not
-part of any unit: every strategy keeps them. The chat APIs also want a call's results right
+chat APIs reject such a request) and a call never loses its results. The leading system
+messages (the system prompt: those before the first other message) are not part of any unit:
+every strategy keeps them. A system message said later (a note added during the conversation)
+is history like any turn, a unit of its own. The chat APIs also want a call's results right
 after it, and every call answered: `arrange` sends a system message said between a call and
 its results after them, and `without_abandoned_calls` takes out the calls no result follows
 (the conversation went on without them, or their results are not in yet), with the results
@@ -33,7 +35,13 @@ user or assistant message, and the tool results answering the assistant message'
 
 
 def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
-    """The positions of the system messages, and the other messages as units, oldest first.
+    """The positions of the leading system messages (the system prompt, said before any
+    other message), and the other messages as units, oldest first.
+
+    A later system message is a unit of its own, like a user message: kept while it fits,
+    dropped or summarised when it does not (a bot adding a note every turn would otherwise
+    fill any budget with them). One said between a tool call and its results joins their
+    unit (`arrange` sends it after them).
 
     A tool message joins the unit before it when that unit's assistant message requested its
     `tool_call_id`; system messages between them do not break the group. A tool message
@@ -47,10 +55,14 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     group: list[int] = []
     calls: set[str] = set()
     superseded = superseded_results(messages)
+    leading = True
     for index, message in enumerate(messages):
         role = message.role
-        if role == "system":
+        leading = leading and role == "system"
+        if leading:
             systems.append(index)
+        elif role == "system" and calls:
+            group.append(index)  # between a call and its results: sent after them
         elif role == "tool":
             if group and message.tool_call_id in calls and index not in superseded:
                 group.append(index)
@@ -64,7 +76,8 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
 
 
 def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | None:
-    """The unit of the newest user message (else the newest unit); None without history.
+    """The unit of the newest user message (else the newest unit not of a system message);
+    None without history.
 
     The anchor and every unit after it form the current turn, which `token_budget` prefers
     to anything older (dropping its oldest units after the anchor first when it is too long)
@@ -72,6 +85,9 @@ def anchor_index(messages: Sequence[Message], units: Sequence[Unit]) -> int | No
     """
     for position in range(len(units) - 1, -1, -1):
         if messages[units[position][0]].role == "user":
+            return position
+    for position in range(len(units) - 1, -1, -1):
+        if messages[units[position][0]].role != "system":
             return position
     return len(units) - 1 if units else None
 
@@ -85,11 +101,12 @@ def arrange(
     recall: Message | None = None,
     replacements: Mapping[int, Message] | None = None,
 ) -> tuple[Message, ...]:
-    """The context in order: system messages, the summary, the recall block, the history.
+    """The context in order: the system prompt, the summary, the recall block, the history.
 
-    System messages older than the first kept message come first, then the summary and the
-    recall block, then the kept history in its original order (with system messages met there
-    left in place). `replacements` maps positions to the truncated copies that replace them.
+    The system messages `systems` older than the first kept message come first (the system
+    prompt), then the summary and the recall block, then the kept history in its original
+    order (later system messages in place). `replacements` maps positions to the truncated
+    copies that replace them.
     """
     history = sorted(kept)
     first = history[0] if history else len(messages)

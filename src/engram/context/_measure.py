@@ -22,15 +22,15 @@ class Measured:
     sizes: Sequence[int]
     """The chat-format token count of each message, by position."""
     systems: Sequence[int]
-    """Positions of the system messages."""
+    """Positions of the system prompt: the system messages before any other message."""
     units: Sequence[Unit]
-    """The other messages, grouped in units, oldest first."""
+    """The other messages (later system messages too), grouped in units, oldest first."""
     unit_sizes: Sequence[int]
     """The token count of each unit, by position in `units`."""
     tools: int
     """Tokens of the tool schemas."""
     fixed: int
-    """Tokens every context pays: reply priming, tool schemas and system messages."""
+    """Tokens every context pays: reply priming, tool schemas and the system prompt."""
 
     @property
     def total(self) -> int:

@@ -27,7 +27,7 @@ class WindowOptions:
     """`window`: the last N messages or the last N user turns (exactly one of them)."""
 
     last_messages: int | None = None
-    """Keep the last N non-system messages (widened to whole tool-call groups)."""
+    """Keep the last N messages after the system prompt (widened to whole tool-call groups)."""
     last_turns: int | None = None
     """Keep the last N turns, each starting at a user message."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engram.context._groups import results_first
+from engram.context._openai import openai_content
 from engram.context._recall import RecallBlock
 from engram.types import Message
 
@@ -68,6 +69,9 @@ class ContextReport:
     summarized_unread: int = 0
     """Older messages of the session the stored summary covered already (not read, so not
     in `summarized`)."""
+    recall_skipped: str = ""
+    """Why the recall asked for was not done (`no user_id`: the session has no user whose
+    memories to recall); empty when it was done or not asked for."""
 
     @property
     def message_count(self) -> int:
@@ -108,6 +112,8 @@ class ContextReport:
         if self.summary_tokens:
             line += f" incl. a {self.summary_tokens:,}-token summary"
         line += self._describe_recall()
+        if self.recall_skipped:
+            line += f" (recall skipped: {self.recall_skipped})"
         if self.budget is not None:
             line += f" (budget {self.budget:,}, reserve {self.reserve:,})"
         return line
@@ -144,8 +150,9 @@ class ContextResult:
     """What was kept, dropped, summarised and truncated."""
 
     def to_openai(self) -> list[dict[str, Any]]:
-        """The messages in OpenAI chat-completions form."""
-        return [message.to_openai() for message in self.messages]
+        """The messages in OpenAI chat-completions form (an Anthropic image part becomes the
+        `image_url` part OpenAI takes: its data as a `data:` URL, or its URL)."""
+        return [openai_content(message.to_openai()) for message in self.messages]
 
 
 def with_unread(

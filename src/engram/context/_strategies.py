@@ -56,10 +56,11 @@ def window(
     tools: Sequence[Mapping[str, Any]] = (),
     recall: Recall | None = None,
 ) -> ContextResult:
-    """The system messages and the last N messages, or the last N user turns (and the recall
+    """The system prompt and the last N messages, or the last N user turns (and the recall
     block, within its share).
 
     Pass exactly one of `last_messages` and `last_turns`. A turn starts at a user message.
+    A system message said after the first other message counts as one of the N.
     A window that would start inside a tool-call group is widened to the whole group (so the
     newest N messages are always in it). Tool results that answer no call right before
     them are left out (see `split_history`).
@@ -137,18 +138,20 @@ def token_budget(
     summary: str | None = None,
     recall: Recall | None = None,
 ) -> ContextResult:
-    """The system messages and the newest history that fit in `budget - reserve` tokens.
+    """The system prompt and the newest history that fit in `budget - reserve` tokens.
 
     The prompt (messages, reply priming, tool schemas, the summary message if `summary` is
     given, the recall block if `recall` is) never exceeds `budget - reserve`. What goes in,
     by priority:
 
-    1. every system message, whole;
-    2. the newest user message (without one, the newest unit) and the newest unit after it,
-       in their shortest form: the user message cut to its first 32 tokens, the unit after
+    1. the system prompt (the system messages before any other message), whole;
+    2. the newest user message (without one, the newest unit not of a system message) and
+       the newest unit after it, in their shortest form: the user message cut to 32 tokens
+       (its first 16 and its last 16, around the marker: its end usually asks the
+       question), the unit after
        it cut to `[… truncated N tokens …]` markers (if even that does not fit, that unit
        is dropped);
-    3. the summary, as a system message after the leading system messages (cut if need be);
+    3. the summary, as a system message after the system prompt (cut if need be);
     4. those two whole, or with their largest messages cut just enough;
     5. the recall block, as a system message after the summary: only if nothing above was
        cut, the profile fields, then the memories best first, each that fits in what is
@@ -157,15 +160,19 @@ def token_budget(
     6. the other messages after the newest user message (an agent or tool loop), newest
        first, whole, stopping at the first that does not fit;
     7. if all of those fit, older messages, newest first, stopping at the first that does
-       not fit, so the history sent before the newest user message is a contiguous suffix.
+       not fit, so the history sent before the newest user message is a contiguous suffix;
+       when older ones were dropped, it starts on a user message (the replies whose
+       question was dropped go too, tool calls with their results, as LangGraph's
+       `trim_messages(start_on="human")`: Anthropic wants a user message first).
 
-    Only the messages of step 2 are ever cut: the rest are kept whole or dropped. The
+    Only the messages of step 2 are ever cut: the rest are kept whole or dropped. A user
+    message loses its middle, any other its end. A system message said later (a note added
+    each turn) is history like the others: kept while it fits, else dropped. The
     summary and the recall block never share an id with a message given (they become
     `summary-2`, `memories-2`, ... when one has theirs), so the report's ids are unambiguous.
 
     An assistant tool call and its results are kept or dropped together, and a tool result
-    that answers no call right before it (an orphan) is never sent. System messages older
-    than the kept history are moved to the front; later ones stay in place.
+    that answers no call right before it (an orphan) is never sent.
 
     Example:
         ```python
@@ -175,8 +182,8 @@ def token_budget(
 
     Raises:
         InvalidInputError: `budget` is not positive, or `reserve` is negative or not below it.
-        BudgetExceededError: the system messages, tool schemas and reply priming plus the
-            newest user message cut to its first 32 tokens do not fit.
+        BudgetExceededError: the system prompt, tool schemas and reply priming plus the
+            newest user message cut to 32 tokens do not fit.
     """
     check_budget(budget, reserve)
     prompt = measure(messages, counter, tools)

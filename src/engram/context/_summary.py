@@ -109,12 +109,14 @@ def plan_summary(
 ) -> SummaryPlan:
     """Decide which of the oldest messages to fold into the running summary.
 
-    `messages` are the session's system messages and its messages not yet folded into
-    `summary` (`seq > summary.through_seq`); folded ones given anyway are set aside. Nothing
-    is evicted while the prompt (system messages, current summary, history, tool schemas,
-    reply priming) stays within `trigger * (budget - reserve)`. Past it, the oldest units
-    are evicted until that prompt, with the summary counted at `summary_max_tokens`, is
-    within `target * (budget - reserve)`. A tool call and its results are evicted together;
+    `messages` are the session's system prompt (its system messages before any other) and
+    its messages not yet folded into `summary` (`seq > summary.through_seq`), later system
+    messages included: they are history, folded like any turn; folded ones given anyway are
+    set aside. Nothing is evicted while the prompt (system prompt, current summary, history,
+    tool schemas, reply priming) stays within `trigger * (budget - reserve)`. Past it, the
+    oldest units are evicted until that prompt, with the summary counted at
+    `summary_max_tokens`, is within `target * (budget - reserve)`, and on up to the start of
+    a user turn (see `_units_to_evict`). A tool call and its results are evicted together;
     the newest user message and what follows it never are: a summary covers a prefix of the
     history (up to `through_seq`), so folding a message after the newest user message would
     fold that one too, and the next context would not send it. When an agent or tool loop
@@ -122,7 +124,7 @@ def plan_summary(
     they are folded once a newer user message makes them older history.
 
     Args:
-        messages: System messages and the not-yet-folded history, in order.
+        messages: The system prompt and the not-yet-folded history, in order.
         counter: The token counter of the target model.
         budget: Tokens the prompt and the reply reserve may use together.
         reserve: Tokens kept free for the reply.
@@ -277,14 +279,17 @@ def summary_room(available: int, summary_max_tokens: int | None) -> int:
 def _set_aside_folded(
     messages: Sequence[Message], summary: Summary | None
 ) -> tuple[list[Message], list[Message]]:
-    """(messages the summary covers, the others); system messages are never covered."""
+    """(messages the summary covers, the others); the leading system messages (the system
+    prompt) are never covered, a later one is history like any turn."""
     if summary is None:
         return [], list(messages)
     folded: list[Message] = []
     live: list[Message] = []
+    leading = True
     for message in messages:
         seq = message.seq
-        if message.role != "system" and seq is not None and seq <= summary.through_seq:
+        leading = leading and message.role == "system"
+        if not leading and seq is not None and seq <= summary.through_seq:
             folded.append(message)
         else:
             live.append(message)
@@ -294,7 +299,11 @@ def _set_aside_folded(
 def _units_to_evict(prompt: Measured, history_goal: float) -> int:
     """How many of the oldest units to evict so the history is within `history_goal`.
 
-    Never the current turn (see `plan_summary`).
+    Never the current turn (see `plan_summary`). Eviction ends where a user turn starts:
+    the units after the evicted ones up to it go too. An assistant reply left first would
+    answer a question the summary holds (and Anthropic wants a user message first); a
+    system message left first would pass for the system prompt next time (the leading
+    system messages, which are never evicted).
     """
     limit = anchor_index(prompt.messages, prompt.units) or 0
     sizes = prompt.unit_sizes
@@ -302,6 +311,8 @@ def _units_to_evict(prompt: Measured, history_goal: float) -> int:
     count = 0
     while count < limit and history > history_goal:
         history -= sizes[count]
+        count += 1
+    while 0 < count < limit and prompt.messages[prompt.units[count][0]].role != "user":
         count += 1
     return count
 

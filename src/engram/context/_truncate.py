@@ -1,4 +1,8 @@
-"""Cutting a message's text to a token count, with a visible marker of what was cut."""
+"""Cutting a message's text to a token count, with a visible marker of what was cut.
+
+A user message loses its middle: its start says what it is about, its end usually asks the
+question (a pasted log, then "QUESTION: ..."). Other messages lose their end.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from dataclasses import dataclass, replace
 from engram.context._counting import MessageCounterProtocol
 from engram.types import ContentPart, Message
 
-__all__ = ["Cut", "cut_floor", "cut_text", "shrink", "truncation_marker"]
+__all__ = ["Cut", "cut_floor", "cut_text", "last_tokens", "shrink", "truncation_marker"]
 
 
 def truncation_marker(removed: int) -> str:
-    """The text that replaces the cut end of a message: `[… truncated N tokens …]`."""
+    """The text that replaces the cut part of a message: `[… truncated N tokens …]`."""
     return f"[… truncated {removed} tokens …]"
 
 
@@ -39,7 +43,7 @@ class Cut:
     tokens: int
     """Its chat-format token count."""
     kept_text: int | None = None
-    """Text tokens kept before the marker; None: the message is whole."""
+    """Text tokens kept besides the marker; None: the message is whole."""
 
 
 def _with_text(message: Message, text: str) -> Message:
@@ -62,13 +66,38 @@ def _with_text(message: Message, text: str) -> Message:
 
 
 def _cut(message: Message, counter: MessageCounterProtocol, keep: int, total: int) -> Cut:
-    """`message` with its text cut to its first `keep` tokens (of `total`) plus the marker."""
-    head = counter.truncate_text(message.text, keep) if keep > 0 else ""
-    removed = total - (counter.count_text(head) if head else 0)
-    text = f"{head}\n{truncation_marker(removed)}" if head else truncation_marker(removed)
+    """`message` with its text cut to `keep` tokens (of `total`) plus the marker: a user
+    message to its first half and its last half of them, around the marker; any other to
+    its first `keep` tokens, then the marker."""
+    text = message.text
+    ends = (keep // 2, keep - keep // 2) if message.role == "user" else (keep, 0)
+    head = counter.truncate_text(text, ends[0]) if ends[0] > 0 else ""
+    tail = last_tokens(text[len(head) :], counter, ends[1]).lstrip()
+    removed = total - sum(counter.count_text(part) for part in (head, tail) if part)
+    text = "\n".join(part for part in (head, truncation_marker(removed), tail) if part)
     cut = _with_text(message, text)
     tokens = counter.count_message(cut)
     return Cut(replace(cut, tokens=tokens, encoding=counter.encoding), tokens, keep)
+
+
+def last_tokens(text: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
+    """The longest suffix of `text` (cut at a character) of at most `max_tokens` tokens.
+
+    Searched from the end in a window that doubles, then bisected, so a long text is only
+    counted near its tail."""
+    if max_tokens <= 0 or not text:
+        return ""
+    window = min(len(text), 4 * max_tokens)
+    while window < len(text) and counter.count_text(text[-window:]) <= max_tokens:
+        window = min(len(text), 2 * window)
+    low, high = 0, window  # the longest fitting suffix is between these lengths
+    while low < high:
+        middle = (low + high + 1) // 2
+        if counter.count_text(text[-middle:]) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return text[len(text) - low :] if low else ""
 
 
 def cut_floor(
