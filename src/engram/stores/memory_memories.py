@@ -354,7 +354,7 @@ class InMemoryMemoryStore(BaseMemoryStore):
         rows = [row for row in self._select(op.tenant, op.filter) if op.model_id in row.vectors]
         if not rows:
             return []
-        scores = np.stack([row.vectors[op.model_id] for row in rows]) @ query
+        scores = vec.similarities(np.stack([row.vectors[op.model_id] for row in rows]), query)
         ids = [row.memory.id for row in rows]
         return [MemoryScore(ids[i], float(scores[i])) for i in vec.top_k(scores, ids, op.limit)]
 

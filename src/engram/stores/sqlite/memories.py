@@ -330,8 +330,8 @@ _SQL_ONLY = ("attributes", "entity_ids", "as_of", "valid_at", "metadata")
 
 
 def _partition_rows(batch: write.Batch, partition: PartitionState) -> PartitionRows:
-    """The partition's rows: cached, or the cached ones plus what this store appended
-    since, or read whole."""
+    """The partition's rows: cached, or the cached ones patched with what this store
+    appended and rewrote since, or read whole."""
     entry = _cached_rows(batch, partition)
     if entry is None:
         entry = load_partition_rows(batch.conn, partition)
@@ -341,8 +341,9 @@ def _partition_rows(batch: write.Batch, partition: PartitionState) -> PartitionR
 
 
 def _cached_rows(batch: write.Batch, partition: PartitionState) -> PartitionRows | None:
-    """The partition's rows if cached, or cached but for the rows this store appended since
-    (read and cached now); None if they would have to be read whole."""
+    """The partition's rows if cached, or cached but for the rows this store appended or
+    rewrote in place since (those read and cached now); None if they would have to be read
+    whole."""
     key, cache = (partition.pid,), batch.caches.rows
     entry = cache.get(key, (partition.generation, partition.accessed), drop_stale=False)
     if entry is not None:
@@ -350,10 +351,16 @@ def _cached_rows(batch: write.Batch, partition: PartitionState) -> PartitionRows
     stale = cache.peek(key)
     if stale is None or stale.state[1] != partition.accessed:
         return None
-    first_rid = batch.caches.start_of_growth(partition.pid, stale.state[0], partition.generation)
-    if first_rid is None:
+    since = batch.caches.start_of_growth(partition.pid, stale.state[0], partition.generation)
+    if since is None:
         return None
-    entry = stale.extended(load_partition_rows(batch.conn, partition, first_rid))
+    rewritten = [rid for rid in since.rewritten if rid < since.first_rid]
+    if rewritten:
+        patched = stale.patched(load_partition_rows(batch.conn, partition, rids=rewritten))
+        if patched is None:
+            return None
+        stale = patched
+    entry = stale.extended(load_partition_rows(batch.conn, partition, since.first_rid))
     if batch.keeps_rows:
         cache.put(key, entry)
     return entry
@@ -480,7 +487,9 @@ def _partition_vectors(
     stale = cache.peek(key)
     first_rid = None
     if stale is not None:
-        first_rid = batch.caches.start_of_growth(pid, stale.generation, generation)
+        since = batch.caches.start_of_growth(pid, stale.generation, generation)
+        if since is not None and not since.vectors_rewritten:
+            first_rid = since.first_rid
     entry = load_partition_vectors(batch.conn, pid, model[0], model[1], generation, first_rid)
     if stale is not None and first_rid is not None:
         entry = stale.extended(entry)
@@ -518,7 +527,7 @@ def _search_vector(batch: write.Batch, op: SearchVector) -> list[MemoryScore]:
     selected = _selection(batch, op.tenant, op.filter)
     scores, indexes = [], []
     for entry, rows, found in _vector_candidates(batch, selected, model):
-        scores.append((entry.matrix @ query)[rows])
+        scores.append(vec.similarities(entry.matrix, query)[rows])
         indexes.append(found)
     if not scores:
         return []

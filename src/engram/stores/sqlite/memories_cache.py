@@ -25,6 +25,7 @@ treat their metadata as read-only too), which is what makes a repeated search ch
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -195,6 +196,36 @@ class PartitionRows:
             memories=dict(self.memories),
         )
 
+    def patched(self, more: PartitionRows) -> PartitionRows | None:
+        """This entry with its rows `more.rids` replaced by `more`'s (memories rewritten in
+        place), at `more`'s state; the other memories decoded so far are kept. None if a row
+        of `more` is not in this entry."""
+        rows = np.searchsorted(self.rids, more.rids)
+        if rows.size and (rows[-1] >= self.rids.size or (self.rids[rows] != more.rids).any()):
+            return None
+        if [self.ids[row] for row in rows.tolist()] != more.ids:
+            return None
+        keep = ~np.isin(self.owners, rows)
+        owners = np.concatenate([self.owners[keep], rows[more.owners]])
+        order = np.argsort(owners, kind="stable")  # each row's terms stay in their order
+        replaced = set(rows.tolist())
+        return PartitionRows(
+            state=more.state,
+            tenant=self.tenant,
+            rids=self.rids,
+            ids=self.ids,
+            positions=self.positions,
+            kinds=_assigned(self.kinds, rows, more.kinds),
+            agent_ids=_assigned(self.agent_ids, rows, more.agent_ids),
+            session_ids=_assigned(self.session_ids, rows, more.session_ids),
+            current=_assigned(self.current, rows, more.current),
+            event_at=_assigned(self.event_at, rows, more.event_at),
+            terms=np.concatenate([self.terms[keep], more.terms])[order],
+            lengths=_assigned(self.lengths, rows, more.lengths),
+            owners=owners[order],
+            memories={row: m for row, m in self.memories.items() if row not in replaced},
+        )
+
     def patch_access(self, counts: Iterable[tuple[int, str, int]], at: datetime) -> None:
         """Apply a recall: `(rid, id, access count)` of each recalled memory."""
         for rid, memory_id, count in counts:
@@ -204,21 +235,42 @@ class PartitionRows:
                 self.memories[row] = copy_record(memory, access_count=count, last_accessed_at=at)
 
 
+A = TypeVar("A", bound=np.generic)
+
+
+def _assigned(array: NDArray[A], rows: NDArray[np.intp], values: NDArray[A]) -> NDArray[A]:
+    """A copy of `array` with `values` at `rows` (widened to hold them: strings)."""
+    copy = array.astype(np.result_type(array, values))
+    copy[rows] = values
+    return copy
+
+
 _ROW_COLUMNS = "rid, id, kind, agent_id, session_id, superseded_at IS NULL, event_at, terms"
 
 
 def load_partition_rows(
-    conn: sqlite3.Connection, partition: PartitionState, first_rid: int | None = None
+    conn: sqlite3.Connection,
+    partition: PartitionState,
+    first_rid: int | None = None,
+    *,
+    rids: Iterable[int] | None = None,
 ) -> PartitionRows:
     """Read the search columns of every memory of `partition` (one range scan), from row id
-    `first_rid` on if given."""
+    `first_rid` on if given, or of its rows `rids` only."""
     low, high = base.partition_range(partition.pid)
     cursor = conn.cursor()
     cursor.row_factory = None
-    cursor.execute(
-        f"SELECT {_ROW_COLUMNS} FROM engram_memories WHERE rid BETWEEN ? AND ?",
-        (low if first_rid is None else first_rid, high),
-    )
+    if rids is None:
+        cursor.execute(
+            f"SELECT {_ROW_COLUMNS} FROM engram_memories WHERE rid BETWEEN ? AND ?",
+            (low if first_rid is None else first_rid, high),
+        )
+    else:
+        cursor.execute(
+            f"SELECT {_ROW_COLUMNS} FROM engram_memories"
+            " WHERE rid IN (SELECT value FROM json_each(?)) ORDER BY rid",
+            (json.dumps(sorted(rids)),),
+        )
     rows = cursor.fetchall()
     columns: list[tuple[object, ...]] = list(zip(*rows, strict=True)) or [()] * 8
     count = len(rows)

@@ -79,13 +79,36 @@ _DELETE_VECTORS = "DELETE FROM engram_memory_vectors WHERE vrid IN (SELECT value
 
 
 class Growth(NamedTuple):
-    """A committed write of this store that only appended memories (and their vectors) to a
-    partition, taking it from generation `old` to `new`: an entry cached at `old` is the
-    entry at `new` less the rows from `first_rid` on (read those, not the whole partition)."""
+    """A committed write of this store that appended memories (and their vectors) to a
+    partition and rewrote some of its rows in place, taking it from generation `old` to
+    `new`: an entry cached at `old` is the entry at `new` less the rows from `first_rid`
+    on and with rows `rewritten` stale (read those, not the whole partition)."""
 
     old: int
     new: int
     first_rid: int
+    rewritten: frozenset[int] = frozenset()
+    """Row ids of memories updated in place (a row id never changes owner)."""
+    vectors_rewritten: bool = False
+    """Whether a vector of a row already there was replaced or deleted."""
+
+
+class Since(NamedTuple):
+    """What this store's own writes did to a partition since a generation (see `Growth`)."""
+
+    first_rid: int
+    """The first row appended since."""
+    rewritten: frozenset[int]
+    """The rows rewritten in place since (some may be appended ones)."""
+    vectors_rewritten: bool
+
+    def then(self, step: Growth) -> Since:
+        """These changes followed by `step`'s."""
+        return Since(
+            self.first_rid,
+            self.rewritten | step.rewritten,
+            self.vectors_rewritten or step.vectors_rewritten,
+        )
 
 
 _GROWTH_STEPS = 16
@@ -100,9 +123,9 @@ class Caches(NamedTuple):
     models: dict[str, tuple[int, int]]
     """Committed models, model id -> (model_no, dim): a model is never renumbered or
     removed, so an entry stays true (a model missing here may still exist)."""
-    growth: BoundedCache[int, tuple[int, dict[int, int]]]
-    """pid -> the partition's generation after this store's latest appends, and the first
-    row id each started at by the generation it started from (see `Growth`)."""
+    growth: BoundedCache[int, tuple[int, dict[int, Since]]]
+    """pid -> the partition's generation after this store's latest writes, and what they
+    changed since each generation they started from (see `Growth`)."""
 
     def evict_partition(self, pid: int) -> None:
         self.vectors.evict_partition(pid)
@@ -114,15 +137,15 @@ class Caches(NamedTuple):
         for pid, step in growth.items():
             known = self.growth.get(pid)
             starts = {} if known is None or known[0] != step.old else known[1]
-            starts = {old: first for old, first in starts.items() if old != step.new}
-            starts[step.old] = step.first_rid
+            starts = {old: since.then(step) for old, since in starts.items() if old != step.new}
+            starts[step.old] = Since(step.first_rid, step.rewritten, step.vectors_rewritten)
             while len(starts) > _GROWTH_STEPS:
                 del starts[next(iter(starts))]
             self.growth.put(pid, (step.new, starts))
 
-    def start_of_growth(self, pid: int, old: int, new: int) -> int | None:
-        """The first row id appended since generation `old`, if this store's own appends
-        are all that changed the partition from `old` to `new`."""
+    def start_of_growth(self, pid: int, old: int, new: int) -> Since | None:
+        """What changed in the partition since generation `old`, if this store's own
+        appends and in-place rewrites are all that took it from `old` to `new`."""
         known = self.growth.get(pid)
         if known is None or known[0] != new:
             return None
@@ -321,7 +344,8 @@ def put_memories(batch: Batch, op: PutMemories) -> list[Memory]:
             fresh[owners[memory.id]].append(index)
     rids = [0 if memory.id not in stored else stored[memory.id].rid for memory in memories]
     touched = list(dict.fromkeys([*owners.values(), *history]))
-    replaced = {old.rid >> base.PARTITION_BITS for old in stored.values()}
+    before.update(partition_states(conn, [pid for pid in touched if pid not in before]))
+    rewritten, stale_vectors = _rewrites(memories, records, stored)
     first_change, growth = {}, {}
     for pid in touched:
         indexes = fresh.get(pid, [])
@@ -330,8 +354,11 @@ def put_memories(batch: Batch, op: PutMemories) -> list[Memory]:
         first_rid = (pid << base.PARTITION_BITS) | allocated.first_seq
         for offset, index in enumerate(indexes):
             rids[index] = first_rid + offset
-        if pid in before and pid not in replaced:
-            growth[pid] = Growth(before[pid].generation, allocated.generation, first_rid)
+        if pid in before:
+            mine = frozenset(rewritten.get(pid, ()))
+            growth[pid] = Growth(
+                before[pid].generation, allocated.generation, first_rid, mine, pid in stale_vectors
+            )
     batch.after_commit.append(lambda: batch.caches.note_growth(growth))
     inserts, updates, stale = [], [], []
     for memory, rid in zip(memories, rids, strict=True):
@@ -355,6 +382,24 @@ def put_memories(batch: Batch, op: PutMemories) -> list[Memory]:
     for pid, group in history.items():
         _write_changes(conn, pid, first_change[pid], group)
     return memories
+
+
+def _rewrites(
+    memories: Sequence[Memory], records: Sequence[VectorRecord | None], stored: dict[str, _Stored]
+) -> tuple[dict[int, list[int]], set[int]]:
+    """The rows a put rewrites in place, by partition, and the partitions where it replaces
+    or deletes a vector of such a row (a new vector, or a changed text's stale ones)."""
+    rewritten: dict[int, list[int]] = defaultdict(list)
+    vectors_rewritten = set()
+    for memory, record in zip(memories, records, strict=True):
+        old = stored.get(memory.id)
+        if old is None:
+            continue
+        pid = old.rid >> base.PARTITION_BITS
+        rewritten[pid].append(old.rid)
+        if record is not None or old.text != memory.text:
+            vectors_rewritten.add(pid)
+    return rewritten, vectors_rewritten
 
 
 def _owners(
