@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 
 from engram.memory._change_rules import CHANGE_RULES
-from engram.memory._family_rules import KIN_AND_PETS
+from engram.memory._family_rules import KIN_AND_PETS, allergies
 from engram.memory._life_rules import LIFE_RULES
 from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
@@ -33,6 +33,7 @@ from engram.memory._phrases import (
     date_phrase,
     ending,
     fact,
+    listed,
     lowercase_place,
     negated_before,
     proper,
@@ -126,13 +127,7 @@ def _has_one(s: Sentence, article: str, raw: str) -> list[Candidate]:
 
 
 def _allergy(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    thing = clean(match["x"], s, max_words=5)
-    if not thing:
-        return []
-    negated = bool(match["neg"])
-    value = "not allergic" if negated else "allergic"
-    text = f"{s.label} is {'no longer ' if negated else ''}allergic to {thing}"
-    return [fact(s, text, attribute="allergy:" + slug(thing), value=value, importance=0.9)]
+    return allergies(match, s, s.label)
 
 
 _POSITIVE = {
@@ -181,13 +176,20 @@ def _tied(thing: str) -> dict[str, str]:
 
 
 def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    thing = clean(match["x"], s, max_words=8)
-    if not thing:
-        return []
+    """A liking or dislike of the user's, one per thing listed ("I love sushi and ramen")."""
     verb = " ".join(match["verb"].lower().split())
+    negated = bool(match["neg"])
+    return [
+        _liked(match, s, verb, thing)
+        for thing in listed(match, s, max_words=8, either=negated and verb in _POSITIVE)
+    ]
+
+
+def _liked(match: re.Match[str], s: Sentence, verb: str, thing: str) -> Candidate:
+    """The `preference:` slot of `thing`, as the preference rule's `verb` says."""
     if (match["neg"] or "").strip().lower().startswith("used"):
         value = "dislikes" if verb in _NEGATIVE else "likes"
-        return [_liking_ended(s, thing, f"{s.label} used to {verb} {thing}", value)]
+        return _liking_ended(s, thing, f"{s.label} used to {verb} {thing}", value)
     negated = bool(match["neg"])
     liked = (verb in _POSITIVE) != negated
     if negated:
@@ -195,17 +197,15 @@ def _preference(match: re.Match[str], s: Sentence) -> list[Candidate]:
     else:
         text = f"{s.label} {(_POSITIVE | _NEGATIVE)[verb]} {thing}"
     value = "likes" if liked else "dislikes"
-    return [
-        fact(
-            s,
-            text,
-            kind="preference",
-            attribute="preference:" + slug(thing),
-            value=value,
-            importance=0.7,
-            metadata=_tied(thing),
-        )
-    ]
+    return fact(
+        s,
+        text,
+        kind="preference",
+        attribute="preference:" + slug(thing),
+        value=value,
+        importance=0.7,
+        metadata=_tied(thing),
+    )
 
 
 def _prefers_over(match: re.Match[str], s: Sentence) -> list[Candidate]:

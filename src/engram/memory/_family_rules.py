@@ -27,9 +27,9 @@ from engram.memory._phrases import (
     WE,
     Rule,
     Sentence,
-    clean,
     ending,
     fact,
+    listed,
     lowercase_name,
     partner_role,
     partner_stage,
@@ -41,7 +41,7 @@ from engram.memory._phrases import (
 )
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
-__all__ = ["FAMILY_RULES", "KIN", "KIN_AND_PETS"]
+__all__ = ["FAMILY_RULES", "KIN", "KIN_AND_PETS", "allergies"]
 
 
 _FRESH = r"(?:(?:new|current)\s+)?"
@@ -243,35 +243,44 @@ def _kin_trait(match: re.Match[str], s: Sentence) -> list[Candidate]:
     role = _CHILD_ROLE.get(role, role)
     name = whose["x"]
     who = f"{s.label}'s {role} {name}" if name else f"{s.label}'s {role}"
-    said = _trait(match, s, who)
-    if said is None:
-        return []
     subject = name or f"{s.label_within}'s {role}"
-    entities = (*said.entities, EntityMention(name, "person")) if name else said.entities
-    return [replace(said, subject=subject, entities=entities)]
+    person = (EntityMention(name, "person"),) if name else ()
+    return [
+        replace(said, subject=subject, entities=(*said.entities, *person))
+        for said in _trait(match, s, who)
+    ]
 
 
-def _trait(match: re.Match[str], s: Sentence, who: str) -> Candidate | None:
-    """The diet, faith or allergy `_KIN_TRAIT` matched, as a fact about `who`."""
+def _trait(match: re.Match[str], s: Sentence, who: str) -> list[Candidate]:
+    """The diet, faith or allergies `_KIN_TRAIT` matched, as facts about `who` (an allergy
+    per thing listed: "is allergic to peanuts and eggs")."""
     negated = bool(match["neg"])
     if match["diet"]:
         diet = match["diet"].lower()
         if negated:
             how = "no longer" if stopped(match, s) else "not"
-            return ending(s, f"{who} is {how} {diet}", "diet", diet)
-        return fact(s, f"{who} is {diet}", attribute="diet", value=diet, importance=0.7)
+            return [ending(s, f"{who} is {how} {diet}", "diet", diet)]
+        return [fact(s, f"{who} is {diet}", attribute="diet", value=diet, importance=0.7)]
     if match["faith"]:
         faith = match["faith"].lower()
         faith = faith if faith in _UNCAPITALISED_FAITHS else faith.capitalize()
         if negated:
-            return None
-        return fact(s, f"{who} is {faith}", attribute="faith", value=faith, importance=0.6)
-    thing = clean(match["x"], s, max_words=5)
-    if not thing:
-        return None
-    text = f"{who} is {'no longer ' if negated else ''}allergic to {thing}"
+            return []
+        return [fact(s, f"{who} is {faith}", attribute="faith", value=faith, importance=0.6)]
+    return allergies(match, s, who)
+
+
+def allergies(match: re.Match[str], s: Sentence, who: str) -> list[Candidate]:
+    """The allergies of `who` a match's `x` lists, one fact each ("allergic to peanuts and
+    shellfish": the `allergy:` slot of each, so that one may end alone); ended when the
+    match's `neg` is ("no longer allergic to peanuts")."""
+    negated = bool(match["neg"])
     value = "not allergic" if negated else "allergic"
-    return fact(s, text, attribute="allergy:" + slug(thing), value=value, importance=0.9)
+    said = f"{who} is {'no longer ' if negated else ''}allergic to"
+    return [
+        fact(s, f"{said} {thing}", attribute="allergy:" + slug(thing), value=value, importance=0.9)
+        for thing in listed(match, s, max_words=5, either=negated)
+    ]
 
 
 _WITH_ME = re.compile(r",\s*(?:and|&)\s+(?:I|me|myself)\b", re.IGNORECASE)

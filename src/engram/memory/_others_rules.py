@@ -10,10 +10,22 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from engram.memory._family_rules import KIN
+from engram.memory._family_rules import KIN, allergies
 from engram.memory._partners import PARTNERS
 from engram.memory._patterns import NAME, TRIP
-from engram.memory._phrases import ADV, REST, Rule, Sentence, fact, proper, relate, rule
+from engram.memory._phrases import (
+    ADV,
+    REST,
+    Rule,
+    Sentence,
+    fact,
+    listed,
+    partner_role,
+    proper,
+    relate,
+    rule,
+    slug,
+)
 from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityMention
 from engram.memory.entities import fold
 from engram.memory.queries import STOPWORDS
@@ -39,9 +51,16 @@ _VERBS = (
     r"|works\s+(?:at|for)|is\s+working\s+(?:at|for)|(?:got|landed|started)\s+a\s+(?:new\s+)?"
     r"job\s+(?:at|with)"
 )
-SAID_OF_OTHERS = re.compile(r"^\S+(?:\s+\S+)?" + ADV + r"\s+(?:" + _VERBS + r")\b", re.IGNORECASE)
+_LIKINGS = (
+    r"(?P<verb>loves|likes|enjoys|adores|hates|dislikes|detests|can't\s+stand)"
+    r"|is(?P<neg>\s+not|\s+no\s+longer|n't)?\s+(?P<allergic>allergic\s+to)"
+)
+SAID_OF_OTHERS = re.compile(
+    r"^\S+(?:\s+\S+)?" + ADV + r"\s+(?:" + _VERBS + "|" + _LIKINGS + r")\b", re.IGNORECASE
+)
 """A sentence opening on someone's name and where they live or work ("Carla just got a new
-job at IBM"): the fact rules read it, though it holds no first person."""
+job at IBM"), what they like ("Tom loves pizza") or are allergic to ("Ana is allergic to
+shellfish"): the fact rules read it, though it holds no first person."""
 
 
 def _whose(before: str, s: Sentence) -> str | None:
@@ -84,11 +103,84 @@ def _lives_or_works(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [replace(said, subject=name)]
 
 
+_KIN_NAMED_IN = re.compile(
+    rf"(?i:\bmy\s+(?:(?:good|close|old|best|new|little|big|older|younger|twin)\s+)?"
+    rf"(?:{PARTNERS}|{KIN}))(?:,?\s+){NAME}"
+)
+_PRONOUN_AFTER = re.compile(r"(?:\b(?:and|but)|,)\s+(?i:she|he)\s*$", re.IGNORECASE)
+_KIN_UNNAMED = re.compile(
+    rf"(?i:\bmy\s+(?:(?:little|baby|big|older|younger|oldest|youngest|twin)\s+)?"
+    rf"(?P<rel>{PARTNERS}|{KIN}))\s*$"
+)
+"""The user's kin, partner or friend, unnamed, just before the verb ("my mom loves")."""
+_THE_USER = re.compile(r"\s*(?:me|us|myself|ourselves|each\s+other)\b", re.IGNORECASE)
+"""Whom a liking is of when it is the speaker ("My wife loves me"): no thing liked."""
+_OPENING_NAME = re.compile(rf"^\s*{NAME}(?=\s)")
+"""A pronoun opening a clause after a conjunction ("My wife Ana loves pasta but she hates
+mushrooms"): its subject is the person named before it in the sentence."""
+
+
+def _who_likes(before: str, s: Sentence) -> str | None:
+    """Whom a liking or allergy is said of: the person the words before the verb name
+    (`_whose`), or, for "she"/"he" after a conjunction, the user's kin, partner or friend
+    named last before it ("my wife Ana ... but she")."""
+    if _PRONOUN_AFTER.search(before) is None:
+        return _whose(before, s)
+    named = [found["x"] for found in _KIN_NAMED_IN.finditer(before)]
+    if named:
+        return named[-1]
+    opening = _OPENING_NAME.match(before)  # "Tom loves pizza but he hates olives"
+    return _whose(opening[0], s) if opening else None
+
+
+def _likes(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """What a person the user names likes, dislikes ("My friend Tom loves pizza", "but she
+    hates mushrooms") or is allergic to ("Ana is allergic to shellfish"): facts about them
+    (their `subject`), one per thing listed, never the user's own preference or allergy.
+    Kin left unnamed ("My mom loves gardening") are the user's role word, as for a trait
+    (`_family_rules._kin_trait`): subject "the user's mom"."""
+    if _THE_USER.match(match["x"]):
+        return []  # "My wife loves me": no taste, and "them" would be no thing
+    before = s.text[: match.start()]
+    name = _who_likes(before, s)
+    kin = None if name is not None else _KIN_UNNAMED.search(before)
+    person: tuple[EntityMention, ...] = ()
+    if kin is not None:
+        role = partner_role(kin["rel"])
+        who, subject = f"{s.label}'s {role}", f"{s.label_within}'s {role}"
+    elif name is not None:
+        who, subject, person = name, name, (EntityMention(name, "person"),)
+    else:
+        return []
+    if match["allergic"]:
+        said = allergies(match, s, who)
+    else:
+        verb = " ".join(match["verb"].lower().split())
+        liked = verb in ("loves", "likes", "enjoys", "adores")
+        said = [
+            fact(
+                s,
+                f"{who} {verb} {thing}",
+                kind="preference",
+                attribute="preference:" + slug(thing),
+                value="likes" if liked else "dislikes",
+                importance=0.7,
+            )
+            for thing in listed(match, s, max_words=8)
+        ]
+    return [replace(c, subject=subject, entities=(*person, *c.entities)) for c in said]
+
+
 OTHERS_RULES: tuple[Rule, ...] = (
     rule(
         ADV + r"\s+(?i:" + _VERBS + r")\s+(?=[\"'A-ZÀ-ÖØ-Þ])" + REST,
         _lives_or_works,
         ("live", "living", "moved", "relocated", "work", "job"),
+    ),
+    rule(
+        ADV + r"\s+(?i:" + _LIKINGS + r")\s+" + REST,
+        _likes,
+        ("love", "like", "enjoy", "adore", "hate", "dislike", "detest", "stand", "allergic"),
     ),
 )
 """The rules of where others live and work."""

@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
@@ -81,6 +82,34 @@ turns are unaffected)."""
 
 def _normalise(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("‘", "'").split())
+
+
+_UNREAD = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff®™℠"))
+"""Characters the rules read past: zero-width ones ("Ber\u200blin" is Berlin) and the marks
+of a brand ("ACME® Corp" is ACME Corp)."""
+_HIDDEN_ELEMENT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|cite|code|em|font|i|mark|q|s|small|span|strong|sub|sup|u)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_BLOCK_TAG = re.compile(
+    r"</?(?:address|article|aside|blockquote|body|br|button|dd|div|dl|dt|footer|form|h[1-6]|"
+    r"head|header|hr|html|iframe|img|input|label|li|link|main|meta|nav|ol|p|pre|script|"
+    r"section|style|table|tbody|td|th|thead|title|tr|ul)\b[^<>]*>",
+    re.IGNORECASE,
+)
+
+
+def _readable(text: str) -> str:
+    """`text` as the fact rules read it: without zero-width characters and brand marks
+    (`_UNREAD`), and, holding HTML, its words alone: no tags, no script or style ("I work at
+    <b>Netflix</b></div><script>alert(1)</script>" reads "I work at Netflix"), entities
+    decoded. The turn's episode keeps the text as said."""
+    read = text.translate(_UNREAD)
+    if _INLINE_TAG.search(read) or _BLOCK_TAG.search(read):
+        read = _HIDDEN_ELEMENT.sub(" ", read)
+        read = html.unescape(_BLOCK_TAG.sub(" ", _INLINE_TAG.sub("", read)))
+    return read if read == text else _normalise(read)
 
 
 def _episode_importance(message: Message, text: str, facts: int) -> float:
@@ -318,10 +347,12 @@ def extract(
             continue
         times = ground(text, message.created_at)
         speaker = (message.session_id, message.role, _speaker(message, user_name)[1])
+        read = _readable(text)
+        read_times = times if read == text else ground(read, message.created_at)
         facts: list[Candidate] = []
         if message.role in fact_roles:
             stated = known.get(speaker, frozenset())
-            facts = _facts(message, text, times, user_name, turns.get(speaker), stated)
+            facts = _facts(message, read, read_times, user_name, turns.get(speaker), stated)
             turns[speaker] = _stated_values(facts)
             known[speaker] = stated | _slots(facts)
         lines = before.setdefault(message.session_id, [])
@@ -329,7 +360,7 @@ def extract(
         lines.append(_context_line(message, text))
         if index < told:
             continue
-        mentions = extract_entities(text, people=people)
+        mentions = extract_entities(read, people=people)
         facts = [_with_entities(fact, mentions) for fact in facts]
         found.append(_episode(message, text, times, mentions, len(facts), context))
         found.extend(_in_session(fact, message.session_id) for fact in facts)
