@@ -508,13 +508,17 @@ def asked_slots(query: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _distinct(ranked: Sequence[Ranked], memories: Mapping[str, Memory]) -> list[Ranked]:
+def _distinct(
+    ranked: Sequence[Ranked], memories: Mapping[str, Memory], limit: int | None = None
+) -> list[Ranked]:
     """`ranked` without the memories that say what a better-ranked one says in the same
     words (`_saying`): "Tom is the user's friend", kept in each of three sessions that said
-    it, takes one place in the results, not the first three."""
+    it, takes one place in the results, not the first three. At most `limit` of them."""
     seen: set[tuple[object, ...]] = set()
-    kept = []
+    kept: list[Ranked] = []
     for result in ranked:
+        if limit is not None and len(kept) >= limit:
+            break
         saying = _saying(memories[result.id])
         if saying not in seen:
             seen.add(saying)
@@ -771,6 +775,7 @@ def rank_memories(
             and not (current_only and not current_at(memories[result.id], now))
         ],
         memories,
+        limit,
     )
     if limit is not None:
         ranked = ranked[:limit]
