@@ -554,3 +554,44 @@ def test_a_slot_the_model_spells_its_own_way_is_the_slot_the_rules_fill(
     report = mem.memories.add(messages=[moved], user_id="ana")
     assert [m.text for m in report.superseded] == ["The user lives in Porto"]
     assert mem.memories.profile("ana").fields == {"home_city": "Lisbon"}
+
+
+ASYNC_USER = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from openai_server import FakeOpenAIServer
+from engram import Engram, Message
+from engram.config import EngramSettings, LLMSettings
+
+async def main(server):
+    llm = LLMSettings(model="fake-model", base_url=server.url, max_retries=0)
+    turn = Message(role="user", content="I live in Porto.")
+    if {closing!r} == "async with":
+        async with Engram({db!r}, settings=EngramSettings(llm=llm)) as mem:
+            await mem.memories.aadd(messages=[turn], user_id="ana")
+    else:
+        mem = Engram({db!r}, settings=EngramSettings(llm=llm))
+        await mem.memories.aadd(messages=[turn], user_id="ana")
+        mem.close()
+
+with FakeOpenAIServer() as server:
+    server.enqueue_completion('{{"memories": []}}')
+    asyncio.run(main(server))
+"""
+
+
+@pytest.mark.parametrize(("closing", "unclosed"), [("close", True), ("async with", False)])
+def test_an_async_user_closes_the_llms_connections_with_aclose(
+    tmp_path: Path, closing: str, unclosed: bool
+) -> None:
+    """`close()` leaves the async HTTP connection of an `aadd` open (asyncio reports an
+    unclosed transport when the loop ends); `async with Engram(...)` (`aclose`) closes it."""
+    script = ASYNC_USER.format(
+        tests=str(Path(__file__).parent), db=str(tmp_path / "e.db"), closing=closing
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "always::ResourceWarning"}
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert ("unclosed transport" in run.stderr) is unclosed, run.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -100,6 +100,7 @@ class Engram:
         self.tenant = check_identifier(self.settings.tenant if tenant is None else tenant, "tenant")
         self.ranking = ranking
         self._closers: list[Callable[[], None]] = []
+        self._async_closers: list[Callable[[], Awaitable[None]]] = []
         self._closed = False
         self._memories_unavailable: str | None = None
         try:
@@ -107,6 +108,7 @@ class Engram:
             llm = _default_llm(self.settings)
             if llm is not None:  # Engram made it: its HTTP connections close with Engram
                 self._closers.append(llm.close)
+                self._async_closers.append(llm.aclose)
             if embedder is None:
                 embedder = self._default_embedder()
         except BaseException:
@@ -184,6 +186,7 @@ class Engram:
             max_retries=options.max_retries,
         )
         self._closers.append(remote.close)
+        self._async_closers.append(remote.aclose)
         return CachedEmbedder(remote)
 
     def _open(
@@ -235,6 +238,26 @@ class Engram:
         self._closed = True
         while self._closers:
             self._closers.pop()()
+
+    async def aclose(self) -> None:
+        """`close`, first closing on the running event loop the async HTTP connections of
+        the LLM and embedding endpoints Engram made (`close` alone leaves those of an async
+        caller's `a...` calls open: an "unclosed transport" when the loop ends)."""
+        while self._async_closers:
+            await self._async_closers.pop()()
+        self.close()
+
+    async def __aenter__(self) -> Engram:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     def __enter__(self) -> Engram:
         self._check_open()
