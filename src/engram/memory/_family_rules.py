@@ -22,6 +22,7 @@ from engram.memory._phrases import (
     ME,
     NAME,
     PARTNERS,
+    PRONOUNS,
     REST,
     UP,
     WE,
@@ -361,6 +362,8 @@ def _lower_kin_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _partner_named(match: re.Match[str], s: Sentence, name: str) -> list[Candidate]:
+    if name.casefold() in PRONOUNS:  # "She is my girlfriend": no name said
+        return []
     role = partner_role(match["rel"])
     if _WITH_ME.match(s.text, match.end()) and partner_stage(role) < 2:
         return []
@@ -428,6 +431,11 @@ def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
 
 
+def _kin_first(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Kin named first, "Carla Mendes is my best friend", "Sam is my boss"."""
+    return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
+
+
 def _lower_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Kin named in lower case, "my sister maria just got married" (`_lower_name`)."""
     name = _lower_name(match, s)
@@ -443,7 +451,10 @@ def _lower_name(match: re.Match[str], s: Sentence) -> str | None:
 
 
 def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
-    """`name` is the user's `role` (friend, sister, son ...), with the relation it states."""
+    """`name` is the user's `role` (friend, sister, son ...), with the relation it states;
+    nothing for a pronoun in a name's place ("This is my boss")."""
+    if name.casefold() in PRONOUNS:
+        return []
     relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
     entities, relations = relate(s, relation, name, "person", dated=False)
     text = f"{name} is {s.label_within}'s {role}"
@@ -761,6 +772,13 @@ FAMILY_RULES: tuple[Rule, ...] = (
         rf"(?P<is>\s+is(?:\s+now)?))?)\s+{NAME}",
         _kin,
         ("my ",),
+    ),
+    rule(
+        rf"{NAME}\s+(?i:is)(?i:\s+now)?\s+(?i:my)\s+"
+        r"(?i:(?:good|close|old|new|current|little|big|older|younger|twin)\s+)?"
+        rf"(?P<rel>(?i:{KIN}))\b(?!['’]s|-)",
+        _kin_first,
+        ("is my ", "is now my "),
     ),
     rule(
         rf"(?i:\bmy\s+(?:(?:good|close|old|new|current|little|big|older|younger|twin)\s+)?"

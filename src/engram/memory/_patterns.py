@@ -24,6 +24,7 @@ __all__ = [
     "NO_EMPLOYER",
     "NOT",
     "PERSON_TITLE",
+    "PRONOUNS",
     "REST",
     "STIRRED",
     "TITLE_DOT",
@@ -76,6 +77,12 @@ FAITHS = frozenset(
     lutheran anglican mormon buddhist hindu sikh jain pagan atheist agnostic""".split()
 )
 """Faiths (and their absence): what someone is, never who ("my wife is Catholic")."""
+PRONOUNS = frozenset(
+    """i me you he she it we they this that these those who what which there here someone
+    somebody everyone everybody nobody""".split()
+)
+"""Words that open a sentence capitalised in a name's place and name no one ("She is my
+girlfriend", "This is my boss"): the one meant is named elsewhere, or not at all."""
 JOBS = (
     r"teacher|nurse|doctor|physician|surgeon|dentist|pharmacist|vet|veterinarian|therapist|"
     r"counsel(?:l)?or|psychologist|engineer|developer|programmer|designer|architect|manager|"
