@@ -12,52 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Send, interrupt
+from langgraph.graph import START, StateGraph
+from langgraph.types import Command, interrupt
 
 from engram.integrations.langgraph import EngramSaver
-from test_state_rollback import Trip, _config
+from test_state_fork_subgraph import _history
+from test_state_rollback import Trip, _config, _parallel, _sends
 
 pytest_plugins = ["servers"]
 
 T = "default"
-
-
-def _parallel(saver: EngramSaver, runs: list[str]) -> Any:
-    """`work` and `ask` run in one step; `ask` pauses for a human."""
-
-    def work(state: Trip) -> dict[str, Any]:
-        runs.append("work")
-        return {"log": ["worked"]}
-
-    def ask(state: Trip) -> dict[str, Any]:
-        return {"answers": [str(interrupt("approve?"))]}
-
-    builder = StateGraph(Trip)
-    builder.add_node("work", work)
-    builder.add_node("ask", ask)
-    builder.add_edge(START, "work")
-    builder.add_edge(START, "ask")
-    return builder.compile(checkpointer=saver)
-
-
-def _sends(saver: EngramSaver) -> Any:
-    """Two `Send`s to `ask`, each pausing with its own question."""
-
-    def ask(state: dict[str, str]) -> dict[str, Any]:
-        return {"answers": [f"{state['city']}={interrupt(state['city'])}"]}
-
-    def fan_out(state: Trip) -> list[Send]:
-        return [Send("ask", {"city": city}) for city in ("Porto", "Lisbon")]
-
-    builder = StateGraph(Trip)
-    builder.add_node("start", lambda state: {"log": ["started"]})
-    builder.add_node("ask", ask)
-    builder.add_edge(START, "start")
-    builder.add_conditional_edges("start", fan_out, ["ask"])
-    builder.add_edge("ask", END)
-    return builder.compile(checkpointer=saver)
 
 
 def _nested(saver: EngramSaver) -> Any:
@@ -73,13 +37,6 @@ def _nested(saver: EngramSaver) -> Any:
     outer.add_edge(START, "pre")
     outer.add_edge("pre", "sub")
     return outer.compile(checkpointer=saver)
-
-
-def _history(graph: Any, config: RunnableConfig) -> list[tuple[str, Any]]:
-    return [
-        (s.config["configurable"]["checkpoint_id"], s.values)
-        for s in graph.get_state_history(config)
-    ]
 
 
 def test_a_fork_of_an_answered_question_asks_it_again(saver: EngramSaver) -> None:

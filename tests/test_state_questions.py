@@ -21,6 +21,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
 
 from engram.integrations.langgraph import EngramSaver
+from test_state_rollback import _config
 
 pytest_plugins = ["servers"]
 
@@ -51,10 +52,6 @@ def _two_nodes(saver: BaseCheckpointSaver[Any]) -> Any:
     builder.add_edge(START, "one")
     builder.add_edge("one", "two")
     return builder.compile(checkpointer=saver)
-
-
-def _config(thread_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id}}
 
 
 def _first_asked(graph: Any, config: RunnableConfig, answers: list[str]) -> RunnableConfig:

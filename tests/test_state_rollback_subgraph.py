@@ -19,6 +19,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
 
 from engram.integrations.langgraph import EngramSaver
+from test_state_rollback import _config
 
 pytest_plugins = ["servers"]
 
@@ -54,10 +55,6 @@ def _graph(saver: BaseCheckpointSaver[Any], depth: int = 1) -> Any:
     outer.add_edge("pre", "sub")
     outer.add_edge("sub", "post")
     return outer.compile(checkpointer=saver)
-
-
-def _config(thread_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id}}
 
 
 def _shown(graph: Any, config: RunnableConfig) -> tuple[Any, ...]:
