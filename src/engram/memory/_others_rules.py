@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from engram.memory._family_rules import KIN, allergies
 from engram.memory._partners import PARTNERS
-from engram.memory._patterns import NAME, TRIP
+from engram.memory._patterns import NAME, PRONOUNS, TRIP
 from engram.memory._phrases import (
     ADV,
     REST,
@@ -39,10 +39,7 @@ _KIN_NAMED = re.compile(
 """The user's kin, partner or friend named just before the verb ("my sister Marta")."""
 _NAMED_ALONE = re.compile(rf"^\s*{NAME}\s*$")
 """A name alone opening the sentence, as its subject ("Carla just got a new job")."""
-_NO_ONE = frozenset(
-    """mom mum mother dad father everyone everybody someone somebody nobody people he she
-    they it this that who we you i""".split()
-)
+_NO_ONE = PRONOUNS | frozenset("mom mum mother dad father people".split())
 """Capitalised words opening a sentence that name no one in particular ("She moved to
 Paris", "Mom lives in Porto": whose mother is not said)."""
 
