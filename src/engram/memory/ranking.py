@@ -777,8 +777,6 @@ def rank_memories(
         memories,
         limit,
     )
-    if limit is not None:
-        ranked = ranked[:limit]
     return [
         MemoryHit(memory=memories[result.id], score=result.score, parts=result.parts, rank=rank)
         for rank, result in enumerate(ranked, start=1)
