@@ -194,6 +194,28 @@ def test_an_unsure_item_supersedes_no_stored_value(
     assert mem.memories.profile("ana").fields["home_city"] == "Lisbon"
 
 
+def test_a_city_nothing_said_names_supersedes_no_stored_value(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    mem.memories.add(messages=[turn("I live in Lisbon.")], user_id="ana", max_llm_calls=0)
+    made_up = {"text": "Ana lives in Tokyo", "attribute": "home_city", "value": "Tokyo"}
+    openai_server.enqueue_completion(reply_with({**made_up, "sources": [0], "confidence": 0.9}))
+    report = mem.memories.add(messages=[turn("What a lovely day for a walk.")], user_id="ana")
+    assert report.superseded == ()
+    assert mem.memories.profile("ana").fields["home_city"] == "Lisbon"
+
+
+def test_a_value_the_conversation_names_fills_its_slot_in_any_case_or_longer_form(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    mem.memories.add(messages=[turn("I work at IBM.")], user_id="ana", max_llm_calls=0)
+    joined = {"text": "Ana works at Google", "attribute": "employer", "value": "Google LLC"}
+    openai_server.enqueue_completion(reply_with({**joined, "sources": [0]}))
+    report = mem.memories.add(messages=[turn("Started at google today!")], user_id="ana")
+    assert [m.text for m in report.superseded] == ["The user works at IBM"]
+    assert mem.memories.profile("ana").fields["employer"] == "Google LLC"
+
+
 # 4. A small model's spelling of slots, and the slots it leaves out.
 
 

@@ -22,9 +22,8 @@ from openai_server import FakeOpenAIServer, ReceivedRequest, ScriptedResponse, c
 
 pytest_plugins = ["openai_server", "servers"]
 
-TURN = Message(
-    role="user", content="I live in Porto.", created_at=datetime(2026, 1, 10, tzinfo=UTC)
-)
+SAID = datetime(2026, 1, 10, tzinfo=UTC)
+TURN = Message(role="user", content="I live in Porto.", created_at=SAID)
 
 
 @pytest.fixture
@@ -78,7 +77,8 @@ def test_the_llms_slot_facts_state_relations_as_the_rules_do(
     fact = {"text": "Ana lives in Lisbon", "kind": "profile", "attribute": "home_city"}
     reply = {"memories": [{**fact, "value": "Lisbon", "sources": [0]}]}
     openai_server.enqueue(json=chat_completion_body(json.dumps(reply)))
-    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana")
+    said = Message(role="user", content="Lisbon has been home since spring.", created_at=SAID)
+    mem.memories.add(messages=[said], user_id="ana", user_name="Ana")
     names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
     [lives] = mem.memories.relations(user_id="ana")
     assert (names[lives.source_id], lives.relation, names[lives.target_id]) == (
@@ -435,7 +435,9 @@ def test_a_slot_fact_about_the_user_by_first_name_fills_the_users_slot(
     openai_server.enqueue_completion(
         reply_with({**lisbon, "subject": "Ana"}, {**porto, "subject": "Ana Costa"})
     )
-    mem.memories.add(messages=[TURN], user_id="ana", user_name="Ana Silva")
+    said = "Lisbon is home now, and Ana Costa is in Porto."
+    turn = Message(role="user", content=said, created_at=SAID)
+    mem.memories.add(messages=[turn], user_id="ana", user_name="Ana Silva")
     assert mem.memories.profile("ana").fields == {"home_city": "Lisbon"}
     names = {entity.id: entity.name for entity in mem.memories.entities(user_id="ana")}
     lives = {

@@ -299,7 +299,8 @@ def test_without_a_user_name_a_subject_not_the_user_is_kept(
     if name:
         items.append({"text": f"The user is {name}", "attribute": "name", "value": name})
     reply = json.dumps({"memories": items})
-    result = LLMExtractor(ScriptedModel(reply)).extract(conversation())  # no user name
+    paris = Message(role="user", content="Paris, at last!", name="Ana", created_at=WHEN)
+    result = LLMExtractor(ScriptedModel(reply)).extract([*conversation(), paris])  # no user name
     [fact] = [c for c in result.candidates if c.attribute == "home_city" and c.value == "Paris"]
     assert (fact.subject is None) is about_user
 

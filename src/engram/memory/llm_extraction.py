@@ -12,8 +12,9 @@ back to the deterministic facts of that batch when the retry fails too, the prov
 cuts off a long message (past `_MESSAGE_CHARS`) is left to the rules: the model never saw it.
 
 What a model gets wrong costs only itself: an item citing a message the batch does not hold
-is made up, and dropped; one below `MIN_SLOT_CONFIDENCE` fills no slot; and the rules' slot
-facts of a batch whose slot (of the same person) the model's facts leave empty are kept
+is made up, and dropped; one below `MIN_SLOT_CONFIDENCE`, or whose city, employer, school
+or partner no message of the batch names, fills no slot; and the rules' slot facts of a
+batch whose slot (of the same person) the model's facts leave empty are kept
 (`_with_rules_slots`): "I moved to Berlin" retires the stored home city, whatever the model
 made of it.
 
@@ -66,6 +67,7 @@ __all__ = ["ExtractionResult", "LLMExtractor", "extraction_flow"]
 
 logger = logging.getLogger("engram.memory")
 
+_WORD = re.compile(r"\w+")
 _MESSAGE_CHARS = 1500  # of one message in the prompt: enough for its facts
 MIN_SLOT_CONFIDENCE = 0.5
 """The least confidence the model may give an item that fills a slot (`attribute`): below
@@ -209,8 +211,12 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
     valid_from = _when(item, sources[0])
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
     # A slot is filled by a value (without one, the profile would take the whole sentence),
-    # one the model is confident enough of (`MIN_SLOT_CONFIDENCE`).
+    # one the model is confident enough of (`MIN_SLOT_CONFIDENCE`) and, for a place, an
+    # organisation or a person, one the conversation names (`_named_in`).
     sure = item.confidence >= MIN_SLOT_CONFIDENCE
+    named = item.value == NO_VALUE or _named_in(item.value or "", batch)
+    if item.attribute in SLOT_RELATIONS and not named:
+        sure = False
     attribute = item.attribute if item.value and sure else None
     relations: tuple[RelationMention, ...] = ()
     if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
@@ -242,6 +248,14 @@ def _grounded(item: ReplyItem, batch: Sequence[Message]) -> bool:
     names a message the model was never shown (`[7]` of a batch of one) made it up. An item
     naming none is the whole batch's."""
     return all(0 <= index < len(batch) for index in item.sources)
+
+
+def _named_in(value: str, batch: Sequence[Message]) -> bool:
+    """Whether a message of `batch` names `value`: one of its words of three letters or more
+    (case and accents aside: "Google" for "Google LLC"). A city, employer, school or partner
+    that nothing said names is made up ("Ana lives in Tokyo" from "What a lovely day")."""
+    said = set(_WORD.findall(fold(" ".join(message.text for message in batch))))
+    return any(len(word) >= 3 and word in said for word in _WORD.findall(fold(value)))
 
 
 def _mentioning(
