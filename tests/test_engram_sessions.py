@@ -692,7 +692,7 @@ def test_every_standard_content_part_round_trips(backend: BaseConversationStore)
         for part in STANDARD_PARTS:
             s.add("assistant", [part])
         stored = s.messages()
-    assert [m.to_openai()["content"] for m in stored] == [[part] for part in STANDARD_PARTS]
+    assert [[p.to_openai() for p in m.content] for m in stored] == [[p] for p in STANDARD_PARTS]
     assert [m.content for m in stored] == [
         (ContentPart.from_openai(part),) for part in STANDARD_PARTS
     ]

@@ -31,6 +31,7 @@ Example:
 
     result = token_budget(messages, counter, budget=8192, reserve=1024)
     client.chat.completions.create(model="gpt-4o", messages=result.to_openai())
+    anthropic.messages.create(model="claude-sonnet-4-5", max_tokens=1024, **result.to_anthropic())
     print(result.report.describe())
     ```
 """

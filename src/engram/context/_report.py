@@ -6,8 +6,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engram.context._anthropic import anthropic_request
 from engram.context._groups import results_first
-from engram.context._openai import openai_content
 from engram.context._recall import RecallBlock
 from engram.types import Message
 
@@ -150,9 +150,31 @@ class ContextResult:
     """What was kept, dropped, summarised and truncated."""
 
     def to_openai(self) -> list[dict[str, Any]]:
-        """The messages in OpenAI chat-completions form (an Anthropic image part becomes the
-        `image_url` part OpenAI takes: its data as a `data:` URL, or its URL)."""
-        return [openai_content(message.to_openai()) for message in self.messages]
+        """The messages in OpenAI chat-completions form (`Message.to_openai`: an Anthropic
+        image part becomes the `image_url` part OpenAI takes)."""
+        return [message.to_openai() for message in self.messages]
+
+    def to_anthropic(self) -> dict[str, Any]:
+        """The conversation as Anthropic's Messages API takes it: `{"system": [text blocks],
+        "messages": [user and assistant turns]}`, without `system` when there is none.
+
+        The system prompt goes to `system`; a system note said later goes, in place, as a
+        `[system] ...` text block in a user turn; tool calls are `tool_use` blocks (malformed
+        arguments as `{"_raw": ...}`) and their results `tool_result` blocks in the next user
+        turn; messages of one role in a row are one turn; the turns start with a user turn (a
+        `[conversation start]` one before an assistant's opening). Details: `engram.context.
+        _anthropic`. Pass the tool schemas as `tools=` when the history holds tool calls.
+
+        Example:
+            ```python
+            client.messages.create(model=model, max_tokens=1024, **result.to_anthropic())
+            ```
+
+        Raises:
+            InvalidInputError: A system prompt message holds a part other than text, or an
+                image is a `data:` URL that is not base64.
+        """
+        return anthropic_request(self.messages)
 
 
 def with_unread(

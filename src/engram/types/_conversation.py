@@ -1,20 +1,22 @@
 """Conversation records: messages, sessions, running summaries.
 
 Records are frozen dataclasses. `to_dict()`/`from_dict()` give their JSON form (used by export,
-import and the SQL backends); `Message.to_openai()`/`Message.from_openai()` give the OpenAI
-chat-completions wire form.
+import and the SQL backends: content parts as given); `Message.to_openai()`/`Message.from_openai()`
+give the OpenAI chat-completions wire form, `Message.to_anthropic()` a message's content blocks
+in the Anthropic Messages API's (`ContextResult.to_anthropic()` builds the whole request).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 from engram._exceptions import InvalidInputError
 from engram._ids import new_id
+from engram.types._parts import anthropic_block, openai_part
 from engram.types._time import parse_optional_time, parse_time, utcnow
 
 __all__ = [
@@ -54,6 +56,25 @@ class ToolCall:
             "type": "function",
             "function": {"name": self.name, "arguments": self.arguments},
         }
+
+    def to_anthropic(self) -> dict[str, Any]:
+        """The call as an Anthropic `tool_use` block, its `input` the parsed arguments.
+
+        Arguments that are not a JSON object (a model's malformed output, kept verbatim) go
+        as `{"_raw": arguments}`: Anthropic takes an object only, and the conversation that
+        went on from the call stays sendable, the model seeing what it sent. Blank arguments
+        are `{}`.
+        """
+        return {"type": "tool_use", "id": self.id, "name": self.name, "input": self._input()}
+
+    def _input(self) -> dict[str, Any]:
+        if not self.arguments.strip():
+            return {}
+        try:
+            parsed = json.loads(self.arguments)
+        except (ValueError, RecursionError):
+            parsed = None
+        return parsed if isinstance(parsed, dict) else {"_raw": self.arguments}
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any]) -> ToolCall:
@@ -205,11 +226,51 @@ class Message:
         return replace(self, content=text, tokens=None, encoding=None)
 
     def to_openai(self) -> dict[str, Any]:
-        """The message in OpenAI chat-completions form."""
+        """The message in OpenAI chat-completions form: its parts as given, but for an
+        Anthropic image part, sent as the `image_url` part OpenAI takes (its data as a `data:`
+        URL, or its URL)."""
+        return self._with_parts(openai_part)
+
+    def to_anthropic(self) -> list[dict[str, Any]]:
+        """The message's content as Anthropic Messages API content blocks.
+
+        A tool message is one `tool_result` block (its content as text, or as blocks; none
+        when blank). Other messages give their parts as `anthropic_block` converts them
+        (blank text left out: Anthropic refuses it), then a `tool_use` block per tool call not
+        already among the parts (LangChain keeps Anthropic's `tool_use` parts in the content
+        too). The role, `name` and the system messages' place are the request's business:
+        `ContextResult.to_anthropic()`.
+        """
+        if self.role == "tool":
+            return [self._tool_result()]
+        blocks = [block for block in map(anthropic_block, self._parts()) if block is not None]
+        present = {block.get("id") for block in blocks if block.get("type") == "tool_use"}
+        blocks.extend(call.to_anthropic() for call in self.tool_calls if call.id not in present)
+        return blocks
+
+    def _tool_result(self) -> dict[str, Any]:
+        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": self.tool_call_id or ""}
+        if isinstance(self.content, str):
+            if self.content.strip():
+                block["content"] = self.content
+            return block
+        content = [b for b in map(anthropic_block, self._parts()) if b is not None]
+        if content:
+            block["content"] = content
+        return block
+
+    def _parts(self) -> list[dict[str, Any]]:
+        """The content as part dicts (a text content as one `text` part)."""
+        if isinstance(self.content, str):
+            return [{"type": "text", "text": self.content}]
+        return [part.to_openai() for part in self.content]
+
+    def _with_parts(self, form: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """The OpenAI message dict, each content part in `form`."""
         content: str | list[dict[str, Any]] = (
             self.content
             if isinstance(self.content, str)
-            else [part.to_openai() for part in self.content]
+            else [form(part.to_openai()) for part in self.content]
         )
         data: dict[str, Any] = {"role": self.role, "content": content}
         if self.name is not None:
@@ -242,8 +303,8 @@ class Message:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The message as JSON-ready data (every field)."""
-        data = self.to_openai()
+        """The message as JSON-ready data (every field; content parts as given)."""
+        data = self._with_parts(_as_given)
         data.update(
             id=self.id,
             created_at=self.created_at.isoformat(),
@@ -371,6 +432,10 @@ class Summary:
             tokens=int(data.get("tokens", 0)),
             updated_at=parse_time(data["updated_at"]),
         )
+
+
+def _as_given(part: dict[str, Any]) -> dict[str, Any]:
+    return part
 
 
 def with_refusal(content: str | tuple[ContentPart, ...], refusal: str) -> tuple[ContentPart, ...]:
