@@ -4,7 +4,8 @@ Each rule is a regular expression over one sentence and a builder that turns a m
 candidates. Rules run in order; a match overlapping an earlier rule's match is skipped, so the
 specific rules ("I'm no longer vegetarian" -> diet) win over the generic ones ("I'm no longer
 X" -> negation). Health and pastimes are in `_life_rules`, the profile slots in
-`_profile_rules`, changes in `_change_rules`.
+`_profile_rules`, changes in `_change_rules`, what others are in `_others_rules`, and what
+several people at once are ("My wife and I are vegetarian") in `_group_rules`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 
 from engram.memory._change_rules import CHANGE_RULES
 from engram.memory._family_rules import KIN_AND_PETS, allergies
+from engram.memory._group_rules import GROUP_RULES
 from engram.memory._life_rules import LIFE_RULES
 from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
@@ -531,6 +533,7 @@ _FACT_RULES: tuple[Rule, ...] = (
     rule(rf"{ME}(?i:\s+have|'?ve\s+got)\s+(?P<art>(?i:an?))\s+{REST}", _has_a, ("have", "'ve got")),
     rule(rf"{ME}{HAVE}?{ADV}\s+(?P<verb>(?i:{_EVENT_VERBS}))\s+(?!{STIRRED}){REST}", _event),
     *OTHERS_RULES,
+    *GROUP_RULES,
 )
 _RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
 

@@ -42,7 +42,17 @@ from engram.memory._phrases import (
 )
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
-__all__ = ["FAMILY_RULES", "KIN", "KIN_AND_PETS", "allergies"]
+__all__ = [
+    "BROOD",
+    "CHILD_ROLE",
+    "FAMILY_RULES",
+    "KIN",
+    "KIN_AND_PETS",
+    "TRAIT",
+    "allergies",
+    "kin_fact",
+    "trait",
+]
 
 
 _FRESH = r"(?:(?:new|current)\s+)?"
@@ -85,7 +95,7 @@ _PETS = (
     r"goldfish|" + "|".join(_DOG_BREEDS + _CAT_BREEDS)
 )
 """The animals (and breeds: "We have a beagle named Max") a pet is."""
-_BROOD = {
+BROOD = {
     "kids": "child",
     "children": "child",
     "sons": "son",
@@ -99,7 +109,7 @@ _BROOD = {
     "parents": "parent",
 }
 """Kin said in the plural, and what each of them is to the user ("my kids" -> child)."""
-KIN_AND_PETS = "|".join(_BROOD) + r"|dogs|cats|puppies|kittens|rabbits|birds|hamsters|horses"
+KIN_AND_PETS = "|".join(BROOD) + r"|dogs|cats|puppies|kittens|rabbits|birds|hamsters|horses"
 """Kin and pets said with their number, after one more ("a brother and two sisters")."""
 _NAMES = (
     rf"(?P<names>[{UP}][\w'-]+(?:,\s+[{UP}][\w'-]+)*,?\s+(?i:and|&)\s+[{UP}][\w'-]+"
@@ -110,10 +120,13 @@ _NAMES = (
 
 def _brood(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Kin named in a list, "My kids are Sam and Alex", "I have two kids, Sam and Alex": each
-    one the user's child (with their number, when said)."""
+    one the user's child (with their number, when said). A faith or nationality is no name
+    ("My parents are Catholic": what they are, `_group_rules`' to read)."""
     plural = (match["rel"] or match["rel2"]).lower()
     names = re.split(r",?\s+(?:and|&)\s+|,\s+", match["names"], flags=re.IGNORECASE)
-    found = [c for name in names for c in _kin_fact(s, name, _BROOD[plural])]
+    if any(name.casefold() in FAITHS or name.casefold() in DEMONYMS for name in names):
+        return []
+    found = [c for name in names for c in kin_fact(s, name, BROOD[plural])]
     if match["n"]:
         found.insert(0, _how_many(s, match["n"], plural))
     return found
@@ -123,7 +136,7 @@ def _how_many(s: Sentence, number: str, plural: str) -> Candidate:
     """How many kin or pets the user has, "two sisters": the `count:` slot of them (kids
     and children are one slot)."""
     count = COUNTS.get(number.lower(), number)
-    noun = "kids" if _BROOD.get(plural) == "child" else plural
+    noun = "kids" if BROOD.get(plural) == "child" else plural
     text = f"{s.label} has {count} {noun}"
     return fact(s, text, attribute="count:" + noun, value=count, importance=0.6)
 
@@ -134,7 +147,7 @@ def _parent_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [fact(s, f"{s.label} has {count} kids", attribute="count:kids", value=count)]
 
 
-_CHILD_ROLE = {"kid": "child", "boy": "son", "girl": "daughter"}
+CHILD_ROLE = {"kid": "child", "boy": "son", "girl": "daughter"}
 """What a child said another way is to the user ("my boy": their son)."""
 _RANK = {
     "older": "older",
@@ -167,7 +180,7 @@ def _kin_age(match: re.Match[str], s: Sentence) -> list[Candidate]:
     "My son Leo is 5", is the slot by the name (`age:leo`: two sons keep their ages), with
     the relation "I have a son named Leo" states."""
     role = match["rel"].lower()
-    role = _CHILD_ROLE.get(role, role)
+    role = CHILD_ROLE.get(role, role)
     age = COUNTS.get(match["n"].lower(), match["n"])
     name = match["x"]
     if not name:
@@ -217,12 +230,15 @@ _TRAIT_END = (
 )
 """Where a diet or faith said of someone ends: the clause, not a noun it qualifies ("my
 wife's vegan restaurant", "my husband's Christian friends")."""
-_KIN_TRAIT = (
-    r"(?i:\s+is|'s)(?P<neg>(?i:\s+not|\s+no\s+longer|n't|n’t))?"
+TRAIT = (
+    r"(?P<neg>(?i:\s+not|\s+no\s+longer|n't|n’t))?"
     r"(?i:\s+(?:also|now|still|strictly|really|actually|severely|an?))*\s+"
     rf"(?:(?:(?P<diet>(?i:{DIETS}))|(?P<faith>(?i:{'|'.join(sorted(FAITHS))}))){_TRAIT_END}"
     rf"|(?i:allergic\s+to)\s+{REST})"
 )
+"""A diet, faith or allergy said of someone after the verb "be" ("vegetarian", "Catholic",
+"allergic to peanuts", "n't vegan"): what `trait` reads."""
+_KIN_TRAIT = r"(?i:\s+is|'s)" + TRAIT
 """A diet, faith or allergy said of someone after "is" ("is vegetarian", "'s Catholic",
 "is allergic to peanuts", "isn't vegan"): the match starts at "is", so that the rule naming
 the partner or kin before it ("my wife Maria") keeps its own span."""
@@ -241,43 +257,44 @@ def _kin_trait(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if whose is None:
         return []
     role = partner_role(whose["rel"])
-    role = _CHILD_ROLE.get(role, role)
+    role = CHILD_ROLE.get(role, role)
     name = whose["x"]
     who = f"{s.label}'s {role} {name}" if name else f"{s.label}'s {role}"
     subject = name or f"{s.label_within}'s {role}"
     person = (EntityMention(name, "person"),) if name else ()
     return [
         replace(said, subject=subject, entities=(*said.entities, *person))
-        for said in _trait(match, s, who)
+        for said in trait(match, s, who)
     ]
 
 
-def _trait(match: re.Match[str], s: Sentence, who: str) -> list[Candidate]:
-    """The diet, faith or allergies `_KIN_TRAIT` matched, as facts about `who` (an allergy
-    per thing listed: "is allergic to peanuts and eggs")."""
+def trait(match: re.Match[str], s: Sentence, who: str, *, be: str = "is") -> list[Candidate]:
+    """The diet, faith or allergies `TRAIT` matched, as facts about `who` (an allergy per
+    thing listed: "is allergic to peanuts and eggs"); `be` is the verb said of `who` ("are"
+    for "The user's parents")."""
     negated = bool(match["neg"])
     if match["diet"]:
         diet = match["diet"].lower()
         if negated:
             how = "no longer" if stopped(match, s) else "not"
-            return [ending(s, f"{who} is {how} {diet}", "diet", diet)]
-        return [fact(s, f"{who} is {diet}", attribute="diet", value=diet, importance=0.7)]
+            return [ending(s, f"{who} {be} {how} {diet}", "diet", diet)]
+        return [fact(s, f"{who} {be} {diet}", attribute="diet", value=diet, importance=0.7)]
     if match["faith"]:
         faith = match["faith"].lower()
         faith = faith if faith in _UNCAPITALISED_FAITHS else faith.capitalize()
         if negated:
             return []
-        return [fact(s, f"{who} is {faith}", attribute="faith", value=faith, importance=0.6)]
-    return allergies(match, s, who)
+        return [fact(s, f"{who} {be} {faith}", attribute="faith", value=faith, importance=0.6)]
+    return allergies(match, s, who, be=be)
 
 
-def allergies(match: re.Match[str], s: Sentence, who: str) -> list[Candidate]:
+def allergies(match: re.Match[str], s: Sentence, who: str, *, be: str = "is") -> list[Candidate]:
     """The allergies of `who` a match's `x` lists, one fact each ("allergic to peanuts and
     shellfish": the `allergy:` slot of each, so that one may end alone); ended when the
-    match's `neg` is ("no longer allergic to peanuts")."""
+    match's `neg` is ("no longer allergic to peanuts"). `be` is the verb said of `who`."""
     negated = bool(match["neg"])
     value = "not allergic" if negated else "allergic"
-    said = f"{who} is {'no longer ' if negated else ''}allergic to"
+    said = f"{who} {be} {'no longer ' if negated else ''}allergic to"
     return [
         fact(s, f"{said} {thing}", attribute="allergy:" + slug(thing), value=value, importance=0.9)
         for thing in listed(match, s, max_words=5, either=negated)
@@ -428,18 +445,18 @@ def _kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     of someone (`_said_of_someone`: "My boss is Italian")."""
     if match["is"] and _said_of_someone(s.text[match.start("x") :]):
         return []
-    return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
+    return kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
 
 
 def _kin_first(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Kin named first, "Carla Mendes is my best friend", "Sam is my boss"."""
-    return _kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
+    return kin_fact(s, match["x"], " ".join(match["rel"].lower().split()))
 
 
 def _lower_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Kin named in lower case, "my sister maria just got married" (`_lower_name`)."""
     name = _lower_name(match, s)
-    return _kin_fact(s, name, " ".join(match["rel"].lower().split())) if name else []
+    return kin_fact(s, name, " ".join(match["rel"].lower().split())) if name else []
 
 
 def _lower_name(match: re.Match[str], s: Sentence) -> str | None:
@@ -450,7 +467,7 @@ def _lower_name(match: re.Match[str], s: Sentence) -> str | None:
     return lowercase_name(match["x"], s)
 
 
-def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
+def kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
     """`name` is the user's `role` (friend, sister, son ...), with the relation it states;
     nothing for a pronoun in a name's place ("This is my boss")."""
     if name.casefold() in PRONOUNS:
@@ -459,6 +476,27 @@ def _kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
     entities, relations = relate(s, relation, name, "person", dated=False)
     text = f"{name} is {s.label_within}'s {role}"
     return [fact(s, text, importance=0.7, entities=entities, relations=relations, dated=False)]
+
+
+_KIN_OF_KIN = (
+    rf"(?i:\bmy\s+(?P<rel>{PARTNERS}|{KIN}|kid|child)'s\s+(?P<rel2>{PARTNERS}|{KIN}))"
+    rf"(?i:'s\s+name)?(?i:\s+is)\s+{NAME}(?=\s*(?:$|[.,;!?]))"
+)
+"""Whom the user's kin has, named: "My brother's wife is Julia", "my wife's brother's name
+is Tom"."""
+
+
+def _kin_of_kin(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Someone the user's kin has, "My brother's wife is Julia": a fact naming them (their
+    entity), no relation of the user's: Julia is no partner of the user's, and "My sister's
+    boss is Sam" no boss. Nothing for a word said of someone ("is Italian")."""
+    name = match["x"]
+    if name.casefold() in PRONOUNS or _said_of_someone(s.text[match.start("x") :]):
+        return []
+    role, role2 = (CHILD_ROLE.get(r, r) for r in map(partner_role, (match["rel"], match["rel2"])))
+    text = f"{name} is {s.label_within}'s {role}'s {role2}"
+    person = (EntityMention(name, "person"),)
+    return [fact(s, text, importance=0.6, entities=person, dated=False)]
 
 
 _COUPLE = rf"(?i:\bme\s+and\s+my\s+(?:{PARTNERS}))"
@@ -470,7 +508,7 @@ _NEWBORN = {"girl": "daughter", "boy": "son", "baby": "child"}
 def _newborn(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A child born to the user, "We just had a baby girl named Rosa": their daughter."""
     role = match["rel"].lower()
-    return _kin_fact(s, match["x"], _NEWBORN.get(role, role))
+    return kin_fact(s, match["x"], _NEWBORN.get(role, role))
 
 
 _OWNER_USER = re.compile(r"\b(?i:I|I've|I'm|we|we've|we're|our)(?!\w)")
@@ -552,7 +590,7 @@ def _named(s: Sentence, role: str, name: str) -> list[Candidate]:
         role = partner_role(role)
         return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
     if re.fullmatch(KIN, role, re.IGNORECASE):
-        return _kin_fact(s, name, role)
+        return kin_fact(s, name, role)
     return [_pet_fact(s, role, name)]
 
 
@@ -692,6 +730,7 @@ _KIN_WORD = re.compile(
 """A word of kin or pets: whose it is follows, not their name ("my sister kids are ...")."""
 
 FAMILY_RULES: tuple[Rule, ...] = (
+    rule(_KIN_OF_KIN, _kin_of_kin, ("'s",)),
     rule(
         rf"(?i:\b(?:my|our)\s+{_DEAR}(?P<rel>{_WHICH}(?:{_MOURNED}))"
         r"(?:\s+(?:has|had|just|sadly|recently|suddenly|unexpectedly|finally))*\s+"

@@ -30,7 +30,7 @@ from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityMention
 from engram.memory.entities import fold
 from engram.memory.queries import STOPWORDS
 
-__all__ = ["OTHERS_RULES", "SAID_OF_OTHERS"]
+__all__ = ["OTHERS_RULES", "SAID_OF_OTHERS", "where"]
 
 _KIN_NAMED = re.compile(
     rf"(?i:\bmy\s+(?:(?:good|close|old|best|new|little|big|older|younger|twin)\s+)?"
@@ -74,30 +74,50 @@ def _whose(before: str, s: Sentence) -> str | None:
 
 
 def _lives_or_works(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """Where a named person lives ("lives in Madrid", "moved to Paris last year") or works
-    ("works at IBM", "just got a new job at IBM"), a capitalised name: their `home_city` or
-    `employer`, with their lives_in or works_at relation; no trip ("Carla moved to Rome for
-    the summer")."""
+    """Where a person the user names lives or works (`where`): "My sister Marta lives in
+    Madrid", "Carla just got a new job at IBM"."""
     name = _whose(s.text[: match.start()], s)
+    if name is None:
+        return []
+    return where(match, s, name, name, (EntityMention(name, "person"),))
+
+
+def where(
+    match: re.Match[str],
+    s: Sentence,
+    who: str,
+    subject: str,
+    person: tuple[EntityMention, ...] = (),
+    *,
+    plural: bool = False,
+) -> list[Candidate]:
+    """Where `who` lives ("lives in Madrid", "moved to Paris last year") or works ("works at
+    IBM", "just got a new job at IBM"), a capitalised name (`match`'s `x`): their
+    `home_city` or `employer`, its `subject` `subject`; no trip ("Carla moved to Rome for the
+    summer"). A person named (`person`, their entity) has the lives_in or works_at relation;
+    kin said together ("The user's parents", `plural`) only the fact."""
     value = proper(match["x"])
-    if name is None or value is None or fold(value) == fold(name):
+    if value is None or fold(value) == fold(who):
         return []
     if match["home"] and TRIP.search(s.text):
         return []
-    verb = ("moved to" if match["move"] else "lives in") if match["home"] else "works at"
+    if match["home"]:
+        verb = "moved to" if match["move"] else "live in" if plural else "lives in"
+    else:
+        verb = "work at" if plural else "works at"
     attribute = "home_city" if match["home"] else "employer"
     relation, kind = SLOT_RELATIONS[attribute]
     entities, relations = relate(s, relation, value, kind)
     said = fact(
         s,
-        f"{name} {verb} {value}",
+        f"{who} {verb} {value}",
         attribute=attribute,
         value=value,
         importance=0.6,
-        entities=(EntityMention(name, "person"), *entities),
-        relations=tuple(mention._replace(subject=name) for mention in relations),
+        entities=(*person, *entities),
+        relations=tuple(r._replace(subject=subject) for r in relations) if person else (),
     )
-    return [replace(said, subject=name)]
+    return [replace(said, subject=subject)]
 
 
 _KIN_NAMED_IN = re.compile(

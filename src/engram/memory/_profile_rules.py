@@ -52,7 +52,7 @@ from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import fold
 from engram.types._memory import MemoryKind
 
-__all__ = ["PROFILE_RULES"]
+__all__ = ["PROFILE_RULES", "diet_value", "users_home"]
 
 
 _OTHERS_CALL = re.compile(
@@ -131,10 +131,10 @@ def _diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if match.groupdict().get("neg"):
         how = "no longer" if stopped(match, s) else "not"
         return [ending(s, f"{s.label} is {how} {diet}", "diet", diet)]
-    return [_diet_value(s, diet)]
+    return [diet_value(s, diet)]
 
 
-def _diet_value(s: Sentence, diet: str, *, dated: bool = True) -> Candidate:
+def diet_value(s: Sentence, diet: str, *, dated: bool = True) -> Candidate:
     """The `diet` slot's value `diet` (`dated` as for `fact`)."""
     text = f"{s.label} is {diet}"
     return fact(s, text, kind="profile", attribute="diet", value=diet, importance=0.8, dated=dated)
@@ -162,7 +162,7 @@ def _hedged_diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     ended = {found["old"].lower() for found in _DIET_ENDED.finditer(s.turn or s.text)}
     if not ended or diet in ended:
         return []
-    return [_diet_value(s, diet, dated=False)]
+    return [diet_value(s, diet, dated=False)]
 
 
 def _place_slot(
@@ -195,7 +195,7 @@ def _place_slot(
 
 
 def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    if match["neg"]:
+    if match.groupdict().get("neg"):
         place = proper(match["x"])
         return denied(match, s, "home_city", place, ("lives in", "live in")) if place else []
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
@@ -236,6 +236,13 @@ def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
             metadata={"negates": old},
         )
     return found
+
+
+def users_home(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's home a clause said of them and others names, "Me and my partner live in
+    Oslo" (its `x`), as `_moved` reads it where its `move` is ("moved to Berlin"), else as
+    `_lives` does."""
+    return _moved(match, s) if match["move"] else _lives(match, s)
 
 
 _HOME = re.compile(
