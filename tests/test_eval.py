@@ -388,6 +388,26 @@ def test_longmemeval_official_metric(tmp_path: Path) -> None:
         assert result.metrics["official_recall_all@1"] == 1.0
 
 
+def test_longmemeval_official_metrics_leave_out_a_question_without_labelled_turns(
+    tmp_path: Path,
+) -> None:
+    unlabelled = _lme_item("q4", "Which kayak did I buy?", "answer_4")
+    for turn in unlabelled["haystack_sessions"][1]:
+        turn["has_answer"] = False  # its answer session holds no has_answer user turn
+    path = tmp_path / "lme.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(
+            [_lme_item("q1", "What colour is the kayak I bought?", "answer_1"), unlabelled], handle
+        )
+    retriever = InProcessRetriever(None, PipelineOptions(dense=False))
+    run = evaluate(load_longmemeval(path), retriever, EvalSettings(ks=(1,), official=True))
+    labelled, unlabelled_result = run.results
+    assert labelled.metrics["turn2session_recall_all@1"] == 1.0
+    assert "official_recall_all@1" not in unlabelled_result.metrics  # not a vacuous 1.0
+    assert "turn2session_recall_all@1" not in unlabelled_result.metrics
+    assert unlabelled_result.metrics["recall_all@1"] == 1.0  # answer_session_ids still scored
+
+
 def test_engram_adapter_maps_provenance_to_turns(tmp_path: Path) -> None:
     from engram import Engram
 

@@ -29,6 +29,7 @@ from engram.eval import (
     recall_all_at_k,
     recall_any_at_k,
     recall_at_k,
+    turn_labelled_sessions,
 )
 from engram.tokens import TokenCounter
 
@@ -98,6 +99,30 @@ def test_session_recall_any_and_all_are_longmemevals_turn_to_session_recall(
     wanted = {session_of[t] for t in correct}
     ours = (recall_any_at_k(sessions, wanted, k), recall_all_at_k(sessions, wanted, k))
     assert ours == _official_turn2session_recall(rankings, correct, corpus, k)
+
+
+@settings(max_examples=200)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=1, max_size=6),
+    data=st.data(),
+    k=st.integers(1, 7),
+)
+def test_turn2session_recall_is_longmemevals_turn_granularity_with_noans_turns(
+    sizes: list[int], data: st.DataObject, k: int
+) -> None:
+    corpus = [f"sess{s}_{n + 1}" for s, size in enumerate(sizes) for n in range(size)]
+    session_of = {turn: turn.rsplit("_", 1)[0] for turn in corpus}
+    rankings = data.draw(st.permutations(range(len(corpus))))
+    evidence = data.draw(st.sets(st.sampled_from(corpus), min_size=1, max_size=3))
+    # The official corpus ids (run_retrieval.py): a turn of an evidence session that is not
+    # itself evidence is renamed, so it stands for another session.
+    labelled = {session_of[t] for t in evidence}
+    official_ids = [
+        f"noans{t}" if session_of[t] in labelled and t not in evidence else t for t in corpus
+    ]
+    ranked = turn_labelled_sessions([corpus[i] for i in rankings], session_of, evidence)
+    ours = (recall_any_at_k(ranked, labelled, k), recall_all_at_k(ranked, labelled, k))
+    assert ours == _official_turn2session_recall(rankings, sorted(evidence), official_ids, k)
 
 
 # --- evidence-in-context: the words, within the budget -------------------------------------

@@ -168,7 +168,8 @@ def longmemeval(**options: Any) -> None:
     Only user turns are indexed; abstention questions are skipped. `recall_all@k` requires
     every answer session among the first k distinct sessions retrieved, `recall_any@k` one
     of them; the `official_` ones use the official labels (sessions of `has_answer` user
-    turns).
+    turns: the official session granularity), the `turn2session_` ones the official turn
+    granularity (a non-evidence turn of an evidence session takes one of the k places).
     --limit takes evenly spaced questions (the file is sorted by question type).
     """
     path = _data_path(options["data"], "longmemeval")

@@ -27,8 +27,11 @@ provenance, and the ranking is read as the list of distinct turns (or sessions) 
   keeps the turns' vectors between runs, never the questions'), ingest time.
 - LongMemEval: user turns only, abstention questions skipped; `recall_all@k` (every
   `answer_session_ids` session among the first k distinct sessions), `recall_any@k` (one of
-  them), and `official_recall_all@k`/`official_recall_any@k` (the official code's labels:
-  sessions of `has_answer` user turns; with none, all is vacuously 1 and any 0).
+  them), `official_recall_all@k`/`official_recall_any@k` (the official code's labels at its
+  session granularity: sessions of `has_answer` user turns; a question without any is left
+  out, as the official averages do), and `turn2session_recall_all@k`/`..._any@k` (the
+  official turn granularity read at session level: a non-evidence turn of an evidence
+  session takes a place of the k).
 """
 
 from engram.eval._cache import DiskEmbeddingCache, default_cache_path
@@ -51,6 +54,7 @@ from engram.eval._metrics import (
     recall_all_at_k,
     recall_any_at_k,
     recall_at_k,
+    turn_labelled_sessions,
 )
 from engram.eval._pipeline import InProcessRetriever, PipelineOptions
 from engram.eval._records import (
@@ -107,4 +111,5 @@ __all__ = [
     "run_currency",
     "score_question",
     "summarize",
+    "turn_labelled_sessions",
 ]

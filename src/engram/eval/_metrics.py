@@ -6,8 +6,7 @@ keeps the first occurrence of each turn (or session), so "k" always means k dist
 
 - `recall_at_k`: the share of the evidence found among the first k distinct units;
 - `recall_all_at_k`: 1 if all the evidence is among them, else 0 (LongMemEval's
-  `recall_all@k`; its turn-to-session evaluation likewise widens the cut until it holds k
-  distinct sessions);
+  `recall_all@k`);
 - `recall_any_at_k`: 1 if any of the evidence is among them, else 0 (LongMemEval's
   `recall_any@k`);
 - `in_context`: the share of the evidence turns whose content reaches the context, when the
@@ -33,6 +32,7 @@ __all__ = [
     "recall_all_at_k",
     "recall_any_at_k",
     "recall_at_k",
+    "turn_labelled_sessions",
 ]
 
 
@@ -44,6 +44,25 @@ def distinct_turns(items: Iterable[RetrievedItem]) -> list[str]:
 def distinct_sessions(turns: Iterable[str], session_of: Mapping[str, str]) -> list[str]:
     """The sessions of ranked turns, first occurrence first (unknown turns are skipped)."""
     return list(dict.fromkeys(session_of[turn] for turn in turns if turn in session_of))
+
+
+def turn_labelled_sessions(
+    turns: Iterable[str], session_of: Mapping[str, str], evidence: Collection[str]
+) -> list[str]:
+    """`distinct_sessions` as LongMemEval's turn-granularity evaluation reads them
+    (`evaluate_retrieval_turn2session`): a turn of an evidence session that is not itself
+    evidence is renamed (`noans`) and stands for a session of its own, which takes a place
+    among the first k without counting as the evidence session."""
+    labelled = {session_of[turn] for turn in evidence if turn in session_of}
+    return list(
+        dict.fromkeys(
+            f"noans:{session_of[turn]}"
+            if session_of[turn] in labelled and turn not in evidence
+            else session_of[turn]
+            for turn in turns
+            if turn in session_of
+        )
+    )
 
 
 def recall_at_k(ranked: Sequence[str], evidence: Collection[str], k: int) -> float:

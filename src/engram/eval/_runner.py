@@ -14,8 +14,12 @@ Per question (definitions in `engram.eval._metrics`; "k" counts distinct turns o
   `TokenCounter.for_model("gpt-4o")`), a turn counting when a packed result stands for it
   and holds its text;
 - `official_recall_all@k` and `official_recall_any@k` (LongMemEval only): the same with the
-  official labels: the sessions of the indexed `has_answer` turns; with none, all is 1 and any
-  is 0 (as in LongMemEval's `evaluate_retrieval_turn2session`: `all([])`, `any([])`).
+  official labels, the sessions of the indexed `has_answer` turns (the official script's
+  session granularity, whose BM25 baseline is the one the targets compare with); a question
+  without such a turn has none, as the official averages skip it;
+- `turn2session_recall_all@k` and `turn2session_recall_any@k` (LongMemEval only): the
+  official turn granularity read at session level (`turn_labelled_sessions`): stricter, a
+  turn of the evidence session that is not itself evidence takes a place of the k.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from engram.eval._metrics import (
     recall_all_at_k,
     recall_any_at_k,
     recall_at_k,
+    turn_labelled_sessions,
 )
 from engram.eval._records import EvalConversation, EvalQuestion, RetrievedItem
 from engram.tokens import TokenCounter
@@ -186,11 +191,14 @@ def score_question(
             metrics[f"session_recall@{k}"] = recall_at_k(sessions, question.evidence_sessions, k)
             metrics[f"recall_all@{k}"] = recall_all_at_k(sessions, question.evidence_sessions, k)
             metrics[f"recall_any@{k}"] = recall_any_at_k(sessions, question.evidence_sessions, k)
-    if settings.official:
-        labelled = {session_of[turn] for turn in question.evidence_turns if turn in session_of}
+    labelled = {session_of[turn] for turn in question.evidence_turns if turn in session_of}
+    if settings.official and labelled:
+        strict = turn_labelled_sessions(turns, session_of, question.evidence_turns)
         for k in settings.ks:
             metrics[f"official_recall_all@{k}"] = recall_all_at_k(sessions, labelled, k)
             metrics[f"official_recall_any@{k}"] = recall_any_at_k(sessions, labelled, k)
+            metrics[f"turn2session_recall_all@{k}"] = recall_all_at_k(strict, labelled, k)
+            metrics[f"turn2session_recall_any@{k}"] = recall_any_at_k(strict, labelled, k)
     return metrics
 
 
