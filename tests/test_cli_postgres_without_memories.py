@@ -82,6 +82,8 @@ def test_a_memory_command_refuses_a_postgres_without_pgvector(
     assert code == 1, output
     assert "holds no memories schema" in output
     assert f"engram db migrate --db {without_pgvector}`" in output
+    # ... which would fail alike: what is missing is said too.
+    assert "this server has no pgvector" in output and "ENGRAM_MEMORY_DB" in output
     assert "memories" not in components(without_pgvector)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
@@ -178,3 +179,18 @@ def test_an_empty_memory_database_is_refused_with_the_migrate_of_the_main_one(
     assert f"engram db migrate --db {main_db}" in output and "(ENGRAM_MEMORY_DB)" in output
     assert PASSWORD not in output
     assert tables(postgres_database) == []
+
+
+@pytest.mark.parametrize("command", [["memories", "users"], ["sessions", "list"]], ids=" ".join)
+def test_a_password_given_as_a_query_parameter_is_never_shown(
+    postgres_database: str, command: list[str]
+) -> None:
+    params = conninfo_to_dict(postgres_database)
+    dbname = params.pop("dbname")
+    query = urlencode({**params, "password": PASSWORD})  # libpq takes the password there too
+    address = f"postgresql:///{dbname}?{query}"
+
+    code, output = run(*command, "--db", address)
+
+    assert code == 1 and "MigrationRequired" in output and "password=***" in output
+    assert PASSWORD not in output

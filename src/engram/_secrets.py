@@ -2,13 +2,14 @@
 a repr must never show.
 
 An address may carry a password: a URL's user info (`postgresql://app:pw@db/x`,
-`http://bob:pw@gpu/v1`) or a libpq keyword (`host=db password=pw`).
+`http://bob:pw@gpu/v1`), a URL's query parameter (`postgresql://app@db/x?password=pw`, which
+libpq takes too) or a libpq keyword (`host=db password=pw`).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["masked_address", "password_of", "without_url_passwords"]
 
@@ -17,6 +18,8 @@ _LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.
 
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@", re.IGNORECASE)
 """The password of a URL quoted in a text (`http://user:password@host/...`)."""
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s'\"`]+", re.IGNORECASE)
+"""A password given as a URL's query parameter (`...?password=...`, `&sslpassword=...`)."""
 
 
 def password_of(address: str) -> str | None:
@@ -25,7 +28,8 @@ def password_of(address: str) -> str | None:
     scheme, separator, rest = address.partition("://")
     if separator:
         user_info = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[0]
-        return user_info.partition(":")[2] or None
+        query = parse_qs(rest.partition("?")[2].partition("#")[0])
+        return user_info.partition(":")[2] or next(iter(query.get("password", ())), None)
     found = _LIBPQ_PASSWORD.search(address)
     if found is None:
         return None
@@ -47,5 +51,6 @@ def masked_address(address: str) -> str:
 
 
 def without_url_passwords(text: str) -> str:
-    """`text` with the password of every URL it quotes replaced by `***`."""
-    return _URL_PASSWORD.sub(r"\g<1>***@", text)
+    """`text` with the password of every URL it quotes (in its user info or its query)
+    replaced by `***`."""
+    return _QUERY_PASSWORD.sub(r"\g<1>***", _URL_PASSWORD.sub(r"\g<1>***@", text))

@@ -402,7 +402,10 @@ def _postgres_store(
                 raise MigrationRequired(problem)
             version = (versions or {}).get(openers.component)
             if version is None and openers.required:
-                raise MissingComponent(_missing(db, openers.component, migrated_by))
+                problem = _missing(db, openers.component, migrated_by)
+                if openers.component == "memories" and not _has_pgvector(conn):
+                    problem = f"{problem}; {_NO_PGVECTOR}"
+                raise MissingComponent(problem)
             if version is None:
                 with openers.sqlite(":memory:") as empty:
                     yield empty
@@ -413,6 +416,18 @@ def _postgres_store(
                     f"than this Engram knows ({latest}); upgrade engramdb"
                 )
         yield store(conn, migrate=not read_only, durability=settings.durability)
+
+
+_NO_PGVECTOR = (
+    "this server has no pgvector, which memories need (>= 0.8): install it, or keep the "
+    "memories elsewhere (ENGRAM_MEMORY_DB)"
+)
+
+
+def _has_pgvector(conn: Any) -> bool:
+    """Whether the server can create the `vector` extension (installed or available)."""
+    query = "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+    return conn.execute(query).fetchone() is not None
 
 
 def _postgres_conversations() -> tuple[PostgresStore[BaseConversationStore], int]:
