@@ -18,7 +18,7 @@ from engram.memory import (
     extract,
     plan_revisions,
 )
-from engram.memory.revision import retired
+from engram.memory._revision_decision import retired
 from engram.memory.revision_plan import aplan_revisions
 from engram.memory.timeline import EDITED_AT, ends
 from engram.providers import Completion

@@ -95,7 +95,7 @@ def test_an_ended_value_leaves_the_current_value_current_and_apart_from_it(
 ) -> None:
     """The past span keeps its stated end; one Lisbon stays current; where the span said
     later overlaps the current value's time, the value said later wins the overlap (the
-    current value is cut around it, `revision._overlapped_by`): no Lisbon holds with Porto."""
+    current value is cut around it, `_revision_time.overlapped_by`): no Lisbon holds with Porto."""
     end = year((start or 2015) + length)
     current = home(
         "Lisbon",

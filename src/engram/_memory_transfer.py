@@ -44,17 +44,12 @@ from engram._validation import (
     check_text,
     first_repeat,
 )
+from engram.memory._revision_decision import earliest, union
+from engram.memory._revision_slots import by_slot, settle_slots
+from engram.memory._revision_time import cut_slots, ended
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold, stretch_relations
 from engram.memory.profile import EDITED, handed_over
-from engram.memory.revision import (
-    by_slot,
-    cut_slots,
-    earliest,
-    ended,
-    settle_slots,
-    union,
-)
 from engram.memory.texts import dense_text
 from engram.memory.timeline import ends, sayings, with_sayings
 from engram.stores._memory_rules import (

@@ -31,10 +31,10 @@ from engram.memory import (
     plan_flow,
     update_profile,
 )
+from engram.memory._revision_time import refitted
 from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
 from engram.memory.entities import stretch_relations
 from engram.memory.profile import overridden_by_edits
-from engram.memory.revision import refitted
 from engram.memory.texts import LEXICAL_CONTEXT, SESSION_KEY, dense_text
 from engram.stores.memories import (
     GetMemories,

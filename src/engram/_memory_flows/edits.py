@@ -14,9 +14,9 @@ from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_us
 from engram._memory_flows.scope import Scope, every_memory
 from engram._validation import is_blank
 from engram.memory import EntityMention, close_relations, fold, resolve_entities
+from engram.memory._revision_decision import retired
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
 from engram.memory.profile import profile_value, reflect_edit
-from engram.memory.revision import retired
 from engram.memory.texts import dense_text
 from engram.memory.timeline import EDITED_AT
 from engram.stores.memories import (

@@ -16,8 +16,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from engram.memory import fold
+from engram.memory._revision_decision import retired
+from engram.memory._revision_slots import by_slot
 from engram.memory.profile import profile_value
-from engram.memory.revision import by_slot, retired
 from engram.memory.timeline import said
 from engram.types._memory import Entity, Memory, MemoryChange, Relation
 
@@ -28,7 +29,7 @@ NAME = "name"
 def revived(erased: Mapping[str, Memory], left: Sequence[Memory], at: datetime) -> list[Memory]:
     """The memories of `left` an `erased` one (by id) retired, each with the retirement of
     the last erased memory down its chain of retirers: none (current again: its end and
-    retirement cleared), or that of the memory left that retired it (`revision.retired`:
+    retirement cleared), or that of the memory left that retired it (`_revision_decision.retired`:
     true until that one began, retired when it was learned); updated `at`."""
     by_id = {memory.id: memory for memory in left}
     found = []

@@ -22,6 +22,7 @@ Every function here is pure: it takes records and returns the records to write; 
 facade does the storage I/O.
 """
 
+from engram.memory._revision_decision import Decision
 from engram.memory.candidates import (
     ENGRAM_METADATA_KEYS,
     NO_VALUE,
@@ -53,7 +54,7 @@ from engram.memory.forgetting import Forget, ForgettingPolicy, decay, plan_forge
 from engram.memory.llm_extraction import ExtractionResult, LLMExtractor, extraction_flow
 from engram.memory.llm_flow import ExtractionBudget, LLMRequest, adrive, drive
 from engram.memory.profile import edit_profile, update_profile
-from engram.memory.revision import Decision, RevisionPolicy, decide, resolve_ambiguous
+from engram.memory.revision import RevisionPolicy, decide, resolve_ambiguous
 from engram.memory.revision_plan import (
     RevisionPlan,
     aplan_revisions,

@@ -518,7 +518,7 @@ def past_value(candidate: Candidate, sentence: Sentence, attribute: str, value: 
     """`candidate`, a state of the past that `held_until` ended, filed as a past value of
     the slot `attribute` (`value`) if it ended by when the sentence was said: revision
     files such a value as the slot's history, retiring no current value
-    (`revision._past_value`), so "as of" its span it is the slot's value. An end still to
+    (`_revision_slots.past_value`), so "as of" its span it is the slot's value. An end still to
     come ("I'll live in Porto until 2030") is no past: it stays a plain fact."""
     stated = candidate.metadata.get("valid_to")
     if not isinstance(stated, str) or not _by(datetime.fromisoformat(stated), sentence):

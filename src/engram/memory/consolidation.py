@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engram._exceptions import InvalidInputError
+from engram.memory._revision_words import figures, polarity
 from engram.memory.entities import fold
-from engram.memory.revision import figures, polarity
 from engram.memory.timeline import merged_sayings, with_sayings
 from engram.types._memory import Memory, MemoryChange, Relation, UserProfile
 from engram.types._time import utcnow

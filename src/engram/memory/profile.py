@@ -25,9 +25,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from engram._exceptions import InvalidInputError
+from engram.memory._revision_decision import retired
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
-from engram.memory.revision import retired
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow

@@ -21,8 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from engram.memory._revision_decision import Decision
 from engram.memory.llm_flow import ExtractionBudget, LLMFlow, adrive, drive
-from engram.memory.revision import DEFAULT_POLICY, Decision, RevisionPolicy
+from engram.memory.revision import DEFAULT_POLICY, RevisionPolicy
 from engram.memory.revision_verdict import decision_flow
 from engram.providers._base import ChatModelProtocol
 from engram.types._memory import Memory, MemoryChange

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from json_repair import repair_json
 
+from engram.memory._revision_decision import Decision
 from engram.memory.llm_flow import ExtractionBudget, LLMFlow, LLMRequest, ask, prompt_tokens
 from engram.memory.revision import (
     DEFAULT_POLICY,
-    Decision,
     RevisionPolicy,
     decide,
     resolve_ambiguous,

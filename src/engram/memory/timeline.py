@@ -8,7 +8,7 @@ reach the store in any order: an old chat replayed after the current value was l
 move said to have begun before the value said last ("I moved to Lisbon in March"), two
 databases that each learned part of the user's history merged by an import. Both ways in,
 revision (`revision.decide`) and import (`_memory_transfer`), cut a value said again
-around a value said between (`cut`), then fit their values with `ends`; `revision.ended`
+around a value said between (`cut`), then fit their values with `ends`; `_revision_time.ended`
 writes what it finds.
 
 A value said again is folded into the memory of its first saying (a revision `noop`, or
@@ -24,7 +24,7 @@ begins, retired by it; the later sayings go to a new memory (same text, their pr
 holding from the first of them on) that ends the value between. So "as of" any time the
 value said latest holds: Berlin day 0-1, Lisbon day 1-2, Berlin from day 2, whichever
 order the three were learned in, by revision (`revision.decide`) and by an import
-(`revision.cut_slots`) alike; the cut is audited (`supersede` of the first stretch, `add`
+(`_revision_time.cut_slots`) alike; the cut is audited (`supersede` of the first stretch, `add`
 of the second) and nothing is erased. Two values said at one moment: the one learned
 later wins (`ends` orders by `said`, then by id, time-ordered), and a saying of the other
 at that moment, folded into a memory it retired, no longer counts (`sayings`).

@@ -1,0 +1,116 @@
+"""The words belief revision reads in a memory's text: key terms, stems, figures, polarity.
+
+Two memories close by cosine may still say different things: a figure apart (numbers, dates
+and codes: "5 mg" / "50 mg") makes them no duplicates, and a negation ("no longer", "not")
+makes them opposites. A refinement keeps every key term and figure of the text it refines
+(`extends`, for a slot value). `consolidation` reads the same words before it merges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from engram.memory._phrases import partner_stage
+from engram.memory.bm25 import stem
+from engram.memory.entities import fold
+from engram.types._memory import Memory
+
+__all__ = [
+    "extends",
+    "figure_counts",
+    "figures",
+    "is_negation",
+    "key_terms",
+    "polarity",
+    "stage",
+    "stems",
+]
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+_STOPWORDS = frozenset(
+    """a an the and or but of to in on at for with from by as is are was were be been being am
+    has have had do does did not no never very so too also just really still now then than
+    that this these those it its it's they them their theirs he she his her him i me my we us
+    our you your user user's about into over some any all more most much many one would could
+    should will can may might must there here what which who whom when where why how
+    longer anymore more again used""".split()
+)
+
+
+_NEGATING_WORDS = frozenset(
+    "no not never none non longer anymore quit stopped former ex don't doesn't isn't".split()
+)
+
+
+_NEGATION = re.compile(
+    r"\b(?:no\s+longer|not\s+any\s?more|n't\s+\w+(?:\s+\w+)?\s+any\s?more|stopped|quit|"
+    r"gave\s+up|moved\s+(?:away\s+)?from|used\s+to|ex-|former(?:ly)?|broke\s+up\s+with|"
+    r"divorced|left)\b",
+    re.IGNORECASE,
+)
+
+
+_SAYS_NOT = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
+"""A plain negation: "Ana is not allergic", "I don't eat meat", "I have no pets"."""
+
+
+def key_terms(text: str) -> frozenset[str]:
+    """The content words of `text` (lower case, no stop words, no negation words)."""
+    words = _WORD.findall(fold(text))
+    return frozenset(word.removesuffix("'s") for word in words if word not in _STOPWORDS)
+
+
+def stems(text: str) -> frozenset[str]:
+    """The stems of `text`'s content words, its negations left out ("doesn't like jazz"
+    and "likes jazz" say the same words)."""
+    return frozenset(stem(word) for word in key_terms(text) if not word.endswith("n't"))
+
+
+def figures(text: str) -> frozenset[str]:
+    """The words of `text` holding a digit: amounts, dates, codes ("5", "50mg", "x1234567").
+
+    Two texts alike but for one of these say different things ("I take 5 mg" / "50 mg",
+    "Invoice 1001" / "1002"), however close their vectors: they are never duplicates.
+    """
+    return frozenset(figure_counts(text))
+
+
+def figure_counts(text: str) -> Counter[str]:
+    """How often each figure of `text` occurs: a refinement keeps every one of the old
+    text's ("Room 0 has chair 0" is not refined by "Room 0 has chair 1", though its words
+    are all there)."""
+    return Counter(word for word in _WORD.findall(fold(text)) if any(c.isdigit() for c in word))
+
+
+def extends(new_value: str, old_value: str) -> bool:
+    """True if `new_value` keeps every word of `old_value` and adds some ("Lisbon, Portugal"),
+    none of them a negation ("not allergic" does not extend "allergic")."""
+    old_words, new_words = set(_WORD.findall(old_value)), set(_WORD.findall(new_value))
+    added = new_words - old_words
+    return bool(old_words) and old_words < new_words and not added & _NEGATING_WORDS
+
+
+def stage(memory: Memory) -> int:
+    """How far on the partner of a `partner` memory is, by its role (its words, for one
+    stored without): see `partner_stage`."""
+    role = memory.metadata.get("role")
+    if isinstance(role, str):
+        return partner_stage(role)
+    return max((partner_stage(word) for word in _WORD.findall(fold(memory.text))), default=0)
+
+
+def is_negation(memory: Memory) -> bool:
+    """Whether `memory` ends something: it names what (`negates`), or says "no longer",
+    "quit", ...; a plan never does ("The user plans to quit their job" ends nothing yet)."""
+    if memory.metadata.get("plan"):
+        return False
+    return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
+
+
+def polarity(memory: Memory) -> tuple[bool, bool]:
+    """Whether `memory` ends something ("no longer", `is_negation`), and whether it says
+    "not": two memories alike in all but these say opposite things, not the same."""
+    return is_negation(memory), bool(_SAYS_NOT.search(memory.text))
