@@ -61,9 +61,10 @@ turns that merely share the question's words (`engram eval currency`, `aside` sc
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -246,7 +247,21 @@ def fuse(
         fuse(dense=[("a", 0.8), ("b", 0.5)], lexical=[("b", 7.1)])[0].id  # "b"
         ```
     """
-    features = features or {}
+    results = _fusion(dense, lexical, features or {}, weights, groups or {})
+    if limit is None or limit < 0:
+        return list(results)[:limit]
+    return list(itertools.islice(results, limit))
+
+
+def _fusion(
+    dense: Sequence[tuple[str, float]],
+    lexical: Sequence[tuple[str, float]],
+    features: Mapping[str, MemoryFeatures],
+    weights: RankingWeights,
+    groups: Mapping[str, str],
+) -> Iterator[Ranked]:
+    """`fuse`'s results, best first, each built (with its `ScoreParts`) only when the
+    caller gets to it: a search keeps its limit of a pool several times larger."""
     dense_values = _first_values(dense)
     lexical_values = _first_values(lexical)
     base = _base_scores(dense_values, lexical_values, weights)
@@ -256,20 +271,18 @@ def fuse(
         memory_id: score * _currency(features.get(memory_id) or _NEUTRAL, weights)
         for memory_id, score in base.items()
     }
-    sessions = _session_shares(counted, groups or {}) if weights.session else {}
-    results = [
-        _ranked(
-            memory_id,
-            score,
-            _session_share(memory_id, sessions, features),
-            (dense_values, lexical_values),
-            features.get(memory_id) or _NEUTRAL,
-            weights,
-        )
-        for memory_id, score in base.items()
-    ]
-    results.sort(key=lambda result: (-result.score, order[result.id], result.id))
-    return results if limit is None else results[:limit]
+    sessions = _session_shares(counted, groups) if weights.session else {}
+    scored = []
+    for memory_id, score in base.items():
+        feature = features.get(memory_id) or _NEUTRAL
+        session = _session_share(memory_id, sessions, features)
+        boost = _boost(feature, session, weights)
+        scored.append((-(score * boost), order[memory_id], memory_id, score, boost, session))
+    scored.sort()  # the ids are distinct: the first three items decide every pair
+    values = (dense_values, lexical_values)
+    for _, _, memory_id, score, boost, session in scored:
+        feature = features.get(memory_id) or _NEUTRAL
+        yield _ranked(memory_id, score, boost, session, values, feature)
 
 
 def complete_dense(
@@ -388,15 +401,8 @@ def _tie_order(dense: Mapping[str, float], lexical: Mapping[str, float]) -> dict
     return order
 
 
-def _ranked(
-    memory_id: str,
-    base: float,
-    session: float,
-    values: tuple[Mapping[str, float], Mapping[str, float]],
-    feature: MemoryFeatures,
-    weights: RankingWeights,
-) -> Ranked:
-    boost = (
+def _boost(feature: MemoryFeatures, session: float, weights: RankingWeights) -> float:
+    return (
         (1.0 + weights.entity * feature.entity)
         * (1.0 + weights.slot * feature.slot)
         * (1.0 + weights.time * feature.time)
@@ -406,6 +412,16 @@ def _ranked(
         * (1.0 + weights.session * session)
         * _currency(feature, weights)
     )
+
+
+def _ranked(
+    memory_id: str,
+    base: float,
+    boost: float,
+    session: float,
+    values: tuple[Mapping[str, float], Mapping[str, float]],
+    feature: MemoryFeatures,
+) -> Ranked:
     score = base * boost
     dense, lexical = values
     parts = ScoreParts(
@@ -509,20 +525,22 @@ def asked_slots(query: str) -> frozenset[str]:
 
 
 def _distinct(
-    ranked: Sequence[Ranked], memories: Mapping[str, Memory], limit: int | None = None
+    ranked: Iterable[Ranked], memories: Mapping[str, Memory], limit: int | None = None
 ) -> list[Ranked]:
     """`ranked` without the memories that say what a better-ranked one says in the same
     words (`_saying`): "Tom is the user's friend", kept in each of three sessions that said
     it, takes one place in the results, not the first three. At most `limit` of them."""
     seen: set[tuple[object, ...]] = set()
     kept: list[Ranked] = []
-    for result in ranked:
-        if limit is not None and len(kept) >= limit:
-            break
+    if limit is not None and limit <= 0:
+        return kept
+    for result in ranked:  # no more drawn than needed: each is built when drawn
         saying = _saying(memories[result.id])
         if saying not in seen:
             seen.add(saying)
             kept.append(result)
+            if len(kept) == limit:
+                break
     return kept
 
 
@@ -768,12 +786,12 @@ def rank_memories(
         if (group := _session_of(memory)) is not None
     }
     ranked = _distinct(
-        [
+        (
             result
-            for result in fuse(dense, lexical, features, weights, groups=groups)
+            for result in _fusion(dense, lexical, features, weights, groups)
             if result.id in memories
             and not (current_only and not current_at(memories[result.id], now))
-        ],
+        ),
         memories,
         limit,
     )
