@@ -723,6 +723,9 @@ def test_common_ways_of_saying_a_change_fill_the_slot(text: str, slot: tuple[str
         "I'm at Starbucks now.",  # where, not for whom
         "I've been at Heathrow since Monday.",
         "I'm back in Porto for the weekend.",  # a trip
+        "I moved to Porto for the summer.",  # a season away
+        "My sister Marta moved to Rome for a few months.",
+        "I'm working at the lab in Oslo for the semester.",
         "I'm in Rome now!",
         "Friday is my last day at Google.",  # still to come
         "I retired my old laptop.",

@@ -28,6 +28,7 @@ __all__ = [
     "REST",
     "STIRRED",
     "TITLE_DOT",
+    "STAY",
     "TRIP",
     "UP",
     "WE",
@@ -132,10 +133,18 @@ one name, not "Dr" and "Lopez")."""
 STIRRED = r"(?i:to\s+(?:tears|laughter))\b"
 """What one is "moved to" who is moved, not moving ("Moved to tears by the ending"): no
 move, no event."""
+_SEASON = (
+    r"for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+months?|"
+    r"for\s+(?:the\s+|this\s+)?(?:summer|winter|spring|autumn|fall|semester|season)"
+)
+STAY = re.compile(rf"\b(?:{_SEASON})\b", re.IGNORECASE)
+"""A stay bounded by its season ("moved to Porto for the summer", "for a few months"): a
+move said with it is no new home."""
 TRIP = re.compile(
     r"\b(?:trip|vacation|holidays?|weekend|conference|visit(?:ing)?|flight|hotel|tour|"
     r"business|meeting|for\s+(?:a|the|two|three|a\s+few|a\s+couple\s+of)\s+"
-    r"(?:days?|nights?|weeks?|weekend))\b",
+    rf"(?:days?|nights?|weeks?|weekend)|{_SEASON})\b",
     re.IGNORECASE,
 )
-"""Words of a stay away from home ("in Rome for a conference"): no move, no new job."""
+"""Words of a stay away from home ("in Rome for a conference", "for the summer"): no move,
+no new job."""

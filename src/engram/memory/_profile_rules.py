@@ -25,6 +25,7 @@ from engram.memory._phrases import (
     NAME,
     NOT,
     REST,
+    STAY,
     STIRRED,
     TRIP,
     UP,
@@ -218,7 +219,10 @@ def _lives_too(match: re.Match[str], s: Sentence) -> list[Candidate]:
 def _moved(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A move, "I moved to Berlin", "we just moved to austin", "We moved from Paris to Rome":
     the home city (and the old one, named, over). A move to a company ("I moved to Meta")
-    is a new job (`moved_to_company`)."""
+    is a new job (`moved_to_company`); a stay for a season ("for the summer", `STAY`) is
+    no move."""
+    if STAY.search(s.text):
+        return []
     found = _place_slot(s, match["x"], "home_city", "{s} moved to {x}", "lives_in", after_move=True)
     if found and (job := moved_to_company(s, str(found[0].value))):
         return job
