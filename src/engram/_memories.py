@@ -566,17 +566,19 @@ class Memories:
 
         `metadata` is merged into the memory's (a key given None is removed); of Engram's own
         keys (`ENGRAM_METADATA_KEYS`) it may name only `value`. A slot fact's value (the
-        profile field and relation it gives) follows its new text when only the value
-        changed ("The user lives in Porto" -> "The user lives in Madrid"); else give it as
-        `metadata={"value": ...}`.
+        profile field and relation it gives) follows its new text: the value it states where
+        the old text stated it ("The user lives in Porto" -> "The user lives in Madrid"), or
+        in other words, as the deterministic extractor reads the slot ("The user moved to
+        Porto" -> "The user is based in Braga"); else give it as `metadata={"value": ...}`.
 
         Raises:
             NotFoundError: No such memory.
             InvalidInputError: Empty or oversized text, `pinned` not a bool, `importance`
                 outside 0..1, `metadata` not a mapping or naming Engram's own keys but
                 `value`; a slot fact's new text whose value cannot be read (without
-                `metadata={"value": ...}`), or its value set to anything but text. Nothing
-                is changed then.
+                `metadata={"value": ...}`: it states no value of the slot, or one of
+                another slot or person), or its value set to anything but text. Nothing is
+                changed then.
         """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result

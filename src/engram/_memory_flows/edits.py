@@ -13,8 +13,10 @@ from engram._flows import Flow, embed
 from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_user, while_true
 from engram._memory_flows.scope import Scope, every_memory
 from engram._validation import is_blank
-from engram.memory import EntityMention, close_relations, fold, resolve_entities
+from engram.memory import EntityMention, close_relations, extract, fold, resolve_entities
+from engram.memory._first_person import first_person
 from engram.memory._revision_decision import retired
+from engram.memory._sentences import USER_LABEL
 from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.texts import dense_text
@@ -27,17 +29,19 @@ from engram.stores.memories import (
     PutRelations,
     VectorRecord,
 )
+from engram.types._conversation import Message
 from engram.types._memory import Entity, Memory, MemoryChange, Relation
 
 
 def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
     """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
     merged into the memory's: a key given None is removed, the keys not given are kept. A
-    slot fact's new text that changes only its value ("The user lives in Porto" -> "... in
-    Madrid") gives the slot its new value, unless `metadata` names one; a new text that
-    neither keeps the value nor lets it be read that way is refused (`InvalidInputError`),
-    as is a slot fact's value set to None. An edit of the value records when it was made
-    (`timeline.EDITED_AT`)."""
+    slot fact's new text gives the slot the value it states, unless `metadata` names one:
+    read where the old text stated it ("The user lives in Porto" -> "... in Madrid"), else
+    as the deterministic extractor reads the slot in it ("The user moved to Porto" -> "The
+    user is based in Braga", `_read_value`); a new text that neither keeps the value nor
+    states one of the slot is refused (`InvalidInputError`), as is a slot fact's value set
+    to None. An edit of the value records when it was made (`timeline.EDITED_AT`)."""
     changes = {k: v for k, v in fields.items() if v is not None}
     given = fields.get("metadata") or {}
     value = given.get("value")
@@ -71,17 +75,50 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
 
 def _read_value(memory: Memory, text: str, value: str) -> str | None:
     """The value of slot fact `memory` that its new `text` states: read where the old text
-    stated `value`, all else alike (`_value_in`); None if `text` still names `value` (or
-    `memory` is an ending, which names none). Else the value is unknown: the edit is refused,
-    not stored with text and value telling two stories ("Nia lives in Vigo now", value Porto).
-    """
+    stated `value`, all else alike (`_value_in`), else as the deterministic extractor reads
+    `text` said by whom the fact is about (`_said_value`: "The user moved to Porto" ->
+    "The user lives in Braga"); None if that is `value`, or if `text` reads no value of
+    the slot but still names `value` (or `memory` is an ending, which names none). Else the
+    value is unknown: the edit is refused, not stored with text and value telling two
+    stories ("Nia works at Vigo Labs", value Porto)."""
     read = _value_in(text, memory.text, value)
-    if read is not None or fold(value) == NO_VALUE or fold(value) in fold(text):
+    if read is not None or fold(value) == NO_VALUE:
         return read
+    said = _said_value(memory, text)
+    if said is not None:
+        return None if fold(said) == fold(value) else said
+    if fold(value) in fold(text):
+        return None
     raise InvalidInputError(
-        f"cannot read the new {memory.attribute} from {text!r}: keep the old text's wording "
-        f'and change only the value ({memory.text!r}), or pass metadata={{"value": ...}}'
+        f"cannot read the new {memory.attribute} from {text!r}: state the {memory.attribute} "
+        f'as a message would ({memory.text!r}), or pass metadata={{"value": ...}}'
     )
+
+
+def _said_value(memory: Memory, text: str) -> str | None:
+    """The one value of `memory`'s slot (not an ending) that the deterministic extractor
+    reads in `text` about whom `memory` is about, `text` said by the user in the first
+    person where it opens on the user ("The user lives in Braga": "I live in Braga", "The
+    user's sister Marta ...": "My sister Marta ..."); None if it reads none, or several."""
+    subject = memory.metadata.get("subject")
+    said = first_person(text, _labels(memory))
+    values = {
+        fold(candidate.value): candidate.value
+        for candidate in extract([Message(role="user", content=said)])
+        if candidate.attribute == memory.attribute
+        and candidate.subject == subject
+        and candidate.value is not None
+        and fold(candidate.value) != NO_VALUE
+    }
+    return next(iter(values.values())) if len(values) == 1 else None
+
+
+def _labels(memory: Memory) -> list[str]:
+    """What a fact about the user calls the user: "The user", or the name its turn was said
+    under (`speaker`: "Ana lives in Porto"). Not the user's id: "Nia lives in Vigo", of
+    user "nia", may be anyone's (as the extractor reads a turn naming Nia)."""
+    speaker = memory.metadata.get("speaker")
+    return [USER_LABEL, speaker] if isinstance(speaker, str) and speaker.strip() else [USER_LABEL]
 
 
 def _value_in(text: str, old_text: str, value: str) -> str | None:
