@@ -156,7 +156,14 @@ def test_what_an_erased_memory_gave_rise_to_stays_erased_after_a_restore(target:
     assert target.memories.export(user_id="ana") == erased
     assert "Zorvax" not in json.dumps(erased)
     assert all(m["superseded_by"] is None for m in erased["memories"])
-    assert target.memories.profile("ana").fields == {}  # type: ignore[union-attr]
+    # What Tokyo retired came back with its erasure, and stays back: current, its
+    # relation open, the profile's home city (`revival`).
+    current = target.memories.get_all(user_id="ana")
+    [berlin] = [m for m in current if m.attribute == "home_city"]
+    assert "Berlin" in berlin.text and berlin.valid_to is None and berlin.superseded_at is None
+    [lives_in] = [r for r in target.memories.relations(user_id="ana") if r.memory_id == berlin.id]
+    assert lives_in.valid_to is None
+    assert target.memories.profile("ana").fields == {"home_city": "Berlin"}  # type: ignore[union-attr]
 
 
 def test_a_backup_restored_where_one_of_its_memories_was_erased_copies_none_of_its_texts(

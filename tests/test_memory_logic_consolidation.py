@@ -320,15 +320,16 @@ def test_age_and_inactivity_policies_spare_pinned_and_used_memories() -> None:
     assert unpinned == [(pinned.id, "policy: max_age")]
 
 
-def test_per_user_cap_drops_history_then_the_least_valuable() -> None:
-    history = mem("history", superseded_at=NOW, importance=0.9, recorded_at=NOW)
+def test_per_user_cap_counts_current_memories_and_drops_the_least_important() -> None:
+    history = mem("history", superseded_at=NOW, importance=0.1, recorded_at=NOW)
     weak = mem("weak", importance=0.1, recorded_at=NOW)
+    middle = mem("middle", importance=0.5, recorded_at=NOW)
     strong = mem("strong", importance=0.9, recorded_at=NOW)
     pinned = mem("pinned", importance=0.0, pinned=True, recorded_at=NOW)
     other_user = mem("other", user_id="u2", importance=0.0, recorded_at=NOW)
     policy = ForgettingPolicy(max_per_user=2)
-    forgotten = plan_forgetting([history, weak, strong, pinned, other_user], policy, NOW)
-    assert forgotten == [(history.id, "policy: max_per_user"), (weak.id, "policy: max_per_user")]
+    forgotten = plan_forgetting([history, weak, middle, strong, pinned, other_user], policy, NOW)
+    assert forgotten == [(weak.id, "policy: max_per_user"), (middle.id, "policy: max_per_user")]
     assert plan_forgetting([weak, strong], ForgettingPolicy(), NOW) == []
 
 

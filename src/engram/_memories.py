@@ -657,7 +657,12 @@ class Memories:
 
     def delete(self, memory_id: str) -> ErasureReport:
         """Erase a memory: its row, vector, index entries, links, relations, the text of its
-        history (a tombstone remains), and the entities no other memory names."""
+        history (a tombstone remains), and the entities no other memory names.
+
+        What it retired is given back as what is left retires it, as `delete_all` of a
+        session gives it back: "I moved to Faro" deleted, "I live in Lisbon" is current
+        again, with its profile field and relation (a `restore` in its history); between
+        Lisbon and Porto, Lisbon is retired by Porto."""
         return _erased(self._run(self._erase_flow(memory_id)), memory_id)
 
     async def adelete(self, memory_id: str) -> ErasureReport:
@@ -972,10 +977,19 @@ class Memories:
     ) -> ErasureReport | None:
         """Erase what a forgetting policy drops of a scope's own memories, as `consolidate`
         takes them (`agent_id` alone: the agent's own, stored without a user); pinned ones
-        are exempt unless the policy says otherwise. None if nothing is erased.
+        are exempt unless the policy says otherwise. None if nothing is erased. Forgetting
+        is decay, not a retraction: unlike `delete`, it gives back nothing a forgotten
+        memory retired ("lives in Austin" forgotten leaves "lives in Denver" history).
+
+        The rules are `max_age`, `max_idle` and `max_per_user`; `min_access` only exempts
+        (from age and inactivity). `max_per_user` counts current memories, evicting the
+        least important first, then the longest unused (a memory is used when a search
+        returns it or a context sends it, a profile field's source included); retired
+        memories are left to the age and inactivity rules (see `ForgettingPolicy`).
 
         Raises:
-            InvalidInputError: No scope, or a policy that is not a `ForgettingPolicy`.
+            InvalidInputError: No scope, a policy that is not a `ForgettingPolicy`, or one
+                without a rule.
         """
         flow = self._forget_flow(policy, user_id, agent_id, session_id)
         report: ErasureReport | None = self._run(flow)
@@ -1013,7 +1027,7 @@ class Memories:
         session_id: str | None = None,
     ) -> list[Forget]:
         """What `forget` would erase of the scope now, each memory id with its reason;
-        nothing is erased (a dry run)."""
+        nothing is erased (a dry run). A policy without a rule is refused, as by `forget`."""
         flow = self._forgettable_flow(policy, user_id, agent_id, session_id)
         doomed: list[Forget] = self._run(flow)
         return doomed

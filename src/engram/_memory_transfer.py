@@ -11,10 +11,11 @@ transaction; importing an export a second time leaves what the first time stored
 
 An import never undoes an erasure: a memory the database holds the tombstone of (deleted or
 forgotten since the export was taken, or erased where an export imported since was taken)
-is skipped, with what its erasure removed (see `_without_erased`). And an import brings the
-export's erasures: a memory the database holds (an import of an older export put it there)
-that the export holds the tombstone of, of the same user, is erased as `delete` erases it,
-in the same transaction (`_erasures`), so a replica or a backup kept by nightly imports
+is skipped, with what its erasure removed and gave back (see `_without_erased`). And an
+import brings the export's erasures: a memory the database holds (an import of an older
+export put it there) that the export holds the tombstone of, of the same user, is erased
+as `delete` erases it, giving back what it retired (`_kept_current`), in the same
+transaction (`_erasures`), so a replica or a backup kept by nightly imports
 forgets what the user had erased. The other tombstones are stored. `delete_all(user_id=...)`
 leaves no tombstone, so a backup of the user restores them. Only a user's export holds
 tombstones: a tombstone records no agent or session. Format `engram.memories/1` (no
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
-from engram._memory_flows import Scope, every_memory
+from engram._memory_flows import Scope, every_memory, revival
 from engram._memory_flows.erasure import (
     TICK,
     embedded_texts,
@@ -49,6 +50,7 @@ from engram.memory._revision_slots import by_slot, settle_slots
 from engram.memory._revision_time import cut_slots, ended
 from engram.memory.candidates import TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold, stretch_relations
+from engram.memory.forgetting import forgotten_by_policy
 from engram.memory.profile import EDITED, handed_over
 from engram.memory.texts import dense_text
 from engram.memory.timeline import ends, sayings, with_sayings
@@ -217,11 +219,24 @@ def import_flow(
     """
     parsed, tombstones = parse_export(data, tenant, max_bytes)
     known = yield from _histories(tenant, [memory.id for memory in parsed[0]])
-    erased = {change.memory_id for change in known if change.action == "delete"}
+    erased = {change.memory_id: change.at for change in known if change.action == "delete"}
     # A consistent export holds no memory it holds the tombstone of (`ListTombstones`
     # lists those of memories gone); an edited one that does is taken at its word.
-    erased |= {t.change.memory_id for t in tombstones} & {m.id for m in parsed[0]}
-    parsed = yield from _without_erased(tenant, parsed, erased)
+    exported = {memory.id for memory in parsed[0]}
+    erased |= {
+        t.change.memory_id: t.change.at
+        for t in tombstones
+        if t.change.memory_id in exported and t.change.memory_id not in erased
+    }
+    recorded = {change.memory_id for change in known}
+    # What a policy forgot gives nothing back, as `forget` gave nothing back.
+    forgotten = {
+        change.memory_id
+        for change in (*known, *(t.change for t in tombstones))
+        if change.action == "delete" and forgotten_by_policy(change.reason)
+    }
+    taken_back = {memory_id: at for memory_id, at in erased.items() if memory_id not in forgotten}
+    parsed = yield from _without_erased(tenant, parsed, erased, taken_back, recorded)
     ids = list(dict.fromkeys(t.change.memory_id for t in tombstones))
     held = yield from _held(tenant, ids)
     erasures = yield from _erasures(tenant, tombstones, held, now)
@@ -231,7 +246,9 @@ def import_flow(
         tenant, memories, entities, relations
     )
     memories = yield from _linkable(tenant, memories, entities)
-    memories, relations, profile = yield from _kept_current(tenant, memories, relations, profile)
+    memories, relations, profile = yield from _kept_current(
+        tenant, memories, relations, profile, erasures
+    )
     # Entries already stored (an import of the same export) are not written twice.
     stored = {change.id for change in known}
     history = tuple(change for change in history if change.id not in stored)
@@ -312,13 +329,21 @@ def _tombstones_to_put(
     return [PutTombstones(tenant, user, tuple(changes)) for user, changes in by_user.items()]
 
 
-def _without_erased(tenant: str, records: _Records, erased: set[str]) -> Flow[_Records]:
+def _without_erased(
+    tenant: str,
+    records: _Records,
+    erased: Mapping[str, datetime],
+    taken_back: Mapping[str, datetime],
+    recorded: set[str],
+) -> Flow[_Records]:
     """The export's records but what erasing the memories of `erased` (those `tenant`
-    holds the tombstone of) removed or changed (`DeleteMemories`): the memories and their
-    history, their texts in other entries and in the context lines of episodes, the links
-    from what they retired, the relations they stated, the profile fields taken from them,
-    and the entities only they named. Else restoring a backup taken before an erasure
-    would undo it."""
+    holds the tombstone of, by id, with when they were erased) removed or changed
+    (`DeleteMemories`): the memories and their history, their texts in other entries and in
+    the context lines of episodes, the relations they stated, the profile fields taken from
+    them, and the entities only they named; and with what they retired given back as the
+    erasure gave it back (`_given_back`: those of `taken_back`, the erasures that were no
+    policy's). Else restoring a backup taken before an erasure would undo it. `recorded`
+    are the memories whose history `tenant` holds."""
     memories, history, entities, relations, profile = records
     gone = [memory for memory in memories if memory.id in erased]
     if not gone:
@@ -332,31 +357,74 @@ def _without_erased(tenant: str, records: _Records, erased: set[str]) -> Flow[_R
         if text
     }
     texts -= {memory.text for memory in kept}  # a copy of one a memory holds is no trace
-    kept = [_unlinked(memory, erased, texts) for memory in kept]
     named = {entity for memory in gone for entity in memory.entity_ids} | {
         end for r in relations if r.memory_id in erased for end in (r.source_id, r.target_id)
     }
     relations = tuple(relation for relation in relations if relation.memory_id not in erased)
-    orphans = yield from _orphans(tenant, named, kept, relations)
+    back = _given_back(gone, kept, relations, profile, taken_back)
+    kept = [without_quotes(memory, texts) or memory for memory in back.memories]
+    orphans = yield from _orphans(tenant, named, kept, back.relations)
+    history = tuple(
+        erased_change(change, False, texts) for change in history if change.memory_id not in erased
+    )
     return (
         tuple(kept),
-        tuple(
-            erased_change(change, False, texts)
-            for change in history
-            if change.memory_id not in erased
-        ),
+        history + tuple(c for c in back.changes if c.memory_id not in recorded),
         tuple(entity for entity in entities if entity.id not in orphans),
-        relations,
-        None if profile is None else profile_without(profile, erased),
+        back.relations,
+        None if back.profile is None else profile_without(back.profile, set(erased)),
     )
 
 
-def _unlinked(memory: Memory, erased: set[str], texts: set[str]) -> Memory:
-    """`memory` not superseded by an erased memory (it stays retired) and, an episode,
-    without the context lines quoting an erased text."""
-    if memory.superseded_by in erased:
-        memory = replace(memory, superseded_by=None)
-    return without_quotes(memory, texts) or memory
+class _GivenBack(NamedTuple):
+    """An export's records with what its erased memories retired given back (`_given_back`)."""
+
+    memories: list[Memory]
+    changes: tuple[MemoryChange, ...]
+    """The audit of what came back (`revival.revival_changes`)."""
+    relations: tuple[Relation, ...]
+    profile: UserProfile | None
+
+
+def _given_back(
+    gone: Sequence[Memory],
+    kept: Sequence[Memory],
+    relations: tuple[Relation, ...],
+    profile: UserProfile | None,
+    erased: Mapping[str, datetime],
+) -> _GivenBack:
+    """The `kept` memories, `relations` and `profile` (an export's, or the store's) with
+    what the `gone` ones retired given back as their erasure gave it back (`revival`, as
+    `erasure.erase_flow` does): current again, with its relations and profile field, if
+    the erased one was current; at the latest erasure of those that retired what comes
+    back. What one of them retired and does not get back (a policy forgot its retirer,
+    `erased` leaves it out) stays retired, retired by none."""
+    by_id = {memory.id: memory for memory in gone if memory.id in erased}
+    gone_ids = {memory.id for memory in gone}
+    before = {memory.id: memory for memory in kept}
+    chains = {m.id: revival.retirers(by_id, m) for m in kept}
+    at = max((erased[e] for chain in chains.values() for e in chain), default=None)
+    back = {} if at is None else {m.id: m for m in revival.revived(by_id, kept, at)}
+    left = [
+        back.get(memory.id)
+        or (replace(memory, superseded_by=None) if memory.superseded_by in gone_ids else memory)
+        for memory in kept
+    ]
+    if at is None:
+        return _GivenBack(left, (), relations, profile)
+    reopened = {r.id: r for r in revival.relations_revived(relations, before, back.values())}
+    successors = {
+        erased_id: memory
+        for memory in back.values()
+        if memory.is_current
+        for erased_id in chains[memory.id]
+    }
+    return _GivenBack(
+        left,
+        revival.revival_changes(back.values(), left, at),
+        tuple(reopened.get(relation.id, relation) for relation in relations),
+        None if profile is None else handed_over(profile, successors, now=at),
+    )
 
 
 def _orphans(
@@ -545,21 +613,41 @@ def _kept_current(
     memories: tuple[Memory, ...],
     relations: tuple[Relation, ...],
     profile: UserProfile | None,
+    erasures: _Erasures,
 ) -> Flow[tuple[tuple[Memory, ...], tuple[Relation, ...], UserProfile | None]]:
-    """The export's records merged with what the store holds of them: a stored memory
-    keeps its provenance and its time (`_merged`), so one retired since the export (the
-    user moved on after an earlier import of it) stays retired, and its relations ended;
-    the stored profile keeps its fields, but those the export sets from memories current
-    after the import. Else an old export imported again would leave two current values in
-    a slot, and the profile saying the older one."""
-    stored = yield from _held(tenant, [memory.id for memory in memories])
+    """The export's records merged with what the store holds of them, as the import's
+    `erasures` leave it (`_given_back`: what they retired given back, as `delete` gives
+    it back): a stored memory keeps its provenance and its time (`_merged`), so one
+    retired since the export (the user moved on after an earlier import of it) stays
+    retired, and its relations ended; the stored profile keeps its fields, but those the
+    export sets from memories current after the import. Else an old export imported again
+    would leave two current values in a slot, and the profile saying the older one."""
+    held = yield from _held(tenant, [memory.id for memory in memories])
+    users = sorted({relation.user_id for relation in relations if relation.user_id})
+    found = yield from call_memories(*(ListRelations(tenant, user) for user in users))
+    known: UserProfile | None = None
+    if profile is not None:
+        [known] = yield from call_memories(GetProfile(tenant, profile.user_id))
+    # Their audit is the export's: it holds the tombstones, so was taken after the erasure.
+    times = {
+        memory_id: op.at
+        for op in erasures.ops
+        if op.at and not forgotten_by_policy(op.reason)
+        for memory_id in op.ids
+    }
+    store = _given_back(
+        erasures.memories,
+        list(held.values()),
+        tuple(r for listed in found for r in listed),
+        known,
+        times,
+    )
+    stored = {memory.id: memory for memory in store.memories}
     kept = tuple(
         memory if (old := stored.get(memory.id)) is None else _merged(memory, old)
         for memory in memories
     )
-    users = sorted({relation.user_id for relation in relations if relation.user_id})
-    stored_relations = yield from call_memories(*(ListRelations(tenant, user) for user in users))
-    ends = {r.id: r.valid_to for found in stored_relations for r in found if r.valid_to}
+    ends = {r.id: r.valid_to for r in store.relations if r.valid_to}
     relations = tuple(  # ending as the store's if that ends sooner, as their memories do
         replace(relation, valid_to=ends[relation.id])
         if relation.id in ends
@@ -567,10 +655,8 @@ def _kept_current(
         else relation
         for relation in relations
     )
-    if profile is None:
-        return kept, relations, profile
-    [known] = yield from call_memories(GetProfile(tenant, profile.user_id))
-    if known is None:
+    known = store.profile
+    if profile is None or known is None:
         return kept, relations, profile
     retired = {memory.id for memory in kept if not memory.is_current}
     fields, sources = dict(known.fields), dict(known.sources)

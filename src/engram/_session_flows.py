@@ -28,6 +28,7 @@ from engram._validation import (
 from engram.context._report import with_dropped
 from engram.context._strategies import check_window
 from engram.context._summary import backfill, summarizer_room
+from engram.memory.profile import EDITED
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.conversation import (
@@ -232,11 +233,23 @@ def context_flow(
         if spec.recall:  # an anonymous session has no memories: no block, and the report says so
             result = replace(result, report=replace(result.report, recall_skipped="no user_id"))
         return result
-    recall = yield from _recall(session, counter, spec, now=now)
+    recall, sources = yield from _recall(session, counter, spec, now=now)
     result = yield from _fitted(session, system, counter, spec, recall, now=now)
-    if result.report.recalled:  # recalled: what the prompt sends, not every hit searched
-        yield from call_memories(RecordAccess(tenant, result.report.recalled, now))
+    accessed = _sent_memories(result.report, recall, sources)
+    if accessed:  # what the prompt sends, not every hit searched
+        yield from call_memories(RecordAccess(tenant, accessed, now))
     return result
+
+
+def _sent_memories(
+    report: ctx.ContextReport, recall: ctx.Recall, sources: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The memories a context sends, each once: the recalled ones, and the source of each
+    profile field it gives (the field is that memory's value in the prompt; a field set by
+    hand has none). Each counts as accessed, so forgetting keeps what every prompt uses."""
+    shown = [key for key in recall.profile if key not in report.profile_dropped]
+    given = [sources[key] for key in shown if sources.get(key, EDITED) != EDITED]
+    return tuple(dict.fromkeys((*report.recalled, *given)))
 
 
 def _fitted(
@@ -305,9 +318,9 @@ def _with_unread(
 
 def _recall(
     session: Session, counter: TokenCounter, spec: ContextSpec, *, now: datetime
-) -> Flow[ctx.Recall]:
+) -> Flow[tuple[ctx.Recall, Mapping[str, str]]]:
     """The profile and the memories most relevant to the newest user message, offered
-    within their share of the budget."""
+    within their share of the budget; with the profile's sources (field -> memory id)."""
     assert session.user_id is not None  # context_flow skips recall without one
     op = ListMessages(session.tenant, session.id, last=1, roles=("user",), now=now)
     [newest] = yield from call(op)
@@ -337,8 +350,9 @@ def _recall(
         tools_tokens=counter.count_tools(spec.tools) if spec.tools else 0,
         share=spec.recall_share,
     )
-    fields = profile.fields if profile is not None else {}
-    return ctx.Recall(room, tuple(hits), fields)
+    if profile is None:
+        return ctx.Recall(room, tuple(hits)), {}
+    return ctx.Recall(room, tuple(hits), profile.fields), profile.sources
 
 
 def _without_repeats(

@@ -1,6 +1,6 @@
 """Erasure: of memories, or of a whole scope, with the entities only they named and what
-was embedded for them; a narrower scope's erasure gives back what its memories retired
-(`revival`)."""
+was embedded for them; an erasure of memories or of a narrower scope than a user gives
+back what the erased memories retired (`revival`)."""
 
 from __future__ import annotations
 
@@ -74,14 +74,22 @@ def _lock_key_of(memory: Memory) -> str:
 
 def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> Flow[ErasureReport]:
     """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
-    those no remaining memory mentions and no remaining relation touches."""
+    those no remaining memory mentions and no remaining relation touches.
+
+    What an erased memory retired is given back as what is left retires it (`revival`,
+    as `erase_scope_flow` gives it back): "I moved to Faro" erased, "I live in Lisbon" is
+    current again, with its relation and profile field."""
     report: ErasureReport = yield from erase_each_flow(tenant, dict.fromkeys(ids, reason), now)
     return report
 
 
-def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> Flow[ErasureReport]:
+def erase_each_flow(
+    tenant: str, reasons: Mapping[str, str], now: datetime, *, give_back: bool = True
+) -> Flow[ErasureReport]:
     """`erase_flow` of memories erased for reasons of their own (memory id -> reason, which
-    its tombstone keeps), in one transaction."""
+    its tombstone keeps), in one transaction with what they give back (`_given_back`), if
+    `give_back`: forgetting by policy takes nothing back ("lives in Austin" forgotten does
+    not make "lives in Denver" true again), a user's erasure does."""
     ids = tuple(reasons)
     [loaded] = yield from call_memories(GetMemories(tenant, ids))
     keys = {_lock_key_of(memory) for memory in loaded if memory is not None}
@@ -94,12 +102,18 @@ def erase_each_flow(tenant: str, reasons: Mapping[str, str], now: datetime) -> F
     at = max([now, *(memory.updated_at + TICK for memory in doomed)])
     named = yield from named_by(tenant, doomed)
     texts = yield from embedded_texts(tenant, doomed)
+    given_back: list[Any] = []
+    if give_back:
+        others = yield from _others_of(tenant, doomed)
+        nothing_outside = _Outside([], [], [], [], set(), [])
+        given_back = yield from _given_back(tenant, doomed, others, nothing_outside, (), at)
     by_reason: dict[str, list[str]] = {}
     for memory_id, reason in reasons.items():
         by_reason.setdefault(reason, []).append(memory_id)
-    reports = yield from call_memories(
-        *(DeleteMemories(tenant, tuple(group), why, at) for why, group in by_reason.items())
-    )
+    erasures = [DeleteMemories(tenant, tuple(group), why, at) for why, group in by_reason.items()]
+    # What they give back first: the profile field handed over is then no erased one's.
+    results = yield from call_memories(*given_back, *erasures)
+    reports = results[len(given_back) :]
     yield from forget_embeddings(texts, tenant=tenant)
     report: ErasureReport = yield from with_orphans_erased(tenant, named, reports)
     return report

@@ -1,6 +1,8 @@
-"""What erasing a scope gives back: the memories an erased one retired, retired again only
-as what is left retires them (`revived`), their relations (`relations_revived`), the audit
-of it (`revival_changes`), and the user's name as what is left says it (`renamed_back`).
+"""What a user's erasure gives back (of memories, by `delete`, or of a scope narrower than
+a user; forgetting by policy and a `consolidate` merge give nothing back): the memories an
+erased one retired, retired again only as what is left retires them (`revived`), their
+relations (`relations_revived`), the audit of it (`revival_changes`), and the user's name as
+what is left says it (`renamed_back`).
 
 An erased memory's word no longer counts: what Engram knows is what the turns left said.
 A memory the erased one retired takes the erased one's own fate: current again if that

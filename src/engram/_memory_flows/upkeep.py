@@ -185,7 +185,13 @@ def forgettable_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[list[Forget]]:
     """What `policy` forgets of the scope's own memories now (`Scope.own_filter`), each with
-    its reason (nothing erased)."""
+    its reason (nothing erased).
+
+    Raises:
+        InvalidInputError: `policy` sets no rule (`max_age`, `max_idle`, `max_per_user`):
+            `min_access` and `keep_pinned` only exempt memories, so it would forget nothing.
+    """
+    _check_rule(policy)
     memories = yield from every_memory(scope.tenant, scope.own_filter(include_superseded=True))
     return plan_forgetting(memories, policy, now)
 
@@ -194,11 +200,20 @@ def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
     """Erase what `policy` forgets of the scope's own memories (pinned ones are exempt by
-    default)."""
+    default); `InvalidInputError` for a policy without a rule (`forgettable_flow`)."""
+    _check_rule(policy)
     yield from serialized(scope.lock_key)
     doomed = yield from forgettable_flow(scope, policy, now=now)
     if not doomed:
         return None
     reasons = {memory_id: reason for memory_id, reason in doomed}
-    report: ErasureReport = yield from erase_each_flow(scope.tenant, reasons, now)
+    report: ErasureReport = yield from erase_each_flow(scope.tenant, reasons, now, give_back=False)
     return report
+
+
+def _check_rule(policy: ForgettingPolicy) -> None:
+    """Refuse a policy that sets no rule: it would forget nothing, silently."""
+    if policy.max_age is None and policy.max_idle is None and policy.max_per_user is None:
+        raise InvalidInputError(
+            "give a rule: max_age, max_idle or max_per_user (min_access only exempts memories)"
+        )

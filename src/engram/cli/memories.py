@@ -274,8 +274,9 @@ def consolidate(
 @click.option(
     "--max-per-user",
     type=click.IntRange(min=0),
-    help="Keep at most this many per user and agent: retired ones go first, then the least "
-    "important and most faded.",
+    help="Keep at most this many current memories per user and agent: the least important "
+    "go first, then the longest unused (retired ones are history: only --max-age and "
+    "--max-idle forget them).",
 )
 @click.option("--include-pinned", is_flag=True, help="Pinned memories may be forgotten too.")
 @click.option("--dry-run", is_flag=True, help="List what would be forgotten; erase nothing.")

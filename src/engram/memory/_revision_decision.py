@@ -1,7 +1,8 @@
 """What one revision decision writes (`Decision`), and its builders, one per action.
 
 `added` stores the new memory. `duplicate` (a `noop`) appends its provenance to the memory
-that already says it, and for a slot value said anew, the saying (`timeline.SAID_AGAIN`).
+that already says it, and for a slot value said anew, the saying (`timeline.SAID_AGAIN`);
+a pin or a higher importance the new one carries is kept on it.
 `refine` (an `update`) rewrites the old memory in place with the more precise text; its
 history keeps the old text. `supersede` adds the new memory and retires the old ones
 (`retired`: `valid_to`, `superseded_at`, `superseded_by`), or files the new one as history if
@@ -126,11 +127,14 @@ def _sayings_with(new: Memory, old: Memory, metadata: Mapping[str, Any]) -> Memo
 
 def duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     """No-op: `old` already says it; append the new provenance (if any is new), and for a
-    slot value said anew, when and by which messages (`_sayings_with`)."""
+    slot value said anew, when and by which messages (`_sayings_with`). What `new` asks
+    more of it is kept (`_raised`): its pin, a higher importance."""
     sources = union(old.source_ids, new.source_ids)
     valid_from = earliest(old.valid_from, new.valid_from)
     adopt_slot = old.attribute is None and new.attribute is not None
-    if sources == old.source_ids and valid_from == old.valid_from and not adopt_slot:
+    raised = _raised(new, old)
+    stated_more = sources != old.source_ids or valid_from != old.valid_from or adopt_slot
+    if not stated_more and not raised:
         return Decision("noop", old, target=old, reason=reason)
     metadata = {**new.metadata, **old.metadata} if adopt_slot else old.metadata
     stated = replace(old, metadata=metadata)
@@ -143,18 +147,33 @@ def duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
         updated_at=now,
         entity_ids=union(old.entity_ids, new.entity_ids),
         attribute=old.attribute or new.attribute,
+        pinned=old.pinned or new.pinned,
+        importance=max(old.importance, new.importance),
     )
+    done = (*raised, "provenance appended") if stated_more else raised
     change = history_entry(
         old,
         "update",
         now,
-        f"{reason}; provenance appended",
+        "; ".join((reason, *done)),
         old_text=old.text,
         new_text=old.text,
         source_ids=new.source_ids,
         related_id=new.id,
     )
     return Decision("noop", kept, updates=(kept,), changes=(change,), target=old, reason=reason)
+
+
+def _raised(new: Memory, old: Memory) -> tuple[str, ...]:
+    """What a duplicate asks more of the memory it repeats, as its audit says it: a pin
+    ("pinned"), a higher importance ("importance 0.5 -> 0.9"). Else a `forget` would erase
+    the memory a caller pinned by adding it again."""
+    raised: list[str] = []
+    if new.pinned and not old.pinned:
+        raised.append("pinned")
+    if new.importance > old.importance:
+        raised.append(f"importance {old.importance:g} -> {new.importance:g}")
+    return tuple(raised)
 
 
 def refine(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:

@@ -4,8 +4,11 @@
 with its reason (`policy: max_age`, ...): the caller deletes them through its normal delete
 path (so history, indexes and entity links are erased too). `decay()` is how fresh a memory
 is: 1.0 just recorded or used, 0.5 one half-life of disuse later, pinned ones never fading;
-it orders `max_per_user` evictions and is the ranking's `decay` feature
+it breaks ties of importance in `max_per_user` evictions and is the ranking's `decay` feature
 (`RankingWeights.decay`).
+
+A memory is used (accessed) when a search returns it or a context sends it: recalled, or as
+the profile field it is the source of.
 
 Example:
     ```python
@@ -25,15 +28,27 @@ from typing import NamedTuple
 from engram._exceptions import InvalidInputError
 from engram.types._memory import Memory
 
-__all__ = ["Forget", "ForgettingPolicy", "decay", "plan_forgetting"]
+__all__ = ["Forget", "ForgettingPolicy", "decay", "forgotten_by_policy", "plan_forgetting"]
+
+_POLICY = "policy: "
+"""How the reason of a memory a policy forgot begins (its tombstone keeps it)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ForgettingPolicy:
     """When memories are forgotten. Every rule is off unless set.
 
-    Pinned memories are exempt from every rule while `keep_pinned` holds; memories accessed at
-    least `min_access` times are exempt from the age and inactivity rules.
+    The rules are `max_age`, `max_idle` and `max_per_user`; `min_access` and `keep_pinned`
+    only exempt memories from them (a policy without a rule forgets nothing, and
+    `Memories.forget` refuses it). Pinned memories are exempt from every rule while
+    `keep_pinned` holds; memories accessed at least `min_access` times are exempt from the
+    age and inactivity rules.
+
+    `max_per_user` counts a scope's current memories only: retired ones (superseded, kept
+    for "as of" answers) neither count nor are evicted by it; `max_age` and `max_idle`
+    govern them. Over the cap, the current memories go in this order: the least important
+    first; among equally important ones, the most faded (longest unused, see `decay`), then
+    the least often used, then the oldest.
     """
 
     max_age: timedelta | None = None
@@ -41,14 +56,15 @@ class ForgettingPolicy:
     max_idle: timedelta | None = None
     """Forget memories not accessed (nor recorded) for this long."""
     min_access: int | None = None
-    """Memories accessed at least this often survive `max_age` and `max_idle`."""
+    """Memories accessed at least this often survive `max_age` and `max_idle` (an exemption,
+    not a rule: alone it forgets nothing)."""
     max_per_user: int | None = None
-    """Keep at most this many memories per scope (tenant, user, agent); the superseded ones,
-    then the least important and most faded, go first."""
+    """Keep at most this many current memories per scope (tenant, user, agent): the least
+    important go first, then the most faded; retired memories are not counted."""
     keep_pinned: bool = True
     """Never forget pinned memories."""
     half_life: timedelta = timedelta(days=30)
-    """The decay half-life used to choose victims for `max_per_user`."""
+    """The decay half-life that orders equally important victims of `max_per_user`."""
 
     def __post_init__(self) -> None:
         for name in ("max_age", "max_idle"):
@@ -72,6 +88,12 @@ class Forget(NamedTuple):
 
     memory_id: str
     reason: str
+
+
+def forgotten_by_policy(reason: str | None) -> bool:
+    """Whether an erasure's `reason` is a policy's (`plan_forgetting`): decay, which takes
+    nothing back, unlike a user's erasure, which gives back what the memory retired."""
+    return reason is not None and reason.startswith(_POLICY)
 
 
 def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
@@ -98,17 +120,22 @@ def _expired(memory: Memory, policy: ForgettingPolicy, now: datetime) -> str | N
     if policy.min_access is not None and memory.access_count >= policy.min_access:
         return None
     if policy.max_age is not None and now - memory.recorded_at > policy.max_age:
-        return "policy: max_age"
+        return f"{_POLICY}max_age"
     last = max(memory.recorded_at, memory.last_accessed_at or memory.recorded_at)
     if policy.max_idle is not None and now - last > policy.max_idle:
-        return "policy: max_idle"
+        return f"{_POLICY}max_idle"
     return None
 
 
-def _keep_score(memory: Memory, policy: ForgettingPolicy, now: datetime) -> tuple[bool, float]:
-    """Sort key, lowest first to forget: superseded history, then low importance x decay."""
-    current = memory.superseded_at is None
-    return current, memory.importance * decay(memory, now, policy.half_life)
+def _eviction_order(
+    memory: Memory, now: datetime, half_life: timedelta
+) -> tuple[float, float, int, datetime, str]:
+    """Sort key of `max_per_user`, lowest evicted first: importance, then freshness
+    (`decay`: how recently recorded or used), then access count, then record time (and id,
+    so the order is total). A memory the user's profile or recall puts in every prompt is
+    fresh; an old, never used one of equal importance goes before it."""
+    freshness = decay(memory, now, half_life)
+    return memory.importance, freshness, memory.access_count, memory.recorded_at, memory.id
 
 
 def _over_cap(
@@ -116,15 +143,16 @@ def _over_cap(
 ) -> list[Forget]:
     scopes: dict[tuple[str, str | None, str | None], list[Memory]] = {}
     for memory in memories:
-        scopes.setdefault((memory.tenant, memory.user_id, memory.agent_id), []).append(memory)
+        if memory.superseded_at is None:  # retired history is max_age's and max_idle's
+            scopes.setdefault((memory.tenant, memory.user_id, memory.agent_id), []).append(memory)
     forgotten: list[Forget] = []
     for members in scopes.values():
         excess = len(members) - cap
         if excess <= 0:
             continue
         removable = [m for m in members if not (policy.keep_pinned and m.pinned)]
-        removable.sort(key=lambda memory: _keep_score(memory, policy, now))
-        forgotten.extend(Forget(m.id, "policy: max_per_user") for m in removable[:excess])
+        removable.sort(key=lambda memory: _eviction_order(memory, now, policy.half_life))
+        forgotten.extend(Forget(m.id, f"{_POLICY}max_per_user") for m in removable[:excess])
     return forgotten
 
 
@@ -140,7 +168,7 @@ def plan_forgetting(
 
     Returns:
         One `Forget` per memory to delete, in input order for the age and inactivity rules,
-        then the ones over the per-user cap.
+        then the current ones over the per-user cap, first evicted first.
     """
     forgotten: list[Forget] = []
     survivors: list[Memory] = []
