@@ -19,6 +19,7 @@ from engram.stores.memory import InMemoryConversationStore
 from engram.stores.memory_memories import InMemoryMemoryStore
 from engram.types._memory import Memory
 from test_session_erasure import lived_in, say
+from test_session_erasure_revival import current_homes, homes
 
 pytest_plugins = ["servers"]
 
@@ -27,17 +28,6 @@ pytest_plugins = ["servers"]
 def mem(every_memory_engram: Engram) -> Engram:
     """An Engram on each memory backend."""
     return every_memory_engram
-
-
-def homes(mem: Engram) -> list[Memory]:
-    """Ana's home-city facts, current and retired, the first said first."""
-    found = mem.memories.get_all(user_id="ana", include_superseded=True)
-    return sorted((m for m in found if m.attribute == "home_city"), key=lambda m: m.valid_from)
-
-
-def current_homes(mem: Engram) -> list[str]:
-    found = mem.memories.get_all(user_id="ana")
-    return sorted(str(m.metadata["value"]) for m in found if m.attribute == "home_city")
 
 
 def episode_of(mem: Engram, fact: Memory) -> Memory:
