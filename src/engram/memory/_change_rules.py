@@ -23,12 +23,14 @@ from typing import Any
 from engram.memory._phrases import (
     ADV,
     DIETS,
+    EMAIL,
     HAVE,
     I_AM,
     JOB_CUE,
     ME,
     NAME,
     PARTNERS,
+    PHONE_NUMBER,
     REST,
     UP,
     WE,
@@ -45,6 +47,7 @@ from engram.memory._phrases import (
     third_person,
     with_date,
 )
+from engram.memory._profile_rules import email_slot, phone_number_slot
 from engram.memory.candidates import (
     SLOT_RELATIONS,
     Candidate,
@@ -241,6 +244,14 @@ def _bare_correction(match: re.Match[str], s: Sentence) -> list[Candidate]:
     fixed = _replaced(s, text, slot, old, new, guessed=True)
     restated = {slot: _with_value(previous.text, old, new)}
     return [replace(fixed, metadata={**fixed.metadata, "corrects": True, "restated": restated})]
+
+
+def _contact_corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A correction of an email or phone number, "Sorry, I meant bob@gmail.com", "Oops, I
+    meant 555-0101": the value says its slot, so it is the new value of that slot, whatever
+    came before it."""
+    new = match["x"]
+    return email_slot(new, s) if "@" in new else phone_number_slot(new, s)
 
 
 def _with_value(text: str, old: str, new: str) -> str:
@@ -607,6 +618,13 @@ CHANGE_RULES: tuple[Rule, ...] = (
         r"(?![\w-])",
         _corrected,
         ("mean",),
+    ),
+    rule(
+        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{_OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
+        rf"(?P<x>{EMAIL}|{PHONE_NUMBER})(?:,?\s+(?i:not)\s+(?:{EMAIL}|{PHONE_NUMBER}))?"
+        r"(?=\s*(?:[.!?]|$))",
+        _contact_corrected,
+        ("mean", "wait", "oops", "sorry", "mistake", "my bad", "correction"),
     ),
     rule(
         rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{_OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"

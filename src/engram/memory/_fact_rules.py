@@ -20,6 +20,7 @@ from engram.memory._life_rules import LIFE_RULES
 from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
     ADV,
+    AND_MY_CONTACT,
     COUNTS,
     HAVE,
     I_AM,
@@ -289,6 +290,18 @@ def _no_longer_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 _CONSUMED = re.compile(r"^(?:drink|eat|smoke|drinking|eating|smoking)\s+(?P<what>.+)$", re.I)
 
 
+def _cancelled(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A subscription, membership or plan the user ended, "I cancelled my premium
+    subscription": they no longer have one (it negates "The user has a premium
+    subscription")."""
+    thing = clean(match["x"], s, max_words=4)
+    if not thing:
+        return []
+    article = "an" if thing[0].lower() in "aeiou" else "a"
+    text = f"{s.label} no longer has {article} {thing}"
+    return [fact(s, text, importance=0.7, metadata={"negates": thing})]
+
+
 def _no_longer_does(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A habit that stopped, "I no longer drink coffee", "I stopped eating sugar", "I don't
     drink coffee anymore": it negates the habit, or what it consumed (coffee: "The user loves
@@ -459,6 +472,12 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "anymore", "any more"),
     ),
     rule(
+        rf"{ME}{HAVE}?{ADV}\s+(?i:cancell?ed|ended|terminated|closed)\s+(?i:my|our)\s+"
+        r"(?P<x>(?:[\w-]+\s+){0,3}(?i:subscription|membership|plan|account))(?=\s*(?:[,.;!?]|$))",
+        _cancelled,
+        ("cancel", "ended", "terminated", "closed"),
+    ),
+    rule(
         rf"{ME}{HAVE}?{ADV}\s+(?P<kw>(?i:no\s+longer|stopped|quit|gave\s+up))\s+{REST}",
         _no_longer_does,
         ("no longer", "stopped", "quit", "gave up"),
@@ -475,8 +494,9 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("don't", "do not", "dont", "no longer", "never", "used to"),
     ),
     rule(
-        rf"{ME}{ADV}\s+(?i:prefer)\s+(?!(?i:to|not)\b)(?P<x>[^,.;!?()\n]+?)\s+"
-        r"(?i:over|rather\s+than|instead\s+of|to)\s+" + REST.replace("?P<x>", "?P<y>"),
+        rf"{ME}{ADV}\s+(?i:prefer)\s+(?!(?i:to|not)\b)(?P<x>[^,.;!?()\n]+?)"
+        r"(?:\s+(?i:over|rather\s+than|instead\s+of|to)|(?i:\s+now)?,?\s+(?i:not))\s+"
+        + REST.replace("?P<x>", "?P<y>"),
         _prefers_over,
         ("prefer",),
     ),
@@ -536,6 +556,9 @@ _FACT_RULES: tuple[Rule, ...] = (
     *GROUP_RULES,
 )
 _RULES = CHANGE_RULES + PROFILE_RULES + _FACT_RULES
+_NEXT_CONTACT = re.compile(AND_MY_CONTACT)
+"""A contact detail said after a clause ("I live in Denver and my email is ..."): its own
+statement, which the clause's span must leave to the rules that read it."""
 
 
 def apply_rules(sentence: Sentence) -> list[Candidate]:
@@ -554,6 +577,8 @@ def apply_rules(sentence: Sentence) -> list[Candidate]:
         position = 0
         while (match := entry.pattern.search(sentence.text, position)) is not None:
             start, end = match.start(), clause_end(match)
+            contact = _NEXT_CONTACT.search(sentence.text, start + 1, end)
+            end = contact.start() if contact else end
             position = max(end, start + 1)  # the next clause may say more of the same
             if any(start < stop and begin < end for begin, stop in taken):
                 continue

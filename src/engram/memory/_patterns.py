@@ -11,9 +11,11 @@ import re
 
 __all__ = [
     "ADV",
+    "AND_MY_CONTACT",
     "COUNTS",
     "DEMONYMS",
     "DIETS",
+    "EMAIL",
     "FAITHS",
     "HAVE",
     "I_AM",
@@ -24,6 +26,7 @@ __all__ = [
     "NO_EMPLOYER",
     "NOT",
     "PERSON_TITLE",
+    "PHONE_NUMBER",
     "PRONOUNS",
     "REST",
     "STIRRED",
@@ -120,6 +123,17 @@ COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", stri
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 """An optional negation after the subject ("I don't live", "I'm no longer working", "I used
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w@-])"
+"""An email address, all of it and nothing else ("bob@new.com" of "... bob@new.com."): the
+local part, an "@", a domain with a dot and a top-level name of letters."""
+PHONE_NUMBER = r"\+?\(?\d[\d ().-]{5,}\d(?!\w)"
+"""A phone number, "555-0100", "+1 (555) 123-4567": digits with the spaces, dashes, dots and
+brackets written inside (a rule counts the digits: seven at least)."""
+AND_MY_CONTACT = (
+    r"\s+(?i:and)\s+(?i:my)\s+(?i:new\s+)?(?i:e-?mail|phone|number|cell|mobile|address)\b"
+)
+"""Where a clause ends that a contact detail follows ("I live in Denver and my email is ..."):
+the next statement, no part of the value before it."""
 PERSON_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Prof)\."
 """A person's title written with its full stop ("Dr.", "Mrs.")."""
 TITLE_DOT = r"(?:(?<=\b(?:St|Dr|Mr|Ms|Mt|Jr|Sr))|(?<=\bMrs)|(?<=\b[A-Z]))\."

@@ -26,9 +26,11 @@ from engram.memory._assertion import (
 from engram.memory._partners import PARTNERS, partner_role, partner_stage
 from engram.memory._patterns import (
     ADV,
+    AND_MY_CONTACT,
     COUNTS,
     DEMONYMS,
     DIETS,
+    EMAIL,
     FAITHS,
     HAVE,
     I_AM,
@@ -38,6 +40,7 @@ from engram.memory._patterns import (
     NAME,
     NO_EMPLOYER,
     NOT,
+    PHONE_NUMBER,
     PRONOUNS,
     REST,
     STAY,
@@ -62,9 +65,11 @@ from engram.types._memory import MemoryKind
 
 __all__ = [
     "ADV",
+    "AND_MY_CONTACT",
     "COUNTS",
     "DEMONYMS",
     "DIETS",
+    "EMAIL",
     "FAITHS",
     "HAVE",
     "ME",
@@ -75,6 +80,7 @@ __all__ = [
     "NO_EMPLOYER",
     "NOT",
     "PARTNERS",
+    "PHONE_NUMBER",
     "PRONOUNS",
     "REST",
     "STAY",

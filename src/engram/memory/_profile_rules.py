@@ -16,14 +16,17 @@ from datetime import timedelta
 from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
     ADV,
+    AND_MY_CONTACT,
     DEMONYMS,
     DIETS,
+    EMAIL,
     FAITHS,
     HAVE,
     I_AM,
     ME,
     NAME,
     NOT,
+    PHONE_NUMBER,
     REST,
     STAY,
     STIRRED,
@@ -105,7 +108,10 @@ def _name(match: re.Match[str], s: Sentence) -> list[Candidate]:
         text = f"{USER_LABEL}'s name is {name}"
     else:
         return []
-    return [fact(s, text, kind="profile", attribute="name", value=name, importance=0.9)]
+    person = (EntityMention(name, "person"),)  # "changed my name to Robert Smith": no place
+    return [
+        fact(s, text, kind="profile", attribute="name", value=name, importance=0.9, entities=person)
+    ]
 
 
 _WHEN_AGED = re.compile(
@@ -370,11 +376,20 @@ _PHONE_KEYS = frozenset(
     ("phone", "number", "phone number", "cell", "cell number", "mobile", "mobile number")
 )
 """What the user calls their phone number ("my new number is ..."; "my phone is" either)."""
-_NEW_KEYS = frozenset(("email", "address")) | _PHONE_KEYS
-"""Slots said new ("my new email is ..."); not "my new job is great"."""
+_EMAIL_KEYS = frozenset(("email", "email address"))
+"""What the user calls their email address."""
+_NEW_KEYS = frozenset(("address",)) | _EMAIL_KEYS | _PHONE_KEYS
+"""Slots said new ("my new email is ...") or changed ("my email changed to ..."); not "my
+new job is great"."""
+_NOW = re.compile(r"^\s*(?:now\s+)?", re.IGNORECASE)
+"""What opens a value said as the new one ("my email is now bob@new.com")."""
+_AN_EMAIL = re.compile(EMAIL)
+_CONTACT_END = re.compile(AND_MY_CONTACT)
+_CITY_AFTER = re.compile(rf"^,\s*(?P<x>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+){{0,2}})(?=\s*(?:[.!?]|$))")
+"""The city an address ends with after a comma ("12 Main St, Boston.")."""
 _AT_EMPLOYER = re.compile(r"\s*(?:at|with|for)\s", re.IGNORECASE)
 """What "my job is" says an employer with ("my job is at IBM")."""
-_PHONE_NUMBER = re.compile(r"\+?\d[\d .-]{5,}\d")
+_PHONE_NUMBER = re.compile(PHONE_NUMBER)
 _A_PHONE = re.compile(r"^an?\s+(?P<x>.+)", re.IGNORECASE)
 
 
@@ -382,15 +397,55 @@ def _phone_slot(key: str, raw: str, s: Sentence) -> list[Candidate]:
     """The user's phone number, "my new number is 555-123-4567" (a run of at least seven
     digits): the `phone_number` slot; or their phone, "my phone is a Samsung": the `phone`
     slot, the device (not "my phone is broken")."""
-    number = _PHONE_NUMBER.match(raw.strip())
-    if number is not None and sum(char.isdigit() for char in number[0]) >= 7:
-        text = f"{s.label}'s phone number is {number[0]}"
-        return [fact(s, text, kind="profile", attribute="phone_number", value=number[0])]
+    number = phone_number_slot(_NOW.sub("", raw), s)
+    if number:
+        return number
     device = _A_PHONE.match(clean(raw, s, max_words=5) or "") if key == "phone" else None
     if device is None:
         return []
     text = f"{s.label}'s phone is {device[0]}"
     return [fact(s, text, kind="profile", attribute="phone", value=device["x"], importance=0.6)]
+
+
+def email_slot(raw: str, s: Sentence) -> list[Candidate]:
+    """The user's email, "my email is (now) bob@new.com": the address alone (`EMAIL`), not
+    what follows it; nothing when the words are no address ("my email is full")."""
+    address = _AN_EMAIL.match(_NOW.sub("", raw))
+    if address is None:
+        return []
+    text = f"{s.label}'s email is {address[0]}"
+    return [fact(s, text, kind="profile", attribute="email", value=address[0], importance=0.7)]
+
+
+def phone_number_slot(raw: str, s: Sentence) -> list[Candidate]:
+    """The user's phone number alone, "555-0100" (seven digits at least); nothing else."""
+    number = _PHONE_NUMBER.match(raw)
+    if number is None or sum(char.isdigit() for char in number[0]) < 7:
+        return []
+    text = f"{s.label}'s phone number is {number[0]}"
+    return [fact(s, text, kind="profile", attribute="phone_number", value=number[0])]
+
+
+def _address(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The user's address, "my address is 12 Main St, Boston": the street with the city said
+    after its comma; nothing for "my new address is in Austin", a city (no address)."""
+    value = clean(_CONTACT_END.split(match["x"])[0], s, max_words=8)
+    if not value or value.lower().startswith("in "):
+        return []
+    city = _CITY_AFTER.match(s.text[match.end() :])
+    if city is not None and value[:1].isdigit():
+        value = f"{value}, {city['x']}"
+    text = f"{s.label}'s address is {value}"
+    return [fact(s, text, kind="profile", attribute="address", value=value, importance=0.7)]
+
+
+def _contact_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where to reach the user, "you can reach me at 555-0199", "email me at bob@new.com",
+    "please use bob@new.com from now on" (read only in a sentence with a first-person cue:
+    see `extraction`): their email or phone number."""
+    if match["email"] or match["then"]:
+        return email_slot(match["email"] or match["then"], s)
+    return phone_number_slot(match["number"], s)
 
 
 _ON = re.compile(r"^(?:on\s+)?(?:the\s+)?", re.IGNORECASE)
@@ -411,12 +466,16 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     key = " ".join(match["key"].lower().split())
     key = "birthday" if key == "bday" else key
     favourite = key.startswith(("favorite ", "favourite "))
-    if match["new"] and not favourite and key not in _NEW_KEYS:
+    if (match["new"] or match["changed"]) and not favourite and key not in _NEW_KEYS:
         return []
+    if key in _EMAIL_KEYS:
+        return email_slot(match["x"], s)
+    if key == "address":
+        return _address(match, s)
     if key == "job" and _AT_EMPLOYER.match(match["x"]):
         return []  # "my job is at IBM": the employer (`_work_rules`)
     if key in _PHONE_KEYS:
-        return _phone_slot(key, match["x"], s)
+        return _phone_slot(key, _CONTACT_END.split(match["x"])[0], s)
     if key == "birthday":  # its value is a date, which `clean` would take out
         return _birthday(match, s)
     value = clean(match["x"], s, max_words=8)
@@ -444,8 +503,8 @@ def _favourite_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 PROFILE_RULES: tuple[Rule, ...] = (
     rule(
-        rf"(?i:\bmy\s+name(?:'s|\s+is)|\bcall\s+me|\b(?:hi|hello|hey)[,!.]?\s+I'm|"
-        rf"\bI(?:\s+now)?\s+go\s+by|\bI(?:'ve|\s+have)?\s+changed\s+my\s+name\s+to)\s+{NAME}",
+        rf"(?i:\bmy\s+name(?:'s|\s+is)(?:\s+now)?|\bcall\s+me|\b(?:hi|hello|hey)[,!.]?\s+I'm|"
+        rf"\bI(?:\s+now)?\s+go\s+by|\b(?:I(?:'ve|\s+have)?|and)\s+changed\s+my\s+name\s+to)\s+{NAME}",
         _name,
         ("name", "call me", "i'm", "go by"),
     ),
@@ -542,6 +601,13 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _favourite_is,
         ("favorite", "favourite"),
     ),
+    rule(
+        r"(?i:\bplease\s+use|\b(?:contact|reach|email|e-mail|call|text)\s+me\s+(?:at|on|via))\s+"
+        rf"(?:(?P<email>{EMAIL})|(?P<number>{PHONE_NUMBER}))|"
+        rf"(?i:\buse)\s+(?P<then>{EMAIL})(?=\s+(?i:from\s+now\s+on|instead|going\s+forward))",
+        _contact_at,
+        ("use", "me at", "me on", "me via"),
+    ),
     rule(rf"{ME}\s+(?i:was\s+born\s+on)\s+{REST}", _birthday, ("born",)),
     rule(
         rf"{ME}\s+(?i:was\s+born)(?P<raised>\s+(?i:and\s+raised))?\s+(?i:in)\s+{REST}",
@@ -550,7 +616,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?i:\bmy\s+(?P<new>new\s+)?(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
-        rf"(?:\s+is|'s))\s+{REST}",
+        rf"(?:\s+is|'s|(?P<changed>\s+(?:has\s+)?changed\s+to)))\s+{REST}",
         _my_x_is,
         ("my ",),
     ),
