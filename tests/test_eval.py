@@ -590,6 +590,9 @@ def test_cli_engram_searches_embed_every_question_on_every_run(tmp_path: Path) -
     path, cache = _write_locomo(tmp_path), tmp_path / "v.sqlite"
     result = CliRunner().invoke(eval_group, ["locomo", "--data", str(path), "--cache", str(cache)])
     assert result.exit_code == 0, result.output
+    # The report says what ran: no LLM (none configured), and the cache file.
+    settings = json.loads(result.output.strip().splitlines()[-1])["settings"]
+    assert settings["llm"] is None and settings["embedding_cache"] == str(cache)
     from engram.providers._onnx_embedder import LocalEmbedder
 
     embedder = CachedEmbedder(LocalEmbedder(), DiskEmbeddingCache(cache))

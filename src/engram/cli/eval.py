@@ -279,7 +279,17 @@ def _retriever(options: dict[str, Any]) -> Iterator[tuple[RetrieverProtocol, dic
         if options["retriever"] == "engram":
             if options["no_dense"]:
                 raise click.UsageError("--no-dense needs --retriever in-process")
-            yield _engram_retriever(options, stack), {"db": str(options["db"] or "temporary")}
+            retriever, engram = _engram_retriever(options, stack)
+            llm = engram.settings.llm
+            yield (
+                retriever,
+                {
+                    "db": str(options["db"] or "temporary"),
+                    # Whether extraction had an LLM (ENGRAM_LLM__*), and the embedding cache used.
+                    "llm": llm.model if llm is not None else None,
+                    "embedding_cache": None if options["no_cache"] else str(options["cache"]),
+                },
+            )
             return
         embedder = None if options["no_dense"] else _embedder(options, stack)
         pipeline = PipelineOptions(dense=embedder is not None)
@@ -301,12 +311,14 @@ def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
     return CachedEmbedder(local, cache)
 
 
-def _engram_retriever(options: dict[str, Any], stack: ExitStack) -> RetrieverProtocol:
+def _engram_retriever(
+    options: dict[str, Any], stack: ExitStack
+) -> tuple[RetrieverProtocol, Engram]:
     embedder = None if options["no_dense"] else _embedder(options, stack)
-    memories = _open_engram(options, stack, embedder).memories
+    engram = _open_engram(options, stack, embedder)
     cache = embedder.cache if embedder is not None else None
     disk = cache if isinstance(cache, DiskEmbeddingCache) else None
-    return BloatMeter(EngramRetriever(memories, cache=disk), memories)
+    return BloatMeter(EngramRetriever(engram.memories, cache=disk), engram.memories), engram
 
 
 def _open_engram(
