@@ -14,6 +14,7 @@ from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, forget_embeddings, serialized
 from engram._memory_flows.edits import retired_by_hand
 from engram._memory_flows.graph import (
+    known_subjects,
     name_user,
     read_user,
     relations_to_write,
@@ -133,6 +134,7 @@ def add_flow(
     profile, graph = yield from read_user(scope, candidates)
     graph = yield from name_user(scope, graph, _user_name(candidates, profile, user_name), now)
     entities = resolve_mentions(scope, candidates, graph, now)
+    candidates, entities = known_subjects(candidates, entities, graph)
     said_at = {message.id: message.created_at for message in messages}
     news = [_placed(c, scope, entities, _recorded_at(c, said_at, now)) for c in candidates]
     if metadata or pinned:

@@ -237,6 +237,38 @@ def resolve_mentions(
     return replace(resolution, updated=tuple(updated))
 
 
+def known_subjects(
+    candidates: Sequence[Candidate], entities: EntityResolution, graph: Graph
+) -> tuple[list[Candidate], EntityResolution]:
+    """`candidates`, each about someone else (a `subject`) named as the person its mention
+    resolved to is: "Carla moved to Berlin", once "Carla Mendes" is the one Carla known, is
+    about "Carla Mendes", so it fills her slot and retires her Porto. A mention that could be
+    two known people resolved to neither (`resolve_entities`), and keeps its own name; the
+    user's own entity is left alone. Returned with `entities` resolving the names given too
+    (the relations of the candidates name them)."""
+    named = {e.id: e for e in (*graph.entities, *entities.new, *entities.updated)}
+
+    def canonical(name: str | None) -> str | None:
+        entity = named.get(entities.ids.get(fold(name), "")) if name else None
+        if entity is None or entity.kind != "person" or is_user(entity):
+            return name
+        return entity.name
+
+    renamed: list[Candidate] = []
+    for candidate in candidates:
+        subject = canonical(candidate.subject)
+        if subject == candidate.subject:
+            renamed.append(candidate)
+            continue
+        relations = tuple(
+            r._replace(subject=canonical(r.subject)) if r.subject == candidate.subject else r
+            for r in candidate.relations
+        )
+        renamed.append(replace(candidate, subject=subject, relations=relations))
+    ids = {fold(e.name): e.id for e in named.values() if e.id in entities.ids.values()}
+    return renamed, replace(entities, ids={**ids, **entities.ids})
+
+
 def relations_to_write(
     scope: Scope,
     candidates: Sequence[Candidate],

@@ -511,15 +511,18 @@ def _newborn(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return kin_fact(s, match["x"], _NEWBORN.get(role, role))
 
 
-_OWNER_USER = re.compile(r"\b(?i:I|I've|I'm|we|we've|we're|our)(?!\w)")
+_OURS = r"(?i:first|second|third|new|own|very|little|family|household)\b"
+"""Words after "my" or "our" that keep the user the owner ("our family adopted ...")."""
+_OWNER_USER = re.compile(rf"\b(?i:I|I've|I'm|we|we've|we're|(?:my|our)\s+{_OURS})(?!\w)")
 _OWNER_OTHER = re.compile(
-    r"\b(?:(?i:he|she|they|his|her|their|my\s+\w+)\b"
+    rf"\b(?:(?i:he|she|they|his|her|their|(?:my|our)\s+(?!{_OURS})\w+)\b"
     r"|(?!(?:Just|Finally|Today|Yesterday|Recently|Also|So|And|Then|Now|Well|Oh)\b)"
-    r"[A-Z][a-z]+(?=\s+(?:has|had|have|got|gets|adopted|owns|bought)\b))"
+    r"[A-Z][a-z]+(?=,?\s+(?:has|had|have|got|gets|adopted|owns|bought)\b))"
 )
 """Who has "a cat named Miso": the user ("We adopted a cat named Miso", or no subject:
 "Just adopted a cat named Miso!"), or someone else ("My sister has a dog called Max", "Tom
-has a cat named Rex"), by the last subject said before it."""
+has a cat named Rex", "Our neighbour, Marta Kowalski, has a cat named Luna"), by the last
+subject said before it."""
 
 
 def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
