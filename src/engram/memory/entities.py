@@ -13,7 +13,9 @@ airport). A name joined by "&" ("Procter & Gamble") merges with neither side. Tw
 unknown kind ("other") merge only when equal: a shared word tells nothing of them ("TAP"
 the airline, "TAP TP").
 "Tom" is never merged with "Tomás": a nickname is a guess, and a wrong merge is worse than a
-missed one.
+missed one. For the same reason a new, longer name never takes over a known person the user
+relates to unless said in that role (`resolve_entities`): "our neighbour Marta Kowalski" is
+not the user's sister "Marta", introduced on her own; "my sister Marta Kowalski" is.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ __all__ = [
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _NAME_TOKEN = rf"[{_UPPER}][\w'’&-]*"
 _CONNECTOR = r"(?:of|de|da|do|dos|das|del|della|van|von|der|den|la|le|du|the|&)"
-_SPAN = re.compile(rf"(?<![\w'’]){_NAME_TOKEN}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_TOKEN})*")
+_INITIAL = rf"[{_UPPER}]\.(?=\s+{_NAME_TOKEN})"
+"""A middle initial going on with the name ("John F. Kennedy School")."""
+_SPAN = re.compile(
+    rf"(?<![\w'’]){_NAME_TOKEN}(?:\s+(?:{_CONNECTOR}\s+)?(?:{_INITIAL}|{_NAME_TOKEN}))*"
+)
 _WORD = re.compile(r"\S+")
 _SENTENCE_BREAK = re.compile(r"(?:^|[.!?:;\"“(\n]|\s-\s)\s*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -91,8 +97,24 @@ _PLACE_TAILS = frozenset(
     beach island islands bay county state province valley canyon falls national""".split()
 )
 _PERSON_TITLES = frozenset("mr mr. mrs mrs. ms ms. dr dr. miss prof prof. aunt uncle".split())
+_KIN = frozenset(
+    """mom mum mommy mummy mother dad daddy father grandma grandpa granny gran nana grandmother
+    grandfather""".split()
+)
+"""Family words said as names ("Mom called", "Christmas at Grandma's"): people, whatever
+"at" suggests."""
+_ROLE_NOUNS = frozenset("boss doctor nurse teacher manager dentist therapist office".split())
+"""Role words and a workplace, capitalised as common nouns ("my Boss yelled", "Doctor Who",
+"The Office"): no name alone."""
+_CALENDAR = frozenset(
+    "spring summer autumn fall winter birthday anniversary holiday holidays weekend".split()
+)
+"""Seasons and occasions ("Spring in Kyoto", "Happy Birthday"): a name only where the words
+say so (`_named_so`: "my friend Summer")."""
+_SAINT = re.compile(r"\bSt\.?\s+$")
+"""A saint's title before a name ("St. Mary's", "St Louis"): part of the name."""
 _PERSON_CUES = re.compile(
-    r"(?:\bmy\s+(?:\w+\s+)?(?:friend|partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|"
+    r"(?:\b(?:my|our)\s+(?:\w+\s+)?(?:friend|partner|wife|husband|girlfriend|boyfriend|fianc[ée]e?|"
     r"spouse|brother|sister|mom|mother|dad|father|son|daughter|cousin|colleague|coworker|"
     r"co-worker|boss|roommate|neighbou?r|aunt|uncle|grandma|grandmother|grandpa|grandfather|"
     r"niece|nephew|kid|child|mentor|teacher|coach|therapist|doctor)s?|\bnamed|\bcalled|"
@@ -165,11 +187,11 @@ _OTHER_VERBS = (
 with nothing after it) and modals."""
 _PREDICATE = re.compile(
     r"^\s+(?:(?:really|just|also|finally|always|never|still|already|recently|actually|"
-    r"often|usually|sometimes)\s+)?"
+    r"often|usually|sometimes|now|currently|then|soon|even|mostly|rarely|suddenly)\s+)?"
     rf"(?:(?P<singular>{_SINGULAR_VERBS})|{_OTHER_VERBS})\b"
 )
-"""The verb of a subject just before it ("Anna lives", "Mel got", "Rex always loves");
-`singular` when it agrees with a singular subject only."""
+"""The verb of a subject just before it ("Anna lives", "Mel got", "Rex always loves",
+"Robert now teaches"); `singular` when it agrees with a singular subject only."""
 _PLURAL = re.compile(r"(?:[b-df-hj-np-rt-z]|ie)s$")
 """A plural-looking word: -s after a consonant or "ie" ("Things", "Pets", "Movies"; not
 "Tomás", "James", "Lewis", "Jess")."""
@@ -273,6 +295,8 @@ def _kind(name: str, before: str, after: str) -> EntityKind:
         return "organisation"
     if words[-1] in _PLACE_TAILS:
         return "place"
+    if words == [words[0]] and words[0] in _KIN:
+        return "person"
     if _ANIMAL_CUES.search(before):
         return "other"
     if words[0] in _PERSON_TITLES or _PERSON_CUES.search(before) or _PERSON_AFTER.match(after):
@@ -289,13 +313,16 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     currency codes and period labels ("EUR", "Q2"). A single capitalised word opening a
     sentence is one only if what follows says so: its verb ("Anna lives in Madrid", not
     "Sounds great"), a possessive, or nothing (a one-word text, "Rex"); and never if the text
-    writes it in lower case too. Names joined by "&" are two when each side is named on its
-    own in the text ("Lisbon & Porto ... from Lisbon to Porto") or one is a known person
-    ("Ana & Tomás"), else one ("Procter & Gamble", "AT&T"): capitals cannot tell a pair from
-    a firm, the text's other mentions and its speakers can. The kind comes from cues: "work
-    at X" or a suffix like "Inc"/"University" -> organisation; "a cat named X" -> other (an
-    animal); "my friend X", "with X", "Dr X" -> person; "in/to/from X" -> place; otherwise
-    `other`.
+    writes it in lower case too. A role word or a workplace alone ("my Boss", "Doctor Who",
+    "The Office") names nothing; a season or an occasion ("Spring", "Birthday") only where
+    the words say so ("my friend Summer"); a saint's title and a middle initial are part of
+    the name ("St. Mary's" is "St. Mary", "John F. Kennedy School"). Names joined by "&"
+    are two when each side is named on its own in the text ("Lisbon & Porto ... from Lisbon
+    to Porto") or one is a known person ("Ana & Tomás"), else one ("Procter & Gamble",
+    "AT&T"): capitals cannot tell a pair from a firm, the text's other mentions and its
+    speakers can. The kind comes from cues: "work at X" or a suffix like "Inc"/"University"
+    -> organisation; "a cat named X" -> other (an animal); "my friend X", "with X", "Dr X",
+    a family word ("Grandma") -> person; "in/to/from X" -> place; otherwise `other`.
 
     Args:
         text: Any text (never raises).
@@ -316,10 +343,18 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
         key = fold(name)
         if len(key) < 2 or key in _COMMON or _NO_NAME.fullmatch(name):
             continue
+        if key in _ROLE_NOUNS and key not in known_people:
+            continue
         if first_kept and key not in known_people and _opens_sentence_alone(text, match, tokens):
             continue
         start = text.find(tokens[0], match.start())
-        if key in _DESCRIBING and key not in known_people and not _named_so(text, start, match):
+        if saint := _SAINT.search(text[max(0, start - 4) : start]):
+            name, key, start = f"St. {name}", fold(f"St. {name}"), start - len(saint[0])
+        elif (
+            key in _DESCRIBING | _CALENDAR
+            and key not in known_people
+            and not _named_so(text, start, match)
+        ):
             continue
         kind: EntityKind = (
             "person"
@@ -502,7 +537,12 @@ def _match(
     a place of the company), else the only one of its kind whose name it shortens or
     extends ("Tomás" and "Tomás Almeida") and whose roles for the user (`roles`, by id) do
     not differ from those the mention is `stated` in ("my sister Maria" is not "my boss
-    Maria Keller"), or of two such, the only one in a role stated ("my boss Maria")."""
+    Maria Keller"), or of two such, the only one in a role stated ("my boss Maria").
+    A longer name extends a known person the user relates to only where it is said in one
+    of those roles (`_takes_over`): a new full name never takes over the user's sister
+    "Marta", known by her first name alone, unless the text links them ("my sister Marta
+    Kowalski"); a shorter name still shortens the one person it fits ("Marta" for the
+    one "Marta Kowalski" known)."""
     key = fold(mention.name)
     exact = [
         entity
@@ -521,6 +561,7 @@ def _match(
         if (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
         and _extends(key, fold(entity.name), (entity.kind, mention.kind))
         and _roles_agree(roles.get(entity.id, frozenset()), stated)
+        and not _takes_over(key, entity, roles.get(entity.id, frozenset()), stated)
     ]
     if len(partial) > 1:  # "my boss Maria": of "Maria Lopez" and "Maria Keller", the boss
         partial = [entity for entity in partial if roles.get(entity.id, frozenset()) & stated]
@@ -532,6 +573,15 @@ def _match(
 def _extends(one: str, other: str, kinds: tuple[str, str]) -> bool:
     """Whether one of two folded names shortens the other (`_mergeable`)."""
     return _mergeable(one, other, kinds) or _mergeable(other, one, kinds)
+
+
+def _takes_over(key: str, entity: Entity, known: frozenset[str], stated: frozenset[str]) -> bool:
+    """Whether the longer name `key` would take over a known person someone else by what
+    was said: one the user relates to (`known`: "my sister Marta", introduced on her own),
+    named in none of those roles where the longer name is said ("our neighbour Marta
+    Kowalski" is not the sister; "my sister Marta Kowalski" is)."""
+    longer = len(key.split()) > len(fold(entity.name).split())
+    return longer and entity.kind == "person" and bool(known) and not known & stated
 
 
 def _roles_agree(known: frozenset[str], stated: frozenset[str]) -> bool:
