@@ -57,8 +57,10 @@ def open_checkpointer(stack: ExitStack, url: str, mode: str, **kwargs: Any) -> B
         conn = stack.enter_context(psycopg.connect(url, autocommit=True))
         return PostgresCheckpointer(conn, **kwargs)
     if mode == "pool":
-        pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False)
-        return PostgresCheckpointer(stack.enter_context(pool), **kwargs)
+        pool = ConnectionPool(url, min_size=4, max_size=4, kwargs={"autocommit": True}, open=False)
+        # filled first: a connection opened later calls random(), refused mid-draw by hypothesis
+        stack.enter_context(pool).wait()
+        return PostgresCheckpointer(pool, **kwargs)
     loop = LoopThread()
     stack.callback(loop.close)
     connection = async_connection(url, mode)

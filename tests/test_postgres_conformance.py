@@ -38,8 +38,10 @@ def sync_connection(url: str, mode: str) -> Iterator[Any]:
         with psycopg.connect(url, autocommit=True) as conn:
             yield conn
     else:
-        pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False)
+        pool = ConnectionPool(url, min_size=4, max_size=4, kwargs={"autocommit": True}, open=False)
         with pool:
+            # filled first: a connection opened later calls random(), refused mid-draw by hypothesis
+            pool.wait()
             yield pool
 
 
@@ -51,8 +53,10 @@ async def async_connection(url: str, mode: str) -> AsyncIterator[Any]:
             yield conn
     else:
         kwargs = {"autocommit": True}
-        pool = AsyncConnectionPool(url, min_size=1, max_size=4, kwargs=kwargs, open=False)
+        pool = AsyncConnectionPool(url, min_size=4, max_size=4, kwargs=kwargs, open=False)
         async with pool:
+            # filled first: a connection opened later calls random(), refused mid-draw by hypothesis
+            await pool.wait()
             yield pool
 
 

@@ -79,17 +79,20 @@ def postgres_memory_store(
             yield AsyncDrivenMemoryStore(store) if mode == "conn-abatch" else store
         return
     if mode == "pool":
-        pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False)
+        pool = ConnectionPool(url, min_size=4, max_size=4, kwargs={"autocommit": True}, open=False)
         with pool:
+            # filled first: a connection opened later calls random(), refused mid-draw by hypothesis
+            pool.wait()
             yield PostgresMemoryStore(pool)
         return
     loop = LoopThread()
     apool = AsyncConnectionPool(
-        url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
+        url, min_size=4, max_size=4, kwargs={"autocommit": True}, open=False
     )
 
     async def build() -> AsyncPostgresMemoryStore:
-        await apool.open()
+        # filled first: a connection opened later calls random(), refused mid-draw by hypothesis
+        await apool.open(wait=True)
         store = AsyncPostgresMemoryStore(apool)
         await store.amigrate()
         return store
