@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from engram.memory._family_rules import KIN, allergies
 from engram.memory._partners import PARTNERS
-from engram.memory._patterns import NAME, PRONOUNS, TRIP
+from engram.memory._patterns import NAME, NO_EMPLOYER, PRONOUNS, TRIP
 from engram.memory._phrases import (
     ADV,
     REST,
@@ -46,7 +46,9 @@ Paris", "Mom lives in Porto": whose mother is not said)."""
 _VERBS = (
     r"(?P<home>lives\s+in|is\s+living\s+in|(?:has\s+)?(?P<move>moved|relocated)\s+(?:back\s+)?to)"
     r"|works\s+(?:at|for)|is\s+working\s+(?:at|for)|(?:got|landed|started)\s+a\s+(?:new\s+)?"
-    r"job\s+(?:at|with)"
+    r"job\s+(?:at|with)|(?:has\s+)?(?:left|quit)\s+(?P<y>[^,.;!?()\n]+?)\s+(?:and\s+"
+    r"(?:(?:has\s+)?joined|started\s+(?:working\s+)?(?:at|for)|now\s+works\s+(?:at|for)|"
+    r"went\s+to\s+work\s+(?:at|for))|to\s+(?:join|work\s+(?:at|for)))"
 )
 _LIKINGS = (
     r"(?P<verb>loves|likes|enjoys|adores|hates|dislikes|detests|can't\s+stand)"
@@ -56,8 +58,9 @@ SAID_OF_OTHERS = re.compile(
     r"^\S+(?:\s+\S+)?" + ADV + r"\s+(?:" + _VERBS + "|" + _LIKINGS + r")\b", re.IGNORECASE
 )
 """A sentence opening on someone's name and where they live or work ("Carla just got a new
-job at IBM"), what they like ("Tom loves pizza") or are allergic to ("Ana is allergic to
-shellfish"): the fact rules read it, though it holds no first person."""
+job at IBM", "Carla left Farfetch and joined Zalando"), what they like ("Tom loves pizza")
+or are allergic to ("Ana is allergic to shellfish"): the fact rules read it, though it holds
+no first person."""
 
 
 def _whose(before: str, s: Sentence) -> str | None:
@@ -92,15 +95,21 @@ def where(
     plural: bool = False,
 ) -> list[Candidate]:
     """Where `who` lives ("lives in Madrid", "moved to Paris last year") or works ("works at
-    IBM", "just got a new job at IBM"), a capitalised name (`match`'s `x`): their
-    `home_city` or `employer`, its `subject` `subject`; no trip ("Carla moved to Rome for the
-    summer"). A person named (`person`, their entity) has the lives_in or works_at relation;
-    kin said together ("The user's parents", `plural`) only the fact."""
+    IBM", "just got a new job at IBM", "left Farfetch and joined Zalando": the employer
+    left, `match`'s `y`, is named as the one it replaces, as the user's is), a capitalised
+    name (`match`'s `x`): their `home_city` or `employer`, its `subject` `subject`; no trip
+    ("Carla moved to Rome for the summer"), no club or platform joined ("left Reddit and
+    joined Discord"). A person named (`person`, their entity) has the lives_in or works_at
+    relation; kin said together ("The user's parents", `plural`) only the fact."""
     value = proper(match["x"])
     if value is None or fold(value) == fold(who):
         return []
     if match["home"] and TRIP.search(s.text):
         return []
+    left = match.groupdict().get("y")
+    old = proper(left) if left else None
+    if left and (old is None or NO_EMPLOYER.search(old) or NO_EMPLOYER.search(value)):
+        return []  # "Carla left her band and joined ...", "Carla left Reddit and joined Discord"
     if match["home"]:
         verb = "moved to" if match["move"] else "live in" if plural else "lives in"
     else:
@@ -110,12 +119,13 @@ def where(
     entities, relations = relate(s, relation, value, kind)
     said = fact(
         s,
-        f"{who} {verb} {value}",
+        f"{who} {verb} {value}" + (f", after leaving {old}" if old else ""),
         attribute=attribute,
         value=value,
         importance=0.6,
-        entities=(*person, *entities),
+        entities=(*person, *entities, *((EntityMention(old, "organisation"),) if old else ())),
         relations=tuple(r._replace(subject=subject) for r in relations) if person else (),
+        metadata={"negates": old} if old else None,
     )
     return [replace(said, subject=subject)]
 
@@ -192,7 +202,7 @@ OTHERS_RULES: tuple[Rule, ...] = (
     rule(
         ADV + r"\s+(?i:" + _VERBS + r")\s+(?=[\"'A-ZÀ-ÖØ-Þ])" + REST,
         _lives_or_works,
-        ("live", "living", "moved", "relocated", "work", "job"),
+        ("live", "living", "moved", "relocated", "work", "job", "left", "quit"),
     ),
     rule(
         ADV + r"\s+(?i:" + _LIKINGS + r")\s+" + REST,

@@ -435,14 +435,38 @@ def _address(match: re.Match[str], s: Sentence) -> list[Candidate]:
     city = _CITY_AFTER.match(s.text[match.end() :])
     if city is not None and value[:1].isdigit():
         value = f"{value}, {city['x']}"
+    return _address_slot(value, s)
+
+
+def _address_slot(value: str, s: Sentence) -> list[Candidate]:
+    """The user's `address` slot, `value` as said ("12 Rua Augusta, Lisbon")."""
     text = f"{s.label}'s address is {value}"
     return [fact(s, text, kind="profile", attribute="address", value=value, importance=0.7)]
 
 
+_STREET = re.compile(
+    rf"^\d+[A-Za-z]?(?:\s+(?:[{UP}][\w'.-]*|(?i:de|da|do|dos|das|del|di|la|le|du|of)))+$"
+)
+"""A street address: its number, then a name of capitalised words ("12 Rua Augusta", "5
+Main St", "3 Rue de la Paix"; not "2 people", "3 Slack channels")."""
+
+
+def _ship_to(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """Where to send the user's things from now on, "Ship to 5 Main St, Springfield from now
+    on", "Going forward, send my packages to 12 Rua Augusta": their address, a street with
+    its number, and the city said after its comma. Not said for good ("Ship it to 5 Main
+    St", a gift's one delivery, maybe), it is none."""
+    street = clean(match["x"], s, max_words=8)
+    if not (match["first"] or match["last"]) or not street or not _STREET.match(street):
+        return []
+    return _address_slot(f"{street}, {match['city']}" if match["city"] else street, s)
+
+
 def _contact_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Where to reach the user, "you can reach me at 555-0199", "email me at bob@new.com",
-    "please use bob@new.com from now on" (read only in a sentence with a first-person cue:
-    see `extraction`): their email or phone number."""
+    "use my new number 555-0199", "please use bob@new.com from now on" (read only in a
+    sentence with a first-person cue or one of what holds from now on: see `extraction`):
+    their email or phone number."""
     if match["email"] or match["then"]:
         return email_slot(match["email"] or match["then"], s)
     return phone_number_slot(match["number"], s)
@@ -602,11 +626,23 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("favorite", "favourite"),
     ),
     rule(
-        r"(?i:\bplease\s+use|\b(?:contact|reach|email|e-mail|call|text)\s+me\s+(?:at|on|via))\s+"
+        r"(?i:\bplease\s+use|\buse\s+my\s+(?:new\s+)?(?:e-?mail(?:\s+address)?|"
+        r"(?:phone|cell|mobile)(?:\s+number)?|number)|"
+        r"\b(?:contact|reach|email|e-mail|call|text)\s+me\s+(?:at|on|via))\s+"
         rf"(?:(?P<email>{EMAIL})|(?P<number>{PHONE_NUMBER}))|"
         rf"(?i:\buse)\s+(?P<then>{EMAIL})(?=\s+(?i:from\s+now\s+on|instead|going\s+forward))",
         _contact_at,
         ("use", "me at", "me on", "me via"),
+    ),
+    rule(
+        r"(?P<first>(?i:\b(?:from\s+now\s+on|going\s+forward)),?\s+)?"
+        r"(?i:\b(?:please\s+)?(?:ship|send|deliver|mail|post)(?:\s+(?:it|them|everything|"
+        r"things|stuff|(?:(?:all\s+)?(?:my|the)\s+|all\s+)?(?:orders?|packages?|parcels?|"
+        r"deliveries|mail|post)))?\s+to)\s+"
+        rf"(?P<x>\d[^,.;!?()\n]*?)(?:,\s*(?P<city>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+){{0,2}}))?"
+        r"(?P<last>\s+(?i:from\s+now\s+on|going\s+forward))?(?=\s*(?:[.!]|$))",
+        _ship_to,
+        ("from now on", "going forward"),
     ),
     rule(rf"{ME}\s+(?i:was\s+born\s+on)\s+{REST}", _birthday, ("born",)),
     rule(

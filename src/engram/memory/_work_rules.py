@@ -364,10 +364,10 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """Where the user works, said as where they are: "I switched jobs, I'm at Meta now"
     (with a word of work), "I've been at Meta since January" (a while: months or years, not
     "since Monday" at a hotel), "These days I'm at Meta", "I'm at Meta now" (a company one
-    is only "at" by working there: `_there_now`), and the role that follows ("I'm at Google
-    now as a PM"). Not at a school, a club or a platform. "With" only a company
-    (`_OFFICE_ONLY`: "I'm with Deloitte now"; not "I'm with Sara now", nor "I've been with
-    Sara for years")."""
+    is only "at" by working there, or a firm's name said alone: `_there_now`), and the role
+    that follows ("I'm at Google now as a PM"). Not at a school, a club or a platform.
+    "With" only a company (`_OFFICE_ONLY`: "I'm with Deloitte now"; not "I'm with Sara
+    now", nor "I've been with Sara for years")."""
     employer = proper(match["x"])
     if not employer or NO_EMPLOYER.search(employer):
         return []
@@ -377,7 +377,7 @@ def _at_employer(match: re.Match[str], s: Sentence) -> list[Candidate]:
         long_ago = [time for time in s.times if time.granularity in ("month", "season", "year")]
         if not (long_ago or _SINCE_LONG.search(s.text)) or TRIP.search(s.text):
             return []
-    elif not JOB_CUE.search(s.text) and not _there_now(employer, s):
+    elif not JOB_CUE.search(s.text) and not _there_now(match, employer, s):
         return []
     return [_employer(s, employer), *_role_after(match["x"], employer, s)]
 
@@ -450,16 +450,55 @@ def moved_to_company(s: Sentence, name: str) -> list[Candidate]:
     return [_employer(s, name)] if _OFFICE_ONLY.search(name) else []
 
 
-def _there_now(employer: str, s: Sentence) -> bool:
+_VENUES = frozenset(
+    (
+        *"""starbucks costco walmart target tesco ikea disneyland disney walgreens cvs safeway
+        kroger aldi lidl asda waitrose primark zara sephora nordstrom chipotle subway dunkin
+        panera heathrow gatwick coachella wembley legoland hilton marriott hyatt harvard
+        stanford yale princeton oxford cambridge berkeley columbia cornell""".split(),
+        *("whole foods", "best buy", "disney world"),
+        *_COMPANY_SPELLINGS,
+        *(name.casefold() for name in _COMPANY_SPELLINGS.values()),
+    )
+)
+"""Names one is "at" as a customer, a guest, a visitor or a student: shops, chains,
+airports, venues, hotels, universities, and the firms with branches one visits
+(`_COMPANY_SPELLINGS`)."""
+_NOW_ALONE = re.compile(r"^\s*(?:now|currently)?\s*$", re.IGNORECASE)
+
+
+def _firm_said_alone(match: re.Match[str], employer: str, s: Sentence) -> bool:
+    """ "I'm at Globex now", "I'm now at Globex": a name that looks like a firm's, said with
+    nothing more, as news of where the user works. One word (a name of more is a place or
+    a venue as often: "Grand Central", "Central Park"), not an acronym ("UVA", "JFK": a
+    school or an airport as often), a possessive ("at Sarah's", "at Chili's") or a venue
+    (`_VENUES`: "I'm at Walmart now"); nothing but "now" or the role after it in the
+    sentence ("I'm at Globex now as a PM"; not "I'm at Level 5 now", "I'm at Globex now,
+    what should I order?"), and a turn that asks nothing ("I'm at Costco now. What should
+    I get?" is of the moment)."""
+    after = match["x"][len(employer) :]
+    if not (_NOW_ALONE.match(after) or _AS_ROLE.match(after)):
+        return False
+    if s.text[match.end() :].strip(" .!") or "?" in s.turn:
+        return False
+    if " " in employer or employer.isupper() or "'" in employer or "’" in employer:
+        return False
+    return employer.casefold() not in _VENUES
+
+
+def _there_now(match: re.Match[str], employer: str, s: Sentence) -> bool:
     """ "These days I'm at Meta", "I'm at Meta now": a capitalised name the user is at for a
     while, or now as against before if it is a company one is only at by working there
-    (`_OFFICE_ONLY`), with no word of travel or of a visit, that names no place (by its last
-    word, or as a place the previous turn named: "I moved to Porto." "These days I'm at
-    Porto")."""
+    (`_OFFICE_ONLY`) or a name said alone that looks like a firm's (`_firm_said_alone`:
+    "I'm now at Globex"), with no word of travel or of a visit, that names no place (by its
+    last word, or as a place the previous turn named: "I moved to Porto." "These days I'm
+    at Porto")."""
     if TRIP.search(s.text) or _VISIT.search(s.text) or _PLACE_TAIL.search(employer):
         return False
     if not _WHILE_CUE.search(s.text):
-        if not (_NOW_CUE.search(s.text) and _OFFICE_ONLY.search(employer)):
+        if not _NOW_CUE.search(s.text):
+            return False
+        if not (_OFFICE_ONLY.search(employer) or _firm_said_alone(match, employer, s)):
             return False
     places = {
         entity.name.casefold()

@@ -58,7 +58,7 @@ __all__ = ["episode_metadata", "extract"]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|my|me|we|we're|we've|weve|our|passed\s+away|died|wait|oops|sorry|"
-    r"mistake|correction|actually|no|(?:her|his|their)\s+name|"
+    r"mistake|correction|actually|no|(?:her|his|their)\s+name|from\s+now\s+on|going\s+forward|"
     r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b",
     re.IGNORECASE,
 )
@@ -66,7 +66,8 @@ _RULE_CUE = re.compile(
 "We moved to Berlin", "Our cat is named Luna"), or the cue of a rule that needs none ("Rex
 passed away", "No wait, it's Braga, not Porto", "Actually it's Lisbon, not Porto", "No,
 Lisbon, not Porto"), a name given to whom the speaker just introduced ("Her name is Mia"),
-or a reply naming what the speaker has ("A beagle named Max")."""
+what is to hold from now on ("Please use bob@new.com from now on", "Ship to 5 Main St
+from now on"), or a reply naming what the speaker has ("A beagle named Max")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"

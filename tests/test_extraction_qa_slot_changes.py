@@ -1,0 +1,176 @@
+"""Slot changes a QA pass found the rule extractor did not read, end to end on a SQLite
+`Engram`: a new employer said as where the user is now ("I'm now at Globex"), someone else's
+job change ("Carla left Farfetch and joined Zalando": hers, never the user's), a contact
+detail to use from now on ("Please use bob@new.com from now on", "Use my new number ...")
+and an address to ship to from now on. Each with the look-alikes that must change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from embedders import HashingEmbedder
+from engram import Engram, Message
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Engram]:
+    with Engram(tmp_path / "qa-slots.db", embedder=HashingEmbedder()) as engram:
+        yield engram
+
+
+def say(mem: Engram, *texts: str) -> None:
+    """Each text a user turn of its own add, a day after the one before."""
+    for day, text in enumerate(texts, start=1):
+        message = Message(role="user", content=text, created_at=datetime(2026, 1, day, tzinfo=UTC))
+        mem.memories.add(messages=[message], user_id="bob")
+
+
+def fields(mem: Engram) -> dict[str, str]:
+    profile = mem.memories.profile("bob")
+    return dict(profile.fields) if profile else {}
+
+
+def facts(mem: Engram) -> dict[str, str | None]:
+    """Each current fact's text, with its subject (None: the user)."""
+    found = mem.memories.get_all(user_id="bob")
+    return {m.text: m.metadata.get("subject") for m in found if m.kind != "episode"}
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm now at Globex.",
+        "I'm at Globex now.",
+        "I'm currently at Globex.",
+        "I'm at Globex now as a senior PM.",
+    ],
+)
+def test_a_firm_the_user_is_at_now_is_the_new_employer(mem: Engram, said: str) -> None:
+    say(mem, "I work at Initech.", said)
+    assert fields(mem)["employer"] == "Globex"
+    assert "The user works at Initech" not in facts(mem)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm at the gym now.",
+        "I'm at home.",
+        "I'm at Globex.",
+        "I'm at Globex right now.",
+        "I'm at Starbucks now.",
+        "I'm at Walmart now.",
+        "I'm at Home Depot now.",
+        "I'm at Sarah's now.",
+        "I'm at UVA now.",
+        "I'm at Level 5 now.",
+        "I'm at Bandon Dunes now.",
+        "I'm at Wembley Stadium now.",
+        "I'm at Grand Central now.",
+        "I'm at Harvard now.",
+        "I'm now at Hilton.",
+        "I'm at Globex now, what should I order for lunch?",
+        "I'm at Costco now. What should I get?",
+        "I'm at Acme now for an interview.",
+    ],
+)
+def test_where_the_user_is_now_is_no_employer(mem: Engram, said: str) -> None:
+    say(mem, "I work at Initech.", said)
+    assert fields(mem)["employer"] == "Initech"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Carla left Farfetch and joined Zalando.",
+        "Carla quit Farfetch to join Zalando last month.",
+        "My friend Carla left Farfetch and joined Zalando.",
+    ],
+)
+def test_someone_elses_job_change_is_theirs(mem: Engram, said: str) -> None:
+    say(mem, "I work at Initech.", "Carla works at Farfetch.", said)
+    assert fields(mem)["employer"] == "Initech"
+    found = facts(mem)
+    assert found["Carla works at Zalando, after leaving Farfetch"] == "Carla"
+    assert "Carla works at Farfetch" not in found
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Carla left her band and joined the choir.",
+        "Carla left Reddit and joined Discord.",
+        "Carla left early and joined us for dinner.",
+    ],
+)
+def test_someone_leaving_and_joining_no_employer_changes_no_job(mem: Engram, said: str) -> None:
+    say(mem, "I work at Initech.", said)
+    assert fields(mem) == {"employer": "Initech"}
+    assert [text for text in facts(mem) if text.startswith("Carla works")] == []
+
+
+@pytest.mark.parametrize(
+    ("before", "said", "slot", "value"),
+    [
+        ("My email is bob@old.com.", "Please use bob@new.com from now on.", "email", "bob@new.com"),
+        (
+            "My email is bob@old.com.",
+            "Use my new email bob@new.com, thanks.",
+            "email",
+            "bob@new.com",
+        ),
+        (
+            "My phone number is 555-0100.",
+            "Use my new number 555-0199 from now on",
+            "phone_number",
+            "555-0199",
+        ),
+    ],
+)
+def test_a_contact_detail_to_use_from_now_on_replaces_the_old(
+    mem: Engram, before: str, said: str, slot: str, value: str
+) -> None:
+    say(mem, before, said)
+    assert fields(mem)[slot] == value
+
+
+def test_a_date_to_use_from_now_on_is_no_phone_number(mem: Engram) -> None:
+    say(mem, "My phone number is 555-0100.", "Use 2024-01-15 from now on.")
+    assert fields(mem)["phone_number"] == "555-0100"
+
+
+@pytest.mark.parametrize(
+    ("said", "address"),
+    [
+        ("Ship to 5 Main St, Springfield from now on.", "5 Main St, Springfield"),
+        ("From now on, ship to 5 Main St, Springfield.", "5 Main St, Springfield"),
+        (
+            "Going forward, please send my packages to 12 Rua Augusta, Lisbon.",
+            "12 Rua Augusta, Lisbon",
+        ),
+    ],
+)
+def test_an_address_to_ship_to_from_now_on_replaces_the_old(
+    mem: Engram, said: str, address: str
+) -> None:
+    say(mem, "My address is 1 Old Road, Porto.", said)
+    assert fields(mem)["address"] == address
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Ship to 5 Main St, Springfield.",
+        "Ship it to 5 Main St for my mom's birthday.",
+        "Send it to 2 people from now on.",
+        "Ship to Lisbon from now on.",
+        "Send them to 3 Slack channels from now on.",
+    ],
+)
+def test_a_delivery_not_for_good_or_to_no_street_changes_no_address(mem: Engram, said: str) -> None:
+    say(mem, "My address is 1 Old Road, Porto.", said)
+    assert fields(mem)["address"] == "1 Old Road, Porto"
