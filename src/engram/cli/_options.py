@@ -19,6 +19,7 @@ from typing import IO, Any, Generic, Protocol, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.protocol import is_renderable
 
 from engram import _exceptions, providers
 from engram._backends import (
@@ -80,7 +81,37 @@ _SQLITE_FILES = ("", "-wal", "-shm", "-journal", "-engram-locks")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
-console = Console(highlight=False, emoji=False)
+_UNCUT_WIDTH = 1_000_000
+"""The width what a console prints is measured at when no terminal bounds it."""
+
+
+class _Console(Console):
+    """Rich's console, but what it prints to no terminal (a pipe, a file) is as wide as it
+    needs: a table piped into `grep`, `cut` or a file keeps each row on one line and each cell
+    whole, rather than wrapped to the 80 columns Rich assumes (or to the width of a terminal
+    the command is not writing to). The usual width stays the least, so a rule (which takes
+    any width) is as wide as before, and so is everything printed to a terminal."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        if self.is_terminal or self._width is not None or "width" in options:
+            super().print(*objects, **options)
+            return
+        uncut = self.options.update(width=_UNCUT_WIDTH, markup=options.get("markup"))
+        needed = max(
+            (
+                self.measure(o if is_renderable(o) else str(o), options=uncut).maximum
+                for o in objects
+            ),
+            default=0,
+        )
+        self.width = max(self.width, needed)
+        try:
+            super().print(*objects, **options)
+        finally:
+            self._width = None
+
+
+console = _Console(highlight=False, emoji=False)
 """The console every command prints to. Its strings are Rich markup: data goes in through
 `literal`."""
 

@@ -14,7 +14,11 @@ Anthropic's messages are user and assistant turns only, each a list of content b
   turn are one user message, in order; a user message said after them joins it (after the
   results, as Anthropic requires).
 - Consecutive messages of one role are merged into one turn (Anthropic's turns alternate), and
-  a message with nothing to send (blank text, no part, no call) is left out.
+  a message with nothing to send (blank text, no part, no call) is left out. An assistant turn
+  must open with its `thinking` and `redacted_thinking` blocks (Anthropic refuses a turn whose
+  thinking follows its text or tool use when thinking is on): so the thinking a merged message
+  opens with joins the turn's opening thinking, ahead of what earlier messages said, each
+  block as given (its signature kept); the rest keeps its order.
 - The turns start with a user turn: a conversation opened by the assistant (a greeting) gets a
   `[conversation start]` user turn before it, rather than losing what the assistant said, which
   the user's reply may answer (Amazon Bedrock refuses an assistant turn first).
@@ -37,6 +41,10 @@ CONVERSATION_START = "[conversation start]"
 """The text of the user turn put before a conversation the assistant opened."""
 
 
+_THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
+"""The blocks of Claude's extended thinking, which open an assistant turn."""
+
+
 def anthropic_request(messages: Sequence[Message]) -> dict[str, Any]:
     """`{"system": [...], "messages": [...]}` for `messages` (no `system` when there is none).
 
@@ -52,7 +60,7 @@ def anthropic_request(messages: Sequence[Message]) -> dict[str, Any]:
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
+            _join(turns[-1]["content"], blocks)
         else:
             turns.append({"role": role, "content": blocks})
     if turns and turns[0]["role"] == "assistant":
@@ -77,6 +85,23 @@ def _turn(message: Message) -> tuple[str, list[dict[str, Any]]]:
         note = message.text
         return "user", [_text(SYSTEM_NOTE_PREFIX + note)] if note.strip() else []
     return ("assistant" if message.role == "assistant" else "user"), message.to_anthropic()
+
+
+def _join(content: list[dict[str, Any]], blocks: list[dict[str, Any]]) -> None:
+    """Add a message's `blocks` to the turn of `content`: the thinking they open with after
+    the turn's opening thinking, the others at the end."""
+    thinking = _thinking_count(blocks)
+    at = _thinking_count(content)
+    content[at:at] = blocks[:thinking]
+    content.extend(blocks[thinking:])
+
+
+def _thinking_count(blocks: Sequence[dict[str, Any]]) -> int:
+    """How many `thinking` and `redacted_thinking` blocks `blocks` open with."""
+    return next(
+        (i for i, block in enumerate(blocks) if block.get("type") not in _THINKING_TYPES),
+        len(blocks),
+    )
 
 
 def _text(text: str) -> dict[str, Any]:

@@ -5,10 +5,17 @@ forms differ only on the way out, and each conversion is done here, once:
 
 - `openai_part`: OpenAI refuses Anthropic's image part (`{"type": "image", "source": ...}`,
   which LangChain and Claude clients produce); it goes as the `image_url` part it stands for.
-  OpenAI's own parts, and the parts with no OpenAI equivalent, go as they are.
+  So do LangChain's standard data blocks (`{"type": "image", "base64": ..., "mime_type": ...}`
+  or `"url"`, and LangChain 0.3's `"source_type"` form): an image as `image_url`, a file as
+  OpenAI's `file` part, audio as `input_audio`; and an `image_url` part whose `image_url` is
+  the bare URL (as LangChain allows) gets it as `{"url": ...}`. OpenAI's own parts, and the
+  parts with no OpenAI equivalent, go as they are.
 - `anthropic_block`: OpenAI's text, refusal and image parts become Anthropic's text and image
-  blocks; Anthropic's own blocks (`image`, `document`, `thinking`, `tool_use`, ...), and the
-  parts with no Anthropic equivalent (`input_audio`, OpenAI's `file`), go as they are.
+  blocks, LangChain's data blocks Anthropic's `image` and `document` blocks, and its signed
+  `reasoning` blocks Claude's `thinking` blocks (its `tool_call` blocks are the message's
+  tool calls, sent as `tool_use`); Anthropic's own blocks (`image`, `document`, `thinking`,
+  `tool_use`, ...), and the parts with no Anthropic equivalent (`input_audio`, OpenAI's
+  `file`, LangChain's audio), go as they are.
 """
 
 from __future__ import annotations
@@ -27,20 +34,54 @@ _ANTHROPIC_TEXT_KEYS = ("cache_control", "citations")
 """The keys of a text part Anthropic takes besides `type` and `text` (OpenAI's `annotations`,
 for one, it refuses)."""
 
+_ANTHROPIC_DOCUMENT_KEYS = ("cache_control", "citations", "title", "context")
+"""The keys of a document block Anthropic takes besides `type` and `source`."""
+
+_LANGCHAIN_DATA_TYPES = frozenset({"image", "file", "audio", "video", "text-plain"})
+"""The types of LangChain's standard data blocks (`langchain_core.messages.content`)."""
+
+_LANGCHAIN_V1_SOURCES = ("url", "base64", "file_id", "text")
+"""The keys a LangChain 1.x data block holds its data under."""
+
+_LANGCHAIN_V0_SOURCES: Mapping[str, tuple[str, str]] = {
+    "url": ("url", "url"),
+    "base64": ("base64", "data"),
+    "id": ("file_id", "id"),
+    "text": ("text", "text"),
+}
+"""A LangChain 0.3 data block's `source_type`: the 1.x key it stands for, and its own key."""
+
+_OPENAI_AUDIO_FORMATS: Mapping[str, str] = {
+    "audio/wav": "wav",
+    "audio/wave": "wav",
+    "audio/x-wav": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+}
+"""The `input_audio` format of each audio MIME type OpenAI's chat completions take."""
+
 
 def openai_part(part: dict[str, Any]) -> dict[str, Any]:
-    """An Anthropic image part as an `image_url` part: base64 data as a data URL, a URL
-    source as its URL; any other part (or source type, such as a file id) unchanged."""
+    """`part` as OpenAI's chat completions take it: an Anthropic image part, or a LangChain
+    image block, as an `image_url` part (base64 data as a data URL); a LangChain file block
+    as a `file` part (base64 data, with its `filename` when it has one, or a file id); a
+    LangChain audio block of WAV or MP3 data as an `input_audio` part; a bare-URL `image_url`
+    as `{"url": ...}`. Any other part (or a source OpenAI has no part for, such as an image
+    file id or a file URL) unchanged."""
+    if part.get("type") == "image_url" and isinstance(part.get("image_url"), str):
+        return {**part, "image_url": {"url": part["image_url"]}}
+    if (data := _langchain_source(part)) is not None:
+        return _openai_data_part(part, *data) or part
     if not _is_anthropic_image(part):
         return part
     source = part["source"]
     if source.get("type") == "base64" and source.get("data") and source.get("media_type"):
-        url = f"data:{source['media_type']};base64,{source['data']}"
+        url = _data_url(source["media_type"], source["data"])
     elif source.get("type") == "url" and source.get("url"):
         url = str(source["url"])
     else:
         return part
-    return {"type": "image_url", "image_url": {"url": url}}
+    return _image_url(url)
 
 
 def anthropic_block(part: dict[str, Any]) -> dict[str, Any] | None:
@@ -49,11 +90,16 @@ def anthropic_block(part: dict[str, Any]) -> dict[str, Any] | None:
     A text part (`text`, `input_text`, `output_text`) and a refusal become `text` blocks,
     None when blank (Anthropic refuses a text block without non-whitespace text); an
     `image_url` or `input_image` part becomes an `image` block (a `data:` URL as base64 data,
-    any other URL as a URL source). Other parts go as given.
+    any other URL as a URL source). A LangChain data block becomes an `image` block (an
+    image) or a `document` block (a file: base64 data as a PDF unless its `mime_type` says
+    otherwise; plain text, `text-plain`, as a text source), its data as a URL, base64 or file
+    id source. A LangChain `reasoning` block becomes a `thinking` block when signed (None
+    otherwise), and a `tool_call` block None (the message's tool calls are sent as `tool_use`
+    blocks: `Message.to_anthropic`, only those a context kept). Other parts go as given.
 
     Raises:
-        InvalidInputError: An image as a `data:` URL that is not base64 (Anthropic takes
-            image data as base64 only).
+        InvalidInputError: An image or file as a `data:` URL that is not base64 (Anthropic
+            takes such data as base64 only).
     """
     kind = part.get("type")
     if kind in _TEXT_PART_TYPES or kind == "refusal":
@@ -65,19 +111,127 @@ def anthropic_block(part: dict[str, Any]) -> dict[str, Any] | None:
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, Mapping) else image
         if isinstance(url, str) and url:
-            source = _image_source(url)
+            source = _url_source(url)
             return {"type": "image", "source": source, **_kept(part, ("cache_control",))}
+    if kind == "reasoning":
+        return _anthropic_thinking(part)
+    if kind == "tool_call":
+        return None
+    if (data := _langchain_source(part)) is not None:
+        return _anthropic_data_block(part, *data) or part
     return part
 
 
-def _image_source(url: str) -> dict[str, str]:
-    """An Anthropic image source: base64 data for a `data:` URL, else the URL."""
+def _anthropic_thinking(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A LangChain `reasoning` block as Anthropic's `thinking` block when it is signed (it is
+    Claude's, its signature in `extras`), else None: Anthropic refuses unsigned thinking, and
+    another model's reasoning is not Claude's to read back."""
+    signature = _extras(part).get("signature")
+    thinking = part.get("reasoning", "")
+    if not isinstance(signature, str) or not signature or not isinstance(thinking, str):
+        return None
+    return {"type": "thinking", "thinking": thinking, "signature": signature}
+
+
+def _langchain_source(part: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Where a LangChain data block holds its data: `(key, value)`, the key one of
+    `_LANGCHAIN_V1_SOURCES` (a 0.3 block's `source_type` read as the key it stands for); None
+    for any other part (Anthropic's blocks hold theirs under `source`, OpenAI's `file` part
+    under `file`)."""
+    if part.get("type") not in _LANGCHAIN_DATA_TYPES:
+        return None
+    if "source_type" in part:
+        key, own_key = _LANGCHAIN_V0_SOURCES.get(part["source_type"], ("", ""))
+        value = part.get(own_key) if key else None
+        return (key, value) if isinstance(value, str) and value else None
+    for key in _LANGCHAIN_V1_SOURCES:
+        if isinstance(value := part.get(key), str) and value:
+            return key, value
+    return None
+
+
+def _openai_data_part(part: Mapping[str, Any], key: str, value: str) -> dict[str, Any] | None:
+    """A LangChain data block (its data `value` under `key`) as OpenAI's part, or None when
+    OpenAI's chat completions have no part for it."""
+    kind, mime_type = part["type"], _mime_type(part)
+    if kind == "image" and key == "url":
+        return _image_url(value)
+    if kind == "image" and key == "base64" and mime_type:
+        return _image_url(_data_url(mime_type, value))
+    if kind == "file" and key == "file_id":
+        return {"type": "file", "file": {"file_id": value}}
+    if kind == "file" and key == "base64" and mime_type:
+        file = {"file_data": _data_url(mime_type, value), **_kept(_extras(part), ("filename",))}
+        return {"type": "file", "file": file}
+    audio_format = _OPENAI_AUDIO_FORMATS.get(mime_type or "")
+    if kind == "audio" and key == "base64" and audio_format:
+        return {"type": "input_audio", "input_audio": {"data": value, "format": audio_format}}
+    return None
+
+
+def _anthropic_data_block(part: Mapping[str, Any], key: str, value: str) -> dict[str, Any] | None:
+    """A LangChain data block (its data `value` under `key`) as Anthropic's `image` or
+    `document` block, or None when Anthropic has no block for it (audio, video)."""
+    kind = part["type"]
+    source = _anthropic_source(kind, key, value, _mime_type(part))
+    if source is None:
+        return None
+    if kind == "image":
+        return {"type": "image", "source": source, **_kept(_extras(part), ("cache_control",))}
+    kept = _kept(_extras(part), _ANTHROPIC_DOCUMENT_KEYS)
+    return {"type": "document", "source": source, **kept}
+
+
+def _anthropic_source(
+    kind: str, key: str, value: str, mime_type: str | None
+) -> dict[str, str] | None:
+    """The Anthropic source of a LangChain image, file or plain-text block's data; None for
+    another kind of block, or an image's base64 data without its MIME type."""
+    if kind not in ("image", "file", "text-plain"):
+        return None
+    if key == "url":
+        return _url_source(value)
+    if key == "file_id":
+        return {"type": "file", "file_id": value}
+    if key == "base64" and kind == "file":
+        return {"type": "base64", "media_type": mime_type or "application/pdf", "data": value}
+    if key == "base64" and kind == "image" and mime_type:
+        return {"type": "base64", "media_type": mime_type, "data": value}
+    if key == "text" and kind != "image":
+        return {"type": "text", "media_type": "text/plain", "data": value}
+    return None
+
+
+def _extras(part: Mapping[str, Any]) -> dict[str, Any]:
+    """A LangChain block's keys with those of its `extras` (0.3: `metadata`) beneath them."""
+    nested = [part.get(key) for key in ("metadata", "extras")]
+    return {
+        **{k: v for extra in nested if isinstance(extra, Mapping) for k, v in extra.items()},
+        **part,
+    }
+
+
+def _mime_type(part: Mapping[str, Any]) -> str | None:
+    mime_type = part.get("mime_type")
+    return mime_type if isinstance(mime_type, str) and mime_type else None
+
+
+def _image_url(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _data_url(media_type: str, data: str) -> str:
+    return f"data:{media_type};base64,{data}"
+
+
+def _url_source(url: str) -> dict[str, str]:
+    """An Anthropic image or document source: base64 data for a `data:` URL, else the URL."""
     if not url.startswith("data:"):
         return {"type": "url", "url": url}
     header, _, data = url[len("data:") :].partition(",")
     media_type, *parameters = header.split(";")
     if "base64" not in parameters or not data:
-        raise InvalidInputError(f"an image data URL must hold base64 data, not {url!r:.80}")
+        raise InvalidInputError(f"an image or file data URL must hold base64 data, not {url!r:.80}")
     return {"type": "base64", "media_type": media_type, "data": data}
 
 
