@@ -151,7 +151,7 @@ class ContextResult:
 
     def to_openai(self) -> list[dict[str, Any]]:
         """The messages in OpenAI chat-completions form (`Message.to_openai`: an Anthropic
-        image part becomes the `image_url` part OpenAI takes)."""
+        image part or a LangChain data block becomes the part OpenAI takes for it)."""
         return [message.to_openai() for message in self.messages]
 
     def to_anthropic(self) -> dict[str, Any]:

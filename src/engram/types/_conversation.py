@@ -226,9 +226,9 @@ class Message:
         return replace(self, content=text, tokens=None, encoding=None)
 
     def to_openai(self) -> dict[str, Any]:
-        """The message in OpenAI chat-completions form: its parts as given, but for an
-        Anthropic image part, sent as the `image_url` part OpenAI takes (its data as a `data:`
-        URL, or its URL)."""
+        """The message in OpenAI chat-completions form: its parts as given, but for those
+        OpenAI has another form for (`openai_part`: an Anthropic image part or a LangChain
+        image as `image_url`, a LangChain file as `file`, WAV or MP3 audio as `input_audio`)."""
         return self._with_parts(openai_part)
 
     def to_anthropic(self) -> list[dict[str, Any]]:
