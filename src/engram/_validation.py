@@ -20,6 +20,7 @@ __all__ = [
     "check_flag",
     "check_identifier",
     "check_int",
+    "check_list",
     "check_mapping",
     "check_messages",
     "check_query",
@@ -99,6 +100,18 @@ def check_tenants(ops: Iterable[object]) -> None:
     for op in ops:
         if hasattr(op, "tenant"):  # an op of no known type is refused where it is run
             check_identifier(op.tenant, "tenant")
+
+
+def check_list(value: object, what: str) -> tuple[Any, ...]:
+    """`value`, several items given as a list, tuple, set or other iterable, as a tuple. A
+    single string (or bytes) is refused, not split into one item per character."""
+    if isinstance(value, str | bytes | bytearray):
+        raise InvalidInputError(
+            f"{what} must be a list, not the single value {value!r} (pass [{value!r}] for one)"
+        )
+    if not isinstance(value, Iterable):
+        raise InvalidInputError(f"{what} must be a list, got {value!r}")
+    return tuple(value)
 
 
 def check_flag(value: object, what: str) -> bool:

@@ -16,7 +16,7 @@ Pruning is two steps, both planned here:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from engram.state.values import (
@@ -34,6 +34,7 @@ __all__ = [
     "ValueKey",
     "collect_garbage",
     "doomed_checkpoints",
+    "inline_garbage",
     "needed_values",
     "plan_retention",
     "rebased_values",
@@ -192,3 +193,26 @@ def collect_garbage(
     needed = needed_values(referenced, bases)
     kept_blobs = set(blob_hashes(rows[key] for key in needed))
     return set(rows) - needed, set(blobs) - kept_blobs
+
+
+def inline_garbage(
+    doomed: Iterable[tuple[str, Mapping[str, ChannelVersion], Iterable[str]]],
+    referenced: Iterable[ValueKey],
+    rows: Collection[ValueKey],
+) -> set[ValueKey]:
+    """The channel versions held only inline in the headers of deleted checkpoints (the
+    small values a SQL backend keeps in the checkpoint row rather than a value row) that no
+    remaining checkpoint names: they go with those rows, and count as values deleted, as a
+    value row of theirs would (`PruneReport.values_deleted` is the same on every backend).
+
+    Args:
+        doomed: `(namespace, versions, inline channels)` of each deleted checkpoint.
+        referenced: The value keys the thread's remaining checkpoints name.
+        rows: Every stored value row's key (`collect_garbage` counts those).
+    """
+    inline = {
+        (namespace, channel, str(versions[channel]))
+        for namespace, versions, channels in doomed
+        for channel in channels
+    }
+    return inline.difference(referenced, rows)

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from engram._exceptions import InvalidInputError
-from engram._validation import check_identifier
+from engram._validation import check_count, check_identifier, check_list, check_text
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.checkpoints import (
     fork_histories,
@@ -80,6 +80,7 @@ __all__ = [
     "PutWrites",
     "Rollback",
     "SetRetention",
+    "check_checkpoint_id",
     "check_op",
 ]
 
@@ -192,7 +193,8 @@ class ForkThread(NamedTuple):
 
 class CopyThread(NamedTuple):
     """Copy every checkpoint, value and pending write of a thread into a new thread (same
-    ids). Result: the number of checkpoints copied (0 if the source does not exist).
+    ids). Result: the number of checkpoints copied (0 if the source does not exist: no
+    error, and no target thread made, as LangGraph's conformance suite expects).
     `ConflictError` if the target thread exists, as for a fork: two histories merged into
     one would make a head of whichever checkpoint id is largest."""
 
@@ -285,8 +287,12 @@ def check_op(op: CheckpointOp) -> None:
     if type(op) is PutCheckpoint:  # the hot path (one per agent step): the same checks, fewer
         _identifier(op.tenant, "tenant")
         _identifier(op.thread_id, "thread_id")
-        if op.checkpoint_id is not None and not is_checkpoint_id(op.checkpoint_id):
-            id_to_bytes(op.checkpoint_id)  # raises, saying what an id is
+        _namespace(op.namespace)
+        if op.checkpoint_id is not None:
+            check_checkpoint_id(op.checkpoint_id, "checkpoint_id")
+        if op.parent_id is not None:
+            check_checkpoint_id(op.parent_id, "parent_id")
+        _of_type(op.metadata, Mapping, "metadata", "a mapping")
         return
     _identifier(op.tenant, "tenant")
     if isinstance(op, PutCheckpoint | PutWrites | SetRetention):
@@ -295,6 +301,22 @@ def check_op(op: CheckpointOp) -> None:
         _identifier(op.new_thread_id, "new thread_id")
     if isinstance(op, CopyThread):
         _identifier(op.target_thread_id, "target thread_id")
+    if isinstance(op, Prune) and op.thread_ids is not None:
+        for thread_id in check_list(op.thread_ids, "thread_ids"):
+            _identifier(thread_id, "thread_id")
+    if isinstance(op, DeleteRuns):
+        for run_id in check_list(op.run_ids, "run_ids"):
+            _identifier(run_id, "run_id")
+    namespace = getattr(op, "namespace", "")
+    if namespace is not None or not isinstance(op, ListCheckpoints):  # None: every namespace
+        _namespace(namespace)
+    for name in ("checkpoint_id", "new_checkpoint_id", "before"):
+        _of_type(getattr(op, name, None), str, name, "a checkpoint id (a UUID string)")
+    _of_type(getattr(op, "metadata", None), Mapping, "metadata", "a mapping")
+    _of_type(getattr(op, "filter", None), Mapping, "filter", "a mapping of metadata to match")
+    _of_type(getattr(op, "policy", None), RetentionPolicy, "policy", "a RetentionPolicy")
+    if isinstance(op, Prune):
+        _of_type(op.now, datetime, "now", "a datetime")
     checkpoint_id = getattr(op, "checkpoint_id", None)
     if isinstance(op, PutCheckpoint | PutWrites | Rollback) and checkpoint_id is not None:
         id_to_bytes(checkpoint_id)
@@ -303,8 +325,32 @@ def check_op(op: CheckpointOp) -> None:
     if isinstance(op, ListCheckpoints) and op.before is not None:
         id_to_bytes(op.before)  # the same error on every backend, not a string comparison
     limit = getattr(op, "limit", None)
-    if (limit is not None and limit < 0) or getattr(op, "offset", 0) < 0:
-        raise InvalidInputError("limit and offset must be >= 0")
+    if limit is not None:
+        check_count(limit, "limit")
+    check_count(getattr(op, "offset", 0), "offset")
+
+
+def check_checkpoint_id(value: object, what: str) -> str:
+    """`value`, which must be a checkpoint id (a canonical UUID string)."""
+    if not isinstance(value, str) or not is_checkpoint_id(value):
+        raise InvalidInputError(
+            f"{what} must be a checkpoint id (a canonical UUID string), not {value!r}"
+        )
+    return value
+
+
+def _of_type(value: object, kind: type, what: str, expected: str) -> None:
+    """Refuse a `value` that is neither None nor a `kind`, saying what to pass."""
+    if value is not None and not isinstance(value, kind):
+        raise InvalidInputError(f"{what} must be {expected} or None, got {value!r}")
+
+
+def _namespace(value: object) -> None:
+    """A namespace is text (`""`: the graph's own; LangGraph names subgraphs'), not None."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f'namespace must be a string ("" by default), got {value!r}')
+    if value:
+        check_text(value, "namespace")
 
 
 def _fork_plan(op: ForkThread) -> Generator[list[CheckpointOp], list[Any], CheckpointInfo]:
@@ -457,6 +503,19 @@ def _copy_ops(
     return [put, PutWrites(info.tenant, thread_id, info.namespace, info.id, writes)]
 
 
+def _prune_op(
+    tenant: str,
+    thread_ids: Sequence[str] | None,
+    policy: RetentionPolicy | None,
+    now: datetime | None,
+    dry_run: bool,
+) -> Prune:
+    """The `Prune` of `BaseCheckpointer.prune`: one thread id alone is refused, not split
+    into characters (pass `[thread_id]`)."""
+    ids = None if thread_ids is None else check_list(thread_ids, "thread_ids")
+    return Prune(tenant, now or utcnow(), ids, policy, dry_run)
+
+
 def _identifier(value: object, what: str) -> None:
     if isinstance(value, str):
         _checked(value, what)  # cached: a tenant and a thread are written to again and again
@@ -542,6 +601,10 @@ class BaseCheckpointer(ABC):
         metadata: Mapping[str, Any] | None,
         parent_id: str | None,
     ) -> PutCheckpoint:
+        if not isinstance(values, Mapping) or not all(isinstance(ch, str) for ch in values):
+            raise InvalidInputError(
+                f"values must be a mapping of channel name to value, got {values!r}"
+            )
         writes = []
         for channel, value in values.items():
             stored = encode_value(self.serde, value)
@@ -707,9 +770,9 @@ class BaseCheckpointer(ABC):
         dry_run: bool = False,
     ) -> PruneReport:
         """Apply retention (see `Prune`: what goes, and the LangGraph `DeltaChannel`
-        checkpoints that stay past `max_age`)."""
-        ids = None if thread_ids is None else tuple(thread_ids)
-        op = Prune(tenant, now or utcnow(), ids, policy, dry_run)
+        checkpoints that stay past `max_age`). `thread_ids` is a list: one id alone is
+        refused (`InvalidInputError`), not split into one id per character."""
+        op = _prune_op(tenant, thread_ids, policy, now, dry_run)
         result: PruneReport = self._run(op)
         return result
 
@@ -722,8 +785,8 @@ class BaseCheckpointer(ABC):
         now: datetime | None = None,
         dry_run: bool = False,
     ) -> PruneReport:
-        ids = None if thread_ids is None else tuple(thread_ids)
-        result: PruneReport = await self._arun(Prune(tenant, now or utcnow(), ids, policy, dry_run))
+        op = _prune_op(tenant, thread_ids, policy, now, dry_run)
+        result: PruneReport = await self._arun(op)
         return result
 
     def set_retention(self, tenant: str, thread_id: str, policy: RetentionPolicy | None) -> None:

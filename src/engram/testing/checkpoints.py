@@ -30,6 +30,7 @@ from engram.stores.checkpoints import (
     DeleteRuns,
     GetCheckpoint,
     ListCheckpoints,
+    Prune,
     PutCheckpoint,
     PutWrites,
     Rollback,
@@ -168,6 +169,42 @@ class CheckpointerSpec:
         with pytest.raises(InvalidInputError):
             checkpointer.put(T, "\x00", {"a": 1})
         assert checkpointer.get(T, thread) is None
+
+    def test_rejects_malformed_arguments_saying_what_to_pass(self, checkpointer: Any) -> None:
+        """Arguments of the wrong type raise `InvalidInputError` saying what to pass, on every
+        backend, and change nothing: values that are not a mapping, a namespace of None, a
+        parent that is not a checkpoint id, a limit that is not an integer, metadata, a
+        filter or a policy of another type, and one thread or run id where a list of ids is
+        expected (not split into one id per character)."""
+        thread = _thread()
+        _grow(checkpointer, thread, 2, run_id="ab")
+        for letter in "ab":
+            _grow(checkpointer, letter, 2, run_id=letter)
+        keep_one = RetentionPolicy(keep_last=1)
+        one: Any = "ab"  # one id where the op takes a tuple of them
+        calls: list[tuple[str, Any]] = [
+            ("values", lambda: checkpointer.put(T, thread, [1, 2])),
+            ("values", lambda: checkpointer.put(T, thread, None)),
+            ("namespace", lambda: checkpointer.put(T, thread, {"a": 1}, namespace=None)),
+            ("parent_id", lambda: checkpointer.put(T, thread, {"a": 1}, parent_id="bogus")),
+            ("metadata", lambda: checkpointer.put(T, thread, {"a": 1}, metadata="m")),
+            ("limit", lambda: checkpointer.history(T, thread, limit="1")),
+            ("filter", lambda: checkpointer.history(T, thread, filter="step")),
+            ("checkpoint_id", lambda: checkpointer.get(T, thread, 5)),
+            ("policy", lambda: checkpointer.set_retention(T, thread, "keep 1")),
+            ("policy", lambda: checkpointer.prune(T, [thread], policy="keep 1")),
+            ("thread_ids", lambda: checkpointer.prune(T, "ab", policy=keep_one)),
+            ("thread_ids", lambda: asyncio.run(checkpointer.aprune(T, "ab", policy=keep_one))),
+            ("thread_ids", lambda: checkpointer.batch([Prune(T, utcnow(), one, keep_one)])),
+            ("run_ids", lambda: checkpointer.batch([DeleteRuns(T, one)])),
+        ]
+        for what, call in calls:
+            with pytest.raises(InvalidInputError, match=what):
+                call()
+        for name in (thread, "a", "b"):
+            assert len(checkpointer.history(T, name)) == 2, name
+        assert checkpointer.get_thread(T, "x") is None
+        assert checkpointer.get_thread(T, thread).retention is None
 
     def test_lists_round_trip_through_any_edit(self, checkpointer: Any) -> None:
         thread = _thread()
@@ -364,7 +401,9 @@ class CheckpointerSpec:
         assert checkpointer.batch([CopyThread(T, thread, copy)]) == [3]
         assert [h.id for h in checkpointer.history(T, copy)] == ids[::-1]
         assert checkpointer.get(T, copy).values == _values(2)
-        assert checkpointer.batch([CopyThread(T, _thread(), _thread())]) == [0]
+        missing, target = _thread(), _thread()  # as LangGraph's conformance suite allows:
+        assert checkpointer.batch([CopyThread(T, missing, target)]) == [0]  # no error,
+        assert checkpointer.get_thread(T, target) is None  # and nothing made
 
     # Pending writes.
 
@@ -490,6 +529,23 @@ class CheckpointerSpec:
         report = checkpointer.prune(T, [thread], policy=RetentionPolicy(keep_last=1))
         assert (report.checkpoints_deleted, report.blobs_deleted) == (2, 1)  # hello
         assert checkpointer.get(T, thread).values == {"messages": [ok, "bye"]}
+
+    def test_prune_report_counts_every_thread_examined(self, checkpointer: Any) -> None:
+        """`checkpoints_kept` counts what is left of every thread examined, with a policy or
+        without; `values_deleted` the channel versions removed, small ones (kept inline in
+        the checkpoint row by the SQL backends) and large ones: the same on every backend,
+        in a dry run too."""
+        pruned, untouched = _thread(), _thread()
+        for thread in (pruned, untouched):
+            for i in range(5):
+                checkpointer.put(T, thread, {"small": i, "large": f"{i}" + "x" * 300, "k": 0})
+        checkpointer.set_retention(T, pruned, RetentionPolicy(keep_last=2))
+        dry = checkpointer.prune(T, [pruned, untouched], dry_run=True)
+        report = checkpointer.prune(T, [pruned, untouched])
+        assert dry == report
+        assert (report.threads, report.checkpoints_deleted, report.checkpoints_kept) == (2, 3, 7)
+        assert report.values_deleted == 6  # "small" and "large" of 3 checkpoints; "k" is kept
+        assert sum(len(checkpointer.history(T, t)) for t in (pruned, untouched)) == 7
 
     def test_prune_dry_run_and_policies(self, checkpointer: Any) -> None:
         thread, other = _thread(), _thread()

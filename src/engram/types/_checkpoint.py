@@ -161,8 +161,17 @@ class RetentionPolicy:
     def __post_init__(self) -> None:
         for name in ("keep_last", "keep_every"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise InvalidInputError(f"RetentionPolicy.{name} must be a positive integer")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidInputError(
+                    f"RetentionPolicy.{name} must be a positive integer or None, got {value!r}"
+                )
+        if self.max_age is not None and not isinstance(self.max_age, timedelta):
+            raise InvalidInputError(
+                "RetentionPolicy.max_age must be a datetime.timedelta (e.g. timedelta(days=30))"
+                f" or None, got {self.max_age!r}"
+            )
         if self.max_age is not None and self.max_age <= timedelta(0):
             raise InvalidInputError("RetentionPolicy.max_age must be positive")
 

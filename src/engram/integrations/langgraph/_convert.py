@@ -22,7 +22,12 @@ from engram.integrations.langgraph._encoder import ListEncoder
 from engram.integrations.langgraph._msgpack import join_array
 from engram.state.rollback import ASKED, first_asked
 from engram.state.values import decode_value
-from engram.stores.checkpoints import ListCheckpoints, PutCheckpoint, PutWrites
+from engram.stores.checkpoints import (
+    ListCheckpoints,
+    PutCheckpoint,
+    PutWrites,
+    check_checkpoint_id,
+)
 from engram.types._checkpoint import (
     ChannelWrite,
     EncodedList,
@@ -67,6 +72,8 @@ def put_op(
 ) -> PutCheckpoint:
     """The Engram put of a LangGraph `put`: only the channels in `new_versions` are written."""
     thread_id, namespace, parent_id = thread_of(config)
+    if parent_id is not None:  # the same error on every backend, before anything is encoded
+        check_checkpoint_id(parent_id, "configurable.checkpoint_id (the parent of a put)")
     values, encode = checkpoint["channel_values"], encoder.encode
     writes = [
         ChannelWrite(channel, version, encode((thread_id, namespace, channel), values[channel]))

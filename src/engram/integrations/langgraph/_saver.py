@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import Checkpoint as LangGraphCheckpoint
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from engram._exceptions import InvalidInputError
+from engram._validation import check_list
 from engram.integrations.langgraph._convert import (
     config_for,
     list_op,
@@ -117,11 +118,18 @@ class EngramSaver(BaseCheckpointSaver[str]):
         return None if stored is None else to_tuple(stored, self.serde)
 
     def _prune_ops(self, thread_ids: Sequence[str], strategy: str) -> list[Any]:
+        """The ops of `prune` (none for no threads)."""
+        ids = _ids(thread_ids, "thread_ids")
+        if strategy not in ("keep_latest", "delete"):
+            raise InvalidInputError(f"unknown prune strategy {strategy!r} (keep_latest or delete)")
+        if not ids:
+            return []
         if strategy == "keep_latest":
-            return [Prune(self.tenant, utcnow(), tuple(map(str, thread_ids)), _KEEP_LATEST)]
-        if strategy == "delete":
-            return [DeleteThread(self.tenant, str(thread_id)) for thread_id in thread_ids]
-        raise InvalidInputError(f"unknown prune strategy {strategy!r} (keep_latest or delete)")
+            return [Prune(self.tenant, utcnow(), ids, _KEEP_LATEST)]
+        return [DeleteThread(self.tenant, thread_id) for thread_id in ids]
+
+    def _delete_runs_op(self, run_ids: Sequence[str]) -> DeleteRuns:
+        return DeleteRuns(self.tenant, _ids(run_ids, "run_ids"))
 
     # Sync
 
@@ -168,11 +176,13 @@ class EngramSaver(BaseCheckpointSaver[str]):
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints of `run_ids`, but those a `DeltaChannel` of a checkpoint
-        left is rebuilt from (see `prune`)."""
-        self.checkpointer.batch([DeleteRuns(self.tenant, tuple(map(str, run_ids)))])
+        left is rebuilt from (see `prune`). `InvalidInputError` for one run id alone."""
+        self.checkpointer.batch([self._delete_runs_op(run_ids)])
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """Copy a thread whole into a new one; `ConflictError` if the target exists."""
+        """Copy a thread whole into a new one; `ConflictError` if the target exists. A
+        source that does not exist copies nothing, without an error (LangGraph's
+        conformance suite expects no error, and leaves the target empty)."""
         op = CopyThread(self.tenant, str(source_thread_id), str(target_thread_id))
         self.checkpointer.batch([op])
 
@@ -185,9 +195,13 @@ class EngramSaver(BaseCheckpointSaver[str]):
         parent chain back to that snapshot (LangGraph's
         `metadata["counters_since_delta_snapshot"]` says so), so those ancestors stay, with
         their writes (see `engram.state.retention.spare_ancestors`).
+
+        `InvalidInputError` for one thread id alone (pass `[thread_id]`): it is not split
+        into one id per character.
         """
-        if thread_ids:
-            self.checkpointer.batch(self._prune_ops(thread_ids, strategy))
+        ops = self._prune_ops(thread_ids, strategy)
+        if ops:
+            self.checkpointer.batch(ops)
 
     # Async
 
@@ -232,15 +246,16 @@ class EngramSaver(BaseCheckpointSaver[str]):
         await self.checkpointer.abatch([DeleteThread(self.tenant, str(thread_id))])
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self.checkpointer.abatch([DeleteRuns(self.tenant, tuple(map(str, run_ids)))])
+        await self.checkpointer.abatch([self._delete_runs_op(run_ids)])
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         op = CopyThread(self.tenant, str(source_thread_id), str(target_thread_id))
         await self.checkpointer.abatch([op])
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        if thread_ids:
-            await self.checkpointer.abatch(self._prune_ops(thread_ids, strategy))
+        ops = self._prune_ops(thread_ids, strategy)
+        if ops:
+            await self.checkpointer.abatch(ops)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """The next version of a channel: a zero-padded counter and 64 random bits.
@@ -255,3 +270,9 @@ class EngramSaver(BaseCheckpointSaver[str]):
         else:
             number = int(str(current).split(".")[0])
         return f"{number + 1:010d}.{random.getrandbits(64):016x}"
+
+
+def _ids(values: Sequence[str], what: str) -> tuple[str, ...]:
+    """Thread or run ids as Engram stores them (text); one id alone is refused, not split
+    into characters (LangGraph's own savers refuse it too: pass `[thread_id]`)."""
+    return tuple(str(value) for value in check_list(values, what))

@@ -14,11 +14,12 @@ from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from engram.state.checkpoints import rebuilt_from_ancestors, to_ms
-from engram.state.headers import unpack_header
+from engram.state.headers import Header, unpack_header
 from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
     doomed_checkpoints,
+    inline_garbage,
     rebased_values,
     referenced_values,
     spare_ancestors,
@@ -42,6 +43,8 @@ class Stored(NamedTuple):
     versions: dict[str, ChannelVersion]
     metadata: dict[str, Any]
     parent_id: str | None
+    inline: tuple[str, ...] = ()
+    """The channels whose values its header holds inline."""
 
     def entry(self) -> HistoryEntry:
         needs = rebuilt_from_ancestors(self.metadata)
@@ -50,18 +53,20 @@ class Stored(NamedTuple):
 
 def _history(key: int, zdict: bytes | None) -> Work[list[Stored]]:
     rows = yield Statement(sql.THREAD_HISTORY, (key,), "all")
-    return [
-        Stored(
-            r["namespace"],
-            r["checkpoint_id"],
-            r["seq"],
-            to_ms(r["created_at"]),
-            unpack_header(bytes(r["header"]), zdict).versions,
-            json.loads(r["metadata"]),
-            r["parent_id"],
-        )
-        for r in rows
-    ]
+    return [_stored(r, unpack_header(bytes(r["header"]), zdict)) for r in rows]
+
+
+def _stored(row: Any, header: Header) -> Stored:
+    return Stored(
+        row["namespace"],
+        row["checkpoint_id"],
+        row["seq"],
+        to_ms(row["created_at"]),
+        header.versions,
+        json.loads(row["metadata"]),
+        row["parent_id"],
+        tuple(header.inline),
+    )
 
 
 def prune(op: ops.Prune, default: RetentionPolicy | None) -> Work[PruneReport]:
@@ -70,8 +75,10 @@ def prune(op: ops.Prune, default: RetentionPolicy | None) -> Work[PruneReport]:
         if op.thread_ids is not None and thread["thread_id"] not in op.thread_ids:
             continue
         policy = op.policy or sql.retention_from_row(thread["retention"]) or default
-        counts: tuple[int, ...] = (0, 0, 0, 0)
-        if policy is not None:
+        if policy is None:  # nothing to prune: all its checkpoints are left
+            row = yield Statement(sql.THREAD_CHECKPOINTS, (thread["key"],), "one")
+            counts: tuple[int, ...] = (0, row["checkpoints"], 0, 0)
+        else:
             counts = yield from _prune_thread(thread, policy, to_ms(op.now), op.dry_run)
         totals = [a + b for a, b in zip(totals, (1, *counts), strict=True)]
     return PruneReport(*totals)
@@ -140,6 +147,8 @@ def _delete(
     blob_keys = [bytes(r["hash"]) for r in blob_rows]
     rebased = rebased_values(referenced, rows)
     values, blobs = collect_garbage(referenced, {**rows, **rebased}, blob_keys)
+    dropped = [(s.namespace, s.versions, s.inline) for s in history if (s.namespace, s.id) in gone]
+    inline = inline_garbage(dropped, referenced, rows)
     if not dry_run and rebased:
         keys, new_rows = zip(*sorted(rebased.items()), strict=True)
         columns = [list(part) for part in zip(*keys, strict=True)]
@@ -154,7 +163,7 @@ def _delete(
             yield Statement(sql.DELETE_VALUES, (key, *columns))
         if blobs:
             yield Statement(sql.DELETE_BLOBS, (key, sorted(blobs)))
-    return len(values), len(blobs)
+    return len(values) + len(inline), len(blobs)
 
 
 def _zdict(value: Any) -> bytes | None:

@@ -157,6 +157,9 @@ TENANT_THREADS = """
 SELECT key, thread_id, retention, zdict FROM engram_checkpoint_threads WHERE tenant = %s
 ORDER BY key
 """
+THREAD_CHECKPOINTS = """
+SELECT count(*) AS checkpoints FROM engram_checkpoints WHERE thread_key = %s
+"""
 
 # Checkpoints
 

@@ -13,12 +13,13 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes
-from engram.state.headers import unpack_header
+from engram.state.headers import Header, unpack_header
 from engram.state.retention import (
     HistoryEntry,
     ValueKey,
     collect_garbage,
     doomed_checkpoints,
+    inline_garbage,
     rebased_values,
     referenced_values,
     spare_ancestors,
@@ -41,6 +42,8 @@ class Stored(NamedTuple):
     run_id: str | None
     parent_id: str | None
     needs_ancestors: bool
+    inline: tuple[str, ...] = ()
+    """The channels whose values its header holds inline."""
 
     def entry(self) -> HistoryEntry:
         return HistoryEntry(*self[:4], self.parent_id, self.needs_ancestors)
@@ -48,19 +51,22 @@ class Stored(NamedTuple):
 
 def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:
     rows = db.execute(sql.THREAD_HISTORY, (key,)).fetchall()
-    return [
-        Stored(
-            r[0],
-            id_from_bytes(r[1]),
-            r[2],
-            r[3],
-            unpack_header(r[4], zdict).versions,
-            r[5],
-            None if r[6] is None else id_from_bytes(r[6]),
-            _counting(r[7]),
-        )
-        for r in rows
-    ]
+    return [_stored(r, unpack_header(r[4], zdict)) for r in rows]
+
+
+def _stored(row: sqlite3.Row, header: Header) -> Stored:
+    parent_id = None if row[6] is None else id_from_bytes(row[6])
+    return Stored(
+        row[0],
+        id_from_bytes(row[1]),
+        row[2],
+        row[3],
+        header.versions,
+        row[5],
+        parent_id,
+        _counting(row[7]),
+        tuple(header.inline),
+    )
 
 
 def _counting(counters: object) -> bool:
@@ -121,6 +127,8 @@ def _delete(
     rows = value_rows(db, key)
     rebased = rebased_values(referenced, rows)
     values, blobs = collect_garbage(referenced, {**rows, **rebased}, blob_keys)
+    dropped = [(s.namespace, s.versions, s.inline) for s in history if (s.namespace, s.id) in gone]
+    inline = inline_garbage(dropped, referenced, rows)
     if not dry_run:
         db.executemany(
             sql.REBASE_VALUE,
@@ -131,4 +139,4 @@ def _delete(
         db.executemany(sql.DELETE_CHECKPOINT_WRITES, doomed_rows)
         db.executemany(sql.DELETE_VALUE, [(key, *value_key) for value_key in values])
         db.executemany(sql.DELETE_BLOB, [(key, digest) for digest in blobs])
-    return len(values), len(blobs)
+    return len(values) + len(inline), len(blobs)

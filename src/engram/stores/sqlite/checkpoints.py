@@ -195,8 +195,10 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
                 continue
             policy = op.policy or sql.retention_from_row(thread["retention"])
             policy = policy or self.default_retention
-            counts = (0, 0, 0, 0)
-            if policy is not None:
+            if policy is None:  # nothing to prune: all its checkpoints are left
+                [left] = db.execute(sql.THREAD_CHECKPOINTS, (thread["key"],)).fetchone()
+                counts = (0, left, 0, 0)
+            else:
                 counts = prune.prune_thread(
                     db, thread["key"], thread["zdict"], policy, to_ms(op.now), op.dry_run
                 )

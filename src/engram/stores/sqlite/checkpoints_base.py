@@ -129,6 +129,7 @@ LIST_THREADS = _THREAD_COLUMNS + "WHERE t.tenant = ? ORDER BY t.key DESC LIMIT ?
 TENANT_THREADS = """
 SELECT key, thread_id, retention, zdict FROM checkpoint_threads WHERE tenant = ?
 """
+THREAD_CHECKPOINTS = "SELECT count(*) FROM checkpoints WHERE thread_key = ?"
 
 # Checkpoints
 
