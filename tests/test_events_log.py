@@ -155,6 +155,9 @@ BAD_APPENDS: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "unknown type": lambda: {"events": [Event("note", {})]},  # type: ignore[arg-type]
     "no events": lambda: {"events": []},
+    "None for events": lambda: {"events": None},
+    "one event alone": lambda: {"events": Event.thought("x")},
+    "a string for events": lambda: {"events": "thought"},
     "bool expected_version": lambda: {"expected_version": True},
     "text expected_version": lambda: {"expected_version": "1"},
     "negative expected_version": lambda: {"expected_version": -1},

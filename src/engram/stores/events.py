@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from engram._exceptions import InvalidInputError
+from engram._validation import check_list
 from engram.types._event import AppendResult, Event, EventType, Snapshot, StreamInfo
 
 __all__ = [
@@ -171,7 +172,9 @@ class BaseEventLog(ABC):
                 `idempotency_key` was used for other events.
             InvalidInputError: No events, an unknown type, or a payload that is not JSON.
         """
-        op = AppendEvents(tenant, stream_id, tuple(events), expected_version, idempotency_key)
+        op = AppendEvents(
+            tenant, stream_id, check_list(events, "events"), expected_version, idempotency_key
+        )
         result: AppendResult = self.batch([op])[0]
         return result
 
@@ -185,7 +188,9 @@ class BaseEventLog(ABC):
         idempotency_key: str | None = None,
     ) -> AppendResult:
         """Async `append`."""
-        op = AppendEvents(tenant, stream_id, tuple(events), expected_version, idempotency_key)
+        op = AppendEvents(
+            tenant, stream_id, check_list(events, "events"), expected_version, idempotency_key
+        )
         result: AppendResult = (await self.abatch([op]))[0]
         return result
 
