@@ -205,7 +205,11 @@ def resolve_mentions(
     """The candidates' mentions resolved against the stored entities, none merged by a first
     or last name into an entity the user relates to otherwise ("my sister Maria" is not "my
     boss Maria Keller"). A stored relation's object keeps its kind: the relation stated it
-    ("my cat Miso"), a later turn's cue words only guess ("I played with Miso": a person?)."""
+    ("my cat Miso"), a later turn's cue words only guess ("I played with Miso": a person?).
+    Any other place or organisation a relation now names takes the kind it states (cue words
+    confuse the two): "I work at Globex" makes an organisation of the "Globex" guessed a
+    place from "lunch at Globex"; a person is not retyped so. A person renamed
+    by a longer name keeps the name memories about them are filed under (`FILED_AS`)."""
     me = graph.me
     roles: dict[str, set[str]] = {}
     for relation in graph.relations:
@@ -227,32 +231,77 @@ def resolve_mentions(
     )
     stored = {entity.id: entity for entity in graph.entities}
     objects = {relation.target_id for relation in graph.relations}
+    kinds = _stated_kinds(candidates, resolution)
+    changed = {entity.id: entity for entity in resolution.updated}
     updated: list[Entity] = []
-    for entity in resolution.updated:
-        old = stored[entity.id]
-        if entity.id in objects and entity.kind != old.kind:
+    for entity_id, old in stored.items():
+        entity = changed.get(entity_id, old)
+        if entity.kind in _CONFUSED:
+            entity = replace(entity, kind=kinds.get(entity_id, entity.kind))
+        if entity_id in objects:
             entity = replace(entity, kind=old.kind)
-        if (entity.name, entity.kind, entity.aliases) != (old.name, old.kind, old.aliases):
-            updated.append(entity)
+        entity = _filed(entity, old)
+        if _said(entity) != _said(old):
+            updated.append(replace(entity, updated_at=now))
     return replace(resolution, updated=tuple(updated))
+
+
+def _said(entity: Entity) -> tuple[object, ...]:
+    """What a write may change of an entity: its names, kind and metadata."""
+    return entity.name, entity.kind, entity.aliases, entity.metadata
+
+
+FILED_AS = "filed_as"
+"""The metadata key of a person renamed by a longer name ("Carla", then "Carla Mendes"):
+the name memories about them were filed under (their `subject`) before, which later ones
+keep (`known_subjects`), so that "Carla Mendes moved to Berlin" retires "Carla moved to
+Porto"."""
+
+
+def _filed(entity: Entity, old: Entity) -> Entity:
+    """`entity`, the stored `old` person renamed, keeping the name memories about them are
+    filed under (`FILED_AS`); else as it is."""
+    if entity.name == old.name or entity.kind != "person" or is_user(entity):
+        return entity
+    filed = old.metadata.get(FILED_AS) or old.name
+    return replace(entity, metadata={**entity.metadata, FILED_AS: filed})
+
+
+_CONFUSED: frozenset[EntityKind] = frozenset({"place", "organisation"})
+"""The kinds cue words confuse ("lunch at Globex", "from Google to Meta")."""
+
+
+def _stated_kinds(
+    candidates: Sequence[Candidate], resolution: EntityResolution
+) -> dict[str, EntityKind]:
+    """Entity id -> the kind of `_CONFUSED` a relation of `candidates` states of it."""
+    return {
+        entity_id: relation.object_kind
+        for candidate in candidates
+        for relation in candidate.relations
+        if relation.object_kind in _CONFUSED
+        and (entity_id := resolution.ids.get(fold(relation.object))) is not None
+    }
 
 
 def known_subjects(
     candidates: Sequence[Candidate], entities: EntityResolution, graph: Graph
 ) -> tuple[list[Candidate], EntityResolution]:
     """`candidates`, each about someone else (a `subject`) named as the person its mention
-    resolved to is: "Carla moved to Berlin", once "Carla Mendes" is the one Carla known, is
-    about "Carla Mendes", so it fills her slot and retires her Porto. A mention that could be
-    two known people resolved to neither (`resolve_entities`), and keeps its own name; the
-    user's own entity is left alone. Returned with `entities` resolving the names given too
-    (the relations of the candidates name them)."""
+    resolved to is (`filed_name`): "Carla moved to Berlin", once "Carla Mendes" is the one
+    Carla known, is about "Carla Mendes", so it fills her slot and retires her Porto; and
+    "Carla Mendes moved to Berlin", once "Carla" was known and renamed, is filed under
+    "Carla", as "Carla moved to Porto" was. A mention that could be two known people resolved
+    to neither (`resolve_entities`), and keeps its own name; the user's own entity is left
+    alone. Returned with `entities` resolving the names given too (the relations of the
+    candidates name them)."""
     named = {e.id: e for e in (*graph.entities, *entities.new, *entities.updated)}
 
     def canonical(name: str | None) -> str | None:
         entity = named.get(entities.ids.get(fold(name), "")) if name else None
         if entity is None or entity.kind != "person" or is_user(entity):
             return name
-        return entity.name
+        return filed_name(entity)
 
     renamed: list[Candidate] = []
     for candidate in candidates:
@@ -265,8 +314,16 @@ def known_subjects(
             for r in candidate.relations
         )
         renamed.append(replace(candidate, subject=subject, relations=relations))
-    ids = {fold(e.name): e.id for e in named.values() if e.id in entities.ids.values()}
+    resolved = [e for e in named.values() if e.id in entities.ids.values()]
+    ids = {fold(name): e.id for e in resolved for name in {e.name, filed_name(e)}}
     return renamed, replace(entities, ids={**ids, **entities.ids})
+
+
+def filed_name(entity: Entity) -> str:
+    """The name memories about `entity` are filed under: its name, or the one it had before
+    a longer name renamed it (`FILED_AS`)."""
+    filed = entity.metadata.get(FILED_AS)
+    return filed if isinstance(filed, str) and filed else entity.name
 
 
 def relations_to_write(

@@ -11,7 +11,9 @@ A place merges by its last token only ("Gaia" ~ "Vila Nova de Gaia"): a place na
 first word is in that one ("Porto Campanhã" is a station in Porto, "Porto Airport" its
 airport). A name joined by "&" ("Procter & Gamble") merges with neither side. Two names of
 unknown kind ("other") merge only when equal: a shared word tells nothing of them ("TAP"
-the airline, "TAP TP").
+the airline, "TAP TP"). A few well-known places merge by the other names they go by
+("NYC", "New York" and "New York City"; "US", "U.S." and "United States"): a small curated
+table (`_PLACE_ALIASES`).
 "Tom" is never merged with "Tomás": a nickname is a guess, and a wrong merge is worse than a
 missed one. For the same reason a new, longer name never takes over a known person the user
 relates to unless said in that role (`resolve_entities`): "our neighbour Marta Kowalski" is
@@ -49,9 +51,15 @@ _NAME_TOKEN = rf"[{_UPPER}][\w'’&-]*"
 _CONNECTOR = r"(?:of|de|da|do|dos|das|del|della|van|von|der|den|la|le|du|the|&)"
 _INITIAL = rf"[{_UPPER}]\.(?=\s+{_NAME_TOKEN})"
 """A middle initial going on with the name ("John F. Kennedy School")."""
+_DOTTED = rf"(?:[{_UPPER}]\.){{2,}}(?![\w'’])"
+"""A dotted abbreviation ("D.C.", "U.S."): it ends a name ("Washington D.C."), as a capital
+after it may open the next sentence ("I moved to the U.S. Last year ...")."""
+_WORD_TOKEN = rf"(?!{_DOTTED}){_NAME_TOKEN}"
 _SPAN = re.compile(
-    rf"(?<![\w'’]){_NAME_TOKEN}(?:\s+(?:{_CONNECTOR}\s+)?(?:{_INITIAL}|{_NAME_TOKEN}))*"
+    rf"(?<![\w'’])(?:{_DOTTED}|{_WORD_TOKEN}"
+    rf"(?:\s+(?:{_CONNECTOR}\s+)?(?:{_INITIAL}|{_WORD_TOKEN}))*(?:\s+{_DOTTED})?)"
 )
+_DOTTED_END = re.compile(rf"(?:^|\s){_DOTTED}$")
 _WORD = re.compile(r"\S+")
 _SENTENCE_BREAK = re.compile(r"(?:^|[.!?:;\"“(\n]|\s-\s)\s*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -94,8 +102,31 @@ _ORG_TAILS = frozenset(
 )
 _PLACE_TAILS = frozenset(
     """city town village street st st. avenue ave road park lake river mountain mountains
-    beach island islands bay county state province valley canyon falls national""".split()
+    beach island islands bay county state province valley canyon falls national square""".split()
 )
+_PLACE_ALIASES: Mapping[str, str] = {
+    alias: names[0]
+    for names in (
+        ("new york city", "new york", "nyc"),
+        ("san francisco", "sf", "san fran"),
+        ("los angeles", "la"),
+        ("united kingdom", "uk"),
+        ("united states", "us", "usa", "united states of america"),
+        ("washington dc",),
+    )
+    for alias in names
+}
+"""Well-known places by the names they go by (folded, without dots: "U.S." is "us"), each
+to the first name of its group: "NYC", "New York" and "New York City" are one place,
+"Washington D.C." and "Washington DC" too. Small and curated on purpose: a place's short
+form is no guess, a person's nickname is ("Bob" may not be Robert), so people have none."""
+
+
+def _place_alias(name: str) -> str | None:
+    """The `_PLACE_ALIASES` group `name` (any case, dots aside) belongs to, if one."""
+    return _PLACE_ALIASES.get(fold(name).replace(".", ""))
+
+
 _PERSON_TITLES = frozenset("mr mr. mrs mrs. ms ms. dr dr. miss prof prof. aunt uncle".split())
 _KIN = frozenset(
     """mom mum mommy mummy mother dad daddy father grandma grandpa granny gran nana grandmother
@@ -126,11 +157,21 @@ _PERSON_CUES = re.compile(
     re.IGNORECASE,
 )
 _ORG_CUES = re.compile(
-    r"\b(?:work(?:s|ed|ing)?\s+(?:at|for)|job\s+at|joined|hired\s+by|employed\s+by|"
+    r"\b(?:work(?:s|ed|ing)?\s+(?:at|for)|job\s+at|joined|hired\s+(?:by|at)|employed\s+by|"
     r"intern(?:ing|ship)?\s+at|volunteer(?:s|ed|ing)?\s+(?:at|with|for)|studying\s+at|"
     r"study\s+at|graduated\s+from|enrolled\s+(?:at|in))\s*$",
     re.IGNORECASE,
 )
+_WORKPLACE_CUES = re.compile(
+    r"\b(?:start(?:s|ed|ing)?\s+(?:work(?:ing)?\s+)?at|interview(?:s|ed|ing)?\s+(?:at|for)|"
+    r"offers?\s+from|(?:nurse|doctor|engineer|developer|designer|manager|analyst|consultant|"
+    r"researcher|scientist|intern|lawyer|accountant|teacher|professor|lecturer|student|"
+    r"director|programmer|architect|editor|chef|barista|cashier)s?\s+at)\s*$",
+    re.IGNORECASE,
+)
+"""Words before a workplace less sure than `_ORG_CUES` ("started at Globex", "interviewed
+at Netflix", "an offer from Stripe", "a nurse at Charité"): a name with a place's tail is
+still a place ("We started at Union Square")."""
 _PLACE_CUES = re.compile(
     r"\b(?:in|to|from|near|at|visit(?:ed|ing)?|around|across|towards?|via|moved\s+to|"
     r"live\s+in|lives\s+in|based\s+in|trip\s+to|flew\s+to|travel(?:l?ed|l?ing)?\s+to)\s*$",
@@ -222,13 +263,27 @@ def _at_sentence_start(text: str, start: int) -> bool:
 
 
 def _trim(tokens: list[str]) -> tuple[list[str], bool]:
-    """Drop common words at the edges; also say whether the first token was kept."""
+    """Drop common words at the edges (not "US", the country in capitals); also say whether
+    the first token was kept."""
     first_kept = True
-    while tokens and _POSSESSIVE.sub("", tokens[0]).lower() in _COMMON:
+    while tokens and _common(_POSSESSIVE.sub("", tokens[0]), _COMMON):
         tokens, first_kept = tokens[1:], False
-    while tokens and tokens[-1].lower() in _EDGE:
+    while tokens and _common(tokens[-1], _EDGE):
         tokens = tokens[:-1]
     return tokens, first_kept
+
+
+def _common(word: str, common: frozenset[str]) -> bool:
+    """Whether `word` is one of the `common` words, not a place of `_PLACE_ALIASES` written
+    in capitals ("US": "us" is common, "the US" a country)."""
+    return word.lower() in common and not (word.isupper() and _place_alias(word) is not None)
+
+
+def _bare(tokens: Sequence[str]) -> str:
+    """The name `tokens` spell: no possessive, no dot, hyphen or "&" at its edges, but the
+    closing dot of a dotted abbreviation ("Washington D.C.", "U.S.")."""
+    name = _POSSESSIVE.sub("", " ".join(tokens))
+    return name.strip(".-&") + ("." if _DOTTED_END.search(name) else "")
 
 
 _COMPOUND = re.compile(r"[^\W\d_]+-[a-z]")
@@ -293,8 +348,10 @@ def _kind(name: str, before: str, after: str) -> EntityKind:
     words = name.lower().split()
     if words[-1] in _ORG_TAILS or _ORG_CUES.search(before):
         return "organisation"
-    if words[-1] in _PLACE_TAILS:
+    if words[-1] in _PLACE_TAILS or _place_alias(name) is not None:
         return "place"
+    if _WORKPLACE_CUES.search(before):
+        return "organisation"
     if words == [words[0]] and words[0] in _KIN:
         return "person"
     if _ANIMAL_CUES.search(before):
@@ -316,13 +373,16 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     writes it in lower case too. A role word or a workplace alone ("my Boss", "Doctor Who",
     "The Office") names nothing; a season or an occasion ("Spring", "Birthday") only where
     the words say so ("my friend Summer"); a saint's title and a middle initial are part of
-    the name ("St. Mary's" is "St. Mary", "John F. Kennedy School"). Names joined by "&"
+    the name ("St. Mary's" is "St. Mary", "John F. Kennedy School"), and a dotted
+    abbreviation ends one ("Washington D.C.", "U.S."). Names joined by "&"
     are two when each side is named on its own in the text ("Lisbon & Porto ... from Lisbon
     to Porto") or one is a known person ("Ana & Tomás"), else one ("Procter & Gamble",
     "AT&T"): capitals cannot tell a pair from a firm, the text's other mentions and its
     speakers can. The kind comes from cues: "work at X" or a suffix like "Inc"/"University"
-    -> organisation; "a cat named X" -> other (an animal); "my friend X", "with X", "Dr X",
-    a family word ("Grandma") -> person; "in/to/from X" -> place; otherwise `other`.
+    -> organisation; a suffix like "Street"/"Square" or a well-known place ("NYC", "US":
+    `_PLACE_ALIASES`) -> place; "started at X", "a nurse at X" -> organisation; "a cat named
+    X" -> other (an animal); "my friend X", "with X", "Dr X", a family word ("Grandma") ->
+    person; "in/to/from X" -> place; otherwise `other`.
 
     Args:
         text: Any text (never raises).
@@ -339,9 +399,9 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
     if any("&" in match[0].split() for match in spans):  # only a pair needs them
         named = named | {_name_key(m[0].split()) for m in spans if "&" not in m[0].split()}
     for match, tokens, first_kept in _parts(spans, text, named, known_people):
-        name = _POSSESSIVE.sub("", " ".join(tokens)).strip(".-&")
+        name = _bare(tokens)
         key = fold(name)
-        if len(key) < 2 or key in _COMMON or _NO_NAME.fullmatch(name):
+        if len(key) < 2 or _common(name, _COMMON) or _NO_NAME.fullmatch(name):
             continue
         if key in _ROLE_NOUNS and key not in known_people:
             continue
@@ -369,10 +429,10 @@ def extract_entities(text: str, *, people: Iterable[str] = ()) -> list[EntityMen
 
 _NO_NAME = re.compile(
     r"(?:EUR|USD|GBP|CHF|JPY|CNY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|INR|ZAR|SGD|HKD|"
-    r"KRW|TRY|RUB)|(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?)"
+    r"KRW|TRY|RUB)|(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?)|[AP]\.?M\.?"
 )
-"""Capitalised words that name no entity: currency codes ("EUR 1,800") and period labels
-("the Q2 review", "FY2026")."""
+"""Capitalised words that name no entity: currency codes ("EUR 1,800"), period labels
+("the Q2 review", "FY2026") and times of day ("5 PM", "9 A.M.")."""
 
 
 _DESCRIBING = FAITHS | DEMONYMS
@@ -395,7 +455,7 @@ def _named_so(text: str, start: int, match: re.Match[str]) -> bool:
 
 def _name_key(tokens: list[str]) -> str:
     """The folded name of a span's tokens, as `extract_entities` keys it."""
-    return fold(_POSSESSIVE.sub("", " ".join(_trim(tokens)[0])).strip(".-&"))
+    return fold(_bare(_trim(tokens)[0]))
 
 
 def _parts(
@@ -456,11 +516,26 @@ def _lookup_keys(name: str) -> set[str]:
     return {fold(name), bare, _LEADING_TITLE.sub("", bare) or bare}
 
 
+def _names(key: str, entity: Entity) -> bool:
+    """Whether the folded name `key` names `entity`: its name or an alias, or for a place (or
+    an entity of unknown kind) another name of that place ("nyc" for "New York City")."""
+    names = {fold(entity.name), *map(fold, entity.aliases)}
+    if key in names:
+        return True
+    place = _place_alias(key)
+    return (
+        place is not None
+        and entity.kind in ("place", "other")
+        and place in map(_place_alias, names)
+    )
+
+
 def named_entities(name: str, entities: Iterable[Entity]) -> list[Entity]:
     """The entities `name` stands for: those it names or is an alias of (case, accents, a
     title and a possessive aside), else those whose name it shortens as a first or last name
     ("Carla" for "Carla Mendes", never named alone yet; "Maria" for both "Maria Lopez" and
-    "Maria Santos").
+    "Maria Santos"). A place is named by its other names too ("NYC" for "New York City",
+    `_PLACE_ALIASES`).
 
     Example:
         ```python
@@ -468,7 +543,7 @@ def named_entities(name: str, entities: Iterable[Entity]) -> list[Entity]:
         ```
     """
     keys, pool = _lookup_keys(name), list(entities)
-    exact = [e for e in pool if keys & {fold(e.name), _untitled(e.name), *map(fold, e.aliases)}]
+    exact = [e for e in pool if _untitled(e.name) in keys or any(_names(key, e) for key in keys)]
     if exact:
         return exact
     return [e for e in pool if any(_mergeable(key, fold(e.name)) for key in keys)]
@@ -481,9 +556,10 @@ def _canonical_order(entity: Entity) -> tuple[int, datetime]:
 def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
     """Map every entity id to the id of the entity it is an alias of (itself if canonical).
 
-    Merges only within one (tenant, user) and one kind: equal folded names, and a one-token
-    name equal to the first or last token of exactly one longer name. The canonical entity of a
-    group is the one with the longest name, then the oldest.
+    Merges only within one (tenant, user) and one kind: equal folded names (for places, the
+    names of one place in `_PLACE_ALIASES`), and a one-token name equal to the first or last
+    token of exactly one longer name. The canonical entity of a group is the one with the
+    longest name, then the oldest.
 
     Args:
         entities: Entities of any users; groups never cross users.
@@ -499,6 +575,8 @@ def merge_aliases(entities: Sequence[Entity]) -> dict[str, str]:
         by_name: dict[str, Entity] = {}
         for entity in sorted(members, key=_canonical_order):
             key = fold(entity.name)
+            if kind == "place":  # "NYC" is "New York City"
+                key = _place_alias(key) or key
             if key in by_name:
                 mapping[entity.id] = by_name[key].id
             else:
@@ -532,12 +610,13 @@ def _match(
     roles: Mapping[str, frozenset[str]],
     stated: frozenset[str],
 ) -> Entity | None:
-    """The known entity `mention` safely refers to: one of its name and kind, else the only
-    one of its name (kinds are guesses from cue words: "from Google to Meta" does not make
-    a place of the company), else the only one of its kind whose name it shortens or
-    extends ("Tomás" and "Tomás Almeida") and whose roles for the user (`roles`, by id) do
-    not differ from those the mention is `stated` in ("my sister Maria" is not "my boss
-    Maria Keller"), or of two such, the only one in a role stated ("my boss Maria").
+    """The known entity `mention` safely refers to: one of its name (for a place, any name
+    of it in `_PLACE_ALIASES`: "NYC" is "New York City") and kind, else the only one of its
+    name (kinds are guesses from cue words: "from Google to Meta" does not make a place of
+    the company), else the only one of its kind whose name it shortens or extends ("Tomás"
+    and "Tomás Almeida") and whose roles for the user (`roles`, by id) do not differ from
+    those the mention is `stated` in ("my sister Maria" is not "my boss Maria Keller"), or
+    of two such, the only one in a role stated ("my boss Maria").
     A longer name extends a known person the user relates to only where it is said in one
     of those roles (`_takes_over`): a new full name never takes over the user's sister
     "Marta", known by her first name alone, unless the text links them ("my sister Marta
@@ -547,12 +626,12 @@ def _match(
     exact = [
         entity
         for entity in known
-        if key in {fold(entity.name), *map(fold, entity.aliases)}
+        if _names(key, entity)
         and (entity.kind == mention.kind or "other" in (entity.kind, mention.kind))
     ]
     if exact:
         return exact[0]
-    named = [entity for entity in known if key in {fold(entity.name), *map(fold, entity.aliases)}]
+    named = [entity for entity in known if _names(key, entity)]
     if len(named) == 1:  # kinds are guesses from cue words: one "Google", not a place too
         return named[0]
     partial = [
