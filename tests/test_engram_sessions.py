@@ -205,8 +205,11 @@ def test_metadata_that_is_not_a_json_object_is_refused(mem: Engram, metadata: An
     assert s.messages() == [] and [session.id for session in mem.sessions()] == ["s1"]
 
 
-def test_state_keys_are_json_keys_on_every_backend(mem: Engram) -> None:
-    assert mem.session("s1").update_state({1: (2, 3)}) == {"1": [2, 3]}
+def test_state_keys_must_be_strings_on_every_backend(mem: Engram) -> None:
+    s = mem.session("s1")
+    with pytest.raises(InvalidInputError, match="has the key 1"):
+        s.update_state({1: (2, 3)})
+    assert s.update_state({"1": (2, 3)}) == {"1": [2, 3]}
 
 
 @pytest.mark.parametrize(

@@ -319,17 +319,19 @@ def _open_redis(
 ) -> OpenedBackend:
     with _driver_extra():
         from engram.stores.redis import RedisConversationStore
-        from engram.stores.redis._internal import connect
+        from engram.stores.redis._internal import connect, map_backend_errors
 
         address = checked_redis_url(address)
+
+    def conversation_store(client: Any) -> RedisConversationStore | None:
+        """The store, once the server answers a PING: an unreachable one is a
+        `BackendUnavailable` here, as PostgreSQL's is when its pool opens, not at first use."""
+        if not conversations:
+            return None
+        with map_backend_errors():
+            client.ping()
+        return RedisConversationStore(client, prefix=settings.redis_prefix)
+
     # Redis stores no long-term memories (no vector search): `memories` gets None.
     with hidden_password(address):
-        return _serve(
-            connect(address),
-            lambda client: (
-                RedisConversationStore(client, prefix=settings.redis_prefix)
-                if conversations
-                else None,
-                None,
-            ),
-        )
+        return _serve(connect(address), lambda client: (conversation_store(client), None))

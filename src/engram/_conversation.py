@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from engram import _session_flows as flows
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
-from engram._validation import MessageLike, check_object, message_from, to_message
+from engram._validation import (
+    MessageLike,
+    check_json_object,
+    message_from,
+    to_message,
+)
 from engram.context import ContextResult
 from engram.stores.conversation import DeleteSession, GetSession, ListMessages, MergeState
 from engram.tokens import TokenCounter, context_window
@@ -84,7 +89,13 @@ class Conversation:
         return (await self.aadd_messages([message_from(role, content, fields)]))[0]
 
     def add_messages(self, messages: Sequence[MessageLike]) -> list[Message]:
-        """Append several messages atomically (all or none); accepts OpenAI-style dicts."""
+        """Append several messages atomically (all or none); accepts OpenAI-style dicts.
+
+        Raises:
+            InvalidInputError: `messages` is not a list (one message alone too: pass
+                [message]), or a message is invalid (see `add`). Nothing is stored.
+            NotFoundError: The session expired or was deleted.
+        """
         result: list[Message] = self._run(self._add_flow(messages))
         return result
 
@@ -94,9 +105,11 @@ class Conversation:
         return result
 
     def _add_flow(self, messages: Sequence[MessageLike]) -> Flow[list[Message]]:
-        if isinstance(messages, Mapping | Message | str):  # one message: its keys or letters
+        # One message (its keys or letters would be read as messages), None or a number.
+        if isinstance(messages, Mapping | Message | str) or not isinstance(messages, Iterable):
             raise InvalidInputError(
-                "add_messages takes a list of messages: pass [message], or add() one"
+                f"add_messages takes a list of messages, not {type(messages).__name__}: "
+                "pass [message], or add() one"
             )
         parsed = [to_message(item) for item in messages]
         limit = self._engram.settings.max_message_bytes
@@ -106,7 +119,8 @@ class Conversation:
         """Merge `patch` into the session state (RFC 7396: null deletes); return the new state.
 
         Raises:
-            InvalidInputError: `patch` is not a JSON object (a mapping of JSON values).
+            InvalidInputError: `patch` is not a JSON object (a mapping with string keys of
+                JSON values, its text valid UTF-8); the error names the bad place.
             NotFoundError: The session expired or was deleted.
         """
         result: dict[str, Any] = self._run(self._state_flow(patch))
@@ -277,12 +291,9 @@ def _model_counter(model: str, options: Mapping[str, Any]) -> TokenCounter:
 
 def _json_object(patch: object) -> dict[str, Any]:
     """A state patch as every backend stores it: a JSON object (RFC 7396 would let any other
-    value replace the state, but the state is an object). Round-tripping it through JSON
-    rejects what a database could not hold and turns keys into strings, so the in-memory
-    store keeps what SQL stores keep."""
-    patch = check_object(patch, "a state patch")
-    try:
-        copied: dict[str, Any] = json.loads(json.dumps(patch, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"the state patch is not JSON: {exc}") from exc
+    value replace the state, but the state is an object) with text keys and valid UTF-8 text
+    (`check_json_object`: a number key, which a database would turn into text, is refused as
+    the memory API's metadata refuses it). Round-tripping it through JSON detaches it from the
+    caller's objects."""
+    copied: dict[str, Any] = json.loads(json.dumps(check_json_object(patch, "state patch")))
     return copied

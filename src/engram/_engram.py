@@ -16,7 +16,7 @@ from engram._exceptions import BackendUnavailable, ConfigError, InvalidInputErro
 from engram._flows import Flow, Resources, arun, run
 from engram._ids import new_id
 from engram._memories import Memories
-from engram._validation import check_identifier, check_object
+from engram._validation import check_flag, check_identifier, check_json_object
 from engram.config import EngramSettings, load_settings
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.providers import (
@@ -292,10 +292,12 @@ class Engram:
             metadata: Stored on creation.
             ttl_seconds: Lifetime after last use, in seconds (> 0, finite; default: settings,
                 where None means it never expires); each use extends it. Used on creation.
-            create: If False, raise `NotFoundError` instead of creating.
+            create: If False, raise `NotFoundError` instead of creating (True or False: a
+                truthy "no" is refused).
 
         Raises:
-            InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`; a
+            InvalidInputError: An empty or malformed `session_id`, a bad `ttl_seconds`,
+                `metadata` that is not a JSON object with string keys (valid UTF-8); a
                 `user_id` or `agent_id` other than the session's (or one for a session made
                 without).
             NotFoundError: `create=False` and no live session has that id.
@@ -332,11 +334,11 @@ class Engram:
             tenant=self.tenant,
             user_id=None if user_id is None else check_identifier(user_id, "user_id"),
             agent_id=None if agent_id is None else check_identifier(agent_id, "agent_id"),
-            metadata=check_object(metadata or {}, "session metadata"),
+            metadata=check_json_object(metadata or {}, "session metadata"),
             ttl_seconds=check_ttl(ttl),
             encoding=self.settings.encoding,
         )
-        return flows.open_flow(template, now=utcnow(), create=create)
+        return flows.open_flow(template, now=utcnow(), create=check_flag(create, "create"))
 
     def sessions(
         self,
@@ -346,7 +348,13 @@ class Engram:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Session]:
-        """Live sessions, most recently updated first."""
+        """Live sessions, most recently updated first; of one user or agent if given.
+
+        Raises:
+            InvalidInputError: A `user_id` or `agent_id` that is not an id (a non-empty
+                string), a `limit` not from 0 to 100,000 or an `offset` not from 0 to 2**63-1
+                (integers), as `memories.get_all` has them.
+        """
         op = ListSessions(self.tenant, utcnow(), user_id, agent_id, limit, offset)
         return self.store.list_sessions(op)
 

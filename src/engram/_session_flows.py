@@ -18,8 +18,8 @@ from engram._validation import (
     check_budget,
     check_export_format,
     check_identifier,
+    check_json_object,
     check_messages,
-    check_object,
     check_text,
     first_repeat,
     is_blank,
@@ -48,6 +48,7 @@ from engram.tokens import TokenCounter
 from engram.types import Message, Session, Summary
 from engram.types._copy import copy_record
 from engram.types._memory import MemoryHit
+from engram.types._time import parse_time
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -161,7 +162,7 @@ def add_flow(
     session: Session, messages: Sequence[Message], *, max_bytes: int, now: datetime
 ) -> Flow[list[Message]]:
     """Validate, count and append messages; a tool result must answer a call right before it."""
-    check_messages(messages, max_bytes=max_bytes)
+    _check_messages(messages, max_bytes=max_bytes)
     counted = _counted(TokenCounter.for_encoding(session.encoding), messages)
     requested = yield from _calls_before(session, counted, now=now)
     late = _late_results(counted, requested)
@@ -186,6 +187,23 @@ def add_flow(
     [stored] = yield from call(AppendMessages(session.tenant, session.id, counted, now))
     result: list[Message] = stored
     return result
+
+
+def _check_messages(
+    messages: Sequence[Message], *, max_bytes: int, prefix: str | None = None
+) -> None:
+    """`check_messages`, and each message's metadata a JSON object every backend stores
+    alike (`check_json_object`: string keys, valid UTF-8). The error of one of several
+    messages (or of any, with a `prefix`) names it: `messages[2]: unknown role 'bot' ...`."""
+    for index, message in enumerate(messages):
+        try:
+            check_messages([message], max_bytes=max_bytes)
+            check_json_object(message.metadata, "message metadata")
+        except InvalidInputError as exc:
+            if prefix is None and len(messages) == 1:
+                raise
+            where = f"messages[{index}]" if prefix is None else f"{prefix}: messages[{index}]"
+            raise InvalidInputError(f"{where}: {exc}") from exc
 
 
 def _late_results(messages: Sequence[Message], requested: set[str]) -> list[str]:
@@ -845,7 +863,7 @@ def import_flow(
     calls as `add_flow` has them (only other results and system messages between)."""
     session, messages, summary = _parse_export(data, tenant=tenant, session_id=session_id)
     _check_session(session, summary, max_bytes=max_bytes)
-    check_messages(messages, max_bytes=max_bytes)
+    _check_messages(messages, max_bytes=max_bytes, prefix=_MALFORMED)
     counter = TokenCounter.for_encoding(session.encoding)
     messages = _counted(counter, messages)
     if summary is not None:
@@ -873,16 +891,21 @@ def _parse_export(
     data: Mapping[str, Any], *, tenant: str, session_id: str | None
 ) -> tuple[Session, tuple[Message, ...], Summary | None]:
     check_export_format(data, EXPORT_FORMAT)
-    try:
-        session = Session.from_dict(data["session"])
-        ordered = sorted(data["messages"], key=lambda m: m.get("seq") or 0)
-        messages = tuple(Message.from_dict(m) for m in ordered)
-        summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
-        if summary is not None and not isinstance(summary.text, str):
-            raise TypeError(f"the summary's text is {summary.text!r}, not text")
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        # Untrusted data of any shape: a field of the wrong type fails in many ways.
-        raise InvalidInputError(f"malformed session export: {exc!r}") from exc
+    raw_session = _exported(data.get("session"), "session", _SESSION_FIELDS)
+    session = _parsed(Session.from_dict, raw_session, "session")
+    listed = data.get("messages")
+    if not isinstance(listed, list | tuple):
+        raise InvalidInputError(
+            f"{_MALFORMED}: messages must be a list of messages, not {type(listed).__name__}"
+        )
+    raws = [_exported(m, f"messages[{i}]", _MESSAGE_FIELDS) for i, m in enumerate(listed)]
+    ordered = sorted(enumerate(raws), key=lambda item: item[1].get("seq") or 0)
+    messages = tuple(_parsed(Message.from_dict, m, f"messages[{i}]") for i, m in ordered)
+    raw_summary = data.get("summary")
+    summary = None
+    if raw_summary:
+        raw_summary = _exported(raw_summary, "summary", _SUMMARY_FIELDS)
+        summary = _parsed(Summary.from_dict, raw_summary, "summary")
     _check_unique(messages)
     if summary is not None and not _is_count(summary.through_seq):
         raise InvalidInputError(
@@ -898,11 +921,107 @@ def _parse_export(
         )
         summary = replace(summary, through_seq=renumbered.get(through, 0))
     # A copy under a new id gets new message ids (ids are unique within a tenant).
-    renamed = session_id is not None and session_id != data["session"]["id"]
+    renamed = session_id is not None and session_id != raw_session["id"]
     stripped = tuple(
         replace(m, seq=None, session_id=None, id=new_id() if renamed else m.id) for m in messages
     )
     return session, stripped, summary
+
+
+_MALFORMED = "malformed session export"
+
+_TEXT, _COUNT, _NUMBER, _OBJECT, _LIST = "text", "an integer", "a number", "an object", "a list"
+_TIME = "an ISO-8601 time"
+_CHECKS: dict[str, tuple[type | tuple[type, ...], ...]] = {
+    _TEXT: (str,),
+    _TIME: (str, datetime),
+    _COUNT: (int,),
+    _NUMBER: (int, float),
+    _OBJECT: (Mapping,),
+    _LIST: (list, tuple),
+}
+"""What each kind of field of an export must be (None aside, where a field may be absent)."""
+
+_SESSION_FIELDS = {
+    "id": (_TEXT, True),
+    "created_at": (_TIME, True),
+    "updated_at": (_TIME, True),
+    "user_id": (_TEXT, False),
+    "agent_id": (_TEXT, False),
+    "metadata": (_OBJECT, False),
+    "state": (_OBJECT, False),
+    "ttl_seconds": (_NUMBER, False),
+    "expires_at": (_TIME, False),
+    "message_count": (_COUNT, False),
+    "token_count": (_COUNT, False),
+    "encoding": (_TEXT, False),
+}
+_MESSAGE_FIELDS = {
+    "id": (_TEXT, True),
+    "role": (_TEXT, True),
+    "created_at": (_TIME, True),
+    "content": ("text or a list of content parts", False),
+    "name": (_TEXT, False),
+    "tool_calls": (_LIST, False),
+    "tool_call_id": (_TEXT, False),
+    "metadata": (_OBJECT, False),
+    "seq": (_COUNT, False),
+    "tokens": (_COUNT, False),
+}
+_SUMMARY_FIELDS = {
+    "session_id": (_TEXT, True),
+    "text": (_TEXT, True),
+    "through_seq": (_COUNT, True),
+    "updated_at": (_TIME, True),
+    "message_count": (_COUNT, False),
+    "tokens": (_COUNT, False),
+}
+"""Each record's fields an import reads: what each must be, and whether it is required (as
+`to_dict` writes every one, an export has them all)."""
+
+
+def _exported(
+    value: object, where: str, fields: Mapping[str, tuple[str, bool]]
+) -> Mapping[str, Any]:
+    """`value`, the export's record at `where`, checked to be an object whose `fields` have
+    their kind (`InvalidInputError` naming the field and what it must be)."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            f"{_MALFORMED}: {where} must be an object, not {type(value).__name__}"
+        )
+    for name, (kind, required) in fields.items():
+        field_value = value.get(name)
+        if field_value is not None:
+            _check_field(field_value, f"{where}: {name}", kind)
+        elif required:
+            raise InvalidInputError(f"{_MALFORMED}: {where}: {name} is missing ({kind})")
+    return value
+
+
+def _check_field(value: Any, where: str, kind: str) -> None:
+    """Refuse the export's field `value` at `where` unless it is of `kind` (`_CHECKS`; a
+    time, one `parse_time` reads)."""
+    if isinstance(value, bool) or not isinstance(value, _CHECKS.get(kind, (str, list, tuple))):
+        raise InvalidInputError(f"{_MALFORMED}: {where} must be {kind}, not {value!r:.100}")
+    if kind == _TIME and isinstance(value, str):
+        try:
+            parse_time(value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"{_MALFORMED}: {where} is not an ISO-8601 time: {value!r:.100}"
+            ) from exc
+
+
+def _parsed(parse: Callable[[Mapping[str, Any]], Any], value: Mapping[str, Any], where: str) -> Any:
+    """The record `parse` makes of the export's `value` at `where`; its `InvalidInputError`
+    (a bad time, tool call or content part) names `where`."""
+    try:
+        return parse(value)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{_MALFORMED}: {where}: {exc}") from exc
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field `_exported`
+        # does not check, of a shape no export has
+        raise InvalidInputError(f"{_MALFORMED}: {where}: {exc!r}") from exc
 
 
 def _check_unique(messages: Sequence[Message]) -> None:
@@ -923,7 +1042,7 @@ def _check_session(session: Session, summary: Summary | None, *, max_bytes: int)
     for what in ("user_id", "agent_id"):
         if (value := getattr(session, what)) is not None:
             check_identifier(value, f"the session's {what}")
-    check_object(session.metadata, "the session's metadata")
-    check_object(session.state, "the session's state")
+    check_json_object(session.metadata, "the session's metadata")
+    check_json_object(session.state, "the session's state")
     if summary is not None:
         check_text(summary.text, "the summary's text", max_bytes=max_bytes)

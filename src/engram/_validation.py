@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -20,6 +21,7 @@ __all__ = [
     "check_flag",
     "check_identifier",
     "check_int",
+    "check_json_object",
     "check_list",
     "check_mapping",
     "check_messages",
@@ -184,6 +186,48 @@ def check_object(value: object, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+def check_json_object(value: object, what: str) -> dict[str, Any]:
+    """`value`, a JSON object every backend stores alike, as a dict: a mapping with text keys
+    (a number key would come back as text), whose values are text, finite numbers, booleans,
+    None, lists and such objects, nested at most `MAX_DEPTH` levels, every text valid UTF-8
+    (no lone surrogates). The error names the place, e.g. `session metadata['a'][0]`."""
+    checked = check_object(value, what)
+    stack: list[tuple[object, str]] = [(checked, what)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            _utf8_text(item, where)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidInputError(f"{where} is {item}, which is not a JSON number")
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InvalidInputError(
+                        f"{where} has the key {key!r}: JSON object keys must be strings"
+                    )
+                _utf8_text(key, f"a key of {where}")
+                stack.append((child, f"{where}[{key!r}]"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+        elif not isinstance(item, int | None):  # bool is an int
+            raise InvalidInputError(
+                f"{where} is {type(item).__name__} {item!r:.100}, which is not a JSON value"
+            )
+    return checked
+
+
+def _utf8_text(text: str, where: str) -> None:
+    """Refuse `text` that is not valid UTF-8 (a lone surrogate), saying `where` it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} is not valid UTF-8 text ({exc.reason}: {text[exc.start : exc.end]!r} "
+            f"at character {exc.start})"
+        ) from exc
+
+
 def coerce_content(content: Any) -> str | tuple[ContentPart, ...]:
     """Accept text, UTF-8 bytes, content parts, or OpenAI-style part dicts."""
     if isinstance(content, str):
@@ -290,6 +334,8 @@ def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
     other keys of an OpenAI Chat Completions message (`_openai_content`) and `created_at` as
     `to_message` takes them)."""
     content = _openai_content(role, content, fields)
+    if content is None:
+        content = _no_content(role, fields)
     calls = tuple(
         call if isinstance(call, ToolCall) else ToolCall.from_openai(call)
         for call in fields.pop("tool_calls", ()) or ()
@@ -301,6 +347,17 @@ def message_from(role: str, content: Any, fields: dict[str, Any]) -> Message:
         return Message(role=role, content=coerce_content(content), tool_calls=calls, **fields)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidInputError(f"bad message field: {exc}") from exc
+
+
+def _no_content(role: str, fields: Mapping[str, Any]) -> str:
+    """The content of a message given None as its content: empty for an assistant message
+    carrying tool calls (OpenAI's form of one); refused for any other message."""
+    if role == "assistant" and fields.get("tool_calls"):
+        return ""
+    raise InvalidInputError(
+        f"message content is None: a {role} message needs text or content parts (only an "
+        "assistant message carrying tool calls may have none)"
+    )
 
 
 _OPENAI_KEYS = ("refusal", "annotations", "audio", "function_call")
@@ -365,13 +422,27 @@ def to_message(item: MessageLike) -> Message:
     speaker's yesterday). `check_messages` checks the rest (role, texts, sizes)."""
     if isinstance(item, Message):
         moment = parse_time(item.created_at, "created_at")
-        return item if moment is item.created_at else replace(item, created_at=moment)
+        content = _given_content(item)
+        if moment is item.created_at and content is item.content:
+            return item
+        return replace(item, created_at=moment, content=content)
     if not isinstance(item, Mapping):
         raise InvalidInputError(f"a message must be a Message or a mapping, not {item!r}")
     fields = dict(item)
     role = fields.pop("role", None)  # checked with the rest by `check_messages`
-    content = fields.pop("content", "") or ""
+    content = fields.pop("content", "")
     return message_from(role, content, fields)
+
+
+def _given_content(message: Message) -> str | tuple[ContentPart, ...]:
+    """The content of a `Message` built by the caller, as a dict's would be taken: None only
+    for an assistant message carrying tool calls, a list of parts as a tuple."""
+    content: Any = message.content
+    if content is None:
+        return _no_content(message.role, {"tool_calls": message.tool_calls})
+    if isinstance(content, str | tuple):
+        return content
+    return coerce_content(content)
 
 
 _EXPORTS = {

@@ -20,6 +20,7 @@ from typing import Any
 
 from engram import _validation as validation
 from engram._exceptions import ConflictError, InvalidInputError
+from engram.stores._memory_rules import check_page
 from engram.stores.conversation import (
     AppendMessages,
     CreateSession,
@@ -145,16 +146,23 @@ def check_append(op: AppendMessages) -> None:
 
 
 def check_list_messages(op: ListMessages) -> None:
-    """Reject a `last` that is not an integer >= 0."""
+    """Reject a `last` that is not an integer from 0 to 2**63-1 (what every backend's
+    integer columns hold: a larger one is refused alike everywhere, not read as "all")."""
     last = op.last
     if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 0):
         raise InvalidInputError(f"last must be an integer >= 0, not {last!r}")
+    if last is not None and last > validation.INT64_MAX:
+        raise InvalidInputError(f"last={last} is too large: at most 2**63-1")
 
 
 def check_list_sessions(op: ListSessions) -> None:
-    """Reject a negative `limit` or `offset`."""
-    if op.limit < 0 or op.offset < 0:
-        raise InvalidInputError(f"limit and offset must be >= 0, not {op.limit}, {op.offset}")
+    """Reject a `limit` not from 0 to `MAX_LIMIT`, an `offset` not from 0 to 2**63-1
+    (integers, as the memory store's pages), and a `user_id` or `agent_id` filter that is not
+    an identifier (a blank one would find nothing on one backend and fail on another)."""
+    check_page(op.limit, op.offset)
+    for name in ("user_id", "agent_id"):
+        if (value := getattr(op, name)) is not None:
+            validation.check_identifier(value, name)
 
 
 def check_tenants(ops: Iterable[Op]) -> None:

@@ -53,9 +53,12 @@ _Key = tuple[str, str]
 
 def _copy_json(value: Any) -> Any:
     """A detached copy of a JSON-like value, refused (`InvalidInputError`) where the SQL
-    stores could not keep it: values that are not JSON, NaN or infinity, keys that are not
-    text (a number key comes back as text, as from a JSON column)."""
-    if isinstance(value, str | bool | int | None):
+    stores could not keep it: values that are not JSON, NaN or infinity, text that is not
+    valid UTF-8 (a lone surrogate), keys that are not text (a number key comes back as text,
+    as from a JSON column)."""
+    if isinstance(value, str):
+        return _utf8(value)
+    if isinstance(value, bool | int | None):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -68,9 +71,19 @@ def _copy_json(value: Any) -> Any:
     raise InvalidInputError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
 
 
+def _utf8(text: str) -> str:
+    """`text`, refused if UTF-8 cannot encode it (a lone surrogate), as the other stores'
+    drivers refuse it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
+    return text
+
+
 def _json_key(key: Any) -> str:
     if isinstance(key, str):
-        return key
+        return _utf8(key)
     if isinstance(key, bool | int | float) or key is None:
         return json.dumps(key)
     raise InvalidInputError(f"a JSON object key must be text, not {key!r}")

@@ -257,6 +257,29 @@ class ConversationStoreSpec:
         [stored] = _messages(conversation_store)
         assert stored.metadata == {"1": "one", "nested": {"2": [3]}}
 
+    @pytest.mark.parametrize("where", ["session_metadata", "message_metadata", "state"])
+    def test_a_lone_surrogate_is_refused_and_nothing_is_written(
+        self, conversation_store: Any, where: str
+    ) -> None:
+        """Text UTF-8 cannot encode is refused alike by every backend (the SQL and Redis
+        drivers cannot send it), not kept by one and refused by another."""
+        bad = {"k": ["ok", "\ud800"]}
+        if where == "session_metadata":
+            with pytest.raises(InvalidInputError):
+                conversation_store.create_session(session(metadata=bad))
+            assert conversation_store.get_session(TENANT, "s1", now=T0) is None
+            return
+        conversation_store.create_session(session())
+        op = (
+            AppendMessages(TENANT, "s1", (message(metadata=bad),), at(1))
+            if where == "message_metadata"
+            else MergeState(TENANT, "s1", bad, at(1))
+        )
+        with pytest.raises(InvalidInputError):
+            conversation_store.batch([op])
+        assert _messages(conversation_store) == []
+        assert conversation_store.get_session(TENANT, "s1", now=at(1)).state == {}
+
     def test_delete_reports_whether_it_existed(self, conversation_store: Any) -> None:
         conversation_store.create_session(session())
         assert conversation_store.delete_session(TENANT, "s1") is True
@@ -370,6 +393,36 @@ class ConversationStoreSpec:
         with pytest.raises(InvalidInputError):
             conversation_store.list_sessions(ListSessions(TENANT, T0, limit=limit, offset=offset))
 
+    @pytest.mark.parametrize(
+        "bounds",
+        [
+            {"limit": 10**20},
+            {"offset": 10**20},
+            {"limit": "a"},
+            {"offset": 1.5},
+            {"limit": True},
+            {"user_id": 5},
+            {"user_id": ""},
+            {"agent_id": 5},
+            {"agent_id": " "},
+        ],
+        ids=repr,
+    )
+    def test_list_sessions_rejects_bad_paging_and_owners(
+        self, conversation_store: Any, bounds: dict[str, Any]
+    ) -> None:
+        """A page past what a 64-bit column holds, a limit past `MAX_LIMIT`, or an owner that
+        is not an id: `InvalidInputError` from every backend, not `[]` from one, a driver
+        error from another."""
+        conversation_store.create_session(session(user_id="ana", agent_id="bot"))
+        with pytest.raises(InvalidInputError):
+            conversation_store.list_sessions(ListSessions(TENANT, T0, **bounds))
+
+    def test_list_sessions_takes_the_largest_offset(self, conversation_store: Any) -> None:
+        conversation_store.create_session(session())
+        largest = ListSessions(TENANT, T0, limit=100_000, offset=2**63 - 1)
+        assert conversation_store.list_sessions(largest) == []
+
     # Tenancy.
 
     @pytest.mark.parametrize("check", sorted(ISOLATION_CHECKS))
@@ -434,7 +487,9 @@ class ConversationStoreSpec:
             "same_session": ("s1", (message(id="m1"),)),
             "other_session": ("s2", (message(id="m1"),)),
         }[where]
-        with pytest.raises(ConflictError):
+        # Said alike by every backend (not in the words of a database's unique index).
+        said = "(the appended messages repeat an id|a message id already exists)"
+        with pytest.raises(ConflictError, match=f"^session '{target}': {said}$"):
             conversation_store.batch([AppendMessages(TENANT, target, sent, at(5))])
         assert _seqs(_messages(conversation_store)) == [1]
 
@@ -479,13 +534,17 @@ class ConversationStoreSpec:
     def test_list_messages_of_absent_session_is_empty(self, conversation_store: Any) -> None:
         assert _messages(conversation_store) == []
 
-    @pytest.mark.parametrize("last", [-1, 2.5, "2", True])
+    @pytest.mark.parametrize("last", [-1, 2.5, "2", True, 2**63, 10**20])
     def test_list_messages_rejects_a_last_that_is_not_a_count(
         self, conversation_store: Any, last: Any
     ) -> None:
         fill(conversation_store, 2)
         with pytest.raises(InvalidInputError):
             _messages(conversation_store, last=last)
+
+    def test_list_messages_takes_the_largest_last(self, conversation_store: Any) -> None:
+        fill(conversation_store, 2)
+        assert _seqs(_messages(conversation_store, last=2**63 - 1)) == [1, 2]
 
     @pytest.mark.parametrize("kind", sorted(ROUND_TRIP_MESSAGES))
     def test_message_round_trip(self, conversation_store: Any, kind: str) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from engram._exceptions import ConflictError
 from engram.stores import _event_rules as event_rules
 from engram.stores import conversation as conversation_contract
 from engram.stores import events as event_contract
@@ -33,7 +34,7 @@ from engram.stores.postgres._internal import (
     running_loop,
 )
 from engram.stores.postgres._scope_locks import AdvisoryLocks
-from engram.stores.postgres.conversation import conversation_work, one_statement
+from engram.stores.postgres.conversation import conversation_work, one_statement, plain_conflict
 from engram.stores.postgres.events import event_work
 from engram.stores.postgres.memories import (
     DEFAULT_INDEX_MIN_VECTORS,
@@ -100,11 +101,13 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         if not ops:
             return []
         alone = one_statement(ops)
-        if alone is not None:
-            return await self._target.run_autocommit(
-                conversation_work(ops), writes=alone == "write"
-            )
-        return await self._target.run(conversation_work(ops))
+        try:
+            if alone is not None:
+                work = conversation_work(ops)
+                return await self._target.run_autocommit(work, writes=alone == "write")
+            return await self._target.run(conversation_work(ops))
+        except ConflictError as exc:
+            raise plain_conflict(exc, ops) from exc.__cause__
 
     def batch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the store's event loop."""

@@ -45,7 +45,7 @@ from engram.stores.postgres._internal import Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
-__all__ = ["PostgresConversationStore", "conversation_work", "one_statement"]
+__all__ = ["PostgresConversationStore", "conversation_work", "one_statement", "plain_conflict"]
 
 
 class PostgresConversationStore(BaseConversationStore):
@@ -109,9 +109,13 @@ class PostgresConversationStore(BaseConversationStore):
         if not ops:
             return []
         alone = one_statement(ops)
-        if alone is not None:
-            return self._target.run_autocommit(conversation_work(ops), writes=alone == "write")
-        return self._target.run(conversation_work(ops))
+        try:
+            if alone is not None:
+                work = conversation_work(ops)
+                return self._target.run_autocommit(work, writes=alone == "write")
+            return self._target.run(conversation_work(ops))
+        except ConflictError as exc:
+            raise plain_conflict(exc, ops) from exc.__cause__
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
@@ -128,6 +132,21 @@ def conversation_work(ops: Sequence[Op]) -> Work[list[Any]]:
             raise InvalidInputError(f"unsupported operation: {type(op).__name__}")
         results.append((yield from handler(op)))
     return results
+
+
+_MESSAGE_ID_INDEX = "engram_messages_id"
+"""The unique index of message ids in a tenant (`base.CONVERSATION`)."""
+
+
+def plain_conflict(exc: ConflictError, ops: Sequence[Op]) -> ConflictError:
+    """`exc`; for an append repeating a stored message id, the error every backend gives
+    (naming the session), not the words of the unique index the database names."""
+    diagnostic = getattr(exc.__cause__, "diag", None)
+    if getattr(diagnostic, "constraint_name", None) != _MESSAGE_ID_INDEX:
+        return exc
+    appended = dict.fromkeys(op.session_id for op in ops if isinstance(op, AppendMessages))
+    where = ", ".join(repr(session_id) for session_id in appended)
+    return ConflictError(f"session {where}: a message id already exists")
 
 
 def one_statement(ops: Sequence[Op]) -> Literal["read", "write"] | None:

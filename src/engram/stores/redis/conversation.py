@@ -171,7 +171,7 @@ def _list_sessions(batch: SessionBatch, op: ListSessions) -> Work[list[Session]]
     # The index orders stored sessions as the contract does (updated_at, then id); the
     # sessions this batch wrote are not where the index says, so they are merged in below.
     found: list[Session] = []
-    start, chunk = 0, max(wanted, 32)
+    start, chunk = 0, min(max(wanted, 32), _MOST_READ)
     while len(found) < wanted:
         members = yield Read(("ZREVRANGE", index, start, start + chunk - 1), (index,))
         ids = [base.text(item) for item in members]
@@ -187,6 +187,11 @@ def _list_sessions(batch: SessionBatch, op: ListSessions) -> Work[list[Session]]
     found += [v.session for v in written if v.session is not None and _listed(v.session, op)]
     found.sort(key=lambda session: (session.updated_at, session.id), reverse=True)
     return found[op.offset : wanted]
+
+
+_MOST_READ = 2**62
+"""The most index entries one read of `_list_sessions` asks for: its range ends stay
+integers Redis takes (64-bit) for any offset `check_list_sessions` lets through."""
 
 
 def _listed(session: Session, op: ListSessions) -> bool:
