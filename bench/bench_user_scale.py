@@ -40,7 +40,8 @@ import numpy as np
 from engram import Engram, Message
 
 USER = "u1"
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+STEP = timedelta(minutes=30)
+"""The time between two messages, the last said before now (Engram refuses a future date)."""
 FOODS = ["pizza", "sushi", "tacos", "ramen", "curry", "pasta", "salad", "burgers", "pho", "paella"]
 TEMPLATES = [
     "I love {food}.",
@@ -86,8 +87,10 @@ def add_all(engram: Engram, texts: list[str], stage: int) -> dict[str, dict[str,
     """Add `texts` one message per call; the figures of each stage of `stage` adds."""
     stages: dict[str, dict[str, Any]] = {}
     latencies: list[float] = []
+    first = datetime.now(UTC) - STEP * len(texts)
     for index, text in enumerate(texts):
-        message = Message(role="user", content=text, created_at=T0 + timedelta(minutes=30 * index))
+        said = first + STEP * index
+        message = Message(role="user", content=text, created_at=said)
         start = time.perf_counter()
         engram.memories.add(messages=[message], user_id=USER, session_id=f"s{index // 50}")
         latencies.append((time.perf_counter() - start) * 1000.0)

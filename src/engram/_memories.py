@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import _memory_flows as flows
@@ -168,13 +168,17 @@ class Memories:
             text: A memory to store as is (`infer=False`) or to extract facts from.
             messages: Conversation turns to extract memories from, as `Message`s or
                 OpenAI-style dicts (each turn is also kept as an episode; provenance points
-                at the message ids). A naive `created_at` is taken as UTC.
+                at the message ids). A naive `created_at` is taken as UTC; one more than a
+                day after now is refused (the day allows for a sender's clock running
+                ahead): what a message says holds from when it was said, and the current
+                memories and profile say only what holds now.
             user_id, agent_id, session_id: The scope (at least one).
             user_name: The user's name, so facts about others are told apart.
             infer: Extract and revise (default); False stores `text` verbatim and each
                 message as its episode only, with no fact or profile field extracted (still
                 deduplicated against what is stored).
-            kind, importance: For `text` stored as is (extraction sets its own).
+            kind, importance: For `text` stored as is (extraction sets its own); checked
+                whether used or not.
             metadata: Merged into every new memory's metadata; it may not name Engram's
                 own keys (`ENGRAM_METADATA_KEYS`: `value`, `speaker`, `context`, ...).
             pinned: New memories are pinned: forgetting policies leave them alone.
@@ -182,8 +186,10 @@ class Memories:
                 configured (prompt and reply tokens); past it, the deterministic path.
 
         Raises:
-            InvalidInputError: No scope, nothing to add, a bad message (an unknown role, say),
-                text, flag, budget or metadata (one of Engram's own keys, say).
+            InvalidInputError: No scope, nothing to add, a bad message (an unknown role, no
+                content, a date more than a day in the future, say), text, kind,
+                importance, flag, budget or metadata (one of Engram's own keys, say).
+                Nothing is stored then.
         """
         flow = self._add_flow(
             text,
@@ -303,6 +309,9 @@ class Memories:
         """The checked turns to extract from and the candidates to store as they are."""
         if isinstance(messages, str) or not isinstance(messages, Sequence):
             raise InvalidInputError(f"messages must be a list of messages, not {messages!r}")
+        # Checked whether or not they are used (only `text` stored as is takes them), so a
+        # bad value is never silently dropped.
+        checked_kind, checked_importance = _kind(kind), _importance(importance)
         limit = self._engram.settings.max_message_bytes  # a memory is no larger than a message
         turns = [to_message(message) for message in messages]
         candidates: list[Candidate] = []
@@ -314,9 +323,10 @@ class Memories:
                 turns.append(Message(role="user", content=text, created_at=now))
             else:
                 candidates.append(
-                    Candidate(text=text, kind=_kind(kind), importance=_importance(importance))
+                    Candidate(text=text, kind=checked_kind, importance=checked_importance)
                 )
         check_messages(turns, max_bytes=limit)  # the rule of a session's messages
+        _check_said_by(turns, now)
         return turns, candidates
 
     # Recalling.
@@ -780,7 +790,9 @@ class Memories:
     def import_(self, data: Mapping[str, Any]) -> transfer.ImportedMemories:
         """Store the memories of an `export` in this tenant, embedded with this Engram's
         embedder, all of it or nothing (`InvalidInputError`, naming the record and field,
-        for data that is not an export or holds what `add` or `update_profile` refuse).
+        for data that is not an export or holds what `add` or `update_profile` refuse, or
+        an entity, relation or profile of a user whose memories the export does not hold,
+        or of another user than the memories and entities it is tied to).
         Ids are kept: importing the same export again replaces what the first import stored.
         A slot the store fills for the user too (a home, an employer) keeps one current
         value, the one said last; the other is retired by it, as a contradiction would.
@@ -1283,6 +1295,24 @@ def _policy(policy: ForgettingPolicy) -> ForgettingPolicy:
     if not isinstance(policy, ForgettingPolicy):
         raise InvalidInputError(f"policy must be a ForgettingPolicy, not {policy!r}")
     return policy
+
+
+_CLOCK_SKEW = timedelta(days=1)
+"""How far past Engram's clock a message `add` takes may be dated: the sender's clock may
+run ahead of this one."""
+
+
+def _check_said_by(turns: Sequence[Message], now: datetime) -> None:
+    """Refuse a message dated in the future of `now` (past `_CLOCK_SKEW`): its facts would
+    hold from then on, so the default views (the current memories, the profile) would say
+    what `as_of=now` does not yet."""
+    latest = now + _CLOCK_SKEW
+    for turn in turns:
+        if turn.created_at > latest:
+            raise InvalidInputError(
+                f"message {turn.id} is dated {turn.created_at.isoformat()}, in the future: "
+                f"a message may be dated at most a day past now ({now.isoformat()})"
+            )
 
 
 def _importance(value: float) -> float:

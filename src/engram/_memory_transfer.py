@@ -24,7 +24,7 @@ tombstones) is still read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -215,7 +215,8 @@ def import_flow(
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
             holds what `add` or `update_profile` refuse (a memory text with a NUL byte or
-            over `max_bytes`, a profile value that is not text, ...).
+            over `max_bytes`, a profile value that is not text, ...), or a record of
+            another user than the one it belongs with (`_check_owners`).
     """
     parsed, tombstones = parse_export(data, tenant, max_bytes)
     known = yield from _histories(tenant, [memory.id for memory in parsed[0]])
@@ -764,8 +765,8 @@ def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
 def parse_export(
     data: Mapping[str, Any], tenant: str, max_bytes: int
 ) -> tuple[_Records, tuple[_Tombstone, ...]]:
-    """The records and tombstones of an export, checked field by field and for references,
-    in `tenant`.
+    """The records and tombstones of an export, checked field by field, for references
+    and for the users they are of (`_check_owners`), in `tenant`.
 
     Raises:
         InvalidInputError: `data` is not an export, or a record of it is malformed.
@@ -783,6 +784,7 @@ def parse_export(
     tombstones = _records(data, "tombstones", lambda item: _tombstone(item, max_bytes))
     _check_references(memories, history, entities, relations, profile)
     _check_unique("tombstones", [tombstone.change for tombstone in tombstones])
+    _check_owners(memories, entities, relations, profile, tombstones)
     records = (
         tuple(replace(memory, tenant=tenant) for memory in memories),
         tuple(replace(change, tenant=tenant) for change in history),
@@ -851,6 +853,105 @@ def _check_references(
                 f"malformed memory export: relation {relation.id!r} refers to "
                 f"{' and '.join(missing)}, which the export does not hold"
             )
+
+
+def _check_owners(
+    memories: Sequence[Memory],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+    profile: UserProfile | None,
+    tombstones: Sequence[_Tombstone],
+) -> None:
+    """Refuse an export holding a record of another user than the one it belongs with.
+
+    An export's users are those its memories and tombstones are of (an export of a user
+    alone holds only theirs), or, if it holds neither (a user whose profile was only
+    edited by hand), the user of its profile, or of its first entity or relation. Each
+    entity, relation and the profile must be of one of them; and of the same user as what
+    it is tied to: a relation as the memory stating it and the entities it joins, a profile
+    field as the memory it is taken from, a memory as the entities it names, a tombstone
+    as the memory it is of. Else the import would store a user's data under another user,
+    beyond the reach of the first one's erasure (`delete_user`)."""
+    owned: list[tuple[str, str | None]] = []
+    if profile is not None:
+        owned.append(("the profile", profile.user_id))
+    owned += [
+        *((f"entity {entity.id!r}", entity.user_id) for entity in entities),
+        *((f"relation {relation.id!r}", relation.user_id) for relation in relations),
+    ]
+    users = {memory.user_id for memory in memories if memory.user_id is not None}
+    users |= {tombstone.user_id for tombstone in tombstones}
+    users = users or {user for _, user in owned[:1] if user is not None}
+    for what, user in owned:
+        if user not in users:
+            raise InvalidInputError(
+                f"malformed memory export: {what} is of {_user(user)}, but the export is of "
+                f"{' and '.join(_user(user) for user in sorted(users)) or 'no user'}"
+            )
+    for tie in _ties(memories, entities, relations, profile, tombstones):
+        if tie.user_id != tie.owner:
+            raise InvalidInputError(
+                f"malformed memory export: {tie.what} is of {_user(tie.user_id)}, but "
+                f"the {tie.tied} is of {_user(tie.owner)}"
+            )
+
+
+class _Tie(NamedTuple):
+    """A record of the export and one it is tied to, which must be of the same user."""
+
+    what: str
+    user_id: str | None
+    tied: str
+    """The other record, as an error names it after "the" ("memory stating it ('m1')")."""
+    owner: str | None
+    """The user of the other record."""
+
+
+def _ties(
+    memories: Sequence[Memory],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+    profile: UserProfile | None,
+    tombstones: Sequence[_Tombstone],
+) -> Iterator[_Tie]:
+    """Each record of the export tied to another it holds, which must be of the same user
+    (`_check_owners`; the references themselves are checked by `_check_references`)."""
+    of_memory = {memory.id: memory.user_id for memory in memories}
+    of_entity = {entity.id: entity.user_id for entity in entities}
+    for memory in memories:
+        for e in memory.entity_ids:
+            if e in of_entity:
+                yield _Tie(
+                    f"memory {memory.id!r}",
+                    memory.user_id,
+                    f"entity it names ({e!r})",
+                    of_entity[e],
+                )
+    for relation in relations:
+        what = f"relation {relation.id!r}"
+        for end in (relation.source_id, relation.target_id):
+            if end in of_entity:
+                yield _Tie(what, relation.user_id, f"entity it joins ({end!r})", of_entity[end])
+        if (source := relation.memory_id) in of_memory:
+            yield _Tie(what, relation.user_id, f"memory stating it ({source!r})", of_memory[source])
+    sources = profile.sources.items() if profile is not None else ()
+    for field, source in sources:
+        if profile is not None and source in of_memory:
+            taken = f"memory its field {field!r} is taken from ({source!r})"
+            yield _Tie("the profile", profile.user_id, taken, of_memory[source])
+    for tombstone in tombstones:
+        if (gone := tombstone.change.memory_id) in of_memory:
+            yield _Tie(
+                f"the tombstone of memory {gone!r}",
+                tombstone.user_id,
+                "memory itself",
+                of_memory[gone],
+            )
+
+
+def _user(user_id: str | None) -> str:
+    """How an error names the user a record is of."""
+    return "no user" if user_id is None else f"user {user_id!r}"
 
 
 def _check_unique(key: str, records: Sequence[Memory | MemoryChange | Entity | Relation]) -> None:
