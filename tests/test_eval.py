@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -582,6 +583,19 @@ def test_disk_cache_serves_and_keeps_nothing_while_bypassed(tmp_path: Path) -> N
     assert embedder.misses == 3  # alpha again, and the question
     embedder.embed(["alpha", "question"])
     assert embedder.misses == 4  # the question was not kept
+
+
+def test_cli_report_names_the_default_cache_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `--cache` the report names the file the run used, not None."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("ENGRAM_EVAL_CACHE", raising=False)
+    result = CliRunner().invoke(eval_group, ["locomo", "--data", str(_write_locomo(tmp_path))])
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output.strip().splitlines()[-1])["settings"]
+    cache = tmp_path / "engram-eval" / "embeddings.sqlite"
+    assert settings["embedding_cache"] == str(cache) and cache.exists()
 
 
 def test_cli_engram_searches_embed_every_question_on_every_run(tmp_path: Path) -> None:

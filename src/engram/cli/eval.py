@@ -34,6 +34,7 @@ from engram.eval import (
     summarize,
 )
 from engram.eval._bloat import BloatMeter
+from engram.eval._cache import default_cache_path
 from engram.providers._embeddings import CachedEmbedder
 
 __all__ = ["eval_group"]
@@ -287,7 +288,7 @@ def _retriever(options: dict[str, Any]) -> Iterator[tuple[RetrieverProtocol, dic
                     "db": str(options["db"] or "temporary"),
                     # Whether extraction had an LLM (ENGRAM_LLM__*), and the embedding cache used.
                     "llm": llm.model if llm is not None else None,
-                    "embedding_cache": None if options["no_cache"] else str(options["cache"]),
+                    "embedding_cache": None if options["no_cache"] else str(_cache_path(options)),
                 },
             )
             return
@@ -299,6 +300,11 @@ def _retriever(options: dict[str, Any]) -> Iterator[tuple[RetrieverProtocol, dic
         yield retriever, {"pipeline": asdict(pipeline)}
 
 
+def _cache_path(options: dict[str, Any]) -> Path:
+    """The embedding cache file of a run: `--cache`, or the default one."""
+    return Path(options["cache"]) if options["cache"] is not None else default_cache_path()
+
+
 def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
     from engram.providers._onnx_embedder import LocalEmbedder
 
@@ -306,7 +312,7 @@ def _embedder(options: dict[str, Any], stack: ExitStack) -> CachedEmbedder:
     local.load()
     if options["no_cache"]:
         return CachedEmbedder(local)
-    cache = DiskEmbeddingCache(options["cache"])
+    cache = DiskEmbeddingCache(_cache_path(options))
     stack.callback(cache.close)
     return CachedEmbedder(local, cache)
 
