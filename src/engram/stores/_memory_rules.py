@@ -48,6 +48,7 @@ __all__ = [
     "check_scope",
     "check_tenants",
     "check_user_id",
+    "check_utf8",
     "checked_change",
     "checked_memory",
     "checked_entity",
@@ -95,7 +96,8 @@ def optional_utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else as_utc(moment)
 
 
-def _check_utf8(text: str) -> None:
+def check_utf8(text: str) -> None:
+    """Refuse `text` that UTF-8 cannot encode (a lone surrogate), as the databases do."""
     try:
         text.encode()
     except UnicodeEncodeError as exc:
@@ -113,7 +115,7 @@ def json_copy(value: Any, what: str = "metadata") -> Any:
     except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from exc
     if not text.isascii():
-        _check_utf8(text)
+        check_utf8(text)
     return json.loads(text)
 
 
@@ -196,7 +198,7 @@ def _check_memory(tenant: str, memory: Memory) -> None:
     if not isinstance(memory.text, str) or not memory.text.strip():
         raise InvalidInputError(f"memory {memory.id!r} has no text")
     if not memory.text.isascii():
-        _check_utf8(memory.text)
+        check_utf8(memory.text)
     if memory.kind not in MEMORY_KINDS:
         raise InvalidInputError(f"unknown memory kind {memory.kind!r}")
     for name in ("user_id", "agent_id", "session_id"):

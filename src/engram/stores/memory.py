@@ -22,6 +22,7 @@ from typing import Any
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores import _conversation_rules as rules
+from engram.stores._memory_rules import check_utf8
 from engram.stores._merge import merge_patch
 from engram.stores.conversation import (
     AppendMessages,
@@ -57,7 +58,8 @@ def _copy_json(value: Any) -> Any:
     valid UTF-8 (a lone surrogate), keys that are not text (a number key comes back as text,
     as from a JSON column)."""
     if isinstance(value, str):
-        return _utf8(value)
+        check_utf8(value)
+        return value
     if isinstance(value, bool | int | None):
         return value
     if isinstance(value, float):
@@ -71,19 +73,10 @@ def _copy_json(value: Any) -> Any:
     raise InvalidInputError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
 
 
-def _utf8(text: str) -> str:
-    """`text`, refused if UTF-8 cannot encode it (a lone surrogate), as the other stores'
-    drivers refuse it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
-    return text
-
-
 def _json_key(key: Any) -> str:
     if isinstance(key, str):
-        return _utf8(key)
+        check_utf8(key)
+        return key
     if isinstance(key, bool | int | float) or key is None:
         return json.dumps(key)
     raise InvalidInputError(f"a JSON object key must be text, not {key!r}")
