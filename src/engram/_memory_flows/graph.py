@@ -234,7 +234,8 @@ def resolve_mentions(
     kinds = _stated_kinds(candidates, resolution)
     changed = {entity.id: entity for entity in resolution.updated}
     updated: list[Entity] = []
-    for entity_id, old in stored.items():
+    for entity_id in [i for i in stored if i in changed or i in kinds]:  # no other can change
+        old = stored[entity_id]
         entity = changed.get(entity_id, old)
         if entity.kind in _CONFUSED:
             entity = replace(entity, kind=kinds.get(entity_id, entity.kind))
