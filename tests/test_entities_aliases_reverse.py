@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from engram import Engram, Message
-
-JUNE = datetime(2026, 6, 1, tzinfo=UTC)
+from test_others_renamed_subject import current, facts_in_june
 
 
 @pytest.fixture
@@ -28,20 +27,6 @@ def tell(mem: Engram, *texts: str) -> None:
         mem.memories.add(
             messages=[Message(role="user", content=text, created_at=said)], user_id="kim"
         )
-
-
-def current(mem: Engram, relation: str) -> list[tuple[str, str]]:
-    """The `relation`s holding in June, as (source name, target name)."""
-    names = {e.id: e.name for e in mem.memories.entities(user_id="kim")}
-    return sorted(
-        (names[r.source_id], names[r.target_id])
-        for r in mem.memories.relations(user_id="kim", as_of=JUNE)
-        if r.relation == relation
-    )
-
-
-def facts_in_june(mem: Engram) -> list[str]:
-    return [m.text for m in mem.memories.get_all(user_id="kim", as_of=JUNE) if m.kind != "episode"]
 
 
 @pytest.mark.parametrize(
