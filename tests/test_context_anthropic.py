@@ -328,10 +328,12 @@ OPENAI_PARTS = [
 
 
 def test_message_to_openai_converts_anthropic_images_only() -> None:
-    """An Anthropic image part goes as an `image_url`; OpenAI's parts go as given."""
+    """An Anthropic image part goes as an `image_url`; OpenAI's parts go as given, but a
+    refusal, which a user message cannot hold, as text."""
     message = Message.from_openai({"role": "user", "content": [*OPENAI_PARTS, ANTHROPIC_IMAGE]})
     assert message.to_openai()["content"] == [
-        *OPENAI_PARTS,
+        *OPENAI_PARTS[:-1],
+        {"type": "text", "text": "No."},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
     ]
     assert message.to_dict()["content"][-1] == ANTHROPIC_IMAGE  # stored as given

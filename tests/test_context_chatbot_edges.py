@@ -70,11 +70,13 @@ def test_anthropic_image_parts_are_sent_to_openai_as_image_urls(mem: Engram) -> 
     ]
 
 
-def test_an_image_source_openai_has_no_form_for_is_left_as_it_is() -> None:
+def test_an_image_source_openai_has_no_form_for_is_refused_for_openai() -> None:
     part = _png_part({"type": "file", "file_id": "file_1"})
     message = Message.from_openai({"role": "user", "content": [part]})
     result = token_budget([message], TokenCounter.for_model("gpt-4o"), budget=10_000)
-    assert ContextResult(result.messages, result.report).to_openai()[0]["content"] == [part]
+    with pytest.raises(InvalidInputError, match="'image' part in a user message"):
+        ContextResult(result.messages, result.report).to_openai()
+    assert result.messages[0].to_dict()["content"] == [part]  # kept as given
 
 
 @pytest.mark.parametrize("strategy", ["token_budget", "summary", "window", "buffer"])

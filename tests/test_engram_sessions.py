@@ -720,7 +720,7 @@ def test_a_stored_part_is_a_copy_of_the_callers(mem: Engram) -> None:
     s.add("assistant", [part])
     part["summary"][0]["text"] = "changed"
     [stored] = s.messages()
-    assert stored.to_openai()["content"][0]["summary"][0]["text"] == "a"
+    assert stored.to_dict()["content"][0]["summary"][0]["text"] == "a"
 
 
 def test_a_context_counts_as_recalled_only_the_memories_it_sends(recalling: Engram) -> None:

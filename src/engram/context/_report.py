@@ -10,6 +10,7 @@ from engram.context._anthropic import anthropic_request
 from engram.context._groups import results_first
 from engram.context._recall import RecallBlock
 from engram.types import Message
+from engram.types._parts import openai_tool_message
 
 __all__ = [
     "ContextReport",
@@ -150,9 +151,19 @@ class ContextResult:
     """What was kept, dropped, summarised and truncated."""
 
     def to_openai(self) -> list[dict[str, Any]]:
-        """The messages in OpenAI chat-completions form (`Message.to_openai`: an Anthropic
-        image part or a LangChain data block becomes the part OpenAI takes for it)."""
-        return [message.to_openai() for message in self.messages]
+        """The messages in OpenAI chat-completions form (`Message.to_openai`: each part as
+        OpenAI takes it in a message of its role, an Anthropic image part or a LangChain data
+        block as the part OpenAI takes for it, another model's reasoning left out, tool calls
+        among the parts as `tool_calls`).
+
+        The Anthropic `tool_result` blocks of a user message go as OpenAI's tool messages,
+        in order, then the rest of the message (if any) as a user message.
+
+        Raises:
+            InvalidInputError: A part OpenAI takes no form of in a message of its role (an
+                image in a system or tool message, a file by URL, video).
+        """
+        return [sent for message in self.messages for sent in _openai_messages(message)]
 
     def to_anthropic(self) -> dict[str, Any]:
         """The conversation as Anthropic's Messages API takes it: `{"system": [text blocks],
@@ -175,6 +186,20 @@ class ContextResult:
                 image is a `data:` URL that is not base64.
         """
         return anthropic_request(self.messages)
+
+
+def _openai_messages(message: Message) -> list[dict[str, Any]]:
+    """`message` in OpenAI form: a user message's Anthropic `tool_result` blocks as tool
+    messages, before the rest of it (none when nothing of it is sent)."""
+    if message.role != "user" or isinstance(message.content, str):
+        return [message.to_openai()]
+    results = [openai_tool_message(part.to_openai()) for part in message.content]
+    if not any(results):
+        return [message.to_openai()]
+    rest = tuple(part for part, result in zip(message.content, results, strict=True) if not result)
+    sent = [result for result in results if result is not None]
+    said = replace(message, content=rest).to_openai()
+    return [*sent, said] if said["content"] else sent
 
 
 def with_unread(

@@ -375,10 +375,14 @@ def _to_langchain(message: Message, *, as_sent: bool = False) -> BaseMessage:
 
 
 def _from_openai(message: Message) -> BaseMessage:
-    """LangChain's conversion of `message`'s OpenAI form, its tool calls read as
-    `_langchain_calls` reads them (LangChain's own conversion raises on malformed ones)."""
-    openai = message.to_openai()
-    openai.pop("tool_calls", None)
+    """LangChain's conversion of `message`'s OpenAI form, its content parts as given (what
+    a LangChain message holds: not the form sent to OpenAI, which leaves out reasoning),
+    its tool calls read as `_langchain_calls` reads them (LangChain's own conversion raises
+    on malformed ones)."""
+    data = message.to_dict()
+    openai: dict[str, Any] = {
+        key: data[key] for key in ("role", "content", "name", "tool_call_id") if key in data
+    }
     [converted] = convert_to_messages([openai])
     if not message.tool_calls:
         return converted

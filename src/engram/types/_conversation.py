@@ -2,8 +2,9 @@
 
 Records are frozen dataclasses. `to_dict()`/`from_dict()` give their JSON form (used by export,
 import and the SQL backends: content parts as given); `Message.to_openai()`/`Message.from_openai()`
-give the OpenAI chat-completions wire form, `Message.to_anthropic()` a message's content blocks
-in the Anthropic Messages API's (`ContextResult.to_anthropic()` builds the whole request).
+give the OpenAI chat-completions wire form (each part as OpenAI takes it: `openai_part`),
+`Message.to_anthropic()` a message's content blocks in the Anthropic Messages API's
+(`ContextResult.to_anthropic()` builds the whole request).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from engram._exceptions import InvalidInputError
 from engram._ids import new_id
-from engram.types._parts import anthropic_block, openai_part
+from engram.types._parts import anthropic_block, openai_part, openai_tool_call
 from engram.types._time import parse_optional_time, parse_time, utcnow
 
 __all__ = [
@@ -226,10 +227,34 @@ class Message:
         return replace(self, content=text, tokens=None, encoding=None)
 
     def to_openai(self) -> dict[str, Any]:
-        """The message in OpenAI chat-completions form: its parts as given, but for those
-        OpenAI has another form for (`openai_part`: an Anthropic image part or a LangChain
-        image as `image_url`, a LangChain file as `file`, WAV or MP3 audio as `input_audio`)."""
-        return self._with_parts(openai_part)
+        """The message in OpenAI chat-completions form, each part as OpenAI takes it in a
+        message of its role (`openai_part`: an Anthropic image part or a LangChain image as
+        `image_url`, an Anthropic base64 document or a LangChain file as `file`, WAV or MP3
+        audio as `input_audio`, a text part without Anthropic's keys; another model's
+        reasoning left out).
+
+        A tool call among the parts (Anthropic's `tool_use`, LangChain's `tool_call`) goes
+        as one of the `tool_calls`, once (LangChain keeps them in both). Content whose parts
+        all went (an assistant's thinking before its calls) is None beside tool calls, else
+        empty text: OpenAI refuses an empty list.
+
+        Raises:
+            InvalidInputError: A part OpenAI takes no form of in a message of this role
+                (an image in a system or tool message, a file by URL, video, an Anthropic
+                `tool_result`, which `ContextResult.to_openai()` sends as a tool message).
+        """
+        data = self._with_parts(lambda part: openai_part(part, self.role))
+        calls = [call.to_openai() for call in self.tool_calls]
+        known = {call["id"] for call in calls}
+        for part in self._parts() if self.role == "assistant" else ():
+            if (found := openai_tool_call(part)) is not None and found["id"] not in known:
+                calls.append(ToolCall.from_openai(found).to_openai())
+                known.add(found["id"])
+        if calls:
+            data["tool_calls"] = calls
+        if data["content"] == []:
+            data["content"] = None if calls else ""
+        return data
 
     def to_anthropic(self) -> list[dict[str, Any]]:
         """The message's content as Anthropic Messages API content blocks.
@@ -265,12 +290,14 @@ class Message:
             return [{"type": "text", "text": self.content}]
         return [part.to_openai() for part in self.content]
 
-    def _with_parts(self, form: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-        """The OpenAI message dict, each content part in `form`."""
+    def _with_parts(
+        self, form: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """The OpenAI message dict, each content part in `form` (left out when None)."""
         content: str | list[dict[str, Any]] = (
             self.content
             if isinstance(self.content, str)
-            else [form(part.to_openai()) for part in self.content]
+            else [p for p in (form(part.to_openai()) for part in self.content) if p is not None]
         )
         data: dict[str, Any] = {"role": self.role, "content": content}
         if self.name is not None:

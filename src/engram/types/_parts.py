@@ -3,13 +3,23 @@
 A message keeps its parts as given (`ContentPart`): OpenAI's, Anthropic's, LangChain's. The
 forms differ only on the way out, and each conversion is done here, once:
 
-- `openai_part`: OpenAI refuses Anthropic's image part (`{"type": "image", "source": ...}`,
-  which LangChain and Claude clients produce); it goes as the `image_url` part it stands for.
-  So do LangChain's standard data blocks (`{"type": "image", "base64": ..., "mime_type": ...}`
-  or `"url"`, and LangChain 0.3's `"source_type"` form): an image as `image_url`, a file as
-  OpenAI's `file` part, audio as `input_audio`; and an `image_url` part whose `image_url` is
-  the bare URL (as LangChain allows) gets it as `{"url": ...}`. OpenAI's own parts, and the
-  parts with no OpenAI equivalent, go as they are.
+- `openai_part`: a part as OpenAI's chat completions take it in a message of a given role
+  (system and tool messages: text parts only; user messages: text, `image_url`,
+  `input_audio` and `file` parts; assistant messages: text and refusal parts), or None when
+  it is not sent. A text part goes with only the keys OpenAI's schema has for it (not
+  Anthropic's `cache_control` or `citations`), and so does each of OpenAI's own parts (a
+  bare-URL `image_url` as `{"url": ...}`). Anthropic's image part goes as the `image_url` part
+  it stands for, its `document` block as a `file` part (base64 data) or a text part (a text
+  source); LangChain's standard data blocks likewise (an image as `image_url`, a file as
+  `file`, WAV or MP3 audio as `input_audio`, plain text as a text part). Another model's
+  private reasoning (Anthropic's `thinking` and `redacted_thinking`, LangChain's `reasoning`)
+  is not sent, nor are tool calls among the parts (Anthropic's `tool_use`, LangChain's
+  `tool_call`: they go as the message's `tool_calls`, `openai_tool_call`), nor, in an
+  assistant message, any other part OpenAI has no form for (a reply's own machinery: server
+  tool use and its results). Any other part OpenAI has no form for in that role (an image in
+  a system or tool message, a file by URL, video, an Anthropic `tool_result` in a user
+  message, which goes as a tool message: `openai_tool_message`) raises `InvalidInputError`:
+  leaving it out would lose what was said.
 - `anthropic_block`: OpenAI's text, refusal and image parts become Anthropic's text and image
   blocks, LangChain's data blocks Anthropic's `image` and `document` blocks, and its signed
   `reasoning` blocks Claude's `thinking` blocks (its `tool_call` blocks are the message's
@@ -20,12 +30,31 @@ forms differ only on the way out, and each conversion is done here, once:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
 from engram._exceptions import InvalidInputError
 
-__all__ = ["anthropic_block", "openai_part"]
+__all__ = ["anthropic_block", "openai_part", "openai_tool_call", "openai_tool_message"]
+
+_OPENAI_PART_TYPES: Mapping[str, frozenset[str]] = {
+    "system": frozenset({"text"}),
+    "user": frozenset({"text", "image_url", "input_audio", "file"}),
+    "assistant": frozenset({"text", "refusal"}),
+    "tool": frozenset({"text"}),
+}
+"""The parts OpenAI's chat completions take in a message of each role."""
+
+_NOT_SENT_TO_OPENAI = frozenset(
+    {"thinking", "redacted_thinking", "reasoning", "tool_use", "tool_call", "invalid_tool_call"}
+)
+"""Parts never sent to OpenAI: another model's private reasoning (Anthropic's `thinking`
+and `redacted_thinking` blocks, LangChain's `reasoning`), and tool calls (Anthropic's
+`tool_use`, LangChain's `tool_call` and `invalid_tool_call`), which go as the message's
+`tool_calls`."""
 
 _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 """Part types that are text: OpenAI's and Anthropic's `text`, the Responses API's two."""
@@ -61,27 +90,131 @@ _OPENAI_AUDIO_FORMATS: Mapping[str, str] = {
 """The `input_audio` format of each audio MIME type OpenAI's chat completions take."""
 
 
-def openai_part(part: dict[str, Any]) -> dict[str, Any]:
-    """`part` as OpenAI's chat completions take it: an Anthropic image part, or a LangChain
-    image block, as an `image_url` part (base64 data as a data URL); a LangChain file block
-    as a `file` part (base64 data, with its `filename` when it has one, or a file id); a
-    LangChain audio block of WAV or MP3 data as an `input_audio` part; a bare-URL `image_url`
-    as `{"url": ...}`. Any other part (or a source OpenAI has no part for, such as an image
-    file id or a file URL) unchanged."""
-    if part.get("type") == "image_url" and isinstance(part.get("image_url"), str):
-        return {**part, "image_url": {"url": part["image_url"]}}
+def openai_part(part: dict[str, Any], role: str) -> dict[str, Any] | None:
+    """`part` as OpenAI's chat completions take it in a `role` message, or None when it is
+    not sent (the module docstring says which are not).
+
+    A text part (`text`, `input_text`, `output_text`) is a `text` part with its text (and
+    OpenAI's `prompt_cache_breakpoint`) only; a refusal outside an assistant message is a
+    text part too. An Anthropic image part, or a LangChain image block, is an `image_url`
+    part (base64 data as a data URL); an Anthropic base64 `document`, or a LangChain file
+    block, a `file` part (base64 data as a data URL, with its filename, Anthropic's `title`
+    or one made up from its MIME type: OpenAI requires one; or a file id); an Anthropic text
+    `document`, or a LangChain `text-plain` block, a text part; a LangChain audio block of
+    WAV or MP3 data an `input_audio` part.
+
+    Raises:
+        InvalidInputError: A part OpenAI has no form for in a `role` message that is not
+            left out (a system or tool message's image, a file by URL or file id OpenAI
+            cannot read, video, an Anthropic `tool_result` in a user message).
+    """
+    kind = part.get("type")
+    if kind in _NOT_SENT_TO_OPENAI:
+        return None
+    converted = _openai_form(part)
+    if converted is not None and converted["type"] == "refusal" and role != "assistant":
+        converted = {"type": "text", "text": converted["refusal"]}
+    if converted is not None and converted["type"] in _OPENAI_PART_TYPES.get(role, ()):
+        return converted
+    if role == "assistant":
+        return None
+    hint = (
+        " (it goes as a tool message: ContextResult.to_openai())" if kind == "tool_result" else ""
+    )
+    raise InvalidInputError(
+        f"OpenAI's chat completions take no form of this {kind!r:.50} part in a {role} "
+        f"message{hint}"
+    )
+
+
+def openai_tool_call(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The call of an Anthropic `tool_use` block or a LangChain `tool_call` block, as
+    `ToolCall.from_openai` reads it (its arguments the block's `input` or `args` object);
+    None for any other part."""
+    kind = part.get("type")
+    if kind not in ("tool_use", "tool_call") or not isinstance(part.get("id"), str):
+        return None
+    arguments = part.get("input" if kind == "tool_use" else "args")
+    function = {"name": str(part.get("name") or ""), "arguments": arguments or {}}
+    return {"id": part["id"], "type": "function", "function": function}
+
+
+def openai_tool_message(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An Anthropic `tool_result` block as the OpenAI tool message it stands for (its
+    content as text, or as text parts: `openai_part`; `is_error` is not sent); None for any
+    other part.
+
+    Raises:
+        InvalidInputError: Its content holds a part a tool message cannot take (an image).
+    """
+    if part.get("type") != "tool_result":
+        return None
+    content = part.get("content")
+    if isinstance(content, list):
+        parts = [openai_part(block, "tool") for block in content if isinstance(block, dict)]
+        content = [converted for converted in parts if converted is not None] or ""
+    message = {"role": "tool", "tool_call_id": str(part.get("tool_use_id") or "")}
+    return {**message, "content": content if isinstance(content, str | list) else ""}
+
+
+def _openai_form(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The OpenAI part `part` stands for, whatever the role; None when it has none."""
+    kind = part.get("type")
+    if kind in _TEXT_PART_TYPES:
+        text = part.get("text")
+        return _openai_text(text, part) if isinstance(text, str) else None
+    if kind == "refusal":
+        refusal = part.get("refusal")
+        return {"type": "refusal", "refusal": refusal} if isinstance(refusal, str) else None
+    if kind in ("image_url", "input_image"):
+        image = part.get("image_url")
+        image = {"url": image} if isinstance(image, str) else image
+        if isinstance(image, Mapping) and isinstance(image.get("url"), str):
+            detail = _kept(part, ("detail",)) if kind == "input_image" else {}
+            return {"type": "image_url", "image_url": {**image, **detail}, **_cache_point(part)}
+        return None
+    if kind in ("input_audio", "file") and isinstance(body := part.get(kind), Mapping):
+        return {"type": kind, kind: body, **_cache_point(part)}
     if (data := _langchain_source(part)) is not None:
-        return _openai_data_part(part, *data) or part
-    if not _is_anthropic_image(part):
-        return part
-    source = part["source"]
-    if source.get("type") == "base64" and source.get("data") and source.get("media_type"):
-        url = _data_url(source["media_type"], source["data"])
-    elif source.get("type") == "url" and source.get("url"):
-        url = str(source["url"])
-    else:
-        return part
-    return _image_url(url)
+        return _openai_data_part(part, *data)
+    if kind == "document" and isinstance(part.get("source"), Mapping):
+        return _openai_document(part, part["source"])
+    if _is_anthropic_image(part):
+        source = part["source"]
+        if source.get("type") == "base64" and source.get("data") and source.get("media_type"):
+            return _image_url(_data_url(source["media_type"], source["data"]))
+        if source.get("type") == "url" and source.get("url"):
+            return _image_url(str(source["url"]))
+    return None
+
+
+def _openai_document(part: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An Anthropic `document` block as a `file` part (base64 data) or a text part (a text
+    source); None for a URL, file or content source (OpenAI's chat completions read no file
+    by URL, and an Anthropic file id is no OpenAI file's)."""
+    data, media_type = source.get("data"), source.get("media_type")
+    if source.get("type") == "text" and isinstance(data, str):
+        return _openai_text(data, {})
+    if source.get("type") == "base64" and isinstance(data, str) and data:
+        mime_type = media_type if isinstance(media_type, str) and media_type else "application/pdf"
+        return _openai_file(mime_type, data, part.get("title"))
+    return None
+
+
+def _openai_text(text: str, part: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "text", "text": text, **_cache_point(part)}
+
+
+def _openai_file(mime_type: str, data: str, filename: object) -> dict[str, Any]:
+    """A `file` part of base64 `data`, named `filename` or, without one, `document` with
+    the extension of its MIME type (OpenAI refuses file data without a filename)."""
+    name = filename if isinstance(filename, str) and filename else None
+    name = name or "document" + (mimetypes.guess_extension(mime_type) or "")
+    return {"type": "file", "file": {"file_data": _data_url(mime_type, data), "filename": name}}
+
+
+def _cache_point(part: Mapping[str, Any]) -> dict[str, Any]:
+    return _kept(part, ("prompt_cache_breakpoint",))
 
 
 def anthropic_block(part: dict[str, Any]) -> dict[str, Any] | None:
@@ -161,12 +294,22 @@ def _openai_data_part(part: Mapping[str, Any], key: str, value: str) -> dict[str
     if kind == "file" and key == "file_id":
         return {"type": "file", "file": {"file_id": value}}
     if kind == "file" and key == "base64" and mime_type:
-        file = {"file_data": _data_url(mime_type, value), **_kept(_extras(part), ("filename",))}
-        return {"type": "file", "file": file}
+        return _openai_file(mime_type, value, _extras(part).get("filename"))
+    if kind == "text-plain" and key in ("text", "base64"):
+        text = value if key == "text" else _decoded_text(value)
+        return _openai_text(text, {}) if text is not None else None
     audio_format = _OPENAI_AUDIO_FORMATS.get(mime_type or "")
     if kind == "audio" and key == "base64" and audio_format:
         return {"type": "input_audio", "input_audio": {"data": value, "format": audio_format}}
     return None
+
+
+def _decoded_text(data: str) -> str | None:
+    """Base64 `data` as UTF-8 text; None when it is not."""
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _anthropic_data_block(part: Mapping[str, Any], key: str, value: str) -> dict[str, Any] | None:
