@@ -257,6 +257,16 @@ def test_a_call_both_among_the_parts_and_the_tool_calls_goes_once() -> None:
     assert message.to_openai()["tool_calls"] == tool_calls
 
 
+def test_a_tool_message_goes_without_its_tool_name() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    asked = Message.from_openai({"role": "assistant", "content": "", "tool_calls": [call]})
+    answer = Message(role="tool", content="9C", name="f", tool_call_id="call_1")
+    sent = [asked.to_openai(), answer.to_openai()]
+    assert sent[1] == {"role": "tool", "content": "9C", "tool_call_id": "call_1"}
+    assert_openai_accepts(sent)
+    assert answer.to_dict()["name"] == "f"
+
+
 # A Claude conversation, recorded through a session, sent to OpenAI.
 
 CLAUDE_CONVERSATION: list[dict[str, Any]] = [

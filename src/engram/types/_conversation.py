@@ -252,6 +252,8 @@ class Message:
                 known.add(found["id"])
         if calls:
             data["tool_calls"] = calls
+        if self.role == "tool":
+            data.pop("name", None)  # OpenAI's tool message has none (a LangChain tool's name)
         if data["content"] == []:
             data["content"] = None if calls else ""
         return data
