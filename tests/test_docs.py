@@ -91,12 +91,13 @@ def _commands(group: click.Group, prefix: str = "engram") -> Iterator[tuple[str,
 
 def _documented(listing: str) -> Iterator[str]:
     """The command paths of the README's listing: `engram sessions list | show ID` names
-    `engram sessions`, `engram sessions list` and `engram sessions show`."""
+    `engram sessions`, `engram sessions list` and `engram sessions show`; a placeholder in
+    capitals (`engram delete-user USER_ID`) names no command."""
     for line in listing.splitlines():
         engram, group, *rest = re.sub(r"\[[^]]*\]", "", line).split(maxsplit=2)
         yield f"{engram} {group}"
         for alternative in " ".join(rest).split("|"):
-            if alternative.strip():
+            if alternative.strip() and not alternative.split()[0].isupper():
                 yield f"{engram} {group} {alternative.split()[0]}"
 
 

@@ -12,6 +12,7 @@ from engram.cli.events import events
 from engram.cli.memories import memories
 from engram.cli.sessions import sessions
 from engram.cli.threads import threads
+from engram.cli.users import delete_user
 from engram.config import load_settings
 
 __all__ = ["main"]
@@ -34,3 +35,4 @@ main.add_command(events)
 main.add_command(eval_group)
 main.add_command(threads)
 main.add_command(memories)
+main.add_command(delete_user)
