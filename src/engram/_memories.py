@@ -11,6 +11,7 @@ from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
+from engram._memory_flows.edits import edit_reason
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import every_memory
 from engram._validation import (
@@ -575,20 +576,28 @@ class Memories:
         """Edit a memory (re-embedded if its text changes); the change is audited.
 
         `metadata` is merged into the memory's (a key given None is removed); of Engram's own
-        keys (`ENGRAM_METADATA_KEYS`) it may name only `value`. A slot fact's value (the
-        profile field and relation it gives) follows its new text: the value it states where
-        the old text stated it ("The user lives in Porto" -> "The user lives in Madrid"), or
-        in other words, as the deterministic extractor reads the slot ("The user moved to
-        Porto" -> "The user is based in Braga"); else give it as `metadata={"value": ...}`.
+        keys (`ENGRAM_METADATA_KEYS`) it may name only `value`. A slot fact's text and value
+        (the profile field and relation it gives) tell one story. Its value follows its new
+        text: as the deterministic extractor reads the slot ("The user moved to Porto" ->
+        "The user is based in Braga"), or where the old text stated it ("The user lives in
+        Porto" -> "The user lives in Madrid"); a preference's key follows its topic ("The
+        user enjoys jazz" -> "The user enjoys classical music": the profile's
+        `preference:jazz` goes, `preference:classical_music` comes). A text and a
+        `metadata={"value": ...}` must agree. A value given alone is stated in the fact's
+        words, as `update_profile` states it ("The user lives in Faro"; `none` leaves them).
+        An edit that changes nothing (the memory's own text, say) writes nothing. The
+        history's reason names what changed besides the text, and of the metadata only the
+        caller's keys and `value`.
 
         Raises:
             NotFoundError: No such memory.
             InvalidInputError: Empty or oversized text, `pinned` not a bool, `importance`
                 outside 0..1, `metadata` not a mapping or naming Engram's own keys but
-                `value`; a slot fact's new text whose value cannot be read (without
-                `metadata={"value": ...}`: it states no value of the slot, or one of
-                another slot or person), or its value set to anything but text. Nothing is
-                changed then.
+                `value`. For a slot fact: a new text that states no value of the slot, one
+                of another slot or person, or another value than `metadata`'s; a value
+                given alone when the fact's words do not name its current one (nothing to
+                swap it for); a preference moved to a topic another current fact holds; a
+                value set to anything but text. Nothing is changed then.
         """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
         return result
@@ -634,19 +643,12 @@ class Memories:
         )
         # A changed slot value is a correction: the profile and the relation follow it.
         new, corrections = yield from flows.correction_flow(old, new, now=now)
-        edits = [
-            f"{name} {before!r} -> {after!r}"
-            for name, before, after in (
-                ("importance", old.importance, new.importance),
-                ("pinned", old.pinned, new.pinned),
-                ("metadata", dict(old.metadata), dict(new.metadata)),
-            )
-            if before != after
-        ]
-        if new.text == old.text and not edits and not corrections:
+        edited = (new.text, new.attribute, new.importance, new.pinned, dict(new.metadata))
+        same = (old.text, old.attribute, old.importance, old.pinned, dict(old.metadata))
+        if edited == same and not corrections:
             return old  # an edit that changes nothing writes nothing (no history entry)
         vector = None
-        if text is not None and text != old.text:
+        if new.text != old.text:  # (a value given alone restates the text)
             matrix = yield from embed([dense_text(new)], tenant=self._engram.tenant)
             model_id = yield from self._model_id()  # (the embedding taught the dimension)
             vector = VectorRecord(model_id, matrix[0])
@@ -655,7 +657,7 @@ class Memories:
             "update",
             old_text=old.text,
             new_text=new.text,
-            reason="; ".join(["user edit", *edits]),
+            reason=edit_reason(old, new),
             tenant=self._engram.tenant,
             at=now,
         )

@@ -17,7 +17,12 @@ from engram.memory import EntityMention, close_relations, extract, fold, resolve
 from engram.memory._first_person import first_person
 from engram.memory._revision_decision import retired
 from engram.memory._sentences import USER_LABEL
-from engram.memory.candidates import NO_VALUE, SLOT_RELATIONS
+from engram.memory.candidates import (
+    ENGRAM_METADATA_KEYS,
+    NO_VALUE,
+    SLOT_RELATIONS,
+    Candidate,
+)
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.texts import dense_text
 from engram.memory.timeline import EDITED_AT
@@ -35,13 +40,19 @@ from engram.types._memory import Entity, Memory, MemoryChange, Relation
 
 def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) -> Memory:
     """A memory after a user edit (text and/or importance, metadata, pinned). `metadata` is
-    merged into the memory's: a key given None is removed, the keys not given are kept. A
-    slot fact's new text gives the slot the value it states, unless `metadata` names one:
-    read where the old text stated it ("The user lives in Porto" -> "... in Madrid"), else
-    as the deterministic extractor reads the slot in it ("The user moved to Porto" -> "The
-    user is based in Braga", `_read_value`); a new text that neither keeps the value nor
-    states one of the slot is refused (`InvalidInputError`), as is a slot fact's value set
-    to None. An edit of the value records when it was made (`timeline.EDITED_AT`)."""
+    merged into the memory's: a key given None is removed, the keys not given are kept.
+
+    A slot fact's text and value tell one story. A new text gives the slot the value it
+    states (`_read_slot`): as the deterministic extractor reads the slot in it ("The user
+    moved to Porto" -> "The user is based in Braga"), else where the old text stated it
+    ("The user lives in Porto" -> "... in Madrid"); a keyed slot's key follows its topic
+    ("The user enjoys jazz" -> "... classical music": `preference:jazz` ->
+    `preference:classical_music`). A text stating another value than `metadata`'s, another
+    slot, or no value of the slot, is refused (`InvalidInputError`), as is a slot fact's
+    value set to None. A value given alone is stated in the fact's words, as a profile
+    edit states it (`_in_words`: "The user lives in Faro"); refused if they name none.
+    The fact's own text changes nothing. An edit of the value records when it was made
+    (`timeline.EDITED_AT`)."""
     changes = {k: v for k, v in fields.items() if v is not None}
     given = fields.get("metadata") or {}
     value = given.get("value")
@@ -51,66 +62,139 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
         raise InvalidInputError(
             f"the value of a {memory.attribute} fact must be text, got {value!r}"
         )
+    if text is not None and is_blank(text):
+        raise InvalidInputError("a memory's text cannot be empty")
     if "metadata" in changes:
         merged = {**memory.metadata, **given}
         # Only a key given None goes: a stored None the edit does not name stays.
         changes["metadata"] = {
             key: value for key, value in merged.items() if key not in given or value is not None
         }
-    if text is not None:
-        if is_blank(text):
-            raise InvalidInputError("a memory's text cannot be empty")
+    if text is not None and text != memory.text:
         changes["text"] = text
-        value = memory.metadata.get("value")
-        if memory.attribute and "value" not in given and isinstance(value, str):
-            read = _read_value(memory, text, value)
-            if read is not None:
-                changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
+    if memory.attribute and text is not None and ("text" in changes or "value" in given):
+        attribute, read = _read_slot(memory, text, value)
+        changes["attribute"] = attribute
+        if read is not None:
+            changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
+    elif memory.attribute and isinstance(value, str) and value != memory.metadata.get("value"):
+        changes["text"] = _value_in_words(memory, value)
     new = replace(memory, updated_at=now, **changes)
-    if memory.attribute and profile_value(new) != profile_value(memory):
+    if memory.attribute and (new.attribute, profile_value(new)) != (
+        memory.attribute,
+        profile_value(memory),
+    ):
         # The user's latest word on the slot: said now (`timeline.said`), not when first said.
         new = replace(new, metadata={**new.metadata, EDITED_AT: now.isoformat()})
     return new
 
 
-def _read_value(memory: Memory, text: str, value: str) -> str | None:
-    """The value of slot fact `memory` that its new `text` states: read where the old text
-    stated `value`, all else alike (`_value_in`), else as the deterministic extractor reads
-    `text` said by whom the fact is about (`_said_value`: "The user moved to Porto" ->
-    "The user lives in Braga"); None if that is `value`, or if `text` reads no value of
-    the slot but still names `value` (or `memory` is an ending, which names none). Else the
-    value is unknown: the edit is refused, not stored with text and value telling two
-    stories ("Nia works at Vigo Labs", value Porto)."""
-    read = _value_in(text, memory.text, value)
-    if read is not None or fold(value) == NO_VALUE:
-        return read
-    said = _said_value(memory, text)
-    if said is not None:
-        return None if fold(said) == fold(value) else said
-    if fold(value) in fold(text):
+def _value_in_words(memory: Memory, value: str) -> str:
+    """The text of slot fact `memory` given `value` alone: in its words (`_in_words`), as
+    a profile edit states it; unchanged for `none` (an ending of the slot has no words)."""
+    if fold(value) == NO_VALUE:
+        return memory.text
+    restated = _in_words(memory, value)
+    if restated is None:
+        raise InvalidInputError(
+            f"cannot state {memory.attribute} {value!r} in the words of {memory.text!r}, which "
+            f"do not name its value: give the text that states it, as update(memory_id, text) "
+            f"or update(memory_id, text, metadata={{'value': {value!r}}})"
+        )
+    return restated
+
+
+def _in_words(memory: Memory, value: str) -> str | None:
+    """`value` stated in the words of slot fact `memory`: its text with the value it states
+    swapped for `value` ("The user lives in Porto" -> "The user lives in Braga"); None if
+    it states none (an ending; words that do not name its value)."""
+    before = memory.metadata.get("value")
+    if not isinstance(before, str) or fold(before) == NO_VALUE:
         return None
-    raise InvalidInputError(
-        f"cannot read the new {memory.attribute} from {text!r}: state the {memory.attribute} "
-        f'as a message would ({memory.text!r}), or pass metadata={{"value": ...}}'
+    around = _around(memory.text, before)
+    return None if around is None else around[0] + value.strip() + around[1]
+
+
+def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None]:
+    """The attribute and the value of slot fact `memory` that its new `text` states (value
+    None: the one it has), `given` the value its edit names (None if it names none).
+
+    Read as the deterministic extractor reads `text` said by whom the fact is about
+    (`_said`): one value of the slot, or of another key of a keyed slot ("The user enjoys
+    classical music": `preference:classical_music`, likes). A given value must be the one
+    read, else named in `text` (`none`: nothing of the slot read); with none given, the
+    value is read where the old text stated it, all else alike (`_value_in`), or kept if
+    `text` still names it (or `memory` is an ending, which names none). Refused: a text
+    that states another value than the given one, one of another slot only
+    ("The user works at Porto Labs" for a home in Porto), or no value of the slot."""
+    attribute = memory.attribute or ""
+    said = _said(memory, text)
+    mine = _slot_value(memory, said)
+    others = sorted(
+        {c.attribute or "" for c in said if c.attribute and not _same_slot(memory, c, anyones=True)}
+    )
+    if isinstance(given, str):
+        if mine is not None and fold(mine[1]) != fold(given):
+            raise InvalidInputError(
+                f"{text!r} states {mine[0]} {mine[1]!r}, not {given!r}: give the value it "
+                "states, or a text that states the value"
+            )
+        named = fold(given) == NO_VALUE or fold(given) in fold(text)
+        if mine is None and (others or not named):
+            raise InvalidInputError(_unread(memory, text, others))
+        return (mine[0] if mine else attribute), given
+    value = memory.metadata.get("value")
+    if not isinstance(value, str):
+        return attribute, None
+    if fold(value) == NO_VALUE:
+        return attribute, _value_in(text, memory.text, value)
+    if mine is not None and fold(mine[1]) != NO_VALUE:
+        return mine[0], None if fold(mine[1]) == fold(value) else mine[1]
+    read = _value_in(text, memory.text, value)
+    if read is not None or (fold(value) in fold(text) and not others):
+        return attribute, read
+    raise InvalidInputError(_unread(memory, text, others))
+
+
+def _unread(memory: Memory, text: str, others: Sequence[str]) -> str:
+    """Why a new text of slot fact `memory` is refused: it states other slots, or none."""
+    states = f"states {', '.join(others)}, not" if others else "states no"
+    return (
+        f"{text!r} {states} {memory.attribute}: state the {memory.attribute} as a message "
+        f'would ({memory.text!r}), or pass metadata={{"value": ...}} with a text naming it'
     )
 
 
-def _said_value(memory: Memory, text: str) -> str | None:
-    """The one value of `memory`'s slot (not an ending) that the deterministic extractor
-    reads in `text` about whom `memory` is about, `text` said by the user in the first
+def _said(memory: Memory, text: str) -> list[Candidate]:
+    """The slot candidates the deterministic extractor reads in `text`, said in the first
     person where it opens on the user ("The user lives in Braga": "I live in Braga", "The
-    user's sister Marta ...": "My sister Marta ..."); None if it reads none, or several."""
-    subject = memory.metadata.get("subject")
+    user's sister Marta ...": "My sister Marta ..."): about anyone."""
     said = first_person(text, _labels(memory))
-    values = {
-        fold(candidate.value): candidate.value
-        for candidate in extract([Message(role="user", content=said)])
-        if candidate.attribute == memory.attribute
-        and candidate.subject == subject
-        and candidate.value is not None
-        and fold(candidate.value) != NO_VALUE
+    return [c for c in extract([Message(role="user", content=said)]) if c.value is not None]
+
+
+def _same_slot(memory: Memory, candidate: Candidate, *, anyones: bool = False) -> bool:
+    """Whether `candidate` fills the slot of `memory`: its attribute, or another key of its
+    keyed slot (`preference:jazz`, `preference:classical_music`); of the same person, or
+    of anyone's (`anyones`: "Ana works at Google" may be the user Ana's, or another Ana's)."""
+    if not candidate.attribute or (
+        not anyones and candidate.subject != memory.metadata.get("subject")
+    ):
+        return False
+    prefix, keyed, _ = (memory.attribute or "").partition(":")
+    theirs, keyed_too, _ = candidate.attribute.partition(":")
+    return candidate.attribute == memory.attribute or bool(keyed and keyed_too and prefix == theirs)
+
+
+def _slot_value(memory: Memory, said: Sequence[Candidate]) -> tuple[str, str] | None:
+    """The one (attribute, value) of `memory`'s slot among `said` (`_same_slot`); None if
+    there is none, or several."""
+    read = {
+        (c.attribute or "", fold(c.value or "")): (c.attribute or "", c.value or "")
+        for c in said
+        if _same_slot(memory, c)
     }
-    return next(iter(values.values())) if len(values) == 1 else None
+    return next(iter(read.values())) if len(read) == 1 else None
 
 
 def _labels(memory: Memory) -> list[str]:
@@ -151,18 +235,27 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
     relation the memory states (`SLOT_RELATIONS`: `lives_in` for `home_city`) points at the
     new value's entity, resolved or created as an add would, over the same validity: the
     old value was never true, so its relation is rewritten, not ended (a value `none`
-    ends it now). The memory names the new value's entity instead of the old one's.
+    ends it now). The memory names the new value's entity instead of the old one's. A
+    keyed slot's key moved by the edit (`preference:jazz` -> `preference:classical_music`)
+    moves its profile field, refused (`InvalidInputError`) if another current fact of the
+    same person holds the new key.
 
     Returns:
         The memory to store, and the ops to write in the same batch.
     """
-    if new.user_id is None or new.attribute is None or profile_value(new) == profile_value(old):
+    if (
+        new.user_id is None
+        or new.attribute is None
+        or (new.attribute, profile_value(new)) == (old.attribute, profile_value(old))
+    ):
         return new, []
     scope = Scope(new.tenant, new.user_id)
+    if new.attribute != old.attribute and new.is_current:
+        yield from _check_key_free(scope, new)
     profile, graph = yield from read_user(scope, ())
     ops: list[Any] = []
     if profile is not None:
-        revised = reflect_edit(profile, new, now=now)
+        revised = reflect_edit(profile, new, now=now, moved_from=old.attribute)
         if revised is not profile:
             ops.append(PutProfile(scope.tenant, revised))
     value = new.metadata.get("value")
@@ -170,6 +263,27 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
         new, restated = _restated(scope, old, new, value, graph, now)
         ops += restated
     return new, ops
+
+
+def _check_key_free(scope: Scope, memory: Memory) -> Flow[None]:
+    """Refuse to move current slot fact `memory` to a key (`preference:classical_music`)
+    that another current fact of the same person holds: the two would fill one slot."""
+    where = MemoryFilter(user_id=scope.user_id, attributes=(memory.attribute or "",))
+    holders = yield from every_memory(scope.tenant, where)
+    subject = memory.metadata.get("subject")
+    taken = [
+        m
+        for m in holders
+        if m.id != memory.id
+        and m.is_current
+        and m.kind != "episode"
+        and m.metadata.get("subject") == subject
+    ]
+    if taken:
+        raise InvalidInputError(
+            f"memory {taken[0].id} already states {memory.attribute} ({taken[0].text!r}): "
+            "edit or delete that one instead"
+        )
 
 
 def profile_edit_flow(
@@ -230,17 +344,17 @@ def _restatement(old: Memory, value: str | None, now: datetime) -> Memory | None
     true from now, said now. None if `value` is None or `old` does not name its value (no
     words to state the new one in)."""
     before = old.metadata.get("value")
-    if value is None or old.metadata.get("subject") is not None or not isinstance(before, str):
+    if value is None or old.metadata.get("subject") is not None:
         return None
-    around = None if fold(before) == NO_VALUE else _around(old.text, before)
-    if around is None:
+    text = _in_words(old, value)
+    if text is None:
         return None
     value = value.strip()
     said = {"value": value, "said_at": now.isoformat(), EDITED_AT: now.isoformat()}
     if "entities" in old.metadata:  # the old value's name swapped for the new one's
         said["entities"] = old.metadata["entities"]
     return Memory(
-        text=around[0] + value + around[1],
+        text=text,
         kind=old.kind,
         tenant=old.tenant,
         user_id=old.user_id,
@@ -274,6 +388,34 @@ def _stored_by_hand(
         for m in news
     )
     return PutMemories(scope.tenant, news, vectors, added)
+
+
+def edit_reason(old: Memory, new: Memory) -> str:
+    """Why a user's edit of `old` into `new` is in the history: "user edit", then what it
+    changed besides the text: the slot's key, importance, pinned, and the metadata keys a
+    caller sees (theirs and `value`; not Engram's own, `entities` or `timeline.EDITED_AT`),
+    before -> after ("metadata {'value': 'Porto'} -> {'value': 'Faro'}")."""
+    edits = [
+        f"{name} {before!r} -> {after!r}"
+        for name, before, after in (
+            ("attribute", old.attribute, new.attribute),
+            ("importance", old.importance, new.importance),
+            ("pinned", old.pinned, new.pinned),
+        )
+        if before != after
+    ]
+    shown = [
+        key
+        for key in dict.fromkeys([*old.metadata, *new.metadata])
+        if (key == "value" or key not in ENGRAM_METADATA_KEYS)
+        and (key in old.metadata, old.metadata.get(key))
+        != (key in new.metadata, new.metadata.get(key))
+    ]
+    if shown:
+        before = {key: old.metadata[key] for key in shown if key in old.metadata}
+        after = {key: new.metadata[key] for key in shown if key in new.metadata}
+        edits.append(f"metadata {before!r} -> {after!r}")
+    return "; ".join(["user edit", *edits])
 
 
 def vector_records(

@@ -282,31 +282,38 @@ def overridden_by_edits(
     return overridden
 
 
-def reflect_edit(profile: UserProfile, memory: Memory, *, now: datetime) -> UserProfile:
+def reflect_edit(
+    profile: UserProfile, memory: Memory, *, now: datetime, moved_from: str | None = None
+) -> UserProfile:
     """`profile` after a user's edit of `memory`: the field the memory is the source of takes
     its value (`profile_value`), or goes if the value is `none` or the memory is retired.
     A field edited by hand before takes the value of a current fact about the user too,
-    from then on its source: the later of two hand edits is the user's latest word. Fields
-    from other memories are left alone (`profile` itself is returned if nothing changes)."""
+    from then on its source: the later of two hand edits is the user's latest word. So does
+    the field of a key the edit moved a current fact to (`moved_from`, its key before: "The
+    user enjoys jazz" edited to "... classical music"), and the field of the old key goes
+    if the memory was its source. Fields from other memories are left alone (`profile`
+    itself is returned if nothing changes)."""
     attribute = memory.attribute
     source = profile.sources.get(attribute or "")
-    edited_before = (
-        source == EDITED
-        and profile.updated_at <= now
-        and memory.is_current
-        and memory.kind in _PROFILE_KINDS
-        and _about_user(memory, ())
-    )
-    if attribute is None or (source != memory.id and not edited_before):
+    about_user_now = memory.is_current and memory.kind in _PROFILE_KINDS and _about_user(memory, ())
+    moved = moved_from not in (None, attribute)
+    edited_before = source == EDITED and profile.updated_at <= now and about_user_now
+    if attribute is None or (source != memory.id and not edited_before and not moved):
         return profile
     fields, sources = dict(profile.fields), dict(profile.sources)
+    if moved:
+        if sources.get(moved_from or "") == memory.id:
+            fields.pop(moved_from or "", None)
+            sources.pop(moved_from or "")
+        elif not about_user_now:
+            return profile
     value = profile_value(memory)
     if memory.superseded_at or memory.valid_to or value.strip().lower() == NO_VALUE:
         fields.pop(attribute, None)
-        sources.pop(attribute)
-    elif (fields.get(attribute), source) != (value, memory.id):
-        fields[attribute], sources[attribute] = value, memory.id
+        sources.pop(attribute, None)
     else:
+        fields[attribute], sources[attribute] = value, memory.id
+    if (fields, sources) == (profile.fields, profile.sources):
         return profile
     return replace(profile, fields=fields, sources=sources, updated_at=max(profile.updated_at, now))
 
