@@ -166,7 +166,14 @@ class Memories:
         """Remember `text`, or what `messages` say, revising what is already known.
 
         Args:
-            text: A memory to store as is (`infer=False`) or to extract facts from.
+            text: A memory of the user, to extract facts from (kept as an episode too), or
+                to store as is (`infer=False`). Without an LLM, it is read as the user
+                saying it: "The user lives in Paris", "User is vegetarian", "<user_name>
+                lives in Paris" and mem0's subject-less facts ("Lives in Paris", "Name is
+                Alex", "Allergic to nuts") as "I live in Paris", ..., so they fill the
+                user's slots (profile fields) and a later "I moved to Rome" supersedes
+                them. A text naming someone else ("Marta lives in Madrid") stays about
+                them; one naming the user further on is read as it is.
             messages: Conversation turns to extract memories from, as `Message`s or
                 OpenAI-style dicts (each turn is also kept as an episode; provenance points
                 at the message ids). A naive `created_at` is taken as UTC; one more than a
@@ -177,7 +184,9 @@ class Memories:
             user_name: The user's name, so facts about others are told apart.
             infer: Extract and revise (default); False stores `text` verbatim and each
                 message as its episode only, with no fact or profile field extracted (still
-                deduplicated against what is stored).
+                deduplicated against what is stored): such a text fills no slot, so nothing
+                said later supersedes it. To have a memory's text fill the profile and be
+                revised (mem0's `infer=False` facts included), add it with `infer=True`.
             kind, importance: For `text` stored as is (extraction sets its own); checked
                 whether used or not.
             metadata: Merged into every new memory's metadata; it may not name Engram's
@@ -293,6 +302,7 @@ class Memories:
             # As stored (tuples become lists), so the add returns what `get` will read.
             metadata={} if metadata is None else json_copy(_callers(metadata)),
             pinned=check_flag(pinned, "pinned"),
+            text_turn=turns[-1].id if text is not None and infer else None,
             now=now,
         )
         return self._with_model_id(add)

@@ -32,6 +32,7 @@ from engram.memory import (
     plan_flow,
     update_profile,
 )
+from engram.memory._revision_tastes import contrary_tastes, is_taste
 from engram.memory._revision_time import refitted
 from engram.memory.candidates import NO_VALUE, TIED_SLOTS, TIED_TO
 from engram.memory.entities import stretch_relations
@@ -90,11 +91,15 @@ def add_flow(
     infer: bool = True,
     metadata: Mapping[str, Any] | None = None,
     pinned: bool = False,
+    text_turn: str | None = None,
     now: datetime,
 ) -> Flow[AddReport]:
     """Extract, embed, revise against what is stored, then write it all in one batch.
 
     `metadata` is merged under every new memory's own; `pinned` pins the new memories.
+    `text_turn` is the id of the turn that is a memory given as text (`Memories.add(text)`):
+    with a user in the scope, extraction reads it as the user saying it ("The user lives in
+    Paris", mem0's "Lives in Paris": `extract(about_user=...)`).
     Without `infer`, `messages` are kept as episodes only (as mem0's `infer=False` stores
     them as they are): no fact, so no slot revised and no profile field.
 
@@ -122,7 +127,12 @@ def add_flow(
             )
             extracted, fallbacks = list(result.candidates), result.fallbacks
         else:
-            extracted = extract(messages, user_name=user_name, history=history)
+            # The memory given as text is of the user ("Lives in Paris"); an agent's own
+            # ("Prefers short answers") is no user's.
+            about_user = frozenset({text_turn} if text_turn and scope.user_id else ())
+            extracted = extract(
+                messages, user_name=user_name, history=history, about_user=about_user
+            )
         candidates = [*candidates, *extracted]
         # What a conversation says is learned when it is said (replays and imports included).
         now = min(now, max(m.created_at for m in messages))
@@ -386,9 +396,15 @@ def _neighbours(
     for slot in ties:
         where = scope.slot_filter(metadata={TIED_TO: slot})
         ops.append(ListMemories(scope.tenant, where, limit=1000))
+    # The tastes a new one may say against from another slot (a dislike of the favourite
+    # food), however far.
+    tasted = any(is_taste(memory) for memory in news)
+    if tasted:
+        ops.append(ListMemories(scope.tenant, scope.slot_filter(kinds=("preference",)), limit=1000))
     results = yield from call_memories(*ops)
     holders: list[Memory] = results[len(news)] if slots else []
-    tied = dict(zip(ties, results[len(news) + 1 :], strict=True))
+    tied = dict(zip(ties, results[len(news) + 1 : len(news) + 1 + len(ties)], strict=True))
+    tastes: list[Memory] = results[-1] if tasted else []
     ids = sorted({score.memory_id for found in results[: len(news)] for score in found})
     stored = {}
     if ids:
@@ -400,5 +416,7 @@ def _neighbours(
         seen = {m.id for m, _ in near}
         near += [(h, 0.0) for h in holders if h.attribute == memory.attribute and h.id not in seen]
         near += [(t, 0.0) for t in tied.get(memory.attribute or "", ()) if t.id not in seen]
+        seen = {m.id for m, _ in near}
+        near += [(t, 0.0) for t in tastes if t.id not in seen and contrary_tastes(memory, t)]
         similar.append(near)
     return similar

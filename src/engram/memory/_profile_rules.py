@@ -27,6 +27,7 @@ from engram.memory._phrases import (
     NAME,
     NOT,
     PHONE_NUMBER,
+    PRONOUNS,
     REST,
     STAY,
     STIRRED,
@@ -276,6 +277,31 @@ def _now_in(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if TRIP.search(s.text) or not _HOME.search(s.text):
         return []
     return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
+
+
+def _settled(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A home settled in, "We've settled in Oslo": the home city, unless for a season or a
+    trip ("settled in Rome for the conference")."""
+    if STAY.search(s.text) or TRIP.search(s.text):
+        return []
+    return _place_slot(s, match["x"], "home_city", "{s} lives in {x}", "lives_in")
+
+
+def _home_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The home city said as home, "Home is Oslo these days", "Oslo is home now", "I now call
+    Oslo home": a name (not "This is home now"), and no stay for a season ("Home is Oslo for
+    the summer")."""
+    place = proper(match["x"])
+    if place is None or place.split()[0].lower() in PRONOUNS or STAY.search(s.text):
+        return []
+    return _place_slot(s, place, "home_city", "{s} lives in {x}", "lives_in")
+
+
+_HOME_OPENING = r"^(?:(?i:these\s+days|nowadays|now),?\s+)?"
+"""What may open a sentence saying where home is, before it ("These days home is Oslo")."""
+_HOME_NOW = r"(?:\s+(?i:now|these\s+days|nowadays|at\s+the\s+moment|for\s+good))?\s*(?:$|[.!;])"
+"""What may close a sentence saying where home is: when it holds, nothing more ("Oslo is home
+now"; not "Rome is home to the Colosseum", "Home is Oslo for the summer")."""
 
 
 def _origin(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -580,6 +606,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("moved", "relocated"),
     ),
     rule(
+        rf"{WE}{HAVE}?{ADV}\s+(?i:settled)(?i:\s+down)?\s+(?i:in)\s+(?=[{UP}]){REST}",
+        _settled,
+        ("settled",),
+    ),
+    rule(
         rf"{WE}(?i:'m|\s+am|'re|\s+are|'?ve\s+been|\s+have\s+been)?{ADV}{NOT}{ADV}\s+"
         rf"(?i:live|living|reside|residing)\s+(?i:in)\s+{REST}",
         _lives,
@@ -592,6 +623,20 @@ PROFILE_RULES: tuple[Rule, ...] = (
         _now_in,
         ("now",),
     ),
+    rule(
+        rf"{_HOME_OPENING}(?i:(?:my\s+)?home(?:\s+base)?(?:\s+for\s+me)?\s+is)"
+        r"(?:\s+(?i:now|currently))?\s+(?!(?i:where|wherever|what|who|when|how)\b)"
+        rf"{NAME}{_HOME_NOW}",
+        _home_is,
+        ("home",),
+    ),
+    rule(
+        rf"{_HOME_OPENING}{NAME}\s+(?i:is)(?:\s+(?i:now))?\s+(?i:(?:my\s+)?(?:new\s+)?home)"
+        rf"{_HOME_NOW}",
+        _home_is,
+        ("home",),
+    ),
+    rule(rf"{WE}{ADV}\s+(?i:call)\s+{NAME}\s+(?i:home){_HOME_NOW}", _home_is, ("home",)),
     rule(
         rf"{WE}{HAVE}{ADV}\s+(?i:lived)\s+(?i:in)\s+{REST}",
         _lived_since,
@@ -621,7 +666,8 @@ PROFILE_RULES: tuple[Rule, ...] = (
     *FAMILY_RULES,
     rule(
         r"^(?P<x>[^,.;!?()\n]+?)\s+(?i:is|are)\s+(?i:my)\s+"
-        r"(?P<key>(?i:favou?rite\s+[a-z]+(?:\s+[a-z]+)?))(?=\s*(?:$|[,.;!?]))",
+        r"(?P<key>(?i:favou?rite\s+[a-z]+(?:\s+(?!(?:now|nowadays|again|too)\b)[a-z]+)?))"
+        r"(?:\s+(?i:now|nowadays|again|too|these\s+days))?(?=\s*(?:$|[,.;!?]))",
         _favourite_is,
         ("favorite", "favourite"),
     ),

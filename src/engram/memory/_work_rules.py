@@ -18,6 +18,7 @@ from engram.memory._phrases import (
     ME,
     NO_EMPLOYER,
     NOT,
+    PRONOUNS,
     REST,
     TRIP,
     UP,
@@ -617,6 +618,15 @@ def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [ending(s, text, "employer", employer, entity="organisation", importance=0.7)]
 
 
+def _hired_me(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The employer said as who hired the user, "Netflix just hired me!": a name, not a
+    pronoun ("They hired me") nor a time ("Today Netflix ..." opens no name of one)."""
+    employer = _workplace(match["x"])
+    if not employer or employer.split()[0].lower() in PRONOUNS or _off_site(employer):
+        return []
+    return [_employer(s, employer)]
+
+
 _JOB_THING = r"\s+(?:search|hunt|hunting|applications?|interviews?|offers?|listings?|notes)\b"
 """What "my job" may be part of, no job ("I lost my job search notes")."""
 
@@ -638,13 +648,21 @@ WORK_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed){_MANNER}\s+"
         r"(?:at|for)|employed\s+by)"
-        rf"|{ME}{ADV}\s+(?i:(?:got|landed)\s+a\s+(?:new\s+)?job|"
+        rf"|{ME}{ADV}\s+(?i:(?:got|landed|took|accepted)\s+(?:a|the)\s+(?:new\s+)?job|"
         r"started\s+(?:a\s+new\s+job|working))"
-        rf"\s+(?i:at|for|with)|{ME}(?i:\s+got|\s+was|'?ve\s+been|\s+have\s+been){ADV}\s+"
+        rf"\s+(?i:at|for|with)|{ME}(?:{ADV}(?i:\s+got|\s+was)|{HAVE}{ADV}\s+(?i:been)){ADV}\s+"
         r"(?i:hired\s+(?:by|at))"
         r"|(?i:my\s+(?:new\s+|current\s+)?(?:employer\s+is|job\s+is\s+(?:at|with|for))))\s+" + REST,
         _works_at,
         ("work", "job", "employ", "hired"),
+    ),
+    rule(
+        r"^(?!(?i:today|yesterday|tonight|last|this|next|on|in|so|well|and|but|then|now|wow|"
+        r"yay|omg|guess|finally|recently|also|just)\b)"
+        rf"(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}}){ADV}\s+(?i:hired|recruited)\s+"
+        r"(?i:me)\b(?!\s+(?i:to|for\s+(?:a|the|one|two|this)))",
+        _hired_me,
+        ("hired me", "recruited me"),
     ),
     rule(
         rf"{ME}{ADV}\s+(?i:accepted|took)\s+(?i:an?|the|their)\s+(?i:(?:new\s+)?job\s+)?"

@@ -43,6 +43,7 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
+from engram.memory._first_person import first_person
 from engram.memory._others_rules import SAID_OF_OTHERS
 from engram.memory._phrases import USER_LABEL, Sentence, with_subject
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
@@ -59,7 +60,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULE_CUE = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|my|me|we|we're|we've|weve|our|passed\s+away|died|wait|oops|sorry|"
     r"mistake|correction|actually|no|(?:her|his|their)\s+name|from\s+now\s+on|going\s+forward|"
-    r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b",
+    r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b|"
+    r"\bhome\s+(?:base\s+)?(?:for\s+me\s+)?is\b|\bis\s+(?:now\s+)?home\b",
     re.IGNORECASE,
 )
 """What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
@@ -67,7 +69,8 @@ _RULE_CUE = re.compile(
 passed away", "No wait, it's Braga, not Porto", "Actually it's Lisbon, not Porto", "No,
 Lisbon, not Porto"), a name given to whom the speaker just introduced ("Her name is Mia"),
 what is to hold from now on ("Please use bob@new.com from now on", "Ship to 5 Main St
-from now on"), or a reply naming what the speaker has ("A beagle named Max")."""
+from now on"), a reply naming what the speaker has ("A beagle named Max"), or where home is
+("Home is Oslo these days", "Oslo is home now")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"
@@ -163,6 +166,11 @@ def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
     yield start, len(text)
 
 
+_USER_LABELS = (USER_LABEL, "User")
+"""What a memory's text given to `Memories.add` calls the user ("The user lives in Paris",
+"User is vegetarian"), besides the user's name."""
+
+
 def _facts(
     message: Message,
     text: str,
@@ -170,11 +178,16 @@ def _facts(
     user_name: str | None,
     before: tuple[Candidate, ...] | None = None,
     known: frozenset[str] = frozenset(),
+    about_user: bool = False,
 ) -> list[Candidate]:
     label, subject = _speaker(message, user_name)
+    labels = (*_USER_LABELS, *((user_name,) if user_name else ())) if about_user else ()
     found: list[Candidate] = []
     for start, end in _sentence_spans(text):
-        part = with_subject(text[start:end])
+        part = text[start:end]
+        if about_user:  # a memory's text, the user's words in the third person
+            part = first_person(part, labels, unnamed=True)
+        part = with_subject(part)
         if not _RULE_CUE.search(part) and not SAID_OF_OTHERS.match(part):
             continue
         inside = tuple(time for time in times if start <= time.position < end)
@@ -307,6 +320,7 @@ def extract(
     user_name: str | None = None,
     fact_roles: Collection[str] = ("user",),
     history: Sequence[Message] = (),
+    about_user: Collection[str] = (),
 ) -> list[Candidate]:
     """Deterministic candidates from `messages`: one episode per turn, plus rule-based facts.
 
@@ -326,6 +340,15 @@ def extract(
             meant Braga") corrects. Without it, such a correction in the first turn of its
             session in `messages` names no old value, and revision settles it (see
             `revision.decide`).
+        about_user: The ids of the messages that are memories of the user rather than turns
+            of a chat (the text given to `Memories.add`, as mem0 stores "The user lives in
+            Paris"): each of their sentences is read as the user saying it
+            (`_first_person.first_person`): one opening on the user ("The user lives in
+            Paris", "User is vegetarian", "Ana lives in Paris" with `user_name` "Ana") or on
+            no subject, as mem0 writes them ("Lives in Paris", "Name is Ana", "Allergic to
+            nuts"), as "I live in Paris", "My name is Ana". One naming someone else ("Marta
+            lives in Madrid") stays hers, and one naming the user further on is read as it
+            is. Their episodes keep the text as given.
 
     Returns:
         Episodes and facts in message order, each turn's episode first; duplicates within the
@@ -353,7 +376,15 @@ def extract(
         facts: list[Candidate] = []
         if message.role in fact_roles:
             stated = known.get(speaker, frozenset())
-            facts = _facts(message, read, read_times, user_name, turns.get(speaker), stated)
+            facts = _facts(
+                message,
+                read,
+                read_times,
+                user_name,
+                turns.get(speaker),
+                stated,
+                about_user=message.id in about_user,
+            )
             turns[speaker] = _stated_values(facts)
             known[speaker] = stated | _slots(facts)
         lines = before.setdefault(message.session_id, [])

@@ -15,8 +15,10 @@ cosine similarity), it returns a `Decision`:
   memory is added and the old one gets `valid_to` (the new one's `valid_from`, else now),
   `superseded_at` and `superseded_by`. Nothing is deleted, so "as of" queries still find it.
   What a slot value's ending, guessed change, correction or partner's role does is the slot
-  layer's (`_revision_slots`); fitting the value in time among the slot's retired values,
-  whatever order they are learned in, is the time layer's (`_revision_time`).
+  layer's (`_revision_slots`); a taste said against one of another slot (a dislike of the
+  favourite food) retires it too (`_revision_tastes`); fitting the value in time among the
+  slot's retired values, whatever order they are learned in, is the time layer's
+  (`_revision_time`).
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `revision_verdict.decision_flow()` asks the LLM (one tiny JSON prompt, within the budget)
@@ -27,8 +29,8 @@ against facts: they record what was said, when. Decisions are pure: the caller p
 `inserts`, `updates` and `changes`.
 
 The layers below `decide`: `_revision_words` (key terms, figures, polarity),
-`_revision_decision` (`Decision` and its builders, one per action), `_revision_slots` and
-`_revision_time`.
+`_revision_decision` (`Decision` and its builders, one per action), `_revision_slots`,
+`_revision_tastes` and `_revision_time`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from engram.memory._revision_slots import (
     subject_of,
     with_tied_retired,
 )
+from engram.memory._revision_tastes import with_contrary_tastes_retired
 from engram.memory._revision_time import (
     cut_by,
     fitted_in_history,
@@ -175,6 +178,7 @@ def decide(
     decision = _in_scope(new, _decide(with_stated_end(new), pool, now, policy), now)
     past = [m for m, _ in similar if is_history_of(m, new)]
     decision = with_tied_retired(fitted_in_history(new, decision, past, now), pool, now)
+    decision = with_contrary_tastes_retired(new, decision, pool, now)
     return with_stretches(decision, stretches)
 
 
