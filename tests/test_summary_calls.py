@@ -46,8 +46,9 @@ def obedient(request: ReceivedRequest) -> ScriptedResponse:
 
 
 def verbose(request: ReceivedRequest) -> ScriptedResponse:
-    """A model that ignores the bound: every reply is far too long."""
-    return ScriptedResponse(200, chat_completion_body(" ".join(meeting(i) for i in range(80))))
+    """A model that ignores the bound: every reply is far too long (over the stored
+    summary's room too, `STORED_SUMMARY_TOKENS`)."""
+    return ScriptedResponse(200, chat_completion_body(" ".join(meeting(i) for i in range(200))))
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ async def test_a_model_that_overshoots_costs_two_calls_and_keeps_the_newest_fact
     [summary] = await build(mem, model, sync)
 
     assert len(openai_server.requests) == 2  # asked once, then once more firmly; then cut
-    assert summary.endswith(meeting(79))  # the newest sentence of the reply survives the cut
+    assert summary.endswith(meeting(199))  # the newest sentence of the reply survives the cut
 
 
 def test_the_room_is_scaled_to_the_summarizer_tokens_never_up() -> None:

@@ -27,7 +27,7 @@ from engram._validation import (
 )
 from engram.context._report import with_dropped
 from engram.context._strategies import check_window
-from engram.context._summary import backfill, summarizer_room
+from engram.context._summary import backfill, fit_summary, summarizer_room
 from engram.memory.profile import EDITED
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
@@ -608,7 +608,8 @@ def _summary_context(
 
     The newest turns the summary covers fill the room left under the trigger, verbatim
     (`backfill`, which drops the summary when they all fit): a summary made for a small
-    budget does not stand in for turns a larger one has room for. The stored summary stays.
+    budget does not stand in for turns a larger one has room for. The stored summary stays,
+    at the largest size asked for (`_summarized`); each context sends its own shortening.
 
     A context with something to fold first waits for any fold of the session in progress
     (`_fold_turn`), then reads the summary again: two contexts of one chat built at once
@@ -643,6 +644,8 @@ def _summary_context(
     older, complete = yield from _covered_tail(session, summary, plan, spec, planned, now=now)
     older = system.within(older, until=summary.through_seq if summary else None)
     read = system.with_history([*older, *pending])
+    if text is not None:  # the stored summary as this context sends it
+        text = fit_summary(text, counter, plan.summary_max_tokens)
     plan, text = backfill(
         plan,
         ctx.without_abandoned_calls(older),
@@ -754,6 +757,13 @@ def _summarized(
 ) -> Flow[str]:
     """`plan.evict` folded into `previous`, in one `SummarizeCall`, never asked again.
 
+    The fold is asked for `plan.fold_tokens`, not this context's room: the stored summary
+    keeps the largest size any context asked for (at least `STORED_SUMMARY_TOKENS`), and
+    each context sends it shortened to its own room, deterministically (`fit_summary`). A
+    context at a small budget thus costs no fold of its own and shrinks nothing a larger
+    one sends; with an LLM summarizer, each fold asks for that larger size (one request,
+    as before, but a longer reply).
+
     The room is measured for this context's model; the summarizer bounds its summary in
     its own tokens, which the built-in ones count in the Engram's encoding (the session's,
     unless the setting changed since the session was opened).
@@ -762,7 +772,7 @@ def _summarized(
     `assemble_summary`, keeping its newest sentences, rather than folded again: each fold
     is one paid request (two when the model overshoots its own bound, see `LLMSummarizer`)."""
     evict = tuple(plan.evict)
-    room = plan.summary_max_tokens
+    room = plan.fold_tokens
     if session.encoding != counter.encoding:
         sample = "\n".join([previous or "", *(message.text for message in evict)])
         own = TokenCounter.for_encoding(session.encoding).count_text

@@ -5,11 +5,19 @@ plan = plan_summary(messages, counter, budget=8192, reserve=1024, summary=stored
 text = stored.text if stored else None
 if plan.evict:
     # the room in the summarizer's tokens, measured on the text it folds (`sample`)
-    room = summarizer_room(plan.summary_max_tokens, sample, counter, summarizer_count)
+    room = summarizer_room(plan.fold_tokens, sample, counter, summarizer_count)
     text = summarizer.fold(text, plan.evict, max_tokens=room)  # I/O, once: never re-asked
     store.put_summary(...)  # through_seq=plan.through_seq     # I/O
+if text is not None:
+    text = fit_summary(text, counter, plan.summary_max_tokens)  # this context's share of it
 result = assemble_summary(plan, counter, summary_text=text, budget=8192, reserve=1024)
 ```
+
+The stored summary is folded at the largest size any context asked for, never less than
+`STORED_SUMMARY_TOKENS` (`plan.fold_tokens`), and each context sends it shortened to its own
+room (`fit_summary`: its most salient sentences, deterministically, no model call). So a
+context at a small budget (a classifier, a title) never compresses what a later, larger
+one sends: it shortens its own copy only.
 
 A summary made under a small budget does not leave a later, larger one nearly empty: before
 assembling, `backfill` fills the room the plan leaves under the trigger with the newest turns
@@ -37,15 +45,18 @@ from engram.context._recall import Recall
 from engram.context._report import ContextResult, with_summarized
 from engram.context._strategies import budgeted, summary_message
 from engram.context._truncate import cut_text, truncation_marker
+from engram.providers._extractive import ExtractiveSummarizer
 from engram.providers._text import longest_fitting
 from engram.types import Message, Summary
 
 __all__ = [
     "DEFAULT_SUMMARY_SHARE",
+    "STORED_SUMMARY_TOKENS",
     "SummaryPlan",
     "assemble_summary",
     "backfill",
     "check_fractions",
+    "fit_summary",
     "plan_summary",
     "summarizer_room",
     "summary_room",
@@ -56,6 +67,11 @@ _SENTENCE_START = re.compile(r"(?<=[.!?…])\s+|\n\s*")
 
 DEFAULT_SUMMARY_SHARE = 0.25
 """Without `summary_max_tokens`, the summary may take this share of `budget - reserve`."""
+
+STORED_SUMMARY_TOKENS = 2048
+"""The least room a fold of the stored summary is asked for, whatever the budget (the room
+`DEFAULT_SUMMARY_SHARE` gives the default budget of 8192): the stored summary is shared by
+the contexts of every budget, each sending it shortened to its own room (`fit_summary`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +87,7 @@ class SummaryPlan:
     summary: Summary | None
     """The summary the plan started from."""
     summary_max_tokens: int
-    """The most tokens the summary text may take (the room the plan left for it)."""
+    """The most tokens the summary text sent may take (the room the plan left for it)."""
     tokens: int
     """The prompt before eviction: system messages, summary, history, tools, reply priming."""
     summary_tokens: int = 0
@@ -79,6 +95,10 @@ class SummaryPlan:
     also_covered: tuple[str, ...] = ()
     """Ids of messages in `keep` the summary covers too (sent verbatim by `backfill`): if the
     budget guard leaves one out, the report lists it as summarised, not dropped."""
+    fold_tokens: int = 0
+    """The room to fold `evict` into the stored summary with: the largest of
+    `summary_max_tokens`, `STORED_SUMMARY_TOKENS` and the stored summary's own size, so a
+    fold never shrinks what a context at a larger budget asked for."""
 
     @property
     def through_seq(self) -> int | None:
@@ -144,7 +164,10 @@ def plan_summary(
     room = summary_room(available, summary_max_tokens)
     folded, live = _set_aside_folded(messages, summary)
     prompt = measure(live, counter, tools)
-    current = counter.count_message(summary_message(summary.text)) if summary else 0
+    current, stored = 0, 0
+    if summary is not None:
+        current = counter.count_message(summary_message(fit_summary(summary.text, counter, room)))
+        stored = counter.count_text(summary.text)
     tokens = prompt.total + current
     count = 0
     if tokens > trigger * available:
@@ -159,7 +182,25 @@ def plan_summary(
         summary_max_tokens=room,
         tokens=tokens,
         summary_tokens=current,
+        fold_tokens=max(room, STORED_SUMMARY_TOKENS, stored),
     )
+
+
+def fit_summary(text: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
+    """The stored summary `text` as a context with room for `max_tokens` of it sends it:
+    whole when it fits, else its most salient sentences that fit, in their order.
+
+    The stored summary is folded at the largest size asked for (`SummaryPlan.fold_tokens`),
+    so a context at a smaller budget shortens it for itself: the sentences an extractive
+    fold would keep (names, numbers, dates, decisions first; among equals the newest), not
+    the newest ones only, which would lose its oldest facts. Deterministic, with no model
+    call whatever the summarizer: an LLM's summary is shortened the same way. A summary of
+    no sentence worth keeping alone ("Fine. Sure.") keeps its newest part (`_newest_part`).
+    """
+    if counter.count_text(text) <= max_tokens:
+        return text
+    salient = ExtractiveSummarizer(counter.count_text).summarize(text, (), max_tokens=max_tokens)
+    return salient or _newest_part(text, counter, max_tokens)
 
 
 def backfill(
@@ -234,6 +275,7 @@ def backfill(
         tokens=tokens,
         summary_tokens=plan.summary_tokens,
         also_covered=tuple(message.id for message in older[start:]),
+        fold_tokens=plan.fold_tokens,
     )
     return backfilled, summary_text
 
