@@ -3,9 +3,18 @@
 A header holds what a checkpoint row needs besides its ids: the version of every channel,
 the writer's opaque `extra` (LangGraph's checkpoint header) and the small scalar values kept
 inline (up to `INLINE_MAX` bytes each). Stored compressed with zstd against the thread's
-dictionary (its first header: consecutive headers of a thread differ in a few versions, so a
-~500-byte LangGraph header takes ~170 bytes). Headers written before zstd were deflated; they
-are still read.
+dictionary (consecutive headers of a thread differ in a few versions, so a ~500-byte LangGraph
+header takes ~200 bytes). Headers written before zstd were deflated; they are still read.
+
+The dictionary (`thread_dictionary`) is the thread's first header with every value left out:
+its channel names and versions, the names and tags of its inline values (not their bytes: even
+a value's keys may be data), and the shape of the writer's `extra` (the maps, arrays and keys
+of msgpack or JSON, texts naming channels or versions; LangGraph's extra holds node and
+channel names, versions and the checkpoint's time, no values). A dictionary outlives the
+checkpoints it was made from (retention keeps it, forks copy it), so it must hold nothing a
+deletion erases. Threads written before held their first header whole: the checkpointers
+give them a clean one, their headers re-packed (`cleaned_dictionary`), when they prune,
+delete runs, fork or copy.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import operator
 import struct
 import threading
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import zstandard
@@ -29,11 +38,14 @@ __all__ = [
     "INLINE_MAX",
     "Header",
     "HeaderPacker",
+    "cleaned_dictionary",
     "header_packer",
     "metadata_json",
     "pack_header",
     "plain_header",
+    "repack_header",
     "split_inline",
+    "thread_dictionary",
     "unpack_header",
 ]
 
@@ -123,8 +135,143 @@ def _parse_versions(text: str) -> dict[str, ChannelVersion]:
     return versions
 
 
+def thread_dictionary(plain: bytes) -> bytes:
+    """The dictionary of a thread whose first header is `plain`: that header with its values
+    left out (see the module docstring). Also cleans an old dictionary (a whole header).
+
+    A header that cannot be parsed gives an empty dictionary (headers still compress).
+    """
+    try:
+        header = _parse_plain(plain)
+    except (struct.error, ValueError, LookupError):  # UnicodeDecodeError is a ValueError
+        return b""
+    structure = {str(name).encode() for item in header.versions.items() for name in item}
+    extra = header.extra and (header.extra[0], _shape(*header.extra, structure))
+    names = {channel: (tag, b"") for channel, (tag, _) in header.inline.items()}
+    return plain_header(header.versions, extra, names)
+
+
+def cleaned_dictionary(zdict: bytes | None) -> tuple[bytes | None, Callable[[bytes], bytes]]:
+    """A thread's dictionary holding no values, and what turns a header stored against
+    `zdict` into one stored against it: `zdict` itself (headers unchanged) if it holds none,
+    else (a whole first header, as written before `thread_dictionary`) its clean one."""
+    clean = None if zdict is None else thread_dictionary(zdict)
+    if clean == zdict:
+        return zdict, _unchanged
+    packer = HeaderPacker(clean or b"")
+    return clean, functools.partial(repack_header, zdict=zdict, packer=packer)
+
+
+def _unchanged(stored: bytes) -> bytes:
+    return stored
+
+
+def repack_header(stored: bytes, zdict: bytes | None, packer: HeaderPacker) -> bytes:
+    """A stored header (compressed against `zdict`) compressed by `packer` instead."""
+    header = unpack_header(stored, zdict)
+    return packer.pack(plain_header(header.versions, header.extra, header.inline))
+
+
+def _shape(tag: str, data: bytes, structure: set[bytes]) -> bytes:
+    """The shape of an encoded extra (see `_msgpack_shape`, `_json_shape`); nothing of one of
+    another encoding."""
+    try:
+        if tag == "msgpack":
+            return _msgpack_shape(data, structure)
+        if tag == "json":
+            return _json_shape(data, structure)
+    except (IndexError, ValueError, RecursionError):  # not what its tag says
+        pass
+    return b""
+
+
+def _json_shape(data: bytes, structure: set[bytes]) -> bytes:
+    """`data` (JSON text) with its objects, arrays and keys kept, and of its other items only
+    texts in `structure` (the header's channel names and versions): every other one null."""
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: shape(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [shape(item) for item in value]
+        return value if isinstance(value, str) and value.encode() in structure else None
+
+    return json.dumps(shape(json.loads(data)), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# msgpack: byte -> (size of the length field, bytes between it and the data) of str, bin, ext
+_MSGPACK_SIZED = {
+    0xC4: (1, 0), 0xC5: (2, 0), 0xC6: (4, 0), 0xD9: (1, 0), 0xDA: (2, 0), 0xDB: (4, 0),
+    0xC7: (1, 1), 0xC8: (2, 1), 0xC9: (4, 1),
+}  # fmt: skip
+# byte -> total size of nil, bools, numbers and fixext
+_MSGPACK_FIXED = {
+    0xC0: 1, 0xC2: 1, 0xC3: 1, 0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9,
+    0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9, 0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18,
+}  # fmt: skip
+_MSGPACK_TEXT = (0xD9, 0xDA, 0xDB)
+_NIL = 0xC0
+_TS_KEY = b"\xa2ts"  # LangGraph's checkpoint time, a key of its header (msgpack)
+
+
+def _msgpack_shape(data: bytes, structure: set[bytes]) -> bytes:
+    """`data` (one msgpack object) with its maps, arrays and text keys kept, and of its other
+    items only texts in `structure` (the header's channel names and versions) and the text
+    of the top-level key `ts` (LangGraph's: the time of the thread's first checkpoint, which
+    the thread row keeps too): every other item (text, numbers, binaries, extension types)
+    is nil."""
+    shape = bytearray()
+    items = [0]  # the depth of each item still to read, last first; negative for a map key
+    key = b""  # the last top-level key
+    at = 0
+    while items:
+        depth = items.pop()
+        byte = data[at]
+        if 0x80 <= byte <= 0x9F or 0xDC <= byte <= 0xDF:  # a map or an array
+            width = 0 if byte <= 0x9F else 2 if byte in (0xDC, 0xDE) else 4
+            count = byte & 0x0F if byte <= 0x9F else _size(data, at, width)
+            if count > len(data) - at:  # each item takes a byte at least
+                raise ValueError("truncated msgpack")
+            shape += data[at : at + 1 + width]
+            at += 1 + width
+            inner = abs(depth) + 1
+            items += [inner, -inner] * count if byte <= 0x8F or byte >= 0xDE else [inner] * count
+            continue
+        start = at + 1  # where a text's characters start
+        if byte <= 0x7F or byte >= 0xE0:  # fixint
+            end = at + 1
+        elif byte <= 0xBF:  # fixstr
+            end = at + 1 + (byte & 0x1F)
+        elif byte in _MSGPACK_FIXED:
+            end = at + _MSGPACK_FIXED[byte]
+        elif byte in _MSGPACK_SIZED:
+            width, between = _MSGPACK_SIZED[byte]
+            start = at + 1 + width + between
+            end = start + _size(data, at, width)
+        else:
+            raise ValueError(f"not msgpack: byte {byte:#x} at {at}")
+        if end > len(data):
+            raise ValueError("truncated msgpack")
+        text = 0xA0 <= byte <= 0xBF or byte in _MSGPACK_TEXT
+        if depth == -1:
+            key = data[at:end]
+        kept = depth < 0 or data[start:end] in structure or (depth == 1 and key == _TS_KEY)
+        shape += data[at:end] if text and kept else bytes([_NIL])
+        at = end
+    if at != len(data):
+        raise ValueError("not one msgpack object")
+    return bytes(shape)
+
+
+def _size(data: bytes, at: int, width: int) -> int:
+    """The big-endian length or count of `width` bytes after the type byte at `at`."""
+    if at + 1 + width > len(data):
+        raise ValueError("truncated msgpack")
+    return int.from_bytes(data[at + 1 : at + 1 + width], "big")
+
+
 class HeaderPacker:
-    """Compresses a thread's headers against its dictionary (its first header).
+    """Compresses a thread's headers against its dictionary (`thread_dictionary`).
 
     The prepared dictionary is shared; zstd contexts are not thread-safe, so each OS thread
     gets its own.
@@ -196,9 +343,14 @@ def unpack_header(stored: bytes, zdict: bytes | None) -> Header:
             plain = unpacker.decompress(stored[1:]) + unpacker.flush()
         else:
             plain = bytes(stored[1:])
-        size, tag_size, entries_size = _SIZES.unpack_from(plain)
+        return _parse_plain(plain)
     except (zstandard.ZstdError, zlib.error, struct.error) as exc:
         raise BackendError(f"corrupt checkpoint header: {exc}") from exc
+
+
+def _parse_plain(plain: bytes) -> Header:
+    """The parts of an uncompressed header (`plain_header`)."""
+    size, tag_size, entries_size = _SIZES.unpack_from(plain)
     at = _SIZES.size + size
     versions = _parse_versions(plain[_SIZES.size : at].decode())
     extra = None

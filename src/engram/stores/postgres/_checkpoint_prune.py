@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from engram.state.checkpoints import rebuilt_from_ancestors, to_ms
-from engram.state.headers import Header, unpack_header
+from engram.state.headers import Header, cleaned_dictionary, unpack_header
 from engram.state.retention import (
     HistoryEntry,
     collect_garbage,
@@ -94,7 +94,25 @@ def _prune_thread(
     history = yield from _history(key, zdict)
     doomed = doomed_checkpoints([s.entry() for s in history], policy, now_ms)
     values, blobs = yield from _delete(key, history, doomed, dry_run)
+    if not dry_run:
+        yield from _clean_dictionary(key, zdict)
     return len(doomed), len(history) - len(doomed), values, blobs
+
+
+def _clean_dictionary(key: int, zdict: bytes | None) -> Work[None]:
+    """After a deletion: give a thread whose dictionary holds values (its first header, as
+    written before `thread_dictionary`) a clean one, its headers re-packed. The deletion
+    bumped the generation first: a writer caching the old dictionary has its put turned
+    away and reads the thread row again."""
+    clean, repack = cleaned_dictionary(zdict)
+    if clean == zdict:
+        return
+    rows = yield Statement(sql.THREAD_HEADERS, (key,), "all")
+    namespaces = [row["namespace"] for row in rows]
+    ids = [row["checkpoint_id"] for row in rows]
+    packed = [repack(bytes(row["header"])) for row in rows]
+    yield Statement(sql.SET_HEADERS, (namespaces, ids, packed, key))
+    yield Statement(sql.REPLACE_ZDICT, (clean, key))
 
 
 def delete_runs(op: ops.DeleteRuns) -> Work[int]:
@@ -109,6 +127,7 @@ def delete_runs(op: ops.DeleteRuns) -> Work[int]:
         doomed = [(s.namespace, s.id) for s in history if _is_run(s.metadata, run_ids)]
         doomed = spare_ancestors([s.entry() for s in history], doomed)
         yield from _delete(key, history, doomed, dry_run=False)
+        yield from _clean_dictionary(key, _zdict(thread["zdict"]))
         deleted += len(doomed)
     return deleted
 

@@ -22,11 +22,13 @@ from engram._exceptions import BackendError, ConflictError, NotFoundError
 from engram.state.checkpoints import from_ms, next_checkpoint_id, rollback_id, to_ms
 from engram.state.headers import (
     Header,
+    cleaned_dictionary,
     header_packer,
     metadata_json,
     pack_header,
     plain_header,
     split_inline,
+    thread_dictionary,
     unpack_header,
 )
 from engram.state.retention import needed_values, referenced_values
@@ -77,7 +79,7 @@ class CheckpointWriter:
         self.heads = BoundedCache(cache_size)
         self.lists: BoundedCache[tuple[int, int, str, str, str], ListState]
         self.lists = BoundedCache(cache_size)
-        self.packers: BoundedCache[int, Any] = BoundedCache(cache_size)
+        self.packers: BoundedCache[bytes, Any] = BoundedCache(cache_size)
 
     def forget_threads(self) -> None:
         """Drop every cached thread row (after a `StaleCacheError`)."""
@@ -110,9 +112,9 @@ class CheckpointWriter:
         metadata = op.metadata or {}
         metadata_text = metadata_json(metadata)  # rejects bad metadata before any write
         thread = self.threads.get((op.tenant, op.thread_id))
-        if thread is None:  # a new thread's dictionary is its first header
+        if thread is None:  # a new thread's dictionary is made from its first header
             inline = split_inline(op.writes, op.versions, None)[0]
-            first = plain_header(op.versions, op.extra, inline)
+            first = thread_dictionary(plain_header(op.versions, op.extra, inline))
             thread = yield from self.thread(op.tenant, op.thread_id, first)
         if op.parent_is_head or op.checkpoint_id is None:
             parent_id, checkpoint_id = yield from self._ids(thread, op)
@@ -162,8 +164,9 @@ class CheckpointWriter:
         return parent_id, op.checkpoint_id or next_checkpoint_id(head_id)
 
     def _set_zdict(self, op: ops.PutCheckpoint, key: int, plain: bytes) -> Work[ThreadRef]:
-        """Give a thread made without a dictionary (by a retention setting) this header."""
-        row = yield Statement(sql.SET_ZDICT, (plain, key), "one")
+        """Give a thread made without a dictionary (by a retention setting) the one of this
+        header."""
+        row = yield Statement(sql.SET_ZDICT, (thread_dictionary(plain), key), "one")
         if row is None:
             raise StaleCacheError(f"thread {op.thread_id} vanished while writing to it")
         thread = _thread_ref(row)
@@ -182,10 +185,13 @@ class CheckpointWriter:
         return found["seq"], unpack_header(bytes(found["header"]), thread.zdict)
 
     def _packer(self, thread: ThreadRef) -> Any:
-        packer = self.packers.get(thread.key)
+        """The packer of the thread's dictionary (cached by the dictionary: a prune may give
+        the thread another)."""
+        zdict = thread.zdict or b""
+        packer = self.packers.get(zdict)
         if packer is None:
-            packer = header_packer(thread.zdict or b"")
-            self.packers.put(thread.key, packer)
+            packer = header_packer(zdict)
+            self.packers.put(zdict, packer)
         return packer
 
     def _plan(
@@ -256,7 +262,9 @@ class CheckpointWriter:
         if target is None:
             raise NotFoundError(f"no checkpoint {op.checkpoint_id} in thread {op.thread_id}")
         key = target["thread_key"]
-        yield Statement(sql.LOCK_THREAD, (key,), "one")
+        locked = yield Statement(sql.LOCK_THREAD, (key,), "one")
+        if locked is None or locked["zdict"] != target["zdict"]:  # pruned meanwhile
+            raise StaleCacheError(f"thread {op.thread_id} was pruned or deleted meanwhile")
         old = read.info_of(target)
         head = yield Statement(sql.HEAD, (key, op.namespace), "one")
         head_id, head_seq = (head["checkpoint_id"], head["seq"]) if head else (None, 0)
@@ -267,7 +275,7 @@ class CheckpointWriter:
             created_at=_ms(utcnow()),
             metadata={**old.metadata, "rollback_to": old.id, **(op.metadata or {})},
         )
-        yield _insert_checkpoint(key, info, target)
+        yield _insert_checkpoint(key, info, target, bytes(target["header"]))
         return info
 
     def fork(self, op: ops.ForkThread) -> Work[CheckpointInfo]:
@@ -280,7 +288,8 @@ class CheckpointWriter:
             raise ConflictError(f"thread {op.new_thread_id} exists already")
         key = source["thread_key"]
         yield Statement(sql.LOCK_THREAD, (key,), "one")
-        params = (op.tenant, op.new_thread_id, utcnow(), source["zdict"])
+        zdict, repack = cleaned_dictionary(_bytes(source["zdict"]))
+        params = (op.tenant, op.new_thread_id, utcnow(), zdict)
         created = yield Statement(sql.INSERT_THREAD, params, "one")
         if created is None:
             raise ConflictError(f"thread {op.new_thread_id} exists already")
@@ -296,7 +305,7 @@ class CheckpointWriter:
             created_at=_ms(utcnow()),
             metadata={**old.metadata, "forked_from": forked, **(op.metadata or {})},
         )
-        yield _insert_checkpoint(created["key"], info, source)
+        yield _insert_checkpoint(created["key"], info, source, repack(bytes(source["header"])))
         return info
 
     def _copy_values(self, source: int, target: int, info: CheckpointInfo) -> Work[None]:
@@ -313,26 +322,35 @@ class CheckpointWriter:
         if found is None:
             return 0
         source = _thread_ref(found)
-        yield Statement(sql.LOCK_THREAD, (source.key,), "one")
+        locked = yield Statement(sql.LOCK_THREAD, (source.key,), "one")
+        if locked is None:
+            return 0
+        # The dictionary read again, holding the row: a prune may have replaced it.
+        source = source._replace(zdict=_bytes(locked["zdict"]))
         rows = yield Statement(sql.COPY_CHECKPOINTS, (source.key,), "all")
         if not rows:
             return 0
         exists = yield Statement(sql.THREAD, (op.tenant, op.target_thread_id), "one")
-        params = (op.tenant, op.target_thread_id, utcnow(), source.zdict)
+        clean, repack = cleaned_dictionary(source.zdict)
+        params = (op.tenant, op.target_thread_id, utcnow(), clean)
         created = None if exists else (yield Statement(sql.INSERT_THREAD, params, "one"))
         if created is None:  # None: created meanwhile
             raise ConflictError(f"thread {op.target_thread_id} exists already")
         target = created["key"]
         for statement in sql.COPY_THREAD:
             yield Statement(statement, {"target": target, "source": source.key})
-        copies = [(target, *_copy_row(row, bytes(row["header"]))) for row in rows]
+        copies = [(target, *_copy_row(row, repack(bytes(row["header"])))) for row in rows]
         yield Statement(sql.INSERT_CHECKPOINT, copies, many=True)
         return len(rows)
 
 
 def _thread_ref(row: Mapping[str, Any]) -> ThreadRef:
-    zdict = row["zdict"]
-    return ThreadRef(row["key"], None if zdict is None else bytes(zdict), row["generation"])
+    return ThreadRef(row["key"], _bytes(row["zdict"]), row["generation"])
+
+
+def _bytes(value: Any) -> bytes | None:
+    """A `bytea` column's value as bytes (None for NULL)."""
+    return None if value is None else bytes(value)
 
 
 def _ms(moment: Any) -> Any:
@@ -415,13 +433,15 @@ def _blob_params(blobs: Mapping[bytes, EncodedValue]) -> dict[str, Any]:
     }
 
 
-def _insert_checkpoint(key: int, info: CheckpointInfo, source: Mapping[str, Any]) -> Statement:
-    """Insert `info` as a checkpoint of thread `key` with the header and value references of
-    the checkpoint row `source` (a rollback or a fork: same values, same dictionary)."""
+def _insert_checkpoint(
+    key: int, info: CheckpointInfo, source: Mapping[str, Any], header: bytes
+) -> Statement:
+    """Insert `info` as a checkpoint of thread `key` with the value references of the
+    checkpoint row `source` (a rollback or a fork: same values) and `header` (`source`'s,
+    re-packed if the thread's dictionary differs)."""
     params = (
         key, info.namespace, info.id, info.parent_id, info.seq, info.created_at,
-        metadata_json(info.metadata), bytes(source["header"]), source["ref_channels"],
-        source["ref_versions"],
+        metadata_json(info.metadata), header, source["ref_channels"], source["ref_versions"],
     )  # fmt: skip
     return Statement(sql.INSERT_CHECKPOINT, params)
 

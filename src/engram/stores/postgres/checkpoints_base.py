@@ -4,7 +4,8 @@ Tables of component `checkpoints`, the SQLite checkpointer's layout in PostgreSQ
 
 - `engram_checkpoint_threads`: one row per `(tenant, thread_id)` with a `key` the other
   tables use (an identity: never reused), the thread's retention policy (JSON text), `zdict`
-  (its first checkpoint header: the dictionary its headers are deflated against) and
+  (the dictionary its headers are compressed against: `engram.state.headers.thread_dictionary`;
+  replaced, headers re-packed, only by a deletion, which bumps the generation) and
   `generation`, bumped by every operation that deletes part of the thread (see below).
 - `engram_checkpoints`: one row per checkpoint: ids as `uuid` (16 bytes, ordered as their
   strings), `seq`, metadata as JSON text, and `header`: the version map, the writer's extra
@@ -130,7 +131,7 @@ UPDATE engram_checkpoint_threads SET zdict = coalesce(zdict, %s) WHERE key = %s
 RETURNING key, zdict, generation
 """
 SET_RETENTION = "UPDATE engram_checkpoint_threads SET retention = %s WHERE key = %s"
-LOCK_THREAD = "SELECT key FROM engram_checkpoint_threads WHERE key = %s FOR SHARE"
+LOCK_THREAD = "SELECT key, zdict FROM engram_checkpoint_threads WHERE key = %s FOR SHARE"
 BUMP_GENERATION = """
 UPDATE engram_checkpoint_threads SET generation = generation + 1 WHERE key = %s
 RETURNING generation
@@ -284,6 +285,16 @@ DELETE_CHECKPOINTS = """
 DELETE FROM {table} WHERE thread_key = %s AND (namespace, checkpoint_id) IN
     (SELECT * FROM unnest(%s::text[], %s::uuid[]))
 """
+THREAD_HEADERS = """
+SELECT namespace, checkpoint_id::text AS checkpoint_id, header FROM engram_checkpoints
+WHERE thread_key = %s
+"""
+SET_HEADERS = """
+UPDATE engram_checkpoints c SET header = r.header
+FROM unnest(%s::text[], %s::uuid[], %s::bytea[]) AS r(namespace, checkpoint_id, header)
+WHERE c.thread_key = %s AND (c.namespace, c.checkpoint_id) = (r.namespace, r.checkpoint_id)
+"""
+REPLACE_ZDICT = "UPDATE engram_checkpoint_threads SET zdict = %s WHERE key = %s"
 COPY_CHECKPOINTS = """
 SELECT namespace, checkpoint_id::text AS checkpoint_id, parent_id::text AS parent_id, seq,
     created_at, metadata, header, ref_channels, ref_versions

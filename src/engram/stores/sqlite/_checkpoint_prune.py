@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes
-from engram.state.headers import Header, unpack_header
+from engram.state.headers import Header, cleaned_dictionary, unpack_header
 from engram.state.retention import (
     HistoryEntry,
     ValueKey,
@@ -28,7 +28,14 @@ from engram.state.values import ValueRow
 from engram.stores.sqlite import checkpoints_base as sql
 from engram.types._checkpoint import ChannelVersion, RetentionPolicy
 
-__all__ = ["Stored", "delete_runs", "prune_thread", "thread_history", "value_rows"]
+__all__ = [
+    "Stored",
+    "clean_dictionary",
+    "delete_runs",
+    "prune_thread",
+    "thread_history",
+    "value_rows",
+]
 
 
 class Stored(NamedTuple):
@@ -47,6 +54,25 @@ class Stored(NamedTuple):
 
     def entry(self) -> HistoryEntry:
         return HistoryEntry(*self[:4], self.parent_id, self.needs_ancestors)
+
+
+def clean_dictionary(db: sqlite3.Connection, key: int, zdict: bytes | None) -> bool:
+    """Give a thread whose dictionary holds values (its first header, as written before
+    `thread_dictionary`) a clean one, its headers re-packed; True if it had to.
+
+    The thread moves to a new key: a writer caching the old key and dictionary (this
+    process's or another's) finds the thread gone and looks it up again.
+    """
+    clean, repack = cleaned_dictionary(zdict)
+    if clean == zdict:
+        return False
+    thread = db.execute(sql.DROP_THREAD_ROW, (key,)).fetchone()
+    new_key = db.execute(sql.INSERT_MOVED_THREAD, (*thread, clean)).fetchone()[0]
+    for statement in sql.MOVE_THREAD_ROWS:
+        db.execute(statement, (new_key, key))
+    rows = db.execute(sql.THREAD_HEADERS, (new_key,)).fetchall()
+    db.executemany(sql.SET_HEADER, [(repack(r[2]), new_key, r[0], r[1]) for r in rows])
+    return True
 
 
 def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:

@@ -78,7 +78,7 @@ class CheckpointWriter:
             params = (tenant, thread_id, to_ms(utcnow()), None)
             row = (db.execute(sql.INSERT_THREAD, params).fetchone()[0], None)
         thread: Thread = (int(row[0]), row[1])
-        if thread[1] is not None:  # only a complete entry is cached (zdict never changes)
+        if thread[1] is not None:  # only a complete entry is cached (a key's zdict is final)
             self.threads.put((tenant, thread_id), thread)
         return thread
 
@@ -183,11 +183,13 @@ class CheckpointWriter:
         return (found[0], headers.unpack_header(found[1], zdict)) if found else (0, None)
 
     def _pack(self, db: sqlite3.Connection, thread: Thread, plain: bytes) -> bytes:
-        """A header as stored, deflated against the thread's dictionary (set by its first)."""
+        """A header as stored, compressed against the thread's dictionary (made from its
+        first header's, values left out)."""
         key, zdict = thread
         if zdict is None:
-            db.execute(sql.SET_ZDICT, (plain, key))
-            return headers.pack_header(plain, headers.header_packer(plain))
+            zdict = headers.thread_dictionary(plain)
+            db.execute(sql.SET_ZDICT, (zdict, key))
+            return headers.pack_header(plain, headers.header_packer(zdict))
         packer = self.packers.get(key)
         if packer is None:
             packer = headers.header_packer(zdict)
@@ -307,7 +309,7 @@ class CheckpointWriter:
             created_at=utcnow(),
             metadata={**old.metadata, "rollback_to": old.id, **(op.metadata or {})},
         )
-        return self._insert_copy(db, target["thread_key"], info, target)
+        return self._insert_copy(db, target["thread_key"], info, target["header"])
 
     def fork(self, db: sqlite3.Connection, op: ops.ForkThread) -> CheckpointInfo:
         source = load.select_checkpoint(db, op.tenant, op.thread_id, op.namespace, op.checkpoint_id)
@@ -316,7 +318,8 @@ class CheckpointWriter:
         if db.execute(sql.THREAD, (op.tenant, op.new_thread_id)).fetchone() is not None:
             raise ConflictError(f"thread {op.new_thread_id} exists already")
         old = load.info_of(source)
-        params = (op.tenant, op.new_thread_id, to_ms(utcnow()), source["zdict"])
+        zdict, repack = headers.cleaned_dictionary(source["zdict"])
+        params = (op.tenant, op.new_thread_id, to_ms(utcnow()), zdict)
         key = db.execute(sql.INSERT_THREAD, params).fetchone()[0]
         self._copy_values(db, source["thread_key"], key, old)
         if op.copy_writes:
@@ -331,14 +334,14 @@ class CheckpointWriter:
             created_at=utcnow(),
             metadata=metadata,
         )
-        return self._insert_copy(db, key, info, source)
+        return self._insert_copy(db, key, info, repack(source["header"]))
 
     def _insert_copy(
-        self, db: sqlite3.Connection, key: int, info: CheckpointInfo, source: sqlite3.Row
+        self, db: sqlite3.Connection, key: int, info: CheckpointInfo, header: bytes
     ) -> CheckpointInfo:
-        """Insert `info` as a new checkpoint whose header is `source`'s (same dictionary)."""
+        """Insert `info` as a new checkpoint with this stored `header`."""
         row = (key, info.namespace, info.id, info.parent_id, info.seq, to_ms(info.created_at))
-        self._insert(db, *row, headers.metadata_json(info.metadata), source["header"])
+        self._insert(db, *row, headers.metadata_json(info.metadata), header)
         return info
 
     def _copy_values(
@@ -358,12 +361,14 @@ class CheckpointWriter:
             return 0
         if db.execute(sql.THREAD, (op.tenant, op.target_thread_id)).fetchone() is not None:
             raise ConflictError(f"thread {op.target_thread_id} exists already")
-        source, zdict = found
+        source = found[0]
+        zdict, repack = headers.cleaned_dictionary(found[1])
         params = (op.tenant, op.target_thread_id, to_ms(utcnow()), zdict)
         target = db.execute(sql.INSERT_THREAD, params).fetchone()[0]
         for statement in sql.COPY_THREAD:
             db.execute(statement, (target, source))
-        db.executemany(sql.INSERT_COPY, [(target, *tuple(row)[:7]) for row in rows])
+        copies = [(target, *tuple(row)[:6], repack(row[6])) for row in rows]
+        db.executemany(sql.INSERT_COPY, copies)
         return len(rows)
 
 

@@ -121,9 +121,12 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
                 self.conn.snapshot() if read_only else self.conn.transaction()
             )
             with scope as db:
-                return [self._apply(db, op) for op in ops_]
+                results = [self._apply(db, op) for op in ops_]
         except UnicodeEncodeError as exc:  # lone surrogates: bad input, not a backend fault
             raise InvalidInputError(f"text not encodable as UTF-8: {exc}") from exc
+        if any(map(_erases, ops_)):
+            self.conn.wipe_log()  # erased text leaves the -wal file too
+        return results
 
     async def abatch(self, ops_: Sequence[ops.CheckpointOp]) -> list[Any]:
         """Async `batch`: the one place sqlite3 work leaves the event loop for a thread."""
@@ -186,7 +189,13 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
     def _delete_runs(self, db: sqlite3.Connection, op: ops.DeleteRuns) -> int:
         threads = db.execute(sql.TENANT_THREADS, (op.tenant,)).fetchall()
         run_ids = set(op.run_ids)
-        return sum(prune.delete_runs(db, t["key"], t["zdict"], run_ids) for t in threads)
+        deleted = 0
+        for thread in threads:
+            count = prune.delete_runs(db, thread["key"], thread["zdict"], run_ids)
+            if count:
+                self._clean_dictionary(db, op.tenant, thread)
+            deleted += count
+        return deleted
 
     def _prune(self, db: sqlite3.Connection, op: ops.Prune) -> PruneReport:
         totals = [0, 0, 0, 0, 0]
@@ -202,12 +211,27 @@ class SqliteCheckpointer(ops.BaseCheckpointer):
                 counts = prune.prune_thread(
                     db, thread["key"], thread["zdict"], policy, to_ms(op.now), op.dry_run
                 )
+            if not op.dry_run:
+                self._clean_dictionary(db, op.tenant, thread)
             totals = [a + b for a, b in zip(totals, (1, *counts), strict=True)]
         return PruneReport(*totals)
+
+    def _clean_dictionary(self, db: sqlite3.Connection, tenant: str, thread: sqlite3.Row) -> None:
+        """After a deletion: a dictionary written before `thread_dictionary` holds the first
+        checkpoint's values; it is replaced (the thread moves to a new key)."""
+        if prune.clean_dictionary(db, thread["key"], thread["zdict"]):
+            self._writer.threads.discard((tenant, thread["thread_id"]))
 
 
 def _reads_only(op: ops.CheckpointOp) -> bool:
     return isinstance(op, _READ_OPS) or (isinstance(op, ops.Prune) and op.dry_run)
+
+
+def _erases(op: ops.CheckpointOp) -> bool:
+    """True for the ops that delete checkpoints (after which the log is wiped)."""
+    return isinstance(op, ops.DeleteThread | ops.DeleteRuns) or (
+        isinstance(op, ops.Prune) and not op.dry_run
+    )
 
 
 def _list_query(op: ops.ListCheckpoints, limited: bool) -> tuple[str, list[Any], dict[str, Any]]:

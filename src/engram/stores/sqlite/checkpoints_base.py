@@ -5,7 +5,9 @@ Tables (component `checkpoints`):
 - `checkpoint_threads`: one row per `(tenant, thread_id)` with an integer `key` the other
   tables use (AUTOINCREMENT: a key is never reused, so an in-process cache keyed by it never
   describes another thread), the thread's own retention policy (JSON) and `zdict`: the
-  thread's first checkpoint header, the dictionary its headers are compressed with.
+  dictionary its headers are compressed with (`engram.state.headers.thread_dictionary`). A
+  key's dictionary never changes: a thread given a new one (an old dictionary holding values,
+  cleaned by a prune) moves to a new key, so writers caching the old one look again.
 - `checkpoints`: one row per checkpoint: ids as their 16 UUID bytes, `seq` (the parent's + 1),
   metadata as JSON text (filters use `json_extract`), and `header` (`engram.state.headers`):
   the channel version map, the writer's opaque `extra` and the small values kept inline,
@@ -130,6 +132,22 @@ TENANT_THREADS = """
 SELECT key, thread_id, retention, zdict FROM checkpoint_threads WHERE tenant = ?
 """
 THREAD_CHECKPOINTS = "SELECT count(*) FROM checkpoints WHERE thread_key = ?"
+# A thread moved to a new key with a new dictionary (its rows follow; headers re-packed).
+DROP_THREAD_ROW = """
+DELETE FROM checkpoint_threads WHERE key = ? RETURNING tenant, thread_id, created_at, retention
+"""
+INSERT_MOVED_THREAD = """
+INSERT INTO checkpoint_threads (tenant, thread_id, created_at, retention, zdict)
+VALUES (?, ?, ?, ?, ?) RETURNING key
+"""
+MOVE_THREAD_ROWS = [
+    f"UPDATE {table} SET thread_key = ?1 WHERE thread_key = ?2"
+    for table in ("checkpoints", "checkpoint_values", "checkpoint_blobs", "checkpoint_writes")
+]
+THREAD_HEADERS = "SELECT namespace, checkpoint_id, header FROM checkpoints WHERE thread_key = ?"
+SET_HEADER = """
+UPDATE checkpoints SET header = ? WHERE thread_key = ? AND namespace = ? AND checkpoint_id = ?
+"""
 
 # Checkpoints
 

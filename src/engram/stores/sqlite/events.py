@@ -154,7 +154,10 @@ class SqliteEventLog(BaseEventLog):
         for op in ops:
             rules.check_op(op)
         with self._transaction(all(isinstance(op, READ_OPS) for op in ops)) as db:
-            return [self._run(db, op) for op in ops]
+            results = [self._run(db, op) for op in ops]
+        if any(isinstance(op, DeleteStream) for op in ops):
+            self.conn.wipe_log()  # erased text leaves the -wal file too
+        return results
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` (runs it in a worker thread; see the module docstring)."""
