@@ -368,9 +368,10 @@ def _recall(
         tools_tokens=counter.count_tools(spec.tools) if spec.tools else 0,
         share=spec.recall_share,
     )
+    query = newest[0].text if newest else ""  # a long memory is cut to what matches it
     if profile is None:
-        return ctx.Recall(room, tuple(hits)), {}
-    return ctx.Recall(room, tuple(hits), profile.fields), profile.sources
+        return ctx.Recall(room, tuple(hits), query=query), {}
+    return ctx.Recall(room, tuple(hits), profile.fields, query=query), profile.sources
 
 
 def _without_repeats(

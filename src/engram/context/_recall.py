@@ -17,7 +17,11 @@ the block gives, or one whose every source message the context sends
 
 Each line reads as the model needs it: a field by its name in words (`field_text`: "likes:
 sushi", not `preference:sushi: likes`), a memory with its date when it has one worth saying
-(`memory_line`: "- [2025] The user's dad died"), at the precision known.
+(`memory_line`: "- [2025] The user's dad died"), at the precision known, and a turn with who
+said it when not the user ("- [2026-01-05] assistant: Saved."). A memory longer than its
+share of the block (`memory_tokens`) is cut to the sentences that match what it was recalled
+for (`excerpt`): one long story recalled for a word it shares with the question takes no
+more than half of the block.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from engram.context._counting import MessageCounterProtocol
+from engram.memory.bm25 import tokenize
 from engram.memory.profile import field_text, profile_value
+from engram.memory.queries import lexical_query
 from engram.memory.timeline import metadata_time
+from engram.providers._text import split_sentences
 from engram.types import Message
 from engram.types._memory import Memory, MemoryHit
 
@@ -49,6 +56,10 @@ class Recall:
     """Recalled memories, best first."""
     profile: Mapping[str, str] = field(default_factory=dict)
     """The user's profile fields, in the order they are offered."""
+    query: str = ""
+    """What the memories were recalled for (the newest user message): a memory too long for
+    its line is cut to the sentences that match it (`excerpt`). Without it, every memory
+    goes whole: which part of a long one matters is not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +79,107 @@ class RecallBlock:
     """Keys of the profile fields that did not fit."""
 
 
-def memory_line(hit: MemoryHit) -> str:
+def memory_line(hit: MemoryHit, text: str | None = None) -> str:
     """How a memory reads in the prompt: with its date when it has one the model may need
     (`_when`), as "- [2025] The user's dad died"; a turn that stated what has changed since
     (`ScoreParts.current` below 1: "I live in Porto." before a move) marked so, lest the
     model take it for the user's word now, as "- [2026-01-05] I live in Porto. (since
-    changed)"."""
+    changed)"; a turn not the user's with who said it (`_speaker`), lest the model take the
+    assistant's words for what the user told it, as "- [2026-01-05] assistant: Saved.".
+    `text` stands in for the memory's own: its `excerpt`, when the whole is too long."""
     memory = hit.memory
     when = _when(memory)
-    text = f"{memory.text} {SINCE_CHANGED}" if hit.parts.current < 1 else memory.text
+    text = memory.text if text is None else text
+    text = f"{text} {SINCE_CHANGED}" if hit.parts.current < 1 else text
+    speaker = _speaker(memory)
+    if speaker is not None:
+        text = f"{speaker}: {text}"
     return f"- [{when}] {text}" if when else f"- {text}"
+
+
+def _speaker(memory: Memory) -> str | None:
+    """Who said a turn, when not the user: its role ("assistant"), as stored with it
+    (`metadata["role"]`). A turn of the user's, or one whose role was not kept, goes
+    unlabelled: most recalled turns are the user's, and a label on each would cost room."""
+    role = memory.metadata.get("role")
+    if memory.kind != "episode" or not isinstance(role, str) or role in ("", "user"):
+        return None
+    return role
 
 
 SINCE_CHANGED = "(since changed)"
 """The mark of a recalled line whose memory no longer (wholly) holds (`memory_line`)."""
+
+
+MEMORY_TOKENS = 200
+"""The most tokens a memory's text takes in the block (`memory_tokens`): a long message (a
+story, a pasted document) recalled for one matching word would otherwise take the room of
+the others."""
+MIN_MEMORY_TOKENS = 40
+"""The least a memory's text is cut to, however small the block: a sentence or two."""
+
+
+def memory_tokens(limit: int) -> int:
+    """The most tokens a memory's text takes in a block of at most `limit` tokens: half of
+    it, at least `MIN_MEMORY_TOKENS` and at most `MEMORY_TOKENS`, so that no one memory
+    takes the room of the others.
+
+    Not less: a memory cut loses words that may be the answer. LoCoMo's turns are at most 99
+    tokens: cut at 100 (a block of 200; a context of 1,000 tokens gives about 240), 3 of
+    206,600 lines recalled were and evidence in context held; cut at 60, 5% were and
+    in_context@2k fell from 0.88 to 0.71."""
+    return min(MEMORY_TOKENS, max(MIN_MEMORY_TOKENS, limit // 2))
+
+
+ELLIPSIS = "…"
+"""The mark of the sentences an excerpt leaves out, where it leaves them (`excerpt`)."""
+
+
+def excerpt(text: str, query: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
+    """`text` if within `max_tokens` (or `query` is blank), else the sentences around the
+    one that best matches `query` (the most of its content words, stemmed; the first on a
+    tie, the first sentence when none matches), as many as fit, with `ELLIPSIS` where
+    sentences were left out: "… Then I talked about work: I'm at Google now. …". A best
+    sentence longer than `max_tokens` is cut to its start. About `max_tokens` long (spaces
+    join the sentences)."""
+    if not query.strip() or counter.count_text(text) <= max_tokens:
+        return text
+    sentences = split_sentences(text)
+    wanted = set(tokenize(lexical_query(query)))
+    matches = [len(wanted.intersection(tokenize(sentence))) for sentence in sentences]
+    best = max(range(len(sentences)), key=lambda i: (matches[i], -i), default=0)
+    last = len(sentences) - 1
+
+    def joined(first: int, end: int) -> str:
+        before = f"{ELLIPSIS} " if first > 0 else ""
+        after = f" {ELLIPSIS}" if end < last else ""
+        return before + " ".join(sentences[first : end + 1]) + after
+
+    if not sentences or counter.count_text(joined(best, best)) > max_tokens:
+        return _sentence_start(
+            sentences[best] if sentences else text, best > 0, counter, max_tokens
+        )
+    first = end = best
+    grown = True
+    while grown:  # a sentence after, then one before, while they fit
+        grown = False
+        if end < last and counter.count_text(joined(first, end + 1)) <= max_tokens:
+            end += 1
+            grown = True
+        if first > 0 and counter.count_text(joined(first - 1, end)) <= max_tokens:
+            first -= 1
+            grown = True
+    return joined(first, end)
+
+
+def _sentence_start(
+    sentence: str, after_others: bool, counter: MessageCounterProtocol, max_tokens: int
+) -> str:
+    """The start of a sentence too long for `max_tokens`, marked as cut (and as following
+    sentences left out, if it does)."""
+    room = max(1, max_tokens - counter.count_text(f"{ELLIPSIS} {ELLIPSIS}"))
+    head = counter.truncate_text(sentence, room).rstrip()
+    return f"{ELLIPSIS} {head} {ELLIPSIS}" if after_others else f"{head} {ELLIPSIS}"
 
 
 def _when(memory: Memory) -> str | None:
@@ -209,7 +307,8 @@ def recall_block(
 
     A field or memory that does not fit is left out and the next ones are still tried, so a
     long one costs only itself, never the whole block. A memory that only restates a field
-    that went in is not offered (`_restates`).
+    that went in is not offered (`_restates`). A memory longer than `memory_tokens` of the
+    block is cut to what matches `recall.query` (`excerpt`).
     """
     limit = recall.max_tokens if space is None else min(recall.max_tokens, space)
     fields = [f"- {field_text(key, value)}" for key, value in recall.profile.items()]
@@ -217,7 +316,11 @@ def recall_block(
     profile_dropped = _left_out(list(recall.profile), field_fits)
     shown = {key: value for key, value in recall.profile.items() if key not in profile_dropped}
     hits = [hit for hit in recall.hits if not _restates(hit.memory, shown)]
-    lines, memory_fits = _pack(map(memory_line, hits), counter, limit, lines)
+    cap = memory_tokens(limit)
+    memory_lines = (
+        memory_line(hit, excerpt(hit.memory.text, recall.query, counter, cap)) for hit in hits
+    )
+    lines, memory_fits = _pack(memory_lines, counter, limit, lines)
     ids = [hit.memory.id for hit in hits]
     kept = tuple(i for i, fit in zip(ids, memory_fits, strict=True) if fit)
     dropped = _left_out(ids, memory_fits)
