@@ -119,17 +119,21 @@ def add_flow(
     fallbacks: tuple[str, ...] = ()
     if messages:
         history = yield from _earlier_turns(scope, messages)
+        # The memory given as text is of the user ("Lives in Paris"); an agent's own
+        # ("Prefers short answers") is no user's.
+        about_user = frozenset({text_turn} if text_turn and scope.user_id else ())
         if not infer:
             extracted = extract(messages, fact_roles=(), history=history)
         elif budget.max_calls > 0:
             result = yield from extraction_flow(
-                messages, budget=budget, user_name=user_name, history=history
+                messages,
+                budget=budget,
+                user_name=user_name,
+                history=history,
+                about_user=about_user,
             )
             extracted, fallbacks = list(result.candidates), result.fallbacks
         else:
-            # The memory given as text is of the user ("Lives in Paris"); an agent's own
-            # ("Prefers short answers") is no user's.
-            about_user = frozenset({text_turn} if text_turn and scope.user_id else ())
             extracted = extract(
                 messages, user_name=user_name, history=history, about_user=about_user
             )

@@ -48,6 +48,7 @@ from engram.memory._phrases import (
     with_date,
 )
 from engram.memory._profile_rules import PROFILE_RULES
+from engram.memory._work_rules import with_role
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
 __all__ = ["apply_rules"]
@@ -584,6 +585,7 @@ def apply_rules(sentence: Sentence) -> list[Candidate]:
                 continue
             candidates = entry.build(match, sentence)
             if candidates:
+                candidates = with_role(candidates, sentence.text[start:end], sentence)
                 taken.append((start, end))
                 if not asserted(sentence, start):
                     continue

@@ -299,6 +299,9 @@ def _home_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 _HOME_OPENING = r"^(?:(?i:these\s+days|nowadays|now),?\s+)?"
 """What may open a sentence saying where home is, before it ("These days home is Oslo")."""
+_HOME_NAME = rf"(?P<x>[{UP}][\w'-]+(?:\s+(?:(?:de|da|do|del|of)\s+)?[{UP}][\w'-]+){{0,2}})"
+"""A place said as home: a capitalised name of up to three words ("New York City", "Rio de
+Janeiro")."""
 _HOME_NOW = r"(?:\s+(?i:now|these\s+days|nowadays|at\s+the\s+moment|for\s+good))?\s*(?:$|[.!;])"
 """What may close a sentence saying where home is: when it holds, nothing more ("Oslo is home
 now"; not "Rome is home to the Colosseum", "Home is Oslo for the summer")."""
@@ -516,6 +519,8 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     key = " ".join(match["key"].lower().split())
     key = "birthday" if key == "bday" else key
     favourite = key.startswith(("favorite ", "favourite "))
+    if match["are"]:  # "My favourite movies are Alien and Heat": one slot with "movie is"
+        return _favourites_are(match, s, key) if favourite else []
     if (match["new"] or match["changed"]) and not favourite and key not in _NEW_KEYS:
         return []
     if key in _EMAIL_KEYS:
@@ -537,6 +542,42 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     kind: MemoryKind = "preference" if favourite else "profile"
     text = f"{s.label}'s {key} is {value}"
     return [fact(s, text, kind=kind, attribute=attribute, value=value, importance=0.7)]
+
+
+_NO_FAVOURITE = re.compile(
+    r"^(?:too|so|hard|impossible|tough|many|countless|different|changing|always|a\s+secret|"
+    r"a\s+mystery|whatever|endless|up\s+to)\b",
+    re.IGNORECASE,
+)
+"""What a favourite "is" that names none ("My favourite movies are hard to pick", "...
+are too many to count")."""
+_SAME_PLURAL = frozenset("series species movies cookies pies smoothies brownies selfies".split())
+"""Plurals of "-ies" whose singular is not "-y" ("movies": "movie")."""
+
+
+def _singular(word: str) -> str:
+    """The singular of the plural `word` a favourite is said of ("movies" -> "movie",
+    "cities" -> "city", "dishes" -> "dish"): the slot of "my favourite movie is ..."."""
+    if word in ("series", "species") or word.endswith(("ss", "us")):
+        return word
+    if word.endswith("ies") and word not in _SAME_PLURAL:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
+def _favourites_are(match: re.Match[str], s: Sentence, key: str) -> list[Candidate]:
+    """Favourites said together, "My favourite movies are Alien and Heat", "Favourite
+    bands are Blur and Pulp": the one slot of the thing ("favorite_movie"), holding them
+    all."""
+    value = clean(match["x"], s, max_words=8)
+    if not value or _NO_FAVOURITE.match(value):
+        return []
+    words = key.split(" ", 1)[1].split()
+    attribute = "favorite_" + slug(" ".join([*words[:-1], _singular(words[-1])]))
+    text = f"{s.label}'s {key} are {value}"
+    return [fact(s, text, kind="preference", attribute=attribute, value=value, importance=0.7)]
 
 
 def _favourite_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -626,17 +667,17 @@ PROFILE_RULES: tuple[Rule, ...] = (
     rule(
         rf"{_HOME_OPENING}(?i:(?:my\s+)?home(?:\s+base)?(?:\s+for\s+me)?\s+is)"
         r"(?:\s+(?i:now|currently))?\s+(?!(?i:where|wherever|what|who|when|how)\b)"
-        rf"{NAME}{_HOME_NOW}",
+        rf"{_HOME_NAME}{_HOME_NOW}",
         _home_is,
         ("home",),
     ),
     rule(
-        rf"{_HOME_OPENING}{NAME}\s+(?i:is)(?:\s+(?i:now))?\s+(?i:(?:my\s+)?(?:new\s+)?home)"
+        rf"{_HOME_OPENING}{_HOME_NAME}\s+(?i:is)(?:\s+(?i:now))?\s+(?i:(?:my\s+)?(?:new\s+)?home)"
         rf"{_HOME_NOW}",
         _home_is,
         ("home",),
     ),
-    rule(rf"{WE}{ADV}\s+(?i:call)\s+{NAME}\s+(?i:home){_HOME_NOW}", _home_is, ("home",)),
+    rule(rf"{WE}{ADV}\s+(?i:call)\s+{_HOME_NAME}\s+(?i:home){_HOME_NOW}", _home_is, ("home",)),
     rule(
         rf"{WE}{HAVE}{ADV}\s+(?i:lived)\s+(?i:in)\s+{REST}",
         _lived_since,
@@ -697,10 +738,11 @@ PROFILE_RULES: tuple[Rule, ...] = (
         ("born",),
     ),
     rule(
-        rf"(?i:\bmy\s+(?P<new>new\s+)?(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
-        rf"(?:\s+is|'s|(?P<changed>\s+(?:has\s+)?changed\s+to)))\s+{REST}",
+        r"(?i:(?:\bmy\s+|^(?=favou?rite\s))(?P<new>new\s+)?"
+        r"(?P<key>favou?rite\s+[a-z]+(?:\s+[a-z]+)?|[a-z]+(?:\s+[a-z]+)?)"
+        rf"(?:\s+is|'s|(?P<are>\s+are)|(?P<changed>\s+(?:has\s+)?changed\s+to)))\s+{REST}",
         _my_x_is,
-        ("my ",),
+        ("my ", "favorite", "favourite"),
     ),
 )
 """The profile-slot rules, most specific first."""

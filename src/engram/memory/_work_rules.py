@@ -39,10 +39,10 @@ from engram.memory._phrases import (
     with_date,
 )
 from engram.memory._school_rules import STUDENT, school_slot
-from engram.memory.candidates import Candidate
+from engram.memory.candidates import NO_VALUE, Candidate
 from engram.memory.queries import STOPWORDS
 
-__all__ = ["WORK_RULES", "moved_to_company"]
+__all__ = ["WORK_RULES", "moved_to_company", "with_role"]
 
 _TEACH_END = (
     r"(?i:at|to|for|in|on|with|from|online|now|and|this|next|every|part|full|remotely|here|"
@@ -160,10 +160,57 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
     """The occupation an employer's name is followed by: "Meta as a designer", past words
-    of when ("Google now as a PM", "Stripe last month as a designer")."""
-    role = _AS_ROLE.match(rest[rest.casefold().find(employer.casefold()) + len(employer) :])
+    of when ("Google now as a PM", "Stripe last month as a designer"); a role that is no
+    job is none ("Google's meetup as a guest")."""
+    at = rest.casefold().find(employer.casefold())
+    return _role_from(rest[at + len(employer) :], s) if at >= 0 else []
+
+
+_NOT_A_ROLE = frozenset(
+    """result consequence team group whole family couple pair bonus favor favour gift joke way
+    matter courtesy precaution backup reminder surprise kid child teen teenager start""".split()
+)
+"""What one is "as" that is no role ("as a result of the layoffs", "as a team")."""
+_JOB_WORD = re.compile(rf"\b(?:{JOBS}|PM|CEO|CTO|CFO|VP)$", re.IGNORECASE)
+
+
+def _role_from(after: str, s: Sentence) -> list[Candidate]:
+    """The occupation said at the start of `after`, the words after an employer or a hire
+    ("as a designer", "now as a PM", "last month as a designer"): none for a role that is no
+    job ("as a guest", "as a result of the layoffs")."""
+    role = _AS_ROLE.match(after)
     job = clean(role["role"], s, max_words=5) if role else None
-    return [_occupation(s, job)] if job else []
+    if not job or job.split()[-1].lower() in _NOT_A_JOB:
+        return []
+    if _bare(job).split()[0].lower() in _NOT_A_ROLE:
+        return []
+    return [_occupation(s, job)]
+
+
+def with_role(candidates: list[Candidate], clause: str, s: Sentence) -> list[Candidate]:
+    """`candidates` of one clause, with the occupation that follows the user's new employer
+        in it when no rule of the clause read one: "I left Farfetch and joined Google as a
+        product manager" (the change rules' new employer, and the product manager now, which
+        retires the data analyst of before). Not of another's job ("Tom joined Google as a
+        designer"), nor of a past one ("I worked at IBM until 2019 as ..."); of a guessed slot's
+    value, only a job's word ("I switched from Farfetch to Google as a PM")."""
+    if any(c.attribute == "occupation" for c in candidates):
+        return candidates
+    employers = [
+        c
+        for c in candidates
+        if c.attribute == "employer"
+        and c.value
+        and c.value != NO_VALUE
+        and c.subject is None
+        and "valid_to" not in c.metadata
+    ]
+    if not employers:
+        return candidates
+    role = _role_after(clause, str(employers[-1].value), s)
+    if employers[-1].metadata.get("guessed"):  # "I switched from Farfetch to Google as a PM"
+        role = [c for c in role if _JOB_WORD.search(str(c.value))]
+    return [*candidates, *role]
 
 
 _WHERE = re.compile(r"\s+(?:at|for|in|with)\s+", re.IGNORECASE)
@@ -290,6 +337,11 @@ _CLUB_CUE = re.compile(
 """Words that say what was joined is no workplace ("I joined Strava, the running app")."""
 
 
+_OWNED = re.compile(r"(?<=['’]s)\s+(?!(?i:as|in|on|at|last|this|since|today|now|back)\b)[a-z]")
+"""A name's possession after it, what was joined ("Google's meetup", "Sara's book club");
+not a firm named so ("McDonald's as a cashier", "McDonald's last month")."""
+
+
 def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A new employer, "I joined Meta as a designer", "I joined Meta last month", "I started
     at Stripe on Monday": a capitalised name, with a role or a word of work, or else one that
@@ -298,7 +350,7 @@ def _joined(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if not match["x"][0].isupper():
         return _joined_lowercase(match["x"], s)
     employer = proper(match["x"])
-    if not employer:
+    if not employer or _OWNED.match(match["x"], len(employer)):
         return []
     role = _role_after(match["x"], employer, s)
     if not role and not JOB_CUE.search(s.text):
@@ -619,10 +671,43 @@ def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _hired_me(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The employer said as who hired the user, "Netflix just hired me!": a name, not a
-    pronoun ("They hired me") nor a time ("Today Netflix ..." opens no name of one)."""
+    """The employer said as who hired the user, "Netflix just hired me!", and the role if
+    said ("Netflix hired me as a designer"): a name, not a pronoun ("They hired me") nor a
+    time ("Today Netflix ..." opens no name of one)."""
     employer = _workplace(match["x"])
     if not employer or employer.split()[0].lower() in PRONOUNS or _off_site(employer):
+        return []
+    return [_employer(s, employer), *_role_from(s.text[match.end() :], s)]
+
+
+_NEW_JOB_AFTER = re.compile(
+    r"^\s*(?:(?:today|now|this\s+week|this\s+month|starting\s+(?:today|now))\s*)?$",
+    re.IGNORECASE,
+)
+"""What may follow the employer of "New job at Netflix!": nothing but when."""
+
+
+def _new_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A new job said as news with no verb, "New job at Netflix!", "Got a new job at Netflix
+    today": the employer and the role if said ("New job at Netflix as a designer"); nothing
+    more after it ("New job at Netflix for my brother", "... posted on LinkedIn": no
+    news of the user's)."""
+    employer = _workplace(match["x"])
+    if not employer or NO_EMPLOYER.search(employer):
+        return []
+    after = match["x"][len(employer) :]
+    role = _role_after(match["x"], employer, s)
+    if not role and not _NEW_JOB_AFTER.match(after):
+        return []
+    return [_employer(s, employer), *role]
+
+
+def _staff_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The employer said as what the user is staff of, "I'm a Netflix employee now", "I'm a
+    proud Google employee" (not "a former Netflix employee": `WORK_RULES` reads no past or
+    future word there)."""
+    employer = proper(match["x"])
+    if not employer or employer.split()[0].lower() in PRONOUNS:
         return []
     return [_employer(s, employer)]
 
@@ -663,6 +748,19 @@ WORK_RULES: tuple[Rule, ...] = (
         r"(?i:me)\b(?!\s+(?i:to|for\s+(?:a|the|one|two|this)))",
         _hired_me,
         ("hired me", "recruited me"),
+    ),
+    rule(
+        r"^(?:(?i:so|and|finally|yay|wow|guess\s+what)[,:!]?\s+)?"
+        rf"(?i:(?:(?:I\s+)?got\s+(?:a|my)\s+)?new\s+job)\s+(?i:at|with)\s+(?=[{UP}]){REST}",
+        _new_job,
+        ("new job",),
+    ),
+    rule(
+        rf"{I_AM}{ADV}\s+(?i:an?)\s+(?:(?!(?i:former|ex|retired|aspiring|future|would-be)\b)"
+        rf"[a-z]+\s+)?(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}})\s+"
+        r"(?i:employee|staffer|staff\s+member)(?![\w'’-])",
+        _staff_of,
+        ("employee", "staff"),
     ),
     rule(
         rf"{ME}{ADV}\s+(?i:accepted|took)\s+(?i:an?|the|their)\s+(?i:(?:new\s+)?job\s+)?"

@@ -61,7 +61,8 @@ _RULE_CUE = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|my|me|we|we're|we've|weve|our|passed\s+away|died|wait|oops|sorry|"
     r"mistake|correction|actually|no|(?:her|his|their)\s+name|from\s+now\s+on|going\s+forward|"
     r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b|"
-    r"\bhome\s+(?:base\s+)?(?:for\s+me\s+)?is\b|\bis\s+(?:now\s+)?home\b",
+    r"\bhome\s+(?:base\s+)?(?:for\s+me\s+)?is\b|\bis\s+(?:now\s+)?home\b|"
+    r"\bnew\s+job\s+(?:at|with)\b|^favou?rite\s",
     re.IGNORECASE,
 )
 """What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
@@ -70,7 +71,8 @@ passed away", "No wait, it's Braga, not Porto", "Actually it's Lisbon, not Porto
 Lisbon, not Porto"), a name given to whom the speaker just introduced ("Her name is Mia"),
 what is to hold from now on ("Please use bob@new.com from now on", "Ship to 5 Main St
 from now on"), a reply naming what the speaker has ("A beagle named Max"), or where home is
-("Home is Oslo these days", "Oslo is home now")."""
+("Home is Oslo these days", "Oslo is home now"), a new job said with no verb ("New job at
+Netflix!") and a favourite with no "my" ("Favourite movies are Alien and Heat")."""
 _QUANTITY = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?|\b\d[\d,]*(?:\.\d+)?\s*"
     r"(?:%|percent|km|kilometers|miles?|kg|kilos?|lbs?|pounds|dollars|euros|hours?|minutes?|"

@@ -326,16 +326,18 @@ def _batch_flow(
 
 
 def _unseen(
-    batch: Sequence[Message], user_name: str | None, fact_roles: Collection[str]
+    batch: Sequence[Message],
+    user_name: str | None,
+    fact_roles: Collection[str],
+    about_user: Collection[str],
 ) -> list[Candidate]:
     """The rules' facts of what the prompt cut off the long messages of `batch` (`_shown`):
     the model never saw it ("... By the way, I moved to Berlin.")."""
     tails = [replace(m, content=hidden) for m in batch if (hidden := _shown(m)[1])]
     if not tails:
         return []
-    return [
-        c for c in extract(tails, user_name=user_name, fact_roles=fact_roles) if c.kind != "episode"
-    ]
+    found = extract(tails, user_name=user_name, fact_roles=fact_roles, about_user=about_user)
+    return [c for c in found if c.kind != "episode"]
 
 
 def _with_rules_slots(
@@ -407,6 +409,7 @@ def extraction_flow(
     user_name: str | None = None,
     fact_roles: Collection[str] = ("user",),
     history: Sequence[Message] = (),
+    about_user: Collection[str] = (),
     batch_size: int = 20,
     batch_chars: int = 12000,
     reply_tokens: int = 1024,
@@ -420,6 +423,9 @@ def extraction_flow(
         fact_roles: The roles whose turns are sent to the model for facts.
         history: Turns said before `messages` in their sessions, as context of the rules'
             episodes and facts (`extract`).
+        about_user: The ids of the messages that are memories of the user rather than turns
+            ("The user lives in Paris", `Memories.add(text)`): the rules read them as the
+            user saying them (`extract`), in a batch that falls back to them too.
         batch_size: At most this many messages per call.
         batch_chars: At most about this many characters of messages per call.
         reply_tokens: `max_tokens` of each call.
@@ -427,7 +433,13 @@ def extraction_flow(
     Returns:
         The episodes of every turn, plus facts per batch from the model or from the rules.
     """
-    rules = extract(messages, user_name=user_name, fact_roles=fact_roles, history=history)
+    rules = extract(
+        messages,
+        user_name=user_name,
+        fact_roles=fact_roles,
+        history=history,
+        about_user=about_user,
+    )
     candidates = [candidate for candidate in rules if candidate.kind == "episode"]
     eligible = [m for m in messages if m.role in fact_roles and m.text.strip()]
     fallbacks: list[str] = []
@@ -443,7 +455,7 @@ def extraction_flow(
             )
         else:
             llm_batches += 1
-            found.extend(_unseen(batch, user_name, fact_roles))
+            found.extend(_unseen(batch, user_name, fact_roles, about_user))
             found = _with_rules_slots(found, rules, batch)
         candidates.extend(found)
     position = {message.id: index for index, message in enumerate(messages)}
