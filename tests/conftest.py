@@ -1,5 +1,6 @@
 """Shared fixtures: a clean environment, one conversation store per backend and API, and an
-Engram keeping its memories in each memory backend."""
+Engram keeping its memories in each memory backend, or its sessions in each conversation
+backend."""
 
 from __future__ import annotations
 
@@ -71,4 +72,20 @@ def every_memory_engram(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     else:
         engram = Engram(tmp_path / "memories.db")
     with engram:
+        yield engram
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+def every_session_engram(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
+    """An empty Engram keeping sessions in each conversation backend (PostgreSQL and Redis
+    the `servers` plugin's, which the module loads)."""
+    if request.param == "sqlite":
+        with Engram(tmp_path / "sessions.db") as engram:
+            yield engram
+        return
+    if request.param == "postgres":
+        with Engram(request.getfixturevalue("postgres_clean_database")) as engram:
+            yield engram
+        return
+    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
         yield engram

@@ -4,7 +4,7 @@ sends its own shortening of it (`fit_summary`), on every conversation backend.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +19,6 @@ from engram.providers import LLMSummarizer, OpenAIChatModel
 from engram.tokens import TokenCounter
 from engram.types import Message, Summary
 from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body
-from servers import fresh_store
 from test_context_support import WordCounter, user, words
 
 pytest_plugins = ["servers", "openai_server"]
@@ -43,19 +42,9 @@ FILLER = (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    """An empty Engram keeping sessions in each conversation backend."""
-    if request.param == "sqlite":
-        with Engram(tmp_path / "sessions.db") as engram:
-            yield engram
-        return
-    if request.param == "postgres":
-        with Engram(request.getfixturevalue("postgres_clean_database")) as engram:
-            yield engram
-        return
-    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
-        yield engram
+@pytest.fixture
+def mem(every_session_engram: Engram) -> Engram:
+    return every_session_engram
 
 
 def sent_text(result: ContextResult) -> str:

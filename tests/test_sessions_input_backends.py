@@ -6,34 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from engram import BackendUnavailable, ConflictError, Engram, InvalidInputError, NotFoundError
 from engram.types import Message, ToolCall
-from servers import fresh_store
 
 pytest_plugins = ["servers"]
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engram]:
-    """An empty Engram keeping sessions in each conversation backend."""
-    if request.param == "sqlite":
-        with Engram(tmp_path / "sessions.db") as engram:
-            yield engram
-        return
-    if request.param == "postgres":
-        with Engram(request.getfixturevalue("postgres_clean_database")) as engram:
-            yield engram
-        return
-    with fresh_store(request, tmp_path, "ConversationStore") as store, Engram(store) as engram:
-        yield engram
+@pytest.fixture
+def mem(every_session_engram: Engram) -> Engram:
+    return every_session_engram
 
 
 def session_ids(mem: Engram) -> list[str]:
