@@ -198,3 +198,31 @@ async def test_the_async_twin_states_a_value_given_alone(mem: Engram) -> None:
     assert fields(mem) == {"home_city": "Faro"}
     with pytest.raises(InvalidInputError, match="home_city"):
         await mem.memories.aupdate(home.id, "The user works at IBM", metadata={"value": "Faro"})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("User lives in Faro", "Faro"),
+        ("Lives in Faro", "Faro"),
+        ("Based in Faro", "Faro"),
+    ],
+)
+def test_a_new_text_is_read_as_a_memory_added_as_text_is(
+    mem: Engram, text: str, value: str
+) -> None:
+    """As `add(text)` reads "User ..." and mem0's subject-less facts as the user's, so does
+    an edit's new text."""
+    home = slot(mem, "I live in Porto.", "home_city")
+    edited = mem.memories.update(home.id, text)
+    assert (edited.text, edited.metadata["value"]) == (text, value)
+    assert fields(mem)["home_city"] == value
+
+
+def test_a_subject_less_text_is_not_read_as_another_persons_fact(mem: Engram) -> None:
+    turn = Message(role="user", content="My sister Marta lives in Porto.", created_at=JAN)
+    added = mem.memories.add(messages=[turn], user_id="ana").added
+    [marta] = [m for m in added if m.attribute == "home_city"]
+    with pytest.raises(InvalidInputError):
+        mem.memories.update(marta.id, "Lives in Faro")
+    assert mem.memories.get(marta.id) == marta

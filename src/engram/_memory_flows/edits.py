@@ -16,7 +16,7 @@ from engram._validation import is_blank
 from engram.memory import EntityMention, close_relations, extract, fold, resolve_entities
 from engram.memory._first_person import first_person
 from engram.memory._revision_decision import retired
-from engram.memory._sentences import USER_LABEL
+from engram.memory._sentences import USER_LABELS
 from engram.memory.candidates import (
     ENGRAM_METADATA_KEYS,
     NO_VALUE,
@@ -168,8 +168,9 @@ def _unread(memory: Memory, text: str, others: Sequence[str]) -> str:
 def _said(memory: Memory, text: str) -> list[Candidate]:
     """The slot candidates the deterministic extractor reads in `text`, said in the first
     person where it opens on the user ("The user lives in Braga": "I live in Braga", "The
-    user's sister Marta ...": "My sister Marta ..."): about anyone."""
-    said = first_person(text, _labels(memory))
+    user's sister Marta ...": "My sister Marta ...") or names no subject, as a memory added
+    as text may ("Lives in Braga"): about anyone."""
+    said = first_person(text, _labels(memory), unnamed=True)
     return [c for c in extract([Message(role="user", content=said)]) if c.value is not None]
 
 
@@ -198,11 +199,13 @@ def _slot_value(memory: Memory, said: Sequence[Candidate]) -> tuple[str, str] | 
 
 
 def _labels(memory: Memory) -> list[str]:
-    """What a fact about the user calls the user: "The user", or the name its turn was said
-    under (`speaker`: "Ana lives in Porto"). Not the user's id: "Nia lives in Vigo", of
-    user "nia", may be anyone's (as the extractor reads a turn naming Nia)."""
+    """What a fact about the user calls the user: "The user", "User" (`USER_LABELS`, as a
+    memory added as text does), or the name its turn was said under (`speaker`: "Ana lives
+    in Porto"). Not the user's id: "Nia lives in Vigo", of user "nia", may be anyone's (as
+    the extractor reads a turn naming Nia)."""
     speaker = memory.metadata.get("speaker")
-    return [USER_LABEL, speaker] if isinstance(speaker, str) and speaker.strip() else [USER_LABEL]
+    named = [speaker] if isinstance(speaker, str) and speaker.strip() else []
+    return [*USER_LABELS, *named]
 
 
 def _value_in(text: str, old_text: str, value: str) -> str | None:

@@ -13,10 +13,14 @@ from engram.memory._patterns import ADV, DIETS
 from engram.memory.candidates import Candidate
 from engram.memory.temporal import TimeMention
 
-__all__ = ["USER_LABEL", "Sentence", "with_subject"]
+__all__ = ["USER_LABEL", "USER_LABELS", "Sentence", "with_subject"]
 
 USER_LABEL = "The user"
 """How facts name a user whose name is not known."""
+
+USER_LABELS = (USER_LABEL, "User")
+"""What a memory's text calls the user, given to `Memories.add` or `update` ("The user lives
+in Paris", "User is vegetarian"), besides the user's name."""
 
 
 @dataclass(frozen=True, slots=True)

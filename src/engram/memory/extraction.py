@@ -46,6 +46,7 @@ from engram.memory._fact_rules import apply_rules
 from engram.memory._first_person import first_person
 from engram.memory._others_rules import SAID_OF_OTHERS
 from engram.memory._phrases import USER_LABEL, Sentence, with_subject
+from engram.memory._sentences import USER_LABELS
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.entities import extract_entities, fold
 from engram.memory.temporal import TimeMention, ground
@@ -168,11 +169,6 @@ def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
     yield start, len(text)
 
 
-_USER_LABELS = (USER_LABEL, "User")
-"""What a memory's text given to `Memories.add` calls the user ("The user lives in Paris",
-"User is vegetarian"), besides the user's name."""
-
-
 def _facts(
     message: Message,
     text: str,
@@ -183,7 +179,7 @@ def _facts(
     about_user: bool = False,
 ) -> list[Candidate]:
     label, subject = _speaker(message, user_name)
-    labels = (*_USER_LABELS, *((user_name,) if user_name else ())) if about_user else ()
+    labels = (*USER_LABELS, *((user_name,) if user_name else ())) if about_user else ()
     found: list[Candidate] = []
     for start, end in _sentence_spans(text):
         part = text[start:end]
