@@ -66,7 +66,9 @@ def test_a_value_both_sessions_said_outlives_the_first_as_the_seconds(mem: Engra
     assert mem.memories.delete_all(user_id="ana", session_id="s1").memories == 0
     exported = json.dumps(mem.memories.export(user_id="ana"))
     assert "quokka" not in exported
+    assert first not in exported  # nor in the history of the memory left
     assert all(first not in m.source_ids for m in mem.memories.get_all(user_id="ana"))
+    assert [c.source_ids for c in mem.memories.history(kept.id)] == [(), (second,)]
 
 
 def test_a_value_both_sessions_said_outlives_the_second_without_its_turns(mem: Engram) -> None:
@@ -79,6 +81,7 @@ def test_a_value_both_sessions_said_outlives_the_second_without_its_turns(mem: E
     kept = home(mem)
     assert (kept.session_id, kept.source_ids) == ("s1", (first,))
     assert all(second not in m.source_ids for m in mem.memories.get_all(user_id="ana"))
+    assert second not in json.dumps(mem.memories.export(user_id="ana"))
 
 
 def test_a_value_only_the_erased_session_said_goes(mem: Engram) -> None:
@@ -143,6 +146,8 @@ def test_nothing_left_names_or_comes_only_from_the_erased_session(
         left = mem.memories.get_all(user_id="ana", include_superseded=True, limit=100)
         assert all(erased not in (m.session_id, m.metadata.get("source_session")) for m in left)
         assert not {s for m in left for s in m.source_ids} & set(said[erased])
+        histories = [c for m in left for c in mem.memories.history(m.id)]
+        assert not {s for c in histories for s in c.source_ids} & set(said[erased])
         assert all(m.source_ids for m in left)
         assert all(m.recorded_at >= min(when[s] for s in m.source_ids) for m in left)
 

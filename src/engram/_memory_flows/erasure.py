@@ -126,7 +126,8 @@ def erase_scope_flow(
     user), and drop their texts, past ones included, from the embedding cache. Erasing a
     narrower scope (an agent's, a session's), also the entities only its memories named;
     a memory turns outside it said too outlives it, worded as they worded it and with no
-    wording only the scope said left in its history (`_provenance_outside`).
+    wording only the scope said left in its history (`_provenance_outside`), and no history
+    left names a message id of the scope's that no memory left comes from.
 
     A memory taken back to an earlier wording is embedded anew with the current model
     (`model_id` gives its id); if the embedder is missing or fails, it is left without one
@@ -150,10 +151,14 @@ def erase_scope_flow(
     named: set[str] = set()
     given_back: list[Any] = []
     restarted: list[Relation] = []
+    left: list[Memory] = []
+    said = {source for memory in memories for source in memory.source_ids}
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
         others = yield from _others_of(scope.tenant, memories)
         outside = yield from _provenance_outside(scope.tenant, memories, others)
         restarted = yield from _relations_restarted(scope.tenant, memories, outside.kept)
+        rewritten = {memory.id: memory for memory in outside.rewritten}
+        left = [rewritten.get(memory.id, memory) for memory in others] + outside.kept
         spared = {memory.id for memory in outside.kept}
         memories = [memory for memory in memories if memory.id not in spared]
         named = yield from named_by(scope.tenant, memories)
@@ -167,6 +172,9 @@ def erase_scope_flow(
         scope.agent_id,
         scope.session_id,
         spared=tuple(memory.id for memory in outside.blanked),
+        # the scope's turns no memory left comes from: no history left names them either
+        unsourced=tuple(memory.id for memory in left),
+        erased_sources=tuple(sorted(said - {s for memory in left for s in memory.source_ids})),
     )
     ops: list[Any] = []
     if outside.rewritten:  # the spared moved out of the scope first, so that `op` leaves them

@@ -74,6 +74,7 @@ __all__ = [
     "profile_without",
     "relation_matches",
     "scope_filter",
+    "sources_kept",
     "tombstone",
     "tombstones_to_put",
     "user_key",
@@ -532,6 +533,13 @@ def scope_filter(op: DeleteScope) -> MemoryFilter:
         session_id=op.session_id,
         include_superseded=True,
     )
+
+
+def sources_kept(said: Sequence[str], erased: Collection[str]) -> list[str] | None:
+    """The message ids of a history entry (`said`) but the `erased` ones, in order; None
+    when it names none of them (`DeleteScope.erased_sources`)."""
+    kept = [source for source in said if source not in erased]
+    return None if len(kept) == len(said) else kept
 
 
 def erased_change(change: MemoryChange, erased: bool, texts: Iterable[str]) -> MemoryChange:

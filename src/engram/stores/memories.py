@@ -349,7 +349,9 @@ class DeleteScope(NamedTuple):
 
     `spared` names memories that outlive the scope, other scopes having said them too (the
     caller moved them out of it first): every text of their history but their current one
-    is blanked (counted in `history`), as the scope's own words.
+    is blanked (counted in `history`), as the scope's own words. `erased_sources` are the
+    message ids of the scope's turns that no memory left has: they go from the history of
+    the memories `unsourced` (the ones left that may name them; not counted: no text goes).
     """
 
     tenant: str
@@ -357,6 +359,8 @@ class DeleteScope(NamedTuple):
     agent_id: str | None = None
     session_id: str | None = None
     spared: tuple[str, ...] = ()
+    unsourced: tuple[str, ...] = ()
+    erased_sources: tuple[str, ...] = ()
 
 
 # Entities, relations, profiles.

@@ -476,7 +476,22 @@ class InMemoryMemoryStore(BaseMemoryStore):
             self._erase(op.tenant, row, "scope erased", at, counts)
         for memory_id in op.spared:
             self._blank_older_texts(op.tenant, memory_id, counts)
+        for memory_id in op.unsourced:
+            self._unsource(op.tenant, memory_id, set(op.erased_sources))
         return counts.report()
+
+    def _unsource(self, tenant: str, memory_id: str, erased: set[str]) -> None:
+        """Take the `erased` message ids out of the memory's history
+        (`DeleteScope.erased_sources`)."""
+        history = self._history.get((tenant, memory_id))
+        if history is None or not erased:
+            return
+        changes = []
+        for change in history.changes:
+            kept = rules.sources_kept(change.source_ids, erased)
+            changes.append(change if kept is None else replace(change, source_ids=tuple(kept)))
+        if changes != list(history.changes):
+            self._set(self._history, (tenant, memory_id), replace(history, changes=tuple(changes)))
 
     def _blank_older_texts(self, tenant: str, memory_id: str, counts: _Counts) -> None:
         """Blank every text of the memory's history but its current one

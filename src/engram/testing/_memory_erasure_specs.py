@@ -303,6 +303,25 @@ class MemoryErasureSpecs:
         ] == [("add", None, None), ("update", None, refined)]
         assert memory_store.list_memories(TENANT, MemoryFilter(session_id="s1")) == []
 
+    def test_erased_sources_leave_the_history_of_the_memories_left(self, memory_store: Any) -> None:
+        """`DeleteScope.erased_sources`: the scope's message ids that no memory left comes
+        from go from the history of the memories named `unsourced`; others stay."""
+        kept = memory("Ana lives in Berlin", id="k1", user_id="u1", session_id="s2")
+        other = memory("Ana likes tea", id="o1", user_id="u1", session_id="s3")
+        gone = memory("Ana says hi", id="g1", user_id="u1", session_id="s1")
+        put(memory_store, [kept, other, gone], unit_vectors(3))
+        said = (
+            _change("k1", "add", 0, new_text=kept.text, source_ids=("m1",)),
+            _change("k1", "update", 1, new_text=kept.text, source_ids=("m1", "m2")),
+            _change("o1", "add", 0, new_text=other.text, source_ids=("m1", "m3")),
+        )
+        memory_store.batch([PutMemories(TENANT, (), changes=said)])
+        op = DeleteScope(TENANT, session_id="s1", unsourced=("k1",), erased_sources=("m1",))
+        [report] = memory_store.batch([op])
+        assert report.memories == 1
+        assert [c.source_ids for c in memory_store.get_history(TENANT, "k1")] == [(), ("m2",)]
+        assert [c.source_ids for c in memory_store.get_history(TENANT, "o1")] == [("m1", "m3")]
+
     def test_delete_scope_fields_combine(self, memory_store: Any) -> None:
         put(
             memory_store,

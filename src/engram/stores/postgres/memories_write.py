@@ -431,7 +431,23 @@ def delete_scope(op: DeleteScope) -> Work[ErasureReport]:
     yield from _unquote(op.tenant, counts)
     if op.spared:
         yield from _blank_older_texts(op.tenant, op.spared, counts)
+    if op.unsourced and op.erased_sources:
+        yield from _unsource(op.tenant, op.unsourced, op.erased_sources)
     return counts.report()
+
+
+def _unsource(tenant: str, ids: Sequence[str], erased: Sequence[str]) -> Work[None]:
+    """Take the `erased` message ids out of the history of memories `ids`
+    (`DeleteScope.erased_sources`)."""
+    yield Statement(
+        "UPDATE engram_memory_history SET source_ids = ARRAY("
+        "SELECT s FROM unnest(source_ids) WITH ORDINALITY AS t(s, n)"
+        " WHERE NOT s = ANY(%(erased)s::text[]) ORDER BY n)"
+        " WHERE tenant = %(tenant)s AND memory_id = ANY(%(ids)s::text[])"
+        " AND source_ids && %(erased)s::text[]",
+        {"tenant": tenant, "ids": list(ids), "erased": list(erased)},
+        "rowcount",
+    )
 
 
 def _blank_older_texts(tenant: str, ids: Sequence[str], counts: _Counts) -> Work[None]:

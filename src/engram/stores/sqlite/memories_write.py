@@ -744,7 +744,32 @@ def delete_scope(conn: sqlite3.Connection, cache: Caches, op: DeleteScope) -> Er
         _erase(conn, cache, models, op.tenant, row[0], stored, "scope erased", at, counts)
     _unquote(conn, op.tenant, counts)
     _blank_older_texts(conn, op.tenant, op.spared, counts)
+    _unsource(conn, op.tenant, op.unsourced, op.erased_sources)
     return counts.report()
+
+
+def _unsource(
+    conn: sqlite3.Connection, tenant: str, ids: Sequence[str], erased: Sequence[str]
+) -> None:
+    """Take the `erased` message ids out of the history of memories `ids`
+    (`DeleteScope.erased_sources`)."""
+    if not ids or not erased:
+        return
+    gone = set(erased)
+    rows = conn.execute(
+        "SELECT hid, source_ids FROM engram_memory_history"
+        " WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))"
+        " AND EXISTS (SELECT 1 FROM json_each(source_ids) AS s"
+        " WHERE s.value IN (SELECT value FROM json_each(?)))",
+        (tenant, json.dumps(list(ids)), json.dumps(list(erased))),
+    ).fetchall()
+    for hid, said in rows:
+        kept = rules.sources_kept(json.loads(said), gone)
+        if kept is not None:
+            conn.execute(
+                "UPDATE engram_memory_history SET source_ids = ? WHERE hid = ?",
+                (json.dumps(kept), hid),
+            )
 
 
 def _blank_older_texts(
