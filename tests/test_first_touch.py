@@ -177,6 +177,15 @@ def test_a_closed_engram_on_redis_refuses_instead_of_reconnecting(
         conversation.add("user", "written after close")
 
 
+def test_a_batch_running_as_its_sqlite_file_closes_is_unavailable(tmp_path: Path) -> None:
+    """A request still in flight as its Engram closes (`aclose` beside it) meets a closed
+    connection: `BackendUnavailable`, as any call after the close, not a plain error."""
+    connection = SqliteConnection(str(tmp_path / "e.db"))
+    store = SqliteConversationStore(connection)
+    connection.conn.close()  # closed under the store, as a close racing a batch leaves it
+    with pytest.raises(BackendUnavailable, match="closed database"):
+        store.list_sessions("default")
+
 def test_a_closed_engram_cannot_be_entered_again(tmp_path: Path) -> None:
     mem = Engram(tmp_path / "e.db")
     with mem:

@@ -73,6 +73,9 @@ def _translate(exc: sqlite3.Error | UnicodeEncodeError | OverflowError) -> Engra
         return InvalidInputError(f"a number too large for SQLite: {exc}")
     if isinstance(exc, sqlite3.IntegrityError):
         return ConflictError(f"sqlite: {exc}")
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed database" in str(exc):
+        # A batch still running as its Engram closed (`aclose` beside in-flight requests).
+        return BackendUnavailable(f"sqlite: {exc}")
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc)
         if "unable to open" in message or "locked" in message or "disk" in message:
