@@ -186,6 +186,7 @@ def test_a_batch_running_as_its_sqlite_file_closes_is_unavailable(tmp_path: Path
     with pytest.raises(BackendUnavailable, match="closed database"):
         store.list_sessions("default")
 
+
 def test_a_closed_engram_cannot_be_entered_again(tmp_path: Path) -> None:
     mem = Engram(tmp_path / "e.db")
     with mem:
