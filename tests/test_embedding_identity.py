@@ -114,11 +114,10 @@ def test_a_dimension_change_is_a_model_change(
     openai_server.handler = model_of(16)  # same name, another length
     with remote(openai_server) as embedder, Engram(path, embedder=embedder) as mem:
         assert mem.embedding_model_id == "emb:openai-compatible:16"
-        [hit] = mem.memories.search("pizza in Porto", user_id="ana")  # embedded on the fly
+        [hit] = mem.memories.search("pizza in Porto", user_id="ana")  # re-embedded first
         assert hit.memory.text == TEXTS[0] and hit.parts.dense > 0.2
         mem.memories.add(TEXTS[1], user_id="ana", infer=False)
-        assert mem.memories.reembed(user_id="ana") == 1  # the 8-d one
-        assert mem.memories.reembed() == 0
+        assert mem.memories.reembed() == 0  # the search stored the 8-d one's 16-d vector
         ids = [memory.id for memory in mem.memories.get_all(user_id="ana")]
         vectors = mem.resources.memory_store().get_vectors(mem.tenant, ids, mem.embedding_model_id)
         assert [vector.shape for vector in vectors] == [(16,), (16,)]  # type: ignore[union-attr]

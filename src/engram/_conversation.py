@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engram import _session_flows as flows
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._flows import Flow, arun, call, run
+from engram._memory_flows.scope import Scope
 from engram._validation import (
     MessageLike,
     check_json_object,
@@ -239,7 +240,10 @@ class Conversation:
         """The context flow; with recall, first the id of the vectors it searches (an embedder
         yet to learn its dimension learns it through the driver, as the memory API does)."""
         if spec.recall and self._session.user_id is not None:
-            model_id = yield from self._engram.memories._model_id()
+            memories = self._engram.memories
+            model_id = yield from memories._model_id()
+            scope = Scope(self.tenant, self._session.user_id)
+            yield from memories.ensure_embedded(scope, model_id)  # after an embedder change
             spec = replace(spec, embedding_model_id=model_id)
         result: ContextResult = yield from flows.context_flow(
             self.tenant, self.id, counter, spec, now=utcnow()

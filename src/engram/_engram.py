@@ -154,8 +154,9 @@ class Engram:
         is the model's native one, the dimension (`text-embedding-3-small:openai-compatible`,
         `text-embedding-3-small:openai-compatible:512`, `nomic-embed-text:openai-compatible:768`).
 
-        Vectors of one model name in another dimension are another model's: a search embeds
-        them on the fly, `memories.reembed()` stores new ones. (An embedder that learns its
+        Vectors of one model name in another dimension are another model's: a scope's first
+        search (a context's recall too) embeds and stores new ones for the scope,
+        `memories.reembed()` for every memory. (An embedder that learns its
         dimension from a response sends one blocking probe here if it has had none; the
         memory API learns it through its own driver first.)"""
         return self._embedding_ids()[0]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import _memory_flows as flows
 from engram import _memory_transfer as transfer
-from engram._exceptions import InvalidInputError, NotFoundError
+from engram._exceptions import ConfigError, InvalidInputError, NotFoundError, ProviderError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
 from engram._memory_flows.edits import edit_reason
 from engram._memory_flows.graph import is_user
 from engram._memory_flows.scope import every_memory
+from engram._memory_flows.upkeep import REEMBED_BATCH, reembed_stale_flow, stale_scope
 from engram._validation import (
     MessageLike,
     check_count,
@@ -32,6 +34,7 @@ from engram.memory.entities import named_entities
 from engram.memory.profile import profile_at
 from engram.memory.texts import dense_text
 from engram.providers._embeddings import known_dimension
+from engram.stores._cache import BoundedCache
 from engram.stores._memory_rules import json_copy
 from engram.stores.memories import (
     ErasureReport,
@@ -65,7 +68,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Memories"]
 
+logger = logging.getLogger("engram")
 T = TypeVar("T")
+_CHECKED = 100_000
+"""The scopes a `Memories` remembers as embedded by the model (`ensure_embedded`)."""
 _PROBE = "dimension probe"
 
 
@@ -108,6 +114,9 @@ class Memories:
 
     def __init__(self, engram: Engram) -> None:
         self._engram = engram
+        self._embedded: BoundedCache[tuple[flows.Scope, str], None] = BoundedCache(_CHECKED)
+        """The scopes (`stale_scope`) and model ids whose memories a search of this Engram
+        found embedded by the model, or re-embedded (`ensure_embedded`)."""
 
     def _run(self, flow: Flow[Any]) -> Any:
         return run(flow, self._engram.resources)
@@ -388,6 +397,12 @@ class Memories:
         policies and decay read), unless `record_access` is False: a look that is no use of
         them, as an admin's inspection (`engram memories search`).
 
+        After a change of embedder, the first search of a user's memories (of an agent's or
+        a session's, without a user) by this Engram embeds and stores those the embedder
+        has not (`reembed`), retired ones too, holding that user's writes meanwhile: it
+        finds them by meaning already. If the embedder fails, the search goes on with the
+        memories its words find, embedded on the fly, and a warning is logged once.
+
         Raises:
             InvalidInputError: A query that is not text, a time that is neither a datetime
                 nor an ISO-8601 string, a bad limit, kind or metadata filter, a
@@ -458,9 +473,10 @@ class Memories:
     ) -> Flow[list[MemoryHit]]:
         check_text(query, "query")
         fields = _filter_fields(kinds, as_of, after, before, metadata)
+        scope = self._scope(user_id, agent_id, session_id)
         search = functools.partial(
             flows.search_flow,
-            self._scope(user_id, agent_id, session_id),
+            scope,
             query,
             limit=limit,
             filter_fields=fields,
@@ -469,7 +485,41 @@ class Memories:
             accessed_at=utcnow(),
             record_access=check_flag(record_access, "record_access"),
         )
-        return self._with_model_id(search)
+        return self._with_model_id(functools.partial(self._embedded_first, scope, search))
+
+    def _embedded_first(
+        self, scope: flows.Scope, search: Callable[..., Flow[list[MemoryHit]]], *, model_id: str
+    ) -> Flow[list[MemoryHit]]:
+        """`search(model_id=...)`, its scope's memories embedded by the model first
+        (`ensure_embedded`)."""
+        yield from self.ensure_embedded(scope, model_id)
+        hits: list[MemoryHit] = yield from search(model_id=model_id)
+        return hits
+
+    def ensure_embedded(self, scope: flows.Scope, model_id: str) -> Flow[None]:
+        """Re-embed the memories of `scope` that `model_id` has not embedded
+        (`reembed_stale_flow`), at the first search of the scope by this Engram (per model,
+        a context's recall too): after an embedder change, the first search finds them by
+        meaning already. A scope checked is not counted again (of the last `_CHECKED`): the
+        hot path stays a lookup.
+
+        If the embedder is missing or fails, the search goes on with what is stored (the
+        lexical candidates it embeds on the fly), and a warning says so once per scope."""
+        key = (stale_scope(scope), model_id)
+        if key in self._embedded:
+            return
+        self._engram.resources.memory_store()  # no store: fail as the search would
+        try:
+            yield from self._reembed(key[0], REEMBED_BATCH, job=reembed_stale_flow)
+        except (ProviderError, ConfigError) as exc:
+            logger.warning(
+                "memories of %s lack vectors of %s and could not be embedded (%s): found"
+                " by keywords until `engram memories reembed` embeds them",
+                key[0],
+                model_id,
+                exc,
+            )
+        self._embedded.put(key, None)
 
     # Reading and editing.
 
@@ -951,9 +1001,10 @@ class Memories:
         batch_size: int = 256,
     ) -> int:
         """Embed with this Engram's embedder every memory that has no vector of it; return
-        how many. Run it after changing the embedder (another model, or another backend of
-        the same model): until then, memories embedded by the old one are found by BM25
-        but not by meaning. Without a scope, every memory of the tenant.
+        how many. After a change of embedder (another model, or another backend of the
+        same model), a scope's first search does it for the scope's memories (`search`);
+        run it to do it for all of them up front, before serving. Without a scope, every
+        memory of the tenant.
         """
         count: int = self._run(self._reembed_flow(user_id, agent_id, session_id, batch_size))
         return count
@@ -981,12 +1032,18 @@ class Memories:
             scope = self._scope(user_id, agent_id, session_id)
         return self._reembed(scope, batch_size)
 
-    def _reembed(self, scope: flows.Scope, batch_size: int) -> Flow[int]:
+    def _reembed(
+        self,
+        scope: flows.Scope,
+        batch_size: int,
+        *,
+        job: Callable[..., Flow[int]] = flows.reembed_flow,
+    ) -> Flow[int]:
         model_id = yield from self._model_id()
         _, short = self._engram._embedding_ids()
         # Vectors an older release stored under the id without the dimension are reused.
         copy_from = None if short == model_id else (short, self._engram.embedder.dimension)
-        done: int = yield from flows.reembed_flow(
+        done: int = yield from job(
             scope, model_id=model_id, batch_size=batch_size, copy_from=copy_from
         )
         return done

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from engram._exceptions import InvalidInputError
 from engram._flows import Flow, call_memories, embed, serialized
 from engram._memory_flows.erasure import erase_each_flow
-from engram._memory_flows.scope import FACT_KINDS, Scope, every_memory
+from engram._memory_flows.scope import FACT_KINDS, Scope, every_memory, lock_key
 from engram.memory import Forget, ForgettingPolicy, bloat, plan_consolidation, plan_forgetting
 from engram.memory.consolidation import (
     Merge,
@@ -27,6 +27,7 @@ from engram.memory.consolidation import (
 )
 from engram.memory.texts import dense_text
 from engram.stores.memories import (
+    CountUnembedded,
     DeleteMemories,
     ErasureReport,
     GetMemories,
@@ -160,6 +161,43 @@ def reembed_flow(
             done += len(todo)
         if len(page) < batch_size:
             return done
+
+
+REEMBED_BATCH = 256
+"""Memories `reembed_flow` embeds and stores at a time, unless told."""
+
+
+def stale_scope(scope: Scope) -> Scope:
+    """The scope a search of `scope` re-embeds first (`reembed_stale_flow`): its user's
+    memories of every agent and session (one check covers each scope of the user's, under
+    the user's lock), else `scope` itself (an agent's, a session's)."""
+    return scope if scope.user_id is None else Scope(scope.tenant, scope.user_id)
+
+
+def reembed_stale_flow(
+    scope: Scope, *, model_id: str, batch_size: int, copy_from: tuple[str, int] | None = None
+) -> Flow[int]:
+    """`reembed_flow` of `scope`, if one of its memories (retired ones too) has no vector of
+    the current model (one count of them); return how many it embedded.
+
+    It holds the locks of the writes of those memories, as a write does: an edit meanwhile
+    would otherwise get the vector of its old text back, and an erasure would fail the
+    `PutVectors` of the memory gone. A scope without a user may hold the memories of many
+    users: their writes are held too. Another flow that re-embedded them meanwhile leaves
+    nothing to do (`PutVectors` replaces a vector, were two to store one)."""
+    where = scope.filter(include_superseded=True)
+    [missing] = yield from call_memories(CountUnembedded(scope.tenant, model_id, where))
+    if not missing:
+        return 0
+    keys = {scope.lock_key}
+    if scope.user_id is None:
+        found = yield from every_memory(scope.tenant, where)
+        keys |= {lock_key(scope.tenant, memory.user_id) for memory in found}
+    yield from serialized(*sorted(keys))
+    done: int = yield from reembed_flow(
+        scope, model_id=model_id, batch_size=batch_size, copy_from=copy_from
+    )
+    return done
 
 
 def _vectors_of(

@@ -56,6 +56,7 @@ __all__ = [
     "READ_OPS",
     "BaseMemoryStore",
     "CountMemories",
+    "CountUnembedded",
     "DeleteEntities",
     "DeleteMemories",
     "DeleteScope",
@@ -285,6 +286,15 @@ class ScanVectors(NamedTuple):
     filter: MemoryFilter = _ANY
 
 
+class CountUnembedded(NamedTuple):
+    """How many memories `filter` selects have no `model_id` vector (embedded by another
+    model, or by none). Result: `int`."""
+
+    tenant: str
+    model_id: str
+    filter: MemoryFilter = _ANY
+
+
 class RecordAccess(NamedTuple):
     """Count a recall: `access_count + 1` and `last_accessed_at = at` for each memory.
     Result: how many memories were found."""
@@ -433,6 +443,7 @@ Op = (
     | GetVectors
     | PutVectors
     | ScanVectors
+    | CountUnembedded
     | RecordAccess
     | GetHistory
     | ListTombstones
@@ -457,6 +468,7 @@ READ_OPS: tuple[type, ...] = (
     SearchVector,
     GetVectors,
     ScanVectors,
+    CountUnembedded,
     GetHistory,
     ListTombstones,
     ListEntities,
@@ -620,6 +632,15 @@ class BaseMemoryStore(ABC):
     ) -> VectorMatrix:
         result: VectorMatrix = await self._aone(ScanVectors(tenant, model_id, filter))
         return result
+
+    def count_unembedded(self, tenant: str, model_id: str, filter: MemoryFilter = _ANY) -> int:
+        """See `CountUnembedded`."""
+        return int(self._one(CountUnembedded(tenant, model_id, filter)))
+
+    async def acount_unembedded(
+        self, tenant: str, model_id: str, filter: MemoryFilter = _ANY
+    ) -> int:
+        return int(await self._aone(CountUnembedded(tenant, model_id, filter)))
 
     def record_access(self, tenant: str, ids: Sequence[str], *, at: datetime) -> int:
         return int(self._one(RecordAccess(tenant, tuple(ids), at)))

@@ -31,6 +31,7 @@ from engram.stores import _memory_rules as rules
 from engram.stores.memories import (
     BaseMemoryStore,
     CountMemories,
+    CountUnembedded,
     DeleteEntities,
     DeleteMemories,
     DeleteScope,
@@ -387,6 +388,9 @@ class InMemoryMemoryStore(BaseMemoryStore):
         matrix = np.stack([row.vectors[op.model_id] for row in rows]).astype(np.float32)
         return VectorMatrix(tuple(row.memory.id for row in rows), matrix)
 
+    def _count_unembedded(self, op: CountUnembedded) -> int:
+        return sum(op.model_id not in row.vectors for row in self._select(op.tenant, op.filter))
+
     # Erasure.
 
     def _delete_memories(self, op: DeleteMemories) -> ErasureReport:
@@ -631,6 +635,7 @@ _HANDLERS: dict[type, Callable[[InMemoryMemoryStore, Any], Any]] = {
     GetVectors: InMemoryMemoryStore._get_vectors,
     PutVectors: InMemoryMemoryStore._put_vectors,
     ScanVectors: InMemoryMemoryStore._scan_vectors,
+    CountUnembedded: InMemoryMemoryStore._count_unembedded,
     RecordAccess: InMemoryMemoryStore._record_access,
     GetHistory: InMemoryMemoryStore._get_history,
     ListTombstones: InMemoryMemoryStore._list_tombstones,

@@ -22,6 +22,7 @@ import pytest
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores.memories import (
     CountMemories,
+    CountUnembedded,
     DeleteEntities,
     DeleteMemories,
     GetMemories,
@@ -230,6 +231,35 @@ class MemoryStoreSpec(MemorySearchSpecs, MemoryErasureSpecs):
         expected = memory_store.get_vectors(TENANT, list(scanned.ids), MODEL)
         np.testing.assert_allclose(scanned.matrix, np.stack(expected), rtol=1e-6)
         assert memory_store.scan_vectors(TENANT, "unknown").ids == ()
+
+    def test_count_unembedded(self, memory_store: Any) -> None:
+        embedded = [memory(f"fact {i}", id=f"m{i}") for i in (0, 1)]
+        put(memory_store, embedded, unit_vectors(2))
+        other_model = [VectorRecord("model-b", unit_vectors(1, seed=3, dim=4)[0])]
+        memory_store.put_memories(TENANT, [memory("Ana rows", id="m5")], vectors=other_model)
+        retired = memory("old", id="m3", superseded_at=at(1), valid_to=at(1))
+        put(memory_store, [memory("fact 2", id="m2"), retired, memory("Bo", id="m4", user_id="u2")])
+        ana, every = MemoryFilter(user_id="u1"), MemoryFilter(include_superseded=True)
+        assert memory_store.count_unembedded(TENANT, MODEL, ana) == 2  # m2, m5: current ones
+        assert (
+            memory_store.count_unembedded(TENANT, MODEL, ana._replace(include_superseded=True)) == 3
+        )
+        assert memory_store.count_unembedded(TENANT, MODEL, every) == 4
+        assert memory_store.count_unembedded(TENANT, "model-b", every) == 5
+        assert memory_store.count_unembedded(TENANT, "unknown", every) == 6
+        assert memory_store.count_unembedded(TENANT, MODEL, MemoryFilter(user_id="u9")) == 0
+        assert memory_store.count_unembedded(OTHER_TENANT, MODEL, every) == 0
+        vector = VectorRecord(MODEL, unit_vectors(1, seed=4)[0])
+        before, _, after = memory_store.batch(
+            [
+                CountUnembedded(TENANT, MODEL, ana),
+                _put_vectors(["m2"], [vector]),
+                CountUnembedded(TENANT, MODEL, ana),
+            ]
+        )
+        assert (before, after) == (2, 1)
+        put(memory_store, [memory("fact 0, reworded", id="m0")])  # a new text drops its vector
+        assert memory_store.count_unembedded(TENANT, MODEL, ana) == 2
 
     # Access.
 

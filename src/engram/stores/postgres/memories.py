@@ -63,6 +63,7 @@ from engram.stores import _memory_rules as rules
 from engram.stores.memories import (
     BaseMemoryStore,
     CountMemories,
+    CountUnembedded,
     DeleteEntities,
     DeleteMemories,
     DeleteScope,
@@ -568,6 +569,20 @@ def _scan_vectors(op: ScanVectors, _: SearchSettings) -> Work[VectorMatrix]:
     return VectorMatrix(tuple(row["id"] for row in rows), matrix.astype(np.float32))
 
 
+def _count_unembedded(op: CountUnembedded, _: SearchSettings) -> Work[int]:
+    scope = yield from _scope(op.tenant, op.filter)
+    if scope is None:
+        return 0
+    row = yield Statement(
+        f"SELECT count(*) AS n FROM engram_memories AS m WHERE {scope.where}"
+        " AND NOT EXISTS (SELECT 1 FROM engram_memory_vectors AS v WHERE v.rid = m.rid"
+        " AND v.model_no = (SELECT model_no FROM engram_memory_models WHERE model_id = %s))",
+        [*scope.params, op.model_id],
+        "one",
+    )
+    return int(row["n"])
+
+
 def _get_vectors(op: GetVectors, _: SearchSettings) -> Work[list[vec.Vector | None]]:
     rows = yield Statement(
         "SELECT m.id, v.embedding::text AS embedding"
@@ -737,6 +752,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetVectors: _get_vectors,
     PutVectors: lambda op, _: write.put_vectors(op),
     ScanVectors: _scan_vectors,
+    CountUnembedded: _count_unembedded,
     RecordAccess: lambda op, _: write.record_access(op),
     GetHistory: _get_history,
     ListTombstones: _list_tombstones,

@@ -40,6 +40,7 @@ from engram.stores.memories import (
     READ_OPS,
     BaseMemoryStore,
     CountMemories,
+    CountUnembedded,
     DeleteEntities,
     DeleteMemories,
     DeleteScope,
@@ -551,6 +552,18 @@ def _scan_vectors(batch: write.Batch, op: ScanVectors) -> VectorMatrix:
     return VectorMatrix(tuple(ids[index] for index in order), matrix)
 
 
+def _count_unembedded(batch: write.Batch, op: CountUnembedded) -> int:
+    """The selected rows less those the model's matrices hold (the cached ones a search of
+    the scope reads next)."""
+    selected = _selection(batch, op.tenant, op.filter)
+    total = sum(part.positions.size for part in selected)
+    model = _model(batch, op.model_id)
+    if model is None or total == 0:
+        return int(total)
+    embedded = sum(found.size for _, _, found in _vector_candidates(batch, selected, model))
+    return int(total - embedded)
+
+
 # Reading memories and vectors by id: from the cached rows when they are current.
 
 
@@ -716,6 +729,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetVectors: _get_vectors,
     PutVectors: lambda batch, op: write.put_vectors(batch.conn, op),
     ScanVectors: _scan_vectors,
+    CountUnembedded: _count_unembedded,
     RecordAccess: write.record_access,
     GetHistory: _get_history,
     ListTombstones: _list_tombstones,
