@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from engram._exceptions import ConfigError, MigrationRequired
 from engram.stores.checkpoints import BaseCheckpointer, CheckpointOp, DeleteRuns, PutCheckpoint
 from engram.stores.postgres import AsyncPostgresCheckpointer, PostgresCheckpointer
-from engram.stores.postgres.checkpoints_base import bytea_array, int_array, text_array
+from engram.stores.postgres.checkpoints_base import MIGRATIONS, bytea_array, int_array, text_array
 from engram.testing.checkpoints import AsyncDrivenCheckpointer, CheckpointerSpec
 from engram.types._checkpoint import ChannelWrite, EncodedList, RetentionPolicy
 from servers import LoopThread
@@ -234,7 +234,7 @@ def test_array_literals_round_trip(postgres_clean_database: str) -> None:
 def test_migrate_is_idempotent_and_refuses_a_newer_schema(postgres_database: str) -> None:
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         checkpointer = PostgresCheckpointer(conn)
-        assert checkpointer.migrate() == 1
+        assert checkpointer.migrate() == len(MIGRATIONS)
         conn.execute("UPDATE engram_migrations SET version = 99 WHERE component = 'checkpoints'")
         with pytest.raises(MigrationRequired):
             checkpointer.migrate()

@@ -12,9 +12,10 @@ a value's keys may be data), and the shape of the writer's `extra` (the maps, ar
 of msgpack or JSON, texts naming channels or versions; LangGraph's extra holds node and
 channel names, versions and the checkpoint's time, no values). A dictionary outlives the
 checkpoints it was made from (retention keeps it, forks copy it), so it must hold nothing a
-deletion erases. Threads written before held their first header whole: the checkpointers
-give them a clean one, their headers re-packed (`cleaned_dictionary`), when they prune,
-delete runs, fork or copy.
+deletion erases. Threads written before held their first header whole: migration 2 of the
+checkpoints schema gives each a clean one, its headers re-packed (`cleaned_dictionary`), and
+the checkpointers do too when they prune, delete runs, fork or copy (a thread written by an
+older process still running).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from engram.stores.postgres import checkpoints_base as sql
 from engram.stores.postgres.base import Statement, Work
 from engram.types._checkpoint import ChannelVersion, PruneReport, RetentionPolicy
 
-__all__ = ["delete_runs", "delete_thread", "prune"]
+__all__ = ["clean_dictionaries", "delete_runs", "delete_thread", "prune"]
 
 
 class Stored(NamedTuple):
@@ -100,10 +100,10 @@ def _prune_thread(
 
 
 def _clean_dictionary(key: int, zdict: bytes | None) -> Work[None]:
-    """After a deletion: give a thread whose dictionary holds values (its first header, as
-    written before `thread_dictionary`) a clean one, its headers re-packed. The deletion
-    bumped the generation first: a writer caching the old dictionary has its put turned
-    away and reads the thread row again."""
+    """After a deletion (or in migration 2): give a thread whose dictionary holds values (its
+    first header, as written before `thread_dictionary`) a clean one, its headers re-packed.
+    The deletion (the migration) bumped the generation first: a writer caching the old
+    dictionary has its put turned away and reads the thread row again."""
     clean, repack = cleaned_dictionary(zdict)
     if clean == zdict:
         return
@@ -113,6 +113,23 @@ def _clean_dictionary(key: int, zdict: bytes | None) -> Work[None]:
     packed = [repack(bytes(row["header"])) for row in rows]
     yield Statement(sql.SET_HEADERS, (namespaces, ids, packed, key))
     yield Statement(sql.REPLACE_ZDICT, (clean, key))
+
+
+def clean_dictionaries() -> Work[None]:
+    """Migration 2 of the checkpoints schema: `_clean_dictionary` for every thread whose
+    dictionary holds values, in the migration's transaction, so no dictionary keeps what an
+    older Engram pruned. Each such thread's generation is bumped first, as a prune does, and
+    its dictionary read again holding the row: a put in flight is waited for, one racing the
+    migration turned away, a prune that cleaned the thread meanwhile seen."""
+    last = 0
+    while rows := (yield Statement(sql.DICTIONARIES_AFTER, (last,), "all")):
+        for row in rows:
+            zdict = bytes(row["zdict"])
+            if cleaned_dictionary(zdict)[0] != zdict:
+                bumped = yield Statement(sql.BUMP_GENERATION_ZDICT, (row["key"],), "one")
+                if bumped is not None:  # None: the thread was deleted meanwhile
+                    yield from _clean_dictionary(row["key"], _zdict(bumped["zdict"]))
+        last = rows[-1]["key"]
 
 
 def delete_runs(op: ops.DeleteRuns) -> Work[int]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "CONVERSATION_MIGRATIONS",
     "EVENTS",
     "EVENT_MIGRATIONS",
+    "Migration",
     "Statement",
     "Work",
     "APPEND_CHUNK",
@@ -96,6 +97,10 @@ Work: TypeAlias = Generator[Statement, Any, T]
 """A store operation: yields statements, receives their results, returns the op's result."""
 
 # Migrations: append-only per component; entry i is schema version i + 1. Never edit one.
+
+Migration: TypeAlias = str | Callable[[], Work[None]]
+"""One schema version: a SQL script, or a function whose work rewrites rows (what SQL alone
+cannot do: re-compress checkpoint headers); both run in the migration's transaction."""
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS engram_migrations (
@@ -256,7 +261,7 @@ CREATE TABLE engram_event_snapshots (
 ]
 
 
-def migrate(component: str, migrations: Sequence[str]) -> Work[int]:
+def migrate(component: str, migrations: Sequence[Migration]) -> Work[int]:
     """Apply the not-yet-applied `migrations` of `component`, in order; return the version.
 
     Idempotent, and safe with several processes migrating at once: a transaction-scoped
@@ -275,7 +280,10 @@ def migrate(component: str, migrations: Sequence[str]) -> Work[int]:
             f"({len(migrations)}); upgrade engramdb"
         )
     for script in migrations[current:]:
-        yield Statement(script)
+        if isinstance(script, str):
+            yield Statement(script)
+        else:
+            yield from script()
     if current < len(migrations):
         yield Statement(
             "INSERT INTO engram_migrations (component, version) VALUES (%s, %s)"

@@ -5,7 +5,7 @@ Tables of component `checkpoints`, the SQLite checkpointer's layout in PostgreSQ
 - `engram_checkpoint_threads`: one row per `(tenant, thread_id)` with a `key` the other
   tables use (an identity: never reused), the thread's retention policy (JSON text), `zdict`
   (the dictionary its headers are compressed against: `engram.state.headers.thread_dictionary`;
-  replaced, headers re-packed, only by a deletion, which bumps the generation) and
+  replaced, headers re-packed, only by a deletion or migration 2, which bump the generation) and
   `generation`, bumped by every operation that deletes part of the thread (see below).
 - `engram_checkpoints`: one row per checkpoint: ids as `uuid` (16 bytes, ordered as their
   strings), `seq`, metadata as JSON text, and `header`: the version map, the writer's extra
@@ -33,7 +33,7 @@ from typing import Any, cast
 
 from engram.state.checkpoints import from_ms, sort_writes, to_ms
 from engram.state.values import ValueRow
-from engram.stores.postgres.base import ASYNC_COMMIT, utc
+from engram.stores.postgres.base import ASYNC_COMMIT, Migration, Work, utc
 from engram.types._checkpoint import (
     ChannelVersion,
     CheckpointInfo,
@@ -46,7 +46,16 @@ __all__ = ["COMPONENT", "MIGRATIONS"]
 
 COMPONENT = "checkpoints"
 
-MIGRATIONS: list[str] = [
+
+def _clean_dictionaries() -> Work[None]:
+    """Migration 2: `_checkpoint_prune.clean_dictionaries` (imported here: it uses this
+    module's SQL)."""
+    from engram.stores.postgres._checkpoint_prune import clean_dictionaries
+
+    yield from clean_dictionaries()
+
+
+MIGRATIONS: list[Migration] = [
     """
 CREATE TABLE engram_checkpoint_threads (
     key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -106,6 +115,9 @@ CREATE TABLE engram_checkpoint_writes (
     PRIMARY KEY (thread_key, namespace, checkpoint_id, task_id, idx)
 )
 """,
+    # 2: no thread keeps a dictionary written before `thread_dictionary` (a first header
+    # whole, values included: values an older Engram pruned or deleted stayed readable there).
+    _clean_dictionaries,
 ]
 
 TABLES = (
@@ -295,6 +307,13 @@ FROM unnest(%s::text[], %s::uuid[], %s::bytea[]) AS r(namespace, checkpoint_id, 
 WHERE c.thread_key = %s AND (c.namespace, c.checkpoint_id) = (r.namespace, r.checkpoint_id)
 """
 REPLACE_ZDICT = "UPDATE engram_checkpoint_threads SET zdict = %s WHERE key = %s"
+DICTIONARIES_AFTER = """
+SELECT key, zdict FROM engram_checkpoint_threads WHERE key > %s AND zdict IS NOT NULL
+ORDER BY key LIMIT 500
+"""
+BUMP_GENERATION_ZDICT = """
+UPDATE engram_checkpoint_threads SET generation = generation + 1 WHERE key = %s RETURNING zdict
+"""
 COPY_CHECKPOINTS = """
 SELECT namespace, checkpoint_id::text AS checkpoint_id, parent_id::text AS parent_id, seq,
     created_at, metadata, header, ref_channels, ref_versions

@@ -9,7 +9,7 @@ item of the thread goes in the same transaction (`engram.state.retention`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 from engram.state.checkpoints import id_from_bytes, id_to_bytes
@@ -30,6 +30,7 @@ from engram.types._checkpoint import ChannelVersion, RetentionPolicy
 
 __all__ = [
     "Stored",
+    "clean_dictionaries",
     "clean_dictionary",
     "delete_runs",
     "prune_thread",
@@ -66,13 +67,43 @@ def clean_dictionary(db: sqlite3.Connection, key: int, zdict: bytes | None) -> b
     clean, repack = cleaned_dictionary(zdict)
     if clean == zdict:
         return False
+    _move_thread(db, key, clean, repack)
+    return True
+
+
+def clean_dictionaries(db: sqlite3.Connection) -> None:
+    """Migration 2 of the checkpoints schema: `clean_dictionary` for every thread, in one
+    transaction (the migration's), so no dictionary keeps what an older Engram pruned.
+
+    A thread cleaned moves to a new key, the highest: so that threads are still listed in
+    the order they were created (by key), every thread after the first cleaned moves too, in
+    key order (those whose dictionary holds no values keep it and their headers).
+    """
+    last, end = 0, db.execute(sql.LAST_THREAD_KEY).fetchone()[0]
+    moving = False
+    while rows := db.execute(sql.THREADS_AFTER, (last, end)).fetchall():
+        for key, zdict in rows:
+            clean, repack = cleaned_dictionary(zdict)
+            if clean != zdict:
+                moving = True
+                _move_thread(db, key, clean, repack)
+            elif moving:
+                _move_thread(db, key, zdict, None)
+        last = rows[-1][0]
+
+
+def _move_thread(
+    db: sqlite3.Connection, key: int, zdict: bytes | None, repack: Callable[[bytes], bytes] | None
+) -> None:
+    """Move a thread to a new key (the next one) with dictionary `zdict`, its headers re-packed
+    by `repack` (None: kept as they are)."""
     thread = db.execute(sql.DROP_THREAD_ROW, (key,)).fetchone()
-    new_key = db.execute(sql.INSERT_MOVED_THREAD, (*thread, clean)).fetchone()[0]
+    new_key = db.execute(sql.INSERT_MOVED_THREAD, (*thread, zdict)).fetchone()[0]
     for statement in sql.MOVE_THREAD_ROWS:
         db.execute(statement, (new_key, key))
-    rows = db.execute(sql.THREAD_HEADERS, (new_key,)).fetchall()
-    db.executemany(sql.SET_HEADER, [(repack(r[2]), new_key, r[0], r[1]) for r in rows])
-    return True
+    if repack is not None:
+        rows = db.execute(sql.THREAD_HEADERS, (new_key,)).fetchall()
+        db.executemany(sql.SET_HEADER, [(repack(r[2]), new_key, r[0], r[1]) for r in rows])
 
 
 def thread_history(db: sqlite3.Connection, key: int, zdict: bytes | None) -> list[Stored]:

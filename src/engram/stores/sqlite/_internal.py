@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
@@ -37,9 +37,12 @@ from engram._exceptions import (
 )
 from engram.stores.sqlite._wal import BACKSTOP_PAGES, WalCheckpointer
 
-__all__ = ["Durability", "SqliteConnection", "map_backend_errors"]
+__all__ = ["Durability", "Migration", "SqliteConnection", "map_backend_errors"]
 
 Durability = Literal["normal", "full"]
+Migration = str | Callable[[sqlite3.Connection], None]
+"""One schema version: SQL statements, or a function rewriting rows (what SQL alone cannot
+do: re-compress checkpoint headers); both run in the migration's transaction."""
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 
@@ -166,12 +169,13 @@ class SqliteConnection:
         """
         return _Transaction(self, "BEGIN")
 
-    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+    def migrate(self, component: str, migrations: Sequence[Migration]) -> None:
         """Apply the not-yet-applied `migrations` of `component`, in order, idempotently.
 
         Migrations are append-only: entry `i` is version `i + 1` of the component's schema.
         Raises `MigrationRequired` if the file holds a newer schema than this code knows. A
-        schema already current is only read, so a read-only file opens.
+        schema already current is only read, so a read-only file opens. After a migration the
+        write-ahead log is emptied (`wipe_log`): one that rewrote rows leaves no old page.
         """
         version = self._version(component)
         if version == len(migrations):
@@ -189,14 +193,18 @@ class SqliteConnection:
             current = int(row["version"]) if row else 0
             if current > len(migrations):
                 raise _newer_schema(self.path, component, current, len(migrations))
-            for statement in migrations[current:]:
-                for part in _split_statements(statement):
+            for migration in migrations[current:]:
+                if callable(migration):
+                    migration(conn)
+                    continue
+                for part in _split_statements(migration):
                     conn.execute(part)
             conn.execute(
                 "INSERT INTO engram_migrations (component, version) VALUES (?, ?)"
                 " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
                 (component, len(migrations)),
             )
+        self.wipe_log()
 
     def _version(self, component: str) -> int | None:
         """The schema version of `component` in the file, read without a write lock (None if

@@ -7,7 +7,8 @@ Tables (component `checkpoints`):
   describes another thread), the thread's own retention policy (JSON) and `zdict`: the
   dictionary its headers are compressed with (`engram.state.headers.thread_dictionary`). A
   key's dictionary never changes: a thread given a new one (an old dictionary holding values,
-  cleaned by a prune) moves to a new key, so writers caching the old one look again.
+  cleaned by a prune or by migration 2) moves to a new key, so writers caching the old one
+  look again.
 - `checkpoints`: one row per checkpoint: ids as their 16 UUID bytes, `seq` (the parent's + 1),
   metadata as JSON text (filters use `json_extract`), and `header` (`engram.state.headers`):
   the channel version map, the writer's opaque `extra` and the small values kept inline,
@@ -31,6 +32,7 @@ from typing import Any
 
 from engram.state.checkpoints import from_ms, id_from_bytes
 from engram.state.values import ValueRow
+from engram.stores.sqlite._internal import Migration
 from engram.types._checkpoint import (
     ChannelVersion,
     CheckpointInfo,
@@ -43,7 +45,16 @@ __all__ = ["COMPONENT", "MIGRATIONS"]
 
 COMPONENT = "checkpoints"
 
-MIGRATIONS = [
+
+def _clean_dictionaries(db: sqlite3.Connection) -> None:
+    """Migration 2: `_checkpoint_prune.clean_dictionaries` (imported here: it uses this
+    module's SQL)."""
+    from engram.stores.sqlite._checkpoint_prune import clean_dictionaries
+
+    clean_dictionaries(db)
+
+
+MIGRATIONS: list[Migration] = [
     """
 CREATE TABLE checkpoint_threads (
     key INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,6 +110,9 @@ CREATE TABLE checkpoint_writes (
     PRIMARY KEY (thread_key, namespace, checkpoint_id, task_id, idx)
 ) WITHOUT ROWID
 """,
+    # 2: no thread keeps a dictionary written before `thread_dictionary` (a first header
+    # whole, values included: values an older Engram pruned or deleted stayed readable there).
+    _clean_dictionaries,
 ]
 
 # Threads
@@ -145,6 +159,10 @@ MOVE_THREAD_ROWS = [
     for table in ("checkpoints", "checkpoint_values", "checkpoint_blobs", "checkpoint_writes")
 ]
 THREAD_HEADERS = "SELECT namespace, checkpoint_id, header FROM checkpoints WHERE thread_key = ?"
+LAST_THREAD_KEY = "SELECT coalesce(max(key), 0) FROM checkpoint_threads"
+THREADS_AFTER = """
+SELECT key, zdict FROM checkpoint_threads WHERE key > ? AND key <= ? ORDER BY key LIMIT 500
+"""
 SET_HEADER = """
 UPDATE checkpoints SET header = ? WHERE thread_key = ? AND namespace = ? AND checkpoint_id = ?
 """

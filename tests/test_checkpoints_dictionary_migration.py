@@ -1,0 +1,294 @@
+"""Migration 2 of the checkpoints schema: no thread keeps a header dictionary holding values.
+
+Before `thread_dictionary`, a thread's dictionary was its first checkpoint header, whole
+(inline values included), and a prune by that code left it: the pruned values stayed
+readable there. `_as_written_before` builds that layout with the code's own header helpers:
+threads written and pruned now, then given their first header (captured before the prune) as
+dictionary, headers re-packed against it, the schema set back to version 1. `engram db
+migrate`, or opening the database, must clean every dictionary; SQLite is checked on the
+bytes of the file and its `-wal` log, PostgreSQL on every column of its tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pytest
+from click.testing import CliRunner
+from langgraph.graph import START, StateGraph
+
+from engram import MigrationRequired
+from engram.cli import main
+from engram.integrations.langgraph import EngramSaver
+from engram.state import headers
+from engram.stores.sqlite import checkpoints_base as sqlite_schema
+from engram.stores.sqlite.checkpoints import SqliteCheckpointer
+from engram.types._checkpoint import RetentionPolicy
+
+pytest_plugins = ["servers"]
+
+SECRET = "SecretFirst123 my password is hunter2"
+MARK = b"SecretFirst123"
+T = "default"
+PROCESSED = {"notes": "processed"}
+
+
+class State(TypedDict):
+    notes: str
+
+
+def _run_graph(saver: EngramSaver, thread_id: str) -> None:
+    """The secret as the first input (a value kept inline in the header), then three more."""
+    graph = StateGraph(State)
+    graph.add_node("n", lambda state: {"notes": "processed"})
+    graph.add_edge(START, "n")
+    compiled = graph.compile(checkpointer=saver)
+    config: Any = {"configurable": {"thread_id": thread_id}}
+    compiled.invoke({"notes": SECRET}, config)
+    for step in range(3):
+        compiled.invoke({"notes": f"later {step}"}, config)
+
+
+def _values(checkpointer: Any, thread_id: str) -> Any:
+    found = EngramSaver(checkpointer).get_tuple({"configurable": {"thread_id": thread_id}})
+    return None if found is None else found.checkpoint["channel_values"]
+
+
+def _holds(value: Any) -> bool:
+    if isinstance(value, str):
+        return MARK.decode() in value
+    return isinstance(value, bytes | memoryview) and MARK in bytes(value)
+
+
+def _first_header(rows: list[Any], zdict: bytes | None) -> bytes:
+    """A thread's first header, plain: the dictionary the old code gave it."""
+    first = min(rows, key=lambda row: row[1])  # ids sort as their times
+    return headers.plain_header(*headers.unpack_header(bytes(first[2]), zdict))
+
+
+def _repacked(rows: list[Any], zdict: bytes | None, old: bytes) -> list[bytes]:
+    packer = headers.header_packer(old)
+    return [headers.repack_header(bytes(row[2]), zdict, packer) for row in rows]
+
+
+# SQLite
+
+THREAD_ROWS = "SELECT namespace, checkpoint_id, header FROM checkpoints WHERE thread_key = ?"
+SET_HEADER = (
+    "UPDATE checkpoints SET header = ? WHERE thread_key = ? AND namespace = ? AND checkpoint_id = ?"
+)
+THREADS = "SELECT key, thread_id, zdict FROM checkpoint_threads ORDER BY key"
+
+
+def _sqlite_traces(path: Path) -> list[str]:
+    """The files (database, log) whose bytes hold `MARK`, and the columns whose values do."""
+    found = [f.name for f in path.parent.iterdir() if f.name.startswith(path.name)]
+    found = [name for name in found if MARK in (path.parent / name).read_bytes()]
+    with closing(sqlite3.connect(path)) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            cursor = db.execute(f'SELECT * FROM "{table}"')
+            columns = [column[0] for column in cursor.description]
+            for row in cursor:
+                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if _holds(v)]
+    return found
+
+
+def _sqlite_version(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        query = "SELECT version FROM engram_migrations WHERE component = 'checkpoints'"
+        return int(db.execute(query).fetchone()[0])
+
+
+def _sqlite_file_as_written_before(path: Path, threads: list[str], legacy: set[str]) -> None:
+    """A file holding `threads` (in this order) pruned to their head, the `legacy` ones as an
+    older Engram left them: their dictionary their first header, secret included."""
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        for thread_id in threads:
+            _run_graph(EngramSaver(checkpointer), thread_id)
+    firsts = {}
+    with closing(sqlite3.connect(path)) as db:
+        for key, thread_id, zdict in db.execute(THREADS).fetchall():
+            rows = db.execute(THREAD_ROWS, (key,)).fetchall()
+            if thread_id in legacy:
+                firsts[thread_id] = _first_header(rows, zdict)
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        checkpointer.prune(T, threads, policy=RetentionPolicy(keep_last=1))
+    with closing(sqlite3.connect(path)) as db, db:
+        for key, thread_id, zdict in db.execute(THREADS).fetchall():
+            if thread_id in firsts:
+                rows = db.execute(THREAD_ROWS, (key,)).fetchall()
+                packed = _repacked(rows, zdict, firsts[thread_id])
+                db.executemany(
+                    SET_HEADER, [(h, key, r[0], r[1]) for h, r in zip(packed, rows, strict=True)]
+                )
+                db.execute(
+                    "UPDATE checkpoint_threads SET zdict = ? WHERE key = ?",
+                    (firsts[thread_id], key),
+                )
+        db.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
+    columns = [trace for trace in _sqlite_traces(path) if trace.startswith("checkpoint")]
+    assert columns == ["checkpoint_threads.zdict"] * len(legacy)
+
+
+def test_sqlite_db_migrate_cleans_the_dictionaries_an_older_prune_left(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    _sqlite_file_as_written_before(path, ["t1", "t2", "t3"], {"t1", "t2"})
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"checkpoints: schema version {len(sqlite_schema.MIGRATIONS)}" in result.output
+    assert _sqlite_traces(path) == []
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        for thread_id in ("t1", "t2", "t3"):
+            assert _values(checkpointer, thread_id) == PROCESSED
+            assert len(checkpointer.history(T, thread_id)) == 1
+        _run_graph(EngramSaver(checkpointer), "t1")  # the thread goes on
+        assert _values(checkpointer, "t1") == PROCESSED
+
+
+def test_sqlite_opening_migrates_once_and_keeps_the_threads_order(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    _sqlite_file_as_written_before(path, ["t1", "t2", "t3"], {"t1", "t3"})
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        order = [thread.thread_id for thread in checkpointer.list_threads(T)]
+    assert order == ["t3", "t2", "t1"]  # newest first, as before
+    assert _sqlite_traces(path) == []
+    with closing(sqlite3.connect(path)) as db:
+        migrated = db.execute(THREADS).fetchall()
+    with SqliteCheckpointer.from_path(path) as checkpointer:
+        assert [thread.thread_id for thread in checkpointer.list_threads(T)] == order
+        assert [_values(checkpointer, t) for t in order] == [PROCESSED] * 3
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute(THREADS).fetchall() == migrated  # nothing left to do: unchanged
+    assert _sqlite_version(path) == len(sqlite_schema.MIGRATIONS) == 2
+
+
+def test_sqlite_a_process_of_the_version_before_goes_on_and_then_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "agent.db"
+    _sqlite_file_as_written_before(path, ["t1"], {"t1"})
+    every_migration = sqlite_schema.MIGRATIONS
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration[:1])
+    with SqliteCheckpointer.from_path(path) as before:  # its caches warm with the old dictionary
+        _run_graph(EngramSaver(before), "t1")
+        monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration)
+        with SqliteCheckpointer.from_path(path) as after:
+            assert _values(after, "t1") == _values(before, "t1") == PROCESSED  # read throughout
+            _run_graph(EngramSaver(before), "t1")  # finds the thread moved, looks it up again
+            assert len(after.history(T, "t1")) == len(before.history(T, "t1")) == 1 + 2 * 12
+            assert _values(after, "t1") == PROCESSED
+            after.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
+    assert _sqlite_traces(path) == []
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration[:1])
+    with pytest.raises(MigrationRequired, match="checkpoints"), SqliteCheckpointer.from_path(path):
+        pass
+
+
+# PostgreSQL
+
+
+def _postgres_traces(url: str) -> list[str]:
+    """The table columns holding `MARK` in some row."""
+    import psycopg
+
+    found = []
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND data_type IN ('bytea', 'text', 'jsonb')"
+        ).fetchall()
+        for table, column in columns:
+            values = conn.execute(f'SELECT "{column}" FROM "{table}"').fetchall()
+            found += [f"{table}.{column}" for (value,) in values if _holds(value)]
+    return found
+
+
+PG_THREAD_ROWS = (
+    "SELECT namespace, checkpoint_id::text, header FROM engram_checkpoints WHERE thread_key = %s"
+)
+PG_THREADS = "SELECT key, thread_id, zdict FROM engram_checkpoint_threads ORDER BY key"
+
+
+def _postgres_as_written_before(url: str, legacy: list[str]) -> None:
+    """`_sqlite_file_as_written_before` for a PostgreSQL database (every thread `legacy`)."""
+    import psycopg
+
+    from engram.stores.postgres import PostgresCheckpointer
+
+    with PostgresCheckpointer.from_conn_string(url) as checkpointer:
+        for thread_id in legacy:
+            _run_graph(EngramSaver(checkpointer), thread_id)
+    firsts = {}
+    with psycopg.connect(url) as conn:
+        for key, thread_id, zdict in conn.execute(PG_THREADS).fetchall():
+            rows = conn.execute(PG_THREAD_ROWS, (key,)).fetchall()
+            firsts[thread_id] = _first_header(rows, bytes(zdict))
+    with PostgresCheckpointer.from_conn_string(url) as checkpointer:
+        checkpointer.prune(T, legacy, policy=RetentionPolicy(keep_last=1))
+    with psycopg.connect(url) as conn:
+        for key, thread_id, zdict in conn.execute(PG_THREADS).fetchall():
+            rows = conn.execute(PG_THREAD_ROWS, (key,)).fetchall()
+            for header, row in zip(
+                _repacked(rows, bytes(zdict), firsts[thread_id]), rows, strict=True
+            ):
+                conn.execute(
+                    "UPDATE engram_checkpoints SET header = %s"
+                    " WHERE thread_key = %s AND namespace = %s AND checkpoint_id = %s::uuid",
+                    (header, key, row[0], row[1]),
+                )
+            conn.execute(
+                "UPDATE engram_checkpoint_threads SET zdict = %s WHERE key = %s",
+                (firsts[thread_id], key),
+            )
+        conn.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
+    assert _postgres_traces(url) == ["engram_checkpoint_threads.zdict"] * len(legacy)
+
+
+def test_postgres_migrate_cleans_the_dictionaries_an_older_prune_left(
+    postgres_clean_database: str,
+) -> None:
+    from engram.stores.postgres import PostgresCheckpointer
+    from engram.stores.postgres import checkpoints_base as schema
+
+    url = postgres_clean_database
+    _postgres_as_written_before(url, ["t1", "t2"])
+    with PostgresCheckpointer.from_conn_string(url) as checkpointer:
+        assert _postgres_traces(url) == []
+        assert checkpointer.migrate() == len(schema.MIGRATIONS) == 2  # nothing left to do
+        for thread_id in ("t1", "t2"):
+            assert _values(checkpointer, thread_id) == PROCESSED
+            assert len(checkpointer.history(T, thread_id)) == 1
+        _run_graph(EngramSaver(checkpointer), "t1")
+        assert _values(checkpointer, "t1") == PROCESSED
+
+
+def test_postgres_a_process_of_the_version_before_goes_on_and_then_is_refused(
+    postgres_clean_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.stores.postgres import PostgresCheckpointer
+    from engram.stores.postgres import checkpoints_base as schema
+
+    url = postgres_clean_database
+    _postgres_as_written_before(url, ["t1"])
+    every_migration = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", every_migration[:1])
+    with PostgresCheckpointer.from_conn_string(url) as before:  # caches the old dictionary
+        _run_graph(EngramSaver(before), "t1")
+        monkeypatch.setattr(schema, "MIGRATIONS", every_migration)
+        with PostgresCheckpointer.from_conn_string(url) as after:
+            assert _values(after, "t1") == _values(before, "t1") == PROCESSED
+            _run_graph(EngramSaver(before), "t1")  # turned away once, reads the thread again
+            assert len(after.history(T, "t1")) == len(before.history(T, "t1")) == 1 + 2 * 12
+            assert _values(after, "t1") == PROCESSED
+            after.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
+    assert _postgres_traces(url) == []
+    monkeypatch.setattr(schema, "MIGRATIONS", every_migration[:1])
+    with (
+        pytest.raises(MigrationRequired, match="newer than this Engram knows"),
+        PostgresCheckpointer.from_conn_string(url),
+    ):
+        pass
