@@ -13,6 +13,7 @@ other writes from its caches), storage that grows with what changed, and migrati
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -127,6 +128,30 @@ def test_writer_caches_survive_a_prune_by_another_process(two: Any) -> None:
     for step, checkpoint_id in enumerate([ids[-1], *later], start=6):
         for reader in two:
             assert reader.get(T, "t", checkpoint_id).values == _state(step)
+
+
+def test_puts_of_several_processes_onto_one_head_make_one_chain(
+    postgres_clean_database: str,
+) -> None:
+    """Each put onto the head reads the head the one before wrote: 4 writers (connections
+    of their own, as processes) putting at once leave one line of 40, no branch."""
+    start = threading.Barrier(4)
+
+    def write(writer: int) -> None:
+        with PostgresCheckpointer.from_conn_string(postgres_clean_database) as checkpointer:
+            start.wait()
+            for step in range(10):
+                checkpointer.put(T, "t", {"writer": writer, "step": step})
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    with PostgresCheckpointer.from_conn_string(postgres_clean_database) as checkpointer:
+        history = checkpointer.history(T, "t")  # newest first
+    assert [info.seq for info in history] == list(range(40, 0, -1))
+    assert [info.parent_id for info in history] == [info.id for info in history[1:]] + [None]
 
 
 def test_writer_caches_survive_run_deletion_by_another_process(two: Any) -> None:

@@ -157,7 +157,11 @@ class CheckpointWriter:
 
     def _ids(self, thread: ThreadRef, op: ops.PutCheckpoint) -> Work[tuple[str | None, str]]:
         """The put's parent id and checkpoint id, by the thread's head (`parent_is_head`, or a
-        put without an id)."""
+        put without an id), read holding the thread's row (`LOCK_HEAD`): two processes
+        putting onto one head at once would both read it, and branch the thread."""
+        locked = yield Statement(sql.LOCK_HEAD, (thread.key,), "one")
+        if locked is None:
+            raise StaleCacheError(f"thread {op.thread_id} was deleted meanwhile")
         head = yield Statement(sql.HEAD, (thread.key, op.namespace), "one")
         head_id = head["checkpoint_id"] if head else None
         parent_id = head_id if op.parent_is_head else op.parent_id

@@ -79,10 +79,15 @@ class CheckpointerCore(ops.BaseCheckpointer):
 def batch_scope(ops_: Sequence[ops.CheckpointOp], writer: CheckpointWriter) -> Scope:
     """`"read"` when the batch reads only; `"write"` when it is one single-statement write (a
     put or `put_writes` to a thread whose row is cached: else it may create the thread
-    first); else `"transaction"`."""
+    first; and not a put onto the thread's head, which reads the head holding the thread:
+    `CheckpointWriter._ids`); else `"transaction"`."""
     if len(ops_) == 1 and isinstance(ops_[0], _SINGLE_STATEMENT_WRITES):
-        known = writer.knows_thread(ops_[0].tenant, ops_[0].thread_id)
-        return "write" if known else "transaction"
+        op = ops_[0]
+        onto_head = isinstance(op, ops.PutCheckpoint) and (
+            op.parent_is_head or op.checkpoint_id is None
+        )
+        known = writer.knows_thread(op.tenant, op.thread_id)
+        return "write" if known and not onto_head else "transaction"
     return "read" if all(_reads_only(op) for op in ops_) else "transaction"
 
 

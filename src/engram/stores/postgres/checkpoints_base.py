@@ -144,6 +144,9 @@ RETURNING key, zdict, generation
 """
 SET_RETENTION = "UPDATE engram_checkpoint_threads SET retention = %s WHERE key = %s"
 LOCK_THREAD = "SELECT key, zdict FROM engram_checkpoint_threads WHERE key = %s FOR SHARE"
+LOCK_HEAD = "SELECT key FROM engram_checkpoint_threads WHERE key = %s FOR NO KEY UPDATE"
+"""Held by a put onto the thread's head until it commits: puts of one thread onto its head
+take turns, each reading the head the one before wrote."""
 BUMP_GENERATION = """
 UPDATE engram_checkpoint_threads SET generation = generation + 1 WHERE key = %s
 RETURNING generation
