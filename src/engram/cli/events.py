@@ -27,6 +27,7 @@ from engram.stores.events import BaseEventLog
 from engram.stores.sqlite import events as events_schema
 from engram.stores.sqlite.events import SqliteEventLog
 from engram.types._event import EVENT_TYPES, Event, EventType
+from engram.types._working import output_text
 
 __all__ = ["events"]
 
@@ -211,7 +212,7 @@ def preview(event: Event, width: int = 100) -> str:
         arguments = json.dumps(payload.get("arguments", {}), ensure_ascii=False)
         text = f"{payload.get('tool', '?')}({arguments})"
     elif event.type == "observation":
-        text = f"{payload.get('tool') or 'tool'} → {payload.get('output', '')}"
+        text = f"{payload.get('tool') or 'tool'} → {output_text(payload.get('output', ''))}"
     elif event.type == "error":
         text = str(payload.get("message", ""))
     else:

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from engram._exceptions import InvalidInputError
-from engram._validation import check_count, check_identifier, check_list, check_text
+from engram._validation import check_identifier, check_int, check_list, check_text
 from engram.serde import JsonSerializer, SerializerProtocol
 from engram.state.checkpoints import (
     fork_histories,
@@ -282,6 +282,10 @@ CheckpointOp = (
 )
 
 
+_INT32 = 2**31
+"""A pending write's `idx` is from -2**31 to 2**31-1: what PostgreSQL's `integer` holds."""
+
+
 def check_op(op: CheckpointOp) -> None:
     """Reject malformed arguments of any op (`InvalidInputError`), before anything is written."""
     if type(op) is PutCheckpoint:  # the hot path (one per agent step): the same checks, fewer
@@ -324,10 +328,15 @@ def check_op(op: CheckpointOp) -> None:
         id_to_bytes(op.new_checkpoint_id)
     if isinstance(op, ListCheckpoints) and op.before is not None:
         id_to_bytes(op.before)  # the same error on every backend, not a string comparison
+    if isinstance(op, PutWrites):
+        for write in op.writes:
+            if not isinstance(write, PendingWrite):
+                raise InvalidInputError(f"writes must hold PendingWrite, got {write!r}")
+            check_int(write.idx, "PendingWrite.idx", -_INT32, _INT32 - 1)  # PostgreSQL's integer
     limit = getattr(op, "limit", None)
     if limit is not None:
-        check_count(limit, "limit")
-    check_count(getattr(op, "offset", 0), "offset")
+        check_int(limit, "limit", 0)  # what SQL takes: refused alike by every backend
+    check_int(getattr(op, "offset", 0), "offset", 0)
 
 
 def check_checkpoint_id(value: object, what: str) -> str:

@@ -434,10 +434,9 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
                 continue
             policy = op.policy or thread.retention or self.default_retention
             doomed = self._doomed(thread, policy, to_ms(op.now)) if policy else []
-            _, values, blobs = self._garbage(thread, set(doomed))
-            report = _add(report, len(thread.checkpoints), len(doomed), len(values), len(blobs))
-            if not op.dry_run:
-                self._delete_checkpoints(thread, doomed, journal)
+            total = len(thread.checkpoints)
+            values, blobs = self._delete_checkpoints(thread, doomed, journal, op.dry_run)
+            report = _add(report, total, len(doomed), values, blobs)
         return report
 
     def _doomed(
@@ -459,11 +458,21 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
         ]
 
     def _delete_checkpoints(
-        self, thread: _Thread, doomed: Sequence[tuple[str, str]], journal: _Journal
-    ) -> None:
+        self,
+        thread: _Thread,
+        doomed: Sequence[tuple[str, str]],
+        journal: _Journal,
+        dry_run: bool = False,
+    ) -> tuple[int, int]:
+        """Delete `doomed` checkpoints, their writes, and the values and items now unneeded;
+        return how many values and items (what would go, in a `dry_run`). Without a doomed
+        checkpoint nothing goes, as on the SQL backends: the delta bases a fork copied stay
+        the bases of its values until a pruned checkpoint rebases them."""
         if not doomed:
-            return
+            return 0, 0
         rebased, values, blobs = self._garbage(thread, set(doomed))
+        if dry_run:
+            return len(values), len(blobs)
         gone = set(doomed)
         for value_key, row in rebased.items():
             journal.set(thread.values, value_key, row)
@@ -475,6 +484,7 @@ class InMemoryCheckpointer(ops.BaseCheckpointer):
             journal.pop(thread.values, value_key)
         for digest in blobs:
             journal.pop(thread.blobs, digest)
+        return len(values), len(blobs)
 
     def _bases(self, thread: _Thread) -> dict[ValueKey, str | None]:
         return {key: row.base if row.kind == DELTA else None for key, row in thread.values.items()}

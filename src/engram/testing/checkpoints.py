@@ -35,7 +35,7 @@ from engram.stores.checkpoints import (
     PutWrites,
     Rollback,
 )
-from engram.types._checkpoint import ChannelWrite, PendingWrite, RetentionPolicy
+from engram.types._checkpoint import ChannelWrite, PendingWrite, PruneReport, RetentionPolicy
 from engram.types._conversation import utcnow
 
 __all__ = ["AsyncDrivenCheckpointer", "CheckpointerSpec"]
@@ -205,6 +205,35 @@ class CheckpointerSpec:
             assert len(checkpointer.history(T, name)) == 2, name
         assert checkpointer.get_thread(T, "x") is None
         assert checkpointer.get_thread(T, thread).retention is None
+
+    def test_refuses_integers_sql_cannot_hold_naming_them(self, checkpointer: Any) -> None:
+        """A limit or offset past 2**63-1, or a pending write's idx past PostgreSQL's
+        integer, is refused before the query with an `InvalidInputError` naming it, alike on
+        every backend (as the event log's `read` refuses it), not as a database's error."""
+        thread = _thread()
+        info = checkpointer.put(T, thread, {"a": 1})
+        most = 2**63 - 1
+        far = PendingWrite("task", "c", ("json", b"1"), 2**31)
+        below = far._replace(idx=-(2**31) - 1)
+        calls: list[tuple[str, Any]] = [
+            ("limit", lambda: checkpointer.history(T, thread, limit=2**63)),
+            ("limit", lambda: checkpointer.batch([ListCheckpoints(T, None, None, limit=2**63)])),
+            ("limit", lambda: checkpointer.history(T, thread, limit=-1)),
+            ("limit", lambda: checkpointer.list_threads(T, limit=2**63)),
+            ("offset", lambda: checkpointer.list_threads(T, offset=2**63)),
+            ("offset", lambda: checkpointer.list_threads(T, offset=-1)),
+            ("idx", lambda: checkpointer.batch([PutWrites(T, thread, "", info.id, (far,))])),
+            ("idx", lambda: checkpointer.batch([PutWrites(T, thread, "", info.id, (below,))])),
+        ]  # fmt: skip
+        for what, call in calls:
+            with pytest.raises(InvalidInputError, match=f"{what} must be from"):
+                call()
+        assert [h.id for h in checkpointer.history(T, thread, limit=most)] == [info.id]
+        assert checkpointer.list_threads(T, offset=most) == []
+        edge = (far._replace(idx=2**31 - 1), far._replace(task_id="t2", idx=-(2**31)))
+        checkpointer.batch([PutWrites(T, thread, "", info.id, edge)])
+        stored = checkpointer.batch([GetCheckpoint(T, thread, "", info.id, with_writes=True)])[0]
+        assert sorted(w.idx for w in stored.pending_writes) == [-(2**31), 2**31 - 1]
 
     def test_lists_round_trip_through_any_edit(self, checkpointer: Any) -> None:
         thread = _thread()
@@ -558,6 +587,35 @@ class CheckpointerSpec:
         assert checkpointer.get_thread(T, thread).retention == RetentionPolicy(keep_last=2)
         checkpointer.prune(T, [thread, other])
         assert [len(checkpointer.history(T, t)) for t in (thread, other)] == [2, 4]
+
+    def test_prune_counts_only_what_it_deletes_after_a_fork(self, checkpointer: Any) -> None:
+        """A fork of a checkpoint whose list is a delta keeps the delta bases it copied while
+        none of its checkpoints goes: a prune deleting nothing reports nothing deleted (in a
+        dry run too), and one deleting checkpoints reports what it removes, as its dry run
+        said, and leaves every kept checkpoint whole."""
+        source, fork = _thread(), _thread()
+
+        def values(step: int) -> dict[str, Any]:
+            return {"msgs": [f"m{i}" * 30 for i in range(step + 1)], "big": "z" * (300 + step)}
+
+        ids = [checkpointer.put(T, source, values(step)).id for step in range(6)]
+        checkpointer.fork(T, source, fork, ids[2])  # a list delta of 2 bases (any snapshot_every)
+        keep_one = RetentionPolicy(keep_last=1)
+        nothing = PruneReport(threads=1, checkpoints_kept=1)
+        for dry_run in (True, False, False):
+            assert checkpointer.prune(T, [fork], policy=keep_one, dry_run=dry_run) == nothing
+        assert checkpointer.get(T, fork).values == values(2)
+        checkpointer.put(T, fork, values(3))
+        checkpointer.put(T, fork, values(4))
+        dry = checkpointer.prune(T, [fork], policy=keep_one, dry_run=True)
+        report = checkpointer.prune(T, [fork], policy=keep_one)
+        assert dry == report
+        assert (report.threads, report.checkpoints_deleted, report.checkpoints_kept) == (1, 2, 1)
+        assert report.values_deleted >= 2 * 2  # both channels of both pruned checkpoints
+        assert checkpointer.prune(T, [fork], policy=keep_one) == nothing
+        assert checkpointer.get(T, fork).values == values(4)
+        for step, checkpoint_id in enumerate(ids):
+            assert checkpointer.get(T, source, checkpoint_id).values == values(step)
 
     @settings(
         max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

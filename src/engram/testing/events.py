@@ -209,7 +209,8 @@ class EventLogSpec:
         event_log.append(TENANT, "s1", [_thought(id="e-1")])
         stream = "s2" if where == "other_stream" else "s1"
         events = [_thought(id="e-2"), _thought(id="e-2" if where == "same_append" else "e-1")]
-        with pytest.raises(ConflictError):
+        said = f"an event id of this append already exists in tenant '{TENANT}'"
+        with pytest.raises(ConflictError, match=f"^{said}$"):  # not a database's own message
             event_log.append(TENANT, stream, events)
         assert event_log.get_stream(TENANT, "s1").version == 1
         assert event_log.append(OTHER_TENANT, "s1", [_thought(id="e-1")]).last_version == 1
@@ -234,6 +235,21 @@ class EventLogSpec:
         kinds = [_thought(), Event.error("x"), _thought(), Event.error("y"), _thought()]
         event_log.append(TENANT, "s1", kinds)
         assert _versions(event_log.read(TENANT, "s1", **bounds)) == expected
+
+    @pytest.mark.parametrize(
+        "bounds", [{"limit": -1}, {"from_version": 2**63}, {"to_version": 2**63}, {"limit": 2**63}]
+    )
+    def test_read_refuses_bounds_out_of_range_naming_them(
+        self, event_log: Any, bounds: dict[str, Any]
+    ) -> None:
+        """A version or limit past what SQL holds, or a negative limit, is refused with the
+        same `InvalidInputError` naming the argument on every backend."""
+        _fill(event_log, 2)
+        (name,) = bounds
+        with pytest.raises(InvalidInputError, match=f"^{name} must be from "):
+            event_log.read(TENANT, "s1", **bounds)
+        found = event_log.read(TENANT, "s1", from_version=0, to_version=2**63 - 1)
+        assert _versions(found) == [1, 2]
 
     def test_read_of_missing_stream_is_empty(self, event_log: Any) -> None:
         assert event_log.read(TENANT, "nope") == []

@@ -13,7 +13,7 @@ write, and what the working-memory reducer reads):
 |---------------|--------------------------------------------------------------------|
 | `thought`     | `{"text": str}`                                                    |
 | `action`      | `{"tool": str, "arguments": {...}, "call_id": str?, "step": str?}` |
-| `observation` | `{"output": str, "tool": str?, "call_id": str?}`                   |
+| `observation` | `{"output": str or JSON, "tool": str?, "call_id": str?}`           |
 | `error`       | `{"message": str}`                                                 |
 | `custom`      | anything; `name` says what it is                                   |
 """

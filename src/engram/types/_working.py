@@ -8,6 +8,7 @@ snapshotted (`to_dict()`), and rendered into a prompt within a token budget
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -21,16 +22,26 @@ __all__ = ["ToolResult", "WorkingMemory"]
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """The output of one tool call."""
+    """The output of one tool call.
+
+    `output` may be given as text or as any JSON value; a JSON value is kept as its JSON text
+    (as working memory folded from an `Event.observation` shows it), so the record renders
+    and round-trips through `to_dict()` / `from_dict()` unchanged.
+    """
 
     tool: str
     """The tool's name."""
     output: str
-    """What it returned, as text."""
+    """What it returned, as text (a JSON value given is stored as its JSON text)."""
     call_id: str | None = None
     """The call it answers, if the model gave one."""
     step: str | None = None
     """The step it was run for."""
+
+    def __post_init__(self) -> None:
+        """Check the fields' types (`InvalidInputError`) and store `output` as text."""
+        _check_text(self.tool, "tool")
+        object.__setattr__(self, "output", output_text(self.output))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,17 +53,44 @@ class ToolResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolResult:
+        """Inverse of `to_dict()`."""
+        _check_record(data, "a tool result")
         return cls(
-            tool=str(data["tool"]),
-            output=str(data.get("output", "")),
+            tool=_required(data, "tool", "a tool result"),
+            output=data.get("output", ""),
             call_id=data.get("call_id"),
             step=data.get("step"),
         )
 
 
+def output_text(output: object) -> str:
+    """A tool's output as text: text as it is, any other JSON value as its JSON text.
+
+    Raises:
+        InvalidInputError: `output` is neither text nor a JSON value.
+    """
+    if isinstance(output, str):
+        return output
+    try:
+        return json.dumps(output, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInputError(f"output must be text or a JSON value, not {output!r}") from exc
+
+
 def _check_text(value: object, what: str) -> None:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be text, not {value!r}")
+
+
+def _check_record(data: object, what: str) -> None:
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"{what} must be a mapping, not {data!r}")
+
+
+def _required(data: Mapping[str, Any], name: str, what: str) -> Any:
+    if name not in data:
+        raise InvalidInputError(f"{what} needs a {name!r} field, got {dict(data)!r}")
+    return data[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +206,17 @@ class WorkingMemory:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkingMemory:
         """Inverse of `to_dict()`."""
+        _check_record(data, "working memory")
+        results = data.get("tool_results") or ()
+        if isinstance(results, str | bytes | Mapping) or not isinstance(results, Iterable):
+            raise InvalidInputError(f"tool_results must be a list, not {results!r}")
+        updated_at = data.get("updated_at")
         return cls(
-            goal=str(data["goal"]),
+            goal=_required(data, "goal", "working memory"),
             current_step=data.get("current_step"),
             completed_steps=data.get("completed_steps") or (),
             pending_actions=data.get("pending_actions") or (),
-            tool_results=tuple(ToolResult.from_dict(r) for r in data.get("tool_results") or ()),
-            scratchpad=str(data.get("scratchpad", "")),
-            updated_at=parse_time(data["updated_at"]) if data.get("updated_at") else utcnow(),
+            tool_results=tuple(ToolResult.from_dict(r) for r in results),
+            scratchpad=data.get("scratchpad") or "",
+            updated_at=parse_time(updated_at, "updated_at") if updated_at else utcnow(),
         )

@@ -35,7 +35,7 @@ from engram.stores.postgres._internal import (
 )
 from engram.stores.postgres._scope_locks import AdvisoryLocks
 from engram.stores.postgres.conversation import conversation_work, one_statement, plain_conflict
-from engram.stores.postgres.events import event_work
+from engram.stores.postgres.events import duplicate_ids_named, event_work
 from engram.stores.postgres.memories import (
     DEFAULT_INDEX_MIN_VECTORS,
     SearchSettings,
@@ -161,7 +161,9 @@ class AsyncPostgresEventLog(BaseEventLog):
             event_rules.check_op(op)
         if not ops:
             return []
-        return await self._target.run(event_work(ops))
+        running: list[event_contract.Op] = []
+        with duplicate_ids_named(running):
+            return await self._target.run(event_work(ops, running))
 
     def batch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the log's event loop."""

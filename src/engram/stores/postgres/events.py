@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engram._exceptions import InvalidInputError
+from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores import _event_rules as rules
 from engram.stores.events import (
     AppendEvents,
@@ -39,7 +39,7 @@ from engram.stores.postgres.base import Statement, Work
 from engram.types._conversation import utcnow
 from engram.types._event import AppendResult, Event, Snapshot, StreamInfo
 
-__all__ = ["PostgresEventLog", "event_work"]
+__all__ = ["PostgresEventLog", "duplicate_ids_named", "event_work"]
 
 
 class PostgresEventLog(BaseEventLog):
@@ -100,19 +100,38 @@ class PostgresEventLog(BaseEventLog):
             rules.check_op(op)
         if not ops:
             return []
-        return self._target.run(event_work(ops))
+        running: list[Op] = []
+        with duplicate_ids_named(running):
+            return self._target.run(event_work(ops, running))
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
         return await asyncio.to_thread(self.batch, ops)
 
 
-def event_work(ops: Sequence[Op]) -> Work[list[Any]]:
-    """The statements of a batch of validated ops, in order; returns their results."""
+def event_work(ops: Sequence[Op], running: list[Op] | None = None) -> Work[list[Any]]:
+    """The statements of a batch of validated ops, in order; returns their results. Each op
+    is appended to `running` as its statements start (`duplicate_ids_named` reads it)."""
     results: list[Any] = []
     for op in ops:
+        if running is not None:
+            running.append(op)
         results.append((yield from _run(op)))
     return results
+
+
+@contextmanager
+def duplicate_ids_named(running: Sequence[Op]) -> Iterator[None]:
+    """Re-raise the unique index's refusal of a reused event id (`engram_events_id`) as
+    every backend words it (`rules.duplicate_event_id`), not as the database's message."""
+    try:
+        yield
+    except ConflictError as exc:
+        diag = getattr(exc.__cause__, "diag", None)  # the psycopg error's diagnostics
+        constraint = getattr(diag, "constraint_name", None)
+        if constraint == "engram_events_id" and running and isinstance(running[-1], AppendEvents):
+            raise rules.duplicate_event_id(running[-1]) from exc.__cause__
+        raise
 
 
 def _run(op: Op) -> Work[Any]:
