@@ -161,11 +161,13 @@ def run(flow: Flow[T], resources: Resources) -> T:
         while True:
             try:
                 if isinstance(request, Serialize):
+                    if hold is None:  # before any in-process lock (`ScopeHold.reserve`)
+                        hold = resources.scope_hold()
+                        hold.reserve()
                     keys = _missing(request, held)
                     for key in keys:
                         resources.locks.acquire(key)
                         held.append(key)
-                    hold = hold or resources.scope_hold()
                     hold.take(keys)
                     result = None
                 else:
@@ -195,11 +197,13 @@ async def arun(flow: Flow[T], resources: Resources) -> T:
         while True:
             try:
                 if isinstance(request, Serialize):
+                    if hold is None:  # before any in-process lock (`ScopeHold.reserve`)
+                        hold = resources.scope_hold()
+                        await hold.areserve()
                     keys = _missing(request, held)
                     for key in keys:
                         await resources.locks.aacquire(key)
                         held.append(key)
-                    hold = hold or resources.scope_hold()
                     await hold.atake(keys)
                     result = None
                 else:

@@ -29,13 +29,27 @@ __all__ = ["NoHold", "ScopeHold", "lock_number"]
 class ScopeHold(ABC):
     """The scope locks one flow holds in a store, from `take` until `release`.
 
-    One flow uses a hold, from one driver; keys it already holds are not taken again.
+    One flow uses a hold, from one driver; keys it already holds are not taken again. The
+    hold's state changes under its own lock (`_state`): a cancelled `atake` leaves its thread
+    waiting, and whichever of `release` and that thread comes last frees the hold, once.
     """
 
     def __init__(self) -> None:
         self.held: list[str] = []
         """The keys held, in the order taken."""
-        self._abandoned: asyncio.Future[None] | None = None
+        self._state = threading.Lock()
+        self._taking = False  # a take runs on an `atake` thread
+        self._dropped = False  # released while taking: that thread frees the hold
+
+    def reserve(self) -> None:
+        """Get what `take` needs before any key (a lock connection), waiting while none is
+        free. Drivers call it before the flow's first in-process lock, so a flow never waits
+        for one while holding a key another flow waits for."""
+        return  # nothing to get: a store with lock connections overrides it
+
+    async def areserve(self) -> None:
+        """Async `reserve`."""
+        return  # as `reserve`
 
     @abstractmethod
     def take(self, keys: Sequence[str]) -> None:
@@ -49,14 +63,16 @@ class ScopeHold(ABC):
 
     @abstractmethod
     def _free(self) -> None:
-        """Free every key held and empty `held`."""
+        """Free every key held and empty `held` (called with `_state` held; idempotent)."""
 
     def release(self) -> None:
-        """Free every key held (idempotent). After a cancelled `atake` whose worker thread
-        still waits, that thread frees the keys when its wait ends."""
-        if self._abandoned is not None and not self._abandoned.done():
-            return
-        self._free()
+        """Free every key held (idempotent). After a cancelled `atake` whose thread still
+        waits, that thread frees the keys when its wait ends."""
+        with self._state:
+            if self._taking:
+                self._dropped = True
+                return
+            self._free()
 
     async def arelease(self) -> None:
         """Async `release`."""
@@ -65,9 +81,12 @@ class ScopeHold(ABC):
     async def atake(self, keys: Sequence[str]) -> None:
         """`take` on a thread of its own, so the event loop runs while it waits (not on the
         loop's default executor: waiting takes could use up the threads that the holders'
-        batches need)."""
+        batches need). Cancelled, the thread goes on waiting: `release` leaves the hold to it,
+        and it frees the hold when its wait ends."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        with self._state:
+            self._taking = True
 
         def wait() -> None:
             outcome: BaseException | None = None
@@ -75,22 +94,27 @@ class ScopeHold(ABC):
                 self.take(keys)
             except BaseException as exc:  # handed to the awaiting task
                 outcome = exc
-            try:
-                loop.call_soon_threadsafe(_settle, done, outcome)
-            except RuntimeError:  # the loop is closed (its task was cancelled): free it here
-                self._free()
+            with self._state:
+                self._taking = False
+                if self._dropped:  # the flow is gone and released the hold: free it here
+                    self._free()
+                    return
+                try:
+                    loop.call_soon_threadsafe(_settle, done, outcome)
+                except RuntimeError:  # the loop is closed, its task with it: free it here
+                    self._free()
 
-        threading.Thread(target=wait, name="engram-scope-lock", daemon=True).start()
+        try:
+            threading.Thread(target=wait, name="engram-scope-lock", daemon=True).start()
+        except BaseException:
+            with self._state:
+                self._taking = False
+            raise
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
-            self._abandoned = done
-            done.add_done_callback(self._free_abandoned)
+            done.add_done_callback(_retrieve)  # nobody awaits it now; `release` frees
             raise
-
-    def _free_abandoned(self, done: asyncio.Future[None]) -> None:
-        done.exception()  # retrieved: the task that awaited it is gone
-        self._free()
 
 
 class NoHold(ScopeHold):
@@ -107,6 +131,11 @@ def lock_number(key: str) -> int:
     """A key as a number in [0, 2**62): the same in every process and on every machine."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=b"engram-lock").digest()
     return int.from_bytes(digest, "big") >> 2
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

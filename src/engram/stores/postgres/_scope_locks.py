@@ -3,10 +3,13 @@
 Each key is a session-level advisory lock (`pg_advisory_lock(bigint)` of `lock_number(key)`),
 held on a connection of its own for the whole flow: a flow's batches run on other connections
 (a pool's, or the store's one), in transactions of their own, which a transaction-level lock
-could not span. Lock connections are opened with the store's connection settings and kept,
-a few idle, for the next flows; a flow borrows one at its first key and never a second, so
-flows cannot deadlock waiting for lock connections. PostgreSQL drops the locks of a session
-that ends, so a crashed worker never blocks a user's writes.
+could not span. Lock connections are opened with the store's connection settings and kept
+idle for the next flows. A store has at most as many as its pool has connections (the
+pool's `max_size`: `ENGRAM_POSTGRES_POOL_SIZE`), or `LOCK_CONNECTIONS` on a single
+connection; a flow borrows one before its first in-process lock (`ScopeHold.reserve`) and
+never a second, on its lock thread, so a flow waiting for one holds nothing another waits
+for. PostgreSQL drops the locks of a session that ends, so a crashed worker never blocks a
+user's writes.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from psycopg.conninfo import make_conninfo
 from engram.stores.postgres._internal import map_backend_errors
 from engram.stores.scope_locks import ScopeHold, lock_number
 
-__all__ = ["AdvisoryLocks", "lock_connector"]
+__all__ = ["LOCK_CONNECTIONS", "AdvisoryLocks", "lock_connector"]
 
-_IDLE = 4  # lock connections kept open between flows, per store
+LOCK_CONNECTIONS = 8
+"""Lock connections of a store on one connection (a pool's store has its `max_size`)."""
 
 Connector = Callable[[], "psycopg.Connection[Any]"]
 
@@ -47,14 +51,19 @@ def lock_connector(conn: Any) -> Connector:
 class AdvisoryLocks:
     """The lock connections of one store; `hold()` gives a flow its `ScopeHold`.
 
-    `close()` closes the idle ones; so does the store's collection (a store on a lent
-    connection or pool is often never closed).
+    At most `limit` are open, lent or idle: `borrow` waits (on the flow's lock thread) while
+    all are lent. `close()` closes the idle ones; so does the store's collection (a store on
+    a lent connection or pool is often never closed).
     """
 
     def __init__(self, conn: Any, owner: object) -> None:
         self._conn = conn  # the store's connection or pool, whose settings lock ones copy
         self._connect: Connector | None = None
+        self.limit: int = getattr(conn, "max_size", None) or LOCK_CONNECTIONS
+        self._free_slots = threading.Semaphore(self.limit)
         self._idle: list[psycopg.Connection[Any]] = []
+        self._lent: set[psycopg.Connection[Any]] = set()
+        self._closed = False
         self._guard = threading.Lock()
         weakref.finalize(owner, self.close)
 
@@ -62,25 +71,41 @@ class AdvisoryLocks:
         return AdvisoryScopeHold(self)
 
     def borrow(self) -> psycopg.Connection[Any]:
+        """A lock connection, idle or new, waiting while `limit` are lent."""
+        self._free_slots.acquire()
+        try:
+            with self._guard:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                with map_backend_errors():
+                    if self._connect is None:
+                        self._connect = lock_connector(self._conn)
+                    conn = self._connect()
+        except BaseException:
+            self._free_slots.release()
+            raise
         with self._guard:
-            if self._idle:
-                return self._idle.pop()
-        with map_backend_errors():
-            if self._connect is None:
-                self._connect = lock_connector(self._conn)
-            return self._connect()
+            self._lent.add(conn)
+        return conn
 
     def give_back(self, conn: psycopg.Connection[Any]) -> None:
+        """Take back a borrowed connection (once: a second give-back of it does nothing)."""
         with self._guard:
-            if len(self._idle) < _IDLE and not conn.closed:
-                self._idle.append(conn)
+            if conn not in self._lent:
                 return
-        conn.close()
+            self._lent.remove(conn)
+            keep = not self._closed and not conn.closed
+            if keep:
+                self._idle.append(conn)
+        if not keep:
+            conn.close()
+        self._free_slots.release()
 
     def close(self) -> None:
         """Close the idle lock connections (those of running flows close as they end)."""
         with self._guard:
             idle, self._idle = self._idle, []
+            self._closed = True
         for conn in idle:
             conn.close()
 
@@ -93,12 +118,17 @@ class AdvisoryScopeHold(ScopeHold):
         self._locks = locks
         self._conn: psycopg.Connection[Any] | None = None
 
-    def take(self, keys: Sequence[str]) -> None:
-        wanted = sorted(set(keys) - set(self.held))
-        if not wanted:
-            return
+    def reserve(self) -> None:
         if self._conn is None:
             self._conn = self._locks.borrow()
+
+    async def areserve(self) -> None:
+        await self.atake(())
+
+    def take(self, keys: Sequence[str]) -> None:
+        self.reserve()
+        assert self._conn is not None
+        wanted = sorted(set(keys) - set(self.held))
         with map_backend_errors():  # a deadlock PostgreSQL detects is an error, not a wait
             for key in wanted:
                 self._conn.execute("SELECT pg_advisory_lock(%s)", (lock_number(key),))
@@ -113,8 +143,9 @@ class AdvisoryScopeHold(ScopeHold):
             conn.execute("SELECT pg_advisory_unlock_all()")
         except psycopg.Error:  # the session is gone, and its locks with it
             conn.close()
-            return
         self._locks.give_back(conn)
 
     async def arelease(self) -> None:
-        await asyncio.to_thread(self.release)
+        """`release` on a thread (it waits for PostgreSQL), carried through even if the
+        awaiting task is cancelled meanwhile."""
+        await asyncio.shield(asyncio.to_thread(self.release))
