@@ -14,11 +14,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from langgraph.graph import START, StateGraph
 
 from engram import MigrationRequired
 from engram.cli import main
@@ -27,40 +26,17 @@ from engram.state import headers
 from engram.stores.sqlite import checkpoints_base as sqlite_schema
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.types._checkpoint import RetentionPolicy
+from secret_traces import postgres_traces, run_secret_graph, sqlite_traces
 
 pytest_plugins = ["servers"]
 
-SECRET = "SecretFirst123 my password is hunter2"
-MARK = b"SecretFirst123"
 T = "default"
 PROCESSED = {"notes": "processed"}
-
-
-class State(TypedDict):
-    notes: str
-
-
-def _run_graph(saver: EngramSaver, thread_id: str) -> None:
-    """The secret as the first input (a value kept inline in the header), then three more."""
-    graph = StateGraph(State)
-    graph.add_node("n", lambda state: {"notes": "processed"})
-    graph.add_edge(START, "n")
-    compiled = graph.compile(checkpointer=saver)
-    config: Any = {"configurable": {"thread_id": thread_id}}
-    compiled.invoke({"notes": SECRET}, config)
-    for step in range(3):
-        compiled.invoke({"notes": f"later {step}"}, config)
 
 
 def _values(checkpointer: Any, thread_id: str) -> Any:
     found = EngramSaver(checkpointer).get_tuple({"configurable": {"thread_id": thread_id}})
     return None if found is None else found.checkpoint["channel_values"]
-
-
-def _holds(value: Any) -> bool:
-    if isinstance(value, str):
-        return MARK.decode() in value
-    return isinstance(value, bytes | memoryview) and MARK in bytes(value)
 
 
 def _first_header(rows: list[Any], zdict: bytes | None) -> bytes:
@@ -83,20 +59,6 @@ SET_HEADER = (
 THREADS = "SELECT key, thread_id, zdict FROM checkpoint_threads ORDER BY key"
 
 
-def _sqlite_traces(path: Path) -> list[str]:
-    """The files (database, log) whose bytes hold `MARK`, and the columns whose values do."""
-    found = [f.name for f in path.parent.iterdir() if f.name.startswith(path.name)]
-    found = [name for name in found if MARK in (path.parent / name).read_bytes()]
-    with closing(sqlite3.connect(path)) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cursor = db.execute(f'SELECT * FROM "{table}"')
-            columns = [column[0] for column in cursor.description]
-            for row in cursor:
-                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if _holds(v)]
-    return found
-
-
 def _sqlite_version(path: Path) -> int:
     with closing(sqlite3.connect(path)) as db:
         query = "SELECT version FROM engram_migrations WHERE component = 'checkpoints'"
@@ -108,7 +70,7 @@ def _sqlite_file_as_written_before(path: Path, threads: list[str], legacy: set[s
     older Engram left them: their dictionary their first header, secret included."""
     with SqliteCheckpointer.from_path(path) as checkpointer:
         for thread_id in threads:
-            _run_graph(EngramSaver(checkpointer), thread_id)
+            run_secret_graph(EngramSaver(checkpointer), thread_id)
     firsts = {}
     with closing(sqlite3.connect(path)) as db:
         for key, thread_id, zdict in db.execute(THREADS).fetchall():
@@ -130,7 +92,7 @@ def _sqlite_file_as_written_before(path: Path, threads: list[str], legacy: set[s
                     (firsts[thread_id], key),
                 )
         db.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
-    columns = [trace for trace in _sqlite_traces(path) if trace.startswith("checkpoint")]
+    columns = [trace for trace in sqlite_traces(path) if trace.startswith("checkpoint")]
     assert columns == ["checkpoint_threads.zdict"] * len(legacy)
 
 
@@ -140,12 +102,12 @@ def test_sqlite_db_migrate_cleans_the_dictionaries_an_older_prune_left(tmp_path:
     result = CliRunner().invoke(main, ["db", "migrate", "--db", str(path)])
     assert result.exit_code == 0, result.output
     assert f"checkpoints: schema version {len(sqlite_schema.MIGRATIONS)}" in result.output
-    assert _sqlite_traces(path) == []
+    assert sqlite_traces(path) == []
     with SqliteCheckpointer.from_path(path) as checkpointer:
         for thread_id in ("t1", "t2", "t3"):
             assert _values(checkpointer, thread_id) == PROCESSED
             assert len(checkpointer.history(T, thread_id)) == 1
-        _run_graph(EngramSaver(checkpointer), "t1")  # the thread goes on
+        run_secret_graph(EngramSaver(checkpointer), "t1")  # the thread goes on
         assert _values(checkpointer, "t1") == PROCESSED
 
 
@@ -155,7 +117,7 @@ def test_sqlite_opening_migrates_once_and_keeps_the_threads_order(tmp_path: Path
     with SqliteCheckpointer.from_path(path) as checkpointer:
         order = [thread.thread_id for thread in checkpointer.list_threads(T)]
     assert order == ["t3", "t2", "t1"]  # newest first, as before
-    assert _sqlite_traces(path) == []
+    assert sqlite_traces(path) == []
     with closing(sqlite3.connect(path)) as db:
         migrated = db.execute(THREADS).fetchall()
     with SqliteCheckpointer.from_path(path) as checkpointer:
@@ -174,37 +136,21 @@ def test_sqlite_a_process_of_the_version_before_goes_on_and_then_is_refused(
     every_migration = sqlite_schema.MIGRATIONS
     monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration[:1])
     with SqliteCheckpointer.from_path(path) as before:  # its caches warm with the old dictionary
-        _run_graph(EngramSaver(before), "t1")
+        run_secret_graph(EngramSaver(before), "t1")
         monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration)
         with SqliteCheckpointer.from_path(path) as after:
             assert _values(after, "t1") == _values(before, "t1") == PROCESSED  # read throughout
-            _run_graph(EngramSaver(before), "t1")  # finds the thread moved, looks it up again
+            run_secret_graph(EngramSaver(before), "t1")  # finds the thread moved, looks it up again
             assert len(after.history(T, "t1")) == len(before.history(T, "t1")) == 1 + 2 * 12
             assert _values(after, "t1") == PROCESSED
             after.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-    assert _sqlite_traces(path) == []
+    assert sqlite_traces(path) == []
     monkeypatch.setattr(sqlite_schema, "MIGRATIONS", every_migration[:1])
     with pytest.raises(MigrationRequired, match="checkpoints"), SqliteCheckpointer.from_path(path):
         pass
 
 
 # PostgreSQL
-
-
-def _postgres_traces(url: str) -> list[str]:
-    """The table columns holding `MARK` in some row."""
-    import psycopg
-
-    found = []
-    with psycopg.connect(url) as conn:
-        columns = conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = 'public' AND data_type IN ('bytea', 'text', 'jsonb')"
-        ).fetchall()
-        for table, column in columns:
-            values = conn.execute(f'SELECT "{column}" FROM "{table}"').fetchall()
-            found += [f"{table}.{column}" for (value,) in values if _holds(value)]
-    return found
 
 
 PG_THREAD_ROWS = (
@@ -221,7 +167,7 @@ def _postgres_as_written_before(url: str, legacy: list[str]) -> None:
 
     with PostgresCheckpointer.from_conn_string(url) as checkpointer:
         for thread_id in legacy:
-            _run_graph(EngramSaver(checkpointer), thread_id)
+            run_secret_graph(EngramSaver(checkpointer), thread_id)
     firsts = {}
     with psycopg.connect(url) as conn:
         for key, thread_id, zdict in conn.execute(PG_THREADS).fetchall():
@@ -245,7 +191,7 @@ def _postgres_as_written_before(url: str, legacy: list[str]) -> None:
                 (firsts[thread_id], key),
             )
         conn.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
-    assert _postgres_traces(url) == ["engram_checkpoint_threads.zdict"] * len(legacy)
+    assert postgres_traces(url) == ["engram_checkpoint_threads.zdict"] * len(legacy)
 
 
 def test_postgres_migrate_cleans_the_dictionaries_an_older_prune_left(
@@ -257,12 +203,12 @@ def test_postgres_migrate_cleans_the_dictionaries_an_older_prune_left(
     url = postgres_clean_database
     _postgres_as_written_before(url, ["t1", "t2"])
     with PostgresCheckpointer.from_conn_string(url) as checkpointer:
-        assert _postgres_traces(url) == []
+        assert postgres_traces(url) == []
         assert checkpointer.migrate() == len(schema.MIGRATIONS) == 2  # nothing left to do
         for thread_id in ("t1", "t2"):
             assert _values(checkpointer, thread_id) == PROCESSED
             assert len(checkpointer.history(T, thread_id)) == 1
-        _run_graph(EngramSaver(checkpointer), "t1")
+        run_secret_graph(EngramSaver(checkpointer), "t1")
         assert _values(checkpointer, "t1") == PROCESSED
 
 
@@ -277,15 +223,15 @@ def test_postgres_a_process_of_the_version_before_goes_on_and_then_is_refused(
     every_migration = schema.MIGRATIONS
     monkeypatch.setattr(schema, "MIGRATIONS", every_migration[:1])
     with PostgresCheckpointer.from_conn_string(url) as before:  # caches the old dictionary
-        _run_graph(EngramSaver(before), "t1")
+        run_secret_graph(EngramSaver(before), "t1")
         monkeypatch.setattr(schema, "MIGRATIONS", every_migration)
         with PostgresCheckpointer.from_conn_string(url) as after:
             assert _values(after, "t1") == _values(before, "t1") == PROCESSED
-            _run_graph(EngramSaver(before), "t1")  # turned away once, reads the thread again
+            run_secret_graph(EngramSaver(before), "t1")  # turned away once, reads the thread again
             assert len(after.history(T, "t1")) == len(before.history(T, "t1")) == 1 + 2 * 12
             assert _values(after, "t1") == PROCESSED
             after.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-    assert _postgres_traces(url) == []
+    assert postgres_traces(url) == []
     monkeypatch.setattr(schema, "MIGRATIONS", every_migration[:1])
     with (
         pytest.raises(MigrationRequired, match="newer than this Engram knows"),

@@ -17,10 +17,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
-from langgraph.graph import START, StateGraph
 
 from engram.integrations.langgraph import EngramSaver
 from engram.state import headers
@@ -29,28 +28,11 @@ from engram.stores.sqlite.events import SqliteEventLog
 from engram.types import Event
 from engram.types._checkpoint import RetentionPolicy
 from engram.types._event import Snapshot
+from secret_traces import MARK, SECRET, postgres_traces, run_secret_graph, sqlite_traces
 
 pytest_plugins = ["servers"]
 
-SECRET = "SecretFirst123 my password is hunter2"
-MARK = b"SecretFirst123"
 T = "default"
-
-
-class State(TypedDict):
-    notes: str
-
-
-def _run_graph(saver: EngramSaver, thread_id: str) -> None:
-    """The audit's graph: the secret as the first input, then three inputs without it."""
-    graph = StateGraph(State)
-    graph.add_node("n", lambda state: {"notes": "processed"})
-    graph.add_edge(START, "n")
-    compiled = graph.compile(checkpointer=saver)
-    config: Any = {"configurable": {"thread_id": thread_id}}
-    compiled.invoke({"notes": SECRET}, config)
-    for step in range(3):
-        compiled.invoke({"notes": f"later {step}"}, config)
 
 
 def _values(saver: EngramSaver, thread_id: str) -> Any:
@@ -59,27 +41,6 @@ def _values(saver: EngramSaver, thread_id: str) -> Any:
 
 
 # SQLite
-
-
-def _sqlite_traces(path: Path) -> list[str]:
-    """Where `MARK` is: the files (database, log) whose bytes hold it, and the table columns
-    whose values do."""
-    found = [f.name for f in path.parent.iterdir() if f.name.startswith(path.name)]
-    found = [name for name in found if MARK in (path.parent / name).read_bytes()]
-    with closing(sqlite3.connect(path)) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cursor = db.execute(f'SELECT * FROM "{table}"')
-            columns = [column[0] for column in cursor.description]
-            for row in cursor:
-                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if _holds(v)]
-    return found
-
-
-def _holds(value: Any) -> bool:
-    if isinstance(value, str):
-        return MARK.decode() in value
-    return isinstance(value, bytes | memoryview) and MARK in bytes(value)
 
 
 def _repacked(stored: bytes, zdict: bytes | None, packer: Any) -> bytes:
@@ -117,7 +78,7 @@ def sqlite_thread(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A file holding thread `t1` (the secret its first input), as written now or before."""
     path = tmp_path / "agent.db"
     with SqliteCheckpointer.from_path(path) as checkpointer:
-        _run_graph(EngramSaver(checkpointer), "t1")
+        run_secret_graph(EngramSaver(checkpointer), "t1")
     if request.param == "legacy":
         _make_legacy_sqlite(path)
     return path
@@ -125,9 +86,9 @@ def sqlite_thread(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def test_sqlite_prune_leaves_no_trace_of_the_pruned_values(sqlite_thread: Path) -> None:
     with SqliteCheckpointer.from_path(sqlite_thread) as checkpointer:
-        assert _sqlite_traces(sqlite_thread)  # the first checkpoints hold it
+        assert sqlite_traces(sqlite_thread)  # the first checkpoints hold it
         checkpointer.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-        assert _sqlite_traces(sqlite_thread) == []
+        assert sqlite_traces(sqlite_thread) == []
         assert _values(EngramSaver(checkpointer), "t1") == {"notes": "processed"}
         keys = _thread_keys(sqlite_thread)
         checkpointer.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
@@ -146,9 +107,9 @@ def test_sqlite_fork_and_copy_carry_no_value_of_the_source(sqlite_thread: Path) 
         saver.copy_thread("t1", "t3")
         checkpointer.prune(T, ["t3"], policy=RetentionPolicy(keep_last=1))
         checkpointer.delete_thread(T, "t1")
-        assert _sqlite_traces(sqlite_thread) == []
+        assert sqlite_traces(sqlite_thread) == []
         assert _values(saver, "t2") == _values(saver, "t3") == {"notes": "processed"}
-        _run_graph(saver, "t2")  # the fork and the copy go on
+        run_secret_graph(saver, "t2")  # the fork and the copy go on
         assert _values(saver, "t2") == {"notes": "processed"}
 
 
@@ -162,7 +123,7 @@ def test_sqlite_run_deletion_leaves_no_trace(tmp_path: Path, layout: str) -> Non
         _make_legacy_sqlite(path)
     with SqliteCheckpointer.from_path(path) as checkpointer:
         EngramSaver(checkpointer).delete_for_runs([run_id])
-        assert _sqlite_traces(path) == []
+        assert sqlite_traces(path) == []
         assert [info.seq for info in checkpointer.history(T, "t1")] == [2]
 
 
@@ -171,21 +132,21 @@ def test_sqlite_a_writer_caching_an_old_dictionary_goes_on_after_a_prune_cleans_
 ) -> None:
     path = tmp_path / "agent.db"
     with SqliteCheckpointer.from_path(path) as checkpointer:
-        _run_graph(EngramSaver(checkpointer), "t1")
+        run_secret_graph(EngramSaver(checkpointer), "t1")
     _make_legacy_sqlite(path)
     with (
         SqliteCheckpointer.from_path(path) as pruner,
         SqliteCheckpointer.from_path(path) as writer,  # another process, its caches warm
     ):
-        _run_graph(EngramSaver(writer), "t1")
+        run_secret_graph(EngramSaver(writer), "t1")
         pruner.prune(T, ["t1"], policy=RetentionPolicy(keep_last=2))
-        _run_graph(EngramSaver(writer), "t1")
+        run_secret_graph(EngramSaver(writer), "t1")
         history = pruner.history(T, "t1")
         assert len(history) > 2
         for reader in (pruner, writer):
             assert _values(EngramSaver(reader), "t1") == {"notes": "processed"}
         pruner.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-        assert _sqlite_traces(path) == []
+        assert sqlite_traces(path) == []
 
 
 @contextmanager
@@ -193,7 +154,7 @@ def _sqlite_log_checked(path: Path) -> Iterator[None]:
     """Assert that `MARK` is in the log before the block, and nowhere after it."""
     assert MARK in path.with_name(path.name + "-wal").read_bytes()
     yield
-    assert _sqlite_traces(path) == []
+    assert sqlite_traces(path) == []
 
 
 def _put_secret_then_more(checkpointer: SqliteCheckpointer, run_id: str) -> None:
@@ -236,22 +197,6 @@ def test_sqlite_stream_deletion_wipes_the_log(tmp_path: Path, api: str) -> None:
 # PostgreSQL
 
 
-def _postgres_traces(url: str) -> list[str]:
-    """The table columns holding `MARK` in some row."""
-    import psycopg
-
-    found = []
-    with psycopg.connect(url) as conn:
-        columns = conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = 'public' AND data_type IN ('bytea', 'text', 'jsonb')"
-        ).fetchall()
-        for table, column in columns:
-            values = conn.execute(f'SELECT "{column}" FROM "{table}"').fetchall()
-            found += [f"{table}.{column}" for (value,) in values if _holds(value)]
-    return found
-
-
 def _make_legacy_postgres(url: str) -> None:
     """`_make_legacy_sqlite` for a PostgreSQL database (no checkpointer open on it)."""
     import psycopg
@@ -283,7 +228,7 @@ def postgres_thread(request: pytest.FixtureRequest, postgres_clean_database: str
     from engram.stores.postgres import PostgresCheckpointer
 
     with PostgresCheckpointer.from_conn_string(postgres_clean_database) as checkpointer:
-        _run_graph(EngramSaver(checkpointer), "t1")
+        run_secret_graph(EngramSaver(checkpointer), "t1")
     if request.param == "legacy":
         _make_legacy_postgres(postgres_clean_database)
     return postgres_clean_database
@@ -293,9 +238,9 @@ def test_postgres_prune_leaves_no_trace_of_the_pruned_values(postgres_thread: st
     from engram.stores.postgres import PostgresCheckpointer
 
     with PostgresCheckpointer.from_conn_string(postgres_thread) as checkpointer:
-        assert _postgres_traces(postgres_thread)
+        assert postgres_traces(postgres_thread)
         checkpointer.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-        assert _postgres_traces(postgres_thread) == []
+        assert postgres_traces(postgres_thread) == []
         assert _values(EngramSaver(checkpointer), "t1") == {"notes": "processed"}
 
 
@@ -308,9 +253,9 @@ def test_postgres_fork_and_copy_carry_no_value_of_the_source(postgres_thread: st
         saver.copy_thread("t1", "t3")
         checkpointer.prune(T, ["t3"], policy=RetentionPolicy(keep_last=1))
         checkpointer.delete_thread(T, "t1")
-        assert _postgres_traces(postgres_thread) == []
+        assert postgres_traces(postgres_thread) == []
         assert _values(saver, "t2") == _values(saver, "t3") == {"notes": "processed"}
-        _run_graph(saver, "t2")
+        run_secret_graph(saver, "t2")
         assert _values(saver, "t2") == {"notes": "processed"}
 
 
@@ -321,20 +266,20 @@ def test_postgres_a_writer_caching_an_old_dictionary_goes_on_after_a_prune_clean
 
     url = postgres_clean_database
     with PostgresCheckpointer.from_conn_string(url) as checkpointer:
-        _run_graph(EngramSaver(checkpointer), "t1")
+        run_secret_graph(EngramSaver(checkpointer), "t1")
     _make_legacy_postgres(url)
     with (
         PostgresCheckpointer.from_conn_string(url) as pruner,
         PostgresCheckpointer.from_conn_string(url) as writer,
     ):
-        _run_graph(EngramSaver(writer), "t1")
+        run_secret_graph(EngramSaver(writer), "t1")
         pruner.prune(T, ["t1"], policy=RetentionPolicy(keep_last=2))
-        _run_graph(EngramSaver(writer), "t1")
+        run_secret_graph(EngramSaver(writer), "t1")
         assert len(pruner.history(T, "t1")) > 2
         for reader in (pruner, writer):
             assert _values(EngramSaver(reader), "t1") == {"notes": "processed"}
         pruner.prune(T, ["t1"], policy=RetentionPolicy(keep_last=1))
-        assert _postgres_traces(url) == []
+        assert postgres_traces(url) == []
 
 
 # The dictionary itself
