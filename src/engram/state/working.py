@@ -22,9 +22,8 @@ cut to the space left.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from engram._validation import check_count
 from engram.state.events import SnapshotPolicy
@@ -80,7 +79,7 @@ def apply_event(memory: WorkingMemory, event: Event) -> WorkingMemory:
     if event.type == "observation":
         result = ToolResult(
             tool=str(payload.get("tool") or "tool"),
-            output=_output_text(payload.get("output", "")),
+            output=payload.get("output", ""),  # JSON as its JSON text (`ToolResult`)
             call_id=payload.get("call_id"),
             step=memory.current_step,
         )
@@ -88,13 +87,6 @@ def apply_event(memory: WorkingMemory, event: Event) -> WorkingMemory:
     key = "text" if event.type == "thought" else "message"
     prefix = "" if event.type == "thought" else "error: "
     return memory.with_note(f"{prefix}{payload.get(key, '')}", now=now)
-
-
-def _output_text(output: Any) -> str:
-    """A tool's output as a prompt shows it: text as it is, anything else as JSON."""
-    if isinstance(output, str):
-        return output
-    return json.dumps(output, ensure_ascii=False, default=str)
 
 
 def working_memory_snapshots(
