@@ -645,7 +645,9 @@ def _summary_context(
     older, complete = yield from _covered_tail(session, summary, plan, spec, planned, now=now)
     older = system.within(older, until=summary.through_seq if summary else None)
     read = system.with_history([*older, *pending])
-    if text is not None:  # the stored summary as this context sends it
+    if not plan.evict:  # the stored summary, as the plan fitted it to this context
+        text = plan.summary_text
+    elif text is not None:  # the summary just folded, fitted the same way
         text = fit_summary(text, counter, plan.summary_max_tokens)
     plan, text = backfill(
         plan,

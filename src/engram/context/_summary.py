@@ -99,6 +99,9 @@ class SummaryPlan:
     """The room to fold `evict` into the stored summary with: the largest of
     `summary_max_tokens`, `STORED_SUMMARY_TOKENS` and the stored summary's own size, so a
     fold never shrinks what a context at a larger budget asked for."""
+    summary_text: str | None = None
+    """`summary`'s text as this context sends it (`fit_summary` to `summary_max_tokens`),
+    what `summary_tokens` counts; None without one."""
 
     @property
     def through_seq(self) -> int | None:
@@ -164,10 +167,9 @@ def plan_summary(
     room = summary_room(available, summary_max_tokens)
     folded, live = _set_aside_folded(messages, summary)
     prompt = measure(live, counter, tools)
-    current, stored = 0, 0
-    if summary is not None:
-        current = counter.count_message(summary_message(fit_summary(summary.text, counter, room)))
-        stored = counter.count_text(summary.text)
+    sent = None if summary is None else fit_summary(summary.text, counter, room)
+    current = 0 if sent is None else counter.count_message(summary_message(sent))
+    stored = 0 if summary is None else counter.count_text(summary.text)
     tokens = prompt.total + current
     count = 0
     if tokens > trigger * available:
@@ -183,6 +185,7 @@ def plan_summary(
         tokens=tokens,
         summary_tokens=current,
         fold_tokens=max(room, STORED_SUMMARY_TOKENS, stored),
+        summary_text=sent,
     )
 
 
@@ -276,6 +279,7 @@ def backfill(
         summary_tokens=plan.summary_tokens,
         also_covered=tuple(message.id for message in older[start:]),
         fold_tokens=plan.fold_tokens,
+        summary_text=plan.summary_text,
     )
     return backfilled, summary_text
 
