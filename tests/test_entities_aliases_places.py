@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engram import Engram, Message
+from engram import Engram
 from engram.memory import extract_entities, merge_aliases
 from engram.types._memory import Entity
+from test_entities_aliases_kinds import tell
 
 JAN = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -21,14 +22,6 @@ JAN = datetime(2026, 1, 5, 9, tzinfo=UTC)
 def mem(tmp_path: Path) -> Iterator[Engram]:
     with Engram(tmp_path / "engram.db") as engram:
         yield engram
-
-
-def tell(mem: Engram, *texts: str) -> None:
-    for month, text in enumerate(texts, start=1):
-        said = datetime(2026, month, 5, 9, tzinfo=UTC)
-        mem.memories.add(
-            messages=[Message(role="user", content=text, created_at=said)], user_id="u"
-        )
 
 
 def places(mem: Engram) -> list[tuple[str, tuple[str, ...]]]:
