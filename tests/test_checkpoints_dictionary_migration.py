@@ -22,11 +22,18 @@ from click.testing import CliRunner
 from engram import MigrationRequired
 from engram.cli import main
 from engram.integrations.langgraph import EngramSaver
-from engram.state import headers
 from engram.stores.sqlite import checkpoints_base as sqlite_schema
 from engram.stores.sqlite.checkpoints import SqliteCheckpointer
 from engram.types._checkpoint import RetentionPolicy
-from secret_traces import postgres_traces, run_secret_graph, sqlite_traces
+from secret_traces import (
+    postgres_first_headers,
+    postgres_traces,
+    run_secret_graph,
+    set_postgres_dictionaries,
+    set_sqlite_dictionaries,
+    sqlite_first_headers,
+    sqlite_traces,
+)
 
 pytest_plugins = ["servers"]
 
@@ -39,23 +46,8 @@ def _values(checkpointer: Any, thread_id: str) -> Any:
     return None if found is None else found.checkpoint["channel_values"]
 
 
-def _first_header(rows: list[Any], zdict: bytes | None) -> bytes:
-    """A thread's first header, plain: the dictionary the old code gave it."""
-    first = min(rows, key=lambda row: row[1])  # ids sort as their times
-    return headers.plain_header(*headers.unpack_header(bytes(first[2]), zdict))
-
-
-def _repacked(rows: list[Any], zdict: bytes | None, old: bytes) -> list[bytes]:
-    packer = headers.header_packer(old)
-    return [headers.repack_header(bytes(row[2]), zdict, packer) for row in rows]
-
-
 # SQLite
 
-THREAD_ROWS = "SELECT namespace, checkpoint_id, header FROM checkpoints WHERE thread_key = ?"
-SET_HEADER = (
-    "UPDATE checkpoints SET header = ? WHERE thread_key = ? AND namespace = ? AND checkpoint_id = ?"
-)
 THREADS = "SELECT key, thread_id, zdict FROM checkpoint_threads ORDER BY key"
 
 
@@ -71,26 +63,12 @@ def _sqlite_file_as_written_before(path: Path, threads: list[str], legacy: set[s
     with SqliteCheckpointer.from_path(path) as checkpointer:
         for thread_id in threads:
             run_secret_graph(EngramSaver(checkpointer), thread_id)
-    firsts = {}
     with closing(sqlite3.connect(path)) as db:
-        for key, thread_id, zdict in db.execute(THREADS).fetchall():
-            rows = db.execute(THREAD_ROWS, (key,)).fetchall()
-            if thread_id in legacy:
-                firsts[thread_id] = _first_header(rows, zdict)
+        firsts = {t: h for t, h in sqlite_first_headers(db).items() if t in legacy}
     with SqliteCheckpointer.from_path(path) as checkpointer:
         checkpointer.prune(T, threads, policy=RetentionPolicy(keep_last=1))
     with closing(sqlite3.connect(path)) as db, db:
-        for key, thread_id, zdict in db.execute(THREADS).fetchall():
-            if thread_id in firsts:
-                rows = db.execute(THREAD_ROWS, (key,)).fetchall()
-                packed = _repacked(rows, zdict, firsts[thread_id])
-                db.executemany(
-                    SET_HEADER, [(h, key, r[0], r[1]) for h, r in zip(packed, rows, strict=True)]
-                )
-                db.execute(
-                    "UPDATE checkpoint_threads SET zdict = ? WHERE key = ?",
-                    (firsts[thread_id], key),
-                )
+        set_sqlite_dictionaries(db, firsts)
         db.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
     columns = [trace for trace in sqlite_traces(path) if trace.startswith("checkpoint")]
     assert columns == ["checkpoint_threads.zdict"] * len(legacy)
@@ -153,12 +131,6 @@ def test_sqlite_a_process_of_the_version_before_goes_on_and_then_is_refused(
 # PostgreSQL
 
 
-PG_THREAD_ROWS = (
-    "SELECT namespace, checkpoint_id::text, header FROM engram_checkpoints WHERE thread_key = %s"
-)
-PG_THREADS = "SELECT key, thread_id, zdict FROM engram_checkpoint_threads ORDER BY key"
-
-
 def _postgres_as_written_before(url: str, legacy: list[str]) -> None:
     """`_sqlite_file_as_written_before` for a PostgreSQL database (every thread `legacy`)."""
     import psycopg
@@ -168,28 +140,12 @@ def _postgres_as_written_before(url: str, legacy: list[str]) -> None:
     with PostgresCheckpointer.from_conn_string(url) as checkpointer:
         for thread_id in legacy:
             run_secret_graph(EngramSaver(checkpointer), thread_id)
-    firsts = {}
     with psycopg.connect(url) as conn:
-        for key, thread_id, zdict in conn.execute(PG_THREADS).fetchall():
-            rows = conn.execute(PG_THREAD_ROWS, (key,)).fetchall()
-            firsts[thread_id] = _first_header(rows, bytes(zdict))
+        firsts = postgres_first_headers(conn)
     with PostgresCheckpointer.from_conn_string(url) as checkpointer:
         checkpointer.prune(T, legacy, policy=RetentionPolicy(keep_last=1))
     with psycopg.connect(url) as conn:
-        for key, thread_id, zdict in conn.execute(PG_THREADS).fetchall():
-            rows = conn.execute(PG_THREAD_ROWS, (key,)).fetchall()
-            for header, row in zip(
-                _repacked(rows, bytes(zdict), firsts[thread_id]), rows, strict=True
-            ):
-                conn.execute(
-                    "UPDATE engram_checkpoints SET header = %s"
-                    " WHERE thread_key = %s AND namespace = %s AND checkpoint_id = %s::uuid",
-                    (header, key, row[0], row[1]),
-                )
-            conn.execute(
-                "UPDATE engram_checkpoint_threads SET zdict = %s WHERE key = %s",
-                (firsts[thread_id], key),
-            )
+        set_postgres_dictionaries(conn, firsts)
         conn.execute("UPDATE engram_migrations SET version = 1 WHERE component = 'checkpoints'")
     assert postgres_traces(url) == ["engram_checkpoint_threads.zdict"] * len(legacy)
 

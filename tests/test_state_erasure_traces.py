@@ -28,7 +28,17 @@ from engram.stores.sqlite.events import SqliteEventLog
 from engram.types import Event
 from engram.types._checkpoint import RetentionPolicy
 from engram.types._event import Snapshot
-from secret_traces import MARK, SECRET, postgres_traces, run_secret_graph, sqlite_traces
+from secret_traces import (
+    MARK,
+    SECRET,
+    postgres_first_headers,
+    postgres_traces,
+    run_secret_graph,
+    set_postgres_dictionaries,
+    set_sqlite_dictionaries,
+    sqlite_first_headers,
+    sqlite_traces,
+)
 
 pytest_plugins = ["servers"]
 
@@ -43,34 +53,10 @@ def _values(saver: EngramSaver, thread_id: str) -> Any:
 # SQLite
 
 
-def _repacked(stored: bytes, zdict: bytes | None, packer: Any) -> bytes:
-    header = headers.unpack_header(stored, zdict)
-    return headers.pack_header(headers.plain_header(*header), packer)
-
-
-def _legacy_dictionary(rows: list[Any], zdict: bytes | None) -> tuple[bytes, Any]:
-    """The dictionary the old code gave a thread (its first header, whole), and its packer."""
-    first = min(rows, key=lambda row: row[1])  # ids sort as their times
-    old = headers.plain_header(*headers.unpack_header(bytes(first[2]), zdict))
-    return old, headers.header_packer(old)
-
-
 def _make_legacy_sqlite(path: Path) -> None:
     """Give every thread of the (closed) file the old layout: its first header as dictionary."""
     with closing(sqlite3.connect(path)) as db, db:
-        for key, zdict in db.execute("SELECT key, zdict FROM checkpoint_threads").fetchall():
-            rows = db.execute(
-                "SELECT namespace, checkpoint_id, header FROM checkpoints WHERE thread_key = ?",
-                (key,),
-            ).fetchall()
-            old, packer = _legacy_dictionary(rows, zdict)
-            for namespace, checkpoint_id, header in rows:
-                db.execute(
-                    "UPDATE checkpoints SET header = ?"
-                    " WHERE thread_key = ? AND namespace = ? AND checkpoint_id = ?",
-                    (_repacked(header, zdict, packer), key, namespace, checkpoint_id),
-                )
-            db.execute("UPDATE checkpoint_threads SET zdict = ? WHERE key = ?", (old, key))
+        set_sqlite_dictionaries(db, sqlite_first_headers(db))
 
 
 @pytest.fixture(params=["new", "legacy"])
@@ -202,24 +188,7 @@ def _make_legacy_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        threads = conn.execute("SELECT key, zdict FROM engram_checkpoint_threads").fetchall()
-        for key, zdict in threads:
-            zdict = None if zdict is None else bytes(zdict)
-            rows = conn.execute(
-                "SELECT namespace, checkpoint_id::text, header FROM engram_checkpoints"
-                " WHERE thread_key = %s",
-                (key,),
-            ).fetchall()
-            old, packer = _legacy_dictionary(rows, zdict)
-            for namespace, checkpoint_id, header in rows:
-                conn.execute(
-                    "UPDATE engram_checkpoints SET header = %s"
-                    " WHERE thread_key = %s AND namespace = %s AND checkpoint_id = %s::uuid",
-                    (_repacked(bytes(header), zdict, packer), key, namespace, checkpoint_id),
-                )
-            conn.execute(
-                "UPDATE engram_checkpoint_threads SET zdict = %s WHERE key = %s", (old, key)
-            )
+        set_postgres_dictionaries(conn, postgres_first_headers(conn))
 
 
 @pytest.fixture(params=["new", "legacy"])
