@@ -152,13 +152,16 @@ def erase_scope_flow(
     given_back: list[Any] = []
     restarted: list[Relation] = []
     left: list[Memory] = []
-    said = {source for memory in memories for source in memory.source_ids}
+    erased_sources: set[str] = set()
     if scope.whole_user is None:  # a narrower scope: the entities only it named go too
         others = yield from _others_of(scope.tenant, memories)
         outside = yield from _provenance_outside(scope.tenant, memories, others)
         restarted = yield from _relations_restarted(scope.tenant, memories, outside.kept)
         rewritten = {memory.id: memory for memory in outside.rewritten}
         left = [rewritten.get(memory.id, memory) for memory in others] + outside.kept
+        # the scope's turns no memory left comes from: no history left names them either
+        erased_sources = {s for memory in memories for s in memory.source_ids}
+        erased_sources -= {s for memory in left for s in memory.source_ids}
         spared = {memory.id for memory in outside.kept}
         memories = [memory for memory in memories if memory.id not in spared]
         named = yield from named_by(scope.tenant, memories)
@@ -172,9 +175,8 @@ def erase_scope_flow(
         scope.agent_id,
         scope.session_id,
         spared=tuple(memory.id for memory in outside.blanked),
-        # the scope's turns no memory left comes from: no history left names them either
         unsourced=tuple(memory.id for memory in left),
-        erased_sources=tuple(sorted(said - {s for memory in left for s in memory.source_ids})),
+        erased_sources=tuple(sorted(erased_sources)),
     )
     ops: list[Any] = []
     if outside.rewritten:  # the spared moved out of the scope first, so that `op` leaves them
