@@ -232,7 +232,8 @@ def test_a_session_context_reads_the_profile_and_dated_memories_naturally(
     memory_engram: Engram,
 ) -> None:
     """The reported case: the preference by its key, "The user loves sushi" beside it, and
-    "The user's dad died" with no date."""
+    "The user's dad died" with no date. The turn that said the fields, recalled, gives them
+    (`test_context_recall_fairness`)."""
     said = Message(
         role="user",
         content="I love sushi and I live in Porto. My dad passed away last year.",
@@ -244,8 +245,7 @@ def test_a_session_context_reads_the_profile_and_dated_memories_naturally(
     result = session.context(model="gpt-4o", budget=4000, recall=8)
     [block] = [m for m in result.messages if m.role == "system"]
     lines = block.text.splitlines()
-    assert "- likes: sushi" in lines
-    assert "- home city: Porto" in lines
+    assert "- [2026-03-10] I love sushi and I live in Porto. My dad passed away last year." in lines
     assert not any("preference:" in text or "loves sushi" in text for text in lines)
     assert "- [2025] The user's dad died" in lines
 
@@ -265,7 +265,7 @@ def test_a_memory_left_out_as_a_restated_field_gives_its_recall_place_up(
     result = session.context(model="gpt-4o", budget=2000, recall=2)
     [block] = [m for m in result.messages if m.role == "system"]
     lines = block.text.splitlines()
-    assert "- likes: sushi" in lines
+    assert "- [2026-03-10] I love sushi." in lines  # which gives "likes: sushi"
     assert "- Kim had sushi with Lena in Porto last Friday" in lines
     assert len(result.report.recalled) == 2
 

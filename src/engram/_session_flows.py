@@ -43,7 +43,7 @@ from engram.stores.conversation import (
     PurgeExpired,
     PutSummary,
 )
-from engram.stores.memories import GetProfile, RecordAccess
+from engram.stores.memories import GetMemories, GetProfile, RecordAccess
 from engram.tokens import TokenCounter
 from engram.types import Message, Session, Summary
 from engram.types._copy import copy_record
@@ -371,7 +371,25 @@ def _recall(
     query = newest[0].text if newest else ""  # a long memory is cut to what matches it
     if profile is None:
         return ctx.Recall(room, tuple(hits), query=query), {}
-    return ctx.Recall(room, tuple(hits), profile.fields, query=query), profile.sources
+    said = yield from _field_messages(session.tenant, profile.sources, hits)
+    recall = ctx.Recall(room, tuple(hits), profile.fields, query=query, field_sources=said)
+    return recall, profile.sources
+
+
+def _field_messages(
+    tenant: str, sources: Mapping[str, str], hits: Sequence[MemoryHit]
+) -> Flow[dict[str, tuple[str, ...]]]:
+    """Field -> the ids of the messages its value was taken from (those of its source
+    memory; none for a field set by hand), so that a recalled turn of those messages may
+    give the field in the block (`recall_block`). Read only when a turn was recalled."""
+    taken = {key: memory_id for key, memory_id in sources.items() if memory_id != EDITED}
+    if not taken or not any(hit.memory.kind == "episode" for hit in hits):
+        return {}
+    [memories] = yield from call_memories(GetMemories(tenant, tuple(taken.values())))
+    by_id = {memory.id: memory for memory in memories if memory is not None}
+    return {
+        key: by_id[memory_id].source_ids for key, memory_id in taken.items() if memory_id in by_id
+    }
 
 
 def _without_repeats(

@@ -9,11 +9,19 @@ message or the summary is cut, and older history gives way to memories. `buffer`
 
 `Recall` is what the long-term tier offers a context. A strategy packs it with `recall_block`
 into the room its messages leave: greedily, profile fields first, then memories best first,
-each one in if it still fits and left out (and reported) if not. A memory that only restates
-a field the block gives ("The user loves sushi" beside "likes: sushi") is not sent twice. A
-session's context offers no memory that only repeats the prompt: a profile memory whose field
-the block gives, or one whose every source message the context sends
-(`_session_flows._without_repeats`).
+each one in if it still fits and left out (and reported) if not. The profile does not take
+the room of every memory at a small budget: the fields the question asks about (its slots,
+`ranking.asked_slots`, or a word they share: "home city: Faro" for "Where do I live?") go
+first, the others only while the fields take at most `PROFILE_SHARE` of the block; those
+left wait for the memories, then take the room still free.
+
+Nothing is sent twice. A memory that only restates a field the block gives ("The user loves
+sushi" beside "likes: sushi") is left out. A field whose every source message is a turn the
+block sends, which says its value ("I moved to Faro last month." and "home city: Faro"),
+is left out for that turn, which says more (when, how): the field is given (`RecallBlock.
+profile_given`), not dropped. A session's context offers no memory that only repeats the
+prompt: a profile memory whose field the block gives, or one whose every source message the
+context sends (`_session_flows._without_repeats`).
 
 Each line reads as the model needs it: a field by its name in words (`field_text`: "likes:
 sushi", not `preference:sushi: likes`), a memory with its date when it has one worth saying
@@ -26,14 +34,17 @@ more than half of the block.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from engram.context._counting import MessageCounterProtocol
 from engram.memory.bm25 import tokenize
+from engram.memory.entities import fold
 from engram.memory.profile import field_text, profile_value
-from engram.memory.queries import lexical_query
+from engram.memory.queries import lexical_query, query_terms
+from engram.memory.ranking import asked_slots, fills_slot
 from engram.memory.timeline import metadata_time
 from engram.providers._text import split_sentences
 from engram.types import Message
@@ -58,8 +69,12 @@ class Recall:
     """The user's profile fields, in the order they are offered."""
     query: str = ""
     """What the memories were recalled for (the newest user message): a memory too long for
-    its line is cut to the sentences that match it (`excerpt`). Without it, every memory
-    goes whole: which part of a long one matters is not known."""
+    its line is cut to the sentences that match it (`excerpt`), and the profile fields it
+    asks about go first (`_asked_fields`). Without it, every memory goes whole: which part
+    of a long one matters is not known."""
+    field_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Field -> the ids of the messages its value was taken from (none for a field set by
+    hand): a recalled turn of those messages that says the value gives the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,9 @@ class RecallBlock:
     """The message's chat-format token count (0 without a message)."""
     profile_dropped: tuple[str, ...] = ()
     """Keys of the profile fields that did not fit."""
+    profile_given: tuple[str, ...] = ()
+    """Keys of the profile fields the message gives by the turn that said them, in place of
+    their own line (`_gives`)."""
 
 
 def memory_line(hit: MemoryHit, text: str | None = None) -> str:
@@ -295,6 +313,12 @@ def _restates(memory: Memory, shown: Mapping[str, str]) -> bool:
     )
 
 
+PROFILE_SHARE = 0.5
+"""The most of the block the profile fields the question does not ask about take while
+memories wait (`recall_block`): with a memory cut to half of the block (`memory_tokens`), one
+still fits."""
+
+
 def recall_block(
     recall: Recall,
     counter: MessageCounterProtocol,
@@ -305,52 +329,126 @@ def recall_block(
     """Greedily pack the profile fields, then the memories best first, into one message of at
     most `recall.max_tokens` tokens (and `space`, if given).
 
-    A field or memory that does not fit is left out and the next ones are still tried, so a
-    long one costs only itself, never the whole block. A memory that only restates a field
-    that went in is not offered (`_restates`). A memory longer than `memory_tokens` of the
-    block is cut to what matches `recall.query` (`excerpt`).
+    The fields the question asks about go first (`_asked_fields`), then the others while
+    the fields take at most `PROFILE_SHARE` of the block; the rest wait for the memories,
+    then go in the room left. A field or memory that does not fit is left out and the next
+    ones are still tried, so a long one costs only itself, never the whole block. A memory
+    that only restates a field in the block, or waiting, is not offered (`_restates`). A
+    memory longer than `memory_tokens` of the block is cut to what matches `recall.query`
+    (`excerpt`). A turn that says a field's value from the field's own messages takes the
+    field's place (`_gives`).
     """
     limit = recall.max_tokens if space is None else min(recall.max_tokens, space)
-    fields = [f"- {field_text(key, value)}" for key, value in recall.profile.items()]
-    lines, field_fits = _pack(fields, counter, limit)
-    profile_dropped = _left_out(list(recall.profile), field_fits)
-    shown = {key: value for key, value in recall.profile.items() if key not in profile_dropped}
-    hits = [hit for hit in recall.hits if not _restates(hit.memory, shown)]
+    lines = {key: f"- {field_text(key, value)}" for key, value in recall.profile.items()}
+    asked = _asked_fields(recall.profile, recall.query)
+    pack = _Packing(counter, limit, message_id)
+    waiting: list[str] = []
+    for key in [*asked, *(key for key in recall.profile if key not in asked)]:
+        if key in asked or pack.fields_fit(lines[key], int(PROFILE_SHARE * limit)):
+            pack.add_field(key, lines[key])
+        else:
+            waiting.append(key)
+    offered = {key: recall.profile[key] for key in [*pack.fields, *waiting]}
+    hits = [hit for hit in recall.hits if not _restates(hit.memory, offered)]
     cap = memory_tokens(limit)
-    memory_lines = (
-        memory_line(hit, excerpt(hit.memory.text, recall.query, counter, cap)) for hit in hits
+    given: list[str] = []
+    for hit in hits:
+        text = excerpt(hit.memory.text, recall.query, counter, cap)
+        gives = [
+            key
+            for key, value in recall.profile.items()
+            if key not in given and _gives(hit, text, key, value, recall)
+        ]
+        if pack.add_memory(hit.memory.id, memory_line(hit, text), gives):
+            given += gives
+    for key in waiting:
+        if key not in given:
+            pack.add_field(key, lines[key])
+    profile_dropped = tuple(
+        key for key in recall.profile if key not in pack.fields and key not in given
     )
-    lines, memory_fits = _pack(memory_lines, counter, limit, lines)
-    ids = [hit.memory.id for hit in hits]
-    kept = tuple(i for i, fit in zip(ids, memory_fits, strict=True) if fit)
-    dropped = _left_out(ids, memory_fits)
-    if not lines:
+    kept = tuple(pack.memories)
+    dropped = tuple(hit.memory.id for hit in hits if hit.memory.id not in pack.memories)
+    message = pack.message()
+    if message is None:
         return RecallBlock(None, (), dropped, 0, profile_dropped)
-    message = _message(lines, message_id)
-    return RecallBlock(message, kept, dropped, counter.count_message(message), profile_dropped)
+    tokens = counter.count_message(message)
+    return RecallBlock(message, kept, dropped, tokens, profile_dropped, tuple(given))
 
 
-def _pack(
-    candidates: Iterable[str],
-    counter: MessageCounterProtocol,
-    limit: int,
-    lines: Sequence[str] = (),
-) -> tuple[list[str], list[bool]]:
-    """`lines` and the candidates that go with them in a message of at most `limit` tokens,
-    each in turn if the message with it still fits, and for each candidate whether it went
-    in."""
-    packed = list(lines)
-    fits: list[bool] = []
-    for line in candidates:
-        fit = limit > 0 and counter.count_message(_message([*packed, line])) <= limit
+def _asked_fields(profile: Mapping[str, str], query: str) -> list[str]:
+    """The profile's fields the question asks about, in the profile's order: those of the
+    slots it asks (`asked_slots`: "home city" for "Where do I live?"), or sharing a word
+    with it ("likes: hiking" for "Any hiking trails nearby?")."""
+    if not query.strip():
+        return []
+    slots = asked_slots(query)
+    terms = query_terms(query)
+    return [
+        key
+        for key, value in profile.items()
+        if fills_slot(key, slots) or not terms.isdisjoint(query_terms(field_text(key, value)))
+    ]
+
+
+_LABELLED = ("preference", "allergy")
+"""The prefixes of the keyed fields whose value is a label ("likes", "allergic"), which the
+turn says in its own words: its topic is what it says ("sushi" in "I love sushi")."""
+
+
+def _gives(hit: MemoryHit, text: str, key: str, value: str, recall: Recall) -> bool:
+    """Whether the line of `hit`, reading `text`, gives the field `key`: a turn, still
+    current (not "since changed"), of every message the field was taken from, whose words
+    say its value (as whole words, case aside; a label's topic, see `_LABELLED`). A field
+    set by hand, of no message, no turn gives."""
+    sources = recall.field_sources.get(key, ())
+    memory = hit.memory
+    if memory.kind != "episode" or hit.parts.current < 1 or not sources:
+        return False
+    if not set(sources).issubset(memory.source_ids):
+        return False
+    prefix, _, topic = key.partition(":")
+    said = topic.replace("_", " ") if topic and prefix in _LABELLED else value
+    wanted = re.escape(fold(said))
+    return bool(wanted) and re.search(rf"(?<!\w){wanted}(?!\w)", fold(text)) is not None
+
+
+class _Packing:
+    """The lines of a block as it is packed: the profile fields, then the memories, in one
+    message of at most `limit` tokens."""
+
+    def __init__(self, counter: MessageCounterProtocol, limit: int, message_id: str) -> None:
+        self.counter, self.limit, self.message_id = counter, limit, message_id
+        self.fields: dict[str, str] = {}
+        self.memories: dict[str, str] = {}
+
+    def fields_fit(self, line: str, room: int) -> bool:
+        """Whether the fields with `line` fit in a message of `room` tokens."""
+        return self._fits([*self.fields.values(), line], room)
+
+    def add_field(self, key: str, line: str) -> None:
+        """Add a field's line if the block with it fits."""
+        if self._fits([*self.fields.values(), line, *self.memories.values()]):
+            self.fields[key] = line
+
+    def add_memory(self, memory_id: str, line: str, gives: Sequence[str]) -> bool:
+        """Add a memory's line, in place of the fields it `gives`, if the block with it fits;
+        whether it did."""
+        fields = [text for key, text in self.fields.items() if key not in gives]
+        fit = self._fits([*fields, *self.memories.values(), line])
         if fit:
-            packed.append(line)
-        fits.append(fit)
-    return packed, fits
+            self.memories[memory_id] = line
+            for key in gives:
+                self.fields.pop(key, None)
+        return fit
 
+    def message(self) -> Message | None:
+        lines = [*self.fields.values(), *self.memories.values()]
+        return _message(lines, self.message_id) if lines else None
 
-def _left_out(names: Sequence[str], fits: Sequence[bool]) -> tuple[str, ...]:
-    return tuple(name for name, fit in zip(names, fits, strict=True) if not fit)
+    def _fits(self, lines: Sequence[str], room: int | None = None) -> bool:
+        limit = self.limit if room is None else min(room, self.limit)
+        return limit > 0 and self.counter.count_message(_message(lines)) <= limit
 
 
 def _message(lines: Sequence[str], message_id: str = RECALL_ID) -> Message:

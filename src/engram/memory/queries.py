@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from engram.memory.bm25 import tokenize
 from engram.memory.entities import extract_entities, fold
 from engram.memory.temporal import ground
 
@@ -20,6 +21,7 @@ __all__ = [
     "is_temporal_query",
     "lexical_query",
     "query_periods",
+    "query_terms",
     "without_names",
 ]
 
@@ -65,6 +67,18 @@ def lexical_query(text: str) -> str:
     words = _WORD.findall(text)
     kept = [word for word in words if word.casefold() not in STOPWORDS]
     return " ".join(kept) if kept else text
+
+
+def query_terms(text: str) -> frozenset[str]:
+    """The terms a question asks with: the stemmed content words of `text` (`lexical_query`,
+    as BM25 reads them), so that two questions compare by what they ask, not by how.
+
+    Example:
+        ```python
+        query_terms("Where do I live now?")  # frozenset({"live"})
+        ```
+    """
+    return frozenset(tokenize(lexical_query(text)))
 
 
 def without_names(query: str, names: Iterable[str]) -> str:

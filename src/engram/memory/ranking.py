@@ -13,6 +13,7 @@ score = base x (1 + w_entity  * entity)     share of the query's entities it men
              x (1 + w_decay   * decay)      fresh in memory: recorded or recalled lately, pinned
              x superseded                   when it is no longer current (never 0)
              x filler                       a chat turn with nothing to say ("Saved.")
+             x echo                         an earlier question asking what this one does
 ```
 
 Every result carries `ScoreParts`: the raw cosine and BM25 values, each feature in 0..1, and
@@ -80,6 +81,7 @@ from engram.memory.queries import (
     entities_in_query,
     is_temporal_query,
     query_periods,
+    query_terms,
 )
 from engram.memory.texts import SESSION_KEY
 from engram.providers._text import split_sentences
@@ -95,7 +97,9 @@ __all__ = [
     "asked_slots",
     "complete_dense",
     "current_at",
+    "fills_slot",
     "fuse",
+    "is_echo",
     "is_filler",
     "memory_features",
     "rank_memories",
@@ -166,6 +170,13 @@ class RankingWeights:
     matches a question by the words every turn has, and would take a place that a turn with
     something to say needs. Above 0, it stays findable; 1 turns this off. LoCoMo (named
     speakers, never filler) is unchanged."""
+    echo: float = 0.1
+    """Factor for an earlier question that asks nothing the query does not (`is_echo`:
+    "Where do I live?" recalled for "Where do I live?" again), on top of `filler`: it is
+    the query's best match in words and in meaning, yet says nothing, and with `filler`
+    alone (0.5) it still outranks the turn that answers ("I moved to Faro last month").
+    Above 0, it stays findable; 1 turns this off. LoCoMo (named speakers, never echoes) is
+    unchanged."""
     half_life_days: float = 180.0
     """Age, or time unused, at which the recency and decay features fall to 0.5."""
 
@@ -180,6 +191,8 @@ class RankingWeights:
             raise InvalidInputError(f"superseded must be in 0..1, got {self.superseded}")
         if not 0 <= self.filler <= 1:
             raise InvalidInputError(f"filler must be in 0..1, got {self.filler}")
+        if not 0 <= self.echo <= 1:
+            raise InvalidInputError(f"echo must be in 0..1, got {self.echo}")
         weights = (
             self.dense,
             self.lexical,
@@ -225,6 +238,9 @@ class MemoryFeatures:
     filler: float = 0.0
     """1 for a chat turn with nothing to say (`is_filler`: "Saved.", "Where do I work
     now?"); else 0. The score is multiplied by `RankingWeights.filler ** filler`."""
+    echo: float = 0.0
+    """1 for an earlier question asking nothing the query does not (`is_echo`); else 0. The
+    score is multiplied by `RankingWeights.echo ** echo`."""
 
 
 _NEUTRAL = MemoryFeatures()
@@ -433,6 +449,7 @@ def _boost(feature: MemoryFeatures, session: float, weights: RankingWeights) -> 
         * (1.0 + weights.session * session)
         * _currency(feature, weights)
         * math.pow(weights.filler, feature.filler)
+        * math.pow(weights.echo, feature.echo)
     )
 
 
@@ -518,7 +535,7 @@ _KIN_ASKED = re.compile(
 """Someone else the question asks about: "Where does my sister live?"."""
 
 
-def _fills(attribute: str | None, slots: Collection[str]) -> bool:
+def fills_slot(attribute: str | None, slots: Collection[str]) -> bool:
     """Whether a memory's `attribute` is one of `slots`, a slot ending in ":" standing for
     every attribute it begins ("allergy:" for "allergy:peanuts")."""
     if attribute is None:
@@ -590,6 +607,7 @@ def memory_features(
     periods: Sequence[Period] = (),
     now: datetime | None = None,
     weights: RankingWeights = DEFAULT_WEIGHTS,
+    terms: Collection[str] = (),
 ) -> MemoryFeatures:
     """The ranking features of a stored memory for one query.
 
@@ -606,6 +624,8 @@ def memory_features(
         now: The time the query is about (default: no recency signal). A memory is dated by
             `valid_from`, else `recorded_at`.
         weights: Supplies `half_life_days`.
+        terms: The query's terms (`queries.query_terms`): an earlier question asking with
+            none but these is an echo (`is_echo`). None given: no echo.
     """
     entity = 0.0
     if query_entities:
@@ -620,7 +640,7 @@ def memory_features(
     current = current_at(memory, now)
     holds = (
         current
-        and _fills(memory.attribute, slots)
+        and fills_slot(memory.attribute, slots)
         and memory.kind != "episode"
         and memory.metadata.get("subject") is None
     )
@@ -633,6 +653,7 @@ def memory_features(
         decay=0.0 if now is None else decay(memory, now, timedelta(days=weights.half_life_days)),
         current=float(current),
         filler=1.0 if is_filler(memory) else 0.0,
+        echo=1.0 if terms and is_echo(memory, terms) else 0.0,
     )
 
 
@@ -665,8 +686,26 @@ def is_filler(memory: Memory) -> bool:
     words = _CONTENT_WORD.findall(fold(memory.text))
     if all(word in STOPWORDS or word in _ACKNOWLEDGEMENTS for word in words):
         return True
+    return _only_asks(memory)
+
+
+def _only_asks(memory: Memory) -> bool:
+    """Whether every sentence of a memory's text is a question."""
     sentences = split_sentences(memory.text)
     return bool(sentences) and all(sentence.endswith("?") for sentence in sentences)
+
+
+def is_echo(memory: Memory, terms: Collection[str]) -> bool:
+    """Whether `memory` is a chat turn that only asks (as `is_filler` has it) with no term
+    but the query's `terms` (`queries.query_terms`): "Where do I live?" or "Where am I
+    living now?" recalled for "Where do I live?", or for "Where do I live and work?". It
+    restates the question and says nothing of the answer. "Do I live in Faro?" names a
+    place, which the query does not: it says something, and is no echo.
+
+    A turn of a named speaker (a dialogue between people) is never one, as never filler."""
+    if memory.kind != "episode" or memory.metadata.get("speaker") or not _only_asks(memory):
+        return False
+    return query_terms(memory.text) <= set(terms)
 
 
 def current_at(memory: Memory, moment: datetime | None) -> bool:
@@ -882,7 +921,8 @@ def rank_memories(
         memories: id -> memory, for every candidate id.
         dense: `(id, cosine)` pairs, best first.
         lexical: `(id, bm25)` pairs, best first.
-        query: The query text: its entities (unless given) and whether it asks "when".
+        query: The query text: its entities (unless given), whether it asks "when", and
+            its terms, which an earlier question restating it asks with (`is_echo`).
         query_entities: The query's entities (`memory_features`); default: found in `query`.
         slots: The slots the query asks about (`memory_features`); default: `asked_slots`
             of `query`. A question about another person than the user asks none of hers.
@@ -901,6 +941,7 @@ def rank_memories(
         slots = asked_slots(query)
     temporal = is_temporal_query(query)
     periods = query_periods(query, now) if query else ()
+    terms = query_terms(query) if query.strip() else frozenset()
     features = {
         memory_id: memory_features(
             memory,
@@ -910,6 +951,7 @@ def rank_memories(
             periods=periods,
             now=now,
             weights=weights,
+            terms=terms,
         )
         for memory_id, memory in memories.items()
     }
