@@ -203,10 +203,18 @@ def test_a_sqlite_url_names_the_file(
         ["list", "--limit", "99999999999999999999"],
         ["list", "--limit", "-1"],
         ["tail", "run-1", "--from", "99999999999999999999"],
+        ["tail", "run-1", "--from", "-5"],
         ["replay", "run-1", "--to", "99999999999999999999"],
         ["replay", "run-1", "--to", "-1"],
     ],
-    ids=["list-huge", "list-negative", "tail-from-huge", "replay-to-huge", "replay-to-negative"],
+    ids=[
+        "list-huge",
+        "list-negative",
+        "tail-from-huge",
+        "tail-from-negative",
+        "replay-to-huge",
+        "replay-to-negative",
+    ],
 )
 def test_numbers_out_of_range_are_usage_errors(db: str, args: list[str]) -> None:
     result = CliRunner().invoke(events, [*args, "--db", db])

@@ -211,9 +211,11 @@ def check_op(op: Op) -> None:
 
 
 def _check_read(op: ReadEvents) -> None:
-    check_int(op.from_version, "from_version")
+    # Versions start at 1: a negative bound is a caller's mistake, refused as a negative
+    # `max_version` or `expected_version` is, not read as 0 (0 itself: "from the start").
+    check_int(op.from_version, "from_version", 0)
     if op.to_version is not None:
-        check_int(op.to_version, "to_version")
+        check_int(op.to_version, "to_version", 0)
     if op.limit is not None:
         check_int(op.limit, "limit", 0)
     if op.types is not None:

@@ -69,8 +69,9 @@ class AppendEvents(NamedTuple):
 class ReadEvents(NamedTuple):
     """Read a stream's events in version order. Result: `list[Event]` (empty if no stream).
 
-    `from_version`/`to_version` bound the range (inclusive); `limit` caps how many are returned;
-    `types` keeps only those event types."""
+    `from_version`/`to_version` bound the range (inclusive; a negative one is refused with
+    `InvalidInputError`); `limit` caps how many are returned; `types` keeps only those event
+    types."""
 
     tenant: str
     stream_id: str

@@ -502,6 +502,25 @@ class CheckpointerSpec:
         assert (info.checkpoint_count, info.head_id, info.namespaces) == (2, ids[1], ("",))
         assert checkpointer.get_thread(T, second).namespaces == ("sub",)
 
+    def test_prune_and_run_deletion_keep_the_threads_order(self, checkpointer: Any) -> None:
+        """A prune or a run's deletion is no activity: the threads it cleans keep their
+        places in `list_threads` (newest created first)."""
+        oldest, middle, newest = _thread(), _thread(), _thread()
+        for thread in (oldest, middle, newest):
+            _grow(checkpointer, thread, 3, run_id=f"run-{thread}")
+        order = [newest, middle, oldest]
+
+        def listed() -> list[str]:
+            return [t.thread_id for t in checkpointer.list_threads(T) if t.thread_id in order]
+
+        assert listed() == order
+        report = checkpointer.prune(T, [oldest, middle], policy=RetentionPolicy(keep_last=1))
+        assert report.checkpoints_deleted == 4
+        assert listed() == order
+        _grow(checkpointer, middle, 1, run_id="later")
+        assert checkpointer.batch([DeleteRuns(T, (f"run-{middle}",))]) == [1]
+        assert listed() == order
+
     def test_concurrent_writers(self, checkpointer: Any) -> None:
         if not self.supports_threads:
             pytest.skip("not thread-safe")

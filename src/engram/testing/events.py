@@ -237,13 +237,22 @@ class EventLogSpec:
         assert _versions(event_log.read(TENANT, "s1", **bounds)) == expected
 
     @pytest.mark.parametrize(
-        "bounds", [{"limit": -1}, {"from_version": 2**63}, {"to_version": 2**63}, {"limit": 2**63}]
+        "bounds",
+        [
+            {"limit": -1},
+            {"from_version": -5},
+            {"to_version": -1},
+            {"from_version": 2**63},
+            {"to_version": 2**63},
+            {"limit": 2**63},
+        ],
     )
     def test_read_refuses_bounds_out_of_range_naming_them(
         self, event_log: Any, bounds: dict[str, Any]
     ) -> None:
-        """A version or limit past what SQL holds, or a negative limit, is refused with the
-        same `InvalidInputError` naming the argument on every backend."""
+        """A version or limit past what SQL holds, or a negative one, is refused with the
+        same `InvalidInputError` naming the argument on every backend (a negative version
+        is not read as 0)."""
         _fill(event_log, 2)
         (name,) = bounds
         with pytest.raises(InvalidInputError, match=f"^{name} must be from "):
