@@ -95,6 +95,9 @@ class EmbedCall(NamedTuple):
     tenant: str
     """Whose texts: a `CachedEmbedder` keeps each tenant's vectors apart, so no tenant can
     tell by latency what another embedded."""
+    user_id: str | None = None
+    """The user who said them, if they are a user's own words (a search's query) and no
+    memory's: a `CachedEmbedder` drops them at that user's erasure."""
 
 
 class ForgetEmbeddings(NamedTuple):
@@ -103,6 +106,8 @@ class ForgetEmbeddings(NamedTuple):
     texts: tuple[str, ...]
     tenant: str
     """Whose texts: only that tenant's entries go (another may hold the same text)."""
+    user_id: str | None = None
+    """The user erased, if the erasure is a user's: every text they said goes too."""
 
 
 class Serialize(NamedTuple):
@@ -237,7 +242,7 @@ def _serve(request: Call, resources: Resources) -> Any:
     if isinstance(request, EmbedCall):
         embedder = resources.embedding_model()
         if isinstance(embedder, CachedEmbedder):
-            return embedder.embed(request.texts, tenant=request.tenant)
+            return embedder.embed(request.texts, tenant=request.tenant, user_id=request.user_id)
         return embedder.embed(request.texts)
     if isinstance(request, ForgetEmbeddings):
         return _forget(request, resources)
@@ -268,7 +273,9 @@ async def _aserve(request: Call, resources: Resources) -> Any:
     if isinstance(request, EmbedCall):
         embedder = resources.embedding_model()
         if isinstance(embedder, CachedEmbedder):
-            return await embedder.aembed(request.texts, tenant=request.tenant)
+            return await embedder.aembed(
+                request.texts, tenant=request.tenant, user_id=request.user_id
+            )
         return await embedder.aembed(request.texts)
     if isinstance(request, ForgetEmbeddings):
         return _forget(request, resources)
@@ -292,10 +299,10 @@ async def _aserve(request: Call, resources: Resources) -> Any:
 
 
 def _forget(request: ForgetEmbeddings, resources: Resources) -> None:
-    if not request.texts:
-        return
     if isinstance(resources.embedder, CachedEmbedder):
-        resources.embedder.forget(request.texts, tenant=request.tenant)
+        resources.embedder.forget(request.texts, tenant=request.tenant, user_id=request.user_id)
+        return
+    if not request.texts:
         return
     forget = getattr(resources.embedder, "forget", None)  # another cache: keyed by text only
     if callable(forget):
@@ -307,9 +314,12 @@ def serialized(*keys: str) -> Flow[None]:
     yield Serialize(tuple(keys))
 
 
-def forget_embeddings(texts: Sequence[str], *, tenant: str) -> Flow[None]:
-    """Yield a request to drop `tenant`'s `texts` from the embedding cache."""
-    yield ForgetEmbeddings(tuple(texts), tenant)
+def forget_embeddings(
+    texts: Sequence[str], *, tenant: str, user_id: str | None = None
+) -> Flow[None]:
+    """Yield a request to drop `tenant`'s `texts` from the embedding cache (and, with
+    `user_id`, every text that user said)."""
+    yield ForgetEmbeddings(tuple(texts), tenant, user_id)
 
 
 def call(*ops: ConversationOp) -> Flow[list[Any]]:
@@ -324,6 +334,7 @@ def call_memories(*ops: Any) -> Flow[list[Any]]:
     return results
 
 
-def embed(texts: Sequence[str], *, tenant: str) -> Flow[Any]:
-    """Yield one embedding request for `tenant`'s `texts` and return the matrix."""
-    return (yield EmbedCall(tuple(texts), tenant))
+def embed(texts: Sequence[str], *, tenant: str, user_id: str | None = None) -> Flow[Any]:
+    """Yield one embedding request for `tenant`'s `texts` (words `user_id` said, if given:
+    see `EmbedCall`) and return the matrix."""
+    return (yield EmbedCall(tuple(texts), tenant, user_id))

@@ -123,11 +123,12 @@ def erase_scope_flow(
     scope: Scope, *, model_id: Callable[[], Flow[str]], now: datetime
 ) -> Flow[ErasureReport]:
     """Erase every memory of a scope (`DeleteScope`: with a user alone, everything of that
-    user), and drop their texts, past ones included, from the embedding cache. Erasing a
-    narrower scope (an agent's, a session's), also the entities only its memories named;
-    a memory turns outside it said too outlives it, worded as they worded it and with no
-    wording only the scope said left in its history (`_provenance_outside`), and no history
-    left names a message id of the scope's that no memory left comes from.
+    user), and drop their texts, past ones included, from the embedding cache (with a user
+    alone, the user's search queries too). Erasing a narrower scope (an agent's, a
+    session's), also the entities only its memories named; a memory turns outside it said
+    too outlives it, worded as they worded it and with no wording only the scope said left
+    in its history (`_provenance_outside`), and no history left names a message id of the
+    scope's that no memory left comes from.
 
     A memory taken back to an earlier wording is embedded anew with the current model
     (`model_id` gives its id); if the embedder is missing or fails, it is left without one
@@ -185,7 +186,8 @@ def erase_scope_flow(
         if restarted:
             ops.append(PutRelations(scope.tenant, tuple(restarted)))
     *_, erased = yield from call_memories(*ops, *outside.corrections, *given_back, op)
-    yield from forget_embeddings(texts, tenant=scope.tenant)
+    # A user's erasure: what they searched for goes too (`EmbedCall.user_id`).
+    yield from forget_embeddings(texts, tenant=scope.tenant, user_id=scope.whole_user)
     report: ErasureReport = yield from with_orphans_erased(scope.tenant, named, [erased])
     return report
 

@@ -96,7 +96,7 @@ def search_flow(
         frozenset({key, *(entity.id for entity in entities)})
         for (key, _), entities in zip(named, known, strict=True)
     ]
-    vectors = yield from embed([searched], tenant=scope.tenant)
+    vectors = yield from embed([searched], tenant=scope.tenant, user_id=scope.user_id)
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**filter_fields)
     # Retired memories are candidates too: they mark the episodes that state only retired

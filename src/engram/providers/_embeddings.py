@@ -244,6 +244,22 @@ class LRUEmbeddingCache:
             for key in keys:
                 self._entries.pop(key, None)
 
+    def delete_prefixed(self, prefix: str) -> None:
+        """Drop every entry whose key starts with `prefix`."""
+        with self._lock:
+            for key in [key for key in self._entries if key.startswith(prefix)]:
+                del self._entries[key]
+
+
+def _user_prefix(tenant: str | None, user_id: str) -> str:
+    """What the keys of the texts a user said (`CachedEmbedder.embed(user_id=)`) start with:
+    a hash of the tenant and the user, each length-prefixed so no two pairs share it."""
+    digest = hashlib.sha256()
+    for part in ("" if tenant is None else tenant, user_id):
+        name = part.encode("utf-8", "surrogatepass")
+        digest.update(b"%d:" % len(name) + name)
+    return digest.hexdigest()[:32] + ":"
+
 
 class _MappingCache:
     """Adapts a plain `MutableMapping[str, bytes]` (a dict, a `shelve`) to the cache protocol."""
@@ -266,6 +282,8 @@ class _MappingCache:
 class _Lookup:
     """The cache's answer for one call: known rows, and the distinct texts still to embed."""
 
+    cache: EmbeddingCacheProtocol
+    """Where the rows are looked up and the new ones stored."""
     keys: list[str]
     """The cache key of every input text, in input order."""
     found: dict[str, Matrix]
@@ -284,6 +302,10 @@ class CachedEmbedder:
     are stored as float32 bytes. A cached entry of the wrong length (written by a model of
     another dimension) counts as a miss and is overwritten; so does every entry while the
     inner embedder has yet to learn its dimension (its first call teaches it).
+
+    The texts a user said (a search's query: `embed(user_id=)`) are cached apart, in this
+    process only (`asked`, never in a persistent `cache`) under keys that name the user, so
+    that the user's erasure drops every one of them (`forget(user_id=)`).
 
     Example:
         ```python
@@ -311,6 +333,8 @@ class CachedEmbedder:
         )
         self.backend = _backend_of(inner)
         self._space_id = f"{inner.model_id}\x00{self.backend}"
+        self.asked = LRUEmbeddingCache(max_entries=1_000)
+        """The vectors of the texts users said (`embed(user_id=)`), keyed by user."""
         self.hits = 0
         """Texts answered from the cache (including repeats within a call)."""
         self.misses = 0
@@ -339,33 +363,45 @@ class CachedEmbedder:
         """The inner embedder's model's native dimension (`native_dimension`)."""
         return native_dimension(self.inner)
 
-    def embed(self, texts: Sequence[str], *, tenant: str | None = None) -> Matrix:
+    def embed(
+        self, texts: Sequence[str], *, tenant: str | None = None, user_id: str | None = None
+    ) -> Matrix:
         """Embed `texts`, calling the inner embedder only for texts never seen before (by
-        `tenant`, if given: each tenant's entries are its own).
+        `tenant`, if given: each tenant's entries are its own; and, if `user_id` is given,
+        by that user: the texts are what the user said, cached in `asked`).
 
         Raises:
             InvalidInputError: `texts` is a single string or holds a non-string.
             ProviderError: The inner embedder failed or returned the wrong shape.
         """
-        lookup = self._lookup(check_texts(texts), tenant)
+        lookup = self._lookup(check_texts(texts), tenant, user_id)
         if not lookup.keys and self.known_dimension is None:
             return self.inner.embed([])  # it learns its dimension (the sync way)
         fresh = self.inner.embed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
-    async def aembed(self, texts: Sequence[str], *, tenant: str | None = None) -> Matrix:
+    async def aembed(
+        self, texts: Sequence[str], *, tenant: str | None = None, user_id: str | None = None
+    ) -> Matrix:
         """Async twin of `embed`."""
-        lookup = self._lookup(check_texts(texts), tenant)
+        lookup = self._lookup(check_texts(texts), tenant, user_id)
         if not lookup.keys and self.known_dimension is None:
             return await self.inner.aembed([])  # it learns its dimension (the async way)
         fresh = await self.inner.aembed(list(lookup.missing.values())) if lookup.missing else None
         return self._complete(lookup, fresh)
 
-    def forget(self, texts: Sequence[str], *, tenant: str | None = None) -> None:
+    def forget(
+        self, texts: Sequence[str], *, tenant: str | None = None, user_id: str | None = None
+    ) -> None:
         """Drop the cached vectors of `texts` (when their memories are erased) as `embed` with
         this `tenant` keyed them, if the cache can delete (`delete_many`, or a mapping's
         `pop`); a later `embed` computes them anew. Other tenants' entries stay; those without
-        a tenant go too (a persistent cache holds them from before tenants were keyed)."""
+        a tenant go too (a persistent cache holds them from before tenants were keyed).
+
+        With `user_id` (the user's erasure), every text that user said (`embed(user_id=)`)
+        goes too."""
+        if user_id is not None:
+            self.asked.delete_prefixed(_user_prefix(tenant, user_id))
         delete = getattr(self.cache, "delete_many", None)
         if callable(delete):
             items = check_texts(texts)
@@ -374,11 +410,15 @@ class CachedEmbedder:
                 keys += [cache_key(self._space_id, text) for text in items]
             delete(keys)
 
-    def _lookup(self, texts: list[str], tenant: str | None) -> _Lookup:
+    def _lookup(self, texts: list[str], tenant: str | None, user_id: str | None) -> _Lookup:
         keys = [cache_key(self._space_id, text, tenant) for text in texts]
+        cache = self.cache
+        if user_id is not None:
+            cache, prefix = self.asked, _user_prefix(tenant, user_id)
+            keys = [prefix + key for key in keys]
         unique = list(dict.fromkeys(keys))
         dimension = self.known_dimension  # None: nothing to check the entries against yet
-        cached = self.cache.get_many(unique) if unique and dimension is not None else {}
+        cached = cache.get_many(unique) if unique and dimension is not None else {}
         found: dict[str, Matrix] = {}
         if cached and dimension is not None:
             size = 4 * dimension
@@ -391,13 +431,13 @@ class CachedEmbedder:
                 missing.setdefault(key, text)
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
-        return _Lookup(keys, found, missing)
+        return _Lookup(cache, keys, found, missing)
 
     def _complete(self, lookup: _Lookup, fresh: Matrix | None) -> Matrix:
         if fresh is not None:
             fresh = self._checked(fresh, len(lookup.missing))
             new = dict(zip(lookup.missing, fresh, strict=True))
-            self.cache.put_many({key: row.astype("<f4").tobytes() for key, row in new.items()})
+            lookup.cache.put_many({key: row.astype("<f4").tobytes() for key, row in new.items()})
             lookup.found.update(new)
         if not lookup.keys:
             return np.empty((0, self.dimension), dtype=np.float32)
