@@ -62,6 +62,10 @@ def chat(mem: Engram) -> Chat:
         "I took a job at Netflix.",
         "I accepted a job at Netflix.",
         "Got the job at Netflix!",
+        "Today Netflix hired me",  # the time opens the sentence; the name follows it
+        "Netflix hired me today.",
+        "today netflix hired me",
+        "Netflix has hired me.",
     ],
 )
 def test_being_hired_is_the_new_employer(chat: Chat, said: str) -> None:
@@ -79,7 +83,8 @@ def test_being_hired_is_the_new_employer(chat: Chat, said: str) -> None:
         "If I got hired by Netflix I'd move to LA.",
         "Netflix hired me to fix their website.",
         "They hired me!",
-        "Today Netflix hired me",
+        "Today Netflix hired my brother.",
+        "Today they hired me.",
     ],
 )
 def test_hiring_that_is_not_the_users_new_job_changes_nothing(chat: Chat, said: str) -> None:

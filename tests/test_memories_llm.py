@@ -597,3 +597,30 @@ def test_an_async_user_closes_the_llms_connections_with_aclose(
     )
     assert run.returncode == 0, run.stderr
     assert ("unclosed transport" in run.stderr) is unclosed, run.stderr
+
+
+def _extraction_prompt(request: ReceivedRequest) -> str:
+    """The user message of an extraction request (the conversation the model reads)."""
+    return str(request.json()["messages"][-1]["content"])
+
+
+def test_a_memory_added_as_text_is_told_to_the_model_as_the_users_statement(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    said = item("The user works at Acme", kind="profile", attribute="employer", value="Acme")
+    openai_server.enqueue_completion(reply_with(said))
+    mem.memories.add("Works at Acme", user_id="ana")
+    prompt = _extraction_prompt(openai_server.requests[0])
+    assert "user (memory): Works at Acme" in prompt
+    assert "states facts about the user" in prompt
+    assert mem.memories.profile("ana").fields["employer"] == "Acme"
+
+
+def test_a_conversation_is_not_told_to_the_model_as_memories(
+    mem: Engram, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.enqueue_completion(reply_with())
+    mem.memories.add(messages=[TURN], user_id="ana")
+    prompt = _extraction_prompt(openai_server.requests[0])
+    assert "user: I live in Porto." in prompt
+    assert "(memory)" not in prompt and "states facts about the user" not in prompt

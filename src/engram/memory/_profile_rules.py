@@ -534,7 +534,7 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if key == "birthday":  # its value is a date, which `clean` would take out
         return _birthday(match, s)
     value = clean(match["x"], s, max_words=8)
-    if not value:
+    if not value or (favourite and _names_none(match["x"])):
         return []
     if not favourite and key not in _SLOT_KEYS:
         return []
@@ -545,12 +545,31 @@ def _my_x_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 _NO_FAVOURITE = re.compile(
-    r"^(?:too|so|hard|impossible|tough|many|countless|different|changing|always|a\s+secret|"
-    r"a\s+mystery|whatever|endless|up\s+to)\b",
+    r"^(?:too|so|hard|impossible|tough|difficult|many|countless|different|changing|always|"
+    r"constantly|forever|a\s+secret|a\s+mystery|a\s+toss[- ]up|a\s+tie|a\s+tough\s+one|"
+    r"a\s+hard\s+one|whatever|endless|up\s+to|not|unknown|undecided|(?:it\s+)?(?:changes|"
+    r"varies|depends)|(?:none|nothing|anything|everything|unclear|tbd)$|(?:i|i['’]m|im)\s|"
+    r"(?:it|that)['’]?s\s+(?:hard|tough|impossible|difficult|complicated|a\s+toss[- ]up))\b",
     re.IGNORECASE,
 )
-"""What a favourite "is" that names none ("My favourite movies are hard to pick", "...
-are too many to count")."""
+"""What a favourite "is" that names none ("My favourite movie is hard to pick", "... are
+too many to count", "... is, I don't have one", "... is it changes", "... is it depends",
+"... is nothing")."""
+_NO_ANSWER_OPENER = re.compile(r"^[\s.,…:;-]*(?:(?:honestly|well|um+|uh+|hmm+)[\s.,…:;-]*)*", re.I)
+"""What opens a favourite said as said, before the words that name none ("is... well, it
+changes")."""
+
+
+def _names_none(said: str) -> bool:
+    """Whether a favourite said so names none (`_NO_FAVOURITE`: "hard to pick", "... well,
+    it changes", "I don't have one"), in lower case but for "I": a title names one ("Always
+    Sunny", "Not Another Teen Movie", "It")."""
+    words = _NO_ANSWER_OPENER.sub("", said)
+    if not words or not (words[0].islower() or re.match(r"I\b", words)):
+        return False
+    return _NO_FAVOURITE.match(words) is not None
+
+
 _SAME_PLURAL = frozenset("series species movies cookies pies smoothies brownies selfies".split())
 """Plurals of "-ies" whose singular is not "-y" ("movies": "movie")."""
 
@@ -572,7 +591,7 @@ def _favourites_are(match: re.Match[str], s: Sentence, key: str) -> list[Candida
     bands are Blur and Pulp": the one slot of the thing ("favorite_movie"), holding them
     all."""
     value = clean(match["x"], s, max_words=8)
-    if not value or _NO_FAVOURITE.match(value):
+    if not value or _names_none(match["x"]):
         return []
     words = key.split(" ", 1)[1].split()
     attribute = "favorite_" + slug(" ".join([*words[:-1], _singular(words[-1])]))

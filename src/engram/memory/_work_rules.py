@@ -39,7 +39,7 @@ from engram.memory._phrases import (
     with_date,
 )
 from engram.memory._school_rules import STUDENT, school_slot
-from engram.memory.candidates import NO_VALUE, Candidate
+from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.queries import STOPWORDS
 
 __all__ = ["WORK_RULES", "moved_to_company", "with_role"]
@@ -108,17 +108,25 @@ _ROLE_TAIL = re.compile(r"\s+(?:as|full[- ]time|part[- ]time|remotely)\b", re.IG
 """Where an employer's name ends, before the role or manner of the work ("google as a PM")."""
 
 
-def _lowercase_employer(raw: str, s: Sentence) -> str | None:
-    """An employer named in lower case: a well-known company in any case, spelt as it spells
-    itself ("i work at google", "I work at openai": "Google", "OpenAI"), or a name by one who
-    writes names in lower case, title-cased as a place after a move is (`lowercase_place`:
-    "i work at acme" -> "Acme"; not "a bakery", "home", "night")."""
+def _known_company(raw: str) -> str | None:
+    """The well-known company `raw` opens with, in any case, spelt as it spells itself
+    ("google as a PM": "Google", "jp morgan": "J.P. Morgan")."""
     words = raw.split()
     for size in (3, 2, 1):
         known = _COMPANY_NAMES.get(" ".join(words[:size]).casefold())
         if known:
             return known
-    return lowercase_place(_ROLE_TAIL.split(raw, maxsplit=1)[0], s, after_move=True)
+    return None
+
+
+def _lowercase_employer(raw: str, s: Sentence) -> str | None:
+    """An employer named in lower case: a well-known company in any case, spelt as it spells
+    itself ("i work at google", "I work at openai": "Google", "OpenAI"), or a name by one who
+    writes names in lower case, title-cased as a place after a move is (`lowercase_place`:
+    "i work at acme" -> "Acme"; not "a bakery", "home", "night")."""
+    return _known_company(raw) or lowercase_place(
+        _ROLE_TAIL.split(raw, maxsplit=1)[0], s, after_move=True
+    )
 
 
 _WHEN = re.compile(
@@ -150,12 +158,18 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     software engineer"); said in lower case, the name as a name (`_lowercase_employer`), or
     the words as said ("a bakery"); no employer where or when one works ("i work at home")."""
     raw = match["x"]
-    employer = _workplace(raw) or _lowercase_employer(raw, s) or clean(raw, s, max_words=6)
+    unnamed = _ROLE_TAIL.split(raw, maxsplit=1)[0]  # "a bakery" of "a bakery as a cleaner"
+    employer = _workplace(raw) or _lowercase_employer(raw, s) or clean(unnamed, s, max_words=6)
     if not employer or _off_site(employer):
         return []
     if match["neg"]:
         return denied(match, s, "employer", employer, ("works at", "work at"))
-    return [_employer(s, employer), *_role_after(match["x"], employer, s)]
+    role = _role_after(raw, employer, s)
+    after = raw[raw.casefold().find(employer.casefold()) + len(employer) :]
+    by = match[0][: match.start("x") - match.start()].split()[-1].lower()
+    if by in ("for", "by") and _hired_by_person(employer, role, after):  # "for Maria as a nanny"
+        return _works_for(employer, role, after, s)
+    return [_employer(s, employer), *role]
 
 
 def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
@@ -671,13 +685,67 @@ def _quit_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 def _hired_me(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """The employer said as who hired the user, "Netflix just hired me!", and the role if
-    said ("Netflix hired me as a designer"): a name, not a pronoun ("They hired me") nor a
-    time ("Today Netflix ..." opens no name of one)."""
-    employer = _workplace(match["x"])
+    """The employer said as who hired the user, "Netflix just hired me!", "Today Netflix
+    hired me", "netflix hired me" (a well-known company in lower case), and the role if said
+    ("Netflix hired me as a designer"): a name, not a pronoun ("They hired me"). A person
+    who hired the user is no employer (`_hired_by_person`: "Maria hired me as a
+    babysitter"): the user works as the role, for them."""
+    raw = " ".join(match["x"].split())
+    employer = _workplace(raw) if raw[0].isupper() else _COMPANY_NAMES.get(raw.casefold())
     if not employer or employer.split()[0].lower() in PRONOUNS or _off_site(employer):
         return []
-    return [_employer(s, employer), *_role_from(s.text[match.end() :], s)]
+    after = s.text[match.end() :]
+    role = _role_from(after, s)
+    if _hired_by_person(employer, role, after):
+        return _works_for(employer, role, after, s)
+    return [_employer(s, employer), *role]
+
+
+_HOUSEHOLD_JOBS = re.compile(
+    r"\b(?:babysitter|baby-sitter|nanny|au\s+pair|dog[- ]?walker|pet[- ]?sitter|"
+    r"house[- ]?sitter|dog[- ]?sitter|cat[- ]?sitter|housekeeper|house\s+cleaner|maid|"
+    r"caregiver|carer|gardener|handyman|personal\s+(?:assistant|chef|driver))$",
+    re.IGNORECASE,
+)
+"""Jobs one is hired for by a person or a family as often as by a firm ("Maria hired me as
+a babysitter", "The Smiths hired me as a nanny")."""
+_FOR_THEM = re.compile(r"^\s+as\s+(?:her|his)\s+(?P<role>[a-z]+(?:\s+[a-z]+)?)", re.IGNORECASE)
+"""The role the user was hired for, said of the hirer as a person ("as her assistant")."""
+
+_FIRM_TAILS = frozenset("Inc Corp Co Ltd LLC GmbH Group Labs Studios Media Partners".split())
+"""Last words of a firm's name ("Acme Group")."""
+
+
+def _hired_by_person(employer: str, role: list[Candidate], after: str) -> bool:
+    """Whether who hired the user is a person, not an organisation: no firm's name (a
+    well-known company, a company's suffix, a workplace's kind: "Acme Corp", "Santa Maria
+    hospital"), and a household's job ("as a babysitter") or the hirer said to be "her" or
+    "his" ("as her assistant"). A name alone cannot tell ("Maria hired me!" is taken for an
+    employer's, as "Globex hired me!" must be)."""
+    if not any(word[0].isupper() for word in employer.split()):
+        return False  # "the local gym": a place, unnamed
+    if _OFFICE_ONLY.search(employer) or employer.casefold() in _COMPANY_NAMES:
+        return False
+    if _NAMED_WORKPLACE.search(employer) or employer.split()[-1] in _FIRM_TAILS:
+        return False
+    return any(_HOUSEHOLD_JOBS.search(str(c.value)) for c in role) or bool(_FOR_THEM.match(after))
+
+
+def _works_for(employer: str, role: list[Candidate], after: str, s: Sentence) -> list[Candidate]:
+    """The user's job for a person who hired them: the occupation, the role said ("as a
+    babysitter", "as her assistant"), done for them; no role, no slot."""
+    person = (EntityMention(employer, "person"),)
+    said = _FOR_THEM.match(after) if not role else None
+    if said:  # "as her assistant": "The user works as Maria Lopez's assistant"
+        job = said["role"].lower()
+        role = [_occupation(s, job)]
+        text = f"{s.label} works as {employer}'s {job}"
+    elif role:
+        job = str(role[0].text).removeprefix(f"{s.label} works as ")
+        text = f"{s.label} works as {job} for {employer}"
+    else:
+        return [fact(s, f"{employer} hired {s.label}", entities=person)]
+    return [replace(role[0], text=text[0].upper() + text[1:], entities=person)]
 
 
 _NEW_JOB_AFTER = re.compile(
@@ -692,7 +760,7 @@ def _new_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     today": the employer and the role if said ("New job at Netflix as a designer"); nothing
     more after it ("New job at Netflix for my brother", "... posted on LinkedIn": no
     news of the user's)."""
-    employer = _workplace(match["x"])
+    employer = _workplace(match["x"]) or _known_company(match["x"])
     if not employer or NO_EMPLOYER.search(employer):
         return []
     after = match["x"][len(employer) :]
@@ -712,6 +780,16 @@ def _staff_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_employer(s, employer)]
 
 
+_HIRED_OPENER = (
+    r"(?i:today|yesterday|tonight|(?:this|last)\s+(?:morning|afternoon|evening|night|week|"
+    r"month)|so|well|and|but|then|now|wow|yay|omg|guess\s+what|finally|recently|also|just)"
+)
+"""What may open "Netflix hired me" before the name: when, or a word of news ("Today
+Netflix hired me", "Guess what, Netflix hired me!")."""
+_KNOWN_COMPANY = "|".join(
+    re.escape(name).replace(r"\ ", r"\s+") for name in sorted(_COMPANY_NAMES, key=len)[::-1]
+)
+"""The well-known companies' names, longest first, to match in any case."""
 _JOB_THING = r"\s+(?:search|hunt|hunting|applications?|interviews?|offers?|listings?|notes)\b"
 """What "my job" may be part of, no job ("I lost my job search notes")."""
 
@@ -733,8 +811,8 @@ WORK_RULES: tuple[Rule, ...] = (
     rule(
         rf"(?:{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:(?:work|working|employed){_MANNER}\s+"
         r"(?:at|for)|employed\s+by)"
-        rf"|{ME}{ADV}\s+(?i:(?:got|landed|took|accepted)\s+(?:a|the)\s+(?:new\s+)?job|"
-        r"started\s+(?:a\s+new\s+job|working))"
+        rf"|{ME}{HAVE}?{ADV}\s+(?i:(?:got|landed|took|accepted|have)\s+(?:a|the)\s+(?:new\s+)?job|"
+        r"started\s+(?:(?:a|my)\s+new\s+job|working))"
         rf"\s+(?i:at|for|with)|{ME}(?:{ADV}(?i:\s+got|\s+was)|{HAVE}{ADV}\s+(?i:been)){ADV}\s+"
         r"(?i:hired\s+(?:by|at))"
         r"|(?i:my\s+(?:new\s+|current\s+)?(?:employer\s+is|job\s+is\s+(?:at|with|for))))\s+" + REST,
@@ -742,16 +820,19 @@ WORK_RULES: tuple[Rule, ...] = (
         ("work", "job", "employ", "hired"),
     ),
     rule(
-        r"^(?!(?i:today|yesterday|tonight|last|this|next|on|in|so|well|and|but|then|now|wow|"
+        rf"^(?:{_HIRED_OPENER}[,:!]?\s+)*"
+        r"(?!(?i:today|yesterday|tonight|last|this|next|on|in|so|well|and|but|then|now|wow|"
         r"yay|omg|guess|finally|recently|also|just)\b)"
-        rf"(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}}){ADV}\s+(?i:hired|recruited)\s+"
-        r"(?i:me)\b(?!\s+(?i:to|for\s+(?:a|the|one|two|this)))",
+        rf"(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}}|(?i:{_KNOWN_COMPANY})(?![\w&'-]))"
+        rf"(?:\s+(?i:has|had))?{ADV}\s+(?i:hired|recruited)\s+"
+        r"(?i:me)\b(?!\s+(?i:to|for\s+(?:a|the|one|two|this))\b)",
         _hired_me,
         ("hired me", "recruited me"),
     ),
     rule(
         r"^(?:(?i:so|and|finally|yay|wow|guess\s+what)[,:!]?\s+)?"
-        rf"(?i:(?:(?:I\s+)?got\s+(?:a|my)\s+)?new\s+job)\s+(?i:at|with)\s+(?=[{UP}]){REST}",
+        rf"(?i:(?:(?:I\s+)?got\s+(?:a|my)\s+)?new\s+job)\s+(?i:at|with)\s+"
+        rf"(?=[{UP}]|(?i:{_KNOWN_COMPANY})(?![\w&'-])){REST}",
         _new_job,
         ("new job",),
     ),

@@ -117,13 +117,29 @@ def _shown(message: Message) -> tuple[str, str]:
     return text[:cut].rstrip(), text[cut:].lstrip()
 
 
-def _prompt(batch: Sequence[Message], user_name: str | None) -> list[dict[str, Any]]:
+_ABOUT_USER = (
+    "A message marked (memory) is a text the user gave to be remembered, not a turn of "
+    'talk: it states facts about the user, in whatever words ("Lives in Paris", '
+    '"Vegetarian", "The user works at Acme": the user lives in Paris, is vegetarian, '
+    "works at Acme), unless it names someone else.\n"
+)
+"""What the prompt says of the memories given as text (`Memories.add(text)`): the user's."""
+
+
+def _prompt(
+    batch: Sequence[Message], user_name: str | None, about_user: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """The extraction prompt of `batch`: its messages numbered, each with its date and
+    speaker; the memories given as text (`about_user`) marked as the user's statements."""
     lines = []
     for index, message in enumerate(batch):
         speaker = message.name or ("user" if message.role == "user" else "assistant")
+        speaker += " (memory)" if message.id in about_user else ""
         text, _hidden = _shown(message)
         lines.append(f"[{index}] ({message.created_at.date().isoformat()}) {speaker}: {text}")
     about = f"The user is {user_name}.\n" if user_name else ""
+    if any(message.id in about_user for message in batch):
+        about += _ABOUT_USER
     return [
         {"role": "system", "content": _INSTRUCTIONS},
         {"role": "user", "content": about + "Conversation:\n" + "\n".join(lines)},
@@ -295,12 +311,13 @@ def _batch_flow(
     budget: ExtractionBudget,
     user_name: str | None,
     reply_tokens: int,
+    about_user: Collection[str] = (),
 ) -> LLMFlow[tuple[list[Candidate] | None, str]]:
     """Ask for one batch's memories (one retry); None and the reason when it falls back.
 
     A reply cut off by `max_tokens` keeps only its finished items (`parse_reply`).
     """
-    messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, user_name))
+    messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, user_name, about_user))
     reason = "no attempt"
     for _attempt in range(2):
         prompt = prompt_tokens(messages)
@@ -425,7 +442,8 @@ def extraction_flow(
             episodes and facts (`extract`).
         about_user: The ids of the messages that are memories of the user rather than turns
             ("The user lives in Paris", `Memories.add(text)`): the rules read them as the
-            user saying them (`extract`), in a batch that falls back to them too.
+            user saying them (`extract`), in a batch that falls back to them too, and the
+            prompt tells the model they state facts about the user (`_ABOUT_USER`).
         batch_size: At most this many messages per call.
         batch_chars: At most about this many characters of messages per call.
         reply_tokens: `max_tokens` of each call.
@@ -445,7 +463,7 @@ def extraction_flow(
     fallbacks: list[str] = []
     llm_batches = 0
     for batch in _batches(eligible, batch_size, batch_chars):
-        found, reason = yield from _batch_flow(batch, budget, user_name, reply_tokens)
+        found, reason = yield from _batch_flow(batch, budget, user_name, reply_tokens, about_user)
         if found is None:
             ids = {message.id for message in batch}
             found = [c for c in rules if c.kind != "episode" and ids & set(c.source_ids)]
