@@ -10,6 +10,12 @@ its results after them, and `without_abandoned_calls` takes out the calls no res
 (the conversation went on without them, or their results are not in yet), with the results
 that came too late for them. They also take one result per call: of two answering one call
 (a tool run retried and logged twice), only the last is sent (`superseded_results`).
+
+Calls and results come in either shape, grouped alike: OpenAI's (an assistant message's
+`tool_calls`, answered by tool messages) and Anthropic's (the assistant message's `tool_use`
+parts, or LangChain's `tool_call` parts, answered by the `tool_result` parts of the user
+message after it: `call_ids`, `result_ids`). A user message of `tool_result` parts is a
+result, not a user turn: it joins its call's unit like a tool message.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from engram.types import Message, ToolCall
+from engram.types import ContentPart, Message, ToolCall
+from engram.types._parts import openai_tool_call
 
 __all__ = [
     "Unit",
     "anchor_index",
     "arrange",
+    "call_ids",
+    "is_result",
+    "part_calls",
+    "result_ids",
     "results_first",
     "split_history",
     "superseded_results",
@@ -48,28 +59,35 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     that answers no such call (it came after the conversation went on) is an orphan: the
     chat APIs reject it anywhere but right after its call, so it is in no unit, and no
     strategy sends it; nor one that another result for the same call follows
-    (`superseded_results`).
+    (`superseded_results`). A user message with `tool_result` parts (Anthropic's shape,
+    `is_result`) joins the unit before it likewise when one of them answers its calls; one
+    answering none is an orphan too when it has nothing else (in no unit), else a user
+    message like any other (`without_abandoned_calls` takes its orphan results out).
     """
     systems: list[int] = []
     units: list[Unit] = []
     group: list[int] = []
-    calls: set[str] = set()
+    calls: set[str | None] = set()
     superseded = superseded_results(messages)
     leading = True
     for index, message in enumerate(messages):
         role = message.role
         leading = leading and role == "system"
+        answers = set(result_ids(message))
         if leading:
             systems.append(index)
         elif role == "system" and calls:
             group.append(index)  # between a call and its results: sent after them
-        elif role == "tool":
-            if group and message.tool_call_id in calls and index not in superseded:
+        elif role == "tool" or (answers and not _says_more(message)):
+            if group and answers & calls and index not in superseded:
                 group.append(index)
+        elif group and answers & calls:
+            group.append(index)  # results and what the user said after them, one message
+            calls = set()
         else:
             if group:
                 units.append(tuple(group))
-            group, calls = [index], {call.id for call in message.tool_calls}
+            group, calls = [index], set(call_ids(message))
     if group:
         units.append(tuple(group))
     return systems, units
@@ -128,7 +146,7 @@ def results_first(messages: Sequence[Message], positions: list[int]) -> list[int
         while (
             moved + 1 < len(ordered)
             and messages[ordered[moved]].role == "system"
-            and messages[ordered[moved + 1]].role == "tool"
+            and is_result(messages[ordered[moved + 1]])
         ):
             ordered[moved], ordered[moved + 1] = ordered[moved + 1], ordered[moved]
             moved += 1
@@ -148,9 +166,14 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
     even as the last message, and so do the other chat APIs. Its results are sent with it
     once they are added. An assistant message keeps its content and its answered calls (the
     first of those sharing an id), less the `tool_use` parts of the calls it loses
-    (`_with_calls`), and is left out if nothing else is left of it (`_is_blank`)."""
+    (`_with_calls`), and is left out if nothing else is left of it (`_is_blank`).
+
+    Anthropic's shape is taken alike: the `tool_use` parts of an assistant message are its
+    calls, answered by the `tool_result` parts of the user message right after it; a
+    `tool_result` part answering none of them is taken out of its user message, which is left
+    out if nothing else is left of it."""
     kept: list[Message] = []
-    requested: set[str] = set()
+    requested: set[str | None] = set()
     superseded = superseded_results(messages)
     for index, message in enumerate(messages):
         if message.role == "tool":
@@ -160,13 +183,20 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
         if message.role == "system":
             kept.append(message)
             continue
-        calls = _answered_calls(messages, index)
-        if calls != message.tool_calls:
-            message = _with_calls(message, calls)
+        if set(result_ids(message)) - requested:
+            message = _without_results(message, requested)
+            if not message.content:
+                requested = set()
+                continue
+        answered = _answers_after(messages, index)
+        calls = _first_of_each(call for call in message.tool_calls if call.id in answered)
+        lost = set(call_ids(message)) - answered
+        if calls != message.tool_calls or lost:
+            message = _with_calls(message, calls, lost)
             if not calls and _is_blank(message):
                 requested = set()
                 continue
-        requested = {call.id for call in message.tool_calls}
+        requested = set(call_ids(message))
         kept.append(message)
     return kept
 
@@ -191,18 +221,91 @@ def superseded_results(messages: Sequence[Message]) -> set[int]:
     return superseded
 
 
-def _with_calls(message: Message, calls: tuple[ToolCall, ...]) -> Message:
-    """`message` with only `calls`, and without the Anthropic `tool_use` parts (LangChain keeps
-    them in the content) of the calls it no longer has: the API refuses a `tool_use` block
-    that no `tool_result` answers. Content left with no part becomes empty text."""
+def call_ids(message: Message) -> tuple[str, ...]:
+    """The ids of the calls `message` requests: its `tool_calls`, then those of an assistant
+    message's call parts (Anthropic's `tool_use`, LangChain's `tool_call`: `part_calls`)."""
+    ids = [call.id for call in message.tool_calls]
+    ids.extend(call.id for call in part_calls(message) if call.id not in ids)
+    return tuple(ids)
+
+
+def part_calls(message: Message) -> tuple[ToolCall, ...]:
+    """The calls among an assistant message's parts (Anthropic's `tool_use`, LangChain's
+    `tool_call`) that none of its `tool_calls` repeats, as `Message.to_openai` sends them."""
+    if message.role != "assistant" or isinstance(message.content, str):
+        return ()
+    listed = {call.id for call in message.tool_calls}
+    calls: list[ToolCall] = []
+    for part in message.content:
+        found = openai_tool_call(part.to_openai()) if part.type in _CALL_PARTS else None
+        if found is not None and found["id"] not in listed:
+            listed.add(found["id"])
+            calls.append(ToolCall.from_openai(found))
+    return tuple(calls)
+
+
+def result_ids(message: Message) -> tuple[str | None, ...]:
+    """The ids of the calls `message` answers: a tool message's `tool_call_id`, a user
+    message's `tool_result` parts' `tool_use_id` (Anthropic's shape); else none."""
+    if message.role == "tool":
+        return (message.tool_call_id,)
+    if message.role != "user" or isinstance(message.content, str):
+        return ()
+    return tuple(_result_id(part) for part in message.content if part.type == "tool_result")
+
+
+def is_result(message: Message) -> bool:
+    """Whether `message` holds tool results: a tool message, or a user message with
+    `tool_result` parts."""
+    return bool(result_ids(message))
+
+
+_CALL_PARTS = frozenset({"tool_use", "tool_call"})
+"""The parts that are tool calls: Anthropic's `tool_use`, LangChain's `tool_call`."""
+
+
+def _result_id(part: ContentPart) -> str | None:
+    found = part.extra.get("tool_use_id")
+    return str(found) if found is not None else None
+
+
+def _says_more(message: Message) -> bool:
+    """Whether a user message says something besides its `tool_result` parts."""
+    return not isinstance(message.content, str) and any(
+        part.type != "tool_result" for part in message.content
+    )
+
+
+def _without_results(message: Message, answered: set[str | None]) -> Message:
+    """A user message without its `tool_result` parts that answer no call of `answered`."""
+    content = () if isinstance(message.content, str) else message.content
+    parts = tuple(
+        part for part in content if part.type != "tool_result" or _result_id(part) in answered
+    )
+    return replace(message, content=parts, tokens=None, encoding=None)
+
+
+def _first_of_each(calls: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
+    """`calls`, the first of those sharing an id only."""
+    seen: set[str] = set()
+    kept: list[ToolCall] = []
+    for call in calls:
+        if call.id not in seen:
+            seen.add(call.id)
+            kept.append(call)
+    return tuple(kept)
+
+
+def _with_calls(message: Message, calls: tuple[ToolCall, ...], lost: set[str]) -> Message:
+    """`message` with only `calls`, and without the call parts (Anthropic's `tool_use`,
+    LangChain's `tool_call`) of the `lost` calls: the API refuses a `tool_use` block that no
+    `tool_result` answers. Content left with no part becomes empty text."""
     content = message.content
     if not isinstance(content, str):
-        kept = {call.id for call in calls}
-        dropped = {call.id for call in message.tool_calls} - kept
         parts = tuple(
             part
             for part in content
-            if not (part.type == "tool_use" and part.extra.get("id") in dropped)
+            if not (part.type in _CALL_PARTS and part.extra.get("id") in lost)
         )
         content = parts or ""
     return replace(message, content=content, tool_calls=calls, tokens=None, encoding=None)
@@ -217,17 +320,15 @@ def _is_blank(message: Message) -> bool:
     return all(part.text is not None and not part.text.strip() for part in message.content)
 
 
-def _answered_calls(messages: Sequence[Message], index: int) -> tuple[ToolCall, ...]:
-    """The calls of `messages[index]` a tool message answers right after it, one per id."""
-    results: set[str | None] = set()
+def _answers_after(messages: Sequence[Message], index: int) -> set[str | None]:
+    """The ids of the calls the results right after `messages[index]` answer: the tool
+    messages that follow it (system messages between), and the `tool_result` parts of the
+    user message after them."""
+    answered: set[str | None] = set()
     for message in messages[index + 1 :]:
         if message.role == "tool":
-            results.add(message.tool_call_id)
+            answered.add(message.tool_call_id)
         elif message.role != "system":
+            answered.update(result_ids(message))
             break
-    calls: list[ToolCall] = []
-    for call in messages[index].tool_calls:
-        if call.id in results:
-            results.discard(call.id)
-            calls.append(call)
-    return tuple(calls)
+    return answered

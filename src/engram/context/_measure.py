@@ -20,7 +20,7 @@ class Measured:
     messages: Sequence[Message]
     """The input, as given."""
     sizes: Sequence[int]
-    """The chat-format token count of each message, by position."""
+    """The chat-format token count of each message, by position (`message_tokens`)."""
     systems: Sequence[int]
     """Positions of the system prompt: the system messages before any other message."""
     units: Sequence[Unit]

@@ -171,8 +171,15 @@ def token_budget(
     summary and the recall block never share an id with a message given (they become
     `summary-2`, `memories-2`, ... when one has theirs), so the report's ids are unambiguous.
 
-    An assistant tool call and its results are kept or dropped together, and a tool result
-    that answers no call right before it (an orphan) is never sent.
+    An assistant tool call and its results are kept or dropped together, in OpenAI's shape
+    or Anthropic's (`tool_use` parts, answered by the next user message's `tool_result`
+    parts), and a tool result that answers no call right before it (an orphan) is never sent.
+
+    Messages are counted as `message_tokens` does: Anthropic's tool parts as the messages
+    `to_openai()` sends for them, and a part only one format sends (a `thinking` block, left
+    out by `to_openai()`) counted too, since the context does not know which format it goes
+    in. So `report.tokens_after` is what `to_openai()` sends, or more by such parts: never
+    less, so the budget holds for either format.
 
     Example:
         ```python

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from engram.context._counting import MessageCounterProtocol
+from engram.context._counting import MessageCounterProtocol, chat_tokens
 from engram.types import ContentPart, Message
 
 __all__ = ["Cut", "cut_floor", "cut_text", "last_tokens", "shrink", "truncation_marker"]
@@ -68,16 +68,68 @@ def _with_text(message: Message, text: str) -> Message:
 def _cut(message: Message, counter: MessageCounterProtocol, keep: int, total: int) -> Cut:
     """`message` with its text cut to `keep` tokens (of `total`) plus the marker: a user
     message to its first half and its last half of them, around the marker; any other to
-    its first `keep` tokens, then the marker."""
-    text = message.text
-    ends = (keep // 2, keep - keep // 2) if message.role == "user" else (keep, 0)
+    its first `keep` tokens, then the marker.
+
+    A user message of Anthropic `tool_result` parts has the text of each result cut too, as
+    a tool message's (`_results_cut`)."""
+    if _result_texts(message):
+        cut = _results_cut(message, counter, keep)
+    else:
+        cut = _with_text(message, _cut_string(message.text, message.role, counter, keep, total))
+    tokens = chat_tokens(cut, counter)
+    return Cut(replace(cut, tokens=tokens, encoding=counter.encoding), tokens, keep)
+
+
+def _cut_string(
+    text: str, role: str, counter: MessageCounterProtocol, keep: int, total: int
+) -> str:
+    """`text` (of `total` tokens) cut to `keep` tokens and the marker, as `_cut` says."""
+    ends = (keep // 2, keep - keep // 2) if role == "user" else (keep, 0)
     head = counter.truncate_text(text, ends[0]) if ends[0] > 0 else ""
     tail = last_tokens(text[len(head) :], counter, ends[1]).lstrip()
     removed = total - sum(counter.count_text(part) for part in (head, tail) if part)
-    text = "\n".join(part for part in (head, truncation_marker(removed), tail) if part)
-    cut = _with_text(message, text)
-    tokens = counter.count_message(cut)
-    return Cut(replace(cut, tokens=tokens, encoding=counter.encoding), tokens, keep)
+    return "\n".join(part for part in (head, truncation_marker(removed), tail) if part)
+
+
+def _results_cut(message: Message, counter: MessageCounterProtocol, keep: int) -> Message:
+    """A user message of `tool_result` parts with its text and each result's text cut, `keep`
+    tokens shared among them in proportion to their sizes (a result of blocks stays whole)."""
+    texts = [message.text, *_result_texts(message)]
+    sizes = [counter.count_text(text) if text else 0 for text in texts]
+    whole = sum(sizes)
+    shares = [keep * size // whole if whole else 0 for size in sizes]
+    cuts = [
+        text if size <= share else _cut_string(text, "tool", counter, share, size)
+        for text, size, share in zip(texts, sizes, shares, strict=True)
+    ]
+    said, results = cuts[0], iter(cuts[1:])
+    cut = _with_text(message, said) if said != message.text else message
+    content = () if isinstance(cut.content, str) else cut.content  # parts: it has results
+    parts = tuple(
+        replace(part, extra={**part.extra, "content": next(results)})
+        if _result_text(part) is not None
+        else part
+        for part in content
+    )
+    return replace(cut, content=parts, tokens=None, encoding=None)
+
+
+def _result_texts(message: Message) -> list[str]:
+    """The text content of each of a user message's `tool_result` parts (not blocks)."""
+    if message.role != "user" or isinstance(message.content, str):
+        return []
+    return [text for part in message.content if (text := _result_text(part)) is not None]
+
+
+def _result_text(part: ContentPart) -> str | None:
+    content = part.extra.get("content")
+    return content if part.type == "tool_result" and isinstance(content, str) else None
+
+
+def _text_tokens(message: Message, counter: MessageCounterProtocol) -> int:
+    """The tokens of the text a cut shortens: the message's, and its results' (`_cut`)."""
+    texts = [message.text, *_result_texts(message)]
+    return sum(counter.count_text(text) for text in texts if text)
 
 
 def last_tokens(text: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
@@ -109,8 +161,7 @@ def cut_floor(
     not make it smaller (no text, or a text not longer than `keep` plus the marker).
     """
     whole = Cut(message, tokens)
-    text = message.text
-    total = counter.count_text(text) if text else 0
+    total = _text_tokens(message, counter)
     if total <= keep:
         return whole, total
     floor = _cut(message, counter, keep, total)
