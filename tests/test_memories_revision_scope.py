@@ -162,7 +162,7 @@ def test_only_an_edit_of_the_value_is_a_correction(mem: Engram) -> None:
     before = mem.memories.relations(user_id="quin")
     mem.memories.update(city.id, "The user lives in Porto, Portugal", importance=0.9)
     assert mem.memories.relations(user_id="quin") == before
-    mem.memories.update(city.id, metadata={"value": "none"})
+    mem.memories.update(city.id, "The user no longer lives in Porto")
     assert "home_city" not in mem.memories.profile("quin").fields  # type: ignore[union-attr]
     assert relation_targets(mem, "quin", as_of=datetime.now(UTC)) == []
 

@@ -3,6 +3,7 @@ and of profile fields by hand (`profile_edit_flow`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,8 +15,12 @@ from engram._memory_flows.graph import Graph, is_named, new_user_entity, read_us
 from engram._memory_flows.scope import Scope, every_memory
 from engram._validation import is_blank
 from engram.memory import EntityMention, close_relations, extract, fold, resolve_entities
+from engram.memory._assertion import negated_in
+from engram.memory._family_rules import KIN
 from engram.memory._first_person import first_person
+from engram.memory._partners import PARTNERS
 from engram.memory._revision_decision import retired
+from engram.memory._revision_tastes import ended_taste
 from engram.memory._sentences import USER_LABELS
 from engram.memory.candidates import (
     ENGRAM_METADATA_KEYS,
@@ -47,21 +52,25 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     moved to Porto" -> "The user is based in Braga"), else where the old text stated it
     ("The user lives in Porto" -> "... in Madrid"); a keyed slot's key follows its topic
     ("The user enjoys jazz" -> "... classical music": `preference:jazz` ->
-    `preference:classical_music`). A text stating another value than `metadata`'s, another
-    slot, or no value of the slot, is refused (`InvalidInputError`), as is a slot fact's
-    value set to None. A value given alone is stated in the fact's words, as a profile
-    edit states it (`_in_words`: "The user lives in Faro"); refused if they name none.
-    The fact's own text changes nothing. An edit of the value records when it was made
-    (`timeline.EDITED_AT`)."""
+    `preference:classical_music`). A text that ends the slot is its end, as a message saying
+    so is read ("The user no longer lives in Porto", "The user no longer enjoys jazz":
+    value `none`, the profile field goes). A text stating another value than `metadata`'s,
+    another slot, the slot of someone else ("My sister lives in Rome" for the user's home),
+    or no value of the slot, is refused (`InvalidInputError`). A value given alone is stated
+    in the fact's words, as a profile edit states it (`_in_words`: "The user lives in
+    Faro"); refused if they name none. The fact's own text changes nothing. An edit of the
+    value records when it was made (`timeline.EDITED_AT`).
+
+    A value cleared alone (`none`, or None or "" for any slot) is refused (`_check_value`):
+    the text would go on stating the old value while the profile forgets it, and there are
+    no words that end any slot. As in mem0 and Zep, an edit rewrites what a memory says and
+    a deletion forgets it: a user who wants the home city gone deletes the memory; one who
+    moved out gives the words that say so, which end the slot."""
     changes = {k: v for k, v in fields.items() if v is not None}
     given = fields.get("metadata") or {}
     value = given.get("value")
-    if memory.attribute and "value" in given and not (isinstance(value, str) and value.strip()):
-        # What the profile field and the slot's relation take: text, as `update_profile`'s
-        # (a slot fact without one would give the profile field its whole sentence).
-        raise InvalidInputError(
-            f"the value of a {memory.attribute} fact must be text, got {value!r}"
-        )
+    if memory.attribute and "value" in given:
+        _check_value(memory, text, value)
     if text is not None and is_blank(text):
         raise InvalidInputError("a memory's text cannot be empty")
     if "metadata" in changes:
@@ -73,10 +82,11 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     if text is not None and text != memory.text:
         changes["text"] = text
     if memory.attribute and text is not None and ("text" in changes or "value" in given):
-        attribute, read = _read_slot(memory, text, value)
+        attribute, read, negates = _read_slot(memory, text, value)
         changes["attribute"] = attribute
         if read is not None:
-            changes["metadata"] = {**changes.get("metadata", memory.metadata), "value": read}
+            metadata = changes.get("metadata", memory.metadata)
+            changes["metadata"] = _with_value(memory, metadata, read, negates)
     elif memory.attribute and isinstance(value, str) and value != memory.metadata.get("value"):
         changes["text"] = _value_in_words(memory, value)
     new = replace(memory, updated_at=now, **changes)
@@ -86,6 +96,39 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     ):
         # The user's latest word on the slot: said now (`timeline.said`), not when first said.
         new = replace(new, metadata={**new.metadata, EDITED_AT: now.isoformat()})
+    return new
+
+
+def _check_value(memory: Memory, text: str | None, value: Any) -> None:
+    """Refuse the `value` an edit gives slot fact `memory` that its text cannot tell: not
+    text (what the profile field and the slot's relation take, as `update_profile`'s: a
+    slot fact without one would give the profile field its whole sentence), or `none`
+    given alone to a fact stating a value (see `edited`)."""
+    ending = fold(str(memory.metadata.get("value", ""))) == NO_VALUE
+    if isinstance(value, str) and value.strip():
+        if fold(value) != NO_VALUE or text is not None or ending:
+            return
+        problem = f"a value {value!r} alone leaves {memory.text!r} stating the old one"
+    else:
+        problem = f"the value of a {memory.attribute} fact must be text, got {value!r}"
+    raise InvalidInputError(
+        f"{problem}: to forget the {memory.attribute}, delete the memory "
+        "(memories.delete(memory_id)); to record that it ended, give the words that end it, "
+        'as update(memory_id, text) ("The user no longer ...")'
+    )
+
+
+def _with_value(
+    memory: Memory, metadata: Mapping[str, Any], value: str, negates: str | None
+) -> dict[str, Any]:
+    """`metadata` of slot fact `memory` given the `value` its new text states, and what an
+    ending there ends (`negates`: "Paris", `likes`): an ending names what it ends, and a
+    value said since an ending ends nothing."""
+    new = {**metadata, "value": value}
+    if fold(value) == NO_VALUE or fold(str(memory.metadata.get("value", ""))) == NO_VALUE:
+        new.pop("negates", None)
+        if negates and fold(value) == NO_VALUE:
+            new["negates"] = negates
     return new
 
 
@@ -115,45 +158,67 @@ def _in_words(memory: Memory, value: str) -> str | None:
     return None if around is None else around[0] + value.strip() + around[1]
 
 
-def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None]:
+def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None, str | None]:
     """The attribute and the value of slot fact `memory` that its new `text` states (value
-    None: the one it has), `given` the value its edit names (None if it names none).
+    None: the one it has), and what the text ends if it ends the slot (`negates`), `given`
+    the value its edit names (None if it names none).
 
     Read as the deterministic extractor reads `text` said by whom the fact is about
     (`_said`): one value of the slot, or of another key of a keyed slot ("The user enjoys
-    classical music": `preference:classical_music`, likes). A given value must be the one
-    read, else named in `text` (`none`: nothing of the slot read); with none given, the
-    value is read where the old text stated it, all else alike (`_value_in`), or kept if
-    `text` still names it (or `memory` is an ending, which names none). Refused: a text
-    that states another value than the given one, one of another slot only
-    ("The user works at Porto Labs" for a home in Porto), or no value of the slot."""
+    classical music": `preference:classical_music`, likes), or its end ("The user no
+    longer works at Google": `none`). A given value must be the one read, else named in
+    `text` (`none`: nothing of the slot read); with none given, the value is read where
+    the old text stated it, all else alike (`_value_in`), or kept if `text` still names it
+    (or `memory` is an ending, which names none). Refused: a text that states another
+    value than the given one, one of another slot only ("The user works at Porto Labs" for
+    a home in Porto), of someone else only (`_check_whose`), or no value of the slot."""
     attribute = memory.attribute or ""
     said = _said(memory, text)
     mine = _slot_value(memory, said)
+    if mine is None:
+        _check_whose(memory, text, said)
     others = sorted(
         {c.attribute or "" for c in said if c.attribute and not _same_slot(memory, c, anyones=True)}
     )
+    negates = _negated(mine)
     if isinstance(given, str):
-        if mine is not None and fold(mine[1]) != fold(given):
+        if mine is not None and fold(mine.value or "") != fold(given):
             raise InvalidInputError(
-                f"{text!r} states {mine[0]} {mine[1]!r}, not {given!r}: give the value it "
-                "states, or a text that states the value"
+                f"{text!r} states {mine.attribute} {mine.value!r}, not {given!r}: give the "
+                "value it states, or a text that states the value"
             )
-        named = fold(given) == NO_VALUE or fold(given) in fold(text)
+        named = fold(given) == NO_VALUE or _names(text, given)
         if mine is None and (others or not named):
             raise InvalidInputError(_unread(memory, text, others))
-        return (mine[0] if mine else attribute), given
+        return (mine.attribute or attribute if mine else attribute), given, negates
     value = memory.metadata.get("value")
     if not isinstance(value, str):
-        return attribute, None
-    if fold(value) == NO_VALUE:
-        return attribute, _value_in(text, memory.text, value)
-    if mine is not None and fold(mine[1]) != NO_VALUE:
-        return mine[0], None if fold(mine[1]) == fold(value) else mine[1]
+        return attribute, None, None
+    if mine is not None:
+        stated = mine.value or ""
+        return mine.attribute or attribute, None if fold(stated) == fold(value) else stated, negates
     read = _value_in(text, memory.text, value)
-    if read is not None or (fold(value) in fold(text) and not others):
-        return attribute, read
+    if fold(value) == NO_VALUE or read is not None or (_names(text, value) and not others):
+        return attribute, read, None
     raise InvalidInputError(_unread(memory, text, others))
+
+
+def _names(text: str, value: str) -> bool:
+    """Whether `text` names `value` (folded), and not in a clause that negates it ("The user
+    doesn't live in Porto", "The user is no longer called Ana": `negated_in`)."""
+    if fold(value) not in fold(text):
+        return False
+    at = re.search(re.escape(value.strip()), text, re.IGNORECASE)
+    return at is None or not negated_in(text, at.start())
+
+
+def _negated(candidate: Candidate | None) -> str | None:
+    """What `candidate`, an ending of a slot, ends ("Paris", `likes`); None if it names
+    nothing or is no ending."""
+    if candidate is None or fold(candidate.value or "") != NO_VALUE:
+        return None
+    negates = candidate.metadata.get("negates")
+    return negates if isinstance(negates, str) and negates.strip() else None
 
 
 def _unread(memory: Memory, text: str, others: Sequence[str]) -> str:
@@ -165,13 +230,65 @@ def _unread(memory: Memory, text: str, others: Sequence[str]) -> str:
     )
 
 
+_SOMEONE_ELSES = re.compile(
+    rf"\s*(?:my|his|her|their|our|your)\s+(?:[\w-]+\s+)?(?P<who>{KIN}|{PARTNERS}|kids?|"
+    r"child|children|parents?|family)\b",
+    re.IGNORECASE,
+)
+"""A text in the user's words that opens on someone else ("My sister lives in Rome", "My
+sister's name is Marta", "My older brother works at Meta"), which the extractor may not
+read as theirs, having no name to file it under."""
+
+
+def _check_whose(memory: Memory, text: str, said: Sequence[Candidate]) -> None:
+    """Refuse a new `text` of slot fact `memory` that states the slot of someone else and
+    not of whom the fact is about: the extractor reads it as another person's ("Marta lives
+    in Rome" for the user's home; "The user lives in Faro" for Marta's), or, for a fact
+    about the user, it opens on another person ("My sister lives in Paris"). The fact would
+    file their home as the user's, whatever the value."""
+    subject = memory.metadata.get("subject")
+    # The user's id as a name ("Ana lives in Berlin" of user "ana") may be the user's.
+    theirs = sorted(
+        {
+            c.subject or "the user"
+            for c in said
+            if c.subject != subject
+            and _same_slot(memory, c, anyones=True)
+            and not (subject is None and fold(c.subject or "") == fold(memory.user_id or ""))
+        }
+    )
+    opening = _SOMEONE_ELSES.match(first_person(text, _labels(memory), unnamed=True))
+    if subject is None and opening is not None and not theirs:
+        theirs = [f"the user's {opening['who'].lower()}"]
+    if theirs:
+        whose = "the user" if subject is None else subject
+        raise InvalidInputError(
+            f"{text!r} states the {memory.attribute} of {', '.join(theirs)}, not of {whose}, "
+            f"whom {memory.text!r} is about: add a memory about them instead of editing this one"
+        )
+
+
 def _said(memory: Memory, text: str) -> list[Candidate]:
     """The slot candidates the deterministic extractor reads in `text`, said in the first
     person where it opens on the user ("The user lives in Braga": "I live in Braga", "The
     user's sister Marta ...": "My sister Marta ...") or names no subject, as a memory added
-    as text may ("Lives in Braga"): about anyone."""
+    as text may ("Lives in Braga"): about anyone. A negation of a taste, which the
+    extractor files under no slot ("I no longer enjoy jazz"), is the end of the taste's
+    `preference:` slot (`ended_taste`), as "I used to love jazz" is."""
     said = first_person(text, _labels(memory), unnamed=True)
-    return [c for c in extract([Message(role="user", content=said)]) if c.value is not None]
+    read = extract([Message(role="user", content=said)])
+    return [c for c in map(_as_slot, read) if c.value is not None]
+
+
+def _as_slot(candidate: Candidate) -> Candidate:
+    """`candidate`, or the end of the taste it negates in that taste's slot."""
+    negates = candidate.metadata.get("negates")
+    ended = ended_taste(negates) if isinstance(negates, str) else None
+    if candidate.attribute or ended is None:
+        return candidate
+    attribute, taste = ended
+    metadata = {**candidate.metadata, "negates": taste}
+    return replace(candidate, attribute=attribute, value=NO_VALUE, metadata=metadata)
 
 
 def _same_slot(memory: Memory, candidate: Candidate, *, anyones: bool = False) -> bool:
@@ -187,14 +304,10 @@ def _same_slot(memory: Memory, candidate: Candidate, *, anyones: bool = False) -
     return candidate.attribute == memory.attribute or bool(keyed and keyed_too and prefix == theirs)
 
 
-def _slot_value(memory: Memory, said: Sequence[Candidate]) -> tuple[str, str] | None:
-    """The one (attribute, value) of `memory`'s slot among `said` (`_same_slot`); None if
-    there is none, or several."""
-    read = {
-        (c.attribute or "", fold(c.value or "")): (c.attribute or "", c.value or "")
-        for c in said
-        if _same_slot(memory, c)
-    }
+def _slot_value(memory: Memory, said: Sequence[Candidate]) -> Candidate | None:
+    """The one candidate of `memory`'s slot among `said` (`_same_slot`, one attribute and
+    value); None if there is none, or several."""
+    read = {(c.attribute or "", fold(c.value or "")): c for c in said if _same_slot(memory, c)}
     return next(iter(read.values())) if len(read) == 1 else None
 
 
@@ -460,7 +573,8 @@ def _restated(
     scope: Scope, old: Memory, new: Memory, value: str, graph: Graph, now: datetime
 ) -> tuple[Memory, list[Any]]:
     """The slot relation of `new` (edited from `old`) pointing at its new `value` (see
-    `correction_flow`): the memory naming the value's entity, and the ops to write."""
+    `correction_flow`): the memory naming the value's entity (an ending, the entity of the
+    value it names as ended), and the ops to write."""
     relation, kind = SLOT_RELATIONS[new.attribute or ""]
     stated = [r for r in graph.relations if r.memory_id == new.id and r.relation == relation]
     before = old.metadata.get("value")
@@ -472,8 +586,14 @@ def _restated(
         ended = tuple(
             replace(r, valid_to=max(now, r.valid_from or now)) for r in stated if r.valid_to is None
         )
-        corrected = replace(
-            new, entity_ids=kept, metadata=_value_entities(new.metadata, before, None)
+        # An ending naming the value it ends ("The user no longer lives in Porto") names
+        # its entity still, as the ending a message states does.
+        negated = new.metadata.get("negates")
+        named = isinstance(negated, str) and fold(negated) == fold(str(before))
+        corrected = (
+            new
+            if named
+            else replace(new, entity_ids=kept, metadata=_value_entities(new.metadata, before, None))
         )
         return corrected, [PutRelations(scope.tenant, ended)] if ended else []
     mention = EntityMention(value, kind)

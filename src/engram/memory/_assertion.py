@@ -15,6 +15,7 @@ __all__ = [
     "asserted",
     "clause_end",
     "negated_before",
+    "negated_in",
     "stopped",
 ]
 
@@ -42,8 +43,14 @@ def negated_before(sentence: Sentence, start: int) -> bool:
     """Whether the clause of `sentence` before `start` negates what follows ("I don't think
     I live in Paris", "I can't say I work at Google anymore"): a slot value said there is
     not the user's."""
-    text = sentence.text[:start]
-    return bool(_NEGATIVE.search(text, _after_last(_CLAUSE_START, text)))
+    return negated_in(sentence.text, start)
+
+
+def negated_in(text: str, start: int) -> bool:
+    """Whether the clause of `text` before `start` negates what follows (`negated_before`;
+    "The user no longer lives in Paris", "The user is not called Ana")."""
+    before = text[:start]
+    return bool(_NEGATIVE.search(before, _after_last(_CLAUSE_START, before)))
 
 
 def _after_last(mark: re.Pattern[str], text: str) -> int:

@@ -1,0 +1,242 @@
+"""`update()` of a slot fact and the end of a slot, and whose slot a new text states: a value
+cleared alone is refused (the text would go on stating it: delete the memory instead), a
+text that ends the slot ends it ("The user no longer enjoys jazz", as a message saying so
+is read), and a text stating the slot of someone else than whom the fact is about is
+refused ("My sister lives in Rome" for the user's home)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engram import Engram, InvalidInputError, Message
+from engram.types._memory import Memory
+
+pytest_plugins = ["servers"]
+
+JAN = datetime(2026, 1, 5, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def mem(every_memory_engram: Engram) -> Engram:
+    """An Engram on each memory backend."""
+    return every_memory_engram
+
+
+def slot(mem: Engram, text: str, attribute: str) -> Memory:
+    """The current fact filling `attribute` after Ana's turn `text`, said in January."""
+    turn = Message(role="user", content=text, created_at=JAN)
+    mem.memories.add(messages=[turn], user_id="ana")
+    [fact] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == attribute]
+    return fact
+
+
+def fields(mem: Engram) -> dict[str, str]:
+    found = mem.memories.profile("ana")
+    return dict(found.fields) if found else {}
+
+
+def targets(mem: Engram) -> list[str]:
+    """The entities Ana's current relations point at."""
+    names = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    now = datetime.now(UTC)
+    return [names[r.target_id] for r in mem.memories.relations(user_id="ana", as_of=now)]
+
+
+def unchanged(mem: Engram, fact: Memory, profile: dict[str, str]) -> None:
+    """Nothing of `fact` changed: not the memory, its history, or the profile."""
+    assert mem.memories.get(fact.id) == fact
+    assert [c.action for c in mem.memories.history(fact.id)] == ["add"]
+    assert fields(mem) == profile
+
+
+@pytest.mark.parametrize("value", ["none", "None", "", None])
+@pytest.mark.parametrize(
+    ("said", "attribute"),
+    [
+        ("I live in Porto.", "home_city"),
+        ("I work at Google.", "employer"),
+        ("My name is Ana.", "name"),
+        ("I love jazz.", "preference:jazz"),
+    ],
+)
+def test_a_value_cleared_alone_is_refused_and_the_memory_is_to_be_deleted(
+    mem: Engram, said: str, attribute: str, value: Any
+) -> None:
+    """The fact's words would go on stating the value the profile forgot."""
+    fact = slot(mem, said, attribute)
+    profile = fields(mem)
+
+    with pytest.raises(InvalidInputError, match=r"delete the memory .*no longer"):
+        mem.memories.update(fact.id, metadata={"value": value})
+
+    unchanged(mem, fact, profile)
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "ending", "negates"),
+    [
+        ("I live in Porto.", "home_city", "The user no longer lives in Porto", "Porto"),
+        ("I live in Porto.", "home_city", "The user moved out of Porto", "Porto"),
+        ("I work at Google.", "employer", "The user no longer works at Google", "Google"),
+        ("I'm vegetarian.", "diet", "The user is no longer vegetarian", "vegetarian"),
+    ],
+)
+def test_a_text_that_ends_the_slot_ends_it(
+    mem: Engram, said: str, attribute: str, ending: str, negates: str
+) -> None:
+    fact = slot(mem, said, attribute)
+
+    edited = mem.memories.update(fact.id, ending)
+
+    assert (edited.text, edited.attribute) == (ending, attribute)
+    assert (edited.metadata["value"], edited.metadata["negates"]) == ("none", negates)
+    assert mem.memories.get(fact.id) == edited
+    assert attribute not in fields(mem)
+    assert negates not in targets(mem)
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "ending", "ended"),
+    [
+        ("I live in Porto.", "home_city", "The user no longer lives in Porto", "Porto"),
+        ("I work at Google.", "employer", "The user no longer works at Google", "Google"),
+    ],
+)
+def test_an_ending_names_the_entity_of_the_value_it_ends(
+    mem: Engram, said: str, attribute: str, ending: str, ended: str
+) -> None:
+    """As the ending a message states does ("I no longer live in Porto"): found by Porto."""
+    fact = slot(mem, said, attribute)
+
+    edited = mem.memories.update(fact.id, ending)
+
+    assert edited.metadata["value"] == "none"
+    names = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    assert [names[i] for i in edited.entity_ids] == [ended]
+    assert edited.metadata["entities"] == [ended]
+    assert mem.memories.get(fact.id) == edited
+
+
+@pytest.mark.parametrize(
+    ("said", "ending", "negates"),
+    [
+        ("I enjoy jazz.", "The user no longer enjoys jazz", "likes"),
+        ("I love jazz.", "The user no longer likes jazz", "likes"),
+        ("I love jazz.", "The user no longer loves jazz", "likes"),
+        ("I love jazz.", "The user stopped liking jazz", "likes"),
+        ("I love jazz.", "The user isn't into jazz anymore", "likes"),
+        ("I love jazz.", "The user is no longer a fan of jazz", "likes"),
+        ("I love jazz.", "The user used to love jazz", "likes"),
+        ("I hate jazz.", "The user no longer hates jazz", "dislikes"),
+    ],
+)
+def test_a_taste_edited_to_its_end_is_the_users_changed_taste(
+    mem: Engram, said: str, ending: str, negates: str
+) -> None:
+    """As a message saying so is read: the end of the taste in its `preference:` slot, as
+    "I used to love jazz" is, and the profile no longer holds it."""
+    taste = slot(mem, said, "preference:jazz")
+
+    edited = mem.memories.update(taste.id, ending)
+
+    assert (edited.text, edited.attribute) == (ending, "preference:jazz")
+    assert (edited.metadata["value"], edited.metadata["negates"]) == ("none", negates)
+    assert fields(mem) == {}
+    again = mem.memories.update(taste.id, "The user loves jazz")  # the taste back: no ending
+    assert (again.metadata["value"], "negates" in again.metadata) == ("likes", False)
+
+
+def test_an_ending_edited_to_a_value_takes_it(mem: Engram) -> None:
+    """An ending ("The user quit their job") edited to a job states that job, not an end."""
+    slot(mem, "I work at Google.", "employer")
+    mem.memories.add(
+        messages=[Message(role="user", content="I quit my job.", created_at=JAN)], user_id="ana"
+    )
+    [ending] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "employer"]
+    assert ending.metadata["value"] == "none"
+
+    edited = mem.memories.update(ending.id, "The user works at Meta")
+
+    assert edited.metadata["value"] == "Meta" == mem.memories.get(ending.id).metadata["value"]
+    assert targets(mem) == ["Meta"]
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "text", "metadata"),
+    [
+        ("I live in Porto.", "home_city", "My sister lives in Porto", None),
+        ("I live in Porto.", "home_city", "My sister lives in Rome", {"value": "Rome"}),
+        ("I live in Porto.", "home_city", "The user's sister lives in Porto", None),
+        ("I live in Porto.", "home_city", "Her older brother lives in Porto", None),
+        ("I live in Porto.", "home_city", "Marta lives in Porto", None),
+        ("I live in Porto.", "home_city", "My sister Marta lives in Rome", {"value": "Rome"}),
+        ("I work at Google.", "employer", "My husband works at Google", None),
+        ("I'm vegetarian.", "diet", "My sister is vegetarian", None),
+        ("My name is Ana.", "name", "My sister's name is Ana", None),
+    ],
+)
+def test_a_text_stating_someone_elses_slot_is_refused(
+    mem: Engram, said: str, attribute: str, text: str, metadata: dict[str, str] | None
+) -> None:
+    """The user's fact would file another person's home (job, diet, name) as the user's."""
+    fact = slot(mem, said, attribute)
+    profile = fields(mem)
+
+    with pytest.raises(InvalidInputError, match=f"states the {attribute} of .*, not of the user"):
+        mem.memories.update(fact.id, text, metadata=metadata)
+
+    unchanged(mem, fact, profile)
+
+
+@pytest.mark.parametrize("text", ["The user lives in Madrid", "Lives in Madrid"])
+def test_a_text_stating_the_users_slot_is_refused_for_someone_elses_fact(
+    mem: Engram, text: str
+) -> None:
+    marta = slot(mem, "My sister Marta lives in Madrid.", "home_city")
+
+    with pytest.raises(InvalidInputError, match="states the home_city of the user, not of Marta"):
+        mem.memories.update(marta.id, text)
+
+    unchanged(mem, marta, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("My wife and I live in Rome", "Rome"),
+        ("The user lives in Rome with her sister", "Rome"),
+    ],
+)
+def test_a_text_naming_someone_else_beside_the_user_is_the_users(
+    mem: Engram, text: str, value: str
+) -> None:
+    home = slot(mem, "I live in Porto.", "home_city")
+
+    edited = mem.memories.update(home.id, text)
+
+    assert edited.metadata["value"] == value
+    assert fields(mem) == {"home_city": value}
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "text", "metadata"),
+    [
+        ("My name is Ana.", "name", "The user is no longer called Ana", None),
+        ("My name is Ana.", "name", "The user is not called Marta", {"value": "Marta"}),
+        ("I'm 30 years old.", "age", "The user is no longer 30", None),
+    ],
+)
+def test_a_text_naming_the_value_only_to_negate_it_is_refused(
+    mem: Engram, said: str, attribute: str, text: str, metadata: dict[str, str] | None
+) -> None:
+    """Naming the value is not stating it: the fact would keep a value its text denies."""
+    fact = slot(mem, said, attribute)
+    profile = fields(mem)
+
+    with pytest.raises(InvalidInputError, match=f"states no {attribute}"):
+        mem.memories.update(fact.id, text, metadata=metadata)
+
+    unchanged(mem, fact, profile)
