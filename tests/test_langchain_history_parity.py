@@ -188,7 +188,7 @@ SEQUENCES: dict[str, list[BaseMessage]] = {
     ],
     "unicode": [
         HumanMessage("héllo 🌍 \u2028 line"),
-        AIMessage("ok", additional_kwargs={"k": "a\x00b"}),
+        AIMessage("ok", additional_kwargs={"k": "a\u2028b"}),
     ],
 }
 """Sequences of messages Engram stores, each given back as LangChain's own histories give it."""
@@ -200,6 +200,10 @@ REFUSED: dict[str, tuple[list[Any], str]] = {
     "ChatMessage as a tool": ([ChatMessage("x", role="tool")], "tool_call_id"),
     "RemoveMessage": ([HumanMessage("a", id="1"), RemoveMessage(id="1")], r"clear\(\)"),
     "NUL byte": ([HumanMessage("ok"), AIMessage("a\x00b")], "NUL"),
+    "NUL in kwargs": (  # refused in all metadata, as in texts and memories' metadata
+        [HumanMessage("ok"), AIMessage("ok", additional_kwargs={"k": "a\x00b"})],
+        r"\['k'\] contains a NUL character",
+    ),
     "a string": ([HumanMessage("ok"), "hello"], "LangChain message was expected"),
     "a dict": ([HumanMessage("ok"), {"role": "user", "content": "hi"}], "expected"),
     "a tuple": ([HumanMessage("ok"), ("human", "hi")], "expected"),

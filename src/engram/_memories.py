@@ -21,6 +21,7 @@ from engram._validation import (
     check_count,
     check_flag,
     check_identifier,
+    check_json_object,
     check_mapping,
     check_messages,
     check_profile_fields,
@@ -1241,7 +1242,7 @@ class Memories:
         Raises:
             InvalidInputError: A field name is empty or longer than 256 characters, or a
                 value is neither text nor None, or larger than `max_message_bytes`, or
-                either holds a NUL byte. Nothing is changed then.
+                either holds a NUL character. Nothing is changed then.
         """
         result: UserProfile = self._run(self._update_profile_flow(user_id, fields))
         return result
@@ -1349,8 +1350,9 @@ def _check_edit(
 def _callers(metadata: object, *, editable: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The caller's `metadata` for an add or an edit, which must not set Engram's own keys
     (`ENGRAM_METADATA_KEYS`, but for those `editable`): "speaker" or "context" from an app
-    would change what revision, ranking and the indexes read of the memory."""
-    given = check_mapping(metadata, "metadata")
+    would change what revision, ranking and the indexes read of the memory. It is checked as
+    a session's metadata is (`check_json_object`), so both refuse bad metadata alike."""
+    given = check_json_object(metadata, "metadata")
     taken = sorted(given.keys() & (ENGRAM_METADATA_KEYS - editable))
     if taken:
         raise InvalidInputError(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from engram._exceptions import InvalidInputError
 from engram.types import ROLES, ContentPart, Message, ToolCall
@@ -25,6 +25,7 @@ __all__ = [
     "check_list",
     "check_mapping",
     "check_messages",
+    "check_no_nul",
     "check_query",
     "check_tenants",
     "check_text",
@@ -43,7 +44,7 @@ MessageLike = Message | Mapping[str, Any]
 
 
 def check_text(value: str, what: str, *, max_bytes: int | None = None) -> None:
-    """Reject NUL bytes, text that is not valid Unicode (lone surrogates), and text larger
+    """Reject a NUL character, text that is not valid Unicode (lone surrogates), and text larger
     than `max_bytes` in UTF-8."""
     size = _utf8_size(value, what)
     if max_bytes is not None and size > max_bytes:
@@ -79,7 +80,7 @@ def _utf8_size(value: str, what: str) -> int:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string, not {value!r}")
     if "\x00" in value:
-        raise InvalidInputError(f"{what} contains a NUL byte")
+        _refuse_nul(what)
     try:
         return len(value.encode("utf-8"))
     except UnicodeEncodeError as exc:
@@ -87,7 +88,7 @@ def _utf8_size(value: str, what: str) -> int:
 
 
 def check_identifier(value: object, what: str) -> str:
-    """A non-empty id of at most 256 characters, without NUL bytes."""
+    """A non-empty id of at most 256 characters, without a NUL character."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_IDENTIFIER_LENGTH:
@@ -159,66 +160,105 @@ def check_mapping(value: object, what: str) -> dict[str, Any]:
 
 def _check_depth(value: object, what: str) -> None:
     """Refuse a JSON-like `value` nested deeper than `MAX_DEPTH` (a cycle too)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    for _ in _json_parts(value, what):
+        pass
+
+
+def _json_parts(value: object, what: str) -> Iterator[tuple[object, str, bool]]:
+    """Each part of a JSON-like `value`: `(part, where, is_key)` for every value (the root
+    `what` itself, `what['a'][0]` below it) and every key of an object (`where` is then the
+    object's place). With `what` empty, a top-level key names its own place (`a[0]`).
+    `InvalidInputError` if `value` nests deeper than `MAX_DEPTH` (or refers to itself)."""
+    stack: list[tuple[object, str, int]] = [(value, what, 1)]
     while stack:
-        item, depth = stack.pop()
+        item, where, depth = stack.pop()
+        yield item, where, False
         if isinstance(item, Mapping):
-            children: Iterable[object] = item.values()
+            children: list[tuple[object, str, int]] = []
+            for key, child in item.items():
+                yield key, where, True
+                children.append((child, f"{where}[{key!r}]" if where else str(key), depth + 1))
         elif isinstance(item, list | tuple):
-            children = item
+            children = [(child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item)]
         else:
             continue
         if depth > MAX_DEPTH:
             raise InvalidInputError(
-                f"{what} nests more than {MAX_DEPTH} levels deep (or refers to itself)"
+                f"{what or 'a value'} is nested too deeply: more than {MAX_DEPTH} levels deep"
+                " (or it refers to itself)"
             )
-        stack.extend((child, depth + 1) for child in children)
+        stack.extend(reversed(children))
+
+
+def _key_place(where: str) -> str:
+    """How an error names a key of the object at `where`."""
+    return f"a key of {where}" if where else "a key"
+
+
+def check_no_nul(value: object, what: str = "") -> None:
+    """Refuse a JSON-like `value` with a NUL character (U+0000) in any text or key, naming
+    where (`check_json_object` refuses one with the same words).
+
+    No store keeps one alike: PostgreSQL's text and JSON refuse it (its JSON functions cannot
+    read a document holding one, so a metadata filter over it would fail), and SQLite's JSON
+    functions cut a string short at it (so a filter would match what was never stored)."""
+    for item, where, is_key in _json_parts(value, what):
+        if isinstance(item, str) and "\x00" in item:
+            _refuse_nul(_key_place(where) if is_key else where)
+
+
+def _refuse_nul(where: str) -> NoReturn:
+    raise InvalidInputError(f"{where or 'a value'} contains a NUL character")
 
 
 def check_object(value: object, what: str) -> dict[str, Any]:
     """`value`, which must be a mapping (a JSON object; its keys become text where stored),
     as a dict."""
+    mapping = _mapping(value, what)
+    _check_depth(mapping, what)
+    return dict(mapping)
+
+
+def _mapping(value: object, what: str) -> Mapping[Any, Any]:
+    """`value`, which must be a mapping (a JSON object)."""
     if not isinstance(value, Mapping):
         raise InvalidInputError(
             f"{what} must be a mapping (a JSON object), not {type(value).__name__}"
         )
-    _check_depth(value, what)
-    return dict(value)
+    return value
 
 
 def check_json_object(value: object, what: str) -> dict[str, Any]:
     """`value`, a JSON object every backend stores alike, as a dict: a mapping with text keys
     (a number key would come back as text), whose values are text, finite numbers, booleans,
-    None, lists and such objects, nested at most `MAX_DEPTH` levels, every text valid UTF-8
-    (no lone surrogates). The error names the place, e.g. `session metadata['a'][0]`."""
-    checked = check_object(value, what)
-    stack: list[tuple[object, str]] = [(checked, what)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            _utf8_text(item, where)
+    None, lists and such objects, nested at most `MAX_DEPTH` levels, every text (keys too)
+    valid UTF-8 (no lone surrogates) without a NUL character (PostgreSQL cannot keep one).
+    The error names the place, e.g. `session metadata['a'][0]`."""
+    mapping = _mapping(value, what)
+    for item, where, is_key in _json_parts(mapping, what):  # (this walk checks the depth)
+        if is_key:
+            if not isinstance(item, str):
+                raise InvalidInputError(
+                    f"{where} has the key {item!r}: JSON object keys must be strings"
+                )
+            _json_text(item, _key_place(where))
+        elif isinstance(item, str):
+            _json_text(item, where)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InvalidInputError(f"{where} is {item}, which is not a JSON number")
-        elif isinstance(item, Mapping):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise InvalidInputError(
-                        f"{where} has the key {key!r}: JSON object keys must be strings"
-                    )
-                _utf8_text(key, f"a key of {where}")
-                stack.append((child, f"{where}[{key!r}]"))
-        elif isinstance(item, list | tuple):
-            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
-        elif not isinstance(item, int | None):  # bool is an int
+        elif not isinstance(item, Mapping | list | tuple | int | None):  # bool is an int
             raise InvalidInputError(
                 f"{where} is {type(item).__name__} {item!r:.100}, which is not a JSON value"
             )
-    return checked
+    return dict(mapping)
 
 
-def _utf8_text(text: str, where: str) -> None:
-    """Refuse `text` that is not valid UTF-8 (a lone surrogate), saying `where` it is."""
+def _json_text(text: str, where: str) -> None:
+    """Refuse `text` with a NUL character or not valid UTF-8 (a lone surrogate), saying
+    `where` it is."""
+    if "\x00" in text:
+        _refuse_nul(where)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

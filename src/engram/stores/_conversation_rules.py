@@ -26,6 +26,7 @@ from engram.stores.conversation import (
     CreateSession,
     ListMessages,
     ListSessions,
+    MergeState,
     Op,
 )
 from engram.types import Message, Session
@@ -167,7 +168,9 @@ def check_list_sessions(op: ListSessions) -> None:
 
 def check_tenants(ops: Iterable[Op]) -> None:
     """Refuse a batch with an op whose tenant, or new session's tenant, id, user or agent, is
-    not an identifier (`check_identifier`): no blank tenant is everyone's."""
+    not an identifier (`check_identifier`): no blank tenant is everyone's. Refuse too one
+    whose metadata or state holds a NUL character (`check_no_nul`), before any backend
+    writes: PostgreSQL could not keep it in a JSON column, so no backend keeps it."""
     for op in ops:
         if isinstance(op, CreateSession):
             validation.check_identifier(op.session.tenant, "tenant")
@@ -175,4 +178,18 @@ def check_tenants(ops: Iterable[Op]) -> None:
             for name in ("user_id", "agent_id"):
                 if (value := getattr(op.session, name)) is not None:
                     validation.check_identifier(value, f"session {name}")
+        _check_no_nul(op)
     validation.check_tenants(ops)
+
+
+def _check_no_nul(op: Op) -> None:
+    """Refuse `op` if the metadata or state it writes holds a NUL character."""
+    if isinstance(op, CreateSession):
+        validation.check_no_nul(op.session.metadata, "session metadata")
+        validation.check_no_nul(op.session.state, "session state")
+    elif isinstance(op, AppendMessages):
+        for message in op.messages:
+            if message.metadata:
+                validation.check_no_nul(message.metadata, "message metadata")
+    elif isinstance(op, MergeState):
+        validation.check_no_nul(op.patch, "state patch")

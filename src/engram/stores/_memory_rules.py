@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engram._exceptions import InvalidInputError
-from engram._validation import check_identifier, check_int, check_tenants
+from engram._validation import check_identifier, check_int, check_no_nul, check_tenants
 from engram.memory import vectors as vec
 from engram.memory.entities import fold
 from engram.memory.texts import CONTEXT_KEY
@@ -132,25 +132,6 @@ def detached_json(value: Any) -> Any:
 def detached(memory: Memory) -> Memory:
     """`memory` as a store hands it out: a caller mutating its metadata changes no later read."""
     return copy_record(memory, metadata=detached_json(memory.metadata))
-
-
-def check_no_nul(value: Any, path: str = "") -> None:
-    """`InvalidInputError` if a string in `value` (a JSON-like value: keys too) holds U+0000,
-    naming where (`path`, then `.key` and `[index]` down to it).
-
-    No store keeps one: PostgreSQL's text refuses it, its JSON functions cannot read a
-    document holding one (so a metadata filter over it would fail), and SQLite's cut a
-    string short at it (so a filter would match what was never stored)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInputError(f"{path or 'a value'} contains a NUL character")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_no_nul(key, path)
-            check_no_nul(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            check_no_nul(item, f"{path}[{index}]")
 
 
 def user_key(user_id: str | None) -> str:

@@ -280,6 +280,46 @@ class ConversationStoreSpec:
         assert _messages(conversation_store) == []
         assert conversation_store.get_session(TENANT, "s1", now=at(1)).state == {}
 
+    @pytest.mark.parametrize(
+        ("bad", "place"),
+        [({"k": ["ok", "a\x00b"]}, "['k'][1]"), ({"ok": {"k\x00": 1}}, "['ok']")],
+        ids=["in-a-value", "in-a-key"],
+    )
+    @pytest.mark.parametrize(
+        ("where", "what"),
+        [
+            ("session_metadata", "session metadata"),
+            ("session_state", "session state"),
+            ("message_metadata", "message metadata"),
+            ("state", "state patch"),
+        ],
+    )
+    def test_a_nul_character_is_refused_and_nothing_is_written(
+        self, conversation_store: Any, where: str, what: str, bad: Any, place: str
+    ) -> None:
+        """U+0000 is refused alike by every backend, naming where it is (PostgreSQL cannot
+        keep it in JSON), as the memory store refuses it in a memory's metadata."""
+        key = "a key of " if place == "['ok']" else ""
+        expected = f"{key}{what}{place} contains a NUL character"
+        if where.startswith("session_"):
+            field = "metadata" if where == "session_metadata" else "state"
+            with pytest.raises(InvalidInputError) as refused:
+                conversation_store.create_session(session(**{field: bad}))
+            assert str(refused.value) == expected
+            assert conversation_store.get_session(TENANT, "s1", now=T0) is None
+            return
+        conversation_store.create_session(session())
+        op = (
+            AppendMessages(TENANT, "s1", (message(metadata=bad),), at(1))
+            if where == "message_metadata"
+            else MergeState(TENANT, "s1", bad, at(1))
+        )
+        with pytest.raises(InvalidInputError) as refused:
+            conversation_store.batch([op])
+        assert str(refused.value) == expected
+        assert _messages(conversation_store) == []
+        assert conversation_store.get_session(TENANT, "s1", now=at(1)).state == {}
+
     def test_delete_reports_whether_it_existed(self, conversation_store: Any) -> None:
         conversation_store.create_session(session())
         assert conversation_store.delete_session(TENANT, "s1") is True
