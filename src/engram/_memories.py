@@ -645,10 +645,12 @@ class Memories:
         user enjoys jazz" -> "The user enjoys classical music": the profile's
         `preference:jazz` goes, `preference:classical_music` comes). A text and a
         `metadata={"value": ...}` must agree. A value given alone is stated in the fact's
-        words, as `update_profile` states it ("The user lives in Faro"; `none` leaves them).
-        An edit that changes nothing (the memory's own text, say) writes nothing. The
-        history's reason names what changed besides the text, and of the metadata only the
-        caller's keys and `value`.
+        words, as `update_profile` states it ("The user lives in Faro"). A text that ends
+        the slot ends it ("The user no longer lives in Porto", "... no longer enjoys jazz":
+        value `none`, the profile field goes); a value cleared with no such text (`none`,
+        "", None) is refused: delete the memory to forget it. An edit that changes nothing
+        (the memory's own text, say) writes nothing. The history's reason names what changed
+        besides the text, and of the metadata only the caller's keys and `value`.
 
         Raises:
             NotFoundError: No such memory.
@@ -657,7 +659,8 @@ class Memories:
                 `value`. For a slot fact: a new text that states no value of the slot, one
                 of another slot or person, or another value than `metadata`'s; a value
                 given alone when the fact's words do not name its current one (nothing to
-                swap it for); a preference moved to a topic another current fact holds; a
+                swap it for) or cleared with no text ending the slot; a text naming the
+                value only to deny it; a preference moved to a topic another current fact holds; a
                 value set to anything but text. Nothing is changed then.
         """
         result: Memory = self._run(self._update_flow(memory_id, text, importance, pinned, metadata))
