@@ -4,7 +4,8 @@ stores.
 A store takes what the application already has: a psycopg `Connection` or a psycopg_pool
 `ConnectionPool` (async: `AsyncConnection` / `AsyncConnectionPool`). Each batch borrows one
 connection (a pool's, or the single one under a lock, so threads never interleave their
-transactions) and runs in one transaction.
+transactions) and runs in one transaction; a batch that only reads may instead send its
+statements alone where that reads the same (`Target.run_reads`), saving `BEGIN` and `COMMIT`.
 
 Connections should be in autocommit mode, as `from_conn_string` makes them: a store opens its
 own transaction per batch, and a connection left inside a transaction by the application
@@ -71,9 +72,10 @@ from engram.stores.postgres.base import Statement
 
 try:
     import psycopg
+    from psycopg import IsolationLevel
     from psycopg import errors as pg_errors
     from psycopg.pq import TransactionStatus
-    from psycopg.rows import DictRow, dict_row
+    from psycopg.rows import DictRow, dict_row, tuple_row
     from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -125,6 +127,15 @@ _ASYNC_SESSIONS: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnecti
 """The connections `connect` / `aconnect` opened for `"normal"` durability: their whole
 session commits asynchronously, so their one-statement writes need no `set_config` first."""
 _IDLE = TransactionStatus.IDLE
+_STATEMENT_SNAPSHOTS = (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED)
+"""The isolation levels whose transactions take a snapshot per statement (PostgreSQL runs
+READ UNCOMMITTED as READ COMMITTED)."""
+_DEFAULT_ISOLATION = b"SELECT current_setting('default_transaction_isolation')"
+_SNAPSHOT_PER_STATEMENT: weakref.WeakKeyDictionary[
+    psycopg.Connection[Any] | psycopg.AsyncConnection[Any], bool
+] = weakref.WeakKeyDictionary()
+"""Whether a connection of no isolation level of its own begins READ COMMITTED transactions
+(the server's `default_transaction_isolation`, asked once per connection)."""
 
 
 def check_durability(durability: object) -> Durability:
@@ -391,6 +402,27 @@ def _needs_local_async_commit(
     return _owns_transaction(conn) and conn not in _ASYNC_SESSIONS
 
 
+def _reads_alone(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool | None:
+    """True if statements that only read may run on `conn` each on its own, outside any
+    transaction, and see what they would in one: Engram would own the transaction (see
+    `_owns_transaction`) and it would be READ COMMITTED, where each statement of a
+    transaction reads a snapshot of its own anyway. None: the server's default isolation
+    is not known yet (`_DEFAULT_ISOLATION`)."""
+    if not _owns_transaction(conn):
+        return False
+    if conn.isolation_level is not None:
+        return conn.isolation_level in _STATEMENT_SNAPSHOTS
+    return _SNAPSHOT_PER_STATEMENT.get(conn)
+
+
+def _remember_isolation(
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], default: str
+) -> bool:
+    alone = default in ("read committed", "read uncommitted")
+    _SNAPSHOT_PER_STATEMENT[conn] = alone
+    return alone
+
+
 def _rollback(conn: psycopg.Connection[Any]) -> None:
     """Roll back after an error; a failure here must not hide the error (a pool discards a
     connection left in a transaction)."""
@@ -510,6 +542,23 @@ class Target:
             with _executor_in_transaction(conn, self.durability) as execute:
                 return drive(execute, work)
 
+    def run_reads(self, work: Generator[Statement, Any, T]) -> T:
+        """Run one generator that only reads (and sets nothing a later statement relies
+        on): where that reads the same (`_reads_alone`), each statement on its own, with no
+        `BEGIN`/`COMMIT` round trips; else in one transaction (committed with the server's
+        setting: a transaction that wrote nothing has no commit to wait for)."""
+        with map_backend_errors(), self._borrow() as conn:
+            alone = _reads_alone(conn)
+            if alone is None:
+                with conn.cursor(row_factory=tuple_row) as cursor:
+                    row = cursor.execute(_DEFAULT_ISOLATION, prepare=False).fetchone()
+                alone = _remember_isolation(conn, str(row[0]) if row else "")
+            if not alone:
+                with _executor_in_transaction(conn, "full") as execute:
+                    return drive(execute, work)
+            with self._executor(conn, _execute) as execute:
+                return drive(execute, work)
+
     def run_autocommit(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Run one generator with each statement committed on its own: outside any
         transaction, no `BEGIN`/`COMMIT` round trips, as maintenance like `CREATE INDEX
@@ -530,7 +579,12 @@ class Target:
         if not conn.autocommit:
             return _executor_in_transaction(conn, durability)
         committed = durability == "normal" and _needs_local_async_commit(conn)
-        execute = _execute_committed if committed else _execute
+        return self._executor(conn, _execute_committed if committed else _execute)
+
+    def _executor(
+        self, conn: psycopg.Connection[Any], execute: Callable[[Cursor, Statement], Any]
+    ) -> AbstractContextManager[Execute]:
+        """`execute` on a cursor of `conn` (autocommit: each statement on its own)."""
         if conn is self.conn:  # the single connection: its cursor serves batch after batch
             return nullcontext(functools.partial(execute, self._cursor(conn)))
         return _executor_on_cursor(conn, execute)
@@ -601,6 +655,22 @@ class AsyncTarget:
                 async with _aexecutor_in_transaction(conn, self.durability) as execute:
                     return await adrive(execute, work)
 
+    async def run_reads(self, work: Generator[Statement, Any, T]) -> T:
+        """Async `Target.run_reads`."""
+        with map_backend_errors():
+            async with self._borrow() as conn:
+                alone = _reads_alone(conn)
+                if alone is None:
+                    async with conn.cursor(row_factory=tuple_row) as cursor:
+                        await cursor.execute(_DEFAULT_ISOLATION, prepare=False)
+                        row = await cursor.fetchone()
+                    alone = _remember_isolation(conn, str(row[0]) if row else "")
+                if not alone:
+                    async with _aexecutor_in_transaction(conn, "full") as execute:
+                        return await adrive(execute, work)
+                async with self._executor(conn, _aexecute) as execute:
+                    return await adrive(execute, work)
+
     async def run_autocommit(
         self, work: Generator[Statement, Any, T], *, writes: bool = False
     ) -> T:
@@ -617,7 +687,14 @@ class AsyncTarget:
         if not conn.autocommit:
             return _aexecutor_in_transaction(conn, durability)
         committed = durability == "normal" and _needs_local_async_commit(conn)
-        execute = _aexecute_committed if committed else _aexecute
+        return self._executor(conn, _aexecute_committed if committed else _aexecute)
+
+    def _executor(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        execute: Callable[[AsyncCursor, Statement], Awaitable[Any]],
+    ) -> AbstractAsyncContextManager[AsyncExecute]:
+        """Async `Target._executor`."""
         if conn is self.conn:  # the single connection: as `Target._cursor`
             return nullcontext(functools.partial(execute, self._cursor(conn)))
         return _aexecutor_on_cursor(conn, execute)

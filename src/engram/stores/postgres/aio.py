@@ -40,6 +40,7 @@ from engram.stores.postgres.memories import (
     DEFAULT_INDEX_MIN_VECTORS,
     SearchSettings,
     VectorIndexReport,
+    batch_mode,
     index_work,
     memory_work,
 )
@@ -227,10 +228,16 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         return await self._target.run(work)
 
     async def abatch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `batch_mode`); return their results in order."""
         if not ops:
             return []
-        return await self._target.run(memory_work(ops, self.search_settings))
+        work = memory_work(ops, self.search_settings)
+        mode = batch_mode(ops)
+        if mode == "reads":
+            return await self._target.run_reads(work)
+        if mode == "write":
+            return await self._target.run_autocommit(work, writes=True)
+        return await self._target.run(work)
 
     def batch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the store's event loop."""

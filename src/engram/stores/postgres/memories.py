@@ -1,7 +1,9 @@
 """The PostgreSQL memory store (sync); the async twin is `aio.AsyncPostgresMemoryStore`.
 
-Each batch is one transaction; every op is a generator over SQL statements (`memory_work`),
-shared by both classes. Schema and encoding: `memories_base.py`; writes: `memories_write.py`.
+Each batch that writes is one transaction (a batch of reads sends its statements alone
+where that reads the same: `batch_mode`); every op is a generator over SQL statements
+(`memory_work`), shared by both classes. Schema and encoding: `memories_base.py`; writes:
+`memories_write.py`.
 
 Vector search, and why it is planned per user rather than left to the planner:
 
@@ -52,7 +54,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -61,6 +63,7 @@ from engram.memory import bm25
 from engram.memory import vectors as vec
 from engram.stores import _memory_rules as rules
 from engram.stores.memories import (
+    READ_OPS,
     BaseMemoryStore,
     CountMemories,
     CountUnembedded,
@@ -107,6 +110,7 @@ __all__ = [
     "PostgresMemoryStore",
     "SearchSettings",
     "VectorIndexReport",
+    "batch_mode",
     "index_work",
     "memory_work",
 ]
@@ -213,10 +217,16 @@ class PostgresMemoryStore(BaseMemoryStore):
         return self._target.run(base.migrate(mbase.COMPONENT, mbase.MIGRATIONS))
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `batch_mode`); return their results in order."""
         if not ops:
             return []
-        return self._target.run(memory_work(ops, self.search_settings))
+        work = memory_work(ops, self.search_settings)
+        mode = batch_mode(ops)
+        if mode == "reads":
+            return self._target.run_reads(work)
+        if mode == "write":
+            return self._target.run_autocommit(work, writes=True)
+        return self._target.run(work)
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
@@ -250,15 +260,39 @@ class PostgresMemoryStore(BaseMemoryStore):
         return self._target.run_autocommit(index_work(threshold, maintenance_work_mem))
 
 
+_SETS_SEARCH = (SearchVector, ScanVectors)
+"""Reads whose first statement sets, for the rest of the transaction, what the statements
+after it rely on (`_SEARCH_TARGET`): they run in a transaction."""
+
+
+def batch_mode(ops: Sequence[Op]) -> Literal["reads", "write", "transaction"]:
+    """How a batch runs: `"reads"`, reads only, each statement on its own where that reads
+    the same (`Target.run_reads`: no `BEGIN`/`COMMIT` round trips); `"write"`, a write
+    that is one statement (`RecordAccess` alone), committed on its own; else in one
+    transaction."""
+    if all(isinstance(op, READ_OPS) and not isinstance(op, _SETS_SEARCH) for op in ops):
+        return "reads"
+    if len(ops) == 1 and isinstance(ops[0], RecordAccess):
+        return "write"
+    return "transaction"
+
+
 def memory_work(ops: Sequence[Op], settings: SearchSettings) -> Work[list[Any]]:
     """The statements of a batch: each op's, in order; returns the results in order."""
     rules.check_tenants(ops)
     results: list[Any] = []
-    for op in ops:
+    index = 0
+    while index < len(ops):
+        if histories := _history_run(ops, index):
+            results.extend((yield from _get_histories(histories)))
+            index += len(histories)
+            continue
+        op = ops[index]
         handler = _HANDLERS.get(type(op))
         if handler is None:
             raise InvalidInputError(f"unsupported operation: {type(op).__name__}")
         results.append((yield from handler(op, settings)))
+        index += 1
     return results
 
 
@@ -337,14 +371,31 @@ def _count_memories(op: CountMemories, _: SearchSettings) -> Work[int]:
     return int(row["n"])
 
 
-def _get_history(op: GetHistory, _: SearchSettings) -> Work[list[MemoryChange]]:
+def _history_run(ops: Sequence[Op], start: int) -> tuple[GetHistory, ...]:
+    """The `GetHistory` ops of one tenant that follow each other in `ops` from `start` on
+    (none if `ops[start]` is not one): their histories are read in one statement, each op's
+    result the same as if read alone (exports and erasures ask for hundreds at once)."""
+    run: list[GetHistory] = []
+    for op in ops[start:]:
+        if type(op) is not GetHistory or (run and op.tenant != run[0].tenant):
+            break
+        run.append(op)
+    return tuple(run)
+
+
+def _get_histories(ops: Sequence[GetHistory]) -> Work[list[list[MemoryChange]]]:
+    """The histories of one tenant's memories (`_history_run`), in one statement."""
+    ids = list(dict.fromkeys(op.memory_id for op in ops))
     rows = yield Statement(
         f"SELECT {mbase.CHANGE_COLUMNS} FROM engram_memory_history"
-        " WHERE tenant = %s AND memory_id = %s ORDER BY at, id",
-        (op.tenant, op.memory_id),
+        " WHERE tenant = %s AND memory_id = ANY(%s::text[]) ORDER BY at, id",
+        (ops[0].tenant, ids),
         "all",
     )
-    return [mbase.change_from_row(row) for row in rows]
+    found: dict[str, list[MemoryChange]] = {memory_id: [] for memory_id in ids}
+    for row in rows:
+        found[row["memory_id"]].append(mbase.change_from_row(row))
+    return [list(found[op.memory_id]) for op in ops]
 
 
 def _list_tombstones(op: ListTombstones, _: SearchSettings) -> Work[list[MemoryChange]]:
@@ -372,25 +423,23 @@ def _search_lexical(op: SearchLexical, _: SearchSettings) -> Work[list[MemorySco
     scope = yield from _scope(op.tenant, op.filter)
     if scope is None or query is None or op.limit == 0:
         return []
-    corpus = yield Statement(
-        "SELECT count(*) AS n, coalesce(sum(m.term_count), 0) AS terms"
-        f" FROM engram_memories AS m WHERE {scope.where}",
-        scope.params,
-        "one",
-    )
-    if not corpus["n"]:
-        return []
-    rows = yield Statement(
-        f"SELECT m.id, m.terms FROM engram_memories AS m WHERE {scope.where}"
-        " AND m.lexemes @@ %s::tsquery",
-        [*scope.params, query],
+    # One statement: the corpus (its size and total length) on every row, then the
+    # memories holding a query term (a row of NULLs if none does).
+    found = yield Statement(
+        "SELECT c.n, c.total, h.id, h.terms FROM (SELECT count(*) AS n,"
+        f" coalesce(sum(m.term_count), 0) AS total FROM engram_memories AS m WHERE {scope.where})"
+        f" AS c LEFT JOIN LATERAL (SELECT m.id, m.terms FROM engram_memories AS m"
+        f" WHERE {scope.where} AND m.lexemes @@ %s::tsquery) AS h ON c.n > 0",
+        [*scope.params, *scope.params, query],
         "all",
     )
+    size = int(found[0]["n"])
+    rows = [row for row in found if row["id"] is not None]
+    if not size:
+        return []
     flat, lengths = bm25.join_documents([bytes(row["terms"]) for row in rows])
-    average = int(corpus["terms"]) / int(corpus["n"])
-    scores = bm25.bm25_scores(
-        flat, lengths, bm25.term_hashes(op.query), corpus=(int(corpus["n"]), average)
-    )
+    average = int(found[0]["total"]) / size
+    scores = bm25.bm25_scores(flat, lengths, bm25.term_hashes(op.query), corpus=(size, average))
     ids = [row["id"] for row in rows]
     hits: list[int] = np.flatnonzero(scores > 0).tolist()
     best = vec.top_k(scores[hits], [ids[index] for index in hits], op.limit)
@@ -551,12 +600,13 @@ def _vector_rows(
     if scope is None:
         return target.dim, []
     rows = yield Statement(
-        "SELECT m.id, v.embedding::text AS embedding"
+        "SELECT m.id, vector_send(v.embedding) AS embedding"
         " FROM engram_memories AS m JOIN engram_memory_vectors AS v"
         " ON v.rid = m.rid AND v.model_no = %s"
         f" WHERE {scope.where} ORDER BY m.id",
         [target.model_no, *scope.params],
         "all",
+        binary=True,
     )
     return target.dim, rows
 
@@ -565,7 +615,7 @@ def _scan_vectors(op: ScanVectors, _: SearchSettings) -> Work[VectorMatrix]:
     dim, rows = yield from _vector_rows(op.tenant, op.model_id, op.filter)
     if not rows:
         return VectorMatrix((), np.zeros((0, dim), dtype=np.float32))
-    matrix = np.stack([mbase.vector_from_text(row["embedding"]) for row in rows])
+    matrix = np.stack([mbase.vector_from_binary(row["embedding"]) for row in rows])
     return VectorMatrix(tuple(row["id"] for row in rows), matrix.astype(np.float32))
 
 
@@ -585,16 +635,17 @@ def _count_unembedded(op: CountUnembedded, _: SearchSettings) -> Work[int]:
 
 def _get_vectors(op: GetVectors, _: SearchSettings) -> Work[list[vec.Vector | None]]:
     rows = yield Statement(
-        "SELECT m.id, v.embedding::text AS embedding"
+        "SELECT m.id, vector_send(v.embedding) AS embedding"
         " FROM engram_memories AS m JOIN engram_memory_vectors AS v ON v.rid = m.rid"
         " JOIN engram_memory_models AS mo ON mo.model_no = v.model_no AND mo.model_id = %s"
         " WHERE m.tenant = %s AND m.id = ANY(%s::text[])",
         (op.model_id, op.tenant, list(op.ids)),
         "all",
+        binary=True,
     )
     found = {row["id"]: row["embedding"] for row in rows}
     return [
-        None if found.get(memory_id) is None else mbase.vector_from_text(found[memory_id])
+        None if found.get(memory_id) is None else mbase.vector_from_binary(found[memory_id])
         for memory_id in op.ids
     ]
 
@@ -754,7 +805,6 @@ _HANDLERS: dict[type, _Handler] = {
     ScanVectors: _scan_vectors,
     CountUnembedded: _count_unembedded,
     RecordAccess: lambda op, _: write.record_access(op),
-    GetHistory: _get_history,
     ListTombstones: _list_tombstones,
     PutTombstones: lambda op, _: write.put_tombstones(op),
     DeleteMemories: lambda op, _: write.delete_memories(op),

@@ -68,7 +68,7 @@ __all__ = [
     "relation_from_row",
     "relation_params",
     "upsert_sql",
-    "vector_from_text",
+    "vector_from_binary",
 ]
 
 COMPONENT = "memories"
@@ -225,9 +225,14 @@ def index_name(model_no: int, pid: int) -> str:
 # Vectors and lexemes.
 
 
-def vector_from_text(text: str) -> vec.Vector:
-    """A vector from pgvector's text output (each float32 as its shortest decimal: exact)."""
-    vector: vec.Vector = np.array(text[1:-1].split(","), dtype=np.float32)
+_BIG_ENDIAN = np.dtype(">f4")
+
+
+def vector_from_binary(data: bytes) -> vec.Vector:
+    """A vector from pgvector's binary output (`vector_send`: int16 dim, int16 0, then the
+    float32 values, big endian): exactly the stored values, without parsing decimals
+    (about 0.2 ms per 384-d vector as text)."""
+    vector: vec.Vector = np.frombuffer(data, dtype=_BIG_ENDIAN, offset=4).astype(np.float32)
     return vector
 
 

@@ -31,7 +31,7 @@ from engram.stores.memories import (
 )
 from engram.stores.postgres import memories_base as base
 from engram.stores.postgres._vectors import VectorParam
-from engram.stores.postgres.base import Statement, Work
+from engram.stores.postgres.base import ASYNC_COMMIT, Statement, Work
 from engram.types._memory import Memory, MemoryChange, UserProfile
 from engram.types._time import utcnow
 
@@ -253,12 +253,19 @@ def put_tombstones(op: PutTombstones) -> Work[int]:
     return len(new)
 
 
+_RECORD_ACCESS = (
+    "UPDATE engram_memories SET access_count = access_count + 1, last_accessed_at = %s"
+    " WHERE tenant = %s AND id = ANY(%s::text[])"
+)
+
+
 def record_access(op: RecordAccess) -> Work[int]:
+    """One statement: a batch of this op alone commits on its own (`async_sql`)."""
     count = yield Statement(
-        "UPDATE engram_memories SET access_count = access_count + 1, last_accessed_at = %s"
-        " WHERE tenant = %s AND id = ANY(%s::text[])",
+        _RECORD_ACCESS,
         (rules.as_utc(op.at), op.tenant, list(op.ids)),
         "rowcount",
+        async_sql=f"{_RECORD_ACCESS} AND {ASYNC_COMMIT}",
     )
     return int(count)
 
