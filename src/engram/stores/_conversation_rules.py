@@ -39,7 +39,7 @@ __all__ = [
     "check_append",
     "check_list_messages",
     "check_list_sessions",
-    "check_tenants",
+    "check_batch",
     "check_ttl",
     "cleared",
     "is_live",
@@ -166,11 +166,11 @@ def check_list_sessions(op: ListSessions) -> None:
             validation.check_identifier(value, name)
 
 
-def check_tenants(ops: Iterable[Op]) -> None:
-    """Refuse a batch with an op whose tenant, or new session's tenant, id, user or agent, is
-    not an identifier (`check_identifier`): no blank tenant is everyone's. Refuse too one
-    whose metadata or state holds a NUL character (`check_no_nul`), before any backend
-    writes: PostgreSQL could not keep it in a JSON column, so no backend keeps it."""
+def check_batch(ops: Iterable[Op]) -> None:
+    """Refuse a batch, before any backend writes, with an op whose tenant, or new session's
+    tenant, id, user or agent, is not an identifier (`check_identifier`: no blank tenant is
+    everyone's), or whose metadata or state holds a NUL character (`check_no_nul`:
+    PostgreSQL could not keep it in a JSON column, so no backend keeps it)."""
     for op in ops:
         if isinstance(op, CreateSession):
             validation.check_identifier(op.session.tenant, "tenant")

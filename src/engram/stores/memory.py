@@ -151,7 +151,7 @@ class InMemoryConversationStore(BaseConversationStore):
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run `ops` in order, atomically; return their results in order."""
-        rules.check_tenants(ops)
+        rules.check_batch(ops)
         with self._lock:
             journal = _Journal()
             try:

@@ -124,7 +124,7 @@ class PostgresConversationStore(BaseConversationStore):
 
 def conversation_work(ops: Sequence[Op]) -> Work[list[Any]]:
     """The statements of a batch: each op's, in order; returns the results in order."""
-    rules.check_tenants(ops)
+    rules.check_batch(ops)
     results: list[Any] = []
     for op in ops:
         handler = _HANDLERS.get(type(op))

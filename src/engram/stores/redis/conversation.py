@@ -115,7 +115,7 @@ class RedisConversationStore(BaseConversationStore):
 
 def conversation_work(ops: Sequence[Op], batch: SessionBatch) -> Work[list[Any]]:
     """The reads and writes of a batch: each op's, in order; returns the results in order."""
-    rules.check_tenants(ops)
+    rules.check_batch(ops)
     alone = _ALONE.get(type(ops[0])) if len(ops) == 1 else None
     if alone is not None:
         result = yield from alone(batch, ops[0])

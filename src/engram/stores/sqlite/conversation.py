@@ -89,7 +89,7 @@ class SqliteConversationStore(BaseConversationStore):
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run `ops` in order in one transaction; return their results in order."""
-        rules.check_tenants(ops)
+        rules.check_batch(ops)
         scope: AbstractContextManager[sqlite3.Connection] = (
             self.conn.snapshot() if all(map(_reads_only, ops)) else self.conn.transaction()
         )
