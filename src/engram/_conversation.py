@@ -79,7 +79,7 @@ class Conversation:
 
         Raises:
             InvalidInputError: Unknown role, a tool result answering no call of this session,
-                NUL bytes or invalid UTF-8, a message over the size limit, a `created_at` that
+                NUL characters or invalid UTF-8, a message over the size limit, a `created_at` that
                 is not a time. Nothing is stored.
             NotFoundError: The session expired or was deleted.
         """

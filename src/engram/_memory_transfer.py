@@ -214,7 +214,7 @@ def import_flow(
 
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
-            holds what `add` or `update_profile` refuse (a memory text with a NUL byte or
+            holds what `add` or `update_profile` refuse (a memory text with a NUL character or
             over `max_bytes`, a profile value that is not text, ...), or a record of
             another user than the one it belongs with (`_check_owners`).
     """

@@ -147,7 +147,7 @@ class EngramChatMessageHistory(BaseChatMessageHistory):
 
         Raises:
             InvalidInputError: A message Engram refuses (a tool result answering no call of
-                this session, NUL bytes, over the size limit, a field that is not JSON, a
+                this session, NUL characters, over the size limit, a field that is not JSON, a
                 role Engram does not have); nothing is stored.
         """
         converted = [_to_engram(message) for message in messages]
