@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from engram.providers._embeddings import l2_normalize
 
-__all__ = ["HashingEmbedder"]
+__all__ = ["CountingEmbedder", "HashingEmbedder"]
 
 
 class HashingEmbedder:
@@ -29,3 +30,27 @@ class HashingEmbedder:
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed(texts)
+
+
+class CountingEmbedder:
+    """A deterministic embedder that records every text the model is asked for."""
+
+    model_id = "test/counting"
+    dimension = 16
+    backend = "numpy"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], np.uint8) for t in texts]
+        matrix = np.array(rows, dtype=np.float32).reshape(len(texts), self.dimension) + 1.0
+        return l2_normalize(matrix)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def count(self, text: str) -> int:
+        """How many times the model embedded `text`."""
+        return sum(call.count(text) for call in self.calls)

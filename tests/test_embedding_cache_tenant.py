@@ -6,42 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from embedders import CountingEmbedder
 from engram import Engram
 from engram.memory.texts import dense_text
 from engram.providers import CachedEmbedder
-from engram.providers._embeddings import cache_key, l2_normalize
-
-
-class CountingEmbedder:
-    """A deterministic embedder that records every text the model is asked for."""
-
-    model_id = "test/counting"
-    dimension = 16
-    backend = "numpy"
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(list(texts))
-        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], np.uint8) for t in texts]
-        matrix = np.array(rows, dtype=np.float32).reshape(len(texts), self.dimension) + 1.0
-        return l2_normalize(matrix)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
-
-    def count(self, text: str) -> int:
-        """How many times the model embedded `text`."""
-        return sum(call.count(text) for call in self.calls)
+from engram.providers._embeddings import cache_key
 
 
 @pytest.fixture
