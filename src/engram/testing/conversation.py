@@ -74,6 +74,29 @@ class AsyncDrivenConversationStore(BaseConversationStore):
         self.inner.close()
 
 
+def _refused_write(store: Any, where: str, bad: Any) -> InvalidInputError:
+    """Write `bad` as the `where` of a new session ("session_metadata", "session_state") or
+    of session "s1" ("message_metadata", "state"); assert it is refused and nothing is
+    written, and return the error."""
+    if where.startswith("session_"):
+        field = "metadata" if where == "session_metadata" else "state"
+        with pytest.raises(InvalidInputError) as refused:
+            store.create_session(session(**{field: bad}))
+        assert store.get_session(TENANT, "s1", now=T0) is None
+        return refused.value
+    store.create_session(session())
+    op = (
+        AppendMessages(TENANT, "s1", (message(metadata=bad),), at(1))
+        if where == "message_metadata"
+        else MergeState(TENANT, "s1", bad, at(1))
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        store.batch([op])
+    assert _messages(store) == []
+    assert store.get_session(TENANT, "s1", now=at(1)).state == {}
+    return refused.value
+
+
 def _messages(store: BaseConversationStore, **bounds: Any) -> list[Message]:
     return store.list_messages(ListMessages(TENANT, "s1", **bounds))
 
@@ -263,22 +286,7 @@ class ConversationStoreSpec:
     ) -> None:
         """Text UTF-8 cannot encode is refused alike by every backend (the SQL and Redis
         drivers cannot send it), not kept by one and refused by another."""
-        bad = {"k": ["ok", "\ud800"]}
-        if where == "session_metadata":
-            with pytest.raises(InvalidInputError):
-                conversation_store.create_session(session(metadata=bad))
-            assert conversation_store.get_session(TENANT, "s1", now=T0) is None
-            return
-        conversation_store.create_session(session())
-        op = (
-            AppendMessages(TENANT, "s1", (message(metadata=bad),), at(1))
-            if where == "message_metadata"
-            else MergeState(TENANT, "s1", bad, at(1))
-        )
-        with pytest.raises(InvalidInputError):
-            conversation_store.batch([op])
-        assert _messages(conversation_store) == []
-        assert conversation_store.get_session(TENANT, "s1", now=at(1)).state == {}
+        _refused_write(conversation_store, where, {"k": ["ok", "\ud800"]})
 
     @pytest.mark.parametrize(
         ("bad", "place"),
@@ -301,24 +309,7 @@ class ConversationStoreSpec:
         keep it in JSON), as the memory store refuses it in a memory's metadata."""
         key = "a key of " if place == "['ok']" else ""
         expected = f"{key}{what}{place} contains a NUL character"
-        if where.startswith("session_"):
-            field = "metadata" if where == "session_metadata" else "state"
-            with pytest.raises(InvalidInputError) as refused:
-                conversation_store.create_session(session(**{field: bad}))
-            assert str(refused.value) == expected
-            assert conversation_store.get_session(TENANT, "s1", now=T0) is None
-            return
-        conversation_store.create_session(session())
-        op = (
-            AppendMessages(TENANT, "s1", (message(metadata=bad),), at(1))
-            if where == "message_metadata"
-            else MergeState(TENANT, "s1", bad, at(1))
-        )
-        with pytest.raises(InvalidInputError) as refused:
-            conversation_store.batch([op])
-        assert str(refused.value) == expected
-        assert _messages(conversation_store) == []
-        assert conversation_store.get_session(TENANT, "s1", now=at(1)).state == {}
+        assert str(_refused_write(conversation_store, where, bad)) == expected
 
     def test_delete_reports_whether_it_existed(self, conversation_store: Any) -> None:
         conversation_store.create_session(session())
