@@ -240,3 +240,118 @@ def test_a_text_naming_the_value_only_to_negate_it_is_refused(
         mem.memories.update(fact.id, text, metadata=metadata)
 
     unchanged(mem, fact, profile)
+
+
+@pytest.mark.parametrize(
+    ("turns", "attribute", "back", "value"),
+    [
+        (["I work at Google.", "I quit my job."], "employer", "The user works at Meta", "Meta"),
+        (
+            ["I live in Porto.", "I moved out of Porto."],
+            "home_city",
+            "The user lives in Faro",
+            "Faro",
+        ),
+        (
+            ["I love jazz.", "I used to love jazz."],
+            "preference:jazz",
+            "The user loves jazz",
+            "likes",
+        ),
+    ],
+)
+def test_an_ending_edited_back_to_a_value_fills_the_profile_again(
+    mem: Engram, turns: list[str], attribute: str, back: str, value: str
+) -> None:
+    """The ending was the source of no field (the field went); edited to a value, it is."""
+    for said in turns:
+        mem.memories.add(
+            messages=[Message(role="user", content=said, created_at=JAN)], user_id="ana"
+        )
+    [ending] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == attribute]
+    assert ending.metadata["value"] == "none"
+    assert attribute not in fields(mem)
+
+    edited = mem.memories.update(ending.id, back)
+
+    assert edited.metadata["value"] == value
+    assert fields(mem)[attribute] == value
+    assert mem.memories.profile("ana").sources[attribute] == edited.id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "ending", "back", "value"),
+    [
+        (
+            "I love jazz.",
+            "preference:jazz",
+            "The user no longer enjoys jazz",
+            "The user loves jazz",
+            "likes",
+        ),
+        (
+            "I work at Google.",
+            "employer",
+            "The user no longer works at Google",
+            "The user works at Meta",
+            "Meta",
+        ),
+        (
+            "I live in Porto.",
+            "home_city",
+            "The user left Porto",
+            "The user lives in Porto",
+            "Porto",
+        ),
+    ],
+)
+def test_a_fact_edited_to_its_end_then_back_to_a_value_holds_it(
+    mem: Engram, said: str, attribute: str, ending: str, back: str, value: str
+) -> None:
+    fact = slot(mem, said, attribute)
+    assert mem.memories.update(fact.id, ending).metadata["value"] == "none"
+    assert attribute not in fields(mem)
+
+    mem.memories.update(fact.id, back)
+
+    assert fields(mem) == {attribute: value}
+
+
+@pytest.mark.parametrize(
+    ("said", "attribute", "ending", "negates"),
+    [
+        ("I work at Google.", "employer", "The user quit their job", None),
+        ("I work at Google.", "employer", "The user lost their job", None),
+        ("I work at Google.", "employer", "Quit their job", None),
+        ("I work at Google.", "employer", "Left their job", None),
+        ("I live in Porto.", "home_city", "No longer lives in Porto", "Porto"),
+        ("I live in Paris.", "home_city", "The user left Paris", "Paris"),
+        ("I live in Paris.", "home_city", "Left Paris", "Paris"),
+        ("I love jazz.", "preference:jazz", "No longer enjoys jazz", "likes"),
+        ("I love jazz.", "preference:jazz", "The user doesn't enjoy jazz anymore", "likes"),
+        ("I love jazz.", "preference:jazz", "Doesn't like jazz anymore", "likes"),
+    ],
+)
+def test_an_ending_in_other_words_ends_the_slot(
+    mem: Engram, said: str, attribute: str, ending: str, negates: str | None
+) -> None:
+    """ "their" of the user read as "my", a text naming no subject read as the user's, a
+    place left no employer, a taste not enjoyed anymore no dislike."""
+    fact = slot(mem, said, attribute)
+
+    edited = mem.memories.update(fact.id, ending)
+
+    assert (edited.text, edited.attribute) == (ending, attribute)
+    assert (edited.metadata["value"], edited.metadata.get("negates")) == ("none", negates)
+    assert attribute not in fields(mem)
+
+
+@pytest.mark.parametrize("text", ["The user quit their job", "Quit their job", "Lost their job"])
+def test_a_memory_text_quitting_their_job_ends_the_employer(mem: Engram, text: str) -> None:
+    slot(mem, "I work at Google.", "employer")
+
+    mem.memories.add(text, user_id="ana")
+
+    assert "employer" not in fields(mem)
+    [ending] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "employer"]
+    assert ending.metadata["value"] == "none"

@@ -88,8 +88,10 @@ def only(text: str) -> Candidate:
             "Ana's favorite color is blue",
         ),
         ("I hate running.", "preference", "preference:running", "dislikes", "Ana hates running"),
+        # A taste ended, as "I no longer like sushi" says (`_revision_tastes.ended_taste`).
+        ("I don't like sushi anymore.", "fact", None, None, "Ana no longer likes sushi"),
         (
-            "I don't like sushi anymore.",
+            "I don't like sushi.",
             "preference",
             "preference:sushi",
             "dislikes",
@@ -424,7 +426,8 @@ def test_an_ending_says_when_it_happened() -> None:
         ("I moved from Paris to Rome.", "home_city", "Rome", "Paris", False),
         # The words leave the slot open: revision decides by what Google or Paris is now.
         ("I switched from Google to Meta.", "employer", "Meta", "Google", True),
-        ("I left Paris for Rome.", "employer", "Rome", "Paris", True),
+        ("I left Paris for Rome.", "home_city", "Rome", "Paris", True),  # a place: a home
+        ("I left Acme for Initech.", "employer", "Initech", "Acme", True),
     ],
 )
 def test_a_replaced_slot_value_names_the_old_one(

@@ -47,6 +47,7 @@ from engram.memory._phrases import (
     third_person,
     with_date,
 )
+from engram.memory._places import is_well_known_place
 from engram.memory._profile_rules import email_slot, phone_number_slot
 from engram.memory.candidates import (
     SLOT_RELATIONS,
@@ -81,9 +82,10 @@ _DIET = re.compile(DIETS, re.IGNORECASE)
 _FOR = re.compile(rf"\s+for\s+(?P<n>[{UP}][\w'-]*(?:\s+[{UP}][\w'-]*)*)")
 
 
-def _open_slot(s: Sentence) -> str:
-    """The slot a "left X" sentence most likely speaks of, from its other words."""
-    if _HOME_CUE.search(s.text):
+def _open_slot(s: Sentence, value: str | None = None) -> str:
+    """The slot a "left X" sentence most likely speaks of, from `value` (X) if a well-known
+    place ("I left Paris": a home, no employer), else from its other words."""
+    if (value is not None and is_well_known_place(value)) or _HOME_CUE.search(s.text):
         return "home_city"
     if _SCHOOL_CUE.search(s.text) and not JOB_CUE.search(s.text):
         return "school"
@@ -177,7 +179,7 @@ def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     verb = " ".join(match["verb"].lower().split())
     attribute = {"resigned from": "employer", "dropped out of": "school"}.get(verb)
-    slot = attribute or _open_slot(s)
+    slot = attribute or _open_slot(s, old)
     if following is not None:
         new = following["n"]
         text = with_date(f"{s.label} {verb} {old} for {new}", s)

@@ -195,6 +195,11 @@ def _liked(match: re.Match[str], s: Sentence, verb: str, thing: str) -> Candidat
         value = "dislikes" if verb in _NEGATIVE else "likes"
         return _liking_ended(s, thing, f"{s.label} used to {verb} {thing}", value)
     negated = bool(match["neg"])
+    if negated and stopped(match, s):
+        # "I don't enjoy jazz anymore": the taste ended, as "I no longer enjoy jazz" says
+        # (`_no_longer_does`), not a dislike.
+        ended = f"{s.label} no longer {(_POSITIVE | _NEGATIVE)[verb]} {thing}"
+        return fact(s, ended, importance=0.7, metadata={"negates": f"{verb} {thing}"})
     liked = (verb in _POSITIVE) != negated
     if negated:
         text = f"{s.label} doesn't {verb} {thing}"

@@ -291,14 +291,18 @@ def reflect_edit(
     from then on its source: the later of two hand edits is the user's latest word. So does
     the field of a key the edit moved a current fact to (`moved_from`, its key before: "The
     user enjoys jazz" edited to "... classical music"), and the field of the old key goes
-    if the memory was its source. Fields from other memories are left alone (`profile`
-    itself is returned if nothing changes)."""
+    if the memory was its source. So does an absent field (no value, no source) of a current
+    fact about the user: the end of a slot the fact recorded ("The user quit their job",
+    the field gone) edited back to a value ("The user works at Meta") fills it again.
+    Fields from other memories are left alone (`profile` itself is returned if nothing
+    changes)."""
     attribute = memory.attribute
     source = profile.sources.get(attribute or "")
     about_user_now = memory.is_current and memory.kind in _PROFILE_KINDS and _about_user(memory, ())
     moved = moved_from not in (None, attribute)
     edited_before = source == EDITED and profile.updated_at <= now and about_user_now
-    if attribute is None or (source != memory.id and not edited_before and not moved):
+    absent = source is None and attribute not in profile.fields and about_user_now
+    if attribute is None or (source != memory.id and not (edited_before or absent or moved)):
         return profile
     fields, sources = dict(profile.fields), dict(profile.sources)
     if moved:
