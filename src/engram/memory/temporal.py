@@ -12,6 +12,11 @@ from word-list cues (`_TENSE_CUE`), not a parser. "Next Friday" is the Friday of
 "coming Friday" and "on Friday" are the nearest one ahead. A date in digits is read in ISO
 order ("2019-03-12"); with slashes, only when its order is plain (`_slash_date`: "25/12/2019",
 "12/25/2019"), never "12/03/2019", which is 3 December in the US and 12 March elsewhere.
+A weekday before a date is part of it ("on Tuesday, March 4", "Tuesday the 4th"); "on the
+3rd" is that day of the month its tense points to (not "on the 3rd floor"); "a week from
+today" counts from today; "the summer of 2019", "in early 2023", "the week before last" and,
+by tense, "in the summer" and "over the weekend" are periods ("in the fall" alone is not:
+it may be a tumble).
 
 A compact rule set, not `dateparser`: `dateparser.search.search_dates` costs ~8 ms per chat
 turn here (48 s for the ~6,000 LoCoMo turns, against ~0.1 s for these rules), pulls in 15 MB of
@@ -133,6 +138,11 @@ _TENSE_CUE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+_WEEKDAY_NAMES = "|".join(_WEEKDAYS)
+_ON_WEEKDAY = rf"(?:(?i:on)\s+)?(?i:{_WEEKDAY_NAMES})(?:,\s*|\s+)(?:(?i:the)\s+)?"
+"""A weekday before a date ("on Tuesday, March 4"): part of the date, not a weekday apart
+(the date alone is matched too, for "next Friday, 12 May", where the weekday is its own)."""
+_ORDINAL = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
 
 
 def _days(start: date, count: int = 1) -> tuple[date, date]:
@@ -318,9 +328,30 @@ def _ahead(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
     return _shift(ref, match["unit"].lower(), _number(match["num"]))
 
 
+_FROM_DAY = {"now": 0, "today": 0, "tonight": 0, "tomorrow": 1}
+
+
+def _ahead_from(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
+    """ "a week from today", "3 days from tomorrow": counted from that day, to the day for
+    days and weeks (a week from today is a day, not a week)."""
+    base = ref + timedelta(days=_FROM_DAY[match["base"].lower()])
+    start, end, granularity = _shift(base, match["unit"].lower(), _number(match["num"]))
+    return start, end, "day" if granularity == "week" else granularity
+
+
+def _before_last(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
+    """ "the week before last" (and weekend, month, year): two back."""
+    return _period(match["period"].lower(), ref, -2)
+
+
 def _relative_period(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
     modifier, unit = match["mod"].lower().split()[-1], match["period"].lower()
     step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[modifier]
+    return _period(unit, ref, step)
+
+
+def _period(unit: str, ref: date, step: int) -> _Interval:
+    """The week, weekend, month or year `step` of them from the one of `ref`."""
     if unit == "week":
         start = _week_start(ref) + timedelta(weeks=step)
         return start, start + timedelta(weeks=1), "week"
@@ -350,6 +381,71 @@ def _season(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
     elif modifier in ("next", "coming") and start <= ref:
         start = _season_start(start.year + 1, season)
     return start, _add_months(start, 3), "season"
+
+
+def _season_year(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
+    """A season of a named year, "summer 2023", "the fall of 2022": that year's (winter
+    starting in its December, as a season's start does)."""
+    start = _season_start(int(match["year"]), match["season"].lower())
+    return start, _add_months(start, 3), "season"
+
+
+def _bare_season(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """ "in the summer", "over the winter": by its sentence's tense, the latest one begun by
+    `ref` (past), the first not over by then (future), else the nearer of those two."""
+    season = match["season"].lower()
+    latest = _season_start(ref.year, season)
+    if latest > ref:
+        latest = _season_start(ref.year - 1, season)
+    following = _season_start(latest.year + 1, season)
+    tense = _tense(text, match.start(), match.end())
+    if tense == "past":
+        start = latest
+    elif ref < _add_months(latest, 3):  # in it: this one, spoken of in any tense
+        start = latest
+    elif tense == "future":
+        start = following
+    else:
+        start = min((latest, following), key=lambda s: abs((s + timedelta(days=45) - ref).days))
+    return start, _add_months(start, 3), "season"
+
+
+def _part_of_year(match: re.Match[str], _ref: date, _text: str) -> _Interval | None:
+    """ "early 2023", "mid-2020", "in late 2019": somewhere in that year."""
+    year = int(match["year"])
+    return date(year, 1, 1), date(year + 1, 1, 1), "year"
+
+
+def _the_weekend(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """ "over the weekend", "on the weekend": the weekend begun last (past tense, or said on
+    it), else the coming one."""
+    saturday = _week_start(ref) + timedelta(days=5)
+    if saturday > ref and _tense(text, match.start(), match.end()) == "past":
+        saturday -= timedelta(weeks=1)
+    return saturday, saturday + timedelta(days=2), "weekend"
+
+
+def _month_day(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """ "on the 3rd", "Tuesday the 4th": that day of a month near `ref` (two either side),
+    on that weekday if one is named: the latest not after `ref` in the past tense, the first
+    not before it in the future tense, else the nearest. "I landed on the 31st", said on 10
+    March, is 31 January (February has none), never 31 March."""
+    day = int(match["day"])
+    options: list[date] = []
+    for months in (-2, -1, 0, 1, 2):
+        first = _add_months(date(ref.year, ref.month, 1), months)
+        if 1 <= day <= calendar.monthrange(first.year, first.month)[1]:
+            options.append(date(first.year, first.month, day))
+    if match["weekday"]:
+        target = _WEEKDAYS.index(match["weekday"].lower())
+        options = [option for option in options if option.weekday() == target]
+    tense = _tense(text, match.start(), match.end())
+    if tense == "past":
+        options = [option for option in options if option <= ref][-1:]
+    elif tense == "future":
+        options = [option for option in options if option >= ref][:1]
+    found = min(options, key=lambda option: abs((option - ref).days), default=None)
+    return None if found is None else (*_days(found), "day")
 
 
 def _weekday(match: re.Match[str], ref: date, text: str) -> _Interval | None:
@@ -403,6 +499,30 @@ _RULES: tuple[_Rule, ...] = (
         _explicit_date,
         (_MONTH_NAME,),
     ),
+    _Rule(
+        re.compile(rf"\b{_ON_WEEKDAY}{_DAY}(?:\s+of)?\s+{_MONTH}(?:(?:,\s*|\s+){_YEAR})?\b"),
+        _explicit_date,
+        (_MONTH_NAME,),
+    ),
+    _Rule(
+        re.compile(rf"\b{_ON_WEEKDAY}{_MONTH}\s+{_DAY}\b(?:(?:,\s*|\s+){_YEAR}\b)?"),
+        _explicit_date,
+        (_MONTH_NAME,),
+    ),
+    _Rule(
+        re.compile(
+            rf"\b(?:(?i:on)\s+)?(?P<weekday>(?i:{_WEEKDAY_NAMES}))(?:,\s*|\s+)(?i:the)\s+"
+            rf"{_ORDINAL}(?!\s+(?i:of)\b)"
+        ),
+        _month_day,
+        (_DIGIT,),
+    ),
+    # "on the 3rd" alone, not "on the 3rd floor": no word may follow (no weekday: empty).
+    _Rule(
+        re.compile(rf"\b(?i:on\s+the)\s+(?P<weekday>){_ORDINAL}(?!\s*[^\W\d_])"),
+        _month_day,
+        (_DIGIT,),
+    ),
     _Rule(re.compile(rf"\b{_MONTH}(?:,)?\s+{_YEAR}\b"), _month_year, (_MONTH_NAME,)),
     _Rule(
         re.compile(
@@ -431,16 +551,35 @@ _RULES: tuple[_Rule, ...] = (
         (_DIGIT,),
     ),
     _Rule(
+        re.compile(
+            rf"\b(?:(?i:in|since|during|by|until|back in|from|between)\s+)?"
+            rf"(?i:early|late|mid)(?:\s+|-){_YEAR}\b"
+        ),
+        _part_of_year,
+        (_DIGIT,),
+    ),
+    _Rule(
         re.compile(r"(?i)\b(?:" + "|".join(sorted(_DAY_WORDS, key=len, reverse=True)) + r")\b"),
         _day_word,
         ("yesterday", "today", "tonight", "tomorrow", "this ", "last night"),
     ),
     _Rule(re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+ago\b"), _ago, ("ago",)),
     _Rule(re.compile(rf"(?i)\bin\s+{_NUM}\s+{_UNIT}\b(?!\s+ago)"), _ahead, _UNIT_WORDS),
+    _Rule(re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+later\b"), _ahead, ("later",)),
     _Rule(
-        re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+(?:from\s+now|later)\b"),
-        _ahead,
-        ("from now", "later"),
+        re.compile(rf"(?i)\b{_NUM}\s+{_UNIT}\s+from\s+(?P<base>now|today|tonight|tomorrow)\b"),
+        _ahead_from,
+        ("from now", "from today", "from tonight", "from tomorrow"),
+    ),
+    _Rule(
+        re.compile(r"(?i)\bthe\s+(?P<period>weekend|week|month|year)\s+before\s+last\b"),
+        _before_last,
+        ("before last",),
+    ),
+    _Rule(
+        re.compile(r"(?i)\b(?:over|on|at|during|for)\s+the\s+weekend\b(?!\s+of\b)"),
+        _the_weekend,
+        ("the weekend",),
     ),
     _Rule(
         re.compile(
@@ -456,6 +595,23 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _season,
         ("summer", "winter", "spring", "fall", "autumn"),
+    ),
+    _Rule(
+        re.compile(
+            r"\b(?:(?i:the)\s+)?(?P<season>(?i:summer|winter|spring|fall|autumn))"
+            rf"(?:\s+(?i:of))?\s+{_YEAR}\b"
+        ),
+        _season_year,
+        ("summer", "winter", "spring", "fall", "autumn"),
+    ),
+    # Not "the fall" alone: "I hurt my knee in the fall" is no season.
+    _Rule(
+        re.compile(
+            r"(?i)\b(?:in|during|over|through|throughout)\s+(?:the\s+)?"
+            r"(?P<season>summer|winter|spring|autumn)\b(?!\s+(?:of\s+)?(?:19|20)\d\d)"
+        ),
+        _bare_season,
+        ("summer", "winter", "spring", "autumn"),
     ),
     _Rule(
         re.compile(
@@ -562,4 +718,12 @@ def _spans(text: str, mentions: list[TimeMention]) -> list[TimeMention]:
 
 
 def _at_midnight(day: date, reference: datetime) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=reference.tzinfo)
+    """Midnight of `day` in the reference's zone, at that day's offset: a pytz zone (whose
+    `tzinfo` on an aware time is one fixed offset, summer's in July) is asked for it
+    (`localize`), or "5 January" said in a Lisbon July would start an hour early."""
+    midnight = datetime(day.year, day.month, day.day)
+    localize = getattr(reference.tzinfo, "localize", None)
+    if callable(localize):
+        localized: datetime = localize(midnight)
+        return localized
+    return midnight.replace(tzinfo=reference.tzinfo)
