@@ -542,21 +542,26 @@ class Target:
             with _executor_in_transaction(conn, self.durability) as execute:
                 return drive(execute, work)
 
-    def run_reads(self, work: Generator[Statement, Any, T]) -> T:
+    def run_reads(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Run one generator that only reads (and sets nothing a later statement relies
         on): where that reads the same (`_reads_alone`), each statement on its own, with no
         `BEGIN`/`COMMIT` round trips; else in one transaction (committed with the server's
-        setting: a transaction that wrote nothing has no commit to wait for)."""
+        setting: a transaction that wrote nothing has no commit to wait for). With `writes`,
+        its last statement may write, then committed with the store's durability (alone: as
+        `run_autocommit`'s): one statement writing after reads commits alone what the
+        transaction would."""
         with map_backend_errors(), self._borrow() as conn:
             alone = _reads_alone(conn)
             if alone is None:
                 with conn.cursor(row_factory=tuple_row) as cursor:
                     row = cursor.execute(_DEFAULT_ISOLATION, prepare=False).fetchone()
                 alone = _remember_isolation(conn, str(row[0]) if row else "")
+            durability = self.durability if writes else "full"
             if not alone:
-                with _executor_in_transaction(conn, "full") as execute:
+                with _executor_in_transaction(conn, durability) as execute:
                     return drive(execute, work)
-            with self._executor(conn, _execute) as execute:
+            committed = durability == "normal" and _needs_local_async_commit(conn)
+            with self._executor(conn, _execute_committed if committed else _execute) as execute:
                 return drive(execute, work)
 
     def run_autocommit(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
@@ -655,7 +660,7 @@ class AsyncTarget:
                 async with _aexecutor_in_transaction(conn, self.durability) as execute:
                     return await adrive(execute, work)
 
-    async def run_reads(self, work: Generator[Statement, Any, T]) -> T:
+    async def run_reads(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Async `Target.run_reads`."""
         with map_backend_errors():
             async with self._borrow() as conn:
@@ -665,10 +670,13 @@ class AsyncTarget:
                         await cursor.execute(_DEFAULT_ISOLATION, prepare=False)
                         row = await cursor.fetchone()
                     alone = _remember_isolation(conn, str(row[0]) if row else "")
+                durability = self.durability if writes else "full"
                 if not alone:
-                    async with _aexecutor_in_transaction(conn, "full") as execute:
+                    async with _aexecutor_in_transaction(conn, durability) as execute:
                         return await adrive(execute, work)
-                async with self._executor(conn, _aexecute) as execute:
+                committed = durability == "normal" and _needs_local_async_commit(conn)
+                execute_one = _aexecute_committed if committed else _aexecute
+                async with self._executor(conn, execute_one) as execute:
                     return await adrive(execute, work)
 
     async def run_autocommit(

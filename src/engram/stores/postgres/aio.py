@@ -34,8 +34,8 @@ from engram.stores.postgres._internal import (
     running_loop,
 )
 from engram.stores.postgres._scope_locks import AdvisoryLocks
-from engram.stores.postgres.conversation import conversation_work, one_statement, plain_conflict
-from engram.stores.postgres.events import duplicate_ids_named, event_work
+from engram.stores.postgres.conversation import conversation_mode, conversation_work, plain_conflict
+from engram.stores.postgres.events import duplicate_ids_named, event_mode, event_work
 from engram.stores.postgres.memories import (
     DEFAULT_INDEX_MIN_VECTORS,
     SearchSettings,
@@ -98,15 +98,18 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         return await self._target.run(work)
 
     async def abatch(self, ops: Sequence[conversation_contract.Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `conversation_mode`); return their results in
+        order."""
         if not ops:
             return []
-        alone = one_statement(ops)
+        mode = conversation_mode(ops)
+        work = conversation_work(ops)
         try:
-            if alone is not None:
-                work = conversation_work(ops)
-                return await self._target.run_autocommit(work, writes=alone == "write")
-            return await self._target.run(conversation_work(ops))
+            if mode == "read" or mode == "write":
+                return await self._target.run_autocommit(work, writes=mode == "write")
+            if mode == "reads" or mode == "touch":
+                return await self._target.run_reads(work, writes=mode == "touch")
+            return await self._target.run(work)
         except ConflictError as exc:
             raise plain_conflict(exc, ops) from exc.__cause__
 
@@ -157,14 +160,19 @@ class AsyncPostgresEventLog(BaseEventLog):
         return await self._target.run(base.migrate(base.EVENTS, base.EVENT_MIGRATIONS))
 
     async def abatch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `event_mode`); return their results in order."""
         for op in ops:
             event_rules.check_op(op)
         if not ops:
             return []
         running: list[event_contract.Op] = []
+        mode, work = event_mode(ops), event_work(ops, running)
         with duplicate_ids_named(running):
-            return await self._target.run(event_work(ops, running))
+            if mode == "read":
+                return await self._target.run_autocommit(work)
+            if mode == "reads":
+                return await self._target.run_reads(work)
+            return await self._target.run(work)
 
     def batch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the log's event loop."""

@@ -327,6 +327,8 @@ LIST_SESSIONS_BY_USER = " AND user_id = %(user_id)s"
 LIST_SESSIONS_BY_AGENT = " AND agent_id = %(agent_id)s"
 LIST_SESSIONS_PAGE = " ORDER BY updated_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"
 TOUCH_SESSION = "UPDATE engram_sessions SET expires_at = %s WHERE tenant = %s AND id = %s"
+TOUCH_SESSION_ALONE = TOUCH_SESSION + f" AND {ASYNC_COMMIT}"
+"""`TOUCH_SESSION` committed on its own (its `async_sql`)."""
 UPDATE_STATE = (
     "UPDATE engram_sessions SET state = %(state)s, updated_at = %(updated_at)s,"
     " expires_at = %(expires_at)s WHERE tenant = %(tenant)s AND id = %(id)s"

@@ -1,8 +1,9 @@
 """The PostgreSQL conversation store (sync); the async twin is in `aio.py`.
 
-Each batch is one transaction. Every op is a generator over the statements of `base.py`
-(`conversation_work`), shared with `AsyncPostgresConversationStore`; the rules shared with
-every backend (expiry, counters, seq) come from `engram.stores._conversation_rules`.
+Each batch that writes is one transaction (a batch of reads sends its statements alone
+where that reads the same: `conversation_mode`). Every op is a generator over the statements
+of `base.py` (`conversation_work`), shared with `AsyncPostgresConversationStore`; the rules
+shared with every backend (expiry, counters, seq) come from `engram.stores._conversation_rules`.
 
 Concurrency: a write locks its session's row first (`SELECT ... FOR UPDATE`, or the update
 that opens an append's single statement), so the writers of one session queue on its row,
@@ -19,7 +20,7 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores import _conversation_rules as rules
@@ -45,7 +46,13 @@ from engram.stores.postgres._internal import Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
-__all__ = ["PostgresConversationStore", "conversation_work", "one_statement", "plain_conflict"]
+__all__ = [
+    "ConversationMode",
+    "PostgresConversationStore",
+    "conversation_mode",
+    "conversation_work",
+    "plain_conflict",
+]
 
 
 class PostgresConversationStore(BaseConversationStore):
@@ -105,15 +112,18 @@ class PostgresConversationStore(BaseConversationStore):
         return self._target.run(base.migrate(base.CONVERSATION, base.CONVERSATION_MIGRATIONS))
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `conversation_mode`); return their results in
+        order."""
         if not ops:
             return []
-        alone = one_statement(ops)
+        mode = conversation_mode(ops)
+        work = conversation_work(ops)
         try:
-            if alone is not None:
-                work = conversation_work(ops)
-                return self._target.run_autocommit(work, writes=alone == "write")
-            return self._target.run(conversation_work(ops))
+            if mode == "read" or mode == "write":
+                return self._target.run_autocommit(work, writes=mode == "write")
+            if mode == "reads" or mode == "touch":
+                return self._target.run_reads(work, writes=mode == "touch")
+            return self._target.run(work)
         except ConflictError as exc:
             raise plain_conflict(exc, ops) from exc.__cause__
 
@@ -149,19 +159,40 @@ def plain_conflict(exc: ConflictError, ops: Sequence[Op]) -> ConflictError:
     return ConflictError(f"session {where}: a message id already exists")
 
 
-def one_statement(ops: Sequence[Op]) -> Literal["read", "write"] | None:
-    """What the batch is if it is one statement, which runs on its own (one round trip, no
-    `BEGIN`/`COMMIT`; one statement reads one consistent snapshot): a single read of
-    messages, sessions, tool calls or the summary, or a single append of up to
-    `base.APPEND_CHUNK` messages (committed on its own). None otherwise."""
-    if len(ops) != 1:
-        return None
-    op = ops[0]
-    if isinstance(op, AppendMessages):
-        return "write" if 0 < len(op.messages) <= base.APPEND_CHUNK else None
-    if isinstance(op, ListMessages | ListSessions | FindToolCalls | GetSummary):
-        return "read"
-    return None
+ConversationMode: TypeAlias = Literal["read", "write", "reads", "touch", "transaction"]
+
+_READS = (ListMessages, ListSessions, FindToolCalls, GetSummary)
+"""The ops that read in one statement and never write (as does `GetSession` without touch)."""
+
+
+def conversation_mode(ops: Sequence[Op]) -> ConversationMode:
+    """How a batch runs, atomically and reading what one transaction would:
+
+    - `"read"`: one op reading in one statement (one snapshot), run on its own: one round
+      trip, no `BEGIN`/`COMMIT`, whatever the isolation level;
+    - `"write"`: an append of up to `base.APPEND_CHUNK` messages, one statement committed
+      on its own;
+    - `"reads"`: several reads, each statement on its own where transactions are READ
+      COMMITTED (each of their statements reads a snapshot of its own anyway), else in one
+      transaction (`Target.run_reads`);
+    - `"touch"`: a `GetSession` that extends the session's expiry: a read, then perhaps one
+      write, its last statement (`Target.run_reads` with `writes`);
+    - `"transaction"`: anything else, in one transaction."""
+    if len(ops) == 1:
+        op = ops[0]
+        if isinstance(op, AppendMessages) and 0 < len(op.messages) <= base.APPEND_CHUNK:
+            return "write"
+        if _only_reads(op):
+            return "read"
+        if isinstance(op, GetSession):
+            return "touch"
+    if all(_only_reads(op) for op in ops):
+        return "reads"
+    return "transaction"
+
+
+def _only_reads(op: Op) -> bool:
+    return isinstance(op, _READS) or (isinstance(op, GetSession) and not op.touch)
 
 
 def _locked_live(tenant: str, session_id: str, now: datetime) -> Work[dict[str, Any]]:
@@ -192,7 +223,7 @@ def _get_session(op: GetSession) -> Work[Session | None]:
     if op.touch and session.ttl_seconds is not None:
         session = rules.touched(session, op.now)
         params = (session.expires_at, op.tenant, op.session_id)
-        yield Statement(base.TOUCH_SESSION, params)
+        yield Statement(base.TOUCH_SESSION, params, async_sql=base.TOUCH_SESSION_ALONE)
     return session
 
 

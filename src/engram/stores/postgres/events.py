@@ -10,7 +10,9 @@ idempotency key is a row keyed by `(tenant, stream_id, key)`, written in the sam
 as the events it names.
 
 Every op is a generator over the statements of `base.py` (`event_work`), shared with
-`AsyncPostgresEventLog`; validation and stamping come from `engram.stores._event_rules`.
+`AsyncPostgresEventLog`; validation and stamping come from `engram.stores._event_rules`. A
+batch that writes is one transaction; one of reads sends its statements alone where that
+reads the same (`event_mode`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores import _event_rules as rules
@@ -39,7 +41,7 @@ from engram.stores.postgres.base import Statement, Work
 from engram.types._conversation import utcnow
 from engram.types._event import AppendResult, Event, Snapshot, StreamInfo
 
-__all__ = ["PostgresEventLog", "duplicate_ids_named", "event_work"]
+__all__ = ["EventMode", "PostgresEventLog", "duplicate_ids_named", "event_mode", "event_work"]
 
 
 class PostgresEventLog(BaseEventLog):
@@ -95,18 +97,40 @@ class PostgresEventLog(BaseEventLog):
         return self._target.run(base.migrate(base.EVENTS, base.EVENT_MIGRATIONS))
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
-        """Run `ops` in order in one transaction; return their results in order."""
+        """Run `ops` in order, atomically (see `event_mode`); return their results in order."""
         for op in ops:
             rules.check_op(op)
         if not ops:
             return []
         running: list[Op] = []
+        mode, work = event_mode(ops), event_work(ops, running)
         with duplicate_ids_named(running):
-            return self._target.run(event_work(ops, running))
+            if mode == "read":
+                return self._target.run_autocommit(work)
+            if mode == "reads":
+                return self._target.run_reads(work)
+            return self._target.run(work)
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
         return await asyncio.to_thread(self.batch, ops)
+
+
+EventMode: TypeAlias = Literal["read", "reads", "transaction"]
+
+_READS = (ReadEvents, GetStream, ListStreams, GetSnapshot)
+"""The ops that read in one statement and never write."""
+
+
+def event_mode(ops: Sequence[Op]) -> EventMode:
+    """How a batch runs, atomically and reading what one transaction would: `"read"`, one
+    read (one statement, one snapshot) on its own: no `BEGIN`/`COMMIT`, whatever the
+    isolation level; `"reads"`, several reads, each statement on its own where transactions
+    are READ COMMITTED, else in one transaction (`Target.run_reads`); `"transaction"`, a
+    batch that writes."""
+    if not all(isinstance(op, _READS) for op in ops):
+        return "transaction"
+    return "read" if len(ops) == 1 else "reads"
 
 
 def event_work(ops: Sequence[Op], running: list[Op] | None = None) -> Work[list[Any]]:
