@@ -223,7 +223,8 @@ def test_a_result_part_counts_as_the_tool_message_sent_for_it() -> None:
 def test_a_use_part_counts_as_the_call_sent_for_it() -> None:
     counter = TokenCounter.for_model("gpt-4o")
     message = calls("c1", text="Checking.")
-    [sent] = [Message.from_openai(m) for m in buffer([message], counter).to_openai()]
+    context = buffer([message, results(result("c1"))], counter)
+    [sent, _] = [Message.from_openai(m) for m in context.to_openai()]
     assert message_tokens(message, counter) == counter.count_message(sent)
 
 

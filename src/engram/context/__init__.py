@@ -15,12 +15,14 @@ assemble_summary  summary + buffer, step 2: system prompt + summary + kept histo
 Rules every strategy keeps: the system prompt (the system messages before any other message)
 is always sent; a system message said later (a note added during the conversation) is history
 like any turn: kept while it fits, else dropped or summarised. An assistant tool call and the
-tool results answering it are kept or dropped together; a tool result that does not follow
-its call (the conversation went on first) is never sent, nor one another result for the
-same call follows (a retried tool run: the last is sent). Each strategy can also send a
-`Recall` (the user's profile and recalled memories) as one system message; the budgeted ones
-give it what the system prompt, the newest user turn and the summary leave, within its
-share, before older history.
+tool results answering it are kept or dropped together, in OpenAI's shape or Anthropic's; a
+tool result that does not follow its call (the conversation went on first) is never sent,
+nor one another result for the same call follows (a retried tool run: the last is sent), nor
+a call no result answers: each strategy applies `without_abandoned_calls` to what it is
+given, so a strategy called directly sends what the chat APIs accept. Each strategy can also
+send a `Recall` (the user's profile and recalled memories) as one system message; the
+budgeted ones give it what the system prompt, the newest user turn and the summary leave,
+within its share, before older history.
 
 Token counts come from a `MessageCounterProtocol` (`engram.tokens.TokenCounter`); a
 message's stored count is reused when it is in the counter's encoding (`message_tokens`).

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from engram._exceptions import BudgetExceededError
 from engram.context._counting import MessageCounterProtocol
-from engram.context._groups import Unit, anchor_index
+from engram.context._groups import Unit, anchor_index, is_said
 from engram.context._measure import Measured
 from engram.context._recall import RECALL_ID, Recall, RecallBlock, recall_block
 from engram.context._truncate import Cut, cut_floor, shrink
@@ -153,12 +153,15 @@ def _squeeze(
 
 
 def _floors(prompt: Measured, counter: MessageCounterProtocol, current: list[Unit]) -> _Floors:
+    """The floor of each message of the core: a user message's text (the newest user
+    message's, or a question typed with the newest results) keeps `NEWEST_USER_MIN_TOKENS`,
+    the rest is cut to markers."""
     floors: _Floors = {}
-    for position, unit in enumerate(current):
-        user = position == 0 and prompt.messages[unit[0]].role == "user"
-        keep = NEWEST_USER_MIN_TOKENS if user else 0
+    for unit in current:
         for i in unit:
-            floors[i] = cut_floor(prompt.messages[i], prompt.sizes[i], counter, keep)
+            message = prompt.messages[i]
+            keep = NEWEST_USER_MIN_TOKENS if is_said(message) else 0
+            floors[i] = cut_floor(message, prompt.sizes[i], counter, keep)
     return floors
 
 

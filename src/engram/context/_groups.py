@@ -20,7 +20,7 @@ result, not a user turn: it joins its call's unit like a tool message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from engram.types import ContentPart, Message, ToolCall
@@ -32,9 +32,11 @@ __all__ = [
     "arrange",
     "call_ids",
     "is_result",
+    "is_said",
     "part_calls",
     "result_ids",
     "results_first",
+    "sendable",
     "split_history",
     "superseded_results",
     "without_abandoned_calls",
@@ -45,9 +47,14 @@ Unit = tuple[int, ...]
 user or assistant message, and the tool results answering the assistant message's calls."""
 
 
-def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
+def split_history(
+    messages: Sequence[Message], left_out: Container[int] = ()
+) -> tuple[list[int], list[Unit]]:
     """The positions of the leading system messages (the system prompt, said before any
-    other message), and the other messages as units, oldest first.
+    other message), and the other messages as units, oldest first; those at `left_out`
+    positions are in none, though they end the system prompt. `measure` gives it the
+    messages as `sendable` sends them, and leaves out those it leaves out: abandoned calls,
+    orphan results and results another result for their call follows (`superseded_results`).
 
     A later system message is a unit of its own, like a user message: kept while it fits,
     dropped or summarised when it does not (a bot adding a note every turn would otherwise
@@ -58,8 +65,7 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     `tool_call_id`; system messages between them do not break the group. A tool message
     that answers no such call (it came after the conversation went on) is an orphan: the
     chat APIs reject it anywhere but right after its call, so it is in no unit, and no
-    strategy sends it; nor one that another result for the same call follows
-    (`superseded_results`). A user message with `tool_result` parts (Anthropic's shape,
+    strategy sends it. A user message with `tool_result` parts (Anthropic's shape,
     `is_result`) joins the unit before it likewise when one of them answers its calls; one
     answering none is an orphan too when it has nothing else (in no unit), else a user
     message like any other (`without_abandoned_calls` takes its orphan results out).
@@ -68,18 +74,19 @@ def split_history(messages: Sequence[Message]) -> tuple[list[int], list[Unit]]:
     units: list[Unit] = []
     group: list[int] = []
     calls: set[str | None] = set()
-    superseded = superseded_results(messages)
     leading = True
     for index, message in enumerate(messages):
         role = message.role
         leading = leading and role == "system"
+        if index in left_out:
+            continue
         answers = set(result_ids(message))
         if leading:
             systems.append(index)
         elif role == "system" and calls:
             group.append(index)  # between a call and its results: sent after them
         elif role == "tool" or (answers and not _says_more(message)):
-            if group and answers & calls and index not in superseded:
+            if group and answers & calls:
                 group.append(index)
         elif group and answers & calls:
             group.append(index)  # results and what the user said after them, one message
@@ -169,24 +176,40 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
     (`_with_calls`), and is left out if nothing else is left of it (`_is_blank`).
 
     Anthropic's shape is taken alike: the `tool_use` parts of an assistant message are its
-    calls, answered by the `tool_result` parts of the user message right after it; a
-    `tool_result` part answering none of them is taken out of its user message, which is left
-    out if nothing else is left of it."""
-    kept: list[Message] = []
+    calls, answered by the `tool_result` parts of the user messages right after it; a
+    `tool_result` part answering none of them, or that another result for its call follows,
+    is taken out of its user message, which is left out if nothing else is left of it.
+
+    Every strategy applies it to what it is given (`sendable`, by position), so calling one
+    directly sends what a session sends."""
+    return [message for message in sendable(messages) if message is not None]
+
+
+def sendable(messages: Sequence[Message]) -> list[Message | None]:
+    """`without_abandoned_calls` by position: each message as sent, None where it is left
+    out (so a strategy's report can list it as dropped)."""
+    sent: list[Message | None] = []
     requested: set[str | None] = set()
     superseded = superseded_results(messages)
     for index, message in enumerate(messages):
         if message.role == "tool":
-            if message.tool_call_id in requested and index not in superseded:
-                kept.append(message)
+            keep = message.tool_call_id in requested and (index, None) not in superseded
+            sent.append(message if keep else None)
             continue
         if message.role == "system":
-            kept.append(message)
+            sent.append(message)
             continue
-        if set(result_ids(message)) - requested:
-            message = _without_results(message, requested)
+        answers = set(result_ids(message))
+        if answers:
+            dropped = {at for at, _ in _result_parts(message) if (index, at) in superseded}
+            message = _without_results(message, requested, dropped)
             if not message.content:
-                requested = set()
+                sent.append(None)
+                if answers - requested:
+                    requested = set()  # an orphan: the conversation went on before it
+                continue
+            if not _says_more(message):
+                sent.append(message)  # results only: more of them may follow
                 continue
         answered = _answers_after(messages, index)
         calls = _first_of_each(call for call in message.tool_calls if call.id in answered)
@@ -194,29 +217,41 @@ def without_abandoned_calls(messages: Sequence[Message]) -> list[Message]:
         if calls != message.tool_calls or lost:
             message = _with_calls(message, calls, lost)
             if not calls and _is_blank(message):
+                sent.append(None)
                 requested = set()
                 continue
         requested = set(call_ids(message))
-        kept.append(message)
-    return kept
+        sent.append(message)
+    return sent
 
 
-def superseded_results(messages: Sequence[Message]) -> set[int]:
-    """Positions of the tool messages that another result for the same call follows before
-    the conversation goes on (only other results and system messages between).
+def superseded_results(messages: Sequence[Message]) -> set[tuple[int, int | None]]:
+    """The results another result for the same call follows before the conversation goes
+    on (only other results and system messages between): (position, None) for a tool
+    message, (position, part index) for a `tool_result` part, in one user message or in
+    several. A user message saying more than its results ends the run after them.
 
     A tool run retried and logged twice leaves two results for one call, which the chat APIs
     refuse (OpenAI and Anthropic take exactly one per call). The last is the one sent: it is
     what the run ended with (the first is usually the failure that made it retry), and what
     the conversation went on from."""
-    superseded: set[int] = set()
-    latest: dict[str | None, int] = {}
+    superseded: set[tuple[int, int | None]] = set()
+    latest: dict[str | None, tuple[int, int | None]] = {}
     for index, message in enumerate(messages):
+        if message.role == "system":
+            continue
         if message.role == "tool":
-            if (earlier := latest.get(message.tool_call_id)) is not None:
+            results: list[tuple[int | None, str | None]] = [(None, message.tool_call_id)]
+        else:
+            results = [(at, _result_id(part)) for at, part in _result_parts(message)]
+        if not results:
+            latest = {}
+            continue
+        for at, call in results:
+            if (earlier := latest.get(call)) is not None:
                 superseded.add(earlier)
-            latest[message.tool_call_id] = index
-        elif message.role != "system":
+            latest[call] = (index, at)
+        if message.role != "tool" and _says_more(message):
             latest = {}
     return superseded
 
@@ -254,6 +289,12 @@ def result_ids(message: Message) -> tuple[str | None, ...]:
     return tuple(_result_id(part) for part in message.content if part.type == "tool_result")
 
 
+def is_said(message: Message) -> bool:
+    """Whether `message` is a user message that says something: not only tool results (a
+    question typed with them is said)."""
+    return message.role == "user" and (not is_result(message) or _says_more(message))
+
+
 def is_result(message: Message) -> bool:
     """Whether `message` holds tool results: a tool message, or a user message with
     `tool_result` parts."""
@@ -276,12 +317,24 @@ def _says_more(message: Message) -> bool:
     )
 
 
-def _without_results(message: Message, answered: set[str | None]) -> Message:
-    """A user message without its `tool_result` parts that answer no call of `answered`."""
+def _result_parts(message: Message) -> list[tuple[int, ContentPart]]:
+    """A user message's `tool_result` parts, with their index among its parts."""
+    if message.role != "user" or isinstance(message.content, str):
+        return []
+    return [(at, part) for at, part in enumerate(message.content) if part.type == "tool_result"]
+
+
+def _without_results(message: Message, answered: set[str | None], superseded: set[int]) -> Message:
+    """A user message without its `tool_result` parts that answer no call of `answered` or
+    that are `superseded` (part indices); `message` itself when it loses none."""
     content = () if isinstance(message.content, str) else message.content
     parts = tuple(
-        part for part in content if part.type != "tool_result" or _result_id(part) in answered
+        part
+        for at, part in enumerate(content)
+        if part.type != "tool_result" or (_result_id(part) in answered and at not in superseded)
     )
+    if len(parts) == len(content):
+        return message
     return replace(message, content=parts, tokens=None, encoding=None)
 
 
@@ -322,13 +375,13 @@ def _is_blank(message: Message) -> bool:
 
 def _answers_after(messages: Sequence[Message], index: int) -> set[str | None]:
     """The ids of the calls the results right after `messages[index]` answer: the tool
-    messages that follow it (system messages between), and the `tool_result` parts of the
-    user message after them."""
+    messages and the user messages of `tool_result` parts only that follow it (system
+    messages between), and the `tool_result` parts of the user message after them."""
     answered: set[str | None] = set()
     for message in messages[index + 1 :]:
-        if message.role == "tool":
-            answered.add(message.tool_call_id)
-        elif message.role != "system":
-            answered.update(result_ids(message))
+        if message.role == "system":
+            continue
+        answered.update(result_ids(message))
+        if message.role != "tool" and (not is_result(message) or _says_more(message)):
             break
     return answered

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engram.context._counting import MessageCounterProtocol, message_tokens, tools_tokens
-from engram.context._groups import Unit, split_history
+from engram.context._groups import Unit, sendable, split_history
 from engram.types import Message
 
 __all__ = ["Measured", "measure"]
@@ -18,7 +18,8 @@ class Measured:
     """Input messages with their token counts and their units."""
 
     messages: Sequence[Message]
-    """The input, as given."""
+    """The input by position, each message as it is sent (`sendable`: without its abandoned
+    calls and orphan or superseded results); one left out whole is as given, in no unit."""
     sizes: Sequence[int]
     """The chat-format token count of each message, by position (`message_tokens`)."""
     systems: Sequence[int]
@@ -48,12 +49,16 @@ def measure(
     counter: MessageCounterProtocol,
     tools: Sequence[Mapping[str, Any]] = (),
 ) -> Measured:
-    """Count every message once (stored counts are reused) and split the history in units."""
-    sizes = [message_tokens(message, counter) for message in messages]
-    systems, units = split_history(messages)
+    """Count every message once (stored counts are reused) and split the history in units,
+    leaving out what no chat API accepts (`sendable`: abandoned calls, orphan results)."""
+    sent = sendable(messages)
+    given = [messages[index] if message is None else message for index, message in enumerate(sent)]
+    sizes = [message_tokens(message, counter) for message in given]
+    left_out = {index for index, message in enumerate(sent) if message is None}
+    systems, units = split_history(given, left_out)
     unit_sizes = [
         sizes[unit[0]] if len(unit) == 1 else sum(sizes[i] for i in unit) for unit in units
     ]
     tools_count = tools_tokens(tools, counter)
     fixed = counter.reply_tokens + tools_count + sum(sizes[i] for i in systems)
-    return Measured(messages, sizes, systems, units, unit_sizes, tools_count, fixed)
+    return Measured(given, sizes, systems, units, unit_sizes, tools_count, fixed)

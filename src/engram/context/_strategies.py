@@ -34,8 +34,9 @@ def buffer(
     tools: Sequence[Mapping[str, Any]] = (),
     recall: Recall | None = None,
 ) -> ContextResult:
-    """Every message, as given (and the recall block, within its share); the report still
-    carries the token totals.
+    """Every message the chat APIs accept (and the recall block, within its share): as
+    given, less the calls no result answers and the orphan or superseded results
+    (`without_abandoned_calls`, reported dropped); the report still carries the token totals.
 
     Example:
         ```python
@@ -62,8 +63,8 @@ def window(
     Pass exactly one of `last_messages` and `last_turns`. A turn starts at a user message.
     A system message said after the first other message counts as one of the N.
     A window that would start inside a tool-call group is widened to the whole group (so the
-    newest N messages are always in it). Tool results that answer no call right before
-    them are left out (see `split_history`).
+    newest N messages are always in it). Calls no result answers and tool results that
+    answer no call right before them are left out (see `without_abandoned_calls`).
     The window ignores the token budget; combine it with `token_budget` for that.
 
     Raises:
@@ -173,7 +174,8 @@ def token_budget(
 
     An assistant tool call and its results are kept or dropped together, in OpenAI's shape
     or Anthropic's (`tool_use` parts, answered by the next user message's `tool_result`
-    parts), and a tool result that answers no call right before it (an orphan) is never sent.
+    parts), a tool result that answers no call right before it (an orphan) is never sent,
+    nor a call no result answers (`without_abandoned_calls`).
 
     Messages are counted as `message_tokens` does: Anthropic's tool parts as the messages
     `to_openai()` sends for them, and a part only one format sends (a `thinking` block, left

@@ -6,6 +6,7 @@ question (a pasted log, then "QUESTION: ..."). Other messages lose their end.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from engram.context._counting import MessageCounterProtocol, chat_tokens
@@ -92,38 +93,66 @@ def _cut_string(
 
 
 def _results_cut(message: Message, counter: MessageCounterProtocol, keep: int) -> Message:
-    """A user message of `tool_result` parts with its text and each result's text cut, `keep`
-    tokens shared among them in proportion to their sizes (a result of blocks stays whole)."""
-    texts = [message.text, *_result_texts(message)]
+    """A user message of `tool_result` parts with its text and each result's text cut (a
+    result's content, or each text block of it). What the user said with the results (a
+    question) gets `keep` tokens first, cut as a user message's is; the results share the
+    rest in proportion to their sizes."""
+    said, texts = message.text, _result_texts(message)
+    said_size = counter.count_text(said) if said else 0
+    if said_size > keep:
+        said = _cut_string(said, "user", counter, keep, said_size)
+    keep -= min(said_size, keep)
     sizes = [counter.count_text(text) if text else 0 for text in texts]
     whole = sum(sizes)
     shares = [keep * size // whole if whole else 0 for size in sizes]
-    cuts = [
+    results = iter(
         text if size <= share else _cut_string(text, "tool", counter, share, size)
         for text, size, share in zip(texts, sizes, shares, strict=True)
-    ]
-    said, results = cuts[0], iter(cuts[1:])
+    )
     cut = _with_text(message, said) if said != message.text else message
     content = () if isinstance(cut.content, str) else cut.content  # parts: it has results
-    parts = tuple(
-        replace(part, extra={**part.extra, "content": next(results)})
-        if _result_text(part) is not None
-        else part
-        for part in content
-    )
+    parts = tuple(_with_result_texts(part, results) for part in content)
     return replace(cut, content=parts, tokens=None, encoding=None)
 
 
 def _result_texts(message: Message) -> list[str]:
-    """The text content of each of a user message's `tool_result` parts (not blocks)."""
+    """The texts of a user message's `tool_result` parts: each one's content when it is a
+    string, else the text of each of its text blocks."""
     if message.role != "user" or isinstance(message.content, str):
         return []
-    return [text for part in message.content if (text := _result_text(part)) is not None]
+    return [text for part in message.content for text in _texts_of(part)]
 
 
-def _result_text(part: ContentPart) -> str | None:
-    content = part.extra.get("content")
-    return content if part.type == "tool_result" and isinstance(content, str) else None
+def _texts_of(part: ContentPart) -> list[str]:
+    """A `tool_result` part's texts (`_result_texts`); none for any other part."""
+    content = part.extra.get("content") if part.type == "tool_result" else None
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        return []
+    return [text for block in content if (text := _block_text(block)) is not None]
+
+
+def _block_text(block: object) -> str | None:
+    """The text of a text block (`{"type": "text", "text": ...}`), else None."""
+    if isinstance(block, Mapping) and block.get("type") == "text":
+        text = block.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _with_result_texts(part: ContentPart, texts: Iterator[str]) -> ContentPart:
+    """`part` with its texts (`_texts_of`, in order) replaced by the next of `texts`."""
+    content = part.extra.get("content") if part.type == "tool_result" else None
+    if isinstance(content, str):
+        return replace(part, extra={**part.extra, "content": next(texts)})
+    if not isinstance(content, list) or not _texts_of(part):
+        return part
+    blocks = [
+        {**block, "text": next(texts)} if _block_text(block) is not None else block
+        for block in content
+    ]
+    return replace(part, extra={**part.extra, "content": blocks})
 
 
 def _text_tokens(message: Message, counter: MessageCounterProtocol) -> int:
