@@ -12,30 +12,9 @@ from typing import Any
 import pytest
 
 from engram import Engram, InvalidInputError, Message
-from engram.types._memory import Memory
+from memory_updates import JAN, fields, slot, stored
 
-pytest_plugins = ["servers"]
-
-JAN = datetime(2026, 1, 5, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-def mem(every_memory_engram: Engram) -> Engram:
-    """An Engram on each memory backend."""
-    return every_memory_engram
-
-
-def slot(mem: Engram, text: str, attribute: str) -> Memory:
-    """The current fact filling `attribute` after Ana's turn `text`, said in January."""
-    turn = Message(role="user", content=text, created_at=JAN)
-    mem.memories.add(messages=[turn], user_id="ana")
-    [fact] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == attribute]
-    return fact
-
-
-def fields(mem: Engram) -> dict[str, str]:
-    found = mem.memories.profile("ana")
-    return dict(found.fields) if found else {}
+pytest_plugins = ["servers", "memory_updates"]
 
 
 def targets(mem: Engram) -> list[str]:
@@ -43,13 +22,6 @@ def targets(mem: Engram) -> list[str]:
     names = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
     now = datetime.now(UTC)
     return [names[r.target_id] for r in mem.memories.relations(user_id="ana", as_of=now)]
-
-
-def unchanged(mem: Engram, fact: Memory, profile: dict[str, str]) -> None:
-    """Nothing of `fact` changed: not the memory, its history, or the profile."""
-    assert mem.memories.get(fact.id) == fact
-    assert [c.action for c in mem.memories.history(fact.id)] == ["add"]
-    assert fields(mem) == profile
 
 
 @pytest.mark.parametrize("value", ["none", "None", "", None])
@@ -72,7 +44,7 @@ def test_a_value_cleared_alone_is_refused_and_the_memory_is_to_be_deleted(
     with pytest.raises(InvalidInputError, match=r"delete the memory .*no longer"):
         mem.memories.update(fact.id, metadata={"value": value})
 
-    unchanged(mem, fact, profile)
+    assert stored(mem, fact) == (fact, ["add"], profile)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +54,11 @@ def test_a_value_cleared_alone_is_refused_and_the_memory_is_to_be_deleted(
         ("I live in Porto.", "home_city", "The user moved out of Porto", "Porto"),
         ("I work at Google.", "employer", "The user no longer works at Google", "Google"),
         ("I'm vegetarian.", "diet", "The user is no longer vegetarian", "vegetarian"),
+        # "left X" leaves the slot open (a job where X is no well-known place): naming the
+        # fact's own value, it ends the fact's slot, as revision files a guessed ending
+        ("I live in Lisboa.", "home_city", "The user left Lisboa", "Lisboa"),
+        ("I live in Lisboa.", "home_city", "Left Lisboa", "Lisboa"),
+        ("I study at Nova.", "school", "The user left Nova", "Nova"),
     ],
 )
 def test_a_text_that_ends_the_slot_ends_it(
@@ -188,7 +165,7 @@ def test_a_text_stating_someone_elses_slot_is_refused(
     with pytest.raises(InvalidInputError, match=f"states the {attribute} of .*, not of the user"):
         mem.memories.update(fact.id, text, metadata=metadata)
 
-    unchanged(mem, fact, profile)
+    assert stored(mem, fact) == (fact, ["add"], profile)
 
 
 @pytest.mark.parametrize("text", ["The user lives in Madrid", "Lives in Madrid"])
@@ -200,7 +177,7 @@ def test_a_text_stating_the_users_slot_is_refused_for_someone_elses_fact(
     with pytest.raises(InvalidInputError, match="states the home_city of the user, not of Marta"):
         mem.memories.update(marta.id, text)
 
-    unchanged(mem, marta, {})
+    assert stored(mem, marta) == (marta, ["add"], {})
 
 
 @pytest.mark.parametrize(
@@ -239,7 +216,7 @@ def test_a_text_naming_the_value_only_to_negate_it_is_refused(
     with pytest.raises(InvalidInputError, match=f"states no {attribute}"):
         mem.memories.update(fact.id, text, metadata=metadata)
 
-    unchanged(mem, fact, profile)
+    assert stored(mem, fact) == (fact, ["add"], profile)
 
 
 @pytest.mark.parametrize(
@@ -344,6 +321,16 @@ def test_an_ending_in_other_words_ends_the_slot(
     assert (edited.text, edited.attribute) == (ending, attribute)
     assert (edited.metadata["value"], edited.metadata.get("negates")) == ("none", negates)
     assert attribute not in fields(mem)
+
+
+def test_leaving_another_value_than_the_facts_is_still_another_slot(mem: Engram) -> None:
+    """A guessed ending ("left X") of a value the fact does not hold is read as guessed."""
+    home = slot(mem, "I live in Lisboa.", "home_city")
+
+    with pytest.raises(InvalidInputError, match="states employer, not home_city"):
+        mem.memories.update(home.id, "The user left Acme")
+
+    assert stored(mem, home) == (home, ["add"], {"home_city": "Lisboa"})
 
 
 @pytest.mark.parametrize("text", ["The user quit their job", "Quit their job", "Lost their job"])

@@ -134,15 +134,19 @@ def _with_value(
 
 def _value_in_words(memory: Memory, value: str) -> str:
     """The text of slot fact `memory` given `value` alone: in its words (`_in_words`), as
-    a profile edit states it; unchanged for `none` (an ending of the slot has no words)."""
+    a profile edit states it; unchanged for `none` (an ending of the slot has no words).
+    Refused for words that name no value ("The user quit their job"): no words of the
+    slot's own are made up for it, as a profile edit restates no such fact."""
     if fold(value) == NO_VALUE:
         return memory.text
     restated = _in_words(memory, value)
     if restated is None:
+        ended = fold(str(memory.metadata.get("value", ""))) == NO_VALUE
+        why = f"end the {memory.attribute}, naming no value" if ended else "do not name its value"
         raise InvalidInputError(
             f"cannot state {memory.attribute} {value!r} in the words of {memory.text!r}, which "
-            f"do not name its value: give the text that states it, as update(memory_id, text) "
-            f"or update(memory_id, text, metadata={{'value': {value!r}}})"
+            f"{why}: give the text that states it, as "
+            f"update(memory_id, text) or update(memory_id, text, metadata={{'value': {value!r}}})"
         )
     return restated
 
@@ -274,10 +278,13 @@ def _said(memory: Memory, text: str) -> list[Candidate]:
     user's sister Marta ...": "My sister Marta ...") or names no subject, as a memory added
     as text may ("Lives in Braga"): about anyone. A negation of a taste, which the
     extractor files under no slot ("I no longer enjoy jazz"), is the end of the taste's
-    `preference:` slot (`ended_taste`), as "I used to love jazz" is."""
+    `preference:` slot (`ended_taste`), as "I used to love jazz" is. A change whose slot
+    is a guess, naming the fact's value, is of the fact's slot (`_filed`: "The user left
+    Lisboa" ends a home in Lisboa, not a job there)."""
     said = first_person(text, _labels(memory), unnamed=True)
     read = extract([Message(role="user", content=said)])
-    return [c for c in map(_as_slot, read) if c.value is not None]
+    slots = (_filed(memory, _as_slot(c)) for c in read)
+    return [c for c in slots if c.value is not None]
 
 
 def _as_slot(candidate: Candidate) -> Candidate:
@@ -289,6 +296,24 @@ def _as_slot(candidate: Candidate) -> Candidate:
     attribute, taste = ended
     metadata = {**candidate.metadata, "negates": taste}
     return replace(candidate, attribute=attribute, value=NO_VALUE, metadata=metadata)
+
+
+def _filed(memory: Memory, candidate: Candidate) -> Candidate:
+    """`candidate` in the slot of `memory` if its slot is a guess (`guessed`: "The user left
+    Lisboa" may end a job or a home) and it ends or replaces the value `memory` states, as
+    revision files a guessed change under the slot whose current value it names; else as
+    read."""
+    value = memory.metadata.get("value")
+    negates = candidate.metadata.get("negates")
+    if (
+        not candidate.metadata.get("guessed")
+        or not isinstance(value, str)
+        or not isinstance(negates, str)
+        or fold(value) in ("", NO_VALUE)
+        or fold(negates) != fold(value)
+    ):
+        return candidate
+    return replace(candidate, attribute=memory.attribute)
 
 
 def _same_slot(memory: Memory, candidate: Candidate, *, anyones: bool = False) -> bool:
