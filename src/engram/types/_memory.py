@@ -300,7 +300,8 @@ class ScoreParts:
     boost: float = 1.0
     """What the other signals make of the match: the product of `1 + weight * signal` over
     entity, slot, time, recency, importance, decay and session, times the penalty of what
-    no longer holds (`RankingWeights.superseded ** (1 - current)`), so that
+    no longer holds (`RankingWeights.superseded ** (1 - current)`) and of a turn with
+    nothing to say or restating the query (`RankingWeights.filler`, `.echo`), so that
     `fused == base * boost`."""
 
 
