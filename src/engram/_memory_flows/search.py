@@ -102,7 +102,8 @@ def search_flow(
     # Retired memories are candidates too: they mark the episodes that state only retired
     # values (`ranking.stale_episodes`), then leave the results (`current_only`, or the
     # search of the memories valid then). As of July, "I live in Berlin" said in January is
-    # as stale as it is now once the user moved in June.
+    # as stale as it is now once the user moved in June. A query naming a past period
+    # ("Where did I live in 2023?") keeps those valid during it (`ranking.past_periods`).
     every = scope.filter(
         **{**filter_fields, "as_of": None, "valid_at": None, "include_superseded": True}
     )
