@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import IO
 
@@ -237,14 +238,21 @@ def delete(db: str, tenant: str, memory_id: str) -> None:
     type=click.FloatRange(0.0, 1.0, min_open=True),
     help="The cosine from which two memories are near-duplicates.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per user, per line.")
 @handles_errors
 def consolidate(
-    db: str, tenant: str, user_ids: tuple[str, ...], agent_id: str | None, threshold: float
+    db: str,
+    tenant: str,
+    user_ids: tuple[str, ...],
+    agent_id: str | None,
+    threshold: float,
+    as_json: bool,
 ) -> None:
     """Merge each user's near-duplicate memories (all provenance kept); with --agent, those
     the agent stored (alone: its own, stored without a user).
 
-    Prints the merges and the bloat (the share of redundant near-duplicates) before and after.
+    Prints the merges and the bloat (the share of redundant near-duplicates) before and after
+    (with --json, per user: {"user", "agent", "merges", "bloat_before", "bloat_after"}).
     """
     if math.isnan(threshold):  # FloatRange lets it through: no comparison fails
         raise click.BadParameter("nan is not a cosine", param_hint="--threshold")
@@ -255,8 +263,13 @@ def consolidate(
             before = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
             merges = upkeep.consolidate(user_id=user_id, agent_id=agent_id, threshold=threshold)
             after = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
+            if as_json:
+                figures = {"merges": merges, "bloat_before": before, "bloat_after": after}
+                _echo_json(user_id, agent_id, figures)
+                continue
             table.add_row(_user_cell(user_id), str(merges), f"{before:.1%}", f"{after:.1%}")
-    console.print(table)
+    if not as_json:
+        console.print(table)
 
 
 @memories.command()
@@ -280,6 +293,12 @@ def consolidate(
 )
 @click.option("--include-pinned", is_flag=True, help="Pinned memories may be forgotten too.")
 @click.option("--dry-run", is_flag=True, help="List what would be forgotten; erase nothing.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line: per user, what was erased; with --dry-run, per memory.",
+)
 @handles_errors
 def forget(
     db: str,
@@ -293,6 +312,7 @@ def forget(
     max_per_user: int | None,
     include_pinned: bool,
     dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Erase the memories a forgetting policy drops (as `delete` erases: history text,
     vectors, links), for each user; with --agent, of those the agent stored (alone: its
@@ -321,6 +341,14 @@ def forget(
                 doomed = mem.memories.forgettable(policy, user_id=user_id, agent_id=agent_id)
                 for memory_id, reason in doomed:
                     memory = mem.memories.get(memory_id)
+                    if as_json:
+                        why = {
+                            "id": memory_id,
+                            "kind": _kind(memory),
+                            "why": reason.removeprefix("policy: "),
+                        }
+                        _echo_json(user_id, agent_id, {**why, "text": memory.text})
+                        continue
                     table.add_row(
                         _user_cell(user_id),
                         literal(_kind(memory)),
@@ -328,15 +356,20 @@ def forget(
                         literal(_preview(memory.text)),
                         literal(memory_id),
                     )
-            console.print(table if table.row_count else "nothing to forget")
+            if not as_json:
+                console.print(table if table.row_count else "nothing to forget")
             return
         table = _scope_table(agent_id, "memories", "history", "entities", "relations", "profiles")
         for user_id in users:
             forgotten = mem.memories.forget(policy, user_id=user_id, agent_id=agent_id)
             report = forgotten or ErasureReport()
             erased = (report.memories, report.history, report.entities, report.relations)
+            if as_json:
+                _echo_json(user_id, agent_id, dict(report._asdict()))
+                continue
             table.add_row(_user_cell(user_id), *map(str, erased), str(report.profiles))
-    console.print(table)
+    if not as_json:
+        console.print(table)
 
 
 @memories.command()
@@ -515,6 +548,13 @@ def _scope_table(agent_id: str | None, *columns: str) -> Table:
     with the agent whose memories they are, if one."""
     title = None if agent_id is None else f"memories stored by agent {literal(agent_id)}"
     return Table("user", *columns, title=title)
+
+
+def _echo_json(user_id: str | None, agent_id: str | None, figures: Mapping[str, object]) -> None:
+    """One line of a job's --json output: the scope (user null: the agent's own), then
+    `figures`."""
+    line = {"user": user_id, "agent": agent_id, **figures}
+    click.echo(json.dumps(line, ensure_ascii=False))
 
 
 def _user_cell(user_id: str | None) -> str:

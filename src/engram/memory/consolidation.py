@@ -5,9 +5,11 @@ Only current memories are compared (superseded ones are history), only within on
 keeps a plain fact said in two sessions in each), episodes only with episodes, and a
 cluster never joins two subjects, polarities or slots ("lives in Berlin" and "lives in
 Lisbon" are close in embedding space but not duplicates, nor are "lives in Lisbon" and
-"works in Lisbon", nor "plays tennis" and "used to play tennis"), not even through a third
-memory near both. The similarity search is exact, blockwise NumPy over normalised vectors:
-10,000 384-d memories of one user take ~3 s on one core here.
+"works in Lisbon", nor "plays tennis" and "used to play tennis"), nor two texts differing
+in a name, a day, a part of the day, a count in words, a tense or a "cannot" ("can swim"
+and "cannot swim" are 0.93 apart with the local model), nor spans of validity apart, not
+even through a third memory near both. The similarity search is exact, blockwise NumPy over
+normalised vectors: 10,000 384-d memories of one user take ~3 s on one core here.
 
 A merge keeps the slot fact of its cluster, if it has one, as the memory kept: the profile,
 the relations and revision know it by id. What pointed at a merged-away memory (a retired
@@ -25,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -36,7 +39,7 @@ import numpy.typing as npt
 from engram._exceptions import InvalidInputError
 from engram.memory._revision_words import figures, polarity
 from engram.memory.entities import fold
-from engram.memory.timeline import merged_sayings, with_sayings
+from engram.memory.timeline import began, merged_sayings, with_sayings
 from engram.types._memory import Memory, MemoryChange, Relation, UserProfile
 from engram.types._time import utcnow
 
@@ -75,35 +78,117 @@ def _group_key(memory: Memory) -> _GroupKey:
     )
 
 
+_MARKING_WORDS = frozenset(
+    """
+    zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty
+    fifty hundred thousand million billion once twice half dozen first second third fourth
+    fifth sixth seventh eighth ninth tenth last next
+    monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend weekends
+    january february march april may june july august september october november december
+    spring summer autumn fall winter morning mornings afternoon afternoons evening evenings
+    night nights noon midnight tonight today tomorrow yesterday daily weekly monthly yearly
+    cannot unable neither nor nobody nothing none without
+    will would was were had did went left got became used might could should must
+    hate hates hated dislike dislikes disliked loathe loathes detest detests
+    """.split()
+)
+"""Words that change what a fact says, however close the vectors ("on Monday" / "on
+Tuesday", "can swim" / "cannot swim", "works" / "worked", "likes" / "dislikes"): two
+memories merge only if they hold the same of these (`_marks`)."""
+
+_WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)\W*$")
+
+
+def _marks(memory: Memory) -> frozenset[str]:
+    """What of `memory`'s words its duplicates must share: the words that mark a time, a
+    count, a tense, a negation or a dislike (`_MARKING_WORDS`), and the names it holds (its
+    entities, and each capitalised word not opening a sentence: "The user's sister is
+    called Ana" is not "... called Eva")."""
+    marks: set[str] = set()
+    for found in _WORDS.finditer(memory.text):
+        word = found.group().lower()
+        if word in _MARKING_WORDS:
+            marks.add(word)
+        elif found.group()[0].isupper() and word != "i":
+            if not _SENTENCE_START.search(memory.text[: found.start()]):
+                marks.add(fold(found.group()))
+    entities = memory.metadata.get("entities")
+    for name in entities if isinstance(entities, list) else ():
+        if isinstance(name, str):
+            marks.add(fold(name))
+    return frozenset(marks)
+
+
+def _tense_clash(first: frozenset[str], second: frozenset[str]) -> bool:
+    """Whether one of two texts' words (`_Signature.words`) says in the past what the
+    other says in the present ("worked" / "works", "lived" / "live"), either way."""
+    for past, present in ((first, second), (second, first)):
+        stems = {word.removesuffix(end) for word in present for end in ("es", "s")} | present
+        for word in past - present:
+            if word.endswith("ed") and {word[:-2], word[:-1]} & stems:
+                return True
+    return False
+
+
+_Span = tuple[datetime, datetime | None]
+
+
 class _Signature(NamedTuple):
     """What every memory of a cluster shares: the subject, its figures (numbers, dates,
     codes: "5 mg" and "50 mg" are not duplicates), its polarity (as revision tells it: "used
     to play tennis" and "does not play tennis" are close to "plays tennis", and its
-    opposite), and the slot value, if any
-    member fills a slot (attribute, folded value)."""
+    opposite), its marks (`_marks`: names, days, counts in words, tenses), the tense of
+    its verbs (`_tense_clash`, over the words of the cluster), and the slot
+    value, if any member fills a slot (attribute, folded value); and the span the cluster
+    holds over (from the earliest start, as "as of" reads it, to the latest end; None:
+    open), which only grows by one overlapping it: a fact true in 2020 and true again from
+    2024 is not one fact true throughout (an "as of" 2022 would find it)."""
 
     subject: Any
     figures: frozenset[str]
     polarity: tuple[bool, bool]
+    marks: frozenset[str]
+    words: frozenset[str]
     slot: tuple[str, str] | None
+    span: _Span
 
 
 def _signature(memory: Memory) -> _Signature:
-    said = (memory.metadata.get("subject"), figures(memory.text), polarity(memory))
-    if memory.attribute is None:
-        return _Signature(*said, None)
-    value = fold(str(memory.metadata.get("value")))
-    return _Signature(*said, (memory.attribute, value))
+    slot = None
+    if memory.attribute is not None:
+        slot = (memory.attribute, fold(str(memory.metadata.get("value"))))
+    return _Signature(
+        subject=memory.metadata.get("subject"),
+        figures=figures(memory.text),
+        polarity=polarity(memory),
+        marks=_marks(memory),
+        words=frozenset(_WORDS.findall(memory.text.lower())),
+        slot=slot,
+        span=(began(memory), memory.valid_to),
+    )
+
+
+def _joined_span(first: _Span, second: _Span) -> _Span | None:
+    """The span of two overlapping (or touching) spans; None if there is a gap between."""
+    (start, end), (later_start, later_end) = sorted([first, second], key=lambda span: span[0])
+    if end is not None and end < later_start:
+        return None
+    return start, None if end is None or later_end is None else max(end, later_end)
 
 
 def _joined(first: _Signature, second: _Signature) -> _Signature | None:
     """The signature of two clusters merged, or None if they may not merge: different
-    subjects, figures, polarities, slots, or values of one slot."""
-    if first._replace(slot=None) != second._replace(slot=None):
+    subjects, figures, polarities, marks, slots, or values of one slot, or spans apart."""
+    if first[:4] != second[:4] or _tense_clash(first.words, second.words):
         return None
     if first.slot is not None and second.slot is not None and first.slot != second.slot:
         return None
-    return first if first.slot is not None else second
+    span = _joined_span(first.span, second.span)
+    if span is None:
+        return None
+    slotted = first if first.slot is not None else second
+    return slotted._replace(words=first.words | second.words, span=span)
 
 
 def _normalised(vectors: Vectors, rows: Sequence[int]) -> npt.NDArray[np.float32]:
@@ -239,13 +324,15 @@ def _merged_from(cluster: Sequence[Memory], others: Sequence[Memory]) -> list[st
 
 
 def _check_mergeable(cluster: Sequence[Memory]) -> None:
-    signature: _Signature | None = _signature(cluster[0])
-    for memory in cluster[1:]:
+    ordered = sorted(cluster, key=began)  # each span then overlaps the ones before it
+    signature: _Signature | None = _signature(ordered[0])
+    for memory in ordered[1:]:
         if signature is not None:
             signature = _joined(signature, _signature(memory))
     if signature is None:
         raise InvalidInputError(
-            "cannot merge memories of different subjects, figures, polarities or slots"
+            "cannot merge memories of different subjects, figures, polarities, marks or "
+            "slots, or of spans apart"
         )
 
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from engram._exceptions import InvalidInputError
+from engram.memory.timeline import last_said_at, sayings
 from engram.types._memory import Memory
 
 __all__ = ["Forget", "ForgettingPolicy", "decay", "forgotten_by_policy", "plan_forgetting"]
@@ -54,7 +55,7 @@ class ForgettingPolicy:
     max_age: timedelta | None = None
     """Forget memories recorded longer ago than this."""
     max_idle: timedelta | None = None
-    """Forget memories not accessed (nor recorded) for this long."""
+    """Forget memories not accessed (nor recorded, nor said again) for this long."""
     min_access: int | None = None
     """Memories accessed at least this often survive `max_age` and `max_idle` (an exemption,
     not a rule: alone it forgets nothing)."""
@@ -99,9 +100,10 @@ def forgotten_by_policy(reason: str | None) -> bool:
 def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
     """How much of its ranking weight a memory keeps: 0.5 ** (idle time / half-life).
 
-    Idle time runs from the later of its last access and its record time; pinned memories do
-    not fade. An access after `now` does not count (a search "as of" an earlier time). The
-    result is in [0, 1] (1.0 for a time in the future).
+    Idle time runs from the latest of its last access, its record time and its last saying
+    (a value the user said again lately is fresh); pinned memories do not fade. An access or
+    saying after `now` does not count (a search "as of" an earlier time). The result is in
+    [0, 1] (1.0 for a time in the future).
 
     Raises:
         InvalidInputError: `half_life` is not positive.
@@ -110,9 +112,9 @@ def decay(memory: Memory, now: datetime, half_life: timedelta) -> float:
         raise InvalidInputError("half_life must be positive")
     if memory.pinned:
         return 1.0
-    accessed = memory.last_accessed_at
-    used = accessed if accessed is not None and accessed <= now else memory.recorded_at
-    idle = (now - max(memory.recorded_at, used)).total_seconds()
+    times = [memory.last_accessed_at, *(saying.at for saying in sayings(memory))]
+    used = max((at for at in times if at is not None and at <= now), default=None)
+    idle = (now - max(memory.recorded_at, used or memory.recorded_at)).total_seconds()
     return 1.0 if idle <= 0 else float(0.5 ** (idle / half_life.total_seconds()))
 
 
@@ -121,10 +123,21 @@ def _expired(memory: Memory, policy: ForgettingPolicy, now: datetime) -> str | N
         return None
     if policy.max_age is not None and now - memory.recorded_at > policy.max_age:
         return f"{_POLICY}max_age"
-    last = max(memory.recorded_at, memory.last_accessed_at or memory.recorded_at)
+    last = _last_used(memory)
     if policy.max_idle is not None and now - last > policy.max_idle:
         return f"{_POLICY}max_idle"
     return None
+
+
+def _last_used(memory: Memory) -> datetime:
+    """When `memory` was last recorded, accessed or said again (`timeline.last_said_at`: a
+    value the user restated yesterday is not idle since it was first recorded)."""
+    said = last_said_at(memory)
+    return max(
+        memory.recorded_at,
+        memory.last_accessed_at or memory.recorded_at,
+        said or memory.recorded_at,
+    )
 
 
 def _eviction_order(
