@@ -36,7 +36,16 @@ from engram.memory._revision_slots import (
     subject_of,
 )
 from engram.memory.candidates import NO_VALUE
-from engram.memory.timeline import End, began, cut, ends, said, sayings, slot_value
+from engram.memory.timeline import (
+    End,
+    began,
+    cut,
+    ends,
+    said,
+    same_day_start,
+    sayings,
+    slot_value,
+)
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [
@@ -99,8 +108,11 @@ def fitted_in_history(
       that one;
     - else the value the decision writes ends where a value said after it began, and the
       values said before it end where it begins (`timeline.ends`), the new one's end
-      written into it, the others' as updates.
+      written into it, the others' as updates;
+    - a value it retires grounded to the same day, said before it that day, holds until
+      it was said (`_after_same_day`).
     """
+    decision = _after_same_day(decision)
     if not past:
         return decision
     decision = _restated_as_history(new, decision, past, now)
@@ -120,6 +132,29 @@ def fitted_in_history(
         if same is not None:
             return duplicate(filed, same, now, f"same {filed.attribute}, said again")
     return _with_ends(decision, past, now)
+
+
+def _after_same_day(decision: Decision) -> Decision:
+    """`decision`, but the value it adds beginning when it was said if a value it retires was
+    grounded to the same day and said before it that day (`timeline.same_day_start`), that
+    one ending then: "I moved to Lisbon today" at 09:00, "I moved to Faro today" at 18:00
+    is Lisbon until 18:00, Faro from then, not Lisbon never."""
+    written = decision.memory
+    if written.id not in {m.id for m in decision.inserts}:
+        return decision
+    retired_by = [m for m in decision.updates if m.superseded_by == written.id]
+    start = same_day_start(written, retired_by)
+    if start is None:
+        return decision
+    moved = replace(written, valid_from=start)
+    updates = tuple(
+        replace(m, valid_to=start)
+        if m in retired_by and m.valid_to is not None and m.valid_to <= start
+        else m
+        for m in decision.updates
+    )
+    inserts = tuple(moved if m.id == written.id else m for m in decision.inserts)
+    return replace(decision, memory=moved, inserts=inserts, updates=updates)
 
 
 def _restated_as_history(

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from engram.memory.entities import fold
@@ -63,6 +63,7 @@ __all__ = [
     "metadata_time",
     "said",
     "said_again",
+    "same_day_start",
     "sayings",
     "slot_value",
     "with_said_at",
@@ -279,6 +280,30 @@ def said(memory: Memory) -> tuple[datetime, datetime]:
     the latest last."""
     moments = (memory.recorded_at, last_said_at(memory), edited_at(memory))
     return max(moment for moment in moments if moment is not None), began(memory)
+
+
+def same_day_start(memory: Memory, earlier: Iterable[Memory]) -> datetime | None:
+    """When `memory`, a value of its slot said on the day it is grounded to ("I moved to
+    Faro today", `event_granularity` "day"), began, if a value said before it that day
+    (among `earlier`) is grounded to that day too ("I moved to Lisbon today", said that
+    morning): when it was said. Else both would begin at that day's start, and the one said
+    first never hold, though the user said it held. None if no such value was said
+    first: `memory` begins when it says it did (a move "yesterday", said a week after
+    another, still begins yesterday)."""
+    start = memory.valid_from
+    if start is None or memory.metadata.get("event_granularity") != "day":
+        return None
+    at = said(memory)[0]
+    if not start < at < start + timedelta(days=1):
+        return None
+    first = any(
+        other.id != memory.id
+        and other.valid_from == start
+        and other.metadata.get("event_granularity") == "day"
+        and start <= said(other)[0] < at
+        for other in earlier
+    )
+    return at if first else None
 
 
 def slot_value(memory: Memory) -> str:

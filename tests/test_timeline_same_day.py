@@ -1,0 +1,79 @@
+"""Two moves said the same day, each "today": "I moved to Lisbon today" at 09:00, "I moved
+to Faro today" at 18:00. Both are grounded to that day's start; the one said later begins
+when it was said (`timeline.same_day_start`), so "as of" any time that day one home held:
+Lisbon until 18:00, Faro from then. Nothing is erased."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engram import Engram
+from test_timeline_stretch import found, homes, say
+from test_timeline_stretch import mem as mem  # the per-backend fixture
+
+pytest_plugins = ["servers"]
+
+MARCH_1 = datetime(2025, 3, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def home_as_of(mem: Engram, moment: datetime) -> str | None:
+    """The home the profile gives "as of" `moment`."""
+    profile = mem.memories.profile("ana", as_of=moment)
+    return None if profile is None else profile.fields.get("home_city")
+
+
+def listed(mem: Engram, moment: datetime) -> list[str]:
+    """The homes `get_all` lists "as of" `moment`."""
+    every = mem.memories.get_all(user_id="ana", as_of=moment)
+    return sorted(str(m.metadata["value"]) for m in every if m.attribute == "home_city")
+
+
+def test_two_moves_said_today_each_hold_from_when_said(mem: Engram) -> None:
+    """Porto in January; Lisbon "today" at 09:00, Faro "today" at 18:00: Lisbon as of
+    10:00, Faro as of 19:00 and the next day, and now; all three kept."""
+    say(mem, "I live in Porto.", datetime(2025, 1, 1, 9, tzinfo=UTC))
+    say(mem, "I moved to Lisbon today.", MARCH_1 + 9 * HOUR)
+    say(mem, "I moved to Faro today.", MARCH_1 + 18 * HOUR)
+    for hour in (10, 17):
+        assert home_as_of(mem, MARCH_1 + hour * HOUR) == "Lisbon", hour
+        assert listed(mem, MARCH_1 + hour * HOUR) == ["Lisbon"], hour
+    for moment in (MARCH_1 + 19 * HOUR, MARCH_1 + 30 * HOUR):
+        assert home_as_of(mem, moment) == "Faro", moment
+        assert listed(mem, moment) == ["Faro"], moment
+    assert home_as_of(mem, datetime(2025, 2, 1, tzinfo=UTC)) == "Porto"
+    assert mem.memories.profile("ana").fields["home_city"] == "Faro"
+    porto, lisbon, faro = homes(mem)
+    assert [m.metadata["value"] for m in (porto, lisbon, faro)] == ["Porto", "Lisbon", "Faro"]
+    assert lisbon.valid_to == faro.valid_from == MARCH_1 + 18 * HOUR
+    assert lisbon.superseded_by == faro.id and faro.is_current
+    assert "supersede" in {c.action for c in mem.memories.history(lisbon.id)}
+
+
+@pytest.mark.parametrize("gap", [timedelta(days=7), timedelta(days=1)])
+def test_moves_said_on_other_days_keep_their_grounded_start(mem: Engram, gap: timedelta) -> None:
+    """Lisbon "yesterday", said on 1 March; Faro "yesterday", said a week (or a day) later:
+    Faro begins the day before it was said, not when said; Lisbon holds until then."""
+    said = MARCH_1 + 9 * HOUR
+    say(mem, "I moved to Lisbon yesterday.", said)
+    say(mem, "I moved to Faro yesterday.", said + gap)
+    lisbon, faro = homes(mem)
+    faro_start = MARCH_1 + gap - timedelta(days=1)
+    assert faro.valid_from == lisbon.valid_to == faro_start
+    assert home_as_of(mem, faro_start - HOUR) == "Lisbon"
+    assert home_as_of(mem, faro_start + HOUR) == "Faro"
+
+
+def test_two_moves_said_today_with_no_home_before(mem: Engram) -> None:
+    """No home known before: Lisbon "today" at 09:00, Faro "today" at 18:00 are still one
+    home at a time, by profile, memories and search."""
+    say(mem, "I moved to Lisbon today.", MARCH_1 + 9 * HOUR)
+    say(mem, "I moved to Faro today.", MARCH_1 + 18 * HOUR)
+    assert home_as_of(mem, MARCH_1 + 10 * HOUR) == "Lisbon"
+    assert listed(mem, MARCH_1 + 10 * HOUR) == ["Lisbon"]
+    assert found(mem, MARCH_1 + 10 * HOUR) == ["Lisbon"]
+    assert home_as_of(mem, MARCH_1 + 19 * HOUR) == "Faro"
+    assert found(mem, MARCH_1 + 19 * HOUR) == ["Faro"]
+    assert [m.metadata["value"] for m in homes(mem)] == ["Lisbon", "Faro"]
