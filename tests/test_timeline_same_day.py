@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engram import Engram
-from test_timeline_stretch import found, homes, say
+from test_timeline_stretch import found, held, homes, say
 from test_timeline_stretch import mem as mem  # the per-backend fixture
 
 pytest_plugins = ["servers"]
@@ -40,6 +40,7 @@ def test_two_moves_said_today_each_hold_from_when_said(mem: Engram) -> None:
     for hour in (10, 17):
         assert home_as_of(mem, MARCH_1 + hour * HOUR) == "Lisbon", hour
         assert listed(mem, MARCH_1 + hour * HOUR) == ["Lisbon"], hour
+        assert held(mem, MARCH_1 + hour * HOUR) == ["Lisbon"], hour
     for moment in (MARCH_1 + 19 * HOUR, MARCH_1 + 30 * HOUR):
         assert home_as_of(mem, moment) == "Faro", moment
         assert listed(mem, moment) == ["Faro"], moment

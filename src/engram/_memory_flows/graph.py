@@ -366,8 +366,17 @@ def relations_to_write(
             tenant=scope.tenant,
             user_id=scope.user_id,
         )
-        relations += [while_true(relation, memory) for relation in built]
+        relations += [while_true(_started_with(relation, memory), memory) for relation in built]
     return (() if graph.me else (me,)), relations
+
+
+def _started_with(relation: Relation, memory: Memory) -> Relation:
+    """`relation` starting no earlier than the memory stating it (revision started it later:
+    a move said the same day as another, `timeline.same_day_start`)."""
+    start = memory.valid_from
+    if start is None or relation.valid_from is None or relation.valid_from >= start:
+        return relation
+    return replace(relation, valid_from=start)
 
 
 def while_true(relation: Relation, memory: Memory) -> Relation:
