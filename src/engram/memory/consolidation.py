@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram._exceptions import InvalidInputError
+from engram.memory._marks import marks, tense_clash, words
 from engram.memory._revision_words import figures, polarity
 from engram.memory.entities import fold
 from engram.memory.timeline import began, merged_sayings, with_sayings
@@ -78,59 +78,6 @@ def _group_key(memory: Memory) -> _GroupKey:
     )
 
 
-_MARKING_WORDS = frozenset(
-    """
-    zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty
-    fifty hundred thousand million billion once twice half dozen first second third fourth
-    fifth sixth seventh eighth ninth tenth last next
-    monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend weekends
-    january february march april may june july august september october november december
-    spring summer autumn fall winter morning mornings afternoon afternoons evening evenings
-    night nights noon midnight tonight today tomorrow yesterday daily weekly monthly yearly
-    cannot unable neither nor nobody nothing none without
-    will would was were had did went left got became used might could should must
-    hate hates hated dislike dislikes disliked loathe loathes detest detests
-    """.split()
-)
-"""Words that change what a fact says, however close the vectors ("on Monday" / "on
-Tuesday", "can swim" / "cannot swim", "works" / "worked", "likes" / "dislikes"): two
-memories merge only if they hold the same of these (`_marks`)."""
-
-_WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)\W*$")
-
-
-def _marks(memory: Memory) -> frozenset[str]:
-    """What of `memory`'s words its duplicates must share: the words that mark a time, a
-    count, a tense, a negation or a dislike (`_MARKING_WORDS`), and the names it holds (its
-    entities, and each capitalised word not opening a sentence: "The user's sister is
-    called Ana" is not "... called Eva")."""
-    marks: set[str] = set()
-    for found in _WORDS.finditer(memory.text):
-        word = found.group().lower()
-        if word in _MARKING_WORDS:
-            marks.add(word)
-        elif found.group()[0].isupper() and word != "i":
-            if not _SENTENCE_START.search(memory.text[: found.start()]):
-                marks.add(fold(found.group()))
-    entities = memory.metadata.get("entities")
-    for name in entities if isinstance(entities, list) else ():
-        if isinstance(name, str):
-            marks.add(fold(name))
-    return frozenset(marks)
-
-
-def _tense_clash(first: frozenset[str], second: frozenset[str]) -> bool:
-    """Whether one of two texts' words (`_Signature.words`) says in the past what the
-    other says in the present ("worked" / "works", "lived" / "live"), either way."""
-    for past, present in ((first, second), (second, first)):
-        stems = {word.removesuffix(end) for word in present for end in ("es", "s")} | present
-        for word in past - present:
-            if word.endswith("ed") and {word[:-2], word[:-1]} & stems:
-                return True
-    return False
-
-
 _Span = tuple[datetime, datetime | None]
 
 
@@ -138,8 +85,8 @@ class _Signature(NamedTuple):
     """What every memory of a cluster shares: the subject, its figures (numbers, dates,
     codes: "5 mg" and "50 mg" are not duplicates), its polarity (as revision tells it: "used
     to play tennis" and "does not play tennis" are close to "plays tennis", and its
-    opposite), its marks (`_marks`: names, days, counts in words, tenses), the tense of
-    its verbs (`_tense_clash`, over the words of the cluster), and the slot
+    opposite), its marks (`_marks.marks`: names, days, counts in words, tenses), the tense of
+    its verbs (`_marks.tense_clash`, over the words of the cluster), and the slot
     value, if any member fills a slot (attribute, folded value); and the span the cluster
     holds over (from the earliest start, as "as of" reads it, to the latest end; None:
     open), which only grows by one overlapping it: a fact true in 2020 and true again from
@@ -162,8 +109,8 @@ def _signature(memory: Memory) -> _Signature:
         subject=memory.metadata.get("subject"),
         figures=figures(memory.text),
         polarity=polarity(memory),
-        marks=_marks(memory),
-        words=frozenset(_WORDS.findall(memory.text.lower())),
+        marks=marks(memory),
+        words=words(memory.text),
         slot=slot,
         span=(began(memory), memory.valid_to),
     )
@@ -180,7 +127,7 @@ def _joined_span(first: _Span, second: _Span) -> _Span | None:
 def _joined(first: _Signature, second: _Signature) -> _Signature | None:
     """The signature of two clusters merged, or None if they may not merge: different
     subjects, figures, polarities, marks, slots, or values of one slot, or spans apart."""
-    if first[:4] != second[:4] or _tense_clash(first.words, second.words):
+    if first[:4] != second[:4] or tense_clash(first.words, second.words):
         return None
     if first.slot is not None and second.slot is not None and first.slot != second.slot:
         return None

@@ -5,8 +5,10 @@ candidate with `Candidate.to_memory()`) and the current memories most similar to
 cosine similarity), it returns a `Decision`:
 
 - `noop` (duplicate: same slot value, equal text, or cosine >= 0.92 with the same figures,
-  i.e. numbers, dates and codes): nothing new is stored; the existing memory gets the new
-  provenance appended, and for a slot value, the saying (`timeline.SAID_AGAIN`).
+  i.e. numbers, dates and codes, and the same marks, as consolidation asks before a merge:
+  names, days, parts of the day, counts in words, tense, "cannot", dislikes; `_marks`):
+  nothing new is stored; the existing memory gets the new provenance appended, and for a
+  slot value, the saying (`timeline.SAID_AGAIN`).
 - `update` (refinement: the same slot with a value that extends the old one, or a close memory
   whose key terms the new text contains and extends): the existing memory is rewritten in
   place; its history keeps the old text.
@@ -28,9 +30,9 @@ Episodes are only compared with episodes (a re-ingested message is a duplicate),
 against facts: they record what was said, when. Decisions are pure: the caller persists
 `inserts`, `updates` and `changes`.
 
-The layers below `decide`: `_revision_words` (key terms, figures, polarity),
-`_revision_decision` (`Decision` and its builders, one per action), `_revision_slots`,
-`_revision_tastes` and `_revision_time`.
+The layers below `decide`: `_revision_words` (key terms, figures, polarity), `_marks` (what
+a duplicate shares, as consolidation reads it), `_revision_decision` (`Decision` and its
+builders, one per action), `_revision_slots`, `_revision_tastes` and `_revision_time`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from engram.memory._marks import say_alike
 from engram.memory._revision_decision import Decision, added, duplicate, refine, supersede
 from engram.memory._revision_slots import (
     conditional_decision,
@@ -261,7 +264,11 @@ def _by_similarity(
         if stems(new.text) == stems(best.text):
             return supersede(new, [best], now, f"negated (cosine {cosine:.2f})")
         return added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
-    if cosine >= policy.duplicate and figures(new.text) == figures(best.text):
+    if (
+        cosine >= policy.duplicate
+        and figures(new.text) == figures(best.text)
+        and say_alike(new, best)
+    ):
         return duplicate(new, best, now, f"near-duplicate (cosine {cosine:.2f})")
     new_terms, old_terms = key_terms(new.text), key_terms(best.text)
     if old_terms and old_terms < new_terms and figure_counts(best.text) <= figure_counts(new.text):
@@ -285,8 +292,8 @@ def resolve_ambiguous(decision: Decision, verdict: str, *, now: datetime) -> Dec
     if old is None:
         return decision
     new = decision.memory
-    if verdict == "same" and figures(new.text) != figures(old.text):
-        verdict = "unrelated"  # never duplicates, as in the cheap pass: "5 mg" is not "50 mg"
+    if verdict == "same" and (figures(new.text) != figures(old.text) or not say_alike(new, old)):
+        verdict = "unrelated"  # as in the cheap pass: "5 mg" is not "50 mg", Monday not Tuesday
     if verdict == "same":
         return duplicate(new, old, now, "same meaning (LLM)")
     if verdict == "refines":
