@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import _memory_flows as flows
@@ -26,6 +26,7 @@ from engram._validation import (
     check_messages,
     check_profile_fields,
     check_text,
+    check_time_bound,
     is_blank,
     to_message,
 )
@@ -362,8 +363,8 @@ class Memories:
         limit: int = 10,
         kinds: Sequence[str] | None = None,
         as_of: datetime | None = None,
-        after: datetime | None = None,
-        before: datetime | None = None,
+        after: datetime | date | None = None,
+        before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
         record_access: bool = True,
     ) -> list[MemoryHit]:
@@ -373,9 +374,13 @@ class Memories:
         importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
         true then", by all Engram knows now (a move said in June to have happened in March
         is true as of April; a value later corrected never was), as `relations(as_of=)`
-        does; by default only current memories are searched. A naive `as_of`, `after`
-        or `before` is taken as UTC. `kinds` keeps those kinds (None or an empty list:
-        every kind):
+        does; by default only current memories are searched. `after` and `before` keep
+        the memories whose event time (`valid_from`, else `recorded_at`) is at or after
+        `after` and strictly before `before`; a `datetime.date` is the start of that day in
+        UTC (`after=date(2026, 3, 1)` keeps March 1, `before=date(2026, 3, 1)` keeps what
+        came before March 1: for a whole day D, `after=D, before=D + timedelta(days=1)`). A
+        naive `as_of`, `after` or `before` is taken as UTC. `kinds` keeps those kinds (None
+        or an empty list: every kind):
 
         - `profile`: the user's single-valued slots, one current value each (`attribute`:
           name, home city, employer, school, occupation, diet, partner, age, ...);
@@ -406,8 +411,8 @@ class Memories:
 
         Raises:
             InvalidInputError: A query that is not text, a time that is neither a datetime
-                nor an ISO-8601 string, a bad limit, kind or metadata filter, a
-                `record_access` that is not a bool.
+                (a date, for `after`/`before`) nor an ISO-8601 string, a bad limit, kind or
+                metadata filter, a `record_access` that is not a bool.
         """
         flow = self._search_flow(
             query,
@@ -435,8 +440,8 @@ class Memories:
         limit: int = 10,
         kinds: Sequence[str] | None = None,
         as_of: datetime | None = None,
-        after: datetime | None = None,
-        before: datetime | None = None,
+        after: datetime | date | None = None,
+        before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
         record_access: bool = True,
     ) -> list[MemoryHit]:
@@ -466,8 +471,8 @@ class Memories:
         limit: int,
         kinds: Sequence[str] | None,
         as_of: datetime | None,
-        after: datetime | None,
-        before: datetime | None,
+        after: datetime | date | None,
+        before: datetime | date | None,
         metadata: Mapping[str, Any] | None,
         *,
         record_access: bool,
@@ -551,8 +556,8 @@ class Memories:
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
         as_of: datetime | None = None,
-        after: datetime | None = None,
-        before: datetime | None = None,
+        after: datetime | date | None = None,
+        before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -562,13 +567,15 @@ class Memories:
         as `search` selects them (`user_id` alone: the user's of every agent and session),
         and filtered as `search` filters: `kinds` (what each holds: `search`; a slot, as
         the home city or the employer, is a "profile", not a "fact"), `as_of` (the
-        memories true then, by all Engram knows now), `after`/`before` (event time) and
-        `metadata` (top-level keys with equal values). Retired memories are left out unless
+        memories true then, by all Engram knows now), `after`/`before` (event time, as
+        `search` reads them: a date is the start of that day in UTC) and `metadata`
+        (top-level keys with equal values). Retired memories are left out unless
         `include_superseded` (or `as_of` asks for a past time).
 
         Raises:
-            InvalidInputError: A time that is neither a datetime nor an ISO-8601 string, a
-                bad limit, offset, kind or metadata filter.
+            InvalidInputError: A time that is neither a datetime (a date, for `after`/
+                `before`) nor an ISO-8601 string, a bad limit, offset, kind or metadata
+                filter.
         """
         op = self._list_op(
             user_id,
@@ -591,8 +598,8 @@ class Memories:
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
         as_of: datetime | None = None,
-        after: datetime | None = None,
-        before: datetime | None = None,
+        after: datetime | date | None = None,
+        before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -1311,8 +1318,8 @@ def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
 def _filter_fields(
     kinds: Sequence[str] | None,
     as_of: datetime | None,
-    after: datetime | None,
-    before: datetime | None,
+    after: datetime | date | None,
+    before: datetime | date | None,
     metadata: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The store filter fields of `search`'s and `get_all`'s filters, each checked."""
@@ -1320,8 +1327,8 @@ def _filter_fields(
     return {
         "kinds": _kinds(kinds),
         "valid_at": parse_optional_time(as_of, "as_of"),  # true then, by all we know now
-        "after": parse_optional_time(after, "after"),
-        "before": parse_optional_time(before, "before"),
+        "after": check_time_bound(after, "after"),
+        "before": check_time_bound(before, "before"),
         "metadata": wanted or None,
     }
 

@@ -7,12 +7,13 @@ import math
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime, time
 from typing import Any, NoReturn
 
 from engram._exceptions import InvalidInputError
 from engram.types import ROLES, ContentPart, Message, ToolCall
 from engram.types._conversation import with_refusal
-from engram.types._time import parse_time
+from engram.types._time import parse_optional_time, parse_time
 
 __all__ = [
     "MessageLike",
@@ -67,6 +68,19 @@ def check_query(value: object, what: str = "query") -> str:
         )
     check_text(value, what)
     return value
+
+
+def check_time_bound(value: str | date | None, what: str) -> datetime | None:
+    """A search filter's time bound (`after`, `before`): a `datetime.date` is the start of
+    that day in UTC (`after=D` keeps day D, `before=D` keeps what came before it); a
+    datetime or an ISO-8601 string as `parse_time` reads it (naive means UTC); None passes.
+
+    Raises:
+        InvalidInputError: `value` is neither a date, a datetime nor an ISO-8601 string.
+    """
+    if isinstance(value, datetime) or not isinstance(value, date):
+        return parse_optional_time(value, what)
+    return datetime.combine(value, time.min, tzinfo=UTC)
 
 
 def is_blank(text: str) -> bool:

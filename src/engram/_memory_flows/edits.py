@@ -55,6 +55,7 @@ def edited(memory: Memory, *, text: str | None, now: datetime, **fields: Any) ->
     `preference:classical_music`). A text that ends the slot is its end, as a message saying
     so is read ("The user no longer lives in Porto", "The user no longer enjoys jazz":
     value `none`, the profile field goes). A text stating another value than `metadata`'s,
+    ending another value than the fact's ("The user left Coimbra" for a home in Lisboa),
     another slot, the slot of someone else ("My sister lives in Rome" for the user's home),
     or no value of the slot, is refused (`InvalidInputError`). A value given alone is stated
     in the fact's words, as a profile edit states it (`_in_words`: "The user lives in
@@ -175,7 +176,8 @@ def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None, 
     the old text stated it, all else alike (`_value_in`), or kept if `text` still names it
     (or `memory` is an ending, which names none). Refused: a text that states another
     value than the given one, one of another slot only ("The user works at Porto Labs" for
-    a home in Porto), of someone else only (`_check_whose`), or no value of the slot."""
+    a home in Porto), of someone else only (`_check_whose`), the end of another value
+    (`_check_ends_own`), or no value of the slot."""
     attribute = memory.attribute or ""
     said = _said(memory, text)
     mine = _slot_value(memory, said)
@@ -185,6 +187,7 @@ def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None, 
         {c.attribute or "" for c in said if c.attribute and not _same_slot(memory, c, anyones=True)}
     )
     negates = _negated(mine)
+    _check_ends_own(memory, text, mine, negates)
     if isinstance(given, str):
         if mine is not None and fold(mine.value or "") != fold(given):
             raise InvalidInputError(
@@ -205,6 +208,29 @@ def _read_slot(memory: Memory, text: str, given: Any) -> tuple[str, str | None, 
     if fold(value) == NO_VALUE or read is not None or (_names(text, value) and not others):
         return attribute, read, None
     raise InvalidInputError(_unread(memory, text, others))
+
+
+def _check_ends_own(memory: Memory, text: str, mine: Candidate | None, negates: str | None) -> None:
+    """Refuse a new `text` of slot fact `memory` that ends another value of its slot than
+    the one it states ("The user left Coimbra" for "The user lives in Lisboa"): the user
+    still holds the fact's value, which the edit would end. A keyed slot's ending names
+    its key's value (`likes`), not a place or a name, and an ending's own value is none."""
+    value = memory.metadata.get("value")
+    if (
+        mine is None
+        or negates is None
+        or mine.attribute != memory.attribute
+        or ":" in (memory.attribute or "")
+        or not isinstance(value, str)
+        or fold(value) in ("", NO_VALUE)
+        or fold(negates) == fold(value)
+    ):
+        return
+    raise InvalidInputError(
+        f"{text!r} ends {memory.attribute} {negates!r}, not {value!r} that {memory.text!r} "
+        f'states: to record that {value!r} ended, give words that end it ("The user no '
+        f'longer ... {value}"); to record another value, add a memory'
+    )
 
 
 def _names(text: str, value: str) -> bool:

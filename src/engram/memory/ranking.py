@@ -475,6 +475,8 @@ def _ranked(
         decay=feature.decay,
         slot=feature.slot,
         current=feature.current,
+        filler=feature.filler,
+        echo=feature.echo,
         base=base,
         boost=boost,
     )

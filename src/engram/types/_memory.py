@@ -297,12 +297,20 @@ class ScoreParts:
     base: float = 0.0
     """The match: `dense` and `lexical` fused (each relative to the best of its candidate
     list, or by rank with reciprocal rank fusion), weighted as `RankingWeights` says."""
+    filler: float = 0.0
+    """1 when it is a chat turn with nothing to say ("Saved.", "Ok, thanks!", a bare
+    question; `engram.memory.ranking.is_filler`), scored down by `RankingWeights.filler`;
+    else 0."""
+    echo: float = 0.0
+    """1 when it is an earlier question asking nothing the query does not ("Where do I
+    live?" recalled for "Where do I live?" again; `engram.memory.ranking.is_echo`), scored
+    down by `RankingWeights.echo` on top of `filler`; else 0."""
     boost: float = 1.0
     """What the other signals make of the match: the product of `1 + weight * signal` over
     entity, slot, time, recency, importance, decay and session, times the penalty of what
     no longer holds (`RankingWeights.superseded ** (1 - current)`) and of a turn with
-    nothing to say or restating the query (`RankingWeights.filler`, `.echo`), so that
-    `fused == base * boost`."""
+    nothing to say or restating the query (`RankingWeights.filler ** filler`,
+    `RankingWeights.echo ** echo`), so that `fused == base * boost`."""
 
 
 @dataclass(frozen=True, slots=True)
