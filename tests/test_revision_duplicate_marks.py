@@ -74,6 +74,7 @@ def test_add_keeps_both_statements(engram: Engram, old: str, new: str) -> None:
     engram.memories.add(old, user_id="a", infer=False)
     report = engram.memories.add(new, user_id="a", infer=False)
     assert report.added or report.updated
+    assert report.unchanged == 0  # kept, refined or superseding: no duplicate
     texts = {m.text for m in engram.memories.get_all(user_id="a")}
     assert new in texts
 

@@ -206,7 +206,7 @@ def add_flow(
     return AddReport(
         added=plan.inserts,
         updated=plan.updates,
-        unchanged=len(news) - len([m for m in plan.inserts if m.id in texts]),
+        unchanged=sum(1 for decision in plan.decisions if decision.action == "noop"),
         llm_calls=budget.calls,
         llm_tokens=budget.tokens,
         llm_fallbacks=fallbacks,
