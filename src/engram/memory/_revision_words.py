@@ -3,7 +3,8 @@
 Two memories close by cosine may still say different things: a figure apart (numbers, dates
 and codes: "5 mg" / "50 mg") makes them no duplicates, and a negation ("no longer", "not")
 makes them opposites. A refinement keeps every key term and figure of the text it refines
-(`extends`, for a slot value). `consolidation` reads the same words before it merges.
+(`extends`, for a slot value). `consolidation` reads the same words before it merges, and
+both ask `_marks.say_alike` (days, parts of the day, counts in words, tense, names) too.
 """
 
 from __future__ import annotations
