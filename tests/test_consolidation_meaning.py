@@ -112,29 +112,27 @@ def test_consolidate_keeps_a_fact_true_again_after_a_gap_as_two(tmp_path: object
         assert mem.memories.get_all(user_id="ana", as_of=NOW + 2 * YEAR) == []
 
 
-def test_a_value_said_again_lately_is_not_idle() -> None:
+def said_again_yesterday() -> Memory:
+    """A liking recorded a year ago and said again yesterday."""
     said_again = [{"at": (NOW - timedelta(days=1)).isoformat(), "source_ids": ["m2"]}]
-    restated = fact(
+    return fact(
         "The user loves jazz",
         kind="preference",
         attribute="preference:jazz",
         metadata={"value": "likes", SAID_AGAIN: said_again},
         recorded_at=NOW - YEAR,
     )
+
+
+def test_a_value_said_again_lately_is_not_idle() -> None:
+    restated = said_again_yesterday()
     unsaid = fact("The user loves opera", recorded_at=NOW - YEAR)
     policy = ForgettingPolicy(max_idle=timedelta(days=180))
     assert plan_forgetting([restated, unsaid], policy, NOW) == [(unsaid.id, "policy: max_idle")]
 
 
 def test_a_value_said_again_lately_is_fresh_but_not_before_it_was() -> None:
-    said_again = [{"at": (NOW - timedelta(days=1)).isoformat(), "source_ids": ["m2"]}]
-    restated = fact(
-        "The user loves jazz",
-        kind="preference",
-        attribute="preference:jazz",
-        metadata={"value": "likes", SAID_AGAIN: said_again},
-        recorded_at=NOW - YEAR,
-    )
+    restated = said_again_yesterday()
     half_life = timedelta(days=30)
     assert decay(restated, NOW, half_life) > 0.97
     assert decay(restated, NOW - 2 * timedelta(days=1), half_life) < 0.01  # "as of" before
