@@ -29,6 +29,7 @@ from engram.context import (
     summary_message,
     token_budget,
     truncation_marker,
+    without_abandoned_calls,
 )
 from engram.context._truncate import last_tokens
 from engram.tokens import TokenCounter
@@ -201,7 +202,9 @@ def floor_tokens(counter: MessageCounterProtocol, message: Message, keep: int) -
 
 
 def minimum_tokens(counter: Counter, messages: Sequence[Message], tools: Sequence[Any]) -> int:
-    """The system prompt, tools, priming and the newest user message (or unit) at its floor."""
+    """The system prompt, tools, priming and the newest user message (or unit) at its floor,
+    of what is sent (a call still waiting for its results is not)."""
+    messages = without_abandoned_calls(messages)
     systems = leading(messages)
     unit = newest_unit(messages)
     keep = NEWEST_USER_MIN_TOKENS if unit and unit[0].role == "user" else 0

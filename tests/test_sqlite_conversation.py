@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -236,15 +237,26 @@ def test_text_sqlite_cannot_encode_is_invalid_input() -> None:
 # Round trip of arbitrary messages through the row encoding (base.message_row/_from_row).
 
 _text = st.text(st.characters(codec="utf-8"), max_size=8)
-_json = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | _text,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(_text, children, max_size=3),
-    max_leaves=6,
-)
+
+
+def _json_of(text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """JSON values whose strings (keys included) are drawn from `text`."""
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text,
+        lambda children: (
+            st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+_json = _json_of(_text)
+_metadata_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+"""Metadata refuses a NUL character on every backend (`check_batch`)."""
 _part_keys = st.dictionaries(
     st.sampled_from(["refusal", "signature", "id", "summary", "cache_control", "detail"]),
     _json,
@@ -276,7 +288,7 @@ _messages = st.builds(
         tuple
     ),
     tool_call_id=st.none() | _text,
-    metadata=st.dictionaries(_text, _json, max_size=3),
+    metadata=st.dictionaries(_metadata_text, _json_of(_metadata_text), max_size=3),
     created_at=st.datetimes(
         min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=_zones
     ),
