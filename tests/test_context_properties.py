@@ -223,8 +223,10 @@ def core_floor_tokens(counter: Counter, messages: Sequence[Message]) -> int:
     """The system prompt, priming, the newest user message and the newest unit at their
     floors.
 
-    The prompt with the summary added fits when this plus the summary message does.
+    The prompt with the summary added fits when this plus the summary message does. Of
+    what is sent (a call still waiting for its results is not).
     """
+    messages = without_abandoned_calls(messages)
     systems = leading(messages)
     anchor = newest_unit(messages)
     keep = NEWEST_USER_MIN_TOKENS if anchor and anchor[0].role == "user" else 0
@@ -235,7 +237,9 @@ def core_floor_tokens(counter: Counter, messages: Sequence[Message]) -> int:
 
 
 def assert_only_the_newest_cut(source: Sequence[Message], report: Any) -> None:
-    """Only the newest user message and the newest unit may be cut, never an older step."""
+    """Only the newest user message and the newest unit (of what is sent) may be cut, never
+    an older step."""
+    source = without_abandoned_calls(source)
     cuttable = {m.id for m in (*newest_unit(source), *last_unit(source))}
     assert set(report.truncated) <= cuttable, "an older message was cut instead of dropped"
 
