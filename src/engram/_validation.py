@@ -216,9 +216,28 @@ def check_no_nul(value: object, what: str = "") -> None:
     No store keeps one alike: PostgreSQL's text and JSON refuse it (its JSON functions cannot
     read a document holding one, so a metadata filter over it would fail), and SQLite's JSON
     functions cut a string short at it (so a filter would match what was never stored)."""
+    if not _holds_nul(value):  # the common case, without building the places
+        return
     for item, where, is_key in _json_parts(value, what):
         if isinstance(item, str) and "\x00" in item:
             _refuse_nul(_key_place(where) if is_key else where)
+
+
+def _holds_nul(value: object, depth: int = 0) -> bool:
+    """Whether a text or key in a JSON-like `value` holds U+0000 (past `MAX_DEPTH`: True,
+    so that `_json_parts` names the nesting)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, Mapping):
+        return any(
+            (isinstance(key, str) and "\x00" in key) or _holds_nul(item, depth + 1)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item, depth + 1) for item in value)
+    return False
 
 
 def _refuse_nul(where: str) -> NoReturn:
