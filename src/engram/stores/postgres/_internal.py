@@ -87,6 +87,7 @@ __all__ = [
     "AsyncConn",
     "AsyncExecute",
     "AsyncTarget",
+    "BatchMode",
     "Conn",
     "Durability",
     "Execute",
@@ -108,6 +109,12 @@ AsyncConn: TypeAlias = "psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any]"
 """What an async store accepts: one async connection, or an async pool."""
 
 Durability = Literal["normal", "full"]
+BatchMode: TypeAlias = Literal["read", "write", "reads", "touch", "transaction"]
+"""How a store's batch runs (`Target.run_batch`), atomically and reading what one
+transaction would: `"read"`, one statement reading (one snapshot) on its own, no
+`BEGIN`/`COMMIT`; `"write"`, one statement writing, committed on its own with the store's
+durability; `"reads"`, reads only (`Target.run_reads`); `"touch"`, reads whose last
+statement may write (`run_reads` with `writes`); `"transaction"`, in one transaction."""
 """How Engram's transactions commit: see the module docstring."""
 DURABILITIES: tuple[Durability, ...] = ("normal", "full")
 
@@ -542,6 +549,14 @@ class Target:
             with _executor_in_transaction(conn, self.durability) as execute:
                 return drive(execute, work)
 
+    def run_batch(self, mode: BatchMode, work: Generator[Statement, Any, T]) -> T:
+        """Run a store's batch as its `mode` says (`BatchMode`)."""
+        if mode == "read" or mode == "write":
+            return self.run_autocommit(work, writes=mode == "write")
+        if mode == "reads" or mode == "touch":
+            return self.run_reads(work, writes=mode == "touch")
+        return self.run(work)
+
     def run_reads(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Run one generator that only reads (and sets nothing a later statement relies
         on): where that reads the same (`_reads_alone`), each statement on its own, with no
@@ -659,6 +674,14 @@ class AsyncTarget:
             async with self._borrow() as conn:
                 async with _aexecutor_in_transaction(conn, self.durability) as execute:
                     return await adrive(execute, work)
+
+    async def run_batch(self, mode: BatchMode, work: Generator[Statement, Any, T]) -> T:
+        """Async `Target.run_batch`."""
+        if mode == "read" or mode == "write":
+            return await self.run_autocommit(work, writes=mode == "write")
+        if mode == "reads" or mode == "touch":
+            return await self.run_reads(work, writes=mode == "touch")
+        return await self.run(work)
 
     async def run_reads(self, work: Generator[Statement, Any, T], *, writes: bool = False) -> T:
         """Async `Target.run_reads`."""

@@ -105,11 +105,7 @@ class AsyncPostgresConversationStore(BaseConversationStore):
         mode = conversation_mode(ops)
         work = conversation_work(ops)
         try:
-            if mode == "read" or mode == "write":
-                return await self._target.run_autocommit(work, writes=mode == "write")
-            if mode == "reads" or mode == "touch":
-                return await self._target.run_reads(work, writes=mode == "touch")
-            return await self._target.run(work)
+            return await self._target.run_batch(mode, work)
         except ConflictError as exc:
             raise plain_conflict(exc, ops) from exc.__cause__
 
@@ -168,11 +164,7 @@ class AsyncPostgresEventLog(BaseEventLog):
         running: list[event_contract.Op] = []
         mode, work = event_mode(ops), event_work(ops, running)
         with duplicate_ids_named(running):
-            if mode == "read":
-                return await self._target.run_autocommit(work)
-            if mode == "reads":
-                return await self._target.run_reads(work)
-            return await self._target.run(work)
+            return await self._target.run_batch(mode, work)
 
     def batch(self, ops: Sequence[event_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the log's event loop."""
@@ -240,12 +232,7 @@ class AsyncPostgresMemoryStore(BaseMemoryStore):
         if not ops:
             return []
         work = memory_work(ops, self.search_settings)
-        mode = batch_mode(ops)
-        if mode == "reads":
-            return await self._target.run_reads(work)
-        if mode == "write":
-            return await self._target.run_autocommit(work, writes=True)
-        return await self._target.run(work)
+        return await self._target.run_batch(batch_mode(ops), work)
 
     def batch(self, ops: Sequence[memory_contract.Op]) -> list[Any]:
         """Sync `abatch`, from a thread other than the store's event loop."""

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 from engram._exceptions import ConflictError, InvalidInputError, NotFoundError
 from engram.stores import _conversation_rules as rules
@@ -42,12 +42,11 @@ from engram.stores.conversation import (
     PutSummary,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Durability, Target, connect
+from engram.stores.postgres._internal import BatchMode, Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types import Message, Session, Summary
 
 __all__ = [
-    "ConversationMode",
     "PostgresConversationStore",
     "conversation_mode",
     "conversation_work",
@@ -119,11 +118,7 @@ class PostgresConversationStore(BaseConversationStore):
         mode = conversation_mode(ops)
         work = conversation_work(ops)
         try:
-            if mode == "read" or mode == "write":
-                return self._target.run_autocommit(work, writes=mode == "write")
-            if mode == "reads" or mode == "touch":
-                return self._target.run_reads(work, writes=mode == "touch")
-            return self._target.run(work)
+            return self._target.run_batch(mode, work)
         except ConflictError as exc:
             raise plain_conflict(exc, ops) from exc.__cause__
 
@@ -159,13 +154,11 @@ def plain_conflict(exc: ConflictError, ops: Sequence[Op]) -> ConflictError:
     return ConflictError(f"session {where}: a message id already exists")
 
 
-ConversationMode: TypeAlias = Literal["read", "write", "reads", "touch", "transaction"]
-
 _READS = (ListMessages, ListSessions, FindToolCalls, GetSummary)
 """The ops that read in one statement and never write (as does `GetSession` without touch)."""
 
 
-def conversation_mode(ops: Sequence[Op]) -> ConversationMode:
+def conversation_mode(ops: Sequence[Op]) -> BatchMode:
     """How a batch runs, atomically and reading what one transaction would:
 
     - `"read"`: one op reading in one statement (one snapshot), run on its own: one round

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 from engram._exceptions import ConflictError, InvalidInputError
 from engram.stores import _event_rules as rules
@@ -36,12 +36,12 @@ from engram.stores.events import (
     ReadEvents,
 )
 from engram.stores.postgres import base
-from engram.stores.postgres._internal import Conn, Durability, Target, connect
+from engram.stores.postgres._internal import BatchMode, Conn, Durability, Target, connect
 from engram.stores.postgres.base import Statement, Work
 from engram.types._conversation import utcnow
 from engram.types._event import AppendResult, Event, Snapshot, StreamInfo
 
-__all__ = ["EventMode", "PostgresEventLog", "duplicate_ids_named", "event_mode", "event_work"]
+__all__ = ["PostgresEventLog", "duplicate_ids_named", "event_mode", "event_work"]
 
 
 class PostgresEventLog(BaseEventLog):
@@ -105,24 +105,18 @@ class PostgresEventLog(BaseEventLog):
         running: list[Op] = []
         mode, work = event_mode(ops), event_work(ops, running)
         with duplicate_ids_named(running):
-            if mode == "read":
-                return self._target.run_autocommit(work)
-            if mode == "reads":
-                return self._target.run_reads(work)
-            return self._target.run(work)
+            return self._target.run_batch(mode, work)
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
         return await asyncio.to_thread(self.batch, ops)
 
 
-EventMode: TypeAlias = Literal["read", "reads", "transaction"]
-
 _READS = (ReadEvents, GetStream, ListStreams, GetSnapshot)
 """The ops that read in one statement and never write."""
 
 
-def event_mode(ops: Sequence[Op]) -> EventMode:
+def event_mode(ops: Sequence[Op]) -> BatchMode:
     """How a batch runs, atomically and reading what one transaction would: `"read"`, one
     read (one statement, one snapshot) on its own: no `BEGIN`/`COMMIT`, whatever the
     isolation level; `"reads"`, several reads, each statement on its own where transactions

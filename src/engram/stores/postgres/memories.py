@@ -54,7 +54,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -97,7 +97,7 @@ from engram.stores.memories import (
 from engram.stores.postgres import base
 from engram.stores.postgres import memories_base as mbase
 from engram.stores.postgres import memories_write as write
-from engram.stores.postgres._internal import Conn, Durability, Target, connect
+from engram.stores.postgres._internal import BatchMode, Conn, Durability, Target, connect
 from engram.stores.postgres._scope_locks import AdvisoryLocks
 from engram.stores.postgres._vectors import VectorParam
 from engram.stores.postgres.base import Statement, Work
@@ -221,12 +221,7 @@ class PostgresMemoryStore(BaseMemoryStore):
         if not ops:
             return []
         work = memory_work(ops, self.search_settings)
-        mode = batch_mode(ops)
-        if mode == "reads":
-            return self._target.run_reads(work)
-        if mode == "write":
-            return self._target.run_autocommit(work, writes=True)
-        return self._target.run(work)
+        return self._target.run_batch(batch_mode(ops), work)
 
     async def abatch(self, ops: Sequence[Op]) -> list[Any]:
         """Async `batch` on a worker thread (this class's I/O is blocking)."""
@@ -265,7 +260,7 @@ _SETS_SEARCH = (SearchVector, ScanVectors)
 after it rely on (`_SEARCH_TARGET`): they run in a transaction."""
 
 
-def batch_mode(ops: Sequence[Op]) -> Literal["reads", "write", "transaction"]:
+def batch_mode(ops: Sequence[Op]) -> BatchMode:
     """How a batch runs: `"reads"`, reads only, each statement on its own where that reads
     the same (`Target.run_reads`: no `BEGIN`/`COMMIT` round trips); `"write"`, a write
     that is one statement (`RecordAccess` alone), committed on its own; else in one
