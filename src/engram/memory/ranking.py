@@ -657,6 +657,7 @@ def memory_features(
         and about_query(memory, entity, query_entities, terms)
     )
     current = current_at(memory, now)
+    filler = is_filler(memory)
     if during:
         # A question about a past period asks what held then: a slot fact by whether it
         # held during the period, any other memory also when it is current now.
@@ -676,8 +677,8 @@ def memory_features(
         importance=min(max(memory.importance, 0.0), 1.0),
         decay=0.0 if now is None else decay(memory, now, timedelta(days=weights.half_life_days)),
         current=float(current),
-        filler=1.0 if is_filler(memory) else 0.0,
-        echo=1.0 if terms and is_echo(memory, terms) else 0.0,
+        filler=1.0 if filler else 0.0,
+        echo=1.0 if filler and terms and is_echo(memory, terms) else 0.0,  # an echo is filler
     )
 
 
