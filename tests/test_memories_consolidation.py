@@ -160,9 +160,9 @@ def test_a_merge_keeps_the_text_it_took_in_the_kept_memorys_history(mem: Engram)
 
 
 def test_a_fact_and_the_end_of_it_are_no_duplicates(mem: Engram) -> None:
-    """Close by cosine (0.97), but opposites: revision keeps both, and so must a merge."""
+    """Close by cosine (0.97), but opposites: revision retires the one said first (see
+    test_revision_negation_flips), and a merge of both current (an import) keeps both."""
     texts = ["Ana used to play tennis every week.", "Ana plays tennis every week."]
-    for text in texts:
-        mem.memories.add(text, user_id="ana", infer=False)
+    mem.memories.import_(export([Memory(text, user_id="ana") for text in texts]))
     assert mem.memories.consolidate(user_id="ana") == 0
     assert sorted(m.text for m in mem.memories.get_all(user_id="ana")) == sorted(texts)

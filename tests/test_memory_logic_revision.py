@@ -677,11 +677,13 @@ def test_a_slot_change_does_not_retire_other_memories_naming_the_old_value() -> 
     assert decide(moved, [(visit, 0.7)], now=NOW).action == "add"
 
 
-def test_a_statement_and_its_negation_are_never_duplicates() -> None:
+def test_a_statement_said_after_its_negation_is_no_duplicate_and_retires_it() -> None:
     no_meat = memory("Ana no longer eats meat", metadata={"negates": "eat meat"})
     meat = memory("Ana eats meat", source_ids=("m2",))
     decision = decide(meat, [(no_meat, 0.95)], now=NOW)
-    assert decision.action == "add" and decision.ambiguous_with is None
+    assert decision.action == "supersede" and decision.ambiguous_with is None
+    [retired] = decision.updates
+    assert retired.id == no_meat.id and retired.superseded_at is not None
 
 
 @pytest.mark.parametrize(

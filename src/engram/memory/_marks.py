@@ -14,7 +14,7 @@ import re
 from engram.memory.entities import fold
 from engram.types._memory import Memory
 
-__all__ = ["marks", "say_alike", "tense_clash", "words"]
+__all__ = ["marks", "say_alike", "say_alike_but_negation", "tense_clash", "words"]
 
 _MARKING_WORDS = frozenset(
     """
@@ -33,6 +33,10 @@ _MARKING_WORDS = frozenset(
 """Words that change what a fact says, however close the vectors ("on Monday" / "on
 Tuesday", "can swim" / "cannot swim", "works" / "worked", "likes" / "dislikes"): two
 memories say the same only if they hold the same of these (`marks`)."""
+
+_NEGATING_MARKS = frozenset("cannot unable used".split())
+"""The marks that negate what a fact says ("cannot swim", "unable to drive", "used to
+sing"): a statement and its opposite differ in these only (`say_alike_but_negation`)."""
 
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)\W*$")
@@ -79,3 +83,13 @@ def say_alike(first: Memory, second: Memory) -> bool:
     (`tense_clash`): what a duplicate, or a merge, needs besides a close vector and the
     same figures."""
     return marks(first) == marks(second) and not tense_clash(words(first.text), words(second.text))
+
+
+def say_alike_but_negation(first: Memory, second: Memory) -> bool:
+    """Whether two memories hold the same marks (`marks`) but those of a negation
+    (`_NEGATING_MARKS`), and verbs of one tense: what a statement and its opposite share
+    ("The user can swim" / "The user cannot swim", but not "The user could not swim" nor
+    "The user had a dog" / "The user no longer has a dog")."""
+    first_marks, second_marks = marks(first) - _NEGATING_MARKS, marks(second) - _NEGATING_MARKS
+    clash = tense_clash(words(first.text), words(second.text))
+    return first_marks == second_marks and not clash

@@ -23,6 +23,7 @@ __all__ = [
     "figures",
     "is_negation",
     "key_terms",
+    "negated",
     "polarity",
     "stage",
     "stems",
@@ -54,8 +55,18 @@ _NEGATION = re.compile(
 )
 
 
-_SAYS_NOT = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
-"""A plain negation: "Ana is not allergic", "I don't eat meat", "I have no pets"."""
+_SAYING_NOT = frozenset("not never no cannot unable".split())
+"""The words that say "not", besides those ending in "n't" (`_says_not`)."""
+
+
+_SAYS_NOT = re.compile(rf"\b(?:{'|'.join(sorted(_SAYING_NOT))})\b|n't\b", re.IGNORECASE)
+"""A plain negation: "Ana is not allergic", "I don't eat meat", "I have no pets", "The user
+cannot swim", "The user is unable to drive"."""
+
+
+def _says_not(word: str) -> bool:
+    """Whether `word` (lower case) says "not": "not", "cannot", "unable", "can't", ..."""
+    return word in _SAYING_NOT or word.endswith("n't")
 
 
 def key_terms(text: str) -> frozenset[str]:
@@ -66,8 +77,8 @@ def key_terms(text: str) -> frozenset[str]:
 
 def stems(text: str) -> frozenset[str]:
     """The stems of `text`'s content words, its negations left out ("doesn't like jazz"
-    and "likes jazz" say the same words)."""
-    return frozenset(stem(word) for word in key_terms(text) if not word.endswith("n't"))
+    and "likes jazz" say the same words, and so do "cannot swim" and "can swim")."""
+    return frozenset(stem(word) for word in key_terms(text) if not _says_not(word))
 
 
 def figures(text: str) -> frozenset[str]:
@@ -88,10 +99,12 @@ def figure_counts(text: str) -> Counter[str]:
 
 def extends(new_value: str, old_value: str) -> bool:
     """True if `new_value` keeps every word of `old_value` and adds some ("Lisbon, Portugal"),
-    none of them a negation ("not allergic" does not extend "allergic")."""
+    none of them a negation ("not allergic" does not extend "allergic", nor "cannot swim"
+    "swim")."""
     old_words, new_words = set(_WORD.findall(old_value)), set(_WORD.findall(new_value))
     added = new_words - old_words
-    return bool(old_words) and old_words < new_words and not added & _NEGATING_WORDS
+    negating = added & _NEGATING_WORDS or any(_says_not(word.lower()) for word in added)
+    return bool(old_words) and old_words < new_words and not negating
 
 
 def stage(memory: Memory) -> int:
@@ -115,3 +128,9 @@ def polarity(memory: Memory) -> tuple[bool, bool]:
     """Whether `memory` ends something ("no longer", `is_negation`), and whether it says
     "not": two memories alike in all but these say opposite things, not the same."""
     return is_negation(memory), bool(_SAYS_NOT.search(memory.text))
+
+
+def negated(memory: Memory) -> bool:
+    """Whether `memory` says "not" in any way (`polarity`): it ends something ("no longer",
+    "used to") or says "not", "never", "cannot", "can't", "unable"."""
+    return any(polarity(memory))

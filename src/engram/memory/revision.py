@@ -13,7 +13,9 @@ cosine similarity), it returns a `Decision`:
   whose key terms the new text contains and extends): the existing memory is rewritten in
   place; its history keeps the old text.
 - `supersede` (contradiction: the same single-valued slot with another value, or a negation
-  such as "no longer", "not anymore", "moved from X to Y" against a matching memory): the new
+  such as "no longer", "not anymore", "moved from X to Y" against a matching memory, or the
+  same words as a memory, one of the two negated, either way: "can swim" / "cannot swim",
+  "I can't drive" / "I can drive", "no longer has a dog" / "has a dog"): the new
   memory is added and the old one gets `valid_to` (the new one's `valid_from`, else now),
   `superseded_at` and `superseded_by`. Nothing is deleted, so "as of" queries still find it.
   What a slot value's ending, guessed change, correction or partner's role does is the slot
@@ -42,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from engram.memory._marks import say_alike
+from engram.memory._marks import say_alike, say_alike_but_negation
 from engram.memory._revision_decision import Decision, added, duplicate, refine, supersede
 from engram.memory._revision_slots import (
     conditional_decision,
@@ -71,6 +73,7 @@ from engram.memory._revision_words import (
     figures,
     is_negation,
     key_terms,
+    negated,
     polarity,
     stems,
 )
@@ -230,12 +233,35 @@ def _decide(
         if len(pets) == 1:
             return supersede(new, pets, now, "negated")
         return added(new, now, f"{len(pets)} current pets of that kind")
+    opposites = _opposites(new, pool, policy)
+    if opposites:
+        return supersede(new, opposites, now, "said the opposite")
     # A slot value's negation is about slot values (above), not about every text naming it.
     if new.attribute is None and is_negation(new):
         target = _negation_target(new, pool, policy)
         if target is not None:
             return supersede(new, [target], now, "negated")
     return _by_similarity(new, pool, now, policy)
+
+
+def _opposites(
+    new: Memory, pool: Sequence[tuple[Memory, float]], policy: RevisionPolicy
+) -> list[Memory]:
+    """The memories `new` says the opposite of, either way: the same words (`stems`), one
+    of them negated (`negated`: "The user can swim" / "The user cannot swim", "I can't
+    drive" / "I can drive", "Ana no longer eats meat" / "Ana eats meat"), of one subject,
+    slot, tense and marks else (`say_alike_but_negation`: "The user could not swim" is
+    no opposite of "The user can swim"). The latest word wins: they are retired."""
+    return [
+        old
+        for old, cosine in pool
+        if cosine >= policy.negation
+        and subject_of(old) == subject_of(new)
+        and not (old.attribute and new.attribute and old.attribute != new.attribute)
+        and negated(old) != negated(new)
+        and stems(old.text) == stems(new.text)
+        and say_alike_but_negation(old, new)
+    ]
 
 
 def _is_pet(memory: Memory, species: str) -> bool:
@@ -254,15 +280,9 @@ def _by_similarity(
         return added(new, now, "about someone else")
     if best.attribute and new.attribute and best.attribute != new.attribute:
         return added(new, now, f"another slot than {best.attribute}")
-    ends, says_not = polarity(new)
-    if ends != is_negation(best):
-        # "Ana no longer eats meat" is close to "Ana eats meat" by cosine, and its opposite.
-        return added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
-    if says_not != polarity(best)[1]:
-        # "Ana is not allergic to peanuts" contradicts "Ana is allergic to peanuts", if it
-        # says nothing more; the latest word wins.
-        if stems(new.text) == stems(best.text):
-            return supersede(new, [best], now, f"negated (cosine {cosine:.2f})")
+    if polarity(new) != polarity(best):
+        # "Ana is not allergic to peanuts, only to cashews" is close to "Ana is allergic to
+        # peanuts" by cosine, but says more than its opposite (retired above: `_opposites`).
         return added(new, now, f"related (cosine {cosine:.2f}), but of opposite polarity")
     if (
         cosine >= policy.duplicate
