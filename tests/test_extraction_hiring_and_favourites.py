@@ -77,6 +77,22 @@ def test_a_person_who_hires_the_user_is_no_employer(
 
 
 @pytest.mark.parametrize(
+    ("said", "person"),
+    [
+        ("Maria hired me!", "Maria"),
+        ("Today Tomás hired me.", "Tomás"),
+        ("Maria Lopez hired me.", "Maria Lopez"),
+    ],
+)
+def test_a_person_named_alone_who_hires_the_user_is_no_employer(
+    mem: Engram, said: str, person: str
+) -> None:
+    say(mem, "I work at Spotify.", said)
+    assert fields(mem) == {"employer": "Spotify"}
+    assert f"{person} hired the user" in current(mem)
+
+
+@pytest.mark.parametrize(
     ("said", "employer"),
     [
         ("Acme Corp hired me as a driver.", "Acme Corp"),
@@ -84,6 +100,8 @@ def test_a_person_who_hires_the_user_is_no_employer(
         ("Santa Maria Hospital hired me as a cleaner.", "Santa Maria Hospital"),
         ("Globex hired me as a designer.", "Globex"),
         ("Acme hired me as a driver.", "Acme"),
+        ("Netflix hired me!", "Netflix"),
+        ("Globex hired me!", "Globex"),
         ("I'm working for Acme as a tutor.", "Acme"),
         ("I work at Acme as a driver.", "Acme"),
     ],
@@ -152,6 +170,9 @@ def test_a_new_job_retires_the_employer_of_before(mem: Engram, said: str) -> Non
         "Just started my new job at Globex as a designer!",
         "I've started a new job at Globex as a designer.",
         "New job at Globex as a designer!",
+        "I got a new job: designer at Globex",
+        "I got a new job - a designer at Globex!",
+        "New job: designer at Globex",
     ],
 )
 def test_a_new_job_with_its_role_retires_the_role_of_before(mem: Engram, said: str) -> None:
@@ -186,3 +207,71 @@ def test_an_unnamed_workplace_ends_before_the_role(
 ) -> None:
     say(mem, said)
     assert fields(mem) == {"employer": employer, "occupation": job}
+
+
+def plans(mem: Engram) -> dict[str, datetime | None]:
+    """The user's plans and when each is to come true."""
+    return {
+        m.text: m.valid_from
+        for m in mem.memories.get_all(user_id="bo")
+        if m.kind != "episode" and m.metadata.get("plan")
+    }
+
+
+@pytest.mark.parametrize(
+    ("said", "plan", "starts"),
+    [
+        (
+            "I start at Globex next month.",
+            "The user will start working at Globex in March 2026",
+            datetime(2026, 3, 1, tzinfo=UTC),
+        ),
+        (
+            "Starting Friday I'll be working at Globex.",
+            "The user will start working at Globex on 6 February 2026",
+            datetime(2026, 2, 6, tzinfo=UTC),
+        ),
+        (
+            "I'm joining Google next month as a designer.",
+            "The user will start working at Google as a designer in March 2026",
+            datetime(2026, 3, 1, tzinfo=UTC),
+        ),
+        (
+            "Starting next week, I work at Globex.",
+            "The user will start working at Globex in the week of 9 February 2026",
+            datetime(2026, 2, 9, tzinfo=UTC),
+        ),
+    ],
+)
+def test_a_job_to_come_is_a_plan_and_the_employer_of_now_stays(
+    mem: Engram, said: str, plan: str, starts: datetime
+) -> None:
+    say(mem, "I work at Initech as a nurse.", said)
+    assert fields(mem) == {"employer": "Initech", "occupation": "nurse"}
+    assert plans(mem) == {plan: starts}
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["I'm joining Tom next week.", "I'll work for Maria next week.", "I start at 9am tomorrow."],
+)
+def test_joining_or_working_for_a_person_is_no_job_to_come(mem: Engram, said: str) -> None:
+    say(mem, "I work at Initech.", said)
+    assert fields(mem) == {"employer": "Initech"}
+    assert plans(mem) == {}
+
+
+def test_an_occupation_one_became_retires_the_one_before_from_when_it_began(mem: Engram) -> None:
+    say(mem, "I'm a teacher.", "I became a nurse last year.")
+    assert fields(mem) == {"occupation": "nurse"}
+    (nurse,) = [m for m in mem.memories.get_all(user_id="bo") if m.attribute == "occupation"]
+    assert (nurse.text, nurse.valid_from) == (
+        "The user became a nurse in 2025",
+        datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize("said", ["I became a better writer.", "I want to become a nurse."])
+def test_becoming_better_or_wanting_to_become_keeps_the_occupation(mem: Engram, said: str) -> None:
+    say(mem, "I'm a teacher.", said)
+    assert fields(mem) == {"occupation": "teacher"}

@@ -40,6 +40,7 @@ from engram.memory._phrases import (
 )
 from engram.memory._school_rules import STUDENT, school_slot
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
+from engram.memory.entities import fold
 from engram.memory.queries import STOPWORDS
 
 __all__ = ["WORK_RULES", "moved_to_company", "with_role"]
@@ -169,6 +170,8 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     by = match[0][: match.start("x") - match.start()].split()[-1].lower()
     if by in ("for", "by") and _hired_by_person(employer, role, after):  # "for Maria as a nanny"
         return _works_for(employer, role, after, s)
+    if _starts_then(s, match.start()):
+        return [_job_plan(s, employer, role)]  # "Starting Monday, I work at Initech"
     return [_employer(s, employer), *role]
 
 
@@ -337,9 +340,25 @@ def _job_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [_occupation(s, job)]
 
 
+_JUDGED = frozenset("better worse good great bad decent real proper".split())
+"""Words that judge how one does a job, not which ("I became a better writer")."""
+
+
+def _became(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An occupation one took up, "I became a nurse last year", "I've become a teacher": the
+    occupation from the time said (the nurse of last year retires the teacher said before).
+    Not a job judged ("I became a better writer"), nor one yet to be ("a future nurse")."""
+    job = " ".join(match["x"].lower().split())
+    words = job.split()
+    if _JUDGED.intersection(words) or _FUTURE.intersection(words) or _PAST.intersection(words):
+        return []
+    text = with_date(f"{s.label} became {job}", s)
+    return [fact(s, text, kind="profile", attribute="occupation", value=_bare(job), importance=0.8)]
+
+
 _AS_ROLE = re.compile(
     r"(?:\s+(?:now|currently|still|full[- ]time|part[- ]time|remotely|"
-    r"(?:last|this)\s+(?:week|month|year|spring|summer|fall|autumn|winter)|"
+    r"(?:last|this|next)\s+(?:week|month|year|spring|summer|fall|autumn|winter)|"
     r"(?:since|in)\s+(?-i:[A-Z])\w+))*\s+as\s+(?P<role>an?\s+[^,.;!?()\n]+)",
     re.IGNORECASE,
 )
@@ -689,16 +708,40 @@ def _hired_me(match: re.Match[str], s: Sentence) -> list[Candidate]:
     hired me", "netflix hired me" (a well-known company in lower case), and the role if said
     ("Netflix hired me as a designer"): a name, not a pronoun ("They hired me"). A person
     who hired the user is no employer (`_hired_by_person`: "Maria hired me as a
-    babysitter"): the user works as the role, for them."""
+    babysitter"; `_first_name`: "Maria hired me!"): the user works as the role, for them,
+    or was hired by them ("Maria hired the user")."""
     raw = " ".join(match["x"].split())
     employer = _workplace(raw) if raw[0].isupper() else _COMPANY_NAMES.get(raw.casefold())
     if not employer or employer.split()[0].lower() in PRONOUNS or _off_site(employer):
         return []
     after = s.text[match.end() :]
     role = _role_from(after, s)
-    if _hired_by_person(employer, role, after):
+    if _hired_by_person(employer, role, after) or _first_name(employer):
         return _works_for(employer, role, after, s)
     return [_employer(s, employer), *role]
+
+
+_FIRST_NAMES = frozenset(
+    """adam alex alice amanda amy ana andrea andrew angela anna anne ben beth bob brian carla
+    carlos carol caroline catherine charlie chris christina claire daniel david deborah diana
+    diego elena elizabeth emily emma eric eva evan gina grace hannah helen isabel jack james
+    jane jason jennifer jess jessica joana joanna joe john jon jonathan jose joseph juan julia
+    karen kate katie laura linda lisa lucas lucia luis marco maria mariana mark marta martin
+    mary matt melanie michael michelle mike nate nina olivia pablo paul pedro peter rachel
+    rebecca robert rosa sam sara sarah sofia sophie steve susan thomas tim tom tomas tony
+    """.split()
+)
+"""Common first names: "Maria hired me!" says who hired the user, a person, not an employer.
+Curated and small, no firm's name among them ("Wendy", "Dell", "Tesla" are left out): a name
+missing here is read as an employer's, as "Globex hired me!" must be."""
+
+
+def _first_name(hirer: str) -> bool:
+    """Whether `hirer` is a person named by a common first name, alone or with a surname
+    ("Maria", "Maria Lopez"; not "Maria Hospital", which `_hired_by_person` reads as a
+    workplace)."""
+    words = hirer.split()
+    return len(words) <= 2 and fold(words[0]) in _FIRST_NAMES and not _NAMED_WORKPLACE.search(hirer)
 
 
 _HOUSEHOLD_JOBS = re.compile(
@@ -720,8 +763,8 @@ def _hired_by_person(employer: str, role: list[Candidate], after: str) -> bool:
     """Whether who hired the user is a person, not an organisation: no firm's name (a
     well-known company, a company's suffix, a workplace's kind: "Acme Corp", "Santa Maria
     hospital"), and a household's job ("as a babysitter") or the hirer said to be "her" or
-    "his" ("as her assistant"). A name alone cannot tell ("Maria hired me!" is taken for an
-    employer's, as "Globex hired me!" must be)."""
+    "his" ("as her assistant"). A name alone cannot tell ("Globex hired me!" is an
+    employer's), unless it is a common first name (`_first_name`: "Maria hired me!")."""
     if not any(word[0].isupper() for word in employer.split()):
         return False  # "the local gym": a place, unnamed
     if _OFFICE_ONLY.search(employer) or employer.casefold() in _COMPANY_NAMES:
@@ -744,7 +787,7 @@ def _works_for(employer: str, role: list[Candidate], after: str, s: Sentence) ->
         job = str(role[0].text).removeprefix(f"{s.label} works as ")
         text = f"{s.label} works as {job} for {employer}"
     else:
-        return [fact(s, f"{employer} hired {s.label}", entities=person)]
+        return [fact(s, f"{employer} hired {s.label_within}", entities=person)]
     return [replace(role[0], text=text[0].upper() + text[1:], entities=person)]
 
 
@@ -757,9 +800,9 @@ _NEW_JOB_AFTER = re.compile(
 
 def _new_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A new job said as news with no verb, "New job at Netflix!", "Got a new job at Netflix
-    today": the employer and the role if said ("New job at Netflix as a designer"); nothing
-    more after it ("New job at Netflix for my brother", "... posted on LinkedIn": no
-    news of the user's)."""
+    today": the employer and the role if said ("New job at Netflix as a designer", "Got a
+    new job: designer at Netflix"); nothing more after it ("New job at Netflix for my
+    brother", "... posted on LinkedIn": no news of the user's)."""
     employer = _workplace(match["x"]) or _known_company(match["x"])
     if not employer or NO_EMPLOYER.search(employer):
         return []
@@ -767,7 +810,64 @@ def _new_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
     role = _role_after(match["x"], employer, s)
     if not role and not _NEW_JOB_AFTER.match(after):
         return []
+    if match["role"] and not role:  # "New job: designer at Globex"
+        job = " ".join(word if word.isupper() else word.lower() for word in match["role"].split())
+        role = [_occupation(s, job if _ARTICLE.match(job) else _a(job))]
     return [_employer(s, employer), *role]
+
+
+def _job_to_come(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job still to start, "I start at Google next month", "Starting Monday I'll be
+    working at Initech", "I'm joining Meta in June": a plan, as a move to come is
+    (`_fact_rules._moving`), true from the date said ("The user will start working at Google
+    in April 2025"), with no employer yet: the one of now stays until then. Said in the
+    present ("I start", "I'm joining"), only with a date to come; said with "will" or "going
+    to", a plan even undated. Joining only a company, or with a word of work or a role ("I'm
+    joining Tom for dinner next week" is no job)."""
+    employer = _workplace(match["x"]) or _known_company(match["x"])
+    if not employer or NO_EMPLOYER.search(employer) or _off_site(employer):
+        return []
+    if _first_name(employer):
+        return []  # "I'll work for Maria next week": a person, no employer
+    if _OWNED.match(match["x"], len(employer)) or _CLUB_CUE.search(s.text):
+        return []  # "I'll be working at Google's booth", "I start at Stanford's course"
+    role = _role_after(match["x"], employer, s)
+    if match["join"] and not (role or _OFFICE_ONLY.search(employer) or JOB_CUE.search(s.text)):
+        return []
+    if not _to_come(s) and (s.times or not match["will"]):
+        return []
+    return [_job_plan(s, employer, role)]
+
+
+def _to_come(s: Sentence) -> bool:
+    """Whether the sentence's first time is to come: a day after the one it was said on."""
+    return bool(s.times) and s.times[0].start.date() > s.said_at.date()
+
+
+_FROM_THEN = re.compile(r"\b(?:starting|from|as\s+of|beginning)\s+(?:on\s+)?$", re.IGNORECASE)
+"""What opens the time a job begins at, said before it ("Starting Monday, I work at ...")."""
+
+
+def _starts_then(s: Sentence, start: int) -> bool:
+    """Whether the sentence opens on when what it says at `start` begins, a time to come:
+    "Starting next week, I work at Initech", "From Monday I work at Initech"."""
+    if not _to_come(s) or s.times[0].position >= start:
+        return False
+    return bool(_FROM_THEN.search(s.text, 0, s.times[0].position))
+
+
+def _job_plan(s: Sentence, employer: str, role: list[Candidate]) -> Candidate:
+    """The plan of a job to come at `employer`, as the role if said, dated by the sentence's
+    first time: "The user will start working at Google as a designer in April 2025"."""
+    job = str(role[0].value) if role else None
+    text = f"{s.label} will start working at {employer}" + (f" as {_a(job)}" if job else "")
+    entities = (EntityMention(employer, "organisation"),)
+    return fact(s, with_date(text, s), importance=0.7, entities=entities, metadata={"plan": True})
+
+
+def _a(job: str) -> str:
+    """`job` with its article ("a designer", "an engineer")."""
+    return ("an " if job[0].lower() in "aeiou" else "a ") + job
 
 
 def _staff_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -831,7 +931,9 @@ WORK_RULES: tuple[Rule, ...] = (
     ),
     rule(
         r"^(?:(?i:so|and|finally|yay|wow|guess\s+what)[,:!]?\s+)?"
-        rf"(?i:(?:(?:I\s+)?got\s+(?:a|my)\s+)?new\s+job)\s+(?i:at|with)\s+"
+        rf"(?i:(?:(?:I\s+)?got\s+(?:a|my)\s+)?new\s+job)"
+        rf"(?:\s*[:–—-]\s*(?P<role>(?i:(?:an?\s+)?(?:[a-z-]+\s+){{0,2}}(?:{JOBS}|PM|CEO|CTO|VP)))"
+        r"(?![\w'-]))?\s+(?i:at|with)\s+"
         rf"(?=[{UP}]|(?i:{_KNOWN_COMPANY})(?![\w&'-])){REST}",
         _new_job,
         ("new job",),
@@ -886,6 +988,15 @@ WORK_RULES: tuple[Rule, ...] = (
         ("switched",),
     ),
     rule(
+        rf"{ME}(?P<will>(?i:'ll|\s+will|(?:'m|\s+am)\s+going\s+to))?(?:(?i:'m|\s+am))?{ADV}\s+"
+        r"(?i:(?:be\s+)?(?:start(?:ing)?|begin(?:ning)?)"
+        r"(?:\s+(?:work(?:ing)?|(?:a|my)\s+(?:new\s+)?job))?\s+at|"
+        rf"(?:be\s+working|work){_MANNER}\s+(?:at|for)|(?P<join>join(?:ing)?))\s+"
+        rf"(?=[{UP}]|(?i:{_KNOWN_COMPANY})(?![\w&'-])){REST}",
+        _job_to_come,
+        ("start", "begin", "work", "join"),
+    ),
+    rule(
         rf"{ME}{HAVE}?{ADV}\s+(?i:joined|(?:started|began)\s+at)\s+{REST}",
         _joined,
         ("joined", "started", "began"),
@@ -901,6 +1012,12 @@ WORK_RULES: tuple[Rule, ...] = (
         r"(?=[a-z])" + REST,
         _role_at_lowercase,
         ("i'm", "i am", "im "),
+    ),
+    rule(
+        rf"{ME}{HAVE}?{ADV}\s+(?i:became|become)\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}"
+        rf"(?i:{JOBS}))(?![\w'-])",
+        _became,
+        ("became", "become"),
     ),
     rule(
         rf"{I_AM}{ADV}{NOT}{ADV}\s+(?P<x>(?i:an?)\s+(?:[a-z-]+\s+){{0,2}}(?i:{JOBS}))(?![\w'-])",

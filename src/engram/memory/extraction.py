@@ -63,7 +63,7 @@ _RULE_CUE = re.compile(
     r"mistake|correction|actually|no|(?:her|his|their)\s+name|from\s+now\s+on|going\s+forward|"
     r"(?:she|he)(?:'s|\s+is)\s+(?:called|named))\b|^an?\s+\w+(?:\s+\w+)?\s+(?:named|called)\b|"
     r"\bhome\s+(?:base\s+)?(?:for\s+me\s+)?is\b|\bis\s+(?:now\s+)?home\b|"
-    r"\bnew\s+job\s+(?:at|with)\b|^favou?rite\s",
+    r"\bnew\s+job\s*(?:[:–—-]|\s(?:at|with)\b)|^favou?rite\s",
     re.IGNORECASE,
 )
 """What a sentence the fact rules may read holds: the speaker in the first person ("we" too:
