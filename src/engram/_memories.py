@@ -18,6 +18,7 @@ from engram._memory_flows.scope import every_memory
 from engram._memory_flows.upkeep import REEMBED_BATCH, reembed_stale_flow, stale_scope
 from engram._validation import (
     MessageLike,
+    check_as_of,
     check_count,
     check_flag,
     check_identifier,
@@ -63,7 +64,6 @@ from engram.types._memory import (
     Relation,
     UserProfile,
 )
-from engram.types._time import parse_optional_time
 
 if TYPE_CHECKING:
     from engram._engram import Engram
@@ -362,7 +362,7 @@ class Memories:
         session_id: str | None = None,
         limit: int = 10,
         kinds: Sequence[str] | None = None,
-        as_of: datetime | None = None,
+        as_of: datetime | date | None = None,
         after: datetime | date | None = None,
         before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -374,12 +374,15 @@ class Memories:
         importance and entity match (`engram.memory.ranking`). `as_of` answers "what was
         true then", by all Engram knows now (a move said in June to have happened in March
         is true as of April; a value later corrected never was), as `relations(as_of=)`
-        does; by default only current memories are searched. `after` and `before` keep
-        the memories whose event time (`valid_from`, else `recorded_at`) is at or after
-        `after` and strictly before `before`; a `datetime.date` is the start of that day in
-        UTC (`after=date(2026, 3, 1)` keeps March 1, `before=date(2026, 3, 1)` keeps what
-        came before March 1: for a whole day D, `after=D, before=D + timedelta(days=1)`). A
-        naive `as_of`, `after` or `before` is taken as UTC. `kinds` keeps those kinds (None
+        does; a `datetime.date` is the END of that day in UTC, the last microsecond before
+        the next day (`as_of=date(2026, 3, 4)` counts what became true during March 4, as
+        the ISO date "2026-03-04" does). By default only current memories are searched.
+        `after` and `before` keep the memories whose event time (`valid_from`, else
+        `recorded_at`) is at or after `after` and strictly before `before`; a
+        `datetime.date` is the start of that day in UTC (`after=date(2026, 3, 1)` keeps
+        March 1, `before=date(2026, 3, 1)` keeps what came before March 1: for a whole day
+        D, `after=D, before=D + timedelta(days=1)`). A naive `as_of`, `after` or `before`
+        is taken as UTC. `kinds` keeps those kinds (None
         or an empty list: every kind):
 
         - `profile`: the user's single-valued slots, one current value each (`attribute`:
@@ -410,9 +413,9 @@ class Memories:
         memories its words find, embedded on the fly, and a warning is logged once.
 
         Raises:
-            InvalidInputError: A query that is not text, a time that is neither a datetime
-                (a date, for `after`/`before`) nor an ISO-8601 string, a bad limit, kind or
-                metadata filter, a `record_access` that is not a bool.
+            InvalidInputError: A query that is not text, a time that is neither a datetime,
+                a date nor an ISO-8601 string, a bad limit, kind or metadata filter, a
+                `record_access` that is not a bool.
         """
         flow = self._search_flow(
             query,
@@ -439,7 +442,7 @@ class Memories:
         session_id: str | None = None,
         limit: int = 10,
         kinds: Sequence[str] | None = None,
-        as_of: datetime | None = None,
+        as_of: datetime | date | None = None,
         after: datetime | date | None = None,
         before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -470,7 +473,7 @@ class Memories:
         session_id: str | None,
         limit: int,
         kinds: Sequence[str] | None,
-        as_of: datetime | None,
+        as_of: datetime | date | None,
         after: datetime | date | None,
         before: datetime | date | None,
         metadata: Mapping[str, Any] | None,
@@ -555,7 +558,7 @@ class Memories:
         session_id: str | None = None,
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
-        as_of: datetime | None = None,
+        as_of: datetime | date | None = None,
         after: datetime | date | None = None,
         before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -567,15 +570,15 @@ class Memories:
         as `search` selects them (`user_id` alone: the user's of every agent and session),
         and filtered as `search` filters: `kinds` (what each holds: `search`; a slot, as
         the home city or the employer, is a "profile", not a "fact"), `as_of` (the
-        memories true then, by all Engram knows now), `after`/`before` (event time, as
-        `search` reads them: a date is the start of that day in UTC) and `metadata`
-        (top-level keys with equal values). Retired memories are left out unless
-        `include_superseded` (or `as_of` asks for a past time).
+        memories true then, by all Engram knows now; a date is the end of that day in UTC,
+        as in `search`), `after`/`before` (event time, as `search` reads them: a date is
+        the start of that day in UTC) and `metadata` (top-level keys with equal values).
+        Retired memories are left out unless `include_superseded` (or `as_of` asks for a
+        past time).
 
         Raises:
-            InvalidInputError: A time that is neither a datetime (a date, for `after`/
-                `before`) nor an ISO-8601 string, a bad limit, offset, kind or metadata
-                filter.
+            InvalidInputError: A time that is neither a datetime, a date nor an ISO-8601
+                string, a bad limit, offset, kind or metadata filter.
         """
         op = self._list_op(
             user_id,
@@ -597,7 +600,7 @@ class Memories:
         session_id: str | None = None,
         kinds: Sequence[str] | None = None,
         include_superseded: bool = False,
-        as_of: datetime | None = None,
+        as_of: datetime | date | None = None,
         after: datetime | date | None = None,
         before: datetime | date | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -1171,16 +1174,16 @@ class Memories:
         return every if name is None else named_entities(name, every)
 
     def relations(
-        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
+        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | date | None = None
     ) -> list[Relation]:
         """The relations between a user's entities (those touching `entity_id`), each with
-        the memory that states it and its validity; `as_of` (naive: UTC): only those true
-        then."""
+        the memory that states it and its validity; `as_of` (naive: UTC; a date: the end
+        of that day in UTC, as in `search`): only those true then."""
         result: list[Relation] = self._run(self._relations_flow(user_id, entity_id, as_of))
         return result
 
     async def arelations(
-        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | None = None
+        self, *, user_id: str, entity_id: str | None = None, as_of: datetime | date | None = None
     ) -> list[Relation]:
         """Async `relations`."""
         flow = self._relations_flow(user_id, entity_id, as_of)
@@ -1188,43 +1191,46 @@ class Memories:
         return result
 
     def _relations_flow(
-        self, user_id: str, entity_id: str | None, as_of: datetime | None
+        self, user_id: str, entity_id: str | None, as_of: datetime | date | None
     ) -> Flow[list[Relation]]:
         user = check_identifier(user_id, "user_id")
         if entity_id is not None:
             check_identifier(entity_id, "entity_id")
-        moment = parse_optional_time(as_of, "as_of")
+        moment = check_as_of(as_of)
         return _one(ListRelations(self._engram.tenant, user, entity_id, moment))
 
-    def profile(self, user_id: str, *, as_of: datetime | None = None) -> UserProfile | None:
+    def profile(self, user_id: str, *, as_of: datetime | date | None = None) -> UserProfile | None:
         """The user's structured profile, kept current by extraction (None for a user with
         none).
 
-        With `as_of` (naive: UTC), the profile as it stood then, built from the memories
-        true then by all Engram knows now (`get_all(as_of=...)`: a move in March told in
-        June gives the new home city as of April): each field the value of the latest of
-        them, its source that memory; `updated_at` is `as_of`. A field set by hand
+        With `as_of` (naive: UTC; a date: the end of that day in UTC, as in `search`), the
+        profile as it stood then, built from the memories true then by all Engram knows
+        now (`get_all(as_of=...)`: a move in March told in June gives the new home city as
+        of April): each field the value of the latest of them, its source that memory;
+        `updated_at` is the moment `as_of` names. A field set by hand
         (`update_profile`) counts from the edit, through the slot fact it changed; one
         with no such fact is in the current profile only. None if no memory of the user
         was true then.
 
         Raises:
-            InvalidInputError: A bad `user_id`, or an `as_of` that is neither a datetime
-                nor an ISO-8601 string.
+            InvalidInputError: A bad `user_id`, or an `as_of` that is neither a datetime,
+                a date nor an ISO-8601 string.
         """
         result: UserProfile | None = self._run(self._profile_flow(user_id, as_of))
         return result
 
-    async def aprofile(self, user_id: str, *, as_of: datetime | None = None) -> UserProfile | None:
+    async def aprofile(
+        self, user_id: str, *, as_of: datetime | date | None = None
+    ) -> UserProfile | None:
         """Async `profile`."""
         result: UserProfile | None = await self._arun(self._profile_flow(user_id, as_of))
         return result
 
     def _profile_flow(
-        self, user_id: str, as_of: datetime | None = None
+        self, user_id: str, as_of: datetime | date | None = None
     ) -> Flow[UserProfile | None]:
         user = check_identifier(user_id, "user_id")
-        moment = parse_optional_time(as_of, "as_of")
+        moment = check_as_of(as_of)
         tenant = self._engram.tenant
         if moment is None:
             stored: UserProfile | None = yield from _one(GetProfile(tenant, user))
@@ -1317,7 +1323,7 @@ def _erased(report: ErasureReport, memory_id: str) -> ErasureReport:
 
 def _filter_fields(
     kinds: Sequence[str] | None,
-    as_of: datetime | None,
+    as_of: datetime | date | None,
     after: datetime | date | None,
     before: datetime | date | None,
     metadata: Mapping[str, Any] | None,
@@ -1326,7 +1332,7 @@ def _filter_fields(
     wanted = None if metadata is None else check_mapping(metadata, "metadata")
     return {
         "kinds": _kinds(kinds),
-        "valid_at": parse_optional_time(as_of, "as_of"),  # true then, by all we know now
+        "valid_at": check_as_of(as_of),  # true then, by all we know now
         "after": check_time_bound(after, "after"),
         "before": check_time_bound(before, "before"),
         "metadata": wanted or None,

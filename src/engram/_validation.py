@@ -17,6 +17,7 @@ from engram.types._time import parse_optional_time, parse_time
 
 __all__ = [
     "MessageLike",
+    "check_as_of",
     "check_budget",
     "check_count",
     "check_flag",
@@ -81,6 +82,35 @@ def check_time_bound(value: str | date | None, what: str) -> datetime | None:
     if isinstance(value, datetime) or not isinstance(value, date):
         return parse_optional_time(value, what)
     return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def check_as_of(value: str | date | None, what: str = "as_of") -> datetime | None:
+    """The moment an `as_of` asks about ("what was true then"): a `datetime.date`, or an
+    ISO-8601 date without a time ("2026-03-04", as the CLI's `--as-of` takes it), is the END
+    of that day in UTC, the last microsecond before the next day's start (what became true
+    during March 4 is true as of March 4); a datetime or an ISO-8601 time as `parse_time`
+    reads it (naive means UTC); None passes.
+
+    Raises:
+        InvalidInputError: `value` is neither a date, a datetime nor an ISO-8601 string.
+    """
+    if isinstance(value, datetime) or not isinstance(value, date):
+        day = _iso_date(value)
+        if day is None:
+            return parse_optional_time(value, what)
+        value = day
+    return datetime.combine(value, time.max, tzinfo=UTC)
+
+
+def _iso_date(value: object) -> date | None:
+    """The day an ISO-8601 date string without a time names ("2026-03-04"); None for
+    anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def is_blank(text: str) -> bool:

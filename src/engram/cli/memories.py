@@ -15,6 +15,7 @@ from rich.table import Table
 from engram._engram import Engram
 from engram._exceptions import InvalidInputError, NotFoundError
 from engram._memory_transfer import parse_export
+from engram._validation import check_as_of
 from engram.cli._options import (
     F,
     console,
@@ -35,7 +36,6 @@ from engram.memory import ForgettingPolicy
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import ErasureReport
 from engram.types._memory import Memory, Relation
-from engram.types._time import parse_optional_time
 
 __all__ = ["memories"]
 
@@ -62,8 +62,9 @@ def scope_options(command: F) -> F:
 
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """`--as-of` as the API reads `as_of` (`check_as_of`): a date alone is its day's end."""
     try:
-        return parse_optional_time(value, "--as-of")
+        return check_as_of(value, "--as-of")
     except InvalidInputError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -74,8 +75,9 @@ as_of_option = click.option(
     default=None,
     metavar="TIME",
     callback=_moment,
-    help="Only what was true then, by all Engram knows now (ISO-8601, e.g. 2026-03-01; "
-    "UTC unless it names a zone).",
+    help="Only what was true then, by all Engram knows now (ISO-8601, UTC unless it names a "
+    "zone; a date alone, e.g. 2026-03-01, is the end of that day: what became true on it "
+    "counts).",
 )
 
 
