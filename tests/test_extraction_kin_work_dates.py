@@ -248,3 +248,38 @@ def test_next_weekday_is_that_day_of_next_week(said: date, weekday: str) -> None
     next_monday = said + timedelta(days=7 - said.weekday())
     assert next_monday <= day < next_monday + timedelta(days=7)
     assert day.weekday() == WEEKDAYS.index(weekday)
+
+
+# -- a time said in another clause of the sentence dates no fact of this one ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "attribute"),
+    [
+        (
+            "I work at Initech and next week we have a party.",
+            "The user works at Initech",
+            "employer",
+        ),
+        ("I live in Oslo and tomorrow I fly to Rome.", "The user lives in Oslo", "home_city"),
+        ("I live in Oslo, but next month my sister visits.", "The user lives in Oslo", "home_city"),
+    ],
+)
+def test_a_time_of_another_clause_does_not_date_the_fact(
+    text: str, said: str, attribute: str
+) -> None:
+    [fact] = [c for c in facts(text) if c.attribute == attribute]
+    assert (fact.text, fact.valid_from) == (said, THURSDAY)
+
+
+def test_each_clause_is_dated_by_its_own_time_and_an_opening_one_by_both() -> None:
+    both = facts("I moved to Berlin in 2019 and I started at SAP in 2020.")
+    starts = {c.attribute: c.valid_from.year for c in both if c.valid_from is not None}
+    assert starts == {"home_city": 2019, "employer": 2020}
+    opening = facts("Last year I moved to Berlin and I joined SAP.")
+    assert {c.attribute: c.valid_from.year for c in opening if c.valid_from} == {
+        "home_city": 2023,
+        "employer": 2023,
+    }
+    [event] = facts("I bought a bike and next week we have a party.")
+    assert (event.text, event.valid_from) == ("The user bought a bike", THURSDAY)

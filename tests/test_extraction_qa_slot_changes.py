@@ -6,6 +6,7 @@ and an address to ship to from now on. Each with the look-alikes that must chang
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from embedders import HashingEmbedder
-from engram import Engram, Message
+from engram import Engram, Memory, Message
 
 
 @pytest.fixture
@@ -174,3 +175,110 @@ def test_an_address_to_ship_to_from_now_on_replaces_the_old(
 def test_a_delivery_not_for_good_or_to_no_street_changes_no_address(mem: Engram, said: str) -> None:
     say(mem, "My address is 1 Old Road, Porto.", said)
     assert fields(mem)["address"] == "1 Old Road, Porto"
+
+
+# -- abilities, possessions and habits said against each other ------------------------------
+
+MIDWAY = datetime(2026, 1, 1, 12, tzinfo=UTC)
+"""After the first of two turns of `say`, before the second."""
+
+
+def current_and_before(mem: Engram) -> tuple[list[str], list[str]]:
+    """The current facts, and those as of between the two turns said."""
+
+    def texts(found: list[Memory]) -> list[str]:
+        return sorted(m.text for m in found if m.kind != "episode")
+
+    before = mem.memories.get_all(user_id="bob", as_of=MIDWAY.date())
+    return texts(mem.memories.get_all(user_id="bob")), texts(before)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "was", "now"),
+    [
+        ("I can swim.", "I can't swim anymore.", ["can swim"], ["can no longer swim"]),
+        ("I can no longer swim.", "I can swim again!", ["can no longer swim"], ["can swim"]),
+        ("I can't drive.", "I can drive now.", ["cannot drive"], ["can drive"]),
+        ("I'm unable to ski.", "I know how to ski.", ["cannot ski"], ["can ski"]),
+        (
+            "I can speak Spanish.",
+            "I can't speak Spanish anymore.",
+            ["can speak Spanish"],
+            ["can no longer speak Spanish"],
+        ),
+        ("I own a car.", "I don't own a car.", ["owns a car"], ["doesn't own a car"]),
+        (
+            "I own a car.",
+            "I sold my car.",
+            ["owns a car"],
+            ["no longer owns a car", "sold their car"],
+        ),
+        ("I eat meat.", "I don't eat meat.", ["eats meat"], ["doesn't eat meat"]),
+        (
+            "I don't eat meat.",
+            "I eat meat again.",
+            ["doesn't eat meat"],
+            ["eats meat", "eats meat again"],
+        ),
+        ("I smoke.", "I don't smoke.", ["smokes"], ["doesn't smoke"]),
+        (
+            "I play the guitar.",
+            "I don't play the guitar anymore.",
+            ["plays the guitar"],
+            ["no longer plays the guitar"],
+        ),
+    ],
+)
+def test_an_ability_possession_or_habit_said_against_the_last_supersedes_it(
+    mem: Engram, first: str, then: str, was: list[str], now: list[str]
+) -> None:
+    say(mem, first, then)
+    current, before = current_and_before(mem)
+    assert current == [f"The user {text}" for text in now]
+    assert before == [f"The user {text}" for text in was]
+
+
+def test_learning_a_skill_makes_it_an_ability_from_when_learned(mem: Engram) -> None:
+    for day, text in ((1, "I cannot swim."), (20, "I learned to swim yesterday.")):
+        message = Message(role="user", content=text, created_at=datetime(2026, 1, day, tzinfo=UTC))
+        mem.memories.add(messages=[message], user_id="bob")
+    [can] = [m for m in mem.memories.get_all(user_id="bob") if m.text == "The user can swim"]
+    assert can.valid_from == datetime(2026, 1, 19, tzinfo=UTC)  # the day before it was said
+    current = {m.text for m in mem.memories.get_all(user_id="bob")}
+    assert "The user cannot swim" not in current
+    before = mem.memories.get_all(user_id="bob", as_of=datetime(2026, 1, 10, tzinfo=UTC).date())
+    assert "The user cannot swim" in {m.text for m in before}
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Can you swim?",
+        "Can I drive there?",
+        "I can't find my keys.",
+        "I can't wait!",
+        "I can't believe it.",
+        "I can see that.",
+        "I can help you.",
+        "I can drive you to the airport.",
+        "I can cook dinner tonight.",
+        "If I could swim, I'd go.",
+        "I wish I could ski.",
+        "I couldn't swim as a kid.",
+        "My son can swim.",
+        "My wife can't drive.",
+        "I can't believe I can swim now!",
+        "I don't own up to it.",
+        "I don't play games with people.",
+        "I eat fish on Fridays.",
+    ],
+)
+def test_no_ability_possession_or_habit_from_what_is_not_the_users_own_statement(
+    mem: Engram, said: str
+) -> None:
+    say(mem, said)
+    assert not [
+        text
+        for text, subject in facts(mem).items()
+        if subject is None and re.search(r"\b(?:can|cannot|owns?|eats|plays)\b", text)
+    ]

@@ -16,7 +16,7 @@ from dataclasses import replace
 from engram.memory._change_rules import CHANGE_RULES
 from engram.memory._family_rules import KIN_AND_PETS, allergies
 from engram.memory._group_rules import GROUP_RULES
-from engram.memory._life_rules import LIFE_RULES
+from engram.memory._life_rules import ALONGSIDE_RULES, LIFE_RULES, hobby_of
 from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
     ADV,
@@ -296,6 +296,42 @@ def _no_longer_is(match: re.Match[str], s: Sentence) -> list[Candidate]:
 _CONSUMED = re.compile(r"^(?:drink|eat|smoke|drinking|eating|smoking)\s+(?P<what>.+)$", re.I)
 
 
+def _owns(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """What the user owns, "I own a car", "I don't own a car", "I no longer own a car": the
+    `owns:` slot of it ("owns", "doesn't own"), so one said since supersedes the other,
+    and a sale ends it (`_sold`)."""
+    thing = clean(match["x"], s, max_words=4)
+    if not thing:
+        return []
+    article = (match["art"] or "").strip().lower()
+    said = f"{article} {thing}".strip()
+    if not match["neg"]:
+        return [_ownership(s, f"{s.label} owns {said}", thing, "owns")]
+    if "longer" in match["neg"].lower() or stopped(match, s):
+        return [_ownership(s, f"{s.label} no longer owns {said}", thing, "doesn't own")]
+    return [_ownership(s, f"{s.label} doesn't own {said}", thing, "doesn't own")]
+
+
+def _ownership(s: Sentence, text: str, thing: str, value: str) -> Candidate:
+    return fact(s, text, kind="profile", attribute="owns:" + slug(thing), value=value)
+
+
+_SOLD = re.compile(r"^their\s+(?P<x>(?:[\w-]+\s+)?[\w-]+)$")
+"""What the user sold of theirs ("their car", "their old bike"): they no longer own it."""
+
+
+def _sold(s: Sentence, verb: str, thing: str) -> list[Candidate]:
+    """The end of ownership a sale says, "I sold my car": the user no longer owns a car
+    (the `owns:` slot, dated as the sale)."""
+    sold = _SOLD.match(thing) if verb == "sold" else None
+    if sold is None:
+        return []
+    owned = sold["x"]
+    article = "an" if owned[0].lower() in "aeiou" else "a"
+    said = with_date(f"{s.label} no longer owns {article} {owned}", s)
+    return [_ownership(s, said, owned, "doesn't own")]
+
+
 def _cancelled(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """A subscription, membership or plan the user ended, "I cancelled my premium
     subscription": they no longer have one (it negates "The user has a premium
@@ -317,10 +353,20 @@ def _no_longer_does(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     keyword = " ".join(match["kw"].lower().split())
     consumed = _CONSUMED.match(thing)
+    played = _PLAYED.match(thing)
+    if not played and re.match(r"play", thing, re.IGNORECASE):
+        return []  # "I don't play games with people": no pastime
     if keyword in ("don't", "dont", "do not"):
         if not stopped(match, s):
+            if played:
+                return _pastime(s, f"{s.label} doesn't {thing}", played, "doesn't play")
             return _abstains(s, thing, "doesn't")
         keyword = "no longer"
+    if played and keyword == "no longer":
+        text = f"{s.label} no longer plays {played['what']}"
+        return _pastime(s, text, played, "no longer plays")
+    if played:  # "I stopped playing tennis"
+        return _pastime(s, f"{s.label} {keyword} {thing}", played, "no longer plays")
     negates = consumed["what"] if consumed else thing
     if keyword == "no longer":
         verb, _, rest = thing.partition(" ")
@@ -328,6 +374,24 @@ def _no_longer_does(match: re.Match[str], s: Sentence) -> list[Candidate]:
     else:
         text = f"{s.label} {keyword} {thing}"
     return [fact(s, text, importance=0.7, metadata={"negates": negates})]
+
+
+_PLAYED = re.compile(
+    r"^(?P<verb>play|playing)\s+(?!(?:it|this|that|with|along|around|"
+    r"against|for|to|a\s+role|a\s+part|games?\s+with|them|him|her|you|me|us)\b)(?P<what>.+)$",
+    re.IGNORECASE,
+)
+"""A pastime said after "play" ("play the guitar"), as `_life_rules._plays` reads one ("I
+quit practicing law" is no pastime)."""
+
+
+def _pastime(s: Sentence, text: str, played: re.Match[str], value: str) -> list[Candidate]:
+    """A pastime the user does not, or no longer, take part in ("I don't play the guitar
+    anymore"): the `hobby:` slot "I play the guitar" fills, which it supersedes."""
+    what = hobby_of(played["what"], s)
+    if not what:
+        return []
+    return [fact(s, text, kind="preference", attribute="hobby:" + slug(what), value=value)]
 
 
 _BARE_HABIT = {"smoke": "smoking", "drink": "alcohol"}
@@ -445,7 +509,8 @@ def _event(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     verb = " ".join(match["verb"].lower().split())
     text = with_date(f"{s.label} {verb} {thing}", s)
-    return [fact(s, text, kind="event", importance=0.6, confidence=0.6)]
+    event = fact(s, text, kind="event", importance=0.6, confidence=0.6)
+    return [event, *_sold(s, verb, thing)]
 
 
 _FACT_RULES: tuple[Rule, ...] = (
@@ -478,6 +543,12 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "anymore", "any more"),
     ),
     rule(
+        rf"{ME}{ADV}(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer)(?:\s+(?i:even))?)?"
+        r"\s+(?i:own)\s+(?!(?i:up)\b)(?P<art>(?i:an?|the|two|three|\d+)\s+)?" + REST,
+        _owns,
+        ("own",),
+    ),
+    rule(
         rf"{ME}{HAVE}?{ADV}\s+(?i:cancell?ed|ended|terminated|closed)\s+(?i:my|our)\s+"
         r"(?P<x>(?:[\w-]+\s+){0,3}(?i:subscription|membership|plan|account))(?=\s*(?:[,.;!?]|$))",
         _cancelled,
@@ -489,7 +560,7 @@ _FACT_RULES: tuple[Rule, ...] = (
         ("no longer", "stopped", "quit", "gave up"),
     ),
     rule(
-        rf"{ME}\s+(?P<kw>(?i:don't|dont|do\s+not))\s+(?=(?i:drink|eat|smoke|have|own)\b){REST}",
+        rf"{ME}\s+(?P<kw>(?i:don't|dont|do\s+not))\s+(?=(?i:drink|eat|smoke|have|own|play)\b){REST}",
         _no_longer_does,
         ("don't", "dont", "do not"),
     ),
@@ -568,36 +639,110 @@ statement, which the clause's span must leave to the rules that read it."""
 
 
 def apply_rules(sentence: Sentence) -> list[Candidate]:
-    """Every fact the rules find in one sentence (earlier rules win overlapping spans).
+    """Every fact the rules find in one sentence (earlier rules win overlapping spans; the
+    rules read alongside, `ALONGSIDE_RULES`, neither take nor lose one).
 
     A slot value in a clause that negates it ("I don't think I live in Paris") is dropped:
     it is not the user's, and the slot's current value must not change for it. Nothing is
     taken from what the speaker does not assert: a question, a condition or wish, someone
-    else's words (see `asserted`)."""
+    else's words (see `asserted`). A fact is dated only by a time of its own clause
+    (`_in_clause`)."""
     taken: list[tuple[int, int]] = []
     found: list[Candidate] = []
     lowered = sentence.text.lower()
-    for entry in _RULES:
-        if entry.gate and not any(key in lowered for key in entry.gate):
-            continue
-        position = 0
-        while (match := entry.pattern.search(sentence.text, position)) is not None:
-            start, end = match.start(), clause_end(match)
-            contact = _NEXT_CONTACT.search(sentence.text, start + 1, end)
-            end = contact.start() if contact else end
-            position = max(end, start + 1)  # the next clause may say more of the same
-            if any(start < stop and begin < end for begin, stop in taken):
+    for rules, exclusive in ((_RULES, True), (ALONGSIDE_RULES, False)):
+        for entry in rules:
+            if entry.gate and not any(key in lowered for key in entry.gate):
                 continue
-            candidates = entry.build(match, sentence)
-            if candidates:
+            position = 0
+            while (match := entry.pattern.search(sentence.text, position)) is not None:
+                start, end = match.start(), clause_end(match)
+                contact = _NEXT_CONTACT.search(sentence.text, start + 1, end)
+                end = contact.start() if contact else end
+                position = max(end, start + 1)  # the next clause may say more of the same
+                if exclusive and any(start < stop and begin < end for begin, stop in taken):
+                    continue
+                candidates = _build(entry, match, sentence)
+                if not candidates:
+                    continue
                 candidates = with_role(candidates, sentence.text[start:end], sentence)
-                taken.append((start, end))
+                if exclusive:
+                    taken.append((start, end))
                 if not asserted(sentence, start):
                     continue
                 if negated_before(sentence, start):
                     candidates = [c for c in candidates if c.attribute is None]
                 found.extend(_after_period(candidates, sentence, start))
     return found
+
+
+_NEXT_CLAUSE = re.compile(r"(?:,\s*|\s+)(?:and|but|while|whereas)\s+", re.IGNORECASE)
+_CLAUSE_SUBJECT = re.compile(
+    r",?\s*(?P<i>I|I'm|I've|I'll|I'd)?(?(i)|(?:we|we're|we've|we'll|he|she|they|my|our|his|"
+    r"their))\b",
+    re.IGNORECASE,
+)
+
+
+def _clause_cuts(sentence: Sentence, *, by_anyone: bool) -> list[int]:
+    """Where a clause with a subject of its own opens in `sentence`, after "and", "but" (a
+    time may come before its subject): "I work at Initech and next week we have a party"
+    opens one at "and". `by_anyone`: one whose subject is the speaker too ("I live in Oslo
+    and tomorrow I fly to Rome"); else only one of others ("we", "my wife")."""
+    cuts = []
+    lowered = sentence.text.casefold()
+    for joint in _NEXT_CLAUSE.finditer(sentence.text):
+        after = joint.end()
+        for time in sentence.times:
+            if lowered.startswith(time.span.casefold(), after):
+                after += len(time.span)
+                break
+        subject = _CLAUSE_SUBJECT.match(sentence.text, after)
+        if subject and (by_anyone or not subject["i"]):
+            cuts.append(joint.start())
+    return cuts
+
+
+def _in_clause(sentence: Sentence, start: int, *, by_anyone: bool) -> Sentence:
+    """`sentence` cut where the next clause opens (`_clause_cuts`), with only the times of
+    the clause `start` opens; itself when no other clause holds a time. A clause with no
+    time of its own takes those of the clauses before it ("Last week I went hiking and I
+    got lost": both last week), never those of one after it: "next week" of "I work at
+    Initech and next week we have a party" dates the party, not the job."""
+    cuts = _clause_cuts(sentence, by_anyone=by_anyone) if sentence.times else []
+    if not cuts:
+        return sentence
+    begin = max((cut for cut in cuts if cut < start), default=0)
+    stop = min((cut for cut in cuts if cut > start), default=len(sentence.text))
+    lowered = sentence.text.casefold()
+    where = [(time, lowered.find(time.span.casefold())) for time in sentence.times]
+    own = [time for time, at in where if begin <= at < stop]
+    if not own:
+        own = [time for time, at in where if at < begin]
+    own += [time for time, at in where if at < 0]
+    if len(own) == len(sentence.times):
+        return sentence
+    times = tuple(time for time in sentence.times if time in own)
+    return replace(sentence, text=sentence.text[:stop], times=times)
+
+
+def _build(entry: Rule, match: re.Match[str], sentence: Sentence) -> list[Candidate]:
+    """What `entry` builds of `match`, reading the clause it is in alone when another of
+    the sentence holds a time (`_in_clause`): its object then stops where the other opens.
+    A slot value is of its clause whoever's the other is; an event is dated by the time
+    of a clause of the speaker's after it ("I bought tickets to Toronto, and I'm leaving
+    on Monday": LoCoMo recall@10 0.7795 -> 0.7788 when the event lost that date)."""
+    strict = _in_clause(sentence, match.start(), by_anyone=True)
+    if strict is sentence:
+        return entry.build(match, sentence)
+    lenient = _in_clause(sentence, match.start(), by_anyone=False)
+    slots = [c for c in _build_in(entry, match, strict) if c.attribute is not None]
+    return slots + [c for c in _build_in(entry, match, lenient) if c.attribute is None]
+
+
+def _build_in(entry: Rule, match: re.Match[str], clause: Sentence) -> list[Candidate]:
+    """What `entry` builds of `match` read again in `clause` (the sentence cut short)."""
+    return entry.build(entry.pattern.match(clause.text, match.start()) or match, clause)
 
 
 _THEN = re.compile(r"(?:,|\band)\s+then\s+$", re.IGNORECASE)

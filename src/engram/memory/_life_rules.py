@@ -1,6 +1,7 @@
 """Health and pastimes rules: intolerances, conditions, pregnancy, the languages the user
-speaks, their hobbies, what they train for, their car and their phone. Part of the fact rules
-(`_fact_rules` holds them in its order)."""
+speaks, their hobbies, what they train for, their car and their phone; what they can do
+("I can swim") and eat, drink or smoke ("I eat meat"), read beside the other rules. Part of
+the fact rules (`_fact_rules` holds them in its order)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from engram.memory._phrases import (
     rule,
     slug,
     specific,
+    stopped,
     with_date,
 )
 from engram.memory.candidates import Candidate
 
-__all__ = ["LANGUAGES", "LIFE_RULES"]
+__all__ = ["ALONGSIDE_RULES", "LANGUAGES", "LIFE_RULES", "hobby_of"]
 
 
 def _intolerant(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -225,6 +227,111 @@ def _phone(match: re.Match[str], s: Sentence) -> list[Candidate]:
     article = "an" if phone[0].lower() in "aeiou" else "a"
     text = f"{s.label}'s phone is {article} {phone}"
     return [fact(s, text, kind="profile", attribute="phone", value=phone, importance=0.6)]
+
+
+def hobby_of(raw: str, s: Sentence) -> str | None:
+    """The pastime `raw` names, after "play" ("the guitar every day": the guitar), as
+    `_plays` reads it; None when vague ("it", "with them")."""
+    return specific(clean(_HOW_OFTEN.split(_A_LOT_OF.sub("", raw), maxsplit=1)[0], s, max_words=4))
+
+
+_INSTRUMENTS_AND_GAMES = (
+    r"piano|guitar|bass|violin|viola|cello|drums|flute|saxophone|sax|trumpet|trombone|"
+    r"ukulele|harp|clarinet|keyboard|organ|banjo|harmonica|accordion|chess|tennis|golf|"
+    r"football|soccer|basketball|baseball|volleyball|hockey|rugby|cricket|badminton|squash|"
+    r"poker|bridge|pool"
+)
+_SKILLS = (
+    r"swim|cook|bake|ski|snowboard|surf|skate|ice[- ]skate|dance|sing|knit|sew|crochet|"
+    r"code|program|juggle|dive|scuba\s+dive|sail|paint|draw|touch[- ]type|"
+    r"drive(?:\s+(?:a\s+)?(?:car|stick|stick\s+shift|manual|motorcycle|motorbike|truck))?|"
+    r"ride\s+(?:a\s+)?(?:bike|bicycle|horse|motorcycle|motorbike|unicycle)|"
+    r"read\s+(?:sheet\s+)?music|"
+    rf"play\s+(?:the\s+)?(?:{_INSTRUMENTS_AND_GAMES})|"
+    r"speak\s+(?:a\s+little\s+|a\s+bit\s+of\s+|some\s+|basic\s+|fluent\s+)?"
+    rf"(?P<lang>{LANGUAGES})"
+)
+"""What one learns to do and then can ("swim", "ride a bike", "play the piano", "speak
+Spanish"): an ability, unlike whatever follows "can" ("I can help you", "I can't wait")."""
+_SKILL_ALONE = (
+    r"(?:\s+(?i:anymore|any\s+more|again|now|well|fluently|properly|at\s+all|yet|either|"
+    r"a\s+little|a\s+bit|(?:really|pretty|very)\s+well|too))*(?=\s*(?:[,.;:!?)]|$)|\s+(?i:and|"
+    r"but|so|because|since|though|although|which|lol|haha)\b)"
+)
+"""What may follow a skill said as an ability: how well, and the clause's end. An object
+or a place makes it an offer or a plan ("I can drive you there", "I can cook dinner")."""
+_ABLE = (
+    r"(?P<neg>\s+(?i:can't|cannot|can\s+not|cant|can\s+no\s+longer|no\s+longer\s+can)|"
+    r"(?i:'m|\s+am)\s+(?i:unable|not\s+able|no\s+longer\s+able)\s+(?i:to)|"
+    r"\s+(?i:don't|dont|do\s+not|no\s+longer)\s+(?i:know\s+how\s+to))|"
+    r"(?P<can>\s+(?i:can|know\s+how\s+to)|(?i:'m|\s+am)\s+(?i:able\s+to))|"
+    r"(?P<learned>(?i:'ve|\s+have)?(?:\s+(?i:finally|just))?\s+(?i:learned|learnt)"
+    r"(?:\s+(?i:how))?\s+(?i:to))"
+)
+"""How an ability is said: "can", "am able to", "know how to"; "can't", "unable to", "can no
+longer"; and "learned to", from when it holds."""
+
+
+def _ability(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An ability of the user's, "I can swim", "I can't drive", "I'm unable to ski", "I
+    can't swim anymore", "I learned to swim last month": the `ability:` slot of the skill,
+    "can" or "cannot" (one said since supersedes it; "learned to" dates "can" by its time).
+    A language is the `language:` slot ("I can speak Spanish": speaks it)."""
+    skill = " ".join(match["skill"].split())
+    if match["lang"]:
+        name = _LANGUAGE_NAMES[" ".join(match["lang"].lower().split())]
+        skill, attribute = f"speak {name}", "language:" + slug(name)
+        values = ("speaks", "doesn't speak")
+    else:
+        skill, attribute = skill.lower(), "ability:" + slug(skill)
+        values = ("can", "cannot")
+    if not match["neg"]:
+        text, value = f"{s.label} can {skill}", values[0]
+    elif "longer" in match["neg"].lower() or stopped(match, s):
+        text, value = f"{s.label} can no longer {skill}", values[1]
+    else:
+        text, value = f"{s.label} cannot {skill}", values[1]
+    dated = bool(match["learned"])
+    return [fact(s, text, kind="profile", attribute=attribute, value=value, dated=dated)]
+
+
+_EATEN_OR_DRUNK = (
+    r"(?:red\s+)?meat|fish|seafood|pork|beef|chicken|dairy|eggs|gluten|sugar|alcohol|"
+    r"caffeine|coffee|tea|beer|wine|milk|cheese|soda"
+)
+"""What one eats or drinks as a habit, or abstains from ("I eat meat", "I drink coffee")."""
+
+
+def _consumes(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A habit of eating, drinking or smoking, "I eat meat", "I drink coffee", "I smoke":
+    the `avoids:` slot of what, as "I don't eat meat" fills it ("eats"): one supersedes
+    the other, either way."""
+    verb = match["verb"].lower()
+    what = " ".join((match["what"] or "").lower().split())
+    third = verb + "s"
+    text = f"{s.label} {third} {what}".rstrip()
+    attribute = "avoids:" + slug(what or "smoking")
+    return [fact(s, text, kind="profile", attribute=attribute, value=third)]
+
+
+ALONGSIDE_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{ME}{ADV}(?:{_ABLE}){ADV}\s+"
+        rf"(?P<skill>(?i:{_SKILLS}))(?![\w'-])(?(learned)|{_SKILL_ALONE})",
+        _ability,
+        ("can", "able", "know how", "learn"),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?P<verb>(?i:eat|drink|smoke))(?:\s+(?P<what>(?i:{_EATEN_OR_DRUNK}))|"
+        r"(?<=(?i:smoke)))(?![\w'-])(?:\s+(?i:again|now|too|daily|every\s+day|a\s+lot))*"
+        r"(?=\s*(?:[,.;:!?)]|$)|\s+(?i:and|but|so|because|though)\b)",
+        _consumes,
+        ("eat", "drink", "smoke"),
+    ),
+)
+"""Rules read beside the others, taking no span from them nor losing one to them: an ability
+said with the event that gave it ("I learned to swim last month": the event, and that the
+user can swim now), a habit with the diet it ends ("I eat meat again")."""
 
 
 LIFE_RULES: tuple[Rule, ...] = (
