@@ -16,13 +16,13 @@ from typing import Any
 import click
 import pytest
 
-from engram import ConfigError, Engram, Message, ProviderError, TokenCounter
+from engram import ConfigError, Engram, Message, ProviderError, ProviderUnavailable, TokenCounter
 from engram.cli._options import engram_errors
-from engram.config import EngramSettings, LLMSettings
+from engram.config import EmbeddingsSettings, EngramSettings, LLMSettings
 from engram.memory import LLMExtractor
 from engram.providers import LLMSummarizer, OpenAIChatModel, ProviderConfigError
 from engram.providers._http import Rejected
-from openai_server import FakeOpenAIServer, chat_completion_body, error_body
+from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body, error_body
 
 pytest_plugins = ["openai_server"]
 
@@ -72,6 +72,36 @@ def test_a_refused_key_model_or_base_url_raises_and_writes_nothing(
     assert isinstance(error.value, ConfigError) and isinstance(error.value, ProviderError)
     assert error.value.status == status and len(openai_server.requests) == 1
     assert mem.memories.get_all(user_id="ana") == []  # the input is the caller's to retry
+
+
+async def test_an_async_add_refused_its_key_writes_nothing(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.enqueue(401, error_body("Incorrect API key provided"))
+    async with engram_for(tmp_path, openai_server.url) as mem:
+        with pytest.raises(ProviderConfigError):
+            await mem.memories.aadd(messages=[turn("I live in Lisbon.")], user_id="ana")
+        assert mem.memories.get_all(user_id="ana") == []  # no episode, no fact
+
+
+def test_an_embeddings_outage_raises_and_writes_nothing(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    fact = {"text": "Ana lives in Lisbon", "sources": [0]}
+
+    def answer(request: Any) -> ScriptedResponse:
+        if request.path.endswith("/embeddings"):
+            return ScriptedResponse(503, error_body("loading model"))
+        return ScriptedResponse(200, chat_completion_body(reply_with(fact)))
+
+    openai_server.handler = answer
+    llm = LLMSettings(model="fake-model", base_url=openai_server.url, max_retries=0)
+    vectors = EmbeddingsSettings(model="fake-embedder", base_url=openai_server.url, max_retries=0)
+    settings = EngramSettings(llm=llm, embeddings=vectors)
+    with Engram(tmp_path / "engram.db", settings=settings) as mem:
+        with pytest.raises(ProviderUnavailable):
+            mem.memories.add(messages=[turn("I live in Lisbon.")], user_id="ana")
+        assert mem.memories.get_all(user_id="ana") == []
 
 
 @pytest.mark.parametrize("sync", [True, False])
@@ -140,6 +170,24 @@ def test_reply_tokens_is_the_least_max_tokens_of_every_request(
     with engram_for(tmp_path, openai_server.url, reply_tokens=4096) as mem:
         mem.memories.add(messages=[turn("I like tea.")], user_id="ana", max_llm_tokens=20000)
     assert openai_server.requests[0].json()["max_tokens"] == 4096
+
+
+def test_reply_tokens_never_takes_an_add_over_its_budget(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    def think_to_the_end(request: Any) -> ScriptedResponse:  # a reasoning model, cut off
+        used = request.json()["max_tokens"]
+        body = chat_completion_body("<think>hmm", finish_reason="length", completion_tokens=used)
+        return ScriptedResponse(200, body)
+
+    openai_server.handler = think_to_the_end
+    with engram_for(tmp_path, openai_server.url, reply_tokens=4096) as mem:
+        report = mem.memories.add(
+            messages=[turn("I'm vegetarian.")], user_id="ana", max_llm_calls=2, max_llm_tokens=2000
+        )
+    assert openai_server.requests
+    assert all(request.json()["max_tokens"] < 2000 for request in openai_server.requests)
+    assert report.llm_tokens <= 2000
 
 
 def test_a_verdict_leaves_a_reasoning_model_room_to_think(

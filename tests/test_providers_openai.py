@@ -139,6 +139,20 @@ async def test_a_refusal_is_a_provider_error_not_a_reply(
     assert len(openai_server.requests) == 2  # not retried
 
 
+async def test_a_refusal_quoting_the_key_is_redacted(
+    openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = {"content": None, "refusal": f"I won't say that {KEY} is your key."}
+    openai_server.handler = lambda request: ScriptedResponse(200, completion_with(message))
+    async with make_model(openai_server) as model:
+        with pytest.raises(ProviderError, match="refused") as error:
+            model.complete(MESSAGES)
+        with pytest.raises(ProviderError, match="refused") as async_error:
+            await model.acomplete(MESSAGES)
+    for raised in (error.value, async_error.value):
+        assert KEY not in str(raised) and "is your key" in str(raised)
+
+
 def test_content_that_is_no_text_is_a_provider_error(openai_server: FakeOpenAIServer) -> None:
     openai_server.enqueue(json=completion_with({"content": {"text": "hi"}}))
     with make_model(openai_server) as model, pytest.raises(ProviderError, match="dict, not text"):
@@ -169,6 +183,25 @@ async def test_an_attempt_ledger_counts_retries_and_bounds_them(
             assert model.complete(MESSAGES).text == "ok"
         assert ledger.attempts == 2
         assert model.policy.max_retries == 5  # the ledger bounded its calls, not the model
+
+
+@pytest.mark.parametrize(
+    ("room", "sent"),
+    [(None, 1024), (3000, 3000), (9000, 4096), (500, 1024)],
+    ids=["no room given", "room below reply_tokens", "room above it", "room below the ask"],
+)
+def test_reply_tokens_raises_max_tokens_only_within_the_ledgers_room(
+    openai_server: FakeOpenAIServer, room: int | None, sent: int
+) -> None:
+    openai_server.handler = lambda request: ScriptedResponse(200, chat_completion_body("ok"))
+    with make_model(openai_server, reply_tokens=4096) as model:
+        with track_attempts(1, max_reply_tokens=room):
+            model.complete(MESSAGES, max_tokens=1024)
+        model.complete(MESSAGES, max_tokens=1024)  # no caller's budget: raised in full
+        model.complete(MESSAGES)  # no max_tokens: none is sent
+    first, second, third = (request.json() for request in openai_server.requests)
+    assert (first["max_tokens"], second["max_tokens"]) == (sent, 4096)
+    assert "max_tokens" not in third
 
 
 def test_429_is_retried_after_retry_after(openai_server: FakeOpenAIServer) -> None:

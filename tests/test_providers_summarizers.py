@@ -339,6 +339,26 @@ def test_llm_summarizer_leaves_a_reasoning_models_thoughts_out(
     assert summaries == ["Dana flies TAP.", "Dana flies to Lisbon."]
 
 
+@pytest.mark.parametrize(
+    ("reply", "summary"),
+    [
+        ('```json\n{"summary": "Dana flies to Lisbon."}\n```', "Dana flies to Lisbon."),
+        ("```\nDana flies to Lisbon.\n```", "Dana flies to Lisbon."),
+        ("```text\nDana flies to Lisbon.", "Dana flies to Lisbon."),  # closing fence cut off
+        ('{"summary": "Dana flies to Lisbon.", "words": 4}', "Dana flies to Lisbon."),
+        ('{"trip": "Lisbon", "who": "Dana"}', '{"trip": "Lisbon", "who": "Dana"}'),
+        ("Dana flies to Lisbon (`TAP`).", "Dana flies to Lisbon (`TAP`)."),
+    ],
+    ids=["json in a fence", "text in a fence", "cut fence", "bare json", "two texts", "no fence"],
+)
+def test_llm_summarizer_unwraps_a_fenced_or_json_reply(
+    openai_server: FakeOpenAIServer, reply: str, summary: str
+) -> None:
+    openai_server.enqueue_completion(reply)
+    with make_model(openai_server) as model:
+        assert LLMSummarizer(model, count_words).summarize(None, TRIP, max_tokens=50) == summary
+
+
 def test_llm_summarizer_falls_back_on_a_reply_cut_off_while_thinking(
     openai_server: FakeOpenAIServer,
 ) -> None:

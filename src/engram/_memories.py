@@ -211,6 +211,15 @@ class Memories:
                 content, a date more than a day in the future, say), text, kind,
                 importance, flag, budget or metadata (one of Engram's own keys, say).
                 Nothing is stored then.
+            engram.providers.ProviderConfigError: The LLM or the embeddings endpoint
+                refused the settings (HTTP 401/403: the API key; 404: the model or the
+                base_url), a `ProviderError` and a `ConfigError`: no later add could
+                succeed. Nothing is stored: fix the settings and add again.
+            ProviderUnavailable: The embeddings endpoint cannot be reached or kept
+                failing; `ProviderError`: it answered no usable vectors. Nothing is stored:
+                add again. An LLM that times out, fails (5xx, 429) or replies something
+                unusable raises nothing: the add falls back to the rules and
+                `AddReport.llm_fallbacks` says why.
         """
         flow = self._add_flow(
             text,
@@ -247,7 +256,8 @@ class Memories:
         max_llm_calls: int = 2,
         max_llm_tokens: int = 4000,
     ) -> flows.AddReport:
-        """Async `add`."""
+        """Async `add`: the same arguments, result and errors (`ProviderConfigError`,
+        `ProviderUnavailable`, `ProviderError`: nothing stored)."""
         flow = self._add_flow(
             text,
             messages=messages,

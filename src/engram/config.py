@@ -111,10 +111,13 @@ class LLMSettings(_Section):
     """Seconds allowed for each attempt of a request, from connecting to the last byte."""
     max_retries: int = Field(default=3, ge=0)
     reply_tokens: int | None = Field(default=None, ge=16)
-    """The least `max_tokens` any request allows its reply: for a reasoning model (Qwen3,
-    DeepSeek-R1), whose `<think>` block counts against it, e.g. 4096. None: each request's
-    own (an extraction 1024, a revision verdict up to 1024, a summary about its size). The
-    add's `max_llm_tokens` still bounds what is spent (as reported by the endpoint)."""
+    """The least `max_tokens` a request allows its reply, as far as its caller's budget
+    leaves room: for a reasoning model (Qwen3, DeepSeek-R1), whose `<think>` block counts
+    against it, e.g. 4096. None: each request's own (an extraction 1024, a revision verdict
+    up to 1024, a summary about its size). The add's `max_llm_tokens` still bounds what is
+    spent: an add's request is raised only within the room its budget gives the model
+    (`AttemptLedger.max_reply_tokens`), and sent as asked when it gives none; a summary, on
+    no budget, is raised to it."""
 
 
 class EmbeddingsSettings(_Section):

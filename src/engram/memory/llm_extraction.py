@@ -2,7 +2,9 @@
 endpoint refuses the settings.
 
 `LLMExtractor.extract(messages)` (and `aextract`) first runs the deterministic extractor: its
-episodes are always kept, so the input is never lost. Then, per batch of messages and within the
+episodes are kept whatever the model does wrong (a malformed reply, a timeout, a 5xx or 429:
+the batch falls back), so the input is not lost; a configuration error raises before anything
+is written (the caller adds again). Then, per batch of messages and within the
 `ExtractionBudget`, it asks the model for memories as JSON (`response_format` json_schema),
 repairs and validates the reply, retries once with the error message when the reply is
 unusable (with twice the reply tokens if a reasoning model's thoughts used them up), and falls

@@ -140,14 +140,20 @@ def ask(request: LLMRequest, budget: ExtractionBudget) -> LLMFlow[Completion | N
 
     The model may retry (on timeouts, 5xx) only while the budget still affords a whole attempt
     (its prompt and `max_tokens` of reply) and a call: a retry never takes an add over its
-    budget. The caller checks beforehand that one attempt fits.
+    budget. A model that raises `max_tokens` (`reply_tokens`, room for a reasoning model's
+    thoughts) raises it at most to an attempt's share of the budget. The caller checks
+    beforehand that one attempt fits.
 
     Returns:
         The completion, or None if the call failed.
     """
-    per_attempt = max(1, prompt_tokens(request.messages) + request.max_tokens)
-    affordable = max(1, min(budget.calls_left, budget.tokens_left // per_attempt))
-    with track_attempts(affordable) as ledger:
+    prompt = prompt_tokens(request.messages)
+    affordable = max(
+        1, min(budget.calls_left, budget.tokens_left // max(1, prompt + request.max_tokens))
+    )
+    # A model's `reply_tokens` may raise an attempt's `max_tokens` to its share of the budget.
+    room = budget.tokens_left // affordable - prompt
+    with track_attempts(affordable, max_reply_tokens=room) as ledger:
         completion = yield request
     budget.spend(request, completion, attempts=ledger.attempts)
     return completion

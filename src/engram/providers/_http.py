@@ -205,13 +205,7 @@ class Exchange:
         """Whether an HTTP status and server message refuse the request itself, though the
         status says a failure worth retrying (llama.cpp answers HTTP 500 to a
         `response_format` it does not know): a `Rejected`, not retried."""
-        # The `secrets` (the key, the base_url's password sent as Basic auth) and the values
-        # of the query, which a server may quote (longest first: one may hold another).
-        # Redacted from what is quoted before it is cut.
-        raw = [pair.partition("=")[2] for pair in url.partition("?")[2].split("&")]
-        quoted = {*(secret or "" for secret in secrets), *raw, *map(unquote_plus, raw)}
-        long_enough = (text for text in quoted if len(text) >= _SHORTEST_SECRET)
-        self._secrets = sorted(long_enough, key=len, reverse=True)
+        self._secrets = _quotable_secrets(url, secrets)
         self.retries = 0
 
     def next_step(self, outcome: Outcome) -> Done | Retry:
@@ -288,9 +282,23 @@ class Exchange:
     def _redact(self, text: str) -> str:
         """`text` without the key or the query's values; redact before cutting, or a cut
         secret's start would stay."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return _redacted(text, self._secrets)
+
+
+def _quotable_secrets(url: str, secrets: Sequence[str | None]) -> list[str]:
+    """The `secrets` (the key, the base_url's password sent as Basic auth) and the values of
+    `url`'s query, which a server may quote, longest first (one may hold another)."""
+    raw = [pair.partition("=")[2] for pair in url.partition("?")[2].split("&")]
+    quoted = {*(secret or "" for secret in secrets), *raw, *map(unquote_plus, raw)}
+    long_enough = (text for text in quoted if len(text) >= _SHORTEST_SECRET)
+    return sorted(long_enough, key=len, reverse=True)
+
+
+def _redacted(text: str, secrets: Sequence[str]) -> str:
+    """`text` with each of `secrets` (longest first) masked."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _server_message(response: httpx.Response) -> str:
@@ -409,12 +417,21 @@ class OpenAICompatibleClient:
 
     def _exchange(self, path: str) -> Exchange:
         url = f"{self.base_url}{path}{self._query}"
-        secrets = (self._api_key, self._password, self._basic)
         # A server's Retry-After is waited at most `timeout` per retry: a call is bounded by
         # (2 * max_retries + 1) * timeout, whatever the server asks.
         cap = min(self.policy.max_retry_after, self.timeout)
         policy = dataclasses.replace(self.policy, max_retry_after=cap)
-        return Exchange(url, model=self.model, policy=policy, secrets=secrets)
+        return Exchange(url, model=self.model, policy=policy, secrets=self._secrets())
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        """What is redacted from errors and logs, besides the query's values."""
+        return (self._api_key, self._password, self._basic)
+
+    def _redact(self, text: str) -> str:
+        """`text` as an error or log line may quote it: as `Exchange` redacts a server's
+        message (for what a 200 answer says, e.g. a refusal)."""
+        secrets = _quotable_secrets(f"{self.base_url}{self._query}", self._secrets())
+        return _redacted(text, secrets)
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:

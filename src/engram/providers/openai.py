@@ -22,7 +22,8 @@ Servers differ in what they take and answer; the model copes with what real ones
 
 A caller that pays for what is sent (the memory flows' `ExtractionBudget`) opens an
 `AttemptLedger` with `track_attempts()` around a call: the model then sends no more requests
-than the ledger allows (retries and a downgrade's included) and records every one it sent.
+than the ledger allows (retries and a downgrade's included), records every one it sent, and
+raises no `max_tokens` past the room the ledger leaves a reply (`reply_tokens`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class AttemptLedger:
     max_attempts: int | None = None
     """At most this many requests in all, retries and a downgraded format's included (None:
     the model's policy)."""
+    max_reply_tokens: int | None = None
+    """The most `max_tokens` a request may allow its reply: what the caller's budget leaves
+    after paying for its attempts' prompts. The model's `reply_tokens` raises `max_tokens` up
+    to it, never past it; None: `max_tokens` is sent as asked (the caller sized it)."""
     exchanges: list[Exchange] = dataclasses.field(default_factory=list)
     """One per request the model made (a downgraded `response_format` makes another), with
     its retries."""
@@ -122,7 +127,9 @@ _LEDGER: ContextVar[AttemptLedger | None] = ContextVar("engram_attempt_ledger", 
 
 
 @contextmanager
-def track_attempts(max_attempts: int | None = None) -> Iterator[AttemptLedger]:
+def track_attempts(
+    max_attempts: int | None = None, *, max_reply_tokens: int | None = None
+) -> Iterator[AttemptLedger]:
     """Count the attempts of the `OpenAIChatModel` calls made in this context.
 
     The ledger lives in a context variable, so it follows the call into `acomplete` on the
@@ -131,8 +138,9 @@ def track_attempts(max_attempts: int | None = None) -> Iterator[AttemptLedger]:
 
     Args:
         max_attempts: At most this many requests per call, the first one included.
+        max_reply_tokens: The most `max_tokens` any of them may send (None: as asked).
     """
-    ledger, previous = AttemptLedger(max_attempts), _LEDGER.get()
+    ledger, previous = AttemptLedger(max_attempts, max_reply_tokens), _LEDGER.get()
     _LEDGER.set(ledger)
     try:
         yield ledger
@@ -157,8 +165,10 @@ class OpenAIChatModel(OpenAICompatibleClient):
             byte of the answer.
         max_retries: Retries after the first attempt.
         backoff: Base backoff delay in seconds (0 retries at once; useful in tests).
-        reply_tokens: The least `max_tokens` sent with a request that sets one (None: as
-            asked): room for a reasoning model's thoughts, which count against it.
+        reply_tokens: The least `max_tokens` sent with a request that sets one, as far as
+            the caller's budget allows (None: as asked): room for a reasoning model's
+            thoughts, which count against it. Within an `AttemptLedger` (a caller paying
+            for what is sent), never past its `max_reply_tokens`; as asked if it sets none.
         transport: An httpx transport to send through instead of the network.
 
     Raises:
@@ -292,10 +302,19 @@ class OpenAIChatModel(OpenAICompatibleClient):
             "stream": False,
         }
         if max_tokens is not None:
-            payload["max_tokens"] = max(max_tokens, self.reply_tokens or 0)
+            payload["max_tokens"] = self._reply_room(max_tokens)
         if response_format is not None:
             payload["response_format"] = dict(response_format)
         return payload
+
+    def _reply_room(self, asked: int) -> int:
+        """The `max_tokens` to send for `asked`: raised to `reply_tokens`, but not past the
+        room the active `AttemptLedger` leaves (none if it sets no room); never below."""
+        room = self.reply_tokens or 0
+        ledger = _LEDGER.get()
+        if ledger is not None:
+            room = min(room, ledger.max_reply_tokens or 0)
+        return max(asked, room)
 
     def _parse(self, body: Mapping[str, Any]) -> Completion:
         where = f"{self.base_url}{_PATH}"
@@ -317,7 +336,8 @@ class OpenAIChatModel(OpenAICompatibleClient):
         if not text.strip():  # no tools are sent: a call's arguments are the answer
             text = _call_arguments(message) or text
         if isinstance(refusal, str) and refusal.strip():
-            raise ProviderError(f"the model refused: {refusal.strip()[:_QUOTED]!r}")
+            quoted = self._redact(refusal.strip())[:_QUOTED]  # redacted before it is cut
+            raise ProviderError(f"the model refused: {quoted!r}")
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         reason = choice.get("finish_reason")

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Generator, Sequence
@@ -55,6 +56,8 @@ _REFUSAL_VOCABULARY = frozenset(
     something such content please let know if ai language model assistant however""".split()
 )
 """The words of a refusal: a reply with no other word from the conversation is one."""
+_FENCED = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)(?:\n[ \t]*```)?\Z", re.DOTALL)
+"""A reply in a code fence (```, ```json, ```text), its closing one cut off or not."""
 
 _INSTRUCTIONS = """\
 You maintain the running summary of a conversation between a user and an assistant.
@@ -125,7 +128,9 @@ class LLMSummarizer:
     firmer bound; one still over keeps its newest sentences that fit (a summary is written
     oldest first, so its end holds the newest facts), and a failed retry keeps the first
     reply's. Characters no store takes (NUL, other control characters) are removed.
-    A reasoning model's thoughts (`<think>...</think>`) are no part of the summary. If the
+    A reasoning model's thoughts (`<think>...</think>`) are no part of the summary, nor is a
+    code fence around it; a JSON object with one text field (`{"summary": "..."}`, though
+    the prompt asks for plain text) gives that text. If the
     model fails (`ProviderError`, including `ProviderUnavailable` and a refusal the endpoint
     flags), replies with nothing (or only thoughts, cut off by `max_tokens`), or plainly
     refuses ("I'm sorry, I can't help with that": a short apology naming nothing of the
@@ -222,7 +227,7 @@ class LLMSummarizer:
 
     def _checked(self, text: str, previous: str | None, messages: Sequence[Message]) -> str | None:
         """The reply as a summary, or None if it is none (empty, only thoughts, a refusal)."""
-        summary = storable_text(without_reasoning(text)).strip()
+        summary = _unwrapped(storable_text(without_reasoning(text)).strip())
         if not summary:
             logger.warning("the model replied with an empty summary")
             return None
@@ -271,6 +276,21 @@ class LLMSummarizer:
     ) -> str:
         logger.warning("LLM summary failed (%s); using the extractive summary instead", reason)
         return self.fallback.summarize(previous, messages, max_tokens=max_tokens)
+
+
+def _unwrapped(reply: str) -> str:
+    """`reply` without a code fence around it; the text of a JSON object whose one text field
+    is the summary (small models answer `{"summary": ...}` in JSON mode or out of habit)."""
+    fenced = _FENCED.match(reply)
+    text = fenced.group(1).strip() if fenced else reply
+    if not text.startswith("{"):
+        return text
+    try:
+        data = json.loads(text)  # an object: the text opens with "{"
+    except (ValueError, RecursionError):
+        return text
+    texts = [value for value in data.values() if isinstance(value, str)]
+    return texts[0].strip() if len(texts) == 1 else text
 
 
 def _shorter_prompt(
