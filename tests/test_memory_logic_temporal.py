@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engram import Engram, Message
 from engram.memory.temporal import ground
 
 # Monday 8 May 2023, 13:56 UTC: the first LoCoMo session's timestamp.
@@ -157,3 +158,78 @@ def test_grounding_never_raises_and_intervals_are_ordered(text: str, offset: int
 def test_grounding_survives_date_like_word_salad(words: list[str]) -> None:
     for mention in ground(" ".join(words), REF):
         assert mention.start < mention.end
+
+
+# Wednesday 25 November 2026.
+WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I go swimming every Friday.",
+        "Every Monday I call my mother.",
+        "Each Friday I swim.",
+        "I play tennis every Saturday morning.",
+        "I swim every other Friday.",
+        "I work from home every week on Friday.",
+        "I swim on Friday every week.",
+        "Every week, on Friday, I swim.",
+        "I swim on Friday mornings.",
+        "I have yoga every Tuesday and Thursday.",
+        "I go to the gym every Monday, Wednesday and Friday.",
+        "Monday and Thursday every week I train.",
+        "We go to Rome every year in June.",
+        "We go to Rome in June every year.",
+        "Every 4th of July we have a barbecue.",
+        "I pay rent on the 3rd every month.",
+        "I usually swim on Friday.",
+        "I never work on Friday.",
+    ],
+)
+def test_a_recurring_time_is_no_point_in_time(text: str) -> None:
+    assert ground(text, WEDNESDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("I'm seeing the dentist on Friday.", [("on Friday", "2026-11-27")]),
+        ("I met Ana on Friday.", [("on Friday", "2026-11-20")]),
+        ("I'm going to Rome next Friday.", [("next Friday", "2026-12-04")]),
+        ("I saw Ana last Friday.", [("last Friday", "2026-11-20")]),
+        (
+            "I'm free on Monday and Tuesday.",
+            [("on Monday", "2026-11-30"), ("Tuesday", "2026-12-01")],
+        ),
+        ("I ran every day this week.", [("this week", "2026-11-23")]),
+        ("We go every summer and last summer it rained.", [("last summer", "2026-06-01")]),
+        # The habit recurs, the appointment is one Friday.
+        (
+            "I swim every Friday, and on Friday I'm seeing the dentist.",
+            [("on Friday", "2026-11-27")],
+        ),
+        ("I swim weekly, and on Friday I'm seeing the dentist.", [("on Friday", "2026-11-27")]),
+        ("I usually swim, but on Friday I'm seeing the dentist.", [("on Friday", "2026-11-27")]),
+        ("I never worked on Friday.", [("on Friday", "2026-11-20")]),
+        ("I often think about what happened in 2019.", [("in 2019", "2019-01-01")]),
+    ],
+)
+def test_a_one_off_time_beside_a_habit_is_still_grounded(
+    text: str, spans: list[tuple[str, str]]
+) -> None:
+    found = [(m.span, m.start.date().isoformat()) for m in ground(text, WEDNESDAY)]
+    assert found == spans
+
+
+@pytest.mark.parametrize(
+    "text", ["I go swimming every Friday.", "I play tennis every Saturday morning."]
+)
+def test_a_habit_said_today_is_true_as_of_today(text: str) -> None:
+    with Engram(":memory:") as mem:
+        message = Message(role="user", content=text, created_at=WEDNESDAY)
+        mem.memories.add(messages=[message], user_id="u")
+        [habit] = mem.memories.get_all(user_id="u", kinds=["preference"])
+        assert habit.valid_from == WEDNESDAY
+        now = mem.memories.get_all(user_id="u", as_of=WEDNESDAY, kinds=["preference"])
+        assert [memory.id for memory in now] == [habit.id]

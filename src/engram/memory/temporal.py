@@ -16,7 +16,8 @@ A weekday before a date is part of it ("on Tuesday, March 4", "Tuesday the 4th")
 3rd" is that day of the month its tense points to (not "on the 3rd floor"); "a week from
 today" counts from today; "the summer of 2019", "in early 2023", "the week before last" and,
 by tense, "in the summer" and "over the weekend" are periods ("in the fall" alone is not:
-it may be a tumble).
+it may be a tumble). A recurring time ("every Friday", "on Friday mornings", "in June every
+year", "I usually swim on Friday") is no point in time and is left out (`_recurrence`).
 
 A compact rule set, not `dateparser`: `dateparser.search.search_dates` costs ~8 ms per chat
 turn here (48 s for the ~6,000 LoCoMo turns, against ~0.1 s for these rules), pulls in 15 MB of
@@ -38,6 +39,8 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
+
+from engram.memory._recurrence import Span, recurring
 
 __all__ = ["Granularity", "TimeMention", "ground"]
 
@@ -476,6 +479,9 @@ class _Rule(NamedTuple):
     gate: tuple[str, ...]
     """The rule runs only if the lower-cased text contains one of these (`#`: any digit,
     `@`: a capitalised month name)."""
+    cyclical: bool = False
+    """Its times come round (a weekday, a month, a season, a date without a year), unless
+    one is fixed (`_FIXED`): "every year in June" may make one recurring (`_recurrence`)."""
 
 
 _DIGIT, _MONTH_NAME = "#", "@"
@@ -493,21 +499,25 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}(?:(?:,\s*|\s+){_YEAR})?\b"),
         _explicit_date,
         (_MONTH_NAME,),
+        cyclical=True,
     ),
     _Rule(
         re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:(?:,\s*|\s+){_YEAR}\b)?"),
         _explicit_date,
         (_MONTH_NAME,),
+        cyclical=True,
     ),
     _Rule(
         re.compile(rf"\b{_ON_WEEKDAY}{_DAY}(?:\s+of)?\s+{_MONTH}(?:(?:,\s*|\s+){_YEAR})?\b"),
         _explicit_date,
         (_MONTH_NAME,),
+        cyclical=True,
     ),
     _Rule(
         re.compile(rf"\b{_ON_WEEKDAY}{_MONTH}\s+{_DAY}\b(?:(?:,\s*|\s+){_YEAR}\b)?"),
         _explicit_date,
         (_MONTH_NAME,),
+        cyclical=True,
     ),
     _Rule(
         re.compile(
@@ -516,12 +526,14 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _month_day,
         (_DIGIT,),
+        cyclical=True,
     ),
     # "on the 3rd" alone, not "on the 3rd floor": no word may follow (no weekday: empty).
     _Rule(
         re.compile(rf"\b(?i:on\s+the)\s+(?P<weekday>){_ORDINAL}(?!\s*[^\W\d_])"),
         _month_day,
         (_DIGIT,),
+        cyclical=True,
     ),
     _Rule(re.compile(rf"\b{_MONTH}(?:,)?\s+{_YEAR}\b"), _month_year, (_MONTH_NAME,)),
     _Rule(
@@ -531,6 +543,7 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _month_only,
         (_MONTH_NAME,),
+        cyclical=True,
     ),
     _Rule(
         re.compile(
@@ -580,6 +593,7 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(r"(?i)\b(?:over|on|at|during|for)\s+the\s+weekend\b(?!\s+of\b)"),
         _the_weekend,
         ("the weekend",),
+        cyclical=True,
     ),
     _Rule(
         re.compile(
@@ -612,6 +626,7 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _bare_season,
         ("summer", "winter", "spring", "autumn"),
+        cyclical=True,
     ),
     _Rule(
         re.compile(
@@ -620,8 +635,11 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _weekday,
         ("day",),
+        cyclical=True,
     ),
 )
+_FIXED = re.compile(r"(?i:\b(?:last|next|this|coming|past)\b)|\d{4}")
+"""What fixes a cyclical time to one: "last Friday", "June 2023"."""
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_MONTH = re.compile(r"\b(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b")
 
@@ -648,21 +666,28 @@ def ground(text: str, reference: datetime) -> list[TimeMention]:
         return []
     lowered, ref = text.lower(), reference.date()
     digit, month = bool(_HAS_DIGIT.search(text)), bool(_HAS_MONTH.search(text))
-    found: list[tuple[int, int, _Interval]] = []
+    found: list[tuple[int, int, _Interval, bool]] = []
     for rule in _RULES:
         if not _open(rule, lowered, digit, month):
             continue
         for match in rule.pattern.finditer(text):
             interval = rule.handler(match, ref, text)
             if interval is not None:
-                found.append((match.start(), match.end(), interval))
+                cyclical = rule.cyclical and not _FIXED.search(match[0])
+                found.append((match.start(), match.end(), interval, cyclical))
     found.sort(key=lambda item: (item[0], item[0] - item[1]))
+    kept: list[tuple[int, int, _Interval, bool]] = []
+    for item in found:
+        if not kept or item[0] >= kept[-1][1]:
+            kept.append(item)
+    # A recurring time ("every Friday", "in June every year") is no point in time: left out,
+    # though its span stays taken (no shorter expression inside it is read instead).
+    spans = [Span(start, end, cyclical) for start, end, _, cyclical in kept]
+    repeats = recurring(text, spans, lambda start, end: _tense(text, start, end))
     mentions: list[TimeMention] = []
-    last_end = -1
-    for start, end, (first, after, granularity) in found:
-        if start < last_end:
+    for (start, end, (first, after, granularity), _), repeat in zip(kept, repeats, strict=True):
+        if repeat:
             continue
-        last_end = end
         mentions.append(
             TimeMention(
                 span=text[start:end],
