@@ -121,6 +121,19 @@ def _unit(value: Any, default: float) -> float:
     return min(1.0, max(0.0, number))
 
 
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+"""A word: two letters or more, in any script."""
+_PLACEHOLDERS = frozenset("null none nil nan undefined unknown tbd todo text memory".split())
+"""What a model writes for a text it has not got ("null", "N/A"), or its field's name echoed
+from the prompt's template ("text")."""
+
+
+def _says_nothing(text: str) -> bool:
+    """Whether `text` holds no word but placeholders (`_PLACEHOLDERS`): "...", "N/A", "null",
+    "???", "---", "<text>". Stored, it would be recalled into every prompt as a memory."""
+    return all(word.casefold() in _PLACEHOLDERS for word in _LETTERS.findall(text))
+
+
 class ReplyEntity(BaseModel):
     """One entity of a reply item."""
 
@@ -162,6 +175,14 @@ class ReplyItem(BaseModel):
     @classmethod
     def _text(cls, value: Any) -> Any:
         return storable_text(value).strip() if isinstance(value, str) else value
+
+    @field_validator("text")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        """A text with a word in it (`_says_nothing`): "...", "N/A", "???" are no memory."""
+        if _says_nothing(value):
+            raise ValueError("the text says nothing")
+        return value
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -262,7 +283,7 @@ def reply_schema() -> dict[str, Any]:
             "when": {"type": ["string", "null"]},
             "entities": {"type": "array", "items": entity},
         },
-        "required": ["text", "kind", "sources"],
+        "required": ["text", "kind", "subject", "sources"],
     }
     return {
         "type": "object",

@@ -18,7 +18,14 @@ is made up, and dropped; one below `MIN_SLOT_CONFIDENCE`, or whose city, employe
 or partner no message of the batch names, fills no slot; and the rules' slot facts of a
 batch whose slot (of the same person) the model's facts leave empty are kept
 (`_with_rules_slots`): "I moved to Berlin" retires the stored home city, whatever the model
-made of it.
+made of it. A correction of the rules' ("Sorry, I meant Lisbon, not Porto") marks the
+model's fact of the value it gives as one (`_with_correction`): the old value never held.
+
+Whom an item is about is its `subject`, else what its text opens on (`_subject_in`): "Marta
+lives in Madrid" is Marta's, never the user's home. An item the model dates after its
+message (`when`) is a plan (`_planned`): no slot value until it happens. The prompt shows
+the turns of other speakers just before each message as context (`_context`: the question a
+reply answers), never as sources, when the budget holds them.
 
 Example:
     ```python
@@ -33,13 +40,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
+from engram.memory._family_rules import KIN
 from engram.memory._llm_reply import ReplyError, ReplyItem, parse_reply, reply_schema
+from engram.memory._partners import PARTNERS
+from engram.memory._patterns import NAME, PRONOUNS
 from engram.memory._phrases import date_phrase
+from engram.memory._places import is_well_known_place
 from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
@@ -48,7 +59,7 @@ from engram.memory.candidates import (
     EntityMention,
     RelationMention,
 )
-from engram.memory.entities import fold
+from engram.memory.entities import extract_entities, fold
 from engram.memory.extraction import extract
 from engram.memory.llm_flow import (
     ExtractionBudget,
@@ -59,6 +70,7 @@ from engram.memory.llm_flow import (
     drive,
     prompt_tokens,
 )
+from engram.memory.queries import STOPWORDS
 from engram.memory.temporal import ground
 from engram.memory.texts import SESSION_KEY
 from engram.providers._base import ChatModelProtocol
@@ -85,10 +97,13 @@ You extract long-term memories from a conversation. Reply with JSON only, no pro
 - attribute: for a single-valued fact, its slot: name, age, diet, home_city, origin, \
 employer, occupation, school, partner, relationship_status, favorite_<thing>, \
 preference:<topic>; otherwise null. value: the slot's value.
-- subject: the name of the person it is about. importance and confidence: 0 to 1.
+- subject: the name of the person it is about ("user" for the user), never left out: \
+a fact about someone else ("My sister Marta lives in Madrid") is theirs, subject "Marta", \
+and fills none of the user's slots.
+- importance and confidence: 0 to 1.
 - sources: the [numbers] of the messages it comes from.
-- when: the ISO date (YYYY-MM-DD) it happened or became true, resolved against the \
-message's date, or null.
+- when: the ISO date (YYYY-MM-DD) it happened or became true (for a plan, the date \
+planned), resolved against the message's date, or null.
 - entities: [{"name": ..., "kind": "person|organisation|place|product|event|other"}].
 Keep lasting facts, preferences, plans and notable events about the people; skip small talk.
 If there is nothing to remember, reply {"memories": []}."""
@@ -128,20 +143,80 @@ _ABOUT_USER = (
 """What the prompt says of the memories given as text (`Memories.add(text)`): the user's."""
 
 
-def _prompt(
-    batch: Sequence[Message], user_name: str | None, about_user: Collection[str] = ()
-) -> list[dict[str, Any]]:
+_CONTEXT = (
+    "A line marked (context) is a turn of another speaker, shown only so that the numbered "
+    'message after it can be understood ("Rome, since last month" answering "Which city do '
+    "you live in now?\"): it is no statement of the user's, and no source to cite.\n"
+)
+"""What the prompt says of the turns shown as context (`_Told.before`)."""
+_CONTEXT_TURNS = 2
+"""The most turns of other speakers shown before a message: the question it answers."""
+_CONTEXT_CHARS = 300
+"""The most of a turn shown as context: its gist (a question is short)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Told:
+    """What the prompt says, and the reading of a reply knows, besides a batch's messages."""
+
+    user_name: str | None = None
+    about_user: frozenset[str] = frozenset()
+    """The ids of the memories given as text (`extraction_flow`'s `about_user`)."""
+    named: tuple[str, ...] = ()
+    """The names the rules say the user has ("Hi, I'm Ana"): the user's, not someone else's."""
+    before: Mapping[str, tuple[Message, ...]] = field(default_factory=dict)
+    """Per message id, the turns of other speakers just before it (`_context`)."""
+
+    def shown_before(self, batch: Sequence[Message]) -> list[Message]:
+        return [turn for message in batch for turn in self.before.get(message.id, ())]
+
+
+def _context(
+    messages: Sequence[Message], history: Sequence[Message], fact_roles: Collection[str]
+) -> dict[str, tuple[Message, ...]]:
+    """Per turn of `messages` whose facts are read (`fact_roles`), the turns of other speakers
+    of its session just before it (at most `_CONTEXT_TURNS`, in `history` too): the question
+    a reply answers ("Which city do you live in now?" before "Rome, since last month")."""
+    turns = [*history, *messages]
+    before: dict[str, tuple[Message, ...]] = {}
+    for index, message in enumerate(turns[len(history) :], start=len(history)):
+        if message.role not in fact_roles:
+            continue
+        found: list[Message] = []
+        for turn in reversed(turns[:index]):
+            if turn.session_id != message.session_id or turn.role in fact_roles:
+                break
+            if turn.text.strip():
+                found.insert(0, turn)
+            if len(found) == _CONTEXT_TURNS:
+                break
+        if found:
+            before[message.id] = tuple(found)
+    return before
+
+
+def _line(message: Message, mark: str, *, memory: bool = False, chars: int | None = None) -> str:
+    """One line of the prompt's conversation: `mark`, date, speaker and what is shown."""
+    speaker = message.name or ("user" if message.role == "user" else "assistant")
+    speaker += " (memory)" if memory else ""
+    text = _shown(message)[0][:chars]
+    return f"{mark} ({message.created_at.date().isoformat()}) {speaker}: {text}"
+
+
+def _prompt(batch: Sequence[Message], told: _Told, *, context: bool = True) -> list[dict[str, Any]]:
     """The extraction prompt of `batch`: its messages numbered, each with its date and
-    speaker; the memories given as text (`about_user`) marked as the user's statements."""
+    speaker; the memories given as text (`about_user`) marked as the user's statements; with
+    `context`, the turns of others before each (`_Told.before`), marked as no statement."""
     lines = []
     for index, message in enumerate(batch):
-        speaker = message.name or ("user" if message.role == "user" else "assistant")
-        speaker += " (memory)" if message.id in about_user else ""
-        text, _hidden = _shown(message)
-        lines.append(f"[{index}] ({message.created_at.date().isoformat()}) {speaker}: {text}")
-    about = f"The user is {user_name}.\n" if user_name else ""
-    if any(message.id in about_user for message in batch):
+        for turn in told.before.get(message.id, ()) if context else ():
+            lines.append(_line(turn, "(context)", chars=_CONTEXT_CHARS))
+        lines.append(_line(message, f"[{index}]", memory=message.id in told.about_user))
+    about = f"The user is {told.user_name}.\n" if told.user_name else ""
+    if any(message.id in told.about_user for message in batch):
         about += _ABOUT_USER
+    if context and told.shown_before(batch):
+        about += _CONTEXT
     return [
         {"role": "system", "content": _INSTRUCTIONS},
         {"role": "user", "content": about + "Conversation:\n" + "\n".join(lines)},
@@ -154,20 +229,51 @@ _FORMAT = {
 }
 
 
+def _stated_when(item: ReplyItem, reference: datetime) -> datetime | None:
+    """The time the model gives the item (`when`): its ISO date, or a grounded expression."""
+    if not item.when:
+        return None
+    try:
+        day = date.fromisoformat(item.when[:10])
+        return datetime.combine(day, time(), tzinfo=reference.tzinfo)
+    except ValueError:
+        grounded = ground(item.when, reference)
+        if not grounded or _recurs_in_text(item, reference):
+            return None
+        return grounded[0].start
+
+
+def _recurs_in_text(item: ReplyItem, reference: datetime) -> bool:
+    """Whether the item's text says its `when` recurs ("Saturday" for "Ana swims every
+    Saturday"): the text names it, and grounds no time where it does (`ground` dates no
+    recurring time), so the habit is true from when it was said, not from next Saturday."""
+    said = (item.when or "").strip().casefold()
+    where = item.text.casefold().find(said) if said else -1
+    if where < 0:
+        return False
+    end = where + len(said)
+    times = ground(item.text, reference)
+    return not any(t.position < end and where < t.position + len(t.span) for t in times)
+
+
 def _when(item: ReplyItem, anchor: Message) -> datetime:
-    """The item's validity start: its ISO date, a grounded expression, else (as the rules do)
-    the first time its text names ("Ana adopted a cat yesterday"), else the message time."""
+    """The item's validity start: the time the model gives it (`_stated_when`), else (as the
+    rules do) the first time its text names ("Ana adopted a cat yesterday"), else the
+    message time."""
     reference = anchor.created_at
-    if item.when:
-        try:
-            day = date.fromisoformat(item.when[:10])
-            return datetime.combine(day, time(), tzinfo=reference.tzinfo)
-        except ValueError:
-            grounded = ground(item.when, reference)
-            if grounded:
-                return grounded[0].start
+    stated = _stated_when(item, reference)
+    if stated is not None:
+        return stated
     grounded = ground(item.text, reference)
     return grounded[0].start if grounded else reference
+
+
+def _planned(item: ReplyItem, anchor: Message) -> bool:
+    """Whether the model dates the item after the day of its message (`when`): a plan ("Ana
+    will move to Rome", when 2027-03-01), as the rules file one ("The user plans to move to
+    Rome in March 2027"), no slot value yet, and it ends nothing now."""
+    stated = _stated_when(item, anchor.created_at)
+    return stated is not None and stated.date() > anchor.created_at.date()
 
 
 _RELATIVE = re.compile(
@@ -204,14 +310,18 @@ def _called(name: str) -> set[str]:
 
 
 def _user_names(
-    items: Sequence[ReplyItem], batch: Sequence[Message], user_name: str | None
+    items: Sequence[ReplyItem],
+    batch: Sequence[Message],
+    user_name: str | None,
+    said: Collection[str] = (),
 ) -> frozenset[str]:
     """The folded names that mean the user (`_called`): `user_name`'s; without one, as in
-    the rules, the speakers' of the batch and the name's the model says the user has ("Hi,
-    I'm Ana")."""
+    the rules, the speakers' of the batch and the names the user is said to have ("Hi, I'm
+    Ana"), by the rules (`said`) or by the model."""
     if user_name:
         return _USER_WORDS | _called(user_name)
     names = {form for message in batch if message.name for form in _called(message.name)}
+    names |= {form for name in said for form in _called(name)}
     for item in items:
         if item.attribute == "name" and item.value:
             if item.subject is None or fold(item.subject) in _USER_WORDS | _called(item.value):
@@ -219,25 +329,97 @@ def _user_names(
     return _USER_WORDS | names
 
 
-def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) -> Candidate:
+_OPENING_NAME = re.compile(rf"^\s*{NAME}")
+"""The name a text opens on ("Marta lives in Madrid", "Ana's sister ...")."""
+_USER_OPENING = re.compile(r"^\s*(?i:(?:the\s+)?user|i|my)(?![\w-])")
+"""A text opening on the user ("The user's sister ...", "My sister ...")."""
+_KIN_AFTER = re.compile(
+    r"^(?:['’]s)?\s+(?i:(?:(?:good|close|old|best|new|little|big|older|younger|twin)\s+)?"
+    rf"(?P<role>{PARTNERS}|{KIN}))\b(?:,?\s+{NAME})?"
+)
+"""After a possessive, the kin, partner or friend it names, and their name if said ("Ana's
+sister Marta", "the user's mom")."""
+_KIN_WORD = re.compile(rf"(?i:(?:.*['’]s\s+)?(?:{PARTNERS}|{KIN}))")
+"""A person named by their tie to someone ("Mom", "the user's sister"; `fullmatch`)."""
+
+
+def _subject_in(item: ReplyItem, user: frozenset[str]) -> str | None:
+    """Whom the item's text is about when it opens on someone other than the user (`user`):
+    "Marta lives in Madrid" is Marta's, "Ana's sister Marta ..." Marta's, "The user's mom
+    lives in Porto" the user's mom's (as the rules name her); None for the user, and for a
+    text opening on no one: a pronoun, a place ("Paris is home"), the slot's value, a word
+    that is no name ("Lives in Paris", mem0's way), or a name the model lists as no person."""
+    text = item.text
+    opening = _USER_OPENING.match(text) or _OPENING_NAME.match(text)
+    if opening is None:
+        return None
+    owner, rest = opening.group().strip(), text[opening.end() :]
+    if owner.endswith("'s"):  # `NAME` takes a possessive in ("Ana's")
+        owner, rest = owner[:-2], owner[-2:] + rest
+    # "Ana Silva" for the user "Ana" may be her full name: no one else's, by the text alone.
+    mine = fold(owner) == "my" or bool(_called(owner) & user)
+    kin = _KIN_AFTER.match(rest)
+    if kin is not None and (rest.startswith(("'", "’")) or fold(owner) == "my"):
+        if kin["x"]:
+            return None if fold(kin["x"]) in user else kin["x"]
+        whose = "the user" if mine else owner
+        return f"{whose}'s {' '.join(kin['role'].lower().split())}"
+    if mine:
+        return None
+    if _KIN_WORD.fullmatch(owner):  # "Mom lives in Porto": the user's mom
+        return f"the user's {owner.lower()}"
+    return owner if _someone(owner, item) else None
+
+
+def _someone(name: str, item: ReplyItem) -> bool:
+    """Whether `name`, opening the item's text, is a person's name: no word naming no one in
+    particular ("The", "She"), no well-known place, not the slot's value ("Google employs
+    Ana"), a name the text reads as one (`extract_entities`: not "Lives" of "Lives in
+    Paris"), and one the model lists as a person if it lists it."""
+    key = fold(name)
+    if key in STOPWORDS or key in PRONOUNS or is_well_known_place(name):
+        return False
+    if item.value and key == fold(item.value):
+        return False
+    if key not in {fold(entity.name) for entity in extract_entities(item.text)}:
+        return False
+    kinds = {entity.kind for entity in item.entities if fold(entity.name) == key}
+    return not kinds or "person" in kinds
+
+
+def _candidate(
+    item: ReplyItem, batch: Sequence[Message], user: frozenset[str], said: Sequence[Message]
+) -> Candidate:
+    """The candidate of a reply item of `batch`; `said`: the batch and the turns shown as its
+    context, which may name a slot's value ("Did you move to Rome?" / "Yes, last month")."""
     # In message order, whatever the model's: the first is the anchor of its time and session.
     # (`_grounded`: every source is a message of the batch.)
     sources = [batch[i] for i in sorted(set(item.sources))] or list(batch)
     # A subject that is not the user (`_user_names`) is someone else: "Maria lives in Paris"
-    # fills Maria's home city, never the user's, user name known or not.
+    # fills Maria's home city, never the user's, user name known or not. A model that leaves
+    # the subject out, or calls it the user's, while the text names someone else ("Marta
+    # lives in Madrid"), is read by the text (`_subject_in`).
     subject = item.subject if item.subject and fold(item.subject) not in user else None
+    subject = subject or _subject_in(item, user)
+    if subject and not item.subject and not user - _USER_WORDS and not _named_in(subject, said):
+        # Not told the user's name, a model naming someone the conversation never names can
+        # only mean the user ("Ana lives in Porto" for "I live in Porto").
+        subject = None
     valid_from = _when(item, sources[0])
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
     # A slot is filled by a value (without one, the profile would take the whole sentence),
     # one the model is confident enough of (`MIN_SLOT_CONFIDENCE`) and, for a place, an
     # organisation or a person, one the conversation names (`_named_in`).
     sure = item.confidence >= MIN_SLOT_CONFIDENCE
-    named = item.value == NO_VALUE or _named_in(item.value or "", batch)
+    named = item.value == NO_VALUE or _named_in(item.value or "", said)
     if item.attribute in SLOT_RELATIONS and not named:
         sure = False
-    attribute = item.attribute if item.value and sure else None
+    plan = _planned(item, sources[0])
+    attribute = item.attribute if item.value and sure and not plan else None
     relations: tuple[RelationMention, ...] = ()
-    if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE:
+    # Someone named by their tie alone ("the user's sister") is no entity: the fact only.
+    unnamed = subject is not None and _KIN_WORD.fullmatch(subject) is not None
+    if attribute in SLOT_RELATIONS and item.value and item.value != NO_VALUE and not unnamed:
         relation, kind = SLOT_RELATIONS[attribute]
         relations = (RelationMention(subject, relation, item.value, kind, valid_from),)
         # Both ends are entities, or the relation has nothing to join ("Maria lives in
@@ -247,7 +429,7 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
             entities = _mentioning(entities, subject, "person")
     return Candidate(
         text=_absolute(item.text, sources[0].created_at),
-        kind=item.kind,
+        kind="fact" if plan and item.kind == "profile" else item.kind,
         attribute=attribute,
         value=item.value,
         importance=item.importance,
@@ -257,7 +439,7 @@ def _candidate(item: ReplyItem, batch: Sequence[Message], user: frozenset[str]) 
         valid_from=valid_from,
         confidence=item.confidence,
         subject=subject,
-        metadata=_metadata(sources),
+        metadata={**_metadata(sources), "plan": True} if plan else _metadata(sources),
     )
 
 
@@ -309,22 +491,24 @@ def _retry_messages(
 
 
 def _batch_flow(
-    batch: Sequence[Message],
-    budget: ExtractionBudget,
-    user_name: str | None,
-    reply_tokens: int,
-    about_user: Collection[str] = (),
+    batch: Sequence[Message], budget: ExtractionBudget, told: _Told, reply_tokens: int
 ) -> LLMFlow[tuple[list[Candidate] | None, str]]:
     """Ask for one batch's memories (one retry); None and the reason when it falls back.
 
-    A reply cut off by `max_tokens` keeps only its finished items (`parse_reply`).
+    A reply cut off by `max_tokens` keeps only its finished items (`parse_reply`). The turns
+    shown as context are left out of a prompt the budget holds only without them.
     """
-    messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, user_name, about_user))
+    messages: tuple[dict[str, Any], ...] = tuple(_prompt(batch, told))
+    bare = tuple(_prompt(batch, told, context=False))
+    if not budget.allows(prompt_tokens(messages) + min(reply_tokens, 256)):
+        messages = bare
     reason = "no attempt"
-    for _attempt in range(2):
+    for attempt in range(2):
         prompt = prompt_tokens(messages)
         if not budget.allows(prompt + min(reply_tokens, 256)):
-            return None, "LLM budget exhausted"
+            # After an invalid reply, that reply is why the batch falls back, not the budget.
+            spent = "LLM budget exhausted" if attempt == 0 else f"{reason}; no budget left to retry"
+            return None, spent
         request = LLMRequest(messages, min(reply_tokens, budget.tokens_left - prompt), _FORMAT)
         completion = yield from ask(request, budget)
         if completion is None:
@@ -339,8 +523,9 @@ def _batch_flow(
                 reply_tokens *= 2
             continue
         items = [item for item in items if _grounded(item, batch)]
-        user = _user_names(items, batch, user_name)
-        return [_candidate(item, batch, user) for item in items], ""
+        user = _user_names(items, batch, told.user_name, told.named)
+        said = [*batch, *told.shown_before(batch)]
+        return [_candidate(item, batch, user, said) for item in items], ""
     return None, reason
 
 
@@ -374,13 +559,20 @@ def _with_rules_slots(
         person = fold(rule.subject or "")
         if not rule.attribute or rule.kind == "episode" or not ids & set(rule.source_ids):
             continue
+        corrected = _corrected(facts, rule) if rule.metadata.get("corrects") else None
+        if corrected is not None:
+            facts[corrected] = _with_correction(facts[corrected], rule)
+            continue
         if (rule.attribute, person) in filled:
             continue
         filled.add((rule.attribute, person))
         same = (
             i
             for i, c in enumerate(facts)
-            if not c.attribute and fold(c.subject or "") == person and _names(c.text, rule.value)
+            if not c.attribute
+            and not c.metadata.get("plan")
+            and fold(c.subject or "") == person
+            and _names(c.text, rule.value)
         )
         index = next(same, None)
         if index is None:
@@ -398,6 +590,36 @@ def _with_rules_slots(
             entities=entities,
         )
     return facts
+
+
+_CORRECTION_MARKS = ("corrects", "negates", "guessed")
+"""What the rules mark a correction with ("I meant Lisbon, not Porto"): revision reads it."""
+
+
+def _corrected(facts: Sequence[Candidate], rule: Candidate) -> int | None:
+    """The index of the model's slot fact of the same person giving the value the rules'
+    correction `rule` gives ("Ana lives in Lisbon" for "Sorry, I meant Lisbon, not Porto")."""
+    person = fold(rule.subject or "")
+    return next(
+        (
+            index
+            for index, fact in enumerate(facts)
+            if fact.attribute
+            and fold(fact.subject or "") == person
+            and fold(fact.value or "") == fold(rule.value or "")
+        ),
+        None,
+    )
+
+
+def _with_correction(fact: Candidate, rule: Candidate) -> Candidate:
+    """The model's slot `fact` marked as the correction `rule` is (`_CORRECTION_MARKS`): the
+    value it corrects never held, as without a model. The rules' words for the other slots a
+    guessed correction may be of (`restated`) go with it; its own slot keeps its text."""
+    marks = {key: rule.metadata[key] for key in _CORRECTION_MARKS if key in rule.metadata}
+    restated = rule.metadata.get("restated")
+    restated = {**restated, str(fact.attribute): fact.text} if isinstance(restated, dict) else {}
+    return replace(fact, metadata={**fact.metadata, **marks, "restated": restated})
 
 
 def _names(text: str, value: str | None) -> bool:
@@ -462,10 +684,16 @@ def extraction_flow(
     )
     candidates = [candidate for candidate in rules if candidate.kind == "episode"]
     eligible = [m for m in messages if m.role in fact_roles and m.text.strip()]
+    told = _Told(
+        user_name,
+        frozenset(about_user),
+        tuple(str(c.value) for c in rules if c.attribute == "name" and not c.subject and c.value),
+        _context(messages, history, fact_roles),
+    )
     fallbacks: list[str] = []
     llm_batches = 0
     for batch in _batches(eligible, batch_size, batch_chars):
-        found, reason = yield from _batch_flow(batch, budget, user_name, reply_tokens, about_user)
+        found, reason = yield from _batch_flow(batch, budget, told, reply_tokens)
         if found is None:
             ids = {message.id for message in batch}
             found = [c for c in rules if c.kind != "episode" and ids & set(c.source_ids)]

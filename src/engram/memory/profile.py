@@ -26,6 +26,7 @@ from datetime import datetime
 
 from engram._exceptions import InvalidInputError
 from engram.memory._revision_decision import retired
+from engram.memory._revision_slots import slot_key
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.types._conversation import DEFAULT_TENANT
@@ -47,7 +48,13 @@ __all__ = [
 EDITED = "edited"
 """The source of a field set by hand (`edit_profile`) instead of taken from a memory."""
 
-_PROFILE_KINDS = frozenset(("profile", "preference", "fact"))
+
+def _fills_field(memory: Memory) -> bool:
+    """Whether `memory` holds a slot as revision has it (`slot_key`: an attribute, whatever
+    its kind but an episode's): a slot fact the model calls an event ("Ana moved to Rome in
+    June", `home_city`) retires the old home city, so it is the home city."""
+    return memory.kind != "episode" and slot_key(memory) is not None
+
 
 _FIELD_TEXTS = {
     "preference": "{value}: {topic}",
@@ -143,7 +150,7 @@ def update_profile(
         tenant=tenant,
     )
     folded = {fold(name) for name in names}
-    about = [m for m in items if m.kind in _PROFILE_KINDS and _about_user(m, folded)]
+    about = [m for m in items if _fills_field(m) and _about_user(m, folded)]
     fields, sources = dict(base.fields), dict(base.sources)
     given = {memory.id: memory for memory in about}
     for attribute, source in list(sources.items()):
@@ -189,7 +196,7 @@ def profile_at(
     """
     items = list(memories)
     folded = {fold(name) for name in names}
-    about = [m for m in items if m.kind in _PROFILE_KINDS and _about_user(m, folded)]
+    about = [m for m in items if _fills_field(m) and _about_user(m, folded)]
     fields: dict[str, str] = {}
     sources: dict[str, str] = {}
     for attribute, memory in _latest(about).items():
@@ -272,7 +279,7 @@ def overridden_by_edits(
             attribute is None
             or profile.sources.get(attribute) != EDITED
             or not memory.is_current
-            or memory.kind not in _PROFILE_KINDS
+            or not _fills_field(memory)
             or not _about_user(memory, ())
             or memory.recorded_at > edited_at
             or fold(profile_value(memory)) == fold(profile.fields.get(attribute, ""))
@@ -298,7 +305,7 @@ def reflect_edit(
     changes)."""
     attribute = memory.attribute
     source = profile.sources.get(attribute or "")
-    about_user_now = memory.is_current and memory.kind in _PROFILE_KINDS and _about_user(memory, ())
+    about_user_now = memory.is_current and _fills_field(memory) and _about_user(memory, ())
     moved = moved_from not in (None, attribute)
     edited_before = source == EDITED and profile.updated_at <= now and about_user_now
     absent = source is None and attribute not in profile.fields and about_user_now
