@@ -426,6 +426,10 @@ def test_the_latest_word_holds_over_its_span_whatever_began_first(
     revised_when_said=st.booleans(),
 )
 @example(steps=[("Berlin", 0, 0), ("Berlin", 2, 0), ("Lisbon", 1, 0)], revised_when_said=True)
+@example(  # "Lisbon since day 64", said on day 68, then "Berlin" said on day 67 replayed
+    steps=[("Berlin", 65, 0), ("Lisbon", 66, 0), ("Lisbon", 68, 4), ("Berlin", 67, 0)],
+    revised_when_said=False,
+)
 def test_the_value_said_last_holds_now_though_said_before_too(
     steps: list[tuple[str, int, int]], revised_when_said: bool
 ) -> None:

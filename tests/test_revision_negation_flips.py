@@ -65,6 +65,22 @@ def test_a_negation_saying_something_else_retires_nothing(first: str, then: str)
     assert decision.action != "supersede" and decision.updates == (), decision.reason
 
 
+def test_a_past_stay_that_ended_is_no_opposite_of_a_current_one() -> None:
+    """Ana "used to live in Braga" from 2010 to 2012, then "lives in Braga", said in June:
+    a stay then and one now, each over its own span; the past one keeps its end."""
+    past = Memory(
+        text="Ana used to live in Braga",
+        user_id="u1",
+        source_ids=("src-past",),
+        recorded_at=JAN,
+        valid_from=datetime(2010, 1, 1, tzinfo=UTC),
+        valid_to=datetime(2012, 1, 1, tzinfo=UTC),
+    )
+    decision = decide(fact("Ana lives in Braga", said=JUNE), [(past, 0.9)], now=JUNE)
+    assert decision.action != "supersede", decision.reason
+    assert all(m.id != past.id for m in decision.updates), decision.updates
+
+
 def test_cannot_and_unable_are_read_as_negations_of_the_same_words() -> None:
     assert negated(fact("The user cannot swim")) and negated(fact("The user is unable to swim"))
     assert not negated(fact("The user can swim"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from engram import Engram
 from test_timeline_stretch import found, held, homes, say
@@ -78,3 +80,54 @@ def test_two_moves_said_today_with_no_home_before(mem: Engram) -> None:
     assert home_as_of(mem, MARCH_1 + 19 * HOUR) == "Faro"
     assert found(mem, MARCH_1 + 19 * HOUR) == ["Faro"]
     assert [m.metadata["value"] for m in homes(mem)] == ["Lisbon", "Faro"]
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "learned-in-reverse"])
+def test_two_moves_said_today_learned_in_either_order_hold_alike(
+    mem: Engram, reverse: bool
+) -> None:
+    """Lisbon "today" said at 09:00, Faro "today" at 18:00, learned in that order or the
+    other (the 09:00 chat replayed after the 18:00 one): Lisbon from the day's start until
+    18:00, Faro from then, either way; never a Lisbon that held over nothing."""
+    said = [("I moved to Lisbon today.", MARCH_1 + 9 * HOUR)]
+    said.append(("I moved to Faro today.", MARCH_1 + 18 * HOUR))
+    for text, at in reversed(said) if reverse else said:
+        say(mem, text, at)
+    lisbon, faro = homes(mem)
+    assert [lisbon.metadata["value"], faro.metadata["value"]] == ["Lisbon", "Faro"]
+    assert (lisbon.valid_from, lisbon.valid_to) == (MARCH_1, MARCH_1 + 18 * HOUR)
+    assert (faro.valid_from, faro.valid_to) == (MARCH_1 + 18 * HOUR, None)
+    assert lisbon.superseded_by == faro.id and faro.is_current
+    for hour, home in ((1, "Lisbon"), (12, "Lisbon"), (19, "Faro"), (30, "Faro")):
+        assert listed(mem, MARCH_1 + hour * HOUR) == [home], hour
+        assert home_as_of(mem, MARCH_1 + hour * HOUR) == home, hour
+    assert mem.memories.profile("ana").fields["home_city"] == "Faro"
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(st.sampled_from(["Lisbon", "Faro", "Braga", "Porto"]), st.integers(1, 23)),
+        min_size=2,
+        max_size=4,
+        unique_by=(lambda move: move[0], lambda move: move[1]),
+    )
+)
+@example(moves=[("Faro", 18), ("Lisbon", 9)])  # learned in reverse
+@example(moves=[("Lisbon", 9), ("Braga", 13), ("Faro", 18)])  # three, in order
+@example(moves=[("Faro", 18), ("Braga", 13), ("Lisbon", 9)])
+def test_moves_said_today_learned_in_any_order_hold_as_told_in_order(
+    moves: list[tuple[str, int]],
+) -> None:
+    """Moves "today" said at several hours of one day, learned in any order: the one said
+    first holds from the day's start, each other from when it was said, until the next;
+    "as of" any hour, the home said latest by then (the first, before it was said)."""
+    with Engram(":memory:") as engram:
+        for city, hour in moves:
+            say(engram, f"I moved to {city} today.", MARCH_1 + hour * HOUR)
+        told = sorted(moves, key=lambda move: move[1])
+        for hour in range(24):
+            moment = MARCH_1 + hour * HOUR + HOUR / 2
+            home = [city for city, said in told if said <= hour + 0.5][-1:] or [told[0][0]]
+            assert listed(engram, moment) == home, hour
+        assert engram.memories.profile("ana").fields["home_city"] == told[-1][0]

@@ -110,9 +110,10 @@ def fitted_in_history(
       values said before it end where it begins (`timeline.ends`), the new one's end
       written into it, the others' as updates;
     - a value it retires grounded to the same day, said before it that day, holds until
-      it was said (`_after_same_day`).
+      it was said (`_after_same_day`); a value it files as history is fitted so among the
+      values grounded to its day (`_before_same_day`).
     """
-    decision = _after_same_day(decision)
+    decision = _before_same_day(_after_same_day(decision), past, now)
     if not past:
         return decision
     decision = _restated_as_history(new, decision, past, now)
@@ -157,18 +158,75 @@ def _after_same_day(decision: Decision) -> Decision:
     return replace(decision, memory=moved, inserts=inserts, updates=updates)
 
 
+def _before_same_day(decision: Decision, past: Sequence[Memory], now: datetime) -> Decision:
+    """`decision`, but the value it files as history fitted among the values of its slot
+    grounded to the same day, as if told in order (`_after_same_day`): those said after it
+    that day (the current value, past ones) begin when they were said, and so does it if
+    one was said before it that day (`timeline.same_day_start`). "I moved to Faro today"
+    at 18:00, then "I moved to Lisbon today" said at 09:00 replayed, is Lisbon until
+    18:00, Faro from then, not Lisbon never."""
+    written, current = decision.memory, decision.target
+    if written.id not in {m.id for m in decision.inserts} or current is None:
+        return decision
+    if written.superseded_by != current.id or not current.is_current:
+        return decision
+    updates = {m.id: m for m in decision.updates}
+    changes = list(decision.changes)
+    held = written
+    for later in (current, *past):
+        start = same_day_start(later, [written])
+        if start is None or later.id in updates:
+            continue
+        if later.valid_to is not None and later.valid_to <= start:
+            continue  # it never held after it was said
+        updates[later.id] = replace(later, valid_from=start, updated_at=now)
+        reason = f"began when said, {written.id} said before it that day"
+        changes.append(_restarted(later, written, now, reason))
+        if later.id == current.id and held.valid_to is not None and held.valid_to <= start:
+            held = replace(held, valid_to=start)
+    own = same_day_start(held, past)
+    if own is not None and (held.valid_to is None or own < held.valid_to):
+        held = replace(held, valid_from=own)
+    if held == written and len(changes) == len(decision.changes):
+        return decision
+    return replace(
+        decision,
+        memory=held,
+        inserts=tuple(held if m.id == written.id else m for m in decision.inserts),
+        updates=tuple(updates.values()),
+        changes=tuple(changes),
+    )
+
+
+def _restarted(memory: Memory, by: Memory, now: datetime, reason: str) -> MemoryChange:
+    """The history entry of `memory` beginning later, `by` learned."""
+    return history_entry(
+        memory,
+        "update",
+        now,
+        reason,
+        old_text=memory.text,
+        new_text=memory.text,
+        related_id=by.id,
+        source_ids=by.source_ids,
+    )
+
+
 def _restated_as_history(
     new: Memory, decision: Decision, past: Sequence[Memory], now: datetime
 ) -> Decision:
-    """`decision`, but a restatement of the current value (`noop`) said before a retired
-    value of the slot began filed as history: else the current value would start before
-    that one, and both hold between."""
+    """`decision`, but a restatement of the current value (`noop`) that begins before a
+    retired value of the slot began, said before that one was, filed as history: else the
+    current value would start before that one, and both hold between. Said after it, the
+    restatement is the user's latest word over its span ("Lisbon since day 64", said on
+    day 68 after "Berlin" on day 65): folded into the current value, an earlier start and
+    its latest saying, it ends the retired one where it begins (`_with_ends`)."""
     target, start = decision.target, new.valid_from
     if decision.action != "noop" or target is None or not target.is_current:
         return decision
     if start is None or target.valid_from is None or start >= target.valid_from:
         return decision
-    if not any(start <= began(m) < target.valid_from for m in past):
+    if not any(start <= began(m) < target.valid_from and said(new) < said(m) for m in past):
         return decision
     reason = f"same {new.attribute}, said before another value held"
     return filed_as_history(new, target, now, reason)

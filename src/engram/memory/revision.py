@@ -78,6 +78,7 @@ from engram.memory._revision_words import (
     stems,
 )
 from engram.memory.entities import fold
+from engram.memory.timeline import began
 from engram.types._memory import Memory
 
 __all__ = ["DEFAULT_POLICY", "RevisionPolicy", "decide", "resolve_ambiguous"]
@@ -251,11 +252,14 @@ def _opposites(
     of them negated (`negated`: "The user can swim" / "The user cannot swim", "I can't
     drive" / "I can drive", "Ana no longer eats meat" / "Ana eats meat"), of one subject,
     slot, tense and marks else (`say_alike_but_negation`: "The user could not swim" is
-    no opposite of "The user can swim"). The latest word wins: they are retired."""
+    no opposite of "The user can swim"). The latest word wins: they are retired. A memory
+    that ended by the time `new` began is none ("I lived in Braga from 2010 to 2011", then
+    "I live in Braga": a past stay and a current one, each true over its own span)."""
     return [
         old
         for old, cosine in pool
         if cosine >= policy.negation
+        and (old.valid_to is None or began(new) < old.valid_to)
         and subject_of(old) == subject_of(new)
         and not (old.attribute and new.attribute and old.attribute != new.attribute)
         and negated(old) != negated(new)

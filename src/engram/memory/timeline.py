@@ -286,10 +286,10 @@ def same_day_start(memory: Memory, earlier: Iterable[Memory]) -> datetime | None
     """When `memory`, a value of its slot said on the day it is grounded to ("I moved to
     Faro today", `event_granularity` "day"), began, if a value said before it that day
     (among `earlier`) is grounded to that day too ("I moved to Lisbon today", said that
-    morning): when it was said. Else both would begin at that day's start, and the one said
-    first never hold, though the user said it held. None if no such value was said
-    first: `memory` begins when it says it did (a move "yesterday", said a week after
-    another, still begins yesterday)."""
+    morning; its start that day's, or moved so to when it was said): when it was said.
+    Else both would begin at that day's start, and the one said first never hold, though
+    the user said it held. None if no such value was said first: `memory` begins when it
+    says it did (a move "yesterday", said a week after another, still begins yesterday)."""
     start = memory.valid_from
     if start is None or memory.metadata.get("event_granularity") != "day":
         return None
@@ -298,8 +298,8 @@ def same_day_start(memory: Memory, earlier: Iterable[Memory]) -> datetime | None
         return None
     first = any(
         other.id != memory.id
-        and other.valid_from == start
         and other.metadata.get("event_granularity") == "day"
+        and start <= began(other) < start + timedelta(days=1)
         and start <= said(other)[0] < at
         for other in earlier
     )
