@@ -104,6 +104,31 @@ def test_two_moves_said_today_learned_in_either_order_hold_alike(
     assert mem.memories.profile("ana").fields["home_city"] == "Faro"
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "learned-in-reverse"])
+def test_two_moves_said_today_relations_start_with_their_memories(
+    mem: Engram, reverse: bool
+) -> None:
+    """Lisbon "today" at 09:00, Faro "today" at 18:00, learned in either order: Faro's
+    `lives_in`, stored from the day's start when Faro was learned first, starts at 18:00
+    with its memory once Lisbon is learned; "as of" noon the user lived in Lisbon only."""
+    said = [("I moved to Lisbon today.", MARCH_1 + 9 * HOUR)]
+    said.append(("I moved to Faro today.", MARCH_1 + 18 * HOUR))
+    for text, at in reversed(said) if reverse else said:
+        say(mem, text, at)
+    places = {e.id: e.name for e in mem.memories.entities(user_id="ana")}
+    spans = {
+        places[r.target_id]: (r.valid_from, r.valid_to)
+        for r in mem.memories.relations(user_id="ana")
+        if r.relation == "lives_in"
+    }
+    assert spans == {
+        "Lisbon": (MARCH_1, MARCH_1 + 18 * HOUR),
+        "Faro": (MARCH_1 + 18 * HOUR, None),
+    }
+    for hour, home in ((1, "Lisbon"), (12, "Lisbon"), (17, "Lisbon"), (19, "Faro"), (30, "Faro")):
+        assert held(mem, MARCH_1 + hour * HOUR) == [home], hour
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     moves=st.lists(
@@ -130,4 +155,5 @@ def test_moves_said_today_learned_in_any_order_hold_as_told_in_order(
             moment = MARCH_1 + hour * HOUR + HOUR / 2
             home = [city for city, said in told if said <= hour + 0.5][-1:] or [told[0][0]]
             assert listed(engram, moment) == home, hour
+            assert held(engram, moment) == home, hour
         assert engram.memories.profile("ana").fields["home_city"] == told[-1][0]

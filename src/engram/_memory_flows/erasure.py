@@ -15,7 +15,7 @@ from engram._exceptions import ConfigError, ProviderError
 from engram._flows import Flow, call_memories, forget_embeddings, serialized
 from engram._memory_flows import revival
 from engram._memory_flows.edits import correction_flow, vector_records
-from engram._memory_flows.graph import is_user
+from engram._memory_flows.graph import is_user, restarted
 from engram._memory_flows.scope import PAGE, Scope, every_memory, lock_key
 from engram.memory import fold
 from engram.memory.profile import handed_over, reflect_edit
@@ -459,25 +459,14 @@ def _relations_restarted(
 ) -> Flow[list[Relation]]:
     """The relations the `spared` state that held from their first saying, erased: each
     from when its memory holds now (`timeline.without_sources` moved its start to the
-    saying left), so "as of" the graph agrees with the memory."""
-    old = {memory.id: memory for memory in before}
-    moved = {
-        memory.id: (old[memory.id].valid_from, memory.valid_from)
-        for memory in spared
-        if memory.id in old and old[memory.id].valid_from != memory.valid_from
-    }
-    users = sorted({m.user_id for m in spared if m.id in moved and m.user_id is not None})
+    saying left), so "as of" the graph agrees with the memory (`graph.restarted`)."""
+    old = {memory.id: memory.valid_from for memory in before}
+    moved = [m for m in spared if m.id in old and old[m.id] != m.valid_from]
+    users = sorted({memory.user_id for memory in moved if memory.user_id is not None})
     if not users:
         return []
     stated = yield from call_memories(*(ListRelations(tenant, user) for user in users))
-    return [
-        replace(relation, valid_from=moved[relation.memory_id][1])
-        for relations in stated
-        for relation in relations
-        if relation.memory_id in moved
-        and relation.valid_from is not None
-        and relation.valid_from == moved[relation.memory_id][0]
-    ]
+    return restarted((relation for relations in stated for relation in relations), moved)
 
 
 def _in_session_of(metadata: Mapping[str, Any], turn: Memory) -> dict[str, Any]:

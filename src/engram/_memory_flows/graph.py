@@ -3,7 +3,7 @@ for the user, the entities an add's mentions resolve to, and the relations memor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -337,8 +337,9 @@ def relations_to_write(
     now: datetime,
 ) -> tuple[tuple[Entity, ...], list[Relation]]:
     """The relations the inserted memories state (ended with them, if this add already
-    retired them), and those of the memories this add ends (supersedes, or fits in time
-    to end sooner) ended with them; with the entity standing for the user, if it is new."""
+    retired them); those of the memories this add starts later (`restarted`) started with
+    them, and those of the memories it ends (supersedes, or fits in time to end sooner)
+    ended with them; with the entity standing for the user, if it is new."""
     if scope.user_id is None:
         return (), []
     inserted = {memory.id: memory for memory in plan.inserts}
@@ -348,12 +349,15 @@ def relations_to_write(
         if m.id in inserted
     ]
     stated = [(memory, mentions) for memory, mentions in stated if mentions]
+    restarts = {relation.id: relation for relation in restarted(graph.relations, plan.updates)}
+    stored = [restarts.get(relation.id, relation) for relation in graph.relations]
     ending = [m for m in plan.updates if m.superseded_at is not None or m.valid_to is not None]
-    relations = [
-        ended
+    ends = {
+        ended.id: ended
         for memory in ending
-        for ended in close_relations(graph.relations, [memory.id], memory.valid_to or now)
-    ]
+        for ended in close_relations(stored, [memory.id], memory.valid_to or now)
+    }
+    relations = list({**restarts, **ends}.values())
     if not stated:
         return (), relations
     me = graph.me or new_user_entity(scope, None, now)
@@ -368,6 +372,21 @@ def relations_to_write(
         )
         relations += [while_true(_started_with(relation, memory), memory) for relation in built]
     return (() if graph.me else (me,)), relations
+
+
+def restarted(relations: Iterable[Relation], memories: Iterable[Memory]) -> list[Relation]:
+    """The `relations` stated by `memories` that start before their memory now does, each
+    from when it does: revision started the memory later (a move said the same day as
+    another learned after it, `timeline.same_day_start`), or an erasure did (its first
+    saying erased, `timeline.without_sources`); else "as of" a time between, the relation
+    holds and the memory does not."""
+    by_id = {memory.id: memory for memory in memories}
+    return [
+        moved
+        for relation in relations
+        if (memory := by_id.get(relation.memory_id or "")) is not None
+        and (moved := _started_with(relation, memory)) != relation
+    ]
 
 
 def _started_with(relation: Relation, memory: Memory) -> Relation:

@@ -30,13 +30,14 @@ from engram.memory._revision_decision import (
     Decision,
     added,
     duplicate,
+    filed_as_history,
     history_entry,
     refine,
     retire,
     retired,
     supersede,
 )
-from engram.memory._revision_words import extends, key_terms, stage
+from engram.memory._revision_words import extends, key_terms, says_past, stage
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
@@ -266,7 +267,32 @@ def slot_decision(new: Memory, holders: Sequence[Memory], now: datetime) -> Deci
     for old in holders:
         if extends(value, slot_value(old)):
             return refine(new, old, now, f"{new.attribute} refined")
+    newest = max(holders, key=said)
+    if _past_beside(new, newest):
+        reason = f"new {new.attribute}; the past of the value said with it"
+        return filed_as_history(new, newest, now, reason)
     return supersede(new, holders, now, f"new {new.attribute}")
+
+
+def _past_beside(new: Memory, old: Memory) -> bool:
+    """Whether `new`, a value of its slot said with `old` (by a message of both, at one
+    moment, beginning alike: "I moved from Paris to Rome", read as two values), is the past
+    of the two and `old` current, whatever order the extractor listed them in: an ending
+    beside a value ("Sara and I broke up. I'm seeing Mia now"); else the one its text names
+    as the past (`says_past`: "Ana lived in Paris", "Ana moved from Paris to Rome" of
+    Paris) if the other's does not; else, nothing telling them apart, the one of the value
+    first in alphabetical order (folded). (A value said to begin before the other, its
+    `when` earlier, is the past already: `supersede` orders by `said`.)"""
+    if said(new) != said(old) or not set(new.source_ids) & set(old.source_ids):
+        return False
+    values = slot_value(new), slot_value(old)
+    if NO_VALUE in values:  # an ending and a value (two alike were one: `slot_decision`)
+        return values[0] == NO_VALUE
+    new_past = says_past(new.text, values[0])
+    old_past = says_past(old.text, values[1])
+    if new_past != old_past:
+        return new_past
+    return values[0] < values[1]
 
 
 def conditional_decision(

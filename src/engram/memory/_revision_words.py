@@ -25,6 +25,7 @@ __all__ = [
     "key_terms",
     "negated",
     "polarity",
+    "says_past",
     "stage",
     "stems",
 ]
@@ -53,6 +54,14 @@ _NEGATION = re.compile(
     r"divorced|left)\b",
     re.IGNORECASE,
 )
+
+
+_PAST_CUE = (
+    r"(?:used\s+to\s+\w+|lived|was\s+living|previously|formerly|former|was|were|worked|"
+    r"studied|left|from)(?:\s+(?:in|at|near|for|with))?(?:\s+the)?\s+"
+)
+"""What names a value as the past, right before it: "lived in Paris", "used to live in
+Paris", "worked at Google", "moved from Paris" (not the "to Rome" of that change)."""
 
 
 _SAYING_NOT = frozenset("not never no cannot unable".split())
@@ -122,6 +131,17 @@ def is_negation(memory: Memory) -> bool:
     if memory.metadata.get("plan"):
         return False
     return "negates" in memory.metadata or bool(_NEGATION.search(memory.text))
+
+
+def says_past(text: str, value: str) -> bool:
+    """Whether `text` names `value` (or, if it does not name it whole, one of its key terms)
+    as the past (`_PAST_CUE`): "Ana lived in Paris", "Ana moved from Paris to Rome" of
+    Paris; not "Ana moved to Rome", nor Rome in that change."""
+    folded = fold(text)
+    names = [fold(value)] if fold(value) in folded else sorted(key_terms(value))
+    return any(
+        re.search(rf"\b{_PAST_CUE}{re.escape(name)}\b", folded) is not None for name in names
+    )
 
 
 def polarity(memory: Memory) -> tuple[bool, bool]:
