@@ -18,6 +18,7 @@ from openai_server import FakeOpenAIServer
 pytest_plugins = ["openai_server"]
 
 DAY = datetime(2026, 3, 2, 10, tzinfo=UTC)
+LATER = datetime(2026, 3, 5, 10, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -118,3 +119,26 @@ def test_the_rules_read_the_same_turn_alike(said: str) -> None:
             messages=[Message(role="user", content=said, created_at=DAY)], user_id="ana"
         )
         assert current_home(engram) == ("Rome", ["Rome"], ["Rome"])
+
+
+@pytest.mark.parametrize(
+    ("held", "past", "home_now"),
+    [
+        ("Rome", home("Ana used to live in Paris", "Paris"), "Rome"),
+        ("Rome", home("Ana lived in Paris", "Paris"), "Rome"),
+        ("Paris", home("Ana used to live in Paris", "Paris"), None),  # the end of it
+    ],
+)
+def test_a_past_told_in_a_later_turn_never_takes_the_current_values_place(
+    mem: Engram, openai_server: FakeOpenAIServer, held: str, past: dict[str, object], home_now: str
+) -> None:
+    """ "I used to live in Paris", told after "I live in Rome": Rome stays the home, as
+    without a model; told while Paris is the home, it ends it."""
+    openai_server.enqueue_completion(json.dumps({"memories": [home(f"Ana lives in {held}", held)]}))
+    add(mem, f"I live in {held}.")
+    openai_server.enqueue_completion(json.dumps({"memories": [past]}))
+    message = Message(role="user", content="I used to live in Paris.", created_at=LATER)
+    mem.memories.add(messages=[message], user_id="ana", user_name="Ana")
+    profile = mem.memories.profile("ana")
+    assert (profile.fields.get("home_city") if profile else None) == home_now
+    assert str(past["text"]) in [m.text for m in mem.memories.get_all(user_id="ana")]

@@ -51,6 +51,7 @@ from engram.memory._partners import PARTNERS
 from engram.memory._patterns import NAME, PRONOUNS
 from engram.memory._phrases import date_phrase
 from engram.memory._places import is_well_known_place
+from engram.memory._revision_words import says_past
 from engram.memory.candidates import (
     NO_VALUE,
     SLOT_RELATIONS,
@@ -443,6 +444,22 @@ def _candidate(
     )
 
 
+def _as_past_if_told_so(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate:
+    """`candidate` as the rules read a slot's value told as the past ("Ana used to live in
+    Paris", "Ana worked at Google": `says_past`), when no other candidate of the reply gives
+    its slot a value: no value of the slot, but the end of it if it holds now (`negates`),
+    so a past told later never takes the place of the current value. (Beside another value
+    of its slot, "moved from Paris to Rome", revision files it as that one's past.)"""
+    attribute, value = candidate.attribute, candidate.value
+    if attribute is None or not value or value == NO_VALUE or not says_past(candidate.text, value):
+        return candidate
+    if any(other is not candidate and other.attribute == attribute for other in candidates):
+        return candidate
+    kind = "fact" if candidate.kind == "profile" else candidate.kind
+    metadata = {**candidate.metadata, "negates": value}
+    return replace(candidate, kind=kind, attribute=None, relations=(), metadata=metadata)
+
+
 def _grounded(item: ReplyItem, batch: Sequence[Message]) -> bool:
     """Whether every message the item names as its source is one of the batch: one that
     names a message the model was never shown (`[7]` of a batch of one) made it up. An item
@@ -525,7 +542,8 @@ def _batch_flow(
         items = [item for item in items if _grounded(item, batch)]
         user = _user_names(items, batch, told.user_name, told.named)
         said = [*batch, *told.shown_before(batch)]
-        return [_candidate(item, batch, user, said) for item in items], ""
+        candidates = [_candidate(item, batch, user, said) for item in items]
+        return [_as_past_if_told_so(c, candidates) for c in candidates], ""
     return None, reason
 
 
