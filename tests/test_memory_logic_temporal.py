@@ -233,3 +233,90 @@ def test_a_habit_said_today_is_true_as_of_today(text: str) -> None:
         assert habit.valid_from == WEDNESDAY
         now = mem.memories.get_all(user_id="u", as_of=WEDNESDAY, kinds=["preference"])
         assert [memory.id for memory in now] == [habit.id]
+
+
+# Thursday 8 January, Thursday 30 April, Wednesday 10 June 2026.
+JANUARY = datetime(2026, 1, 8, 10, 0, tzinfo=UTC)
+APRIL = datetime(2026, 4, 30, 10, 0, tzinfo=UTC)
+JUNE = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "start"),
+    [
+        # A past verb of arranging: the time is the event's, to come later in the year.
+        ("I signed up for the Chicago marathon in October!!", JANUARY, "2026-10-01"),
+        ("We booked flights to Lisbon for June 3", JANUARY, "2026-06-03"),
+        ("I bought concert tickets for March 14", JANUARY, "2026-03-14"),
+        ("We planned a trip to Rome in September", JANUARY, "2026-09-01"),
+        # "starting" and "from" look ahead, whatever the verb.
+        ("I got the Scripps postdoc, starting August 17", APRIL, "2026-08-17"),
+        ("I accepted the offer, starting in September", APRIL, "2026-09-01"),
+        ("I got the job, from August 17", APRIL, "2026-08-17"),
+        ("I start my new job at Scripps on August 17", APRIL, "2026-08-17"),
+        # Events gone by stay past.
+        ("I ran the Chicago marathon in October", JANUARY, "2025-10-01"),
+        ("We got married in June", JANUARY, "2025-06-01"),
+        ("I moved to Berlin in March", JUNE, "2026-03-01"),
+        ("I booked a flight in March", JUNE, "2026-03-01"),
+        ("I was in Rome from May 3 to May 10", APRIL, "2025-05-03"),
+    ],
+)
+def test_an_arranged_event_is_dated_when_it_happens(
+    text: str, reference: datetime, start: str
+) -> None:
+    assert first(text, reference)[1] == date.fromisoformat(start)
+
+
+# Monday 27 July to Sunday 2 August 2026.
+def _day(day: int) -> datetime:
+    return datetime(2026, 7, 27, 10, 0, tzinfo=UTC) + timedelta(days=day)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "start", "end"),
+    [
+        # Past tense, said Monday to Thursday: the weekend gone by.
+        ("we moved to Round Rock this weekend!!!", _day(1), "2026-07-25", "2026-07-27"),
+        ("We went camping this weekend.", _day(3), "2026-07-25", "2026-07-27"),
+        # Past tense, said Friday to Sunday: this weekend, up to today.
+        ("we moved this weekend", _day(5), "2026-08-01", "2026-08-02"),
+        ("we moved this weekend", _day(6), "2026-08-01", "2026-08-03"),
+        ("we moved this weekend", _day(4), "2026-07-31", "2026-08-01"),
+        # A plan, or no tense: the coming weekend.
+        ("we're moving this weekend", _day(1), "2026-08-01", "2026-08-03"),
+        ("We booked a cabin this weekend", _day(1), "2026-08-01", "2026-08-03"),
+        ("this weekend", _day(1), "2026-08-01", "2026-08-03"),
+        ("we moved this past weekend", _day(1), "2026-07-25", "2026-07-27"),
+        # "this Monday": in the past tense, the latest one by today.
+        ("I saw her this Monday", _day(2), "2026-07-27", "2026-07-28"),
+        ("I saw her this Monday", _day(0), "2026-07-27", "2026-07-28"),
+        ("I'm seeing her this Monday", _day(2), "2026-08-03", "2026-08-04"),
+        ("I'm seeing her this Friday", _day(2), "2026-07-31", "2026-08-01"),
+    ],
+)
+def test_this_weekend_in_the_past_tense_is_gone_by(
+    text: str, reference: datetime, start: str, end: str
+) -> None:
+    assert first(text, reference)[1:3] == (date.fromisoformat(start), date.fromisoformat(end))
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "valid_from"),
+    [
+        ("I signed up for the Chicago marathon in October!!", JANUARY, date(2026, 10, 1)),
+        ("we moved to Round Rock this weekend!!!", _day(1), date(2026, 7, 25)),
+    ],
+)
+def test_an_extracted_fact_takes_the_grounded_time(
+    text: str, reference: datetime, valid_from: date
+) -> None:
+    with Engram(":memory:") as mem:
+        message = Message(role="user", content=text, created_at=reference)
+        mem.memories.add(messages=[message], user_id="u")
+        dated = [
+            m.valid_from.date()
+            for m in mem.memories.get_all(user_id="u")
+            if m.kind != "episode" and m.valid_from is not None
+        ]
+        assert valid_from in dated

@@ -6,7 +6,10 @@ against `reference` (the timestamp of the message that contains it) into a half-
 `[start, end)` with a granularity. A month or day without a year ("in March", "on 5
 December", "on Friday") takes the tense of its sentence: the latest one not after
 `reference` in the past tense ("I moved in March"), the next one in the future tense ("I'm
-going to Rome in March"), else the nearest (for a weekday, the coming one). The tense comes
+going to Rome in March"), else the nearest (for a weekday, the coming one). A past verb of
+arranging dates the event arranged, in the reference's year ("I signed up for the marathon in
+October", said in January: this October), and "starting August 17" looks ahead whatever the
+verb; "this weekend" and "this Monday" in the past tense are the ones gone by. The tense comes
 from word-list cues (`_TENSE_CUE`), not a parser. "Next Friday" is the Friday of next week
 (weeks run Monday to Sunday, as for "next week"), even said on a Thursday; "this Friday",
 "coming Friday" and "on Friday" are the nearest one ahead. A date in digits is read in ISO
@@ -123,6 +126,10 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _UNIT = r"(?P<unit>day|week|month|year)s?"
 _Tense = Literal["past", "future"]
+_When = Literal["past", "future", "arranged"]
+"""A sentence's tense as a yearless month or date reads it: "arranged" is a past verb of
+arranging ("I signed up for the marathon in October", "I booked a flight in March"), whose
+time is the event's, in the reference's year: to come if later in it, else past."""
 _BE = r"(?:\b(?:am|is|are)|['’](?:m|re))"
 _PARTICIPLE = r"[a-z]{2,}ed\b"
 # Cues of a sentence's tense. A participle after "be" or "get" ("I'm excited") says nothing
@@ -131,6 +138,9 @@ _PARTICIPLE = r"[a-z]{2,}ed\b"
 _TENSE_CUE = re.compile(
     rf"(?P<neither>(?:{_BE}|\b(?:be|being|get|gets|getting|so|very|really|too))\s+{_PARTICIPLE}"
     r"|\b(?:need|indeed|hundred|speed|seed|feed|proceed|succeed|exceed|embed)\b)"
+    r"|(?P<arranged>\b(?:signed\s+up|registered|enrolled)\s+for\b"
+    r"|\b(?:booked|reserved|scheduled|rescheduled|planned|arranged)\b"
+    r"|\b(?:bought|got|ordered|snagged|scored)\s+(?:[\w'’-]+\s+){0,3}?tickets?\b)"
     rf"|(?P<future>{_BE}\s+[a-z]{{2,}}ing\b(?:\s+{_PARTICIPLE})?"
     r"|\b(?:will|won't|won’t|shall|gonna|going\s+to|about\s+to|next|upcoming"
     r"|(?:plan|plans|planning|intend|intends|hope|hoping|want|wants)\s+to)\b|['’]ll\b)"
@@ -141,6 +151,11 @@ _TENSE_CUE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+_FORWARD = re.compile(
+    r"(?i)\b(?:starting|beginning|effective|(?P<source>from))(?:\s+(?:on|in|from))?\s+$"
+)
+"""Just before a time, words that look ahead from it ("starting August 17", "from June")."""
+_RANGE_AFTER = re.compile(r"(?i)\s*(?:-|–|to|until|till|through)\s")
 _WEEKDAY_NAMES = "|".join(_WEEKDAYS)
 _ON_WEEKDAY = rf"(?:(?i:on)\s+)?(?i:{_WEEKDAY_NAMES})(?:,\s*|\s+)(?:(?i:the)\s+)?"
 """A weekday before a date ("on Tuesday, March 4"): part of the date, not a weekday apart
@@ -174,28 +189,49 @@ def _number(text: str) -> int:
 
 
 def _tense(text: str, start: int, end: int) -> _Tense | None:
-    """The tense of the sentence around `text[start:end]`, from a word-list cue.
+    """The tense of the sentence around `text[start:end]`, from a word-list cue (a verb of
+    arranging is past: "I booked a table on Friday" may be the Friday gone)."""
+    when = _when(text, start, end)
+    return "past" if when == "arranged" else when
+
+
+def _when(text: str, start: int, end: int) -> _When | None:
+    """The tense of the sentence around `text[start:end]`, as a yearless time reads it.
 
     The cue nearest before the expression in its sentence wins, else the first one after it:
-    in "I moved in May and will fly in June" the move is past and the flight future.
+    in "I moved in May and will fly in June" the move is past and the flight future. Just
+    before it, "starting", "beginning" or "effective" look ahead whatever the verb ("I got the
+    job, starting August 17"), and "from" makes a past verb one of arranging ("I got the job,
+    from August 17"), unless it opens a span ("I was there from May 3 to May 10").
     """
+    forward = _FORWARD.search(text, max(0, start - 24), start)
+    if forward and not forward["source"]:
+        return "future"
     begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
     stop = _SENTENCE_END.search(text, end)
     before = [_cue(m) for m in _TENSE_CUE.finditer(text, begin, start)]
     after = [_cue(m) for m in _TENSE_CUE.finditer(text, end, stop.start() if stop else len(text))]
     cues = [cue for cue in (*reversed(before), *after) if cue is not None]
-    return cues[0] if cues else None
+    when = cues[0] if cues else None
+    if when == "past" and forward and not _RANGE_AFTER.match(text, end):
+        return "arranged"
+    return when
 
 
-def _cue(match: re.Match[str]) -> _Tense | None:
-    return "past" if match["past"] else "future" if match["future"] else None
+def _cue(match: re.Match[str]) -> _When | None:
+    if match["arranged"]:
+        return "arranged"
+    if match["past"]:
+        return "past"
+    return "future" if match["future"] else None
 
 
-def _year_of(month: int, day: int, ref: date, tense: _Tense | None) -> date | None:
+def _year_of(month: int, day: int, ref: date, tense: _When | None) -> date | None:
     """The date `month/day` in the year the speaker means (the year before, of or after `ref`).
 
     Said in the past tense ("I graduated on 5 December"), the latest not after `ref`; in the
-    future tense, the first not before it; otherwise the closest to `ref`.
+    future tense, the first not before it; arranged ("I booked a flight for 5 December"), in
+    `ref`'s year; otherwise the closest to `ref`.
     """
     options: list[date] = []
     for year in (ref.year - 1, ref.year, ref.year + 1):
@@ -203,6 +239,8 @@ def _year_of(month: int, day: int, ref: date, tense: _Tense | None) -> date | No
             options.append(date(year, month, day))
         except ValueError:
             continue
+    if tense == "arranged" and (this_year := [o for o in options if o.year == ref.year]):
+        return this_year[0]
     if tense == "past" and (past := [option for option in options if option <= ref]):
         return past[-1]
     if tense == "future" and (future := [option for option in options if option >= ref]):
@@ -218,7 +256,7 @@ def _explicit_date(match: re.Match[str], ref: date, text: str) -> _Interval | No
         except ValueError:
             return None
     else:
-        meant = _year_of(month, day, ref, _tense(text, match.start(), match.end()))
+        meant = _year_of(month, day, ref, _when(text, match.start(), match.end()))
         if meant is None:
             return None
         found = meant
@@ -257,13 +295,16 @@ def _month_year(match: re.Match[str], _ref: date, _text: str) -> _Interval | Non
 
 def _month_only(match: re.Match[str], ref: date, text: str) -> _Interval | None:
     """A month without a year: "last"/"next" name its year; else the sentence's tense does
-    ("since" speaks of the past), with the current month both past and future."""
+    ("since" speaks of the past), with the current month both past and future, and a month
+    arranged ("I signed up for the marathon in October") in `ref`'s year."""
     month, modifier = _MONTHS[match["month"]], (match["mod"] or "").lower()
-    tense = "past" if modifier == "since" else _tense(text, match.start(), match.end())
+    tense = "past" if modifier == "since" else _when(text, match.start(), match.end())
     if modifier == "last":
         year = ref.year if month < ref.month else ref.year - 1
     elif modifier in ("next", "coming"):
         year = ref.year if month > ref.month else ref.year + 1
+    elif tense == "arranged":
+        year = ref.year
     elif tense == "past":
         year = ref.year if month <= ref.month else ref.year - 1
     elif tense == "future":
@@ -347,10 +388,24 @@ def _before_last(match: re.Match[str], ref: date, _text: str) -> _Interval | Non
     return _period(match["period"].lower(), ref, -2)
 
 
-def _relative_period(match: re.Match[str], ref: date, _text: str) -> _Interval | None:
+def _relative_period(match: re.Match[str], ref: date, text: str) -> _Interval | None:
+    """ "last week", "this month", "next year"; "this weekend" said in the past tense ("we
+    moved this weekend") is the one gone by if said Monday to Thursday, else this one up to
+    today (said on a Saturday, that Saturday)."""
     modifier, unit = match["mod"].lower().split()[-1], match["period"].lower()
+    if unit == "weekend" and modifier == "this" and _said_gone(text, match):
+        if ref.weekday() < 4:
+            return _period(unit, ref, -1)
+        saturday = _week_start(ref) + timedelta(days=5)
+        return min(saturday, ref), ref + timedelta(days=1), "weekend"
     step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[modifier]
     return _period(unit, ref, step)
+
+
+def _said_gone(text: str, match: re.Match[str]) -> bool:
+    """Whether "this weekend" or "this Monday" is said in the past tense (not of arranging:
+    "I booked a cabin this weekend" may be for the coming one)."""
+    return _when(text, match.start(), match.end()) == "past"
 
 
 def _period(unit: str, ref: date, step: int) -> _Interval:
@@ -455,7 +510,8 @@ def _weekday(match: re.Match[str], ref: date, text: str) -> _Interval | None:
     """A weekday: "last Friday" the latest one before the reference's day; "next Friday"
     the one of next week, as "next week" is (said on Thursday 9 May, Friday 17 May, not the
     next day: "this Friday" or "on Friday" say that one); "coming" and "this" the nearest
-    one ahead; bare, by its sentence's tense."""
+    one ahead ("this" in the past tense, the latest one by today); bare, by its sentence's
+    tense."""
     target = _WEEKDAYS.index(match["weekday"].lower())
     modifier = (match["mod"] or "").lower()
     back = (ref.weekday() - target) % 7 or 7  # days since the previous such weekday
@@ -466,8 +522,8 @@ def _weekday(match: re.Match[str], ref: date, text: str) -> _Interval | None:
         offset = 7 - ref.weekday() + target  # from the reference to that day of next week
     elif modifier == "coming":
         offset = ahead or 7
-    elif modifier == "this":
-        offset = ahead
+    elif modifier == "this":  # in the past tense, the latest by today ("I saw her this Monday")
+        offset = -back if ahead and _said_gone(text, match) else ahead
     else:  # "on Friday" / "Friday": the past one if its sentence speaks of the past
         offset = -back if _tense(text, match.start(), match.end()) == "past" else ahead
     return (*_days(ref + timedelta(days=offset)), "day")
