@@ -15,14 +15,19 @@ from pathlib import Path
 import pytest
 
 from embedders import HashingEmbedder
-from engram import Engram
+from engram import Engram, Message
 from engram.config import EngramSettings, LLMSettings
+from engram.memory.extraction import extract
 from openai_server import FakeOpenAIServer
 
 pytest_plugins = ["openai_server"]
 
 BEFORE = datetime(2026, 9, 1, tzinfo=UTC)
 AFTER = datetime(2026, 9, 15, tzinfo=UTC)
+JANUARY = datetime(2026, 1, 5, 10, tzinfo=UTC)
+FEBRUARY = datetime(2026, 2, 1, tzinfo=UTC)
+APRIL = datetime(2026, 4, 8, 10, tzinfo=UTC)
+NOVEMBER = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -159,3 +164,64 @@ def test_a_memory_text_is_the_users_when_the_budget_runs_out(
     report = llm_mem.memories.add("Works at Google", user_id="ana", max_llm_tokens=10)
     assert report.llm_fallbacks and openai_server.requests == []
     assert llm_mem.memories.profile("ana").fields["employer"] == "Google"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "I have a full time job at Dell",
+        "I've got two kids and a full time job at Dell so no time lol",
+        "I have a part-time job at Dell.",
+    ],
+)
+def test_a_job_the_user_has_names_the_employer(mem: Engram, turn: str) -> None:
+    say(mem, turn)
+    assert fields(mem)["employer"] == "Dell"
+    assert not [text for text in current(mem) if text.endswith(("full time", "part-time"))]
+    if "two kids" in turn:
+        assert fields(mem)["count:kids"] == "2"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "My wife has a full time job at Dell",
+        "I had a full time job at Dell",
+        "I have a friend with a job at Dell",
+        "I accepted the Zillow offer on our house",
+    ],
+)
+def test_a_job_of_anothers_or_of_before_names_no_employer(mem: Engram, turn: str) -> None:
+    say(mem, turn)
+    assert "employer" not in fields(mem)
+
+
+def test_an_accepted_offer_is_the_new_job_dated_when_said_not_by_another_clause(
+    mem: Engram,
+) -> None:
+    """ "big launch in December" dates the launch: the job restated beside it holds from
+    when the offer was accepted, so it is the employer as of November."""
+    say(mem, "I've got two kids and a full time job at Dell so no time lol", JANUARY)
+    say(mem, "I accepted the Stripe offer. leaving Dell after 6 years", APRIL)
+    say(mem, "work at Stripe is intense rn btw, big launch in December", NOVEMBER)
+    assert fields(mem)["employer"] == "Stripe"
+    for when, employer in ((FEBRUARY, "Dell"), (datetime(2026, 11, 20, tzinfo=UTC), "Stripe")):
+        profile = mem.memories.profile("ana", as_of=when.date())
+        assert profile is not None and profile.fields["employer"] == employer
+    [stripe] = [m for m in mem.memories.get_all(user_id="ana") if m.attribute == "employer"]
+    assert stripe.valid_from == APRIL
+
+
+@pytest.mark.parametrize(
+    ("turn", "start"),
+    [
+        ("work at Stripe is intense rn btw, big launch in December", NOVEMBER),
+        ("I work at Stripe; the launch is in December", NOVEMBER),
+        ("I joined Stripe, last month", datetime(2026, 10, 1, tzinfo=UTC)),
+        ("Last month, I joined Stripe", datetime(2026, 10, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_job_is_dated_by_the_time_of_its_own_clause(turn: str, start: datetime) -> None:
+    said = Message(role="user", content=turn, created_at=NOVEMBER)
+    [job] = [c for c in extract([said]) if c.attribute == "employer"]
+    assert job.valid_from == start

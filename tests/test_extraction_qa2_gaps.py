@@ -172,3 +172,53 @@ def test_no_one_in_particular_gets_a_home(mem: Engram) -> None:
     say(mem, "She moved to Paris.", at(2022))
     say(mem, "Mom lives in Porto.", at(2022, 2))
     assert not [m for m in mem.memories.get_all(user_id="bob") if m.metadata.get("subject")]
+
+
+def tell(mem: Engram, *turns: tuple[str, datetime]) -> None:
+    """Turns of one session, each added on its own as a chat adds them."""
+    for text, when in turns:
+        message = Message(role="user", content=text, created_at=when, session_id="s1")
+        mem.memories.add(messages=[message], user_id="bob", user_name="Bob")
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [
+        "sorry, I meant Lily lives in Boulder, not Denver",
+        "No wait, Lily lives in Boulder, not Denver",
+    ],
+)
+def test_a_corrected_home_of_someone_else_replaces_the_wrong_one(mem: Engram, fix: str) -> None:
+    """Denver never held: Boulder did, from when Denver was said."""
+    tell(mem, ("my sister Lily lives in Denver", at(2026, 1, 22, 10)), (fix, at(2026, 1, 22, 11)))
+    homes = [m for m in mem.memories.get_all(user_id="bob") if m.attribute == "home_city"]
+    assert [(m.text, m.metadata.get("subject")) for m in homes] == [
+        ("Lily lives in Boulder", "Lily")
+    ]
+    assert homes[0].valid_from == at(2026, 1, 22, 10)
+    [denver] = [
+        m
+        for m in mem.memories.get_all(user_id="bob", include_superseded=True)
+        if m.attribute == "home_city" and "Denver" in m.text
+    ]
+    assert denver.valid_to == denver.valid_from  # it never held
+    assert "home_city" not in fields(mem)  # Lily's home, not Bob's
+
+
+def test_a_correction_of_words_no_slot_holds_leaves_no_fact(mem: Engram) -> None:
+    tell(
+        mem,
+        ("I'm applying for postdocs. top choice is the Salk Institute in San Diego", at(2026)),
+        ("sorry, I meant Scripps, not Salk", at(2026, 1, 1, 13)),
+    )
+    assert texts(mem) == []
+
+
+def test_a_correction_of_a_value_said_turns_before_still_corrects_it(mem: Engram) -> None:
+    tell(
+        mem,
+        ("I live in Lisbon.", at(2026)),
+        ("Lisbon is lovely in spring.", at(2026, 1, 1, 13)),
+        ("Sorry, I meant Porto, not Lisbon.", at(2026, 1, 1, 14)),
+    )
+    assert fields(mem)["home_city"] == "Porto"

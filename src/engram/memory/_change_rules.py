@@ -20,6 +20,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from engram.memory._patterns import OOPS
 from engram.memory._phrases import (
     ADV,
     DIETS,
@@ -451,8 +452,6 @@ def _last_day_past(s: Sentence) -> bool:
     return bool(_BEEN.search(s.text)) and not _AHEAD.search(s.text)
 
 
-_OOPS = r"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction))"
-"""The opener of a correction ("Oops, ...", "My bad, ...")."""
 _EX = rf"(?=(?i:my\s+(?:{PARTNERS}))|[{UP}])(?:(?i:my\s+(?:{PARTNERS}))\b,?\s*)?{NAME}?"
 """A partner named ("Tom", "my boyfriend Tom") or not ("my boyfriend")."""
 
@@ -622,14 +621,14 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("mean",),
     ),
     rule(
-        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{_OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
+        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
         rf"(?P<x>{EMAIL}|{PHONE_NUMBER})(?:,?\s+(?i:not)\s+(?:{EMAIL}|{PHONE_NUMBER}))?"
         r"(?=\s*(?:[.!?]|$))",
         _contact_corrected,
         ("mean", "wait", "oops", "sorry", "mistake", "my bad", "correction"),
     ),
     rule(
-        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{_OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
+        rf"(?:{ME}{ADV}\s+(?i:meant|mean)|{OOPS}[,!.:]?\s+(?i:it's|it\s+is|make\s+that))\s+"
         rf"(?:{NAME}|(?P<diet>(?i:{DIETS})))(?=\s*(?:[.!?]|$))",
         _bare_correction,
         ("mean", "wait", "oops", "sorry", "mistake", "my bad", "correction"),

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from engram.memory._family_rules import KIN, allergies
 from engram.memory._partners import PARTNERS
-from engram.memory._patterns import NAME, NO_EMPLOYER, PRONOUNS, TRIP
+from engram.memory._patterns import ME, NAME, NO_EMPLOYER, OOPS, PRONOUNS, TRIP, UP
 from engram.memory._phrases import (
     ADV,
     REST,
@@ -130,6 +130,34 @@ def where(
     return [replace(said, subject=subject)]
 
 
+_A_NAME = rf"[{UP}][\w'-]*(?:\s+[{UP}][\w'-]*)*"
+_CORRECTION_OPENER = re.compile(
+    rf"(?:{OOPS}[,!.:]?\s+(?:{ME}{ADV}\s+(?i:meant|mean)\s+)?|{ME}{ADV}\s+(?i:meant|mean)\s+)"
+    r"(?P<who>[^,.;!?()\n]+?)$"
+)
+"""What opens a correction, before the person it is of: "Sorry, I meant Lily", "No wait,
+my sister Lily"."""
+
+
+def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A correction of where a person the user names lives or works, "Sorry, I meant Lily
+    lives in Boulder, not Denver": their `home_city` or `employer` (`where`), with the marks
+    of a correction of the user's own slot (`_change_rules._corrected`): it names the value
+    it corrects (`negates`), which never held (`corrects`), in whichever of their slots holds
+    it (`guessed`)."""
+    opened = _CORRECTION_OPENER.search(s.text, 0, match.start())
+    name = _whose(opened["who"], s) if opened else None
+    old = proper(match["old"])
+    if name is None or old is None:
+        return []
+    marks = {"negates": old, "corrects": True, "guessed": True}
+    return [
+        replace(said, metadata={**said.metadata, **marks})
+        for said in where(match, s, name, name, (EntityMention(name, "person"),))
+        if said.attribute is not None and fold(str(said.value)) != fold(old)
+    ]
+
+
 _KIN_NAMED_IN = re.compile(
     rf"(?i:\bmy\s+(?:(?:good|close|old|best|new|little|big|older|younger|twin)\s+)?"
     rf"(?:{PARTNERS}|{KIN}))(?:,?\s+){NAME}"
@@ -199,6 +227,11 @@ def _likes(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 
 OTHERS_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{ADV}\s+(?i:{_VERBS})\s+(?P<x>{_A_NAME}),?\s+(?i:not)\s+(?P<old>{_A_NAME})",
+        _corrected,
+        ("mean", "wait", "oops", "sorry", "mistake", "my bad", "correction"),
+    ),
     rule(
         ADV + r"\s+(?i:" + _VERBS + r")\s+(?=[\"'A-ZÀ-ÖØ-Þ])" + REST,
         _lives_or_works,

@@ -25,6 +25,7 @@ __all__ = [
     "NAME",
     "NO_EMPLOYER",
     "NOT",
+    "OOPS",
     "PERSON_TITLE",
     "PHONE_NUMBER",
     "PRONOUNS",
@@ -120,6 +121,8 @@ NO_EMPLOYER = re.compile(
 ("Toastmasters", "Chess Club"), schools ("Harvard University") and platforms ("Reddit")."""
 COUNTS = dict(zip("two three four five six seven eight".split(), "2345678", strict=True))
 """Small numbers said in words, as digits ("two kids": 2)."""
+OOPS = r"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction))"
+"""The opener of a correction ("Oops, ...", "My bad, ...")."""
 NOT = r"(?P<neg>\s+(?i:don't|dont|do\s+not|no\s+longer|never|not|used\s+to))?"
 """An optional negation after the subject ("I don't live", "I'm no longer working", "I used
 to work"): a slot rule with it builds an `ending` when it is there, a value when not."""

@@ -100,6 +100,7 @@ __all__ = [
     "ending",
     "fact",
     "held_until",
+    "in_own_clause",
     "past_value",
     "listed",
     "lowercase_name",
@@ -192,6 +193,11 @@ def _without_emoji(phrase: str) -> str:
     return " ".join(kept or words)
 
 
+_HOW_MUCH = re.compile(r"^(?:full|part)[- ]?time$", re.IGNORECASE)
+"""How much one works, no thing: "a full time" of "I've got two kids and a full time job"
+(what the user has is the job; "The user has a full time" says nothing)."""
+
+
 def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:
     """A rule's captured object, cut at the clause's end, without time words, third person."""
     if not raw:
@@ -203,7 +209,7 @@ def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | 
     words = phrase.lower().split()
     if not words or len(words) > max_words or _FILLER.issuperset(words):
         return None
-    if _PRONOUN_OBJECT.match(phrase):
+    if _PRONOUN_OBJECT.match(phrase) or _HOW_MUCH.match(phrase):
         return None
     return third_person(phrase)
 
@@ -459,6 +465,35 @@ def date_phrase(time: TimeMention) -> str:
     if time.end.year - start.year > 1:  # a span of years, "from 2019 to 2021"
         return f"from {start.year} to {time.end.year - 1}"
     return f"in {start.year}"
+
+
+_CLAUSE_BREAK = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s+")
+"""Where a clause joined by punctuation alone ends ("work at Stripe is intense, big launch in
+December")."""
+
+
+def in_own_clause(sentence: Sentence, start: int) -> Sentence:
+    """`sentence` with only the times of the clause that opens or holds `start`, of the
+    clauses a comma (or a semicolon, colon, dash) joins: "big launch in December" of "work
+    at Stripe is intense rn, big launch in December" dates the launch, not the job. A clause
+    with no time of its own takes those of the clauses before it ("Starting Monday, I work
+    at Initech"), else a time said just after its comma ("I joined Stripe, last month");
+    never one said further on in another clause. Itself when no time is dropped."""
+    if not sentence.times:
+        return sentence
+    breaks = [(cut.start(), cut.end()) for cut in _CLAUSE_BREAK.finditer(sentence.text)]
+    begin = max((end for cut, end in breaks if end <= start), default=0)
+    stop = min((cut for cut, _ in breaks if cut >= start), default=len(sentence.text))
+    following = next((end for cut, end in breaks if cut == stop), None)
+    lowered = sentence.text.casefold()
+    where = [(time, lowered.find(time.span.casefold())) for time in sentence.times]
+    own = [time for time, at in where if begin <= at < stop]
+    own = own or [time for time, at in where if 0 <= at < begin]
+    own = own or [time for time, at in where if at == following]
+    own += [time for time, at in where if at < 0]
+    if len(own) == len(sentence.times):
+        return sentence
+    return replace(sentence, times=tuple(time for time in sentence.times if time in own))
 
 
 def with_date(text: str, sentence: Sentence) -> str:

@@ -22,6 +22,7 @@ from engram.memory._phrases import (
     REST,
     TRIP,
     UP,
+    Builder,
     Rule,
     Sentence,
     clean,
@@ -29,6 +30,7 @@ from engram.memory._phrases import (
     ending,
     fact,
     held_until,
+    in_own_clause,
     lowercase_place,
     past_value,
     proper,
@@ -173,6 +175,23 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if _starts_then(s, match.start()):
         return [_job_plan(s, employer, role)]  # "Starting Monday, I work at Initech"
     return [_employer(s, employer), *role]
+
+
+_HAS_A_JOB = re.compile(
+    rf"{ME}(?:{HAVE}(?i:\s+got)?|(?i:\s+got))\s+(?:[^,.;!?]*?\s(?i:and|plus)\s+)?(?i:an?)\s+"
+    r"(?:(?i:new|full[- ]time|part[- ]time|day|steady|good|great|decent|remote)\s+)*$"
+)
+"""A job the user has, said before its employer: "I have a full time job at Dell", "I've got
+two kids and a full time job at Dell"."""
+
+
+def _job_had(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """The employer of a job the user says they have, "I have a full time job at Dell",
+    "I've got two kids and a part-time job at Dell" (a job among what they have), as "I
+    work at Dell" says it; no job of another's ("my wife has a job at Dell")."""
+    if _HAS_A_JOB.search(s.text, 0, match.start()) is None:
+        return []
+    return _works_at(match, s)
 
 
 def _role_after(rest: str, employer: str, s: Sentence) -> list[Candidate]:
@@ -920,6 +939,11 @@ WORK_RULES: tuple[Rule, ...] = (
         ("work", "job", "employ", "hired"),
     ),
     rule(
+        rf"(?<![\w'-])(?i:job)(?P<neg>)\s+(?i:at|with|for)\s+(?=[{UP}]){REST}",
+        _job_had,
+        ("job",),
+    ),
+    rule(
         rf"^(?:{_HIRED_OPENER}[,:!]?\s+)*"
         r"(?!(?i:today|yesterday|tonight|last|this|next|on|in|so|well|and|but|then|now|wow|"
         r"yay|omg|guess|finally|recently|also|just)\b)"
@@ -948,6 +972,12 @@ WORK_RULES: tuple[Rule, ...] = (
     rule(
         rf"{ME}{ADV}\s+(?i:accepted|took)\s+(?i:an?|the|their)\s+(?i:(?:new\s+)?job\s+)?"
         rf"(?i:offer)\s+(?i:from|at|with)\s+(?=[{UP}]){REST}",
+        _offer,
+        ("offer",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:accepted|took)\s+(?i:the|their)\s+"
+        rf"(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}})\s+(?i:(?:job\s+)?offer)\b",
         _offer,
         ("offer",),
     ),
@@ -1033,3 +1063,17 @@ WORK_RULES: tuple[Rule, ...] = (
     ),
 )
 """The work rules, most specific first."""
+
+
+def _of_own_clause(build: Builder) -> Builder:
+    """`build` reading only the times of the clause its match is in (`in_own_clause`): "work
+    at Stripe is intense rn, big launch in December" restates Stripe, from when it was said,
+    not from December."""
+
+    def built(match: re.Match[str], s: Sentence) -> list[Candidate]:
+        return build(match, in_own_clause(s, match.start()))
+
+    return built
+
+
+WORK_RULES = tuple(entry._replace(build=_of_own_clause(entry.build)) for entry in WORK_RULES)

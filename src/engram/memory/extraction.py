@@ -11,9 +11,12 @@ and one replaced ("I left Google and joined Meta") the new value naming the old 
 then retires the old value (see `_change_rules`). A slot value said in a clause that negates
 it ("I don't think I live in Paris") is never taken for the user's. A correction naming only
 the new value ("Oops, I meant Braga") corrects the value the speaker's previous turn of the
-session stated (in the batch, or in `history`). A rule may read the whole turn around its
-sentence, and the slots the speaker gave a value earlier in the session ("I work at Meta.",
-then "I switched to Google": a new job, where alone it may be a search engine).
+session stated (in the batch, or in `history`); one naming a value that turn said in no
+slot ("top choice is the Salk Institute", then "Sorry, I meant Scripps, not Salk") corrects
+words, not a memory, and gives no fact (the episodes keep both). A rule may read the whole
+turn around its sentence, and the slots the speaker gave a value earlier in the session ("I
+work at Meta.", then "I switched to Google": a new job, where alone it may be a search
+engine).
 
 Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
 session just before it, in the batch or in `history` (`metadata["context"]`: a reply such
@@ -292,24 +295,46 @@ def _merge_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
     return list(merged.values())
 
 
+def _gives_value(fact: Candidate) -> bool:
+    """Whether `fact` gives a slot a value (not an ending)."""
+    return fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE
+
+
 def _slots(facts: Iterable[Candidate]) -> frozenset[str]:
     """The slots `facts` give a value (not an ending)."""
-    return frozenset(
-        fact.attribute
+    return frozenset(str(fact.attribute) for fact in facts if _gives_value(fact))
+
+
+def _values(facts: Iterable[Candidate]) -> frozenset[str]:
+    """The slot values `facts` state, folded (not an ending)."""
+    return frozenset(fold(str(fact.value)) for fact in facts if _gives_value(fact))
+
+
+def _without_stray_corrections(
+    facts: list[Candidate], previous: str, values: frozenset[str]
+) -> list[Candidate]:
+    """`facts` without a correction of words rather than of a value: one naming the value it
+    corrects ("Sorry, I meant Scripps, not Salk") that the speaker's previous turn of the
+    session named ("top choice is the Salk Institute") but that no turn of theirs in the
+    session stated in a slot. Revision would keep it, finding no slot to correct, as a fact
+    in its words ("The user meant Scripps, not Salk"); the turns' episodes keep what was
+    said."""
+    return [
+        fact
         for fact in facts
-        if fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE
-    )
+        if not (
+            fact.metadata.get("corrects")
+            and isinstance(old := fact.metadata.get("negates"), str)
+            and fold(old) not in values
+            and re.search(rf"(?<!\w){re.escape(old)}(?!\w)", previous, re.IGNORECASE)
+        )
+    ]
 
 
 def _stated_values(facts: Iterable[Candidate]) -> tuple[Candidate, ...]:
     """The slot values a turn stated (what a correction in the next turn may be about), and
     whom it introduced unnamed (whom "Her name is Mia" names)."""
-    return tuple(
-        fact
-        for fact in facts
-        if "introduces" in fact.metadata
-        or (fact.attribute is not None and fact.value is not None and fact.value != NO_VALUE)
-    )
+    return tuple(fact for fact in facts if "introduces" in fact.metadata or _gives_value(fact))
 
 
 def extract(
@@ -360,6 +385,8 @@ def extract(
     """The slot values of each speaker's last turn, by session."""
     known: dict[tuple[str | None, str, str | None], frozenset[str]] = {}
     """The slots each speaker gave a value in the session so far."""
+    said: dict[tuple[str | None, str, str | None], tuple[str, frozenset[str]]] = {}
+    """Each speaker's last turn in the session, and the slot values they stated in it so far."""
     told = len(history)
     for index, message in enumerate((*history, *messages)):
         if message.role not in _EPISODE_ROLES:
@@ -383,8 +410,11 @@ def extract(
                 stated,
                 about_user=message.id in about_user,
             )
+            previous, values = said.get(speaker, ("", frozenset()))
+            facts = _without_stray_corrections(facts, previous, values)
             turns[speaker] = _stated_values(facts)
             known[speaker] = stated | _slots(facts)
+            said[speaker] = (read, values | _values(facts))
         lines = before.setdefault(message.session_id, [])
         context = lines[-LEXICAL_CONTEXT:]
         lines.append(_context_line(message, text))
