@@ -15,6 +15,7 @@ import pytest
 
 from embedders import HashingEmbedder
 from engram import Engram, Memory, Message
+from engram.memory.profile import field_text
 
 
 @pytest.fixture
@@ -282,3 +283,99 @@ def test_no_ability_possession_or_habit_from_what_is_not_the_users_own_statement
         for text, subject in facts(mem).items()
         if subject is None and re.search(r"\b(?:can|cannot|owns?|eats|plays)\b", text)
     ]
+
+
+def profile_block(mem: Engram, asked: str) -> str:
+    """The system message of a session's context for `asked` (the profile block in it)."""
+    session = mem.session("ask", user_id="bob")
+    session.add("user", asked)
+    system = session.context(model="gpt-4o", budget=2000, recall=4).messages[0]
+    return str(system.content)
+
+
+@pytest.mark.parametrize(
+    ("said", "reads"),
+    [
+        (["I don't eat meat.", "I eat meat again."], "eats meat"),
+        (["I eat meat.", "I don't eat meat."], "doesn't eat meat"),
+        (["I eat fish now."], "eats fish"),
+        (["I drink coffee."], "drinks coffee"),
+        (["I don't drink alcohol."], "doesn't drink alcohol"),
+        (["I can't have dairy."], "can't have dairy"),
+        (["I smoke.", "I don't smoke."], "doesn't smoke"),
+    ],
+)
+def test_a_habit_reads_as_what_the_user_does_in_the_profile_and_the_context(
+    mem: Engram, said: list[str], reads: str
+) -> None:
+    """(was: "avoids fish: eats", "avoids meat: doesn't eat" in every prompt: the habit's
+    slot is `avoids:`, whatever its value says)"""
+    say(mem, *said)
+    [(attribute, value)] = fields(mem).items()
+    assert attribute.startswith("avoids:")
+    assert field_text(attribute, value) == reads
+    block = profile_block(mem, "What do I eat and drink? Do I smoke?")
+    assert reads in block  # the field, or the turn that says it (the field then goes unsaid)
+    assert "avoids" not in block
+
+
+def test_a_hand_edited_habit_value_reads_as_a_field() -> None:
+    assert field_text("avoids:gluten", "strictly") == "avoids gluten: strictly"
+
+
+@pytest.mark.parametrize(
+    "then",
+    [
+        "I've stopped being vegan, I eat fish now, pescatarian I guess",
+        "I'm not vegan anymore, pescatarian I guess",
+        "I'm not vegan now; pescatarian I think",
+        "I'm pescatarian now",
+    ],
+)
+def test_a_new_diet_said_after_the_end_of_the_old_one_is_the_diet(mem: Engram, then: str) -> None:
+    """(was: a hedged diet after a comma, "..., pescatarian I guess", was read in the clause
+    of "not vegan", so as denied: the diet went, the switch was lost)"""
+    say(mem, "I've been vegan for 2 years", then)
+    assert fields(mem).get("diet") == "pescatarian"
+    assert "The user is vegan" not in facts(mem)
+
+
+@pytest.mark.parametrize(
+    ("moved", "city", "part"),
+    [
+        ("I moved to Berlin last week! living in Kreuzberg now", "Berlin", "Kreuzberg"),
+        ("I moved to Berlin, I live in Kreuzberg", "Berlin", "Kreuzberg"),
+        ("We moved to San Diego! We live in North Park now.", "San Diego", "North Park"),
+        ("Just moved to Berlin. I'm living in Kreuzberg.", "Berlin", "Kreuzberg"),
+    ],
+)
+def test_a_place_said_with_the_city_moved_to_is_a_part_of_it_not_the_home_city(
+    mem: Engram, moved: str, city: str, part: str
+) -> None:
+    """(was: "home city: Kreuzberg" in every prompt, "moved to Berlin" superseded the day it
+    was said)"""
+    say(mem, "I live in Chicago", moved)
+    assert fields(mem)["home_city"] == city
+    current = facts(mem)
+    assert f"The user lives in {part}, {city}" in current
+    assert f"The user lives in {part}" not in current
+    assert any(text.startswith(f"The user moved to {city}") for text in current)
+    assert "The user lives in Chicago" not in current
+
+
+@pytest.mark.parametrize(
+    ("then", "home"),
+    [
+        ("I moved from Berlin to Munich", "Munich"),
+        ("I moved to Cambridge, I used to live in Boston", "Cambridge"),
+        ("My sister moved to Boston, I live in Somerville", "Somerville"),
+        ("I moved to Germany, I live in Kreuzberg", "Kreuzberg"),
+        ("I live in Kreuzberg now", "Kreuzberg"),
+        ("I moved to Berlin, I live in Munich now", "Munich"),
+    ],
+)
+def test_a_home_with_no_well_known_city_moved_to_beside_it_is_the_home_city(
+    mem: Engram, then: str, home: str
+) -> None:
+    say(mem, "I live in Chicago", then)
+    assert fields(mem)["home_city"] == home

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engram.memory.entities import fold
 
-__all__ = ["is_well_known_place"]
+__all__ = ["is_well_known_place", "well_known_city_opening"]
 
 _COUNTRIES = """
 afghanistan albania algeria argentina armenia australia austria azerbaijan bangladesh
@@ -51,8 +51,20 @@ warsaw washington washington_dc wellington zagreb
 _PLACES = frozenset(
     name.replace("_", " ") for names in (_COUNTRIES, _REGIONS, _CITIES) for name in names.split()
 )
+_CITY_NAMES = frozenset(name.replace("_", " ") for name in _CITIES.split())
 
 
 def is_well_known_place(name: str) -> bool:
     """Whether `name` (any case or accents: "São Paulo", "PARIS") is a well-known place."""
     return fold(name).replace(".", "") in _PLACES
+
+
+def well_known_city_opening(words: str) -> str | None:
+    """The well-known city `words` open with, the longest name first ("San Diego last week"
+    -> "San Diego"; "Berlin" but no country or region), else None."""
+    parts = words.split()
+    for size in range(min(len(parts), 4), 0, -1):
+        name = " ".join(parts[:size]).rstrip(",.;:!?")
+        if fold(name).replace(".", "") in _CITY_NAMES:
+            return name
+    return None

@@ -51,6 +51,7 @@ from engram.memory._phrases import (
     spans,
     stopped,
 )
+from engram.memory._places import is_well_known_place, well_known_city_opening
 from engram.memory._school_rules import SCHOOL_RULES
 from engram.memory._work_rules import WORK_RULES, moved_to_company
 from engram.memory.candidates import Candidate, EntityMention
@@ -157,7 +158,9 @@ _DIET_ENDED = re.compile(
 
 
 def _hedged_diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
-    """A new diet named bare and hedged, "so pescatarian I guess", "Vegetarian I suppose":
+    """A new diet named bare and hedged, "so pescatarian I guess", "Vegetarian I suppose",
+    ", pescatarian I guess" (read from after the comma: "I'm not vegan anymore" denies
+    nothing of it):
     a diet only in a turn that ends another ("I'm not strictly vegetarian anymore. Since
     about February I eat fish, so pescatarian I guess"), where it says what the user eats
     now; alone such words may answer anything ("Vegan I guess?" of a friend's menu).
@@ -173,6 +176,51 @@ def _hedged_diet(match: re.Match[str], s: Sentence) -> list[Candidate]:
     return [diet_value(s, diet, dated=False)]
 
 
+_USERS_HOME = re.compile(
+    r"\b(?:moved|relocated|settled|live|living)(?:\s+(?:back|down))?\s+(?:to|in|into)\s+"
+    r"(?P<x>[\w'-]+(?:\s+[\w'-]+){0,3})",
+    re.IGNORECASE,
+)
+"""A home the turn names, "moved to Berlin", "living in San Diego" (whose, `_USERS_CLAUSE`)."""
+_USERS_CLAUSE = re.compile(
+    r"\s*(?:(?:and|so|but|now|just|recently|finally|also|actually|officially)\s+)*"
+    r"(?:(?:I|we)(?:'ve|'re|'m|\s+have|\s+are|\s+am)?"
+    r"(?:\s+(?:just|recently|finally|now|also|all|actually|officially|been))*\s*)?",
+    re.IGNORECASE,
+)
+"""What may open the clause of the user's own home: the user, or nobody ("Just moved to
+Berlin"); not someone else ("my sister lives in Rome"), another time or a wish ("I used to
+live in Rome", "I'd love to live in Rome"), nor a denial ("I don't live in Rome")."""
+_CLAUSE_MARK = re.compile(r"[.!?,;:()]")
+
+
+def _users_city(turn: str) -> str | None:
+    """The well-known city (`well_known_city_opening`) the user says in `turn` they moved to
+    or live in: "I moved to Berlin last week!" -> "Berlin"."""
+    for home in _USERS_HOME.finditer(turn):
+        before = turn[: home.start()]
+        clause = before[max((m.end() for m in _CLAUSE_MARK.finditer(before)), default=0) :]
+        if _USERS_CLAUSE.fullmatch(clause) and (city := well_known_city_opening(home["x"])):
+            return city
+    return None
+
+
+def _neighbourhood(s: Sentence, place: str) -> Candidate | None:
+    """A home that is part of the well-known city the same turn says the user moved to or
+    lives in ("I moved to Berlin last week! living in Kreuzberg now"): no home city of its
+    own but where in that city ("The user lives in Kreuzberg, Berlin"), so the city stays
+    the home city. None if `place` is a well-known place itself or the turn names no such
+    city."""
+    if is_well_known_place(place):
+        return None
+    city = _users_city(s.turn or s.text)
+    if city is None:
+        return None
+    text = f"{s.label} lives in {place}, {city}"
+    places = (EntityMention(place, "place"), EntityMention(city, "place"))
+    return fact(s, text, importance=0.6, entities=places)
+
+
 def _place_slot(
     s: Sentence,
     raw: str | None,
@@ -186,6 +234,8 @@ def _place_slot(
     place = proper(raw) or lowercase_place(phrase, s, after_move=after_move)
     if place is None:
         return [fact(s, template.format(s=s.label, x=phrase), importance=0.5)] if phrase else []
+    if attribute == "home_city" and (part := _neighbourhood(s, place)):
+        return [part]
     entities, relations = relate(s, relation, place, "place") if relation else ((), ())
     text = template.format(s=s.label, x=place)
     return [
@@ -642,7 +692,7 @@ PROFILE_RULES: tuple[Rule, ...] = (
         + ("kosher", "halal", "carnivore"),
     ),
     rule(
-        rf"(?:^\s*|\b(?i:so|now|then)\s+)(?P<x>(?i:{DIETS}))(?![\w-]),?\s+"
+        rf"(?:^\s*|(?<=[,;:])\s*|\b(?i:so|now|then)\s+)(?P<x>(?i:{DIETS}))(?![\w-]),?\s+"
         r"(?i:I\s+guess|I\s+suppose|I\s+think|I'd\s+say)\b",
         _hedged_diet,
         ("guess", "suppose", "think", "say"),

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -64,13 +65,31 @@ _FIELD_TEXTS = {
 }
 """How a field of a keyed slot (`preference:sushi`) reads: "likes: sushi", "allergic:
 peanuts", "number of kids: 2", "age of tomás: 7". Other prefixes read "language spanish:
-fluent"."""
+fluent"; a habit, `avoids:`, reads as `_habit_text` says."""
+
+
+_HABIT_VALUE = re.compile(r"(?:eats|drinks|smokes|doesn't|can't)(?:\s+\w+)?$")
+"""A habit's value as the rules give it: what the user does ("eats") or does not."""
+
+
+def _habit_text(topic: str, value: str) -> str:
+    """How a habit field (`avoids:meat`, whose value is what the user does of it: "eats",
+    "doesn't eat", "can't have") reads: the value, then what ("eats fish", "doesn't eat
+    meat", "can't have dairy"), never "avoids fish: eats". A habit named by its verb
+    (`avoids:smoking`: "smokes", "doesn't smoke") reads as the value alone. Another value
+    (a hand edit's "strictly") reads as other fields do: "avoids gluten: strictly"."""
+    verb = value.split()[-1]
+    if topic == verb.removesuffix("s").removesuffix("e") + "ing":
+        return value
+    return f"{value} {topic}"
 
 
 def field_text(attribute: str, value: str) -> str:
     """How a profile field reads in a prompt: its name in words, then its value ("home city:
     Porto", "likes: sushi"), never its internal key (`preference:sushi`)."""
     prefix, _, topic = attribute.partition(":")
+    if prefix == "avoids" and topic and _HABIT_VALUE.match(value):
+        return _habit_text(topic.replace("_", " "), value)
     template = _FIELD_TEXTS.get(prefix) if topic else None
     if template is None:
         return f"{attribute.replace('_', ' ').replace(':', ' ')}: {value}"
