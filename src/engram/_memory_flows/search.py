@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from engram._memory_flows.scope import Scope
 from engram._validation import MAX_QUERY_LENGTH, check_int, check_query, is_blank
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
-from engram.memory.queries import lexical_query, without_names
+from engram.memory.queries import lexical_query, past_asked, role_relations, without_names
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     RankingWeights,
@@ -28,13 +28,14 @@ from engram.stores.memories import (
     GetMemories,
     GetVectors,
     ListEntities,
+    ListRelations,
     MemoryScore,
     RecordAccess,
     SearchLexical,
     SearchVector,
 )
 from engram.types._copy import copy_record
-from engram.types._memory import Entity, Memory, MemoryHit
+from engram.types._memory import Entity, Memory, MemoryHit, Relation
 
 _CANDIDATES = 50
 """Candidates each retrieval signal contributes before fusion."""
@@ -79,23 +80,46 @@ def search_flow(
     # user's own name, given (`user_name`) or learned ("Hi, I'm Ana"), leaves the query's
     # words (`without_names`) and, as an entity, matches every fact of the user's own
     # (`_naming_user`): spelled only where a turn greets the user, it would favour those.
-    mentioned = extract_entities(query)
+    # The value a question about the user's past names ("Where did I work before Zalando?")
+    # is what followed the answer: neither whom it asks about nor what it searches. A
+    # question of no slot or about someone else ("Which city was John in before traveling
+    # to Chicago?") keeps its words.
+    past = past_asked(query)
+    before = past or ""
+    mentions = extract_entities(query)
+    followed = [m.name for m in mentions if before and fold(m.name) in before]
+    if not asked_slots(query) or any(
+        m.kind in _PEOPLE and m.name not in followed for m in mentions
+    ):
+        followed = []
+    mentioned = [m for m in mentions if m.name not in followed]
     named = list({fold(m.name): m.name for m in mentioned}.items())
-    known: list[list[Entity]] = [[] for _ in named]
-    if named and scope.user_id is not None:
-        [every] = yield from call_memories(ListEntities(scope.tenant, scope.user_id))
-        known = [named_entities(name, every) for _, name in named]
+    # The people it names by what they are to the user ("Where does my brother live?") are
+    # the entities the user's relations give that role ("Diego"), read in the same call.
+    roles = role_relations(query)
+    entities: list[Entity] = []
+    stated: list[Relation] = []
+    if (named or roles) and scope.user_id is not None:
+        ops: list[Any] = [ListEntities(scope.tenant, scope.user_id)]
+        if roles:
+            ops.append(ListRelations(scope.tenant, scope.user_id, as_of=now))
+        entities, *related = yield from call_memories(*ops)
+        stated = related[0] if related else []
+    known = [named_entities(name, entities) for _, name in named]
+    kin = _in_roles(entities, stated, roles)
     own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
     me = next((entity for found in known for entity in found if is_user(entity)), None)
-    searched = without_names(query, own)
+    searched = without_names(query, [*own, *followed])
     # "Where does Ana live?" asks the user's home city only if Ana is the user: the slots a
     # question asks (`asked_slots`) are the user's unless it names another person.
     others = {fold(m.name) for m in mentioned if m.kind in _PEOPLE} - set(map(fold, own))
     slots = frozenset() if others else asked_slots(query)
     query_entities = [
-        frozenset({key, *(entity.id for entity in entities)})
-        for (key, _), entities in zip(named, known, strict=True)
+        frozenset({key, *(entity.id for entity in found)})
+        for (key, _), found in zip(named, known, strict=True)
     ]
+    if kin:
+        query_entities.append(frozenset({*(fold(e.name) for e in kin), *(e.id for e in kin)}))
     vectors = yield from embed([searched], tenant=scope.tenant, user_id=scope.user_id)
     now_only = filter_fields.get("as_of") is None and filter_fields.get("valid_at") is None
     where = scope.filter(**filter_fields)
@@ -108,7 +132,7 @@ def search_flow(
         **{**filter_fields, "as_of": None, "valid_at": None, "include_superseded": True}
     )
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
-    words = lexical_query(searched)
+    words = " ".join([lexical_query(searched), *(entity.name for entity in kin)])
     dense, lexical = yield from call_memories(
         SearchVector(scope.tenant, vectors[0], model_id, every, pool),
         SearchLexical(scope.tenant, words, every, pool),
@@ -121,10 +145,17 @@ def search_flow(
         # As of a past time, the results are the memories valid then. Now, retired memories
         # filled places in a full pool: current ones may have missed it (a user who moved 80
         # times). Either way those searched apart are the results; the others still mark.
+        searched_every = (dense, lexical)
         dense, lexical = yield from call_memories(
             SearchVector(scope.tenant, vectors[0], model_id, where, pool),
             SearchLexical(scope.tenant, words, where, pool),
         )
+        if now_only and past is not None and slots:
+            # A question about what the user's slots held before ("my previous job") has
+            # retired facts for answers: those found first stay candidates.
+            dense, lexical = (
+                _merged(*pair) for pair in zip(searched_every, (dense, lexical), strict=True)
+            )
         more, vectors_of = yield from _loaded(scope, dense, lexical, model_id, memories)
         memories |= more
     dense_scores = [(s.memory_id, s.score) for s in dense]
@@ -157,6 +188,26 @@ def search_flow(
     # The candidates were the store's own records (`GetMemories.shared`): the caller's hits
     # are copies, so that changing one changes no later read (and names what it names).
     return [copy_record(hit, memory=detached(memories[hit.memory.id])) for hit in hits]
+
+
+def _merged(first: Sequence[MemoryScore], second: Sequence[MemoryScore]) -> list[MemoryScore]:
+    """Two candidate lists of one signal as one, best first (ties by id), each memory once
+    with its best score."""
+    best: dict[str, float] = {}
+    for memory_id, score in (*first, *second):
+        best[memory_id] = max(score, best.get(memory_id, score))
+    ordered = sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))
+    return [MemoryScore(memory_id, score) for memory_id, score in ordered]
+
+
+def _in_roles(
+    entities: Sequence[Entity], relations: Sequence[Relation], roles: Collection[str]
+) -> list[Entity]:
+    """The `entities` the user's `relations` give one of `roles` (`queries.role_relations`:
+    "has_brother" for "my brother"), as its target from the user's own entity."""
+    users = {entity.id for entity in entities if is_user(entity)}
+    targets = {r.target_id for r in relations if r.relation in roles and r.source_id in users}
+    return [entity for entity in entities if entity.id in targets and entity.id not in users]
 
 
 def _naming_user(memories: Mapping[str, Memory], me: Entity) -> dict[str, Memory]:

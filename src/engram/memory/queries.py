@@ -1,6 +1,8 @@
 """What a search query says: its content words for BM25 (`lexical_query`), the entities it
 names (`entities_in_query`), whether it asks "when" (`is_temporal_query`) and the periods it
-names (`query_periods`). Pure functions, no I/O; `ranking` reads queries with them."""
+names (`query_periods`), whether it asks what held before (`past_asked`) and whom it names
+by what they are to the user (`role_relations`). Pure functions, no I/O; `ranking` reads
+queries with them."""
 
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ __all__ = [
     "entities_in_query",
     "is_temporal_query",
     "lexical_query",
+    "past_asked",
     "query_periods",
     "query_terms",
+    "role_relations",
     "without_names",
 ]
 
@@ -157,3 +161,78 @@ def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]
 def aware(moment: datetime) -> datetime:
     """`moment`, a naive one read as UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_PAST_ASKED = re.compile(
+    r"\bbefore\s+(?P<named>[^?!.,;]+)|\bused\s+to\b|\bdid\b.*\buse\s+to\b|\b(?:previous(?:ly)?|former(?:ly)?|prior)\b"
+    r"|\b(?:my|your)\s+(?:old|ex)\b|\bex-",
+    re.IGNORECASE,
+)
+
+
+def past_asked(query: str) -> str | None:
+    """What a question about the user's past names as the value that followed, folded: ""
+    when it names none ("Where did I use to work?", "What was my previous job?", "my old
+    job", "my ex": the value held before the current one), the words after "before" when it
+    does ("Where did I work before Zalando?": "zalando"); None for any other question.
+
+    Example:
+        ```python
+        past_asked("Where did I live before Berlin?")  # "berlin"
+        past_asked("Where do I live?")                 # None
+        ```
+    """
+    match = _PAST_ASKED.search(query)
+    if match is None:
+        return None
+    return " ".join(fold(match["named"] or "").split())
+
+
+_PARTNER_ROLES = frozenset(
+    "partner boyfriend girlfriend husband wife spouse fiance fiancee bf gf".split()
+)
+_ROLE_NAMES = {
+    "mom": ("mom", "mum", "mother"),
+    "mum": ("mom", "mum", "mother"),
+    "mother": ("mom", "mum", "mother"),
+    "dad": ("dad", "father"),
+    "father": ("dad", "father"),
+    "kid": ("child",),
+    "kids": ("child",),
+    "children": ("child",),
+    "coworker": ("coworker", "co-worker", "colleague"),
+    "colleague": ("coworker", "co-worker", "colleague"),
+}
+_USER_ROLE = re.compile(
+    r"\bmy\s+(?:best\s+)?(?P<role>partner|boyfriend|girlfriend|husband|wife|spouse|fianc[eé]e?"
+    r"|bf|gf|friends?|brothers?|sisters?|siblings?|mom|mum|mother|dad|father|parents?|sons?"
+    r"|daughters?|kids?|child|children|cousins?|colleagues?|co-?workers?|boss|roommates?"
+    r"|neighbou?rs?|aunts?|uncles?|grand(?:ma|mother|pa|father)|nieces?|nephews?|mentor)"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def role_relations(query: str) -> frozenset[str]:
+    """The relations (`Relation.relation`, from the user) of the people a query names by
+    what they are to the user: `has_brother` for "Where does my brother live?",
+    `partner_of` for "my wife's job", `friend_of` for "my best friend".
+
+    Example:
+        ```python
+        role_relations("Where does my brother live?")  # frozenset({"has_brother"})
+        ```
+    """
+    relations: set[str] = set()
+    for match in _USER_ROLE.finditer(query):
+        role = fold(match["role"]).replace("é", "e")
+        if role in _PARTNER_ROLES:
+            relations.add("partner_of")
+        elif role.startswith("friend"):
+            relations.add("friend_of")
+        else:
+            single = role if role in _ROLE_NAMES or not role.endswith("s") else role[:-1]
+            names = _ROLE_NAMES.get(single, (single,))
+            relations.update("has_" + name.replace("-", "") for name in names)
+            relations.update("has_" + name for name in names)
+    return frozenset(relations)

@@ -72,6 +72,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from engram._exceptions import InvalidInputError
+from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.memory.forgetting import decay
 from engram.memory.queries import (
@@ -80,6 +81,7 @@ from engram.memory.queries import (
     aware,
     entities_in_query,
     is_temporal_query,
+    past_asked,
     query_periods,
     query_terms,
 )
@@ -511,7 +513,7 @@ _ASKED_SLOTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"\b(?:job|occupation|profession|do for a living|job title)\b", ("occupation",)),
         (
             r"\b(?:partner|dating|seeing anyone|boyfriend|girlfriend|husband|wife|spouse"
-            r"|married|single)\b",
+            r"|married|single|ex)\b",
             ("partner", "relationship_status"),
         ),
         (r"\b(?:diet|vegan|vegetarian|eat|eats|eating)\b", ("diet",)),
@@ -563,6 +565,105 @@ def asked_slots(query: str) -> frozenset[str]:
         if pattern.search(text):
             found |= slots
     return frozenset(found)
+
+
+def _value(memory: Memory) -> str:
+    """A slot fact's value, folded ("" for none given; `NO_VALUE` for an ending)."""
+    value = memory.metadata.get("value")
+    return fold(value) if isinstance(value, str) else ""
+
+
+def _said(memory: Memory) -> datetime:
+    """When a memory was said (`metadata["said_at"]`), else recorded."""
+    said = memory.metadata.get("said_at")
+    if isinstance(said, str) and said:
+        try:
+            return aware(datetime.fromisoformat(said))
+        except ValueError:
+            pass
+    return aware(memory.recorded_at)
+
+
+def _started(memory: Memory) -> datetime:
+    return aware(memory.valid_from or memory.recorded_at)
+
+
+def _superseded_endings(
+    memories: Mapping[str, Memory],
+    features: Mapping[str, MemoryFeatures],
+    terms: Collection[str],
+) -> set[str]:
+    """The endings holding an asked slot ("The user broke up with Tom" for "What's my
+    boyfriend's name?") after which the user said more of what the question asks: a value
+    of the slot, or a turn sharing a word with it ("his name is Jonas", "he's my boyfriend
+    now") that no slot fact was read from. An ending holds no value: the slot boost puts a
+    value first, and the ending takes it only while it is the user's latest word on the
+    question (then "no boyfriend now" is the answer). It still answers "Did I break up with
+    Tom?" by its words."""
+    endings = [
+        memory
+        for memory_id, memory in memories.items()
+        if features[memory_id].slot and _value(memory) == NO_VALUE
+    ]
+    if not endings or not terms:
+        return set()
+    later = [
+        (memory, features[memory_id])
+        for memory_id, memory in memories.items()
+        if features[memory_id].current >= 1
+        and not features[memory_id].filler
+        and memory.metadata.get("role") != "assistant"
+        and memory.metadata.get("subject") is None
+    ]
+    return {
+        ending.id
+        for ending in endings
+        if any(
+            _said(memory) > _said(ending)
+            and (
+                (feature.slot and _value(memory) not in ("", NO_VALUE))
+                or about_query(memory, 0.0, (), terms)
+            )
+            for memory, feature in later
+        )
+    }
+
+
+def _held_before(
+    memories: Mapping[str, Memory], slots: Collection[str], named: str, now: datetime | None
+) -> tuple[set[str], set[str]]:
+    """For a question about what held before (`queries.past_asked`): the user's slot facts
+    of `slots` (a job's: its employer too) that held just before the value `named` began
+    (its words name a value of the slot: "zalando"), or, naming none (""), before the
+    current one; and every retired fact of those slots, kept in the results. A slot whose
+    values the words name none of, or that held no other value before, gives none."""
+    asked = {*slots, "employer"} if "occupation" in slots else set(slots)
+    by_slot: dict[str, list[Memory]] = {}
+    for memory in memories.values():
+        if (
+            memory.kind != "episode"
+            and memory.metadata.get("subject") is None
+            and fills_slot(memory.attribute, asked)
+            and _value(memory) not in ("", NO_VALUE)
+        ):
+            by_slot.setdefault(str(memory.attribute), []).append(memory)
+    earlier: set[str] = set()
+    past: set[str] = set()
+    for held in by_slot.values():
+        if named:
+            later = [m for m in held if re.search(rf"\b{re.escape(_value(m))}\b", named)]
+            if not later:
+                continue
+        else:
+            later = [m for m in held if current_at(m, now)]
+        start = min(map(_started, later), default=None)
+        retired = [m for m in held if not current_at(m, now) and m not in later]
+        before = [m for m in retired if start is None or _started(m) < start]
+        if before:
+            latest = max(map(_started, before))
+            earlier.update(m.id for m in before if _started(m) == latest)
+            past.update(m.id for m in retired)
+    return earlier, past
 
 
 def _kept(memory: Memory, now: datetime | None, during: Sequence[Period]) -> bool:
@@ -1027,6 +1128,23 @@ def rank_memories(
             features[memory_id] = replace(feature, current=share)
     for memory_id in stale_preferences(memories.values(), moment):
         features[memory_id] = replace(features[memory_id], current=0.0)
+    for memory_id in _superseded_endings(memories, features, terms):
+        features[memory_id] = replace(features[memory_id], slot=0.0)
+    # A question about what held before ("Where did I work before Zalando?", "my previous
+    # job"), dated by no period, asks the value the slot held before the named or current
+    # one: that retired fact holds the slot (and its turns are not stale), the current one
+    # does not, and the slot's other retired facts are kept, below it.
+    named = past_asked(query) if current_only and not during and slots else None
+    earlier, past = _held_before(memories, slots, named, now) if named is not None else ((), ())
+    told = {source for memory_id in earlier for source in memories[memory_id].source_ids}
+    for memory_id, memory in memories.items():
+        feature = features[memory_id]
+        if memory_id in earlier:
+            features[memory_id] = replace(feature, slot=1.0, current=1.0)
+        elif earlier and feature.slot:
+            features[memory_id] = replace(feature, slot=0.0)
+        elif memory.kind == "episode" and not told.isdisjoint(memory.source_ids):
+            features[memory_id] = replace(feature, current=1.0)
     groups = {
         memory_id: group
         for memory_id, memory in memories.items()
@@ -1037,7 +1155,11 @@ def rank_memories(
             result
             for result in _fusion(dense, lexical, features, weights, groups)
             if result.id in memories
-            and not (current_only and not _kept(memories[result.id], now, during))
+            and not (
+                current_only
+                and result.id not in past
+                and not _kept(memories[result.id], now, during)
+            )
         ),
         memories,
         limit,
