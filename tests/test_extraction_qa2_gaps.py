@@ -222,3 +222,137 @@ def test_a_correction_of_a_value_said_turns_before_still_corrects_it(mem: Engram
         ("Sorry, I meant Porto, not Lisbon.", at(2026, 1, 1, 14)),
     )
     assert fields(mem)["home_city"] == "Porto"
+
+
+@pytest.mark.parametrize(
+    ("first", "fix", "attribute", "new", "old"),
+    [
+        (
+            "I live in Denver",
+            "Sorry, I meant I live in Boulder, not Denver",
+            "home_city",
+            "Boulder",
+            "Denver",
+        ),
+        (
+            "I live in Denver",
+            "I meant I live in Boulder, not Denver",
+            "home_city",
+            "Boulder",
+            "Denver",
+        ),
+        (
+            "I live in Denver",
+            "No wait, I live in Boulder, not Denver",
+            "home_city",
+            "Boulder",
+            "Denver",
+        ),
+        (
+            "I work at Dell",
+            "Sorry, I meant I work at Stripe, not Dell",
+            "employer",
+            "Stripe",
+            "Dell",
+        ),
+        (
+            "I work at Dell",
+            "Oops, I meant I work for Stripe, not Dell",
+            "employer",
+            "Stripe",
+            "Dell",
+        ),
+    ],
+)
+def test_a_correction_restating_the_whole_statement_corrects_it(
+    mem: Engram, first: str, fix: str, attribute: str, new: str, old: str
+) -> None:
+    """The old value never held: the new one did, from when the old one was said."""
+    tell(mem, (first, at(2026, 1, 22, 10)), (fix, at(2026, 1, 22, 11)))
+    assert fields(mem)[attribute] == new
+    assert slot(mem, attribute, at(2026, 1, 22, 10)) == [new]
+    [wrong] = [
+        m
+        for m in mem.memories.get_all(user_id="bob", include_superseded=True)
+        if m.attribute == attribute and old in m.text
+    ]
+    assert wrong.valid_to == wrong.valid_from  # it never held
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm leaving Dell",
+        "I'm leaving Dell after 6 years",
+        "leaving Dell after 6 years, my team threw me a party",
+        "leaving Dell after 6 years",
+        "I left Dell after 6 years",
+    ],
+)
+def test_leaving_the_employer_ends_it_when_said(mem: Engram, said: str) -> None:
+    say(mem, "I work at Dell.", at(2026, 1, 5))
+    say(mem, said, at(2026, 4, 8))
+    assert "employer" not in fields(mem)
+    assert slot(mem, "employer", at(2026, 3)) == ["Dell"]
+    [dell] = [
+        m
+        for m in mem.memories.get_all(user_id="bob", include_superseded=True)
+        if m.attribute == "employer" and m.text == "Bob works at Dell"
+    ]
+    assert dell.valid_to == at(2026, 4, 8)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm leaving Dell's office now",
+        "leaving for Paris tomorrow, my flight is at 6",
+        "I'm leaving Dell next month",
+        "I'm leaving Dell tonight, the office closes at 8",
+    ],
+)
+def test_leaving_a_place_for_the_day_or_later_ends_no_job(mem: Engram, said: str) -> None:
+    say(mem, "I work at Dell.", at(2026, 1, 5))
+    say(mem, said, at(2026, 4, 8))
+    assert fields(mem)["employer"] == "Dell"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I PASSED MY DEFENSE. I'm officially Dr. Alvarez",
+        "I graduated!",
+        "I finished my PhD",
+        "I defended my thesis",
+        "I just graduated from Boston University",
+    ],
+)
+def test_a_finished_degree_ends_the_school_when_said(mem: Engram, said: str) -> None:
+    say(mem, "I'm a PhD student at Boston University.", at(2026, 1, 5))
+    say(mem, said, at(2026, 6, 12))
+    assert "school" not in fields(mem)
+    assert slot(mem, "school", at(2026, 6)) == ["Boston University"]
+    [school] = [
+        m
+        for m in mem.memories.get_all(user_id="bob", include_superseded=True)
+        if m.attribute == "school" and "studies at" in m.text
+    ]
+    assert school.valid_to == at(2026, 6, 12)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I passed my exam",
+        "passed my driving test, my instructor was thrilled",
+        "I defended my thesis proposal",
+        "I got my PhD acceptance letter",
+        "I graduated from Harvard in 2015",
+        "since I graduated I have been busy",
+        "I graduated high school",
+    ],
+)
+def test_an_exam_a_step_or_an_old_graduation_leaves_the_school(mem: Engram, said: str) -> None:
+    say(mem, "I'm a PhD student at Boston University.", at(2026, 1, 5))
+    say(mem, said, at(2026, 6, 12))
+    assert fields(mem)["school"] == "Boston University"

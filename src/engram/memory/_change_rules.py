@@ -67,7 +67,7 @@ _HOME_CUE = re.compile(
     re.IGNORECASE,
 )
 _SCHOOL_CUE = re.compile(
-    r"\b(?:school|university|uni|college|studies|studying|degree|class(?:es)?|course|"
+    r"\b(?:school|university|uni|college|study|studies|studying|degree|class(?:es)?|course|"
     r"program(?:me)?|campus)\b",
     re.IGNORECASE,
 )
@@ -168,25 +168,53 @@ def _switched(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _left(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """An exit, "I left Google", "I left Paris for Rome", "I resigned from Acme", "I dropped
-    out of MIT": the end of a job, home or school, and maybe the next one. The name must be all
-    the verb's object ("I left Mom a message" ends nothing), and a trip ends nothing either
-    ("I left Paris after the conference")."""
+    out of MIT", "I left Dell after 6 years": the end of a job, home or school, and maybe the
+    next one. The name must be all the verb's object, but for how long it held ("I left Mom a
+    message" ends nothing), and a trip ends nothing either ("I left Paris after the
+    conference")."""
     old = proper(match["x"])
     if not old or _TRIP_CUE.search(s.text):
         return []
     rest = match["x"].strip()[len(old) :]
     following = _FOR.match(rest)
-    if following is None and clean(match["x"], s) != old:
+    held = _HELD.match(rest)
+    if following is None and held is None and clean(match["x"], s) != old:
         return []
     verb = " ".join(match["verb"].lower().split())
     attribute = {"resigned from": "employer", "dropped out of": "school"}.get(verb)
     slot = attribute or _open_slot(s, old)
+    said = _SAID_AS.get(verb, verb)
     if following is not None:
         new = following["n"]
-        text = with_date(f"{s.label} {verb} {old} for {new}", s)
+        text = with_date(f"{s.label} {said} {old} for {new}", s)
         return [_replaced(s, text, slot, old, new, guessed=attribute is None)]
-    text = with_date(f"{s.label} {verb} {old}", s)
+    how_long = " ".join(held[0].split()) if held is not None else ""
+    text = with_date(" ".join(filter(None, (s.label, said, old, how_long))), s)
     return [ending(s, text, slot, old, entity=_SLOT_ENTITY[slot], guessed=attribute is None)]
+
+
+_HELD = re.compile(
+    r"\s+after\s+(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|a\s+few|a\s+couple\s+of|several|many)\s+(?:years?|months?|weeks?)"
+    r"(?=\s*$)",
+    re.IGNORECASE,
+)
+"""How long the value left held, after its name ("I left Dell after 6 years")."""
+_SAID_AS = {"leaving": "is leaving"}
+_SOON = re.compile(
+    r"\b(?:tonight|later|in\s+an?\s+(?:hour|bit|minute|sec)|this\s+(?:morning|afternoon|"
+    r"evening)|for\s+the\s+(?:day|night|weekend))\b",
+    re.IGNORECASE,
+)
+
+
+def _leaving(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """An exit in the making, "I'm leaving Dell", "leaving Dell after 6 years": as "I left
+    Dell" ends it, when said; not a day's leaving of a place ("I'm leaving Dell's office
+    now", "leaving Paris tonight") nor one still ahead ("I'm leaving Dell next month")."""
+    if _AHEAD.search(s.text) or _SOON.search(s.text):
+        return []
+    return _left(match, s)
 
 
 def _corrected(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -452,6 +480,8 @@ def _last_day_past(s: Sentence) -> bool:
     return bool(_BEEN.search(s.text)) and not _AHEAD.search(s.text)
 
 
+_RESTATED = r"(?i:I(?:'m|\s+am)?\s+(?:live|living|work|working|study|studying)\s+(?:in|at|for))"
+"""The slot restated whole in a correction ("Sorry, I meant I live in Boulder, not Denver")."""
 _EX = rf"(?=(?i:my\s+(?:{PARTNERS}))|[{UP}])(?:(?i:my\s+(?:{PARTNERS}))\b,?\s*)?{NAME}?"
 """A partner named ("Tom", "my boyfriend Tom") or not ("my boyfriend")."""
 
@@ -477,7 +507,13 @@ CHANGE_RULES: tuple[Rule, ...] = (
         ("left", "quit", "resigned", "dropped out"),
     ),
     rule(
-        rf"{ME}{ADV}\s+(?i:meant|mean)\s+{NAME},?\s+(?i:not)\s+"
+        rf"(?:{I_AM}{ADV}\s+|^\s*(?i:(?:just|finally|officially|now)\s+)*)(?P<verb>(?i:leaving))"
+        rf"\s+{REST}",
+        _leaving,
+        ("leaving",),
+    ),
+    rule(
+        rf"{ME}{ADV}\s+(?i:meant|mean)\s+(?:{_RESTATED}\s+)?{NAME},?\s+(?i:not)\s+"
         rf"(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
         _corrected,
         ("mean",),
@@ -608,8 +644,8 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     rule(
         rf"(?i:\b(?:no\s+wait|wait|oops|sorry|my\s+(?:mistake|bad)|correction|actually|no))"
-        r"[,!.:]?\s+(?:(?i:it's|it\s+is|I\s+meant|I\s+mean|make\s+that|I\s+live\s+in|"
-        rf"I\s+work\s+(?:at|for)|I\s+study\s+at)\s+)?{NAME},?\s+"
+        r"[,!.:]?\s+(?:(?i:I\s+meant|I\s+mean)\s+)?"
+        rf"(?:(?i:it's|it\s+is|make\s+that)\s+|{_RESTATED}\s+)?{NAME},?\s+"
         rf"(?i:not)\s+(?P<y>[{UP}][\w'-]+(?:\s+[{UP}][\w'-]+)?)",
         _corrected,
         ("wait", "oops", "sorry", "mistake", "my bad", "correction", "actually", "no"),

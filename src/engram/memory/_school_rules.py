@@ -6,9 +6,11 @@ rules: "I'm a junior at NYU", a role at a school, is read there, by `school_slot
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from engram.memory._phrases import (
     ADV,
+    HAVE,
     I_AM,
     ME,
     NO_EMPLOYER,
@@ -19,10 +21,12 @@ from engram.memory._phrases import (
     Sentence,
     clean,
     denied,
+    ending,
     fact,
     proper,
     related_slot,
     rule,
+    with_date,
 )
 from engram.memory.candidates import Candidate
 
@@ -120,7 +124,60 @@ def _attends(verb: str, name: str, s: Sentence) -> bool:
     return not s.times and not _OCCASION.search(s.text)
 
 
+_DEGREE = (
+    r"(?:PhD|Ph\.D\.?|doctorate|degree|master'?s(?:\s+degree)?|bachelor'?s(?:\s+degree)?|MBA|"
+    r"studies)"
+)
+"""A degree one finishes ("I finished my PhD")."""
+_THESIS = r"(?:thesis|dissertation|PhD|Ph\.D\.?)"
+_UNDONE = (
+    r"application|applications|acceptance|admission|offer|interview|proposal|qualifying|exams?|"
+    r"courses?|class(?:es)?|program(?:me)?|advis[eo]r|supervisor|committee|drafts?|chapters?|"
+    r"funding|stipend|letter|students?"
+)
+"""What follows a degree in words of a step on the way to it ("I got my PhD acceptance")."""
+_RETOLD = re.compile(
+    r"\b(?:when|after|since|before|until|till|once|because|as\s+soon\s+as)\s*$", re.IGNORECASE
+)
+"""Words that make a graduation the time of something else ("since I graduated")."""
+_LONG_AGO = timedelta(days=60)
+"""How long before it was said a graduation may be and still end the school now; one of
+years ago ("I graduated in 2015") is a school of the past, and may not be the one held now."""
+
+
+def _graduated(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A degree finished, "I graduated!", "I finished my PhD", "I defended my thesis", "I
+    PASSED MY DEFENSE": the user studies at no school now (the one named, "I graduated from
+    BU", else whichever the slot holds), since it was said. Not an exam ("I passed my exam"),
+    a high school, one told as the time of something else ("since I graduated"), nor one of
+    long before it was said ("I graduated in 2015")."""
+    if _RETOLD.search(s.text[: match.start()]):
+        return []
+    if any(time.end < s.said_at - _LONG_AGO for time in s.times):
+        return []
+    school = proper(match["x"]) if match["x"] else None
+    if match["x"] and (not school or clean(match["x"], s) != school):
+        return []  # "I graduated from high school", "I graduated from BU's program"
+    clause = _CLAUSE.match(s.text, match.start("how"))
+    said = clause[0] if clause else match["how"]
+    said = clean(said.lower() if said.isupper() else said, s, max_words=12) or match["how"]
+    text = with_date(f"{s.label} {said}", s)
+    return [ending(s, text, "school", school, entity="organisation" if school else None)]
+
+
+_CLAUSE = re.compile(r"(?:[^,;:.!?()\n]|\.(?=\w))+")
+
+
 SCHOOL_RULES: tuple[Rule, ...] = (
+    rule(
+        rf"{ME}{HAVE}?{ADV}\s+(?P<how>(?i:graduated(?!\s+(?:from\s+)?(?:high|middle|elementary|"
+        rf"primary|secondary|grade)\b)|(?:finished|completed|got)\s+my\s+(?:{_DEGREE})|"
+        rf"defended\s+my\s+{_THESIS}|passed\s+my\s+(?:{_THESIS}\s+)?(?:defen[cs]e|viva)))"
+        rf"(?!\s+(?i:{_UNDONE})\b)"
+        rf"(?:\s+(?i:from|at)\s+(?=[{UP}]){REST}|(?![\w'-]))",
+        _graduated,
+        ("graduated", "finished", "completed", "got", "defended", "passed"),
+    ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)"
         rf"(?P<field>(?:\s+(?!(?i:at)\b)[A-Za-z]+){{0,3}})\s+(?i:at)\s+(?=[{UP}]){REST}",

@@ -78,7 +78,7 @@ _OPENING_VERBS = (
             _OPENING_ADVERBS + r"(?:(?:not|no\s+longer)\s+(?:an?\s|into\s|in\s|at\s|with\s|"
             rf"(?:{DIETS})\b)|(?:an?\s+)?(?:(?:big|huge|great)\s+)?fan\s+of\s|living\s|"
             r"working\s|studying\s|allergic\s+to\s|(?:heading|flying|off)\s+to\s|"
-            r"going\s+to\s+(?-i:[A-Z]))",
+            r"going\s+to\s+(?-i:[A-Z])|leaving\s+(?-i:[A-Z]))",
             re.IGNORECASE,
         ),
         "I'm",
