@@ -178,3 +178,52 @@ def test_a_job_loss_said_as_news_ends_the_employer() -> None:
 def test_no_partner_from_a_function_word_after_is() -> None:
     for word in sorted(STOPWORDS):
         assert slot(f"my bf is {word}", "partner") == [], word
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mango is going to my neighbor Dave's", "Dave is the user's neighbor"),
+        ("we stayed at my sister Ana's place", "Ana is the user's sister"),
+        ("my friend Chris' birthday is today", "Chris is the user's friend"),
+        ("my dog Rex's vet is great", "The user has a dog named Rex"),
+        ("my boyfriend Tom's parents are visiting", "The user's boyfriend is Tom"),
+    ],
+)
+def test_a_name_said_with_a_possessive_is_the_person_not_their_place(
+    text: str, expected: str
+) -> None:
+    texts = [c.text for c in facts(text)]
+    assert expected in texts
+    assert not any("'s is" in said or said.endswith("'s") for said in texts)
+
+
+def test_a_possessive_name_fills_the_partner_slot_without_it() -> None:
+    assert slot("my boyfriend Tom's parents are visiting", "partner") == ["Tom"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I GOT THE SCRIPPS POSTDOC", "The user got the scripps postdoc"),
+        ("omg I GOT THE SCRIPPS POSTDOC", "The user got the scripps postdoc"),
+        ("I GOT THE SCRIPPS POSTDOC. Scripps!!", "The user got the Scripps postdoc"),
+        ("I LOVE MY NEW JOB", "The user loves their new job"),
+        ("I LOVE JAZZ", "The user loves jazz"),
+    ],
+)
+def test_a_shouted_clause_is_remembered_in_small_letters(text: str, expected: str) -> None:
+    assert expected in [c.text for c in facts(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I love the NBA", "The user loves the NBA"),
+        ("I work at IBM", "The user works at IBM"),
+        ("I WORK AT IBM", "The user works at IBM"),
+        ("I'm training for the NYC marathon", "The user is training for the NYC marathon"),
+    ],
+)
+def test_capitals_of_a_name_said_in_a_plain_clause_are_kept(text: str, expected: str) -> None:
+    assert expected in [c.text for c in facts(text)]

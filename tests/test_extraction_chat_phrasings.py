@@ -156,6 +156,27 @@ def remember(tmp_path: Path, *turns: str) -> tuple[dict[str, object], list[str]]
             None,
         ),
         (["I have a girlfriend now. Her name is Mia."], {"partner": "Mia"}, None),
+        # a partner said by a pronoun: whom the user named last, in this turn or before
+        (
+            [
+                "ok so I met someone. his name is Jonas",
+                "we made it official, he's my boyfriend now",
+            ],
+            {"partner": "Jonas"},
+            "The user's boyfriend is Jonas",
+        ),
+        (["I met someone named Jonas. She's my girlfriend now!"], {"partner": "Jonas"}, None),
+        (["I've been seeing Jonas", "we're officially together"], {"partner": "Jonas"}, None),
+        (
+            ["Her name is Mia.", "His name is Jonas.", "he is now my bf"],
+            {"partner": "Jonas"},
+            None,
+        ),
+        (
+            ["His name is Jonas. Her name is Mia.", "he's my boyfriend"],
+            {"partner": "Jonas"},
+            None,
+        ),
         (["We got a puppy! His name is Max."], {}, "The user has a puppy named Max"),
         (["I have a new boss. His name is Bob."], {}, "Bob is the user's boss"),
         (["I have a son named Leo"], {}, "Leo is the user's son"),
@@ -465,6 +486,12 @@ def test_a_chat_phrasing_is_remembered_as_the_plain_statement_would_be(
         (["I'm seeing Coldplay!"], "partner"),
         (["I'm seeing Dr Lee tomorrow"], "partner"),
         (["I'm not dating Tom"], "partner"),
+        (["he's my boyfriend now"], "partner"),  # who, not said
+        (["we're officially together"], "partner"),
+        (["his name is Jonas", "he's my boyfriend's brother"], "partner"),
+        (["his name is Jonas", "he's my brother now"], "partner"),
+        (["her name is Mia", "he's my boyfriend now"], "partner"),  # not whom "he" means
+        (["I've been seeing Dave's band a lot", "he's my boyfriend now"], "partner"),
         (["I have a Galaxy Watch"], "phone"),
         (["I don't have an iPhone"], "phone"),
     ],

@@ -1,7 +1,8 @@
 """Family rules: the user's partner (and their relationship status), kin and pets, named
 in a statement ("My sister Maria", "Ana and I got married", "We have a beagle named Max"),
 in a list ("My kids are Sam and Alex"), or a turn after they were introduced ("I have a
-girlfriend now." "Her name is Mia."); and the kin they lost ("My dad passed away last
+girlfriend now." "Her name is Mia."), or a partner said by a pronoun after their name ("his name
+is Jonas", then "he's my boyfriend now"); and the kin they lost ("My dad passed away last
 year"). Part of the profile-slot rules (`_profile_rules.PROFILE_RULES` holds them in its
 order)."""
 
@@ -38,6 +39,7 @@ from engram.memory._phrases import (
     rule,
     slug,
     stopped,
+    unpossessive,
     with_date,
 )
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
@@ -48,9 +50,11 @@ __all__ = [
     "FAMILY_RULES",
     "KIN",
     "KIN_AND_PETS",
+    "NAMES_KEY",
     "TRAIT",
     "allergies",
     "kin_fact",
+    "names_given",
     "trait",
 ]
 
@@ -402,7 +406,10 @@ def _married(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _partner_fact(s: Sentence, text: str, name: str, role: str, *, dated: bool = True) -> Candidate:
     """The user's partner `name`, in `role` (`partner_role`: further on supersedes), with
-    the partner_of relation; `dated` as for `fact`."""
+    the partner_of relation; `dated` as for `fact`. A name said with a possessive is the
+    partner's without it ("my boyfriend Tom's parents": Tom)."""
+    if name != (bare := unpossessive(name)):
+        name, text = bare, text.replace(name, bare)
     entities, relations = relate(s, "partner_of", name, "person", dated=dated)
     return fact(
         s,
@@ -470,6 +477,7 @@ def _lower_name(match: re.Match[str], s: Sentence) -> str | None:
 def kin_fact(s: Sentence, name: str, role: str) -> list[Candidate]:
     """`name` is the user's `role` (friend, sister, son ...), with the relation it states;
     nothing for a pronoun in a name's place ("This is my boss")."""
+    name = unpossessive(name)
     if name.casefold() in PRONOUNS:
         return []
     relation = "friend_of" if "friend" in role else "has_" + role.replace(" ", "_")
@@ -536,7 +544,8 @@ def _pet(match: re.Match[str], s: Sentence) -> list[Candidate]:
 
 def _pet_fact(s: Sentence, animal: str, name: str) -> Candidate:
     """The user's pet `name`, a dog or a cat too when `animal` is a breed ("The user has a
-    beagle named Max, a dog": what "the user's dog" asks about)."""
+    beagle named Max, a dog": what "the user's dog" asks about); "Rex" of "my dog Rex's vet"."""
+    name = unpossessive(name)
     entities, relations = relate(s, "has_pet", name, "other", dated=False)
     text = f"{s.label} has a {animal} named {name}"
     if animal in _DOG_BREEDS or animal in _CAT_BREEDS:
@@ -604,6 +613,56 @@ def _name_given(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if not introduced:
         return []
     return _named(s, str(introduced[-1].metadata["introduces"]), match["x"])
+
+
+NAMES_KEY = "names"
+"""The metadata key of whom a turn named without saying who they are to the speaker
+(`names_given`): not a fact, what a later "he's my boyfriend now" reads (`Sentence.before`)."""
+_NAMING = re.compile(
+    r"(?:\b(?P<pro>(?i:his|her|their))\s+(?i:name)(?:'s|\s+is)"
+    r"|\b(?P<pro2>(?i:he|she))(?:'s|\s+is)\s+(?i:called|named)"
+    r"|(?i:\bmet\s+(?:someone|somebody|(?:a|this)\s+(?:\w+\s+){0,2}?"
+    r"(?P<who>guy|girl|man|woman|boy|lady|dude|person)))"
+    r"(?i:\s+(?:named|called)|,\s+(?P<pro3>his|her|their)\s+name\s+is)"
+    r"|(?i:\b(?:I'm|I\s+am|I'?ve\s+been|I\s+have\s+been)\s+(?:seeing|dating)))"
+    rf"\s+{NAME}"
+)
+"""A person named with no role ("his name is Jonas", "I met someone named Jonas", "I've
+been seeing Jonas"): whom a later "he's my boyfriend now" means."""
+_HE = frozenset("his he guy man boy dude".split())
+_SHE = frozenset("her she girl woman lady".split())
+
+
+def names_given(text: str) -> tuple[Candidate, ...]:
+    """Whom `text` names with no role (`_NAMING`), in order, each as a marker (no fact) of
+    the name and the pronoun that fits them ("he", "she", or None: "their name", "someone").
+    A name with a possessive is a place ("at Dave's"), no one's name."""
+    found = []
+    for match in _NAMING.finditer(text):
+        if match["x"].casefold() in PRONOUNS or unpossessive(match["x"]) != match["x"]:
+            continue
+        said = (match["pro"] or match["pro2"] or match["pro3"] or match["who"] or "").lower()
+        pronoun = "he" if said in _HE else "she" if said in _SHE else None
+        found.append(
+            Candidate(text=match["x"], metadata={NAMES_KEY: match["x"], "pronoun": pronoun})
+        )
+    return tuple(found)
+
+
+def _partner_now(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A partner said by a pronoun, "he's my boyfriend now", "we're officially together":
+    the person the speaker named last, in this turn or an earlier one of the session
+    (`names_given`), whom the pronoun fits. No name known, no fact."""
+    start = max(s.turn.find(s.text), 0) if s.turn else 0
+    head = (s.turn[:start] if s.turn else "") + " " + s.text[: match.start()]
+    named = (*(c for c in s.before or () if NAMES_KEY in c.metadata), *names_given(head))
+    pronoun = (match["pro"] or "").lower() or None
+    fits = [c for c in named if pronoun is None or c.metadata["pronoun"] in (pronoun, None)]
+    if not fits:
+        return []
+    name = str(fits[-1].metadata[NAMES_KEY])
+    role = partner_role(match["rel"]) if match["rel"] else "partner"
+    return [_partner_fact(s, f"{s.label}'s {role} is {name}", name, role, dated=False)]
 
 
 _FAMILY = (
@@ -778,6 +837,13 @@ FAMILY_RULES: tuple[Rule, ...] = (
         rf"(?i:\bmy\s+{_FRESH}(?P<rel>{PARTNERS})){_IS_LOWER_NAME}",
         _lower_partner_is,
         _PARTNER_GATE,
+    ),
+    rule(
+        rf"(?i:\b(?P<pro>he|she)(?:'s|\s+is)(?:\s+(?:now|officially))*\s+my\s+{_FRESH}"
+        rf"(?P<rel>{PARTNERS})(?![\w'’-])|\bwe(?:'re|\s+are)(?:\s+now)?\s+officially\s+"
+        r"(?:together|a\s+couple|dating)\b)",
+        _partner_now,
+        ("he", "officially"),
     ),
     rule(
         rf"{ME}(?i:\s+(?:got\s+|just\s+got\s+)?married\s+to|\s+married)\s+{NAME}",

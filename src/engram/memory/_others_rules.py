@@ -25,6 +25,7 @@ from engram.memory._phrases import (
     relate,
     rule,
     slug,
+    unpossessive,
 )
 from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityMention
 from engram.memory.entities import fold
@@ -70,7 +71,7 @@ def _whose(before: str, s: Sentence) -> str | None:
     named = _KIN_NAMED.search(before) or _NAMED_ALONE.match(before)
     if named is None:
         return None
-    name = named["x"]
+    name = unpossessive(named["x"])  # "Dave's moved to Paris": Dave has
     if fold(name) in _NO_ONE or fold(name) in STOPWORDS or fold(name) == fold(s.label):
         return None
     return name

@@ -117,6 +117,7 @@ __all__ = [
     "specific",
     "stopped",
     "third_person",
+    "unpossessive",
     "with_date",
     "with_subject",
 ]
@@ -198,11 +199,43 @@ _HOW_MUCH = re.compile(r"^(?:full|part)[- ]?time$", re.IGNORECASE)
 (what the user has is the job; "The user has a full time" says nothing)."""
 
 
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
+_CLAUSE_START = re.compile(r"[,;:.!?()]")
+
+
+def _shouted(phrase: str, sentence: Sentence) -> bool:
+    """Whether `phrase` is part of a clause written in capitals ("I GOT THE SCRIPPS POSTDOC",
+    "omg I LOVE JAZZ"): no small letter in it, and the words of its clause up to it mostly
+    in capitals, two at least (not "IBM" of "I work at IBM", nor "the IBM HQ")."""
+    if any(char.islower() for char in phrase):
+        return False
+    at = sentence.text.find(phrase)
+    if at < 0:
+        return False
+    head = sentence.text[: at + len(phrase)]
+    starts = [found.end() for found in _CLAUSE_START.finditer(head, 0, at)]
+    words = [w for w in _WORD.findall(head, starts[-1] if starts else 0) if w != "I"]
+    loud = sum(1 for word in words if len(word) > 1 and word.isupper())
+    return loud >= 2 and 2 * loud > len(words)
+
+
+def _unshouted(phrase: str, sentence: Sentence) -> str:
+    """`phrase` of a shouted clause in small letters, but for a word the turn writes
+    elsewhere not all in capitals, written as there ("the Scripps postdoc" of "I GOT THE
+    SCRIPPS POSTDOC. Scripps!"). A name in capitals alone is no name that can be told: the
+    slot rules take theirs before this (`proper`: "I LIVE IN NEW YORK")."""
+    seen = {word.casefold(): word for word in _WORD.findall(sentence.turn) if not word.isupper()}
+    return _WORD.sub(lambda word: seen.get(word[0].casefold(), word[0].lower()), phrase)
+
+
 def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:
-    """A rule's captured object, cut at the clause's end, without time words, third person."""
+    """A rule's captured object, cut at the clause's end, without time words, third person;
+    said in capitals ("I GOT THE SCRIPPS POSTDOC"), in small letters (`_unshouted`)."""
     if not raw:
         return None
     phrase = BOUNDARY.sub("", raw.split("<", 1)[0].split(">", 1)[0])  # no "<3" nor tag
+    if _shouted(phrase, sentence):
+        phrase = _unshouted(phrase, sentence)
     for time in sentence.times:
         phrase = _without(phrase, time.span)
     phrase = _TRAILING.sub("", _without_emoji(phrase.replace('"', " "))).strip(" '-")
@@ -298,6 +331,15 @@ def proper(raw: str | None) -> str | None:
     """The capitalised name opening `raw` ("Lisbon" of "Lisbon with my wife"), if any."""
     match = _CAPITALISED.match(raw.strip()) if raw else None
     return match[0] if match else None
+
+
+_POSSESSIVE = re.compile(r"(?:'s|(?<=s)')$", re.IGNORECASE)
+
+
+def unpossessive(name: str) -> str:
+    """The person `name` names, without the possessive it was said with: "Dave" of "my
+    neighbor Dave's" (his place), "Tom" of "my brother Tom's car", "Chris" of "Chris'"."""
+    return _POSSESSIVE.sub("", name) or name
 
 
 _DETERMINERS = frozenset("a an the my our his her their this that these those some another".split())

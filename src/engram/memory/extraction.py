@@ -16,7 +16,8 @@ slot ("top choice is the Salk Institute", then "Sorry, I meant Scripps, not Salk
 words, not a memory, and gives no fact (the episodes keep both). A rule may read the whole
 turn around its sentence, and the slots the speaker gave a value earlier in the session ("I
 work at Meta.", then "I switched to Google": a new job, where alone it may be a search
-engine).
+engine), and whom the speaker named in the session with no role ("ok so I met someone. his
+name is Jonas", then "he's my boyfriend now": `_family_rules.names_given`).
 
 Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
 session just before it, in the batch or in `history` (`metadata["context"]`: a reply such
@@ -46,6 +47,7 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
+from engram.memory._family_rules import names_given
 from engram.memory._first_person import first_person
 from engram.memory._others_rules import SAID_OF_OTHERS
 from engram.memory._phrases import USER_LABEL, Sentence, with_subject
@@ -88,6 +90,11 @@ _CONTEXT_CHARS = 200
 """A context line longer than this is cut (at a word): it qualifies the turn, no more (cut at
 500 characters, LongMemEval_S session recall_all@5 was 0.888; at 200, 0.894; LoCoMo's short
 turns are unaffected)."""
+
+
+_NAMED_KEPT = 3
+"""How many of whom a speaker named with no role ("his name is Jonas") the later turns of
+the session read ("he's my boyfriend now" names the last that fits)."""
 
 
 def _normalise(text: str) -> str:
@@ -387,6 +394,8 @@ def extract(
     """The slots each speaker gave a value in the session so far."""
     said: dict[tuple[str | None, str, str | None], tuple[str, frozenset[str]]] = {}
     """Each speaker's last turn in the session, and the slot values they stated in it so far."""
+    named: dict[tuple[str | None, str, str | None], tuple[Candidate, ...]] = {}
+    """Whom each speaker named with no role in the session so far (`names_given`)."""
     told = len(history)
     for index, message in enumerate((*history, *messages)):
         if message.role not in _EPISODE_ROLES:
@@ -401,12 +410,13 @@ def extract(
         facts: list[Candidate] = []
         if message.role in fact_roles:
             stated = known.get(speaker, frozenset())
+            last = turns.get(speaker)
             facts = _facts(
                 message,
                 read,
                 read_times,
                 user_name,
-                turns.get(speaker),
+                None if last is None else (*named.get(speaker, ()), *last),
                 stated,
                 about_user=message.id in about_user,
             )
@@ -415,6 +425,7 @@ def extract(
             turns[speaker] = _stated_values(facts)
             known[speaker] = stated | _slots(facts)
             said[speaker] = (read, values | _values(facts))
+            named[speaker] = (*named.get(speaker, ()), *names_given(read))[-_NAMED_KEPT:]
         lines = before.setdefault(message.session_id, [])
         context = lines[-LEXICAL_CONTEXT:]
         lines.append(_context_line(message, text))
