@@ -378,6 +378,16 @@ def test_lexical_query_drops_function_words() -> None:
     assert lexical_query("What is the name of my dog?") == "name dog"
 
 
+def test_lexical_query_drops_the_phrases_that_only_say_now() -> None:
+    # "days" of "these days" would match "10 days. my brother is flying in".
+    assert lexical_query("What kind of music do I like these days?") == "kind music like"
+    assert lexical_query("Where do I work at the moment?") == "work"
+    assert lexical_query("What am I reading lately, right now?") == "reading"
+    assert lexical_query("Nowadays, what do I drink?") == "drink"
+    # Words of the topic stay: "days" asked about is a term.
+    assert lexical_query("How many days off do I have?") == "many days"
+
+
 def test_lexical_query_keeps_a_query_made_only_of_stopwords() -> None:
     assert lexical_query("who am I") == "who am I"
 

@@ -62,3 +62,17 @@ def test_a_when_question_ranks_the_turn_about_the_event_first(mem: Engram) -> No
     # A dated turn about something else gets no time boost for a "when" question.
     berlin = next(h for h in hits if h.memory.text == "I moved to Berlin last week.")
     assert berlin.parts.time == 0.0
+
+
+def test_a_past_period_finds_the_retired_value_in_a_crowded_pool(mem: Engram) -> None:
+    _say(mem, "I work as a UX designer at Acme Corp", datetime(2026, 1, 8, 10, tzinfo=UTC))
+    _say(mem, "I work at Zalando now", datetime(2026, 5, 10, 10, tzinfo=UTC))
+    # More memories than a search's pool (50): the current ones are searched apart, and
+    # the retired value found among all of them stays a candidate.
+    for day in range(1, 81):
+        at = datetime(2026, 6, day % 28 + 1, 10, tzinfo=UTC)
+        _say(mem, f"I tried recipe number {day} for dinner today", at)
+    hits = mem.memories.search("Where did I work in January 2026?", user_id="u", limit=3)
+    assert hits[0].memory.text == "The user works at Acme Corp"
+    assert not hits[0].memory.is_current
+    assert hits[0].parts.slot == 1.0

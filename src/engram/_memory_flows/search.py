@@ -13,12 +13,19 @@ from engram._memory_flows.scope import Scope
 from engram._validation import MAX_QUERY_LENGTH, check_int, check_query, is_blank
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
-from engram.memory.queries import lexical_query, past_asked, role_relations, without_names
+from engram.memory.queries import (
+    lexical_query,
+    past_asked,
+    query_periods,
+    role_relations,
+    without_names,
+)
 from engram.memory.ranking import (
     DEFAULT_WEIGHTS,
     RankingWeights,
     asked_slots,
     complete_dense,
+    past_periods,
     rank_memories,
 )
 from engram.memory.texts import dense_text
@@ -150,9 +157,12 @@ def search_flow(
             SearchVector(scope.tenant, vectors[0], model_id, where, pool),
             SearchLexical(scope.tenant, words, where, pool),
         )
-        if now_only and past is not None and slots:
-            # A question about what the user's slots held before ("my previous job") has
-            # retired facts for answers: those found first stay candidates.
+        if now_only and (
+            (past is not None and slots) or past_periods(query_periods(query, now), now)
+        ):
+            # A question about what the user's slots held before ("my previous job") or
+            # in a past period ("Where did I work in January?") has retired facts for
+            # answers: those found first stay candidates.
             dense, lexical = (
                 _merged(*pair) for pair in zip(searched_every, (dense, lexical), strict=True)
             )

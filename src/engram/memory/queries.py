@@ -54,12 +54,23 @@ STOPWORDS: frozenset[str] = frozenset(
 """English function words, dropped from lexical queries (`lexical_query`)."""
 
 
+_NOW_PHRASES = re.compile(
+    r"\b(?:these\s+days|nowadays|lately|right\s+now|at\s+(?:the\s+)?moment)\b",
+    re.IGNORECASE,
+)
+"""Phrases that say a question is about now, and nothing of its topic: "What music do I like
+these days?" would match "10 days" by "days" (`lexical_query` drops them). Not "currently":
+LoCoMo's "What book is Jon currently reading?" finds "I'm currently reading" by it."""
+
+
 def lexical_query(text: str) -> str:
     """`text` reduced to its content words, for a BM25 search.
 
     Function words ("what", "did", "the") match most memories and add noise to BM25's sum:
-    dropping them raised LoCoMo turn recall@10. A text made only of stopwords is returned
-    unchanged (searching for "who am I" should still find something).
+    dropping them raised LoCoMo turn recall@10. So do the phrases that only say "now"
+    ("these days", "lately", "right now", "at the moment"): "days" of "these days" is no
+    topic. A text made only of these is returned unchanged (searching for "who am I"
+    should still find something).
 
     Example:
         ```python
@@ -68,7 +79,7 @@ def lexical_query(text: str) -> str:
     """
     # Composed first: a decomposed "Zürich" (u + combining diaeresis) would split in two.
     text = unicodedata.normalize("NFC", text)
-    words = _WORD.findall(text)
+    words = _WORD.findall(_NOW_PHRASES.sub(" ", text))
     kept = [word for word in words if word.casefold() not in STOPWORDS]
     return " ".join(kept) if kept else text
 
