@@ -62,6 +62,9 @@ def test_demo_remembers_the_conversation_long_term(runner: CliRunner, tmp_path: 
     searches = memory_part.split("Search “What does Ana eat?”")
     assert len(searches) == 3  # now, then as of March
     now, then = searches[1], searches[2]
+    profile_line = " ".join(memory_part.split("Profile:", 1)[1].split("Search", 1)[0].split())
+    assert "diet: pescatarian" in profile_line  # fields in words, not their keys
+    assert ":fish" not in profile_line
     assert "Ana is pescatarian" in now.split("\n  2.")[0]  # the fact holding her diet now
     assert "Ana is vegetarian" in then.split("\n  2.")[0]
     context_line = " ".join(memory_part.split("Context of the next turn", 1)[1].split())

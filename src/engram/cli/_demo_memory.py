@@ -15,6 +15,7 @@ from engram._engram import Engram
 from engram._exceptions import ConfigError
 from engram.cli._options import console, literal
 from engram.cli._transcripts import Transcript
+from engram.memory.profile import field_text
 from engram.types import MemoryHit
 
 __all__ = ["show_memory"]
@@ -37,8 +38,7 @@ def show_memory(
     profile = mem.memories.profile(user)
     fields = profile.fields if profile is not None else {}
     console.print(
-        "\nProfile: "
-        + ", ".join(f"{literal(key)} [bold]{literal(value)}[/]" for key, value in fields.items())
+        "\nProfile: " + "; ".join(literal(field_text(key, value)) for key, value in fields.items())
         if fields
         else "\nProfile: (no field yet)"
     )
