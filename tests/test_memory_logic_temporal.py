@@ -268,6 +268,44 @@ def test_an_arranged_event_is_dated_when_it_happens(
     assert first(text, reference)[1] == date.fromisoformat(start)
 
 
+# Tuesday 2 December 2025.
+DECEMBER = datetime(2025, 12, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "start"),
+    [
+        # A present "be" just before a time: the event is to come, as a month or a date.
+        ("my thesis defense is in June", DECEMBER, "2026-06-01"),
+        ("my birthday is in June", DECEMBER, "2026-06-01"),
+        ("My birthday's in June", DECEMBER, "2026-06-01"),
+        ("The trips are in early June", DECEMBER, "2026-06-01"),
+        ("The wedding is on June 3", DECEMBER, "2026-06-03"),
+        ("The wedding is in the summer", DECEMBER, "2026-06-01"),
+        # The clause's own "be", not the sentence's earlier past verb.
+        ("The defense was great, the party is in June", DECEMBER, "2026-06-01"),
+        ("The party is in June, I went to the last one in May", DECEMBER, "2026-06-01"),
+        # Guards: already to come, this month, and the past readings.
+        ("the conference is in April", DECEMBER, "2026-04-01"),
+        ("The wedding is on March 3", datetime(2025, 11, 1, tzinfo=UTC), "2026-03-03"),
+        ("the party is in December", DECEMBER, "2025-12-01"),
+        ("I was in Paris in June", DECEMBER, "2025-06-01"),
+        ("we met in June", DECEMBER, "2025-06-01"),
+        ("I moved in June", DECEMBER, "2025-06-01"),
+        ("It was in June", DECEMBER, "2025-06-01"),
+    ],
+)
+def test_an_event_that_is_in_a_month_is_the_coming_one(
+    text: str, reference: datetime, start: str
+) -> None:
+    assert ground(text, reference)[0].start.date() == date.fromisoformat(start)
+
+
+def test_a_habit_said_with_be_stays_recurring() -> None:
+    assert ground("My birthday is usually in June", DECEMBER) == []
+    assert ground("my birthday is in June every year", DECEMBER) == []
+
+
 # Monday 27 July to Sunday 2 August 2026.
 def _day(day: int) -> datetime:
     return datetime(2026, 7, 27, 10, 0, tzinfo=UTC) + timedelta(days=day)

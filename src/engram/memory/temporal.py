@@ -6,9 +6,10 @@ against `reference` (the timestamp of the message that contains it) into a half-
 `[start, end)` with a granularity. A month or day without a year ("in March", "on 5
 December", "on Friday") takes the tense of its sentence: the latest one not after
 `reference` in the past tense ("I moved in March"), the next one in the future tense ("I'm
-going to Rome in March"), else the nearest (for a weekday, the coming one). A past verb of
-arranging dates the event arranged, in the reference's year ("I signed up for the marathon in
-October", said in January: this October), and "starting August 17" looks ahead whatever the
+going to Rome in March") or after a present "be" ("my defense is in June", "the wedding is
+on March 3"), else the nearest (for a weekday, the coming one). A past verb of arranging
+dates the event arranged, in the reference's year ("I signed up for the marathon in October",
+said in January: this October), and "starting August 17" looks ahead whatever the
 verb; "this weekend" and "this Monday" in the past tense are the ones gone by. The tense comes
 from word-list cues (`_TENSE_CUE`), not a parser. "Next Friday" is the Friday of next week
 (weeks run Monday to Sunday, as for "next week"), even said on a Thursday; "this Friday",
@@ -155,6 +156,9 @@ _FORWARD = re.compile(
     r"(?i)\b(?:starting|beginning|effective|(?P<source>from))(?:\s+(?:on|in|from))?\s+$"
 )
 """Just before a time, words that look ahead from it ("starting August 17", "from June")."""
+_COPULA = re.compile(r"(?i)(?:\b(?:is|are|isn['’]t|aren['’]t)|\w['’](?:s|re))\s+(?:(?:in|on)\s+)?$")
+"""Just before a time, a present "be" ("the defense is in June", "the wedding's on March 3"):
+an event or date said to be at a time is one to come, whatever the sentence's other verbs."""
 _RANGE_AFTER = re.compile(r"(?i)\s*(?:-|–|to|until|till|through)\s")
 _WEEKDAY_NAMES = "|".join(_WEEKDAYS)
 _ON_WEEKDAY = rf"(?:(?i:on)\s+)?(?i:{_WEEKDAY_NAMES})(?:,\s*|\s+)(?:(?i:the)\s+)?"
@@ -201,11 +205,12 @@ def _when(text: str, start: int, end: int) -> _When | None:
     The cue nearest before the expression in its sentence wins, else the first one after it:
     in "I moved in May and will fly in June" the move is past and the flight future. Just
     before it, "starting", "beginning" or "effective" look ahead whatever the verb ("I got the
-    job, starting August 17"), and "from" makes a past verb one of arranging ("I got the job,
-    from August 17"), unless it opens a span ("I was there from May 3 to May 10").
+    job, starting August 17"), as a present "be" does ("the defense was great, the party is in
+    June"), and "from" makes a past verb one of arranging ("I got the job, from August 17"),
+    unless it opens a span ("I was there from May 3 to May 10").
     """
     forward = _FORWARD.search(text, max(0, start - 24), start)
-    if forward and not forward["source"]:
+    if (forward and not forward["source"]) or _COPULA.search(text, max(0, start - 24), start):
         return "future"
     begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
     stop = _SENTENCE_END.search(text, end)
