@@ -15,9 +15,11 @@ from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import (
     lexical_query,
+    named_role_relations,
     past_asked,
     query_periods,
     role_relations,
+    role_words,
     without_names,
 )
 from engram.memory.ranking import (
@@ -103,17 +105,28 @@ def search_flow(
     named = list({fold(m.name): m.name for m in mentioned}.items())
     # The people it names by what they are to the user ("Where does my brother live?") are
     # the entities the user's relations give that role ("Diego"), read in the same call.
+    # So are those it names by what they are to a named person ("John's children"): in a
+    # dialogue of two, the user's relations hold both speakers' kin, and the person's are
+    # those of the kin facts the person said ("Sara is John's daughter"), searched for in
+    # the same call too.
     roles = role_relations(query)
+    asked = named_role_relations(query)
     entities: list[Entity] = []
     stated: list[Relation] = []
-    if (named or roles) and scope.user_id is not None:
+    said: dict[str, Sequence[MemoryScore]] = {}
+    if (named or roles or asked) and scope.user_id is not None:
         ops: list[Any] = [ListEntities(scope.tenant, scope.user_id)]
-        if roles:
+        if roles or asked:
             ops.append(ListRelations(scope.tenant, scope.user_id, as_of=now))
+        ops.extend(_kin_facts(scope, name, relations) for name, relations in asked.items())
         entities, *related = yield from call_memories(*ops)
-        stated = related[0] if related else []
+        stated, searches = (related[0], related[1:]) if related else ([], [])
+        said = dict(zip(asked, searches, strict=True))
     known = [named_entities(name, entities) for _, name in named]
     kin = _in_roles(entities, stated, roles)
+    for name, facts in said.items():
+        kin += _kin_of(named_entities(name, entities), entities, stated, asked[name], facts)
+    kin = list({entity.id: entity for entity in kin}.values())
     own = [name for (_, name), found in zip(named, known, strict=True) if any(map(is_user, found))]
     me = next((entity for found in known for entity in found if is_user(entity)), None)
     searched = without_names(query, [*own, *followed])
@@ -218,6 +231,39 @@ def _in_roles(
     users = {entity.id for entity in entities if is_user(entity)}
     targets = {r.target_id for r in relations if r.relation in roles and r.source_id in users}
     return [entity for entity in entities if entity.id in targets and entity.id not in users]
+
+
+def _kin_facts(scope: Scope, name: str, relations: Collection[str]) -> SearchLexical:
+    """The search of the kin facts the person `name` said of the kin `relations` name (a
+    fact's `speaker`, a person of a dialogue: "Sara is John's daughter", "John's husband is
+    Mark")."""
+    facts = scope.filter(kinds=("fact", "profile"), metadata={"speaker": name})
+    return SearchLexical(scope.tenant, role_words(relations), facts, _CANDIDATES)
+
+
+def _kin_of(
+    person: Sequence[Entity],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+    roles: Collection[str],
+    said: Sequence[MemoryScore],
+) -> list[Entity]:
+    """The `entities` that `relations` give one of `roles` to `person` (the entities of a
+    name): the targets from the person's own entity, and from the user's, all when the
+    person is the user ("Ana's brother" asked by Ana), else those stated by a kin fact the
+    person `said` (`_kin_facts`)."""
+    if any(map(is_user, person)):
+        return _in_roles(entities, relations, roles)
+    users = {entity.id for entity in entities if is_user(entity)}
+    theirs = {entity.id for entity in person}
+    facts = {score.memory_id for score in said}
+    targets = {
+        r.target_id
+        for r in relations
+        if r.relation in roles
+        and (r.source_id in theirs or (r.source_id in users and r.memory_id in facts))
+    }
+    return [e for e in entities if e.id in targets and e.id not in users | theirs]
 
 
 def _naming_user(memories: Mapping[str, Memory], me: Entity) -> dict[str, Memory]:

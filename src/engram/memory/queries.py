@@ -1,7 +1,8 @@
 """What a search query says: its content words for BM25 (`lexical_query`), the entities it
 names (`entities_in_query`), whether it asks "when" (`is_temporal_query`) and the periods it
 names (`query_periods`), whether it asks what held before (`past_asked`) and whom it names
-by what they are to the user (`role_relations`). Pure functions, no I/O; `ranking` reads
+by what they are to the user (`role_relations`) or to someone named
+(`named_role_relations`). Pure functions, no I/O; `ranking` reads
 queries with them."""
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ __all__ = [
     "entities_in_query",
     "is_temporal_query",
     "lexical_query",
+    "named_role_relations",
     "past_asked",
     "query_periods",
     "query_terms",
     "role_relations",
+    "role_words",
     "without_names",
 ]
 
@@ -202,41 +205,91 @@ def past_asked(query: str) -> str | None:
 _PARTNER_ROLES = frozenset(
     "partner boyfriend girlfriend husband wife spouse fiance fiancee bf gf".split()
 )
+_CHILDREN = ("child", "kid", "son", "daughter", "stepson", "stepdaughter")
+_PARENTS = ("parent", "mom", "mum", "mother", "dad", "father", "stepmom", "stepdad")
 _ROLE_NAMES = {
     "mom": ("mom", "mum", "mother"),
     "mum": ("mom", "mum", "mother"),
     "mother": ("mom", "mum", "mother"),
     "dad": ("dad", "father"),
     "father": ("dad", "father"),
-    "kid": ("child",),
-    "kids": ("child",),
-    "children": ("child",),
+    "parent": _PARENTS,
+    "parents": _PARENTS,
+    "kid": _CHILDREN,
+    "kids": _CHILDREN,
+    "child": _CHILDREN,
+    "children": _CHILDREN,
+    "sibling": ("sibling", "brother", "sister"),
+    "siblings": ("sibling", "brother", "sister"),
     "coworker": ("coworker", "co-worker", "colleague"),
     "colleague": ("coworker", "co-worker", "colleague"),
 }
-_USER_ROLE = re.compile(
-    r"\bmy\s+(?:best\s+)?(?P<role>partner|boyfriend|girlfriend|husband|wife|spouse|fianc[eé]e?"
+"""The kin a role word names: "children" are sons and daughters too, "parents" mothers and
+fathers, "siblings" brothers and sisters (extraction writes `has_daughter` for "my
+daughter Sara")."""
+_ROLES = (
+    r"(?:best\s+)?(?P<role>partner|boyfriend|girlfriend|husband|wife|spouse|fianc[eé]e?"
     r"|bf|gf|friends?|brothers?|sisters?|siblings?|mom|mum|mother|dad|father|parents?|sons?"
     r"|daughters?|kids?|child|children|cousins?|colleagues?|co-?workers?|boss|roommates?"
     r"|neighbou?rs?|aunts?|uncles?|grand(?:ma|mother|pa|father)|nieces?|nephews?|mentor)"
-    r"(?![\w-])",
-    re.IGNORECASE,
+    r"(?![\w-])"
 )
+_USER_ROLE = re.compile(rf"\bmy\s+{_ROLES}", re.IGNORECASE)
+_NAMED_ROLE = re.compile(rf"(?<![\w'’])(?P<name>[A-Z][\w-]*)['’]s\s+(?i:{_ROLES})")
+"""A named person's kin, "John's children", "Melanie's husband" (the name capitalised)."""
 
 
 def role_relations(query: str) -> frozenset[str]:
     """The relations (`Relation.relation`, from the user) of the people a query names by
     what they are to the user: `has_brother` for "Where does my brother live?",
-    `partner_of` for "my wife's job", `friend_of` for "my best friend".
+    `partner_of` for "my wife's job", `friend_of` for "my best friend", `has_son` and
+    `has_daughter` among those of "my kids".
 
     Example:
         ```python
         role_relations("Where does my brother live?")  # frozenset({"has_brother"})
         ```
     """
+    return frozenset(_relations(match["role"] for match in _USER_ROLE.finditer(query)))
+
+
+def named_role_relations(query: str) -> dict[str, frozenset[str]]:
+    """The relations (as `role_relations` reads them) of the people a query names by what
+    they are to a named person, by that person's name: "What are the names of John's
+    children?" asks John's `has_son`, `has_daughter` ... "Caroline's sister" and
+    "Caroline's sisters" are one. The name is as the query spells it.
+
+    Example:
+        ```python
+        named_role_relations("Where does Melanie's husband work?")
+        # {"Melanie": frozenset({"partner_of"})}
+        ```
+    """
+    named: dict[str, set[str]] = {}
+    for match in _NAMED_ROLE.finditer(query):
+        if match["name"].casefold() in STOPWORDS:  # "Who's", "What's"
+            continue
+        named.setdefault(match["name"], set()).update(_relations([match["role"]]))
+    return {name: frozenset(relations) for name, relations in named.items()}
+
+
+def role_words(relations: Iterable[str]) -> str:
+    """The words of the kin facts stating `relations` ("Sara is John's daughter" for
+    `has_daughter`, "John's husband is Mark" for `partner_of`), for a lexical search."""
+    words: set[str] = set()
+    for relation in relations:
+        if relation == "partner_of":
+            words |= _PARTNER_ROLES
+        else:
+            words.add(relation.removeprefix("has_").removesuffix("_of").replace("_", " "))
+    return " ".join(sorted(words))
+
+
+def _relations(roles: Iterable[str]) -> set[str]:
+    """The relations the role words `roles` ("brother", "kids", "wife") name."""
     relations: set[str] = set()
-    for match in _USER_ROLE.finditer(query):
-        role = fold(match["role"]).replace("é", "e")
+    for found in roles:
+        role = fold(found).replace("é", "e")
         if role in _PARTNER_ROLES:
             relations.add("partner_of")
         elif role.startswith("friend"):
@@ -246,4 +299,4 @@ def role_relations(query: str) -> frozenset[str]:
             names = _ROLE_NAMES.get(single, (single,))
             relations.update("has_" + name.replace("-", "") for name in names)
             relations.update("has_" + name for name in names)
-    return frozenset(relations)
+    return relations
