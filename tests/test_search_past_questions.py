@@ -5,7 +5,7 @@ event it asks, not the turns dated or since changed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,3 +76,69 @@ def test_a_past_period_finds_the_retired_value_in_a_crowded_pool(mem: Engram) ->
     assert hits[0].memory.text == "The user works at Acme Corp"
     assert not hits[0].memory.is_current
     assert hits[0].parts.slot == 1.0
+
+
+def test_a_question_about_a_graduated_school_finds_the_school(mem: Engram) -> None:
+    _say(
+        mem,
+        "I'm a PhD student at Boston University and my thesis defense is in June",
+        datetime(2025, 12, 2, tzinfo=UTC),
+    )
+    _say(mem, "I PASSED MY DEFENSE. I'm officially Dr. Alvarez", datetime(2026, 6, 13, tzinfo=UTC))
+    hits = mem.memories.search("Where did I do my PhD?", user_id="u", limit=5)
+    # The school the graduation ended, retired, holds the slot asked about; its turn is not
+    # stale, and the ending, which says the PhD is over, stays.
+    assert hits[0].memory.text == "The user studies at Boston University"
+    assert not hits[0].memory.is_current
+    assert hits[0].parts.slot == 1.0
+    turn = next(h for h in hits if h.memory.text.startswith("I'm a PhD student"))
+    assert turn.parts.current == 1.0
+    assert any(h.memory.text == "The user passed their defense" for h in hits)
+
+
+def test_a_question_about_an_ended_job_finds_the_employer(mem: Engram) -> None:
+    _say(mem, "I work at Google", datetime(2026, 1, 8, 10, tzinfo=UTC))
+    _say(mem, "I left Google", datetime(2026, 5, 10, 10, tzinfo=UTC))
+    hits = mem.memories.search("Where did I work?", user_id="u", limit=5)
+    assert hits[0].memory.text == "The user works at Google"
+    assert hits[0].parts.slot == 1.0
+    assert any(h.memory.text == "The user left Google" for h in hits)
+
+
+def test_a_present_question_about_an_ended_job_keeps_the_employer(mem: Engram) -> None:
+    _say(mem, "I work at Google", datetime(2026, 1, 8, 10, tzinfo=UTC))
+    _say(mem, "I left Google", datetime(2026, 5, 10, 10, tzinfo=UTC))
+    hits = mem.memories.search("Where do I work?", user_id="u", limit=5)
+    # The ending answers first (no employer now); the employer it ended is kept, retired.
+    assert hits[0].memory.text == "The user left Google"
+    kept = next(h for h in hits if h.memory.text == "The user works at Google")
+    assert not kept.memory.is_current
+
+
+def test_an_ended_job_in_a_crowded_pool_is_still_found(mem: Engram) -> None:
+    _say(mem, "I work at Google", datetime(2026, 1, 8, 10, tzinfo=UTC))
+    _say(mem, "I left Google", datetime(2026, 5, 10, 10, tzinfo=UTC))
+    for day in range(1, 81):
+        at = datetime(2026, 6, day % 28 + 1, 10, tzinfo=UTC)
+        _say(mem, f"I tried recipe number {day} for dinner today", at)
+    hits = mem.memories.search("Where did I work?", user_id="u", limit=3)
+    assert hits[0].memory.text == "The user works at Google"
+
+
+def test_a_job_held_since_the_ending_still_ranks_first(mem: Engram) -> None:
+    _say(mem, "I work at Google", datetime(2026, 1, 8, 10, tzinfo=UTC))
+    _say(mem, "I left Google", datetime(2026, 5, 10, 10, tzinfo=UTC))
+    _say(mem, "I work at Meta now", datetime(2026, 7, 1, 10, tzinfo=UTC))
+    hits = mem.memories.search("Where do I work?", user_id="u", limit=5)
+    assert hits[0].memory.text == "The user works at Meta"
+    assert all(h.memory.is_current for h in hits)
+
+
+def test_the_facts_of_the_asked_slot_are_candidates_in_a_crowded_pool(mem: Engram) -> None:
+    _say(mem, "I'm a PhD student at Boston University", datetime(2025, 9, 2, tzinfo=UTC))
+    for day in range(1, 71):  # turns that match the question's words better than the fact
+        at = datetime(2025, 10, 1, tzinfo=UTC) + timedelta(days=day)
+        _say(mem, f"Writing chapter {day} of my PhD thesis today, so much to do", at)
+    _say(mem, "I PASSED MY DEFENSE. I'm officially Dr. Alvarez", datetime(2026, 6, 13, tzinfo=UTC))
+    hits = mem.memories.search("Where did I do my PhD?", user_id="u", limit=5)
+    assert hits[0].memory.text == "The user studies at Boston University"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from engram.memory.ranking import (
     RankingWeights,
     asked_slots,
     complete_dense,
+    ended_slots,
     past_periods,
     rank_memories,
 )
@@ -48,6 +50,8 @@ from engram.types._memory import Entity, Memory, MemoryHit, Relation
 
 _CANDIDATES = 50
 """Candidates each retrieval signal contributes before fusion."""
+_SLOT_FACTS = 10
+"""The facts of the slots a question asks, every version, that join the dense candidates."""
 
 _PEOPLE = ("person", "other")
 """The kinds of a named entity that may be a person another than the user."""
@@ -131,8 +135,11 @@ def search_flow(
     me = next((entity for found in known for entity in found if is_user(entity)), None)
     searched = without_names(query, [*own, *followed])
     # "Where does Ana live?" asks the user's home city only if Ana is the user: the slots a
-    # question asks (`asked_slots`) are the user's unless it names another person.
-    others = {fold(m.name) for m in mentioned if m.kind in _PEOPLE} - set(map(fold, own))
+    # question asks (`asked_slots`) are the user's unless it names another person. A name
+    # the user owns ("Where did I do my PhD?") is none.
+    others = {
+        fold(m.name) for m in mentioned if m.kind in _PEOPLE and not _owned(query, m.name)
+    } - set(map(fold, own))
     slots = frozenset() if others else asked_slots(query)
     query_entities = [
         frozenset({key, *(entity.id for entity in found)})
@@ -153,14 +160,23 @@ def search_flow(
     )
     pool = min(MAX_LIMIT, max(_CANDIDATES, limit * 3))
     words = " ".join([lexical_query(searched), *(entity.name for entity in kin)])
-    dense, lexical = yield from call_memories(
+    # The facts of the slots a question asks are candidates whatever else the pool holds: a
+    # slot's ending and the value it ended ("Where did I do my PhD?" once graduated) may
+    # rank below many turns on words alone.
+    exact = tuple(sorted(slot for slot in slots if not slot.endswith(":")))
+    holders = every._replace(attributes=exact)
+    by_slot = (SearchVector(scope.tenant, vectors[0], model_id, holders, _SLOT_FACTS),)
+    dense, lexical, *held = yield from call_memories(
         SearchVector(scope.tenant, vectors[0], model_id, every, pool),
         SearchLexical(scope.tenant, words, every, pool),
+        *(by_slot if exact else ()),
     )
+    crowded = len(dense) >= pool or len(lexical) >= pool
+    if held:
+        dense = _merged(dense, held[0])
     memories, vectors_of = yield from _loaded(scope, dense, lexical, model_id, {})
     if not memories:
         return []
-    crowded = len(dense) >= pool or len(lexical) >= pool
     if not now_only or (crowded and not all(m.is_current for m in memories.values())):
         # As of a past time, the results are the memories valid then. Now, retired memories
         # filled places in a full pool: current ones may have missed it (a user who moved 80
@@ -171,11 +187,14 @@ def search_flow(
             SearchLexical(scope.tenant, words, where, pool),
         )
         if now_only and (
-            (past is not None and slots) or past_periods(query_periods(query, now), now)
+            (past is not None and slots)
+            or past_periods(query_periods(query, now), now)
+            or ended_slots(memories.values(), slots, now)
         ):
-            # A question about what the user's slots held before ("my previous job") or
-            # in a past period ("Where did I work in January?") has retired facts for
-            # answers: those found first stay candidates.
+            # A question about what the user's slots held before ("my previous job"), in
+            # a past period ("Where did I work in January?") or about a slot the user ended
+            # ("Where do I work?" once the user left Google) has retired facts for answers:
+            # those found first stay candidates.
             dense, lexical = (
                 _merged(*pair) for pair in zip(searched_every, (dense, lexical), strict=True)
             )
@@ -211,6 +230,11 @@ def search_flow(
     # The candidates were the store's own records (`GetMemories.shared`): the caller's hits
     # are copies, so that changing one changes no later read (and names what it names).
     return [copy_record(hit, memory=detached(memories[hit.memory.id])) for hit in hits]
+
+
+def _owned(query: str, name: str) -> bool:
+    """Whether `query` names `name` as the user's own ("my PhD"): a thing, not a person."""
+    return re.search(rf"\bmy\s+{re.escape(name)}\b", query, re.IGNORECASE) is not None
 
 
 def _merged(first: Sequence[MemoryScore], second: Sequence[MemoryScore]) -> list[MemoryScore]:

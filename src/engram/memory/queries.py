@@ -19,6 +19,7 @@ from engram.memory.temporal import ground
 __all__ = [
     "STOPWORDS",
     "Period",
+    "asks_past",
     "aware",
     "entities_in_query",
     "is_temporal_query",
@@ -149,6 +150,15 @@ def is_temporal_query(query: str) -> bool:
     is answered by a duration said ("for seven years"), and the boost of dated turns
     lowered recall there."""
     return bool(_TEMPORAL_QUERY.search(query))
+
+
+def asks_past(query: str) -> bool:
+    """Whether `query` asks in the past tense ("Where did I work?", "What was my job?"):
+    about a slot the user ended, the value it held, not that it holds none now."""
+    return bool(_PAST_TENSE.search(query))
+
+
+_PAST_TENSE = re.compile(r"\b(?:did|was|were|used\s+to)\b", re.IGNORECASE)
 
 
 def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]:

@@ -78,6 +78,7 @@ from engram.memory.forgetting import decay
 from engram.memory.queries import (
     STOPWORDS,
     Period,
+    asks_past,
     aware,
     entities_in_query,
     is_temporal_query,
@@ -99,6 +100,7 @@ __all__ = [
     "asked_slots",
     "complete_dense",
     "current_at",
+    "ended_slots",
     "fills_slot",
     "fuse",
     "is_echo",
@@ -509,7 +511,11 @@ _ASKED_SLOTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"\b(?:home ?town|home city|which city|what city)\b", ("home_city",)),
         (r"\bwhere\b.*\b(?:work(?:s|ed|ing)?|employed|job)\b", ("employer",)),
         (r"\b(?:work(?:s|ed|ing)? for|employer|company)\b", ("employer",)),
-        (r"\bwhere\b.*\b(?:stud(?:y|ies|ied|ying)|school|college|university)\b", ("school",)),
+        (
+            r"\bwhere\b.*\b(?:stud(?:y|ies|ied|ying)|school|college|university|phd|doctorate"
+            r"|degree|masters?)\b",
+            ("school",),
+        ),
         (r"\b(?:job|occupation|profession|do for a living|job title)\b", ("occupation",)),
         (
             r"\b(?:partner|dating|seeing anyone|boyfriend|girlfriend|husband|wife|spouse"
@@ -630,12 +636,17 @@ def _superseded_endings(
 
 
 def _held_before(
-    memories: Mapping[str, Memory], slots: Collection[str], named: str, now: datetime | None
+    memories: Mapping[str, Memory],
+    slots: Collection[str],
+    named: str,
+    now: datetime | None,
+    until: datetime | None = None,
 ) -> tuple[set[str], set[str]]:
     """For a question about what held before (`queries.past_asked`): the user's slot facts
     of `slots` (a job's: its employer too) that held just before the value `named` began
     (its words name a value of the slot: "zalando"), or, naming none (""), before the
-    current one; and every retired fact of those slots, kept in the results. A slot whose
+    current one, or, given `until` (an ending's start), before it in a slot holding no
+    current value; and every retired fact of those slots, kept in the results. A slot whose
     values the words name none of, or that held no other value before, gives none."""
     asked = {*slots, "employer"} if "occupation" in slots else set(slots)
     by_slot: dict[str, list[Memory]] = {}
@@ -656,7 +667,9 @@ def _held_before(
                 continue
         else:
             later = [m for m in held if current_at(m, now)]
-        start = min(map(_started, later), default=None)
+            if until is not None and later:
+                continue
+        start = until or min(map(_started, later), default=None)
         retired = [m for m in held if not current_at(m, now) and m not in later]
         before = [m for m in retired if start is None or _started(m) < start]
         if before:
@@ -664,6 +677,33 @@ def _held_before(
             earlier.update(m.id for m in before if _started(m) == latest)
             past.update(m.id for m in retired)
     return earlier, past
+
+
+def ended_slots(
+    memories: Iterable[Memory], slots: Collection[str], now: datetime | None
+) -> list[Memory]:
+    """The endings holding one of the user's `slots` at `now` ("The user left Google" for
+    "Where do I work?"): a question about the slot asks the value the ending ended."""
+    return [
+        memory
+        for memory in memories
+        if memory.kind != "episode"
+        and memory.metadata.get("subject") is None
+        and fills_slot(memory.attribute, slots)
+        and _value(memory) == NO_VALUE
+        and current_at(memory, now)
+    ]
+
+
+def _ended_values(
+    memories: Mapping[str, Memory], endings: Iterable[Memory], now: datetime | None
+) -> set[str]:
+    """The user's slot facts that the `endings` ended (`ended_slots`): of each, the latest
+    real value its slot held before it began (`_held_before`)."""
+    ended: set[str] = set()
+    for ending in endings:
+        ended |= _held_before(memories, {str(ending.attribute)}, "", now, _started(ending))[0]
+    return ended
 
 
 def _kept(memory: Memory, now: datetime | None, during: Sequence[Period]) -> bool:
@@ -1134,14 +1174,28 @@ def rank_memories(
     # job"), dated by no period, asks the value the slot held before the named or current
     # one: that retired fact holds the slot (and its turns are not stale), the current one
     # does not, and the slot's other retired facts are kept, below it.
+    # A question about a slot the user ended ("Where did I do my PhD?" once graduated,
+    # "Where do I work?" once the user left Google) finds the value the ending ended,
+    # unless the user said more of the slot since (`_superseded_endings`): kept. Asked in
+    # the past tense, that value holds the slot (and its turns are not stale) as a question
+    # about before's does; the ending, which says it is over, keeps its boost either way.
     named = past_asked(query) if current_only and not during and slots else None
-    earlier, past = _held_before(memories, slots, named, now) if named is not None else ((), ())
+    endings = [
+        ending for ending in ended_slots(memories.values(), slots, now) if features[ending.id].slot
+    ]
+    if named is not None:
+        earlier, past = _held_before(memories, slots, named, now)
+    elif current_only and not during and endings:
+        past = _ended_values(memories, endings, now)
+        earlier = past if asks_past(query) else set()
+    else:
+        earlier, past = set(), set()
     told = {source for memory_id in earlier for source in memories[memory_id].source_ids}
     for memory_id, memory in memories.items():
         feature = features[memory_id]
         if memory_id in earlier:
             features[memory_id] = replace(feature, slot=1.0, current=1.0)
-        elif earlier and feature.slot:
+        elif earlier and feature.slot and named is not None:
             features[memory_id] = replace(feature, slot=0.0)
         elif memory.kind == "episode" and not told.isdisjoint(memory.source_ids):
             features[memory_id] = replace(feature, current=1.0)
