@@ -105,14 +105,13 @@ def test_a_question_about_an_ended_job_finds_the_employer(mem: Engram) -> None:
     assert any(h.memory.text == "The user left Google" for h in hits)
 
 
-def test_a_present_question_about_an_ended_job_keeps_the_employer(mem: Engram) -> None:
+def test_a_present_question_about_an_ended_job_is_answered_by_the_ending(mem: Engram) -> None:
     _say(mem, "I work at Google", datetime(2026, 1, 8, 10, tzinfo=UTC))
     _say(mem, "I left Google", datetime(2026, 5, 10, 10, tzinfo=UTC))
     hits = mem.memories.search("Where do I work?", user_id="u", limit=5)
-    # The ending answers first (no employer now); the employer it ended is kept, retired.
+    # No employer now: the ending answers first, and a search of now finds current ones only.
     assert hits[0].memory.text == "The user left Google"
-    kept = next(h for h in hits if h.memory.text == "The user works at Google")
-    assert not kept.memory.is_current
+    assert all(h.memory.is_current for h in hits)
 
 
 def test_an_ended_job_in_a_crowded_pool_is_still_found(mem: Engram) -> None:

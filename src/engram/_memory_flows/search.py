@@ -15,6 +15,7 @@ from engram._validation import MAX_QUERY_LENGTH, check_int, check_query, is_blan
 from engram.memory import extract_entities, fold
 from engram.memory.entities import named_entities
 from engram.memory.queries import (
+    asks_past,
     lexical_query,
     named_role_relations,
     past_asked,
@@ -189,11 +190,11 @@ def search_flow(
         if now_only and (
             (past is not None and slots)
             or past_periods(query_periods(query, now), now)
-            or ended_slots(memories.values(), slots, now)
+            or (asks_past(query) and ended_slots(memories.values(), slots, now))
         ):
             # A question about what the user's slots held before ("my previous job"), in
             # a past period ("Where did I work in January?") or about a slot the user ended
-            # ("Where do I work?" once the user left Google) has retired facts for answers:
+            # ("Where did I work?" once the user left Google) has retired facts for answers:
             # those found first stay candidates.
             dense, lexical = (
                 _merged(*pair) for pair in zip(searched_every, (dense, lexical), strict=True)

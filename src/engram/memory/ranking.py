@@ -1174,20 +1174,19 @@ def rank_memories(
     # job"), dated by no period, asks the value the slot held before the named or current
     # one: that retired fact holds the slot (and its turns are not stale), the current one
     # does not, and the slot's other retired facts are kept, below it.
-    # A question about a slot the user ended ("Where did I do my PhD?" once graduated,
-    # "Where do I work?" once the user left Google) finds the value the ending ended,
-    # unless the user said more of the slot since (`_superseded_endings`): kept. Asked in
-    # the past tense, that value holds the slot (and its turns are not stale) as a question
-    # about before's does; the ending, which says it is over, keeps its boost either way.
+    # Asked in the past tense about a slot the user ended ("Where did I do my PhD?" once
+    # graduated, "Where did I work?" once the user left Google), unless the user said more
+    # of the slot since (`_superseded_endings`), the value the ending ended holds the slot
+    # as a question about before's does. Asked now ("Where do I work?"), only current
+    # memories answer: the ending, which says it is over.
     named = past_asked(query) if current_only and not during and slots else None
     endings = [
         ending for ending in ended_slots(memories.values(), slots, now) if features[ending.id].slot
     ]
     if named is not None:
         earlier, past = _held_before(memories, slots, named, now)
-    elif current_only and not during and endings:
-        past = _ended_values(memories, endings, now)
-        earlier = past if asks_past(query) else set()
+    elif current_only and not during and endings and asks_past(query):
+        earlier = past = _ended_values(memories, endings, now)
     else:
         earlier, past = set(), set()
     told = {source for memory_id in earlier for source in memories[memory_id].source_ids}
