@@ -45,6 +45,7 @@ from engram.memory._phrases import (
     spans,
     specific,
     stopped,
+    with_article,
     with_date,
 )
 from engram.memory._profile_rules import PROFILE_RULES
@@ -327,8 +328,7 @@ def _sold(s: Sentence, verb: str, thing: str) -> list[Candidate]:
     if sold is None:
         return []
     owned = sold["x"]
-    article = "an" if owned[0].lower() in "aeiou" else "a"
-    said = with_date(f"{s.label} no longer owns {article} {owned}", s)
+    said = with_date(f"{s.label} no longer owns {with_article(owned)}", s)
     return [_ownership(s, said, owned, "doesn't own")]
 
 
@@ -339,8 +339,7 @@ def _cancelled(match: re.Match[str], s: Sentence) -> list[Candidate]:
     thing = clean(match["x"], s, max_words=4)
     if not thing:
         return []
-    article = "an" if thing[0].lower() in "aeiou" else "a"
-    text = f"{s.label} no longer has {article} {thing}"
+    text = f"{s.label} no longer has {with_article(thing)}"
     return [fact(s, text, importance=0.7, metadata={"negates": thing})]
 
 

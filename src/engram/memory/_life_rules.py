@@ -22,6 +22,7 @@ from engram.memory._phrases import (
     slug,
     specific,
     stopped,
+    with_article,
     with_date,
 )
 from engram.memory.candidates import Candidate
@@ -224,8 +225,7 @@ def _phone(match: re.Match[str], s: Sentence) -> list[Candidate]:
     """The user's phone, "I have an iPhone 12", "I switched to a Pixel", "my phone is a
     Galaxy": the `phone` slot (a new one replaces the old)."""
     phone = match["x"]
-    article = "an" if phone[0].lower() in "aeiou" else "a"
-    text = f"{s.label}'s phone is {article} {phone}"
+    text = f"{s.label}'s phone is {with_article(phone)}"
     return [fact(s, text, kind="profile", attribute="phone", value=phone, importance=0.6)]
 
 

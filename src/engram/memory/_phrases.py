@@ -118,6 +118,7 @@ __all__ = [
     "stopped",
     "third_person",
     "unpossessive",
+    "with_article",
     "with_date",
     "with_subject",
 ]
@@ -226,6 +227,12 @@ def _unshouted(phrase: str, sentence: Sentence) -> str:
     slot rules take theirs before this (`proper`: "I LIVE IN NEW YORK")."""
     seen = {word.casefold(): word for word in _WORD.findall(sentence.turn) if not word.isupper()}
     return _WORD.sub(lambda word: seen.get(word[0].casefold(), word[0].lower()), phrase)
+
+
+def with_article(noun: str) -> str:
+    """`noun` with the indefinite article its first letter takes ("a designer", "an
+    iPhone 12")."""
+    return ("an " if noun[0].lower() in "aeiou" else "a ") + noun
 
 
 def clean(raw: str | None, sentence: Sentence, *, max_words: int = 10) -> str | None:

@@ -38,6 +38,7 @@ from engram.memory._phrases import (
     related_slot,
     rule,
     stopped,
+    with_article,
     with_date,
 )
 from engram.memory._school_rules import STUDENT, school_slot
@@ -831,7 +832,7 @@ def _new_job(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     if match["role"] and not role:  # "New job: designer at Globex"
         job = " ".join(word if word.isupper() else word.lower() for word in match["role"].split())
-        role = [_occupation(s, job if _ARTICLE.match(job) else _a(job))]
+        role = [_occupation(s, job if _ARTICLE.match(job) else with_article(job))]
     return [_employer(s, employer), *role]
 
 
@@ -879,14 +880,11 @@ def _job_plan(s: Sentence, employer: str, role: list[Candidate]) -> Candidate:
     """The plan of a job to come at `employer`, as the role if said, dated by the sentence's
     first time: "The user will start working at Google as a designer in April 2025"."""
     job = str(role[0].value) if role else None
-    text = f"{s.label} will start working at {employer}" + (f" as {_a(job)}" if job else "")
+    text = f"{s.label} will start working at {employer}" + (
+        f" as {with_article(job)}" if job else ""
+    )
     entities = (EntityMention(employer, "organisation"),)
     return fact(s, with_date(text, s), importance=0.7, entities=entities, metadata={"plan": True})
-
-
-def _a(job: str) -> str:
-    """`job` with its article ("a designer", "an engineer")."""
-    return ("an " if job[0].lower() in "aeiou" else "a ") + job
 
 
 def _staff_of(match: re.Match[str], s: Sentence) -> list[Candidate]:
