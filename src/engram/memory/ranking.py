@@ -87,6 +87,7 @@ from engram.memory.queries import (
     query_terms,
 )
 from engram.memory.texts import SESSION_KEY
+from engram.memory.timeline import metadata_time
 from engram.providers._text import split_sentences
 from engram.types._memory import Memory, MemoryHit, ScoreParts
 
@@ -581,13 +582,7 @@ def _value(memory: Memory) -> str:
 
 def _said(memory: Memory) -> datetime:
     """When a memory was said (`metadata["said_at"]`), else recorded."""
-    said = memory.metadata.get("said_at")
-    if isinstance(said, str) and said:
-        try:
-            return aware(datetime.fromisoformat(said))
-        except ValueError:
-            pass
-    return aware(memory.recorded_at)
+    return metadata_time(memory, "said_at") or aware(memory.recorded_at)
 
 
 def _started(memory: Memory) -> datetime:
@@ -1064,13 +1059,7 @@ def _in_periods(memory: Memory, periods: Sequence[Period]) -> bool:
     if not periods:
         return False
     moments = [aware(memory.valid_from)] if memory.valid_from else []
-    for key in ("said_at", "event_date"):
-        value = memory.metadata.get(key)
-        if isinstance(value, str) and value:
-            try:
-                moments.append(aware(datetime.fromisoformat(value)))
-            except ValueError:
-                continue
+    moments += filter(None, (metadata_time(memory, key) for key in ("said_at", "event_date")))
     return any(start <= moment < end for moment in moments for start, end in periods)
 
 
