@@ -257,23 +257,20 @@ def _recurs_in_text(item: ReplyItem, reference: datetime) -> bool:
     return not any(t.position < end and where < t.position + len(t.span) for t in times)
 
 
-def _when(item: ReplyItem, anchor: Message) -> datetime:
-    """The item's validity start: the time the model gives it (`_stated_when`), else (as the
-    rules do) the first time its text names ("Ana adopted a cat yesterday"), else the
-    message time."""
-    reference = anchor.created_at
-    stated = _stated_when(item, reference)
+def _when(item: ReplyItem, anchor: Message, stated: datetime | None) -> datetime:
+    """The item's validity start: the time the model gives it (`stated`, `_stated_when`),
+    else (as the rules do) the first time its text names ("Ana adopted a cat yesterday"),
+    else the message time."""
     if stated is not None:
         return stated
-    grounded = ground(item.text, reference)
-    return grounded[0].start if grounded else reference
+    grounded = ground(item.text, anchor.created_at)
+    return grounded[0].start if grounded else anchor.created_at
 
 
-def _planned(item: ReplyItem, anchor: Message) -> bool:
-    """Whether the model dates the item after the day of its message (`when`): a plan ("Ana
-    will move to Rome", when 2027-03-01), as the rules file one ("The user plans to move to
-    Rome in March 2027"), no slot value yet, and it ends nothing now."""
-    stated = _stated_when(item, anchor.created_at)
+def _planned(stated: datetime | None, anchor: Message) -> bool:
+    """Whether the model dates the item (`stated`, `_stated_when`) after the day of its
+    message: a plan ("Ana will move to Rome", when 2027-03-01), as the rules file one ("The
+    user plans to move to Rome in March 2027"), no slot value yet, and it ends nothing now."""
     return stated is not None and stated.date() > anchor.created_at.date()
 
 
@@ -406,7 +403,8 @@ def _candidate(
         # Not told the user's name, a model naming someone the conversation never names can
         # only mean the user ("Ana lives in Porto" for "I live in Porto").
         subject = None
-    valid_from = _when(item, sources[0])
+    stated = _stated_when(item, sources[0].created_at)
+    valid_from = _when(item, sources[0], stated)
     entities = tuple(EntityMention(e.name, e.kind) for e in item.entities)
     # A slot is filled by a value (without one, the profile would take the whole sentence),
     # one the model is confident enough of (`MIN_SLOT_CONFIDENCE`) and, for a place, an
@@ -415,7 +413,7 @@ def _candidate(
     named = item.value == NO_VALUE or _named_in(item.value or "", said)
     if item.attribute in SLOT_RELATIONS and not named:
         sure = False
-    plan = _planned(item, sources[0])
+    plan = _planned(stated, sources[0])
     attribute = item.attribute if item.value and sure and not plan else None
     relations: tuple[RelationMention, ...] = ()
     # Someone named by their tie alone ("the user's sister") is no entity: the fact only.
