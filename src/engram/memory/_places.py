@@ -7,9 +7,11 @@ is also a company or a person's first name ("Zurich", "Santander", "Jordan", "Ge
 
 from __future__ import annotations
 
+import re
+
 from engram.memory.entities import fold
 
-__all__ = ["is_well_known_place", "well_known_city_opening"]
+__all__ = ["is_well_known_place", "place_within", "well_known_city_opening"]
 
 _COUNTRIES = """
 afghanistan albania algeria argentina armenia australia austria azerbaijan bangladesh
@@ -52,6 +54,11 @@ _PLACES = frozenset(
     name.replace("_", " ") for names in (_COUNTRIES, _REGIONS, _CITIES) for name in names.split()
 )
 _CITY_NAMES = frozenset(name.replace("_", " ") for name in _CITIES.split())
+_STATE_OR_CITY = frozenset({"new york", "washington"})
+"""Names of a state as much as of a city: "Albany, New York" is no part of New York City."""
+_CLAUSE_END = re.compile(r"\s*(?:$|[.,;:!?)]|(?:and|but|with|now|since|for|so|too)\b)", re.I)
+"""What may follow the place a place lies in: the clause ends ("Portland, Oregon, with my
+wife"), or a word that starts no clause of its own with it ("Portland, Oregon since 2019")."""
 
 
 def is_well_known_place(name: str) -> bool:
@@ -67,4 +74,23 @@ def well_known_city_opening(words: str) -> str | None:
         name = " ".join(parts[:size]).rstrip(",.;:!?")
         if fold(name).replace(".", "") in _CITY_NAMES:
             return name
+    return None
+
+
+def place_within(words: str) -> tuple[str, bool] | None:
+    """The well-known place `words` name after a comma, to close the clause, as where the
+    place before it lies, and whether it is a city that place is part of: ", New York" of
+    "Brooklyn, New York" ("New York", False: a city and a state), ", Oregon" of "Portland,
+    Oregon" ("Oregon", False), ", Berlin" of "Kreuzberg, Berlin" ("Berlin", True). None if
+    `words` open with no comma and such a name, or the clause goes on ("Lisbon, Porto is
+    where I grew up")."""
+    head, comma, rest = words.partition(",")
+    if not comma or head.strip():
+        return None
+    parts = rest.split()
+    for size in range(min(len(parts), 4), 0, -1):
+        name = " ".join(parts[:size]).rstrip(",.;:!?)")
+        folded = fold(name).replace(".", "")
+        if folded in _PLACES and _CLAUSE_END.match(rest.split(name, 1)[1]):
+            return name, folded in _CITY_NAMES and folded not in _STATE_OR_CITY
     return None

@@ -51,7 +51,7 @@ from engram.memory._phrases import (
     spans,
     stopped,
 )
-from engram.memory._places import is_well_known_place, well_known_city_opening
+from engram.memory._places import is_well_known_place, place_within, well_known_city_opening
 from engram.memory._school_rules import SCHOOL_RULES
 from engram.memory._work_rules import WORK_RULES, moved_to_company
 from engram.memory.candidates import Candidate, EntityMention
@@ -236,20 +236,41 @@ def _place_slot(
         return [fact(s, template.format(s=s.label, x=phrase), importance=0.5)] if phrase else []
     if attribute == "home_city" and (part := _neighbourhood(s, place)):
         return [part]
-    entities, relations = relate(s, relation, place, "place") if relation else ((), ())
-    text = template.format(s=s.label, x=place)
+    named, value, around = _where(s, raw or "", place)
+    entities, relations = relate(s, relation, value, "place") if relation else ((), ())
+    text = template.format(s=s.label, x=named)
     return [
         fact(
             s,
             text,
             kind="profile",
             attribute=attribute,
-            value=place,
+            value=value,
             importance=0.8,
-            entities=entities or (EntityMention(place, "place"),),
+            entities=(*(entities or (EntityMention(value, "place"),)), *around),
             relations=relations,
         )
     ]
+
+
+def _where(s: Sentence, raw: str, place: str) -> tuple[str, str, tuple[EntityMention, ...]]:
+    """The place as the user named it, the slot's value and the other place named, read from
+    the sentence after `raw` (a rule's object stops at a comma), when `raw` is the place:
+    "Portland, Oregon" (value Portland; Oregon); "Kreuzberg, Berlin" (value Berlin, the city
+    it is part of; Kreuzberg). A place named alone, or in a list of well-known places
+    ("Berlin, Paris and Rome"; a well-known place lies in a well-known region or country
+    only if it is a city), is all three at once."""
+    said = raw.strip()
+    at = s.text.find(said) if said.rstrip(",.;:!? ") == place else -1
+    within = place_within(s.text[at + len(said) :]) if at >= 0 else None
+    known = is_well_known_place(place)
+    if within is None or (known and (within[1] or well_known_city_opening(place) != place)):
+        return place, place, ()  # "Berlin, Paris and Rome", "France, Spain": a list
+    name, city = within
+    named = f"{place}, {name}"
+    if city:
+        return named, name, (EntityMention(place, "place"),)
+    return named, place, (EntityMention(name, "place"),)
 
 
 def _lives(match: re.Match[str], s: Sentence) -> list[Candidate]:
