@@ -535,3 +535,11 @@ def test_a_preference_naming_a_retired_value_ranks_below_the_current_one() -> No
     dense = [(loves.id, 0.9), (lisbon.id, 0.85), (porto.id, 0.6)]
     hits = rank_memories(memories, dense, now=JUN + timedelta(days=1), current_only=True)
     assert [hit.memory.text for hit in hits] == [porto.text, loves.text]
+
+
+def test_fuse_keeps_a_limit_and_refuses_a_negative_one() -> None:
+    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
+    assert [r.id for r in fuse(dense=dense, limit=2)] == ["a", "b"]
+    assert len(fuse(dense=dense)) == 3
+    with pytest.raises(InvalidInputError, match="limit"):
+        fuse(dense=dense, limit=-1)

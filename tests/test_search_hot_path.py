@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-import engram.memory.ranking as ranking
+import engram.memory.ranking.fusion as fusion
 from engram.memory.ranking import rank_memories
 from engram.types._memory import Memory
 
@@ -25,13 +25,13 @@ def test_ranking_builds_the_parts_of_the_returned_hits_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built: list[object] = []
-    real = ranking.ScoreParts
+    real = fusion.ScoreParts
 
     def counted(**fields: float) -> object:
         built.append(fields)
         return real(**fields)
 
-    monkeypatch.setattr(ranking, "ScoreParts", counted)
+    monkeypatch.setattr(fusion, "ScoreParts", counted)
     memories = _pool(60)
     dense = [(memory_id, 1.0 - i / 100) for i, memory_id in enumerate(memories)]
     hits = rank_memories(memories, dense, now=NOW, limit=10)
