@@ -30,8 +30,8 @@ def say(mem: Engram, *texts: str) -> None:
         mem.memories.add(messages=[Message(role="user", content=text, created_at=at)], user_id="bo")
 
 
-def fields(mem: Engram) -> dict[str, str]:
-    profile = mem.memories.profile("bo")
+def fields(mem: Engram, as_of: datetime | None = None) -> dict[str, str]:
+    profile = mem.memories.profile("bo", as_of=as_of)
     return dict(profile.fields) if profile else {}
 
 
@@ -210,11 +210,11 @@ def test_an_unnamed_workplace_ends_before_the_role(
 
 
 def plans(mem: Engram) -> dict[str, datetime | None]:
-    """The user's plans and when each is to come true."""
+    """The user's plans and when each is to come true (not the values they give a slot)."""
     return {
         m.text: m.valid_from
         for m in mem.memories.get_all(user_id="bo")
-        if m.kind != "episode" and m.metadata.get("plan")
+        if m.kind != "episode" and m.metadata.get("plan") and m.attribute is None
     }
 
 
@@ -243,12 +243,15 @@ def plans(mem: Engram) -> dict[str, datetime | None]:
         ),
     ],
 )
-def test_a_job_to_come_is_a_plan_and_the_employer_of_now_stays(
+def test_a_job_to_come_is_a_plan_and_the_employer_of_its_day_stays(
     mem: Engram, said: str, plan: str, starts: datetime
 ) -> None:
     say(mem, "I work at Initech as a nurse.", said)
-    assert fields(mem) == {"employer": "Initech", "occupation": "nurse"}
+    said_on = datetime(2026, 2, 2, 12, tzinfo=UTC)
+    assert fields(mem, as_of=said_on) == {"employer": "Initech", "occupation": "nurse"}
     assert plans(mem) == {plan: starts}
+    new_employer = plan.removeprefix("The user will start working at ").split()[0]
+    assert fields(mem)["employer"] == new_employer  # the job began long before today
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from engram import _memory_transfer as transfer
 from engram._exceptions import ConfigError, InvalidInputError, NotFoundError, ProviderError
 from engram._flows import Flow, arun, call_memories, embed, run, serialized
 from engram._memory_flows.edits import edit_reason
-from engram._memory_flows.graph import is_user
+from engram._memory_flows.graph import caught_up, user_names, values_to_come
 from engram._memory_flows.scope import every_memory
 from engram._memory_flows.upkeep import REEMBED_BATCH, reembed_stale_flow, stale_scope
 from engram._validation import (
@@ -1211,7 +1211,8 @@ class Memories:
 
     def profile(self, user_id: str, *, as_of: datetime | date | None = None) -> UserProfile | None:
         """The user's structured profile, kept current by extraction (None for a user with
-        none).
+        none): the values that hold now, a job said to start next month the employer once
+        it has started, the one it ends until then.
 
         With `as_of` (naive: UTC; a date: the end of that day in UTC, as in `search`), the
         profile as it stood then, built from the memories true then by all Engram knows
@@ -1242,15 +1243,21 @@ class Memories:
         user = check_identifier(user_id, "user_id")
         moment = check_as_of(as_of)
         tenant = self._engram.tenant
-        if moment is None:
-            stored: UserProfile | None = yield from _one(GetProfile(tenant, user))
-            return stored
+        if moment is None:  # as stored, caught up to now: a job to come may have started
+            stored, to_come, known = yield from call_memories(
+                GetProfile(tenant, user), values_to_come(tenant, user), ListEntities(tenant, user)
+            )
+            now = utcnow()
+            profile: UserProfile | None = yield from caught_up(
+                tenant, stored, to_come, now=now, names=user_names(known)
+            )
+            return profile
         true_then = MemoryFilter(user_id=user, valid_at=moment)
         memories = yield from every_memory(tenant, true_then)
         if not memories:
             return None
-        known: list[Entity] = yield from _one(ListEntities(tenant, user))
-        names = [name for e in known if is_user(e) for name in (e.name, *e.aliases)]
+        known = yield from _one(ListEntities(tenant, user))
+        names = user_names(known)
         return profile_at(memories, moment=moment, user_id=user, tenant=tenant, names=names)
 
     def update_profile(self, user_id: str, fields: Mapping[str, str | None]) -> UserProfile:

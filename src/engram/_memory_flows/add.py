@@ -117,6 +117,7 @@ def add_flow(
     facts are known and the second's are not.
     """
     fallbacks: tuple[str, ...] = ()
+    clock = now  # when the profile's fields hold (`update_profile`): a job to come, not yet
     if messages:
         history = yield from _earlier_turns(scope, messages)
         # The memory given as text is of the user ("Lives in Paris"); an agent's own
@@ -145,7 +146,7 @@ def add_flow(
     # From the first read of what is stored to the write of what was decided from it, one
     # add of the scope at a time: two adds would each miss what the other writes.
     yield from serialized(scope.lock_key)
-    profile, graph = yield from read_user(scope, candidates)
+    profile, graph = yield from read_user(scope, candidates, now=clock)
     graph = yield from name_user(scope, graph, _user_name(candidates, profile, user_name), now)
     entities = resolve_mentions(scope, candidates, graph, now)
     candidates, entities = known_subjects(candidates, entities, graph)
@@ -199,6 +200,7 @@ def add_flow(
             tenant=scope.tenant,
             names=names,
             now=now,
+            moment=clock,
         )
         ops.append(PutProfile(scope.tenant, fresh))
     yield from call_memories(*ops)

@@ -419,7 +419,7 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
     scope = Scope(new.tenant, new.user_id)
     if new.attribute != old.attribute and new.is_current:
         yield from _check_key_free(scope, new)
-    profile, graph = yield from read_user(scope, ())
+    profile, graph = yield from read_user(scope, (), now=now)
     ops: list[Any] = []
     if profile is not None:
         revised = reflect_edit(profile, new, now=now, moved_from=old.attribute)
@@ -479,7 +479,7 @@ def profile_edit_flow(
     stale = [m for m in facts if m.kind != "episode" and _edit_drops(m, fields)]
     if not stale:
         return []
-    _, graph = yield from read_user(scope, ())
+    _, graph = yield from read_user(scope, (), now=now)
     restating: dict[str, tuple[Memory, Memory]] = {}  # attribute -> (old fact, new memory)
     for old in stale:  # oldest first: a slot is restated in its latest fact's words
         new = _restatement(old, fields[old.attribute or ""], now)

@@ -21,10 +21,13 @@ from engram.memory import (
     resolve_entities,
 )
 from engram.memory.candidates import SLOT_RELATIONS, EntityKind
+from engram.memory.profile import EDITED, TO_COME, begun, update_profile
 from engram.stores.memories import (
     DeleteEntities,
+    GetMemories,
     GetProfile,
     ListEntities,
+    ListMemories,
     ListRelations,
     MemoryFilter,
     PutEntities,
@@ -57,22 +60,59 @@ def is_user(entity: Entity) -> bool:
 
 
 def read_user(
-    scope: Scope, candidates: Sequence[Candidate]
+    scope: Scope, candidates: Sequence[Candidate], *, now: datetime
 ) -> Flow[tuple[UserProfile | None, Graph]]:
-    """The user's profile and graph; without a user, no profile, and the entities of no
-    user the candidates' mentions resolve against (if they mention any): an agent's memory
-    never names a user's entity, which erasing the user must take."""
+    """The user's profile, caught up to `now` (`profile.caught_up`: a job said to start
+    next month that has started is the employer), and graph; without a user, no profile,
+    and the entities of no user the candidates' mentions resolve against (if they mention
+    any): an agent's memory never names a user's entity, which erasing the user must take."""
     if scope.user_id is None:
         if not any(candidate.entities for candidate in candidates):
             return None, Graph()
         [known] = yield from call_memories(ListEntities(scope.tenant, None))
         return None, Graph(tuple(entity for entity in known if entity.user_id is None))
-    profile, known, stored = yield from call_memories(
+    profile, known, stored, to_come = yield from call_memories(
         GetProfile(scope.tenant, scope.user_id),
         ListEntities(scope.tenant, scope.user_id),
         ListRelations(scope.tenant, scope.user_id),
+        values_to_come(scope.tenant, scope.user_id),
     )
+    profile = yield from caught_up(scope.tenant, profile, to_come, now=now, names=user_names(known))
     return profile, Graph(tuple(known), tuple(stored))
+
+
+def caught_up(
+    tenant: str,
+    profile: UserProfile | None,
+    to_come: Sequence[Memory],
+    *,
+    now: datetime,
+    names: Sequence[str],
+) -> Flow[UserProfile | None]:
+    """`profile` as stored, with the values to come (`values_to_come`) that have begun by
+    `now` folded in (`profile.begun`, `update_profile`), and the values of their fields it
+    held, which they retired (read only then): the job said to start next month is the
+    employer once started, the old one gone. The same profile if none has begun."""
+    if profile is None:
+        return None
+    started = begun(profile, to_come, now)
+    if not started:
+        return profile
+    ids = {profile.sources.get(m.attribute or "") for m in started} - {None, EDITED}
+    [held] = yield from call_memories(GetMemories(tenant, tuple(sorted(filter(None, ids)))))
+    values = [*(m for m in held if m is not None), *started]
+    return update_profile(profile, values, names=names, now=profile.updated_at, moment=now)
+
+
+def values_to_come(tenant: str, user_id: str) -> ListMemories:
+    """The read of the user's slot values to come (`profile.TO_COME`: employer Google from
+    next month), which `profile.caught_up` folds into the stored profile once begun."""
+    return ListMemories(tenant, MemoryFilter(user_id=user_id, kinds=("profile",), metadata=TO_COME))
+
+
+def user_names(known: Iterable[Entity]) -> list[str]:
+    """The names of the entity standing for the user, among `known` (its aliases too)."""
+    return [name for entity in known if is_user(entity) for name in (entity.name, *entity.aliases)]
 
 
 def is_named(entity: Entity, name: str) -> bool:

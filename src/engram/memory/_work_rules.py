@@ -44,6 +44,7 @@ from engram.memory._phrases import (
 from engram.memory._school_rules import STUDENT, school_slot
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention
 from engram.memory.entities import fold
+from engram.memory.profile import TO_COME
 from engram.memory.queries import STOPWORDS
 
 __all__ = ["WORK_RULES", "moved_to_company", "with_role"]
@@ -174,7 +175,7 @@ def _works_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
     if by in ("for", "by") and _hired_by_person(employer, role, after):  # "for Maria as a nanny"
         return _works_for(employer, role, after, s)
     if _starts_then(s, match.start()):
-        return [_job_plan(s, employer, role)]  # "Starting Monday, I work at Initech"
+        return _job_plan(s, employer, role)  # "Starting Monday, I work at Initech"
     return [_employer(s, employer), *role]
 
 
@@ -856,7 +857,7 @@ def _job_to_come(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     if not _to_come(s) and (s.times or not match["will"]):
         return []
-    return [_job_plan(s, employer, role)]
+    return _job_plan(s, employer, role)
 
 
 def _to_come(s: Sentence) -> bool:
@@ -876,15 +877,21 @@ def _starts_then(s: Sentence, start: int) -> bool:
     return bool(_FROM_THEN.search(s.text, 0, s.times[0].position))
 
 
-def _job_plan(s: Sentence, employer: str, role: list[Candidate]) -> Candidate:
+def _job_plan(s: Sentence, employer: str, role: list[Candidate]) -> list[Candidate]:
     """The plan of a job to come at `employer`, as the role if said, dated by the sentence's
-    first time: "The user will start working at Google as a designer in April 2025"."""
+    first time: "The user will start working at Google as a designer in April 2025". Dated
+    to come, the job is the employer (and the role the occupation) from then on, a value to
+    come: revision ends the current one when it begins, and the profile changes then."""
     job = str(role[0].value) if role else None
     text = f"{s.label} will start working at {employer}" + (
         f" as {with_article(job)}" if job else ""
     )
     entities = (EntityMention(employer, "organisation"),)
-    return fact(s, with_date(text, s), importance=0.7, entities=entities, metadata={"plan": True})
+    plan = fact(s, with_date(text, s), importance=0.7, entities=entities, metadata=TO_COME)
+    if not _to_come(s):
+        return [plan]
+    values = [_employer(s, employer), *role]
+    return [plan, *(replace(c, metadata={**c.metadata, **TO_COME}) for c in values)]
 
 
 def _staff_of(match: re.Match[str], s: Sentence) -> list[Candidate]:

@@ -9,7 +9,10 @@ field edited by hand (`edit_profile`; its source is `EDITED`) changes only when 
 recorded after the edit says so; so does one removed by hand, whose source stays `EDITED`
 with no value (a removal is an edit too: a statement said before it does not undo it). A
 user's edit of a memory (`reflect_edit`) changes the field the memory is the source of.
-`profile_at` builds the profile as it stood at a past time from the memories true then.
+A value to come (a plan's: "I start at Google next month", employer Google from then) fills
+its field once it begins, and the value it retires keeps it until then (`begun` lists those
+begun since the profile was stored). `profile_at` builds the profile as it stood at
+a past time from the memories true then.
 
 Example:
     ```python
@@ -30,12 +33,15 @@ from engram.memory._revision_decision import retired
 from engram.memory._revision_slots import slot_key
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
+from engram.memory.timeline import began
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
 
 __all__ = [
     "EDITED",
+    "TO_COME",
+    "begun",
     "edit_profile",
     "field_text",
     "handed_over",
@@ -111,8 +117,26 @@ def _said_at(memory: Memory) -> datetime:
     return memory.valid_from or memory.recorded_at
 
 
-def _latest_current(memories: Iterable[Memory]) -> dict[str, Memory]:
-    return _latest(m for m in memories if not (m.superseded_at or m.valid_to))
+TO_COME = {"plan": True}
+"""The metadata of a slot value to come (a plan's: employer Google from next month), as
+the memory flows list them (with the kind "profile") to fold those `begun` into the stored
+profile."""
+
+
+def _holds(memory: Memory, moment: datetime) -> bool:
+    """Whether `memory` gives its field at `moment`: current, or retired by a value to come
+    that has not begun (its `valid_to`, that value's start, still ahead); a value to come
+    (`TO_COME`: a job to start next month) only once begun. A value with an end of its own
+    is history."""
+    if memory.metadata.get("plan") and began(memory) > moment:
+        return False
+    if memory.superseded_at is not None:
+        return memory.valid_to is not None and memory.valid_to > moment
+    return memory.valid_to is None
+
+
+def _latest_current(memories: Iterable[Memory], moment: datetime) -> dict[str, Memory]:
+    return _latest(m for m in memories if _holds(m, moment))
 
 
 def _latest(memories: Iterable[Memory]) -> dict[str, Memory]:
@@ -148,6 +172,7 @@ def update_profile(
     tenant: str = DEFAULT_TENANT,
     names: Collection[str] = (),
     now: datetime | None = None,
+    moment: datetime | None = None,
 ) -> UserProfile:
     """`profile` updated with `memories` (a new profile if None).
 
@@ -159,11 +184,15 @@ def update_profile(
         names: Other names of the user: memories whose `subject` is one of them count as about
             the user (memories with no subject always do).
         now: The profile's new `updated_at`.
+        moment: When the fields hold (default `now`; an add of an old chat gives the
+            clock's time): a value to come is left out until it begins (`_holds`).
 
     Returns:
         The updated profile.
     """
-    items, moment = list(memories), now or utcnow()
+    items = list(memories)
+    now = now or utcnow()
+    moment = moment or now
     base = profile or UserProfile(
         user_id=user_id or next((m.user_id for m in items if m.user_id), "") or "",
         tenant=tenant,
@@ -174,10 +203,10 @@ def update_profile(
     given = {memory.id: memory for memory in about}
     for attribute, source in list(sources.items()):
         old = given.get(source)
-        if old is not None and (old.superseded_at or old.valid_to):
+        if old is not None and not _holds(old, moment):
             fields.pop(attribute, None)
             sources.pop(attribute)
-    for attribute, memory in _latest_current(about).items():
+    for attribute, memory in _latest_current(about, moment).items():
         held = attribute in fields or sources.get(attribute) == EDITED  # set, or removed
         hand_edited = held and sources.get(attribute) not in given
         if hand_edited and profile is not None and memory.recorded_at <= profile.updated_at:
@@ -190,8 +219,21 @@ def update_profile(
         sources=sources,
         last_interaction_at=_last_interaction(base.last_interaction_at, items),
         # Never back in time (a replayed old conversation must not undo a later hand edit).
-        updated_at=max(profile.updated_at, moment) if profile is not None else moment,
+        updated_at=max(profile.updated_at, now) if profile is not None else now,
     )
+
+
+def begun(profile: UserProfile, to_come: Iterable[Memory], moment: datetime) -> list[Memory]:
+    """The values to come among `to_come` (`TO_COME`) that have begun by `moment` and that
+    `profile` does not hold: it was stored when last folded, before the job said to start
+    next month had started. A current value to come that has begun is its slot's latest
+    word (a value said since retires it), so the fold takes it, unless a hand edit came
+    after it was said (`update_profile`)."""
+    return [
+        m
+        for m in to_come
+        if m.attribute and _holds(m, moment) and profile.sources.get(m.attribute) != m.id
+    ]
 
 
 def profile_at(

@@ -1,0 +1,92 @@
+"""A job to come ("I start at Google next month", "Starting Monday I'll be working at
+Initech") is the employer from the date said: before it, the employer is the one of then and
+the plan is known; from it on, the profile, `get_all` and search say the new employer, and
+the old one ended then, still found "as of" an earlier time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import engram._memories
+from engram import Engram
+
+HIRED = datetime(2026, 6, 10, 12, tzinfo=UTC)
+ANNOUNCED = HIRED + timedelta(days=20)  # June 30: "next month" is July
+NOVEMBER = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Engram]:
+    with Engram(str(tmp_path / "jobs.db")) as opened:
+        yield opened
+
+
+def at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    """Engram's clock reads `moment` from now on."""
+    monkeypatch.setattr(engram._memories, "utcnow", lambda: moment)
+
+
+def say(mem: Engram, text: str, when: datetime) -> None:
+    message = {"role": "user", "content": text, "created_at": when.isoformat()}
+    mem.memories.add(messages=[message], user_id="u")
+
+
+def employers(mem: Engram, **when: datetime) -> list[str]:
+    return sorted(
+        m.text for m in mem.memories.get_all(user_id="u", **when) if m.attribute == "employer"
+    )
+
+
+def test_a_job_to_come_is_the_employer_once_its_date_has_passed(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, NOVEMBER)
+    say(mem, "I work at Initech as an accountant.", HIRED)
+    say(mem, "Big news, I start at Google next month!", ANNOUNCED)
+
+    assert mem.memories.profile("u").fields["employer"] == "Google"
+    june = mem.memories.profile("u", as_of=datetime(2026, 6, 20, tzinfo=UTC))
+    september = mem.memories.profile("u", as_of=datetime(2026, 9, 5, tzinfo=UTC))
+    assert (june.fields["employer"], september.fields["employer"]) == ("Initech", "Google")
+    assert employers(mem) == ["The user works at Google"]
+    assert employers(mem, as_of=datetime(2026, 6, 20, tzinfo=UTC)) == ["The user works at Initech"]
+    plans = [m.text for m in mem.memories.get_all(user_id="u") if m.metadata.get("plan")]
+    assert "The user will start working at Google in July 2026" in plans
+    [first, *_] = mem.memories.search("Where do I work?", user_id="u", limit=3)
+    assert first.memory.text == "The user works at Google"
+
+
+def test_the_employer_changes_when_the_job_to_come_begins(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, ANNOUNCED + timedelta(hours=1))
+    say(mem, "I work at Initech as an accountant.", HIRED)
+    say(mem, "Big news, I start at Google as a designer next month!", ANNOUNCED)
+    assert mem.memories.profile("u").fields == {"employer": "Initech", "occupation": "accountant"}
+
+    august = datetime(2026, 8, 5, tzinfo=UTC)
+    at(monkeypatch, august)  # nothing said since: the stored profile is June's
+    started = {"employer": "Google", "occupation": "designer"}
+    assert mem.memories.profile("u").fields == started
+    say(mem, "I love sushi.", august)  # an add stores the profile caught up
+    assert mem.memories.profile("u").fields == {**started, "preference:sushi": "likes"}
+
+
+def test_starting_monday_the_user_works_at_the_new_employer(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wednesday = datetime(2026, 3, 4, 10, tzinfo=UTC)
+    at(monkeypatch, wednesday + timedelta(hours=1))
+    say(mem, "I work at Globex.", wednesday - timedelta(days=60))
+    say(mem, "Starting Monday I'll be working at Initech.", wednesday)
+    assert mem.memories.profile("u").fields["employer"] == "Globex"
+
+    at(monkeypatch, wednesday + timedelta(days=7))
+    assert mem.memories.profile("u").fields["employer"] == "Initech"
+    assert employers(mem) == ["The user works at Initech"]
+    friday = datetime(2026, 3, 6, tzinfo=UTC)
+    assert mem.memories.profile("u", as_of=friday).fields["employer"] == "Globex"
