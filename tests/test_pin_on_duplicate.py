@@ -1,5 +1,6 @@
-"""Adding again what is stored, pinned or more important, pins or raises the stored memory
-(audited in its history): a later `forget` keeps the memory the caller pinned."""
+"""Adding again what is stored, pinned, more important or with other metadata, pins, raises
+or tags the stored memory (audited in its history): a later `forget` keeps the memory the
+caller pinned, and the metadata of the later add is not lost."""
 
 from __future__ import annotations
 
@@ -44,3 +45,16 @@ def test_a_duplicate_raises_the_importance_never_lowers_it(mem: Engram) -> None:
     lower = mem.memories.add(TEXT, user_id="fay", infer=False, importance=0.2)
     assert lower.updated == () and lower.unchanged == 1
     assert mem.memories.get(stored.id).importance == 0.9  # type: ignore[union-attr]
+
+
+def test_a_duplicate_with_other_metadata_tags_the_memory_it_repeats(mem: Engram) -> None:
+    [stored] = mem.memories.add(TEXT, user_id="fay", infer=False, metadata={"source": "crm"}).added
+    again = mem.memories.add(
+        TEXT, user_id="fay", infer=False, metadata={"source": "import", "batch": 7}
+    )
+    assert again.added == () and [m.id for m in again.updated] == [stored.id]
+    kept = mem.memories.get(stored.id)
+    assert kept is not None and (kept.metadata["source"], kept.metadata["batch"]) == ("import", 7)
+    assert "metadata batch, source" in (mem.memories.history(stored.id)[-1].reason or "")
+    same = mem.memories.add(TEXT, user_id="fay", infer=False, metadata={"batch": 7})
+    assert same.updated == () and same.unchanged == 1  # nothing new: no write

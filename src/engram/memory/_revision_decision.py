@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from engram.memory.candidates import ENGRAM_METADATA_KEYS
 from engram.memory.timeline import (
     first_saying,
     said,
@@ -132,11 +133,13 @@ def duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     sources = union(old.source_ids, new.source_ids)
     valid_from = earliest(old.valid_from, new.valid_from)
     adopt_slot = old.attribute is None and new.attribute is not None
-    raised = _raised(new, old)
+    given = _callers_news(new, old)
+    raised = _raised(new, old, given)
     stated_more = sources != old.source_ids or valid_from != old.valid_from or adopt_slot
     if not stated_more and not raised:
         return Decision("noop", old, target=old, reason=reason)
     metadata = {**new.metadata, **old.metadata} if adopt_slot else old.metadata
+    metadata = {**metadata, **given}
     stated = replace(old, metadata=metadata)
     if _said_anew(new, old):
         stated = _sayings_with(new, old, metadata)
@@ -164,15 +167,30 @@ def duplicate(new: Memory, old: Memory, now: datetime, reason: str) -> Decision:
     return Decision("noop", kept, updates=(kept,), changes=(change,), target=old, reason=reason)
 
 
-def _raised(new: Memory, old: Memory) -> tuple[str, ...]:
+def _callers_news(new: Memory, old: Memory) -> dict[str, Any]:
+    """The caller's metadata (keys not Engram's own, `ENGRAM_METADATA_KEYS`) that `new`
+    gives and `old` lacks or holds otherwise: the later add's word wins, as an update's
+    would ("source": "crm", then added again with "source": "import", "batch": 7)."""
+    held = old.metadata
+    return {
+        key: value
+        for key, value in new.metadata.items()
+        if key not in ENGRAM_METADATA_KEYS and (key not in held or held[key] != value)
+    }
+
+
+def _raised(new: Memory, old: Memory, given: Mapping[str, Any]) -> tuple[str, ...]:
     """What a duplicate asks more of the memory it repeats, as its audit says it: a pin
-    ("pinned"), a higher importance ("importance 0.5 -> 0.9"). Else a `forget` would erase
-    the memory a caller pinned by adding it again."""
+    ("pinned"), a higher importance ("importance 0.5 -> 0.9"), the caller's metadata
+    `given` ("metadata batch, source"). Else a `forget` would erase the memory a caller
+    pinned by adding it again, and an add's metadata would be lost without a word."""
     raised: list[str] = []
     if new.pinned and not old.pinned:
         raised.append("pinned")
     if new.importance > old.importance:
         raised.append(f"importance {old.importance:g} -> {new.importance:g}")
+    if given:
+        raised.append("metadata " + ", ".join(sorted(given)))
     return tuple(raised)
 
 
