@@ -341,9 +341,9 @@ def test_memory_texts_are_shown_as_is(runner: CliRunner, tmp_path: Path) -> None
     [
         ["list", "--user", "ana", "--limit", "100001"],
         ["list", "--user", "ana", "--limit", "-1"],
-        ["search", "--user", "ana", "Lisbon", "--limit", "0"],
+        ["search", "--user", "ana", "Lisbon", "--limit", "-1"],
     ],
-    ids=["list-huge", "list-negative", "search-zero"],
+    ids=["list-huge", "list-negative", "search-negative"],
 )
 def test_limits_out_of_range_are_usage_errors(runner: CliRunner, db: str, args: list[str]) -> None:
     result = runner.invoke(main, ["memories", *args, "--db", db])

@@ -299,5 +299,7 @@ def _json_object(patch: object) -> dict[str, Any]:
     (`check_json_object`: a number key, which a database would turn into text, is refused as
     the memory API's metadata refuses it). Round-tripping it through JSON detaches it from the
     caller's objects."""
-    copied: dict[str, Any] = json.loads(json.dumps(check_json_object(patch, "state patch")))
+    copied: dict[str, Any] = json.loads(
+        json.dumps(check_json_object(patch, "state patch", max_bytes=None))
+    )
     return copied

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import _memory_flows as flows
@@ -17,6 +17,7 @@ from engram._memory_flows.graph import caught_up, user_names, values_to_come
 from engram._memory_flows.scope import every_memory
 from engram._memory_flows.upkeep import REEMBED_BATCH, reembed_stale_flow, stale_scope
 from engram._validation import (
+    CLOCK_SKEW,
     MessageLike,
     check_as_of,
     check_count,
@@ -28,6 +29,7 @@ from engram._validation import (
     check_profile_fields,
     check_text,
     check_time_bound,
+    check_time_window,
     is_blank,
     to_message,
 )
@@ -876,9 +878,11 @@ class Memories:
     def import_(self, data: Mapping[str, Any]) -> transfer.ImportedMemories:
         """Store the memories of an `export` in this tenant, embedded with this Engram's
         embedder, all of it or nothing (`InvalidInputError`, naming the record and field,
-        for data that is not an export or holds what `add` or `update_profile` refuse, or
-        an entity, relation or profile of a user whose memories the export does not hold,
-        or of another user than the memories and entities it is tied to).
+        for data that is not an export or holds what `add` or `update_profile` refuse
+        (metadata over 64 KiB, a time Engram recorded something at more than a day past
+        now: `valid_from`/`valid_to`, when it holds, may lie ahead), or an entity,
+        relation or profile of a user whose memories the export does not hold, or of
+        another user than the memories and entities it is tied to).
         Ids are kept: importing the same export again replaces what the first import stored.
         A slot the store fills for the user too (a home, an employer) keeps one current
         value, the one said last; the other is retired by it, as a contradiction would.
@@ -1345,13 +1349,17 @@ def _filter_fields(
     before: datetime | date | None,
     metadata: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The store filter fields of `search`'s and `get_all`'s filters, each checked."""
+    """The store filter fields of `search`'s and `get_all`'s filters, each checked (time
+    bounds that keep no time, `after` not before `before`, too: they would read as "no
+    memories" rather than as the mistake they are)."""
     wanted = None if metadata is None else check_mapping(metadata, "metadata")
+    start, end = check_time_bound(after, "after"), check_time_bound(before, "before")
+    check_time_window(start, end)
     return {
         "kinds": _kinds(kinds),
         "valid_at": check_as_of(as_of),  # true then, by all we know now
-        "after": check_time_bound(after, "after"),
-        "before": check_time_bound(before, "before"),
+        "after": start,
+        "before": end,
         "metadata": wanted or None,
     }
 
@@ -1401,16 +1409,9 @@ def _policy(policy: ForgettingPolicy) -> ForgettingPolicy:
     return policy
 
 
-_CLOCK_SKEW = timedelta(days=1)
-"""How far past Engram's clock a message `add` takes may be dated: the sender's clock may
-run ahead of this one."""
-
-
 def _check_said_by(turns: Sequence[Message], now: datetime) -> None:
-    """Refuse a message dated in the future of `now` (past `_CLOCK_SKEW`): its facts would
-    hold from then on, so the default views (the current memories, the profile) would say
-    what `as_of=now` does not yet."""
-    latest = now + _CLOCK_SKEW
+    """Refuse a message dated in the future of `now` (past `CLOCK_SKEW`)."""
+    latest = now + CLOCK_SKEW
     for turn in turns:
         if turn.created_at > latest:
             raise InvalidInputError(

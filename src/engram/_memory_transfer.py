@@ -39,8 +39,10 @@ from engram._memory_flows.erasure import (
     with_orphans_erased,
 )
 from engram._validation import (
+    CLOCK_SKEW,
     check_export_format,
     check_identifier,
+    check_json_object,
     check_profile_fields,
     check_text,
     first_repeat,
@@ -48,7 +50,7 @@ from engram._validation import (
 from engram.memory._revision_decision import earliest, union
 from engram.memory._revision_slots import by_slot, settle_slots
 from engram.memory._revision_time import cut_slots, ended
-from engram.memory.candidates import TIED_SLOTS, TIED_TO
+from engram.memory.candidates import ENGRAM_METADATA_KEYS, TIED_SLOTS, TIED_TO
 from engram.memory.entities import close_relations, fold, stretch_relations
 from engram.memory.forgetting import forgotten_by_policy
 from engram.memory.profile import EDITED, handed_over
@@ -215,10 +217,14 @@ def import_flow(
     Raises:
         InvalidInputError: The data is not an export, or a record of it is malformed or
             holds what `add` or `update_profile` refuse (a memory text with a NUL character or
-            over `max_bytes`, a profile value that is not text, ...), or a record of
-            another user than the one it belongs with (`_check_owners`).
+            over `max_bytes`, metadata over `MAX_METADATA_BYTES`, a profile value that is
+            not text, ...), or a record of another user than the one it belongs with
+            (`_check_owners`), or a time Engram learned, recorded, changed, retired or
+            recalled something at (`_LEARNED_AT`) more than `CLOCK_SKEW` past `now`, as `add`
+            refuses a message dated so (its facts would hold from then on). When a fact
+            holds (`valid_from`, `valid_to`) may lie ahead: a planned move, a job to start.
     """
-    parsed, tombstones = parse_export(data, tenant, max_bytes)
+    parsed, tombstones = parse_export(data, tenant, max_bytes, now=now)
     known = yield from _histories(tenant, [memory.id for memory in parsed[0]])
     erased = {change.memory_id: change.at for change in known if change.action == "delete"}
     # A consistent export holds no memory it holds the tombstone of (`ListTombstones`
@@ -763,25 +769,35 @@ def _histories(tenant: str, ids: Sequence[str]) -> Flow[list[MemoryChange]]:
 
 
 def parse_export(
-    data: Mapping[str, Any], tenant: str, max_bytes: int
+    data: Mapping[str, Any], tenant: str, max_bytes: int, *, now: datetime
 ) -> tuple[_Records, tuple[_Tombstone, ...]]:
     """The records and tombstones of an export, checked field by field, for references
-    and for the users they are of (`_check_owners`), in `tenant`.
+    and for the users they are of (`_check_owners`), in `tenant`; none learned after `now`
+    (`_check_learned`).
 
     Raises:
         InvalidInputError: `data` is not an export, or a record of it is malformed.
     """
     check_export_format(data, _READ_FORMATS)
-    memories = _records(data, "memories", lambda item: _memory(item, max_bytes))
-    history = _records(data, "history", lambda item: _change(item, max_bytes))
-    entities = _records(data, "entities", lambda item: _entity(item, max_bytes))
-    relations = _records(data, "relations", lambda item: _relation(item, max_bytes))
+    latest = now + CLOCK_SKEW
+
+    def parse(key: str, parse_one: Callable[[Mapping[str, Any], int], _Record]) -> list[_Record]:
+        return _records(data, key, lambda item: _check_learned(parse_one(item, max_bytes), latest))
+
+    memories = parse("memories", _memory)
+    history = parse("history", _change)
+    entities = parse("entities", _entity)
+    relations = parse("relations", _relation)
     profile = (
-        _record("profile", data["profile"], lambda item: _profile(item, max_bytes))
+        _record(
+            "profile",
+            data["profile"],
+            lambda item: _check_learned(_profile(item, max_bytes), latest),
+        )
         if data.get("profile")
         else None
     )
-    tombstones = _records(data, "tombstones", lambda item: _tombstone(item, max_bytes))
+    tombstones = parse("tombstones", _tombstone)
     _check_references(memories, history, entities, relations, profile)
     _check_unique("tombstones", [tombstone.change for tombstone in tombstones])
     _check_owners(memories, entities, relations, profile, tombstones)
@@ -991,12 +1007,45 @@ def _record(where: str, item: Any, parse: Callable[[Mapping[str, Any]], _Record]
         ) from exc
 
 
+_LEARNED_AT = (
+    "recorded_at",
+    "created_at",
+    "updated_at",
+    "superseded_at",
+    "last_accessed_at",
+    "last_interaction_at",
+    "at",
+)
+"""The times of an export's records at which Engram learned, recorded, changed, retired or
+recalled something (a history entry's `at`), which cannot lie ahead of the importing clock
+(`_check_learned`). Not `valid_from` and `valid_to`: a fact may hold from a time to come
+("I start at Google in July", said in June)."""
+
+
+def _check_learned(record: _Record, latest: datetime) -> _Record:
+    """`record`, refused if one of its `_LEARNED_AT` times lies past `latest` (now and
+    `CLOCK_SKEW`), as `add` refuses a message dated so; the error names the field."""
+    checked = record.change if isinstance(record, _Tombstone) else record
+    for field in _LEARNED_AT:
+        moment = getattr(checked, field, None)
+        if moment is not None and moment > latest:
+            raise InvalidInputError(
+                f"{field} is {moment.isoformat()}, in the future: a time Engram learned "
+                f"something at may be at most {CLOCK_SKEW.days} day past now "
+                f"({(latest - CLOCK_SKEW).isoformat()})"
+            )
+    return record
+
+
 def _memory(item: Mapping[str, Any], max_bytes: int) -> Memory:
-    """A memory of the export, its text and scope checked as `add` checks them."""
+    """A memory of the export, its text, scope and metadata (the caller's keys: Engram's
+    own grow with what is said) checked as `add` checks them."""
     memory = Memory.from_dict(item)
     checked_memory(memory.tenant, memory)  # the store's checks, here to name the record
     check_identifier(memory.id, "id")
     check_text(memory.text, "text", max_bytes=max_bytes)
+    callers = {k: v for k, v in memory.metadata.items() if k not in ENGRAM_METADATA_KEYS}
+    check_json_object(callers, "metadata")
     scope = {
         "user_id": memory.user_id,
         "agent_id": memory.agent_id,

@@ -1074,6 +1074,6 @@ def _check_session(session: Session, summary: Summary | None, *, max_bytes: int)
         if (value := getattr(session, what)) is not None:
             check_identifier(value, f"the session's {what}")
     check_json_object(session.metadata, "the session's metadata")
-    check_json_object(session.state, "the session's state")
+    check_json_object(session.state, "the session's state", max_bytes=None)
     if summary is not None:
         check_text(summary.text, "the summary's text", max_bytes=max_bytes)

@@ -7,7 +7,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from engram._exceptions import InvalidInputError
@@ -16,6 +16,8 @@ from engram.types._conversation import with_refusal
 from engram.types._time import parse_optional_time, parse_time
 
 __all__ = [
+    "CLOCK_SKEW",
+    "MAX_METADATA_BYTES",
     "MessageLike",
     "check_as_of",
     "check_budget",
@@ -31,6 +33,7 @@ __all__ = [
     "check_query",
     "check_tenants",
     "check_text",
+    "check_time_window",
     "coerce_content",
     "first_repeat",
     "is_blank",
@@ -82,6 +85,21 @@ def check_time_bound(value: str | date | None, what: str) -> datetime | None:
     if isinstance(value, datetime) or not isinstance(value, date):
         return parse_optional_time(value, what)
     return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def check_time_window(after: datetime | None, before: datetime | None) -> None:
+    """Refuse a search's time bounds (`check_time_bound`'s) that keep no time at all:
+    `after` at or past `before` (`after` keeps its own moment, `before` only what came
+    before it), which would read as "no memories" rather than as the mistake it is.
+
+    Raises:
+        InvalidInputError: `after` is not earlier than `before`.
+    """
+    if after is not None and before is not None and after >= before:
+        raise InvalidInputError(
+            f"after must be earlier than before: after is {after.isoformat()}, before is "
+            f"{before.isoformat()} (no time lies between them)"
+        )
 
 
 def check_as_of(value: str | date | None, what: str = "as_of") -> datetime | None:
@@ -189,6 +207,21 @@ def check_count(value: object, what: str) -> int:
     return value
 
 
+MAX_METADATA_BYTES = 64 * 1024
+"""The most bytes a JSON object given as metadata may take, as compact UTF-8 JSON (a session's
+state may take any size).
+Metadata is a record's labels (a source, a tag, an id of the caller's), copied with the
+record on every revision and read back with every hit: 64 KiB holds any such labels many
+times over, while a document or a file kept there would make each row as large as itself
+(text is capped too, at `max_message_bytes`). A large payload belongs in the text, or in
+the caller's own storage with its id in the metadata."""
+
+CLOCK_SKEW = timedelta(days=1)
+"""How far past Engram's clock a time it is given as when something was said or recorded
+may lie (a message's `created_at`, an imported record's `recorded_at`): the sender's clock
+may run ahead of this one. Further, its facts would hold from then on, so the default views
+(the current memories, the profile) would say what `as_of=now` does not yet."""
+
 MAX_DEPTH = 100
 """How deep a JSON value given as metadata or state may nest (deeper would exhaust Python's
 recursion limit in the JSON encoders; real metadata nests a few levels)."""
@@ -291,12 +324,15 @@ def _mapping(value: object, what: str) -> Mapping[Any, Any]:
     return value
 
 
-def check_json_object(value: object, what: str) -> dict[str, Any]:
+def check_json_object(
+    value: object, what: str, *, max_bytes: int | None = MAX_METADATA_BYTES
+) -> dict[str, Any]:
     """`value`, a JSON object every backend stores alike, as a dict: a mapping with text keys
     (a number key would come back as text), whose values are text, finite numbers, booleans,
     None, lists and such objects, nested at most `MAX_DEPTH` levels, every text (keys too)
-    valid UTF-8 (no lone surrogates) without a NUL character (PostgreSQL cannot keep one).
-    The error names the place, e.g. `session metadata['a'][0]`."""
+    valid UTF-8 (no lone surrogates) without a NUL character (PostgreSQL cannot keep one),
+    at most `max_bytes` as JSON (None: any size; a session's state is the application's
+    data, not labels). The error names the place, e.g. `session metadata['a'][0]`."""
     mapping = _mapping(value, what)
     for item, where, is_key in _json_parts(mapping, what):  # (this walk checks the depth)
         if is_key:
@@ -314,7 +350,21 @@ def check_json_object(value: object, what: str) -> dict[str, Any]:
             raise InvalidInputError(
                 f"{where} is {type(item).__name__} {item!r:.100}, which is not a JSON value"
             )
+    if max_bytes is not None:
+        _check_json_size(mapping, what, max_bytes)
     return dict(mapping)
+
+
+def _check_json_size(mapping: Mapping[str, Any], what: str, max_bytes: int) -> None:
+    """Refuse a JSON object (checked as one) larger than `max_bytes` as JSON."""
+    if not mapping:
+        return
+    size = len(json.dumps(mapping, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"{what} is {size:,} bytes as JSON, more than the {max_bytes:,} allowed: "
+            "keep a large payload in the text, or elsewhere with its id in the metadata"
+        )
 
 
 def _json_text(text: str, where: str) -> None:

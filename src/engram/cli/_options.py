@@ -78,8 +78,10 @@ _LINE_BREAK = re.compile(r"\s*\n\s*")
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal", "-engram-locks")
 """A SQLite database's file and the files beside it (`_scope_locks` makes the last)."""
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+"""A span: a number and its unit, which is required: a bare `1` read as one second would
+make `forget --max-age 1` erase every memory (the help shows spans in days and hours)."""
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 _UNCUT_WIDTH = 1_000_000
 """The width what a console prints is measured at when no terminal bounds it."""
@@ -652,8 +654,8 @@ def timestamp(moment: datetime) -> str:
 
 
 def duration(text: str, option: str | None = None) -> timedelta:
-    """A span like `90s`, `30m`, `12h`, `7d` or `2w` (no unit: seconds), the value of
-    `option` (named in the error)."""
+    """A span like `90s`, `30m`, `12h`, `7d` or `2w` (a number without its unit is refused),
+    the value of `option` (named in the error)."""
     match = _DURATION.match(text.strip())
     if match is None:
         raise click.BadParameter(

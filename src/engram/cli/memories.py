@@ -35,6 +35,7 @@ from engram.config import load_settings
 from engram.memory import ForgettingPolicy
 from engram.stores._memory_rules import MAX_LIMIT
 from engram.stores.memories import ErasureReport
+from engram.types import utcnow
 from engram.types._memory import Memory, Relation
 
 __all__ = ["memories"]
@@ -142,7 +143,7 @@ def list_memories(
 @scope_options
 @as_of_option
 @click.option(
-    "--limit", default=10, show_default=True, type=count(1, MAX_LIMIT), help="At most this many."
+    "--limit", default=10, show_default=True, type=count(0, MAX_LIMIT), help="At most this many."
 )
 @handles_errors
 def search(
@@ -261,7 +262,8 @@ def consolidate(
     table = _scope_table(agent_id, "merges", "bloat before", "bloat after")
     with existing_engram(db, tenant) as mem:
         upkeep = mem.memories
-        for user_id in _users(mem, user_ids, every=agent_id is None):
+        users = _users(mem, tenant, user_ids, every=agent_id is None, job="nothing to merge")
+        for user_id in users:
             before = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
             merges = upkeep.consolidate(user_id=user_id, agent_id=agent_id, threshold=threshold)
             after = upkeep.bloat(user_id=user_id, agent_id=agent_id, threshold=threshold)
@@ -335,7 +337,7 @@ def forget(
         keep_pinned=not include_pinned,
     )
     with existing_engram(db, tenant, read_only=dry_run) as mem:
-        users = _users(mem, user_ids, every=all_users)
+        users = _users(mem, tenant, user_ids, every=all_users, job="nothing to forget")
         if dry_run:
             table = _scope_table(agent_id, "kind", "why", "text")
             table.add_column("id", no_wrap=True, overflow="fold")
@@ -408,11 +410,7 @@ def export(db: str, tenant: str, user_id: str, output: IO[str]) -> None:
     if count := len(data["memories"]):
         click.echo(f"exported {count} memories of user {user_id!r}", err=True)
     else:
-        click.echo(
-            f"user {user_id!r} has no memories in tenant {tenant!r}: the export is empty "
-            "(`engram memories users` lists the users)",
-            err=True,
-        )
+        _warn_no_memories(user_id, tenant, "the export is empty")
 
 
 @memories.command("import")
@@ -428,7 +426,7 @@ def import_memories(db: str, tenant: str, file: IO[str]) -> None:
     data = read_json(file)
     # A malformed file is refused before the database is opened (or created).
     settings = load_settings()
-    parse_export(data, tenant, settings.max_message_bytes)
+    parse_export(data, tenant, settings.max_message_bytes, now=utcnow())
     # A failed import (the embedder down, say) leaves no new database file behind.
     with removed_if_failed(db, settings.memory_db), Engram(db, tenant=tenant) as mem:
         stored = mem.memories.import_(data)
@@ -537,12 +535,30 @@ def profile(
 _PAGE = 1000
 
 
-def _users(mem: Engram, user_ids: tuple[str, ...], *, every: bool) -> list[str | None]:
+def _users(
+    mem: Engram, tenant: str, user_ids: tuple[str, ...], *, every: bool, job: str
+) -> list[str | None]:
     """The users a job goes through: those named, else every user if `every`, else none (a
-    job of an agent's own memories: one scope without a user)."""
-    if user_ids:
-        return list(user_ids)
-    return list(_every_user(mem)) if every else [None]
+    job of an agent's own memories: one scope without a user). A user named who has no
+    memories (a typo, say) is warned of (`_warn_no_memories`: `job` says what the job does
+    with them), not silently passed over."""
+    if not user_ids:
+        return list(_every_user(mem)) if every else [None]
+    known = set(_every_user(mem))
+    for user_id in dict.fromkeys(user_ids):
+        if user_id not in known:
+            _warn_no_memories(user_id, tenant, job)
+    return list(user_ids)
+
+
+def _warn_no_memories(user_id: str, tenant: str, consequence: str) -> None:
+    """Warn, on standard error (standard output may be data: an export, --json lines), that
+    `user_id` has no memories in `tenant`, so `consequence`; the exit code stays 0."""
+    click.echo(
+        f"user {user_id!r} has no memories in tenant {tenant!r}: {consequence} "
+        "(`engram memories users` lists the users)",
+        err=True,
+    )
 
 
 def _scope_table(agent_id: str | None, *columns: str) -> Table:
