@@ -14,6 +14,7 @@ from datetime import datetime
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.memory.queries import Period, aware
+from engram.memory.timeline import edited_at
 from engram.types._memory import Memory
 
 __all__ = ["current_at", "held_during", "past_periods", "stale_episodes", "stale_preferences"]
@@ -42,7 +43,10 @@ def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[
     winning after "I moved to Porto" superseded the home-city fact it produced. A fact
     retired by what its own messages said counts for neither side (`_retired_by_its_sources`:
     "I broke up with Tiago, I'm dating Rui" ends the partner slot, then fills it: nothing it
-    said has changed since). A turn of the assistant's produces no slot facts: it is stale
+    said has changed since). A current fact whose value the user edited to one the turn does
+    not name counts as retired (`_edited_away`: "I live in Porto" once its fact was updated to
+    "The user lives in Madrid"), as the same change said in a message or made to the profile
+    would retire it. A turn of the assistant's produces no slot facts: it is stale
     when it names values of the user's retired after it was said that no current slot holds
     ("Noted: vegetarian, and Tiago." once the user went vegan and left Tiago;
     `_stale_replies`). Only the memories given are considered: a search that wants this must
@@ -51,27 +55,40 @@ def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[
     items = list(memories)
     by_id = {memory.id: memory for memory in items}
     retired: dict[str, int] = {}
-    kept: dict[str, int] = {}
+    kept: dict[str, list[Memory]] = {}
     for memory in items:
         if memory.attribute is None:
             continue
         if current_at(memory, moment):
-            target = kept
-        elif _retired_by_its_sources(memory, by_id):
-            continue
-        else:
-            target = retired
-        for source in memory.source_ids:
-            target[source] = target.get(source, 0) + 1
+            for source in memory.source_ids:
+                kept.setdefault(source, []).append(memory)
+        elif not _retired_by_its_sources(memory, by_id):
+            for source in memory.source_ids:
+                retired[source] = retired.get(source, 0) + 1
     stale: dict[str, float] = {}
     for memory in items:
         if memory.kind != "episode" or not memory.source_ids:
             continue
-        gone = sum(retired.get(source, 0) for source in memory.source_ids)
+        holding = [fact for source in memory.source_ids for fact in kept.get(source, ())]
+        left = sum(not _edited_away(fact, memory) for fact in holding)
+        gone = sum(retired.get(source, 0) for source in memory.source_ids) + len(holding) - left
         if gone:
-            left = sum(kept.get(source, 0) for source in memory.source_ids)
             stale[memory.id] = left / (left + gone)
     return stale | _stale_replies(items, moment)
+
+
+def _edited_away(fact: Memory, turn: Memory) -> bool:
+    """Whether the user edited the value of `fact`, a slot fact `turn` said, to one the turn
+    does not name (`Memories.update`, `timeline.EDITED_AT`): "I live in Porto" once "The user
+    lives in Porto" was edited to "... in Madrid", or to "The user no longer lives in Porto".
+    The fact is edited in place, so no retired fact marks the turn: the edit says the turn's
+    value no longer holds. An edit the turn agrees with (a misread value corrected to the
+    one it says) leaves it current."""
+    value = fact.metadata.get("value")
+    folded = fold(value) if isinstance(value, str) else ""
+    if edited_at(fact) is None or not folded:
+        return False
+    return re.search(rf"\b{re.escape(folded)}\b", fold(turn.text)) is None
 
 
 def _retired_by_its_sources(memory: Memory, by_id: Mapping[str, Memory]) -> bool:
