@@ -35,7 +35,8 @@ def _erase_by_delete(source: Engram, secret: Sequence[Memory]) -> None:
 
 
 def _erase_by_forget(source: Engram, secret: Sequence[Memory]) -> None:
-    source.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")  # the rest pinned
+    everything = ForgettingPolicy(max_per_user=0, keep_profile=False)
+    source.memories.forget(everything, user_id="ana")  # the rest pinned
 
 
 def _erase_by_session(source: Engram, secret: Sequence[Memory]) -> None:
@@ -233,7 +234,9 @@ def test_a_replica_synced_by_imports_holds_what_the_source_holds(
                 for memory_id in ids:  # all but the chosen one pinned: forget takes it alone
                     if _held(source, memory_id):
                         source.memories.update(memory_id, pinned=memory_id != ids[index])
-                source.memories.forget(ForgettingPolicy(max_per_user=0), user_id="ana")
+                source.memories.forget(
+                    ForgettingPolicy(max_per_user=0, keep_profile=False), user_id="ana"
+                )
         replica.memories.import_(source.memories.export(user_id="ana"))
 
         left = sorted(m.id for m in source.memories.get_all(user_id="ana"))

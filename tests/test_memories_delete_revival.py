@@ -108,7 +108,7 @@ def test_forgetting_by_policy_gives_nothing_back(mem: Engram) -> None:
     [lisbon, faro] = homes(mem)
     mem.memories.update(lisbon.id, pinned=True)  # all else is older than the max age
 
-    mem.memories.forget(ForgettingPolicy(max_age=timedelta(0)), user_id="ana")
+    mem.memories.forget(ForgettingPolicy(max_age=timedelta(0), keep_profile=False), user_id="ana")
 
     assert [m.id for m in mem.memories.get_all(user_id="ana", include_superseded=True)] == [
         lisbon.id

@@ -57,7 +57,9 @@ def test_a_backup_restored_after_forgetting_gives_nothing_back(replica: Engram) 
     ]
     replica.memories.update(berlin.id, pinned=True)  # all else is older than the max age
     backup = replica.memories.export(user_id="ana")
-    replica.memories.forget(ForgettingPolicy(max_age=timedelta(0)), user_id="ana")
+    replica.memories.forget(
+        ForgettingPolicy(max_age=timedelta(0), keep_profile=False), user_id="ana"
+    )
     forgotten = replica.memories.export(user_id="ana")
 
     replica.memories.import_(backup)

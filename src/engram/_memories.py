@@ -1085,8 +1085,10 @@ class Memories:
         session_id: str | None = None,
     ) -> ErasureReport | None:
         """Erase what a forgetting policy drops of a scope's own memories, as `consolidate`
-        takes them (`agent_id` alone: the agent's own, stored without a user); pinned ones
-        are exempt unless the policy says otherwise. None if nothing is erased. Forgetting
+        takes them (`agent_id` alone: the agent's own, stored without a user); pinned ones,
+        and the facts the user's current profile fields come from, are exempt unless the
+        policy says otherwise (`keep_pinned`, `keep_profile`). None if nothing is erased.
+        Forgetting
         is decay, not a retraction: unlike `delete`, it gives back nothing a forgotten
         memory retired ("lives in Austin" forgotten leaves "lives in Denver" history).
 

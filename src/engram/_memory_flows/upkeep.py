@@ -223,22 +223,29 @@ def forgettable_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[list[Forget]]:
     """What `policy` forgets of the scope's own memories now (`Scope.own_filter`), each with
-    its reason (nothing erased).
+    its reason (nothing erased). The slot facts the user's current profile fields come from
+    (`UserProfile.sources`) are exempt unless the policy says otherwise (`keep_profile`).
 
     Raises:
         InvalidInputError: `policy` sets no rule (`max_age`, `max_idle`, `max_per_user`):
-            `min_access` and `keep_pinned` only exempt memories, so it would forget nothing.
+            `min_access`, `keep_pinned` and `keep_profile` only exempt memories, so it would
+            forget nothing.
     """
     _check_rule(policy)
     memories = yield from every_memory(scope.tenant, scope.own_filter(include_superseded=True))
-    return plan_forgetting(memories, policy, now)
+    profile = None
+    if scope.user_id is not None and policy.keep_profile:
+        [profile] = yield from call_memories(GetProfile(scope.tenant, scope.user_id))
+    sources = set(profile.sources.values()) if profile is not None else set()
+    return plan_forgetting(memories, policy, now, profile=sources)
 
 
 def forget_flow(
     scope: Scope, policy: ForgettingPolicy, *, now: datetime
 ) -> Flow[ErasureReport | None]:
-    """Erase what `policy` forgets of the scope's own memories (pinned ones are exempt by
-    default); `InvalidInputError` for a policy without a rule (`forgettable_flow`)."""
+    """Erase what `policy` forgets of the scope's own memories (pinned ones and the sources of
+    the user's current profile fields are exempt by default); `InvalidInputError` for a
+    policy without a rule (`forgettable_flow`)."""
     _check_rule(policy)
     yield from serialized(scope.lock_key)
     doomed = yield from forgettable_flow(scope, policy, now=now)

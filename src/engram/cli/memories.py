@@ -320,7 +320,8 @@ def forget(
 ) -> None:
     """Erase the memories a forgetting policy drops (as `delete` erases: history text,
     vectors, links), for each user; with --agent, of those the agent stored (alone: its
-    own, stored without a user). Pinned memories are exempt unless --include-pinned."""
+    own, stored without a user). Pinned memories are exempt unless --include-pinned, and
+    so are the facts the user's current profile fields come from."""
     if max_age is None and max_idle is None and max_per_user is None:
         raise click.UsageError("give a rule: --max-age, --max-idle or --max-per-user")
     if user_ids and all_users:

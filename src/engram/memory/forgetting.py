@@ -2,7 +2,9 @@
 
 `plan_forgetting(memories, policy, now)` lists the memories a `ForgettingPolicy` removes, each
 with its reason (`policy: max_age`, ...): the caller deletes them through its normal delete
-path (so history, indexes and entity links are erased too). `decay()` is how fresh a memory
+path (so history, indexes and entity links are erased too). The slot facts the user's
+profile fields come from (`profile=`, `UserProfile.sources`) are what the user is now, not
+what went stale or unused: exempt, as pinned memories are. `decay()` is how fresh a memory
 is: 1.0 just recorded or used, 0.5 one half-life of disuse later, pinned ones never fading;
 it breaks ties of importance in `max_per_user` evictions and is the ranking's `decay` feature
 (`RankingWeights.decay`).
@@ -20,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -39,11 +41,13 @@ _POLICY = "policy: "
 class ForgettingPolicy:
     """When memories are forgotten. Every rule is off unless set.
 
-    The rules are `max_age`, `max_idle` and `max_per_user`; `min_access` and `keep_pinned`
-    only exempt memories from them (a policy without a rule forgets nothing, and
-    `Memories.forget` refuses it). Pinned memories are exempt from every rule while
-    `keep_pinned` holds; memories accessed at least `min_access` times are exempt from the
-    age and inactivity rules.
+    The rules are `max_age`, `max_idle` and `max_per_user`; `min_access`, `keep_pinned` and
+    `keep_profile` only exempt memories from them (a policy without a rule forgets nothing,
+    and `Memories.forget` refuses it). Pinned memories are exempt from every rule while
+    `keep_pinned` holds, and so are the slot facts the user's current profile fields come
+    from while `keep_profile` does (a home city said 200 days ago and never changed is the
+    user's home city still, not stale); memories accessed at least `min_access` times are
+    exempt from the age and inactivity rules.
 
     `max_per_user` counts a scope's current memories only: retired ones (superseded, kept
     for "as of" answers) neither count nor are evicted by it; `max_age` and `max_idle`
@@ -64,6 +68,8 @@ class ForgettingPolicy:
     important go first, then the most faded; retired memories are not counted."""
     keep_pinned: bool = True
     """Never forget pinned memories."""
+    keep_profile: bool = True
+    """Never forget the slot facts the user's current profile fields come from."""
     half_life: timedelta = timedelta(days=30)
     """The decay half-life that orders equally important victims of `max_per_user`."""
 
@@ -76,8 +82,10 @@ class ForgettingPolicy:
             count = getattr(self, name)
             if count is not None and (type(count) is not int or count < 0):
                 raise InvalidInputError(f"{name} must be an int of 0 or more, not {count!r}")
-        if not isinstance(self.keep_pinned, bool):  # None would forget pinned memories
-            raise InvalidInputError(f"keep_pinned must be a bool, not {self.keep_pinned!r}")
+        for name in ("keep_pinned", "keep_profile"):  # None would forget what they keep
+            flag = getattr(self, name)
+            if not isinstance(flag, bool):
+                raise InvalidInputError(f"{name} must be a bool, not {flag!r}")
         if not isinstance(self.half_life, timedelta) or self.half_life <= timedelta(0):
             raise InvalidInputError(
                 f"half_life must be a positive timedelta, not {self.half_life!r}"
@@ -151,8 +159,18 @@ def _eviction_order(
     return memory.importance, freshness, memory.access_count, memory.recorded_at, memory.id
 
 
+def _exempt(memory: Memory, policy: ForgettingPolicy, profile: Collection[str]) -> bool:
+    """Whether `policy` keeps `memory` from every rule: pinned, or the source of a current
+    profile field (an id of `profile`), while the policy keeps those."""
+    return (policy.keep_pinned and memory.pinned) or (policy.keep_profile and memory.id in profile)
+
+
 def _over_cap(
-    memories: Iterable[Memory], policy: ForgettingPolicy, now: datetime, cap: int
+    memories: Iterable[Memory],
+    policy: ForgettingPolicy,
+    now: datetime,
+    cap: int,
+    profile: Collection[str],
 ) -> list[Forget]:
     scopes: dict[tuple[str, str | None, str | None], list[Memory]] = {}
     for memory in memories:
@@ -163,14 +181,18 @@ def _over_cap(
         excess = len(members) - cap
         if excess <= 0:
             continue
-        removable = [m for m in members if not (policy.keep_pinned and m.pinned)]
+        removable = [m for m in members if not _exempt(m, policy, profile)]
         removable.sort(key=lambda memory: _eviction_order(memory, now, policy.half_life))
         forgotten.extend(Forget(m.id, f"{_POLICY}max_per_user") for m in removable[:excess])
     return forgotten
 
 
 def plan_forgetting(
-    memories: Sequence[Memory], policy: ForgettingPolicy, now: datetime
+    memories: Sequence[Memory],
+    policy: ForgettingPolicy,
+    now: datetime,
+    *,
+    profile: Collection[str] = (),
 ) -> list[Forget]:
     """The memories `policy` forgets at `now`, each with its reason.
 
@@ -178,6 +200,9 @@ def plan_forgetting(
         memories: The memories to examine (any scopes).
         policy: The rules.
         now: The current time.
+        profile: The ids of the memories the users' current profile fields come from
+            (`UserProfile.sources`): exempt while `policy.keep_profile` holds. They still
+            count towards `max_per_user`, as pinned memories do.
 
     Returns:
         One `Forget` per memory to delete, in input order for the age and inactivity rules,
@@ -186,11 +211,11 @@ def plan_forgetting(
     forgotten: list[Forget] = []
     survivors: list[Memory] = []
     for memory in memories:
-        reason = None if policy.keep_pinned and memory.pinned else _expired(memory, policy, now)
+        reason = None if _exempt(memory, policy, profile) else _expired(memory, policy, now)
         if reason:
             forgotten.append(Forget(memory.id, reason))
         else:
             survivors.append(memory)
     if policy.max_per_user is not None:
-        forgotten.extend(_over_cap(survivors, policy, now, policy.max_per_user))
+        forgotten.extend(_over_cap(survivors, policy, now, policy.max_per_user, profile))
     return forgotten
