@@ -753,23 +753,37 @@ class Memories:
         result: Memory = stored
         return result
 
-    def delete(self, memory_id: str) -> ErasureReport:
+    def delete(self, memory_id: str, *, with_sources: bool = False) -> ErasureReport:
         """Erase a memory: its row, vector, index entries, links, relations, the text of its
         history (a tombstone remains), and the entities no other memory names.
 
         What it retired is given back as what is left retires it, as `delete_all` of a
         session gives it back: "I moved to Faro" deleted, "I live in Lisbon" is current
         again, with its profile field and relation (a `restore` in its history); between
-        Lisbon and Porto, Lisbon is retired by Porto."""
-        return _erased(self._run(self._erase_flow(memory_id)), memory_id)
+        Lisbon and Porto, Lisbon is retired by Porto.
 
-    async def adelete(self, memory_id: str) -> ErasureReport:
+        The turns it was extracted from (episodes, kept as said) are other memories: they
+        stay, still found by search and recalled in context, unmarked ("I live in Porto"
+        after "The user lives in Porto" is deleted). To forget what was said, pass
+        `with_sources=True`: those turns are erased too, the other memories they gave kept
+        ("I live in Porto and work at Google": the employer stays). To record that a value
+        changed rather than forget it, edit the memory (`update`): its turns are then marked
+        "(since changed)"."""
+        flow = self._erase_flow(memory_id, with_sources)
+        return _erased(self._run(flow), memory_id)
+
+    async def adelete(self, memory_id: str, *, with_sources: bool = False) -> ErasureReport:
         """Async `delete`."""
-        return _erased(await self._arun(self._erase_flow(memory_id)), memory_id)
+        flow = self._erase_flow(memory_id, with_sources)
+        return _erased(await self._arun(flow), memory_id)
 
-    def _erase_flow(self, memory_id: str) -> Flow[ErasureReport]:
+    def _erase_flow(self, memory_id: str, with_sources: bool) -> Flow[ErasureReport]:
         check_identifier(memory_id, "memory_id")
-        return flows.erase_flow(self._engram.tenant, (memory_id,), "user request", utcnow())
+        sources = check_flag(with_sources, "with_sources")
+        tenant = self._engram.tenant
+        return flows.erase_flow(
+            tenant, (memory_id,), "user request", utcnow(), with_sources=sources
+        )
 
     def history(self, memory_id: str) -> list[MemoryChange]:
         """Every change of a memory, oldest first; an erased memory's ends in its tombstone.

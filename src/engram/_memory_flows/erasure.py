@@ -72,24 +72,41 @@ def _lock_key_of(memory: Memory) -> str:
     return lock_key(memory.tenant, memory.user_id)
 
 
-def erase_flow(tenant: str, ids: Sequence[str], reason: str, now: datetime) -> Flow[ErasureReport]:
+def erase_flow(
+    tenant: str, ids: Sequence[str], reason: str, now: datetime, *, with_sources: bool = False
+) -> Flow[ErasureReport]:
     """Erase memories (`DeleteMemories`), then the entities that only they gave a name to:
     those no remaining memory mentions and no remaining relation touches.
 
     What an erased memory retired is given back as what is left retires it (`revival`,
     as `erase_scope_flow` gives it back): "I moved to Faro" erased, "I live in Lisbon" is
-    current again, with its relation and profile field."""
-    report: ErasureReport = yield from erase_each_flow(tenant, dict.fromkeys(ids, reason), now)
+    current again, with its relation and profile field.
+
+    The turns a memory was extracted from (the episodes of its source messages) are other
+    memories, kept unless `with_sources`: they are what was said, and may say more than it
+    did ("I live in Porto and work at Google"), so they stay recallable as they were. With
+    `with_sources` they are erased too, for the same reason (`_source_turns`): what else
+    they gave stays, its provenance naming messages no longer kept."""
+    reasons = dict.fromkeys(ids, reason)
+    report: ErasureReport = yield from erase_each_flow(
+        tenant, reasons, now, with_sources=with_sources
+    )
     return report
 
 
 def erase_each_flow(
-    tenant: str, reasons: Mapping[str, str], now: datetime, *, give_back: bool = True
+    tenant: str,
+    reasons: Mapping[str, str],
+    now: datetime,
+    *,
+    give_back: bool = True,
+    with_sources: bool = False,
 ) -> Flow[ErasureReport]:
     """`erase_flow` of memories erased for reasons of their own (memory id -> reason, which
     its tombstone keeps), in one transaction with what they give back (`_given_back`), if
     `give_back`: forgetting by policy takes nothing back ("lives in Austin" forgotten does
-    not make "lives in Denver" true again), a user's erasure does."""
+    not make "lives in Denver" true again), a user's erasure does. With `with_sources`, the
+    turns they were extracted from go too (`_source_turns`)."""
     ids = tuple(reasons)
     [loaded] = yield from call_memories(GetMemories(tenant, ids))
     keys = {_lock_key_of(memory) for memory in loaded if memory is not None}
@@ -97,6 +114,14 @@ def erase_each_flow(
         yield from serialized(*keys)
         [loaded] = yield from call_memories(GetMemories(tenant, ids))
     doomed = [memory for memory in loaded if memory is not None]
+    others: list[Memory] = []
+    if give_back or with_sources:
+        others = yield from _others_of(tenant, doomed)
+    if with_sources:
+        turns = _source_turns(doomed, others, reasons)
+        reasons = {**reasons, **turns}
+        doomed += [memory for memory in others if memory.id in turns]
+        others = [memory for memory in others if memory.id not in turns]
     # An edit that took the lock first (in another process, say) was stamped after `now`:
     # the tombstones come after it, so a history never reads "deleted, then edited".
     at = max([now, *(memory.updated_at + TICK for memory in doomed)])
@@ -104,7 +129,6 @@ def erase_each_flow(
     texts = yield from embedded_texts(tenant, doomed)
     given_back: list[Any] = []
     if give_back:
-        others = yield from _others_of(tenant, doomed)
         nothing_outside = _Outside([], [], [], [], set(), [])
         given_back = yield from _given_back(tenant, doomed, others, nothing_outside, (), at)
     by_reason: dict[str, list[str]] = {}
@@ -207,6 +231,23 @@ def _vectors_of_reworded(
         return ()
     records = dict(zip((m.id for m in outside.reworded), found, strict=True))
     return tuple(records.get(memory.id) for memory in outside.rewritten)
+
+
+def _source_turns(
+    memories: Sequence[Memory], others: Sequence[Memory], reasons: Mapping[str, str]
+) -> dict[str, str]:
+    """The turns among `others` (episodes) that `memories` were extracted from (a message of
+    their provenance), each with the reason (of `reasons`, by memory id) of the memory it
+    said, for its tombstone: the turn goes for the reason the memory goes."""
+    why: dict[str, str] = {}  # message id -> the reason of a memory it said
+    for memory in memories:
+        if memory.kind != "episode":
+            why.update((s, reasons[memory.id]) for s in memory.source_ids if s not in why)
+    return {
+        turn.id: next(why[s] for s in turn.source_ids if s in why)
+        for turn in others
+        if turn.kind == "episode" and not why.keys().isdisjoint(turn.source_ids)
+    }
 
 
 def _others_of(tenant: str, memories: Sequence[Memory]) -> Flow[list[Memory]]:

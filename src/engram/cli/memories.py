@@ -213,13 +213,19 @@ def history(db: str, tenant: str, memory_id: str) -> None:
 @memories.command()
 @db_options
 @click.argument("memory_id")
+@click.option(
+    "--with-sources",
+    is_flag=True,
+    help="Erase the turns it was extracted from too (they stay recallable otherwise).",
+)
 @handles_errors
-def delete(db: str, tenant: str, memory_id: str) -> None:
+def delete(db: str, tenant: str, memory_id: str, with_sources: bool) -> None:
     """Erase a memory: its row, vector, links, and the text of its history."""
     with existing_engram(db, tenant) as mem:
-        report = mem.memories.delete(memory_id)
+        report = mem.memories.delete(memory_id, with_sources=with_sources)
+    turns = f" and {report.memories - 1} turn(s) it came from" if with_sources else ""
     console.print(
-        f"deleted {literal(memory_id)}: {report.vectors} vector(s), "
+        f"deleted {literal(memory_id)}{turns}: {report.vectors} vector(s), "
         f"{report.history} history entries blanked, {report.relations} relation(s), "
         f"{report.profiles} profile(s) edited"
     )
