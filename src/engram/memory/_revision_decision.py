@@ -104,14 +104,11 @@ def added(new: Memory, now: datetime, reason: str, related: Memory | None = None
 
 
 def _said_anew(new: Memory, old: Memory) -> bool:
-    """Whether `new` restates the slot value of `old` in a message it does not hold yet (a
-    message ingested again says nothing anew), at another time than it was first said:
-    a saying `_sayings_with` records."""
-    return (
-        (old.attribute or new.attribute) is not None
-        and not set(new.source_ids) <= set(old.source_ids)
-        and said(new)[0] != old.recorded_at
-    )
+    """Whether `new` restates `old` (a slot value, or a plain fact: "I'm training for a
+    marathon" again, not idle since January) in a message it does not hold yet (a message
+    ingested again says nothing anew), at another time than it was first said: a saying
+    `_sayings_with` records."""
+    return not set(new.source_ids) <= set(old.source_ids) and said(new)[0] != old.recorded_at
 
 
 def _sayings_with(new: Memory, old: Memory, metadata: Mapping[str, Any]) -> Memory:
