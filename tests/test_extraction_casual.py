@@ -166,7 +166,7 @@ def test_a_workplace_said_with_an_article_stays_as_said() -> None:
 )
 def test_a_subordinate_job_loss_is_no_ending(text: str) -> None:
     # A loss given as the time or the reason of something else was news before; as an
-    # ending it would supersede the turn that first told it (`_work_rules._SINCE`).
+    # ending it would supersede the turn that first told it (`_job_change_rules._SINCE`).
     assert slot(text, "employer") == []
 
 

@@ -16,8 +16,8 @@ from engram._memory_flows.scope import Scope, every_memory
 from engram._validation import is_blank
 from engram.memory import EntityMention, close_relations, extract, fold, resolve_entities
 from engram.memory._assertion import negated_in
-from engram.memory._family_rules import KIN
 from engram.memory._first_person import first_person
+from engram.memory._kin_rules import KIN
 from engram.memory._partners import PARTNERS
 from engram.memory._revision_decision import retired
 from engram.memory._revision_tastes import ended_taste

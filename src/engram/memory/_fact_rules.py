@@ -14,8 +14,9 @@ import re
 from dataclasses import replace
 
 from engram.memory._change_rules import CHANGE_RULES
-from engram.memory._family_rules import KIN_AND_PETS, allergies
+from engram.memory._employer_rules import with_role
 from engram.memory._group_rules import GROUP_RULES
+from engram.memory._kin_rules import KIN_AND_PETS, allergies
 from engram.memory._life_rules import ALONGSIDE_RULES, LIFE_RULES, hobby_of
 from engram.memory._others_rules import OTHERS_RULES
 from engram.memory._phrases import (
@@ -49,7 +50,6 @@ from engram.memory._phrases import (
     with_date,
 )
 from engram.memory._profile_rules import PROFILE_RULES
-from engram.memory._work_rules import with_role
 from engram.memory.candidates import TIED_TO, Candidate, EntityMention
 
 __all__ = ["apply_rules"]

@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 from typing import NamedTuple
 
-from engram.memory._family_rules import BROOD, CHILD_ROLE, KIN, TRAIT, kin_fact, trait
+from engram.memory._kin_rules import BROOD, CHILD_ROLE, KIN, TRAIT, kin_fact, trait
 from engram.memory._others_rules import where
 from engram.memory._partners import PARTNERS
 from engram.memory._patterns import ADV, PRONOUNS, UP

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from engram.memory._family_rules import KIN, allergies
+from engram.memory._kin_rules import KIN, allergies
 from engram.memory._partners import PARTNERS
 from engram.memory._patterns import ME, NAME, NO_EMPLOYER, OOPS, PRONOUNS, TRIP, UP
 from engram.memory._phrases import (
@@ -194,7 +194,7 @@ def _likes(match: re.Match[str], s: Sentence) -> list[Candidate]:
     hates mushrooms") or is allergic to ("Ana is allergic to shellfish"): facts about them
     (their `subject`), one per thing listed, never the user's own preference or allergy.
     Kin left unnamed ("My mom loves gardening") are the user's role word, as for a trait
-    (`_family_rules._kin_trait`): subject "the user's mom"."""
+    (`_kin_rules.kin_trait`): subject "the user's mom"."""
     if _THE_USER.match(match["x"]):
         return []  # "My wife loves me": no taste, and "them" would be no thing
     before = s.text[: match.start()]

@@ -13,6 +13,7 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
+from engram.memory._employer_rules import moved_to_company
 from engram.memory._family_rules import FAMILY_RULES
 from engram.memory._phrases import (
     ADV,
@@ -53,7 +54,7 @@ from engram.memory._phrases import (
 )
 from engram.memory._places import is_well_known_place, place_within, well_known_city_opening
 from engram.memory._school_rules import SCHOOL_RULES
-from engram.memory._work_rules import WORK_RULES, moved_to_company
+from engram.memory._work_rules import WORK_RULES
 from engram.memory.candidates import Candidate, EntityMention
 from engram.memory.entities import fold
 from engram.types._memory import MemoryKind

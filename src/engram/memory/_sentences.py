@@ -108,7 +108,7 @@ how something went ("Went well!"), nor the weather ("Started raining here"), nor
 to bed" nor "going to try it"). "Joined" only before a name ("Joined Meta last month"; with
 clubs too, "Joined a travel club", LoCoMo recall@10 fell from 0.777 to 0.7767). "Lost" only
 of a job ("Lost my job last week"; not "Lost my keys"): its retellings as the time or reason
-of something else ("since I lost my job") end nothing (`_work_rules._quit_job`), else the
+of something else ("since I lost my job") end nothing (`_job_change_rules.quit_job`), else the
 last would retire the first telling, and its turn with it (LoCoMo: "Lost my job as a banker
 yesterday", recall@10 0.7773 -> 0.7764)."""
 

@@ -17,7 +17,7 @@ words, not a memory, and gives no fact (the episodes keep both). A rule may read
 turn around its sentence, and the slots the speaker gave a value earlier in the session ("I
 work at Meta.", then "I switched to Google": a new job, where alone it may be a search
 engine), and whom the speaker named in the session with no role ("ok so I met someone. his
-name is Jonas", then "he's my boyfriend now": `_family_rules.names_given`).
+name is Jonas", then "he's my boyfriend now": `_partner_rules.names_given`).
 
 Each episode also records the lines of the (up to `texts.LEXICAL_CONTEXT`) turns of its
 session just before it, in the batch or in `history` (`metadata["context"]`: a reply such
@@ -47,9 +47,9 @@ from dataclasses import replace
 from typing import Any
 
 from engram.memory._fact_rules import apply_rules
-from engram.memory._family_rules import names_given
 from engram.memory._first_person import first_person
 from engram.memory._others_rules import SAID_OF_OTHERS
+from engram.memory._partner_rules import names_given
 from engram.memory._phrases import USER_LABEL, Sentence, with_subject
 from engram.memory._sentences import USER_LABELS
 from engram.memory.candidates import NO_VALUE, Candidate, EntityMention

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
-from engram.memory._family_rules import KIN
+from engram.memory._kin_rules import KIN
 from engram.memory._llm_reply import ReplyError, ReplyItem, parse_reply, reply_schema
 from engram.memory._partners import PARTNERS
 from engram.memory._patterns import NAME, PRONOUNS
