@@ -292,7 +292,9 @@ class Engram:
             agent_id: The agent it belongs to (a session of another agent is refused).
             metadata: Stored on creation.
             ttl_seconds: Lifetime after last use, in seconds (> 0, finite; default: settings,
-                where None means it never expires); each use extends it. Used on creation.
+                where None means it never expires); opening the session, each write to it
+                and each `context()` extend it (reading its messages, state or summary does
+                not: a viewer of old chats keeps none alive). Used on creation.
             create: If False, raise `NotFoundError` instead of creating (True or False: a
                 truthy "no" is refused).
 
