@@ -93,7 +93,12 @@ def test_a_question_about_a_graduated_school_finds_the_school(mem: Engram) -> No
     assert hits[0].parts.slot == 1.0
     turn = next(h for h in hits if h.memory.text.startswith("I'm a PhD student"))
     assert turn.parts.current == 1.0
-    assert any(h.memory.text == "The user passed their defense" for h in hits)
+    ending = "The user passed their defense (finished their studies)"
+    assert any(h.memory.text == ending for h in hits)
+    # Asked when it ended, the ending answers first; the school it ended is still found.
+    hits = mem.memories.search("When did I finish my PhD?", user_id="u", limit=5)
+    assert hits[0].memory.text == ending
+    assert any(h.memory.text == "The user studies at Boston University" for h in hits)
 
 
 def test_a_question_about_an_ended_job_finds_the_employer(mem: Engram) -> None:

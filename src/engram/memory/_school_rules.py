@@ -161,11 +161,45 @@ def _graduated(match: re.Match[str], s: Sentence) -> list[Candidate]:
     clause = _CLAUSE.match(s.text, match.start("how"))
     said = clause[0] if clause else match["how"]
     said = clean(said.lower() if said.isupper() else said, s, max_words=12) or match["how"]
+    if not _FINISHED.search(said):  # "passed their defense": say what it means
+        said = f"{said} (finished their studies)"
     text = with_date(f"{s.label} {said}", s)
     return [ending(s, text, "school", school, entity="organisation" if school else None)]
 
 
 _CLAUSE = re.compile(r"(?:[^,;:.!?()\n]|\.(?=\w))+")
+_FINISHED = re.compile(r"\b(?:graduated|finished|completed)\b", re.IGNORECASE)
+"""Words that say a degree is finished; a defense passed says so only to who knows: "When
+did I finish my PhD?" shares no word, nor much meaning for the embedder, with it."""
+
+
+_DEGREE_NAME = (
+    r"PhD|Ph\.D\.?|doctorate|master'?s(?:\s+degree)?|bachelor'?s(?:\s+degree)?|degree|MBA|"
+    r"MSc|BSc|MA|BA|MFA|JD|MD"
+)
+"""A degree one studies for by name ("my PhD", "a master's", "an MBA")."""
+_SPOKEN_VOWEL = frozenset("AEFHILMNORSX")
+"""The capitals whose names open with a vowel sound: "an MBA", "an MSc"; "a PhD"."""
+
+
+def _with_article(degree: str) -> str:
+    """`degree` with the article it is said with: "a PhD", "a master's", "an MBA"."""
+    if degree[:2].isupper():
+        return ("an " if degree[0] in _SPOKEN_VOWEL else "a ") + degree
+    return ("an " if degree[0].lower() in "aeiou" else "a ") + degree
+
+
+def _degree_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A degree under way at a school, "I'm doing my PhD in marine biology at UCSD", "I'm
+    pursuing a master's at Stanford": the school (slot), and the field (the `major`)."""
+    school = proper(match["x"])
+    if not school:
+        return []
+    degree = " ".join(match["degree"].split())
+    field = " ".join((match["field"] or "").split())
+    text = f"{s.label} is doing {_with_article(degree)}" + (f" in {field}" if field else "")
+    found = [related_slot(s, "school", school, f"{text} at {school}", 0.7)]
+    return [*found, _major(s, field)] if field else found
 
 
 SCHOOL_RULES: tuple[Rule, ...] = (
@@ -177,6 +211,13 @@ SCHOOL_RULES: tuple[Rule, ...] = (
         rf"(?:\s+(?i:from|at)\s+(?=[{UP}]){REST}|(?![\w'-]))",
         _graduated,
         ("graduated", "finished", "completed", "got", "defended", "passed"),
+    ),
+    rule(
+        rf"{ME}(?i:'m|\s+am){ADV}\s+(?i:doing|pursuing|finishing|completing|working\s+on|"
+        rf"starting)\s+(?i:an?|my)\s+(?P<degree>(?i:{_DEGREE_NAME}))"
+        rf"(?:\s+(?i:in)\s+(?P<field>(?:(?!(?i:at)\b)[A-Za-z]+\s*){{1,3}}?))?\s+(?i:at)\s+(?=[{UP}]){REST}",
+        _degree_at,
+        ("doing", "pursuing", "finishing", "completing", "working", "starting"),
     ),
     rule(
         rf"{ME}(?i:'m|\s+am)?{ADV}{NOT}{ADV}\s+(?i:study|studying|a\s+student)"

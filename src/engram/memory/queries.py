@@ -19,6 +19,7 @@ from engram.memory.temporal import ground
 __all__ = [
     "STOPWORDS",
     "Period",
+    "asks_end",
     "asks_past",
     "aware",
     "entities_in_query",
@@ -159,6 +160,19 @@ def asks_past(query: str) -> bool:
 
 
 _PAST_TENSE = re.compile(r"\b(?:did|was|were|used\s+to)\b", re.IGNORECASE)
+
+
+def asks_end(query: str) -> bool:
+    """Whether `query` asks when something the user had ended ("When did I finish my PhD?",
+    "When did I leave Google?"): the ending answers it, not the value it ended."""
+    return bool(_WHEN_ENDED.search(query))
+
+
+_WHEN_ENDED = re.compile(
+    r"\bwhen\b.*\b(?:graduat\w*|finish\w*|complet\w*|defend\w*|left|leave|quit|stopp?\w*|"
+    r"end(?:ed)?|broke\s+up|moved\s+out)\b",
+    re.IGNORECASE,
+)
 
 
 def query_periods(query: str, now: datetime | None = None) -> tuple[Period, ...]:

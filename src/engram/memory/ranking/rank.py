@@ -13,6 +13,7 @@ from datetime import datetime
 
 from engram.memory.queries import (
     Period,
+    asks_end,
     asks_past,
     entities_in_query,
     is_temporal_query,
@@ -178,7 +179,8 @@ def rank_memories(
     if named is not None:
         earlier, past = held_before(memories, slots, named, now)
     elif current_only and not during and endings and asks_past(query):
-        earlier = past = ended_values(memories, endings, now)
+        past = ended_values(memories, endings, now)
+        earlier = set() if asks_end(query) else past  # "When did I finish my PhD?": the ending
     else:
         earlier, past = set(), set()
     told = {source for memory_id in earlier for source in memories[memory_id].source_ids}

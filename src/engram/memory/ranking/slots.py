@@ -26,6 +26,11 @@ _ASKED_SLOTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
             r"|degree|masters?)\b",
             ("school",),
         ),
+        (
+            r"\bwhen\b.*\b(?:graduat\w*|(?:finish|complet|defend)\w*\b.*\b(?:stud(?:y|ies)"
+            r"|school|college|university|phd|doctorate|degree|masters?|thesis|dissertation))\b",
+            ("school",),
+        ),
         (r"\b(?:job|occupation|profession|do for a living|job title)\b", ("occupation",)),
         (
             r"\b(?:partner|dating|seeing anyone|boyfriend|girlfriend|husband|wife|spouse"
