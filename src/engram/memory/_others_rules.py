@@ -26,7 +26,9 @@ from engram.memory._phrases import (
     rule,
     slug,
     unpossessive,
+    with_article,
 )
+from engram.memory._school_rules import STUDENT
 from engram.memory.candidates import SLOT_RELATIONS, Candidate, EntityMention
 from engram.memory.entities import fold
 from engram.memory.queries import STOPWORDS
@@ -46,11 +48,16 @@ Paris", "Mom lives in Porto": whose mother is not said)."""
 
 _VERBS = (
     r"(?P<home>lives\s+in|is\s+living\s+in|(?:has\s+)?(?P<move>moved|relocated)\s+(?:back\s+)?to)"
+    r"|(?:is|works\s+as)\s+an?\s+(?P<role>[a-z]+(?:\s+[a-z]+)?)\s+(?:at|for)"
     r"|works\s+(?:at|for)|is\s+working\s+(?:at|for)|(?:got|landed|started)\s+a\s+(?:new\s+)?"
     r"job\s+(?:at|with)|(?:has\s+)?(?:left|quit)\s+(?P<y>[^,.;!?()\n]+?)\s+(?:and\s+"
     r"(?:(?:has\s+)?joined|started\s+(?:working\s+)?(?:at|for)|now\s+works\s+(?:at|for)|"
     r"went\s+to\s+work\s+(?:at|for))|to\s+(?:join|work\s+(?:at|for)))"
 )
+_NO_JOB = STUDENT | frozenset(
+    "regular member guest customer client fan patient visitor resident tourist".split()
+)
+"""What one "is a ... at" a place without working there."""
 _LIKINGS = (
     r"(?P<verb>loves|likes|enjoys|adores|hates|dislikes|detests|can't\s+stand)"
     r"|is(?P<neg>\s+not|\s+no\s+longer|n't)?\s+(?P<allergic>allergic\s+to)"
@@ -111,8 +118,13 @@ def where(
     old = proper(left) if left else None
     if left and (old is None or NO_EMPLOYER.search(old) or NO_EMPLOYER.search(value)):
         return []  # "Carla left her band and joined ...", "Carla left Reddit and joined Discord"
+    role = match.groupdict().get("role")
+    if role and (role.split()[-1] in _NO_JOB or plural):
+        return []  # "Ana is a student at UCLA", "Tom is a regular at Joe's"
     if match["home"]:
         verb = "moved to" if match["move"] else "live in" if plural else "lives in"
+    elif role:
+        verb = f"works as {with_article(role)} at"
     else:
         verb = "work at" if plural else "works at"
     attribute = "home_city" if match["home"] else "employer"
@@ -236,7 +248,7 @@ OTHERS_RULES: tuple[Rule, ...] = (
     rule(
         ADV + r"\s+(?i:" + _VERBS + r")\s+(?=[\"'A-ZÀ-ÖØ-Þ])" + REST,
         _lives_or_works,
-        ("live", "living", "moved", "relocated", "work", "job", "left", "quit"),
+        ("live", "living", "moved", "relocated", "work", "job", "left", "quit", " a ", " an "),
     ),
     rule(
         ADV + r"\s+(?i:" + _LIKINGS + r")\s+" + REST,

@@ -58,6 +58,12 @@ _KIN_ASKED = re.compile(
     r"|nieces?|nephews?)\b"
 )
 """Someone else the question asks about: "Where does my sister live?"."""
+_PARTNER_ASKED = re.compile(
+    r"\b(?:my|your)\s+(?:partner|boyfriend|girlfriend|husband|wife|spouse|fiancee?|bf|gf)\b"
+)
+"""The user's partner, whom a question asks about ("Where does my wife work?") when it
+asks a slot besides the partner's own ("What's my wife's name?" asks the partner slot)."""
+_PARTNER_SLOTS = frozenset({"partner", "relationship_status"})
 
 
 def fills_slot(attribute: str | None, slots: Collection[str]) -> bool:
@@ -73,8 +79,9 @@ def fills_slot(attribute: str | None, slots: Collection[str]) -> bool:
 def asked_slots(query: str) -> frozenset[str]:
     """The slots (`Memory.attribute`) a question about the user asks for: `home_city` for
     "Where does Ana live?", `employer` for "Who do I work for?", the diet and every allergy
-    ("allergy:", a prefix) for "What should I cook for her?", none for "What did we talk
-    about?" or "Where does my sister live?". The slot fact that answers often shares no
+    ("allergy:", a prefix) for "What should I cook for her?", the partner for "What's my
+    boyfriend's name?", none for "What did we talk about?", "Where does my sister live?"
+    or "Where does my boyfriend work?". The slot fact that answers often shares no
     word with the question ("Ana moved to Berlin"), while turns that merely do ("My sister
     lives in Madrid") outrank it. (A question naming another person, "Where does Marta
     live?", the search leaves out itself: only it knows who the user is.)"""
@@ -85,4 +92,6 @@ def asked_slots(query: str) -> frozenset[str]:
     for pattern, slots in _ASKED_SLOTS:
         if pattern.search(text):
             found |= slots
+    if _PARTNER_ASKED.search(text) and found - _PARTNER_SLOTS:
+        return frozenset()  # "Where does my boyfriend work?" asks his job, not the user's
     return frozenset(found)
