@@ -1,6 +1,7 @@
 """Someone's job said as what they are at a place ("Jonas is a nurse at Mercy Hospital") is
-where they work; and a question about the user's partner's job or home ("Where does my
-boyfriend work?") asks theirs, not the user's: it ranked the user's employer first."""
+where they work; and a question about another person's job or home ("Where does my
+boyfriend work?", "Where does my sister live?") asks theirs, which holds the slot asked,
+not the user's: it ranked the user's employer first."""
 
 from __future__ import annotations
 
@@ -63,9 +64,22 @@ def test_the_partners_job_answers_for_the_partner(tmp_path: Path) -> None:
         )
         hits = mem.memories.search("Where does Jonas work?", user_id="ana", limit=3)
         assert hits[0].memory.text == "Jonas works as a nurse at Mercy Hospital"
+        # his employer holds the slot asked of him; the user's is not asked
         hits = mem.memories.search("Where does my boyfriend work?", user_id="ana", limit=5)
-        assert "The user works at Initech" not in [h.memory.text for h in hits[:1]]
-        assert all(h.parts.slot == 0.0 for h in hits)
+        assert hits[0].memory.text == "Jonas works as a nurse at Mercy Hospital"
+        assert hits[0].parts.slot == 1.0
+        assert all(
+            h.parts.slot == 0.0 for h in hits if h.memory.text == "The user works at Initech"
+        )
+
+
+def test_a_relatives_home_holds_the_slot_asked_of_her(tmp_path: Path) -> None:
+    with Engram(tmp_path / "kin.db", embedder=HashingEmbedder()) as mem:
+        remember(mem, "I live in Lisbon.", "My sister Eva lives in Madrid", "Eva loves Madrid")
+        [first, *_] = mem.memories.search("Where does my sister live?", user_id="ana", limit=3)
+        assert (first.memory.text, first.parts.slot) == ("Eva lives in Madrid", 1.0)
+        [mine, *_] = mem.memories.search("Where do I live?", user_id="ana", limit=3)
+        assert (mine.memory.text, mine.parts.slot) == ("The user lives in Lisbon", 1.0)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from engram.memory.ranking import (
     ended_slots,
     past_periods,
     rank_memories,
+    slots_named,
 )
 from engram.memory.texts import dense_text
 from engram.memory.vectors import normalize
@@ -141,7 +142,11 @@ def search_flow(
     others = {
         fold(m.name) for m in mentioned if m.kind in _PEOPLE and not _owned(query, m.name)
     } - set(map(fold, own))
-    slots = frozenset() if others else asked_slots(query)
+    # Asked of other people ("Where does Jonas work?", "Where does my boyfriend work?"),
+    # the slots are theirs: their facts hold them, and what the user's held is not asked.
+    asked_of = others | {fold(entity.name) for entity in kin}
+    slots = slots_named(query) if asked_of else asked_slots(query)
+    users = frozenset() if asked_of else slots
     query_entities = [
         frozenset({key, *(entity.id for entity in found)})
         for (key, _), found in zip(named, known, strict=True)
@@ -188,9 +193,9 @@ def search_flow(
             SearchLexical(scope.tenant, words, where, pool),
         )
         if now_only and (
-            (past is not None and slots)
+            (past is not None and users)
             or past_periods(query_periods(query, now), now)
-            or (asks_past(query) and ended_slots(memories.values(), slots, now))
+            or (asks_past(query) and ended_slots(memories.values(), users, now))
         ):
             # A question about what the user's slots held before ("my previous job"), in
             # a past period ("Where did I work in January?") or about a slot the user ended
@@ -224,6 +229,7 @@ def search_flow(
         weights=weights,
         limit=limit,
         current_only=now_only,
+        holders=asked_of,
     )
     if hits and record_access:
         accessed = tuple(hit.memory.id for hit in hits)

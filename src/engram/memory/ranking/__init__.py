@@ -64,7 +64,7 @@ turns that merely share the question's words (`engram eval currency`, `aside` sc
 weights       RankingWeights, DEFAULT_WEIGHTS           the fusion's parameters, tuned defaults
 features      MemoryFeatures, memory_features, recency  one memory's signals for one query
 fusion        fuse, complete_dense                      the lists and features -> one ranking
-slots         asked_slots, fills_slot                   which of the user's slots a question asks
+slots         asked_slots, fills_slot, slots_named      which slots a question asks, and whose
 slot_history  ended_slots                               what held before, what an ending ended
 filler        is_filler, is_echo                        chat turns with nothing to say
 staleness     current_at, stale_episodes, past_periods  currency at a moment or in a period
@@ -83,7 +83,7 @@ from engram.memory.ranking.filler import is_echo, is_filler
 from engram.memory.ranking.fusion import Ranked, complete_dense, fuse
 from engram.memory.ranking.rank import rank_memories
 from engram.memory.ranking.slot_history import ended_slots
-from engram.memory.ranking.slots import asked_slots, fills_slot
+from engram.memory.ranking.slots import asked_slots, fills_slot, slots_named
 from engram.memory.ranking.staleness import (
     current_at,
     held_during,
@@ -114,6 +114,7 @@ __all__ = [
     "past_periods",
     "rank_memories",
     "recency",
+    "slots_named",
     "stale_episodes",
     "stale_preferences",
 ]

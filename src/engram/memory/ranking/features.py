@@ -74,6 +74,7 @@ def memory_features(
     weights: RankingWeights = DEFAULT_WEIGHTS,
     terms: Collection[str] = (),
     during: Sequence[Period] = (),
+    holders: Collection[str] = (),
 ) -> MemoryFeatures:
     """The ranking features of a stored memory for one query.
 
@@ -96,6 +97,8 @@ def memory_features(
         during: The past periods a question about the past asks about (`past_periods`):
             a memory is current, and a slot fact holds the slot, when it held during one
             of them (`held_during`) rather than at `now`.
+        holders: The folded names of the people the query asks `slots` of ("Where does my
+            boyfriend work?": his name): their facts (`subject`) hold them, not the user's.
     """
     entity = 0.0
     if query_entities:
@@ -124,7 +127,7 @@ def memory_features(
         current
         and fills_slot(memory.attribute, slots)
         and memory.kind != "episode"
-        and memory.metadata.get("subject") is None
+        and _held_by(memory.metadata.get("subject"), holders)
     )
     return MemoryFeatures(
         entity=entity,
@@ -184,3 +187,11 @@ def recency(moment: datetime | None, now: datetime | None, half_life_days: float
         return 0.0
     age_days = max((now - moment).total_seconds(), 0.0) / _SECONDS_PER_DAY
     return math.pow(0.5, age_days / half_life_days)
+
+
+def _held_by(subject: object, holders: Collection[str]) -> bool:
+    """Whether a slot fact of `subject` (None: the user) holds a slot the query asks of
+    `holders` (none: the user)."""
+    if not holders:
+        return subject is None
+    return isinstance(subject, str) and fold(subject) in holders

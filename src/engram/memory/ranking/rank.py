@@ -99,6 +99,7 @@ def rank_memories(
     weights: RankingWeights = DEFAULT_WEIGHTS,
     limit: int | None = None,
     current_only: bool = False,
+    holders: Collection[str] = (),
 ) -> list[MemoryHit]:
     """Fuse candidate lists of stored memories into ranked `MemoryHit`s.
 
@@ -122,6 +123,8 @@ def rank_memories(
         weights: The fusion parameters.
         limit: Keep at most this many hits.
         current_only: Leave out the memories not current at `now`.
+        holders: The folded names of the people the query asks `slots` of, not the user
+            (`memory_features`): what the user's slots held before is then not asked.
 
     Returns:
         Hits, best first, with `rank` counted from 1.
@@ -148,6 +151,7 @@ def rank_memories(
             weights=weights,
             terms=terms,
             during=during,
+            holders=holders,
         )
         for memory_id, memory in memories.items()
     }
@@ -172,9 +176,10 @@ def rank_memories(
     # of the slot since (`superseded_endings`), the value the ending ended holds the slot
     # as a question about before's does. Asked now ("Where do I work?"), only current
     # memories answer: the ending, which says it is over.
-    named = past_asked(query) if current_only and not during and slots else None
+    users = () if holders else slots
+    named = past_asked(query) if current_only and not during and users else None
     endings = [
-        ending for ending in ended_slots(memories.values(), slots, now) if features[ending.id].slot
+        ending for ending in ended_slots(memories.values(), users, now) if features[ending.id].slot
     ]
     if named is not None:
         earlier, past = held_before(memories, slots, named, now)

@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from engram.memory.entities import fold
 
-__all__ = ["asked_slots", "fills_slot"]
+__all__ = ["asked_slots", "fills_slot", "slots_named"]
 
 
 _ASKED_SLOTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
@@ -88,10 +88,17 @@ def asked_slots(query: str) -> frozenset[str]:
     text = fold(query)
     if _KIN_ASKED.search(text):
         return frozenset()
-    found: set[str] = set()
-    for pattern, slots in _ASKED_SLOTS:
-        if pattern.search(text):
-            found |= slots
+    found = slots_named(query)
     if _PARTNER_ASKED.search(text) and found - _PARTNER_SLOTS:
         return frozenset()  # "Where does my boyfriend work?" asks his job, not the user's
-    return frozenset(found)
+    return found
+
+
+def slots_named(query: str) -> frozenset[str]:
+    """The slots a question asks for, whoever it asks them of: `employer` for "Where does my
+    boyfriend work?" and "Where does Jonas work?" as for "Where do I work?" (`asked_slots`
+    tells whose)."""
+    text = fold(query)
+    return frozenset(
+        slot for pattern, slots in _ASKED_SLOTS if pattern.search(text) for slot in slots
+    )
