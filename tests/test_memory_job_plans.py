@@ -1,7 +1,8 @@
 """A job to come ("I start at Google next month", "Starting Monday I'll be working at
 Initech") is the employer from the date said: before it, the employer is the one of then and
-the plan is known; from it on, the profile, `get_all` and search say the new employer, and
-the old one ended then, still found "as of" an earlier time."""
+the plan is known; from it on, the profile, `get_all(as_of=now)` and search say the new
+employer, and the old one ended then, still found "as of" an earlier time. Nothing is
+retired while the old job lasts: both stay current knowledge, each true in its time."""
 
 from __future__ import annotations
 
@@ -35,10 +36,15 @@ def say(mem: Engram, text: str, when: datetime) -> None:
     mem.memories.add(messages=[message], user_id="u")
 
 
-def employers(mem: Engram, **when: datetime) -> list[str]:
-    return sorted(
-        m.text for m in mem.memories.get_all(user_id="u", **when) if m.attribute == "employer"
-    )
+def employers(mem: Engram, moment: datetime) -> list[str]:
+    """The employer facts true at `moment`."""
+    held = mem.memories.get_all(user_id="u", as_of=moment)
+    return sorted(m.text for m in held if m.attribute == "employer")
+
+
+def first_answer(mem: Engram, query: str) -> str:
+    [first, *_] = mem.memories.search(query, user_id="u", limit=3)
+    return first.memory.text
 
 
 def test_a_job_to_come_is_the_employer_once_its_date_has_passed(
@@ -52,12 +58,14 @@ def test_a_job_to_come_is_the_employer_once_its_date_has_passed(
     june = mem.memories.profile("u", as_of=datetime(2026, 6, 20, tzinfo=UTC))
     september = mem.memories.profile("u", as_of=datetime(2026, 9, 5, tzinfo=UTC))
     assert (june.fields["employer"], september.fields["employer"]) == ("Initech", "Google")
-    assert employers(mem) == ["The user works at Google"]
-    assert employers(mem, as_of=datetime(2026, 6, 20, tzinfo=UTC)) == ["The user works at Initech"]
+    assert employers(mem, NOVEMBER) == ["The user works at Google"]
+    assert employers(mem, datetime(2026, 6, 20, tzinfo=UTC)) == ["The user works at Initech"]
     plans = [m.text for m in mem.memories.get_all(user_id="u") if m.metadata.get("plan")]
     assert "The user will start working at Google in July 2026" in plans
-    [first, *_] = mem.memories.search("Where do I work?", user_id="u", limit=3)
-    assert first.memory.text == "The user works at Google"
+    assert first_answer(mem, "Where do I work?") == "The user works at Google"
+    # Initech is not retired, it ended: current knowledge, true until July 1
+    [initech] = [m for m in mem.memories.get_all(user_id="u") if m.text.endswith("Initech")]
+    assert initech.valid_to == datetime(2026, 7, 1, tzinfo=UTC) and initech.is_current
 
 
 def test_the_employer_changes_when_the_job_to_come_begins(
@@ -67,11 +75,15 @@ def test_the_employer_changes_when_the_job_to_come_begins(
     say(mem, "I work at Initech as an accountant.", HIRED)
     say(mem, "Big news, I start at Google as a designer next month!", ANNOUNCED)
     assert mem.memories.profile("u").fields == {"employer": "Initech", "occupation": "accountant"}
+    # until it begins, every view says Initech; the plan is known
+    assert employers(mem, ANNOUNCED + timedelta(hours=1)) == ["The user works at Initech"]
+    assert first_answer(mem, "Where do I work?") == "The user works at Initech"
 
     august = datetime(2026, 8, 5, tzinfo=UTC)
     at(monkeypatch, august)  # nothing said since: the stored profile is June's
     started = {"employer": "Google", "occupation": "designer"}
     assert mem.memories.profile("u").fields == started
+    assert first_answer(mem, "Where do I work?") == "The user works at Google"
     say(mem, "I love sushi.", august)  # an add stores the profile caught up
     assert mem.memories.profile("u").fields == {**started, "preference:sushi": "likes"}
 
@@ -87,6 +99,6 @@ def test_starting_monday_the_user_works_at_the_new_employer(
 
     at(monkeypatch, wednesday + timedelta(days=7))
     assert mem.memories.profile("u").fields["employer"] == "Initech"
-    assert employers(mem) == ["The user works at Initech"]
+    assert employers(mem, wednesday + timedelta(days=7)) == ["The user works at Initech"]
     friday = datetime(2026, 3, 6, tzinfo=UTC)
     assert mem.memories.profile("u", as_of=friday).fields["employer"] == "Globex"

@@ -586,7 +586,10 @@ class Memories:
         as in `search`), `after`/`before` (event time, as `search` reads them: a date is
         the start of that day in UTC) and `metadata` (top-level keys with equal values).
         Retired memories are left out unless `include_superseded` (or `as_of` asks for a
-        past time).
+        past time). Without `as_of` this is what Engram holds true in its time, not only
+        now: a job said to start next month is here from when it was said (dated from its
+        start), and the job it ends stays (dated until then); `as_of=now` gives only what
+        holds now.
 
         Raises:
             InvalidInputError: A time that is neither a datetime, a date nor an ISO-8601

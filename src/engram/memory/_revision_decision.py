@@ -231,15 +231,34 @@ def _retired_at(memory: Memory, now: datetime) -> datetime:
 def retired(memory: Memory, *, end: datetime, now: datetime, by: str | None = None) -> Memory:
     """`memory` retired by a change recorded at `now` (superseded by `by`, if a memory): true
     until `end`, but never ending before it began (a value corrected from its start never
-    held), and retired no earlier than it was recorded."""
+    held) nor after the end a value to come gave it (`retire`), and retired no earlier than
+    it was recorded."""
     if memory.valid_from is not None and end < memory.valid_from:
         end = memory.valid_from
+    if memory.superseded_at is None and memory.valid_to is not None and memory.valid_to < end:
+        end = memory.valid_to
     at = _retired_at(memory, now)
     return replace(memory, valid_to=end, superseded_at=at, superseded_by=by, updated_at=at)
 
 
+def _to_come(memory: Memory, now: datetime) -> bool:
+    """Whether `memory` is a slot value to come (a plan's: "I start at Google next month",
+    employer Google from then) that begins after `now`."""
+    return (
+        memory.attribute is not None
+        and bool(memory.metadata.get("plan"))
+        and memory.valid_from is not None
+        and memory.valid_from > now
+    )
+
+
 def retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:
+    """`old` retired by `new`, audited. A value to come (`_to_come`) retires nothing yet:
+    `old` stays current knowledge, true until `new` begins (its `valid_to`), as a stay said
+    to end does; what holds at a moment is read from the validity."""
     retired_old = retired(old, end=new.valid_from or now, now=now, by=new.id)
+    if _to_come(new, now):
+        retired_old = replace(retired_old, superseded_at=None)
     change = history_entry(
         old,
         "supersede",

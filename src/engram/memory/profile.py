@@ -124,15 +124,15 @@ profile."""
 
 
 def _holds(memory: Memory, moment: datetime) -> bool:
-    """Whether `memory` gives its field at `moment`: current, or retired by a value to come
-    that has not begun (its `valid_to`, that value's start, still ahead); a value to come
-    (`TO_COME`: a job to start next month) only once begun. A value with an end of its own
-    is history."""
+    """Whether `memory` gives its field at `moment`: not retired by then, and true then (its
+    `valid_to`, the start of a value to come that replaces it, still ahead); a value to come
+    (`TO_COME`: a job to start next month) only once begun. A value whose end has come is
+    history."""
     if memory.metadata.get("plan") and began(memory) > moment:
         return False
-    if memory.superseded_at is not None:
-        return memory.valid_to is not None and memory.valid_to > moment
-    return memory.valid_to is None
+    if memory.superseded_at is not None and memory.superseded_at <= moment:
+        return False
+    return memory.valid_to is None or memory.valid_to > moment
 
 
 def _latest_current(memories: Iterable[Memory], moment: datetime) -> dict[str, Memory]:

@@ -23,15 +23,27 @@ __all__ = ["current_at", "held_during", "past_periods", "stale_episodes", "stale
 def current_at(memory: Memory, moment: datetime | None) -> bool:
     """Whether `memory` was current at `moment` (None: now, by `Memory.is_current`).
 
-    Current means not yet retired by Engram and not yet ended in the world: a memory
-    superseded in June is current for a question asked "as of" March.
+    Current means not yet retired by Engram, not yet ended in the world and, for a slot
+    value to come, begun: a memory superseded in June is current for a question asked "as
+    of" March; employer Google from July, said in June, is not current in June.
     """
     if moment is None:
         return memory.is_current
     moment = aware(moment)
     retired = memory.superseded_at is not None and aware(memory.superseded_at) <= moment
     ended = memory.valid_to is not None and aware(memory.valid_to) <= moment
-    return not (retired or ended)
+    return not (retired or ended or _to_come(memory, moment))
+
+
+def _to_come(memory: Memory, moment: datetime) -> bool:
+    """Whether `memory` is a slot value to come that has not begun at `moment` (a plan's:
+    "I start at Google next month", employer Google from then): no answer yet for the slot."""
+    return (
+        memory.attribute is not None
+        and bool(memory.metadata.get("plan"))
+        and memory.valid_from is not None
+        and aware(memory.valid_from) > moment
+    )
 
 
 def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[str, float]:
@@ -130,6 +142,8 @@ def _slot_values(
             held.add(folded)
             continue
         ends = [aware(t) for t in (memory.superseded_at, memory.valid_to) if t is not None]
+        if not ends:  # a value to come, not begun: neither held nor retired
+            continue
         end = min(ends)
         retired[folded] = max(end, retired.get(folded, end))
     return retired, held
