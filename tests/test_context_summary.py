@@ -274,8 +274,10 @@ def test_an_agent_loop_after_earlier_turns_sends_the_stored_summary() -> None:
     assert result.report.summary_tokens > 0
     [sent] = [m for m in result.messages if m.id == "summary"]
     # The stored summary is kept at the largest size asked for; this small budget sends its
-    # own shortening of it: its most salient sentences, the newest question among them.
-    lines = sent.text.removeprefix(SUMMARY_PREFIX).splitlines()
+    # own shortening of it: its most salient sentences, the newest question among them,
+    # after a first line counting the messages it keeps nothing of.
+    marker, *lines = sent.text.removeprefix(SUMMARY_PREFIX).splitlines()
+    assert marker.startswith("[… ") and marker.endswith(" messages left out …]")
     assert set(lines) <= set(stored.text.splitlines())
     assert "user: Question 19 about the bike shop on day 19?" in lines
     assert_newest_kept_whole(result, 30)

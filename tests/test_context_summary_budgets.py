@@ -55,6 +55,11 @@ def summary_sent(result: ContextResult) -> list[str]:
     return [m.text for m in result.messages if m.text.startswith(SUMMARY_PREFIX)]
 
 
+def verbatim(result: ContextResult) -> str:
+    """The history sent after the summary."""
+    return "\n".join(m.text for m in result.messages if m.role != "system")
+
+
 def chat(mem: Engram, session_id: str, small: int | None) -> ContextResult:
     """The QA session: 40 turns, each followed by a context at 1000 tokens (reserve 200),
     after one at `small` (reserve 50) if given; then the question, at 1000."""
@@ -80,8 +85,13 @@ def test_small_side_calls_keep_the_facts_a_larger_budget_sends(mem: Engram) -> N
 
     assert all(fact in sent_text(alone) for fact in FACTS)
     assert all(fact in sent_text(mixed) for fact in FACTS)  # the dentist and sofa too
-    assert summary_sent(mixed) == summary_sent(alone)
-    assert mixed.report.summary_tokens == alone.report.summary_tokens
+    # The small calls folded more, so more covered turns are sent verbatim: the summary
+    # leaves out what they say, and holds every other fact the one sent alone does.
+    for result in (alone, mixed):
+        assert [f for f in FACTS if f in summary_sent(result)[0] and f in verbatim(result)] == []
+    assert [fact for fact in FACTS if fact in summary_sent(alone)[0]] == [
+        fact for fact in FACTS if fact in summary_sent(mixed)[0] or fact in verbatim(mixed)
+    ]
     assert GPT4O.count_messages(mixed.messages) <= 800
     stored = mem.session("mixed").summary()
     assert stored is not None and all(fact in stored.text for fact in FACTS)
@@ -137,7 +147,11 @@ async def test_an_llm_summary_is_asked_once_and_shortened_per_context(
     assert f"at most {int(STORED_SUMMARY_TOKENS * 0.75)} words" in asked
     assert stored is not None and stored.text == reply
     small, large, small_again, large_again = contexts
-    assert summary_sent(large) == summary_sent(large_again) == [SUMMARY_PREFIX + reply]
+    # The larger budget sends it whole but for the facts its verbatim turns say after it.
+    [sent] = summary_sent(large)
+    assert summary_sent(large) == summary_sent(large_again)
+    repeated = [fact for fact in FACTS if fact in verbatim(large)]
+    assert repeated and sent == SUMMARY_PREFIX + " ".join(f for f in FACTS if f not in repeated)
     assert summary_sent(small) == summary_sent(small_again) != summary_sent(large)
     assert GPT4O.count_messages(small.messages) <= 250
 
@@ -185,7 +199,9 @@ def test_a_fold_at_a_small_budget_keeps_the_size_a_larger_one_asked_for() -> Non
 
     assert first is not None and second is not None and second.through_seq > first.through_seq
     assert summarizer.asked[0] == 20_000 // 4
-    assert first.tokens > STORED_SUMMARY_TOKENS and large.report.summary_tokens > first.tokens
+    # sent whole, but for the lines the turns sent verbatim after it say (`backfill`)
+    assert first.tokens > STORED_SUMMARY_TOKENS
+    assert large.report.summary_tokens > STORED_SUMMARY_TOKENS
     assert summarizer.asked[1] >= first.tokens  # not the 250 tokens of the small budget
     assert second.tokens >= first.tokens - 20
     assert again.report.summary_tokens > STORED_SUMMARY_TOKENS
@@ -212,9 +228,13 @@ def test_fit_summary_keeps_the_salient_sentences_oldest_included() -> None:
     lines += [f"assistant: {'That sounds good to me, really quite good indeed.'}" for _ in "ab"]
     lines += [f"user: {FILLER.strip()}"]
     text = "\n".join(lines)
-    room = GPT4O.count_text("\n".join(lines[:3])) + 8  # less than any other line costs
+    # With the first line saying how many messages it keeps nothing of, and less than any
+    # other line costs.
+    marker = "[… 3 messages left out …]"
+    room = GPT4O.count_text("\n".join([marker, *lines[:3]])) + 8
     fitted = fit_summary(text, GPT4O, room)
     assert fitted is not None and GPT4O.count_text(fitted) <= room
+    assert fitted.splitlines()[0] == marker
     assert all(fact in fitted for fact in FACTS[:3])
     assert fit_summary(text, GPT4O, GPT4O.count_text(text)) == text
 

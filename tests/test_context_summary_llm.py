@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from engram import Engram
 from engram.context import SUMMARY_PREFIX, assemble_summary, plan_summary
 from engram.providers import ExtractiveSummarizer, LLMSummarizer, OpenAIChatModel
+from engram.providers._extractive import left_out
 from engram.tokens import TokenCounter
 from engram.types import Message
 from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body, error_body
@@ -150,7 +151,10 @@ async def test_a_summary_made_in_another_encoding_keeps_its_newest_facts(
     newest = max(
         int(line.split()[3]) for line in stored.text.splitlines() if line.startswith("user:")
     )
-    assert f"Встреча номер {newest} " in sent
+    # In the summary, or after it in the turns sent verbatim (which it does not repeat).
+    history = "\n".join(m.text for m in result.messages if m.role != "system")
+    assert f"Встреча номер {newest} " in sent + history
+    assert [line for line in sent.splitlines()[1:] if line.split(": ", 1)[1] in history] == []
     assert stored.tokens == counter.count_text(stored.text)  # counted for this model
 
 
@@ -220,7 +224,11 @@ def test_a_failing_summarizer_loses_nothing(
     assert "travel agent" not in stored.text  # no system prompt in it
     report = result.report
     assert len(report.kept) + report.summarized_count + report.dropped_count == 61
-    assert report.dropped_count == 0
+    # The stored summary keeps something of every message; what this small budget's own
+    # shortening of it keeps nothing of is dropped, and the report says so.
+    assert left_out(stored.text) == 0
+    [sent] = [m.text for m in result.messages if m.id == "summary"]
+    assert 0 < report.dropped_count <= left_out(sent.removeprefix(SUMMARY_PREFIX))
 
 
 @pytest.mark.parametrize("memory_address", ["sqlite", "postgres"], indirect=True)

@@ -18,6 +18,7 @@ from engram._session_flows import _without_repeats
 from engram.config import EngramSettings
 from engram.context import SUMMARY_PREFIX, Recall, token_budget
 from engram.context._summary import fit_summary
+from engram.providers._extractive import left_out
 from engram.stores import BaseConversationStore
 from engram.stores.conversation import GetSummary, Op, PutSummary
 from engram.stores.memory import InMemoryConversationStore
@@ -289,14 +290,19 @@ def test_the_summary_report_counts_what_the_stored_summary_covers(mem: Engram) -
     s.context("gpt-4o", budget=300, strategy="summary")  # folds the oldest
     stored = s.summary()
     assert stored is not None
-    report = s.context("gpt-4o", budget=300, strategy="summary").report
+    result = s.context("gpt-4o", budget=300, strategy="summary")
+    report = result.report
     covered = {m.id for m in s.messages() if m.role != "system" and m.seq <= stored.through_seq}
-    # The summary stands for the covered turns not sent verbatim (the newest ones fit);
-    # the older ones are counted from the summary without being read.
+    # The summary stands for the covered turns not sent verbatim (the newest ones fit), but
+    # those its shortening for this budget keeps nothing of: it says how many, and they are
+    # dropped; the older ones are counted from the summary without being read.
     sent = covered & set(report.kept)
-    assert sent and report.summarized_count == len(covered) - len(sent)
-    assert report.summarized_count == stored.message_count - len(sent)
-    assert 0 < report.summarized_unread < stored.message_count
+    [summary] = [m.text.removeprefix(SUMMARY_PREFIX) for m in result.messages if m.id == "summary"]
+    lost = left_out(summary)  # sent verbatim or not
+    assert sent and 0 < report.dropped_count <= lost
+    assert report.summarized_count + report.dropped_count == len(covered) - len(sent)
+    assert report.summarized_count + report.dropped_count == stored.message_count - len(sent)
+    assert 0 < report.summarized_unread + report.dropped_unread < stored.message_count
     everything = s.context("gpt-4o", budget=300, strategy="buffer").report
     assert report.tokens_before == everything.tokens_before  # the history's, not the summary's
     assert report.message_count == 42
@@ -553,10 +559,14 @@ def test_racing_summary_contexts_never_conflict(
         assert stored.message_count == stored.through_seq - 1  # each message folded once
         # The losers used the winner's summary, each shortened to the budget's room (a
         # quarter of it: the stored summary is kept at the largest size asked for).
-        sent = SUMMARY_PREFIX + str(fit_summary(stored.text, TokenCounter.for_model("gpt-4o"), 75))
+        # It leaves out what the covered turns sent verbatim after it say.
         for result in results:
+            covered = [m for m in result.messages if 0 < (m.seq or 0) <= stored.through_seq]
+            shortened = fit_summary(
+                stored.text, TokenCounter.for_model("gpt-4o"), 75, besides=covered
+            )
             assert result.report.tokens_after <= 300
-            assert any(m.text == sent for m in result.messages)
+            assert any(m.text == SUMMARY_PREFIX + shortened for m in result.messages)
 
 
 class AlwaysOutrun(BaseConversationStore):

@@ -77,7 +77,8 @@ TRIP = [
 
 
 def test_extractive_keeps_names_numbers_dates_decisions() -> None:
-    summary = ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=80)
+    # Room for every fact: short of it, a first line counts the messages left out.
+    summary = ExtractiveSummarizer(count_words).summarize(None, TRIP, max_tokens=88)
 
     for fact in [
         "Dana",
@@ -92,7 +93,7 @@ def test_extractive_keeps_names_numbers_dates_decisions() -> None:
         assert fact in summary
     for filler in ["Hi there", "Thanks!", "Ok.", "Great choice", "Sure!"]:
         assert filler not in summary
-    assert count_words(summary) <= 80
+    assert count_words(summary) <= 88
 
 
 def test_extractive_lines_are_chronological_and_prefixed_by_speaker() -> None:
@@ -151,11 +152,12 @@ def test_extractive_compresses_old_low_value_material_first() -> None:
     )
     new = [user("The weather today is rather grey and damp again."), user("Call me Sam.")]
 
-    summary = summarizer.summarize(previous, new, max_tokens=28)
+    summary = summarizer.summarize(previous, new, max_tokens=34)
 
     assert "Invoice 4471 for $300 is due on May 2." in summary
     assert "grey and damp lately" not in summary  # old, no salient feature: dropped first
     assert "grey and damp again" in summary
+    assert summary.splitlines()[0] == "[… 1 message left out …]"  # and said so
 
 
 def test_extractive_reads_a_previous_summary_in_prose() -> None:
@@ -490,3 +492,22 @@ def test_extractive_keeps_a_changed_figure_not_only_the_first_one() -> None:
     days = [user(f"Day {day}: museum visit, budget {10 * day} euros.") for day in range(1, 6)]
     summary = ExtractiveSummarizer(count_words).summarize(None, days, max_tokens=200)
     assert all(f"budget {10 * day} euros" in summary for day in range(1, 6))
+
+
+def test_extractive_counts_the_messages_it_left_out_across_folds() -> None:
+    """A message with something worth keeping that the summary has no room for is counted
+    in its first line, fold after fold; filler ("Thanks!") is not; a phrase said over and
+    over in a row is kept once."""
+    summarizer = ExtractiveSummarizer(count_words)
+    days = [user(f"Day {d}: museum {d} at {d}pm, budget {10 * d} euros.") for d in range(1, 7)]
+    chatty = user("Day 7: the hotel has a pool. " + "so nice " * 10)
+    summary = summarizer.summarize(None, [*days[:3], user("Thanks!")], max_tokens=20)
+    assert summary.splitlines() == [
+        "[… 2 messages left out …]",
+        "user: Day 3: museum 3 at 3pm, budget 30 euros.",
+    ]
+    summary = summarizer.summarize(summary, [*days[3:], chatty], max_tokens=20)
+    assert summary.splitlines()[0] == "[… 6 messages left out …]"  # 2, and 4 of these 5
+    assert summarizer.summarize(None, [chatty], max_tokens=40) == (
+        "user: Day 7: the hotel has a pool. so nice"
+    )

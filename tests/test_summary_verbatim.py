@@ -10,9 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engram import Engram
-from engram.context import SUMMARY_PREFIX, ContextResult, assemble_summary, plan_summary
-from engram.context._summary import backfill
+from engram.context import (
+    SUMMARY_PREFIX,
+    ContextResult,
+    assemble_summary,
+    plan_summary,
+    summary_message,
+)
+from engram.context._summary import backfill, fit_summary, summary_room
 from engram.providers import ExtractiveSummarizer, LLMSummarizer, OpenAIChatModel
+from engram.providers._extractive import unsaid
 from engram.tokens import TokenCounter
 from engram.types import Message, Summary, ToolCall
 from openai_server import FakeOpenAIServer, ScriptedResponse, chat_completion_body
@@ -110,8 +117,11 @@ async def test_a_larger_budget_fills_with_the_newest_covered_turns_and_the_summa
     kept = [i for i in report.kept if i in {m.id for m in history}]
     assert kept == [m.id for m in history][-len(kept) :] and len(kept) > 60
     assert any((m.seq or 0) <= stored.through_seq for m in history if m.id in kept)
-    older = history[-len(kept) - 1]
-    assert report.tokens_after <= 0.8 * 4000 < report.tokens_after + counter.count_message(older)
+    # The history sent starts on a user message: the older turn, question and reply, did
+    # not fit.
+    older = history[-len(kept) - 2 : -len(kept)]
+    assert history[-len(kept)].role == "user"
+    assert report.tokens_after <= 0.8 * 4000 < report.tokens_after + counter.count_messages(older)
     assert set(report.summarized) == {m.id for m in history} - set(kept)
     assert report.dropped_count == 0 and report.summarized_unread == 0
     assert report.summarized_count + len(kept) == len(history)
@@ -143,11 +153,17 @@ def test_a_larger_budget_keeps_what_a_smaller_one_kept_and_folds_nothing(
     check(larger, messages, stored, counter, small + grow)
     assert set(first.report.kept) <= set(larger.report.kept)
     assert larger.report.tokens_after <= 0.8 * (small + grow)
-    if larger.report.summarized_count:  # the newest covered turns fill the room, newest first
+    if summary_sent(larger):  # the newest covered turns fill the room, newest first
         history = [m for m in messages if m.role != "system"]
         kept = [m for m in history if m.id in larger.report.kept]
-        older = history[-len(kept) - 1]
-        assert larger.report.tokens_after + counter.count_message(older) > 0.8 * (small + grow)
+        assert kept[0].role == "user"  # whole turns: the older one did not fit
+        older = history[-len(kept) - 2 : -len(kept)]
+        # The room is measured with the summary as this budget fits it, before it leaves
+        # out what the turns sent after it say.
+        fitted = fit_summary(stored.text, counter, summary_room(small + grow, None))
+        sized = counter.count_message(summary_message(fitted)) - larger.report.summary_tokens
+        total = larger.report.tokens_after + sized + counter.count_messages(older)
+        assert total > 0.8 * (small + grow)
 
 
 def test_a_covered_turn_the_budget_guard_leaves_out_is_reported_summarised() -> None:
@@ -228,7 +244,7 @@ def check(
             assert sent[message.id].text == message.text  # verbatim
     [*carried] = summary_sent(result)
     covered: set[str] = set()
-    if report.summarized_count:
+    if carried:
         assert len(carried) == 1 and summary is not None
         through = summary.through_seq
         order = [m.id for m in messages if m.role != "system" and (m.seq or 0) <= through]
@@ -238,11 +254,17 @@ def check(
         assert verbatim == order[len(order) - len(verbatim) :]
         covered = set(order) - kept
         assert summarized <= covered
-        assert report.summarized_count == len(covered)
+        # What the sent summary keeps nothing of is reported dropped, not summarised.
+        by_id = {m.id: m for m in messages}
+        assert unsaid(carried[0], [by_id[i] for i in summarized]) == []
+        assert {m.id for m in unsaid(carried[0], [by_id[i] for i in dropped & covered])} == (
+            dropped & covered
+        )
     else:
-        assert carried == [] and report.summary_tokens == 0
+        assert report.summarized_count == 0 and report.summary_tokens == 0
     left_out = {m.id for m in messages} - kept - covered
-    assert dropped <= left_out and report.dropped_count == len(left_out)
+    assert dropped <= left_out | covered
+    assert report.dropped_count + report.summarized_count == len(left_out) + len(covered)
     if counter.count_messages(messages) <= 0.8 * available:
         # The whole history fits under the trigger: sent as it was said, summary or not.
         assert carried == [] and list(report.kept) == [m.id for m in messages]

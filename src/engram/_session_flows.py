@@ -27,7 +27,7 @@ from engram._validation import (
 )
 from engram.context._report import with_dropped
 from engram.context._strategies import check_window
-from engram.context._summary import backfill, fit_summary, summarizer_room
+from engram.context._summary import backfill, summarizer_room
 from engram.memory.profile import EDITED
 from engram.memory.ranking import DEFAULT_WEIGHTS, RankingWeights
 from engram.stores._memory_rules import MAX_LIMIT
@@ -663,10 +663,8 @@ def _summary_context(
     older, complete = yield from _covered_tail(session, summary, plan, spec, planned, now=now)
     older = system.within(older, until=summary.through_seq if summary else None)
     read = system.with_history([*older, *pending])
-    if not plan.evict:  # the stored summary, as the plan fitted it to this context
-        text = plan.summary_text
-    elif text is not None:  # the summary just folded, fitted the same way
-        text = fit_summary(text, counter, plan.summary_max_tokens)
+    if not plan.evict:  # the stored summary (`backfill` fits it to this context)
+        text = summary.text if summary else None
     plan, text = backfill(
         plan,
         ctx.without_abandoned_calls(older),

@@ -207,12 +207,18 @@ def with_unread(
 ) -> ContextResult:
     """`result`, its report also counting older messages that were left out unread:
     `dropped` of them dropped, `summarized` of them covered by the summary; `tokens` is
-    added to `tokens_before`."""
+    added to `tokens_before`.
+
+    Under `summary`, `dropped_unread` counts so far the unread messages the summary says it
+    keeps nothing of (`assemble_summary`): they are among `summarized`, so at most that many
+    stay dropped, and only the others are summarised."""
+    report = result.report
+    claimed = min(report.dropped_unread, summarized)
     report = replace(
-        result.report,
-        tokens_before=result.report.tokens_before + tokens,
-        dropped_unread=result.report.dropped_unread + dropped,
-        summarized_unread=result.report.summarized_unread + summarized,
+        report,
+        tokens_before=report.tokens_before + tokens,
+        dropped_unread=claimed + dropped,
+        summarized_unread=report.summarized_unread + summarized - claimed,
     )
     return ContextResult(result.messages, report)
 

@@ -42,10 +42,10 @@ from engram.context._counting import MessageCounterProtocol
 from engram.context._groups import anchor_index
 from engram.context._measure import Measured, measure
 from engram.context._recall import Recall
-from engram.context._report import ContextResult, with_summarized
+from engram.context._report import ContextResult, with_summarized, with_unread
 from engram.context._strategies import budgeted, summary_message
 from engram.context._truncate import cut_text, truncation_marker
-from engram.providers._extractive import ExtractiveSummarizer
+from engram.providers._extractive import ExtractiveSummarizer, left_out, unsaid
 from engram.providers._text import longest_fitting
 from engram.types import Message, Summary
 
@@ -94,7 +94,8 @@ class SummaryPlan:
     """What `summary` costs sent as its message (0 without one): its share of `tokens`."""
     also_covered: tuple[str, ...] = ()
     """Ids of messages in `keep` the summary covers too (sent verbatim by `backfill`): if the
-    budget guard leaves one out, the report lists it as summarised, not dropped."""
+    budget guard leaves one out, the report lists it as summarised, not dropped (unless the
+    summary says it keeps nothing of it, see `assemble_summary`)."""
     fold_tokens: int = 0
     """The room to fold `evict` into the stored summary with: the largest of
     `summary_max_tokens`, `STORED_SUMMARY_TOKENS` and the stored summary's own size, so a
@@ -189,21 +190,28 @@ def plan_summary(
     )
 
 
-def fit_summary(text: str, counter: MessageCounterProtocol, max_tokens: int) -> str:
+def fit_summary(
+    text: str,
+    counter: MessageCounterProtocol,
+    max_tokens: int,
+    *,
+    besides: Sequence[Message] = (),
+) -> str:
     """The stored summary `text` as a context with room for `max_tokens` of it sends it:
-    whole when it fits, else its most salient sentences that fit, in their order.
+    whole when it fits, else its most salient sentences that fit, in their order; never the
+    sentences of `besides`, the covered turns the context sends verbatim after it (`backfill`).
 
     The stored summary is folded at the largest size asked for (`SummaryPlan.fold_tokens`),
     so a context at a smaller budget shortens it for itself: the sentences an extractive
     fold would keep (names, numbers, dates, decisions first; among equals the newest), not
-    the newest ones only, which would lose its oldest facts. Deterministic, with no model
-    call whatever the summarizer: an LLM's summary is shortened the same way. A summary of
-    no sentence worth keeping alone ("Fine. Sure.") keeps its newest part (`_newest_part`).
+    the newest ones only, which would lose its oldest facts, nor the ones the verbatim turns
+    say anyway, which would leave the older facts out for a repeat. Deterministic, with no
+    model call whatever the summarizer: an LLM's summary is shortened the same way. A
+    summary of no sentence worth keeping alone ("Fine. Sure.") keeps its newest part
+    (`_newest_part`).
     """
-    if counter.count_text(text) <= max_tokens:
-        return text
-    salient = ExtractiveSummarizer(counter.count_text).summarize(text, (), max_tokens=max_tokens)
-    return salient or _newest_part(text, counter, max_tokens)
+    shortened = ExtractiveSummarizer(counter.count_text).shorten(text, max_tokens, besides=besides)
+    return shortened or _newest_part(text, counter, max_tokens)
 
 
 def backfill(
@@ -223,15 +231,20 @@ def backfill(
 
     A summary made under a small budget must not leave a larger one nearly empty: the turns
     it covers fill the room the plan leaves, newest first, whole units, stopping at the first
-    that does not fit (so the history sent is a contiguous suffix of the conversation). When
-    every covered turn fits with the rest (`complete`: `covered` starts at the first message
-    the summary covers), the summary is not sent at all (None). Otherwise the summary is
-    sent whole, as `assemble_summary` sizes it, and stands for the covered turns not sent.
+    that does not fit, then on to the start of a user turn (so the history sent is a
+    contiguous suffix of the conversation that starts on a user message, as under
+    `token_budget`: a reply left first would answer a question the model does not see).
+    When every covered turn fits with the rest (`complete`: `covered` starts at the first
+    message the summary covers), the summary is not sent at all (None). Otherwise the
+    summary stands for the covered turns not sent, fitted again to the plan's room from the
+    stored text (`fit_summary`) without the sentences the turns sent verbatim say: its room
+    goes to the older facts, not to a repeat of the turns that follow it.
 
-    The overlap is deliberate: the summary still covers the newest covered turns sent after
-    it (its text cannot be split by turn). The model reads the turns themselves after the
-    summary, so what they say wins; the report lists them as kept, and only the covered
-    turns left out as summarised. Nothing is folded here: a larger budget never costs a fold.
+    The overlap left is deliberate: the summary still covers the newest covered turns sent
+    after it (an LLM's summary cannot be split by turn). The model reads the turns
+    themselves after the summary, so what they say wins; the report lists them as kept, and
+    only the covered turns left out as summarised. Nothing is folded here: a larger budget
+    never costs a fold.
 
     Args:
         plan: The plan over the history the summary does not cover (`plan_summary`).
@@ -239,7 +252,8 @@ def backfill(
             oldest first (tool calls with their results); `plan.folded` and `plan.evict`
             are covered too.
         counter: The token counter of the target model.
-        summary_text: The summary after the plan's fold (None: no summary, `plan` returned).
+        summary_text: The stored summary, after the plan's fold if it folded (None: no
+            summary, `plan` returned); the text sent is fitted from it (`fit_summary`).
         budget: Tokens the prompt and the reply reserve may use together.
         reserve: Tokens kept free for the reply.
         tools: Tool schemas sent with the prompt.
@@ -259,7 +273,8 @@ def backfill(
     if complete and everything.total <= goal:
         keep = tuple(_with_counts(everything, counter))
         return SummaryPlan(keep, (), (), None, plan.summary_max_tokens, everything.total), None
-    sent = summary_message(_newest_part(summary_text, counter, plan.summary_max_tokens))
+    fitted = fit_summary(summary_text, counter, plan.summary_max_tokens)
+    sent = summary_message(fitted)
     room = goal - measure(plan.keep, counter, tools).total - counter.count_message(sent)
     history = measure(older, counter)
     sizes = history.unit_sizes
@@ -267,7 +282,11 @@ def backfill(
     while first > 0 and sizes[first - 1] <= room:
         first -= 1
         room -= sizes[first]
+    while first < len(sizes) and older[history.units[first][0]].role != "user":
+        first += 1  # the history sent starts on a user message, as under token_budget
     start = history.units[first][0] if first < len(sizes) else len(older)
+    if start < len(older):  # without what the turns sent verbatim say
+        fitted = fit_summary(summary_text, counter, plan.summary_max_tokens, besides=older[start:])
     kept = measure(_before_history(plan.keep, older[start:]), counter, tools)
     backfilled = SummaryPlan(
         keep=tuple(_with_counts(kept, counter)),
@@ -281,7 +300,7 @@ def backfill(
         fold_tokens=plan.fold_tokens,
         summary_text=plan.summary_text,
     )
-    return backfilled, summary_text
+    return backfilled, fitted
 
 
 def _before_history(keep: Sequence[Message], older: Sequence[Message]) -> list[Message]:
@@ -411,7 +430,11 @@ def assemble_summary(
     `summary_text` is the summary after folding `plan.evict` into it (None: no summary; the
     evicted messages are then reported dropped). A summary longer than the room the plan
     left for it (`plan.summary_max_tokens`) is cut to it: its newest sentences, after a
-    truncation marker (a summary is written oldest first). Then `token_budget` is applied
+    truncation marker (a summary is written oldest first). A summary that says it left
+    messages out (`[… N messages left out …]`, the extractive one's first line) stands for
+    the others only: the covered messages given that it keeps nothing of are reported
+    dropped, and so, counted in `dropped_unread`, are the rest of the N, older ones not
+    given (see `with_unread`). Then `token_budget` is applied
     as a guard, so the result never exceeds `budget - reserve` (it only bites when the
     current turn is too large, or the options changed): the summary
     comes before all but the newest user message and the newest unit after it, and the
@@ -428,7 +451,10 @@ def assemble_summary(
     if summary_text is not None:
         summary_text = _newest_part(summary_text, counter, plan.summary_max_tokens)
     covered = [message.id for message in (*plan.folded, *plan.evict)]
-    summarized, dropped = (covered, []) if summary_text is not None else ([], covered)
+    lost, unread = _left_out(plan, summary_text)
+    if summary_text is None:
+        lost = set(covered)
+    summarized = [i for i in covered if i not in lost]
     result = budgeted(
         prompt,
         counter,
@@ -439,8 +465,25 @@ def assemble_summary(
         recall=recall,
         tokens_before=plan.tokens,
         summarized=summarized,
-        dropped=dropped,
+        dropped=[i for i in covered if i in lost],
     )
+    result = with_unread(result, dropped=unread)
     if summary_text is None or not plan.also_covered:
         return result
-    return with_summarized(result, plan.also_covered)
+    return with_summarized(result, [i for i in plan.also_covered if i not in lost])
+
+
+def _left_out(plan: SummaryPlan, summary_text: str | None) -> tuple[set[str], int]:
+    """The ids of the messages given that `summary_text` covers but keeps nothing of, and how
+    many more it says it left out (older ones, not given): none when it does not say
+    (`left_out`: an LLM's summary, or one that kept something of every message).
+
+    What a summary keeps nothing of is not summarised: the report lists it as dropped (a
+    covered turn sent verbatim is kept, unless the budget guard leaves it out)."""
+    left = 0 if summary_text is None else left_out(summary_text)
+    if not left:
+        return set(), 0
+    also = set(plan.also_covered)
+    given = [*plan.folded, *plan.evict, *(m for m in plan.keep if m.id in also)]
+    lost = {message.id for message in unsaid(summary_text or "", given)}
+    return lost, max(0, left - len(lost))

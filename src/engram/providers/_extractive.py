@@ -3,7 +3,11 @@
 The summary is a list of lines, one per source message, each prefixed by its speaker
 (`user: ...`, `assistant: ...`, `tool (get_weather): ...`) and holding the sentences of that
 message worth keeping. Folding new messages re-reads the previous summary's lines, scores every
-sentence old and new, and keeps the best within the token budget, in chronological order.
+sentence old and new, and keeps the best within the token budget, in chronological order. A
+sentence said twice is kept once, and a phrase repeated three times or more in a row (filler)
+once. When messages folded in have nothing left in the summary (filler, or too little room),
+its first line says how many (`[… 12 messages left out …]`, counted across folds): the
+summary does not pass for all of them (`left_out`, `unsaid`).
 
 A sentence scores for what a later turn is likely to need: names (capitalised words not at the
 start of a sentence, and those words wherever they recur), numbers, dates and times, money,
@@ -28,13 +32,17 @@ from engram.providers._text import (
 )
 from engram.types import Message
 
-__all__ = ["ExtractiveSummarizer"]
+__all__ = ["ExtractiveSummarizer", "left_out", "unsaid"]
 
 _LINE = re.compile(r"^((system|user|assistant|tool)(?: \([^)\n]*\))?): (.*)$")
 _CALL = re.compile(r"^Called [\w.-]+\(.*\)$")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _TOKEN = re.compile(r"[^\W_]+")
-"""Words and numbers: what makes two sentences the same one (`_candidates`)."""
+"""Words and numbers: what makes two sentences the same one (`_key`)."""
+_REPEATS = re.compile(r"(?<!\S)(\S+(?:\s+\S+){0,3}?)(?:\s+\1){2,}(?!\S)")
+"""A phrase of one to four words said three times or more in a row: kept once."""
+_LEFT_OUT = re.compile(r"^\[… (\d+) messages? left out …\]$")
+"""The first line of a summary that left messages out (`_left_out_line`)."""
 _NOT_NAMES = frozenset({"I", "I'm", "I'll", "I've", "I'd", "OK", "Ok"})
 
 _MONTHS = "january|february|march|april|june|july|august|september|october|november|december"
@@ -102,6 +110,8 @@ class _Sentence:
     """The line prefix, e.g. `user` or `tool (get_weather)`; empty for unprefixed prose."""
     role: str
     text: str
+    key: str
+    """What makes two sentences the same one (`_key`)."""
     words: tuple[str, ...]
     """The words of `text` (letters first), as written."""
     bonus: float
@@ -110,8 +120,62 @@ class _Sentence:
     """From the previous summary: ranks `_AGE_PENALTY` lower."""
 
 
+class _Pool(NamedTuple):
+    """What a summary is made from: the sentences, and the messages they come from."""
+
+    sentences: list[_Sentence]
+    """Every sentence once, in chronological order."""
+    sources: list[frozenset[str]]
+    """The keys of each message's sentences: each new message, each line of the previous
+    summary with a speaker (one message each); prose lines are no message."""
+    left_out: int
+    """The messages the previous summary says it left out."""
+
+
+def left_out(summary: str) -> int:
+    """How many messages folded into `summary` it says it keeps nothing of (0 if it does not
+    say: an LLM's summary, or one that left nothing out)."""
+    first = summary.lstrip().split("\n", 1)[0].strip()
+    match = _LEFT_OUT.match(first)
+    return int(match.group(1)) if match else 0
+
+
+def unsaid(summary: str, messages: Sequence[Message]) -> list[Message]:
+    """The messages `summary` keeps nothing of: none of their sentences is in it (words and
+    numbers in order, whatever the punctuation), and one was worth keeping (not "Thanks!")."""
+    said = "\n".join(f" {_key(line)} " for line in summary.splitlines())
+    pool = _pool(summary, messages)
+    names = _names(pool.sentences)
+    worth = {s.key for s in pool.sentences if _score(s, names) > 0}
+    missing: list[Message] = []
+    for message in messages:
+        keys = {_key(_tidy(draft.text)) for draft in _message_sentences(message, 0)}
+        if keys & worth and not any(f" {key} " in said for key in keys):
+            missing.append(message)
+    return missing
+
+
+def _left_out_line(count: int) -> str:
+    return f"[… {count} message{'' if count == 1 else 's'} left out …]"
+
+
+def _tidy(text: str) -> str:
+    """`text` with a phrase repeated in a row three times or more said once."""
+    return _REPEATS.sub(r"\1", text)
+
+
+def _key(text: str) -> str:
+    """What makes two sentences the same one: their words and numbers, lower-cased.
+
+    Numbers are part of a sentence's identity: "leaves at 17:25 on 8 May" is news after
+    "leaves at 09:40 on 3 May", not a repeat of it."""
+    return " ".join(_TOKEN.findall(text.lower())) or text
+
+
 def _previous_sentences(previous: str) -> Iterator[_Draft]:
     for line_number, line in enumerate(previous.splitlines()):
+        if _LEFT_OUT.match(line.strip()):
+            continue
         match = _LINE.match(line.strip())
         label, role, body = match.groups() if match else ("", "", line)
         for text in split_sentences(body):
@@ -132,8 +196,9 @@ def _message_sentences(message: Message, line: int) -> Iterator[_Draft]:
         yield _Draft(line, label, message.role, text, _TOOL_CALL)
 
 
-def _candidates(previous: str | None, messages: Sequence[Message]) -> list[_Sentence]:
-    """All sentences in chronological order, duplicates (same words and numbers) kept once."""
+def _pool(previous: str | None, messages: Sequence[Message]) -> _Pool:
+    """All sentences in chronological order, duplicates (same words and numbers) kept once,
+    and the messages they come from."""
     old = list(_previous_sentences(previous or ""))
     first_line = old[-1].line + 1 if old else 0
     new = [
@@ -141,16 +206,22 @@ def _candidates(previous: str | None, messages: Sequence[Message]) -> list[_Sent
         for index, message in enumerate(messages)
         for draft in _message_sentences(message, first_line + index)
     ]
+    sources: dict[int, set[str]] = {draft.line: set() for draft in old if draft.speaker}
+    sources.update((first_line + index, set()) for index in range(len(messages)))
     unique: dict[str, _Sentence] = {}
     for order, draft in enumerate(old + new):
-        words = tuple(_WORD.findall(draft.text))
-        # Numbers are part of a sentence's identity: "leaves at 17:25 on 8 May" is news after
-        # "leaves at 09:40 on 3 May", not a repeat of it.
-        key = " ".join(_TOKEN.findall(draft.text.lower())) or draft.text
+        line, label, role, raw, bonus = draft
+        text = _tidy(raw)
+        key = _key(text)
+        if line in sources:
+            sources[line].add(key)
         if key not in unique:
-            line, label, role, text, bonus = draft
-            unique[key] = _Sentence(order, line, label, role, text, words, bonus, order < len(old))
-    return list(unique.values())
+            words = tuple(_WORD.findall(text))
+            unique[key] = _Sentence(
+                order, line, label, role, text, key, words, bonus, order < len(old)
+            )
+    keys = [frozenset(source) for source in sources.values()]
+    return _Pool(list(unique.values()), keys, left_out(previous or ""))
 
 
 def _names(sentences: Sequence[_Sentence]) -> frozenset[str]:
@@ -193,17 +264,39 @@ def _rank_key(scored: tuple[float, _Sentence]) -> tuple[float, int]:
     return (-(score - _AGE_PENALTY * sentence.old), -sentence.order)
 
 
-def _render(sentences: Sequence[_Sentence]) -> str:
-    """Sentences in chronological order, one line per source line, prefixed by the speaker."""
+def _render(sentences: Sequence[_Sentence], marker: str | None) -> str:
+    """Sentences in chronological order, one line per source line, prefixed by the speaker;
+    `marker` first, if any."""
     lines: list[tuple[int, str, list[str]]] = []
     for sentence in sorted(sentences, key=lambda s: s.order):
         if lines and lines[-1][0] == sentence.line:
             lines[-1][2].append(sentence.text)
         else:
             lines.append((sentence.line, sentence.speaker, [sentence.text]))
-    return "\n".join(
+    rendered = [
         f"{label}: {' '.join(texts)}" if label else " ".join(texts) for _, label, texts in lines
-    )
+    ]
+    return "\n".join([marker, *rendered] if marker else rendered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """Which messages of a pool a choice of its sentences keeps nothing of."""
+
+    pool: _Pool
+    needless: frozenset[str]
+    """Sentences not worth keeping (filler): a message of only those is left out of nothing."""
+
+    def marker(self, kept: Sequence[_Sentence]) -> str | None:
+        """The first line saying how many messages `kept` leaves out, if any: those with a
+        sentence worth keeping, none of which is kept."""
+        keys = {sentence.key for sentence in kept}
+        missing = self.pool.left_out + sum(
+            1
+            for source in self.pool.sources
+            if keys.isdisjoint(source) and not source <= self.needless
+        )
+        return _left_out_line(missing) if missing else None
 
 
 class ExtractiveSummarizer:
@@ -241,11 +334,21 @@ class ExtractiveSummarizer:
         """
         if max_tokens <= 0:
             return ""
-        candidates = _candidates(previous, messages)
-        names = _names(candidates)
-        scored = [(score, s) for s in candidates if (score := _score(s, names)) > 0]
-        ranked = [s for _, s in sorted(scored, key=_rank_key)]
-        return self._fit(ranked, max_tokens)
+        return self._summary(_pool(previous, messages), max_tokens, frozenset())
+
+    def shorten(self, summary: str, max_tokens: int, *, besides: Sequence[Message] = ()) -> str:
+        """`summary` (ours, or any prose) within `max_tokens`, without the sentences the
+        messages `besides` say (sent verbatim after it): whole when it fits and repeats none
+        of them, else its most salient other sentences that fit, in their order ("" when
+        none is worth keeping). Nothing is folded: a context's own copy of the summary."""
+        if max_tokens <= 0:
+            return ""
+        pool = _pool(summary, ())
+        said = frozenset(_key(_tidy(d.text)) for m in besides for d in _message_sentences(m, 0))
+        repeats = not said.isdisjoint(sentence.key for sentence in pool.sentences)
+        if not repeats and self.count_tokens(summary) <= max_tokens:
+            return summary
+        return self._summary(pool, max_tokens, said)
 
     async def asummarize(
         self, previous: str | None, messages: Sequence[Message], *, max_tokens: int
@@ -253,15 +356,28 @@ class ExtractiveSummarizer:
         """Async twin of `summarize` (pure CPU work, done inline)."""
         return self.summarize(previous, messages, max_tokens=max_tokens)
 
-    def _fit(self, ranked: Sequence[_Sentence], max_tokens: int) -> str:
-        """Keep the best-ranked sentences whose estimated cost fits, then enforce the limit."""
+    def _summary(self, pool: _Pool, max_tokens: int, besides: frozenset[str]) -> str:
+        """The best sentences of `pool` but those `besides` holds, within `max_tokens`."""
+        names = _names(pool.sentences)
+        scored = [(_score(s, names), s) for s in pool.sentences if s.key not in besides]
+        ranked = [s for score, s in sorted(scored, key=_rank_key) if score > 0]
+        needless = frozenset(s.key for score, s in scored if score == 0)
+        return self._fit(ranked, _Account(pool, needless), max_tokens)
+
+    def _fit(self, ranked: Sequence[_Sentence], account: _Account, max_tokens: int) -> str:
+        """Keep the best-ranked sentences whose estimated cost fits, with room for the line
+        counting the messages they leave out if any, then enforce the limit."""
         kept = self._select(ranked, max_tokens)
+        marker = self.count_tokens(account.marker(()) or "") + 1
+        marked = marker < max_tokens  # a marker cut short would say nothing
+        if marked and account.marker(kept):
+            kept = self._select(ranked, max_tokens - marker)
         if not kept and ranked:
             kept = [ranked[0]]  # nothing fits whole: keep the best, truncated below
-        summary = _render(kept)
+        summary = _render(kept, account.marker(kept) if marked else None)
         while len(kept) > 1 and self.count_tokens(summary) > max_tokens:
             kept.pop()  # the estimate was short: drop the lowest-ranked sentence
-            summary = _render(kept)
+            summary = _render(kept, account.marker(kept) if marked else None)
         return truncate_words(summary, max_tokens, self.count_tokens)
 
     def _select(self, ranked: Sequence[_Sentence], max_tokens: int) -> list[_Sentence]:
