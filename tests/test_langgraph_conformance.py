@@ -153,7 +153,7 @@ def test_fork_after_a_partial_failure_reruns_only_the_failed_task(saver: EngramS
     def worker(state: dict[str, int]) -> dict[str, Any]:
         calls.append(state["i"])
         if state["i"] in failing:
-            deadline = time.monotonic() + 10  # fail once the other three writes are saved
+            deadline = time.monotonic() + 60  # fail once the other three writes are saved
             while len(_saved(saver, "t1").pending_writes) < 3 and time.monotonic() < deadline:
                 time.sleep(0.01)
             raise RuntimeError("boom")
