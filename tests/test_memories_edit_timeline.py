@@ -158,6 +158,27 @@ def test_a_statement_replayed_after_a_memory_edit_does_not_undo_it(mem: Engram) 
     assert held(mem, Y2020 + 30 * DAY) == ["Porto"]
 
 
+def test_a_memory_edit_is_the_latest_word_over_a_value_said_within_its_span(
+    mem: Engram,
+) -> None:
+    """Lisbon said on day 1, retired by a hand edit of the profile (Porto); the profile set
+    back to Lisbon and Lisbon said on day 0 replayed (current, from day 0); that memory
+    edited to Porto: the edit says Porto held from day 0, so the Lisbon said on day 1, before
+    the edit, never held, nor did its relation (one home as of day 1, not two)."""
+    mem.memories.update_profile("ana", {"home_city": "Porto"})
+    say(mem, "I live in Lisbon.", Y2020 + DAY)
+    mem.memories.update_profile("ana", {"home_city": "Lisbon"})
+    say(mem, "I live in Lisbon.", Y2020)
+    [current] = [m for m in homes(mem) if m.is_current]
+    porto = mem.memories.update(current.id, "The user lives in Porto")
+    [said_later] = [m for m in homes(mem) if m.id != porto.id]
+    assert said_later.valid_to == said_later.valid_from == Y2020 + DAY
+    [relation] = [r for r in mem.memories.relations(user_id="ana") if r.memory_id == said_later.id]
+    assert relation.valid_to == Y2020 + DAY
+    assert held(mem, Y2020 + DAY + timedelta(hours=1)) == ["Porto"]
+    assert home_field(mem) == "Porto"
+
+
 def test_a_memory_edit_after_a_profile_edit_sets_the_profile(mem: Engram) -> None:
     """Porto said, the profile set to Porto by hand, then the memory edited to Braga: the
     later edit is the user's latest word, for the profile too."""
@@ -294,6 +315,15 @@ _step = st.one_of(
 @given(steps=st.lists(_step, min_size=2, max_size=6))
 @example(steps=[("say", "Lisbon", 0), ("edit memory", "Porto", 0), ("say", "Lisbon", 1500)])
 @example(steps=[("say", "Porto", 0), ("edit profile", "Porto", 0), ("edit memory", "Braga", 0)])
+@example(
+    steps=[
+        ("edit profile", "Porto", 0),
+        ("say", "Lisbon", 1),
+        ("edit profile", "Lisbon", 0),
+        ("say", "Lisbon", 0),
+        ("edit memory", "Porto", 0),
+    ]
+)
 def test_statements_at_any_dates_and_hand_edits_keep_one_home_at_a_time(
     steps: list[tuple[str, str, int]],
 ) -> None:

@@ -20,7 +20,9 @@ from engram.memory._first_person import first_person
 from engram.memory._kin_rules import KIN
 from engram.memory._partners import PARTNERS
 from engram.memory._revision_decision import retired
+from engram.memory._revision_slots import slot_key
 from engram.memory._revision_tastes import ended_taste
+from engram.memory._revision_time import ended_by_edit
 from engram.memory._sentences import USER_LABELS
 from engram.memory.candidates import (
     ENGRAM_METADATA_KEYS,
@@ -30,7 +32,7 @@ from engram.memory.candidates import (
 )
 from engram.memory.profile import profile_value, reflect_edit
 from engram.memory.texts import dense_text
-from engram.memory.timeline import EDITED_AT
+from engram.memory.timeline import EDITED_AT, edited_at
 from engram.stores.memories import (
     MemoryFilter,
     PutEntities,
@@ -405,7 +407,9 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
     ends it now). The memory names the new value's entity instead of the old one's. A
     keyed slot's key moved by the edit (`preference:jazz` -> `preference:classical_music`)
     moves its profile field, refused (`InvalidInputError`) if another current fact of the
-    same person holds the new key.
+    same person holds the new key. A value set by hand (`timeline.EDITED_AT`) is the
+    user's latest word over the memory's span: the slot's values said before it that held
+    there end where it begins, and their relations with them (`_fitted_under`).
 
     Returns:
         The memory to store, and the ops to write in the same batch.
@@ -429,7 +433,31 @@ def correction_flow(old: Memory, new: Memory, *, now: datetime) -> Flow[tuple[Me
     if new.attribute in SLOT_RELATIONS and isinstance(value, str) and value.strip():
         new, restated = _restated(scope, old, new, value, graph, now)
         ops += restated
+    if edited_at(new) != edited_at(old):
+        ops += yield from _fitted_under(scope, new, graph, now)
     return new, ops
+
+
+def _fitted_under(scope: Scope, edited: Memory, graph: Graph, now: datetime) -> Flow[list[Any]]:
+    """The ops ending the values of the slot of `edited`, set by hand, that held over its
+    span (`ended_by_edit`), and the relations they state: else the value a correction
+    rewrites from the memory's start would hold beside one said after that start."""
+    where = MemoryFilter(
+        user_id=scope.user_id, attributes=(edited.attribute or "",), include_superseded=True
+    )
+    stored = yield from every_memory(scope.tenant, where)
+    slot = [m for m in stored if m.kind != "episode" and slot_key(m) == slot_key(edited)]
+    fitted = ended_by_edit(edited, slot, now=now)
+    if not fitted:
+        return []
+    memories = tuple(memory for memory, _change in fitted)
+    closed = [
+        r for m in memories for r in close_relations(graph.relations, [m.id], m.valid_to or now)
+    ]
+    ops: list[Any] = [PutMemories(scope.tenant, memories, (), tuple(c for _m, c in fitted))]
+    if closed:
+        ops.append(PutRelations(scope.tenant, tuple(closed)))
+    return ops
 
 
 def _check_key_free(scope: Scope, memory: Memory) -> Flow[None]:

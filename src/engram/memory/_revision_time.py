@@ -7,7 +7,8 @@ retired values, the user's latest word winning over its span (`timeline.ends`,
 value it overlaps cuts it in two (`overlapped_by`); a value said before and after the new one
 (said again since it was first said) is cut in two around it first (`timeline.cut`,
 `cut_by`), by an ending of it too. An import fits records from elsewhere the same way:
-`cut_slots` cuts them, `ended` and `refitted` end each value where `timeline.ends` says.
+`cut_slots` cuts them, `ended` and `refitted` end each value where `timeline.ends` says. A
+value set by hand ends the values said before it where it begins (`ended_by_edit`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "cut_by",
     "cut_slots",
     "ended",
+    "ended_by_edit",
     "fitted_in_history",
     "is_history_of",
     "overlapped_by",
@@ -297,6 +299,24 @@ def refitted(
             if end.memory.id in fitted:
                 fitted[end.memory.id], _change = ended(end, now=now, why="refitted")
     return fitted
+
+
+def ended_by_edit(
+    edited: Memory, values: Iterable[Memory], *, now: datetime
+) -> list[tuple[Memory, MemoryChange]]:
+    """The values of the slot of `edited` (`values`, current and retired), a value the user
+    set by hand (said when edited, `timeline.EDITED_AT`), that held over its span, each ended
+    where it begins as `timeline.ends` says, with its history entry: the edit keeps its
+    start and says what held over its span, the user's latest word, so a value said before
+    it there never held, or held until it began, as one replayed after the edit is fitted:
+    "Lisbon" from day 0, the current home, edited to "Porto": a "Lisbon" said on day 1
+    never held, one home at a time."""
+    others = [value for value in values if value.id != edited.id]
+    return [
+        ended(end, now=now, why="edited by hand")
+        for end in ends([edited, *others])
+        if end.successor.id == edited.id
+    ]
 
 
 def ended(end: End, *, now: datetime, why: str) -> tuple[Memory, MemoryChange]:
