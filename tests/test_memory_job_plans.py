@@ -102,3 +102,77 @@ def test_starting_monday_the_user_works_at_the_new_employer(
     assert employers(mem, wednesday + timedelta(days=7)) == ["The user works at Initech"]
     friday = datetime(2026, 3, 6, tzinfo=UTC)
     assert mem.memories.profile("u", as_of=friday).fields["employer"] == "Globex"
+
+
+PLANNED = datetime(2026, 6, 10, 12, tzinfo=UTC)  # "next month" is July
+CALLED_OFF = datetime(2026, 6, 25, 12, tzinfo=UTC)  # before July 1
+AUGUST = datetime(2026, 8, 5, tzinfo=UTC)
+
+
+def employer_values(mem: Engram) -> dict[str, list[object]]:
+    """Every employer value stored, retired too, by text."""
+    stored = mem.memories.get_all(user_id="u", include_superseded=True)
+    values: dict[str, list[object]] = {}
+    for m in stored:
+        if m.attribute == "employer":
+            values.setdefault(m.text, []).append(m)
+    return values
+
+
+def assert_initech_given_back(mem: Engram) -> None:
+    """In August, every view says Initech: the Google job never began, Initech never ended."""
+    assert mem.memories.profile("u").fields["employer"] == "Initech"
+    assert employers(mem, AUGUST) == ["The user works at Initech"]
+    assert first_answer(mem, "Where do I work?") == "The user works at Initech"
+    values = employer_values(mem)
+    [initech] = values["The user works at Initech"]
+    assert (initech.valid_to, initech.superseded_by, initech.is_current) == (None, None, True)
+    assert "restore" in [change.action for change in mem.memories.history(initech.id)]
+    [google] = values["The user works at Google"]
+    assert not google.is_current and google.valid_to == google.valid_from
+    assert not [m for m in mem.memories.get_all(user_id="u") if m.metadata.get("plan")]
+
+
+@pytest.mark.parametrize(
+    "calling_off",
+    [
+        "I'm not joining Google after all.",
+        "I turned down the Google offer.",
+        "Sadly the Google job fell through, so I'm staying put.",
+    ],
+)
+def test_a_job_to_come_called_off_never_begins(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch, calling_off: str
+) -> None:
+    at(monkeypatch, AUGUST)
+    say(mem, "I work at Initech as an accountant.", HIRED)
+    say(mem, "Big news, I start at Google next month!", PLANNED)
+    say(mem, calling_off, CALLED_OFF)
+    assert_initech_given_back(mem)
+
+
+def test_the_employer_said_again_before_the_job_to_come_calls_it_off(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, AUGUST)
+    say(mem, "I work at Initech as an accountant.", HIRED)
+    say(mem, "Big news, I start at Google next month!", PLANNED)
+    say(mem, "I work at Initech.", CALLED_OFF)
+    assert_initech_given_back(mem)
+
+
+def test_another_job_to_come_said_instead_replaces_the_first(
+    mem: Engram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, AUGUST)
+    say(mem, "I work at Initech as an accountant.", HIRED)
+    say(mem, "Big news, I start at Google next month!", PLANNED)
+    say(mem, "I'm joining Meta next month instead.", CALLED_OFF)
+    assert mem.memories.profile("u").fields["employer"] == "Meta"
+    assert employers(mem, AUGUST) == ["The user works at Meta"]
+    assert employers(mem, datetime(2026, 6, 28, tzinfo=UTC)) == ["The user works at Initech"]
+    [google] = employer_values(mem)["The user works at Google"]
+    assert not google.is_current and google.valid_to == google.valid_from
+    held = mem.memories.get_all(user_id="u")
+    plans = [m.text for m in held if m.metadata.get("plan") and not m.attribute]
+    assert plans == ["The user will start working at Meta in July 2026"]

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from engram.memory import fold
-from engram.memory._revision_decision import retired
+from engram.memory._revision_decision import reopened, retired
 from engram.memory._revision_slots import by_slot
 from engram.memory.profile import profile_value
 from engram.memory.timeline import said
@@ -41,7 +41,7 @@ def revived(erased: Mapping[str, Memory], left: Sequence[Memory], at: datetime) 
             continue
         last = erased[chain[-1]]
         if last.superseded_at is None:
-            back = replace(memory, valid_to=None, superseded_at=None, superseded_by=None)
+            back = reopened(memory)
         else:
             by = by_id.get(last.superseded_by or "")
             end = by.valid_from if by is not None and by.valid_from else last.valid_to

@@ -20,6 +20,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from engram.memory._job_change_rules import job_dropped
 from engram.memory._patterns import OOPS
 from engram.memory._phrases import (
     ADV,
@@ -315,6 +316,10 @@ def _plan_dropped(match: re.Match[str], s: Sentence) -> list[Candidate]:
     text = f"{s.label} is no longer planning to move to {place}"
     entities = (EntityMention(place, "place"),)
     return [fact(s, text, importance=0.7, entities=entities, metadata={"negates": place})]
+
+
+_EMPLOYER = rf"(?P<x>[{UP}][\w&'-]*(?:\s+[{UP}][\w&'-]*){{0,2}}?)"
+"""The employer a job to come given up names ("Google", "Acme Corp")."""
 
 
 def _moved_out(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -677,6 +682,29 @@ CHANGE_RULES: tuple[Rule, ...] = (
         rf"{REST}",
         _plan_dropped,
         ("moving", "move", "relocat"),
+    ),
+    rule(
+        rf"\b(?i:the|my)\s+{_EMPLOYER}'?s?\s+(?i:job|offer|position|role)\s+(?i:fell\s+through|"
+        r"(?:is|was)\s+(?:off|cancell?ed|rescinded|withdrawn)|got\s+(?:cancell?ed|rescinded))\b",
+        job_dropped,
+        ("through", "off", "cancel", "rescinded", "withdrawn"),
+    ),
+    rule(
+        rf"(?:{I_AM}{ADV}\s+(?i:not|no\s+longer){ADV}\s+(?i:joining|starting\s+(?:at|with)|"
+        r"going\s+to\s+(?:join|start\s+at|work\s+(?:at|for)))|"
+        rf"{ME}{HAVE}?{ADV}\s+(?i:decided\s+not\s+to\s+(?:join|start\s+at|work\s+(?:at|for)|"
+        r"take\s+the\s+(?:job|offer|position)\s+(?:at|with|from))))\s+"
+        rf"{_EMPLOYER}(?=\s+(?i:after\s+all|anymore|any\s+more)\b|\s*(?:[,.;!?]|$))",
+        job_dropped,
+        ("joining", "starting", "going", "decided"),
+    ),
+    rule(
+        rf"{ME}{HAVE}?{ADV}\s+(?i:turned\s+down|declined|rejected|passed\s+on)\s+"
+        rf"(?:(?i:the|their)\s+{_EMPLOYER}'?s?\s+(?i:job\s+)?(?i:offer|job|position)|"
+        rf"(?i:the|their)\s+(?i:job\s+)?(?i:offer|job|position)\s+(?i:from|at|with)\s+"
+        rf"{_EMPLOYER.replace('?P<x>', '?P<y>')})",
+        job_dropped,
+        ("turned", "declined", "rejected", "passed"),
     ),
 )
 """The change rules, most specific first."""

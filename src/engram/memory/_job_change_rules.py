@@ -52,6 +52,7 @@ from engram.memory.profile import TO_COME
 __all__ = [
     "hired_by_person",
     "hired_me",
+    "job_dropped",
     "job_plan",
     "job_to_come",
     "joined",
@@ -421,3 +422,18 @@ def job_plan(s: Sentence, employer: str, role: list[Candidate]) -> list[Candidat
         return [plan]
     values = [employer_slot(s, employer), *role]
     return [plan, *(replace(c, metadata={**c.metadata, **TO_COME}) for c in values)]
+
+
+def job_dropped(match: re.Match[str], s: Sentence) -> list[Candidate]:
+    """A job to come given up, "The Google job fell through", "I'm not joining Google after
+    all", "I turned down the Google offer": the plan's ending (`TO_COME`, no value, negating
+    the employer), which revision reads as the plan called off (`_revision_slots.calls_off`),
+    the employer of now kept. Not of a person ("I'm not joining Tom after all"). The
+    employer is `x`, else `y` ("I turned down the offer from Google")."""
+    raw = str(match["x"] or match["y"])
+    employer = workplace(raw) or known_company(raw)
+    if not employer or _first_name(employer) or NO_EMPLOYER.search(employer):
+        return []
+    text = f"{s.label} is no longer going to work at {employer}"
+    dropped = ending(s, text, "employer", employer, entity="organisation", importance=0.7)
+    return [replace(dropped, metadata={**dropped.metadata, **TO_COME})]

@@ -37,9 +37,11 @@ __all__ = [
     "filed_as_history",
     "history_entry",
     "refine",
+    "reopened",
     "retire",
     "retired",
     "supersede",
+    "to_come",
     "union",
 ]
 
@@ -241,7 +243,13 @@ def retired(memory: Memory, *, end: datetime, now: datetime, by: str | None = No
     return replace(memory, valid_to=end, superseded_at=at, superseded_by=by, updated_at=at)
 
 
-def _to_come(memory: Memory, now: datetime) -> bool:
+def reopened(memory: Memory) -> Memory:
+    """`memory` true and current again: its end and retirement given back (what retired or
+    ended it no longer counts: erased, or a value to come called off)."""
+    return replace(memory, valid_to=None, superseded_at=None, superseded_by=None)
+
+
+def to_come(memory: Memory, now: datetime) -> bool:
     """Whether `memory` is a slot value to come (a plan's: "I start at Google next month",
     employer Google from then) that begins after `now`."""
     return (
@@ -253,11 +261,14 @@ def _to_come(memory: Memory, now: datetime) -> bool:
 
 
 def retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:
-    """`old` retired by `new`, audited. A value to come (`_to_come`) retires nothing yet:
+    """`old` retired by `new`, audited. A value to come (`to_come`) retires nothing yet:
     `old` stays current knowledge, true until `new` begins (its `valid_to`), as a stay said
-    to end does; what holds at a moment is read from the validity."""
+    to end does; what holds at a moment is read from the validity. But an `old` that would
+    so never hold (another value to come, said to begin no later: "I'm joining Meta next
+    month instead") is called off: retired."""
     retired_old = retired(old, end=new.valid_from or now, now=now, by=new.id)
-    if _to_come(new, now):
+    never_holds = old.valid_from is not None and retired_old.valid_to == old.valid_from
+    if to_come(new, now) and not never_holds:
         retired_old = replace(retired_old, superseded_at=None)
     change = history_entry(
         old,

@@ -15,6 +15,10 @@ again with a role further on ("My girlfriend is Ana", then "Ana and I got marrie
 supersedes the old role. A value that ended before it was said is history, retiring no
 current value (`past_value`). A retired slot value also retires the current memories that
 held only while it did (`tied_to`: "I love living in Porto" once the user moved).
+A value to come (a plan's: "I start at Google next month") leaves the value it ends the
+slot's until it begins (`ended_by_plans`); called off before then, in words ("The Google
+job fell through": `plan_called_off`), by the value it ends said again, or by another value,
+it never holds, and the value it ended is given back its end (`with_plans_called_off`).
 
 `settle_slots` leaves one current value per slot among records from elsewhere (an import).
 """
@@ -33,9 +37,11 @@ from engram.memory._revision_decision import (
     filed_as_history,
     history_entry,
     refine,
+    reopened,
     retire,
     retired,
     supersede,
+    to_come,
 )
 from engram.memory._revision_words import extends, key_terms, says_past, stage
 from engram.memory.candidates import NO_VALUE, TIED_TO
@@ -48,20 +54,24 @@ __all__ = [
     "BARE_CORRECTION_WINDOW",
     "SlotKey",
     "by_slot",
+    "calls_off",
     "conditional_decision",
     "ended_before_said",
+    "ended_by_plans",
     "holds",
     "is_bare_correction",
     "is_conditional",
     "naming_the_corrected",
     "past_value",
     "plain_fact",
+    "plan_called_off",
     "same_owner",
     "settle_slots",
     "slot_decision",
     "slot_key",
     "subject_of",
     "tied_to",
+    "with_plans_called_off",
     "with_tied_retired",
 ]
 
@@ -334,13 +344,19 @@ def conditional_decision(
     return plain_fact(new, pool, now, f"names no current {new.attribute}")
 
 
+def _as_plain(new: Memory) -> Memory:
+    """`new` out of its slot: a plain fact, without its value (nor, a call-off, its plan)."""
+    dropped = ("value", "restated", "plan")
+    metadata = {k: v for k, v in new.metadata.items() if k not in dropped}
+    kind = "fact" if new.kind == "profile" else new.kind
+    return replace(new, attribute=None, kind=kind, metadata=metadata)
+
+
 def plain_fact(
     new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime, reason: str
 ) -> Decision:
     """`new` kept out of its slot, as a plain fact (a duplicate of one with its text)."""
-    metadata = {k: v for k, v in new.metadata.items() if k not in ("value", "restated")}
-    kind = "fact" if new.kind == "profile" else new.kind
-    plain = replace(new, attribute=None, kind=kind, metadata=metadata)
+    plain = _as_plain(new)
     for old, _cosine in pool:
         if fold(old.text) == fold(plain.text):
             return duplicate(plain, old, now, "same text")
@@ -395,3 +411,98 @@ def naming_the_corrected(new: Memory, pool: Sequence[tuple[Memory, float]]) -> M
         "restated": {old.attribute: restated},
     }
     return replace(new, attribute=old.attribute, text=text, metadata=metadata)
+
+
+def calls_off(new: Memory) -> bool:
+    """Whether `new` calls off a value to come, naming it ("The Google job fell through",
+    "I turned down the Google offer": a plan's ending, `plan` and no value)."""
+    plan = bool(new.metadata.get("plan"))
+    return plan and "negates" in new.metadata and slot_value(new) == NO_VALUE
+
+
+def _of_plan(old: Memory, new: Memory, now: datetime) -> bool:
+    """Whether `old` is a current plan of `new`'s slot naming the value `new` calls off:
+    its value to come, or the plan's fact ("The user will start working at Google in July
+    2026"), dated to come or undated."""
+    negated = str(new.metadata["negates"])
+    if not old.metadata.get("plan") or old.superseded_at is not None:
+        return False
+    if old.attribute is None:
+        ahead = old.valid_from is None or old.valid_from > now
+        return ahead and key_terms(negated) <= key_terms(old.text)
+    same_slot = old.attribute == new.attribute and subject_of(old) == subject_of(new)
+    return same_slot and to_come(old, now) and holds(old, negated)
+
+
+def plan_called_off(new: Memory, pool: Sequence[tuple[Memory, float]], now: datetime) -> Decision:
+    """`new` (`calls_off`), a plain fact retiring the plan it names (never held: it ends
+    where it was to begin) and its fact; the value the plan ended is given back its end
+    after (`with_plans_called_off`). Naming no plan to come, a plain fact."""
+    plans = [old for old, _cosine in pool if _of_plan(old, new, now)]
+    if not plans:
+        return plain_fact(new, pool, now, f"names no {new.attribute} to come")
+    reason = f"{new.attribute} {new.metadata['negates']} to come called off"
+    return supersede(_as_plain(new), plans, now, reason)
+
+
+def ended_by_plans(
+    holders: Sequence[Memory], pool: Sequence[tuple[Memory, float]], now: datetime
+) -> list[Memory]:
+    """The values of the slot that a value to come among `holders` ends when it begins: the
+    slot's until then, so said again, they call that plan off (`with_plans_called_off`),
+    and a value said now retires them from now."""
+    plans = {old.id for old in holders if to_come(old, now)}
+    return [
+        old
+        for old, _cosine in pool
+        if old.superseded_by in plans and old.superseded_at is None and old.valid_to is not None
+    ]
+
+
+def with_plans_called_off(
+    decision: Decision, pool: Sequence[tuple[Memory, float]], now: datetime
+) -> Decision:
+    """`decision`, calling off the values to come it retires, or whose ended value it says
+    again ("I work at Initech" before the Google job begins: retired, never held), with the
+    facts of their plans ("The user will start working at Google in July 2026"), and giving
+    back their end to the values they ended, unless `decision` ends those itself (another
+    value said): the user's latest word is that the plan is off."""
+    plans = {old.id: old for old, _cosine in pool if to_come(old, now)}
+    written = {memory.id: memory for memory in decision.updates}
+    changes = list(decision.changes)
+    kept = decision.memory
+    plan = plans.get(kept.superseded_by or "")
+    if decision.action in ("noop", "update") and plan is not None and kept.superseded_at is None:
+        written[plan.id], change = retire(plan, kept, now, f"{kept.attribute} said again")
+        changes.append(change)
+    off = [plans[key] for key, memory in written.items() if key in plans and memory.superseded_at]
+    for old, _cosine in pool:
+        if old.id in written or not any(_plan_fact_of(old, value) for value in off):
+            continue
+        written[old.id], change = retire(old, kept, now, "its value to come was called off")
+        changes.append(change)
+    ended_by = {value.id for value in off}
+    for old, _cosine in pool:
+        ended = written.get(old.id, old)
+        if ended.superseded_by in ended_by and ended.superseded_at is None:
+            written[old.id] = replace(reopened(ended), updated_at=now)
+            why = f"the value to come that ended it, {ended.superseded_by}, was called off"
+            changes.append(
+                history_entry(old, "restore", now, why, new_text=old.text, related_id=kept.id)
+            )
+    if len(changes) == len(decision.changes):
+        return decision
+    return replace(
+        decision,
+        memory=written.get(kept.id, kept),
+        updates=tuple(written.values()),
+        changes=tuple(changes),
+    )
+
+
+def _plan_fact_of(memory: Memory, value: Memory) -> bool:
+    """Whether `memory` is the current fact of the plan that said `value`, a value to come
+    (`job_plan`: one message says both)."""
+    plan = memory.attribute is None and bool(memory.metadata.get("plan"))
+    said_with = bool(set(memory.source_ids) & set(value.source_ids))
+    return plan and said_with and memory.superseded_at is None

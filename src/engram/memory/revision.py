@@ -18,11 +18,11 @@ cosine similarity), it returns a `Decision`:
   "I can't drive" / "I can drive", "no longer has a dog" / "has a dog"): the new
   memory is added and the old one gets `valid_to` (the new one's `valid_from`, else now),
   `superseded_at` and `superseded_by`. Nothing is deleted, so "as of" queries still find it.
-  What a slot value's ending, guessed change, correction or partner's role does is the slot
-  layer's (`_revision_slots`); a taste said against one of another slot (a dislike of the
-  favourite food) retires it too (`_revision_tastes`); fitting the value in time among the
-  slot's retired values, whatever order they are learned in, is the time layer's
-  (`_revision_time`).
+  What a slot value's ending, guessed change, correction, partner's role or value to come
+  called off ("The Google job fell through") does is the slot layer's (`_revision_slots`);
+  a taste said against one of another slot (a dislike of the favourite food) retires it
+  too (`_revision_tastes`); fitting the value in time among the slot's retired values,
+  whatever order they are learned in, is the time layer's (`_revision_time`).
 - `add`: nothing related; when the best match sits in the grey zone (0.80 <= cosine < 0.92)
   with no slot signal, the decision is `add` with `ambiguous_with` set, and
   `revision_verdict.decision_flow()` asks the LLM (one tiny JSON prompt, within the budget)
@@ -47,16 +47,20 @@ from datetime import datetime
 from engram.memory._marks import say_alike, say_alike_but_negation
 from engram.memory._revision_decision import Decision, added, duplicate, refine, supersede
 from engram.memory._revision_slots import (
+    calls_off,
     conditional_decision,
     ended_before_said,
+    ended_by_plans,
     is_bare_correction,
     is_conditional,
     naming_the_corrected,
     past_value,
     plain_fact,
+    plan_called_off,
     same_owner,
     slot_decision,
     subject_of,
+    with_plans_called_off,
     with_tied_retired,
 )
 from engram.memory._revision_tastes import with_contrary_tastes_retired
@@ -186,6 +190,7 @@ def decide(
     past = [m for m, _ in similar if is_history_of(m, new)]
     decision = with_tied_retired(fitted_in_history(new, decision, past, now), pool, now)
     decision = with_contrary_tastes_retired(new, decision, pool, now)
+    decision = with_plans_called_off(decision, pool, now)
     return with_stretches(decision, stretches)
 
 
@@ -202,6 +207,8 @@ def _decide(
             and subject_of(m) == subject_of(new)
             and m.valid_to is None
         ]
+        if calls_off(new):
+            return plan_called_off(new, pool, now)
         if ended_before_said(new):
             return past_value(new, pool, holders, now)
         if is_bare_correction(new):
@@ -219,7 +226,7 @@ def _decide(
         if is_conditional(new):
             return conditional_decision(new, holders, pool, now)
         if holders:
-            return slot_decision(new, holders, now)
+            return slot_decision(new, [*holders, *ended_by_plans(holders, pool, now)], now)
     text = fold(new.text)
     for old, _cosine in pool:
         if fold(old.text) == text:
