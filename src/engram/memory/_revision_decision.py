@@ -23,6 +23,7 @@ from engram.memory.timeline import (
     said,
     said_again,
     sayings,
+    to_come,
     with_said_at,
     with_sayings,
 )
@@ -41,7 +42,6 @@ __all__ = [
     "retire",
     "retired",
     "supersede",
-    "to_come",
     "union",
 ]
 
@@ -247,17 +247,6 @@ def reopened(memory: Memory) -> Memory:
     """`memory` true and current again: its end and retirement given back (what retired or
     ended it no longer counts: erased, or a value to come called off)."""
     return replace(memory, valid_to=None, superseded_at=None, superseded_by=None)
-
-
-def to_come(memory: Memory, now: datetime) -> bool:
-    """Whether `memory` is a slot value to come (a plan's: "I start at Google next month",
-    employer Google from then) that begins after `now`."""
-    return (
-        memory.attribute is not None
-        and bool(memory.metadata.get("plan"))
-        and memory.valid_from is not None
-        and memory.valid_from > now
-    )
 
 
 def retire(old: Memory, new: Memory, now: datetime, reason: str) -> tuple[Memory, MemoryChange]:

@@ -41,13 +41,12 @@ from engram.memory._revision_decision import (
     retire,
     retired,
     supersede,
-    to_come,
 )
 from engram.memory._revision_words import extends, key_terms, says_past, stage
 from engram.memory.candidates import NO_VALUE, TIED_TO
 from engram.memory.entities import fold
 from engram.memory.texts import SESSION_KEY
-from engram.memory.timeline import began, said, slot_value
+from engram.memory.timeline import began, said, slot_value, to_come
 from engram.types._memory import Memory, MemoryChange
 
 __all__ = [

@@ -33,7 +33,7 @@ from engram.memory._revision_decision import retired
 from engram.memory._revision_slots import slot_key
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
-from engram.memory.timeline import began
+from engram.memory.timeline import to_come
 from engram.types._conversation import DEFAULT_TENANT
 from engram.types._memory import Memory, UserProfile
 from engram.types._time import utcnow
@@ -128,7 +128,7 @@ def _holds(memory: Memory, moment: datetime) -> bool:
     `valid_to`, the start of a value to come that replaces it, still ahead); a value to come
     (`TO_COME`: a job to start next month) only once begun. A value whose end has come is
     history."""
-    if memory.metadata.get("plan") and began(memory) > moment:
+    if to_come(memory, moment):
         return False
     if memory.superseded_at is not None and memory.superseded_at <= moment:
         return False

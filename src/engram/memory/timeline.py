@@ -66,6 +66,7 @@ __all__ = [
     "same_day_start",
     "sayings",
     "slot_value",
+    "to_come",
     "with_said_at",
     "with_sayings",
     "without_sources",
@@ -424,3 +425,14 @@ def cut(memory: Memory, by: Memory, *, new_id: str) -> tuple[Memory, Memory] | N
         updated_at=start,
     )
     return first, second
+
+
+def to_come(memory: Memory, moment: datetime) -> bool:
+    """Whether `memory` is a slot value to come (a plan's: "I start at Google next month",
+    employer Google from then) that has not begun at `moment`: no answer yet for its slot."""
+    return (
+        memory.attribute is not None
+        and bool(memory.metadata.get("plan"))
+        and memory.valid_from is not None
+        and memory.valid_from > moment
+    )

@@ -14,7 +14,7 @@ from datetime import datetime
 from engram.memory.candidates import NO_VALUE
 from engram.memory.entities import fold
 from engram.memory.queries import Period, aware
-from engram.memory.timeline import edited_at
+from engram.memory.timeline import edited_at, to_come
 from engram.types._memory import Memory
 
 __all__ = ["current_at", "held_during", "past_periods", "stale_episodes", "stale_preferences"]
@@ -32,18 +32,7 @@ def current_at(memory: Memory, moment: datetime | None) -> bool:
     moment = aware(moment)
     retired = memory.superseded_at is not None and aware(memory.superseded_at) <= moment
     ended = memory.valid_to is not None and aware(memory.valid_to) <= moment
-    return not (retired or ended or _to_come(memory, moment))
-
-
-def _to_come(memory: Memory, moment: datetime) -> bool:
-    """Whether `memory` is a slot value to come that has not begun at `moment` (a plan's:
-    "I start at Google next month", employer Google from then): no answer yet for the slot."""
-    return (
-        memory.attribute is not None
-        and bool(memory.metadata.get("plan"))
-        and memory.valid_from is not None
-        and aware(memory.valid_from) > moment
-    )
+    return not (retired or ended or to_come(memory, moment))
 
 
 def stale_episodes(memories: Iterable[Memory], moment: datetime | None) -> dict[str, float]:
