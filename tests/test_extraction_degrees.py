@@ -11,6 +11,7 @@ import pytest
 
 from embedders import HashingEmbedder
 from engram import Engram, Message
+from engram.memory._phrases import with_article
 from engram.memory.queries import asks_end
 
 MARCH = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -76,3 +77,18 @@ def test_no_school_of_the_user_without_one_named_as_theirs(tmp_path: Path, text:
 )
 def test_asks_end(query: str, ending: bool) -> None:
     assert asks_end(query) is ending
+
+
+@pytest.mark.parametrize(
+    ("noun", "said"),
+    [
+        ("MBA", "an MBA"),
+        ("PhD", "a PhD"),
+        ("HR manager", "an HR manager"),
+        ("UX designer", "a UX designer"),
+        ("engineer", "an engineer"),
+        ("iPhone 12", "an iPhone 12"),
+    ],
+)
+def test_with_article_says_an_acronym_by_its_first_letter(noun: str, said: str) -> None:
+    assert with_article(noun) == said

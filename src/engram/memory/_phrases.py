@@ -229,9 +229,15 @@ def _unshouted(phrase: str, sentence: Sentence) -> str:
     return _WORD.sub(lambda word: seen.get(word[0].casefold(), word[0].lower()), phrase)
 
 
+_SPOKEN_VOWEL = frozenset("AEFHILMNORSX")
+"""The capitals whose names open with a vowel sound: "an MBA", "an HR manager"; "a PhD"."""
+
+
 def with_article(noun: str) -> str:
-    """`noun` with the indefinite article its first letter takes ("a designer", "an
-    iPhone 12")."""
+    """`noun` with the indefinite article its first sound takes ("a designer", "an
+    iPhone 12"); an acronym by its first letter's name ("an MBA", "a PhD")."""
+    if noun[:2].isupper():
+        return ("an " if noun[0] in _SPOKEN_VOWEL else "a ") + noun
     return ("an " if noun[0].lower() in "aeiou" else "a ") + noun
 
 

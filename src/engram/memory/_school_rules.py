@@ -26,6 +26,7 @@ from engram.memory._phrases import (
     proper,
     related_slot,
     rule,
+    with_article,
     with_date,
 )
 from engram.memory.candidates import Candidate
@@ -178,15 +179,6 @@ _DEGREE_NAME = (
     r"MSc|BSc|MA|BA|MFA|JD|MD"
 )
 """A degree one studies for by name ("my PhD", "a master's", "an MBA")."""
-_SPOKEN_VOWEL = frozenset("AEFHILMNORSX")
-"""The capitals whose names open with a vowel sound: "an MBA", "an MSc"; "a PhD"."""
-
-
-def _with_article(degree: str) -> str:
-    """`degree` with the article it is said with: "a PhD", "a master's", "an MBA"."""
-    if degree[:2].isupper():
-        return ("an " if degree[0] in _SPOKEN_VOWEL else "a ") + degree
-    return ("an " if degree[0].lower() in "aeiou" else "a ") + degree
 
 
 def _degree_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
@@ -197,7 +189,7 @@ def _degree_at(match: re.Match[str], s: Sentence) -> list[Candidate]:
         return []
     degree = " ".join(match["degree"].split())
     field = " ".join((match["field"] or "").split())
-    text = f"{s.label} is doing {_with_article(degree)}" + (f" in {field}" if field else "")
+    text = f"{s.label} is doing {with_article(degree)}" + (f" in {field}" if field else "")
     found = [related_slot(s, "school", school, f"{text} at {school}", 0.7)]
     return [*found, _major(s, field)] if field else found
 
