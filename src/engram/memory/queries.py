@@ -17,6 +17,7 @@ from engram.memory.entities import extract_entities, fold
 from engram.memory.temporal import ground
 
 __all__ = [
+    "PARTNER_ROLES",
     "STOPWORDS",
     "Period",
     "asks_end",
@@ -226,9 +227,10 @@ def past_asked(query: str) -> str | None:
     return " ".join(fold(match["named"] or "").split())
 
 
-_PARTNER_ROLES = frozenset(
+PARTNER_ROLES = frozenset(
     "partner boyfriend girlfriend husband wife spouse fiance fiancee bf gf".split()
 )
+"""The words a question names the user's partner by ("my wife", "my bf"), folded."""
 _CHILDREN = ("child", "kid", "son", "daughter", "stepson", "stepdaughter")
 _PARENTS = ("parent", "mom", "mum", "mother", "dad", "father", "stepmom", "stepdad")
 _ROLE_NAMES = {
@@ -303,7 +305,7 @@ def role_words(relations: Iterable[str]) -> str:
     words: set[str] = set()
     for relation in relations:
         if relation == "partner_of":
-            words |= _PARTNER_ROLES
+            words |= PARTNER_ROLES
         else:
             words.add(relation.removeprefix("has_").removesuffix("_of").replace("_", " "))
     return " ".join(sorted(words))
@@ -314,7 +316,7 @@ def _relations(roles: Iterable[str]) -> set[str]:
     relations: set[str] = set()
     for found in roles:
         role = fold(found).replace("é", "e")
-        if role in _PARTNER_ROLES:
+        if role in PARTNER_ROLES:
             relations.add("partner_of")
         elif role.startswith("friend"):
             relations.add("friend_of")

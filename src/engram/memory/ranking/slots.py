@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection
 
 from engram.memory.entities import fold
+from engram.memory.queries import PARTNER_ROLES
 
 __all__ = ["asked_slots", "fills_slot", "slots_named"]
 
@@ -58,9 +59,7 @@ _KIN_ASKED = re.compile(
     r"|nieces?|nephews?)\b"
 )
 """Someone else the question asks about: "Where does my sister live?"."""
-_PARTNER_ASKED = re.compile(
-    r"\b(?:my|your)\s+(?:partner|boyfriend|girlfriend|husband|wife|spouse|fiancee?|bf|gf)\b"
-)
+_PARTNER_ASKED = re.compile(rf"\b(?:my|your)\s+(?:{'|'.join(sorted(PARTNER_ROLES))})\b")
 """The user's partner, whom a question asks about ("Where does my wife work?") when it
 asks a slot besides the partner's own ("What's my wife's name?" asks the partner slot)."""
 _PARTNER_SLOTS = frozenset({"partner", "relationship_status"})
